@@ -1,0 +1,64 @@
+"""artreg: a Git-native model artifact registry built on DVC.
+
+The public Python API (the seeds' calls work as written):
+
+    from artreg import ArtifactRepository, get_artifact_path, verify_artifact
+    repo = ArtifactRepository("artifacts")
+    repo.register_training_session(session_id=..., checkpoint_dir=..., config=..., metrics=...)
+
+Names are imported lazily so that `import artreg` (and every read command) stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_API = (
+    "ArtifactRepository",
+    "get_artifact_path",
+    "verify_artifact",
+    "register_artifact",
+    "load_registry",
+)
+_ERRORS = (
+    "ArtregError",
+    "InputError",
+    "NotFoundError",
+    "ConflictError",
+    "GateFailed",
+    "IntegrityError",
+    "VerificationFailed",
+)
+__all__ = [*_API, *_ERRORS, "__version__"]
+
+if TYPE_CHECKING:
+    from artreg.api import (
+        ArtifactRepository,
+        get_artifact_path,
+        load_registry,
+        register_artifact,
+        verify_artifact,
+    )
+    from artreg.errors import (
+        ArtregError,
+        ConflictError,
+        GateFailed,
+        InputError,
+        IntegrityError,
+        NotFoundError,
+        VerificationFailed,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from artreg import api
+
+        return getattr(api, name)
+    if name in _ERRORS:
+        from artreg import errors
+
+        return getattr(errors, name)
+    raise AttributeError(f"module 'artreg' has no attribute {name!r}")

@@ -1,0 +1,137 @@
+"""Building a stage folder in a private temporary place before it is moved into the registry.
+
+A StageBuilder copies each input once (hashing while copying), writes the DVC pointers for large
+files, and keeps the sha256 and size of every file for the folder's manifest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from artreg.documents import dump_json
+from artreg.dvcrepo import CacheWriter, CopiedFile, dir_listing, pointer_text
+from artreg.hashing import FileDigest, ProgressFn, copy_and_hash
+from artreg.layout import StageDir
+from artreg.transaction import state_dir
+
+PLUMBING = frozenset({"manifest.json", ".gitignore"})  # files the manifest does not list
+
+
+@dataclass
+class StageBuilder:
+    root: Path
+    entry: StageDir
+    progress: ProgressFn | None = None
+    files: dict[str, FileDigest] = field(default_factory=dict)
+    dvc_files: set[str] = field(default_factory=set)
+    ignored: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.workdir = state_dir(self.root) / f"build-{uuid.uuid4().hex}"
+        self.path = self.workdir / self.entry.entry
+        self.path.mkdir(parents=True)
+        self.cache = CacheWriter(self.root)
+
+    # -- git-tracked files ------------------------------------------------------------------
+    def write_text(self, rel: str, text: str) -> FileDigest:
+        data = text.encode("utf-8")
+        dst = self.path / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(data)
+        import hashlib
+
+        digest = FileDigest(hashlib.sha256(data).hexdigest(), len(data))
+        self.files[rel] = digest
+        return digest
+
+    def copy(self, rel: str, src: Path) -> FileDigest:
+        digest = copy_and_hash(src, self.path / rel, self.progress)
+        self.files[rel] = digest
+        return digest
+
+    # -- DVC-tracked outputs ----------------------------------------------------------------
+    def track_file(
+        self, rel: str, src: Path | None = None, data: bytes | None = None
+    ) -> FileDigest:
+        """Copy (or write) one large file as a DVC output of its own: `<rel>.dvc`."""
+        dst = self.path / rel
+        if src is not None:
+            sha, md5, size = self.cache.copy(src, dst, self.progress)
+        else:
+            assert data is not None
+            sha, md5, size = self.cache.write(data, dst)
+        self._pointer(rel, md5, size)
+        digest = FileDigest(sha, size)
+        self.files[rel] = digest
+        self.dvc_files.add(rel)
+        return digest
+
+    def track_dir(
+        self,
+        rel: str,
+        sources: Sequence[tuple[str, Path]],
+        extra: Callable[[dict[str, FileDigest]], dict[str, bytes]] | None = None,
+    ) -> dict[str, FileDigest]:
+        """Copy files into folder `rel`, tracked by DVC as one directory output `<rel>.dvc`.
+
+        `extra`, given the digests of the copied files, returns generated files to add (a
+        checkpoint manifest that lists those digests).
+        """
+        copied: list[CopiedFile] = []
+        digests: dict[str, FileDigest] = {}
+        for inner, src in sources:
+            sha, md5, size = self.cache.copy(src, self.path / rel / inner, self.progress)
+            copied.append(CopiedFile(inner, sha, md5, size))
+            digests[inner] = FileDigest(sha, size)
+        generated = extra(dict(digests)) if extra else {}
+        for inner, data in generated.items():
+            sha, md5, size = self.cache.write(data, self.path / rel / inner)
+            copied.append(CopiedFile(inner, sha, md5, size))
+            digests[inner] = FileDigest(sha, size)
+        listing_md5 = self.cache.store_bytes(dir_listing(copied))
+        self._pointer(rel, listing_md5 + ".dir", sum(c.size for c in copied), nfiles=len(copied))
+        for inner, digest in digests.items():
+            self.files[f"{rel}/{inner}"] = digest
+            self.dvc_files.add(f"{rel}/{inner}")
+        return digests
+
+    def _pointer(self, rel: str, md5: str, size: int, nfiles: int | None = None) -> None:
+        rel_path = Path(rel)
+        pointer = self.path / rel_path.parent / f"{rel_path.name}.dvc"
+        pointer.write_text(pointer_text(rel_path.name, md5, size, nfiles), encoding="utf-8")
+        self.ignored.append(rel)
+
+    # -- finishing -------------------------------------------------------------------------
+    def manifest_files(self) -> dict[str, dict[str, object]]:
+        return {
+            rel: {
+                "sha256": d.sha256,
+                "size": d.size,
+                **({"dvc": True} if rel in self.dvc_files else {}),
+            }
+            for rel, d in sorted(self.files.items())
+        }
+
+    def write_manifest(self, manifest: dict[str, object]) -> None:
+        self.write_text("manifest.json", dump_json(manifest))
+        del self.files["manifest.json"]
+
+    def finish_gitignore(self) -> None:
+        """`.gitignore` entries for DVC outputs, in the folders where `dvc add` would put them."""
+        by_folder: dict[Path, list[str]] = {}
+        for rel in self.ignored:
+            p = Path(rel)
+            by_folder.setdefault(p.parent, []).append(f"/{p.name}")
+        for folder, names in by_folder.items():
+            (self.path / folder / ".gitignore").write_text("\n".join(sorted(names)) + "\n")
+
+    def pointers(self) -> list[str]:
+        """Repo-relative paths of the `.dvc` pointers this folder will hold."""
+        return [f"{self.entry.relpath}/{rel}.dvc" for rel in self.ignored]
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)

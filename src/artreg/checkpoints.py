@@ -1,0 +1,118 @@
+"""PyTorch checkpoints: loaded with weights_only=True only, cleaned down to the model's weights.
+
+torch is imported inside the functions, so nothing else in artreg pays for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from artreg.errors import InputError
+
+# Keys under which training scripts commonly keep the model's weights, in order of preference.
+STATE_DICT_KEYS = ("model_state_dict", "state_dict", "model", "module", "weights", "ema_state_dict")
+TRAINING_STATE_KEYS = (
+    "optimizer",
+    "optimizer_state_dict",
+    "scheduler",
+    "lr_scheduler",
+    "scaler",
+    "amp",
+)
+
+
+@dataclass(frozen=True)
+class CleanedWeights:
+    state_dict: dict[str, Any]
+    parameter_count: int
+    dropped_keys: list[str]
+
+
+def load_checkpoint(path: Path) -> Any:
+    """torch.load with weights_only=True: a pickle asking for arbitrary code is refused."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, ValueError, EOFError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"{path}: refused to load the checkpoint with weights_only=True: {first_line[:300]}",
+            hint="save checkpoints with tensors, numbers, strings, lists and dicts only "
+            "(no custom classes, no code); artreg never unpickles arbitrary objects",
+        ) from exc
+
+
+def _is_tensor_dict(value: Any) -> bool:
+    import torch
+
+    return (
+        isinstance(value, Mapping)
+        and bool(value)
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
+    )
+
+
+def extract_state_dict(checkpoint: Any, source: str) -> CleanedWeights:
+    """The model's state dict out of a training checkpoint; optimizer and other state dropped."""
+    if _is_tensor_dict(checkpoint):
+        state, dropped = dict(checkpoint), []
+    elif isinstance(checkpoint, Mapping):
+        key = next((k for k in STATE_DICT_KEYS if _is_tensor_dict(checkpoint.get(k))), None)
+        if key is None:
+            raise InputError(
+                f"{source}: no model state dict found in the checkpoint (keys: {sorted(map(str, checkpoint))[:12]})",
+                hint=f"save the weights under one of {', '.join(STATE_DICT_KEYS)}",
+            )
+        state = dict(checkpoint[key])
+        dropped = sorted(str(k) for k in checkpoint if k != key)
+    else:
+        raise InputError(
+            f"{source}: checkpoint holds a {type(checkpoint).__name__}, not a dict of tensors",
+            hint="save `{'model_state_dict': model.state_dict(), ...}`",
+        )
+    count = sum(int(t.numel()) for t in state.values() if t.is_floating_point() or t.is_complex())
+    return CleanedWeights(state, count, dropped)
+
+
+def save_state_dict(state: dict[str, Any], path: Path) -> None:
+    import torch
+
+    torch.save({k: v.detach().clone().contiguous() for k, v in state.items()}, path)
+
+
+def save_safetensors(state: dict[str, Any], path: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().clone().contiguous() for k, v in state.items()}, str(path))
+
+
+def to_fp16(state: dict[str, Any]) -> dict[str, Any]:
+    """Cast floating tensors to float16 (integer buffers, e.g. counters, are kept)."""
+    return {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
+
+
+def clean_checkpoint_bytes(
+    path: Path, fmt: str = "pt", fp16: bool = False
+) -> tuple[bytes, CleanedWeights]:
+    """Load a raw checkpoint safely and return the bytes of its clean weights file."""
+    import io
+
+    cleaned = extract_state_dict(load_checkpoint(path), str(path))
+    state = to_fp16(cleaned.state_dict) if fp16 else cleaned.state_dict
+    if fmt == "safetensors":
+        from safetensors.torch import save
+
+        data = save({k: v.detach().clone().contiguous() for k, v in state.items()})
+    else:
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save({k: v.detach().clone().contiguous() for k, v in state.items()}, buffer)
+        data = buffer.getvalue()
+    return data, CleanedWeights(state, cleaned.parameter_count, cleaned.dropped_keys)

@@ -1,0 +1,219 @@
+"""The `artreg` command line: parse, call one core function, render. Nothing else lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from artreg import __version__
+from artreg.errors import ArtregError, GateFailed, VerificationFailed
+
+
+class Output:
+    """How to render: JSON or text; progress bars only on a terminal outside CI."""
+
+    def __init__(self, as_json: bool = False, quiet: bool = False) -> None:
+        self.as_json = as_json
+        self.quiet = quiet
+
+    @property
+    def interactive(self) -> bool:
+        return not (self.as_json or self.quiet or os.environ.get("CI")) and sys.stderr.isatty()
+
+    @contextmanager
+    def progress(self, description: str) -> Iterator[Callable[[int], None] | None]:
+        """A byte-counting progress bar (DVC's tqdm) on a terminal; nothing elsewhere."""
+        if not self.interactive:
+            yield None
+            return
+        from tqdm import tqdm
+
+        with tqdm(
+            desc=description, unit="B", unit_scale=True, unit_divisor=1024, leave=False
+        ) as bar:
+            yield bar.update
+
+    def emit(self, data: Any, text: str) -> None:
+        if self.as_json:
+            click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+        elif not self.quiet:
+            click.echo(text)
+
+
+def _root(path: str | None) -> Path:
+    from artreg.api import find_root
+
+    return find_root(path)
+
+
+class ArtregGroup(click.Group):
+    """Turns known errors into one line and an exit code; --traceback shows the stack."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ArtregError as exc:
+            if ctx.obj and ctx.obj.get("traceback"):
+                traceback.print_exc()
+            _report(exc)
+            sys.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("artreg: interrupted; nothing was changed", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if ctx.obj and ctx.obj.get("traceback"):
+                traceback.print_exc()
+            click.echo(f"artreg: internal error: {type(exc).__name__}: {exc}", err=True)
+            click.echo("  (run again with --traceback to see where; please report it)", err=True)
+            sys.exit(2)
+
+
+def _report(exc: ArtregError) -> None:
+    label = "error"
+    if isinstance(exc, GateFailed):
+        from artreg.gates import GateResult, format_table
+
+        click.echo(format_table([GateResult(**r) for r in exc.results]), err=True)  # type: ignore[arg-type]
+        label = "gate failed"
+    if isinstance(exc, VerificationFailed):
+        for problem in exc.problems:
+            click.echo(f"  - {problem}", err=True)
+        label = "verification failed"
+    click.echo(f"artreg: {label}: {exc}", err=True)
+
+
+@click.group(cls=ArtregGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="artreg")
+@click.option(
+    "--traceback", "show_traceback", is_flag=True, hidden=True, help="Show the stack on errors."
+)
+@click.pass_context
+def main(ctx: click.Context, show_traceback: bool) -> None:
+    """artreg: a Git-native model artifact registry built on DVC.
+
+    Example: artreg register encoder run42 --from checkpoints/
+    """
+    ctx.obj = {"traceback": show_traceback}
+
+
+@main.command()
+@click.argument("path", required=False, default=".", type=click.Path(file_okay=False))
+@click.option(
+    "--remote",
+    metavar="URL",
+    help="DVC remote URL (default: a git-ignored local folder), e.g. s3://bucket/prefix.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def init(path: str, remote: str | None, as_json: bool) -> None:
+    """Make a git repository (or a new folder) a registry. Idempotent.
+
+    Example: artreg init my-registry --remote s3://models/registry
+    """
+    from artreg.initrepo import init_registry
+
+    result = init_registry(Path(path), remote=remote)
+    created = sorted(set(result.created))
+    Output(as_json).emit(
+        {
+            "root": str(result.root),
+            "created": created,
+            "commit": result.commit,
+            "remote": result.remote,
+        },
+        f"registry at {result.root}\n"
+        + (
+            f"created: {', '.join(created)}\ncommit: {result.commit}\n"
+            if created
+            else "already a registry; nothing to do\n"
+        )
+        + f"remote: {result.remote}",
+    )
+
+
+@main.command()
+@click.argument("name")
+@click.argument("session_id")
+@click.option(
+    "--from",
+    "checkpoint_dir",
+    required=True,
+    type=click.Path(),
+    help="Folder of checkpoints written by training.",
+)
+@click.option("--config", type=click.Path(), help="Training config (YAML).")
+@click.option("--metrics", multiple=True, type=click.Path(), help="Metrics JSON file (repeatable).")
+@click.option("--log", type=click.Path(), help="Training log.")
+@click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+)
+@click.option(
+    "--wait",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another artreg command's lock.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
+def register(
+    name: str,
+    session_id: str,
+    checkpoint_dir: str,
+    config: str | None,
+    metrics: tuple[str, ...],
+    log: str | None,
+    repo_path: str | None,
+    wait: float,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Register a training session's outputs as a raw artifact (one commit, one tag).
+
+    Example: artreg register encoder run42 --from ckpt/ --config config.yaml --metrics metrics.json
+    """
+    from artreg.promote import register_raw
+
+    out = Output(as_json, quiet)
+    with out.progress("copying and hashing") as progress:
+        result = register_raw(
+            _root(repo_path),
+            name,
+            session_id,
+            Path(checkpoint_dir),
+            config=Path(config) if config else None,
+            metrics=[Path(m) for m in metrics] if metrics else None,
+            log=Path(log) if log else None,
+            progress=progress,
+            wait=wait,
+        )
+    out.emit(
+        result.as_dict(),
+        f"registered {result.name} session {result.id} in {result.folder}\n"
+        f"commit {result.commit[:12]}, tag {', '.join(result.tags)}\n"
+        f"{len(result.files)} files recorded in {result.folder}/manifest.json",
+    )
+
+
+@main.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option(
+    "--epochs", type=int, default=4, show_default=True, help="Epochs to train the tiny demo model."
+)
+def demo(directory: str | None, epochs: int) -> None:
+    """Build a demonstration registry and run the lifecycle in it; prints what was recorded.
+
+    Example: artreg demo /tmp/artreg-demo
+    """
+    from artreg.demo import run_demo
+
+    run_demo(Path(directory) if directory else None, epochs=epochs, echo=click.echo)

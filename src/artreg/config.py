@@ -1,0 +1,74 @@
+"""The registry's settings and gates, read from params.yaml (one place, reviewed in git)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from artreg import schemas
+from artreg.documents import read_yaml
+
+PARAMS_FILE = "params.yaml"
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "artreg": {
+        "default_name": None,
+        "require_approval": True,
+        "require_security_review": False,
+    },
+    "gates": {
+        "validated": {
+            "coverage": {
+                "op": ">=",
+                "threshold": 0.95,
+                "description": "share of test cases covered",
+            },
+            "generalization_tests_passed": {"op": "==", "threshold": True},
+            "entropy_utilization": {"op": "in range", "threshold": [0.5, 1.0]},
+            "posterior_collapse_detected": {"op": "==", "threshold": False},
+        },
+        "production": {
+            "latency_p95_ms": {"op": "<=", "threshold": 100},
+            "throughput_rps": {"op": ">=", "threshold": 50},
+            "peak_memory_mb": {"op": "<=", "threshold": 4096},
+        },
+        "overrides": {},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    default_name: str | None
+    require_approval: bool
+    require_security_review: bool
+    gates: dict[str, Any]
+
+
+def read_params(root: Path) -> dict[str, Any]:
+    """params.yaml, validated against artreg's schema for its sections (other keys are free)."""
+    path = root / PARAMS_FILE
+    if not path.exists():
+        return {}
+    data = read_yaml(path, "params file") or {}
+    if not isinstance(data, dict):
+        from artreg.errors import InputError
+
+        raise InputError(f"{path}: expected a mapping at the top level", hint="see `artreg init`")
+    mine = {k: data[k] for k in ("artreg", "gates") if k in data}
+    schemas.validate(mine, "params", str(path))
+    return data
+
+
+def load_settings(root: Path) -> Settings:
+    """Settings with defaults filled in where params.yaml is silent."""
+    params = read_params(root)
+    section = {**DEFAULT_PARAMS["artreg"], **(params.get("artreg") or {})}
+    gates = params.get("gates")
+    return Settings(
+        default_name=section.get("default_name"),
+        require_approval=bool(section.get("require_approval", True)),
+        require_security_review=bool(section.get("require_security_review", False)),
+        gates=gates if gates is not None else DEFAULT_PARAMS["gates"],
+    )

@@ -1,0 +1,156 @@
+"""Reading JSON and YAML safely (clear errors naming the file) and writing files atomically."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from artreg.errors import InputError
+
+MAX_DOCUMENT_BYTES = (
+    16 << 20
+)  # metadata is small; a 100 MB "metrics" file is a mistake or an attack
+MAX_DEPTH = 64
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON (use null or a finite number)")
+
+
+def _depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > limit:
+            return depth
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _read_text(path: Path, what: str) -> str:
+    if not path.exists():
+        raise InputError(f"{path}: {what} not found", hint="check the path")
+    if not path.is_file():
+        raise InputError(f"{path}: {what} is not a regular file", hint="give a file")
+    size = path.stat().st_size
+    if size > MAX_DOCUMENT_BYTES:
+        raise InputError(
+            f"{path}: {what} is {size} bytes, over the {MAX_DOCUMENT_BYTES} byte limit",
+            hint="metadata files hold numbers and short texts; keep large data out of them",
+        )
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{path}: cannot read {what}: {exc}", hint="give a UTF-8 text file"
+        ) from exc
+
+
+def parse_json(text: str, source: str) -> Any:
+    """Parse JSON strictly: no duplicate keys, no NaN/Infinity, bounded nesting."""
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except RecursionError as exc:
+        raise InputError(f"{source}: JSON nested too deeply", hint="flatten it") from exc
+    except ValueError as exc:
+        raise InputError(f"{source}: malformed JSON: {exc}", hint="fix the JSON syntax") from exc
+    if _depth(data) > MAX_DEPTH:
+        raise InputError(f"{source}: JSON nested deeper than {MAX_DEPTH} levels", hint="flatten it")
+    _check_finite(data, source)
+    return data
+
+
+def _check_finite(data: Any, source: str) -> None:
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise InputError(f"{source}: number out of range ({item})", hint="use a finite number")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def read_json(path: Path, what: str = "JSON file") -> Any:
+    """Read a JSON file strictly; errors name the file."""
+    return parse_json(_read_text(path, what), str(path))
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """safe_load, with anchors/aliases refused: they buy nothing in metadata and enable bombs."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.YAMLError(f"aliases are not allowed (line {event.start_mark.line + 1})")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.YAMLError(f"duplicate key {key!r} (line {key_node.start_mark.line + 1})")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML with the safe loader (no Python tags), no aliases, no duplicate keys."""
+    try:
+        data = yaml.load(text, Loader=_SafeLoader)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{source}: malformed YAML: {exc}", hint="fix the YAML syntax") from exc
+    except RecursionError as exc:
+        raise InputError(f"{source}: YAML nested too deeply", hint="flatten it") from exc
+    if _depth(data) > MAX_DEPTH:
+        raise InputError(f"{source}: YAML nested deeper than {MAX_DEPTH} levels", hint="flatten it")
+    return data
+
+
+def read_yaml(path: Path, what: str = "YAML file") -> Any:
+    """Read a YAML file safely; errors name the file."""
+    return parse_yaml(_read_text(path, what), str(path))
+
+
+def dump_json(data: Any) -> str:
+    """The one JSON style artreg writes: sorted keys, two-space indent, final newline."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file in the same folder and os.replace, so readers never see half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

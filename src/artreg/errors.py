@@ -1,0 +1,59 @@
+"""Exceptions that carry their exit code and a message written for the user."""
+
+from __future__ import annotations
+
+
+class ArtregError(Exception):
+    """Base class: every error artreg raises on purpose. Exit code 2 (bad input) by default."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  fix: {self.hint}" if self.hint else self.message
+
+
+class InputError(ArtregError):
+    """Bad input or usage: a file, a field or an argument is wrong (exit 2)."""
+
+
+class NotFoundError(ArtregError):
+    """A name, stage, version or folder that the registry does not hold (exit 2)."""
+
+
+class ConflictError(ArtregError):
+    """The registry already holds what the command would create, or is busy (exit 2)."""
+
+
+class GateFailed(ArtregError):
+    """One or more promotion gates failed (exit 1); carries the evaluated gates."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, results: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+class IntegrityError(ArtregError):
+    """A file's bytes do not match the sha256 recorded for them (exit 1)."""
+
+    exit_code = 1
+
+
+class VerificationFailed(ArtregError):
+    """`artreg verify` found problems (exit 1); carries the list."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class ToolError(ArtregError):
+    """git or DVC failed underneath us; the message says which command and why (exit 2)."""

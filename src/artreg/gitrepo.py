@@ -1,0 +1,179 @@
+"""The handful of git operations artreg needs, through git's own CLI.
+
+Why the CLI and not GitPython's object layer: signing (`commit -S`, `tag -s`) and the one-call
+tag listing (`for-each-ref`) only exist in git itself, and spawning git directly keeps read
+commands free of GitPython's import cost. Every failure becomes a ToolError naming the command.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from artreg.errors import InputError, ToolError
+from artreg.tags import FOR_EACH_REF_FORMAT, TagRecord, parse_for_each_ref
+
+# Keep git's output stable and free of pagers and prompts, whatever the user's configuration.
+_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"}
+
+
+def git(
+    root: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    stdin: str | None = None,
+) -> str:
+    """Run `git -C root args...` and return its stdout; raise ToolError on failure."""
+    full_env = {**os.environ, **_GIT_ENV, **(env or {})}
+    proc = subprocess.run(
+        ["git", "-C", str(root), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        input=stdin,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise ToolError(
+            f"git {' '.join(args[:3])} failed in {root}: {proc.stderr.strip() or proc.stdout.strip()}"
+        )
+    return proc.stdout
+
+
+def toplevel(start: Path) -> Path:
+    """The root of the git work tree that contains `start`."""
+    start = start if start.is_dir() else start.parent
+    proc = subprocess.run(
+        ["git", "-C", str(start), "rev-parse", "--show-toplevel"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise InputError(
+            f"{start}: not inside a git repository",
+            hint="run `artreg init` to make a registry here, or cd into one",
+        )
+    return Path(proc.stdout.strip())
+
+
+def head(root: Path) -> str | None:
+    """The commit HEAD points at, or None in a repository without commits."""
+    out = git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False).strip()
+    return out or None
+
+
+def current_branch(root: Path) -> str | None:
+    out = git(root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip()
+    return out or None
+
+
+def list_tags(root: Path) -> list[TagRecord]:
+    """Every registry tag with its target commit, date, tagger and message: one git call."""
+    out = git(root, "for-each-ref", f"--format={FOR_EACH_REF_FORMAT}", "refs/tags")
+    return parse_for_each_ref(out)
+
+
+def status(root: Path, paths: Sequence[str] = ()) -> str:
+    """`git status --porcelain` (optionally limited to paths), for before/after comparisons."""
+    args = ["status", "--porcelain=v1", "--untracked-files=all"]
+    return git(root, *args, "--", *paths) if paths else git(root, *args)
+
+
+def add(root: Path, paths: Sequence[str], force: bool = False) -> None:
+    if paths:
+        git(root, "add", *(["--force"] if force else []), "--", *paths)
+
+
+def commit(
+    root: Path, message: str, paths: Sequence[str], sign: bool = False, allow_empty: bool = False
+) -> str:
+    """Commit exactly `paths` (other staged changes stay staged) and return the new commit."""
+    args = ["commit", "--quiet", "--no-verify", "-m", message]
+    if sign:
+        args.append("-S")
+    if allow_empty:
+        args.append("--allow-empty")
+    if head(root) is None:
+        # `--only` needs a parent; the first commit of a repo takes the index as it is.
+        git(root, *args)
+    else:
+        git(root, *args, "--only", "--", *paths)
+    sha = head(root)
+    assert sha is not None
+    return sha
+
+
+def create_tag(
+    root: Path, tag: str, commit: str, message: str, timestamp: int, sign: bool = False
+) -> None:
+    """Create an annotated (or signed) tag dated `timestamp`, so tag order is never a tie."""
+    env = {"GIT_COMMITTER_DATE": f"{timestamp} +0000"}
+    git(root, "tag", "-s" if sign else "-a", "-m", message, tag, commit, env=env)
+
+
+def delete_tags(root: Path, tags: Sequence[str]) -> None:
+    for tag in tags:
+        git(root, "tag", "-d", tag, check=False)
+
+
+def tag_exists(root: Path, tag: str) -> bool:
+    return bool(git(root, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}", check=False))
+
+
+def show_file(root: Path, rev: str, path: str) -> bytes | None:
+    """A file's bytes at a revision, or None if it does not exist there."""
+    proc = subprocess.run(
+        ["git", "-C", str(root), "show", f"{rev}:{path}"], capture_output=True, check=False
+    )
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def identity(root: Path) -> str:
+    """'Name <email>' of the configured git user, or a clear error telling how to set it."""
+    name = git(root, "config", "user.name", check=False).strip()
+    email = git(root, "config", "user.email", check=False).strip()
+    if not name or not email:
+        raise InputError(
+            "git has no user identity configured, and every registry change records who made it",
+            hint='run: git config user.name "Your Name" && git config user.email you@example.com',
+        )
+    return f"{name} <{email}>"
+
+
+def reset_paths(root: Path, rev: str | None, paths: Sequence[str]) -> None:
+    """Make the index entries of `paths` match `rev` (or remove them when there is no rev)."""
+    if not paths:
+        return
+    if rev is None:
+        git(root, "rm", "--cached", "--quiet", "-r", "--ignore-unmatch", "--", *paths, check=False)
+    else:
+        git(root, "reset", "--quiet", rev, "--", *paths, check=False)
+
+
+def move_head(root: Path, rev: str) -> None:
+    """Point the current branch back at `rev`, leaving index and work tree alone."""
+    git(root, "update-ref", "-m", "artreg: roll back", "HEAD", rev)
+
+
+def training_code_state(path: Path) -> dict[str, object] | None:
+    """Commit and dirty state of the git repo holding `path` (the training code), if any."""
+    start = path if path.is_dir() else path.parent
+    proc = subprocess.run(
+        ["git", "-C", str(start), "rev-parse", "--verify", "--quiet", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return None
+    dirty = subprocess.run(
+        ["git", "-C", str(start), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return {"commit": proc.stdout.strip(), "dirty": bool(dirty.stdout.strip())}

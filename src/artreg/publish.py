@@ -1,0 +1,144 @@
+"""Steps 3-5 of a promotion: move the built folder in, update dvc.yaml and registry.json,
+commit, tag (and push), all under the repo lock and rolled back on any failure."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+from artreg import gitrepo, index
+from artreg.build import StageBuilder
+from artreg.documents import write_atomic
+from artreg.errors import ConflictError
+from artreg.layout import REGISTRY_JSON
+from artreg.registry import build_state, tag_message
+from artreg.tags import Action, TagName, TagRecord, format_tag, next_counter, parse_tag
+from artreg.transaction import transaction
+
+DVC_YAML = "dvc.yaml"
+PENDING = "0" * 40  # stands for the commit being made, while registry.json is computed
+
+
+@dataclass
+class Published:
+    """What a registration or promotion made: for the CLI's --json and for callers."""
+
+    name: str
+    stage: str
+    id: str
+    folder: str
+    commit: str
+    tags: list[str]
+    files: dict[str, dict[str, Any]]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "stage": self.stage,
+            "id": self.id,
+            "folder": self.folder,
+            "commit": self.commit,
+            "tags": self.tags,
+            "files": self.files,
+            **self.extra,
+        }
+
+
+def update_dvc_yaml(root: Path, name: str, entry: dict[str, Any]) -> None:
+    """Set `artifacts.<name>` in dvc.yaml, keeping the rest of the file and its comments."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    path = root / DVC_YAML
+    data = yaml.load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if data is None:
+        data = {}
+    artifacts = data.setdefault("artifacts", {})
+    if artifacts is None:
+        artifacts = data["artifacts"] = {}
+    artifacts[name] = entry
+    out = StringIO()
+    yaml.dump(data, out)
+    write_atomic(path, out.getvalue())
+
+
+def publish(
+    root: Path,
+    builder: StageBuilder,
+    *,
+    actions: list[tuple[Action, str | None, str | None]],
+    dvc_entry: dict[str, Any],
+    title: str,
+    source: str = "",
+    who: str,
+    sign: bool = False,
+    wait: float = 0.0,
+) -> Published:
+    """Move the built folder into the registry, commit and tag it: all or nothing."""
+    entry = builder.entry
+    name = entry.name
+    with transaction(
+        root, new_dirs=[entry.relpath], touched=[DVC_YAML, REGISTRY_JSON], wait=wait
+    ) as txn:
+        records = gitrepo.list_tags(root)  # under the lock: counters cannot race locally
+        counter = next_counter(records, name)
+        names = [
+            format_tag(action, name, stage, version, None if action is Action.REGISTER else counter)
+            for action, stage, version in actions
+        ]
+        existing = {r.tag for r in records}
+        clash = [t for t in names if t in existing or gitrepo.tag_exists(root, t)]
+        if clash:
+            raise ConflictError(
+                f"tag {clash[0]} exists already", hint="choose another version, or fetch tags first"
+            )
+        git_files = sorted(
+            f"{entry.relpath}/{p.relative_to(builder.path).as_posix()}"
+            for p in builder.path.rglob("*")
+            if p.is_file() and p.relative_to(builder.path).as_posix() not in builder.dvc_files
+        )
+        target = entry.path(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        builder.path.rename(target)
+        builder.cleanup()
+        update_dvc_yaml(root, name, dvc_entry)
+
+        start = max(int(time.time()), max((r.timestamp for r in records), default=0) + 1)
+        message = tag_message(title, kind=entry.stage, folder=entry.relpath, source=source, by=who)
+        pending = [
+            TagRecord(t, _parse(t), PENDING, start + i, who, "", message, True)
+            for i, t in enumerate(names)
+        ]
+        (root / REGISTRY_JSON).write_text(index.render(root, build_state(records + pending)))
+
+        paths = [*git_files, DVC_YAML, REGISTRY_JSON]
+        gitrepo.add(root, paths, force=True)
+        commit_message = f"{title}\n\n" + "\n".join(
+            f"{k}: {v}"
+            for k, v in (("folder", entry.relpath), ("source", source), ("tags", ", ".join(names)))
+            if v
+        )
+        commit = gitrepo.commit(root, commit_message, paths, sign=sign)
+        txn.planned_tags(names)
+        for i, tag in enumerate(names):
+            gitrepo.create_tag(root, tag, commit, message, start + i, sign=sign)
+    return Published(
+        name=name,
+        stage=entry.stage,
+        id=entry.entry,
+        folder=entry.relpath,
+        commit=commit,
+        tags=names,
+        files=builder.manifest_files(),
+    )
+
+
+def _parse(tag: str) -> TagName:
+    parsed = parse_tag(tag)
+    assert parsed is not None
+    return parsed

@@ -1,0 +1,179 @@
+"""The registry's state, computed from one `git for-each-ref` call with GTO's semantics.
+
+GTO rebuilds this by asking git for each tag separately; here every tag arrives in one call and
+the state is one pass over them in time order. The rules are GTO's (gto/base.py):
+
+- `name@vX` registers version X at its commit, `name@vX!` deregisters it;
+- `name#stage#N` assigns the stage to the version at its commit (an unregistered commit becomes a
+  version named by its hexsha), `name#stage!#N` unassigns it; a stage resolves to the active
+  version whose latest assignment is newest;
+- `name@deprecated` hides the artifact while it is the newest event;
+- lightweight tags are ignored.
+
+One deliberate difference: GTO files an unassignment of an *unregistered* commit under a new,
+separate version, so the stage stays assigned; artreg applies it to the commit's assignment, as
+DESIGN.md requires ("an unassigned stage no longer resolves"). See docs/gto-compatibility.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from artreg import gitrepo
+from artreg.errors import NotFoundError
+from artreg.layout import STAGES, semver_key
+from artreg.tags import Action, TagRecord
+
+
+@dataclass
+class VersionState:
+    """One version of an artifact: a registered semver, or an unregistered commit."""
+
+    name: str
+    version: str  # "1.2.0" for a registered version, the commit hexsha otherwise
+    commit: str
+    registered: bool = False
+    direct: list[TagRecord] = field(default_factory=list)  # register / deregister
+    stage_events: dict[str, list[TagRecord]] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        if self.direct:
+            return self.direct[-1].parsed.action is Action.REGISTER
+        return bool(self.stage_events)
+
+    def assigned_since(self, stage: str) -> int | None:
+        """Time of the stage's latest assignment, if the stage is currently assigned here."""
+        events = self.stage_events.get(stage)
+        if not events or events[-1].parsed.action is not Action.ASSIGN:
+            return None
+        return events[-1].timestamp
+
+    def assignment(self, stage: str) -> TagRecord | None:
+        events = self.stage_events.get(stage)
+        return events[-1] if events and events[-1].parsed.action is Action.ASSIGN else None
+
+    @property
+    def label(self) -> str:
+        return f"v{self.version}" if self.registered else self.version
+
+
+@dataclass
+class ArtifactState:
+    """Everything the tags say about one artifact name."""
+
+    name: str
+    versions: list[VersionState] = field(default_factory=list)
+    events: list[TagRecord] = field(default_factory=list)
+
+    @property
+    def deprecated(self) -> bool:
+        return bool(self.events) and self.events[-1].parsed.action is Action.DEPRECATE
+
+    def active_versions(self) -> list[VersionState]:
+        return [v for v in self.versions if v.active]
+
+    def stage(self, stage: str) -> VersionState | None:
+        """The version currently in `stage`: the newest active assignment."""
+        best: tuple[int, int] | None = None
+        holder = None
+        for index, version in enumerate(self.versions):
+            since = version.assigned_since(stage) if version.active else None
+            if since is not None and (best is None or (since, index) > best):
+                best, holder = (since, index), version
+        return holder
+
+    def stages(self) -> dict[str, VersionState]:
+        names = {s for v in self.versions for s in v.stage_events}
+        ordered = [s for s in STAGES if s in names] + sorted(names - set(STAGES))
+        return {s: h for s in ordered if (h := self.stage(s)) is not None}
+
+    def latest(self) -> VersionState | None:
+        """The highest active registered semver (GTO's `latest`)."""
+        registered = [v for v in self.active_versions() if v.registered]
+        return max(registered, key=lambda v: semver_key(v.version), default=None)
+
+    def find_version(self, version: str) -> VersionState | None:
+        bare = version[1:] if version.startswith("v") else version
+        matches = [v for v in self.versions if v.registered and v.version == bare and v.active]
+        return matches[-1] if matches else None
+
+
+@dataclass
+class RegistryState:
+    artifacts: dict[str, ArtifactState] = field(default_factory=dict)
+    records: list[TagRecord] = field(default_factory=list)  # every grammar tag, lightweight too
+
+    def get(self, name: str) -> ArtifactState:
+        try:
+            return self.artifacts[name]
+        except KeyError:
+            known = ", ".join(sorted(self.artifacts)) or "none yet"
+            raise NotFoundError(
+                f"no artifact named {name!r} in the registry (known: {known})",
+                hint="check the name with `artreg list`",
+            ) from None
+
+
+def build_state(records: list[TagRecord]) -> RegistryState:
+    """Fold tag records, oldest first, into the registry state."""
+    state = RegistryState(records=records)
+    annotated = sorted((r for r in records if r.annotated), key=lambda r: r.timestamp)
+    for record in annotated:
+        parsed = record.parsed
+        artifact = state.artifacts.setdefault(parsed.name, ArtifactState(parsed.name))
+        artifact.events.append(record)
+        if parsed.action in (Action.REGISTER, Action.DEREGISTER):
+            assert parsed.version is not None
+            version = _find_or_add(artifact, parsed.version, record.commit, registered=True)
+            version.direct.append(record)
+        elif parsed.action in (Action.ASSIGN, Action.UNASSIGN):
+            assert parsed.stage is not None
+            version = _version_at(artifact, record.commit)
+            version.stage_events.setdefault(parsed.stage, []).append(record)
+    return state
+
+
+def _find_or_add(
+    artifact: ArtifactState, version: str, commit: str, registered: bool
+) -> VersionState:
+    for v in artifact.versions:
+        if v.version == version and v.commit == commit:
+            return v
+    new = VersionState(artifact.name, version, commit, registered=registered)
+    artifact.versions.append(new)
+    return new
+
+
+def _version_at(artifact: ArtifactState, commit: str) -> VersionState:
+    """The version a stage tag at `commit` belongs to: the registered one, else the commit's."""
+    registered = [v for v in artifact.versions if v.commit == commit and v.direct]
+    if registered:
+        return registered[-1]
+    return _find_or_add(artifact, commit, commit, registered=False)
+
+
+def load_state(root: Path) -> RegistryState:
+    """The registry state of the repo at `root`: one git call."""
+    return build_state(gitrepo.list_tags(root))
+
+
+# --- tag messages: readable by people, parsable by artreg ----------------------------------
+
+MESSAGE_KEYS = ("folder", "source", "by", "kind")
+
+
+def tag_message(title: str, **fields: str) -> str:
+    """A tag message: a title line, a blank line, then `key: value` lines artreg parses back."""
+    body = "\n".join(f"{k}: {v}" for k, v in fields.items() if v)
+    return f"{title}\n\n{body}\n"
+
+
+def message_fields(message: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in message.splitlines()[1:]:
+        key, sep, value = line.partition(": ")
+        if sep and key in MESSAGE_KEYS:
+            fields[key] = value.strip()
+    return fields

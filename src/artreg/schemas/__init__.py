@@ -1,0 +1,43 @@
+"""JSON Schemas shipped with artreg (draft 2020-12), and validation with readable errors."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from artreg.errors import InputError
+
+
+@cache
+def load(name: str) -> dict[str, Any]:
+    """The schema `<name>.schema.json` from the package."""
+    text = resources.files(__package__).joinpath(f"{name}.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _pointer(path: Any) -> str:
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
+    return "/" + "/".join(parts) if parts else "/ (the document itself)"
+
+
+def errors(data: Any, name: str) -> list[str]:
+    """Every violation of schema `name`, each as 'JSON-pointer: message', in document order."""
+    import jsonschema  # deferred: read paths that never validate should not pay for it
+
+    validator_cls = jsonschema.Draft202012Validator
+    validator = validator_cls(load(name), format_checker=validator_cls.FORMAT_CHECKER)
+    found = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{_pointer(e.absolute_path)}: {e.message[:300]}" for e in found]
+
+
+def validate(data: Any, name: str, source: str) -> None:
+    """Raise InputError naming `source`, each failing field as a JSON pointer, and the fix."""
+    problems = errors(data, name)
+    if problems:
+        raise InputError(
+            f"{source}: does not match the {name} schema:\n    " + "\n    ".join(problems),
+            hint=f"correct the fields named above (schema: artreg/schemas/{name}.schema.json)",
+        )

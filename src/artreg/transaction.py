@@ -1,0 +1,193 @@
+"""One registry change = one transaction: a repo lock, a journal, and rollback on any failure.
+
+The journal (`.git/artreg/transaction.json`) is written before the first change, so that after a
+crash (kill -9) `artreg recover` knows what to undo; it is removed when the change is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from artreg import gitrepo
+from artreg.errors import ConflictError
+
+
+def state_dir(root: Path) -> Path:
+    """artreg's private folder inside .git: never tracked, never pushed."""
+    git_dir = Path(gitrepo.git(root, "rev-parse", "--absolute-git-dir").strip())
+    path = git_dir / "artreg"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def repo_lock(root: Path, wait: float = 0.0) -> Iterator[None]:
+    """Hold the registry's lock; take over one left by a dead process; wait up to `wait` s."""
+    lock = state_dir(root) / "lock"
+    me = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read_holder(lock)
+            if holder is not None and _is_stale(holder):
+                # The holder died (kill -9, power loss): remove its lock and try again.
+                lock.unlink(missing_ok=True)
+                continue
+            if time.monotonic() >= deadline:
+                who = f"process {holder.get('pid')} on {holder.get('host')}" if holder else "?"
+                raise ConflictError(
+                    f"{root}: another artreg command ({who}) is changing this registry",
+                    hint="wait for it to finish, or pass --wait SECONDS",
+                ) from None
+            time.sleep(0.1)
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(me)
+        break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _read_holder(lock: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(lock.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _is_stale(holder: dict[str, Any]) -> bool:
+    return holder.get("host") == socket.gethostname() and not _pid_alive(int(holder.get("pid", 0)))
+
+
+@dataclass
+class Transaction:
+    """What one change touches, so that it can be undone exactly."""
+
+    root: Path
+    new_dirs: Sequence[str]  # repo-relative folders this change creates (must not exist)
+    touched: Sequence[str]  # repo-relative files this change rewrites (dvc.yaml, registry.json)
+    old_head: str | None = None
+    old_branch: str | None = None
+    saved: dict[str, bytes | None] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def journal(self) -> Path:
+        return state_dir(self.root) / "transaction.json"
+
+    def begin(self) -> None:
+        self.old_head = gitrepo.head(self.root)
+        self.old_branch = gitrepo.current_branch(self.root)
+        dirty = gitrepo.status(self.root, self.touched) if self.touched else ""
+        if dirty.strip():
+            raise ConflictError(
+                f"{self.root}: uncommitted changes in files the registry must rewrite:\n"
+                + dirty.rstrip(),
+                hint="commit or stash them first",
+            )
+        for rel in self.new_dirs:
+            if (self.root / rel).exists():
+                raise ConflictError(
+                    f"{rel}: already exists; promoted folders are never overwritten",
+                    hint="choose another id or version",
+                )
+        for rel in self.touched:
+            path = self.root / rel
+            self.saved[rel] = path.read_bytes() if path.is_file() else None
+        self._write_journal("applying")
+
+    def _write_journal(self, phase: str) -> None:
+        data = {
+            "phase": phase,
+            "pid": os.getpid(),
+            "old_head": self.old_head,
+            "old_branch": self.old_branch,
+            "new_dirs": list(self.new_dirs),
+            "touched": list(self.touched),
+            "saved": {
+                k: (v.decode("utf-8", "surrogateescape") if v is not None else None)
+                for k, v in self.saved.items()
+            },
+            "tags": self.tags,
+        }
+        tmp = self.journal.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self.journal)
+
+    def planned_tags(self, tags: Sequence[str]) -> None:
+        """Record tags before creating them, so a crash between commit and tags is recoverable."""
+        self.tags = list(tags)
+        self._write_journal("tagging")
+
+    def finish(self) -> None:
+        self.journal.unlink(missing_ok=True)
+
+    def rollback(self) -> None:
+        """Undo everything: tags, commit, index entries, files; leave unrelated changes alone."""
+        gitrepo.delete_tags(self.root, self.tags)
+        head_now = gitrepo.head(self.root)
+        if self.old_head is not None and head_now != self.old_head:
+            gitrepo.move_head(self.root, self.old_head)
+        paths = [*self.new_dirs, *self.touched]
+        gitrepo.reset_paths(self.root, self.old_head, paths)
+        for rel in self.new_dirs:
+            shutil.rmtree(self.root / rel, ignore_errors=True)
+            _remove_empty_parents(self.root, self.root / rel)
+        for rel, data in self.saved.items():
+            path = self.root / rel
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(data)
+        self.finish()
+
+
+def _remove_empty_parents(root: Path, path: Path) -> None:
+    """Remove folders left empty by a rollback, up to (not including) `artifacts/<stage>`."""
+    parent = path.parent
+    while parent != root and len(parent.relative_to(root).parts) > 2:
+        try:
+            parent.rmdir()
+        except OSError:
+            return
+        parent = parent.parent
+
+
+@contextmanager
+def transaction(
+    root: Path, new_dirs: Sequence[str], touched: Sequence[str], wait: float = 0.0
+) -> Iterator[Transaction]:
+    """Lock the registry, begin a transaction, and roll it back if the body raises."""
+    with repo_lock(root, wait=wait):
+        txn = Transaction(root, new_dirs, touched)
+        txn.begin()
+        try:
+            yield txn
+        except BaseException:
+            txn.rollback()
+            raise
+        txn.finish()
