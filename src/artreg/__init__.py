@@ -31,7 +31,21 @@ _ERRORS = (
     "IntegrityError",
     "VerificationFailed",
 )
-__all__ = [*_API, *_ERRORS, "__version__"]
+__all__ = [
+    "ArtifactRepository",
+    "ArtregError",
+    "ConflictError",
+    "GateFailed",
+    "InputError",
+    "IntegrityError",
+    "NotFoundError",
+    "VerificationFailed",
+    "__version__",
+    "get_artifact_path",
+    "load_registry",
+    "register_artifact",
+    "verify_artifact",
+]
 
 if TYPE_CHECKING:
     from artreg.api import (

@@ -66,7 +66,8 @@ def extract_state_dict(checkpoint: Any, source: str) -> CleanedWeights:
         key = next((k for k in STATE_DICT_KEYS if _is_tensor_dict(checkpoint.get(k))), None)
         if key is None:
             raise InputError(
-                f"{source}: no model state dict found in the checkpoint (keys: {sorted(map(str, checkpoint))[:12]})",
+                f"{source}: no model state dict found in the checkpoint "
+                f"(keys: {sorted(map(str, checkpoint))[:12]})",
                 hint=f"save the weights under one of {', '.join(STATE_DICT_KEYS)}",
             )
         state = dict(checkpoint[key])

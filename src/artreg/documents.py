@@ -144,7 +144,7 @@ def dump_yaml(data: Any) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder and os.replace, so readers never see half."""
+    """Write via a temporary file in the same folder and os.replace: readers never see half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

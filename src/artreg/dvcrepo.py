@@ -13,8 +13,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import logging
 import json
+import logging
 import os
 import posixpath
 import uuid

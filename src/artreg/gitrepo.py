@@ -37,9 +37,8 @@ def git(
         check=False,
     )
     if check and proc.returncode != 0:
-        raise ToolError(
-            f"git {' '.join(args[:3])} failed in {root}: {proc.stderr.strip() or proc.stdout.strip()}"
-        )
+        detail = proc.stderr.strip() or proc.stdout.strip()
+        raise ToolError(f"git {' '.join(args[:3])} failed in {root}: {detail}")
     return proc.stdout
 
 

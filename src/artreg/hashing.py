@@ -89,7 +89,13 @@ def regular_files(folder: Path) -> list[Path]:
             path = Path(dirpath) / entry
             mode = path.lstat().st_mode
             if stat.S_ISLNK(mode):
-                target = path.resolve()
+                try:
+                    target = path.resolve(strict=True)
+                except (OSError, RuntimeError) as exc:
+                    raise InputError(
+                        f"{path}: cannot be read (broken or looping symbolic link: {exc})",
+                        hint="replace the link by the file it should point to",
+                    ) from exc
                 if not target.is_relative_to(root):
                     raise InputError(
                         f"{path}: symbolic link points outside the folder, to {target}",
@@ -128,7 +134,7 @@ def verify_files(
     actual = hash_files(paths, progress)
     bad = [
         f"{path}: expected sha256 {exp.sha256}, found {got.sha256}"
-        for path, exp, got in zip(paths, expected.values(), actual)
+        for path, exp, got in zip(paths, expected.values(), actual, strict=True)
         if got.sha256 != exp.sha256 or got.size != exp.size
     ]
     if bad:

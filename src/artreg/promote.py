@@ -31,10 +31,10 @@ def now_iso() -> str:
 
 
 def resolve_name(root: Path, name: str | None) -> str:
-    """The artifact name given, or the registry's configured default."""
+    """The artifact name given, or the registry's configured default (params.yaml is checked)."""
+    default = load_settings(root).default_name
     if name:
         return validate_name(name)
-    default = load_settings(root).default_name
     if not default:
         raise InputError(
             "no artifact name given and params.yaml sets no artreg.default_name",
@@ -129,8 +129,9 @@ def raw_readme(
         for rel, f in manifest["files"].items()
     )
     code = (manifest.get("provenance") or {}).get("training_code") or {}
+    dirty = " (with uncommitted changes)" if code.get("dirty") else ""
     code_line = (
-        f"Training code: commit `{code.get('commit')}`{' (with uncommitted changes)' if code.get('dirty') else ''}."
+        f"Training code: commit `{code.get('commit')}`{dirty}."
         if code.get("commit")
         else "Training code: not in a git repository (commit unknown)."
     )
