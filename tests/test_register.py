@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from artreg import ArtifactRepository, schemas
-from artreg.promote import register_raw
+from artreg.register import register_raw
 from conftest import git, run_tool
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from artreg.promote import register_raw
+from artreg.register import register_raw
 from conftest import git, snapshot
 
 Setup = Callable[[Path, Path, Path], list[str]]

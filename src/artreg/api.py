@@ -41,7 +41,7 @@ class ArtifactRepository:
         progress: ProgressFn | None = None,
     ) -> Published:
         """Register a training session's checkpoints, config and metrics as a raw artifact."""
-        from artreg.promote import register_raw
+        from artreg.register import register_raw
 
         return register_raw(
             self.root,
@@ -51,6 +51,70 @@ class ArtifactRepository:
             config=config,
             metrics=metrics,
             log=log,
+            progress=progress,
+            wait=self.wait,
+        )
+
+    def promote_to_validated(
+        self,
+        session_id: str,
+        checkpoint_name: str,
+        validation_results: Mapping[str, Any] | Path | str,
+        *,
+        name: str | None = None,
+        validated_id: str | None = None,
+        formats: tuple[str, ...] = ("pt",),
+        progress: ProgressFn | None = None,
+    ) -> Published:
+        """Promote a checkpoint of a raw session to validated (gates, clean weights, model card)."""
+        from artreg.promote import promote_to_validated
+
+        return promote_to_validated(
+            self.root,
+            name or self.name,
+            session_id,
+            checkpoint_name,
+            validation_results,
+            validated_id=validated_id,
+            formats=formats,
+            progress=progress,
+            wait=self.wait,
+        )
+
+    def promote_to_production(
+        self,
+        validated_id: str,
+        version: str,
+        deployment_config: Mapping[str, Any] | Path | str | None = None,
+        *,
+        name: str | None = None,
+        benchmarks: Mapping[str, Any] | Path | str | None = None,
+        resource_usage: Mapping[str, Any] | Path | str | None = None,
+        approved_by: str | None = None,
+        security_review: Mapping[str, Any] | Path | str | None = None,
+        notes: str | None = None,
+        optimize: str | None = None,
+        formats: tuple[str, ...] = (),
+        allow_non_monotonic: bool = False,
+        progress: ProgressFn | None = None,
+    ) -> Published:
+        """Release a validated artifact to production as `name@v<version>`."""
+        from artreg.promote import promote_to_production
+
+        return promote_to_production(
+            self.root,
+            name or self.name,
+            validated_id,
+            version,
+            deployment_config=deployment_config,
+            benchmarks=benchmarks,
+            resource_usage=resource_usage,
+            approved_by=approved_by,
+            security_review=security_review,
+            notes=notes,
+            optimize=optimize,
+            formats=formats,
+            allow_non_monotonic=allow_non_monotonic,
             progress=progress,
             wait=self.wait,
         )

@@ -181,7 +181,7 @@ def register(
 
     Example: artreg register encoder run42 --from ckpt/ --config config.yaml --metrics metrics.json
     """
-    from artreg.promote import register_raw
+    from artreg.register import register_raw
 
     out = Output(as_json, quiet)
     with out.progress("copying and hashing") as progress:
@@ -201,6 +201,154 @@ def register(
         f"registered {result.name} session {result.id} in {result.folder}\n"
         f"commit {result.commit[:12]}, tag {', '.join(result.tags)}\n"
         f"{len(result.files)} files recorded in {result.folder}/manifest.json",
+    )
+
+
+@main.command()
+@click.argument("name")
+@click.argument("source_id")
+@click.option(
+    "--to",
+    "stage",
+    required=True,
+    type=click.Choice(["validated", "production"]),
+    help="Stage to promote to.",
+)
+@click.option(
+    "--checkpoint", help="validated: checkpoint of the raw session (e.g. epoch_70, best)."
+)
+@click.option(
+    "--results",
+    type=click.Path(),
+    help="validated: validation results, a JSON file or a folder of them.",
+)
+@click.option(
+    "--id",
+    "validated_id",
+    help="validated: id of the new artifact (default SESSION_CHECKPOINT_validated).",
+)
+@click.option(
+    "--version", "version", help="production: semantic version of the release, e.g. 1.2.0."
+)
+@click.option(
+    "--benchmarks",
+    type=click.Path(),
+    help="production: benchmarks.json (or a folder with it and resource_usage.json).",
+)
+@click.option("--resources", type=click.Path(), help="production: resource_usage.json.")
+@click.option(
+    "--deployment", type=click.Path(), help="production: deployment config (YAML or JSON)."
+)
+@click.option("--approved-by", help="production: who approved the release (or ARTREG_APPROVED_BY).")
+@click.option(
+    "--security-review", type=click.Path(), help="production: security review record (JSON)."
+)
+@click.option("--notes", help="production: release notes for the CHANGELOG.")
+@click.option(
+    "--optimize", type=click.Choice(["fp16"]), help="production: cast floating weights to float16."
+)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["pt", "safetensors"]),
+    help="Also write the weights in this format (repeatable).",
+)
+@click.option(
+    "--allow-non-monotonic",
+    is_flag=True,
+    help="production: allow a version lower than the latest release.",
+)
+@click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+)
+@click.option(
+    "--wait",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another artreg command's lock.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
+def promote(
+    name: str,
+    source_id: str,
+    stage: str,
+    checkpoint: str | None,
+    results: str | None,
+    validated_id: str | None,
+    version: str | None,
+    benchmarks: str | None,
+    resources: str | None,
+    deployment: str | None,
+    approved_by: str | None,
+    security_review: str | None,
+    notes: str | None,
+    optimize: str | None,
+    formats: tuple[str, ...],
+    allow_non_monotonic: bool,
+    repo_path: str | None,
+    wait: float,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Promote raw → validated or validated → production: check gates, then commit and tag.
+
+    Example: artreg promote encoder run42 --to validated --checkpoint epoch_70 --results validation/
+
+    Example: artreg promote encoder run42_epoch_70_validated --to production --version 1.0.0
+    --benchmarks perf/ --deployment deployment.yaml --approved-by alice
+    """
+    from artreg.errors import InputError
+    from artreg.gates import GateResult, format_table
+    from artreg.promote import promote_to_production, promote_to_validated
+
+    out = Output(as_json, quiet)
+    root = _root(repo_path)
+    with out.progress("copying and hashing") as progress:
+        if stage == "validated":
+            if not checkpoint or not results:
+                raise InputError(
+                    "--to validated needs --checkpoint and --results",
+                    hint="see artreg promote --help",
+                )
+            result = promote_to_validated(
+                root,
+                name,
+                source_id,
+                checkpoint,
+                Path(results),
+                validated_id=validated_id,
+                formats=tuple(dict.fromkeys(("pt", *formats))),
+                progress=progress,
+                wait=wait,
+            )
+        else:
+            if not version:
+                raise InputError("--to production needs --version", hint="e.g. --version 1.0.0")
+            result = promote_to_production(
+                root,
+                name,
+                source_id,
+                version,
+                deployment_config=Path(deployment) if deployment else None,
+                benchmarks=Path(benchmarks) if benchmarks else None,
+                resource_usage=Path(resources) if resources else None,
+                approved_by=approved_by,
+                security_review=Path(security_review) if security_review else None,
+                notes=notes,
+                optimize=optimize,
+                formats=formats,
+                allow_non_monotonic=allow_non_monotonic,
+                progress=progress,
+                wait=wait,
+            )
+    table = format_table([GateResult(**g) for g in result.extra.get("gates", [])])
+    out.emit(
+        result.as_dict(),
+        f"promoted {result.name} to {result.stage}: {result.folder}\n"
+        f"commit {result.commit[:12]}, tags {', '.join(result.tags)}\n\n{table}",
     )
 
 

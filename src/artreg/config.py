@@ -72,3 +72,19 @@ def load_settings(root: Path) -> Settings:
         require_security_review=bool(section.get("require_security_review", False)),
         gates=gates if gates is not None else DEFAULT_PARAMS["gates"],
     )
+
+
+def resolve_name(root: Path, name: str | None) -> str:
+    """The artifact name given, or the registry's configured default (params.yaml is checked)."""
+    from artreg.errors import InputError
+    from artreg.layout import validate_name
+
+    default = load_settings(root).default_name
+    if name:
+        return validate_name(name)
+    if not default:
+        raise InputError(
+            "no artifact name given and params.yaml sets no artreg.default_name",
+            hint="pass name=... (or NAME on the command line), or set artreg.default_name",
+        )
+    return validate_name(default, "default_name in params.yaml")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 from artreg import dvcrepo, gitrepo
+from artreg.gates import GateResult, format_table
 from artreg.initrepo import init_registry
-from artreg.promote import register_raw
+from artreg.promote import existing_releases, promote_to_production, promote_to_validated
+from artreg.register import register_raw
 
 NAME = "encoder"
 
@@ -93,13 +96,51 @@ def run_demo(directory: Path | None, epochs: int, echo: Callable[[str], None]) -
         log=training / "training.log",
     )
     echo(f"registered {raw.folder}: commit {raw.commit[:12]}, tag {', '.join(raw.tags)}")
-    pointers = [str(p.relative_to(registry)) for p in (registry / raw.folder).rglob("*.dvc")]
+    examples = resources.files("artreg") / "examples"
+    validation = base / "inputs" / "validation_results.json"
+    validation.parent.mkdir(parents=True, exist_ok=True)
+    for fname in (
+        "validation_results.json",
+        "benchmarks.json",
+        "resource_usage.json",
+        "deployment.yaml",
+    ):
+        (base / "inputs" / fname).write_text(examples.joinpath(fname).read_text())
+    checkpoint = f"epoch_{epochs}"
+    validated = promote_to_validated(registry, NAME, session, checkpoint, validation)
+    echo(
+        f"\npromoted {session}/{checkpoint} to validated: {validated.folder} ({', '.join(validated.tags)})"
+    )
+    echo(format_table([GateResult(**g) for g in validated.extra["gates"]]))
+    released = existing_releases(registry, NAME)
+    version = _next_version(released)
+    production = promote_to_production(
+        registry,
+        NAME,
+        validated.id,
+        version,
+        deployment_config=base / "inputs" / "deployment.yaml",
+        benchmarks=base / "inputs" / "benchmarks.json",
+        resource_usage=base / "inputs" / "resource_usage.json",
+        approved_by="demo release manager <release@artreg.invalid>",
+        notes="First release of the demo encoder.",
+    )
+    echo(
+        f"\nreleased {NAME} v{version} to production: {production.folder} ({', '.join(production.tags)})"
+    )
+    echo(format_table([GateResult(**g) for g in production.extra["gates"]]))
+
+    pointers = [str(p.relative_to(registry)) for p in (registry / "artifacts").rglob("*.dvc")]
     pushed = dvcrepo.push(registry, pointers)
-    echo(f"pushed {pushed} objects to {init.remote}")
-    echo("\nmanifest:")
-    for rel, info in raw.files.items():
-        echo(f"  {rel:40} {info['size']:>10,} B  sha256 {str(info['sha256'])[:16]}…")
-    echo(f"\ngit log: {gitrepo.git(registry, 'log', '--oneline', '-3').strip()}")
-    echo(f"git tags: {gitrepo.git(registry, 'tag', '--list').split()}")
+    echo(f"\npushed {pushed} objects to {init.remote}")
+    echo(f"\ngit log:\n{gitrepo.git(registry, 'log', '--oneline', '-4').rstrip()}")
+    echo(f"git tags: {' '.join(gitrepo.git(registry, 'tag', '--list').split())}")
     echo(f"\nthe demo registry is left at {registry} for you to inspect")
     return registry
+
+
+def _next_version(released: list[str]) -> str:
+    if not released:
+        return "1.0.0"
+    major, minor, _ = (int(x) for x in released[-1].split("-")[0].split("+")[0].split("."))
+    return f"{major}.{minor + 1}.0"

@@ -1,261 +1,583 @@
-"""Registering a training session (raw) and promoting it: raw → validated → production.
+"""Promotions: raw → validated (gates + clean weights) and validated → production (a release).
 
-Each function checks everything first (a failure changes nothing), builds the new stage folder
-in a private temporary place, then hands it to `publish`, which commits and tags atomically.
+Each checks everything first (a failure changes nothing), builds the new folder in a private
+place, then hands it to `publish`, which commits and tags atomically.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from artreg import __version__, gitrepo, schemas
+from artreg import schemas
 from artreg.build import StageBuilder
-from artreg.config import load_settings
-from artreg.documents import dump_json, dump_yaml, read_json, read_yaml
-from artreg.errors import ConflictError, InputError
-from artreg.hashing import ProgressFn, regular_files
-from artreg.layout import raw_dir, validate_id, validate_name
-from artreg.publish import Published, publish
+from artreg.config import Settings, load_settings, resolve_name
+from artreg.deployment import dockerfile, kubernetes
+from artreg.documents import dump_json, read_json
+from artreg.errors import ConflictError, GateFailed, InputError, IntegrityError, NotFoundError
+from artreg.gates import GateResult, evaluate
+from artreg.hashing import FileDigest, ProgressFn, hash_file, sha256_line
+from artreg.layout import (
+    StageDir,
+    production_dir,
+    raw_dir,
+    semver_key,
+    validate_id,
+    validate_semver,
+    validated_dir,
+)
+from artreg.modelcard import changelog, model_card
+from artreg.publish import Published, actor, now_iso, publish
+from artreg.registry import load_state
 from artreg.tags import Action
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".onnx")
+CLEANABLE = (".pt", ".pth", ".ckpt")
+COPIED_AS_IS = (".onnx", ".safetensors", ".bin")
+FORMATS = ("pt", "safetensors")
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+# --- shared checks --------------------------------------------------------------------------
 
 
-def resolve_name(root: Path, name: str | None) -> str:
-    """The artifact name given, or the registry's configured default (params.yaml is checked)."""
-    default = load_settings(root).default_name
-    if name:
-        return validate_name(name)
-    if not default:
-        raise InputError(
-            "no artifact name given and params.yaml sets no artreg.default_name",
-            hint="pass name=... (or NAME on the command line), or set artreg.default_name",
+def read_manifest(root: Path, folder: StageDir) -> dict[str, Any]:
+    """The folder's manifest.json, schema-checked; NotFoundError if the folder is not there."""
+    path = folder.path(root) / "manifest.json"
+    if not folder.path(root).is_dir():
+        raise NotFoundError(
+            f"{folder.relpath}: no {folder.stage} artifact {folder.entry!r} of {folder.name!r}",
+            hint=f"list what exists with `ls {folder.path(root).parent}` or `artreg list`",
         )
-    return validate_name(default, "default_name in params.yaml")
+    manifest: dict[str, Any] = read_json(path, "manifest")
+    schemas.validate(manifest, "manifest", str(path))
+    return manifest
 
 
-def actor(root: Path) -> str:
-    """Who is making this change: the git identity (CI's actor when set)."""
-    ci_actor = os.environ.get("GITHUB_ACTOR")
-    ident = gitrepo.identity(root)
-    return f"{ident} (CI: {ci_actor})" if ci_actor else ident
+def verified_file(root: Path, folder: StageDir, rel: str, manifest: dict[str, Any]) -> Path:
+    """The path of `rel` in `folder`, after checking its bytes against the manifest."""
+    entry = manifest["files"].get(rel)
+    if entry is None:
+        raise NotFoundError(
+            f"{folder.relpath}/manifest.json: lists no file {rel!r}", hint="check the name"
+        )
+    path = folder.path(root) / rel
+    if not path.is_file():
+        raise NotFoundError(
+            f"{folder.relpath}/{rel}: not in the work tree (its bytes are in DVC)",
+            hint=f"fetch it first: dvc pull {folder.relpath}",
+        )
+    actual = hash_file(path)
+    if actual.sha256 != entry["sha256"]:
+        raise IntegrityError(
+            f"{folder.relpath}/{rel}: sha256 is {actual.sha256}, the manifest records {entry['sha256']}",
+            hint="the file was altered after registration; restore it with `dvc checkout`",
+        )
+    return path
 
 
-def _config_text(config: Mapping[str, Any] | Path | str | None) -> str | None:
-    if config is None:
-        return None
-    if isinstance(config, Mapping):
-        try:
-            return dump_yaml(dict(config))
-        except Exception as exc:  # yaml.representer.RepresenterError and friends
-            raise InputError(
-                f"config: cannot be written as YAML ({exc})",
-                hint="pass plain numbers, strings, lists and dicts",
-            ) from exc
-    path = Path(config)
-    data = read_yaml(path, "training config")
+def _gate_check(
+    settings: Settings, stage: str, name: str, metrics: dict[str, Any]
+) -> list[GateResult]:
+    results = evaluate(settings.gates, stage, name, metrics)
+    failed = [r for r in results if not r.passed]
+    if failed:
+        raise GateFailed(
+            f"{len(failed)} of {len(results)} {stage} gates failed for {name}: "
+            + ", ".join(f"{r.metric}={r.value!r} (needs {r.op} {r.threshold!r})" for r in failed),
+            [r.as_dict() for r in results],
+        )
+    return results
+
+
+def _json_input(value: Mapping[str, Any] | Path | str, schema: str, what: str) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        data = dict(value)
+        source = f"{what} (passed in Python)"
+    else:
+        path = Path(value)
+        data = read_json(path, what)
+        source = str(path)
     if not isinstance(data, dict):
+        raise InputError(f"{source}: {what} must be a JSON object", hint="wrap the values in {}")
+    schemas.validate(data, schema, source)
+    return data
+
+
+# --- raw → validated ------------------------------------------------------------------------
+
+
+def _results(
+    validation_results: Mapping[str, Any] | Path | str,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Merged metrics for the gates, and the files to keep under validation/ (name → text)."""
+    if isinstance(validation_results, Mapping):
+        data = _json_input(validation_results, "validation_results", "validation results")
+        return data, {"test_results.json": dump_json(data)}
+    path = Path(validation_results)
+    paths = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if path.is_dir() and not paths:
         raise InputError(
-            f"{path}: a training config must be a YAML mapping", hint="use key: value lines"
+            f"{path}: no *.json validation results in the folder", hint="add the result files"
         )
-    return path.read_text(encoding="utf-8")
-
-
-def _metrics_files(metrics: Mapping[str, Any] | Sequence[Path | str] | None) -> dict[str, str]:
-    """metrics/<file>.json texts: a dict becomes training_metrics.json; files are kept as given."""
-    if metrics is None:
-        return {}
-    if isinstance(metrics, Mapping):
-        return {"training_metrics.json": dump_json(dict(metrics))}
-    out: dict[str, str] = {}
-    for item in metrics:
-        path = Path(item)
-        data = read_json(path, "metrics file")
-        if not isinstance(data, (dict, list)):
+    merged: dict[str, Any] = {}
+    texts: dict[str, str] = {}
+    for file in paths:
+        data = read_json(file, "validation results")
+        if not isinstance(data, dict):
             raise InputError(
-                f"{path}: metrics must be a JSON object or array", hint="wrap the values"
+                f"{file}: validation results must be a JSON object", hint="wrap them in {}"
             )
-        if path.name in out:
-            raise InputError(f"{path}: two metrics files named {path.name}", hint="rename one")
-        out[path.name] = path.read_text(encoding="utf-8")
-    return out
+        for key, value in data.items():
+            if key in merged and merged[key] != value:
+                raise InputError(
+                    f"{file}: /{key} is {value!r} here but {merged[key]!r} in another results file",
+                    hint="give each metric once",
+                )
+            merged[key] = value
+        merged.setdefault(file.stem, data)
+        texts[file.name] = file.read_text(encoding="utf-8")
+    schemas.validate(merged, "validation_results", str(path))
+    return merged, texts
 
 
-def _epoch(path: str) -> int:
-    m = re.search(r"epoch[_-]?(\d+)", path)
-    return int(m[1]) if m else -1
-
-
-def primary_checkpoint(names: Sequence[str]) -> str:
-    """best.*, else latest.*, else the highest epoch_*, else the first file."""
-    for stem in ("best", "latest"):
-        for n in names:
-            if Path(n).stem == stem and "/" not in n:
-                return n
-    epochs = [n for n in names if _epoch(n) >= 0]
-    return max(epochs, key=_epoch) if epochs else sorted(names)[0]
-
-
-def checkpoint_manifest(files: dict[str, Any], session_id: str) -> dict[str, Any]:
-    return {
-        "session_id": session_id,
-        "created_at": now_iso(),
-        "checkpoints": [
-            {
-                "file": rel,
-                "sha256": d.sha256,
-                "size": d.size,
-                "epoch": _epoch(rel) if _epoch(rel) >= 0 else None,
-            }
-            for rel, d in sorted(files.items())
-        ],
-    }
-
-
-def raw_readme(
-    name: str, session_id: str, manifest: dict[str, Any], metrics: dict[str, str]
-) -> str:
-    rows = "\n".join(
-        f"| `{rel}` | {f['size']:,} | `{f['sha256'][:16]}…` | {'DVC' if f.get('dvc') else 'git'} |"
-        for rel, f in manifest["files"].items()
-    )
-    code = (manifest.get("provenance") or {}).get("training_code") or {}
-    dirty = " (with uncommitted changes)" if code.get("dirty") else ""
-    code_line = (
-        f"Training code: commit `{code.get('commit')}`{dirty}."
-        if code.get("commit")
-        else "Training code: not in a git repository (commit unknown)."
-    )
-    return (
-        f"# {name} — training session `{session_id}` (raw)\n\n"
-        f"Registered {manifest['created_at']} by {manifest.get('created_by', '?')} with artreg "
-        f"{manifest['tool']['version']}.\n\n{code_line}\n\n"
-        "Raw artifacts are the direct outputs of training. This folder is immutable: promote a "
-        "checkpoint with `artreg promote "
-        f"{name} {session_id} --to validated --checkpoint NAME --results FILE`.\n\n"
-        "| file | bytes | sha256 | stored in |\n| --- | ---: | --- | --- |\n"
-        f"{rows}\n\n"
-        + (
-            f"Metrics files: {', '.join(f'`metrics/{m}`' for m in sorted(metrics))}.\n"
-            if metrics
-            else ""
-        )
+def find_checkpoint(manifest: dict[str, Any], checkpoint: str, folder: StageDir) -> str:
+    """Manifest path of a checkpoint named `epoch_70`, `epoch_70.pt` or `checkpoints/epoch_70.pt`."""
+    candidates = [rel for rel in manifest["files"] if rel.startswith("checkpoints/")]
+    for rel in candidates:
+        inner = rel.removeprefix("checkpoints/")
+        if checkpoint in (rel, inner) or (Path(inner).stem == checkpoint and "/" not in inner):
+            if Path(rel).name == "manifest.json":
+                break
+            return rel
+    names = sorted(Path(r).stem for r in candidates if not r.endswith("manifest.json"))
+    raise NotFoundError(
+        f"{folder.relpath}: no checkpoint named {checkpoint!r}",
+        hint=f"choose one of: {', '.join(names)}",
     )
 
 
-def register_raw(
+def promote_to_validated(
     root: Path,
     name: str | None,
     session_id: str,
-    checkpoint_dir: Path | str,
+    checkpoint: str,
+    validation_results: Mapping[str, Any] | Path | str,
     *,
-    config: Mapping[str, Any] | Path | str | None = None,
-    metrics: Mapping[str, Any] | Sequence[Path | str] | None = None,
-    log: Path | str | None = None,
+    validated_id: str | None = None,
+    formats: tuple[str, ...] = ("pt",),
     progress: ProgressFn | None = None,
     sign: bool = False,
     wait: float = 0.0,
 ) -> Published:
-    """Register the outputs of one training session as `artifacts/raw/<name>/<session_id>/`."""
-    # 1. Check everything before anything is written.
+    """Promote one checkpoint of a raw session: gates, clean weights, model card; commit + tag."""
+    # 1. Check everything first.
+    settings = load_settings(root)
     name = resolve_name(root, name)
     session_id = validate_id(session_id, "session id")
-    entry = raw_dir(name, session_id)
+    validate_id(checkpoint.replace("/", "_"), "checkpoint name")
+    vid = validate_id(
+        validated_id or f"{session_id}_{Path(checkpoint).stem}_validated", "validated id"
+    )
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown format {unknown[0]!r}", hint=f"use one of: {', '.join(FORMATS)}")
+    raw = raw_dir(name, session_id)
+    entry = validated_dir(name, vid)
     if entry.path(root).exists():
         raise ConflictError(
-            f"{entry.relpath}: session {session_id!r} of {name!r} is registered already",
-            hint="raw sessions are immutable; register the new run under a new session id",
+            f"{entry.relpath}: exists already",
+            hint="choose another --id; promoted folders are immutable",
         )
-    source = Path(checkpoint_dir)
-    if not source.is_dir():
-        raise InputError(
-            f"{source}: checkpoint folder not found", hint="pass the folder training wrote"
-        )
-    files = regular_files(source)
-    if not files:
-        raise InputError(
-            f"{source}: checkpoint folder is empty", hint="pass the folder holding the checkpoints"
-        )
-    inner = [(p.relative_to(source).as_posix(), p) for p in files]
-    config_text = _config_text(config)
-    metrics_texts = _metrics_files(metrics)
-    log_path = Path(log) if log is not None else None
-    if log_path is not None and not log_path.is_file():
-        raise InputError(f"{log_path}: training log not found", hint="check the path")
+    manifest = read_manifest(root, raw)
+    ckpt_rel = find_checkpoint(manifest, checkpoint, raw)
+    metrics, result_texts = _results(validation_results)
+    results = _gate_check(settings, "validated", name, metrics)
+    ckpt_path = verified_file(root, raw, ckpt_rel, manifest)
     who = actor(root)
-    training_code = gitrepo.training_code_state(source.resolve())
-    if training_code is not None:
-        training_code["path"] = str(source.resolve())
+    suffix = ckpt_path.suffix.lower()
 
-    # 2. Build the folder in a private place; each byte is read once, hashed while copied.
+    parameter_count: int | None = None
+    dropped: list[str] = []
+    weights: dict[str, bytes] = {}
+    if suffix in CLEANABLE:
+        from artreg.checkpoints import clean_checkpoint_bytes
+
+        for fmt in ("pt", *[f for f in formats if f != "pt"]):
+            data, cleaned = clean_checkpoint_bytes(ckpt_path, fmt)
+            weights[f"model.{fmt}"] = data
+            parameter_count, dropped = cleaned.parameter_count, cleaned.dropped_keys
+    elif suffix not in COPIED_AS_IS:
+        raise InputError(
+            f"{raw.relpath}/{ckpt_rel}: unsupported model format {suffix!r}",
+            hint=f"use one of: {', '.join(CLEANABLE + COPIED_AS_IS)}",
+        )
+
+    # 2. Build.
     builder = StageBuilder(root, entry, progress)
     try:
-        has_manifest = any(rel == "manifest.json" for rel, _ in inner)
-        builder.track_dir(
-            "checkpoints",
-            inner,
-            extra=None
-            if has_manifest
-            else lambda digests: {
-                "manifest.json": dump_json(checkpoint_manifest(digests, session_id)).encode()
-            },
-        )
-        checkpoint_names = [rel for rel, _ in inner if rel != "manifest.json"] or [
-            rel for rel, _ in inner
-        ]
-        primary = "checkpoints/" + primary_checkpoint(checkpoint_names)
-        if config_text is not None:
-            builder.write_text("config.yaml", config_text)
-        for fname, text in metrics_texts.items():
-            builder.write_text(f"metrics/{fname}", text)
-        if log_path is not None:
-            builder.copy("training.log", log_path)
-        manifest: dict[str, Any] = {
+        model_files = []
+        if weights:
+            for fname, data in weights.items():
+                digest = builder.track_file(fname, data=data)
+                model_files.append(_model_entry(fname, digest))
+        else:
+            fname = f"model{suffix}"
+            digest = builder.track_file(fname, src=ckpt_path)
+            model_files.append(_model_entry(fname, digest))
+        for f in model_files:
+            builder.write_text(f"{f['path']}.sha256", sha256_line(f["sha256"], f["path"]))
+        if (raw.path(root) / "config.yaml").is_file():
+            builder.copy("config.yaml", raw.path(root) / "config.yaml")
+        for fname, text in result_texts.items():
+            builder.write_text(f"validation/{fname}", text)
+        metadata = {
             "schema_version": 1,
-            "stage": "raw",
+            "stage": "validated",
             "name": name,
-            "id": session_id,
+            "id": vid,
             "created_at": now_iso(),
             "created_by": who,
-            "tool": {"name": "artreg", "version": __version__},
-            "primary": primary,
-            "provenance": {"session_id": session_id, "training_code": training_code},
-            "files": {},
+            "source": {
+                "stage": "raw",
+                "id": session_id,
+                "path": raw.relpath,
+                "checkpoint": ckpt_rel,
+                "sha256": manifest["files"][ckpt_rel]["sha256"],
+                "commit": ((manifest.get("provenance") or {}).get("training_code") or {}).get(
+                    "commit"
+                ),
+            },
+            "gates": {"passed": True, "results": [r.as_dict() for r in results]},
+            "model": {
+                "files": model_files,
+                "parameter_count": parameter_count,
+                "formats": [f["format"] for f in model_files],
+                "dropped_training_state": dropped,
+            },
         }
-        manifest["files"] = builder.manifest_files()
-        readme = raw_readme(name, session_id, manifest, metrics_texts)
-        builder.write_text("README.md", readme)
-        manifest["files"] = builder.manifest_files()
-        schemas.validate(manifest, "manifest", f"{entry.relpath}/manifest.json")
-        builder.write_manifest(manifest)
-        builder.finish_gitignore()
-
-        # 3-5. Move in, commit, tag: all or nothing.
-        return publish(
+        return _finish(
             root,
             builder,
-            actions=[(Action.ASSIGN, "raw", None)],
-            dvc_entry={
-                "path": f"{entry.relpath}/checkpoints",
-                "type": "model",
-                "desc": f"{name}: checkpoints of training session {session_id}",
-                "labels": ["raw"],
-                "meta": {"stage": "raw", "id": session_id, "primary": f"{entry.relpath}/{primary}"},
-            },
-            title=f"artreg: register {name} session {session_id} (raw)",
-            source=str(source.resolve()),
-            who=who,
-            sign=sign,
-            wait=wait,
+            metadata,
+            [(Action.ASSIGN, "validated", None)],
+            f"artreg: promote {name} {session_id}/{ckpt_rel} to validated as {vid}",
+            raw.relpath,
+            who,
+            sign,
+            wait,
         )
     finally:
         builder.cleanup()
+
+
+def _model_entry(fname: str, digest: FileDigest) -> dict[str, Any]:
+    return {
+        "path": fname,
+        "format": fname.rsplit(".", 1)[-1],
+        "sha256": digest.sha256,
+        "size": digest.size,
+    }
+
+
+def _finish(
+    root: Path,
+    builder: StageBuilder,
+    metadata: dict[str, Any],
+    actions: list[tuple[Action, str | None, str | None]],
+    title: str,
+    source: str,
+    who: str,
+    sign: bool,
+    wait: float,
+) -> Published:
+    """metadata.json, model card and manifest, then publish: shared by both promotions."""
+    entry = builder.entry
+    schemas.validate(metadata, "metadata", f"{entry.relpath}/metadata.json")
+    builder.write_text("metadata.json", dump_json(metadata))
+    builder.write_text("README.md", model_card(metadata))
+    primary = metadata["model"]["files"][0]["path"]
+    manifest = {
+        "schema_version": 1,
+        "stage": entry.stage,
+        "name": entry.name,
+        "id": entry.entry,
+        "created_at": metadata["created_at"],
+        "created_by": who,
+        "tool": {"name": "artreg", "version": _version()},
+        "primary": primary,
+        "provenance": {"source": metadata["source"]},
+        "files": builder.manifest_files(),
+    }
+    schemas.validate(manifest, "manifest", f"{entry.relpath}/manifest.json")
+    builder.write_manifest(manifest)
+    builder.finish_gitignore()
+    published = publish(
+        root,
+        builder,
+        actions=actions,
+        dvc_entry={
+            "path": f"{entry.relpath}/{primary}",
+            "type": "model",
+            "desc": f"{entry.name} {entry.stage} {entry.entry}",
+            "labels": [entry.stage],
+            "meta": {
+                "stage": entry.stage,
+                "id": entry.entry,
+                "sha256": metadata["model"]["files"][0]["sha256"],
+            },
+        },
+        title=title,
+        source=source,
+        who=who,
+        sign=sign,
+        wait=wait,
+    )
+    published.extra["gates"] = metadata["gates"]["results"]
+    published.extra["model"] = f"{entry.relpath}/{primary}"
+    return published
+
+
+def _version() -> str:
+    from artreg import __version__
+
+    return __version__
+
+
+# --- validated → production -----------------------------------------------------------------
+
+
+def _benchmarks(
+    benchmarks: Mapping[str, Any] | Path | str | None,
+    resource_usage: Mapping[str, Any] | Path | str | None,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """benchmarks.json and resource_usage.json; a folder given as benchmarks may hold both."""
+    if isinstance(benchmarks, (str, Path)) and Path(benchmarks).is_dir():
+        folder = Path(benchmarks)
+        benchmarks = folder / "benchmarks.json"
+        if resource_usage is None and (folder / "resource_usage.json").is_file():
+            resource_usage = folder / "resource_usage.json"
+    bench = _json_input(benchmarks, "benchmarks", "benchmarks") if benchmarks is not None else None
+    usage = (
+        _json_input(resource_usage, "resource_usage", "resource usage")
+        if resource_usage is not None
+        else None
+    )
+    return bench, usage
+
+
+def _deployment(value: Mapping[str, Any] | Path | str | None) -> dict[str, Any]:
+    """The deployment config: a dict, a YAML file or a JSON file, schema-checked."""
+    if value is None:
+        return {}
+    if isinstance(value, (str, Path)) and str(value).endswith((".yaml", ".yml")):
+        from artreg.documents import read_yaml
+
+        data = read_yaml(Path(value), "deployment config") or {}
+        if not isinstance(data, dict):
+            raise InputError(
+                f"{value}: a deployment config must be a mapping", hint="use key: value lines"
+            )
+        schemas.validate(data, "deployment", str(value))
+        return data
+    return _json_input(value, "deployment", "deployment config")
+
+
+def _approval(settings: Settings, approved_by: str | None) -> dict[str, str] | None:
+    who = approved_by or os.environ.get("ARTREG_APPROVED_BY")
+    if not who and settings.require_approval:
+        raise InputError(
+            "production promotion needs an approval record, and none was given",
+            hint="pass --approved-by WHO (approved_by=...), or set ARTREG_APPROVED_BY in CI",
+        )
+    return {"approved_by": who, "approved_at": now_iso()} if who else None
+
+
+def existing_releases(root: Path, name: str) -> list[str]:
+    """Versions of `name` released so far: production folders and version tags."""
+    folder = root / "artifacts" / "production" / name
+    versions = (
+        {p.name[1:] for p in folder.iterdir() if p.is_dir() and p.name.startswith("v")}
+        if folder.is_dir()
+        else set()
+    )
+    state = load_state(root)
+    if name in state.artifacts:
+        versions |= {v.version for v in state.artifacts[name].versions if v.registered}
+    return sorted((v for v in versions if _is_semver(v)), key=semver_key)
+
+
+def _is_semver(version: str) -> bool:
+    try:
+        semver_key(version)
+    except ValueError:
+        return False
+    return True
+
+
+def promote_to_production(
+    root: Path,
+    name: str | None,
+    validated_id: str,
+    version: str,
+    *,
+    deployment_config: Mapping[str, Any] | Path | str | None = None,
+    benchmarks: Mapping[str, Any] | Path | str | None = None,
+    resource_usage: Mapping[str, Any] | Path | str | None = None,
+    approved_by: str | None = None,
+    security_review: Mapping[str, Any] | Path | str | None = None,
+    notes: str | None = None,
+    optimize: str | None = None,
+    formats: tuple[str, ...] = (),
+    allow_non_monotonic: bool = False,
+    progress: ProgressFn | None = None,
+    sign: bool = False,
+    wait: float = 0.0,
+) -> Published:
+    """Release a validated artifact as `<name>@v<version>`: gates, approval, deployment files."""
+    # 1. Check everything first.
+    settings = load_settings(root)
+    name = resolve_name(root, name)
+    vid = validate_id(validated_id, "validated id")
+    version = validate_semver(version)
+    if optimize not in (None, "fp16"):
+        raise InputError(
+            f"unknown optimisation {optimize!r}", hint="use --optimize fp16, or leave it out"
+        )
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown format {unknown[0]!r}", hint=f"use one of: {', '.join(FORMATS)}")
+    source = validated_dir(name, vid)
+    entry = production_dir(name, version)
+    released = existing_releases(root, name)
+    if version in released or entry.path(root).exists():
+        raise ConflictError(
+            f"{name} v{version} is released already",
+            hint="choose a new version; releases are immutable",
+        )
+    if released and not allow_non_monotonic and semver_key(version) < semver_key(released[-1]):
+        raise InputError(
+            f"version {version} is lower than the latest release v{released[-1]} of {name}",
+            hint="choose a higher version, or pass --allow-non-monotonic for a patch of an old line",
+        )
+    manifest = read_manifest(root, source)
+    src_meta: dict[str, Any] = read_json(source.path(root) / "metadata.json", "metadata")
+    schemas.validate(src_meta, "metadata", f"{source.relpath}/metadata.json")
+    deploy = _deployment(deployment_config)
+    bench, usage = _benchmarks(benchmarks, resource_usage)
+    review = None
+    if security_review is not None:
+        review = (
+            security_review
+            if isinstance(security_review, Mapping)
+            else read_json(Path(security_review), "security review")
+        )
+        if not isinstance(review, Mapping):
+            raise InputError(
+                f"{security_review}: a security review must be a JSON object", hint="wrap it in {}"
+            )
+    if settings.require_security_review and review is None:
+        raise InputError(
+            "params.yaml (artreg.require_security_review) requires a security review record",
+            hint="pass --security-review FILE (security_review=...)",
+        )
+    metrics = {**(bench or {}), **(usage or {})}
+    results = _gate_check(settings, "production", name, metrics)
+    approval = _approval(settings, approved_by)
+    model_src = src_meta["model"]["files"][0]
+    model_path = verified_file(root, source, model_src["path"], manifest)
+    who = actor(root)
+
+    weights: dict[str, bytes] = {}
+    parameter_count = src_meta["model"].get("parameter_count")
+    if optimize or formats:
+        if model_path.suffix not in CLEANABLE:
+            raise InputError(
+                f"{source.relpath}/{model_src['path']}: --optimize/--format need a PyTorch model",
+                hint="leave them out for ONNX, safetensors and .bin models",
+            )
+        from artreg.checkpoints import clean_checkpoint_bytes
+
+        for fmt in ("pt", *[f for f in formats if f != "pt"]):
+            data, _ = clean_checkpoint_bytes(model_path, fmt, fp16=optimize == "fp16")
+            weights[f"model.{fmt}"] = data
+
+    # 2. Build.
+    builder = StageBuilder(root, entry, progress)
+    try:
+        model_files = []
+        if weights:
+            for fname, data in weights.items():
+                model_files.append(_model_entry(fname, builder.track_file(fname, data=data)))
+        else:
+            fname = model_src["path"]
+            model_files.append(_model_entry(fname, builder.track_file(fname, src=model_path)))
+        for f in model_files:
+            builder.write_text(f"{f['path']}.sha256", sha256_line(f["sha256"], f["path"]))
+        if (source.path(root) / "config.yaml").is_file():
+            builder.copy("config.yaml", source.path(root) / "config.yaml")
+        if bench is not None:
+            builder.write_text("performance/benchmarks.json", dump_json(bench))
+        if usage is not None:
+            builder.write_text("performance/resource_usage.json", dump_json(usage))
+        primary = model_files[0]
+        builder.write_text(
+            "deployment/docker/Dockerfile",
+            dockerfile(name, version, primary["path"], primary["sha256"], deploy),
+        )
+        for fname, text in kubernetes(name, version, primary["sha256"], deploy).items():
+            builder.write_text(f"deployment/kubernetes/{fname}", text)
+        if review is not None:
+            builder.write_text("security_review.json", dump_json(dict(review)))
+        metadata: dict[str, Any] = {
+            "schema_version": 1,
+            "stage": "production",
+            "name": name,
+            "id": entry.entry,
+            "version": version,
+            "created_at": now_iso(),
+            "created_by": who,
+            "source": {
+                "stage": "validated",
+                "id": vid,
+                "path": source.relpath,
+                "sha256": model_src["sha256"],
+                "checkpoint": src_meta["source"].get("checkpoint"),
+                "commit": src_meta["source"].get("commit"),
+            },
+            "gates": {"passed": True, "results": [r.as_dict() for r in results]},
+            "model": {
+                "files": model_files,
+                "parameter_count": parameter_count,
+                "formats": [f["format"] for f in model_files],
+                "optimization": optimize,
+            },
+            "approval": approval
+            or {"approved_by": "not required (params.yaml)", "approved_at": now_iso()},
+            "security_review": dict(review) if review is not None else None,
+            "notes": notes,
+            "deployment": deploy,
+        }
+        previous = _previous_changelog(root, name, released)
+        builder.write_text("CHANGELOG.md", changelog(previous, metadata))
+        return _finish(
+            root,
+            builder,
+            metadata,
+            [(Action.REGISTER, None, version), (Action.ASSIGN, "production", None)],
+            f"artreg: release {name} v{version} to production from {vid}",
+            source.relpath,
+            who,
+            sign,
+            wait,
+        )
+    finally:
+        builder.cleanup()
+
+
+def _previous_changelog(root: Path, name: str, released: list[str]) -> str | None:
+    for version in reversed(released):
+        path = production_dir(name, version).path(root) / "CHANGELOG.md"
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    return None

@@ -3,8 +3,10 @@ commit, tag (and push), all under the repo lock and rolled back on any failure."
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,17 @@ class Published:
             "files": self.files,
             **self.extra,
         }
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def actor(root: Path) -> str:
+    """Who is making this change: the git identity (and CI's actor when set)."""
+    ci_actor = os.environ.get("GITHUB_ACTOR")
+    ident = gitrepo.identity(root)
+    return f"{ident} (CI: {ci_actor})" if ci_actor else ident
 
 
 def update_dvc_yaml(root: Path, name: str, entry: dict[str, Any]) -> None:

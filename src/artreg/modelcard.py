@@ -1,0 +1,123 @@
+"""Model cards (README.md with Hugging Face-style YAML front matter) and release CHANGELOGs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from artreg.gates import GateResult, format_table
+
+
+def _front_matter(metadata: dict[str, Any]) -> str:
+    results = metadata["gates"]["results"]
+    numbers = [
+        r
+        for r in results
+        if isinstance(r["value"], (int, float)) and not isinstance(r["value"], bool)
+    ]
+    front = {
+        "model_name": metadata["name"],
+        "library_name": "pytorch"
+        if any(f["format"] in ("pt", "safetensors") for f in metadata["model"]["files"])
+        else None,
+        "tags": ["artreg", metadata["stage"]],
+        "artreg": {
+            "stage": metadata["stage"],
+            "id": metadata["id"],
+            "version": metadata.get("version"),
+            "source": f"{metadata['source']['stage']}/{metadata['source']['id']}",
+            "sha256": metadata["model"]["files"][0]["sha256"],
+        },
+        "model-index": [
+            {
+                "name": metadata["name"],
+                "results": [
+                    {
+                        "task": {"type": "model-validation", "name": f"{metadata['stage']} gates"},
+                        "metrics": [
+                            {"type": r["metric"], "name": r["metric"], "value": r["value"]}
+                            for r in numbers
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    front = {k: v for k, v in front.items() if v is not None}
+    return "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n"
+
+
+def model_card(metadata: dict[str, Any]) -> str:
+    """README.md of a validated or production folder."""
+    gates = [GateResult(**r) for r in metadata["gates"]["results"]]
+    files = "\n".join(
+        f"| `{f['path']}` | {f['format']} | {f['size']:,} | `{f['sha256']}` |"
+        for f in metadata["model"]["files"]
+    )
+    source = metadata["source"]
+    title = (
+        f"# {metadata['name']} v{metadata['version']} (production)"
+        if metadata["stage"] == "production"
+        else f"# {metadata['name']} — `{metadata['id']}` (validated)"
+    )
+    lines = [
+        _front_matter(metadata),
+        title,
+        "",
+        f"Promoted {metadata['created_at']} by {metadata['created_by']}, "
+        f"from {source['stage']} `{source['id']}`"
+        + (f" (sha256 `{source['sha256'][:16]}…`)" if source.get("sha256") else "")
+        + (f", originally checkpoint `{source['checkpoint']}`" if source.get("checkpoint") else "")
+        + ".",
+        "",
+    ]
+    if metadata.get("approval"):
+        lines += [
+            f"Approved by {metadata['approval']['approved_by']} on {metadata['approval']['approved_at']}.",
+            "",
+        ]
+    if metadata.get("notes"):
+        lines += [str(metadata["notes"]), ""]
+    lines += [
+        "## Model files",
+        "",
+        "| file | format | bytes | sha256 |",
+        "| --- | --- | ---: | --- |",
+        files,
+        "",
+        f"Parameters: {metadata['model'].get('parameter_count') or 'unknown'}."
+        + (
+            f" Optimisation: {metadata['model']['optimization']}."
+            if metadata["model"].get("optimization")
+            else ""
+        ),
+        "",
+        "Verify a downloaded copy with `sha256sum -c <file>.sha256`.",
+        "",
+        f"## Gates ({'all passed' if metadata['gates']['passed'] else 'FAILED'})",
+        "",
+        format_table(gates) if gates else "No gates configured for this stage.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def changelog(previous: str | None, metadata: dict[str, Any]) -> str:
+    """CHANGELOG.md of a release: a new entry on top of the previous release's entries."""
+    gates = ", ".join(
+        f"{r['metric']}={r['value']} ({'pass' if r['passed'] else 'fail'})"
+        for r in metadata["gates"]["results"]
+    )
+    entry = (
+        f"## v{metadata['version']} — {metadata['created_at'][:10]}\n\n"
+        f"- Source: validated `{metadata['source']['id']}` (sha256 `{metadata['model']['files'][0]['sha256'][:16]}…`)\n"
+        f"- Approved by: {metadata['approval']['approved_by']}\n"
+        f"- Gates: {gates or 'none configured'}\n"
+        + (f"- Notes: {metadata['notes']}\n" if metadata.get("notes") else "")
+    )
+    header = f"# Changelog of {metadata['name']}\n\n"
+    earlier = ""
+    if previous:
+        earlier = previous.split("\n", 2)[2].lstrip("\n") if previous.startswith("# ") else previous
+    return header + entry + ("\n" + earlier if earlier else "")
