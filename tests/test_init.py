@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from artreg.initrepo import init_registry
+
 from conftest import git, run_tool
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from artreg import ArtifactRepository, schemas
 from artreg.register import register_raw
+
 from conftest import git, run_tool
 
 

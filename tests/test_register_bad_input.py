@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from artreg.register import register_raw
+
 from conftest import git, snapshot
 
 Setup = Callable[[Path, Path, Path], list[str]]
