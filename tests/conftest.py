@@ -6,6 +6,7 @@ global configuration are isolated per test, so the user's settings never leak in
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -144,3 +145,51 @@ def run_tool(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedP
         check=check,
         env={**os.environ},
     )
+
+
+@pytest.fixture(scope="session")
+def _moto_server():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@dataclass(frozen=True)
+class S3:
+    endpoint: str
+    bucket: str
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/registry"
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
+
+    def keys(self) -> list[str]:
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+        return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+    def configure(self, root: Path) -> None:
+        """Point the registry's remote at this server: endpoint in the untracked config.local."""
+        (root / ".dvc" / "config.local").write_text(
+            f"['remote \"local\"']\n    endpointurl = {self.endpoint}\n"
+        )
+
+
+@pytest.fixture
+def s3(_moto_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> S3:
+    """A fresh bucket on a moto S3 server on 127.0.0.1, with fake credentials in the env."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    bucket = "bucket-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:20]
+    server = S3(_moto_server, bucket)
+    server.client().create_bucket(Bucket=bucket)
+    return server

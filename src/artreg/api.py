@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,8 @@ from artreg.publish import Published
 
 
 def find_root(path: Path | str | None = None) -> Path:
-    """The registry root: the git top level of `path` (or of the current folder)."""
-    start = Path(path) if path is not None else Path.cwd()
+    """The registry root: the git top level of `path`, else of $ARTREG_REPO, else of the cwd."""
+    start = Path(path or os.environ.get("ARTREG_REPO") or Path.cwd())
     while not start.exists() and start != start.parent:
         start = start.parent
     return gitrepo.toplevel(start.resolve())
@@ -118,3 +119,78 @@ class ArtifactRepository:
             progress=progress,
             wait=self.wait,
         )
+
+
+# --- the artifact-hub functions of the second seed ------------------------------------------
+
+
+def get_artifact_path(
+    name: str,
+    stage: str | None = "production",
+    version: str | None = None,
+    pull: bool = True,
+    repo: Path | str | None = None,
+) -> Path:
+    """Path of the model file of `name` (latest production by default), verified before use.
+
+    Pulls the bytes if they are absent (with `pull=True`); raises IntegrityError, and never
+    returns the path, when any file of the artifact differs from its promoted sha256.
+    """
+    from artreg import consume
+
+    root = find_root(repo)
+    resolved = consume.resolve(root, name, stage=None if version else stage, version=version)
+    if pull:
+        consume.pull(root, resolved)
+    else:
+        consume.verify(root, resolved)
+    return root / resolved.model
+
+
+def verify_artifact(
+    name: str,
+    stage: str | None = "production",
+    version: str | None = None,
+    repo: Path | str | None = None,
+) -> bool:
+    """True if every file of the artifact is present and matches its promoted sha256."""
+    from artreg import consume
+    from artreg.errors import ArtregError
+
+    try:
+        root = find_root(repo)
+        resolved = consume.resolve(root, name, stage=None if version else stage, version=version)
+        consume.verify(root, resolved)
+    except ArtregError:
+        return False
+    return True
+
+
+def register_artifact(
+    model_type: str,
+    file_path: Path | str,
+    version: str,
+    *,
+    repo: Path | str | None = None,
+    notes: str | None = None,
+    benchmarks: Mapping[str, Any] | Path | str | None = None,
+) -> dict[str, Any]:
+    """Release a ready model file (distilled, LoRA, encoder...) as `model_type@v<version>`.
+
+    Returns the updated registry index, as the seed's function did.
+    """
+    from artreg import index
+    from artreg.promote import register_model_file
+
+    root = find_root(repo)
+    register_model_file(
+        root, model_type, Path(file_path), version, notes=notes, benchmarks=benchmarks
+    )
+    return index.load(root)
+
+
+def load_registry(repo: Path | str | None = None) -> dict[str, Any]:
+    """artifacts/registry.json: every name with its latest production file, hash and stages."""
+    from artreg import index
+
+    return index.load(find_root(repo))

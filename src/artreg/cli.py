@@ -113,15 +113,37 @@ def main(ctx: click.Context, show_traceback: bool) -> None:
     metavar="URL",
     help="DVC remote URL (default: a git-ignored local folder), e.g. s3://bucket/prefix.",
 )
+@click.option(
+    "--ci",
+    type=click.Choice(["github"]),
+    help="Also write CI workflows, a PR template and a pre-commit hook.",
+)
+@click.option(
+    "--server-hook",
+    "server_hook",
+    type=click.Path(file_okay=False),
+    help="Install a tag-protecting update hook into this bare origin.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def init(path: str, remote: str | None, as_json: bool) -> None:
+def init(
+    path: str, remote: str | None, ci: str | None, server_hook: str | None, as_json: bool
+) -> None:
     """Make a git repository (or a new folder) a registry. Idempotent.
 
-    Example: artreg init my-registry --remote s3://models/registry
+    Example: artreg init my-registry --remote s3://models/registry --ci github
     """
     from artreg.initrepo import init_registry
 
-    result = init_registry(Path(path), remote=remote)
+    if server_hook:
+        from artreg.serverhook import install_update_hook
+
+        hook = install_update_hook(Path(server_hook))
+        Output(as_json).emit(
+            {"hook": str(hook)},
+            f"installed {hook}: registry tags can no longer be moved or deleted",
+        )
+        return
+    result = init_registry(Path(path), remote=remote, ci=ci)
     created = sorted(set(result.created))
     Output(as_json).emit(
         {
@@ -365,3 +387,252 @@ def demo(directory: str | None, epochs: int) -> None:
     from artreg.demo import run_demo
 
     run_demo(Path(directory) if directory else None, epochs=epochs, echo=click.echo)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    body = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
+
+
+def _stage_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--version", "version", help="A released version, e.g. 1.2.0 (instead of a stage)."
+    )(f)
+    f = click.option(
+        "--stage",
+        type=click.Choice(["raw", "validated", "production"]),
+        help="Stage to resolve (default: production).",
+    )(f)
+    return click.option(
+        "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+    )(f)
+
+
+@main.command(name="list")
+@click.option("--all", "show_all", is_flag=True, help="Include deprecated artifacts.")
+@click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
+    """List every artifact with its latest version and what each stage holds (like gto show).
+
+    Example: artreg list --json
+    """
+    from artreg.consume import overview
+
+    data = overview(_root(repo_path), deprecated=show_all)
+    stages = ["raw", "validated", "production"]
+    stages += sorted({s for v in data.values() for s in v["stages"]} - set(stages))
+    rows = [
+        [name + (" (deprecated)" if info["deprecated"] else ""), info["latest"] or "-"]
+        + [
+            (e["version"] or e["id"] or e["commit"][:7]) if (e := info["stages"].get(s)) else "-"
+            for s in stages
+        ]
+        for name, info in data.items()
+    ]
+    Output(as_json).emit(
+        data,
+        _table(["name", "latest", *[f"#{s}" for s in stages]], rows)
+        if rows
+        else "the registry is empty",
+    )
+
+
+@main.command()
+@click.argument("spec")
+@click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def show(spec: str, repo_path: str | None, as_json: bool) -> None:
+    """Show one artifact: NAME (every stage), NAME@vX.Y.Z or NAME#STAGE (one entry).
+
+    Example: artreg show encoder#production
+    """
+    from artreg.consume import overview, parse_spec, resolve
+
+    root = _root(repo_path)
+    name, stage, version = parse_spec(spec)
+    if stage is None and version is None:
+        data = overview(root, deprecated=True).get(name)
+        if data is None:
+            from artreg.consume import load_state
+
+            load_state(root).get(name)  # raises the NotFoundError with the known names
+        assert data is not None
+        rows = [
+            [s, e["version"] or "-", e["id"] or "-", e["tag"], e["commit"][:12]]
+            for s, e in data["stages"].items()
+        ]
+        Output(as_json).emit(
+            {name: data},
+            f"{name}: latest {data['latest'] or '-'}{' (deprecated)' if data['deprecated'] else ''}\n"
+            + _table(["stage", "version", "id", "tag", "commit"], rows),
+        )
+        return
+    resolved = resolve(root, name, stage=stage, version=version)
+    info = resolved.as_dict(root)
+    info["files"] = {rel: {"sha256": d.sha256, "size": d.size} for rel, d in resolved.files.items()}
+    Output(as_json).emit(
+        info,
+        "\n".join(f"{k}: {v}" for k, v in info.items() if k != "files")
+        + "\nfiles:\n"
+        + "\n".join(f"  {rel}  {d.size:,} B  {d.sha256}" for rel, d in resolved.files.items()),
+    )
+
+
+@main.command()
+@click.argument("name")
+@_stage_options
+@click.option("--no-verify", is_flag=True, help="Print the path without hashing the files.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def resolve(
+    name: str,
+    stage: str | None,
+    version: str | None,
+    repo_path: str | None,
+    no_verify: bool,
+    as_json: bool,
+) -> None:
+    """Print the local path of NAME's model (latest production by default), verified.
+
+    Example: artreg resolve encoder --stage validated
+    """
+    from artreg import consume
+
+    root = _root(repo_path)
+    resolved = consume.resolve(root, name, stage=stage, version=version)
+    if not no_verify:
+        consume.verify(root, resolved)
+    Output(as_json).emit(resolved.as_dict(root), str(root / resolved.model))
+
+
+@main.command()
+@click.argument("name")
+@_stage_options
+@click.option("--remote", "-r", help="DVC remote to pull from (default: the registry's).")
+@click.option(
+    "--force", is_flag=True, help="Restore work-tree files that differ from the manifest."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
+def pull(
+    name: str,
+    stage: str | None,
+    version: str | None,
+    repo_path: str | None,
+    remote: str | None,
+    force: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Fetch only NAME's files through DVC, then verify every sha256 of its manifest.
+
+    Example: artreg pull encoder --version 1.2.0
+    """
+    from artreg import consume
+
+    out = Output(as_json, quiet)
+    root = _root(repo_path)
+    resolved = consume.resolve(root, name, stage=stage, version=version)
+    with out.progress("verifying") as progress:
+        fetched = consume.pull(root, resolved, remote=remote, force=force, progress=progress)
+    info = {**resolved.as_dict(root), "fetched": fetched, "verified": len(resolved.files)}
+    out.emit(
+        info,
+        f"{root / resolved.model}\n{fetched} objects fetched, {len(resolved.files)} files verified",
+    )
+
+
+@main.command()
+@click.argument("name")
+@_stage_options
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Folder to write the model into.",
+)
+@click.option("--remote", "-r", help="DVC remote to pull from (default: the registry's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def get(
+    name: str,
+    stage: str | None,
+    version: str | None,
+    repo_path: str | None,
+    out_dir: str,
+    remote: str | None,
+    as_json: bool,
+) -> None:
+    """Export a verified copy of NAME's model into a folder (like dvc artifacts get).
+
+    Example: artreg get encoder --stage production -o /srv/models
+    """
+    from artreg import consume
+
+    root = _root(repo_path)
+    resolved = consume.resolve(root, name, stage=stage, version=version)
+    written = consume.export(root, resolved, Path(out_dir), remote=remote)
+    Output(as_json).emit(
+        {**resolved.as_dict(root), "written": [str(p) for p in written]},
+        "\n".join(str(p) for p in written),
+    )
+
+
+@main.command()
+@click.option(
+    "--check", is_flag=True, help="Exit 1 if artifacts/registry.json is out of date; write nothing."
+)
+@click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+)
+def index(check: bool, repo_path: str | None) -> None:
+    """Regenerate artifacts/registry.json from the tags and folders (or check it).
+
+    Example: artreg index --check
+    """
+    from artreg import index as registry_index
+    from artreg.errors import VerificationFailed
+    from artreg.layout import REGISTRY_JSON
+    from artreg.registry import load_state
+
+    root = _root(repo_path)
+    state = load_state(root)
+    if check:
+        if registry_index.stale(root, state):
+            raise VerificationFailed(
+                f"{REGISTRY_JSON} is out of date",
+                [f"{REGISTRY_JSON} differs from what the tags and folders say; run `artreg index`"],
+            )
+        click.echo(f"{REGISTRY_JSON} is up to date")
+        return
+    (root / REGISTRY_JSON).write_text(registry_index.render(root, state))
+    click.echo(f"wrote {REGISTRY_JSON} (commit it)")
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def log(name: str, repo_path: str | None, as_json: bool) -> None:
+    """Every event of NAME (registration, promotion, deprecation, unassignment), newest first.
+
+    Example: artreg log encoder
+    """
+    from artreg.consume import history
+
+    events = history(_root(repo_path), name)
+    rows = [
+        [e["date"], e["action"], e["tag"], e["commit"][:10], e["by"], e["folder"] or "-"]
+        for e in events
+    ]
+    Output(as_json).emit(events, _table(["date", "action", "tag", "commit", "by", "folder"], rows))

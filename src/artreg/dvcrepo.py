@@ -280,6 +280,38 @@ def checkout(root: Path, targets: Sequence[str]) -> None:
             raise _translate(exc, "dvc checkout") from exc
 
 
+def cached_object(root: Path, folder: Path, rel: str) -> Path | None:
+    """The cache object holding file `rel` of a stage folder, found through its pointer."""
+    parts = rel.split("/")
+    for depth in range(len(parts), 0, -1):
+        pointer = folder / ("/".join(parts[:depth]) + ".dvc")
+        if not pointer.is_file():
+            continue
+        md5 = str(read_pointer(pointer).get("md5", ""))
+        cache = cache_dir(root)
+        if not md5.endswith(".dir"):
+            return _object_path(cache, md5) if depth == len(parts) else None
+        listing = _object_path(cache, md5)
+        if not listing.is_file():
+            return None
+        inner = "/".join(parts[depth:])
+        for entry in json.loads(listing.read_text(encoding="utf-8")):
+            if entry.get("relpath") == inner:
+                return _object_path(cache, str(entry["md5"]))
+        return None
+    return None
+
+
+def local_remote_object(root: Path, cache_object: Path, remote: str | None = None) -> Path | None:
+    """Where a cache object lives in the default remote, when that remote is a local folder."""
+    url = remote_url(root, remote)
+    if not url or "://" in url:
+        return None
+    base = Path(url) if Path(url).is_absolute() else (root / DVC_DIR / url).resolve()
+    relative = cache_object.relative_to(cache_dir(root))
+    return base / relative
+
+
 def check_dir_objects(root: Path, pointers: Sequence[Path]) -> None:
     """Refuse a fetched `.dir` listing whose entries would write outside their folder."""
     cache = cache_dir(root)

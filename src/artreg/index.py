@@ -11,7 +11,7 @@ from artreg.documents import dump_json, parse_json, parse_yaml, read_json
 from artreg.errors import ArtregError
 from artreg.layout import ARTIFACTS_DIR, REGISTRY_JSON, StageDir
 from artreg.registry import RegistryState, message_fields
-from artreg.tags import TagRecord
+from artreg.tags import Action, TagRecord
 
 
 def iso(timestamp: int) -> str:
@@ -20,9 +20,11 @@ def iso(timestamp: int) -> str:
 
 def folder_of(root: Path, record: TagRecord) -> StageDir | None:
     """The stage folder a tag promoted: from its message, else from dvc.yaml at its commit."""
-    folder = message_fields(record.message).get("folder")
-    if folder:
-        return StageDir.parse(folder)
+    fields = message_fields(record.message)
+    if fields.get("folder"):
+        return StageDir.parse(fields["folder"])
+    if fields or record.parsed.action not in (Action.ASSIGN, Action.REGISTER):
+        return None  # artreg's own tag without a folder (deprecate, unassign), or no folder at all
     data = gitrepo.show_file(root, record.commit, "dvc.yaml")
     if data is None:
         return None

@@ -76,8 +76,11 @@ def _ensure_ignored(root: Path, line: str, created: list[str]) -> None:
     created.append(".gitignore")
 
 
-def init_registry(path: Path, remote: str | None = None) -> InitResult:
-    """Make `path` a registry; create only what is missing and commit it in one commit."""
+def init_registry(path: Path, remote: str | None = None, ci: str | None = None) -> InitResult:
+    """Make `path` a registry; create only what is missing and commit it in one commit.
+
+    `ci="github"` also writes the GitHub workflows, a pull-request template and a pre-commit hook.
+    """
     path.mkdir(parents=True, exist_ok=True)
     if not (path / ".git").exists():
         gitrepo.git(path, "init", "--quiet")
@@ -96,6 +99,15 @@ def init_registry(path: Path, remote: str | None = None) -> InitResult:
         created,
     )
     _write_new(root, REGISTRY_JSON, "{}\n", created)
+
+    if ci == "github":
+        from artreg.ciworkflows import write_ci_files
+
+        created += write_ci_files(root)
+    elif ci is not None:
+        from artreg.errors import InputError
+
+        raise InputError(f"unknown CI system {ci!r}", hint="use --ci github")
 
     configured = dvcrepo.remote_url(root)
     if remote is not None or configured is None:

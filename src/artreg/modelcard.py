@@ -111,7 +111,7 @@ def changelog(previous: str | None, metadata: dict[str, Any]) -> str:
     )
     entry = (
         f"## v{metadata['version']} — {metadata['created_at'][:10]}\n\n"
-        f"- Source: validated `{metadata['source']['id']}` (sha256 `{metadata['model']['files'][0]['sha256'][:16]}…`)\n"
+        f"- Source: {metadata['source']['stage']} `{metadata['source']['id']}` (sha256 `{metadata['model']['files'][0]['sha256'][:16]}…`)\n"
         f"- Approved by: {metadata['approval']['approved_by']}\n"
         f"- Gates: {gates or 'none configured'}\n"
         + (f"- Notes: {metadata['notes']}\n" if metadata.get("notes") else "")

@@ -581,3 +581,80 @@ def _previous_changelog(root: Path, name: str, released: list[str]) -> str | Non
         if path.is_file():
             return path.read_text(encoding="utf-8")
     return None
+
+
+def register_model_file(
+    root: Path,
+    name: str,
+    file_path: Path,
+    version: str,
+    *,
+    notes: str | None = None,
+    benchmarks: Mapping[str, Any] | Path | str | None = None,
+    sign: bool = False,
+    wait: float = 0.0,
+) -> Published:
+    """Release a ready model file (no training session behind it) as `name@v<version>`."""
+    from artreg.hashing import regular_files
+
+    settings = load_settings(root)
+    name = resolve_name(root, name)
+    version = validate_semver(version)
+    if not file_path.is_file():
+        raise InputError(f"{file_path}: model file not found", hint="check the path")
+    regular_files(file_path.parent)  # the same checks as for a folder: no links out, no FIFOs
+    validate_id(file_path.name, "model file name")
+    entry = production_dir(name, version)
+    released = existing_releases(root, name)
+    if version in released or entry.path(root).exists():
+        raise ConflictError(f"{name} v{version} is released already", hint="choose a new version")
+    if released and semver_key(version) < semver_key(released[-1]):
+        raise InputError(
+            f"version {version} is lower than the latest release v{released[-1]} of {name}",
+            hint="choose a higher version",
+        )
+    bench, _ = _benchmarks(benchmarks, None)
+    results = _gate_check(settings, "production", name, bench) if bench is not None else []
+    who = actor(root)
+    builder = StageBuilder(root, entry)
+    try:
+        digest = builder.track_file(file_path.name, src=file_path)
+        model = _model_entry(file_path.name, digest)
+        builder.write_text(f"{file_path.name}.sha256", sha256_line(digest.sha256, file_path.name))
+        if bench is not None:
+            builder.write_text("performance/benchmarks.json", dump_json(bench))
+        metadata: dict[str, Any] = {
+            "schema_version": 1,
+            "stage": "production",
+            "name": name,
+            "id": entry.entry,
+            "version": version,
+            "created_at": now_iso(),
+            "created_by": who,
+            "source": {
+                "stage": "external",
+                "id": file_path.name,
+                "path": str(file_path.resolve()),
+                "sha256": digest.sha256,
+            },
+            "gates": {"passed": True, "results": [r.as_dict() for r in results]},
+            "model": {"files": [model], "parameter_count": None, "formats": [model["format"]]},
+            "approval": {"approved_by": f"{who} (register_artifact)", "approved_at": now_iso()},
+            "notes": notes,
+        }
+        builder.write_text(
+            "CHANGELOG.md", changelog(_previous_changelog(root, name, released), metadata)
+        )
+        return _finish(
+            root,
+            builder,
+            metadata,
+            [(Action.REGISTER, None, version), (Action.ASSIGN, "production", None)],
+            f"artreg: register {name} v{version} from {file_path.name}",
+            str(file_path.resolve()),
+            who,
+            sign,
+            wait,
+        )
+    finally:
+        builder.cleanup()

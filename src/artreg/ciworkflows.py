@@ -1,0 +1,199 @@
+"""CI and review scaffolding that `artreg init --ci github` puts into a registry repo.
+
+A registry is only as trustworthy as the checks that run on it: every promotion pull request must
+pass `artreg verify --remote` (hashes, schemas, immutability, bytes present on the DVC remote) and
+show its gate table and metric deltas in the job summary, and after the merge the bot on `main`
+creates the GTO tags of the merged promotions (`artreg tag --push`). These files are written once
+and then belong to the user: `write_ci_files` never overwrites an existing file.
+
+Credentials are never written anywhere: the workflows read them from repository secrets through
+`env:` so that DVC's S3 remote picks them up from the environment.
+
+The templates are string constants (not package data) so that no packaging change is needed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PR_WORKFLOW_PATH = ".github/workflows/artreg-pr.yml"
+MAIN_WORKFLOW_PATH = ".github/workflows/artreg-main.yml"
+PR_TEMPLATE_PATH = ".github/pull_request_template.md"
+PRE_COMMIT_HOOKS_PATH = ".pre-commit-hooks.yaml"
+
+PR_WORKFLOW = """\
+# Written by `artreg init --ci github`; yours to edit (artreg never overwrites it).
+# Every pull request must leave the registry verifiable: hashes, schemas, immutability of promoted
+# directories, and the DVC remote holding every byte the pointers name.
+name: artreg verify
+
+on:
+  pull_request:
+
+permissions:
+  contents: read
+
+jobs:
+  verify:
+    name: artreg verify
+    runs-on: ubuntu-latest
+    timeout-minutes: 30
+    steps:
+      - name: Check out (full history and tags, artreg reads the registry from git tags)
+        uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+
+      - name: Set up Python
+        uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+
+      - name: Install artreg
+        run: pip install artreg
+
+      - name: Verify the registry (the exit code decides the job)
+        run: artreg verify --remote --json
+        env:
+          AWS_ACCESS_KEY_ID: ${{ secrets.AWS_ACCESS_KEY_ID }}
+          AWS_SECRET_ACCESS_KEY: ${{ secrets.AWS_SECRET_ACCESS_KEY }}
+
+      - name: Promotion summary (gate table, lineage, metric deltas)
+        if: always()
+        run: artreg summary --base "origin/$BASE_REF" >> "$GITHUB_STEP_SUMMARY"
+        env:
+          BASE_REF: ${{ github.base_ref }}
+          AWS_ACCESS_KEY_ID: ${{ secrets.AWS_ACCESS_KEY_ID }}
+          AWS_SECRET_ACCESS_KEY: ${{ secrets.AWS_SECRET_ACCESS_KEY }}
+"""
+
+MAIN_WORKFLOW = """\
+# Written by `artreg init --ci github`; yours to edit (artreg never overwrites it).
+# After a promotion pull request is merged, its commit has no tags yet: `artreg tag` finds merged
+# promotions without tags (by content, so squash, merge and rebase merges all work) and tags them.
+name: artreg tag
+
+on:
+  push:
+    branches:
+      - main
+
+permissions:
+  contents: write
+
+# Two merges in quick succession must not race for the same tag counter.
+concurrency:
+  group: artreg-main
+  cancel-in-progress: false
+
+jobs:
+  tag:
+    name: artreg tag
+    runs-on: ubuntu-latest
+    timeout-minutes: 30
+    steps:
+      - name: Check out (full history and tags)
+        uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+
+      - name: Set up Python
+        uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+
+      - name: Install artreg
+        run: pip install artreg
+
+      - name: Configure the git identity of the bot
+        run: |
+          git config user.name "artreg-bot"
+          git config user.email "artreg-bot@users.noreply.github.com"
+
+      # Checked before tagging: a tag must never name bytes that the DVC remote lacks.
+      - name: Check that the DVC remote holds every tracked file
+        run: artreg verify --remote
+        env:
+          AWS_ACCESS_KEY_ID: ${{ secrets.AWS_ACCESS_KEY_ID }}
+          AWS_SECRET_ACCESS_KEY: ${{ secrets.AWS_SECRET_ACCESS_KEY }}
+
+      - name: Tag merged promotions and push the tags
+        run: artreg tag --push
+        env:
+          AWS_ACCESS_KEY_ID: ${{ secrets.AWS_ACCESS_KEY_ID }}
+          AWS_SECRET_ACCESS_KEY: ${{ secrets.AWS_SECRET_ACCESS_KEY }}
+"""
+
+PR_TEMPLATE = """\
+<!-- Written by `artreg init --ci github`; yours to edit. For promotion pull requests
+     (`artreg promote ... --branch`). The CI job summary of this pull request shows the output of
+     `artreg summary`: metadata diff, gate table, lineage and metric deltas. -->
+
+## Promotion
+
+| | |
+| --- | --- |
+| Artifact | `NAME` |
+| From | `artifacts/<stage>/NAME/<id>` |
+| To | `artifacts/<stage>/NAME/<id or v<semver>>` |
+| Requested by | @who |
+
+Why this promotion:
+
+## Gates
+
+<!-- Paste or link the gate table from the job summary (`artreg summary`). -->
+
+| gate | threshold | value | result |
+| --- | --- | --- | --- |
+| | | | |
+
+## Approval checklist
+
+- [ ] I reviewed the metric deltas against the current version of this stage.
+- [ ] The lineage is right: the source session / validated id and its training config.
+- [ ] The model card (`README.md`) is complete: intended use, limitations, evaluation data.
+- [ ] Security review done, if `params.yaml` requires one for this stage.
+- [ ] `artreg verify --remote` passed (CI check `artreg verify`).
+
+After the merge, CI on `main` creates the tags of this promotion (`artreg tag --push`).
+"""
+
+PRE_COMMIT_HOOKS = """\
+# Written by `artreg init --ci github`; yours to edit (artreg never overwrites it).
+- id: artreg-verify
+  name: artreg verify
+  description: Verify changed registry files (hashes, schemas, immutability of promoted stages).
+  entry: artreg verify --changed
+  language: python
+  pass_filenames: true
+  files: '^(artifacts/|dvc\\.yaml$|params\\.yaml$)'
+"""
+
+_CI_FILES: dict[str, str] = {
+    PR_WORKFLOW_PATH: PR_WORKFLOW,
+    MAIN_WORKFLOW_PATH: MAIN_WORKFLOW,
+    PR_TEMPLATE_PATH: PR_TEMPLATE,
+    PRE_COMMIT_HOOKS_PATH: PRE_COMMIT_HOOKS,
+}
+
+
+def ci_files() -> dict[str, str]:
+    """Return the CI files of a registry repo: repo-relative POSIX path to file text."""
+    return dict(_CI_FILES)
+
+
+def write_ci_files(root: Path) -> list[str]:
+    """Write the CI files missing under ``root``, never overwriting; return the paths written."""
+    written: list[str] = []
+    for rel, text in _CI_FILES.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # "x": create only; an existing file (or symlink) is the user's and stays untouched.
+            with target.open("x", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+        except FileExistsError:
+            continue
+        written.append(rel)
+    return written
