@@ -9,7 +9,7 @@ from typing import Any
 
 from artreg import gitrepo
 from artreg.hashing import ProgressFn
-from artreg.publish import Published
+from artreg.publish import Published, PublishOptions
 
 
 def find_root(path: Path | str | None = None) -> Path:
@@ -24,11 +24,17 @@ class ArtifactRepository:
     """A registry repo, addressed by its artifacts folder or any path inside it."""
 
     def __init__(
-        self, path: Path | str = "artifacts", *, name: str | None = None, wait: float = 0.0
+        self,
+        path: Path | str = "artifacts",
+        *,
+        name: str | None = None,
+        wait: float = 0.0,
+        sign: bool = False,
+        branch: str | None = None,
     ) -> None:
         self.root = find_root(path)
         self.name = name
-        self.wait = wait
+        self.options = PublishOptions(sign=sign, wait=wait, branch=branch)
 
     def register_training_session(
         self,
@@ -53,7 +59,7 @@ class ArtifactRepository:
             metrics=metrics,
             log=log,
             progress=progress,
-            wait=self.wait,
+            options=self.options,
         )
 
     def promote_to_validated(
@@ -79,7 +85,7 @@ class ArtifactRepository:
             validated_id=validated_id,
             formats=formats,
             progress=progress,
-            wait=self.wait,
+            options=self.options,
         )
 
     def promote_to_production(
@@ -117,7 +123,7 @@ class ArtifactRepository:
             formats=formats,
             allow_non_monotonic=allow_non_monotonic,
             progress=progress,
-            wait=self.wait,
+            options=self.options,
         )
 
 

@@ -54,6 +54,71 @@ def _root(path: str | None) -> Path:
     return find_root(path)
 
 
+def _publish_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--wait, --sign, --branch, --summary-md and --push, shared by every command that writes."""
+    for option in reversed(
+        [
+            click.option(
+                "--wait",
+                type=float,
+                default=0.0,
+                show_default=True,
+                help="Seconds to wait for another artreg command's lock.",
+            ),
+            click.option(
+                "--sign", is_flag=True, help="Sign the commit and tags with your git signing key."
+            ),
+            click.option(
+                "--branch",
+                help="Commit on this new branch, without tags (pull-request mode; `artreg tag` tags after the merge).",
+            ),
+            click.option(
+                "--summary-md",
+                type=click.Path(dir_okay=False),
+                help="Write the pull-request description (markdown) to this file.",
+            ),
+            click.option(
+                "--push",
+                is_flag=True,
+                help="Push data (dvc push) and then commit and tags (git push --atomic) to origin.",
+            ),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+def _options(publishing: dict[str, Any]) -> Any:
+    from artreg.publish import PublishOptions
+
+    return PublishOptions(
+        sign=publishing["sign"], wait=publishing["wait"], branch=publishing["branch"]
+    )
+
+
+def _after_publish(root: Path, result: Any, publishing: dict[str, Any]) -> None:
+    """--summary-md and --push, once the change is committed."""
+    if publishing.get("summary_md"):
+        from artreg.layout import StageDir
+        from artreg.review import summary_markdown
+
+        folder = StageDir.parse(result.folder)
+        assert folder is not None
+        Path(publishing["summary_md"]).write_text(
+            summary_markdown(root, [folder]), encoding="utf-8"
+        )
+    if publishing.get("push"):
+        from artreg.publish import push_change
+
+        push_change(root, result)
+
+
+def _tags_text(result: Any) -> str:
+    if result.extra.get("branch"):
+        return f"on branch {result.extra['branch']} (tags after the merge: `artreg tag`)"
+    return f"tags {', '.join(result.tags)}"
+
+
 class ArtregGroup(click.Group):
     """Turns known errors into one line and an exit code; --traceback shows the stack."""
 
@@ -178,13 +243,7 @@ def init(
 @click.option(
     "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
 )
-@click.option(
-    "--wait",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for another artreg command's lock.",
-)
+@_publish_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
 def register(
@@ -195,9 +254,9 @@ def register(
     metrics: tuple[str, ...],
     log: str | None,
     repo_path: str | None,
-    wait: float,
     as_json: bool,
     quiet: bool,
+    **publishing: Any,
 ) -> None:
     """Register a training session's outputs as a raw artifact (one commit, one tag).
 
@@ -206,9 +265,10 @@ def register(
     from artreg.register import register_raw
 
     out = Output(as_json, quiet)
+    root = _root(repo_path)
     with out.progress("copying and hashing") as progress:
         result = register_raw(
-            _root(repo_path),
+            root,
             name,
             session_id,
             Path(checkpoint_dir),
@@ -216,12 +276,13 @@ def register(
             metrics=[Path(m) for m in metrics] if metrics else None,
             log=Path(log) if log else None,
             progress=progress,
-            wait=wait,
+            options=_options(publishing),
         )
+    _after_publish(root, result, publishing)
     out.emit(
         result.as_dict(),
         f"registered {result.name} session {result.id} in {result.folder}\n"
-        f"commit {result.commit[:12]}, tag {', '.join(result.tags)}\n"
+        f"commit {result.commit[:12]}, {_tags_text(result)}\n"
         f"{len(result.files)} files recorded in {result.folder}/manifest.json",
     )
 
@@ -284,13 +345,7 @@ def register(
 @click.option(
     "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
 )
-@click.option(
-    "--wait",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for another artreg command's lock.",
-)
+@_publish_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
 def promote(
@@ -311,9 +366,9 @@ def promote(
     formats: tuple[str, ...],
     allow_non_monotonic: bool,
     repo_path: str | None,
-    wait: float,
     as_json: bool,
     quiet: bool,
+    **publishing: Any,
 ) -> None:
     """Promote raw → validated or validated → production: check gates, then commit and tag.
 
@@ -344,7 +399,7 @@ def promote(
                 validated_id=validated_id,
                 formats=tuple(dict.fromkeys(("pt", *formats))),
                 progress=progress,
-                wait=wait,
+                options=_options(publishing),
             )
         else:
             if not version:
@@ -364,13 +419,14 @@ def promote(
                 formats=formats,
                 allow_non_monotonic=allow_non_monotonic,
                 progress=progress,
-                wait=wait,
+                options=_options(publishing),
             )
+    _after_publish(root, result, publishing)
     table = format_table([GateResult(**g) for g in result.extra.get("gates", [])])
     out.emit(
         result.as_dict(),
         f"promoted {result.name} to {result.stage}: {result.folder}\n"
-        f"commit {result.commit[:12]}, tags {', '.join(result.tags)}\n\n{table}",
+        f"commit {result.commit[:12]}, {_tags_text(result)}\n\n{table}",
     )
 
 

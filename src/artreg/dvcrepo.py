@@ -343,3 +343,18 @@ def check_dir_objects(root: Path, pointers: Sequence[Path]) -> None:
                     "which would be written outside the artifact's folder",
                     hint="the remote holds crafted data; do not `dvc pull` it, report it",
                 )
+
+
+def missing_in_remote(root: Path, targets: Sequence[str], remote: str | None = None) -> list[str]:
+    """The `.dvc` pointers among `targets` whose objects the remote lacks (`dvc status -c`)."""
+    with _dvc_repo(root) as repo:
+        try:
+            status = repo.status(targets=_abs(root, targets), cloud=True, remote=remote)
+        except Exception as exc:
+            raise ToolError(f"dvc status --cloud failed: {exc}", hint="check the remote") from exc
+    # Cloud status per output: "new" (only local), "missing" (nowhere), "deleted" (only remote).
+    return sorted(
+        f"{Path(os.path.abspath(out)).relative_to(root.resolve())}.dvc"
+        for out, state in status.items()
+        if state in ("new", "missing")
+    )

@@ -176,3 +176,13 @@ def training_code_state(path: Path) -> dict[str, object] | None:
         check=False,
     )
     return {"commit": proc.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+
+
+def verify_signature(root: Path, kind: str, ref: str) -> bool:
+    """True if git accepts the signature of a tag or commit (`git verify-tag/verify-commit`)."""
+    return (
+        subprocess.run(
+            ["git", "-C", str(root), f"verify-{kind}", ref], capture_output=True, check=False
+        ).returncode
+        == 0
+    )

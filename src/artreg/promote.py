@@ -29,7 +29,7 @@ from artreg.layout import (
     validated_dir,
 )
 from artreg.modelcard import changelog, model_card
-from artreg.publish import Published, actor, now_iso, publish
+from artreg.publish import Published, PublishOptions, actor, now_iso, publish
 from artreg.registry import load_state
 from artreg.tags import Action
 
@@ -167,8 +167,7 @@ def promote_to_validated(
     validated_id: str | None = None,
     formats: tuple[str, ...] = ("pt",),
     progress: ProgressFn | None = None,
-    sign: bool = False,
-    wait: float = 0.0,
+    options: PublishOptions | None = None,
 ) -> Published:
     """Promote one checkpoint of a raw session: gates, clean weights, model card; commit + tag."""
     # 1. Check everything first.
@@ -264,8 +263,7 @@ def promote_to_validated(
             f"artreg: promote {name} {session_id}/{ckpt_rel} to validated as {vid}",
             raw.relpath,
             who,
-            sign,
-            wait,
+            options,
         )
     finally:
         builder.cleanup()
@@ -288,8 +286,7 @@ def _finish(
     title: str,
     source: str,
     who: str,
-    sign: bool,
-    wait: float,
+    options: PublishOptions | None,
 ) -> Published:
     """metadata.json, model card and manifest, then publish: shared by both promotions."""
     entry = builder.entry
@@ -330,8 +327,7 @@ def _finish(
         title=title,
         source=source,
         who=who,
-        sign=sign,
-        wait=wait,
+        options=options,
     )
     published.extra["gates"] = metadata["gates"]["results"]
     published.extra["model"] = f"{entry.relpath}/{primary}"
@@ -431,8 +427,7 @@ def promote_to_production(
     formats: tuple[str, ...] = (),
     allow_non_monotonic: bool = False,
     progress: ProgressFn | None = None,
-    sign: bool = False,
-    wait: float = 0.0,
+    options: PublishOptions | None = None,
 ) -> Published:
     """Release a validated artifact as `<name>@v<version>`: gates, approval, deployment files."""
     # 1. Check everything first.
@@ -568,8 +563,7 @@ def promote_to_production(
             f"artreg: release {name} v{version} to production from {vid}",
             source.relpath,
             who,
-            sign,
-            wait,
+            options,
         )
     finally:
         builder.cleanup()
@@ -591,8 +585,7 @@ def register_model_file(
     *,
     notes: str | None = None,
     benchmarks: Mapping[str, Any] | Path | str | None = None,
-    sign: bool = False,
-    wait: float = 0.0,
+    options: PublishOptions | None = None,
 ) -> Published:
     """Release a ready model file (no training session behind it) as `name@v<version>`."""
     from artreg.hashing import regular_files
@@ -653,8 +646,7 @@ def register_model_file(
             f"artreg: register {name} v{version} from {file_path.name}",
             str(file_path.resolve()),
             who,
-            sign,
-            wait,
+            options,
         )
     finally:
         builder.cleanup()

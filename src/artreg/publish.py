@@ -24,6 +24,15 @@ DVC_YAML = "dvc.yaml"
 PENDING = "0" * 40  # stands for the commit being made, while registry.json is computed
 
 
+@dataclass(frozen=True)
+class PublishOptions:
+    """How a change is committed: signed, after waiting for the lock, on a review branch."""
+
+    sign: bool = False
+    wait: float = 0.0
+    branch: str | None = None
+
+
 @dataclass
 class Published:
     """What a registration or promotion made: for the CLI's --json and for callers."""
@@ -89,10 +98,15 @@ def publish(
     title: str,
     source: str = "",
     who: str,
-    sign: bool = False,
-    wait: float = 0.0,
+    options: PublishOptions | None = None,
 ) -> Published:
-    """Move the built folder into the registry, commit and tag it: all or nothing."""
+    """Move the built folder into the registry, commit and tag it: all or nothing.
+
+    With `branch`, commit on that new branch and make no tags (pull-request mode: `artreg tag`
+    makes them after the merge).
+    """
+    options = options or PublishOptions()
+    sign, wait, branch = options.sign, options.wait, options.branch
     entry = builder.entry
     name = entry.name
     with transaction(
@@ -110,6 +124,8 @@ def publish(
             raise ConflictError(
                 f"tag {clash[0]} exists already", hint="choose another version, or fetch tags first"
             )
+        if branch:
+            txn.switch_to_new_branch(branch)
         git_files = sorted(
             f"{entry.relpath}/{p.relative_to(builder.path).as_posix()}"
             for p in builder.path.rglob("*")
@@ -137,17 +153,19 @@ def publish(
             if v
         )
         commit = gitrepo.commit(root, commit_message, paths, sign=sign)
-        txn.planned_tags(names)
-        for i, tag in enumerate(names):
-            gitrepo.create_tag(root, tag, commit, message, start + i, sign=sign)
+        if not branch:
+            txn.planned_tags(names)
+            for i, tag in enumerate(names):
+                gitrepo.create_tag(root, tag, commit, message, start + i, sign=sign)
     return Published(
         name=name,
         stage=entry.stage,
         id=entry.entry,
         folder=entry.relpath,
         commit=commit,
-        tags=names,
+        tags=[] if branch else names,
         files=builder.manifest_files(),
+        extra={"branch": branch, "planned_tags": names} if branch else {},
     )
 
 
@@ -155,3 +173,16 @@ def _parse(tag: str) -> TagName:
     parsed = parse_tag(tag)
     assert parsed is not None
     return parsed
+
+
+def push_change(root: Path, published: Published, remote: str = "origin") -> None:
+    """Data first (dvc push of the folder's pointers), then commit and tags in one atomic push."""
+    from artreg import dvcrepo
+
+    pointers = [str(p.relative_to(root)) for p in (root / published.folder).rglob("*.dvc")]
+    if pointers:
+        dvcrepo.push(root, pointers)
+    branch = published.extra.get("branch") or gitrepo.current_branch(root)
+    refs = [f"HEAD:refs/heads/{branch}"] if branch else []
+    refs += [f"refs/tags/{t}" for t in published.tags]
+    gitrepo.git(root, "push", "--atomic", "--quiet", remote, *refs)

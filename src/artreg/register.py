@@ -18,7 +18,7 @@ from artreg.documents import dump_json, dump_yaml, read_json, read_yaml
 from artreg.errors import ConflictError, InputError
 from artreg.hashing import ProgressFn, regular_files
 from artreg.layout import raw_dir, validate_id
-from artreg.publish import Published, actor, now_iso, publish
+from artreg.publish import Published, PublishOptions, actor, now_iso, publish
 from artreg.tags import Action
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".onnx")
@@ -136,8 +136,7 @@ def register_raw(
     metrics: Mapping[str, Any] | Sequence[Path | str] | None = None,
     log: Path | str | None = None,
     progress: ProgressFn | None = None,
-    sign: bool = False,
-    wait: float = 0.0,
+    options: PublishOptions | None = None,
 ) -> Published:
     """Register the outputs of one training session as `artifacts/raw/<name>/<session_id>/`."""
     # 1. Check everything before anything is written.
@@ -228,8 +227,7 @@ def register_raw(
             title=f"artreg: register {name} session {session_id} (raw)",
             source=str(source.resolve()),
             who=who,
-            sign=sign,
-            wait=wait,
+            options=options,
         )
     finally:
         builder.cleanup()

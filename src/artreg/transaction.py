@@ -94,6 +94,7 @@ class Transaction:
     old_branch: str | None = None
     saved: dict[str, bytes | None] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    new_branch: str | None = None
 
     @property
     def journal(self) -> Path:
@@ -133,10 +134,23 @@ class Transaction:
                 for k, v in self.saved.items()
             },
             "tags": self.tags,
+            "new_branch": self.new_branch,
         }
         tmp = self.journal.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
         os.replace(tmp, self.journal)
+
+    def switch_to_new_branch(self, branch: str) -> None:
+        """Commit on a new branch (pull-request mode); rollback returns to where we were."""
+        if gitrepo.git(
+            self.root, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False
+        ).strip():
+            raise ConflictError(
+                f"branch {branch!r} exists already", hint="choose another --branch name"
+            )
+        gitrepo.git(self.root, "switch", "--quiet", "-c", branch)
+        self.new_branch = branch
+        self._write_journal("applying")
 
     def planned_tags(self, tags: Sequence[str]) -> None:
         """Record tags before creating them, so a crash between commit and tags is recoverable."""
@@ -163,6 +177,18 @@ class Transaction:
                 path.unlink(missing_ok=True)
             else:
                 path.write_bytes(data)
+        if self.new_branch:
+            back = self.old_branch or self.old_head
+            if back:
+                gitrepo.git(
+                    self.root,
+                    "switch",
+                    "--quiet",
+                    *([] if self.old_branch else ["--detach"]),
+                    back,
+                    check=False,
+                )
+            gitrepo.git(self.root, "branch", "--quiet", "-D", self.new_branch, check=False)
         self.finish()
 
 
