@@ -692,3 +692,147 @@ def log(name: str, repo_path: str | None, as_json: bool) -> None:
         for e in events
     ]
     Output(as_json).emit(events, _table(["date", "action", "tag", "commit", "by", "folder"], rows))
+
+
+@main.command()
+@click.option(
+    "--remote",
+    "check_remote",
+    is_flag=True,
+    help="Also check that every DVC object is in the remote.",
+)
+@click.option("-r", "--remote-name", help="Which DVC remote to check (default: the registry's).")
+@click.option(
+    "--signed",
+    is_flag=True,
+    help="Also require valid signatures on every registry tag and its commit.",
+)
+@click.option(
+    "--changed", is_flag=True, help="Only check the stage folders holding FILES (for pre-commit)."
+)
+@click.argument("files", nargs=-1)
+@click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify(
+    check_remote: bool,
+    remote_name: str | None,
+    signed: bool,
+    changed: bool,
+    files: tuple[str, ...],
+    repo_path: str | None,
+    as_json: bool,
+) -> None:
+    """Check the whole registry; exit 1 with a precise list when anything is wrong.
+
+    Example: artreg verify --remote
+    """
+    from artreg.errors import VerificationFailed
+    from artreg.verify import verify_registry
+
+    root = _root(repo_path)
+    report = verify_registry(
+        root,
+        remote=check_remote,
+        remote_name=remote_name,
+        signed=signed,
+        changed=[
+            str(Path(f).resolve().relative_to(root)) if Path(f).is_absolute() else f for f in files
+        ]
+        if changed
+        else None,
+    )
+    data = {"ok": not report.problems, "problems": report.problems, "checked": report.checked}
+    if report.problems:
+        if as_json:
+            click.echo(json.dumps(data, indent=2, sort_keys=True))
+        raise VerificationFailed(f"{len(report.problems)} problem(s) in {root}", report.problems)
+    Output(as_json).emit(
+        data, "registry verified: " + ", ".join(f"{n} {k}" for k, n in report.checked.items())
+    )
+
+
+@main.command()
+@click.argument("spec")
+@click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
+    """The chain release ← validated ← raw ← training code, with gates, hashes, who and when.
+
+    Example: artreg lineage encoder@v1.2.0
+    """
+    from artreg.lineage import lineage as build
+
+    chain = build(_root(repo_path), spec)
+    lines = []
+    for i, step in enumerate(chain):
+        arrow = "" if i == 0 else "  ← "
+        if step["stage"] == "training code":
+            lines.append(
+                f"{arrow}training code commit {step['commit']}{' (dirty)' if step.get('dirty') else ''}"
+            )
+            continue
+        lines.append(f"{arrow}{step['stage']} {step['id']}  ({step['folder']})")
+        lines.append(
+            f"      tag {step['tag'] or '(untagged)'} on {str(step['commit'] or '-')[:12]}, {step['date']}, by {step['by']}"
+        )
+        if step.get("approved_by"):
+            lines.append(f"      approved by {step['approved_by']}")
+        for gate in step["gates"]:
+            lines.append(
+                f"      gate {gate['metric']} = {gate['value']} ({gate['op']} {gate['threshold']}): {'pass' if gate['passed'] else 'FAIL'}"
+            )
+        primary = [(rel, f) for rel, f in step["files"].items() if f.get("dvc")][:3]
+        for rel, f in primary:
+            lines.append(f"      {rel}  sha256 {f['sha256']}")
+    Output(as_json).emit(chain, "\n".join(lines))
+
+
+@main.command()
+@click.option(
+    "--base", default="origin/main", show_default=True, help="What the pull request merges into."
+)
+@click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+)
+def summary(base: str, repo_path: str | None) -> None:
+    """Print the markdown summary of the promotions between BASE and HEAD (for pull requests).
+
+    Example: artreg summary --base origin/main >> "$GITHUB_STEP_SUMMARY"
+    """
+    from artreg.review import folders_since, summary_markdown
+
+    root = _root(repo_path)
+    click.echo(summary_markdown(root, folders_since(root, base)), nl=False)
+
+
+@main.command()
+@click.option("--push", is_flag=True, help="Push the new tags to origin.")
+@click.option(
+    "--remote", default="origin", show_default=True, help="Git remote to push the tags to."
+)
+@click.option(
+    "--wait",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another artreg command's lock.",
+)
+@click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bool) -> None:
+    """Create the tags of merged promotions that lack them (idempotent; run on main after a merge).
+
+    Example: artreg tag --push
+    """
+    from artreg.review import tag_merged
+
+    created = tag_merged(_root(repo_path), push=push, remote=remote, wait=wait)
+    Output(as_json).emit(
+        {"created": created}, "\n".join(created) if created else "every promotion is tagged already"
+    )

@@ -110,10 +110,10 @@ def _check_folder(root: Path, folder: StageDir, report: Report) -> None:
 
 
 def _check_immutability(
-    root: Path, folders: list[StageDir], state: RegistryState, report: Report
+    root: Path, folders: list[StageDir], state: RegistryState, report: Report, only_given: bool
 ) -> None:
     created = creation_commits(root)
-    present = {f.relpath for f in folders}
+    present = {f.relpath for f in stage_folders(root)}
     for folder in folders:
         commit = created.get(folder.relpath)
         if commit is None:
@@ -125,6 +125,8 @@ def _check_immutability(
                 f"{folder.relpath}: changed since it was promoted in {commit[:12]} "
                 f"(promoted folders are immutable): " + "; ".join(changed.splitlines()[:10])
             )
+    if only_given:
+        return
     for relpath, commit in created.items():
         if relpath not in present:
             report.problems.append(f"{relpath}: promoted in {commit[:12]} and since deleted")
@@ -276,7 +278,7 @@ def verify_registry(
         folders = [f for f in folders if f in touched]
     for folder in folders:
         _check_folder(root, folder, report)
-    _check_immutability(root, stage_folders(root) if changed is None else folders, state, report)
+    _check_immutability(root, folders, state, report, only_given=changed is not None)
     if changed is None:
         _check_tags(root, state, report)
     _check_index_and_dvc_yaml(root, state, report)
