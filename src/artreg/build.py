@@ -14,6 +14,7 @@ from pathlib import Path
 
 from artreg.documents import dump_json
 from artreg.dvcrepo import CacheWriter, CopiedFile, dir_listing, pointer_text
+from artreg.faults import point
 from artreg.hashing import FileDigest, ProgressFn, copy_and_hash
 from artreg.layout import StageDir
 from artreg.transaction import state_dir
@@ -84,6 +85,7 @@ class StageBuilder:
         copied: list[CopiedFile] = []
         digests: dict[str, FileDigest] = {}
         for inner, src in sources:
+            point("build:file")
             sha, md5, size = self.cache.copy(src, self.path / rel / inner, self.progress)
             copied.append(CopiedFile(inner, sha, md5, size))
             digests[inner] = FileDigest(sha, size)

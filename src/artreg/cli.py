@@ -92,12 +92,15 @@ def _options(publishing: dict[str, Any]) -> Any:
     from artreg.publish import PublishOptions
 
     return PublishOptions(
-        sign=publishing["sign"], wait=publishing["wait"], branch=publishing["branch"]
+        sign=publishing["sign"],
+        wait=publishing["wait"],
+        branch=publishing["branch"],
+        push=publishing["push"],
     )
 
 
 def _after_publish(root: Path, result: Any, publishing: dict[str, Any]) -> None:
-    """--summary-md and --push, once the change is committed."""
+    """--summary-md, once the change is committed (--push happens inside the transaction)."""
     if publishing.get("summary_md"):
         from artreg.layout import StageDir
         from artreg.review import summary_markdown
@@ -107,10 +110,6 @@ def _after_publish(root: Path, result: Any, publishing: dict[str, Any]) -> None:
         Path(publishing["summary_md"]).write_text(
             summary_markdown(root, [folder]), encoding="utf-8"
         )
-    if publishing.get("push"):
-        from artreg.publish import push_change
-
-        push_change(root, result)
 
 
 def _tags_text(result: Any) -> str:
@@ -836,3 +835,24 @@ def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bo
     Output(as_json).emit(
         {"created": created}, "\n".join(created) if created else "every promotion is tagged already"
     )
+
+
+@main.command()
+@click.option(
+    "--wait",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another artreg command's lock.",
+)
+@click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+)
+def recover(wait: float, repo_path: str | None) -> None:
+    """Repair what an interrupted artreg command left behind: finish its tags or roll it back.
+
+    Example: artreg recover && artreg verify
+    """
+    from artreg.transaction import recover as run
+
+    click.echo(run(_root(repo_path), wait=wait))

@@ -15,6 +15,7 @@ from artreg import gitrepo, index
 from artreg.build import StageBuilder
 from artreg.documents import write_atomic
 from artreg.errors import ConflictError
+from artreg.faults import point
 from artreg.layout import REGISTRY_JSON
 from artreg.registry import build_state, tag_message
 from artreg.tags import Action, TagName, TagRecord, format_tag, next_counter, parse_tag
@@ -31,6 +32,8 @@ class PublishOptions:
     sign: bool = False
     wait: float = 0.0
     branch: str | None = None
+    push: bool = False
+    remote: str = "origin"
 
 
 @dataclass
@@ -124,6 +127,7 @@ def publish(
             raise ConflictError(
                 f"tag {clash[0]} exists already", hint="choose another version, or fetch tags first"
             )
+        point("publish:locked")
         if branch:
             txn.switch_to_new_branch(branch)
         git_files = sorted(
@@ -133,9 +137,12 @@ def publish(
         )
         target = entry.path(root)
         target.parent.mkdir(parents=True, exist_ok=True)
+        point("publish:before-move")
         builder.path.rename(target)
         builder.cleanup()
+        point("publish:moved")
         update_dvc_yaml(root, name, dvc_entry)
+        point("publish:dvc-yaml")
 
         start = max(int(time.time()), max((r.timestamp for r in records), default=0) + 1)
         message = tag_message(title, kind=entry.stage, folder=entry.relpath, source=source, by=who)
@@ -144,19 +151,27 @@ def publish(
             for i, t in enumerate(names)
         ]
         (root / REGISTRY_JSON).write_text(index.render(root, build_state(records + pending)))
+        point("publish:index")
 
         paths = [*git_files, DVC_YAML, REGISTRY_JSON]
         gitrepo.add(root, paths, force=True)
+        point("publish:staged")
         commit_message = f"{title}\n\n" + "\n".join(
             f"{k}: {v}"
             for k, v in (("folder", entry.relpath), ("source", source), ("tags", ", ".join(names)))
             if v
         )
         commit = gitrepo.commit(root, commit_message, paths, sign=sign)
+        point("publish:committed")
         if not branch:
-            txn.planned_tags(names)
+            txn.planned_tags(names, commit, message, start, sign)
             for i, tag in enumerate(names):
+                point("publish:tag")
                 gitrepo.create_tag(root, tag, commit, message, start + i, sign=sign)
+            point("publish:tagged")
+        if options.push:
+            push_refs(root, entry.relpath, branch, [] if branch else names, options.remote)
+            point("publish:pushed")
     return Published(
         name=name,
         stage=entry.stage,
@@ -175,14 +190,25 @@ def _parse(tag: str) -> TagName:
     return parsed
 
 
-def push_change(root: Path, published: Published, remote: str = "origin") -> None:
-    """Data first (dvc push of the folder's pointers), then commit and tags in one atomic push."""
-    from artreg import dvcrepo
+def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remote: str) -> None:
+    """Data first (dvc push of the folder's pointers), then commit and tags in one atomic push.
 
-    pointers = [str(p.relative_to(root)) for p in (root / published.folder).rglob("*.dvc")]
+    A rejected push (someone else promoted first) raises ConflictError; inside a transaction
+    that rolls the local promotion back, so nothing is duplicated.
+    """
+    from artreg import dvcrepo
+    from artreg.errors import ToolError
+
+    pointers = [str(p.relative_to(root)) for p in (root / folder).rglob("*.dvc")]
     if pointers:
         dvcrepo.push(root, pointers)
-    branch = published.extra.get("branch") or gitrepo.current_branch(root)
+    branch = branch or gitrepo.current_branch(root)
     refs = [f"HEAD:refs/heads/{branch}"] if branch else []
-    refs += [f"refs/tags/{t}" for t in published.tags]
-    gitrepo.git(root, "push", "--atomic", "--quiet", remote, *refs)
+    refs += [f"refs/tags/{t}" for t in tags]
+    try:
+        gitrepo.git(root, "push", "--atomic", "--porcelain", remote, *refs)
+    except ToolError as exc:
+        raise ConflictError(
+            f"push to {remote} was rejected, so this promotion was undone locally: {exc.message}",
+            hint=f"another change reached {remote} first; `git pull --rebase --tags` and run the command again",
+        ) from exc

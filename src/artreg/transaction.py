@@ -19,6 +19,7 @@ from typing import Any
 
 from artreg import gitrepo
 from artreg.errors import ConflictError
+from artreg.faults import point
 
 
 def state_dir(root: Path) -> Path:
@@ -95,6 +96,7 @@ class Transaction:
     saved: dict[str, bytes | None] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     new_branch: str | None = None
+    tagging: dict[str, Any] = field(default_factory=dict)
 
     @property
     def journal(self) -> Path:
@@ -135,6 +137,7 @@ class Transaction:
             },
             "tags": self.tags,
             "new_branch": self.new_branch,
+            "tagging": self.tagging,
         }
         tmp = self.journal.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
@@ -152,9 +155,12 @@ class Transaction:
         self.new_branch = branch
         self._write_journal("applying")
 
-    def planned_tags(self, tags: Sequence[str]) -> None:
-        """Record tags before creating them, so a crash between commit and tags is recoverable."""
+    def planned_tags(
+        self, tags: Sequence[str], commit: str, message: str, start: int, sign: bool
+    ) -> None:
+        """Record the tags before creating them: after a crash, recover can complete them."""
         self.tags = list(tags)
+        self.tagging = {"commit": commit, "message": message, "start": start, "sign": sign}
         self._write_journal("tagging")
 
     def finish(self) -> None:
@@ -216,4 +222,46 @@ def transaction(
         except BaseException:
             txn.rollback()
             raise
+        point("transaction:finishing")
         txn.finish()
+
+
+def recover(root: Path, wait: float = 0.0) -> str:
+    """Repair what an interrupted (killed) command left: complete its tags, or roll it back."""
+    with repo_lock(root, wait=wait):
+        artreg_dir = state_dir(root)
+        for leftover in artreg_dir.glob("build-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        journal = artreg_dir / "transaction.json"
+        if not journal.exists():
+            return "nothing to recover"
+        data = json.loads(journal.read_text())
+        git_dir = artreg_dir.parent
+        (git_dir / "index.lock").unlink(missing_ok=True)  # git itself was killed mid-write
+        tagging = data.get("tagging") or {}
+        if data.get("phase") == "tagging" and gitrepo.head(root) == tagging.get("commit"):
+            made = []
+            for i, tag in enumerate(data["tags"]):
+                if not gitrepo.tag_exists(root, tag):
+                    gitrepo.create_tag(
+                        root,
+                        tag,
+                        tagging["commit"],
+                        tagging["message"],
+                        tagging["start"] + i,
+                        sign=bool(tagging.get("sign")),
+                    )
+                    made.append(tag)
+            journal.unlink()
+            return (
+                f"completed the interrupted change: created {', '.join(made) or 'no'} missing tags"
+            )
+        txn = Transaction(root, data["new_dirs"], data["touched"])
+        txn.old_head, txn.old_branch = data["old_head"], data["old_branch"]
+        txn.saved = {
+            k: (v.encode("utf-8", "surrogateescape") if v is not None else None)
+            for k, v in data["saved"].items()
+        }
+        txn.tags, txn.new_branch = data["tags"], data.get("new_branch")
+        txn.rollback()
+        return f"rolled back the interrupted change to {', '.join(data['new_dirs'])}"

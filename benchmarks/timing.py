@@ -1,0 +1,157 @@
+"""Running commands, timing them side by side, and summarising the runs.
+
+Every measured command is a child process of the benchmark (one process tree). Its wall time is
+taken with `time.perf_counter` around the spawn and the wait, and its peak memory comes from
+`os.wait4`, which reports the rusage of exactly that child (and the grandchildren it waited for),
+so one command's peak never hides another's.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class CommandFailed(RuntimeError):
+    """A benchmarked command exited non-zero: the numbers would be meaningless."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One timed execution: wall seconds and the peak resident set size in bytes."""
+
+    seconds: float
+    max_rss: int = 0
+    output: str = ""
+
+
+def run(
+    cmd: Sequence[str | os.PathLike[str]],
+    cwd: Path,
+    env: Mapping[str, str],
+    check: bool = True,
+) -> Measurement:
+    """Run one command, wait for it with `os.wait4`, and return its time, peak RSS and stdout."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [str(c) for c in cmd], cwd=cwd, env=dict(env), stdout=out, stderr=err
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        if check and proc.returncode != 0:
+            stderr = err.read().decode("utf-8", "replace")
+            raise CommandFailed(
+                f"{' '.join(str(c) for c in cmd)} exited {proc.returncode} in {cwd}:\n"
+                f"{stderr[-2000:]}{stdout[-1000:]}"
+            )
+    # ru_maxrss is in kilobytes on Linux.
+    return Measurement(seconds, usage.ru_maxrss * 1024, stdout)
+
+
+def run_steps(
+    steps: Sequence[Sequence[str | os.PathLike[str]]], cwd: Path, env: Mapping[str, str]
+) -> Measurement:
+    """Run commands one after the other; time the whole sequence, keep the largest peak RSS."""
+    start = time.perf_counter()
+    peak = 0
+    outputs = []
+    for cmd in steps:
+        m = run(cmd, cwd, env)
+        peak = max(peak, m.max_rss)
+        outputs.append(m.output)
+    return Measurement(time.perf_counter() - start, peak, "".join(outputs))
+
+
+@dataclass
+class Stats:
+    """The runs of one side of a pair."""
+
+    label: str
+    samples: list[Measurement] = field(default_factory=list)
+
+    @property
+    def times(self) -> list[float]:
+        return [s.seconds for s in self.samples]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def low(self) -> float:
+        return min(self.times)
+
+    @property
+    def high(self) -> float:
+        return max(self.times)
+
+    @property
+    def peak_rss(self) -> int:
+        return max((s.max_rss for s in self.samples), default=0)
+
+    def summary(self) -> str:
+        """`median s (min–max)`, in seconds with three significant decimals."""
+        return f"{fmt_seconds(self.median)} ({fmt_seconds(self.low)}–{fmt_seconds(self.high)})"
+
+
+def fmt_seconds(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds:.3f}"
+    if seconds < 100:
+        return f"{seconds:.2f}"
+    return f"{seconds:.0f}"
+
+
+def fmt_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+Side = Callable[[], Measurement]
+
+
+def alternate(
+    a: tuple[str, Side],
+    b: tuple[str, Side],
+    runs: int,
+    warmup: int = 0,
+    runs_b: int | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[Stats, Stats]:
+    """Run A and B alternately (A B, B A, A B, ...), after `warmup` untimed rounds of each.
+
+    Each side is a callable that does its own untimed preparation and returns one Measurement.
+    Alternating, and swapping who goes first, spreads drift (page cache, CPU frequency, other
+    load) evenly over both sides. `runs_b` lets a slow baseline run fewer times than A; the
+    rounds without B then run A alone.
+    """
+    (label_a, side_a), (label_b, side_b) = a, b
+    runs_b = runs if runs_b is None else runs_b
+    for _ in range(warmup):
+        side_a()
+        side_b()
+    stats_a, stats_b = Stats(label_a), Stats(label_b)
+    for i in range(max(runs, runs_b)):
+        order = [(stats_a, side_a, runs), (stats_b, side_b, runs_b)]
+        if i % 2:
+            order.reverse()
+        for stats, side, limit in order:
+            if i < limit:
+                m = side()
+                stats.samples.append(m)
+                log(f"    run {i + 1}: {stats.label}: {fmt_seconds(m.seconds)} s")
+    return stats_a, stats_b

@@ -1,0 +1,31 @@
+"""Named points in the write path where a test can stop the process and kill it (SIGKILL).
+
+With ARTREG_PAUSE_AT=<name>[:<n>] set, the n-th (default first) time the process reaches point
+<name> it writes its pid to $ARTREG_PAUSE_FILE and sleeps, so that a second process can kill it
+exactly there. Unset (always, outside tests), a point costs one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+_seen: dict[str, int] = {}
+
+
+def point(name: str) -> None:
+    """A place where a crash must leave a state that `artreg recover` can repair."""
+    target = os.environ.get("ARTREG_PAUSE_AT")
+    if not target:
+        return
+    wanted, _, nth = target.partition(":")
+    if wanted != name:
+        return
+    _seen[name] = _seen.get(name, 0) + 1
+    if _seen[name] != int(nth or 1):
+        return
+    marker = os.environ.get("ARTREG_PAUSE_FILE")
+    if marker:
+        with open(marker, "w") as fh:
+            fh.write(str(os.getpid()))
+    time.sleep(60)  # the test kills us here; if it does not, carry on (it will notice)
