@@ -125,33 +125,27 @@ Side = Callable[[], Measurement]
 
 
 def alternate(
-    a: tuple[str, Side],
-    b: tuple[str, Side],
+    sides: Sequence[tuple[str, Side]],
     runs: int,
     warmup: int = 0,
-    runs_b: int | None = None,
     log: Callable[[str], None] = print,
-) -> tuple[Stats, Stats]:
-    """Run A and B alternately (A B, B A, A B, ...), after `warmup` untimed rounds of each.
+) -> list[Stats]:
+    """Run the sides in turn, round after round, after `warmup` untimed rounds.
 
     Each side is a callable that does its own untimed preparation and returns one Measurement.
-    Alternating, and swapping who goes first, spreads drift (page cache, CPU frequency, other
-    load) evenly over both sides. `runs_b` lets a slow baseline run fewer times than A; the
-    rounds without B then run A alone.
+    Rounds alternate the order (A B, B A, A B, ...), so drift (page cache, CPU frequency, other
+    load) spreads evenly over every side instead of favouring whoever goes first.
     """
-    (label_a, side_a), (label_b, side_b) = a, b
-    runs_b = runs if runs_b is None else runs_b
     for _ in range(warmup):
-        side_a()
-        side_b()
-    stats_a, stats_b = Stats(label_a), Stats(label_b)
-    for i in range(max(runs, runs_b)):
-        order = [(stats_a, side_a, runs), (stats_b, side_b, runs_b)]
+        for _, side in sides:
+            side()
+    stats = [Stats(label) for label, _ in sides]
+    for i in range(runs):
+        order = list(zip(stats, (side for _, side in sides), strict=True))
         if i % 2:
             order.reverse()
-        for stats, side, limit in order:
-            if i < limit:
-                m = side()
-                stats.samples.append(m)
-                log(f"    run {i + 1}: {stats.label}: {fmt_seconds(m.seconds)} s")
-    return stats_a, stats_b
+        for st, side in order:
+            m = side()
+            st.samples.append(m)
+            log(f"    run {i + 1}: {st.label}: {fmt_seconds(m.seconds)} s")
+    return stats

@@ -60,6 +60,7 @@ class StageBuilder:
     ) -> FileDigest:
         """Copy (or write) one large file as a DVC output of its own: `<rel>.dvc`."""
         dst = self.path / rel
+        point("build:file")
         if src is not None:
             sha, md5, size = self.cache.copy(src, dst, self.progress)
         else:
@@ -102,6 +103,7 @@ class StageBuilder:
         return digests
 
     def _pointer(self, rel: str, md5: str, size: int, nfiles: int | None = None) -> None:
+        point("build:pointer")
         rel_path = Path(rel)
         pointer = self.path / rel_path.parent / f"{rel_path.name}.dvc"
         pointer.write_text(pointer_text(rel_path.name, md5, size, nfiles), encoding="utf-8")

@@ -18,7 +18,9 @@ def point(name: str) -> None:
     target = os.environ.get("ARTREG_PAUSE_AT")
     if not target:
         return
-    wanted, _, nth = target.partition(":")
+    wanted, sep, nth = target.rpartition(":")
+    if not sep or not nth.isdigit():
+        wanted, nth = target, "1"
     if wanted != name:
         return
     _seen[name] = _seen.get(name, 0) + 1

@@ -122,6 +122,7 @@ class Transaction:
             path = self.root / rel
             self.saved[rel] = path.read_bytes() if path.is_file() else None
         self._write_journal("applying")
+        point("transaction:begun")
 
     def _write_journal(self, phase: str) -> None:
         data = {
@@ -232,6 +233,10 @@ def recover(root: Path, wait: float = 0.0) -> str:
         artreg_dir = state_dir(root)
         for leftover in artreg_dir.glob("build-*"):
             shutil.rmtree(leftover, ignore_errors=True)
+        from artreg.dvcrepo import cache_dir
+
+        for partial in (cache_dir(root) / "files" / "md5").glob(".artreg-*.tmp"):
+            partial.unlink(missing_ok=True)  # a cache write cut short; the object was never named
         journal = artreg_dir / "transaction.json"
         if not journal.exists():
             return "nothing to recover"
