@@ -80,7 +80,7 @@ def resolve_name(root: Path, name: str | None) -> str:
     from artreg.layout import validate_name
 
     default = load_settings(root).default_name
-    if name:
+    if name is not None:
         return validate_name(name)
     if not default:
         raise InputError(

@@ -153,6 +153,9 @@ def pointers(root: Path, resolved: Resolved) -> list[str]:
             f"{resolved.folder.relpath}: not in this checkout (it was promoted in {resolved.commit[:12]})",
             hint="update the checkout (`git pull`) to a commit that holds the folder",
         )
+    found = sorted(str(p.relative_to(root)) for p in folder.rglob("*.dvc"))
+    for pointer in found:
+        dvcrepo.read_pointer(root / pointer)  # refuses pointers that leave their folder
     changed = gitrepo.git(
         root, "diff", "--name-only", resolved.commit, "--", resolved.folder.relpath
     ).split()
@@ -163,9 +166,6 @@ def pointers(root: Path, resolved: Resolved) -> list[str]:
             hint="promoted folders are immutable; restore them with "
             f"`git checkout {resolved.commit[:12]} -- {resolved.folder.relpath}`",
         )
-    found = sorted(str(p.relative_to(root)) for p in folder.rglob("*.dvc"))
-    for pointer in found:
-        dvcrepo.read_pointer(root / pointer)  # refuses pointers that leave their folder
     return found
 
 

@@ -114,6 +114,11 @@ def regular_files(folder: Path) -> list[Path]:
                     f"{path}: not a regular file (device, FIFO or socket)",
                     hint="remove it from the folder",
                 )
+            if path.lstat().st_nlink > 1 and stat.S_ISREG(path.lstat().st_mode):
+                raise InputError(
+                    f"{path}: a hard link (its bytes are shared with a file elsewhere)",
+                    hint="copy the file into the folder instead of hard-linking it",
+                )
             if not os.access(path, os.R_OK):
                 raise InputError(f"{path}: file is not readable", hint="fix its permissions")
             found.append(path)

@@ -32,7 +32,7 @@ def _shown(value: str) -> str:
 
 def validate_name(name: str, field: str = "name") -> str:
     """Return `name` if it is a valid artifact name, else raise InputError."""
-    if not isinstance(name, str) or not NAME_RE.match(name) or len(name) > MAX_NAME_LENGTH:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
         raise InputError(
             f"invalid artifact {field} {_shown(str(name))!r}",
             hint=(
@@ -47,7 +47,7 @@ def validate_id(value: str, field: str) -> str:
     """Return `value` if it is a valid session or validated id, else raise InputError."""
     if (
         not isinstance(value, str)
-        or not ID_RE.match(value)
+        or not ID_RE.fullmatch(value)
         or ".." in value
         or len(value) > MAX_NAME_LENGTH
     ):
@@ -64,7 +64,7 @@ def validate_id(value: str, field: str) -> str:
 def validate_semver(version: str) -> str:
     """Return the version without a leading 'v' if it is semantic, else raise InputError."""
     bare = version[1:] if isinstance(version, str) and version.startswith("v") else version
-    if not isinstance(bare, str) or not SEMVER_RE.match(bare):
+    if not isinstance(bare, str) or not SEMVER_RE.fullmatch(bare):
         raise InputError(
             f"invalid version {_shown(str(version))!r}",
             hint="give a semantic version such as 1.2.0 (https://semver.org)",
@@ -74,7 +74,7 @@ def validate_semver(version: str) -> str:
 
 def semver_key(version: str) -> tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]:
     """Sort key implementing semver precedence (a release sorts after its pre-releases)."""
-    match = SEMVER_RE.match(version)
+    match = SEMVER_RE.fullmatch(version)
     if not match:
         raise ValueError(version)
     major, minor, patch, pre = int(match[1]), int(match[2]), int(match[3]), match[4]

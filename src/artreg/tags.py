@@ -65,7 +65,7 @@ def format_tag(
 
 def parse_tag(tag: str) -> TagName | None:
     """Parse a tag name in GTO's grammar; None for anything else."""
-    m = TAG_RE.match(tag)
+    m = TAG_RE.fullmatch(tag)
     if not m:
         return None
     counter = int(m["counter"]) if m["counter"] is not None else None
