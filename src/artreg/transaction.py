@@ -103,6 +103,11 @@ class Transaction:
         return state_dir(self.root) / "transaction.json"
 
     def begin(self) -> None:
+        if self.journal.exists():
+            raise ConflictError(
+                f"{self.root}: an earlier artreg command was interrupted and left its change half done",
+                hint="run `artreg recover` (then `artreg verify`) before changing the registry again",
+            )
         self.old_head = gitrepo.head(self.root)
         self.old_branch = gitrepo.current_branch(self.root)
         dirty = gitrepo.status(self.root, self.touched) if self.touched else ""
