@@ -856,3 +856,73 @@ def recover(wait: float, repo_path: str | None) -> None:
     from artreg.transaction import recover as run
 
     click.echo(run(_root(repo_path), wait=wait))
+
+
+@main.command()
+@click.argument("spec")
+@click.option(
+    "--wait",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another artreg command's lock.",
+)
+@click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> None:
+    """Retire NAME@vX.Y.Z (deregister that version) or NAME (deprecate the whole artifact).
+
+    Example: artreg deprecate encoder@v1.1.0
+    """
+    from artreg import housekeeping
+    from artreg.consume import parse_spec
+
+    root = _root(repo_path)
+    name, stage, version = parse_spec(spec)
+    if stage is not None:
+        from artreg.errors import InputError
+
+        raise InputError(f"{spec}: use `artreg unassign {spec}` for a stage", hint="see --help")
+    done = (
+        housekeeping.deregister(root, name, version.removeprefix("v"), wait=wait)
+        if version
+        else housekeeping.deprecate(root, name, wait=wait)
+    )
+    Output(as_json).emit(
+        done.__dict__,
+        f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}",
+    )
+
+
+@main.command()
+@click.argument("spec")
+@click.option(
+    "--wait",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another artreg command's lock.",
+)
+@click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> None:
+    """Take NAME#STAGE away from the version that holds it (the stage no longer resolves).
+
+    Example: artreg unassign encoder#production
+    """
+    from artreg import housekeeping
+    from artreg.consume import parse_spec
+    from artreg.errors import InputError
+
+    name, stage, _ = parse_spec(spec)
+    if stage is None:
+        raise InputError(f"{spec}: give NAME#STAGE", hint="e.g. artreg unassign encoder#production")
+    done = housekeeping.unassign(_root(repo_path), name, stage, wait=wait)
+    Output(as_json).emit(
+        done.__dict__,
+        f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}",
+    )

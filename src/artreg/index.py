@@ -14,6 +14,12 @@ from artreg.registry import RegistryState, message_fields
 from artreg.tags import Action, TagRecord
 
 
+def load_state_for(root: Path) -> RegistryState:
+    from artreg.registry import load_state
+
+    return load_state(root)
+
+
 def iso(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
