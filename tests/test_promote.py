@@ -504,3 +504,33 @@ def test_onnx_checkpoints_are_copied_as_they_are(registry: Path, tmp_path: Path)
     model = registry / result.folder / "model.onnx"
     assert model.read_bytes() == (ckpt / "best.onnx").read_bytes()
     shutil.rmtree(ckpt)
+
+
+def test_training_curves_are_drawn_and_shown_in_the_model_cards(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path
+) -> None:
+    import struct
+
+    history = tmp_path / "history.json"
+    history.write_text(
+        json.dumps({"epoch": [1, 2, 3], "loss": [0.9, 0.5, 0.3], "coverage": [0.8, 0.9, 0.97]})
+    )
+    raw = register_raw(registry, "encoder", "s1", checkpoint_dir, metrics=[history])
+    png = registry / raw.folder / "metrics/training_curves.png"
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk
+    assert 400 <= width <= 3000 and 200 <= height <= 1500
+    assert (
+        "![training curves](metrics/training_curves.png)"
+        in (registry / raw.folder / "README.md").read_text()
+    )
+
+    validated = promote_to_validated(registry, "encoder", "s1", "best", results_file(tmp_path))
+    card = (registry / validated.folder / "README.md").read_text()
+    link = card.split("![training curves](")[1].split(")")[0]
+    assert (registry / validated.folder / link).resolve() == png.resolve()
+    release = promote_to_production(registry, "encoder", validated.id, "1.0.0", **release_inputs())
+    card = (registry / release.folder / "README.md").read_text()
+    link = card.split("![training curves](")[1].split(")")[0]
+    assert (registry / release.folder / link).resolve() == png.resolve()

@@ -49,6 +49,17 @@ class StageBuilder:
         self.files[rel] = digest
         return digest
 
+    def write_bytes(self, rel: str, data: bytes) -> FileDigest:
+        """A small generated binary file (a chart) kept in git."""
+        import hashlib
+
+        dst = self.path / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(data)
+        digest = FileDigest(hashlib.sha256(data).hexdigest(), len(data))
+        self.files[rel] = digest
+        return digest
+
     def copy(self, rel: str, src: Path) -> FileDigest:
         digest = copy_and_hash(src, self.path / rel, self.progress)
         self.files[rel] = digest

@@ -79,6 +79,14 @@ def model_card(metadata: dict[str, Any]) -> str:
         ]
     if metadata.get("notes"):
         lines += [str(metadata["notes"]), ""]
+    if metadata.get("training_curves"):
+        # Stage folders all sit at artifacts/<stage>/<name>/<id>, so this link works from each.
+        lines += [
+            "## Training",
+            "",
+            f"![training curves](../../../../{metadata['training_curves']})",
+            "",
+        ]
     lines += [
         "## Model files",
         "",

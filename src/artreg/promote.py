@@ -13,6 +13,7 @@ from typing import Any
 
 from artreg import schemas
 from artreg.build import StageBuilder
+from artreg.charts import CHART_NAME
 from artreg.config import Settings, load_settings, resolve_name
 from artreg.deployment import dockerfile, kubernetes
 from artreg.documents import dump_json, read_json
@@ -247,6 +248,11 @@ def promote_to_validated(
                     "commit"
                 ),
             },
+            "training_curves": (
+                f"{raw.relpath}/metrics/{CHART_NAME}"
+                if f"metrics/{CHART_NAME}" in manifest["files"]
+                else None
+            ),
             "gates": {"passed": True, "results": [r.as_dict() for r in results]},
             "model": {
                 "files": model_files,
@@ -540,6 +546,7 @@ def promote_to_production(
                 "checkpoint": src_meta["source"].get("checkpoint"),
                 "commit": src_meta["source"].get("commit"),
             },
+            "training_curves": src_meta.get("training_curves"),
             "gates": {"passed": True, "results": [r.as_dict() for r in results]},
             "model": {
                 "files": model_files,

@@ -13,6 +13,7 @@ from typing import Any
 
 from artreg import __version__, gitrepo, schemas
 from artreg.build import StageBuilder
+from artreg.charts import CHART_NAME, series, training_curves_png
 from artreg.config import resolve_name
 from artreg.documents import dump_json, dump_yaml, read_json, read_yaml
 from artreg.errors import ConflictError, InputError
@@ -123,6 +124,11 @@ def raw_readme(
             if metrics
             else ""
         )
+        + (
+            f"\n![training curves](metrics/{CHART_NAME})\n"
+            if f"metrics/{CHART_NAME}" in manifest["files"]
+            else ""
+        )
     )
 
 
@@ -190,6 +196,10 @@ def register_raw(
             builder.write_text("config.yaml", config_text)
         for fname, text in metrics_texts.items():
             builder.write_text(f"metrics/{fname}", text)
+        curves = series(metrics_texts)
+        if curves:
+            png = training_curves_png(curves, f"{name} {session_id}")
+            builder.write_bytes(f"metrics/{CHART_NAME}", png)
         if log_path is not None:
             builder.copy("training.log", log_path)
         manifest: dict[str, Any] = {

@@ -203,6 +203,8 @@ def summary_markdown(root: Path, folders: list[StageDir], rev: str = "HEAD") -> 
             if source.get("commit"):
                 chain.append(f"training code `{str(source['commit'])[:12]}`")
             lines += ["", "### Lineage", "", " ← ".join(chain)]
+            if meta.get("training_curves"):
+                lines += ["", f"![training curves]({meta['training_curves']})"]
         files = manifest.get("files") or {}
         lines += [
             "",
