@@ -926,3 +926,63 @@ def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> No
         done.__dict__,
         f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}",
     )
+
+
+@main.command(name="diff")
+@click.argument("a")
+@click.argument("b")
+@click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def diff_(a: str, b: str, repo_path: str | None, as_json: bool) -> None:
+    """Compare two artifacts: metric deltas, model hashes, changed files, sources.
+
+    Example: artreg diff encoder@v1.0.0 encoder#validated
+    """
+    from artreg.compare import diff
+
+    data = diff(_root(repo_path), a, b)
+    rows = [
+        [m["metric"], _num(m["a"]), _num(m["b"]), _num(m["delta"], signed=True)]
+        for m in data["metrics"]
+    ]
+    text = [
+        f"A: {data['a']['folder']} ({data['a']['tag']})",
+        f"B: {data['b']['folder']} ({data['b']['tag']})",
+        "same model bytes"
+        if data["same_model"]
+        else f"model sha256: {data['a']['model_sha256'][:16]}… → {data['b']['model_sha256'][:16]}…",
+        "",
+        _table(["metric", "A", "B", "delta"], rows) if rows else "no numeric metrics to compare",
+    ]
+    Output(as_json).emit(data, "\n".join(text))
+
+
+def _num(value: Any, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.6g}" if signed else f"{value:.6g}"
+
+
+@main.command()
+@click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current folder)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def doctor(repo_path: str | None, as_json: bool) -> None:
+    """Check git, DVC, the remote, credentials and the lock; print the fix for each problem.
+
+    Example: artreg doctor
+    """
+    from artreg.doctor import diagnose
+
+    checks = diagnose(Path(repo_path or "."))
+    lines = [
+        f"{'ok ' if c.ok else 'XX '} {c.name}: {c.detail}"
+        + (f"\n      fix: {c.fix}" if not c.ok and c.fix else "")
+        for c in checks
+    ]
+    Output(as_json).emit([c.__dict__ for c in checks], "\n".join(lines))
+    if not all(c.ok for c in checks):
+        sys.exit(1)

@@ -358,3 +358,14 @@ def missing_in_remote(root: Path, targets: Sequence[str], remote: str | None = N
         for out, state in status.items()
         if state in ("new", "missing")
     )
+
+
+def remote_problem(root: Path, remote: str | None = None) -> str | None:
+    """Why the remote cannot be reached (one listing call), or None when it can."""
+    with _dvc_repo(root) as repo:
+        try:
+            odb = repo.cloud.get_remote_odb(remote)
+            odb.fs.exists(odb.path)
+        except Exception as exc:  # any failure to talk to the remote is the finding itself
+            return f"cannot reach it: {str(exc).strip().splitlines()[0][:200]}"
+    return None
