@@ -18,6 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard benchmarks scripts)
 	$(BIN)/ruff format --check src tests $(wildcard benchmarks scripts)
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)

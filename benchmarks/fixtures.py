@@ -233,14 +233,26 @@ def build_tag_registry(
     all_names = [f"model-{i:03d}" for i in range(names)]
     per_name = [promotions_of(n, tags_per_name) for n in all_names]
     ordered = [
-        plist[k] for k in range(max(len(p) for p in per_name)) for plist in per_name if k < len(plist)
+        plist[k]
+        for k in range(max(len(p) for p in per_name))
+        for plist in per_name
+        if k < len(plist)
     ]
     if len(ordered) > commits * names:
-        raise ValueError(f"{commits} commits cannot hold {len(ordered)} promotions of {names} names")
+        raise ValueError(
+            f"{commits} commits cannot hold {len(ordered)} promotions of {names} names"
+        )
     ntags = sum(len(p.tags) for p in ordered)
     now = int(time.time())
     base = now - 60 * (ntags + commits) - 3600  # every date in the past, all distinct
-    artreg_init(root, {**env, "GIT_AUTHOR_DATE": f"{base - 60} +0000", "GIT_COMMITTER_DATE": f"{base - 60} +0000"})
+    artreg_init(
+        root,
+        {
+            **env,
+            "GIT_AUTHOR_DATE": f"{base - 60} +0000",
+            "GIT_COMMITTER_DATE": f"{base - 60} +0000",
+        },
+    )
 
     stream: list[bytes] = []
     latest: dict[str, Promotion] = {}
@@ -261,7 +273,9 @@ def build_tag_registry(
             files.append(b"M 100644 inline " + f"{p.folder}/manifest.json".encode() + b"\n")
             files.append(_data(_manifest(p, created)))
         files.append(b"M 100644 inline dvc.yaml\n" + _data(_dvc_yaml(latest)))
-        message = f"artreg: {len(chunk)} synthetic promotions ({chunk[0].name} … {chunk[-1].name})\n"
+        message = (
+            f"artreg: {len(chunk)} synthetic promotions ({chunk[0].name} … {chunk[-1].name})\n"
+        )
         stream += [
             b"commit refs/heads/main\n",
             b"mark :%d\n" % (c + 1),

@@ -8,10 +8,13 @@ so one command's peak never hides another's.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +32,7 @@ class Measurement:
     seconds: float
     max_rss: int = 0
     output: str = ""
+    timed_out: bool = False  # killed at the time limit: `seconds` is a lower bound
 
 
 def run(
@@ -36,19 +40,46 @@ def run(
     cwd: Path,
     env: Mapping[str, str],
     check: bool = True,
+    timeout: float | None = None,
 ) -> Measurement:
-    """Run one command, wait for it with `os.wait4`, and return its time, peak RSS and stdout."""
+    """Run one command, wait for it with `os.wait4`, and return its time, peak RSS and stdout.
+
+    With `timeout`, a command still running after that many seconds is killed (its whole
+    process group) and the measurement is marked `timed_out`: its time is a lower bound.
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
-            [str(c) for c in cmd], cwd=cwd, env=dict(env), stdout=out, stderr=err
+            [str(c) for c in cmd],
+            cwd=cwd,
+            env=dict(env),
+            stdout=out,
+            stderr=err,
+            start_new_session=timeout is not None,
         )
-        _, status, usage = os.wait4(proc.pid, 0)
+        expired = threading.Event()
+        timer = None
+        if timeout is not None:
+
+            def kill() -> None:
+                expired.set()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+            timer = threading.Timer(timeout, kill)
+            timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            if timer is not None:
+                timer.cancel()
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode("utf-8", "replace")
+        if expired.is_set():
+            return Measurement(seconds, usage.ru_maxrss * 1024, stdout, timed_out=True)
         if check and proc.returncode != 0:
             stderr = err.read().decode("utf-8", "replace")
             raise CommandFailed(
@@ -100,8 +131,19 @@ class Stats:
     def peak_rss(self) -> int:
         return max((s.max_rss for s in self.samples), default=0)
 
+    @property
+    def lower_bound(self) -> bool:
+        """True when a run was stopped at the time limit (the median is then a lower bound)."""
+        return any(s.timed_out for s in self.samples)
+
     def summary(self) -> str:
-        """`median s (min–max)`, in seconds with three significant decimals."""
+        """`median (min–max)` in seconds; `> N` when runs were stopped at a time limit."""
+        if self.lower_bound:
+            return (
+                f"> {fmt_seconds(self.median)} (stopped at the time limit, {len(self.samples)} run)"
+            )
+        if len(self.samples) == 1:
+            return f"{fmt_seconds(self.median)} (1 run)"
         return f"{fmt_seconds(self.median)} ({fmt_seconds(self.low)}–{fmt_seconds(self.high)})"
 
 
@@ -128,14 +170,17 @@ def alternate(
     sides: Sequence[tuple[str, Side]],
     runs: int,
     warmup: int = 0,
+    limits: Mapping[str, int] | None = None,
     log: Callable[[str], None] = print,
 ) -> list[Stats]:
     """Run the sides in turn, round after round, after `warmup` untimed rounds.
 
     Each side is a callable that does its own untimed preparation and returns one Measurement.
     Rounds alternate the order (A B, B A, A B, ...), so drift (page cache, CPU frequency, other
-    load) spreads evenly over every side instead of favouring whoever goes first.
+    load) spreads evenly over every side instead of favouring whoever goes first. `limits` caps
+    the runs of a slow side by label (its runs are spread over the first rounds).
     """
+    limits = limits or {}
     for _ in range(warmup):
         for _, side in sides:
             side()
@@ -145,7 +190,10 @@ def alternate(
         if i % 2:
             order.reverse()
         for st, side in order:
+            if len(st.samples) >= limits.get(st.label, runs):
+                continue
             m = side()
             st.samples.append(m)
-            log(f"    run {i + 1}: {st.label}: {fmt_seconds(m.seconds)} s")
+            stopped = " (stopped at the time limit)" if m.timed_out else ""
+            log(f"    run {i + 1}: {st.label}: {fmt_seconds(m.seconds)} s{stopped}")
     return stats

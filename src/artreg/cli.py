@@ -515,7 +515,7 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
     if stage is None and version is None:
         data = overview(root, deprecated=True).get(name)
         if data is None:
-            from artreg.consume import load_state
+            from artreg.registry import load_state
 
             load_state(root).get(name)  # raises the NotFoundError with the known names
         assert data is not None

@@ -39,7 +39,8 @@ def _numbers(root: Path, rev: str, folder: StageDir) -> dict[str, float]:
 
 def _metadata(root: Path, r: Resolved) -> dict[str, Any]:
     data = gitrepo.show_file(root, r.commit, f"{r.folder.relpath}/metadata.json")
-    return parse_json(data.decode("utf-8"), "metadata.json") if data else {}  # type: ignore[no-any-return]
+    parsed: dict[str, Any] = parse_json(data.decode("utf-8"), "metadata.json") if data else {}
+    return parsed
 
 
 def diff(root: Path, a: str, b: str) -> dict[str, Any]:

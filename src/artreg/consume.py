@@ -84,8 +84,7 @@ def _record_for(
                 f"{name} has no active version {version} (active: {released or 'none'})",
                 hint="a deregistered version no longer resolves; pick an active one",
             )
-        record = found.direct[-1]
-        return record, None, found.version
+        return found.direct[-1], None, found.version
     stage = stage or "production"
     holder = artifact.stage(stage)
     if holder is None:
@@ -94,9 +93,9 @@ def _record_for(
             f"{name} has nothing in stage {stage!r} (assigned stages: {assigned})",
             hint="an unassigned stage no longer resolves; promote something to it first",
         )
-    record = holder.assignment(stage)
-    assert record is not None
-    return record, stage, holder.version if holder.registered else None
+    assignment = holder.assignment(stage)
+    assert assignment is not None
+    return assignment, stage, holder.version if holder.registered else None
 
 
 def resolve(

@@ -32,7 +32,7 @@ def train_tiny_model(out: Path, epochs: int, seed: int = 0) -> dict[str, list[fl
     for epoch in range(1, epochs + 1):
         optimizer.zero_grad()
         loss = nn.functional.mse_loss(model(data), data)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
         value = float(loss.item())
         with torch.no_grad():

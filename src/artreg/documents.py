@@ -97,10 +97,10 @@ def read_json(path: Path, what: str = "JSON file") -> Any:
     return parse_json(_read_text(path, what), str(path))
 
 
-class _SafeLoader(yaml.SafeLoader):
+class _SafeLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type stubs
     """safe_load, with anchors/aliases refused: they buy nothing in metadata and enable bombs."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+    def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.YAMLError(f"aliases are not allowed (line {event.start_mark.line + 1})")
@@ -140,7 +140,7 @@ def dump_json(data: Any) -> str:
 
 
 def dump_yaml(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True))
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -45,7 +45,7 @@ def _front_matter(metadata: dict[str, Any]) -> str:
         ],
     }
     front = {k: v for k, v in front.items() if v is not None}
-    return "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n"
+    return "---\n" + str(yaml.safe_dump(front, sort_keys=False)) + "---\n"
 
 
 def model_card(metadata: dict[str, Any]) -> str:

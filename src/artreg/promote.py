@@ -150,7 +150,7 @@ def find_checkpoint(manifest: dict[str, Any], checkpoint: str, folder: StageDir)
         if checkpoint in (rel, inner) or (Path(inner).stem == checkpoint and "/" not in inner):
             if Path(rel).name == "manifest.json":
                 break
-            return rel
+            return str(rel)
     names = sorted(Path(r).stem for r in candidates if not r.endswith("manifest.json"))
     raise NotFoundError(
         f"{folder.relpath}: no checkpoint named {checkpoint!r}",

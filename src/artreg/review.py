@@ -104,7 +104,8 @@ def tag_merged(
 
 def _json_at(root: Path, rev: str, path: str) -> dict[str, Any] | None:
     data = gitrepo.show_file(root, rev, path)
-    return parse_json(data.decode("utf-8"), path) if data is not None else None  # type: ignore[no-any-return]
+    parsed: dict[str, Any] | None = parse_json(data.decode("utf-8"), path) if data else None
+    return parsed
 
 
 def _metrics(root: Path, rev: str, folder: StageDir) -> dict[str, Any]:

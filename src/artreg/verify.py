@@ -133,8 +133,8 @@ def _check_immutability(
     # Folders that a tag names must exist even if git never saw them created here (shallow, etc.).
     for artifact in state.artifacts.values():
         for record in artifact.events:
-            folder = index.folder_of(root, record)
-            if folder and folder.relpath not in present and folder.relpath not in created:
+            named = index.folder_of(root, record)
+            if named and named.relpath not in present and named.relpath not in created:
                 report.problems.append(
                     f"{folder.relpath}: tag {record.tag} names it, but it is missing"
                 )
