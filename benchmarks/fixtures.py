@@ -359,6 +359,7 @@ class RequestCounter:
         self.app = app
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
+        self.keys: set[str] = set()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         method = environ.get("REQUEST_METHOD", "")
@@ -373,19 +374,27 @@ class RequestCounter:
             kind = method
         with self.lock:
             self.counts[kind] += 1
+            if kind == "GET object":
+                self.keys.add(path)
         return self.app(environ, start_response)
 
     def take(self) -> Counter[str]:
-        """The counts since the last call, and reset them."""
+        """The counts since the last call (with `objects`: distinct keys read), and reset."""
         with self.lock:
             counts, self.counts = self.counts, Counter()
+            counts["objects"] = len(self.keys)
+            self.keys = set()
         return counts
 
 
 @contextmanager
 def moto_s3(bucket: str) -> Iterator[tuple[str, RequestCounter]]:
     """A moto S3 server on 127.0.0.1 (random port) with one bucket; yields (endpoint, counter)."""
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -231,10 +231,8 @@ def pull(
         )
     fetched = 0
     if missing or bad:
-        fetched = dvcrepo.fetch(root, found, remote=remote)
-        dvcrepo.check_dir_objects(root, [root / p for p in found])
         try:
-            dvcrepo.checkout(root, found)
+            fetched = dvcrepo.fetch_checked_checkout(root, found, remote=remote)
         except ToolError:
             _explain_checkout_failure(root, resolved, found)
             raise

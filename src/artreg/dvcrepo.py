@@ -257,11 +257,15 @@ def push(root: Path, targets: Sequence[str], remote: str | None = None) -> int:
             raise _translate(exc, "dvc push") from exc
 
 
-def fetch(root: Path, targets: Sequence[str], remote: str | None = None) -> int:
-    """Download the objects of `targets` into the cache, without touching the work tree."""
+def fetch_checked_checkout(root: Path, targets: Sequence[str], remote: str | None = None) -> int:
+    """fetch, refuse unsafe `.dir` listings, then checkout, all with one DVC repo instance.
+
+    Returns the number of objects fetched. DVC is opened once: its start-up is a large part of
+    pulling a small artifact.
+    """
     with _dvc_repo(root) as repo:
         try:
-            return int(repo.fetch(targets=_abs(root, targets), remote=remote))
+            fetched = int(repo.fetch(targets=_abs(root, targets), remote=remote))
         except Exception as exc:
             missing = "missing" in str(exc).lower() or "not found" in str(exc).lower()
             cls = NotFoundError if missing else ToolError
@@ -269,15 +273,12 @@ def fetch(root: Path, targets: Sequence[str], remote: str | None = None) -> int:
                 f"dvc fetch of {', '.join(targets)} failed: {exc}",
                 hint="check that the data was pushed (`dvc push`) and the remote is reachable",
             ) from exc
-
-
-def checkout(root: Path, targets: Sequence[str]) -> None:
-    """Materialise `targets` (.dvc files) from the cache into the work tree."""
-    with _dvc_repo(root) as repo:
+        check_dir_objects(root, [root / t for t in targets])
         try:
             repo.checkout(targets=_abs(root, targets), force=True)
         except Exception as exc:
             raise _translate(exc, "dvc checkout") from exc
+    return fetched
 
 
 def cached_object(root: Path, folder: Path, rel: str) -> Path | None:
