@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import traceback
@@ -23,6 +24,9 @@ class Output:
     def __init__(self, as_json: bool = False, quiet: bool = False) -> None:
         self.as_json = as_json
         self.quiet = quiet
+        if not self.interactive:
+            # DVC draws its own bars (push, pull, checkout) unless its logger is above INFO.
+            logging.getLogger("dvc").setLevel(logging.WARNING)
 
     @property
     def interactive(self) -> bool:
