@@ -70,11 +70,27 @@ def run_demo(directory: Path | None, epochs: int, echo: Callable[[str], None]) -
 
     session = f"demo_{len(gitrepo.list_tags(registry)) + 1}"
     training = base / "training" / session
-    history = train_tiny_model(training / "checkpoints", epochs)
+    training.mkdir(parents=True, exist_ok=True)
     (training / "config.yaml").write_text(
         "model: tiny-autoencoder\nlayers: [16, 8, 16]\noptimizer: adam\nlr: 0.01\n"
         f"epochs: {epochs}\n"
     )
+    # The training code lives in git too, so the lineage reaches its commit.
+    gitrepo.git(training, "init", "--quiet")
+    (training / ".gitignore").write_text("checkpoints/\n*.json\n*.log\n")
+    gitrepo.git(training, "add", "config.yaml", ".gitignore")
+    gitrepo.git(
+        training,
+        "-c",
+        "user.name=artreg demo",
+        "-c",
+        "user.email=demo@artreg.invalid",
+        "commit",
+        "--quiet",
+        "-m",
+        "training configuration",
+    )
+    history = train_tiny_model(training / "checkpoints", epochs)
     metrics = training / "training_metrics.json"
     metrics.write_text(
         json.dumps({"best_val_loss": min(history["loss"]), "coverage": history["coverage"][-1]})
