@@ -301,6 +301,22 @@ def bench_tags(report: Report, work: Path, env: dict[str, str], only: set[str]) 
             "the same time limit as in pair 1.\n"
         )
 
+    # The same artreg commands once the refs are packed (as after `git gc` or in a clone).
+    sh(["git", "pack-refs", "--all"], reg.root, env)
+    for pair, cmd in (
+        ("1", [ARTREG, "list", "--json"]),
+        ("2", [ARTREG, "resolve", name, "--no-verify"]),
+    ):
+        rows = [r for r in report.rows if r.pair == pair]
+        if rows:
+            packed = alternate(
+                [("artreg, packed refs", lambda c=cmd: run(c, reg.root, env))], runs=s.runs, log=log
+            )[0]
+            rows[0].notes.append(
+                f"the same artreg command after `git pack-refs --all` (as after `git gc`, or "
+                f"in a clone): {packed.summary()} s"
+            )
+
 
 def _check_artreg_list(reg: fixtures.TagRegistry, env: dict[str, str]) -> None:
     data = json.loads(sh([ARTREG, "list", "--json"], reg.root, env))
@@ -379,6 +395,7 @@ def bench_register(report: Report, work: Path, env: dict[str, str]) -> dict[str,
     small = fixtures.small_files_folder(
         work / "src-small" / "checkpoints", s.small_files, s.small_file_size, seed=2
     )
+    os.sync()  # the sources' dirty pages are written back now, not during the first run
     peaks: dict[str, Any] = {}
     entry = "artifacts/raw/model/run1"
     numbers = itertools.count()
@@ -406,7 +423,13 @@ def bench_register(report: Report, work: Path, env: dict[str, str]) -> dict[str,
         def artreg_side(source: Path = source) -> Measurement:
             root = fresh()
             return finish(
-                root, run([ARTREG, "register", "model", "run1", "--from", source, "-q"], root, env)
+                root,
+                run(
+                    [ARTREG, "register", "model", "run1", "--from", source, "-q"],
+                    root,
+                    env,
+                    rss=True,
+                ),
             )
 
         def dvc_steps() -> list[list[Any]]:
@@ -420,14 +443,14 @@ def bench_register(report: Report, work: Path, env: dict[str, str]) -> dict[str,
             root = fresh()
             (root / entry).mkdir(parents=True)
             steps = [["cp", "-r", source, f"{entry}/checkpoints"], *dvc_steps()]
-            return finish(root, run_steps(steps, root, env))
+            return finish(root, run_steps(steps, root, env, rss=True))
 
         def baseline_in_place(source: Path = source) -> Measurement:
             root = fresh()
             (root / entry).mkdir(parents=True)
             sh(["cp", "-r", source, f"{entry}/checkpoints"], root, env)
             os.sync()
-            return finish(root, run_steps(dvc_steps(), root, env))
+            return finish(root, run_steps(dvc_steps(), root, env, rss=True))
 
         a, b, c = alternate(
             [
@@ -436,6 +459,7 @@ def bench_register(report: Report, work: Path, env: dict[str, str]) -> dict[str,
                 ("dvc add + git commit", baseline_in_place),
             ],
             runs=s.slow_runs,
+            warmup=1,
             log=log,
         )
         row = ratio_row(
@@ -465,7 +489,9 @@ def bench_register(report: Report, work: Path, env: dict[str, str]) -> dict[str,
         "and `.gitignore`, `git commit`. **The target uses this baseline (with the cp)**, since "
         "both start from the same source folder; the notes also give the baseline without the "
         "cp (files copied in untimed), which is DVC's cost alone. After each run the registry is "
-        "deleted and `sync` is called (untimed), so no run pays for another's write-back. "
+        "deleted and `sync` is called (untimed), so no run pays for another's write-back. One "
+        "untimed warm-up round first: on this VM, memory touched for the first time is slow "
+        "to write (the first runs were up to 2× slower before the warm-up was added). "
         "The source folders stay in the page cache throughout (RAM is far larger).\n"
     )
     return {"big": big}
@@ -487,6 +513,7 @@ def bench_verify(report: Report, work: Path, env: dict[str, str]) -> None:
         )
         sh([ARTREG, "register", "model", f"run{i + 1}", "--from", src, "-q"], root, env)
         remove(src.parent)
+    os.sync()
     files = _manifest_files(root)
     total = sum(p.stat().st_size for p in files)
     rel = [str(p.relative_to(root)) for p in files]
@@ -495,8 +522,8 @@ def bench_verify(report: Report, work: Path, env: dict[str, str]) -> None:
         log(f"5. verify {fmt_bytes(total)} on {cores}: artreg verify vs sha256sum")
         a, b = alternate(
             [
-                ("artreg", lambda p=prefix: run([*p, ARTREG, "verify"], root, env)),
-                ("sha256sum", lambda p=prefix: run([*p, "sha256sum", *rel], root, env)),
+                ("artreg", lambda p=prefix: run([*p, ARTREG, "verify"], root, env, rss=True)),
+                ("sha256sum", lambda p=prefix: run([*p, "sha256sum", *rel], root, env, rss=True)),
             ],
             runs=s.runs,
             warmup=1,
@@ -554,7 +581,8 @@ def bench_memory(report: Report, work: Path, env: dict[str, str], big: Path | No
     s = report.sizes
     lines = [
         "### Peak memory of register and verify\n",
-        "Peak resident set size of the artreg process (from `os.wait4`), one registration of a "
+        "Peak resident set size of the artreg command (GNU `time -f %M`: the largest of the "
+        "artreg process and the git processes it runs), one registration of a "
         "checkpoint folder into a fresh registry, then `artreg verify` of that registry (after "
         "one untimed warm-up run).\n",
         "| data | register time | register peak RSS | verify time | verify peak RSS |",
@@ -580,13 +608,14 @@ def bench_memory(report: Report, work: Path, env: dict[str, str], big: Path | No
             if made
             else big
         )
+        os.sync()
         root = artreg_init(work / f"mem-reg-{size}", env)
-        reg = run([ARTREG, "register", "model", "run1", "--from", src, "-q"], root, env)
+        reg = run([ARTREG, "register", "model", "run1", "--from", src, "-q"], root, env, rss=True)
         if made:
             remove(src.parent)
         os.sync()
         run([ARTREG, "verify"], root, env)
-        ver = run([ARTREG, "verify"], root, env)
+        ver = run([ARTREG, "verify"], root, env, rss=True)
         lines.append(
             f"| {fmt_bytes(size)} | {fmt_seconds(reg.seconds)} s | {fmt_bytes(reg.max_rss)} | "
             f"{fmt_seconds(ver.seconds)} s | {fmt_bytes(ver.max_rss)} |"
@@ -715,7 +744,9 @@ def machine() -> list[str]:
             return "not installed"
 
     free = shutil.disk_usage(HERE).free
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return [
+        f"- Load average (1, 5, 15 min) when the run started: {load}",
         f"- CPU: {cpu}, {usable} cores usable by this process ({os.cpu_count()} online)",
         f"- Memory: {fmt_bytes(mem)}; disk: {fmt_bytes(free)} free on the benchmark's file system",
         f"- OS: {platform.system()} {platform.release()}",
@@ -764,7 +795,9 @@ def render(report: Report, started: datetime, elapsed: float, machine_lines: lis
         "The project's venv binaries (`.venv/bin/artreg`, `gto`, `dvc`); a private HOME and "
         "git config with a fixed identity; `CI=true` (no progress bars); `DVC_NO_ANALYTICS=1`; "
         "fake AWS credentials for moto. Times are wall-clock (`time.perf_counter` around spawn "
-        "and wait); peak RSS comes from `os.wait4` for that child alone.",
+        "and wait); peak RSS comes from GNU `time -f %M` wrapped around that command alone "
+        "(for the commands of pairs 4 and 5 and the memory table only, so the 1 ms it adds "
+        "never touches the start-up numbers).",
         "",
     ]
     return "\n".join(out)
@@ -832,6 +865,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             remove(work)
     elapsed = time.perf_counter() - t0
+    machine_lines.append(
+        "- Load average when it ended: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    )
     text = render(report, started, elapsed, machine_lines)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")

@@ -1,15 +1,16 @@
 """Running commands, timing them side by side, and summarising the runs.
 
 Every measured command is a child process of the benchmark (one process tree). Its wall time is
-taken with `time.perf_counter` around the spawn and the wait, and its peak memory comes from
-`os.wait4`, which reports the rusage of exactly that child (and the grandchildren it waited for),
-so one command's peak never hides another's.
+taken with `time.perf_counter` around the spawn and the wait; where peak memory matters, the
+command runs under GNU `time -f %M`, which reports the peak RSS of that command alone (the
+largest of it and the processes it waited for), so one command's peak never hides another's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -35,22 +36,38 @@ class Measurement:
     timed_out: bool = False  # killed at the time limit: `seconds` is a lower bound
 
 
+TIME = shutil.which("time", path="/usr/bin:/bin")  # GNU time, for a clean peak RSS
+
+
 def run(
     cmd: Sequence[str | os.PathLike[str]],
     cwd: Path,
     env: Mapping[str, str],
     check: bool = True,
     timeout: float | None = None,
+    rss: bool = False,
 ) -> Measurement:
-    """Run one command, wait for it with `os.wait4`, and return its time, peak RSS and stdout.
+    """Run one command, wait for it with `os.wait4`, and return its time (and stdout).
+
+    With `rss`, the command runs under GNU `time -f %M`, which reports the command's peak
+    resident set size. (The rusage `os.wait4` returns cannot be used for that: Linux carries the
+    parent's high-water RSS into a child across fork and exec, so every child would report at
+    least this benchmark process's own size.) Without GNU time, `max_rss` stays 0.
 
     With `timeout`, a command still running after that many seconds is killed (its whole
     process group) and the measurement is marked `timed_out`: its time is a lower bound.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    argv = [str(c) for c in cmd]
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r") as rss_file,
+    ):
+        if rss and TIME:
+            argv = [TIME, "-q", "-f", "%M", "-o", rss_file.name, *argv]
         start = time.perf_counter()
         proc = subprocess.Popen(
-            [str(c) for c in cmd],
+            argv,
             cwd=cwd,
             env=dict(env),
             stdout=out,
@@ -69,7 +86,7 @@ def run(
             timer = threading.Timer(timeout, kill)
             timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            _, status, _ = os.wait4(proc.pid, 0)
         finally:
             if timer is not None:
                 timer.cancel()
@@ -78,27 +95,33 @@ def run(
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode("utf-8", "replace")
+        peak = 0
+        if rss and TIME:
+            text = rss_file.read().strip().splitlines()
+            peak = int(text[-1]) * 1024 if text and text[-1].isdigit() else 0  # KiB
         if expired.is_set():
-            return Measurement(seconds, usage.ru_maxrss * 1024, stdout, timed_out=True)
+            return Measurement(seconds, peak, stdout, timed_out=True)
         if check and proc.returncode != 0:
             stderr = err.read().decode("utf-8", "replace")
             raise CommandFailed(
-                f"{' '.join(str(c) for c in cmd)} exited {proc.returncode} in {cwd}:\n"
+                f"{' '.join(argv)} exited {proc.returncode} in {cwd}:\n"
                 f"{stderr[-2000:]}{stdout[-1000:]}"
             )
-    # ru_maxrss is in kilobytes on Linux.
-    return Measurement(seconds, usage.ru_maxrss * 1024, stdout)
+    return Measurement(seconds, peak, stdout)
 
 
 def run_steps(
-    steps: Sequence[Sequence[str | os.PathLike[str]]], cwd: Path, env: Mapping[str, str]
+    steps: Sequence[Sequence[str | os.PathLike[str]]],
+    cwd: Path,
+    env: Mapping[str, str],
+    rss: bool = False,
 ) -> Measurement:
     """Run commands one after the other; time the whole sequence, keep the largest peak RSS."""
     start = time.perf_counter()
     peak = 0
     outputs = []
     for cmd in steps:
-        m = run(cmd, cwd, env)
+        m = run(cmd, cwd, env, rss=rss)
         peak = max(peak, m.max_rss)
         outputs.append(m.output)
     return Measurement(time.perf_counter() - start, peak, "".join(outputs))

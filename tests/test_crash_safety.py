@@ -168,3 +168,62 @@ def test_kill_at_any_point_then_recover_leaves_all_or_nothing(
     # Every earlier artifact is intact, bytes included (verify hashed every file present).
     assert (root / "artifacts/validated/encoder/s1_best_validated/model.pt").is_file()
     assert not (root / ".git/artreg/transaction.json").exists()
+
+
+def _killed_at(root: Path, ckpt: Path, where: str, tmp_path: Path) -> None:
+    marker = tmp_path / f"paused-{where.replace(':', '-')}"
+    env = {**os.environ, "CI": "true", "ARTREG_PAUSE_FILE": str(marker), "ARTREG_PAUSE_AT": where}
+    proc = subprocess.Popen(
+        [ARTREG, "register", "encoder", "s2", "--from", str(ckpt)],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def test_recover_completes_tags_even_after_the_user_committed_on_top(
+    template: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "copy"
+    shutil.copytree(template, work, symlinks=True)
+    root = work / "registry"
+    _killed_at(root, work / "ckpt", "publish:tag", tmp_path)
+    (root / "notes.md").write_text("the user's own work\n")
+    git(root, "add", "notes.md")
+    git(root, "commit", "--quiet", "-m", "user: unrelated")
+    user_head = git(root, "rev-parse", "HEAD").strip()
+
+    message = recover(root)
+
+    assert "completed" in message
+    assert git(root, "rev-parse", "HEAD").strip() == user_head  # nothing of the user's is lost
+    assert (
+        git(root, "rev-parse", "encoder#raw#3^{commit}").strip()
+        == git(root, "rev-parse", "HEAD~1").strip()
+    )
+    assert verify_registry(root).problems == []
+
+
+def test_recover_refuses_to_guess_when_the_checkout_moved_on(
+    template: Path, tmp_path: Path
+) -> None:
+    from artreg.errors import ConflictError
+
+    work = tmp_path / "copy"
+    shutil.copytree(template, work, symlinks=True)
+    root = work / "registry"
+    branch = git(root, "branch", "--show-current").strip()
+    _killed_at(root, work / "ckpt", "publish:staged", tmp_path)
+    git(root, "switch", "--quiet", "-c", "elsewhere")
+    with pytest.raises(ConflictError, match=f"made on branch '{branch}'"):
+        recover(root)
+    git(root, "switch", "--quiet", branch)
+    assert "rolled back" in recover(root)
+    assert verify_registry(root).problems == []
+    assert not (root / "artifacts/raw/encoder/s2").exists()

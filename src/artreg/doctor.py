@@ -84,30 +84,19 @@ def _reachable(root: Path, url: str) -> str | None:
 
 
 def _lock(root: Path) -> list[Check]:
-    from artreg.transaction import _is_stale, _read_holder, state_dir
+    from artreg.transaction import lock_holder, state_dir
 
-    checks = []
-    lock = state_dir(root) / "lock"
-    holder = _read_holder(lock) if lock.exists() else None
-    if holder is None:
-        checks.append(Check("lock", True, "free"))
-    elif _is_stale(holder):
-        checks.append(
-            Check(
-                "lock",
-                True,
-                f"left by dead process {holder.get('pid')}; the next command takes it over",
-            )
+    holder = lock_holder(root)
+    checks = [
+        Check("lock", True, "free")
+        if holder is None
+        else Check(
+            "lock",
+            False,
+            f"held by process {holder.get('pid')} on {holder.get('host')}",
+            "wait for it, or pass --wait SECONDS",
         )
-    else:
-        checks.append(
-            Check(
-                "lock",
-                False,
-                f"held by process {holder.get('pid')} on {holder.get('host')}",
-                "wait for it, or pass --wait SECONDS",
-            )
-        )
+    ]
     journal = state_dir(root) / "transaction.json"
     checks.append(
         Check(

@@ -186,3 +186,15 @@ def verify_signature(root: Path, kind: str, ref: str) -> bool:
         ).returncode
         == 0
     )
+
+
+def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
+    """True if `ancestor` is `descendant` or in its history."""
+    return (
+        subprocess.run(
+            ["git", "-C", str(root), "merge-base", "--is-ancestor", ancestor, descendant],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )

@@ -47,11 +47,13 @@ def _apply(
         pending = TagRecord(tag, parsed, pointed, stamp, who, "", message, True)
         (root / REGISTRY_JSON).write_text(index.render(root, build_state([*records, pending])))
         gitrepo.add(root, [REGISTRY_JSON])
+        # Unassign and deregister tag the version's own commit, as GTO resolves them by it;
+        # a deprecation marks the registry as of the new commit.
+        txn.before_commit(title, [tag], message, stamp, False, target=target)
         commit = gitrepo.commit(root, f"{title}\n\ntags: {tag}", [REGISTRY_JSON], allow_empty=True)
-        if target is None:
-            pointed = commit  # a deprecation marks the registry as of now
-        txn.planned_tags([tag], pointed, message, stamp, False)
-        gitrepo.create_tag(root, tag, pointed, message, stamp)
+        txn.committed(commit)
+        txn.make_tags()
+        pointed = target or commit
     return Housekeeping(tag, pointed, commit)
 
 

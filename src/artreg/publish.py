@@ -161,14 +161,12 @@ def publish(
             for k, v in (("folder", entry.relpath), ("source", source), ("tags", ", ".join(names)))
             if v
         )
+        txn.before_commit(title, [] if branch else names, message, start, sign)
         commit = gitrepo.commit(root, commit_message, paths, sign=sign)
         point("publish:committed")
-        if not branch:
-            txn.planned_tags(names, commit, message, start, sign)
-            for i, tag in enumerate(names):
-                point("publish:tag")
-                gitrepo.create_tag(root, tag, commit, message, start + i, sign=sign)
-            point("publish:tagged")
+        txn.committed(commit)
+        txn.make_tags()
+        point("publish:tagged")
         if options.push:
             push_refs(root, entry.relpath, branch, [] if branch else names, options.remote)
             point("publish:pushed")

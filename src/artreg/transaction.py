@@ -1,11 +1,14 @@
 """One registry change = one transaction: a repo lock, a journal, and rollback on any failure.
 
-The journal (`.git/artreg/transaction.json`) is written before the first change, so that after a
-crash (kill -9) `artreg recover` knows what to undo; it is removed when the change is complete.
+The journal (`<git-common-dir>/artreg/transaction.json`) is written before the first change and
+updated at each step (applying → committing → tagging), so that after a crash (kill -9)
+`artreg recover` knows whether to complete the tags of a finished commit or roll the change back.
+It is removed when the change is complete.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -23,53 +26,21 @@ from artreg.faults import point
 
 
 def state_dir(root: Path) -> Path:
-    """artreg's private folder inside .git: never tracked, never pushed."""
-    git_dir = Path(gitrepo.git(root, "rev-parse", "--absolute-git-dir").strip())
-    path = git_dir / "artreg"
+    """artreg's private folder in the git dir shared by all worktrees: never tracked or pushed."""
+    common = gitrepo.git(root, "rev-parse", "--path-format=absolute", "--git-common-dir").strip()
+    path = Path(common) / "artreg"
     path.mkdir(exist_ok=True)
     return path
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+# --- the lock ----------------------------------------------------------------------------------
+# flock, not a lock file's existence: the kernel releases it when the holder dies (kill -9
+# included), so there is no stale lock to detect and no race in taking one over. The file's
+# content only says who holds it, for the message.
 
 
-@contextmanager
-def repo_lock(root: Path, wait: float = 0.0) -> Iterator[None]:
-    """Hold the registry's lock; take over one left by a dead process; wait up to `wait` s."""
-    lock = state_dir(root) / "lock"
-    me = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _read_holder(lock)
-            if holder is not None and _is_stale(holder):
-                # The holder died (kill -9, power loss): remove its lock and try again.
-                lock.unlink(missing_ok=True)
-                continue
-            if time.monotonic() >= deadline:
-                who = f"process {holder.get('pid')} on {holder.get('host')}" if holder else "?"
-                raise ConflictError(
-                    f"{root}: another artreg command ({who}) is changing this registry",
-                    hint="wait for it to finish, or pass --wait SECONDS",
-                ) from None
-            time.sleep(0.1)
-            continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(me)
-        break
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
+def _holder_text() -> str:
+    return json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
 
 
 def _read_holder(lock: Path) -> dict[str, Any] | None:
@@ -80,8 +51,47 @@ def _read_holder(lock: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _is_stale(holder: dict[str, Any]) -> bool:
-    return holder.get("host") == socket.gethostname() and not _pid_alive(int(holder.get("pid", 0)))
+def lock_holder(root: Path) -> dict[str, Any] | None:
+    """Who holds the registry's lock right now, or None when it is free."""
+    lock = state_dir(root) / "lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_holder(lock) or {}
+    finally:
+        os.close(fd)  # closing releases a lock we may just have taken
+    return None
+
+
+@contextmanager
+def repo_lock(root: Path, wait: float = 0.0) -> Iterator[None]:
+    """Hold the registry's lock for the block; wait up to `wait` seconds for another holder."""
+    lock = state_dir(root) / "lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _read_holder(lock) or {}
+                    who = f"process {holder.get('pid', '?')} on {holder.get('host', '?')}"
+                    raise ConflictError(
+                        f"{root}: another artreg command ({who}) is changing this registry",
+                        hint="wait for it to finish, or pass --wait SECONDS",
+                    ) from None
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.write(fd, _holder_text().encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+# --- the transaction ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -96,7 +106,9 @@ class Transaction:
     saved: dict[str, bytes | None] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     new_branch: str | None = None
+    title: str = ""
     tagging: dict[str, Any] = field(default_factory=dict)
+    commit: str | None = None
 
     @property
     def journal(self) -> Path:
@@ -135,15 +147,17 @@ class Transaction:
             "pid": os.getpid(),
             "old_head": self.old_head,
             "old_branch": self.old_branch,
+            "new_branch": self.new_branch,
             "new_dirs": list(self.new_dirs),
             "touched": list(self.touched),
             "saved": {
                 k: (v.decode("utf-8", "surrogateescape") if v is not None else None)
                 for k, v in self.saved.items()
             },
+            "title": self.title,
             "tags": self.tags,
-            "new_branch": self.new_branch,
             "tagging": self.tagging,
+            "commit": self.commit,
         }
         tmp = self.journal.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
@@ -157,26 +171,56 @@ class Transaction:
             raise ConflictError(
                 f"branch {branch!r} exists already", hint="choose another --branch name"
             )
-        gitrepo.git(self.root, "switch", "--quiet", "-c", branch)
         self.new_branch = branch
         self._write_journal("applying")
+        gitrepo.git(self.root, "switch", "--quiet", "-c", branch)
 
-    def planned_tags(
-        self, tags: Sequence[str], commit: str, message: str, start: int, sign: bool
+    def before_commit(
+        self,
+        title: str,
+        tags: Sequence[str],
+        message: str,
+        start: int,
+        sign: bool,
+        target: str | None = None,
     ) -> None:
-        """Record the tags before creating them: after a crash, recover can complete them."""
+        """Record the commit's title and the tags to make (on `target`, else on the new commit),
+        so that a crash after the commit is recoverable."""
+        self.title = title
         self.tags = list(tags)
-        self.tagging = {"commit": commit, "message": message, "start": start, "sign": sign}
+        self.tagging = {"message": message, "start": start, "sign": sign, "target": target}
+        self._write_journal("committing")
+
+    def committed(self, commit: str) -> None:
+        self.commit = commit
         self._write_journal("tagging")
 
     def finish(self) -> None:
         self.journal.unlink(missing_ok=True)
 
+    def make_tags(self) -> list[str]:
+        """Create the recorded tags that do not exist yet (all of them, or those a crash missed)."""
+        target: str | None = self.tagging.get("target") or self.commit
+        assert target is not None
+        made = []
+        for i, tag in enumerate(self.tags):
+            if not gitrepo.tag_exists(self.root, tag):
+                point("publish:tag")
+                gitrepo.create_tag(
+                    self.root,
+                    tag,
+                    target,
+                    self.tagging["message"],
+                    self.tagging["start"] + i,
+                    sign=bool(self.tagging.get("sign")),
+                )
+                made.append(tag)
+        return made
+
     def rollback(self) -> None:
         """Undo everything: tags, commit, index entries, files; leave unrelated changes alone."""
         gitrepo.delete_tags(self.root, self.tags)
-        head_now = gitrepo.head(self.root)
-        if self.old_head is not None and head_now != self.old_head:
+        if self.commit is not None and gitrepo.head(self.root) == self.commit and self.old_head:
             gitrepo.move_head(self.root, self.old_head)
         paths = [*self.new_dirs, *self.touched]
         gitrepo.reset_paths(self.root, self.old_head, paths)
@@ -189,19 +233,30 @@ class Transaction:
                 path.unlink(missing_ok=True)
             else:
                 path.write_bytes(data)
-        if self.new_branch:
+        if self.new_branch and gitrepo.current_branch(self.root) == self.new_branch:
             back = self.old_branch or self.old_head
             if back:
-                gitrepo.git(
-                    self.root,
-                    "switch",
-                    "--quiet",
-                    *([] if self.old_branch else ["--detach"]),
-                    back,
-                    check=False,
-                )
+                detach = [] if self.old_branch else ["--detach"]
+                gitrepo.git(self.root, "switch", "--quiet", *detach, back, check=False)
+        if self.new_branch and gitrepo.current_branch(self.root) != self.new_branch:
             gitrepo.git(self.root, "branch", "--quiet", "-D", self.new_branch, check=False)
         self.finish()
+
+    @classmethod
+    def from_journal(cls, root: Path, data: dict[str, Any]) -> Transaction:
+        txn = cls(root, data["new_dirs"], data["touched"])
+        txn.old_head, txn.old_branch = data["old_head"], data["old_branch"]
+        txn.new_branch, txn.title = data.get("new_branch"), data.get("title", "")
+        txn.tags, txn.tagging, txn.commit = (
+            data["tags"],
+            data.get("tagging") or {},
+            data.get("commit"),
+        )
+        txn.saved = {
+            k: (v.encode("utf-8", "surrogateescape") if v is not None else None)
+            for k, v in data["saved"].items()
+        }
+        return txn
 
 
 def _remove_empty_parents(root: Path, path: Path) -> None:
@@ -232,8 +287,31 @@ def transaction(
         txn.finish()
 
 
+# --- recovery after a crash --------------------------------------------------------------------
+
+
+def _interrupted_commit(root: Path, txn: Transaction, phase: str) -> str | None:
+    """The commit the interrupted change made, if it got that far."""
+    if txn.commit:
+        return txn.commit
+    if phase != "committing":
+        return None
+    head = gitrepo.head(root)
+    if head is None or head == txn.old_head:
+        return None
+    parent = gitrepo.git(root, "rev-parse", "--verify", "--quiet", f"{head}^", check=False).strip()
+    subject = gitrepo.git(root, "log", "-1", "--format=%s", head).strip()
+    # Killed between `git commit` and the journal's update: HEAD is that commit if it sits on
+    # the old HEAD and carries the recorded title.
+    return head if parent == (txn.old_head or "") and subject == txn.title else None
+
+
 def recover(root: Path, wait: float = 0.0) -> str:
-    """Repair what an interrupted (killed) command left: complete its tags, or roll it back."""
+    """Repair what an interrupted (killed) command left: complete its tags, or roll it back.
+
+    Refuses, changing nothing, when the checkout has moved on since the crash (another branch,
+    or new commits on top of an unfinished change), instead of guessing.
+    """
     with repo_lock(root, wait=wait):
         artreg_dir = state_dir(root)
         for leftover in artreg_dir.glob("build-*"):
@@ -246,32 +324,43 @@ def recover(root: Path, wait: float = 0.0) -> str:
         if not journal.exists():
             return "nothing to recover"
         data = json.loads(journal.read_text())
-        git_dir = artreg_dir.parent
-        (git_dir / "index.lock").unlink(missing_ok=True)  # git itself was killed mid-write
-        tagging = data.get("tagging") or {}
-        if data.get("phase") == "tagging" and gitrepo.head(root) == tagging.get("commit"):
-            made = []
-            for i, tag in enumerate(data["tags"]):
-                if not gitrepo.tag_exists(root, tag):
-                    gitrepo.create_tag(
-                        root,
-                        tag,
-                        tagging["commit"],
-                        tagging["message"],
-                        tagging["start"] + i,
-                        sign=bool(tagging.get("sign")),
-                    )
-                    made.append(tag)
-            journal.unlink()
+        txn = Transaction.from_journal(root, data)
+        (artreg_dir.parent / "index.lock").unlink(missing_ok=True)  # git killed mid-write
+        expected_branch = txn.new_branch or txn.old_branch
+        branch = gitrepo.current_branch(root)
+        if txn.new_branch and branch == txn.old_branch and data["phase"] == "applying":
+            branch = expected_branch  # killed before `git switch` completed
+        if branch != expected_branch:
+            raise ConflictError(
+                f"the interrupted change was made on branch {expected_branch!r}, but "
+                f"{branch!r} is checked out now",
+                hint=f"`git switch {expected_branch}`, then run `artreg recover` again",
+            )
+        commit = _interrupted_commit(root, txn, data["phase"])
+        head = gitrepo.head(root)
+        if commit is not None:
+            if not gitrepo.is_ancestor(root, commit, "HEAD"):
+                raise ConflictError(
+                    f"the interrupted change committed {commit[:12]}, which is no longer on "
+                    f"{branch!r}'s history",
+                    hint=f"tag it by hand or drop it; then delete {journal}",
+                )
+            txn.commit = commit
+            made = txn.make_tags()
+            txn.finish()
             return (
                 f"completed the interrupted change: created {', '.join(made) or 'no'} missing tags"
             )
-        txn = Transaction(root, data["new_dirs"], data["touched"])
-        txn.old_head, txn.old_branch = data["old_head"], data["old_branch"]
-        txn.saved = {
-            k: (v.encode("utf-8", "surrogateescape") if v is not None else None)
-            for k, v in data["saved"].items()
-        }
-        txn.tags, txn.new_branch = data["tags"], data.get("new_branch")
+        if head != txn.old_head:
+            raise ConflictError(
+                f"the interrupted change never committed, but HEAD moved from "
+                f"{str(txn.old_head)[:12]} to {str(head)[:12]} since",
+                hint="remove "
+                + ", ".join(txn.new_dirs or ["nothing"])
+                + " and restore "
+                + ", ".join(txn.touched)
+                + f" from git by hand; then delete {journal}",
+            )
+        txn.commit = None
         txn.rollback()
-        return f"rolled back the interrupted change to {', '.join(data['new_dirs'])}"
+        return f"rolled back the interrupted change to {', '.join(txn.new_dirs) or 'registry.json'}"
