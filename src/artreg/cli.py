@@ -740,11 +740,7 @@ def verify(
         remote=check_remote,
         remote_name=remote_name,
         signed=signed,
-        changed=[
-            str(Path(f).resolve().relative_to(root)) if Path(f).is_absolute() else f for f in files
-        ]
-        if changed
-        else None,
+        changed=[_inside(root, f) for f in files] if changed else None,
     )
     data = {"ok": not report.problems, "problems": report.problems, "checked": report.checked}
     if report.problems:
@@ -754,6 +750,19 @@ def verify(
     Output(as_json).emit(
         data, "registry verified: " + ", ".join(f"{n} {k}" for k, n in report.checked.items())
     )
+
+
+def _inside(root: Path, file: str) -> str:
+    """A path given on the command line, relative to the registry root; refuse one outside."""
+    from artreg.errors import InputError
+
+    path = Path(file).resolve() if Path(file).is_absolute() else (Path.cwd() / file).resolve()
+    try:
+        return path.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise InputError(
+            f"{file}: outside the registry {root}", hint="pass files of the registry"
+        ) from None
 
 
 @main.command()

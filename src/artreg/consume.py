@@ -130,6 +130,12 @@ def resolve(
     )
     schemas.validate(manifest, "manifest", f"{folder.relpath}/manifest.json")
     files = {rel: FileDigest(e["sha256"], e["size"]) for rel, e in manifest["files"].items()}
+    if manifest["primary"] not in files:
+        raise IntegrityError(
+            f"{folder.relpath}/manifest.json: its model file {manifest['primary']!r} is not among "
+            "the files it lists with a sha256",
+            hint="the folder was not made by artreg or was altered; do not use it",
+        )
     dvc_files = frozenset(rel for rel, e in manifest["files"].items() if e.get("dvc"))
     return Resolved(
         name,

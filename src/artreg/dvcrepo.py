@@ -337,7 +337,8 @@ def check_dir_objects(root: Path, pointers: Sequence[Path]) -> None:
                 or rel.startswith("/")
                 or "\\" in rel
                 or ".." in rel.split("/")
-                or norm.startswith("..")
+                or norm == ".."
+                or norm.startswith("../")
             ):
                 raise IntegrityError(
                     f"{pointer}: the remote's directory object {md5} lists the path {rel!r}, "

@@ -125,6 +125,22 @@ def regular_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
+def check_single_file(path: Path) -> None:
+    """The checks `regular_files` makes, for one file: no link, no device, one name, readable."""
+    mode = path.lstat().st_mode
+    if stat.S_ISLNK(mode):
+        raise InputError(f"{path}: is a symbolic link", hint="pass the file it points to")
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{path}: not a regular file (device, FIFO or socket)", hint="pass a file")
+    if path.lstat().st_nlink > 1:
+        raise InputError(
+            f"{path}: a hard link (its bytes are shared with a file elsewhere)",
+            hint="copy the file instead of hard-linking it",
+        )
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: file is not readable", hint="fix its permissions")
+
+
 def verify_files(
     root: Path, expected: dict[str, FileDigest], progress: ProgressFn | None = None
 ) -> None:

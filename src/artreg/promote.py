@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg import schemas
+from artreg import gitrepo, schemas
 from artreg.build import StageBuilder
 from artreg.charts import CHART_NAME
 from artreg.config import Settings, load_settings, resolve_name
 from artreg.deployment import dockerfile, kubernetes
-from artreg.documents import dump_json, read_json
+from artreg.documents import dump_json, parse_json, read_json
 from artreg.errors import ConflictError, GateFailed, InputError, IntegrityError, NotFoundError
 from artreg.gates import GateResult, evaluate
 from artreg.hashing import FileDigest, ProgressFn, hash_file, sha256_line
+from artreg.index import folder_of
 from artreg.layout import (
     StageDir,
     production_dir,
@@ -33,6 +35,7 @@ from artreg.modelcard import changelog, model_card
 from artreg.publish import Published, PublishOptions, actor, now_iso, publish
 from artreg.registry import load_state
 from artreg.tags import Action
+from artreg.verify import creation_commits
 
 CLEANABLE = (".pt", ".pth", ".ckpt")
 COPIED_AS_IS = (".onnx", ".safetensors", ".bin")
@@ -42,17 +45,84 @@ FORMATS = ("pt", "safetensors")
 # --- shared checks --------------------------------------------------------------------------
 
 
-def read_manifest(root: Path, folder: StageDir) -> dict[str, Any]:
-    """The folder's manifest.json, schema-checked; NotFoundError if the folder is not there."""
-    path = folder.path(root) / "manifest.json"
+@dataclass(frozen=True)
+class Source:
+    """A promotion's source folder as committed: its manifest and metadata from git, not disk."""
+
+    folder: StageDir
+    commit: str
+    manifest: dict[str, Any]
+    metadata: dict[str, Any] | None
+
+
+def committed_source(root: Path, folder: StageDir) -> Source:
+    """The source folder as its tag (or creating commit) recorded it; refuse anything else.
+
+    Reading the manifest from the work tree would let an uncommitted edit vouch for swapped
+    bytes, so it comes from git, and the folder must not differ from that commit at all.
+    """
     if not folder.path(root).is_dir():
         raise NotFoundError(
             f"{folder.relpath}: no {folder.stage} artifact {folder.entry!r} of {folder.name!r}",
-            hint=f"list what exists with `ls {folder.path(root).parent}` or `artreg list`",
+            hint=f"see what exists with `artreg show {folder.name}`",
         )
-    manifest: dict[str, Any] = read_json(path, "manifest")
-    schemas.validate(manifest, "manifest", str(path))
-    return manifest
+    state = load_state(root)
+    artifact = state.artifacts.get(folder.name)
+    if artifact is not None and artifact.deprecated:
+        raise NotFoundError(f"{folder.name} is deprecated", hint="promote another artifact")
+    tagged = [
+        r
+        for r in (artifact.events if artifact else [])
+        if r.parsed.action in (Action.ASSIGN, Action.REGISTER) and folder_of(root, r) == folder
+    ]
+    if tagged:
+        commit = tagged[-1].commit
+        version = (
+            next((v for v in artifact.versions if v.commit == commit), None) if artifact else None
+        )
+        events = version.stage_events.get(folder.stage, []) if version else []
+        if events and events[-1].parsed.action is Action.UNASSIGN:
+            raise NotFoundError(
+                f"{folder.relpath}: its {folder.stage} stage was unassigned ({events[-1].tag})",
+                hint="an unassigned artifact cannot be promoted; choose another",
+            )
+    else:
+        commit = creation_commits(root).get(folder.relpath, "")
+        if not commit:
+            raise NotFoundError(
+                f"{folder.relpath}: not committed, so not a registered {folder.stage} artifact",
+                hint="register or promote it with artreg first",
+            )
+    changed = gitrepo.git(root, "diff", "--name-only", commit, "--", folder.relpath).split()
+    changed += [
+        line[3:]
+        for line in gitrepo.status(root, [folder.relpath]).splitlines()
+        if line.startswith("??")
+    ]
+    if changed:
+        raise IntegrityError(
+            f"{folder.relpath}: differs from its promotion in {commit[:12]}: {', '.join(sorted(set(changed)))}",
+            hint=f"promoted folders are immutable; `git checkout {commit[:12]} -- {folder.relpath}` "
+            "restores it (and remove files that were added)",
+        )
+    manifest = _committed_json(root, commit, f"{folder.relpath}/manifest.json")
+    if manifest is None:
+        raise NotFoundError(
+            f"{folder.relpath}/manifest.json: missing at {commit[:12]}", hint="run `artreg verify`"
+        )
+    schemas.validate(manifest, "manifest", f"{folder.relpath}/manifest.json@{commit[:12]}")
+    metadata = _committed_json(root, commit, f"{folder.relpath}/metadata.json")
+    if metadata is not None:
+        schemas.validate(metadata, "metadata", f"{folder.relpath}/metadata.json@{commit[:12]}")
+    return Source(folder, commit, manifest, metadata)
+
+
+def _committed_json(root: Path, commit: str, path: str) -> dict[str, Any] | None:
+    data = gitrepo.show_file(root, commit, path)
+    if data is None:
+        return None
+    parsed: dict[str, Any] = parse_json(data.decode("utf-8"), f"{path}@{commit[:12]}")
+    return parsed
 
 
 def verified_file(root: Path, folder: StageDir, rel: str, manifest: dict[str, Any]) -> Path:
@@ -189,7 +259,7 @@ def promote_to_validated(
             f"{entry.relpath}: exists already",
             hint="choose another --id; promoted folders are immutable",
         )
-    manifest = read_manifest(root, raw)
+    manifest = committed_source(root, raw).manifest
     ckpt_rel = find_checkpoint(manifest, checkpoint, raw)
     metrics, result_texts = _results(validation_results)
     results = _gate_check(settings, "validated", name, metrics)
@@ -461,9 +531,13 @@ def promote_to_production(
             f"version {version} is lower than the latest release v{released[-1]} of {name}",
             hint="choose a higher version, or pass --allow-non-monotonic for a patch of an old line",
         )
-    manifest = read_manifest(root, source)
-    src_meta: dict[str, Any] = read_json(source.path(root) / "metadata.json", "metadata")
-    schemas.validate(src_meta, "metadata", f"{source.relpath}/metadata.json")
+    committed = committed_source(root, source)
+    manifest = committed.manifest
+    if committed.metadata is None:
+        raise NotFoundError(
+            f"{source.relpath}: has no metadata.json", hint="promote from a validated artifact"
+        )
+    src_meta = committed.metadata
     deploy = _deployment(deployment_config)
     bench, usage = _benchmarks(benchmarks, resource_usage)
     review = None
@@ -595,14 +669,14 @@ def register_model_file(
     options: PublishOptions | None = None,
 ) -> Published:
     """Release a ready model file (no training session behind it) as `name@v<version>`."""
-    from artreg.hashing import regular_files
+    from artreg.hashing import check_single_file
 
     settings = load_settings(root)
     name = resolve_name(root, name)
     version = validate_semver(version)
     if not file_path.is_file():
         raise InputError(f"{file_path}: model file not found", hint="check the path")
-    regular_files(file_path.parent)  # the same checks as for a folder: no links out, no FIFOs
+    check_single_file(file_path)
     validate_id(file_path.name, "model file name")
     entry = production_dir(name, version)
     released = existing_releases(root, name)

@@ -164,16 +164,22 @@ def load_state(root: Path) -> RegistryState:
 MESSAGE_KEYS = ("folder", "source", "by", "kind")
 
 
+def _one_line(value: str) -> str:
+    """A value that cannot break out of its line (a path with a newline would forge a field)."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in value)
+
+
 def tag_message(title: str, **fields: str) -> str:
     """A tag message: a title line, a blank line, then `key: value` lines artreg parses back."""
-    body = "\n".join(f"{k}: {v}" for k, v in fields.items() if v)
-    return f"{title}\n\n{body}\n"
+    body = "\n".join(f"{k}: {_one_line(v)}" for k, v in fields.items() if v)
+    return f"{_one_line(title)}\n\n{body}\n"
 
 
 def message_fields(message: str) -> dict[str, str]:
+    """The `key: value` fields of an artreg tag message; the first occurrence of a key counts."""
     fields: dict[str, str] = {}
     for line in message.splitlines()[1:]:
         key, sep, value = line.partition(": ")
-        if sep and key in MESSAGE_KEYS:
+        if sep and key in MESSAGE_KEYS and key not in fields:
             fields[key] = value.strip()
     return fields

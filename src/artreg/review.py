@@ -14,12 +14,13 @@ from typing import Any
 
 from artreg import gitrepo, index
 from artreg.documents import parse_json
+from artreg.errors import ArtregError, VerificationFailed
 from artreg.gates import GateResult, format_table
 from artreg.layout import STAGES, StageDir
 from artreg.publish import actor
 from artreg.registry import RegistryState, load_state, tag_message
 from artreg.tags import Action, format_tag, next_counter
-from artreg.verify import creation_commits, stage_folders
+from artreg.verify import creation_commits, folder_problems, stage_folders
 
 # --- tagging merged promotions --------------------------------------------------------------
 
@@ -73,8 +74,15 @@ def tag_merged(
         who = actor(root)
         clock = max(int(time.time()), max((r.timestamp for r in records), default=0) + 1)
         counters: dict[str, int] = {}
+        pending_list = untagged_promotions(root, state)
+        problems = [p for pending in pending_list for p in folder_problems(root, pending.folder)]
+        if problems:
+            raise VerificationFailed(
+                f"refusing to tag {len(pending_list)} merged promotion(s): their folders fail verification",
+                problems,
+            )
         try:
-            for pending in untagged_promotions(root, state):
+            for pending in pending_list:
                 name = pending.folder.name
                 counter = counters.get(name) or next_counter(records, name)
                 message = tag_message(
@@ -94,8 +102,13 @@ def tag_merged(
         except BaseException:
             gitrepo.delete_tags(root, created)
             raise
-    if push and created:
-        gitrepo.git(root, "push", "--atomic", remote, *[f"refs/tags/{t}" for t in created])
+        if push and created:
+            try:
+                gitrepo.git(root, "push", "--atomic", remote, *[f"refs/tags/{t}" for t in created])
+            except ArtregError:
+                # Keep local and remote alike: a later run must find these promotions untagged.
+                gitrepo.delete_tags(root, created)
+                raise
     return created
 
 

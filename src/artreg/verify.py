@@ -88,6 +88,23 @@ def _check_folder(root: Path, folder: StageDir, report: Report) -> None:
         report.problems.append(str(exc.message))
         return
     report.count("folders")
+    if manifest["primary"] not in manifest["files"]:
+        report.problems.append(
+            f"{folder.relpath}/manifest.json: model file {manifest['primary']!r} is not listed in files"
+        )
+    listed = set(manifest["files"])
+    for path in sorted(p for p in base.rglob("*") if p.is_file()):
+        rel = path.relative_to(base).as_posix()
+        if (
+            rel in listed
+            or rel == "manifest.json"
+            or rel.endswith(".dvc")
+            or path.name == ".gitignore"
+        ):
+            continue
+        report.problems.append(
+            f"{folder.relpath}/{rel}: not listed in the manifest (no sha256 vouches for it)"
+        )
     present = [rel for rel in manifest["files"] if (base / rel).is_file()]
     for rel in manifest["files"]:
         if rel not in present and not manifest["files"][rel].get("dvc"):
@@ -274,8 +291,14 @@ def verify_registry(
     state = load_state(root)
     folders = stage_folders(root)
     if changed is not None:
-        touched = {StageDir.parse(p) for p in changed}
+        touched = {f for f in (StageDir.parse(p) for p in changed) if f is not None}
         folders = [f for f in folders if f in touched]
+        created = creation_commits(root)
+        present = {f.relpath for f in stage_folders(root)}
+        for gone in sorted(
+            t.relpath for t in touched if t.relpath in created and t.relpath not in present
+        ):
+            report.problems.append(f"{gone}: promoted in {created[gone][:12]} and since deleted")
     for folder in folders:
         _check_folder(root, folder, report)
     _check_immutability(root, folders, state, report, only_given=changed is not None)
@@ -289,3 +312,11 @@ def verify_registry(
     if signed:
         _check_signatures(root, state, report)
     return report
+
+
+def folder_problems(root: Path, folder: StageDir) -> list[str]:
+    """What is wrong with one stage folder: schema, hashes, unlisted files, changes since creation."""
+    report = Report()
+    _check_folder(root, folder, report)
+    _check_immutability(root, [folder], RegistryState(), report, only_given=True)
+    return report.problems
