@@ -17,6 +17,19 @@ import click
 from artreg import __version__
 from artreg.errors import ArtregError, GateFailed, VerificationFailed
 
+# Options most commands share, defined once.
+repo_option = click.option(
+    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+wait_option = click.option(
+    "--wait",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another artreg command's lock.",
+)
+
 
 class Output:
     """How to render: JSON or text; progress bars only on a terminal outside CI."""
@@ -62,13 +75,7 @@ def _publish_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--wait, --sign, --branch, --summary-md and --push, shared by every command that writes."""
     for option in reversed(
         [
-            click.option(
-                "--wait",
-                type=float,
-                default=0.0,
-                show_default=True,
-                help="Seconds to wait for another artreg command's lock.",
-            ),
+            wait_option,
             click.option(
                 "--sign", is_flag=True, help="Sign the commit and tags with your git signing key."
             ),
@@ -192,7 +199,7 @@ def main(ctx: click.Context, show_traceback: bool) -> None:
     type=click.Path(file_okay=False),
     help="Install a tag-protecting update hook into this bare origin.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 def init(
     path: str, remote: str | None, ci: str | None, server_hook: str | None, as_json: bool
 ) -> None:
@@ -243,11 +250,9 @@ def init(
 @click.option("--config", type=click.Path(), help="Training config (YAML).")
 @click.option("--metrics", multiple=True, type=click.Path(), help="Metrics JSON file (repeatable).")
 @click.option("--log", type=click.Path(), help="Training log.")
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
-)
+@repo_option
 @_publish_options
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
 def register(
     name: str,
@@ -345,11 +350,9 @@ def register(
     is_flag=True,
     help="production: allow a version lower than the latest release.",
 )
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
-)
+@repo_option
 @_publish_options
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
 def promote(
     name: str,
@@ -464,17 +467,13 @@ def _stage_options(f: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Choice(["raw", "validated", "production"]),
         help="Stage to resolve (default: production).",
     )(f)
-    return click.option(
-        "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
-    )(f)
+    return repo_option(f)
 
 
 @main.command(name="list")
 @click.option("--all", "show_all", is_flag=True, help="Include deprecated artifacts.")
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@repo_option
+@json_option
 def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
     """List every artifact with its latest version and what each stage holds (like gto show).
 
@@ -503,10 +502,8 @@ def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
 
 @main.command()
 @click.argument("spec")
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@repo_option
+@json_option
 def show(spec: str, repo_path: str | None, as_json: bool) -> None:
     """Show one artifact: NAME (every stage), NAME@vX.Y.Z or NAME#STAGE (one entry).
 
@@ -548,7 +545,7 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
 @click.argument("name")
 @_stage_options
 @click.option("--no-verify", is_flag=True, help="Print the path without hashing the files.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 def resolve(
     name: str,
     stage: str | None,
@@ -577,7 +574,7 @@ def resolve(
 @click.option(
     "--force", is_flag=True, help="Restore work-tree files that differ from the manifest."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
 def pull(
     name: str,
@@ -620,7 +617,7 @@ def pull(
     help="Folder to write the model into.",
 )
 @click.option("--remote", "-r", help="DVC remote to pull from (default: the registry's).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 def get(
     name: str,
     stage: str | None,
@@ -649,9 +646,7 @@ def get(
 @click.option(
     "--check", is_flag=True, help="Exit 1 if artifacts/registry.json is out of date; write nothing."
 )
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
-)
+@repo_option
 def index(check: bool, repo_path: str | None) -> None:
     """Regenerate artifacts/registry.json from the tags and folders (or check it).
 
@@ -678,10 +673,8 @@ def index(check: bool, repo_path: str | None) -> None:
 
 @main.command()
 @click.argument("name")
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@repo_option
+@json_option
 def log(name: str, repo_path: str | None, as_json: bool) -> None:
     """Every event of NAME (registration, promotion, deprecation, unassignment), newest first.
 
@@ -714,10 +707,8 @@ def log(name: str, repo_path: str | None, as_json: bool) -> None:
     "--changed", is_flag=True, help="Only check the stage folders holding FILES (for pre-commit)."
 )
 @click.argument("files", nargs=-1)
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@repo_option
+@json_option
 def verify(
     check_remote: bool,
     remote_name: str | None,
@@ -767,10 +758,8 @@ def _inside(root: Path, file: str) -> str:
 
 @main.command()
 @click.argument("spec")
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@repo_option
+@json_option
 def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
     """The chain release ← validated ← raw ← training code, with gates, hashes, who and when.
 
@@ -807,9 +796,7 @@ def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
 @click.option(
     "--base", default="origin/main", show_default=True, help="What the pull request merges into."
 )
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
-)
+@repo_option
 def summary(base: str, repo_path: str | None) -> None:
     """Print the markdown summary of the promotions between BASE and HEAD (for pull requests).
 
@@ -826,17 +813,9 @@ def summary(base: str, repo_path: str | None) -> None:
 @click.option(
     "--remote", default="origin", show_default=True, help="Git remote to push the tags to."
 )
-@click.option(
-    "--wait",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for another artreg command's lock.",
-)
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@wait_option
+@repo_option
+@json_option
 def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bool) -> None:
     """Create the tags of merged promotions that lack them (idempotent; run on main after a merge).
 
@@ -851,16 +830,8 @@ def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bo
 
 
 @main.command()
-@click.option(
-    "--wait",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for another artreg command's lock.",
-)
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
-)
+@wait_option
+@repo_option
 def recover(wait: float, repo_path: str | None) -> None:
     """Repair what an interrupted artreg command left behind: finish its tags or roll it back.
 
@@ -873,17 +844,9 @@ def recover(wait: float, repo_path: str | None) -> None:
 
 @main.command()
 @click.argument("spec")
-@click.option(
-    "--wait",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for another artreg command's lock.",
-)
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@wait_option
+@repo_option
+@json_option
 def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> None:
     """Retire NAME@vX.Y.Z (deregister that version) or NAME (deprecate the whole artifact).
 
@@ -911,17 +874,9 @@ def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> N
 
 @main.command()
 @click.argument("spec")
-@click.option(
-    "--wait",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for another artreg command's lock.",
-)
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@wait_option
+@repo_option
+@json_option
 def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> None:
     """Take NAME#STAGE away from the version that holds it (the stage no longer resolves).
 
@@ -944,10 +899,8 @@ def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> No
 @main.command(name="diff")
 @click.argument("a")
 @click.argument("b")
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@repo_option
+@json_option
 def diff_(a: str, b: str, repo_path: str | None, as_json: bool) -> None:
     """Compare two artifacts: metric deltas, model hashes, changed files, sources.
 
@@ -982,7 +935,7 @@ def _num(value: Any, signed: bool = False) -> str:
 @click.option(
     "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current folder)."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 def doctor(repo_path: str | None, as_json: bool) -> None:
     """Check git, DVC, the remote, credentials and the lock; print the fix for each problem.
 

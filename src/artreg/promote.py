@@ -605,13 +605,6 @@ def promote_to_production(
         if review is not None:
             builder.write_text("security_review.json", dump_json(dict(review)))
         metadata: dict[str, Any] = {
-            "schema_version": 1,
-            "stage": "production",
-            "name": name,
-            "id": entry.entry,
-            "version": version,
-            "created_at": now_iso(),
-            "created_by": who,
             "source": {
                 "stage": "validated",
                 "id": vid,
@@ -634,20 +627,57 @@ def promote_to_production(
             "notes": notes,
             "deployment": deploy,
         }
-        previous = _previous_changelog(root, name, released)
-        builder.write_text("CHANGELOG.md", changelog(previous, metadata))
-        return _finish(
+        return _release(
             root,
             builder,
             metadata,
-            [(Action.REGISTER, None, version), (Action.ASSIGN, "production", None)],
-            f"artreg: release {name} v{version} to production from {vid}",
-            source.relpath,
+            released,
             who,
             options,
+            f"artreg: release {name} v{version} to production from {vid}",
+            source.relpath,
         )
     finally:
         builder.cleanup()
+
+
+def _release(
+    root: Path,
+    builder: StageBuilder,
+    fields: dict[str, Any],
+    released: list[str],
+    who: str,
+    options: PublishOptions | None,
+    title: str,
+    source: str,
+) -> Published:
+    """Complete a production folder (metadata, CHANGELOG carried forward) and publish it with
+    its two tags, `name@vX.Y.Z` and `name#production#N`."""
+    entry = builder.entry
+    version = entry.entry.removeprefix("v")
+    metadata: dict[str, Any] = {
+        "schema_version": 1,
+        "stage": "production",
+        "name": entry.name,
+        "id": entry.entry,
+        "version": version,
+        "created_at": now_iso(),
+        "created_by": who,
+        **fields,
+    }
+    builder.write_text(
+        "CHANGELOG.md", changelog(_previous_changelog(root, entry.name, released), metadata)
+    )
+    return _finish(
+        root,
+        builder,
+        metadata,
+        [(Action.REGISTER, None, version), (Action.ASSIGN, "production", None)],
+        title,
+        source,
+        who,
+        options,
+    )
 
 
 def _previous_changelog(root: Path, name: str, released: list[str]) -> str | None:
@@ -697,14 +727,7 @@ def register_model_file(
         builder.write_text(f"{file_path.name}.sha256", sha256_line(digest.sha256, file_path.name))
         if bench is not None:
             builder.write_text("performance/benchmarks.json", dump_json(bench))
-        metadata: dict[str, Any] = {
-            "schema_version": 1,
-            "stage": "production",
-            "name": name,
-            "id": entry.entry,
-            "version": version,
-            "created_at": now_iso(),
-            "created_by": who,
+        metadata = {
             "source": {
                 "stage": "external",
                 "id": file_path.name,
@@ -716,18 +739,15 @@ def register_model_file(
             "approval": {"approved_by": f"{who} (register_artifact)", "approved_at": now_iso()},
             "notes": notes,
         }
-        builder.write_text(
-            "CHANGELOG.md", changelog(_previous_changelog(root, name, released), metadata)
-        )
-        return _finish(
+        return _release(
             root,
             builder,
             metadata,
-            [(Action.REGISTER, None, version), (Action.ASSIGN, "production", None)],
-            f"artreg: register {name} v{version} from {file_path.name}",
-            str(file_path.resolve()),
+            released,
             who,
             options,
+            f"artreg: register {name} v{version} from {file_path.name}",
+            str(file_path.resolve()),
         )
     finally:
         builder.cleanup()
