@@ -110,8 +110,9 @@ def resolve(
         raise InputError("give a stage or a version, not both", hint="e.g. --stage production")
     if stage is not None and stage not in STAGES:
         raise InputError(f"unknown stage {stage!r}", hint=f"use one of: {', '.join(STAGES)}")
-    state = state or load_state(root)
-    record, stage, version = _record_for(state, validate_name(name), stage, version)
+    name = validate_name(name)
+    state = state or load_state(root, [name])
+    record, stage, version = _record_for(state, name, stage, version)
     folder = folder_of(root, record)
     if folder is None:
         raise NotFoundError(
@@ -339,8 +340,9 @@ def history(root: Path, name: str, state: RegistryState | None = None) -> list[d
     """Every tag event of `name`, newest first, with who, when and which folder."""
     from artreg.index import iso
 
-    state = state or load_state(root)
-    artifact = state.get(validate_name(name))
+    name = validate_name(name)
+    state = state or load_state(root, [name])
+    artifact = state.get(name)
     events = []
     for record in reversed(artifact.events):
         folder = folder_of(root, record)

@@ -70,9 +70,11 @@ def current_branch(root: Path) -> str | None:
     return out or None
 
 
-def list_tags(root: Path) -> list[TagRecord]:
-    """Every registry tag with its target commit, date, tagger and message: one git call."""
-    out = git(root, "for-each-ref", f"--format={FOR_EACH_REF_FORMAT}", "refs/tags")
+def list_tags(root: Path, names: Sequence[str] | None = None) -> list[TagRecord]:
+    """Every registry tag (or only those of `names`) with its target commit, date, tagger and
+    message: one git call. Limiting to names spares git reading thousands of tag objects."""
+    patterns = [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"] if names else ["refs/tags"]
+    out = git(root, "for-each-ref", f"--format={FOR_EACH_REF_FORMAT}", *patterns)
     return parse_for_each_ref(out)
 
 

@@ -17,6 +17,7 @@ DESIGN.md requires ("an unassigned stage no longer resolves"). See docs/gto-comp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,59 +105,66 @@ class ArtifactState:
 class RegistryState:
     artifacts: dict[str, ArtifactState] = field(default_factory=dict)
     records: list[TagRecord] = field(default_factory=list)  # every grammar tag, lightweight too
+    partial: bool = False  # built from some names' tags only
 
     def get(self, name: str) -> ArtifactState:
         try:
             return self.artifacts[name]
         except KeyError:
-            known = ", ".join(sorted(self.artifacts)) or "none yet"
+            known = "see `artreg list`" if self.partial else ", ".join(sorted(self.artifacts))
             raise NotFoundError(
-                f"no artifact named {name!r} in the registry (known: {known})",
+                f"no artifact named {name!r} in the registry (known: {known or 'none yet'})",
                 hint="check the name with `artreg list`",
             ) from None
 
 
 def build_state(records: list[TagRecord]) -> RegistryState:
-    """Fold tag records, oldest first, into the registry state."""
+    """Fold tag records, oldest first, into the registry state (linear in the number of tags)."""
     state = RegistryState(records=records)
     annotated = sorted((r for r in records if r.annotated), key=lambda r: r.timestamp)
+    by_key: dict[tuple[str, str, str], VersionState] = {}  # (name, version, commit)
+    registered_at: dict[tuple[str, str], VersionState] = {}  # (name, commit), newest
     for record in annotated:
         parsed = record.parsed
-        artifact = state.artifacts.setdefault(parsed.name, ArtifactState(parsed.name))
+        artifact = state.artifacts.get(parsed.name)
+        if artifact is None:
+            artifact = state.artifacts[parsed.name] = ArtifactState(parsed.name)
         artifact.events.append(record)
         if parsed.action in (Action.REGISTER, Action.DEREGISTER):
             assert parsed.version is not None
-            version = _find_or_add(artifact, parsed.version, record.commit, registered=True)
+            version = _find_or_add(artifact, by_key, parsed.version, record.commit, True)
             version.direct.append(record)
+            registered_at[(parsed.name, record.commit)] = version
         elif parsed.action in (Action.ASSIGN, Action.UNASSIGN):
             assert parsed.stage is not None
-            version = _version_at(artifact, record.commit)
+            # A stage tag belongs to the version registered at its commit, else to the commit.
+            version = registered_at.get((parsed.name, record.commit)) or _find_or_add(
+                artifact, by_key, record.commit, record.commit, False
+            )
             version.stage_events.setdefault(parsed.stage, []).append(record)
     return state
 
 
 def _find_or_add(
-    artifact: ArtifactState, version: str, commit: str, registered: bool
+    artifact: ArtifactState,
+    by_key: dict[tuple[str, str, str], VersionState],
+    version: str,
+    commit: str,
+    registered: bool,
 ) -> VersionState:
-    for v in artifact.versions:
-        if v.version == version and v.commit == commit:
-            return v
-    new = VersionState(artifact.name, version, commit, registered=registered)
-    artifact.versions.append(new)
-    return new
+    key = (artifact.name, version, commit)
+    found = by_key.get(key)
+    if found is None:
+        found = by_key[key] = VersionState(artifact.name, version, commit, registered=registered)
+        artifact.versions.append(found)
+    return found
 
 
-def _version_at(artifact: ArtifactState, commit: str) -> VersionState:
-    """The version a stage tag at `commit` belongs to: the registered one, else the commit's."""
-    registered = [v for v in artifact.versions if v.commit == commit and v.direct]
-    if registered:
-        return registered[-1]
-    return _find_or_add(artifact, commit, commit, registered=False)
-
-
-def load_state(root: Path) -> RegistryState:
-    """The registry state of the repo at `root`: one git call."""
-    return build_state(gitrepo.list_tags(root))
+def load_state(root: Path, names: Sequence[str] | None = None) -> RegistryState:
+    """The registry state of the repo at `root` (of all names, or just `names`): one git call."""
+    state = build_state(gitrepo.list_tags(root, names))
+    state.partial = bool(names)
+    return state
 
 
 # --- tag messages: readable by people, parsable by artreg ----------------------------------
