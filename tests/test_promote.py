@@ -534,3 +534,14 @@ def test_training_curves_are_drawn_and_shown_in_the_model_cards(
     card = (registry / release.folder / "README.md").read_text()
     link = card.split("![training curves](")[1].split(")")[0]
     assert (registry / release.folder / link).resolve() == png.resolve()
+
+
+def test_dvc_params_diff_shows_a_change_of_gates_in_review(registry: Path) -> None:
+    params = registry / "params.yaml"
+    data = yaml.safe_load(params.read_text())
+    data["gates"]["validated"]["coverage"]["threshold"] = 0.97
+    params.write_text(yaml.safe_dump(data, sort_keys=False))
+    git(registry, "commit", "--quiet", "-am", "raise the coverage gate")
+    out = run_tool("dvc", "params", "diff", "HEAD~1", "--json", cwd=registry).stdout
+    change = json.loads(out)["params.yaml"]["gates.validated.coverage.threshold"]
+    assert (change["old"], change["new"]) == (0.95, 0.97)
