@@ -50,7 +50,8 @@ class Sizes:
     scaling_names: int = 10  # a second, smaller tag registry where gto runs to completion
     runs: int = 5
     startup_runs: int = 10
-    slow_runs: int = 3  # register, and gto where it finishes
+    slow_runs: int = 3  # gto where it finishes
+    register_runs: int = 5  # registration is noisy on this kind of VM: more runs
     gto_runs: int = 1  # gto at full size: one run, stopped at gto_timeout
     gto_timeout: float = 60.0
     register_bytes: int = GiB
@@ -61,6 +62,7 @@ class Sizes:
     s3_artifacts: int = 100
     s3_file_size: int = MiB
     checkpoint_file_size: int = 256 * MiB
+    warmup: int = 1  # untimed rounds before the slow pairs (register, pull)
 
 
 FULL = Sizes()
@@ -72,6 +74,7 @@ QUICK = Sizes(
     runs=2,
     startup_runs=3,
     slow_runs=2,
+    register_runs=2,
     gto_runs=2,
     gto_timeout=60.0,
     register_bytes=8 * MiB,
@@ -82,6 +85,7 @@ QUICK = Sizes(
     s3_artifacts=4,
     s3_file_size=64 * 1024,
     checkpoint_file_size=2 * MiB,
+    warmup=0,
 )
 
 
@@ -292,7 +296,7 @@ def bench_tags(report: Report, work: Path, env: dict[str, str], only: set[str]) 
             )
         report.sections.append(
             "### 2. Resolving one name\n\n"
-            f"`artreg resolve {name} --no-verify` is used: it reads the tags (one "
+            f"`artreg resolve {name} --no-verify` is used: it reads the tags (with "
             "`git for-each-ref`), then the production folder's `manifest.json` as committed at "
             "the tag (one `git show`), and prints the model's path without hashing it (the "
             "model file itself is not on disk in this synthetic registry, which `--no-verify` "
@@ -458,8 +462,8 @@ def bench_register(report: Report, work: Path, env: dict[str, str]) -> dict[str,
                 ("cp + dvc add + git commit", baseline_cp),
                 ("dvc add + git commit", baseline_in_place),
             ],
-            runs=s.slow_runs,
-            warmup=1,
+            runs=s.register_runs,
+            warmup=s.warmup,
             log=log,
         )
         row = ratio_row(
@@ -491,7 +495,10 @@ def bench_register(report: Report, work: Path, env: dict[str, str]) -> dict[str,
         "cp (files copied in untimed), which is DVC's cost alone. After each run the registry is "
         "deleted and `sync` is called (untimed), so no run pays for another's write-back. One "
         "untimed warm-up round first: on this VM, memory touched for the first time is slow "
-        "to write (the first runs were up to 2× slower before the warm-up was added). "
+        "to write (the first runs were up to 2× slower before the warm-up was added), and runs "
+        "stay noisy (bimodal at times), hence the spread column. On this VM the baseline "
+        "without the cp was not faster than with it, an effect of the page cache we did not "
+        "pin down: read it as DVC's own cost only roughly. "
         "The source folders stay in the page cache throughout (RAM is far larger).\n"
     )
     return {"big": big}
@@ -584,7 +591,7 @@ def bench_memory(report: Report, work: Path, env: dict[str, str], big: Path | No
         "Peak resident set size of the artreg command (GNU `time -f %M`: the largest of the "
         "artreg process and the git processes it runs), one registration of a "
         "checkpoint folder into a fresh registry, then `artreg verify` of that registry (after "
-        "one untimed warm-up run).\n",
+        "one untimed warm-up run). Each time is a single run; pair 4 gives medians.\n",
         "| data | register time | register peak RSS | verify time | verify peak RSS |",
         "| ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -678,10 +685,10 @@ def bench_pull(report: Report, work: Path, env: dict[str, str]) -> None:
                 ("dvc", side("dvc", [DVC, "pull", "--quiet", *pointers])),
             ],
             runs=s.runs,
-            warmup=1,
+            warmup=s.warmup,
             log=log,
         )
-        requests = {k: v[1:] for k, v in requests.items()}  # drop the warm-up round
+        requests = {k: v[s.warmup :] for k, v in requests.items()}  # drop the warm-up rounds
         row = ratio_row(
             "6",
             f"pull one artifact of {s.s3_artifacts} from S3 (moto): `artreg pull` vs `dvc pull <its .dvc files>`",
@@ -744,6 +751,10 @@ def machine() -> list[str]:
             return "not installed"
 
     free = shutil.disk_usage(HERE).free
+    repo = HERE.parent
+    commit = version(["git", "-C", str(repo), "log", "-1", "--format=%h %ad %s", "--date=iso"])
+    status = ["git", "-C", str(repo), "status", "--porcelain", "--", "src"]
+    dirty = bool(subprocess.run(status, capture_output=True, text=True).stdout.strip())
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return [
         f"- Load average (1, 5, 15 min) when the run started: {load}",
@@ -753,6 +764,8 @@ def machine() -> list[str]:
         f"- Python {platform.python_version()}; {version(['git', '--version'])}; "
         f"dvc {pkg('dvc')}; gto {pkg('gto')}; artreg {pkg('artreg')}; moto {pkg('moto')}; "
         f"{version(['sha256sum', '--version'])}",
+        f"- artreg source: commit {commit}"
+        + (" (with uncommitted changes in src/)" if dirty else ""),
     ]
 
 
@@ -823,7 +836,12 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     if args.runs:
         sizes = replace(
-            sizes, runs=args.runs, startup_runs=args.runs, slow_runs=args.runs, gto_runs=args.runs
+            sizes,
+            runs=args.runs,
+            startup_runs=args.runs,
+            slow_runs=args.runs,
+            register_runs=args.runs,
+            gto_runs=args.runs,
         )
     if args.gto_timeout:
         sizes = replace(sizes, gto_timeout=args.gto_timeout)
