@@ -514,11 +514,11 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
     root = _root(repo_path)
     name, stage, version = parse_spec(spec)
     if stage is None and version is None:
-        data = overview(root, deprecated=True).get(name)
+        data = overview(root, deprecated=True, names=[name]).get(name)
         if data is None:
             from artreg.registry import load_state
 
-            load_state(root).get(name)  # raises the NotFoundError with the known names
+            load_state(root).get(name)  # raises the NotFoundError listing the known names
         assert data is not None
         rows = [
             [s, e["version"] or "-", e["id"] or "-", e["tag"], e["commit"][:12]]

@@ -306,10 +306,13 @@ def export(
 
 
 def overview(
-    root: Path, state: RegistryState | None = None, deprecated: bool = False
+    root: Path,
+    state: RegistryState | None = None,
+    deprecated: bool = False,
+    names: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Every name with its latest version and what each stage holds (like `gto show`)."""
-    state = state or load_state(root)
+    """Every name (or `names`) with its latest version and what each stage holds (gto show)."""
+    state = state or load_state(root, names)
     result: dict[str, Any] = {}
     for name in sorted(state.artifacts):
         artifact = state.artifacts[name]
