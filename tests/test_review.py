@@ -159,3 +159,41 @@ def test_a_refused_branch_promotion_returns_to_the_original_branch(
     assert git(registry, "branch", "--show-current").strip() == "main"
     assert "promote/x" not in git(registry, "branch", "--list")
     assert git(registry, "status", "--porcelain") == ""
+
+
+def test_summary_of_a_release_shows_metric_deltas_against_the_release_before(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path, cli
+) -> None:
+    from artreg.promote import promote_to_production, promote_to_validated
+
+    register_raw(registry, "encoder", "s1", checkpoint_dir)
+    vid = promote_to_validated(
+        registry, "encoder", "s1", "best", EXAMPLES / "validation_results.json"
+    ).id
+    promote_to_production(
+        registry,
+        "encoder",
+        vid,
+        "1.0.0",
+        benchmarks=EXAMPLES / "benchmarks.json",
+        resource_usage=EXAMPLES / "resource_usage.json",
+        approved_by="rm",
+    )
+    faster = tmp_path / "benchmarks.json"
+    faster.write_text(
+        json.dumps(
+            {**json.loads((EXAMPLES / "benchmarks.json").read_text()), "latency_p95_ms": 21.0}
+        )
+    )
+    promote_to_production(
+        registry,
+        "encoder",
+        vid,
+        "1.1.0",
+        benchmarks=faster,
+        resource_usage=EXAMPLES / "resource_usage.json",
+        approved_by="rm",
+    )
+    text = cli("summary", "--base", "HEAD~1", cwd=registry).stdout
+    assert "### Metric deltas against production v1.0.0" in text
+    assert "| latency_p95_ms | 31.0 | 21.0 | -10 |" in text

@@ -139,25 +139,46 @@ def _metrics(root: Path, rev: str, folder: StageDir) -> dict[str, Any]:
     return metrics
 
 
-def _production_baseline(root: Path, name: str, stage: str) -> tuple[str, dict[str, Any]] | None:
-    """Metrics of the current production release (or of the validated artifact behind it)."""
+def _production_baseline(
+    root: Path, folder_under_review: StageDir
+) -> tuple[str, dict[str, Any]] | None:
+    """Metrics of the production release to compare with (for a validated artifact, those of
+    the validated artifact behind it). Once the reviewed release is itself in production (the
+    summary is read after the merge), the comparison is with the release before it."""
     from artreg.consume import resolve
     from artreg.errors import ArtregError
+    from artreg.layout import semver_key
 
+    name = folder_under_review.name
     try:
         current = resolve(root, name, stage="production")
     except ArtregError:
         return None
+    if current.folder == folder_under_review:
+        artifact = load_state(root, [name]).get(name)
+        older = sorted(
+            (
+                v
+                for v in artifact.active_versions()
+                if v.registered and v.version != current.version
+            ),
+            key=lambda v: semver_key(v.version),
+        )
+        if not older:
+            return None
+        try:
+            current = resolve(root, name, version=older[-1].version)
+        except ArtregError:
+            return None
     folder = current.folder
-    if stage == "validated":
+    if folder_under_review.stage == "validated":
         meta = _json_at(root, current.commit, f"{folder.relpath}/metadata.json") or {}
         source = (meta.get("source") or {}).get("id")
         if not source:
             return None
         folder = StageDir("validated", name, source)
-    return f"v{current.version}" if current.version else folder.entry, _metrics(
-        root, current.commit, folder
-    )
+    label = f"v{current.version}" if current.version else folder.entry
+    return label, _metrics(root, current.commit, folder)
 
 
 def summary_markdown(root: Path, folders: list[StageDir], rev: str = "HEAD") -> str:
@@ -191,7 +212,7 @@ def summary_markdown(root: Path, folders: list[StageDir], rev: str = "HEAD") -> 
                 "",
                 format_table(gates) if gates else "No gates for this stage.",
             ]
-            baseline = _production_baseline(root, folder.name, folder.stage)
+            baseline = _production_baseline(root, folder)
             new = _metrics(root, rev, folder)
             if baseline and new:
                 label, old = baseline
