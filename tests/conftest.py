@@ -22,6 +22,8 @@ from artreg.cli import main
 from artreg.initrepo import init_registry
 
 BIN = Path(sys.executable).parent
+ARTREG = str(BIN / "artreg")
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(autouse=True)
@@ -193,3 +195,25 @@ def s3(_moto_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtu
     server = S3(_moto_server, bucket)
     server.client().create_bucket(Bucket=bucket)
     return server
+
+
+def clone_repo(origin: Path, target: Path) -> Path:
+    """`git clone` with every tag, as a teammate's or a service's checkout."""
+    subprocess.run(["git", "clone", "--quiet", str(origin), str(target)], check=True)
+    subprocess.run(["git", "-C", str(target), "fetch", "--quiet", "--tags"], check=True)
+    return target
+
+
+def start_paused(args: list[str], cwd: Path, where: str, marker: Path) -> subprocess.Popen[bytes]:
+    """Start `artreg ARGS` and return once it stands still at fault point `where`."""
+    import time
+
+    env = {**os.environ, "CI": "true", "ARTREG_PAUSE_AT": where, "ARTREG_PAUSE_FILE": str(marker)}
+    proc = subprocess.Popen(
+        [ARTREG, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert marker.exists(), f"never reached {where}: {proc.communicate()}"
+    return proc

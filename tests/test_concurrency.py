@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,32 +14,13 @@ import pytest
 from artreg.promote import promote_to_validated
 from artreg.register import register_raw
 
-from conftest import git, run_tool
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-ARTREG = str(Path(sys.executable).parent / "artreg")
+from conftest import ARTREG, EXAMPLES, git, run_tool, start_paused
 
 
 def _paused_register(root: Path, ckpt: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
-    marker = tmp_path / "holding-lock"
-    env = {
-        **os.environ,
-        "CI": "true",
-        "ARTREG_PAUSE_AT": "publish:locked",
-        "ARTREG_PAUSE_FILE": str(marker),
-    }
-    proc = subprocess.Popen(
-        [ARTREG, "register", "encoder", "held", "--from", str(ckpt)],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert marker.exists()
-    return proc
+    """A registration that holds the lock: stopped just after taking it."""
+    args = ["register", "encoder", "held", "--from", str(ckpt)]
+    return start_paused(args, root, "publish:locked", tmp_path / "holding-lock")
 
 
 def test_a_live_lock_makes_the_second_command_fail_clearly_or_wait(

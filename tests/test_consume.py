@@ -23,9 +23,8 @@ from artreg.consume import overview, resolve
 from artreg.promote import promote_to_production, promote_to_validated
 from artreg.register import register_raw
 
-from conftest import git, run_tool, snapshot
+from conftest import EXAMPLES, clone_repo, git, run_tool, snapshot
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 RESULTS = EXAMPLES / "validation_results.json"
 RELEASE = {
     "benchmarks": EXAMPLES / "benchmarks.json",
@@ -160,18 +159,12 @@ def test_registry_json_is_valid_and_index_check_catches_a_stale_one(
     assert stale.exit_code == 1 and "out of date" in stale.stderr
 
 
-def _clone(origin: Path, target: Path) -> Path:
-    subprocess.run(["git", "clone", "--quiet", str(origin), str(target)], check=True)
-    subprocess.run(["git", "-C", str(target), "fetch", "--quiet", "--tags"], check=True)
-    return target
-
-
 def test_fresh_clone_gets_the_newest_production_model_verified_and_follows_new_releases(
     registry: Path, checkpoint_dir: Path, tmp_path: Path
 ) -> None:
     release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
     run_tool("dvc", "push", "--quiet", cwd=registry)
-    clone = _clone(registry, tmp_path / "inference")
+    clone = clone_repo(registry, tmp_path / "inference")
     path = get_artifact_path("encoder", repo=clone)
     assert path == clone / "artifacts/production/encoder/v1.0.0/model.pt"
     assert (
@@ -198,7 +191,7 @@ def test_pull_fetches_only_that_artifacts_objects(
     (other / "extra.pt").write_bytes(os.urandom(4096))
     register_raw(registry, "decoder", "d1", other)
     run_tool("dvc", "push", "--quiet", cwd=registry)
-    clone = _clone(registry, tmp_path / "clone")
+    clone = clone_repo(registry, tmp_path / "clone")
 
     result = cli("pull", "encoder", "--json", cwd=clone)
 
@@ -255,7 +248,7 @@ def test_a_flipped_byte_in_a_local_remote_is_refused(
     run_tool("dvc", "push", "--quiet", cwd=registry)
     md5 = (registry / "artifacts/production/encoder/v1.0.0/model.pt.dvc").read_text().split()[3]
     _flip(registry / ".dvc-storage/files/md5" / md5[:2] / md5[2:])
-    clone = _clone(registry, tmp_path / "clone")
+    clone = clone_repo(registry, tmp_path / "clone")
     result = cli("pull", "encoder", cwd=clone)
     # DVC checks objects of a *local* remote itself, discards the altered one and reports it
     # missing; artreg turns that into a refusal naming the file. (S3: see the moto test.)
@@ -270,7 +263,7 @@ def test_an_artifact_missing_from_the_remote_gives_a_clear_error(
     registry: Path, checkpoint_dir: Path, tmp_path: Path, cli
 ) -> None:
     release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
-    clone = _clone(registry, tmp_path / "clone")  # nothing was pushed
+    clone = clone_repo(registry, tmp_path / "clone")  # nothing was pushed
     result = cli("pull", "encoder", cwd=clone)
     assert result.exit_code == 2
     assert "Traceback" not in result.stderr
@@ -332,7 +325,7 @@ def test_s3_push_fresh_clone_pull_verify_through_moto(
     keys = s3.keys()
     assert keys and all(k.startswith("registry/files/md5/") for k in keys)
 
-    clone = _clone(root, tmp_path / "clone")
+    clone = clone_repo(root, tmp_path / "clone")
     s3.configure(clone)
     result = cli("pull", "encoder", "--json", cwd=clone)
     assert result.exit_code == 0, result.stderr

@@ -9,7 +9,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,10 +19,7 @@ from artreg.register import register_raw
 from artreg.transaction import recover
 from artreg.verify import verify_registry
 
-from conftest import git
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-ARTREG = str(Path(sys.executable).parent / "artreg")
+from conftest import ARTREG, EXAMPLES, git, start_paused
 
 COMMON = [
     "transaction:begun",
@@ -171,18 +167,8 @@ def test_kill_at_any_point_then_recover_leaves_all_or_nothing(
 
 
 def _killed_at(root: Path, ckpt: Path, where: str, tmp_path: Path) -> None:
-    marker = tmp_path / f"paused-{where.replace(':', '-')}"
-    env = {**os.environ, "CI": "true", "ARTREG_PAUSE_FILE": str(marker), "ARTREG_PAUSE_AT": where}
-    proc = subprocess.Popen(
-        [ARTREG, "register", "encoder", "s2", "--from", str(ckpt)],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    args = ["register", "encoder", "s2", "--from", str(ckpt)]
+    proc = start_paused(args, root, where, tmp_path / f"paused-{where.replace(':', '-')}")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 

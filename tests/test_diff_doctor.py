@@ -8,7 +8,7 @@ from pathlib import Path
 from artreg.promote import promote_to_validated
 from artreg.register import register_raw
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+from conftest import EXAMPLES
 
 
 def test_diff_shows_metric_deltas_between_two_validated_artifacts(

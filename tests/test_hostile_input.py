@@ -16,9 +16,8 @@ import torch
 from artreg.promote import promote_to_validated
 from artreg.register import register_raw
 
-from conftest import git, snapshot
+from conftest import EXAMPLES, git, snapshot
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PWNED = Path("/tmp/artreg-hostile-pwned")
 
 

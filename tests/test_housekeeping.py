@@ -12,9 +12,8 @@ from artreg.consume import resolve
 from artreg.promote import promote_to_production, promote_to_validated
 from artreg.register import register_raw
 
-from conftest import git, run_tool, snapshot
+from conftest import EXAMPLES, git, run_tool, snapshot
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 RELEASE = {
     "benchmarks": EXAMPLES / "benchmarks.json",
     "resource_usage": EXAMPLES / "resource_usage.json",

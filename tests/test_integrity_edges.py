@@ -16,9 +16,8 @@ from artreg.consume import resolve
 from artreg.promote import promote_to_validated
 from artreg.register import register_raw
 
-from conftest import git, run_tool, snapshot
+from conftest import EXAMPLES, git, run_tool, snapshot
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 VALIDATED = "artifacts/validated/encoder/s1_best_validated"
 
 

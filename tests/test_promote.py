@@ -15,9 +15,8 @@ from artreg import ArtifactRepository
 from artreg.promote import promote_to_production, promote_to_validated
 from artreg.register import register_raw
 
-from conftest import git, run_tool, snapshot
+from conftest import EXAMPLES, git, run_tool, snapshot
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PASSING = json.loads((EXAMPLES / "validation_results.json").read_text())
 
 

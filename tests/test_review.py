@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,7 @@ import pytest
 from artreg.consume import overview
 from artreg.register import register_raw
 
-from conftest import git, run_tool
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def _clone(origin: Path, target: Path) -> Path:
-    subprocess.run(["git", "clone", "--quiet", str(origin), str(target)], check=True)
-    return target
+from conftest import EXAMPLES, clone_repo, git, run_tool
 
 
 def _merge(maintainer: Path, branch: str, how: str) -> None:
@@ -51,8 +43,8 @@ def test_review_flow_tags_exactly_the_merged_promotions(
     register_raw(registry, "encoder", "s1", checkpoint_dir)
     run_tool("dvc", "push", "--quiet", cwd=registry)
     git(registry, "push", "--quiet", "origin", "main", "--tags")
-    trainer = _clone(bare_origin, tmp_path / "trainer")
-    maintainer = _clone(bare_origin, tmp_path / "maintainer")
+    trainer = clone_repo(bare_origin, tmp_path / "trainer")
+    maintainer = clone_repo(bare_origin, tmp_path / "maintainer")
     run_tool("dvc", "pull", "--quiet", cwd=trainer)
 
     summary = tmp_path / "pr-validated.md"
@@ -115,7 +107,7 @@ def test_review_flow_tags_exactly_the_merged_promotions(
     assert second.json()["created"] == ["encoder@v1.0.0", "encoder#production#3"]
     assert cli("tag", "--json", cwd=maintainer).json()["created"] == []
 
-    reader = _clone(bare_origin, tmp_path / "reader")
+    reader = clone_repo(bare_origin, tmp_path / "reader")
     git(reader, "fetch", "--quiet", "--tags")
     shown = json.loads(run_tool("gto", "show", "--json", cwd=reader).stdout)["encoder"]
     ours = overview(reader)["encoder"]

@@ -11,9 +11,7 @@ import pytest
 from artreg.promote import promote_to_validated
 from artreg.register import register_raw
 
-from conftest import git, run_tool
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+from conftest import EXAMPLES, git, run_tool
 
 
 @pytest.fixture
