@@ -1,0 +1,103 @@
+"""Structural properties the benchmarks rely on, checked without timing anything: read paths
+import neither dvc nor torch, and registration reads each source byte once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from artreg.promote import promote_to_production, promote_to_validated
+from artreg.register import register_raw
+
+from conftest import EXAMPLES
+
+PROBE = """
+import sys
+from artreg.cli import main
+try:
+    main({args!r})
+except SystemExit:
+    pass
+heavy = sorted(m for m in ("dvc", "torch", "gto", "matplotlib") if m in sys.modules)
+print("HEAVY", heavy, file=sys.stderr)
+"""
+
+
+@pytest.fixture
+def released(registry: Path, checkpoint_dir: Path) -> Path:
+    register_raw(registry, "encoder", "s1", checkpoint_dir)
+    vid = promote_to_validated(
+        registry, "encoder", "s1", "best", EXAMPLES / "validation_results.json"
+    ).id
+    promote_to_production(
+        registry,
+        "encoder",
+        vid,
+        "1.0.0",
+        benchmarks=EXAMPLES / "benchmarks.json",
+        resource_usage=EXAMPLES / "resource_usage.json",
+        approved_by="rm",
+    )
+    return registry
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "--json"],
+        ["show", "encoder"],
+        ["resolve", "encoder"],
+        ["log", "encoder"],
+        ["lineage", "encoder@v1.0.0"],
+        ["index", "--check"],
+        ["verify"],
+    ],
+    ids=" ".join,
+)
+def test_read_commands_import_neither_dvc_nor_torch(released: Path, args: list[str]) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=args)],
+        cwd=released,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "HEAVY []" in out.stderr, out.stderr
+
+
+def _bytes_read_registering(root: Path, source: Path, session: str) -> int:
+    """Bytes the registering process read (rchar of /proc/self/io), imports included."""
+    code = (
+        "from artreg.cli import main\n"
+        "try:\n"
+        f"    main(['register', 'encoder', {session!r}, '--from', {str(source)!r}, '-q'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print([l for l in open('/proc/self/io') if l.startswith('rchar')][0].split()[1])\n"
+    )
+    env = {**os.environ, "CI": "true"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True
+    )
+    return int(out.stdout.split()[-1])
+
+
+def test_registration_reads_each_source_byte_once(registry: Path, tmp_path: Path) -> None:
+    small, big = tmp_path / "small", tmp_path / "big"
+    small.mkdir()
+    big.mkdir()
+    (small / "best.pt").write_bytes(b"x" * 1024)
+    size = 48 << 20
+    with (big / "best.pt").open("wb") as fh:
+        for _ in range(size >> 20):
+            fh.write(os.urandom(1 << 20))
+    overhead = _bytes_read_registering(registry, small, "s-small")
+    total = _bytes_read_registering(registry, big, "s-big")
+    # One pass over the source; a second read (to hash, or to copy into the DVC cache) would
+    # add another 48 MiB.
+    assert total - overhead < size * 1.15, (total, overhead)
+    assert total - overhead > size * 0.95
