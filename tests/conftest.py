@@ -217,3 +217,22 @@ def start_paused(args: list[str], cwd: Path, where: str, marker: Path) -> subpro
         time.sleep(0.01)
     assert marker.exists(), f"never reached {where}: {proc.communicate()}"
     return proc
+
+
+RELEASE_INPUTS = {
+    "benchmarks": EXAMPLES / "benchmarks.json",
+    "resource_usage": EXAMPLES / "resource_usage.json",
+    "approved_by": "rm",
+}
+
+
+def release(root: Path, name: str, session: str, ckpt: Path, version: str) -> str:
+    """The whole lifecycle for one session: register raw, validate `best`, release `version`.
+
+    Returns the release commit."""
+    from artreg.promote import promote_to_production, promote_to_validated
+    from artreg.register import register_raw
+
+    register_raw(root, name, session, ckpt)
+    vid = promote_to_validated(root, name, session, "best", EXAMPLES / "validation_results.json").id
+    return promote_to_production(root, name, vid, version, **RELEASE_INPUTS).commit

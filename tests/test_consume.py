@@ -20,17 +20,11 @@ from artreg import (
     verify_artifact,
 )
 from artreg.consume import overview, resolve
-from artreg.promote import promote_to_production, promote_to_validated
 from artreg.register import register_raw
 
-from conftest import EXAMPLES, clone_repo, git, run_tool, snapshot
+from conftest import EXAMPLES, clone_repo, git, release, run_tool, snapshot
 
 RESULTS = EXAMPLES / "validation_results.json"
-RELEASE = {
-    "benchmarks": EXAMPLES / "benchmarks.json",
-    "resource_usage": EXAMPLES / "resource_usage.json",
-    "approved_by": "rm",
-}
 
 
 def gto_tag(root: Path, tag: str, commit: str) -> None:
@@ -47,12 +41,6 @@ def gto_tag(root: Path, tag: str, commit: str) -> None:
     subprocess.run(
         ["git", "-C", str(root), "tag", "-a", "-m", f"gto: {tag}", tag, commit], check=True, env=env
     )
-
-
-def release(root: Path, name: str, session: str, ckpt: Path, version: str) -> str:
-    register_raw(root, name, session, ckpt)
-    vid = promote_to_validated(root, name, session, "best", RESULTS).id
-    return promote_to_production(root, name, vid, version, **RELEASE).commit
 
 
 @pytest.fixture

@@ -12,13 +12,7 @@ from artreg.consume import resolve
 from artreg.promote import promote_to_production, promote_to_validated
 from artreg.register import register_raw
 
-from conftest import EXAMPLES, git, run_tool, snapshot
-
-RELEASE = {
-    "benchmarks": EXAMPLES / "benchmarks.json",
-    "resource_usage": EXAMPLES / "resource_usage.json",
-    "approved_by": "rm",
-}
+from conftest import EXAMPLES, RELEASE_INPUTS, git, run_tool, snapshot
 
 
 @pytest.fixture
@@ -27,8 +21,8 @@ def two_releases(registry: Path, checkpoint_dir: Path) -> Path:
     vid = promote_to_validated(
         registry, "encoder", "s1", "best", EXAMPLES / "validation_results.json"
     ).id
-    promote_to_production(registry, "encoder", vid, "1.0.0", **RELEASE)
-    promote_to_production(registry, "encoder", vid, "1.1.0", **RELEASE)
+    promote_to_production(registry, "encoder", vid, "1.0.0", **RELEASE_INPUTS)
+    promote_to_production(registry, "encoder", vid, "1.1.0", **RELEASE_INPUTS)
     return registry
 
 

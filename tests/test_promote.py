@@ -330,6 +330,21 @@ def test_seed_python_calls_work_as_written(
     )
 
 
+def _validated_args(checkpoint: str, results: str, *extra: str) -> list[str]:
+    return [
+        "promote",
+        "encoder",
+        "s1",
+        "--to",
+        "validated",
+        "--checkpoint",
+        checkpoint,
+        "--results",
+        results,
+        *extra,
+    ]
+
+
 def _refusal(session: Path, tmp_path: Path, case: str) -> tuple[list[str], int, str]:
     vid = _validated(session, tmp_path)
     prod = [
@@ -394,53 +409,15 @@ def _refusal(session: Path, tmp_path: Path, case: str) -> tuple[list[str], int, 
         return args, 2, "no validated artifact 'nope'"
     if case == "validated id exists":
         return (
-            [
-                "promote",
-                "encoder",
-                "s1",
-                "--to",
-                "validated",
-                "--checkpoint",
-                "best",
-                "--results",
-                str(results_file(tmp_path)),
-                "--id",
-                vid,
-            ],
+            _validated_args("best", str(results_file(tmp_path)), "--id", vid),
             2,
             "exists already",
         )
     if case == "unknown checkpoint":
-        return (
-            [
-                "promote",
-                "encoder",
-                "s1",
-                "--to",
-                "validated",
-                "--checkpoint",
-                "epoch_99",
-                "--results",
-                str(results_file(tmp_path)),
-            ],
-            2,
-            "choose one of",
-        )
+        return _validated_args("epoch_99", str(results_file(tmp_path))), 2, "choose one of"
     if case == "results schema":
         return (
-            [
-                "promote",
-                "encoder",
-                "s1",
-                "--to",
-                "validated",
-                "--checkpoint",
-                "best",
-                "--results",
-                str(results_file(tmp_path, coverage="high")),
-                "--id",
-                "x",
-            ],
+            _validated_args("best", str(results_file(tmp_path, coverage="high")), "--id", "x"),
             2,
             "/coverage",
         )
@@ -448,21 +425,7 @@ def _refusal(session: Path, tmp_path: Path, case: str) -> tuple[list[str], int, 
         ckpt = session / "artifacts/raw/encoder/s1/checkpoints/epoch_1.pt"
         ckpt.chmod(0o644)
         ckpt.write_bytes(ckpt.read_bytes() + b"x")
-        return (
-            [
-                "promote",
-                "encoder",
-                "s1",
-                "--to",
-                "validated",
-                "--checkpoint",
-                "epoch_1",
-                "--results",
-                str(results_file(tmp_path)),
-            ],
-            1,
-            "sha256",
-        )
+        return _validated_args("epoch_1", str(results_file(tmp_path))), 1, "sha256"
     raise AssertionError(case)
 
 

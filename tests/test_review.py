@@ -10,7 +10,7 @@ import pytest
 from artreg.consume import overview
 from artreg.register import register_raw
 
-from conftest import EXAMPLES, clone_repo, git, run_tool
+from conftest import EXAMPLES, clone_repo, git, release, run_tool
 
 
 def _merge(maintainer: Path, branch: str, how: str) -> None:
@@ -156,21 +156,10 @@ def test_a_refused_branch_promotion_returns_to_the_original_branch(
 def test_summary_of_a_release_shows_metric_deltas_against_the_release_before(
     registry: Path, checkpoint_dir: Path, tmp_path: Path, cli
 ) -> None:
-    from artreg.promote import promote_to_production, promote_to_validated
+    from artreg.promote import promote_to_production
 
-    register_raw(registry, "encoder", "s1", checkpoint_dir)
-    vid = promote_to_validated(
-        registry, "encoder", "s1", "best", EXAMPLES / "validation_results.json"
-    ).id
-    promote_to_production(
-        registry,
-        "encoder",
-        vid,
-        "1.0.0",
-        benchmarks=EXAMPLES / "benchmarks.json",
-        resource_usage=EXAMPLES / "resource_usage.json",
-        approved_by="rm",
-    )
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    vid = "s1_best_validated"
     faster = tmp_path / "benchmarks.json"
     faster.write_text(
         json.dumps(

@@ -10,10 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from artreg.promote import promote_to_production, promote_to_validated
-from artreg.register import register_raw
-
-from conftest import EXAMPLES
+from conftest import release
 
 PROBE = """
 import sys
@@ -29,19 +26,7 @@ print("HEAVY", heavy, file=sys.stderr)
 
 @pytest.fixture
 def released(registry: Path, checkpoint_dir: Path) -> Path:
-    register_raw(registry, "encoder", "s1", checkpoint_dir)
-    vid = promote_to_validated(
-        registry, "encoder", "s1", "best", EXAMPLES / "validation_results.json"
-    ).id
-    promote_to_production(
-        registry,
-        "encoder",
-        vid,
-        "1.0.0",
-        benchmarks=EXAMPLES / "benchmarks.json",
-        resource_usage=EXAMPLES / "resource_usage.json",
-        approved_by="rm",
-    )
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
     return registry
 
 
