@@ -6,6 +6,7 @@ files, and keeps the sha256 and size of every file for the folder's manifest.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
@@ -41,20 +42,10 @@ class StageBuilder:
 
     # -- git-tracked files ------------------------------------------------------------------
     def write_text(self, rel: str, text: str) -> FileDigest:
-        data = text.encode("utf-8")
-        dst = self.path / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_bytes(data)
-        import hashlib
-
-        digest = FileDigest(hashlib.sha256(data).hexdigest(), len(data))
-        self.files[rel] = digest
-        return digest
+        return self.write_bytes(rel, text.encode("utf-8"))
 
     def write_bytes(self, rel: str, data: bytes) -> FileDigest:
-        """A small generated binary file (a chart) kept in git."""
-        import hashlib
-
+        """A small generated file (text, a chart) kept in git."""
         dst = self.path / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         dst.write_bytes(data)

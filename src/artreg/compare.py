@@ -38,8 +38,9 @@ def _numbers(root: Path, rev: str, folder: StageDir) -> dict[str, float]:
 
 
 def _metadata(root: Path, r: Resolved) -> dict[str, Any]:
-    data = gitrepo.show_file(root, r.commit, f"{r.folder.relpath}/metadata.json")
-    parsed: dict[str, Any] = parse_json(data.decode("utf-8"), "metadata.json") if data else {}
+    parsed: dict[str, Any] = (
+        gitrepo.json_at(root, r.commit, f"{r.folder.relpath}/metadata.json") or {}
+    )
     return parsed
 
 

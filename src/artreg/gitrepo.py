@@ -11,6 +11,7 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from artreg.errors import InputError, ToolError
 from artreg.tags import FOR_EACH_REF_FORMAT, TagRecord, parse_for_each_ref
@@ -131,6 +132,14 @@ def show_file(root: Path, rev: str, path: str) -> bytes | None:
         ["git", "-C", str(root), "show", f"{rev}:{path}"], capture_output=True, check=False
     )
     return proc.stdout if proc.returncode == 0 else None
+
+
+def json_at(root: Path, rev: str, path: str) -> Any:
+    """A JSON file as committed at `rev` (parsed strictly), or None if it is not there."""
+    from artreg.documents import parse_json
+
+    data = show_file(root, rev, path)
+    return None if data is None else parse_json(data.decode("utf-8"), f"{path}@{rev[:12]}")
 
 
 def identity(root: Path) -> str:

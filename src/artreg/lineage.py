@@ -7,7 +7,6 @@ from typing import Any
 
 from artreg import gitrepo
 from artreg.consume import parse_spec, resolve
-from artreg.documents import parse_json
 from artreg.errors import NotFoundError
 from artreg.index import iso
 from artreg.layout import StageDir, raw_dir, validated_dir
@@ -35,21 +34,13 @@ def _tag_for_folder(
     return None
 
 
-def _read(root: Path, rev: str, path: str) -> dict[str, Any] | None:
-    data = gitrepo.show_file(root, rev, path)
-    if data is None:
-        return None
-    parsed: dict[str, Any] = parse_json(data.decode("utf-8"), f"{path}@{rev[:12]}")
-    return parsed
-
-
 def _step(root: Path, state: RegistryState, folder: StageDir) -> dict[str, Any]:
     tagged = _tag_for_folder(state, root, folder)
     rev = tagged[1] if tagged else "HEAD"
-    manifest = _read(root, rev, f"{folder.relpath}/manifest.json")
+    manifest = gitrepo.json_at(root, rev, f"{folder.relpath}/manifest.json")
     if manifest is None:
         raise NotFoundError(f"{folder.relpath}: not found at {rev[:12]}", hint="check the spec")
-    metadata = _read(root, rev, f"{folder.relpath}/metadata.json") or {}
+    metadata = gitrepo.json_at(root, rev, f"{folder.relpath}/metadata.json") or {}
     return {
         "stage": folder.stage,
         "id": folder.entry,

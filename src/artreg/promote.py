@@ -17,7 +17,7 @@ from artreg.build import StageBuilder
 from artreg.charts import CHART_NAME
 from artreg.config import Settings, load_settings, resolve_name
 from artreg.deployment import dockerfile, kubernetes
-from artreg.documents import dump_json, parse_json, read_json
+from artreg.documents import dump_json, read_json
 from artreg.errors import ConflictError, GateFailed, InputError, IntegrityError, NotFoundError
 from artreg.gates import GateResult, evaluate
 from artreg.hashing import FileDigest, ProgressFn, hash_file, sha256_line
@@ -105,24 +105,16 @@ def committed_source(root: Path, folder: StageDir) -> Source:
             hint=f"promoted folders are immutable; `git checkout {commit[:12]} -- {folder.relpath}` "
             "restores it (and remove files that were added)",
         )
-    manifest = _committed_json(root, commit, f"{folder.relpath}/manifest.json")
+    manifest = gitrepo.json_at(root, commit, f"{folder.relpath}/manifest.json")
     if manifest is None:
         raise NotFoundError(
             f"{folder.relpath}/manifest.json: missing at {commit[:12]}", hint="run `artreg verify`"
         )
     schemas.validate(manifest, "manifest", f"{folder.relpath}/manifest.json@{commit[:12]}")
-    metadata = _committed_json(root, commit, f"{folder.relpath}/metadata.json")
+    metadata = gitrepo.json_at(root, commit, f"{folder.relpath}/metadata.json")
     if metadata is not None:
         schemas.validate(metadata, "metadata", f"{folder.relpath}/metadata.json@{commit[:12]}")
     return Source(folder, commit, manifest, metadata)
-
-
-def _committed_json(root: Path, commit: str, path: str) -> dict[str, Any] | None:
-    data = gitrepo.show_file(root, commit, path)
-    if data is None:
-        return None
-    parsed: dict[str, Any] = parse_json(data.decode("utf-8"), f"{path}@{commit[:12]}")
-    return parsed
 
 
 def verified_file(root: Path, folder: StageDir, rel: str, manifest: dict[str, Any]) -> Path:

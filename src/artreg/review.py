@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from artreg import gitrepo, index
-from artreg.documents import parse_json
 from artreg.errors import ArtregError, VerificationFailed
 from artreg.gates import GateResult, format_table
 from artreg.layout import STAGES, StageDir
@@ -115,12 +114,6 @@ def tag_merged(
 # --- the reviewer's summary -----------------------------------------------------------------
 
 
-def _json_at(root: Path, rev: str, path: str) -> dict[str, Any] | None:
-    data = gitrepo.show_file(root, rev, path)
-    parsed: dict[str, Any] | None = parse_json(data.decode("utf-8"), path) if data else None
-    return parsed
-
-
 def _metrics(root: Path, rev: str, folder: StageDir) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     sub = "performance" if folder.stage == "production" else "validation"
@@ -128,7 +121,7 @@ def _metrics(root: Path, rev: str, folder: StageDir) -> dict[str, Any]:
         root, "ls-tree", "--name-only", rev, f"{folder.relpath}/{sub}/", check=False
     )
     for path in listing.split():
-        data = _json_at(root, rev, path) or {}
+        data = gitrepo.json_at(root, rev, path) or {}
         metrics.update(
             {
                 k: v
@@ -172,7 +165,7 @@ def _production_baseline(
             return None
     folder = current.folder
     if folder_under_review.stage == "validated":
-        meta = _json_at(root, current.commit, f"{folder.relpath}/metadata.json") or {}
+        meta = gitrepo.json_at(root, current.commit, f"{folder.relpath}/metadata.json") or {}
         source = (meta.get("source") or {}).get("id")
         if not source:
             return None
@@ -185,8 +178,8 @@ def summary_markdown(root: Path, folders: list[StageDir], rev: str = "HEAD") -> 
     """The pull-request description of promotions: source, gates, deltas, lineage, files."""
     parts = []
     for folder in folders:
-        meta = _json_at(root, rev, f"{folder.relpath}/metadata.json") or {}
-        manifest = _json_at(root, rev, f"{folder.relpath}/manifest.json") or {}
+        meta = gitrepo.json_at(root, rev, f"{folder.relpath}/metadata.json") or {}
+        manifest = gitrepo.json_at(root, rev, f"{folder.relpath}/manifest.json") or {}
         source = meta.get("source") or (manifest.get("provenance") or {})
         title = f"## {folder.name}: {folder.stage} `{folder.entry}`"
         lines = [title, ""]
