@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -14,7 +13,8 @@ from typing import Any
 
 import click
 
-from artreg import __version__
+from artreg import render
+from artreg._version import __version__
 from artreg.errors import ArtregError, GateFailed, VerificationFailed
 
 # Options most commands share, defined once.
@@ -60,7 +60,7 @@ class Output:
 
     def emit(self, data: Any, text: str) -> None:
         if self.as_json:
-            click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+            click.echo(render.to_json(data))
         elif not self.quiet:
             click.echo(text)
 
@@ -107,26 +107,8 @@ def _options(publishing: dict[str, Any]) -> Any:
         wait=publishing["wait"],
         branch=publishing["branch"],
         push=publishing["push"],
+        summary_md=Path(publishing["summary_md"]) if publishing.get("summary_md") else None,
     )
-
-
-def _after_publish(root: Path, result: Any, publishing: dict[str, Any]) -> None:
-    """--summary-md, once the change is committed (--push happens inside the transaction)."""
-    if publishing.get("summary_md"):
-        from artreg.layout import StageDir
-        from artreg.review import summary_markdown
-
-        folder = StageDir.parse(result.folder)
-        assert folder is not None
-        Path(publishing["summary_md"]).write_text(
-            summary_markdown(root, [folder]), encoding="utf-8"
-        )
-
-
-def _tags_text(result: Any) -> str:
-    if result.extra.get("branch"):
-        return f"on branch {result.extra['branch']} (tags after the merge: `artreg tag`)"
-    return f"tags {', '.join(result.tags)}"
 
 
 class ArtregGroup(click.Group):
@@ -145,7 +127,7 @@ class ArtregGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("artreg: interrupted; nothing was changed", err=True)
             sys.exit(130)
-        except Exception as exc:
+        except Exception as exc:  # a bug: one line, the stack only with --traceback
             if ctx.obj and ctx.obj.get("traceback"):
                 traceback.print_exc()
             click.echo(f"artreg: internal error: {type(exc).__name__}: {exc}", err=True)
@@ -156,9 +138,9 @@ class ArtregGroup(click.Group):
 def _report(exc: ArtregError) -> None:
     label = "error"
     if isinstance(exc, GateFailed):
-        from artreg.gates import GateResult, format_table
+        from artreg.model import GateResult
 
-        click.echo(format_table([GateResult(**r) for r in exc.results]), err=True)  # type: ignore[arg-type]
+        click.echo(render.gate_table([GateResult.from_json(r) for r in exc.results]), err=True)
         label = "gate failed"
     if isinstance(exc, VerificationFailed):
         for problem in exc.problems:
@@ -207,34 +189,17 @@ def init(
 
     Example: artreg init my-registry --remote s3://models/registry --ci github
     """
-    from artreg.initrepo import init_registry
+    from artreg.features import init as feature
 
     if server_hook:
-        from artreg.serverhook import install_update_hook
-
-        hook = install_update_hook(Path(server_hook))
+        hook = feature.install_server_hook(Path(server_hook))
         Output(as_json).emit(
             {"hook": str(hook)},
             f"installed {hook}: registry tags can no longer be moved or deleted",
         )
         return
-    result = init_registry(Path(path), remote=remote, ci=ci)
-    created = sorted(set(result.created))
-    Output(as_json).emit(
-        {
-            "root": str(result.root),
-            "created": created,
-            "commit": result.commit,
-            "remote": result.remote,
-        },
-        f"registry at {result.root}\n"
-        + (
-            f"created: {', '.join(created)}\ncommit: {result.commit}\n"
-            if created
-            else "already a registry; nothing to do\n"
-        )
-        + f"remote: {result.remote}",
-    )
+    result = feature.init_registry(Path(path), remote=remote, ci=ci)
+    Output(as_json).emit(render.init_json(result), render.init_text(result))
 
 
 @main.command()
@@ -270,7 +235,7 @@ def register(
 
     Example: artreg register encoder run42 --from ckpt/ --config config.yaml --metrics metrics.json
     """
-    from artreg.register import register_raw
+    from artreg.features.register import register_raw
 
     out = Output(as_json, quiet)
     root = _root(repo_path)
@@ -286,13 +251,7 @@ def register(
             progress=progress,
             options=_options(publishing),
         )
-    _after_publish(root, result, publishing)
-    out.emit(
-        result.as_dict(),
-        f"registered {result.name} session {result.id} in {result.folder}\n"
-        f"commit {result.commit[:12]}, {_tags_text(result)}\n"
-        f"{len(result.files)} files recorded in {result.folder}/manifest.json",
-    )
+    out.emit(result.as_dict(), render.registered(result))
 
 
 @main.command()
@@ -383,57 +342,33 @@ def promote(
     Example: artreg promote encoder run42_epoch_70_validated --to production --version 1.0.0
     --benchmarks perf/ --deployment deployment.yaml --approved-by alice
     """
-    from artreg.errors import InputError
-    from artreg.gates import GateResult, format_table
-    from artreg.promote import promote_to_production, promote_to_validated
+    from artreg.features.promote import promote as run
 
     out = Output(as_json, quiet)
     root = _root(repo_path)
     with out.progress("copying and hashing") as progress:
-        if stage == "validated":
-            if not checkpoint or not results:
-                raise InputError(
-                    "--to validated needs --checkpoint and --results",
-                    hint="see artreg promote --help",
-                )
-            result = promote_to_validated(
-                root,
-                name,
-                source_id,
-                checkpoint,
-                Path(results),
-                validated_id=validated_id,
-                formats=tuple(dict.fromkeys(("pt", *formats))),
-                progress=progress,
-                options=_options(publishing),
-            )
-        else:
-            if not version:
-                raise InputError("--to production needs --version", hint="e.g. --version 1.0.0")
-            result = promote_to_production(
-                root,
-                name,
-                source_id,
-                version,
-                deployment_config=Path(deployment) if deployment else None,
-                benchmarks=Path(benchmarks) if benchmarks else None,
-                resource_usage=Path(resources) if resources else None,
-                approved_by=approved_by,
-                security_review=Path(security_review) if security_review else None,
-                notes=notes,
-                optimize=optimize,
-                formats=formats,
-                allow_non_monotonic=allow_non_monotonic,
-                progress=progress,
-                options=_options(publishing),
-            )
-    _after_publish(root, result, publishing)
-    table = format_table([GateResult(**g) for g in result.extra.get("gates", [])])
-    out.emit(
-        result.as_dict(),
-        f"promoted {result.name} to {result.stage}: {result.folder}\n"
-        f"commit {result.commit[:12]}, {_tags_text(result)}\n\n{table}",
-    )
+        result = run(
+            root,
+            name,
+            source_id,
+            stage,
+            checkpoint=checkpoint,
+            results=Path(results) if results else None,
+            validated_id=validated_id,
+            version=version,
+            deployment_config=Path(deployment) if deployment else None,
+            benchmarks=Path(benchmarks) if benchmarks else None,
+            resource_usage=Path(resources) if resources else None,
+            approved_by=approved_by,
+            security_review=Path(security_review) if security_review else None,
+            notes=notes,
+            optimize=optimize,
+            formats=formats,
+            allow_non_monotonic=allow_non_monotonic,
+            progress=progress,
+            options=_options(publishing),
+        )
+    out.emit(result.as_dict(), render.promoted(result))
 
 
 @main.command()
@@ -446,16 +381,9 @@ def demo(directory: str | None, epochs: int) -> None:
 
     Example: artreg demo /tmp/artreg-demo
     """
-    from artreg.demo import run_demo
+    from artreg.features.demo import run_demo
 
     run_demo(Path(directory) if directory else None, epochs=epochs, echo=click.echo)
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    body = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
 
 
 def _stage_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -479,25 +407,10 @@ def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg list --json
     """
-    from artreg.consume import overview
+    from artreg.features.queries import overview
 
     data = overview(_root(repo_path), deprecated=show_all)
-    stages = ["raw", "validated", "production"]
-    stages += sorted({s for v in data.values() for s in v["stages"]} - set(stages))
-    rows = [
-        [name + (" (deprecated)" if info["deprecated"] else ""), info["latest"] or "-"]
-        + [
-            (e["version"] or e["id"] or e["commit"][:7]) if (e := info["stages"].get(s)) else "-"
-            for s in stages
-        ]
-        for name, info in data.items()
-    ]
-    Output(as_json).emit(
-        data,
-        _table(["name", "latest", *[f"#{s}" for s in stages]], rows)
-        if rows
-        else "the registry is empty",
-    )
+    Output(as_json).emit(render.overview_json(data), render.overview_text(data))
 
 
 @main.command()
@@ -509,36 +422,18 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg show encoder#production
     """
-    from artreg.consume import overview, parse_spec, resolve
+    from artreg.features.fetch import resolve
+    from artreg.features.queries import show_artifact
+    from artreg.tags import parse_spec
 
     root = _root(repo_path)
     name, stage, version = parse_spec(spec)
     if stage is None and version is None:
-        data = overview(root, deprecated=True, names=[name]).get(name)
-        if data is None:
-            from artreg.registry import load_state
-
-            load_state(root).get(name)  # raises the NotFoundError listing the known names
-        assert data is not None
-        rows = [
-            [s, e["version"] or "-", e["id"] or "-", e["tag"], e["commit"][:12]]
-            for s, e in data["stages"].items()
-        ]
-        Output(as_json).emit(
-            {name: data},
-            f"{name}: latest {data['latest'] or '-'}{' (deprecated)' if data['deprecated'] else ''}\n"
-            + _table(["stage", "version", "id", "tag", "commit"], rows),
-        )
+        data = show_artifact(root, name)
+        Output(as_json).emit(render.overview_json({name: data}), render.artifact_text(data))
         return
-    resolved = resolve(root, name, stage=stage, version=version)
-    info = resolved.as_dict(root)
-    info["files"] = {rel: {"sha256": d.sha256, "size": d.size} for rel, d in resolved.files.items()}
-    Output(as_json).emit(
-        info,
-        "\n".join(f"{k}: {v}" for k, v in info.items() if k != "files")
-        + "\nfiles:\n"
-        + "\n".join(f"  {rel}  {d.size:,} B  {d.sha256}" for rel, d in resolved.files.items()),
-    )
+    info, text = render.resolved_with_files(root, resolve(root, name, stage=stage, version=version))
+    Output(as_json).emit(info, text)
 
 
 @main.command()
@@ -558,13 +453,13 @@ def resolve(
 
     Example: artreg resolve encoder --stage validated
     """
-    from artreg import consume
+    from artreg.features import fetch
 
     root = _root(repo_path)
-    resolved = consume.resolve(root, name, stage=stage, version=version)
+    resolved = fetch.resolve(root, name, stage=stage, version=version)
     if not no_verify:
-        consume.verify(root, resolved)
-    Output(as_json).emit(resolved.as_dict(root), str(root / resolved.model))
+        fetch.verify(root, resolved)
+    Output(as_json).emit(render.resolved_json(root, resolved), str(root / resolved.model))
 
 
 @main.command()
@@ -590,14 +485,18 @@ def pull(
 
     Example: artreg pull encoder --version 1.2.0
     """
-    from artreg import consume
+    from artreg.features import fetch
 
     out = Output(as_json, quiet)
     root = _root(repo_path)
-    resolved = consume.resolve(root, name, stage=stage, version=version)
+    resolved = fetch.resolve(root, name, stage=stage, version=version)
     with out.progress("verifying") as progress:
-        fetched = consume.pull(root, resolved, remote=remote, force=force, progress=progress)
-    info = {**resolved.as_dict(root), "fetched": fetched, "verified": len(resolved.files)}
+        fetched = fetch.pull(root, resolved, remote=remote, force=force, progress=progress)
+    info = {
+        **render.resolved_json(root, resolved),
+        "fetched": fetched,
+        "verified": len(resolved.files),
+    }
     out.emit(
         info,
         f"{root / resolved.model}\n{fetched} objects fetched, {len(resolved.files)} files verified",
@@ -631,13 +530,13 @@ def get(
 
     Example: artreg get encoder --stage production -o /srv/models
     """
-    from artreg import consume
+    from artreg.features import fetch
 
     root = _root(repo_path)
-    resolved = consume.resolve(root, name, stage=stage, version=version)
-    written = consume.export(root, resolved, Path(out_dir), remote=remote)
+    resolved = fetch.resolve(root, name, stage=stage, version=version)
+    written = fetch.export(root, resolved, Path(out_dir), remote=remote)
     Output(as_json).emit(
-        {**resolved.as_dict(root), "written": [str(p) for p in written]},
+        {**render.resolved_json(root, resolved), "written": [str(p) for p in written]},
         "\n".join(str(p) for p in written),
     )
 
@@ -653,21 +552,14 @@ def index(check: bool, repo_path: str | None) -> None:
     Example: artreg index --check
     """
     from artreg import index as registry_index
-    from artreg.errors import VerificationFailed
     from artreg.layout import REGISTRY_JSON
-    from artreg.registry import load_state
 
     root = _root(repo_path)
-    state = load_state(root)
     if check:
-        if registry_index.stale(root, state):
-            raise VerificationFailed(
-                f"{REGISTRY_JSON} is out of date",
-                [f"{REGISTRY_JSON} differs from what the tags and folders say; run `artreg index`"],
-            )
+        registry_index.check(root)
         click.echo(f"{REGISTRY_JSON} is up to date")
         return
-    (root / REGISTRY_JSON).write_text(registry_index.render(root, state))
+    registry_index.regenerate(root)
     click.echo(f"wrote {REGISTRY_JSON} (commit it)")
 
 
@@ -680,14 +572,10 @@ def log(name: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg log encoder
     """
-    from artreg.consume import history
+    from artreg.features.queries import history
 
     events = history(_root(repo_path), name)
-    rows = [
-        [e["date"], e["action"], e["tag"], e["commit"][:10], e["by"], e["folder"] or "-"]
-        for e in events
-    ]
-    Output(as_json).emit(events, _table(["date", "action", "tag", "commit", "by", "folder"], rows))
+    Output(as_json).emit(render.history_json(events), render.history_text(events))
 
 
 @main.command()
@@ -722,8 +610,7 @@ def verify(
 
     Example: artreg verify --remote
     """
-    from artreg.errors import VerificationFailed
-    from artreg.verify import verify_registry
+    from artreg.features.verify import verify_registry
 
     root = _root(repo_path)
     report = verify_registry(
@@ -731,29 +618,13 @@ def verify(
         remote=check_remote,
         remote_name=remote_name,
         signed=signed,
-        changed=[_inside(root, f) for f in files] if changed else None,
+        changed=list(files) if changed else None,
     )
-    data = {"ok": not report.problems, "problems": report.problems, "checked": report.checked}
     if report.problems:
         if as_json:
-            click.echo(json.dumps(data, indent=2, sort_keys=True))
+            click.echo(render.to_json(render.verify_json(report)))
         raise VerificationFailed(f"{len(report.problems)} problem(s) in {root}", report.problems)
-    Output(as_json).emit(
-        data, "registry verified: " + ", ".join(f"{n} {k}" for k, n in report.checked.items())
-    )
-
-
-def _inside(root: Path, file: str) -> str:
-    """A path given on the command line, relative to the registry root; refuse one outside."""
-    from artreg.errors import InputError
-
-    path = Path(file).resolve() if Path(file).is_absolute() else (Path.cwd() / file).resolve()
-    try:
-        return path.relative_to(root.resolve()).as_posix()
-    except ValueError:
-        raise InputError(
-            f"{file}: outside the registry {root}", hint="pass files of the registry"
-        ) from None
+    Output(as_json).emit(render.verify_json(report), render.verified_text(report))
 
 
 @main.command()
@@ -765,31 +636,10 @@ def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg lineage encoder@v1.2.0
     """
-    from artreg.lineage import lineage as build
+    from artreg.features.queries import lineage as build
 
     chain = build(_root(repo_path), spec)
-    lines = []
-    for i, step in enumerate(chain):
-        arrow = "" if i == 0 else "  ← "
-        if step["stage"] == "training code":
-            lines.append(
-                f"{arrow}training code commit {step['commit']}{' (dirty)' if step.get('dirty') else ''}"
-            )
-            continue
-        lines.append(f"{arrow}{step['stage']} {step['id']}  ({step['folder']})")
-        lines.append(
-            f"      tag {step['tag'] or '(untagged)'} on {str(step['commit'] or '-')[:12]}, {step['date']}, by {step['by']}"
-        )
-        if step.get("approved_by"):
-            lines.append(f"      approved by {step['approved_by']}")
-        for gate in step["gates"]:
-            lines.append(
-                f"      gate {gate['metric']} = {gate['value']} ({gate['op']} {gate['threshold']}): {'pass' if gate['passed'] else 'FAIL'}"
-            )
-        primary = [(rel, f) for rel, f in step["files"].items() if f.get("dvc")][:3]
-        for rel, f in primary:
-            lines.append(f"      {rel}  sha256 {f['sha256']}")
-    Output(as_json).emit(chain, "\n".join(lines))
+    Output(as_json).emit(render.lineage_json(chain), render.lineage_text(chain))
 
 
 @main.command()
@@ -802,10 +652,9 @@ def summary(base: str, repo_path: str | None) -> None:
 
     Example: artreg summary --base origin/main >> "$GITHUB_STEP_SUMMARY"
     """
-    from artreg.review import folders_since, summary_markdown
+    from artreg.features.review import summary as build
 
-    root = _root(repo_path)
-    click.echo(summary_markdown(root, folders_since(root, base)), nl=False)
+    click.echo(build(_root(repo_path), base), nl=False)
 
 
 @main.command()
@@ -821,7 +670,7 @@ def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bo
 
     Example: artreg tag --push
     """
-    from artreg.review import tag_merged
+    from artreg.features.review import tag_merged
 
     created = tag_merged(_root(repo_path), push=push, remote=remote, wait=wait)
     Output(as_json).emit(
@@ -852,24 +701,10 @@ def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> N
 
     Example: artreg deprecate encoder@v1.1.0
     """
-    from artreg import housekeeping
-    from artreg.consume import parse_spec
+    from artreg.features import housekeeping
 
-    root = _root(repo_path)
-    name, stage, version = parse_spec(spec)
-    if stage is not None:
-        from artreg.errors import InputError
-
-        raise InputError(f"{spec}: use `artreg unassign {spec}` for a stage", hint="see --help")
-    done = (
-        housekeeping.deregister(root, name, version.removeprefix("v"), wait=wait)
-        if version
-        else housekeeping.deprecate(root, name, wait=wait)
-    )
-    Output(as_json).emit(
-        done.__dict__,
-        f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}",
-    )
+    done = housekeeping.retire(_root(repo_path), spec, wait=wait)
+    Output(as_json).emit(render.plain(done), render.housekeeping(done))
 
 
 @main.command()
@@ -882,18 +717,10 @@ def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> No
 
     Example: artreg unassign encoder#production
     """
-    from artreg import housekeeping
-    from artreg.consume import parse_spec
-    from artreg.errors import InputError
+    from artreg.features import housekeeping
 
-    name, stage, _ = parse_spec(spec)
-    if stage is None:
-        raise InputError(f"{spec}: give NAME#STAGE", hint="e.g. artreg unassign encoder#production")
-    done = housekeeping.unassign(_root(repo_path), name, stage, wait=wait)
-    Output(as_json).emit(
-        done.__dict__,
-        f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}",
-    )
+    done = housekeeping.unassign_spec(_root(repo_path), spec, wait=wait)
+    Output(as_json).emit(render.plain(done), render.housekeeping(done))
 
 
 @main.command(name="diff")
@@ -906,29 +733,10 @@ def diff_(a: str, b: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg diff encoder@v1.0.0 encoder#validated
     """
-    from artreg.compare import diff
+    from artreg.features.queries import diff
 
     data = diff(_root(repo_path), a, b)
-    rows = [
-        [m["metric"], _num(m["a"]), _num(m["b"]), _num(m["delta"], signed=True)]
-        for m in data["metrics"]
-    ]
-    text = [
-        f"A: {data['a']['folder']} ({data['a']['tag']})",
-        f"B: {data['b']['folder']} ({data['b']['tag']})",
-        "same model bytes"
-        if data["same_model"]
-        else f"model sha256: {data['a']['model_sha256'][:16]}… → {data['b']['model_sha256'][:16]}…",
-        "",
-        _table(["metric", "A", "B", "delta"], rows) if rows else "no numeric metrics to compare",
-    ]
-    Output(as_json).emit(data, "\n".join(text))
-
-
-def _num(value: Any, signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    return f"{value:+.6g}" if signed else f"{value:.6g}"
+    Output(as_json).emit(render.diff_json(data), render.diff_text(data))
 
 
 @main.command()
@@ -941,14 +749,9 @@ def doctor(repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg doctor
     """
-    from artreg.doctor import diagnose
+    from artreg.features.doctor import diagnose
 
     checks = diagnose(Path(repo_path or "."))
-    lines = [
-        f"{'ok ' if c.ok else 'XX '} {c.name}: {c.detail}"
-        + (f"\n      fix: {c.fix}" if not c.ok and c.fix else "")
-        for c in checks
-    ]
-    Output(as_json).emit([c.__dict__ for c in checks], "\n".join(lines))
+    Output(as_json).emit(render.doctor_json(checks), render.doctor_text(checks))
     if not all(c.ok for c in checks):
         sys.exit(1)

@@ -8,13 +8,13 @@ commands free of GitPython's import cost. Every failure becomes a ToolError nami
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from artreg.errors import InputError, ToolError
-from artreg.tags import FOR_EACH_REF_FORMAT, TagRecord, parse_for_each_ref
 
 # Keep git's output stable and free of pagers and prompts, whatever the user's configuration.
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"}
@@ -71,12 +71,39 @@ def current_branch(root: Path) -> str | None:
     return out or None
 
 
-def list_tags(root: Path, names: Sequence[str] | None = None) -> list[TagRecord]:
-    """Every registry tag (or only those of `names`) with its target commit, date, tagger and
-    message: one git call. Limiting to names spares git reading thousands of tag objects."""
+def for_each_ref(root: Path, fmt: str, names: Sequence[str] | None = None) -> str:
+    """`git for-each-ref` over every tag (or only those of artifact `names`): one git call.
+    Limiting to names spares git reading thousands of tag objects."""
     patterns = [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"] if names else ["refs/tags"]
-    out = git(root, "for-each-ref", f"--format={FOR_EACH_REF_FORMAT}", *patterns)
-    return parse_for_each_ref(out)
+    return git(root, "for-each-ref", f"--format={fmt}", *patterns)
+
+
+def read_blobs(root: Path, specs: Sequence[str]) -> dict[str, bytes | None]:
+    """Many `REV:PATH` files through one `git cat-file --batch` process; None where absent."""
+    if not specs:
+        return {}
+    proc = subprocess.run(
+        ["git", "-C", str(root), "cat-file", "--batch"],
+        input="".join(f"{spec}\n" for spec in specs).encode(),
+        capture_output=True,
+        env={**os.environ, **_GIT_ENV},
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise ToolError(f"git cat-file --batch failed in {root}: {proc.stderr.decode().strip()}")
+    out, pos = proc.stdout, 0
+    found: dict[str, bytes | None] = {}
+    for spec in specs:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].rsplit(b" ", 2)
+        pos = end + 1
+        if len(header) == 3 and header[2].isdigit():  # "<oid> <type> <size>" then the bytes
+            size = int(header[2])
+            found[spec] = out[pos : pos + size] if header[1] == b"blob" else None
+            pos += size + 1
+        else:  # "<spec> missing" / "<spec> ambiguous"
+            found[spec] = None
+    return found
 
 
 def status(root: Path, paths: Sequence[str] = ()) -> str:
@@ -136,7 +163,7 @@ def show_file(root: Path, rev: str, path: str) -> bytes | None:
 
 def json_at(root: Path, rev: str, path: str) -> Any:
     """A JSON file as committed at `rev` (parsed strictly), or None if it is not there."""
-    from artreg.documents import parse_json
+    from artreg.fileio import parse_json
 
     data = show_file(root, rev, path)
     return None if data is None else parse_json(data.decode("utf-8"), f"{path}@{rev[:12]}")
@@ -209,3 +236,57 @@ def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
         ).returncode
         == 0
     )
+
+
+def creation_commits(root: Path) -> dict[str, str]:
+    """Folder → the commit that added its manifest.json: one `git log` call."""
+    out = git(
+        root,
+        "log",
+        "--format=commit %H",
+        "--diff-filter=A",
+        "--name-only",
+        "--",
+        "artifacts/*/*/*/manifest.json",
+    )
+    created: dict[str, str] = {}
+    commit = ""
+    for line in out.splitlines():
+        if line.startswith("commit "):
+            commit = line.split()[1]
+        elif line.strip():
+            created[line.rsplit("/", 1)[0]] = commit  # log is newest first: keep the oldest
+    return created
+
+
+def version() -> str | None:
+    """`git --version`, or None when git is not installed."""
+    if shutil.which("git") is None:
+        return None
+    return subprocess.run(
+        ["git", "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+
+
+def common_dir(repo: Path) -> Path:
+    """The git directory a repository (bare or not) keeps its hooks and refs in."""
+    proc = subprocess.run(
+        ["git", "rev-parse", "--git-common-dir"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise InputError(
+            f"{repo} is not a git repository: {proc.stderr.strip()}",
+            hint="pass the path of the (bare) git repository that the server serves",
+        )
+    return (repo / proc.stdout.strip()).resolve()
+
+
+def config_value(repo: Path, key: str) -> str:
+    """A git configuration value as git resolves it (every level), or ''."""
+    return subprocess.run(
+        ["git", "config", "--get", key], cwd=repo, capture_output=True, text=True, check=False
+    ).stdout.strip()

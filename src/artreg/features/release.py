@@ -1,0 +1,330 @@
+"""Releases to production: a validated artifact (`promote --to production`) or a ready model
+file (`register_artifact`), both as `name@vX.Y.Z` plus `name#production#N`, through the same
+version check, gates and CHANGELOG."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from artreg import schemas, state
+from artreg.deployment import dockerfile, kubernetes
+from artreg.errors import ConflictError, InputError, NotFoundError
+from artreg.features.promote import (
+    check_formats,
+    committed_source,
+    finish,
+    json_input,
+    model_files,
+    verified_file,
+    write_sha256_files,
+)
+from artreg.fileio import dump_json, read_json, read_yaml
+from artreg.hashing import ProgressFn, check_single_file
+from artreg.layout import PYTORCH_SUFFIXES, StageDir, production_dir, validated_dir
+from artreg.model import Approval, Metadata, ModelFile, ModelInfo, Source
+from artreg.modelcard import changelog
+from artreg.policy import approval, check_gates, load_settings, resolve_name
+from artreg.publish import Published, PublishOptions, actor, now_iso
+from artreg.stagefolder import StageBuilder
+from artreg.tags import Action, is_semver, semver_key, validate_id, validate_semver
+
+
+def _benchmarks(
+    benchmarks: Mapping[str, Any] | Path | str | None,
+    resource_usage: Mapping[str, Any] | Path | str | None,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """benchmarks.json and resource_usage.json; a folder given as benchmarks may hold both."""
+    if isinstance(benchmarks, (str, Path)) and Path(benchmarks).is_dir():
+        folder = Path(benchmarks)
+        benchmarks = folder / "benchmarks.json"
+        if resource_usage is None and (folder / "resource_usage.json").is_file():
+            resource_usage = folder / "resource_usage.json"
+    bench = json_input(benchmarks, "benchmarks", "benchmarks") if benchmarks is not None else None
+    usage = (
+        json_input(resource_usage, "resource_usage", "resource usage")
+        if resource_usage is not None
+        else None
+    )
+    return bench, usage
+
+
+def _deployment(value: Mapping[str, Any] | Path | str | None) -> dict[str, Any]:
+    """The deployment config: a dict, a YAML file or a JSON file, schema-checked."""
+    if value is None:
+        return {}
+    if isinstance(value, (str, Path)) and str(value).endswith((".yaml", ".yml")):
+        data = read_yaml(Path(value), "deployment config") or {}
+        if not isinstance(data, dict):
+            raise InputError(
+                f"{value}: a deployment config must be a mapping", hint="use key: value lines"
+            )
+        schemas.validate(data, "deployment", str(value))
+        return data
+    return json_input(value, "deployment", "deployment config")
+
+
+def _security_review(value: Mapping[str, Any] | Path | str | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    review = value if isinstance(value, Mapping) else read_json(Path(value), "security review")
+    if not isinstance(review, Mapping):
+        raise InputError(f"{value}: a security review must be a JSON object", hint="wrap it in {}")
+    return dict(review)
+
+
+def existing_releases(root: Path, name: str) -> list[str]:
+    """Versions of `name` released so far: production folders and version tags."""
+    folder = root / "artifacts" / "production" / name
+    versions = (
+        {p.name[1:] for p in folder.iterdir() if p.is_dir() and p.name.startswith("v")}
+        if folder.is_dir()
+        else set()
+    )
+    registry = state.load(root, folders="none")
+    if name in registry.artifacts:
+        versions |= {v.version for v in registry.artifacts[name].versions if v.registered}
+    return sorted((v for v in versions if is_semver(v)), key=semver_key)
+
+
+def check_new_version(
+    root: Path, name: str, version: str, allow_non_monotonic: bool = False
+) -> list[str]:
+    """The one version check of every path to production: semantic, new, and (unless allowed)
+    not below the latest release. Returns the versions released so far."""
+    entry = production_dir(name, version)
+    released = existing_releases(root, name)
+    if version in released or entry.path(root).exists():
+        raise ConflictError(
+            f"{name} v{version} is released already",
+            hint="choose a new version; releases are immutable",
+        )
+    if released and not allow_non_monotonic and semver_key(version) < semver_key(released[-1]):
+        raise InputError(
+            f"version {version} is lower than the latest release v{released[-1]} of {name}",
+            hint="choose a higher version, or pass --allow-non-monotonic for a patch of an old line",
+        )
+    return released
+
+
+def promote_to_production(
+    root: Path,
+    name: str | None,
+    validated_id: str,
+    version: str,
+    *,
+    deployment_config: Mapping[str, Any] | Path | str | None = None,
+    benchmarks: Mapping[str, Any] | Path | str | None = None,
+    resource_usage: Mapping[str, Any] | Path | str | None = None,
+    approved_by: str | None = None,
+    security_review: Mapping[str, Any] | Path | str | None = None,
+    notes: str | None = None,
+    optimize: str | None = None,
+    formats: tuple[str, ...] = (),
+    allow_non_monotonic: bool = False,
+    progress: ProgressFn | None = None,
+    options: PublishOptions | None = None,
+) -> Published:
+    """Release a validated artifact as `<name>@v<version>`: gates, approval, deployment files."""
+    # 1. Check everything first.
+    settings = load_settings(root)
+    name = resolve_name(root, name)
+    vid = validate_id(validated_id, "validated id")
+    version = validate_semver(version)
+    if optimize not in (None, "fp16"):
+        raise InputError(
+            f"unknown optimisation {optimize!r}", hint="use --optimize fp16, or leave it out"
+        )
+    check_formats(formats)
+    source = validated_dir(name, vid)
+    entry = production_dir(name, version)
+    released = check_new_version(root, name, version, allow_non_monotonic)
+    committed = committed_source(root, source)
+    manifest = committed.manifest
+    if committed.metadata is None:
+        raise NotFoundError(
+            f"{source.relpath}: has no metadata.json", hint="promote from a validated artifact"
+        )
+    src_meta = committed.metadata
+    deploy = _deployment(deployment_config)
+    bench, usage = _benchmarks(benchmarks, resource_usage)
+    review = _security_review(security_review)
+    if settings.require_security_review and review is None:
+        raise InputError(
+            "params.yaml (artreg.require_security_review) requires a security review record",
+            hint="pass --security-review FILE (security_review=...)",
+        )
+    metrics = {**(bench or {}), **(usage or {})}
+    results = check_gates(settings, "production", name, metrics)
+    approved = approval(settings, approved_by, now_iso())
+    model_src = src_meta.model.primary
+    model_path = verified_file(root, source, model_src.path, manifest)
+    who = actor(root)
+
+    weights: dict[str, bytes] = {}
+    if optimize or formats:
+        if model_path.suffix not in PYTORCH_SUFFIXES:
+            raise InputError(
+                f"{source.relpath}/{model_src.path}: --optimize/--format need a PyTorch model",
+                hint="leave them out for ONNX, safetensors and .bin models",
+            )
+        from artreg.checkpoints import clean_checkpoint_bytes
+
+        for fmt in ("pt", *[f for f in formats if f != "pt"]):
+            data, _ = clean_checkpoint_bytes(model_path, fmt, fp16=optimize == "fp16")
+            weights[f"model.{fmt}"] = data
+
+    # 2. Build.
+    builder = StageBuilder(root, entry, progress)
+    try:
+        if weights:
+            files = model_files(builder, weights)
+        else:
+            digest = builder.track_file(model_src.path, src=model_path)
+            files = [ModelFile.named(model_src.path, digest.sha256, digest.size)]
+            write_sha256_files(builder, files)
+        if (source.path(root) / "config.yaml").is_file():
+            builder.copy("config.yaml", source.path(root) / "config.yaml")
+        if bench is not None:
+            builder.write_text("performance/benchmarks.json", dump_json(bench))
+        if usage is not None:
+            builder.write_text("performance/resource_usage.json", dump_json(usage))
+        primary = files[0]
+        builder.write_text(
+            "deployment/docker/Dockerfile",
+            dockerfile(name, version, primary.path, primary.sha256, deploy),
+        )
+        for fname, text in kubernetes(name, version, primary.sha256, deploy).items():
+            builder.write_text(f"deployment/kubernetes/{fname}", text)
+        if review is not None:
+            builder.write_text("security_review.json", dump_json(review))
+        metadata = Metadata(
+            stage="production",
+            name=name,
+            id=entry.entry,
+            version=version,
+            created_at=now_iso(),
+            created_by=who,
+            source=Source(
+                stage="validated",
+                id=vid,
+                path=source.relpath,
+                sha256=model_src.sha256,
+                checkpoint=src_meta.source.checkpoint,
+                commit=src_meta.source.commit,
+            ),
+            training_curves=src_meta.training_curves,
+            gates=results,
+            model=ModelInfo(files, src_meta.model.parameter_count, optimization=optimize),
+            approval=approved or Approval("not required (params.yaml)", now_iso()),
+            security_review=review,
+            notes=notes,
+            deployment=deploy,
+        )
+        return _release(
+            root,
+            builder,
+            metadata,
+            released,
+            f"artreg: release {name} v{version} to production from {vid}",
+            source.relpath,
+            options,
+        )
+    finally:
+        builder.cleanup()
+
+
+def _release(
+    root: Path,
+    builder: StageBuilder,
+    metadata: Metadata,
+    released: list[str],
+    title: str,
+    source: str,
+    options: PublishOptions | None,
+) -> Published:
+    """Complete a production folder (CHANGELOG carried forward) and publish it with its two
+    tags, `name@vX.Y.Z` and `name#production#N`."""
+    entry = builder.entry
+    previous = _previous_changelog(root, entry, released)
+    builder.write_text("CHANGELOG.md", changelog(previous, metadata.to_json()))
+    version = entry.entry.removeprefix("v")
+    return finish(
+        root,
+        builder,
+        metadata,
+        [(Action.REGISTER, None, version), (Action.ASSIGN, "production", None)],
+        title,
+        source,
+        options,
+    )
+
+
+def _previous_changelog(root: Path, entry: StageDir, released: list[str]) -> str | None:
+    for version in reversed(released):
+        path = production_dir(entry.name, version).path(root) / "CHANGELOG.md"
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    return None
+
+
+def register_model_file(
+    root: Path,
+    name: str,
+    file_path: Path,
+    version: str,
+    *,
+    notes: str | None = None,
+    benchmarks: Mapping[str, Any] | Path | str | None = None,
+    options: PublishOptions | None = None,
+) -> Published:
+    """Release a ready model file (no training session behind it) as `name@v<version>`."""
+    settings = load_settings(root)
+    name = resolve_name(root, name)
+    version = validate_semver(version)
+    if not file_path.is_file():
+        raise InputError(f"{file_path}: model file not found", hint="check the path")
+    check_single_file(file_path)
+    validate_id(file_path.name, "model file name")
+    entry = production_dir(name, version)
+    released = check_new_version(root, name, version)
+    bench, _ = _benchmarks(benchmarks, None)
+    results = check_gates(settings, "production", name, bench) if bench is not None else []
+    who = actor(root)
+    builder = StageBuilder(root, entry)
+    try:
+        digest = builder.track_file(file_path.name, src=file_path)
+        model = ModelFile.named(file_path.name, digest.sha256, digest.size)
+        write_sha256_files(builder, [model])
+        if bench is not None:
+            builder.write_text("performance/benchmarks.json", dump_json(bench))
+        metadata = Metadata(
+            stage="production",
+            name=name,
+            id=entry.entry,
+            version=version,
+            created_at=now_iso(),
+            created_by=who,
+            source=Source(
+                stage="external",
+                id=file_path.name,
+                path=str(file_path.resolve()),
+                sha256=digest.sha256,
+            ),
+            gates=results,
+            model=ModelInfo([model]),
+            approval=Approval(f"{who} (register_artifact)", now_iso()),
+            notes=notes,
+        )
+        return _release(
+            root,
+            builder,
+            metadata,
+            released,
+            f"artreg: register {name} v{version} from {file_path.name}",
+            str(file_path.resolve()),
+            options,
+        )
+    finally:
+        builder.cleanup()
