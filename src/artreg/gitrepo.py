@@ -43,15 +43,17 @@ def git(
     return proc.stdout
 
 
+def _run(where: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`git -C where args...` whose exit status is the answer (no ToolError)."""
+    return subprocess.run(
+        ["git", "-C", str(where), *args], capture_output=True, text=True, check=False
+    )
+
+
 def toplevel(start: Path) -> Path:
     """The root of the git work tree that contains `start`."""
     start = start if start.is_dir() else start.parent
-    proc = subprocess.run(
-        ["git", "-C", str(start), "rev-parse", "--show-toplevel"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = _run(start, "rev-parse", "--show-toplevel")
     if proc.returncode != 0:
         raise InputError(
             f"{start}: not inside a git repository",
@@ -199,43 +201,21 @@ def move_head(root: Path, rev: str) -> None:
 def training_code_state(path: Path) -> dict[str, object] | None:
     """Commit and dirty state of the git repo holding `path` (the training code), if any."""
     start = path if path.is_dir() else path.parent
-    proc = subprocess.run(
-        ["git", "-C", str(start), "rev-parse", "--verify", "--quiet", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = _run(start, "rev-parse", "--verify", "--quiet", "HEAD")
     if proc.returncode != 0:
         return None
-    dirty = subprocess.run(
-        ["git", "-C", str(start), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    dirty = _run(start, "status", "--porcelain", "--untracked-files=no")
     return {"commit": proc.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 
 
 def verify_signature(root: Path, kind: str, ref: str) -> bool:
     """True if git accepts the signature of a tag or commit (`git verify-tag/verify-commit`)."""
-    return (
-        subprocess.run(
-            ["git", "-C", str(root), f"verify-{kind}", ref], capture_output=True, check=False
-        ).returncode
-        == 0
-    )
+    return _run(root, f"verify-{kind}", ref).returncode == 0
 
 
 def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
     """True if `ancestor` is `descendant` or in its history."""
-    return (
-        subprocess.run(
-            ["git", "-C", str(root), "merge-base", "--is-ancestor", ancestor, descendant],
-            capture_output=True,
-            check=False,
-        ).returncode
-        == 0
-    )
+    return _run(root, "merge-base", "--is-ancestor", ancestor, descendant).returncode == 0
 
 
 def creation_commits(root: Path) -> dict[str, str]:
@@ -263,20 +243,12 @@ def version() -> str | None:
     """`git --version`, or None when git is not installed."""
     if shutil.which("git") is None:
         return None
-    return subprocess.run(
-        ["git", "--version"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    return _run(Path.cwd(), "--version").stdout.strip()
 
 
 def common_dir(repo: Path) -> Path:
     """The git directory a repository (bare or not) keeps its hooks and refs in."""
-    proc = subprocess.run(
-        ["git", "rev-parse", "--git-common-dir"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = _run(repo, "rev-parse", "--git-common-dir")
     if proc.returncode != 0:
         raise InputError(
             f"{repo} is not a git repository: {proc.stderr.strip()}",
@@ -287,6 +259,4 @@ def common_dir(repo: Path) -> Path:
 
 def config_value(repo: Path, key: str) -> str:
     """A git configuration value as git resolves it (every level), or ''."""
-    return subprocess.run(
-        ["git", "config", "--get", key], cwd=repo, capture_output=True, text=True, check=False
-    ).stdout.strip()
+    return _run(repo, "config", "--get", key).stdout.strip()

@@ -199,13 +199,9 @@ def promote_to_production(
             builder.write_text(f"deployment/kubernetes/{fname}", text)
         if review is not None:
             builder.write_text("security_review.json", dump_json(review))
-        metadata = Metadata(
-            stage="production",
-            name=name,
-            id=entry.entry,
-            version=version,
-            created_at=now_iso(),
-            created_by=who,
+        metadata = _release_metadata(
+            entry,
+            who,
             source=Source(
                 stage="validated",
                 id=vid,
@@ -233,6 +229,19 @@ def promote_to_production(
         )
     finally:
         builder.cleanup()
+
+
+def _release_metadata(entry: StageDir, who: str, **fields: Any) -> Metadata:
+    """metadata.json of the release in `entry`; `fields` are the parts that differ by path."""
+    return Metadata(
+        stage="production",
+        name=entry.name,
+        id=entry.entry,
+        version=entry.entry.removeprefix("v"),
+        created_at=now_iso(),
+        created_by=who,
+        **fields,
+    )
 
 
 def _release(
@@ -299,13 +308,9 @@ def register_model_file(
         write_sha256_files(builder, [model])
         if bench is not None:
             builder.write_text("performance/benchmarks.json", dump_json(bench))
-        metadata = Metadata(
-            stage="production",
-            name=name,
-            id=entry.entry,
-            version=version,
-            created_at=now_iso(),
-            created_by=who,
+        metadata = _release_metadata(
+            entry,
+            who,
             source=Source(
                 stage="external",
                 id=file_path.name,
