@@ -246,7 +246,8 @@ def build_tag_registry(
     never carries two promotions of the same name.
 
     With `writer="gto"`, every tag carries the message gto writes instead (see `gto_message`),
-    as in a registry whose tags `gto register` / `gto assign` or Studio made.
+    and the commits change only dvc.yaml, as in a registry made with `gto register` /
+    `gto assign` or Studio, where nothing but dvc.yaml says which folder a tag promoted.
     """
     all_names = [f"model-{i:03d}" for i in range(names)]
     per_name = [promotions_of(n, tags_per_name) for n in all_names]
@@ -288,6 +289,8 @@ def build_tag_registry(
         files = []
         for p in chunk:
             latest[p.name] = p
+            if writer == "gto":
+                continue  # gto knows nothing of artreg's folders: its commits change dvc.yaml
             files.append(b"M 100644 inline " + f"{p.folder}/manifest.json".encode() + b"\n")
             files.append(_data(_manifest(p, created)))
         files.append(b"M 100644 inline dvc.yaml\n" + _data(_dvc_yaml(latest)))

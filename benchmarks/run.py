@@ -359,7 +359,7 @@ def bench_gto_tags(report: Report, work: Path, env: dict[str, str]) -> None:
         env,
         s.gto_names,
         s.gto_tags_per_name,
-        s.gto_names * s.gto_tags_per_name,  # one promotion per commit, as gto users make them
+        s.gto_tags_per_name,  # each commit carries at most one promotion per name
         writer="gto",
     )
     _check_artreg_list(small, env)
@@ -417,12 +417,12 @@ def bench_gto_tags(report: Report, work: Path, env: dict[str, str]) -> None:
         "### 7. Listing a registry whose tags gto wrote\n\n"
         "The registries of pair 1, but every tag carries the message `gto` writes "
         "(`Registering artifact NAME version vX.Y.Z`, `Assigning stage STAGE to artifact NAME "
-        "...`), without artreg's `folder:` line, as in a registry made with `gto register` / "
-        "`gto assign` or Studio. artreg must then read `artifacts.NAME.path` from `dvc.yaml` at "
+        "...`), without artreg's `folder:` line, and the commits change only `dvc.yaml`, as "
+        "in a registry made with `gto register` / `gto assign` or Studio. artreg must then read `artifacts.NAME.path` from `dvc.yaml` at "
         "the commit of every tag behind a current stage: it reads them all through one "
         "`git cat-file --batch` process and parses each distinct file once with libyaml. "
-        f"7a: {small.ntags:,} tags over {len(small.names)} names, one promotion per commit "
-        f"({small.ncommits:,} commits); gto runs to the end. 7b: {big.ntags:,} tags "
+        f"7a: {small.ntags:,} tags over {len(small.names)} names on {small.ncommits:,} commits "
+        "(at most one promotion of a name per commit); gto runs to the end. 7b: {big.ntags:,} tags "
         f"({big.ncommits} commits); gto is stopped after {s.gto_timeout:.0f} s as in pair 1. "
         "artreg's answer is checked against the fixture (every production version) and, on "
         "the 7a registry, against gto's stages.\n"

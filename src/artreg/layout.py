@@ -38,7 +38,9 @@ class StageDir:
     @classmethod
     def parse(cls, relpath: str) -> StageDir | None:
         """The stage entry a repo-relative path lies in, or None."""
-        parts = Path(relpath).as_posix().strip("/").split("/")
+        # pathlib's splitting (empty and "." parts dropped), without its cost: the read model
+        # parses one of these per tag
+        parts = [p for p in relpath.split("/") if p not in ("", ".")]
         if len(parts) >= 4 and parts[0] == ARTIFACTS_DIR and parts[1] in STAGES:
             return cls(parts[1], parts[2], parts[3])
         return None

@@ -31,6 +31,8 @@ from artreg.errors import NotFoundError
 from artreg.layout import StageDir
 from artreg.tags import STAGES, Action, TagName, message_fields, semver_key
 
+_UNSET: Any = object()  # an event's folder, before anyone asked for it
+
 
 def iso(timestamp: int) -> str:
     """A unix time as the UTC ISO 8601 string artreg writes everywhere."""
@@ -44,8 +46,9 @@ def iso(timestamp: int) -> str:
 class Event:
     """One registry tag: a registration, promotion, deregistration, unassignment or deprecation.
 
-    `folder` is the stage folder the tag promoted: from the tag message (artreg's tags), else
-    from `dvc.yaml` at the tag's commit (tags gto or Studio wrote); `state` fills it in.
+    `folder` is the stage folder the tag promoted: from the tag message (artreg's tags, read
+    when first asked), else from `dvc.yaml` at the tag's commit (tags gto or Studio wrote),
+    which `state.resolve_folders` fills in.
     """
 
     tag: str
@@ -56,7 +59,26 @@ class Event:
     tagger_email: str
     message: str
     annotated: bool
-    folder: StageDir | None = None
+    _folder: Any = field(default=_UNSET, repr=False)
+
+    @property
+    def folder(self) -> StageDir | None:
+        if self._folder is _UNSET:
+            if self.needs_dvc_yaml:
+                return None  # not known until `state.resolve_folders` reads dvc.yaml
+            named = self.fields.get("folder")
+            self._folder = StageDir.parse(named) if named else None
+        folder: StageDir | None = self._folder
+        return folder
+
+    @folder.setter
+    def folder(self, value: StageDir | None) -> None:
+        self._folder = value
+
+    @property
+    def needs_dvc_yaml(self) -> bool:
+        """True for a promoting tag whose message does not say its folder (gto wrote it)."""
+        return self._folder is _UNSET and self.promotes and not self.fields
 
     @property
     def name(self) -> str:
@@ -142,6 +164,7 @@ class Artifact:
     name: str
     versions: list[Version] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    _stages: dict[str, Version] | None = field(default=None, repr=False, compare=False)
 
     @property
     def deprecated(self) -> bool:
@@ -158,18 +181,25 @@ class Artifact:
 
     def stage(self, stage: str) -> Version | None:
         """The version currently in `stage`: the newest active assignment."""
-        best: tuple[int, int] | None = None
-        holder = None
-        for index, version in enumerate(self.versions):
-            since = version.assigned_since(stage) if version.active else None
-            if since is not None and (best is None or (since, index) > best):
-                best, holder = (since, index), version
-        return holder
+        return self.stages().get(stage)
 
     def stages(self) -> dict[str, Version]:
-        names = {s for v in self.versions for s in v.stage_events}
-        ordered = [s for s in STAGES if s in names] + sorted(names - set(STAGES))
-        return {s: h for s in ordered if (h := self.stage(s)) is not None}
+        """Every stage that resolves, in lifecycle order, each to the active version whose
+        latest assignment is newest (one pass; computed once, as the tags are fixed)."""
+        if self._stages is None:
+            best: dict[str, tuple[tuple[int, int], Version]] = {}
+            for index, version in enumerate(self.versions):
+                if not version.active:
+                    continue
+                for stage, events in version.stage_events.items():
+                    if events[-1].parsed.action is Action.ASSIGN:
+                        key = (events[-1].timestamp, index)
+                        if stage not in best or key > best[stage][0]:
+                            best[stage] = (key, version)
+            names = {s for v in self.versions for s in v.stage_events}
+            ordered = [s for s in STAGES if s in names] + sorted(names - set(STAGES))
+            self._stages = {s: best[s][1] for s in ordered if s in best}
+        return self._stages
 
     def current(self) -> dict[str, Event]:
         """The assignment tag behind each stage that currently resolves."""

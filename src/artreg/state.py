@@ -16,7 +16,7 @@ from typing import Literal
 from artreg import dvcyaml, gitrepo
 from artreg.layout import StageDir
 from artreg.model import Artifact, Event, Registry, Version
-from artreg.tags import Action, message_fields, parse_tag
+from artreg.tags import Action, parse_tag
 
 # `%00` and `%1e` are for-each-ref's hex escapes: NUL between fields (never in a ref name or a
 # tagger line), ASCII record separator between tags (so multi-line messages stay whole).
@@ -40,8 +40,8 @@ def parse_for_each_ref(output: str) -> list[Event]:
     """Turn `git for-each-ref --format=FOR_EACH_REF_FORMAT refs/tags` output into events.
 
     Tags outside the grammar are skipped; lightweight ones are kept but marked, because GTO
-    counts them for the next counter while ignoring them for the registry state. The folder is
-    filled in from artreg's message here; tags without one are left for `resolve_folders`.
+    counts them for the next counter while ignoring them for the registry state. Messages are
+    read only for the events a command asks about (`Event.folder`).
     """
     events: list[Event] = []
     for chunk in output.split("\x1e"):
@@ -53,34 +53,25 @@ def parse_for_each_ref(output: str) -> list[Event]:
         if parsed is None:
             continue
         annotated = objecttype == "tag"
-        message = contents.rstrip("\n")
-        known = message_fields(message)
-        folder = StageDir.parse(known["folder"]) if known.get("folder") else None
         events.append(
             Event(
-                tag=refname,
-                parsed=parsed,
-                commit=peeled if annotated else objectname,
-                timestamp=int(date or 0),
-                tagger=tagger,
-                tagger_email=email,
-                message=message,
-                annotated=annotated,
-                folder=folder,
+                refname,
+                parsed,
+                peeled if annotated else objectname,
+                int(date or 0),
+                tagger,
+                email,
+                contents.rstrip("\n"),
+                annotated,
             )
         )
     return events
 
 
-def _needs_dvc_yaml(event: Event) -> bool:
-    """True for a promoting tag whose message does not say its folder (gto wrote it)."""
-    return event.folder is None and not event.fields and event.promotes
-
-
 def resolve_folders(root: Path, events: Iterable[Event]) -> None:
     """Fill in the folders of tags another tool wrote: `dvc.yaml` at each of their commits,
     read in one `git cat-file --batch` and parsed once per distinct file."""
-    pending = [e for e in events if _needs_dvc_yaml(e)]
+    pending = [e for e in events if e.needs_dvc_yaml]
     if not pending:
         return
     blobs = gitrepo.read_blobs(root, sorted({f"{e.commit}:{dvcyaml.DVC_YAML}" for e in pending}))
