@@ -333,3 +333,26 @@ def test_s3_push_fresh_clone_pull_verify_through_moto(
     tampered = cli("pull", "decoder", cwd=clone)
     assert tampered.exit_code == 1
     assert "decoder/v1.0.0/model.pt: expected sha256" in tampered.stderr
+
+
+def test_tags_gto_itself_wrote_are_read_through_dvc_yaml_at_their_commits(
+    registry: Path, checkpoint_dir: Path, cli
+) -> None:
+    """gto's own messages say nothing of artreg's folders: list, show and log take the folder
+    from `artifacts.NAME.path` in dvc.yaml at each tag's commit (one `git cat-file --batch`)."""
+    register_raw(registry, "encoder", "s1", checkpoint_dir)
+    head = git(registry, "rev-parse", "HEAD").strip()
+    run_tool("gto", "assign", "encoder", head, "--stage", "validated", "--sr", cwd=registry)
+    run_tool("gto", "register", "encoder", head, "--version", "v0.1.0", cwd=registry)
+    tag = git(registry, "tag", "--list", "encoder#validated*").strip()
+    message = git(registry, "tag", "--list", "--format=%(contents)", tag)
+    assert message.startswith("Assigning stage validated") and "folder:" not in message
+
+    listed = cli("list", "--json", cwd=registry).json()["encoder"]
+    assert listed["stages"]["validated"]["folder"] == "artifacts/raw/encoder/s1"
+    assert listed["latest"] == "v0.1.0"
+    log = cli("log", "encoder", "--json", cwd=registry).json()
+    assert [e["folder"] for e in log] == ["artifacts/raw/encoder/s1"] * 3
+    shown = cli("show", "encoder@v0.1.0", "--json", cwd=registry)
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.json()["folder"] == "artifacts/raw/encoder/s1"
