@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from artreg import __version__
-from artreg.errors import ArtregError, GateFailed, VerificationFailed
+from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
 
 # Options most commands share, defined once.
 repo_option = click.option(
@@ -148,9 +148,11 @@ class ArtregGroup(click.Group):
         except Exception as exc:
             if ctx.obj and ctx.obj.get("traceback"):
                 traceback.print_exc()
-            click.echo(f"artreg: internal error: {type(exc).__name__}: {exc}", err=True)
-            click.echo("  (run again with --traceback to see where; please report it)", err=True)
-            sys.exit(2)
+            click.echo(
+                f"artreg: internal error (a bug in artreg): {type(exc).__name__}: {exc}", err=True
+            )
+            click.echo("  fix: run again with --traceback and report the output", err=True)
+            sys.exit(INTERNAL_ERROR_EXIT)
 
 
 def _report(exc: ArtregError) -> None:

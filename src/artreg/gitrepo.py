@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from artreg.errors import InputError, ToolError
+from artreg.errors import ArtregError, InputError, RemoteUnavailable, ToolError
 from artreg.tags import FOR_EACH_REF_FORMAT, TagRecord, parse_for_each_ref
 
 # Keep git's output stable and free of pagers and prompts, whatever the user's configuration.
@@ -77,6 +77,45 @@ def list_tags(root: Path, names: Sequence[str] | None = None) -> list[TagRecord]
     patterns = [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"] if names else ["refs/tags"]
     out = git(root, "for-each-ref", f"--format={FOR_EACH_REF_FORMAT}", *patterns)
     return parse_for_each_ref(out)
+
+
+def remote_tags(root: Path, remote: str, tags: Sequence[str]) -> dict[str, str]:
+    """Which of `tags` exist on `remote`, with the commit each points at (one `ls-remote`)."""
+    if not tags:
+        return {}
+    patterns = [f"refs/tags/{t}{peel}" for t in tags for peel in ("", "^{}")]
+    out = git(root, "ls-remote", "--tags", remote, *patterns, check=False)
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        tag = ref.removeprefix("refs/tags/")
+        if tag.endswith("^{}"):
+            found[tag[:-3]] = sha  # the peeled commit wins over the tag object
+        else:
+            found.setdefault(tag, sha)
+    return found
+
+
+# What git prints when it cannot talk to a remote at all (as opposed to a refusal).
+_UNREACHABLE = (
+    "unable to connect",
+    "connection refused",
+    "could not resolve host",
+    "connection timed out",
+    "unable to access",
+    "could not read from remote repository",
+    "the remote end hung up unexpectedly",
+)
+
+
+def unreachable(remote: str, exc: ToolError) -> ArtregError:
+    """The error to raise for a failed exchange with `remote`: retryable when it did not answer."""
+    if any(marker in exc.message.lower() for marker in _UNREACHABLE):
+        return RemoteUnavailable(
+            f"git remote {remote} did not answer, so nothing was changed: {exc.message}",
+            hint="check the network and the remote's URL (`git remote -v`), then run the command again",
+        )
+    return exc
 
 
 def status(root: Path, paths: Sequence[str] = ()) -> str:

@@ -191,11 +191,12 @@ def _parse(tag: str) -> TagName:
 def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remote: str) -> None:
     """Data first (dvc push of the folder's pointers), then commit and tags in one atomic push.
 
-    A rejected push (someone else promoted first) raises ConflictError; inside a transaction
-    that rolls the local promotion back, so nothing is duplicated.
+    A rejected push raises inside the transaction, which rolls the local promotion back, so
+    nothing is duplicated. Losing a version to someone else is final (ConflictError, exit 2,
+    naming the winner); losing only the race for the branch or a counter is retryable (exit 4).
     """
     from artreg import dvcrepo
-    from artreg.errors import ToolError
+    from artreg.errors import PushRejected, ToolError
 
     pointers = [str(p.relative_to(root)) for p in (root / folder).rglob("*.dvc")]
     if pointers:
@@ -206,7 +207,20 @@ def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remo
     try:
         gitrepo.git(root, "push", "--atomic", "--porcelain", remote, *refs)
     except ToolError as exc:
-        raise ConflictError(
+        if "rejected" not in exc.message:  # git says "[rejected]" only when a ref lost a race
+            raise gitrepo.unreachable(remote, exc) from exc
+        versions = [t for t in tags if _parse(t).action is Action.REGISTER]
+        taken = gitrepo.remote_tags(root, remote, versions) if versions else {}
+        if taken:
+            tag, winner = next(iter(taken.items()))
+            raise ConflictError(
+                f"push to {remote} was rejected, so this promotion was undone locally: "
+                f"{tag} was already released on {remote} by commit {winner[:12]}",
+                hint=f"versions are never reused; fetch it (`git pull --tags {remote}`) and "
+                "release a new version",
+            ) from exc
+        raise PushRejected(
             f"push to {remote} was rejected, so this promotion was undone locally: {exc.message}",
-            hint=f"another change reached {remote} first; `git pull --rebase --tags` and run the command again",
+            hint=f"another change reached {remote} first; `git pull --rebase --tags` and run "
+            "the command again",
         ) from exc

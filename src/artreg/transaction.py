@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from artreg import gitrepo
-from artreg.errors import ConflictError
+from artreg.errors import ConflictError, LockBusy
 from artreg.faults import point
 
 
@@ -79,7 +79,7 @@ def repo_lock(root: Path, wait: float = 0.0) -> Iterator[None]:
                 if time.monotonic() >= deadline:
                     holder = _read_holder(lock) or {}
                     who = f"process {holder.get('pid', '?')} on {holder.get('host', '?')}"
-                    raise ConflictError(
+                    raise LockBusy(
                         f"{root}: another artreg command ({who}) is changing this registry",
                         hint="wait for it to finish, or pass --wait SECONDS",
                     ) from None
