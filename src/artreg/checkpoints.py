@@ -12,6 +12,32 @@ from typing import Any
 
 from artreg.errors import InputError
 
+TORCH_EXTRA_HINT = 'install the PyTorch extra: pip install "artreg[torch]"'
+
+
+def import_torch(purpose: str) -> Any:
+    """torch, or an InputError saying which extra to install for `purpose`."""
+    try:
+        import torch
+    except ImportError as exc:
+        raise InputError(
+            f"{purpose} needs PyTorch, which is not installed", hint=TORCH_EXTRA_HINT
+        ) from exc
+    return torch
+
+
+def import_safetensors_torch(purpose: str) -> Any:
+    """safetensors.torch, or an InputError saying which extra to install for `purpose`."""
+    import_torch(purpose)
+    try:
+        import safetensors.torch
+    except ImportError as exc:
+        raise InputError(
+            f"{purpose} needs safetensors, which is not installed", hint=TORCH_EXTRA_HINT
+        ) from exc
+    return safetensors.torch
+
+
 # Keys under which training scripts commonly keep the model's weights, in order of preference.
 STATE_DICT_KEYS = ("model_state_dict", "state_dict", "model", "module", "weights", "ema_state_dict")
 TRAINING_STATE_KEYS = (
@@ -35,8 +61,7 @@ def load_checkpoint(path: Path) -> Any:
     """torch.load with weights_only=True: a pickle asking for arbitrary code is refused."""
     import pickle
 
-    import torch
-
+    torch = import_torch(f"loading the checkpoint {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, AttributeError, ValueError, EOFError) as exc:
@@ -49,7 +74,7 @@ def load_checkpoint(path: Path) -> Any:
 
 
 def _is_tensor_dict(value: Any) -> bool:
-    import torch
+    torch = import_torch("reading a checkpoint")
 
     return (
         isinstance(value, Mapping)
@@ -82,14 +107,13 @@ def extract_state_dict(checkpoint: Any, source: str) -> CleanedWeights:
 
 
 def save_state_dict(state: dict[str, Any], path: Path) -> None:
-    import torch
+    torch = import_torch(f"writing {path}")
 
     torch.save({k: v.detach().clone().contiguous() for k, v in state.items()}, path)
 
 
 def save_safetensors(state: dict[str, Any], path: Path) -> None:
-    from safetensors.torch import save_file
-
+    save_file = import_safetensors_torch(f"writing {path}").save_file
     save_file({k: v.detach().clone().contiguous() for k, v in state.items()}, str(path))
 
 
@@ -107,12 +131,10 @@ def clean_checkpoint_bytes(
     cleaned = extract_state_dict(load_checkpoint(path), str(path))
     state = to_fp16(cleaned.state_dict) if fp16 else cleaned.state_dict
     if fmt == "safetensors":
-        from safetensors.torch import save
-
+        save = import_safetensors_torch(f"writing safetensors from {path}").save
         data = save({k: v.detach().clone().contiguous() for k, v in state.items()})
     else:
-        import torch
-
+        torch = import_torch(f"cleaning {path}")
         buffer = io.BytesIO()
         torch.save({k: v.detach().clone().contiguous() for k, v in state.items()}, buffer)
         data = buffer.getvalue()
