@@ -35,6 +35,106 @@ def _who_recorded(root: Path, published: dict) -> tuple[str, str, str]:
     return manifest["created_by"], _tag_by(root, published["tags"][0]), author
 
 
+# --- 7. identity: git's own resolution ------------------------------------------------------
+
+
+@pytest.fixture
+def no_config_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """git's global configuration without any user.* (as on a fresh CI runner)."""
+    empty = tmp_path / "empty.gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    for var in (
+        "EMAIL",
+        *(f"GIT_{w}_{k}" for w in ("AUTHOR", "COMMITTER") for k in ("NAME", "EMAIL")),
+    ):
+        monkeypatch.delenv(var, raising=False)
+    return empty
+
+
+def test_identity_only_in_git_environment_variables_is_what_every_record_names(
+    registry: Path, checkpoint_dir: Path, no_config_identity: Path, monkeypatch, cli
+) -> None:
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "CI Runner")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "runner@ci.example")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "CI Runner")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "runner@ci.example")
+    assert git(registry, "config", "user.name", "--default", "").strip() == ""
+
+    result = cli("register", "encoder", "s1", "--from", str(checkpoint_dir), "--json", cwd=registry)
+
+    assert result.exit_code == 0, result.stderr
+    created_by, tag_by, author = _who_recorded(registry, result.json())
+    assert created_by == tag_by == author == "CI Runner <runner@ci.example>"
+    doctor = cli("doctor", "--json", cwd=registry).json()
+    ident = next(c for c in doctor if c["name"] == "git identity")
+    assert ident["ok"] and ident["detail"] == "CI Runner <runner@ci.example>"
+
+
+def test_an_author_in_the_environment_wins_over_config_in_every_record(
+    registry: Path, checkpoint_dir: Path, monkeypatch, cli
+) -> None:
+    # The global config (conftest) says "Test Trainer"; CI exports a different author.
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Release Bot")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "bot@ci.example")
+
+    result = cli("register", "encoder", "s1", "--from", str(checkpoint_dir), "--json", cwd=registry)
+
+    assert result.exit_code == 0, result.stderr
+    published = result.json()
+    created_by, tag_by, author = _who_recorded(registry, published)
+    assert created_by == tag_by == author == "Release Bot <bot@ci.example>"
+    # The tagger is git's committer, as for every annotated tag: here the configured user.
+    tag = published["tags"][0]
+    tagger = git(
+        registry, "for-each-ref", "--format=%(taggername) %(taggeremail)", f"refs/tags/{tag}"
+    )
+    committer = git(registry, "log", "-1", "--format=%cn <%ce>", published["commit"])
+    assert tagger.strip() == committer.strip() == "Test Trainer <trainer@example.com>"
+
+
+def test_ci_actor_is_added_to_the_same_identity_everywhere(
+    registry: Path, checkpoint_dir: Path, monkeypatch, cli
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTOR", "octocat")
+    result = cli("register", "encoder", "s1", "--from", str(checkpoint_dir), "--json", cwd=registry)
+    assert result.exit_code == 0, result.stderr
+    created_by, tag_by, author = _who_recorded(registry, result.json())
+    assert created_by == tag_by == f"{author} (CI: octocat)"
+
+
+def test_no_identity_anywhere_is_refused_with_the_fix(
+    registry: Path, checkpoint_dir: Path, no_config_identity: Path, cli
+) -> None:
+    # git would guess user@host on some machines; useConfigOnly is git's way to forbid guessing.
+    no_config_identity.write_text("[user]\n\tuseConfigOnly = true\n")
+    before = snapshot(registry)
+
+    result = _register(cli, registry, checkpoint_dir, "encoder", "s1")
+
+    assert result.exit_code == 2
+    assert "git cannot tell who the author of a commit is" in result.stderr
+    assert 'fix: run: git config user.name "Your Name"' in result.stderr
+    assert "GIT_AUTHOR_NAME" in result.stderr
+    assert snapshot(registry) == before
+
+
+def test_an_author_without_a_committer_is_refused_before_anything_is_written(
+    registry: Path, checkpoint_dir: Path, no_config_identity: Path, monkeypatch, cli
+) -> None:
+    no_config_identity.write_text("[user]\n\tuseConfigOnly = true\n")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "CI Runner")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "runner@ci.example")
+    before = snapshot(registry)
+
+    result = _register(cli, registry, checkpoint_dir, "encoder", "s1")
+
+    assert result.exit_code == 2
+    assert "who the committer of a commit is" in result.stderr
+    assert "GIT_COMMITTER_NAME" in result.stderr
+    assert snapshot(registry) == before
+
+
 # --- 10. portable names, end to end -------------------------------------------------------------
 
 

@@ -142,16 +142,36 @@ def json_at(root: Path, rev: str, path: str) -> Any:
     return None if data is None else parse_json(data.decode("utf-8"), f"{path}@{rev[:12]}")
 
 
-def identity(root: Path) -> str:
-    """'Name <email>' of the configured git user, or a clear error telling how to set it."""
-    name = git(root, "config", "user.name", check=False).strip()
-    email = git(root, "config", "user.email", check=False).strip()
-    if not name or not email:
+def _ident(root: Path, who: str) -> str:
+    """'Name <email>' of git's GIT_AUTHOR_IDENT or GIT_COMMITTER_IDENT, resolved by git itself
+    (GIT_*_NAME/EMAIL, then user.* at every config level, then EMAIL), the way a commit is."""
+    proc = subprocess.run(
+        ["git", "-C", str(root), "var", f"GIT_{who.upper()}_IDENT"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **_GIT_ENV},
+        check=False,
+    )
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        reason = lines[-1].removeprefix("fatal: ") if lines else "git var failed"
         raise InputError(
-            "git has no user identity configured, and every registry change records who made it",
-            hint='run: git config user.name "Your Name" && git config user.email you@example.com',
+            f"git cannot tell who the {who} of a commit is ({reason}), and every registry change "
+            "records who made it",
+            hint='run: git config user.name "Your Name" && git config user.email you@example.com '
+            "(in CI, set GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and "
+            "GIT_COMMITTER_EMAIL)",
         )
-    return f"{name} <{email}>"
+    # "Name <email> 1700000000 +0000": drop the timestamp and zone.
+    return proc.stdout.strip().rsplit(" ", 2)[0]
+
+
+def identity(root: Path) -> str:
+    """'Name <email>' of the author git records on the next commit; a clear error (with the fix)
+    when git could not make that commit because the author or the committer is unknown."""
+    author = _ident(root, "author")
+    _ident(root, "committer")  # `git commit` and `git tag -a` need it too: refuse now, not later
+    return author
 
 
 def reset_paths(root: Path, rev: str | None, paths: Sequence[str]) -> None:
