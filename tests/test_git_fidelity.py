@@ -9,10 +9,14 @@ git's identity, state and history set up by git itself. After every refusal, HEA
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from artreg.api import ArtifactRepository, find_root
+from artreg.errors import InputError
+from artreg.initrepo import init_registry
 from artreg.register import register_raw
 
 from conftest import git, snapshot
@@ -133,6 +137,129 @@ def test_an_author_without_a_committer_is_refused_before_anything_is_written(
     assert "who the committer of a commit is" in result.stderr
     assert "GIT_COMMITTER_NAME" in result.stderr
     assert snapshot(registry) == before
+
+
+# --- 8. which registry ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def other(tmp_path: Path) -> Path:
+    """A second registry, as ARTREG_REPO or --repo would name it."""
+    root = tmp_path / "other-registry"
+    init_registry(root)
+    return root
+
+
+def test_inside_a_repository_it_wins_over_artreg_repo_and_every_write_names_it(
+    registry: Path, other: Path, checkpoint_dir: Path, monkeypatch, cli
+) -> None:
+    monkeypatch.setenv("ARTREG_REPO", str(other))
+    untouched = snapshot(other)
+    sub = registry / "artifacts" / "raw"
+
+    result = cli("register", "encoder", "s1", "--from", str(checkpoint_dir), cwd=sub)
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == f"registry: {registry.resolve()}"
+    assert (registry / "artifacts/raw/encoder/s1/manifest.json").is_file()
+    assert snapshot(other) == untouched
+    doctor = cli("doctor", "--json", cwd=sub).json()
+    where = next(c for c in doctor if c["name"] == "registry")
+    assert where["detail"].startswith(f"{registry.resolve()} (from the current repository")
+    assert "ARTREG_REPO" in where["detail"] and "only outside a git repository" in where["detail"]
+
+    # --repo wins over both; --json carries the registry as a field and stays valid JSON.
+    explicit = cli(
+        "register",
+        "encoder",
+        "s2",
+        "--from",
+        str(checkpoint_dir),
+        "--repo",
+        str(other),
+        "--json",
+        cwd=sub,
+    )
+    assert explicit.exit_code == 0, explicit.stderr
+    assert explicit.json()["registry"] == str(other.resolve())
+    assert (other / "artifacts/raw/encoder/s2").is_dir()
+    assert not (registry / "artifacts/raw/encoder/s2").exists()
+
+
+def test_outside_any_repository_artreg_repo_applies_to_writers_and_doctor_alike(
+    other: Path, checkpoint_dir: Path, tmp_path: Path, monkeypatch, cli
+) -> None:
+    outside = tmp_path / "somewhere"
+    outside.mkdir()
+    assert subprocess.run(["git", "-C", str(outside), "rev-parse"], capture_output=True).returncode
+    monkeypatch.setenv("ARTREG_REPO", str(other))
+
+    result = cli("register", "encoder", "s1", "--from", str(checkpoint_dir), "--json", cwd=outside)
+
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["registry"] == str(other.resolve())
+    assert (other / "artifacts/raw/encoder/s1").is_dir()
+    doctor = cli("doctor", "--json", cwd=outside).json()
+    where = next(c for c in doctor if c["name"] == "registry")
+    assert where["ok"] and where["detail"] == f"{other.resolve()} (from ARTREG_REPO)"
+    deprecated = cli("deprecate", "encoder", cwd=outside)
+    assert deprecated.exit_code == 0, deprecated.stderr
+    assert deprecated.stdout.splitlines()[0] == f"registry: {other.resolve()}"
+
+
+def test_a_misspelled_artreg_repo_is_an_error_not_its_nearest_parent(
+    other: Path, checkpoint_dir: Path, tmp_path: Path, monkeypatch, cli
+) -> None:
+    outside = tmp_path / "somewhere"
+    outside.mkdir()
+    typo = other / "artifacts" / "rwa"
+    monkeypatch.setenv("ARTREG_REPO", str(typo))
+    before = snapshot(other)
+
+    result = _register(cli, None, checkpoint_dir, "encoder", "s1", cwd=outside)
+
+    assert result.exit_code == 2
+    assert f"{typo}: no such folder (given as ARTREG_REPO=" in result.stderr
+    assert "fix: check the spelling of ARTREG_REPO" in result.stderr
+    assert snapshot(other) == before
+    doctor = cli("doctor", cwd=outside)
+    assert doctor.exit_code == 1 and f"{typo}: no such folder" in doctor.stdout
+
+
+def test_a_repo_path_that_does_not_exist_is_an_error(
+    registry: Path, checkpoint_dir: Path, cli
+) -> None:
+    typo = registry / "artifcats"
+    before = snapshot(registry)
+
+    result = cli("register", "encoder", "s1", "--from", str(checkpoint_dir), "--repo", str(typo))
+
+    assert result.exit_code == 2
+    assert f"{typo}: no such folder (given as --repo)" in result.stderr
+    assert snapshot(registry) == before
+    with pytest.raises(InputError, match="no such folder"):
+        find_root(typo)
+    with pytest.raises(InputError, match="no such folder"):
+        ArtifactRepository(typo)
+    assert find_root(registry / "artifacts") == registry.resolve()
+
+
+def test_artreg_repo_inside_a_repository_that_is_no_registry_is_refused(
+    other: Path, checkpoint_dir: Path, tmp_path: Path, monkeypatch, cli
+) -> None:
+    training = tmp_path / "training-code"
+    training.mkdir()
+    git(training, "init", "--quiet")
+    monkeypatch.setenv("ARTREG_REPO", str(other))
+    before = snapshot(other)
+
+    result = _register(cli, None, checkpoint_dir, "encoder", "s1", cwd=training)
+
+    assert result.exit_code == 2
+    assert "is a git repository but not a registry" in result.stderr
+    assert f"fix: pass --repo {other}" in result.stderr
+    assert snapshot(other) == before
+    assert sorted(p.name for p in training.iterdir()) == [".git"]
 
 
 # --- 10. portable names, end to end -------------------------------------------------------------

@@ -46,18 +46,13 @@ def git(
 def toplevel(start: Path) -> Path:
     """The root of the git work tree that contains `start`."""
     start = start if start.is_dir() else start.parent
-    proc = subprocess.run(
-        ["git", "-C", str(start), "rev-parse", "--show-toplevel"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
+    found = work_tree(start)
+    if found is None:
         raise InputError(
             f"{start}: not inside a git repository",
-            hint="run `artreg init` to make a registry here, or cd into one",
+            hint="artreg init (to make a registry here), or cd into a registry, or pass --repo PATH",
         )
-    return Path(proc.stdout.strip())
+    return found
 
 
 def head(root: Path) -> str | None:
@@ -229,3 +224,14 @@ def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
         ).returncode
         == 0
     )
+
+
+def work_tree(start: Path) -> Path | None:
+    """The top level of the git work tree holding `start`, or None outside any."""
+    proc = subprocess.run(
+        ["git", "-C", str(start), "rev-parse", "--show-toplevel"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
