@@ -262,6 +262,120 @@ def test_artreg_repo_inside_a_repository_that_is_no_registry_is_refused(
     assert sorted(p.name for p in training.iterdir()) == [".git"]
 
 
+# --- 9. git states ------------------------------------------------------------------------------
+
+
+def _dvc_cache(root: Path) -> list[str]:
+    from artreg.dvcrepo import cache_dir
+
+    cache = cache_dir(root)
+    return sorted(str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("command", ["register", "deprecate", "tag"])
+def test_a_detached_head_refuses_writes_with_the_fix(
+    registry: Path, checkpoint_dir: Path, command: str, cli
+) -> None:
+    register_raw(registry, "encoder", "s1", checkpoint_dir)
+    git(registry, "switch", "--quiet", "--detach", "HEAD")
+    before = snapshot(registry)
+
+    args = {
+        "register": ["register", "encoder", "s2", "--from", str(checkpoint_dir)],
+        "deprecate": ["deprecate", "encoder"],
+        "tag": ["tag"],
+    }[command]
+    result = cli(*args, cwd=registry)
+
+    assert result.exit_code == 2, result.stderr
+    assert "HEAD is detached" in result.stderr
+    assert "fix: `git switch -c BRANCH`" in result.stderr
+    assert "`git switch main`" in result.stderr
+    assert snapshot(registry) == before
+
+
+def _conflicting_history(root: Path) -> None:
+    """notes.txt changed one way on `other` and another way on main (a sure conflict)."""
+    (root / "notes.txt").write_text("base\n")
+    git(root, "add", "notes.txt")
+    git(root, "commit", "--quiet", "-m", "notes")
+    git(root, "switch", "--quiet", "-c", "other")
+    (root / "notes.txt").write_text("other\n")
+    git(root, "commit", "--quiet", "-am", "other notes")
+    git(root, "switch", "--quiet", "main")
+    (root / "notes.txt").write_text("main\n")
+    git(root, "commit", "--quiet", "-am", "main notes")
+
+
+def _fails(root: Path, *args: str) -> None:
+    proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+    assert proc.returncode != 0, f"git {args} was meant to stop on a conflict"
+
+
+def _start(root: Path, operation: str, tmp_path: Path) -> None:
+    _conflicting_history(root)
+    if operation == "merge":
+        _fails(root, "merge", "other")
+    elif operation == "rebase":
+        _fails(root, "rebase", "other")
+    elif operation == "rebase --apply":
+        _fails(root, "rebase", "--apply", "other")
+    elif operation == "cherry-pick":
+        _fails(root, "cherry-pick", "other")
+    elif operation == "revert":
+        (root / "notes.txt").write_text("later\n")
+        git(root, "commit", "--quiet", "-am", "later notes")
+        _fails(root, "revert", "--no-edit", "HEAD~1")
+    elif operation == "am":
+        patch = tmp_path / "other.patch"
+        patch.write_text(git(root, "format-patch", "-1", "other", "--stdout"))
+        _fails(root, "am", str(patch))
+    elif operation == "bisect":
+        git(root, "bisect", "start")
+    elif operation == "stash pop":
+        (root / "notes.txt").write_text("stashed\n")
+        git(root, "stash", "--quiet")
+        (root / "notes.txt").write_text("committed\n")
+        git(root, "commit", "--quiet", "-am", "committed notes")
+        _fails(root, "stash", "pop")
+
+
+@pytest.mark.parametrize(
+    ("operation", "named", "fix"),
+    [
+        ("merge", "a merge is in progress", "git merge --abort"),
+        ("rebase", "a rebase is in progress", "git rebase --abort"),
+        ("rebase --apply", "a rebase is in progress", "git rebase --abort"),
+        ("cherry-pick", "a cherry-pick is in progress", "git cherry-pick --abort"),
+        ("revert", "a revert is in progress", "git revert --abort"),
+        ("am", "a `git am` is in progress", "git am --abort"),
+        ("bisect", "a bisect is in progress", "git bisect reset"),
+        ("stash pop", "the index has unmerged paths (notes.txt first)", "git add"),
+    ],
+)
+def test_an_operation_in_progress_is_refused_before_any_data_is_copied(
+    registry: Path,
+    checkpoint_dir: Path,
+    tmp_path: Path,
+    operation: str,
+    named: str,
+    fix: str,
+    cli,
+) -> None:
+    _start(registry, operation, tmp_path)
+    before, cache = snapshot(registry), _dvc_cache(registry)
+
+    result = _register(cli, registry, checkpoint_dir, "encoder", "s1")
+
+    assert result.exit_code == 2, result.stderr
+    assert named in result.stderr
+    assert fix in result.stderr.split("fix:", 1)[1]
+    assert snapshot(registry) == before
+    assert _dvc_cache(registry) == cache  # refused before a byte went into the DVC cache
+    state = Path(git(registry, "rev-parse", "--path-format=absolute", "--git-common-dir").strip())
+    assert not list((state / "artreg").glob("build-*"))
+
+
 # --- 10. portable names, end to end -------------------------------------------------------------
 
 

@@ -140,6 +140,11 @@ def diagnose(repo: Path | str | None = None) -> list[Check]:
         checks.append(Check("git identity", True, ident))
     except ArtregError as exc:
         checks.append(Check("git identity", False, exc.message, exc.hint or ""))
+    try:
+        gitrepo.check_committable(root)
+        checks.append(Check("checkout", True, f"on branch {gitrepo.current_branch(root)}"))
+    except ArtregError as exc:
+        checks.append(Check("checkout", False, exc.message, exc.hint or ""))
     dvc_ok = (root / ".dvc").is_dir()
     checks.append(
         Check(

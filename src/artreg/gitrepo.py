@@ -235,3 +235,72 @@ def work_tree(start: Path) -> Path | None:
         check=False,
     )
     return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+def default_branch(root: Path) -> str | None:
+    """The repository's default branch as git knows it: origin's HEAD, else init.defaultBranch
+    (when this repository has that branch), else the branch checked out now."""
+    origin_head = git(
+        root, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD", check=False
+    ).strip()
+    if origin_head.startswith("origin/"):
+        return origin_head.removeprefix("origin/")
+    configured = git(root, "config", "--get", "init.defaultBranch", check=False).strip()
+    if configured and any(
+        git(root, "rev-parse", "--verify", "--quiet", ref, check=False).strip()
+        for ref in (f"refs/heads/{configured}", f"refs/remotes/origin/{configured}")
+    ):
+        return configured
+    return current_branch(root)
+
+
+def ref_exists(root: Path, ref: str) -> bool:
+    return bool(git(root, "rev-parse", "--verify", "--quiet", ref, check=False).strip())
+
+
+# What git itself records while an operation waits for the user, with how to end each one.
+# Paths are resolved by `git rev-parse --git-path`, so worktrees and moved git dirs work.
+_IN_PROGRESS = (
+    ("rebase-merge", "a rebase", "git rebase --continue` or `git rebase --abort"),
+    ("rebase-apply/applying", "a `git am`", "git am --continue` or `git am --abort"),
+    ("rebase-apply", "a rebase", "git rebase --continue` or `git rebase --abort"),
+    ("MERGE_HEAD", "a merge", "git commit` (to finish it) or `git merge --abort"),
+    (
+        "CHERRY_PICK_HEAD",
+        "a cherry-pick",
+        "git cherry-pick --continue` or `git cherry-pick --abort",
+    ),
+    ("REVERT_HEAD", "a revert", "git revert --continue` or `git revert --abort"),
+    ("BISECT_START", "a bisect", "git bisect reset"),
+)
+
+
+def check_committable(root: Path) -> None:
+    """Refuse (exit 2, with git's own way out) a checkout where a registry commit would fail or
+    land nowhere: an operation in progress, unmerged paths, or a detached HEAD."""
+    paths = git(
+        root,
+        "rev-parse",
+        "--path-format=absolute",
+        *[arg for name, _, _ in _IN_PROGRESS for arg in ("--git-path", name)],
+    ).splitlines()
+    for path, (_, what, fix) in zip(paths, _IN_PROGRESS, strict=True):
+        if Path(path).exists():
+            raise InputError(
+                f"{root}: {what} is in progress, and a registry change must not be mixed into it",
+                hint=f"finish or abort it first: `{fix}`",
+            )
+    unmerged = git(root, "ls-files", "--unmerged").splitlines()
+    if unmerged:
+        path = unmerged[0].split("\t", 1)[-1]
+        raise InputError(
+            f"{root}: the index has unmerged paths ({path} first), so git cannot commit",
+            hint="resolve the conflicts and `git add` the files, or `git restore --staged --worktree` them",
+        )
+    if current_branch(root) is None:
+        branch = default_branch(root)
+        back = f" or `git switch {branch}` to go back to {branch}" if branch else ""
+        raise InputError(
+            f"{root}: HEAD is detached, so a registry commit would be on no branch and easily lost",
+            hint=f"`git switch -c BRANCH` to keep working here on a new branch{back}",
+        )
