@@ -19,7 +19,7 @@ from artreg.errors import InputError
 from artreg.initrepo import init_registry
 from artreg.register import register_raw
 
-from conftest import git, snapshot
+from conftest import git, release, snapshot
 
 
 def _register(cli, root: Path | None, ckpt: Path, *args: str, cwd: Path | None = None):
@@ -374,6 +374,58 @@ def test_an_operation_in_progress_is_refused_before_any_data_is_copied(
     assert _dvc_cache(registry) == cache  # refused before a byte went into the DVC cache
     state = Path(git(registry, "rev-parse", "--path-format=absolute", "--git-common-dir").strip())
     assert not list((state / "artreg").glob("build-*"))
+
+
+@pytest.fixture
+def published_origin(registry: Path, checkpoint_dir: Path, bare_origin: Path) -> Path:
+    """origin holding a release of encoder, then a later registration on top of it."""
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    register_raw(registry, "encoder", "s2", checkpoint_dir)
+    git(registry, "push", "--quiet", "origin", "main", "--tags")
+    return bare_origin
+
+
+def test_a_shallow_clone_says_what_to_fetch_instead_of_nothing_in_production(
+    published_origin: Path, tmp_path: Path, cli
+) -> None:
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "--quiet", "--depth", "1", f"file://{published_origin}", str(shallow))
+
+    result = cli("resolve", "encoder", "--no-verify", cwd=shallow)
+
+    assert result.exit_code == 2
+    assert "shallow clone" in result.stderr
+    assert "fix: this is a shallow clone" in result.stderr
+    assert "run `git fetch --tags --unshallow`" in result.stderr
+    listed = cli("list", cwd=shallow)
+    assert "run `git fetch --tags --unshallow`" in listed.stderr
+    git(shallow, "fetch", "--quiet", "--tags", "--unshallow")
+    fixed = cli("resolve", "encoder", "--no-verify", cwd=shallow)
+    assert fixed.exit_code == 0, fixed.stderr
+    assert fixed.stdout.strip().endswith("artifacts/production/encoder/v1.0.0/model.pt")
+
+
+def test_a_clone_without_tags_says_to_fetch_them(
+    published_origin: Path, tmp_path: Path, cli
+) -> None:
+    tagless = tmp_path / "tagless"
+    git(tmp_path, "clone", "--quiet", "--no-tags", str(published_origin), str(tagless))
+    assert git(tagless, "tag") == ""
+
+    result = cli("show", "encoder#production", cwd=tagless)
+    assert result.exit_code == 2
+    assert "no registry tags" in result.stderr
+    assert "fix:" in result.stderr and "run `git fetch --tags`" in result.stderr
+    listed = cli("list", "--json", cwd=tagless)
+    assert listed.exit_code == 0 and listed.json() == {}
+    assert "run `git fetch --tags`" in listed.stderr
+    doctor = cli("doctor", "--json", cwd=tagless).json()
+    history = next(c for c in doctor if c["name"] == "history and tags")
+    assert not history["ok"] and history["fix"] == "git fetch --tags"
+
+    git(tagless, "fetch", "--quiet", "--tags")
+    assert cli("show", "encoder#production", cwd=tagless).exit_code == 0
+    assert "git fetch" not in cli("list", cwd=tagless).stderr
 
 
 # --- 10. portable names, end to end -------------------------------------------------------------

@@ -150,6 +150,7 @@ class ArtregGroup(click.Group):
         except ArtregError as exc:
             if ctx.obj and ctx.obj.get("traceback"):
                 traceback.print_exc()
+            _explain_not_found(exc, ctx.obj.get("root") if ctx.obj else None)
             _report(exc)
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
@@ -163,6 +164,18 @@ class ArtregGroup(click.Group):
             click.echo(f"artreg: internal error: {type(exc).__name__}: {exc}", err=True)
             click.echo("  (run again with --traceback to see where; please report it)", err=True)
             sys.exit(2)
+
+
+def _explain_not_found(exc: ArtregError, root: Path | None) -> None:
+    """A read that finds nothing in a shallow or tagless clone says what to fetch instead."""
+    from artreg.errors import NotFoundError
+
+    if isinstance(exc, NotFoundError) and root is not None:
+        from artreg.gitrepo import missing_history
+
+        missing = missing_history(root)
+        if missing:
+            exc.hint = f"{missing[0]}: run `{missing[1]}`"
 
 
 def _report(exc: ArtregError) -> None:
@@ -499,7 +512,8 @@ def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
     """
     from artreg.consume import overview
 
-    data = overview(_root(repo_path), deprecated=show_all)
+    root = _root(repo_path)
+    data = overview(root, deprecated=show_all)
     stages = ["raw", "validated", "production"]
     stages += sorted({s for v in data.values() for s in v["stages"]} - set(stages))
     rows = [
@@ -510,11 +524,16 @@ def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
         ]
         for name, info in data.items()
     ]
+    from artreg.gitrepo import missing_history
+
+    incomplete = missing_history(root, check_tags=not data)
+    if incomplete:
+        click.echo(f"artreg: note: {incomplete[0]}: run `{incomplete[1]}`", err=True)
     Output(as_json).emit(
         data,
         _table(["name", "latest", *[f"#{s}" for s in stages]], rows)
         if rows
-        else "the registry is empty",
+        else "the registry is empty" + (" in this clone" if incomplete else ""),
     )
 
 

@@ -145,6 +145,15 @@ def diagnose(repo: Path | str | None = None) -> list[Check]:
         checks.append(Check("checkout", True, f"on branch {gitrepo.current_branch(root)}"))
     except ArtregError as exc:
         checks.append(Check("checkout", False, exc.message, exc.hint or ""))
+    incomplete = gitrepo.missing_history(root)
+    checks.append(
+        Check(
+            "history and tags",
+            incomplete is None,
+            "complete" if incomplete is None else incomplete[0],
+            "" if incomplete is None else incomplete[1],
+        )
+    )
     dvc_ok = (root / ".dvc").is_dir()
     checks.append(
         Check(

@@ -304,3 +304,28 @@ def check_committable(root: Path) -> None:
             f"{root}: HEAD is detached, so a registry commit would be on no branch and easily lost",
             hint=f"`git switch -c BRANCH` to keep working here on a new branch{back}",
         )
+
+
+def is_shallow(root: Path) -> bool:
+    return git(root, "rev-parse", "--is-shallow-repository", check=False).strip() == "true"
+
+
+def missing_history(root: Path, check_tags: bool = True) -> tuple[str, str] | None:
+    """(what this clone lacks, the git command that fetches it), or None when nothing is
+    missing: a shallow clone, or (with `check_tags`) no registry tag although committed stage
+    folders exist (cloned or fetched without tags)."""
+    if is_shallow(root):
+        return (
+            "this is a shallow clone, so older registry tags and commits are missing",
+            "git fetch --tags --unshallow",
+        )
+    if not check_tags or list_tags(root):
+        return None
+    folders = git(root, "ls-files", "--", "artifacts/*/*/*/manifest.json", check=False)
+    if folders.strip():
+        return (
+            "this clone has committed artifacts/ folders but no registry tags "
+            "(it was cloned or fetched without tags)",
+            "git fetch --tags",
+        )
+    return None
