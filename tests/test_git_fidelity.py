@@ -428,6 +428,76 @@ def test_a_clone_without_tags_says_to_fetch_them(
     assert "git fetch" not in cli("list", cwd=tagless).stderr
 
 
+@pytest.fixture
+def trunk(tmp_path: Path, isolated_env: Path) -> Path:
+    """A registry whose default branch is `trunk` (git's init.defaultBranch), with CI files."""
+    git(tmp_path, "config", "--global", "init.defaultBranch", "trunk")
+    root = tmp_path / "trunk-registry"
+    init_registry(root, ci="github")
+    return root
+
+
+def test_ci_workflows_follow_the_default_branch(trunk: Path) -> None:
+    from ruamel.yaml import YAML
+
+    from artreg.ciworkflows import MAIN_WORKFLOW_PATH, PR_TEMPLATE_PATH
+
+    assert git(trunk, "branch", "--show-current").strip() == "trunk"
+    workflow = YAML(typ="safe", pure=True).load((trunk / MAIN_WORKFLOW_PATH).read_text())
+    assert workflow["on"]["push"]["branches"] == ["trunk"]
+    assert "CI on `trunk`" in (trunk / PR_TEMPLATE_PATH).read_text()
+    assert "main" not in (trunk / MAIN_WORKFLOW_PATH).read_text().replace("artreg-main", "")
+
+
+def test_summary_compares_with_origins_default_branch(
+    trunk: Path, checkpoint_dir: Path, tmp_path: Path, cli
+) -> None:
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "--quiet", "--bare", str(origin))
+    git(trunk, "remote", "add", "origin", str(origin))
+    git(trunk, "push", "--quiet", "origin", "trunk")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "--quiet", str(origin), str(clone))
+    assert git(clone, "symbolic-ref", "refs/remotes/origin/HEAD").strip().endswith("/trunk")
+    result = cli(
+        "register",
+        "encoder",
+        "s1",
+        "--from",
+        str(checkpoint_dir),
+        "--branch",
+        "promote/s1",
+        cwd=clone,
+    )
+    assert result.exit_code == 0, result.stderr
+
+    summary = cli("summary", cwd=clone)
+
+    assert summary.exit_code == 0, summary.stderr
+    assert "## encoder: raw `s1`" in summary.stdout
+
+
+def test_default_branch_is_origins_head_then_init_default_branch_then_the_current_one(
+    registry: Path, bare_origin: Path, tmp_path: Path
+) -> None:
+    from artreg.gitrepo import default_branch
+    from artreg.review import default_base
+
+    # No origin/HEAD (origin was added by hand); init.defaultBranch=main exists here.
+    git(registry, "switch", "--quiet", "-c", "feature")
+    assert default_branch(registry) == "main"
+    assert default_base(registry) == "origin/main"
+    # init.defaultBranch names a branch this repository does not have: the current branch.
+    git(registry, "config", "init.defaultBranch", "nonexistent")
+    assert default_branch(registry) == "feature"
+    # origin's HEAD, as `git clone` or `git remote set-head` records it, comes first.
+    git(registry, "push", "--quiet", "origin", "feature")
+    git(registry, "remote", "set-head", "origin", "feature")
+    git(registry, "switch", "--quiet", "main")
+    assert default_branch(registry) == "feature"
+    assert default_base(registry) == "origin/feature"
+
+
 # --- 10. portable names, end to end -------------------------------------------------------------
 
 

@@ -831,17 +831,20 @@ def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
 
 @main.command()
 @click.option(
-    "--base", default="origin/main", show_default=True, help="What the pull request merges into."
+    "--base",
+    help="What the pull request merges into (default: the repository's default branch, "
+    "origin/<branch> when origin has it).",
 )
 @repo_option
-def summary(base: str, repo_path: str | None) -> None:
+def summary(base: str | None, repo_path: str | None) -> None:
     """Print the markdown summary of the promotions between BASE and HEAD (for pull requests).
 
-    Example: artreg summary --base origin/main >> "$GITHUB_STEP_SUMMARY"
+    Example: artreg summary --base "origin/$GITHUB_BASE_REF" >> "$GITHUB_STEP_SUMMARY"
     """
-    from artreg.review import folders_since, summary_markdown
+    from artreg.review import default_base, folders_since, summary_markdown
 
     root = _root(repo_path)
+    base = base or default_base(root)
     click.echo(summary_markdown(root, folders_since(root, base)), nl=False)
 
 
