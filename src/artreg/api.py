@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo
+from artreg import location
 from artreg.hashing import ProgressFn
 from artreg.publish import Published, PublishOptions
 
 
 def find_root(path: Path | str | None = None) -> Path:
-    """The registry root: the git top level of `path`, else of $ARTREG_REPO, else of the cwd."""
-    start = Path(path or os.environ.get("ARTREG_REPO") or Path.cwd())
-    while not start.exists() and start != start.parent:
-        start = start.parent
-    return gitrepo.toplevel(start.resolve())
+    """The registry root: `path` if given (it must exist), else the git repository around the
+    current folder, else (only outside any repository) $ARTREG_REPO. See artreg.location."""
+    return location.find_root(path)
 
 
 class ArtifactRepository:
-    """A registry repo, addressed by its artifacts folder or any path inside it."""
+    """A registry repo, addressed by its artifacts folder or any path inside it (default: the
+    repository around the current folder, as the CLI finds it)."""
 
     def __init__(
         self,
-        path: Path | str = "artifacts",
+        path: Path | str | None = None,
         *,
         name: str | None = None,
         wait: float = 0.0,

@@ -66,9 +66,21 @@ class Output:
 
 
 def _root(path: str | None) -> Path:
-    from artreg.api import find_root
+    """The registry this command works on (artreg.location's rule), kept for the error report."""
+    from artreg.location import find_root
 
-    return find_root(path)
+    root = find_root(path)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and isinstance(ctx.obj, dict):
+        ctx.obj["root"] = root
+    return root
+
+
+def _written(root: Path, data: Any, text: str) -> tuple[Any, str]:
+    """Every write names the registry it changed: a `registry` field in JSON, a first line in text."""
+    if isinstance(data, dict):
+        data = {"registry": str(root), **data}
+    return data, f"registry: {root}\n{text}"
 
 
 def _publish_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -138,6 +150,7 @@ class ArtregGroup(click.Group):
         except ArtregError as exc:
             if ctx.obj and ctx.obj.get("traceback"):
                 traceback.print_exc()
+            _explain_not_found(exc, ctx.obj.get("root") if ctx.obj else None)
             _report(exc)
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
@@ -153,6 +166,18 @@ class ArtregGroup(click.Group):
             )
             click.echo("  fix: run again with --traceback and report the output", err=True)
             sys.exit(INTERNAL_ERROR_EXIT)
+
+
+def _explain_not_found(exc: ArtregError, root: Path | None) -> None:
+    """A read that finds nothing in a shallow or tagless clone says what to fetch instead."""
+    from artreg.errors import NotFoundError
+
+    if isinstance(exc, NotFoundError) and root is not None:
+        from artreg.gitrepo import missing_history
+
+        missing = missing_history(root)
+        if missing:
+            exc.hint = f"{missing[0]}: run `{missing[1]}`"
 
 
 def _report(exc: ArtregError) -> None:
@@ -290,10 +315,13 @@ def register(
         )
     _after_publish(root, result, publishing)
     out.emit(
-        result.as_dict(),
-        f"registered {result.name} session {result.id} in {result.folder}\n"
-        f"commit {result.commit[:12]}, {_tags_text(result)}\n"
-        f"{len(result.files)} files recorded in {result.folder}/manifest.json",
+        *_written(
+            root,
+            result.as_dict(),
+            f"registered {result.name} session {result.id} in {result.folder}\n"
+            f"commit {result.commit[:12]}, {_tags_text(result)}\n"
+            f"{len(result.files)} files recorded in {result.folder}/manifest.json",
+        )
     )
 
 
@@ -432,9 +460,12 @@ def promote(
     _after_publish(root, result, publishing)
     table = format_table([GateResult(**g) for g in result.extra.get("gates", [])])
     out.emit(
-        result.as_dict(),
-        f"promoted {result.name} to {result.stage}: {result.folder}\n"
-        f"commit {result.commit[:12]}, {_tags_text(result)}\n\n{table}",
+        *_written(
+            root,
+            result.as_dict(),
+            f"promoted {result.name} to {result.stage}: {result.folder}\n"
+            f"commit {result.commit[:12]}, {_tags_text(result)}\n\n{table}",
+        )
     )
 
 
@@ -483,7 +514,8 @@ def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
     """
     from artreg.consume import overview
 
-    data = overview(_root(repo_path), deprecated=show_all)
+    root = _root(repo_path)
+    data = overview(root, deprecated=show_all)
     stages = ["raw", "validated", "production"]
     stages += sorted({s for v in data.values() for s in v["stages"]} - set(stages))
     rows = [
@@ -494,11 +526,16 @@ def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
         ]
         for name, info in data.items()
     ]
+    from artreg.gitrepo import missing_history
+
+    incomplete = missing_history(root, check_tags=not data)
+    if incomplete:
+        click.echo(f"artreg: note: {incomplete[0]}: run `{incomplete[1]}`", err=True)
     Output(as_json).emit(
         data,
         _table(["name", "latest", *[f"#{s}" for s in stages]], rows)
         if rows
-        else "the registry is empty",
+        else "the registry is empty" + (" in this clone" if incomplete else ""),
     )
 
 
@@ -670,7 +707,7 @@ def index(check: bool, repo_path: str | None) -> None:
         click.echo(f"{REGISTRY_JSON} is up to date")
         return
     (root / REGISTRY_JSON).write_text(registry_index.render(root, state))
-    click.echo(f"wrote {REGISTRY_JSON} (commit it)")
+    click.echo(_written(root, None, f"wrote {REGISTRY_JSON} (commit it)")[1])
 
 
 @main.command()
@@ -796,17 +833,20 @@ def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
 
 @main.command()
 @click.option(
-    "--base", default="origin/main", show_default=True, help="What the pull request merges into."
+    "--base",
+    help="What the pull request merges into (default: the repository's default branch, "
+    "origin/<branch> when origin has it).",
 )
 @repo_option
-def summary(base: str, repo_path: str | None) -> None:
+def summary(base: str | None, repo_path: str | None) -> None:
     """Print the markdown summary of the promotions between BASE and HEAD (for pull requests).
 
-    Example: artreg summary --base origin/main >> "$GITHUB_STEP_SUMMARY"
+    Example: artreg summary --base "origin/$GITHUB_BASE_REF" >> "$GITHUB_STEP_SUMMARY"
     """
-    from artreg.review import folders_since, summary_markdown
+    from artreg.review import default_base, folders_since, summary_markdown
 
     root = _root(repo_path)
+    base = base or default_base(root)
     click.echo(summary_markdown(root, folders_since(root, base)), nl=False)
 
 
@@ -819,15 +859,21 @@ def summary(base: str, repo_path: str | None) -> None:
 @repo_option
 @json_option
 def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bool) -> None:
-    """Create the tags of merged promotions that lack them (idempotent; run on main after a merge).
+    """Create the tags of merged promotions that lack them (idempotent; run on the default branch
+    after a merge).
 
     Example: artreg tag --push
     """
     from artreg.review import tag_merged
 
-    created = tag_merged(_root(repo_path), push=push, remote=remote, wait=wait)
+    root = _root(repo_path)
+    created = tag_merged(root, push=push, remote=remote, wait=wait)
     Output(as_json).emit(
-        {"created": created}, "\n".join(created) if created else "every promotion is tagged already"
+        *_written(
+            root,
+            {"created": created},
+            "\n".join(created) if created else "every promotion is tagged already",
+        )
     )
 
 
@@ -841,7 +887,8 @@ def recover(wait: float, repo_path: str | None) -> None:
     """
     from artreg.transaction import recover as run
 
-    click.echo(run(_root(repo_path), wait=wait))
+    root = _root(repo_path)
+    click.echo(_written(root, None, run(root, wait=wait))[1])
 
 
 @main.command()
@@ -869,8 +916,11 @@ def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> N
         else housekeeping.deprecate(root, name, wait=wait)
     )
     Output(as_json).emit(
-        done.__dict__,
-        f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}",
+        *_written(
+            root,
+            done.__dict__,
+            f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}",
+        )
     )
 
 
@@ -891,10 +941,14 @@ def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> No
     name, stage, _ = parse_spec(spec)
     if stage is None:
         raise InputError(f"{spec}: give NAME#STAGE", hint="e.g. artreg unassign encoder#production")
-    done = housekeeping.unassign(_root(repo_path), name, stage, wait=wait)
+    root = _root(repo_path)
+    done = housekeeping.unassign(root, name, stage, wait=wait)
     Output(as_json).emit(
-        done.__dict__,
-        f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}",
+        *_written(
+            root,
+            done.__dict__,
+            f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}",
+        )
     )
 
 
@@ -934,9 +988,7 @@ def _num(value: Any, signed: bool = False) -> str:
 
 
 @main.command()
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current folder)."
-)
+@repo_option
 @json_option
 def doctor(repo_path: str | None, as_json: bool) -> None:
     """Check git, DVC, the remote, credentials and the lock; print the fix for each problem.
@@ -945,7 +997,7 @@ def doctor(repo_path: str | None, as_json: bool) -> None:
     """
     from artreg.doctor import diagnose
 
-    checks = diagnose(Path(repo_path or "."))
+    checks = diagnose(repo_path)
     lines = [
         f"{'ok ' if c.ok else 'XX '} {c.name}: {c.detail}"
         + (f"\n      fix: {c.fix}" if not c.ok and c.fix else "")

@@ -77,14 +77,14 @@ def load_settings(root: Path) -> Settings:
 def resolve_name(root: Path, name: str | None) -> str:
     """The artifact name given, or the registry's configured default (params.yaml is checked)."""
     from artreg.errors import InputError
-    from artreg.layout import validate_name
+    from artreg.layout import check_name_case, validate_name
 
     default = load_settings(root).default_name
     if name is not None:
-        return validate_name(name)
+        return check_name_case(root, validate_name(name))
     if not default:
         raise InputError(
             "no artifact name given and params.yaml sets no artreg.default_name",
             hint="pass name=... (or NAME on the command line), or set artreg.default_name",
         )
-    return validate_name(default, "default_name in params.yaml")
+    return check_name_case(root, validate_name(default, "default_name in params.yaml"))

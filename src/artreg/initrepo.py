@@ -76,6 +76,25 @@ def _ensure_ignored(root: Path, line: str, created: list[str]) -> None:
     created.append(".gitignore")
 
 
+def _ci_branch(root: Path, ci: str | None) -> str | None:
+    """The branch the CI workflows tag on (the repository's default branch), checked before
+    anything is written; None without --ci."""
+    from artreg.errors import InputError
+
+    if ci is None:
+        return None
+    if ci != "github":
+        raise InputError(f"unknown CI system {ci!r}", hint="use --ci github")
+    branch = gitrepo.default_branch(root)
+    if branch is None:
+        raise InputError(
+            f"{root}: cannot tell the repository's default branch for the CI workflows "
+            "(no origin/HEAD, no init.defaultBranch branch here, and HEAD is detached)",
+            hint="`git switch BRANCH` to the default branch, then run `artreg init --ci github` again",
+        )
+    return branch
+
+
 def init_registry(path: Path, remote: str | None = None, ci: str | None = None) -> InitResult:
     """Make `path` a registry; create only what is missing and commit it in one commit.
 
@@ -85,6 +104,7 @@ def init_registry(path: Path, remote: str | None = None, ci: str | None = None) 
     if not (path / ".git").exists():
         gitrepo.git(path, "init", "--quiet")
     root = gitrepo.toplevel(path)
+    branch = _ci_branch(root, ci)
     result = InitResult(root)
     created = result.created
     if dvcrepo.init(root):
@@ -100,14 +120,10 @@ def init_registry(path: Path, remote: str | None = None, ci: str | None = None) 
     )
     _write_new(root, REGISTRY_JSON, "{}\n", created)
 
-    if ci == "github":
+    if branch is not None:
         from artreg.ciworkflows import write_ci_files
 
-        created += write_ci_files(root)
-    elif ci is not None:
-        from artreg.errors import InputError
-
-        raise InputError(f"unknown CI system {ci!r}", hint="use --ci github")
+        created += write_ci_files(root, branch)
 
     configured = dvcrepo.remote_url(root)
     if remote is not None or configured is None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ntpath
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from artreg.errors import InputError
 
@@ -30,8 +32,43 @@ def _shown(value: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+PORTABLE_RULE = (
+    "a name becomes a folder, and Windows cannot check out one named CON, PRN, AUX, NUL, "
+    "COM1-COM9 or LPT1-LPT9 (in any letter case, with or without an extension) or one ending "
+    "in a dot or a space"
+)
+
+
+def _windows_reserved(value: str) -> bool:
+    """True if Windows reserves `value` as a file name (a device name, with any extension),
+    by Python's own rule for Windows paths."""
+    isreserved = getattr(ntpath, "isreserved", None)  # Python 3.13+
+    if isreserved is not None:
+        return bool(isreserved(value))
+    return PureWindowsPath(value).is_reserved()
+
+
+def _check_portable(value: str, what: str) -> None:
+    """Refuse a name that one of the platforms git runs on cannot check out."""
+    if value != value.rstrip(". "):
+        raise InputError(
+            f"invalid {what} {_shown(value)!r}: it ends with a dot or a space, which Windows "
+            "drops, so its folder cannot be checked out there",
+            hint=f"{PORTABLE_RULE}; use {_shown(value.rstrip('. ') or 'run1')!r} instead",
+        )
+    if _windows_reserved(value):
+        stem, dot, rest = value.partition(".")
+        raise InputError(
+            f"invalid {what} {_shown(value)!r}: {stem.upper()} is a Windows device name, so its "
+            "folder cannot be checked out on Windows",
+            hint=f"{PORTABLE_RULE}; choose another, e.g. {_shown(f'{stem}_1{dot}{rest}')!r}",
+        )
+
+
 def validate_name(name: str, field: str = "name") -> str:
-    """Return `name` if it is a valid artifact name, else raise InputError."""
+    """Return `name` if it is a valid, portable artifact name, else raise InputError."""
+    if isinstance(name, str):
+        _check_portable(name, f"artifact {field}")
     if not isinstance(name, str) or not NAME_RE.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
         raise InputError(
             f"invalid artifact {field} {_shown(str(name))!r}",
@@ -44,7 +81,9 @@ def validate_name(name: str, field: str = "name") -> str:
 
 
 def validate_id(value: str, field: str) -> str:
-    """Return `value` if it is a valid session or validated id, else raise InputError."""
+    """Return `value` if it is a valid, portable session or validated id, else raise InputError."""
+    if isinstance(value, str):
+        _check_portable(value, field)
     if (
         not isinstance(value, str)
         or not ID_RE.fullmatch(value)
@@ -59,6 +98,51 @@ def validate_id(value: str, field: str) -> str:
             ),
         )
     return value
+
+
+def case_twin(name: str, existing: Iterable[str]) -> str | None:
+    """The existing name that differs from `name` only by letter case, if any."""
+    folded = name.casefold()
+    return next((e for e in existing if e != name and e.casefold() == folded), None)
+
+
+def _case_error(what: str, name: str, twin: str, where: str) -> InputError:
+    return InputError(
+        f"{what} {name!r} differs only by letter case from the existing {twin!r} ({where}): "
+        "Windows and macOS see one folder where git has two, so a checkout there breaks",
+        hint=f"use {twin!r} itself, or a name that differs by more than letter case",
+    )
+
+
+def check_name_case(root: Path, name: str) -> str:
+    """Return `name` unless it differs only by case from an artifact the registry has (in its
+    tags or its artifacts/ folders); then raise InputError."""
+    from artreg import gitrepo
+
+    tagged = {record.parsed.name for record in gitrepo.list_tags(root)}
+    twin = case_twin(name, tagged)
+    if twin is not None:
+        raise _case_error("artifact name", name, twin, "in the registry's tags")
+    for stage in STAGES:
+        folder = root / ARTIFACTS_DIR / stage
+        twin = case_twin(name, (p.name for p in folder.iterdir()) if folder.is_dir() else ())
+        if twin is not None:
+            raise _case_error("artifact name", name, twin, f"{ARTIFACTS_DIR}/{stage}/{twin}")
+    return name
+
+
+def check_folder_case(root: Path, relpaths: Sequence[str]) -> None:
+    """Refuse new folders one of whose path parts differs only by case from a folder beside it
+    (a session id, validated id or version that clashes with an existing one)."""
+    for rel in relpaths:
+        parent = root
+        for part in Path(rel).parts:
+            if parent.is_dir():
+                twin = case_twin(part, (p.name for p in parent.iterdir()))
+                if twin is not None:
+                    where = (parent / twin).relative_to(root).as_posix()
+                    raise _case_error("new folder", part, twin, where)
+            parent = parent / part
 
 
 def validate_semver(version: str) -> str:

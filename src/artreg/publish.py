@@ -67,7 +67,14 @@ def now_iso() -> str:
 
 
 def actor(root: Path) -> str:
-    """Who is making this change: the git identity (and CI's actor when set)."""
+    """Who is making this change: the commit author as git resolves it (and CI's actor when set).
+
+    The manifest's `created_by`, the tag's `by:` line and the commit's author are all this one
+    identity. (The tagger stays git's committer, as for any annotated tag.) Every writer asks
+    before it copies anything, so this is also where a checkout git cannot commit to (a merge
+    or rebase in progress, a detached HEAD) is refused.
+    """
+    gitrepo.check_committable(root)
     ci_actor = os.environ.get("GITHUB_ACTOR")
     ident = gitrepo.identity(root)
     return f"{ident} (CI: {ci_actor})" if ci_actor else ident

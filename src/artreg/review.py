@@ -1,8 +1,9 @@
 """Pull-request promotions: the reviewer's summary, and `artreg tag` after the merge.
 
 A promotion made with `--branch` is committed on a branch without tags. After the merge, `artreg
-tag` on main finds every stage folder that no tag names yet and tags the commit that brought it,
-so it recognises promotions by content and works after merge commits, squashes and rebases.
+tag` on the default branch finds every stage folder that no tag names yet and tags the commit
+that brought it, so it recognises promotions by content and works after merge commits, squashes
+and rebases.
 """
 
 from __future__ import annotations
@@ -268,3 +269,19 @@ def folders_since(root: Path, base: str) -> list[StageDir]:
     return sorted(
         {f for f in found if f is not None}, key=lambda f: (STAGES.index(f.stage), f.relpath)
     )
+
+
+def default_base(root: Path) -> str:
+    """What a pull request merges into when `--base` is not given: the repository's default
+    branch as git knows it (gitrepo.default_branch), on origin when origin has it."""
+    from artreg.errors import InputError
+
+    branch = gitrepo.default_branch(root)
+    if branch is None:
+        raise InputError(
+            f"{root}: cannot tell the default branch (no origin/HEAD, no init.defaultBranch "
+            "branch here, and HEAD is detached)",
+            hint="pass --base REF, e.g. --base origin/main",
+        )
+    remote = f"origin/{branch}"
+    return remote if gitrepo.ref_exists(root, f"refs/remotes/{remote}") else branch
