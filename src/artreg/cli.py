@@ -470,6 +470,28 @@ def _stage_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return repo_option(f)
 
 
+def _target(
+    spec: str, stage: str | None, version: str | None
+) -> tuple[str, str | None, str | None]:
+    """NAME, NAME@vX.Y.Z or NAME#STAGE, with --stage/--version: one strict parse, no guessing."""
+    from artreg.errors import InputError
+    from artreg.layout import validate_semver
+    from artreg.tags import parse_spec
+
+    name, spec_stage, spec_version = parse_spec(spec)
+    if (spec_stage or spec_version) and (stage or version):
+        raise InputError(
+            f"{spec} names a {'stage' if spec_stage else 'version'} already, and "
+            f"{'--stage' if stage else '--version'} was given too",
+            hint="give the stage or version once, in the spec or as an option",
+        )
+    return (
+        name,
+        spec_stage or stage,
+        spec_version or (validate_semver(version) if version else None),
+    )
+
+
 @main.command(name="list")
 @click.option("--all", "show_all", is_flag=True, help="Include deprecated artifacts.")
 @repo_option
@@ -509,10 +531,11 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg show encoder#production
     """
-    from artreg.consume import overview, parse_spec, resolve
+    from artreg.consume import overview, resolve
+    from artreg.tags import parse_spec
 
-    root = _root(repo_path)
     name, stage, version = parse_spec(spec)
+    root = _root(repo_path)
     if stage is None and version is None:
         data = overview(root, deprecated=True, names=[name]).get(name)
         if data is None:
@@ -556,10 +579,13 @@ def resolve(
 ) -> None:
     """Print the local path of NAME's model (latest production by default), verified.
 
+    NAME may also be NAME@vX.Y.Z or NAME#STAGE.
+
     Example: artreg resolve encoder --stage validated
     """
     from artreg import consume
 
+    name, stage, version = _target(name, stage, version)
     root = _root(repo_path)
     resolved = consume.resolve(root, name, stage=stage, version=version)
     if not no_verify:
@@ -588,10 +614,13 @@ def pull(
 ) -> None:
     """Fetch only NAME's files through DVC, then verify every sha256 of its manifest.
 
+    NAME may also be NAME@vX.Y.Z or NAME#STAGE.
+
     Example: artreg pull encoder --version 1.2.0
     """
     from artreg import consume
 
+    name, stage, version = _target(name, stage, version)
     out = Output(as_json, quiet)
     root = _root(repo_path)
     resolved = consume.resolve(root, name, stage=stage, version=version)
@@ -629,10 +658,13 @@ def get(
 ) -> None:
     """Export a verified copy of NAME's model into a folder (like dvc artifacts get).
 
+    NAME may also be NAME@vX.Y.Z or NAME#STAGE.
+
     Example: artreg get encoder --stage production -o /srv/models
     """
     from artreg import consume
 
+    name, stage, version = _target(name, stage, version)
     root = _root(repo_path)
     resolved = consume.resolve(root, name, stage=stage, version=version)
     written = consume.export(root, resolved, Path(out_dir), remote=remote)
@@ -853,16 +885,16 @@ def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> N
     Example: artreg deprecate encoder@v1.1.0
     """
     from artreg import housekeeping
-    from artreg.consume import parse_spec
+    from artreg.tags import parse_spec
 
-    root = _root(repo_path)
     name, stage, version = parse_spec(spec)
     if stage is not None:
         from artreg.errors import InputError
 
         raise InputError(f"{spec}: use `artreg unassign {spec}` for a stage", hint="see --help")
+    root = _root(repo_path)
     done = (
-        housekeeping.deregister(root, name, version.removeprefix("v"), wait=wait)
+        housekeeping.deregister(root, name, version, wait=wait)
         if version
         else housekeeping.deprecate(root, name, wait=wait)
     )
@@ -883,12 +915,16 @@ def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> No
     Example: artreg unassign encoder#production
     """
     from artreg import housekeeping
-    from artreg.consume import parse_spec
     from artreg.errors import InputError
+    from artreg.tags import parse_spec
 
-    name, stage, _ = parse_spec(spec)
+    name, stage, version = parse_spec(spec)
     if stage is None:
-        raise InputError(f"{spec}: give NAME#STAGE", hint="e.g. artreg unassign encoder#production")
+        raise InputError(
+            f"{spec}: give NAME#STAGE"
+            + (f" (to retire version {version}, use `artreg deprecate {spec}`)" if version else ""),
+            hint="e.g. artreg unassign encoder#production",
+        )
     done = housekeeping.unassign(_root(repo_path), name, stage, wait=wait)
     Output(as_json).emit(
         done.__dict__,

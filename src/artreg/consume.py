@@ -54,17 +54,6 @@ class Resolved:
         }
 
 
-def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
-    """`NAME`, `NAME@vX.Y.Z` or `NAME#STAGE` → (name, stage, version)."""
-    if "@" in spec:
-        name, _, version = spec.partition("@")
-        return validate_name(name), None, version
-    if "#" in spec:
-        name, _, stage = spec.partition("#")
-        return validate_name(name), stage, None
-    return validate_name(spec), None, None
-
-
 def _record_for(
     state: RegistryState, name: str, stage: str | None, version: str | None
 ) -> tuple[TagRecord, str | None, str | None]:

@@ -1,0 +1,144 @@
+"""Refusals that say what is really wrong and change nothing: malformed specs never widen an
+action, output paths are checked before anything is written, and the smaller refusals of the
+checkpoint folder (hard links, empty files, control characters) name their real cause."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from artreg.initrepo import init_registry
+
+from conftest import git, release, snapshot
+
+
+@pytest.fixture(scope="module")
+def released_template(
+    tmp_path_factory: pytest.TempPathFactory, _checkpoint_template: Path
+) -> Iterator[Path]:
+    """A registry holding encoder raw s1, validated s1_best_validated and production v1.0.0."""
+    base = tmp_path_factory.mktemp("released")
+    home = base / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test Trainer\n\temail = trainer@example.com\n"
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        mp.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        shutil.copytree(_checkpoint_template, base / "ckpt")
+        root = base / "registry"
+        init_registry(root)
+        release(root, "encoder", "s1", base / "ckpt", "1.0.0")
+    yield base
+
+
+@pytest.fixture
+def released(released_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the released registry (its DVC remote stays the template's)."""
+    work = tmp_path / "w"
+    shutil.copytree(released_template, work, symlinks=True)
+    return work / "registry"
+
+
+# --- 13: specs never widen -------------------------------------------------------------------
+
+MALFORMED_SPECS = {
+    "encoder@": "no version after '@'",
+    "encoder#": "no stage after '#'",
+    "encoder@v": "'v' is not a semantic version",
+    "encoder@1.0": "'1.0' is not a semantic version",
+    "encoder@vlatest": "'vlatest' is not a semantic version",
+    "encoder@deprecated": "'deprecated' is not a semantic version",
+    "encoder#production#": "one '@' or one '#'",
+    "encoder#production#3": "one '@' or one '#'",
+    "encoder@v1.0.0#x": "one '@' or one '#'",
+    "encoder@v1.0.0@v1.1.0": "one '@' or one '#'",
+    "@v1.0.0": "no artifact name before '@'",
+    "#production": "no artifact name before '#'",
+    "encoder#staging": "unknown stage 'staging'",
+    "": "it is empty",
+    "en coder@v1.0.0": "invalid artifact name",
+}
+
+
+@pytest.mark.parametrize("command", ["deprecate", "unassign"])
+@pytest.mark.parametrize("spec", list(MALFORMED_SPECS), ids=lambda s: s or "empty")
+def test_a_malformed_spec_is_refused_by_writers_and_changes_nothing(
+    released: Path, cli, command: str, spec: str
+) -> None:
+    before = snapshot(released)
+    result = cli(command, spec, cwd=released)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert MALFORMED_SPECS[spec] in result.stderr, result.stderr
+    if "invalid artifact name" not in result.stderr:
+        assert "NAME@vX.Y.Z for one version" in result.stderr  # the fix: the forms a spec takes
+    assert snapshot(released) == before
+    assert "deprecated" not in git(released, "tag", "--list")
+
+
+READERS = {
+    "show": lambda spec: ["show", spec],
+    "resolve": lambda spec: ["resolve", spec],
+    "get": lambda spec: ["get", spec, "-o", "{out}"],
+    "pull": lambda spec: ["pull", spec],
+    "lineage": lambda spec: ["lineage", spec],
+    "diff (first)": lambda spec: ["diff", spec, "encoder#validated"],
+    "diff (second)": lambda spec: ["diff", "encoder#validated", spec],
+}
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+@pytest.mark.parametrize("spec", list(MALFORMED_SPECS), ids=lambda s: s or "empty")
+def test_a_malformed_spec_is_refused_by_readers(
+    released: Path, tmp_path: Path, cli, reader: str, spec: str
+) -> None:
+    out = tmp_path / "out"
+    before = snapshot(released)
+    args = [a.replace("{out}", str(out)) for a in READERS[reader](spec)]
+    result = cli(*args, cwd=released)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert MALFORMED_SPECS[spec] in result.stderr, result.stderr
+    assert snapshot(released) == before
+    assert not out.exists()
+
+
+def test_well_formed_specs_act_on_exactly_what_they_name(released: Path, cli) -> None:
+    shown = cli("show", "encoder@1.0.0", "--json", cwd=released)  # the 'v' may be left out
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.json()["folder"] == "artifacts/production/encoder/v1.0.0"
+    via_spec = cli("resolve", "encoder#validated", "--no-verify", "--json", cwd=released).json()
+    via_option = cli(
+        "resolve", "encoder", "--stage", "validated", "--no-verify", "--json", cwd=released
+    ).json()
+    assert via_spec == via_option
+    assert via_spec["folder"] == "artifacts/validated/encoder/s1_best_validated"
+
+    done = cli("deprecate", "encoder@v1.0.0", "--json", cwd=released)
+    assert done.exit_code == 0, done.stderr
+    assert done.json()["tag"].startswith("encoder@v1.0.0!")  # that version only, not the artifact
+    assert "encoder@deprecated" not in git(released, "tag", "--list")
+
+
+def test_a_spec_and_an_option_that_both_name_a_target_are_refused(released: Path, cli) -> None:
+    before = snapshot(released)
+    result = cli("pull", "encoder@v1.0.0", "--stage", "validated", cwd=released)
+    assert result.exit_code == 2
+    assert "names a version already, and --stage was given too" in result.stderr
+    assert "give the stage or version once" in result.stderr
+    bad_version = cli("resolve", "encoder", "--version", "1.0", cwd=released)
+    assert bad_version.exit_code == 2 and "invalid version '1.0'" in bad_version.stderr
+    assert snapshot(released) == before
+
+
+def test_unassign_given_a_version_points_to_deprecate(released: Path, cli) -> None:
+    before = snapshot(released)
+    result = cli("unassign", "encoder@v1.0.0", cwd=released)
+    assert result.exit_code == 2
+    assert "use `artreg deprecate encoder@v1.0.0`" in result.stderr
+    assert snapshot(released) == before
