@@ -12,7 +12,7 @@ import pytest
 
 from artreg.initrepo import init_registry
 
-from conftest import git, release, snapshot
+from conftest import EXAMPLES, git, release, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +142,160 @@ def test_unassign_given_a_version_points_to_deprecate(released: Path, cli) -> No
     assert result.exit_code == 2
     assert "use `artreg deprecate encoder@v1.0.0`" in result.stderr
     assert snapshot(released) == before
+
+
+# --- 14: nothing is left behind by a failing command -----------------------------------------
+
+
+def _register(ckpt: Path) -> list[str]:
+    return ["register", "encoder", "s2", "--from", str(ckpt)]
+
+
+def _validate() -> list[str]:
+    return [
+        "promote",
+        "encoder",
+        "s1",
+        "--to",
+        "validated",
+        "--checkpoint",
+        "epoch_2",
+        "--results",
+        str(EXAMPLES / "validation_results.json"),
+        "--id",
+        "s1_epoch_2_validated",
+    ]
+
+
+def _release() -> list[str]:
+    return [
+        "promote",
+        "encoder",
+        "s1_best_validated",
+        "--to",
+        "production",
+        "--version",
+        "1.1.0",
+        "--benchmarks",
+        str(EXAMPLES),
+        "--approved-by",
+        "rm",
+    ]
+
+
+# (arguments, the path to pass, what the message must say); {tmp} is a scratch folder holding
+# a plain file `file`.
+BAD_OUTPUTS = {
+    "register --summary-md in a missing folder": (
+        "register",
+        ["--summary-md", "{tmp}/missing/pr.md"],
+        "the folder {tmp}/missing does not exist",
+        "mkdir -p {tmp}/missing",
+    ),
+    "register --summary-md through a file": (
+        "register",
+        ["--summary-md", "{tmp}/file/pr.md"],
+        "{tmp}/file is a file, not a folder",
+        "give a path that does not pass through a file",
+    ),
+    "register --summary-md through a dangling link": (
+        "register",
+        ["--summary-md", "{tmp}/link.md"],
+        "the folder {tmp}/gone does not exist",
+        "mkdir -p {tmp}/gone",
+    ),
+    "validated --summary-md in a missing folder": (
+        "validate",
+        ["--summary-md", "{tmp}/missing/deeper/pr.md"],
+        "the folder {tmp}/missing/deeper does not exist",
+        "mkdir -p",
+    ),
+    "production --summary-md in a missing folder": (
+        "release",
+        ["--summary-md", "{tmp}/missing/pr.md"],
+        "the folder {tmp}/missing does not exist",
+        "mkdir -p",
+    ),
+    "production --summary-md is a folder": (
+        "release",
+        ["--summary-md", "{tmp}"],
+        "is a directory",
+        "--summary-md",
+    ),
+    "get -o through a file": (
+        "get",
+        ["-o", "{tmp}/file/models"],
+        "{tmp}/file is a file, not a folder",
+        "give a path that does not pass through a file",
+    ),
+    "get -o is a file": (
+        "get",
+        ["-o", "{tmp}/file"],
+        "is a file",
+        "-o",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_OUTPUTS))
+def test_an_output_path_that_cannot_be_written_is_refused_before_any_change(
+    released: Path, checkpoint_dir: Path, tmp_path: Path, cli, case: str
+) -> None:
+    command, options, message, fix = BAD_OUTPUTS[case]
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / "file").write_text("a plain file\n")
+    (scratch / "link.md").symlink_to(scratch / "gone" / "pr.md")
+    args = {
+        "register": _register(checkpoint_dir),
+        "validate": _validate(),
+        "release": _release(),
+        "get": ["get", "encoder", "--stage", "validated"],
+    }[command] + [o.replace("{tmp}", str(scratch)) for o in options]
+    before = snapshot(released)
+    scratch_before = sorted(p.name for p in scratch.rglob("*"))
+
+    result = cli(*args, cwd=released)
+
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert message.replace("{tmp}", str(scratch)) in result.stderr, result.stderr
+    assert fix.replace("{tmp}", str(scratch)) in result.stderr, result.stderr
+    assert "internal error" not in result.stderr
+    assert snapshot(released) == before
+    assert sorted(p.name for p in scratch.rglob("*")) == scratch_before
+
+
+def test_get_refuses_files_that_exist_before_fetching_or_writing_any(
+    released: Path, tmp_path: Path, cli
+) -> None:
+    model = released / "artifacts/validated/encoder/s1_best_validated/model.pt"
+    model.unlink()  # not pulled yet: a get that went ahead would fetch it back
+    out = tmp_path / "models"
+    out.mkdir()
+    (out / "model.pt").write_bytes(b"someone else's file")
+    before = snapshot(released)
+
+    result = cli("get", "encoder", "--stage", "validated", "-o", str(out), cwd=released)
+
+    assert result.exit_code == 2
+    assert f"{out}/model.pt: exists already" in result.stderr
+    assert "choose an empty output folder, or remove those files" in result.stderr
+    assert snapshot(released) == before and not model.exists()
+    assert (out / "model.pt").read_bytes() == b"someone else's file"
+
+
+def test_a_summary_that_cannot_be_written_after_the_commit_is_a_warning(
+    released: Path, checkpoint_dir: Path, cli
+) -> None:
+    # /dev/full passes every check (it exists and is writable) and fails on write: disk full.
+    result = cli(*_register(checkpoint_dir), "--summary-md", "/dev/full", cwd=released)
+
+    assert result.exit_code == 0, result.stderr
+    assert "registered encoder session s2" in result.stdout
+    assert "warning: the change is committed, but --summary-md /dev/full was not written" in (
+        result.stderr
+    )
+    assert "No space left on device" in result.stderr
+    assert "artreg summary --base" in result.stderr  # how to write it later
+    assert "encoder#raw#4" in git(released, "tag", "--list")
+    assert cli("verify", cwd=released).exit_code == 0

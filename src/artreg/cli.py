@@ -110,16 +110,76 @@ def _options(publishing: dict[str, Any]) -> Any:
     )
 
 
-def _after_publish(root: Path, result: Any, publishing: dict[str, Any]) -> None:
-    """--summary-md, once the change is committed (--push happens inside the transaction)."""
-    if publishing.get("summary_md"):
-        from artreg.layout import StageDir
-        from artreg.review import summary_markdown
+def _check_output(path: str | None, option: str, folder: bool = False) -> None:
+    """Refuse an output path that cannot be written, before the command changes anything."""
+    if not path:
+        return
+    from artreg.errors import InputError
 
+    target = Path(path)
+    if target.is_symlink() and not target.exists():
+        target = Path(os.path.realpath(target))  # a dangling link is written through
+    if target.exists():
+        if folder != target.is_dir():
+            raise InputError(
+                f"{option} {path}: " + ("exists and is not a folder" if folder else "is a folder"),
+                hint="give a folder to write into" if folder else "give a file name",
+            )
+        if not os.access(target, os.W_OK | (os.X_OK if folder else 0)):
+            raise InputError(
+                f"{option} {path}: no permission to write it", hint="fix its permissions"
+            )
+        return
+    # What does not exist yet is created: its nearest existing parent must allow that.
+    existing = target.parent
+    while folder and not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.exists():
+        raise InputError(
+            f"{option} {path}: the folder {existing} does not exist",
+            hint=f"create it first (mkdir -p {existing}) or give another path",
+        )
+    if not existing.is_dir():
+        raise InputError(
+            f"{option} {path}: {existing} is a file, not a folder",
+            hint="give a path that does not pass through a file",
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(
+            f"{option} {path}: no permission to write in {existing}",
+            hint="give a folder you can write to",
+        )
+
+
+def _after_publish(root: Path, result: Any, publishing: dict[str, Any]) -> None:
+    """--summary-md, once the change is committed (--push happens inside the transaction).
+
+    The change is made by then, so a failure here is a warning, never the command's failure.
+    """
+    if not publishing.get("summary_md"):
+        return
+    from artreg.layout import StageDir
+    from artreg.review import summary_markdown
+
+    try:
         folder = StageDir.parse(result.folder)
         assert folder is not None
         Path(publishing["summary_md"]).write_text(
             summary_markdown(root, [folder]), encoding="utf-8"
+        )
+    except Exception as exc:  # the commit and tags stand; say so, and what was not written
+        if (ctx := click.get_current_context(silent=True)) and (ctx.find_root().obj or {}).get(
+            "traceback"
+        ):
+            traceback.print_exc()
+        click.echo(
+            f"artreg: warning: the change is committed, but --summary-md "
+            f"{publishing['summary_md']} was not written: {type(exc).__name__}: {exc}",
+            err=True,
+        )
+        click.echo(
+            f"  fix: write it later with `artreg summary --base {result.commit[:12]}~1 > FILE`",
+            err=True,
         )
 
 
@@ -274,6 +334,7 @@ def register(
 
     out = Output(as_json, quiet)
     root = _root(repo_path)
+    _check_output(publishing.get("summary_md"), "--summary-md")
     with out.progress("copying and hashing") as progress:
         result = register_raw(
             root,
@@ -389,6 +450,7 @@ def promote(
 
     out = Output(as_json, quiet)
     root = _root(repo_path)
+    _check_output(publishing.get("summary_md"), "--summary-md")
     with out.progress("copying and hashing") as progress:
         if stage == "validated":
             if not checkpoint or not results:
@@ -665,6 +727,7 @@ def get(
     from artreg import consume
 
     name, stage, version = _target(name, stage, version)
+    _check_output(out_dir, "-o/--out", folder=True)
     root = _root(repo_path)
     resolved = consume.resolve(root, name, stage=stage, version=version)
     written = consume.export(root, resolved, Path(out_dir), remote=remote)

@@ -274,21 +274,32 @@ def export(
     remote: str | None = None,
     progress: ProgressFn | None = None,
 ) -> list[Path]:
-    """Copy the artifact's model file(s) to `out`, verified (like `dvc artifacts get`)."""
-    pull(root, resolved, remote=remote, progress=progress)
-    out.mkdir(parents=True, exist_ok=True)
-    folder = resolved.folder.path(root)
+    """Copy the artifact's model file(s) to `out`, verified (like `dvc artifacts get`).
+
+    Every target is checked before anything is fetched or written, so a refusal leaves no
+    partial copy and no pulled files behind.
+    """
     primary = resolved.primary
     top = primary.split("/", 1)[0]
     selected = [rel for rel in resolved.files if rel == primary or rel.startswith(f"{top}/")]
-    written = []
-    for rel in selected:
-        target = out / (rel if "/" in primary else Path(rel).name)
-        if target.exists():
-            raise InputError(f"{target}: exists already", hint="choose an empty output folder")
+    targets = {rel: out / (rel if "/" in primary else Path(rel).name) for rel in selected}
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder", hint="give a folder to write into")
+    taken = [str(t) for t in targets.values() if t.exists() or t.is_symlink()]
+    if taken:
+        raise InputError(
+            f"{', '.join(taken[:5])}: exists already" + (" …" if len(taken) > 5 else ""),
+            hint="choose an empty output folder, or remove those files",
+        )
+    pull(root, resolved, remote=remote, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    folder = resolved.folder.path(root)
+    written: list[Path] = []
+    for rel, target in targets.items():
         digest = copy_and_hash(folder / rel, target, progress)
         if digest.sha256 != resolved.files[rel].sha256:
-            target.unlink()
+            for done in [*written, target]:
+                done.unlink()  # no partial export: all files verified, or none
             raise IntegrityError(f"{rel}: changed while being copied", hint="run the command again")
         written.append(target)
     return written
