@@ -299,3 +299,59 @@ def test_a_summary_that_cannot_be_written_after_the_commit_is_a_warning(
     assert "artreg summary --base" in result.stderr  # how to write it later
     assert "encoder#raw#4" in git(released, "tag", "--list")
     assert cli("verify", cwd=released).exit_code == 0
+
+
+# --- 15: verify on other branches' tags -------------------------------------------------------
+
+
+def test_verify_names_the_folder_of_a_tag_made_on_another_worktrees_branch(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path, cli
+) -> None:
+    # Nothing registered on main: the only stage folder lives on the worktree's branch.
+    worktree = tmp_path / "experiment"
+    git(registry, "worktree", "add", "--quiet", "-b", "experiment", str(worktree))
+    made = cli("register", "encoder", "s1", "--from", str(checkpoint_dir), cwd=worktree)
+    assert made.exit_code == 0, made.stderr
+    commit = git(registry, "rev-parse", "encoder#raw#1^{commit}").strip()
+
+    result = cli("verify", cwd=registry)
+
+    assert result.exit_code == 1, result.stderr
+    assert "internal error" not in result.stderr
+    assert (
+        f"artifacts/raw/encoder/s1: tag encoder#raw#1 names it, but the tag's commit "
+        f"{commit[:12]} is not on branch 'main'" in result.stderr
+    )
+    assert f"merge {commit[:12]} into branch 'main'" in result.stderr  # the fix
+    assert cli("verify", cwd=worktree).exit_code == 0  # where the folder is, all is well
+
+
+def test_verify_names_the_folder_of_a_tag_whose_commit_is_on_no_branch(
+    registry: Path, checkpoint_dir: Path, cli
+) -> None:
+    assert (
+        cli("register", "encoder", "s1", "--from", str(checkpoint_dir), cwd=registry).exit_code == 0
+    )
+    # What a registration on a detached HEAD leaves: a tagged commit that no branch holds.
+    git(registry, "switch", "--quiet", "-c", "scratch")
+    assert (
+        cli("register", "encoder", "s2", "--from", str(checkpoint_dir), cwd=registry).exit_code == 0
+    )
+    git(registry, "switch", "--quiet", "main")
+    git(registry, "branch", "--quiet", "-D", "scratch")
+    git(registry, "switch", "--quiet", "--detach", "main")
+    commit = git(registry, "rev-parse", "encoder#raw#2^{commit}").strip()
+
+    result = cli("verify", cwd=registry)
+
+    assert result.exit_code == 1, result.stderr
+    assert "internal error" not in result.stderr
+    problems = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
+    assert [p for p in problems if "tag encoder#raw#" in p] == [
+        f"  - artifacts/raw/encoder/s2: tag encoder#raw#2 names it, but the tag's commit "
+        f"{commit[:12]} is not on the detached HEAD, so this checkout does not hold the folder; "
+        f"merge {commit[:12]} into the detached HEAD, or verify from a checkout of that commit"
+    ]
+    assert "artifacts/raw/encoder/s1" not in result.stderr  # the folder that is here is fine
+    git(registry, "switch", "--quiet", "--detach", commit)
+    assert cli("verify", cwd=registry).exit_code == 0
