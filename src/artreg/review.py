@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from artreg import gitrepo, index
-from artreg.errors import ArtregError, VerificationFailed
+from artreg.errors import ConflictError, VerificationFailed
+from artreg.faults import point
 from artreg.gates import GateResult, format_table
 from artreg.layout import STAGES, StageDir
 from artreg.publish import actor
@@ -63,11 +64,14 @@ def _actions(folder: StageDir) -> list[tuple[Action, str | None, str | None]]:
 def tag_merged(
     root: Path, push: bool = False, remote: str = "origin", wait: float = 0.0
 ) -> list[str]:
-    """Create the missing tags of merged promotions (idempotent); optionally push them."""
-    from artreg.transaction import repo_lock
+    """Create the missing tags of merged promotions (idempotent); optionally push them.
 
-    created: list[str] = []
-    with repo_lock(root, wait=wait):
+    One transaction like every other writer: the tags are journaled before the first is made,
+    so a crash is completed by `artreg recover`, and a failure (a rejected push) removes them.
+    """
+    from artreg.transaction import PlannedTag, transaction
+
+    with transaction(root, new_dirs=[], touched=[], wait=wait, tags_only=True) as txn:
         records = gitrepo.list_tags(root)
         state = load_state(root)
         who = actor(root)
@@ -80,34 +84,41 @@ def tag_merged(
                 f"refusing to tag {len(pending_list)} merged promotion(s): their folders fail verification",
                 problems,
             )
-        try:
-            for pending in pending_list:
-                name = pending.folder.name
-                counter = counters.get(name) or next_counter(records, name)
-                message = tag_message(
-                    f"artreg: tag merged promotion of {name} to {pending.folder.stage}",
-                    kind=pending.folder.stage,
-                    folder=pending.folder.relpath,
-                    by=who,
+        plan: list[PlannedTag] = []
+        for pending in pending_list:
+            name = pending.folder.name
+            counter = counters.get(name) or next_counter(records, name)
+            message = tag_message(
+                f"artreg: tag merged promotion of {name} to {pending.folder.stage}",
+                kind=pending.folder.stage,
+                folder=pending.folder.relpath,
+                by=who,
+            )
+            for action, stage, version in _actions(pending.folder):
+                tag = format_tag(
+                    action, name, stage, version, None if action is Action.REGISTER else counter
                 )
-                for action, stage, version in _actions(pending.folder):
-                    tag = format_tag(
-                        action, name, stage, version, None if action is Action.REGISTER else counter
-                    )
-                    gitrepo.create_tag(root, tag, pending.commit, message, clock)
-                    created.append(tag)
-                    clock += 1
-                counters[name] = counter + 1
-        except BaseException:
-            gitrepo.delete_tags(root, created)
-            raise
+                plan.append(PlannedTag(tag, pending.commit, message, clock))
+                clock += 1
+            counters[name] = counter + 1
+        clash = [p for p in plan if gitrepo.tag_exists(root, p.tag)]
+        if clash:
+            # A rollback deletes the planned tags: never plan one that exists already.
+            raise ConflictError(
+                f"tag {clash[0].tag} exists already (made by hand or by another tool), so the "
+                f"merged promotion in {clash[0].target[:12]} cannot be given it",
+                hint=f"inspect it (`git show {clash[0].tag}`); delete it if it is wrong, then run "
+                "`artreg tag` again",
+            )
+        txn.plan_tags(plan, push=remote if push else None)
+        point("tag:planned")
+        created = txn.make_tags()
+        point("tag:tagged")
         if push and created:
-            try:
-                gitrepo.git(root, "push", "--atomic", remote, *[f"refs/tags/{t}" for t in created])
-            except ArtregError:
-                # Keep local and remote alike: a later run must find these promotions untagged.
-                gitrepo.delete_tags(root, created)
-                raise
+            # A rejected push raises; the transaction then deletes the tags, so that local and
+            # remote stay alike and a later run finds these promotions untagged again.
+            gitrepo.git(root, "push", "--atomic", remote, *[f"refs/tags/{t}" for t in created])
+            point("tag:pushed")
     return created
 
 
