@@ -61,6 +61,27 @@ def _actions(folder: StageDir) -> list[tuple[Action, str | None, str | None]]:
     return [(Action.ASSIGN, folder.stage, None)]
 
 
+def _expected_date(root: Path, pending: PendingPromotion, stage_tag: str) -> int | None:
+    """The date the promotion's own registry.json gives its stage tag, if it names that tag.
+
+    A promotion made on a branch writes registry.json as if tagged then; `artreg tag` uses the
+    same date so that the file stays true after the merge (it is never rewritten on main)."""
+    from datetime import datetime, timezone
+
+    from artreg.errors import ArtregError
+    from artreg.layout import REGISTRY_JSON
+
+    try:
+        data = gitrepo.json_at(root, pending.commit, REGISTRY_JSON) or {}
+        entry = data[pending.folder.name]["stages"][pending.folder.stage]
+        if entry["tag"] != stage_tag:
+            return None
+        when = datetime.strptime(entry["updated"], "%Y-%m-%dT%H:%M:%SZ")
+    except (ArtregError, KeyError, TypeError, ValueError):
+        return None
+    return int(when.replace(tzinfo=timezone.utc).timestamp())
+
+
 def tag_merged(
     root: Path, push: bool = False, remote: str = "origin", wait: float = 0.0
 ) -> list[str]:
@@ -94,12 +115,25 @@ def tag_merged(
                 folder=pending.folder.relpath,
                 by=who,
             )
-            for action, stage, version in _actions(pending.folder):
-                tag = format_tag(
+            tags = [
+                format_tag(
                     action, name, stage, version, None if action is Action.REGISTER else counter
                 )
-                plan.append(PlannedTag(tag, pending.commit, message, clock))
-                clock += 1
+                for action, stage, version in _actions(pending.folder)
+            ]
+            # Date the tags as the promotion's registry.json expects, so that it stays true;
+            # unless that would put them before a tag of the same name (then: now).
+            floor = max(
+                [r.timestamp for r in records if r.parsed.name == name]
+                + [p.stamp for p in plan if p.tag.startswith((f"{name}#", f"{name}@"))],
+                default=0,
+            )
+            last = _expected_date(root, pending, tags[-1])
+            if last is None or last - len(tags) < floor:
+                last = max(clock, floor + 1) + len(tags) - 1
+                clock = last + 1
+            first = last - len(tags) + 1
+            plan += [PlannedTag(t, pending.commit, message, first + i) for i, t in enumerate(tags)]
             counters[name] = counter + 1
         clash = [p for p in plan if gitrepo.tag_exists(root, p.tag)]
         if clash:
