@@ -1,5 +1,6 @@
 """Kill -9 at every named point of register, both promotions and `artreg tag` (and at random
-`artreg recover` then `artreg verify` succeed, and the registry holds all of the change or none."""
+moments): `artreg recover` then `artreg verify` succeed, and the registry holds all of the change
+or none."""
 
 from __future__ import annotations
 
