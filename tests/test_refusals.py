@@ -4,15 +4,16 @@ checkpoint folder (hard links, empty files, control characters) name their real 
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from artreg.initrepo import init_registry
 
-from conftest import EXAMPLES, git, release, snapshot
+from conftest import EXAMPLES, git, release, run_tool, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -355,3 +356,133 @@ def test_verify_names_the_folder_of_a_tag_whose_commit_is_on_no_branch(
     assert "artifacts/raw/encoder/s1" not in result.stderr  # the folder that is here is fine
     git(registry, "switch", "--quiet", "--detach", commit)
     assert cli("verify", cwd=registry).exit_code == 0
+
+
+# --- 18: smaller refusals that name the real cause --------------------------------------------
+
+
+def test_hard_links_between_files_of_the_folder_register_as_two_files(
+    registry: Path, checkpoint_dir: Path, cli
+) -> None:
+    (checkpoint_dir / "keep").mkdir()
+    os.link(checkpoint_dir / "best.pt", checkpoint_dir / "keep" / "best_copy.pt")
+
+    result = cli("register", "encoder", "s1", "--from", str(checkpoint_dir), "--json", cwd=registry)
+
+    assert result.exit_code == 0, result.stderr
+    files = result.json()["files"]
+    assert files["checkpoints/keep/best_copy.pt"] == files["checkpoints/best.pt"]
+    folder = registry / "artifacts/raw/encoder/s1/checkpoints"
+    assert (folder / "keep" / "best_copy.pt").read_bytes() == (folder / "best.pt").read_bytes()
+    assert cli("verify", cwd=registry).exit_code == 0
+    assert "up to date" in run_tool("dvc", "status", cwd=registry).stdout
+
+
+def test_a_hard_link_to_a_file_outside_the_folder_is_refused_naming_the_cause(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path, cli
+) -> None:
+    os.link(checkpoint_dir / "best.pt", tmp_path / "elsewhere.pt")
+    before = snapshot(registry)
+
+    result = cli("register", "encoder", "s1", "--from", str(checkpoint_dir), cwd=registry)
+
+    assert result.exit_code == 2
+    assert (
+        f"{checkpoint_dir}/best.pt: a hard link whose bytes are shared with 1 name(s) outside "
+        "the folder" in result.stderr
+    )
+    assert "copy the file into the folder (cp, not ln)" in result.stderr
+    assert snapshot(registry) == before
+
+
+def _truncated(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message", "fix"),
+    [
+        (
+            lambda p: p.write_bytes(b""),
+            "epoch_2.pt: empty file (0 bytes), so there is no checkpoint in it",
+            "stopped while writing; pick another checkpoint",
+        ),
+        (
+            _truncated,
+            "epoch_2.pt: refused to load: not a whole PyTorch checkpoint",
+            "check that the file was written completely by torch.save",
+        ),
+    ],
+    ids=["empty", "truncated"],
+)
+def test_an_empty_or_cut_checkpoint_is_refused_for_what_it_is(
+    released: Path, tmp_path: Path, checkpoint_dir: Path, cli, spoil, message: str, fix: str
+) -> None:
+    spoil(checkpoint_dir / "epoch_2.pt")
+    # Raw registration records files as they are (an empty file is a file); loading one is
+    # where the checkpoint must be whole.
+    made = cli("register", "encoder", "s2", "--from", str(checkpoint_dir), cwd=released)
+    assert made.exit_code == 0, made.stderr
+    before = snapshot(released)
+
+    result = cli(
+        "promote",
+        "encoder",
+        "s2",
+        "--to",
+        "validated",
+        "--checkpoint",
+        "epoch_2",
+        "--results",
+        str(EXAMPLES / "validation_results.json"),
+        cwd=released,
+    )
+
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr and fix in result.stderr
+    assert "custom classes" not in result.stderr and "internal error" not in result.stderr
+    assert snapshot(released) == before
+
+
+def _bad_byte_name(folder: Path) -> str:
+    name = os.fsdecode(b"best\xff.pt")
+    shutil.copy(folder / "best.pt", folder / name)
+    return "best\\xff.pt: the name is not valid UTF-8"
+
+
+def _named(name: str, what: str) -> Callable[[Path], str]:
+    def make(folder: Path) -> str:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(folder / "best.pt", folder / name)
+        return what
+
+    return make
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _named("bad\nname.pt", "bad\\nname.pt: the name holds a control character ('\\n')"),
+        _named("bell\x07.pt", "bell\\x07.pt: the name holds a control character ('\\x07')"),
+        _named("tab\tdir/best.pt", "tab\\tdir: the name holds a control character ('\\t')"),
+        _named("back\\slash.pt", "back\\slash.pt: the name holds a backslash"),
+        _bad_byte_name,
+    ],
+    ids=["newline", "bell", "tab-in-folder-name", "backslash", "not-utf8"],
+)
+def test_a_file_name_that_is_not_portable_is_refused_up_front(
+    registry: Path, checkpoint_dir: Path, cli, make: Callable[[Path], str]
+) -> None:
+    expected = make(checkpoint_dir)
+    before = snapshot(registry)
+
+    result = cli("register", "encoder", "s1", "--from", str(checkpoint_dir), cwd=registry)
+
+    assert result.exit_code == 2
+    assert f"{checkpoint_dir}/{expected}" in result.stderr, result.stderr
+    assert "fix: rename it" in result.stderr
+    assert "schema" not in result.stderr and "internal error" not in result.stderr
+    if "control character" in expected:
+        assert "names with control characters are not portable" in result.stderr
+    assert snapshot(registry) == before
