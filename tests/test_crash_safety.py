@@ -285,7 +285,11 @@ def test_kill_artreg_tag_at_any_point_then_recover_leaves_all_tags_or_none(
         os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
-    recover(root)
+    message = recover(root)
+    if where == "transaction:begun":
+        assert "planned no tag yet" in message
+    elif not where.startswith("after:"):
+        assert "completed the interrupted `artreg tag`" in message
     assert git(root, "status", "--porcelain", "--untracked-files=all") == ""
     head_after, tags_after = _state(root)
     assert head_after == head_before  # tagging never commits

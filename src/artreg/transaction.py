@@ -415,6 +415,9 @@ def _complete_tagging(txn: Transaction) -> str:
 
     Nothing else changed (no commit, no file), so the branch checked out does not matter.
     """
+    if not txn.tags:
+        txn.finish()
+        return "the interrupted `artreg tag` had planned no tag yet: nothing to do (run it again)"
     made = txn.make_tags()
     txn.finish()
     done = f"completed the interrupted `artreg tag`: created {', '.join(made) or 'no'} missing tags"
