@@ -145,6 +145,17 @@ def test_unassign_given_a_version_points_to_deprecate(released: Path, cli) -> No
     assert snapshot(released) == before
 
 
+@pytest.mark.parametrize("version", ["", "v", "1.0", "latest"])
+def test_resolve_refuses_a_malformed_version_instead_of_matching_none_or_all(
+    released: Path, version: str
+) -> None:
+    from artreg.consume import resolve
+    from artreg.errors import InputError
+
+    with pytest.raises(InputError, match=f"invalid version '{version}'"):
+        resolve(released, "encoder", version=version)
+
+
 # --- 14: nothing is left behind by a failing command -----------------------------------------
 
 

@@ -16,7 +16,7 @@ from artreg.documents import parse_json
 from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
 from artreg.hashing import FileDigest, ProgressFn, copy_and_hash, hash_files
 from artreg.index import folder_of
-from artreg.layout import STAGES, StageDir, validate_name
+from artreg.layout import STAGES, StageDir, validate_name, validate_semver
 from artreg.registry import RegistryState, load_state
 from artreg.tags import TagRecord
 
@@ -100,6 +100,8 @@ def resolve(
     if stage is not None and stage not in STAGES:
         raise InputError(f"unknown stage {stage!r}", hint=f"use one of: {', '.join(STAGES)}")
     name = validate_name(name)
+    if version is not None:
+        version = validate_semver(version)  # '' or '1.0' is an error, never "any version"
     state = state or load_state(root, [name])
     record, stage, version = _record_for(state, name, stage, version)
     folder = folder_of(root, record)
