@@ -122,16 +122,76 @@ def _options(publishing: dict[str, Any]) -> Any:
     )
 
 
-def _after_publish(root: Path, result: Any, publishing: dict[str, Any]) -> None:
-    """--summary-md, once the change is committed (--push happens inside the transaction)."""
-    if publishing.get("summary_md"):
-        from artreg.layout import StageDir
-        from artreg.review import summary_markdown
+def _check_output(path: str | None, option: str, folder: bool = False) -> None:
+    """Refuse an output path that cannot be written, before the command changes anything."""
+    if not path:
+        return
+    from artreg.errors import InputError
 
+    target = Path(path)
+    if target.is_symlink() and not target.exists():
+        target = Path(os.path.realpath(target))  # a dangling link is written through
+    if target.exists():
+        if folder != target.is_dir():
+            raise InputError(
+                f"{option} {path}: " + ("exists and is not a folder" if folder else "is a folder"),
+                hint="give a folder to write into" if folder else "give a file name",
+            )
+        if not os.access(target, os.W_OK | (os.X_OK if folder else 0)):
+            raise InputError(
+                f"{option} {path}: no permission to write it", hint="fix its permissions"
+            )
+        return
+    # What does not exist yet is created: its nearest existing parent must allow that.
+    existing = target.parent
+    while folder and not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.exists():
+        raise InputError(
+            f"{option} {path}: the folder {existing} does not exist",
+            hint=f"create it first (mkdir -p {existing}) or give another path",
+        )
+    if not existing.is_dir():
+        raise InputError(
+            f"{option} {path}: {existing} is a file, not a folder",
+            hint="give a path that does not pass through a file",
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(
+            f"{option} {path}: no permission to write in {existing}",
+            hint="give a folder you can write to",
+        )
+
+
+def _after_publish(root: Path, result: Any, publishing: dict[str, Any]) -> None:
+    """--summary-md, once the change is committed (--push happens inside the transaction).
+
+    The change is made by then, so a failure here is a warning, never the command's failure.
+    """
+    if not publishing.get("summary_md"):
+        return
+    from artreg.layout import StageDir
+    from artreg.review import summary_markdown
+
+    try:
         folder = StageDir.parse(result.folder)
         assert folder is not None
         Path(publishing["summary_md"]).write_text(
             summary_markdown(root, [folder]), encoding="utf-8"
+        )
+    except Exception as exc:  # the commit and tags stand; say so, and what was not written
+        if (ctx := click.get_current_context(silent=True)) and (ctx.find_root().obj or {}).get(
+            "traceback"
+        ):
+            traceback.print_exc()
+        click.echo(
+            f"artreg: warning: the change is committed, but --summary-md "
+            f"{publishing['summary_md']} was not written: {type(exc).__name__}: {exc}",
+            err=True,
+        )
+        click.echo(
+            f"  fix: write it later with `artreg summary --base {result.commit[:12]}~1 > FILE`",
+            err=True,
         )
 
 
@@ -301,6 +361,7 @@ def register(
 
     out = Output(as_json, quiet)
     root = _root(repo_path)
+    _check_output(publishing.get("summary_md"), "--summary-md")
     with out.progress("copying and hashing") as progress:
         result = register_raw(
             root,
@@ -419,6 +480,7 @@ def promote(
 
     out = Output(as_json, quiet)
     root = _root(repo_path)
+    _check_output(publishing.get("summary_md"), "--summary-md")
     with out.progress("copying and hashing") as progress:
         if stage == "validated":
             if not checkpoint or not results:
@@ -503,6 +565,28 @@ def _stage_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return repo_option(f)
 
 
+def _target(
+    spec: str, stage: str | None, version: str | None
+) -> tuple[str, str | None, str | None]:
+    """NAME, NAME@vX.Y.Z or NAME#STAGE, with --stage/--version: one strict parse, no guessing."""
+    from artreg.errors import InputError
+    from artreg.layout import validate_semver
+    from artreg.tags import parse_spec
+
+    name, spec_stage, spec_version = parse_spec(spec)
+    if (spec_stage or spec_version) and (stage or version):
+        raise InputError(
+            f"{spec} names a {'stage' if spec_stage else 'version'} already, and "
+            f"{'--stage' if stage else '--version'} was given too",
+            hint="give the stage or version once, in the spec or as an option",
+        )
+    return (
+        name,
+        spec_stage or stage,
+        spec_version or (validate_semver(version) if version else None),
+    )
+
+
 @main.command(name="list")
 @click.option("--all", "show_all", is_flag=True, help="Include deprecated artifacts.")
 @repo_option
@@ -548,10 +632,11 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg show encoder#production
     """
-    from artreg.consume import overview, parse_spec, resolve
+    from artreg.consume import overview, resolve
+    from artreg.tags import parse_spec
 
-    root = _root(repo_path)
     name, stage, version = parse_spec(spec)
+    root = _root(repo_path)
     if stage is None and version is None:
         data = overview(root, deprecated=True, names=[name]).get(name)
         if data is None:
@@ -595,10 +680,13 @@ def resolve(
 ) -> None:
     """Print the local path of NAME's model (latest production by default), verified.
 
+    NAME may also be NAME@vX.Y.Z or NAME#STAGE.
+
     Example: artreg resolve encoder --stage validated
     """
     from artreg import consume
 
+    name, stage, version = _target(name, stage, version)
     root = _root(repo_path)
     resolved = consume.resolve(root, name, stage=stage, version=version)
     if not no_verify:
@@ -627,10 +715,13 @@ def pull(
 ) -> None:
     """Fetch only NAME's files through DVC, then verify every sha256 of its manifest.
 
+    NAME may also be NAME@vX.Y.Z or NAME#STAGE.
+
     Example: artreg pull encoder --version 1.2.0
     """
     from artreg import consume
 
+    name, stage, version = _target(name, stage, version)
     out = Output(as_json, quiet)
     root = _root(repo_path)
     resolved = consume.resolve(root, name, stage=stage, version=version)
@@ -668,10 +759,14 @@ def get(
 ) -> None:
     """Export a verified copy of NAME's model into a folder (like dvc artifacts get).
 
+    NAME may also be NAME@vX.Y.Z or NAME#STAGE.
+
     Example: artreg get encoder --stage production -o /srv/models
     """
     from artreg import consume
 
+    name, stage, version = _target(name, stage, version)
+    _check_output(out_dir, "-o/--out", folder=True)
     root = _root(repo_path)
     resolved = consume.resolve(root, name, stage=stage, version=version)
     written = consume.export(root, resolved, Path(out_dir), remote=remote)
@@ -902,16 +997,16 @@ def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> N
     Example: artreg deprecate encoder@v1.1.0
     """
     from artreg import housekeeping
-    from artreg.consume import parse_spec
+    from artreg.tags import parse_spec
 
-    root = _root(repo_path)
     name, stage, version = parse_spec(spec)
     if stage is not None:
         from artreg.errors import InputError
 
         raise InputError(f"{spec}: use `artreg unassign {spec}` for a stage", hint="see --help")
+    root = _root(repo_path)
     done = (
-        housekeeping.deregister(root, name, version.removeprefix("v"), wait=wait)
+        housekeeping.deregister(root, name, version, wait=wait)
         if version
         else housekeeping.deprecate(root, name, wait=wait)
     )
@@ -935,12 +1030,16 @@ def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> No
     Example: artreg unassign encoder#production
     """
     from artreg import housekeeping
-    from artreg.consume import parse_spec
     from artreg.errors import InputError
+    from artreg.tags import parse_spec
 
-    name, stage, _ = parse_spec(spec)
+    name, stage, version = parse_spec(spec)
     if stage is None:
-        raise InputError(f"{spec}: give NAME#STAGE", hint="e.g. artreg unassign encoder#production")
+        raise InputError(
+            f"{spec}: give NAME#STAGE"
+            + (f" (to retire version {version}, use `artreg deprecate {spec}`)" if version else ""),
+            hint="e.g. artreg unassign encoder#production",
+        )
     root = _root(repo_path)
     done = housekeeping.unassign(root, name, stage, wait=wait)
     Output(as_json).emit(

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from artreg import gitrepo
-from artreg.consume import Resolved, parse_spec, resolve
+from artreg.consume import Resolved, resolve
 from artreg.documents import parse_json
 from artreg.layout import StageDir
 from artreg.registry import load_state
+from artreg.tags import parse_spec
 
 
 def _resolved(root: Path, spec: str) -> Resolved:

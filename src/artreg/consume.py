@@ -16,7 +16,7 @@ from artreg.documents import parse_json
 from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
 from artreg.hashing import FileDigest, ProgressFn, copy_and_hash, hash_files
 from artreg.index import folder_of
-from artreg.layout import STAGES, StageDir, validate_name
+from artreg.layout import STAGES, StageDir, validate_name, validate_semver
 from artreg.registry import RegistryState, load_state
 from artreg.tags import TagRecord
 
@@ -52,17 +52,6 @@ class Resolved:
             "sha256": self.files[self.primary].sha256,
             "size": self.files[self.primary].size,
         }
-
-
-def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
-    """`NAME`, `NAME@vX.Y.Z` or `NAME#STAGE` → (name, stage, version)."""
-    if "@" in spec:
-        name, _, version = spec.partition("@")
-        return validate_name(name), None, version
-    if "#" in spec:
-        name, _, stage = spec.partition("#")
-        return validate_name(name), stage, None
-    return validate_name(spec), None, None
 
 
 def _record_for(
@@ -111,6 +100,8 @@ def resolve(
     if stage is not None and stage not in STAGES:
         raise InputError(f"unknown stage {stage!r}", hint=f"use one of: {', '.join(STAGES)}")
     name = validate_name(name)
+    if version is not None:
+        version = validate_semver(version)  # '' or '1.0' is an error, never "any version"
     state = state or load_state(root, [name])
     record, stage, version = _record_for(state, name, stage, version)
     folder = folder_of(root, record)
@@ -285,21 +276,32 @@ def export(
     remote: str | None = None,
     progress: ProgressFn | None = None,
 ) -> list[Path]:
-    """Copy the artifact's model file(s) to `out`, verified (like `dvc artifacts get`)."""
-    pull(root, resolved, remote=remote, progress=progress)
-    out.mkdir(parents=True, exist_ok=True)
-    folder = resolved.folder.path(root)
+    """Copy the artifact's model file(s) to `out`, verified (like `dvc artifacts get`).
+
+    Every target is checked before anything is fetched or written, so a refusal leaves no
+    partial copy and no pulled files behind.
+    """
     primary = resolved.primary
     top = primary.split("/", 1)[0]
     selected = [rel for rel in resolved.files if rel == primary or rel.startswith(f"{top}/")]
-    written = []
-    for rel in selected:
-        target = out / (rel if "/" in primary else Path(rel).name)
-        if target.exists():
-            raise InputError(f"{target}: exists already", hint="choose an empty output folder")
+    targets = {rel: out / (rel if "/" in primary else Path(rel).name) for rel in selected}
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder", hint="give a folder to write into")
+    taken = [str(t) for t in targets.values() if t.exists() or t.is_symlink()]
+    if taken:
+        raise InputError(
+            f"{', '.join(taken[:5])}: exists already" + (" …" if len(taken) > 5 else ""),
+            hint="choose an empty output folder, or remove those files",
+        )
+    pull(root, resolved, remote=remote, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    folder = resolved.folder.path(root)
+    written: list[Path] = []
+    for rel, target in targets.items():
         digest = copy_and_hash(folder / rel, target, progress)
         if digest.sha256 != resolved.files[rel].sha256:
-            target.unlink()
+            for done in [*written, target]:
+                done.unlink()  # no partial export: all files verified, or none
             raise IntegrityError(f"{rel}: changed while being copied", hint="run the command again")
         written.append(target)
     return written

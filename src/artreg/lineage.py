@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from artreg import gitrepo
-from artreg.consume import parse_spec, resolve
+from artreg.consume import resolve
 from artreg.errors import NotFoundError
 from artreg.index import iso
 from artreg.layout import StageDir, raw_dir, validated_dir
 from artreg.registry import RegistryState, load_state, message_fields
+from artreg.tags import parse_spec
 
 
 def _tag_for_folder(

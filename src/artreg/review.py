@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from artreg import gitrepo, index
-from artreg.errors import ArtregError, VerificationFailed
+from artreg.errors import ConflictError, PushRejected, ToolError, VerificationFailed
+from artreg.faults import point
 from artreg.gates import GateResult, format_table
 from artreg.layout import STAGES, StageDir
 from artreg.publish import actor
@@ -61,14 +62,38 @@ def _actions(folder: StageDir) -> list[tuple[Action, str | None, str | None]]:
     return [(Action.ASSIGN, folder.stage, None)]
 
 
+def _expected_date(root: Path, pending: PendingPromotion, stage_tag: str) -> int | None:
+    """The date the promotion's own registry.json gives its stage tag, if it names that tag.
+
+    A promotion made on a branch writes registry.json as if tagged then; `artreg tag` uses the
+    same date so that the file stays true after the merge (it is never rewritten on main)."""
+    from datetime import datetime, timezone
+
+    from artreg.errors import ArtregError
+    from artreg.layout import REGISTRY_JSON
+
+    try:
+        data = gitrepo.json_at(root, pending.commit, REGISTRY_JSON) or {}
+        entry = data[pending.folder.name]["stages"][pending.folder.stage]
+        if entry["tag"] != stage_tag:
+            return None
+        when = datetime.strptime(entry["updated"], "%Y-%m-%dT%H:%M:%SZ")
+    except (ArtregError, KeyError, TypeError, ValueError):
+        return None
+    return int(when.replace(tzinfo=timezone.utc).timestamp())
+
+
 def tag_merged(
     root: Path, push: bool = False, remote: str = "origin", wait: float = 0.0
 ) -> list[str]:
-    """Create the missing tags of merged promotions (idempotent); optionally push them."""
-    from artreg.transaction import repo_lock
+    """Create the missing tags of merged promotions (idempotent); optionally push them.
 
-    created: list[str] = []
-    with repo_lock(root, wait=wait):
+    One transaction like every other writer: the tags are journaled before the first is made,
+    so a crash is completed by `artreg recover`, and a failure (a rejected push) removes them.
+    """
+    from artreg.transaction import PlannedTag, transaction
+
+    with transaction(root, new_dirs=[], touched=[], wait=wait, tags_only=True) as txn:
         records = gitrepo.list_tags(root)
         state = load_state(root)
         who = actor(root)
@@ -81,34 +106,64 @@ def tag_merged(
                 f"refusing to tag {len(pending_list)} merged promotion(s): their folders fail verification",
                 problems,
             )
-        try:
-            for pending in pending_list:
-                name = pending.folder.name
-                counter = counters.get(name) or next_counter(records, name)
-                message = tag_message(
-                    f"artreg: tag merged promotion of {name} to {pending.folder.stage}",
-                    kind=pending.folder.stage,
-                    folder=pending.folder.relpath,
-                    by=who,
+        plan: list[PlannedTag] = []
+        for pending in pending_list:
+            name = pending.folder.name
+            counter = counters.get(name) or next_counter(records, name)
+            message = tag_message(
+                f"artreg: tag merged promotion of {name} to {pending.folder.stage}",
+                kind=pending.folder.stage,
+                folder=pending.folder.relpath,
+                by=who,
+            )
+            tags = [
+                format_tag(
+                    action, name, stage, version, None if action is Action.REGISTER else counter
                 )
-                for action, stage, version in _actions(pending.folder):
-                    tag = format_tag(
-                        action, name, stage, version, None if action is Action.REGISTER else counter
-                    )
-                    gitrepo.create_tag(root, tag, pending.commit, message, clock)
-                    created.append(tag)
-                    clock += 1
-                counters[name] = counter + 1
-        except BaseException:
-            gitrepo.delete_tags(root, created)
-            raise
+                for action, stage, version in _actions(pending.folder)
+            ]
+            # Date the tags as the promotion's registry.json expects, so that it stays true;
+            # unless that would put them before a tag of the same name (then: now).
+            floor = max(
+                [r.timestamp for r in records if r.parsed.name == name]
+                + [p.stamp for p in plan if p.tag.startswith((f"{name}#", f"{name}@"))],
+                default=0,
+            )
+            last = _expected_date(root, pending, tags[-1])
+            if last is None or last - len(tags) < floor:
+                last = max(clock, floor + 1) + len(tags) - 1
+                clock = last + 1
+            first = last - len(tags) + 1
+            plan += [PlannedTag(t, pending.commit, message, first + i) for i, t in enumerate(tags)]
+            counters[name] = counter + 1
+        clash = [p for p in plan if gitrepo.tag_exists(root, p.tag)]
+        if clash:
+            # A rollback deletes the planned tags: never plan one that exists already.
+            raise ConflictError(
+                f"tag {clash[0].tag} exists already (made by hand or by another tool), so the "
+                f"merged promotion in {clash[0].target[:12]} cannot be given it",
+                hint=f"inspect it (`git show {clash[0].tag}`); delete it if it is wrong, then run "
+                "`artreg tag` again",
+            )
+        txn.plan_tags(plan, push=remote if push else None)
+        point("tag:planned")
+        created = txn.make_tags()
+        point("tag:tagged")
         if push and created:
+            # A rejected push raises; the transaction then deletes the tags, so that local and
+            # remote stay alike and a later run finds these promotions untagged again.
             try:
                 gitrepo.git(root, "push", "--atomic", remote, *[f"refs/tags/{t}" for t in created])
-            except ArtregError:
-                # Keep local and remote alike: a later run must find these promotions untagged.
-                gitrepo.delete_tags(root, created)
-                raise
+            except ToolError as exc:
+                if "rejected" not in exc.message:
+                    raise gitrepo.unreachable(remote, exc) from exc
+                raise PushRejected(
+                    f"push of the tags to {remote} was rejected, so they were removed again: "
+                    f"{exc.message}",
+                    hint=f"another change reached {remote} first; `git pull --tags {remote}` "
+                    "and run `artreg tag --push` again",
+                ) from exc
+            point("tag:pushed")
     return created
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
+
+from artreg.errors import InputError
+from artreg.layout import STAGES, validate_name
 
 # Same grammar as gto.constants.tag_re, restricted to artreg's names (no '/', no dirname).
 _NAME = r"[a-zA-Z0-9](?:[a-zA-Z0-9_-]*[a-zA-Z0-9])?"
@@ -79,6 +83,57 @@ def parse_tag(tag: str) -> TagName | None:
     if m["deprecated"]:
         return TagName(m["name"], Action.DEPRECATE, counter=counter)
     return TagName(m["name"], Action.CREATE, counter=counter)
+
+
+class Spec(NamedTuple):
+    """What a command-line spec names: an artifact, one of its versions, or one of its stages."""
+
+    name: str
+    stage: str | None
+    version: str | None  # without the leading "v"
+
+
+SPEC_FORMS = (
+    "NAME for the whole artifact, NAME@vX.Y.Z for one version (e.g. encoder@v1.2.0), "
+    "or NAME#STAGE for a stage (e.g. encoder#production)"
+)
+_SEMVER_RE = re.compile(_SEMVER)
+
+
+def _bad_spec(spec: str, why: str) -> InputError:
+    shown = spec.encode("unicode_escape").decode("ascii")
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return InputError(f"malformed spec {shown!r}: {why}", hint=f"write {SPEC_FORMS}")
+
+
+def parse_spec(spec: str) -> Spec:
+    """`NAME`, `NAME@vX.Y.Z` (the `v` may be left out) or `NAME#STAGE`; anything else is an
+    InputError, so that a spec with a part missing never acts on more than was asked."""
+    if not spec:
+        raise _bad_spec(spec, "it is empty")
+    marks = [c for c in spec if c in "@#"]
+    if len(marks) > 1:
+        raise _bad_spec(
+            spec, "a spec holds one '@' or one '#'; tag names such as NAME#STAGE#N are not specs"
+        )
+    if not marks:
+        return Spec(validate_name(spec), None, None)
+    name, mark, rest = spec.partition(marks[0])
+    if not name:
+        raise _bad_spec(spec, f"no artifact name before {mark!r}")
+    validate_name(name)
+    if mark == "@":
+        if not rest:
+            raise _bad_spec(spec, "no version after '@'")
+        bare = rest.removeprefix("v")
+        if not _SEMVER_RE.fullmatch(bare):
+            raise _bad_spec(spec, f"{rest!r} is not a semantic version such as v1.2.0")
+        return Spec(name, None, bare)
+    if not rest:
+        raise _bad_spec(spec, "no stage after '#'")
+    if rest not in STAGES:
+        raise _bad_spec(spec, f"unknown stage {rest!r}; the stages are {', '.join(STAGES)}")
+    return Spec(name, rest, None)
 
 
 @dataclass(frozen=True)
