@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from artreg.errors import ArtregError, InputError, RemoteUnavailable, ToolError
+from artreg.errors import ArtregError, InputError, PushRejected, RemoteUnavailable, ToolError
 from artreg.tags import FOR_EACH_REF_FORMAT, TagRecord, parse_for_each_ref
 
 # Keep git's output stable and free of pagers and prompts, whatever the user's configuration.
@@ -91,7 +91,7 @@ def remote_tags(root: Path, remote: str, tags: Sequence[str]) -> dict[str, str]:
     return found
 
 
-# What git prints when it cannot talk to a remote at all (as opposed to a refusal).
+# What git prints when it cannot talk to a remote at all, and when a ref lost a race.
 _UNREACHABLE = (
     "unable to connect",
     "connection refused",
@@ -101,6 +101,7 @@ _UNREACHABLE = (
     "could not read from remote repository",
     "the remote end hung up unexpectedly",
 )
+_LOST_RACE = ("rejected", "failed to push some refs", "cannot lock ref", "stale info")
 
 
 def unreachable(remote: str, exc: ToolError) -> ArtregError:
@@ -111,6 +112,21 @@ def unreachable(remote: str, exc: ToolError) -> ArtregError:
             hint="check the network and the remote's URL (`git remote -v`), then run the command again",
         )
     return exc
+
+
+def push(root: Path, remote: str, refs: Sequence[str]) -> None:
+    """`git push --atomic`: all refs or none. A lost race raises PushRejected (retryable), a
+    remote that does not answer RemoteUnavailable, anything else ToolError."""
+    try:
+        git(root, "push", "--atomic", "--porcelain", remote, *refs)
+    except ToolError as exc:
+        # A lost race may also say "the remote end hung up": the refusal is the finding.
+        if any(m in exc.message.lower() for m in _LOST_RACE):
+            raise PushRejected(
+                f"another change reached {remote} first ({exc.message.splitlines()[-1]})",
+                hint=f"`git pull --rebase --tags {remote}` and run the command again",
+            ) from exc
+        raise unreachable(remote, exc) from exc
 
 
 def status(root: Path, paths: Sequence[str] = ()) -> str:

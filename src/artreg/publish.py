@@ -203,7 +203,7 @@ def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remo
     naming the winner); losing only the race for the branch or a counter is retryable (exit 4).
     """
     from artreg import dvcrepo
-    from artreg.errors import PushRejected, ToolError
+    from artreg.errors import PushRejected
 
     pointers = [str(p.relative_to(root)) for p in (root / folder).rglob("*.dvc")]
     if pointers:
@@ -212,10 +212,8 @@ def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remo
     refs = [f"HEAD:refs/heads/{branch}"] if branch else []
     refs += [f"refs/tags/{t}" for t in tags]
     try:
-        gitrepo.git(root, "push", "--atomic", "--porcelain", remote, *refs)
-    except ToolError as exc:
-        if "rejected" not in exc.message:  # git says "[rejected]" only when a ref lost a race
-            raise gitrepo.unreachable(remote, exc) from exc
+        gitrepo.push(root, remote, refs)
+    except PushRejected as exc:
         versions = [t for t in tags if _parse(t).action is Action.REGISTER]
         taken = gitrepo.remote_tags(root, remote, versions) if versions else {}
         if taken:
@@ -228,6 +226,5 @@ def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remo
             ) from exc
         raise PushRejected(
             f"push to {remote} was rejected, so this promotion was undone locally: {exc.message}",
-            hint=f"another change reached {remote} first; `git pull --rebase --tags` and run "
-            "the command again",
+            hint=exc.hint,
         ) from exc

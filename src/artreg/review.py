@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from artreg import gitrepo, index
-from artreg.errors import ConflictError, PushRejected, ToolError, VerificationFailed
+from artreg.errors import ConflictError, PushRejected, VerificationFailed
 from artreg.faults import point
 from artreg.gates import GateResult, format_table
 from artreg.layout import STAGES, StageDir
@@ -153,15 +153,12 @@ def tag_merged(
             # A rejected push raises; the transaction then deletes the tags, so that local and
             # remote stay alike and a later run finds these promotions untagged again.
             try:
-                gitrepo.git(root, "push", "--atomic", remote, *[f"refs/tags/{t}" for t in created])
-            except ToolError as exc:
-                if "rejected" not in exc.message:
-                    raise gitrepo.unreachable(remote, exc) from exc
+                gitrepo.push(root, remote, [f"refs/tags/{t}" for t in created])
+            except PushRejected as exc:
                 raise PushRejected(
                     f"push of the tags to {remote} was rejected, so they were removed again: "
                     f"{exc.message}",
-                    hint=f"another change reached {remote} first; `git pull --tags {remote}` "
-                    "and run `artreg tag --push` again",
+                    hint=f"`git pull --tags {remote}` and run `artreg tag --push` again",
                 ) from exc
             point("tag:pushed")
     return created
