@@ -209,6 +209,17 @@ def register_artifact(
     return index.load(root)
 
 
+def save_registry(data: Mapping[str, Any], repo: Path | str | None = None) -> None:
+    """The seed's writer of registry.json, which artreg generates from tags and folders.
+
+    Data equal to the generated index is written (a no-op when the file holds it already);
+    any other data raises InputError naming each differing entry and the call that makes it.
+    """
+    from artreg import index
+
+    index.save(find_root(repo), data)
+
+
 def load_registry(repo: Path | str | None = None) -> dict[str, Any]:
     """artifacts/registry.json: every name with its latest production file, hash and stages."""
     from artreg import index
