@@ -225,6 +225,30 @@ def test_verify_keeps_old_promotions_valid_when_gates_tighten_later(
     assert result.exit_code == 0, result.stderr
 
 
+def test_verify_follows_a_rebased_promotion_to_the_gates_it_was_checked_against(
+    session: Path, tmp_path: Path, cli
+) -> None:
+    """A promotion branch rebased onto a main whose gates tightened meanwhile stays valid: the
+    gates it passed are those of its recorded params commit, which is in its history."""
+    result = cli(*_validate_cli(tmp_path, 0.97), "--branch", "promote-pr", cwd=session)
+    assert result.exit_code == 0, result.stderr
+    git(session, "switch", "--quiet", "main")
+
+    def tighten(data: dict) -> None:
+        data["gates"]["validated"]["coverage"]["threshold"] = 0.99
+
+    edit_params(session, tighten, commit="stricter coverage from now on")
+    git(session, "switch", "--quiet", "promote-pr")
+    git(session, "rebase", "--quiet", "main")
+    git(session, "switch", "--quiet", "main")
+    git(session, "merge", "--quiet", "--ff-only", "promote-pr")
+    assert cli("tag", cwd=session).exit_code == 0
+
+    result = cli("verify", cwd=session)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+
+
 def test_verify_catches_a_promotion_made_against_gates_main_never_committed(
     session: Path, tmp_path: Path, cli
 ) -> None:
