@@ -76,7 +76,7 @@ def test_containers_become_dicts_and_lists_of_plain_values() -> None:
         (torch.ones(1), "/metrics/coverage", ["shape (1,)"]),  # not a scalar, even with one value
         (np.complex128(1j), "/metrics/coverage", ["complex"]),
     ],
-    ids=lambda v: repr(v)[:30],
+    ids=lambda v: type(v).__name__ if not isinstance(v, (str, list)) else None,
 )
 def test_anything_else_is_an_input_error_naming_the_field(
     value: object, pointer: str, words: list[str]
