@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def _python_tag_config(reg: Path, ckpt: Path, tmp: Path) -> list[str]:
 
 def _schema_violation_in_params(reg: Path, ckpt: Path, tmp: Path) -> list[str]:
     params = reg / "params.yaml"
-    params.write_text(params.read_text().replace("default_name: null", "default_name: 5"))
+    params.write_text(re.sub(r"default_name: \S+", "default_name: 5", params.read_text()))
     git(reg, "commit", "--quiet", "-am", "broken default")
     return ["register", "encoder", "s1", "--from", str(ckpt)]
 

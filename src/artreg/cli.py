@@ -286,9 +286,18 @@ def main(ctx: click.Context, show_traceback: bool) -> None:
     type=click.Path(file_okay=False),
     help="Install a tag-protecting update hook into this bare origin.",
 )
+@click.option(
+    "--name",
+    help="Default artifact name, recorded in params.yaml (default: from the folder's name).",
+)
 @json_option
 def init(
-    path: str, remote: str | None, ci: str | None, server_hook: str | None, as_json: bool
+    path: str,
+    remote: str | None,
+    ci: str | None,
+    server_hook: str | None,
+    name: str | None,
+    as_json: bool,
 ) -> None:
     """Make a git repository (or a new folder) a registry. Idempotent.
 
@@ -305,7 +314,7 @@ def init(
             f"installed {hook}: registry tags can no longer be moved or deleted",
         )
         return
-    result = init_registry(Path(path), remote=remote, ci=ci)
+    result = init_registry(Path(path), remote=remote, ci=ci, name=name)
     created = sorted(set(result.created))
     Output(as_json).emit(
         {
@@ -313,6 +322,7 @@ def init(
             "created": created,
             "commit": result.commit,
             "remote": result.remote,
+            "default_name": result.default_name,
         },
         f"registry at {result.root}\n"
         + (
@@ -320,7 +330,7 @@ def init(
             if created
             else "already a registry; nothing to do\n"
         )
-        + f"remote: {result.remote}",
+        + f"remote: {result.remote}\ndefault name: {result.default_name}",
     )
 
 

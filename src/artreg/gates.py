@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from artreg.errors import InputError
+
+if TYPE_CHECKING:
+    from artreg.layout import StageDir
 
 OPERATORS = (">=", ">", "<=", "<", "==", "!=", "in range")
 
@@ -123,3 +129,99 @@ def format_table(results: list[GateResult]) -> str:
         value = "—" if r.value is None else r.value
         lines.append(f"| {r.metric} | {value} | {threshold} | {verdict} |")
     return "\n".join(lines)
+
+
+# --- re-checking recorded gates (artreg verify) ---------------------------------------------
+
+
+def _same(a: Any, b: Any) -> bool:
+    return bool(a == b) and isinstance(a, bool) == isinstance(b, bool)
+
+
+def _rule_text(op: Any, threshold: Any) -> str:
+    return f"{op} {threshold!r}"
+
+
+def recheck(
+    recorded: dict[str, Any], rules: dict[str, dict[str, Any]], where: str, source: str
+) -> list[str]:
+    """What is wrong with a folder's recorded gates (`metadata.json` → gates) measured against
+    the committed `rules`: a gate not evaluated, a different operator or threshold (promoted
+    against uncommitted gates), or a recorded value that fails the committed rule."""
+    problems: list[str] = []
+    results = recorded.get("results")
+    by_metric = {
+        r.get("metric"): r
+        for r in (results if isinstance(results, list) else [])
+        if isinstance(r, dict)
+    }
+    for metric, rule in rules.items():
+        record = by_metric.get(metric)
+        committed = _rule_text(rule.get("op"), rule.get("threshold"))
+        if record is None:
+            problems.append(
+                f"{where}: gate {metric} ({committed} in {source}) was not evaluated when it was promoted"
+            )
+            continue
+        if not (
+            _same(record.get("op"), rule.get("op"))
+            and _same(record.get("threshold"), rule.get("threshold"))
+        ):
+            problems.append(
+                f"{where}: gate {metric} is recorded as "
+                f"{_rule_text(record.get('op'), record.get('threshold'))}, but {source} says "
+                f"{committed}: it was promoted against gates nobody committed"
+            )
+            continue
+        value = record.get("value")
+        try:
+            result = evaluate_one(metric, rule, {} if value is None else {metric: value}, source)
+        except InputError as exc:
+            problems.append(f"{where}: gate {metric} cannot be re-checked: {exc.message}")
+            continue
+        if not result.passed:
+            problems.append(f"{where}: {metric}={value!r} fails the gate {committed} of {source}")
+    if recorded.get("passed") is not True:
+        problems.append(f"{where}: records gates.passed = {recorded.get('passed')!r}")
+    return problems
+
+
+def recheck_folders(
+    root: Path, folders: Iterable[StageDir], created: Mapping[str, str]
+) -> list[str]:
+    """Problems of promoted folders whose recorded gates are not the gates of params.yaml as
+    committed when they were promoted, or whose recorded values fail those gates.
+
+    The gates are read at the commit recorded in the metadata (`gates.params_commit`) when that
+    commit is in the history of the promotion, else at the commit that created the folder."""
+    from artreg import gitrepo
+    from artreg.config import committed_sections, settings_from
+    from artreg.errors import ArtregError
+
+    problems: list[str] = []
+    for folder in folders:
+        commit = created.get(folder.relpath)
+        if folder.stage == "raw" or not commit:
+            continue
+        where = f"{folder.relpath}/metadata.json"
+        try:
+            metadata = gitrepo.json_at(root, commit, where)
+        except ArtregError:
+            continue  # the schema check reports a broken metadata.json
+        if not isinstance(metadata, dict) or not isinstance(metadata.get("gates"), dict):
+            continue
+        rev = metadata["gates"].get("params_commit")
+        if not (
+            isinstance(rev, str)
+            and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", rev)
+            and gitrepo.is_ancestor(root, rev, commit)
+        ):
+            rev = commit
+        try:
+            settings = settings_from(committed_sections(root, rev), rev)
+        except ArtregError as exc:
+            problems.append(f"{where}: its gates cannot be re-checked: {exc.message}")
+            continue
+        rules = rules_for(settings.gates, folder.stage, folder.name)
+        problems += recheck(metadata["gates"], rules, where, settings.source)
+    return problems

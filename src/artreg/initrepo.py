@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from artreg import dvcrepo, gitrepo
 from artreg.config import DEFAULT_PARAMS, PARAMS_FILE
-from artreg.documents import dump_yaml
-from artreg.layout import ARTIFACTS_DIR, REGISTRY_JSON
+from artreg.documents import dump_yaml, read_yaml
+from artreg.errors import ArtregError, InputError
+from artreg.layout import ARTIFACTS_DIR, MAX_NAME_LENGTH, REGISTRY_JSON, validate_name
 
 DEFAULT_REMOTE = "local"
 LOCAL_STORAGE = ".dvc-storage"
@@ -50,12 +53,46 @@ DVC_YAML_TEMPLATE = (
 )
 
 
+FALLBACK_NAME = "model"
+
+
 @dataclass
 class InitResult:
     root: Path
     created: list[str] = field(default_factory=list)
     commit: str | None = None
     remote: str | None = None
+    default_name: str | None = None
+
+
+def name_from_folder(folder: str) -> str:
+    """A valid artifact name from a folder's name: other characters become '-', the ends are
+    trimmed; a folder name with nothing usable (or a reserved one) gives "model"."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", folder).strip("-_")[:MAX_NAME_LENGTH].strip("-_")
+    try:
+        return validate_name(name)
+    except ArtregError:
+        return FALLBACK_NAME
+
+
+def _existing_default(path: Path) -> Any:
+    data = read_yaml(path, "params file") or {}
+    section = data.get("artreg") if isinstance(data, dict) else None
+    return section.get("default_name") if isinstance(section, dict) else None
+
+
+def _check_name(path: Path, name: str | None) -> None:
+    """Refuse a --name that an existing params.yaml contradicts (init never rewrites it)."""
+    if name is None or not path.is_file():
+        return
+    recorded = _existing_default(path)
+    if recorded != name:
+        raise InputError(
+            f"{path}: exists already and sets /artreg/default_name to {recorded!r}, not {name!r}; "
+            "artreg init never rewrites a file it did not create",
+            hint=f"set `artreg: {{default_name: {name}}}` in {PARAMS_FILE} and commit it, "
+            "or run init without --name",
+        )
 
 
 def _write_new(root: Path, rel: str, text: str, created: list[str]) -> None:
@@ -79,8 +116,6 @@ def _ensure_ignored(root: Path, line: str, created: list[str]) -> None:
 def _ci_branch(root: Path, ci: str | None) -> str | None:
     """The branch the CI workflows tag on (the repository's default branch), checked before
     anything is written; None without --ci."""
-    from artreg.errors import InputError
-
     if ci is None:
         return None
     if ci != "github":
@@ -95,11 +130,18 @@ def _ci_branch(root: Path, ci: str | None) -> str | None:
     return branch
 
 
-def init_registry(path: Path, remote: str | None = None, ci: str | None = None) -> InitResult:
+def init_registry(
+    path: Path, remote: str | None = None, ci: str | None = None, name: str | None = None
+) -> InitResult:
     """Make `path` a registry; create only what is missing and commit it in one commit.
 
+    A new params.yaml records `artreg.default_name`: `name`, else one made from the folder's
+    name, so calls that give no name (the seeds' `register_training_session`) work.
     `ci="github"` also writes the GitHub workflows, a pull-request template and a pre-commit hook.
     """
+    if name is not None:
+        validate_name(name, "name (--name)")
+    _check_name(path / PARAMS_FILE, name)
     path.mkdir(parents=True, exist_ok=True)
     if not (path / ".git").exists():
         gitrepo.git(path, "init", "--quiet")
@@ -112,12 +154,20 @@ def init_registry(path: Path, remote: str | None = None, ci: str | None = None) 
     for stage, text in STAGE_READMES.items():
         _write_new(root, f"{ARTIFACTS_DIR}/{stage}/README.md", text, created)
     _write_new(root, "dvc.yaml", DVC_YAML_TEMPLATE, created)
+    params = {
+        **DEFAULT_PARAMS,
+        "artreg": {**DEFAULT_PARAMS["artreg"], "default_name": name or name_from_folder(root.name)},
+    }
     _write_new(
         root,
         PARAMS_FILE,
-        "# artreg settings and promotion gates (see README).\n" + dump_yaml(DEFAULT_PARAMS),
+        "# artreg settings and promotion gates (see README).\n" + dump_yaml(params),
         created,
     )
+    try:
+        result.default_name = _existing_default(root / PARAMS_FILE)
+    except ArtregError:
+        result.default_name = None  # a user's own params.yaml; commands report what is wrong
     _write_new(root, REGISTRY_JSON, "{}\n", created)
 
     if branch is not None:

@@ -15,7 +15,7 @@ from typing import Any
 from artreg import gitrepo, schemas
 from artreg.build import StageBuilder
 from artreg.charts import CHART_NAME
-from artreg.config import Settings, load_settings, resolve_name
+from artreg.config import PARAMS_FILE, Settings, load_settings, resolve_name
 from artreg.deployment import dockerfile, kubernetes
 from artreg.documents import dump_json, read_json
 from artreg.errors import ConflictError, GateFailed, InputError, IntegrityError, NotFoundError
@@ -35,6 +35,7 @@ from artreg.modelcard import changelog, model_card
 from artreg.publish import Published, PublishOptions, actor, now_iso, publish
 from artreg.registry import load_state
 from artreg.tags import Action
+from artreg.values import plain_input
 from artreg.verify import creation_commits
 
 CLEANABLE = (".pt", ".pth", ".ckpt")
@@ -139,24 +140,64 @@ def verified_file(root: Path, folder: StageDir, rel: str, manifest: dict[str, An
     return path
 
 
+MISSING = "metric missing from the results"
+
+
+def _gate_failure(
+    settings: Settings, stage: str, name: str, results: list[GateResult], supply: str
+) -> GateFailed | None:
+    """GateFailed for the failed gates (None if all passed); its hint says what to pass when
+    metrics are missing (`supply`) and that a failing number needs a reviewed gate change."""
+    failed = [r for r in results if not r.passed]
+    if not failed:
+        return None
+    absent = [r.metric for r in failed if r.reason == MISSING]
+    hints = [f"{', '.join(absent)} missing: {supply}"] if absent else []
+    if len(absent) < len(failed):
+        hints.append(
+            f"the {'other ' if absent else ''}values fail the gates committed in "
+            f"{settings.source}; a gate changes only through a reviewed commit of {PARAMS_FILE}"
+        )
+    return GateFailed(
+        f"{len(failed)} of {len(results)} {stage} gates of {settings.source} failed for {name}: "
+        + ", ".join(f"{r.metric}={r.value!r} (needs {r.op} {r.threshold!r})" for r in failed),
+        [r.as_dict() for r in results],
+        hint="; ".join(hints) or None,
+    )
+
+
 def _gate_check(
     settings: Settings, stage: str, name: str, metrics: dict[str, Any]
 ) -> list[GateResult]:
-    results = evaluate(settings.gates, stage, name, metrics)
-    failed = [r for r in results if not r.passed]
-    if failed:
-        raise GateFailed(
-            f"{len(failed)} of {len(results)} {stage} gates failed for {name}: "
-            + ", ".join(f"{r.metric}={r.value!r} (needs {r.op} {r.threshold!r})" for r in failed),
-            [r.as_dict() for r in results],
-        )
+    results = evaluate(settings.gates, stage, name, metrics, settings.source)
+    failure = _gate_failure(
+        settings,
+        stage,
+        name,
+        results,
+        "add them to the validation results (validation_results=..., --results)",
+    )
+    if failure is not None:
+        raise failure
     return results
 
 
-def _json_input(value: Mapping[str, Any] | Path | str, schema: str, what: str) -> dict[str, Any]:
+def _gates_record(settings: Settings, results: list[GateResult]) -> dict[str, Any]:
+    """metadata.json's `gates`: every result, and the commit whose params.yaml they came from."""
+    return {
+        "passed": True,
+        "results": [r.as_dict() for r in results],
+        "params_commit": settings.commit,
+    }
+
+
+def _json_input(
+    value: Mapping[str, Any] | Path | str, schema: str, what: str, field: str
+) -> dict[str, Any]:
+    """A JSON document given as a dict (made plain; errors point at /<field>/...) or a file."""
     if isinstance(value, Mapping):
-        data = dict(value)
-        source = f"{what} (passed in Python)"
+        data = plain_input(value, field)
+        source = f"{what} (passed in Python as {field}=)"
     else:
         path = Path(value)
         data = read_json(path, what)
@@ -175,7 +216,9 @@ def _results(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Merged metrics for the gates, and the files to keep under validation/ (name → text)."""
     if isinstance(validation_results, Mapping):
-        data = _json_input(validation_results, "validation_results", "validation results")
+        data = _json_input(
+            validation_results, "validation_results", "validation results", "validation_results"
+        )
         return data, {"test_results.json": dump_json(data)}
     path = Path(validation_results)
     paths = sorted(path.glob("*.json")) if path.is_dir() else [path]
@@ -315,7 +358,7 @@ def promote_to_validated(
                 if f"metrics/{CHART_NAME}" in manifest["files"]
                 else None
             ),
-            "gates": {"passed": True, "results": [r.as_dict() for r in results]},
+            "gates": _gates_record(settings, results),
             "model": {
                 "files": model_files,
                 "parameter_count": parameter_count,
@@ -421,9 +464,13 @@ def _benchmarks(
         benchmarks = folder / "benchmarks.json"
         if resource_usage is None and (folder / "resource_usage.json").is_file():
             resource_usage = folder / "resource_usage.json"
-    bench = _json_input(benchmarks, "benchmarks", "benchmarks") if benchmarks is not None else None
+    bench = (
+        _json_input(benchmarks, "benchmarks", "benchmarks", "benchmarks")
+        if benchmarks is not None
+        else None
+    )
     usage = (
-        _json_input(resource_usage, "resource_usage", "resource usage")
+        _json_input(resource_usage, "resource_usage", "resource usage", "resource_usage")
         if resource_usage is not None
         else None
     )
@@ -444,17 +491,7 @@ def _deployment(value: Mapping[str, Any] | Path | str | None) -> dict[str, Any]:
             )
         schemas.validate(data, "deployment", str(value))
         return data
-    return _json_input(value, "deployment", "deployment config")
-
-
-def _approval(settings: Settings, approved_by: str | None) -> dict[str, str] | None:
-    who = approved_by or os.environ.get("ARTREG_APPROVED_BY")
-    if not who and settings.require_approval:
-        raise InputError(
-            "production promotion needs an approval record, and none was given",
-            hint="pass --approved-by WHO (approved_by=...), or set ARTREG_APPROVED_BY in CI",
-        )
-    return {"approved_by": who, "approved_at": now_iso()} if who else None
+    return _json_input(value, "deployment", "deployment config", "deployment_config")
 
 
 def existing_releases(root: Path, name: str) -> list[str]:
@@ -477,6 +514,152 @@ def _is_semver(version: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# --- the release policy: one copy for every path to production ------------------------------
+
+KEYWORDS = {
+    "approved_by": "approved_by='Name <email>' (--approved-by WHO; in CI, ARTREG_APPROVED_BY)",
+    "security_review": "security_review=FILE_OR_DICT (--security-review FILE)",
+    "benchmarks": "benchmarks=FILE_OR_DICT and/or resource_usage=FILE_OR_DICT "
+    "(--benchmarks FILE, --resources FILE)",
+}
+
+
+SETTING = {
+    "approved_by": "artreg.require_approval",
+    "security_review": "artreg.require_security_review",
+}
+
+
+@dataclass(frozen=True)
+class ReleaseChecks:
+    """What the release policy established: the version, the inputs, gates and approval."""
+
+    version: str
+    released: list[str]
+    benchmarks: dict[str, Any] | None
+    resource_usage: dict[str, Any] | None
+    security_review: dict[str, Any] | None
+    gates: dict[str, Any]
+    approval: dict[str, str]
+
+
+def _security_review(value: Mapping[str, Any] | Path | str | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return plain_input(value, "security_review")
+    data = read_json(Path(value), "security review")
+    if not isinstance(data, dict):
+        raise InputError(f"{value}: a security review must be a JSON object", hint="wrap it in {}")
+    return data
+
+
+def _approver(approved_by: str | None) -> str | None:
+    who = approved_by if approved_by is not None else os.environ.get("ARTREG_APPROVED_BY")
+    if who is not None and not isinstance(who, str):
+        raise InputError(
+            f"approved_by={who!r}: expected text naming who approved",
+            hint="pass approved_by='Name <email>'",
+        )
+    return who.strip() or None if who else None
+
+
+def check_release(
+    root: Path,
+    settings: Settings,
+    name: str,
+    version: str,
+    *,
+    benchmarks: Mapping[str, Any] | Path | str | None = None,
+    resource_usage: Mapping[str, Any] | Path | str | None = None,
+    approved_by: str | None = None,
+    security_review: Mapping[str, Any] | Path | str | None = None,
+    allow_non_monotonic: bool = False,
+) -> ReleaseChecks:
+    """The release policy, shared by `promote --to production` and `register_artifact`.
+
+    A new semver, not below the latest release; the production gates of the committed
+    params.yaml met by the benchmarks and resource usage; the security review and approval
+    that params.yaml requires. A refusal names the keyword (and option) to add.
+    """
+    version = validate_semver(version)
+    released = existing_releases(root, name)
+    if version in released or production_dir(name, version).path(root).exists():
+        raise ConflictError(
+            f"{name} v{version} is released already",
+            hint="choose a new version; releases are immutable",
+        )
+    if released and not allow_non_monotonic and semver_key(version) < semver_key(released[-1]):
+        raise InputError(
+            f"version {version} is lower than the latest release v{released[-1]} of {name}",
+            hint="choose a higher version, or pass --allow-non-monotonic "
+            "(allow_non_monotonic=True) for a patch of an old line",
+        )
+    bench, usage = _benchmarks(benchmarks, resource_usage)
+    review = _security_review(security_review)
+    who = _approver(approved_by)
+    missing = [
+        keyword
+        for keyword, lacking in (
+            ("approved_by", settings.require_approval and who is None),
+            ("security_review", settings.require_security_review and review is None),
+        )
+        if lacking
+    ]
+    results = evaluate(
+        settings.gates, "production", name, {**(bench or {}), **(usage or {})}, settings.source
+    )
+    failure = _gate_failure(settings, "production", name, results, f"pass {KEYWORDS['benchmarks']}")
+    if failure is not None:
+        if missing:  # say everything that is missing at once
+            failure.hint = "; ".join(
+                [
+                    *([failure.hint] if failure.hint else []),
+                    *(f"pass {KEYWORDS[k]}" for k in missing),
+                ]
+            )
+        raise failure
+    if missing:
+        raise InputError(
+            f"a production release of {name} needs "
+            + " and ".join(
+                {"approved_by": "an approval record", "security_review": "a security review"}[k]
+                for k in missing
+            )
+            + f" ({settings.source} sets "
+            + " and ".join(SETTING[k] for k in missing)
+            + "), and none was given",
+            hint="; ".join(f"pass {KEYWORDS[k]}" for k in missing),
+        )
+    return ReleaseChecks(
+        version=version,
+        released=released,
+        benchmarks=bench,
+        resource_usage=usage,
+        security_review=review,
+        gates=_gates_record(settings, results),
+        approval={
+            "approved_by": who or f"not required ({settings.source})",
+            "approved_at": now_iso(),
+        },
+    )
+
+
+def _write_release_inputs(builder: StageBuilder, checks: ReleaseChecks) -> dict[str, Any]:
+    """performance/*.json and security_review.json; returns the policy's metadata fields."""
+    if checks.benchmarks is not None:
+        builder.write_text("performance/benchmarks.json", dump_json(checks.benchmarks))
+    if checks.resource_usage is not None:
+        builder.write_text("performance/resource_usage.json", dump_json(checks.resource_usage))
+    if checks.security_review is not None:
+        builder.write_text("security_review.json", dump_json(checks.security_review))
+    return {
+        "gates": checks.gates,
+        "approval": checks.approval,
+        "security_review": checks.security_review,
+    }
 
 
 def promote_to_production(
@@ -511,18 +694,6 @@ def promote_to_production(
     if unknown:
         raise InputError(f"unknown format {unknown[0]!r}", hint=f"use one of: {', '.join(FORMATS)}")
     source = validated_dir(name, vid)
-    entry = production_dir(name, version)
-    released = existing_releases(root, name)
-    if version in released or entry.path(root).exists():
-        raise ConflictError(
-            f"{name} v{version} is released already",
-            hint="choose a new version; releases are immutable",
-        )
-    if released and not allow_non_monotonic and semver_key(version) < semver_key(released[-1]):
-        raise InputError(
-            f"version {version} is lower than the latest release v{released[-1]} of {name}",
-            hint="choose a higher version, or pass --allow-non-monotonic for a patch of an old line",
-        )
     committed = committed_source(root, source)
     manifest = committed.manifest
     if committed.metadata is None:
@@ -531,26 +702,18 @@ def promote_to_production(
         )
     src_meta = committed.metadata
     deploy = _deployment(deployment_config)
-    bench, usage = _benchmarks(benchmarks, resource_usage)
-    review = None
-    if security_review is not None:
-        review = (
-            security_review
-            if isinstance(security_review, Mapping)
-            else read_json(Path(security_review), "security review")
-        )
-        if not isinstance(review, Mapping):
-            raise InputError(
-                f"{security_review}: a security review must be a JSON object", hint="wrap it in {}"
-            )
-    if settings.require_security_review and review is None:
-        raise InputError(
-            "params.yaml (artreg.require_security_review) requires a security review record",
-            hint="pass --security-review FILE (security_review=...)",
-        )
-    metrics = {**(bench or {}), **(usage or {})}
-    results = _gate_check(settings, "production", name, metrics)
-    approval = _approval(settings, approved_by)
+    checks = check_release(
+        root,
+        settings,
+        name,
+        version,
+        benchmarks=benchmarks,
+        resource_usage=resource_usage,
+        approved_by=approved_by,
+        security_review=security_review,
+        allow_non_monotonic=allow_non_monotonic,
+    )
+    entry = production_dir(name, checks.version)
     model_src = src_meta["model"]["files"][0]
     model_path = verified_file(root, source, model_src["path"], manifest)
     who = actor(root)
@@ -583,10 +746,7 @@ def promote_to_production(
             builder.write_text(f"{f['path']}.sha256", sha256_line(f["sha256"], f["path"]))
         if (source.path(root) / "config.yaml").is_file():
             builder.copy("config.yaml", source.path(root) / "config.yaml")
-        if bench is not None:
-            builder.write_text("performance/benchmarks.json", dump_json(bench))
-        if usage is not None:
-            builder.write_text("performance/resource_usage.json", dump_json(usage))
+        policy = _write_release_inputs(builder, checks)
         primary = model_files[0]
         builder.write_text(
             "deployment/docker/Dockerfile",
@@ -594,8 +754,6 @@ def promote_to_production(
         )
         for fname, text in kubernetes(name, version, primary["sha256"], deploy).items():
             builder.write_text(f"deployment/kubernetes/{fname}", text)
-        if review is not None:
-            builder.write_text("security_review.json", dump_json(dict(review)))
         metadata: dict[str, Any] = {
             "source": {
                 "stage": "validated",
@@ -606,16 +764,13 @@ def promote_to_production(
                 "commit": src_meta["source"].get("commit"),
             },
             "training_curves": src_meta.get("training_curves"),
-            "gates": {"passed": True, "results": [r.as_dict() for r in results]},
+            **policy,
             "model": {
                 "files": model_files,
                 "parameter_count": parameter_count,
                 "formats": [f["format"] for f in model_files],
                 "optimization": optimize,
             },
-            "approval": approval
-            or {"approved_by": "not required (params.yaml)", "approved_at": now_iso()},
-            "security_review": dict(review) if review is not None else None,
             "notes": notes,
             "deployment": deploy,
         }
@@ -623,7 +778,7 @@ def promote_to_production(
             root,
             builder,
             metadata,
-            released,
+            checks.released,
             who,
             options,
             f"artreg: release {name} v{version} to production from {vid}",
@@ -682,15 +837,19 @@ def _previous_changelog(root: Path, name: str, released: list[str]) -> str | Non
 
 def register_model_file(
     root: Path,
-    name: str,
+    name: str | None,
     file_path: Path,
     version: str,
     *,
     notes: str | None = None,
     benchmarks: Mapping[str, Any] | Path | str | None = None,
+    resource_usage: Mapping[str, Any] | Path | str | None = None,
+    approved_by: str | None = None,
+    security_review: Mapping[str, Any] | Path | str | None = None,
     options: PublishOptions | None = None,
 ) -> Published:
-    """Release a ready model file (no training session behind it) as `name@v<version>`."""
+    """Release a ready model file (no training session behind it) as `name@v<version>`, under
+    the same release policy as `promote --to production` (gates, security review, approval)."""
     from artreg.hashing import check_single_file
 
     settings = load_settings(root)
@@ -700,25 +859,23 @@ def register_model_file(
         raise InputError(f"{file_path}: model file not found", hint="check the path")
     check_single_file(file_path)
     validate_id(file_path.name, "model file name")
-    entry = production_dir(name, version)
-    released = existing_releases(root, name)
-    if version in released or entry.path(root).exists():
-        raise ConflictError(f"{name} v{version} is released already", hint="choose a new version")
-    if released and semver_key(version) < semver_key(released[-1]):
-        raise InputError(
-            f"version {version} is lower than the latest release v{released[-1]} of {name}",
-            hint="choose a higher version",
-        )
-    bench, _ = _benchmarks(benchmarks, None)
-    results = _gate_check(settings, "production", name, bench) if bench is not None else []
+    checks = check_release(
+        root,
+        settings,
+        name,
+        version,
+        benchmarks=benchmarks,
+        resource_usage=resource_usage,
+        approved_by=approved_by,
+        security_review=security_review,
+    )
     who = actor(root)
-    builder = StageBuilder(root, entry)
+    builder = StageBuilder(root, production_dir(name, checks.version))
     try:
         digest = builder.track_file(file_path.name, src=file_path)
         model = _model_entry(file_path.name, digest)
         builder.write_text(f"{file_path.name}.sha256", sha256_line(digest.sha256, file_path.name))
-        if bench is not None:
-            builder.write_text("performance/benchmarks.json", dump_json(bench))
+        policy = _write_release_inputs(builder, checks)
         metadata = {
             "source": {
                 "stage": "external",
@@ -726,16 +883,15 @@ def register_model_file(
                 "path": str(file_path.resolve()),
                 "sha256": digest.sha256,
             },
-            "gates": {"passed": True, "results": [r.as_dict() for r in results]},
+            **policy,
             "model": {"files": [model], "parameter_count": None, "formats": [model["format"]]},
-            "approval": {"approved_by": f"{who} (register_artifact)", "approved_at": now_iso()},
             "notes": notes,
         }
         return _release(
             root,
             builder,
             metadata,
-            released,
+            checks.released,
             who,
             options,
             f"artreg: register {name} v{version} from {file_path.name}",

@@ -21,6 +21,7 @@ from artreg.hashing import ProgressFn, regular_files
 from artreg.layout import raw_dir, validate_id
 from artreg.publish import Published, PublishOptions, actor, now_iso, publish
 from artreg.tags import Action
+from artreg.values import plain_input
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".onnx")
 
@@ -29,13 +30,7 @@ def _config_text(config: Mapping[str, Any] | Path | str | None) -> str | None:
     if config is None:
         return None
     if isinstance(config, Mapping):
-        try:
-            return dump_yaml(dict(config))
-        except Exception as exc:  # yaml.representer.RepresenterError and friends
-            raise InputError(
-                f"config: cannot be written as YAML ({exc})",
-                hint="pass plain numbers, strings, lists and dicts",
-            ) from exc
+        return dump_yaml(plain_input(config, "config"))
     path = Path(config)
     data = read_yaml(path, "training config")
     if not isinstance(data, dict):
@@ -50,7 +45,7 @@ def _metrics_files(metrics: Mapping[str, Any] | Sequence[Path | str] | None) -> 
     if metrics is None:
         return {}
     if isinstance(metrics, Mapping):
-        return {"training_metrics.json": dump_json(dict(metrics))}
+        return {"training_metrics.json": dump_json(plain_input(metrics, "metrics"))}
     out: dict[str, str] = {}
     for item in metrics:
         path = Path(item)

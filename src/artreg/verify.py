@@ -17,6 +17,7 @@ from pathlib import Path
 from artreg import dvcrepo, gitrepo, index, schemas
 from artreg.documents import parse_json, parse_yaml
 from artreg.errors import ArtregError
+from artreg.gates import recheck_folders
 from artreg.hashing import hash_files
 from artreg.layout import ARTIFACTS_DIR, REGISTRY_JSON, STAGES, StageDir
 from artreg.registry import RegistryState, load_state
@@ -318,6 +319,8 @@ def verify_registry(
     for folder in folders:
         _check_folder(root, folder, report)
     _check_immutability(root, folders, state, report, only_given=changed is not None)
+    # Gates as committed when each folder was promoted: an uncommitted, loosened gate shows.
+    report.problems += recheck_folders(root, folders, creation_commits(root))
     if changed is None:
         _check_tags(root, state, report)
     _check_index_and_dvc_yaml(root, state, report)
