@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
+from artreg.errors import InputError, IntegrityError, NotFoundError, RemoteUnavailable, ToolError
 from artreg.hashing import ProgressFn, copy_and_hash
 
 DVC_DIR = ".dvc"
@@ -253,6 +253,15 @@ def fetch_checked_checkout(root: Path, targets: Sequence[str], remote: str | Non
         try:
             fetched = int(repo.fetch(targets=_abs(root, targets), remote=remote))
         except Exception as exc:
+            # DVC reports an unreachable remote as files that failed to download: ask the remote.
+            problem = _odb_problem(repo, remote)
+            if problem:
+                raise RemoteUnavailable(
+                    f"DVC remote {remote or _config_value(root, 'core', 'remote') or ''} did not "
+                    f"answer, so nothing was fetched: {problem}",
+                    hint="check the network, the remote's URL and credentials "
+                    "(`dvc remote list`), then run the command again",
+                ) from exc
             missing = "missing" in str(exc).lower() or "not found" in str(exc).lower()
             cls = NotFoundError if missing else ToolError
             raise cls(
@@ -351,9 +360,13 @@ def missing_in_remote(root: Path, targets: Sequence[str], remote: str | None = N
 def remote_problem(root: Path, remote: str | None = None) -> str | None:
     """Why the remote cannot be reached (one listing call), or None when it can."""
     with _dvc_repo(root) as repo:
-        try:
-            odb = repo.cloud.get_remote_odb(remote)
-            odb.fs.exists(odb.path)
-        except Exception as exc:  # any failure to talk to the remote is the finding itself
-            return f"cannot reach it: {str(exc).strip().splitlines()[0][:200]}"
+        return _odb_problem(repo, remote)
+
+
+def _odb_problem(repo: Any, remote: str | None) -> str | None:
+    try:
+        odb = repo.cloud.get_remote_odb(remote)
+        odb.fs.exists(odb.path)
+    except Exception as exc:  # any failure to talk to the remote is the finding itself
+        return f"cannot reach it: {str(exc).strip().splitlines()[0][:200]}"
     return None

@@ -224,3 +224,42 @@ def _mode_for(path: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+def check_output_path(path: Path | None, option: str, folder: bool = False) -> None:
+    """Refuse an output path that cannot be written, before the command changes anything."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_symlink() and not target.exists():
+        target = Path(os.path.realpath(target))  # a dangling link is written through
+    if target.exists():
+        if folder != target.is_dir():
+            raise InputError(
+                f"{option} {path}: " + ("exists and is not a folder" if folder else "is a folder"),
+                hint="give a folder to write into" if folder else "give a file name",
+            )
+        if not os.access(target, os.W_OK | (os.X_OK if folder else 0)):
+            raise InputError(
+                f"{option} {path}: no permission to write it", hint="fix its permissions"
+            )
+        return
+    # What does not exist yet is created: its nearest existing parent must allow that.
+    existing = target.parent
+    while folder and not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.exists():
+        raise InputError(
+            f"{option} {path}: the folder {existing} does not exist",
+            hint=f"create it first (mkdir -p {existing}) or give another path",
+        )
+    if not existing.is_dir():
+        raise InputError(
+            f"{option} {path}: {existing} is a file, not a folder",
+            hint="give a path that does not pass through a file",
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(
+            f"{option} {path}: no permission to write in {existing}",
+            hint="give a folder you can write to",
+        )

@@ -19,7 +19,7 @@ from artreg.dvcrepo import CacheWriter, CopiedFile, dir_listing, pointer_text
 from artreg.faults import point
 from artreg.fileio import dump_json
 from artreg.hashing import FileDigest, ProgressFn, copy_and_hash
-from artreg.layout import StageDir
+from artreg.layout import StageDir, check_folder_case
 from artreg.model import Manifest, ManifestFile
 from artreg.transaction import state_dir
 
@@ -36,6 +36,7 @@ class StageBuilder:
     ignored: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        check_folder_case(self.root, [self.entry.relpath])  # before a byte is copied
         self.workdir = state_dir(self.root) / f"build-{uuid.uuid4().hex}"
         self.path = self.workdir / self.entry.entry
         self.path.mkdir(parents=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 from collections.abc import Callable
@@ -162,7 +163,7 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a
 
 def _params_with_default_name_5(w: Path) -> list[str]:
     params = w / "registry" / "params.yaml"
-    params.write_text(params.read_text().replace("default_name: null", "default_name: 5"))
+    params.write_text(re.sub(r"default_name: \S+", "default_name: 5", params.read_text()))
     git(w / "registry", "commit", "--quiet", "-am", "broken default")
     return reg()(w)
 

@@ -22,22 +22,17 @@ from artreg.hashing import ProgressFn, regular_files
 from artreg.layout import raw_dir
 from artreg.model import Manifest
 from artreg.policy import resolve_name
-from artreg.publish import Published, PublishOptions, actor, now_iso, publish
+from artreg.publish import Published, PublishOptions, actor, check_options, now_iso, publish
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, validate_id
+from artreg.values import plain_input
 
 
 def _config_text(config: Mapping[str, Any] | Path | str | None) -> str | None:
     if config is None:
         return None
     if isinstance(config, Mapping):
-        try:
-            return dump_yaml(dict(config))
-        except Exception as exc:  # yaml.representer.RepresenterError and friends
-            raise InputError(
-                f"config: cannot be written as YAML ({exc})",
-                hint="pass plain numbers, strings, lists and dicts",
-            ) from exc
+        return dump_yaml(plain_input(config, "config"))
     path = Path(config)
     data = read_yaml(path, "training config")
     if not isinstance(data, dict):
@@ -52,7 +47,7 @@ def _metrics_files(metrics: Mapping[str, Any] | Sequence[Path | str] | None) -> 
     if metrics is None:
         return {}
     if isinstance(metrics, Mapping):
-        return {"training_metrics.json": dump_json(dict(metrics))}
+        return {"training_metrics.json": dump_json(plain_input(metrics, "metrics"))}
     out: dict[str, str] = {}
     for item in metrics:
         path = Path(item)
@@ -146,6 +141,7 @@ def register_raw(
 ) -> Published:
     """Register the outputs of one training session as `artifacts/raw/<name>/<session_id>/`."""
     # 1. Check everything before anything is written.
+    check_options(options)
     name = resolve_name(root, name)
     session_id = validate_id(session_id, "session id")
     entry = raw_dir(name, session_id)
