@@ -441,7 +441,5 @@ def open_remote(root: Path, remote: str | None = None) -> Iterator[RemoteStore]:
         try:
             odb = repo.cloud.get_remote_odb(name, command="artreg gc")
         except Exception as exc:  # dvc's NoRemoteError, RemoteConfigError, ...
-            raise InputError(
-                f"DVC remote {name!r}: {exc}", hint="check `dvc remote list`"
-            ) from exc
+            raise InputError(f"DVC remote {name!r}: {exc}", hint="check `dvc remote list`") from exc
         yield RemoteStore(odb, name)

@@ -325,7 +325,16 @@ def pointer_blobs(root: Path) -> set[tuple[str, str]]:
     zero = "0" * 40
     found: set[tuple[str, str]] = set()
     out = git(
-        root, "log", "--all", "-m", "--no-renames", "--raw", "--no-abbrev", "--format=", "--", "*.dvc"
+        root,
+        "log",
+        "--all",
+        "-m",
+        "--no-renames",
+        "--raw",
+        "--no-abbrev",
+        "--format=",
+        "--",
+        "*.dvc",
     )
     for line in out.splitlines():
         if not line.startswith(":"):

@@ -310,7 +310,9 @@ def retention_for(retention: dict[str, Any] | None, name: str) -> Retention:
         rule = merged.get(stage) or {}
         keep[stage] = None if "keep_last" not in rule else int(rule["keep_last"])
     after = merged.get("deprecated_after_days")
-    return Retention(keep, None if after is None else int(after), int(merged.get("min_age_days") or 0))
+    return Retention(
+        keep, None if after is None else int(after), int(merged.get("min_age_days") or 0)
+    )
 
 
 def resolve_name(root: Path, name: str | None) -> str:

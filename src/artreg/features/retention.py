@@ -332,7 +332,8 @@ def _decide(
                     f"older than the last {n} {stage} ({stage}: keep_last {n})"
                 )
         for f in mine:
-            if f.folder.stage == stage and f.folder.relpath in keep and f.source in facts:
+            kept = f.folder.stage == stage and f.folder.relpath in keep
+            if kept and f.source is not None and f.source in facts:
                 add(f.source, f"source of kept {f.folder.relpath}")
 
 
@@ -512,22 +513,22 @@ def gc(
     now: int | None = None,
 ) -> Plan | Applied:
     """`artreg gc`: the plan (dry run), or with `apply` the plan carried out under the lock."""
+    from artreg.publish import actor
+    from artreg.transaction import repo_lock
+
+    result: Plan | Applied
     with ExitStack() as stack:
         if not apply:
-            return _plan_here(root, stack, remote, True, now)[0]
-        from artreg.publish import actor
-        from artreg.transaction import repo_lock
-
-        who = actor(root)
-        stack.enter_context(repo_lock(root, wait=wait))
-        planned, store = _plan_here(root, stack, remote, True, now)
-        return _carry_out(root, planned, store, who)
-    raise AssertionError("unreachable")  # pragma: no cover  (ExitStack may swallow; it does not)
+            result = _plan_here(root, stack, remote, True, now)[0]
+        else:
+            who = actor(root)
+            stack.enter_context(repo_lock(root, wait=wait))
+            planned, store = _plan_here(root, stack, remote, True, now)
+            result = _carry_out(root, planned, store, who)
+    return result
 
 
-def apply_plan(
-    root: Path, expected: Plan, remote: str | None = None, wait: float = 0.0
-) -> Applied:
+def apply_plan(root: Path, expected: Plan, remote: str | None = None, wait: float = 0.0) -> Applied:
     """Carry out a plan made earlier, if the registry still plans the same deletions."""
     from artreg.publish import actor
     from artreg.transaction import repo_lock
