@@ -309,7 +309,7 @@ def _decide(
             add(rel, f"current {stage}")
     for f in mine:
         age = _age_days(now, f.promoted)
-        if age < rule.min_age_days:
+        if rule.min_age_days and age < rule.min_age_days:  # 0: no minimum (tag clocks run ahead)
             add(f.folder.relpath, f"younger than {rule.min_age_days} days (min_age_days)")
     for rel, why in expired.items():
         drop_reason.setdefault(rel, []).append(why)
@@ -490,19 +490,32 @@ class Applied:
 
 
 def _plan_here(
-    root: Path, stack: ExitStack, remote: str | None, use_remote: bool, now: int | None
+    root: Path, stack: ExitStack, remote: str | None, use_remote: str, now: int | None
 ) -> tuple[Plan, Any]:
-    """Load the model and settings, gather the inventory, plan; the remote store when opened."""
+    """Load the model and settings, gather the inventory, plan. `use_remote`: "lazy" reads the
+    remote only for listings the cache lacks, "open" returns it opened (to delete from)."""
     from artreg import dvcrepo
     from artreg.policy import load_settings
 
     settings = load_settings(root)
     registry = state.load(root, folders="all")
-    store: Any = None
-    if use_remote and dvcrepo.remote_name(root, remote):
-        store = stack.enter_context(dvcrepo.open_remote(root, remote))
-    inventory = collect(root, registry, store.read if store is not None else None)
-    return plan(registry, settings.retention, inventory, now, settings.source), store
+    opened: list[Any] = []
+
+    def store() -> Any:
+        """The remote, opened on first need (a dry run whose listings are all cached never
+        starts DVC)."""
+        if not opened:
+            has = use_remote and dvcrepo.remote_name(root, remote)
+            opened.append(stack.enter_context(dvcrepo.open_remote(root, remote)) if has else None)
+        return opened[0]
+
+    def listing(oid: str) -> bytes | None:
+        found = store()
+        return found.read(oid) if found is not None else None
+
+    inventory = collect(root, registry, listing)
+    planned = plan(registry, settings.retention, inventory, now, settings.source)
+    return planned, store() if use_remote == "open" else (opened[0] if opened else None)
 
 
 def gc(
@@ -519,11 +532,11 @@ def gc(
     result: Plan | Applied
     with ExitStack() as stack:
         if not apply:
-            result = _plan_here(root, stack, remote, True, now)[0]
+            result = _plan_here(root, stack, remote, "lazy", now)[0]
         else:
             who = actor(root)
             stack.enter_context(repo_lock(root, wait=wait))
-            planned, store = _plan_here(root, stack, remote, True, now)
+            planned, store = _plan_here(root, stack, remote, "open", now)
             result = _carry_out(root, planned, store, who)
     return result
 
@@ -536,7 +549,7 @@ def apply_plan(root: Path, expected: Plan, remote: str | None = None, wait: floa
     who = actor(root)
     with ExitStack() as stack:
         stack.enter_context(repo_lock(root, wait=wait))
-        fresh, store = _plan_here(root, stack, remote, True, expected.now)
+        fresh, store = _plan_here(root, stack, remote, "open", expected.now)
         if fresh.drop != expected.drop or [d.folder for d in fresh.dropped] != [
             d.folder for d in expected.dropped
         ]:
