@@ -840,7 +840,9 @@ def bench_gc(report: Report, work: Path, env: dict[str, str]) -> None:
     planned = json.loads(sh([ARTREG, "gc", "--json"], reg.root, env))
     dropped = sum(1 for f in planned["folders"] if not f["keep"])
     assert planned["folders"] and dropped, "the policy drops some folders"
-    log(f"8. gc: artreg gc (dry run) vs dvc gc --dry ({reg.ntags:,} tags, {len(folders):,} folders)")
+    log(
+        f"8. gc: artreg gc (dry run) vs dvc gc --dry ({reg.ntags:,} tags, {len(folders):,} folders)"
+    )
     dvc_gc = [DVC, "gc", "--all-tags", "--all-branches", "--workspace", "--dry", "--force"]
     a, b = alternate(
         [

@@ -353,9 +353,10 @@ def pointer_blobs(root: Path) -> set[tuple[str, str]]:
     return found
 
 
-def work_tree_files(root: Path, pattern: str) -> list[str]:
-    """Files of the work tree matching `pattern`, tracked or untracked (not ignored)."""
-    out = git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", pattern)
+def changed_files(root: Path, pattern: str) -> list[str]:
+    """Work-tree files matching `pattern` that differ from the index (modified or deleted)
+    or that git does not track (and does not ignore): what the index does not already say."""
+    out = git(root, "ls-files", "-z", "--modified", "--others", "--exclude-standard", "--", pattern)
     return sorted({p for p in out.split("\0") if p})
 
 

@@ -139,6 +139,12 @@ def test_gc_keeps_exactly_the_policy_and_every_kept_tag_still_pulls(built, cli, 
     assert doomed and not doomed & shared
     assert doomed <= before_remote
 
+    # DVC's own gc on the same registry, keeping what any tag or branch references, drops
+    # nothing: every tag's commit holds every folder promoted before it.
+    cached = _cache(root)
+    run_tool("dvc", "gc", "--all-tags", "--all-branches", "--workspace", "--force", cwd=root)
+    assert _cache(root) == cached
+
     applied = cli("gc", "--apply", "--json", "--repo", str(root))
     assert applied.exit_code == 0, applied.stderr
     done = applied.json()["applied"]

@@ -232,3 +232,14 @@ def test_a_wrong_retention_policy_is_refused_naming_the_field(section: Any, poin
     with pytest.raises(InputError) as caught:
         _sections({"retention": section}, "params.yaml")
     assert "params.yaml" in caught.value.message and pointer in caught.value.message
+
+
+def test_a_kept_folder_whose_listing_cannot_be_read_blocks_deleting() -> None:
+    history = History()
+    history.promote(StageDir("raw", "enc", "s1"))
+    history.promote(StageDir("raw", "enc", "s2"))
+    unreadable = {"artifacts/raw/enc/s2": ["d" * 32 + ".dir"]}
+    result = history.plan({"raw": {"keep_last": 1}}, unreadable=unreadable)
+    assert result.blocking == ["artifacts/raw/enc/s2"] and result.warnings
+    dropped_only = {"artifacts/raw/enc/s1": ["d" * 32 + ".dir"]}
+    assert history.plan({"raw": {"keep_last": 1}}, unreadable=dropped_only).blocking == []

@@ -160,6 +160,7 @@ class Plan:
     now: int
     policy_source: str = "params.yaml"
     warnings: list[str] = field(default_factory=list)
+    blocking: list[str] = field(default_factory=list)  # kept folders with unreadable listings
 
     @property
     def dropped(self) -> list[Decision]:
@@ -226,12 +227,14 @@ def plan(
     keep: dict[str, list[str]] = {}
     drop_reason: dict[str, list[str]] = {}
     rules: dict[str, dict[str, Any]] = {}
+    by_name: dict[str, list[FolderFacts]] = {}
+    for f in facts.values():
+        by_name.setdefault(f.folder.name, []).append(f)
     for name in sorted(registry.artifacts):
         artifact = registry.artifacts[name]
         rule = retention_for(retention, name)
         rules[name] = rule.describe()
-        mine = [f for f in facts.values() if f.folder.name == name]
-        _decide(artifact, rule, mine, facts, now, keep, drop_reason)
+        _decide(artifact, rule, by_name.get(name, []), facts, now, keep, drop_reason)
     decisions: list[Decision] = []
     for rel in sorted(facts):
         f = facts[rel]
@@ -263,7 +266,9 @@ def plan(
         "remote, so the files it listed cannot be found and stay where they are"
         for rel, oids in sorted(inventory.unreadable.items())
     ]
-    return Plan(decisions, drop, rules, now, policy_source, warnings)
+    # A kept folder whose listing cannot be read may share files with a dropped one: unsafe.
+    blocking = sorted(rel for rel in inventory.unreadable if rel not in dropped)
+    return Plan(decisions, drop, rules, now, policy_source, warnings, blocking)
 
 
 def _decide(
@@ -340,29 +345,64 @@ def _decide(
 # --- gathering the inventory (git, the DVC cache, the remote) ----------------------------------
 
 
+_FIELD = re.compile(r"(- |  )(md5|size|nfiles|hash|path): ([^'\"#{}\[\]&*!|>%@`]*)")
+
+
 def _pointer_outs(data: bytes) -> list[tuple[str, int, str]]:
-    """(object id, size, path) of each output of a `.dvc` file's text; unreadable: none."""
+    """(object id, size, path) of each output of a `.dvc` file; unreadable: none.
+
+    The `outs:` list as `dvc add` and artreg write it is read line by line (a registry has one
+    pointer per folder, thousands of them); any other shape goes through the YAML parser."""
+    text = data.decode("utf-8", "replace")
+    lines = text.splitlines()
+    if lines[:1] == ["outs:"]:
+        outs: list[dict[str, str]] = []
+        for line in lines[1:]:
+            m = _FIELD.fullmatch(line)
+            if m is None or (m.group(1) == "  " and not outs):
+                break
+            if m.group(1) == "- ":
+                outs.append({})
+            outs[-1][m.group(2)] = m.group(3).strip()
+        else:
+            return _outs(outs)
     from artreg.fileio import parse_yaml
 
     try:
-        doc = parse_yaml(data.decode("utf-8"), ".dvc pointer")
+        doc = parse_yaml(text, ".dvc pointer")
     except Exception:  # a broken pointer references nothing DVC could fetch either
         return []
-    outs = doc.get("outs") if isinstance(doc, dict) else None
+    parsed = doc.get("outs") if isinstance(doc, dict) else None
+    return _outs([o for o in parsed if isinstance(o, dict)] if isinstance(parsed, list) else [])
+
+
+def _outs(outs: Iterable[Mapping[str, Any]]) -> list[tuple[str, int, str]]:
     found = []
-    for out in outs if isinstance(outs, list) else []:
-        if isinstance(out, dict) and _MD5.match(str(out.get("md5", ""))):
-            found.append((str(out["md5"]), int(out.get("size") or 0), str(out.get("path", ""))))
+    for out in outs:
+        md5, size = str(out.get("md5", "")), str(out.get("size") or 0)
+        if _MD5.match(md5) and size.isdigit():
+            found.append((md5, int(size), str(out.get("path", ""))))
     return found
 
 
-def _tagged_folders(registry: Registry) -> dict[str, tuple[StageDir, int, str]]:
-    """relpath -> (folder, time of its first promoting tag, that tag's commit)."""
-    found: dict[str, tuple[StageDir, int, str]] = {}
+@dataclass(frozen=True)
+class _Tagged:
+    folder: StageDir
+    promoted: int  # time of its first promoting tag
+    commit: str  # that tag's commit
+    source: str | None  # the `source:` folder of the tag message, when it names one
+
+
+def _tagged_folders(registry: Registry) -> dict[str, _Tagged]:
+    """Every folder a tag promoted, with its first promotion."""
+    found: dict[str, _Tagged] = {}
     for artifact in registry.artifacts.values():
         for e in artifact.events:  # oldest first
             if e.promotes and e.folder is not None and e.folder.relpath not in found:
-                found[e.folder.relpath] = (e.folder, e.timestamp, e.commit)
+                src = StageDir.parse(e.source) if e.source else None
+                found[e.folder.relpath] = _Tagged(
+                    e.folder, e.timestamp, e.commit, src.relpath if src else None
+                )
     return found
 
 
@@ -375,71 +415,86 @@ def collect(
     root: Path, registry: Registry, listing: Callable[[str], bytes | None] | None = None
 ) -> Inventory:
     """Every `.dvc` pointer at any commit a ref reaches, in the index and in the work tree,
-    with the `.dir` listings they name (cache first, else `listing`, usually the remote)."""
+    with the `.dir` listings they name (cache first, else `listing`, usually the remote).
+
+    Two `git cat-file --batch` calls: the pointers (and `metadata.json` of folders whose tag
+    does not name their source), then the manifests of folders with a `.dir` output (the
+    sizes of the files it lists)."""
+    from artreg import dvcrepo
+
     tagged = _tagged_folders(registry)
     pairs = gitrepo.pointer_blobs(root)
-    specs = sorted({blob for _, blob in pairs})
-    docs = {
-        rel: (f"{commit}:{rel}/manifest.json", f"{commit}:{rel}/metadata.json")
-        for rel, (_, _, commit) in tagged.items()
+    meta_specs = {
+        rel: f"{t.commit}:{rel}/metadata.json"
+        for rel, t in tagged.items()
+        if t.source is None and t.folder.stage != "raw"
     }
-    blobs = gitrepo.read_blobs(root, specs + [s for pair in docs.values() for s in pair])
+    blobs = gitrepo.read_blobs(root, sorted({b for _, b in pairs}) + sorted(meta_specs.values()))
     texts: list[tuple[str, bytes]] = [(path, blobs.get(blob) or b"") for path, blob in pairs]
-    for rel in gitrepo.work_tree_files(root, "*.dvc"):
+    for rel in gitrepo.changed_files(root, "*.dvc"):
         try:
             texts.append((rel, (root / rel).read_bytes()))
         except OSError:
             continue  # deleted from the work tree: git's copy is in `pairs`
-    sizes: dict[str, dict[str, int]] = {}
-    sources: dict[str, str | None] = {}
-    for rel, (folder, _, _) in tagged.items():
-        manifest = _json(blobs.get(docs[rel][0]))
-        files = manifest.get("files") if isinstance(manifest, dict) else None
-        sizes[rel] = {
-            k: int(v.get("size", 0)) for k, v in (files or {}).items() if isinstance(v, dict)
-        }
-        meta = _json(blobs.get(docs[rel][1]))
-        src = meta.get("source") if isinstance(meta, dict) else None
-        sources[rel] = None
+    sources = {rel: t.source for rel, t in tagged.items()}
+    for rel, spec in meta_specs.items():
+        src = (_json(blobs.get(spec)) or {}).get("source")
         if isinstance(src, dict) and src.get("stage") in STAGES and src.get("id"):
+            folder = tagged[rel].folder
             sources[rel] = StageDir(str(src["stage"]), folder.name, str(src["id"])).relpath
-    from artreg import dvcrepo
 
-    objects: dict[str, dict[str, int]] = {rel: {} for rel in tagged}
-    others: set[str] = set()
-    unreadable: dict[str, list[str]] = {}
-    listings: dict[str, bytes | None] = {}
     parsed: dict[bytes, list[tuple[str, int, str]]] = {}
+    refs: list[tuple[str | None, str, str, int, str]] = []  # owner, path, oid, size, out path
     for path, text in texts:
         outs = parsed.get(text)
         if outs is None:
             outs = parsed[text] = _pointer_outs(text)
         owner = _owner(path, tagged)
+        refs += [(owner, path, oid, size, out) for oid, size, out in outs]
+    with_dirs = sorted({o for o, _, oid, _, _ in refs if o is not None and oid.endswith(".dir")})
+    manifests = gitrepo.read_blobs(
+        root, [f"{tagged[rel].commit}:{rel}/manifest.json" for rel in with_dirs]
+    )
+    sizes: dict[str, dict[str, int]] = {}
+    for rel in with_dirs:
+        files = (_json(manifests.get(f"{tagged[rel].commit}:{rel}/manifest.json")) or {}).get(
+            "files"
+        )
+        sizes[rel] = {
+            k: int(v.get("size", 0))
+            for k, v in (files if isinstance(files, dict) else {}).items()
+            if isinstance(v, dict)
+        }
+
+    objects: dict[str, dict[str, int]] = {rel: {} for rel in tagged}
+    others: set[str] = set()
+    unreadable: dict[str, list[str]] = {}
+    listings: dict[str, bytes | None] = {}
+    for owner, path, oid, size, out_path in refs:
         target = objects[owner] if owner is not None else None
+        if not oid.endswith(".dir"):
+            _add(target, others, oid, size)
+            continue
+        if oid not in listings:
+            data = dvcrepo.cached_bytes(root, oid)
+            listings[oid] = data if data is not None or listing is None else listing(oid)
+        data = listings[oid]
+        if data is None:
+            _add(target, others, oid, 0)
+            if oid not in unreadable.setdefault(owner or path, []):
+                unreadable[owner or path].append(oid)
+            continue
+        _add(target, others, oid, len(data))
         base = path.rsplit("/", 1)[0] if "/" in path else ""
-        for oid, size, out_path in outs:
-            rel_out = f"{base}/{out_path}" if base else out_path
-            inner_rel = rel_out[len(owner) + 1 :] if owner is not None else rel_out
-            if not oid.endswith(".dir"):
-                _add(target, others, oid, size)
-                continue
-            if oid not in listings:
-                data = dvcrepo.cached_bytes(root, oid)
-                listings[oid] = data if data is not None or listing is None else listing(oid)
-            data = listings[oid]
-            if data is None:
-                _add(target, others, oid, 0)
-                unreadable.setdefault(owner or path, []).append(oid)
-                continue
-            _add(target, others, oid, len(data))
-            for entry in _json(data) or []:
-                if isinstance(entry, dict) and _MD5.match(str(entry.get("md5", ""))):
-                    inner = f"{inner_rel}/{entry.get('relpath', '')}"
-                    size = sizes.get(owner or "", {}).get(inner, 0)
-                    _add(target, others, str(entry["md5"]), size)
+        rel_out = f"{base}/{out_path}" if base else out_path
+        inner_rel = rel_out[len(owner) + 1 :] if owner is not None else rel_out
+        for entry in _json(data) or []:
+            if isinstance(entry, dict) and _MD5.match(str(entry.get("md5", ""))):
+                inner = f"{inner_rel}/{entry.get('relpath', '')}"
+                _add(target, others, str(entry["md5"]), sizes.get(owner or "", {}).get(inner, 0))
     folders = {
-        rel: FolderFacts(folder, promoted, sources[rel], objects[rel])
-        for rel, (folder, promoted, _) in tagged.items()
+        rel: FolderFacts(t.folder, t.promoted, sources[rel], objects[rel])
+        for rel, t in tagged.items()
     }
     return Inventory(folders, frozenset(others), read_retired(root), unreadable)
 
@@ -564,6 +619,13 @@ def _carry_out(root: Path, planned: Plan, store: Any, who: str) -> Applied:
     """Tombstones first (committed), then the deletions: remote, then local cache."""
     from artreg import dvcrepo
 
+    if planned.blocking and planned.drop:
+        raise IntegrityError(
+            f"{', '.join(planned.blocking)}: kept, but a DVC directory listing of theirs is in "
+            "neither the cache nor the remote, so gc cannot tell which files they share with "
+            "the folders it would drop; nothing was deleted",
+            hint="push the listing from a clone that has it (`dvc push`), then run gc again",
+        )
     retired = read_retired(root)
     new = [d for d in planned.dropped if d.folder.relpath not in retired]
     commit = _commit_tombstones(root, planned, new, retired, who) if new else None
