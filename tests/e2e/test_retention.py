@@ -6,6 +6,7 @@ are what the dry run said, shared objects survive, and a gc killed mid-delete co
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -145,9 +146,10 @@ def test_gc_keeps_exactly_the_policy_and_every_kept_tag_still_pulls(built, cli, 
     run_tool("dvc", "gc", "--all-tags", "--all-branches", "--workspace", "--force", cwd=root)
     assert _cache(root) == cached
 
-    applied = cli("gc", "--apply", "--json", "--repo", str(root))
+    applied = cli("gc", "--apply", "--remote", "local", "--json", "--repo", str(root))
     assert applied.exit_code == 0, applied.stderr
     done = applied.json()["applied"]
+    assert done["remote"] == "local"
     assert done["remote_bytes"] == planned["bytes"]  # bytes freed = what the dry run printed
     assert done["remote_objects"] == planned["objects"] == len(doomed)
     after = remote_objects(root, s3)
@@ -279,3 +281,76 @@ def test_gc_refuses_an_uncommitted_policy_and_changes_nothing(
     assert "params.yaml" in result.stderr and "/retention" in result.stderr
     assert snapshot(registry) == before
     shutil.rmtree(registry / ".dvc-storage", ignore_errors=True)
+
+
+def test_an_open_pull_request_and_the_work_tree_protect_what_they_reference(
+    registry: Path, sessions: list[Path], cli
+) -> None:
+    from artreg.publish import PublishOptions
+
+    with (registry / "params.yaml").open("a") as fh:
+        fh.write("retention:\n  raw: {keep_last: 1}\n")
+    git(registry, "commit", "--quiet", "-m", "retention policy", "params.yaml")
+    register_raw(registry, "encoder", "s1", sessions[0])
+    register_raw(registry, "encoder", "s2", sessions[1])
+    folder = "artifacts/raw/encoder/s1"
+
+    def plan() -> dict[str, object]:
+        result = cli("gc", "--json", "--repo", str(registry))
+        assert result.exit_code == 0, result.stderr
+        return result.json()  # type: ignore[return-value]
+
+    alone = plan()
+    (s1,) = [f for f in alone["folders"] if f["folder"] == folder]  # type: ignore[index, union-attr]
+    assert not s1["keep"] and s1["objects"] and alone["bytes"] > 0
+
+    # The same run registered again on a review branch, not merged nor tagged yet.
+    register_raw(
+        registry, "encoder", "s3", sessions[0], options=PublishOptions(branch="promote-s3")
+    )
+    git(registry, "switch", "--quiet", "main")
+    protected = plan()
+    (s1,) = [f for f in protected["folders"] if f["folder"] == folder]  # type: ignore[index, union-attr]
+    # Its checkpoints are the branch's too: they stay. Only what differs (the session's own
+    # checkpoint listing and the `.dir` object) would go.
+    checkpoints = {hashlib.md5(p.read_bytes()).hexdigest() for p in sessions[0].iterdir()}
+    assert checkpoints <= set(s1["shared"]) and not checkpoints & set(s1["objects"])
+    assert 0 < protected["bytes"] < alone["bytes"]  # type: ignore[operator]
+    assert "artifacts/raw/encoder/s3" not in {f["folder"] for f in protected["folders"]}  # type: ignore[union-attr]
+
+    # Without the branch, an untracked pointer in the work tree protects them as well.
+    pointer = (registry / folder / "checkpoints.dvc").read_text()
+    git(registry, "branch", "--quiet", "-D", "promote-s3")
+    assert plan()["bytes"] == alone["bytes"]
+    (registry / "experiments").mkdir()
+    (registry / "experiments" / "checkpoints.dvc").write_text(pointer)
+    assert plan()["bytes"] == 0
+    before = snapshot(registry)
+    applied = cli("gc", "--apply", "--json", "--repo", str(registry))
+    assert applied.exit_code == 0 and applied.json()["applied"]["cache_objects"] == 0
+    assert snapshot(registry).pointers == before.pointers
+
+
+def test_a_plan_applied_after_the_registry_changed_deletes_nothing(
+    registry: Path, sessions: list[Path]
+) -> None:
+    from artreg.errors import RetryableError
+    from artreg.features.retention import apply_plan, gc
+
+    with (registry / "params.yaml").open("a") as fh:
+        fh.write("retention:\n  raw: {keep_last: 1}\n")
+    git(registry, "commit", "--quiet", "-m", "retention policy", "params.yaml")
+    register_raw(registry, "encoder", "s1", sessions[0])
+    register_raw(registry, "encoder", "s2", sessions[1])
+    planned = gc(registry)
+    register_raw(registry, "encoder", "s3", sessions[2])  # now s2 would go too
+    before, cached = snapshot(registry), _cache(registry)
+    with pytest.raises(RetryableError, match="changed since this gc was planned") as caught:
+        apply_plan(registry, planned)  # type: ignore[arg-type]
+    assert caught.value.exit_code == 4
+    assert snapshot(registry) == before and _cache(registry) == cached
+
+    fresh = gc(registry)
+    done = apply_plan(registry, fresh)  # type: ignore[arg-type]
+    assert [d.folder.entry for d in done.plan.dropped] == ["s1", "s2"]
+    assert done.cache_bytes == fresh.bytes > 0  # type: ignore[union-attr]
