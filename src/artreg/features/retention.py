@@ -305,13 +305,9 @@ def _decide(
         if rel not in expired or reason.startswith("younger"):
             keep.setdefault(rel, []).append(reason)
 
-    if rel_current := {
-        e.folder.relpath: stage
-        for stage, e in ({} if artifact.deprecated else artifact.current()).items()
-        if e.folder is not None
-    }:
-        for rel, stage in rel_current.items():
-            add(rel, f"current {stage}")
+    for stage, event in artifact.current().items():  # what consumers resolve today
+        if event.folder is not None:
+            add(event.folder.relpath, f"current {stage}")
     for f in mine:
         age = _age_days(now, f.promoted)
         if rule.min_age_days and age < rule.min_age_days:  # 0: no minimum (tag clocks run ahead)
@@ -545,10 +541,11 @@ class Applied:
 
 
 def _plan_here(
-    root: Path, stack: ExitStack, remote: str | None, use_remote: str, now: int | None
+    root: Path, stack: ExitStack, remote: str | None, now: int | None, to_delete: bool
 ) -> tuple[Plan, Any]:
-    """Load the model and settings, gather the inventory, plan. `use_remote`: "lazy" reads the
-    remote only for listings the cache lacks, "open" returns it opened (to delete from)."""
+    """Load the model and settings, gather the inventory, plan. The remote is opened (on
+    `stack`) only for a listing the cache lacks, or to delete from (`to_delete`); returns it
+    with the plan (None when not opened or when the repo has no remote)."""
     from artreg import dvcrepo
     from artreg.policy import load_settings
 
@@ -557,11 +554,11 @@ def _plan_here(
     opened: list[Any] = []
 
     def store() -> Any:
-        """The remote, opened on first need (a dry run whose listings are all cached never
-        starts DVC)."""
-        if not opened:
-            has = use_remote and dvcrepo.remote_name(root, remote)
-            opened.append(stack.enter_context(dvcrepo.open_remote(root, remote)) if has else None)
+        if not opened:  # first need: a dry run whose listings are all cached never starts DVC
+            configured = dvcrepo.remote_name(root, remote) is not None
+            opened.append(
+                stack.enter_context(dvcrepo.open_remote(root, remote)) if configured else None
+            )
         return opened[0]
 
     def listing(oid: str) -> bytes | None:
@@ -570,7 +567,7 @@ def _plan_here(
 
     inventory = collect(root, registry, listing)
     planned = plan(registry, settings.retention, inventory, now, settings.source)
-    return planned, store() if use_remote == "open" else (opened[0] if opened else None)
+    return planned, store() if to_delete else (opened[0] if opened else None)
 
 
 def gc(
@@ -587,11 +584,11 @@ def gc(
     result: Plan | Applied
     with ExitStack() as stack:
         if not apply:
-            result = _plan_here(root, stack, remote, "lazy", now)[0]
+            result = _plan_here(root, stack, remote, now, to_delete=False)[0]
         else:
             who = actor(root)
             stack.enter_context(repo_lock(root, wait=wait))
-            planned, store = _plan_here(root, stack, remote, "open", now)
+            planned, store = _plan_here(root, stack, remote, now, to_delete=True)
             result = _carry_out(root, planned, store, who)
     return result
 
@@ -604,7 +601,7 @@ def apply_plan(root: Path, expected: Plan, remote: str | None = None, wait: floa
     who = actor(root)
     with ExitStack() as stack:
         stack.enter_context(repo_lock(root, wait=wait))
-        fresh, store = _plan_here(root, stack, remote, "open", expected.now)
+        fresh, store = _plan_here(root, stack, remote, expected.now, to_delete=True)
         if fresh.drop != expected.drop or [d.folder for d in fresh.dropped] != [
             d.folder for d in expected.dropped
         ]:
