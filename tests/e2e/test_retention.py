@@ -354,3 +354,29 @@ def test_a_plan_applied_after_the_registry_changed_deletes_nothing(
     done = apply_plan(registry, fresh)  # type: ignore[arg-type]
     assert [d.folder.entry for d in done.plan.dropped] == ["s1", "s2"]
     assert done.cache_bytes == fresh.bytes > 0  # type: ignore[union-attr]
+
+
+def test_a_fresh_clone_plans_from_the_remote_listings_and_applies_there(
+    registry: Path, bare_origin: Path, sessions: list[Path], cli, tmp_path: Path
+) -> None:
+    """CI runs gc in a clone with an empty cache: `.dir` listings come from the remote."""
+    with (registry / "params.yaml").open("a") as fh:
+        fh.write("retention:\n  raw: {keep_last: 1}\n")
+    git(registry, "commit", "--quiet", "-m", "retention policy", "params.yaml")
+    for i in range(3):
+        register_raw(registry, "encoder", f"s{i + 1}", sessions[i])
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    git(registry, "push", "--quiet", "origin", "main", "--tags")
+    here = cli("gc", "--json", "--repo", str(registry)).json()
+
+    clone = clone_repo(bare_origin, tmp_path / "ci")
+    assert not _cache(clone)
+    there = cli("gc", "--json", "--repo", str(clone)).json()
+    assert there["folders"] == here["folders"] and there["bytes"] == here["bytes"] > 0  # type: ignore[index, operator]
+
+    before = remote_objects(registry, None)
+    applied = cli("gc", "--apply", "--json", "--repo", str(clone))
+    assert applied.exit_code == 0, applied.stderr
+    assert applied.json()["applied"]["remote_bytes"] == here["bytes"]  # type: ignore[index]
+    doomed = {o for f in here["folders"] if not f["keep"] for o in f["objects"]}  # type: ignore[index, union-attr]
+    assert remote_objects(registry, None) == before - doomed
