@@ -222,26 +222,7 @@ def test_gc_killed_while_deleting_completes_on_rerun(tmp_path: Path, sessions: l
     doomed = {oid for f in planned["folders"] if not f["keep"] for oid in f["objects"]}
     assert len(doomed) > 3
 
-    marker = tmp_path / "paused"
-    env = {
-        **os.environ,
-        "ARTREG_PAUSE_AT": "gc:delete-remote:3",
-        "ARTREG_PAUSE_FILE": str(marker),
-    }
-    proc = subprocess.Popen(
-        [ARTREG, "gc", "--apply"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group: kill it and anything it started
-    )
-    deadline = time.monotonic() + 120
-    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert marker.exists(), proc.communicate()
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    _kill_at(root, "gc:delete-remote:3", tmp_path / "paused")  # two objects deleted
 
     # Killed after the tombstones were committed and two objects deleted: consistent.
     partial = remote_objects(root, None)
@@ -380,3 +361,55 @@ def test_a_fresh_clone_plans_from_the_remote_listings_and_applies_there(
     assert applied.json()["applied"]["remote_bytes"] == here["bytes"]  # type: ignore[index]
     doomed = {o for f in here["folders"] if not f["keep"] for o in f["objects"]}  # type: ignore[index, union-attr]
     assert remote_objects(registry, None) == before - doomed
+
+
+def _kill_at(root: Path, where: str, marker: Path) -> None:
+    """Start `artreg gc --apply`, SIGKILL its process group once it stands at `where`."""
+    env = {**os.environ, "ARTREG_PAUSE_AT": where, "ARTREG_PAUSE_FILE": str(marker)}
+    proc = subprocess.Popen(
+        [ARTREG, "gc", "--apply"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), proc.communicate()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.mark.parametrize("where", ["gc:tombstone-staged", "gc:tombstoned"])
+def test_gc_killed_around_its_tombstone_commit_deletes_nothing_until_rerun(
+    registry: Path, sessions: list[Path], tmp_path: Path, where: str
+) -> None:
+    with (registry / "params.yaml").open("a") as fh:
+        fh.write("retention:\n  raw: {keep_last: 1}\n")
+    git(registry, "commit", "--quiet", "-m", "retention policy", "params.yaml")
+    for i in range(3):
+        register_raw(registry, "encoder", f"s{i + 1}", sessions[i])
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    before, cached = remote_objects(registry, None), _cache(registry)
+
+    _kill_at(registry, where, tmp_path / "paused")
+    assert remote_objects(registry, None) == before and _cache(registry) == cached
+    if where == "gc:tombstone-staged":  # killed inside the transaction: recover rolls it back
+        blocked = subprocess.run([ARTREG, "gc", "--apply"], cwd=registry, capture_output=True)
+        assert blocked.returncode == 2 and b"artreg recover" in blocked.stderr
+        subprocess.run([ARTREG, "recover"], cwd=registry, check=True, capture_output=True)
+        assert not (registry / "artifacts/retired.json").exists()
+    assert git(registry, "status", "--porcelain").strip() == ""
+
+    again = subprocess.run(
+        [ARTREG, "gc", "--apply", "--json"], cwd=registry, capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stderr
+    result = json.loads(again.stdout)
+    assert (result["applied"]["commit"] is None) == (where == "gc:tombstoned")
+    doomed = {o for f in result["folders"] if not f["keep"] for o in f["objects"]}
+    assert doomed and remote_objects(registry, None) == before - doomed
+    tombs = json.loads(git(registry, "show", "HEAD:artifacts/retired.json"))["retired"]
+    assert [t["folder"] for t in tombs] == ["artifacts/raw/encoder/s1", "artifacts/raw/encoder/s2"]
