@@ -243,3 +243,26 @@ def test_a_kept_folder_whose_listing_cannot_be_read_blocks_deleting() -> None:
     assert result.blocking == ["artifacts/raw/enc/s2"] and result.warnings
     dropped_only = {"artifacts/raw/enc/s1": ["d" * 32 + ".dir"]}
     assert history.plan({"raw": {"keep_last": 1}}, unreadable=dropped_only).blocking == []
+
+
+def test_the_dry_run_text_says_per_name_and_stage_what_goes_and_why() -> None:
+    from artreg.features.retention import Applied
+    from artreg.render import gc_json, gc_text
+
+    history = History()
+    history.lifecycle("enc")
+    result = history.plan()
+    text = gc_text(result)
+    assert "NAME  STAGE       KEPT  DROPPED  OBJECTS  BYTES" in text
+    assert "enc   raw         5     5        5        500" in text
+    assert "enc   validated   4     1        1        100" in text
+    assert "drop artifacts/raw/enc/s01 (1 objects, 100 bytes): older than the last 2 raw" in text
+    assert (
+        "keep artifacts/validated/enc/v02: source of kept artifacts/production/enc/v1.0.0" in text
+    )
+    assert text.endswith(
+        "would delete 6 objects, 600 bytes (600 B) (dry run: pass --apply to delete)"
+    )
+    done = Applied(result, "c" * 40, "storage", 6, 600, 6, 600)
+    assert "deleted 6 objects, 600 bytes from remote storage" in gc_text(done)
+    assert gc_json(done)["applied"]["remote_bytes"] == 600 and gc_json(result)["bytes"] == 600
