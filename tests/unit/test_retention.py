@@ -170,6 +170,7 @@ def test_without_a_policy_gc_keeps_everything() -> None:
     history.lifecycle("enc")
     result = history.plan(None)
     assert all(d.keep for d in result.decisions) and result.drop == {}
+    assert result.warnings == ["params.yaml has no retention section: gc keeps every folder"]
 
 
 def test_a_deregistered_release_goes_after_deprecated_after_days_with_its_lineage() -> None:

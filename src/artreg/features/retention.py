@@ -268,6 +268,8 @@ def plan(
     ]
     # A kept folder whose listing cannot be read may share files with a dropped one: unsafe.
     blocking = sorted(rel for rel in inventory.unreadable if rel not in dropped)
+    if retention is None:
+        warnings.insert(0, f"{policy_source} has no retention section: gc keeps every folder")
     return Plan(decisions, drop, rules, now, policy_source, warnings, blocking)
 
 
