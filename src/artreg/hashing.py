@@ -79,11 +79,20 @@ def write_sha256_file(model_path: Path, sha256: str) -> Path:
     return out
 
 
-def regular_files(folder: Path) -> list[Path]:
-    """Every file below `folder`, sorted; refuses links out of it, devices, FIFOs and sockets."""
+WalkFilter = Callable[[Path, list[str], list[str]], tuple[list[str], list[str]]]
+
+
+def regular_files(folder: Path, keep: WalkFilter | None = None) -> list[Path]:
+    """Every file below `folder`, sorted; refuses links out of it, devices, FIFOs and sockets.
+
+    `keep`, given each folder's path, subfolder names and file names, returns those to keep
+    (DVC's view of the folder, from artreg.dvcrepo); what it drops is neither checked nor read.
+    """
     root = folder.resolve()
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        if keep is not None:
+            dirnames[:], filenames = keep(Path(dirpath), dirnames, filenames)
         dirnames.sort()
         for entry in [*dirnames, *filenames]:
             path = Path(dirpath) / entry
