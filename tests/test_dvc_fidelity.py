@@ -552,6 +552,22 @@ def test_pointer_dir_object_and_cache_paths_are_byte_identical_to_dvc_add(
     assert_dvc_clean(registry, tmp_path)
 
 
+def test_a_symlink_to_a_folder_is_refused_rather_than_left_out_silently(
+    registry: Path, tmp_path: Path, cli
+) -> None:
+    # DVC follows links to files (see the golden corpus) but skips links to folders.
+    source = small_source(tmp_path)
+    (source / "shortcut").symlink_to("sub")
+    assert_refused(
+        cli,
+        registry,
+        ["register", "enc", "s1", "--from", str(source)],
+        str(source / "shortcut"),
+        "symbolic link to a folder",
+        "replace the link by the folder's files",
+    )
+
+
 def test_a_promoted_model_pointer_is_byte_identical_to_dvc_add(
     registry: Path, checkpoint_dir: Path, tmp_path: Path, cli
 ) -> None:

@@ -112,8 +112,9 @@ def regular_files(folder: Path, keep: WalkFilter | None = None) -> list[Path]:
                     )
                 if target.is_dir():
                     raise InputError(
-                        f"{path}: symbolic link to a folder",
-                        hint="replace the link by the folder's files",
+                        f"{path}: symbolic link to a folder (`dvc add` would leave it out "
+                        "without a word; links to files are followed)",
+                        hint="replace the link by the folder's files, or remove it",
                     )
                 mode = target.stat().st_mode
             if stat.S_ISDIR(mode):
