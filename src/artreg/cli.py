@@ -385,13 +385,15 @@ def register(
             options=_options(publishing),
         )
     _after_publish(root, result, publishing)
+    skipped = result.extra.get("ignored_by_dvc")
     out.emit(
         *_written(
             root,
             result.as_dict(),
             f"registered {result.name} session {result.id} in {result.folder}\n"
             f"commit {result.commit[:12]}, {_tags_text(result)}\n"
-            f"{len(result.files)} files recorded in {result.folder}/manifest.json",
+            f"{len(result.files)} files recorded in {result.folder}/manifest.json"
+            + (f"\nleft out, as DVC ignores them: {', '.join(skipped)}" if skipped else ""),
         )
     )
 

@@ -105,13 +105,22 @@ def _portable_name(path: Path, name: str) -> None:
         ) from None
 
 
-def regular_files(folder: Path) -> list[Path]:
+WalkFilter = Callable[[Path, list[str], list[str]], tuple[list[str], list[str]]]
+
+
+def regular_files(folder: Path, keep: WalkFilter | None = None) -> list[Path]:
     """Every file below `folder`, sorted; refuses links out of it, devices, FIFOs, sockets and
-    names that are not portable. Hard links between files of the folder are two files."""
+    names that are not portable. Hard links between files of the folder are two files.
+
+    `keep`, given each folder's path, subfolder names and file names, returns those to keep
+    (DVC's view of the folder, from artreg.dvcrepo); what it drops is neither checked nor read.
+    """
     root = folder.resolve()
     found: list[Path] = []
     linked: dict[tuple[int, int], list[Path]] = {}  # inode → its names found in the folder
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        if keep is not None:
+            dirnames[:], filenames = keep(Path(dirpath), dirnames, filenames)
         dirnames.sort()
         for entry in [*dirnames, *filenames]:
             path = Path(dirpath) / entry
@@ -132,8 +141,9 @@ def regular_files(folder: Path) -> list[Path]:
                     )
                 if target.is_dir():
                     raise InputError(
-                        f"{path}: symbolic link to a folder",
-                        hint="replace the link by the folder's files",
+                        f"{path}: symbolic link to a folder (`dvc add` would leave it out "
+                        "without a word; links to files are followed)",
+                        hint="replace the link by the folder's files, or remove it",
                     )
                 mode = target.stat().st_mode
             if stat.S_ISDIR(mode):

@@ -205,7 +205,7 @@ def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remo
     from artreg import dvcrepo
     from artreg.errors import PushRejected
 
-    pointers = [str(p.relative_to(root)) for p in (root / folder).rglob("*.dvc")]
+    pointers = [str(p.relative_to(root)) for p in dvcrepo.pointer_files(root, root / folder)]
     if pointers:
         dvcrepo.push(root, pointers)
     branch = branch or gitrepo.current_branch(root)

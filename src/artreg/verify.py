@@ -120,7 +120,7 @@ def _check_folder(root: Path, folder: StageDir, report: Report) -> None:
             report.problems.append(
                 f"{folder.relpath}/{rel}: sha256 {got.sha256} does not match the manifest's {want['sha256']}"
             )
-    for pointer in base.rglob("*.dvc"):
+    for pointer in dvcrepo.pointer_files(root, base):
         try:
             dvcrepo.read_pointer(pointer)
         except ArtregError as exc:
@@ -271,7 +271,9 @@ def _check_journal(root: Path, report: Report) -> None:
 def _check_remote(
     root: Path, folders: Iterable[StageDir], report: Report, remote: str | None
 ) -> None:
-    pointers = [str(p.relative_to(root)) for f in folders for p in f.path(root).rglob("*.dvc")]
+    pointers = [
+        str(p.relative_to(root)) for f in folders for p in dvcrepo.pointer_files(root, f.path(root))
+    ]
     if not pointers:
         return
     try:
