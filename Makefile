@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup test lint demo bench install-check clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,10 @@ test: lint
 
 demo: $(STAMP)
 	$(BIN)/artreg demo $(DEMO_DIR)
+
+# A fresh venv with `pip install .` (no dev extra), then with the torch extra: a working CLI.
+install-check:
+	bash scripts/install_check.sh
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

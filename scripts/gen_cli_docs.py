@@ -227,6 +227,43 @@ COMPLETION = [
 ]
 
 
+EXIT_MEANINGS = {
+    0: "success",
+    1: "a gate or a verification failed; the output names each, with the numbers",
+    2: "bad input or usage; the message names the file, the field and the fix",
+    3: "an internal error (a bug in artreg): run again with `--traceback` and report the output",
+    4: "retryable: nothing was changed and the same command may succeed later",
+}
+
+
+def exit_codes() -> list[str]:
+    """The exit-code table, with the error classes of src/artreg/errors.py that produce each."""
+    from artreg import errors
+
+    classes: dict[int, list[str]] = {}
+    bases = (errors.ArtregError, errors.RetryableError)
+    for obj in vars(errors).values():
+        if isinstance(obj, type) and issubclass(obj, errors.ArtregError) and obj not in bases:
+            doc = re.sub(r" \(exit \d\)", "", (obj.__doc__ or "").strip().split("\n")[0])
+            classes.setdefault(obj.exit_code, []).append(f"`{obj.__name__}`: {doc.rstrip('.')}")
+    classes.setdefault(errors.INTERNAL_ERROR_EXIT, []).append("any other exception")
+    rows = [
+        f"| `{code}` | {meaning} | {'; '.join(classes.get(code, [])) or '—'} |"
+        for code, meaning in EXIT_MEANINGS.items()
+    ]
+    return [
+        "## Exit codes",
+        "",
+        "Every command exits with one of these, so CI can retry exactly what is retryable (`4`).",
+        "After any non-zero exit, HEAD, the tags, `git status` and the DVC pointers are as before.",
+        "",
+        "| code | meaning | raised as |",
+        "| --- | --- | --- |",
+        *rows,
+        "",
+    ]
+
+
 def render(group: click.Command = cli_main) -> str:
     """The whole of docs/cli.md for the given (root) command."""
     root_ctx = click.Context(group, info_name=PROG)
@@ -247,7 +284,8 @@ def render(group: click.Command = cli_main) -> str:
         indent = "  " * (len(path.split()) - 2) if command is not group else ""
         summary = first_paragraph(command)
         out.append(f"{indent}- [`{path}`](#{slug(path)})" + (f" — {summary}" if summary else ""))
-    out += ["- [Shell completion](#shell-completion)", ""]
+    out += ["- [Exit codes](#exit-codes)", "- [Shell completion](#shell-completion)", ""]
+    out += exit_codes()
     for command, ctx in commands:
         out += render_command(command, ctx)
     out += COMPLETION

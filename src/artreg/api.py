@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo
+from artreg import location
 from artreg.hashing import ProgressFn
 from artreg.publish import Published, PublishOptions
 
 
 def find_root(path: Path | str | None = None) -> Path:
-    """The registry root: the git top level of `path`, else of $ARTREG_REPO, else of the cwd."""
-    start = Path(path or os.environ.get("ARTREG_REPO") or Path.cwd())
-    while not start.exists() and start != start.parent:
-        start = start.parent
-    return gitrepo.toplevel(start.resolve())
+    """The registry root: `path` if given (it must exist), else the git repository around the
+    current folder, else (only outside any repository) $ARTREG_REPO. See artreg.location."""
+    return location.find_root(path)
 
 
 class ArtifactRepository:
-    """A registry repo, addressed by its artifacts folder or any path inside it."""
+    """A registry repo, addressed by its artifacts folder or any path inside it (default: the
+    repository around the current folder, as the CLI finds it)."""
 
     def __init__(
         self,
-        path: Path | str = "artifacts",
+        path: Path | str | None = None,
         *,
         name: str | None = None,
         wait: float = 0.0,
@@ -180,19 +178,44 @@ def register_artifact(
     repo: Path | str | None = None,
     notes: str | None = None,
     benchmarks: Mapping[str, Any] | Path | str | None = None,
+    resource_usage: Mapping[str, Any] | Path | str | None = None,
+    approved_by: str | None = None,
+    security_review: Mapping[str, Any] | Path | str | None = None,
 ) -> dict[str, Any]:
     """Release a ready model file (distilled, LoRA, encoder...) as `model_type@v<version>`.
 
-    Returns the updated registry index, as the seed's function did.
+    The release policy of `promote --to production` applies: the production gates of the
+    committed params.yaml (`benchmarks=`, `resource_usage=`), the approval (`approved_by=` or
+    ARTREG_APPROVED_BY) and a security review when required (`security_review=`); a refusal
+    names the keyword to add. Returns the updated registry index, as the seed's function did.
     """
     from artreg import index
     from artreg.features.release import register_model_file
 
     root = find_root(repo)
     register_model_file(
-        root, model_type, Path(file_path), version, notes=notes, benchmarks=benchmarks
+        root,
+        model_type,
+        Path(file_path),
+        version,
+        notes=notes,
+        benchmarks=benchmarks,
+        resource_usage=resource_usage,
+        approved_by=approved_by,
+        security_review=security_review,
     )
     return index.load(root)
+
+
+def save_registry(data: Mapping[str, Any], repo: Path | str | None = None) -> None:
+    """The seed's writer of registry.json, which artreg generates from tags and folders.
+
+    Data equal to the generated index is written (a no-op when the file holds it already);
+    any other data raises InputError naming each differing entry and the call that makes it.
+    """
+    from artreg import index
+
+    index.save(find_root(repo), data)
 
 
 def load_registry(repo: Path | str | None = None) -> dict[str, Any]:

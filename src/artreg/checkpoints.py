@@ -5,12 +5,39 @@ torch is imported inside the functions, so nothing else in artreg pays for it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from artreg.errors import InputError
+
+TORCH_EXTRA_HINT = 'install the PyTorch extra: pip install "artreg[torch]"'
+
+
+def import_torch(purpose: str) -> Any:
+    """torch, or an InputError saying which extra to install for `purpose`."""
+    try:
+        import torch
+    except ImportError as exc:
+        raise InputError(
+            f"{purpose} needs PyTorch, which is not installed", hint=TORCH_EXTRA_HINT
+        ) from exc
+    return torch
+
+
+def import_safetensors_torch(purpose: str) -> Any:
+    """safetensors.torch, or an InputError saying which extra to install for `purpose`."""
+    import_torch(purpose)
+    try:
+        import safetensors.torch
+    except ImportError as exc:
+        raise InputError(
+            f"{purpose} needs safetensors, which is not installed", hint=TORCH_EXTRA_HINT
+        ) from exc
+    return safetensors.torch
+
 
 # Keys under which training scripts commonly keep the model's weights, in order of preference.
 STATE_DICT_KEYS = ("model_state_dict", "state_dict", "model", "module", "weights", "ema_state_dict")
@@ -32,24 +59,56 @@ class CleanedWeights:
 
 
 def load_checkpoint(path: Path) -> Any:
-    """torch.load with weights_only=True: a pickle asking for arbitrary code is refused."""
+    """torch.load with weights_only=True: a pickle asking for arbitrary code is refused.
+
+    Each refusal names its real cause: an empty file, a file that is not (or no longer) a whole
+    torch.save archive, or objects that only full pickle could rebuild.
+    """
     import pickle
+    import zipfile
 
-    import torch
+    torch = import_torch(f"loading the checkpoint {path}")
 
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(
+            f"{path}: empty file (0 bytes), so there is no checkpoint in it",
+            hint="it was probably saved by a job that stopped while writing; pick another "
+            "checkpoint, or save this one again and register the session anew",
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, ValueError, EOFError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except (
+        pickle.UnpicklingError,
+        RuntimeError,
+        AttributeError,
+        ValueError,
+        EOFError,
+        OSError,
+    ) as exc:
+        needs = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if needs:  # the weights-only unpickler met a class or function it will not call
+            raise InputError(
+                f"{path}: refused to load the checkpoint with weights_only=True: it holds "
+                f"{needs[1]}, a class or function that only full pickle would import and run",
+                hint="save checkpoints with tensors, numbers, strings, lists and dicts only "
+                "(no custom classes, no code); artreg never unpickles arbitrary objects",
+            ) from exc
+        what = (
+            "a damaged torch.save archive"
+            if zipfile.is_zipfile(path)
+            else "not a whole PyTorch checkpoint (neither torch.save's zip archive nor a "
+            "readable legacy file: truncated, or another format)"
+        )
         raise InputError(
-            f"{path}: refused to load the checkpoint with weights_only=True: {first_line[:300]}",
-            hint="save checkpoints with tensors, numbers, strings, lists and dicts only "
-            "(no custom classes, no code); artreg never unpickles arbitrary objects",
+            f"{path}: refused to load: {what} ({size:,} bytes; {type(exc).__name__})",
+            hint="check that the file was written completely by torch.save (compare it with "
+            "the training job's output), or pick another checkpoint",
         ) from exc
 
 
 def _is_tensor_dict(value: Any) -> bool:
-    import torch
+    torch = import_torch("reading a checkpoint")
 
     return (
         isinstance(value, Mapping)
@@ -95,12 +154,10 @@ def clean_checkpoint_bytes(
     cleaned = extract_state_dict(load_checkpoint(path), str(path))
     state = to_fp16(cleaned.state_dict) if fp16 else cleaned.state_dict
     if fmt == "safetensors":
-        from safetensors.torch import save
-
+        save = import_safetensors_torch(f"writing safetensors from {path}").save
         data = save({k: v.detach().clone().contiguous() for k, v in state.items()})
     else:
-        import torch
-
+        torch = import_torch(f"cleaning {path}")
         buffer = io.BytesIO()
         torch.save({k: v.detach().clone().contiguous() for k, v in state.items()}, buffer)
         data = buffer.getvalue()

@@ -15,7 +15,7 @@ import click
 
 from artreg import render
 from artreg._version import __version__
-from artreg.errors import ArtregError, GateFailed, VerificationFailed
+from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
 
 # Options most commands share, defined once.
 repo_option = click.option(
@@ -66,9 +66,19 @@ class Output:
 
 
 def _root(path: str | None) -> Path:
-    from artreg.api import find_root
+    """The registry this command works on (artreg.location's rule), kept for the error report."""
+    from artreg.location import find_root
 
-    return find_root(path)
+    root = find_root(path)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and isinstance(ctx.obj, dict):
+        ctx.obj["root"] = root
+    return root
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        click.echo(f"artreg: warning: {warning}", err=True)
 
 
 def _publish_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -120,6 +130,7 @@ class ArtregGroup(click.Group):
         except ArtregError as exc:
             if ctx.obj and ctx.obj.get("traceback"):
                 traceback.print_exc()
+            _explain_not_found(exc, ctx.obj.get("root") if ctx.obj else None)
             _report(exc)
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
@@ -130,9 +141,23 @@ class ArtregGroup(click.Group):
         except Exception as exc:  # a bug: one line, the stack only with --traceback
             if ctx.obj and ctx.obj.get("traceback"):
                 traceback.print_exc()
-            click.echo(f"artreg: internal error: {type(exc).__name__}: {exc}", err=True)
-            click.echo("  (run again with --traceback to see where; please report it)", err=True)
-            sys.exit(2)
+            click.echo(
+                f"artreg: internal error (a bug in artreg): {type(exc).__name__}: {exc}", err=True
+            )
+            click.echo("  fix: run again with --traceback and report the output", err=True)
+            sys.exit(INTERNAL_ERROR_EXIT)
+
+
+def _explain_not_found(exc: ArtregError, root: Path | None) -> None:
+    """A read that finds nothing in a shallow or tagless clone says what to fetch instead."""
+    from artreg.errors import NotFoundError
+
+    if isinstance(exc, NotFoundError) and root is not None:
+        from artreg.gitrepo import missing_history
+
+        missing = missing_history(root)
+        if missing:
+            exc.hint = f"{missing[0]}: run `{missing[1]}`"
 
 
 def _report(exc: ArtregError) -> None:
@@ -181,9 +206,18 @@ def main(ctx: click.Context, show_traceback: bool) -> None:
     type=click.Path(file_okay=False),
     help="Install a tag-protecting update hook into this bare origin.",
 )
+@click.option(
+    "--name",
+    help="Default artifact name, recorded in params.yaml (default: from the folder's name).",
+)
 @json_option
 def init(
-    path: str, remote: str | None, ci: str | None, server_hook: str | None, as_json: bool
+    path: str,
+    remote: str | None,
+    ci: str | None,
+    server_hook: str | None,
+    name: str | None,
+    as_json: bool,
 ) -> None:
     """Make a git repository (or a new folder) a registry. Idempotent.
 
@@ -198,7 +232,7 @@ def init(
             f"installed {hook}: registry tags can no longer be moved or deleted",
         )
         return
-    result = feature.init_registry(Path(path), remote=remote, ci=ci)
+    result = feature.init_registry(Path(path), remote=remote, ci=ci, name=name)
     Output(as_json).emit(render.init_json(result), render.init_text(result))
 
 
@@ -251,7 +285,8 @@ def register(
             progress=progress,
             options=_options(publishing),
         )
-    out.emit(result.as_dict(), render.registered(result))
+    _warn(result.warnings)
+    out.emit(*render.written(root, result.as_dict(), render.registered(result)))
 
 
 @main.command()
@@ -368,7 +403,8 @@ def promote(
             progress=progress,
             options=_options(publishing),
         )
-    out.emit(result.as_dict(), render.promoted(result))
+    _warn(result.warnings)
+    out.emit(*render.written(root, result.as_dict(), render.promoted(result)))
 
 
 @main.command()
@@ -407,10 +443,15 @@ def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg list --json
     """
-    from artreg.features.queries import overview
+    from artreg.features.queries import incomplete_clone, overview
 
-    data = overview(_root(repo_path), deprecated=show_all)
-    Output(as_json).emit(render.overview_json(data), render.overview_text(data))
+    root = _root(repo_path)
+    data = overview(root, deprecated=show_all)
+    incomplete = incomplete_clone(root, empty=not data)
+    if incomplete:
+        click.echo(f"artreg: note: {incomplete[0]}: run `{incomplete[1]}`", err=True)
+    text = render.overview_text(data) + (" in this clone" if incomplete and not data else "")
+    Output(as_json).emit(render.overview_json(data), text)
 
 
 @main.command()
@@ -426,8 +467,8 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
     from artreg.features.queries import show_artifact
     from artreg.tags import parse_spec
 
-    root = _root(repo_path)
     name, stage, version = parse_spec(spec)
+    root = _root(repo_path)
     if stage is None and version is None:
         data = show_artifact(root, name)
         Output(as_json).emit(render.overview_json({name: data}), render.artifact_text(data))
@@ -451,10 +492,13 @@ def resolve(
 ) -> None:
     """Print the local path of NAME's model (latest production by default), verified.
 
+    NAME may also be NAME@vX.Y.Z or NAME#STAGE.
+
     Example: artreg resolve encoder --stage validated
     """
     from artreg.features import fetch
 
+    name, stage, version = fetch.target(name, stage, version)
     root = _root(repo_path)
     resolved = fetch.resolve(root, name, stage=stage, version=version)
     if not no_verify:
@@ -483,10 +527,13 @@ def pull(
 ) -> None:
     """Fetch only NAME's files through DVC, then verify every sha256 of its manifest.
 
+    NAME may also be NAME@vX.Y.Z or NAME#STAGE.
+
     Example: artreg pull encoder --version 1.2.0
     """
     from artreg.features import fetch
 
+    name, stage, version = fetch.target(name, stage, version)
     out = Output(as_json, quiet)
     root = _root(repo_path)
     resolved = fetch.resolve(root, name, stage=stage, version=version)
@@ -528,10 +575,13 @@ def get(
 ) -> None:
     """Export a verified copy of NAME's model into a folder (like dvc artifacts get).
 
+    NAME may also be NAME@vX.Y.Z or NAME#STAGE.
+
     Example: artreg get encoder --stage production -o /srv/models
     """
     from artreg.features import fetch
 
+    name, stage, version = fetch.target(name, stage, version)
     root = _root(repo_path)
     resolved = fetch.resolve(root, name, stage=stage, version=version)
     written = fetch.export(root, resolved, Path(out_dir), remote=remote)
@@ -560,7 +610,7 @@ def index(check: bool, repo_path: str | None) -> None:
         click.echo(f"{REGISTRY_JSON} is up to date")
         return
     registry_index.regenerate(root)
-    click.echo(f"wrote {REGISTRY_JSON} (commit it)")
+    click.echo(render.written(root, None, f"wrote {REGISTRY_JSON} (commit it)")[1])
 
 
 @main.command()
@@ -644,13 +694,15 @@ def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
 
 @main.command()
 @click.option(
-    "--base", default="origin/main", show_default=True, help="What the pull request merges into."
+    "--base",
+    help="What the pull request merges into (default: the repository's default branch, "
+    "origin/<branch> when origin has it).",
 )
 @repo_option
-def summary(base: str, repo_path: str | None) -> None:
+def summary(base: str | None, repo_path: str | None) -> None:
     """Print the markdown summary of the promotions between BASE and HEAD (for pull requests).
 
-    Example: artreg summary --base origin/main >> "$GITHUB_STEP_SUMMARY"
+    Example: artreg summary --base "origin/$GITHUB_BASE_REF" >> "$GITHUB_STEP_SUMMARY"
     """
     from artreg.features.review import summary as build
 
@@ -666,15 +718,21 @@ def summary(base: str, repo_path: str | None) -> None:
 @repo_option
 @json_option
 def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bool) -> None:
-    """Create the tags of merged promotions that lack them (idempotent; run on main after a merge).
+    """Create the tags of merged promotions that lack them (idempotent; run on the default branch
+    after a merge).
 
     Example: artreg tag --push
     """
     from artreg.features.review import tag_merged
 
-    created = tag_merged(_root(repo_path), push=push, remote=remote, wait=wait)
+    root = _root(repo_path)
+    created = tag_merged(root, push=push, remote=remote, wait=wait)
     Output(as_json).emit(
-        {"created": created}, "\n".join(created) if created else "every promotion is tagged already"
+        *render.written(
+            root,
+            {"created": created},
+            "\n".join(created) if created else "every promotion is tagged already",
+        )
     )
 
 
@@ -688,7 +746,8 @@ def recover(wait: float, repo_path: str | None) -> None:
     """
     from artreg.transaction import recover as run
 
-    click.echo(run(_root(repo_path), wait=wait))
+    root = _root(repo_path)
+    click.echo(render.written(root, None, run(root, wait=wait))[1])
 
 
 @main.command()
@@ -703,8 +762,9 @@ def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> N
     """
     from artreg.features import housekeeping
 
-    done = housekeeping.retire(_root(repo_path), spec, wait=wait)
-    Output(as_json).emit(render.plain(done), render.housekeeping(done))
+    root = _root(repo_path)
+    done = housekeeping.retire(root, spec, wait=wait)
+    Output(as_json).emit(*render.written(root, render.plain(done), render.housekeeping(done)))
 
 
 @main.command()
@@ -719,8 +779,9 @@ def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> No
     """
     from artreg.features import housekeeping
 
-    done = housekeeping.unassign_spec(_root(repo_path), spec, wait=wait)
-    Output(as_json).emit(render.plain(done), render.housekeeping(done))
+    root = _root(repo_path)
+    done = housekeeping.unassign_spec(root, spec, wait=wait)
+    Output(as_json).emit(*render.written(root, render.plain(done), render.housekeeping(done)))
 
 
 @main.command(name="diff")
@@ -740,9 +801,7 @@ def diff_(a: str, b: str, repo_path: str | None, as_json: bool) -> None:
 
 
 @main.command()
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current folder)."
-)
+@repo_option
 @json_option
 def doctor(repo_path: str | None, as_json: bool) -> None:
     """Check git, DVC, the remote, credentials and the lock; print the fix for each problem.
@@ -751,7 +810,7 @@ def doctor(repo_path: str | None, as_json: bool) -> None:
     """
     from artreg.features.doctor import diagnose
 
-    checks = diagnose(Path(repo_path or "."))
+    checks = diagnose(repo_path)
     Output(as_json).emit(render.doctor_json(checks), render.doctor_text(checks))
     if not all(c.ok for c in checks):
         sys.exit(1)

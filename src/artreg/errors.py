@@ -26,7 +26,7 @@ class NotFoundError(ArtregError):
 
 
 class ConflictError(ArtregError):
-    """The registry already holds what the command would create, or is busy (exit 2)."""
+    """The registry already holds what the command would create (exit 2)."""
 
 
 class GateFailed(ArtregError):
@@ -34,8 +34,10 @@ class GateFailed(ArtregError):
 
     exit_code = 1
 
-    def __init__(self, message: str, results: list[dict[str, object]]) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, results: list[dict[str, object]], *, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
         self.results = results
 
 
@@ -57,3 +59,24 @@ class VerificationFailed(ArtregError):
 
 class ToolError(ArtregError):
     """git or DVC failed underneath us; the message says which command and why (exit 2)."""
+
+
+class RetryableError(ArtregError):
+    """Nothing was changed and the same command may succeed later (exit 4), so CI can retry it."""
+
+    exit_code = 4
+
+
+class LockBusy(RetryableError):
+    """Another live artreg process holds the registry's lock (exit 4)."""
+
+
+class PushRejected(RetryableError):
+    """A concurrent change reached the remote first; the local change was undone (exit 4)."""
+
+
+class RemoteUnavailable(RetryableError):
+    """A git or DVC remote did not answer (exit 4)."""
+
+
+INTERNAL_ERROR_EXIT = 3  # anything that is not an ArtregError is a bug in artreg

@@ -2,7 +2,9 @@
 
 With ARTREG_PAUSE_AT=<name>[:<n>] set, the n-th (default first) time the process reaches point
 <name> it writes its pid to $ARTREG_PAUSE_FILE and sleeps, so that a second process can kill it
-exactly there. Unset (always, outside tests), a point costs one dictionary lookup.
+exactly there. With ARTREG_RAISE_AT=<name>, reaching it raises RuntimeError instead: an
+unexpected bug at that point, for tests of the internal-error path (exit 3, nothing changed).
+Unset (always, outside tests), a point costs two dictionary lookups.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ _seen: dict[str, int] = {}
 
 def point(name: str) -> None:
     """A place where a crash must leave a state that `artreg recover` can repair."""
+    if os.environ.get("ARTREG_RAISE_AT") == name:
+        raise RuntimeError(f"injected fault at {name}")
     target = os.environ.get("ARTREG_PAUSE_AT")
     if not target:
         return

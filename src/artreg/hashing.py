@@ -57,26 +57,29 @@ def hash_file(path: Path, progress: ProgressFn | None = None) -> FileDigest:
 
 def copy_and_hash(
     src: Path,
-    dst: Path,
+    dst: Path | None,
     progress: ProgressFn | None = None,
     *,
     also_to: Path | None = None,
     md5: bool = False,
 ) -> FileDigest:
-    """Copy `src` to `dst` (and to `also_to`, a DVC cache object being written) and return the
-    sha256 and size of the bytes written, in a single read of `src`.
+    """Copy `src` to `dst` (and to `also_to`, a DVC cache object being written; `dst` may be
+    None when only that is written) and return the sha256 and size of the bytes read, in a
+    single read of `src`.
 
     With `md5`, DVC's md5 runs on a second thread one chunk behind sha256 and the writes, so a
     single large file keeps two cores busy (hashlib releases the GIL on large blocks).
     """
     sha, md5_hash = hashlib.sha256(), hashlib.md5() if md5 else None
     size = 0
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst is not None:
+        dst.parent.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=1) as md5_thread, open(src, "rb", buffering=0) as fin:
-        outs = [open(dst, "xb")]  # noqa: SIM115  # closed below, with every other target
+        outs = []
         try:
-            if also_to is not None:
-                outs.append(open(also_to, "xb"))  # noqa: SIM115
+            for target in (dst, also_to):
+                if target is not None:
+                    outs.append(open(target, "xb"))  # noqa: SIM115  # closed below
             pending: Future[None] | None = None
             for block in _read_chunks(fin, COPY_CHUNK):
                 if md5_hash is not None:
@@ -113,14 +116,52 @@ def sha256_line(sha256: str, filename: str) -> str:
     return f"{sha256}  {filename}\n"
 
 
-def regular_files(folder: Path) -> list[Path]:
-    """Every file below `folder`, sorted; refuses links out of it, devices, FIFOs and sockets."""
+def _portable_name(path: Path, name: str) -> None:
+    """Refuse a name that artreg's manifest, git on Windows or other tools cannot carry."""
+    raw = os.fsencode(path).decode("utf-8", "backslashreplace")  # undecodable bytes as \xff
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)
+    bad = sorted({c for c in name if ord(c) < 32 or ord(c) == 127})
+    if bad:
+        chars = ", ".join(repr(c) for c in bad)
+        raise InputError(
+            f"{shown}: the name holds a control character ({chars}); names with control "
+            "characters are not portable (Windows, many tools and artreg's manifest refuse them)",
+            hint="rename it without control characters, then register again",
+        )
+    if "\\" in name:
+        raise InputError(
+            f"{shown}: the name holds a backslash, which is a folder separator on Windows",
+            hint="rename it without backslashes, then register again",
+        )
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{shown}: the name is not valid UTF-8, so the manifest cannot record it",
+            hint="rename it with a UTF-8 name, then register again",
+        ) from None
+
+
+WalkFilter = Callable[[Path, list[str], list[str]], tuple[list[str], list[str]]]
+
+
+def regular_files(folder: Path, keep: WalkFilter | None = None) -> list[Path]:
+    """Every file below `folder`, sorted; refuses links out of it, devices, FIFOs, sockets and
+    names that are not portable. Hard links between files of the folder are two files.
+
+    `keep`, given each folder's path, subfolder names and file names, returns those to keep
+    (DVC's view of the folder, from artreg.dvcrepo); what it drops is neither checked nor read.
+    """
     root = folder.resolve()
     found: list[Path] = []
+    linked: dict[tuple[int, int], list[Path]] = {}  # inode → its names found in the folder
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        if keep is not None:
+            dirnames[:], filenames = keep(Path(dirpath), dirnames, filenames)
         dirnames.sort()
         for entry in [*dirnames, *filenames]:
             path = Path(dirpath) / entry
+            _portable_name(path, entry)
             mode = path.lstat().st_mode
             if stat.S_ISLNK(mode):
                 try:
@@ -137,8 +178,9 @@ def regular_files(folder: Path) -> list[Path]:
                     )
                 if target.is_dir():
                     raise InputError(
-                        f"{path}: symbolic link to a folder",
-                        hint="replace the link by the folder's files",
+                        f"{path}: symbolic link to a folder (`dvc add` would leave it out "
+                        "without a word; links to files are followed)",
+                        hint="replace the link by the folder's files, or remove it",
                     )
                 mode = target.stat().st_mode
             if stat.S_ISDIR(mode):
@@ -148,14 +190,22 @@ def regular_files(folder: Path) -> list[Path]:
                     f"{path}: not a regular file (device, FIFO or socket)",
                     hint="remove it from the folder",
                 )
-            if path.lstat().st_nlink > 1 and stat.S_ISREG(path.lstat().st_mode):
-                raise InputError(
-                    f"{path}: a hard link (its bytes are shared with a file elsewhere)",
-                    hint="copy the file into the folder instead of hard-linking it",
-                )
+            own = path.lstat()
+            if own.st_nlink > 1 and stat.S_ISREG(own.st_mode):
+                linked.setdefault((own.st_dev, own.st_ino), []).append(path)
             if not os.access(path, os.R_OK):
                 raise InputError(f"{path}: file is not readable", hint="fix its permissions")
             found.append(path)
+    for names in linked.values():
+        # Names of one inode inside the folder are simply several files; a name outside means
+        # the bytes can be changed from outside, during the copy or after.
+        outside = names[0].lstat().st_nlink - len(names)
+        if outside > 0:
+            raise InputError(
+                f"{names[0]}: a hard link whose bytes are shared with {outside} name(s) outside "
+                "the folder",
+                hint="copy the file into the folder (cp, not ln) instead of hard-linking it",
+            )
     return sorted(found)
 
 
@@ -166,10 +216,10 @@ def check_single_file(path: Path) -> None:
         raise InputError(f"{path}: is a symbolic link", hint="pass the file it points to")
     if not stat.S_ISREG(mode):
         raise InputError(f"{path}: not a regular file (device, FIFO or socket)", hint="pass a file")
-    if path.lstat().st_nlink > 1:
+    if (links := path.lstat().st_nlink) > 1:
         raise InputError(
-            f"{path}: a hard link (its bytes are shared with a file elsewhere)",
-            hint="copy the file instead of hard-linking it",
+            f"{path}: a hard link whose bytes are shared with {links - 1} other name(s)",
+            hint="copy the file (cp, not ln) instead of hard-linking it",
         )
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: file is not readable", hint="fix its permissions")

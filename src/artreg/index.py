@@ -110,3 +110,91 @@ def load(root: Path) -> dict[str, Any]:
         return {}
     data: dict[str, Any] = parse_json(path.read_text(encoding="utf-8"), str(path))
     return data
+
+
+# --- save_registry: the seed's writer, on a generated file ----------------------------------
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _entry_changes(name: str, given: Any, current: Any) -> list[str]:
+    """Each difference of one entry from the generated one, with the call that makes it."""
+    release = f"register_artifact({name!r}, path, {{version}})"
+    if given is None:
+        return [
+            f"{name}: left out, but the registry holds it; a name leaves the index only by "
+            f"deprecation: `artreg deprecate {name}`"
+        ]
+    if not isinstance(given, dict):
+        return [
+            f"{name}: {_shown(given)} is not an entry; pass the entries load_registry() returns"
+        ]
+    if current is None:
+        version = given.get("version")
+        shown = repr(version) if isinstance(version, str) else "'VERSION'"
+        return [f"{name}: not in the registry; add it with {release.format(version=shown)}"]
+    changes = []
+    for key in sorted(set(given) | set(current)):
+        old, new = current.get(key), given.get(key)
+        if key not in given:
+            changes.append(f"{name}: lacks {key!r}; pass the entry as load_registry() returns it")
+        elif key not in current:
+            changes.append(f"{name}: {key!r} is not a field of the index; leave it out")
+        elif old == new:
+            continue
+        elif key == "version":
+            changes.append(
+                f"{name}: version {old} → {new}: use {release.format(version=repr(new))}"
+            )
+        elif key == "deprecated":
+            how = (
+                f"`artreg deprecate {name}`"
+                if new
+                else f"a new release, {release.format(version=repr('VERSION'))}"
+            )
+            changes.append(f"{name}: deprecated {old} → {new}: use {how}")
+        elif key in ("file", "hash"):
+            changes.append(
+                f"{name}: {key} {_shown(old)} → {_shown(new)}: a release is immutable; a new file "
+                f"is a new version: {release.format(version=repr('VERSION'))}"
+            )
+        else:
+            changes.append(
+                f"{name}: {key} {_shown(old)} → {_shown(new)}: {key!r} is generated from the "
+                "tags and folders; leave it as load_registry() returns it"
+            )
+    return changes
+
+
+def save(root: Path, data: Any) -> None:
+    """Write `data` as artifacts/registry.json if it equals the generated index (idempotent);
+    otherwise raise InputError naming each differing entry and the call that makes the change."""
+    from artreg import state
+    from artreg.errors import InputError
+    from artreg.values import to_plain
+
+    given = to_plain(data, "")
+    if not isinstance(given, dict):
+        raise InputError(
+            f"save_registry: expected a dict of name → entry, got {type(data).__name__}",
+            hint="pass the dict load_registry() returns",
+        )
+    generated = build_index(root, state.load(root))
+    changes = [
+        change
+        for name in sorted(set(given) | set(generated))
+        for change in _entry_changes(name, given.get(name), generated.get(name))
+    ]
+    if changes:
+        raise InputError(
+            f"{REGISTRY_JSON}: generated from the tags and folders, and the data differs from it:"
+            "\n    " + "\n    ".join(changes),
+            hint="make each change with the call named; load_registry() returns the index as it is",
+        )
+    path = root / REGISTRY_JSON
+    text = dump_json(generated)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        write_atomic(path, text)

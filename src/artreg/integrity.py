@@ -71,7 +71,7 @@ def check_folder(root: Path, folder: StageDir, report: Report) -> None:
         report.problems.append(
             f"{folder.relpath}/{rel}: sha256 {got.sha256} does not match the manifest's {files[rel].sha256}"
         )
-    for pointer in base.rglob("*.dvc"):
+    for pointer in dvcrepo.pointer_files(root, base):
         try:
             dvcrepo.read_pointer(pointer)
         except ArtregError as exc:
@@ -99,12 +99,28 @@ def check_immutability(
     for relpath, commit in created.items():
         if relpath not in present:
             report.problems.append(f"{relpath}: promoted in {commit[:12]} and since deleted")
-    # Folders that a tag names must exist even if git never saw them created here (shallow, etc.).
+    # Folders that a tag names must exist even if git never saw them created here (shallow, or
+    # a tag made on another branch or a detached HEAD). The folder is the one the tag's commit
+    # names; the problem says whether this checkout could hold it at all.
+    head = gitrepo.head(root)
+    checkout = gitrepo.current_branch(root)
+    where = f"branch {checkout!r}" if checkout else "the detached HEAD"
     for record in registry.tagged_events():
         named = record.folder
-        if named and named.relpath not in present and named.relpath not in created:
+        if named is None or named.relpath in present or named.relpath in created:
+            continue
+        if head is not None and gitrepo.is_ancestor(root, record.commit, head):
             report.problems.append(
-                f"{folder.relpath}: tag {record.tag} names it, but it is missing"
+                f"{named.relpath}: tag {record.tag} names it (commit {record.commit[:12]}), "
+                f"but it is missing from the work tree; restore it with "
+                f"`git checkout {record.commit[:12]} -- {named.relpath}`"
+            )
+        else:
+            report.problems.append(
+                f"{named.relpath}: tag {record.tag} names it, but the tag's commit "
+                f"{record.commit[:12]} is not on {where}, so this checkout does not hold the "
+                f"folder; merge {record.commit[:12]} into {where}, or verify from a checkout "
+                "of that commit"
             )
 
 

@@ -438,6 +438,7 @@ class Metadata:
     notes: str | None = None
     deployment: dict[str, Any] | None = None
     training_curves: str | None = None  # repo-relative path of the raw session's chart
+    params_commit: str | None = None  # the commit whose params.yaml the gates came from
     schema_version: int = 1
 
     @property
@@ -456,7 +457,13 @@ class Metadata:
             "created_by": self.created_by,
             "source": self.source.to_json(),
             "training_curves": self.training_curves,
-            "gates": {"passed": self.gates_passed, "results": [g.as_dict() for g in self.gates]},
+            "gates": _without_none(
+                {
+                    "passed": self.gates_passed,
+                    "results": [g.as_dict() for g in self.gates],
+                    "params_commit": self.params_commit,
+                }
+            ),
             "model": _without_none(
                 {
                     "files": [asdict(f) for f in self.model.files],
@@ -511,6 +518,7 @@ class Metadata:
             notes=data.get("notes"),
             deployment=data.get("deployment"),
             training_curves=data.get("training_curves"),
+            params_commit=(data.get("gates") or {}).get("params_commit"),
             schema_version=data.get("schema_version", 1),
         )
 

@@ -12,6 +12,7 @@ from typing import Any
 from artreg import dvcyaml, gitrepo, index, state
 from artreg.errors import ConflictError
 from artreg.faults import point
+from artreg.fileio import check_output_path
 from artreg.layout import DVC_YAML, REGISTRY_JSON
 from artreg.model import Event, GateResult, ManifestFile, Registry
 from artreg.stagefolder import StageBuilder
@@ -56,6 +57,8 @@ class Published:
     planned_tags: list[str] = field(default_factory=list)  # the tags `artreg tag` will make
     gates: list[GateResult] | None = None  # promotions: the gates evaluated
     model: str | None = None  # promotions: repo-relative path of the model file
+    warnings: list[str] = field(default_factory=list)  # after the commit: what was not done
+    ignored_by_dvc: list[str] = field(default_factory=list)  # registration: what DVC left out
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of `--json`: promotion and branch fields only where they apply."""
@@ -74,7 +77,15 @@ class Published:
             data["gates"] = [g.as_dict() for g in self.gates]
         if self.model is not None:
             data["model"] = self.model
+        if self.ignored_by_dvc:
+            data["ignored_by_dvc"] = self.ignored_by_dvc
         return data
+
+
+def check_options(options: PublishOptions | None) -> None:
+    """Refuse output paths that cannot be written, before anything is copied or committed."""
+    if options is not None:
+        check_output_path(options.summary_md, "--summary-md")
 
 
 def now_iso() -> str:
@@ -82,7 +93,14 @@ def now_iso() -> str:
 
 
 def actor(root: Path) -> str:
-    """Who is making this change: the git identity (and CI's actor when set)."""
+    """Who is making this change: the commit author as git resolves it (and CI's actor when set).
+
+    The manifest's `created_by`, the tag's `by:` line and the commit's author are all this one
+    identity. (The tagger stays git's committer, as for any annotated tag.) Every writer asks
+    before it copies anything, so this is also where a checkout git cannot commit to (a merge
+    or rebase in progress, a detached HEAD) is refused.
+    """
+    gitrepo.check_committable(root)
     ci_actor = os.environ.get("GITHUB_ACTOR")
     ident = gitrepo.identity(root)
     return f"{ident} (CI: {ci_actor})" if ci_actor else ident
@@ -196,22 +214,33 @@ def _parse(tag: str) -> TagName:
 def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remote: str) -> None:
     """Data first (dvc push of the folder's pointers), then commit and tags in one atomic push.
 
-    A rejected push (someone else promoted first) raises ConflictError; inside a transaction
-    that rolls the local promotion back, so nothing is duplicated.
+    A rejected push raises inside the transaction, which rolls the local promotion back, so
+    nothing is duplicated. Losing a version to someone else is final (ConflictError, exit 2,
+    naming the winner); losing only the race for the branch or a counter is retryable (exit 4).
     """
     from artreg import dvcrepo
-    from artreg.errors import ToolError
+    from artreg.errors import PushRejected
 
-    pointers = [str(p.relative_to(root)) for p in (root / folder).rglob("*.dvc")]
+    pointers = [str(p.relative_to(root)) for p in dvcrepo.pointer_files(root, root / folder)]
     if pointers:
         dvcrepo.push(root, pointers)
     branch = branch or gitrepo.current_branch(root)
     refs = [f"HEAD:refs/heads/{branch}"] if branch else []
     refs += [f"refs/tags/{t}" for t in tags]
     try:
-        gitrepo.git(root, "push", "--atomic", "--porcelain", remote, *refs)
-    except ToolError as exc:
-        raise ConflictError(
+        gitrepo.push(root, remote, refs)
+    except PushRejected as exc:
+        versions = [t for t in tags if _parse(t).action is Action.REGISTER]
+        taken = gitrepo.remote_tags(root, remote, versions) if versions else {}
+        if taken:
+            tag, winner = next(iter(taken.items()))
+            raise ConflictError(
+                f"push to {remote} was rejected, so this promotion was undone locally: "
+                f"{tag} was already released on {remote} by commit {winner[:12]}",
+                hint=f"versions are never reused; fetch it (`git pull --tags {remote}`) and "
+                "release a new version",
+            ) from exc
+        raise PushRejected(
             f"push to {remote} was rejected, so this promotion was undone locally: {exc.message}",
-            hint=f"another change reached {remote} first; `git pull --rebase --tags` and run the command again",
+            hint=exc.hint,
         ) from exc

@@ -29,6 +29,13 @@ STAGE_COLUMNS = ("raw", "validated", "production")
 # --- building blocks ------------------------------------------------------------------------------
 
 
+def written(root: Path, data: Any, text: str) -> tuple[Any, str]:
+    """Every write names the registry it changed: a `registry` field in JSON, a first line in text."""
+    if isinstance(data, dict):
+        data = {"registry": str(root), **data}
+    return data, f"registry: {root}\n{text}"
+
+
 def to_json(data: Any) -> str:
     """The JSON artreg prints: sorted keys, two-space indent."""
     return json.dumps(data, indent=2, sort_keys=True, default=str)
@@ -81,6 +88,11 @@ def registered(result: Published) -> str:
         f"registered {result.name} session {result.id} in {result.folder}\n"
         f"commit {result.commit[:12]}, {_tags_text(result)}\n"
         f"{len(result.files)} files recorded in {result.folder}/manifest.json"
+        + (
+            f"\nleft out, as DVC ignores them: {', '.join(result.ignored_by_dvc)}"
+            if result.ignored_by_dvc
+            else ""
+        )
     )
 
 
@@ -104,7 +116,7 @@ def init_text(result: InitResult) -> str:
             if created
             else "already a registry; nothing to do\n"
         )
-        + f"remote: {result.remote}"
+        + f"remote: {result.remote}\ndefault name: {result.default_name}"
     )
 
 
@@ -114,6 +126,7 @@ def init_json(result: InitResult) -> dict[str, Any]:
         "created": sorted(set(result.created)),
         "commit": result.commit,
         "remote": result.remote,
+        "default_name": result.default_name,
     }
 
 

@@ -3,12 +3,14 @@ the clock and counter every new tag takes."""
 
 from __future__ import annotations
 
+import ntpath
 import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from pathlib import PureWindowsPath
+from typing import NamedTuple, Protocol
 
 from artreg.errors import InputError
 
@@ -43,8 +45,49 @@ def shown(value: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+PORTABLE_RULE = (
+    "a name becomes a folder, and Windows cannot check out one named CON, PRN, AUX, NUL, "
+    "COM1-COM9 or LPT1-LPT9 (in any letter case, with or without an extension) or one ending "
+    "in a dot or a space"
+)
+
+
+def _windows_reserved(value: str) -> bool:
+    """True if Windows reserves `value` as a file name (a device name, with any extension),
+    by Python's own rule for Windows paths."""
+    isreserved = getattr(ntpath, "isreserved", None)  # Python 3.13+
+    if isreserved is not None:
+        return bool(isreserved(value))
+    return PureWindowsPath(value).is_reserved()
+
+
+def _check_portable(value: str, what: str) -> None:
+    """Refuse a name that one of the platforms git runs on cannot check out."""
+    if value != value.rstrip(". "):
+        raise InputError(
+            f"invalid {what} {shown(value)!r}: it ends with a dot or a space, which Windows "
+            "drops, so its folder cannot be checked out there",
+            hint=f"{PORTABLE_RULE}; use {shown(value.rstrip('. ') or 'run1')!r} instead",
+        )
+    if _windows_reserved(value):
+        stem, dot, rest = value.partition(".")
+        raise InputError(
+            f"invalid {what} {shown(value)!r}: {stem.upper()} is a Windows device name, so its "
+            "folder cannot be checked out on Windows",
+            hint=f"{PORTABLE_RULE}; choose another, e.g. {shown(f'{stem}_1{dot}{rest}')!r}",
+        )
+
+
+def case_twin(name: str, existing: Iterable[str]) -> str | None:
+    """The existing name that differs from `name` only by letter case, if any."""
+    folded = name.casefold()
+    return next((e for e in existing if e != name and e.casefold() == folded), None)
+
+
 def validate_name(name: str, field: str = "name") -> str:
-    """Return `name` if it is a valid artifact name, else raise InputError."""
+    """Return `name` if it is a valid, portable artifact name, else raise InputError."""
+    if isinstance(name, str):
+        _check_portable(name, f"artifact {field}")
     if not isinstance(name, str) or not NAME_RE.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
         raise InputError(
             f"invalid artifact {field} {shown(str(name))!r}",
@@ -57,7 +100,9 @@ def validate_name(name: str, field: str = "name") -> str:
 
 
 def validate_id(value: str, field: str) -> str:
-    """Return `value` if it is a valid session or validated id, else raise InputError."""
+    """Return `value` if it is a valid, portable session or validated id, else raise InputError."""
+    if isinstance(value, str):
+        _check_portable(value, field)
     if (
         not isinstance(value, str)
         or not ID_RE.fullmatch(value)
@@ -108,17 +153,6 @@ def validate_stage(stage: str) -> str:
             f"unknown stage {shown(str(stage))!r}", hint=f"use one of: {', '.join(STAGES)}"
         )
     return stage
-
-
-def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
-    """`NAME`, `NAME@vX.Y.Z` or `NAME#STAGE` → (name, stage, version)."""
-    if "@" in spec:
-        name, _, version = spec.partition("@")
-        return validate_name(name), None, version
-    if "#" in spec:
-        name, _, stage = spec.partition("#")
-        return validate_name(name), stage, None
-    return validate_name(spec), None, None
 
 
 # --- tag names --------------------------------------------------------------------------------
@@ -182,6 +216,54 @@ def parse_tag(tag: str) -> TagName | None:
     if m["deprecated"]:
         return TagName(m["name"], Action.DEPRECATE, counter=counter)
     return TagName(m["name"], Action.CREATE, counter=counter)
+
+
+class Spec(NamedTuple):
+    """What a command-line spec names: an artifact, one of its versions, or one of its stages."""
+
+    name: str
+    stage: str | None
+    version: str | None  # without the leading "v"
+
+
+SPEC_FORMS = (
+    "NAME for the whole artifact, NAME@vX.Y.Z for one version (e.g. encoder@v1.2.0), "
+    "or NAME#STAGE for a stage (e.g. encoder#production)"
+)
+
+
+def _bad_spec(spec: str, why: str) -> InputError:
+    return InputError(f"malformed spec {shown(spec)!r}: {why}", hint=f"write {SPEC_FORMS}")
+
+
+def parse_spec(spec: str) -> Spec:
+    """`NAME`, `NAME@vX.Y.Z` (the `v` may be left out) or `NAME#STAGE`; anything else is an
+    InputError, so that a spec with a part missing never acts on more than was asked."""
+    if not spec:
+        raise _bad_spec(spec, "it is empty")
+    marks = [c for c in spec if c in "@#"]
+    if len(marks) > 1:
+        raise _bad_spec(
+            spec, "a spec holds one '@' or one '#'; tag names such as NAME#STAGE#N are not specs"
+        )
+    if not marks:
+        return Spec(validate_name(spec), None, None)
+    name, mark, rest = spec.partition(marks[0])
+    if not name:
+        raise _bad_spec(spec, f"no artifact name before {mark!r}")
+    validate_name(name)
+    if mark == "@":
+        if not rest:
+            raise _bad_spec(spec, "no version after '@'")
+        bare = rest.removeprefix("v")
+        if not SEMVER_RE.fullmatch(bare):
+            raise _bad_spec(spec, f"{rest!r} is not a semantic version such as v1.2.0")
+        return Spec(name, None, bare)
+    if not rest:
+        raise _bad_spec(spec, "no stage after '#'")
+    if rest not in STAGES:
+        raise _bad_spec(spec, f"unknown stage {rest!r}; the stages are {', '.join(STAGES)}")
+    return Spec(name, rest, None)
 
 
 # --- counters and the tag clock -----------------------------------------------------------------

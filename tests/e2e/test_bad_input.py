@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 from collections.abc import Callable
@@ -34,21 +35,23 @@ def hostile_template(tmp_path_factory: pytest.TempPathFactory, _checkpoint_templ
     base = tmp_path_factory.mktemp("hostile")
     from artreg.features.init import init_registry
 
-    os.environ.setdefault("GIT_AUTHOR_NAME", "t")
-    os.environ.setdefault("GIT_AUTHOR_EMAIL", "t@example.com")
-    os.environ.setdefault("GIT_COMMITTER_NAME", "t")
-    os.environ.setdefault("GIT_COMMITTER_EMAIL", "t@example.com")
-    shutil.copytree(_checkpoint_template, base / "ckpt")
-    evil = base / "evil"
-    evil.mkdir()
-    torch.save({"model_state_dict": Evil()}, evil / "best.pt")
-    (evil / "garbage.pt").write_bytes(b"not a checkpoint at all")
-    torch.save({"epoch": 3, "numbers": [1, 2, 3]}, evil / "nostate.pt")
-    root = base / "registry"
-    init_registry(root)
-    register_raw(root, "encoder", "s1", base / "ckpt")
-    register_raw(root, "evil", "e1", evil)
-    promote_to_validated(root, "encoder", "s1", "best", EXAMPLES / "validation_results.json")
+    # The identity for building the template only: set in os.environ, it would leak into
+    # every later test of this worker (git's environment identity wins over its config).
+    with pytest.MonkeyPatch.context() as env:
+        for var, value in (("NAME", "t"), ("EMAIL", "t@example.com")):
+            env.setenv(f"GIT_AUTHOR_{var}", value)
+            env.setenv(f"GIT_COMMITTER_{var}", value)
+        shutil.copytree(_checkpoint_template, base / "ckpt")
+        evil = base / "evil"
+        evil.mkdir()
+        torch.save({"model_state_dict": Evil()}, evil / "best.pt")
+        (evil / "garbage.pt").write_bytes(b"not a checkpoint at all")
+        torch.save({"epoch": 3, "numbers": [1, 2, 3]}, evil / "nostate.pt")
+        root = base / "registry"
+        init_registry(root)
+        register_raw(root, "encoder", "s1", base / "ckpt")
+        register_raw(root, "evil", "e1", evil)
+        promote_to_validated(root, "encoder", "s1", "best", EXAMPLES / "validation_results.json")
     return base
 
 
@@ -162,7 +165,7 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a
 
 def _params_with_default_name_5(w: Path) -> list[str]:
     params = w / "registry" / "params.yaml"
-    params.write_text(params.read_text().replace("default_name: null", "default_name: 5"))
+    params.write_text(re.sub(r"default_name: \S+", "default_name: 5", params.read_text()))
     git(w / "registry", "commit", "--quiet", "-am", "broken default")
     return reg()(w)
 

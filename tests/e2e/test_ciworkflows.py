@@ -46,8 +46,8 @@ def vendored_schema(name: str) -> dict[str, Any]:
 
 @pytest.fixture
 def written(tmp_path: Path) -> Path:
-    paths = write_ci_files(tmp_path)
-    assert paths == list(ci_files())
+    paths = write_ci_files(tmp_path, "main")
+    assert paths == list(ci_files("main"))
     return tmp_path
 
 
@@ -140,26 +140,26 @@ def test_pull_request_template(written: Path) -> None:
 
 
 def test_write_twice_writes_nothing_and_keeps_user_edits(tmp_path: Path) -> None:
-    first = write_ci_files(tmp_path)
-    assert sorted(first) == sorted(ci_files())
+    first = write_ci_files(tmp_path, "main")
+    assert sorted(first) == sorted(ci_files("main"))
     for rel in first:
-        assert (tmp_path / rel).read_text(encoding="utf-8") == ci_files()[rel]
+        assert (tmp_path / rel).read_text(encoding="utf-8") == ci_files("main")[rel]
 
     user_text = "# my own workflow\nname: mine\non: push\njobs: {}\n"
     (tmp_path / PR_WORKFLOW_PATH).write_text(user_text, encoding="utf-8")
     (tmp_path / MAIN_WORKFLOW_PATH).unlink()
 
-    second = write_ci_files(tmp_path)
+    second = write_ci_files(tmp_path, "main")
     assert second == [MAIN_WORKFLOW_PATH]
     assert (tmp_path / PR_WORKFLOW_PATH).read_text(encoding="utf-8") == user_text
-    assert write_ci_files(tmp_path) == []
+    assert write_ci_files(tmp_path, "main") == []
     assert (tmp_path / PR_WORKFLOW_PATH).read_text(encoding="utf-8") == user_text
 
 
 def test_ci_files_returns_a_copy() -> None:
-    files_ = ci_files()
+    files_ = ci_files("main")
     files_.clear()
-    assert ci_files()
+    assert ci_files("main")
 
 
 SECRET_LINE = re.compile(r"^\s*(AWS_SECRET_ACCESS_KEY|AWS_ACCESS_KEY_ID)\s*:\s*(?P<value>.*)$")

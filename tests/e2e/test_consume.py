@@ -23,7 +23,7 @@ from artreg.features.fetch import resolve
 from artreg.features.queries import overview
 from artreg.features.register import register_raw
 
-from helpers import EXAMPLES, clone_repo, git, release, run_tool, snapshot
+from helpers import EXAMPLES, RELEASE_INPUTS, clone_repo, git, release, run_tool, snapshot
 
 RESULTS = EXAMPLES / "validation_results.json"
 
@@ -276,7 +276,7 @@ def test_register_artifact_releases_a_ready_model_file(registry: Path, tmp_path:
     model.write_bytes(b"onnx-bytes" * 100)
     before = load_registry(repo=registry)
     assert "distill" not in before
-    reg = register_artifact("distill", model, "1.0.0", repo=registry)
+    reg = register_artifact("distill", model, "1.0.0", repo=registry, **RELEASE_INPUTS)
     entry = reg["distill"]
     assert entry["version"] == "1.0.0"
     assert entry["file"] == "production/distill/v1.0.0/threat_student_v1.onnx"
@@ -291,7 +291,7 @@ def test_register_artifact_releases_a_ready_model_file(registry: Path, tmp_path:
     assert check.returncode == 0, check.stdout + check.stderr
     before_again = snapshot(registry)
     with pytest.raises(Exception, match="released already"):
-        register_artifact("distill", model, "1.0.0", repo=registry)
+        register_artifact("distill", model, "1.0.0", repo=registry, **RELEASE_INPUTS)
     assert snapshot(registry) == before_again
 
 

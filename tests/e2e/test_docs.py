@@ -65,4 +65,4 @@ def test_examples_become_bash_blocks() -> None:
         "    --benchmarks perf/ --deployment deployment.yaml --approved-by alice\n```"
     ) in text
     assert "Example:" not in text
-    assert "--traceback" not in text
+    assert "| `--traceback`" not in text  # hidden: named only where exit code 3 says to use it

@@ -16,7 +16,7 @@ from artreg.features.fetch import resolve
 from artreg.features.promote import promote_to_validated
 from artreg.features.register import register_raw
 
-from helpers import EXAMPLES, git, run_tool, snapshot
+from helpers import EXAMPLES, RELEASE_INPUTS, git, run_tool, snapshot
 
 VALIDATED = "artifacts/validated/encoder/s1_best_validated"
 
@@ -162,7 +162,8 @@ def test_register_artifact_looks_only_at_the_file_it_is_given(
     (downloads / "elsewhere").symlink_to("/etc")
     model = downloads / "lora_weights_v1.bin"
     model.write_bytes(b"lora" * 100)
-    assert register_artifact("lora", model, "1.0.0", repo=registry)["lora"]["version"] == "1.0.0"
+    released = register_artifact("lora", model, "1.0.0", repo=registry, **RELEASE_INPUTS)
+    assert released["lora"]["version"] == "1.0.0"
 
 
 def test_file_names_starting_with_two_dots_are_not_mistaken_for_traversal(

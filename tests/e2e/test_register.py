@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -129,7 +130,7 @@ def test_seed_python_call_works_as_written(
     registry: Path, checkpoint_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     params = registry / "params.yaml"
-    params.write_text(params.read_text().replace("default_name: null", "default_name: encoder"))
+    params.write_text(re.sub(r"default_name: \S+", "default_name: encoder", params.read_text()))
     git(registry, "commit", "--quiet", "-am", "default artifact name")
     monkeypatch.chdir(registry)
     config = {"model": "v5_5", "lr": 0.001}

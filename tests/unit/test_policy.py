@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from artreg.errors import GateFailed, InputError
-from artreg.model import Approval
 from artreg.policy import (
     DEFAULT_PARAMS,
+    MISSING,
     Settings,
-    approval,
+    approver,
     check_gates,
     evaluate,
     evaluate_one,
@@ -49,11 +49,12 @@ def test_validated_gates_at_their_boundaries(overrides: dict[str, object], passe
     assert result.value == value and result.passed is passes
     assert all(r.passed for r in results if r.metric != metric)
     if passes:
-        assert check_gates(settings(), "validated", "encoder", {**PASSING, **overrides})
+        assert check_gates(settings(), "validated", "encoder", {**PASSING, **overrides}, "x")
     else:
         with pytest.raises(GateFailed) as failed:
-            check_gates(settings(), "validated", "encoder", {**PASSING, **overrides})
+            check_gates(settings(), "validated", "encoder", {**PASSING, **overrides}, "x")
         assert f"{metric}={value!r}" in str(failed.value)
+        assert "a gate changes only through a reviewed commit of params.yaml" in str(failed.value)
         assert {"metric": metric, "passed": False}.items() <= next(
             r for r in failed.value.results if r["metric"] == metric
         ).items()
@@ -64,7 +65,10 @@ def test_a_missing_metric_fails_its_gate_with_a_reason() -> None:
         GATES, "validated", "m", {k: v for k, v in PASSING.items() if k != "coverage"}
     )
     missing = next(r for r in results if r.metric == "coverage")
-    assert not missing.passed and missing.reason == "metric missing from the results"
+    assert not missing.passed and missing.reason == MISSING == "metric missing from the results"
+    with pytest.raises(GateFailed) as failed:
+        check_gates(settings(), "validated", "m", {}, "pass them with --results")
+    assert "missing: pass them with --results" in str(failed.value)
 
 
 @pytest.mark.parametrize(
@@ -116,11 +120,11 @@ def test_metrics_are_found_by_dotted_path() -> None:
     assert lookup({"report": {}}, "report.coverage") == (False, None)
 
 
-def test_approval_is_required_unless_params_say_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_approver_is_given_or_comes_from_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ARTREG_APPROVED_BY", raising=False)
-    with pytest.raises(InputError, match="approval"):
-        approval(settings(), None, "2024-01-01T00:00:00Z")
-    assert approval(Settings(None, False, False, GATES), None, "t") is None
+    assert approver(None) is None and approver("  ") is None
     monkeypatch.setenv("ARTREG_APPROVED_BY", "ci")
-    assert approval(settings(), None, "t") == Approval("ci", "t")
-    assert approval(settings(), "rm", "t") == Approval("rm", "t")
+    assert approver(None) == "ci"
+    assert approver("rm") == "rm"
+    with pytest.raises(InputError, match="expected text"):
+        approver(5)  # type: ignore[arg-type]

@@ -20,9 +20,10 @@ NAME = "encoder"
 
 def train_tiny_model(out: Path, epochs: int, seed: int = 0) -> dict[str, list[float]]:
     """Train a small autoencoder on synthetic data; write epoch_N.pt, best.pt, latest.pt."""
-    import torch
-    from torch import nn
+    from artreg.checkpoints import import_torch
 
+    torch = import_torch("the demo (it trains a tiny model)")
+    nn = torch.nn
     torch.manual_seed(seed)
     data = torch.randn(256, 16)
     model = nn.Sequential(nn.Linear(16, 8), nn.Tanh(), nn.Linear(8, 16))
@@ -33,7 +34,7 @@ def train_tiny_model(out: Path, epochs: int, seed: int = 0) -> dict[str, list[fl
     for epoch in range(1, epochs + 1):
         optimizer.zero_grad()
         loss = nn.functional.mse_loss(model(data), data)
-        loss.backward()  # type: ignore[no-untyped-call]
+        loss.backward()
         optimizer.step()
         value = float(loss.item())
         with torch.no_grad():
@@ -147,7 +148,10 @@ def run_demo(directory: Path | None, epochs: int, echo: Callable[[str], None]) -
     )
     echo(gate_table(production.gates or []))
 
-    pointers = [str(p.relative_to(registry)) for p in (registry / "artifacts").rglob("*.dvc")]
+    pointers = [
+        str(p.relative_to(registry))
+        for p in dvcrepo.pointer_files(registry, registry / "artifacts")
+    ]
     pushed = dvcrepo.push(registry, pointers)
     echo(f"\npushed {pushed} objects to {init.remote}")
     echo(f"\ngit log:\n{gitrepo.git(registry, 'log', '--oneline', '-4').rstrip()}")

@@ -104,19 +104,30 @@ def _lock(root: Path) -> list[Check]:
     return checks
 
 
-def diagnose(start: Path) -> list[Check]:
-    """Every check, in order; later checks are skipped when the repository itself is missing."""
+def diagnose(repo: Path | str | None = None) -> list[Check]:
+    """Every check, in order, of the registry the writers would use (artreg.location's rule);
+    later checks are skipped when the repository itself is missing."""
+    from artreg.location import ENV_VAR, locate
+
     checks = [_git_version()]
     try:
-        root = gitrepo.toplevel(start)
+        located = locate(repo)
     except ArtregError as exc:
-        return [*checks, Check("registry", False, exc.message, "artreg init")]
+        return [*checks, Check("registry", False, exc.message, exc.hint or "artreg init")]
+    root = located.root
+    is_registry = (root / "artifacts").is_dir()
+    env = os.environ.get(ENV_VAR)
+    ignored = ""
+    if env and located.source == "--repo":
+        ignored = f"; --repo wins over {ENV_VAR}={env}"
+    elif env and located.source != ENV_VAR:
+        ignored = f"; {ENV_VAR}={env} applies only outside a git repository"
     checks.append(
         Check(
             "registry",
-            (root / "artifacts").is_dir(),
-            str(root),
-            "" if (root / "artifacts").is_dir() else "artreg init",
+            is_registry,
+            f"{root} (from {located.source}{ignored})",
+            "" if is_registry else "artreg init",
         )
     )
     try:
@@ -124,6 +135,20 @@ def diagnose(start: Path) -> list[Check]:
         checks.append(Check("git identity", True, ident))
     except ArtregError as exc:
         checks.append(Check("git identity", False, exc.message, exc.hint or ""))
+    try:
+        gitrepo.check_committable(root)
+        checks.append(Check("checkout", True, f"on branch {gitrepo.current_branch(root)}"))
+    except ArtregError as exc:
+        checks.append(Check("checkout", False, exc.message, exc.hint or ""))
+    incomplete = gitrepo.missing_history(root)
+    checks.append(
+        Check(
+            "history and tags",
+            incomplete is None,
+            "complete" if incomplete is None else incomplete[0],
+            "" if incomplete is None else incomplete[1],
+        )
+    )
     dvc_ok = (root / ".dvc").is_dir()
     checks.append(
         Check(

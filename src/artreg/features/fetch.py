@@ -12,11 +12,11 @@ from pathlib import Path
 
 from artreg import dvcrepo, gitrepo, schemas, state
 from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
-from artreg.fileio import parse_json
+from artreg.fileio import check_output_path, parse_json
 from artreg.hashing import FileDigest, ProgressFn, compare_files, copy_and_hash, hash_files
 from artreg.layout import StageDir
 from artreg.model import Event, Manifest, Registry
-from artreg.tags import STAGES, validate_name
+from artreg.tags import STAGES, parse_spec, validate_name, validate_semver
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,22 @@ class Resolved:
     @property
     def model(self) -> str:
         return f"{self.folder.relpath}/{self.primary}"
+
+
+def target(spec: str, stage: str | None, version: str | None) -> tuple[str, str | None, str | None]:
+    """NAME, NAME@vX.Y.Z or NAME#STAGE, with --stage/--version: one strict parse, no guessing."""
+    name, spec_stage, spec_version = parse_spec(spec)
+    if (spec_stage or spec_version) and (stage or version):
+        raise InputError(
+            f"{spec} names a {'stage' if spec_stage else 'version'} already, and "
+            f"{'--stage' if stage else '--version'} was given too",
+            hint="give the stage or version once, in the spec or as an option",
+        )
+    return (
+        name,
+        spec_stage or stage,
+        spec_version or (validate_semver(version) if version else None),
+    )
 
 
 def _event_for(
@@ -84,6 +100,8 @@ def resolve(
     if stage is not None and stage not in STAGES:
         raise InputError(f"unknown stage {stage!r}", hint=f"use one of: {', '.join(STAGES)}")
     name = validate_name(name)
+    if version is not None:
+        version = validate_semver(version)  # '' or '1.0' is an error, never "any version"
     registry = registry or state.load(root, [name], folders="none")
     record, stage, version = _event_for(registry, name, stage, version)
     state.resolve_folders(root, [record])
@@ -133,7 +151,7 @@ def pointers(root: Path, resolved: Resolved) -> list[str]:
             f"{resolved.folder.relpath}: not in this checkout (it was promoted in {resolved.commit[:12]})",
             hint="update the checkout (`git pull`) to a commit that holds the folder",
         )
-    found = sorted(str(p.relative_to(root)) for p in folder.rglob("*.dvc"))
+    found = [str(p.relative_to(root)) for p in dvcrepo.pointer_files(root, folder)]
     for pointer in found:
         dvcrepo.read_pointer(root / pointer)  # refuses pointers that leave their folder
     changed = gitrepo.git(
@@ -244,21 +262,33 @@ def export(
     remote: str | None = None,
     progress: ProgressFn | None = None,
 ) -> list[Path]:
-    """Copy the artifact's model file(s) to `out`, verified (like `dvc artifacts get`)."""
-    pull(root, resolved, remote=remote, progress=progress)
-    out.mkdir(parents=True, exist_ok=True)
-    folder = resolved.folder.path(root)
+    """Copy the artifact's model file(s) to `out`, verified (like `dvc artifacts get`).
+
+    Every target is checked before anything is fetched or written, so a refusal leaves no
+    partial copy and no pulled files behind.
+    """
+    check_output_path(out, "-o/--out", folder=True)
     primary = resolved.primary
     top = primary.split("/", 1)[0]
     selected = [rel for rel in resolved.files if rel == primary or rel.startswith(f"{top}/")]
-    written = []
-    for rel in selected:
-        target = out / (rel if "/" in primary else Path(rel).name)
-        if target.exists():
-            raise InputError(f"{target}: exists already", hint="choose an empty output folder")
+    targets = {rel: out / (rel if "/" in primary else Path(rel).name) for rel in selected}
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder", hint="give a folder to write into")
+    taken = [str(t) for t in targets.values() if t.exists() or t.is_symlink()]
+    if taken:
+        raise InputError(
+            f"{', '.join(taken[:5])}: exists already" + (" …" if len(taken) > 5 else ""),
+            hint="choose an empty output folder, or remove those files",
+        )
+    pull(root, resolved, remote=remote, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    folder = resolved.folder.path(root)
+    written: list[Path] = []
+    for rel, target in targets.items():
         digest = copy_and_hash(folder / rel, target, progress)
         if digest.sha256 != resolved.files[rel].sha256:
-            target.unlink()
+            for done in [*written, target]:
+                done.unlink()  # no partial export: all files verified, or none
             raise IntegrityError(f"{rel}: changed while being copied", hint="run the command again")
         written.append(target)
     return written

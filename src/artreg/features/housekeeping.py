@@ -127,7 +127,11 @@ def retire(root: Path, spec: str, wait: float = 0.0) -> Housekeeping:
 
 def unassign_spec(root: Path, spec: str, wait: float = 0.0) -> Housekeeping:
     """`artreg unassign NAME#STAGE`."""
-    name, stage, _ = parse_spec(spec)
+    name, stage, version = parse_spec(spec)
     if stage is None:
-        raise InputError(f"{spec}: give NAME#STAGE", hint="e.g. artreg unassign encoder#production")
+        raise InputError(
+            f"{spec}: give NAME#STAGE"
+            + (f" (to retire version {version}, use `artreg deprecate {spec}`)" if version else ""),
+            hint="e.g. artreg unassign encoder#production",
+        )
     return unassign(root, name, stage, wait=wait)

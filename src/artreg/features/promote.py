@@ -31,9 +31,10 @@ from artreg.layout import (
 from artreg.model import Manifest, Metadata, ModelFile, ModelInfo, Source
 from artreg.modelcard import model_card
 from artreg.policy import check_gates, load_settings, resolve_name
-from artreg.publish import Published, PublishOptions, actor, now_iso, publish
+from artreg.publish import Published, PublishOptions, actor, check_options, now_iso, publish
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, validate_id
+from artreg.values import plain_input
 
 FORMATS = ("pt", "safetensors")
 
@@ -135,11 +136,14 @@ def verified_file(root: Path, folder: StageDir, rel: str, manifest: Manifest) ->
     return path
 
 
-def json_input(value: Mapping[str, Any] | Path | str, schema: str, what: str) -> dict[str, Any]:
-    """An input document given as a dict or a JSON file, schema-checked; errors name it."""
+def json_input(
+    value: Mapping[str, Any] | Path | str, schema: str, what: str, field: str
+) -> dict[str, Any]:
+    """A JSON document given as a dict (made plain; errors point at /<field>/...) or a file,
+    schema-checked; errors name it."""
     if isinstance(value, Mapping):
-        data = dict(value)
-        source = f"{what} (passed in Python)"
+        data = plain_input(value, field)
+        source = f"{what} (passed in Python as {field}=)"
     else:
         path = Path(value)
         data = read_json(path, what)
@@ -224,11 +228,23 @@ def finish(
 
 
 def after_publish(root: Path, published: Published, options: PublishOptions | None) -> None:
-    """`--summary-md`, once the change is committed (`--push` happens inside the transaction)."""
-    if options is not None and options.summary_md is not None:
-        from artreg.features.review import write_summary
+    """`--summary-md`, once the change is committed (`--push` happens inside the transaction).
 
+    The change is made by then, so a failure here is a warning on the result, never the
+    command's failure.
+    """
+    if options is None or options.summary_md is None:
+        return
+    from artreg.features.review import write_summary
+
+    try:
         write_summary(root, published.folder, options.summary_md)
+    except Exception as exc:  # the commit and tags stand; say so, and what was not written
+        published.warnings.append(
+            f"the change is committed, but --summary-md {options.summary_md} was not written: "
+            f"{type(exc).__name__}: {exc}\n"
+            f"  fix: write it later with `artreg summary --base {published.commit[:12]}~1 > FILE`"
+        )
 
 
 # --- raw → validated ------------------------------------------------------------------------
@@ -239,7 +255,9 @@ def _results(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Merged metrics for the gates, and the files to keep under validation/ (name → text)."""
     if isinstance(validation_results, Mapping):
-        data = json_input(validation_results, "validation_results", "validation results")
+        data = json_input(
+            validation_results, "validation_results", "validation results", "validation_results"
+        )
         return data, {"test_results.json": dump_json(data)}
     path = Path(validation_results)
     paths = sorted(path.glob("*.json")) if path.is_dir() else [path]
@@ -298,6 +316,7 @@ def promote_to_validated(
 ) -> Published:
     """Promote one checkpoint of a raw session: gates, clean weights, model card; commit + tag."""
     # 1. Check everything first.
+    check_options(options)
     settings = load_settings(root)
     name = resolve_name(root, name)
     session_id = validate_id(session_id, "session id")
@@ -316,7 +335,13 @@ def promote_to_validated(
     manifest = committed_source(root, raw).manifest
     ckpt_rel = find_checkpoint(manifest, checkpoint, raw)
     metrics, result_texts = _results(validation_results)
-    results = check_gates(settings, "validated", name, metrics)
+    results = check_gates(
+        settings,
+        "validated",
+        name,
+        metrics,
+        "add them to the validation results (validation_results=..., --results)",
+    )
     ckpt_path = verified_file(root, raw, ckpt_rel, manifest)
     who = actor(root)
     suffix = ckpt_path.suffix.lower()
@@ -371,6 +396,7 @@ def promote_to_validated(
                 else None
             ),
             gates=results,
+            params_commit=settings.commit,
             model=ModelInfo(files, parameter_count, dropped_training_state=dropped),
         )
         return finish(

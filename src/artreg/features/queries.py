@@ -73,6 +73,12 @@ def overview(
     return result
 
 
+def incomplete_clone(root: Path, empty: bool) -> tuple[str, str] | None:
+    """(what this clone lacks, the git command that fetches it) when a listing may be missing
+    artifacts: a shallow clone, or (for an empty listing) a clone without tags."""
+    return gitrepo.missing_history(root, check_tags=empty)
+
+
 def show_artifact(root: Path, name: str) -> ArtifactSummary:
     """`artreg show NAME`: every stage of one artifact (deprecated ones too)."""
     found = overview(root, deprecated=True, names=[name]).get(name)

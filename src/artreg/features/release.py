@@ -5,6 +5,7 @@ version check, gates and CHANGELOG."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,13 @@ from artreg.features.promote import (
 from artreg.fileio import dump_json, read_json, read_yaml
 from artreg.hashing import ProgressFn, check_single_file
 from artreg.layout import PYTORCH_SUFFIXES, StageDir, production_dir, validated_dir
-from artreg.model import Approval, Metadata, ModelFile, ModelInfo, Source
+from artreg.model import Approval, GateResult, Metadata, ModelFile, ModelInfo, Source
 from artreg.modelcard import changelog
-from artreg.policy import approval, check_gates, load_settings, resolve_name
-from artreg.publish import Published, PublishOptions, actor, now_iso
+from artreg.policy import Settings, approver, evaluate, gate_failure, load_settings, resolve_name
+from artreg.publish import Published, PublishOptions, actor, check_options, now_iso
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, is_semver, semver_key, validate_id, validate_semver
+from artreg.values import plain_input
 
 
 def _benchmarks(
@@ -41,9 +43,13 @@ def _benchmarks(
         benchmarks = folder / "benchmarks.json"
         if resource_usage is None and (folder / "resource_usage.json").is_file():
             resource_usage = folder / "resource_usage.json"
-    bench = json_input(benchmarks, "benchmarks", "benchmarks") if benchmarks is not None else None
+    bench = (
+        json_input(benchmarks, "benchmarks", "benchmarks", "benchmarks")
+        if benchmarks is not None
+        else None
+    )
     usage = (
-        json_input(resource_usage, "resource_usage", "resource usage")
+        json_input(resource_usage, "resource_usage", "resource usage", "resource_usage")
         if resource_usage is not None
         else None
     )
@@ -62,16 +68,18 @@ def _deployment(value: Mapping[str, Any] | Path | str | None) -> dict[str, Any]:
             )
         schemas.validate(data, "deployment", str(value))
         return data
-    return json_input(value, "deployment", "deployment config")
+    return json_input(value, "deployment", "deployment config", "deployment_config")
 
 
 def _security_review(value: Mapping[str, Any] | Path | str | None) -> dict[str, Any] | None:
     if value is None:
         return None
-    review = value if isinstance(value, Mapping) else read_json(Path(value), "security review")
-    if not isinstance(review, Mapping):
+    if isinstance(value, Mapping):
+        return plain_input(value, "security_review")
+    data = read_json(Path(value), "security review")
+    if not isinstance(data, dict):
         raise InputError(f"{value}: a security review must be a JSON object", hint="wrap it in {}")
-    return dict(review)
+    return data
 
 
 def existing_releases(root: Path, name: str) -> list[str]:
@@ -103,9 +111,116 @@ def check_new_version(
     if released and not allow_non_monotonic and semver_key(version) < semver_key(released[-1]):
         raise InputError(
             f"version {version} is lower than the latest release v{released[-1]} of {name}",
-            hint="choose a higher version, or pass --allow-non-monotonic for a patch of an old line",
+            hint="choose a higher version, or pass --allow-non-monotonic "
+            "(allow_non_monotonic=True) for a patch of an old line",
         )
     return released
+
+
+# --- the release policy: one copy for every path to production ------------------------------
+
+KEYWORDS = {
+    "approved_by": "approved_by='Name <email>' (--approved-by WHO; in CI, ARTREG_APPROVED_BY)",
+    "security_review": "security_review=FILE_OR_DICT (--security-review FILE)",
+    "benchmarks": "benchmarks=FILE_OR_DICT and/or resource_usage=FILE_OR_DICT "
+    "(--benchmarks FILE, --resources FILE)",
+}
+SETTING = {
+    "approved_by": "artreg.require_approval",
+    "security_review": "artreg.require_security_review",
+}
+
+
+@dataclass(frozen=True)
+class ReleaseChecks:
+    """What the release policy established: the version, the inputs, gates and approval."""
+
+    version: str
+    released: list[str]
+    benchmarks: dict[str, Any] | None
+    resource_usage: dict[str, Any] | None
+    security_review: dict[str, Any] | None
+    gates: list[GateResult]
+    params_commit: str | None
+    approval: Approval
+
+
+def check_release(
+    root: Path,
+    settings: Settings,
+    name: str,
+    version: str,
+    *,
+    benchmarks: Mapping[str, Any] | Path | str | None = None,
+    resource_usage: Mapping[str, Any] | Path | str | None = None,
+    approved_by: str | None = None,
+    security_review: Mapping[str, Any] | Path | str | None = None,
+    allow_non_monotonic: bool = False,
+) -> ReleaseChecks:
+    """The release policy, shared by `promote --to production` and `register_artifact`.
+
+    A new semver, not below the latest release; the production gates of the committed
+    params.yaml met by the benchmarks and resource usage; the security review and approval
+    that params.yaml requires. A refusal names the keyword (and option) to add.
+    """
+    version = validate_semver(version)
+    released = check_new_version(root, name, version, allow_non_monotonic)
+    bench, usage = _benchmarks(benchmarks, resource_usage)
+    review = _security_review(security_review)
+    who = approver(approved_by)
+    missing = [
+        keyword
+        for keyword, lacking in (
+            ("approved_by", settings.require_approval and who is None),
+            ("security_review", settings.require_security_review and review is None),
+        )
+        if lacking
+    ]
+    results = evaluate(
+        settings.gates, "production", name, {**(bench or {}), **(usage or {})}, settings.source
+    )
+    failure = gate_failure(settings, "production", name, results, f"pass {KEYWORDS['benchmarks']}")
+    if failure is not None:
+        if missing:  # say everything that is missing at once
+            failure.hint = "; ".join(
+                [
+                    *([failure.hint] if failure.hint else []),
+                    *(f"pass {KEYWORDS[k]}" for k in missing),
+                ]
+            )
+        raise failure
+    if missing:
+        raise InputError(
+            f"a production release of {name} needs "
+            + " and ".join(
+                {"approved_by": "an approval record", "security_review": "a security review"}[k]
+                for k in missing
+            )
+            + f" ({settings.source} sets "
+            + " and ".join(SETTING[k] for k in missing)
+            + "), and none was given",
+            hint="; ".join(f"pass {KEYWORDS[k]}" for k in missing),
+        )
+    return ReleaseChecks(
+        version=version,
+        released=released,
+        benchmarks=bench,
+        resource_usage=usage,
+        security_review=review,
+        gates=results,
+        params_commit=settings.commit,
+        approval=Approval(who or f"not required ({settings.source})", now_iso()),
+    )
+
+
+def _write_release_inputs(builder: StageBuilder, checks: ReleaseChecks) -> None:
+    """performance/*.json and security_review.json, as the policy accepted them."""
+    if checks.benchmarks is not None:
+        builder.write_text("performance/benchmarks.json", dump_json(checks.benchmarks))
+    if checks.resource_usage is not None:
+        builder.write_text("performance/resource_usage.json", dump_json(checks.resource_usage))
+    if checks.security_review is not None:
+        builder.write_text("security_review.json", dump_json(checks.security_review))
 
 
 def promote_to_production(
@@ -128,6 +243,7 @@ def promote_to_production(
 ) -> Published:
     """Release a validated artifact as `<name>@v<version>`: gates, approval, deployment files."""
     # 1. Check everything first.
+    check_options(options)
     settings = load_settings(root)
     name = resolve_name(root, name)
     vid = validate_id(validated_id, "validated id")
@@ -138,8 +254,6 @@ def promote_to_production(
         )
     check_formats(formats)
     source = validated_dir(name, vid)
-    entry = production_dir(name, version)
-    released = check_new_version(root, name, version, allow_non_monotonic)
     committed = committed_source(root, source)
     manifest = committed.manifest
     if committed.metadata is None:
@@ -148,16 +262,18 @@ def promote_to_production(
         )
     src_meta = committed.metadata
     deploy = _deployment(deployment_config)
-    bench, usage = _benchmarks(benchmarks, resource_usage)
-    review = _security_review(security_review)
-    if settings.require_security_review and review is None:
-        raise InputError(
-            "params.yaml (artreg.require_security_review) requires a security review record",
-            hint="pass --security-review FILE (security_review=...)",
-        )
-    metrics = {**(bench or {}), **(usage or {})}
-    results = check_gates(settings, "production", name, metrics)
-    approved = approval(settings, approved_by, now_iso())
+    checks = check_release(
+        root,
+        settings,
+        name,
+        version,
+        benchmarks=benchmarks,
+        resource_usage=resource_usage,
+        approved_by=approved_by,
+        security_review=security_review,
+        allow_non_monotonic=allow_non_monotonic,
+    )
+    entry = production_dir(name, checks.version)
     model_src = src_meta.model.primary
     model_path = verified_file(root, source, model_src.path, manifest)
     who = actor(root)
@@ -186,10 +302,7 @@ def promote_to_production(
             write_sha256_files(builder, files)
         if (source.path(root) / "config.yaml").is_file():
             builder.copy("config.yaml", source.path(root) / "config.yaml")
-        if bench is not None:
-            builder.write_text("performance/benchmarks.json", dump_json(bench))
-        if usage is not None:
-            builder.write_text("performance/resource_usage.json", dump_json(usage))
+        _write_release_inputs(builder, checks)
         primary = files[0]
         builder.write_text(
             "deployment/docker/Dockerfile",
@@ -197,8 +310,6 @@ def promote_to_production(
         )
         for fname, text in kubernetes(name, version, primary.sha256, deploy).items():
             builder.write_text(f"deployment/kubernetes/{fname}", text)
-        if review is not None:
-            builder.write_text("security_review.json", dump_json(review))
         metadata = _release_metadata(
             entry,
             who,
@@ -211,10 +322,11 @@ def promote_to_production(
                 commit=src_meta.source.commit,
             ),
             training_curves=src_meta.training_curves,
-            gates=results,
+            gates=checks.gates,
+            params_commit=checks.params_commit,
             model=ModelInfo(files, src_meta.model.parameter_count, optimization=optimize),
-            approval=approved or Approval("not required (params.yaml)", now_iso()),
-            security_review=review,
+            approval=checks.approval,
+            security_review=checks.security_review,
             notes=notes,
             deployment=deploy,
         )
@@ -222,7 +334,7 @@ def promote_to_production(
             root,
             builder,
             metadata,
-            released,
+            checks.released,
             f"artreg: release {name} v{version} to production from {vid}",
             source.relpath,
             options,
@@ -280,15 +392,20 @@ def _previous_changelog(root: Path, entry: StageDir, released: list[str]) -> str
 
 def register_model_file(
     root: Path,
-    name: str,
+    name: str | None,
     file_path: Path,
     version: str,
     *,
     notes: str | None = None,
     benchmarks: Mapping[str, Any] | Path | str | None = None,
+    resource_usage: Mapping[str, Any] | Path | str | None = None,
+    approved_by: str | None = None,
+    security_review: Mapping[str, Any] | Path | str | None = None,
     options: PublishOptions | None = None,
 ) -> Published:
-    """Release a ready model file (no training session behind it) as `name@v<version>`."""
+    """Release a ready model file (no training session behind it) as `name@v<version>`, under
+    the same release policy as `promote --to production` (gates, security review, approval)."""
+    check_options(options)
     settings = load_settings(root)
     name = resolve_name(root, name)
     version = validate_semver(version)
@@ -296,18 +413,24 @@ def register_model_file(
         raise InputError(f"{file_path}: model file not found", hint="check the path")
     check_single_file(file_path)
     validate_id(file_path.name, "model file name")
-    entry = production_dir(name, version)
-    released = check_new_version(root, name, version)
-    bench, _ = _benchmarks(benchmarks, None)
-    results = check_gates(settings, "production", name, bench) if bench is not None else []
+    checks = check_release(
+        root,
+        settings,
+        name,
+        version,
+        benchmarks=benchmarks,
+        resource_usage=resource_usage,
+        approved_by=approved_by,
+        security_review=security_review,
+    )
     who = actor(root)
+    entry = production_dir(name, checks.version)
     builder = StageBuilder(root, entry)
     try:
         digest = builder.track_file(file_path.name, src=file_path)
         model = ModelFile.named(file_path.name, digest.sha256, digest.size)
         write_sha256_files(builder, [model])
-        if bench is not None:
-            builder.write_text("performance/benchmarks.json", dump_json(bench))
+        _write_release_inputs(builder, checks)
         metadata = _release_metadata(
             entry,
             who,
@@ -317,16 +440,18 @@ def register_model_file(
                 path=str(file_path.resolve()),
                 sha256=digest.sha256,
             ),
-            gates=results,
+            gates=checks.gates,
+            params_commit=checks.params_commit,
             model=ModelInfo([model]),
-            approval=Approval(f"{who} (register_artifact)", now_iso()),
+            approval=checks.approval,
+            security_review=checks.security_review,
             notes=notes,
         )
         return _release(
             root,
             builder,
             metadata,
-            released,
+            checks.released,
             f"artreg: register {name} v{version} from {file_path.name}",
             str(file_path.resolve()),
             options,

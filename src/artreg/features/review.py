@@ -2,8 +2,9 @@
 (rendered as markdown by `render.summary_markdown`).
 
 A promotion made with `--branch` is committed on a branch without tags. After the merge, `artreg
-tag` on main finds every stage folder that no tag names yet and tags the commit that brought it,
-so it recognises promotions by content and works after merge commits, squashes and rebases.
+tag` on the default branch finds every stage folder that no tag names yet and tags the commit
+that brought it, so it recognises promotions by content and works after merge commits, squashes
+and rebases.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from artreg import gitrepo, state
-from artreg.errors import ArtregError, VerificationFailed
+from artreg.errors import ArtregError, ConflictError, PushRejected, VerificationFailed
+from artreg.faults import point
 from artreg.features.fetch import resolve
 from artreg.gitrepo import creation_commits
 from artreg.integrity import folder_problems
@@ -56,14 +58,38 @@ def _actions(folder: StageDir) -> list[tuple[Action, str | None, str | None]]:
     return [(Action.ASSIGN, folder.stage, None)]
 
 
+def _expected_date(root: Path, pending: PendingPromotion, stage_tag: str) -> int | None:
+    """The date the promotion's own registry.json gives its stage tag, if it names that tag.
+
+    A promotion made on a branch writes registry.json as if tagged then; `artreg tag` uses the
+    same date so that the file stays true after the merge (it is never rewritten on main)."""
+    from datetime import datetime, timezone
+
+    from artreg.errors import ArtregError
+    from artreg.layout import REGISTRY_JSON
+
+    try:
+        data = gitrepo.json_at(root, pending.commit, REGISTRY_JSON) or {}
+        entry = data[pending.folder.name]["stages"][pending.folder.stage]
+        if entry["tag"] != stage_tag:
+            return None
+        when = datetime.strptime(entry["updated"], "%Y-%m-%dT%H:%M:%SZ")
+    except (ArtregError, KeyError, TypeError, ValueError):
+        return None
+    return int(when.replace(tzinfo=timezone.utc).timestamp())
+
+
 def tag_merged(
     root: Path, push: bool = False, remote: str = "origin", wait: float = 0.0
 ) -> list[str]:
-    """Create the missing tags of merged promotions (idempotent); optionally push them."""
-    from artreg.transaction import repo_lock
+    """Create the missing tags of merged promotions (idempotent); optionally push them.
 
-    created: list[str] = []
-    with repo_lock(root, wait=wait):
+    One transaction like every other writer: the tags are journaled before the first is made,
+    so a crash is completed by `artreg recover`, and a failure (a rejected push) removes them.
+    """
+    from artreg.transaction import PlannedTag, transaction
+
+    with transaction(root, new_dirs=[], touched=[], wait=wait, tags_only=True) as txn:
         registry = state.load(root, folders="all")
         records = registry.events
         who = actor(root)
@@ -76,34 +102,61 @@ def tag_merged(
                 f"refusing to tag {len(pending_list)} merged promotion(s): their folders fail verification",
                 problems,
             )
-        try:
-            for pending in pending_list:
-                name = pending.folder.name
-                counter = counters.get(name) or next_counter(records, name)
-                message = tag_message(
-                    f"artreg: tag merged promotion of {name} to {pending.folder.stage}",
-                    kind=pending.folder.stage,
-                    folder=pending.folder.relpath,
-                    by=who,
+        plan: list[PlannedTag] = []
+        for pending in pending_list:
+            name = pending.folder.name
+            counter = counters.get(name) or next_counter(records, name)
+            message = tag_message(
+                f"artreg: tag merged promotion of {name} to {pending.folder.stage}",
+                kind=pending.folder.stage,
+                folder=pending.folder.relpath,
+                by=who,
+            )
+            tags = [
+                format_tag(
+                    action, name, stage, version, None if action is Action.REGISTER else counter
                 )
-                for action, stage, version in _actions(pending.folder):
-                    tag = format_tag(
-                        action, name, stage, version, None if action is Action.REGISTER else counter
-                    )
-                    gitrepo.create_tag(root, tag, pending.commit, message, clock)
-                    created.append(tag)
-                    clock += 1
-                counters[name] = counter + 1
-        except BaseException:
-            gitrepo.delete_tags(root, created)
-            raise
+                for action, stage, version in _actions(pending.folder)
+            ]
+            # Date the tags as the promotion's registry.json expects, so that it stays true;
+            # unless that would put them before a tag of the same name (then: now).
+            floor = max(
+                [r.timestamp for r in records if r.parsed.name == name]
+                + [p.stamp for p in plan if p.tag.startswith((f"{name}#", f"{name}@"))],
+                default=0,
+            )
+            last = _expected_date(root, pending, tags[-1])
+            if last is None or last - len(tags) < floor:
+                last = max(clock, floor + 1) + len(tags) - 1
+                clock = last + 1
+            first = last - len(tags) + 1
+            plan += [PlannedTag(t, pending.commit, message, first + i) for i, t in enumerate(tags)]
+            counters[name] = counter + 1
+        clash = [p for p in plan if gitrepo.tag_exists(root, p.tag)]
+        if clash:
+            # A rollback deletes the planned tags: never plan one that exists already.
+            raise ConflictError(
+                f"tag {clash[0].tag} exists already (made by hand or by another tool), so the "
+                f"merged promotion in {clash[0].target[:12]} cannot be given it",
+                hint=f"inspect it (`git show {clash[0].tag}`); delete it if it is wrong, then run "
+                "`artreg tag` again",
+            )
+        txn.plan_tags(plan, push=remote if push else None)
+        point("tag:planned")
+        created = txn.make_tags()
+        point("tag:tagged")
         if push and created:
+            # A rejected push raises; the transaction then deletes the tags, so that local and
+            # remote stay alike and a later run finds these promotions untagged again.
             try:
-                gitrepo.git(root, "push", "--atomic", remote, *[f"refs/tags/{t}" for t in created])
-            except ArtregError:
-                # Keep local and remote alike: a later run must find these promotions untagged.
-                gitrepo.delete_tags(root, created)
-                raise
+                gitrepo.push(root, remote, [f"refs/tags/{t}" for t in created])
+            except PushRejected as exc:
+                raise PushRejected(
+                    f"push of the tags to {remote} was rejected, so they were removed again: "
+                    f"{exc.message}",
+                    hint=f"`git pull --tags {remote}` and run `artreg tag --push` again",
+                ) from exc
+            point("tag:pushed")
     return created
 
 
@@ -216,6 +269,22 @@ def folders_since(root: Path, base: str) -> list[StageDir]:
     )
 
 
+def default_base(root: Path) -> str:
+    """What a pull request merges into when `--base` is not given: the repository's default
+    branch as git knows it (gitrepo.default_branch), on origin when origin has it."""
+    from artreg.errors import InputError
+
+    branch = gitrepo.default_branch(root)
+    if branch is None:
+        raise InputError(
+            f"{root}: cannot tell the default branch (no origin/HEAD, no init.defaultBranch "
+            "branch here, and HEAD is detached)",
+            hint="pass --base REF, e.g. --base origin/main",
+        )
+    remote = f"origin/{branch}"
+    return remote if gitrepo.ref_exists(root, f"refs/remotes/{remote}") else branch
+
+
 def write_summary(root: Path, folder: str, path: Path) -> None:
     """`--summary-md`: the pull-request description of one promotion, written to `path`."""
     from artreg.render import summary_markdown
@@ -225,8 +294,9 @@ def write_summary(root: Path, folder: str, path: Path) -> None:
     path.write_text(summary_markdown(summaries(root, [parsed])), encoding="utf-8")
 
 
-def summary(root: Path, base: str) -> str:
-    """`artreg summary`: markdown for the promotions between `base` and HEAD."""
+def summary(root: Path, base: str | None = None) -> str:
+    """`artreg summary`: markdown for the promotions between `base` (default: the repository's
+    default branch) and HEAD."""
     from artreg.render import summary_markdown
 
-    return summary_markdown(summaries(root, folders_since(root, base)))
+    return summary_markdown(summaries(root, folders_since(root, base or default_base(root))))

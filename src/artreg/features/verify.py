@@ -25,6 +25,7 @@ from artreg.layout import (
     stage_folders,
 )
 from artreg.model import Registry
+from artreg.policy import recheck_folders
 
 LARGE_FILE_BYTES = 2 << 20  # anything this big belongs in DVC, not git
 CREDENTIAL_KEYS = re.compile(
@@ -128,7 +129,9 @@ def _check_journal(root: Path, report: Report) -> None:
 def _check_remote(
     root: Path, folders: Iterable[StageDir], report: Report, remote: str | None
 ) -> None:
-    pointers = [str(p.relative_to(root)) for f in folders for p in f.path(root).rglob("*.dvc")]
+    pointers = [
+        str(p.relative_to(root)) for f in folders for p in dvcrepo.pointer_files(root, f.path(root))
+    ]
     if not pointers:
         return
     try:
@@ -178,6 +181,8 @@ def verify_registry(
     for folder in folders:
         check_folder(root, folder, report)
     check_immutability(root, folders, registry, report, only_given=changed is not None)
+    # Gates as committed when each folder was promoted: an uncommitted, loosened gate shows.
+    report.problems += recheck_folders(root, folders, gitrepo.creation_commits(root))
     if changed is None:
         _check_tags(root, registry, report)
     _check_index_and_dvc_yaml(root, registry, report)
