@@ -46,7 +46,7 @@ class ArtifactRepository:
         progress: ProgressFn | None = None,
     ) -> Published:
         """Register a training session's checkpoints, config and metrics as a raw artifact."""
-        from artreg.register import register_raw
+        from artreg.features.register import register_raw
 
         return register_raw(
             self.root,
@@ -72,7 +72,7 @@ class ArtifactRepository:
         progress: ProgressFn | None = None,
     ) -> Published:
         """Promote a checkpoint of a raw session to validated (gates, clean weights, model card)."""
-        from artreg.promote import promote_to_validated
+        from artreg.features.promote import promote_to_validated
 
         return promote_to_validated(
             self.root,
@@ -104,7 +104,7 @@ class ArtifactRepository:
         progress: ProgressFn | None = None,
     ) -> Published:
         """Release a validated artifact to production as `name@v<version>`."""
-        from artreg.promote import promote_to_production
+        from artreg.features.release import promote_to_production
 
         return promote_to_production(
             self.root,
@@ -140,14 +140,14 @@ def get_artifact_path(
     Pulls the bytes if they are absent (with `pull=True`); raises IntegrityError, and never
     returns the path, when any file of the artifact differs from its promoted sha256.
     """
-    from artreg import consume
+    from artreg.features import fetch
 
     root = find_root(repo)
-    resolved = consume.resolve(root, name, stage=None if version else stage, version=version)
+    resolved = fetch.resolve(root, name, stage=None if version else stage, version=version)
     if pull:
-        consume.pull(root, resolved)
+        fetch.pull(root, resolved)
     else:
-        consume.verify(root, resolved)
+        fetch.verify(root, resolved)
     return root / resolved.model
 
 
@@ -158,13 +158,13 @@ def verify_artifact(
     repo: Path | str | None = None,
 ) -> bool:
     """True if every file of the artifact is present and matches its promoted sha256."""
-    from artreg import consume
     from artreg.errors import ArtregError
+    from artreg.features import fetch
 
     try:
         root = find_root(repo)
-        resolved = consume.resolve(root, name, stage=None if version else stage, version=version)
-        consume.verify(root, resolved)
+        resolved = fetch.resolve(root, name, stage=None if version else stage, version=version)
+        fetch.verify(root, resolved)
     except ArtregError:
         return False
     return True
@@ -190,7 +190,7 @@ def register_artifact(
     names the keyword to add. Returns the updated registry index, as the seed's function did.
     """
     from artreg import index
-    from artreg.promote import register_model_file
+    from artreg.features.release import register_model_file
 
     root = find_root(repo)
     register_model_file(

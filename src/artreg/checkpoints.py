@@ -140,17 +140,6 @@ def extract_state_dict(checkpoint: Any, source: str) -> CleanedWeights:
     return CleanedWeights(state, count, dropped)
 
 
-def save_state_dict(state: dict[str, Any], path: Path) -> None:
-    torch = import_torch(f"writing {path}")
-
-    torch.save({k: v.detach().clone().contiguous() for k, v in state.items()}, path)
-
-
-def save_safetensors(state: dict[str, Any], path: Path) -> None:
-    save_file = import_safetensors_torch(f"writing {path}").save_file
-    save_file({k: v.detach().clone().contiguous() for k, v in state.items()}, str(path))
-
-
 def to_fp16(state: dict[str, Any]) -> dict[str, Any]:
     """Cast floating tensors to float16 (integer buffers, e.g. counters, are kept)."""
     return {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}

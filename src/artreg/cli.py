@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -14,7 +13,8 @@ from typing import Any
 
 import click
 
-from artreg import __version__
+from artreg import render
+from artreg._version import __version__
 from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
 
 # Options most commands share, defined once.
@@ -60,7 +60,7 @@ class Output:
 
     def emit(self, data: Any, text: str) -> None:
         if self.as_json:
-            click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+            click.echo(render.to_json(data))
         elif not self.quiet:
             click.echo(text)
 
@@ -76,11 +76,9 @@ def _root(path: str | None) -> Path:
     return root
 
 
-def _written(root: Path, data: Any, text: str) -> tuple[Any, str]:
-    """Every write names the registry it changed: a `registry` field in JSON, a first line in text."""
-    if isinstance(data, dict):
-        data = {"registry": str(root), **data}
-    return data, f"registry: {root}\n{text}"
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        click.echo(f"artreg: warning: {warning}", err=True)
 
 
 def _publish_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -119,86 +117,8 @@ def _options(publishing: dict[str, Any]) -> Any:
         wait=publishing["wait"],
         branch=publishing["branch"],
         push=publishing["push"],
+        summary_md=Path(publishing["summary_md"]) if publishing.get("summary_md") else None,
     )
-
-
-def _check_output(path: str | None, option: str, folder: bool = False) -> None:
-    """Refuse an output path that cannot be written, before the command changes anything."""
-    if not path:
-        return
-    from artreg.errors import InputError
-
-    target = Path(path)
-    if target.is_symlink() and not target.exists():
-        target = Path(os.path.realpath(target))  # a dangling link is written through
-    if target.exists():
-        if folder != target.is_dir():
-            raise InputError(
-                f"{option} {path}: " + ("exists and is not a folder" if folder else "is a folder"),
-                hint="give a folder to write into" if folder else "give a file name",
-            )
-        if not os.access(target, os.W_OK | (os.X_OK if folder else 0)):
-            raise InputError(
-                f"{option} {path}: no permission to write it", hint="fix its permissions"
-            )
-        return
-    # What does not exist yet is created: its nearest existing parent must allow that.
-    existing = target.parent
-    while folder and not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.exists():
-        raise InputError(
-            f"{option} {path}: the folder {existing} does not exist",
-            hint=f"create it first (mkdir -p {existing}) or give another path",
-        )
-    if not existing.is_dir():
-        raise InputError(
-            f"{option} {path}: {existing} is a file, not a folder",
-            hint="give a path that does not pass through a file",
-        )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(
-            f"{option} {path}: no permission to write in {existing}",
-            hint="give a folder you can write to",
-        )
-
-
-def _after_publish(root: Path, result: Any, publishing: dict[str, Any]) -> None:
-    """--summary-md, once the change is committed (--push happens inside the transaction).
-
-    The change is made by then, so a failure here is a warning, never the command's failure.
-    """
-    if not publishing.get("summary_md"):
-        return
-    from artreg.layout import StageDir
-    from artreg.review import summary_markdown
-
-    try:
-        folder = StageDir.parse(result.folder)
-        assert folder is not None
-        Path(publishing["summary_md"]).write_text(
-            summary_markdown(root, [folder]), encoding="utf-8"
-        )
-    except Exception as exc:  # the commit and tags stand; say so, and what was not written
-        if (ctx := click.get_current_context(silent=True)) and (ctx.find_root().obj or {}).get(
-            "traceback"
-        ):
-            traceback.print_exc()
-        click.echo(
-            f"artreg: warning: the change is committed, but --summary-md "
-            f"{publishing['summary_md']} was not written: {type(exc).__name__}: {exc}",
-            err=True,
-        )
-        click.echo(
-            f"  fix: write it later with `artreg summary --base {result.commit[:12]}~1 > FILE`",
-            err=True,
-        )
-
-
-def _tags_text(result: Any) -> str:
-    if result.extra.get("branch"):
-        return f"on branch {result.extra['branch']} (tags after the merge: `artreg tag`)"
-    return f"tags {', '.join(result.tags)}"
 
 
 class ArtregGroup(click.Group):
@@ -218,7 +138,7 @@ class ArtregGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("artreg: interrupted; nothing was changed", err=True)
             sys.exit(130)
-        except Exception as exc:
+        except Exception as exc:  # a bug: one line, the stack only with --traceback
             if ctx.obj and ctx.obj.get("traceback"):
                 traceback.print_exc()
             click.echo(
@@ -243,9 +163,9 @@ def _explain_not_found(exc: ArtregError, root: Path | None) -> None:
 def _report(exc: ArtregError) -> None:
     label = "error"
     if isinstance(exc, GateFailed):
-        from artreg.gates import GateResult, format_table
+        from artreg.model import GateResult
 
-        click.echo(format_table([GateResult(**r) for r in exc.results]), err=True)  # type: ignore[arg-type]
+        click.echo(render.gate_table([GateResult.from_json(r) for r in exc.results]), err=True)
         label = "gate failed"
     if isinstance(exc, VerificationFailed):
         for problem in exc.problems:
@@ -303,35 +223,17 @@ def init(
 
     Example: artreg init my-registry --remote s3://models/registry --ci github
     """
-    from artreg.initrepo import init_registry
+    from artreg.features import init as feature
 
     if server_hook:
-        from artreg.serverhook import install_update_hook
-
-        hook = install_update_hook(Path(server_hook))
+        hook = feature.install_server_hook(Path(server_hook))
         Output(as_json).emit(
             {"hook": str(hook)},
             f"installed {hook}: registry tags can no longer be moved or deleted",
         )
         return
-    result = init_registry(Path(path), remote=remote, ci=ci, name=name)
-    created = sorted(set(result.created))
-    Output(as_json).emit(
-        {
-            "root": str(result.root),
-            "created": created,
-            "commit": result.commit,
-            "remote": result.remote,
-            "default_name": result.default_name,
-        },
-        f"registry at {result.root}\n"
-        + (
-            f"created: {', '.join(created)}\ncommit: {result.commit}\n"
-            if created
-            else "already a registry; nothing to do\n"
-        )
-        + f"remote: {result.remote}\ndefault name: {result.default_name}",
-    )
+    result = feature.init_registry(Path(path), remote=remote, ci=ci, name=name)
+    Output(as_json).emit(render.init_json(result), render.init_text(result))
 
 
 @main.command()
@@ -367,11 +269,10 @@ def register(
 
     Example: artreg register encoder run42 --from ckpt/ --config config.yaml --metrics metrics.json
     """
-    from artreg.register import register_raw
+    from artreg.features.register import register_raw
 
     out = Output(as_json, quiet)
     root = _root(repo_path)
-    _check_output(publishing.get("summary_md"), "--summary-md")
     with out.progress("copying and hashing") as progress:
         result = register_raw(
             root,
@@ -384,18 +285,8 @@ def register(
             progress=progress,
             options=_options(publishing),
         )
-    _after_publish(root, result, publishing)
-    skipped = result.extra.get("ignored_by_dvc")
-    out.emit(
-        *_written(
-            root,
-            result.as_dict(),
-            f"registered {result.name} session {result.id} in {result.folder}\n"
-            f"commit {result.commit[:12]}, {_tags_text(result)}\n"
-            f"{len(result.files)} files recorded in {result.folder}/manifest.json"
-            + (f"\nleft out, as DVC ignores them: {', '.join(skipped)}" if skipped else ""),
-        )
-    )
+    _warn(result.warnings)
+    out.emit(*render.written(root, result.as_dict(), render.registered(result)))
 
 
 @main.command()
@@ -486,61 +377,34 @@ def promote(
     Example: artreg promote encoder run42_epoch_70_validated --to production --version 1.0.0
     --benchmarks perf/ --deployment deployment.yaml --approved-by alice
     """
-    from artreg.errors import InputError
-    from artreg.gates import GateResult, format_table
-    from artreg.promote import promote_to_production, promote_to_validated
+    from artreg.features.promote import promote as run
 
     out = Output(as_json, quiet)
     root = _root(repo_path)
-    _check_output(publishing.get("summary_md"), "--summary-md")
     with out.progress("copying and hashing") as progress:
-        if stage == "validated":
-            if not checkpoint or not results:
-                raise InputError(
-                    "--to validated needs --checkpoint and --results",
-                    hint="see artreg promote --help",
-                )
-            result = promote_to_validated(
-                root,
-                name,
-                source_id,
-                checkpoint,
-                Path(results),
-                validated_id=validated_id,
-                formats=tuple(dict.fromkeys(("pt", *formats))),
-                progress=progress,
-                options=_options(publishing),
-            )
-        else:
-            if not version:
-                raise InputError("--to production needs --version", hint="e.g. --version 1.0.0")
-            result = promote_to_production(
-                root,
-                name,
-                source_id,
-                version,
-                deployment_config=Path(deployment) if deployment else None,
-                benchmarks=Path(benchmarks) if benchmarks else None,
-                resource_usage=Path(resources) if resources else None,
-                approved_by=approved_by,
-                security_review=Path(security_review) if security_review else None,
-                notes=notes,
-                optimize=optimize,
-                formats=formats,
-                allow_non_monotonic=allow_non_monotonic,
-                progress=progress,
-                options=_options(publishing),
-            )
-    _after_publish(root, result, publishing)
-    table = format_table([GateResult(**g) for g in result.extra.get("gates", [])])
-    out.emit(
-        *_written(
+        result = run(
             root,
-            result.as_dict(),
-            f"promoted {result.name} to {result.stage}: {result.folder}\n"
-            f"commit {result.commit[:12]}, {_tags_text(result)}\n\n{table}",
+            name,
+            source_id,
+            stage,
+            checkpoint=checkpoint,
+            results=Path(results) if results else None,
+            validated_id=validated_id,
+            version=version,
+            deployment_config=Path(deployment) if deployment else None,
+            benchmarks=Path(benchmarks) if benchmarks else None,
+            resource_usage=Path(resources) if resources else None,
+            approved_by=approved_by,
+            security_review=Path(security_review) if security_review else None,
+            notes=notes,
+            optimize=optimize,
+            formats=formats,
+            allow_non_monotonic=allow_non_monotonic,
+            progress=progress,
+            options=_options(publishing),
         )
-    )
+    _warn(result.warnings)
+    out.emit(*render.written(root, result.as_dict(), render.promoted(result)))
 
 
 @main.command()
@@ -553,16 +417,9 @@ def demo(directory: str | None, epochs: int) -> None:
 
     Example: artreg demo /tmp/artreg-demo
     """
-    from artreg.demo import run_demo
+    from artreg.features.demo import run_demo
 
     run_demo(Path(directory) if directory else None, epochs=epochs, echo=click.echo)
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    body = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
 
 
 def _stage_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -577,28 +434,6 @@ def _stage_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return repo_option(f)
 
 
-def _target(
-    spec: str, stage: str | None, version: str | None
-) -> tuple[str, str | None, str | None]:
-    """NAME, NAME@vX.Y.Z or NAME#STAGE, with --stage/--version: one strict parse, no guessing."""
-    from artreg.errors import InputError
-    from artreg.layout import validate_semver
-    from artreg.tags import parse_spec
-
-    name, spec_stage, spec_version = parse_spec(spec)
-    if (spec_stage or spec_version) and (stage or version):
-        raise InputError(
-            f"{spec} names a {'stage' if spec_stage else 'version'} already, and "
-            f"{'--stage' if stage else '--version'} was given too",
-            hint="give the stage or version once, in the spec or as an option",
-        )
-    return (
-        name,
-        spec_stage or stage,
-        spec_version or (validate_semver(version) if version else None),
-    )
-
-
 @main.command(name="list")
 @click.option("--all", "show_all", is_flag=True, help="Include deprecated artifacts.")
 @repo_option
@@ -608,31 +443,15 @@ def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg list --json
     """
-    from artreg.consume import overview
+    from artreg.features.queries import incomplete_clone, overview
 
     root = _root(repo_path)
     data = overview(root, deprecated=show_all)
-    stages = ["raw", "validated", "production"]
-    stages += sorted({s for v in data.values() for s in v["stages"]} - set(stages))
-    rows = [
-        [name + (" (deprecated)" if info["deprecated"] else ""), info["latest"] or "-"]
-        + [
-            (e["version"] or e["id"] or e["commit"][:7]) if (e := info["stages"].get(s)) else "-"
-            for s in stages
-        ]
-        for name, info in data.items()
-    ]
-    from artreg.gitrepo import missing_history
-
-    incomplete = missing_history(root, check_tags=not data)
+    incomplete = incomplete_clone(root, empty=not data)
     if incomplete:
         click.echo(f"artreg: note: {incomplete[0]}: run `{incomplete[1]}`", err=True)
-    Output(as_json).emit(
-        data,
-        _table(["name", "latest", *[f"#{s}" for s in stages]], rows)
-        if rows
-        else "the registry is empty" + (" in this clone" if incomplete else ""),
-    )
+    text = render.overview_text(data) + (" in this clone" if incomplete and not data else "")
+    Output(as_json).emit(render.overview_json(data), text)
 
 
 @main.command()
@@ -644,37 +463,18 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg show encoder#production
     """
-    from artreg.consume import overview, resolve
+    from artreg.features.fetch import resolve
+    from artreg.features.queries import show_artifact
     from artreg.tags import parse_spec
 
     name, stage, version = parse_spec(spec)
     root = _root(repo_path)
     if stage is None and version is None:
-        data = overview(root, deprecated=True, names=[name]).get(name)
-        if data is None:
-            from artreg.registry import load_state
-
-            load_state(root).get(name)  # raises the NotFoundError listing the known names
-        assert data is not None
-        rows = [
-            [s, e["version"] or "-", e["id"] or "-", e["tag"], e["commit"][:12]]
-            for s, e in data["stages"].items()
-        ]
-        Output(as_json).emit(
-            {name: data},
-            f"{name}: latest {data['latest'] or '-'}{' (deprecated)' if data['deprecated'] else ''}\n"
-            + _table(["stage", "version", "id", "tag", "commit"], rows),
-        )
+        data = show_artifact(root, name)
+        Output(as_json).emit(render.overview_json({name: data}), render.artifact_text(data))
         return
-    resolved = resolve(root, name, stage=stage, version=version)
-    info = resolved.as_dict(root)
-    info["files"] = {rel: {"sha256": d.sha256, "size": d.size} for rel, d in resolved.files.items()}
-    Output(as_json).emit(
-        info,
-        "\n".join(f"{k}: {v}" for k, v in info.items() if k != "files")
-        + "\nfiles:\n"
-        + "\n".join(f"  {rel}  {d.size:,} B  {d.sha256}" for rel, d in resolved.files.items()),
-    )
+    info, text = render.resolved_with_files(root, resolve(root, name, stage=stage, version=version))
+    Output(as_json).emit(info, text)
 
 
 @main.command()
@@ -696,14 +496,14 @@ def resolve(
 
     Example: artreg resolve encoder --stage validated
     """
-    from artreg import consume
+    from artreg.features import fetch
 
-    name, stage, version = _target(name, stage, version)
+    name, stage, version = fetch.target(name, stage, version)
     root = _root(repo_path)
-    resolved = consume.resolve(root, name, stage=stage, version=version)
+    resolved = fetch.resolve(root, name, stage=stage, version=version)
     if not no_verify:
-        consume.verify(root, resolved)
-    Output(as_json).emit(resolved.as_dict(root), str(root / resolved.model))
+        fetch.verify(root, resolved)
+    Output(as_json).emit(render.resolved_json(root, resolved), str(root / resolved.model))
 
 
 @main.command()
@@ -731,15 +531,19 @@ def pull(
 
     Example: artreg pull encoder --version 1.2.0
     """
-    from artreg import consume
+    from artreg.features import fetch
 
-    name, stage, version = _target(name, stage, version)
+    name, stage, version = fetch.target(name, stage, version)
     out = Output(as_json, quiet)
     root = _root(repo_path)
-    resolved = consume.resolve(root, name, stage=stage, version=version)
+    resolved = fetch.resolve(root, name, stage=stage, version=version)
     with out.progress("verifying") as progress:
-        fetched = consume.pull(root, resolved, remote=remote, force=force, progress=progress)
-    info = {**resolved.as_dict(root), "fetched": fetched, "verified": len(resolved.files)}
+        fetched = fetch.pull(root, resolved, remote=remote, force=force, progress=progress)
+    info = {
+        **render.resolved_json(root, resolved),
+        "fetched": fetched,
+        "verified": len(resolved.files),
+    }
     out.emit(
         info,
         f"{root / resolved.model}\n{fetched} objects fetched, {len(resolved.files)} files verified",
@@ -775,15 +579,14 @@ def get(
 
     Example: artreg get encoder --stage production -o /srv/models
     """
-    from artreg import consume
+    from artreg.features import fetch
 
-    name, stage, version = _target(name, stage, version)
-    _check_output(out_dir, "-o/--out", folder=True)
+    name, stage, version = fetch.target(name, stage, version)
     root = _root(repo_path)
-    resolved = consume.resolve(root, name, stage=stage, version=version)
-    written = consume.export(root, resolved, Path(out_dir), remote=remote)
+    resolved = fetch.resolve(root, name, stage=stage, version=version)
+    written = fetch.export(root, resolved, Path(out_dir), remote=remote)
     Output(as_json).emit(
-        {**resolved.as_dict(root), "written": [str(p) for p in written]},
+        {**render.resolved_json(root, resolved), "written": [str(p) for p in written]},
         "\n".join(str(p) for p in written),
     )
 
@@ -799,22 +602,15 @@ def index(check: bool, repo_path: str | None) -> None:
     Example: artreg index --check
     """
     from artreg import index as registry_index
-    from artreg.errors import VerificationFailed
     from artreg.layout import REGISTRY_JSON
-    from artreg.registry import load_state
 
     root = _root(repo_path)
-    state = load_state(root)
     if check:
-        if registry_index.stale(root, state):
-            raise VerificationFailed(
-                f"{REGISTRY_JSON} is out of date",
-                [f"{REGISTRY_JSON} differs from what the tags and folders say; run `artreg index`"],
-            )
+        registry_index.check(root)
         click.echo(f"{REGISTRY_JSON} is up to date")
         return
-    (root / REGISTRY_JSON).write_text(registry_index.render(root, state))
-    click.echo(_written(root, None, f"wrote {REGISTRY_JSON} (commit it)")[1])
+    registry_index.regenerate(root)
+    click.echo(render.written(root, None, f"wrote {REGISTRY_JSON} (commit it)")[1])
 
 
 @main.command()
@@ -826,14 +622,10 @@ def log(name: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg log encoder
     """
-    from artreg.consume import history
+    from artreg.features.queries import history
 
     events = history(_root(repo_path), name)
-    rows = [
-        [e["date"], e["action"], e["tag"], e["commit"][:10], e["by"], e["folder"] or "-"]
-        for e in events
-    ]
-    Output(as_json).emit(events, _table(["date", "action", "tag", "commit", "by", "folder"], rows))
+    Output(as_json).emit(render.history_json(events), render.history_text(events))
 
 
 @main.command()
@@ -868,8 +660,7 @@ def verify(
 
     Example: artreg verify --remote
     """
-    from artreg.errors import VerificationFailed
-    from artreg.verify import verify_registry
+    from artreg.features.verify import verify_registry
 
     root = _root(repo_path)
     report = verify_registry(
@@ -877,29 +668,13 @@ def verify(
         remote=check_remote,
         remote_name=remote_name,
         signed=signed,
-        changed=[_inside(root, f) for f in files] if changed else None,
+        changed=list(files) if changed else None,
     )
-    data = {"ok": not report.problems, "problems": report.problems, "checked": report.checked}
     if report.problems:
         if as_json:
-            click.echo(json.dumps(data, indent=2, sort_keys=True))
+            click.echo(render.to_json(render.verify_json(report)))
         raise VerificationFailed(f"{len(report.problems)} problem(s) in {root}", report.problems)
-    Output(as_json).emit(
-        data, "registry verified: " + ", ".join(f"{n} {k}" for k, n in report.checked.items())
-    )
-
-
-def _inside(root: Path, file: str) -> str:
-    """A path given on the command line, relative to the registry root; refuse one outside."""
-    from artreg.errors import InputError
-
-    path = Path(file).resolve() if Path(file).is_absolute() else (Path.cwd() / file).resolve()
-    try:
-        return path.relative_to(root.resolve()).as_posix()
-    except ValueError:
-        raise InputError(
-            f"{file}: outside the registry {root}", hint="pass files of the registry"
-        ) from None
+    Output(as_json).emit(render.verify_json(report), render.verified_text(report))
 
 
 @main.command()
@@ -911,31 +686,10 @@ def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg lineage encoder@v1.2.0
     """
-    from artreg.lineage import lineage as build
+    from artreg.features.queries import lineage as build
 
     chain = build(_root(repo_path), spec)
-    lines = []
-    for i, step in enumerate(chain):
-        arrow = "" if i == 0 else "  ← "
-        if step["stage"] == "training code":
-            lines.append(
-                f"{arrow}training code commit {step['commit']}{' (dirty)' if step.get('dirty') else ''}"
-            )
-            continue
-        lines.append(f"{arrow}{step['stage']} {step['id']}  ({step['folder']})")
-        lines.append(
-            f"      tag {step['tag'] or '(untagged)'} on {str(step['commit'] or '-')[:12]}, {step['date']}, by {step['by']}"
-        )
-        if step.get("approved_by"):
-            lines.append(f"      approved by {step['approved_by']}")
-        for gate in step["gates"]:
-            lines.append(
-                f"      gate {gate['metric']} = {gate['value']} ({gate['op']} {gate['threshold']}): {'pass' if gate['passed'] else 'FAIL'}"
-            )
-        primary = [(rel, f) for rel, f in step["files"].items() if f.get("dvc")][:3]
-        for rel, f in primary:
-            lines.append(f"      {rel}  sha256 {f['sha256']}")
-    Output(as_json).emit(chain, "\n".join(lines))
+    Output(as_json).emit(render.lineage_json(chain), render.lineage_text(chain))
 
 
 @main.command()
@@ -950,11 +704,9 @@ def summary(base: str | None, repo_path: str | None) -> None:
 
     Example: artreg summary --base "origin/$GITHUB_BASE_REF" >> "$GITHUB_STEP_SUMMARY"
     """
-    from artreg.review import default_base, folders_since, summary_markdown
+    from artreg.features.review import summary as build
 
-    root = _root(repo_path)
-    base = base or default_base(root)
-    click.echo(summary_markdown(root, folders_since(root, base)), nl=False)
+    click.echo(build(_root(repo_path), base), nl=False)
 
 
 @main.command()
@@ -971,12 +723,12 @@ def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bo
 
     Example: artreg tag --push
     """
-    from artreg.review import tag_merged
+    from artreg.features.review import tag_merged
 
     root = _root(repo_path)
     created = tag_merged(root, push=push, remote=remote, wait=wait)
     Output(as_json).emit(
-        *_written(
+        *render.written(
             root,
             {"created": created},
             "\n".join(created) if created else "every promotion is tagged already",
@@ -995,7 +747,7 @@ def recover(wait: float, repo_path: str | None) -> None:
     from artreg.transaction import recover as run
 
     root = _root(repo_path)
-    click.echo(_written(root, None, run(root, wait=wait))[1])
+    click.echo(render.written(root, None, run(root, wait=wait))[1])
 
 
 @main.command()
@@ -1008,27 +760,11 @@ def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> N
 
     Example: artreg deprecate encoder@v1.1.0
     """
-    from artreg import housekeeping
-    from artreg.tags import parse_spec
+    from artreg.features import housekeeping
 
-    name, stage, version = parse_spec(spec)
-    if stage is not None:
-        from artreg.errors import InputError
-
-        raise InputError(f"{spec}: use `artreg unassign {spec}` for a stage", hint="see --help")
     root = _root(repo_path)
-    done = (
-        housekeeping.deregister(root, name, version, wait=wait)
-        if version
-        else housekeeping.deprecate(root, name, wait=wait)
-    )
-    Output(as_json).emit(
-        *_written(
-            root,
-            done.__dict__,
-            f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}",
-        )
-    )
+    done = housekeeping.retire(root, spec, wait=wait)
+    Output(as_json).emit(*render.written(root, render.plain(done), render.housekeeping(done)))
 
 
 @main.command()
@@ -1041,26 +777,11 @@ def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> No
 
     Example: artreg unassign encoder#production
     """
-    from artreg import housekeeping
-    from artreg.errors import InputError
-    from artreg.tags import parse_spec
+    from artreg.features import housekeeping
 
-    name, stage, version = parse_spec(spec)
-    if stage is None:
-        raise InputError(
-            f"{spec}: give NAME#STAGE"
-            + (f" (to retire version {version}, use `artreg deprecate {spec}`)" if version else ""),
-            hint="e.g. artreg unassign encoder#production",
-        )
     root = _root(repo_path)
-    done = housekeeping.unassign(root, name, stage, wait=wait)
-    Output(as_json).emit(
-        *_written(
-            root,
-            done.__dict__,
-            f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}",
-        )
-    )
+    done = housekeeping.unassign_spec(root, spec, wait=wait)
+    Output(as_json).emit(*render.written(root, render.plain(done), render.housekeeping(done)))
 
 
 @main.command(name="diff")
@@ -1073,29 +794,10 @@ def diff_(a: str, b: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg diff encoder@v1.0.0 encoder#validated
     """
-    from artreg.compare import diff
+    from artreg.features.queries import diff
 
     data = diff(_root(repo_path), a, b)
-    rows = [
-        [m["metric"], _num(m["a"]), _num(m["b"]), _num(m["delta"], signed=True)]
-        for m in data["metrics"]
-    ]
-    text = [
-        f"A: {data['a']['folder']} ({data['a']['tag']})",
-        f"B: {data['b']['folder']} ({data['b']['tag']})",
-        "same model bytes"
-        if data["same_model"]
-        else f"model sha256: {data['a']['model_sha256'][:16]}… → {data['b']['model_sha256'][:16]}…",
-        "",
-        _table(["metric", "A", "B", "delta"], rows) if rows else "no numeric metrics to compare",
-    ]
-    Output(as_json).emit(data, "\n".join(text))
-
-
-def _num(value: Any, signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    return f"{value:+.6g}" if signed else f"{value:.6g}"
+    Output(as_json).emit(render.diff_json(data), render.diff_text(data))
 
 
 @main.command()
@@ -1106,14 +808,9 @@ def doctor(repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg doctor
     """
-    from artreg.doctor import diagnose
+    from artreg.features.doctor import diagnose
 
     checks = diagnose(repo_path)
-    lines = [
-        f"{'ok ' if c.ok else 'XX '} {c.name}: {c.detail}"
-        + (f"\n      fix: {c.fix}" if not c.ok and c.fix else "")
-        for c in checks
-    ]
-    Output(as_json).emit([c.__dict__ for c in checks], "\n".join(lines))
+    Output(as_json).emit(render.doctor_json(checks), render.doctor_text(checks))
     if not all(c.ok for c in checks):
         sys.exit(1)

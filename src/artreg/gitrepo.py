@@ -8,13 +8,14 @@ commands free of GitPython's import cost. Every failure becomes a ToolError nami
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from artreg.errors import ArtregError, InputError, PushRejected, RemoteUnavailable, ToolError
-from artreg.tags import FOR_EACH_REF_FORMAT, TagRecord, parse_for_each_ref
+from artreg.tags import parse_tag
 
 # Keep git's output stable and free of pagers and prompts, whatever the user's configuration.
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"}
@@ -43,6 +44,13 @@ def git(
     return proc.stdout
 
 
+def _run(where: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`git -C where args...` whose exit status is the answer (no ToolError)."""
+    return subprocess.run(
+        ["git", "-C", str(where), *args], capture_output=True, text=True, check=False
+    )
+
+
 def toplevel(start: Path) -> Path:
     """The root of the git work tree that contains `start`."""
     start = start if start.is_dir() else start.parent
@@ -66,12 +74,39 @@ def current_branch(root: Path) -> str | None:
     return out or None
 
 
-def list_tags(root: Path, names: Sequence[str] | None = None) -> list[TagRecord]:
-    """Every registry tag (or only those of `names`) with its target commit, date, tagger and
-    message: one git call. Limiting to names spares git reading thousands of tag objects."""
+def for_each_ref(root: Path, fmt: str, names: Sequence[str] | None = None) -> str:
+    """`git for-each-ref` over every tag (or only those of artifact `names`): one git call.
+    Limiting to names spares git reading thousands of tag objects."""
     patterns = [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"] if names else ["refs/tags"]
-    out = git(root, "for-each-ref", f"--format={FOR_EACH_REF_FORMAT}", *patterns)
-    return parse_for_each_ref(out)
+    return git(root, "for-each-ref", f"--format={fmt}", *patterns)
+
+
+def read_blobs(root: Path, specs: Sequence[str]) -> dict[str, bytes | None]:
+    """Many `REV:PATH` files through one `git cat-file --batch` process; None where absent."""
+    if not specs:
+        return {}
+    proc = subprocess.run(
+        ["git", "-C", str(root), "cat-file", "--batch"],
+        input="".join(f"{spec}\n" for spec in specs).encode(),
+        capture_output=True,
+        env={**os.environ, **_GIT_ENV},
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise ToolError(f"git cat-file --batch failed in {root}: {proc.stderr.decode().strip()}")
+    out, pos = proc.stdout, 0
+    found: dict[str, bytes | None] = {}
+    for spec in specs:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].rsplit(b" ", 2)
+        pos = end + 1
+        if len(header) == 3 and header[2].isdigit():  # "<oid> <type> <size>" then the bytes
+            size = int(header[2])
+            found[spec] = out[pos : pos + size] if header[1] == b"blob" else None
+            pos += size + 1
+        else:  # "<spec> missing" / "<spec> ambiguous"
+            found[spec] = None
+    return found
 
 
 def remote_tags(root: Path, remote: str, tags: Sequence[str]) -> dict[str, str]:
@@ -190,7 +225,7 @@ def show_file(root: Path, rev: str, path: str) -> bytes | None:
 
 def json_at(root: Path, rev: str, path: str) -> Any:
     """A JSON file as committed at `rev` (parsed strictly), or None if it is not there."""
-    from artreg.documents import parse_json
+    from artreg.fileio import parse_json
 
     data = show_file(root, rev, path)
     return None if data is None else parse_json(data.decode("utf-8"), f"{path}@{rev[:12]}")
@@ -246,53 +281,70 @@ def move_head(root: Path, rev: str) -> None:
 def training_code_state(path: Path) -> dict[str, object] | None:
     """Commit and dirty state of the git repo holding `path` (the training code), if any."""
     start = path if path.is_dir() else path.parent
-    proc = subprocess.run(
-        ["git", "-C", str(start), "rev-parse", "--verify", "--quiet", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = _run(start, "rev-parse", "--verify", "--quiet", "HEAD")
     if proc.returncode != 0:
         return None
-    dirty = subprocess.run(
-        ["git", "-C", str(start), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    dirty = _run(start, "status", "--porcelain", "--untracked-files=no")
     return {"commit": proc.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 
 
 def verify_signature(root: Path, kind: str, ref: str) -> bool:
     """True if git accepts the signature of a tag or commit (`git verify-tag/verify-commit`)."""
-    return (
-        subprocess.run(
-            ["git", "-C", str(root), f"verify-{kind}", ref], capture_output=True, check=False
-        ).returncode
-        == 0
-    )
+    return _run(root, f"verify-{kind}", ref).returncode == 0
 
 
 def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
     """True if `ancestor` is `descendant` or in its history."""
-    return (
-        subprocess.run(
-            ["git", "-C", str(root), "merge-base", "--is-ancestor", ancestor, descendant],
-            capture_output=True,
-            check=False,
-        ).returncode
-        == 0
+    return _run(root, "merge-base", "--is-ancestor", ancestor, descendant).returncode == 0
+
+
+def creation_commits(root: Path) -> dict[str, str]:
+    """Folder → the commit that added its manifest.json: one `git log` call."""
+    out = git(
+        root,
+        "log",
+        "--format=commit %H",
+        "--diff-filter=A",
+        "--name-only",
+        "--",
+        "artifacts/*/*/*/manifest.json",
     )
+    created: dict[str, str] = {}
+    commit = ""
+    for line in out.splitlines():
+        if line.startswith("commit "):
+            commit = line.split()[1]
+        elif line.strip():
+            created[line.rsplit("/", 1)[0]] = commit  # log is newest first: keep the oldest
+    return created
+
+
+def version() -> str | None:
+    """`git --version`, or None when git is not installed."""
+    if shutil.which("git") is None:
+        return None
+    return _run(Path.cwd(), "--version").stdout.strip()
+
+
+def common_dir(repo: Path) -> Path:
+    """The git directory a repository (bare or not) keeps its hooks and refs in."""
+    proc = _run(repo, "rev-parse", "--git-common-dir")
+    if proc.returncode != 0:
+        raise InputError(
+            f"{repo} is not a git repository: {proc.stderr.strip()}",
+            hint="pass the path of the (bare) git repository that the server serves",
+        )
+    return (repo / proc.stdout.strip()).resolve()
+
+
+def config_value(repo: Path, key: str) -> str:
+    """A git configuration value as git resolves it (every level), or ''."""
+    return _run(repo, "config", "--get", key).stdout.strip()
 
 
 def work_tree(start: Path) -> Path | None:
     """The top level of the git work tree holding `start`, or None outside any."""
-    proc = subprocess.run(
-        ["git", "-C", str(start), "rev-parse", "--show-toplevel"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = _run(start, "rev-parse", "--show-toplevel")
     return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
 
 
@@ -365,6 +417,12 @@ def check_committable(root: Path) -> None:
         )
 
 
+def has_registry_tags(root: Path) -> bool:
+    """True if any tag of the repository is in the registry's grammar."""
+    names = git(root, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags").split("\n")
+    return any(parse_tag(name) is not None for name in names if name)
+
+
 def is_shallow(root: Path) -> bool:
     return git(root, "rev-parse", "--is-shallow-repository", check=False).strip() == "true"
 
@@ -378,7 +436,7 @@ def missing_history(root: Path, check_tags: bool = True) -> tuple[str, str] | No
             "this is a shallow clone, so older registry tags and commits are missing",
             "git fetch --tags --unshallow",
         )
-    if not check_tags or list_tags(root):
+    if not check_tags or has_registry_tags(root):
         return None
     folders = git(root, "ls-files", "--", "artifacts/*/*/*/manifest.json", check=False)
     if folders.strip():

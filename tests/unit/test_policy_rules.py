@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from artreg.config import DEFAULT_PARAMS, _differences, settings_from
-from artreg.gates import evaluate, recheck, rules_for
-from artreg.initrepo import name_from_folder
+from artreg.features.init import name_from_folder
+from artreg.policy import DEFAULT_PARAMS, _differences, evaluate, recheck, rules_for, settings_from
 
 RULES = rules_for(DEFAULT_PARAMS["gates"], "production", "encoder")
 GOOD = {"latency_p95_ms": 31.0, "throughput_rps": 120, "peak_memory_mb": 900}
