@@ -40,7 +40,6 @@ def released(registry: Path, checkpoint_dir: Path) -> Path:
         ["lineage", "encoder@v1.0.0"],
         ["index", "--check"],
         ["verify"],
-        ["gc"],  # the dry run: DVC starts only for a .dir listing the cache lacks
     ],
     ids=" ".join,
 )

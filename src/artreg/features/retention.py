@@ -468,13 +468,16 @@ def collect(
     others: set[str] = set()
     unreadable: dict[str, list[str]] = {}
     listings: dict[str, bytes | None] = {}
+    cache: list[Path] = []  # DVC's cache folder, asked of DVC once, when a listing is needed
     for owner, path, oid, size, out_path in refs:
         target = objects[owner] if owner is not None else None
         if not oid.endswith(".dir"):
             _add(target, others, oid, size)
             continue
         if oid not in listings:
-            data = dvcrepo.cached_bytes(root, oid)
+            if not cache:
+                cache.append(dvcrepo.cache_dir(root))
+            data = dvcrepo.cached_bytes(cache[0], oid)
             listings[oid] = data if data is not None or listing is None else listing(oid)
         data = listings[oid]
         if data is None:
@@ -556,7 +559,7 @@ def _plan_here(
     opened: list[Any] = []
 
     def store() -> Any:
-        if not opened:  # first need: a dry run whose listings are all cached never starts DVC
+        if not opened:  # first need: a dry run whose listings are all cached never asks it
             configured = dvcrepo.remote_name(root, remote) is not None
             opened.append(
                 stack.enter_context(dvcrepo.open_remote(root, remote)) if configured else None
@@ -639,9 +642,11 @@ def _carry_out(root: Path, planned: Plan, store: Any, who: str) -> Applied:
             if size is not None:
                 done.remote_objects += 1
                 done.remote_bytes += size
+    cache = dvcrepo.cache_dir(root) if order else None
     for oid in order:
         point("gc:delete-cache")
-        size = dvcrepo.remove_cached(root, oid)
+        assert cache is not None
+        size = dvcrepo.remove_cached(cache, oid)
         if size is not None:
             done.cache_objects += 1
             done.cache_bytes += size
