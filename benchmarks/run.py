@@ -12,6 +12,7 @@ The data is built in a temporary folder under benchmarks/.work/ and removed afte
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import os
@@ -37,7 +38,7 @@ from timing import Measurement, Stats, alternate, fmt_bytes, fmt_seconds, run, r
 
 HERE = Path(__file__).resolve().parent
 GiB = 1 << 30
-PAIRS = ("list", "resolve", "gto-list", "startup", "register", "verify", "pull", "memory")
+PAIRS = ("list", "resolve", "gto-list", "startup", "register", "verify", "pull", "memory", "gc")
 
 
 @dataclass(frozen=True)
@@ -809,6 +810,74 @@ def bench_pull(report: Report, work: Path, env: dict[str, str]) -> None:
 # --- the machine and the report -------------------------------------------------------------------
 
 
+# --- pair 8: planning a gc -------------------------------------------------------------------
+
+GC_POLICY = """
+retention:
+  raw: {keep_last: 2}
+  validated: {keep_last: 3}
+  production: {keep: all}
+  deprecated_after_days: 90
+  min_age_days: 0
+"""
+
+
+def bench_gc(report: Report, work: Path, env: dict[str, str]) -> None:
+    """`artreg gc` (dry run) on the tag registry of pair 1, every folder with a `.dvc` pointer,
+    against `dvc gc --all-tags --all-branches --workspace --dry` on the same repository."""
+    s = report.sizes
+    reg = fixtures.build_tag_registry(work / "gc", env, s.names, s.tags_per_name, s.commits)
+    folders = sorted({p.parent for p in (reg.root / "artifacts").glob("*/*/*/manifest.json")})
+    for folder in folders:  # one DVC output per folder, as a validated or released model has
+        md5 = hashlib.md5(str(folder).encode()).hexdigest()
+        (folder / "model.pt.dvc").write_text(
+            f"outs:\n- md5: {md5}\n  size: 1024\n  hash: md5\n  path: model.pt\n"
+        )
+    with (reg.root / "params.yaml").open("a") as fh:
+        fh.write(GC_POLICY)
+    sh(["git", "add", "-A"], reg.root, env)
+    sh(["git", "commit", "--quiet", "-m", "pointers and a retention policy"], reg.root, env)
+    planned = json.loads(sh([ARTREG, "gc", "--json"], reg.root, env))
+    dropped = sum(1 for f in planned["folders"] if not f["keep"])
+    assert planned["folders"] and dropped, "the policy drops some folders"
+    log(
+        f"8. gc: artreg gc (dry run) vs dvc gc --dry ({reg.ntags:,} tags, {len(folders):,} folders)"
+    )
+    dvc_gc = [DVC, "gc", "--all-tags", "--all-branches", "--workspace", "--dry", "--force"]
+    a, b = alternate(
+        [
+            ("artreg", lambda: run([ARTREG, "gc", "--json"], reg.root, env)),
+            ("dvc", lambda: run(dvc_gc, reg.root, env, check=False, timeout=s.gto_timeout)),
+        ],
+        runs=s.slow_runs,
+        limits={"dvc": s.gto_runs},
+        log=log,
+    )
+    report.rows.append(
+        ratio_row(
+            "8",
+            f"plan a gc of {len(reg.names)} names, {reg.ntags:,} tags, {len(folders):,} folders: "
+            "`artreg gc` (dry run) vs `dvc gc -T -a -w --dry`",
+            a,
+            b,
+            kind="speed-up (dvc ÷ artreg)",
+            target="artreg < 5 s",
+            check=lambda r, a=a: a.median < 5,
+        )
+    )
+    report.sections.append(
+        "### 8. Planning a gc\n\n"
+        f"The registry of pair 1 ({reg.ntags:,} tags on {reg.ncommits} commits), plus one commit "
+        f"that gives each of its {len(folders):,} stage folders a `.dvc` pointer and commits a "
+        f"retention policy; the plan drops {dropped:,} folders. artreg reads every tag (one "
+        "`git for-each-ref`), every pointer any ref reaches (one `git log --raw`, one "
+        "`git cat-file --batch` with each folder's manifest and metadata) and plans per name "
+        "and stage. `dvc gc --dry` walks every tag and branch, collecting the outputs of each "
+        "commit, and decides by commit, not by stage; it is stopped after "
+        f"{s.gto_timeout:.0f} s (then the ratio is a lower bound). Neither deletes anything.\n"
+    )
+
+
 def machine() -> list[str]:
     cpu = "unknown"
     with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -957,6 +1026,8 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("memory", lambda: bench_memory(report, work, env, state.get("big"))))
     if "pull" in only:
         steps.append(("pull", lambda: bench_pull(report, work, env)))
+    if "gc" in only:
+        steps.append(("gc", lambda: bench_gc(report, work, env)))
     try:
         for label, step in steps:
             t1 = time.perf_counter()

@@ -678,6 +678,30 @@ def verify(
 
 
 @main.command()
+@click.option(
+    "--apply",
+    "apply_",
+    is_flag=True,
+    help="Delete: commit the tombstones (artifacts/retired.json), then remove the objects.",
+)
+@click.option(
+    "-r", "--remote", help="The DVC remote to delete from (default: the registry's default)."
+)
+@wait_option
+@repo_option
+@json_option
+def gc(apply_: bool, remote: str | None, wait: float, repo_path: str | None, as_json: bool) -> None:
+    """Drop DVC objects the retention policy in params.yaml no longer keeps (dry run by default).
+
+    Example: artreg gc --apply --remote storage
+    """
+    from artreg.features.retention import gc as run
+
+    result = run(_root(repo_path), apply=apply_, remote=remote, wait=wait)
+    Output(as_json).emit(render.gc_json(result), render.gc_text(result))
+
+
+@main.command()
 @click.argument("spec")
 @repo_option
 @json_option

@@ -589,3 +589,79 @@ def _odb_problem(repo: Any, remote: str | None) -> str | None:
     except Exception as exc:  # any failure to talk to the remote is the finding itself
         return f"cannot reach it: {str(exc).strip().splitlines()[0][:200]}"
     return None
+
+
+# --- retention: reading and deleting objects by id ----------------------------------------------
+
+
+def cached_bytes(cache: Path, oid: str) -> bytes | None:
+    """The bytes of an object (`<md5>` or `<md5>.dir`) in the cache folder `cache`
+    (`cache_dir`), or None when it is absent."""
+    try:
+        return _object_path(cache, oid).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def remove_cached(cache: Path, oid: str) -> int | None:
+    """Delete one object from the cache folder `cache`; its size, or None if it was not there."""
+    path = _object_path(cache, oid)
+    try:
+        size = path.stat().st_size
+        path.unlink()  # DVC keeps objects read-only; unlinking needs only the folder's permission
+    except FileNotFoundError:
+        return None
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()  # the two-letter folder, once empty, as `dvc gc` leaves it
+    return size
+
+
+class RemoteStore:
+    """One DVC remote's object store, through DVC's own filesystem (local folder, S3, ...)."""
+
+    def __init__(self, odb: Any, name: str) -> None:
+        self.odb = odb
+        self.name = name
+
+    def read(self, oid: str) -> bytes | None:
+        """An object's bytes, or None when the remote lacks it."""
+        path = self.odb.oid_to_path(oid)
+        try:
+            return bytes(self.odb.fs.cat_file(path))
+        except FileNotFoundError:
+            return None
+
+    def remove(self, oid: str) -> int | None:
+        """Delete one object; its size, or None if the remote did not hold it (idempotent)."""
+        path = self.odb.oid_to_path(oid)
+        try:
+            size = int(self.odb.fs.info(path)["size"])
+        except FileNotFoundError:
+            return None
+        self.odb.fs.remove(path)
+        return size
+
+
+def remote_name(root: Path, remote: str | None) -> str | None:
+    """The remote named, else the default remote; None when the repo configures none."""
+    if remote:
+        return remote
+    name = _config(root)["core"].get("remote")
+    return str(name) if name else None
+
+
+@contextlib.contextmanager
+def open_remote(root: Path, remote: str | None = None) -> Iterator[RemoteStore]:
+    """The object store of `remote` (default: the configured default remote)."""
+    name = remote_name(root, remote)
+    if not name:
+        raise InputError(
+            f"{root}: no DVC remote configured and none given",
+            hint="pass --remote NAME, or set one with `dvc remote add -d NAME URL`",
+        )
+    with _dvc_repo(root) as repo:
+        try:
+            odb = repo.cloud.get_remote_odb(name, command="artreg gc")
+        except Exception as exc:  # dvc's NoRemoteError, RemoteConfigError, ...
+            raise InputError(f"DVC remote {name!r}: {exc}", hint="check `dvc remote list`") from exc
+        yield RemoteStore(odb, name)

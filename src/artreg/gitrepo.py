@@ -319,6 +319,51 @@ def creation_commits(root: Path) -> dict[str, str]:
     return created
 
 
+def pointer_blobs(root: Path) -> set[tuple[str, str]]:
+    """Every (path, blob id) a `.dvc` file has had in any commit reachable from any ref (tags,
+    branches, remote branches), and in the index: one `git log` and one `git ls-files`.
+
+    `-m` shows merges against each parent, so a pointer only a merge introduced is listed too;
+    both sides of a change are kept (the old side is what an older commit references).
+    """
+    zero = "0" * 40
+    found: set[tuple[str, str]] = set()
+    out = git(
+        root,
+        "log",
+        "--all",
+        "-m",
+        "--no-renames",
+        "--raw",
+        "--no-abbrev",
+        "--format=",
+        "--",
+        "*.dvc",
+    )
+    for line in out.splitlines():
+        if not line.startswith(":"):
+            continue
+        meta, _, path = line.partition("\t")
+        parts = meta.split()
+        for blob in parts[2:4]:
+            if blob.strip("0") and blob != zero:
+                found.add((path, blob))
+    staged = git(root, "ls-files", "--stage", "-z", "--", "*.dvc")
+    for entry in staged.split("\0"):
+        meta, _, path = entry.partition("\t")
+        parts = meta.split()
+        if len(parts) == 3:
+            found.add((path, parts[1]))
+    return found
+
+
+def changed_files(root: Path, pattern: str) -> list[str]:
+    """Work-tree files matching `pattern` that differ from the index (modified or deleted)
+    or that git does not track (and does not ignore): what the index does not already say."""
+    out = git(root, "ls-files", "-z", "--modified", "--others", "--exclude-standard", "--", pattern)
+    return sorted({p for p in out.split("\0") if p})
+
+
 def version() -> str | None:
     """`git --version`, or None when git is not installed."""
     if shutil.which("git") is None:

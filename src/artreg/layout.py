@@ -11,6 +11,7 @@ from artreg.tags import STAGES, case_twin
 
 ARTIFACTS_DIR = "artifacts"
 REGISTRY_JSON = "artifacts/registry.json"
+RETIRED_JSON = "artifacts/retired.json"  # folders whose DVC objects gc deleted (tombstones)
 DVC_YAML = "dvc.yaml"
 PARAMS_FILE = "params.yaml"
 

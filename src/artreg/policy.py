@@ -174,7 +174,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 
 
-SECTIONS = ("artreg", "gates")  # artreg's part of params.yaml; other keys belong to the user
+SECTIONS = ("artreg", "gates", "retention")  # artreg's part of params.yaml; the rest is the user's
 
 
 @dataclass(frozen=True)
@@ -186,6 +186,7 @@ class Settings:
     require_security_review: bool
     gates: dict[str, Any]
     commit: str | None = None
+    retention: dict[str, Any] | None = None  # None: no retention policy, gc keeps everything
 
     @property
     def source(self) -> str:
@@ -227,6 +228,7 @@ def settings_from(sections: dict[str, Any], commit: str | None = None) -> Settin
         require_security_review=bool(section.get("require_security_review", False)),
         gates=gates if gates is not None else DEFAULT_PARAMS["gates"],
         commit=commit,
+        retention=sections.get("retention"),
     )
 
 
@@ -270,6 +272,47 @@ def load_settings(root: Path) -> Settings:
             f"(git add {PARAMS_FILE} && git commit), or drop the change ({undo})",
         )
     return settings_from(committed, commit)
+
+
+# --- retention -------------------------------------------------------------------------------
+
+RETENTION_KEYS = ("raw", "validated", "production", "deprecated_after_days", "min_age_days")
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What `artreg gc` keeps of one artifact name; `None` keeps every folder of that stage."""
+
+    keep_last: dict[str, int | None]  # per stage
+    deprecated_after_days: int | None  # None: deregistered or deprecated folders are kept
+    min_age_days: int
+
+    def describe(self) -> dict[str, Any]:
+        """The rule as params.yaml spells it (recorded in retired.json with each folder)."""
+        return {
+            **{
+                stage: {"keep": "all"} if n is None else {"keep_last": n}
+                for stage, n in self.keep_last.items()
+            },
+            "deprecated_after_days": self.deprecated_after_days,
+            "min_age_days": self.min_age_days,
+        }
+
+
+def retention_for(retention: dict[str, Any] | None, name: str) -> Retention:
+    """The retention rule of `name`: the policy, with its `overrides.<name>` replacing per key.
+
+    Without a `retention` section every folder is kept: deleting needs a reviewed policy."""
+    merged = {k: v for k, v in (retention or {}).items() if k in RETENTION_KEYS}
+    merged.update(((retention or {}).get("overrides") or {}).get(name) or {})
+    keep: dict[str, int | None] = {}
+    for stage in ("raw", "validated", "production"):
+        rule = merged.get(stage) or {}
+        keep[stage] = None if "keep_last" not in rule else int(rule["keep_last"])
+    after = merged.get("deprecated_after_days")
+    return Retention(
+        keep, None if after is None else int(after), int(merged.get("min_age_days") or 0)
+    )
 
 
 def resolve_name(root: Path, name: str | None) -> str:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from artreg.features.housekeeping import Housekeeping
     from artreg.features.init import InitResult
     from artreg.features.queries import ArtifactSummary, Diff, LineageStep, TrainingCode
+    from artreg.features.retention import Applied, Plan
     from artreg.features.review import PromotionSummary
     from artreg.integrity import Report
     from artreg.publish import Published
@@ -327,11 +328,13 @@ def diff_text(data: Diff) -> str:
 
 
 def verify_json(report: Report) -> dict[str, Any]:
-    return {"ok": not report.problems, "problems": report.problems, "checked": report.checked}
+    data = {"ok": not report.problems, "problems": report.problems, "checked": report.checked}
+    return {**data, "notes": report.notes} if report.notes else data
 
 
 def verified_text(report: Report) -> str:
-    return "registry verified: " + ", ".join(f"{n} {k}" for k, n in report.checked.items())
+    counts = ", ".join(f"{n} {k}" for k, n in report.checked.items())
+    return "\n".join([f"registry verified: {counts}", *report.notes])
 
 
 def doctor_json(checks: Sequence[Check]) -> list[dict[str, Any]]:
@@ -423,3 +426,69 @@ def plain(data: Any) -> Any:
     if is_dataclass(data) and not isinstance(data, type):
         return asdict(data)
     return data
+
+
+# --- gc -------------------------------------------------------------------------------------------
+
+
+def _size(n: int) -> str:
+    """Bytes for people: exact below 1 KiB, else one decimal in KiB, MiB, GiB."""
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def gc_json(result: Plan | Applied) -> dict[str, Any]:
+    """`artreg gc --json`: the plan (and what --apply deleted)."""
+    return result.as_dict()
+
+
+def gc_text(result: Plan | Applied) -> str:
+    """Per name and stage what gc drops (folders, objects, bytes) and every folder's reason."""
+    from artreg.features.retention import Applied
+
+    plan = result.plan if isinstance(result, Applied) else result
+    lines = [f"retention policy: {plan.policy_source}", ""]
+    table = [("NAME", "STAGE", "KEPT", "DROPPED", "OBJECTS", "BYTES")]
+    table += [
+        (
+            r["name"],
+            r["stage"],
+            str(r["kept"]),
+            str(r["dropped"]),
+            str(r["objects"]),
+            str(r["bytes"]),
+        )
+        for r in plan.summary()
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table
+    ]
+    lines.append("")
+    for d in plan.decisions:
+        verb = "keep" if d.keep else "drop"
+        extra = "" if d.keep else f" ({len(d.objects)} objects, {d.bytes} bytes)"
+        lines.append(f"{verb} {d.folder.relpath}{extra}: {'; '.join(d.reasons)}")
+        if d.shared:
+            lines.append(
+                f"     {len(d.shared)} object(s) stay: a kept folder or another ref uses them"
+            )
+    lines.append("")
+    total = f"{len(plan.drop)} objects, {plan.bytes} bytes ({_size(plan.bytes)})"
+    if isinstance(result, Applied):
+        where = f"remote {result.remote}" if result.remote else "no remote"
+        lines.append(
+            f"deleted {result.remote_objects} objects, {result.remote_bytes} bytes from {where}; "
+            f"{result.cache_objects} objects, {result.cache_bytes} bytes from the local cache"
+            + (f"; tombstones committed in {result.commit[:12]}" if result.commit else "")
+        )
+    else:
+        lines.append(f"would delete {total} (dry run: pass --apply to delete)")
+    lines += [f"warning: {w}" for w in plan.warnings]
+    return "\n".join(lines)

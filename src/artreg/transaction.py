@@ -15,7 +15,7 @@ import shutil
 import socket
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -315,9 +315,12 @@ def transaction(
     touched: Sequence[str],
     wait: float = 0.0,
     tags_only: bool = False,
+    held: bool = False,
 ) -> Iterator[Transaction]:
-    """Lock the registry, begin a transaction, and roll it back if the body raises."""
-    with repo_lock(root, wait=wait):
+    """Lock the registry, begin a transaction, and roll it back if the body raises.
+
+    `held`: the caller holds the lock already (gc keeps it from planning to the last delete)."""
+    with nullcontext() if held else repo_lock(root, wait=wait):
         txn = Transaction(root, new_dirs, touched, tags_only=tags_only)
         txn.begin()
         try:

@@ -172,6 +172,9 @@ def verify(root: Path, resolved: Resolved, progress: ProgressFn | None = None) -
     result = compare_files(resolved.folder.path(root), resolved.files, progress)
     missing = result.missing
     if missing:
+        retired = _retired(root, resolved)
+        if retired is not None:
+            raise retired
         raise NotFoundError(
             f"{resolved.folder.relpath}: not pulled yet: {', '.join(missing[:5])}"
             + (" …" if len(missing) > 5 else ""),
@@ -216,12 +219,32 @@ def pull(
     fetched = 0
     if missing or bad:
         try:
-            fetched = dvcrepo.fetch_checked_checkout(root, found, remote=remote)
-        except ToolError:
-            _explain_checkout_failure(root, resolved, found)
+            try:
+                fetched = dvcrepo.fetch_checked_checkout(root, found, remote=remote)
+            except ToolError:
+                _explain_checkout_failure(root, resolved, found)
+                raise
+        except (NotFoundError, ToolError) as exc:
+            retired = _retired(root, resolved)
+            if retired is not None:
+                raise retired from exc
             raise
     verify(root, resolved, progress)
     return fetched
+
+
+def _retired(root: Path, resolved: Resolved) -> NotFoundError | None:
+    """The error for a folder gc retired (its objects were deleted on purpose), else None."""
+    from artreg.features.retention import read_retired
+
+    tomb = read_retired(root).get(resolved.folder.relpath)
+    if tomb is None:
+        return None
+    return NotFoundError(
+        f"{tomb.message} ({tomb.by}); its data is no longer in the DVC remote",
+        hint="use a version the policy keeps (`artreg gc` lists them); its tags and files "
+        "in git remain for the record",
+    )
 
 
 def _explain_checkout_failure(root: Path, resolved: Resolved, found: list[str]) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from artreg import dvcrepo, dvcyaml, gitrepo, index, state
 from artreg.errors import ArtregError, InputError
+from artreg.features.retention import read_retired
 from artreg.integrity import Report, check_folder, check_immutability
 from artreg.layout import (
     ARTIFACTS_DIR,
@@ -188,8 +189,14 @@ def verify_registry(
     _check_index_and_dvc_yaml(root, registry, report)
     _check_git_contents(root, report)
     _check_journal(root, report)
+    retired = read_retired(root)
+    if retired:
+        # gc deleted their objects on purpose (committed tombstones): not "missing from the remote".
+        tombs = [retired[f.relpath] for f in folders if f.relpath in retired]
+        report.count("folders retired by gc", len(tombs))
+        report.notes += [t.message for t in tombs]
     if remote:
-        _check_remote(root, folders, report, remote_name)
+        _check_remote(root, [f for f in folders if f.relpath not in retired], report, remote_name)
     if signed:
         _check_signatures(root, registry, report)
     return report
