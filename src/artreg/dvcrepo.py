@@ -243,6 +243,38 @@ def push(root: Path, targets: Sequence[str], remote: str | None = None) -> int:
             raise _translate(exc, "dvc push") from exc
 
 
+def _fetch(repo: Any, root: Path, targets: Sequence[str], remote: str | None) -> int:
+    """`dvc fetch` of `targets` into the cache (objects already there are not fetched again),
+    with DVC's failures translated: an unreachable remote is retryable, a missing object is
+    not found."""
+    try:
+        return int(repo.fetch(targets=_abs(root, targets), remote=remote))
+    except Exception as exc:
+        # DVC reports an unreachable remote as files that failed to download: ask the remote.
+        problem = _odb_problem(repo, remote)
+        if problem:
+            raise RemoteUnavailable(
+                f"DVC remote {remote or _config_value(root, 'core', 'remote') or ''} did not "
+                f"answer, so nothing was fetched: {problem}",
+                hint="check the network, the remote's URL and credentials "
+                "(`dvc remote list`), then run the command again",
+            ) from exc
+        missing = "missing" in str(exc).lower() or "not found" in str(exc).lower()
+        cls = NotFoundError if missing else ToolError
+        raise cls(
+            f"dvc fetch of {', '.join(targets)} failed: {exc}",
+            hint="check that the data was pushed (`dvc push`) and the remote is reachable",
+        ) from exc
+
+
+def fetch_objects(root: Path, targets: Sequence[str], remote: str | None = None) -> int:
+    """Fetch into the DVC cache only the objects of `targets` (files of tracked outputs, also
+    single files inside a tracked folder), without touching the work tree; returns how many
+    objects were transferred (those already in the cache are not)."""
+    with _dvc_repo(root) as repo:
+        return _fetch(repo, root, targets, remote)
+
+
 def fetch_checked_checkout(root: Path, targets: Sequence[str], remote: str | None = None) -> int:
     """fetch, refuse unsafe `.dir` listings, then checkout, all with one DVC repo instance.
 
@@ -250,24 +282,7 @@ def fetch_checked_checkout(root: Path, targets: Sequence[str], remote: str | Non
     pulling a small artifact.
     """
     with _dvc_repo(root) as repo:
-        try:
-            fetched = int(repo.fetch(targets=_abs(root, targets), remote=remote))
-        except Exception as exc:
-            # DVC reports an unreachable remote as files that failed to download: ask the remote.
-            problem = _odb_problem(repo, remote)
-            if problem:
-                raise RemoteUnavailable(
-                    f"DVC remote {remote or _config_value(root, 'core', 'remote') or ''} did not "
-                    f"answer, so nothing was fetched: {problem}",
-                    hint="check the network, the remote's URL and credentials "
-                    "(`dvc remote list`), then run the command again",
-                ) from exc
-            missing = "missing" in str(exc).lower() or "not found" in str(exc).lower()
-            cls = NotFoundError if missing else ToolError
-            raise cls(
-                f"dvc fetch of {', '.join(targets)} failed: {exc}",
-                hint="check that the data was pushed (`dvc push`) and the remote is reachable",
-            ) from exc
+        fetched = _fetch(repo, root, targets, remote)
         check_dir_objects(root, [root / t for t in targets])
         try:
             repo.checkout(targets=_abs(root, targets), force=True)
