@@ -227,8 +227,9 @@ def main(ctx: click.Context, show_traceback: bool) -> None:
 )
 @click.option(
     "--ci",
-    type=click.Choice(["github"]),
-    help="Also write CI workflows, a PR template and a pre-commit hook.",
+    type=click.Choice(["github", "gitlab"]),
+    help="Also write CI workflows (GitHub Actions or .gitlab-ci.yml), a PR/MR template and a "
+    "pre-commit hook.",
 )
 @click.option(
     "--server-hook",
