@@ -61,8 +61,11 @@ class Output:
         self.as_json = as_json
         self.quiet = quiet
         if not self.interactive:
-            # DVC draws its own bars (push, pull, checkout) unless its logger is above INFO.
+            # DVC draws its own bars (push, fetch, checkout) unless its logger is above INFO,
+            # and its (and dvc-data's) transfer bars unless their loggers are above ERROR.
             logging.getLogger("dvc").setLevel(logging.WARNING)
+            for bars in ("dvc.progress", "dvc_data.callbacks"):
+                logging.getLogger(bars).setLevel(logging.CRITICAL)
 
     @property
     def interactive(self) -> bool:
