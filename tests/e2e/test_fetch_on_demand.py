@@ -384,3 +384,31 @@ def test_the_pull_request_job_passes_on_a_promotion_branch(
     for script in _workflow_steps():
         done = _run_step(script, ci, tmp_path)
         assert done.returncode == 0, f"{script}\n{done.stderr}"
+
+
+def test_a_blob_filtered_shallow_clone_stays_blob_filtered(
+    registry: Path, checkpoint_dir: Path, bare_origin: Path, tmp_path: Path, cli
+) -> None:
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    git(registry, "push", "--quiet", "origin", "main", "--tags")
+    git(bare_origin, "config", "uploadpack.allowFilter", "true")
+    clone = tmp_path / "partial"
+    git(
+        tmp_path,
+        "clone",
+        "--quiet",
+        "--depth",
+        "1",
+        "--no-tags",
+        "--filter=blob:none",
+        f"file://{bare_origin}",
+        str(clone),
+    )
+
+    shown = cli("show", "encoder@v1.0.0", "--json", cwd=clone)
+
+    assert shown.exit_code == 0, shown.stderr
+    assert "`git fetch --filter=blob:none --tags --unshallow origin`" in shown.stderr
+    assert git(clone, "config", "remote.origin.promisor").strip() == "true"
+    diffed = cli("diff", "encoder@v1.0.0", "encoder#validated", "--json", cwd=clone)
+    assert diffed.exit_code == 0, diffed.stderr
