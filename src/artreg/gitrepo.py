@@ -469,8 +469,9 @@ def fetch_history(root: Path, remote: str, unshallow: bool) -> str:
         # so a partial deepening (--deepen N) would only move the problem: take it all once.
         args += ["--tags", "--unshallow", remote]
     else:
-        # Tags only: remote-tracking branches stay where the user left them.
-        args += [remote, "+refs/tags/*:refs/tags/*"]
+        # Tags only: remote-tracking branches stay where the user left them. No "+": a local
+        # tag that differs from the remote's is refused by git, never overwritten.
+        args += [remote, "refs/tags/*:refs/tags/*"]
     try:
         git(root, *args)
     except ToolError as exc:

@@ -287,7 +287,7 @@ def test_a_tagless_clone_fetches_only_tags(
     shown = cli("show", "encoder#production", "--json", cwd=clone)
 
     assert shown.exit_code == 0, shown.stderr
-    assert "`git fetch origin +refs/tags/*:refs/tags/*`" in shown.stderr
+    assert "`git fetch origin refs/tags/*:refs/tags/*`" in shown.stderr
     assert git(clone, "rev-parse", "origin/main") == tracking
 
 
