@@ -412,3 +412,28 @@ def test_a_blob_filtered_shallow_clone_stays_blob_filtered(
     assert git(clone, "config", "remote.origin.promisor").strip() == "true"
     diffed = cli("diff", "encoder@v1.0.0", "encoder#validated", "--json", cwd=clone)
     assert diffed.exit_code == 0, diffed.stderr
+
+
+def test_the_python_api_promotes_from_a_fresh_clone_and_loads_the_fetched_weights(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path
+) -> None:
+    from artreg import ArtifactRepository
+
+    vid = _team_registry(registry, checkpoint_dir, tmp_path)
+    clone = clone_repo(registry, tmp_path / "notebook")
+
+    # --optimize loads the source with torch (weights_only=True) from its DVC cache object,
+    # which has no file suffix: the format comes from the manifest's file name.
+    published = ArtifactRepository(clone, name="encoder", branch="rel").promote_to_production(
+        vid,
+        "1.0.0",
+        benchmarks=EXAMPLES / "benchmarks.json",
+        resource_usage=EXAMPLES / "resource_usage.json",
+        approved_by="rm",
+        optimize="fp16",
+    )
+
+    source = _pointer_md5(registry / f"artifacts/validated/encoder/{vid}/model.pt.dvc")
+    written = _pointer_md5(clone / published.folder / "model.pt.dvc")
+    assert written != source  # fp16 weights: a new object, made from the fetched one
+    assert _cache_objects(clone) == {source, written}
