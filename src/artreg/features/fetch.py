@@ -183,7 +183,8 @@ def stage_file(
             f"{where}: listed in the manifest but missing from the work tree (git tracks it)",
             hint=f"restore it with `git checkout -- {where}`",
         )
-    obj = dvcrepo.cached_object(root, folder.path(root), rel)
+    cache = dvcrepo.cache_dir(root)
+    obj = dvcrepo.cached_object(root, folder.path(root), rel, cache)
     if obj is None or not obj.is_file():
         if not fetch:
             raise NotFoundError(
@@ -192,7 +193,7 @@ def stage_file(
                 hint=f"run `dvc fetch {where}` (or leave out --no-fetch), then run the command again",
             )
         dvcrepo.fetch_objects(root, [where], remote=remote)
-        obj = dvcrepo.cached_object(root, folder.path(root), rel)
+        obj = dvcrepo.cached_object(root, folder.path(root), rel, cache)
         if obj is None or not obj.is_file():
             raise NotFoundError(
                 f"{where}: its object is in neither the DVC cache nor the remote "
@@ -218,7 +219,7 @@ def pointers(root: Path, resolved: Resolved) -> list[str]:
             f"{resolved.folder.relpath}: not in this checkout (it was promoted in {resolved.commit[:12]})",
             hint="update the checkout (`git pull`) to a commit that holds the folder",
         )
-    found = sorted(str(p.relative_to(root)) for p in folder.rglob("*.dvc"))
+    found = [str(p.relative_to(root)) for p in dvcrepo.pointer_files(root, folder)]
     for pointer in found:
         dvcrepo.read_pointer(root / pointer)  # refuses pointers that leave their folder
     changed = gitrepo.git(

@@ -130,7 +130,9 @@ def _check_journal(root: Path, report: Report) -> None:
 def _check_remote(
     root: Path, folders: Iterable[StageDir], report: Report, remote: str | None
 ) -> None:
-    pointers = [str(p.relative_to(root)) for f in folders for p in f.path(root).rglob("*.dvc")]
+    pointers = [
+        str(p.relative_to(root)) for f in folders for p in dvcrepo.pointer_files(root, f.path(root))
+    ]
     if not pointers:
         return
     try:
@@ -169,8 +171,12 @@ def _check_absent_bytes(
             (folder, rel, e) for rel, e in files.items() if e.dvc and not (base / rel).is_file()
         ]
 
+    if not absent:
+        return
+    cache = dvcrepo.cache_dir(root)
+
     def cached(folder: StageDir, rel: str) -> bool:
-        obj = dvcrepo.cached_object(root, folder.path(root), rel)
+        obj = dvcrepo.cached_object(root, folder.path(root), rel, cache)
         return obj is not None and obj.is_file()
 
     lacking = [f"{folder.relpath}/{rel}" for folder, rel, _ in absent if not cached(folder, rel)]
