@@ -31,6 +31,29 @@ wait_option = click.option(
 )
 
 
+def _set_no_fetch(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value and isinstance(ctx.obj, dict):
+        ctx.obj["no_fetch"] = True
+    return value
+
+
+# Kept in the context rather than passed as a parameter, so `_root` and the byte fetches of a
+# command read the same switch.
+no_fetch_option = click.option(
+    "--no-fetch",
+    is_flag=True,
+    expose_value=False,
+    callback=_set_no_fetch,
+    help="Fetch nothing (tags, history, DVC objects); refuse with the command to run instead.",
+)
+
+
+def _fetching() -> bool:
+    """False when this command was given --no-fetch."""
+    ctx = click.get_current_context(silent=True)
+    return not (ctx is not None and isinstance(ctx.obj, dict) and ctx.obj.get("no_fetch"))
+
+
 class Output:
     """How to render: JSON or text; progress bars only on a terminal outside CI."""
 
@@ -38,8 +61,11 @@ class Output:
         self.as_json = as_json
         self.quiet = quiet
         if not self.interactive:
-            # DVC draws its own bars (push, pull, checkout) unless its logger is above INFO.
+            # DVC draws its own bars (push, fetch, checkout) unless its logger is above INFO,
+            # and its (and dvc-data's) transfer bars unless their loggers are above ERROR.
             logging.getLogger("dvc").setLevel(logging.WARNING)
+            for bars in ("dvc.progress", "dvc_data.callbacks"):
+                logging.getLogger(bars).setLevel(logging.CRITICAL)
 
     @property
     def interactive(self) -> bool:
@@ -65,14 +91,21 @@ class Output:
             click.echo(text)
 
 
-def _root(path: str | None) -> Path:
-    """The registry this command works on (artreg.location's rule), kept for the error report."""
+def _root(path: str | None, history: bool = True) -> Path:
+    """The registry this command works on (artreg.location's rule), kept for the error report;
+    with `history`, a shallow or tagless clone first fetches the tags and history it lacks."""
     from artreg.location import find_root
 
     root = find_root(path)
     ctx = click.get_current_context(silent=True)
     if ctx is not None and isinstance(ctx.obj, dict):
         ctx.obj["root"] = root
+    if history:
+        from artreg.features.fetch import complete_history
+
+        note = complete_history(root, fetch=_fetching())
+        if note:
+            click.echo(f"artreg: note: {note}", err=True)
     return root
 
 
@@ -197,8 +230,9 @@ def main(ctx: click.Context, show_traceback: bool) -> None:
 )
 @click.option(
     "--ci",
-    type=click.Choice(["github"]),
-    help="Also write CI workflows, a PR template and a pre-commit hook.",
+    type=click.Choice(["github", "gitlab"]),
+    help="Also write CI workflows (GitHub Actions or .gitlab-ci.yml), a PR/MR template and a "
+    "pre-commit hook.",
 )
 @click.option(
     "--server-hook",
@@ -250,6 +284,7 @@ def init(
 @click.option("--metrics", multiple=True, type=click.Path(), help="Metrics JSON file (repeatable).")
 @click.option("--log", type=click.Path(), help="Training log.")
 @repo_option
+@no_fetch_option
 @_publish_options
 @json_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
@@ -345,6 +380,7 @@ def register(
     help="production: allow a version lower than the latest release.",
 )
 @repo_option
+@no_fetch_option
 @_publish_options
 @json_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
@@ -402,6 +438,7 @@ def promote(
             allow_non_monotonic=allow_non_monotonic,
             progress=progress,
             options=_options(publishing),
+            fetch=_fetching(),
         )
     _warn(result.warnings)
     out.emit(*render.written(root, result.as_dict(), render.promoted(result)))
@@ -437,6 +474,7 @@ def _stage_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @main.command(name="list")
 @click.option("--all", "show_all", is_flag=True, help="Include deprecated artifacts.")
 @repo_option
+@no_fetch_option
 @json_option
 def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
     """List every artifact with its latest version and what each stage holds (like gto show).
@@ -457,6 +495,7 @@ def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
 @main.command()
 @click.argument("spec")
 @repo_option
+@no_fetch_option
 @json_option
 def show(spec: str, repo_path: str | None, as_json: bool) -> None:
     """Show one artifact: NAME (every stage), NAME@vX.Y.Z or NAME#STAGE (one entry).
@@ -480,6 +519,7 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
 @main.command()
 @click.argument("name")
 @_stage_options
+@no_fetch_option
 @click.option("--no-verify", is_flag=True, help="Print the path without hashing the files.")
 @json_option
 def resolve(
@@ -553,6 +593,7 @@ def pull(
 @main.command()
 @click.argument("name")
 @_stage_options
+@no_fetch_option
 @click.option(
     "-o",
     "--out",
@@ -584,7 +625,7 @@ def get(
     name, stage, version = fetch.target(name, stage, version)
     root = _root(repo_path)
     resolved = fetch.resolve(root, name, stage=stage, version=version)
-    written = fetch.export(root, resolved, Path(out_dir), remote=remote)
+    written = fetch.export(root, resolved, Path(out_dir), remote=remote, fetch=_fetching())
     Output(as_json).emit(
         {**render.resolved_json(root, resolved), "written": [str(p) for p in written]},
         "\n".join(str(p) for p in written),
@@ -596,6 +637,7 @@ def get(
     "--check", is_flag=True, help="Exit 1 if artifacts/registry.json is out of date; write nothing."
 )
 @repo_option
+@no_fetch_option
 def index(check: bool, repo_path: str | None) -> None:
     """Regenerate artifacts/registry.json from the tags and folders (or check it).
 
@@ -616,6 +658,7 @@ def index(check: bool, repo_path: str | None) -> None:
 @main.command()
 @click.argument("name")
 @repo_option
+@no_fetch_option
 @json_option
 def log(name: str, repo_path: str | None, as_json: bool) -> None:
     """Every event of NAME (registration, promotion, deprecation, unassignment), newest first.
@@ -646,6 +689,7 @@ def log(name: str, repo_path: str | None, as_json: bool) -> None:
 )
 @click.argument("files", nargs=-1)
 @repo_option
+@no_fetch_option
 @json_option
 def verify(
     check_remote: bool,
@@ -669,6 +713,7 @@ def verify(
         remote_name=remote_name,
         signed=signed,
         changed=list(files) if changed else None,
+        fetch=_fetching(),
     )
     if report.problems:
         if as_json:
@@ -704,6 +749,7 @@ def gc(apply_: bool, remote: str | None, wait: float, repo_path: str | None, as_
 @main.command()
 @click.argument("spec")
 @repo_option
+@no_fetch_option
 @json_option
 def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
     """The chain release ← validated ← raw ← training code, with gates, hashes, who and when.
@@ -723,6 +769,7 @@ def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
     "origin/<branch> when origin has it).",
 )
 @repo_option
+@no_fetch_option
 def summary(base: str | None, repo_path: str | None) -> None:
     """Print the markdown summary of the promotions between BASE and HEAD (for pull requests).
 
@@ -740,6 +787,7 @@ def summary(base: str | None, repo_path: str | None) -> None:
 )
 @wait_option
 @repo_option
+@no_fetch_option
 @json_option
 def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bool) -> None:
     """Create the tags of merged promotions that lack them (idempotent; run on the default branch
@@ -770,7 +818,7 @@ def recover(wait: float, repo_path: str | None) -> None:
     """
     from artreg.transaction import recover as run
 
-    root = _root(repo_path)
+    root = _root(repo_path, history=False)
     click.echo(render.written(root, None, run(root, wait=wait))[1])
 
 
@@ -778,6 +826,7 @@ def recover(wait: float, repo_path: str | None) -> None:
 @click.argument("spec")
 @wait_option
 @repo_option
+@no_fetch_option
 @json_option
 def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> None:
     """Retire NAME@vX.Y.Z (deregister that version) or NAME (deprecate the whole artifact).
@@ -795,6 +844,7 @@ def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> N
 @click.argument("spec")
 @wait_option
 @repo_option
+@no_fetch_option
 @json_option
 def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> None:
     """Take NAME#STAGE away from the version that holds it (the stage no longer resolves).
@@ -812,6 +862,7 @@ def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> No
 @click.argument("a")
 @click.argument("b")
 @repo_option
+@no_fetch_option
 @json_option
 def diff_(a: str, b: str, repo_path: str | None, as_json: bool) -> None:
     """Compare two artifacts: metric deltas, model hashes, changed files, sources.

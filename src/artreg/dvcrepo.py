@@ -434,6 +434,38 @@ def push(root: Path, targets: Sequence[str], remote: str | None = None) -> int:
             raise _translate(exc, "dvc push") from exc
 
 
+def _fetch(repo: Any, root: Path, targets: Sequence[str], remote: str | None) -> int:
+    """`dvc fetch` of `targets` into the cache (objects already there are not fetched again),
+    with DVC's failures translated: an unreachable remote is retryable, a missing object is
+    not found."""
+    try:
+        return int(repo.fetch(targets=_abs(root, targets), remote=remote))
+    except Exception as exc:
+        # DVC reports an unreachable remote as files that failed to download: ask the remote.
+        problem = _odb_problem(repo, remote)
+        if problem:
+            raise RemoteUnavailable(
+                f"DVC remote {remote or repo.config['core'].get('remote') or ''} did not "
+                f"answer, so nothing was fetched: {problem}",
+                hint="check the network, the remote's URL and credentials "
+                "(`dvc remote list`), then run the command again",
+            ) from exc
+        missing = "missing" in str(exc).lower() or "not found" in str(exc).lower()
+        cls = NotFoundError if missing else ToolError
+        raise cls(
+            f"dvc fetch of {', '.join(targets)} failed: {exc}",
+            hint="check that the data was pushed (`dvc push`) and the remote is reachable",
+        ) from exc
+
+
+def fetch_objects(root: Path, targets: Sequence[str], remote: str | None = None) -> int:
+    """Fetch into the DVC cache only the objects of `targets` (files of tracked outputs, also
+    single files inside a tracked folder), without touching the work tree; returns how many
+    objects were transferred (those already in the cache are not)."""
+    with _dvc_repo(root) as repo:
+        return _fetch(repo, root, targets, remote)
+
+
 def fetch_checked_checkout(root: Path, targets: Sequence[str], remote: str | None = None) -> int:
     """fetch, refuse unsafe `.dir` listings, then checkout, all with one DVC repo instance.
 
@@ -441,24 +473,7 @@ def fetch_checked_checkout(root: Path, targets: Sequence[str], remote: str | Non
     pulling a small artifact.
     """
     with _dvc_repo(root) as repo:
-        try:
-            fetched = int(repo.fetch(targets=_abs(root, targets), remote=remote))
-        except Exception as exc:
-            # DVC reports an unreachable remote as files that failed to download: ask the remote.
-            problem = _odb_problem(repo, remote)
-            if problem:
-                raise RemoteUnavailable(
-                    f"DVC remote {remote or repo.config['core'].get('remote') or ''} did not "
-                    f"answer, so nothing was fetched: {problem}",
-                    hint="check the network, the remote's URL and credentials "
-                    "(`dvc remote list`), then run the command again",
-                ) from exc
-            missing = "missing" in str(exc).lower() or "not found" in str(exc).lower()
-            cls = NotFoundError if missing else ToolError
-            raise cls(
-                f"dvc fetch of {', '.join(targets)} failed: {exc}",
-                hint="check that the data was pushed (`dvc push`) and the remote is reachable",
-            ) from exc
+        fetched = _fetch(repo, root, targets, remote)
         check_dir_objects(Path(repo.cache.local_cache_dir), [root / t for t in targets])
         try:
             repo.checkout(targets=_abs(root, targets), force=True)
@@ -467,15 +482,16 @@ def fetch_checked_checkout(root: Path, targets: Sequence[str], remote: str | Non
     return fetched
 
 
-def cached_object(root: Path, folder: Path, rel: str) -> Path | None:
-    """The cache object holding file `rel` of a stage folder, found through its pointer."""
+def cached_object(root: Path, folder: Path, rel: str, cache: Path | None = None) -> Path | None:
+    """The cache object holding file `rel` of a stage folder, found through its pointer
+    (`cache`: the cache folder, when the caller has it already; asking DVC opens the repo)."""
     parts = rel.split("/")
     for depth in range(len(parts), 0, -1):
         pointer = folder / ("/".join(parts[:depth]) + ".dvc")
         if not pointer.is_file():
             continue
         md5 = str(read_pointer(pointer).get("md5", ""))
-        cache = cache_dir(root)
+        cache = cache or cache_dir(root)
         if not md5.endswith(".dir"):
             return _object_path(cache, md5) if depth == len(parts) else None
         listing = _object_path(cache, md5)

@@ -491,3 +491,38 @@ def missing_history(root: Path, check_tags: bool = True) -> tuple[str, str] | No
             "git fetch --tags",
         )
     return None
+
+
+def upstream_remote(root: Path) -> str | None:
+    """The remote to fetch registry history from: the current branch's upstream remote, else
+    `origin`, else the only remote; None when there is none to ask."""
+    branch = current_branch(root)
+    tracked = config_value(root, f"branch.{branch}.remote") if branch else ""
+    if tracked and tracked != ".":
+        return tracked
+    remotes = git(root, "remote").split()
+    if "origin" in remotes:
+        return "origin"
+    return remotes[0] if len(remotes) == 1 else None
+
+
+def fetch_history(root: Path, remote: str, unshallow: bool) -> str:
+    """Fetch the registry tags from `remote` and, in a shallow clone, the whole history;
+    blob-filtered when the clone is a partial clone already (git allows `--filter` only
+    there). Returns the command that ran, for the record."""
+    args = ["fetch", "--quiet", "--no-write-fetch-head"]
+    if config_value(root, f"remote.{remote}.promisor") == "true":
+        args.append("--filter=blob:none")
+    if unshallow:
+        # Every registry command may read any tagged commit and each folder's creating commit,
+        # so a partial deepening (--deepen N) would only move the problem: take it all once.
+        args += ["--tags", "--unshallow", remote]
+    else:
+        # Tags only: remote-tracking branches stay where the user left them. No "+": a local
+        # tag that differs from the remote's is refused by git, never overwritten.
+        args += [remote, "refs/tags/*:refs/tags/*"]
+    try:
+        git(root, *args)
+    except ToolError as exc:
+        raise unreachable(remote, exc) from exc
+    return "git " + " ".join(a for a in args if a not in ("--quiet", "--no-write-fetch-head"))

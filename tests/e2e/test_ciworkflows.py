@@ -20,7 +20,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from artreg.ciworkflows import (
+    GITLAB_CI_PATH,
     MAIN_WORKFLOW_PATH,
+    MR_TEMPLATE_PATH,
     PR_TEMPLATE_PATH,
     PR_WORKFLOW_PATH,
     PRE_COMMIT_HOOKS_PATH,
@@ -89,7 +91,14 @@ def test_pr_workflow_content(written: Path) -> None:
     assert setup["with"]["python-version"] == "3.11"
     runs = [s.get("run", "") for s in steps]
     assert "pip install artreg" in runs
-    assert "artreg verify --remote --json" in runs
+    # No hand-written `dvc pull`: the registry is checked without downloading it, then only
+    # the folders the pull request changes are hashed (artreg fetches their objects).
+    assert not any("dvc pull" in r for r in runs)
+    assert "artreg verify --remote --no-fetch --json" in runs
+    changed = next(r for r in runs if "artreg verify --changed" in r)
+    assert 'git diff --name-only -z "origin/$BASE_REF...HEAD" -- artifacts/' in changed
+    assert workflow["concurrency"]["group"] == "artreg-verify-${{ github.ref }}"
+    assert workflow["concurrency"]["cancel-in-progress"] is True
     summary = next(s for s in steps if s.get("run", "").startswith("artreg summary"))
     assert '--base "origin/$BASE_REF"' in summary["run"]
     assert summary["run"].endswith('>> "$GITHUB_STEP_SUMMARY"')
@@ -106,7 +115,9 @@ def test_main_workflow_content(written: Path) -> None:
     runs = [s.get("run", "") for s in steps]
     assert any('git config user.name "artreg-bot"' in r for r in runs)
     # The remote is checked before any tag is pushed: a tag never names bytes the remote lacks.
-    assert runs.index("artreg verify --remote") < runs.index("artreg tag --push")
+    assert runs.index("artreg verify --remote --no-fetch") < runs.index("artreg tag --push")
+    assert not any("dvc pull" in r for r in runs)
+    assert workflow["concurrency"] == {"group": "artreg-tag", "cancel-in-progress": False}
 
 
 def test_pre_commit_hook(written: Path) -> None:
@@ -172,3 +183,78 @@ def test_workflows_hold_no_credential_values(written: Path, rel: str) -> None:
     assert credential_lines, "the workflow should pass the AWS credentials from secrets"
     for match in credential_lines:
         assert re.fullmatch(r"\$\{\{ secrets\.[A-Z0-9_]+ \}\}", match["value"]), match.group(0)
+
+
+# --- GitLab (`artreg init --ci gitlab`) ------------------------------------------------------------
+
+
+@pytest.fixture
+def gitlab(tmp_path: Path) -> Path:
+    paths = write_ci_files(tmp_path, "main", "gitlab")
+    assert paths == [GITLAB_CI_PATH, MR_TEMPLATE_PATH, PRE_COMMIT_HOOKS_PATH]
+    return tmp_path
+
+
+def _check_gitlab(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.gitlab-ci", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_gitlab_ci_validates_against_check_jsonschemas_gitlab_schema(gitlab: Path) -> None:
+    result = _check_gitlab(gitlab / GITLAB_CI_PATH)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The schema does reject a broken file: the check above can fail.
+    broken = gitlab / "broken.yml"
+    broken.write_text(
+        (gitlab / GITLAB_CI_PATH).read_text().replace("interruptible: true", "interruptible: maybe")
+    )
+    assert _check_gitlab(broken).returncode != 0
+
+
+def test_gitlab_ci_verifies_merge_requests_and_tags_on_the_default_branch(gitlab: Path) -> None:
+    ci = load_yaml(gitlab / GITLAB_CI_PATH)
+    when = [r["if"] for r in ci["workflow"]["rules"]]
+    assert when == [
+        '$CI_PIPELINE_SOURCE == "merge_request_event"',
+        "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH",
+    ]
+    # Full history and every tag (GitLab's own variables for the clone it makes).
+    assert ci["variables"]["GIT_DEPTH"] == "0"
+    assert "--tags" in ci["variables"]["GIT_FETCH_EXTRA_FLAGS"].split()
+    verify, tag = ci["artreg-verify"], ci["artreg-tag"]
+    assert [r["if"] for r in verify["rules"]] == ['$CI_PIPELINE_SOURCE == "merge_request_event"']
+    assert [r["if"] for r in tag["rules"]] == ["$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"]
+    assert verify["interruptible"] is True
+    assert tag["resource_group"] == "artreg-tag"  # one tagging job at a time
+    scripts = verify["script"] + tag["script"] + ci["default"]["before_script"]
+    assert not any("dvc pull" in line for line in scripts)
+    assert "artreg verify --remote --no-fetch --json" in verify["script"]
+    assert any("xargs -0 --no-run-if-empty artreg verify --changed" in s for s in verify["script"])
+    assert any(s.startswith("artreg summary --base") for s in verify["script"])
+    assert tag["script"].index("artreg verify --remote --no-fetch") < tag["script"].index(
+        "artreg tag --push"
+    )
+    text = (gitlab / GITLAB_CI_PATH).read_text()
+    assert "AWS_SECRET_ACCESS_KEY:" not in text  # credentials are CI/CD variables, never values
+
+
+def test_gitlab_merge_request_template_and_hook(gitlab: Path) -> None:
+    text = (gitlab / MR_TEMPLATE_PATH).read_text(encoding="utf-8")
+    assert "--ci gitlab" in text and "github" not in text.lower()
+    assert "| gate | threshold | value | result |" in text
+    hooks = load_yaml(gitlab / PRE_COMMIT_HOOKS_PATH)
+    assert hooks[0]["entry"] == "artreg verify --changed"
+
+
+def test_init_ci_gitlab_commits_the_files(tmp_path: Path, cli) -> None:
+    result = cli("init", str(tmp_path / "reg"), "--ci", "gitlab", "--json")
+    assert result.exit_code == 0, result.stderr
+    tracked = subprocess.run(
+        ["git", "-C", str(tmp_path / "reg"), "ls-files"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert GITLAB_CI_PATH in tracked and MR_TEMPLATE_PATH in tracked
+    assert not (tmp_path / "reg/.github").exists()

@@ -391,18 +391,20 @@ def test_a_shallow_clone_says_what_to_fetch_instead_of_nothing_in_production(
     shallow = tmp_path / "shallow"
     git(tmp_path, "clone", "--quiet", "--depth", "1", f"file://{published_origin}", str(shallow))
 
-    result = cli("resolve", "encoder", "--no-verify", cwd=shallow)
+    result = cli("resolve", "encoder", "--no-verify", "--no-fetch", cwd=shallow)
 
     assert result.exit_code == 2
     assert "shallow clone" in result.stderr
     assert "fix: this is a shallow clone" in result.stderr
     assert "run `git fetch --tags --unshallow`" in result.stderr
-    listed = cli("list", cwd=shallow)
+    listed = cli("list", "--no-fetch", cwd=shallow)
     assert "run `git fetch --tags --unshallow`" in listed.stderr
-    git(shallow, "fetch", "--quiet", "--tags", "--unshallow")
+    # Without --no-fetch the command fetches what it lacks itself (issue 14, item 4).
     fixed = cli("resolve", "encoder", "--no-verify", cwd=shallow)
     assert fixed.exit_code == 0, fixed.stderr
+    assert "fetched what it lacks (`git fetch --tags --unshallow origin`)" in fixed.stderr
     assert fixed.stdout.strip().endswith("artifacts/production/encoder/v1.0.0/model.pt")
+    assert "git fetch" not in cli("list", cwd=shallow).stderr
 
 
 def test_a_clone_without_tags_says_to_fetch_them(
@@ -412,19 +414,20 @@ def test_a_clone_without_tags_says_to_fetch_them(
     git(tmp_path, "clone", "--quiet", "--no-tags", str(published_origin), str(tagless))
     assert git(tagless, "tag") == ""
 
-    result = cli("show", "encoder#production", cwd=tagless)
+    result = cli("show", "encoder#production", "--no-fetch", cwd=tagless)
     assert result.exit_code == 2
     assert "no registry tags" in result.stderr
     assert "fix:" in result.stderr and "run `git fetch --tags`" in result.stderr
-    listed = cli("list", "--json", cwd=tagless)
+    listed = cli("list", "--json", "--no-fetch", cwd=tagless)
     assert listed.exit_code == 0 and listed.json() == {}
     assert "run `git fetch --tags`" in listed.stderr
     doctor = cli("doctor", "--json", cwd=tagless).json()
     history = next(c for c in doctor if c["name"] == "history and tags")
     assert not history["ok"] and history["fix"] == "git fetch --tags"
 
-    git(tagless, "fetch", "--quiet", "--tags")
+    # Without --no-fetch the command fetches the tags itself (issue 14, item 4).
     assert cli("show", "encoder#production", cwd=tagless).exit_code == 0
+    assert git(tagless, "tag")
     assert "git fetch" not in cli("list", cwd=tagless).stderr
 
 

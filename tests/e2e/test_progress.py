@@ -57,3 +57,31 @@ def test_register_shows_progress_only_for_a_person_at_a_terminal(
     )
     assert code == 0, output
     assert ("copying and hashing" in output) is expect_bar, output
+
+
+@pytest.mark.parametrize(
+    ("ci", "expect_bar"), [(False, True), (True, False)], ids=["terminal", "CI"]
+)
+def test_a_fetch_on_demand_shows_progress_only_at_a_terminal(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path, ci: bool, expect_bar: bool
+) -> None:
+    from artreg.features.promote import promote_to_validated
+    from artreg.features.register import register_raw
+
+    from helpers import EXAMPLES, clone_repo, run_tool
+
+    register_raw(registry, "encoder", "s1", checkpoint_dir)
+    vid = promote_to_validated(
+        registry, "encoder", "s1", "best", EXAMPLES / "validation_results.json"
+    ).id
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    clone = clone_repo(registry, tmp_path / "clone")
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    if ci:
+        env["CI"] = "true"
+    args = [ARTREG, "promote", "encoder", vid, "--to", "production", "--version", "1.0.0"]
+    args += ["--benchmarks", str(EXAMPLES / "benchmarks.json"), "--approved-by", "rm"]
+    args += ["--resources", str(EXAMPLES / "resource_usage.json"), "--branch", "rel"]
+    code, output = _run_on_a_terminal(args, cwd=clone, env=env)
+    assert code == 0, output
+    assert ("Fetching from" in output) is expect_bar, output  # DVC's own transfer bar

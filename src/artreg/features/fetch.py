@@ -13,7 +13,14 @@ from pathlib import Path
 from artreg import dvcrepo, gitrepo, schemas, state
 from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
 from artreg.fileio import check_output_path, parse_json
-from artreg.hashing import FileDigest, ProgressFn, compare_files, copy_and_hash, hash_files
+from artreg.hashing import (
+    FileDigest,
+    ProgressFn,
+    Recorded,
+    compare_files,
+    copy_and_hash,
+    hash_files,
+)
 from artreg.layout import StageDir
 from artreg.model import Event, Manifest, Registry
 from artreg.tags import STAGES, parse_spec, validate_name, validate_semver
@@ -141,6 +148,67 @@ def resolve(
         files,
         record_.dvc_files,
     )
+
+
+def stage_file(
+    root: Path,
+    folder: StageDir,
+    rel: str,
+    expected: Recorded,
+    *,
+    dvc: bool,
+    fetch: bool = True,
+    remote: str | None = None,
+    progress: ProgressFn | None = None,
+) -> Path:
+    """The verified bytes of file `rel` of a committed stage folder: its work-tree copy, else
+    its DVC cache object, fetched (exactly that object) from the remote when the cache lacks it.
+
+    The one fetch-and-verify every command that reads stage bytes goes through. `expected` comes
+    from the manifest as committed, so the bytes returned match what was promoted. Nothing is
+    written to the work tree: a command that refuses later leaves the checkout as it was.
+    With `fetch=False` an absent file is refused with the command that fetches it.
+    """
+    where = f"{folder.relpath}/{rel}"
+    path = folder.path(root) / rel
+    if path.is_file():
+        for _, actual in compare_files(folder.path(root), {rel: expected}, progress).mismatched:
+            raise IntegrityError(
+                f"{where}: sha256 is {actual.sha256}, the manifest records {expected.sha256}",
+                hint=f"the file was altered after its promotion; restore it with `dvc checkout {where}`",
+            )
+        return path
+    if not dvc:
+        raise NotFoundError(
+            f"{where}: listed in the manifest but missing from the work tree (git tracks it)",
+            hint=f"restore it with `git checkout -- {where}`",
+        )
+    cache = dvcrepo.cache_dir(root)
+    obj = dvcrepo.cached_object(root, folder.path(root), rel, cache)
+    if obj is None or not obj.is_file():
+        if not fetch:
+            raise NotFoundError(
+                f"{where}: its bytes are in neither the work tree nor the DVC cache, and "
+                "--no-fetch forbids fetching them",
+                hint=f"run `dvc fetch {where}` (or leave out --no-fetch), then run the command again",
+            )
+        dvcrepo.fetch_objects(root, [where], remote=remote)
+        obj = dvcrepo.cached_object(root, folder.path(root), rel, cache)
+        if obj is None or not obj.is_file():
+            raise NotFoundError(
+                f"{where}: its object is in neither the DVC cache nor the remote "
+                "(DVC also discards an object of a local remote whose hash is wrong)",
+                hint="push it from a clone that has it (`dvc push`), then run the command again",
+            )
+    got = hash_files([obj], progress)[0]
+    if got.sha256 != expected.sha256 or got.size != expected.size:
+        raise IntegrityError(
+            f"{where}: the DVC cache object {obj} has sha256 {got.sha256}, "
+            f"the manifest records {expected.sha256}",
+            hint=f"delete {obj} and run the command again; if the remote's copy is altered "
+            "too, push the right bytes from a clone that has them",
+        )
+    return obj
 
 
 def pointers(root: Path, resolved: Resolved) -> list[str]:
@@ -284,11 +352,12 @@ def export(
     out: Path,
     remote: str | None = None,
     progress: ProgressFn | None = None,
+    fetch: bool = True,
 ) -> list[Path]:
     """Copy the artifact's model file(s) to `out`, verified (like `dvc artifacts get`).
 
     Every target is checked before anything is fetched or written, so a refusal leaves no
-    partial copy and no pulled files behind.
+    partial copy and no pulled files behind. Absent bytes are pulled unless `fetch` is False.
     """
     check_output_path(out, "-o/--out", folder=True)
     primary = resolved.primary
@@ -303,6 +372,16 @@ def export(
             f"{', '.join(taken[:5])}: exists already" + (" …" if len(taken) > 5 else ""),
             hint="choose an empty output folder, or remove those files",
         )
+    if not fetch:
+        absent = [rel for rel in selected if not (resolved.folder.path(root) / rel).is_file()]
+        if absent:
+            raise NotFoundError(
+                f"{resolved.folder.relpath}/{absent[0]}: not pulled, and --no-fetch forbids "
+                "fetching it",
+                hint=f"run `artreg pull {resolved.name}"
+                + (f"@v{resolved.version}" if resolved.version else f"#{resolved.stage}")
+                + "` (or leave out --no-fetch)",
+            )
     pull(root, resolved, remote=remote, progress=progress)
     out.mkdir(parents=True, exist_ok=True)
     folder = resolved.folder.path(root)
@@ -315,3 +394,20 @@ def export(
             raise IntegrityError(f"{rel}: changed while being copied", hint="run the command again")
         written.append(target)
     return written
+
+
+def complete_history(root: Path, fetch: bool = True) -> str | None:
+    """Fetch what a shallow or tagless clone lacks (registry tags, whole history) before a
+    command reads the registry; returns a note saying what was fetched, or None.
+
+    Nothing is fetched when nothing is missing, with `fetch=False`, or without a remote to
+    ask; the command's errors then say what to run (`gitrepo.missing_history`).
+    """
+    missing = gitrepo.missing_history(root)
+    if missing is None or not fetch:
+        return None
+    remote = gitrepo.upstream_remote(root)
+    if remote is None:
+        return None
+    command = gitrepo.fetch_history(root, remote, unshallow=gitrepo.is_shallow(root))
+    return f"{missing[0]}; fetched what it lacks (`{command}`)"

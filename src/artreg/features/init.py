@@ -115,14 +115,16 @@ def _ci_branch(root: Path, ci: str | None) -> str | None:
     anything is written; None without --ci."""
     if ci is None:
         return None
-    if ci != "github":
-        raise InputError(f"unknown CI system {ci!r}", hint="use --ci github")
+    from artreg.ciworkflows import CI_SYSTEMS
+
+    if ci not in CI_SYSTEMS:
+        raise InputError(f"unknown CI system {ci!r}", hint="use --ci github or --ci gitlab")
     branch = gitrepo.default_branch(root)
     if branch is None:
         raise InputError(
             f"{root}: cannot tell the repository's default branch for the CI workflows "
             "(no origin/HEAD, no init.defaultBranch branch here, and HEAD is detached)",
-            hint="`git switch BRANCH` to the default branch, then run `artreg init --ci github` again",
+            hint=f"`git switch BRANCH` to the default branch, then run `artreg init --ci {ci}` again",
         )
     return branch
 
@@ -134,7 +136,8 @@ def init_registry(
 
     A new params.yaml records `artreg.default_name`: `name`, else one made from the folder's
     name, so calls that give no name (the seeds' `register_training_session`) work.
-    `ci="github"` also writes the GitHub workflows, a pull-request template and a pre-commit hook.
+    `ci="github"` also writes the GitHub workflows, a pull-request template and a pre-commit hook;
+    `ci="gitlab"` a `.gitlab-ci.yml`, a merge-request template and the pre-commit hook.
     """
     if name is not None:
         validate_name(name, "name (--name)")
@@ -170,7 +173,8 @@ def init_registry(
     if branch is not None:
         from artreg.ciworkflows import write_ci_files
 
-        created += write_ci_files(root, branch)
+        assert ci is not None
+        created += write_ci_files(root, branch, ci)
 
     configured = dvcrepo.remote_url(root)
     if remote is not None or configured is None:

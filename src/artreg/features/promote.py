@@ -19,7 +19,7 @@ from artreg._version import __version__
 from artreg.charts import CHART_NAME
 from artreg.errors import ConflictError, InputError, IntegrityError, NotFoundError
 from artreg.fileio import dump_json, read_json
-from artreg.hashing import ProgressFn, compare_files, sha256_line
+from artreg.hashing import ProgressFn, sha256_line
 from artreg.layout import (
     AS_IS_SUFFIXES,
     MODEL_SUFFIXES,
@@ -115,25 +115,26 @@ def committed_source(root: Path, folder: StageDir) -> CommittedSource:
     )
 
 
-def verified_file(root: Path, folder: StageDir, rel: str, manifest: Manifest) -> Path:
-    """The path of `rel` in `folder`, after checking its bytes against the manifest."""
+def verified_file(
+    root: Path,
+    folder: StageDir,
+    rel: str,
+    manifest: Manifest,
+    *,
+    fetch: bool = True,
+    progress: ProgressFn | None = None,
+) -> Path:
+    """The bytes of `rel` in `folder`, checked against the manifest: the work-tree copy, or
+    the DVC cache object, fetched on demand (features.fetch.stage_file) unless `fetch` is
+    False. Read it, never write it: it may be the cache's object."""
     entry = manifest.files.get(rel)
     if entry is None:
         raise NotFoundError(
             f"{folder.relpath}/manifest.json: lists no file {rel!r}", hint="check the name"
         )
-    path = folder.path(root) / rel
-    if not path.is_file():
-        raise NotFoundError(
-            f"{folder.relpath}/{rel}: not in the work tree (its bytes are in DVC)",
-            hint=f"fetch it first: dvc pull {folder.relpath}",
-        )
-    for _, actual in compare_files(folder.path(root), {rel: entry}).mismatched:
-        raise IntegrityError(
-            f"{folder.relpath}/{rel}: sha256 is {actual.sha256}, the manifest records {entry.sha256}",
-            hint="the file was altered after registration; restore it with `dvc checkout`",
-        )
-    return path
+    from artreg.features.fetch import stage_file
+
+    return stage_file(root, folder, rel, entry, dvc=entry.dvc, fetch=fetch, progress=progress)
 
 
 def json_input(
@@ -313,6 +314,7 @@ def promote_to_validated(
     formats: tuple[str, ...] = ("pt",),
     progress: ProgressFn | None = None,
     options: PublishOptions | None = None,
+    fetch: bool = True,
 ) -> Published:
     """Promote one checkpoint of a raw session: gates, clean weights, model card; commit + tag."""
     # 1. Check everything first.
@@ -342,9 +344,9 @@ def promote_to_validated(
         metrics,
         "add them to the validation results (validation_results=..., --results)",
     )
-    ckpt_path = verified_file(root, raw, ckpt_rel, manifest)
+    ckpt_path = verified_file(root, raw, ckpt_rel, manifest, fetch=fetch, progress=progress)
     who = actor(root)
-    suffix = ckpt_path.suffix.lower()
+    suffix = Path(ckpt_rel).suffix.lower()  # ckpt_path may be a DVC cache object: no suffix
 
     parameter_count: int | None = None
     dropped: list[str] = []
@@ -425,6 +427,7 @@ def promote(
     formats: tuple[str, ...] = (),
     progress: ProgressFn | None = None,
     options: PublishOptions | None = None,
+    fetch: bool = True,
     **release: Any,
 ) -> Published:
     """`artreg promote NAME ID --to STAGE`: the options each stage needs, then its promotion."""
@@ -444,6 +447,7 @@ def promote(
             formats=tuple(dict.fromkeys(("pt", *formats))),
             progress=progress,
             options=options,
+            fetch=fetch,
         )
     if to != "production":
         raise InputError(f"cannot promote to {to!r}", hint="use --to validated or --to production")
@@ -459,5 +463,6 @@ def promote(
         formats=formats,
         progress=progress,
         options=options,
+        fetch=fetch,
         **release,
     )

@@ -240,6 +240,7 @@ def promote_to_production(
     allow_non_monotonic: bool = False,
     progress: ProgressFn | None = None,
     options: PublishOptions | None = None,
+    fetch: bool = True,
 ) -> Published:
     """Release a validated artifact as `<name>@v<version>`: gates, approval, deployment files."""
     # 1. Check everything first.
@@ -275,12 +276,15 @@ def promote_to_production(
     )
     entry = production_dir(name, checks.version)
     model_src = src_meta.model.primary
-    model_path = verified_file(root, source, model_src.path, manifest)
+    model_path = verified_file(
+        root, source, model_src.path, manifest, fetch=fetch, progress=progress
+    )
     who = actor(root)
 
     weights: dict[str, bytes] = {}
     if optimize or formats:
-        if model_path.suffix not in PYTORCH_SUFFIXES:
+        # model_path may be a DVC cache object (no suffix): the manifest's name says the format.
+        if Path(model_src.path).suffix not in PYTORCH_SUFFIXES:
             raise InputError(
                 f"{source.relpath}/{model_src.path}: --optimize/--format need a PyTorch model",
                 hint="leave them out for ONNX, safetensors and .bin models",
