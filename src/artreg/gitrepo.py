@@ -164,6 +164,21 @@ def push(root: Path, remote: str, refs: Sequence[str]) -> None:
         raise unreachable(remote, exc) from exc
 
 
+def fetch(root: Path, remote: str, refspecs: Sequence[str], tags: bool = False) -> None:
+    """`git fetch` of `refspecs` (and every tag); a remote that does not answer is retryable."""
+    try:
+        git(root, "fetch", "--quiet", *(["--tags"] if tags else []), remote, *refspecs)
+    except ToolError as exc:
+        raise unreachable(remote, exc) from exc
+
+
+def creation_commit(root: Path, rev: str, path: str) -> str | None:
+    """The commit in `rev`'s history that added `path`, or None when `rev` does not hold it."""
+    out = git(root, "log", "--format=%H", "--diff-filter=A", rev, "--", path, check=False)
+    found = out.split()
+    return found[-1] if found else None
+
+
 def status(root: Path, paths: Sequence[str] = ()) -> str:
     """`git status --porcelain` (optionally limited to paths), for before/after comparisons."""
     args = ["status", "--porcelain=v1", "--untracked-files=all"]

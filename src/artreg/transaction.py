@@ -128,6 +128,7 @@ class Transaction:
     tagging: dict[str, Any] = field(default_factory=dict)
     commit: str | None = None
     tags_only: bool = False  # `artreg tag`: no commit, only tags on commits already made
+    rebased: bool = False  # `--push` moved HEAD onto the remote's branch to land after a race
 
     @property
     def journal(self) -> Path:
@@ -178,6 +179,7 @@ class Transaction:
             "tagging": self.tagging,
             "commit": self.commit,
             "tags_only": self.tags_only,
+            "rebased": self.rebased,
         }
         tmp = self.journal.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
@@ -257,7 +259,14 @@ class Transaction:
     def rollback(self) -> None:
         """Undo everything: tags, commit, index entries, files; leave unrelated changes alone."""
         gitrepo.delete_tags(self.root, self.tags)
-        if self.commit is not None and gitrepo.head(self.root) == self.commit and self.old_head:
+        if self.rebased and self.old_head and gitrepo.head(self.root) != self.old_head:
+            # HEAD went onto the remote's branch (and maybe a new commit on it): drop our edits
+            # of the generated files, then take index and work tree back to the old HEAD,
+            # keeping any unrelated local change (`--keep`), as before the command.
+            for rel in self.touched:
+                gitrepo.git(self.root, "checkout", "HEAD", "--", rel, check=False)
+            gitrepo.git(self.root, "reset", "--quiet", "--keep", self.old_head)
+        elif self.commit is not None and gitrepo.head(self.root) == self.commit and self.old_head:
             gitrepo.move_head(self.root, self.old_head)
         paths = [*self.new_dirs, *self.touched]
         gitrepo.reset_paths(self.root, self.old_head, paths)
@@ -294,6 +303,7 @@ class Transaction:
             for k, v in data["saved"].items()
         }
         txn.tags_only = bool(data.get("tags_only"))
+        txn.rebased = bool(data.get("rebased"))
         return txn
 
 
