@@ -644,6 +644,12 @@ def log(name: str, repo_path: str | None, as_json: bool) -> None:
 @click.option(
     "--changed", is_flag=True, help="Only check the stage folders holding FILES (for pre-commit)."
 )
+@click.option(
+    "--base",
+    metavar="REF",
+    help="Branch a pull request merges into, checked for the same promotions "
+    "(default: the default branch, on origin when fetched).",
+)
 @click.argument("files", nargs=-1)
 @repo_option
 @json_option
@@ -652,6 +658,7 @@ def verify(
     remote_name: str | None,
     signed: bool,
     changed: bool,
+    base: str | None,
     files: tuple[str, ...],
     repo_path: str | None,
     as_json: bool,
@@ -669,6 +676,7 @@ def verify(
         remote_name=remote_name,
         signed=signed,
         changed=list(files) if changed else None,
+        base=base,
     )
     if report.problems:
         if as_json:

@@ -209,6 +209,24 @@ def commit(
     return sha
 
 
+def commit_files(
+    root: Path, parent: str, files: Mapping[str, str], message: str, sign: bool = False
+) -> str:
+    """A new commit on `parent` whose tree is parent's with `files` (path → text) written;
+    HEAD, the index and the work tree are left alone (a private index file is used)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="artreg-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        git(root, "read-tree", parent, env=env)
+        for path, text in files.items():
+            blob = git(root, "hash-object", "-w", "--stdin", f"--path={path}", stdin=text).strip()
+            git(root, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+        tree = git(root, "write-tree", env=env).strip()
+    args = ["commit-tree", tree, "-p", parent, "-m", message, *(["-S"] if sign else [])]
+    return git(root, *args).strip()
+
+
 def create_tag(
     root: Path, tag: str, commit: str, message: str, timestamp: int, sign: bool = False
 ) -> None:

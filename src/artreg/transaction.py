@@ -220,12 +220,35 @@ class Transaction:
     def finish(self) -> None:
         self.journal.unlink(missing_ok=True)
 
-    def plan_tags(self, plan: Sequence[PlannedTag], push: str | None = None) -> None:
+    def plan_tags(
+        self,
+        plan: Sequence[PlannedTag],
+        push: str | None = None,
+        advance: dict[str, str] | None = None,
+    ) -> None:
         """Record tags to make on commits that exist already (`artreg tag`), each with its own
-        target, message and date, so that a crash while tagging is completed by `recover`."""
+        target, message and date, and the move of `advance["branch"]` from `advance["from"]` to
+        `advance["to"]` (the commits that write dvc.yaml and registry.json), so that a crash
+        while tagging is completed by `recover`."""
         self.tags = [p.tag for p in plan]
-        self.tagging = {"plan": [p.as_dict() for p in plan], "push": push}
+        self.tagging = {"plan": [p.as_dict() for p in plan], "push": push, "advance": advance}
+        if advance:
+            self.commit = advance["to"]
         self._write_journal("tagging")
+
+    def advance(self) -> None:
+        """Move the branch onto the commits `plan_tags` recorded, updating the generated files
+        in the index and work tree (`--keep`: any unrelated local change stays)."""
+        moving = self.tagging.get("advance")
+        if not moving or gitrepo.head(self.root) != moving["from"]:
+            return  # nothing to move, or moved already (a recovery after the move)
+        if gitrepo.current_branch(self.root) != moving["branch"]:
+            raise ConflictError(
+                f"the interrupted `artreg tag` was run on branch {moving['branch']!r}, but "
+                f"{gitrepo.current_branch(self.root)!r} is checked out now",
+                hint=f"`git switch {moving['branch']}`, then run `artreg recover` again",
+            )
+        gitrepo.git(self.root, "reset", "--quiet", "--keep", moving["to"])
 
     def _planned(self) -> list[PlannedTag]:
         if "plan" in self.tagging:
@@ -428,11 +451,22 @@ def _complete_tagging(txn: Transaction) -> str:
     if not txn.tags:
         txn.finish()
         return "the interrupted `artreg tag` had planned no tag yet: nothing to do (run it again)"
+    moving = txn.tagging.get("advance")
+    head = gitrepo.head(txn.root)
+    if moving and head not in (moving["from"], moving["to"]):
+        raise ConflictError(
+            f"the interrupted `artreg tag` was to move {moving['branch']!r} from "
+            f"{moving['from'][:12]} to {moving['to'][:12]}, but HEAD is {str(head)[:12]} now",
+            hint=f"`git switch {moving['branch']}` and reset it to one of those, then run "
+            "`artreg recover` again",
+        )
+    txn.advance()
     made = txn.make_tags()
     txn.finish()
     done = f"completed the interrupted `artreg tag`: created {', '.join(made) or 'no'} missing tags"
     remote = txn.tagging.get("push")
     if remote and txn.tags:
         refs = " ".join(f"refs/tags/{t}" for t in txn.tags)
-        done += f"; it was to push them too: `git push --atomic {remote} {refs}`"
+        branch = f"{moving['branch']} " if moving else ""
+        done += f"; it was to push them too: `git push --atomic {remote} {branch}{refs}`"
     return done
