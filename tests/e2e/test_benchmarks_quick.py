@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 RUN = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
-PAIRS = ("1", "2", "3a", "3b", "4a", "4b", "5a", "5b", "6", "7a", "7b")
+PAIRS = ("1", "2", "3a", "3b", "4a", "4b", "5a", "5b", "6", "7a", "7b", "8")
 
 
 def _rows(tmp_path: Path, *only: str) -> tuple[str, dict[str, list[str]]]:
@@ -56,3 +56,13 @@ def test_quick_gto_written_registry_rows(tmp_path: Path) -> None:
     assert set(rows) - {"#", "---"} == {"7a", "7b"}, text
     assert "gto wrote" in rows["7a"][2] and rows["7a"][7] == "≥ 50×"
     assert "### 7. Listing a registry whose tags gto wrote" in text
+
+
+def test_quick_racing_pushers_row(tmp_path: Path) -> None:
+    """Pair 8 alone: concurrent `--push` promotions of different names into one origin all land
+    (the run fails otherwise), timed against the same promotions one after another."""
+    text, rows = _rows(tmp_path, "push")
+    assert set(rows) - {"#", "---"} == {"8"}, text
+    assert "all land" in rows["8"][7]
+    assert re.fullmatch(r"\d+\.\d+×", rows["8"][5]), rows["8"]
+    assert "### 8. Racing pushers" in text
