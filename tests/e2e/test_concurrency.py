@@ -256,3 +256,42 @@ def test_six_fresh_clones_promoting_six_names_at_once_all_land(
         assert verified.returncode == 0, verified.stdout + verified.stderr
     verified = run_tool("artreg", "verify", "--remote", cwd=reader, check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_push_rejected_every_time_gives_up_retryably_leaving_the_clone_as_it_was(
+    four_clones: list[Path], bare_origin: Path, cli
+) -> None:
+    from helpers import snapshot
+
+    clone, other = four_clones[0], four_clones[1]
+    # origin moves on (an unrelated commit), then refuses every push from now on.
+    (other / "notes.md").write_text("unrelated work\n")
+    git(other, "add", "notes.md")
+    git(other, "commit", "--quiet", "-m", "unrelated change")
+    git(other, "push", "--quiet", "origin", "main")
+    hook = bare_origin / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'frozen for maintenance' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = snapshot(clone)
+
+    result = cli(
+        "promote",
+        "encoder",
+        "s1_best_validated",
+        "--to",
+        "production",
+        "--version",
+        "1.0.0",
+        "--benchmarks",
+        str(EXAMPLES),
+        "--approved-by",
+        "rm",
+        "--push",
+        cwd=clone,
+    )
+
+    assert result.exit_code == 4, result.stderr  # retryable: the same command may land later
+    assert "was rejected 8 times" in result.stderr
+    assert "so this promotion was undone locally" in result.stderr
+    assert snapshot(clone) == before  # rebased onto origin meanwhile, and taken back exactly
+    assert git(bare_origin, "tag", "--list", "encoder@*") == ""
