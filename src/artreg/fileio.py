@@ -6,7 +6,8 @@ import json
 import math
 import os
 import re
-import tempfile
+import stat
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -204,26 +205,26 @@ def dump_yaml(data: Any) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file in the same folder and os.replace: readers never see half.
-    A file rewritten keeps its mode; a new one gets the umask's, as `open` would give it."""
+
+    The file keeps its mode when it exists; a new one gets the mode the umask gives any new
+    file (mkstemp's private 0600 would leak onto the real file through the replace).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        mode: int | None = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = None
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
-        os.chmod(tmp, _mode_for(path))
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-
-
-def _mode_for(path: Path) -> int:
-    try:
-        return path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def check_output_path(path: Path | None, option: str, folder: bool = False) -> None:

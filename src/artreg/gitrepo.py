@@ -141,7 +141,11 @@ _LOST_RACE = ("rejected", "failed to push some refs", "cannot lock ref", "stale 
 
 def unreachable(remote: str, exc: ToolError) -> ArtregError:
     """The error to raise for a failed exchange with `remote`: retryable when it did not answer."""
-    if any(marker in exc.message.lower() for marker in _UNREACHABLE):
+    text = exc.message.lower()
+    # git says "could not read from remote repository" also for a remote that does not exist.
+    if "does not appear to be a git repository" not in text and any(
+        marker in text for marker in _UNREACHABLE
+    ):
         return RemoteUnavailable(
             f"git remote {remote} did not answer, so nothing was changed: {exc.message}",
             hint="check the network and the remote's URL (`git remote -v`), then run the command again",

@@ -57,26 +57,29 @@ def hash_file(path: Path, progress: ProgressFn | None = None) -> FileDigest:
 
 def copy_and_hash(
     src: Path,
-    dst: Path,
+    dst: Path | None,
     progress: ProgressFn | None = None,
     *,
     also_to: Path | None = None,
     md5: bool = False,
 ) -> FileDigest:
-    """Copy `src` to `dst` (and to `also_to`, a DVC cache object being written) and return the
-    sha256 and size of the bytes written, in a single read of `src`.
+    """Copy `src` to `dst` (and to `also_to`, a DVC cache object being written; `dst` may be
+    None when only that is written) and return the sha256 and size of the bytes read, in a
+    single read of `src`.
 
     With `md5`, DVC's md5 runs on a second thread one chunk behind sha256 and the writes, so a
     single large file keeps two cores busy (hashlib releases the GIL on large blocks).
     """
     sha, md5_hash = hashlib.sha256(), hashlib.md5() if md5 else None
     size = 0
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst is not None:
+        dst.parent.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=1) as md5_thread, open(src, "rb", buffering=0) as fin:
-        outs = [open(dst, "xb")]  # noqa: SIM115  # closed below, with every other target
+        outs = []
         try:
-            if also_to is not None:
-                outs.append(open(also_to, "xb"))  # noqa: SIM115
+            for target in (dst, also_to):
+                if target is not None:
+                    outs.append(open(target, "xb"))  # noqa: SIM115  # closed below
             pending: Future[None] | None = None
             for block in _read_chunks(fin, COPY_CHUNK):
                 if md5_hash is not None:
@@ -139,13 +142,22 @@ def _portable_name(path: Path, name: str) -> None:
         ) from None
 
 
-def regular_files(folder: Path) -> list[Path]:
+WalkFilter = Callable[[Path, list[str], list[str]], tuple[list[str], list[str]]]
+
+
+def regular_files(folder: Path, keep: WalkFilter | None = None) -> list[Path]:
     """Every file below `folder`, sorted; refuses links out of it, devices, FIFOs, sockets and
-    names that are not portable. Hard links between files of the folder are two files."""
+    names that are not portable. Hard links between files of the folder are two files.
+
+    `keep`, given each folder's path, subfolder names and file names, returns those to keep
+    (DVC's view of the folder, from artreg.dvcrepo); what it drops is neither checked nor read.
+    """
     root = folder.resolve()
     found: list[Path] = []
     linked: dict[tuple[int, int], list[Path]] = {}  # inode → its names found in the folder
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        if keep is not None:
+            dirnames[:], filenames = keep(Path(dirpath), dirnames, filenames)
         dirnames.sort()
         for entry in [*dirnames, *filenames]:
             path = Path(dirpath) / entry
@@ -166,8 +178,9 @@ def regular_files(folder: Path) -> list[Path]:
                     )
                 if target.is_dir():
                     raise InputError(
-                        f"{path}: symbolic link to a folder",
-                        hint="replace the link by the folder's files",
+                        f"{path}: symbolic link to a folder (`dvc add` would leave it out "
+                        "without a word; links to files are followed)",
+                        hint="replace the link by the folder's files, or remove it",
                     )
                 mode = target.stat().st_mode
             if stat.S_ISDIR(mode):

@@ -71,7 +71,7 @@ def check_folder(root: Path, folder: StageDir, report: Report) -> None:
         report.problems.append(
             f"{folder.relpath}/{rel}: sha256 {got.sha256} does not match the manifest's {files[rel].sha256}"
         )
-    for pointer in base.rglob("*.dvc"):
+    for pointer in dvcrepo.pointer_files(root, base):
         try:
             dvcrepo.read_pointer(pointer)
         except ArtregError as exc:

@@ -60,6 +60,7 @@ class Published:
     gates: list[GateResult] | None = None  # promotions: the gates evaluated
     model: str | None = None  # promotions: repo-relative path of the model file
     warnings: list[str] = field(default_factory=list)  # after the commit: what was not done
+    ignored_by_dvc: list[str] = field(default_factory=list)  # registration: what DVC left out
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of `--json`: promotion and branch fields only where they apply."""
@@ -78,6 +79,8 @@ class Published:
             data["gates"] = [g.as_dict() for g in self.gates]
         if self.model is not None:
             data["model"] = self.model
+        if self.ignored_by_dvc:
+            data["ignored_by_dvc"] = self.ignored_by_dvc
         return data
 
 
@@ -233,7 +236,7 @@ def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remo
     from artreg import dvcrepo
     from artreg.errors import PushRejected
 
-    pointers = [str(p.relative_to(root)) for p in (root / folder).rglob("*.dvc")]
+    pointers = [str(p.relative_to(root)) for p in dvcrepo.pointer_files(root, root / folder)]
     if pointers:
         dvcrepo.push(root, pointers)
     branch = branch or gitrepo.current_branch(root)

@@ -88,6 +88,11 @@ def registered(result: Published) -> str:
         f"registered {result.name} session {result.id} in {result.folder}\n"
         f"commit {result.commit[:12]}, {_tags_text(result)}\n"
         f"{len(result.files)} files recorded in {result.folder}/manifest.json"
+        + (
+            f"\nleft out, as DVC ignores them: {', '.join(result.ignored_by_dvc)}"
+            if result.ignored_by_dvc
+            else ""
+        )
     )
 
 

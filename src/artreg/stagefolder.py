@@ -1,7 +1,9 @@
 """A stage folder built in a private temporary place before it is moved into the registry.
 
 A StageBuilder copies each input once (hashing while copying), writes the DVC pointers for large
-files, and keeps the sha256 and size of every file for the folder's manifest.
+files, and keeps the sha256 and size of every file for the folder's manifest. What DVC decides
+(where its cache is, how work-tree files link to it, what its ignore rules exclude) comes from
+artreg.dvcrepo, which asks DVC.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from artreg.dvcrepo import CacheWriter, CopiedFile, dir_listing, pointer_text
+from artreg.dvcrepo import CacheWriter, CopiedFile, RegistryDvc, pointer_text
+from artreg.errors import InputError
 from artreg.faults import point
 from artreg.fileio import dump_json
 from artreg.hashing import FileDigest, ProgressFn, copy_and_hash
@@ -34,13 +37,23 @@ class StageBuilder:
     files: dict[str, FileDigest] = field(default_factory=dict)
     dvc_files: set[str] = field(default_factory=set)
     ignored: list[str] = field(default_factory=list)
+    dvc: RegistryDvc | None = None  # DVC's view of the registry, when the caller opened it already
 
     def __post_init__(self) -> None:
         check_folder_case(self.root, [self.entry.relpath])  # before a byte is copied
         self.workdir = state_dir(self.root) / f"build-{uuid.uuid4().hex}"
         self.path = self.workdir / self.entry.entry
         self.path.mkdir(parents=True)
-        self.cache = CacheWriter(self.root)
+        try:
+            self.dvc = self.dvc or RegistryDvc.open(self.root)
+            self.cache = CacheWriter(self.dvc, self.workdir)
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def _final(self, rel: str) -> Path:
+        """Where `rel` will be in the registry: DVC's ignore rules are asked about that path."""
+        return self.entry.path(self.root) / rel
 
     # -- git-tracked files ------------------------------------------------------------------
     def write_text(self, rel: str, text: str) -> FileDigest:
@@ -66,6 +79,8 @@ class StageBuilder:
     ) -> FileDigest:
         """Copy (or write) one large file as a DVC output of its own: `<rel>.dvc`."""
         dst = self.path / rel
+        assert self.dvc is not None
+        self.dvc.check_output(self._final(rel), is_dir=False)
         point("build:file")
         if src is not None:
             sha, md5, size = self.cache.copy(src, dst, self.progress)
@@ -87,8 +102,11 @@ class StageBuilder:
         """Copy files into folder `rel`, tracked by DVC as one directory output `<rel>.dvc`.
 
         `extra`, given the digests of the copied files, returns generated files to add (a
-        checkpoint manifest that lists those digests).
+        checkpoint manifest that lists those digests). `sources` are what DVC would track of
+        the folder (see RegistryDvc.folder_filter).
         """
+        assert self.dvc is not None
+        self.dvc.check_output(self._final(rel), is_dir=True)
         copied: list[CopiedFile] = []
         digests: dict[str, FileDigest] = {}
 
@@ -104,11 +122,18 @@ class StageBuilder:
                 digests[inner] = FileDigest(sha, size)
         generated = extra(dict(digests)) if extra else {}
         for inner, data in generated.items():
+            rule = self.dvc.ignored_by(self._final(f"{rel}/{inner}"), is_dir=False)
+            if rule is not None:
+                raise InputError(
+                    f"{self.entry.relpath}/{rel}/{inner}: artreg writes this file, but DVC "
+                    f"ignores it ({rule}), so DVC would not track it",
+                    hint="remove that pattern from the .dvcignore that holds it",
+                )
             sha, md5, size = self.cache.write(data, self.path / rel / inner)
             copied.append(CopiedFile(inner, sha, md5, size))
             digests[inner] = FileDigest(sha, size)
-        listing_md5 = self.cache.store_bytes(dir_listing(copied))
-        self._pointer(rel, listing_md5 + ".dir", sum(c.size for c in copied), nfiles=len(copied))
+        tree_oid = self.cache.store_tree(copied)
+        self._pointer(rel, tree_oid, sum(c.size for c in copied), nfiles=len(copied))
         for inner, digest in digests.items():
             self.files[f"{rel}/{inner}"] = digest
             self.dvc_files.add(f"{rel}/{inner}")

@@ -27,7 +27,7 @@ def _rows(tmp_path: Path, *only: str) -> tuple[str, dict[str, list[str]]]:
         ],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=900,  # a guard against a hang, not a timing: CI shares 2 cores with another worker
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     text = out.read_text(encoding="utf-8")

@@ -4,6 +4,7 @@ or none."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -134,8 +135,15 @@ def test_kill_at_any_point_then_recover_leaves_all_or_nothing(
     env = {**os.environ, "CI": "true", "ARTREG_PAUSE_FILE": str(marker)}
     if not where.startswith("after:"):
         env["ARTREG_PAUSE_AT"] = where
+    # Its own process group, killed whole: a crashed job takes its git children with it, so no
+    # orphaned `git commit` still holds .git/index.lock while recover runs.
     proc = subprocess.Popen(
-        [ARTREG, *args], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [ARTREG, *args],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     if where.startswith("after:"):
         time.sleep(float(where.split(":")[1]) * random.uniform(0.8, 1.2))
@@ -145,8 +153,8 @@ def test_kill_at_any_point_then_recover_leaves_all_or_nothing(
             time.sleep(0.01)
         assert marker.exists(), f"never reached {where}: {proc.communicate()}"
     # SIGKILL from this (second) process, exactly where the command stands.
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
 
     recover(root)

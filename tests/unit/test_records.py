@@ -7,7 +7,7 @@ import hashlib
 import json
 
 from artreg import schemas
-from artreg.dvcrepo import CopiedFile, dir_listing, pointer_text
+from artreg.dvcrepo import CopiedFile, pointer_text, tree_object
 from artreg.model import (
     Approval,
     GateResult,
@@ -105,12 +105,13 @@ def test_metadata_of_a_failed_gate_says_so() -> None:
 
 def test_the_dir_listing_is_dvc_datas_bytes() -> None:
     files = [CopiedFile("b.pt", SHA, "b" * 32, 2), CopiedFile("a b/é.pt", SHA, "a" * 32, 1)]
-    data = dir_listing(files)
+    oid, data = tree_object(files)
     assert data == (
         b'[{"md5": "' + b"a" * 32 + b'", "relpath": "a b/\\u00e9.pt"}, '
         b'{"md5": "' + b"b" * 32 + b'", "relpath": "b.pt"}]'
     )
-    assert hashlib.md5(data).hexdigest() == hashlib.md5(dir_listing(files[::-1])).hexdigest()
+    assert oid == hashlib.md5(data).hexdigest() + ".dir"
+    assert tree_object(files[::-1]) == (oid, data)  # the order files were copied in is no matter
 
 
 def test_a_pointer_is_written_in_dvc_adds_field_order() -> None:

@@ -148,7 +148,10 @@ def run_demo(directory: Path | None, epochs: int, echo: Callable[[str], None]) -
     )
     echo(gate_table(production.gates or []))
 
-    pointers = [str(p.relative_to(registry)) for p in (registry / "artifacts").rglob("*.dvc")]
+    pointers = [
+        str(p.relative_to(registry))
+        for p in dvcrepo.pointer_files(registry, registry / "artifacts")
+    ]
     pushed = dvcrepo.push(registry, pointers)
     echo(f"\npushed {pushed} objects to {init.remote}")
     echo(f"\ngit log:\n{gitrepo.git(registry, 'log', '--oneline', '-4').rstrip()}")

@@ -151,7 +151,7 @@ def pointers(root: Path, resolved: Resolved) -> list[str]:
             f"{resolved.folder.relpath}: not in this checkout (it was promoted in {resolved.commit[:12]})",
             hint="update the checkout (`git pull`) to a commit that holds the folder",
         )
-    found = sorted(str(p.relative_to(root)) for p in folder.rglob("*.dvc"))
+    found = [str(p.relative_to(root)) for p in dvcrepo.pointer_files(root, folder)]
     for pointer in found:
         dvcrepo.read_pointer(root / pointer)  # refuses pointers that leave their folder
     changed = gitrepo.git(

@@ -7,6 +7,7 @@ in a private temporary place, then hands it to `publish`, which commits and tags
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,11 +16,12 @@ from typing import Any
 from artreg import dvcyaml, gitrepo
 from artreg._version import __version__
 from artreg.charts import CHART_NAME, series, training_curves_png
+from artreg.dvcrepo import RegistryDvc
 from artreg.errors import ConflictError, InputError
 from artreg.features.promote import after_publish
 from artreg.fileio import dump_json, dump_yaml, read_json, read_yaml
 from artreg.hashing import ProgressFn, regular_files
-from artreg.layout import raw_dir
+from artreg.layout import ARTIFACTS_DIR, raw_dir
 from artreg.model import Manifest
 from artreg.policy import resolve_name
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso, publish
@@ -155,12 +157,23 @@ def register_raw(
         raise InputError(
             f"{source}: checkpoint folder not found", hint="pass the folder training wrote"
         )
-    files = regular_files(source)
+    dvc = RegistryDvc.open(root)
+    check_source_outside_registry(root, source, dvc)
+    # What `dvc add` would track of the folder once it sits at its place in the registry.
+    out = entry.path(root) / "checkpoints"
+    dvc.check_output(out, is_dir=True)
+    dvc_view = dvc.folder_filter(out, source)
+    files = regular_files(source, keep=dvc_view)
     if not files:
+        left_out = f" (DVC's ignore rules leave out {', '.join(dvc_view.skipped)})"
         raise InputError(
-            f"{source}: checkpoint folder is empty", hint="pass the folder holding the checkpoints"
+            f"{source}: checkpoint folder is empty{left_out if dvc_view.skipped else ''}",
+            hint="pass the folder holding the checkpoints",
         )
     inner = [(p.relative_to(source).as_posix(), p) for p in files]
+    has_manifest = any(rel == "manifest.json" for rel, _ in inner)
+    if not has_manifest:
+        dvc.check_output(out / "manifest.json", is_dir=False)  # artreg writes it there
     config_text = _config_text(config)
     metrics_texts = _metrics_files(metrics)
     log_path = Path(log) if log is not None else None
@@ -172,9 +185,8 @@ def register_raw(
         training_code["path"] = str(source.resolve())
 
     # 2. Build the folder in a private place; each byte is read once, hashed while copied.
-    builder = StageBuilder(root, entry, progress)
+    builder = StageBuilder(root, entry, progress, dvc=dvc)
     try:
-        has_manifest = any(rel == "manifest.json" for rel, _ in inner)
         builder.track_dir(
             "checkpoints",
             inner,
@@ -226,5 +238,43 @@ def register_raw(
         )
     finally:
         builder.cleanup()
+    published.ignored_by_dvc = sorted(dvc_view.skipped)
     after_publish(root, published, options)
     return published
+
+
+def check_source_outside_registry(root: Path, source: Path, dvc: RegistryDvc) -> None:
+    """Refuse a source that is or contains the registry, or that is, contains or lies inside
+    what the registry keeps: its git folder, `.dvc`, DVC cache, stage folders, local remote.
+
+    Any other folder of the work tree stays allowed: a training repository that is its own
+    registry keeps its `checkpoints/` there (the README's quickstart).
+    """
+    src = Path(os.path.realpath(source))
+    top = Path(os.path.realpath(root))
+    hint = (
+        "pass the folder the training run wrote its checkpoints to; it must not hold the "
+        "registry, and must stay out of its .git, .dvc, DVC cache and artifacts/ folders"
+    )
+    if src == top or src in top.parents:
+        what = "is" if src == top else "contains"
+        raise InputError(
+            f"{source}: {what} the registry {top}; registering it would copy the registry's "
+            ".git and DVC cache into a stage folder",
+            hint=hint,
+        )
+    git_dirs = gitrepo.git(
+        root, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir"
+    ).split()
+    kept = [
+        *(("git folder", Path(d)) for d in git_dirs),
+        ("DVC folder", root / ".dvc"),
+        ("DVC cache", dvc.cache),
+        ("stage folders", root / ARTIFACTS_DIR),
+        *((("DVC remote", dvc.local_remote),) if dvc.local_remote is not None else ()),
+    ]
+    for label, area in kept:
+        place = Path(os.path.realpath(area))
+        if src == place or place in src.parents or src in place.parents:
+            what = "is" if src == place else "lies inside" if place in src.parents else "contains"
+            raise InputError(f"{source}: {what} the registry's {label} ({place})", hint=hint)

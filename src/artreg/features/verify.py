@@ -130,7 +130,9 @@ def _check_journal(root: Path, report: Report) -> None:
 def _check_remote(
     root: Path, folders: Iterable[StageDir], report: Report, remote: str | None
 ) -> None:
-    pointers = [str(p.relative_to(root)) for f in folders for p in f.path(root).rglob("*.dvc")]
+    pointers = [
+        str(p.relative_to(root)) for f in folders for p in dvcrepo.pointer_files(root, f.path(root))
+    ]
     if not pointers:
         return
     try:
