@@ -360,9 +360,10 @@ class _Replay:
                 "history), so this promotion was undone locally",
                 hint=f"`git pull --rebase --tags {remote} {branch}` and run the command again",
             )
-        txn.rebased = True
+        txn.mark_rebased()  # journaled first: a crash from here on is rolled back by `recover`
         gitrepo.git(root, "reset", "--quiet", "--keep", base)
         gitrepo.git(root, "checkout", old_commit, "--", entry.relpath)
+        point("publish:rebased")
         events = state.load(root, folders="none").events
         counter = next_counter(events, entry.name)
         names = [

@@ -213,6 +213,12 @@ class Transaction:
         self.tagging = {"message": message, "start": start, "sign": sign, "target": target}
         self._write_journal("committing")
 
+    def mark_rebased(self) -> None:
+        """`--push` is about to move HEAD onto the remote's branch: journal it, so that a
+        rollback (or `recover` after a crash) takes index and work tree back to the old HEAD."""
+        self.rebased = True
+        self._write_journal("tagging" if self.commit else "applying")
+
     def committed(self, commit: str) -> None:
         self.commit = commit
         self._write_journal("tagging")
@@ -415,6 +421,11 @@ def recover(root: Path, wait: float = 0.0) -> str:
             )
         commit = _interrupted_commit(root, txn, data["phase"])
         head = gitrepo.head(root)
+        if commit is not None and txn.rebased and not gitrepo.is_ancestor(root, commit, "HEAD"):
+            # Killed while `--push` rebased onto the remote's branch: nothing was pushed, so
+            # undo it all, back to the HEAD from before the command.
+            txn.rollback()
+            return f"rolled back the interrupted change to {', '.join(txn.new_dirs)}"
         if commit is not None:
             if not gitrepo.is_ancestor(root, commit, "HEAD"):
                 raise ConflictError(

@@ -295,3 +295,31 @@ def test_a_push_rejected_every_time_gives_up_retryably_leaving_the_clone_as_it_w
     assert "so this promotion was undone locally" in result.stderr
     assert snapshot(clone) == before  # rebased onto origin meanwhile, and taken back exactly
     assert git(bare_origin, "tag", "--list", "encoder@*") == ""
+
+
+def test_a_push_killed_while_rebasing_onto_origin_is_rolled_back_by_recover(
+    four_clones: list[Path], tmp_path: Path, cli
+) -> None:
+    from helpers import snapshot
+
+    clone, other = four_clones[0], four_clones[1]
+    (other / "notes.md").write_text("unrelated work\n")
+    git(other, "add", "notes.md")
+    git(other, "commit", "--quiet", "-m", "unrelated change")
+    git(other, "push", "--quiet", "origin", "main")
+    before = snapshot(clone)
+    args = ["promote", "encoder", "s1_best_validated", "--to", "production", "--version", "1.0.0"]
+    args += ["--benchmarks", str(EXAMPLES), "--approved-by", "rm", "--push"]
+    # Rejected once (origin moved), then killed on the remote's branch, mid-rebase.
+    proc = start_paused(args, clone, "publish:rebased", tmp_path / "paused")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert git(clone, "rev-parse", "HEAD") != before.head  # it was on origin's branch
+    assert cli("verify", cwd=clone).exit_code == 1  # the journal is reported
+
+    recovered = cli("recover", cwd=clone)
+
+    assert recovered.exit_code == 0, recovered.stderr
+    assert "rolled back the interrupted change" in recovered.stdout
+    assert snapshot(clone) == before
+    assert cli("verify", cwd=clone).exit_code == 0
