@@ -718,7 +718,9 @@ def summary(base: str | None, repo_path: str | None) -> None:
 
 
 @main.command()
-@click.option("--push", is_flag=True, help="Push the new tags to origin.")
+@click.option(
+    "--push", is_flag=True, help="Push the branch and the new tags to origin, in one atomic push."
+)
 @click.option(
     "--remote", default="origin", show_default=True, help="Git remote to push the tags to."
 )
@@ -727,7 +729,7 @@ def summary(base: str | None, repo_path: str | None) -> None:
 @json_option
 def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bool) -> None:
     """Create the tags of merged promotions that lack them (idempotent; run on the default branch
-    after a merge).
+    after a merge). Each gets a commit pointing dvc.yaml and registry.json at it, then its tags.
 
     Example: artreg tag --push
     """
