@@ -15,7 +15,7 @@ from artreg import dvcyaml, gitrepo, index, state
 from artreg.errors import ConflictError
 from artreg.faults import point
 from artreg.fileio import check_output_path
-from artreg.layout import DVC_YAML, REGISTRY_JSON
+from artreg.layout import DVC_YAML, REGISTRY_JSON, StageDir
 from artreg.model import Event, GateResult, ManifestFile, Registry
 from artreg.stagefolder import StageBuilder
 from artreg.tags import (
@@ -27,7 +27,7 @@ from artreg.tags import (
     parse_tag,
     tag_message,
 )
-from artreg.transaction import transaction
+from artreg.transaction import Transaction, transaction
 
 PENDING = "0" * 40  # stands for the commit being made, while registry.json is computed
 
@@ -273,8 +273,8 @@ class _Replay:
     """What it takes to make this promotion's commit and tags again on top of another base."""
 
     root: Path
-    txn: Any  # transaction.Transaction (typed loosely: the transaction module imports nothing here)
-    entry: Any  # layout.StageDir
+    txn: Transaction
+    entry: StageDir
     actions: list[tuple[Action, str | None, str | None]]
     dvc_entry: dict[str, Any]
     title: str
@@ -298,6 +298,7 @@ class _Replay:
         branch = gitrepo.current_branch(self.root)
         assert branch is not None  # publish refuses a detached HEAD before it starts
         commit = self.txn.commit
+        assert commit is not None  # pushed only once committed
         for attempt in range(1, PUSH_ATTEMPTS + 1):
             refs = [f"HEAD:refs/heads/{branch}", *(f"refs/tags/{t}" for t in names)]
             try:
@@ -340,6 +341,7 @@ class _Replay:
 
         root, txn, entry = self.root, self.txn, self.entry
         old_commit = txn.commit
+        assert old_commit is not None
         gitrepo.delete_tags(root, names)  # fetched tags of the same name must not clash
         txn.tags = []
         tracking = f"refs/remotes/{remote}/{branch}"
