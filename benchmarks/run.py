@@ -38,7 +38,18 @@ from timing import Measurement, Stats, alternate, fmt_bytes, fmt_seconds, run, r
 
 HERE = Path(__file__).resolve().parent
 GiB = 1 << 30
-PAIRS = ("list", "resolve", "gto-list", "startup", "register", "verify", "pull", "memory", "gc")
+PAIRS = (
+    "list",
+    "resolve",
+    "gto-list",
+    "startup",
+    "register",
+    "verify",
+    "pull",
+    "memory",
+    "gc",
+    "push",
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,8 @@ class Sizes:
     s3_file_size: int = MiB
     checkpoint_file_size: int = 256 * MiB
     warmup: int = 1  # untimed rounds before the slow pairs (register, pull)
+    pushers: int = 8  # pair 9: concurrent `--push` promotions into one origin
+    push_runs: int = 3
 
 
 FULL = Sizes()
@@ -91,6 +104,8 @@ QUICK = Sizes(
     s3_file_size=64 * 1024,
     checkpoint_file_size=2 * MiB,
     warmup=0,
+    pushers=3,
+    push_runs=1,
 )
 
 
@@ -807,6 +822,124 @@ def bench_pull(report: Report, work: Path, env: dict[str, str]) -> None:
         )
 
 
+# --- pair 9: racing `--push` promotions into one origin ----------------------------------------
+
+
+def bench_push(report: Report, work: Path, env: dict[str, str]) -> None:
+    """N promotions of N different names, each in its own clone, all with `--push` at once (the
+    losers of each race rebase, renumber and push again), against the same N one after another
+    in one clone (no race at all)."""
+    s = report.sizes
+    n = s.pushers
+    log(f"8. building a registry of {n} raw artifacts and its origin ...")
+    template = artreg_init(work / "push-reg", env)
+    ckpt = work / "push-ckpt"
+    sh(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from artreg.features.demo import "
+            "train_tiny_model; train_tiny_model(Path(sys.argv[1]), epochs=2)",
+            ckpt,
+        ],
+        work,
+        env,
+    )
+    names = [f"model-{i}" for i in range(n)]
+    for name in names:
+        sh([ARTREG, "register", name, "run1", "--from", ckpt, "-q"], template, env)
+    sh([DVC, "push", "--quiet"], template, env)
+    origin_template = work / "push-origin-template.git"
+    sh(["git", "clone", "--quiet", "--bare", template, origin_template], work, env)
+    results = HERE.parent / "examples" / "validation_results.json"
+    rounds = iter(range(10**6))
+
+    def promote(name: str) -> list[str | os.PathLike[str]]:
+        args: list[str | os.PathLike[str]] = [ARTREG, "promote", name, "run1", "--to", "validated"]
+        return [*args, "--checkpoint", "best", "--results", results, "--push", "-q"]
+
+    def fresh_origin() -> tuple[Path, Path]:
+        folder = work / f"push-round-{next(rounds)}"
+        remove(folder)
+        origin = folder / "origin.git"
+        sh(["git", "clone", "--quiet", "--bare", origin_template, origin], work, env)
+        return folder, origin
+
+    def clone(origin: Path, path: Path) -> Path:
+        sh(["git", "clone", "--quiet", origin, path], work, env)
+        sh(["git", "fetch", "--quiet", "--tags"], path, env)
+        sh([DVC, "pull", "--quiet"], path, env)
+        return path
+
+    def check_landed(origin: Path) -> None:
+        tags = sh(["git", "tag", "--list", "*#validated#*"], origin, env).split()
+        if sorted(tags) != sorted(f"{name}#validated#2" for name in names):
+            raise AssertionError(f"not every promotion landed: {tags}")
+
+    def concurrent() -> Measurement:
+        folder, origin = fresh_origin()
+        clones = [clone(origin, folder / f"clone-{i}") for i in range(n)]
+        start = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [str(c) for c in promote(name)],
+                cwd=path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for name, path in zip(names, clones, strict=True)
+        ]
+        errors = [(p.communicate()[1], p.returncode) for p in procs]
+        seconds = time.perf_counter() - start
+        failed = [err.decode() for err, code in errors if code != 0]
+        if failed:
+            raise AssertionError(f"{len(failed)} concurrent promotions failed: {failed[0]}")
+        check_landed(origin)
+        remove(folder)
+        return Measurement(seconds)
+
+    def sequential() -> Measurement:
+        folder, origin = fresh_origin()
+        path = clone(origin, folder / "clone")
+        m = run_steps([promote(name) for name in names], path, env)
+        check_landed(origin)
+        remove(folder)
+        return m
+
+    log(f"8. {n} concurrent `--push` promotions vs the same {n} one after another")
+    a, b = alternate(
+        [("concurrent", concurrent), ("one after another", sequential)],
+        runs=s.push_runs,
+        warmup=0,
+        log=log,
+    )
+    report.rows.append(
+        ratio_row(
+            "9",
+            f"{n} promotions of different names, each `--push` from its own clone at once "
+            "(all land) vs the same one after another",
+            a,
+            b,
+            kind="time ratio (concurrent ÷ one after another)",
+            target="all land; ≤ 1.5×",
+            check=lambda r: r <= 1.5,
+        )
+    )
+    report.sections.append(
+        "### 9. Racing pushers\n\n"
+        f"A registry of {n} raw artifacts (tiny real PyTorch checkpoints) and a bare origin "
+        f"cloned from it, fresh for every run. Concurrent: {n} clones (made, fetched and "
+        "`dvc pull`ed untimed) each run `artreg promote NAME run1 --to validated --push` at "
+        "the same moment; a promotion whose push loses the race fetches, rebases onto origin, "
+        "renumbers its counter by GTO's rule, re-checks and pushes again (jittered back-off). "
+        f"One after another: the same {n} promotions in one up-to-date clone. Both sides "
+        f"check that all {n} `NAME#validated#2` tags reached origin. On 2 cores the "
+        "concurrent side competes for the CPU, so the ratio shows what the retries cost, "
+        "not a parallel speed-up.\n"
+    )
+
+
 # --- the machine and the report -------------------------------------------------------------------
 
 
@@ -996,6 +1129,7 @@ def main(argv: list[str] | None = None) -> int:
             slow_runs=args.runs,
             register_runs=args.runs,
             gto_runs=args.runs,
+            push_runs=args.runs,
         )
     if args.gto_timeout:
         sizes = replace(sizes, gto_timeout=args.gto_timeout)
@@ -1028,6 +1162,8 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("pull", lambda: bench_pull(report, work, env)))
     if "gc" in only:
         steps.append(("gc", lambda: bench_gc(report, work, env)))
+    if "push" in only:
+        steps.append(("push", lambda: bench_push(report, work, env)))
     try:
         for label, step in steps:
             t1 = time.perf_counter()

@@ -687,6 +687,12 @@ def log(name: str, repo_path: str | None, as_json: bool) -> None:
 @click.option(
     "--changed", is_flag=True, help="Only check the stage folders holding FILES (for pre-commit)."
 )
+@click.option(
+    "--base",
+    metavar="REF",
+    help="Branch a pull request merges into, checked for the same promotions "
+    "(default: the default branch, on origin when fetched).",
+)
 @click.argument("files", nargs=-1)
 @repo_option
 @no_fetch_option
@@ -696,6 +702,7 @@ def verify(
     remote_name: str | None,
     signed: bool,
     changed: bool,
+    base: str | None,
     files: tuple[str, ...],
     repo_path: str | None,
     as_json: bool,
@@ -714,6 +721,7 @@ def verify(
         signed=signed,
         changed=list(files) if changed else None,
         fetch=_fetching(),
+        base=base,
     )
     if report.problems:
         if as_json:
@@ -781,7 +789,9 @@ def summary(base: str | None, repo_path: str | None) -> None:
 
 
 @main.command()
-@click.option("--push", is_flag=True, help="Push the new tags to origin.")
+@click.option(
+    "--push", is_flag=True, help="Push the branch and the new tags to origin, in one atomic push."
+)
 @click.option(
     "--remote", default="origin", show_default=True, help="Git remote to push the tags to."
 )
@@ -791,7 +801,7 @@ def summary(base: str | None, repo_path: str | None) -> None:
 @json_option
 def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bool) -> None:
     """Create the tags of merged promotions that lack them (idempotent; run on the default branch
-    after a merge).
+    after a merge). Each gets a commit pointing dvc.yaml and registry.json at it, then its tags.
 
     Example: artreg tag --push
     """

@@ -42,14 +42,35 @@ def read(root: Path) -> dict[str, Any]:
     return data
 
 
-def set_artifact(root: Path, name: str, entry: dict[str, Any]) -> None:
-    """Set `artifacts.<name>` in dvc.yaml, keeping the rest of the file and its comments."""
+def entry_for(
+    stage: str, name: str, entry_id: str, folder: str, primary: str, sha256: str | None
+) -> dict[str, Any]:
+    """The `artifacts.<name>` entry of a promoted folder: raw points at its checkpoints, the
+    other stages at their model file (`primary`, relative to the folder)."""
+    if stage == "raw":
+        return {
+            "path": f"{folder}/checkpoints",
+            "type": "model",
+            "desc": f"{name}: checkpoints of training session {entry_id}",
+            "labels": ["raw"],
+            "meta": {"stage": "raw", "id": entry_id, "primary": f"{folder}/{primary}"},
+        }
+    return {
+        "path": f"{folder}/{primary}",
+        "type": "model",
+        "desc": f"{name} {stage} {entry_id}",
+        "labels": [stage],
+        "meta": {"stage": stage, "id": entry_id, "sha256": sha256},
+    }
+
+
+def with_artifact(text: str | None, name: str, entry: dict[str, Any]) -> str:
+    """A dvc.yaml's text with `artifacts.<name>` set, keeping the rest and its comments."""
     from ruamel.yaml import YAML
 
     yaml = YAML()
     yaml.indent(mapping=2, sequence=4, offset=2)
-    path = root / DVC_YAML
-    data = yaml.load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    data = yaml.load(text) if text else None
     if data is None:
         data = {}
     artifacts = data.setdefault("artifacts", {})
@@ -58,7 +79,22 @@ def set_artifact(root: Path, name: str, entry: dict[str, Any]) -> None:
     artifacts[name] = entry
     out = StringIO()
     yaml.dump(data, out)
-    write_atomic(path, out.getvalue())
+    return out.getvalue()
 
 
-__all__ = ["DVC_YAML", "TEMPLATE", "artifact_paths", "read", "set_artifact"]
+def set_artifact(root: Path, name: str, entry: dict[str, Any]) -> None:
+    """Set `artifacts.<name>` in dvc.yaml, keeping the rest of the file and its comments."""
+    path = root / DVC_YAML
+    text = path.read_text(encoding="utf-8") if path.is_file() else None
+    write_atomic(path, with_artifact(text, name, entry))
+
+
+__all__ = [
+    "DVC_YAML",
+    "TEMPLATE",
+    "artifact_paths",
+    "entry_for",
+    "read",
+    "set_artifact",
+    "with_artifact",
+]

@@ -168,6 +168,21 @@ def push(root: Path, remote: str, refs: Sequence[str]) -> None:
         raise unreachable(remote, exc) from exc
 
 
+def fetch(root: Path, remote: str, refspecs: Sequence[str], tags: bool = False) -> None:
+    """`git fetch` of `refspecs` (and every tag); a remote that does not answer is retryable."""
+    try:
+        git(root, "fetch", "--quiet", *(["--tags"] if tags else []), remote, *refspecs)
+    except ToolError as exc:
+        raise unreachable(remote, exc) from exc
+
+
+def creation_commit(root: Path, rev: str, path: str) -> str | None:
+    """The commit in `rev`'s history that added `path`, or None when `rev` does not hold it."""
+    out = git(root, "log", "--format=%H", "--diff-filter=A", rev, "--", path, check=False)
+    found = out.split()
+    return found[-1] if found else None
+
+
 def status(root: Path, paths: Sequence[str] = ()) -> str:
     """`git status --porcelain` (optionally limited to paths), for before/after comparisons."""
     args = ["status", "--porcelain=v1", "--untracked-files=all"]
@@ -196,6 +211,24 @@ def commit(
     sha = head(root)
     assert sha is not None
     return sha
+
+
+def commit_files(
+    root: Path, parent: str, files: Mapping[str, str], message: str, sign: bool = False
+) -> str:
+    """A new commit on `parent` whose tree is parent's with `files` (path → text) written;
+    HEAD, the index and the work tree are left alone (a private index file is used)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="artreg-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        git(root, "read-tree", parent, env=env)
+        for path, text in files.items():
+            blob = git(root, "hash-object", "-w", "--stdin", f"--path={path}", stdin=text).strip()
+            git(root, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+        tree = git(root, "write-tree", env=env).strip()
+    args = ["commit-tree", tree, "-p", parent, "-m", message, *(["-S"] if sign else [])]
+    return git(root, *args).strip()
 
 
 def create_tag(

@@ -4,6 +4,8 @@ commit, tag (and push), all under the repo lock and rolled back on any failure."
 from __future__ import annotations
 
 import os
+import random
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,7 +15,7 @@ from artreg import dvcyaml, gitrepo, index, state
 from artreg.errors import ConflictError
 from artreg.faults import point
 from artreg.fileio import check_output_path
-from artreg.layout import DVC_YAML, REGISTRY_JSON
+from artreg.layout import DVC_YAML, REGISTRY_JSON, StageDir
 from artreg.model import Event, GateResult, ManifestFile, Registry
 from artreg.stagefolder import StageBuilder
 from artreg.tags import (
@@ -25,7 +27,7 @@ from artreg.tags import (
     parse_tag,
     tag_message,
 )
-from artreg.transaction import transaction
+from artreg.transaction import Transaction, transaction
 
 PENDING = "0" * 40  # stands for the commit being made, while registry.json is computed
 
@@ -155,34 +157,43 @@ def publish(
         builder.path.rename(target)
         builder.cleanup()
         point("publish:moved")
-        dvcyaml.set_artifact(root, name, dvc_entry)
-        point("publish:dvc-yaml")
-
         start = next_tag_time(events)
         message = tag_message(title, kind=entry.stage, folder=entry.relpath, source=source, by=who)
-        pending = [
-            Event(t, _parse(t), PENDING, start + i, who, "", message, True, entry)
-            for i, t in enumerate(names)
-        ]
-        index.write(root, with_pending(root, events, pending))
-        point("publish:index")
+        if branch:
+            # Pull-request mode: the branch carries only the new folder. dvc.yaml and
+            # registry.json are generated; `artreg tag` writes them on the default branch after
+            # the merge, so two promotion branches never both edit them (no merge conflict,
+            # whatever the order or the merge method, on a server's merge button too).
+            paths = git_files
+        else:
+            dvcyaml.set_artifact(root, name, dvc_entry)
+            point("publish:dvc-yaml")
+            pending = [
+                Event(t, _parse(t), PENDING, start + i, who, "", message, True, entry)
+                for i, t in enumerate(names)
+            ]
+            index.write(root, with_pending(root, events, pending))
+            point("publish:index")
+            paths = [*git_files, DVC_YAML, REGISTRY_JSON]
 
-        paths = [*git_files, DVC_YAML, REGISTRY_JSON]
         gitrepo.add(root, paths, force=True)
         point("publish:staged")
-        commit_message = f"{title}\n\n" + "\n".join(
-            f"{k}: {v}"
-            for k, v in (("folder", entry.relpath), ("source", source), ("tags", ", ".join(names)))
-            if v
-        )
         txn.before_commit(title, [] if branch else names, message, start, sign)
-        commit = gitrepo.commit(root, commit_message, paths, sign=sign)
+        commit = gitrepo.commit(
+            root, _commit_message(title, entry.relpath, source, names), paths, sign=sign
+        )
         point("publish:committed")
         txn.committed(commit)
         txn.make_tags()
         point("publish:tagged")
-        if options.push:
-            push_refs(root, entry.relpath, branch, [] if branch else names, options.remote)
+        if options.push and branch:
+            push_refs(root, entry.relpath, branch, [], options.remote)
+            point("publish:pushed")
+        elif options.push:
+            replay = _Replay(
+                root, txn, entry, actions, dvc_entry, title, source, who, sign, git_files
+            )
+            commit, names = replay.push(options.remote, names)
             point("publish:pushed")
     return Published(
         name=name,
@@ -195,6 +206,11 @@ def publish(
         branch=branch,
         planned_tags=names if branch else [],
     )
+
+
+def _commit_message(title: str, folder: str, source: str, names: list[str]) -> str:
+    fields = (("folder", folder), ("source", source), ("tags", ", ".join(names)))
+    return f"{title}\n\n" + "\n".join(f"{k}: {v}" for k, v in fields if v)
 
 
 def with_pending(root: Path, events: list[Event], pending: list[Event]) -> Registry:
@@ -212,11 +228,10 @@ def _parse(tag: str) -> TagName:
 
 
 def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remote: str) -> None:
-    """Data first (dvc push of the folder's pointers), then commit and tags in one atomic push.
+    """Pull-request mode: data first (dvc push of the folder's pointers), then the branch.
 
-    A rejected push raises inside the transaction, which rolls the local promotion back, so
-    nothing is duplicated. Losing a version to someone else is final (ConflictError, exit 2,
-    naming the winner); losing only the race for the branch or a counter is retryable (exit 4).
+    A rejected push raises inside the transaction, which rolls the local promotion back. (A
+    direct promotion pushes through `_Replay.push`, which rebases and retries instead.)
     """
     from artreg import dvcrepo
     from artreg.errors import PushRejected
@@ -244,3 +259,163 @@ def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remo
             f"push to {remote} was rejected, so this promotion was undone locally: {exc.message}",
             hint=exc.hint,
         ) from exc
+
+
+# --- racing pushers: rebase onto what origin holds now, renumber, push again -----------------
+
+PUSH_ATTEMPTS = 8  # pushes in all; between them a jittered, doubling back-off
+BACKOFF_SECONDS = 0.25
+BACKOFF_CAP_SECONDS = 4.0
+
+
+@dataclass
+class _Replay:
+    """What it takes to make this promotion's commit and tags again on top of another base."""
+
+    root: Path
+    txn: Transaction
+    entry: StageDir
+    actions: list[tuple[Action, str | None, str | None]]
+    dvc_entry: dict[str, Any]
+    title: str
+    source: str
+    who: str
+    sign: bool
+    git_files: list[str]
+
+    def push(self, remote: str, names: list[str]) -> tuple[str, list[str]]:
+        """Push data, then commit and tags atomically; when origin moved on and the other
+        change does not take this promotion's version or folder, rebase onto it, renumber the
+        counter, re-check, and push again. Returns the commit and tags that landed."""
+        from artreg import dvcrepo
+        from artreg.errors import PushRejected
+
+        pointers = [
+            str(p.relative_to(self.root)) for p in self.entry.path(self.root).rglob("*.dvc")
+        ]
+        if pointers:
+            dvcrepo.push(self.root, pointers)
+        branch = gitrepo.current_branch(self.root)
+        assert branch is not None  # publish refuses a detached HEAD before it starts
+        commit = self.txn.commit
+        assert commit is not None  # pushed only once committed
+        for attempt in range(1, PUSH_ATTEMPTS + 1):
+            refs = [f"HEAD:refs/heads/{branch}", *(f"refs/tags/{t}" for t in names)]
+            try:
+                gitrepo.push(self.root, remote, refs)
+                return commit, names
+            except PushRejected as exc:
+                rejected = exc
+            point("publish:push-rejected")
+            self._final_if_taken(remote, names)
+            if attempt == PUSH_ATTEMPTS:
+                break
+            delay = min(BACKOFF_CAP_SECONDS, BACKOFF_SECONDS * 2 ** (attempt - 1))
+            time.sleep(delay * random.uniform(0.5, 1.5))  # jitter: racers do not retry in step
+            commit, names = self._rebase(remote, branch, names)
+        raise PushRejected(
+            f"push to {remote} was rejected {PUSH_ATTEMPTS} times (other changes kept landing "
+            f"first), so this promotion was undone locally: {rejected.message}",
+            hint="run the same command again (it is retryable: exit 4)",
+        )
+
+    def _final_if_taken(self, remote: str, names: list[str]) -> None:
+        """Losing the version to someone else is final: exit 2 naming the winner's commit."""
+        versions = [t for t in names if _parse(t).action is Action.REGISTER]
+        taken = gitrepo.remote_tags(self.root, remote, versions) if versions else {}
+        if taken:
+            tag, winner = next(iter(taken.items()))
+            raise ConflictError(
+                f"push to {remote} was rejected, so this promotion was undone locally: "
+                f"{tag} was already released on {remote} by commit {winner[:12]}",
+                hint=f"versions are never reused; fetch it (`git pull --tags {remote}`) and "
+                "release a new version",
+            )
+
+    def _rebase(self, remote: str, branch: str, names: list[str]) -> tuple[str, list[str]]:
+        """Move this promotion onto the remote branch as it is now: the same folder, dvc.yaml and
+        registry.json regenerated, the counter renumbered by GTO's rule, the checks re-run."""
+        from artreg.errors import PushRejected, VerificationFailed
+        from artreg.integrity import folder_problems
+        from artreg.policy import committed_sections, recheck, rules_for, settings_from
+
+        root, txn, entry = self.root, self.txn, self.entry
+        old_commit = txn.commit
+        assert old_commit is not None
+        gitrepo.delete_tags(root, names)  # fetched tags of the same name must not clash
+        txn.tags = []
+        tracking = f"refs/remotes/{remote}/{branch}"
+        gitrepo.fetch(root, remote, [f"+refs/heads/{branch}:{tracking}"], tags=True)
+        base = gitrepo.git(root, "rev-parse", tracking).strip()
+        winner = gitrepo.creation_commit(root, base, f"{entry.relpath}/manifest.json")
+        if winner:
+            raise ConflictError(
+                f"push to {remote} was rejected, so this promotion was undone locally: "
+                f"{entry.relpath} was already promoted on {remote} by commit {winner[:12]}",
+                hint=f"promoted folders are never overwritten; `git pull --tags {remote}` and "
+                "choose another id or version",
+            )
+        if txn.old_head and not gitrepo.is_ancestor(root, txn.old_head, base):
+            raise PushRejected(
+                f"push to {remote} was rejected and {remote}/{branch} does not contain this "
+                "clone's branch (local commits not on the remote, or a rewritten remote "
+                "history), so this promotion was undone locally",
+                hint=f"`git pull --rebase --tags {remote} {branch}` and run the command again",
+            )
+        txn.mark_rebased()  # journaled first: a crash from here on is rolled back by `recover`
+        gitrepo.git(root, "reset", "--quiet", "--keep", base)
+        gitrepo.git(root, "checkout", old_commit, "--", entry.relpath)
+        point("publish:rebased")
+        events = state.load(root, folders="none").events
+        counter = next_counter(events, entry.name)
+        names = [
+            format_tag(
+                action, entry.name, stage, version, None if action is Action.REGISTER else counter
+            )
+            for action, stage, version in self.actions
+        ]
+        taken = [e for e in events if e.tag in names]
+        if taken:
+            raise ConflictError(
+                f"{taken[0].tag} was already made on {remote} by commit {taken[0].commit[:12]}",
+                hint="versions are never reused; release a new version",
+            )
+        dvcyaml.set_artifact(root, entry.name, self.dvc_entry)
+        start = next_tag_time(events)
+        message = tag_message(
+            self.title, kind=entry.stage, folder=entry.relpath, source=self.source, by=self.who
+        )
+        pending = [
+            Event(t, _parse(t), PENDING, start + i, self.who, "", message, True, entry)
+            for i, t in enumerate(names)
+        ]
+        index.write(root, with_pending(root, events, pending))
+        paths = [*self.git_files, DVC_YAML, REGISTRY_JSON]
+        gitrepo.add(root, paths, force=True)
+        txn.before_commit(self.title, names, message, start, self.sign)
+        commit = gitrepo.commit(
+            root,
+            _commit_message(self.title, entry.relpath, self.source, names),
+            paths,
+            sign=self.sign,
+        )
+        txn.committed(commit)
+        # The checks again, on the new base: the folder intact, and its recorded gates those
+        # of params.yaml as the remote holds it now (a gate changed meanwhile must not slip by).
+        problems = folder_problems(root, entry)
+        if entry.stage != "raw":
+            metadata = gitrepo.json_at(root, commit, f"{entry.relpath}/metadata.json") or {}
+            if isinstance(metadata.get("gates"), dict):
+                settings = settings_from(committed_sections(root, base), base)
+                rules = rules_for(settings.gates, entry.stage, entry.name)
+                problems += recheck(
+                    metadata["gates"], rules, f"{entry.relpath}/metadata.json", settings.source
+                )
+        if problems:
+            raise VerificationFailed(
+                f"after rebasing onto {remote}/{branch} ({base[:12]}), this promotion no longer "
+                "passes its checks, so it was undone locally",
+                problems,
+            )
+        txn.make_tags()
+        return commit, names

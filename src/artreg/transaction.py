@@ -128,6 +128,7 @@ class Transaction:
     tagging: dict[str, Any] = field(default_factory=dict)
     commit: str | None = None
     tags_only: bool = False  # `artreg tag`: no commit, only tags on commits already made
+    rebased: bool = False  # `--push` moved HEAD onto the remote's branch to land after a race
 
     @property
     def journal(self) -> Path:
@@ -178,6 +179,7 @@ class Transaction:
             "tagging": self.tagging,
             "commit": self.commit,
             "tags_only": self.tags_only,
+            "rebased": self.rebased,
         }
         tmp = self.journal.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
@@ -211,6 +213,12 @@ class Transaction:
         self.tagging = {"message": message, "start": start, "sign": sign, "target": target}
         self._write_journal("committing")
 
+    def mark_rebased(self) -> None:
+        """`--push` is about to move HEAD onto the remote's branch: journal it, so that a
+        rollback (or `recover` after a crash) takes index and work tree back to the old HEAD."""
+        self.rebased = True
+        self._write_journal("tagging" if self.commit else "applying")
+
     def committed(self, commit: str) -> None:
         self.commit = commit
         self._write_journal("tagging")
@@ -218,12 +226,35 @@ class Transaction:
     def finish(self) -> None:
         self.journal.unlink(missing_ok=True)
 
-    def plan_tags(self, plan: Sequence[PlannedTag], push: str | None = None) -> None:
+    def plan_tags(
+        self,
+        plan: Sequence[PlannedTag],
+        push: str | None = None,
+        advance: dict[str, str] | None = None,
+    ) -> None:
         """Record tags to make on commits that exist already (`artreg tag`), each with its own
-        target, message and date, so that a crash while tagging is completed by `recover`."""
+        target, message and date, and the move of `advance["branch"]` from `advance["from"]` to
+        `advance["to"]` (the commits that write dvc.yaml and registry.json), so that a crash
+        while tagging is completed by `recover`."""
         self.tags = [p.tag for p in plan]
-        self.tagging = {"plan": [p.as_dict() for p in plan], "push": push}
+        self.tagging = {"plan": [p.as_dict() for p in plan], "push": push, "advance": advance}
+        if advance:
+            self.commit = advance["to"]
         self._write_journal("tagging")
+
+    def advance(self) -> None:
+        """Move the branch onto the commits `plan_tags` recorded, updating the generated files
+        in the index and work tree (`--keep`: any unrelated local change stays)."""
+        moving = self.tagging.get("advance")
+        if not moving or gitrepo.head(self.root) != moving["from"]:
+            return  # nothing to move, or moved already (a recovery after the move)
+        if gitrepo.current_branch(self.root) != moving["branch"]:
+            raise ConflictError(
+                f"the interrupted `artreg tag` was run on branch {moving['branch']!r}, but "
+                f"{gitrepo.current_branch(self.root)!r} is checked out now",
+                hint=f"`git switch {moving['branch']}`, then run `artreg recover` again",
+            )
+        gitrepo.git(self.root, "reset", "--quiet", "--keep", moving["to"])
 
     def _planned(self) -> list[PlannedTag]:
         if "plan" in self.tagging:
@@ -257,7 +288,14 @@ class Transaction:
     def rollback(self) -> None:
         """Undo everything: tags, commit, index entries, files; leave unrelated changes alone."""
         gitrepo.delete_tags(self.root, self.tags)
-        if self.commit is not None and gitrepo.head(self.root) == self.commit and self.old_head:
+        if self.rebased and self.old_head and gitrepo.head(self.root) != self.old_head:
+            # HEAD went onto the remote's branch (and maybe a new commit on it): drop our edits
+            # of the generated files, then take index and work tree back to the old HEAD,
+            # keeping any unrelated local change (`--keep`), as before the command.
+            for rel in self.touched:
+                gitrepo.git(self.root, "checkout", "HEAD", "--", rel, check=False)
+            gitrepo.git(self.root, "reset", "--quiet", "--keep", self.old_head)
+        elif self.commit is not None and gitrepo.head(self.root) == self.commit and self.old_head:
             gitrepo.move_head(self.root, self.old_head)
         paths = [*self.new_dirs, *self.touched]
         gitrepo.reset_paths(self.root, self.old_head, paths)
@@ -294,6 +332,7 @@ class Transaction:
             for k, v in data["saved"].items()
         }
         txn.tags_only = bool(data.get("tags_only"))
+        txn.rebased = bool(data.get("rebased"))
         return txn
 
 
@@ -385,6 +424,11 @@ def recover(root: Path, wait: float = 0.0) -> str:
             )
         commit = _interrupted_commit(root, txn, data["phase"])
         head = gitrepo.head(root)
+        if commit is not None and txn.rebased and not gitrepo.is_ancestor(root, commit, "HEAD"):
+            # Killed while `--push` rebased onto the remote's branch: nothing was pushed, so
+            # undo it all, back to the HEAD from before the command.
+            txn.rollback()
+            return f"rolled back the interrupted change to {', '.join(txn.new_dirs)}"
         if commit is not None:
             if not gitrepo.is_ancestor(root, commit, "HEAD"):
                 raise ConflictError(
@@ -421,11 +465,22 @@ def _complete_tagging(txn: Transaction) -> str:
     if not txn.tags:
         txn.finish()
         return "the interrupted `artreg tag` had planned no tag yet: nothing to do (run it again)"
+    moving = txn.tagging.get("advance")
+    head = gitrepo.head(txn.root)
+    if moving and head not in (moving["from"], moving["to"]):
+        raise ConflictError(
+            f"the interrupted `artreg tag` was to move {moving['branch']!r} from "
+            f"{moving['from'][:12]} to {moving['to'][:12]}, but HEAD is {str(head)[:12]} now",
+            hint=f"`git switch {moving['branch']}` and reset it to one of those, then run "
+            "`artreg recover` again",
+        )
+    txn.advance()
     made = txn.make_tags()
     txn.finish()
     done = f"completed the interrupted `artreg tag`: created {', '.join(made) or 'no'} missing tags"
     remote = txn.tagging.get("push")
     if remote and txn.tags:
         refs = " ".join(f"refs/tags/{t}" for t in txn.tags)
-        done += f"; it was to push them too: `git push --atomic {remote} {refs}`"
+        branch = f"{moving['branch']} " if moving else ""
+        done += f"; it was to push them too: `git push --atomic {remote} {branch}{refs}`"
     return done

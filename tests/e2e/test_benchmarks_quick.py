@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 RUN = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
-PAIRS = ("1", "2", "3a", "3b", "4a", "4b", "5a", "5b", "6", "7a", "7b", "8")
+PAIRS = ("1", "2", "3a", "3b", "4a", "4b", "5a", "5b", "6", "7a", "7b", "8", "9")
 
 
 def _rows(tmp_path: Path, *only: str) -> tuple[str, dict[str, list[str]]]:
@@ -65,3 +65,13 @@ def test_quick_gc_row(tmp_path: Path) -> None:
     assert "artreg gc" in rows["8"][2] and rows["8"][7] == "artreg < 5 s"
     assert rows["8"][8] == "yes", text
     assert "### 8. Planning a gc" in text
+
+
+def test_quick_racing_pushers_row(tmp_path: Path) -> None:
+    """Pair 9 alone: concurrent `--push` promotions of different names into one origin all land
+    (the run fails otherwise), timed against the same promotions one after another."""
+    text, rows = _rows(tmp_path, "push")
+    assert set(rows) - {"#", "---"} == {"9"}, text
+    assert "all land" in rows["9"][7]
+    assert re.fullmatch(r"\d+\.\d+×", rows["9"][5]), rows["9"]
+    assert "### 9. Racing pushers" in text

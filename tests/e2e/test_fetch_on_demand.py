@@ -13,8 +13,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 from artreg.dvcrepo import remote_url
 from artreg.features.init import init_registry
 from artreg.features.promote import promote_to_validated
@@ -386,11 +384,6 @@ def test_the_pull_request_job_fetches_only_the_promoted_folders_objects(
     assert report.json()["checked"]["files hashed from the DVC cache"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 item 2 (another branch): registry.json on a promotion branch is stale "
-    "until `artreg tag` runs on main, so verify fails on every promotion pull request",
-)
 def test_the_pull_request_job_passes_on_a_promotion_branch(
     registry: Path, checkpoint_dir: Path, bare_origin: Path, tmp_path: Path, cli
 ) -> None:

@@ -262,12 +262,13 @@ def test_verify_catches_a_promotion_made_against_gates_main_never_committed(
     promotion = git(session, "rev-parse", "HEAD").strip()
     git(session, "switch", "--quiet", "main")
     git(session, "cherry-pick", "--quiet", promotion)
-    assert cli("tag", cwd=session).exit_code == 0
+    picked = git(session, "rev-parse", "HEAD").strip()
+    assert cli("tag", cwd=session).exit_code == 0  # commits dvc.yaml and registry.json on it
 
     result = cli("verify", cwd=session)
 
     assert result.exit_code == 1, result.stdout + result.stderr
-    head = git(session, "rev-parse", "HEAD").strip()
+    head = picked  # the gates are read where the folder was created: the cherry-pick
     assert (
         "artifacts/validated/encoder/s1_best_validated/metadata.json: gate coverage is recorded "
         f"as >= 0.5, but params.yaml@{head[:12]} says >= 0.95: it was promoted against gates "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo, schemas, state
+from artreg import dvcyaml, gitrepo, schemas, state
 from artreg._version import __version__
 from artreg.charts import CHART_NAME
 from artreg.errors import ConflictError, InputError, IntegrityError, NotFoundError
@@ -210,13 +210,9 @@ def finish(
         root,
         builder,
         actions=actions,
-        dvc_entry={
-            "path": f"{entry.relpath}/{primary.path}",
-            "type": "model",
-            "desc": f"{entry.name} {entry.stage} {entry.entry}",
-            "labels": [entry.stage],
-            "meta": {"stage": entry.stage, "id": entry.entry, "sha256": primary.sha256},
-        },
+        dvc_entry=dvcyaml.entry_for(
+            entry.stage, entry.name, entry.entry, entry.relpath, primary.path, primary.sha256
+        ),
         title=title,
         source=source,
         who=metadata.created_by,

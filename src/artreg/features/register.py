@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo
+from artreg import dvcyaml, gitrepo
 from artreg._version import __version__
 from artreg.charts import CHART_NAME, series, training_curves_png
 from artreg.dvcrepo import RegistryDvc
@@ -230,13 +230,7 @@ def register_raw(
             root,
             builder,
             actions=[(Action.ASSIGN, "raw", None)],
-            dvc_entry={
-                "path": f"{entry.relpath}/checkpoints",
-                "type": "model",
-                "desc": f"{name}: checkpoints of training session {session_id}",
-                "labels": ["raw"],
-                "meta": {"stage": "raw", "id": session_id, "primary": f"{entry.relpath}/{primary}"},
-            },
+            dvc_entry=dvcyaml.entry_for("raw", name, session_id, entry.relpath, primary, None),
             title=f"artreg: register {name} session {session_id} (raw)",
             source=str(source.resolve()),
             who=who,

@@ -1,10 +1,11 @@
 """Pull-request promotions: `artreg tag` after the merge, and what the reviewer's summary shows
 (rendered as markdown by `render.summary_markdown`).
 
-A promotion made with `--branch` is committed on a branch without tags. After the merge, `artreg
-tag` on the default branch finds every stage folder that no tag names yet and tags the commit
-that brought it, so it recognises promotions by content and works after merge commits, squashes
-and rebases.
+A promotion made with `--branch` commits only its folder, on a branch, without tags. After the
+merge, `artreg tag` on the default branch finds every stage folder that no tag names yet,
+commits dvc.yaml and registry.json for it and tags that commit, so it recognises promotions by
+content and works after merge commits, squashes and rebases; and since no branch edits the
+generated files, promotion branches never conflict in them, whatever the merge order.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo, state
+from artreg import dvcyaml, gitrepo, index, state
 from artreg.errors import ArtregError, ConflictError, PushRejected, VerificationFailed
 from artreg.faults import point
 from artreg.features.fetch import resolve
+from artreg.fileio import read_json
 from artreg.gitrepo import creation_commits
 from artreg.integrity import folder_problems
-from artreg.layout import StageDir, stage_folders
-from artreg.model import GateResult, Manifest, ManifestFile, Metadata, Registry, Source
+from artreg.layout import DVC_YAML, REGISTRY_JSON, StageDir, stage_folders
+from artreg.model import Event, GateResult, Manifest, ManifestFile, Metadata, Registry, Source
 from artreg.publish import actor
 from artreg.tags import STAGES, Action, format_tag, next_counter, next_tag_time, tag_message
 
@@ -58,25 +60,13 @@ def _actions(folder: StageDir) -> list[tuple[Action, str | None, str | None]]:
     return [(Action.ASSIGN, folder.stage, None)]
 
 
-def _expected_date(root: Path, pending: PendingPromotion, stage_tag: str) -> int | None:
-    """The date the promotion's own registry.json gives its stage tag, if it names that tag.
-
-    A promotion made on a branch writes registry.json as if tagged then; `artreg tag` uses the
-    same date so that the file stays true after the merge (it is never rewritten on main)."""
-    from datetime import datetime, timezone
-
-    from artreg.errors import ArtregError
-    from artreg.layout import REGISTRY_JSON
-
-    try:
-        data = gitrepo.json_at(root, pending.commit, REGISTRY_JSON) or {}
-        entry = data[pending.folder.name]["stages"][pending.folder.stage]
-        if entry["tag"] != stage_tag:
-            return None
-        when = datetime.strptime(entry["updated"], "%Y-%m-%dT%H:%M:%SZ")
-    except (ArtregError, KeyError, TypeError, ValueError):
-        return None
-    return int(when.replace(tzinfo=timezone.utc).timestamp())
+def _dvc_entry(root: Path, folder: StageDir) -> dict[str, Any]:
+    """The dvc.yaml entry of a merged folder, from its committed manifest (as its promotion
+    would have written it)."""
+    manifest = read_json(folder.path(root) / "manifest.json", f"{folder.relpath}/manifest.json")
+    primary = str(manifest["primary"])
+    sha = (manifest.get("files") or {}).get(primary, {}).get("sha256")
+    return dvcyaml.entry_for(folder.stage, folder.name, folder.entry, folder.relpath, primary, sha)
 
 
 def tag_merged(
@@ -84,17 +74,22 @@ def tag_merged(
 ) -> list[str]:
     """Create the missing tags of merged promotions (idempotent); optionally push them.
 
-    One transaction like every other writer: the tags are journaled before the first is made,
-    so a crash is completed by `artreg recover`, and a failure (a rejected push) removes them.
+    Promotion branches carry only their folders; for each merged promotion this commits, on the
+    current branch, dvc.yaml pointing at it and registry.json counting its tags, and tags that
+    commit, so every tagged commit's dvc.yaml points into the folder its tag promoted. One
+    transaction like every other writer: the commits are built aside and the tags journaled
+    before HEAD moves or a tag is made, so a crash is completed by `artreg recover`, and a
+    failure (a rejected push) undoes both.
     """
+    from artreg.publish import with_pending
+    from artreg.tags import parse_tag
     from artreg.transaction import PlannedTag, transaction
 
-    with transaction(root, new_dirs=[], touched=[], wait=wait, tags_only=True) as txn:
+    touched = [DVC_YAML, REGISTRY_JSON]
+    with transaction(root, new_dirs=[], touched=touched, wait=wait, tags_only=True) as txn:
         registry = state.load(root, folders="all")
-        records = registry.events
+        events = list(registry.events)
         who = actor(root)
-        clock = next_tag_time(records)
-        counters: dict[str, int] = {}
         pending_list = untagged_promotions(root, registry)
         problems = [p for pending in pending_list for p in folder_problems(root, pending.folder)]
         if problems:
@@ -103,58 +98,81 @@ def tag_merged(
                 problems,
             )
         plan: list[PlannedTag] = []
-        for pending in pending_list:
-            name = pending.folder.name
-            counter = counters.get(name) or next_counter(records, name)
+        head = gitrepo.head(root)
+        branch = gitrepo.current_branch(root)
+        assert head is not None and branch is not None  # actor() refuses a detached HEAD
+        parent = head
+        dvc_path = root / DVC_YAML
+        dvc_text = dvc_path.read_text(encoding="utf-8") if dvc_path.is_file() else None
+        for number, pending in enumerate(pending_list, 1):
+            folder = pending.folder
+            name = folder.name
+            counter = next_counter(events, name)
             message = tag_message(
-                f"artreg: tag merged promotion of {name} to {pending.folder.stage}",
-                kind=pending.folder.stage,
-                folder=pending.folder.relpath,
+                f"artreg: tag merged promotion of {name} to {folder.stage}",
+                kind=folder.stage,
+                folder=folder.relpath,
                 by=who,
             )
             tags = [
                 format_tag(
                     action, name, stage, version, None if action is Action.REGISTER else counter
                 )
-                for action, stage, version in _actions(pending.folder)
+                for action, stage, version in _actions(folder)
             ]
-            # Date the tags as the promotion's registry.json expects, so that it stays true;
-            # unless that would put them before a tag of the same name (then: now).
-            floor = max(
-                [r.timestamp for r in records if r.parsed.name == name]
-                + [p.stamp for p in plan if p.tag.startswith((f"{name}#", f"{name}@"))],
-                default=0,
+            first = next_tag_time(events)
+            new_events = []
+            for i, tag in enumerate(tags):
+                parsed = parse_tag(tag)
+                assert parsed is not None
+                # Each promotion's own stand-in for its commit: GTO ties a stage to the version
+                # registered on the same commit, so two promotions must not share one.
+                stand_in = f"{number:040x}"
+                new_events.append(
+                    Event(tag, parsed, stand_in, first + i, who, "", message, True, folder)
+                )
+            dvc_text = dvcyaml.with_artifact(dvc_text, name, _dvc_entry(root, folder))
+            registry_text = index.render(root, with_pending(root, events, new_events))
+            events += new_events
+            parent = gitrepo.commit_files(
+                root,
+                parent,
+                {DVC_YAML: dvc_text, REGISTRY_JSON: registry_text},
+                f"artreg: point dvc.yaml and registry.json at {folder.relpath}\n\n"
+                f"folder: {folder.relpath}\nmerged in: {pending.commit}\ntags: {', '.join(tags)}",
             )
-            last = _expected_date(root, pending, tags[-1])
-            if last is None or last - len(tags) < floor:
-                last = max(clock, floor + 1) + len(tags) - 1
-                clock = last + 1
-            first = last - len(tags) + 1
-            plan += [PlannedTag(t, pending.commit, message, first + i) for i, t in enumerate(tags)]
-            counters[name] = counter + 1
+            plan += [PlannedTag(t, parent, message, first + i) for i, t in enumerate(tags)]
         clash = [p for p in plan if gitrepo.tag_exists(root, p.tag)]
         if clash:
             # A rollback deletes the planned tags: never plan one that exists already.
             raise ConflictError(
                 f"tag {clash[0].tag} exists already (made by hand or by another tool), so the "
-                f"merged promotion in {clash[0].target[:12]} cannot be given it",
+                f"merged promotion of {clash[0].message.splitlines()[0]} cannot be given it",
                 hint=f"inspect it (`git show {clash[0].tag}`); delete it if it is wrong, then run "
                 "`artreg tag` again",
             )
-        txn.plan_tags(plan, push=remote if push else None)
+        advance = {"branch": branch, "from": head, "to": parent} if plan else None
+        txn.plan_tags(plan, push=remote if push else None, advance=advance)
         point("tag:planned")
+        if plan:
+            txn.advance()
         created = txn.make_tags()
         point("tag:tagged")
         if push and created:
-            # A rejected push raises; the transaction then deletes the tags, so that local and
-            # remote stay alike and a later run finds these promotions untagged again.
+            # A rejected push raises; the transaction then deletes the tags and moves the
+            # branch back, so that local and remote stay alike and a later run finds these
+            # promotions untagged again.
             try:
-                gitrepo.push(root, remote, [f"refs/tags/{t}" for t in created])
+                gitrepo.push(
+                    root,
+                    remote,
+                    [f"HEAD:refs/heads/{branch}", *(f"refs/tags/{t}" for t in created)],
+                )
             except PushRejected as exc:
                 raise PushRejected(
                     f"push of the tags to {remote} was rejected, so they were removed again: "
                     f"{exc.message}",
-                    hint=f"`git pull --tags {remote}` and run `artreg tag --push` again",
+                    hint=f"`git pull --tags {remote} {branch}` and run `artreg tag --push` again",
                 ) from exc
             point("tag:pushed")
     return created

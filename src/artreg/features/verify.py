@@ -3,7 +3,8 @@
 Checks: metadata and manifests valid against their schemas; every file's sha256 (for the files
 present); promoted folders unchanged since the commit that created them, and none deleted; every
 tag's commit holds its folder and a dvc.yaml pointing into it; registry.json and dvc.yaml up to
-date; no large or model file tracked by git; no credential in a tracked DVC config; no
+date; an untagged promotion (a pull request's) takes no released version and no folder the base
+branch holds from another promotion; no large or model file tracked by git; no credential in a tracked DVC config; no
 unfinished transaction; optionally every DVC object present in the remote, and signatures.
 """
 
@@ -208,6 +209,76 @@ def _check_signatures(root: Path, registry: Registry, report: Report) -> None:
             )
 
 
+def reachable(root: Path, registry: Registry) -> Registry:
+    """The registry as this checkout's history knows it: only the tags on commits in HEAD's
+    history. On a promotion branch, tags that other merged promotions got on the default branch
+    since are not this branch's to write into dvc.yaml or registry.json."""
+    merged = set(
+        gitrepo.git(
+            root, "for-each-ref", "--merged", "HEAD", "--format=%(refname:strip=2)", "refs/tags"
+        ).split()
+    )
+    events = [e for e in registry.events if e.tag in merged]
+    if len(events) == len(registry.events):
+        return registry
+    here = state.fold(events)
+    state.complete(root, here)
+    return here
+
+
+def _check_untagged(root: Path, registry: Registry, report: Report, base: str | None) -> None:
+    """Promotions here that no tag names yet (a promotion branch before its merge, or the
+    default branch before `artreg tag`): their version must be free, and `base` (what the pull
+    request merges into) must not hold the same folder from another promotion."""
+    from artreg.features.review import default_base
+    from artreg.tags import Action
+
+    tagged = reachable(root, registry).tagged_folders()
+    untagged = [f for f in stage_folders(root) if f.relpath not in tagged]
+    if not untagged:
+        return
+    if base is None:
+        try:
+            base = default_base(root)
+        except ArtregError:
+            base = None
+    elif not gitrepo.ref_exists(root, base):
+        raise InputError(
+            f"--base {base}: no such branch or commit here",
+            hint="fetch it first (`git fetch origin`), or pass an existing ref, e.g. origin/main",
+        )
+    released = {
+        (e.parsed.name, e.parsed.version): e
+        for e in registry.events
+        if e.parsed.action is Action.REGISTER
+    }
+    created = gitrepo.creation_commits(root)
+    for folder in untagged:
+        report.count("untagged promotions")
+        if folder.stage == "production":
+            first = released.get((folder.name, folder.entry.removeprefix("v")))
+            if first is not None:
+                report.problems.append(
+                    f"{folder.relpath}: {first.tag} was already released by commit "
+                    f"{first.commit[:12]}; versions are never reused: release another version"
+                )
+                continue
+        if base is None:
+            continue
+        theirs = gitrepo.creation_commit(root, base, f"{folder.relpath}/manifest.json")
+        if (
+            theirs
+            and theirs != created.get(folder.relpath)
+            and not gitrepo.is_ancestor(root, theirs, "HEAD")
+        ):
+            subject = gitrepo.git(root, "log", "-1", "--format=%s", theirs).strip()
+            report.problems.append(
+                f"{folder.relpath}: {base} already holds it from another promotion, commit "
+                f"{theirs[:12]} ({subject}); promoted folders are never overwritten: "
+                "promote under another id or version"
+            )
+
+
 def verify_registry(
     root: Path,
     remote: bool = False,
@@ -215,10 +286,12 @@ def verify_registry(
     signed: bool = False,
     changed: list[str] | None = None,
     fetch: bool = False,
+    base: str | None = None,
 ) -> Report:
     """Run every check; `changed` (files as given on a command line: absolute, or relative to
     the current folder) limits the folder checks to folders holding those files. With `fetch`,
-    DVC-tracked files absent from the work tree are fetched (only those) and hashed too."""
+    DVC-tracked files absent from the work tree are fetched (only those) and hashed too; `base`
+    is the branch a pull request merges into (default: the default branch)."""
     if changed is not None:
         changed = [inside(root, f) for f in changed]
     report = Report()
@@ -241,7 +314,8 @@ def verify_registry(
     report.problems += recheck_folders(root, folders, gitrepo.creation_commits(root))
     if changed is None:
         _check_tags(root, registry, report)
-    _check_index_and_dvc_yaml(root, registry, report)
+        _check_untagged(root, registry, report, base)
+    _check_index_and_dvc_yaml(root, reachable(root, registry), report)
     _check_git_contents(root, report)
     _check_journal(root, report)
     retired = read_retired(root)

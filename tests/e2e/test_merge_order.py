@@ -1,0 +1,188 @@
+"""Promotion pull requests never conflict: four branches from the same main (different names,
+and one name at two stages) merge in any order, by merge commit, squash or rebase, with plain
+git as a merge button would; `artreg tag` then leaves a registry that verifies and that gto reads
+as artreg does. Two branches releasing the same version: the second one's check names the first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from artreg.features.promote import promote_to_validated
+from artreg.features.queries import overview
+from artreg.features.register import register_raw
+
+from helpers import EXAMPLES, clone_repo, git, run_tool
+
+VALIDATE = ["--to", "validated", "--checkpoint", "best"]
+VALIDATE += ["--results", str(EXAMPLES / "validation_results.json")]
+RELEASE = ["--benchmarks", str(EXAMPLES), "--approved-by", "rm"]
+
+
+def _release(name: str, source: str, version: str) -> list[str]:
+    return [name, source, "--to", "production", "--version", version, *RELEASE]
+
+
+# The four promotion branches: two names to validated, one name released, and alpha at two
+# stages at once (its s1 to validated, its already validated s0 to production).
+BRANCHES = {
+    "promote/alpha-validated": ["alpha", "s1", *VALIDATE],
+    "release/alpha-1.0.0": _release("alpha", "s0_best_validated", "1.0.0"),
+    "promote/beta-validated": ["beta", "s1", *VALIDATE],
+    "release/gamma-2.0.0": _release("gamma", "s1_best_validated", "2.0.0"),
+}
+
+
+@pytest.fixture
+def four_branches(
+    registry: Path, bare_origin: Path, checkpoint_dir: Path, tmp_path: Path, cli
+) -> Path:
+    """origin/main with alpha, beta, gamma registered (alpha s0 and gamma validated), and the
+    four promotion branches pushed to origin from one CI clone of that same main."""
+    for name, session in [("alpha", "s0"), ("alpha", "s1"), ("beta", "s1"), ("gamma", "s1")]:
+        register_raw(registry, name, session, checkpoint_dir)
+    for name, session in [("alpha", "s0"), ("gamma", "s1")]:
+        promote_to_validated(registry, name, session, "best", EXAMPLES / "validation_results.json")
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    git(registry, "push", "--quiet", "origin", "main", "--tags")
+    ci = clone_repo(bare_origin, tmp_path / "ci")
+    run_tool("dvc", "pull", "--quiet", cwd=ci)
+    for branch, args in BRANCHES.items():
+        git(ci, "switch", "--quiet", "main")
+        result = cli("promote", *args, "--branch", branch, "--push", cwd=ci)
+        assert result.exit_code == 0, result.stderr
+        # The pull request's check passes before the merge, with no tags yet.
+        checked = cli("verify", "--base", "origin/main", cwd=ci)
+        assert checked.exit_code == 0, checked.stdout + checked.stderr
+        # The branch carries only the new folder: nothing generated for two branches to clash on.
+        changed = git(ci, "diff", "--name-only", "origin/main...HEAD").split()
+        assert changed and all(p.startswith(f"artifacts/{_stage(args)}/") for p in changed)
+    return bare_origin
+
+
+def _stage(args: list[str]) -> str:
+    return args[args.index("--to") + 1]
+
+
+def _merge(maintainer: Path, branch: str, how: str) -> None:
+    """Merge origin/BRANCH into main as a merge button does; fail on any conflict."""
+    git(maintainer, "fetch", "--quiet", "origin")
+    if how == "merge":
+        git(maintainer, "merge", "--quiet", "--no-ff", "-m", f"Merge {branch}", f"origin/{branch}")
+    elif how == "squash":
+        git(maintainer, "merge", "--quiet", "--squash", f"origin/{branch}")
+        git(maintainer, "commit", "--quiet", "-m", f"{branch} (squashed)")
+    else:
+        git(maintainer, "switch", "--quiet", "-c", "rebasing", f"origin/{branch}")
+        git(maintainer, "rebase", "--quiet", "main")
+        git(maintainer, "switch", "--quiet", "main")
+        git(maintainer, "merge", "--quiet", "--ff-only", "rebasing")
+        git(maintainer, "branch", "--quiet", "-D", "rebasing")
+    assert git(maintainer, "status", "--porcelain", "--untracked-files=all") == ""
+    git(maintainer, "push", "--quiet", "origin", "main")
+
+
+ORDERS = {
+    "merge, in order": (["merge"] * 4, [0, 1, 2, 3], False),
+    "squash, reversed": (["squash"] * 4, [3, 2, 1, 0], False),
+    "rebase, alpha's release first": (["rebase"] * 4, [1, 3, 0, 2], False),
+    "mixed, tagged after each merge": (["squash", "rebase", "merge", "squash"], [2, 1, 3, 0], True),
+}
+
+
+@pytest.mark.parametrize("scenario", list(ORDERS))
+def test_promotion_branches_merge_in_any_order_without_conflict(
+    scenario: str, four_branches: Path, tmp_path: Path, cli
+) -> None:
+    methods, order, tag_each = ORDERS[scenario]
+    maintainer = clone_repo(four_branches, tmp_path / "maintainer")
+    branches = list(BRANCHES)
+    for how, i in zip(methods, order, strict=True):
+        _merge(maintainer, branches[i], how)
+        if tag_each:  # CI on main after every merge
+            tagged = cli("tag", "--push", cwd=maintainer)
+            assert tagged.exit_code == 0, tagged.stderr
+    if not tag_each:
+        tagged = cli("tag", "--push", "--json", cwd=maintainer)
+        assert tagged.exit_code == 0, tagged.stderr
+        assert len(tagged.json()["created"]) == 6
+    assert cli("tag", "--json", cwd=maintainer).json()["created"] == []
+
+    reader = clone_repo(four_branches, tmp_path / "reader")
+    run_tool("dvc", "pull", "--quiet", cwd=reader)
+    verified = cli("verify", "--remote", cwd=reader)
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
+    tags = git(reader, "tag", "--list").split()
+    assert {"alpha@v1.0.0", "gamma@v2.0.0", "beta#validated#2"} <= set(tags)
+    alpha = sorted(t for t in tags if t.startswith("alpha#"))
+    # alpha had raw#1, raw#2, validated#3; its two merged promotions took 4 and 5, in the
+    # order they were merged.
+    assert len(alpha) == 5 and {int(t.rsplit("#", 1)[1]) for t in alpha} == {1, 2, 3, 4, 5}
+    shown = json.loads(run_tool("gto", "show", "--json", cwd=reader).stdout)
+    ours = overview(reader)
+    for name in ("alpha", "beta", "gamma"):
+        assert shown[name]["version"] == ours[name].latest
+        assert {s: v for s, v in shown[name]["stage"].items() if v} == {
+            s: e.version or e.commit for s, e in ours[name].stages.items()
+        }
+    assert ours["alpha"].stages["production"].version == "v1.0.0"
+    assert ours["alpha"].stages["validated"].folder == "artifacts/validated/alpha/s1_best_validated"
+    # Every tag's commit has dvc.yaml pointing into the folder it promoted: `dvc artifacts get`
+    # returns the validated model of alpha, not its release.
+    got = run_tool(
+        "dvc",
+        "artifacts",
+        "get",
+        str(reader),
+        "alpha",
+        "--stage",
+        "validated",
+        "-o",
+        str(tmp_path / "alpha-validated.pt"),
+        cwd=tmp_path,
+        check=False,
+    )
+    assert got.returncode == 0, got.stderr
+    expected = reader / "artifacts/validated/alpha/s1_best_validated/model.pt"
+    assert (tmp_path / "alpha-validated.pt").read_bytes() == expected.read_bytes()
+
+
+def test_a_second_branch_releasing_the_same_version_fails_its_check_naming_the_first(
+    registry: Path, bare_origin: Path, checkpoint_dir: Path, tmp_path: Path, cli
+) -> None:
+    register_raw(registry, "gamma", "s1", checkpoint_dir)
+    register_raw(registry, "gamma", "s2", checkpoint_dir)
+    for session in ("s1", "s2"):
+        promote_to_validated(
+            registry, "gamma", session, "best", EXAMPLES / "validation_results.json"
+        )
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    git(registry, "push", "--quiet", "origin", "main", "--tags")
+    first, second = clone_repo(bare_origin, tmp_path / "a"), clone_repo(bare_origin, tmp_path / "b")
+    for clone, source in ((first, "s1_best_validated"), (second, "s2_best_validated")):
+        run_tool("dvc", "pull", "--quiet", cwd=clone)
+        args = ["gamma", source, "--to", "production", "--version", "1.0.0", *RELEASE]
+        result = cli("promote", *args, "--branch", f"release/{clone.name}", "--push", cwd=clone)
+        assert result.exit_code == 0, result.stderr
+    maintainer = clone_repo(bare_origin, tmp_path / "maintainer")
+    _merge(maintainer, "release/a", "squash")
+    merged = git(maintainer, "rev-parse", "HEAD").strip()
+
+    # Before `artreg tag`: the base holds the same folder from another promotion.
+    git(second, "fetch", "--quiet", "origin")
+    check = cli("verify", "--base", "origin/main", cwd=second)
+    assert check.exit_code == 1
+    assert (
+        f"artifacts/production/gamma/v1.0.0: origin/main already holds it from another "
+        f"promotion, commit {merged[:12]} (release/a (squashed))" in check.stderr
+    )
+    # After `artreg tag` (and a fetch of its tags): the version is taken, by that commit's tag.
+    assert cli("tag", "--push", cwd=maintainer).exit_code == 0
+    git(second, "fetch", "--quiet", "--tags", "origin")
+    check = cli("verify", cwd=second)  # the default base: origin's default branch
+    assert check.exit_code == 1
+    tagged = git(second, "rev-parse", "gamma@v1.0.0^{commit}").strip()
+    assert f"gamma@v1.0.0 was already released by commit {tagged[:12]}" in check.stderr
+    assert git(maintainer, "rev-parse", "HEAD~1").strip() == merged  # the tag commit's parent
