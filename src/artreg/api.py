@@ -104,8 +104,11 @@ class ArtifactRepository:
         formats: tuple[str, ...] = (),
         allow_non_monotonic: bool = False,
         progress: ProgressFn | None = None,
+        sign_key: Path | str | None = None,
+        model_signature: Path | str | None = None,
     ) -> Published:
-        """Release a validated artifact to production as `name@v<version>`."""
+        """Release a validated artifact to production as `name@v<version>`; `sign_key` (an EC
+        private key, PEM) signs its model as `model.sig` (needs `artreg[signing]`)."""
         from artreg.promote import promote_to_production
 
         return promote_to_production(
@@ -124,6 +127,8 @@ class ArtifactRepository:
             allow_non_monotonic=allow_non_monotonic,
             progress=progress,
             options=self.options,
+            sign_key=sign_key,
+            model_signature=model_signature,
         )
 
 
@@ -180,8 +185,10 @@ def register_artifact(
     repo: Path | str | None = None,
     notes: str | None = None,
     benchmarks: Mapping[str, Any] | Path | str | None = None,
+    sign_key: Path | str | None = None,
 ) -> dict[str, Any]:
-    """Release a ready model file (distilled, LoRA, encoder...) as `model_type@v<version>`.
+    """Release a ready model file (distilled, LoRA, encoder...) as `model_type@v<version>`;
+    `sign_key` (an EC private key, PEM) signs it as `model.sig`.
 
     Returns the updated registry index, as the seed's function did.
     """
@@ -190,7 +197,13 @@ def register_artifact(
 
     root = find_root(repo)
     register_model_file(
-        root, model_type, Path(file_path), version, notes=notes, benchmarks=benchmarks
+        root,
+        model_type,
+        Path(file_path),
+        version,
+        notes=notes,
+        benchmarks=benchmarks,
+        sign_key=sign_key,
     )
     return index.load(root)
 

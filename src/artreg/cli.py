@@ -352,6 +352,32 @@ def register(
     is_flag=True,
     help="production: allow a version lower than the latest release.",
 )
+@click.option(
+    "--sign-model",
+    metavar="KEY",
+    type=click.Path(dir_okay=False),
+    help="Sign the model with this EC private key (PEM) as model.sig, in the OpenSSF "
+    "model-signing format (needs artreg[signing]; password in ARTREG_MODEL_KEY_PASSWORD).",
+)
+@click.option(
+    "--sign-model-cert",
+    metavar="CERT",
+    type=click.Path(dir_okay=False),
+    help="With --sign-model: sign with this certificate of the key (PEM).",
+)
+@click.option(
+    "--sign-model-chain",
+    metavar="PEM",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="With --sign-model-cert: a certificate of its chain (repeatable).",
+)
+@click.option(
+    "--model-signature",
+    type=click.Path(dir_okay=False),
+    help="A model-signing bundle made elsewhere over the model file (`model_signing sign`); "
+    "checked and committed as model.sig.",
+)
 @repo_option
 @_publish_options
 @json_option
@@ -373,6 +399,10 @@ def promote(
     optimize: str | None,
     formats: tuple[str, ...],
     allow_non_monotonic: bool,
+    sign_model: str | None,
+    sign_model_cert: str | None,
+    sign_model_chain: tuple[str, ...],
+    model_signature: str | None,
     repo_path: str | None,
     as_json: bool,
     quiet: bool,
@@ -384,6 +414,9 @@ def promote(
 
     Example: artreg promote encoder run42_epoch_70_validated --to production --version 1.0.0
     --benchmarks perf/ --deployment deployment.yaml --approved-by alice
+
+    Example: artreg promote encoder run42_epoch_70_validated --to production --version 1.0.0
+    --approved-by alice --sign-model ~/.keys/release-2026.pem
     """
     from artreg.errors import InputError
     from artreg.gates import GateResult, format_table
@@ -391,6 +424,10 @@ def promote(
 
     out = Output(as_json, quiet)
     root = _root(repo_path)
+    signing = {
+        "sign_key": _signing_key(sign_model, sign_model_cert, sign_model_chain),
+        "model_signature": Path(model_signature) if model_signature else None,
+    }
     with out.progress("copying and hashing") as progress:
         if stage == "validated":
             if not checkpoint or not results:
@@ -408,6 +445,7 @@ def promote(
                 formats=tuple(dict.fromkeys(("pt", *formats))),
                 progress=progress,
                 options=_options(publishing),
+                **signing,
             )
         else:
             if not version:
@@ -428,13 +466,42 @@ def promote(
                 allow_non_monotonic=allow_non_monotonic,
                 progress=progress,
                 options=_options(publishing),
+                **signing,
             )
     _after_publish(root, result, publishing)
     table = format_table([GateResult(**g) for g in result.extra.get("gates", [])])
+    signed = result.extra.get("signature")
     out.emit(
         result.as_dict(),
         f"promoted {result.name} to {result.stage}: {result.folder}\n"
-        f"commit {result.commit[:12]}, {_tags_text(result)}\n\n{table}",
+        f"commit {result.commit[:12]}, {_tags_text(result)}\n"
+        + (
+            f"model signed: {result.folder}/{signed['file']} over {', '.join(signed['files'])}, "
+            f"key {signed['fingerprint'] or '(not verified: no trusted key)'}\n"
+            if signed
+            else ""
+        )
+        + f"\n{table}",
+    )
+
+
+def _signing_key(key: str | None, cert: str | None, chain: tuple[str, ...]) -> Any:
+    """--sign-model and its certificate options as a SigningKey (None without --sign-model)."""
+    if key is None:
+        if cert or chain:
+            from artreg.errors import InputError
+
+            raise InputError(
+                "--sign-model-cert/--sign-model-chain need --sign-model KEY", hint="add it"
+            )
+        return None
+    from artreg.signing import SigningKey
+
+    return SigningKey(
+        Path(key),
+        Path(cert) if cert else None,
+        tuple(Path(c) for c in chain),
+        os.environ.get("ARTREG_MODEL_KEY_PASSWORD"),
     )
 
 
@@ -535,11 +602,36 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
     resolved = resolve(root, name, stage=stage, version=version)
     info = resolved.as_dict(root)
     info["files"] = {rel: {"sha256": d.sha256, "size": d.size} for rel, d in resolved.files.items()}
+    signature = _signature(root, resolved)
+    if signature is not None:
+        info["signature"] = signature
     Output(as_json).emit(
         info,
-        "\n".join(f"{k}: {v}" for k, v in info.items() if k != "files")
+        "\n".join(f"{k}: {v}" for k, v in info.items() if k not in ("files", "signature"))
+        + (f"\nsignature: {_signature_text(signature)}" if signature else "")
         + "\nfiles:\n"
         + "\n".join(f"  {rel}  {d.size:,} B  {d.sha256}" for rel, d in resolved.files.items()),
+    )
+
+
+def _signature(root: Path, resolved: Any) -> dict[str, Any] | None:
+    """The folder's model signature checked against the trust policy, for `show` (None: unsigned
+    and no signature required)."""
+    from artreg.signing import describe
+
+    folder = resolved.folder
+    return describe(
+        root, resolved.commit, folder.relpath, folder.stage, resolved.files, resolved.dvc_files
+    )
+
+
+def _signature_text(info: dict[str, Any]) -> str:
+    if info.get("status") != "verified":
+        return f"{info['file']}: {info['status']}"
+    who = f"{info['subject']}, " if info.get("subject") else ""
+    return (
+        f"{info['file']}: verified, signed by {who}key {info['fingerprint']} "
+        f"(trusted key {info['key']}) over {', '.join(info['files'])}"
     )
 
 

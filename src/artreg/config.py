@@ -10,6 +10,7 @@ from artreg import schemas
 from artreg.documents import read_yaml
 
 PARAMS_FILE = "params.yaml"
+SECTIONS = ("artreg", "gates", "trust")  # the parts of params.yaml that artreg's schema checks
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "artreg": {
@@ -56,7 +57,7 @@ def read_params(root: Path) -> dict[str, Any]:
         from artreg.errors import InputError
 
         raise InputError(f"{path}: expected a mapping at the top level", hint="see `artreg init`")
-    mine = {k: data[k] for k in ("artreg", "gates") if k in data}
+    mine = {k: data[k] for k in SECTIONS if k in data}
     schemas.validate(mine, "params", str(path))
     return data
 
@@ -88,3 +89,41 @@ def resolve_name(root: Path, name: str | None) -> str:
             hint="pass name=... (or NAME on the command line), or set artreg.default_name",
         )
     return validate_name(default, "default_name in params.yaml")
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    """params.yaml `trust`: the public keys trusted to sign models, and the stages that must be
+    signed by one of them."""
+
+    keys: tuple[str, ...] = ()
+    require_signature: tuple[str, ...] = ()
+    rev: str | None = None  # the commit the policy was read from
+
+    def requires(self, stage: str) -> bool:
+        return stage in self.require_signature
+
+
+def load_trust(root: Path, rev: str = "HEAD") -> TrustPolicy:
+    """The trust policy as committed at `rev`, never the work tree's: an uncommitted edit of
+    params.yaml must not be able to relax what a consumer checks."""
+    from artreg import gitrepo
+    from artreg.documents import parse_yaml
+    from artreg.errors import InputError
+
+    commit = gitrepo.git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+    commit = commit.strip()
+    raw = gitrepo.show_file(root, commit, PARAMS_FILE) if commit else None
+    if raw is None:
+        return TrustPolicy(rev=commit or None)
+    source = f"{PARAMS_FILE}@{commit[:12]}"
+    data = parse_yaml(raw.decode("utf-8"), source) or {}
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: expected a mapping at the top level", hint="see `artreg init`")
+    schemas.validate({k: data[k] for k in SECTIONS if k in data}, "params", source)
+    trust = data.get("trust") or {}
+    return TrustPolicy(
+        keys=tuple(trust.get("keys") or ()),
+        require_signature=tuple(trust.get("require_signature") or ()),
+        rev=commit,
+    )

@@ -175,8 +175,22 @@ def pointers(root: Path, resolved: Resolved) -> list[str]:
     return found
 
 
+def check_signature(root: Path, resolved: Resolved) -> None:
+    """Where params.yaml's trust policy requires it, the folder's model must be signed by a
+    trusted key (checked against the committed manifest: no model bytes are read)."""
+    from artreg.config import load_trust
+
+    policy = load_trust(root)
+    if policy.requires(resolved.folder.stage):
+        from artreg.signing import check_resolved
+
+        check_resolved(root, resolved, policy)
+
+
 def verify(root: Path, resolved: Resolved, progress: ProgressFn | None = None) -> None:
-    """Hash every file of the folder (on all cores) against the committed manifest."""
+    """Hash every file of the folder (on all cores) against the committed manifest, after
+    checking its signature where the trust policy requires one."""
+    check_signature(root, resolved)
     folder = resolved.folder.path(root)
     paths = [folder / rel for rel in resolved.files]
     missing = [rel for rel, p in zip(resolved.files, paths, strict=True) if not p.is_file()]
@@ -225,6 +239,7 @@ def pull(
     Returns the number of objects fetched. A work-tree copy that differs from the manifest is
     an error (exit 1) unless `force`, which restores it.
     """
+    check_signature(root, resolved)  # before any byte is fetched
     found = pointers(root, resolved)
     missing, bad = _missing_or_bad(root, resolved)
     if bad and not force:

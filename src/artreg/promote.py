@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artreg import gitrepo, schemas
 from artreg.build import StageBuilder
@@ -36,6 +36,9 @@ from artreg.publish import Published, PublishOptions, actor, now_iso, publish
 from artreg.registry import load_state
 from artreg.tags import Action
 from artreg.verify import creation_commits
+
+if TYPE_CHECKING:
+    from artreg.signing import SignaturePlan, SigningKey
 
 CLEANABLE = (".pt", ".pth", ".ckpt")
 COPIED_AS_IS = (".onnx", ".safetensors", ".bin")
@@ -231,6 +234,8 @@ def promote_to_validated(
     formats: tuple[str, ...] = ("pt",),
     progress: ProgressFn | None = None,
     options: PublishOptions | None = None,
+    sign_key: SigningKey | Path | str | None = None,
+    model_signature: Path | str | None = None,
 ) -> Published:
     """Promote one checkpoint of a raw session: gates, clean weights, model card; commit + tag."""
     # 1. Check everything first.
@@ -255,6 +260,7 @@ def promote_to_validated(
     ckpt_rel = find_checkpoint(manifest, checkpoint, raw)
     metrics, result_texts = _results(validation_results)
     results = _gate_check(settings, "validated", name, metrics)
+    signature = _signature_plan(root, "validated", sign_key, model_signature)
     ckpt_path = verified_file(root, raw, ckpt_rel, manifest)
     who = actor(root)
     suffix = ckpt_path.suffix.lower()
@@ -332,9 +338,26 @@ def promote_to_validated(
             raw.relpath,
             who,
             options,
+            signature,
         )
     finally:
         builder.cleanup()
+
+
+def _signature_plan(
+    root: Path,
+    stage: str,
+    sign_key: SigningKey | Path | str | None,
+    model_signature: Path | str | None,
+) -> SignaturePlan | None:
+    if sign_key is None and model_signature is None:
+        from artreg.config import load_trust
+
+        if not load_trust(root).require_signature:
+            return None  # nothing to sign and nothing required: model_signing is never imported
+    from artreg import signing
+
+    return signing.plan(root, stage, sign_key, model_signature)
 
 
 def _model_entry(fname: str, digest: FileDigest) -> dict[str, Any]:
@@ -355,9 +378,14 @@ def _finish(
     source: str,
     who: str,
     options: PublishOptions | None,
+    signature: SignaturePlan | None = None,
 ) -> Published:
     """metadata.json, model card and manifest, then publish: shared by both promotions."""
     entry = builder.entry
+    if signature is not None:
+        # Signed before metadata and manifest exist, which therefore are not part of the model;
+        # model.sig is listed in the manifest like any other file of the folder.
+        metadata["signature"] = signature.write(root, builder)
     schemas.validate(metadata, "metadata", f"{entry.relpath}/metadata.json")
     builder.write_text("metadata.json", dump_json(metadata))
     builder.write_text("README.md", model_card(metadata))
@@ -399,6 +427,8 @@ def _finish(
     )
     published.extra["gates"] = metadata["gates"]["results"]
     published.extra["model"] = f"{entry.relpath}/{primary}"
+    if metadata.get("signature"):
+        published.extra["signature"] = metadata["signature"]
     return published
 
 
@@ -496,8 +526,14 @@ def promote_to_production(
     allow_non_monotonic: bool = False,
     progress: ProgressFn | None = None,
     options: PublishOptions | None = None,
+    sign_key: SigningKey | Path | str | None = None,
+    model_signature: Path | str | None = None,
 ) -> Published:
-    """Release a validated artifact as `<name>@v<version>`: gates, approval, deployment files."""
+    """Release a validated artifact as `<name>@v<version>`: gates, approval, deployment files.
+
+    With `sign_key` (an EC private key, or a SigningKey with a certificate), the model is signed
+    in the OpenSSF model-signing format as `model.sig`; `model_signature` commits a bundle made
+    elsewhere instead (it must sign the model file)."""
     # 1. Check everything first.
     settings = load_settings(root)
     name = resolve_name(root, name)
@@ -552,6 +588,8 @@ def promote_to_production(
     results = _gate_check(settings, "production", name, metrics)
     approval = _approval(settings, approved_by)
     model_src = src_meta["model"]["files"][0]
+    # Before the source is hashed: model_signing's import then overlaps that hashing.
+    signature = _signature_plan(root, "production", sign_key, model_signature)
     model_path = verified_file(root, source, model_src["path"], manifest)
     who = actor(root)
 
@@ -628,6 +666,7 @@ def promote_to_production(
             options,
             f"artreg: release {name} v{version} to production from {vid}",
             source.relpath,
+            signature,
         )
     finally:
         builder.cleanup()
@@ -642,6 +681,7 @@ def _release(
     options: PublishOptions | None,
     title: str,
     source: str,
+    signature: SignaturePlan | None = None,
 ) -> Published:
     """Complete a production folder (metadata, CHANGELOG carried forward) and publish it with
     its two tags, `name@vX.Y.Z` and `name#production#N`."""
@@ -669,6 +709,7 @@ def _release(
         source,
         who,
         options,
+        signature,
     )
 
 
@@ -689,6 +730,7 @@ def register_model_file(
     notes: str | None = None,
     benchmarks: Mapping[str, Any] | Path | str | None = None,
     options: PublishOptions | None = None,
+    sign_key: SigningKey | Path | str | None = None,
 ) -> Published:
     """Release a ready model file (no training session behind it) as `name@v<version>`."""
     from artreg.hashing import check_single_file
@@ -711,6 +753,7 @@ def register_model_file(
         )
     bench, _ = _benchmarks(benchmarks, None)
     results = _gate_check(settings, "production", name, bench) if bench is not None else []
+    signature = _signature_plan(root, "production", sign_key, None)
     who = actor(root)
     builder = StageBuilder(root, entry)
     try:
@@ -740,6 +783,7 @@ def register_model_file(
             options,
             f"artreg: register {name} v{version} from {file_path.name}",
             str(file_path.resolve()),
+            signature,
         )
     finally:
         builder.cleanup()

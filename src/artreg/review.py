@@ -231,6 +231,7 @@ def summary_markdown(root: Path, folders: list[StageDir], rev: str = "HEAD") -> 
             if source.get("commit"):
                 chain.append(f"training code `{str(source['commit'])[:12]}`")
             lines += ["", "### Lineage", "", " ← ".join(chain)]
+            lines += _signature_lines(root, rev, folder, manifest)
             if meta.get("training_curves"):
                 lines += ["", f"![training curves]({meta['training_curves']})"]
         files = manifest.get("files") or {}
@@ -251,6 +252,30 @@ def summary_markdown(root: Path, folders: list[StageDir], rev: str = "HEAD") -> 
         if parts
         else "No promotions.\n"
     )
+
+
+def _signature_lines(root: Path, rev: str, folder: StageDir, manifest: dict[str, Any]) -> list[str]:
+    """Who signed the model, checked against the trust policy; nothing for an unsigned folder
+    whose stage needs no signature."""
+    from artreg.hashing import FileDigest
+    from artreg.signing import describe
+
+    entries = manifest.get("files") or {}
+    files = {rel: FileDigest(e["sha256"], e["size"]) for rel, e in entries.items()}
+    model = [rel for rel, e in entries.items() if e.get("dvc")]
+    info = describe(root, rev, folder.relpath, folder.stage, files, model)
+    if info is None:
+        return []
+    if info["status"] == "verified":
+        who = f"{info['subject']}, " if info.get("subject") else ""
+        text = (
+            f"`{info['file']}` signs {', '.join(f'`{f}`' for f in info['files'])}: signed by "
+            f"{who}key `{info['fingerprint']}`, trusted key `{info['key']}` "
+            f"(params.yaml at `{str(info['trusted_keys_at'])[:12]}`)."
+        )
+    else:
+        text = f"**`{info['file']}`: {info['status']}**"
+    return ["", "### Signature", "", text]
 
 
 def folders_since(root: Path, base: str) -> list[StageDir]:

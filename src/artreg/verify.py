@@ -4,7 +4,8 @@ Checks: metadata and manifests valid against their schemas; every file's sha256 
 present); promoted folders unchanged since the commit that created them, and none deleted; every
 tag's commit holds its folder and a dvc.yaml pointing into it; registry.json and dvc.yaml up to
 date; no large or model file tracked by git; no credential in a tracked DVC config; no
-unfinished transaction; optionally every DVC object present in the remote, and signatures.
+unfinished transaction; model signatures where params.yaml's trust policy requires them;
+optionally every DVC object present in the remote, and git signatures.
 """
 
 from __future__ import annotations
@@ -267,6 +268,41 @@ def _check_remote(
         report.problems.append(f"{path}: its data is not in the DVC remote; run `dvc push`")
 
 
+def _check_model_signatures(root: Path, folders: list[StageDir], report: Report) -> None:
+    """Folders of the stages params.yaml's trust policy (at HEAD) requires signed: each model.sig
+    must be made by a trusted key over the model its manifest records."""
+    from artreg.config import load_trust
+
+    try:
+        policy = load_trust(root)
+    except ArtregError as exc:
+        report.problems.append(exc.message)
+        return
+    required = [f for f in folders if policy.requires(f.stage)]
+    if not required:
+        return
+    from artreg import signing
+    from artreg.hashing import FileDigest
+
+    for folder in required:
+        base = folder.path(root)
+        try:
+            manifest = parse_json((base / "manifest.json").read_text("utf-8"), folder.relpath)
+            entries = manifest["files"]
+            files = {rel: FileDigest(e["sha256"], e["size"]) for rel, e in entries.items()}
+        except (ArtregError, OSError, KeyError, TypeError):
+            continue  # _check_folder reports an unreadable manifest
+        sig = base / signing.SIGNATURE_FILE
+        raw = sig.read_bytes() if signing.SIGNATURE_FILE in files and sig.is_file() else None
+        model = [rel for rel, e in entries.items() if e.get("dvc")]
+        try:
+            signing.check_folder(root, policy, folder.relpath, folder.stage, files, model, raw)
+        except ArtregError as exc:
+            report.problems.append(exc.message + (f" (fix: {exc.hint})" if exc.hint else ""))
+            continue
+        report.count("model signatures")
+
+
 def _check_signatures(root: Path, state: RegistryState, report: Report) -> None:
     for artifact in state.artifacts.values():
         for record in artifact.events:
@@ -307,6 +343,7 @@ def verify_registry(
     _check_index_and_dvc_yaml(root, state, report)
     _check_git_contents(root, report)
     _check_journal(root, report)
+    _check_model_signatures(root, folders, report)
     if remote:
         _check_remote(root, folders, report, remote_name)
     if signed:
