@@ -29,7 +29,16 @@ from artreg.register import register_raw
 from artreg.review import summary_markdown
 from artreg.signing import SigningKey, fingerprint
 
-from conftest import BIN, EXAMPLES, RELEASE_INPUTS, git, release, snapshot
+from conftest import (
+    BIN,
+    EXAMPLES,
+    RELEASE_INPUTS,
+    clone_repo,
+    git,
+    release,
+    run_tool,
+    snapshot,
+)
 
 ORACLE = str(BIN / "model_signing")
 FOLDER = production_dir("encoder", "1.0.0")
@@ -389,6 +398,32 @@ def test_an_unsigned_release_where_a_signature_is_required_is_refused(
     assert snapshot(registry) == before
 
 
+def test_a_clone_checks_the_signature_before_it_fetches_a_byte(
+    registry: Path, checkpoint_dir: Path, keys: dict[str, tuple[Path, Path]], tmp_path: Path, cli
+) -> None:
+    """An inference service's plain clone: the signed release pulls; an unsigned one, once the
+    policy requires signatures, is refused before any object is fetched."""
+    private, public = keys["release"]
+    release(registry, "encoder", "s0", checkpoint_dir, "0.9.0")  # before the policy
+    trust(registry, public)
+    vid = validated(registry, checkpoint_dir)
+    promote_to_production(registry, "encoder", vid, "1.0.0", sign_key=private, **RELEASE_INPUTS)
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    clone = clone_repo(registry, tmp_path / "inference")
+
+    path = get_artifact_path("encoder", repo=clone)
+    assert path == clone / FOLDER.relpath / "model.pt" and path.is_file()
+    shown = cli("show", "encoder@v1.0.0", "--json", cwd=clone).json()
+    assert shown["signature"]["key"] == "keys/release.pub"  # type: ignore[index]
+
+    old = production_dir("encoder", "0.9.0")
+    before = snapshot(clone)
+    refused = cli("pull", "encoder", "--version", "0.9.0", cwd=clone)
+    assert refused.exit_code == 1 and f"{old.relpath}/model.sig: missing" in refused.stderr
+    assert not (clone / old.relpath / "model.pt").exists()
+    assert snapshot(clone) == before
+
+
 def test_the_committed_policy_counts_not_an_edit_in_the_work_tree(
     registry: Path, checkpoint_dir: Path, keys: dict[str, tuple[Path, Path]]
 ) -> None:
@@ -546,6 +581,42 @@ def test_a_bad_trust_policy_is_named(registry: Path, checkpoint_dir: Path) -> No
     git(registry, "commit", "--quiet", "-am", "a stage that cannot be signed")
     with pytest.raises(InputError, match="/trust/require_signature/0"):
         get_artifact_path("encoder", pull=False, repo=registry)
+
+
+def test_an_encrypted_key_signs_with_its_password(tmp_path: Path) -> None:
+    """model_signing 1.1.1's own CLI fails on encrypted keys (it passes a str to cryptography);
+    artreg signs with them, and the oracle verifies the result."""
+    from artreg.hashing import hash_file
+    from artreg.signing import sign_folder
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    private, public = tmp_path / "enc.pem", tmp_path / "enc.pub"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"s3cret"),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    folder = tmp_path / "release"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"\x01" * 4096)
+    (folder / "README.md").write_text("not part of the model\n")
+    with pytest.raises(InputError, match="not a readable PEM private key"):
+        sign_folder(folder, {}, SigningKey(private))  # no password
+    model = {"model.safetensors": hash_file(folder / "model.safetensors")}
+    raw, signer = sign_folder(folder, model, SigningKey(private, password="s3cret"))
+    (folder / "model.sig").write_bytes(raw)
+    assert signer.fingerprint == openssl_fingerprint(public)
+    ok = oracle(
+        "verify", "key", folder, "--signature", folder / "model.sig", "--public_key", public
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
 
 
 def test_signing_key_must_be_an_ec_private_key(registry: Path, tmp_path: Path) -> None:

@@ -120,11 +120,6 @@ class Signer:
     subject: str | None = None  # the signing certificate's subject
     files: tuple[str, ...] = ()  # what the signature covers, relative to the folder
 
-    def describe(self) -> str:
-        who = f"{self.subject} (certificate)" if self.subject else "key"
-        via = f", trusted key {self.key}" if self.key else ""
-        return f"{who} {self.fingerprint or '(fingerprint unknown)'}{via}"
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -198,7 +193,8 @@ def trusted_keys(root: Path, policy: TrustPolicy) -> list[TrustedKey]:
                 hint=f"commit the public key: git add {rel} && git commit",
             )
         key, is_cert = _public_key(pem, where)
-        _check_curve(key, where)
+        if not is_cert:  # a CA may use any key type; a signing key must suit model_signing
+            _check_curve(key, where)
         found.append(TrustedKey(rel, pem, _key_fingerprint(key), _key_hint(key), is_cert))
     return found
 
@@ -234,6 +230,11 @@ def load_signing_key(key: SigningKey) -> tuple[Any, Any | None]:
     _check_curve(private.public_key(), str(key.private_key))
     cert = None
     if key.certificate is not None:
+        if key.password is not None:
+            raise InputError(
+                f"{key.private_key}: certificate signing takes an unencrypted private key",
+                hint="model_signing reads a certificate's key without a password",
+            )
         try:
             cert = x509.load_pem_x509_certificate(read(key.certificate, "certificate"))
             for link in key.chain:
@@ -320,18 +321,16 @@ def sign_folder(
     )
     config = signing.Config().set_hashing_config(_precomputed(built))  # type: ignore[no-untyped-call]
     if key.certificate is not None:
-        if key.password is not None:
-            raise InputError(
-                "certificate signing takes an unencrypted private key",
-                hint="model_signing reads the certificate's key without a password",
-            )
         config.use_certificate_signer(
             private_key=key.private_key,
             signing_certificate=key.certificate,
             certificate_chain=key.chain,
         )
     else:
-        config.use_elliptic_key_signer(private_key=key.private_key, password=key.password)
+        # model_signing 1.1.1 types the password as str but hands it to cryptography, which
+        # takes bytes only (its own CLI fails on encrypted keys): give it bytes.
+        password = key.password.encode() if key.password is not None else None
+        config.use_elliptic_key_signer(private_key=key.private_key, password=password)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory(prefix="artreg-sign-") as tmp:
         out = Path(tmp) / SIGNATURE_FILE
         config.sign(folder, out)
