@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artreg import gitrepo
 from artreg.hashing import ProgressFn
 from artreg.publish import Published, PublishOptions
+
+if TYPE_CHECKING:
+    from artreg.signing import SigningKey
 
 
 def find_root(path: Path | str | None = None) -> Path:
@@ -104,7 +107,7 @@ class ArtifactRepository:
         formats: tuple[str, ...] = (),
         allow_non_monotonic: bool = False,
         progress: ProgressFn | None = None,
-        sign_key: Path | str | None = None,
+        sign_key: SigningKey | Path | str | None = None,
         model_signature: Path | str | None = None,
     ) -> Published:
         """Release a validated artifact to production as `name@v<version>`; `sign_key` (an EC
@@ -145,7 +148,8 @@ def get_artifact_path(
     """Path of the model file of `name` (latest production by default), verified before use.
 
     Pulls the bytes if they are absent (with `pull=True`); raises IntegrityError, and never
-    returns the path, when any file of the artifact differs from its promoted sha256.
+    returns the path, when any file of the artifact differs from its promoted sha256, or when
+    params.yaml's trust policy requires a signature that is missing, invalid or untrusted.
     """
     from artreg import consume
 
@@ -185,7 +189,7 @@ def register_artifact(
     repo: Path | str | None = None,
     notes: str | None = None,
     benchmarks: Mapping[str, Any] | Path | str | None = None,
-    sign_key: Path | str | None = None,
+    sign_key: SigningKey | Path | str | None = None,
 ) -> dict[str, Any]:
     """Release a ready model file (distilled, LoRA, encoder...) as `model_type@v<version>`;
     `sign_key` (an EC private key, PEM) signs it as `model.sig`.

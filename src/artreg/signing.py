@@ -606,7 +606,8 @@ def describe(
             raw, f"{relpath}/{SIGNATURE_FILE}", files, model, trusted_keys(root, policy)
         )
     except ArtregError as exc:
-        info["status"] = f"REFUSED: {exc.message}"
+        # Consumers refuse it only where the policy requires a signature.
+        info["status"] = f"{'REFUSED' if required else 'not verified'}: {exc.message}"
         return info
     info.update(signer.as_dict(), status="verified")
     return info
