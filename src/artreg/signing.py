@@ -32,12 +32,11 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from artreg.errors import InputError, IntegrityError, NotFoundError
-from artreg.hashing import FileDigest
+from artreg.hashing import FileDigest, Recorded
+from artreg.policy import TrustPolicy, load_trust
 
 if TYPE_CHECKING:
-    from artreg.build import StageBuilder
-    from artreg.config import TrustPolicy
-    from artreg.consume import Resolved
+    from artreg.stagefolder import StageBuilder
 
 SIGNATURE_FILE = "model.sig"
 EXTRA_HINT = 'install the signing extra: pip install "artreg[signing]"'
@@ -393,7 +392,7 @@ def parse_bundle(raw: bytes, where: str) -> Bundle:
 
 
 def _actual(
-    bundle: Bundle, where: str, files: Mapping[str, FileDigest], model: Collection[str]
+    bundle: Bundle, where: str, files: Mapping[str, Recorded], model: Collection[str]
 ) -> dict[str, str]:
     """The digests model_signing must find, built from the folder's verified digests: the model
     files, and whatever else the bundle claims to cover (absent ones are left out, so they fail)."""
@@ -448,7 +447,7 @@ def _claimed(bundle: Bundle) -> str:
 def verify_bundle(
     raw: bytes,
     where: str,
-    files: Mapping[str, FileDigest],
+    files: Mapping[str, Recorded],
     model: Collection[str],
     trusted: Sequence[TrustedKey],
 ) -> Signer:
@@ -512,26 +511,8 @@ def verify_bundle(
 # --- the policy, where artreg hands out a model ---------------------------------------------
 
 
-def check_resolved(
-    root: Path, resolved: Resolved, policy: TrustPolicy | None = None
-) -> Signer | None:
-    """Where params.yaml (as committed at HEAD) requires a signature for the folder's stage, the
-    model.sig committed with the folder must be made by a trusted key over its model; else None.
-    """
-    from artreg.config import load_trust
-
-    policy = policy or load_trust(root)
-    if not policy.requires(resolved.folder.stage):
-        return None
-    folder = resolved.folder
-    raw = _committed_signature(root, resolved.commit, folder.relpath, resolved.files)
-    return check_folder(
-        root, policy, folder.relpath, folder.stage, resolved.files, resolved.dvc_files, raw
-    )
-
-
-def _committed_signature(
-    root: Path, rev: str, relpath: str, files: Mapping[str, FileDigest]
+def committed_signature(
+    root: Path, rev: str, relpath: str, files: Mapping[str, Recorded]
 ) -> bytes | None:
     from artreg import gitrepo
 
@@ -551,7 +532,7 @@ def check_folder(
     policy: TrustPolicy,
     relpath: str,
     stage: str,
-    files: Mapping[str, FileDigest],
+    files: Mapping[str, Recorded],
     model: Collection[str],
     raw: bytes | None,
 ) -> Signer:
@@ -577,12 +558,11 @@ def describe(
     rev: str,
     relpath: str,
     stage: str,
-    files: Mapping[str, FileDigest],
+    files: Mapping[str, Recorded],
     model: Collection[str],
 ) -> dict[str, Any] | None:
     """What `show` and the PR summary say about a folder's signature (None: unsigned and not
     required). Never raises for a bad signature: the status says what is wrong."""
-    from artreg.config import load_trust
     from artreg.errors import ArtregError
 
     policy = load_trust(root)
@@ -595,7 +575,7 @@ def describe(
         "trusted_keys_at": policy.rev,
     }
     try:
-        raw = _committed_signature(root, rev, relpath, files)
+        raw = committed_signature(root, rev, relpath, files)
         if raw is None:
             info["status"] = "missing (required by params.yaml trust.require_signature)"
             return info
@@ -627,8 +607,6 @@ class SignaturePlan:
     def write(self, root: Path, builder: StageBuilder) -> dict[str, Any]:
         """Sign the built folder's model (or check the bundle given against it) and write
         model.sig; returns what metadata.json records about it."""
-        from artreg.config import load_trust
-
         model = {rel: builder.files[rel] for rel in sorted(builder.dvc_files)}
         where = self.source or f"{builder.entry.relpath}/{SIGNATURE_FILE}"
         if self.key is not None:
@@ -653,7 +631,7 @@ class SignaturePlan:
 
 
 def _covers(
-    bundle: Bundle, where: str, files: Mapping[str, FileDigest], model: Collection[str]
+    bundle: Bundle, where: str, files: Mapping[str, Recorded], model: Collection[str]
 ) -> Signer:
     """Without a trusted key to verify it: the bundle at least claims exactly the model's digests."""
     expected = _actual(bundle, where, files, model)
@@ -679,8 +657,6 @@ def plan(
 ) -> SignaturePlan | None:
     """Check, before anything is built, how the promoted model will be signed: the key must be
     usable, and trusted where params.yaml requires a signature for `stage`."""
-    from artreg.config import load_trust
-
     if key is not None and bundle is not None:
         raise InputError(
             "give a signing key or a signature made elsewhere, not both",
