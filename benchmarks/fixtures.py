@@ -350,6 +350,23 @@ def write_random_file(path: Path, size: int, seed: int) -> None:
             left -= n
 
 
+def ec_private_key(path: Path) -> Path:
+    """A fresh EC P-256 private key (PEM), to sign models with."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
 def checkpoint_folder(folder: Path, total: int, files: int = 4, seed: int = 0) -> Path:
     """A training run's output: `files` checkpoints (best, latest, epoch_*) of `total` bytes."""
     names = ["best.pt", "latest.pt"] + [f"epoch_{10 * (i + 1)}.pt" for i in range(files - 2)]

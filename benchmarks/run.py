@@ -49,7 +49,9 @@ PAIRS = (
     "memory",
     "gc",
     "push",
+    "sign",
 )
+EXAMPLES = HERE.parent / "examples"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class Sizes:
     s3_artifacts: int = 100
     s3_file_size: int = MiB
     checkpoint_file_size: int = 256 * MiB
+    sign_bytes: int = GiB  # pair 10: the model released with and without a signature
     warmup: int = 1  # untimed rounds before the slow pairs (register, pull)
     pushers: int = 8  # pair 9: concurrent `--push` promotions into one origin
     push_runs: int = 3
@@ -103,6 +106,7 @@ QUICK = Sizes(
     s3_artifacts=4,
     s3_file_size=64 * 1024,
     checkpoint_file_size=2 * MiB,
+    sign_bytes=8 * MiB,
     warmup=0,
     pushers=3,
     push_runs=1,
@@ -831,7 +835,7 @@ def bench_push(report: Report, work: Path, env: dict[str, str]) -> None:
     in one clone (no race at all)."""
     s = report.sizes
     n = s.pushers
-    log(f"8. building a registry of {n} raw artifacts and its origin ...")
+    log(f"9. building a registry of {n} raw artifacts and its origin ...")
     template = artreg_init(work / "push-reg", env)
     ckpt = work / "push-ckpt"
     sh(
@@ -938,6 +942,133 @@ def bench_push(report: Report, work: Path, env: dict[str, str]) -> None:
         "concurrent side competes for the CPU, so the ratio shows what the retries cost, "
         "not a parallel speed-up.\n"
     )
+
+
+# --- pair 10: signing a release ------------------------------------------------------------------
+
+
+def bench_sign(report: Report, work: Path, env: dict[str, str]) -> None:
+    s = report.sizes
+    root = artreg_init(work / "sign-reg", env)
+    src = work / "sign-src" / "checkpoints"
+    fixtures.write_random_file(src / "best.safetensors", s.sign_bytes, seed=70)
+    sh([ARTREG, "register", "model", "run1", "--from", src, "-q"], root, env)
+    remove(src.parent)
+    validate = [ARTREG, "promote", "model", "run1", "--to", "validated", "--checkpoint", "best"]
+    sh([*validate, "--results", EXAMPLES / "validation_results.json", "-q"], root, env)
+    validated = root / "artifacts" / "validated" / "model" / "run1_best_validated"
+    key = fixtures.ec_private_key(work / "sign-keys" / "release.pem")
+    base = sh(["git", "rev-parse", "HEAD"], root, env).strip()
+    tags = set(sh(["git", "tag", "-l"], root, env).split())
+    release = [ARTREG, "promote", "model", "run1_best_validated", "--to", "production"]
+    release += ["--version", "1.0.0", "--approved-by", "bench", "-q"]
+    release += ["--benchmarks", EXAMPLES / "benchmarks.json"]
+    release += ["--resources", EXAMPLES / "resource_usage.json"]
+
+    def undo() -> None:
+        """Back to the validated artifact alone, so every run releases into the same state."""
+        sh(["git", "reset", "--quiet", "--hard", base], root, env)
+        new = set(sh(["git", "tag", "-l"], root, env).split()) - tags
+        if new:
+            sh(["git", "tag", "-d", *sorted(new)], root, env)
+        remove(root / "artifacts" / "production")
+        os.sync()
+
+    def side(extra: list[Any]) -> Callable[[], Measurement]:
+        def go() -> Measurement:
+            m = run([*release, *extra], root, env, rss=True)
+            if extra and not (root / "artifacts/production/model/v1.0.0/model.sig").is_file():
+                raise AssertionError("the signed release has no model.sig")
+            undo()
+            return m
+
+        return go
+
+    def rehash() -> Measurement:
+        out = work / "sign-keys" / "rehash.sig"
+        oracle = [
+            fixtures.VENV_BIN / "model_signing",
+            "sign",
+            "key",
+            validated / "model.safetensors",
+        ]
+        m = run([*oracle, "--private_key", key, "--signature", out], root, env)
+        out.unlink()
+        return m
+
+    label = fmt_bytes(s.sign_bytes)
+    log(f"10. release a {label} model with and without --sign-model")
+    a, b, c = alternate(
+        [
+            ("release --sign-model", side(["--sign-model", key])),
+            ("release", side([])),
+            ("model_signing sign key (re-hashes the model)", rehash),
+        ],
+        runs=s.register_runs,
+        warmup=s.warmup,
+        log=log,
+    )
+    row = ratio_row(
+        "10",
+        f"release a {label} model: `artreg promote --to production --sign-model KEY` vs the "
+        "same release unsigned",
+        a,
+        b,
+        kind="time ratio (signed ÷ unsigned)",
+        target="≤ 1.10×",
+        check=lambda r: r <= 1.10,
+    )
+    row.notes.append(
+        f"signing added {a.median - b.median:+.2f} s to a {b.median:.2f} s release "
+        f"({(a.median / b.median - 1) * 100:+.1f} %)"
+    )
+    step = [_signing_step(validated, key, env) for _ in range(s.runs)]
+    alone = sorted(step)[len(step) // 2]
+    row.notes.append(
+        f"the signing step alone, timed inside one process without the overlap (import "
+        f"model_signing, build the statement from the manifest's digests, sign, write): "
+        f"{alone:.2f} s (median of {len(step)}), {alone / b.median * 100:.1f} % of the unsigned "
+        "release: an upper bound of what signing adds that does not depend on the difference "
+        "of two noisy release times"
+    )
+    row.notes.append(
+        f"re-hashing instead: `model_signing sign key` on the {label} model file alone takes "
+        f"{c.summary()} s, {c.median / b.median * 100:.0f} % of the unsigned release"
+    )
+    report.rows.append(row)
+    report.sections.append(
+        "### 10. Signing a release\n\n"
+        f"A registry with one validated artifact whose model is {label} of random bytes "
+        "(`model.safetensors`, copied as is, so no PyTorch is involved). Each run releases it "
+        "as v1.0.0 with `artreg promote --to production` (benchmarks, resource usage, approval), "
+        "once with `--sign-model KEY` (an EC P-256 key) and once without; afterwards the "
+        "release is undone untimed (`git reset --hard`, its tags deleted, the folder removed, "
+        "`sync`), so every run starts from the same state. artreg builds the in-toto statement "
+        "from the sha256 it computes while copying the model, so signing reads no model byte "
+        "again: what it adds is importing model_signing and one ECDSA signature. For "
+        "comparison, `model_signing sign key MODEL_FILE` (the package's own CLI, which hashes "
+        "the file again) is timed on the same model. One untimed warm-up round first.\n"
+    )
+
+
+SIGNING_STEP = """
+import json, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+from artreg.hashing import FileDigest
+from artreg.signing import SigningKey, sign_folder
+folder, key = Path(sys.argv[1]), Path(sys.argv[2])
+files = json.loads((folder / "manifest.json").read_text())["files"]
+model = {r: FileDigest(e["sha256"], e["size"]) for r, e in files.items() if e.get("dvc")}
+raw, _ = sign_folder(folder, model, SigningKey(key))
+print(time.perf_counter() - t0)
+"""
+
+
+def _signing_step(folder: Path, key: Path, env: dict[str, str]) -> float:
+    """Seconds one process spends signing a folder's model from its manifest (imports included)."""
+    out = sh([sys.executable, "-c", SIGNING_STEP, folder, key], folder, env)
+    return float(out.split()[-1])
 
 
 # --- the machine and the report -------------------------------------------------------------------
@@ -1164,6 +1295,8 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("gc", lambda: bench_gc(report, work, env)))
     if "push" in only:
         steps.append(("push", lambda: bench_push(report, work, env)))
+    if "sign" in only:
+        steps.append(("sign", lambda: bench_sign(report, work, env)))
     try:
         for label, step in steps:
             t1 = time.perf_counter()

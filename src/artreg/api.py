@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artreg import location
 from artreg.hashing import ProgressFn
 from artreg.publish import Published, PublishOptions
+
+if TYPE_CHECKING:
+    from artreg.signing import SigningKey
 
 
 def find_root(path: Path | str | None = None) -> Path:
@@ -102,8 +105,11 @@ class ArtifactRepository:
         formats: tuple[str, ...] = (),
         allow_non_monotonic: bool = False,
         progress: ProgressFn | None = None,
+        sign_key: SigningKey | Path | str | None = None,
+        model_signature: Path | str | None = None,
     ) -> Published:
-        """Release a validated artifact to production as `name@v<version>`."""
+        """Release a validated artifact to production as `name@v<version>`; `sign_key` (an EC
+        private key, PEM) signs its model as `model.sig` (needs `artreg[signing]`)."""
         from artreg.features.release import promote_to_production
 
         return promote_to_production(
@@ -122,6 +128,8 @@ class ArtifactRepository:
             allow_non_monotonic=allow_non_monotonic,
             progress=progress,
             options=self.options,
+            sign_key=sign_key,
+            model_signature=model_signature,
         )
 
 
@@ -138,7 +146,8 @@ def get_artifact_path(
     """Path of the model file of `name` (latest production by default), verified before use.
 
     Pulls the bytes if they are absent (with `pull=True`); raises IntegrityError, and never
-    returns the path, when any file of the artifact differs from its promoted sha256.
+    returns the path, when any file of the artifact differs from its promoted sha256, or when
+    params.yaml's trust policy requires a signature that is missing, invalid or untrusted.
     """
     from artreg.features import fetch
 
@@ -181,8 +190,10 @@ def register_artifact(
     resource_usage: Mapping[str, Any] | Path | str | None = None,
     approved_by: str | None = None,
     security_review: Mapping[str, Any] | Path | str | None = None,
+    sign_key: SigningKey | Path | str | None = None,
 ) -> dict[str, Any]:
-    """Release a ready model file (distilled, LoRA, encoder...) as `model_type@v<version>`.
+    """Release a ready model file (distilled, LoRA, encoder...) as `model_type@v<version>`;
+    `sign_key` (an EC private key, PEM) signs it as `model.sig`.
 
     The release policy of `promote --to production` applies: the production gates of the
     committed params.yaml (`benchmarks=`, `resource_usage=`), the approval (`approved_by=` or
@@ -203,6 +214,7 @@ def register_artifact(
         resource_usage=resource_usage,
         approved_by=approved_by,
         security_review=security_review,
+        sign_key=sign_key,
     )
     return index.load(root)
 

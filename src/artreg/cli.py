@@ -379,6 +379,32 @@ def register(
     is_flag=True,
     help="production: allow a version lower than the latest release.",
 )
+@click.option(
+    "--sign-model",
+    metavar="KEY",
+    type=click.Path(dir_okay=False),
+    help="Sign the model with this EC private key (PEM) as model.sig, in the OpenSSF "
+    "model-signing format (needs artreg[signing]; password in ARTREG_MODEL_KEY_PASSWORD).",
+)
+@click.option(
+    "--sign-model-cert",
+    metavar="CERT",
+    type=click.Path(dir_okay=False),
+    help="With --sign-model: sign with this certificate of the key (PEM).",
+)
+@click.option(
+    "--sign-model-chain",
+    metavar="PEM",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="With --sign-model-cert: a certificate of its chain (repeatable).",
+)
+@click.option(
+    "--model-signature",
+    type=click.Path(dir_okay=False),
+    help="A model-signing bundle made elsewhere over the model file (`model_signing sign`); "
+    "checked and committed as model.sig.",
+)
 @repo_option
 @no_fetch_option
 @_publish_options
@@ -401,6 +427,10 @@ def promote(
     optimize: str | None,
     formats: tuple[str, ...],
     allow_non_monotonic: bool,
+    sign_model: str | None,
+    sign_model_cert: str | None,
+    sign_model_chain: tuple[str, ...],
+    model_signature: str | None,
     repo_path: str | None,
     as_json: bool,
     quiet: bool,
@@ -412,6 +442,9 @@ def promote(
 
     Example: artreg promote encoder run42_epoch_70_validated --to production --version 1.0.0
     --benchmarks perf/ --deployment deployment.yaml --approved-by alice
+
+    Example: artreg promote encoder run42_epoch_70_validated --to production --version 1.0.0
+    --approved-by alice --sign-model ~/.keys/release-2026.pem
     """
     from artreg.features.promote import promote as run
 
@@ -439,9 +472,31 @@ def promote(
             progress=progress,
             options=_options(publishing),
             fetch=_fetching(),
+            sign_key=_signing_key(sign_model, sign_model_cert, sign_model_chain),
+            model_signature=Path(model_signature) if model_signature else None,
         )
     _warn(result.warnings)
     out.emit(*render.written(root, result.as_dict(), render.promoted(result)))
+
+
+def _signing_key(key: str | None, cert: str | None, chain: tuple[str, ...]) -> Any:
+    """--sign-model and its certificate options as a SigningKey (None without --sign-model)."""
+    if key is None:
+        if cert or chain:
+            from artreg.errors import InputError
+
+            raise InputError(
+                "--sign-model-cert/--sign-model-chain need --sign-model KEY", hint="add it"
+            )
+        return None
+    from artreg.signing import SigningKey
+
+    return SigningKey(
+        Path(key),
+        Path(cert) if cert else None,
+        tuple(Path(c) for c in chain),
+        os.environ.get("ARTREG_MODEL_KEY_PASSWORD"),
+    )
 
 
 @main.command()
@@ -502,7 +557,7 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg show encoder#production
     """
-    from artreg.features.fetch import resolve
+    from artreg.features.fetch import resolve, signature_status
     from artreg.features.queries import show_artifact
     from artreg.tags import parse_spec
 
@@ -512,7 +567,8 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
         data = show_artifact(root, name)
         Output(as_json).emit(render.overview_json({name: data}), render.artifact_text(data))
         return
-    info, text = render.resolved_with_files(root, resolve(root, name, stage=stage, version=version))
+    resolved = resolve(root, name, stage=stage, version=version)
+    info, text = render.resolved_with_files(root, resolved, signature_status(root, resolved))
     Output(as_json).emit(info, text)
 
 

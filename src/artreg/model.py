@@ -439,6 +439,7 @@ class Metadata:
     deployment: dict[str, Any] | None = None
     training_curves: str | None = None  # repo-relative path of the raw session's chart
     params_commit: str | None = None  # the commit whose params.yaml the gates came from
+    signature: dict[str, Any] | None = None  # model.sig: kind, key fingerprint, signed files
     schema_version: int = 1
 
     @property
@@ -477,6 +478,7 @@ class Metadata:
             "security_review": self.security_review,
             "notes": self.notes,
             "deployment": self.deployment,
+            "signature": self.signature,
         }
         return _without_none(data)
 
@@ -519,6 +521,7 @@ class Metadata:
             deployment=data.get("deployment"),
             training_curves=data.get("training_curves"),
             params_commit=(data.get("gates") or {}).get("params_commit"),
+            signature=data.get("signature"),
             schema_version=data.get("schema_version", 1),
         )
 

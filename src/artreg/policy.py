@@ -174,7 +174,12 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 
 
-SECTIONS = ("artreg", "gates", "retention")  # artreg's part of params.yaml; the rest is the user's
+SECTIONS = (
+    "artreg",
+    "gates",
+    "retention",
+    "trust",
+)  # artreg's part of params.yaml; the rest is the user's
 
 
 @dataclass(frozen=True)
@@ -435,3 +440,33 @@ def recheck_folders(
         rules = rules_for(settings.gates, folder.stage, folder.name)
         problems += recheck(metadata["gates"], rules, where, settings.source)
     return problems
+
+
+# --- trust: who may sign models -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    """params.yaml `trust`: the public keys trusted to sign models, and the stages whose models
+    must be signed by one of them (see artreg.signing)."""
+
+    keys: tuple[str, ...] = ()
+    require_signature: tuple[str, ...] = ()
+    rev: str | None = None  # the commit the policy was read from
+
+    def requires(self, stage: str) -> bool:
+        return stage in self.require_signature
+
+
+def load_trust(root: Path) -> TrustPolicy:
+    """The trust policy as committed at HEAD, never the work tree's: an uncommitted edit of
+    params.yaml must not be able to relax what a consumer checks."""
+    commit = gitrepo.head(root)
+    if not commit:
+        return TrustPolicy()
+    trust = committed_sections(root, commit).get("trust") or {}
+    return TrustPolicy(
+        keys=tuple(trust.get("keys") or ()),
+        require_signature=tuple(trust.get("require_signature") or ()),
+        rev=commit,
+    )

@@ -61,6 +61,7 @@ class Published:
     model: str | None = None  # promotions: repo-relative path of the model file
     warnings: list[str] = field(default_factory=list)  # after the commit: what was not done
     ignored_by_dvc: list[str] = field(default_factory=list)  # registration: what DVC left out
+    signature: dict[str, Any] | None = None  # promotions: model.sig, as metadata.json records it
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of `--json`: promotion and branch fields only where they apply."""
@@ -81,6 +82,8 @@ class Published:
             data["model"] = self.model
         if self.ignored_by_dvc:
             data["ignored_by_dvc"] = self.ignored_by_dvc
+        if self.signature is not None:
+            data["signature"] = self.signature
         return data
 
 

@@ -98,9 +98,28 @@ def registered(result: Published) -> str:
 
 
 def promoted(result: Published) -> str:
+    signed = result.signature
     return (
         f"promoted {result.name} to {result.stage}: {result.folder}\n"
-        f"commit {result.commit[:12]}, {_tags_text(result)}\n\n{gate_table(result.gates or [])}"
+        f"commit {result.commit[:12]}, {_tags_text(result)}\n"
+        + (
+            f"model signed: {result.folder}/{signed['file']} over {', '.join(signed['files'])}, "
+            f"key {signed['fingerprint'] or '(not verified: no trusted key)'}\n"
+            if signed
+            else ""
+        )
+        + f"\n{gate_table(result.gates or [])}"
+    )
+
+
+def signature_text(info: dict[str, Any]) -> str:
+    """One line on a model signature: who signed, with which key, as the trust policy sees it."""
+    if info.get("status") != "verified":
+        return f"{info['file']}: {info['status']}"
+    who = f"{info['subject']}, " if info.get("subject") else ""
+    return (
+        f"{info['file']}: verified, signed by {who}key {info['fingerprint']} "
+        f"(trusted key {info['key']}) over {', '.join(info['files'])}"
     )
 
 
@@ -186,11 +205,16 @@ def resolved_json(root: Path, resolved: Resolved) -> dict[str, Any]:
     }
 
 
-def resolved_with_files(root: Path, resolved: Resolved) -> tuple[dict[str, Any], str]:
+def resolved_with_files(
+    root: Path, resolved: Resolved, signature: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], str]:
     info = resolved_json(root, resolved)
     info["files"] = {rel: {"sha256": d.sha256, "size": d.size} for rel, d in resolved.files.items()}
+    if signature is not None:
+        info["signature"] = signature
     text = (
-        "\n".join(f"{k}: {v}" for k, v in info.items() if k != "files")
+        "\n".join(f"{k}: {v}" for k, v in info.items() if k not in ("files", "signature"))
+        + (f"\nsignature: {signature_text(signature)}" if signature else "")
         + "\nfiles:\n"
         + "\n".join(f"  {rel}  {d.size:,} B  {d.sha256}" for rel, d in resolved.files.items())
     )
@@ -400,6 +424,8 @@ def summary_markdown(summaries: Sequence[PromotionSummary]) -> str:
             if source and source.commit:
                 chain.append(f"training code `{str(source.commit)[:12]}`")
             lines += ["", "### Lineage", "", " ← ".join(chain)]
+            if s.signature:
+                lines += ["", "### Signature", "", _signature_markdown(s.signature)]
             if s.training_curves:
                 lines += ["", f"![training curves]({s.training_curves})"]
         lines += [
@@ -418,6 +444,17 @@ def summary_markdown(summaries: Sequence[PromotionSummary]) -> str:
         "# artreg promotion summary\n\n" + "\n\n".join(parts) + "\n"
         if parts
         else "No promotions.\n"
+    )
+
+
+def _signature_markdown(info: dict[str, Any]) -> str:
+    if info.get("status") != "verified":
+        return f"**`{info['file']}`: {info['status']}**"
+    who = f"{info['subject']}, " if info.get("subject") else ""
+    return (
+        f"`{info['file']}` signs {', '.join(f'`{f}`' for f in info['files'])}: signed by "
+        f"{who}key `{info['fingerprint']}`, trusted key `{info['key']}` "
+        f"(params.yaml at `{str(info['trusted_keys_at'])[:12]}`)."
     )
 
 

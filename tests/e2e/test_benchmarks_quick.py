@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 RUN = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
-PAIRS = ("1", "2", "3a", "3b", "4a", "4b", "5a", "5b", "6", "7a", "7b", "8", "9")
+PAIRS = ("1", "2", "3a", "3b", "4a", "4b", "5a", "5b", "6", "7a", "7b", "8", "9", "10")
 
 
 def _rows(tmp_path: Path, *only: str) -> tuple[str, dict[str, list[str]]]:

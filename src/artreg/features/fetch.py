@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from artreg import dvcrepo, gitrepo, schemas, state
 from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
@@ -235,8 +236,38 @@ def pointers(root: Path, resolved: Resolved) -> list[str]:
     return found
 
 
+def check_signature(root: Path, resolved: Resolved) -> None:
+    """Where params.yaml's trust policy (as committed at HEAD) requires it, the model.sig
+    committed with the folder must be made by a trusted key over the model the manifest
+    records: checked against the committed manifest, so no model byte is read for it."""
+    from artreg.policy import load_trust
+
+    policy = load_trust(root)
+    if not policy.requires(resolved.folder.stage):
+        return
+    from artreg import signing
+
+    folder = resolved.folder
+    raw = signing.committed_signature(root, resolved.commit, folder.relpath, resolved.files)
+    signing.check_folder(
+        root, policy, folder.relpath, folder.stage, resolved.files, resolved.dvc_files, raw
+    )
+
+
+def signature_status(root: Path, resolved: Resolved) -> dict[str, Any] | None:
+    """What `show` says of the folder's signature (None: unsigned, and none required)."""
+    from artreg.signing import describe
+
+    folder = resolved.folder
+    return describe(
+        root, resolved.commit, folder.relpath, folder.stage, resolved.files, resolved.dvc_files
+    )
+
+
 def verify(root: Path, resolved: Resolved, progress: ProgressFn | None = None) -> None:
-    """Hash every file of the folder (on all cores) against the committed manifest."""
+    """Hash every file of the folder (on all cores) against the committed manifest, after
+    checking its signature where the trust policy requires one."""
+    check_signature(root, resolved)
     result = compare_files(resolved.folder.path(root), resolved.files, progress)
     missing = result.missing
     if missing:
@@ -272,6 +303,7 @@ def pull(
     Returns the number of objects fetched. A work-tree copy that differs from the manifest is
     an error (exit 1) unless `force`, which restores it.
     """
+    check_signature(root, resolved)  # before any byte is fetched
     found = pointers(root, resolved)
     compared = compare_files(resolved.folder.path(root), resolved.files)
     missing, bad = compared.missing, [rel for rel, _ in compared.mismatched]

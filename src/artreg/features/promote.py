@@ -10,9 +10,9 @@ production is in `release.py`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artreg import dvcyaml, gitrepo, schemas, state
 from artreg._version import __version__
@@ -35,6 +35,9 @@ from artreg.publish import Published, PublishOptions, actor, check_options, now_
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, validate_id
 from artreg.values import plain_input
+
+if TYPE_CHECKING:
+    from artreg.signing import SignaturePlan, SigningKey
 
 FORMATS = ("pt", "safetensors")
 
@@ -176,6 +179,24 @@ def write_sha256_files(builder: StageBuilder, files: list[ModelFile]) -> None:
         builder.write_text(f"{f.path}.sha256", sha256_line(f.sha256, f.path))
 
 
+def signature_plan(
+    root: Path,
+    stage: str,
+    sign_key: SigningKey | Path | str | None,
+    model_signature: Path | str | None,
+) -> SignaturePlan | None:
+    """How the promoted model will be signed, checked before anything is built (None: not at
+    all, and the trust policy requires no signature for `stage`)."""
+    if sign_key is None and model_signature is None:
+        from artreg.policy import load_trust
+
+        if not load_trust(root).require_signature:
+            return None  # nothing to sign, nothing required: model_signing is never imported
+    from artreg import signing
+
+    return signing.plan(root, stage, sign_key, model_signature)
+
+
 def finish(
     root: Path,
     builder: StageBuilder,
@@ -184,9 +205,14 @@ def finish(
     title: str,
     source: str,
     options: PublishOptions | None,
+    signature: SignaturePlan | None = None,
 ) -> Published:
     """metadata.json, model card and manifest, then publish: shared by every promotion."""
     entry = builder.entry
+    if signature is not None:
+        # Signed before metadata and manifest exist, which therefore are not part of the model;
+        # model.sig is listed in the manifest like any other file of the folder.
+        metadata = replace(metadata, signature=signature.write(root, builder))
     document = metadata.to_json()
     schemas.validate(document, "metadata", f"{entry.relpath}/metadata.json")
     builder.write_text("metadata.json", dump_json(document))
@@ -220,6 +246,7 @@ def finish(
     )
     published.gates = metadata.gates
     published.model = f"{entry.relpath}/{primary.path}"
+    published.signature = metadata.signature
     after_publish(root, published, options)
     return published
 
@@ -311,8 +338,11 @@ def promote_to_validated(
     progress: ProgressFn | None = None,
     options: PublishOptions | None = None,
     fetch: bool = True,
+    sign_key: SigningKey | Path | str | None = None,
+    model_signature: Path | str | None = None,
 ) -> Published:
-    """Promote one checkpoint of a raw session: gates, clean weights, model card; commit + tag."""
+    """Promote one checkpoint of a raw session: gates, clean weights, model card; commit + tag.
+    With `sign_key`, the model is signed as `model.sig` (see `release.promote_to_production`)."""
     # 1. Check everything first.
     check_options(options)
     settings = load_settings(root)
@@ -340,6 +370,7 @@ def promote_to_validated(
         metrics,
         "add them to the validation results (validation_results=..., --results)",
     )
+    signature = signature_plan(root, "validated", sign_key, model_signature)
     ckpt_path = verified_file(root, raw, ckpt_rel, manifest, fetch=fetch, progress=progress)
     who = actor(root)
     suffix = Path(ckpt_rel).suffix.lower()  # ckpt_path may be a DVC cache object: no suffix
@@ -405,6 +436,7 @@ def promote_to_validated(
             f"artreg: promote {name} {session_id}/{ckpt_rel} to validated as {vid}",
             raw.relpath,
             options,
+            signature,
         )
     finally:
         builder.cleanup()
@@ -424,6 +456,8 @@ def promote(
     progress: ProgressFn | None = None,
     options: PublishOptions | None = None,
     fetch: bool = True,
+    sign_key: SigningKey | Path | str | None = None,
+    model_signature: Path | str | None = None,
     **release: Any,
 ) -> Published:
     """`artreg promote NAME ID --to STAGE`: the options each stage needs, then its promotion."""
@@ -444,6 +478,8 @@ def promote(
             progress=progress,
             options=options,
             fetch=fetch,
+            sign_key=sign_key,
+            model_signature=model_signature,
         )
     if to != "production":
         raise InputError(f"cannot promote to {to!r}", hint="use --to validated or --to production")
@@ -460,5 +496,7 @@ def promote(
         progress=progress,
         options=options,
         fetch=fetch,
+        sign_key=sign_key,
+        model_signature=model_signature,
         **release,
     )

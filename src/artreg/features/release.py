@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artreg import schemas, state
 from artreg.deployment import dockerfile, kubernetes
@@ -18,6 +18,7 @@ from artreg.features.promote import (
     finish,
     json_input,
     model_files,
+    signature_plan,
     verified_file,
     write_sha256_files,
 )
@@ -31,6 +32,9 @@ from artreg.publish import Published, PublishOptions, actor, check_options, now_
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, is_semver, semver_key, validate_id, validate_semver
 from artreg.values import plain_input
+
+if TYPE_CHECKING:
+    from artreg.signing import SignaturePlan, SigningKey
 
 
 def _benchmarks(
@@ -241,8 +245,14 @@ def promote_to_production(
     progress: ProgressFn | None = None,
     options: PublishOptions | None = None,
     fetch: bool = True,
+    sign_key: SigningKey | Path | str | None = None,
+    model_signature: Path | str | None = None,
 ) -> Published:
-    """Release a validated artifact as `<name>@v<version>`: gates, approval, deployment files."""
+    """Release a validated artifact as `<name>@v<version>`: gates, approval, deployment files.
+
+    With `sign_key` (an EC private key, or a SigningKey with a certificate), the model is signed
+    in the OpenSSF model-signing format as `model.sig`; `model_signature` commits a bundle made
+    elsewhere instead (it must sign the model file)."""
     # 1. Check everything first.
     check_options(options)
     settings = load_settings(root)
@@ -276,6 +286,8 @@ def promote_to_production(
     )
     entry = production_dir(name, checks.version)
     model_src = src_meta.model.primary
+    # Before the source is hashed: model_signing's import then overlaps that hashing.
+    signature = signature_plan(root, "production", sign_key, model_signature)
     model_path = verified_file(
         root, source, model_src.path, manifest, fetch=fetch, progress=progress
     )
@@ -342,6 +354,7 @@ def promote_to_production(
             f"artreg: release {name} v{version} to production from {vid}",
             source.relpath,
             options,
+            signature,
         )
     finally:
         builder.cleanup()
@@ -368,6 +381,7 @@ def _release(
     title: str,
     source: str,
     options: PublishOptions | None,
+    signature: SignaturePlan | None = None,
 ) -> Published:
     """Complete a production folder (CHANGELOG carried forward) and publish it with its two
     tags, `name@vX.Y.Z` and `name#production#N`."""
@@ -383,6 +397,7 @@ def _release(
         title,
         source,
         options,
+        signature,
     )
 
 
@@ -406,6 +421,7 @@ def register_model_file(
     approved_by: str | None = None,
     security_review: Mapping[str, Any] | Path | str | None = None,
     options: PublishOptions | None = None,
+    sign_key: SigningKey | Path | str | None = None,
 ) -> Published:
     """Release a ready model file (no training session behind it) as `name@v<version>`, under
     the same release policy as `promote --to production` (gates, security review, approval)."""
@@ -427,6 +443,7 @@ def register_model_file(
         approved_by=approved_by,
         security_review=security_review,
     )
+    signature = signature_plan(root, "production", sign_key, None)
     who = actor(root)
     entry = production_dir(name, checks.version)
     builder = StageBuilder(root, entry)
@@ -459,6 +476,7 @@ def register_model_file(
             f"artreg: register {name} v{version} from {file_path.name}",
             str(file_path.resolve()),
             options,
+            signature,
         )
     finally:
         builder.cleanup()

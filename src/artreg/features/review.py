@@ -194,6 +194,7 @@ class PromotionSummary:
     baseline: tuple[str, dict[str, Any]] | None  # (label, metrics) of production to compare
     training_curves: str | None
     files: dict[str, ManifestFile]
+    signature: dict[str, Any] | None = None  # model.sig as the trust policy sees it
 
 
 def _metrics(root: Path, rev: str, folder: StageDir) -> dict[str, Any]:
@@ -265,9 +266,19 @@ def summaries(root: Path, folders: list[StageDir], rev: str = "HEAD") -> list[Pr
                 baseline=None if raw else _production_baseline(root, folder),
                 training_curves=meta.training_curves if meta else None,
                 files=manifest.files if manifest else {},
+                signature=None if raw or manifest is None else _signature(root, rev, manifest),
             )
         )
     return found
+
+
+def _signature(root: Path, rev: str, manifest: Manifest) -> dict[str, Any] | None:
+    """Who signed the folder's model, checked against the trust policy (None: unsigned, and
+    no signature required)."""
+    from artreg.signing import describe
+
+    folder = manifest.folder
+    return describe(root, rev, folder.relpath, folder.stage, manifest.files, manifest.dvc_files)
 
 
 def folders_since(root: Path, base: str) -> list[StageDir]:

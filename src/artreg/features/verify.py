@@ -4,8 +4,9 @@ Checks: metadata and manifests valid against their schemas; every file's sha256 
 present); promoted folders unchanged since the commit that created them, and none deleted; every
 tag's commit holds its folder and a dvc.yaml pointing into it; registry.json and dvc.yaml up to
 date; an untagged promotion (a pull request's) takes no released version and no folder the base
-branch holds from another promotion; no large or model file tracked by git; no credential in a tracked DVC config; no
-unfinished transaction; optionally every DVC object present in the remote, and signatures.
+branch holds from another promotion; no large or model file tracked by git; no credential in a
+tracked DVC config; no unfinished transaction; model signatures where params.yaml's trust policy
+requires them; optionally every DVC object present in the remote, and git signatures.
 """
 
 from __future__ import annotations
@@ -198,6 +199,43 @@ def _check_absent_bytes(
         report.count("files hashed from the DVC cache")
 
 
+def _check_model_signatures(root: Path, folders: list[StageDir], report: Report) -> None:
+    """Folders of the stages params.yaml's trust policy (at HEAD) requires signed: each
+    model.sig must be made by a trusted key over the model its manifest records."""
+    from artreg.policy import load_trust
+
+    try:
+        policy = load_trust(root)
+    except ArtregError as exc:
+        report.problems.append(exc.message)
+        return
+    required = [f for f in folders if policy.requires(f.stage)]
+    if not required:
+        return
+    from artreg import signing
+    from artreg.fileio import parse_json
+    from artreg.model import Manifest
+
+    for folder in required:
+        base = folder.path(root)
+        try:
+            text = (base / "manifest.json").read_text("utf-8")
+            manifest = Manifest.from_json(parse_json(text, f"{folder.relpath}/manifest.json"))
+        except (ArtregError, OSError, KeyError, TypeError):
+            continue  # check_folder reports an unreadable manifest
+        sig = base / signing.SIGNATURE_FILE
+        listed = signing.SIGNATURE_FILE in manifest.files and sig.is_file()
+        raw = sig.read_bytes() if listed else None
+        try:
+            signing.check_folder(
+                root, policy, folder.relpath, folder.stage, manifest.files, manifest.dvc_files, raw
+            )
+        except ArtregError as exc:
+            report.problems.append(exc.message + (f" (fix: {exc.hint})" if exc.hint else ""))
+            continue
+        report.count("model signatures")
+
+
 def _check_signatures(root: Path, registry: Registry, report: Report) -> None:
     for record in registry.tagged_events():
         report.count("signatures")
@@ -324,6 +362,7 @@ def verify_registry(
         tombs = [retired[f.relpath] for f in folders if f.relpath in retired]
         report.count("folders retired by gc", len(tombs))
         report.notes += [t.message for t in tombs]
+    _check_model_signatures(root, folders, report)
     if remote:
         _check_remote(root, [f for f in folders if f.relpath not in retired], report, remote_name)
     if signed:

@@ -1,0 +1,629 @@
+"""Signed releases in the OpenSSF model-signing format, checked wherever a model is handed out.
+
+Keys and certificates are made in each test with `cryptography`; the `model_signing` package's own
+CLI is the oracle, both ways: it verifies what artreg signs, and what it signs verifies in artreg.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from artreg.api import get_artifact_path
+from artreg.errors import InputError, IntegrityError
+from artreg.features.promote import promote_to_validated
+from artreg.features.register import register_raw
+from artreg.features.release import promote_to_production
+from artreg.features.review import summaries
+from artreg.layout import production_dir
+from artreg.render import summary_markdown
+from artreg.signing import SigningKey, fingerprint
+
+from helpers import (
+    BIN,
+    EXAMPLES,
+    RELEASE_INPUTS,
+    clone_repo,
+    git,
+    release,
+    run_tool,
+    snapshot,
+)
+
+ORACLE = str(BIN / "model_signing")
+FOLDER = production_dir("encoder", "1.0.0")
+
+
+# --- keys, certificates and the trust policy ------------------------------------------------
+
+
+def make_key(folder: Path, name: str) -> tuple[Path, Path]:
+    """A fresh EC P-256 key pair as PEM files: (private key, public key)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    private, public = folder / f"{name}.pem", folder / f"{name}.pub"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public
+
+
+def _certificate(subject: str, key: Path, issuer: tuple[str, Path] | None, ca: bool) -> bytes:
+    private = serialization.load_pem_private_key(key.read_bytes(), None)
+    signer = serialization.load_pem_private_key(issuer[1].read_bytes(), None) if issuer else private
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer[0] if issuer else subject)])
+        )
+        .public_key(private.public_key())  # type: ignore[arg-type]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not ca,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+    cert = builder.sign(signer, hashes.SHA256())  # type: ignore[arg-type]
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def trust(root: Path, *public_keys: Path, require: tuple[str, ...] = ("production",)) -> None:
+    """Commit the public keys under keys/ and a params.yaml trust policy naming them."""
+    (root / "keys").mkdir(exist_ok=True)
+    names = []
+    for pub in public_keys:
+        shutil.copy(pub, root / "keys" / pub.name)
+        names.append(f"keys/{pub.name}")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["trust"] = {"keys": names, "require_signature": list(require)}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    git(root, "add", "params.yaml", "keys")
+    git(root, "commit", "--quiet", "-m", "trust policy")
+
+
+def validated(root: Path, ckpt: Path, session: str = "s1") -> str:
+    register_raw(root, "encoder", session, ckpt)
+    return promote_to_validated(
+        root, "encoder", session, "best", EXAMPLES / "validation_results.json"
+    ).id
+
+
+def promote_args(vid: str, version: str = "1.0.0") -> list[str]:
+    return [
+        "promote",
+        "encoder",
+        vid,
+        "--to",
+        "production",
+        "--version",
+        version,
+        "--benchmarks",
+        str(EXAMPLES / "benchmarks.json"),
+        "--resources",
+        str(EXAMPLES / "resource_usage.json"),
+        "--approved-by",
+        "rm",
+    ]
+
+
+def oracle(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """The model_signing package's own CLI, as a separate process."""
+    return subprocess.run(
+        [ORACLE, *map(str, args)], capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+def openssl_fingerprint(public_key: Path) -> str:
+    """sha256 of the DER SubjectPublicKeyInfo, computed by openssl (an independent oracle)."""
+    der = subprocess.run(
+        ["openssl", "pkey", "-pubin", "-in", str(public_key), "-outform", "DER"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> dict[str, tuple[Path, Path]]:
+    secrets = tmp_path / "secrets"
+    return {name: make_key(secrets, name) for name in ("release", "other")}
+
+
+# --- signing on release, verified by artreg and by model_signing ----------------------------
+
+
+def test_a_release_signed_with_a_key_verifies_in_artreg_and_with_model_signing(
+    registry: Path, checkpoint_dir: Path, keys: dict[str, tuple[Path, Path]], cli
+) -> None:
+    private, public = keys["release"]
+    trust(registry, public)
+    vid = validated(registry, checkpoint_dir)
+
+    result = cli(*promote_args(vid), "--sign-model", str(private), cwd=registry)
+    assert result.exit_code == 0, result.stderr
+    expected = openssl_fingerprint(public)
+    assert fingerprint(public.read_bytes()) == expected
+    assert f"key {expected}" in result.stdout
+
+    folder = FOLDER.path(registry)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    signed = manifest["files"]["model.sig"]
+    assert not signed.get("dvc")  # the signature is a small file in git, not a model file
+    assert signed["sha256"] == hashlib.sha256((folder / "model.sig").read_bytes()).hexdigest()
+    assert "model.sig" in git(registry, "ls-files", FOLDER.relpath)
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["signature"] == {
+        "file": "model.sig",
+        "kind": "key",
+        "fingerprint": expected,
+        "subject": None,
+        "files": ["model.pt"],
+    }
+
+    # The oracle: model_signing's own verification of the whole release folder.
+    ok = oracle(
+        "verify", "key", folder, "--signature", folder / "model.sig", "--public_key", public
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "Verification succeeded" in ok.stdout
+    wrong = oracle(
+        "verify",
+        "key",
+        folder,
+        "--signature",
+        folder / "model.sig",
+        "--public_key",
+        keys["other"][1],
+    )
+    assert wrong.returncode != 0  # the oracle is not a rubber stamp
+
+    # artreg: every consumer path checks it, and says who signed.
+    assert get_artifact_path("encoder", repo=registry) == folder / "model.pt"
+    assert get_artifact_path("encoder", pull=False, repo=registry) == folder / "model.pt"
+    verified = cli("verify", cwd=registry)
+    assert verified.exit_code == 0, verified.stderr
+    assert "1 model signatures" in verified.stdout
+    shown = cli("show", "encoder@v1.0.0", "--json", cwd=registry)
+    assert shown.exit_code == 0, shown.stderr
+    signature = shown.json()["signature"]  # type: ignore[index]
+    assert signature["status"] == "verified"
+    assert (signature["fingerprint"], signature["key"]) == (expected, "keys/release.pub")
+    text = cli("show", "encoder@v1.0.0", cwd=registry).stdout
+    assert f"signature: model.sig: verified, signed by key {expected}" in text
+    summary = summary_markdown(summaries(registry, [FOLDER]))
+    assert "### Signature" in summary
+    assert f"key `{expected}`, trusted key `keys/release.pub`" in summary
+
+
+def test_signing_reuses_the_manifest_digests_and_signs_only_the_model(
+    registry: Path, checkpoint_dir: Path, keys: dict[str, tuple[Path, Path]]
+) -> None:
+    """The statement names exactly the model file with the sha256 the manifest records; every
+    other entry of the folder (metadata, card, deployment, pointers) is recorded as ignored."""
+    import base64
+
+    private, public = keys["release"]
+    trust(registry, public)
+    vid = validated(registry, checkpoint_dir)
+    promote_to_production(registry, "encoder", vid, "1.0.0", sign_key=private, **RELEASE_INPUTS)
+    folder = FOLDER.path(registry)
+    bundle = json.loads((folder / "model.sig").read_text())
+    statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert statement["predicate"]["resources"] == [
+        {
+            "name": "model.pt",
+            "algorithm": "sha256",
+            "digest": manifest["files"]["model.pt"]["sha256"],
+        }
+    ]
+    ignored = set(statement["predicate"]["serialization"]["ignore_paths"])
+    top_level = {p.name for p in folder.iterdir()} - {"model.pt"}
+    assert top_level <= ignored
+    assert {"metadata.json", "manifest.json", "deployment", "model.sig"} <= ignored
+
+
+def test_register_artifact_signs_a_ready_model_file(
+    registry: Path, tmp_path: Path, keys: dict[str, tuple[Path, Path]]
+) -> None:
+    from artreg.api import register_artifact
+
+    private, public = keys["release"]
+    trust(registry, public)
+    model = tmp_path / "distilled.safetensors"
+    model.write_bytes(b"weights" * 1000)
+    register_artifact("distill", model, "1.0.0", repo=registry, sign_key=private, **RELEASE_INPUTS)
+    folder = production_dir("distill", "1.0.0").path(registry)
+    ok = oracle(
+        "verify", "key", folder, "--signature", folder / "model.sig", "--public_key", public
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert get_artifact_path("distill", repo=registry) == folder / "distilled.safetensors"
+
+
+# --- refusals -------------------------------------------------------------------------------
+
+
+def test_a_flipped_byte_in_a_signed_release_is_refused(
+    registry: Path, checkpoint_dir: Path, keys: dict[str, tuple[Path, Path]], cli
+) -> None:
+    private, public = keys["release"]
+    trust(registry, public)
+    vid = validated(registry, checkpoint_dir)
+    promote_to_production(registry, "encoder", vid, "1.0.0", sign_key=private, **RELEASE_INPUTS)
+    folder = FOLDER.path(registry)
+    model = folder / "model.pt"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    model.chmod(0o644)
+    model.write_bytes(bytes(data))
+
+    # 1. Only the bytes changed: the manifest's sha256 refuses them, and so does the oracle.
+    before = snapshot(registry)
+    for args in (["pull", "encoder"], ["resolve", "encoder"]):
+        refused = cli(*args, cwd=registry)
+        assert refused.exit_code == 1, (args, refused.stdout, refused.stderr)
+        assert "model.pt" in refused.stderr
+    assert snapshot(registry) == before
+    bad = oracle(
+        "verify", "key", folder, "--signature", folder / "model.sig", "--public_key", public
+    )
+    assert bad.returncode == 1 and "model.pt" in bad.stderr + bad.stdout
+
+    # 2. A forged release: bytes, manifest and .sha256 rewritten together in the release commit
+    # and its tags moved (what someone with push rights and no key could do). Every sha256
+    # agrees now; only the signature tells.
+    manifest = json.loads((folder / "manifest.json").read_text())
+    digest = hashlib.sha256(bytes(data)).hexdigest()
+    manifest["files"]["model.pt"]["sha256"] = digest
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    (folder / "model.pt.sha256").write_text(f"{digest}  model.pt\n")
+    git(registry, "add", FOLDER.relpath)
+    git(registry, "commit", "--quiet", "--amend", "--no-edit")
+    head = git(registry, "rev-parse", "HEAD").strip()
+    for tag in ("encoder@v1.0.0", "encoder#production#3"):
+        message = git(registry, "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}")
+        git(registry, "tag", "-f", "-a", "-m", message, tag, head)
+
+    before = snapshot(registry)
+    with pytest.raises(IntegrityError) as caught:
+        get_artifact_path("encoder", pull=False, repo=registry)
+    message = str(caught.value)
+    assert f"{FOLDER.relpath}/model.sig" in message
+    assert "keys/release.pub" in message and fingerprint(public.read_bytes()) in message
+    assert "model.pt" in message
+    refused = cli("resolve", "encoder", cwd=registry)
+    assert refused.exit_code == 1 and f"{FOLDER.relpath}/model.sig" in refused.stderr
+    report = cli("verify", cwd=registry)
+    assert report.exit_code == 1
+    assert f"{FOLDER.relpath}/model.sig: made by trusted key keys/release.pub" in report.stderr
+    assert snapshot(registry) == before
+
+
+def test_a_key_not_in_trust_keys_is_refused(
+    registry: Path, checkpoint_dir: Path, keys: dict[str, tuple[Path, Path]], cli
+) -> None:
+    trusted_public, (other_private, other_public) = keys["release"][1], keys["other"]
+    trust(registry, trusted_public)
+    vid = validated(registry, checkpoint_dir)
+
+    # Releasing with an untrusted key where production requires a trusted one: bad input.
+    before = snapshot(registry)
+    refused = cli(*promote_args(vid), "--sign-model", str(other_private), cwd=registry)
+    assert refused.exit_code == 2, refused.stderr
+    assert str(other_private) in refused.stderr and "trust.keys" in refused.stderr
+    assert fingerprint(other_public.read_bytes()) in refused.stderr
+    assert snapshot(registry) == before
+
+    # A release signed by a key that was trusted, then removed from trust.keys (rotation).
+    trust(registry, trusted_public, other_public)
+    promote_to_production(
+        registry, "encoder", vid, "1.0.0", sign_key=other_private, **RELEASE_INPUTS
+    )
+    assert get_artifact_path("encoder", repo=registry).is_file()
+    trust(registry, trusted_public)
+    before = snapshot(registry)
+    for args in (["pull", "encoder"], ["get", "encoder", "-o", "out"], ["resolve", "encoder"]):
+        result = cli(*args, cwd=registry)
+        assert result.exit_code == 1, (args, result.stdout, result.stderr)
+        assert f"{FOLDER.relpath}/model.sig" in result.stderr
+        assert "trust.keys does not list" in result.stderr
+        assert fingerprint(trusted_public.read_bytes()) in result.stderr  # what is trusted
+    assert not (registry / "out").exists()
+    assert snapshot(registry) == before
+    with pytest.raises(IntegrityError, match=r"trust\.keys does not list"):
+        get_artifact_path("encoder", repo=registry)
+    assert cli("verify", cwd=registry).exit_code == 1
+    shown = cli("show", "encoder@v1.0.0", "--json", cwd=registry).json()
+    assert shown["signature"]["status"].startswith("REFUSED: ")  # type: ignore[index]
+
+
+def test_an_unsigned_release_where_a_signature_is_required_is_refused(
+    registry: Path, checkpoint_dir: Path, keys: dict[str, tuple[Path, Path]], cli
+) -> None:
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")  # before any trust policy
+    assert get_artifact_path("encoder", repo=registry).is_file()
+    trust(registry, keys["release"][1])
+    before = snapshot(registry)
+    for args in (["pull", "encoder"], ["get", "encoder", "-o", "out"], ["resolve", "encoder"]):
+        result = cli(*args, cwd=registry)
+        assert result.exit_code == 1, (args, result.stdout, result.stderr)
+        assert f"{FOLDER.relpath}/model.sig: missing" in result.stderr
+        assert "keys/release.pub" in result.stderr
+    assert snapshot(registry) == before
+    with pytest.raises(IntegrityError, match=r"model\.sig: missing"):
+        get_artifact_path("encoder", repo=registry)
+    report = cli("verify", cwd=registry)
+    assert report.exit_code == 1 and "model.sig: missing" in report.stderr
+
+    # A new release without --sign-model is refused before anything is built.
+    vid = validated(registry, checkpoint_dir, "s2")
+    before = snapshot(registry)
+    refused = cli(*promote_args(vid, "1.1.0"), cwd=registry)
+    assert refused.exit_code == 2 and "--sign-model" in refused.stderr
+    assert snapshot(registry) == before
+
+
+def test_a_clone_checks_the_signature_before_it_fetches_a_byte(
+    registry: Path, checkpoint_dir: Path, keys: dict[str, tuple[Path, Path]], tmp_path: Path, cli
+) -> None:
+    """An inference service's plain clone: the signed release pulls; an unsigned one, once the
+    policy requires signatures, is refused before any object is fetched."""
+    private, public = keys["release"]
+    release(registry, "encoder", "s0", checkpoint_dir, "0.9.0")  # before the policy
+    trust(registry, public)
+    vid = validated(registry, checkpoint_dir)
+    promote_to_production(registry, "encoder", vid, "1.0.0", sign_key=private, **RELEASE_INPUTS)
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    clone = clone_repo(registry, tmp_path / "inference")
+
+    path = get_artifact_path("encoder", repo=clone)
+    assert path == clone / FOLDER.relpath / "model.pt" and path.is_file()
+    shown = cli("show", "encoder@v1.0.0", "--json", cwd=clone).json()
+    assert shown["signature"]["key"] == "keys/release.pub"  # type: ignore[index]
+
+    old = production_dir("encoder", "0.9.0")
+    before = snapshot(clone)
+    refused = cli("pull", "encoder", "--version", "0.9.0", cwd=clone)
+    assert refused.exit_code == 1 and f"{old.relpath}/model.sig: missing" in refused.stderr
+    assert not (clone / old.relpath / "model.pt").exists()
+    assert snapshot(clone) == before
+
+
+def test_the_committed_policy_counts_not_an_edit_in_the_work_tree(
+    registry: Path, checkpoint_dir: Path, keys: dict[str, tuple[Path, Path]]
+) -> None:
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    trust(registry, keys["release"][1])
+    params = yaml.safe_load((registry / "params.yaml").read_text())
+    params["trust"]["require_signature"] = []
+    (registry / "params.yaml").write_text(yaml.safe_dump(params))  # not committed
+    with pytest.raises(IntegrityError, match=r"model\.sig: missing"):
+        get_artifact_path("encoder", repo=registry)
+
+
+# --- interop: a signature made by the oracle tool -------------------------------------------
+
+
+def test_a_signature_made_by_model_signing_verifies_in_artreg(
+    registry: Path, checkpoint_dir: Path, keys: dict[str, tuple[Path, Path]], tmp_path: Path, cli
+) -> None:
+    private, public = keys["release"]
+    trust(registry, public)
+    vid = validated(registry, checkpoint_dir)
+    model = registry / "artifacts" / "validated" / "encoder" / vid / "model.pt"
+    bundle = tmp_path / "by-hand.sig"
+    made = oracle("sign", "key", model, "--private_key", private, "--signature", bundle)
+    assert made.returncode == 0, made.stdout + made.stderr
+
+    # A signature over another file is refused, and nothing changes.
+    elsewhere = tmp_path / "other.pt"
+    elsewhere.write_bytes(b"not the model")
+    wrong = tmp_path / "wrong.sig"
+    assert (
+        oracle("sign", "key", elsewhere, "--private_key", private, "--signature", wrong).returncode
+        == 0
+    )
+    before = snapshot(registry)
+    refused = cli(*promote_args(vid), "--model-signature", str(wrong), cwd=registry)
+    assert refused.exit_code == 1, refused.stderr
+    assert "model.pt" in refused.stderr and "keys/release.pub" in refused.stderr
+    assert snapshot(registry) == before
+
+    result = cli(*promote_args(vid), "--model-signature", str(bundle), cwd=registry)
+    assert result.exit_code == 0, result.stderr
+    folder = FOLDER.path(registry)
+    assert (folder / "model.sig").read_bytes() == bundle.read_bytes()
+    assert get_artifact_path("encoder", repo=registry) == folder / "model.pt"
+    shown = cli("show", "encoder@v1.0.0", "--json", cwd=registry).json()
+    assert shown["signature"]["status"] == "verified"  # type: ignore[index]
+    assert shown["signature"]["fingerprint"] == openssl_fingerprint(public)  # type: ignore[index]
+    assert cli("verify", cwd=registry).exit_code == 0
+    again = oracle(
+        "verify",
+        "key",
+        folder / "model.pt",
+        "--signature",
+        folder / "model.sig",
+        "--public_key",
+        public,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_certificate_signing_is_trusted_through_its_ca(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path, cli
+) -> None:
+    secrets = tmp_path / "pki"
+    ca_key, _ = make_key(secrets, "ca")
+    leaf_key, _ = make_key(secrets, "leaf")
+    ca = secrets / "release-ca.crt"
+    ca.write_bytes(_certificate("artreg test CA", ca_key, None, ca=True))
+    leaf = secrets / "leaf.crt"
+    leaf.write_bytes(_certificate("release team", leaf_key, ("artreg test CA", ca_key), ca=False))
+    trust(registry, ca)
+    vid = validated(registry, checkpoint_dir)
+    result = cli(
+        *promote_args(vid),
+        "--sign-model",
+        str(leaf_key),
+        "--sign-model-cert",
+        str(leaf),
+        "--sign-model-chain",
+        str(ca),
+        cwd=registry,
+    )
+    assert result.exit_code == 0, result.stderr
+    folder = FOLDER.path(registry)
+    ok = oracle(
+        "verify",
+        "certificate",
+        folder,
+        "--signature",
+        folder / "model.sig",
+        "--certificate_chain",
+        ca,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    shown = cli("show", "encoder@v1.0.0", "--json", cwd=registry).json()
+    signature = shown["signature"]  # type: ignore[index]
+    assert signature["status"] == "verified" and signature["subject"] == "CN=release team"
+    assert signature["key"] == "keys/release-ca.crt"
+    assert get_artifact_path("encoder", repo=registry).is_file()
+
+
+# --- the optional extra ---------------------------------------------------------------------
+
+
+def test_without_the_extra_the_error_names_it(
+    registry: Path, checkpoint_dir: Path, keys: dict[str, tuple[Path, Path]]
+) -> None:
+    vid = validated(registry, checkpoint_dir)
+    code = (
+        "import sys\n"
+        "sys.modules['model_signing'] = None  # as if artreg[signing] were not installed\n"
+        "from artreg.cli import main\n"
+        f"main({[*promote_args(vid), '--sign-model', str(keys['release'][0])]!r})\n"
+    )
+    before = snapshot(registry)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=registry, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert 'pip install "artreg[signing]"' in proc.stderr
+    assert snapshot(registry) == before
+
+
+def test_reading_an_unsigned_registry_never_imports_model_signing(
+    registry: Path, checkpoint_dir: Path
+) -> None:
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    code = (
+        "import sys\n"
+        "from artreg.cli import main\n"
+        "for args in (['show', 'encoder@v1.0.0'], ['resolve', 'encoder'], ['verify']):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit as exc:\n"
+        "        assert not exc.code, (args, exc.code)\n"
+        "print('IMPORTED', 'model_signing' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=registry, capture_output=True, text=True, check=True
+    )
+    assert "IMPORTED False" in proc.stdout
+
+
+def test_a_bad_trust_policy_is_named(registry: Path, checkpoint_dir: Path) -> None:
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    params = yaml.safe_load((registry / "params.yaml").read_text())
+    params["trust"] = {"keys": ["keys/missing.pub"], "require_signature": ["production"]}
+    (registry / "params.yaml").write_text(yaml.safe_dump(params))
+    git(registry, "commit", "--quiet", "-am", "trust a key that is not committed")
+    with pytest.raises(InputError, match=r"trust.keys\[0\] \(keys/missing.pub\): not committed"):
+        get_artifact_path("encoder", pull=False, repo=registry)
+    params["trust"] = {"require_signature": ["raw"]}
+    (registry / "params.yaml").write_text(yaml.safe_dump(params))
+    git(registry, "commit", "--quiet", "-am", "a stage that cannot be signed")
+    with pytest.raises(InputError, match="/trust/require_signature/0"):
+        get_artifact_path("encoder", pull=False, repo=registry)
+
+
+def test_an_encrypted_key_signs_with_its_password(tmp_path: Path) -> None:
+    """model_signing 1.1.1's own CLI fails on encrypted keys (it passes a str to cryptography);
+    artreg signs with them, and the oracle verifies the result."""
+    from artreg.hashing import hash_file
+    from artreg.signing import sign_folder
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    private, public = tmp_path / "enc.pem", tmp_path / "enc.pub"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"s3cret"),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    folder = tmp_path / "release"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"\x01" * 4096)
+    (folder / "README.md").write_text("not part of the model\n")
+    with pytest.raises(InputError, match="not a readable PEM private key"):
+        sign_folder(folder, {}, SigningKey(private))  # no password
+    model = {"model.safetensors": hash_file(folder / "model.safetensors")}
+    raw, signer = sign_folder(folder, model, SigningKey(private, password="s3cret"))
+    (folder / "model.sig").write_bytes(raw)
+    assert signer.fingerprint == openssl_fingerprint(public)
+    ok = oracle(
+        "verify", "key", folder, "--signature", folder / "model.sig", "--public_key", public
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_signing_key_must_be_an_ec_private_key(registry: Path, tmp_path: Path) -> None:
+    from artreg.signing import load_signing_key
+
+    public = make_key(tmp_path, "k")[1]
+    with pytest.raises(InputError, match="not a readable PEM private key"):
+        load_signing_key(SigningKey(public))
