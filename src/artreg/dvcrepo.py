@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg.errors import InputError, IntegrityError, NotFoundError, RemoteUnavailable, ToolError
+from artreg.errors import (
+    ArtregError,
+    InputError,
+    IntegrityError,
+    NotFoundError,
+    RemoteUnavailable,
+    ToolError,
+)
 from artreg.hashing import ProgressFn
 
 DVC_DIR = ".dvc"
@@ -41,9 +48,14 @@ class CopiedFile:
 
 def _read_config(path: Path) -> dict[str, dict[str, str]]:
     """Sections of a DVC config file (configobj syntax: indented keys, quoted section names)."""
+    return parse_config(path.read_text(encoding="utf-8"))
+
+
+def parse_config(text: str) -> dict[str, dict[str, str]]:
+    """Sections of DVC config text, e.g. a registry's `.dvc/config` as committed."""
     sections: dict[str, dict[str, str]] = {}
     current: dict[str, str] | None = None
-    for raw in path.read_text(encoding="utf-8").splitlines():
+    for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith(("#", ";")):
             continue
@@ -182,7 +194,11 @@ def read_pointer(path: Path) -> dict[str, Any]:
     """The single output of a `.dvc` file, checked to stay inside its folder."""
     from artreg.documents import read_yaml
 
-    data = read_yaml(path, "DVC pointer")
+    return pointer_out(read_yaml(path, "DVC pointer"), path)
+
+
+def pointer_out(data: Any, path: Path | str) -> dict[str, Any]:
+    """The single output of a parsed `.dvc` file, checked to stay inside its folder."""
     outs = data.get("outs") if isinstance(data, dict) else None
     if not isinstance(outs, list) or len(outs) != 1 or not isinstance(outs[0], dict):
         raise InputError(
@@ -396,3 +412,158 @@ def _odb_problem(repo: Any, remote: str | None) -> str | None:
     except Exception as exc:  # any failure to talk to the remote is the finding itself
         return f"cannot reach it: {str(exc).strip().splitlines()[0][:200]}"
     return None
+
+
+# --- a registry's DVC remote, read by a consumer without a clone ---------------------------
+
+
+@dataclass(frozen=True)
+class RemoteStore:
+    """The DVC remote a consumer reads objects from: a local folder, or any remote DVC knows."""
+
+    name: str | None
+    url: str
+    config: dict[str, dict[str, str]]  # the registry's .dvc/config sections, as committed
+
+    @property
+    def local(self) -> Path | None:
+        if "://" in self.url:
+            return Path(self.url[len("file://") :]) if self.url.startswith("file://") else None
+        return Path(self.url)
+
+
+def remote_store(config_text: str, override: str | None, where: str) -> RemoteStore:
+    """The remote named by a registry's committed `.dvc/config` (its default, or the remote
+    `override` names), or `override` itself when it is a URL or a path (the consumer's choice).
+
+    Credentials and endpoints come from the consumer's environment (AWS_* for S3, and so on).
+    """
+    config = parse_config(config_text)
+    remotes = {
+        title[len('remote "') : -1].lower(): section
+        for title, section in config.items()
+        if title.startswith('remote "') and title.endswith('"')
+    }
+    if override and override.lower() in remotes:
+        name: str | None = override.lower()
+    elif override:
+        if "://" not in override and not Path(override).expanduser().is_dir():
+            raise InputError(
+                f"{where}: names no DVC remote {override!r} (remotes: "
+                f"{', '.join(sorted(remotes)) or 'none'}), and there is no folder {override}",
+                hint="pass one of those remote names, or the remote's URL (s3://…) or folder",
+            )
+        url = override if "://" in override else str(Path(override).expanduser().absolute())
+        return RemoteStore(None, url, config)
+    else:
+        name = config.get("core", {}).get("remote", "").lower() or None
+    if name is None or name not in remotes or not remotes[name].get("url"):
+        raise InputError(
+            f"{where}: names no DVC remote"
+            + (f" called {name!r}" if name else " as its default (core.remote)")
+            + f" (remotes: {', '.join(sorted(remotes)) or 'none'})",
+            hint="pass the remote's URL: remote='s3://bucket/prefix' (--remote on the command line)",
+        )
+    url = remotes[name]["url"]
+    if "://" not in url and not Path(url).is_absolute():
+        raise InputError(
+            f"{where}: DVC remote {name!r} is the relative path {url!r}, which only means "
+            "something inside a clone of the registry",
+            hint="pass the remote's location: remote='/path/to/storage' or remote='s3://…'",
+        )
+    return RemoteStore(name, url, config)
+
+
+class RemoteReader:
+    """Opens objects of a DVC remote by md5 (DVC 3's `files/md5/xx/yyyy` layout).
+
+    A local folder is read with plain file I/O; any other remote goes through DVC's own
+    filesystem classes (dvc-objects and the plugin, e.g. dvc-s3 over s3fs), configured by DVC's
+    own rules from the remote's section, without importing DVC's repository machinery.
+    """
+
+    def __init__(self, store: RemoteStore) -> None:
+        self.store = store
+        self._fs: Any = None
+        self._base = ""
+
+    def location(self, md5: str) -> str:
+        rel = f"files/md5/{md5[:2]}/{md5[2:]}"
+        local = self.store.local
+        return str(local / rel) if local is not None else f"{self.store.url.rstrip('/')}/{rel}"
+
+    @contextlib.contextmanager
+    def open(self, md5: str) -> Iterator[Any]:
+        where = self.location(md5)
+        try:
+            local = self.store.local
+            if local is not None:
+                fh: Any = open(where, "rb", buffering=0)  # noqa: SIM115 (closed below)
+            else:
+                fs = self._cloud()
+                fh = fs.open(fs.join(self._base, "files", "md5", md5[:2], md5[2:]), mode="rb")
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"the DVC remote has no object {md5} ({where})",
+                hint="push it from a clone of the registry that has the data (`dvc push`)",
+            ) from None
+        except PermissionError as exc:
+            raise InputError(
+                f"the DVC remote refused to read {where}: {exc}",
+                hint="check the credentials in your environment (e.g. AWS_PROFILE)",
+            ) from exc
+        except ArtregError:
+            raise
+        except Exception as exc:  # a remote that does not answer, in whatever words it uses
+            raise RemoteUnavailable(
+                f"the DVC remote {self.store.url} did not answer: {str(exc).splitlines()[0][:200]}",
+                hint="check the network, the remote's URL and your credentials, then retry",
+            ) from exc
+        with fh:
+            yield fh
+
+    def _cloud(self) -> Any:
+        if self._fs is None:
+            os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+            from dvc.fs import get_cloud_fs
+
+            sections: dict[str, Any] = {"core": dict(self.store.config.get("core", {}))}
+            sections["remote"] = {
+                title[len('remote "') : -1].lower(): dict(section)
+                for title, section in self.store.config.items()
+                if title.startswith('remote "') and title.endswith('"')
+            }
+            try:
+                if self.store.name is not None:
+                    cls, conf, base = get_cloud_fs(sections, name=self.store.name)
+                else:
+                    cls, conf, base = get_cloud_fs(sections, url=self.store.url)
+                self._fs = cls(**conf)
+            except Exception as exc:
+                raise InputError(
+                    f"DVC cannot use the remote {self.store.url}: {exc}",
+                    hint="install its DVC plugin (e.g. dvc-s3) or pass another remote",
+                ) from exc
+            self._base = base
+        return self._fs
+
+
+def dir_entry_md5(listing: bytes, md5: str, inner: str, where: str) -> str:
+    """The md5 of file `inner` in a `.dir` object fetched from a remote, after checking that the
+    listing is the object its name says (md5 of its bytes, as dvc-data addresses it)."""
+    if hashlib.md5(listing).hexdigest() != md5.removesuffix(".dir"):
+        raise IntegrityError(
+            f"{where}: the remote's directory object {md5} does not hash to its name",
+            hint="the DVC remote holds altered data; push it again from a clone, and report it",
+        )
+    try:
+        entries = json.loads(listing.decode("utf-8"))
+    except ValueError as exc:
+        raise IntegrityError(f"{where}: DVC directory object {md5} is not JSON ({exc})") from exc
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and entry.get("relpath") == inner and entry.get("md5"):
+            return str(entry["md5"])
+    raise NotFoundError(
+        f"{where}: DVC directory object {md5} lists no file {inner!r}",
+        hint="the pointer and the manifest disagree; run `artreg verify` in the registry",
+    )
