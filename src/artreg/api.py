@@ -136,21 +136,63 @@ def get_artifact_path(
     version: str | None = None,
     pull: bool = True,
     repo: Path | str | None = None,
+    *,
+    remote: str | None = None,
+    lock: Path | str | None = None,
+    offline: bool | None = None,
+    verify: str = "auto",
+    cache_dir: Path | str | None = None,
 ) -> Path:
     """Path of the model file of `name` (latest production by default), verified before use.
 
-    Pulls the bytes if they are absent (with `pull=True`); raises IntegrityError, and never
-    returns the path, when any file of the artifact differs from its promoted sha256.
+    `repo` is a registry clone (default: the one around the cwd) or a registry URL, read without
+    a clone into the machine's shared cache ($ARTREG_CACHE). `lock` serves exactly the bytes an
+    `artreg.lock` pins; `offline` (or ARTREG_OFFLINE=1) answers from the cache alone. Unchanged
+    files are trusted by their verification record; `verify="full"` rehashes. Raises
+    IntegrityError, and never returns the path, when a file differs from its promoted sha256.
     """
+    from artreg import remote_registry
+
+    full = remote_registry.check_verify(verify)
+    if lock is not None:
+        from artreg import lockfile
+
+        pin = lockfile.find(Path(lock), name, stage, version)
+        return remote_registry.fetch_pin(
+            pin, remote=remote, cache_dir=cache_dir, offline=offline, verify=verify
+        ).path
+    if repo is not None and remote_registry.is_registry_url(repo):
+        return remote_registry.fetch(
+            repo,
+            name,
+            None if version else stage,
+            version,
+            remote=remote,
+            cache_dir=cache_dir,
+            offline=offline,
+            verify=verify,
+        ).path
     from artreg import consume
 
     root = find_root(repo)
     resolved = consume.resolve(root, name, stage=None if version else stage, version=version)
+    records = _records(cache_dir)
     if pull:
-        consume.pull(root, resolved)
+        consume.pull(root, resolved, remote=remote, records=records, full=full)
     else:
-        consume.verify(root, resolved)
+        consume.verify(root, resolved, records=records, full=full)
     return root / resolved.model
+
+
+def _records(cache_dir: Path | str | None) -> Path | None:
+    """Where verification records live (the consumer cache), or None if it is unusable."""
+    from artreg.verification import default_root
+
+    if cache_dir is None:
+        return default_root()
+    from artreg.consumer_cache import cache_root
+
+    return cache_root(cache_dir)
 
 
 def verify_artifact(
@@ -158,12 +200,25 @@ def verify_artifact(
     stage: str | None = "production",
     version: str | None = None,
     repo: Path | str | None = None,
+    *,
+    offline: bool | None = None,
+    cache_dir: Path | str | None = None,
 ) -> bool:
-    """True if every file of the artifact is present and matches its promoted sha256."""
-    from artreg import consume
+    """True if every file of the artifact is present and matches its promoted sha256 (every
+    byte rehashed). For a registry URL, the files are those in the cache; nothing is fetched."""
+    from artreg import consume, remote_registry
     from artreg.errors import ArtregError
 
     try:
+        if repo is not None and remote_registry.is_registry_url(repo):
+            return remote_registry.cached(
+                repo,
+                name,
+                None if version else stage,
+                version,
+                cache_dir=cache_dir,
+                offline=offline,
+            )
         root = find_root(repo)
         resolved = consume.resolve(root, name, stage=None if version else stage, version=version)
         consume.verify(root, resolved)

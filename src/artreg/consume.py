@@ -7,6 +7,7 @@ for altered bytes. DVC is imported only when bytes must be fetched.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,8 +176,27 @@ def pointers(root: Path, resolved: Resolved) -> list[str]:
     return found
 
 
-def verify(root: Path, resolved: Resolved, progress: ProgressFn | None = None) -> None:
-    """Hash every file of the folder (on all cores) against the committed manifest."""
+def _digests(
+    paths: list[Path], progress: ProgressFn | None, records: Path | None, full: bool
+) -> list[FileDigest]:
+    """Hash the files, or, with a records folder and not `full`, trust unchanged ones' records."""
+    if records is None:
+        return hash_files(paths, progress)
+    from artreg.verification import digests
+
+    return digests(paths, records, full, progress)
+
+
+def verify(
+    root: Path,
+    resolved: Resolved,
+    progress: ProgressFn | None = None,
+    *,
+    records: Path | None = None,
+    full: bool = True,
+) -> None:
+    """Hash every file of the folder (on all cores) against the committed manifest (with
+    `records` and not `full`: files unchanged since they were last hashed are not rehashed)."""
     folder = resolved.folder.path(root)
     paths = [folder / rel for rel in resolved.files]
     missing = [rel for rel, p in zip(resolved.files, paths, strict=True) if not p.is_file()]
@@ -186,7 +206,7 @@ def verify(root: Path, resolved: Resolved, progress: ProgressFn | None = None) -
             + (" …" if len(missing) > 5 else ""),
             hint=f"run `artreg pull {resolved.name}`",
         )
-    actual = hash_files(paths, progress)
+    actual = _digests(paths, progress, records, full)
     bad = [
         f"{resolved.folder.relpath}/{rel}: expected sha256 {exp.sha256}, found {got.sha256}"
         for rel, exp, got in zip(resolved.files, resolved.files.values(), actual, strict=True)
@@ -200,10 +220,16 @@ def verify(root: Path, resolved: Resolved, progress: ProgressFn | None = None) -
         )
 
 
-def _missing_or_bad(root: Path, resolved: Resolved) -> tuple[list[str], list[str]]:
+def _missing_or_bad(
+    root: Path,
+    resolved: Resolved,
+    records: Path | None,
+    full: bool,
+    progress: ProgressFn | None = None,
+) -> tuple[list[str], list[str]]:
     folder = resolved.folder.path(root)
     present = [rel for rel in resolved.files if (folder / rel).is_file()]
-    digests = hash_files([folder / rel for rel in present])
+    digests = _digests([folder / rel for rel in present], progress, records, full)
     bad = [
         rel
         for rel, got in zip(present, digests, strict=True)
@@ -219,14 +245,18 @@ def pull(
     remote: str | None = None,
     force: bool = False,
     progress: ProgressFn | None = None,
+    *,
+    records: Path | None = None,
+    full: bool = True,
 ) -> int:
     """Fetch only this artifact's objects, refuse unsafe ones, check out, verify every hash.
 
     Returns the number of objects fetched. A work-tree copy that differs from the manifest is
-    an error (exit 1) unless `force`, which restores it.
+    an error (exit 1) unless `force`, which restores it. Every file is hashed once (or, with
+    `records` and not `full`, trusted by its verification record while unchanged).
     """
     found = pointers(root, resolved)
-    missing, bad = _missing_or_bad(root, resolved)
+    missing, bad = _missing_or_bad(root, resolved, records, full, progress)
     if bad and not force:
         folder = resolved.folder.relpath
         raise IntegrityError(
@@ -236,14 +266,14 @@ def pull(
             ),
             hint=f"run `artreg pull {resolved.name} --force` to restore the promoted bytes",
         )
-    fetched = 0
-    if missing or bad:
-        try:
-            fetched = dvcrepo.fetch_checked_checkout(root, found, remote=remote)
-        except ToolError:
-            _explain_checkout_failure(root, resolved, found)
-            raise
-    verify(root, resolved, progress)
+    if not missing and not bad:
+        return 0  # every file was just checked against the manifest
+    try:
+        fetched = dvcrepo.fetch_checked_checkout(root, found, remote=remote)
+    except ToolError:
+        _explain_checkout_failure(root, resolved, found)
+        raise
+    verify(root, resolved, progress, records=records)
     return fetched
 
 
@@ -278,6 +308,14 @@ def _explain_checkout_failure(root: Path, resolved: Resolved, found: list[str]) 
             )
 
 
+def model_files(primary: str, files: Iterable[str]) -> list[str]:
+    """The files that make up the model: the primary file, or its whole top folder."""
+    top = primary.split("/", 1)[0]
+    return [
+        rel for rel in files if rel == primary or ("/" in primary and rel.startswith(f"{top}/"))
+    ]
+
+
 def export(
     root: Path,
     resolved: Resolved,
@@ -290,10 +328,8 @@ def export(
     out.mkdir(parents=True, exist_ok=True)
     folder = resolved.folder.path(root)
     primary = resolved.primary
-    top = primary.split("/", 1)[0]
-    selected = [rel for rel in resolved.files if rel == primary or rel.startswith(f"{top}/")]
     written = []
-    for rel in selected:
+    for rel in model_files(primary, resolved.files):
         target = out / (rel if "/" in primary else Path(rel).name)
         if target.exists():
             raise InputError(f"{target}: exists already", hint="choose an empty output folder")
