@@ -483,7 +483,12 @@ def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
     """
     from artreg.consume import overview
 
-    data = overview(_root(repo_path), deprecated=show_all)
+    if _is_url(repo_path):
+        from artreg import remote_registry
+
+        data = remote_registry.overview(str(repo_path), deprecated=show_all)
+    else:
+        data = overview(_root(repo_path), deprecated=show_all)
     stages = ["raw", "validated", "production"]
     stages += sorted({s for v in data.values() for s in v["stages"]} - set(stages))
     rows = [
@@ -513,8 +518,11 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
     """
     from artreg.consume import overview, parse_spec, resolve
 
-    root = _root(repo_path)
     name, stage, version = parse_spec(spec)
+    if _is_url(repo_path):
+        _show_url(str(repo_path), name, stage, version, as_json)
+        return
+    root = _root(repo_path)
     if stage is None and version is None:
         data = overview(root, deprecated=True, names=[name]).get(name)
         if data is None:
@@ -546,7 +554,11 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
 @main.command()
 @click.argument("name")
 @_stage_options
-@click.option("--no-verify", is_flag=True, help="Print the path without hashing the files.")
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Print the path without hashing the files (in a clone; a URL's cached files are always checked).",
+)
 @json_option
 def resolve(
     name: str,
@@ -562,6 +574,12 @@ def resolve(
     """
     from artreg import consume
 
+    if _is_url(repo_path):
+        from artreg import remote_registry
+
+        fetched = remote_registry.fetch(str(repo_path), name, stage, version)
+        Output(as_json).emit(fetched.as_dict(), str(fetched.path))
+        return
     root = _root(repo_path)
     resolved = consume.resolve(root, name, stage=stage, version=version)
     if not no_verify:
@@ -607,7 +625,8 @@ def pull(
 
 
 @main.command()
-@click.argument("name")
+@click.argument("target")
+@click.argument("spec", required=False)
 @_stage_options
 @click.option(
     "-o",
@@ -618,10 +637,15 @@ def pull(
     show_default=True,
     help="Folder to write the model into.",
 )
-@click.option("--remote", "-r", help="DVC remote to pull from (default: the registry's).")
+@click.option(
+    "--remote",
+    "-r",
+    help="DVC remote to read from: a remote's name, or a URL (default: the registry's).",
+)
 @json_option
 def get(
-    name: str,
+    target: str,
+    spec: str | None,
     stage: str | None,
     version: str | None,
     repo_path: str | None,
@@ -629,12 +653,41 @@ def get(
     remote: str | None,
     as_json: bool,
 ) -> None:
-    """Export a verified copy of NAME's model into a folder (like dvc artifacts get).
+    """Export a verified copy of a model into a folder (like dvc artifacts get).
+
+    `artreg get NAME` reads the registry you stand in (or --repo). `artreg get URL
+    NAME[@vX.Y.Z|#STAGE]` reads a registry URL without a clone: tags by `git ls-remote`, a few
+    files of one commit, and the model's objects from the DVC remote, through the machine's
+    shared cache ($ARTREG_CACHE; offline with ARTREG_OFFLINE=1).
 
     Example: artreg get encoder --stage production -o /srv/models
+
+    Example: artreg get https://git.example.com/ml/registry.git encoder@v1.2.0 -o /srv/models
     """
     from artreg import consume
 
+    name, spec_stage, spec_version = consume.parse_spec(spec or target)
+    if (spec_stage or spec_version) and (stage or version):
+        from artreg.errors import InputError
+
+        raise InputError(
+            f"{spec or target} names a stage or version already", hint="drop --stage/--version"
+        )
+    stage, version = spec_stage or stage, (spec_version or version)
+    if spec is not None:
+        from artreg import remote_registry
+
+        out = Output(as_json)
+        with out.progress("downloading") as progress:
+            fetched = remote_registry.fetch(
+                target, name, stage, version, remote=remote, progress=progress
+            )
+        written = remote_registry.export(fetched, Path(out_dir))
+        out.emit(
+            {**fetched.as_dict(), "written": [str(p) for p in written]},
+            "\n".join(str(p) for p in written),
+        )
+        return
     root = _root(repo_path)
     resolved = consume.resolve(root, name, stage=stage, version=version)
     written = consume.export(root, resolved, Path(out_dir), remote=remote)
@@ -954,3 +1007,191 @@ def doctor(repo_path: str | None, as_json: bool) -> None:
     Output(as_json).emit([c.__dict__ for c in checks], "\n".join(lines))
     if not all(c.ok for c in checks):
         sys.exit(1)
+
+
+# --- consumers without a clone: registry URLs, lock files, the shared cache ----------------
+
+
+def _is_url(repo_path: str | None) -> bool:
+    """--repo names a registry URL (or a bare repository) rather than a clone."""
+    if not repo_path:
+        return False
+    from artreg.remote_registry import is_registry_url
+
+    return is_registry_url(repo_path)
+
+
+def _show_url(url: str, name: str, stage: str | None, version: str | None, as_json: bool) -> None:
+    from artreg import remote_registry
+
+    if stage is None and version is None:
+        data = remote_registry.overview(url, names=[name], deprecated=True)[name]
+        rows = [
+            [s, e["version"] or "-", e["id"] or "-", e["tag"], e["commit"][:12]]
+            for s, e in data["stages"].items()
+        ]
+        Output(as_json).emit(
+            {name: data},
+            f"{name}: latest {data['latest'] or '-'}{' (deprecated)' if data['deprecated'] else ''}\n"
+            + _table(["stage", "version", "id", "tag", "commit"], rows),
+        )
+        return
+    pin = remote_registry.resolve_pin(url, name, stage, version)
+    info = pin.as_dict()
+    Output(as_json).emit(
+        info,
+        "\n".join(f"{k}: {v}" for k, v in info.items() if k != "files")
+        + "\nfiles:\n"
+        + "\n".join(f"  {rel}  {d.size:,} B  {d.sha256}" for rel, d in sorted(pin.files.items())),
+    )
+
+
+lock_file_option = click.option(
+    "--file",
+    "lock_path",
+    type=click.Path(dir_okay=False),
+    default="artreg.lock",
+    show_default=True,
+    help="The lock file.",
+)
+
+
+@main.group()
+def lock() -> None:
+    """Pin models of registry URLs in a lock file (artreg.lock), check and update the pins.
+
+    Example: artreg lock add https://git.example.com/ml/registry.git encoder#production
+    """
+
+
+@lock.command(name="add")
+@click.argument("url")
+@click.argument("spec")
+@lock_file_option
+@json_option
+def lock_add(url: str, spec: str, lock_path: str, as_json: bool) -> None:
+    """Pin what NAME, NAME#STAGE or NAME@vX.Y.Z resolves to in the registry at URL (tag,
+    commit, folder and every file's sha256); get_artifact_path(name, lock=...) serves exactly it.
+
+    Example: artreg lock add https://git.example.com/ml/registry.git encoder#production
+    """
+    from artreg import lockfile
+
+    pin = lockfile.add(Path(lock_path), url, spec)
+    Output(as_json).emit(
+        pin.as_dict(),
+        f"{lock_path}: {pin.spec} pinned to {pin.folder} ({pin.tag}, {pin.commit[:12]})",
+    )
+
+
+@lock.command(name="check")
+@lock_file_option
+@json_option
+def lock_check(lock_path: str, as_json: bool) -> None:
+    """Exit 1 if a registry has moved on from a pin (a stage promoted anew, a version gone).
+
+    Example: artreg lock check || artreg lock update
+    """
+    from artreg import lockfile
+    from artreg.errors import VerificationFailed
+
+    moved = lockfile.changes(Path(lock_path))
+    if moved:
+        if as_json:
+            click.echo(json.dumps([c.as_dict() for c in moved], indent=2, sort_keys=True))
+        raise VerificationFailed(
+            f"{lock_path}: {len(moved)} pin(s) out of date (run `artreg lock update`)",
+            [f"{c.spec}: {c.reason}" for c in moved],
+        )
+    Output(as_json).emit([], f"{lock_path}: every pin is current")
+
+
+@lock.command(name="update")
+@click.argument("specs", nargs=-1)
+@lock_file_option
+@json_option
+def lock_update(specs: tuple[str, ...], lock_path: str, as_json: bool) -> None:
+    """Move the pins (all, or SPECS as the lock file names them) to what the registries say now.
+
+    Example: artreg lock update encoder#production
+    """
+    from artreg import lockfile
+
+    moved = lockfile.update(Path(lock_path), specs)
+    Output(as_json).emit(
+        [c.as_dict() for c in moved],
+        "\n".join(f"{c.spec}: {c.reason}" for c in moved) or f"{lock_path}: every pin is current",
+    )
+
+
+@main.group(name="cache")
+def cache_() -> None:
+    """The consumer cache shared by every process on this machine ($ARTREG_CACHE).
+
+    Example: artreg cache prune --keep-last 2
+    """
+
+
+@cache_.command(name="list")
+@json_option
+def cache_list(as_json: bool) -> None:
+    """Every cached name and version with its size, age and last use.
+
+    Example: artreg cache list
+    """
+    from artreg.consumer_cache import Cache
+    from artreg.index import iso
+
+    cache = Cache.open()
+    snaps = cache.snapshots()
+    rows = [
+        [
+            s["name"] or "-",
+            s["entry"] or "-",
+            s["stage"] or "-",
+            f"{s['size']:,}",
+            iso(s["last_used"]),
+            s["registry"] or "-",
+        ]
+        for s in snaps
+    ]
+    Output(as_json).emit(
+        {"root": str(cache.root), "snapshots": snaps},
+        f"cache {cache.root}\n"
+        + (
+            _table(["name", "version", "stage", "bytes", "last used", "registry"], rows)
+            if rows
+            else "nothing cached"
+        ),
+    )
+
+
+@cache_.command(name="prune")
+@click.option(
+    "--keep-last",
+    type=click.IntRange(min=0),
+    help="Keep the N most recently used versions of each name.",
+)
+@click.option(
+    "--older-than",
+    type=click.FloatRange(min=0),
+    metavar="DAYS",
+    help="Remove versions unused for DAYS days.",
+)
+@json_option
+def cache_prune(keep_last: int | None, older_than: float | None, as_json: bool) -> None:
+    """Remove cached versions, then every blob no remaining version uses.
+
+    Example: artreg cache prune --older-than 30
+    """
+    from artreg.consumer_cache import Cache
+    from artreg.errors import InputError
+
+    if keep_last is None and older_than is None:
+        raise InputError("say what to prune", hint="give --keep-last N or --older-than DAYS")
+    done = Cache.open().prune(keep_last, older_than)
+    Output(as_json).emit(
+        done,
+        "\n".join(f"removed {r}" for r in done["removed"])
+        + f"\n{done['blobs_removed']} blobs removed, {done['bytes_freed']:,} bytes freed",
+    )
