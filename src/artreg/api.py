@@ -5,15 +5,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from artreg import gitrepo
-from artreg.hashing import ProgressFn
-from artreg.publish import Published, PublishOptions
+from artreg import remote_registry  # light (no git, DVC or YAML): warm calls stay in microseconds
+
+if TYPE_CHECKING:  # imported where used: a consumer's `get_artifact_path` stays light
+    from artreg.hashing import ProgressFn
+    from artreg.publish import Published
 
 
 def find_root(path: Path | str | None = None) -> Path:
     """The registry root: the git top level of `path`, else of $ARTREG_REPO, else of the cwd."""
+    from artreg import gitrepo
+
     start = Path(path or os.environ.get("ARTREG_REPO") or Path.cwd())
     while not start.exists() and start != start.parent:
         start = start.parent
@@ -32,6 +36,8 @@ class ArtifactRepository:
         sign: bool = False,
         branch: str | None = None,
     ) -> None:
+        from artreg.publish import PublishOptions
+
         self.root = find_root(path)
         self.name = name
         self.options = PublishOptions(sign=sign, wait=wait, branch=branch)
@@ -151,8 +157,6 @@ def get_artifact_path(
     files are trusted by their verification record; `verify="full"` rehashes. Raises
     IntegrityError, and never returns the path, when a file differs from its promoted sha256.
     """
-    from artreg import remote_registry
-
     full = remote_registry.check_verify(verify)
     if lock is not None:
         from artreg import lockfile
@@ -206,7 +210,7 @@ def verify_artifact(
 ) -> bool:
     """True if every file of the artifact is present and matches its promoted sha256 (every
     byte rehashed). For a registry URL, the files are those in the cache; nothing is fetched."""
-    from artreg import consume, remote_registry
+    from artreg import consume
     from artreg.errors import ArtregError
 
     try:

@@ -7,7 +7,6 @@ for altered bytes. DVC is imported only when bytes must be fetched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from artreg.documents import parse_json
 from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
 from artreg.hashing import FileDigest, ProgressFn, copy_and_hash, hash_files
 from artreg.index import folder_of
-from artreg.layout import STAGES, StageDir, validate_name
+from artreg.layout import STAGES, StageDir, model_files, validate_name
 from artreg.registry import RegistryState, load_state
 from artreg.tags import TagRecord
 
@@ -306,14 +305,6 @@ def _explain_checkout_failure(root: Path, resolved: Resolved, found: list[str]) 
                 f"expected sha256 {expected.sha256}",
                 hint=f"delete {obj} and pull again; if the remote copy is altered too, report it",
             )
-
-
-def model_files(primary: str, files: Iterable[str]) -> list[str]:
-    """The files that make up the model: the primary file, or its whole top folder."""
-    top = primary.split("/", 1)[0]
-    return [
-        rel for rel in files if rel == primary or ("/" in primary and rel.startswith(f"{top}/"))
-    ]
 
 
 def export(

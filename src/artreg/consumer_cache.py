@@ -24,10 +24,8 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import stat
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +112,7 @@ class Cache:
     def _tmp(self, suffix: str = "") -> Path:
         tmp = self.root / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
-        return tmp / f"{uuid.uuid4().hex}{suffix}"
+        return tmp / f"{os.urandom(12).hex()}{suffix}"
 
     # --- small JSON documents ------------------------------------------------------------
 
@@ -345,7 +343,7 @@ class Cache:
                 )
                 blob.unlink()
                 removed_blobs += 1
-            shutil.rmtree(self.root / "tmp", ignore_errors=True)  # leftovers of killed downloads
+            _remove_tree(self.root / "tmp")  # leftovers of killed downloads
         return {
             "removed": [f"{s['name']} {s['entry']} ({s['registry']})" for s in doomed],
             "blobs_removed": removed_blobs,
@@ -365,6 +363,8 @@ def _link(blob: Path, target: Path) -> None:
         return
     except OSError:
         pass
+    import shutil
+
     shutil.copyfile(blob, target)
     os.chmod(target, 0o444)
 
@@ -376,6 +376,8 @@ def _read_only(folder: Path) -> None:
 
 def _remove_tree(folder: Path) -> None:
     """rmtree of a read-only snapshot: make its folders writable first."""
+    import shutil
+
     for dirpath, _dirs, _files in os.walk(folder):
         os.chmod(dirpath, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
     shutil.rmtree(folder, ignore_errors=True)

@@ -6,7 +6,6 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +62,8 @@ def hash_files(
     workers = workers or min(len(paths), os.cpu_count() or 1) or 1
     if workers == 1:
         return [hash_file(p, progress) for p in paths]
+    from concurrent.futures import ThreadPoolExecutor  # not needed by one file or a warm call
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda p: hash_file(p, progress), paths))
 

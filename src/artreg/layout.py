@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,3 +128,11 @@ def validated_dir(name: str, validated_id: str) -> StageDir:
 
 def production_dir(name: str, version: str) -> StageDir:
     return StageDir("production", name, f"v{version}")
+
+
+def model_files(primary: str, files: Iterable[str]) -> list[str]:
+    """The files that make up a folder's model: the primary file, or its whole top folder."""
+    top = primary.split("/", 1)[0]
+    return [
+        rel for rel in files if rel == primary or ("/" in primary and rel.startswith(f"{top}/"))
+    ]

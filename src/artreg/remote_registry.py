@@ -27,14 +27,19 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from artreg import dvcrepo, gitrepo
 from artreg.consumer_cache import Cache, registry_key
 from artreg.errors import InputError, IntegrityError, NotFoundError
 from artreg.hashing import FileDigest, ProgressFn
-from artreg.layout import validate_name, validate_semver, validate_stage
-from artreg.registry import RegistryState, build_state, message_fields
+from artreg.layout import model_files, validate_name, validate_semver, validate_stage
+
+if TYPE_CHECKING:
+    from artreg.dvcrepo import RemoteReader
+    from artreg.registry import RegistryState
+
+# git, DVC and the registry state are imported where they are used: a warm call that finds its
+# answer in the cache imports none of them.
 
 ENV_OFFLINE = "ARTREG_OFFLINE"
 VERIFY_MODES = ("auto", "full")
@@ -104,14 +109,10 @@ class Pin:
 
     def selected(self) -> list[str]:
         """What a consumer gets: the model file(s) and the metadata, nothing else."""
-        from artreg.consume import model_files
-
-        chosen = model_files(self.primary, self.files)
+        chosen = self.model_files()
         return chosen + (["metadata.json"] if "metadata.json" in self.files else [])
 
     def model_files(self) -> list[str]:
-        from artreg.consume import model_files
-
         return model_files(self.primary, self.files)
 
     def as_dict(self) -> dict[str, Any]:
@@ -171,6 +172,8 @@ class RemoteRegistry:
         self.repo = cache.git_dir(self.key)
 
     def remote_tags(self, names: Sequence[str] | None) -> dict[str, tuple[str, str]]:
+        from artreg import gitrepo
+
         patterns = [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"] if names else []
         return gitrepo.ls_remote_tags(self.url, patterns)
 
@@ -179,6 +182,9 @@ class RemoteRegistry:
     ) -> RegistryState:
         """The registry state (of `names`, or all), built from the tags the URL has now: the
         changed tag objects are fetched, the vanished ones dropped, then one for-each-ref."""
+        from artreg import gitrepo
+        from artreg.registry import build_state
+
         tags = self.remote_tags(names) if tags is None else tags
         with self.cache.lock("git", self.key):
             gitrepo.init_cache_repo(self.repo, self.url)
@@ -203,6 +209,8 @@ class RemoteRegistry:
         self, oids: Sequence[str], filter_spec: str, depth: int | None = None
     ) -> dict[str, bytes]:
         """Objects by id, fetched first when the cache repo lacks them."""
+        from artreg import gitrepo
+
         wanted = list(dict.fromkeys(oids))
         found = gitrepo.read_objects(self.repo, wanted)
         missing = [o for o in wanted if o not in found]
@@ -226,6 +234,8 @@ class RemoteRegistry:
         """The bytes of those `paths` that exist at `commit`. Trees are fetched one level at a
         time along the paths (folders in `deep` with their whole subtree), then every blob in
         one fetch."""
+        from artreg import gitrepo
+
         with self.cache.building():
             gitrepo.init_cache_repo(self.repo, self.url)
         head = self._objects([commit], "tree:0", depth=1)[commit]
@@ -269,6 +279,7 @@ class RemoteRegistry:
     ) -> Pin:
         """What `name` resolves to (GTO's rules, as in a clone), with its committed manifest."""
         from artreg.consume import _record_for, resolve
+        from artreg.registry import message_fields
 
         record, _, _ = _record_for(state, name, stage if not version else None, version)
         folder = message_fields(record.message).get("folder")
@@ -306,6 +317,8 @@ class RemoteRegistry:
     ) -> Callable[[str], Callable[[], contextlib.AbstractContextManager[IO[bytes]]]]:
         """For each file a consumer gets, how to open its bytes: a git blob, or an object of the
         registry's DVC remote found through the folder's `.dvc` pointer."""
+        from artreg import dvcrepo
+
         selected = pin.selected()
         pointer_paths = {
             rel: [
@@ -320,7 +333,7 @@ class RemoteRegistry:
         wanted += [p for candidates in pointer_paths.values() for p in candidates]
         blobs = self.files_at(pin.commit, wanted, deep=[pin.folder])
         where = f"{self.url} at {pin.commit[:12]}"
-        reader: dvcrepo.RemoteReader | None = None
+        reader: RemoteReader | None = None
         if pointer_paths:
             config = blobs.get(".dvc/config")
             if config is None:
@@ -355,9 +368,10 @@ class RemoteRegistry:
         rel: str,
         candidates: list[str],
         blobs: Mapping[str, bytes],
-        reader: dvcrepo.RemoteReader,
+        reader: RemoteReader,
         listings: dict[str, bytes],
     ) -> str:
+        from artreg import dvcrepo
         from artreg.documents import parse_yaml
 
         for pointer in candidates:
@@ -411,7 +425,7 @@ def _bytes_opener(data: bytes) -> Callable[[], contextlib.AbstractContextManager
 
 
 def _remote_opener(
-    reader: dvcrepo.RemoteReader, md5: str
+    reader: RemoteReader, md5: str
 ) -> Callable[[], contextlib.AbstractContextManager[IO[bytes]]]:
     return lambda: reader.open(md5)
 

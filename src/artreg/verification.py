@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from artreg.hashing import FileDigest, ProgressFn, hash_file
@@ -48,7 +46,7 @@ def remember(root: Path, st: os.stat_result, sha256: str) -> None:
     target = _record_path(root, st)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        tmp = target.with_name(f".{target.name}.{os.urandom(12).hex()}.tmp")
         tmp.write_text(f"{_state(st)} {sha256}\n", encoding="ascii")
         os.replace(tmp, target)
     except OSError:
@@ -82,6 +80,8 @@ def digests(
     """`digest` of many files; the ones that need hashing are hashed on every core."""
     if len(paths) <= 1:
         return [digest(p, root, full, progress) for p in paths]
+    from concurrent.futures import ThreadPoolExecutor
+
     workers = min(len(paths), os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda p: digest(p, root, full, progress), paths))
