@@ -129,7 +129,13 @@ def resolve(
     manifest = parse_json(
         raw.decode("utf-8"), f"{folder.relpath}/manifest.json@{record.commit[:12]}"
     )
-    schemas.validate(manifest, "manifest", f"{folder.relpath}/manifest.json")
+    from artreg.verification import validate_once
+
+    validate_once(
+        "manifest",
+        raw,
+        lambda: schemas.validate(manifest, "manifest", f"{folder.relpath}/manifest.json"),
+    )
     files = {rel: FileDigest(e["sha256"], e["size"]) for rel, e in manifest["files"].items()}
     if manifest["primary"] not in files:
         raise IntegrityError(

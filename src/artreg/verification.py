@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from artreg.hashing import FileDigest, ProgressFn, hash_file
@@ -95,3 +96,25 @@ def default_root() -> Path | None:
         return cache_root()
     except Exception:  # no usable cache folder: hash every time, as before
         return None
+
+
+def validate_once(kind: str, document: bytes, validate: Callable[[], None]) -> None:
+    """Run `validate` (a schema check) unless these exact bytes passed it before on this
+    machine: a committed manifest never changes, and importing the validator costs more than
+    the rest of a warm call."""
+    import hashlib
+
+    from artreg import __version__
+
+    root = default_root()
+    key = hashlib.sha256(f"{kind} {__version__}\n".encode() + document).hexdigest()
+    mark = None if root is None else root / "validated" / key
+    if mark is not None and mark.is_file():
+        return
+    validate()  # raises on an invalid document: nothing is recorded then
+    if mark is not None:
+        try:
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.touch()
+        except OSError:
+            pass
