@@ -38,7 +38,7 @@ from timing import Measurement, Stats, alternate, fmt_bytes, fmt_seconds, run, r
 
 HERE = Path(__file__).resolve().parent
 GiB = 1 << 30
-PAIRS = ("list", "resolve", "startup", "register", "verify", "pull", "memory", "consumers")
+PAIRS = ("list", "resolve", "startup", "register", "verify", "pull", "memory", "consumers", "warm")
 
 
 @dataclass(frozen=True)
@@ -735,6 +735,8 @@ from artreg.promote import register_model_file
 register_model_file(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), sys.argv[4])
 """
 
+IMPORT_ONLY = "from artreg import get_artifact_path"
+
 WARM_CALL = """
 import sys, time
 t0 = time.perf_counter()
@@ -841,8 +843,25 @@ def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
     )
     row.notes.append(f"`gto show {name} --repo URL` (clones first): {c.summary()} s")
     report.rows.append(row)
+    report.sections.append(
+        "### 7a. Cold fetch from a registry URL\n\n"
+        f"The tag registry of pair 1 ({ntags:,} tags after one more release), where "
+        f"`{name}` gets a real production release of {fmt_bytes(s.consumer_fetch_bytes)} "
+        "(`register_artifact`, `dvc push` to its local-folder remote), served as a bare "
+        "repository through `file://` with `uploadpack.allowFilter` (as GitHub and GitLab "
+        "serve). Each artreg run starts from an empty cache ($ARTREG_CACHE) and a new process: "
+        "one `git ls-remote`, the name's tag objects with their commits, the trees along one "
+        "path, four blobs, then the model's one DVC object, verified while written, then "
+        "copied to `-o`. `dvc artifacts get` clones the registry and reads the model from the "
+        "same remote; `gto show NAME --repo URL` clones too (one run, stopped at the time "
+        "limit). Both tools' outputs are checked against the release's sha256. Git bytes: the "
+        "pack files in the cache's repository after a run, against a `git clone --mirror`.\n"
+    )
 
-    # 7b/7c: warm calls on a large model, in a new process each time.
+
+def bench_consumer_warm(report: Report, work: Path, env: dict[str, str]) -> None:
+    """7b/7c: warm calls on a large model, in a new process each time."""
+    s = report.sizes
     root = artreg_init(work / "big-reg", env)
     model = work / "big-src" / "model.pt"
     fixtures.write_random_file(model, s.consumer_warm_bytes, seed=7)
@@ -878,6 +897,16 @@ def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
             log=log,
         )
         inside = _inside(a)
+        if pair == "7b":
+            python, imported = alternate(
+                [
+                    ("python -c pass", lambda: run([sys.executable, "-c", "pass"], work, env)),
+                    ("import", lambda: run([sys.executable, "-c", IMPORT_ONLY], work, env)),
+                ],
+                runs=s.runs,
+                warmup=1,
+                log=log,
+            )
         row = ratio_row(
             pair,
             f"warm `get_artifact_path` on a {fmt_bytes(s.consumer_warm_bytes)} model {where}, in a "
@@ -896,6 +925,10 @@ def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
             f"{1000 * statistics.median(_inside(b)):.0f} ms"
         )
         if pair == "7b":
+            row.notes.append(
+                f"the same process without the call: `python -c pass` {python.summary()} s, "
+                f"`from artreg import get_artifact_path` {imported.summary()} s"
+            )
             extra = alternate(
                 [
                     ("offline", lambda: run([*warm, big_url, "big"], work, offline_env)),
@@ -911,26 +944,17 @@ def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
                 )
         report.rows.append(row)
     report.sections.append(
-        "### 7. Consumers without a clone\n\n"
-        f"7a: the tag registry of pair 1 ({ntags:,} tags after one more release), where "
-        f"`{name}` gets a real production release of {fmt_bytes(s.consumer_fetch_bytes)} "
-        "(`register_artifact`, `dvc push` to its local-folder remote), served as a bare "
-        "repository through `file://` with `uploadpack.allowFilter` (as GitHub and GitLab "
-        "serve). Each artreg run starts from an empty cache ($ARTREG_CACHE) and a new process: "
-        "one `git ls-remote`, the name's tag objects with their commits, the trees along one "
-        "path, four blobs, then the model's one DVC object, verified while written, then "
-        "copied to `-o`. `dvc artifacts get` clones the registry and reads the model from the "
-        "same remote; `gto show NAME --repo URL` clones too (one run, stopped at the time "
-        "limit). Both tools' outputs are checked against the release's sha256. Git bytes: the "
-        "pack files in the cache's repository after a run, against a `git clone --mirror`.\n\n"
-        f"7b/7c: a {fmt_bytes(s.consumer_warm_bytes)} model (random bytes) released as `big`, "
+        "### 7b/7c. Warm calls\n\n"
+        f"A {fmt_bytes(s.consumer_warm_bytes)} model (random bytes) released as `big`, "
         "fetched once into the cache (untimed), cloned and pulled once (untimed); then each "
         'timed run is a new Python process calling `get_artifact_path("big", repo=...)`: the '
         "registry URL (7b: one `git ls-remote`, a stat and a record per file) or the clone (7c: "
         "tags, manifest and pointers read through git, a stat per file). The baseline is the "
         'same call with `verify="full"`, which hashes every byte (before this change a call '
         "in a clone always did, twice). 'Inside the call' is timed by the process itself, "
-        "imports excluded; end to end includes Python's start-up.\n"
+        "imports excluded; end to end includes Python's start-up, measured alone in the notes "
+        "(`python -c pass`, and the import of `artreg.get_artifact_path`). The notes also "
+        "give the call offline (`ARTREG_OFFLINE=1`) and from a lock file: no git process.\n"
     )
 
 
@@ -1085,6 +1109,8 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("pull", lambda: bench_pull(report, work, env)))
     if "consumers" in only:
         steps.append(("consumers", lambda: bench_consumers(report, work, env)))
+    if "warm" in only:
+        steps.append(("warm", lambda: bench_consumer_warm(report, work, env)))
     try:
         for label, step in steps:
             t1 = time.perf_counter()

@@ -674,3 +674,17 @@ def test_a_url_with_a_local_remote_imports_neither_dvc_nor_torch(
             check=True,
         )
         assert f"HEAVY {heavy}" in out.stdout, out.stdout + out.stderr
+
+
+def test_what_counts_as_a_registry_url(registry: Path, tmp_path: Path) -> None:
+    from artreg.remote_registry import is_registry_url
+
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "init", "--bare", "--quiet", str(bare)], check=True)
+    assert is_registry_url("https://git.example.com/ml/registry.git")
+    assert is_registry_url("ssh://git@git.example.com/ml/registry.git")
+    assert is_registry_url("git@github.com:ml/registry.git")
+    assert is_registry_url(bare) and is_registry_url(bare.as_uri())
+    assert not is_registry_url(registry)  # a clone (work tree): the local registry, as before
+    assert not is_registry_url(registry / "artifacts")
+    assert not is_registry_url("no/such/folder")

@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import remote_registry  # light (no git, DVC or YAML): warm calls stay in microseconds
+# Light (no git, DVC or YAML), and imported here so that a warm call does no importing at all.
+from artreg import lockfile, remote_registry
 
 if TYPE_CHECKING:  # imported where used: a consumer's `get_artifact_path` stays light
     from artreg.hashing import ProgressFn
@@ -159,8 +160,6 @@ def get_artifact_path(
     """
     full = remote_registry.check_verify(verify)
     if lock is not None:
-        from artreg import lockfile
-
         pin = lockfile.find(Path(lock), name, stage, version)
         return remote_registry.fetch_pin(
             pin, remote=remote, cache_dir=cache_dir, offline=offline, verify=verify

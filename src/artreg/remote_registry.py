@@ -236,7 +236,7 @@ class RemoteRegistry:
         one fetch."""
         from artreg import gitrepo
 
-        with self.cache.building():
+        with self.cache.lock("git", self.key):
             gitrepo.init_cache_repo(self.repo, self.url)
         head = self._objects([commit], "tree:0", depth=1)[commit]
         trees = {"": head.split(b"\n", 1)[0].removeprefix(b"tree ").decode()}  # folder -> tree

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from artreg.errors import InputError
@@ -13,7 +13,13 @@ from artreg.errors import InputError
 @cache
 def load(name: str) -> dict[str, Any]:
     """The schema `<name>.schema.json` from the package."""
-    text = resources.files(__package__).joinpath(f"{name}.schema.json").read_text("utf-8")
+    path = Path(__file__).with_name(f"{name}.schema.json")
+    if path.is_file():  # an installed package is a folder: a plain read, no importlib.resources
+        text = path.read_text("utf-8")
+    else:  # a zipped package
+        from importlib import resources
+
+        text = resources.files(__package__).joinpath(f"{name}.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
