@@ -238,6 +238,23 @@ def test_list_show_and_resolve_read_a_url_as_they_read_a_clone(
     served: Served, cache: Path, cli
 ) -> None:
     url = served.bare.as_uri()
+    # A tag as gto writes it (no folder in its message): dvc.yaml at its commit names the model.
+    release_commit = git(served.root, "rev-list", "-n1", "encoder@v1.0.0").strip()
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(served.root),
+            "tag",
+            "-a",
+            "-m",
+            "gto",
+            "encoder#validated#9",
+            release_commit,
+        ],
+        check=True,
+    )
+    git(served.root, "push", "--quiet", str(served.bare), "--tags")
     here = cli("list", "--json", cwd=served.root)
     there = cli("list", "--repo", url, "--json")
     assert there.exit_code == 0, there.stderr
@@ -258,6 +275,10 @@ def test_list_show_and_resolve_read_a_url_as_they_read_a_clone(
     assert Path(resolved.stdout.strip()).read_bytes() == served.model(
         "artifacts/production/decoder/v0.1.0", "other.pt"
     )
+    by_gto = cli("resolve", "encoder", "--stage", "validated", "--repo", url, "--json")
+    assert by_gto.exit_code == 0, by_gto.stderr
+    assert by_gto.json()["folder"] == "artifacts/production/encoder/v1.0.0"
+    assert by_gto.json()["tag"] == "encoder#validated#9"
     missing = cli("show", "nosuch", "--repo", url)
     assert missing.exit_code == 2 and "no artifact named 'nosuch'" in missing.stderr
 

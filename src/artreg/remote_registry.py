@@ -279,23 +279,19 @@ class RemoteRegistry:
     ) -> Pin:
         """What `name` resolves to (GTO's rules, as in a clone), with its committed manifest."""
         from artreg.consume import _record_for, resolve
+        from artreg.index import folder_of
         from artreg.registry import message_fields
 
         record, _, _ = _record_for(state, name, stage if not version else None, version)
-        folder = message_fields(record.message).get("folder")
-        if folder:
-            self.files_at(record.commit, [f"{folder}/manifest.json"], deep=[folder])
-        else:  # a tag made without artreg: dvc.yaml at the commit says where the model is
+        if not message_fields(record.message).get("folder"):
+            # a tag made without artreg (gto, Studio): dvc.yaml at its commit names the folder
             self.files_at(record.commit, ["dvc.yaml"])
+        folder = folder_of(self.repo, record)
+        if folder is not None:
+            self.files_at(record.commit, [f"{folder.relpath}/manifest.json"], deep=[folder.relpath])
         resolved = resolve(
             self.repo, name, stage=None if version else stage, version=version, state=state
         )
-        if not folder:
-            self.files_at(
-                record.commit,
-                [f"{resolved.folder.relpath}/manifest.json"],
-                deep=[resolved.folder.relpath],
-            )
         return Pin(
             registry=self.url,
             name=resolved.name,
