@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
-PAIRS = ("1", "2", "3a", "3b", "4a", "4b", "5a", "5b", "6")
+PAIRS = ("1", "2", "3a", "3b", "4a", "4b", "5a", "5b", "6", "7a", "7b", "7c")
 
 
 def test_quick_benchmark_writes_a_row_with_a_numeric_ratio_per_pair(tmp_path: Path) -> None:
@@ -17,7 +17,7 @@ def test_quick_benchmark_writes_a_row_with_a_numeric_ratio_per_pair(tmp_path: Pa
         [sys.executable, str(RUN), "--quick", "--out", str(out), "--work", str(tmp_path / "work")],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     text = out.read_text(encoding="utf-8")

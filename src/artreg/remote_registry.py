@@ -231,41 +231,56 @@ class RemoteRegistry:
     def files_at(
         self, commit: str, paths: Sequence[str], deep: Sequence[str] = ()
     ) -> dict[str, bytes]:
-        """The bytes of those `paths` that exist at `commit`. Trees are fetched one level at a
-        time along the paths (folders in `deep` with their whole subtree), then every blob in
-        one fetch."""
+        """The bytes of those `paths` that exist at `commit` (see `files_at_commits`)."""
+        return self.files_at_commits([commit], paths, deep)[commit]
+
+    def files_at_commits(
+        self, commits: Sequence[str], paths: Sequence[str], deep: Sequence[str] = ()
+    ) -> dict[str, dict[str, bytes]]:
+        """For each commit, the bytes of those `paths` that exist there. Trees are fetched one
+        level at a time along the paths, for every commit at once (folders in `deep` with their
+        whole subtree), then every blob in one fetch."""
         from artreg import gitrepo
 
         with self.cache.lock("git", self.key):
             gitrepo.init_cache_repo(self.repo, self.url)
-        head = self._objects([commit], "tree:0", depth=1)[commit]
-        trees = {"": head.split(b"\n", 1)[0].removeprefix(b"tree ").decode()}  # folder -> tree
-        entries: dict[str, dict[str, tuple[bytes, str]]] = {}  # folder -> name -> (mode, id)
+        heads = self._objects(commits, "tree:0", depth=1)
+        # (commit, folder) -> tree id, and -> its entries: name -> (mode, id)
+        trees = {
+            (c, ""): heads[c].split(b"\n", 1)[0].removeprefix(b"tree ").decode() for c in commits
+        }
+        entries: dict[tuple[str, str], dict[str, tuple[bytes, str]]] = {}
         by_depth: dict[int, set[str]] = {}
         for path in paths:
             parts = path.split("/")[:-1]
             for i in range(len(parts) + 1):
                 by_depth.setdefault(i, set()).add("/".join(parts[:i]))
         for depth in sorted(by_depth):
-            level = sorted(d for d in by_depth[depth] if d in trees)  # parent had it
+            level = sorted((c, d) for c in commits for d in by_depth[depth] if (c, d) in trees)
             for whole in (False, True):
                 group = [
-                    d for d in level if whole == any(d == x or d.startswith(f"{x}/") for x in deep)
+                    key
+                    for key in level
+                    if whole == any(key[1] == x or key[1].startswith(f"{x}/") for x in deep)
                 ]
-                raw = self._objects([trees[d] for d in group], "blob:none" if whole else "tree:0")
-                for d in group:
-                    entries[d] = _parse_tree(raw[trees[d]])
-                    for child, (mode, oid) in entries[d].items():
+                raw = self._objects([trees[k] for k in group], "blob:none" if whole else "tree:0")
+                for commit, folder in group:
+                    listing = entries[(commit, folder)] = _parse_tree(raw[trees[(commit, folder)]])
+                    for child, (mode, oid) in listing.items():
                         if mode == b"40000":
-                            trees[f"{d}/{child}" if d else child] = oid
-        blobs: dict[str, str] = {}
-        for path in paths:
-            folder, _, base = path.rpartition("/")
-            entry = entries.get(folder, {}).get(base)
-            if entry is not None and entry[0] != b"40000":
-                blobs[path] = entry[1]
+                            trees[(commit, f"{folder}/{child}" if folder else child)] = oid
+        blobs: dict[tuple[str, str], str] = {}
+        for commit in commits:
+            for path in paths:
+                folder, _, base = path.rpartition("/")
+                entry = entries.get((commit, folder), {}).get(base)
+                if entry is not None and entry[0] != b"40000":
+                    blobs[(commit, path)] = entry[1]
         data = self._objects(sorted(set(blobs.values())), "blob:none")
-        return {path: data[oid] for path, oid in blobs.items()}
+        found: dict[str, dict[str, bytes]] = {c: {} for c in commits}
+        for (commit, path), oid in blobs.items():
+            found[commit][path] = data[oid]
+        return found
 
     # --- resolving a name ------------------------------------------------------------------
 
@@ -607,11 +622,23 @@ def overview(
 ) -> dict[str, Any]:
     """`artreg list` of a registry URL: every name (or `names`), latest version and stages."""
     from artreg.consume import overview as local_overview
+    from artreg.registry import message_fields
 
     reg = RemoteRegistry(url, Cache.open(cache_dir))
     state = reg.state([validate_name(n) for n in names] if names else None)
     if names and not any(n in state.artifacts for n in names):
         state.get(names[0])  # the NotFoundError naming it
+    # Tags written without artreg (gto, Studio) name their folder only through dvc.yaml at
+    # their commit: fetch those few blobs, for every such stage at once.
+    unnamed = {
+        record.commit
+        for artifact in state.artifacts.values()
+        for stage, holder in artifact.stages().items()
+        if (record := holder.assignment(stage)) is not None
+        and not message_fields(record.message).get("folder")
+    }
+    if unnamed:
+        reg.files_at_commits(sorted(unnamed), ["dvc.yaml"])
     return local_overview(reg.repo, state=state, deprecated=deprecated, names=names)
 
 
