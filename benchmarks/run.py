@@ -38,7 +38,18 @@ from timing import Measurement, Stats, alternate, fmt_bytes, fmt_seconds, run, r
 
 HERE = Path(__file__).resolve().parent
 GiB = 1 << 30
-PAIRS = ("list", "resolve", "startup", "register", "verify", "pull", "memory", "consumers", "warm")
+PAIRS = (
+    "list",
+    "resolve",
+    "gto-list",
+    "startup",
+    "register",
+    "verify",
+    "pull",
+    "memory",
+    "consumers",
+    "warm",
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,8 @@ class Sizes:
     tags_per_name: int = 100
     commits: int = 300
     scaling_names: int = 10  # a second, smaller tag registry where gto runs to completion
+    gto_names: int = 20  # pair 7: a registry whose tags gto wrote (no `folder:` line)
+    gto_tags_per_name: int = 100
     runs: int = 5
     startup_runs: int = 10
     slow_runs: int = 3  # gto where it finishes
@@ -64,8 +77,8 @@ class Sizes:
     s3_file_size: int = MiB
     checkpoint_file_size: int = 256 * MiB
     warmup: int = 1  # untimed rounds before the slow pairs (register, pull)
-    consumer_fetch_bytes: int = 64 * MiB  # the model fetched cold from a registry URL (7a)
-    consumer_warm_bytes: int = GiB  # the model of the warm calls (7b, 7c)
+    consumer_fetch_bytes: int = 64 * MiB  # the model fetched cold from a registry URL (8a)
+    consumer_warm_bytes: int = GiB  # the model of the warm calls (8b, 8c)
 
 
 FULL = Sizes()
@@ -74,6 +87,8 @@ QUICK = Sizes(
     tags_per_name=20,
     commits=20,
     scaling_names=0,
+    gto_names=3,
+    gto_tags_per_name=20,
     runs=2,
     startup_runs=3,
     slow_runs=2,
@@ -347,6 +362,87 @@ def _check_against_gto(reg: fixtures.TagRegistry, env: dict[str, str]) -> None:
             got = entry["version"] or entry["commit"]
             if got != want:
                 raise AssertionError(f"{n}#{stage}: artreg says {got}, gto says {want}")
+
+
+# --- pair 7: reading a registry whose tags gto wrote --------------------------------------------
+
+
+def bench_gto_tags(report: Report, work: Path, env: dict[str, str]) -> None:
+    s = report.sizes
+    log(f"building a gto-written registry of {s.gto_names} names × {s.gto_tags_per_name} tags ...")
+    small = fixtures.build_tag_registry(
+        work / "gto-tags",
+        env,
+        s.gto_names,
+        s.gto_tags_per_name,
+        s.gto_tags_per_name,  # each commit carries at most one promotion per name
+        writer="gto",
+    )
+    _check_artreg_list(small, env)
+    _check_against_gto(small, env)
+    log(f"7a. list: artreg list --json vs gto show --json ({small.ntags:,} gto-written tags)")
+    a, b = alternate(
+        [
+            ("artreg", lambda: run([ARTREG, "list", "--json"], small.root, env)),
+            ("gto", lambda: run([GTO, "show", "--json"], small.root, env)),
+        ],
+        runs=s.slow_runs,
+        log=log,
+    )
+    report.rows.append(
+        ratio_row(
+            "7a",
+            f"list {len(small.names)} names, {small.ntags:,} tags that gto wrote: "
+            "`artreg list --json` vs `gto show --json`",
+            a,
+            b,
+            kind="speed-up (gto ÷ artreg)",
+            target="≥ 50×",
+            check=lambda r: r >= 50,
+        )
+    )
+    log(f"building a gto-written registry of {s.names} names × {s.tags_per_name} tags ...")
+    big = fixtures.build_tag_registry(
+        work / "gto-tags-big", env, s.names, s.tags_per_name, s.commits, writer="gto"
+    )
+    _check_artreg_list(big, env)
+    log(f"7b. list at {big.ntags:,} gto-written tags: artreg list --json vs gto show --json")
+    a2, b2 = alternate(
+        [
+            ("artreg", lambda: run([ARTREG, "list", "--json"], big.root, env)),
+            ("gto", lambda: run([GTO, "show", "--json"], big.root, env, timeout=s.gto_timeout)),
+        ],
+        runs=s.runs,
+        warmup=0,
+        limits={"gto": s.gto_runs},
+        log=log,
+    )
+    report.rows.append(
+        ratio_row(
+            "7b",
+            f"list {len(big.names)} names, {big.ntags:,} tags that gto wrote: "
+            "`artreg list --json` vs `gto show --json`",
+            a2,
+            b2,
+            kind="speed-up (gto ÷ artreg)",
+            target="artreg < 0.2 s",
+            check=lambda r, a=a2: a.median < 0.2,
+        )
+    )
+    report.sections.append(
+        "### 7. Listing a registry whose tags gto wrote\n\n"
+        "The registries of pair 1, but every tag carries the message `gto` writes "
+        "(`Registering artifact NAME version vX.Y.Z`, `Assigning stage STAGE to artifact NAME "
+        "...`), without artreg's `folder:` line, and the commits change only `dvc.yaml`, as "
+        "in a registry made with `gto register` / `gto assign` or Studio. artreg must then read `artifacts.NAME.path` from `dvc.yaml` at "
+        "the commit of every tag behind a current stage: it reads them all through one "
+        "`git cat-file --batch` process and parses each distinct file once with libyaml. "
+        f"7a: {small.ntags:,} tags over {len(small.names)} names on {small.ncommits:,} commits "
+        "(at most one promotion of a name per commit); gto runs to the end. 7b: {big.ntags:,} tags "
+        f"({big.ncommits} commits); gto is stopped after {s.gto_timeout:.0f} s as in pair 1. "
+        "artreg's answer is checked against the fixture (every production version) and, on "
+        "the 7a registry, against gto's stages.\n"
+    )
 
 
 # --- pair 3: start-up ---------------------------------------------------------------------------
@@ -726,13 +822,20 @@ def bench_pull(report: Report, work: Path, env: dict[str, str]) -> None:
         )
 
 
-# --- pair 7: consumers without a clone --------------------------------------------------------
+# --- pair 8: consumers without a clone --------------------------------------------------------
 
 RELEASE_FILE = """
 import sys
+from importlib import resources
 from pathlib import Path
-from artreg.promote import register_model_file
-register_model_file(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), sys.argv[4])
+from artreg.features.release import register_model_file
+examples = Path(str(resources.files("artreg") / "examples"))
+register_model_file(
+    Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), sys.argv[4],
+    benchmarks=examples / "benchmarks.json",
+    resource_usage=examples / "resource_usage.json",
+    approved_by="Bench Release Manager",
+)
 """
 
 IMPORT_ONLY = "from artreg import get_artifact_path"
@@ -770,7 +873,7 @@ def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
     import hashlib
 
     s = report.sizes
-    log(f"7. building a registry URL with {s.names} names × {s.tags_per_name} tags ...")
+    log(f"8. building a registry URL with {s.names} names × {s.tags_per_name} tags ...")
     reg = fixtures.build_tag_registry(
         work / "consumer-tags", env, s.names, s.tags_per_name, s.commits
     )
@@ -813,7 +916,7 @@ def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
         remove(out)
         return m
 
-    log(f"7a. cold fetch of {name} from {url}: artreg get vs dvc artifacts get vs gto show")
+    log(f"8a. cold fetch of {name} from {url}: artreg get vs dvc artifacts get vs gto show")
     a, b, c = alternate(
         [
             ("artreg", artreg_side),
@@ -828,7 +931,7 @@ def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
         log=log,
     )
     row = ratio_row(
-        "7a",
+        "8a",
         f"cold fetch of one production model ({fmt_bytes(s.consumer_fetch_bytes)}) from a registry "
         f"URL with {ntags:,} tags: `artreg get URL {name}` vs `dvc artifacts get URL {name}`",
         a,
@@ -844,7 +947,7 @@ def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
     row.notes.append(f"`gto show {name} --repo URL` (clones first): {c.summary()} s")
     report.rows.append(row)
     report.sections.append(
-        "### 7a. Cold fetch from a registry URL\n\n"
+        "### 8a. Cold fetch from a registry URL\n\n"
         f"The tag registry of pair 1 ({ntags:,} tags after one more release), where "
         f"`{name}` gets a real production release of {fmt_bytes(s.consumer_fetch_bytes)} "
         "(`register_artifact`, `dvc push` to its local-folder remote), served as a bare "
@@ -860,7 +963,7 @@ def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
 
 
 def bench_consumer_warm(report: Report, work: Path, env: dict[str, str]) -> None:
-    """7b/7c: warm calls on a large model, in a new process each time."""
+    """8b/8c: warm calls on a large model, in a new process each time."""
     s = report.sizes
     root = artreg_init(work / "big-reg", env)
     model = work / "big-src" / "model.pt"
@@ -883,8 +986,8 @@ def bench_consumer_warm(report: Report, work: Path, env: dict[str, str]) -> None
         sh([*warm, repo, "big"], work, cenv)  # hashes once more and records
     offline_env = {**cenv, "ARTREG_OFFLINE": "1"}
     for pair, repo, where in (
-        ("7b", big_url, "from the cache of a registry URL"),
-        ("7c", str(clone), "inside a clone"),
+        ("8b", big_url, "from the cache of a registry URL"),
+        ("8c", str(clone), "inside a clone"),
     ):
         log(f"{pair}. warm get_artifact_path on {fmt_bytes(s.consumer_warm_bytes)} {where}")
         a, b = alternate(
@@ -897,7 +1000,7 @@ def bench_consumer_warm(report: Report, work: Path, env: dict[str, str]) -> None
             log=log,
         )
         inside = _inside(a)
-        if pair == "7b":
+        if pair == "8b":
             python, imported = alternate(
                 [
                     ("python -c pass", lambda: run([sys.executable, "-c", "pass"], work, env)),
@@ -914,9 +1017,9 @@ def bench_consumer_warm(report: Report, work: Path, env: dict[str, str]) -> None
             a,
             b,
             kind="speed-up (rehash ÷ record)",
-            target="< 0.1 s end to end, < 5 ms in the call" if pair == "7b" else "(measured)",
+            target="< 0.1 s end to end, < 5 ms in the call" if pair == "8b" else "(measured)",
             check=lambda r, a=a, inside=inside, p=pair: (
-                p != "7b" or (a.median < 0.1 and statistics.median(inside) < 0.005)
+                p != "8b" or (a.median < 0.1 and statistics.median(inside) < 0.005)
             ),
         )
         row.notes.append(
@@ -924,7 +1027,7 @@ def bench_consumer_warm(report: Report, work: Path, env: dict[str, str]) -> None
             f"({1000 * inside[0]:.2f}–{1000 * inside[-1]:.2f}); full rehash "
             f"{1000 * statistics.median(_inside(b)):.0f} ms"
         )
-        if pair == "7b":
+        if pair == "8b":
             row.notes.append(
                 f"the same process without the call: `python -c pass` {python.summary()} s, "
                 f"`from artreg import get_artifact_path` {imported.summary()} s"
@@ -944,11 +1047,11 @@ def bench_consumer_warm(report: Report, work: Path, env: dict[str, str]) -> None
                 )
         report.rows.append(row)
     report.sections.append(
-        "### 7b/7c. Warm calls\n\n"
+        "### 8b/8c. Warm calls\n\n"
         f"A {fmt_bytes(s.consumer_warm_bytes)} model (random bytes) released as `big`, "
         "fetched once into the cache (untimed), cloned and pulled once (untimed); then each "
         'timed run is a new Python process calling `get_artifact_path("big", repo=...)`: the '
-        "registry URL (7b: one `git ls-remote`, a stat and a record per file) or the clone (7c: "
+        "registry URL (8b: one `git ls-remote`, a stat and a record per file) or the clone (8c: "
         "tags, manifest and pointers read through git, a stat per file). The baseline is the "
         'same call with `verify="full"`, which hashes every byte (before this change a call '
         "in a clone always did, twice). 'Inside the call' is timed by the process itself, "
@@ -1096,6 +1199,8 @@ def main(argv: list[str] | None = None) -> int:
     steps: list[tuple[str, Callable[[], Any]]] = []
     if only & {"list", "resolve"}:
         steps.append(("list/resolve", lambda: bench_tags(report, work, env, only)))
+    if "gto-list" in only:
+        steps.append(("gto-list", lambda: bench_gto_tags(report, work, env)))
     if "startup" in only:
         steps.append(("startup", lambda: bench_startup(report, work, env)))
     state: dict[str, Any] = {}

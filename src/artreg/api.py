@@ -2,35 +2,33 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# Light (no git, DVC or YAML), and imported here so that a warm call does no importing at all.
-from artreg import lockfile, remote_registry
+from artreg import location
+from artreg.consumer_cache import records_root
+from artreg.features import fetch_url
+from artreg.features import lock as lockfile
 
-if TYPE_CHECKING:  # imported where used: a consumer's `get_artifact_path` stays light
+if TYPE_CHECKING:  # imported where used: `from artreg import get_artifact_path` stays light
     from artreg.hashing import ProgressFn
     from artreg.publish import Published
 
 
 def find_root(path: Path | str | None = None) -> Path:
-    """The registry root: the git top level of `path`, else of $ARTREG_REPO, else of the cwd."""
-    from artreg import gitrepo
-
-    start = Path(path or os.environ.get("ARTREG_REPO") or Path.cwd())
-    while not start.exists() and start != start.parent:
-        start = start.parent
-    return gitrepo.toplevel(start.resolve())
+    """The registry root: `path` if given (it must exist), else the git repository around the
+    current folder, else (only outside any repository) $ARTREG_REPO. See artreg.location."""
+    return location.find_root(path)
 
 
 class ArtifactRepository:
-    """A registry repo, addressed by its artifacts folder or any path inside it."""
+    """A registry repo, addressed by its artifacts folder or any path inside it (default: the
+    repository around the current folder, as the CLI finds it)."""
 
     def __init__(
         self,
-        path: Path | str = "artifacts",
+        path: Path | str | None = None,
         *,
         name: str | None = None,
         wait: float = 0.0,
@@ -55,7 +53,7 @@ class ArtifactRepository:
         progress: ProgressFn | None = None,
     ) -> Published:
         """Register a training session's checkpoints, config and metrics as a raw artifact."""
-        from artreg.register import register_raw
+        from artreg.features.register import register_raw
 
         return register_raw(
             self.root,
@@ -81,7 +79,7 @@ class ArtifactRepository:
         progress: ProgressFn | None = None,
     ) -> Published:
         """Promote a checkpoint of a raw session to validated (gates, clean weights, model card)."""
-        from artreg.promote import promote_to_validated
+        from artreg.features.promote import promote_to_validated
 
         return promote_to_validated(
             self.root,
@@ -113,7 +111,7 @@ class ArtifactRepository:
         progress: ProgressFn | None = None,
     ) -> Published:
         """Release a validated artifact to production as `name@v<version>`."""
-        from artreg.promote import promote_to_production
+        from artreg.features.release import promote_to_production
 
         return promote_to_production(
             self.root,
@@ -145,6 +143,7 @@ def get_artifact_path(
     repo: Path | str | None = None,
     *,
     remote: str | None = None,
+    remote_config: Mapping[str, str] | None = None,
     lock: Path | str | None = None,
     offline: bool | None = None,
     verify: str = "auto",
@@ -158,44 +157,39 @@ def get_artifact_path(
     files are trusted by their verification record; `verify="full"` rehashes. Raises
     IntegrityError, and never returns the path, when a file differs from its promoted sha256.
     """
-    full = remote_registry.check_verify(verify)
+    full = fetch_url.check_verify(verify)
     if lock is not None:
         pin = lockfile.find(Path(lock), name, stage, version)
-        return remote_registry.fetch_pin(
-            pin, remote=remote, cache_dir=cache_dir, offline=offline, verify=verify
+        return fetch_url.fetch_pin(
+            pin,
+            remote=remote,
+            remote_config=remote_config,
+            cache_dir=cache_dir,
+            offline=offline,
+            verify=verify,
         ).path
-    if repo is not None and remote_registry.is_registry_url(repo):
-        return remote_registry.fetch(
+    if repo is not None and location.is_registry_url(repo):
+        return fetch_url.fetch(
             repo,
             name,
             None if version else stage,
             version,
             remote=remote,
+            remote_config=remote_config,
             cache_dir=cache_dir,
             offline=offline,
             verify=verify,
         ).path
-    from artreg import consume
+    from artreg.features import fetch
 
     root = find_root(repo)
-    resolved = consume.resolve(root, name, stage=None if version else stage, version=version)
-    records = _records(cache_dir)
+    resolved = fetch.resolve(root, name, stage=None if version else stage, version=version)
+    records = records_root(cache_dir)
     if pull:
-        consume.pull(root, resolved, remote=remote, records=records, full=full)
+        fetch.pull(root, resolved, remote=remote, records=records, full=full)
     else:
-        consume.verify(root, resolved, records=records, full=full)
+        fetch.verify(root, resolved, records=records, full=full)
     return root / resolved.model
-
-
-def _records(cache_dir: Path | str | None) -> Path | None:
-    """Where verification records live (the consumer cache), or None if it is unusable."""
-    from artreg.verification import default_root
-
-    if cache_dir is None:
-        return default_root()
-    from artreg.consumer_cache import cache_root
-
-    return cache_root(cache_dir)
 
 
 def verify_artifact(
@@ -209,12 +203,12 @@ def verify_artifact(
 ) -> bool:
     """True if every file of the artifact is present and matches its promoted sha256 (every
     byte rehashed). For a registry URL, the files are those in the cache; nothing is fetched."""
-    from artreg import consume
     from artreg.errors import ArtregError
+    from artreg.features import fetch
 
     try:
-        if repo is not None and remote_registry.is_registry_url(repo):
-            return remote_registry.cached(
+        if repo is not None and location.is_registry_url(repo):
+            return fetch_url.cached(
                 repo,
                 name,
                 None if version else stage,
@@ -223,8 +217,8 @@ def verify_artifact(
                 offline=offline,
             )
         root = find_root(repo)
-        resolved = consume.resolve(root, name, stage=None if version else stage, version=version)
-        consume.verify(root, resolved)
+        resolved = fetch.resolve(root, name, stage=None if version else stage, version=version)
+        fetch.verify(root, resolved)
     except ArtregError:
         return False
     return True
@@ -238,19 +232,44 @@ def register_artifact(
     repo: Path | str | None = None,
     notes: str | None = None,
     benchmarks: Mapping[str, Any] | Path | str | None = None,
+    resource_usage: Mapping[str, Any] | Path | str | None = None,
+    approved_by: str | None = None,
+    security_review: Mapping[str, Any] | Path | str | None = None,
 ) -> dict[str, Any]:
     """Release a ready model file (distilled, LoRA, encoder...) as `model_type@v<version>`.
 
-    Returns the updated registry index, as the seed's function did.
+    The release policy of `promote --to production` applies: the production gates of the
+    committed params.yaml (`benchmarks=`, `resource_usage=`), the approval (`approved_by=` or
+    ARTREG_APPROVED_BY) and a security review when required (`security_review=`); a refusal
+    names the keyword to add. Returns the updated registry index, as the seed's function did.
     """
     from artreg import index
-    from artreg.promote import register_model_file
+    from artreg.features.release import register_model_file
 
     root = find_root(repo)
     register_model_file(
-        root, model_type, Path(file_path), version, notes=notes, benchmarks=benchmarks
+        root,
+        model_type,
+        Path(file_path),
+        version,
+        notes=notes,
+        benchmarks=benchmarks,
+        resource_usage=resource_usage,
+        approved_by=approved_by,
+        security_review=security_review,
     )
     return index.load(root)
+
+
+def save_registry(data: Mapping[str, Any], repo: Path | str | None = None) -> None:
+    """The seed's writer of registry.json, which artreg generates from tags and folders.
+
+    Data equal to the generated index is written (a no-op when the file holds it already);
+    any other data raises InputError naming each differing entry and the call that makes it.
+    """
+    from artreg import index
+
+    index.save(find_root(repo), data)
 
 
 def load_registry(repo: Path | str | None = None) -> dict[str, Any]:

@@ -7,7 +7,8 @@
       meta/<registry>/<folder>.json    what a snapshot holds (written last: no meta, no snapshot)
       resolutions/<registry>/<name>/<stage or vX.Y.Z>.json   the last online answer (offline mode)
       git/<registry>.git               a bare, shallow, partial repository per registry URL
-      verified/<dev>-<ino>             verification records (see verification.py)
+      verified/<dev>-<ino>             verification records (see hashing.py)
+      validated/<sha256>               manifests that passed their schema (schemas.validate_once)
       locks/, tmp/
 
 Every write goes to tmp/ first and is renamed into place (a killed download leaves nothing a
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from artreg import faults, verification
+from artreg import faults, hashing
 from artreg.errors import IntegrityError
 from artreg.hashing import FileDigest, ProgressFn
 
@@ -48,6 +49,15 @@ def cache_root(explicit: Path | str | None = None) -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("artreg", appauthor=False))
+
+
+def records_root(explicit: Path | str | None = None) -> Path | None:
+    """Where verification records and schema marks live (the cache), or None when no cache
+    folder can be named: then every call hashes, as without records."""
+    try:
+        return cache_root(explicit)
+    except Exception:  # no HOME, no platform folder: records are an optimisation only
+        return None
 
 
 @contextlib.contextmanager
@@ -118,10 +128,9 @@ class Cache:
 
     def write_json(self, path: Path, data: Any) -> None:
         """Write a JSON document atomically (temporary file, then rename)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._tmp(".json")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        from artreg.fileio import write_atomic
+
+        write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     @staticmethod
     def read_json(path: Path) -> Any:
@@ -196,7 +205,7 @@ class Cache:
         got = (
             FileDigest("(not hashed: wrong size)", st.st_size)
             if st.st_size != expected.size
-            else verification.digest(path, self.root, full)
+            else hashing.digest(path, self.root, full)
         )
         if (got.sha256, got.size) != (expected.sha256, expected.size):
             raise IntegrityError(
@@ -310,6 +319,10 @@ class Cache:
     ) -> dict[str, Any]:
         """Remove snapshots beyond the newest `keep_last` per registry and name, or unused for
         `older_than_days`; then every blob no remaining snapshot links. Returns what went."""
+        if keep_last is None and older_than_days is None:
+            from artreg.errors import InputError
+
+            raise InputError("say what to prune", hint="give --keep-last N or --older-than DAYS")
         with flocked(self.root / "locks" / "cache.lock"):
             every = self.snapshots()
             doomed: list[dict[str, Any]] = []
@@ -338,9 +351,7 @@ class Cache:
                     continue
                 st = blob.stat()
                 freed += st.st_size
-                (self.root / verification.RECORDS / f"{st.st_dev}-{st.st_ino}").unlink(
-                    missing_ok=True
-                )
+                hashing.record_path(self.root, st).unlink(missing_ok=True)
                 blob.unlink()
                 removed_blobs += 1
             _remove_tree(self.root / "tmp")  # leftovers of killed downloads

@@ -47,3 +47,24 @@ def validate(data: Any, name: str, source: str) -> None:
             f"{source}: does not match the {name} schema:\n    " + "\n    ".join(problems),
             hint=f"correct the fields named above (schema: artreg/schemas/{name}.schema.json)",
         )
+
+
+def validate_once(raw: bytes, data: Any, name: str, source: str, marks: Path | None) -> None:
+    """`validate`, unless these exact bytes passed schema `name` before on this machine (a mark
+    in the `marks` folder, the consumer cache): a committed document never changes, and
+    importing the validator costs more than the rest of a warm call."""
+    import hashlib
+
+    from artreg._version import __version__
+
+    key = hashlib.sha256(f"{name} {__version__}\n".encode() + raw).hexdigest()
+    mark = None if marks is None else marks / "validated" / key
+    if mark is not None and mark.is_file():
+        return
+    validate(data, name, source)  # raises on an invalid document: nothing is recorded then
+    if mark is not None:
+        try:
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.touch()
+        except OSError:
+            pass
