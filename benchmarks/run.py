@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,8 @@ PAIRS = (
     "gc",
     "push",
     "sign",
+    "consumers",
+    "warm",
 )
 EXAMPLES = HERE.parent / "examples"
 
@@ -82,6 +85,8 @@ class Sizes:
     warmup: int = 1  # untimed rounds before the slow pairs (register, pull)
     pushers: int = 8  # pair 9: concurrent `--push` promotions into one origin
     push_runs: int = 3
+    consumer_fetch_bytes: int = 64 * MiB  # the model fetched cold from a registry URL (11a)
+    consumer_warm_bytes: int = GiB  # the model of the warm calls (11b, 11c)
 
 
 FULL = Sizes()
@@ -110,6 +115,8 @@ QUICK = Sizes(
     warmup=0,
     pushers=3,
     push_runs=1,
+    consumer_fetch_bytes=MiB,
+    consumer_warm_bytes=8 * MiB,
 )
 
 
@@ -1071,6 +1078,245 @@ def _signing_step(folder: Path, key: Path, env: dict[str, str]) -> float:
     return float(out.split()[-1])
 
 
+# --- pair 11: consumers without a clone --------------------------------------------------------
+
+RELEASE_FILE = """
+import sys
+from importlib import resources
+from pathlib import Path
+from artreg.features.release import register_model_file
+examples = Path(str(resources.files("artreg") / "examples"))
+register_model_file(
+    Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), sys.argv[4],
+    benchmarks=examples / "benchmarks.json",
+    resource_usage=examples / "resource_usage.json",
+    approved_by="Bench Release Manager",
+)
+"""
+
+IMPORT_ONLY = "from artreg import get_artifact_path"
+
+WARM_CALL = """
+import sys, time
+t0 = time.perf_counter()
+from artreg import get_artifact_path
+t1 = time.perf_counter()
+kwargs = dict(arg.split("=", 1) for arg in sys.argv[3:])
+path = get_artifact_path(sys.argv[2], repo=sys.argv[1], **kwargs)
+t2 = time.perf_counter()
+print(f"{t2 - t1:.6f} {t1 - t0:.6f} {path}")
+"""
+
+
+def _serve(root: Path, target: Path, env: dict[str, str]) -> Path:
+    """A bare copy of a registry with partial-clone filters allowed (as GitHub and GitLab do)."""
+    remove(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sh(["git", "clone", "--bare", "--quiet", root, target], target.parent, env)
+    sh(["git", "-C", target, "config", "uploadpack.allowFilter", "true"], target.parent, env)
+    return target
+
+
+def _pack_bytes(repo: Path) -> int:
+    return sum(p.stat().st_size for p in (repo / "objects" / "pack").glob("*.pack"))
+
+
+def _inside(stats: Stats) -> list[float]:
+    return sorted(float(m.output.split()[0]) for m in stats.samples)
+
+
+def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
+    import hashlib
+
+    s = report.sizes
+    log(f"8. building a registry URL with {s.names} names × {s.tags_per_name} tags ...")
+    reg = fixtures.build_tag_registry(
+        work / "consumer-tags", env, s.names, s.tags_per_name, s.commits
+    )
+    name = reg.names[len(reg.names) // 2]
+    model = work / "consumer-src" / "model.pt"
+    fixtures.write_random_file(model, s.consumer_fetch_bytes, seed=42)
+    sh([sys.executable, "-c", RELEASE_FILE, reg.root, name, model, "2.0.0"], reg.root, env)
+    want = hashlib.sha256(model.read_bytes()).hexdigest()
+    remove(model.parent)
+    sh([DVC, "push", "--quiet"], reg.root, env)
+    bare = _serve(reg.root, work / "srv" / "registry.git", env)
+    url = bare.as_uri()
+    full = work / "full-clone.git"
+    sh(["git", "clone", "--mirror", "--no-local", "--quiet", url, full], work, env)
+    full_bytes = _pack_bytes(full)
+    remove(full)
+    ntags = len(sh(["git", "tag"], reg.root, env).split())
+    numbers = itertools.count()
+    fetched: list[int] = []
+
+    def artreg_side() -> Measurement:
+        n = next(numbers)
+        cache, out = work / f"consumer-cache-{n}", work / f"consumer-out-{n}"
+        m = run([ARTREG, "get", url, name, "-o", out], work, {**env, "ARTREG_CACHE": str(cache)})
+        if hashlib.sha256((out / "model.pt").read_bytes()).hexdigest() != want:
+            raise AssertionError("artreg get wrote other bytes than the release's")
+        fetched.append(sum(_pack_bytes(r) for r in (cache / "git").glob("*.git")))
+        remove(cache)
+        remove(out)
+        return m
+
+    def dvc_side() -> Measurement:
+        out = work / f"dvc-out-{next(numbers)}"
+        m = run([DVC, "artifacts", "get", url, name, "-o", out], work, env)
+        got = out if out.is_file() else out / "model.pt"
+        if hashlib.sha256(got.read_bytes()).hexdigest() != want:
+            raise AssertionError("dvc artifacts get wrote other bytes than the release's")
+        if out.is_file():
+            out.unlink()
+        remove(out)
+        return m
+
+    log(f"11a. cold fetch of {name} from {url}: artreg get vs dvc artifacts get vs gto show")
+    a, b, c = alternate(
+        [
+            ("artreg", artreg_side),
+            ("dvc", dvc_side),
+            (
+                "gto",
+                lambda: run([GTO, "show", name, "--repo", url], work, env, timeout=s.gto_timeout),
+            ),
+        ],
+        runs=s.runs,
+        limits={"gto": s.gto_runs},
+        log=log,
+    )
+    row = ratio_row(
+        "11a",
+        f"cold fetch of one production model ({fmt_bytes(s.consumer_fetch_bytes)}) from a registry "
+        f"URL with {ntags:,} tags: `artreg get URL {name}` vs `dvc artifacts get URL {name}`",
+        a,
+        b,
+        kind="speed-up (dvc ÷ artreg)",
+        target="≥ 10× and git bytes < 5% of a full clone",
+        check=lambda r: r >= 10 and max(fetched) < 0.05 * full_bytes,
+    )
+    row.notes.append(
+        f"git bytes into the cache: {fmt_bytes(max(fetched))} vs {fmt_bytes(full_bytes)} for a full "
+        f"clone (`git clone --mirror`): {100 * max(fetched) / full_bytes:.1f}%"
+    )
+    row.notes.append(f"`gto show {name} --repo URL` (clones first): {c.summary()} s")
+    report.rows.append(row)
+    report.sections.append(
+        "### 11a. Cold fetch from a registry URL\n\n"
+        f"The tag registry of pair 1 ({ntags:,} tags after one more release), where "
+        f"`{name}` gets a real production release of {fmt_bytes(s.consumer_fetch_bytes)} "
+        "(`register_artifact`, `dvc push` to its local-folder remote), served as a bare "
+        "repository through `file://` with `uploadpack.allowFilter` (as GitHub and GitLab "
+        "serve). Each artreg run starts from an empty cache ($ARTREG_CACHE) and a new process: "
+        "one `git ls-remote`, the name's tag objects with their commits, the trees along one "
+        "path, four blobs, then the model's one DVC object, verified while written, then "
+        "copied to `-o`. `dvc artifacts get` clones the registry and reads the model from the "
+        "same remote; `gto show NAME --repo URL` clones too (one run, stopped at the time "
+        "limit). Both tools' outputs are checked against the release's sha256. Git bytes: the "
+        "pack files in the cache's repository after a run, against a `git clone --mirror`.\n"
+    )
+
+
+def bench_consumer_warm(report: Report, work: Path, env: dict[str, str]) -> None:
+    """11b/11c: warm calls on a large model, in a new process each time."""
+    s = report.sizes
+    root = artreg_init(work / "big-reg", env)
+    model = work / "big-src" / "model.pt"
+    fixtures.write_random_file(model, s.consumer_warm_bytes, seed=7)
+    sh([sys.executable, "-c", RELEASE_FILE, root, "big", model, "1.0.0"], root, env)
+    remove(model.parent)
+    sh([DVC, "push", "--quiet"], root, env)
+    big_url = _serve(root, work / "srv" / "big.git", env).as_uri()
+    cenv = {**env, "ARTREG_CACHE": str(work / "big-cache")}
+    sh([ARTREG, "resolve", "big", "--repo", big_url], work, cenv)  # the cold fetch, untimed
+    lock = work / "service" / "artreg.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    sh([ARTREG, "lock", "add", big_url, "big#production", "--file", lock], work, cenv)
+    clone = work / "big-clone"
+    sh(["git", "clone", "--quiet", big_url, clone], work, env)
+    sh([ARTREG, "pull", "big", "-q"], clone, cenv)
+    time.sleep(2.5)  # past the racy window, so the next call may write its record
+    warm = [sys.executable, "-c", WARM_CALL]
+    for repo in (big_url, str(clone)):
+        sh([*warm, repo, "big"], work, cenv)  # hashes once more and records
+    offline_env = {**cenv, "ARTREG_OFFLINE": "1"}
+    for pair, repo, where in (
+        ("11b", big_url, "from the cache of a registry URL"),
+        ("11c", str(clone), "inside a clone"),
+    ):
+        log(f"{pair}. warm get_artifact_path on {fmt_bytes(s.consumer_warm_bytes)} {where}")
+        a, b = alternate(
+            [
+                ("artreg", lambda r=repo: run([*warm, r, "big"], work, cenv)),
+                ("full rehash", lambda r=repo: run([*warm, r, "big", "verify=full"], work, cenv)),
+            ],
+            runs=s.runs,
+            warmup=1,
+            log=log,
+        )
+        inside = _inside(a)
+        if pair == "11b":
+            python, imported = alternate(
+                [
+                    ("python -c pass", lambda: run([sys.executable, "-c", "pass"], work, env)),
+                    ("import", lambda: run([sys.executable, "-c", IMPORT_ONLY], work, env)),
+                ],
+                runs=s.runs,
+                warmup=1,
+                log=log,
+            )
+        row = ratio_row(
+            pair,
+            f"warm `get_artifact_path` on a {fmt_bytes(s.consumer_warm_bytes)} model {where}, in a "
+            'new process: verification record vs full rehash (`verify="full"`)',
+            a,
+            b,
+            kind="speed-up (rehash ÷ record)",
+            target="< 0.1 s end to end, < 5 ms in the call" if pair == "11b" else "(measured)",
+            check=lambda r, a=a, inside=inside, p=pair: (
+                p != "11b" or (a.median < 0.1 and statistics.median(inside) < 0.005)
+            ),
+        )
+        row.notes.append(
+            f"inside the call: {1000 * statistics.median(inside):.2f} ms median "
+            f"({1000 * inside[0]:.2f}–{1000 * inside[-1]:.2f}); full rehash "
+            f"{1000 * statistics.median(_inside(b)):.0f} ms"
+        )
+        if pair == "11b":
+            row.notes.append(
+                f"the same process without the call: `python -c pass` {python.summary()} s, "
+                f"`from artreg import get_artifact_path` {imported.summary()} s"
+            )
+            extra = alternate(
+                [
+                    ("offline", lambda: run([*warm, big_url, "big"], work, offline_env)),
+                    ("lock", lambda: run([*warm, big_url, "big", f"lock={lock}"], work, cenv)),
+                ],
+                runs=s.runs,
+                log=log,
+            )
+            for st, how in zip(extra, ("`ARTREG_OFFLINE=1`", "`lock=artreg.lock`"), strict=True):
+                row.notes.append(
+                    f"{st.label} ({how}, no git at all): {st.summary()} s end to end, "
+                    f"{1000 * statistics.median(_inside(st)):.2f} ms in the call"
+                )
+        report.rows.append(row)
+    report.sections.append(
+        "### 11b/11c. Warm calls\n\n"
+        f"A {fmt_bytes(s.consumer_warm_bytes)} model (random bytes) released as `big`, "
+        "fetched once into the cache (untimed), cloned and pulled once (untimed); then each "
+        'timed run is a new Python process calling `get_artifact_path("big", repo=...)`: the '
+        "registry URL (11b: one `git ls-remote`, a stat and a record per file) or the clone (11c: "
+        "tags, manifest and pointers read through git, a stat per file). The baseline is the "
+        'same call with `verify="full"`, which hashes every byte (before this change a call '
+        "in a clone always did, twice). 'Inside the call' is timed by the process itself, "
+        "imports excluded; end to end includes Python's start-up, measured alone in the notes "
+        "(`python -c pass`, and the import of `artreg.get_artifact_path`). The notes also "
+        "give the call offline (`ARTREG_OFFLINE=1`) and from a lock file: no git process.\n"
+    )
+
+
 # --- the machine and the report -------------------------------------------------------------------
 
 
@@ -1297,6 +1543,10 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("push", lambda: bench_push(report, work, env)))
     if "sign" in only:
         steps.append(("sign", lambda: bench_sign(report, work, env)))
+    if "consumers" in only:
+        steps.append(("consumers", lambda: bench_consumers(report, work, env)))
+    if "warm" in only:
+        steps.append(("warm", lambda: bench_consumer_warm(report, work, env)))
     try:
         for label, step in steps:
             t1 = time.perf_counter()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from click.testing import CliRunner
 from artreg.cli import main
 from artreg.features.init import init_registry
 
-from helpers import CliResult, git
+from helpers import S3, CliResult, git
 
 
 @pytest.fixture(autouse=True)
@@ -102,31 +101,6 @@ def _moto_server():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
-
-
-@dataclass(frozen=True)
-class S3:
-    endpoint: str
-    bucket: str
-
-    @property
-    def url(self) -> str:
-        return f"s3://{self.bucket}/registry"
-
-    def client(self):
-        import boto3
-
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
-
-    def keys(self) -> list[str]:
-        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
-        return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
-
-    def configure(self, root: Path) -> None:
-        """Point the registry's remote at this server: endpoint in the untracked config.local."""
-        (root / ".dvc" / "config.local").write_text(
-            f"['remote \"local\"']\n    endpointurl = {self.endpoint}\n"
-        )
 
 
 @pytest.fixture

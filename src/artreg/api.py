@@ -7,8 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artreg import location
-from artreg.hashing import ProgressFn
-from artreg.publish import Published, PublishOptions
+from artreg.consumer_cache import records_root
+from artreg.features import fetch_url
+from artreg.features import lock as lockfile
+
+if TYPE_CHECKING:  # imported where used: `from artreg import get_artifact_path` stays light
+    from artreg.hashing import ProgressFn
+    from artreg.publish import Published
 
 if TYPE_CHECKING:
     from artreg.signing import SigningKey
@@ -33,6 +38,8 @@ class ArtifactRepository:
         sign: bool = False,
         branch: str | None = None,
     ) -> None:
+        from artreg.publish import PublishOptions
+
         self.root = find_root(path)
         self.name = name
         self.options = PublishOptions(sign=sign, wait=wait, branch=branch)
@@ -142,21 +149,55 @@ def get_artifact_path(
     version: str | None = None,
     pull: bool = True,
     repo: Path | str | None = None,
+    *,
+    remote: str | None = None,
+    remote_config: Mapping[str, str] | None = None,
+    lock: Path | str | None = None,
+    offline: bool | None = None,
+    verify: str = "auto",
+    cache_dir: Path | str | None = None,
 ) -> Path:
     """Path of the model file of `name` (latest production by default), verified before use.
 
-    Pulls the bytes if they are absent (with `pull=True`); raises IntegrityError, and never
-    returns the path, when any file of the artifact differs from its promoted sha256, or when
-    params.yaml's trust policy requires a signature that is missing, invalid or untrusted.
+    `repo` is a registry clone (default: the one around the cwd) or a registry URL, read without
+    a clone into the machine's shared cache ($ARTREG_CACHE). `lock` serves exactly the bytes an
+    `artreg.lock` pins; `offline` (or ARTREG_OFFLINE=1) answers from the cache alone. Unchanged
+    files are trusted by their verification record; `verify="full"` rehashes. Raises
+    IntegrityError, and never returns the path, when a file differs from its promoted sha256,
+    or when params.yaml's trust policy requires a signature that is missing, invalid or untrusted.
     """
+    full = fetch_url.check_verify(verify)
+    if lock is not None:
+        pin = lockfile.find(Path(lock), name, stage, version)
+        return fetch_url.fetch_pin(
+            pin,
+            remote=remote,
+            remote_config=remote_config,
+            cache_dir=cache_dir,
+            offline=offline,
+            verify=verify,
+        ).path
+    if repo is not None and location.is_registry_url(repo):
+        return fetch_url.fetch(
+            repo,
+            name,
+            None if version else stage,
+            version,
+            remote=remote,
+            remote_config=remote_config,
+            cache_dir=cache_dir,
+            offline=offline,
+            verify=verify,
+        ).path
     from artreg.features import fetch
 
     root = find_root(repo)
     resolved = fetch.resolve(root, name, stage=None if version else stage, version=version)
+    records = records_root(cache_dir)
     if pull:
-        fetch.pull(root, resolved)
+        fetch.pull(root, resolved, remote=remote, records=records, full=full)
     else:
-        fetch.verify(root, resolved)
+        fetch.verify(root, resolved, records=records, full=full)
     return root / resolved.model
 
 
@@ -165,12 +206,25 @@ def verify_artifact(
     stage: str | None = "production",
     version: str | None = None,
     repo: Path | str | None = None,
+    *,
+    offline: bool | None = None,
+    cache_dir: Path | str | None = None,
 ) -> bool:
-    """True if every file of the artifact is present and matches its promoted sha256."""
+    """True if every file of the artifact is present and matches its promoted sha256 (every
+    byte rehashed). For a registry URL, the files are those in the cache; nothing is fetched."""
     from artreg.errors import ArtregError
     from artreg.features import fetch
 
     try:
+        if repo is not None and location.is_registry_url(repo):
+            return fetch_url.cached(
+                repo,
+                name,
+                None if version else stage,
+                version,
+                cache_dir=cache_dir,
+                offline=offline,
+            )
         root = find_root(repo)
         resolved = fetch.resolve(root, name, stage=None if version else stage, version=version)
         fetch.verify(root, resolved)

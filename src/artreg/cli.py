@@ -21,6 +21,13 @@ from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, Verifica
 repo_option = click.option(
     "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
 )
+remote_config_option = click.option(
+    "--remote-config",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option of the DVC remote read from a registry URL (repeatable), as `dvc remote "
+    "modify` names it, e.g. endpointurl=http://127.0.0.1:9000.",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 wait_option = click.option(
     "--wait",
@@ -538,6 +545,12 @@ def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
     """
     from artreg.features.queries import incomplete_clone, overview
 
+    if _is_url(repo_path):
+        from artreg.features import fetch_url
+
+        data = fetch_url.overview(str(repo_path), deprecated=show_all)
+        Output(as_json).emit(render.overview_json(data), render.overview_text(data))
+        return
     root = _root(repo_path)
     data = overview(root, deprecated=show_all)
     incomplete = incomplete_clone(root, empty=not data)
@@ -562,6 +575,16 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
     from artreg.tags import parse_spec
 
     name, stage, version = parse_spec(spec)
+    if _is_url(repo_path):
+        from artreg.features import fetch_url
+
+        if stage is None and version is None:
+            data = fetch_url.overview(str(repo_path), names=[name], deprecated=True)[name]
+            Output(as_json).emit(render.overview_json({name: data}), render.artifact_text(data))
+        else:
+            pin = fetch_url.resolve_pin(str(repo_path), name, stage, version)
+            Output(as_json).emit(render.pin_json(pin), render.pin_text(pin))
+        return
     root = _root(repo_path)
     if stage is None and version is None:
         data = show_artifact(root, name)
@@ -576,7 +599,11 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
 @click.argument("name")
 @_stage_options
 @no_fetch_option
-@click.option("--no-verify", is_flag=True, help="Print the path without hashing the files.")
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Print the path without hashing the files (in a clone; a URL's cached files are always checked).",
+)
 @json_option
 def resolve(
     name: str,
@@ -595,6 +622,12 @@ def resolve(
     from artreg.features import fetch
 
     name, stage, version = fetch.target(name, stage, version)
+    if _is_url(repo_path):
+        from artreg.features import fetch_url
+
+        fetched = fetch_url.fetch(str(repo_path), name, stage, version)
+        Output(as_json).emit(render.fetched_json(fetched), str(fetched.path))
+        return
     root = _root(repo_path)
     resolved = fetch.resolve(root, name, stage=stage, version=version)
     if not no_verify:
@@ -647,7 +680,8 @@ def pull(
 
 
 @main.command()
-@click.argument("name")
+@click.argument("target")
+@click.argument("spec", required=False)
 @_stage_options
 @no_fetch_option
 @click.option(
@@ -659,26 +693,62 @@ def pull(
     show_default=True,
     help="Folder to write the model into.",
 )
-@click.option("--remote", "-r", help="DVC remote to pull from (default: the registry's).")
+@click.option(
+    "--remote",
+    "-r",
+    help="DVC remote to read from: a remote's name, or (with a URL) its URL (default: the registry's).",
+)
+@remote_config_option
 @json_option
 def get(
-    name: str,
+    target: str,
+    spec: str | None,
     stage: str | None,
     version: str | None,
     repo_path: str | None,
     out_dir: str,
     remote: str | None,
+    remote_config: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Export a verified copy of NAME's model into a folder (like dvc artifacts get).
+    """Export a verified copy of a model into a folder (like dvc artifacts get).
 
-    NAME may also be NAME@vX.Y.Z or NAME#STAGE.
+    `artreg get NAME` reads the registry you stand in (or --repo); NAME may also be
+    NAME@vX.Y.Z or NAME#STAGE. `artreg get URL NAME` reads a registry URL without a clone: tags
+    by `git ls-remote`, a few files of one commit, and the model's objects from the DVC remote,
+    through the machine's shared cache ($ARTREG_CACHE; offline with ARTREG_OFFLINE=1).
 
     Example: artreg get encoder --stage production -o /srv/models
+
+    Example: artreg get https://git.example.com/ml/registry.git encoder@v1.2.0 -o /srv/models
     """
     from artreg.features import fetch
 
-    name, stage, version = fetch.target(name, stage, version)
+    name, stage, version = fetch.target(spec or target, stage, version)
+    if spec is not None:
+        from artreg.features import fetch_url
+
+        out = Output(as_json)
+        with out.progress("downloading") as progress:
+            fetched, written = fetch_url.get(
+                target,
+                name,
+                stage,
+                version,
+                Path(out_dir),
+                remote=remote,
+                remote_config=_pairs(remote_config),
+                progress=progress,
+            )
+        out.emit(render.fetched_json(fetched, written), "\n".join(str(p) for p in written))
+        return
+    if remote_config:
+        from artreg.errors import InputError
+
+        raise InputError(
+            "--remote-config applies to `artreg get URL NAME`",
+            hint="set it with `dvc remote modify`",
+        )
     root = _root(repo_path)
     resolved = fetch.resolve(root, name, stage=stage, version=version)
     written = fetch.export(root, resolved, Path(out_dir), remote=remote, fetch=_fetching())
@@ -955,3 +1025,153 @@ def doctor(repo_path: str | None, as_json: bool) -> None:
     Output(as_json).emit(render.doctor_json(checks), render.doctor_text(checks))
     if not all(c.ok for c in checks):
         sys.exit(1)
+
+
+# --- consumers without a clone: registry URLs, lock files, the shared cache ----------------
+
+
+def _is_url(repo_path: str | None) -> bool:
+    """--repo names a registry URL (or a bare repository) rather than a clone."""
+    from artreg.location import is_registry_url
+
+    return bool(repo_path) and is_registry_url(str(repo_path))
+
+
+def _pairs(options: tuple[str, ...]) -> dict[str, str]:
+    """--remote-config KEY=VALUE options as a mapping."""
+    from artreg.errors import InputError
+
+    found = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            raise InputError(
+                f"--remote-config {option!r}: expected KEY=VALUE",
+                hint="e.g. --remote-config endpointurl=http://127.0.0.1:9000",
+            )
+        found[key] = value
+    return found
+
+
+lock_file_option = click.option(
+    "--file",
+    "lock_path",
+    type=click.Path(dir_okay=False),
+    default="artreg.lock",
+    show_default=True,
+    help="The lock file.",
+)
+
+
+@main.group()
+def lock() -> None:
+    """Pin models of registry URLs in a lock file (artreg.lock), check and update the pins.
+
+    Example: artreg lock add https://git.example.com/ml/registry.git encoder#production
+    """
+
+
+@lock.command(name="add")
+@click.argument("url")
+@click.argument("spec")
+@lock_file_option
+@json_option
+def lock_add(url: str, spec: str, lock_path: str, as_json: bool) -> None:
+    """Pin what NAME, NAME#STAGE or NAME@vX.Y.Z resolves to in the registry at URL (tag,
+    commit, folder and every file's sha256); get_artifact_path(name, lock=...) serves exactly it.
+
+    Example: artreg lock add https://git.example.com/ml/registry.git encoder#production
+    """
+    from artreg.features import lock as lockfile
+
+    pin = lockfile.add(Path(lock_path), url, spec)
+    Output(as_json).emit(render.pin_json(pin), render.pinned_text(Path(lock_path), pin))
+
+
+@lock.command(name="check")
+@lock_file_option
+@json_option
+def lock_check(lock_path: str, as_json: bool) -> None:
+    """Exit 1 if a registry has moved on from a pin (a stage promoted anew, a version gone).
+
+    Example: artreg lock check || artreg lock update
+    """
+    from artreg.errors import VerificationFailed
+    from artreg.features import lock as lockfile
+
+    moved = lockfile.changes(Path(lock_path))
+    if moved:
+        if as_json:
+            click.echo(render.to_json(render.lock_changes_json(moved)))
+        raise VerificationFailed(
+            f"{lock_path}: {len(moved)} pin(s) out of date (run `artreg lock update`)",
+            [f"{c.spec}: {c.reason}" for c in moved],
+        )
+    Output(as_json).emit([], f"{lock_path}: every pin is current")
+
+
+@lock.command(name="update")
+@click.argument("specs", nargs=-1)
+@lock_file_option
+@json_option
+def lock_update(specs: tuple[str, ...], lock_path: str, as_json: bool) -> None:
+    """Move the pins (all, or SPECS as the lock file names them) to what the registries say now.
+
+    Example: artreg lock update encoder#production
+    """
+    from artreg.features import lock as lockfile
+
+    moved = lockfile.update(Path(lock_path), specs)
+    Output(as_json).emit(
+        render.lock_changes_json(moved),
+        "\n".join(f"{c.spec}: {c.reason}" for c in moved) or f"{lock_path}: every pin is current",
+    )
+
+
+@main.group(name="cache")
+def cache_() -> None:
+    """The consumer cache shared by every process on this machine ($ARTREG_CACHE).
+
+    Example: artreg cache prune --keep-last 2
+    """
+
+
+@cache_.command(name="list")
+@json_option
+def cache_list(as_json: bool) -> None:
+    """Every cached name and version with its size, age and last use.
+
+    Example: artreg cache list
+    """
+    from artreg.consumer_cache import Cache
+
+    cache = Cache.open()
+    snapshots = cache.snapshots()
+    Output(as_json).emit(
+        {"root": str(cache.root), "snapshots": snapshots},
+        render.cache_text(cache.root, snapshots),
+    )
+
+
+@cache_.command(name="prune")
+@click.option(
+    "--keep-last",
+    type=click.IntRange(min=0),
+    help="Keep the N most recently used versions of each name.",
+)
+@click.option(
+    "--older-than",
+    type=click.FloatRange(min=0),
+    metavar="DAYS",
+    help="Remove versions unused for DAYS days.",
+)
+@json_option
+def cache_prune(keep_last: int | None, older_than: float | None, as_json: bool) -> None:
+    """Remove cached versions, then every blob no remaining version uses.
+
+    Example: artreg cache prune --older-than 30
+    """
+    from artreg.consumer_cache import Cache
+
+    done = Cache.open().prune(keep_last, older_than)
+    Output(as_json).emit(done, render.pruned_text(done))

@@ -22,13 +22,20 @@ import os
 import posixpath
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from artreg import gitrepo
-from artreg.errors import InputError, IntegrityError, NotFoundError, RemoteUnavailable, ToolError
+from artreg.errors import (
+    ArtregError,
+    InputError,
+    IntegrityError,
+    NotFoundError,
+    RemoteUnavailable,
+    ToolError,
+)
 from artreg.hashing import ProgressFn, copy_and_hash
 
 DVC_DIR = ".dvc"
@@ -355,7 +362,11 @@ def read_pointer(path: Path) -> dict[str, Any]:
     """The single output of a `.dvc` file, checked to stay inside its folder."""
     from artreg.fileio import read_yaml
 
-    data = read_yaml(path, "DVC pointer")
+    return pointer_out(read_yaml(path, "DVC pointer"), path)
+
+
+def pointer_out(data: Any, path: Path | str) -> dict[str, Any]:
+    """The single output of a parsed `.dvc` file, checked to stay inside its folder."""
     outs = data.get("outs") if isinstance(data, dict) else None
     if not isinstance(outs, list) or len(outs) != 1 or not isinstance(outs[0], dict):
         raise InputError(
@@ -681,3 +692,187 @@ def open_remote(root: Path, remote: str | None = None) -> Iterator[RemoteStore]:
         except Exception as exc:  # dvc's NoRemoteError, RemoteConfigError, ...
             raise InputError(f"DVC remote {name!r}: {exc}", hint="check `dvc remote list`") from exc
         yield RemoteStore(odb, name)
+
+
+# --- a registry's DVC remote, read by a consumer without a clone ---------------------------
+
+
+@dataclass(frozen=True)
+class RemoteSource:
+    """The DVC remote a consumer reads objects from: a local folder, or any remote DVC knows."""
+
+    name: str | None  # a remote of the configuration, or None for a URL the consumer gave
+    url: str
+    config: dict[str, Any]  # DVC's configuration, validated (see `remote_store`)
+    options: dict[str, str] = field(default_factory=dict)  # --remote-config, for a given URL
+
+    @property
+    def local(self) -> Path | None:
+        if "://" in self.url:
+            return Path(self.url[len("file://") :]) if self.url.startswith("file://") else None
+        return Path(self.url)
+
+
+def remote_store(
+    config_text: str,
+    override: str | None,
+    where: str,
+    remote_config: Mapping[str, str] | None = None,
+) -> RemoteSource:
+    """The remote a consumer reads: the registry's default (core.remote of its committed
+    `.dvc/config`), the remote `override` names, or `override` itself when it is a URL or a
+    folder; `remote_config` sets options of it, as `dvc artifacts get --remote-config` does.
+
+    The configuration is DVC's own: the committed file parsed by `dvc.config` and laid over the
+    consumer's system and global levels, then validated by DVC's schema (no `dvc.repo`), so
+    credentials and endpoints come from the consumer's side (their DVC config or environment).
+    """
+    import tempfile
+
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    from dvc.config import Config, ConfigError
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "config"
+        path.write_text(config_text, encoding="utf-8")
+        try:
+            committed = Config.load_file(str(path))
+        except ConfigError as exc:
+            raise InputError(
+                f"{where}: DVC cannot read it ({exc})", hint="fix it in the registry"
+            ) from exc
+    options = dict(remote_config or {})
+    try:
+        conf = dict(Config(dvc_dir=None, config=committed))
+    except ConfigError as exc:
+        raise InputError(
+            f"{where}, over your own DVC configuration: {exc}",
+            hint="`dvc config --list --show-origin` shows your system and global settings",
+        ) from exc
+    remotes = conf.get("remote", {})
+    if override and override.lower() in remotes:
+        name: str | None = override.lower()
+    elif override:
+        if "://" not in override and not Path(override).expanduser().is_dir():
+            raise InputError(
+                f"{where}: names no DVC remote {override!r} (remotes: "
+                f"{', '.join(sorted(remotes)) or 'none'}), and there is no folder {override}",
+                hint="pass one of those remote names, or the remote's URL (s3://…) or folder",
+            )
+        url = override if "://" in override else str(Path(override).expanduser().absolute())
+        return RemoteSource(None, url, conf, options)
+    else:
+        name = str(conf.get("core", {}).get("remote") or "").lower() or None
+    if name is None or name not in remotes or not remotes[name].get("url"):
+        raise InputError(
+            f"{where}: names no DVC remote"
+            + (f" called {name!r}" if name else " as its default (core.remote)")
+            + f" (remotes: {', '.join(sorted(remotes)) or 'none'})",
+            hint="pass the remote's URL: remote='s3://bucket/prefix' (--remote on the command line)",
+        )
+    url = str(remotes[name]["url"])
+    if "://" not in url and not Path(url).expanduser().is_absolute():
+        raise InputError(
+            f"{where}: DVC remote {name!r} is the relative path {url!r}, which only means "
+            "something inside a clone of the registry",
+            hint="pass the remote's location: remote='/path/to/storage' or remote='s3://…'",
+        )
+    if options:
+        try:
+            conf = dict(Config(dvc_dir=None, config=committed, remote=name, remote_config=options))
+        except ConfigError as exc:
+            raise InputError(
+                f"--remote-config: {exc}", hint="use the options of `dvc remote modify`"
+            ) from exc
+    return RemoteSource(name, str(Path(url).expanduser()) if "://" not in url else url, conf)
+
+
+class RemoteReader:
+    """Opens objects of a DVC remote by md5 (DVC 3's `files/md5/xx/yyyy` layout).
+
+    A local folder is read with plain file I/O; any other remote goes through DVC's own
+    filesystem classes (dvc-objects and the plugin, e.g. dvc-s3 over s3fs), configured by DVC's
+    own rules from the remote's section, without importing DVC's repository machinery.
+    """
+
+    def __init__(self, store: RemoteSource) -> None:
+        self.store = store
+        self._fs: Any = None
+        self._base = ""
+
+    def location(self, md5: str) -> str:
+        rel = f"files/md5/{md5[:2]}/{md5[2:]}"
+        local = self.store.local
+        return str(local / rel) if local is not None else f"{self.store.url.rstrip('/')}/{rel}"
+
+    @contextlib.contextmanager
+    def open(self, md5: str) -> Iterator[Any]:
+        where = self.location(md5)
+        try:
+            local = self.store.local
+            if local is not None:
+                fh: Any = open(where, "rb", buffering=0)  # noqa: SIM115 (closed below)
+            else:
+                fs = self._cloud()
+                fh = fs.open(fs.join(self._base, "files", "md5", md5[:2], md5[2:]), mode="rb")
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"the DVC remote has no object {md5} ({where})",
+                hint="push it from a clone of the registry that has the data (`dvc push`)",
+            ) from None
+        except PermissionError as exc:
+            raise InputError(
+                f"the DVC remote refused to read {where}: {exc}",
+                hint="check the credentials in your environment (e.g. AWS_PROFILE)",
+            ) from exc
+        except ArtregError:
+            raise
+        except Exception as exc:  # a remote that does not answer, in whatever words it uses
+            raise RemoteUnavailable(
+                f"the DVC remote {self.store.url} did not answer: {str(exc).splitlines()[0][:200]}",
+                hint="check the network, the remote's URL and your credentials, then retry",
+            ) from exc
+        with fh:
+            yield fh
+
+    def _cloud(self) -> Any:
+        if self._fs is None:
+            os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+            from dvc.fs import get_cloud_fs
+
+            try:
+                if self.store.name is not None:
+                    cls, conf, base = get_cloud_fs(self.store.config, name=self.store.name)
+                else:
+                    cls, conf, base = get_cloud_fs(
+                        self.store.config, url=self.store.url, **self.store.options
+                    )
+                self._fs = cls(**conf)
+            except Exception as exc:
+                raise InputError(
+                    f"DVC cannot use the remote {self.store.url}: {exc}",
+                    hint="install its DVC plugin (e.g. dvc-s3) or pass another remote",
+                ) from exc
+            self._base = base
+        return self._fs
+
+
+def dir_entry_md5(listing: bytes, md5: str, inner: str, where: str) -> str:
+    """The md5 of file `inner` in a `.dir` object fetched from a remote, after checking that the
+    listing is the object its name says (md5 of its bytes, as dvc-data addresses it)."""
+    if hashlib.md5(listing).hexdigest() != md5.removesuffix(".dir"):
+        raise IntegrityError(
+            f"{where}: the remote's directory object {md5} does not hash to its name",
+            hint="the DVC remote holds altered data; push it again from a clone, and report it",
+        )
+    try:
+        entries = json.loads(listing.decode("utf-8"))
+    except ValueError as exc:
+        raise IntegrityError(f"{where}: DVC directory object {md5} is not JSON ({exc})") from exc
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and entry.get("relpath") == inner and entry.get("md5"):
+            return str(entry["md5"])
+    raise NotFoundError(
+        f"{where}: DVC directory object {md5} lists no file {inner!r}",
+        hint="the pointer and the manifest disagree; run `artreg verify` in the registry",
+    )

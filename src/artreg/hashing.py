@@ -238,12 +238,22 @@ class Comparison:
 
 
 def compare_files(
-    base: Path, expected: Mapping[str, Recorded], progress: ProgressFn | None = None
+    base: Path,
+    expected: Mapping[str, Recorded],
+    progress: ProgressFn | None = None,
+    records: Path | None = None,
+    full: bool = True,
 ) -> Comparison:
     """Hash the files of `expected` (paths relative to `base`) on every core and compare each
-    with its recorded sha256 and size: the one hash-and-compare."""
+    with its recorded sha256 and size: the one hash-and-compare. With a `records` folder and
+    not `full`, a file unchanged since it was last hashed is not read (see `digest`)."""
     present = [rel for rel in expected if (base / rel).is_file()]
-    digests = hash_files([base / rel for rel in present], progress)
+    paths = [base / rel for rel in present]
+    digests = (
+        hash_files(paths, progress)
+        if records is None
+        else recorded_digests(paths, records, full, progress)
+    )
     return Comparison(
         missing=[rel for rel in expected if rel not in present],
         mismatched=[
@@ -252,3 +262,79 @@ def compare_files(
             if (got.sha256, got.size) != (expected[rel].sha256, expected[rel].size)
         ],
     )
+
+
+# --- verification records: a stat instead of a rehash -------------------------------------------
+#
+# A record maps (device, inode) to the (size, mtime_ns, ctime_ns) the file had when it was hashed
+# and the sha256 found. Any write changes mtime and ctime, and ctime cannot be set from user
+# space, so an unchanged stat means unchanged bytes, except within the timestamp granularity of
+# the file system: like git's "racily clean" index entries, a file changed less than `RACY_NS`
+# before it was hashed gets no record, and the next call hashes it again. Records live in the
+# consumer cache (`$ARTREG_CACHE/verified`, shared by every process on the machine); they hold
+# facts (these bytes hash to this), never expectations, so a record of altered bytes fails fast.
+
+RECORDS = "verified"
+RACY_NS = 2_000_000_000  # coarse file-system clocks tick in milliseconds; keep a wide margin
+
+
+def _state(st: os.stat_result) -> str:
+    return f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
+
+
+def record_path(records: Path, st: os.stat_result) -> Path:
+    return records / RECORDS / f"{st.st_dev}-{st.st_ino}"
+
+
+def recorded(records: Path, st: os.stat_result) -> str | None:
+    """The sha256 recorded for the file with exactly this stat, if any."""
+    try:
+        text = record_path(records, st).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
+    state, _, sha = text.strip().rpartition(" ")
+    return sha if state == _state(st) and len(sha) == 64 else None
+
+
+def remember(records: Path, st: os.stat_result, sha256: str) -> None:
+    """Record that the file with stat `st` hashes to `sha256` (skipped for racy files)."""
+    import time
+
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS:
+        return
+    target = record_path(records, st)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.urandom(8).hex()}.tmp")
+        tmp.write_text(f"{_state(st)} {sha256}\n", encoding="ascii")
+        os.replace(tmp, target)
+    except OSError:
+        pass  # an unwritable cache only costs the next call a rehash
+
+
+def digest(
+    path: Path, records: Path | None, full: bool = False, progress: ProgressFn | None = None
+) -> FileDigest:
+    """sha256 and size of `path`: from its record when the stat is unchanged (and not `full`),
+    else hashed, and recorded when the file did not change while it was read."""
+    st = os.stat(path)
+    if records is not None and not full:
+        sha = recorded(records, st)
+        if sha is not None:
+            return FileDigest(sha, st.st_size)
+    got = hash_file(path, progress)
+    if records is not None:
+        after = os.stat(path)
+        if (after.st_dev, after.st_ino, _state(after)) == (st.st_dev, st.st_ino, _state(st)):
+            remember(records, after, got.sha256)
+    return got
+
+
+def recorded_digests(
+    paths: list[Path], records: Path | None, full: bool = False, progress: ProgressFn | None = None
+) -> list[FileDigest]:
+    """`digest` of many files; the ones that need hashing are hashed on every core."""
+    if len(paths) <= 1:
+        return [digest(p, records, full, progress) for p in paths]
+    with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as pool:
+        return list(pool.map(lambda p: digest(p, records, full, progress), paths))

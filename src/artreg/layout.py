@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,3 +109,11 @@ def check_folder_case(root: Path, relpaths: Sequence[str]) -> None:
                     where = (parent / twin).relative_to(root).as_posix()
                     raise _case_error("new folder", part, twin, where)
             parent = parent / part
+
+
+def model_files(primary: str, files: Iterable[str]) -> list[str]:
+    """The files that make up a folder's model: the primary file, or its whole top folder."""
+    top = primary.split("/", 1)[0]
+    return [
+        rel for rel in files if rel == primary or ("/" in primary and rel.startswith(f"{top}/"))
+    ]

@@ -6,11 +6,16 @@
 
 A path that does not exist is an error, never the nearest existing parent: a misspelled path
 must not silently become another registry.
+
+A registry URL (anything git accepts: `https://`, `ssh://`, `git://`, `file://`, `host:path`,
+or the path of a bare repository) is read without a clone (features/fetch_url.py): see
+`is_registry_url`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,3 +67,26 @@ def locate(path: Path | str | None = None) -> Located:
 def find_root(path: Path | str | None = None) -> Path:
     """The registry root by the rule above."""
     return locate(path).root
+
+
+_SCP_LIKE = re.compile(r"^(?:[\w.+-]+@)?[\w.-]+:(?!//)")  # git's [user@]host:path
+
+
+def is_registry_url(repo: str | os.PathLike[str]) -> bool:
+    """True if `repo` names a registry to read without a clone: a URL git accepts, or the path
+    of a bare repository. A path inside a work tree is a local registry (a clone), as before."""
+    text = os.fspath(repo)
+    if "://" in text:
+        return True
+    path = Path(text)
+    if path.exists():
+        return (path / "HEAD").is_file() and (path / "objects").is_dir()
+    return bool(_SCP_LIKE.match(text)) and not re.match(r"^[A-Za-z]:[\\/]", text)
+
+
+def normalize_url(repo: str | os.PathLike[str]) -> str:
+    """The URL as git will be given it: local paths made absolute, so a cache key is stable."""
+    text = os.fspath(repo)
+    if "://" in text or (_SCP_LIKE.match(text) and not Path(text).exists()):
+        return text.rstrip("/")
+    return str(Path(text).expanduser().resolve())

@@ -16,8 +16,10 @@ from artreg.model import Event, GateResult, ManifestFile, Source
 if TYPE_CHECKING:
     from artreg.features.doctor import Check
     from artreg.features.fetch import Resolved
+    from artreg.features.fetch_url import Fetched, Pin
     from artreg.features.housekeeping import Housekeeping
     from artreg.features.init import InitResult
+    from artreg.features.lock import Change
     from artreg.features.queries import ArtifactSummary, Diff, LineageStep, TrainingCode
     from artreg.features.retention import Applied, Plan
     from artreg.features.review import PromotionSummary
@@ -529,3 +531,73 @@ def gc_text(result: Plan | Applied) -> str:
         lines.append(f"would delete {total} (dry run: pass --apply to delete)")
     lines += [f"warning: {w}" for w in plan.warnings]
     return "\n".join(lines)
+
+
+# --- consumers without a clone ---------------------------------------------------------------
+
+
+def pin_json(pin: Pin) -> dict[str, Any]:
+    return pin.to_json()
+
+
+def pin_text(pin: Pin) -> str:
+    info = pin.to_json()
+    return (
+        "\n".join(f"{k}: {v}" for k, v in info.items() if k != "files")
+        + "\nfiles:\n"
+        + "\n".join(f"  {rel}  {d.size:,} B  {d.sha256}" for rel, d in sorted(pin.files.items()))
+    )
+
+
+def pinned_text(lock: Path, pin: Pin) -> str:
+    return f"{lock}: {pin.spec} pinned to {pin.folder} ({pin.tag}, {pin.commit[:12]})"
+
+
+def fetched_json(fetched: Fetched, written: Sequence[Path] | None = None) -> dict[str, Any]:
+    return {
+        **fetched.pin.to_json(),
+        "path": str(fetched.path),
+        "snapshot": str(fetched.snapshot),
+        "downloaded": fetched.downloaded,
+        **({"written": [str(p) for p in written]} if written is not None else {}),
+    }
+
+
+def lock_changes_json(changes: Sequence[Change]) -> list[dict[str, Any]]:
+    return [
+        {
+            "spec": c.spec,
+            "reason": c.reason,
+            "pinned": {"tag": c.pinned.tag, "folder": c.pinned.folder},
+            "current": {"tag": c.current.tag, "folder": c.current.folder} if c.current else None,
+        }
+        for c in changes
+    ]
+
+
+def cache_text(root: Path, snapshots: Sequence[dict[str, Any]]) -> str:
+    from artreg.model import iso
+
+    rows = [
+        [
+            s["name"] or "-",
+            s["entry"] or "-",
+            s["stage"] or "-",
+            f"{s['size']:,}",
+            iso(s["last_used"]),
+            s["registry"] or "-",
+        ]
+        for s in snapshots
+    ]
+    body = (
+        table(["name", "version", "stage", "bytes", "last used", "registry"], rows)
+        if rows
+        else "nothing cached"
+    )
+    return f"cache {root}\n{body}"
+
+
+def pruned_text(done: dict[str, Any]) -> str:
+    return "\n".join(f"removed {r}" for r in done["removed"]) + (
+        f"\n{done['blobs_removed']} blobs removed, {done['bytes_freed']:,} bytes freed"
+    )

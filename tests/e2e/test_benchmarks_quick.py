@@ -8,7 +8,25 @@ import sys
 from pathlib import Path
 
 RUN = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
-PAIRS = ("1", "2", "3a", "3b", "4a", "4b", "5a", "5b", "6", "7a", "7b", "8", "9", "10")
+PAIRS = (
+    "1",
+    "2",
+    "3a",
+    "3b",
+    "4a",
+    "4b",
+    "5a",
+    "5b",
+    "6",
+    "7a",
+    "7b",
+    "8",
+    "9",
+    "10",
+    "11a",
+    "11b",
+    "11c",
+)
 
 
 def _rows(tmp_path: Path, *only: str) -> tuple[str, dict[str, list[str]]]:

@@ -108,3 +108,28 @@ def release(root: Path, name: str, session: str, ckpt: Path, version: str) -> st
     register_raw(root, name, session, ckpt)
     vid = promote_to_validated(root, name, session, "best", EXAMPLES / "validation_results.json").id
     return promote_to_production(root, name, vid, version, **RELEASE_INPUTS).commit
+
+
+@dataclass(frozen=True)
+class S3:
+    endpoint: str
+    bucket: str
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/registry"
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
+
+    def keys(self) -> list[str]:
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+        return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+    def configure(self, root: Path) -> None:
+        """Point the registry's remote at this server: endpoint in the untracked config.local."""
+        (root / ".dvc" / "config.local").write_text(
+            f"['remote \"local\"']\n    endpointurl = {self.endpoint}\n"
+        )

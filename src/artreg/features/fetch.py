@@ -7,11 +7,13 @@ for altered bytes. DVC is imported only when bytes must be fetched.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from artreg import dvcrepo, gitrepo, schemas, state
+from artreg.consumer_cache import records_root
 from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
 from artreg.fileio import check_output_path, parse_json
 from artreg.hashing import (
@@ -22,7 +24,7 @@ from artreg.hashing import (
     copy_and_hash,
     hash_files,
 )
-from artreg.layout import StageDir
+from artreg.layout import StageDir, model_files
 from artreg.model import Event, Manifest, Registry
 from artreg.tags import STAGES, parse_spec, validate_name, validate_semver
 
@@ -129,7 +131,9 @@ def resolve(
     manifest = parse_json(
         raw.decode("utf-8"), f"{folder.relpath}/manifest.json@{record.commit[:12]}"
     )
-    schemas.validate(manifest, "manifest", f"{folder.relpath}/manifest.json")
+    schemas.validate_once(
+        raw, manifest, "manifest", f"{folder.relpath}/manifest.json", records_root()
+    )
     record_ = Manifest.from_json(manifest)
     files = {rel: FileDigest(f.sha256, f.size) for rel, f in record_.files.items()}
     if record_.primary not in files:
@@ -264,11 +268,19 @@ def signature_status(root: Path, resolved: Resolved) -> dict[str, Any] | None:
     )
 
 
-def verify(root: Path, resolved: Resolved, progress: ProgressFn | None = None) -> None:
+def verify(
+    root: Path,
+    resolved: Resolved,
+    progress: ProgressFn | None = None,
+    *,
+    records: Path | None = None,
+    full: bool = True,
+) -> None:
     """Hash every file of the folder (on all cores) against the committed manifest, after
-    checking its signature where the trust policy requires one."""
+    checking its signature where the trust policy requires one (with `records` and not
+    `full`: files unchanged since they were last hashed are not rehashed)."""
     check_signature(root, resolved)
-    result = compare_files(resolved.folder.path(root), resolved.files, progress)
+    result = compare_files(resolved.folder.path(root), resolved.files, progress, records, full)
     missing = result.missing
     if missing:
         retired = _retired(root, resolved)
@@ -297,15 +309,19 @@ def pull(
     remote: str | None = None,
     force: bool = False,
     progress: ProgressFn | None = None,
+    *,
+    records: Path | None = None,
+    full: bool = True,
 ) -> int:
     """Fetch only this artifact's objects, refuse unsafe ones, check out, verify every hash.
 
     Returns the number of objects fetched. A work-tree copy that differs from the manifest is
-    an error (exit 1) unless `force`, which restores it.
+    an error (exit 1) unless `force`, which restores it. Every file is hashed once (or, with
+    `records` and not `full`, trusted by its verification record while unchanged).
     """
     check_signature(root, resolved)  # before any byte is fetched
     found = pointers(root, resolved)
-    compared = compare_files(resolved.folder.path(root), resolved.files)
+    compared = compare_files(resolved.folder.path(root), resolved.files, progress, records, full)
     missing, bad = compared.missing, [rel for rel, _ in compared.mismatched]
     if bad and not force:
         folder = resolved.folder.relpath
@@ -316,20 +332,20 @@ def pull(
             ),
             hint=f"run `artreg pull {resolved.name} --force` to restore the promoted bytes",
         )
-    fetched = 0
-    if missing or bad:
+    if not missing and not bad:
+        return 0  # every file was just checked against the manifest (signature checked first)
+    try:
         try:
-            try:
-                fetched = dvcrepo.fetch_checked_checkout(root, found, remote=remote)
-            except ToolError:
-                _explain_checkout_failure(root, resolved, found)
-                raise
-        except (NotFoundError, ToolError) as exc:
-            retired = _retired(root, resolved)
-            if retired is not None:
-                raise retired from exc
+            fetched = dvcrepo.fetch_checked_checkout(root, found, remote=remote)
+        except ToolError:
+            _explain_checkout_failure(root, resolved, found)
             raise
-    verify(root, resolved, progress)
+    except (NotFoundError, ToolError) as exc:
+        retired = _retired(root, resolved)
+        if retired is not None:
+            raise retired from exc
+        raise
+    verify(root, resolved, progress, records=records)
     return fetched
 
 
@@ -391,21 +407,9 @@ def export(
     Every target is checked before anything is fetched or written, so a refusal leaves no
     partial copy and no pulled files behind. Absent bytes are pulled unless `fetch` is False.
     """
-    check_output_path(out, "-o/--out", folder=True)
-    primary = resolved.primary
-    top = primary.split("/", 1)[0]
-    selected = [rel for rel in resolved.files if rel == primary or rel.startswith(f"{top}/")]
-    targets = {rel: out / (rel if "/" in primary else Path(rel).name) for rel in selected}
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder", hint="give a folder to write into")
-    taken = [str(t) for t in targets.values() if t.exists() or t.is_symlink()]
-    if taken:
-        raise InputError(
-            f"{', '.join(taken[:5])}: exists already" + (" …" if len(taken) > 5 else ""),
-            hint="choose an empty output folder, or remove those files",
-        )
+    targets = export_targets(out, resolved.primary, resolved.files)
     if not fetch:
-        absent = [rel for rel in selected if not (resolved.folder.path(root) / rel).is_file()]
+        absent = [rel for rel in targets if not (resolved.folder.path(root) / rel).is_file()]
         if absent:
             raise NotFoundError(
                 f"{resolved.folder.relpath}/{absent[0]}: not pulled, and --no-fetch forbids "
@@ -415,12 +419,40 @@ def export(
                 + "` (or leave out --no-fetch)",
             )
     pull(root, resolved, remote=remote, progress=progress)
-    out.mkdir(parents=True, exist_ok=True)
-    folder = resolved.folder.path(root)
+    return copy_verified(resolved.folder.path(root), targets, resolved.files, progress)
+
+
+def export_targets(out: Path, primary: str, files: Iterable[str]) -> dict[str, Path]:
+    """Where each model file goes in `out` (a folder-valued model keeps its folder), checked
+    before anything is fetched or written, so a refusal leaves no partial copy behind."""
+    check_output_path(out, "-o/--out", folder=True)
+    targets = {
+        rel: out / (rel if "/" in primary else Path(rel).name)
+        for rel in model_files(primary, files)
+    }
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder", hint="give a folder to write into")
+    taken = [str(t) for t in targets.values() if t.exists() or t.is_symlink()]
+    if taken:
+        raise InputError(
+            f"{', '.join(taken[:5])}: exists already" + (" …" if len(taken) > 5 else ""),
+            hint="choose an empty output folder, or remove those files",
+        )
+    return targets
+
+
+def copy_verified(
+    folder: Path,
+    targets: dict[str, Path],
+    files: Mapping[str, FileDigest],
+    progress: ProgressFn | None = None,
+) -> list[Path]:
+    """Copy `folder/rel` to each target, hashing the copy: all files verified, or none left."""
     written: list[Path] = []
     for rel, target in targets.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
         digest = copy_and_hash(folder / rel, target, progress)
-        if digest.sha256 != resolved.files[rel].sha256:
+        if (digest.sha256, digest.size) != (files[rel].sha256, files[rel].size):
             for done in [*written, target]:
                 done.unlink()  # no partial export: all files verified, or none
             raise IntegrityError(f"{rel}: changed while being copied", hint="run the command again")

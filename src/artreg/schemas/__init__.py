@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from artreg.errors import InputError
@@ -13,7 +13,13 @@ from artreg.errors import InputError
 @cache
 def load(name: str) -> dict[str, Any]:
     """The schema `<name>.schema.json` from the package."""
-    text = resources.files(__package__).joinpath(f"{name}.schema.json").read_text("utf-8")
+    path = Path(__file__).with_name(f"{name}.schema.json")
+    if path.is_file():  # an installed package is a folder: a plain read, no importlib.resources
+        text = path.read_text("utf-8")
+    else:  # a zipped package
+        from importlib import resources
+
+        text = resources.files(__package__).joinpath(f"{name}.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -41,3 +47,24 @@ def validate(data: Any, name: str, source: str) -> None:
             f"{source}: does not match the {name} schema:\n    " + "\n    ".join(problems),
             hint=f"correct the fields named above (schema: artreg/schemas/{name}.schema.json)",
         )
+
+
+def validate_once(raw: bytes, data: Any, name: str, source: str, marks: Path | None) -> None:
+    """`validate`, unless these exact bytes passed schema `name` before on this machine (a mark
+    in the `marks` folder, the consumer cache): a committed document never changes, and
+    importing the validator costs more than the rest of a warm call."""
+    import hashlib
+
+    from artreg._version import __version__
+
+    key = hashlib.sha256(f"{name} {__version__}\n".encode() + raw).hexdigest()
+    mark = None if marks is None else marks / "validated" / key
+    if mark is not None and mark.is_file():
+        return
+    validate(data, name, source)  # raises on an invalid document: nothing is recorded then
+    if mark is not None:
+        try:
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.touch()
+        except OSError:
+            pass

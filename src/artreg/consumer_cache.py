@@ -1,0 +1,394 @@
+"""The consumer cache: one per machine, shared by every process that reads models.
+
+    $ARTREG_CACHE (default: the platform's user cache folder, ~/.cache/artreg on Linux)
+      blobs/sha256/ab/cdef…            each file's bytes once, read-only, named by their sha256
+      snapshots/<registry>/<folder>/   one read-only folder per name@version (the registry's
+                                       stage folder path), its files linked to the blobs
+      meta/<registry>/<folder>.json    what a snapshot holds (written last: no meta, no snapshot)
+      resolutions/<registry>/<name>/<stage or vX.Y.Z>.json   the last online answer (offline mode)
+      git/<registry>.git               a bare, shallow, partial repository per registry URL
+      verified/<dev>-<ino>             verification records (see hashing.py)
+      validated/<sha256>               manifests that passed their schema (schemas.validate_once)
+      locks/, tmp/
+
+Every write goes to tmp/ first and is renamed into place (a killed download leaves nothing a
+reader can see), under an flock (released by the kernel when the holder dies): one per blob,
+one per snapshot, one per registry repository, so eight processes asking for the same cold model
+download it once. Building takes the cache lock shared; `prune` takes it exclusively.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import stat
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from artreg import faults, hashing
+from artreg.errors import IntegrityError
+from artreg.hashing import FileDigest, ProgressFn
+
+ENV_CACHE = "ARTREG_CACHE"
+CHUNK = 4 << 20
+TOUCH_EVERY = 3600  # seconds between updates of a snapshot's last use
+
+
+def cache_root(explicit: Path | str | None = None) -> Path:
+    """The cache folder: `explicit`, else $ARTREG_CACHE, else the user cache folder."""
+    raw = explicit or os.environ.get(ENV_CACHE)
+    if raw:
+        return Path(raw).expanduser().absolute()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("artreg", appauthor=False))
+
+
+def records_root(explicit: Path | str | None = None) -> Path | None:
+    """Where verification records and schema marks live (the cache), or None when no cache
+    folder can be named: then every call hashes, as without records."""
+    try:
+        return cache_root(explicit)
+    except Exception:  # no HOME, no platform folder: records are an optimisation only
+        return None
+
+
+@contextlib.contextmanager
+def flocked(path: Path, shared: bool = False) -> Iterator[None]:
+    """Hold an flock on `path` (created if needed) for the duration of the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def registry_key(url: str) -> str:
+    """A folder name for a registry URL: readable, and unique by a hash of the whole URL."""
+    tail = re.sub(r"[^A-Za-z0-9._-]+", "-", url.rstrip("/").rsplit("/", 1)[-1])[:40].strip("-.")
+    return f"{tail or 'registry'}-{hashlib.sha256(url.encode()).hexdigest()[:16]}"
+
+
+def _digest_map(files: Mapping[str, FileDigest]) -> dict[str, list[Any]]:
+    return {rel: [d.sha256, d.size] for rel, d in sorted(files.items())}
+
+
+@dataclass(frozen=True)
+class Cache:
+    root: Path
+
+    @classmethod
+    def open(cls, explicit: Path | str | None = None) -> Cache:
+        root = cache_root(explicit)
+        root.mkdir(parents=True, exist_ok=True)
+        return cls(root)
+
+    # --- where things are ----------------------------------------------------------------
+
+    def blob(self, sha256: str) -> Path:
+        return self.root / "blobs" / "sha256" / sha256[:2] / sha256[2:]
+
+    def git_dir(self, key: str) -> Path:
+        return self.root / "git" / f"{key}.git"
+
+    def snapshot(self, key: str, folder: str) -> Path:
+        return self.root / "snapshots" / key / folder
+
+    def meta(self, key: str, folder: str) -> Path:
+        return self.root / "meta" / key / f"{folder}.json"
+
+    def resolution(self, key: str, name: str, selector: str) -> Path:
+        return self.root / "resolutions" / key / name / f"{selector}.json"
+
+    def lock(
+        self, kind: str, ident: str, shared: bool = False
+    ) -> contextlib.AbstractContextManager[None]:
+        safe = hashlib.sha256(ident.encode()).hexdigest()[:24]
+        return flocked(self.root / "locks" / f"{kind}-{safe}.lock", shared)
+
+    def building(self) -> contextlib.AbstractContextManager[None]:
+        """Held (shared) while adding to the cache; `prune` holds it exclusively."""
+        return flocked(self.root / "locks" / "cache.lock", shared=True)
+
+    def _tmp(self, suffix: str = "") -> Path:
+        tmp = self.root / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        return tmp / f"{os.urandom(12).hex()}{suffix}"
+
+    # --- small JSON documents ------------------------------------------------------------
+
+    def write_json(self, path: Path, data: Any) -> None:
+        """Write a JSON document atomically (temporary file, then rename)."""
+        from artreg.fileio import write_atomic
+
+        write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+    @staticmethod
+    def read_json(path: Path) -> Any:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    # --- blobs ---------------------------------------------------------------------------
+
+    def store_blob(
+        self,
+        expected: FileDigest,
+        source: Callable[[], contextlib.AbstractContextManager[IO[bytes]]],
+        where: str,
+        link_to: Path,
+        progress: ProgressFn | None = None,
+    ) -> bool:
+        """Put the bytes of sha256 `expected` in the cache and link them at `link_to`.
+
+        Reuses the blob when it is there and verifies; else streams `source` into a temporary
+        file, hashing while writing (each byte read once), and renames it into place only if
+        its sha256 and size are the expected ones. Returns True if it downloaded.
+        """
+        blob = self.blob(expected.sha256)
+        with self.lock("blob", expected.sha256):
+            downloaded = False
+            if blob.is_file():
+                self._check(blob, expected, f"the cached copy of {where}")
+            else:
+                self._download(expected, source, where, blob, progress)
+                downloaded = True
+            _link(blob, link_to)
+        return downloaded
+
+    def _download(
+        self,
+        expected: FileDigest,
+        source: Callable[[], contextlib.AbstractContextManager[IO[bytes]]],
+        where: str,
+        blob: Path,
+        progress: ProgressFn | None,
+    ) -> None:
+        tmp = self._tmp(".part")
+        sha = hashlib.sha256()
+        size = 0
+        try:
+            with source() as fin, open(tmp, "xb") as fout:
+                while block := fin.read(CHUNK):
+                    sha.update(block)
+                    fout.write(block)
+                    size += len(block)
+                    if progress:
+                        progress(len(block))
+                    faults.point("consumer.download")
+            if (sha.hexdigest(), size) != (expected.sha256, expected.size):
+                raise IntegrityError(
+                    f"{where}: the remote's bytes have sha256 {sha.hexdigest()} ({size} B), "
+                    f"the registry's manifest says {expected.sha256} ({expected.size} B); "
+                    "nothing was stored",
+                    hint="the DVC remote holds altered or wrong bytes: push the right ones from "
+                    "a clone that has them, and report it",
+                )
+            os.chmod(tmp, 0o444)
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, blob)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _check(self, path: Path, expected: FileDigest, what: str, full: bool = False) -> None:
+        st = path.stat()
+        got = (
+            FileDigest("(not hashed: wrong size)", st.st_size)
+            if st.st_size != expected.size
+            else hashing.digest(path, self.root, full)
+        )
+        if (got.sha256, got.size) != (expected.sha256, expected.size):
+            raise IntegrityError(
+                f"{what} ({path}) has sha256 {got.sha256} ({got.size} B), expected "
+                f"{expected.sha256} ({expected.size} B)",
+                hint=f"the cache was altered: delete {path} (and the snapshot that links it, "
+                "e.g. with `artreg cache prune --older-than 0`), then fetch again",
+            )
+
+    # --- snapshots -----------------------------------------------------------------------
+
+    def snapshot_ready(
+        self, key: str, folder: str, files: Mapping[str, FileDigest], full: bool = False
+    ) -> Path | None:
+        """The snapshot folder if it holds exactly `files`, verified (by record, or by hashing
+        when `full` or the file changed); None if it is missing or incomplete. Raises
+        IntegrityError when a file is there with other bytes."""
+        meta = self.read_json(self.meta(key, folder))
+        if not isinstance(meta, dict) or meta.get("files") != _digest_map(files):
+            return None
+        snap = self.snapshot(key, folder)
+        for rel, expected in files.items():
+            path = snap / rel
+            if not path.is_file():
+                return None
+            self._check(path, expected, f"{folder}/{rel} in the cache", full)
+        self._touch(self.meta(key, folder))
+        return snap
+
+    def build_snapshot(
+        self,
+        key: str,
+        folder: str,
+        files: Mapping[str, FileDigest],
+        source: Callable[[str], Callable[[], contextlib.AbstractContextManager[IO[bytes]]]],
+        info: Mapping[str, Any],
+        progress: ProgressFn | None = None,
+    ) -> tuple[Path, int]:
+        """Make the read-only snapshot of `folder` holding `files` (rel -> digest), fetching
+        missing blobs with `source(rel)`; returns (snapshot, files downloaded).
+
+        Callers hold `self.lock("snapshot", ...)`, so concurrent builders wait and then find it.
+        """
+        snap = self.snapshot(key, folder)
+        staging = self._tmp(".snapshot")
+        downloaded = 0
+        try:
+            for rel, expected in sorted(files.items()):
+                target = staging / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                downloaded += self.store_blob(
+                    expected, source(rel), f"{folder}/{rel}", target, progress
+                )
+            _read_only(staging)
+            snap.parent.mkdir(parents=True, exist_ok=True)
+            if snap.exists():
+                _remove_tree(snap)  # a stale or partial snapshot of the same folder
+            os.replace(staging, snap)
+        finally:
+            if staging.exists():
+                _remove_tree(staging)
+        self.write_json(
+            self.meta(key, folder),
+            {**info, "folder": folder, "files": _digest_map(files), "created": int(time.time())},
+        )
+        return snap, downloaded
+
+    @staticmethod
+    def _touch(path: Path) -> None:
+        """Note a snapshot's use (at most hourly, so warm calls rarely write)."""
+        try:
+            if time.time() - path.stat().st_mtime > TOUCH_EVERY:
+                os.utime(path)
+        except OSError:
+            pass
+
+    # --- housekeeping --------------------------------------------------------------------
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        """Every complete snapshot: registry, name, stage, entry, size, created, last used."""
+        found = []
+        meta_root = self.root / "meta"
+        for meta in sorted(meta_root.glob("*/**/*.json")) if meta_root.is_dir() else []:
+            data = self.read_json(meta)
+            if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+                continue
+            key = meta.relative_to(meta_root).parts[0]
+            folder = str(data.get("folder", ""))
+            parts = folder.split("/")
+            found.append(
+                {
+                    "key": key,
+                    "registry": data.get("registry"),
+                    "folder": folder,
+                    "stage": parts[1] if len(parts) == 4 else None,
+                    "name": parts[2] if len(parts) == 4 else None,
+                    "entry": parts[3] if len(parts) == 4 else None,
+                    "version": data.get("version"),
+                    "files": len(data["files"]),
+                    "size": sum(int(v[1]) for v in data["files"].values()),
+                    "created": int(data.get("created", 0)),
+                    "last_used": int(meta.stat().st_mtime),
+                    "path": str(self.snapshot(key, folder)),
+                    "blobs": sorted({str(v[0]) for v in data["files"].values()}),
+                }
+            )
+        return found
+
+    def prune(
+        self, keep_last: int | None = None, older_than_days: float | None = None
+    ) -> dict[str, Any]:
+        """Remove snapshots beyond the newest `keep_last` per registry and name, or unused for
+        `older_than_days`; then every blob no remaining snapshot links. Returns what went."""
+        if keep_last is None and older_than_days is None:
+            from artreg.errors import InputError
+
+            raise InputError("say what to prune", hint="give --keep-last N or --older-than DAYS")
+        with flocked(self.root / "locks" / "cache.lock"):
+            every = self.snapshots()
+            doomed: list[dict[str, Any]] = []
+            if keep_last is not None:
+                groups: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+                for snap in every:
+                    groups.setdefault((snap["key"], snap["name"]), []).append(snap)
+                for group in groups.values():
+                    group.sort(key=lambda s: (s["last_used"], s["created"]), reverse=True)
+                    doomed += group[keep_last:]
+            if older_than_days is not None:
+                limit = time.time() - older_than_days * 86400
+                doomed += [s for s in every if s["last_used"] <= limit and s not in doomed]
+            for snap in doomed:
+                self.meta(snap["key"], snap["folder"]).unlink(missing_ok=True)
+                path = Path(snap["path"])
+                if path.exists():
+                    _remove_tree(path)
+            kept = {b for s in every if s not in doomed for b in s["blobs"]}
+            freed = 0
+            blobs_root = self.root / "blobs" / "sha256"
+            removed_blobs = 0
+            for blob in sorted(blobs_root.glob("*/*")) if blobs_root.is_dir() else []:
+                sha = blob.parent.name + blob.name
+                if sha in kept:
+                    continue
+                st = blob.stat()
+                freed += st.st_size
+                hashing.record_path(self.root, st).unlink(missing_ok=True)
+                blob.unlink()
+                removed_blobs += 1
+            _remove_tree(self.root / "tmp")  # leftovers of killed downloads
+        return {
+            "removed": [f"{s['name']} {s['entry']} ({s['registry']})" for s in doomed],
+            "blobs_removed": removed_blobs,
+            "bytes_freed": freed,
+        }
+
+
+def _link(blob: Path, target: Path) -> None:
+    """Link `target` to `blob`: a hard link, else a relative symbolic link, else a copy."""
+    try:
+        os.link(blob, target)
+        return
+    except OSError:
+        pass
+    try:
+        os.symlink(os.path.relpath(blob, target.parent), target)
+        return
+    except OSError:
+        pass
+    import shutil
+
+    shutil.copyfile(blob, target)
+    os.chmod(target, 0o444)
+
+
+def _read_only(folder: Path) -> None:
+    for dirpath, _dirs, _files in os.walk(folder, topdown=False):
+        os.chmod(dirpath, 0o555)
+
+
+def _remove_tree(folder: Path) -> None:
+    """rmtree of a read-only snapshot: make its folders writable first."""
+    import shutil
+
+    for dirpath, _dirs, _files in os.walk(folder):
+        os.chmod(dirpath, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,656 @@
+"""A registry named by URL, read without a clone, its models fetched into the consumer cache.
+
+What crosses the network, and nothing else:
+
+1. one `git ls-remote --tags URL` (the name's tags); when they are what this machine saw last
+   time, the last resolution stands and steps 2-3 are skipped;
+2. the tag objects that changed, with their commits (`--depth=1 --filter=tree:0`), into a bare
+   cache repository; the state is then built by the same code as in a clone (registry.py);
+3. for the one commit that matters, the trees along the paths read (`--filter=tree:0`, one
+   fetch per level; the stage folder's own subtree with `--filter=blob:none`), then in one
+   fetch the few blobs read: the folder's manifest and metadata, its `.dvc` pointers and
+   `.dvc/config`;
+4. from the DVC remote that `.dvc/config` names (or `remote=`), the model's objects only,
+   streamed into the cache and verified against the manifest's sha256 as they arrive.
+
+A warm call is one `ls-remote` and a stat per file (verification records); offline, or from a
+lock file, it is the stat alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from artreg.consumer_cache import Cache, registry_key
+from artreg.errors import InputError, NotFoundError
+from artreg.hashing import FileDigest, ProgressFn
+from artreg.layout import model_files
+from artreg.location import normalize_url
+from artreg.tags import validate_name, validate_semver, validate_stage
+
+if TYPE_CHECKING:
+    from artreg.dvcrepo import RemoteReader
+    from artreg.features.queries import ArtifactSummary
+    from artreg.model import Event, Registry
+
+# git, DVC and the registry state are imported where they are used: a warm call that finds its
+# answer in the cache imports none of them.
+
+ENV_OFFLINE = "ARTREG_OFFLINE"
+VERIFY_MODES = ("auto", "full")
+
+
+def offline_mode(offline: bool | None) -> bool:
+    if offline is not None:
+        return offline
+    return os.environ.get(ENV_OFFLINE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def check_verify(verify: str) -> bool:
+    """`verify="auto"` trusts unchanged files' records; `"full"` rehashes. Returns full."""
+    if verify not in VERIFY_MODES:
+        raise InputError(f"verify={verify!r} is not a mode", hint="use 'auto' or 'full'")
+    return verify == "full"
+
+
+def spec_of(name: str, stage: str | None, version: str | None) -> str:
+    return f"{name}@v{version.removeprefix('v')}" if version else f"{name}#{stage or 'production'}"
+
+
+# --- what a name resolved to -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One resolution of a name in a registry: the tag, commit, folder and every file's sha256.
+    Stored as the last answer (offline mode) and as a lock-file entry."""
+
+    registry: str
+    name: str
+    stage: str | None
+    version: str | None
+    tag: str
+    commit: str
+    folder: str
+    primary: str
+    files: dict[str, FileDigest]
+    dvc_files: frozenset[str]
+    fingerprint: str = ""  # the name's tags (ls-remote) when it was resolved
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}#{self.stage}" if self.stage else spec_of(self.name, None, self.version)
+
+    def selected(self) -> list[str]:
+        """What a consumer gets: the model file(s) and the metadata, nothing else."""
+        chosen = self.model_files()
+        return chosen + (["metadata.json"] if "metadata.json" in self.files else [])
+
+    def model_files(self) -> list[str]:
+        return model_files(self.primary, self.files)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "registry": self.registry,
+            "name": self.name,
+            "stage": self.stage,
+            "version": self.version,
+            "tag": self.tag,
+            "commit": self.commit,
+            "folder": self.folder,
+            "model": self.primary,
+            "files": {
+                rel: {
+                    "sha256": d.sha256,
+                    "size": d.size,
+                    **({"dvc": True} if rel in self.dvc_files else {}),
+                }
+                for rel, d in sorted(self.files.items())
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], fingerprint: str = "") -> Pin:
+        files = data["files"]
+        return cls(
+            registry=str(data["registry"]),
+            name=str(data["name"]),
+            stage=data.get("stage"),
+            version=data.get("version"),
+            tag=str(data["tag"]),
+            commit=str(data["commit"]),
+            folder=str(data["folder"]),
+            primary=str(data["model"]),
+            files={rel: FileDigest(str(e["sha256"]), int(e["size"])) for rel, e in files.items()},
+            dvc_files=frozenset(rel for rel, e in files.items() if e.get("dvc")),
+            fingerprint=fingerprint,
+        )
+
+
+def _fingerprint(tags: Mapping[str, tuple[str, str]]) -> str:
+    return hashlib.sha256(
+        "".join(f"{t} {obj}\n" for t, (obj, _) in sorted(tags.items())).encode()
+    ).hexdigest()
+
+
+# --- the registry's git side -----------------------------------------------------------------
+
+
+class RemoteRegistry:
+    """A registry URL and its bare, shallow, partial repository in the cache."""
+
+    def __init__(self, url: str | os.PathLike[str], cache: Cache) -> None:
+        self.url = normalize_url(url)
+        self.cache = cache
+        self.key = registry_key(self.url)
+        self.repo = cache.git_dir(self.key)
+
+    def remote_tags(self, names: Sequence[str] | None) -> dict[str, tuple[str, str]]:
+        from artreg import gitrepo
+
+        patterns = [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"] if names else []
+        return gitrepo.ls_remote_tags(self.url, patterns)
+
+    def state(
+        self, names: Sequence[str] | None, tags: Mapping[str, tuple[str, str]] | None = None
+    ) -> Registry:
+        """The read model (of `names`, or all), built from the tags the URL has now, by the same
+        code as in a clone: changed tag objects fetched, vanished ones dropped, one for-each-ref.
+        Folders are left unresolved (see `folders`)."""
+        from artreg import gitrepo, state
+
+        tags = self.remote_tags(names) if tags is None else tags
+        with self.cache.lock("git", self.key):
+            gitrepo.init_cache_repo(self.repo, self.url)
+            local = gitrepo.local_tag_objects(self.repo, names)
+            changed = sorted(t for t, (obj, _) in tags.items() if local.get(t) != obj)
+            gone = sorted(t for t in local if t not in tags)
+            gitrepo.fetch_objects(
+                self.repo,
+                self.url,
+                [f"+refs/tags/{t}:refs/tags/{t}" for t in changed],
+                filter_spec="tree:0",
+                depth=1,
+            )
+            gitrepo.set_tags(self.repo, {}, gone)
+        return state.load(self.repo, names, folders="none")
+
+    def folders(self, events: Sequence[Event]) -> None:
+        """Fill in the folders of `events` whose tags do not name one (gto, Studio wrote them):
+        fetch dvc.yaml at their commits, all at once, then read it as a clone does."""
+        from artreg import state
+
+        pending = [e for e in events if e.needs_dvc_yaml]
+        if pending:
+            self.files_at_commits(sorted({e.commit for e in pending}), ["dvc.yaml"])
+            state.resolve_folders(self.repo, pending)
+
+    # --- reading files of a commit, fetching only what is read -----------------------------
+
+    def _objects(
+        self, oids: Sequence[str], filter_spec: str, depth: int | None = None
+    ) -> dict[str, bytes]:
+        """Objects by id, fetched first when the cache repo lacks them."""
+        from artreg import gitrepo
+
+        wanted = list(dict.fromkeys(oids))
+        found = gitrepo.read_objects(self.repo, wanted)
+        missing = [o for o in wanted if o not in found]
+        if missing:
+            with self.cache.lock("git", self.key):
+                gitrepo.fetch_objects(
+                    self.repo, self.url, missing, filter_spec=filter_spec, depth=depth
+                )
+            found.update(gitrepo.read_objects(self.repo, missing))
+        lost = [o for o in wanted if o not in found]
+        if lost:
+            raise NotFoundError(
+                f"{self.url} did not send the objects {', '.join(o[:12] for o in lost)}",
+                hint="the registry may have been rewritten; check the URL and run again",
+            )
+        return {o: found[o][1] for o in wanted}
+
+    def files_at(
+        self, commit: str, paths: Sequence[str], deep: Sequence[str] = ()
+    ) -> dict[str, bytes]:
+        """The bytes of those `paths` that exist at `commit` (see `files_at_commits`)."""
+        return self.files_at_commits([commit], paths, deep)[commit]
+
+    def files_at_commits(
+        self, commits: Sequence[str], paths: Sequence[str], deep: Sequence[str] = ()
+    ) -> dict[str, dict[str, bytes]]:
+        """For each commit, the bytes of those `paths` that exist there. Trees are fetched one
+        level at a time along the paths, for every commit at once (folders in `deep` with their
+        whole subtree), then every blob in one fetch."""
+        from artreg import gitrepo
+
+        with self.cache.lock("git", self.key):
+            gitrepo.init_cache_repo(self.repo, self.url)
+        heads = self._objects(commits, "tree:0", depth=1)
+        # (commit, folder) -> tree id, and -> its entries: name -> (mode, id)
+        trees = {
+            (c, ""): heads[c].split(b"\n", 1)[0].removeprefix(b"tree ").decode() for c in commits
+        }
+        entries: dict[tuple[str, str], dict[str, tuple[bytes, str]]] = {}
+        by_depth: dict[int, set[str]] = {}
+        for path in paths:
+            parts = path.split("/")[:-1]
+            for i in range(len(parts) + 1):
+                by_depth.setdefault(i, set()).add("/".join(parts[:i]))
+        for depth in sorted(by_depth):
+            level = sorted((c, d) for c in commits for d in by_depth[depth] if (c, d) in trees)
+            for whole in (False, True):
+                group = [
+                    key
+                    for key in level
+                    if whole == any(key[1] == x or key[1].startswith(f"{x}/") for x in deep)
+                ]
+                raw = self._objects([trees[k] for k in group], "blob:none" if whole else "tree:0")
+                for commit, folder in group:
+                    listing = entries[(commit, folder)] = _parse_tree(raw[trees[(commit, folder)]])
+                    for child, (mode, oid) in listing.items():
+                        if mode == b"40000":
+                            trees[(commit, f"{folder}/{child}" if folder else child)] = oid
+        blobs: dict[tuple[str, str], str] = {}
+        for commit in commits:
+            for path in paths:
+                folder, _, base = path.rpartition("/")
+                entry = entries.get((commit, folder), {}).get(base)
+                if entry is not None and entry[0] != b"40000":
+                    blobs[(commit, path)] = entry[1]
+        data = self._objects(sorted(set(blobs.values())), "blob:none")
+        found: dict[str, dict[str, bytes]] = {c: {} for c in commits}
+        for (commit, path), oid in blobs.items():
+            found[commit][path] = data[oid]
+        return found
+
+    # --- resolving a name ------------------------------------------------------------------
+
+    def resolve(
+        self,
+        name: str,
+        stage: str | None,
+        version: str | None,
+        registry: Registry,
+        fingerprint: str,
+    ) -> Pin:
+        """What `name` resolves to (GTO's rules, by the code a clone uses), with its manifest."""
+        from artreg.features import fetch
+
+        event, _, _ = fetch._event_for(registry, name, stage if not version else None, version)
+        self.folders([event])
+        if event.folder is not None:
+            folder = event.folder.relpath
+            self.files_at(event.commit, [f"{folder}/manifest.json"], deep=[folder])
+        resolved = fetch.resolve(
+            self.repo, name, stage=None if version else stage, version=version, registry=registry
+        )
+        return Pin(
+            registry=self.url,
+            name=resolved.name,
+            stage=resolved.stage,
+            version=resolved.version,
+            tag=resolved.tag,
+            commit=resolved.commit,
+            folder=resolved.folder.relpath,
+            primary=resolved.primary,
+            files=dict(resolved.files),
+            dvc_files=resolved.dvc_files,
+            fingerprint=fingerprint,
+        )
+
+    # --- where each selected file's bytes come from ----------------------------------------
+
+    def sources(
+        self, pin: Pin, remote: str | None, remote_config: Mapping[str, str] | None = None
+    ) -> Callable[[str], Callable[[], contextlib.AbstractContextManager[IO[bytes]]]]:
+        """For each file a consumer gets, how to open its bytes: a git blob, or an object of the
+        registry's DVC remote found through the folder's `.dvc` pointer."""
+        from artreg import dvcrepo
+
+        selected = pin.selected()
+        pointer_paths = {
+            rel: [
+                f"{pin.folder}/{'/'.join(rel.split('/')[:d])}.dvc"
+                for d in range(rel.count("/") + 1, 0, -1)
+            ]
+            for rel in selected
+            if rel in pin.dvc_files
+        }
+        wanted = [".dvc/config"]
+        wanted += [f"{pin.folder}/{rel}" for rel in selected if rel not in pin.dvc_files]
+        wanted += [p for candidates in pointer_paths.values() for p in candidates]
+        blobs = self.files_at(pin.commit, wanted, deep=[pin.folder])
+        where = f"{self.url} at {pin.commit[:12]}"
+        reader: RemoteReader | None = None
+        if pointer_paths:
+            config = blobs.get(".dvc/config")
+            if config is None:
+                raise NotFoundError(
+                    f"{where}: no .dvc/config, so no DVC remote is named",
+                    hint="pass the remote's URL: remote='s3://bucket/prefix' (--remote)",
+                )
+            store = dvcrepo.remote_store(
+                config.decode("utf-8", "replace"), remote, f"{where}: .dvc/config", remote_config
+            )
+            reader = dvcrepo.RemoteReader(store)
+        listings: dict[str, bytes] = {}
+        openers: dict[str, Callable[[], contextlib.AbstractContextManager[IO[bytes]]]] = {}
+        for rel in selected:
+            if rel not in pin.dvc_files:
+                data = blobs.get(f"{pin.folder}/{rel}")
+                if data is None:
+                    raise NotFoundError(
+                        f"{where}: {pin.folder}/{rel} is not in git",
+                        hint="run `artreg verify` in the registry",
+                    )
+                openers[rel] = _bytes_opener(data)
+                continue
+            assert reader is not None
+            md5 = self._object_of(pin, rel, pointer_paths[rel], blobs, reader, listings)
+            openers[rel] = _remote_opener(reader, md5)
+        return lambda rel: openers[rel]
+
+    def _object_of(
+        self,
+        pin: Pin,
+        rel: str,
+        candidates: list[str],
+        blobs: Mapping[str, bytes],
+        reader: RemoteReader,
+        listings: dict[str, bytes],
+    ) -> str:
+        from artreg import dvcrepo
+        from artreg.fileio import parse_yaml
+
+        for pointer in candidates:
+            if pointer not in blobs:
+                continue
+            where = f"{self.url}: {pointer} at {pin.commit[:12]}"
+            out = dvcrepo.pointer_out(
+                parse_yaml(blobs[pointer].decode("utf-8", "replace"), where), where
+            )
+            covered = pointer[len(pin.folder) + 1 : -len(".dvc")]
+            if f"{covered.rpartition('/')[0]}/{out['path']}".lstrip("/") != covered:
+                raise InputError(
+                    f"{where}: /outs/0/path {out['path']!r} is not {covered.rpartition('/')[2]!r}",
+                    hint="restore the pointer in the registry",
+                )
+            md5 = str(out.get("md5", ""))
+            if not re.fullmatch(r"[0-9a-f]{32}(\.dir)?", md5):
+                raise InputError(
+                    f"{where}: /outs/0/md5 {md5!r} is not an md5",
+                    hint="restore the pointer in the registry",
+                )
+            if covered == rel:
+                return md5
+            if not md5.endswith(".dir"):
+                break
+            if md5 not in listings:
+                with reader.open(md5) as fh:
+                    listings[md5] = fh.read()
+            return dvcrepo.dir_entry_md5(listings[md5], md5, rel[len(covered) + 1 :], where)
+        raise NotFoundError(
+            f"{self.url}: no .dvc pointer for {pin.folder}/{rel} at {pin.commit[:12]}",
+            hint="the manifest says DVC holds it but no pointer names it; run `artreg verify` in the registry",
+        )
+
+
+def _parse_tree(raw: bytes) -> dict[str, tuple[bytes, str]]:
+    """Entries of a raw git tree object: name -> (mode, object id)."""
+    entries: dict[str, tuple[bytes, str]] = {}
+    pos = 0
+    while pos < len(raw):
+        space = raw.index(b" ", pos)
+        nul = raw.index(b"\0", space)
+        mode, name = raw[pos:space], raw[space + 1 : nul].decode("utf-8", "surrogateescape")
+        entries[name] = (mode, raw[nul + 1 : nul + 21].hex())
+        pos = nul + 21
+    return entries
+
+
+def _bytes_opener(data: bytes) -> Callable[[], contextlib.AbstractContextManager[IO[bytes]]]:
+    return lambda: contextlib.nullcontext(io.BytesIO(data))
+
+
+def _remote_opener(
+    reader: RemoteReader, md5: str
+) -> Callable[[], contextlib.AbstractContextManager[IO[bytes]]]:
+    return lambda: reader.open(md5)
+
+
+# --- fetching into the cache -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fetched:
+    pin: Pin
+    snapshot: Path
+    downloaded: int  # files whose bytes came from a remote in this call
+
+    @property
+    def path(self) -> Path:
+        return self.snapshot / self.pin.primary
+
+
+def materialize(
+    reg: RemoteRegistry,
+    pin: Pin,
+    *,
+    remote: str | None = None,
+    remote_config: Mapping[str, str] | None = None,
+    offline: bool = False,
+    full: bool = False,
+    progress: ProgressFn | None = None,
+) -> Fetched:
+    """The pinned files as a verified snapshot in the cache, fetched first if they are not."""
+    cache = reg.cache
+    files = {rel: pin.files[rel] for rel in pin.selected()}
+    snap = cache.snapshot_ready(reg.key, pin.folder, files, full)
+    if snap is not None:
+        return Fetched(pin, snap, 0)
+    if offline:
+        raise NotFoundError(
+            f"offline: {pin.spec} of {pin.registry} is {pin.folder} ({pin.tag}), but its files "
+            f"are not in the cache {cache.root}",
+            hint=f"run once online (unset {ENV_OFFLINE}) to fetch them",
+        )
+    with cache.building(), cache.lock("snapshot", f"{reg.key}/{pin.folder}"):
+        snap = cache.snapshot_ready(reg.key, pin.folder, files, full)  # another process's work
+        if snap is not None:
+            return Fetched(pin, snap, 0)
+        source = reg.sources(pin, remote, remote_config)
+        info = {
+            "registry": pin.registry,
+            "commit": pin.commit,
+            "tag": pin.tag,
+            "version": pin.version,
+        }
+        snap, downloaded = cache.build_snapshot(reg.key, pin.folder, files, source, info, progress)
+    return Fetched(pin, snap, downloaded)
+
+
+def fetch(
+    url: str | os.PathLike[str],
+    name: str,
+    stage: str | None = None,
+    version: str | None = None,
+    *,
+    remote: str | None = None,
+    remote_config: Mapping[str, str] | None = None,
+    cache_dir: Path | str | None = None,
+    offline: bool | None = None,
+    verify: str = "auto",
+    progress: ProgressFn | None = None,
+) -> Fetched:
+    """Resolve `name` (a stage, default production, or a version) in the registry at `url` and
+    return its verified snapshot in the cache, fetching only what is missing."""
+    full = check_verify(verify)
+    reg = RemoteRegistry(url, Cache.open(cache_dir))
+    is_offline = offline_mode(offline)
+    pin, save = _current_pin(reg, name, stage, version, is_offline)
+    fetched = materialize(
+        reg,
+        pin,
+        remote=remote,
+        remote_config=remote_config,
+        offline=is_offline,
+        full=full,
+        progress=progress,
+    )
+    save()
+    return fetched
+
+
+def cached(
+    url: str | os.PathLike[str],
+    name: str,
+    stage: str | None = None,
+    version: str | None = None,
+    *,
+    cache_dir: Path | str | None = None,
+    offline: bool | None = None,
+) -> bool:
+    """True if what `name` resolves to is in the cache, every byte rehashed and matching."""
+    reg = RemoteRegistry(url, Cache.open(cache_dir))
+    pin, _ = _current_pin(reg, name, stage, version, offline_mode(offline))
+    files = {rel: pin.files[rel] for rel in pin.selected()}
+    return reg.cache.snapshot_ready(reg.key, pin.folder, files, full=True) is not None
+
+
+def _current_pin(
+    reg: RemoteRegistry, name: str, stage: str | None, version: str | None, offline: bool
+) -> tuple[Pin, Callable[[], None]]:
+    """What `name` resolves to: the last answer when the name's tags are unchanged (or when
+    offline), else resolved anew; with a function that records a new answer once it served."""
+    name = validate_name(name)
+    if stage is not None and version is not None:
+        raise InputError(
+            "give a stage or a version, not both", hint="e.g. NAME#production or NAME@v1.2.0"
+        )
+    if stage is not None:
+        validate_stage(stage)
+    if version is not None:
+        version = validate_semver(version)
+    selector = f"v{version.removeprefix('v')}" if version else (stage or "production")
+    record = reg.cache.resolution(reg.key, name, selector)
+    last = _load_pin(reg.cache.read_json(record))
+    if offline:
+        if last is None:
+            raise NotFoundError(
+                f"offline: {spec_of(name, stage, version)} of {reg.url} was never resolved with "
+                f"the cache {reg.cache.root}",
+                hint=f"run once online (unset {ENV_OFFLINE}), or pin it in a lock file "
+                "(`artreg lock add`) and pass lock=",
+            )
+        return last, lambda: None
+    tags = reg.remote_tags([name])
+    fingerprint = _fingerprint(tags)
+    if last is not None and last.fingerprint == fingerprint and last.registry == reg.url:
+        return last, lambda: None
+    pin = reg.resolve(name, stage, version, reg.state([name], tags), fingerprint)
+    return pin, lambda: reg.cache.write_json(record, {**pin.to_json(), "fingerprint": fingerprint})
+
+
+def _load_pin(data: Any) -> Pin | None:
+    try:
+        return (
+            Pin.from_json(data, str(data.get("fingerprint", "")))
+            if isinstance(data, dict)
+            else None
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def resolve_pin(
+    url: str | os.PathLike[str],
+    name: str,
+    stage: str | None = None,
+    version: str | None = None,
+    cache_dir: Path | str | None = None,
+) -> Pin:
+    """What `name` resolves to in the registry at `url` now (tags and manifest, no model bytes)."""
+    name = validate_name(name)
+    reg = RemoteRegistry(url, Cache.open(cache_dir))
+    tags = reg.remote_tags([name])
+    return reg.resolve(name, stage, version, reg.state([name], tags), _fingerprint(tags))
+
+
+def fetch_pin(
+    pin: Pin,
+    *,
+    remote: str | None = None,
+    remote_config: Mapping[str, str] | None = None,
+    cache_dir: Path | str | None = None,
+    offline: bool | None = None,
+    verify: str = "auto",
+    progress: ProgressFn | None = None,
+) -> Fetched:
+    """Exactly the pinned bytes (a lock-file entry), verified; no tag is read."""
+    full = check_verify(verify)
+    reg = RemoteRegistry(pin.registry, Cache.open(cache_dir))
+    return materialize(
+        reg,
+        pin,
+        remote=remote,
+        remote_config=remote_config,
+        offline=offline_mode(offline),
+        full=full,
+        progress=progress,
+    )
+
+
+def overview(
+    url: str | os.PathLike[str],
+    names: list[str] | None = None,
+    deprecated: bool = False,
+    cache_dir: Path | str | None = None,
+) -> dict[str, ArtifactSummary]:
+    """`artreg list` of a registry URL: every name (or `names`), latest version and stages."""
+    from artreg import state
+    from artreg.features.queries import overview as clone_overview
+
+    reg = RemoteRegistry(url, Cache.open(cache_dir))
+    registry = reg.state([validate_name(n) for n in names] if names else None)
+    if names and not any(n in registry.artifacts for n in names):
+        registry.get(names[0])  # the NotFoundError naming it
+    reg.folders(state.current_events(registry))
+    return clone_overview(reg.repo, registry=registry, deprecated=deprecated, names=names)
+
+
+def get(
+    url: str | os.PathLike[str],
+    name: str,
+    stage: str | None,
+    version: str | None,
+    out: Path,
+    *,
+    remote: str | None = None,
+    remote_config: Mapping[str, str] | None = None,
+    cache_dir: Path | str | None = None,
+    offline: bool | None = None,
+    progress: ProgressFn | None = None,
+) -> tuple[Fetched, list[Path]]:
+    """`artreg get URL NAME -o OUT`: the model file(s) copied out of the cache, verified (a
+    folder-valued model keeps its folder). The targets are checked before anything is fetched,
+    so a refusal leaves nothing behind, as in a clone."""
+    from artreg.features.fetch import copy_verified, export_targets
+
+    reg = RemoteRegistry(url, Cache.open(cache_dir))
+    is_offline = offline_mode(offline)
+    pin, save = _current_pin(reg, name, stage, version, is_offline)
+    targets = export_targets(out, pin.primary, pin.files)
+    fetched = materialize(
+        reg, pin, remote=remote, remote_config=remote_config, offline=is_offline, progress=progress
+    )
+    save()
+    return fetched, copy_verified(fetched.snapshot, targets, pin.files, progress)

@@ -1,0 +1,208 @@
+"""artreg.lock: a consumer's pins of models in registries, committed in the consumer's repo.
+
+    {
+      "lockfile_version": 1,
+      "artifacts": {
+        "encoder#production": {"registry": URL, "name", "stage", "version", "tag", "commit",
+                               "folder", "model", "files": {rel: {"sha256", "size", "dvc"}}}
+      }
+    }
+
+An entry is keyed by what was asked for (NAME#STAGE or NAME@vX.Y.Z) and records what it resolved
+to, down to every file's sha256, so `get_artifact_path(name, lock=...)` serves exactly those
+bytes without reading a tag. `check` says which pins a registry has moved on from (exit 1, for a
+bump pull request); `update` moves them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from artreg.errors import ArtregError, InputError, NotFoundError
+from artreg.features.fetch_url import Pin, resolve_pin, spec_of
+from artreg.layout import StageDir
+from artreg.tags import parse_spec, validate_name
+
+LOCK_FILE = "artreg.lock"
+VERSION = 1
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _path_rule() -> re.Pattern[str]:
+    """The manifest schema's rule for file paths (no '..', not absolute), reused as is."""
+    from artreg import schemas
+
+    return re.compile(schemas.load("manifest")["properties"]["files"]["propertyNames"]["pattern"])
+
+
+def load(path: Path) -> dict[str, Pin]:
+    """The pins of a lock file, each field checked (the file is input: it may be hand-edited)."""
+    from artreg.fileio import parse_json
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(
+            f"{path}: no lock file", hint="create it with `artreg lock add URL NAME#STAGE`"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot be read ({exc})", hint="restore it from git") from exc
+    data = parse_json(text, str(path))
+    if not isinstance(data, dict) or data.get("lockfile_version") != VERSION:
+        raise InputError(
+            f"{path}: /lockfile_version must be {VERSION}",
+            hint="regenerate it with `artreg lock update`, or restore it from git",
+        )
+    entries = data.get("artifacts")
+    if not isinstance(entries, dict):
+        raise InputError(f"{path}: /artifacts must be an object", hint="restore it from git")
+    rule = _path_rule()
+    pins = {}
+    for key, entry in entries.items():
+        pins[key] = _pin(path, key, entry, rule)
+    return pins
+
+
+def _pin(path: Path, key: str, entry: Any, rule: re.Pattern[str]) -> Pin:
+    where = f"{path}: /artifacts/{key}"
+
+    def bad(field: str, what: str) -> InputError:
+        return InputError(
+            f"{where}/{field} {what}",
+            hint="regenerate the entry with `artreg lock update`, or restore the file from git",
+        )
+
+    if not isinstance(entry, dict):
+        raise bad("", "must be an object")
+    for field in ("registry", "name", "tag", "commit", "folder", "model"):
+        if not isinstance(entry.get(field), str) or not entry[field]:
+            raise bad(field, "must be a non-empty string")
+    try:
+        validate_name(entry["name"])
+    except ArtregError:
+        raise bad("name", f"{entry['name']!r} is not an artifact name") from None
+    if not _HEX40.match(entry["commit"]):
+        raise bad("commit", "must be a 40-digit commit id")
+    folder = StageDir.parse(entry["folder"])
+    if folder is None or folder.relpath != entry["folder"] or folder.name != entry["name"]:
+        raise bad("folder", f"{entry['folder']!r} is not a stage folder of {entry['name']}")
+    files = entry.get("files")
+    if not isinstance(files, dict) or not files:
+        raise bad("files", "must be a non-empty object")
+    for rel, info in files.items():
+        if not rule.match(rel):
+            raise bad(f"files/{rel}", "is not a path inside the folder")
+        if (
+            not isinstance(info, dict)
+            or not isinstance(info.get("sha256"), str)
+            or not _HEX64.match(info["sha256"])
+            or not isinstance(info.get("size"), int)
+            or info["size"] < 0
+        ):
+            raise bad(f"files/{rel}", "needs a sha256 (64 hex digits) and a size in bytes")
+    if entry["model"] not in files:
+        raise bad("model", f"{entry['model']!r} is not among /files")
+    return Pin.from_json(entry)
+
+
+def save(path: Path, pins: dict[str, Pin]) -> None:
+    from artreg.fileio import write_atomic
+
+    doc = {
+        "lockfile_version": VERSION,
+        "artifacts": {key: pins[key].to_json() for key in sorted(pins)},
+    }
+    write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+def find(path: Path, name: str, stage: str | None, version: str | None) -> Pin:
+    """The pin for `name` (at that stage or version; or the name's only pin)."""
+    pins = load(path)
+    wanted = spec_of(name, stage, version)
+    if wanted in pins:
+        return pins[wanted]
+    of_name = [p for p in pins.values() if p.name == name]
+    if len(of_name) == 1:
+        return of_name[0]
+    raise NotFoundError(
+        f"{path}: no pin for {wanted} (pinned: {', '.join(sorted(pins)) or 'nothing'})",
+        hint=f"add it with `artreg lock add URL {wanted}`",
+    )
+
+
+def add(path: Path, url: str, spec: str, cache_dir: Path | str | None = None) -> Pin:
+    """Resolve SPEC (NAME, NAME#STAGE or NAME@vX.Y.Z) in the registry at `url` and pin it."""
+    name, stage, version = parse_spec(spec)
+    pins = load(path) if path.exists() else {}
+    pin = resolve_pin(url, name, stage, version, cache_dir)
+    pins[spec_of(name, stage, version)] = pin
+    save(path, pins)
+    return pin
+
+
+@dataclass(frozen=True)
+class Change:
+    """A pin the registry has moved on from (or that no longer resolves)."""
+
+    spec: str
+    pinned: Pin
+    current: Pin | None
+    reason: str
+
+
+def changes(
+    path: Path, specs: tuple[str, ...] = (), cache_dir: Path | str | None = None
+) -> list[Change]:
+    """Every pin (or those of `specs`) whose registry now resolves to something else."""
+    pins = load(path)
+    unknown = [s for s in specs if s not in pins]
+    if unknown:
+        raise NotFoundError(
+            f"{path}: no pin for {', '.join(unknown)} (pinned: {', '.join(sorted(pins))})",
+            hint="name pins as they appear in the lock file, e.g. encoder#production",
+        )
+    found = []
+    for spec in specs or tuple(sorted(pins)):
+        pin = pins[spec]
+        name, stage, version = parse_spec(spec)
+        try:
+            now = resolve_pin(pin.registry, name, stage, version, cache_dir)
+        except NotFoundError as exc:
+            found.append(Change(spec, pin, None, f"no longer resolves: {exc.message}"))
+            continue
+        if (now.tag, now.commit, now.folder, now.files) != (
+            pin.tag,
+            pin.commit,
+            pin.folder,
+            pin.files,
+        ):
+            found.append(
+                Change(spec, pin, now, f"{pin.folder} ({pin.tag}) → {now.folder} ({now.tag})")
+            )
+    return found
+
+
+def update(
+    path: Path, specs: tuple[str, ...] = (), cache_dir: Path | str | None = None
+) -> list[Change]:
+    """Move the pins the registry has moved on from; returns the moves (pins that no longer
+    resolve are an error: nothing is written)."""
+    moved = changes(path, specs, cache_dir)
+    gone = [c for c in moved if c.current is None]
+    if gone:
+        raise NotFoundError(
+            f"{path}: " + "; ".join(f"{c.spec} {c.reason}" for c in gone),
+            hint="remove that entry from the lock file, or pin another stage or version",
+        )
+    if moved:
+        pins = load(path)
+        for change in moved:
+            assert change.current is not None
+            pins[change.spec] = change.current
+        save(path, pins)
+    return moved
