@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -136,16 +137,26 @@ def get_artifact_path(
     version: str | None = None,
     pull: bool = True,
     repo: Path | str | None = None,
+    as_of: str | datetime | None = None,
 ) -> Path:
     """Path of the model file of `name` (latest production by default), verified before use.
 
     Pulls the bytes if they are absent (with `pull=True`); raises IntegrityError, and never
-    returns the path, when any file of the artifact differs from its promoted sha256.
+    returns the path, when any file of the artifact differs from its promoted sha256. With
+    `as_of` (a date, an ISO time, a datetime or a commit), resolves by the tags that existed then.
     """
     from artreg import consume
 
     root = find_root(repo)
-    resolved = consume.resolve(root, name, stage=None if version else stage, version=version)
+    state = None
+    if as_of is not None:
+        from artreg.history import load_state_as_of
+        from artreg.layout import validate_name
+
+        state, _ = load_state_as_of(root, as_of, [validate_name(name)])
+    resolved = consume.resolve(
+        root, name, stage=None if version else stage, version=version, state=state
+    )
     if pull:
         consume.pull(root, resolved)
     else:

@@ -474,16 +474,32 @@ def _stage_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 @main.command(name="list")
 @click.option("--all", "show_all", is_flag=True, help="Include deprecated artifacts.")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="DATE|COMMIT",
+    help="Answer from the tags that existed then: YYYY-MM-DD (end of day, UTC), an ISO 8601 time, or a commit (its date).",
+)
 @repo_option
 @json_option
-def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
+def list_(show_all: bool, as_of: str | None, repo_path: str | None, as_json: bool) -> None:
     """List every artifact with its latest version and what each stage holds (like gto show).
 
     Example: artreg list --json
+
+    Example: artreg list --as-of 2024-05-01
     """
     from artreg.consume import overview
 
-    data = overview(_root(repo_path), deprecated=show_all)
+    root = _root(repo_path)
+    heading = ""
+    state = None
+    if as_of:
+        from artreg.history import load_state_as_of
+
+        state, moment = load_state_as_of(root, as_of)
+        heading = f"as of {moment.describe()}\n"
+    data = overview(root, state=state, deprecated=show_all)
     stages = ["raw", "validated", "production"]
     stages += sorted({s for v in data.values() for s in v["stages"]} - set(stages))
     rows = [
@@ -496,9 +512,52 @@ def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
     ]
     Output(as_json).emit(
         data,
-        _table(["name", "latest", *[f"#{s}" for s in stages]], rows)
+        heading
+        + (
+            _table(["name", "latest", *[f"#{s}" for s in stages]], rows)
+            if rows
+            else "the registry is empty"
+        ),
+    )
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "--stage",
+    type=click.Choice(["raw", "validated", "production"]),
+    help="Only this stage (default: every stage).",
+)
+@repo_option
+@json_option
+def history(name: str, stage: str | None, repo_path: str | None, as_json: bool) -> None:
+    """Which version held each stage of NAME, from when until when, put there by whom, through
+    which commit and pull request.
+
+    Example: artreg history encoder --stage production
+    """
+    from artreg.history import history as intervals
+    from artreg.history import iso
+
+    spans = intervals(_root(repo_path), name, stage)
+    rows = [
+        [
+            i.stage,
+            i.label,
+            iso(i.start),
+            iso(i.end) if i.end is not None else "now",
+            i.by + (" (fallback)" if i.began == "fallback" else ""),
+            i.commit[:12],
+            f"#{i.pull_request}" if i.pull_request else "-",
+            (f"{i.end_reason} by {i.successor}" if i.successor else i.end_reason) or "-",
+        ]
+        for i in spans
+    ]
+    Output(as_json).emit(
+        [i.as_dict() for i in spans],
+        _table(["stage", "version", "from", "until", "by", "commit", "PR", "ended"], rows)
         if rows
-        else "the registry is empty",
+        else f"{name} has never held a stage",
     )
 
 

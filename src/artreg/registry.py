@@ -118,31 +118,48 @@ class RegistryState:
             ) from None
 
 
-def build_state(records: list[TagRecord]) -> RegistryState:
-    """Fold tag records, oldest first, into the registry state (linear in the number of tags)."""
-    state = RegistryState(records=records)
-    annotated = sorted((r for r in records if r.annotated), key=lambda r: r.timestamp)
-    by_key: dict[tuple[str, str, str], VersionState] = {}  # (name, version, commit)
-    registered_at: dict[tuple[str, str], VersionState] = {}  # (name, commit), newest
-    for record in annotated:
+def replay_order(records: Sequence[TagRecord]) -> list[TagRecord]:
+    """The records the state is folded from, in folding order: annotated only, oldest first."""
+    return sorted((r for r in records if r.annotated), key=lambda r: r.timestamp)
+
+
+class StateBuilder:
+    """Folds tag records one at a time into a RegistryState, so callers that need the state
+    after every event (history, as-of queries) pay for one pass, not one pass per event."""
+
+    def __init__(self, records: list[TagRecord] | None = None) -> None:
+        self.state = RegistryState(records=records if records is not None else [])
+        self._by_key: dict[tuple[str, str, str], VersionState] = {}  # (name, version, commit)
+        self._registered_at: dict[tuple[str, str], VersionState] = {}  # (name, commit), newest
+
+    def add(self, record: TagRecord) -> ArtifactState:
+        """Apply one annotated record (records must come in `replay_order`)."""
         parsed = record.parsed
-        artifact = state.artifacts.get(parsed.name)
+        artifact = self.state.artifacts.get(parsed.name)
         if artifact is None:
-            artifact = state.artifacts[parsed.name] = ArtifactState(parsed.name)
+            artifact = self.state.artifacts[parsed.name] = ArtifactState(parsed.name)
         artifact.events.append(record)
         if parsed.action in (Action.REGISTER, Action.DEREGISTER):
             assert parsed.version is not None
-            version = _find_or_add(artifact, by_key, parsed.version, record.commit, True)
+            version = _find_or_add(artifact, self._by_key, parsed.version, record.commit, True)
             version.direct.append(record)
-            registered_at[(parsed.name, record.commit)] = version
+            self._registered_at[(parsed.name, record.commit)] = version
         elif parsed.action in (Action.ASSIGN, Action.UNASSIGN):
             assert parsed.stage is not None
             # A stage tag belongs to the version registered at its commit, else to the commit.
-            version = registered_at.get((parsed.name, record.commit)) or _find_or_add(
-                artifact, by_key, record.commit, record.commit, False
+            version = self._registered_at.get((parsed.name, record.commit)) or _find_or_add(
+                artifact, self._by_key, record.commit, record.commit, False
             )
             version.stage_events.setdefault(parsed.stage, []).append(record)
-    return state
+        return artifact
+
+
+def build_state(records: list[TagRecord]) -> RegistryState:
+    """Fold tag records, oldest first, into the registry state (linear in the number of tags)."""
+    builder = StateBuilder(records)
+    for record in replay_order(records):
+        builder.add(record)
+    return builder.state
 
 
 def _find_or_add(
