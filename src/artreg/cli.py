@@ -705,6 +705,35 @@ def get(
 
 @main.command()
 @click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write the site into (new, empty, or a site artreg wrote before).",
+)
+@repo_option
+@json_option
+def site(out_dir: str, repo_path: str | None, as_json: bool) -> None:
+    """Write the registry as a static web site: every name, stage, release and its history.
+
+    It works from file://, any static server, a sub-path and GitHub Pages, and loads nothing
+    from elsewhere. params.yaml may set site.title, site.url (commit links), site.metric.
+
+    Example: artreg site -o _site && python -m http.server -d _site
+    """
+    from artreg.site import build_site
+
+    built = build_site(_root(repo_path), Path(out_dir))
+    Output(as_json).emit(
+        built.as_dict(),
+        f"wrote {built.pages} pages for {built.names} names into {built.out} "
+        f"(open {built.out / 'index.html'})",
+    )
+
+
+@main.command()
+@click.option(
     "--check", is_flag=True, help="Exit 1 if artifacts/registry.json is out of date; write nothing."
 )
 @repo_option

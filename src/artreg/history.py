@@ -106,13 +106,13 @@ def intervals(
     done: list[Interval] = []
     for timestamp, group_iter in groupby(mine, key=lambda r: r.timestamp):
         group = list(group_iter)
-        was_deprecated = builder.state.artifacts[name].deprecated if current or done else False
+        before = builder.state.artifacts.get(name)
+        was_deprecated = before is not None and before.deprecated
         artifact: ArtifactState | None = None
         for record in group:
             artifact = builder.add(record)
         assert artifact is not None
-        stages = {s for v in artifact.versions for s in v.stage_events} | set(current)
-        for s in sorted(stages):
+        for s in sorted(_touched(artifact, group, was_deprecated, current)):
             holder = None if artifact.deprecated else artifact.stage(s)
             held = current.get(s)
             if held is not None and held[0] is holder:
@@ -133,6 +133,20 @@ def intervals(
     order = {s: i for i, s in enumerate(STAGES)}
     done.sort(key=lambda i: (order.get(i.stage, len(order)), i.stage, i.start))
     return [i for i in done if stage is None or i.stage == stage]
+
+
+def _touched(
+    artifact: ArtifactState,
+    group: list[TagRecord],
+    was_deprecated: bool,
+    current: dict[str, tuple[VersionState, Interval]],
+) -> set[str]:
+    """The stages whose holder these events may have changed (all, when one (un)hides the
+    artifact or changes which versions are active; else only the stages they name)."""
+    actions = {r.parsed.action for r in group}
+    if was_deprecated != artifact.deprecated or actions & {Action.REGISTER, Action.DEREGISTER}:
+        return {s for v in artifact.versions for s in v.stage_events} | set(current)
+    return {r.parsed.stage for r in group if r.parsed.stage is not None}
 
 
 def _open(

@@ -80,9 +80,13 @@ class ArtifactState:
         best: tuple[int, int] | None = None
         holder = None
         for index, version in enumerate(self.versions):
-            since = version.assigned_since(stage) if version.active else None
-            if since is not None and (best is None or (since, index) > best):
-                best, holder = (since, index), version
+            # assigned_since() and active, inlined: history asks this after every event.
+            events = version.stage_events.get(stage)
+            if not events or events[-1].parsed.action is not Action.ASSIGN:
+                continue
+            key = (events[-1].timestamp, index)
+            if (best is None or key > best) and version.active:
+                best, holder = key, version
         return holder
 
     def stages(self) -> dict[str, VersionState]:
