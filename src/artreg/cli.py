@@ -549,7 +549,7 @@ def history(name: str, stage: str | None, repo_path: str | None, as_json: bool) 
             i.by + (" (fallback)" if i.began == "fallback" else ""),
             i.commit[:12],
             f"#{i.pull_request}" if i.pull_request else "-",
-            (f"{i.end_reason} by {i.successor}" if i.successor else i.end_reason) or "-",
+            i.ended or "-",
         ]
         for i in spans
     ]

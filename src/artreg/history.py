@@ -64,6 +64,15 @@ class Interval:
     landed_in: str | None = None  # the merge commit that brought `commit` in, if not itself
 
     @property
+    def ended(self) -> str | None:
+        """Why it ended, in words: "replaced by v1.1.0", "deregistered (then v1.0.0)"..."""
+        if self.end_reason == "replaced" and self.successor:
+            return f"replaced by {self.successor}"
+        if self.successor:
+            return f"{self.end_reason} (then {self.successor})"
+        return self.end_reason
+
+    @property
     def label(self) -> str:
         """The version, else the stage folder's entry (a session or validated id), else the commit."""
         if self.version:
@@ -73,6 +82,7 @@ class Interval:
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["label"] = self.label
+        data["ended"] = self.ended
         data["start"] = iso(self.start)
         data["end"] = iso(self.end) if self.end is not None else None
         return data

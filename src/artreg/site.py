@@ -772,12 +772,15 @@ Every page is a file of this folder: no server, nothing loaded from elsewhere.</
         if self.r.metric is None or not points:
             return '<span class="muted">—</span>'
         summary = ", ".join(f"{label} {fmt(value)}" for label, value in points)
-        return _chart(
+        chart = _chart(
             points,
             width,
             height,
             f"{self.r.metric} across {len(points)} version{'s' if len(points) != 1 else ''}: {summary}",
             axes=False,
+        )
+        return (
+            f'<span class="spark">{chart}<span class="value">{h(fmt(points[-1][1]))}</span></span>'
         )
 
     def series(self, model: Model) -> list[tuple[str, float]]:
@@ -812,7 +815,9 @@ Every page is a file of this folder: no server, nothing loaded from elsewhere.</
             assert record is not None
             since = when(record.timestamp)
             entry = self.r.entries.get(_folder_of_record(self.r, record) or "")
-            by = h(str(entry.metadata.get("created_by") or who(record)) if entry else who(record))
+            person = str(entry.metadata.get("created_by") or who(record)) if entry else who(record)
+            short = person.split(" <", 1)[0] or person
+            by = f'<span title="{h(person)}">{h(short)}</span>' if short != person else h(person)
         latest = artifact.latest()
         status = ' <span class="badge">deprecated</span>' if artifact.deprecated else ""
         name = model.name
@@ -1019,7 +1024,7 @@ release, and {metric} across versions. The search box filters this table by name
                 + (f' <span class="muted">({h(s.began)})</span>' if s.began != "assigned" else ""),
                 self.commit(s.commit),
                 self.pull(s.pull_request),
-                h((f"{s.end_reason} by {s.successor}" if s.successor else s.end_reason) or "—"),
+                h(s.ended or "—"),
             ]
             for s in sorted(
                 spans, key=lambda s: (s.start, STAGES.index(s.stage) if s.stage in STAGES else 9)
@@ -1095,10 +1100,12 @@ release, and {metric} across versions. The search box filters this table by name
         release = folder.stage == "production"
         title = f"{model.name} {entry.label}" if release else f"{model.name} · {entry.label}"
         parts = [f"<h1>{h(title)}</h1>", f'<p class="lead">{self.status(model, entry)}</p>']
+        # What a reviewer reads first (gates, changes, where it came from), then what a
+        # consumer needs (commands, files), then the card.
         parts.append(self.summary(page, model, entry))
-        parts.append(self.fetch(model, entry))
         parts.append(self.gates(entry))
         parts.append(self.deltas(page, model, entry))
+        parts.append(self.lineage(page, model, entry))
         if entry.curves:
             alt = f"Training curves of {model.name}, raw session {_session(meta) or 'unknown'}: metrics per epoch"
             parts.append(
@@ -1106,7 +1113,7 @@ release, and {metric} across versions. The search box filters this table by name
                 f'<figure><img src="{h(self.rel(page, entry.curves))}" alt="{h(alt)}">'
                 "<figcaption>Per-epoch metrics of the training session, as registered.</figcaption></figure></section>"
             )
-        parts.append(self.lineage(page, model, entry))
+        parts.append(self.fetch(model, entry))
         parts.append(self.files(entry))
         parts.append(self.card(page, entry))
         crumbs = [
@@ -1275,7 +1282,9 @@ release, and {metric} across versions. The search box filters this table by name
             return heading + f"<p>{h(why)}</p></section>"
         mine, theirs = self.r.all_metrics(entry), self.r.all_metrics(baseline)
         rows = []
-        for metric in sorted(set(mine) | set(theirs)):
+        # Metrics that changed first, then the rest, each alphabetically.
+        names = sorted(set(mine) | set(theirs), key=lambda m: (mine.get(m) == theirs.get(m), m))
+        for metric in names:
             a, b = theirs.get(metric), mine.get(metric)
             delta = f"{b - a:+.6g}" if a is not None and b is not None else "—"
             rows.append(
@@ -1610,7 +1619,7 @@ def _chart(points: list[tuple[str, float]], width: int, height: int, label: str,
     step = inner_w / max(len(points) - 1, 1)
 
     def xy(i: int, v: float) -> tuple[float, float]:
-        x = pad_x + (i * step if len(points) > 1 else inner_w / 2)
+        x = pad_x + i * step  # a single point sits at the left, where a series would start
         return round(x, 1), round(pad_y + inner_h * (1 - (v - low) / span), 1)
 
     coords = [xy(i, v) for i, v in enumerate(values)]
