@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
-PAIRS = ("1", "2", "3a", "3b", "4a", "4b", "5a", "5b", "6")
+PAIRS = ("1", "2", "3a", "3b", "4a", "4b", "5a", "5b", "6", "7")
 
 
 def test_quick_benchmark_writes_a_row_with_a_numeric_ratio_per_pair(tmp_path: Path) -> None:
