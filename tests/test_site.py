@@ -56,6 +56,21 @@ def chromium() -> str:
     pytest.skip(message)
 
 
+def test_without_chromium_the_browser_tests_skip_locally_and_fail_in_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = sys.modules[__name__]
+    monkeypatch.setattr(module, "CHROMIUM", None)
+    monkeypatch.setattr(module, "IN_CI", False)
+    with pytest.raises(
+        pytest.skip.Exception, match="apt-get install -y --no-install-recommends chromium"
+    ):
+        chromium()
+    monkeypatch.setattr(module, "IN_CI", True)
+    with pytest.raises(pytest.fail.Exception, match="apt-get install"):
+        chromium()
+
+
 def browse(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     exe = chromium()
     with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
