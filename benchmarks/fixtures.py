@@ -230,6 +230,16 @@ def _curves_png() -> bytes:
     return training_curves_png({"loss": loss, "coverage": [0.9 + 0.008 * i for i in range(10)]}, "")
 
 
+def _session_png(label: str) -> bytes:
+    """The picture, made distinct per session (a tEXt chunk before IEND), as real ones are."""
+    import zlib
+
+    png = _curves_png()
+    body = b"tEXt" + b"Comment\x00" + label.encode()
+    chunk = (len(body) - 4).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+    return png[:-12] + chunk + png[-12:]
+
+
 def _stage_files(p: Promotion, created: str, rank: int) -> dict[str, bytes]:
     """What artreg leaves in a folder besides its manifest: metadata.json, the model card
     (written by artreg's own generator), results files; a raw session's training curves."""
@@ -237,7 +247,7 @@ def _stage_files(p: Promotion, created: str, rank: int) -> dict[str, bytes]:
 
     who = f"{TAGGER[0]} <{TAGGER[1]}>"
     if p.stage == "raw":
-        return {"metrics/training_curves.png": _curves_png()}  # written once, as a mark
+        return {"metrics/training_curves.png": _session_png(p.folder)}
     digest = hashlib.sha256(p.folder.encode()).hexdigest()
     coverage = round(0.95 + 0.04 * ((rank * 37) % 100) / 100, 4)
     source_id = p.source.rsplit("/", 1)[-1]
@@ -357,8 +367,6 @@ def build_tag_registry(
     )
 
     stream: list[bytes] = []
-    if site_files:
-        stream += [b"blob\n", b"mark :1000000\n", _data(_curves_png())]
     latest: dict[str, Promotion] = {}
     who = f"{TAGGER[0]} <{TAGGER[1]}>"
     tag_time = base
@@ -378,11 +386,8 @@ def build_tag_registry(
             files.append(b"M 100644 inline " + f"{p.folder}/manifest.json".encode() + b"\n")
             files.append(_data(_manifest(p, created, extra)))
             for rel, data in extra.items():
-                if rel.endswith(".png"):
-                    files.append(b"M 100644 :1000000 " + f"{p.folder}/{rel}".encode() + b"\n")
-                else:
-                    files.append(b"M 100644 inline " + f"{p.folder}/{rel}".encode() + b"\n")
-                    files.append(_data(data))
+                files.append(b"M 100644 inline " + f"{p.folder}/{rel}".encode() + b"\n")
+                files.append(_data(data))
         files.append(b"M 100644 inline dvc.yaml\n" + _data(_dvc_yaml(latest)))
         message = (
             f"artreg: {len(chunk)} synthetic promotions ({chunk[0].name} … {chunk[-1].name})\n"

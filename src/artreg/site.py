@@ -20,6 +20,7 @@ params.yaml, all optional:
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import os
@@ -214,6 +215,7 @@ class Registry:
     models: dict[str, Model]
     entries: dict[str, Entry]  # folder relpath -> entry
     files: dict[str, bytes]  # site path -> bytes of copied pictures
+    copied: dict[str, str]  # repo path of a copied picture -> its site path
     head: str | None
     now: int  # the newest tag or commit date: "now" for intervals still open
     descriptions: dict[str, dict[str, Any]]  # dvc.yaml artifacts.<name> at HEAD
@@ -312,6 +314,7 @@ def collect(shared: Shared, names: Iterable[str] | None = None) -> Registry:
     entries: dict[str, Entry] = {}
     raw: dict[str, dict[str, TagRecord]] = {}
     files: dict[str, bytes] = {}
+    copied: dict[str, str] = {}  # repo path of a picture -> its site path
     descriptions: dict[str, dict[str, Any]] = {}
     with gitrepo.batch_reader(root) as reader:
         folders = _folders(reader, [state.artifacts[n] for n in chosen])
@@ -364,8 +367,11 @@ def collect(shared: Shared, names: Iterable[str] | None = None) -> Registry:
             kind = _image_kind(data)
             if data is None or kind is None or len(data) > MAX_IMAGE_BYTES:
                 continue
-            target = f"files/{path}"
+            # Named by content, all in one folder: no folder per session to make, and a
+            # picture shared by several folders is written once.
+            target = f"files/{hashlib.sha256(data).hexdigest()}.{kind}"
             files[target] = data
+            copied[path] = target
             for entry in pictures[path][1]:
                 entry.curves = target
 
@@ -403,6 +409,7 @@ def collect(shared: Shared, names: Iterable[str] | None = None) -> Registry:
         models,
         entries,
         files,
+        copied,
         head,
         shared.now,
         descriptions,
@@ -1439,8 +1446,8 @@ release, and {metric} across versions. The search box filters this table by name
         target = posixpath.normpath(posixpath.join(folder, url.split("#")[0].split("?")[0]))
         if target.startswith(".."):
             return None
-        if f"files/{target}" in self.r.files:
-            return self.rel(page, f"files/{target}")
+        if target in self.r.copied:
+            return self.rel(page, self.r.copied[target])
         if base:
             return f"{base}/{'raw' if kind == 'image' else 'blob'}/{commit}/{target}"
         return None
