@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg.registry import tag_message
+from artreg.tags import tag_message
 
 VENV_BIN = Path(sys.executable).parent
 ARTREG = VENV_BIN / "artreg"
@@ -323,12 +323,23 @@ def _stage_files(p: Promotion, created: str, rank: int) -> dict[str, bytes]:
     }
 
 
+def gto_message(tag: str) -> str:
+    """The message `gto` itself writes on a tag (gto/registry.py): no `folder:` line, so a reader
+    must find each tag's folder in dvc.yaml at the tag's commit."""
+    name, _, rest = tag.partition("@v") if "@v" in tag else tag.partition("#")
+    if "@v" in tag:
+        return f"Registering artifact {name} version v{rest}"
+    stage = rest.split("#")[0]
+    return f"Assigning stage {stage} to artifact {name} commit HEAD"
+
+
 def build_tag_registry(
     root: Path,
     env: Mapping[str, str],
     names: int,
     tags_per_name: int,
     commits: int,
+    writer: str = "artreg",
     site_files: bool = False,
 ) -> TagRegistry:
     """A registry with `names * tags_per_name` annotated GTO tags on `commits` commits.
@@ -341,6 +352,10 @@ def build_tag_registry(
     `kind:`/`folder:`/`source:`/`by:` lines), a distinct increasing date, and points at the
     commit of its folder. Promotions are interleaved round-robin over the names, so one commit
     never carries two promotions of the same name.
+
+    With `writer="gto"`, every tag carries the message gto writes instead (see `gto_message`),
+    and the commits change only dvc.yaml, as in a registry made with `gto register` /
+    `gto assign` or Studio, where nothing but dvc.yaml says which folder a tag promoted.
     """
     all_names = [f"model-{i:03d}" for i in range(names)]
     per_name = [promotions_of(n, tags_per_name) for n in all_names]
@@ -382,6 +397,8 @@ def build_tag_registry(
         files = []
         for p in chunk:
             latest[p.name] = p
+            if writer == "gto":
+                continue  # gto knows nothing of artreg's folders: its commits change dvc.yaml
             extra = _stage_files(p, created, c) if site_files else {}
             files.append(b"M 100644 inline " + f"{p.folder}/manifest.json".encode() + b"\n")
             files.append(_data(_manifest(p, created, extra)))
@@ -404,6 +421,8 @@ def build_tag_registry(
         for p in chunk:
             msg = tag_message(p.title, kind=p.stage, folder=p.folder, source=p.source, by=who)
             for tag in p.tags:
+                if writer == "gto":
+                    msg = gto_message(tag) + "\n"
                 tag_time += 60
                 stream += [
                     f"tag {tag}\n".encode(),

@@ -37,7 +37,7 @@ from timing import Measurement, Stats, alternate, fmt_bytes, fmt_seconds, run, r
 
 HERE = Path(__file__).resolve().parent
 GiB = 1 << 30
-PAIRS = ("list", "resolve", "startup", "register", "verify", "pull", "memory", "site")
+PAIRS = ("list", "resolve", "gto-list", "startup", "register", "verify", "pull", "memory", "site")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class Sizes:
     tags_per_name: int = 100
     commits: int = 300
     scaling_names: int = 10  # a second, smaller tag registry where gto runs to completion
+    gto_names: int = 20  # pair 7: a registry whose tags gto wrote (no `folder:` line)
+    gto_tags_per_name: int = 100
     runs: int = 5
     startup_runs: int = 10
     slow_runs: int = 3  # gto where it finishes
@@ -71,6 +73,8 @@ QUICK = Sizes(
     tags_per_name=20,
     commits=20,
     scaling_names=0,
+    gto_names=3,
+    gto_tags_per_name=20,
     runs=2,
     startup_runs=3,
     slow_runs=2,
@@ -342,6 +346,87 @@ def _check_against_gto(reg: fixtures.TagRegistry, env: dict[str, str]) -> None:
             got = entry["version"] or entry["commit"]
             if got != want:
                 raise AssertionError(f"{n}#{stage}: artreg says {got}, gto says {want}")
+
+
+# --- pair 7: reading a registry whose tags gto wrote --------------------------------------------
+
+
+def bench_gto_tags(report: Report, work: Path, env: dict[str, str]) -> None:
+    s = report.sizes
+    log(f"building a gto-written registry of {s.gto_names} names × {s.gto_tags_per_name} tags ...")
+    small = fixtures.build_tag_registry(
+        work / "gto-tags",
+        env,
+        s.gto_names,
+        s.gto_tags_per_name,
+        s.gto_tags_per_name,  # each commit carries at most one promotion per name
+        writer="gto",
+    )
+    _check_artreg_list(small, env)
+    _check_against_gto(small, env)
+    log(f"7a. list: artreg list --json vs gto show --json ({small.ntags:,} gto-written tags)")
+    a, b = alternate(
+        [
+            ("artreg", lambda: run([ARTREG, "list", "--json"], small.root, env)),
+            ("gto", lambda: run([GTO, "show", "--json"], small.root, env)),
+        ],
+        runs=s.slow_runs,
+        log=log,
+    )
+    report.rows.append(
+        ratio_row(
+            "7a",
+            f"list {len(small.names)} names, {small.ntags:,} tags that gto wrote: "
+            "`artreg list --json` vs `gto show --json`",
+            a,
+            b,
+            kind="speed-up (gto ÷ artreg)",
+            target="≥ 50×",
+            check=lambda r: r >= 50,
+        )
+    )
+    log(f"building a gto-written registry of {s.names} names × {s.tags_per_name} tags ...")
+    big = fixtures.build_tag_registry(
+        work / "gto-tags-big", env, s.names, s.tags_per_name, s.commits, writer="gto"
+    )
+    _check_artreg_list(big, env)
+    log(f"7b. list at {big.ntags:,} gto-written tags: artreg list --json vs gto show --json")
+    a2, b2 = alternate(
+        [
+            ("artreg", lambda: run([ARTREG, "list", "--json"], big.root, env)),
+            ("gto", lambda: run([GTO, "show", "--json"], big.root, env, timeout=s.gto_timeout)),
+        ],
+        runs=s.runs,
+        warmup=0,
+        limits={"gto": s.gto_runs},
+        log=log,
+    )
+    report.rows.append(
+        ratio_row(
+            "7b",
+            f"list {len(big.names)} names, {big.ntags:,} tags that gto wrote: "
+            "`artreg list --json` vs `gto show --json`",
+            a2,
+            b2,
+            kind="speed-up (gto ÷ artreg)",
+            target="artreg < 0.2 s",
+            check=lambda r, a=a2: a.median < 0.2,
+        )
+    )
+    report.sections.append(
+        "### 7. Listing a registry whose tags gto wrote\n\n"
+        "The registries of pair 1, but every tag carries the message `gto` writes "
+        "(`Registering artifact NAME version vX.Y.Z`, `Assigning stage STAGE to artifact NAME "
+        "...`), without artreg's `folder:` line, and the commits change only `dvc.yaml`, as "
+        "in a registry made with `gto register` / `gto assign` or Studio. artreg must then read `artifacts.NAME.path` from `dvc.yaml` at "
+        "the commit of every tag behind a current stage: it reads them all through one "
+        "`git cat-file --batch` process and parses each distinct file once with libyaml. "
+        f"7a: {small.ntags:,} tags over {len(small.names)} names on {small.ncommits:,} commits "
+        "(at most one promotion of a name per commit); gto runs to the end. 7b: {big.ntags:,} tags "
+        f"({big.ncommits} commits); gto is stopped after {s.gto_timeout:.0f} s as in pair 1. "
+        "artreg's answer is checked against the fixture (every production version) and, on "
+        "the 7a registry, against gto's stages.\n"
+    )
 
 
 # --- pair 3: start-up ---------------------------------------------------------------------------
@@ -721,13 +806,13 @@ def bench_pull(report: Report, work: Path, env: dict[str, str]) -> None:
         )
 
 
-# --- pair 7: the registry's static site ------------------------------------------------------------
+# --- pair 8: the registry's static site ------------------------------------------------------------
 
 
 def bench_site(report: Report, work: Path, env: dict[str, str]) -> None:
     s = report.sizes
     log(
-        f"7. site: building a registry of {s.names} names × {s.tags_per_name} tags with its files ..."
+        f"8. site: building a registry of {s.names} names × {s.tags_per_name} tags with its files ..."
     )
     reg = fixtures.build_tag_registry(
         work / "site-registry", env, s.names, s.tags_per_name, s.commits, site_files=True
@@ -776,7 +861,7 @@ def bench_site(report: Report, work: Path, env: dict[str, str]) -> None:
         log=log,
     )[0]
     row = Row(
-        "7",
+        "8",
         f"static site of {len(reg.names)} names, {reg.ntags:,} tags ({len(folders):,} release and "
         "validated pages): `artreg site -o DIR` vs the git reads alone",
         a,
@@ -792,7 +877,7 @@ def bench_site(report: Report, work: Path, env: dict[str, str]) -> None:
     )
     report.rows.append(row)
     report.sections.append(
-        "### 7. The registry's static site\n\n"
+        "### 8. The registry's static site\n\n"
         f"The registry of pair 1's shape ({len(reg.names)} names, {reg.ntags:,} tags), with what "
         "artreg leaves in each folder: `metadata.json`, a model card from artreg's own generator, "
         "results files, and a training-curve picture per raw session. `artreg site -o DIR` "
@@ -951,6 +1036,8 @@ def main(argv: list[str] | None = None) -> int:
     steps: list[tuple[str, Callable[[], Any]]] = []
     if only & {"list", "resolve"}:
         steps.append(("list/resolve", lambda: bench_tags(report, work, env, only)))
+    if "gto-list" in only:
+        steps.append(("gto-list", lambda: bench_gto_tags(report, work, env)))
     if "startup" in only:
         steps.append(("startup", lambda: bench_startup(report, work, env)))
     state: dict[str, Any] = {}

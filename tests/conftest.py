@@ -1,4 +1,5 @@
-"""Shared fixtures: a registry repo, real tiny PyTorch checkpoints, a bare origin, snapshots.
+"""Shared fixtures: a registry repo, real tiny PyTorch checkpoints, a bare origin, an S3 server.
+(Shared helpers that are not fixtures live in the `helpers` package.)
 
 Everything is real: git repositories in temporary folders, DVC, torch checkpoints. HOME and git's
 global configuration are isolated per test, so the user's settings never leak in or out.
@@ -7,11 +8,8 @@ global configuration are isolated per test, so the user's settings never leak in
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 from artreg.cli import main
-from artreg.initrepo import init_registry
+from artreg.features.init import init_registry
 
-BIN = Path(sys.executable).parent
-ARTREG = str(BIN / "artreg")
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+from helpers import CliResult, git
 
 
 @pytest.fixture(autouse=True)
@@ -45,12 +41,6 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     return home
 
 
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
-    ).stdout
-
-
 @pytest.fixture
 def registry(tmp_path: Path) -> Path:
     """A fresh registry repo (git + DVC + artreg layout) with its own local DVC remote."""
@@ -70,7 +60,7 @@ def bare_origin(tmp_path: Path, registry: Path) -> Path:
 
 
 def _train(out: Path, epochs: int, seed: int) -> None:
-    from artreg.demo import train_tiny_model
+    from artreg.features.demo import train_tiny_model
 
     train_tiny_model(out, epochs=epochs, seed=seed)
 
@@ -90,39 +80,6 @@ def checkpoint_dir(tmp_path: Path, _checkpoint_template: Path) -> Path:
     return target
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """What must be exactly as before after a refused command."""
-
-    status: str
-    tags: str
-    head: str
-    pointers: tuple[str, ...]
-    files: tuple[str, ...]
-
-
-def snapshot(root: Path) -> Snapshot:
-    return Snapshot(
-        status=git(root, "status", "--porcelain", "--untracked-files=all", "--ignored"),
-        tags=git(root, "for-each-ref", "refs/tags", "--format=%(refname) %(objectname)"),
-        head=git(root, "rev-parse", "HEAD"),
-        pointers=tuple(sorted(str(p.relative_to(root)) for p in root.rglob("*.dvc"))),
-        files=tuple(
-            sorted(str(p.relative_to(root)) for p in (root / "artifacts").rglob("*") if p.is_file())
-        ),
-    )
-
-
-@dataclass
-class CliResult:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> object:
-        return json.loads(self.stdout)
-
-
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch):
     """Run `artreg ARGS...` in-process from a given folder; returns exit code and outputs."""
@@ -134,19 +91,6 @@ def cli(monkeypatch: pytest.MonkeyPatch):
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return run
-
-
-def run_tool(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run a console script of this environment (gto, dvc, artreg) as a separate process."""
-    exe = BIN / args[0]
-    return subprocess.run(
-        [str(exe), *args[1:]],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=check,
-        env={**os.environ},
-    )
 
 
 @pytest.fixture(scope="session")
@@ -195,44 +139,3 @@ def s3(_moto_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtu
     server = S3(_moto_server, bucket)
     server.client().create_bucket(Bucket=bucket)
     return server
-
-
-def clone_repo(origin: Path, target: Path) -> Path:
-    """`git clone` with every tag, as a teammate's or a service's checkout."""
-    subprocess.run(["git", "clone", "--quiet", str(origin), str(target)], check=True)
-    subprocess.run(["git", "-C", str(target), "fetch", "--quiet", "--tags"], check=True)
-    return target
-
-
-def start_paused(args: list[str], cwd: Path, where: str, marker: Path) -> subprocess.Popen[bytes]:
-    """Start `artreg ARGS` and return once it stands still at fault point `where`."""
-    import time
-
-    env = {**os.environ, "CI": "true", "ARTREG_PAUSE_AT": where, "ARTREG_PAUSE_FILE": str(marker)}
-    proc = subprocess.Popen(
-        [ARTREG, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    deadline = time.monotonic() + 60
-    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert marker.exists(), f"never reached {where}: {proc.communicate()}"
-    return proc
-
-
-RELEASE_INPUTS = {
-    "benchmarks": EXAMPLES / "benchmarks.json",
-    "resource_usage": EXAMPLES / "resource_usage.json",
-    "approved_by": "rm",
-}
-
-
-def release(root: Path, name: str, session: str, ckpt: Path, version: str) -> str:
-    """The whole lifecycle for one session: register raw, validate `best`, release `version`.
-
-    Returns the release commit."""
-    from artreg.promote import promote_to_production, promote_to_validated
-    from artreg.register import register_raw
-
-    register_raw(root, name, session, ckpt)
-    vid = promote_to_validated(root, name, session, "best", EXAMPLES / "validation_results.json").id
-    return promote_to_production(root, name, vid, version, **RELEASE_INPUTS).commit

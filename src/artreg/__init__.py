@@ -2,7 +2,7 @@
 
 The public Python API (the seeds' calls work as written):
 
-    from artreg import ArtifactRepository, get_artifact_path, verify_artifact
+    from artreg import ArtifactRepository, get_artifact_path, verify_artifact, register_artifact
     repo = ArtifactRepository("artifacts")
     repo.register_training_session(session_id=..., checkpoint_dir=..., config=..., metrics=...)
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from artreg._version import __version__
 
 _API = (
     "ArtifactRepository",
@@ -21,6 +21,7 @@ _API = (
     "verify_artifact",
     "register_artifact",
     "load_registry",
+    "save_registry",
 )
 _ERRORS = (
     "ArtregError",
@@ -44,6 +45,7 @@ __all__ = [
     "get_artifact_path",
     "load_registry",
     "register_artifact",
+    "save_registry",
     "verify_artifact",
 ]
 
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
         get_artifact_path,
         load_registry,
         register_artifact,
+        save_registry,
         verify_artifact,
     )
     from artreg.errors import (

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo
+from artreg import location
 from artreg.hashing import ProgressFn
 from artreg.publish import Published, PublishOptions
 
 
 def find_root(path: Path | str | None = None) -> Path:
-    """The registry root: the git top level of `path`, else of $ARTREG_REPO, else of the cwd."""
-    start = Path(path or os.environ.get("ARTREG_REPO") or Path.cwd())
-    while not start.exists() and start != start.parent:
-        start = start.parent
-    return gitrepo.toplevel(start.resolve())
+    """The registry root: `path` if given (it must exist), else the git repository around the
+    current folder, else (only outside any repository) $ARTREG_REPO. See artreg.location."""
+    return location.find_root(path)
 
 
 class ArtifactRepository:
-    """A registry repo, addressed by its artifacts folder or any path inside it."""
+    """A registry repo, addressed by its artifacts folder or any path inside it (default: the
+    repository around the current folder, as the CLI finds it)."""
 
     def __init__(
         self,
-        path: Path | str = "artifacts",
+        path: Path | str | None = None,
         *,
         name: str | None = None,
         wait: float = 0.0,
@@ -49,7 +47,7 @@ class ArtifactRepository:
         progress: ProgressFn | None = None,
     ) -> Published:
         """Register a training session's checkpoints, config and metrics as a raw artifact."""
-        from artreg.register import register_raw
+        from artreg.features.register import register_raw
 
         return register_raw(
             self.root,
@@ -75,7 +73,7 @@ class ArtifactRepository:
         progress: ProgressFn | None = None,
     ) -> Published:
         """Promote a checkpoint of a raw session to validated (gates, clean weights, model card)."""
-        from artreg.promote import promote_to_validated
+        from artreg.features.promote import promote_to_validated
 
         return promote_to_validated(
             self.root,
@@ -107,7 +105,7 @@ class ArtifactRepository:
         progress: ProgressFn | None = None,
     ) -> Published:
         """Release a validated artifact to production as `name@v<version>`."""
-        from artreg.promote import promote_to_production
+        from artreg.features.release import promote_to_production
 
         return promote_to_production(
             self.root,
@@ -145,22 +143,22 @@ def get_artifact_path(
     returns the path, when any file of the artifact differs from its promoted sha256. With
     `as_of` (a date, an ISO time, a datetime or a commit), resolves by the tags that existed then.
     """
-    from artreg import consume
+    from artreg.features import fetch
 
     root = find_root(repo)
-    state = None
+    registry = None
     if as_of is not None:
-        from artreg.history import load_state_as_of
-        from artreg.layout import validate_name
+        from artreg.features.history import load_as_of
+        from artreg.tags import validate_name
 
-        state, _ = load_state_as_of(root, as_of, [validate_name(name)])
-    resolved = consume.resolve(
-        root, name, stage=None if version else stage, version=version, state=state
+        registry, _ = load_as_of(root, as_of, [validate_name(name)])
+    resolved = fetch.resolve(
+        root, name, stage=None if version else stage, version=version, registry=registry
     )
     if pull:
-        consume.pull(root, resolved)
+        fetch.pull(root, resolved)
     else:
-        consume.verify(root, resolved)
+        fetch.verify(root, resolved)
     return root / resolved.model
 
 
@@ -171,13 +169,13 @@ def verify_artifact(
     repo: Path | str | None = None,
 ) -> bool:
     """True if every file of the artifact is present and matches its promoted sha256."""
-    from artreg import consume
     from artreg.errors import ArtregError
+    from artreg.features import fetch
 
     try:
         root = find_root(repo)
-        resolved = consume.resolve(root, name, stage=None if version else stage, version=version)
-        consume.verify(root, resolved)
+        resolved = fetch.resolve(root, name, stage=None if version else stage, version=version)
+        fetch.verify(root, resolved)
     except ArtregError:
         return False
     return True
@@ -191,19 +189,44 @@ def register_artifact(
     repo: Path | str | None = None,
     notes: str | None = None,
     benchmarks: Mapping[str, Any] | Path | str | None = None,
+    resource_usage: Mapping[str, Any] | Path | str | None = None,
+    approved_by: str | None = None,
+    security_review: Mapping[str, Any] | Path | str | None = None,
 ) -> dict[str, Any]:
     """Release a ready model file (distilled, LoRA, encoder...) as `model_type@v<version>`.
 
-    Returns the updated registry index, as the seed's function did.
+    The release policy of `promote --to production` applies: the production gates of the
+    committed params.yaml (`benchmarks=`, `resource_usage=`), the approval (`approved_by=` or
+    ARTREG_APPROVED_BY) and a security review when required (`security_review=`); a refusal
+    names the keyword to add. Returns the updated registry index, as the seed's function did.
     """
     from artreg import index
-    from artreg.promote import register_model_file
+    from artreg.features.release import register_model_file
 
     root = find_root(repo)
     register_model_file(
-        root, model_type, Path(file_path), version, notes=notes, benchmarks=benchmarks
+        root,
+        model_type,
+        Path(file_path),
+        version,
+        notes=notes,
+        benchmarks=benchmarks,
+        resource_usage=resource_usage,
+        approved_by=approved_by,
+        security_review=security_review,
     )
     return index.load(root)
+
+
+def save_registry(data: Mapping[str, Any], repo: Path | str | None = None) -> None:
+    """The seed's writer of registry.json, which artreg generates from tags and folders.
+
+    Data equal to the generated index is written (a no-op when the file holds it already);
+    any other data raises InputError naming each differing entry and the call that makes it.
+    """
+    from artreg import index
+
+    index.save(find_root(repo), data)
 
 
 def load_registry(repo: Path | str | None = None) -> dict[str, Any]:

@@ -5,6 +5,7 @@ torch is imported inside the functions, so nothing else in artreg pays for it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,18 +59,51 @@ class CleanedWeights:
 
 
 def load_checkpoint(path: Path) -> Any:
-    """torch.load with weights_only=True: a pickle asking for arbitrary code is refused."""
+    """torch.load with weights_only=True: a pickle asking for arbitrary code is refused.
+
+    Each refusal names its real cause: an empty file, a file that is not (or no longer) a whole
+    torch.save archive, or objects that only full pickle could rebuild.
+    """
     import pickle
+    import zipfile
 
     torch = import_torch(f"loading the checkpoint {path}")
+
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(
+            f"{path}: empty file (0 bytes), so there is no checkpoint in it",
+            hint="it was probably saved by a job that stopped while writing; pick another "
+            "checkpoint, or save this one again and register the session anew",
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, ValueError, EOFError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except (
+        pickle.UnpicklingError,
+        RuntimeError,
+        AttributeError,
+        ValueError,
+        EOFError,
+        OSError,
+    ) as exc:
+        needs = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if needs:  # the weights-only unpickler met a class or function it will not call
+            raise InputError(
+                f"{path}: refused to load the checkpoint with weights_only=True: it holds "
+                f"{needs[1]}, a class or function that only full pickle would import and run",
+                hint="save checkpoints with tensors, numbers, strings, lists and dicts only "
+                "(no custom classes, no code); artreg never unpickles arbitrary objects",
+            ) from exc
+        what = (
+            "a damaged torch.save archive"
+            if zipfile.is_zipfile(path)
+            else "not a whole PyTorch checkpoint (neither torch.save's zip archive nor a "
+            "readable legacy file: truncated, or another format)"
+        )
         raise InputError(
-            f"{path}: refused to load the checkpoint with weights_only=True: {first_line[:300]}",
-            hint="save checkpoints with tensors, numbers, strings, lists and dicts only "
-            "(no custom classes, no code); artreg never unpickles arbitrary objects",
+            f"{path}: refused to load: {what} ({size:,} bytes; {type(exc).__name__})",
+            hint="check that the file was written completely by torch.save (compare it with "
+            "the training job's output), or pick another checkpoint",
         ) from exc
 
 
@@ -104,17 +138,6 @@ def extract_state_dict(checkpoint: Any, source: str) -> CleanedWeights:
         )
     count = sum(int(t.numel()) for t in state.values() if t.is_floating_point() or t.is_complex())
     return CleanedWeights(state, count, dropped)
-
-
-def save_state_dict(state: dict[str, Any], path: Path) -> None:
-    torch = import_torch(f"writing {path}")
-
-    torch.save({k: v.detach().clone().contiguous() for k, v in state.items()}, path)
-
-
-def save_safetensors(state: dict[str, Any], path: Path) -> None:
-    save_file = import_safetensors_torch(f"writing {path}").save_file
-    save_file({k: v.detach().clone().contiguous() for k, v in state.items()}, str(path))
 
 
 def to_fp16(state: dict[str, Any]) -> dict[str, Any]:

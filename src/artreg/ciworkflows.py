@@ -2,9 +2,10 @@
 
 A registry is only as trustworthy as the checks that run on it: every promotion pull request must
 pass `artreg verify --remote` (hashes, schemas, immutability, bytes present on the DVC remote) and
-show its gate table and metric deltas in the job summary, and after the merge the bot on `main`
-creates the GTO tags of the merged promotions (`artreg tag --push`); once it has, the registry's
-static site is built and published on GitHub Pages (`artreg site`). These files are written once
+show its gate table and metric deltas in the job summary, and after the merge the bot on the
+repository's default branch (as git knows it when the files are written) creates the GTO tags of
+the merged promotions (`artreg tag --push`); once it has, the registry's static site is built
+and published on GitHub Pages (`artreg site`). These files are written once
 and then belong to the user: `write_ci_files` never overwrites an existing file.
 
 Credentials are never written anywhere: the workflows read them from repository secrets through
@@ -15,6 +16,8 @@ The templates are string constants (not package data) so that no packaging chang
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 PR_WORKFLOW_PATH = ".github/workflows/artreg-pr.yml"
@@ -78,14 +81,14 @@ name: artreg tag
 on:
   push:
     branches:
-      - main
+      - @DEFAULT_BRANCH@
 
 permissions:
   contents: write
 
 # Two merges in quick succession must not race for the same tag counter.
 concurrency:
-  group: artreg-main
+  group: artreg-tag
   cancel-in-progress: false
 
 jobs:
@@ -138,6 +141,8 @@ on:
   workflow_run:
     workflows: ["artreg tag"]
     types: [completed]
+    branches:
+      - @DEFAULT_BRANCH@
   workflow_dispatch:
 
 permissions:
@@ -151,11 +156,8 @@ concurrency:
 jobs:
   build:
     name: build the site
-    # After a successful `artreg tag` run on the default branch, or when started by hand.
-    if: >-
-      github.event_name == 'workflow_dispatch' ||
-      (github.event.workflow_run.conclusion == 'success' &&
-       github.event.workflow_run.head_branch == github.event.repository.default_branch)
+    # After a successful `artreg tag` run (on the default branch, above), or when started by hand.
+    if: github.event_name == 'workflow_dispatch' || github.event.workflow_run.conclusion == 'success'
     runs-on: ubuntu-latest
     timeout-minutes: 15
     steps:
@@ -230,7 +232,7 @@ Why this promotion:
 - [ ] Security review done, if `params.yaml` requires one for this stage.
 - [ ] `artreg verify --remote` passed (CI check `artreg verify`).
 
-After the merge, CI on `main` creates the tags of this promotion (`artreg tag --push`).
+After the merge, CI on `@DEFAULT_BRANCH_TEXT@` creates the tags of this promotion (`artreg tag --push`).
 """
 
 PRE_COMMIT_HOOKS = """\
@@ -253,15 +255,27 @@ _CI_FILES: dict[str, str] = {
 }
 
 
-def ci_files() -> dict[str, str]:
-    """Return the CI files of a registry repo: repo-relative POSIX path to file text."""
-    return dict(_CI_FILES)
+def _branch_filter(branch: str) -> str:
+    """`branch` as one item of a workflow's `branches:` list: GitHub's filter characters
+    escaped, then quoted as a YAML (JSON) string."""
+    return json.dumps(re.sub(r"([*+?!\[\]])", r"\\\1", branch))
 
 
-def write_ci_files(root: Path) -> list[str]:
+def ci_files(default_branch: str) -> dict[str, str]:
+    """Return the CI files of a registry repo whose default branch is `default_branch`:
+    repo-relative POSIX path to file text."""
+    return {
+        rel: text.replace("@DEFAULT_BRANCH@", _branch_filter(default_branch)).replace(
+            "@DEFAULT_BRANCH_TEXT@", default_branch
+        )
+        for rel, text in _CI_FILES.items()
+    }
+
+
+def write_ci_files(root: Path, default_branch: str) -> list[str]:
     """Write the CI files missing under ``root``, never overwriting; return the paths written."""
     written: list[str] = []
-    for rel, text in _CI_FILES.items():
+    for rel, text in ci_files(default_branch).items():
         target = root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -14,7 +13,8 @@ from typing import Any
 
 import click
 
-from artreg import __version__
+from artreg import render
+from artreg._version import __version__
 from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
 
 # Options most commands share, defined once.
@@ -60,15 +60,25 @@ class Output:
 
     def emit(self, data: Any, text: str) -> None:
         if self.as_json:
-            click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+            click.echo(render.to_json(data))
         elif not self.quiet:
             click.echo(text)
 
 
 def _root(path: str | None) -> Path:
-    from artreg.api import find_root
+    """The registry this command works on (artreg.location's rule), kept for the error report."""
+    from artreg.location import find_root
 
-    return find_root(path)
+    root = find_root(path)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and isinstance(ctx.obj, dict):
+        ctx.obj["root"] = root
+    return root
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        click.echo(f"artreg: warning: {warning}", err=True)
 
 
 def _publish_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -107,26 +117,8 @@ def _options(publishing: dict[str, Any]) -> Any:
         wait=publishing["wait"],
         branch=publishing["branch"],
         push=publishing["push"],
+        summary_md=Path(publishing["summary_md"]) if publishing.get("summary_md") else None,
     )
-
-
-def _after_publish(root: Path, result: Any, publishing: dict[str, Any]) -> None:
-    """--summary-md, once the change is committed (--push happens inside the transaction)."""
-    if publishing.get("summary_md"):
-        from artreg.layout import StageDir
-        from artreg.review import summary_markdown
-
-        folder = StageDir.parse(result.folder)
-        assert folder is not None
-        Path(publishing["summary_md"]).write_text(
-            summary_markdown(root, [folder]), encoding="utf-8"
-        )
-
-
-def _tags_text(result: Any) -> str:
-    if result.extra.get("branch"):
-        return f"on branch {result.extra['branch']} (tags after the merge: `artreg tag`)"
-    return f"tags {', '.join(result.tags)}"
 
 
 class ArtregGroup(click.Group):
@@ -138,6 +130,7 @@ class ArtregGroup(click.Group):
         except ArtregError as exc:
             if ctx.obj and ctx.obj.get("traceback"):
                 traceback.print_exc()
+            _explain_not_found(exc, ctx.obj.get("root") if ctx.obj else None)
             _report(exc)
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
@@ -145,7 +138,7 @@ class ArtregGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("artreg: interrupted; nothing was changed", err=True)
             sys.exit(130)
-        except Exception as exc:
+        except Exception as exc:  # a bug: one line, the stack only with --traceback
             if ctx.obj and ctx.obj.get("traceback"):
                 traceback.print_exc()
             click.echo(
@@ -155,12 +148,24 @@ class ArtregGroup(click.Group):
             sys.exit(INTERNAL_ERROR_EXIT)
 
 
+def _explain_not_found(exc: ArtregError, root: Path | None) -> None:
+    """A read that finds nothing in a shallow or tagless clone says what to fetch instead."""
+    from artreg.errors import NotFoundError
+
+    if isinstance(exc, NotFoundError) and root is not None:
+        from artreg.gitrepo import missing_history
+
+        missing = missing_history(root)
+        if missing:
+            exc.hint = f"{missing[0]}: run `{missing[1]}`"
+
+
 def _report(exc: ArtregError) -> None:
     label = "error"
     if isinstance(exc, GateFailed):
-        from artreg.gates import GateResult, format_table
+        from artreg.model import GateResult
 
-        click.echo(format_table([GateResult(**r) for r in exc.results]), err=True)  # type: ignore[arg-type]
+        click.echo(render.gate_table([GateResult.from_json(r) for r in exc.results]), err=True)
         label = "gate failed"
     if isinstance(exc, VerificationFailed):
         for problem in exc.problems:
@@ -201,42 +206,34 @@ def main(ctx: click.Context, show_traceback: bool) -> None:
     type=click.Path(file_okay=False),
     help="Install a tag-protecting update hook into this bare origin.",
 )
+@click.option(
+    "--name",
+    help="Default artifact name, recorded in params.yaml (default: from the folder's name).",
+)
 @json_option
 def init(
-    path: str, remote: str | None, ci: str | None, server_hook: str | None, as_json: bool
+    path: str,
+    remote: str | None,
+    ci: str | None,
+    server_hook: str | None,
+    name: str | None,
+    as_json: bool,
 ) -> None:
     """Make a git repository (or a new folder) a registry. Idempotent.
 
     Example: artreg init my-registry --remote s3://models/registry --ci github
     """
-    from artreg.initrepo import init_registry
+    from artreg.features import init as feature
 
     if server_hook:
-        from artreg.serverhook import install_update_hook
-
-        hook = install_update_hook(Path(server_hook))
+        hook = feature.install_server_hook(Path(server_hook))
         Output(as_json).emit(
             {"hook": str(hook)},
             f"installed {hook}: registry tags can no longer be moved or deleted",
         )
         return
-    result = init_registry(Path(path), remote=remote, ci=ci)
-    created = sorted(set(result.created))
-    Output(as_json).emit(
-        {
-            "root": str(result.root),
-            "created": created,
-            "commit": result.commit,
-            "remote": result.remote,
-        },
-        f"registry at {result.root}\n"
-        + (
-            f"created: {', '.join(created)}\ncommit: {result.commit}\n"
-            if created
-            else "already a registry; nothing to do\n"
-        )
-        + f"remote: {result.remote}",
-    )
+    result = feature.init_registry(Path(path), remote=remote, ci=ci, name=name)
+    Output(as_json).emit(render.init_json(result), render.init_text(result))
 
 
 @main.command()
@@ -272,7 +269,7 @@ def register(
 
     Example: artreg register encoder run42 --from ckpt/ --config config.yaml --metrics metrics.json
     """
-    from artreg.register import register_raw
+    from artreg.features.register import register_raw
 
     out = Output(as_json, quiet)
     root = _root(repo_path)
@@ -288,13 +285,8 @@ def register(
             progress=progress,
             options=_options(publishing),
         )
-    _after_publish(root, result, publishing)
-    out.emit(
-        result.as_dict(),
-        f"registered {result.name} session {result.id} in {result.folder}\n"
-        f"commit {result.commit[:12]}, {_tags_text(result)}\n"
-        f"{len(result.files)} files recorded in {result.folder}/manifest.json",
-    )
+    _warn(result.warnings)
+    out.emit(*render.written(root, result.as_dict(), render.registered(result)))
 
 
 @main.command()
@@ -385,57 +377,34 @@ def promote(
     Example: artreg promote encoder run42_epoch_70_validated --to production --version 1.0.0
     --benchmarks perf/ --deployment deployment.yaml --approved-by alice
     """
-    from artreg.errors import InputError
-    from artreg.gates import GateResult, format_table
-    from artreg.promote import promote_to_production, promote_to_validated
+    from artreg.features.promote import promote as run
 
     out = Output(as_json, quiet)
     root = _root(repo_path)
     with out.progress("copying and hashing") as progress:
-        if stage == "validated":
-            if not checkpoint or not results:
-                raise InputError(
-                    "--to validated needs --checkpoint and --results",
-                    hint="see artreg promote --help",
-                )
-            result = promote_to_validated(
-                root,
-                name,
-                source_id,
-                checkpoint,
-                Path(results),
-                validated_id=validated_id,
-                formats=tuple(dict.fromkeys(("pt", *formats))),
-                progress=progress,
-                options=_options(publishing),
-            )
-        else:
-            if not version:
-                raise InputError("--to production needs --version", hint="e.g. --version 1.0.0")
-            result = promote_to_production(
-                root,
-                name,
-                source_id,
-                version,
-                deployment_config=Path(deployment) if deployment else None,
-                benchmarks=Path(benchmarks) if benchmarks else None,
-                resource_usage=Path(resources) if resources else None,
-                approved_by=approved_by,
-                security_review=Path(security_review) if security_review else None,
-                notes=notes,
-                optimize=optimize,
-                formats=formats,
-                allow_non_monotonic=allow_non_monotonic,
-                progress=progress,
-                options=_options(publishing),
-            )
-    _after_publish(root, result, publishing)
-    table = format_table([GateResult(**g) for g in result.extra.get("gates", [])])
-    out.emit(
-        result.as_dict(),
-        f"promoted {result.name} to {result.stage}: {result.folder}\n"
-        f"commit {result.commit[:12]}, {_tags_text(result)}\n\n{table}",
-    )
+        result = run(
+            root,
+            name,
+            source_id,
+            stage,
+            checkpoint=checkpoint,
+            results=Path(results) if results else None,
+            validated_id=validated_id,
+            version=version,
+            deployment_config=Path(deployment) if deployment else None,
+            benchmarks=Path(benchmarks) if benchmarks else None,
+            resource_usage=Path(resources) if resources else None,
+            approved_by=approved_by,
+            security_review=Path(security_review) if security_review else None,
+            notes=notes,
+            optimize=optimize,
+            formats=formats,
+            allow_non_monotonic=allow_non_monotonic,
+            progress=progress,
+            options=_options(publishing),
+        )
+    _warn(result.warnings)
+    out.emit(*render.written(root, result.as_dict(), render.promoted(result)))
 
 
 @main.command()
@@ -448,16 +417,9 @@ def demo(directory: str | None, epochs: int) -> None:
 
     Example: artreg demo /tmp/artreg-demo
     """
-    from artreg.demo import run_demo
+    from artreg.features.demo import run_demo
 
     run_demo(Path(directory) if directory else None, epochs=epochs, echo=click.echo)
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    body = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
 
 
 def _stage_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -489,36 +451,22 @@ def list_(show_all: bool, as_of: str | None, repo_path: str | None, as_json: boo
 
     Example: artreg list --as-of 2024-05-01
     """
-    from artreg.consume import overview
+    from artreg.features.queries import incomplete_clone, overview
 
     root = _root(repo_path)
+    registry = None
     heading = ""
-    state = None
     if as_of:
-        from artreg.history import load_state_as_of
+        from artreg.features.history import load_as_of
 
-        state, moment = load_state_as_of(root, as_of)
+        registry, moment = load_as_of(root, as_of)
         heading = f"as of {moment.describe()}\n"
-    data = overview(root, state=state, deprecated=show_all)
-    stages = ["raw", "validated", "production"]
-    stages += sorted({s for v in data.values() for s in v["stages"]} - set(stages))
-    rows = [
-        [name + (" (deprecated)" if info["deprecated"] else ""), info["latest"] or "-"]
-        + [
-            (e["version"] or e["id"] or e["commit"][:7]) if (e := info["stages"].get(s)) else "-"
-            for s in stages
-        ]
-        for name, info in data.items()
-    ]
-    Output(as_json).emit(
-        data,
-        heading
-        + (
-            _table(["name", "latest", *[f"#{s}" for s in stages]], rows)
-            if rows
-            else "the registry is empty"
-        ),
-    )
+    data = overview(root, registry=registry, deprecated=show_all)
+    incomplete = incomplete_clone(root, empty=not data)
+    if incomplete:
+        click.echo(f"artreg: note: {incomplete[0]}: run `{incomplete[1]}`", err=True)
+    text = render.overview_text(data) + (" in this clone" if incomplete and not data else "")
+    Output(as_json).emit(render.overview_json(data), heading + text)
 
 
 @main.command()
@@ -536,29 +484,10 @@ def history(name: str, stage: str | None, repo_path: str | None, as_json: bool) 
 
     Example: artreg history encoder --stage production
     """
-    from artreg.history import history as intervals
-    from artreg.history import iso
+    from artreg.features.history import history as intervals
 
     spans = intervals(_root(repo_path), name, stage)
-    rows = [
-        [
-            i.stage,
-            i.label,
-            iso(i.start),
-            iso(i.end) if i.end is not None else "now",
-            i.by + (" (fallback)" if i.began == "fallback" else ""),
-            i.commit[:12],
-            f"#{i.pull_request}" if i.pull_request else "-",
-            i.ended or "-",
-        ]
-        for i in spans
-    ]
-    Output(as_json).emit(
-        [i.as_dict() for i in spans],
-        _table(["stage", "version", "from", "until", "by", "commit", "PR", "ended"], rows)
-        if rows
-        else f"{name} has never held a stage",
-    )
+    Output(as_json).emit(render.intervals_json(spans), render.intervals_text(name, spans))
 
 
 @main.command()
@@ -570,36 +499,18 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg show encoder#production
     """
-    from artreg.consume import overview, parse_spec, resolve
+    from artreg.features.fetch import resolve
+    from artreg.features.queries import show_artifact
+    from artreg.tags import parse_spec
 
-    root = _root(repo_path)
     name, stage, version = parse_spec(spec)
+    root = _root(repo_path)
     if stage is None and version is None:
-        data = overview(root, deprecated=True, names=[name]).get(name)
-        if data is None:
-            from artreg.registry import load_state
-
-            load_state(root).get(name)  # raises the NotFoundError listing the known names
-        assert data is not None
-        rows = [
-            [s, e["version"] or "-", e["id"] or "-", e["tag"], e["commit"][:12]]
-            for s, e in data["stages"].items()
-        ]
-        Output(as_json).emit(
-            {name: data},
-            f"{name}: latest {data['latest'] or '-'}{' (deprecated)' if data['deprecated'] else ''}\n"
-            + _table(["stage", "version", "id", "tag", "commit"], rows),
-        )
+        data = show_artifact(root, name)
+        Output(as_json).emit(render.overview_json({name: data}), render.artifact_text(data))
         return
-    resolved = resolve(root, name, stage=stage, version=version)
-    info = resolved.as_dict(root)
-    info["files"] = {rel: {"sha256": d.sha256, "size": d.size} for rel, d in resolved.files.items()}
-    Output(as_json).emit(
-        info,
-        "\n".join(f"{k}: {v}" for k, v in info.items() if k != "files")
-        + "\nfiles:\n"
-        + "\n".join(f"  {rel}  {d.size:,} B  {d.sha256}" for rel, d in resolved.files.items()),
-    )
+    info, text = render.resolved_with_files(root, resolve(root, name, stage=stage, version=version))
+    Output(as_json).emit(info, text)
 
 
 @main.command()
@@ -617,15 +528,18 @@ def resolve(
 ) -> None:
     """Print the local path of NAME's model (latest production by default), verified.
 
+    NAME may also be NAME@vX.Y.Z or NAME#STAGE.
+
     Example: artreg resolve encoder --stage validated
     """
-    from artreg import consume
+    from artreg.features import fetch
 
+    name, stage, version = fetch.target(name, stage, version)
     root = _root(repo_path)
-    resolved = consume.resolve(root, name, stage=stage, version=version)
+    resolved = fetch.resolve(root, name, stage=stage, version=version)
     if not no_verify:
-        consume.verify(root, resolved)
-    Output(as_json).emit(resolved.as_dict(root), str(root / resolved.model))
+        fetch.verify(root, resolved)
+    Output(as_json).emit(render.resolved_json(root, resolved), str(root / resolved.model))
 
 
 @main.command()
@@ -649,16 +563,23 @@ def pull(
 ) -> None:
     """Fetch only NAME's files through DVC, then verify every sha256 of its manifest.
 
+    NAME may also be NAME@vX.Y.Z or NAME#STAGE.
+
     Example: artreg pull encoder --version 1.2.0
     """
-    from artreg import consume
+    from artreg.features import fetch
 
+    name, stage, version = fetch.target(name, stage, version)
     out = Output(as_json, quiet)
     root = _root(repo_path)
-    resolved = consume.resolve(root, name, stage=stage, version=version)
+    resolved = fetch.resolve(root, name, stage=stage, version=version)
     with out.progress("verifying") as progress:
-        fetched = consume.pull(root, resolved, remote=remote, force=force, progress=progress)
-    info = {**resolved.as_dict(root), "fetched": fetched, "verified": len(resolved.files)}
+        fetched = fetch.pull(root, resolved, remote=remote, force=force, progress=progress)
+    info = {
+        **render.resolved_json(root, resolved),
+        "fetched": fetched,
+        "verified": len(resolved.files),
+    }
     out.emit(
         info,
         f"{root / resolved.model}\n{fetched} objects fetched, {len(resolved.files)} files verified",
@@ -690,15 +611,18 @@ def get(
 ) -> None:
     """Export a verified copy of NAME's model into a folder (like dvc artifacts get).
 
+    NAME may also be NAME@vX.Y.Z or NAME#STAGE.
+
     Example: artreg get encoder --stage production -o /srv/models
     """
-    from artreg import consume
+    from artreg.features import fetch
 
+    name, stage, version = fetch.target(name, stage, version)
     root = _root(repo_path)
-    resolved = consume.resolve(root, name, stage=stage, version=version)
-    written = consume.export(root, resolved, Path(out_dir), remote=remote)
+    resolved = fetch.resolve(root, name, stage=stage, version=version)
+    written = fetch.export(root, resolved, Path(out_dir), remote=remote)
     Output(as_json).emit(
-        {**resolved.as_dict(root), "written": [str(p) for p in written]},
+        {**render.resolved_json(root, resolved), "written": [str(p) for p in written]},
         "\n".join(str(p) for p in written),
     )
 
@@ -722,14 +646,10 @@ def site(out_dir: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg site -o _site && python -m http.server -d _site
     """
-    from artreg.site import build_site
+    from artreg.features.site import build_site
 
     built = build_site(_root(repo_path), Path(out_dir))
-    Output(as_json).emit(
-        built.as_dict(),
-        f"wrote {built.pages} pages for {built.names} names into {built.out} "
-        f"(open {built.out / 'index.html'})",
-    )
+    Output(as_json).emit(render.site_json(built), render.site_text(built))
 
 
 @main.command()
@@ -743,22 +663,15 @@ def index(check: bool, repo_path: str | None) -> None:
     Example: artreg index --check
     """
     from artreg import index as registry_index
-    from artreg.errors import VerificationFailed
     from artreg.layout import REGISTRY_JSON
-    from artreg.registry import load_state
 
     root = _root(repo_path)
-    state = load_state(root)
     if check:
-        if registry_index.stale(root, state):
-            raise VerificationFailed(
-                f"{REGISTRY_JSON} is out of date",
-                [f"{REGISTRY_JSON} differs from what the tags and folders say; run `artreg index`"],
-            )
+        registry_index.check(root)
         click.echo(f"{REGISTRY_JSON} is up to date")
         return
-    (root / REGISTRY_JSON).write_text(registry_index.render(root, state))
-    click.echo(f"wrote {REGISTRY_JSON} (commit it)")
+    registry_index.regenerate(root)
+    click.echo(render.written(root, None, f"wrote {REGISTRY_JSON} (commit it)")[1])
 
 
 @main.command()
@@ -770,14 +683,10 @@ def log(name: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg log encoder
     """
-    from artreg.consume import history
+    from artreg.features.queries import history
 
     events = history(_root(repo_path), name)
-    rows = [
-        [e["date"], e["action"], e["tag"], e["commit"][:10], e["by"], e["folder"] or "-"]
-        for e in events
-    ]
-    Output(as_json).emit(events, _table(["date", "action", "tag", "commit", "by", "folder"], rows))
+    Output(as_json).emit(render.history_json(events), render.history_text(events))
 
 
 @main.command()
@@ -812,8 +721,7 @@ def verify(
 
     Example: artreg verify --remote
     """
-    from artreg.errors import VerificationFailed
-    from artreg.verify import verify_registry
+    from artreg.features.verify import verify_registry
 
     root = _root(repo_path)
     report = verify_registry(
@@ -821,29 +729,13 @@ def verify(
         remote=check_remote,
         remote_name=remote_name,
         signed=signed,
-        changed=[_inside(root, f) for f in files] if changed else None,
+        changed=list(files) if changed else None,
     )
-    data = {"ok": not report.problems, "problems": report.problems, "checked": report.checked}
     if report.problems:
         if as_json:
-            click.echo(json.dumps(data, indent=2, sort_keys=True))
+            click.echo(render.to_json(render.verify_json(report)))
         raise VerificationFailed(f"{len(report.problems)} problem(s) in {root}", report.problems)
-    Output(as_json).emit(
-        data, "registry verified: " + ", ".join(f"{n} {k}" for k, n in report.checked.items())
-    )
-
-
-def _inside(root: Path, file: str) -> str:
-    """A path given on the command line, relative to the registry root; refuse one outside."""
-    from artreg.errors import InputError
-
-    path = Path(file).resolve() if Path(file).is_absolute() else (Path.cwd() / file).resolve()
-    try:
-        return path.relative_to(root.resolve()).as_posix()
-    except ValueError:
-        raise InputError(
-            f"{file}: outside the registry {root}", hint="pass files of the registry"
-        ) from None
+    Output(as_json).emit(render.verify_json(report), render.verified_text(report))
 
 
 @main.command()
@@ -855,47 +747,27 @@ def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg lineage encoder@v1.2.0
     """
-    from artreg.lineage import lineage as build
+    from artreg.features.queries import lineage as build
 
     chain = build(_root(repo_path), spec)
-    lines = []
-    for i, step in enumerate(chain):
-        arrow = "" if i == 0 else "  ← "
-        if step["stage"] == "training code":
-            lines.append(
-                f"{arrow}training code commit {step['commit']}{' (dirty)' if step.get('dirty') else ''}"
-            )
-            continue
-        lines.append(f"{arrow}{step['stage']} {step['id']}  ({step['folder']})")
-        lines.append(
-            f"      tag {step['tag'] or '(untagged)'} on {str(step['commit'] or '-')[:12]}, {step['date']}, by {step['by']}"
-        )
-        if step.get("approved_by"):
-            lines.append(f"      approved by {step['approved_by']}")
-        for gate in step["gates"]:
-            lines.append(
-                f"      gate {gate['metric']} = {gate['value']} ({gate['op']} {gate['threshold']}): {'pass' if gate['passed'] else 'FAIL'}"
-            )
-        primary = [(rel, f) for rel, f in step["files"].items() if f.get("dvc")][:3]
-        for rel, f in primary:
-            lines.append(f"      {rel}  sha256 {f['sha256']}")
-    Output(as_json).emit(chain, "\n".join(lines))
+    Output(as_json).emit(render.lineage_json(chain), render.lineage_text(chain))
 
 
 @main.command()
 @click.option(
-    "--base", default="origin/main", show_default=True, help="What the pull request merges into."
+    "--base",
+    help="What the pull request merges into (default: the repository's default branch, "
+    "origin/<branch> when origin has it).",
 )
 @repo_option
-def summary(base: str, repo_path: str | None) -> None:
+def summary(base: str | None, repo_path: str | None) -> None:
     """Print the markdown summary of the promotions between BASE and HEAD (for pull requests).
 
-    Example: artreg summary --base origin/main >> "$GITHUB_STEP_SUMMARY"
+    Example: artreg summary --base "origin/$GITHUB_BASE_REF" >> "$GITHUB_STEP_SUMMARY"
     """
-    from artreg.review import folders_since, summary_markdown
+    from artreg.features.review import summary as build
 
-    root = _root(repo_path)
-    click.echo(summary_markdown(root, folders_since(root, base)), nl=False)
+    click.echo(build(_root(repo_path), base), nl=False)
 
 
 @main.command()
@@ -907,15 +779,21 @@ def summary(base: str, repo_path: str | None) -> None:
 @repo_option
 @json_option
 def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bool) -> None:
-    """Create the tags of merged promotions that lack them (idempotent; run on main after a merge).
+    """Create the tags of merged promotions that lack them (idempotent; run on the default branch
+    after a merge).
 
     Example: artreg tag --push
     """
-    from artreg.review import tag_merged
+    from artreg.features.review import tag_merged
 
-    created = tag_merged(_root(repo_path), push=push, remote=remote, wait=wait)
+    root = _root(repo_path)
+    created = tag_merged(root, push=push, remote=remote, wait=wait)
     Output(as_json).emit(
-        {"created": created}, "\n".join(created) if created else "every promotion is tagged already"
+        *render.written(
+            root,
+            {"created": created},
+            "\n".join(created) if created else "every promotion is tagged already",
+        )
     )
 
 
@@ -929,7 +807,8 @@ def recover(wait: float, repo_path: str | None) -> None:
     """
     from artreg.transaction import recover as run
 
-    click.echo(run(_root(repo_path), wait=wait))
+    root = _root(repo_path)
+    click.echo(render.written(root, None, run(root, wait=wait))[1])
 
 
 @main.command()
@@ -942,24 +821,11 @@ def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> N
 
     Example: artreg deprecate encoder@v1.1.0
     """
-    from artreg import housekeeping
-    from artreg.consume import parse_spec
+    from artreg.features import housekeeping
 
     root = _root(repo_path)
-    name, stage, version = parse_spec(spec)
-    if stage is not None:
-        from artreg.errors import InputError
-
-        raise InputError(f"{spec}: use `artreg unassign {spec}` for a stage", hint="see --help")
-    done = (
-        housekeeping.deregister(root, name, version.removeprefix("v"), wait=wait)
-        if version
-        else housekeeping.deprecate(root, name, wait=wait)
-    )
-    Output(as_json).emit(
-        done.__dict__,
-        f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}",
-    )
+    done = housekeeping.retire(root, spec, wait=wait)
+    Output(as_json).emit(*render.written(root, render.plain(done), render.housekeeping(done)))
 
 
 @main.command()
@@ -972,18 +838,11 @@ def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> No
 
     Example: artreg unassign encoder#production
     """
-    from artreg import housekeeping
-    from artreg.consume import parse_spec
-    from artreg.errors import InputError
+    from artreg.features import housekeeping
 
-    name, stage, _ = parse_spec(spec)
-    if stage is None:
-        raise InputError(f"{spec}: give NAME#STAGE", hint="e.g. artreg unassign encoder#production")
-    done = housekeeping.unassign(_root(repo_path), name, stage, wait=wait)
-    Output(as_json).emit(
-        done.__dict__,
-        f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}",
-    )
+    root = _root(repo_path)
+    done = housekeeping.unassign_spec(root, spec, wait=wait)
+    Output(as_json).emit(*render.written(root, render.plain(done), render.housekeeping(done)))
 
 
 @main.command(name="diff")
@@ -996,49 +855,23 @@ def diff_(a: str, b: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg diff encoder@v1.0.0 encoder#validated
     """
-    from artreg.compare import diff
+    from artreg.features.queries import diff
 
     data = diff(_root(repo_path), a, b)
-    rows = [
-        [m["metric"], _num(m["a"]), _num(m["b"]), _num(m["delta"], signed=True)]
-        for m in data["metrics"]
-    ]
-    text = [
-        f"A: {data['a']['folder']} ({data['a']['tag']})",
-        f"B: {data['b']['folder']} ({data['b']['tag']})",
-        "same model bytes"
-        if data["same_model"]
-        else f"model sha256: {data['a']['model_sha256'][:16]}… → {data['b']['model_sha256'][:16]}…",
-        "",
-        _table(["metric", "A", "B", "delta"], rows) if rows else "no numeric metrics to compare",
-    ]
-    Output(as_json).emit(data, "\n".join(text))
-
-
-def _num(value: Any, signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    return f"{value:+.6g}" if signed else f"{value:.6g}"
+    Output(as_json).emit(render.diff_json(data), render.diff_text(data))
 
 
 @main.command()
-@click.option(
-    "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current folder)."
-)
+@repo_option
 @json_option
 def doctor(repo_path: str | None, as_json: bool) -> None:
     """Check git, DVC, the remote, credentials and the lock; print the fix for each problem.
 
     Example: artreg doctor
     """
-    from artreg.doctor import diagnose
+    from artreg.features.doctor import diagnose
 
-    checks = diagnose(Path(repo_path or "."))
-    lines = [
-        f"{'ok ' if c.ok else 'XX '} {c.name}: {c.detail}"
-        + (f"\n      fix: {c.fix}" if not c.ok and c.fix else "")
-        for c in checks
-    ]
-    Output(as_json).emit([c.__dict__ for c in checks], "\n".join(lines))
+    checks = diagnose(repo_path)
+    Output(as_json).emit(render.doctor_json(checks), render.doctor_text(checks))
     if not all(c.ok for c in checks):
         sys.exit(1)

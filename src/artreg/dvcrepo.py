@@ -3,9 +3,12 @@
 Tracking a file the way `dvc add` does would read every byte twice more after we copied it
 (once to hash, once to copy into the cache). artreg instead writes DVC's own on-disk format
 (`.dvc` pointer, cache object, `.dir` listing) from the pass that copies the bytes, so each byte
-is read once. The format is DVC 3's (`hash: md5`); `dvc status`, `dvc push` and
-`dvc artifacts get` read what we write. Everything that needs DVC's code (remotes, fetch,
-checkout) imports it lazily, here only, so read commands never pay for importing dvc.
+is read once. Every rule around that format is DVC's own code, asked here: the configuration
+(every level, through `dvc.config`), the cache's place, link type and permissions (the cache
+object database `dvc add` itself would use), the ignore rules (`DvcIgnoreFilter`), which names
+are DVC files (`dvc.dvcfile`), and the `.dir` bytes (dvc-data's `Tree`). tests/e2e/test_dvc_fidelity.py
+compares what we write with what `dvc add` writes, byte for byte. DVC's code is imported lazily,
+here only, so read commands never pay for importing dvc.
 """
 
 from __future__ import annotations
@@ -17,18 +20,19 @@ import json
 import logging
 import os
 import posixpath
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from artreg import gitrepo
 from artreg.errors import InputError, IntegrityError, NotFoundError, RemoteUnavailable, ToolError
-from artreg.hashing import ProgressFn
+from artreg.hashing import ProgressFn, copy_and_hash
 
 DVC_DIR = ".dvc"
-COPY_CHUNK = 4 << 20  # large writes; memory per copy stays at two chunks
+DVCIGNORE = ".dvcignore"
 
 
 @dataclass(frozen=True)
@@ -39,134 +43,303 @@ class CopiedFile:
     size: int
 
 
-def _read_config(path: Path) -> dict[str, dict[str, str]]:
-    """Sections of a DVC config file (configobj syntax: indented keys, quoted section names)."""
-    sections: dict[str, dict[str, str]] = {}
-    current: dict[str, str] | None = None
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            title = line[1:-1].strip().strip("'")
-            current = sections.setdefault(title, {})
-        elif "=" in line and current is not None:
-            key, value = line.split("=", 1)
-            current[key.strip()] = value.strip().strip("'\"")
-    return sections
+# --- DVC's configuration, every level ------------------------------------------------------
 
 
-def _config_value(root: Path, section: str, key: str) -> str | None:
-    """A value from .dvc/config.local or .dvc/config (local wins), read without importing dvc."""
-    for name in ("config.local", "config"):
-        path = root / DVC_DIR / name
-        if path.is_file():
-            value = _read_config(path).get(section, {}).get(key)
-            if value is not None:
-                return value
-    return None
+def _config(root: Path) -> Any:
+    """DVC's configuration of the repo as DVC merges it: system, global, repo, local.
+
+    `dvc.config` loads with configobj and resolves relative paths against the file that sets
+    them, without importing `dvc.repo`; only write paths and remote operations call this.
+    """
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    from dvc.config import Config, ConfigError
+
+    try:
+        return Config(dvc_dir=str(root / DVC_DIR))
+    except ConfigError as exc:
+        raise _config_error(root, exc) from exc
+
+
+def _config_error(root: Path, exc: Exception) -> InputError:
+    return InputError(
+        f"{root}: DVC's configuration cannot be used: {exc}",
+        hint="`dvc config --list --show-origin` shows which file (system, global, "
+        ".dvc/config or .dvc/config.local) sets what; fix that file",
+    )
+
+
+def remote_url(root: Path, remote: str | None = None) -> str | None:
+    """URL of a remote (the default one when None), from every level of DVC's configuration."""
+    conf = _config(root)
+    name = remote or conf["core"].get("remote")
+    if not name:
+        return None
+    url = conf["remote"].get(name, {}).get("url")
+    return str(url) if url else None
+
+
+@contextlib.contextmanager
+def _dvc_repo(root: Path) -> Iterator[Any]:
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    from dvc.config import ConfigError
+    from dvc.repo import Repo
+
+    try:
+        repo = Repo(str(root))
+    except ConfigError as exc:
+        raise _config_error(root, exc) from exc
+    except Exception as exc:  # dvc raises its own NotDvcRepoError and friends
+        raise ToolError(f"{root}: not a DVC repository ({exc})", hint="run `artreg init`") from exc
+    try:
+        yield repo
+    finally:
+        repo.close()
 
 
 def cache_dir(root: Path) -> Path:
-    """The DVC cache folder of the repo (`cache.dir` if configured, else .dvc/cache)."""
-    configured = _config_value(root, "cache", "dir")
-    if configured:
-        path = Path(configured)
-        return path if path.is_absolute() else (root / DVC_DIR / path).resolve()
-    return root / DVC_DIR / "cache"
+    """The repo's DVC cache folder as DVC resolves it (`cache.dir` at any level, else .dvc/cache)."""
+    with _dvc_repo(root) as repo:
+        return Path(repo.cache.local_cache_dir)
 
 
 def _object_path(cache: Path, md5: str) -> Path:
     return cache / "files" / "md5" / md5[:2] / md5[2:]
 
 
-class CacheWriter:
-    """Copies source files into a build folder and the DVC cache in the same read."""
+# --- DVC's view of a registry, for writing -------------------------------------------------
 
-    def __init__(self, root: Path) -> None:
-        self.cache = cache_dir(root)
-        self.staging = self.cache / "files" / "md5"
+
+@dataclass
+class RegistryDvc:
+    """What writing DVC's format into one registry needs from DVC, asked once per command:
+    the cache object database `dvc add` would write to (its folder, link types and
+    permissions, `cache.shared` included) and the repository's ignore filter."""
+
+    root: Path
+    cache: Path  # the cache folder (`dvc cache dir`)
+    odb: Any  # dvc_data's LocalHashFileDB for DVC 3 objects (files/md5)
+    ignore: Any  # dvc.ignore.DvcIgnoreFilter of the repository
+    local_remote: Path | None  # the default remote, when it is a folder on this machine
+
+    @classmethod
+    def open(cls, root: Path) -> RegistryDvc:
+        with _dvc_repo(root) as repo:
+            name = repo.config["core"].get("remote")
+            url = str(repo.config["remote"].get(name, {}).get("url") or "") if name else ""
+            return cls(
+                root,
+                Path(repo.cache.local_cache_dir),
+                repo.cache.local,
+                repo.dvcignore,
+                Path(url) if url and "://" not in url else None,
+            )
+
+    def ignored_by(self, path: Path, is_dir: bool) -> str | None:
+        """The `.dvcignore` rule (file:line:pattern) that makes DVC skip `path`, or None."""
+        dirname, basename = os.path.split(os.path.abspath(path))
+        # The filter's own lookup of the patterns that apply in `dirname` (DvcIgnoreFilter
+        # has no public call that also works for paths that do not exist yet).
+        patterns = self.ignore._get_trie_pattern(dirname)
+        if not patterns:
+            return None
+        ignored, infos = patterns.matches(dirname, basename, is_dir, details=True)
+        if not ignored:
+            return None
+        return ", ".join(str(i.file_info) for i in infos) or "DVC's default ignore rules"
+
+    def check_output(self, path: Path, is_dir: bool) -> None:
+        """Refuse an output that DVC would not track because its ignore rules exclude it."""
+        rule = self.ignored_by(path, is_dir)
+        if rule is not None:
+            rel = path.relative_to(self.root).as_posix()
+            raise InputError(
+                f"{rel}: DVC ignores this path ({rule}), so it cannot be tracked",
+                hint="remove that pattern from the .dvcignore that holds it",
+            )
+
+    def folder_filter(self, out: Path, source: Path) -> FolderFilter:
+        """A walk filter that keeps exactly what `dvc add out` would track of `source`."""
+        return FolderFilter(self.ignore, out, source)
+
+
+@dataclass
+class FolderFilter:
+    """DVC's view of a source folder that is to become the tracked output `out`.
+
+    Called with each folder of an os.walk of `source`, it returns the subfolders and files DVC
+    would keep: the repository's ignore filter (its .dvcignore files and DVC's defaults, which
+    skip `.git`, `.hg` and `.dvc`) is asked at the paths the files will have in the registry.
+    What DVC would refuse or misread is refused: a `.dvcignore` it keeps, a name it reads as
+    one of its own files (`*.dvc`, `dvc.yaml`), a DVC repository nested inside.
+    """
+
+    ignore: Any
+    out: Path
+    source: Path
+    skipped: list[str] = field(default_factory=list)
+
+    def __call__(
+        self, dirpath: Path, dirnames: list[str], filenames: list[str]
+    ) -> tuple[list[str], list[str]]:
+        from dvc.dvcfile import is_valid_filename
+
+        rel = dirpath.relative_to(self.source)
+        if DVC_DIR in dirnames:
+            where = "the checkpoint folder is" if rel == Path(".") else f"{rel.as_posix()}/ is"
+            raise InputError(
+                f"{dirpath / DVC_DIR}: {where} a DVC repository of its own; DVC skips such a "
+                "folder when it tracks the folder around it",
+                hint="remove its .dvc folder, or register the files from a folder that is "
+                "not a DVC repository",
+            )
+        dirs, files = self.ignore(str(self.out / rel), list(dirnames), list(filenames))
+        prefix = "" if rel == Path(".") else rel.as_posix() + "/"
+        self.skipped += [f"{prefix}{d}/" for d in dirnames if d not in dirs]
+        self.skipped += [f"{prefix}{f}" for f in filenames if f not in files]
+        if DVCIGNORE in files:
+            raise InputError(
+                f"{dirpath / DVCIGNORE}: DVC refuses to track a folder that holds a "
+                ".dvcignore file (`dvc add` fails, `dvc status` reports it forever)",
+                hint="delete it from the folder; to leave files out, delete them or add "
+                "patterns to the registry's own .dvcignore",
+            )
+        for name in files:
+            if is_valid_filename(name):
+                raise InputError(
+                    f"{dirpath / name}: DVC reads a file named {name!r} as one of its own "
+                    "(a pointer or a pipeline), so `dvc add` and every DVC command in the "
+                    "registry would trip over it",
+                    hint=f"rename it (e.g. to {name}.txt) or remove it from the folder",
+                )
+        return dirs, files
+
+
+class CacheWriter:
+    """Copies source files into a build folder and the DVC cache in the same read.
+
+    The cache is the one DVC resolves (`cache.dir` at any level); objects are read-only and
+    their folders get DVC's modes (`cache.shared = group`: group-writable, setgid). The work
+    tree file is linked to its object with the first of `cache.type`'s link types that works
+    here, tested once as DVC tests them; with `copy` (the usual outcome of DVC's default
+    `reflink,copy`) it is written in the same pass as the object, so each byte is read once.
+    """
+
+    def __init__(self, dvc: RegistryDvc, workdir: Path) -> None:
+        self.odb = dvc.odb
+        self.cache = dvc.cache
+        self.staging = Path(self.odb.path)
+        self._root = dvc.root
+        self._workdir = workdir
+        self._links: list[str] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def links(self) -> list[str]:
+        """cache.type's link types from the first that works here, tested once (on first use,
+        so that a command refused before it copies anything leaves the cache untouched)."""
+        with self._lock:
+            if self._links is None:
+                self._links = self._usable_links()
+            return self._links
+
+    def _usable_links(self) -> list[str]:
+        from dvc_objects.fs.generic import test_links
+        from dvc_objects.fs.local import localfs
+
+        self.odb.makedirs(self.odb.path)  # with DVC's modes, before anything else creates it
+        types = list(self.odb.cache_types)
+        probe = str(self._workdir / "probe")
+        usable = test_links(types, self.odb.fs, self.odb.path, localfs, probe)
+        if not usable:
+            raise InputError(
+                f"{self._root}: none of DVC's cache.type link types ({','.join(types)}) works "
+                f"between the cache {self.cache} and the registry",
+                hint="add copy to the list: `dvc config cache.type reflink,copy`",
+            )
+        # Like DVC's checkout: the first working type, the later ones as fallbacks.
+        return types[types.index(usable[0]) :]
+
+    @property
+    def copies(self) -> bool:
+        return self.links[0] == "copy"
 
     def copy(
         self, src: Path, dst: Path, progress: ProgressFn | None = None
     ) -> tuple[str, str, int]:
-        """Copy src to dst and into the cache; return (sha256, md5, size).
+        """Copy src to dst and into the cache in one read of src; return (sha256, md5, size).
 
-        One read of src. md5 (DVC's address) runs on a second thread, one chunk behind sha256
-        and the writes, so a single large file keeps two cores busy; hashlib releases the GIL.
-        """
-        sha, md5 = hashlib.sha256(), hashlib.md5()
-        size = 0
-        self.staging.mkdir(parents=True, exist_ok=True)
-        tmp = self.staging / f".artreg-{uuid.uuid4().hex}.tmp"
+        With a link type other than copy, only the cache object is written, and dst is linked
+        to it as DVC's checkout would."""
+        copies = self.copies
         dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.staging / f".artreg-{uuid.uuid4().hex}.tmp"
         try:
-            with (
-                ThreadPoolExecutor(max_workers=1) as md5_thread,
-                open(src, "rb", buffering=0) as fin,
-                open(dst, "xb") as fout,
-                open(tmp, "xb") as fc,
-            ):
-                pending: Future[None] | None = None
-                while block := fin.read(COPY_CHUNK):
-                    if pending is not None:
-                        pending.result()  # at most one chunk in flight: memory stays flat
-                    pending = md5_thread.submit(md5.update, block)
-                    sha.update(block)
-                    fout.write(block)
-                    fc.write(block)
-                    size += len(block)
-                    if progress:
-                        progress(len(block))
-                if pending is not None:
-                    pending.result()
-            self._commit_object(tmp, md5.hexdigest())
+            digest = copy_and_hash(src, dst if copies else None, progress, also_to=tmp, md5=True)
+            assert digest.md5 is not None
+            obj = self._commit_object(tmp, digest.md5)
         finally:
             tmp.unlink(missing_ok=True)
-        return sha.hexdigest(), md5.hexdigest(), size
+        if not copies:
+            self._link(obj, dst)
+        return digest.sha256, digest.md5, digest.size
 
     def write(self, data: bytes, dst: Path) -> tuple[str, str, int]:
         """Write generated bytes to dst and into the cache; return (sha256, md5, size)."""
         dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_bytes(data)
-        md5 = hashlib.md5(data).hexdigest()
-        if not _object_path(self.cache, md5).exists():
-            self.staging.mkdir(parents=True, exist_ok=True)
+        md5 = self._store(data)
+        if self.copies:
+            dst.write_bytes(data)
+        else:
+            self._link(self.odb.oid_to_path(md5), dst)
+        return hashlib.sha256(data).hexdigest(), md5, len(data)
+
+    def store_tree(self, files: Sequence[CopiedFile]) -> str:
+        """Put the `.dir` object of a tracked folder in the cache; return its id (`<md5>.dir`)."""
+        oid, data = tree_object(files)
+        self._store(data, oid)
+        return oid
+
+    def _store(self, data: bytes, oid: str | None = None) -> str:
+        oid = oid or hashlib.md5(data).hexdigest()
+        self.links  # noqa: B018  # the cache folder exists, with DVC's modes
+        if not os.path.exists(self.odb.oid_to_path(oid)):
             tmp = self.staging / f".artreg-{uuid.uuid4().hex}.tmp"
             try:
                 tmp.write_bytes(data)
-                self._commit_object(tmp, md5)
+                self._commit_object(tmp, oid)
             finally:
                 tmp.unlink(missing_ok=True)
-        return hashlib.sha256(data).hexdigest(), md5, len(data)
+        return oid
 
-    def store_bytes(self, data: bytes) -> str:
-        """Put a small object (a `.dir` listing) in the cache and return its md5."""
-        md5 = hashlib.md5(data).hexdigest()
-        self.staging.mkdir(parents=True, exist_ok=True)
-        tmp = self.staging / f".artreg-{uuid.uuid4().hex}.tmp"
-        try:
-            tmp.write_bytes(data)
-            self._commit_object(tmp, md5 + ".dir")
-        finally:
-            tmp.unlink(missing_ok=True)
-        return md5
-
-    def _commit_object(self, tmp: Path, key: str) -> None:
-        final = _object_path(self.cache, key)
-        if final.exists():
-            return  # content-addressed: the same bytes are already there
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, 0o444)  # DVC keeps cache objects read-only
+    def _commit_object(self, tmp: Path, oid: str) -> str:
+        final = str(self.odb.oid_to_path(oid))
+        if os.path.exists(final):
+            return final  # content-addressed: the same bytes are already there
+        self.odb.makedirs(os.path.dirname(final))  # DVC's folder modes (cache.shared)
+        self.odb.protect(str(tmp))  # read-only, as DVC keeps its objects
         os.replace(tmp, final)
+        return final
+
+    def _link(self, obj: str, dst: Path) -> None:
+        from dvc_objects.fs.generic import transfer
+        from dvc_objects.fs.local import localfs
+
+        transfer(self.odb.fs, obj, localfs, str(dst), links=list(self.links))
 
 
-def dir_listing(files: Sequence[CopiedFile]) -> bytes:
-    """The `.dir` object for a tracked folder, byte for byte as dvc-data serialises it."""
-    entries = sorted(
-        ({"md5": f.md5, "relpath": f.relpath} for f in files), key=lambda e: e["relpath"]
-    )
-    return json.dumps(entries, sort_keys=True).encode("utf-8")
+def tree_object(files: Sequence[CopiedFile]) -> tuple[str, bytes]:
+    """The id (`<md5>.dir`) and bytes of a tracked folder's `.dir` object: dvc-data's own
+    (`Tree.digest`, `Tree.as_bytes`), never a copy of its format."""
+    from dvc_data.hashfile.hash_info import HashInfo
+    from dvc_data.hashfile.meta import Meta
+    from dvc_data.hashfile.tree import Tree
+
+    tree = Tree()  # type: ignore[no-untyped-call]  # dvc-data ships no annotation here
+    for f in files:
+        tree.add(tuple(f.relpath.split("/")), Meta(size=f.size), HashInfo("md5", f.md5))
+    tree.digest()
+    return str(tree.hash_info.value), tree.as_bytes()
 
 
 def pointer_text(out_name: str, md5: str, size: int, nfiles: int | None = None) -> str:
@@ -180,7 +353,7 @@ def pointer_text(out_name: str, md5: str, size: int, nfiles: int | None = None) 
 
 def read_pointer(path: Path) -> dict[str, Any]:
     """The single output of a `.dvc` file, checked to stay inside its folder."""
-    from artreg.documents import read_yaml
+    from artreg.fileio import read_yaml
 
     data = read_yaml(path, "DVC pointer")
     outs = data.get("outs") if isinstance(data, dict) else None
@@ -198,22 +371,22 @@ def read_pointer(path: Path) -> dict[str, Any]:
     return out
 
 
+def pointer_files(root: Path, folder: Path) -> list[Path]:
+    """The `.dvc` files in `folder` that DVC reads as pointers, sorted.
+
+    DVC collects the files named `*.dvc` that git does not ignore (collect_files in
+    dvc/repo/index.py). A tracked folder's contents are git-ignored, so a `notes.dvc` or a
+    folder `foo.dvc/` among checkpoints is data, not a pointer. Asked of git: no dvc import.
+    """
+    rel = os.path.relpath(folder, root)
+    listed = gitrepo.git(
+        root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", rel
+    )
+    found = {root / p for p in listed.split("\0") if p.endswith(".dvc")}
+    return sorted(p for p in found if p.is_file())
+
+
 # --- operations that need DVC's code -------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _dvc_repo(root: Path) -> Iterator[Any]:
-    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
-    from dvc.repo import Repo
-
-    try:
-        repo = Repo(str(root))
-    except Exception as exc:  # dvc raises its own NotDvcRepoError and friends
-        raise ToolError(f"{root}: not a DVC repository ({exc})", hint="run `artreg init`") from exc
-    try:
-        yield repo
-    finally:
-        repo.close()
 
 
 def init(root: Path) -> bool:
@@ -241,14 +414,6 @@ def configure(root: Path, remote_name: str, url: str, analytics: bool = False) -
         conf["core"]["remote"] = remote_name
         conf["core"]["analytics"] = analytics
         conf["core"]["autostage"] = False
-
-
-def remote_url(root: Path, remote: str | None = None) -> str | None:
-    """URL of a remote (the default one when None), read without importing dvc."""
-    name = remote or _config_value(root, "core", "remote")
-    if not name:
-        return None
-    return _config_value(root, f'remote "{name}"', "url")
 
 
 def _abs(root: Path, targets: Sequence[str]) -> list[str]:
@@ -283,7 +448,7 @@ def fetch_checked_checkout(root: Path, targets: Sequence[str], remote: str | Non
             problem = _odb_problem(repo, remote)
             if problem:
                 raise RemoteUnavailable(
-                    f"DVC remote {remote or _config_value(root, 'core', 'remote') or ''} did not "
+                    f"DVC remote {remote or repo.config['core'].get('remote') or ''} did not "
                     f"answer, so nothing was fetched: {problem}",
                     hint="check the network, the remote's URL and credentials "
                     "(`dvc remote list`), then run the command again",
@@ -294,7 +459,7 @@ def fetch_checked_checkout(root: Path, targets: Sequence[str], remote: str | Non
                 f"dvc fetch of {', '.join(targets)} failed: {exc}",
                 hint="check that the data was pushed (`dvc push`) and the remote is reachable",
             ) from exc
-        check_dir_objects(root, [root / t for t in targets])
+        check_dir_objects(Path(repo.cache.local_cache_dir), [root / t for t in targets])
         try:
             repo.checkout(targets=_abs(root, targets), force=True)
         except Exception as exc:
@@ -334,9 +499,8 @@ def local_remote_object(root: Path, cache_object: Path, remote: str | None = Non
     return base / relative
 
 
-def check_dir_objects(root: Path, pointers: Sequence[Path]) -> None:
+def check_dir_objects(cache: Path, pointers: Sequence[Path]) -> None:
     """Refuse a fetched `.dir` listing whose entries would write outside their folder."""
-    cache = cache_dir(root)
     for pointer in pointers:
         out = read_pointer(pointer)
         md5 = str(out.get("md5", ""))
@@ -368,19 +532,48 @@ def check_dir_objects(root: Path, pointers: Sequence[Path]) -> None:
                 )
 
 
+def _tree_oids(odbs: Sequence[Any], oid: str) -> set[str] | None:
+    """The object ids a `.dir` listing names, read from the first database holding it."""
+    from dvc_data.hashfile.hash_info import HashInfo
+    from dvc_data.hashfile.tree import Tree
+
+    for odb in odbs:
+        try:
+            tree = Tree.load(odb, HashInfo("md5", oid))
+        except Exception:  # absent or unreadable here: try the next database
+            continue
+        return {str(hi.value) for _, _, hi in tree if hi is not None}
+    return None
+
+
 def missing_in_remote(root: Path, targets: Sequence[str], remote: str | None = None) -> list[str]:
-    """The `.dvc` pointers among `targets` whose objects the remote lacks (`dvc status -c`)."""
+    """The `.dvc` pointers among `targets` whose objects the remote lacks.
+
+    Asked of the remote itself (DVC's `oids_exist` on the remote's object database), for the
+    pointer's object and every object its `.dir` listing names; the local cache, wherever
+    `cache.dir` puts it, only supplies listings. A pointer whose listing is nowhere counts
+    as missing.
+    """
     with _dvc_repo(root) as repo:
         try:
-            status = repo.status(targets=_abs(root, targets), cloud=True, remote=remote)
+            odb = repo.cloud.get_remote_odb(remote, "verify --remote")
+            wanted: dict[str, set[str] | None] = {}
+            for target in targets:
+                md5 = str(read_pointer(root / target).get("md5") or "")
+                oids: set[str] | None = {md5} if md5 else None
+                if oids is not None and md5.endswith(".dir"):
+                    inner = _tree_oids([repo.cache.local, odb], md5)
+                    oids = None if inner is None else oids | inner
+                wanted[target] = oids
+            asked = sorted(set().union(*(o for o in wanted.values() if o)))
+            present = set(odb.oids_exist(asked)) if asked else set()
+        except (InputError, IntegrityError):
+            raise
         except Exception as exc:
-            raise ToolError(f"dvc status --cloud failed: {exc}", hint="check the remote") from exc
-    # Cloud status per output: "new" (only local), "missing" (nowhere), "deleted" (only remote).
-    return sorted(
-        f"{Path(os.path.abspath(out)).relative_to(root.resolve())}.dvc"
-        for out, state in status.items()
-        if state in ("new", "missing")
-    )
+            raise ToolError(
+                f"checking the DVC remote failed: {exc}", hint="check the remote"
+            ) from exc
+    return sorted(t for t, oids in wanted.items() if oids is None or not oids <= present)
 
 
 def remote_problem(root: Path, remote: str | None = None) -> str | None:

@@ -34,8 +34,10 @@ class GateFailed(ArtregError):
 
     exit_code = 1
 
-    def __init__(self, message: str, results: list[dict[str, object]]) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, results: list[dict[str, object]], *, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
         self.results = results
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -18,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from artreg.errors import ArtregError, InputError, RemoteUnavailable, ToolError
-from artreg.tags import FOR_EACH_REF_FORMAT, TagRecord, parse_for_each_ref
+from artreg.errors import ArtregError, InputError, PushRejected, RemoteUnavailable, ToolError
+from artreg.tags import parse_tag
 
 # Keep git's output stable and free of pagers and prompts, whatever the user's configuration.
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"}
@@ -48,21 +49,23 @@ def git(
     return proc.stdout
 
 
+def _run(where: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`git -C where args...` whose exit status is the answer (no ToolError)."""
+    return subprocess.run(
+        ["git", "-C", str(where), *args], capture_output=True, text=True, check=False
+    )
+
+
 def toplevel(start: Path) -> Path:
     """The root of the git work tree that contains `start`."""
     start = start if start.is_dir() else start.parent
-    proc = subprocess.run(
-        ["git", "-C", str(start), "rev-parse", "--show-toplevel"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
+    found = work_tree(start)
+    if found is None:
         raise InputError(
             f"{start}: not inside a git repository",
-            hint="run `artreg init` to make a registry here, or cd into one",
+            hint="artreg init (to make a registry here), or cd into a registry, or pass --repo PATH",
         )
-    return Path(proc.stdout.strip())
+    return found
 
 
 def head(root: Path) -> str | None:
@@ -76,12 +79,39 @@ def current_branch(root: Path) -> str | None:
     return out or None
 
 
-def list_tags(root: Path, names: Sequence[str] | None = None) -> list[TagRecord]:
-    """Every registry tag (or only those of `names`) with its target commit, date, tagger and
-    message: one git call. Limiting to names spares git reading thousands of tag objects."""
+def for_each_ref(root: Path, fmt: str, names: Sequence[str] | None = None) -> str:
+    """`git for-each-ref` over every tag (or only those of artifact `names`): one git call.
+    Limiting to names spares git reading thousands of tag objects."""
     patterns = [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"] if names else ["refs/tags"]
-    out = git(root, "for-each-ref", f"--format={FOR_EACH_REF_FORMAT}", *patterns)
-    return parse_for_each_ref(out)
+    return git(root, "for-each-ref", f"--format={fmt}", *patterns)
+
+
+def read_blobs(root: Path, specs: Sequence[str]) -> dict[str, bytes | None]:
+    """Many `REV:PATH` files through one `git cat-file --batch` process; None where absent."""
+    if not specs:
+        return {}
+    proc = subprocess.run(
+        ["git", "-C", str(root), "cat-file", "--batch"],
+        input="".join(f"{spec}\n" for spec in specs).encode(),
+        capture_output=True,
+        env={**os.environ, **_GIT_ENV},
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise ToolError(f"git cat-file --batch failed in {root}: {proc.stderr.decode().strip()}")
+    out, pos = proc.stdout, 0
+    found: dict[str, bytes | None] = {}
+    for spec in specs:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].rsplit(b" ", 2)
+        pos = end + 1
+        if len(header) == 3 and header[2].isdigit():  # "<oid> <type> <size>" then the bytes
+            size = int(header[2])
+            found[spec] = out[pos : pos + size] if header[1] == b"blob" else None
+            pos += size + 1
+        else:  # "<spec> missing" / "<spec> ambiguous"
+            found[spec] = None
+    return found
 
 
 def remote_tags(root: Path, remote: str, tags: Sequence[str]) -> dict[str, str]:
@@ -101,7 +131,7 @@ def remote_tags(root: Path, remote: str, tags: Sequence[str]) -> dict[str, str]:
     return found
 
 
-# What git prints when it cannot talk to a remote at all (as opposed to a refusal).
+# What git prints when it cannot talk to a remote at all, and when a ref lost a race.
 _UNREACHABLE = (
     "unable to connect",
     "connection refused",
@@ -111,16 +141,36 @@ _UNREACHABLE = (
     "could not read from remote repository",
     "the remote end hung up unexpectedly",
 )
+_LOST_RACE = ("rejected", "failed to push some refs", "cannot lock ref", "stale info")
 
 
 def unreachable(remote: str, exc: ToolError) -> ArtregError:
     """The error to raise for a failed exchange with `remote`: retryable when it did not answer."""
-    if any(marker in exc.message.lower() for marker in _UNREACHABLE):
+    text = exc.message.lower()
+    # git says "could not read from remote repository" also for a remote that does not exist.
+    if "does not appear to be a git repository" not in text and any(
+        marker in text for marker in _UNREACHABLE
+    ):
         return RemoteUnavailable(
             f"git remote {remote} did not answer, so nothing was changed: {exc.message}",
             hint="check the network and the remote's URL (`git remote -v`), then run the command again",
         )
     return exc
+
+
+def push(root: Path, remote: str, refs: Sequence[str]) -> None:
+    """`git push --atomic`: all refs or none. A lost race raises PushRejected (retryable), a
+    remote that does not answer RemoteUnavailable, anything else ToolError."""
+    try:
+        git(root, "push", "--atomic", "--porcelain", remote, *refs)
+    except ToolError as exc:
+        # A lost race may also say "the remote end hung up": the refusal is the finding.
+        if any(m in exc.message.lower() for m in _LOST_RACE):
+            raise PushRejected(
+                f"another change reached {remote} first ({exc.message.splitlines()[-1]})",
+                hint=f"`git pull --rebase --tags {remote}` and run the command again",
+            ) from exc
+        raise unreachable(remote, exc) from exc
 
 
 def status(root: Path, paths: Sequence[str] = ()) -> str:
@@ -286,22 +336,42 @@ def commit_time(root: Path, rev: str) -> tuple[str, int] | None:
 
 def json_at(root: Path, rev: str, path: str) -> Any:
     """A JSON file as committed at `rev` (parsed strictly), or None if it is not there."""
-    from artreg.documents import parse_json
+    from artreg.fileio import parse_json
 
     data = show_file(root, rev, path)
     return None if data is None else parse_json(data.decode("utf-8"), f"{path}@{rev[:12]}")
 
 
-def identity(root: Path) -> str:
-    """'Name <email>' of the configured git user, or a clear error telling how to set it."""
-    name = git(root, "config", "user.name", check=False).strip()
-    email = git(root, "config", "user.email", check=False).strip()
-    if not name or not email:
+def _ident(root: Path, who: str) -> str:
+    """'Name <email>' of git's GIT_AUTHOR_IDENT or GIT_COMMITTER_IDENT, resolved by git itself
+    (GIT_*_NAME/EMAIL, then user.* at every config level, then EMAIL), the way a commit is."""
+    proc = subprocess.run(
+        ["git", "-C", str(root), "var", f"GIT_{who.upper()}_IDENT"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **_GIT_ENV},
+        check=False,
+    )
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        reason = lines[-1].removeprefix("fatal: ") if lines else "git var failed"
         raise InputError(
-            "git has no user identity configured, and every registry change records who made it",
-            hint='run: git config user.name "Your Name" && git config user.email you@example.com',
+            f"git cannot tell who the {who} of a commit is ({reason}), and every registry change "
+            "records who made it",
+            hint='run: git config user.name "Your Name" && git config user.email you@example.com '
+            "(in CI, set GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and "
+            "GIT_COMMITTER_EMAIL)",
         )
-    return f"{name} <{email}>"
+    # "Name <email> 1700000000 +0000": drop the timestamp and zone.
+    return proc.stdout.strip().rsplit(" ", 2)[0]
+
+
+def identity(root: Path) -> str:
+    """'Name <email>' of the author git records on the next commit; a clear error (with the fix)
+    when git could not make that commit because the author or the committer is unknown."""
+    author = _ident(root, "author")
+    _ident(root, "committer")  # `git commit` and `git tag -a` need it too: refuse now, not later
+    return author
 
 
 def reset_paths(root: Path, rev: str | None, paths: Sequence[str]) -> None:
@@ -322,40 +392,168 @@ def move_head(root: Path, rev: str) -> None:
 def training_code_state(path: Path) -> dict[str, object] | None:
     """Commit and dirty state of the git repo holding `path` (the training code), if any."""
     start = path if path.is_dir() else path.parent
-    proc = subprocess.run(
-        ["git", "-C", str(start), "rev-parse", "--verify", "--quiet", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = _run(start, "rev-parse", "--verify", "--quiet", "HEAD")
     if proc.returncode != 0:
         return None
-    dirty = subprocess.run(
-        ["git", "-C", str(start), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    dirty = _run(start, "status", "--porcelain", "--untracked-files=no")
     return {"commit": proc.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 
 
 def verify_signature(root: Path, kind: str, ref: str) -> bool:
     """True if git accepts the signature of a tag or commit (`git verify-tag/verify-commit`)."""
-    return (
-        subprocess.run(
-            ["git", "-C", str(root), f"verify-{kind}", ref], capture_output=True, check=False
-        ).returncode
-        == 0
-    )
+    return _run(root, f"verify-{kind}", ref).returncode == 0
 
 
 def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
     """True if `ancestor` is `descendant` or in its history."""
-    return (
-        subprocess.run(
-            ["git", "-C", str(root), "merge-base", "--is-ancestor", ancestor, descendant],
-            capture_output=True,
-            check=False,
-        ).returncode
-        == 0
+    return _run(root, "merge-base", "--is-ancestor", ancestor, descendant).returncode == 0
+
+
+def creation_commits(root: Path) -> dict[str, str]:
+    """Folder → the commit that added its manifest.json: one `git log` call."""
+    out = git(
+        root,
+        "log",
+        "--format=commit %H",
+        "--diff-filter=A",
+        "--name-only",
+        "--",
+        "artifacts/*/*/*/manifest.json",
     )
+    created: dict[str, str] = {}
+    commit = ""
+    for line in out.splitlines():
+        if line.startswith("commit "):
+            commit = line.split()[1]
+        elif line.strip():
+            created[line.rsplit("/", 1)[0]] = commit  # log is newest first: keep the oldest
+    return created
+
+
+def version() -> str | None:
+    """`git --version`, or None when git is not installed."""
+    if shutil.which("git") is None:
+        return None
+    return _run(Path.cwd(), "--version").stdout.strip()
+
+
+def common_dir(repo: Path) -> Path:
+    """The git directory a repository (bare or not) keeps its hooks and refs in."""
+    proc = _run(repo, "rev-parse", "--git-common-dir")
+    if proc.returncode != 0:
+        raise InputError(
+            f"{repo} is not a git repository: {proc.stderr.strip()}",
+            hint="pass the path of the (bare) git repository that the server serves",
+        )
+    return (repo / proc.stdout.strip()).resolve()
+
+
+def config_value(repo: Path, key: str) -> str:
+    """A git configuration value as git resolves it (every level), or ''."""
+    return _run(repo, "config", "--get", key).stdout.strip()
+
+
+def work_tree(start: Path) -> Path | None:
+    """The top level of the git work tree holding `start`, or None outside any."""
+    proc = _run(start, "rev-parse", "--show-toplevel")
+    return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+def default_branch(root: Path) -> str | None:
+    """The repository's default branch as git knows it: origin's HEAD, else init.defaultBranch
+    (when this repository has that branch), else the branch checked out now."""
+    origin_head = git(
+        root, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD", check=False
+    ).strip()
+    if origin_head.startswith("origin/"):
+        return origin_head.removeprefix("origin/")
+    configured = git(root, "config", "--get", "init.defaultBranch", check=False).strip()
+    if configured and any(
+        git(root, "rev-parse", "--verify", "--quiet", ref, check=False).strip()
+        for ref in (f"refs/heads/{configured}", f"refs/remotes/origin/{configured}")
+    ):
+        return configured
+    return current_branch(root)
+
+
+def ref_exists(root: Path, ref: str) -> bool:
+    return bool(git(root, "rev-parse", "--verify", "--quiet", ref, check=False).strip())
+
+
+# What git itself records while an operation waits for the user, with how to end each one.
+# Paths are resolved by `git rev-parse --git-path`, so worktrees and moved git dirs work.
+_IN_PROGRESS = (
+    ("rebase-merge", "a rebase", "git rebase --continue` or `git rebase --abort"),
+    ("rebase-apply/applying", "a `git am`", "git am --continue` or `git am --abort"),
+    ("rebase-apply", "a rebase", "git rebase --continue` or `git rebase --abort"),
+    ("MERGE_HEAD", "a merge", "git commit` (to finish it) or `git merge --abort"),
+    (
+        "CHERRY_PICK_HEAD",
+        "a cherry-pick",
+        "git cherry-pick --continue` or `git cherry-pick --abort",
+    ),
+    ("REVERT_HEAD", "a revert", "git revert --continue` or `git revert --abort"),
+    ("BISECT_START", "a bisect", "git bisect reset"),
+)
+
+
+def check_committable(root: Path) -> None:
+    """Refuse (exit 2, with git's own way out) a checkout where a registry commit would fail or
+    land nowhere: an operation in progress, unmerged paths, or a detached HEAD."""
+    paths = git(
+        root,
+        "rev-parse",
+        "--path-format=absolute",
+        *[arg for name, _, _ in _IN_PROGRESS for arg in ("--git-path", name)],
+    ).splitlines()
+    for path, (_, what, fix) in zip(paths, _IN_PROGRESS, strict=True):
+        if Path(path).exists():
+            raise InputError(
+                f"{root}: {what} is in progress, and a registry change must not be mixed into it",
+                hint=f"finish or abort it first: `{fix}`",
+            )
+    unmerged = git(root, "ls-files", "--unmerged").splitlines()
+    if unmerged:
+        path = unmerged[0].split("\t", 1)[-1]
+        raise InputError(
+            f"{root}: the index has unmerged paths ({path} first), so git cannot commit",
+            hint="resolve the conflicts and `git add` the files, or `git restore --staged --worktree` them",
+        )
+    if current_branch(root) is None:
+        branch = default_branch(root)
+        back = f" or `git switch {branch}` to go back to {branch}" if branch else ""
+        raise InputError(
+            f"{root}: HEAD is detached, so a registry commit would be on no branch and easily lost",
+            hint=f"`git switch -c BRANCH` to keep working here on a new branch{back}",
+        )
+
+
+def has_registry_tags(root: Path) -> bool:
+    """True if any tag of the repository is in the registry's grammar."""
+    names = git(root, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags").split("\n")
+    return any(parse_tag(name) is not None for name in names if name)
+
+
+def is_shallow(root: Path) -> bool:
+    return git(root, "rev-parse", "--is-shallow-repository", check=False).strip() == "true"
+
+
+def missing_history(root: Path, check_tags: bool = True) -> tuple[str, str] | None:
+    """(what this clone lacks, the git command that fetches it), or None when nothing is
+    missing: a shallow clone, or (with `check_tags`) no registry tag although committed stage
+    folders exist (cloned or fetched without tags)."""
+    if is_shallow(root):
+        return (
+            "this is a shallow clone, so older registry tags and commits are missing",
+            "git fetch --tags --unshallow",
+        )
+    if not check_tags or has_registry_tags(root):
+        return None
+    folders = git(root, "ls-files", "--", "artifacts/*/*/*/manifest.json", check=False)
+    if folders.strip():
+        return (
+            "this clone has committed artifacts/ folders but no registry tags "
+            "(it was cloned or fetched without tags)",
+            "git fetch --tags",
+        )
+    return None

@@ -1,18 +1,21 @@
-"""sha256 of files (computed while copying, so each byte is read once), manifests, .sha256 files."""
+"""The one copy-and-hash pass (each byte read once; sha256, and DVC's md5 when asked), the one
+hash-and-compare against recorded digests, and the checks of what may be read as a file."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from artreg.errors import InputError, IntegrityError
+from artreg.errors import InputError
 
 CHUNK = 1 << 20  # 1 MiB: large enough that hashlib releases the GIL, small enough for flat memory
+COPY_CHUNK = 4 << 20  # copies write large blocks; memory per copy stays at two chunks
 ProgressFn = Callable[[int], None]
 
 
@@ -20,6 +23,17 @@ ProgressFn = Callable[[int], None]
 class FileDigest:
     sha256: str
     size: int
+    md5: str | None = field(default=None, compare=False)  # DVC's address, when asked for
+
+
+class Recorded(Protocol):
+    """What a manifest records of a file (a FileDigest or a model.ManifestFile)."""
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
 
 
 def _read_chunks(fh: object, chunk: int = CHUNK) -> Iterable[bytes]:
@@ -41,19 +55,49 @@ def hash_file(path: Path, progress: ProgressFn | None = None) -> FileDigest:
     return FileDigest(digest.hexdigest(), size)
 
 
-def copy_and_hash(src: Path, dst: Path, progress: ProgressFn | None = None) -> FileDigest:
-    """Copy `src` to `dst` and return the sha256 of the bytes written, in a single read of `src`."""
-    digest = hashlib.sha256()
+def copy_and_hash(
+    src: Path,
+    dst: Path | None,
+    progress: ProgressFn | None = None,
+    *,
+    also_to: Path | None = None,
+    md5: bool = False,
+) -> FileDigest:
+    """Copy `src` to `dst` (and to `also_to`, a DVC cache object being written; `dst` may be
+    None when only that is written) and return the sha256 and size of the bytes read, in a
+    single read of `src`.
+
+    With `md5`, DVC's md5 runs on a second thread one chunk behind sha256 and the writes, so a
+    single large file keeps two cores busy (hashlib releases the GIL on large blocks).
+    """
+    sha, md5_hash = hashlib.sha256(), hashlib.md5() if md5 else None
     size = 0
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    with open(src, "rb", buffering=0) as fin, open(dst, "xb") as fout:
-        for block in _read_chunks(fin):
-            digest.update(block)
-            fout.write(block)
-            size += len(block)
-            if progress:
-                progress(len(block))
-    return FileDigest(digest.hexdigest(), size)
+    if dst is not None:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=1) as md5_thread, open(src, "rb", buffering=0) as fin:
+        outs = []
+        try:
+            for target in (dst, also_to):
+                if target is not None:
+                    outs.append(open(target, "xb"))  # noqa: SIM115  # closed below
+            pending: Future[None] | None = None
+            for block in _read_chunks(fin, COPY_CHUNK):
+                if md5_hash is not None:
+                    if pending is not None:
+                        pending.result()  # at most one chunk in flight: memory stays flat
+                    pending = md5_thread.submit(md5_hash.update, block)
+                sha.update(block)
+                for out in outs:
+                    out.write(block)
+                size += len(block)
+                if progress:
+                    progress(len(block))
+            if pending is not None:
+                pending.result()
+        finally:
+            for out in outs:
+                out.close()
+    return FileDigest(sha.hexdigest(), size, md5_hash.hexdigest() if md5_hash else None)
 
 
 def hash_files(
@@ -72,21 +116,52 @@ def sha256_line(sha256: str, filename: str) -> str:
     return f"{sha256}  {filename}\n"
 
 
-def write_sha256_file(model_path: Path, sha256: str) -> Path:
-    """Write `<file>.sha256` beside a model file."""
-    out = model_path.with_name(model_path.name + ".sha256")
-    out.write_text(sha256_line(sha256, model_path.name), encoding="utf-8")
-    return out
+def _portable_name(path: Path, name: str) -> None:
+    """Refuse a name that artreg's manifest, git on Windows or other tools cannot carry."""
+    raw = os.fsencode(path).decode("utf-8", "backslashreplace")  # undecodable bytes as \xff
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)
+    bad = sorted({c for c in name if ord(c) < 32 or ord(c) == 127})
+    if bad:
+        chars = ", ".join(repr(c) for c in bad)
+        raise InputError(
+            f"{shown}: the name holds a control character ({chars}); names with control "
+            "characters are not portable (Windows, many tools and artreg's manifest refuse them)",
+            hint="rename it without control characters, then register again",
+        )
+    if "\\" in name:
+        raise InputError(
+            f"{shown}: the name holds a backslash, which is a folder separator on Windows",
+            hint="rename it without backslashes, then register again",
+        )
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{shown}: the name is not valid UTF-8, so the manifest cannot record it",
+            hint="rename it with a UTF-8 name, then register again",
+        ) from None
 
 
-def regular_files(folder: Path) -> list[Path]:
-    """Every file below `folder`, sorted; refuses links out of it, devices, FIFOs and sockets."""
+WalkFilter = Callable[[Path, list[str], list[str]], tuple[list[str], list[str]]]
+
+
+def regular_files(folder: Path, keep: WalkFilter | None = None) -> list[Path]:
+    """Every file below `folder`, sorted; refuses links out of it, devices, FIFOs, sockets and
+    names that are not portable. Hard links between files of the folder are two files.
+
+    `keep`, given each folder's path, subfolder names and file names, returns those to keep
+    (DVC's view of the folder, from artreg.dvcrepo); what it drops is neither checked nor read.
+    """
     root = folder.resolve()
     found: list[Path] = []
+    linked: dict[tuple[int, int], list[Path]] = {}  # inode → its names found in the folder
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        if keep is not None:
+            dirnames[:], filenames = keep(Path(dirpath), dirnames, filenames)
         dirnames.sort()
         for entry in [*dirnames, *filenames]:
             path = Path(dirpath) / entry
+            _portable_name(path, entry)
             mode = path.lstat().st_mode
             if stat.S_ISLNK(mode):
                 try:
@@ -103,8 +178,9 @@ def regular_files(folder: Path) -> list[Path]:
                     )
                 if target.is_dir():
                     raise InputError(
-                        f"{path}: symbolic link to a folder",
-                        hint="replace the link by the folder's files",
+                        f"{path}: symbolic link to a folder (`dvc add` would leave it out "
+                        "without a word; links to files are followed)",
+                        hint="replace the link by the folder's files, or remove it",
                     )
                 mode = target.stat().st_mode
             if stat.S_ISDIR(mode):
@@ -114,14 +190,22 @@ def regular_files(folder: Path) -> list[Path]:
                     f"{path}: not a regular file (device, FIFO or socket)",
                     hint="remove it from the folder",
                 )
-            if path.lstat().st_nlink > 1 and stat.S_ISREG(path.lstat().st_mode):
-                raise InputError(
-                    f"{path}: a hard link (its bytes are shared with a file elsewhere)",
-                    hint="copy the file into the folder instead of hard-linking it",
-                )
+            own = path.lstat()
+            if own.st_nlink > 1 and stat.S_ISREG(own.st_mode):
+                linked.setdefault((own.st_dev, own.st_ino), []).append(path)
             if not os.access(path, os.R_OK):
                 raise InputError(f"{path}: file is not readable", hint="fix its permissions")
             found.append(path)
+    for names in linked.values():
+        # Names of one inode inside the folder are simply several files; a name outside means
+        # the bytes can be changed from outside, during the copy or after.
+        outside = names[0].lstat().st_nlink - len(names)
+        if outside > 0:
+            raise InputError(
+                f"{names[0]}: a hard link whose bytes are shared with {outside} name(s) outside "
+                "the folder",
+                hint="copy the file into the folder (cp, not ln) instead of hard-linking it",
+            )
     return sorted(found)
 
 
@@ -132,34 +216,39 @@ def check_single_file(path: Path) -> None:
         raise InputError(f"{path}: is a symbolic link", hint="pass the file it points to")
     if not stat.S_ISREG(mode):
         raise InputError(f"{path}: not a regular file (device, FIFO or socket)", hint="pass a file")
-    if path.lstat().st_nlink > 1:
+    if (links := path.lstat().st_nlink) > 1:
         raise InputError(
-            f"{path}: a hard link (its bytes are shared with a file elsewhere)",
-            hint="copy the file instead of hard-linking it",
+            f"{path}: a hard link whose bytes are shared with {links - 1} other name(s)",
+            hint="copy the file (cp, not ln) instead of hard-linking it",
         )
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: file is not readable", hint="fix its permissions")
 
 
-def verify_files(
-    root: Path, expected: dict[str, FileDigest], progress: ProgressFn | None = None
-) -> None:
-    """Check files under `root` against their recorded digests; raise IntegrityError naming each."""
-    paths = [root / rel for rel in expected]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise IntegrityError(
-            "files listed in the manifest are missing: " + ", ".join(missing),
-            hint="run `artreg pull` (or `dvc pull`) to fetch them",
-        )
-    actual = hash_files(paths, progress)
-    bad = [
-        f"{path}: expected sha256 {exp.sha256}, found {got.sha256}"
-        for path, exp, got in zip(paths, expected.values(), actual, strict=True)
-        if got.sha256 != exp.sha256 or got.size != exp.size
-    ]
-    if bad:
-        raise IntegrityError(
-            "sha256 mismatch: " + "; ".join(bad),
-            hint="the bytes were altered; fetch them again from the remote, or report tampering",
-        )
+@dataclass(frozen=True)
+class Comparison:
+    """Files compared with their recorded digests: which are absent, which differ."""
+
+    missing: list[str]
+    mismatched: list[tuple[str, FileDigest]]  # (relative path, what was found)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.mismatched
+
+
+def compare_files(
+    base: Path, expected: Mapping[str, Recorded], progress: ProgressFn | None = None
+) -> Comparison:
+    """Hash the files of `expected` (paths relative to `base`) on every core and compare each
+    with its recorded sha256 and size: the one hash-and-compare."""
+    present = [rel for rel in expected if (base / rel).is_file()]
+    digests = hash_files([base / rel for rel in present], progress)
+    return Comparison(
+        missing=[rel for rel in expected if rel not in present],
+        mismatched=[
+            (rel, got)
+            for rel, got in zip(present, digests, strict=True)
+            if (got.sha256, got.size) != (expected[rel].sha256, expected[rel].size)
+        ],
+    )

@@ -2,44 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo, schemas
-from artreg.documents import dump_json, parse_json, parse_yaml, read_json
-from artreg.errors import ArtregError
+from artreg import schemas
+from artreg.errors import ArtregError, VerificationFailed
+from artreg.fileio import dump_json, parse_json, read_json, write_atomic
 from artreg.layout import ARTIFACTS_DIR, REGISTRY_JSON, StageDir
-from artreg.registry import RegistryState, message_fields
-from artreg.tags import Action, TagRecord
-
-
-def load_state_for(root: Path) -> RegistryState:
-    from artreg.registry import load_state
-
-    return load_state(root)
-
-
-def iso(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def folder_of(root: Path, record: TagRecord) -> StageDir | None:
-    """The stage folder a tag promoted: from its message, else from dvc.yaml at its commit."""
-    fields = message_fields(record.message)
-    if fields.get("folder"):
-        return StageDir.parse(fields["folder"])
-    if fields or record.parsed.action not in (Action.ASSIGN, Action.REGISTER):
-        return None  # artreg's own tag without a folder (deprecate, unassign), or no folder at all
-    data = gitrepo.show_file(root, record.commit, "dvc.yaml")
-    if data is None:
-        return None
-    try:
-        dvc_yaml = parse_yaml(data.decode("utf-8", "replace"), f"dvc.yaml at {record.commit[:8]}")
-        path = dvc_yaml["artifacts"][record.parsed.name]["path"]
-    except (ArtregError, KeyError, TypeError):
-        return None
-    return StageDir.parse(str(path))
+from artreg.model import Registry, iso
 
 
 def primary_file(root: Path, folder: StageDir) -> tuple[str | None, str | None]:
@@ -55,17 +25,18 @@ def primary_file(root: Path, folder: StageDir) -> tuple[str | None, str | None]:
         return None, None
 
 
-def build_index(root: Path, state: RegistryState) -> dict[str, Any]:
-    """The registry.json document for `state`, reading manifests from the work tree."""
+def build_index(root: Path, registry: Registry) -> dict[str, Any]:
+    """The registry.json document for `registry` (its current folders resolved), reading
+    manifests from the work tree."""
     index: dict[str, Any] = {}
     prefix = f"{ARTIFACTS_DIR}/"
-    for name in sorted(state.artifacts):
-        artifact = state.artifacts[name]
+    for name in sorted(registry.artifacts):
+        artifact = registry.artifacts[name]
         stages: dict[str, Any] = {}
         for stage, holder in artifact.stages().items():
-            record = holder.assignment(stage)
-            assert record is not None
-            folder = folder_of(root, record)
+            event = holder.assignment(stage)
+            assert event is not None
+            folder = event.folder
             if folder is None:
                 continue
             file, sha = primary_file(root, folder)
@@ -74,8 +45,8 @@ def build_index(root: Path, state: RegistryState) -> dict[str, Any]:
                 "path": folder.relpath,
                 "file": file.removeprefix(prefix) if file else None,
                 "hash": sha,
-                "tag": record.tag,
-                "updated": iso(record.timestamp),
+                "tag": event.tag,
+                "updated": iso(event.timestamp),
                 "version": holder.version if holder.registered else None,
             }
         production = stages.get("production")
@@ -96,15 +67,40 @@ def build_index(root: Path, state: RegistryState) -> dict[str, Any]:
     return index
 
 
-def render(root: Path, state: RegistryState) -> str:
-    return dump_json(build_index(root, state))
+def render(root: Path, registry: Registry) -> str:
+    return dump_json(build_index(root, registry))
 
 
-def stale(root: Path, state: RegistryState) -> bool:
+def stale(root: Path, registry: Registry) -> bool:
     """True when artifacts/registry.json differs from what the tags and folders say."""
     path = root / REGISTRY_JSON
     current = path.read_text(encoding="utf-8") if path.is_file() else ""
-    return current != render(root, state)
+    return current != render(root, registry)
+
+
+def write(root: Path, registry: Registry) -> None:
+    """Write artifacts/registry.json for `registry` (atomically: readers never see half)."""
+    write_atomic(root / REGISTRY_JSON, render(root, registry))
+
+
+def check(root: Path) -> None:
+    """`artreg index --check`: raise VerificationFailed (exit 1) when registry.json is stale."""
+    from artreg import state
+
+    if stale(root, state.load(root)):
+        raise VerificationFailed(
+            f"{REGISTRY_JSON} is out of date",
+            [f"{REGISTRY_JSON} differs from what the tags and folders say; run `artreg index`"],
+        )
+
+
+def regenerate(root: Path, wait: float = 0.0) -> None:
+    """`artreg index`: rewrite registry.json from the tags and folders, under the repo lock."""
+    from artreg import state
+    from artreg.transaction import repo_lock
+
+    with repo_lock(root, wait=wait):
+        write(root, state.load(root))
 
 
 def load(root: Path) -> dict[str, Any]:
@@ -114,3 +110,91 @@ def load(root: Path) -> dict[str, Any]:
         return {}
     data: dict[str, Any] = parse_json(path.read_text(encoding="utf-8"), str(path))
     return data
+
+
+# --- save_registry: the seed's writer, on a generated file ----------------------------------
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _entry_changes(name: str, given: Any, current: Any) -> list[str]:
+    """Each difference of one entry from the generated one, with the call that makes it."""
+    release = f"register_artifact({name!r}, path, {{version}})"
+    if given is None:
+        return [
+            f"{name}: left out, but the registry holds it; a name leaves the index only by "
+            f"deprecation: `artreg deprecate {name}`"
+        ]
+    if not isinstance(given, dict):
+        return [
+            f"{name}: {_shown(given)} is not an entry; pass the entries load_registry() returns"
+        ]
+    if current is None:
+        version = given.get("version")
+        shown = repr(version) if isinstance(version, str) else "'VERSION'"
+        return [f"{name}: not in the registry; add it with {release.format(version=shown)}"]
+    changes = []
+    for key in sorted(set(given) | set(current)):
+        old, new = current.get(key), given.get(key)
+        if key not in given:
+            changes.append(f"{name}: lacks {key!r}; pass the entry as load_registry() returns it")
+        elif key not in current:
+            changes.append(f"{name}: {key!r} is not a field of the index; leave it out")
+        elif old == new:
+            continue
+        elif key == "version":
+            changes.append(
+                f"{name}: version {old} → {new}: use {release.format(version=repr(new))}"
+            )
+        elif key == "deprecated":
+            how = (
+                f"`artreg deprecate {name}`"
+                if new
+                else f"a new release, {release.format(version=repr('VERSION'))}"
+            )
+            changes.append(f"{name}: deprecated {old} → {new}: use {how}")
+        elif key in ("file", "hash"):
+            changes.append(
+                f"{name}: {key} {_shown(old)} → {_shown(new)}: a release is immutable; a new file "
+                f"is a new version: {release.format(version=repr('VERSION'))}"
+            )
+        else:
+            changes.append(
+                f"{name}: {key} {_shown(old)} → {_shown(new)}: {key!r} is generated from the "
+                "tags and folders; leave it as load_registry() returns it"
+            )
+    return changes
+
+
+def save(root: Path, data: Any) -> None:
+    """Write `data` as artifacts/registry.json if it equals the generated index (idempotent);
+    otherwise raise InputError naming each differing entry and the call that makes the change."""
+    from artreg import state
+    from artreg.errors import InputError
+    from artreg.values import to_plain
+
+    given = to_plain(data, "")
+    if not isinstance(given, dict):
+        raise InputError(
+            f"save_registry: expected a dict of name → entry, got {type(data).__name__}",
+            hint="pass the dict load_registry() returns",
+        )
+    generated = build_index(root, state.load(root))
+    changes = [
+        change
+        for name in sorted(set(given) | set(generated))
+        for change in _entry_changes(name, given.get(name), generated.get(name))
+    ]
+    if changes:
+        raise InputError(
+            f"{REGISTRY_JSON}: generated from the tags and folders, and the data differs from it:"
+            "\n    " + "\n    ".join(changes),
+            hint="make each change with the call named; load_registry() returns the index as it is",
+        )
+    path = root / REGISTRY_JSON
+    text = dump_json(generated)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        write_atomic(path, text)

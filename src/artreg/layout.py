@@ -1,96 +1,25 @@
-"""Names, ids and stage folder paths of a registry repo, and their validation."""
+"""Where things live in a registry repo: the stage folders and the generated files."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from artreg.errors import InputError
+from artreg.tags import STAGES, case_twin
 
-STAGES = ("raw", "validated", "production")
 ARTIFACTS_DIR = "artifacts"
 REGISTRY_JSON = "artifacts/registry.json"
-MAX_NAME_LENGTH = 100
+DVC_YAML = "dvc.yaml"
+PARAMS_FILE = "params.yaml"
 
-# GTO's artifact-name rule without '/': artreg names are single path components.
-NAME_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$")
-# Session and validated ids become folder names: GTO's characters plus '.', never '..'.
-ID_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9_.-]*[a-zA-Z0-9])?$")
-SEMVER_RE = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
-
-
-def _shown(value: str) -> str:
-    """A value as it may safely be echoed in a message: escaped and cut short."""
-    text = value.encode("unicode_escape").decode("ascii")
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def validate_name(name: str, field: str = "name") -> str:
-    """Return `name` if it is a valid artifact name, else raise InputError."""
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
-        raise InputError(
-            f"invalid artifact {field} {_shown(str(name))!r}",
-            hint=(
-                "use ASCII letters, digits, '-' and '_' (GTO's rule, without '/'), "
-                f"starting and ending with a letter or digit, at most {MAX_NAME_LENGTH} characters"
-            ),
-        )
-    return name
-
-
-def validate_id(value: str, field: str) -> str:
-    """Return `value` if it is a valid session or validated id, else raise InputError."""
-    if (
-        not isinstance(value, str)
-        or not ID_RE.fullmatch(value)
-        or ".." in value
-        or len(value) > MAX_NAME_LENGTH
-    ):
-        raise InputError(
-            f"invalid {field} {_shown(str(value))!r}",
-            hint=(
-                "use ASCII letters, digits, '-', '_' and '.', starting and ending with a "
-                f"letter or digit, no '..', at most {MAX_NAME_LENGTH} characters"
-            ),
-        )
-    return value
-
-
-def validate_semver(version: str) -> str:
-    """Return the version without a leading 'v' if it is semantic, else raise InputError."""
-    bare = version[1:] if isinstance(version, str) and version.startswith("v") else version
-    if not isinstance(bare, str) or not SEMVER_RE.fullmatch(bare):
-        raise InputError(
-            f"invalid version {_shown(str(version))!r}",
-            hint="give a semantic version such as 1.2.0 (https://semver.org)",
-        )
-    return bare
-
-
-def semver_key(version: str) -> tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]:
-    """Sort key implementing semver precedence (a release sorts after its pre-releases)."""
-    match = SEMVER_RE.fullmatch(version)
-    if not match:
-        raise ValueError(version)
-    major, minor, patch, pre = int(match[1]), int(match[2]), int(match[3]), match[4]
-    if pre is None:
-        return (major, minor, patch, 1, ())
-    parts = tuple((0, int(p)) if p.isdigit() else (1, p) for p in pre.split("."))
-    return (major, minor, patch, 0, parts)
-
-
-def validate_stage(stage: str) -> str:
-    """Return `stage` if it is one of the lifecycle stages, else raise InputError."""
-    if stage not in STAGES:
-        raise InputError(
-            f"unknown stage {_shown(str(stage))!r}", hint=f"use one of: {', '.join(STAGES)}"
-        )
-    return stage
+# Model file suffixes, the only list: PyTorch checkpoints are cleaned down to their weights on
+# promotion; the others are copied as they are. None of them belongs in git.
+PYTORCH_SUFFIXES = (".pt", ".pth", ".ckpt")
+AS_IS_SUFFIXES = (".onnx", ".safetensors", ".bin")
+MODEL_SUFFIXES = PYTORCH_SUFFIXES + AS_IS_SUFFIXES
+NOT_IN_GIT_SUFFIXES = (*MODEL_SUFFIXES, ".h5", ".pkl")
 
 
 @dataclass(frozen=True)
@@ -111,7 +40,9 @@ class StageDir:
     @classmethod
     def parse(cls, relpath: str) -> StageDir | None:
         """The stage entry a repo-relative path lies in, or None."""
-        parts = Path(relpath).as_posix().strip("/").split("/")
+        # pathlib's splitting (empty and "." parts dropped), without its cost: the read model
+        # parses one of these per tag
+        parts = [p for p in relpath.split("/") if p not in ("", ".")]
         if len(parts) >= 4 and parts[0] == ARTIFACTS_DIR and parts[1] in STAGES:
             return cls(parts[1], parts[2], parts[3])
         return None
@@ -127,3 +58,53 @@ def validated_dir(name: str, validated_id: str) -> StageDir:
 
 def production_dir(name: str, version: str) -> StageDir:
     return StageDir("production", name, f"v{version}")
+
+
+def stage_folders(root: Path) -> list[StageDir]:
+    """Every stage folder in the work tree (those holding a manifest.json)."""
+    found = []
+    for stage in STAGES:
+        for manifest in sorted((root / ARTIFACTS_DIR / stage).glob("*/*/manifest.json")):
+            folder = StageDir.parse(str(manifest.parent.relative_to(root)))
+            if folder is not None:
+                found.append(folder)
+    return found
+
+
+def _case_error(what: str, name: str, twin: str, where: str) -> InputError:
+    return InputError(
+        f"{what} {name!r} differs only by letter case from the existing {twin!r} ({where}): "
+        "Windows and macOS see one folder where git has two, so a checkout there breaks",
+        hint=f"use {twin!r} itself, or a name that differs by more than letter case",
+    )
+
+
+def check_name_case(root: Path, name: str) -> str:
+    """Return `name` unless it differs only by case from an artifact the registry has (in its
+    tags or its artifacts/ folders); then raise InputError."""
+    from artreg import state
+
+    tagged = {event.parsed.name for event in state.load(root, folders="none").events}
+    twin = case_twin(name, tagged)
+    if twin is not None:
+        raise _case_error("artifact name", name, twin, "in the registry's tags")
+    for stage in STAGES:
+        folder = root / ARTIFACTS_DIR / stage
+        twin = case_twin(name, (p.name for p in folder.iterdir()) if folder.is_dir() else ())
+        if twin is not None:
+            raise _case_error("artifact name", name, twin, f"{ARTIFACTS_DIR}/{stage}/{twin}")
+    return name
+
+
+def check_folder_case(root: Path, relpaths: Sequence[str]) -> None:
+    """Refuse new folders one of whose path parts differs only by case from a folder beside it
+    (a session id, validated id or version that clashes with an existing one)."""
+    for rel in relpaths:
+        parent = root
+        for part in Path(rel).parts:
+            if parent.is_dir():
+                twin = case_twin(part, (p.name for p in parent.iterdir()))
+                if twin is not None:
+                    where = (parent / twin).relative_to(root).as_posix()
+                    raise _case_error("new folder", part, twin, where)
+            parent = parent / part

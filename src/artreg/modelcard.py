@@ -6,7 +6,8 @@ from typing import Any
 
 import yaml
 
-from artreg.gates import GateResult, format_table
+from artreg.model import GateResult
+from artreg.render import gate_table
 
 
 def _front_matter(metadata: dict[str, Any]) -> str:
@@ -50,7 +51,7 @@ def _front_matter(metadata: dict[str, Any]) -> str:
 
 def model_card(metadata: dict[str, Any]) -> str:
     """README.md of a validated or production folder."""
-    gates = [GateResult(**r) for r in metadata["gates"]["results"]]
+    gates = [GateResult.from_json(r) for r in metadata["gates"]["results"]]
     files = "\n".join(
         f"| `{f['path']}` | {f['format']} | {f['size']:,} | `{f['sha256']}` |"
         for f in metadata["model"]["files"]
@@ -105,7 +106,7 @@ def model_card(metadata: dict[str, Any]) -> str:
         "",
         f"## Gates ({'all passed' if metadata['gates']['passed'] else 'FAILED'})",
         "",
-        format_table(gates) if gates else "No gates configured for this stage.",
+        gate_table(gates) if gates else "No gates configured for this stage.",
         "",
     ]
     return "\n".join(lines)

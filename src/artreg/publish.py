@@ -4,24 +4,29 @@ commit, tag (and push), all under the repo lock and rolled back on any failure."
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo, index
-from artreg.build import StageBuilder
-from artreg.documents import write_atomic
+from artreg import dvcyaml, gitrepo, index, state
 from artreg.errors import ConflictError
 from artreg.faults import point
-from artreg.layout import REGISTRY_JSON
-from artreg.registry import build_state, tag_message
-from artreg.tags import Action, TagName, TagRecord, format_tag, next_counter, parse_tag
+from artreg.fileio import check_output_path
+from artreg.layout import DVC_YAML, REGISTRY_JSON
+from artreg.model import Event, GateResult, ManifestFile, Registry
+from artreg.stagefolder import StageBuilder
+from artreg.tags import (
+    Action,
+    TagName,
+    format_tag,
+    next_counter,
+    next_tag_time,
+    parse_tag,
+    tag_message,
+)
 from artreg.transaction import transaction
 
-DVC_YAML = "dvc.yaml"
 PENDING = "0" * 40  # stands for the commit being made, while registry.json is computed
 
 
@@ -34,6 +39,7 @@ class PublishOptions:
     branch: str | None = None
     push: bool = False
     remote: str = "origin"
+    summary_md: Path | None = None  # write the pull-request description here once committed
 
 
 @dataclass
@@ -46,20 +52,40 @@ class Published:
     folder: str
     commit: str
     tags: list[str]
-    files: dict[str, dict[str, Any]]
-    extra: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, ManifestFile]
+    branch: str | None = None  # pull-request mode: committed on this branch, no tags yet
+    planned_tags: list[str] = field(default_factory=list)  # the tags `artreg tag` will make
+    gates: list[GateResult] | None = None  # promotions: the gates evaluated
+    model: str | None = None  # promotions: repo-relative path of the model file
+    warnings: list[str] = field(default_factory=list)  # after the commit: what was not done
+    ignored_by_dvc: list[str] = field(default_factory=list)  # registration: what DVC left out
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        """The JSON shape of `--json`: promotion and branch fields only where they apply."""
+        data: dict[str, Any] = {
             "name": self.name,
             "stage": self.stage,
             "id": self.id,
             "folder": self.folder,
             "commit": self.commit,
             "tags": self.tags,
-            "files": self.files,
-            **self.extra,
+            "files": {rel: f.to_json() for rel, f in self.files.items()},
         }
+        if self.branch:
+            data.update(branch=self.branch, planned_tags=self.planned_tags)
+        if self.gates is not None:
+            data["gates"] = [g.as_dict() for g in self.gates]
+        if self.model is not None:
+            data["model"] = self.model
+        if self.ignored_by_dvc:
+            data["ignored_by_dvc"] = self.ignored_by_dvc
+        return data
+
+
+def check_options(options: PublishOptions | None) -> None:
+    """Refuse output paths that cannot be written, before anything is copied or committed."""
+    if options is not None:
+        check_output_path(options.summary_md, "--summary-md")
 
 
 def now_iso() -> str:
@@ -67,29 +93,17 @@ def now_iso() -> str:
 
 
 def actor(root: Path) -> str:
-    """Who is making this change: the git identity (and CI's actor when set)."""
+    """Who is making this change: the commit author as git resolves it (and CI's actor when set).
+
+    The manifest's `created_by`, the tag's `by:` line and the commit's author are all this one
+    identity. (The tagger stays git's committer, as for any annotated tag.) Every writer asks
+    before it copies anything, so this is also where a checkout git cannot commit to (a merge
+    or rebase in progress, a detached HEAD) is refused.
+    """
+    gitrepo.check_committable(root)
     ci_actor = os.environ.get("GITHUB_ACTOR")
     ident = gitrepo.identity(root)
     return f"{ident} (CI: {ci_actor})" if ci_actor else ident
-
-
-def update_dvc_yaml(root: Path, name: str, entry: dict[str, Any]) -> None:
-    """Set `artifacts.<name>` in dvc.yaml, keeping the rest of the file and its comments."""
-    from ruamel.yaml import YAML
-
-    yaml = YAML()
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    path = root / DVC_YAML
-    data = yaml.load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    if data is None:
-        data = {}
-    artifacts = data.setdefault("artifacts", {})
-    if artifacts is None:
-        artifacts = data["artifacts"] = {}
-    artifacts[name] = entry
-    out = StringIO()
-    yaml.dump(data, out)
-    write_atomic(path, out.getvalue())
 
 
 def publish(
@@ -115,13 +129,13 @@ def publish(
     with transaction(
         root, new_dirs=[entry.relpath], touched=[DVC_YAML, REGISTRY_JSON], wait=wait
     ) as txn:
-        records = gitrepo.list_tags(root)  # under the lock: counters cannot race locally
-        counter = next_counter(records, name)
+        events = state.load(root, folders="none").events  # under the lock: no local race
+        counter = next_counter(events, name)
         names = [
             format_tag(action, name, stage, version, None if action is Action.REGISTER else counter)
             for action, stage, version in actions
         ]
-        existing = {r.tag for r in records}
+        existing = {e.tag for e in events}
         clash = [t for t in names if t in existing or gitrepo.tag_exists(root, t)]
         if clash:
             raise ConflictError(
@@ -141,16 +155,16 @@ def publish(
         builder.path.rename(target)
         builder.cleanup()
         point("publish:moved")
-        update_dvc_yaml(root, name, dvc_entry)
+        dvcyaml.set_artifact(root, name, dvc_entry)
         point("publish:dvc-yaml")
 
-        start = max(int(time.time()), max((r.timestamp for r in records), default=0) + 1)
+        start = next_tag_time(events)
         message = tag_message(title, kind=entry.stage, folder=entry.relpath, source=source, by=who)
         pending = [
-            TagRecord(t, _parse(t), PENDING, start + i, who, "", message, True)
+            Event(t, _parse(t), PENDING, start + i, who, "", message, True, entry)
             for i, t in enumerate(names)
         ]
-        (root / REGISTRY_JSON).write_text(index.render(root, build_state(records + pending)))
+        index.write(root, with_pending(root, events, pending))
         point("publish:index")
 
         paths = [*git_files, DVC_YAML, REGISTRY_JSON]
@@ -178,8 +192,17 @@ def publish(
         commit=commit,
         tags=[] if branch else names,
         files=builder.manifest_files(),
-        extra={"branch": branch, "planned_tags": names} if branch else {},
+        branch=branch,
+        planned_tags=names if branch else [],
     )
+
+
+def with_pending(root: Path, events: list[Event], pending: list[Event]) -> Registry:
+    """The registry as it will be once `pending` tags exist (for registry.json, which the
+    commit they point at must already hold)."""
+    registry = state.fold([*events, *pending])
+    state.complete(root, registry)
+    return registry
 
 
 def _parse(tag: str) -> TagName:
@@ -196,19 +219,17 @@ def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remo
     naming the winner); losing only the race for the branch or a counter is retryable (exit 4).
     """
     from artreg import dvcrepo
-    from artreg.errors import PushRejected, ToolError
+    from artreg.errors import PushRejected
 
-    pointers = [str(p.relative_to(root)) for p in (root / folder).rglob("*.dvc")]
+    pointers = [str(p.relative_to(root)) for p in dvcrepo.pointer_files(root, root / folder)]
     if pointers:
         dvcrepo.push(root, pointers)
     branch = branch or gitrepo.current_branch(root)
     refs = [f"HEAD:refs/heads/{branch}"] if branch else []
     refs += [f"refs/tags/{t}" for t in tags]
     try:
-        gitrepo.git(root, "push", "--atomic", "--porcelain", remote, *refs)
-    except ToolError as exc:
-        if "rejected" not in exc.message:  # git says "[rejected]" only when a ref lost a race
-            raise gitrepo.unreachable(remote, exc) from exc
+        gitrepo.push(root, remote, refs)
+    except PushRejected as exc:
         versions = [t for t in tags if _parse(t).action is Action.REGISTER]
         taken = gitrepo.remote_tags(root, remote, versions) if versions else {}
         if taken:
@@ -221,6 +242,5 @@ def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remo
             ) from exc
         raise PushRejected(
             f"push to {remote} was rejected, so this promotion was undone locally: {exc.message}",
-            hint=f"another change reached {remote} first; `git pull --rebase --tags` and run "
-            "the command again",
+            hint=exc.hint,
         ) from exc

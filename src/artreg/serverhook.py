@@ -22,10 +22,10 @@ protection rules" / repository rulesets restricting tag updates and deletions fo
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
+from artreg import gitrepo
 from artreg.errors import InputError
 
 __all__ = ["UPDATE_HOOK", "install_update_hook"]
@@ -87,10 +87,6 @@ exit 1
 """
 
 
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-
-
 def install_update_hook(bare_repo: Path) -> Path:
     """Install `UPDATE_HOOK` as the `update` hook of a repository; returns the hook's path.
 
@@ -103,15 +99,9 @@ def install_update_hook(bare_repo: Path) -> Path:
             f"{repo} is not a folder",
             hint="pass the path of the (bare) git repository that the server serves",
         )
-    proc = _git(repo, "rev-parse", "--git-common-dir")
-    if proc.returncode != 0:
-        raise InputError(
-            f"{repo} is not a git repository: {proc.stderr.strip()}",
-            hint="pass the path of the (bare) git repository that the server serves",
-        )
-    git_dir = (repo / proc.stdout.strip()).resolve()
+    git_dir = gitrepo.common_dir(repo)
 
-    hooks_path = _git(repo, "config", "--get", "core.hooksPath").stdout.strip()
+    hooks_path = gitrepo.config_value(repo, "core.hooksPath")
     if hooks_path:
         raise InputError(
             f"{repo} sets core.hooksPath = {hooks_path}, so git would not run a hook in "

@@ -1,24 +1,161 @@
-"""GTO's tag grammar (format and parse) and the one-call listing of every tag of a repo."""
+"""GTO's grammar, the only copy: names, ids, semantic versions, tag kinds, tag messages, and
+the clock and counter every new tag takes."""
 
 from __future__ import annotations
 
+import ntpath
 import re
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import PureWindowsPath
+from typing import NamedTuple, Protocol
 
-# Same grammar as gto.constants.tag_re, restricted to artreg's names (no '/', no dirname).
+from artreg.errors import InputError
+
+STAGES = ("raw", "validated", "production")
+MAX_NAME_LENGTH = 100
+
+# GTO's artifact-name rule (gto.constants) without '/': artreg names are single path components.
 _NAME = r"[a-zA-Z0-9](?:[a-zA-Z0-9_-]*[a-zA-Z0-9])?"
 _SEMVER = (
-    r"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)"
-    r"(?:-(?:(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?"
+    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
 )
+NAME_RE = re.compile(rf"^{_NAME}$")
+# Session and validated ids become folder names: GTO's characters plus '.', never '..'.
+ID_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9_.-]*[a-zA-Z0-9])?$")
+SEMVER_RE = re.compile(rf"^{_SEMVER}$")
 TAG_RE = re.compile(
     rf"^(?P<name>{_NAME})"
     rf"(?:(?:#(?P<stage>{_NAME})|@v(?P<version>{_SEMVER}))(?P<cancel>!?)"
     r"|@(?P<deprecated>deprecated)|@(?P<created>created))"
     r"(?:#(?P<counter>[0-9]+))?$"
 )
+
+
+# --- names, ids, versions, stages ------------------------------------------------------------
+
+
+def shown(value: str) -> str:
+    """A value as it may safely be echoed in a message: escaped and cut short."""
+    text = value.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+PORTABLE_RULE = (
+    "a name becomes a folder, and Windows cannot check out one named CON, PRN, AUX, NUL, "
+    "COM1-COM9 or LPT1-LPT9 (in any letter case, with or without an extension) or one ending "
+    "in a dot or a space"
+)
+
+
+def _windows_reserved(value: str) -> bool:
+    """True if Windows reserves `value` as a file name (a device name, with any extension),
+    by Python's own rule for Windows paths."""
+    isreserved = getattr(ntpath, "isreserved", None)  # Python 3.13+
+    if isreserved is not None:
+        return bool(isreserved(value))
+    return PureWindowsPath(value).is_reserved()
+
+
+def _check_portable(value: str, what: str) -> None:
+    """Refuse a name that one of the platforms git runs on cannot check out."""
+    if value != value.rstrip(". "):
+        raise InputError(
+            f"invalid {what} {shown(value)!r}: it ends with a dot or a space, which Windows "
+            "drops, so its folder cannot be checked out there",
+            hint=f"{PORTABLE_RULE}; use {shown(value.rstrip('. ') or 'run1')!r} instead",
+        )
+    if _windows_reserved(value):
+        stem, dot, rest = value.partition(".")
+        raise InputError(
+            f"invalid {what} {shown(value)!r}: {stem.upper()} is a Windows device name, so its "
+            "folder cannot be checked out on Windows",
+            hint=f"{PORTABLE_RULE}; choose another, e.g. {shown(f'{stem}_1{dot}{rest}')!r}",
+        )
+
+
+def case_twin(name: str, existing: Iterable[str]) -> str | None:
+    """The existing name that differs from `name` only by letter case, if any."""
+    folded = name.casefold()
+    return next((e for e in existing if e != name and e.casefold() == folded), None)
+
+
+def validate_name(name: str, field: str = "name") -> str:
+    """Return `name` if it is a valid, portable artifact name, else raise InputError."""
+    if isinstance(name, str):
+        _check_portable(name, f"artifact {field}")
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
+        raise InputError(
+            f"invalid artifact {field} {shown(str(name))!r}",
+            hint=(
+                "use ASCII letters, digits, '-' and '_' (GTO's rule, without '/'), "
+                f"starting and ending with a letter or digit, at most {MAX_NAME_LENGTH} characters"
+            ),
+        )
+    return name
+
+
+def validate_id(value: str, field: str) -> str:
+    """Return `value` if it is a valid, portable session or validated id, else raise InputError."""
+    if isinstance(value, str):
+        _check_portable(value, field)
+    if (
+        not isinstance(value, str)
+        or not ID_RE.fullmatch(value)
+        or ".." in value
+        or len(value) > MAX_NAME_LENGTH
+    ):
+        raise InputError(
+            f"invalid {field} {shown(str(value))!r}",
+            hint=(
+                "use ASCII letters, digits, '-', '_' and '.', starting and ending with a "
+                f"letter or digit, no '..', at most {MAX_NAME_LENGTH} characters"
+            ),
+        )
+    return value
+
+
+def validate_semver(version: str) -> str:
+    """Return the version without a leading 'v' if it is semantic, else raise InputError."""
+    bare = version[1:] if isinstance(version, str) and version.startswith("v") else version
+    if not isinstance(bare, str) or not SEMVER_RE.fullmatch(bare):
+        raise InputError(
+            f"invalid version {shown(str(version))!r}",
+            hint="give a semantic version such as 1.2.0 (https://semver.org)",
+        )
+    return bare
+
+
+def is_semver(version: str) -> bool:
+    return SEMVER_RE.fullmatch(version) is not None
+
+
+def semver_key(version: str) -> tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]:
+    """Sort key implementing semver precedence (a release sorts after its pre-releases)."""
+    match = SEMVER_RE.fullmatch(version)
+    if not match:
+        raise ValueError(version)
+    major, minor, patch, pre = int(match[1]), int(match[2]), int(match[3]), match[4]
+    if pre is None:
+        return (major, minor, patch, 1, ())
+    parts = tuple((0, int(p)) if p.isdigit() else (1, p) for p in pre.split("."))
+    return (major, minor, patch, 0, parts)
+
+
+def validate_stage(stage: str) -> str:
+    """Return `stage` if it is one of the lifecycle stages, else raise InputError."""
+    if stage not in STAGES:
+        raise InputError(
+            f"unknown stage {shown(str(stage))!r}", hint=f"use one of: {', '.join(STAGES)}"
+        )
+    return stage
+
+
+# --- tag names --------------------------------------------------------------------------------
 
 
 class Action(str, Enum):
@@ -81,70 +218,97 @@ def parse_tag(tag: str) -> TagName | None:
     return TagName(m["name"], Action.CREATE, counter=counter)
 
 
-@dataclass(frozen=True)
-class TagRecord:
-    """One registry tag as `git for-each-ref` reports it."""
+class Spec(NamedTuple):
+    """What a command-line spec names: an artifact, one of its versions, or one of its stages."""
 
-    tag: str
-    parsed: TagName
-    commit: str
-    timestamp: int
-    tagger: str
-    tagger_email: str
-    message: str
-    annotated: bool
+    name: str
+    stage: str | None
+    version: str | None  # without the leading "v"
 
 
-# `%00` and `%1e` are for-each-ref's hex escapes: NUL between fields (never in a ref name or a
-# tagger line), ASCII record separator between tags (so multi-line messages stay whole).
-FOR_EACH_REF_FORMAT = "%1e" + "%00".join(
-    [
-        "%(objecttype)",
-        "%(refname:strip=2)",
-        "%(objectname)",
-        "%(*objectname)",
-        "%(creatordate:unix)",
-        "%(taggername)",
-        "%(taggeremail:trim)",
-        "%(contents)",
-    ]
+SPEC_FORMS = (
+    "NAME for the whole artifact, NAME@vX.Y.Z for one version (e.g. encoder@v1.2.0), "
+    "or NAME#STAGE for a stage (e.g. encoder#production)"
 )
 
 
-def parse_for_each_ref(output: str) -> list[TagRecord]:
-    """Turn `git for-each-ref --format=FOR_EACH_REF_FORMAT refs/tags` output into records.
+def _bad_spec(spec: str, why: str) -> InputError:
+    return InputError(f"malformed spec {shown(spec)!r}: {why}", hint=f"write {SPEC_FORMS}")
 
-    Tags outside the grammar are skipped; lightweight ones are kept but marked, because GTO
-    counts them for the next counter while ignoring them for the registry state.
-    """
-    records: list[TagRecord] = []
-    for chunk in output.split("\x1e"):
-        fields = chunk.split("\x00")
-        if len(fields) < 8:
-            continue
-        objecttype, refname, objectname, peeled, date, tagger, email, contents = fields[:8]
-        parsed = parse_tag(refname)
-        if parsed is None:
-            continue
-        annotated = objecttype == "tag"
-        records.append(
-            TagRecord(
-                tag=refname,
-                parsed=parsed,
-                commit=peeled if annotated else objectname,
-                timestamp=int(date or 0),
-                tagger=tagger,
-                tagger_email=email,
-                message=contents.rstrip("\n"),
-                annotated=annotated,
-            )
+
+def parse_spec(spec: str) -> Spec:
+    """`NAME`, `NAME@vX.Y.Z` (the `v` may be left out) or `NAME#STAGE`; anything else is an
+    InputError, so that a spec with a part missing never acts on more than was asked."""
+    if not spec:
+        raise _bad_spec(spec, "it is empty")
+    marks = [c for c in spec if c in "@#"]
+    if len(marks) > 1:
+        raise _bad_spec(
+            spec, "a spec holds one '@' or one '#'; tag names such as NAME#STAGE#N are not specs"
         )
-    return records
+    if not marks:
+        return Spec(validate_name(spec), None, None)
+    name, mark, rest = spec.partition(marks[0])
+    if not name:
+        raise _bad_spec(spec, f"no artifact name before {mark!r}")
+    validate_name(name)
+    if mark == "@":
+        if not rest:
+            raise _bad_spec(spec, "no version after '@'")
+        bare = rest.removeprefix("v")
+        if not SEMVER_RE.fullmatch(bare):
+            raise _bad_spec(spec, f"{rest!r} is not a semantic version such as v1.2.0")
+        return Spec(name, None, bare)
+    if not rest:
+        raise _bad_spec(spec, "no stage after '#'")
+    if rest not in STAGES:
+        raise _bad_spec(spec, f"unknown stage {rest!r}; the stages are {', '.join(STAGES)}")
+    return Spec(name, rest, None)
 
 
-def next_counter(records: list[TagRecord], name: str) -> int:
+# --- counters and the tag clock -----------------------------------------------------------------
+
+
+class _Tagged(Protocol):
+    @property
+    def parsed(self) -> TagName: ...
+
+    @property
+    def timestamp(self) -> int: ...
+
+
+def next_counter(events: Iterable[_Tagged], name: str) -> int:
     """1 + the highest counter on any tag of `name`, across all actions (as GTO counts)."""
-    return 1 + max(
-        (r.parsed.counter or 0 for r in records if r.parsed.name == name),
-        default=0,
-    )
+    return 1 + max((e.parsed.counter or 0 for e in events if e.parsed.name == name), default=0)
+
+
+def next_tag_time(events: Iterable[_Tagged]) -> int:
+    """The date for the next tag: now, or one second after the newest tag, so that tag order
+    (which GTO resolves by date) is never a tie and never goes backwards."""
+    return max(int(time.time()), max((e.timestamp for e in events), default=0) + 1)
+
+
+# --- tag messages: readable by people, parsable by artreg ----------------------------------
+
+MESSAGE_KEYS = ("folder", "source", "by", "kind")
+
+
+def _one_line(value: str) -> str:
+    """A value that cannot break out of its line (a path with a newline would forge a field)."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in value)
+
+
+def tag_message(title: str, **fields: str) -> str:
+    """A tag message: a title line, a blank line, then `key: value` lines artreg parses back."""
+    body = "\n".join(f"{k}: {_one_line(v)}" for k, v in fields.items() if v)
+    return f"{_one_line(title)}\n\n{body}\n"
+
+
+def message_fields(message: str) -> dict[str, str]:
+    """The `key: value` fields of an artreg tag message; the first occurrence of a key counts."""
+    fields: dict[str, str] = {}
+    for line in message.splitlines()[1:]:
+        key, sep, value = line.partition(": ")
+        if sep and key in MESSAGE_KEYS and key not in fields:
+            fields[key] = value.strip()
+    return fields

@@ -94,6 +94,24 @@ def repo_lock(root: Path, wait: float = 0.0) -> Iterator[None]:
 # --- the transaction ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PlannedTag:
+    """One tag a transaction will make: on which commit, with which message and date."""
+
+    tag: str
+    target: str
+    message: str
+    stamp: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tag": self.tag,
+            "target": self.target,
+            "message": self.message,
+            "stamp": self.stamp,
+        }
+
+
 @dataclass
 class Transaction:
     """What one change touches, so that it can be undone exactly."""
@@ -109,6 +127,7 @@ class Transaction:
     title: str = ""
     tagging: dict[str, Any] = field(default_factory=dict)
     commit: str | None = None
+    tags_only: bool = False  # `artreg tag`: no commit, only tags on commits already made
 
     @property
     def journal(self) -> Path:
@@ -158,6 +177,7 @@ class Transaction:
             "tags": self.tags,
             "tagging": self.tagging,
             "commit": self.commit,
+            "tags_only": self.tags_only,
         }
         tmp = self.journal.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
@@ -198,23 +218,40 @@ class Transaction:
     def finish(self) -> None:
         self.journal.unlink(missing_ok=True)
 
-    def make_tags(self) -> list[str]:
-        """Create the recorded tags that do not exist yet (all of them, or those a crash missed)."""
+    def plan_tags(self, plan: Sequence[PlannedTag], push: str | None = None) -> None:
+        """Record tags to make on commits that exist already (`artreg tag`), each with its own
+        target, message and date, so that a crash while tagging is completed by `recover`."""
+        self.tags = [p.tag for p in plan]
+        self.tagging = {"plan": [p.as_dict() for p in plan], "push": push}
+        self._write_journal("tagging")
+
+    def _planned(self) -> list[PlannedTag]:
+        if "plan" in self.tagging:
+            return [PlannedTag(**p) for p in self.tagging["plan"]]
+        if not self.tags:
+            return []
         target: str | None = self.tagging.get("target") or self.commit
         assert target is not None
+        return [
+            PlannedTag(tag, target, self.tagging["message"], self.tagging["start"] + i)
+            for i, tag in enumerate(self.tags)
+        ]
+
+    def make_tags(self) -> list[str]:
+        """Create the recorded tags that do not exist yet (all of them, or those a crash missed)."""
         made = []
-        for i, tag in enumerate(self.tags):
-            if not gitrepo.tag_exists(self.root, tag):
+        for planned in self._planned():
+            if not gitrepo.tag_exists(self.root, planned.tag):
                 point("publish:tag")
                 gitrepo.create_tag(
                     self.root,
-                    tag,
-                    target,
-                    self.tagging["message"],
-                    self.tagging["start"] + i,
+                    planned.tag,
+                    planned.target,
+                    planned.message,
+                    planned.stamp,
                     sign=bool(self.tagging.get("sign")),
                 )
-                made.append(tag)
+                made.append(planned.tag)
         return made
 
     def rollback(self) -> None:
@@ -256,6 +293,7 @@ class Transaction:
             k: (v.encode("utf-8", "surrogateescape") if v is not None else None)
             for k, v in data["saved"].items()
         }
+        txn.tags_only = bool(data.get("tags_only"))
         return txn
 
 
@@ -272,11 +310,15 @@ def _remove_empty_parents(root: Path, path: Path) -> None:
 
 @contextmanager
 def transaction(
-    root: Path, new_dirs: Sequence[str], touched: Sequence[str], wait: float = 0.0
+    root: Path,
+    new_dirs: Sequence[str],
+    touched: Sequence[str],
+    wait: float = 0.0,
+    tags_only: bool = False,
 ) -> Iterator[Transaction]:
     """Lock the registry, begin a transaction, and roll it back if the body raises."""
     with repo_lock(root, wait=wait):
-        txn = Transaction(root, new_dirs, touched)
+        txn = Transaction(root, new_dirs, touched, tags_only=tags_only)
         txn.begin()
         try:
             yield txn
@@ -326,6 +368,8 @@ def recover(root: Path, wait: float = 0.0) -> str:
         data = json.loads(journal.read_text())
         txn = Transaction.from_journal(root, data)
         (artreg_dir.parent / "index.lock").unlink(missing_ok=True)  # git killed mid-write
+        if txn.tags_only:
+            return _complete_tagging(txn)
         expected_branch = txn.new_branch or txn.old_branch
         branch = gitrepo.current_branch(root)
         if txn.new_branch and branch == txn.old_branch and data["phase"] == "applying":
@@ -364,3 +408,21 @@ def recover(root: Path, wait: float = 0.0) -> str:
         txn.commit = None
         txn.rollback()
         return f"rolled back the interrupted change to {', '.join(txn.new_dirs) or 'registry.json'}"
+
+
+def _complete_tagging(txn: Transaction) -> str:
+    """`artreg tag` was killed: make the rest of its planned tags on their (existing) commits.
+
+    Nothing else changed (no commit, no file), so the branch checked out does not matter.
+    """
+    if not txn.tags:
+        txn.finish()
+        return "the interrupted `artreg tag` had planned no tag yet: nothing to do (run it again)"
+    made = txn.make_tags()
+    txn.finish()
+    done = f"completed the interrupted `artreg tag`: created {', '.join(made) or 'no'} missing tags"
+    remote = txn.tagging.get("push")
+    if remote and txn.tags:
+        refs = " ".join(f"refs/tags/{t}" for t in txn.tags)
+        done += f"; it was to push them too: `git push --atomic {remote} {refs}`"
+    return done

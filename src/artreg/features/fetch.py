@@ -1,0 +1,294 @@
+"""Fetching models: resolve a name to a folder and model file, pull it, verify it, export it.
+
+Reading never runs GTO or imports dvc: one `git for-each-ref` gives the state, one `git show`
+reads the manifest *as committed at the tag*, so a manifest edited in the work tree cannot vouch
+for altered bytes. DVC is imported only when bytes must be fetched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from artreg import dvcrepo, gitrepo, schemas, state
+from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
+from artreg.fileio import check_output_path, parse_json
+from artreg.hashing import FileDigest, ProgressFn, compare_files, copy_and_hash, hash_files
+from artreg.layout import StageDir
+from artreg.model import Event, Manifest, Registry
+from artreg.tags import STAGES, parse_spec, validate_name, validate_semver
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """One artifact as the registry names it: where it is and what its bytes must be."""
+
+    name: str
+    stage: str | None
+    version: str | None
+    tag: str
+    commit: str
+    folder: StageDir
+    primary: str  # the model file, relative to the folder
+    files: dict[str, FileDigest]  # every file of the manifest, as committed
+    dvc_files: frozenset[str]
+
+    @property
+    def model(self) -> str:
+        return f"{self.folder.relpath}/{self.primary}"
+
+
+def target(spec: str, stage: str | None, version: str | None) -> tuple[str, str | None, str | None]:
+    """NAME, NAME@vX.Y.Z or NAME#STAGE, with --stage/--version: one strict parse, no guessing."""
+    name, spec_stage, spec_version = parse_spec(spec)
+    if (spec_stage or spec_version) and (stage or version):
+        raise InputError(
+            f"{spec} names a {'stage' if spec_stage else 'version'} already, and "
+            f"{'--stage' if stage else '--version'} was given too",
+            hint="give the stage or version once, in the spec or as an option",
+        )
+    return (
+        name,
+        spec_stage or stage,
+        spec_version or (validate_semver(version) if version else None),
+    )
+
+
+def _event_for(
+    registry: Registry, name: str, stage: str | None, version: str | None
+) -> tuple[Event, str | None, str | None]:
+    artifact = registry.get(name)
+    if artifact.deprecated:
+        raise NotFoundError(
+            f"{name} is deprecated (tag {artifact.events[-1].tag})",
+            hint="use another artifact, or remove the deprecation tag if it was a mistake",
+        )
+    if version is not None:
+        found = artifact.find_version(version)
+        if found is None:
+            released = ", ".join(
+                f"v{v.version}" for v in artifact.active_versions() if v.registered
+            )
+            raise NotFoundError(
+                f"{name} has no active version {version} (active: {released or 'none'})",
+                hint="a deregistered version no longer resolves; pick an active one",
+            )
+        return found.direct[-1], None, found.version
+    stage = stage or "production"
+    holder = artifact.stage(stage)
+    if holder is None:
+        assigned = ", ".join(artifact.stages()) or "none"
+        raise NotFoundError(
+            f"{name} has nothing in stage {stage!r} (assigned stages: {assigned})",
+            hint="an unassigned stage no longer resolves; promote something to it first",
+        )
+    assignment = holder.assignment(stage)
+    assert assignment is not None
+    return assignment, stage, holder.version if holder.registered else None
+
+
+def resolve(
+    root: Path,
+    name: str,
+    stage: str | None = None,
+    version: str | None = None,
+    registry: Registry | None = None,
+) -> Resolved:
+    """What `name` (at a stage, or a version; default: production) resolves to, per the tags."""
+    if stage is not None and version is not None:
+        raise InputError("give a stage or a version, not both", hint="e.g. --stage production")
+    if stage is not None and stage not in STAGES:
+        raise InputError(f"unknown stage {stage!r}", hint=f"use one of: {', '.join(STAGES)}")
+    name = validate_name(name)
+    if version is not None:
+        version = validate_semver(version)  # '' or '1.0' is an error, never "any version"
+    registry = registry or state.load(root, [name], folders="none")
+    record, stage, version = _event_for(registry, name, stage, version)
+    state.resolve_folders(root, [record])
+    folder = record.folder
+    if folder is None:
+        raise NotFoundError(
+            f"tag {record.tag} does not say which folder it promoted, and dvc.yaml at "
+            f"{record.commit[:12]} has no artifacts.{name}.path",
+            hint="the tag was not made by artreg; re-promote with artreg",
+        )
+    raw = gitrepo.show_file(root, record.commit, f"{folder.relpath}/manifest.json")
+    if raw is None:
+        raise NotFoundError(
+            f"{folder.relpath}/manifest.json is missing at {record.commit[:12]} (tag {record.tag})",
+            hint="the tag points at a commit without the folder; run `artreg verify`",
+        )
+    manifest = parse_json(
+        raw.decode("utf-8"), f"{folder.relpath}/manifest.json@{record.commit[:12]}"
+    )
+    schemas.validate(manifest, "manifest", f"{folder.relpath}/manifest.json")
+    record_ = Manifest.from_json(manifest)
+    files = {rel: FileDigest(f.sha256, f.size) for rel, f in record_.files.items()}
+    if record_.primary not in files:
+        raise IntegrityError(
+            f"{folder.relpath}/manifest.json: its model file {record_.primary!r} is not among "
+            "the files it lists with a sha256",
+            hint="the folder was not made by artreg or was altered; do not use it",
+        )
+    return Resolved(
+        name,
+        stage,
+        version,
+        record.tag,
+        record.commit,
+        folder,
+        record_.primary,
+        files,
+        record_.dvc_files,
+    )
+
+
+def pointers(root: Path, resolved: Resolved) -> list[str]:
+    """Repo-relative `.dvc` pointers of the folder, checked against the tag's commit."""
+    folder = resolved.folder.path(root)
+    if not folder.is_dir():
+        raise NotFoundError(
+            f"{resolved.folder.relpath}: not in this checkout (it was promoted in {resolved.commit[:12]})",
+            hint="update the checkout (`git pull`) to a commit that holds the folder",
+        )
+    found = [str(p.relative_to(root)) for p in dvcrepo.pointer_files(root, folder)]
+    for pointer in found:
+        dvcrepo.read_pointer(root / pointer)  # refuses pointers that leave their folder
+    changed = gitrepo.git(
+        root, "diff", "--name-only", resolved.commit, "--", resolved.folder.relpath
+    ).split()
+    if changed:
+        raise IntegrityError(
+            f"{resolved.folder.relpath}: changed since its promotion in {resolved.commit[:12]}: "
+            + ", ".join(changed),
+            hint="promoted folders are immutable; restore them with "
+            f"`git checkout {resolved.commit[:12]} -- {resolved.folder.relpath}`",
+        )
+    return found
+
+
+def verify(root: Path, resolved: Resolved, progress: ProgressFn | None = None) -> None:
+    """Hash every file of the folder (on all cores) against the committed manifest."""
+    result = compare_files(resolved.folder.path(root), resolved.files, progress)
+    missing = result.missing
+    if missing:
+        raise NotFoundError(
+            f"{resolved.folder.relpath}: not pulled yet: {', '.join(missing[:5])}"
+            + (" …" if len(missing) > 5 else ""),
+            hint=f"run `artreg pull {resolved.name}`",
+        )
+    bad = [
+        f"{resolved.folder.relpath}/{rel}: expected sha256 {resolved.files[rel].sha256}, found {got.sha256}"
+        for rel, got in result.mismatched
+    ]
+    if bad:
+        raise IntegrityError(
+            "; ".join(bad),
+            hint="the bytes differ from what was promoted; `artreg pull --force` restores them "
+            "from the cache or remote, and fails again if those were altered too",
+        )
+
+
+def pull(
+    root: Path,
+    resolved: Resolved,
+    remote: str | None = None,
+    force: bool = False,
+    progress: ProgressFn | None = None,
+) -> int:
+    """Fetch only this artifact's objects, refuse unsafe ones, check out, verify every hash.
+
+    Returns the number of objects fetched. A work-tree copy that differs from the manifest is
+    an error (exit 1) unless `force`, which restores it.
+    """
+    found = pointers(root, resolved)
+    compared = compare_files(resolved.folder.path(root), resolved.files)
+    missing, bad = compared.missing, [rel for rel, _ in compared.mismatched]
+    if bad and not force:
+        folder = resolved.folder.relpath
+        raise IntegrityError(
+            "; ".join(
+                f"{folder}/{rel}: work-tree copy does not match sha256 {resolved.files[rel].sha256}"
+                for rel in bad
+            ),
+            hint=f"run `artreg pull {resolved.name} --force` to restore the promoted bytes",
+        )
+    fetched = 0
+    if missing or bad:
+        try:
+            fetched = dvcrepo.fetch_checked_checkout(root, found, remote=remote)
+        except ToolError:
+            _explain_checkout_failure(root, resolved, found)
+            raise
+    verify(root, resolved, progress)
+    return fetched
+
+
+def _explain_checkout_failure(root: Path, resolved: Resolved, found: list[str]) -> None:
+    """DVC refused to check out: say which cached object is missing or altered, with hashes."""
+    for rel, expected in resolved.files.items():
+        if rel not in resolved.dvc_files:
+            continue
+        obj = dvcrepo.cached_object(root, root / resolved.folder.relpath, rel)
+        where = f"{resolved.folder.relpath}/{rel}"
+        if obj is None or not obj.is_file():
+            # DVC treats an altered object in a local remote as missing; look, to say which.
+            remote_obj = dvcrepo.local_remote_object(root, obj) if obj is not None else None
+            if remote_obj is not None and remote_obj.is_file():
+                got = hash_files([remote_obj])[0]
+                raise IntegrityError(
+                    f"{where}: the remote object {remote_obj} has sha256 {got.sha256}, "
+                    f"expected sha256 {expected.sha256}",
+                    hint="the remote holds altered bytes; push the right ones from a clone that has them",
+                )
+            raise NotFoundError(
+                f"{where}: its object is in neither the DVC cache nor the remote "
+                "(DVC also discards an object of a local remote whose hash is wrong)",
+                hint="push it from a clone that has it (`dvc push`), then pull again",
+            )
+        got = hash_files([obj])[0]
+        if got.sha256 != expected.sha256:
+            raise IntegrityError(
+                f"{where}: the DVC cache object {obj} has sha256 {got.sha256}, "
+                f"expected sha256 {expected.sha256}",
+                hint=f"delete {obj} and pull again; if the remote copy is altered too, report it",
+            )
+
+
+def export(
+    root: Path,
+    resolved: Resolved,
+    out: Path,
+    remote: str | None = None,
+    progress: ProgressFn | None = None,
+) -> list[Path]:
+    """Copy the artifact's model file(s) to `out`, verified (like `dvc artifacts get`).
+
+    Every target is checked before anything is fetched or written, so a refusal leaves no
+    partial copy and no pulled files behind.
+    """
+    check_output_path(out, "-o/--out", folder=True)
+    primary = resolved.primary
+    top = primary.split("/", 1)[0]
+    selected = [rel for rel in resolved.files if rel == primary or rel.startswith(f"{top}/")]
+    targets = {rel: out / (rel if "/" in primary else Path(rel).name) for rel in selected}
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder", hint="give a folder to write into")
+    taken = [str(t) for t in targets.values() if t.exists() or t.is_symlink()]
+    if taken:
+        raise InputError(
+            f"{', '.join(taken[:5])}: exists already" + (" …" if len(taken) > 5 else ""),
+            hint="choose an empty output folder, or remove those files",
+        )
+    pull(root, resolved, remote=remote, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    folder = resolved.folder.path(root)
+    written: list[Path] = []
+    for rel, target in targets.items():
+        digest = copy_and_hash(folder / rel, target, progress)
+        if digest.sha256 != resolved.files[rel].sha256:
+            for done in [*written, target]:
+                done.unlink()  # no partial export: all files verified, or none
+            raise IntegrityError(f"{rel}: changed while being copied", hint="run the command again")
+        written.append(target)
+    return written

@@ -1,0 +1,463 @@
+"""Promotions: raw → validated (gates + clean weights), and what every promotion shares: the
+readers of its inputs, the committed source it starts from, the verified model file, and the
+last step that writes metadata, model card and manifest and publishes.
+
+Each promotion checks everything first (a failure changes nothing), builds the new folder in a
+private place, then hands it to `publish`, which commits and tags atomically. The release to
+production is in `release.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from artreg import gitrepo, schemas, state
+from artreg._version import __version__
+from artreg.charts import CHART_NAME
+from artreg.errors import ConflictError, InputError, IntegrityError, NotFoundError
+from artreg.fileio import dump_json, read_json
+from artreg.hashing import ProgressFn, compare_files, sha256_line
+from artreg.layout import (
+    AS_IS_SUFFIXES,
+    MODEL_SUFFIXES,
+    PYTORCH_SUFFIXES,
+    StageDir,
+    raw_dir,
+    validated_dir,
+)
+from artreg.model import Manifest, Metadata, ModelFile, ModelInfo, Source
+from artreg.modelcard import model_card
+from artreg.policy import check_gates, load_settings, resolve_name
+from artreg.publish import Published, PublishOptions, actor, check_options, now_iso, publish
+from artreg.stagefolder import StageBuilder
+from artreg.tags import Action, validate_id
+from artreg.values import plain_input
+
+FORMATS = ("pt", "safetensors")
+
+
+# --- shared checks --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommittedSource:
+    """A promotion's source folder as committed: its manifest and metadata from git, not disk."""
+
+    folder: StageDir
+    commit: str
+    manifest: Manifest
+    metadata: Metadata | None
+
+
+def committed_source(root: Path, folder: StageDir) -> CommittedSource:
+    """The source folder as its tag (or creating commit) recorded it; refuse anything else.
+
+    Reading the manifest from the work tree would let an uncommitted edit vouch for swapped
+    bytes, so it comes from git, and the folder must not differ from that commit at all.
+    """
+    if not folder.path(root).is_dir():
+        raise NotFoundError(
+            f"{folder.relpath}: no {folder.stage} artifact {folder.entry!r} of {folder.name!r}",
+            hint=f"see what exists with `artreg show {folder.name}`",
+        )
+    registry = state.load(root, folders="all")
+    artifact = registry.artifacts.get(folder.name)
+    if artifact is not None and artifact.deprecated:
+        raise NotFoundError(f"{folder.name} is deprecated", hint="promote another artifact")
+    tagged = registry.promotions(folder)
+    if tagged:
+        commit = tagged[-1].commit
+        version = (
+            next((v for v in artifact.versions if v.commit == commit), None) if artifact else None
+        )
+        events = version.stage_events.get(folder.stage, []) if version else []
+        if events and events[-1].parsed.action is Action.UNASSIGN:
+            raise NotFoundError(
+                f"{folder.relpath}: its {folder.stage} stage was unassigned ({events[-1].tag})",
+                hint="an unassigned artifact cannot be promoted; choose another",
+            )
+    else:
+        commit = gitrepo.creation_commits(root).get(folder.relpath, "")
+        if not commit:
+            raise NotFoundError(
+                f"{folder.relpath}: not committed, so not a registered {folder.stage} artifact",
+                hint="register or promote it with artreg first",
+            )
+    changed = gitrepo.git(root, "diff", "--name-only", commit, "--", folder.relpath).split()
+    changed += [
+        line[3:]
+        for line in gitrepo.status(root, [folder.relpath]).splitlines()
+        if line.startswith("??")
+    ]
+    if changed:
+        raise IntegrityError(
+            f"{folder.relpath}: differs from its promotion in {commit[:12]}: {', '.join(sorted(set(changed)))}",
+            hint=f"promoted folders are immutable; `git checkout {commit[:12]} -- {folder.relpath}` "
+            "restores it (and remove files that were added)",
+        )
+    manifest = gitrepo.json_at(root, commit, f"{folder.relpath}/manifest.json")
+    if manifest is None:
+        raise NotFoundError(
+            f"{folder.relpath}/manifest.json: missing at {commit[:12]}", hint="run `artreg verify`"
+        )
+    schemas.validate(manifest, "manifest", f"{folder.relpath}/manifest.json@{commit[:12]}")
+    metadata = gitrepo.json_at(root, commit, f"{folder.relpath}/metadata.json")
+    if metadata is not None:
+        schemas.validate(metadata, "metadata", f"{folder.relpath}/metadata.json@{commit[:12]}")
+    return CommittedSource(
+        folder,
+        commit,
+        Manifest.from_json(manifest),
+        Metadata.from_json(metadata) if metadata is not None else None,
+    )
+
+
+def verified_file(root: Path, folder: StageDir, rel: str, manifest: Manifest) -> Path:
+    """The path of `rel` in `folder`, after checking its bytes against the manifest."""
+    entry = manifest.files.get(rel)
+    if entry is None:
+        raise NotFoundError(
+            f"{folder.relpath}/manifest.json: lists no file {rel!r}", hint="check the name"
+        )
+    path = folder.path(root) / rel
+    if not path.is_file():
+        raise NotFoundError(
+            f"{folder.relpath}/{rel}: not in the work tree (its bytes are in DVC)",
+            hint=f"fetch it first: dvc pull {folder.relpath}",
+        )
+    for _, actual in compare_files(folder.path(root), {rel: entry}).mismatched:
+        raise IntegrityError(
+            f"{folder.relpath}/{rel}: sha256 is {actual.sha256}, the manifest records {entry.sha256}",
+            hint="the file was altered after registration; restore it with `dvc checkout`",
+        )
+    return path
+
+
+def json_input(
+    value: Mapping[str, Any] | Path | str, schema: str, what: str, field: str
+) -> dict[str, Any]:
+    """A JSON document given as a dict (made plain; errors point at /<field>/...) or a file,
+    schema-checked; errors name it."""
+    if isinstance(value, Mapping):
+        data = plain_input(value, field)
+        source = f"{what} (passed in Python as {field}=)"
+    else:
+        path = Path(value)
+        data = read_json(path, what)
+        source = str(path)
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: {what} must be a JSON object", hint="wrap the values in {}")
+    schemas.validate(data, schema, source)
+    return data
+
+
+def check_formats(formats: tuple[str, ...]) -> None:
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown format {unknown[0]!r}", hint=f"use one of: {', '.join(FORMATS)}")
+
+
+def model_files(builder: StageBuilder, weights: dict[str, bytes]) -> list[ModelFile]:
+    """Write cleaned weights as DVC outputs, each with its sha256sum-compatible `.sha256`."""
+    files = []
+    for fname, data in weights.items():
+        digest = builder.track_file(fname, data=data)
+        files.append(ModelFile.named(fname, digest.sha256, digest.size))
+    write_sha256_files(builder, files)
+    return files
+
+
+def write_sha256_files(builder: StageBuilder, files: list[ModelFile]) -> None:
+    for f in files:
+        builder.write_text(f"{f.path}.sha256", sha256_line(f.sha256, f.path))
+
+
+def finish(
+    root: Path,
+    builder: StageBuilder,
+    metadata: Metadata,
+    actions: list[tuple[Action, str | None, str | None]],
+    title: str,
+    source: str,
+    options: PublishOptions | None,
+) -> Published:
+    """metadata.json, model card and manifest, then publish: shared by every promotion."""
+    entry = builder.entry
+    document = metadata.to_json()
+    schemas.validate(document, "metadata", f"{entry.relpath}/metadata.json")
+    builder.write_text("metadata.json", dump_json(document))
+    builder.write_text("README.md", model_card(document))
+    primary = metadata.model.primary
+    builder.write_manifest(
+        Manifest(
+            stage=entry.stage,
+            name=entry.name,
+            id=entry.entry,
+            created_at=metadata.created_at,
+            created_by=metadata.created_by,
+            primary=primary.path,
+            files=builder.manifest_files(),
+            provenance={"source": metadata.source.to_json()},
+            tool_version=__version__,
+        )
+    )
+    builder.finish_gitignore()
+    published = publish(
+        root,
+        builder,
+        actions=actions,
+        dvc_entry={
+            "path": f"{entry.relpath}/{primary.path}",
+            "type": "model",
+            "desc": f"{entry.name} {entry.stage} {entry.entry}",
+            "labels": [entry.stage],
+            "meta": {"stage": entry.stage, "id": entry.entry, "sha256": primary.sha256},
+        },
+        title=title,
+        source=source,
+        who=metadata.created_by,
+        options=options,
+    )
+    published.gates = metadata.gates
+    published.model = f"{entry.relpath}/{primary.path}"
+    after_publish(root, published, options)
+    return published
+
+
+def after_publish(root: Path, published: Published, options: PublishOptions | None) -> None:
+    """`--summary-md`, once the change is committed (`--push` happens inside the transaction).
+
+    The change is made by then, so a failure here is a warning on the result, never the
+    command's failure.
+    """
+    if options is None or options.summary_md is None:
+        return
+    from artreg.features.review import write_summary
+
+    try:
+        write_summary(root, published.folder, options.summary_md)
+    except Exception as exc:  # the commit and tags stand; say so, and what was not written
+        published.warnings.append(
+            f"the change is committed, but --summary-md {options.summary_md} was not written: "
+            f"{type(exc).__name__}: {exc}\n"
+            f"  fix: write it later with `artreg summary --base {published.commit[:12]}~1 > FILE`"
+        )
+
+
+# --- raw → validated ------------------------------------------------------------------------
+
+
+def _results(
+    validation_results: Mapping[str, Any] | Path | str,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Merged metrics for the gates, and the files to keep under validation/ (name → text)."""
+    if isinstance(validation_results, Mapping):
+        data = json_input(
+            validation_results, "validation_results", "validation results", "validation_results"
+        )
+        return data, {"test_results.json": dump_json(data)}
+    path = Path(validation_results)
+    paths = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if path.is_dir() and not paths:
+        raise InputError(
+            f"{path}: no *.json validation results in the folder", hint="add the result files"
+        )
+    merged: dict[str, Any] = {}
+    texts: dict[str, str] = {}
+    for file in paths:
+        data = read_json(file, "validation results")
+        if not isinstance(data, dict):
+            raise InputError(
+                f"{file}: validation results must be a JSON object", hint="wrap them in {}"
+            )
+        for key, value in data.items():
+            if key in merged and merged[key] != value:
+                raise InputError(
+                    f"{file}: /{key} is {value!r} here but {merged[key]!r} in another results file",
+                    hint="give each metric once",
+                )
+            merged[key] = value
+        merged.setdefault(file.stem, data)
+        texts[file.name] = file.read_text(encoding="utf-8")
+    schemas.validate(merged, "validation_results", str(path))
+    return merged, texts
+
+
+def find_checkpoint(manifest: Manifest, checkpoint: str, folder: StageDir) -> str:
+    """Manifest path of a checkpoint named `epoch_70`, `epoch_70.pt` or `checkpoints/epoch_70.pt`."""
+    candidates = [rel for rel in manifest.files if rel.startswith("checkpoints/")]
+    for rel in candidates:
+        inner = rel.removeprefix("checkpoints/")
+        if checkpoint in (rel, inner) or (Path(inner).stem == checkpoint and "/" not in inner):
+            if Path(rel).name == "manifest.json":
+                break
+            return str(rel)
+    names = sorted(Path(r).stem for r in candidates if not r.endswith("manifest.json"))
+    raise NotFoundError(
+        f"{folder.relpath}: no checkpoint named {checkpoint!r}",
+        hint=f"choose one of: {', '.join(names)}",
+    )
+
+
+def promote_to_validated(
+    root: Path,
+    name: str | None,
+    session_id: str,
+    checkpoint: str,
+    validation_results: Mapping[str, Any] | Path | str,
+    *,
+    validated_id: str | None = None,
+    formats: tuple[str, ...] = ("pt",),
+    progress: ProgressFn | None = None,
+    options: PublishOptions | None = None,
+) -> Published:
+    """Promote one checkpoint of a raw session: gates, clean weights, model card; commit + tag."""
+    # 1. Check everything first.
+    check_options(options)
+    settings = load_settings(root)
+    name = resolve_name(root, name)
+    session_id = validate_id(session_id, "session id")
+    validate_id(checkpoint.replace("/", "_"), "checkpoint name")
+    vid = validate_id(
+        validated_id or f"{session_id}_{Path(checkpoint).stem}_validated", "validated id"
+    )
+    check_formats(formats)
+    raw = raw_dir(name, session_id)
+    entry = validated_dir(name, vid)
+    if entry.path(root).exists():
+        raise ConflictError(
+            f"{entry.relpath}: exists already",
+            hint="choose another --id; promoted folders are immutable",
+        )
+    manifest = committed_source(root, raw).manifest
+    ckpt_rel = find_checkpoint(manifest, checkpoint, raw)
+    metrics, result_texts = _results(validation_results)
+    results = check_gates(
+        settings,
+        "validated",
+        name,
+        metrics,
+        "add them to the validation results (validation_results=..., --results)",
+    )
+    ckpt_path = verified_file(root, raw, ckpt_rel, manifest)
+    who = actor(root)
+    suffix = ckpt_path.suffix.lower()
+
+    parameter_count: int | None = None
+    dropped: list[str] = []
+    weights: dict[str, bytes] = {}
+    if suffix in PYTORCH_SUFFIXES:
+        from artreg.checkpoints import clean_checkpoint_bytes
+
+        for fmt in ("pt", *[f for f in formats if f != "pt"]):
+            data, cleaned = clean_checkpoint_bytes(ckpt_path, fmt)
+            weights[f"model.{fmt}"] = data
+            parameter_count, dropped = cleaned.parameter_count, cleaned.dropped_keys
+    elif suffix not in AS_IS_SUFFIXES:
+        raise InputError(
+            f"{raw.relpath}/{ckpt_rel}: unsupported model format {suffix!r}",
+            hint=f"use one of: {', '.join(MODEL_SUFFIXES)}",
+        )
+
+    # 2. Build.
+    builder = StageBuilder(root, entry, progress)
+    try:
+        if weights:
+            files = model_files(builder, weights)
+        else:
+            fname = f"model{suffix}"
+            digest = builder.track_file(fname, src=ckpt_path)
+            files = [ModelFile.named(fname, digest.sha256, digest.size)]
+            write_sha256_files(builder, files)
+        if (raw.path(root) / "config.yaml").is_file():
+            builder.copy("config.yaml", raw.path(root) / "config.yaml")
+        for fname, text in result_texts.items():
+            builder.write_text(f"validation/{fname}", text)
+        metadata = Metadata(
+            stage="validated",
+            name=name,
+            id=vid,
+            created_at=now_iso(),
+            created_by=who,
+            source=Source(
+                stage="raw",
+                id=session_id,
+                path=raw.relpath,
+                checkpoint=ckpt_rel,
+                sha256=manifest.files[ckpt_rel].sha256,
+                commit=manifest.training_code.get("commit"),
+            ),
+            training_curves=(
+                f"{raw.relpath}/metrics/{CHART_NAME}"
+                if f"metrics/{CHART_NAME}" in manifest.files
+                else None
+            ),
+            gates=results,
+            params_commit=settings.commit,
+            model=ModelInfo(files, parameter_count, dropped_training_state=dropped),
+        )
+        return finish(
+            root,
+            builder,
+            metadata,
+            [(Action.ASSIGN, "validated", None)],
+            f"artreg: promote {name} {session_id}/{ckpt_rel} to validated as {vid}",
+            raw.relpath,
+            options,
+        )
+    finally:
+        builder.cleanup()
+
+
+def promote(
+    root: Path,
+    name: str | None,
+    source_id: str,
+    to: str,
+    *,
+    checkpoint: str | None = None,
+    results: Mapping[str, Any] | Path | str | None = None,
+    validated_id: str | None = None,
+    version: str | None = None,
+    formats: tuple[str, ...] = (),
+    progress: ProgressFn | None = None,
+    options: PublishOptions | None = None,
+    **release: Any,
+) -> Published:
+    """`artreg promote NAME ID --to STAGE`: the options each stage needs, then its promotion."""
+    if to == "validated":
+        if not checkpoint or results is None:
+            raise InputError(
+                "--to validated needs --checkpoint and --results",
+                hint="see artreg promote --help",
+            )
+        return promote_to_validated(
+            root,
+            name,
+            source_id,
+            checkpoint,
+            results,
+            validated_id=validated_id,
+            formats=tuple(dict.fromkeys(("pt", *formats))),
+            progress=progress,
+            options=options,
+        )
+    if to != "production":
+        raise InputError(f"cannot promote to {to!r}", hint="use --to validated or --to production")
+    if not version:
+        raise InputError("--to production needs --version", hint="e.g. --version 1.0.0")
+    from artreg.features.release import promote_to_production
+
+    return promote_to_production(
+        root,
+        name,
+        source_id,
+        version,
+        formats=formats,
+        progress=progress,
+        options=options,
+        **release,
+    )

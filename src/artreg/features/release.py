@@ -1,0 +1,460 @@
+"""Releases to production: a validated artifact (`promote --to production`) or a ready model
+file (`register_artifact`), both as `name@vX.Y.Z` plus `name#production#N`, through the same
+version check, gates and CHANGELOG."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from artreg import schemas, state
+from artreg.deployment import dockerfile, kubernetes
+from artreg.errors import ConflictError, InputError, NotFoundError
+from artreg.features.promote import (
+    check_formats,
+    committed_source,
+    finish,
+    json_input,
+    model_files,
+    verified_file,
+    write_sha256_files,
+)
+from artreg.fileio import dump_json, read_json, read_yaml
+from artreg.hashing import ProgressFn, check_single_file
+from artreg.layout import PYTORCH_SUFFIXES, StageDir, production_dir, validated_dir
+from artreg.model import Approval, GateResult, Metadata, ModelFile, ModelInfo, Source
+from artreg.modelcard import changelog
+from artreg.policy import Settings, approver, evaluate, gate_failure, load_settings, resolve_name
+from artreg.publish import Published, PublishOptions, actor, check_options, now_iso
+from artreg.stagefolder import StageBuilder
+from artreg.tags import Action, is_semver, semver_key, validate_id, validate_semver
+from artreg.values import plain_input
+
+
+def _benchmarks(
+    benchmarks: Mapping[str, Any] | Path | str | None,
+    resource_usage: Mapping[str, Any] | Path | str | None,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """benchmarks.json and resource_usage.json; a folder given as benchmarks may hold both."""
+    if isinstance(benchmarks, (str, Path)) and Path(benchmarks).is_dir():
+        folder = Path(benchmarks)
+        benchmarks = folder / "benchmarks.json"
+        if resource_usage is None and (folder / "resource_usage.json").is_file():
+            resource_usage = folder / "resource_usage.json"
+    bench = (
+        json_input(benchmarks, "benchmarks", "benchmarks", "benchmarks")
+        if benchmarks is not None
+        else None
+    )
+    usage = (
+        json_input(resource_usage, "resource_usage", "resource usage", "resource_usage")
+        if resource_usage is not None
+        else None
+    )
+    return bench, usage
+
+
+def _deployment(value: Mapping[str, Any] | Path | str | None) -> dict[str, Any]:
+    """The deployment config: a dict, a YAML file or a JSON file, schema-checked."""
+    if value is None:
+        return {}
+    if isinstance(value, (str, Path)) and str(value).endswith((".yaml", ".yml")):
+        data = read_yaml(Path(value), "deployment config") or {}
+        if not isinstance(data, dict):
+            raise InputError(
+                f"{value}: a deployment config must be a mapping", hint="use key: value lines"
+            )
+        schemas.validate(data, "deployment", str(value))
+        return data
+    return json_input(value, "deployment", "deployment config", "deployment_config")
+
+
+def _security_review(value: Mapping[str, Any] | Path | str | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return plain_input(value, "security_review")
+    data = read_json(Path(value), "security review")
+    if not isinstance(data, dict):
+        raise InputError(f"{value}: a security review must be a JSON object", hint="wrap it in {}")
+    return data
+
+
+def existing_releases(root: Path, name: str) -> list[str]:
+    """Versions of `name` released so far: production folders and version tags."""
+    folder = root / "artifacts" / "production" / name
+    versions = (
+        {p.name[1:] for p in folder.iterdir() if p.is_dir() and p.name.startswith("v")}
+        if folder.is_dir()
+        else set()
+    )
+    registry = state.load(root, folders="none")
+    if name in registry.artifacts:
+        versions |= {v.version for v in registry.artifacts[name].versions if v.registered}
+    return sorted((v for v in versions if is_semver(v)), key=semver_key)
+
+
+def check_new_version(
+    root: Path, name: str, version: str, allow_non_monotonic: bool = False
+) -> list[str]:
+    """The one version check of every path to production: semantic, new, and (unless allowed)
+    not below the latest release. Returns the versions released so far."""
+    entry = production_dir(name, version)
+    released = existing_releases(root, name)
+    if version in released or entry.path(root).exists():
+        raise ConflictError(
+            f"{name} v{version} is released already",
+            hint="choose a new version; releases are immutable",
+        )
+    if released and not allow_non_monotonic and semver_key(version) < semver_key(released[-1]):
+        raise InputError(
+            f"version {version} is lower than the latest release v{released[-1]} of {name}",
+            hint="choose a higher version, or pass --allow-non-monotonic "
+            "(allow_non_monotonic=True) for a patch of an old line",
+        )
+    return released
+
+
+# --- the release policy: one copy for every path to production ------------------------------
+
+KEYWORDS = {
+    "approved_by": "approved_by='Name <email>' (--approved-by WHO; in CI, ARTREG_APPROVED_BY)",
+    "security_review": "security_review=FILE_OR_DICT (--security-review FILE)",
+    "benchmarks": "benchmarks=FILE_OR_DICT and/or resource_usage=FILE_OR_DICT "
+    "(--benchmarks FILE, --resources FILE)",
+}
+SETTING = {
+    "approved_by": "artreg.require_approval",
+    "security_review": "artreg.require_security_review",
+}
+
+
+@dataclass(frozen=True)
+class ReleaseChecks:
+    """What the release policy established: the version, the inputs, gates and approval."""
+
+    version: str
+    released: list[str]
+    benchmarks: dict[str, Any] | None
+    resource_usage: dict[str, Any] | None
+    security_review: dict[str, Any] | None
+    gates: list[GateResult]
+    params_commit: str | None
+    approval: Approval
+
+
+def check_release(
+    root: Path,
+    settings: Settings,
+    name: str,
+    version: str,
+    *,
+    benchmarks: Mapping[str, Any] | Path | str | None = None,
+    resource_usage: Mapping[str, Any] | Path | str | None = None,
+    approved_by: str | None = None,
+    security_review: Mapping[str, Any] | Path | str | None = None,
+    allow_non_monotonic: bool = False,
+) -> ReleaseChecks:
+    """The release policy, shared by `promote --to production` and `register_artifact`.
+
+    A new semver, not below the latest release; the production gates of the committed
+    params.yaml met by the benchmarks and resource usage; the security review and approval
+    that params.yaml requires. A refusal names the keyword (and option) to add.
+    """
+    version = validate_semver(version)
+    released = check_new_version(root, name, version, allow_non_monotonic)
+    bench, usage = _benchmarks(benchmarks, resource_usage)
+    review = _security_review(security_review)
+    who = approver(approved_by)
+    missing = [
+        keyword
+        for keyword, lacking in (
+            ("approved_by", settings.require_approval and who is None),
+            ("security_review", settings.require_security_review and review is None),
+        )
+        if lacking
+    ]
+    results = evaluate(
+        settings.gates, "production", name, {**(bench or {}), **(usage or {})}, settings.source
+    )
+    failure = gate_failure(settings, "production", name, results, f"pass {KEYWORDS['benchmarks']}")
+    if failure is not None:
+        if missing:  # say everything that is missing at once
+            failure.hint = "; ".join(
+                [
+                    *([failure.hint] if failure.hint else []),
+                    *(f"pass {KEYWORDS[k]}" for k in missing),
+                ]
+            )
+        raise failure
+    if missing:
+        raise InputError(
+            f"a production release of {name} needs "
+            + " and ".join(
+                {"approved_by": "an approval record", "security_review": "a security review"}[k]
+                for k in missing
+            )
+            + f" ({settings.source} sets "
+            + " and ".join(SETTING[k] for k in missing)
+            + "), and none was given",
+            hint="; ".join(f"pass {KEYWORDS[k]}" for k in missing),
+        )
+    return ReleaseChecks(
+        version=version,
+        released=released,
+        benchmarks=bench,
+        resource_usage=usage,
+        security_review=review,
+        gates=results,
+        params_commit=settings.commit,
+        approval=Approval(who or f"not required ({settings.source})", now_iso()),
+    )
+
+
+def _write_release_inputs(builder: StageBuilder, checks: ReleaseChecks) -> None:
+    """performance/*.json and security_review.json, as the policy accepted them."""
+    if checks.benchmarks is not None:
+        builder.write_text("performance/benchmarks.json", dump_json(checks.benchmarks))
+    if checks.resource_usage is not None:
+        builder.write_text("performance/resource_usage.json", dump_json(checks.resource_usage))
+    if checks.security_review is not None:
+        builder.write_text("security_review.json", dump_json(checks.security_review))
+
+
+def promote_to_production(
+    root: Path,
+    name: str | None,
+    validated_id: str,
+    version: str,
+    *,
+    deployment_config: Mapping[str, Any] | Path | str | None = None,
+    benchmarks: Mapping[str, Any] | Path | str | None = None,
+    resource_usage: Mapping[str, Any] | Path | str | None = None,
+    approved_by: str | None = None,
+    security_review: Mapping[str, Any] | Path | str | None = None,
+    notes: str | None = None,
+    optimize: str | None = None,
+    formats: tuple[str, ...] = (),
+    allow_non_monotonic: bool = False,
+    progress: ProgressFn | None = None,
+    options: PublishOptions | None = None,
+) -> Published:
+    """Release a validated artifact as `<name>@v<version>`: gates, approval, deployment files."""
+    # 1. Check everything first.
+    check_options(options)
+    settings = load_settings(root)
+    name = resolve_name(root, name)
+    vid = validate_id(validated_id, "validated id")
+    version = validate_semver(version)
+    if optimize not in (None, "fp16"):
+        raise InputError(
+            f"unknown optimisation {optimize!r}", hint="use --optimize fp16, or leave it out"
+        )
+    check_formats(formats)
+    source = validated_dir(name, vid)
+    committed = committed_source(root, source)
+    manifest = committed.manifest
+    if committed.metadata is None:
+        raise NotFoundError(
+            f"{source.relpath}: has no metadata.json", hint="promote from a validated artifact"
+        )
+    src_meta = committed.metadata
+    deploy = _deployment(deployment_config)
+    checks = check_release(
+        root,
+        settings,
+        name,
+        version,
+        benchmarks=benchmarks,
+        resource_usage=resource_usage,
+        approved_by=approved_by,
+        security_review=security_review,
+        allow_non_monotonic=allow_non_monotonic,
+    )
+    entry = production_dir(name, checks.version)
+    model_src = src_meta.model.primary
+    model_path = verified_file(root, source, model_src.path, manifest)
+    who = actor(root)
+
+    weights: dict[str, bytes] = {}
+    if optimize or formats:
+        if model_path.suffix not in PYTORCH_SUFFIXES:
+            raise InputError(
+                f"{source.relpath}/{model_src.path}: --optimize/--format need a PyTorch model",
+                hint="leave them out for ONNX, safetensors and .bin models",
+            )
+        from artreg.checkpoints import clean_checkpoint_bytes
+
+        for fmt in ("pt", *[f for f in formats if f != "pt"]):
+            data, _ = clean_checkpoint_bytes(model_path, fmt, fp16=optimize == "fp16")
+            weights[f"model.{fmt}"] = data
+
+    # 2. Build.
+    builder = StageBuilder(root, entry, progress)
+    try:
+        if weights:
+            files = model_files(builder, weights)
+        else:
+            digest = builder.track_file(model_src.path, src=model_path)
+            files = [ModelFile.named(model_src.path, digest.sha256, digest.size)]
+            write_sha256_files(builder, files)
+        if (source.path(root) / "config.yaml").is_file():
+            builder.copy("config.yaml", source.path(root) / "config.yaml")
+        _write_release_inputs(builder, checks)
+        primary = files[0]
+        builder.write_text(
+            "deployment/docker/Dockerfile",
+            dockerfile(name, version, primary.path, primary.sha256, deploy),
+        )
+        for fname, text in kubernetes(name, version, primary.sha256, deploy).items():
+            builder.write_text(f"deployment/kubernetes/{fname}", text)
+        metadata = _release_metadata(
+            entry,
+            who,
+            source=Source(
+                stage="validated",
+                id=vid,
+                path=source.relpath,
+                sha256=model_src.sha256,
+                checkpoint=src_meta.source.checkpoint,
+                commit=src_meta.source.commit,
+            ),
+            training_curves=src_meta.training_curves,
+            gates=checks.gates,
+            params_commit=checks.params_commit,
+            model=ModelInfo(files, src_meta.model.parameter_count, optimization=optimize),
+            approval=checks.approval,
+            security_review=checks.security_review,
+            notes=notes,
+            deployment=deploy,
+        )
+        return _release(
+            root,
+            builder,
+            metadata,
+            checks.released,
+            f"artreg: release {name} v{version} to production from {vid}",
+            source.relpath,
+            options,
+        )
+    finally:
+        builder.cleanup()
+
+
+def _release_metadata(entry: StageDir, who: str, **fields: Any) -> Metadata:
+    """metadata.json of the release in `entry`; `fields` are the parts that differ by path."""
+    return Metadata(
+        stage="production",
+        name=entry.name,
+        id=entry.entry,
+        version=entry.entry.removeprefix("v"),
+        created_at=now_iso(),
+        created_by=who,
+        **fields,
+    )
+
+
+def _release(
+    root: Path,
+    builder: StageBuilder,
+    metadata: Metadata,
+    released: list[str],
+    title: str,
+    source: str,
+    options: PublishOptions | None,
+) -> Published:
+    """Complete a production folder (CHANGELOG carried forward) and publish it with its two
+    tags, `name@vX.Y.Z` and `name#production#N`."""
+    entry = builder.entry
+    previous = _previous_changelog(root, entry, released)
+    builder.write_text("CHANGELOG.md", changelog(previous, metadata.to_json()))
+    version = entry.entry.removeprefix("v")
+    return finish(
+        root,
+        builder,
+        metadata,
+        [(Action.REGISTER, None, version), (Action.ASSIGN, "production", None)],
+        title,
+        source,
+        options,
+    )
+
+
+def _previous_changelog(root: Path, entry: StageDir, released: list[str]) -> str | None:
+    for version in reversed(released):
+        path = production_dir(entry.name, version).path(root) / "CHANGELOG.md"
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    return None
+
+
+def register_model_file(
+    root: Path,
+    name: str | None,
+    file_path: Path,
+    version: str,
+    *,
+    notes: str | None = None,
+    benchmarks: Mapping[str, Any] | Path | str | None = None,
+    resource_usage: Mapping[str, Any] | Path | str | None = None,
+    approved_by: str | None = None,
+    security_review: Mapping[str, Any] | Path | str | None = None,
+    options: PublishOptions | None = None,
+) -> Published:
+    """Release a ready model file (no training session behind it) as `name@v<version>`, under
+    the same release policy as `promote --to production` (gates, security review, approval)."""
+    check_options(options)
+    settings = load_settings(root)
+    name = resolve_name(root, name)
+    version = validate_semver(version)
+    if not file_path.is_file():
+        raise InputError(f"{file_path}: model file not found", hint="check the path")
+    check_single_file(file_path)
+    validate_id(file_path.name, "model file name")
+    checks = check_release(
+        root,
+        settings,
+        name,
+        version,
+        benchmarks=benchmarks,
+        resource_usage=resource_usage,
+        approved_by=approved_by,
+        security_review=security_review,
+    )
+    who = actor(root)
+    entry = production_dir(name, checks.version)
+    builder = StageBuilder(root, entry)
+    try:
+        digest = builder.track_file(file_path.name, src=file_path)
+        model = ModelFile.named(file_path.name, digest.sha256, digest.size)
+        write_sha256_files(builder, [model])
+        _write_release_inputs(builder, checks)
+        metadata = _release_metadata(
+            entry,
+            who,
+            source=Source(
+                stage="external",
+                id=file_path.name,
+                path=str(file_path.resolve()),
+                sha256=digest.sha256,
+            ),
+            gates=checks.gates,
+            params_commit=checks.params_commit,
+            model=ModelInfo([model]),
+            approval=checks.approval,
+            security_review=checks.security_review,
+            notes=notes,
+        )
+        return _release(
+            root,
+            builder,
+            metadata,
+            checks.released,
+            f"artreg: register {name} v{version} from {file_path.name}",
+            str(file_path.resolve()),
+            options,
+        )
+    finally:
+        builder.cleanup()

@@ -1,0 +1,206 @@
+"""`artreg verify`: the registry's CI check. Every problem found is listed; none means exit 0.
+
+Checks: metadata and manifests valid against their schemas; every file's sha256 (for the files
+present); promoted folders unchanged since the commit that created them, and none deleted; every
+tag's commit holds its folder and a dvc.yaml pointing into it; registry.json and dvc.yaml up to
+date; no large or model file tracked by git; no credential in a tracked DVC config; no
+unfinished transaction; optionally every DVC object present in the remote, and signatures.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from artreg import dvcrepo, dvcyaml, gitrepo, index, state
+from artreg.errors import ArtregError, InputError
+from artreg.integrity import Report, check_folder, check_immutability
+from artreg.layout import (
+    ARTIFACTS_DIR,
+    DVC_YAML,
+    NOT_IN_GIT_SUFFIXES,
+    REGISTRY_JSON,
+    StageDir,
+    stage_folders,
+)
+from artreg.model import Registry
+from artreg.policy import recheck_folders
+
+LARGE_FILE_BYTES = 2 << 20  # anything this big belongs in DVC, not git
+CREDENTIAL_KEYS = re.compile(
+    r"^\s*(access_key_id|secret_access_key|session_token|password|account_key|"
+    r"connection_string|sas_token|gdrive_client_secret|token|key)\s*=",
+    re.IGNORECASE,
+)
+
+
+def _check_tags(root: Path, registry: Registry, report: Report) -> None:
+    promoting = [e for e in registry.tagged_events() if e.promotes]
+    specs = [f"{e.commit}:{e.folder.relpath}/manifest.json" for e in promoting if e.folder]
+    specs += [f"{e.commit}:{DVC_YAML}" for e in promoting]
+    blobs = gitrepo.read_blobs(root, sorted(set(specs)))
+    for record in promoting:
+        report.count("tags")
+        folder = record.folder
+        if folder is None:
+            report.problems.append(f"tag {record.tag}: cannot tell which folder it promoted")
+            continue
+        if blobs.get(f"{record.commit}:{folder.relpath}/manifest.json") is None:
+            report.problems.append(
+                f"tag {record.tag}: its commit {record.commit[:12]} does not hold {folder.relpath}"
+            )
+            continue
+        dvc_yaml = blobs.get(f"{record.commit}:{DVC_YAML}") or b""
+        path = dvcyaml.artifact_paths(dvc_yaml, DVC_YAML).get(record.parsed.name, "")
+        if not path.startswith(folder.relpath + "/") and path != folder.relpath:
+            report.problems.append(
+                f"tag {record.tag}: dvc.yaml at {record.commit[:12]} points "
+                f"artifacts.{record.parsed.name}.path at {path or 'nothing'}, not into {folder.relpath}"
+            )
+
+
+def _check_index_and_dvc_yaml(root: Path, registry: Registry, report: Report) -> None:
+    try:
+        if index.stale(root, registry):
+            report.problems.append(
+                f"{REGISTRY_JSON}: out of date; run `artreg index` and commit it"
+            )
+    except ArtregError as exc:
+        report.problems.append(exc.message)
+    try:
+        data = dvcyaml.read(root)
+    except (OSError, ArtregError) as exc:
+        report.problems.append(f"dvc.yaml: cannot be read: {exc}")
+        return
+    artifacts = data.get("artifacts") or {}
+    for name in registry.artifacts:
+        if name not in artifacts:
+            report.problems.append(f"dvc.yaml: no artifacts.{name} entry, though tags name it")
+    for name, entry in artifacts.items():
+        path = str((entry or {}).get("path", ""))
+        folder = StageDir.parse(path)
+        if folder is None or folder.name != name or not folder.path(root).is_dir():
+            report.problems.append(
+                f"dvc.yaml: artifacts.{name}.path {path!r} is not a folder of {name}"
+            )
+
+
+def _check_git_contents(root: Path, report: Report) -> None:
+    out = gitrepo.git(root, "ls-files", "-z", "-s", "--", ARTIFACTS_DIR)
+    blobs = [line.split(maxsplit=3)[3] for line in out.split("\0") if line.strip()]
+    sizes = {}
+    if blobs:
+        listing = gitrepo.git(
+            root, "ls-tree", "-r", "-l", "-z", "HEAD", "--", ARTIFACTS_DIR, check=False
+        )
+        for entry in listing.split("\0"):
+            meta, _, path = entry.partition("\t")
+            parts = meta.split()
+            if len(parts) == 4 and parts[3].isdigit():
+                sizes[path] = int(parts[3])
+    for path in blobs:
+        if path.lower().endswith(NOT_IN_GIT_SUFFIXES):
+            report.problems.append(f"{path}: a model file is tracked by git; track it with DVC")
+        elif sizes.get(path, 0) > LARGE_FILE_BYTES:
+            report.problems.append(
+                f"{path}: {sizes[path]:,} bytes tracked by git; large files belong in DVC"
+            )
+    config = root / ".dvc" / "config"
+    if config.is_file():
+        for number, line in enumerate(config.read_text("utf-8").splitlines(), 1):
+            if CREDENTIAL_KEYS.match(line):
+                report.problems.append(
+                    f".dvc/config:{number}: a credential ({line.split('=')[0].strip()}) in a tracked file; "
+                    "move it to .dvc/config.local or the environment, and rotate it"
+                )
+
+
+def _check_journal(root: Path, report: Report) -> None:
+    from artreg.transaction import state_dir
+
+    journal = state_dir(root) / "transaction.json"
+    if journal.exists():
+        report.problems.append(
+            f"{journal}: an artreg command was interrupted mid-change; run `artreg recover`"
+        )
+
+
+def _check_remote(
+    root: Path, folders: Iterable[StageDir], report: Report, remote: str | None
+) -> None:
+    pointers = [
+        str(p.relative_to(root)) for f in folders for p in dvcrepo.pointer_files(root, f.path(root))
+    ]
+    if not pointers:
+        return
+    try:
+        missing = dvcrepo.missing_in_remote(root, pointers, remote)
+    except ArtregError as exc:
+        report.problems.append(exc.message)
+        return
+    report.count("pointers checked in the remote", len(pointers))
+    for path in missing:
+        report.problems.append(f"{path}: its data is not in the DVC remote; run `dvc push`")
+
+
+def _check_signatures(root: Path, registry: Registry, report: Report) -> None:
+    for record in registry.tagged_events():
+        report.count("signatures")
+        if not gitrepo.verify_signature(root, "tag", record.tag):
+            report.problems.append(f"tag {record.tag}: no valid signature")
+        if not gitrepo.verify_signature(root, "commit", record.commit):
+            report.problems.append(
+                f"commit {record.commit[:12]} (tag {record.tag}): no valid signature"
+            )
+
+
+def verify_registry(
+    root: Path,
+    remote: bool = False,
+    remote_name: str | None = None,
+    signed: bool = False,
+    changed: list[str] | None = None,
+) -> Report:
+    """Run every check; `changed` (files as given on a command line: absolute, or relative to
+    the current folder) limits the folder checks to folders holding those files."""
+    if changed is not None:
+        changed = [inside(root, f) for f in changed]
+    report = Report()
+    registry = state.load(root, folders="all")
+    folders = stage_folders(root)
+    if changed is not None:
+        touched = {f for f in (StageDir.parse(p) for p in changed) if f is not None}
+        folders = [f for f in folders if f in touched]
+        created = gitrepo.creation_commits(root)
+        present = {f.relpath for f in stage_folders(root)}
+        for gone in sorted(
+            t.relpath for t in touched if t.relpath in created and t.relpath not in present
+        ):
+            report.problems.append(f"{gone}: promoted in {created[gone][:12]} and since deleted")
+    for folder in folders:
+        check_folder(root, folder, report)
+    check_immutability(root, folders, registry, report, only_given=changed is not None)
+    # Gates as committed when each folder was promoted: an uncommitted, loosened gate shows.
+    report.problems += recheck_folders(root, folders, gitrepo.creation_commits(root))
+    if changed is None:
+        _check_tags(root, registry, report)
+    _check_index_and_dvc_yaml(root, registry, report)
+    _check_git_contents(root, report)
+    _check_journal(root, report)
+    if remote:
+        _check_remote(root, folders, report, remote_name)
+    if signed:
+        _check_signatures(root, registry, report)
+    return report
+
+
+def inside(root: Path, file: str) -> str:
+    """A path given on the command line, relative to the registry root; refuse one outside."""
+    path = Path(file).resolve() if Path(file).is_absolute() else (Path.cwd() / file).resolve()
+    try:
+        return path.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise InputError(
+            f"{file}: outside the registry {root}", hint="pass files of the registry"
+        ) from None

@@ -1,0 +1,266 @@
+"""Reading JSON and YAML strictly (clear errors naming the file) and writing files atomically."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import stat
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from artreg.errors import InputError
+
+MAX_DOCUMENT_BYTES = (
+    16 << 20
+)  # metadata is small; a 100 MB "metrics" file is a mistake or an attack
+MAX_DEPTH = 64
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON (use null or a finite number)")
+
+
+def _depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > limit:
+            return depth
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _read_text(path: Path, what: str) -> str:
+    if not path.exists():
+        raise InputError(f"{path}: {what} not found", hint="check the path")
+    if not path.is_file():
+        raise InputError(f"{path}: {what} is not a regular file", hint="give a file")
+    size = path.stat().st_size
+    if size > MAX_DOCUMENT_BYTES:
+        raise InputError(
+            f"{path}: {what} is {size} bytes, over the {MAX_DOCUMENT_BYTES} byte limit",
+            hint="metadata files hold numbers and short texts; keep large data out of them",
+        )
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{path}: cannot read {what}: {exc}", hint="give a UTF-8 text file"
+        ) from exc
+
+
+def parse_json(text: str, source: str) -> Any:
+    """Parse JSON strictly: no duplicate keys, no NaN/Infinity, bounded nesting."""
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except RecursionError as exc:
+        raise InputError(f"{source}: JSON nested too deeply", hint="flatten it") from exc
+    except ValueError as exc:
+        raise InputError(f"{source}: malformed JSON: {exc}", hint="fix the JSON syntax") from exc
+    if _depth(data) > MAX_DEPTH:
+        raise InputError(f"{source}: JSON nested deeper than {MAX_DEPTH} levels", hint="flatten it")
+    _check_finite(data, source)
+    return data
+
+
+def _check_finite(data: Any, source: str) -> None:
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise InputError(f"{source}: number out of range ({item})", hint="use a finite number")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def read_json(path: Path, what: str = "JSON file") -> Any:
+    """Read a JSON file strictly; errors name the file."""
+    return parse_json(_read_text(path, what), str(path))
+
+
+def _refuse_duplicates(loader: Any, node: Any, deep: bool) -> None:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.YAMLError(f"duplicate key {key!r} (line {key_node.start_mark.line + 1})")
+        seen.add(key)
+
+
+class _SafeLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type stubs
+    """safe_load, with anchors/aliases refused: they buy nothing in metadata and enable bombs."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.YAMLError(f"aliases are not allowed (line {event.start_mark.line + 1})")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        _refuse_duplicates(self, node, deep)
+        return super().construct_mapping(node, deep=deep)
+
+
+_CLoader: Any = getattr(yaml, "CSafeLoader", None)
+# libyaml composes nodes recursively in C: a document nested deeper than this could overflow
+# the C stack, so such documents go to the pure loader, which raises RecursionError instead.
+C_SAFE_DEPTH = 2000
+
+
+if _CLoader is not None:
+
+    class _FastLoader(_CLoader):  # type: ignore[misc]
+        """The same rules with libyaml's parser (10-20x faster): composition happens in C, so
+        aliases are found afterwards, as a node reached twice."""
+
+        def get_single_node(self) -> Any:
+            node = super().get_single_node()
+            if node is not None:
+                _refuse_aliases(node)
+            return node
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            _refuse_duplicates(self, node, deep)
+            return super().construct_mapping(node, deep=deep)
+
+
+def _refuse_aliases(root: Any) -> None:
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            raise yaml.YAMLError(f"aliases are not allowed (line {node.start_mark.line + 1})")
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack += (key, value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
+def _depth_bound(text: str) -> int:
+    """An upper bound of a YAML document's nesting: every level opens a bracket, a `-`/`?`
+    entry, or indents a block further."""
+    if len(text) <= C_SAFE_DEPTH:
+        return len(text)
+    indents = re.findall(r"\n([ \t]*)", text)
+    widest = max((len(i) for i in indents), default=0)
+    return sum(text.count(c) for c in "[{-?") + widest + 1
+
+
+def _loader_for(text: str) -> Any:
+    if _CLoader is not None and _depth_bound(text) <= C_SAFE_DEPTH:
+        return _FastLoader
+    return _SafeLoader
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML with the safe loader (no Python tags), no aliases, no duplicate keys."""
+    try:
+        data = yaml.load(text, Loader=_loader_for(text))
+    except yaml.YAMLError as exc:
+        raise InputError(f"{source}: malformed YAML: {exc}", hint="fix the YAML syntax") from exc
+    except RecursionError as exc:
+        raise InputError(f"{source}: YAML nested too deeply", hint="flatten it") from exc
+    if _depth(data) > MAX_DEPTH:
+        raise InputError(f"{source}: YAML nested deeper than {MAX_DEPTH} levels", hint="flatten it")
+    return data
+
+
+def read_yaml(path: Path, what: str = "YAML file") -> Any:
+    """Read a YAML file safely; errors name the file."""
+    return parse_yaml(_read_text(path, what), str(path))
+
+
+def dump_json(data: Any) -> str:
+    """The one JSON style artreg writes: sorted keys, two-space indent, final newline."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def dump_yaml(data: Any) -> str:
+    return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder and os.replace: readers never see half.
+
+    The file keeps its mode when it exists; a new one gets the mode the umask gives any new
+    file (mkstemp's private 0600 would leak onto the real file through the replace).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode: int | None = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = None
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def check_output_path(path: Path | None, option: str, folder: bool = False) -> None:
+    """Refuse an output path that cannot be written, before the command changes anything."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_symlink() and not target.exists():
+        target = Path(os.path.realpath(target))  # a dangling link is written through
+    if target.exists():
+        if folder != target.is_dir():
+            raise InputError(
+                f"{option} {path}: " + ("exists and is not a folder" if folder else "is a folder"),
+                hint="give a folder to write into" if folder else "give a file name",
+            )
+        if not os.access(target, os.W_OK | (os.X_OK if folder else 0)):
+            raise InputError(
+                f"{option} {path}: no permission to write it", hint="fix its permissions"
+            )
+        return
+    # What does not exist yet is created: its nearest existing parent must allow that.
+    existing = target.parent
+    while folder and not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.exists():
+        raise InputError(
+            f"{option} {path}: the folder {existing} does not exist",
+            hint=f"create it first (mkdir -p {existing}) or give another path",
+        )
+    if not existing.is_dir():
+        raise InputError(
+            f"{option} {path}: {existing} is a file, not a folder",
+            hint="give a path that does not pass through a file",
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(
+            f"{option} {path}: no permission to write in {existing}",
+            hint="give a folder you can write to",
+        )

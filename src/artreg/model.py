@@ -1,0 +1,527 @@
+"""The read model: what the registry holds, as plain typed records.
+
+`state.load` builds one `Registry` per command from the tags (one `git for-each-ref`, plus one
+`git cat-file --batch` when tags do not say which folder they promoted). Everything that asks
+"which tag promoted this folder" or "what does this tag mean" asks these objects. Manifests and
+metadata are records with one constructor each (`Manifest(...)`/`Metadata(...)` to write one,
+`from_json` to read one back) and one serialisation (`to_json`).
+
+The resolution rules are GTO's (gto/base.py):
+
+- `name@vX` registers version X at its commit, `name@vX!` deregisters it;
+- `name#stage#N` assigns the stage to the version at its commit (an unregistered commit becomes a
+  version named by its hexsha), `name#stage!#N` unassigns it; a stage resolves to the active
+  version whose latest assignment is newest;
+- `name@deprecated` hides the artifact while it is the newest event;
+- lightweight tags are ignored.
+
+One deliberate difference: GTO files an unassignment of an *unregistered* commit under a new,
+separate version, so the stage stays assigned; artreg applies it to the commit's assignment, as
+DESIGN.md requires ("an unassigned stage no longer resolves"). See docs/gto-compatibility.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import Any
+
+from artreg.errors import NotFoundError
+from artreg.layout import StageDir
+from artreg.tags import STAGES, Action, TagName, message_fields, semver_key
+
+_UNSET: Any = object()  # an event's folder, before anyone asked for it
+
+
+def iso(timestamp: int) -> str:
+    """A unix time as the UTC ISO 8601 string artreg writes everywhere."""
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- tags: events, versions, artifacts ------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Event:
+    """One registry tag: a registration, promotion, deregistration, unassignment or deprecation.
+
+    `folder` is the stage folder the tag promoted: from the tag message (artreg's tags, read
+    when first asked), else from `dvc.yaml` at the tag's commit (tags gto or Studio wrote),
+    which `state.resolve_folders` fills in.
+    """
+
+    tag: str
+    parsed: TagName
+    commit: str
+    timestamp: int
+    tagger: str
+    tagger_email: str
+    message: str
+    annotated: bool
+    _folder: Any = field(default=_UNSET, repr=False)
+
+    @property
+    def folder(self) -> StageDir | None:
+        if self._folder is _UNSET:
+            if self.needs_dvc_yaml:
+                return None  # not known until `state.resolve_folders` reads dvc.yaml
+            named = self.fields.get("folder")
+            self._folder = StageDir.parse(named) if named else None
+        folder: StageDir | None = self._folder
+        return folder
+
+    @folder.setter
+    def folder(self, value: StageDir | None) -> None:
+        self._folder = value
+
+    @property
+    def needs_dvc_yaml(self) -> bool:
+        """True for a promoting tag whose message does not say its folder (gto wrote it)."""
+        return self._folder is _UNSET and self.promotes and not self.fields
+
+    @property
+    def name(self) -> str:
+        return self.parsed.name
+
+    @property
+    def action(self) -> Action:
+        return self.parsed.action
+
+    @property
+    def stage(self) -> str | None:
+        return self.parsed.stage
+
+    @property
+    def version(self) -> str | None:
+        return self.parsed.version
+
+    @property
+    def promotes(self) -> bool:
+        """True for the tags that put a folder into a stage (assign, register)."""
+        return self.parsed.action in (Action.ASSIGN, Action.REGISTER)
+
+    @cached_property
+    def fields(self) -> dict[str, str]:
+        """The `key: value` lines of artreg's tag message (empty for gto's messages)."""
+        return message_fields(self.message)
+
+    @property
+    def source(self) -> str | None:
+        return self.fields.get("source")
+
+    @property
+    def by(self) -> str:
+        """Who made the change: artreg's `by:` line, else the tagger."""
+        return self.fields.get("by") or self.tagger_line
+
+    @property
+    def tagger_line(self) -> str:
+        return f"{self.tagger} {self.tagger_email}".strip()
+
+    @property
+    def date(self) -> str:
+        return iso(self.timestamp)
+
+
+@dataclass
+class Version:
+    """One version of an artifact: a registered semver, or an unregistered commit."""
+
+    name: str
+    version: str  # "1.2.0" for a registered version, the commit hexsha otherwise
+    commit: str
+    registered: bool = False
+    direct: list[Event] = field(default_factory=list)  # register / deregister
+    stage_events: dict[str, list[Event]] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        if self.direct:
+            return self.direct[-1].parsed.action is Action.REGISTER
+        return bool(self.stage_events)
+
+    def assigned_since(self, stage: str) -> int | None:
+        """Time of the stage's latest assignment, if the stage is currently assigned here."""
+        events = self.stage_events.get(stage)
+        if not events or events[-1].parsed.action is not Action.ASSIGN:
+            return None
+        return events[-1].timestamp
+
+    def assignment(self, stage: str) -> Event | None:
+        events = self.stage_events.get(stage)
+        return events[-1] if events and events[-1].parsed.action is Action.ASSIGN else None
+
+    @property
+    def label(self) -> str:
+        return f"v{self.version}" if self.registered else self.version
+
+
+@dataclass
+class Artifact:
+    """Everything the tags say about one artifact name."""
+
+    name: str
+    versions: list[Version] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    _stages: dict[str, Version] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def deprecated(self) -> bool:
+        return bool(self.events) and self.events[-1].parsed.action is Action.DEPRECATE
+
+    def active_versions(self) -> list[Version]:
+        return [v for v in self.versions if v.active]
+
+    def released(self) -> list[Version]:
+        """Active registered versions, in semver order."""
+        return sorted(
+            (v for v in self.active_versions() if v.registered), key=lambda v: semver_key(v.version)
+        )
+
+    def stage(self, stage: str) -> Version | None:
+        """The version currently in `stage`: the newest active assignment."""
+        return self.stages().get(stage)
+
+    def stages(self) -> dict[str, Version]:
+        """Every stage that resolves, in lifecycle order, each to the active version whose
+        latest assignment is newest (one pass; computed once, as the tags are fixed)."""
+        if self._stages is None:
+            best: dict[str, tuple[tuple[int, int], Version]] = {}
+            for index, version in enumerate(self.versions):
+                if not version.active:
+                    continue
+                for stage, events in version.stage_events.items():
+                    if events[-1].parsed.action is Action.ASSIGN:
+                        key = (events[-1].timestamp, index)
+                        if stage not in best or key > best[stage][0]:
+                            best[stage] = (key, version)
+            names = {s for v in self.versions for s in v.stage_events}
+            ordered = [s for s in STAGES if s in names] + sorted(names - set(STAGES))
+            self._stages = {s: best[s][1] for s in ordered if s in best}
+        return self._stages
+
+    def current(self) -> dict[str, Event]:
+        """The assignment tag behind each stage that currently resolves."""
+        found = {}
+        for stage, holder in self.stages().items():
+            event = holder.assignment(stage)
+            assert event is not None
+            found[stage] = event
+        return found
+
+    def latest(self) -> Version | None:
+        """The highest active registered semver (GTO's `latest`)."""
+        registered = [v for v in self.active_versions() if v.registered]
+        return max(registered, key=lambda v: semver_key(v.version), default=None)
+
+    def find_version(self, version: str) -> Version | None:
+        bare = version[1:] if version.startswith("v") else version
+        matches = [v for v in self.versions if v.registered and v.version == bare and v.active]
+        return matches[-1] if matches else None
+
+    def promotions(self, folder: StageDir) -> list[Event]:
+        """The tags that promoted `folder`, oldest first (a release has two: version, stage)."""
+        return [e for e in self.events if e.promotes and e.folder == folder]
+
+
+@dataclass
+class Registry:
+    """The registry as its tags describe it, built once per command by `state.load`."""
+
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)  # every grammar tag, lightweight too
+    partial: bool = False  # built from some names' tags only
+
+    def get(self, name: str) -> Artifact:
+        try:
+            return self.artifacts[name]
+        except KeyError:
+            known = "see `artreg list`" if self.partial else ", ".join(sorted(self.artifacts))
+            raise NotFoundError(
+                f"no artifact named {name!r} in the registry (known: {known or 'none yet'})",
+                hint="check the name with `artreg list`",
+            ) from None
+
+    def tagged_events(self) -> list[Event]:
+        """Every annotated tag, oldest first (the events the state was folded from)."""
+        return [e for a in self.artifacts.values() for e in a.events]
+
+    def promotions(self, folder: StageDir) -> list[Event]:
+        """The tags that promoted `folder`, oldest first (its folders must be resolved)."""
+        artifact = self.artifacts.get(folder.name)
+        return artifact.promotions(folder) if artifact else []
+
+    def tagged_folders(self) -> set[str]:
+        return {e.folder.relpath for e in self.tagged_events() if e.folder is not None}
+
+
+# --- gates ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One promotion gate evaluated: the rule, the value found, and the verdict."""
+
+    metric: str
+    op: str
+    threshold: Any
+    value: Any
+    passed: bool
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if not data["reason"]:
+            del data["reason"]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GateResult:
+        return cls(
+            str(data.get("metric")),
+            str(data.get("op")),
+            data.get("threshold"),
+            data.get("value"),
+            bool(data.get("passed")),
+            str(data.get("reason") or ""),
+        )
+
+
+# --- manifests ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ManifestFile:
+    """One file of a stage folder as its manifest records it."""
+
+    sha256: str
+    size: int
+    dvc: bool = False  # the bytes are in DVC, not in git
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size": self.size, **({"dvc": True} if self.dvc else {})}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """`manifest.json` of a stage folder: every file with its sha256 and size."""
+
+    stage: str
+    name: str
+    id: str
+    created_at: str
+    created_by: str
+    primary: str  # the model file (or the checkpoint), relative to the folder
+    files: dict[str, ManifestFile]
+    provenance: dict[str, Any]
+    tool_version: str
+    schema_version: int = 1
+
+    @property
+    def folder(self) -> StageDir:
+        return StageDir(self.stage, self.name, self.id)
+
+    @property
+    def dvc_files(self) -> frozenset[str]:
+        return frozenset(rel for rel, f in self.files.items() if f.dvc)
+
+    @property
+    def training_code(self) -> dict[str, Any]:
+        code = self.provenance.get("training_code")
+        return code if isinstance(code, dict) else {}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "stage": self.stage,
+            "name": self.name,
+            "id": self.id,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "tool": {"name": "artreg", "version": self.tool_version},
+            "primary": self.primary,
+            "provenance": self.provenance,
+            "files": {rel: f.to_json() for rel, f in sorted(self.files.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        """A manifest from its (schema-valid) JSON document."""
+        return cls(
+            stage=data["stage"],
+            name=data["name"],
+            id=data["id"],
+            created_at=data["created_at"],
+            created_by=data.get("created_by") or "",
+            primary=data["primary"],
+            files={
+                rel: ManifestFile(e["sha256"], e["size"], bool(e.get("dvc")))
+                for rel, e in data["files"].items()
+            },
+            provenance=dict(data.get("provenance") or {}),
+            tool_version=str((data.get("tool") or {}).get("version", "")),
+            schema_version=data.get("schema_version", 1),
+        )
+
+
+# --- metadata ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a promoted folder came from."""
+
+    stage: str  # raw, validated or external
+    id: str
+    path: str | None = None
+    sha256: str | None = None
+    checkpoint: str | None = None
+    commit: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _without_none(asdict(self))
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One model file of a validated or production folder."""
+
+    path: str
+    format: str
+    sha256: str
+    size: int
+
+    @classmethod
+    def named(cls, path: str, sha256: str, size: int) -> ModelFile:
+        """The entry for `path`; its format is its suffix."""
+        return cls(path, path.rsplit(".", 1)[-1], sha256, size)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    files: list[ModelFile]
+    parameter_count: int | None = None
+    optimization: str | None = None
+    dropped_training_state: list[str] | None = None
+
+    @property
+    def formats(self) -> list[str]:
+        return [f.format for f in self.files]
+
+    @property
+    def primary(self) -> ModelFile:
+        return self.files[0]
+
+
+@dataclass(frozen=True)
+class Approval:
+    approved_by: str
+    approved_at: str
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """`metadata.json` of a validated or production folder: the model card's data."""
+
+    stage: str
+    name: str
+    id: str
+    created_at: str
+    created_by: str
+    source: Source
+    gates: list[GateResult]
+    model: ModelInfo
+    version: str | None = None
+    approval: Approval | None = None
+    security_review: dict[str, Any] | None = None
+    notes: str | None = None
+    deployment: dict[str, Any] | None = None
+    training_curves: str | None = None  # repo-relative path of the raw session's chart
+    params_commit: str | None = None  # the commit whose params.yaml the gates came from
+    schema_version: int = 1
+
+    @property
+    def gates_passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+    def to_json(self) -> dict[str, Any]:
+        """The document; optional fields that are unset are left out."""
+        data: dict[str, Any] = {
+            "schema_version": self.schema_version,
+            "stage": self.stage,
+            "name": self.name,
+            "id": self.id,
+            "version": self.version,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "source": self.source.to_json(),
+            "training_curves": self.training_curves,
+            "gates": _without_none(
+                {
+                    "passed": self.gates_passed,
+                    "results": [g.as_dict() for g in self.gates],
+                    "params_commit": self.params_commit,
+                }
+            ),
+            "model": _without_none(
+                {
+                    "files": [asdict(f) for f in self.model.files],
+                    "parameter_count": self.model.parameter_count,
+                    "formats": self.model.formats,
+                    "optimization": self.model.optimization,
+                    "dropped_training_state": self.model.dropped_training_state,
+                }
+            ),
+            "approval": asdict(self.approval) if self.approval else None,
+            "security_review": self.security_review,
+            "notes": self.notes,
+            "deployment": self.deployment,
+        }
+        return _without_none(data)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Metadata:
+        """Metadata from its (schema-valid) JSON document."""
+        source = data.get("source") or {}
+        model = data.get("model") or {}
+        approval = data.get("approval")
+        return cls(
+            stage=data["stage"],
+            name=data["name"],
+            id=data["id"],
+            created_at=data["created_at"],
+            created_by=data["created_by"],
+            source=Source(
+                stage=source.get("stage", ""),
+                id=source.get("id", ""),
+                path=source.get("path"),
+                sha256=source.get("sha256"),
+                checkpoint=source.get("checkpoint"),
+                commit=source.get("commit"),
+            ),
+            gates=[GateResult.from_json(g) for g in (data.get("gates") or {}).get("results", [])],
+            model=ModelInfo(
+                files=[
+                    ModelFile(f["path"], f["format"], f["sha256"], f["size"])
+                    for f in model.get("files", [])
+                ],
+                parameter_count=model.get("parameter_count"),
+                optimization=model.get("optimization"),
+                dropped_training_state=model.get("dropped_training_state"),
+            ),
+            version=data.get("version"),
+            approval=Approval(approval["approved_by"], approval["approved_at"])
+            if isinstance(approval, dict)
+            else None,
+            security_review=data.get("security_review"),
+            notes=data.get("notes"),
+            deployment=data.get("deployment"),
+            training_curves=data.get("training_curves"),
+            params_commit=(data.get("gates") or {}).get("params_commit"),
+            schema_version=data.get("schema_version", 1),
+        )
+
+
+def _without_none(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v is not None}

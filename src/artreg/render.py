@@ -1,0 +1,465 @@
+"""Rendering results for people and machines: tables, markdown (pull-request summaries, gate
+tables) and JSON. Pure functions over the typed results of the core; nothing here reads the
+registry, and nothing else formats output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from artreg.model import Event, GateResult, ManifestFile, Source, iso
+
+if TYPE_CHECKING:
+    from artreg.features.doctor import Check
+    from artreg.features.fetch import Resolved
+    from artreg.features.history import Interval
+    from artreg.features.housekeeping import Housekeeping
+    from artreg.features.init import InitResult
+    from artreg.features.queries import ArtifactSummary, Diff, LineageStep, TrainingCode
+    from artreg.features.review import PromotionSummary
+    from artreg.features.site import Built
+    from artreg.integrity import Report
+    from artreg.publish import Published
+
+STAGE_COLUMNS = ("raw", "validated", "production")
+
+
+# --- building blocks ------------------------------------------------------------------------------
+
+
+def written(root: Path, data: Any, text: str) -> tuple[Any, str]:
+    """Every write names the registry it changed: a `registry` field in JSON, a first line in text."""
+    if isinstance(data, dict):
+        data = {"registry": str(root), **data}
+    return data, f"registry: {root}\n{text}"
+
+
+def to_json(data: Any) -> str:
+    """The JSON artreg prints: sorted keys, two-space indent."""
+    return json.dumps(data, indent=2, sort_keys=True, default=str)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table with a dashed rule under the header."""
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    body = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
+
+
+def number(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.6g}" if signed else f"{value:.6g}"
+
+
+def gate_table(results: Sequence[GateResult]) -> str:
+    """A markdown table of gate results, pass/fail marked, for terminals, cards and PRs."""
+    lines = ["| gate | value | threshold | result |", "| --- | --- | --- | --- |"]
+    for r in results:
+        threshold = (
+            f"{r.op} {r.threshold}"
+            if r.op != "in range"
+            else f"in [{r.threshold[0]}, {r.threshold[1]}]"
+        )
+        verdict = "✅ pass" if r.passed else f"❌ FAIL{f' ({r.reason})' if r.reason else ''}"
+        value = "—" if r.value is None else r.value
+        lines.append(f"| {r.metric} | {value} | {threshold} | {verdict} |")
+    return "\n".join(lines)
+
+
+def _files_json(files: dict[str, ManifestFile]) -> dict[str, Any]:
+    return {rel: f.to_json() for rel, f in files.items()}
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+
+def _tags_text(result: Published) -> str:
+    if result.branch:
+        return f"on branch {result.branch} (tags after the merge: `artreg tag`)"
+    return f"tags {', '.join(result.tags)}"
+
+
+def registered(result: Published) -> str:
+    return (
+        f"registered {result.name} session {result.id} in {result.folder}\n"
+        f"commit {result.commit[:12]}, {_tags_text(result)}\n"
+        f"{len(result.files)} files recorded in {result.folder}/manifest.json"
+        + (
+            f"\nleft out, as DVC ignores them: {', '.join(result.ignored_by_dvc)}"
+            if result.ignored_by_dvc
+            else ""
+        )
+    )
+
+
+def promoted(result: Published) -> str:
+    return (
+        f"promoted {result.name} to {result.stage}: {result.folder}\n"
+        f"commit {result.commit[:12]}, {_tags_text(result)}\n\n{gate_table(result.gates or [])}"
+    )
+
+
+def housekeeping(done: Housekeeping) -> str:
+    return f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}"
+
+
+def init_text(result: InitResult) -> str:
+    created = sorted(set(result.created))
+    return (
+        f"registry at {result.root}\n"
+        + (
+            f"created: {', '.join(created)}\ncommit: {result.commit}\n"
+            if created
+            else "already a registry; nothing to do\n"
+        )
+        + f"remote: {result.remote}\ndefault name: {result.default_name}"
+    )
+
+
+def init_json(result: InitResult) -> dict[str, Any]:
+    return {
+        "root": str(result.root),
+        "created": sorted(set(result.created)),
+        "commit": result.commit,
+        "remote": result.remote,
+        "default_name": result.default_name,
+    }
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def overview_json(data: dict[str, ArtifactSummary]) -> dict[str, Any]:
+    return {
+        name: {
+            "latest": s.latest,
+            "deprecated": s.deprecated,
+            "stages": {stage: asdict(e) for stage, e in s.stages.items()},
+        }
+        for name, s in data.items()
+    }
+
+
+def overview_text(data: dict[str, ArtifactSummary]) -> str:
+    stages = list(STAGE_COLUMNS)
+    stages += sorted({s for v in data.values() for s in v.stages} - set(stages))
+    rows = [
+        [name + (" (deprecated)" if info.deprecated else ""), info.latest or "-"]
+        + [
+            (e.version or e.id or e.commit[:7]) if (e := info.stages.get(s)) else "-"
+            for s in stages
+        ]
+        for name, info in data.items()
+    ]
+    if not rows:
+        return "the registry is empty"
+    return table(["name", "latest", *[f"#{s}" for s in stages]], rows)
+
+
+def artifact_text(data: ArtifactSummary) -> str:
+    rows = [
+        [s, e.version or "-", e.id or "-", e.tag, e.commit[:12]] for s, e in data.stages.items()
+    ]
+    return (
+        f"{data.name}: latest {data.latest or '-'}{' (deprecated)' if data.deprecated else ''}\n"
+        + table(["stage", "version", "id", "tag", "commit"], rows)
+    )
+
+
+def resolved_json(root: Path, resolved: Resolved) -> dict[str, Any]:
+    return {
+        "name": resolved.name,
+        "stage": resolved.stage,
+        "version": resolved.version,
+        "tag": resolved.tag,
+        "commit": resolved.commit,
+        "folder": resolved.folder.relpath,
+        "model": resolved.model,
+        "path": str(root / resolved.model),
+        "sha256": resolved.files[resolved.primary].sha256,
+        "size": resolved.files[resolved.primary].size,
+    }
+
+
+def resolved_with_files(root: Path, resolved: Resolved) -> tuple[dict[str, Any], str]:
+    info = resolved_json(root, resolved)
+    info["files"] = {rel: {"sha256": d.sha256, "size": d.size} for rel, d in resolved.files.items()}
+    text = (
+        "\n".join(f"{k}: {v}" for k, v in info.items() if k != "files")
+        + "\nfiles:\n"
+        + "\n".join(f"  {rel}  {d.size:,} B  {d.sha256}" for rel, d in resolved.files.items())
+    )
+    return info, text
+
+
+def history_json(events: Sequence[Event]) -> list[dict[str, Any]]:
+    return [
+        {
+            "tag": e.tag,
+            "action": e.action.value,
+            "stage": e.stage,
+            "version": e.version,
+            "commit": e.commit,
+            "date": e.date,
+            "by": e.tagger_line,
+            "folder": e.folder.relpath if e.folder else None,
+        }
+        for e in events
+    ]
+
+
+def history_text(events: Sequence[Event]) -> str:
+    rows = [
+        [
+            e.date,
+            e.action.value,
+            e.tag,
+            e.commit[:10],
+            e.tagger_line,
+            e.folder.relpath if e.folder else "-",
+        ]
+        for e in events
+    ]
+    return table(["date", "action", "tag", "commit", "by", "folder"], rows)
+
+
+def _source_json(source: Source | None) -> dict[str, Any]:
+    return source.to_json() if source else {}
+
+
+def lineage_json(chain: Sequence[LineageStep | TrainingCode]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for step in chain:
+        if step.stage == "training code":
+            code = cast("TrainingCode", step)
+            out.append(
+                {"stage": code.stage, "commit": code.commit, "dirty": code.dirty, "path": code.path}
+            )
+            continue
+        step = cast("LineageStep", step)
+        out.append(
+            {
+                "stage": step.stage,
+                "id": step.id,
+                "folder": step.folder,
+                "tag": step.tag,
+                "commit": step.commit,
+                "date": step.date,
+                "by": step.by,
+                "approved_by": step.approved_by,
+                "gates": [g.as_dict() for g in step.gates],
+                "files": _files_json(step.files),
+                "source": _source_json(step.source),
+                "training_code": step.training_code,
+            }
+        )
+    return out
+
+
+def lineage_text(chain: Sequence[LineageStep | TrainingCode]) -> str:
+    lines = []
+    for i, step in enumerate(chain):
+        arrow = "" if i == 0 else "  ← "
+        if step.stage == "training code":
+            code = cast("TrainingCode", step)
+            lines.append(
+                f"{arrow}training code commit {code.commit}{' (dirty)' if code.dirty else ''}"
+            )
+            continue
+        step = cast("LineageStep", step)
+        lines.append(f"{arrow}{step.stage} {step.id}  ({step.folder})")
+        lines.append(
+            f"      tag {step.tag or '(untagged)'} on {str(step.commit or '-')[:12]}, {step.date}, by {step.by}"
+        )
+        if step.approved_by:
+            lines.append(f"      approved by {step.approved_by}")
+        for gate in step.gates:
+            lines.append(
+                f"      gate {gate.metric} = {gate.value} ({gate.op} {gate.threshold}): {'pass' if gate.passed else 'FAIL'}"
+            )
+        primary = [(rel, f) for rel, f in step.files.items() if f.dvc][:3]
+        for rel, f in primary:
+            lines.append(f"      {rel}  sha256 {f.sha256}")
+    return "\n".join(lines)
+
+
+def diff_json(data: Diff) -> dict[str, Any]:
+    def side(s: Any) -> dict[str, Any]:
+        return {
+            "spec": s.spec,
+            "folder": s.folder,
+            "tag": s.tag,
+            "source": s.source.to_json() if s.source else None,
+            "model_sha256": s.model_sha256,
+            "parameter_count": s.parameter_count,
+        }
+
+    return {
+        "a": side(data.a),
+        "b": side(data.b),
+        "same_model": data.same_model,
+        "metrics": [
+            {"metric": m.metric, "a": m.a, "b": m.b, "delta": m.delta} for m in data.metrics
+        ],
+        "files": [asdict(f) for f in data.files],
+    }
+
+
+def diff_text(data: Diff) -> str:
+    rows = [
+        [m.metric, number(m.a), number(m.b), number(m.delta, signed=True)] for m in data.metrics
+    ]
+    return "\n".join(
+        [
+            f"A: {data.a.folder} ({data.a.tag})",
+            f"B: {data.b.folder} ({data.b.tag})",
+            "same model bytes"
+            if data.same_model
+            else f"model sha256: {data.a.model_sha256[:16]}… → {data.b.model_sha256[:16]}…",
+            "",
+            table(["metric", "A", "B", "delta"], rows) if rows else "no numeric metrics to compare",
+        ]
+    )
+
+
+def verify_json(report: Report) -> dict[str, Any]:
+    return {"ok": not report.problems, "problems": report.problems, "checked": report.checked}
+
+
+def verified_text(report: Report) -> str:
+    return "registry verified: " + ", ".join(f"{n} {k}" for k, n in report.checked.items())
+
+
+def doctor_json(checks: Sequence[Check]) -> list[dict[str, Any]]:
+    return [asdict(c) for c in checks]
+
+
+def doctor_text(checks: Sequence[Check]) -> str:
+    return "\n".join(
+        f"{'ok ' if c.ok else 'XX '} {c.name}: {c.detail}"
+        + (f"\n      fix: {c.fix}" if not c.ok and c.fix else "")
+        for c in checks
+    )
+
+
+# --- the reviewer's summary -------------------------------------------------------------------
+
+
+def summary_markdown(summaries: Sequence[PromotionSummary]) -> str:
+    """The pull-request description of promotions: source, gates, deltas, lineage, files."""
+    parts = []
+    for s in summaries:
+        folder = s.folder
+        lines = [f"## {folder.name}: {folder.stage} `{folder.entry}`", ""]
+        source = s.source
+        if folder.stage == "raw":
+            lines.append(
+                f"Registers training session `{folder.entry}` (training code commit `{s.training_commit}`)."
+            )
+        else:
+            lines.append(
+                f"Promotes {source.stage if source else None} `{source.id if source else None}` → "
+                f"{folder.stage} `{folder.entry}`"
+                + (f", approved by {s.approved_by}" if s.approved_by else "")
+                + "."
+            )
+            lines += [
+                "",
+                "### Gates",
+                "",
+                gate_table(s.gates) if s.gates else "No gates for this stage.",
+            ]
+            if s.baseline and s.metrics:
+                label, old = s.baseline
+                rows = [
+                    f"| {k} | {old[k]} | {v} | {v - old[k]:+.6g} |"
+                    for k, v in sorted(s.metrics.items())
+                    if k in old
+                ]
+                if rows:
+                    lines += [
+                        "",
+                        f"### Metric deltas against production {label}",
+                        "",
+                        "| metric | production | this | delta |",
+                        "| --- | ---: | ---: | ---: |",
+                        *rows,
+                    ]
+            chain = [f"{folder.stage} `{folder.entry}`"]
+            if source and source.id:
+                chain.append(f"{source.stage} `{source.id}`")
+            if source and source.checkpoint:
+                chain.append(f"checkpoint `{source.checkpoint}`")
+            if source and source.commit:
+                chain.append(f"training code `{str(source.commit)[:12]}`")
+            lines += ["", "### Lineage", "", " ← ".join(chain)]
+            if s.training_curves:
+                lines += ["", f"![training curves]({s.training_curves})"]
+        lines += [
+            "",
+            "### Files",
+            "",
+            "| file | bytes | sha256 | stored in |",
+            "| --- | ---: | --- | --- |",
+        ]
+        lines += [
+            f"| `{rel}` | {f.size:,} | `{f.sha256}` | {'DVC' if f.dvc else 'git'} |"
+            for rel, f in s.files.items()
+        ]
+        parts.append("\n".join(lines))
+    return (
+        "# artreg promotion summary\n\n" + "\n\n".join(parts) + "\n"
+        if parts
+        else "No promotions.\n"
+    )
+
+
+def plain(data: Any) -> Any:
+    """A typed result as JSON-ready data (dataclasses become dicts)."""
+    if is_dataclass(data) and not isinstance(data, type):
+        return asdict(data)
+    return data
+
+
+# --- history and the site -----------------------------------------------------------------------
+
+
+def intervals_json(spans: Sequence[Interval]) -> list[dict[str, Any]]:
+    return [span.as_dict() for span in spans]
+
+
+def intervals_text(name: str, spans: Sequence[Interval]) -> str:
+    """`artreg history`: one line per interval, by stage, oldest first."""
+    if not spans:
+        return f"{name} has never held a stage"
+    rows = [
+        [
+            s.stage,
+            s.label,
+            iso(s.start),
+            iso(s.end) if s.end is not None else "now",
+            s.by + (f" ({s.began})" if s.began != "assigned" else ""),
+            s.commit[:12],
+            f"#{s.pull_request}" if s.pull_request else "-",
+            s.ended or "-",
+        ]
+        for s in spans
+    ]
+    return table(["stage", "version", "from", "until", "by", "commit", "PR", "ended"], rows)
+
+
+def site_json(built: Built) -> dict[str, Any]:
+    return built.as_dict()
+
+
+def site_text(built: Built) -> str:
+    return (
+        f"wrote {built.pages} pages for {built.names} names into {built.out} "
+        f"(open {built.out / 'index.html'})"
+    )

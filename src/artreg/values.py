@@ -1,0 +1,125 @@
+"""Values handed in from Python (metrics, configs, results...) turned into plain JSON data.
+
+A training script passes whatever its libraries return: `numpy.float64`, a 0-d torch tensor,
+a tuple, sometimes NaN or a set. Everything artreg writes is JSON or YAML, checked against a
+schema, so values are made plain once, where they enter, with an error that names the field
+(as a JSON pointer) instead of a TypeError from deep inside `json.dumps`.
+
+numpy and torch are never imported here: their scalars are recognised by the package their
+type comes from and converted with `.item()`, which both libraries provide.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from artreg.errors import InputError
+
+MAX_DEPTH = 64
+# Libraries whose 0-d arrays and scalars are numbers for us (through `.item()`).
+ARRAY_LIBRARIES = frozenset({"numpy", "torch"})
+
+
+def pointer_join(pointer: str, key: str | int) -> str:
+    """`pointer` extended by one key, escaped as RFC 6901 says (`~` → `~0`, `/` → `~1`)."""
+    return f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+
+
+def _from_array_library(value: Any) -> bool:
+    return type(value).__module__.split(".", 1)[0] in ARRAY_LIBRARIES and hasattr(value, "item")
+
+
+def _refuse(pointer: str, problem: str, hint: str) -> InputError:
+    return InputError(f"{pointer or '/'}: {problem}", hint=hint)
+
+
+def _scalar(value: Any, pointer: str) -> Any:
+    """The Python value of a numpy/torch scalar or 0-d array; anything bigger is refused."""
+    shape = tuple(getattr(value, "shape", ()))
+    if shape:
+        raise _refuse(
+            pointer,
+            f"a {_type_name(value)} of shape {shape} is not a single value",
+            "pass a number (`.item()`) or a list (`.tolist()`)",
+        )
+    try:
+        return value.item()
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise _refuse(
+            pointer, f"{_type_name(value)} has no single value ({exc})", "pass a number"
+        ) from exc
+
+
+def to_plain(value: Any, pointer: str = "") -> Any:
+    """`value` as plain JSON data (dict with str keys, list, str, int, float, bool, None).
+
+    Finite numpy and torch scalars (and 0-d arrays/tensors) become Python numbers, tuples
+    become lists. NaN, infinity, larger arrays, sets, bytes and any other object raise
+    InputError naming the field as a JSON pointer under `pointer` (e.g. /metrics/coverage).
+    """
+    return _plain(value, pointer, 0)
+
+
+def _plain(value: Any, pointer: str, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise _refuse(
+            pointer, f"nested deeper than {MAX_DEPTH} levels", "flatten it (is it circular?)"
+        )
+    if _from_array_library(value):
+        value = _scalar(value, pointer)
+        if _from_array_library(value):  # .item() must give a Python value, or we stop here
+            raise _refuse(pointer, f"{_type_name(value)} is not a number", "pass a number")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _refuse(
+                pointer,
+                f"{value} is not a finite number, and JSON cannot hold it",
+                "pass a finite number, or None for a value that is missing",
+            )
+        return float(value)
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _refuse(
+                    pointer,
+                    f"key {key!r} ({_type_name(key)}) is not a string",
+                    "use string keys: JSON and YAML metadata have no other",
+                )
+            out[str(key)] = _plain(item, pointer_join(pointer, key), depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, pointer_join(pointer, i), depth + 1) for i, item in enumerate(value)]
+    if isinstance(value, (set, frozenset)):
+        hint = "pass a list (e.g. sorted(...)): a set has no order, so it has no JSON form"
+    elif isinstance(value, (bytes, bytearray)):
+        hint = "pass text (decode it) or leave binary data out of metadata"
+    elif isinstance(value, complex):
+        hint = "pass the real and imaginary parts as two numbers"
+    else:
+        hint = "pass a number, string, bool, None, list or dict (convert it, e.g. str(value))"
+    raise _refuse(pointer, f"a {_type_name(value)} is not a JSON value", hint)
+
+
+def plain_input(value: Mapping[str, Any], field: str) -> dict[str, Any]:
+    """A dict argument (`metrics=`, `config=`...) made plain; errors point at /<field>/...."""
+    data = to_plain(value, f"/{field}")
+    assert isinstance(data, dict)
+    return data

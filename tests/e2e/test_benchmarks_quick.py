@@ -1,0 +1,58 @@
+"""The benchmark suite runs end to end at its --quick sizes and reports every pair with a ratio."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+RUN = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
+PAIRS = ("1", "2", "3a", "3b", "4a", "4b", "5a", "5b", "6", "7a", "7b", "8")
+
+
+def _rows(tmp_path: Path, *only: str) -> tuple[str, dict[str, list[str]]]:
+    out = tmp_path / "RESULTS.md"
+    select = [arg for pair in only for arg in ("--only", pair)]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(RUN),
+            "--quick",
+            *select,
+            "--out",
+            str(out),
+            "--work",
+            str(tmp_path / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,  # a guard against a hang, not a timing: CI shares 2 cores with another worker
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = out.read_text(encoding="utf-8")
+    rows = {
+        cells[1]: cells
+        for line in text.splitlines()
+        if line.startswith("| ") and len(cells := [c.strip() for c in line.split("|")]) > 8
+    }
+    return text, rows
+
+
+def test_quick_benchmark_writes_a_row_with_a_numeric_ratio_per_pair(tmp_path: Path) -> None:
+    text, rows = _rows(tmp_path)
+    assert "## Machine" in text and "CPU:" in text
+    for pair in PAIRS:
+        assert pair in rows, f"no row for pair {pair} in\n{text}"
+        ratio = rows[pair][5]
+        assert re.fullmatch(r"(≥ )?\d+\.\d+×", ratio), f"pair {pair}: ratio {ratio!r}"
+        assert rows[pair][8] in ("yes", "**no**")
+
+
+def test_quick_gto_written_registry_rows(tmp_path: Path) -> None:
+    """Pair 7 alone: a registry whose tags carry gto's messages, listed by artreg and gto (whose
+    stages artreg's must equal; the run fails otherwise)."""
+    text, rows = _rows(tmp_path, "gto-list")
+    assert set(rows) - {"#", "---"} == {"7a", "7b"}, text
+    assert "gto wrote" in rows["7a"][2] and rows["7a"][7] == "≥ 50×"
+    assert "### 7. Listing a registry whose tags gto wrote" in text

@@ -1,0 +1,110 @@
+"""Helpers shared by the tests (fixtures live in conftest.py): git, snapshots taken before and
+after a refused command, running console scripts, cloning, pausing at a fault point, and the
+whole lifecycle of one release."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+ARTREG = str(BIN / "artreg")
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What must be exactly as before after a refused command."""
+
+    status: str
+    tags: str
+    head: str
+    pointers: tuple[str, ...]
+    files: tuple[str, ...]
+
+
+def snapshot(root: Path) -> Snapshot:
+    return Snapshot(
+        status=git(root, "status", "--porcelain", "--untracked-files=all", "--ignored"),
+        tags=git(root, "for-each-ref", "refs/tags", "--format=%(refname) %(objectname)"),
+        head=git(root, "rev-parse", "HEAD"),
+        pointers=tuple(sorted(str(p.relative_to(root)) for p in root.rglob("*.dvc"))),
+        files=tuple(
+            sorted(str(p.relative_to(root)) for p in (root / "artifacts").rglob("*") if p.is_file())
+        ),
+    )
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> object:
+        return json.loads(self.stdout)
+
+
+def run_tool(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a console script of this environment (gto, dvc, artreg) as a separate process."""
+    exe = BIN / args[0]
+    return subprocess.run(
+        [str(exe), *args[1:]],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=check,
+        env={**os.environ},
+    )
+
+
+def clone_repo(origin: Path, target: Path) -> Path:
+    """`git clone` with every tag, as a teammate's or a service's checkout."""
+    subprocess.run(["git", "clone", "--quiet", str(origin), str(target)], check=True)
+    subprocess.run(["git", "-C", str(target), "fetch", "--quiet", "--tags"], check=True)
+    return target
+
+
+def start_paused(args: list[str], cwd: Path, where: str, marker: Path) -> subprocess.Popen[bytes]:
+    """Start `artreg ARGS` and return once it stands still at fault point `where`."""
+    import time
+
+    env = {**os.environ, "CI": "true", "ARTREG_PAUSE_AT": where, "ARTREG_PAUSE_FILE": str(marker)}
+    proc = subprocess.Popen(
+        [ARTREG, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert marker.exists(), f"never reached {where}: {proc.communicate()}"
+    return proc
+
+
+RELEASE_INPUTS = {
+    "benchmarks": EXAMPLES / "benchmarks.json",
+    "resource_usage": EXAMPLES / "resource_usage.json",
+    "approved_by": "rm",
+}
+
+
+def release(root: Path, name: str, session: str, ckpt: Path, version: str) -> str:
+    """The whole lifecycle for one session: register raw, validate `best`, release `version`.
+
+    Returns the release commit."""
+    from artreg.features.promote import promote_to_validated
+    from artreg.features.register import register_raw
+    from artreg.features.release import promote_to_production
+
+    register_raw(root, name, session, ckpt)
+    vid = promote_to_validated(root, name, session, "best", EXAMPLES / "validation_results.json").id
+    return promote_to_production(root, name, vid, version, **RELEASE_INPUTS).commit
