@@ -37,6 +37,7 @@ _ESCAPABLE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
 _BLOCK_STARTS = frozenset("`~#>-*+_0123456789")  # what a block other than a paragraph starts with
 _MARKUP = re.compile(r"[\\`*_\[<]")  # what can start inline markup
 _HTML = re.compile(r"[&<>\"']")
+_CACHE: dict[str, str] = {}  # inline HTML of link-free texts, shared by every card
 _PRIVATE = 0xE000  # escaped characters ride through parsing as private-use code points
 _PRIVATE_RE = re.compile("[\ue000-\ue07f]")
 
@@ -247,6 +248,18 @@ class _Renderer:
     def inline(self, text: str) -> str:
         if not _MARKUP.search(text):
             return escape(text) if _HTML.search(text) else text  # most table cells: plain
+        if "[" in text or "<" in text:
+            return self._inline(text)  # links and pictures depend on this card's resolver
+        # Without links the result depends on the text alone, and cards repeat their cells
+        # (gate names, thresholds, `model.pt`) across a registry: remember them.
+        found = _CACHE.get(text)
+        if found is None:
+            if len(_CACHE) > 20_000:
+                _CACHE.clear()
+            found = _CACHE[text] = self._inline(text)
+        return found
+
+    def _inline(self, text: str) -> str:
         text = _ESCAPABLE.sub(lambda m: chr(_PRIVATE + ord(m[1])), text)
         out: list[str] = []
         pos = 0
