@@ -758,7 +758,7 @@ Every page is a file of this folder: no server, nothing loaded from elsewhere.</
 
     # --- charts --------------------------------------------------------------------------
 
-    def sparkline(self, model: Model, width: int = 140, height: int = 36) -> str:
+    def sparkline(self, model: Model, width: int = 96, height: int = 32) -> str:
         points = self.series(model)
         if self.r.metric is None or not points:
             return '<span class="muted">—</span>'
