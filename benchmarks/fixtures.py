@@ -6,6 +6,7 @@ project's own repository.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -180,8 +181,8 @@ def promotions_of(name: str, tags_per_name: int) -> list[Promotion]:
     return out
 
 
-def _manifest(p: Promotion, created: str) -> bytes:
-    """A manifest.json that passes artreg's schema (only its primary file is listed)."""
+def _manifest(p: Promotion, created: str, extra: Mapping[str, bytes] | None = None) -> bytes:
+    """A manifest.json that passes artreg's schema (its primary file, and `extra` files)."""
     digest = hashlib.sha256(p.folder.encode()).hexdigest()
     doc = {
         "schema_version": 1,
@@ -194,6 +195,8 @@ def _manifest(p: Promotion, created: str) -> bytes:
         "primary": p.primary,
         "files": {p.primary: {"sha256": digest, "size": 123_456_789, "dvc": True}},
     }
+    for rel, data in (extra or {}).items():
+        doc["files"][rel] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
 
@@ -218,6 +221,108 @@ class TagRegistry:
     production: dict[str, str] = field(default_factory=dict)  # name -> latest released version
 
 
+@functools.lru_cache(maxsize=1)
+def _curves_png() -> bytes:
+    """One real training-curve picture (as artreg draws it), shared by every raw session."""
+    from artreg.charts import training_curves_png
+
+    loss = [1.0 / (1 + 0.3 * i) for i in range(10)]
+    return training_curves_png({"loss": loss, "coverage": [0.9 + 0.008 * i for i in range(10)]}, "")
+
+
+def _session_png(label: str) -> bytes:
+    """The picture, made distinct per session (a tEXt chunk before IEND), as real ones are."""
+    import zlib
+
+    png = _curves_png()
+    body = b"tEXt" + b"Comment\x00" + label.encode()
+    chunk = (len(body) - 4).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+    return png[:-12] + chunk + png[-12:]
+
+
+def _stage_files(p: Promotion, created: str, rank: int) -> dict[str, bytes]:
+    """What artreg leaves in a folder besides its manifest: metadata.json, the model card
+    (written by artreg's own generator), results files; a raw session's training curves."""
+    from artreg.modelcard import model_card
+
+    who = f"{TAGGER[0]} <{TAGGER[1]}>"
+    if p.stage == "raw":
+        return {"metrics/training_curves.png": _session_png(p.folder)}
+    digest = hashlib.sha256(p.folder.encode()).hexdigest()
+    coverage = round(0.95 + 0.04 * ((rank * 37) % 100) / 100, 4)
+    source_id = p.source.rsplit("/", 1)[-1]
+    if p.stage == "validated":
+        results = {"coverage": coverage, "test_loss": round(0.5 - coverage / 4, 4)}
+        gates = [
+            {
+                "metric": "coverage",
+                "op": ">=",
+                "threshold": 0.95,
+                "value": coverage,
+                "passed": True,
+            },
+            {
+                "metric": "test_loss",
+                "op": "<=",
+                "threshold": 0.4,
+                "value": results["test_loss"],
+                "passed": True,
+            },
+        ]
+        results_file = "validation/validation_results.json"
+    else:
+        results = {"latency_p95_ms": 30.0 + rank % 7, "throughput_rps": 200.0 + rank % 11}
+        gates = [
+            {
+                "metric": "latency_p95_ms",
+                "op": "<=",
+                "threshold": 100,
+                "value": results["latency_p95_ms"],
+                "passed": True,
+            },
+        ]
+        results_file = "performance/benchmarks.json"
+    metadata: dict[str, Any] = {
+        "schema_version": 1,
+        "stage": p.stage,
+        "name": p.name,
+        "id": p.entry,
+        "version": p.entry[1:] if p.stage == "production" else None,
+        "created_at": created,
+        "created_by": who,
+        "source": {
+            "stage": "raw" if p.stage == "validated" else "validated",
+            "id": source_id,
+            "path": p.source,
+            "sha256": digest,
+            "checkpoint": "checkpoints/best.pt",
+            "commit": hashlib.sha1(p.name.encode()).hexdigest(),
+        },
+        "training_curves": (
+            f"artifacts/raw/{p.name}/{source_id}/metrics/training_curves.png"
+            if p.stage == "validated"
+            else None
+        ),
+        "gates": {"passed": True, "results": gates},
+        "model": {
+            "files": [{"path": "model.pt", "format": "pt", "size": 123_456_789, "sha256": digest}],
+            "parameter_count": 1_234_567,
+            "formats": ["pt"],
+        },
+    }
+    if p.stage == "production":
+        metadata["approval"] = {
+            "approved_by": "Release Manager <rm@example.com>",
+            "approved_at": created,
+        }
+        metadata["notes"] = f"Release {p.entry} of {p.name}."
+    return {
+        "metadata.json": (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode(),
+        "README.md": model_card(metadata).encode(),
+        results_file: (json.dumps(results, indent=2) + "\n").encode(),
+    }
+
+
 def gto_message(tag: str) -> str:
     """The message `gto` itself writes on a tag (gto/registry.py): no `folder:` line, so a reader
     must find each tag's folder in dvc.yaml at the tag's commit."""
@@ -235,12 +340,15 @@ def build_tag_registry(
     tags_per_name: int,
     commits: int,
     writer: str = "artreg",
+    site_files: bool = False,
 ) -> TagRegistry:
     """A registry with `names * tags_per_name` annotated GTO tags on `commits` commits.
 
     One `git fast-import` stream writes every commit and tag (no process per tag). Each commit
     adds the stage folders (with a schema-valid manifest.json) of the promotions it carries and
-    the dvc.yaml artreg would leave; each tag has artreg's message (title, blank line,
+    the dvc.yaml artreg would leave (with `site_files`, also metadata.json, the model card
+    from artreg's own generator, results files and training curves, as the site reads them);
+    each tag has artreg's message (title, blank line,
     `kind:`/`folder:`/`source:`/`by:` lines), a distinct increasing date, and points at the
     commit of its folder. Promotions are interleaved round-robin over the names, so one commit
     never carries two promotions of the same name.
@@ -291,8 +399,12 @@ def build_tag_registry(
             latest[p.name] = p
             if writer == "gto":
                 continue  # gto knows nothing of artreg's folders: its commits change dvc.yaml
+            extra = _stage_files(p, created, c) if site_files else {}
             files.append(b"M 100644 inline " + f"{p.folder}/manifest.json".encode() + b"\n")
-            files.append(_data(_manifest(p, created)))
+            files.append(_data(_manifest(p, created, extra)))
+            for rel, data in extra.items():
+                files.append(b"M 100644 inline " + f"{p.folder}/{rel}".encode() + b"\n")
+                files.append(_data(data))
         files.append(b"M 100644 inline dvc.yaml\n" + _data(_dvc_yaml(latest)))
         message = (
             f"artreg: {len(chunk)} synthetic promotions ({chunk[0].name} … {chunk[-1].name})\n"

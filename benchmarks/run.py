@@ -53,6 +53,7 @@ PAIRS = (
     "sign",
     "consumers",
     "warm",
+    "site",
 )
 EXAMPLES = HERE.parent / "examples"
 
@@ -1317,6 +1318,98 @@ def bench_consumer_warm(report: Report, work: Path, env: dict[str, str]) -> None
     )
 
 
+# --- pair 12: the registry's static site -----------------------------------------------------------
+
+
+def bench_site(report: Report, work: Path, env: dict[str, str]) -> None:
+    s = report.sizes
+    log(
+        f"8. site: building a registry of {s.names} names × {s.tags_per_name} tags with its files ..."
+    )
+    reg = fixtures.build_tag_registry(
+        work / "site-registry", env, s.names, s.tags_per_name, s.commits, site_files=True
+    )
+    _check_site(reg, work / "site-check", env)
+    # The baseline: git reading what the site reads (the tags, and each promoted folder's
+    # manifest, metadata and model card at its tag), with nothing rendered or written.
+    specs = work / "site-specs.txt"
+    lines = []
+    for line in sh(
+        ["git", "for-each-ref", "--format=%(*objectname) %(contents)", "refs/tags"], reg.root, env
+    ).split("\n"):
+        if line.startswith("folder: artifacts/validated/") or line.startswith(
+            "folder: artifacts/production/"
+        ):
+            lines.append(line.removeprefix("folder: "))
+    folders = sorted(set(lines))
+    specs.write_text(
+        "".join(
+            f"HEAD:{f}/{name}\n"
+            for f in folders
+            for name in ("manifest.json", "metadata.json", "README.md")
+        )
+    )
+    floor = [
+        "sh",
+        "-c",
+        f"git for-each-ref --format='%(objectname) %(contents)' refs/tags >/dev/null && "
+        f"git cat-file --batch < {specs} >/dev/null",
+    ]
+    runs = iter(range(1000))
+
+    def artreg_side() -> Measurement:
+        out = work / f"site-out-{next(runs)}"
+        remove(out)  # untimed: `run` times the command alone
+        return run([ARTREG, "site", "-o", out], reg.root, env)
+
+    a, b = alternate(
+        [("artreg", artreg_side), ("git reads", lambda: run(floor, reg.root, env))],
+        runs=s.runs,
+        log=log,
+    )
+    again = alternate(
+        [("rebuild", lambda: run([ARTREG, "site", "-o", work / "site-check"], reg.root, env))],
+        runs=s.runs,
+        log=log,
+    )[0]
+    row = Row(
+        "12",
+        f"static site of {len(reg.names)} names, {reg.ntags:,} tags ({len(folders):,} release and "
+        "validated pages): `artreg site -o DIR` vs the git reads alone",
+        a,
+        b,
+        a.median / b.median,
+        "time ratio (artreg ÷ git reads)",
+        "artreg < 3 s",
+        a.median < 3.0,
+    )
+    row.notes.append(
+        f"rebuilding over the site of the previous run (written aside, swapped in, the old one "
+        f"removed): {again.summary()} s"
+    )
+    report.rows.append(row)
+    report.sections.append(
+        "### 12. The registry's static site\n\n"
+        f"The registry of pair 1's shape ({len(reg.names)} names, {reg.ntags:,} tags), with what "
+        "artreg leaves in each folder: `metadata.json`, a model card from artreg's own generator, "
+        "results files, and a training-curve picture per raw session. `artreg site -o DIR` "
+        "writes a new folder each run (as CI does); its output is checked first: every name's "
+        "production release on the index. The baseline is the git reading alone, "
+        "`git for-each-ref` plus one `git cat-file --batch` of every manifest, metadata file "
+        "and model card, nothing rendered or written.\n"
+    )
+
+
+def _check_site(reg: fixtures.TagRegistry, out: Path, env: dict[str, str]) -> None:
+    sh([ARTREG, "site", "-o", out], reg.root, env)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    for name in reg.names:
+        row = index.split(f'<tr data-name="{name}">', 1)[1].split("</tr>", 1)[0]
+        version = reg.production[name]
+        if f">{version}</a>" not in row.split("<td>")[4]:
+            raise AssertionError(f"artreg site: {name}'s production is not {version}: {row[:300]}")
+
+
 # --- the machine and the report -------------------------------------------------------------------
 
 
@@ -1535,6 +1628,8 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("verify", lambda: bench_verify(report, work, env)))
     if "memory" in only:
         steps.append(("memory", lambda: bench_memory(report, work, env, state.get("big"))))
+    if "site" in only:
+        steps.append(("site", lambda: bench_site(report, work, env)))
     if "pull" in only:
         steps.append(("pull", lambda: bench_pull(report, work, env)))
     if "gc" in only:

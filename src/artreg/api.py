@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,6 +157,7 @@ def get_artifact_path(
     offline: bool | None = None,
     verify: str = "auto",
     cache_dir: Path | str | None = None,
+    as_of: str | datetime | None = None,
 ) -> Path:
     """Path of the model file of `name` (latest production by default), verified before use.
 
@@ -165,6 +167,8 @@ def get_artifact_path(
     files are trusted by their verification record; `verify="full"` rehashes. Raises
     IntegrityError, and never returns the path, when a file differs from its promoted sha256,
     or when params.yaml's trust policy requires a signature that is missing, invalid or untrusted.
+    With `as_of` (a date, an ISO time, a datetime or a commit), resolves in a clone by the tags
+    that existed then.
     """
     full = fetch_url.check_verify(verify)
     if lock is not None:
@@ -192,7 +196,15 @@ def get_artifact_path(
     from artreg.features import fetch
 
     root = find_root(repo)
-    resolved = fetch.resolve(root, name, stage=None if version else stage, version=version)
+    registry = None
+    if as_of is not None:
+        from artreg.features.history import load_as_of
+        from artreg.tags import validate_name
+
+        registry, _ = load_as_of(root, as_of, [validate_name(name)])
+    resolved = fetch.resolve(
+        root, name, stage=None if version else stage, version=version, registry=registry
+    )
     records = records_root(cache_dir)
     if pull:
         fetch.pull(root, resolved, remote=remote, records=records, full=full)

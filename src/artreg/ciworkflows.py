@@ -5,7 +5,8 @@ A registry is only as trustworthy as the checks that run on it: every promotion 
 pass `artreg verify --remote` (hashes, schemas, immutability, bytes present on the DVC remote) and
 show its gate table and metric deltas in the job summary, and after the merge the bot on the
 repository's default branch (as git knows it when the files are written) creates the GTO tags of
-the merged promotions (`artreg tag --push`). These files are written once
+the merged promotions (`artreg tag --push`); once it has, the registry's static site is built
+and published on GitHub Pages (`artreg site`). These files are written once
 and then belong to the user: `write_ci_files` never overwrites an existing file.
 
 Credentials are never written anywhere: the workflows read them from repository secrets through
@@ -28,6 +29,7 @@ from pathlib import Path
 
 PR_WORKFLOW_PATH = ".github/workflows/artreg-pr.yml"
 MAIN_WORKFLOW_PATH = ".github/workflows/artreg-main.yml"
+PAGES_WORKFLOW_PATH = ".github/workflows/artreg-pages.yml"
 PR_TEMPLATE_PATH = ".github/pull_request_template.md"
 PRE_COMMIT_HOOKS_PATH = ".pre-commit-hooks.yaml"
 GITLAB_CI_PATH = ".gitlab-ci.yml"
@@ -155,6 +157,77 @@ jobs:
           AWS_SECRET_ACCESS_KEY: ${{ secrets.AWS_SECRET_ACCESS_KEY }}
 """
 
+PAGES_WORKFLOW = """\
+# Written by `artreg init --ci github`; yours to edit (artreg never overwrites it).
+# Publishes the registry's static site (`artreg site`) on GitHub Pages: every name, stage and
+# release, their history, gates and lineage. It runs when `artreg tag` has finished on the default
+# branch, so the site shows the tags of the promotions just merged. Enable Pages with
+# "GitHub Actions" as the source (Settings > Pages) once.
+name: artreg site
+
+on:
+  workflow_run:
+    workflows: ["artreg tag"]
+    types: [completed]
+    branches:
+      - @DEFAULT_BRANCH@
+  workflow_dispatch:
+
+permissions:
+  contents: read
+
+# One deployment at a time; a newer run waits rather than cancelling one half-way.
+concurrency:
+  group: artreg-pages
+  cancel-in-progress: false
+
+jobs:
+  build:
+    name: build the site
+    # After a successful `artreg tag` run (on the default branch, above), or when started by hand.
+    if: github.event_name == 'workflow_dispatch' || github.event.workflow_run.conclusion == 'success'
+    runs-on: ubuntu-latest
+    timeout-minutes: 15
+    steps:
+      - name: Check out the default branch (full history and tags, the site reads both)
+        uses: actions/checkout@v4
+        with:
+          ref: ${{ github.event.repository.default_branch }}
+          fetch-depth: 0
+
+      - name: Set up Python
+        uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+
+      - name: Install artreg
+        run: pip install artreg
+
+      - name: Build the site (from git alone, no DVC remote or credentials needed)
+        run: artreg site -o _site
+
+      - name: Upload it as the Pages artifact
+        uses: actions/upload-pages-artifact@v3
+        with:
+          path: _site
+
+  deploy:
+    name: deploy to GitHub Pages
+    needs: build
+    runs-on: ubuntu-latest
+    timeout-minutes: 10
+    permissions:
+      pages: write
+      id-token: write
+    environment:
+      name: github-pages
+      url: ${{ steps.deployment.outputs.page_url }}
+    steps:
+      - name: Deploy
+        id: deployment
+        uses: actions/deploy-pages@v4
+"""
+
 PR_TEMPLATE = """\
 <!-- Written by `artreg init --ci github`; yours to edit. For promotion pull requests
      (`artreg promote ... --branch`). The CI job summary of this pull request shows the output of
@@ -269,6 +342,7 @@ _CI_FILES: dict[str, dict[str, str]] = {
     "github": {
         PR_WORKFLOW_PATH: PR_WORKFLOW,
         MAIN_WORKFLOW_PATH: MAIN_WORKFLOW,
+        PAGES_WORKFLOW_PATH: PAGES_WORKFLOW,
         PR_TEMPLATE_PATH: PR_TEMPLATE,
         PRE_COMMIT_HOOKS_PATH: PRE_COMMIT_HOOKS,
     },

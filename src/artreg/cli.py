@@ -535,13 +535,21 @@ def _stage_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 @main.command(name="list")
 @click.option("--all", "show_all", is_flag=True, help="Include deprecated artifacts.")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="DATE|COMMIT",
+    help="Answer from the tags that existed then: YYYY-MM-DD (end of day, UTC), an ISO 8601 time, or a commit (its date).",
+)
 @repo_option
 @no_fetch_option
 @json_option
-def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
+def list_(show_all: bool, as_of: str | None, repo_path: str | None, as_json: bool) -> None:
     """List every artifact with its latest version and what each stage holds (like gto show).
 
     Example: artreg list --json
+
+    Example: artreg list --as-of 2024-05-01
     """
     from artreg.features.queries import incomplete_clone, overview
 
@@ -552,12 +560,40 @@ def list_(show_all: bool, repo_path: str | None, as_json: bool) -> None:
         Output(as_json).emit(render.overview_json(data), render.overview_text(data))
         return
     root = _root(repo_path)
-    data = overview(root, deprecated=show_all)
+    registry = None
+    heading = ""
+    if as_of:
+        from artreg.features.history import load_as_of
+
+        registry, moment = load_as_of(root, as_of)
+        heading = f"as of {moment.describe()}\n"
+    data = overview(root, registry=registry, deprecated=show_all)
     incomplete = incomplete_clone(root, empty=not data)
     if incomplete:
         click.echo(f"artreg: note: {incomplete[0]}: run `{incomplete[1]}`", err=True)
     text = render.overview_text(data) + (" in this clone" if incomplete and not data else "")
-    Output(as_json).emit(render.overview_json(data), text)
+    Output(as_json).emit(render.overview_json(data), heading + text)
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "--stage",
+    type=click.Choice(["raw", "validated", "production"]),
+    help="Only this stage (default: every stage).",
+)
+@repo_option
+@json_option
+def history(name: str, stage: str | None, repo_path: str | None, as_json: bool) -> None:
+    """Which version held each stage of NAME, from when until when, put there by whom, through
+    which commit and pull request.
+
+    Example: artreg history encoder --stage production
+    """
+    from artreg.features.history import history as intervals
+
+    spans = intervals(_root(repo_path), name, stage)
+    Output(as_json).emit(render.intervals_json(spans), render.intervals_text(name, spans))
 
 
 @main.command()
@@ -756,6 +792,31 @@ def get(
         {**render.resolved_json(root, resolved), "written": [str(p) for p in written]},
         "\n".join(str(p) for p in written),
     )
+
+
+@main.command()
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write the site into (new, empty, or a site artreg wrote before).",
+)
+@repo_option
+@json_option
+def site(out_dir: str, repo_path: str | None, as_json: bool) -> None:
+    """Write the registry as a static web site: every name, stage, release and its history.
+
+    It works from file://, any static server, a sub-path and GitHub Pages, and loads nothing
+    from elsewhere. params.yaml may set site.title, site.url (commit links), site.metric.
+
+    Example: artreg site -o _site && python -m http.server -d _site
+    """
+    from artreg.features.site import build_site
+
+    built = build_site(_root(repo_path), Path(out_dir))
+    Output(as_json).emit(render.site_json(built), render.site_text(built))
 
 
 @main.command()

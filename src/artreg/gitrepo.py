@@ -7,12 +7,17 @@ commands free of GitPython's import cost. Every failure becomes a ToolError nami
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from artreg.errors import ArtregError, InputError, PushRejected, RemoteUnavailable, ToolError
 from artreg.tags import parse_tag
@@ -254,6 +259,112 @@ def show_file(root: Path, rev: str, path: str) -> bytes | None:
         ["git", "-C", str(root), "show", f"{rev}:{path}"], capture_output=True, check=False
     )
     return proc.stdout if proc.returncode == 0 else None
+
+
+class BatchReader:
+    """Many files at many revisions through one `git cat-file --batch` process.
+
+    `read` writes every request from a second thread while this one reads the answers, so
+    neither pipe fills up and blocks the other however many files are asked for.
+    """
+
+    def __init__(self, root: Path, proc: subprocess.Popen[bytes], stderr: IO[bytes]) -> None:
+        self.root = root
+        self._proc = proc
+        self._stderr = stderr
+
+    def read(self, specs: Sequence[str]) -> list[bytes | None]:
+        """The bytes of each `<rev>:<path>` blob, in order; None where there is no such blob."""
+        if not specs:
+            return []
+        for spec in specs:
+            if "\n" in spec or "\r" in spec:
+                raise InputError(
+                    f"{spec!r}: a path with a line break cannot be read", hint="rename it"
+                )
+        proc = self._proc
+        assert proc.stdin is not None and proc.stdout is not None
+
+        def write(stdin: IO[bytes] = proc.stdin) -> None:
+            with contextlib.suppress(OSError):  # git died: the reader below says so
+                stdin.write(b"".join(spec.encode("utf-8") + b"\n" for spec in specs))
+                stdin.flush()
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        out = proc.stdout
+        answers: list[bytes | None] = []
+        try:
+            for _ in specs:
+                header = out.readline()
+                if not header:
+                    raise ToolError(
+                        f"git cat-file --batch ended early in {self.root}: {self._error()}"
+                    )
+                fields = header.split()
+                if len(fields) != 3 or not fields[2].isdigit():
+                    answers.append(None)  # "<spec> missing" or "<spec> ambiguous"
+                    continue
+                data = out.read(int(fields[2]))
+                out.read(1)  # the newline after each object
+                answers.append(data if fields[1] == b"blob" else None)
+        finally:
+            writer.join()
+        return answers
+
+    def _error(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", "replace").strip() or "no message"
+
+
+@contextmanager
+def batch_reader(root: Path) -> Iterator[BatchReader]:
+    """A BatchReader for the repo at `root`; its git process is ended and reaped afterwards."""
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(
+            ["git", "-C", str(root), "cat-file", "--batch"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env={**os.environ, **_GIT_ENV},
+        )
+        try:
+            yield BatchReader(root, proc, stderr)
+        finally:
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    pipe.close()
+            proc.wait()
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    parents: tuple[str, ...]
+    timestamp: int  # committer date
+    subject: str
+
+
+def log_commits(root: Path, rev: str = "HEAD") -> list[CommitInfo]:
+    """Every commit reachable from `rev`, newest first, with parents, date and subject (one call)."""
+    if head(root) is None:
+        return []
+    out = git(root, "log", "--format=%H%x00%P%x00%ct%x00%s%x1e", rev, "--")
+    commits = []
+    for chunk in out.split("\x1e"):
+        fields = chunk.strip("\n").split("\x00")
+        if len(fields) == 4:
+            sha, parents, date, subject = fields
+            commits.append(CommitInfo(sha, tuple(parents.split()), int(date), subject))
+    return commits
+
+
+def commit_time(root: Path, rev: str) -> tuple[str, int] | None:
+    """(full sha, committer date) of the commit `rev` names, or None if it names none."""
+    if not rev or rev.startswith("-"):
+        return None  # never let a value be read as an option
+    out = git(root, "show", "-s", "--format=%H %ct", f"{rev}^{{commit}}", "--", check=False).split()
+    return (out[0], int(out[1])) if len(out) == 2 and out[1].isdigit() else None
 
 
 def json_at(root: Path, rev: str, path: str) -> Any:

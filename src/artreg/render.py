@@ -11,18 +11,20 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from artreg.model import Event, GateResult, ManifestFile, Source
+from artreg.model import Event, GateResult, ManifestFile, Source, iso
 
 if TYPE_CHECKING:
     from artreg.features.doctor import Check
     from artreg.features.fetch import Resolved
     from artreg.features.fetch_url import Fetched, Pin
+    from artreg.features.history import Interval
     from artreg.features.housekeeping import Housekeeping
     from artreg.features.init import InitResult
     from artreg.features.lock import Change
     from artreg.features.queries import ArtifactSummary, Diff, LineageStep, TrainingCode
     from artreg.features.retention import Applied, Plan
     from artreg.features.review import PromotionSummary
+    from artreg.features.site import Built
     from artreg.integrity import Report
     from artreg.publish import Published
 
@@ -600,4 +602,42 @@ def cache_text(root: Path, snapshots: Sequence[dict[str, Any]]) -> str:
 def pruned_text(done: dict[str, Any]) -> str:
     return "\n".join(f"removed {r}" for r in done["removed"]) + (
         f"\n{done['blobs_removed']} blobs removed, {done['bytes_freed']:,} bytes freed"
+    )
+
+
+# --- history and the site -----------------------------------------------------------------------
+
+
+def intervals_json(spans: Sequence[Interval]) -> list[dict[str, Any]]:
+    return [span.as_dict() for span in spans]
+
+
+def intervals_text(name: str, spans: Sequence[Interval]) -> str:
+    """`artreg history`: one line per interval, by stage, oldest first."""
+    if not spans:
+        return f"{name} has never held a stage"
+    rows = [
+        [
+            s.stage,
+            s.label,
+            iso(s.start),
+            iso(s.end) if s.end is not None else "now",
+            s.by + (f" ({s.began})" if s.began != "assigned" else ""),
+            s.commit[:12],
+            f"#{s.pull_request}" if s.pull_request else "-",
+            s.ended or "-",
+        ]
+        for s in spans
+    ]
+    return table(["stage", "version", "from", "until", "by", "commit", "PR", "ended"], rows)
+
+
+def site_json(built: Built) -> dict[str, Any]:
+    return built.as_dict()
+
+
+def site_text(built: Built) -> str:
+    return (
+        f"wrote {built.pages} pages for {built.names} names into {built.out} "
+        f"(open {built.out / 'index.html'})"
     )

@@ -86,31 +86,50 @@ def resolve_folders(root: Path, events: Iterable[Event]) -> None:
         event.folder = StageDir.parse(path) if path else None
 
 
-def fold(events: Sequence[Event], partial: bool = False) -> Registry:
-    """Fold tag events, oldest first, into the registry (linear in the number of tags)."""
-    registry = Registry(events=list(events), partial=partial)
-    annotated = sorted((e for e in events if e.annotated), key=lambda e: e.timestamp)
-    by_key: dict[tuple[str, str, str], Version] = {}  # (name, version, commit)
-    registered_at: dict[tuple[str, str], Version] = {}  # (name, commit), newest
-    for event in annotated:
+def replay_order(events: Iterable[Event]) -> list[Event]:
+    """The events the state is folded from, in folding order: annotated only, oldest first."""
+    return sorted((e for e in events if e.annotated), key=lambda e: e.timestamp)
+
+
+class Folding:
+    """Folds tag events one at a time into a Registry, so that a caller that needs the state
+    after every event (history, the registry as of a moment) pays for one pass, not one per
+    event. `fold` is this, run to the end."""
+
+    def __init__(self, events: Sequence[Event] = (), partial: bool = False) -> None:
+        self.registry = Registry(events=list(events), partial=partial)
+        self._by_key: dict[tuple[str, str, str], Version] = {}  # (name, version, commit)
+        self._registered_at: dict[tuple[str, str], Version] = {}  # (name, commit), newest
+
+    def add(self, event: Event) -> Artifact:
+        """Apply one annotated event (events must come in `replay_order`)."""
         parsed = event.parsed
-        artifact = registry.artifacts.get(parsed.name)
+        artifact = self.registry.artifacts.get(parsed.name)
         if artifact is None:
-            artifact = registry.artifacts[parsed.name] = Artifact(parsed.name)
+            artifact = self.registry.artifacts[parsed.name] = Artifact(parsed.name)
         artifact.events.append(event)
+        artifact._stages = None  # computed once per state; this event may change it
         if parsed.action in (Action.REGISTER, Action.DEREGISTER):
             assert parsed.version is not None
-            version = _find_or_add(artifact, by_key, parsed.version, event.commit, True)
+            version = _find_or_add(artifact, self._by_key, parsed.version, event.commit, True)
             version.direct.append(event)
-            registered_at[(parsed.name, event.commit)] = version
+            self._registered_at[(parsed.name, event.commit)] = version
         elif parsed.action in (Action.ASSIGN, Action.UNASSIGN):
             assert parsed.stage is not None
             # A stage tag belongs to the version registered at its commit, else to the commit.
-            version = registered_at.get((parsed.name, event.commit)) or _find_or_add(
-                artifact, by_key, event.commit, event.commit, False
+            version = self._registered_at.get((parsed.name, event.commit)) or _find_or_add(
+                artifact, self._by_key, event.commit, event.commit, False
             )
             version.stage_events.setdefault(parsed.stage, []).append(event)
-    return registry
+        return artifact
+
+
+def fold(events: Sequence[Event], partial: bool = False) -> Registry:
+    """Fold tag events, oldest first, into the registry (linear in the number of tags)."""
+    folding = Folding(events, partial)
+    for event in replay_order(events):
+        folding.add(event)
+    return folding.registry
 
 
 def _find_or_add(

@@ -23,6 +23,7 @@ from artreg.ciworkflows import (
     GITLAB_CI_PATH,
     MAIN_WORKFLOW_PATH,
     MR_TEMPLATE_PATH,
+    PAGES_WORKFLOW_PATH,
     PR_TEMPLATE_PATH,
     PR_WORKFLOW_PATH,
     PRE_COMMIT_HOOKS_PATH,
@@ -30,7 +31,8 @@ from artreg.ciworkflows import (
     write_ci_files,
 )
 
-WORKFLOWS = [PR_WORKFLOW_PATH, MAIN_WORKFLOW_PATH]
+WORKFLOWS = [PR_WORKFLOW_PATH, MAIN_WORKFLOW_PATH, PAGES_WORKFLOW_PATH]
+WITH_CREDENTIALS = [PR_WORKFLOW_PATH, MAIN_WORKFLOW_PATH]  # the Pages build reads git only
 CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
 BUILTIN_SCHEMAS = ["vendor.github-workflows", "custom.github-workflows-require-timeout"]
 
@@ -120,6 +122,51 @@ def test_main_workflow_content(written: Path) -> None:
     assert workflow["concurrency"] == {"group": "artreg-tag", "cancel-in-progress": False}
 
 
+def test_pages_workflow_builds_the_site_after_artreg_tag_and_deploys_it(written: Path) -> None:
+    workflow = load_yaml(written / PAGES_WORKFLOW_PATH)
+    main = load_yaml(written / MAIN_WORKFLOW_PATH)
+    # It follows the tagging workflow, by that workflow's name, once it has completed.
+    assert workflow["on"]["workflow_run"]["workflows"] == [main["name"]]
+    assert workflow["on"]["workflow_run"]["types"] == ["completed"]
+    assert workflow["on"]["workflow_run"]["branches"] == ["main"]  # the default branch
+    assert "workflow_dispatch" in workflow["on"]
+    assert workflow["permissions"] == {"contents": "read"}
+
+    build = workflow["jobs"]["build"]
+    condition = " ".join(build["if"].split())
+    assert "github.event.workflow_run.conclusion == 'success'" in condition
+    assert "github.event_name == 'workflow_dispatch'" in condition
+    steps = build["steps"]
+    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0  # the site reads every tag
+    assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    runs = [s.get("run", "") for s in steps]
+    site = runs.index("artreg site -o _site")
+    assert runs.index("pip install artreg") < site
+    upload = next(
+        s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact@")
+    )
+    assert steps.index(upload) > site and upload["with"]["path"] == "_site"
+
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["needs"] == "build"
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert deploy["environment"]["name"] == "github-pages"
+    assert deploy["environment"]["url"] == "${{ steps.deployment.outputs.page_url }}"
+    (step,) = deploy["steps"]
+    assert step["uses"].startswith("actions/deploy-pages@") and step["id"] == "deployment"
+    assert "secrets." not in (written / PAGES_WORKFLOW_PATH).read_text(encoding="utf-8")
+
+
+def test_init_ci_github_adds_the_pages_workflow(tmp_path: Path) -> None:
+    from artreg.features.init import init_registry
+
+    result = init_registry(tmp_path / "reg", ci="github")
+    assert PAGES_WORKFLOW_PATH in result.created
+    text = (tmp_path / "reg" / PAGES_WORKFLOW_PATH).read_text(encoding="utf-8")
+    assert text == ci_files("main")[PAGES_WORKFLOW_PATH]
+
+
 def test_pre_commit_hook(written: Path) -> None:
     # check-jsonschema vendors no schema for .pre-commit-hooks.yaml: check pre-commit's manifest
     # rules by hand (a list of hooks; id, name, entry, language required).
@@ -176,7 +223,7 @@ def test_ci_files_returns_a_copy() -> None:
 SECRET_LINE = re.compile(r"^\s*(AWS_SECRET_ACCESS_KEY|AWS_ACCESS_KEY_ID)\s*:\s*(?P<value>.*)$")
 
 
-@pytest.mark.parametrize("rel", WORKFLOWS)
+@pytest.mark.parametrize("rel", WITH_CREDENTIALS)
 def test_workflows_hold_no_credential_values(written: Path, rel: str) -> None:
     lines = (written / rel).read_text(encoding="utf-8").splitlines()
     credential_lines = [m for m in map(SECRET_LINE.match, lines) if m]

@@ -240,6 +240,14 @@ def test_list_show_and_resolve_read_a_url_as_they_read_a_clone(
     url = served.bare.as_uri()
     # A tag as gto writes it (no folder in its message): dvc.yaml at its commit names the model.
     release_commit = git(served.root, "rev-list", "-n1", "encoder@v1.0.0").strip()
+    # Dated after every tag artreg made (artreg's tag clock may run a few seconds ahead when
+    # promotions come quickly), so it is the newest assignment of the stage, as intended.
+    newest = max(
+        int(t)
+        for t in git(
+            served.root, "for-each-ref", "--format=%(creatordate:unix)", "refs/tags"
+        ).split()
+    )
     subprocess.run(
         [
             "git",
@@ -253,6 +261,7 @@ def test_list_show_and_resolve_read_a_url_as_they_read_a_clone(
             release_commit,
         ],
         check=True,
+        env={**os.environ, "GIT_COMMITTER_DATE": f"{newest + 10} +0000"},
     )
     git(served.root, "push", "--quiet", str(served.bare), "--tags")
     here = cli("list", "--json", cwd=served.root)

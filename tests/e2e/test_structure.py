@@ -40,6 +40,9 @@ def released(registry: Path, checkpoint_dir: Path) -> Path:
         ["lineage", "encoder@v1.0.0"],
         ["index", "--check"],
         ["verify"],
+        ["history", "encoder"],
+        ["list", "--as-of", "2999-01-01"],
+        ["site", "-o", "../site-out"],
     ],
     ids=" ".join,
 )
