@@ -237,10 +237,20 @@ class PullRequests:
 
     def find(self, commit: str) -> tuple[int | None, str | None]:
         """(pull request number, the merge commit that brought `commit` in) when known."""
-        info = self._by_sha.get(commit)
+        from artreg.features.review import GENERATED_COMMIT_SUBJECT
+
+        start, info = commit, self._by_sha.get(commit)
+        # `artreg tag` tags a commit of generated files on top of what the merge brought in.
+        while (
+            info is not None and info.subject.startswith(GENERATED_COMMIT_SUBJECT) and info.parents
+        ):
+            commit = info.parents[0]
+            info = self._by_sha.get(commit)
         own = pull_request_number(info.subject) if info else None
         landing = self.landed.get(commit)
         merged = landing if landing and landing != commit else None
+        if commit != start and info is not None and len(info.parents) > 1:
+            merged = commit  # the merge commit itself brought the promotion in
         if own is not None:
             return own, merged
         if merged is not None:

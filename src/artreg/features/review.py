@@ -28,6 +28,10 @@ from artreg.tags import STAGES, Action, format_tag, next_counter, next_tag_time,
 
 # --- tagging merged promotions --------------------------------------------------------------
 
+# The subject of the commit `artreg tag` makes on the default branch for each merged promotion
+# (dvc.yaml and registry.json pointing at its folder); history looks through it to the merge.
+GENERATED_COMMIT_SUBJECT = "artreg: point dvc.yaml and registry.json at "
+
 
 @dataclass(frozen=True)
 class PendingPromotion:
@@ -138,7 +142,7 @@ def tag_merged(
                 root,
                 parent,
                 {DVC_YAML: dvc_text, REGISTRY_JSON: registry_text},
-                f"artreg: point dvc.yaml and registry.json at {folder.relpath}\n\n"
+                f"{GENERATED_COMMIT_SUBJECT}{folder.relpath}\n\n"
                 f"folder: {folder.relpath}\nmerged in: {pending.commit}\ntags: {', '.join(tags)}",
             )
             plan += [PlannedTag(t, parent, message, first + i) for i, t in enumerate(tags)]
