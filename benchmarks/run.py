@@ -919,7 +919,7 @@ def bench_push(report: Report, work: Path, env: dict[str, str]) -> None:
         remove(folder)
         return m
 
-    log(f"8. {n} concurrent `--push` promotions vs the same {n} one after another")
+    log(f"9. {n} concurrent `--push` promotions vs the same {n} one after another")
     a, b = alternate(
         [("concurrent", concurrent), ("one after another", sequential)],
         runs=s.push_runs,
@@ -1130,7 +1130,7 @@ def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
     import hashlib
 
     s = report.sizes
-    log(f"8. building a registry URL with {s.names} names × {s.tags_per_name} tags ...")
+    log(f"11a. building a registry URL with {s.names} names × {s.tags_per_name} tags ...")
     reg = fixtures.build_tag_registry(
         work / "consumer-tags", env, s.names, s.tags_per_name, s.commits
     )
@@ -1324,7 +1324,7 @@ def bench_consumer_warm(report: Report, work: Path, env: dict[str, str]) -> None
 def bench_site(report: Report, work: Path, env: dict[str, str]) -> None:
     s = report.sizes
     log(
-        f"8. site: building a registry of {s.names} names × {s.tags_per_name} tags with its files ..."
+        f"12. site: building a registry of {s.names} names × {s.tags_per_name} tags with its files ..."
     )
     reg = fixtures.build_tag_registry(
         work / "site-registry", env, s.names, s.tags_per_name, s.commits, site_files=True
