@@ -114,6 +114,28 @@ def template(tmp_path_factory: pytest.TempPathFactory, _checkpoint_template: Pat
     return base
 
 
+def _live_members(pgid: int) -> list[int]:
+    """Processes of group `pgid` that have not exited (a zombie has released its files)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _wait_for_group_gone(pgid: int, timeout: float = 30.0) -> None:
+    """Until every process of the killed group has exited: a forked child shares the lock's open
+    file, so the lock is free only once the last of them is gone, not when the leader is."""
+    deadline = time.monotonic() + timeout
+    while _live_members(pgid):
+        assert time.monotonic() < deadline, f"process group {pgid} alive {timeout} s after SIGKILL"
+        time.sleep(0.01)
+
+
 def _state(root: Path) -> tuple[str, str]:
     return (
         git(root, "rev-parse", "HEAD").strip(),
@@ -156,6 +178,7 @@ def test_kill_at_any_point_then_recover_leaves_all_or_nothing(
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    _wait_for_group_gone(proc.pid)
 
     recover(root)
     report = verify_registry(root)
@@ -280,7 +303,12 @@ def test_kill_artreg_tag_at_any_point_then_recover_leaves_all_tags_or_none(
     if not where.startswith("after:"):
         env["ARTREG_PAUSE_AT"] = where
     proc = subprocess.Popen(
-        [ARTREG, "tag"], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [ARTREG, "tag"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     if where.startswith("after:"):
         time.sleep(float(where.split(":")[1]) * random.uniform(0.8, 1.2))
@@ -289,9 +317,10 @@ def test_kill_artreg_tag_at_any_point_then_recover_leaves_all_tags_or_none(
         while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
         assert marker.exists(), f"never reached {where}: {proc.communicate()}"
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole job, its git children too
     proc.wait()
+    _wait_for_group_gone(proc.pid)
 
     message = recover(root)
     if where == "transaction:begun":
