@@ -136,6 +136,36 @@ def _wait_for_group_gone(pgid: int, timeout: float = 30.0) -> None:
         time.sleep(0.01)
 
 
+def _kill_at(args: list[str], root: Path, where: str, marker: Path) -> None:
+    """Run `artreg ARGS` and SIGKILL it at fault point `where` (or `after:SECONDS`).
+
+    Its own process group, killed whole: a crashed job takes its git children with it, and the
+    kill counts as done only when every member has exited (see `_wait_for_group_gone`).
+    """
+    env = {**os.environ, "CI": "true", "ARTREG_PAUSE_FILE": str(marker)}
+    if not where.startswith("after:"):
+        env["ARTREG_PAUSE_AT"] = where
+    proc = subprocess.Popen(
+        [ARTREG, *args],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    if where.startswith("after:"):
+        time.sleep(float(where.split(":")[1]) * random.uniform(0.8, 1.2))
+    else:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert marker.exists(), f"never reached {where}: {proc.communicate()}"
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    _wait_for_group_gone(proc.pid)
+
+
 def _state(root: Path) -> tuple[str, str]:
     return (
         git(root, "rev-parse", "HEAD").strip(),
@@ -153,32 +183,7 @@ def test_kill_at_any_point_then_recover_leaves_all_or_nothing(
     args, _, folder, tags = COMMANDS[command]
     args = [a.replace("{ckpt}", str(work / "ckpt")) for a in args]
     head_before, tags_before = _state(root)
-    marker = tmp_path / "paused"
-    env = {**os.environ, "CI": "true", "ARTREG_PAUSE_FILE": str(marker)}
-    if not where.startswith("after:"):
-        env["ARTREG_PAUSE_AT"] = where
-    # Its own process group, killed whole: a crashed job takes its git children with it, so no
-    # orphaned `git commit` still holds .git/index.lock while recover runs.
-    proc = subprocess.Popen(
-        [ARTREG, *args],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    if where.startswith("after:"):
-        time.sleep(float(where.split(":")[1]) * random.uniform(0.8, 1.2))
-    else:
-        deadline = time.monotonic() + 60
-        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert marker.exists(), f"never reached {where}: {proc.communicate()}"
-    # SIGKILL from this (second) process, exactly where the command stands.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    _wait_for_group_gone(proc.pid)
+    _kill_at(args, root, where, tmp_path / "paused")
 
     recover(root)
     report = verify_registry(root)
@@ -298,29 +303,7 @@ def test_kill_artreg_tag_at_any_point_then_recover_leaves_all_tags_or_none(
     assert not any(f"refs/tags/{t}" in tags_before.split() for t in MERGED_TAGS)
     # The branch carried only the folder: until `artreg tag` runs, the registry verifies as is.
     assert verify_registry(root).problems == []
-    marker = tmp_path / "paused"
-    env = {**os.environ, "CI": "true", "ARTREG_PAUSE_FILE": str(marker)}
-    if not where.startswith("after:"):
-        env["ARTREG_PAUSE_AT"] = where
-    proc = subprocess.Popen(
-        [ARTREG, "tag"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    if where.startswith("after:"):
-        time.sleep(float(where.split(":")[1]) * random.uniform(0.8, 1.2))
-    else:
-        deadline = time.monotonic() + 60
-        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert marker.exists(), f"never reached {where}: {proc.communicate()}"
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # the whole job, its git children too
-    proc.wait()
-    _wait_for_group_gone(proc.pid)
+    _kill_at(["tag"], root, where, tmp_path / "paused")
 
     message = recover(root)
     if where == "transaction:begun":
