@@ -57,6 +57,13 @@ class VerificationFailed(ArtregError):
         self.problems = problems
 
 
+class RequirementUnmet(ArtregError):
+    """An artifact's requirement is not in production at a compatible version, or the
+    requirements form a cycle (exit 1: a check failed, the registry is as it was)."""
+
+    exit_code = 1
+
+
 class ToolError(ArtregError):
     """git or DVC failed underneath us; the message says which command and why (exit 2)."""
 

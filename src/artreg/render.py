@@ -185,12 +185,15 @@ def overview_text(data: dict[str, ArtifactSummary]) -> str:
 
 
 def artifact_text(data: ArtifactSummary) -> str:
+    needs = any(e.requires for e in data.stages.values())
     rows = [
-        [s, e.version or "-", e.id or "-", e.tag, e.commit[:12]] for s, e in data.stages.items()
+        [s, e.version or "-", e.id or "-", e.tag, e.commit[:12]]
+        + ([", ".join(e.requires) or "-"] if needs else [])
+        for s, e in data.stages.items()
     ]
     return (
         f"{data.name}: latest {data.latest or '-'}{' (deprecated)' if data.deprecated else ''}\n"
-        + table(["stage", "version", "id", "tag", "commit"], rows)
+        + table(["stage", "version", "id", "tag", "commit", *(["requires"] if needs else [])], rows)
     )
 
 
@@ -214,10 +217,14 @@ def resolved_with_files(
 ) -> tuple[dict[str, Any], str]:
     info = resolved_json(root, resolved)
     info["files"] = {rel: {"sha256": d.sha256, "size": d.size} for rel, d in resolved.files.items()}
+    info["requires"] = [str(r) for r in resolved.requires]
     if signature is not None:
         info["signature"] = signature
     text = (
-        "\n".join(f"{k}: {v}" for k, v in info.items() if k not in ("files", "signature"))
+        "\n".join(
+            f"{k}: {v}" for k, v in info.items() if k not in ("files", "signature", "requires")
+        )
+        + (f"\nrequires: {', '.join(info['requires'])}" if resolved.requires else "")
         + (f"\nsignature: {signature_text(signature)}" if signature else "")
         + "\nfiles:\n"
         + "\n".join(f"  {rel}  {d.size:,} B  {d.sha256}" for rel, d in resolved.files.items())
@@ -284,6 +291,7 @@ def lineage_json(chain: Sequence[LineageStep | TrainingCode]) -> list[dict[str, 
                 "files": _files_json(step.files),
                 "source": _source_json(step.source),
                 "training_code": step.training_code,
+                "requires": [str(r) for r in step.requires],
             }
         )
     return out
@@ -306,6 +314,8 @@ def lineage_text(chain: Sequence[LineageStep | TrainingCode]) -> str:
         )
         if step.approved_by:
             lines.append(f"      approved by {step.approved_by}")
+        if step.requires:
+            lines.append(f"      requires {', '.join(str(r) for r in step.requires)}")
         for gate in step.gates:
             lines.append(
                 f"      gate {gate.metric} = {gate.value} ({gate.op} {gate.threshold}): {'pass' if gate.passed else 'FAIL'}"
@@ -428,6 +438,18 @@ def summary_markdown(summaries: Sequence[PromotionSummary]) -> str:
             if source and source.commit:
                 chain.append(f"training code `{str(source.commit)[:12]}`")
             lines += ["", "### Lineage", "", " ← ".join(chain)]
+            if s.requires:
+                lines += [
+                    "",
+                    "### Requires",
+                    "",
+                    "| requirement | in production |",
+                    "| --- | --- |",
+                ]
+                lines += [
+                    f"| `{r.requirement}` | {'✅' if r.met else '❌'} {r.detail} |"
+                    for r in s.requires
+                ]
             if s.signature:
                 lines += ["", "### Signature", "", _signature_markdown(s.signature)]
             if s.training_curves:

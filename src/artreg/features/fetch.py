@@ -25,7 +25,7 @@ from artreg.hashing import (
     hash_files,
 )
 from artreg.layout import StageDir, model_files
-from artreg.model import Event, Manifest, Registry
+from artreg.model import Event, Manifest, Registry, Requirement
 from artreg.tags import STAGES, parse_spec, validate_name, validate_semver
 
 
@@ -42,6 +42,7 @@ class Resolved:
     primary: str  # the model file, relative to the folder
     files: dict[str, FileDigest]  # every file of the manifest, as committed
     dvc_files: frozenset[str]
+    requires: tuple[Requirement, ...] = ()  # what it needs, as its tag message says
 
     @property
     def model(self) -> str:
@@ -152,6 +153,7 @@ def resolve(
         record_.primary,
         files,
         record_.dvc_files,
+        record.requires,
     )
 
 
