@@ -21,7 +21,13 @@ if TYPE_CHECKING:
     from artreg.features.housekeeping import Housekeeping
     from artreg.features.init import InitResult
     from artreg.features.lock import Change
-    from artreg.features.queries import ArtifactSummary, Diff, LineageStep, TrainingCode
+    from artreg.features.queries import (
+        ArtifactSummary,
+        Diff,
+        LineageStep,
+        StageEntry,
+        TrainingCode,
+    )
     from artreg.features.retention import Applied, Plan
     from artreg.features.review import PromotionSummary
     from artreg.features.site import Built
@@ -157,12 +163,22 @@ def init_json(result: InitResult) -> dict[str, Any]:
 # --- reads ------------------------------------------------------------------------------------
 
 
+def _stage_json(entry: StageEntry) -> dict[str, Any]:
+    """One stage of `list`/`show --json`; `requires` only where the version needs something."""
+    data = asdict(entry)
+    if entry.requires:
+        data["requires"] = list(entry.requires)
+    else:
+        del data["requires"]
+    return data
+
+
 def overview_json(data: dict[str, ArtifactSummary]) -> dict[str, Any]:
     return {
         name: {
             "latest": s.latest,
             "deprecated": s.deprecated,
-            "stages": {stage: asdict(e) for stage, e in s.stages.items()},
+            "stages": {stage: _stage_json(e) for stage, e in s.stages.items()},
         }
         for name, s in data.items()
     }
