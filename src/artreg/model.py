@@ -71,7 +71,8 @@ class Requirement:
 
 def requirements(values: Any, field: str = "requires") -> tuple[Requirement, ...]:
     """`requires=[...]` (or repeated `--requires`) as requirements, each parsed by the one
-    grammar (`tags.parse_requirement`), sorted; one version per name, none given twice."""
+    grammar (`tags.parse_requirement`), sorted; one version per name (the same one twice is
+    one requirement)."""
     if values is None:
         return ()
     if isinstance(values, str) or not isinstance(values, (list, tuple, set, frozenset)):
@@ -83,7 +84,7 @@ def requirements(values: Any, field: str = "requires") -> tuple[Requirement, ...
     found: dict[str, Requirement] = {}
     for value in values:
         name, version = parse_requirement(value)
-        if name in found:
+        if name in found and found[name].version != version:
             raise InputError(
                 f"{field}: {name} is required twice ({found[name]} and {value})",
                 hint=f"give one version of {name}",

@@ -134,9 +134,11 @@ def closure(
     def visit(path: list[str], needs: Iterable[Requirement]) -> None:
         for requirement in needs:
             if requirement.name in path:
-                chain = " → ".join([*path[path.index(requirement.name) :], requirement.name])
+                start = path.index(requirement.name)
+                chain = " → ".join([*path[start:], requirement.name])
+                via = f" (reached from {' → '.join(path[:start])})" if start else ""
                 raise RequirementUnmet(
-                    f"requirements form a cycle: {chain}",
+                    f"requirements form a cycle: {chain}{via}",
                     hint="a cycle cannot be resolved in order; release a version of one of "
                     "them that does not require the other",
                 )

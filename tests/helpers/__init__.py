@@ -22,6 +22,15 @@ def git(root: Path, *args: str) -> str:
     ).stdout
 
 
+def ref_line(tag: str, commit: str, date: int, message: str = "", kind: str = "tag") -> str:
+    """One tag as `git for-each-ref --format=state.FOR_EACH_REF_FORMAT` prints it, for
+    building a registry state without git (`kind="commit"`: a lightweight tag)."""
+    peeled = commit if kind == "tag" else ""
+    obj = "f" * 40 if kind == "tag" else commit
+    fields = [kind, tag, obj, peeled, str(date), "Ann", "<ann@example.com>", message]
+    return "\x1e" + "\x00".join(fields)
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What must be exactly as before after a refused command."""
