@@ -119,6 +119,26 @@ def release(root: Path, name: str, session: str, ckpt: Path, version: str) -> st
     return promote_to_production(root, name, vid, version, **RELEASE_INPUTS).commit
 
 
+def flip_byte(path: Path) -> None:
+    """Flip one bit in the middle of a file (made writable first, as DVC leaves it read-only)."""
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def tiny_safetensors(path: Path, seed: int, shapes: dict[str, tuple[int, ...]]) -> Path:
+    """A real safetensors file of float32 tensors (e.g. a LoRA adapter's `lora_A`/`lora_B`),
+    written with the `safetensors` package; `seed` makes the bytes differ per model."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: rng.standard_normal(v).astype(np.float32) for k, v in shapes.items()}, path)
+    return path
+
+
 @dataclass(frozen=True)
 class S3:
     endpoint: str
