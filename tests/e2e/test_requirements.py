@@ -314,3 +314,21 @@ def test_a_release_that_would_close_a_cycle_is_refused(
     assert refused.value.exit_code == 1
     assert refused.value.message == "requirements form a cycle: base → adapter → base"
     assert snapshot(registry) == before
+
+
+def test_a_release_merged_from_a_pull_request_keeps_its_requirements(
+    registry: Path, tmp_path: Path, adapter: tuple[str, Path], cli
+) -> None:
+    vid, _ = adapter
+    release_base(registry, tmp_path)
+    promote = ("promote", "adapter", vid, "--to", "production", "--version", "1.0.0", *PRODUCTION)
+    branched = cli(*promote, "--branch", "release/adapter", cwd=registry)
+    assert branched.exit_code == 0, branched.stderr
+    git(registry, "switch", "--quiet", "main")
+    git(registry, "merge", "--quiet", "--no-ff", "-m", "Merge release/adapter", "release/adapter")
+    tagged = cli("tag", "--json", cwd=registry)
+    assert tagged.exit_code == 0, tagged.stderr
+    assert "adapter@v1.0.0" in tagged.json()["created"]
+    assert "requires: base@v1.0.0" in _tag_message(registry, "adapter@v1.0.0")
+    shown = cli("show", "adapter", "--json", cwd=registry).json()["adapter"]["stages"]
+    assert shown["production"]["requires"] == ["base@v1.0.0"]
