@@ -696,7 +696,7 @@ def resolve(
 @click.option(
     "--with-requirements",
     is_flag=True,
-    help="Also every artifact it requires, transitively, each at the production version "
+    help="Also pull every artifact it requires, transitively, each at the production version "
     "that satisfies it (exit 1 if one is not in production).",
 )
 @json_option
@@ -770,8 +770,8 @@ def pull(
 @click.option(
     "--with-requirements",
     is_flag=True,
-    help="Also every artifact it requires, each into OUT/NAME/, transitively, each at the production version "
-    "that satisfies it (exit 1 if one is not in production).",
+    help="Also export every artifact it requires, transitively, each at the production version "
+    "that satisfies it; then each goes into OUT/NAME/ (exit 1 if one is not in production).",
 )
 @json_option
 def get(

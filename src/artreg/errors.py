@@ -58,8 +58,9 @@ class VerificationFailed(ArtregError):
 
 
 class RequirementUnmet(ArtregError):
-    """An artifact's requirement is not in production at a compatible version, or the
-    requirements form a cycle (exit 1: a check failed, the registry is as it was)."""
+    """A requirement is not in production at a compatible version, or requirements form a cycle.
+
+    Exit 1, as for a failed gate: a check failed, and the registry is as it was."""
 
     exit_code = 1
 
