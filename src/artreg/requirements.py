@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from artreg.errors import RequirementUnmet
-from artreg.model import GateResult, Registry, Requirement, Version
+from artreg.errors import InputError, RequirementUnmet
+from artreg.model import GateResult, Registry, Requirement, Version, requirements
 from artreg.policy import compatible
 
 
@@ -38,6 +39,24 @@ class Unmet:
             False,
             self.why,
         )
+
+
+def declared(
+    requires: Any,
+    name: str,
+    inherited: tuple[Requirement, ...] = (),
+) -> tuple[Requirement, ...]:
+    """What a promotion of `name` declares it needs: `requires=[...]` (`--requires`) parsed by
+    the one grammar, or, when none are given, what its source recorded (`inherited`). An
+    artifact cannot require itself (InputError, exit 2)."""
+    parsed = requirements(requires) if requires is not None else inherited
+    own = [r for r in parsed if r.name == name]
+    if own:
+        raise InputError(
+            f"requires {own[0]}: {name} cannot require a version of itself",
+            hint="name the other artifacts it needs (a base model, a teacher, a tokenizer)",
+        )
+    return parsed
 
 
 def satisfying(registry: Registry, requirement: Requirement, rule: str) -> Version | Unmet:

@@ -32,6 +32,7 @@ from artreg.model import Manifest, Metadata, ModelFile, ModelInfo, Source, requi
 from artreg.modelcard import model_card
 from artreg.policy import check_gates, load_settings, resolve_name
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso, publish
+from artreg.requirements import declared
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, validate_id
 from artreg.values import plain_input
@@ -350,9 +351,7 @@ def promote_to_validated(
     check_options(options)
     settings = load_settings(root)
     name = resolve_name(root, name)
-    from artreg.features.release import release_requirements
-
-    needs = release_requirements(requires, name)
+    needs = declared(requires, name)
     session_id = validate_id(session_id, "session id")
     validate_id(checkpoint.replace("/", "_"), "checkpoint name")
     vid = validate_id(

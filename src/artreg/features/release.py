@@ -34,12 +34,11 @@ from artreg.model import (
     Registry,
     Requirement,
     Source,
-    requirements,
 )
 from artreg.modelcard import changelog
 from artreg.policy import Settings, approver, evaluate, gate_failure, load_settings, resolve_name
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso
-from artreg.requirements import closure, unmet
+from artreg.requirements import closure, declared, unmet
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, is_semver, semver_key, validate_id, validate_semver
 from artreg.values import plain_input
@@ -163,23 +162,6 @@ class ReleaseChecks:
     params_commit: str | None
     approval: Approval
     requires: tuple[Requirement, ...] = ()
-
-
-def release_requirements(
-    requires: Any,
-    name: str,
-    inherited: tuple[Requirement, ...] = (),
-) -> tuple[Requirement, ...]:
-    """`requires=[...]` (`--requires`) parsed by the one grammar; when none are given, those the
-    validated source recorded (`inherited`). An artifact cannot require itself (exit 2)."""
-    parsed = requirements(requires) if requires is not None else inherited
-    own = [r for r in parsed if r.name == name]
-    if own:
-        raise InputError(
-            f"requires {own[0]}: {name} cannot require a version of itself",
-            hint="name the other artifacts it needs (a base model, a teacher, a tokenizer)",
-        )
-    return parsed
 
 
 def _check_requirements(
@@ -340,7 +322,7 @@ def promote_to_production(
             f"{source.relpath}: has no metadata.json", hint="promote from a validated artifact"
         )
     src_meta = committed.metadata
-    needs = release_requirements(requires, name, inherited=src_meta.requires)
+    needs = declared(requires, name, inherited=src_meta.requires)
     deploy = _deployment(deployment_config)
     checks = check_release(
         root,
@@ -502,7 +484,7 @@ def register_model_file(
     settings = load_settings(root)
     name = resolve_name(root, name)
     version = validate_semver(version)
-    needs = release_requirements(requires, name)
+    needs = declared(requires, name)
     if not file_path.is_file():
         raise InputError(f"{file_path}: model file not found", hint="check the path")
     check_single_file(file_path)
