@@ -18,6 +18,7 @@ from artreg.features.release import promote_to_production
 
 from helpers import (
     EXAMPLES,
+    RELEASE_ARGS,
     RELEASE_INPUTS,
     flip_byte,
     git,
@@ -29,14 +30,6 @@ from helpers import (
 
 BASE = {"embed.weight": (32, 16), "proj.weight": (16, 16)}
 LORA = {"proj.lora_A.weight": (4, 16), "proj.lora_B.weight": (16, 4)}
-PRODUCTION = (
-    "--benchmarks",
-    str(EXAMPLES / "benchmarks.json"),
-    "--resources",
-    str(EXAMPLES / "resource_usage.json"),
-    "--approved-by",
-    "rm",
-)
 
 
 def sha256(path: Path) -> str:
@@ -75,7 +68,7 @@ def test_an_adapter_is_refused_until_its_base_model_is_in_production(
     registry: Path, tmp_path: Path, adapter: tuple[str, Path], cli
 ) -> None:
     vid, _ = adapter
-    promote = ("promote", "adapter", vid, "--to", "production", "--version", "1.0.0", *PRODUCTION)
+    promote = ("promote", "adapter", vid, "--to", "production", "--version", "1.0.0", *RELEASE_ARGS)
     before = snapshot(registry)
     refused = cli(*promote, cwd=registry)
     assert refused.exit_code == 1, refused.stderr
@@ -139,7 +132,7 @@ def test_a_bad_requirement_is_bad_input_and_changes_nothing(
     vid, _ = adapter
     before = snapshot(registry)
     for promote in (
-        ("promote", "adapter", vid, "--to", "production", "--version", "1.0.0", *PRODUCTION),
+        ("promote", "adapter", vid, "--to", "production", "--version", "1.0.0", *RELEASE_ARGS),
         ("promote", "adapter", "run1", "--to", "validated", "--checkpoint", "adapter"),
     ):
         promote += ("--results", str(EXAMPLES / "validation_results.json"), "--id", "again")
@@ -321,7 +314,7 @@ def test_a_release_merged_from_a_pull_request_keeps_its_requirements(
 ) -> None:
     vid, _ = adapter
     release_base(registry, tmp_path)
-    promote = ("promote", "adapter", vid, "--to", "production", "--version", "1.0.0", *PRODUCTION)
+    promote = ("promote", "adapter", vid, "--to", "production", "--version", "1.0.0", *RELEASE_ARGS)
     branched = cli(*promote, "--branch", "release/adapter", cwd=registry)
     assert branched.exit_code == 0, branched.stderr
     git(registry, "switch", "--quiet", "main")

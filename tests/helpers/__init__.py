@@ -104,6 +104,15 @@ RELEASE_INPUTS = {
     "resource_usage": EXAMPLES / "resource_usage.json",
     "approved_by": "rm",
 }
+# The same inputs as `artreg promote --to production` options.
+RELEASE_ARGS = (
+    "--benchmarks",
+    str(EXAMPLES / "benchmarks.json"),
+    "--resources",
+    str(EXAMPLES / "resource_usage.json"),
+    "--approved-by",
+    "rm",
+)
 
 
 def release(root: Path, name: str, session: str, ckpt: Path, version: str) -> str:
