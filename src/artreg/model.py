@@ -98,16 +98,16 @@ def requires_line(requires: tuple[Requirement, ...]) -> str:
     return ", ".join(str(r) for r in requires)
 
 
-def _requires_field(text: str | None) -> tuple[Requirement, ...]:
-    """A tag message's `requires:` field; an entry outside the grammar is skipped here (a hand-
-    edited tag must not break reading), and `artreg verify` reports it."""
-    found = []
+def _requires_field(text: str | None) -> tuple[tuple[Requirement, ...], tuple[str, ...]]:
+    """A tag message's `requires:` field: the requirements, and the entries outside the grammar
+    (skipped, so a hand-edited tag cannot break reading; `artreg verify` reports them)."""
+    found, unreadable = set(), []
     for part in (text or "").split(","):
         try:
-            found.append(Requirement(*parse_requirement(part.strip())))
+            found.add(Requirement(*parse_requirement(part.strip())))
         except InputError:
-            continue
-    return tuple(sorted(set(found)))
+            unreadable.append(part.strip())
+    return tuple(sorted(found)), tuple(unreadable) if text is not None else ()
 
 
 # --- tags: events, versions, artifacts ------------------------------------------------------
@@ -185,7 +185,12 @@ class Event:
     def requires(self) -> tuple[Requirement, ...]:
         """What the promotion needs, from the tag message's `requires:` line (gto's and
         Studio's tags have none)."""
-        return _requires_field(self.fields.get("requires"))
+        return _requires_field(self.fields.get("requires"))[0]
+
+    @property
+    def unreadable_requires(self) -> tuple[str, ...]:
+        """Entries of the `requires:` line that are not NAME@vX.Y.Z (a tag edited by hand)."""
+        return _requires_field(self.fields.get("requires"))[1]
 
     @property
     def by(self) -> str:

@@ -85,6 +85,9 @@ def test_a_hand_edited_requires_line_is_read_as_far_as_it_parses() -> None:
     message = tag_message("x", requires="base@v1.0.0, nonsense, tok@v2")
     (event,) = parse_for_each_ref(ref_line("a@v1.0.0", "a" * 40, 1, message))
     assert event.requires == (Requirement("base", "1.0.0"),)
+    assert event.unreadable_requires == ("nonsense", "tok@v2")
+    (plain,) = parse_for_each_ref(ref_line("a@v1.0.0", "a" * 40, 1, "gto's message"))
+    assert plain.requires == () and plain.unreadable_requires == ()
 
 
 def test_metadata_records_requirements_and_reads_them_back() -> None:
