@@ -9,7 +9,7 @@ git here: every answer comes from the `Registry` that `state.load` built once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,29 +149,33 @@ def closure(
     """Everything `name` needs, transitively: each required name with the production version
     that satisfies it. An unmet requirement or a cycle raises RequirementUnmet naming it."""
     found: dict[str, Version] = {}
-
-    def visit(path: list[str], needs: Iterable[Requirement]) -> None:
-        for requirement in needs:
-            if requirement.name in path:
-                start = path.index(requirement.name)
-                chain = " → ".join([*path[start:], requirement.name])
-                via = f" (reached from {' → '.join(path[:start])})" if start else ""
-                raise RequirementUnmet(
-                    f"requirements form a cycle: {chain}{via}",
-                    hint="a cycle cannot be resolved in order; release a version of one of "
-                    "them that does not require the other",
-                )
-            held = satisfying(registry, requirement, rule)
-            if isinstance(held, Unmet):
-                raise RequirementUnmet(
-                    f"{path[-1]} requires {held}",
-                    hint=f"release {requirement} to production (or, if its production version "
-                    "should do, set requirements.compatibility in params.yaml)",
-                )
-            if requirement.name in found:
-                continue  # reached along another path: the same production version
-            found[requirement.name] = held
-            visit([*path, requirement.name], held.requires("production"))
-
-    visit([name], requires)
+    # Depth first, without recursion (a chain may be deeper than Python's stack): each entry is
+    # the path to a version and the requirements of it still to visit.
+    stack: list[tuple[list[str], Iterator[Requirement]]] = [([name], iter(requires))]
+    while stack:
+        path, pending = stack[-1]
+        requirement = next(pending, None)
+        if requirement is None:
+            stack.pop()
+            continue
+        if requirement.name in path:
+            start = path.index(requirement.name)
+            chain = " → ".join([*path[start:], requirement.name])
+            via = f" (reached from {' → '.join(path[:start])})" if start else ""
+            raise RequirementUnmet(
+                f"requirements form a cycle: {chain}{via}",
+                hint="a cycle cannot be resolved in order; release a version of one of "
+                "them that does not require the other",
+            )
+        held = satisfying(registry, requirement, rule)
+        if isinstance(held, Unmet):
+            raise RequirementUnmet(
+                f"{path[-1]} requires {held}",
+                hint=f"release {requirement} to production (or, if its production version "
+                "should do, set requirements.compatibility in params.yaml)",
+            )
+        if requirement.name in found:
+            continue  # reached along another path: the same production version
+        found[requirement.name] = held
+        stack.append(([*path, requirement.name], iter(held.requires("production"))))
     return found

@@ -3,6 +3,8 @@ tag-message and metadata forms, and resolution over a registry state built from 
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from artreg.errors import InputError, RequirementUnmet
@@ -251,3 +253,16 @@ def test_broken_and_newly_broken_name_the_dependants() -> None:
         *releases, extra=(ref_line("base#production!#5", A, 30, ""), ref_line("x@v1.0.0", E, 31))
     )
     assert newly_broken(after, worse, "exact") == []
+
+
+def test_a_chain_deeper_than_pythons_stack_resolves() -> None:
+    depth = 2 * sys.getrecursionlimit()
+    registry = _registry(
+        *(
+            _release(f"m{i}", "1.0.0", f"{i:040x}", i, *([f"m{i - 1}@v1.0.0"] if i else []))
+            for i in range(depth)
+        )
+    )
+    top = f"m{depth - 1}"
+    found = closure(registry, top, requirements([f"m{depth - 2}@v1.0.0"]), "exact")
+    assert len(found) == depth - 1 and "m0" in found
