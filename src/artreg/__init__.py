@@ -30,6 +30,7 @@ _ERRORS = (
     "ConflictError",
     "GateFailed",
     "IntegrityError",
+    "RequirementUnmet",
     "VerificationFailed",
 )
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "InputError",
     "IntegrityError",
     "NotFoundError",
+    "RequirementUnmet",
     "VerificationFailed",
     "__version__",
     "get_artifact_path",
@@ -65,6 +67,7 @@ if TYPE_CHECKING:
         InputError,
         IntegrityError,
         NotFoundError,
+        RequirementUnmet,
         VerificationFailed,
     )
 

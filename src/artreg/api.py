@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from artreg import location
 from artreg.consumer_cache import records_root
@@ -81,8 +81,10 @@ class ArtifactRepository:
         validated_id: str | None = None,
         formats: tuple[str, ...] = ("pt",),
         progress: ProgressFn | None = None,
+        requires: Sequence[str] | None = None,
     ) -> Published:
-        """Promote a checkpoint of a raw session to validated (gates, clean weights, model card)."""
+        """Promote a checkpoint of a raw session to validated (gates, clean weights, model card);
+        `requires=["base@v1.0.0"]` records the artifact versions it needs."""
         from artreg.features.promote import promote_to_validated
 
         return promote_to_validated(
@@ -95,6 +97,7 @@ class ArtifactRepository:
             formats=formats,
             progress=progress,
             options=self.options,
+            requires=requires,
         )
 
     def promote_to_production(
@@ -115,9 +118,12 @@ class ArtifactRepository:
         progress: ProgressFn | None = None,
         sign_key: SigningKey | Path | str | None = None,
         model_signature: Path | str | None = None,
+        requires: Sequence[str] | None = None,
     ) -> Published:
         """Release a validated artifact to production as `name@v<version>`; `sign_key` (an EC
-        private key, PEM) signs its model as `model.sig` (needs `artreg[signing]`)."""
+        private key, PEM) signs its model as `model.sig` (needs `artreg[signing]`).
+        `requires=["base@v1.0.0"]` (default: what the validated artifact recorded) must each be
+        in production at a compatible version, or the release is refused (exit 1)."""
         from artreg.features.release import promote_to_production
 
         return promote_to_production(
@@ -138,10 +144,49 @@ class ArtifactRepository:
             options=self.options,
             sign_key=sign_key,
             model_signature=model_signature,
+            requires=requires,
         )
 
 
 # --- the artifact-hub functions of the second seed ------------------------------------------
+
+
+@overload
+def get_artifact_path(
+    name: str,
+    stage: str | None = ...,
+    version: str | None = ...,
+    pull: bool = ...,
+    repo: Path | str | None = ...,
+    *,
+    remote: str | None = ...,
+    remote_config: Mapping[str, str] | None = ...,
+    lock: Path | str | None = ...,
+    offline: bool | None = ...,
+    verify: str = ...,
+    cache_dir: Path | str | None = ...,
+    as_of: str | datetime | None = ...,
+    with_requirements: Literal[False] = ...,
+) -> Path: ...
+
+
+@overload
+def get_artifact_path(
+    name: str,
+    stage: str | None = ...,
+    version: str | None = ...,
+    pull: bool = ...,
+    repo: Path | str | None = ...,
+    *,
+    remote: str | None = ...,
+    remote_config: Mapping[str, str] | None = ...,
+    lock: Path | str | None = ...,
+    offline: bool | None = ...,
+    verify: str = ...,
+    cache_dir: Path | str | None = ...,
+    as_of: str | datetime | None = ...,
+    with_requirements: Literal[True],
+) -> dict[str, Path]: ...
 
 
 def get_artifact_path(
@@ -158,7 +203,8 @@ def get_artifact_path(
     verify: str = "auto",
     cache_dir: Path | str | None = None,
     as_of: str | datetime | None = None,
-) -> Path:
+    with_requirements: bool = False,
+) -> Path | dict[str, Path]:
     """Path of the model file of `name` (latest production by default), verified before use.
 
     `repo` is a registry clone (default: the one around the cwd) or a registry URL, read without
@@ -168,9 +214,22 @@ def get_artifact_path(
     IntegrityError, and never returns the path, when a file differs from its promoted sha256,
     or when params.yaml's trust policy requires a signature that is missing, invalid or untrusted.
     With `as_of` (a date, an ISO time, a datetime or a commit), resolves in a clone by the tags
-    that existed then.
+    that existed then. With `with_requirements=True` (in a clone), returns a mapping of name
+    to verified path for `name` and everything it requires, transitively, each requirement at
+    the production version that satisfies it, all resolved from one registry state; an unmet
+    requirement or a cycle raises RequirementUnmet.
     """
     full = fetch_url.check_verify(verify)
+    if with_requirements and (
+        lock is not None or (repo is not None and location.is_registry_url(repo))
+    ):
+        from artreg.errors import InputError
+
+        raise InputError(
+            "with_requirements=True reads a registry clone; a lock file or a registry URL "
+            "resolves one artifact at a time",
+            hint="pass repo= a clone of the registry, or fetch each requirement by its own call",
+        )
     if lock is not None:
         pin = lockfile.find(Path(lock), name, stage, version)
         return fetch_url.fetch_pin(
@@ -201,16 +260,24 @@ def get_artifact_path(
         from artreg.features.history import load_as_of
         from artreg.tags import validate_name
 
-        registry, _ = load_as_of(root, as_of, [validate_name(name)])
-    resolved = fetch.resolve(
-        root, name, stage=None if version else stage, version=version, registry=registry
-    )
-    records = records_root(cache_dir)
-    if pull:
-        fetch.pull(root, resolved, remote=remote, records=records, full=full)
+        names = None if with_requirements else [validate_name(name)]
+        registry, _ = load_as_of(root, as_of, names)
+    stage = None if version else stage
+    if with_requirements:
+        every = fetch.resolve_with_requirements(
+            root, name, stage=stage, version=version, registry=registry
+        )
     else:
-        fetch.verify(root, resolved, records=records, full=full)
-    return root / resolved.model
+        every = {name: fetch.resolve(root, name, stage=stage, version=version, registry=registry)}
+    records = records_root(cache_dir)
+    for resolved in every.values():
+        if pull:
+            fetch.pull(root, resolved, remote=remote, records=records, full=full)
+        else:
+            fetch.verify(root, resolved, records=records, full=full)
+    if with_requirements:
+        return {n: root / r.model for n, r in every.items()}
+    return root / every[name].model
 
 
 def verify_artifact(
@@ -257,6 +324,7 @@ def register_artifact(
     approved_by: str | None = None,
     security_review: Mapping[str, Any] | Path | str | None = None,
     sign_key: SigningKey | Path | str | None = None,
+    requires: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Release a ready model file (distilled, LoRA, encoder...) as `model_type@v<version>`;
     `sign_key` (an EC private key, PEM) signs it as `model.sig`.
@@ -264,7 +332,9 @@ def register_artifact(
     The release policy of `promote --to production` applies: the production gates of the
     committed params.yaml (`benchmarks=`, `resource_usage=`), the approval (`approved_by=` or
     ARTREG_APPROVED_BY) and a security review when required (`security_review=`); a refusal
-    names the keyword to add. Returns the updated registry index, as the seed's function did.
+    names the keyword to add. `requires=["base@v1.0.0"]` names the artifact versions it needs
+    (a LoRA adapter's base model, a student's teacher), each in production at a compatible
+    version (else exit 1). Returns the updated registry index, as the seed's function did.
     """
     from artreg import index
     from artreg.features.release import register_model_file
@@ -281,6 +351,7 @@ def register_artifact(
         approved_by=approved_by,
         security_review=security_review,
         sign_key=sign_key,
+        requires=requires,
     )
     return index.load(root)
 

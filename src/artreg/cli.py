@@ -387,6 +387,16 @@ def register(
     help="production: allow a version lower than the latest release.",
 )
 @click.option(
+    "--requires",
+    "requires",
+    metavar="NAME@vX.Y.Z",
+    multiple=True,
+    help="An artifact version this one needs, e.g. a LoRA adapter's base model (repeatable); "
+    "production refuses the release unless it is in production at a compatible version "
+    "(params.yaml requirements.compatibility). Default for production: what the validated "
+    "artifact recorded.",
+)
+@click.option(
     "--sign-model",
     metavar="KEY",
     type=click.Path(dir_okay=False),
@@ -434,6 +444,7 @@ def promote(
     optimize: str | None,
     formats: tuple[str, ...],
     allow_non_monotonic: bool,
+    requires: tuple[str, ...],
     sign_model: str | None,
     sign_model_cert: str | None,
     sign_model_chain: tuple[str, ...],
@@ -452,6 +463,9 @@ def promote(
 
     Example: artreg promote encoder run42_epoch_70_validated --to production --version 1.0.0
     --approved-by alice --sign-model ~/.keys/release-2026.pem
+
+    Example: artreg promote adapter run7_best_validated --to production --version 1.0.0
+    --requires base@v2.1.0 --benchmarks perf/ --approved-by alice
     """
     from artreg.features.promote import promote as run
 
@@ -476,6 +490,7 @@ def promote(
             optimize=optimize,
             formats=formats,
             allow_non_monotonic=allow_non_monotonic,
+            requires=list(requires) if requires else None,
             progress=progress,
             options=_options(publishing),
             fetch=_fetching(),
@@ -678,6 +693,12 @@ def resolve(
 @click.option(
     "--force", is_flag=True, help="Restore work-tree files that differ from the manifest."
 )
+@click.option(
+    "--with-requirements",
+    is_flag=True,
+    help="Also pull every artifact it requires, transitively, each at the production version "
+    "that satisfies it (exit 1 if one is not in production).",
+)
 @json_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
 def pull(
@@ -687,6 +708,7 @@ def pull(
     repo_path: str | None,
     remote: str | None,
     force: bool,
+    with_requirements: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -695,24 +717,34 @@ def pull(
     NAME may also be NAME@vX.Y.Z or NAME#STAGE.
 
     Example: artreg pull encoder --version 1.2.0
+
+    Example: artreg pull adapter --with-requirements
     """
     from artreg.features import fetch
 
     name, stage, version = fetch.target(name, stage, version)
     out = Output(as_json, quiet)
     root = _root(repo_path)
-    resolved = fetch.resolve(root, name, stage=stage, version=version)
-    with out.progress("verifying") as progress:
-        fetched = fetch.pull(root, resolved, remote=remote, force=force, progress=progress)
-    info = {
-        **render.resolved_json(root, resolved),
-        "fetched": fetched,
-        "verified": len(resolved.files),
-    }
-    out.emit(
-        info,
-        f"{root / resolved.model}\n{fetched} objects fetched, {len(resolved.files)} files verified",
-    )
+    if with_requirements:
+        every = fetch.resolve_with_requirements(root, name, stage=stage, version=version)
+    else:
+        every = {name: fetch.resolve(root, name, stage=stage, version=version)}
+    infos, lines = [], []
+    for resolved in every.values():
+        with out.progress("verifying") as progress:
+            fetched = fetch.pull(root, resolved, remote=remote, force=force, progress=progress)
+        infos.append(
+            {
+                **render.resolved_json(root, resolved),
+                "fetched": fetched,
+                "verified": len(resolved.files),
+            }
+        )
+        lines.append(
+            f"{root / resolved.model}\n{fetched} objects fetched, "
+            f"{len(resolved.files)} files verified"
+        )
+    out.emit(infos if with_requirements else infos[0], "\n".join(lines))
 
 
 @main.command()
@@ -735,6 +767,12 @@ def pull(
     help="DVC remote to read from: a remote's name, or (with a URL) its URL (default: the registry's).",
 )
 @remote_config_option
+@click.option(
+    "--with-requirements",
+    is_flag=True,
+    help="Also export every artifact it requires, transitively, each at the production version "
+    "that satisfies it; then each goes into OUT/NAME/ (exit 1 if one is not in production).",
+)
 @json_option
 def get(
     target: str,
@@ -745,6 +783,7 @@ def get(
     out_dir: str,
     remote: str | None,
     remote_config: tuple[str, ...],
+    with_requirements: bool,
     as_json: bool,
 ) -> None:
     """Export a verified copy of a model into a folder (like dvc artifacts get).
@@ -757,10 +796,19 @@ def get(
     Example: artreg get encoder --stage production -o /srv/models
 
     Example: artreg get https://git.example.com/ml/registry.git encoder@v1.2.0 -o /srv/models
+
+    Example: artreg get adapter --with-requirements -o /srv/models
     """
     from artreg.features import fetch
 
     name, stage, version = fetch.target(spec or target, stage, version)
+    if spec is not None and with_requirements:
+        from artreg.errors import InputError
+
+        raise InputError(
+            "--with-requirements reads a registry clone, not a registry URL",
+            hint="run it in a clone (or --repo CLONE), or get each requirement by its own call",
+        )
     if spec is not None:
         from artreg.features import fetch_url
 
@@ -786,6 +834,17 @@ def get(
             hint="set it with `dvc remote modify`",
         )
     root = _root(repo_path)
+    if with_requirements:
+        every = fetch.resolve_with_requirements(root, name, stage=stage, version=version)
+        exported = fetch.export_all(root, every, Path(out_dir), remote=remote, fetch=_fetching())
+        Output(as_json).emit(
+            [
+                {**render.resolved_json(root, r), "written": [str(p) for p in exported[n]]}
+                for n, r in every.items()
+            ],
+            "\n".join(str(p) for paths in exported.values() for p in paths),
+        )
+        return
     resolved = fetch.resolve(root, name, stage=stage, version=version)
     written = fetch.export(root, resolved, Path(out_dir), remote=remote, fetch=_fetching())
     Output(as_json).emit(
@@ -1034,6 +1093,7 @@ def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> N
 
     root = _root(repo_path)
     done = housekeeping.retire(root, spec, wait=wait)
+    _warn(list(done.warnings))
     Output(as_json).emit(*render.written(root, render.plain(done), render.housekeeping(done)))
 
 
@@ -1052,6 +1112,7 @@ def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> No
 
     root = _root(repo_path)
     done = housekeeping.unassign_spec(root, spec, wait=wait)
+    _warn(list(done.warnings))
     Output(as_json).emit(*render.written(root, render.plain(done), render.housekeeping(done)))
 
 

@@ -57,6 +57,14 @@ class VerificationFailed(ArtregError):
         self.problems = problems
 
 
+class RequirementUnmet(ArtregError):
+    """A requirement is not in production at a compatible version, or requirements form a cycle.
+
+    Exit 1, as for a failed gate: a check failed, and the registry is as it was."""
+
+    exit_code = 1
+
+
 class ToolError(ArtregError):
     """git or DVC failed underneath us; the message says which command and why (exit 2)."""
 

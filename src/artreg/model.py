@@ -27,9 +27,17 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any
 
-from artreg.errors import NotFoundError
+from artreg.errors import InputError, NotFoundError
 from artreg.layout import StageDir
-from artreg.tags import STAGES, Action, TagName, message_fields, semver_key
+from artreg.tags import (
+    STAGES,
+    Action,
+    TagName,
+    message_fields,
+    parse_requirement,
+    semver_key,
+    shown,
+)
 
 _UNSET: Any = object()  # an event's folder, before anyone asked for it
 
@@ -37,6 +45,69 @@ _UNSET: Any = object()  # an event's folder, before anyone asked for it
 def iso(timestamp: int) -> str:
     """A unix time as the UTC ISO 8601 string artreg writes everywhere."""
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- requirements: what a release needs of other artifacts -----------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Requirement:
+    """One artifact version a promotion needs (a LoRA adapter's base model, a student's
+    teacher): `name@vX.Y.Z` on the command line, in the tag message and in metadata.json."""
+
+    name: str
+    version: str  # without the leading "v"
+
+    def __str__(self) -> str:
+        return f"{self.name}@v{self.version}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Requirement:
+        return cls(str(data["name"]), str(data["version"]))
+
+
+def requirements(values: Any, field: str = "requires") -> tuple[Requirement, ...]:
+    """`requires=[...]` (or repeated `--requires`) as requirements, each parsed by the one
+    grammar (`tags.parse_requirement`), sorted; one version per name (the same one twice is
+    one requirement)."""
+    if values is None:
+        return ()
+    if isinstance(values, str) or not isinstance(values, (list, tuple, set, frozenset)):
+        raise InputError(
+            f"{field}={shown(str(values))!r}: expected a list of NAME@vX.Y.Z",
+            hint=f'pass {field}=["encoder@v1.2.0"] (on the command line, --requires once per '
+            "requirement)",
+        )
+    found: dict[str, Requirement] = {}
+    for value in values:
+        name, version = parse_requirement(value)
+        if name in found and found[name].version != version:
+            raise InputError(
+                f"{field}: {name} is required twice ({found[name]} and {value})",
+                hint=f"give one version of {name}",
+            )
+        found[name] = Requirement(name, version)
+    return tuple(sorted(found.values()))
+
+
+def requires_line(requires: tuple[Requirement, ...]) -> str:
+    """The `requires:` field of a tag message (empty, so left out, when nothing is required)."""
+    return ", ".join(str(r) for r in requires)
+
+
+def _requires_field(text: str | None) -> tuple[tuple[Requirement, ...], tuple[str, ...]]:
+    """A tag message's `requires:` field: the requirements, and the entries outside the grammar
+    (skipped, so a hand-edited tag cannot break reading; `artreg verify` reports them)."""
+    found, unreadable = set(), []
+    for part in (text or "").split(","):
+        try:
+            found.add(Requirement(*parse_requirement(part.strip())))
+        except InputError:
+            unreadable.append(part.strip())
+    return tuple(sorted(found)), tuple(unreadable) if text is not None else ()
 
 
 # --- tags: events, versions, artifacts ------------------------------------------------------
@@ -111,6 +182,17 @@ class Event:
         return self.fields.get("source")
 
     @property
+    def requires(self) -> tuple[Requirement, ...]:
+        """What the promotion needs, from the tag message's `requires:` line (gto's and
+        Studio's tags have none)."""
+        return _requires_field(self.fields.get("requires"))[0]
+
+    @property
+    def unreadable_requires(self) -> tuple[str, ...]:
+        """Entries of the `requires:` line that are not NAME@vX.Y.Z (a tag edited by hand)."""
+        return _requires_field(self.fields.get("requires"))[1]
+
+    @property
     def by(self) -> str:
         """Who made the change: artreg's `by:` line, else the tagger."""
         return self.fields.get("by") or self.tagger_line
@@ -155,6 +237,14 @@ class Version:
     @property
     def label(self) -> str:
         return f"v{self.version}" if self.registered else self.version
+
+    def requires(self, stage: str | None = None) -> tuple[Requirement, ...]:
+        """What this version needs: as its `stage` assignment's tag says, else its registration
+        (both tags of a release carry the same message)."""
+        event = (self.assignment(stage) if stage else None) or (
+            self.direct[-1] if self.direct else None
+        )
+        return event.requires if event is not None else ()
 
 
 @dataclass
@@ -440,6 +530,7 @@ class Metadata:
     training_curves: str | None = None  # repo-relative path of the raw session's chart
     params_commit: str | None = None  # the commit whose params.yaml the gates came from
     signature: dict[str, Any] | None = None  # model.sig: kind, key fingerprint, signed files
+    requires: tuple[Requirement, ...] = ()  # other artifacts' versions this one needs
     schema_version: int = 1
 
     @property
@@ -479,6 +570,7 @@ class Metadata:
             "notes": self.notes,
             "deployment": self.deployment,
             "signature": self.signature,
+            "requires": [r.to_json() for r in self.requires] if self.requires else None,
         }
         return _without_none(data)
 
@@ -522,6 +614,7 @@ class Metadata:
             training_curves=data.get("training_curves"),
             params_commit=(data.get("gates") or {}).get("params_commit"),
             signature=data.get("signature"),
+            requires=tuple(Requirement.from_json(r) for r in data.get("requires") or ()),
             schema_version=data.get("schema_version", 1),
         )
 

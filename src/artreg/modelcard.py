@@ -80,6 +80,8 @@ def model_card(metadata: dict[str, Any]) -> str:
         ]
     if metadata.get("notes"):
         lines += [str(metadata["notes"]), ""]
+    if metadata.get("requires"):
+        lines += [f"Requires {_requires(metadata)} in production.", ""]
     if metadata.get("training_curves"):
         # Stage folders all sit at artifacts/<stage>/<name>/<id>, so this link works from each.
         lines += [
@@ -112,6 +114,10 @@ def model_card(metadata: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _requires(metadata: dict[str, Any]) -> str:
+    return ", ".join(f"`{r['name']}@v{r['version']}`" for r in metadata["requires"])
+
+
 def changelog(previous: str | None, metadata: dict[str, Any]) -> str:
     """CHANGELOG.md of a release: a new entry on top of the previous release's entries."""
     gates = ", ".join(
@@ -123,6 +129,7 @@ def changelog(previous: str | None, metadata: dict[str, Any]) -> str:
         f"- Source: {metadata['source']['stage']} `{metadata['source']['id']}` (sha256 `{metadata['model']['files'][0]['sha256'][:16]}…`)\n"
         f"- Approved by: {metadata['approval']['approved_by']}\n"
         f"- Gates: {gates or 'none configured'}\n"
+        + (f"- Requires: {_requires(metadata)}\n" if metadata.get("requires") else "")
         + (f"- Notes: {metadata['notes']}\n" if metadata.get("notes") else "")
     )
     header = f"# Changelog of {metadata['name']}\n\n"

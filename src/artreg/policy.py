@@ -17,7 +17,7 @@ from artreg.errors import ArtregError, GateFailed, InputError
 from artreg.fileio import parse_yaml, read_yaml
 from artreg.layout import PARAMS_FILE
 from artreg.model import GateResult
-from artreg.tags import validate_name
+from artreg.tags import semver_key, validate_name
 from artreg.values import pointer_join
 
 if TYPE_CHECKING:
@@ -179,6 +179,7 @@ SECTIONS = (
     "gates",
     "retention",
     "trust",
+    "requirements",
 )  # artreg's part of params.yaml; the rest is the user's
 
 
@@ -192,6 +193,7 @@ class Settings:
     gates: dict[str, Any]
     commit: str | None = None
     retention: dict[str, Any] | None = None  # None: no retention policy, gc keeps everything
+    compatibility: str = "exact"  # params.yaml requirements.compatibility (see `compatible`)
 
     @property
     def source(self) -> str:
@@ -234,6 +236,7 @@ def settings_from(sections: dict[str, Any], commit: str | None = None) -> Settin
         gates=gates if gates is not None else DEFAULT_PARAMS["gates"],
         commit=commit,
         retention=sections.get("retention"),
+        compatibility=(sections.get("requirements") or {}).get("compatibility") or EXACT,
     )
 
 
@@ -277,6 +280,36 @@ def load_settings(root: Path) -> Settings:
             f"(git add {PARAMS_FILE} && git commit), or drop the change ({undo})",
         )
     return settings_from(committed, commit)
+
+
+# --- requirements between artifacts -----------------------------------------------------------
+
+# Exact is the default: an adapter or a student is bound to the very weights it was trained
+# against, and a model's semver promises nothing about its weights, so a base model's new
+# minor release can silently break its adapters. `same-major` is the opt-in for registries
+# whose majors mark such changes.
+EXACT, SAME_MAJOR = "exact", "same-major"
+COMPATIBILITY = (EXACT, SAME_MAJOR)
+
+
+def compatible(required: str, found: str, rule: str) -> bool:
+    """True if version `found` in production satisfies a requirement of version `required`:
+    `exact`, the same version; `same-major`, the same major and not below the required one
+    (semver precedence; a pre-release satisfies only a pre-release requirement of its own
+    version, as with caret ranges)."""
+    if rule == EXACT:
+        return found == required
+    want, have = semver_key(required), semver_key(found)
+    if want[0] != have[0] or have < want:
+        return False
+    return have[3] == 1 or have[:3] == want[:3]
+
+
+def load_compatibility(root: Path) -> str:
+    """params.yaml's `requirements.compatibility` as committed at HEAD (`exact` when unset):
+    for the checks outside a release (verify, the warnings of deprecate and unassign)."""
+    commit = gitrepo.head(root)
+    return settings_from(committed_sections(root, commit) if commit else {}, commit).compatibility
 
 
 # --- retention -------------------------------------------------------------------------------

@@ -121,8 +121,11 @@ def publish(
     source: str = "",
     who: str,
     options: PublishOptions | None = None,
+    requires: str = "",
 ) -> Published:
     """Move the built folder into the registry, commit and tag it: all or nothing.
+
+    `requires` is the `requires:` line of the tag message (`model.requires_line`).
 
     With `branch`, commit on that new branch and make no tags (pull-request mode: `artreg tag`
     makes them after the merge).
@@ -161,7 +164,14 @@ def publish(
         builder.cleanup()
         point("publish:moved")
         start = next_tag_time(events)
-        message = tag_message(title, kind=entry.stage, folder=entry.relpath, source=source, by=who)
+        message = tag_message(
+            title,
+            kind=entry.stage,
+            folder=entry.relpath,
+            source=source,
+            by=who,
+            requires=requires,
+        )
         if branch:
             # Pull-request mode: the branch carries only the new folder. dvc.yaml and
             # registry.json are generated; `artreg tag` writes them on the default branch after
@@ -183,7 +193,7 @@ def publish(
         point("publish:staged")
         txn.before_commit(title, [] if branch else names, message, start, sign)
         commit = gitrepo.commit(
-            root, _commit_message(title, entry.relpath, source, names), paths, sign=sign
+            root, _commit_message(title, entry.relpath, source, names, requires), paths, sign=sign
         )
         point("publish:committed")
         txn.committed(commit)
@@ -194,7 +204,7 @@ def publish(
             point("publish:pushed")
         elif options.push:
             replay = _Replay(
-                root, txn, entry, actions, dvc_entry, title, source, who, sign, git_files
+                root, txn, entry, actions, dvc_entry, title, source, who, sign, git_files, requires
             )
             commit, names = replay.push(options.remote, names)
             point("publish:pushed")
@@ -211,8 +221,15 @@ def publish(
     )
 
 
-def _commit_message(title: str, folder: str, source: str, names: list[str]) -> str:
-    fields = (("folder", folder), ("source", source), ("tags", ", ".join(names)))
+def _commit_message(
+    title: str, folder: str, source: str, names: list[str], requires: str = ""
+) -> str:
+    fields = (
+        ("folder", folder),
+        ("source", source),
+        ("requires", requires),
+        ("tags", ", ".join(names)),
+    )
     return f"{title}\n\n" + "\n".join(f"{k}: {v}" for k, v in fields if v)
 
 
@@ -285,6 +302,7 @@ class _Replay:
     who: str
     sign: bool
     git_files: list[str]
+    requires: str = ""
 
     def push(self, remote: str, names: list[str]) -> tuple[str, list[str]]:
         """Push data, then commit and tags atomically; when origin moved on and the other
@@ -386,7 +404,12 @@ class _Replay:
         dvcyaml.set_artifact(root, entry.name, self.dvc_entry)
         start = next_tag_time(events)
         message = tag_message(
-            self.title, kind=entry.stage, folder=entry.relpath, source=self.source, by=self.who
+            self.title,
+            kind=entry.stage,
+            folder=entry.relpath,
+            source=self.source,
+            by=self.who,
+            requires=self.requires,
         )
         pending = [
             Event(t, _parse(t), PENDING, start + i, self.who, "", message, True, entry)
@@ -398,7 +421,7 @@ class _Replay:
         txn.before_commit(self.title, names, message, start, self.sign)
         commit = gitrepo.commit(
             root,
-            _commit_message(self.title, entry.relpath, self.source, names),
+            _commit_message(self.title, entry.relpath, self.source, names, self.requires),
             paths,
             sign=self.sign,
         )

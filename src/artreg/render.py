@@ -21,7 +21,13 @@ if TYPE_CHECKING:
     from artreg.features.housekeeping import Housekeeping
     from artreg.features.init import InitResult
     from artreg.features.lock import Change
-    from artreg.features.queries import ArtifactSummary, Diff, LineageStep, TrainingCode
+    from artreg.features.queries import (
+        ArtifactSummary,
+        Diff,
+        LineageStep,
+        StageEntry,
+        TrainingCode,
+    )
     from artreg.features.retention import Applied, Plan
     from artreg.features.review import PromotionSummary
     from artreg.features.site import Built
@@ -157,12 +163,22 @@ def init_json(result: InitResult) -> dict[str, Any]:
 # --- reads ------------------------------------------------------------------------------------
 
 
+def _stage_json(entry: StageEntry) -> dict[str, Any]:
+    """One stage of `list`/`show --json`; `requires` only where the version needs something."""
+    data = asdict(entry)
+    if entry.requires:
+        data["requires"] = list(entry.requires)
+    else:
+        del data["requires"]
+    return data
+
+
 def overview_json(data: dict[str, ArtifactSummary]) -> dict[str, Any]:
     return {
         name: {
             "latest": s.latest,
             "deprecated": s.deprecated,
-            "stages": {stage: asdict(e) for stage, e in s.stages.items()},
+            "stages": {stage: _stage_json(e) for stage, e in s.stages.items()},
         }
         for name, s in data.items()
     }
@@ -185,12 +201,15 @@ def overview_text(data: dict[str, ArtifactSummary]) -> str:
 
 
 def artifact_text(data: ArtifactSummary) -> str:
+    needs = any(e.requires for e in data.stages.values())
     rows = [
-        [s, e.version or "-", e.id or "-", e.tag, e.commit[:12]] for s, e in data.stages.items()
+        [s, e.version or "-", e.id or "-", e.tag, e.commit[:12]]
+        + ([", ".join(e.requires) or "-"] if needs else [])
+        for s, e in data.stages.items()
     ]
     return (
         f"{data.name}: latest {data.latest or '-'}{' (deprecated)' if data.deprecated else ''}\n"
-        + table(["stage", "version", "id", "tag", "commit"], rows)
+        + table(["stage", "version", "id", "tag", "commit", *(["requires"] if needs else [])], rows)
     )
 
 
@@ -214,10 +233,14 @@ def resolved_with_files(
 ) -> tuple[dict[str, Any], str]:
     info = resolved_json(root, resolved)
     info["files"] = {rel: {"sha256": d.sha256, "size": d.size} for rel, d in resolved.files.items()}
+    info["requires"] = [str(r) for r in resolved.requires]
     if signature is not None:
         info["signature"] = signature
     text = (
-        "\n".join(f"{k}: {v}" for k, v in info.items() if k not in ("files", "signature"))
+        "\n".join(
+            f"{k}: {v}" for k, v in info.items() if k not in ("files", "signature", "requires")
+        )
+        + (f"\nrequires: {', '.join(info['requires'])}" if resolved.requires else "")
         + (f"\nsignature: {signature_text(signature)}" if signature else "")
         + "\nfiles:\n"
         + "\n".join(f"  {rel}  {d.size:,} B  {d.sha256}" for rel, d in resolved.files.items())
@@ -284,6 +307,7 @@ def lineage_json(chain: Sequence[LineageStep | TrainingCode]) -> list[dict[str, 
                 "files": _files_json(step.files),
                 "source": _source_json(step.source),
                 "training_code": step.training_code,
+                "requires": [str(r) for r in step.requires],
             }
         )
     return out
@@ -306,6 +330,8 @@ def lineage_text(chain: Sequence[LineageStep | TrainingCode]) -> str:
         )
         if step.approved_by:
             lines.append(f"      approved by {step.approved_by}")
+        if step.requires:
+            lines.append(f"      requires {', '.join(str(r) for r in step.requires)}")
         for gate in step.gates:
             lines.append(
                 f"      gate {gate.metric} = {gate.value} ({gate.op} {gate.threshold}): {'pass' if gate.passed else 'FAIL'}"
@@ -428,6 +454,18 @@ def summary_markdown(summaries: Sequence[PromotionSummary]) -> str:
             if source and source.commit:
                 chain.append(f"training code `{str(source.commit)[:12]}`")
             lines += ["", "### Lineage", "", " ← ".join(chain)]
+            if s.requires:
+                lines += [
+                    "",
+                    "### Requires",
+                    "",
+                    "| requirement | in production |",
+                    "| --- | --- |",
+                ]
+                lines += [
+                    f"| `{r.requirement}` | {'✅' if r.met else '❌'} {r.detail} |"
+                    for r in s.requires
+                ]
             if s.signature:
                 lines += ["", "### Signature", "", _signature_markdown(s.signature)]
             if s.training_curves:

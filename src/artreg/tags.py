@@ -232,38 +232,66 @@ SPEC_FORMS = (
 )
 
 
-def _bad_spec(spec: str, why: str) -> InputError:
-    return InputError(f"malformed spec {shown(spec)!r}: {why}", hint=f"write {SPEC_FORMS}")
+def _bad(text: str, why: str, what: str = "spec", forms: str = SPEC_FORMS) -> InputError:
+    return InputError(f"malformed {what} {shown(text)!r}: {why}", hint=f"write {forms}")
 
 
 def parse_spec(spec: str) -> Spec:
     """`NAME`, `NAME@vX.Y.Z` (the `v` may be left out) or `NAME#STAGE`; anything else is an
     InputError, so that a spec with a part missing never acts on more than was asked."""
+    return _parse_spec(spec, "spec", SPEC_FORMS)
+
+
+def _parse_spec(spec: str, what: str, forms: str) -> Spec:
     if not spec:
-        raise _bad_spec(spec, "it is empty")
+        raise _bad(spec, "it is empty", what, forms)
     marks = [c for c in spec if c in "@#"]
     if len(marks) > 1:
-        raise _bad_spec(
-            spec, "a spec holds one '@' or one '#'; tag names such as NAME#STAGE#N are not specs"
+        raise _bad(
+            spec,
+            "a spec holds one '@' or one '#'; tag names such as NAME#STAGE#N are not specs",
+            what,
+            forms,
         )
     if not marks:
         return Spec(validate_name(spec), None, None)
     name, mark, rest = spec.partition(marks[0])
     if not name:
-        raise _bad_spec(spec, f"no artifact name before {mark!r}")
+        raise _bad(spec, f"no artifact name before {mark!r}", what, forms)
     validate_name(name)
     if mark == "@":
         if not rest:
-            raise _bad_spec(spec, "no version after '@'")
+            raise _bad(spec, "no version after '@'", what, forms)
         bare = rest.removeprefix("v")
         if not SEMVER_RE.fullmatch(bare):
-            raise _bad_spec(spec, f"{rest!r} is not a semantic version such as v1.2.0")
+            raise _bad(spec, f"{rest!r} is not a semantic version such as v1.2.0", what, forms)
         return Spec(name, None, bare)
     if not rest:
-        raise _bad_spec(spec, "no stage after '#'")
+        raise _bad(spec, "no stage after '#'", what, forms)
     if rest not in STAGES:
-        raise _bad_spec(spec, f"unknown stage {rest!r}; the stages are {', '.join(STAGES)}")
+        raise _bad(spec, f"unknown stage {rest!r}; the stages are {', '.join(STAGES)}", what, forms)
     return Spec(name, rest, None)
+
+
+REQUIREMENT_FORM = "NAME@vX.Y.Z, e.g. encoder@v1.2.0 (the artifact and the version it needs)"
+
+
+def parse_requirement(text: str) -> tuple[str, str]:
+    """`NAME@vX.Y.Z` (the `v` may be left out): what a release needs of another artifact, as
+    (name, version without the `v`). A stage, a bare name or anything else is an InputError."""
+    if not isinstance(text, str):
+        raise InputError(
+            f"requirement {shown(str(text))!r} is not text", hint=f"write {REQUIREMENT_FORM}"
+        )
+    spec = _parse_spec(text, "requirement", REQUIREMENT_FORM)
+    if spec.version is None:
+        raise _bad(
+            text,
+            "it names no version; a requirement pins the version it was made with",
+            "requirement",
+            REQUIREMENT_FORM,
+        )
+    return spec.name, spec.version
 
 
 # --- counters and the tag clock -----------------------------------------------------------------
@@ -290,7 +318,7 @@ def next_tag_time(events: Iterable[_Tagged]) -> int:
 
 # --- tag messages: readable by people, parsable by artreg ----------------------------------
 
-MESSAGE_KEYS = ("folder", "source", "by", "kind")
+MESSAGE_KEYS = ("folder", "source", "by", "kind", "requires")
 
 
 def _one_line(value: str) -> str:

@@ -23,7 +23,16 @@ from artreg.features.fetch import resolve
 from artreg.features.queries import overview
 from artreg.features.register import register_raw
 
-from helpers import EXAMPLES, RELEASE_INPUTS, clone_repo, git, release, run_tool, snapshot
+from helpers import (
+    EXAMPLES,
+    RELEASE_INPUTS,
+    clone_repo,
+    flip_byte,
+    git,
+    release,
+    run_tool,
+    snapshot,
+)
 
 RESULTS = EXAMPLES / "validation_results.json"
 
@@ -191,19 +200,12 @@ def test_pull_fetches_only_that_artifacts_objects(
     assert not (clone / "artifacts/raw/decoder/d1/checkpoints").exists()
 
 
-def _flip(path: Path) -> None:
-    path.chmod(0o644)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    path.write_bytes(bytes(data))
-
-
 def test_a_flipped_byte_in_the_work_tree_is_refused_everywhere(
     registry: Path, checkpoint_dir: Path, cli
 ) -> None:
     release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
     model = registry / "artifacts/production/encoder/v1.0.0/model.pt"
-    _flip(model)
+    flip_byte(model)
     for args in (("resolve", "encoder"), ("pull", "encoder")):
         result = cli(*args, cwd=registry)
         assert result.exit_code == 1, args
@@ -222,7 +224,7 @@ def test_a_flipped_byte_in_the_dvc_cache_is_refused(registry: Path, checkpoint_d
     release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
     model = registry / "artifacts/production/encoder/v1.0.0/model.pt"
     md5 = (model.parent / "model.pt.dvc").read_text().split()[3]
-    _flip(registry / ".dvc/cache/files/md5" / md5[:2] / md5[2:])
+    flip_byte(registry / ".dvc/cache/files/md5" / md5[:2] / md5[2:])
     model.unlink()
     with pytest.raises((IntegrityError, NotFoundError)) as refused:
         get_artifact_path("encoder", repo=registry)
@@ -236,7 +238,7 @@ def test_a_flipped_byte_in_a_local_remote_is_refused(
     release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
     run_tool("dvc", "push", "--quiet", cwd=registry)
     md5 = (registry / "artifacts/production/encoder/v1.0.0/model.pt.dvc").read_text().split()[3]
-    _flip(registry / ".dvc-storage/files/md5" / md5[:2] / md5[2:])
+    flip_byte(registry / ".dvc-storage/files/md5" / md5[:2] / md5[2:])
     clone = clone_repo(registry, tmp_path / "clone")
     result = cli("pull", "encoder", cwd=clone)
     # DVC checks objects of a *local* remote itself, discards the altered one and reports it

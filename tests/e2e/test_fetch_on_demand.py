@@ -18,17 +18,18 @@ from artreg.features.init import init_registry
 from artreg.features.promote import promote_to_validated
 from artreg.features.register import register_raw
 
-from helpers import EXAMPLES, Snapshot, clone_repo, git, release, run_tool, snapshot
+from helpers import (
+    EXAMPLES,
+    RELEASE_ARGS,
+    Snapshot,
+    clone_repo,
+    git,
+    release,
+    run_tool,
+    snapshot,
+)
 
 RESULTS = EXAMPLES / "validation_results.json"
-RELEASE_ARGS = (
-    "--benchmarks",
-    str(EXAMPLES / "benchmarks.json"),
-    "--resources",
-    str(EXAMPLES / "resource_usage.json"),
-    "--approved-by",
-    "rm",
-)
 
 
 def _cache_objects(root: Path) -> set[str]:

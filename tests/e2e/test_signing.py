@@ -34,6 +34,7 @@ from artreg.signing import SigningKey, fingerprint
 from helpers import (
     BIN,
     EXAMPLES,
+    RELEASE_ARGS,
     RELEASE_INPUTS,
     clone_repo,
     git,
@@ -133,12 +134,7 @@ def promote_args(vid: str, version: str = "1.0.0") -> list[str]:
         "production",
         "--version",
         version,
-        "--benchmarks",
-        str(EXAMPLES / "benchmarks.json"),
-        "--resources",
-        str(EXAMPLES / "resource_usage.json"),
-        "--approved-by",
-        "rm",
+        *RELEASE_ARGS,
     ]
 
 

@@ -22,6 +22,15 @@ def git(root: Path, *args: str) -> str:
     ).stdout
 
 
+def ref_line(tag: str, commit: str, date: int, message: str = "", kind: str = "tag") -> str:
+    """One tag as `git for-each-ref --format=state.FOR_EACH_REF_FORMAT` prints it, for
+    building a registry state without git (`kind="commit"`: a lightweight tag)."""
+    peeled = commit if kind == "tag" else ""
+    obj = "f" * 40 if kind == "tag" else commit
+    fields = [kind, tag, obj, peeled, str(date), "Ann", "<ann@example.com>", message]
+    return "\x1e" + "\x00".join(fields)
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What must be exactly as before after a refused command."""
@@ -95,6 +104,15 @@ RELEASE_INPUTS = {
     "resource_usage": EXAMPLES / "resource_usage.json",
     "approved_by": "rm",
 }
+# The same inputs as `artreg promote --to production` options.
+RELEASE_ARGS = (
+    "--benchmarks",
+    str(EXAMPLES / "benchmarks.json"),
+    "--resources",
+    str(EXAMPLES / "resource_usage.json"),
+    "--approved-by",
+    "rm",
+)
 
 
 def release(root: Path, name: str, session: str, ckpt: Path, version: str) -> str:
@@ -108,6 +126,26 @@ def release(root: Path, name: str, session: str, ckpt: Path, version: str) -> st
     register_raw(root, name, session, ckpt)
     vid = promote_to_validated(root, name, session, "best", EXAMPLES / "validation_results.json").id
     return promote_to_production(root, name, vid, version, **RELEASE_INPUTS).commit
+
+
+def flip_byte(path: Path) -> None:
+    """Flip one bit in the middle of a file (made writable first, as DVC leaves it read-only)."""
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def tiny_safetensors(path: Path, seed: int, shapes: dict[str, tuple[int, ...]]) -> Path:
+    """A real safetensors file of float32 tensors (e.g. a LoRA adapter's `lora_A`/`lora_B`),
+    written with the `safetensors` package; `seed` makes the bytes differ per model."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: rng.standard_normal(v).astype(np.float32) for k, v in shapes.items()}, path)
+    return path
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,9 @@ from artreg.model import Event
 from artreg.state import FOR_EACH_REF_FORMAT, fold, parse_for_each_ref
 from artreg.tags import next_counter, next_tag_time, parse_tag, tag_message
 
+from helpers import ref_line as line
+
 C1, C2, C3 = "a" * 40, "b" * 40, "c" * 40
-
-
-def line(tag: str, commit: str, date: int, message: str = "", kind: str = "tag") -> str:
-    """One record as `for-each-ref --format=FOR_EACH_REF_FORMAT` prints it."""
-    peeled = commit if kind == "tag" else ""
-    obj = "f" * 40 if kind == "tag" else commit
-    fields = [kind, tag, obj, peeled, str(date), "Ann", "<ann@example.com>", message]
-    return "\x1e" + "\x00".join(fields)
 
 
 def artreg_message(folder: str) -> str:

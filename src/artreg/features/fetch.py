@@ -25,7 +25,7 @@ from artreg.hashing import (
     hash_files,
 )
 from artreg.layout import StageDir, model_files
-from artreg.model import Event, Manifest, Registry
+from artreg.model import Event, Manifest, Registry, Requirement
 from artreg.tags import STAGES, parse_spec, validate_name, validate_semver
 
 
@@ -42,6 +42,7 @@ class Resolved:
     primary: str  # the model file, relative to the folder
     files: dict[str, FileDigest]  # every file of the manifest, as committed
     dvc_files: frozenset[str]
+    requires: tuple[Requirement, ...] = ()  # what it needs, as its tag message says
 
     @property
     def model(self) -> str:
@@ -152,7 +153,30 @@ def resolve(
         record_.primary,
         files,
         record_.dvc_files,
+        record.requires,
     )
+
+
+def resolve_with_requirements(
+    root: Path,
+    name: str,
+    stage: str | None = None,
+    version: str | None = None,
+    registry: Registry | None = None,
+) -> dict[str, Resolved]:
+    """`name` and everything it requires, transitively, each required name at the production
+    version that satisfies it (params.yaml's `requirements.compatibility`), all from one
+    registry state. An unmet requirement or a cycle raises RequirementUnmet (exit 1)."""
+    from artreg.policy import load_compatibility
+    from artreg.requirements import closure
+
+    registry = registry or state.load(root, folders="none")
+    top = resolve(root, name, stage=stage, version=version, registry=registry)
+    needed = closure(registry, top.name, top.requires, load_compatibility(root))
+    found = {top.name: top}
+    for dep in needed:
+        found[dep] = resolve(root, dep, stage="production", registry=registry)
+    return found
 
 
 def stage_file(
@@ -420,6 +444,33 @@ def export(
             )
     pull(root, resolved, remote=remote, progress=progress)
     return copy_verified(resolved.folder.path(root), targets, resolved.files, progress)
+
+
+def export_all(
+    root: Path,
+    resolved: Mapping[str, Resolved],
+    out: Path,
+    remote: str | None = None,
+    progress: ProgressFn | None = None,
+    fetch: bool = True,
+) -> dict[str, list[Path]]:
+    """`get --with-requirements`: each artifact's model file(s) into `out/NAME/`, verified.
+    Every target is checked first and every artifact pulled before anything is copied."""
+    targets = {name: export_targets(out / name, r.primary, r.files) for name, r in resolved.items()}
+    for name, r in resolved.items():
+        if not fetch:
+            absent = [rel for rel in targets[name] if not (r.folder.path(root) / rel).is_file()]
+            if absent:
+                raise NotFoundError(
+                    f"{r.folder.relpath}/{absent[0]}: not pulled, and --no-fetch forbids "
+                    "fetching it",
+                    hint=f"run `artreg pull {r.name} --with-requirements` (or leave out --no-fetch)",
+                )
+        pull(root, r, remote=remote, progress=progress)
+    return {
+        name: copy_verified(r.folder.path(root), targets[name], r.files, progress)
+        for name, r in resolved.items()
+    }
 
 
 def export_targets(out: Path, primary: str, files: Iterable[str]) -> dict[str, Path]:

@@ -34,6 +34,7 @@ class Housekeeping:
     tag: str
     target: str  # the commit the tag points at
     commit: str  # the commit that refreshed registry.json
+    warnings: tuple[str, ...] = ()  # production artifacts whose requirement this took away
 
 
 def _apply(
@@ -57,6 +58,7 @@ def _apply(
         parsed = parse_tag(tag)
         assert parsed is not None
         pending = Event(tag, parsed, pointed, stamp, who, "", message, True)
+        warnings = _dependants(root, events, pending)
         index.write(root, with_pending(root, events, [pending]))
         gitrepo.add(root, [REGISTRY_JSON])
         # Unassign and deregister tag the version's own commit, as GTO resolves them by it;
@@ -66,7 +68,25 @@ def _apply(
         txn.committed(commit)
         txn.make_tags()
         pointed = target or commit
-    return Housekeeping(tag, pointed, commit)
+    return Housekeeping(tag, pointed, commit, warnings)
+
+
+def _dependants(root: Path, events: list[Event], pending: Event) -> tuple[str, ...]:
+    """The production artifacts whose requirement `pending` takes out of production: the
+    change is made all the same (retiring a model must stay possible), with a warning naming
+    each dependant, which `artreg verify` then reports until it is resolved."""
+    from artreg.policy import load_compatibility
+    from artreg.requirements import newly_broken
+
+    broken = newly_broken(
+        state.fold(events), state.fold([*events, pending]), load_compatibility(root)
+    )
+    return tuple(
+        f"{b.name} {b.version} in production requires {b.unmet.requirement}, which "
+        f"{pending.tag} takes out of production ({b.unmet.why}); release {b.name} without it, "
+        f"or a compatible {b.unmet.requirement.name} to production"
+        for b in broken
+    )
 
 
 def deprecate(root: Path, name: str, wait: float = 0.0) -> Housekeeping:

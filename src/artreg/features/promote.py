@@ -28,10 +28,11 @@ from artreg.layout import (
     raw_dir,
     validated_dir,
 )
-from artreg.model import Manifest, Metadata, ModelFile, ModelInfo, Source
+from artreg.model import Manifest, Metadata, ModelFile, ModelInfo, Source, requires_line
 from artreg.modelcard import model_card
 from artreg.policy import check_gates, load_settings, resolve_name
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso, publish
+from artreg.requirements import declared
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, validate_id
 from artreg.values import plain_input
@@ -243,6 +244,7 @@ def finish(
         source=source,
         who=metadata.created_by,
         options=options,
+        requires=requires_line(metadata.requires),
     )
     published.gates = metadata.gates
     published.model = f"{entry.relpath}/{primary.path}"
@@ -340,13 +342,16 @@ def promote_to_validated(
     fetch: bool = True,
     sign_key: SigningKey | Path | str | None = None,
     model_signature: Path | str | None = None,
+    requires: Any = None,
 ) -> Published:
     """Promote one checkpoint of a raw session: gates, clean weights, model card; commit + tag.
-    With `sign_key`, the model is signed as `model.sig` (see `release.promote_to_production`)."""
+    With `sign_key`, the model is signed as `model.sig` (see `release.promote_to_production`);
+    `requires` (`["base@v1.0.0"]`) records what it needs, carried to its production release."""
     # 1. Check everything first.
     check_options(options)
     settings = load_settings(root)
     name = resolve_name(root, name)
+    needs = declared(requires, name)
     session_id = validate_id(session_id, "session id")
     validate_id(checkpoint.replace("/", "_"), "checkpoint name")
     vid = validate_id(
@@ -427,6 +432,7 @@ def promote_to_validated(
             gates=results,
             params_commit=settings.commit,
             model=ModelInfo(files, parameter_count, dropped_training_state=dropped),
+            requires=needs,
         )
         return finish(
             root,
@@ -458,6 +464,7 @@ def promote(
     fetch: bool = True,
     sign_key: SigningKey | Path | str | None = None,
     model_signature: Path | str | None = None,
+    requires: Any = None,
     **release: Any,
 ) -> Published:
     """`artreg promote NAME ID --to STAGE`: the options each stage needs, then its promotion."""
@@ -480,6 +487,7 @@ def promote(
             fetch=fetch,
             sign_key=sign_key,
             model_signature=model_signature,
+            requires=requires,
         )
     if to != "production":
         raise InputError(f"cannot promote to {to!r}", hint="use --to validated or --to production")
@@ -498,5 +506,6 @@ def promote(
         fetch=fetch,
         sign_key=sign_key,
         model_signature=model_signature,
+        requires=requires,
         **release,
     )

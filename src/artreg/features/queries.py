@@ -14,7 +14,17 @@ from artreg.errors import NotFoundError
 from artreg.features.fetch import Resolved, resolve
 from artreg.fileio import parse_json
 from artreg.layout import StageDir, raw_dir, validated_dir
-from artreg.model import Event, GateResult, Manifest, ManifestFile, Metadata, Registry, Source, iso
+from artreg.model import (
+    Event,
+    GateResult,
+    Manifest,
+    ManifestFile,
+    Metadata,
+    Registry,
+    Requirement,
+    Source,
+    iso,
+)
 from artreg.tags import parse_spec, validate_name
 
 # --- list and show ----------------------------------------------------------------------------
@@ -29,6 +39,7 @@ class StageEntry:
     folder: str | None
     commit: str
     tag: str
+    requires: tuple[str, ...] = ()  # NAME@vX.Y.Z this stage's version needs (its tag says)
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,7 @@ def overview(
                 folder=folder.relpath if folder else None,
                 commit=holder.commit,
                 tag=event.tag,
+                requires=tuple(str(r) for r in event.requires),
             )
         result[name] = ArtifactSummary(
             name, f"v{latest.version}" if latest else None, artifact.deprecated, stages
@@ -114,6 +126,7 @@ class LineageStep:
     files: dict[str, ManifestFile]
     source: Source | None
     training_code: dict[str, Any] | None
+    requires: tuple[Requirement, ...] = ()  # the artifact versions this folder needs
 
 
 @dataclass(frozen=True)
@@ -149,6 +162,7 @@ def _step(root: Path, registry: Registry, folder: StageDir) -> LineageStep:
         files=manifest.files,
         source=metadata.source if metadata else None,
         training_code=manifest.provenance.get("training_code"),
+        requires=metadata.requires if metadata else (),
     )
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from artreg import schemas, state
 from artreg.deployment import dockerfile, kubernetes
-from artreg.errors import ConflictError, InputError, NotFoundError
+from artreg.errors import ConflictError, GateFailed, InputError, NotFoundError
 from artreg.features.promote import (
     check_formats,
     committed_source,
@@ -25,10 +25,20 @@ from artreg.features.promote import (
 from artreg.fileio import dump_json, read_json, read_yaml
 from artreg.hashing import ProgressFn, check_single_file
 from artreg.layout import PYTORCH_SUFFIXES, StageDir, production_dir, validated_dir
-from artreg.model import Approval, GateResult, Metadata, ModelFile, ModelInfo, Source
+from artreg.model import (
+    Approval,
+    GateResult,
+    Metadata,
+    ModelFile,
+    ModelInfo,
+    Registry,
+    Requirement,
+    Source,
+)
 from artreg.modelcard import changelog
 from artreg.policy import Settings, approver, evaluate, gate_failure, load_settings, resolve_name
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso
+from artreg.requirements import closure, declared, unmet
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, is_semver, semver_key, validate_id, validate_semver
 from artreg.values import plain_input
@@ -86,7 +96,7 @@ def _security_review(value: Mapping[str, Any] | Path | str | None) -> dict[str, 
     return data
 
 
-def existing_releases(root: Path, name: str) -> list[str]:
+def existing_releases(root: Path, name: str, registry: Registry | None = None) -> list[str]:
     """Versions of `name` released so far: production folders and version tags."""
     folder = root / "artifacts" / "production" / name
     versions = (
@@ -94,19 +104,23 @@ def existing_releases(root: Path, name: str) -> list[str]:
         if folder.is_dir()
         else set()
     )
-    registry = state.load(root, folders="none")
+    registry = registry or state.load(root, folders="none")
     if name in registry.artifacts:
         versions |= {v.version for v in registry.artifacts[name].versions if v.registered}
     return sorted((v for v in versions if is_semver(v)), key=semver_key)
 
 
 def check_new_version(
-    root: Path, name: str, version: str, allow_non_monotonic: bool = False
+    root: Path,
+    name: str,
+    version: str,
+    allow_non_monotonic: bool = False,
+    registry: Registry | None = None,
 ) -> list[str]:
     """The one version check of every path to production: semantic, new, and (unless allowed)
     not below the latest release. Returns the versions released so far."""
     entry = production_dir(name, version)
-    released = existing_releases(root, name)
+    released = existing_releases(root, name, registry)
     if version in released or entry.path(root).exists():
         raise ConflictError(
             f"{name} v{version} is released already",
@@ -147,6 +161,33 @@ class ReleaseChecks:
     gates: list[GateResult]
     params_commit: str | None
     approval: Approval
+    requires: tuple[Requirement, ...] = ()
+
+
+def _check_requirements(
+    registry: Registry, settings: Settings, name: str, requires: tuple[Requirement, ...]
+) -> None:
+    """Each requirement in production at a compatible version (params.yaml's rule), and
+    theirs in turn, with no cycle back to `name`: else exit 1 naming what is missing."""
+    rule = settings.compatibility
+    missing = unmet(registry, requires, rule)
+    if missing:
+        raise GateFailed(
+            f"{name} requires what production does not hold: " + "; ".join(str(m) for m in missing),
+            [m.as_gate(rule).as_dict() for m in missing],
+            hint="release "
+            + ", ".join(str(m.requirement) for m in missing)
+            + " to production first"
+            + (
+                f", or require the version production holds ({settings.source} sets "
+                f"requirements.compatibility: {rule})"
+                if any(m.found for m in missing)
+                else ""
+            ),
+        )
+    # What they require in turn must hold too, and must not lead back to `name` (a cycle):
+    # RequirementUnmet (exit 1) names the chain.
+    closure(registry, name, requires, rule)
 
 
 def check_release(
@@ -160,15 +201,18 @@ def check_release(
     approved_by: str | None = None,
     security_review: Mapping[str, Any] | Path | str | None = None,
     allow_non_monotonic: bool = False,
+    requires: tuple[Requirement, ...] = (),
 ) -> ReleaseChecks:
     """The release policy, shared by `promote --to production` and `register_artifact`.
 
     A new semver, not below the latest release; the production gates of the committed
     params.yaml met by the benchmarks and resource usage; the security review and approval
-    that params.yaml requires. A refusal names the keyword (and option) to add.
+    that params.yaml requires; every requirement in production at a compatible version. A
+    refusal names the keyword (and option) to add, or the requirement to release.
     """
     version = validate_semver(version)
-    released = check_new_version(root, name, version, allow_non_monotonic)
+    registry = state.load(root, folders="none")
+    released = check_new_version(root, name, version, allow_non_monotonic, registry)
     bench, usage = _benchmarks(benchmarks, resource_usage)
     review = _security_review(security_review)
     who = approver(approved_by)
@@ -205,6 +249,7 @@ def check_release(
             + "), and none was given",
             hint="; ".join(f"pass {KEYWORDS[k]}" for k in missing),
         )
+    _check_requirements(registry, settings, name, requires)
     return ReleaseChecks(
         version=version,
         released=released,
@@ -214,6 +259,7 @@ def check_release(
         gates=results,
         params_commit=settings.commit,
         approval=Approval(who or f"not required ({settings.source})", now_iso()),
+        requires=requires,
     )
 
 
@@ -247,8 +293,12 @@ def promote_to_production(
     fetch: bool = True,
     sign_key: SigningKey | Path | str | None = None,
     model_signature: Path | str | None = None,
+    requires: Any = None,
 ) -> Published:
     """Release a validated artifact as `<name>@v<version>`: gates, approval, deployment files.
+
+    `requires` (`["base@v1.0.0", ...]`; default: what the validated artifact recorded) names
+    the artifact versions it needs, each in production at a compatible version, or exit 1.
 
     With `sign_key` (an EC private key, or a SigningKey with a certificate), the model is signed
     in the OpenSSF model-signing format as `model.sig`; `model_signature` commits a bundle made
@@ -272,6 +322,7 @@ def promote_to_production(
             f"{source.relpath}: has no metadata.json", hint="promote from a validated artifact"
         )
     src_meta = committed.metadata
+    needs = declared(requires, name, inherited=src_meta.requires)
     deploy = _deployment(deployment_config)
     checks = check_release(
         root,
@@ -283,6 +334,7 @@ def promote_to_production(
         approved_by=approved_by,
         security_review=security_review,
         allow_non_monotonic=allow_non_monotonic,
+        requires=needs,
     )
     entry = production_dir(name, checks.version)
     model_src = src_meta.model.primary
@@ -345,6 +397,7 @@ def promote_to_production(
             security_review=checks.security_review,
             notes=notes,
             deployment=deploy,
+            requires=checks.requires,
         )
         return _release(
             root,
@@ -422,13 +475,16 @@ def register_model_file(
     security_review: Mapping[str, Any] | Path | str | None = None,
     options: PublishOptions | None = None,
     sign_key: SigningKey | Path | str | None = None,
+    requires: Any = None,
 ) -> Published:
     """Release a ready model file (no training session behind it) as `name@v<version>`, under
-    the same release policy as `promote --to production` (gates, security review, approval)."""
+    the same release policy as `promote --to production` (gates, security review, approval,
+    `requires` in production)."""
     check_options(options)
     settings = load_settings(root)
     name = resolve_name(root, name)
     version = validate_semver(version)
+    needs = declared(requires, name)
     if not file_path.is_file():
         raise InputError(f"{file_path}: model file not found", hint="check the path")
     check_single_file(file_path)
@@ -442,6 +498,7 @@ def register_model_file(
         resource_usage=resource_usage,
         approved_by=approved_by,
         security_review=security_review,
+        requires=needs,
     )
     signature = signature_plan(root, "production", sign_key, None)
     who = actor(root)
@@ -467,6 +524,7 @@ def register_model_file(
             approval=checks.approval,
             security_review=checks.security_review,
             notes=notes,
+            requires=checks.requires,
         )
         return _release(
             root,

@@ -22,8 +22,18 @@ from artreg.fileio import read_json
 from artreg.gitrepo import creation_commits
 from artreg.integrity import folder_problems
 from artreg.layout import DVC_YAML, REGISTRY_JSON, StageDir, stage_folders
-from artreg.model import Event, GateResult, Manifest, ManifestFile, Metadata, Registry, Source
+from artreg.model import (
+    Event,
+    GateResult,
+    Manifest,
+    ManifestFile,
+    Metadata,
+    Registry,
+    Source,
+    requires_line,
+)
 from artreg.publish import actor
+from artreg.requirements import Status, statuses
 from artreg.tags import STAGES, Action, format_tag, next_counter, next_tag_time, tag_message
 
 # --- tagging merged promotions --------------------------------------------------------------
@@ -73,6 +83,17 @@ def _dvc_entry(root: Path, folder: StageDir) -> dict[str, Any]:
     return dvcyaml.entry_for(folder.stage, folder.name, folder.entry, folder.relpath, primary, sha)
 
 
+def _requires(root: Path, folder: StageDir) -> str:
+    """The `requires:` line of a merged promotion's tags, from its committed metadata.json
+    (the tag message is what the registry state reads requirements from)."""
+    path = folder.path(root) / "metadata.json"
+    if folder.stage == "raw" or not path.is_file():
+        return ""
+    return requires_line(
+        Metadata.from_json(read_json(path, f"{folder.relpath}/metadata.json")).requires
+    )
+
+
 def tag_merged(
     root: Path, push: bool = False, remote: str = "origin", wait: float = 0.0
 ) -> list[str]:
@@ -117,6 +138,7 @@ def tag_merged(
                 kind=folder.stage,
                 folder=folder.relpath,
                 by=who,
+                requires=_requires(root, folder),
             )
             tags = [
                 format_tag(
@@ -199,6 +221,7 @@ class PromotionSummary:
     training_curves: str | None
     files: dict[str, ManifestFile]
     signature: dict[str, Any] | None = None  # model.sig as the trust policy sees it
+    requires: tuple[Status, ...] = ()  # what it needs, and whether production holds it
 
 
 def _metrics(root: Path, rev: str, folder: StageDir) -> dict[str, Any]:
@@ -252,10 +275,17 @@ def _production_baseline(
 
 def summaries(root: Path, folders: list[StageDir], rev: str = "HEAD") -> list[PromotionSummary]:
     """What the pull-request description shows of each promoted folder."""
+    from artreg.policy import load_compatibility
+
     found = []
+    registry: Registry | None = None
     for folder in folders:
         meta_json = gitrepo.json_at(root, rev, f"{folder.relpath}/metadata.json")
         meta = Metadata.from_json(meta_json) if meta_json else None
+        needs: tuple[Status, ...] = ()
+        if meta is not None and meta.requires:
+            registry = registry or state.load(root, folders="none")
+            needs = statuses(registry, meta.requires, load_compatibility(root))
         manifest_json = gitrepo.json_at(root, rev, f"{folder.relpath}/manifest.json")
         manifest = Manifest.from_json(manifest_json) if manifest_json else None
         raw = folder.stage == "raw"
@@ -271,6 +301,7 @@ def summaries(root: Path, folders: list[StageDir], rev: str = "HEAD") -> list[Pr
                 training_curves=meta.training_curves if meta else None,
                 files=manifest.files if manifest else {},
                 signature=None if raw or manifest is None else _signature(root, rev, manifest),
+                requires=needs,
             )
         )
     return found

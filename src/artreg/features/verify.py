@@ -6,7 +6,8 @@ tag's commit holds its folder and a dvc.yaml pointing into it; registry.json and
 date; an untagged promotion (a pull request's) takes no released version and no folder the base
 branch holds from another promotion; no large or model file tracked by git; no credential in a
 tracked DVC config; no unfinished transaction; model signatures where params.yaml's trust policy
-requires them; optionally every DVC object present in the remote, and git signatures.
+requires them; every production artifact's requirements in production at a compatible
+version; optionally every DVC object present in the remote, and git signatures.
 """
 
 from __future__ import annotations
@@ -62,6 +63,37 @@ def _check_tags(root: Path, registry: Registry, report: Report) -> None:
                 f"tag {record.tag}: dvc.yaml at {record.commit[:12]} points "
                 f"artifacts.{record.parsed.name}.path at {path or 'nothing'}, not into {folder.relpath}"
             )
+
+
+def _check_requirements(root: Path, registry: Registry, report: Report) -> None:
+    """Every production artifact's requirements in production at a compatible version (the
+    rule of params.yaml at HEAD): a dependency deprecated, deregistered or unassigned since
+    the release leaves its dependant unable to run as released, which is a failed check."""
+    from artreg.policy import load_compatibility
+    from artreg.requirements import broken
+
+    try:
+        rule = load_compatibility(root)
+    except ArtregError as exc:
+        report.problems.append(exc.message)
+        return
+    for record in registry.tagged_events():
+        if record.unreadable_requires:
+            report.problems.append(
+                f"tag {record.tag}: its requires line names "
+                + ", ".join(repr(r) for r in record.unreadable_requires)
+                + ", not NAME@vX.Y.Z, so that requirement is not checked"
+            )
+    held = [a.stage("production") for a in registry.artifacts.values() if not a.deprecated]
+    report.count(
+        "requirements of production artifacts",
+        sum(len(v.requires("production")) for v in held if v is not None),
+    )
+    for problem in broken(registry, rule):
+        report.problems.append(
+            f"{problem}; release a compatible version of {problem.unmet.requirement.name} to "
+            f"production, or release {problem.name} without that requirement"
+        )
 
 
 def _check_index_and_dvc_yaml(root: Path, registry: Registry, report: Report) -> None:
@@ -353,6 +385,7 @@ def verify_registry(
     if changed is None:
         _check_tags(root, registry, report)
         _check_untagged(root, registry, report, base)
+        _check_requirements(root, registry, report)
     _check_index_and_dvc_yaml(root, reachable(root, registry), report)
     _check_git_contents(root, report)
     _check_journal(root, report)
