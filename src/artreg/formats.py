@@ -43,8 +43,6 @@ _SUFFIX_FORMATS = {
     "gguf": GGUF,
 }
 
-ONNX_EXTRA_HINT = 'install the ONNX extra to check the graph itself: pip install "artreg[onnx]"'
-
 
 @dataclass(frozen=True)
 class FormatInfo:
@@ -536,7 +534,7 @@ def check_onnx(path: Path, *, use_onnx: bool = True) -> FormatInfo:
     header = onnx_header(path)  # cheap, and a clear message for what is no protobuf at all
     onnx = _onnx_module() if use_onnx else None
     if onnx is None:
-        return FormatInfo(ONNX, f"{header.detail} (header checked; {ONNX_EXTRA_HINT})")
+        return FormatInfo(ONNX, f"{header.detail} (protobuf structure checked, graph not loaded)")
     try:
         model = onnx.load(str(path), load_external_data=False)
         onnx.checker.check_model(model)
