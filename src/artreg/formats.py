@@ -148,9 +148,10 @@ def _tensor(path: Path, name: str, entry: Any) -> SafetensorsTensor:
     def bad(what: str) -> InputError:
         return _refuse(path, f"safetensors header: tensor {name!r}: {what}", _SAFETENSORS_FIX)
 
-    if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+    # other keys are ignored, as safetensors itself ignores them
+    if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= set(entry):
         keys = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
-        raise bad(f"expected exactly dtype, shape and data_offsets, found {keys}")
+        raise bad(f"expected dtype, shape and data_offsets, found {keys}")
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
     if dtype not in SAFETENSORS_DTYPE_BITS:
         raise bad(f"unknown dtype {dtype!r} (known: {', '.join(SAFETENSORS_DTYPE_BITS)})")
@@ -208,15 +209,16 @@ def check_safetensors(path: Path) -> SafetensorsHeader:
     if not raw.startswith(b"{"):
         raise _refuse(path, "safetensors header does not start with '{'", _SAFETENSORS_FIX)
     try:
-        # trailing spaces are the padding safetensors writers use to align the byte buffer
-        header = json.loads(raw.decode("utf-8").rstrip(" "), object_pairs_hook=_no_duplicate_keys)
+        # json allows the trailing spaces safetensors writers pad the header with
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _refuse(
             path, f"safetensors header is not valid JSON ({exc})", _SAFETENSORS_FIX
         ) from exc
     if not isinstance(header, dict):
         raise _refuse(path, "safetensors header is not a JSON object", _SAFETENSORS_FIX)
-    metadata = header.pop("__metadata__", None) or {}
+    metadata = header.pop("__metadata__", None)
+    metadata = {} if metadata is None else metadata
     if not isinstance(metadata, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
     ):
@@ -272,6 +274,30 @@ GGUF_MAX_DIMS = 4
 # metadata value types: fixed sizes of the scalar ones; 8 = string, 9 = array
 _GGUF_SCALARS = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
 _GGUF_STRING, _GGUF_ARRAY = 8, 9
+# (block size, bytes per block) of the ggml tensor types whose layout has been stable since
+# GGUF v2 (gguf-py's GGML_QUANT_SIZES); a tensor of another type has only its start checked.
+_GGML_SIZES = {
+    0: (1, 4),  # F32
+    1: (1, 2),  # F16
+    2: (32, 18),  # Q4_0
+    3: (32, 20),  # Q4_1
+    6: (32, 22),  # Q5_0
+    7: (32, 24),  # Q5_1
+    8: (32, 34),  # Q8_0
+    9: (32, 36),  # Q8_1
+    10: (256, 84),  # Q2_K
+    11: (256, 110),  # Q3_K
+    12: (256, 144),  # Q4_K
+    13: (256, 176),  # Q5_K
+    14: (256, 210),  # Q6_K
+    15: (256, 292),  # Q8_K
+    24: (1, 1),  # I8
+    25: (1, 2),  # I16
+    26: (1, 4),  # I32
+    27: (1, 8),  # I64
+    28: (1, 8),  # F64
+    30: (1, 2),  # BF16
+}
 _GGUF_FIX = (
     "the file is damaged or truncated: convert the model to GGUF again (llama.cpp's "
     "convert script or the gguf package) or pick another copy"
@@ -379,7 +405,7 @@ def check_gguf(path: Path) -> GGUFHeader:
             raise _refuse(
                 path, f"damaged GGUF header: general.alignment {alignment} is invalid", _GGUF_FIX
             )
-        offsets = []
+        extents = []
         for i in range(tensors):
             name = r.string(f"tensor {i}'s name")
             dims = r.u32(f"tensor {name!r}'s dimension count")
@@ -390,7 +416,8 @@ def check_gguf(path: Path) -> GGUFHeader:
                     f"(GGUF allows {GGUF_MAX_DIMS})",
                     _GGUF_FIX,
                 )
-            r.take(8 * dims + 4, f"tensor {name!r}'s shape and type")
+            shape = struct.unpack(f"<{dims}Q", r.take(8 * dims, f"tensor {name!r}'s shape"))
+            kind = r.u32(f"tensor {name!r}'s type")
             offset = r.u64(f"tensor {name!r}'s offset")
             if offset % alignment:
                 raise _refuse(
@@ -399,14 +426,26 @@ def check_gguf(path: Path) -> GGUFHeader:
                     f"of the alignment {alignment}",
                     _GGUF_FIX,
                 )
-            offsets.append((name, offset))
+            nbytes = 0
+            if kind in _GGML_SIZES:
+                block, block_bytes = _GGML_SIZES[kind]
+                elements = math.prod(shape)
+                if elements % block:
+                    raise _refuse(
+                        path,
+                        f"damaged GGUF header: tensor {name!r} has {elements:,} elements, not "
+                        f"a whole number of its type's blocks of {block}",
+                        _GGUF_FIX,
+                    )
+                nbytes = elements // block * block_bytes
+            extents.append((name, offset, nbytes))
         data_start = -(-fh.tell() // alignment) * alignment
-    for name, offset in offsets:
-        if data_start + offset > size:
+    for name, offset, nbytes in extents:
+        if data_start + offset + nbytes > size:
             raise _refuse(
                 path,
-                f"damaged GGUF header: tensor {name!r} starts at byte {data_start + offset:,}, "
-                f"past the file's end ({size:,} bytes)",
+                f"damaged GGUF header: tensor {name!r} (bytes {data_start + offset:,} to "
+                f"{data_start + offset + nbytes:,}) runs past the file's end ({size:,} bytes)",
                 _GGUF_FIX + " (a truncated copy looks like this)",
             )
     return GGUFHeader(version, tensors, kvs, architecture)
