@@ -18,7 +18,7 @@ import json
 import math
 import struct
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,6 +30,7 @@ ONNX = "onnx"
 GGUF = "gguf"
 PYTORCH = "pytorch"
 FORMATS = (SAFETENSORS, ONNX, GGUF, PYTORCH)
+SUFFIXES = {SAFETENSORS: ".safetensors", ONNX: ".onnx", GGUF: ".gguf", PYTORCH: ".pt"}
 
 # The suffixes artreg used to take formats from; an old manifest's record without a detected
 # format means "derived from the suffix" (see `from_suffix`).
@@ -657,8 +658,13 @@ def check_pytorch(path: Path) -> FormatInfo:
             f"a pickle without tensors (it holds a {type(checkpoint).__name__}), not a model",
             _PICKLE_FIX,
         )
-    dtypes = "/".join(sorted({str(t.dtype).removeprefix("torch.") for t in tensors}))
-    return FormatInfo(PYTORCH, f"PyTorch checkpoint, {len(tensors)} tensors, {dtypes}")
+    return pytorch_info(tensors)
+
+
+def pytorch_info(tensors: Collection[Any]) -> FormatInfo:
+    """The record of a PyTorch file holding `tensors` (torch tensors), e.g. cleaned weights."""
+    dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in tensors})
+    return FormatInfo(PYTORCH, f"PyTorch checkpoint, {len(tensors)} tensors, {'/'.join(dtypes)}")
 
 
 # --- detection --------------------------------------------------------------------------------
@@ -672,10 +678,25 @@ _FOREIGN = (
 )
 
 
-def detect(path: Path, *, use_onnx: bool = True) -> FormatInfo:
+def detect(
+    path: Path, *, use_onnx: bool = True, load_pytorch: bool = True, display: str | None = None
+) -> FormatInfo:
     """The format `path` holds, from its content (its name plays no part), checked as far as
     the format allows without running anything; InputError naming the file, what was found and
-    the fix for TorchScript archives, arbitrary pickles, unknown or damaged content."""
+    the fix for TorchScript archives, arbitrary pickles, unknown or damaged content.
+
+    `load_pytorch=False` recognises a torch.save file without loading it, for a caller that
+    loads it with weights_only=True next anyway (cleaning); `display` is the name messages give
+    the file (a DVC cache object's path tells a user nothing)."""
+    try:
+        return _detect(path, use_onnx, load_pytorch)
+    except InputError as exc:
+        if display is None:
+            raise
+        raise InputError(exc.message.replace(str(path), display), hint=exc.hint) from exc
+
+
+def _detect(path: Path, use_onnx: bool, load_pytorch: bool) -> FormatInfo:
     size = path.stat().st_size
     if size == 0:
         raise _refuse(
@@ -693,9 +714,9 @@ def detect(path: Path, *, use_onnx: bool = True) -> FormatInfo:
         )
     if head.startswith(b"PK\x03\x04"):
         _zip_content(path)
-        return check_pytorch(path)
+        return check_pytorch(path) if load_pytorch else FormatInfo(PYTORCH, "PyTorch checkpoint")
     if head.startswith(_LEGACY_TORCH):
-        return check_pytorch(path)
+        return check_pytorch(path) if load_pytorch else FormatInfo(PYTORCH, "PyTorch checkpoint")
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:  # pickle's PROTO opcode
         raise _refuse(
             path,

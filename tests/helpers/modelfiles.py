@@ -5,8 +5,10 @@ llama.cpp/ggml header) and ONNX's protobuf ModelProto (a minimal varint writer).
 from __future__ import annotations
 
 import json
+import os
 import struct
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 # --- safetensors ------------------------------------------------------------------------------
@@ -106,3 +108,38 @@ def onnx_model_bytes(
     if graph:
         body += pb_bytes(7, b"".join(pb_bytes(1, node) for _ in range(nodes)) + pb_bytes(2, b"g"))
     return body + pb_bytes(8, pb_bytes(1, b"") + pb_varint(2, opset))
+
+
+# --- real files for tests that need "a model file" --------------------------------------------
+
+
+def write_safetensors(path: Path, nbytes: int = 4096, *, fill: bytes | None = None) -> Path:
+    """A valid safetensors file holding one U8 tensor of `nbytes` random bytes (or `fill`
+    repeated), for tests that need a ready model file of some size."""
+    header = {"weights": tensor_entry("U8", [nbytes], 0, nbytes)}
+    with path.open("wb") as fh:
+        fh.write(safetensors_bytes(header, b""))
+        left = nbytes
+        while left:
+            chunk = min(left, 1 << 20)
+            fh.write((fill * chunk)[:chunk] if fill else os.urandom(chunk))
+            left -= chunk
+    return path
+
+
+def write_onnx(path: Path, *, width: int = 4, valid: bool = True) -> Path:
+    """A real ONNX model made with onnx.helper: y = x + x (an unknown op if not `valid`)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Add" if valid else "NoSuchOp", ["x", "x"], ["y"])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, width])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.save(model, str(path))
+    return path

@@ -34,6 +34,7 @@ from helpers.modelfiles import (
     onnx_model_bytes,
     safetensors_bytes,
     tensor_entry,
+    write_onnx,
 )
 
 # --- safetensors ------------------------------------------------------------------------------
@@ -290,22 +291,7 @@ def test_gguf_dimensions_beyond_ggml_max_are_refused(tmp_path: Path) -> None:
 
 
 def _onnx_model(tmp_path: Path, name: str = "student.onnx", valid: bool = True) -> Path:
-    """A real ONNX model made with onnx.helper (an Add node; an unknown op if not `valid`)."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    node = helper.make_node("Add" if valid else "NoSuchOp", ["x", "x"], ["y"])
-    graph = helper.make_graph(
-        [node],
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    path = tmp_path / name
-    onnx.save(model, str(path))
-    return path
+    return write_onnx(tmp_path / name, valid=valid)
 
 
 @pytest.mark.parametrize("use_onnx", [True, False], ids=["onnx-package", "header-only"])
