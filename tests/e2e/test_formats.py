@@ -6,7 +6,6 @@ torch pickle and a safetensors file both named .bin, and the refusals (TorchScri
 from __future__ import annotations
 
 import json
-import pickle
 import shutil
 from pathlib import Path
 
@@ -25,7 +24,14 @@ from artreg.integrity import Report, check_folder
 from artreg.layout import production_dir
 
 from helpers import EXAMPLES, RELEASE_INPUTS, snapshot
-from helpers.modelfiles import gguf_bytes, safetensors_bytes, tensor_entry, write_safetensors
+from helpers.modelfiles import (
+    gguf_bytes,
+    safetensors_bytes,
+    tensor_entry,
+    write_code_pickle,
+    write_safetensors,
+    write_torchscript,
+)
 
 
 def _distilled_student(out: Path) -> tuple[Path, torch.nn.Module]:
@@ -149,16 +155,6 @@ def test_files_named_bin_are_what_their_bytes_say(registry: Path, tmp_path: Path
     assert record["format_detail"] == "safetensors, 1 tensors, U8"
 
 
-def _torchscript(path: Path) -> Path:
-    torch.jit.script(torch.nn.Linear(4, 2)).save(str(path))
-    return path
-
-
-class _Payload:
-    def __reduce__(self) -> tuple[object, ...]:
-        return (print, ("would run",))
-
-
 def _cut_safetensors(path: Path) -> Path:
     """A safetensors file whose header says its last tensor ends past the file's end."""
     header = {"a": tensor_entry("F32", [4], 0, 16), "b": tensor_entry("F32", [4], 16, 32)}
@@ -169,13 +165,9 @@ def _cut_safetensors(path: Path) -> Path:
 @pytest.mark.parametrize(
     ("make", "name", "expected"),
     [
-        (_torchscript, "encoder.pt", "a TorchScript archive"),
-        (_torchscript, "threat_student_v1.onnx", "a TorchScript archive"),
-        (
-            lambda p: p.write_bytes(pickle.dumps({"w": _Payload()})) and p,
-            "threat_student_v1.onnx",
-            "an arbitrary pickle",
-        ),
+        (write_torchscript, "encoder.pt", "a TorchScript archive"),
+        (write_torchscript, "threat_student_v1.onnx", "a TorchScript archive"),
+        (write_code_pickle, "threat_student_v1.onnx", "an arbitrary pickle"),
         (_cut_safetensors, "model.safetensors", "tensor 'b' ends at byte 32 of the data, past"),
     ],
     ids=["torchscript-pt", "torchscript-onnx", "pickle-onnx", "safetensors-cut"],
@@ -199,7 +191,7 @@ def test_a_torchscript_checkpoint_is_refused_by_promote(
 ) -> None:
     session = tmp_path / "run"
     session.mkdir()
-    _torchscript(session / "best.pt")
+    write_torchscript(session / "best.pt")
     register_raw(registry, "encoder", "s1", session)
     before = snapshot(registry)
     result = cli(

@@ -143,3 +143,31 @@ def write_onnx(path: Path, *, width: int = 4, valid: bool = True) -> Path:
     model.ir_version = 9
     onnx.save(model, str(path))
     return path
+
+
+class _RunsCode:
+    """Pickled, this asks the unpickler to call print: what only full pickle would do."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (print, ("this would run",))
+
+
+def write_code_pickle(path: Path) -> Path:
+    """An arbitrary pickle (not torch.save's format) whose loading would run code."""
+    import pickle
+
+    path.write_bytes(pickle.dumps({"w": _RunsCode()}))
+    return path
+
+
+def runs_code() -> object:
+    """An object a weights_only load refuses (to put in a torch.save checkpoint)."""
+    return _RunsCode()
+
+
+def write_torchscript(path: Path) -> Path:
+    """A TorchScript archive (torch.jit.script(...).save) of a tiny linear layer."""
+    import torch
+
+    torch.jit.script(torch.nn.Linear(4, 2)).save(str(path))
+    return path

@@ -6,7 +6,6 @@ with weights_only=True, TorchScript and arbitrary pickles refused, names never c
 from __future__ import annotations
 
 import json
-import pickle
 import re
 import struct
 import tempfile
@@ -32,9 +31,12 @@ from helpers.modelfiles import (
     gguf_bytes,
     gguf_string,
     onnx_model_bytes,
+    runs_code,
     safetensors_bytes,
     tensor_entry,
+    write_code_pickle,
     write_onnx,
+    write_torchscript,
 )
 
 # --- safetensors ------------------------------------------------------------------------------
@@ -360,21 +362,14 @@ def test_a_torch_pickle_named_bin_is_pytorch_and_safetensors_named_bin_is_safete
     assert detect(tmp_path / "weights.bin").detail == "safetensors, 2 tensors, F32"
 
 
-class _Payload:
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (print, ("this would run",))
-
-
 @pytest.mark.parametrize("name", ["model.pt", "model.onnx", "model.safetensors"])
 def test_torchscript_and_pickles_are_refused_whatever_their_name(tmp_path: Path, name: str) -> None:
-    import torch
-
-    torch.jit.script(torch.nn.Linear(3, 2)).save(str(tmp_path / name))
+    write_torchscript(tmp_path / name)
     with pytest.raises(InputError, match="a TorchScript archive") as err:
         detect(tmp_path / name)
     assert "torch.onnx.export" in str(err.value.hint)
 
-    (tmp_path / name).write_bytes(pickle.dumps({"w": _Payload()}))
+    write_code_pickle(tmp_path / name)
     with pytest.raises(InputError, match="an arbitrary pickle"):
         detect(tmp_path / name)
 
@@ -382,7 +377,7 @@ def test_torchscript_and_pickles_are_refused_whatever_their_name(tmp_path: Path,
 def test_a_torch_save_of_code_is_refused_by_weights_only(tmp_path: Path) -> None:
     import torch
 
-    torch.save({"w": torch.zeros(2), "step": _Payload()}, tmp_path / "model.pt")
+    torch.save({"w": torch.zeros(2), "step": runs_code()}, tmp_path / "model.pt")
     with pytest.raises(InputError, match="refused to load the checkpoint with weights_only=True"):
         detect(tmp_path / "model.pt")
 
