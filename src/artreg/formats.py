@@ -605,8 +605,8 @@ _PICKLE_FIX = (
 _LEGACY_TORCH = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 
 
-def _zip_content(path: Path) -> str:
-    """'pytorch' for torch.save's archive; InputError for TorchScript and other archives."""
+def _check_zip(path: Path) -> None:
+    """Nothing for torch.save's archive; InputError for TorchScript and other archives."""
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
@@ -624,7 +624,7 @@ def _zip_content(path: Path) -> str:
             "or an ONNX export (torch.onnx.export)",
         )
     if any(len(p) == 2 and p[1] == "data.pkl" for p in parts):
-        return PYTORCH
+        return
     shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
     raise _refuse(
         path,
@@ -674,7 +674,6 @@ _FOREIGN = (
     (b"\x89HDF\r\n\x1a\n", "an HDF5 file (Keras .h5?)"),
     (b"\x93NUMPY", "a NumPy .npy array"),
     (b"\x1f\x8b", "a gzip-compressed file"),
-    (b"TFL3", "a TensorFlow Lite model"),
 )
 
 
@@ -713,7 +712,7 @@ def _detect(path: Path, use_onnx: bool, load_pytorch: bool) -> FormatInfo:
             GGUF, f"GGUF v{gguf.version}, {gguf.tensor_count} tensors, {gguf.kv_count} keys{arch}"
         )
     if head.startswith(b"PK\x03\x04"):
-        _zip_content(path)
+        _check_zip(path)
         return check_pytorch(path) if load_pytorch else FormatInfo(PYTORCH, "PyTorch checkpoint")
     if head.startswith(_LEGACY_TORCH):
         return check_pytorch(path) if load_pytorch else FormatInfo(PYTORCH, "PyTorch checkpoint")
