@@ -611,7 +611,13 @@ def _check_zip(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
     except (zipfile.BadZipFile, OSError) as exc:
-        raise _refuse(path, f"a damaged zip archive ({exc})", _PICKLE_FIX) from exc
+        raise _refuse(
+            path,
+            "refused to load: not a whole PyTorch checkpoint (it starts as torch.save's zip "
+            f"archive, but that is cut short or damaged: {exc})",
+            "check that the file was written completely by torch.save (compare it with the "
+            "job's output), or pick another checkpoint",
+        ) from exc
     parts = [n.split("/") for n in names]
     if any(len(p) > 2 and p[1] == "code" for p in parts) or any(
         p[-1] == "constants.pkl" for p in parts
@@ -701,7 +707,8 @@ def _detect(path: Path, use_onnx: bool, load_pytorch: bool) -> FormatInfo:
         raise _refuse(
             path,
             "empty file (0 bytes), so there is no model in it",
-            "it was probably written by a job that stopped early; write it again",
+            "it was probably saved by a job that stopped while writing; pick another checkpoint "
+            "or file, or save it again",
         )
     with path.open("rb") as fh:
         head = fh.read(16)

@@ -395,7 +395,7 @@ def test_a_torch_save_without_tensors_is_no_model(tmp_path: Path) -> None:
     [
         (b"", "empty file"),
         (b"\x89HDF\r\n\x1a\n" + b"\0" * 64, "an HDF5 file"),
-        (b"PK\x03\x04garbage", "a damaged zip archive"),
+        (b"PK\x03\x04garbage", "not a whole PyTorch checkpoint (it starts as torch.save's zip"),
         (b"\0" * 64, "unknown content (first bytes 00 00"),
     ],
     ids=["empty", "hdf5", "zip", "zeros"],
