@@ -23,7 +23,7 @@ from artreg.formats import detect
 from artreg.integrity import Report, check_folder
 from artreg.layout import production_dir
 
-from helpers import EXAMPLES, RELEASE_INPUTS, snapshot
+from helpers import EXAMPLES, RELEASE_INPUTS, snapshot, validate_args
 from helpers.modelfiles import (
     gguf_bytes,
     safetensors_bytes,
@@ -194,18 +194,7 @@ def test_a_torchscript_checkpoint_is_refused_by_promote(
     write_torchscript(session / "best.pt")
     register_raw(registry, "encoder", "s1", session)
     before = snapshot(registry)
-    result = cli(
-        "promote",
-        "encoder",
-        "s1",
-        "--to",
-        "validated",
-        "--checkpoint",
-        "best",
-        "--results",
-        str(EXAMPLES / "validation_results.json"),
-        cwd=registry,
-    )
+    result = cli(*validate_args("encoder", "s1", "best"), cwd=registry)
     assert result.exit_code == 2, result.stderr
     assert "artifacts/raw/encoder/s1/checkpoints/best.pt: a TorchScript archive" in result.stderr
     assert snapshot(registry) == before
