@@ -450,16 +450,24 @@ def build_tag_registry(
 # --- 4./5. checkpoint folders ---------------------------------------------------------------
 
 
-def write_random_file(path: Path, size: int, seed: int) -> None:
-    """`size` bytes of incompressible, reproducible data (no two files alike)."""
+def write_random_file(path: Path, size: int, seed: int, prefix: bytes = b"") -> None:
+    """`size` bytes of incompressible, reproducible data (no two files alike), after `prefix`."""
     rng = random.Random(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
+        fh.write(prefix)
         left = size
         while left > 0:
             n = min(left, 4 * MiB)
             fh.write(rng.randbytes(n))
             left -= n
+
+
+def write_random_safetensors(path: Path, size: int, seed: int) -> None:
+    """A valid safetensors file holding one U8 tensor of `size` random bytes: artreg
+    recognises model formats by their content, so a released "model" must be one."""
+    header = json.dumps({"weights": {"dtype": "U8", "shape": [size], "data_offsets": [0, size]}})
+    write_random_file(path, size, seed, prefix=len(header).to_bytes(8, "little") + header.encode())
 
 
 def ec_private_key(path: Path) -> Path:

@@ -959,7 +959,7 @@ def bench_sign(report: Report, work: Path, env: dict[str, str]) -> None:
     s = report.sizes
     root = artreg_init(work / "sign-reg", env)
     src = work / "sign-src" / "checkpoints"
-    fixtures.write_random_file(src / "best.safetensors", s.sign_bytes, seed=70)
+    fixtures.write_random_safetensors(src / "best.safetensors", s.sign_bytes, seed=70)
     sh([ARTREG, "register", "model", "run1", "--from", src, "-q"], root, env)
     remove(src.parent)
     validate = [ARTREG, "promote", "model", "run1", "--to", "validated", "--checkpoint", "best"]
@@ -1136,7 +1136,7 @@ def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
     )
     name = reg.names[len(reg.names) // 2]
     model = work / "consumer-src" / "model.pt"
-    fixtures.write_random_file(model, s.consumer_fetch_bytes, seed=42)
+    fixtures.write_random_safetensors(model, s.consumer_fetch_bytes, seed=42)
     sh([sys.executable, "-c", RELEASE_FILE, reg.root, name, model, "2.0.0"], reg.root, env)
     want = hashlib.sha256(model.read_bytes()).hexdigest()
     remove(model.parent)
@@ -1224,7 +1224,7 @@ def bench_consumer_warm(report: Report, work: Path, env: dict[str, str]) -> None
     s = report.sizes
     root = artreg_init(work / "big-reg", env)
     model = work / "big-src" / "model.pt"
-    fixtures.write_random_file(model, s.consumer_warm_bytes, seed=7)
+    fixtures.write_random_safetensors(model, s.consumer_warm_bytes, seed=7)
     sh([sys.executable, "-c", RELEASE_FILE, root, "big", model, "1.0.0"], root, env)
     remove(model.parent)
     sh([DVC, "push", "--quiet"], root, env)

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from artreg import dvcrepo, gitrepo, schemas
-from artreg.errors import ArtregError
+from artreg.errors import ArtregError, InputError
 from artreg.fileio import parse_json
+from artreg.formats import SAFETENSORS, check_safetensors, from_suffix
 from artreg.hashing import compare_files
 from artreg.layout import StageDir, stage_folders
 from artreg.model import Manifest, Registry
@@ -29,6 +30,7 @@ class Report:
 
 def check_folder(root: Path, folder: StageDir, report: Report) -> None:
     base = folder.path(root)
+    meta = None
     try:
         manifest = parse_json(
             (base / "manifest.json").read_text("utf-8"), f"{folder.relpath}/manifest.json"
@@ -61,6 +63,11 @@ def check_folder(root: Path, folder: StageDir, report: Report) -> None:
             f"{folder.relpath}/{rel}: not listed in the manifest (no sha256 vouches for it)"
         )
     files = Manifest.from_json(manifest).files
+    # what the metadata's model records say each model file holds (absent: its suffix says)
+    formats = {
+        f["path"]: f.get("content_format")
+        for f in ((meta or {}).get("model") or {}).get("files", [])
+    }
     compared = compare_files(base, files)
     for rel in compared.missing:
         if not files[rel].dvc:
@@ -72,6 +79,24 @@ def check_folder(root: Path, folder: StageDir, report: Report) -> None:
         report.problems.append(
             f"{folder.relpath}/{rel}: sha256 {got.sha256} does not match the manifest's {files[rel].sha256}"
         )
+    # Raw folders hold what training wrote, as it wrote it; the stages artreg vouches for are
+    # validated and production.
+    safetensors = [
+        rel
+        for rel in (files if folder.stage != "raw" else [])
+        if (formats.get(rel) or from_suffix(rel)) == SAFETENSORS
+        and rel not in compared.missing
+        and rel not in {r for r, _ in compared.mismatched}
+    ]
+    for rel in safetensors:
+        # Header only (8 bytes + the JSON): catches a file registered before artreg checked
+        # headers; a failure is a verification problem (exit 1), not bad input.
+        try:
+            check_safetensors(base / rel)
+        except InputError as exc:
+            report.problems.append(exc.message.replace(str(base), folder.relpath, 1))
+    if safetensors:
+        report.count("safetensors headers checked", len(safetensors))
     for pointer in dvcrepo.pointer_files(root, base):
         try:
             dvcrepo.read_pointer(pointer)

@@ -15,11 +15,11 @@ RETIRED_JSON = "artifacts/retired.json"  # folders whose DVC objects gc deleted 
 DVC_YAML = "dvc.yaml"
 PARAMS_FILE = "params.yaml"
 
-# Model file suffixes, the only list: PyTorch checkpoints are cleaned down to their weights on
-# promotion; the others are copied as they are. None of them belongs in git.
-PYTORCH_SUFFIXES = (".pt", ".pth", ".ckpt")
-AS_IS_SUFFIXES = (".onnx", ".safetensors", ".bin")
-MODEL_SUFFIXES = PYTORCH_SUFFIXES + AS_IS_SUFFIXES
+# Names of model files, the only list, for one purpose: none of them belongs in git (`verify`
+# says so). What a model file holds, and so how a promotion treats it (PyTorch checkpoints
+# cleaned to their weights, the others copied as they are), comes from its content:
+# artreg.formats, never from these suffixes.
+MODEL_SUFFIXES = (".pt", ".pth", ".ckpt", ".onnx", ".safetensors", ".bin", ".gguf")
 NOT_IN_GIT_SUFFIXES = (*MODEL_SUFFIXES, ".h5", ".pkl")
 
 

@@ -28,6 +28,7 @@ from functools import cached_property
 from typing import Any
 
 from artreg.errors import InputError, NotFoundError
+from artreg.formats import FormatInfo, from_suffix
 from artreg.layout import StageDir
 from artreg.tags import (
     STAGES,
@@ -478,14 +479,35 @@ class ModelFile:
     """One model file of a validated or production folder."""
 
     path: str
-    format: str
+    format: str  # the file name's suffix ("pt", "onnx", "bin", ...), as artreg always wrote it
     sha256: str
     size: int
+    # What formats.detect found in the bytes ("safetensors", "onnx", "gguf", "pytorch") and its
+    # one-line detail; None in records written before formats were detected from content.
+    content_format: str | None = None
+    format_detail: str | None = None
 
     @classmethod
-    def named(cls, path: str, sha256: str, size: int) -> ModelFile:
-        """The entry for `path`; its format is its suffix."""
-        return cls(path, path.rsplit(".", 1)[-1], sha256, size)
+    def named(
+        cls, path: str, sha256: str, size: int, detected: FormatInfo | None = None
+    ) -> ModelFile:
+        """The entry for `path`: its suffix, and the format found in its content."""
+        return cls(
+            path,
+            path.rsplit(".", 1)[-1],
+            sha256,
+            size,
+            detected.name if detected else None,
+            detected.detail if detected else None,
+        )
+
+    @property
+    def detected(self) -> str:
+        """The file's format: as detected from its content, or (an old record) its suffix's."""
+        return self.content_format or from_suffix(self.path)
+
+    def to_json(self) -> dict[str, Any]:
+        return _without_none(asdict(self))
 
 
 @dataclass(frozen=True)
@@ -558,7 +580,7 @@ class Metadata:
             ),
             "model": _without_none(
                 {
-                    "files": [asdict(f) for f in self.model.files],
+                    "files": [f.to_json() for f in self.model.files],
                     "parameter_count": self.model.parameter_count,
                     "formats": self.model.formats,
                     "optimization": self.model.optimization,
@@ -597,7 +619,14 @@ class Metadata:
             gates=[GateResult.from_json(g) for g in (data.get("gates") or {}).get("results", [])],
             model=ModelInfo(
                 files=[
-                    ModelFile(f["path"], f["format"], f["sha256"], f["size"])
+                    ModelFile(
+                        f["path"],
+                        f["format"],
+                        f["sha256"],
+                        f["size"],
+                        f.get("content_format"),
+                        f.get("format_detail"),
+                    )
                     for f in model.get("files", [])
                 ],
                 parameter_count=model.get("parameter_count"),

@@ -6,8 +6,17 @@ from typing import Any
 
 import yaml
 
+from artreg.formats import GGUF, ONNX, PYTORCH, SAFETENSORS, from_suffix
 from artreg.model import GateResult
 from artreg.render import gate_table
+
+# Hugging Face's library_name for each detected format (its hub lists these libraries).
+_LIBRARIES = {PYTORCH: "pytorch", SAFETENSORS: "pytorch", ONNX: "onnx", GGUF: "gguf"}
+
+
+def _format(file: dict[str, Any]) -> str:
+    """The format found in a file's content; a record from before detection: its suffix's."""
+    return str(file.get("content_format") or from_suffix(file["path"]))
 
 
 def _front_matter(metadata: dict[str, Any]) -> str:
@@ -19,9 +28,7 @@ def _front_matter(metadata: dict[str, Any]) -> str:
     ]
     front = {
         "model_name": metadata["name"],
-        "library_name": "pytorch"
-        if any(f["format"] in ("pt", "safetensors") for f in metadata["model"]["files"])
-        else None,
+        "library_name": _LIBRARIES.get(_format(metadata["model"]["files"][0])),
         "tags": ["artreg", metadata["stage"]],
         "artreg": {
             "stage": metadata["stage"],
@@ -29,6 +36,7 @@ def _front_matter(metadata: dict[str, Any]) -> str:
             "version": metadata.get("version"),
             "source": f"{metadata['source']['stage']}/{metadata['source']['id']}",
             "sha256": metadata["model"]["files"][0]["sha256"],
+            "format": _format(metadata["model"]["files"][0]),
         },
         "model-index": [
             {
@@ -53,7 +61,7 @@ def model_card(metadata: dict[str, Any]) -> str:
     """README.md of a validated or production folder."""
     gates = [GateResult.from_json(r) for r in metadata["gates"]["results"]]
     files = "\n".join(
-        f"| `{f['path']}` | {f['format']} | {f['size']:,} | `{f['sha256']}` |"
+        f"| `{f['path']}` | {f.get('format_detail') or _format(f)} | {f['size']:,} | `{f['sha256']}` |"
         for f in metadata["model"]["files"]
     )
     source = metadata["source"]

@@ -375,7 +375,7 @@ CASES: dict[str, tuple[Case, int, tuple[str, ...]]] = {
     "not a checkpoint": (
         val(name="evil", session="e1", checkpoint="garbage"),
         2,
-        ("refused to load",),
+        ("checkpoints/garbage.pt: unknown content", "not safetensors, ONNX, GGUF or a PyTorch"),
     ),
     "checkpoint without weights": (
         val(name="evil", session="e1", checkpoint="nostate"),

@@ -33,6 +33,7 @@ from helpers import (
     run_tool,
     snapshot,
 )
+from helpers.modelfiles import write_onnx
 
 RESULTS = EXAMPLES / "validation_results.json"
 
@@ -275,7 +276,7 @@ def test_get_exports_a_verified_copy(
 
 def test_register_artifact_releases_a_ready_model_file(registry: Path, tmp_path: Path) -> None:
     model = tmp_path / "threat_student_v1.onnx"
-    model.write_bytes(b"onnx-bytes" * 100)
+    write_onnx(model)
     before = load_registry(repo=registry)
     assert "distill" not in before
     reg = register_artifact("distill", model, "1.0.0", repo=registry, **RELEASE_INPUTS)

@@ -17,6 +17,7 @@ from artreg.features.promote import promote_to_validated
 from artreg.features.register import register_raw
 
 from helpers import EXAMPLES, RELEASE_INPUTS, git, run_tool, snapshot
+from helpers.modelfiles import write_safetensors
 
 VALIDATED = "artifacts/validated/encoder/s1_best_validated"
 
@@ -161,7 +162,7 @@ def test_register_artifact_looks_only_at_the_file_it_is_given(
     os.mkfifo(downloads / "some-pipe")
     (downloads / "elsewhere").symlink_to("/etc")
     model = downloads / "lora_weights_v1.bin"
-    model.write_bytes(b"lora" * 100)
+    write_safetensors(model, 400)
     released = register_artifact("lora", model, "1.0.0", repo=registry, **RELEASE_INPUTS)
     assert released["lora"]["version"] == "1.0.0"
 

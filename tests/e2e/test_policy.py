@@ -30,6 +30,7 @@ from artreg.features.register import register_raw
 from artreg.features.release import promote_to_production
 
 from helpers import EXAMPLES, RELEASE_INPUTS, git, snapshot
+from helpers.modelfiles import write_onnx
 
 RESULTS = json.loads((EXAMPLES / "validation_results.json").read_text())
 BENCHMARKS = json.loads((EXAMPLES / "benchmarks.json").read_text())
@@ -82,8 +83,7 @@ def model_file(tmp_path: Path) -> Path:
     out = tmp_path / "distill-out"
     out.mkdir()
     path = out / "threat_student_v1.onnx"
-    path.write_bytes(b"onnx-model-bytes" * 64)
-    return path
+    return write_onnx(path)
 
 
 # --- 11. gates come from the committed params.yaml -------------------------------------------

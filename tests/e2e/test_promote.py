@@ -17,6 +17,7 @@ from artreg.features.register import register_raw
 from artreg.features.release import promote_to_production
 
 from helpers import EXAMPLES, git, run_tool, snapshot
+from helpers.modelfiles import write_onnx
 
 PASSING = json.loads((EXAMPLES / "validation_results.json").read_text())
 
@@ -446,7 +447,7 @@ def test_refused_promotion_changes_nothing(session: Path, tmp_path: Path, cli, c
 def test_onnx_checkpoints_are_copied_as_they_are(registry: Path, tmp_path: Path) -> None:
     ckpt = tmp_path / "onnx-run"
     ckpt.mkdir()
-    (ckpt / "best.onnx").write_bytes(b"\x08\x07fake-onnx-graph" * 10)
+    write_onnx(ckpt / "best.onnx")
     register_raw(registry, "detector", "r1", ckpt)
     result = promote_to_validated(registry, "detector", "r1", "best", results_file(tmp_path))
     model = registry / result.folder / "model.onnx"

@@ -416,7 +416,7 @@ def _truncated(path: Path) -> None:
     [
         (
             lambda p: p.write_bytes(b""),
-            "epoch_2.pt: empty file (0 bytes), so there is no checkpoint in it",
+            "epoch_2.pt: empty file (0 bytes), so there is no model in it",
             "stopped while writing; pick another checkpoint",
         ),
         (

@@ -31,6 +31,7 @@ from artreg.features.init import init_registry
 from artreg.features.release import register_model_file
 
 from helpers import RELEASE_INPUTS, S3, clone_repo, git, release, run_tool, start_paused
+from helpers.modelfiles import write_safetensors
 
 MiB = 1 << 20
 
@@ -66,7 +67,7 @@ def served(registry: Path, checkpoint_dir: Path, tmp_path: Path) -> Served:
     """encoder v1.0.0 and decoder v0.1.0 released, pushed to a local DVC remote, served bare."""
     release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
     other = tmp_path / "other.pt"
-    other.write_bytes(os.urandom(4096))
+    write_safetensors(other, 4096)
     register_model_file(registry, "decoder", other, "0.1.0", **RELEASE_INPUTS)
     run_tool("dvc", "push", "--quiet", cwd=registry)
     return Served(registry, serve(registry, tmp_path), registry / ".dvc-storage")
@@ -357,7 +358,7 @@ def s3_served(
     s3.configure(root)  # the registry side's endpoint, in the untracked config.local
     release(root, "encoder", "s1", checkpoint_dir, "1.0.0")
     other = tmp_path / "other.pt"
-    other.write_bytes(os.urandom(2048))
+    write_safetensors(other, 2048)
     register_model_file(root, "decoder", other, "0.1.0", **RELEASE_INPUTS)
     run_tool("dvc", "push", "--quiet", cwd=root)
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # the consumer's side
@@ -523,7 +524,7 @@ def test_a_lock_file_keeps_serving_the_pinned_version_after_a_newer_release(
     assert cli("lock", "check", cwd=consumer).exit_code == 0
 
     newer = tmp_path / "model.pt"
-    newer.write_bytes(os.urandom(8192))
+    write_safetensors(newer, 8192)
     register_model_file(served.root, "encoder", newer, "1.1.0", **RELEASE_INPUTS)
     served.publish()
 
@@ -585,9 +586,7 @@ def _read_by_get(repo: str, *kwargs: str) -> tuple[Path, int]:
 def big_served(registry: Path, tmp_path: Path) -> Served:
     """A 32 MiB model `big` v1.0.0 (random bytes), pushed to the local remote, served bare."""
     model = tmp_path / "model.pt"
-    with model.open("wb") as fh:
-        for _ in range(32):
-            fh.write(os.urandom(MiB))
+    write_safetensors(model, 32 * MiB)
     register_model_file(registry, "big", model, "1.0.0", **RELEASE_INPUTS)
     run_tool("dvc", "push", "--quiet", cwd=registry)
     return Served(registry, serve(registry, tmp_path), registry / ".dvc-storage")

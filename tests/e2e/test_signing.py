@@ -42,6 +42,7 @@ from helpers import (
     run_tool,
     snapshot,
 )
+from helpers.modelfiles import write_safetensors
 
 ORACLE = str(BIN / "model_signing")
 FOLDER = production_dir("encoder", "1.0.0")
@@ -263,7 +264,7 @@ def test_register_artifact_signs_a_ready_model_file(
     private, public = keys["release"]
     trust(registry, public)
     model = tmp_path / "distilled.safetensors"
-    model.write_bytes(b"weights" * 1000)
+    write_safetensors(model, 7000)
     register_artifact("distill", model, "1.0.0", repo=registry, sign_key=private, **RELEASE_INPUTS)
     folder = production_dir("distill", "1.0.0").path(registry)
     ok = oracle(

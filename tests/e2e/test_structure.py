@@ -19,7 +19,7 @@ try:
     main({args!r})
 except SystemExit:
     pass
-heavy = sorted(m for m in ("dvc", "torch", "gto", "matplotlib") if m in sys.modules)
+heavy = sorted(m for m in ("dvc", "torch", "gto", "matplotlib", "onnx") if m in sys.modules)
 print("HEAVY", heavy, file=sys.stderr)
 """
 

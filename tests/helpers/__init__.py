@@ -115,6 +115,13 @@ RELEASE_ARGS = (
 )
 
 
+def validate_args(name: str, session: str, checkpoint: str, *extra: str) -> list[str]:
+    """`artreg promote NAME SESSION --to validated --checkpoint CKPT` with the example results."""
+    results = str(EXAMPLES / "validation_results.json")
+    return ["promote", name, session, "--to", "validated", "--checkpoint", checkpoint,
+            "--results", results, *extra]  # fmt: skip
+
+
 def release(root: Path, name: str, session: str, ckpt: Path, version: str) -> str:
     """The whole lifecycle for one session: register raw, validate `best`, release `version`.
 

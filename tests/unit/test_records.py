@@ -8,6 +8,7 @@ import json
 
 from artreg import schemas
 from artreg.dvcrepo import CopiedFile, pointer_text, tree_object
+from artreg.formats import FormatInfo
 from artreg.model import (
     Approval,
     GateResult,
@@ -119,3 +120,25 @@ def test_a_pointer_is_written_in_dvc_adds_field_order() -> None:
         f"outs:\n- md5: {'c' * 32}.dir\n  size: 30\n  nfiles: 3\n  hash: md5\n  path: checkpoints\n"
     )
     assert "nfiles" not in pointer_text("model.pt", "d" * 32, 5)
+
+
+def test_model_files_record_their_detected_format_and_old_records_fall_back_to_the_suffix() -> None:
+    detected = ModelFile.named(
+        "weights.bin", SHA, 10, FormatInfo("safetensors", "safetensors, 1 tensors, U8")
+    )
+    data = metadata(model=ModelInfo([detected])).to_json()
+    schemas.validate(data, "metadata", "metadata.json")
+    assert data["model"]["files"][0] == {
+        "path": "weights.bin",
+        "format": "bin",
+        "sha256": SHA,
+        "size": 10,
+        "content_format": "safetensors",
+        "format_detail": "safetensors, 1 tensors, U8",
+    }
+    assert Metadata.from_json(data).model.primary.detected == "safetensors"
+    # A record written before formats were detected: no null fields, the suffix decides.
+    old = metadata().to_json()
+    assert set(old["model"]["files"][0]) == {"path", "format", "sha256", "size"}
+    record = Metadata.from_json(old).model.primary
+    assert (record.content_format, record.detected) == (None, "pytorch")

@@ -19,15 +19,17 @@ from artreg._version import __version__
 from artreg.charts import CHART_NAME
 from artreg.errors import ConflictError, InputError, IntegrityError, NotFoundError
 from artreg.fileio import dump_json, read_json
-from artreg.hashing import ProgressFn, sha256_line
-from artreg.layout import (
-    AS_IS_SUFFIXES,
-    MODEL_SUFFIXES,
-    PYTORCH_SUFFIXES,
-    StageDir,
-    raw_dir,
-    validated_dir,
+from artreg.formats import (
+    PYTORCH,
+    SAFETENSORS,
+    SUFFIXES,
+    FormatInfo,
+    check_safetensors,
+    detect,
+    pytorch_info,
 )
+from artreg.hashing import ProgressFn, sha256_line
+from artreg.layout import StageDir, raw_dir, validated_dir
 from artreg.model import Manifest, Metadata, ModelFile, ModelInfo, Source, requires_line
 from artreg.modelcard import model_card
 from artreg.policy import check_gates, load_settings, resolve_name
@@ -165,12 +167,22 @@ def check_formats(formats: tuple[str, ...]) -> None:
         raise InputError(f"unknown format {unknown[0]!r}", hint=f"use one of: {', '.join(FORMATS)}")
 
 
-def model_files(builder: StageBuilder, weights: dict[str, bytes]) -> list[ModelFile]:
-    """Write cleaned weights as DVC outputs, each with its sha256sum-compatible `.sha256`."""
+def model_files(
+    builder: StageBuilder, weights: dict[str, bytes], tensors: Mapping[str, Any]
+) -> list[ModelFile]:
+    """Write cleaned weights (the bytes of `tensors`, as .pt or .safetensors) as DVC outputs,
+    each with its sha256sum-compatible `.sha256` and its format recorded."""
     files = []
     for fname, data in weights.items():
         digest = builder.track_file(fname, data=data)
-        files.append(ModelFile.named(fname, digest.sha256, digest.size))
+        # Written just now from `tensors`: the safetensors header is checked (cheap, and proof
+        # that what artreg writes passes its own check); the .pt is not loaded a second time.
+        written: FormatInfo = (
+            FormatInfo(SAFETENSORS, check_safetensors(builder.path / fname).detail)
+            if fname.endswith(SUFFIXES[SAFETENSORS])
+            else pytorch_info(list(tensors.values()))
+        )
+        files.append(ModelFile.named(fname, digest.sha256, digest.size, written))
     write_sha256_files(builder, files)
     return files
 
@@ -378,33 +390,32 @@ def promote_to_validated(
     signature = signature_plan(root, "validated", sign_key, model_signature)
     ckpt_path = verified_file(root, raw, ckpt_rel, manifest, fetch=fetch, progress=progress)
     who = actor(root)
-    suffix = Path(ckpt_rel).suffix.lower()  # ckpt_path may be a DVC cache object: no suffix
+    # The content says the format, not the name (ckpt_path may be a DVC cache object, which
+    # has none). A PyTorch checkpoint is not loaded here: cleaning loads it, weights_only.
+    found = detect(ckpt_path, load_pytorch=False, display=f"{raw.relpath}/{ckpt_rel}")
 
     parameter_count: int | None = None
     dropped: list[str] = []
     weights: dict[str, bytes] = {}
-    if suffix in PYTORCH_SUFFIXES:
+    tensors: dict[str, Any] = {}
+    if found.name == PYTORCH:
         from artreg.checkpoints import clean_checkpoint_bytes
 
         for fmt in ("pt", *[f for f in formats if f != "pt"]):
             data, cleaned = clean_checkpoint_bytes(ckpt_path, fmt)
             weights[f"model.{fmt}"] = data
             parameter_count, dropped = cleaned.parameter_count, cleaned.dropped_keys
-    elif suffix not in AS_IS_SUFFIXES:
-        raise InputError(
-            f"{raw.relpath}/{ckpt_rel}: unsupported model format {suffix!r}",
-            hint=f"use one of: {', '.join(MODEL_SUFFIXES)}",
-        )
+            tensors = cleaned.state_dict
 
     # 2. Build.
     builder = StageBuilder(root, entry, progress)
     try:
         if weights:
-            files = model_files(builder, weights)
+            files = model_files(builder, weights, tensors)
         else:
-            fname = f"model{suffix}"
+            fname = f"model{SUFFIXES[found.name]}"  # named for what it holds
             digest = builder.track_file(fname, src=ckpt_path)
-            files = [ModelFile.named(fname, digest.sha256, digest.size)]
+            files = [ModelFile.named(fname, digest.sha256, digest.size, found)]
             write_sha256_files(builder, files)
         if (raw.path(root) / "config.yaml").is_file():
             builder.copy("config.yaml", raw.path(root) / "config.yaml")

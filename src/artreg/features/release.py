@@ -23,8 +23,9 @@ from artreg.features.promote import (
     write_sha256_files,
 )
 from artreg.fileio import dump_json, read_json, read_yaml
+from artreg.formats import PYTORCH, FormatInfo, detect
 from artreg.hashing import ProgressFn, check_single_file
-from artreg.layout import PYTORCH_SUFFIXES, StageDir, production_dir, validated_dir
+from artreg.layout import StageDir, production_dir, validated_dir
 from artreg.model import (
     Approval,
     GateResult,
@@ -345,28 +346,37 @@ def promote_to_production(
     )
     who = actor(root)
 
+    # The validated folder recorded what its model holds, and model_path's sha256 matched it;
+    # a folder validated before formats were detected from content is detected now.
+    found = (
+        FormatInfo(model_src.content_format, model_src.format_detail or model_src.content_format)
+        if model_src.content_format
+        else detect(model_path, display=f"{source.relpath}/{model_src.path}")
+    )
     weights: dict[str, bytes] = {}
+    tensors: dict[str, Any] = {}
     if optimize or formats:
-        # model_path may be a DVC cache object (no suffix): the manifest's name says the format.
-        if Path(model_src.path).suffix not in PYTORCH_SUFFIXES:
+        if found.name != PYTORCH:
             raise InputError(
-                f"{source.relpath}/{model_src.path}: --optimize/--format need a PyTorch model",
-                hint="leave them out for ONNX, safetensors and .bin models",
+                f"{source.relpath}/{model_src.path}: --optimize/--format need a PyTorch model, "
+                f"and this one holds {found.name}",
+                hint="leave them out for ONNX, safetensors and GGUF models",
             )
         from artreg.checkpoints import clean_checkpoint_bytes
 
         for fmt in ("pt", *[f for f in formats if f != "pt"]):
-            data, _ = clean_checkpoint_bytes(model_path, fmt, fp16=optimize == "fp16")
+            data, cleaned = clean_checkpoint_bytes(model_path, fmt, fp16=optimize == "fp16")
             weights[f"model.{fmt}"] = data
+            tensors = cleaned.state_dict
 
     # 2. Build.
     builder = StageBuilder(root, entry, progress)
     try:
         if weights:
-            files = model_files(builder, weights)
+            files = model_files(builder, weights, tensors)
         else:
             digest = builder.track_file(model_src.path, src=model_path)
-            files = [ModelFile.named(model_src.path, digest.sha256, digest.size)]
+            files = [ModelFile.named(model_src.path, digest.sha256, digest.size, found)]
             write_sha256_files(builder, files)
         if (source.path(root) / "config.yaml").is_file():
             builder.copy("config.yaml", source.path(root) / "config.yaml")
@@ -500,13 +510,17 @@ def register_model_file(
         security_review=security_review,
         requires=needs,
     )
+    # By content, before a byte is copied (a refusal leaves not even a DVC cache object): a
+    # TorchScript archive or a pickle named .onnx is refused; a torch.save file, whatever its
+    # name, is loaded with weights_only=True as proof that it holds only tensors and data.
+    found = detect(file_path)
     signature = signature_plan(root, "production", sign_key, None)
     who = actor(root)
     entry = production_dir(name, checks.version)
     builder = StageBuilder(root, entry)
     try:
         digest = builder.track_file(file_path.name, src=file_path)
-        model = ModelFile.named(file_path.name, digest.sha256, digest.size)
+        model = ModelFile.named(file_path.name, digest.sha256, digest.size, found)
         write_sha256_files(builder, [model])
         _write_release_inputs(builder, checks)
         metadata = _release_metadata(
