@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,7 +29,17 @@ from artreg.errors import InputError, RemoteUnavailable
 from artreg.features.init import init_registry
 from artreg.features.release import register_model_file
 
-from helpers import RELEASE_INPUTS, S3, clone_repo, git, release, run_tool, start_paused
+from helpers import (
+    RELEASE_INPUTS,
+    S3,
+    clone_repo,
+    free_port,
+    git,
+    release,
+    run_tool,
+    serve,
+    start_paused,
+)
 
 MiB = 1 << 20
 
@@ -53,14 +62,6 @@ class Served:
         return (self.root / folder / file).read_bytes()
 
 
-def serve(root: Path, tmp_path: Path) -> Path:
-    bare = tmp_path / "srv" / "registry.git"
-    bare.parent.mkdir(exist_ok=True)
-    subprocess.run(["git", "clone", "--bare", "--quiet", str(root), str(bare)], check=True)
-    git(bare, "config", "uploadpack.allowFilter", "true")
-    return bare
-
-
 @pytest.fixture
 def served(registry: Path, checkpoint_dir: Path, tmp_path: Path) -> Served:
     """encoder v1.0.0 and decoder v0.1.0 released, pushed to a local DVC remote, served bare."""
@@ -70,55 +71,6 @@ def served(registry: Path, checkpoint_dir: Path, tmp_path: Path) -> Served:
     register_model_file(registry, "decoder", other, "0.1.0", **RELEASE_INPUTS)
     run_tool("dvc", "push", "--quiet", cwd=registry)
     return Served(registry, serve(registry, tmp_path), registry / ".dvc-storage")
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "consumer-cache"
-    monkeypatch.setenv("ARTREG_CACHE", str(root))
-    monkeypatch.delenv("ARTREG_OFFLINE", raising=False)
-    return root
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def git_daemon(tmp_path: Path) -> Iterator[str]:
-    """`git daemon` on 127.0.0.1 exporting tmp_path/srv; yields its git:// base URL."""
-    base = tmp_path / "srv"
-    base.mkdir(exist_ok=True)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--reuseaddr",
-            f"--base-path={base}",
-            "--export-all",
-            f"--port={port}",
-            "--listen=127.0.0.1",
-            "--informative-errors",
-            str(base),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "git daemon did not start"
-            time.sleep(0.05)
-    yield f"git://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def _url(kind: str, bare: Path, daemon: str | None) -> str:
@@ -684,7 +636,7 @@ def test_bad_input_and_unreachable_registries_get_clear_errors(
     url = str(served.bare)
     out = str(tmp_path / "out")
     assert cli("get", url, "bad name!", "-o", out).exit_code == 2
-    unreachable = f"git://127.0.0.1:{_free_port()}/registry.git"
+    unreachable = f"git://127.0.0.1:{free_port()}/registry.git"
     result = cli("get", unreachable, "encoder", "-o", out)
     assert result.exit_code == 4 and "did not answer" in result.stderr
     with pytest.raises(RemoteUnavailable):
