@@ -14,6 +14,7 @@ REGISTRY_JSON = "artifacts/registry.json"
 RETIRED_JSON = "artifacts/retired.json"  # folders whose DVC objects gc deleted (tombstones)
 DVC_YAML = "dvc.yaml"
 PARAMS_FILE = "params.yaml"
+SIGNATURE_FILE = "model.sig"  # a stage folder's model-signing bundle (artreg.signing)
 
 # Model file suffixes, the only list: PyTorch checkpoints are cleaned down to their weights on
 # promotion; the others are copied as they are. None of them belongs in git.

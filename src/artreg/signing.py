@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 from artreg.errors import InputError, IntegrityError, NotFoundError
 from artreg.hashing import FileDigest, Recorded
+from artreg.layout import SIGNATURE_FILE
 from artreg.policy import TrustPolicy, load_trust
 
 if TYPE_CHECKING:
     from artreg.stagefolder import StageBuilder
 
-SIGNATURE_FILE = "model.sig"
 EXTRA_HINT = 'install the signing extra: pip install "artreg[signing]"'
 # What `model_signing sign` itself leaves out of a folder's signature and records as ignored.
 GIT_PATHS = (".git", ".gitattributes", ".github", ".gitignore")

@@ -140,7 +140,8 @@ def test_get_from_a_url_fetches_that_artifact_only_and_never_clones(
     assert sorted(p.name for p in path.parent.iterdir()) == ["metadata.json", "model.pt"]
     assert path.stat().st_mode & 0o222 == 0  # read-only
     # The registry's git data on disk: a bare, shallow repository without a work tree, holding
-    # the encoder's tag objects and commits, the trees along one path, and a few blobs.
+    # the encoder's tag objects and commits, HEAD's commit (its params.yaml is the trust
+    # policy, as in a clone), the trees along a few paths, and a few blobs.
     repo = _cache_repo(cache)
     assert git(repo, "rev-parse", "--is-bare-repository").strip() == "true"
     assert (repo / "shallow").is_file()
@@ -151,7 +152,8 @@ def test_get_from_a_url_fetches_that_artifact_only_and_never_clones(
         for line in git(repo, "cat-file", "--batch-all-objects", "--batch-check").splitlines()
         if line.split()[1] == "commit"
     )
-    assert commits == tagged, "only the commits the encoder's tags point at"
+    head = git(served.bare, "rev-parse", "HEAD").strip()
+    assert commits == tagged | {head}, "only the commits the encoder's tags and HEAD point at"
     assert len(git(served.bare, "rev-list", "--all").split()) > len(commits)
     paths_of: dict[str, set[str]] = {}
     for commit in git(served.bare, "rev-list", "--all").split():
@@ -168,6 +170,7 @@ def test_get_from_a_url_fetches_that_artifact_only_and_never_clones(
         f"{folder}/metadata.json",
         f"{folder}/model.pt.dvc",
         ".dvc/config",
+        "params.yaml",
     }
     # (a blob may also sit at other paths with the same bytes, e.g. an identical pointer)
     assert len(cached_blobs) == len(expected)

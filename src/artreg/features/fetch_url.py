@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -32,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 from artreg.consumer_cache import Cache, registry_key
 from artreg.errors import InputError, NotFoundError
 from artreg.hashing import FileDigest, ProgressFn
-from artreg.layout import model_files
+from artreg.layout import PARAMS_FILE, SIGNATURE_FILE, StageDir, model_files
 from artreg.location import normalize_url
 from artreg.tags import validate_name, validate_semver, validate_stage
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from artreg.dvcrepo import RemoteReader
     from artreg.features.queries import ArtifactSummary
     from artreg.model import Event, Registry
+    from artreg.policy import TrustPolicy
 
 # git, DVC and the registry state are imported where they are used: a warm call that finds its
 # answer in the cache imports none of them.
@@ -158,6 +160,15 @@ class RemoteRegistry:
 
         patterns = [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"] if names else []
         return gitrepo.ls_remote_tags(self.url, patterns)
+
+    def remote_refs(self, names: Sequence[str]) -> tuple[dict[str, tuple[str, str]], str]:
+        """The names' tags and the commit of the registry's HEAD ("" when it has none), from
+        one `git ls-remote`: HEAD's params.yaml is the trust policy, as HEAD's is in a clone."""
+        from artreg import gitrepo
+
+        patterns = [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"]
+        tags, head = gitrepo.ls_remote_head(self.url, patterns)
+        return tags, head or ""
 
     def state(
         self, names: Sequence[str] | None, tags: Mapping[str, tuple[str, str]] | None = None
@@ -289,7 +300,12 @@ class RemoteRegistry:
         self.folders([event])
         if event.folder is not None:
             folder = event.folder.relpath
-            self.files_at(event.commit, [f"{folder}/manifest.json"], deep=[folder])
+            # model.sig (if any) comes in the same fetch: the signature check reads it
+            self.files_at(
+                event.commit,
+                [f"{folder}/manifest.json", f"{folder}/{SIGNATURE_FILE}"],
+                deep=[folder],
+            )
         resolved = fetch.resolve(
             self.repo, name, stage=None if version else stage, version=version, registry=registry
         )
@@ -306,6 +322,92 @@ class RemoteRegistry:
             dvc_files=resolved.dvc_files,
             fingerprint=fingerprint,
         )
+
+    # --- the trust policy: signatures checked before a path is handed out ------------------
+
+    def trust(self, head: str | None) -> tuple[TrustPolicy, str]:
+        """params.yaml's trust policy at the registry's HEAD (`head`; None: offline, the one
+        read last), with a digest of it and of the trusted keys' bytes. Read from git only when
+        HEAD moved; the policy and the keys are fetched as blobs, nothing else."""
+        from artreg.policy import TrustPolicy
+
+        record = self.cache.trust_record(self.key)
+        last = self.cache.read_json(record)
+        if isinstance(last, dict) and (head is None or last.get("head") == head):
+            try:
+                policy = TrustPolicy(
+                    keys=tuple(last["keys"]),
+                    require_signature=tuple(last["require_signature"]),
+                    rev=last["head"] or None,
+                )
+                return policy, str(last["digest"])
+            except (KeyError, TypeError):
+                pass  # an unreadable record: read the policy again (online) or refuse
+        if head is None:
+            raise NotFoundError(
+                f"offline: the trust policy of {self.url} was never read with the cache "
+                f"{self.cache.root}",
+                hint=f"run once online (unset {ENV_OFFLINE})",
+            )
+        policy, blobs = TrustPolicy(), {}
+        if head:
+            from artreg.policy import trust_at
+
+            self.files_at(head, [PARAMS_FILE])
+            policy = trust_at(self.repo, head)  # from the objects just fetched
+            blobs = self.files_at(head, list(policy.keys)) if policy.keys else {}
+        digest = hashlib.sha256(
+            json.dumps(
+                {
+                    "require_signature": sorted(policy.require_signature),
+                    "keys": [
+                        [k, hashlib.sha256(blobs[k]).hexdigest() if k in blobs else None]
+                        for k in policy.keys
+                    ],
+                },
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()
+        self.cache.write_json(
+            record,
+            {
+                "head": head,
+                "keys": list(policy.keys),
+                "require_signature": list(policy.require_signature),
+                "digest": digest,
+            },
+        )
+        return policy, digest
+
+    def check_signature(self, pin: Pin, head: str | None) -> None:
+        """Where the trust policy requires it for the pinned folder's stage, its committed
+        model.sig must be made by a trusted key over the model its manifest records (as in a
+        clone: `signing.check_folder`). A verdict is kept, bound to the policy's digest, the
+        commit, the folder and every sha256 of its manifest (model.sig's included), so a warm
+        call skips model_signing only for exactly what verified before."""
+        folder = StageDir.parse(pin.folder)
+        stage = folder.stage if folder is not None else (pin.stage or "")
+        policy, digest = self.trust(head)
+        if not policy.requires(stage):
+            return
+        bound = hashlib.sha256(
+            json.dumps(
+                {"policy": digest, "pin": {**pin.to_json(), "registry": self.url}},
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()
+        verdict = self.cache.signature_verdict(self.key, bound)
+        if verdict.is_file():
+            return
+        from artreg import signing
+
+        if head is not None and SIGNATURE_FILE in pin.files:
+            self.files_at(pin.commit, [f"{pin.folder}/{SIGNATURE_FILE}"], deep=[pin.folder])
+        raw = signing.committed_signature(self.repo, pin.commit, pin.folder, pin.files)
+        signer = signing.check_folder(
+            self.repo, policy, pin.folder, stage, pin.files, pin.dvc_files, raw
+        )
+        self.cache.write_json(verdict, {"policy": digest, **signer.as_dict()})
 
     # --- where each selected file's bytes come from ----------------------------------------
 
@@ -530,7 +632,8 @@ def _current_pin(
     reg: RemoteRegistry, name: str, stage: str | None, version: str | None, offline: bool
 ) -> tuple[Pin, Callable[[], None]]:
     """What `name` resolves to: the last answer when the name's tags are unchanged (or when
-    offline), else resolved anew; with a function that records a new answer once it served."""
+    offline), else resolved anew, its signature checked against the trust policy at the
+    registry's HEAD; with a function that records a new answer once it served."""
     name = validate_name(name)
     if stage is not None and version is not None:
         raise InputError(
@@ -551,12 +654,15 @@ def _current_pin(
                 hint=f"run once online (unset {ENV_OFFLINE}), or pin it in a lock file "
                 "(`artreg lock add`) and pass lock=",
             )
+        reg.check_signature(last, None)
         return last, lambda: None
-    tags = reg.remote_tags([name])
+    tags, head = reg.remote_refs([name])
     fingerprint = _fingerprint(tags)
     if last is not None and last.fingerprint == fingerprint and last.registry == reg.url:
+        reg.check_signature(last, head)
         return last, lambda: None
     pin = reg.resolve(name, stage, version, reg.state([name], tags), fingerprint)
+    reg.check_signature(pin, head)
     return pin, lambda: reg.cache.write_json(record, {**pin.to_json(), "fingerprint": fingerprint})
 
 
