@@ -750,7 +750,8 @@ def get(
     """Export a verified copy of a model into a folder (like dvc artifacts get).
 
     `artreg get NAME` reads the registry you stand in (or --repo); NAME may also be
-    NAME@vX.Y.Z or NAME#STAGE. `artreg get URL NAME` reads a registry URL without a clone: tags
+    NAME@vX.Y.Z or NAME#STAGE. `artreg get URL NAME` (or NAME --repo URL) reads a registry URL
+    without a clone, model signatures checked against its trust policy as in a clone: tags
     by `git ls-remote`, a few files of one commit, and the model's objects from the DVC remote,
     through the machine's shared cache ($ARTREG_CACHE; offline with ARTREG_OFFLINE=1).
 
@@ -761,13 +762,13 @@ def get(
     from artreg.features import fetch
 
     name, stage, version = fetch.target(spec or target, stage, version)
-    if spec is not None:
+    if spec is not None or _is_url(repo_path):
         from artreg.features import fetch_url
 
         out = Output(as_json)
         with out.progress("downloading") as progress:
             fetched, written = fetch_url.get(
-                target,
+                target if spec is not None else str(repo_path),
                 name,
                 stage,
                 version,
