@@ -162,7 +162,13 @@ def overview_json(data: dict[str, ArtifactSummary]) -> dict[str, Any]:
         name: {
             "latest": s.latest,
             "deprecated": s.deprecated,
-            "stages": {stage: asdict(e) for stage, e in s.stages.items()},
+            "stages": {
+                stage: {
+                    **asdict(e),
+                    **({"signature": s.signatures[stage]} if stage in s.signatures else {}),
+                }
+                for stage, e in s.stages.items()
+            },
         }
         for name, s in data.items()
     }
@@ -191,6 +197,10 @@ def artifact_text(data: ArtifactSummary) -> str:
     return (
         f"{data.name}: latest {data.latest or '-'}{' (deprecated)' if data.deprecated else ''}\n"
         + table(["stage", "version", "id", "tag", "commit"], rows)
+        + "".join(
+            f"\nsignature of {stage}: {signature_text(info)}"
+            for stage, info in data.signatures.items()
+        )
     )
 
 

@@ -857,3 +857,61 @@ def test_a_warm_call_refuses_a_signature_replaced_or_removed_in_a_new_commit(
     publish(registry, bare)
     with pytest.raises(IntegrityError, match=r"model\.sig: missing"):
         get_artifact_path("encoder", repo=url)
+
+
+# --- visible: show NAME, the pull-request summary and the site ------------------------------
+
+
+def test_show_the_summary_and_the_site_name_the_signer_and_the_key_fingerprint(
+    registry: Path,
+    checkpoint_dir: Path,
+    keys: dict[str, tuple[Path, Path]],
+    tmp_path: Path,
+    cli,
+) -> None:
+    from artreg.features.site import build_site
+
+    private, public = keys["release"]
+    trust(registry, public)
+    vid = validated(registry, checkpoint_dir)
+    promote_to_production(registry, "encoder", vid, "1.0.0", sign_key=private, **RELEASE_INPUTS)
+    expected = openssl_fingerprint(public)
+
+    # `show NAME`, every stage: the signed production folder names signer and key; the
+    # validated folder (unsigned, no signature required) says nothing of signatures.
+    text = cli("show", "encoder", cwd=registry)
+    assert text.exit_code == 0, text.stderr
+    assert (
+        f"signature of production: model.sig: verified, signed by key {expected} "
+        "(trusted key keys/release.pub) over model.pt"
+    ) in text.stdout
+    assert "signature of validated" not in text.stdout
+    stages = cli("show", "encoder", "--json", cwd=registry).json()["encoder"]["stages"]  # type: ignore[index]
+    signed = stages["production"]["signature"]
+    assert (signed["status"], signed["fingerprint"], signed["key"]) == (
+        "verified",
+        expected,
+        "keys/release.pub",
+    )
+    assert "signature" not in stages["validated"]
+
+    # A signature the policy no longer trusts is shown as refused, not hidden.
+    other_public = keys["other"][1]
+    trust(registry, other_public)
+    text = cli("show", "encoder", cwd=registry).stdout
+    assert "signature of production: model.sig: REFUSED: " in text
+    assert "trust.keys does not list" in text
+
+    # The reviewer's summary (verified against trust.keys) and the site's release page (as
+    # recorded at promotion) name the same key.
+    trust(registry, public)
+    assert f"key `{expected}`, trusted key `keys/release.pub`" in summary_markdown(
+        summaries(registry, [FOLDER])
+    )
+    site = tmp_path / "site"
+    build_site(registry, site)
+    page = (site / "models/encoder/releases/v1.0.0.html").read_text(encoding="utf-8")
+    assert "<dt>Signed by</dt>" in page
+    assert f'key <code class="hash">{expected}</code> over <code>model.pt</code>' in page
+    unsigned = next((site / "models/encoder").glob("validated/*.html")).read_text(encoding="utf-8")
+    assert "Signed by" not in unsigned

@@ -5,15 +5,15 @@ History and lineage come from git alone: production ← validated ← raw ← tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from artreg import gitrepo, state
-from artreg.errors import NotFoundError
+from artreg.errors import ArtregError, NotFoundError
 from artreg.features.fetch import Resolved, resolve
 from artreg.fileio import parse_json
-from artreg.layout import StageDir, raw_dir, validated_dir
+from artreg.layout import SIGNATURE_FILE, StageDir, raw_dir, validated_dir
 from artreg.model import Event, GateResult, Manifest, ManifestFile, Metadata, Registry, Source, iso
 from artreg.tags import parse_spec, validate_name
 
@@ -39,6 +39,9 @@ class ArtifactSummary:
     latest: str | None
     deprecated: bool
     stages: dict[str, StageEntry]
+    # `show NAME` only: each stage folder's model.sig as the trust policy sees it (signer, key
+    # fingerprint, status), for the stages that have one or require one
+    signatures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def overview(
@@ -80,12 +83,26 @@ def incomplete_clone(root: Path, empty: bool) -> tuple[str, str] | None:
 
 
 def show_artifact(root: Path, name: str) -> ArtifactSummary:
-    """`artreg show NAME`: every stage of one artifact (deprecated ones too)."""
-    found = overview(root, deprecated=True, names=[name]).get(name)
+    """`artreg show NAME`: every stage of one artifact (deprecated ones too), with who signed
+    each stage's model and with which key."""
+    from artreg.features.fetch import signature_status
+
+    registry = state.load(root, [validate_name(name)])
+    found = overview(root, registry=registry, deprecated=True, names=[name]).get(name)
     if found is None:
         state.load(root, folders="none").get(name)  # raises the NotFoundError naming the known
         raise AssertionError(name)
-    return found
+    signatures = {}
+    for stage, entry in found.stages.items():
+        if entry.folder is None:
+            continue
+        try:
+            status = signature_status(root, resolve(root, name, stage=stage, registry=registry))
+        except ArtregError as exc:  # show reports; `get` and `verify` refuse
+            status = {"file": SIGNATURE_FILE, "status": f"not checked: {exc.message}"}
+        if status is not None:
+            signatures[stage] = status
+    return replace(found, signatures=signatures)
 
 
 def history(root: Path, name: str, registry: Registry | None = None) -> list[Event]:
