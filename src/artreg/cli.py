@@ -618,7 +618,7 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
             data = fetch_url.overview(str(repo_path), names=[name], deprecated=True)[name]
             Output(as_json).emit(render.overview_json({name: data}), render.artifact_text(data))
         else:
-            pin = fetch_url.resolve_pin(str(repo_path), name, stage, version)
+            pin = fetch_url.resolve_pin(str(repo_path), name, stage, version, check_signature=False)
             Output(as_json).emit(render.pin_json(pin), render.pin_text(pin))
         return
     root = _root(repo_path)

@@ -915,3 +915,38 @@ def test_show_the_summary_and_the_site_name_the_signer_and_the_key_fingerprint(
     assert f'key <code class="hash">{expected}</code> over <code>model.pt</code>' in page
     unsigned = next((site / "models/encoder").glob("validated/*.html")).read_text(encoding="utf-8")
     assert "Signed by" not in unsigned
+
+
+def test_a_lock_file_pins_only_a_trusted_release_and_its_warm_calls_keep_the_policy(
+    registry: Path,
+    signed_url: tuple[str, Path],
+    keys: dict[str, tuple[Path, Path]],
+    cache: Path,
+    tmp_path: Path,
+    cli,
+) -> None:
+    url, bare = signed_url
+    consumer = tmp_path / "service"
+    consumer.mkdir()
+    lock = consumer / "artreg.lock"
+
+    # A lock-only consumer on a fresh machine reads the policy once, and loads the pin.
+    assert cli("lock", "add", url, "encoder#production", cwd=consumer).exit_code == 0
+    shutil.rmtree(cache)
+    model = (FOLDER.path(registry) / "model.pt").read_bytes()
+    assert get_artifact_path("encoder", lock=lock).read_bytes() == model
+
+    # The key is revoked on the default branch: `lock check` (online) reads the new policy and
+    # refuses the pin; from then on the lock's warm calls refuse it too, without a tag read.
+    trust(registry, keys["other"][1])
+    publish(registry, bare)
+    checked = cli("lock", "check", cwd=consumer)
+    assert checked.exit_code == 1 and "trust.keys does not list" in checked.stderr
+    with pytest.raises(IntegrityError, match=r"model\.sig: signed by .*trust\.keys does not list"):
+        get_artifact_path("encoder", lock=lock)
+    # And a release the policy refuses cannot be pinned at all.
+    other = tmp_path / "other"
+    other.mkdir()
+    added = cli("lock", "add", url, "encoder#production", cwd=other)
+    assert added.exit_code == 1 and f"{FOLDER.relpath}/model.sig" in added.stderr
+    assert not (other / "artreg.lock").exists()

@@ -379,12 +379,13 @@ class RemoteRegistry:
         )
         return policy, digest
 
-    def check_signature(self, pin: Pin, head: str | None) -> None:
+    def check_signature(self, pin: Pin, head: str | None, fetch: bool = True) -> None:
         """Where the trust policy requires it for the pinned folder's stage, its committed
         model.sig must be made by a trusted key over the model its manifest records (as in a
         clone: `signing.check_folder`). A verdict is kept, bound to the policy's digest, the
         commit, the folder and every sha256 of its manifest (model.sig's included), so a warm
-        call skips model_signing only for exactly what verified before."""
+        call skips model_signing only for exactly what verified before. `head` None: the
+        policy read last (offline, lock files); `fetch` False: nothing crosses the network."""
         folder = StageDir.parse(pin.folder)
         stage = folder.stage if folder is not None else (pin.stage or "")
         policy, digest = self.trust(head)
@@ -401,7 +402,7 @@ class RemoteRegistry:
             return
         from artreg import signing
 
-        if head is not None and SIGNATURE_FILE in pin.files:
+        if fetch and SIGNATURE_FILE in pin.files:
             self.files_at(pin.commit, [f"{pin.folder}/{SIGNATURE_FILE}"], deep=[pin.folder])
         raw = signing.committed_signature(self.repo, pin.commit, pin.folder, pin.files)
         signer = signing.check_folder(
@@ -654,7 +655,7 @@ def _current_pin(
                 hint=f"run once online (unset {ENV_OFFLINE}), or pin it in a lock file "
                 "(`artreg lock add`) and pass lock=",
             )
-        reg.check_signature(last, None)
+        reg.check_signature(last, None, fetch=False)
         return last, lambda: None
     tags, head = reg.remote_refs([name])
     fingerprint = _fingerprint(tags)
@@ -683,12 +684,19 @@ def resolve_pin(
     stage: str | None = None,
     version: str | None = None,
     cache_dir: Path | str | None = None,
+    *,
+    check_signature: bool = True,
 ) -> Pin:
-    """What `name` resolves to in the registry at `url` now (tags and manifest, no model bytes)."""
+    """What `name` resolves to in the registry at `url` now (tags and manifest, no model bytes),
+    its signature checked against the trust policy at the registry's HEAD unless told not to
+    (`show` describes what a tag names; a lock file pins only what a consumer may load)."""
     name = validate_name(name)
     reg = RemoteRegistry(url, Cache.open(cache_dir))
-    tags = reg.remote_tags([name])
-    return reg.resolve(name, stage, version, reg.state([name], tags), _fingerprint(tags))
+    tags, head = reg.remote_refs([name])
+    pin = reg.resolve(name, stage, version, reg.state([name], tags), _fingerprint(tags))
+    if check_signature:
+        reg.check_signature(pin, head)
+    return pin
 
 
 def fetch_pin(
@@ -701,15 +709,25 @@ def fetch_pin(
     verify: str = "auto",
     progress: ProgressFn | None = None,
 ) -> Fetched:
-    """Exactly the pinned bytes (a lock-file entry), verified; no tag is read."""
+    """Exactly the pinned bytes (a lock-file entry), verified; no tag is read. The signature
+    is checked against the trust policy this cache read last from the registry (its HEAD is
+    asked only when it never was), so a warm call stays a stat; `lock check` and every call by
+    name refresh that policy."""
     full = check_verify(verify)
     reg = RemoteRegistry(pin.registry, Cache.open(cache_dir))
+    is_offline = offline_mode(offline)
+    head = None
+    if not is_offline and not isinstance(
+        reg.cache.read_json(reg.cache.trust_record(reg.key)), dict
+    ):
+        head = reg.remote_refs([])[1]
+    reg.check_signature(pin, head, fetch=not is_offline)
     return materialize(
         reg,
         pin,
         remote=remote,
         remote_config=remote_config,
-        offline=offline_mode(offline),
+        offline=is_offline,
         full=full,
         progress=progress,
     )
