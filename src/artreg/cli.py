@@ -615,11 +615,11 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
         from artreg.features import fetch_url
 
         if stage is None and version is None:
-            data = fetch_url.overview(str(repo_path), names=[name], deprecated=True)[name]
+            data = fetch_url.show(str(repo_path), name)
             Output(as_json).emit(render.overview_json({name: data}), render.artifact_text(data))
         else:
-            pin = fetch_url.resolve_pin(str(repo_path), name, stage, version, check_signature=False)
-            Output(as_json).emit(render.pin_json(pin), render.pin_text(pin))
+            pin, signature = fetch_url.show_entry(str(repo_path), name, stage, version)
+            Output(as_json).emit(render.pin_json(pin, signature), render.pin_text(pin, signature))
         return
     root = _root(repo_path)
     if stage is None and version is None:

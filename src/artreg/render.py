@@ -548,14 +548,15 @@ def gc_text(result: Plan | Applied) -> str:
 # --- consumers without a clone ---------------------------------------------------------------
 
 
-def pin_json(pin: Pin) -> dict[str, Any]:
-    return pin.to_json()
+def pin_json(pin: Pin, signature: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {**pin.to_json(), **({"signature": signature} if signature is not None else {})}
 
 
-def pin_text(pin: Pin) -> str:
+def pin_text(pin: Pin, signature: dict[str, Any] | None = None) -> str:
     info = pin.to_json()
     return (
         "\n".join(f"{k}: {v}" for k, v in info.items() if k != "files")
+        + (f"\nsignature: {signature_text(signature)}" if signature is not None else "")
         + "\nfiles:\n"
         + "\n".join(f"  {rel}  {d.size:,} B  {d.sha256}" for rel, d in sorted(pin.files.items()))
     )

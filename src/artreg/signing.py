@@ -560,12 +560,14 @@ def describe(
     stage: str,
     files: Mapping[str, Recorded],
     model: Collection[str],
+    policy: TrustPolicy | None = None,
 ) -> dict[str, Any] | None:
     """What `show` and the PR summary say about a folder's signature (None: unsigned and not
-    required). Never raises for a bad signature: the status says what is wrong."""
+    required) under `policy` (default: HEAD's). Never raises for a bad signature: the status
+    says what is wrong."""
     from artreg.errors import ArtregError
 
-    policy = load_trust(root)
+    policy = policy or load_trust(root)
     required = policy.requires(stage)
     if SIGNATURE_FILE not in files and not required:
         return None

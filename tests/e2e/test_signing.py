@@ -722,6 +722,22 @@ def test_a_url_consumer_gets_a_signed_release_and_a_warm_call_reuses_its_verdict
         result = cli(*args, str(out))
         assert result.exit_code == 0, (args, result.stderr)
         assert (out / "model.pt").read_bytes() == model
+    # show names the signer and the key, from the URL as in a clone.
+    expected = fingerprint((registry / "keys/release.pub").read_bytes())
+    line = (
+        f"signature of production: model.sig: verified, signed by key {expected} "
+        "(trusted key keys/release.pub) over model.pt"
+    )
+    shown = cli("show", "encoder", "--repo", url)
+    assert shown.exit_code == 0, shown.stderr
+    assert line in shown.stdout and line in cli("show", "encoder", cwd=registry).stdout
+    assert (
+        cli("show", "encoder", "--repo", url, "--json").json()
+        == cli("show", "encoder", "--json", cwd=registry).json()
+    )
+    entry = cli("show", "encoder@v1.0.0", "--repo", url, "--json").json()
+    assert entry["signature"]["status"] == "verified"  # type: ignore[index]
+    assert entry["signature"]["fingerprint"] == expected  # type: ignore[index]
     # Warm, in a new process: the verdict bound to this policy, commit and manifest stands, so
     # model_signing (sigstore, tuf, ...) is not even imported.
     warm = subprocess.run(
@@ -793,6 +809,9 @@ def test_a_url_consumer_refuses_a_key_removed_from_trust_keys(
     refused = cli("resolve", "encoder", "--repo", url)
     assert refused.exit_code == 1 and "trust.keys does not list" in refused.stderr
     assert not verify_artifact("encoder", repo=url)
+    shown = cli("show", "encoder", "--repo", url)
+    assert shown.exit_code == 0, shown.stderr  # show describes; consumers refuse
+    assert "signature of production: model.sig: REFUSED: " in shown.stdout
 
 
 def test_a_url_consumer_refuses_an_unsigned_release_where_a_signature_is_required(

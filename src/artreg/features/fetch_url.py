@@ -386,8 +386,7 @@ class RemoteRegistry:
         commit, the folder and every sha256 of its manifest (model.sig's included), so a warm
         call skips model_signing only for exactly what verified before. `head` None: the
         policy read last (offline, lock files); `fetch` False: nothing crosses the network."""
-        folder = StageDir.parse(pin.folder)
-        stage = folder.stage if folder is not None else (pin.stage or "")
+        stage = _stage_of(pin)
         policy, digest = self.trust(head)
         if not policy.requires(stage):
             return
@@ -409,6 +408,18 @@ class RemoteRegistry:
             self.repo, policy, pin.folder, stage, pin.files, pin.dvc_files, raw
         )
         self.cache.write_json(verdict, {"policy": digest, **signer.as_dict()})
+
+    def signature_status(self, pin: Pin, head: str) -> dict[str, Any] | None:
+        """What `show` says of the pinned folder's model.sig under the policy at `head`, as in
+        a clone (`signing.describe`: never raises for a bad signature)."""
+        from artreg import signing
+
+        policy, _ = self.trust(head)
+        if SIGNATURE_FILE in pin.files:
+            self.files_at(pin.commit, [f"{pin.folder}/{SIGNATURE_FILE}"], deep=[pin.folder])
+        return signing.describe(
+            self.repo, pin.commit, pin.folder, _stage_of(pin), pin.files, pin.dvc_files, policy
+        )
 
     # --- where each selected file's bytes come from ----------------------------------------
 
@@ -505,6 +516,12 @@ class RemoteRegistry:
             f"{self.url}: no .dvc pointer for {pin.folder}/{rel} at {pin.commit[:12]}",
             hint="the manifest says DVC holds it but no pointer names it; run `artreg verify` in the registry",
         )
+
+
+def _stage_of(pin: Pin) -> str:
+    """The stage of the pinned folder (whose trust rule applies), not the stage asked for."""
+    folder = StageDir.parse(pin.folder)
+    return folder.stage if folder is not None else (pin.stage or "")
 
 
 def _parse_tree(raw: bytes) -> dict[str, tuple[bytes, str]]:
@@ -684,18 +701,15 @@ def resolve_pin(
     stage: str | None = None,
     version: str | None = None,
     cache_dir: Path | str | None = None,
-    *,
-    check_signature: bool = True,
 ) -> Pin:
     """What `name` resolves to in the registry at `url` now (tags and manifest, no model bytes),
-    its signature checked against the trust policy at the registry's HEAD unless told not to
-    (`show` describes what a tag names; a lock file pins only what a consumer may load)."""
+    its signature checked against the trust policy at the registry's HEAD: a lock file pins
+    only what a consumer may load."""
     name = validate_name(name)
     reg = RemoteRegistry(url, Cache.open(cache_dir))
     tags, head = reg.remote_refs([name])
     pin = reg.resolve(name, stage, version, reg.state([name], tags), _fingerprint(tags))
-    if check_signature:
-        reg.check_signature(pin, head)
+    reg.check_signature(pin, head)
     return pin
 
 
@@ -740,15 +754,56 @@ def overview(
     cache_dir: Path | str | None = None,
 ) -> dict[str, ArtifactSummary]:
     """`artreg list` of a registry URL: every name (or `names`), latest version and stages."""
+    reg = RemoteRegistry(url, Cache.open(cache_dir))
+    names = [validate_name(n) for n in names] if names else None
+    return _overview(reg, reg.state(names), names, deprecated)
+
+
+def _overview(
+    reg: RemoteRegistry, registry: Registry, names: list[str] | None, deprecated: bool
+) -> dict[str, ArtifactSummary]:
     from artreg import state
     from artreg.features.queries import overview as clone_overview
 
-    reg = RemoteRegistry(url, Cache.open(cache_dir))
-    registry = reg.state([validate_name(n) for n in names] if names else None)
     if names and not any(n in registry.artifacts for n in names):
         registry.get(names[0])  # the NotFoundError naming it
     reg.folders(state.current_events(registry))
     return clone_overview(reg.repo, registry=registry, deprecated=deprecated, names=names)
+
+
+def show(
+    url: str | os.PathLike[str], name: str, cache_dir: Path | str | None = None
+) -> ArtifactSummary:
+    """`artreg show NAME --repo URL`: every stage, each folder's signature as in a clone."""
+    from artreg.features.queries import with_signatures
+
+    name = validate_name(name)
+    reg = RemoteRegistry(url, Cache.open(cache_dir))
+    tags, head = reg.remote_refs([name])
+    registry = reg.state([name], tags)
+    summary = _overview(reg, registry, [name], deprecated=True)[name]
+    fingerprint = _fingerprint(tags)
+    return with_signatures(
+        summary,
+        lambda stage: reg.signature_status(
+            reg.resolve(name, stage, None, registry, fingerprint), head
+        ),
+    )
+
+
+def show_entry(
+    url: str | os.PathLike[str],
+    name: str,
+    stage: str | None,
+    version: str | None,
+    cache_dir: Path | str | None = None,
+) -> tuple[Pin, dict[str, Any] | None]:
+    """`artreg show NAME@vX.Y.Z|NAME#STAGE --repo URL`: the pin and its signature's status."""
+    name = validate_name(name)
+    reg = RemoteRegistry(url, Cache.open(cache_dir))
+    tags, head = reg.remote_refs([name])
+    pin = reg.resolve(name, stage, version, reg.state([name], tags), _fingerprint(tags))
+    return pin, reg.signature_status(pin, head)
 
 
 def get(

@@ -5,6 +5,7 @@ History and lineage come from git alone: production ← validated ← raw ← tr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -92,17 +93,31 @@ def show_artifact(root: Path, name: str) -> ArtifactSummary:
     if found is None:
         state.load(root, folders="none").get(name)  # raises the NotFoundError naming the known
         raise AssertionError(name)
+    return with_signatures(
+        found,
+        lambda stage: signature_status(root, resolve(root, name, stage=stage, registry=registry)),
+    )
+
+
+def with_signatures(
+    summary: ArtifactSummary, status_of: Callable[[str], dict[str, Any] | None]
+) -> ArtifactSummary:
+    """`summary` with each stage folder's signature status (`status_of(stage)`: signing.describe
+    of the folder the stage resolves to), in a clone or from a registry URL. A deprecated name
+    resolves to nothing, so nothing is checked."""
+    if summary.deprecated:
+        return summary
     signatures = {}
-    for stage, entry in found.stages.items():
+    for stage, entry in summary.stages.items():
         if entry.folder is None:
             continue
         try:
-            status = signature_status(root, resolve(root, name, stage=stage, registry=registry))
+            status = status_of(stage)
         except ArtregError as exc:  # show reports; `get` and `verify` refuse
             status = {"file": SIGNATURE_FILE, "status": f"not checked: {exc.message}"}
         if status is not None:
             signatures[stage] = status
-    return replace(found, signatures=signatures)
+    return replace(summary, signatures=signatures)
 
 
 def history(root: Path, name: str, registry: Registry | None = None) -> list[Event]:
