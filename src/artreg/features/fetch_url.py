@@ -238,11 +238,18 @@ class RemoteRegistry:
     def files_at_commits(
         self, commits: Sequence[str], paths: Sequence[str], deep: Sequence[str] = ()
     ) -> dict[str, dict[str, bytes]]:
-        """For each commit, the bytes of those `paths` that exist there. Trees are fetched one
-        level at a time along the paths, for every commit at once (folders in `deep` with their
-        whole subtree), then every blob in one fetch."""
+        """For each commit, the bytes of those `paths` that exist there (see `files_of`)."""
+        return self.files_of({c: paths for c in commits}, deep)
+
+    def files_of(
+        self, wanted: Mapping[str, Sequence[str]], deep: Sequence[str] = ()
+    ) -> dict[str, dict[str, bytes]]:
+        """For each commit, the bytes of those of its `wanted` paths that exist there. Trees are
+        fetched one level at a time along the paths, for every commit at once (folders in `deep`
+        with their whole subtree), then every blob in one fetch."""
         from artreg import gitrepo
 
+        commits = list(wanted)
         with self.cache.lock("git", self.key):
             gitrepo.init_cache_repo(self.repo, self.url)
         heads = self._objects(commits, "tree:0", depth=1)
@@ -251,13 +258,14 @@ class RemoteRegistry:
             (c, ""): heads[c].split(b"\n", 1)[0].removeprefix(b"tree ").decode() for c in commits
         }
         entries: dict[tuple[str, str], dict[str, tuple[bytes, str]]] = {}
-        by_depth: dict[int, set[str]] = {}
-        for path in paths:
-            parts = path.split("/")[:-1]
-            for i in range(len(parts) + 1):
-                by_depth.setdefault(i, set()).add("/".join(parts[:i]))
+        by_depth: dict[int, set[tuple[str, str]]] = {}
+        for commit, paths in wanted.items():
+            for path in paths:
+                parts = path.split("/")[:-1]
+                for i in range(len(parts) + 1):
+                    by_depth.setdefault(i, set()).add((commit, "/".join(parts[:i])))
         for depth in sorted(by_depth):
-            level = sorted((c, d) for c in commits for d in by_depth[depth] if (c, d) in trees)
+            level = sorted(key for key in by_depth[depth] if key in trees)
             for whole in (False, True):
                 group = [
                     key
@@ -271,7 +279,7 @@ class RemoteRegistry:
                         if mode == b"40000":
                             trees[(commit, f"{folder}/{child}" if folder else child)] = oid
         blobs: dict[tuple[str, str], str] = {}
-        for commit in commits:
+        for commit, paths in wanted.items():
             for path in paths:
                 folder, _, base = path.rpartition("/")
                 entry = entries.get((commit, folder), {}).get(base)
@@ -292,20 +300,21 @@ class RemoteRegistry:
         version: str | None,
         registry: Registry,
         fingerprint: str,
+        head: str | None = None,
     ) -> Pin:
-        """What `name` resolves to (GTO's rules, by the code a clone uses), with its manifest."""
+        """What `name` resolves to (GTO's rules, by the code a clone uses), with its manifest;
+        model.sig, and params.yaml at `head` when its trust policy is to be read, come in the
+        same fetches (the signature check reads them next)."""
         from artreg.features import fetch
 
         event, _, _ = fetch._event_for(registry, name, stage if not version else None, version)
         self.folders([event])
         if event.folder is not None:
             folder = event.folder.relpath
-            # model.sig (if any) comes in the same fetch: the signature check reads it
-            self.files_at(
-                event.commit,
-                [f"{folder}/manifest.json", f"{folder}/{SIGNATURE_FILE}"],
-                deep=[folder],
-            )
+            wanted = {event.commit: [f"{folder}/manifest.json", f"{folder}/{SIGNATURE_FILE}"]}
+            if head and self.trust_record(head) is None:
+                wanted.setdefault(head, []).append(PARAMS_FILE)
+            self.files_of(wanted, deep=[folder])
         resolved = fetch.resolve(
             self.repo, name, stage=None if version else stage, version=version, registry=registry
         )
@@ -331,18 +340,9 @@ class RemoteRegistry:
         HEAD moved; the policy and the keys are fetched as blobs, nothing else."""
         from artreg.policy import TrustPolicy
 
-        record = self.cache.trust_record(self.key)
-        last = self.cache.read_json(record)
-        if isinstance(last, dict) and (head is None or last.get("head") == head):
-            try:
-                policy = TrustPolicy(
-                    keys=tuple(last["keys"]),
-                    require_signature=tuple(last["require_signature"]),
-                    rev=last["head"] or None,
-                )
-                return policy, str(last["digest"])
-            except (KeyError, TypeError):
-                pass  # an unreadable record: read the policy again (online) or refuse
+        known = self.trust_record(head)
+        if known is not None:
+            return known
         if head is None:
             raise NotFoundError(
                 f"offline: the trust policy of {self.url} was never read with the cache "
@@ -369,7 +369,7 @@ class RemoteRegistry:
             ).encode()
         ).hexdigest()
         self.cache.write_json(
-            record,
+            self.cache.trust_record(self.key),
             {
                 "head": head,
                 "keys": list(policy.keys),
@@ -378,6 +378,23 @@ class RemoteRegistry:
             },
         )
         return policy, digest
+
+    def trust_record(self, head: str | None) -> tuple[TrustPolicy, str] | None:
+        """The policy read last, if it was read at `head` (None: whichever HEAD it was)."""
+        from artreg.policy import TrustPolicy
+
+        last = self.cache.read_json(self.cache.trust_record(self.key))
+        if not isinstance(last, dict) or (head is not None and last.get("head") != head):
+            return None
+        try:
+            policy = TrustPolicy(
+                keys=tuple(last["keys"]),
+                require_signature=tuple(last["require_signature"]),
+                rev=last["head"] or None,
+            )
+            return policy, str(last["digest"])
+        except (KeyError, TypeError):
+            return None  # an unreadable record: read the policy again (online) or refuse
 
     def check_signature(self, pin: Pin, head: str | None, fetch: bool = True) -> None:
         """Where the trust policy requires it for the pinned folder's stage, its committed
@@ -679,7 +696,7 @@ def _current_pin(
     if last is not None and last.fingerprint == fingerprint and last.registry == reg.url:
         reg.check_signature(last, head)
         return last, lambda: None
-    pin = reg.resolve(name, stage, version, reg.state([name], tags), fingerprint)
+    pin = reg.resolve(name, stage, version, reg.state([name], tags), fingerprint, head)
     reg.check_signature(pin, head)
     return pin, lambda: reg.cache.write_json(record, {**pin.to_json(), "fingerprint": fingerprint})
 
@@ -708,7 +725,7 @@ def resolve_pin(
     name = validate_name(name)
     reg = RemoteRegistry(url, Cache.open(cache_dir))
     tags, head = reg.remote_refs([name])
-    pin = reg.resolve(name, stage, version, reg.state([name], tags), _fingerprint(tags))
+    pin = reg.resolve(name, stage, version, reg.state([name], tags), _fingerprint(tags), head)
     reg.check_signature(pin, head)
     return pin
 
@@ -731,9 +748,7 @@ def fetch_pin(
     reg = RemoteRegistry(pin.registry, Cache.open(cache_dir))
     is_offline = offline_mode(offline)
     head = None
-    if not is_offline and not isinstance(
-        reg.cache.read_json(reg.cache.trust_record(reg.key)), dict
-    ):
+    if not is_offline and reg.trust_record(None) is None:
         head = reg.remote_refs([])[1]
     reg.check_signature(pin, head, fetch=not is_offline)
     return materialize(
@@ -802,7 +817,7 @@ def show_entry(
     name = validate_name(name)
     reg = RemoteRegistry(url, Cache.open(cache_dir))
     tags, head = reg.remote_refs([name])
-    pin = reg.resolve(name, stage, version, reg.state([name], tags), _fingerprint(tags))
+    pin = reg.resolve(name, stage, version, reg.state([name], tags), _fingerprint(tags), head)
     return pin, reg.signature_status(pin, head)
 
 
