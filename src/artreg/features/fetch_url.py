@@ -418,8 +418,11 @@ class RemoteRegistry:
             return
         from artreg import signing
 
-        if fetch and SIGNATURE_FILE in pin.files:
-            self.files_at(pin.commit, [f"{pin.folder}/{SIGNATURE_FILE}"], deep=[pin.folder])
+        if fetch:  # local reads when present; fetched when this cache lost them
+            wanted = {pin.commit: [f"{pin.folder}/{SIGNATURE_FILE}"]}
+            if policy.rev:
+                wanted.setdefault(policy.rev, []).extend(policy.keys)
+            self.files_of(wanted, deep=[pin.folder])
         raw = signing.committed_signature(self.repo, pin.commit, pin.folder, pin.files)
         signer = signing.check_folder(
             self.repo, policy, pin.folder, stage, pin.files, pin.dvc_files, raw
