@@ -158,16 +158,14 @@ class RemoteRegistry:
     def remote_tags(self, names: Sequence[str] | None) -> dict[str, tuple[str, str]]:
         from artreg import gitrepo
 
-        patterns = [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"] if names else []
-        return gitrepo.ls_remote_tags(self.url, patterns)
+        return gitrepo.ls_remote_tags(self.url, _tag_patterns(names or ()))
 
     def remote_refs(self, names: Sequence[str]) -> tuple[dict[str, tuple[str, str]], str]:
         """The names' tags and the commit of the registry's HEAD ("" when it has none), from
         one `git ls-remote`: HEAD's params.yaml is the trust policy, as HEAD's is in a clone."""
         from artreg import gitrepo
 
-        patterns = [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"]
-        tags, head = gitrepo.ls_remote_head(self.url, patterns)
+        tags, head = gitrepo.ls_remote_head(self.url, _tag_patterns(names))
         return tags, head or ""
 
     def state(
@@ -536,6 +534,11 @@ class RemoteRegistry:
             f"{self.url}: no .dvc pointer for {pin.folder}/{rel} at {pin.commit[:12]}",
             hint="the manifest says DVC holds it but no pointer names it; run `artreg verify` in the registry",
         )
+
+
+def _tag_patterns(names: Sequence[str]) -> list[str]:
+    """`git ls-remote` patterns of the names' tags (all of GTO's kinds: NAME#…, NAME@…)."""
+    return [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"]
 
 
 def _stage_of(pin: Pin) -> str:
