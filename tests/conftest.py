@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from artreg.cli import main
 from artreg.features.init import init_registry
 
 from helpers import S3, CliResult, git
+from helpers import git_daemon as serve_git_daemon
 
 
 @pytest.fixture(autouse=True)
@@ -113,3 +115,20 @@ def s3(_moto_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtu
     server = S3(_moto_server, bucket)
     server.client().create_bucket(Bucket=bucket)
     return server
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty consumer cache for this test ($ARTREG_CACHE), online."""
+    root = tmp_path / "consumer-cache"
+    monkeypatch.setenv("ARTREG_CACHE", str(root))
+    monkeypatch.delenv("ARTREG_OFFLINE", raising=False)
+    return root
+
+
+@pytest.fixture
+def git_daemon(tmp_path: Path) -> Iterator[str]:
+    """`git daemon` on 127.0.0.1 exporting tmp_path/srv (where `helpers.serve` puts a
+    registry); yields its git:// base URL."""
+    with serve_git_daemon(tmp_path / "srv") as url:
+        yield url

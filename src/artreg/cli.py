@@ -630,11 +630,11 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
         from artreg.features import fetch_url
 
         if stage is None and version is None:
-            data = fetch_url.overview(str(repo_path), names=[name], deprecated=True)[name]
+            data = fetch_url.show(str(repo_path), name)
             Output(as_json).emit(render.overview_json({name: data}), render.artifact_text(data))
         else:
-            pin = fetch_url.resolve_pin(str(repo_path), name, stage, version)
-            Output(as_json).emit(render.pin_json(pin), render.pin_text(pin))
+            pin, signature = fetch_url.show_entry(str(repo_path), name, stage, version)
+            Output(as_json).emit(render.pin_json(pin, signature), render.pin_text(pin, signature))
         return
     root = _root(repo_path)
     if stage is None and version is None:
@@ -789,7 +789,8 @@ def get(
     """Export a verified copy of a model into a folder (like dvc artifacts get).
 
     `artreg get NAME` reads the registry you stand in (or --repo); NAME may also be
-    NAME@vX.Y.Z or NAME#STAGE. `artreg get URL NAME` reads a registry URL without a clone: tags
+    NAME@vX.Y.Z or NAME#STAGE. `artreg get URL NAME` (or NAME --repo URL) reads a registry URL
+    without a clone, model signatures checked against its trust policy as in a clone: tags
     by `git ls-remote`, a few files of one commit, and the model's objects from the DVC remote,
     through the machine's shared cache ($ARTREG_CACHE; offline with ARTREG_OFFLINE=1).
 
@@ -802,20 +803,20 @@ def get(
     from artreg.features import fetch
 
     name, stage, version = fetch.target(spec or target, stage, version)
-    if spec is not None and with_requirements:
+    if (spec is not None or _is_url(repo_path)) and with_requirements:
         from artreg.errors import InputError
 
         raise InputError(
             "--with-requirements reads a registry clone, not a registry URL",
             hint="run it in a clone (or --repo CLONE), or get each requirement by its own call",
         )
-    if spec is not None:
+    if spec is not None or _is_url(repo_path):
         from artreg.features import fetch_url
 
         out = Output(as_json)
         with out.progress("downloading") as progress:
             fetched, written = fetch_url.get(
-                target,
+                target if spec is not None else str(repo_path),
                 name,
                 stage,
                 version,

@@ -7,6 +7,9 @@
       meta/<registry>/<folder>.json    what a snapshot holds (written last: no meta, no snapshot)
       resolutions/<registry>/<name>/<stage or vX.Y.Z>.json   the last online answer (offline mode)
       git/<registry>.git               a bare, shallow, partial repository per registry URL
+      trust/<registry>.json            the trust policy at the registry's HEAD, last read
+      signatures/<registry>/<sha256>.json   a model.sig that verified, bound to the policy,
+                                       commit, folder and manifest it verified under
       verified/<dev>-<ino>             verification records (see hashing.py)
       validated/<sha256>               manifests that passed their schema (schemas.validate_once)
       locks/, tmp/
@@ -108,6 +111,12 @@ class Cache:
 
     def resolution(self, key: str, name: str, selector: str) -> Path:
         return self.root / "resolutions" / key / name / f"{selector}.json"
+
+    def trust_record(self, key: str) -> Path:
+        return self.root / "trust" / f"{key}.json"
+
+    def signature_verdict(self, key: str, digest: str) -> Path:
+        return self.root / "signatures" / key / f"{digest}.json"
 
     def lock(
         self, kind: str, ident: str, shared: bool = False

@@ -718,20 +718,36 @@ def _remote_error(url: str, exc: ToolError) -> ArtregError:
 def ls_remote_tags(url: str, patterns: Sequence[str] = ()) -> dict[str, tuple[str, str]]:
     """Every tag of the repository at `url` (or those matching `patterns`), as tag -> (object,
     commit it peels to): one `git ls-remote`, nothing fetched."""
+    return _ls_remote(url, ["--tags", url, *patterns])[0]
+
+
+def ls_remote_head(
+    url: str, patterns: Sequence[str]
+) -> tuple[dict[str, tuple[str, str]], str | None]:
+    """The tags matching `patterns` (as `ls_remote_tags`) and the commit the repository's HEAD
+    (its default branch) points at, or None without one: still one `git ls-remote`."""
+    return _ls_remote(url, [url, "HEAD", *patterns])
+
+
+def _ls_remote(url: str, args: Sequence[str]) -> tuple[dict[str, tuple[str, str]], str | None]:
     try:
-        out = _run_bytes(["ls-remote", "--tags", url, *patterns]).decode("utf-8", "replace")
+        out = _run_bytes(["ls-remote", *args]).decode("utf-8", "replace")
     except ToolError as exc:
         raise _remote_error(url, exc) from exc
+    head = None
     found: dict[str, tuple[str, str]] = {}
     for line in out.splitlines():
         sha, _, ref = line.partition("\t")
-        tag = ref.removeprefix("refs/tags/")
-        if tag.endswith("^{}"):
-            obj = found.get(tag[:-3], (sha, sha))[0]
-            found[tag[:-3]] = (obj, sha)
-        elif tag not in found:
-            found[tag] = (sha, sha)  # a lightweight tag peels to itself
-    return found
+        if ref == "HEAD":
+            head = sha
+        elif ref.startswith("refs/tags/"):
+            tag = ref.removeprefix("refs/tags/")
+            if tag.endswith("^{}"):
+                obj = found.get(tag[:-3], (sha, sha))[0]
+                found[tag[:-3]] = (obj, sha)
+            elif tag not in found:
+                found[tag] = (sha, sha)  # a lightweight tag peels to itself
+    return found, head
 
 
 def init_cache_repo(path: Path, url: str) -> None:

@@ -14,6 +14,7 @@ REGISTRY_JSON = "artifacts/registry.json"
 RETIRED_JSON = "artifacts/retired.json"  # folders whose DVC objects gc deleted (tombstones)
 DVC_YAML = "dvc.yaml"
 PARAMS_FILE = "params.yaml"
+SIGNATURE_FILE = "model.sig"  # a stage folder's model-signing bundle (artreg.signing)
 
 # Names of model files, the only list, for one purpose: none of them belongs in git (`verify`
 # says so). What a model file holds, and so how a promotion treats it (PyTorch checkpoints

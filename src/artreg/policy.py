@@ -495,8 +495,12 @@ def load_trust(root: Path) -> TrustPolicy:
     """The trust policy as committed at HEAD, never the work tree's: an uncommitted edit of
     params.yaml must not be able to relax what a consumer checks."""
     commit = gitrepo.head(root)
-    if not commit:
-        return TrustPolicy()
+    return trust_at(root, commit) if commit else TrustPolicy()
+
+
+def trust_at(root: Path, commit: str) -> TrustPolicy:
+    """The trust policy of params.yaml as committed at `commit` (a registry URL's consumer
+    reads it at the registry's HEAD, in its cache repository)."""
     trust = committed_sections(root, commit).get("trust") or {}
     return TrustPolicy(
         keys=tuple(trust.get("keys") or ()),

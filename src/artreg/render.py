@@ -178,7 +178,13 @@ def overview_json(data: dict[str, ArtifactSummary]) -> dict[str, Any]:
         name: {
             "latest": s.latest,
             "deprecated": s.deprecated,
-            "stages": {stage: _stage_json(e) for stage, e in s.stages.items()},
+            "stages": {
+                stage: {
+                    **_stage_json(e),
+                    **({"signature": s.signatures[stage]} if stage in s.signatures else {}),
+                }
+                for stage, e in s.stages.items()
+            },
         }
         for name, s in data.items()
     }
@@ -210,6 +216,10 @@ def artifact_text(data: ArtifactSummary) -> str:
     return (
         f"{data.name}: latest {data.latest or '-'}{' (deprecated)' if data.deprecated else ''}\n"
         + table(["stage", "version", "id", "tag", "commit", *(["requires"] if needs else [])], rows)
+        + "".join(
+            f"\nsignature of {stage}: {signature_text(info)}"
+            for stage, info in data.signatures.items()
+        )
     )
 
 
@@ -576,14 +586,15 @@ def gc_text(result: Plan | Applied) -> str:
 # --- consumers without a clone ---------------------------------------------------------------
 
 
-def pin_json(pin: Pin) -> dict[str, Any]:
-    return pin.to_json()
+def pin_json(pin: Pin, signature: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {**pin.to_json(), **({"signature": signature} if signature is not None else {})}
 
 
-def pin_text(pin: Pin) -> str:
+def pin_text(pin: Pin, signature: dict[str, Any] | None = None) -> str:
     info = pin.to_json()
     return (
         "\n".join(f"{k}: {v}" for k, v in info.items() if k != "files")
+        + (f"\nsignature: {signature_text(signature)}" if signature is not None else "")
         + "\nfiles:\n"
         + "\n".join(f"  {rel}  {d.size:,} B  {d.sha256}" for rel, d in sorted(pin.files.items()))
     )

@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 from artreg.errors import InputError, IntegrityError, NotFoundError
 from artreg.hashing import FileDigest, Recorded
+from artreg.layout import SIGNATURE_FILE
 from artreg.policy import TrustPolicy, load_trust
 
 if TYPE_CHECKING:
     from artreg.stagefolder import StageBuilder
 
-SIGNATURE_FILE = "model.sig"
 EXTRA_HINT = 'install the signing extra: pip install "artreg[signing]"'
 # What `model_signing sign` itself leaves out of a folder's signature and records as ignored.
 GIT_PATHS = (".git", ".gitattributes", ".github", ".gitignore")
@@ -560,12 +560,14 @@ def describe(
     stage: str,
     files: Mapping[str, Recorded],
     model: Collection[str],
+    policy: TrustPolicy | None = None,
 ) -> dict[str, Any] | None:
     """What `show` and the PR summary say about a folder's signature (None: unsigned and not
-    required). Never raises for a bad signature: the status says what is wrong."""
+    required) under `policy` (default: HEAD's). Never raises for a bad signature: the status
+    says what is wrong."""
     from artreg.errors import ArtregError
 
-    policy = load_trust(root)
+    policy = policy or load_trust(root)
     required = policy.requires(stage)
     if SIGNATURE_FILE not in files and not required:
         return None

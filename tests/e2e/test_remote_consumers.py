@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,7 +29,17 @@ from artreg.errors import InputError, RemoteUnavailable
 from artreg.features.init import init_registry
 from artreg.features.release import register_model_file
 
-from helpers import RELEASE_INPUTS, S3, clone_repo, git, release, run_tool, start_paused
+from helpers import (
+    RELEASE_INPUTS,
+    S3,
+    clone_repo,
+    free_port,
+    git,
+    release,
+    run_tool,
+    serve,
+    start_paused,
+)
 from helpers.modelfiles import write_safetensors
 
 MiB = 1 << 20
@@ -54,14 +63,6 @@ class Served:
         return (self.root / folder / file).read_bytes()
 
 
-def serve(root: Path, tmp_path: Path) -> Path:
-    bare = tmp_path / "srv" / "registry.git"
-    bare.parent.mkdir(exist_ok=True)
-    subprocess.run(["git", "clone", "--bare", "--quiet", str(root), str(bare)], check=True)
-    git(bare, "config", "uploadpack.allowFilter", "true")
-    return bare
-
-
 @pytest.fixture
 def served(registry: Path, checkpoint_dir: Path, tmp_path: Path) -> Served:
     """encoder v1.0.0 and decoder v0.1.0 released, pushed to a local DVC remote, served bare."""
@@ -71,55 +72,6 @@ def served(registry: Path, checkpoint_dir: Path, tmp_path: Path) -> Served:
     register_model_file(registry, "decoder", other, "0.1.0", **RELEASE_INPUTS)
     run_tool("dvc", "push", "--quiet", cwd=registry)
     return Served(registry, serve(registry, tmp_path), registry / ".dvc-storage")
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "consumer-cache"
-    monkeypatch.setenv("ARTREG_CACHE", str(root))
-    monkeypatch.delenv("ARTREG_OFFLINE", raising=False)
-    return root
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def git_daemon(tmp_path: Path) -> Iterator[str]:
-    """`git daemon` on 127.0.0.1 exporting tmp_path/srv; yields its git:// base URL."""
-    base = tmp_path / "srv"
-    base.mkdir(exist_ok=True)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--reuseaddr",
-            f"--base-path={base}",
-            "--export-all",
-            f"--port={port}",
-            "--listen=127.0.0.1",
-            "--informative-errors",
-            str(base),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "git daemon did not start"
-            time.sleep(0.05)
-    yield f"git://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def _url(kind: str, bare: Path, daemon: str | None) -> str:
@@ -189,7 +141,8 @@ def test_get_from_a_url_fetches_that_artifact_only_and_never_clones(
     assert sorted(p.name for p in path.parent.iterdir()) == ["metadata.json", "model.pt"]
     assert path.stat().st_mode & 0o222 == 0  # read-only
     # The registry's git data on disk: a bare, shallow repository without a work tree, holding
-    # the encoder's tag objects and commits, the trees along one path, and a few blobs.
+    # the encoder's tag objects and commits, HEAD's commit (its params.yaml is the trust
+    # policy, as in a clone), the trees along a few paths, and a few blobs.
     repo = _cache_repo(cache)
     assert git(repo, "rev-parse", "--is-bare-repository").strip() == "true"
     assert (repo / "shallow").is_file()
@@ -200,7 +153,8 @@ def test_get_from_a_url_fetches_that_artifact_only_and_never_clones(
         for line in git(repo, "cat-file", "--batch-all-objects", "--batch-check").splitlines()
         if line.split()[1] == "commit"
     )
-    assert commits == tagged, "only the commits the encoder's tags point at"
+    head = git(served.bare, "rev-parse", "HEAD").strip()
+    assert commits == tagged | {head}, "only the commits the encoder's tags and HEAD point at"
     assert len(git(served.bare, "rev-list", "--all").split()) > len(commits)
     paths_of: dict[str, set[str]] = {}
     for commit in git(served.bare, "rev-list", "--all").split():
@@ -217,6 +171,7 @@ def test_get_from_a_url_fetches_that_artifact_only_and_never_clones(
         f"{folder}/metadata.json",
         f"{folder}/model.pt.dvc",
         ".dvc/config",
+        "params.yaml",
     }
     # (a blob may also sit at other paths with the same bytes, e.g. an identical pointer)
     assert len(cached_blobs) == len(expected)
@@ -683,7 +638,7 @@ def test_bad_input_and_unreachable_registries_get_clear_errors(
     url = str(served.bare)
     out = str(tmp_path / "out")
     assert cli("get", url, "bad name!", "-o", out).exit_code == 2
-    unreachable = f"git://127.0.0.1:{_free_port()}/registry.git"
+    unreachable = f"git://127.0.0.1:{free_port()}/registry.git"
     result = cli("get", unreachable, "encoder", "-o", out)
     assert result.exit_code == 4 and "did not answer" in result.stderr
     with pytest.raises(RemoteUnavailable):

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from artreg.api import get_artifact_path
+from artreg.api import get_artifact_path, verify_artifact
 from artreg.errors import InputError, IntegrityError
 from artreg.features.promote import promote_to_validated
 from artreg.features.register import register_raw
@@ -40,6 +40,7 @@ from helpers import (
     git,
     release,
     run_tool,
+    serve,
     snapshot,
 )
 from helpers.modelfiles import write_safetensors
@@ -624,3 +625,344 @@ def test_signing_key_must_be_an_ec_private_key(registry: Path, tmp_path: Path) -
     public = make_key(tmp_path, "k")[1]
     with pytest.raises(InputError, match="not a readable PEM private key"):
         load_signing_key(SigningKey(public))
+
+
+# --- a registry URL: consumers without a clone check the same policy ------------------------
+# The registry is served by a real `git daemon` on 127.0.0.1; the trust policy is params.yaml at
+# the registry's HEAD, as a clone's is at its HEAD.
+
+
+def publish(root: Path, bare: Path) -> None:
+    """Push main and every tag (moved ones too, as someone with push rights may) and the data."""
+    git(root, "push", "--quiet", "--force", str(bare), "main", "--tags")
+    run_tool("dvc", "push", "--quiet", cwd=root)
+
+
+def retag(root: Path, message: str) -> str:
+    """Commit the release folder's changes and move every tag of the release onto the new
+    commit: what someone with push rights but no trusted key could do. Returns the commit."""
+    old = git(root, "rev-list", "-n1", "encoder@v1.0.0").strip()
+    git(root, "add", "-A", FOLDER.relpath)
+    git(root, "commit", "--quiet", "-m", message)
+    head = git(root, "rev-parse", "HEAD").strip()
+    for tag in git(root, "tag", "--points-at", old).split():
+        contents = git(root, "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}")
+        git(root, "tag", "-f", "-a", "-m", contents, tag, head)
+    return head
+
+
+def rewrite_manifest(root: Path, rel: str, data: bytes | None) -> None:
+    """Set (or, with None, drop) one file of the release folder and its manifest entry."""
+    folder = FOLDER.path(root)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    target = folder / rel
+    if target.exists():
+        target.chmod(0o644)
+    if data is None:
+        target.unlink()
+        del manifest["files"][rel]
+    else:
+        target.write_bytes(data)
+        entry = manifest["files"][rel]
+        entry["sha256"], entry["size"] = hashlib.sha256(data).hexdigest(), len(data)
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def cached_blobs(cache: Path) -> set[str]:
+    blobs = cache / "blobs" / "sha256"
+    return {p.parent.name + p.name for p in blobs.glob("*/*")} if blobs.is_dir() else set()
+
+
+@pytest.fixture
+def signed_url(
+    registry: Path,
+    checkpoint_dir: Path,
+    keys: dict[str, tuple[Path, Path]],
+    cache: Path,
+    git_daemon: str,
+    tmp_path: Path,
+) -> tuple[str, Path]:
+    """encoder v1.0.0 released signed by the trusted key, served; returns (URL, bare repo)."""
+    private, public = keys["release"]
+    trust(registry, public)
+    vid = validated(registry, checkpoint_dir)
+    promote_to_production(registry, "encoder", vid, "1.0.0", sign_key=private, **RELEASE_INPUTS)
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    bare = serve(registry, tmp_path)
+    return f"{git_daemon}/{bare.name}", bare
+
+
+WARM_PROBE = """
+import sys
+from artreg import get_artifact_path
+print(get_artifact_path("encoder", repo=sys.argv[1]))
+print("IMPORTED", "model_signing" in sys.modules)
+"""
+
+
+def test_a_url_consumer_gets_a_signed_release_and_a_warm_call_reuses_its_verdict(
+    registry: Path, signed_url: tuple[str, Path], cache: Path, tmp_path: Path, cli
+) -> None:
+    url, _ = signed_url
+    model = (FOLDER.path(registry) / "model.pt").read_bytes()
+
+    path = get_artifact_path("encoder", repo=url)
+    assert path.read_bytes() == model and path.is_relative_to(cache / "snapshots")
+    verdicts = list((cache / "signatures").rglob("*.json"))
+    assert len(verdicts) == 1
+    verdict = json.loads(verdicts[0].read_text())
+    assert (verdict["key"], verdict["files"]) == ("keys/release.pub", ["model.pt"])
+    assert verdict["fingerprint"] == fingerprint((registry / "keys/release.pub").read_bytes())
+
+    for args in (["get", url, "encoder", "-o"], ["get", "encoder", "--repo", url, "-o"]):
+        out = tmp_path / f"out-{len(args)}"
+        result = cli(*args, str(out))
+        assert result.exit_code == 0, (args, result.stderr)
+        assert (out / "model.pt").read_bytes() == model
+    # show names the signer and the key, from the URL as in a clone.
+    expected = fingerprint((registry / "keys/release.pub").read_bytes())
+    line = (
+        f"signature of production: model.sig: verified, signed by key {expected} "
+        "(trusted key keys/release.pub) over model.pt"
+    )
+    shown = cli("show", "encoder", "--repo", url)
+    assert shown.exit_code == 0, shown.stderr
+    assert line in shown.stdout and line in cli("show", "encoder", cwd=registry).stdout
+    assert (
+        cli("show", "encoder", "--repo", url, "--json").json()
+        == cli("show", "encoder", "--json", cwd=registry).json()
+    )
+    entry = cli("show", "encoder@v1.0.0", "--repo", url, "--json").json()
+    assert entry["signature"]["status"] == "verified"  # type: ignore[index]
+    assert entry["signature"]["fingerprint"] == expected  # type: ignore[index]
+    # Warm, in a new process: the verdict bound to this policy, commit and manifest stands, so
+    # model_signing (sigstore, tuf, ...) is not even imported.
+    warm = subprocess.run(
+        [sys.executable, "-c", WARM_PROBE, url], capture_output=True, text=True, check=True
+    )
+    assert warm.stdout.splitlines() == [str(path), "IMPORTED False"], warm.stderr
+
+
+def test_a_url_consumer_refuses_a_forged_release(
+    registry: Path, signed_url: tuple[str, Path], cache: Path, tmp_path: Path, cli
+) -> None:
+    """A flipped byte, with the manifest, the .sha256 and the DVC pointer rewritten to match and
+    the tags moved: every sha256 agrees, only the signature tells, before a byte is fetched."""
+    url, bare = signed_url
+    assert get_artifact_path("encoder", repo=url).is_file()
+    folder = FOLDER.path(registry)
+    data = bytearray((folder / "model.pt").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    forged = hashlib.sha256(bytes(data)).hexdigest()
+    rewrite_manifest(registry, "model.pt", bytes(data))
+    (folder / "model.pt.sha256").write_text(f"{forged}  model.pt\n")
+    run_tool("dvc", "commit", "--force", "--quiet", f"{FOLDER.relpath}/model.pt.dvc", cwd=registry)
+    retag(registry, "forged")
+    publish(registry, bare)
+
+    with pytest.raises(IntegrityError) as caught:
+        get_artifact_path("encoder", repo=url)
+    message = str(caught.value)
+    assert f"{FOLDER.relpath}/model.sig: made by trusted key keys/release.pub" in message
+    assert fingerprint((registry / "keys/release.pub").read_bytes()) in message
+    assert "model.pt: signed sha256" in message and forged in message
+    out = tmp_path / "out"
+    refused = cli("get", url, "encoder", "-o", str(out))
+    assert refused.exit_code == 1 and f"{FOLDER.relpath}/model.sig" in refused.stderr
+    assert not out.exists()
+    assert forged not in cached_blobs(cache)  # refused before the forged bytes were fetched
+
+
+def test_a_url_consumer_refuses_a_key_removed_from_trust_keys(
+    registry: Path,
+    checkpoint_dir: Path,
+    keys: dict[str, tuple[Path, Path]],
+    cache: Path,
+    git_daemon: str,
+    tmp_path: Path,
+    cli,
+) -> None:
+    """Signed by a key that was trusted, then dropped from trust.keys on the default branch:
+    the warm consumer, whose tags did not change, reads the new policy and refuses."""
+    trusted_public, (other_private, other_public) = keys["release"][1], keys["other"]
+    trust(registry, trusted_public, other_public)
+    vid = validated(registry, checkpoint_dir)
+    promote_to_production(
+        registry, "encoder", vid, "1.0.0", sign_key=other_private, **RELEASE_INPUTS
+    )
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    bare = serve(registry, tmp_path)
+    url = f"{git_daemon}/{bare.name}"
+    assert get_artifact_path("encoder", repo=url).is_file()
+
+    trust(registry, trusted_public)
+    publish(registry, bare)
+    with pytest.raises(IntegrityError) as caught:
+        get_artifact_path("encoder", repo=url)
+    message = str(caught.value)
+    assert f"{FOLDER.relpath}/model.sig: signed by" in message
+    assert "trust.keys does not list" in message
+    assert fingerprint(trusted_public.read_bytes()) in message  # what is trusted
+    refused = cli("resolve", "encoder", "--repo", url)
+    assert refused.exit_code == 1 and "trust.keys does not list" in refused.stderr
+    assert not verify_artifact("encoder", repo=url)
+    shown = cli("show", "encoder", "--repo", url)
+    assert shown.exit_code == 0, shown.stderr  # show describes; consumers refuse
+    assert "signature of production: model.sig: REFUSED: " in shown.stdout
+
+
+def test_a_url_consumer_refuses_an_unsigned_release_where_a_signature_is_required(
+    registry: Path,
+    checkpoint_dir: Path,
+    keys: dict[str, tuple[Path, Path]],
+    cache: Path,
+    git_daemon: str,
+    tmp_path: Path,
+    cli,
+) -> None:
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")  # before any trust policy
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    bare = serve(registry, tmp_path)
+    url = f"{git_daemon}/{bare.name}"
+    assert get_artifact_path("encoder", repo=url).is_file()
+    assert not (cache / "signatures").exists()  # nothing required, nothing checked
+
+    trust(registry, keys["release"][1])
+    publish(registry, bare)
+    with pytest.raises(IntegrityError, match=r"model\.sig: missing") as caught:
+        get_artifact_path("encoder", repo=url)
+    assert "keys/release.pub" in str(caught.value)
+    out = tmp_path / "out"
+    for args in (["get", url, "encoder"], ["get", "encoder", "--repo", url]):
+        refused = cli(*args, "-o", str(out))
+        assert refused.exit_code == 1, (args, refused.stderr)
+        assert f"{FOLDER.relpath}/model.sig: missing" in refused.stderr
+        assert "keys/release.pub" in refused.stderr
+    assert not out.exists()
+
+
+def test_a_warm_call_refuses_a_signature_replaced_or_removed_in_a_new_commit(
+    registry: Path,
+    signed_url: tuple[str, Path],
+    keys: dict[str, tuple[Path, Path]],
+    cache: Path,
+    tmp_path: Path,
+) -> None:
+    url, bare = signed_url
+    assert get_artifact_path("encoder", repo=url).is_file()  # the verdict is cached now
+    folder = FOLDER.path(registry)
+
+    # Replaced: the same model signed by a key the policy does not trust (by model_signing's
+    # own tool), the manifest updated to match, the tags moved.
+    replaced = tmp_path / "replaced.sig"
+    made = oracle(
+        "sign", "key", folder / "model.pt", "--private_key", keys["other"][0],
+        "--signature", replaced,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    rewrite_manifest(registry, "model.sig", replaced.read_bytes())
+    retag(registry, "signature replaced")
+    publish(registry, bare)
+    with pytest.raises(IntegrityError, match=r"trust\.keys does not list") as caught:
+        get_artifact_path("encoder", repo=url)
+    assert f"{FOLDER.relpath}/model.sig" in str(caught.value)
+
+    # Removed: model.sig and its manifest entry gone, the tags moved again.
+    rewrite_manifest(registry, "model.sig", None)
+    retag(registry, "signature removed")
+    publish(registry, bare)
+    with pytest.raises(IntegrityError, match=r"model\.sig: missing"):
+        get_artifact_path("encoder", repo=url)
+
+
+# --- visible: show NAME, the pull-request summary and the site ------------------------------
+
+
+def test_show_the_summary_and_the_site_name_the_signer_and_the_key_fingerprint(
+    registry: Path,
+    checkpoint_dir: Path,
+    keys: dict[str, tuple[Path, Path]],
+    tmp_path: Path,
+    cli,
+) -> None:
+    from artreg.features.site import build_site
+
+    private, public = keys["release"]
+    trust(registry, public)
+    vid = validated(registry, checkpoint_dir)
+    promote_to_production(registry, "encoder", vid, "1.0.0", sign_key=private, **RELEASE_INPUTS)
+    expected = openssl_fingerprint(public)
+
+    # `show NAME`, every stage: the signed production folder names signer and key; the
+    # validated folder (unsigned, no signature required) says nothing of signatures.
+    text = cli("show", "encoder", cwd=registry)
+    assert text.exit_code == 0, text.stderr
+    assert (
+        f"signature of production: model.sig: verified, signed by key {expected} "
+        "(trusted key keys/release.pub) over model.pt"
+    ) in text.stdout
+    assert "signature of validated" not in text.stdout
+    stages = cli("show", "encoder", "--json", cwd=registry).json()["encoder"]["stages"]  # type: ignore[index]
+    signed = stages["production"]["signature"]
+    assert (signed["status"], signed["fingerprint"], signed["key"]) == (
+        "verified",
+        expected,
+        "keys/release.pub",
+    )
+    assert "signature" not in stages["validated"]
+
+    # A signature the policy no longer trusts is shown as refused, not hidden.
+    other_public = keys["other"][1]
+    trust(registry, other_public)
+    text = cli("show", "encoder", cwd=registry).stdout
+    assert "signature of production: model.sig: REFUSED: " in text
+    assert "trust.keys does not list" in text
+
+    # The reviewer's summary (verified against trust.keys) and the site's release page (as
+    # recorded at promotion) name the same key.
+    trust(registry, public)
+    assert f"key `{expected}`, trusted key `keys/release.pub`" in summary_markdown(
+        summaries(registry, [FOLDER])
+    )
+    site = tmp_path / "site"
+    build_site(registry, site)
+    page = (site / "models/encoder/releases/v1.0.0.html").read_text(encoding="utf-8")
+    assert "<dt>Signed by</dt>" in page
+    assert f'key <code class="hash">{expected}</code> over <code>model.pt</code>' in page
+    unsigned = next((site / "models/encoder").glob("validated/*.html")).read_text(encoding="utf-8")
+    assert "Signed by" not in unsigned
+
+
+def test_a_lock_file_pins_only_a_trusted_release_and_its_warm_calls_keep_the_policy(
+    registry: Path,
+    signed_url: tuple[str, Path],
+    keys: dict[str, tuple[Path, Path]],
+    cache: Path,
+    tmp_path: Path,
+    cli,
+) -> None:
+    url, bare = signed_url
+    consumer = tmp_path / "service"
+    consumer.mkdir()
+    lock = consumer / "artreg.lock"
+
+    # A lock-only consumer on a fresh machine reads the policy once, and loads the pin.
+    assert cli("lock", "add", url, "encoder#production", cwd=consumer).exit_code == 0
+    shutil.rmtree(cache)
+    model = (FOLDER.path(registry) / "model.pt").read_bytes()
+    assert get_artifact_path("encoder", lock=lock).read_bytes() == model
+
+    # The key is revoked on the default branch: `lock check` (online) reads the new policy and
+    # refuses the pin; from then on the lock's warm calls refuse it too, without a tag read.
+    trust(registry, keys["other"][1])
+    publish(registry, bare)
+    checked = cli("lock", "check", cwd=consumer)
+    assert checked.exit_code == 1 and "trust.keys does not list" in checked.stderr
+    with pytest.raises(IntegrityError, match=r"model\.sig: signed by .*trust\.keys does not list"):
+        get_artifact_path("encoder", lock=lock)
+    # And a release the policy refuses cannot be pinned at all.
+    other = tmp_path / "other"
+    other.mkdir()
+    added = cli("lock", "add", url, "encoder#production", cwd=other)
+    assert added.exit_code == 1 and f"{FOLDER.relpath}/model.sig" in added.stderr
+    assert not (other / "artreg.lock").exists()

@@ -4,10 +4,14 @@ whole lifecycle of one release."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,3 +182,58 @@ class S3:
         (root / ".dvc" / "config.local").write_text(
             f"['remote \"local\"']\n    endpointurl = {self.endpoint}\n"
         )
+
+
+# --- a registry served to consumers without a clone -----------------------------------------
+
+
+def serve(root: Path, tmp_path: Path) -> Path:
+    """A bare copy of `root` at tmp_path/srv/registry.git, filters allowed as on GitHub/GitLab."""
+    bare = tmp_path / "srv" / "registry.git"
+    bare.parent.mkdir(exist_ok=True)
+    subprocess.run(["git", "clone", "--bare", "--quiet", str(root), str(bare)], check=True)
+    git(bare, "config", "uploadpack.allowFilter", "true")
+    return bare
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def git_daemon(base: Path) -> Iterator[str]:
+    """`git daemon` on 127.0.0.1 exporting `base`; yields its git:// base URL."""
+    base.mkdir(exist_ok=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            "git",
+            "daemon",
+            "--reuseaddr",
+            f"--base-path={base}",
+            "--export-all",
+            f"--port={port}",
+            "--listen=127.0.0.1",
+            "--informative-errors",
+            str(base),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "git daemon did not start"
+                time.sleep(0.05)
+        yield f"git://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

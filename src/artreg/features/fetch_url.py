@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -32,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 from artreg.consumer_cache import Cache, registry_key
 from artreg.errors import InputError, NotFoundError
 from artreg.hashing import FileDigest, ProgressFn
-from artreg.layout import model_files
+from artreg.layout import PARAMS_FILE, SIGNATURE_FILE, StageDir, model_files
 from artreg.location import normalize_url
 from artreg.tags import validate_name, validate_semver, validate_stage
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from artreg.dvcrepo import RemoteReader
     from artreg.features.queries import ArtifactSummary
     from artreg.model import Event, Registry
+    from artreg.policy import TrustPolicy
 
 # git, DVC and the registry state are imported where they are used: a warm call that finds its
 # answer in the cache imports none of them.
@@ -156,8 +158,15 @@ class RemoteRegistry:
     def remote_tags(self, names: Sequence[str] | None) -> dict[str, tuple[str, str]]:
         from artreg import gitrepo
 
-        patterns = [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"] if names else []
-        return gitrepo.ls_remote_tags(self.url, patterns)
+        return gitrepo.ls_remote_tags(self.url, _tag_patterns(names or ()))
+
+    def remote_refs(self, names: Sequence[str]) -> tuple[dict[str, tuple[str, str]], str]:
+        """The names' tags and the commit of the registry's HEAD ("" when it has none), from
+        one `git ls-remote`: HEAD's params.yaml is the trust policy, as HEAD's is in a clone."""
+        from artreg import gitrepo
+
+        tags, head = gitrepo.ls_remote_head(self.url, _tag_patterns(names))
+        return tags, head or ""
 
     def state(
         self, names: Sequence[str] | None, tags: Mapping[str, tuple[str, str]] | None = None
@@ -227,11 +236,18 @@ class RemoteRegistry:
     def files_at_commits(
         self, commits: Sequence[str], paths: Sequence[str], deep: Sequence[str] = ()
     ) -> dict[str, dict[str, bytes]]:
-        """For each commit, the bytes of those `paths` that exist there. Trees are fetched one
-        level at a time along the paths, for every commit at once (folders in `deep` with their
-        whole subtree), then every blob in one fetch."""
+        """For each commit, the bytes of those `paths` that exist there (see `files_of`)."""
+        return self.files_of({c: paths for c in commits}, deep)
+
+    def files_of(
+        self, wanted: Mapping[str, Sequence[str]], deep: Sequence[str] = ()
+    ) -> dict[str, dict[str, bytes]]:
+        """For each commit, the bytes of those of its `wanted` paths that exist there. Trees are
+        fetched one level at a time along the paths, for every commit at once (folders in `deep`
+        with their whole subtree), then every blob in one fetch."""
         from artreg import gitrepo
 
+        commits = list(wanted)
         with self.cache.lock("git", self.key):
             gitrepo.init_cache_repo(self.repo, self.url)
         heads = self._objects(commits, "tree:0", depth=1)
@@ -240,13 +256,14 @@ class RemoteRegistry:
             (c, ""): heads[c].split(b"\n", 1)[0].removeprefix(b"tree ").decode() for c in commits
         }
         entries: dict[tuple[str, str], dict[str, tuple[bytes, str]]] = {}
-        by_depth: dict[int, set[str]] = {}
-        for path in paths:
-            parts = path.split("/")[:-1]
-            for i in range(len(parts) + 1):
-                by_depth.setdefault(i, set()).add("/".join(parts[:i]))
+        by_depth: dict[int, set[tuple[str, str]]] = {}
+        for commit, paths in wanted.items():
+            for path in paths:
+                parts = path.split("/")[:-1]
+                for i in range(len(parts) + 1):
+                    by_depth.setdefault(i, set()).add((commit, "/".join(parts[:i])))
         for depth in sorted(by_depth):
-            level = sorted((c, d) for c in commits for d in by_depth[depth] if (c, d) in trees)
+            level = sorted(key for key in by_depth[depth] if key in trees)
             for whole in (False, True):
                 group = [
                     key
@@ -260,7 +277,7 @@ class RemoteRegistry:
                         if mode == b"40000":
                             trees[(commit, f"{folder}/{child}" if folder else child)] = oid
         blobs: dict[tuple[str, str], str] = {}
-        for commit in commits:
+        for commit, paths in wanted.items():
             for path in paths:
                 folder, _, base = path.rpartition("/")
                 entry = entries.get((commit, folder), {}).get(base)
@@ -281,15 +298,21 @@ class RemoteRegistry:
         version: str | None,
         registry: Registry,
         fingerprint: str,
+        head: str | None = None,
     ) -> Pin:
-        """What `name` resolves to (GTO's rules, by the code a clone uses), with its manifest."""
+        """What `name` resolves to (GTO's rules, by the code a clone uses), with its manifest;
+        model.sig, and params.yaml at `head` when its trust policy is to be read, come in the
+        same fetches (the signature check reads them next)."""
         from artreg.features import fetch
 
         event, _, _ = fetch._event_for(registry, name, stage if not version else None, version)
         self.folders([event])
         if event.folder is not None:
             folder = event.folder.relpath
-            self.files_at(event.commit, [f"{folder}/manifest.json"], deep=[folder])
+            wanted = {event.commit: [f"{folder}/manifest.json", f"{folder}/{SIGNATURE_FILE}"]}
+            if head and self.trust_record(head) is None:
+                wanted.setdefault(head, []).append(PARAMS_FILE)
+            self.files_of(wanted, deep=[folder])
         resolved = fetch.resolve(
             self.repo, name, stage=None if version else stage, version=version, registry=registry
         )
@@ -305,6 +328,115 @@ class RemoteRegistry:
             files=dict(resolved.files),
             dvc_files=resolved.dvc_files,
             fingerprint=fingerprint,
+        )
+
+    # --- the trust policy: signatures checked before a path is handed out ------------------
+
+    def trust(self, head: str | None) -> tuple[TrustPolicy, str]:
+        """params.yaml's trust policy at the registry's HEAD (`head`; None: offline, the one
+        read last), with a digest of it and of the trusted keys' bytes. Read from git only when
+        HEAD moved; the policy and the keys are fetched as blobs, nothing else."""
+        from artreg.policy import TrustPolicy
+
+        known = self.trust_record(head)
+        if known is not None:
+            return known
+        if head is None:
+            raise NotFoundError(
+                f"offline: the trust policy of {self.url} was never read with the cache "
+                f"{self.cache.root}",
+                hint=f"run once online (unset {ENV_OFFLINE})",
+            )
+        policy, blobs = TrustPolicy(), {}
+        if head:
+            from artreg.policy import trust_at
+
+            self.files_at(head, [PARAMS_FILE])
+            policy = trust_at(self.repo, head)  # from the objects just fetched
+            blobs = self.files_at(head, list(policy.keys)) if policy.keys else {}
+        digest = hashlib.sha256(
+            json.dumps(
+                {
+                    "require_signature": sorted(policy.require_signature),
+                    "keys": [
+                        [k, hashlib.sha256(blobs[k]).hexdigest() if k in blobs else None]
+                        for k in policy.keys
+                    ],
+                },
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()
+        self.cache.write_json(
+            self.cache.trust_record(self.key),
+            {
+                "head": head,
+                "keys": list(policy.keys),
+                "require_signature": list(policy.require_signature),
+                "digest": digest,
+            },
+        )
+        return policy, digest
+
+    def trust_record(self, head: str | None) -> tuple[TrustPolicy, str] | None:
+        """The policy read last, if it was read at `head` (None: whichever HEAD it was)."""
+        from artreg.policy import TrustPolicy
+
+        last = self.cache.read_json(self.cache.trust_record(self.key))
+        if not isinstance(last, dict) or (head is not None and last.get("head") != head):
+            return None
+        try:
+            policy = TrustPolicy(
+                keys=tuple(last["keys"]),
+                require_signature=tuple(last["require_signature"]),
+                rev=last["head"] or None,
+            )
+            return policy, str(last["digest"])
+        except (KeyError, TypeError):
+            return None  # an unreadable record: read the policy again (online) or refuse
+
+    def check_signature(self, pin: Pin, head: str | None, fetch: bool = True) -> None:
+        """Where the trust policy requires it for the pinned folder's stage, its committed
+        model.sig must be made by a trusted key over the model its manifest records (as in a
+        clone: `signing.check_folder`). A verdict is kept, bound to the policy's digest, the
+        commit, the folder and every sha256 of its manifest (model.sig's included), so a warm
+        call skips model_signing only for exactly what verified before. `head` None: the
+        policy read last (offline, lock files); `fetch` False: nothing crosses the network."""
+        stage = _stage_of(pin)
+        policy, digest = self.trust(head)
+        if not policy.requires(stage):
+            return
+        bound = hashlib.sha256(
+            json.dumps(
+                {"policy": digest, "pin": {**pin.to_json(), "registry": self.url}},
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()
+        verdict = self.cache.signature_verdict(self.key, bound)
+        if verdict.is_file():
+            return
+        from artreg import signing
+
+        if fetch:  # local reads when present; fetched when this cache lost them
+            wanted = {pin.commit: [f"{pin.folder}/{SIGNATURE_FILE}"]}
+            if policy.rev:
+                wanted.setdefault(policy.rev, []).extend(policy.keys)
+            self.files_of(wanted, deep=[pin.folder])
+        raw = signing.committed_signature(self.repo, pin.commit, pin.folder, pin.files)
+        signer = signing.check_folder(
+            self.repo, policy, pin.folder, stage, pin.files, pin.dvc_files, raw
+        )
+        self.cache.write_json(verdict, {"policy": digest, **signer.as_dict()})
+
+    def signature_status(self, pin: Pin, head: str) -> dict[str, Any] | None:
+        """What `show` says of the pinned folder's model.sig under the policy at `head`, as in
+        a clone (`signing.describe`: never raises for a bad signature)."""
+        from artreg import signing
+
+        policy, _ = self.trust(head)
+        if SIGNATURE_FILE in pin.files:
+            self.files_at(pin.commit, [f"{pin.folder}/{SIGNATURE_FILE}"], deep=[pin.folder])
+        return signing.describe(
+            self.repo, pin.commit, pin.folder, _stage_of(pin), pin.files, pin.dvc_files, policy
         )
 
     # --- where each selected file's bytes come from ----------------------------------------
@@ -402,6 +534,17 @@ class RemoteRegistry:
             f"{self.url}: no .dvc pointer for {pin.folder}/{rel} at {pin.commit[:12]}",
             hint="the manifest says DVC holds it but no pointer names it; run `artreg verify` in the registry",
         )
+
+
+def _tag_patterns(names: Sequence[str]) -> list[str]:
+    """`git ls-remote` patterns of the names' tags (all of GTO's kinds: NAME#…, NAME@…)."""
+    return [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"]
+
+
+def _stage_of(pin: Pin) -> str:
+    """The stage of the pinned folder (whose trust rule applies), not the stage asked for."""
+    folder = StageDir.parse(pin.folder)
+    return folder.stage if folder is not None else (pin.stage or "")
 
 
 def _parse_tree(raw: bytes) -> dict[str, tuple[bytes, str]]:
@@ -530,7 +673,8 @@ def _current_pin(
     reg: RemoteRegistry, name: str, stage: str | None, version: str | None, offline: bool
 ) -> tuple[Pin, Callable[[], None]]:
     """What `name` resolves to: the last answer when the name's tags are unchanged (or when
-    offline), else resolved anew; with a function that records a new answer once it served."""
+    offline), else resolved anew, its signature checked against the trust policy at the
+    registry's HEAD; with a function that records a new answer once it served."""
     name = validate_name(name)
     if stage is not None and version is not None:
         raise InputError(
@@ -551,12 +695,15 @@ def _current_pin(
                 hint=f"run once online (unset {ENV_OFFLINE}), or pin it in a lock file "
                 "(`artreg lock add`) and pass lock=",
             )
+        reg.check_signature(last, None, fetch=False)
         return last, lambda: None
-    tags = reg.remote_tags([name])
+    tags, head = reg.remote_refs([name])
     fingerprint = _fingerprint(tags)
     if last is not None and last.fingerprint == fingerprint and last.registry == reg.url:
+        reg.check_signature(last, head)
         return last, lambda: None
-    pin = reg.resolve(name, stage, version, reg.state([name], tags), fingerprint)
+    pin = reg.resolve(name, stage, version, reg.state([name], tags), fingerprint, head)
+    reg.check_signature(pin, head)
     return pin, lambda: reg.cache.write_json(record, {**pin.to_json(), "fingerprint": fingerprint})
 
 
@@ -578,11 +725,15 @@ def resolve_pin(
     version: str | None = None,
     cache_dir: Path | str | None = None,
 ) -> Pin:
-    """What `name` resolves to in the registry at `url` now (tags and manifest, no model bytes)."""
+    """What `name` resolves to in the registry at `url` now (tags and manifest, no model bytes),
+    its signature checked against the trust policy at the registry's HEAD: a lock file pins
+    only what a consumer may load."""
     name = validate_name(name)
     reg = RemoteRegistry(url, Cache.open(cache_dir))
-    tags = reg.remote_tags([name])
-    return reg.resolve(name, stage, version, reg.state([name], tags), _fingerprint(tags))
+    tags, head = reg.remote_refs([name])
+    pin = reg.resolve(name, stage, version, reg.state([name], tags), _fingerprint(tags), head)
+    reg.check_signature(pin, head)
+    return pin
 
 
 def fetch_pin(
@@ -595,15 +746,23 @@ def fetch_pin(
     verify: str = "auto",
     progress: ProgressFn | None = None,
 ) -> Fetched:
-    """Exactly the pinned bytes (a lock-file entry), verified; no tag is read."""
+    """Exactly the pinned bytes (a lock-file entry), verified; no tag is read. The signature
+    is checked against the trust policy this cache read last from the registry (its HEAD is
+    asked only when it never was), so a warm call stays a stat; `lock check` and every call by
+    name refresh that policy."""
     full = check_verify(verify)
     reg = RemoteRegistry(pin.registry, Cache.open(cache_dir))
+    is_offline = offline_mode(offline)
+    head = None
+    if not is_offline and reg.trust_record(None) is None:
+        head = reg.remote_refs([])[1]
+    reg.check_signature(pin, head, fetch=not is_offline)
     return materialize(
         reg,
         pin,
         remote=remote,
         remote_config=remote_config,
-        offline=offline_mode(offline),
+        offline=is_offline,
         full=full,
         progress=progress,
     )
@@ -616,15 +775,56 @@ def overview(
     cache_dir: Path | str | None = None,
 ) -> dict[str, ArtifactSummary]:
     """`artreg list` of a registry URL: every name (or `names`), latest version and stages."""
+    reg = RemoteRegistry(url, Cache.open(cache_dir))
+    names = [validate_name(n) for n in names] if names else None
+    return _overview(reg, reg.state(names), names, deprecated)
+
+
+def _overview(
+    reg: RemoteRegistry, registry: Registry, names: list[str] | None, deprecated: bool
+) -> dict[str, ArtifactSummary]:
     from artreg import state
     from artreg.features.queries import overview as clone_overview
 
-    reg = RemoteRegistry(url, Cache.open(cache_dir))
-    registry = reg.state([validate_name(n) for n in names] if names else None)
     if names and not any(n in registry.artifacts for n in names):
         registry.get(names[0])  # the NotFoundError naming it
     reg.folders(state.current_events(registry))
     return clone_overview(reg.repo, registry=registry, deprecated=deprecated, names=names)
+
+
+def show(
+    url: str | os.PathLike[str], name: str, cache_dir: Path | str | None = None
+) -> ArtifactSummary:
+    """`artreg show NAME --repo URL`: every stage, each folder's signature as in a clone."""
+    from artreg.features.queries import with_signatures
+
+    name = validate_name(name)
+    reg = RemoteRegistry(url, Cache.open(cache_dir))
+    tags, head = reg.remote_refs([name])
+    registry = reg.state([name], tags)
+    summary = _overview(reg, registry, [name], deprecated=True)[name]
+    fingerprint = _fingerprint(tags)
+    return with_signatures(
+        summary,
+        lambda stage: reg.signature_status(
+            reg.resolve(name, stage, None, registry, fingerprint), head
+        ),
+    )
+
+
+def show_entry(
+    url: str | os.PathLike[str],
+    name: str,
+    stage: str | None,
+    version: str | None,
+    cache_dir: Path | str | None = None,
+) -> tuple[Pin, dict[str, Any] | None]:
+    """`artreg show NAME@vX.Y.Z|NAME#STAGE --repo URL`: the pin and its signature's status."""
+    name = validate_name(name)
+    reg = RemoteRegistry(url, Cache.open(cache_dir))
+    tags, head = reg.remote_refs([name])
+    pin = reg.resolve(name, stage, version, reg.state([name], tags), _fingerprint(tags), head)
+    return pin, reg.signature_status(pin, head)
 
 
 def get(

@@ -5,15 +5,16 @@ History and lineage come from git alone: production ← validated ← raw ← tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from artreg import gitrepo, state
-from artreg.errors import NotFoundError
+from artreg.errors import ArtregError, NotFoundError
 from artreg.features.fetch import Resolved, resolve
 from artreg.fileio import parse_json
-from artreg.layout import StageDir, raw_dir, validated_dir
+from artreg.layout import SIGNATURE_FILE, StageDir, raw_dir, validated_dir
 from artreg.model import (
     Event,
     GateResult,
@@ -50,6 +51,9 @@ class ArtifactSummary:
     latest: str | None
     deprecated: bool
     stages: dict[str, StageEntry]
+    # `show NAME` only: each stage folder's model.sig as the trust policy sees it (signer, key
+    # fingerprint, status), for the stages that have one or require one
+    signatures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def overview(
@@ -92,12 +96,40 @@ def incomplete_clone(root: Path, empty: bool) -> tuple[str, str] | None:
 
 
 def show_artifact(root: Path, name: str) -> ArtifactSummary:
-    """`artreg show NAME`: every stage of one artifact (deprecated ones too)."""
-    found = overview(root, deprecated=True, names=[name]).get(name)
+    """`artreg show NAME`: every stage of one artifact (deprecated ones too), with who signed
+    each stage's model and with which key."""
+    from artreg.features.fetch import signature_status
+
+    registry = state.load(root, [validate_name(name)])
+    found = overview(root, registry=registry, deprecated=True, names=[name]).get(name)
     if found is None:
         state.load(root, folders="none").get(name)  # raises the NotFoundError naming the known
         raise AssertionError(name)
-    return found
+    return with_signatures(
+        found,
+        lambda stage: signature_status(root, resolve(root, name, stage=stage, registry=registry)),
+    )
+
+
+def with_signatures(
+    summary: ArtifactSummary, status_of: Callable[[str], dict[str, Any] | None]
+) -> ArtifactSummary:
+    """`summary` with each stage folder's signature status (`status_of(stage)`: signing.describe
+    of the folder the stage resolves to), in a clone or from a registry URL. A deprecated name
+    resolves to nothing, so nothing is checked."""
+    if summary.deprecated:
+        return summary
+    signatures = {}
+    for stage, entry in summary.stages.items():
+        if entry.folder is None:
+            continue
+        try:
+            status = status_of(stage)
+        except ArtregError as exc:  # show reports; `get` and `verify` refuse
+            status = {"file": SIGNATURE_FILE, "status": f"not checked: {exc.message}"}
+        if status is not None:
+            signatures[stage] = status
+    return replace(summary, signatures=signatures)
 
 
 def history(root: Path, name: str, registry: Registry | None = None) -> list[Event]:

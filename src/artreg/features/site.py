@@ -1155,6 +1155,9 @@ release, and {metric} across versions. The search box filters this table by name
             items.append(
                 ("Source", self.link(page, source_entry.page, label) if source_entry else h(label))
             )
+        signature = meta.get("signature")
+        if isinstance(signature, dict):
+            items.append(("Signed by", _signer(signature)))
         if model_info.get("parameter_count"):
             items.append(("Parameters", h(f"{model_info['parameter_count']:,}")))
         if meta.get("notes"):
@@ -1474,6 +1477,24 @@ release, and {metric} across versions. The search box filters this table by name
                     }
                 )
         return docs
+
+
+def _signer(signature: dict[str, Any]) -> str:
+    """Who signed a folder's model, as its metadata recorded it at promotion (consumers check
+    model.sig against params.yaml trust.keys before they load the model; the site reads git only)."""
+    key = signature.get("fingerprint")
+    who = (
+        f"certificate {h(str(signature['subject']))}, key "
+        if signature.get("subject")
+        else ("key " if key else "")
+    )
+    files = ", ".join(f"<code>{h(str(f))}</code>" for f in signature.get("files") or [])
+    signed = (
+        f'{who}<code class="hash">{h(str(key))}</code>'
+        if key
+        else "a key not established at promotion"
+    )
+    return f"{signed} over {files or 'the model'} (<code>{h(str(signature.get('file') or 'model.sig'))}</code>)"
 
 
 def _text(words: Iterable[str]) -> str:

@@ -26,6 +26,7 @@ from artreg.layout import (
     DVC_YAML,
     NOT_IN_GIT_SUFFIXES,
     REGISTRY_JSON,
+    SIGNATURE_FILE,
     StageDir,
     stage_folders,
 )
@@ -255,8 +256,8 @@ def _check_model_signatures(root: Path, folders: list[StageDir], report: Report)
             manifest = Manifest.from_json(parse_json(text, f"{folder.relpath}/manifest.json"))
         except (ArtregError, OSError, KeyError, TypeError):
             continue  # check_folder reports an unreadable manifest
-        sig = base / signing.SIGNATURE_FILE
-        listed = signing.SIGNATURE_FILE in manifest.files and sig.is_file()
+        sig = base / SIGNATURE_FILE
+        listed = SIGNATURE_FILE in manifest.files and sig.is_file()
         raw = sig.read_bytes() if listed else None
         try:
             signing.check_folder(
