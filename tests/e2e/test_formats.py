@@ -23,7 +23,7 @@ from artreg.formats import detect
 from artreg.integrity import Report, check_folder
 from artreg.layout import production_dir
 
-from helpers import EXAMPLES, RELEASE_INPUTS, snapshot, validate_args
+from helpers import EXAMPLES, RELEASE_INPUTS, snapshot, tiny_safetensors, validate_args
 from helpers.modelfiles import (
     gguf_bytes,
     safetensors_bytes,
@@ -74,15 +74,19 @@ def _front_matter(folder: Path) -> dict[str, object]:
     return yaml.safe_load(card.split("---\n")[1])
 
 
-def test_a_distilled_onnx_student_is_released_and_its_card_names_onnx(
+def test_a_distilled_onnx_student_records_its_teacher_and_its_card_names_onnx(
     registry: Path, tmp_path: Path
 ) -> None:
     from onnx.reference import ReferenceEvaluator
 
+    teacher = tiny_safetensors(tmp_path / "teacher" / "teacher.safetensors", 1, {"fc": (4, 8)})
+    register_artifact("teacher", teacher, "1.0.0", repo=registry, **RELEASE_INPUTS)
     onnx_file, student = _distilled_student(tmp_path / "distill" / "threat_student_v1.onnx")
     # both checks accept the exported graph: the onnx package's, and the protobuf walk alone
     assert detect(onnx_file, use_onnx=False).detail.startswith("ONNX IR ")
-    released = register_artifact("distill", onnx_file, "1.0.0", repo=registry, **RELEASE_INPUTS)
+    released = register_artifact(
+        "distill", onnx_file, "1.0.0", repo=registry, requires=["teacher@v1.0.0"], **RELEASE_INPUTS
+    )
     assert released["distill"]["version"] == "1.0.0"
 
     folder = production_dir("distill", "1.0.0").path(registry)
@@ -103,6 +107,13 @@ def test_a_distilled_onnx_student_is_released_and_its_card_names_onnx(
     with torch.no_grad():
         expected = student(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+    # the student records its teacher, and a consumer can ask for both, verified
+    metadata = json.loads((folder / "metadata.json").read_text())
+    assert metadata["requires"] == [{"name": "teacher", "version": "1.0.0"}]
+    both = get_artifact_path("distill", repo=registry, with_requirements=True)
+    assert set(both) == {"distill", "teacher"}
+    assert both["teacher"].read_bytes() == teacher.read_bytes()
 
 
 def test_an_onnx_session_goes_raw_validated_production_by_content(
