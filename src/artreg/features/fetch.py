@@ -460,14 +460,14 @@ def copy_verified(
     return written
 
 
-def complete_history(root: Path, fetch: bool = True) -> str | None:
-    """Fetch what a shallow or tagless clone lacks (registry tags, whole history) before a
-    command reads the registry; returns a note saying what was fetched, or None.
+def complete_history(root: Path, fetch: bool = True, check_tags: bool = True) -> str | None:
+    """Fetch what a shallow or (with `check_tags`) tagless clone lacks (registry tags, whole
+    history) before a command reads the registry; returns a note saying what was fetched.
 
     Nothing is fetched when nothing is missing, with `fetch=False`, or without a remote to
     ask; the command's errors then say what to run (`gitrepo.missing_history`).
     """
-    missing = gitrepo.missing_history(root)
+    missing = gitrepo.missing_history(root, check_tags=check_tags)
     if missing is None or not fetch:
         return None
     remote = gitrepo.upstream_remote(root)
