@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -114,7 +113,7 @@ def _root(path: str | None, history: bool = True, tags: bool = True) -> Path:
 
 def _complete_history(root: Path, tags: bool = True) -> bool:
     """Fetch what the clone lacks (see `_root`), saying so; True if anything was fetched."""
-    from artreg.features.fetch import complete_history
+    from artreg.gitrepo import complete_history
 
     note = complete_history(root, fetch=_fetching(), check_tags=tags)
     if note:
@@ -175,6 +174,8 @@ class ArtregGroup(click.Group):
             return super().invoke(ctx)
         except ArtregError as exc:
             if ctx.obj and ctx.obj.get("traceback"):
+                import traceback
+
                 traceback.print_exc()
             _explain_not_found(exc, ctx.obj.get("root") if ctx.obj else None)
             _report(exc)
@@ -186,6 +187,8 @@ class ArtregGroup(click.Group):
             sys.exit(130)
         except Exception as exc:  # a bug: one line, the stack only with --traceback
             if ctx.obj and ctx.obj.get("traceback"):
+                import traceback
+
                 traceback.print_exc()
             click.echo(
                 f"artreg: internal error (a bug in artreg): {type(exc).__name__}: {exc}", err=True

@@ -7,7 +7,6 @@ import math
 import os
 import re
 import stat
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +213,8 @@ def write_atomic(path: Path, text: str) -> None:
         mode: int | None = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         mode = None
+    import uuid  # not at module level: read commands never write
+
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
     try:

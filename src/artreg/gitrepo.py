@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -320,6 +318,8 @@ class BatchReader:
 @contextmanager
 def batch_reader(root: Path) -> Iterator[BatchReader]:
     """A BatchReader for the repo at `root`; its git process is ended and reaped afterwards."""
+    import tempfile
+
     with tempfile.TemporaryFile() as stderr:
         proc = subprocess.Popen(
             ["git", "-C", str(root), "cat-file", "--batch"],
@@ -510,6 +510,8 @@ def changed_files(root: Path, pattern: str) -> list[str]:
 
 def version() -> str | None:
     """`git --version`, or None when git is not installed."""
+    import shutil
+
     if shutil.which("git") is None:
         return None
     return _run(Path.cwd(), "--version").stdout.strip()
@@ -635,6 +637,23 @@ def missing_history(root: Path, check_tags: bool = True) -> tuple[str, str] | No
             "git fetch --tags",
         )
     return None
+
+
+def complete_history(root: Path, fetch: bool = True, check_tags: bool = True) -> str | None:
+    """Fetch what a shallow or (with `check_tags`) tagless clone lacks (registry tags, whole
+    history) before a command reads the registry; returns a note saying what was fetched.
+
+    Nothing is fetched when nothing is missing, with `fetch=False`, or without a remote to
+    ask; the command's errors then say what to run (`missing_history`).
+    """
+    missing = missing_history(root, check_tags=check_tags)
+    if missing is None or not fetch:
+        return None
+    remote = upstream_remote(root)
+    if remote is None:
+        return None
+    command = fetch_history(root, remote, unshallow=is_shallow(root))
+    return f"{missing[0]}; fetched what it lacks (`{command}`)"
 
 
 def upstream_remote(root: Path) -> str | None:

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artreg import gitrepo, state
 from artreg.errors import NotFoundError
-from artreg.features.fetch import Resolved, resolve
 from artreg.fileio import parse_json
 from artreg.layout import StageDir, raw_dir, validated_dir
 from artreg.model import Event, GateResult, Manifest, ManifestFile, Metadata, Registry, Source, iso
 from artreg.tags import parse_spec, validate_name
+
+if TYPE_CHECKING:
+    from artreg.features.fetch import Resolved
 
 # --- list and show ----------------------------------------------------------------------------
 
@@ -157,6 +159,8 @@ def lineage(root: Path, spec: str) -> list[LineageStep | TrainingCode]:
     registry = state.load(root, folders="all")
     folder = StageDir.parse(spec.rstrip("/")) if spec.startswith("artifacts/") else None
     if folder is None:
+        from artreg.features.fetch import resolve  # not at module level: `list` needs none of it
+
         name, stage, version = parse_spec(spec)
         folder = resolve(root, name, stage=stage, version=version, registry=registry).folder
     chain: list[LineageStep | TrainingCode] = []
@@ -260,6 +264,8 @@ def _side(root: Path, spec: str, r: Resolved) -> DiffSide:
 
 def diff(root: Path, a: str, b: str) -> Diff:
     """Metric deltas, gate values, model hashes and sources of two artifacts, side by side."""
+    from artreg.features.fetch import resolve
+
     registry = state.load(root, folders="none")
     ra, rb = (resolve(root, *_spec(s), registry=registry) for s in (a, b))
     ma, mb = _numbers(root, ra.commit, ra.folder), _numbers(root, rb.commit, rb.folder)
