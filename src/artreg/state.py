@@ -25,7 +25,7 @@ FOR_EACH_REF_FORMAT = "%1e" + "%00".join(
         "%(objecttype)",
         "%(refname:strip=2)",
         "%(objectname)",
-        "%(*objectname)",
+        "%(object)",  # the tagged object, from the tag alone (`%(*objectname)` reads it too)
         "%(creatordate:unix)",
         "%(taggername)",
         "%(taggeremail:trim)",
