@@ -108,9 +108,9 @@ class Folding:
         if artifact is None:
             artifact = self.registry.artifacts[parsed.name] = Artifact(parsed.name)
         artifact.events.append(event)
-        artifact._stages = None  # computed once per state; this event may change it
         if parsed.action in (Action.REGISTER, Action.DEREGISTER):
             assert parsed.version is not None
+            artifact._stages = None  # which versions are active changed: every stage may move
             version = _find_or_add(artifact, self._by_key, parsed.version, event.commit, True)
             version.direct.append(event)
             self._registered_at[(parsed.name, event.commit)] = version
@@ -121,7 +121,35 @@ class Folding:
                 artifact, self._by_key, event.commit, event.commit, False
             )
             version.stage_events.setdefault(parsed.stage, []).append(event)
+            _update_stages(artifact, version, event)
         return artifact
+
+
+def _update_stages(artifact: Artifact, version: Version, event: Event) -> None:
+    """Keep `artifact.stages()` current after a stage event, without the pass over every
+    version (history asks for the stages after every event: that pass made it quadratic).
+
+    Only the two cases whose answer is certain are handled here; anything else (a stage not
+    resolved yet, a tie in time, the holder unassigned) drops the cache for a full pass.
+    """
+    stages, stage = artifact._stages, event.parsed.stage
+    assert stage is not None
+    if stages is None or stage not in stages:
+        artifact._stages = None
+        return
+    holder = stages[stage]
+    if event.parsed.action is Action.ASSIGN:
+        # The newest active assignment wins (events come oldest first); the holder's
+        # assignment being older, this one is newer than every other candidate too.
+        held_since = holder.assigned_since(stage)
+        if not version.active:
+            return  # an inactive version holds nothing: no change
+        if holder is version or (held_since is not None and held_since < event.timestamp):
+            stages[stage] = version
+            return
+    elif holder is not version:
+        return  # unassigning a version that did not hold the stage changes nothing
+    artifact._stages = None
 
 
 def fold(events: Sequence[Event], partial: bool = False) -> Registry:
