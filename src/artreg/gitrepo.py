@@ -8,6 +8,7 @@ commands free of GitPython's import cost. Every failure becomes a ToolError nami
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import subprocess
 import threading
@@ -80,8 +81,35 @@ def current_branch(root: Path) -> str | None:
 def for_each_ref(root: Path, fmt: str, names: Sequence[str] | None = None) -> str:
     """`git for-each-ref` over every tag (or only those of artifact `names`): one git call.
     Limiting to names spares git reading thousands of tag objects."""
+    return git(root, *_for_each_ref_args(fmt, names))
+
+
+def for_each_ref_pieces(root: Path, fmt: str, names: Sequence[str] | None = None) -> Iterator[str]:
+    """`for_each_ref`'s output in pieces, as git writes it: git reads each tag object as it
+    prints it, so a caller that parses the pieces works while git still reads (at 10,000
+    tags, the parse fits in the time git spends on the objects). The text is decoded as
+    `git()` decodes it."""
+    args = _for_each_ref_args(fmt, names)
+    proc = subprocess.Popen(
+        ["git", "-C", str(root), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # a failure is asked again below, for git's message
+        env={**os.environ, **_GIT_ENV},
+    )
+    with proc:
+        assert proc.stdout is not None
+        # What subprocess's text mode does: the locale's encoding, universal newlines.
+        reader = io.TextIOWrapper(proc.stdout, newline=None)
+        while piece := reader.read(1 << 16):
+            yield piece
+    if proc.returncode != 0:
+        git(root, *args)  # raises ToolError with git's message
+        raise ToolError(f"git {' '.join(args[:3])} failed in {root} (exit {proc.returncode})")
+
+
+def _for_each_ref_args(fmt: str, names: Sequence[str] | None) -> list[str]:
     patterns = [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"] if names else ["refs/tags"]
-    return git(root, "for-each-ref", f"--format={fmt}", *patterns)
+    return ["for-each-ref", f"--format={fmt}", *patterns]
 
 
 def read_blobs(root: Path, specs: Sequence[str]) -> dict[str, bytes | None]:

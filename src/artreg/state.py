@@ -43,8 +43,13 @@ def parse_for_each_ref(output: str) -> list[Event]:
     counts them for the next counter while ignoring them for the registry state. Messages are
     read only for the events a command asks about (`Event.folder`).
     """
+    return _parse_records(output.split("\x1e"))
+
+
+def _parse_records(records: Iterable[str]) -> list[Event]:
+    """The events of whole records of `parse_for_each_ref`'s input (split at `%1e`)."""
     events: list[Event] = []
-    for chunk in output.split("\x1e"):
+    for chunk in records:
         fields = chunk.split("\x00")
         if len(fields) < 8:
             continue
@@ -187,8 +192,15 @@ def load(root: Path, names: Sequence[str] | None = None, folders: Folders = "cur
     `folders` says whose folders are needed: the tags behind the current stages (what listing
     and resolving need), every promoting tag (verification, review, lineage), or none.
     """
-    out = gitrepo.for_each_ref(root, FOR_EACH_REF_FORMAT, names)
-    registry = fold(parse_for_each_ref(out), partial=bool(names))
+    # Parsed piece by piece as git writes: the parse overlaps git's reading of the tags.
+    events: list[Event] = []
+    rest = ""
+    for piece in gitrepo.for_each_ref_pieces(root, FOR_EACH_REF_FORMAT, names):
+        records = (rest + piece).split("\x1e")
+        rest = records.pop()  # the last record may go on in the next piece
+        events += _parse_records(records)
+    events += _parse_records([rest])
+    registry = fold(events, partial=bool(names))
     complete(root, registry, folders)
     return registry
 
