@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import re
 import stat
-import uuid
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from artreg.errors import InputError
 
@@ -100,6 +98,8 @@ def read_json(path: Path, what: str = "JSON file") -> Any:
 
 
 def _refuse_duplicates(loader: Any, node: Any, deep: bool) -> None:
+    import yaml
+
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
@@ -108,29 +108,37 @@ def _refuse_duplicates(loader: Any, node: Any, deep: bool) -> None:
         seen.add(key)
 
 
-class _SafeLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type stubs
-    """safe_load, with anchors/aliases refused: they buy nothing in metadata and enable bombs."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.YAMLError(f"aliases are not allowed (line {event.start_mark.line + 1})")
-        return super().compose_node(parent, index)
-
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        _refuse_duplicates(self, node, deep)
-        return super().construct_mapping(node, deep=deep)
-
-
-_CLoader: Any = getattr(yaml, "CSafeLoader", None)
 # libyaml composes nodes recursively in C: a document nested deeper than this could overflow
 # the C stack, so such documents go to the pure loader, which raises RecursionError instead.
 C_SAFE_DEPTH = 2000
+_USE_LIBYAML = True  # the tests turn it off to run every case through the pure loader too
 
 
-if _CLoader is not None:
+@functools.cache
+def _loaders() -> tuple[Any, Any]:
+    """(the pure loader, libyaml's or None), made on first use: PyYAML is imported only by a
+    command that reads or writes YAML (`artreg list` of artreg's own tags reads none)."""
+    import yaml
 
-    class _FastLoader(_CLoader):  # type: ignore[misc]
+    class _SafeLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type stubs
+        """safe_load, with anchors/aliases refused: they buy nothing in metadata and enable
+        bombs."""
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.YAMLError(f"aliases are not allowed (line {event.start_mark.line + 1})")
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            _refuse_duplicates(self, node, deep)
+            return super().construct_mapping(node, deep=deep)
+
+    c_loader: Any = getattr(yaml, "CSafeLoader", None)
+    if c_loader is None:
+        return _SafeLoader, None
+
+    class _FastLoader(c_loader):  # type: ignore[misc]
         """The same rules with libyaml's parser (10-20x faster): composition happens in C, so
         aliases are found afterwards, as a node reached twice."""
 
@@ -144,8 +152,12 @@ if _CLoader is not None:
             _refuse_duplicates(self, node, deep)
             return super().construct_mapping(node, deep=deep)
 
+    return _SafeLoader, _FastLoader
+
 
 def _refuse_aliases(root: Any) -> None:
+    import yaml
+
     seen: set[int] = set()
     stack = [root]
     while stack:
@@ -171,13 +183,16 @@ def _depth_bound(text: str) -> int:
 
 
 def _loader_for(text: str) -> Any:
-    if _CLoader is not None and _depth_bound(text) <= C_SAFE_DEPTH:
-        return _FastLoader
-    return _SafeLoader
+    pure, fast = _loaders()
+    if fast is not None and _USE_LIBYAML and _depth_bound(text) <= C_SAFE_DEPTH:
+        return fast
+    return pure
 
 
 def parse_yaml(text: str, source: str) -> Any:
     """Parse YAML with the safe loader (no Python tags), no aliases, no duplicate keys."""
+    import yaml
+
     try:
         data = yaml.load(text, Loader=_loader_for(text))
     except yaml.YAMLError as exc:
@@ -200,6 +215,8 @@ def dump_json(data: Any) -> str:
 
 
 def dump_yaml(data: Any) -> str:
+    import yaml
+
     return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True))
 
 
@@ -214,6 +231,8 @@ def write_atomic(path: Path, text: str) -> None:
         mode: int | None = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         mode = None
+    import uuid  # not at module level: read commands never write
+
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
     try:

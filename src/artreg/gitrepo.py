@@ -8,10 +8,9 @@ commands free of GitPython's import cost. Every failure becomes a ToolError nami
 from __future__ import annotations
 
 import contextlib
+import io
 import os
-import shutil
 import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -82,8 +81,35 @@ def current_branch(root: Path) -> str | None:
 def for_each_ref(root: Path, fmt: str, names: Sequence[str] | None = None) -> str:
     """`git for-each-ref` over every tag (or only those of artifact `names`): one git call.
     Limiting to names spares git reading thousands of tag objects."""
+    return git(root, *_for_each_ref_args(fmt, names))
+
+
+def for_each_ref_pieces(root: Path, fmt: str, names: Sequence[str] | None = None) -> Iterator[str]:
+    """`for_each_ref`'s output in pieces, as git writes it: git reads each tag object as it
+    prints it, so a caller that parses the pieces works while git still reads (at 10,000
+    tags, the parse fits in the time git spends on the objects). The text is decoded as
+    `git()` decodes it."""
+    args = _for_each_ref_args(fmt, names)
+    proc = subprocess.Popen(
+        ["git", "-C", str(root), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # a failure is asked again below, for git's message
+        env={**os.environ, **_GIT_ENV},
+    )
+    with proc:
+        assert proc.stdout is not None
+        # What subprocess's text mode does: the locale's encoding, universal newlines.
+        reader = io.TextIOWrapper(proc.stdout, newline=None)
+        while piece := reader.read(1 << 16):
+            yield piece
+    if proc.returncode != 0:
+        git(root, *args)  # raises ToolError with git's message
+        raise ToolError(f"git {' '.join(args[:3])} failed in {root} (exit {proc.returncode})")
+
+
+def _for_each_ref_args(fmt: str, names: Sequence[str] | None) -> list[str]:
     patterns = [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"] if names else ["refs/tags"]
-    return git(root, "for-each-ref", f"--format={fmt}", *patterns)
+    return ["for-each-ref", f"--format={fmt}", *patterns]
 
 
 def read_blobs(root: Path, specs: Sequence[str]) -> dict[str, bytes | None]:
@@ -320,6 +346,8 @@ class BatchReader:
 @contextmanager
 def batch_reader(root: Path) -> Iterator[BatchReader]:
     """A BatchReader for the repo at `root`; its git process is ended and reaped afterwards."""
+    import tempfile
+
     with tempfile.TemporaryFile() as stderr:
         proc = subprocess.Popen(
             ["git", "-C", str(root), "cat-file", "--batch"],
@@ -510,6 +538,8 @@ def changed_files(root: Path, pattern: str) -> list[str]:
 
 def version() -> str | None:
     """`git --version`, or None when git is not installed."""
+    import shutil
+
     if shutil.which("git") is None:
         return None
     return _run(Path.cwd(), "--version").stdout.strip()
@@ -635,6 +665,23 @@ def missing_history(root: Path, check_tags: bool = True) -> tuple[str, str] | No
             "git fetch --tags",
         )
     return None
+
+
+def complete_history(root: Path, fetch: bool = True, check_tags: bool = True) -> str | None:
+    """Fetch what a shallow or (with `check_tags`) tagless clone lacks (registry tags, whole
+    history) before a command reads the registry; returns a note saying what was fetched.
+
+    Nothing is fetched when nothing is missing, with `fetch=False`, or without a remote to
+    ask; the command's errors then say what to run (`missing_history`).
+    """
+    missing = missing_history(root, check_tags=check_tags)
+    if missing is None or not fetch:
+        return None
+    remote = upstream_remote(root)
+    if remote is None:
+        return None
+    command = fetch_history(root, remote, unshallow=is_shallow(root))
+    return f"{missing[0]}; fetched what it lacks (`{command}`)"
 
 
 def upstream_remote(root: Path) -> str | None:

@@ -36,6 +36,7 @@ _EM = re.compile(
 _ESCAPABLE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
 _BLOCK_STARTS = frozenset("`~#>-*+_0123456789")  # what a block other than a paragraph starts with
 _MARKUP = re.compile(r"[\\`*_\[<]")  # what can start inline markup
+_AUTOLINK = re.compile(r"<(?:https?|mailto):")  # the start of an autolink, the one `<` markup
 _HTML = re.compile(r"[&<>\"']")
 _CACHE: dict[str, str] = {}  # inline HTML of link-free texts, shared by every card
 _PRIVATE = 0xE000  # escaped characters ride through parsing as private-use code points
@@ -248,7 +249,7 @@ class _Renderer:
     def inline(self, text: str) -> str:
         if not _MARKUP.search(text):
             return escape(text) if _HTML.search(text) else text  # most table cells: plain
-        if "[" in text or "<" in text:
+        if "[" in text or _AUTOLINK.search(text):
             return self._inline(text)  # links and pictures depend on this card's resolver
         # Without links the result depends on the text alone, and cards repeat their cells
         # (gate names, thresholds, `model.pt`) across a registry: remember them.

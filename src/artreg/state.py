@@ -25,7 +25,7 @@ FOR_EACH_REF_FORMAT = "%1e" + "%00".join(
         "%(objecttype)",
         "%(refname:strip=2)",
         "%(objectname)",
-        "%(*objectname)",
+        "%(object)",  # the tagged object, from the tag alone (`%(*objectname)` reads it too)
         "%(creatordate:unix)",
         "%(taggername)",
         "%(taggeremail:trim)",
@@ -43,8 +43,13 @@ def parse_for_each_ref(output: str) -> list[Event]:
     counts them for the next counter while ignoring them for the registry state. Messages are
     read only for the events a command asks about (`Event.folder`).
     """
+    return _parse_records(output.split("\x1e"))
+
+
+def _parse_records(records: Iterable[str]) -> list[Event]:
+    """The events of whole records of `parse_for_each_ref`'s input (split at `%1e`)."""
     events: list[Event] = []
-    for chunk in output.split("\x1e"):
+    for chunk in records:
         fields = chunk.split("\x00")
         if len(fields) < 8:
             continue
@@ -108,9 +113,9 @@ class Folding:
         if artifact is None:
             artifact = self.registry.artifacts[parsed.name] = Artifact(parsed.name)
         artifact.events.append(event)
-        artifact._stages = None  # computed once per state; this event may change it
         if parsed.action in (Action.REGISTER, Action.DEREGISTER):
             assert parsed.version is not None
+            artifact._stages = None  # which versions are active changed: every stage may move
             version = _find_or_add(artifact, self._by_key, parsed.version, event.commit, True)
             version.direct.append(event)
             self._registered_at[(parsed.name, event.commit)] = version
@@ -121,7 +126,35 @@ class Folding:
                 artifact, self._by_key, event.commit, event.commit, False
             )
             version.stage_events.setdefault(parsed.stage, []).append(event)
+            _update_stages(artifact, version, event)
         return artifact
+
+
+def _update_stages(artifact: Artifact, version: Version, event: Event) -> None:
+    """Keep `artifact.stages()` current after a stage event, without the pass over every
+    version (history asks for the stages after every event: that pass made it quadratic).
+
+    Only the two cases whose answer is certain are handled here; anything else (a stage not
+    resolved yet, a tie in time, the holder unassigned) drops the cache for a full pass.
+    """
+    stages, stage = artifact._stages, event.parsed.stage
+    assert stage is not None
+    if stages is None or stage not in stages:
+        artifact._stages = None
+        return
+    holder = stages[stage]
+    if event.parsed.action is Action.ASSIGN:
+        # The newest active assignment wins (events come oldest first); the holder's
+        # assignment being older, this one is newer than every other candidate too.
+        held_since = holder.assigned_since(stage)
+        if not version.active:
+            return  # an inactive version holds nothing: no change
+        if holder is version or (held_since is not None and held_since < event.timestamp):
+            stages[stage] = version
+            return
+    elif holder is not version:
+        return  # unassigning a version that did not hold the stage changes nothing
+    artifact._stages = None
 
 
 def fold(events: Sequence[Event], partial: bool = False) -> Registry:
@@ -159,8 +192,15 @@ def load(root: Path, names: Sequence[str] | None = None, folders: Folders = "cur
     `folders` says whose folders are needed: the tags behind the current stages (what listing
     and resolving need), every promoting tag (verification, review, lineage), or none.
     """
-    out = gitrepo.for_each_ref(root, FOR_EACH_REF_FORMAT, names)
-    registry = fold(parse_for_each_ref(out), partial=bool(names))
+    # Parsed piece by piece as git writes: the parse overlaps git's reading of the tags.
+    events: list[Event] = []
+    rest = ""
+    for piece in gitrepo.for_each_ref_pieces(root, FOR_EACH_REF_FORMAT, names):
+        records = (rest + piece).split("\x1e")
+        rest = records.pop()  # the last record may go on in the next piece
+        events += _parse_records(records)
+    events += _parse_records([rest])
+    registry = fold(events, partial=bool(names))
     complete(root, registry, folders)
     return registry
 

@@ -7,7 +7,6 @@ import ntpath
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import PureWindowsPath
 from typing import NamedTuple, Protocol
@@ -167,9 +166,9 @@ class Action(str, Enum):
     CREATE = "create"  # name@created
 
 
-@dataclass(frozen=True)
-class TagName:
-    """A parsed registry tag name."""
+class TagName(NamedTuple):
+    """A parsed registry tag name (a named tuple: the read model parses one per tag, and a
+    tuple is built in half the time of a frozen dataclass)."""
 
     name: str
     action: Action
@@ -205,17 +204,19 @@ def parse_tag(tag: str) -> TagName | None:
     m = TAG_RE.fullmatch(tag)
     if not m:
         return None
-    counter = int(m["counter"]) if m["counter"] is not None else None
-    cancel = bool(m["cancel"])
-    if m["stage"]:
-        action = Action.UNASSIGN if cancel else Action.ASSIGN
-        return TagName(m["name"], action, stage=m["stage"], counter=counter)
-    if m["version"]:
-        action = Action.DEREGISTER if cancel else Action.REGISTER
-        return TagName(m["name"], action, version=m["version"], counter=counter)
-    if m["deprecated"]:
-        return TagName(m["name"], Action.DEPRECATE, counter=counter)
-    return TagName(m["name"], Action.CREATE, counter=counter)
+    name, stage, version, cancel, deprecated, counter = m.group(
+        "name", "stage", "version", "cancel", "deprecated", "counter"
+    )
+    number = int(counter) if counter is not None else None
+    if stage:
+        return TagName(name, Action.UNASSIGN if cancel else Action.ASSIGN, stage, None, number)
+    if version:
+        return TagName(
+            name, Action.DEREGISTER if cancel else Action.REGISTER, None, version, number
+        )
+    if deprecated:
+        return TagName(name, Action.DEPRECATE, None, None, number)
+    return TagName(name, Action.CREATE, None, None, number)
 
 
 class Spec(NamedTuple):

@@ -33,14 +33,14 @@ def test_json_is_read_strictly_and_errors_name_the_source(text: str, message: st
     assert str(caught.value).startswith("results.json:") and message in str(caught.value)
 
 
-LOADERS = ["fast", "pure"] if fileio._CLoader is not None else ["pure"]
+LOADERS = ["fast", "pure"] if fileio._loaders()[1] is not None else ["pure"]
 
 
 @pytest.fixture(params=LOADERS)
 def loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run the test with libyaml's loader and with the pure-Python one."""
     if request.param == "pure":
-        monkeypatch.setattr(fileio, "_CLoader", None)
+        monkeypatch.setattr(fileio, "_USE_LIBYAML", False)
     return str(request.param)
 
 
@@ -71,13 +71,14 @@ def test_nesting_deeper_than_libyaml_can_compose_goes_to_the_pure_loader() -> No
     """libyaml composes in C recursion: 100,000 levels would overflow the C stack (a crash,
     not an error), so such a document must never reach it."""
     deep = "a: " + "[" * 100_000 + "]" * 100_000
-    assert fileio._loader_for(deep) is fileio._SafeLoader
+    pure, fast = fileio._loaders()
+    assert fileio._loader_for(deep) is pure
     dashes = "- " * 100_000 + "x"
-    assert fileio._loader_for(dashes) is fileio._SafeLoader
+    assert fileio._loader_for(dashes) is pure
     with pytest.raises(InputError, match="nested"):
         parse_yaml(deep, "deep.yaml")
-    if fileio._CLoader is not None:
-        assert fileio._loader_for("artifacts:\n  enc:\n    path: x\n" * 200) is fileio._FastLoader
+    if fast is not None:
+        assert fileio._loader_for("artifacts:\n  enc:\n    path: x\n" * 200) is fast
 
 
 def test_both_loaders_read_a_dvc_yaml_alike() -> None:

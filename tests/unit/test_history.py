@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from artreg.features.history import (
@@ -26,6 +26,7 @@ from artreg.features.history import (
 )
 from artreg.gitrepo import CommitInfo
 from artreg.model import Event
+from artreg.state import Folding, replay_order
 from artreg.tags import parse_tag, tag_message
 
 C1, C2, C3, C4 = ("1" * 40, "2" * 40, "3" * 40, "4" * 40)
@@ -234,6 +235,22 @@ def test_history_and_as_of_agree_at_every_moment(records: list[Event]) -> None:
         for a, b in itertools.pairwise(mine):
             assert a.end is not None and a.end <= b.start
         assert all(i.end is None or i.end > i.start for i in mine)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tag_sequences())
+@example(  # a tie in time: the version listed later wins, though assigned first
+    [rec("m#raw#1", C2, 100), rec("m#raw#2", C1, 101), rec("m#raw#3", C2, 101)]
+)
+def test_stages_kept_up_to_date_event_by_event_equal_a_full_pass(records: list[Event]) -> None:
+    """History asks for the stages after every event; the fold keeps them current instead of
+    recomputing them over every version (state._update_stages): always the same answer."""
+    folding = Folding()
+    for record in replay_order(records):
+        artifact = folding.add(record)
+        kept = {stage: id(version) for stage, version in artifact.stages().items()}
+        artifact._stages = None
+        assert kept == {stage: id(version) for stage, version in artifact.stages().items()}
 
 
 # --- pull requests from commit subjects --------------------------------------------------------

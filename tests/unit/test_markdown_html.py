@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from artreg.markdown_html import render, split_front_matter
+from artreg.markdown_html import Resolver, render, split_front_matter
 
 
 def test_markdown_escapes_everything_and_allows_only_resolved_addresses() -> None:
@@ -47,3 +47,18 @@ def test_front_matter_is_split_off() -> None:
     front, body = split_front_matter("---\na: 1\n---\n# T\n")
     assert front == "a: 1" and body == "# T\n"
     assert split_front_matter("# no front matter\n") == (None, "# no front matter\n")
+
+
+def test_texts_remembered_across_cards_never_carry_another_cards_links() -> None:
+    """Link-free texts are rendered once per registry (a cache): `<` alone is no link, an
+    autolink is, and each card resolves it its own way."""
+
+    def to(base: str) -> Resolver:
+        return lambda url, kind: f"{base}/{url.rsplit('/', 1)[-1]}"
+
+    text = "Verify with `sha256sum -c <file>.sha256` and see <https://host.example/doc>."
+    first, second = render(text, to("one")), render(text, to("two"))
+    assert '<a href="one/doc">' in first and '<a href="two/doc">' in second
+    plain = "Verify with `sha256sum -c <file>.sha256`, <= 100."
+    assert render(plain, to("one")) == render(plain, to("two"))
+    assert "&lt;file&gt;" in render(plain) and "&lt;= 100" in render(plain)

@@ -509,20 +509,3 @@ def copy_verified(
             raise IntegrityError(f"{rel}: changed while being copied", hint="run the command again")
         written.append(target)
     return written
-
-
-def complete_history(root: Path, fetch: bool = True) -> str | None:
-    """Fetch what a shallow or tagless clone lacks (registry tags, whole history) before a
-    command reads the registry; returns a note saying what was fetched, or None.
-
-    Nothing is fetched when nothing is missing, with `fetch=False`, or without a remote to
-    ask; the command's errors then say what to run (`gitrepo.missing_history`).
-    """
-    missing = gitrepo.missing_history(root)
-    if missing is None or not fetch:
-        return None
-    remote = gitrepo.upstream_remote(root)
-    if remote is None:
-        return None
-    command = gitrepo.fetch_history(root, remote, unshallow=gitrepo.is_shallow(root))
-    return f"{missing[0]}; fetched what it lacks (`{command}`)"

@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artreg import gitrepo, state
 from artreg.errors import ArtregError, NotFoundError
-from artreg.features.fetch import Resolved, resolve
 from artreg.fileio import parse_json
 from artreg.layout import SIGNATURE_FILE, StageDir, raw_dir, validated_dir
 from artreg.model import (
@@ -27,6 +26,9 @@ from artreg.model import (
     iso,
 )
 from artreg.tags import parse_spec, validate_name
+
+if TYPE_CHECKING:
+    from artreg.features.fetch import Resolved
 
 # --- list and show ----------------------------------------------------------------------------
 
@@ -98,7 +100,7 @@ def incomplete_clone(root: Path, empty: bool) -> tuple[str, str] | None:
 def show_artifact(root: Path, name: str) -> ArtifactSummary:
     """`artreg show NAME`: every stage of one artifact (deprecated ones too), with who signed
     each stage's model and with which key."""
-    from artreg.features.fetch import signature_status
+    from artreg.features.fetch import resolve, signature_status
 
     registry = state.load(root, [validate_name(name)])
     found = overview(root, registry=registry, deprecated=True, names=[name]).get(name)
@@ -203,6 +205,8 @@ def lineage(root: Path, spec: str) -> list[LineageStep | TrainingCode]:
     registry = state.load(root, folders="all")
     folder = StageDir.parse(spec.rstrip("/")) if spec.startswith("artifacts/") else None
     if folder is None:
+        from artreg.features.fetch import resolve  # not at module level: `list` needs none of it
+
         name, stage, version = parse_spec(spec)
         folder = resolve(root, name, stage=stage, version=version, registry=registry).folder
     chain: list[LineageStep | TrainingCode] = []
@@ -306,6 +310,8 @@ def _side(root: Path, spec: str, r: Resolved) -> DiffSide:
 
 def diff(root: Path, a: str, b: str) -> Diff:
     """Metric deltas, gate values, model hashes and sources of two artifacts, side by side."""
+    from artreg.features.fetch import resolve
+
     registry = state.load(root, folders="none")
     ra, rb = (resolve(root, *_spec(s), registry=registry) for s in (a, b))
     ma, mb = _numbers(root, ra.commit, ra.folder), _numbers(root, rb.commit, rb.folder)
