@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from artreg import tagstream
 from artreg.errors import ArtregError, InputError, PushRejected, RemoteUnavailable, ToolError
 from artreg.tags import parse_tag
 
-# Keep git's output stable and free of pagers and prompts, whatever the user's configuration.
-_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"}
+_GIT_ENV = tagstream.GIT_ENV  # git's output stable, with no pager or prompt, whatever the config
 
 
 def git(
@@ -81,7 +81,7 @@ def current_branch(root: Path) -> str | None:
 def for_each_ref(root: Path, fmt: str, names: Sequence[str] | None = None) -> str:
     """`git for-each-ref` over every tag (or only those of artifact `names`): one git call.
     Limiting to names spares git reading thousands of tag objects."""
-    return git(root, *_for_each_ref_args(fmt, names))
+    return git(root, *tagstream.args(fmt, names))
 
 
 def for_each_ref_pieces(root: Path, fmt: str, names: Sequence[str] | None = None) -> Iterator[str]:
@@ -89,13 +89,10 @@ def for_each_ref_pieces(root: Path, fmt: str, names: Sequence[str] | None = None
     prints it, so a caller that parses the pieces works while git still reads (at 10,000
     tags, the parse fits in the time git spends on the objects). The text is decoded as
     `git()` decodes it."""
-    args = _for_each_ref_args(fmt, names)
-    proc = subprocess.Popen(
-        ["git", "-C", str(root), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,  # a failure is asked again below, for git's message
-        env={**os.environ, **_GIT_ENV},
-    )
+    args = tagstream.args(fmt, names)
+    # Started already when the console script guessed this listing (tagstream); a failure is
+    # asked again below, for git's message.
+    proc = tagstream.take(root, args) or tagstream.popen(root, args)
     with proc:
         assert proc.stdout is not None
         # What subprocess's text mode does: the locale's encoding, universal newlines.
@@ -105,11 +102,6 @@ def for_each_ref_pieces(root: Path, fmt: str, names: Sequence[str] | None = None
     if proc.returncode != 0:
         git(root, *args)  # raises ToolError with git's message
         raise ToolError(f"git {' '.join(args[:3])} failed in {root} (exit {proc.returncode})")
-
-
-def _for_each_ref_args(fmt: str, names: Sequence[str] | None) -> list[str]:
-    patterns = [f"refs/tags/{n}{sep}*" for n in names for sep in "#@"] if names else ["refs/tags"]
-    return ["for-each-ref", f"--format={fmt}", *patterns]
 
 
 def read_blobs(root: Path, specs: Sequence[str]) -> dict[str, bytes | None]:

@@ -25,10 +25,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artreg.errors import InputError, NotFoundError
-from artreg.formats import FormatInfo, from_suffix
 from artreg.layout import StageDir
 from artreg.tags import (
     STAGES,
@@ -39,6 +38,9 @@ from artreg.tags import (
     semver_key,
     shown,
 )
+
+if TYPE_CHECKING:
+    from artreg.formats import FormatInfo
 
 _UNSET: Any = object()  # an event's folder, before anyone asked for it
 
@@ -504,6 +506,8 @@ class ModelFile:
     @property
     def detected(self) -> str:
         """The file's format: as detected from its content, or (an old record) its suffix's."""
+        from artreg.formats import from_suffix  # formats' tables are for writers and verify
+
         return self.content_format or from_suffix(self.path)
 
     def to_json(self) -> dict[str, Any]:

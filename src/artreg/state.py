@@ -17,21 +17,7 @@ from artreg import dvcyaml, gitrepo
 from artreg.layout import StageDir
 from artreg.model import Artifact, Event, Registry, Version
 from artreg.tags import Action, parse_tag
-
-# `%00` and `%1e` are for-each-ref's hex escapes: NUL between fields (never in a ref name or a
-# tagger line), ASCII record separator between tags (so multi-line messages stay whole).
-FOR_EACH_REF_FORMAT = "%1e" + "%00".join(
-    [
-        "%(objecttype)",
-        "%(refname:strip=2)",
-        "%(objectname)",
-        "%(object)",  # the tagged object, from the tag alone (`%(*objectname)` reads it too)
-        "%(creatordate:unix)",
-        "%(taggername)",
-        "%(taggeremail:trim)",
-        "%(contents)",
-    ]
-)
+from artreg.tagstream import FOR_EACH_REF_FORMAT as FOR_EACH_REF_FORMAT
 
 Folders = Literal["current", "all", "none"]
 
