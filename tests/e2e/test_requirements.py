@@ -325,3 +325,30 @@ def test_a_release_merged_from_a_pull_request_keeps_its_requirements(
     assert "requires: base@v1.0.0" in _tag_message(registry, "adapter@v1.0.0")
     shown = cli("show", "adapter", "--json", cwd=registry).json()["adapter"]["stages"]
     assert shown["production"]["requires"] == ["base@v1.0.0"]
+
+
+def test_the_site_links_an_adapter_to_its_base_and_the_base_to_its_dependants(
+    registry: Path, tmp_path: Path, adapter: tuple[str, Path]
+) -> None:
+    from artreg.features.site import build_site
+
+    release_base(registry, tmp_path)
+    promote_to_production(registry, "adapter", adapter[0], "0.1.0", **RELEASE_INPUTS)
+    out = tmp_path / "site"
+    build_site(registry, out, workers=1)
+
+    release_page = (out / "models/adapter/releases/v0.1.0.html").read_text()
+    link = '<a href="../../../models/base/releases/v1.0.0.html">base@v1.0.0</a>'
+    assert f"<dt>Requires</dt><dd>{link} (met: production holds v1.0.0)</dd>" in release_page
+    adapter_page = (out / "models/adapter/index.html").read_text()
+    assert "What each release requires" in adapter_page
+    assert '<a href="../../models/base/releases/v1.0.0.html">base@v1.0.0</a>' in adapter_page
+    base_page = (out / "models/base/index.html").read_text()
+    assert "Required by" in base_page
+    assert '<a href="../../models/adapter/releases/v0.1.0.html">adapter v0.1.0</a>' in base_page
+    assert (out / "models/base/releases/v1.0.0.html").is_file()  # every link has its page
+
+    # once the base leaves production, the adapter's page says the requirement is not met
+    run_tool("artreg", "deprecate", "base", cwd=registry)
+    build_site(registry, out, workers=1)
+    assert "base@v1.0.0</a> (not met: " in (out / "models/adapter/index.html").read_text()

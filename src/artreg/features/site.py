@@ -40,10 +40,11 @@ from artreg import gitrepo, state
 from artreg._version import __version__
 from artreg.errors import InputError
 from artreg.features.history import Interval, PullRequests, intervals, who
-from artreg.layout import PARAMS_FILE, StageDir
+from artreg.layout import PARAMS_FILE, StageDir, production_dir
 from artreg.markdown_html import render as render_markdown
 from artreg.markdown_html import split_front_matter
-from artreg.model import Artifact, Event, Registry
+from artreg.model import Artifact, Event, Registry, Requirement
+from artreg.requirements import statuses
 from artreg.tags import ID_RE, NAME_RE, SEMVER_RE, STAGES, semver_key
 
 SITE_MARKER = ".artreg-site"
@@ -72,13 +73,16 @@ class SiteConfig:
     url: str | None = None
     code_url: str | None = None
     metric: str | None = None
+    compatibility: str = "exact"  # params.yaml requirements.compatibility: which versions satisfy
 
 
 def site_config(params: dict[str, Any], source: str = "params.yaml") -> SiteConfig:
     """The `site` section of params.yaml, checked: a bad value names the field and the fix."""
+    from artreg.policy import settings_from
+
     section = params.get("site")
     if section is None:
-        return SiteConfig()
+        return SiteConfig(compatibility=settings_from(params).compatibility)
     if not isinstance(section, dict):
         raise InputError(
             f"{source}: /site must be a mapping, got {type(section).__name__}",
@@ -114,6 +118,7 @@ def site_config(params: dict[str, Any], source: str = "params.yaml") -> SiteConf
         url=values["url"],
         code_url=values["code_url"] or values["url"],
         metric=values["metric"],
+        compatibility=settings_from(params).compatibility,
     )
 
 
@@ -1035,20 +1040,68 @@ release, and {metric} across versions. The search box filters this table by name
             + "</section>"
         )
 
+    def requires_of(self, entry: Entry) -> tuple[Requirement, ...]:
+        """What a validated artifact or release declared it needs (its metadata's `requires`)."""
+        try:
+            return tuple(Requirement.from_json(r) for r in entry.metadata.get("requires") or ())
+        except (KeyError, TypeError, AttributeError):  # a hand-edited record: shown as nothing
+            return ()
+
+    def requirement_links(self, page: str, requires: Iterable[Requirement]) -> str:
+        """Each requirement linked to its release page, with whether production satisfies it."""
+        links = []
+        for status in statuses(self.r.state, requires, self.config.compatibility):
+            req = status.requirement
+            target = production_dir(req.name, req.version)
+            label = f"<code>{h(str(req))}</code>"
+            if self.r.state.artifacts.get(req.name) and self.r.state.get(req.name).find_version(
+                req.version
+            ):
+                label = self.link(
+                    page, f"models/{req.name}/{_kind(target)}/{target.entry}.html", str(req)
+                )
+            links.append(f"{label} ({'met' if status.met else 'not met'}: {h(status.detail)})")
+        return "; ".join(links)
+
     def requirements_section(self, model: Model) -> str:
-        latest = model.releases[-1] if model.releases else None
-        if latest is None:
-            return ""
-        meta = latest.metadata
+        page = model.page
         parts = []
-        requirements = meta.get("requirements")
-        if isinstance(requirements, (dict, list)) and requirements:
-            rows = [[f"<code>{h(k)}</code>", h(v)] for k, v in _flatten(requirements)]
+        needs = [
+            [self.link(page, e.page, e.label), self.requirement_links(page, reqs)]
+            for e in model.releases
+            if (reqs := self.requires_of(e))
+        ]
+        if needs:
+            parts.append(self.table("What each release requires", ["release", "requires"], needs))
+        # Dependants come from the tag messages of every name (each worker holds the whole
+        # state), so a base model's page names the adapters and students built on it.
+        users = [
+            [
+                self.link(
+                    page,
+                    f"models/{name}/{_kind(production_dir(name, v.version))}/{v.label}.html",
+                    f"{name} {v.label}",
+                ),
+                f"<code>{h(str(req))}</code>",
+            ]
+            for name, artifact in sorted(self.r.state.artifacts.items())
+            for v in artifact.versions
+            if v.registered
+            for req in v.requires()
+            if req.name == model.name
+        ]
+        if users:
+            parts.append(self.table("Required by", ["release", "requires"], users))
+        latest = model.releases[-1] if model.releases else None
+        meta = latest.metadata if latest is not None else {}
+        runtime = meta.get("requirements")
+        if latest is not None and isinstance(runtime, (dict, list)) and runtime:
+            rows = [[f"<code>{h(k)}</code>", h(v)] for k, v in _flatten(runtime)]
             parts.append(
                 self.table(f"Requirements of {latest.label}", ["requirement", "value"], rows)
             )
         resources_ = (meta.get("deployment") or {}).get("resources")
-        if isinstance(resources_, dict) and resources_:
+        if latest is not None and isinstance(resources_, dict) and resources_:
             rows = [[f"<code>{h(k)}</code>", h(v)] for k, v in _flatten(resources_)]
             parts.append(
                 self.table(f"Deployment resources of {latest.label}", ["resource", "value"], rows)
@@ -1155,6 +1208,9 @@ release, and {metric} across versions. The search box filters this table by name
             items.append(
                 ("Source", self.link(page, source_entry.page, label) if source_entry else h(label))
             )
+        requires = self.requires_of(entry)
+        if requires:
+            items.append(("Requires", self.requirement_links(page, requires)))
         signature = meta.get("signature")
         if isinstance(signature, dict):
             items.append(("Signed by", _signer(signature)))
