@@ -17,11 +17,17 @@ def _front_matter(metadata: dict[str, Any]) -> str:
         for r in results
         if isinstance(r["value"], (int, float)) and not isinstance(r["value"], bool)
     ]
+    layout = metadata["model"].get("layout")
+    library = (
+        "pytorch"
+        if any(f["format"] in ("pt", "safetensors") for f in metadata["model"]["files"])
+        else None
+    )
+    if layout and layout.get("config"):
+        library = "transformers"  # a Hugging Face folder with its config.json loads with it
     front = {
         "model_name": metadata["name"],
-        "library_name": "pytorch"
-        if any(f["format"] in ("pt", "safetensors") for f in metadata["model"]["files"])
-        else None,
+        "library_name": library,
         "tags": ["artreg", metadata["stage"]],
         "artreg": {
             "stage": metadata["stage"],
@@ -29,6 +35,7 @@ def _front_matter(metadata: dict[str, Any]) -> str:
             "version": metadata.get("version"),
             "source": f"{metadata['source']['stage']}/{metadata['source']['id']}",
             "sha256": metadata["model"]["files"][0]["sha256"],
+            **(_layout_front(layout) if layout else {}),
         },
         "model-index": [
             {
@@ -47,6 +54,19 @@ def _front_matter(metadata: dict[str, Any]) -> str:
     }
     front = {k: v for k, v in front.items() if v is not None}
     return "---\n" + str(yaml.safe_dump(front, sort_keys=False)) + "---\n"
+
+
+def _layout_front(layout: dict[str, Any]) -> dict[str, Any]:
+    """A model folder in the front matter: `layout: huggingface`, its shards and files."""
+    return {
+        "layout": layout["kind"],
+        "model_folder": "model/",
+        **{
+            k: layout[k]
+            for k in ("shards", "files", "weights", "index", "tokenizer")
+            if k in layout
+        },
+    }
 
 
 def model_card(metadata: dict[str, Any]) -> str:
@@ -102,7 +122,12 @@ def model_card(metadata: dict[str, Any]) -> str:
             else ""
         ),
         "",
-        "Verify a downloaded copy with `sha256sum -c <file>.sha256`.",
+        "Verify a downloaded copy with "
+        + (
+            "`sha256sum -c model.sha256` (every file of the model folder)."
+            if metadata["model"].get("layout")
+            else "`sha256sum -c <file>.sha256`."
+        ),
         "",
         f"## Gates ({'all passed' if metadata['gates']['passed'] else 'FAILED'})",
         "",

@@ -24,7 +24,7 @@ from artreg.hashing import (
     copy_and_hash,
     hash_files,
 )
-from artreg.layout import StageDir, model_files
+from artreg.layout import StageDir, model_files, model_target
 from artreg.model import Event, Manifest, Registry
 from artreg.tags import STAGES, parse_spec, validate_name, validate_semver
 
@@ -45,7 +45,8 @@ class Resolved:
 
     @property
     def model(self) -> str:
-        return f"{self.folder.relpath}/{self.primary}"
+        """The model file, or the model folder when the model is one (repo-relative)."""
+        return f"{self.folder.relpath}/{model_target(self.folder.stage, self.primary)}"
 
 
 def target(spec: str, stage: str | None, version: str | None) -> tuple[str, str | None, str | None]:
@@ -165,9 +166,12 @@ def stage_file(
     fetch: bool = True,
     remote: str | None = None,
     progress: ProgressFn | None = None,
+    check: bool = True,
 ) -> Path:
     """The verified bytes of file `rel` of a committed stage folder: its work-tree copy, else
     its DVC cache object, fetched (exactly that object) from the remote when the cache lacks it.
+    With `check=False` the bytes are not hashed here: the caller copies them through the one
+    copy-and-hash pass and compares that digest with `expected` (modelfolder.build).
 
     The one fetch-and-verify every command that reads stage bytes goes through. `expected` comes
     from the manifest as committed, so the bytes returned match what was promoted. Nothing is
@@ -177,6 +181,8 @@ def stage_file(
     where = f"{folder.relpath}/{rel}"
     path = folder.path(root) / rel
     if path.is_file():
+        if not check:
+            return path
         for _, actual in compare_files(folder.path(root), {rel: expected}, progress).mismatched:
             raise IntegrityError(
                 f"{where}: sha256 is {actual.sha256}, the manifest records {expected.sha256}",
@@ -205,6 +211,8 @@ def stage_file(
                 "(DVC also discards an object of a local remote whose hash is wrong)",
                 hint="push it from a clone that has it (`dvc push`), then run the command again",
             )
+    if not check:
+        return obj
     got = hash_files([obj], progress)[0]
     if got.sha256 != expected.sha256 or got.size != expected.size:
         raise IntegrityError(

@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import schemas, state
+from artreg import modelfolder, schemas, state
 from artreg.deployment import dockerfile, kubernetes
 from artreg.errors import ConflictError, InputError, NotFoundError
 from artreg.features.promote import (
     check_formats,
+    committed_folder,
     committed_source,
     finish,
+    folder_digests,
     json_input,
     model_files,
     signature_plan,
@@ -23,10 +25,18 @@ from artreg.features.promote import (
     write_sha256_files,
 )
 from artreg.fileio import dump_json, read_json, read_yaml
-from artreg.hashing import ProgressFn, check_single_file
-from artreg.layout import PYTORCH_SUFFIXES, StageDir, production_dir, validated_dir
+from artreg.hashing import ProgressFn, check_single_file, regular_files
+from artreg.layout import (
+    MODEL_DIR,
+    PYTORCH_SUFFIXES,
+    StageDir,
+    model_target,
+    production_dir,
+    validated_dir,
+)
 from artreg.model import Approval, GateResult, Metadata, ModelFile, ModelInfo, Source
 from artreg.modelcard import changelog
+from artreg.modelfolder import SHA256_FILE
 from artreg.policy import Settings, approver, evaluate, gate_failure, load_settings, resolve_name
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso
 from artreg.stagefolder import StageBuilder
@@ -288,10 +298,25 @@ def promote_to_production(
     model_src = src_meta.model.primary
     # Before the source is hashed: model_signing's import then overlaps that hashing.
     signature = signature_plan(root, "production", sign_key, model_signature)
-    model_path = verified_file(
-        root, source, model_src.path, manifest, fetch=fetch, progress=progress
-    )
     who = actor(root)
+    planned: modelfolder.FolderPlan | None = None
+    if model_target(source.stage, model_src.path) == MODEL_DIR:
+        if optimize or formats:
+            raise InputError(
+                f"{source.relpath}/{MODEL_DIR}: --optimize/--format apply to one PyTorch model "
+                "file, and this model is a folder",
+                hint="leave them out; a folder's pickled weights became safetensors on validation",
+            )
+        # Copied, not read: hashed once, in the copy, and compared with the manifest there.
+        planned = modelfolder.plan(
+            committed_folder(root, source, manifest, MODEL_DIR, fetch=fetch, progress=progress),
+            f"{source.relpath}/{MODEL_DIR}",
+        )
+        model_path = None
+    else:
+        model_path = verified_file(
+            root, source, model_src.path, manifest, fetch=fetch, progress=progress
+        )
 
     weights: dict[str, bytes] = {}
     if optimize or formats:
@@ -303,6 +328,7 @@ def promote_to_production(
             )
         from artreg.checkpoints import clean_checkpoint_bytes
 
+        assert model_path is not None  # a folder was refused above
         for fmt in ("pt", *[f for f in formats if f != "pt"]):
             data, _ = clean_checkpoint_bytes(model_path, fmt, fp16=optimize == "fp16")
             weights[f"model.{fmt}"] = data
@@ -310,22 +336,21 @@ def promote_to_production(
     # 2. Build.
     builder = StageBuilder(root, entry, progress)
     try:
-        if weights:
+        layout = None
+        if planned is not None:
+            built = modelfolder.build(builder, planned, folder_digests(manifest, MODEL_DIR))
+            files, layout = built.files, built.layout
+        elif weights:
             files = model_files(builder, weights)
         else:
+            assert model_path is not None
             digest = builder.track_file(model_src.path, src=model_path)
             files = [ModelFile.named(model_src.path, digest.sha256, digest.size)]
             write_sha256_files(builder, files)
         if (source.path(root) / "config.yaml").is_file():
             builder.copy("config.yaml", source.path(root) / "config.yaml")
         _write_release_inputs(builder, checks)
-        primary = files[0]
-        builder.write_text(
-            "deployment/docker/Dockerfile",
-            dockerfile(name, version, primary.path, primary.sha256, deploy),
-        )
-        for fname, text in kubernetes(name, version, primary.sha256, deploy).items():
-            builder.write_text(f"deployment/kubernetes/{fname}", text)
+        _deployment_files(builder, name, version, files, layout, deploy)
         metadata = _release_metadata(
             entry,
             who,
@@ -340,7 +365,9 @@ def promote_to_production(
             training_curves=src_meta.training_curves,
             gates=checks.gates,
             params_commit=checks.params_commit,
-            model=ModelInfo(files, src_meta.model.parameter_count, optimization=optimize),
+            model=ModelInfo(
+                files, src_meta.model.parameter_count, optimization=optimize, layout=layout
+            ),
             approval=checks.approval,
             security_review=checks.security_review,
             notes=notes,
@@ -358,6 +385,27 @@ def promote_to_production(
         )
     finally:
         builder.cleanup()
+
+
+def _deployment_files(
+    builder: StageBuilder,
+    name: str,
+    version: str,
+    files: list[ModelFile],
+    layout: dict[str, Any] | None,
+    deploy: dict[str, Any],
+) -> None:
+    """deployment/: a Dockerfile that checks the model's sha256 (every file of a model
+    folder), Kubernetes manifests pinned to it."""
+    primary = files[0]
+    builder.write_text(
+        "deployment/docker/Dockerfile",
+        dockerfile(name, version, primary.path, primary.sha256, deploy)
+        if layout is None
+        else dockerfile(name, version, MODEL_DIR, primary.sha256, deploy, SHA256_FILE),
+    )
+    for fname, text in kubernetes(name, version, primary.sha256, deploy).items():
+        builder.write_text(f"deployment/kubernetes/{fname}", text)
 
 
 def _release_metadata(entry: StageDir, who: str, **fields: Any) -> Metadata:
@@ -420,17 +468,37 @@ def register_model_file(
     resource_usage: Mapping[str, Any] | Path | str | None = None,
     approved_by: str | None = None,
     security_review: Mapping[str, Any] | Path | str | None = None,
+    allow_non_monotonic: bool = False,
     options: PublishOptions | None = None,
     sign_key: SigningKey | Path | str | None = None,
+    progress: ProgressFn | None = None,
 ) -> Published:
-    """Release a ready model file (no training session behind it) as `name@v<version>`, under
-    the same release policy as `promote --to production` (gates, security review, approval)."""
+    """Release a ready model file or model folder (no training session behind it) as
+    `name@v<version>`, under the same release policy as `promote --to production` (gates,
+    security review, approval). A folder becomes `model/`, its layout checked."""
     check_options(options)
     settings = load_settings(root)
     name = resolve_name(root, name)
     version = validate_semver(version)
+    if file_path.is_dir():
+        return _register_folder(
+            root,
+            settings,
+            name,
+            file_path,
+            version,
+            notes=notes,
+            benchmarks=benchmarks,
+            resource_usage=resource_usage,
+            approved_by=approved_by,
+            security_review=security_review,
+            allow_non_monotonic=allow_non_monotonic,
+            options=options,
+            sign_key=sign_key,
+            progress=progress,
+        )
     if not file_path.is_file():
-        raise InputError(f"{file_path}: model file not found", hint="check the path")
+        raise InputError(f"{file_path}: model file or folder not found", hint="check the path")
     check_single_file(file_path)
     validate_id(file_path.name, "model file name")
     checks = check_release(
@@ -442,11 +510,12 @@ def register_model_file(
         resource_usage=resource_usage,
         approved_by=approved_by,
         security_review=security_review,
+        allow_non_monotonic=allow_non_monotonic,
     )
     signature = signature_plan(root, "production", sign_key, None)
     who = actor(root)
     entry = production_dir(name, checks.version)
-    builder = StageBuilder(root, entry)
+    builder = StageBuilder(root, entry, progress)
     try:
         digest = builder.track_file(file_path.name, src=file_path)
         model = ModelFile.named(file_path.name, digest.sha256, digest.size)
@@ -475,6 +544,67 @@ def register_model_file(
             checks.released,
             f"artreg: register {name} v{version} from {file_path.name}",
             str(file_path.resolve()),
+            options,
+            signature,
+        )
+    finally:
+        builder.cleanup()
+
+
+def _register_folder(
+    root: Path,
+    settings: Settings,
+    name: str,
+    folder: Path,
+    version: str,
+    *,
+    options: PublishOptions | None,
+    sign_key: SigningKey | Path | str | None,
+    progress: ProgressFn | None,
+    notes: str | None,
+    **release: Any,
+) -> Published:
+    """`register_model_file` of a model folder: what `dvc add` would track of it (DVC's ignore
+    rules), its layout and weight indexes checked, copied and hashed in one pass as `model/`."""
+    from artreg.dvcrepo import RegistryDvc
+    from artreg.features.register import check_source_outside_registry
+
+    validate_id(folder.name, "model folder name")
+    checks = check_release(root, settings, name, version, **release)
+    entry = production_dir(name, checks.version)
+    dvc = RegistryDvc.open(root)
+    check_source_outside_registry(root, folder, dvc)
+    out = entry.path(root) / MODEL_DIR
+    dvc.check_output(out, is_dir=True)
+    view = dvc.folder_filter(out, folder)
+    found = regular_files(folder, keep=view)
+    if not found:
+        raise InputError(f"{folder}: the model folder is empty", hint="pass the model's folder")
+    planned = modelfolder.plan({p.relative_to(folder).as_posix(): p for p in found}, str(folder))
+    signature = signature_plan(root, "production", sign_key, None)
+    who = actor(root)
+    builder = StageBuilder(root, entry, progress, dvc=dvc)
+    try:
+        built = modelfolder.build(builder, planned)
+        _write_release_inputs(builder, checks)
+        metadata = _release_metadata(
+            entry,
+            who,
+            source=Source(stage="external", id=folder.name, path=str(folder.resolve())),
+            gates=checks.gates,
+            params_commit=checks.params_commit,
+            model=ModelInfo(built.files, layout=built.layout),
+            approval=checks.approval,
+            security_review=checks.security_review,
+            notes=notes,
+        )
+        return _release(
+            root,
+            builder,
+            metadata,
+            checks.released,
+            f"artreg: register {name} v{version} from folder {folder.name}",
+            str(folder.resolve()),
             options,
             signature,
         )

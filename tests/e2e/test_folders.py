@@ -1,0 +1,209 @@
+"""Model folders through every stage: a sharded Hugging Face-style folder registered raw,
+validated, released; `sha256sum -c`, `dvc artifacts get` and `get_artifact_path` as oracles."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from artreg import IntegrityError, get_artifact_path, register_artifact
+from artreg.features.register import register_raw
+
+from helpers import EXAMPLES, RELEASE_INPUTS, run_tool, snapshot
+from helpers.folders import flip_byte, tree_bytes, write_hf_folder
+
+RESULTS = str(EXAMPLES / "validation_results.json")
+RELEASE_ARGS = (
+    "--benchmarks",
+    str(EXAMPLES / "benchmarks.json"),
+    "--resources",
+    str(EXAMPLES / "resource_usage.json"),
+    "--approved-by",
+    "rm",
+)
+
+
+@pytest.fixture
+def hf_session(registry: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """Raw session s1 of `tiny` whose checkpoints folder holds a model folder `hf_model/`;
+    returns (registry, that model folder as training wrote it)."""
+    checkpoints = tmp_path / "training" / "checkpoints"
+    model = write_hf_folder(checkpoints / "hf_model")
+    register_raw(registry, "tiny", "s1", checkpoints)
+    return registry, model
+
+
+def sha256sum_check(folder: Path, checksums: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sha256sum", "-c", checksums], cwd=folder, capture_output=True, text=True
+    )
+
+
+def front_matter(card: Path) -> dict[str, object]:
+    return yaml.safe_load(card.read_text().split("---\n")[1])
+
+
+def test_hf_folder_goes_raw_to_validated_to_production_and_every_reader_gets_it_whole(
+    hf_session: tuple[Path, Path], tmp_path: Path, cli
+) -> None:
+    root, source = hf_session
+    val = cli(
+        "promote", "tiny", "s1", "--to", "validated", "--checkpoint", "hf_model",
+        "--results", RESULTS, "--json", cwd=root,
+    )  # fmt: skip
+    assert val.exit_code == 0, val.stderr
+    vdir = root / "artifacts/validated/tiny/s1_hf_model_validated"
+    assert tree_bytes(vdir / "model") == tree_bytes(source)
+    manifest = json.loads((vdir / "manifest.json").read_text())
+    assert {r for r in manifest["files"] if r.startswith("model/")} == {
+        f"model/{r}" for r in tree_bytes(source)
+    }
+    assert manifest["primary"] == "model/model.safetensors.index.json"
+    check = sha256sum_check(vdir, "model.sha256")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count(": OK") == len(tree_bytes(source)) == 7
+    front = front_matter(vdir / "README.md")
+    assert front["library_name"] == "transformers"
+    artreg_front = front["artreg"]
+    assert isinstance(artreg_front, dict)
+    assert artreg_front["layout"] == "huggingface"
+    assert artreg_front["shards"] == 2
+    assert artreg_front["index"] == ["model.safetensors.index.json"]
+    assert "tokenizer.json" in artreg_front["tokenizer"]
+
+    rel = cli(
+        "promote", "tiny", "s1_hf_model_validated", "--to", "production", "--version", "1.0.0",
+        *RELEASE_ARGS, cwd=root,
+    )  # fmt: skip
+    assert rel.exit_code == 0, rel.stderr
+    pdir = root / "artifacts/production/tiny/v1.0.0"
+    got = get_artifact_path("tiny", repo=root)
+    assert got == pdir / "model"
+    assert tree_bytes(got) == tree_bytes(source)
+    assert sha256sum_check(pdir, "model.sha256").returncode == 0
+    index = json.loads((root / "artifacts/registry.json").read_text())
+    assert index["tiny"]["file"] == "production/tiny/v1.0.0/model"
+    assert "sha256sum -c --quiet model.sha256" in (pdir / "deployment/docker/Dockerfile").read_text()
+
+    # DVC as the oracle: `dvc artifacts get --stage production` returns the identical folder.
+    run_tool("dvc", "push", "--quiet", cwd=root)
+    out = tmp_path / "dvc-get"
+    out.mkdir()
+    run_tool("dvc", "artifacts", "get", str(root), "tiny", "--stage", "production", cwd=out)
+    assert tree_bytes(out / "model") == tree_bytes(source)
+    out_val = tmp_path / "dvc-get-validated"
+    out_val.mkdir()
+    run_tool("dvc", "artifacts", "get", str(root), "tiny", "--stage", "validated", cwd=out_val)
+    assert tree_bytes(out_val / "model") == tree_bytes(source)
+
+
+def test_a_flipped_byte_in_one_shard_is_refused(registry: Path, tmp_path: Path, cli) -> None:
+    source = write_hf_folder(tmp_path / "snapshot")
+    register_artifact("tiny", source, "1.0.0", repo=registry, **RELEASE_INPUTS)
+    pdir = registry / "artifacts/production/tiny/v1.0.0"
+    shard = pdir / "model/model-00002-of-00002.safetensors"
+    flip_byte(shard, offset=-3)
+    assert sha256sum_check(pdir, "model.sha256").returncode == 1  # the oracle agrees
+    result = cli("verify", cwd=registry)
+    assert result.exit_code == 1
+    assert "model/model-00002-of-00002.safetensors" in result.stdout + result.stderr
+    assert "model-00001-of-00002" not in result.stdout + result.stderr
+    with pytest.raises(IntegrityError, match="model-00002-of-00002.safetensors"):
+        get_artifact_path("tiny", repo=registry, pull=False, verify="full")
+
+
+def test_pickled_bin_shards_become_safetensors_on_validation(
+    registry: Path, tmp_path: Path, cli
+) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    checkpoints = tmp_path / "training" / "checkpoints"
+    source = write_hf_folder(checkpoints / "hf_model", pickled=True)
+    register_raw(registry, "tiny", "s1", checkpoints)
+    val = cli(
+        "promote", "tiny", "s1", "--to", "validated", "--checkpoint", "hf_model",
+        "--results", RESULTS, cwd=registry,
+    )  # fmt: skip
+    assert val.exit_code == 0, val.stderr
+    model = registry / "artifacts/validated/tiny/s1_hf_model_validated/model"
+    names = set(tree_bytes(model))
+    assert names == {
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+        "model.safetensors.index.json",
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+    }
+    index = json.loads((model / "model.safetensors.index.json").read_text())
+    original = json.loads((source / "pytorch_model.bin.index.json").read_text())
+    assert index["weight_map"] == {
+        k: v.replace("pytorch_model", "model").replace(".bin", ".safetensors")
+        for k, v in original["weight_map"].items()
+    }
+    for i in (1, 2):
+        pickled = torch.load(source / f"pytorch_model-0000{i}-of-00002.bin", weights_only=True)
+        cleaned = load_file(str(model / f"model-0000{i}-of-00002.safetensors"))
+        assert cleaned.keys() == pickled.keys()
+        assert all(torch.equal(cleaned[k], pickled[k]) for k in pickled)
+    meta = json.loads((model.parent / "metadata.json").read_text())
+    assert meta["model"]["parameter_count"] == 16 * 8 + 8 * 8 + 8 * 8 + 8
+    assert meta["model"]["layout"]["weights"] == ["safetensors"]
+    assert sha256sum_check(model.parent, "model.sha256").returncode == 0
+
+
+def test_an_index_naming_a_missing_shard_is_refused_and_nothing_changes(
+    registry: Path, tmp_path: Path, cli
+) -> None:
+    checkpoints = tmp_path / "training" / "checkpoints"
+    source = write_hf_folder(checkpoints / "hf_model")
+    (source / "model-00002-of-00002.safetensors").unlink()
+    register_raw(registry, "tiny", "s1", checkpoints)  # raw keeps what training wrote
+    before = snapshot(registry)
+    val = cli(
+        "promote", "tiny", "s1", "--to", "validated", "--checkpoint", "hf_model",
+        "--results", RESULTS, cwd=registry,
+    )  # fmt: skip
+    assert val.exit_code == 2
+    assert "model.safetensors.index.json" in val.stderr
+    assert "model-00002-of-00002.safetensors" in val.stderr
+    assert snapshot(registry) == before
+    rel = cli("release", "tiny", str(source), "--version", "1.0.0", *RELEASE_ARGS, cwd=registry)
+    assert rel.exit_code == 2
+    assert "lacks: model-00002-of-00002.safetensors" in rel.stderr
+    assert snapshot(registry) == before
+
+
+def test_release_cli_registers_a_folder_and_a_single_file(
+    registry: Path, tmp_path: Path, cli
+) -> None:
+    source = write_hf_folder(tmp_path / "snapshot")
+    result = cli(
+        "release", "encoder", str(source), "--version", "1.2.0", *RELEASE_ARGS,
+        "--notes", "HF snapshot", "--json", cwd=registry,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["folder"] == "artifacts/production/encoder/v1.2.0"
+    assert tree_bytes(get_artifact_path("encoder", repo=registry)) == tree_bytes(source)
+    meta = json.loads((registry / "artifacts/production/encoder/v1.2.0/metadata.json").read_text())
+    assert meta["source"]["stage"] == "external"
+    assert meta["notes"] == "HF snapshot"
+
+    lora = tmp_path / "lora_weights_v1.bin"
+    lora.write_bytes(b"lora" * 1000)
+    single = cli("release", "lora", str(lora), "--version", "1.0.0", *RELEASE_ARGS, cwd=registry)
+    assert single.exit_code == 0, single.stderr
+    got = get_artifact_path("lora", repo=registry)
+    assert got.name == "lora_weights_v1.bin"
+    assert got.read_bytes() == lora.read_bytes()
+    again = snapshot(registry)
+    refused = cli("release", "lora", str(lora), "--version", "1.0.0", *RELEASE_ARGS, cwd=registry)
+    assert refused.exit_code == 2
+    assert "released already" in refused.stderr
+    assert snapshot(registry) == again
