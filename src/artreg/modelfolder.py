@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from artreg import hflayout
@@ -52,11 +52,17 @@ def read_layout(files: Mapping[str, Path], where: str) -> FolderLayout:
 
 
 def check_weights(path: Path, shown: str) -> None:
-    """One weight file of a folder, checked by its content before it is registered."""
-    # artreg.formats (branch wip/formats) checks the format by content and the safetensors
-    # header; its call goes here once that module is merged.
-    if path.stat().st_size == 0:
-        raise InputError(f"{shown}: empty file (0 bytes)", hint="save the weights again")
+    """One weight file of a folder, checked by its content (formats.detect: a safetensors
+    header consistent with the file's size, ONNX, GGUF, a weights-only PyTorch checkpoint);
+    the refusal names the file as the folder has it, not a DVC cache object."""
+    from artreg.formats import detect
+
+    try:
+        detect(path)
+    except InputError as exc:
+        if path.name == PurePosixPath(shown).name:
+            raise
+        raise InputError(f"{shown}: {exc.message}", hint=exc.hint) from exc
 
 
 @dataclass(frozen=True)

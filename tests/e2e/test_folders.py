@@ -207,3 +207,16 @@ def test_release_cli_registers_a_folder_and_a_single_file(
     assert refused.exit_code == 2
     assert "released already" in refused.stderr
     assert snapshot(registry) == again
+
+
+def test_a_shard_with_a_damaged_header_is_refused_by_its_content(
+    registry: Path, tmp_path: Path, cli
+) -> None:
+    source = write_hf_folder(tmp_path / "snapshot")
+    shard = source / "model-00001-of-00002.safetensors"
+    shard.write_bytes(shard.read_bytes()[:-5])  # the header's offsets now pass the file's end
+    before = snapshot(registry)
+    result = cli("release", "tiny", str(source), "--version", "1.0.0", *RELEASE_ARGS, cwd=registry)
+    assert result.exit_code == 2
+    assert "model-00001-of-00002.safetensors" in result.stderr
+    assert snapshot(registry) == before
