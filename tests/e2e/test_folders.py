@@ -13,7 +13,7 @@ import yaml
 from artreg import IntegrityError, get_artifact_path, register_artifact
 from artreg.features.register import register_raw
 
-from helpers import EXAMPLES, RELEASE_INPUTS, run_tool, snapshot
+from helpers import EXAMPLES, RELEASE_INPUTS, git, run_tool, snapshot
 from helpers.folders import flip_byte, tree_bytes, write_hf_folder
 
 RESULTS = str(EXAMPLES / "validation_results.json")
@@ -220,3 +220,24 @@ def test_a_shard_with_a_damaged_header_is_refused_by_its_content(
     assert result.exit_code == 2
     assert "model-00001-of-00002.safetensors" in result.stderr
     assert snapshot(registry) == before
+
+
+def test_a_folder_release_merged_from_a_pull_request_is_tagged_pointing_at_the_folder(
+    registry: Path, tmp_path: Path, cli
+) -> None:
+    source = write_hf_folder(tmp_path / "snapshot")
+    result = cli(
+        "release", "tiny", str(source), "--version", "1.0.0", *RELEASE_ARGS,
+        "--branch", "release/tiny-1.0.0", cwd=registry,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    git(registry, "checkout", "--quiet", "main")
+    git(registry, "merge", "--quiet", "--no-ff", "-m", "Merge release", "release/tiny-1.0.0")
+    tagged = cli("tag", "--json", cwd=registry)
+    assert tagged.exit_code == 0, tagged.stderr
+    assert "tiny@v1.0.0" in tagged.json()["created"]
+    dvc_yaml = yaml.safe_load((registry / "dvc.yaml").read_text())
+    assert dvc_yaml["artifacts"]["tiny"]["path"] == "artifacts/production/tiny/v1.0.0/model"
+    run_tool("dvc", "checkout", "--quiet", cwd=registry)
+    assert tree_bytes(get_artifact_path("tiny", repo=registry)) == tree_bytes(source)
+    assert cli("verify", cwd=registry).exit_code == 0

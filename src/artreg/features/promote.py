@@ -289,12 +289,7 @@ def finish(
         builder,
         actions=actions,
         dvc_entry=dvcyaml.entry_for(
-            entry.stage,
-            entry.name,
-            entry.entry,
-            entry.relpath,
-            model_target(entry.stage, primary.path),
-            primary.sha256,
+            entry.stage, entry.name, entry.entry, entry.relpath, primary.path, primary.sha256
         ),
         title=title,
         source=source,
