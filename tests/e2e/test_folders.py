@@ -87,7 +87,9 @@ def test_hf_folder_goes_raw_to_validated_to_production_and_every_reader_gets_it_
     assert sha256sum_check(pdir, "model.sha256").returncode == 0
     index = json.loads((root / "artifacts/registry.json").read_text())
     assert index["tiny"]["file"] == "production/tiny/v1.0.0/model"
-    assert "sha256sum -c --quiet model.sha256" in (pdir / "deployment/docker/Dockerfile").read_text()
+    assert (
+        "sha256sum -c --quiet model.sha256" in (pdir / "deployment/docker/Dockerfile").read_text()
+    )
 
     # DVC as the oracle: `dvc artifacts get --stage production` returns the identical folder.
     run_tool("dvc", "push", "--quiet", cwd=root)
@@ -112,7 +114,7 @@ def test_a_flipped_byte_in_one_shard_is_refused(registry: Path, tmp_path: Path, 
     assert result.exit_code == 1
     assert "model/model-00002-of-00002.safetensors" in result.stdout + result.stderr
     assert "model-00001-of-00002" not in result.stdout + result.stderr
-    with pytest.raises(IntegrityError, match="model-00002-of-00002.safetensors"):
+    with pytest.raises(IntegrityError, match=r"model-00002-of-00002\.safetensors"):
         get_artifact_path("tiny", repo=registry, pull=False, verify="full")
 
 

@@ -47,14 +47,16 @@ def test_a_folder_without_weights_is_refused() -> None:
 
 
 def test_an_index_naming_a_shard_the_folder_lacks_is_refused() -> None:
-    with pytest.raises(InputError, match=r"snap/model.safetensors.index.json: .*lacks: model-00002"):
+    with pytest.raises(
+        InputError, match=r"snap/model.safetensors.index.json: .*lacks: model-00002"
+    ):
         check_index(INDEX, DOC, [SHARDS[0], INDEX], "snap")
 
 
 def test_a_numbered_series_with_a_shard_no_tensor_maps_to_is_refused() -> None:
     three = [f"model-0000{i}-of-00003.safetensors" for i in (1, 2, 3)]
     doc = {"weight_map": {"a": three[0], "c": three[2]}}
-    with pytest.raises(InputError, match="names 2 of the 3 shards.*model-00002-of-00003"):
+    with pytest.raises(InputError, match=r"names 2 of the 3 shards.*model-00002-of-00003"):
         check_index(INDEX, doc, [*three, INDEX], "snap")
 
 
@@ -94,5 +96,8 @@ def test_pickled_names_become_transformers_safetensors_names() -> None:
 def test_rewriting_an_index_renames_only_its_shards() -> None:
     doc = {"metadata": {"total_size": 1}, "weight_map": {"a": "p-1.bin", "b": "p-2.bin"}}
     new = rewrite_index(doc, {"p-1.bin": "m-1.safetensors"})
-    assert new == {"metadata": {"total_size": 1}, "weight_map": {"a": "m-1.safetensors", "b": "p-2.bin"}}
+    assert new == {
+        "metadata": {"total_size": 1},
+        "weight_map": {"a": "m-1.safetensors", "b": "p-2.bin"},
+    }
     assert doc["weight_map"]["a"] == "p-1.bin"  # the input is left as it was
