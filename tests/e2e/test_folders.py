@@ -13,7 +13,7 @@ import yaml
 from artreg import IntegrityError, get_artifact_path, register_artifact
 from artreg.features.register import register_raw
 
-from helpers import EXAMPLES, RELEASE_INPUTS, git, run_tool, snapshot
+from helpers import EXAMPLES, RELEASE_INPUTS, clone_repo, git, run_tool, snapshot
 from helpers.folders import flip_byte, tree_bytes, write_hf_folder
 
 RESULTS = str(EXAMPLES / "validation_results.json")
@@ -243,3 +243,35 @@ def test_a_folder_release_merged_from_a_pull_request_is_tagged_pointing_at_the_f
     run_tool("dvc", "checkout", "--quiet", cwd=registry)
     assert tree_bytes(get_artifact_path("tiny", repo=registry)) == tree_bytes(source)
     assert cli("verify", cwd=registry).exit_code == 0
+
+
+def test_a_folder_checkpoint_is_promoted_from_a_clone_that_lacks_its_bytes(
+    hf_session: tuple[Path, Path], bare_origin: Path, tmp_path: Path, cli
+) -> None:
+    root, source = hf_session
+    run_tool("dvc", "push", "--quiet", cwd=root)
+    git(root, "push", "--quiet", "origin", "main", "--tags")
+    clone = clone_repo(bare_origin, tmp_path / "ci")
+    assert not (clone / "artifacts/raw/tiny/s1/checkpoints").exists()  # no `dvc pull`
+    val = cli(
+        "promote", "tiny", "s1", "--to", "validated", "--checkpoint", "hf_model",
+        "--results", RESULTS, cwd=clone,
+    )  # fmt: skip
+    assert val.exit_code == 0, val.stderr
+    assert tree_bytes(clone / "artifacts/validated/tiny/s1_hf_model_validated/model") == (
+        tree_bytes(source)
+    )
+
+
+def test_a_registry_url_serves_the_model_folder_without_a_clone(
+    registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARTREG_CACHE", str(tmp_path / "consumer-cache"))
+    source = write_hf_folder(tmp_path / "snapshot")
+    register_artifact("tiny", source, "1.0.0", repo=registry, **RELEASE_INPUTS)
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    bare = tmp_path / "srv" / "registry.git"
+    subprocess.run(["git", "clone", "--bare", "--quiet", str(registry), str(bare)], check=True)
+    got = get_artifact_path("tiny", repo=str(bare))
+    assert got.name == "model" and got.is_dir()
+    assert tree_bytes(got) == tree_bytes(source)

@@ -7,7 +7,7 @@ for altered bytes. DVC is imported only when bytes must be fetched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -222,6 +222,26 @@ def stage_file(
             "too, push the right bytes from a clone that has them",
         )
     return obj
+
+
+def prefetch(
+    root: Path, folder: StageDir, files: Mapping[str, Recorded], dvc: Collection[str]
+) -> None:
+    """Fetch in one DVC call the objects of those `files` of a committed folder (DVC-tracked:
+    in `dvc`) that are in neither the work tree nor the cache, so that `stage_file` then
+    finds each without fetching one at a time."""
+    base = folder.path(root)
+    tracked = [rel for rel in files if rel in dvc and not (base / rel).is_file()]
+    if not tracked:
+        return
+    cache = dvcrepo.cache_dir(root)
+    absent = []
+    for rel in tracked:
+        obj = dvcrepo.cached_object(root, base, rel, cache)
+        if obj is None or not obj.is_file():
+            absent.append(f"{folder.relpath}/{rel}")
+    if absent:
+        dvcrepo.fetch_objects(root, absent)
 
 
 def pointers(root: Path, resolved: Resolved) -> list[str]:

@@ -163,8 +163,11 @@ def committed_folder(
     relative to `prefix`), fetched on demand. Only files in `verify` are hashed here (they are
     read, not copied); the others must be checked against the manifest by the digests of their
     copies (modelfolder.build's `expected`), so no byte is hashed twice."""
-    from artreg.features.fetch import stage_file
+    from artreg.features.fetch import prefetch, stage_file
 
+    if fetch:
+        members = {rel: f for rel, f in manifest.files.items() if rel.startswith(f"{prefix}/")}
+        prefetch(root, folder, members, manifest.dvc_files)
     found: dict[str, Path] = {}
     for rel, entry in manifest.files.items():
         if rel.startswith(f"{prefix}/"):
