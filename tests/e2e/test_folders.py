@@ -275,3 +275,46 @@ def test_a_registry_url_serves_the_model_folder_without_a_clone(
     got = get_artifact_path("tiny", repo=str(bare))
     assert got.name == "model" and got.is_dir()
     assert tree_bytes(got) == tree_bytes(source)
+
+
+def test_an_adapter_folder_with_one_pickled_file_is_cleaned_to_safetensors(
+    registry: Path, tmp_path: Path, cli
+) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    checkpoints = tmp_path / "training" / "checkpoints"
+    adapter = checkpoints / "lora"
+    adapter.mkdir(parents=True)
+    weights = {"lora_A.weight": torch.randn(4, 8), "lora_B.weight": torch.zeros(8, 4)}
+    torch.save({"model_state_dict": weights, "optimizer": {"lr": 1e-3}}, adapter / "adapter.bin")
+    (adapter / "adapter_config.json").write_text(json.dumps({"r": 4, "base": "encoder"}))
+    register_raw(registry, "lora", "s1", checkpoints)
+    val = cli(
+        "promote", "lora", "s1", "--to", "validated", "--checkpoint", "lora",
+        "--results", RESULTS, cwd=registry,
+    )  # fmt: skip
+    assert val.exit_code == 0, val.stderr
+    vdir = registry / "artifacts/validated/lora/s1_lora_validated"
+    assert set(tree_bytes(vdir / "model")) == {"adapter.safetensors", "adapter_config.json"}
+    cleaned = load_file(str(vdir / "model/adapter.safetensors"))
+    assert (
+        all(torch.equal(cleaned[k], weights[k]) for k in weights)
+        and cleaned.keys() == weights.keys()
+    )
+    front = front_matter(vdir / "README.md")["artreg"]
+    assert isinstance(front, dict) and front["layout"] == "files"
+
+
+def test_an_arbitrary_pickle_in_a_folder_is_refused_naming_it(
+    registry: Path, tmp_path: Path, cli
+) -> None:
+    import pickle
+
+    source = write_hf_folder(tmp_path / "snapshot")
+    (source / "training_args.bin").write_bytes(pickle.dumps({"learning_rate": 1e-3}))
+    before = snapshot(registry)
+    result = cli("release", "tiny", str(source), "--version", "1.0.0", *RELEASE_ARGS, cwd=registry)
+    assert result.exit_code == 2
+    assert "training_args.bin" in result.stderr and "pickle" in result.stderr
+    assert snapshot(registry) == before
