@@ -102,22 +102,20 @@ def build(
         planned.copied,
         planned.generated,
     )
-    digests = builder.track_dir(MODEL_DIR, copied, extra=lambda _: generated)
-    if expected is not None:
-        wrong = [
-            rel
-            for rel, _ in copied
-            if (digests[rel].sha256, digests[rel].size)
-            != (expected[rel].sha256, expected[rel].size)
-        ]
-        if wrong:
+
+    def check(rel: str, got: FileDigest) -> None:
+        assert expected is not None
+        if (got.sha256, got.size) != (expected[rel].sha256, expected[rel].size):
             raise IntegrityError(
-                f"{where}/{wrong[0]}: sha256 {digests[wrong[0]].sha256} differs from the "
-                f"manifest's {expected[wrong[0]].sha256}"
-                + (f" (and {len(wrong) - 1} more file(s))" if len(wrong) > 1 else ""),
+                f"{where}/{rel}: sha256 {got.sha256} differs from the manifest's "
+                f"{expected[rel].sha256}",
                 hint="the source's bytes were altered after it was registered; restore them "
                 f"with `dvc checkout {where}`",
             )
+
+    digests = builder.track_dir(
+        MODEL_DIR, copied, extra=lambda _: generated, check=None if expected is None else check
+    )
     final = _written_layout(digests, generated, files, where)
     model_files = _model_files(digests, final)
     builder.write_text(

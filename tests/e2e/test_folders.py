@@ -318,3 +318,19 @@ def test_an_arbitrary_pickle_in_a_folder_is_refused_naming_it(
     assert result.exit_code == 2
     assert "training_args.bin" in result.stderr and "pickle" in result.stderr
     assert snapshot(registry) == before
+
+
+def test_a_raw_shard_altered_after_registration_is_refused_on_promotion(
+    hf_session: tuple[Path, Path], cli
+) -> None:
+    root, _ = hf_session
+    shard = root / "artifacts/raw/tiny/s1/checkpoints/hf_model/model-00001-of-00002.safetensors"
+    flip_byte(shard, offset=-1)
+    before = snapshot(root)
+    val = cli(
+        "promote", "tiny", "s1", "--to", "validated", "--checkpoint", "hf_model",
+        "--results", RESULTS, cwd=root,
+    )  # fmt: skip
+    assert val.exit_code == 1
+    assert "hf_model/model-00001-of-00002.safetensors: sha256" in val.stderr
+    assert snapshot(root) == before
