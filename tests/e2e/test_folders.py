@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from artreg import IntegrityError, get_artifact_path, register_artifact
+from artreg import ArtifactRepository, IntegrityError, get_artifact_path, register_artifact
 from artreg.features.register import register_raw
 
 from helpers import EXAMPLES, RELEASE_INPUTS, clone_repo, git, run_tool, snapshot
@@ -119,19 +119,17 @@ def test_a_flipped_byte_in_one_shard_is_refused(registry: Path, tmp_path: Path, 
 
 
 def test_pickled_bin_shards_become_safetensors_on_validation(
-    registry: Path, tmp_path: Path, cli
+    registry: Path, tmp_path: Path
 ) -> None:
     import torch
     from safetensors.torch import load_file
 
     checkpoints = tmp_path / "training" / "checkpoints"
     source = write_hf_folder(checkpoints / "hf_model", pickled=True)
-    register_raw(registry, "tiny", "s1", checkpoints)
-    val = cli(
-        "promote", "tiny", "s1", "--to", "validated", "--checkpoint", "hf_model",
-        "--results", RESULTS, cwd=registry,
-    )  # fmt: skip
-    assert val.exit_code == 0, val.stderr
+    repo = ArtifactRepository(registry, name="tiny")
+    repo.register_training_session("s1", checkpoints)
+    val = repo.promote_to_validated("s1", "checkpoints/hf_model", Path(RESULTS))
+    assert val.id == "s1_hf_model_validated"
     model = registry / "artifacts/validated/tiny/s1_hf_model_validated/model"
     names = set(tree_bytes(model))
     assert names == {
