@@ -71,7 +71,7 @@ class FolderLayout:
         shards = [s for index in self.indexes for s in index.shards]
         data: dict[str, Any] = {
             "kind": self.kind,
-            "files": len(self.weights),
+            "weight_files": len(self.weights),
             "weights": sorted({_format(w) for w in self.weights}),
             "shards": len(shards),
             "index": [index.path for index in self.indexes],

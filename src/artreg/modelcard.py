@@ -63,7 +63,7 @@ def _layout_front(layout: dict[str, Any]) -> dict[str, Any]:
         "model_folder": "model/",
         **{
             k: layout[k]
-            for k in ("shards", "files", "weights", "index", "tokenizer")
+            for k in ("shards", "weight_files", "weights", "index", "tokenizer")
             if k in layout
         },
     }

@@ -72,6 +72,7 @@ def test_hf_folder_goes_raw_to_validated_to_production_and_every_reader_gets_it_
     assert isinstance(artreg_front, dict)
     assert artreg_front["layout"] == "huggingface"
     assert artreg_front["shards"] == 2
+    assert artreg_front["weight_files"] == 2
     assert artreg_front["index"] == ["model.safetensors.index.json"]
     assert "tokenizer.json" in artreg_front["tokenizer"]
 

@@ -27,7 +27,7 @@ def test_a_consistent_folder_is_a_huggingface_layout() -> None:
     assert layout.primary == INDEX
     assert layout.describe() == {
         "kind": "huggingface",
-        "files": 2,
+        "weight_files": 2,
         "weights": ["safetensors"],
         "shards": 2,
         "index": [INDEX],
@@ -38,7 +38,11 @@ def test_a_consistent_folder_is_a_huggingface_layout() -> None:
 
 def test_a_folder_of_plain_weight_files_is_no_huggingface_layout() -> None:
     layout = scan(["encoder.onnx", "notes.txt"], {}, "snap")
-    assert (layout.kind, layout.primary, layout.describe()["files"]) == ("files", "encoder.onnx", 1)
+    assert (layout.kind, layout.primary, layout.describe()["weight_files"]) == (
+        "files",
+        "encoder.onnx",
+        1,
+    )
 
 
 def test_a_folder_without_weights_is_refused() -> None:
