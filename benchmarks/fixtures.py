@@ -12,6 +12,7 @@ import json
 import os
 import random
 import shutil
+import struct
 import subprocess
 import sys
 import threading
@@ -502,6 +503,35 @@ def small_files_folder(folder: Path, count: int, size: int, seed: int = 0) -> Pa
         path = folder / f"shard_{i // 100:03d}" / f"part_{i:05d}.bin"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(rng.randbytes(size))
+    return folder
+
+
+def hf_folder(folder: Path, total: int, shards: int = 4, seed: int = 0) -> Path:
+    """A Hugging Face-style model folder of `total` bytes: `shards` safetensors shards (one U8
+    tensor each, a valid header, incompressible data), their index, config and tokenizer."""
+    folder.mkdir(parents=True, exist_ok=True)
+    per = total // shards
+    weight_map = {}
+    for i in range(shards):
+        name = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
+        tensor = f"layers.{i}.weight"
+        header = json.dumps(
+            {tensor: {"dtype": "U8", "shape": [per], "data_offsets": [0, per]}}
+        ).encode()
+        header += b" " * (-len(header) % 8)  # safetensors pads the header to 8 bytes
+        rng = random.Random(seed * 1000 + i)
+        with open(folder / name, "wb") as fh:
+            fh.write(struct.pack("<Q", len(header)) + header)
+            left = per
+            while left > 0:
+                n = min(left, 4 * MiB)
+                fh.write(rng.randbytes(n))
+                left -= n
+        weight_map[tensor] = name
+    index = {"metadata": {"total_size": per * shards}, "weight_map": weight_map}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    (folder / "config.json").write_text(json.dumps({"model_type": "bench", "shards": shards}))
+    (folder / "tokenizer.json").write_text(json.dumps({"version": "1.0", "model": {}}))
     return folder
 
 

@@ -54,6 +54,7 @@ PAIRS = (
     "consumers",
     "warm",
     "site",
+    "folders",
 )
 EXAMPLES = HERE.parent / "examples"
 
@@ -88,6 +89,9 @@ class Sizes:
     push_runs: int = 3
     consumer_fetch_bytes: int = 64 * MiB  # the model fetched cold from a registry URL (11a)
     consumer_warm_bytes: int = GiB  # the model of the warm calls (11b, 11c)
+    folder_bytes: int = 4 * GiB  # pair 13: a model folder released and verified
+    folder_shards: int = 4
+    folder_runs: int = 3
 
 
 FULL = Sizes()
@@ -118,6 +122,8 @@ QUICK = Sizes(
     push_runs=1,
     consumer_fetch_bytes=MiB,
     consumer_warm_bytes=8 * MiB,
+    folder_bytes=8 * MiB,
+    folder_runs=1,
 )
 
 
@@ -1573,6 +1579,135 @@ def render(report: Report, started: datetime, elapsed: float, machine_lines: lis
     return "\n".join(out)
 
 
+# --- pair 13: a model folder, released and verified ---------------------------------------------
+
+
+def bench_folders(report: Report, work: Path, env: dict[str, str]) -> None:
+    s = report.sizes
+    free = shutil.disk_usage(work).free
+    needed = 3 * s.folder_bytes + 2 * GiB  # the source, then one registry: work tree + cache
+    if free < needed:
+        raise RuntimeError(
+            f"pair 13 needs {fmt_bytes(needed)} free under {work}, {fmt_bytes(free)} are: "
+            "lower Sizes.folder_bytes"
+        )
+    source = fixtures.hf_folder(
+        work / "folder-src" / "snapshot", s.folder_bytes, s.folder_shards, seed=13
+    )
+    total = fixtures.folder_bytes(source)
+    nfiles = len(list(source.iterdir()))
+    os.sync()
+    numbers = itertools.count()
+    inputs = [
+        "--benchmarks", EXAMPLES / "benchmarks.json",
+        "--resources", EXAMPLES / "resource_usage.json",
+        "--approved-by", "bench",
+    ]  # fmt: skip
+    entry = "artifacts/production/model/v1.0.0"
+
+    def fresh() -> Path:
+        root = work / f"folder-reg-{next(numbers)}"
+        remove(root)
+        return artreg_init(root, env)
+
+    def done(root: Path, m: Measurement) -> Measurement:
+        remove(root)
+        os.sync()
+        return m
+
+    def artreg_side() -> Measurement:
+        root = fresh()
+        cmd = [ARTREG, "release", "model", source, "--version", "1.0.0", *inputs, "-q"]
+        return done(root, run(cmd, root, env, rss=True))
+
+    def baseline() -> Measurement:
+        root = fresh()
+        (root / entry).mkdir(parents=True)
+        steps = [
+            ["cp", "-r", source, f"{entry}/model"],
+            [DVC, "add", "--quiet", f"{entry}/model"],
+            ["git", "add", f"{entry}/model.dvc", f"{entry}/.gitignore"],
+            ["git", "commit", "--quiet", "-m", "add model v1.0.0"],
+        ]
+        return done(root, run_steps(steps, root, env, rss=True))
+
+    label = (
+        f"{fmt_bytes(total)} in {s.folder_shards} safetensors shards (+ index, config, tokenizer)"
+    )
+    log(f"13. release a model folder of {label}")
+    a, b = alternate(
+        [("artreg release", artreg_side), ("cp -r + dvc add + git commit", baseline)],
+        runs=s.folder_runs,
+        warmup=s.warmup,
+        log=log,
+    )
+    row = ratio_row(
+        "13a",
+        f"register a model folder of {label}: `artreg release` vs `cp -r` + `dvc add` + `git commit`",
+        a,
+        b,
+        kind="time ratio (artreg ÷ baseline)",
+        target="≤ 0.6×",
+        check=lambda r: r <= 0.6,
+    )
+    row.notes.append(f"peak RSS: artreg {fmt_bytes(a.peak_rss)}, baseline {fmt_bytes(b.peak_rss)}")
+    report.rows.append(row)
+
+    # Verify: one registry holding the release, `artreg verify` against `sha256sum -c`.
+    root = work / "folder-verify"
+    remove(root)
+    artreg_init(root, env)
+    sh([ARTREG, "release", "model", source, "--version", "1.0.0", *inputs, "-q"], root, env)
+    remove(source.parent)
+    os.sync()
+    release = root / entry
+    a, b = alternate(
+        [
+            ("artreg verify", lambda: run([ARTREG, "verify"], root, env, rss=True)),
+            (
+                "sha256sum -c",
+                lambda: run(["sha256sum", "-c", "--quiet", "model.sha256"], release, env),
+            ),
+        ],
+        runs=s.runs,
+        warmup=1,
+        log=log,
+    )
+    gbps = total / a.median / 1e9
+    row = Row(
+        "13b",
+        f"verify the released folder ({fmt_bytes(total)}, {nfiles} files) on two cores: "
+        "`artreg verify` vs `sha256sum -c model.sha256`",
+        a,
+        b,
+        b.median / a.median,
+        "throughput (artreg ÷ sha256sum)",
+        "artreg ≥ 2.5 GB/s",
+        gbps >= 2.5,
+    )
+    row.notes.append(
+        f"throughput: artreg {gbps:.2f} GB/s (the whole `artreg verify`, start-up included), "
+        f"sha256sum {total / b.median / 1e9:.2f} GB/s"
+    )
+    report.rows.append(row)
+    remove(root)
+    report.sections.append(
+        "### 13. A model folder\n\n"
+        f"A Hugging Face-style folder: {s.folder_shards} safetensors shards of random bytes "
+        "(a valid header each), `model.safetensors.index.json`, `config.json`, "
+        "`tokenizer.json`. 13a: each run gets a fresh registry (`artreg init`, untimed); "
+        "`artreg release model FOLDER --version 1.0.0` checks the layout and every shard's "
+        "header, then copies the folder into `artifacts/production/model/v1.0.0/model/` and "
+        "the DVC cache in one read (sha256 and DVC's md5 while copying, files on both cores), "
+        "writes `model.sha256`, metadata and model card, commits and tags. The baseline: "
+        "`cp -r` of the folder to the same place, `dvc add`, `git add` of pointer and "
+        "`.gitignore`, `git commit`. Registry deleted and `sync` after each run (untimed). "
+        "13b: `artreg verify` of a registry holding that release (every check, every file "
+        "hashed, on both cores) against coreutils' `sha256sum -c --quiet model.sha256` over "
+        "the same files; one untimed warm-up run each, so both read from the page cache.\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run for CI")
@@ -1600,6 +1735,7 @@ def main(argv: list[str] | None = None) -> int:
             register_runs=args.runs,
             gto_runs=args.runs,
             push_runs=args.runs,
+            folder_runs=args.runs,
         )
     if args.gto_timeout:
         sizes = replace(sizes, gto_timeout=args.gto_timeout)
@@ -1642,6 +1778,8 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("consumers", lambda: bench_consumers(report, work, env)))
     if "warm" in only:
         steps.append(("warm", lambda: bench_consumer_warm(report, work, env)))
+    if "folders" in only:
+        steps.append(("folders", lambda: bench_folders(report, work, env)))
     try:
         for label, step in steps:
             t1 = time.perf_counter()

@@ -205,7 +205,8 @@ def get_artifact_path(
     as_of: str | datetime | None = None,
     with_requirements: bool = False,
 ) -> Path | dict[str, Path]:
-    """Path of the model file of `name` (latest production by default), verified before use.
+    """Path of the model file (or model folder) of `name` (latest production by default),
+    verified before use: every file of the folder.
 
     `repo` is a registry clone (default: the one around the cwd) or a registry URL, read without
     a clone into the machine's shared cache ($ARTREG_CACHE). `lock` serves exactly the bytes an
@@ -326,8 +327,9 @@ def register_artifact(
     sign_key: SigningKey | Path | str | None = None,
     requires: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Release a ready model file (distilled, LoRA, encoder...) as `model_type@v<version>`;
-    `sign_key` (an EC private key, PEM) signs it as `model.sig`.
+    """Release a ready model file or model folder (distilled, LoRA, encoder, a Hugging Face
+    snapshot...) as `model_type@v<version>`; `sign_key` (an EC private key, PEM) signs it as
+    `model.sig`. A folder becomes the release's `model/` (`get_artifact_path` returns it).
 
     The release policy of `promote --to production` applies: the production gates of the
     committed params.yaml (`benchmarks=`, `resource_usage=`), the approval (`approved_by=` or

@@ -20,6 +20,16 @@ from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, Verifica
 repo_option = click.option(
     "--repo", "repo_path", type=click.Path(), help="Registry root (default: the current repo)."
 )
+requires_option = click.option(
+    "--requires",
+    "requires",
+    metavar="NAME@vX.Y.Z",
+    multiple=True,
+    help="An artifact version this one needs, e.g. a LoRA adapter's base model (repeatable); "
+    "production refuses the release unless it is in production at a compatible version "
+    "(params.yaml requirements.compatibility). Default for production: what the validated "
+    "artifact recorded.",
+)
 remote_config_option = click.option(
     "--remote-config",
     multiple=True,
@@ -395,16 +405,7 @@ def register(
     is_flag=True,
     help="production: allow a version lower than the latest release.",
 )
-@click.option(
-    "--requires",
-    "requires",
-    metavar="NAME@vX.Y.Z",
-    multiple=True,
-    help="An artifact version this one needs, e.g. a LoRA adapter's base model (repeatable); "
-    "production refuses the release unless it is in production at a compatible version "
-    "(params.yaml requirements.compatibility). Default for production: what the validated "
-    "artifact recorded.",
-)
+@requires_option
 @click.option(
     "--sign-model",
     metavar="KEY",
@@ -505,6 +506,86 @@ def promote(
             fetch=_fetching(),
             sign_key=_signing_key(sign_model, sign_model_cert, sign_model_chain),
             model_signature=Path(model_signature) if model_signature else None,
+        )
+    _warn(result.warnings)
+    out.emit(*render.written(root, result.as_dict(), render.promoted(result)))
+
+
+@main.command()
+@click.argument("name")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--version", required=True, help="Semantic version of the release, e.g. 1.2.0.")
+@click.option(
+    "--benchmarks",
+    type=click.Path(),
+    help="benchmarks.json (or a folder with it and resource_usage.json).",
+)
+@click.option("--resources", type=click.Path(), help="resource_usage.json.")
+@click.option("--approved-by", help="Who approved the release (or ARTREG_APPROVED_BY).")
+@click.option("--security-review", type=click.Path(), help="Security review record (JSON).")
+@click.option("--notes", help="Release notes for the CHANGELOG.")
+@click.option(
+    "--allow-non-monotonic", is_flag=True, help="Allow a version lower than the latest release."
+)
+@click.option(
+    "--sign-model",
+    metavar="KEY",
+    type=click.Path(dir_okay=False),
+    help="Sign the model with this EC private key (PEM) as model.sig (needs artreg[signing]).",
+)
+@requires_option
+@repo_option
+@_publish_options
+@json_option
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
+def release(
+    name: str,
+    path: str,
+    version: str,
+    benchmarks: str | None,
+    resources: str | None,
+    approved_by: str | None,
+    security_review: str | None,
+    notes: str | None,
+    allow_non_monotonic: bool,
+    sign_model: str | None,
+    requires: tuple[str, ...],
+    repo_path: str | None,
+    as_json: bool,
+    quiet: bool,
+    **publishing: Any,
+) -> None:
+    """Release a ready model file or model folder (no training session) to production.
+
+    The same release policy as `promote --to production` applies (gates, approval, security
+    review). A folder (sharded safetensors with their index, config.json, tokenizer files)
+    becomes the release's model/ folder, every file listed in model.sha256.
+
+    Example: artreg release distill threat_student_v1.onnx --version 1.0.0 --benchmarks perf/
+    --approved-by alice
+
+    Example: artreg release encoder ./hf-snapshot --version 2.0.0 --approved-by alice
+    """
+    from artreg.features.release import register_model_file
+
+    out = Output(as_json, quiet)
+    root = _root(repo_path)
+    with out.progress("copying and hashing") as progress:
+        result = register_model_file(
+            root,
+            name,
+            Path(path),
+            version,
+            notes=notes,
+            benchmarks=Path(benchmarks) if benchmarks else None,
+            resource_usage=Path(resources) if resources else None,
+            approved_by=approved_by,
+            security_review=Path(security_review) if security_review else None,
+            allow_non_monotonic=allow_non_monotonic,
+            options=_options(publishing),
+            sign_key=_signing_key(sign_model, None, ()),
+            progress=progress,
+            requires=list(requires),
         )
     _warn(result.warnings)
     out.emit(*render.written(root, result.as_dict(), render.promoted(result)))

@@ -25,9 +25,17 @@ def settings(config: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def dockerfile(
-    name: str, version: str, model_file: str, sha256: str, config: dict[str, Any]
+    name: str,
+    version: str,
+    model_file: str,
+    sha256: str,
+    config: dict[str, Any],
+    checksums: str | None = None,
 ) -> str:
-    """A Dockerfile whose build refuses any model whose sha256 is not the released one."""
+    """A Dockerfile whose build refuses any model whose sha256 is not the released one.
+
+    For a model folder, `model_file` is the folder and `checksums` its sha256sum file, which
+    the build checks for every file."""
     cfg = settings(config)
     target = f"/models/{name}/{model_file}"
     env = {
@@ -47,9 +55,14 @@ def dockerfile(
         f'      org.opencontainers.image.version="{version}" \\\n'
         f'      ai.artreg.model.sha256="{sha256}"\n'
         f"ENV {env_lines}\n"
-        f"COPY {model_file} {target}\n"
-        f'RUN echo "{sha256}  {target}" | sha256sum -c -\n'
-        f"EXPOSE {cfg['port']}\n"
+        + (
+            f"COPY {model_file} {target}\n"
+            f"COPY {checksums} /models/{name}/{checksums}\n"
+            f"RUN cd /models/{name} && sha256sum -c --quiet {checksums}\n"
+            if checksums
+            else f'COPY {model_file} {target}\nRUN echo "{sha256}  {target}" | sha256sum -c -\n'
+        )
+        + f"EXPOSE {cfg['port']}\n"
         f"CMD {json.dumps(cfg['entrypoint'])}\n"
     )
 

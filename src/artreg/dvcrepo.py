@@ -22,7 +22,7 @@ import os
 import posixpath
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from artreg.errors import (
     RemoteUnavailable,
     ToolError,
 )
-from artreg.hashing import ProgressFn, copy_and_hash
+from artreg.hashing import FileDigest, ProgressFn, copy_and_hash
 
 DVC_DIR = ".dvc"
 DVCIGNORE = ".dvcignore"
@@ -272,18 +272,25 @@ class CacheWriter:
         return self.links[0] == "copy"
 
     def copy(
-        self, src: Path, dst: Path, progress: ProgressFn | None = None
+        self,
+        src: Path,
+        dst: Path,
+        progress: ProgressFn | None = None,
+        check: Callable[[FileDigest], None] | None = None,
     ) -> tuple[str, str, int]:
         """Copy src to dst and into the cache in one read of src; return (sha256, md5, size).
 
         With a link type other than copy, only the cache object is written, and dst is linked
-        to it as DVC's checkout would."""
+        to it as DVC's checkout would. `check`, given the digest of the bytes read, may raise
+        to refuse them: the cache then never holds them."""
         copies = self.copies
         dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.staging / f".artreg-{uuid.uuid4().hex}.tmp"
         try:
             digest = copy_and_hash(src, dst if copies else None, progress, also_to=tmp, md5=True)
             assert digest.md5 is not None
+            if check is not None:
+                check(digest)
             obj = self._commit_object(tmp, digest.md5)
         finally:
             tmp.unlink(missing_ok=True)

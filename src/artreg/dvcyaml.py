@@ -9,7 +9,7 @@ from typing import Any
 
 from artreg.errors import ArtregError
 from artreg.fileio import parse_yaml, write_atomic
-from artreg.layout import DVC_YAML
+from artreg.layout import DVC_YAML, model_target
 
 TEMPLATE = (
     "# Artifacts of this registry, as `dvc artifacts get` and DVC Studio read them.\n"
@@ -46,7 +46,8 @@ def entry_for(
     stage: str, name: str, entry_id: str, folder: str, primary: str, sha256: str | None
 ) -> dict[str, Any]:
     """The `artifacts.<name>` entry of a promoted folder: raw points at its checkpoints, the
-    other stages at their model file (`primary`, relative to the folder)."""
+    other stages at their model file (`primary`, relative to the folder), or at their model
+    folder when the model is one (`dvc artifacts get` then returns the whole folder)."""
     if stage == "raw":
         return {
             "path": f"{folder}/checkpoints",
@@ -56,7 +57,7 @@ def entry_for(
             "meta": {"stage": "raw", "id": entry_id, "primary": f"{folder}/{primary}"},
         }
     return {
-        "path": f"{folder}/{primary}",
+        "path": f"{folder}/{model_target(stage, primary)}",
         "type": "model",
         "desc": f"{name} {stage} {entry_id}",
         "labels": [stage],

@@ -8,7 +8,7 @@ from typing import Any
 from artreg import schemas
 from artreg.errors import ArtregError, VerificationFailed
 from artreg.fileio import dump_json, parse_json, read_json, write_atomic
-from artreg.layout import ARTIFACTS_DIR, REGISTRY_JSON, StageDir
+from artreg.layout import ARTIFACTS_DIR, REGISTRY_JSON, StageDir, model_target
 from artreg.model import Registry, iso
 
 
@@ -20,7 +20,9 @@ def primary_file(root: Path, folder: StageDir) -> tuple[str | None, str | None]:
     try:
         manifest = read_json(manifest_path, "manifest")
         rel = manifest["primary"]
-        return f"{folder.relpath}/{rel}", manifest["files"][rel]["sha256"]
+        return f"{folder.relpath}/{model_target(folder.stage, rel)}", manifest["files"][rel][
+            "sha256"
+        ]
     except (ArtregError, KeyError, TypeError):
         return None, None
 

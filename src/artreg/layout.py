@@ -22,6 +22,10 @@ SIGNATURE_FILE = "model.sig"  # a stage folder's model-signing bundle (artreg.si
 # artreg.formats, never from these suffixes.
 MODEL_SUFFIXES = (".pt", ".pth", ".ckpt", ".onnx", ".safetensors", ".bin", ".gguf")
 NOT_IN_GIT_SUFFIXES = (*MODEL_SUFFIXES, ".h5", ".pkl")
+# A model that is a folder (sharded weights, config, tokenizer) sits in a validated or
+# production folder as this subfolder, one DVC directory output; its manifest's primary file
+# lies inside it.
+MODEL_DIR = "model"
 
 
 @dataclass(frozen=True)
@@ -118,3 +122,11 @@ def model_files(primary: str, files: Iterable[str]) -> list[str]:
     return [
         rel for rel in files if rel == primary or ("/" in primary and rel.startswith(f"{top}/"))
     ]
+
+
+def model_target(stage: str, primary: str) -> str:
+    """What a consumer gets of a stage folder (relative to it): the model file, or the model
+    folder when a validated or production model is one (its primary lies in `model/`)."""
+    if stage != "raw" and primary.startswith(f"{MODEL_DIR}/"):
+        return MODEL_DIR
+    return primary

@@ -520,6 +520,7 @@ class ModelInfo:
     parameter_count: int | None = None
     optimization: str | None = None
     dropped_training_state: list[str] | None = None
+    layout: dict[str, Any] | None = None  # a model folder's layout (hflayout.FolderLayout)
 
     @property
     def formats(self) -> list[str]:
@@ -589,6 +590,7 @@ class Metadata:
                     "formats": self.model.formats,
                     "optimization": self.model.optimization,
                     "dropped_training_state": self.model.dropped_training_state,
+                    "layout": self.model.layout,
                 }
             ),
             "approval": asdict(self.approval) if self.approval else None,
@@ -636,6 +638,7 @@ class Metadata:
                 parameter_count=model.get("parameter_count"),
                 optimization=model.get("optimization"),
                 dropped_training_state=model.get("dropped_training_state"),
+                layout=model.get("layout"),
             ),
             version=data.get("version"),
             approval=Approval(approval["approved_by"], approval["approved_at"])

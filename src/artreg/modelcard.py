@@ -26,9 +26,13 @@ def _front_matter(metadata: dict[str, Any]) -> str:
         for r in results
         if isinstance(r["value"], (int, float)) and not isinstance(r["value"], bool)
     ]
+    layout = metadata["model"].get("layout")
+    library = _LIBRARIES.get(_format(metadata["model"]["files"][0]))
+    if layout and layout.get("config"):
+        library = "transformers"  # a Hugging Face folder with its config.json loads with it
     front = {
         "model_name": metadata["name"],
-        "library_name": _LIBRARIES.get(_format(metadata["model"]["files"][0])),
+        "library_name": library,
         "tags": ["artreg", metadata["stage"]],
         "artreg": {
             "stage": metadata["stage"],
@@ -37,6 +41,7 @@ def _front_matter(metadata: dict[str, Any]) -> str:
             "source": f"{metadata['source']['stage']}/{metadata['source']['id']}",
             "sha256": metadata["model"]["files"][0]["sha256"],
             "format": _format(metadata["model"]["files"][0]),
+            **(_layout_front(layout) if layout else {}),
         },
         "model-index": [
             {
@@ -55,6 +60,19 @@ def _front_matter(metadata: dict[str, Any]) -> str:
     }
     front = {k: v for k, v in front.items() if v is not None}
     return "---\n" + str(yaml.safe_dump(front, sort_keys=False)) + "---\n"
+
+
+def _layout_front(layout: dict[str, Any]) -> dict[str, Any]:
+    """A model folder in the front matter: `layout: huggingface`, its shards and files."""
+    return {
+        "layout": layout["kind"],
+        "model_folder": "model/",
+        **{
+            k: layout[k]
+            for k in ("shards", "weight_files", "weights", "index", "tokenizer")
+            if k in layout
+        },
+    }
 
 
 def model_card(metadata: dict[str, Any]) -> str:
@@ -112,7 +130,12 @@ def model_card(metadata: dict[str, Any]) -> str:
             else ""
         ),
         "",
-        "Verify a downloaded copy with `sha256sum -c <file>.sha256`.",
+        "Verify a downloaded copy with "
+        + (
+            "`sha256sum -c model.sha256` (every file of the model folder)."
+            if metadata["model"].get("layout")
+            else "`sha256sum -c <file>.sha256`."
+        ),
         "",
         f"## Gates ({'all passed' if metadata['gates']['passed'] else 'FAILED'})",
         "",

@@ -98,12 +98,15 @@ class StageBuilder:
         rel: str,
         sources: Sequence[tuple[str, Path]],
         extra: Callable[[dict[str, FileDigest]], dict[str, bytes]] | None = None,
+        check: Callable[[str, FileDigest], None] | None = None,
     ) -> dict[str, FileDigest]:
         """Copy files into folder `rel`, tracked by DVC as one directory output `<rel>.dvc`.
 
         `extra`, given the digests of the copied files, returns generated files to add (a
         checkpoint manifest that lists those digests). `sources` are what DVC would track of
-        the folder (see RegistryDvc.folder_filter).
+        the folder (see RegistryDvc.folder_filter). `check`, given a file's path inside `rel`
+        and the digest of the bytes copied, may raise to refuse them before the DVC cache
+        holds them (a source verified by its copy's hash, not by a second read).
         """
         assert self.dvc is not None
         self.dvc.check_output(self._final(rel), is_dir=True)
@@ -113,7 +116,8 @@ class StageBuilder:
         def one(item: tuple[str, Path]) -> tuple[str, str, str, int]:
             inner, src = item
             point("build:file")
-            return (inner, *self.cache.copy(src, self.path / rel / inner, self.progress))
+            accept = (lambda digest: check(inner, digest)) if check is not None else None
+            return (inner, *self.cache.copy(src, self.path / rel / inner, self.progress, accept))
 
         # Files on both cores: copying is bound by hashing and writing, not by one disk read.
         with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:

@@ -27,6 +27,8 @@ PAIRS = (
     "11b",
     "11c",
     "12",
+    "13a",
+    "13b",
 )
 
 
@@ -94,3 +96,15 @@ def test_quick_racing_pushers_row(tmp_path: Path) -> None:
     assert "all land" in rows["9"][7]
     assert re.fullmatch(r"\d+\.\d+×", rows["9"][5]), rows["9"]
     assert "### 9. Racing pushers" in text
+
+
+def test_quick_model_folder_rows(tmp_path: Path) -> None:
+    """Pair 13 alone: a sharded model folder released (`artreg release`) against `cp -r` +
+    `dvc add` + `git commit`, then verified against `sha256sum -c model.sha256`."""
+    text, rows = _rows(tmp_path, "folders")
+    assert set(rows) - {"#", "---"} == {"13a", "13b"}, text
+    assert "artreg release" in rows["13a"][2] and rows["13a"][7] == "≤ 0.6×"
+    assert "sha256sum -c model.sha256" in rows["13b"][2] and rows["13b"][7] == "artreg ≥ 2.5 GB/s"
+    for pair in ("13a", "13b"):
+        assert re.fullmatch(r"\d+\.\d+×", rows[pair][5]), rows[pair]
+    assert "### 13. A model folder" in text

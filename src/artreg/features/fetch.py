@@ -7,7 +7,7 @@ for altered bytes. DVC is imported only when bytes must be fetched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from artreg.hashing import (
     copy_and_hash,
     hash_files,
 )
-from artreg.layout import StageDir, model_files
+from artreg.layout import StageDir, model_files, model_target
 from artreg.model import Event, Manifest, Registry, Requirement
 from artreg.tags import STAGES, parse_spec, validate_name, validate_semver
 
@@ -46,7 +46,8 @@ class Resolved:
 
     @property
     def model(self) -> str:
-        return f"{self.folder.relpath}/{self.primary}"
+        """The model file, or the model folder when the model is one (repo-relative)."""
+        return f"{self.folder.relpath}/{model_target(self.folder.stage, self.primary)}"
 
 
 def target(spec: str, stage: str | None, version: str | None) -> tuple[str, str | None, str | None]:
@@ -189,9 +190,12 @@ def stage_file(
     fetch: bool = True,
     remote: str | None = None,
     progress: ProgressFn | None = None,
+    check: bool = True,
 ) -> Path:
     """The verified bytes of file `rel` of a committed stage folder: its work-tree copy, else
     its DVC cache object, fetched (exactly that object) from the remote when the cache lacks it.
+    With `check=False` the bytes are not hashed here: the caller copies them through the one
+    copy-and-hash pass and compares that digest with `expected` (modelfolder.build).
 
     The one fetch-and-verify every command that reads stage bytes goes through. `expected` comes
     from the manifest as committed, so the bytes returned match what was promoted. Nothing is
@@ -201,6 +205,8 @@ def stage_file(
     where = f"{folder.relpath}/{rel}"
     path = folder.path(root) / rel
     if path.is_file():
+        if not check:
+            return path
         for _, actual in compare_files(folder.path(root), {rel: expected}, progress).mismatched:
             raise IntegrityError(
                 f"{where}: sha256 is {actual.sha256}, the manifest records {expected.sha256}",
@@ -229,6 +235,8 @@ def stage_file(
                 "(DVC also discards an object of a local remote whose hash is wrong)",
                 hint="push it from a clone that has it (`dvc push`), then run the command again",
             )
+    if not check:
+        return obj
     got = hash_files([obj], progress)[0]
     if got.sha256 != expected.sha256 or got.size != expected.size:
         raise IntegrityError(
@@ -238,6 +246,26 @@ def stage_file(
             "too, push the right bytes from a clone that has them",
         )
     return obj
+
+
+def prefetch(
+    root: Path, folder: StageDir, files: Mapping[str, Recorded], dvc: Collection[str]
+) -> None:
+    """Fetch in one DVC call the objects of those `files` of a committed folder (DVC-tracked:
+    in `dvc`) that are in neither the work tree nor the cache, so that `stage_file` then
+    finds each without fetching one at a time."""
+    base = folder.path(root)
+    tracked = [rel for rel in files if rel in dvc and not (base / rel).is_file()]
+    if not tracked:
+        return
+    cache = dvcrepo.cache_dir(root)
+    absent = []
+    for rel in tracked:
+        obj = dvcrepo.cached_object(root, base, rel, cache)
+        if obj is None or not obj.is_file():
+            absent.append(f"{folder.relpath}/{rel}")
+    if absent:
+        dvcrepo.fetch_objects(root, absent)
 
 
 def pointers(root: Path, resolved: Resolved) -> list[str]:

@@ -33,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 from artreg.consumer_cache import Cache, registry_key
 from artreg.errors import InputError, NotFoundError
 from artreg.hashing import FileDigest, ProgressFn
-from artreg.layout import PARAMS_FILE, SIGNATURE_FILE, StageDir, model_files
+from artreg.layout import PARAMS_FILE, SIGNATURE_FILE, StageDir, model_files, model_target
 from artreg.location import normalize_url
 from artreg.tags import validate_name, validate_semver, validate_stage
 
@@ -581,7 +581,8 @@ class Fetched:
 
     @property
     def path(self) -> Path:
-        return self.snapshot / self.pin.primary
+        folder = StageDir.parse(self.pin.folder)
+        return self.snapshot / model_target(folder.stage if folder else "", self.pin.primary)
 
 
 def materialize(

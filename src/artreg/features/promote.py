@@ -9,12 +9,12 @@ production is in `release.py`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import dvcyaml, gitrepo, schemas, state
+from artreg import dvcyaml, gitrepo, hflayout, modelfolder, schemas, state
 from artreg._version import __version__
 from artreg.charts import CHART_NAME
 from artreg.errors import ConflictError, InputError, IntegrityError, NotFoundError
@@ -29,8 +29,18 @@ from artreg.formats import (
     pytorch_info,
 )
 from artreg.hashing import ProgressFn, sha256_line
-from artreg.layout import StageDir, raw_dir, validated_dir
-from artreg.model import Manifest, Metadata, ModelFile, ModelInfo, Source, requires_line
+from artreg.layout import StageDir, model_target, raw_dir, validated_dir
+from artreg.model import (
+    GateResult,
+    Manifest,
+    ManifestFile,
+    Metadata,
+    ModelFile,
+    ModelInfo,
+    Requirement,
+    Source,
+    requires_line,
+)
 from artreg.modelcard import model_card
 from artreg.policy import check_gates, load_settings, resolve_name
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso, publish
@@ -141,6 +151,52 @@ def verified_file(
     from artreg.features.fetch import stage_file
 
     return stage_file(root, folder, rel, entry, dvc=entry.dvc, fetch=fetch, progress=progress)
+
+
+def committed_folder(
+    root: Path,
+    folder: StageDir,
+    manifest: Manifest,
+    prefix: str,
+    *,
+    verify: Collection[str] = (),
+    fetch: bool = True,
+    progress: ProgressFn | None = None,
+) -> dict[str, Path]:
+    """Where the bytes of every file under `prefix/` of a committed folder are (by path
+    relative to `prefix`), fetched on demand. Only files in `verify` are hashed here (they are
+    read, not copied); the others must be checked against the manifest by the digests of their
+    copies (modelfolder.build's `expected`), so no byte is hashed twice."""
+    from artreg.features.fetch import prefetch, stage_file
+
+    if fetch:
+        members = {rel: f for rel, f in manifest.files.items() if rel.startswith(f"{prefix}/")}
+        prefetch(root, folder, members, manifest.dvc_files)
+    found: dict[str, Path] = {}
+    for rel, entry in manifest.files.items():
+        if rel.startswith(f"{prefix}/"):
+            inner = rel.removeprefix(f"{prefix}/")
+            checked = inner in verify
+            found[inner] = stage_file(
+                root,
+                folder,
+                rel,
+                entry,
+                dvc=entry.dvc,
+                fetch=fetch,
+                progress=progress if checked else None,
+                check=checked,
+            )
+    return found
+
+
+def folder_digests(manifest: Manifest, prefix: str) -> dict[str, ManifestFile]:
+    """The manifest's records of the files under `prefix/`, by path relative to it."""
+    return {
+        rel.removeprefix(f"{prefix}/"): f
+        for rel, f in manifest.files.items()
+        if rel.startswith(f"{prefix}/")
+    }
 
 
 def json_input(
@@ -259,7 +315,7 @@ def finish(
         requires=requires_line(metadata.requires),
     )
     published.gates = metadata.gates
-    published.model = f"{entry.relpath}/{primary.path}"
+    published.model = f"{entry.relpath}/{model_target(entry.stage, primary.path)}"
     published.signature = metadata.signature
     after_publish(root, published, options)
     return published
@@ -325,7 +381,9 @@ def _results(
 
 
 def find_checkpoint(manifest: Manifest, checkpoint: str, folder: StageDir) -> str:
-    """Manifest path of a checkpoint named `epoch_70`, `epoch_70.pt` or `checkpoints/epoch_70.pt`."""
+    """Manifest path of a checkpoint named `epoch_70`, `epoch_70.pt` or `checkpoints/epoch_70.pt`,
+    or of a checkpoint folder (`hf_model`, `checkpoints/hf_model`: not in the manifest itself,
+    its files are)."""
     candidates = [rel for rel in manifest.files if rel.startswith("checkpoints/")]
     for rel in candidates:
         inner = rel.removeprefix("checkpoints/")
@@ -333,7 +391,16 @@ def find_checkpoint(manifest: Manifest, checkpoint: str, folder: StageDir) -> st
             if Path(rel).name == "manifest.json":
                 break
             return str(rel)
-    names = sorted(Path(r).stem for r in candidates if not r.endswith("manifest.json"))
+    sub = "checkpoints/" + checkpoint.removeprefix("checkpoints/").strip("/")
+    if sub != "checkpoints/" and any(rel.startswith(f"{sub}/") for rel in candidates):
+        return sub
+    names = sorted(
+        {
+            Path(r).stem if r.count("/") == 1 else r.split("/")[1] + "/"
+            for r in candidates
+            if r != "checkpoints/manifest.json"
+        }
+    )
     raise NotFoundError(
         f"{folder.relpath}: no checkpoint named {checkpoint!r}",
         hint=f"choose one of: {', '.join(names)}",
@@ -388,8 +455,26 @@ def promote_to_validated(
         "add them to the validation results (validation_results=..., --results)",
     )
     signature = signature_plan(root, "validated", sign_key, model_signature)
-    ckpt_path = verified_file(root, raw, ckpt_rel, manifest, fetch=fetch, progress=progress)
     who = actor(root)
+    if ckpt_rel not in manifest.files:  # a checkpoint folder
+        return _promote_folder(
+            root,
+            raw,
+            ckpt_rel,
+            manifest,
+            entry,
+            who,
+            title=f"artreg: promote {name} {session_id}/{ckpt_rel} to validated as {vid}",
+            gates=results,
+            params_commit=settings.commit,
+            result_texts=result_texts,
+            fetch=fetch,
+            progress=progress,
+            options=options,
+            signature=signature,
+            requires=needs,
+        )
+    ckpt_path = verified_file(root, raw, ckpt_rel, manifest, fetch=fetch, progress=progress)
     # The content says the format, not the name (ckpt_path may be a DVC cache object, which
     # has none). A PyTorch checkpoint is not loaded here: cleaning loads it, weights_only.
     found = detect(ckpt_path, load_pytorch=False, display=f"{raw.relpath}/{ckpt_rel}")
@@ -417,29 +502,15 @@ def promote_to_validated(
             digest = builder.track_file(fname, src=ckpt_path)
             files = [ModelFile.named(fname, digest.sha256, digest.size, found)]
             write_sha256_files(builder, files)
-        if (raw.path(root) / "config.yaml").is_file():
-            builder.copy("config.yaml", raw.path(root) / "config.yaml")
-        for fname, text in result_texts.items():
-            builder.write_text(f"validation/{fname}", text)
+        _validation_files(root, builder, raw, result_texts)
         metadata = Metadata(
             stage="validated",
             name=name,
             id=vid,
             created_at=now_iso(),
             created_by=who,
-            source=Source(
-                stage="raw",
-                id=session_id,
-                path=raw.relpath,
-                checkpoint=ckpt_rel,
-                sha256=manifest.files[ckpt_rel].sha256,
-                commit=manifest.training_code.get("commit"),
-            ),
-            training_curves=(
-                f"{raw.relpath}/metrics/{CHART_NAME}"
-                if f"metrics/{CHART_NAME}" in manifest.files
-                else None
-            ),
+            source=_raw_source(raw, ckpt_rel, manifest),
+            training_curves=_curves(raw, manifest),
             gates=results,
             params_commit=settings.commit,
             model=ModelInfo(files, parameter_count, dropped_training_state=dropped),
@@ -451,6 +522,91 @@ def promote_to_validated(
             metadata,
             [(Action.ASSIGN, "validated", None)],
             f"artreg: promote {name} {session_id}/{ckpt_rel} to validated as {vid}",
+            raw.relpath,
+            options,
+            signature,
+        )
+    finally:
+        builder.cleanup()
+
+
+def _raw_source(raw: StageDir, ckpt_rel: str, manifest: Manifest) -> Source:
+    """The raw session a validated artifact comes from (a folder checkpoint has no one sha256)."""
+    record = manifest.files.get(ckpt_rel)
+    return Source(
+        stage="raw",
+        id=raw.entry,
+        path=raw.relpath,
+        checkpoint=ckpt_rel,
+        sha256=record.sha256 if record else None,
+        commit=manifest.training_code.get("commit"),
+    )
+
+
+def _curves(raw: StageDir, manifest: Manifest) -> str | None:
+    chart = f"metrics/{CHART_NAME}"
+    return f"{raw.relpath}/{chart}" if chart in manifest.files else None
+
+
+def _validation_files(
+    root: Path, builder: StageBuilder, raw: StageDir, result_texts: dict[str, str]
+) -> None:
+    """The session's config.yaml and the validation results, beside the model."""
+    if (raw.path(root) / "config.yaml").is_file():
+        builder.copy("config.yaml", raw.path(root) / "config.yaml")
+    for fname, text in result_texts.items():
+        builder.write_text(f"validation/{fname}", text)
+
+
+def _promote_folder(
+    root: Path,
+    raw: StageDir,
+    ckpt_rel: str,
+    manifest: Manifest,
+    entry: StageDir,
+    who: str,
+    *,
+    title: str,
+    gates: list[GateResult],
+    params_commit: str | None,
+    result_texts: dict[str, str],
+    fetch: bool,
+    progress: ProgressFn | None,
+    options: PublishOptions | None,
+    signature: SignaturePlan | None,
+    requires: tuple[Requirement, ...] = (),
+) -> Published:
+    """raw → validated for a checkpoint folder: its layout and indexes checked, pickled
+    weights cleaned to safetensors, every other file copied as it is."""
+    members = folder_digests(manifest, ckpt_rel)
+    pickled = [rel for rel in members if hflayout.is_pickled(rel)]  # loaded: verified first
+    sources = committed_folder(
+        root, raw, manifest, ckpt_rel, verify=pickled, fetch=fetch, progress=progress
+    )
+    planned = modelfolder.plan(sources, f"{raw.relpath}/{ckpt_rel}", clean=True)
+    builder = StageBuilder(root, entry, progress)
+    try:
+        built = modelfolder.build(builder, planned, expected=members)
+        _validation_files(root, builder, raw, result_texts)
+        metadata = Metadata(
+            stage="validated",
+            name=entry.name,
+            id=entry.entry,
+            created_at=now_iso(),
+            created_by=who,
+            source=_raw_source(raw, ckpt_rel, manifest),
+            training_curves=_curves(raw, manifest),
+            gates=gates,
+            params_commit=params_commit,
+            model=ModelInfo(built.files, built.parameter_count, layout=built.layout),
+            requires=requires,
+        )
+        return finish(
+            root,
+            builder,
+            metadata,
+            [(Action.ASSIGN, "validated", None)],
+            title,
             raw.relpath,
             options,
             signature,

@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import schemas, state
+from artreg import modelfolder, schemas, state
 from artreg.deployment import dockerfile, kubernetes
 from artreg.errors import ConflictError, GateFailed, InputError, NotFoundError
 from artreg.features.promote import (
     check_formats,
+    committed_folder,
     committed_source,
     finish,
+    folder_digests,
     json_input,
     model_files,
     signature_plan,
@@ -24,8 +26,8 @@ from artreg.features.promote import (
 )
 from artreg.fileio import dump_json, read_json, read_yaml
 from artreg.formats import PYTORCH, FormatInfo, detect
-from artreg.hashing import ProgressFn, check_single_file
-from artreg.layout import StageDir, production_dir, validated_dir
+from artreg.hashing import ProgressFn, check_single_file, regular_files
+from artreg.layout import MODEL_DIR, StageDir, model_target, production_dir, validated_dir
 from artreg.model import (
     Approval,
     GateResult,
@@ -37,6 +39,7 @@ from artreg.model import (
     Source,
 )
 from artreg.modelcard import changelog
+from artreg.modelfolder import SHA256_FILE
 from artreg.policy import Settings, approver, evaluate, gate_failure, load_settings, resolve_name
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso
 from artreg.requirements import closure, declared, unmet
@@ -341,29 +344,49 @@ def promote_to_production(
     model_src = src_meta.model.primary
     # Before the source is hashed: model_signing's import then overlaps that hashing.
     signature = signature_plan(root, "production", sign_key, model_signature)
-    model_path = verified_file(
-        root, source, model_src.path, manifest, fetch=fetch, progress=progress
-    )
     who = actor(root)
+    planned: modelfolder.FolderPlan | None = None
+    if model_target(source.stage, model_src.path) == MODEL_DIR:
+        if optimize or formats:
+            raise InputError(
+                f"{source.relpath}/{MODEL_DIR}: --optimize/--format apply to one PyTorch model "
+                "file, and this model is a folder",
+                hint="leave them out; a folder's pickled weights became safetensors on validation",
+            )
+        # Copied, not read: hashed once, in the copy, and compared with the manifest there.
+        planned = modelfolder.plan(
+            committed_folder(root, source, manifest, MODEL_DIR, fetch=fetch, progress=progress),
+            f"{source.relpath}/{MODEL_DIR}",
+        )
+        model_path = None
+    else:
+        model_path = verified_file(
+            root, source, model_src.path, manifest, fetch=fetch, progress=progress
+        )
 
     # The validated folder recorded what its model holds, and model_path's sha256 matched it;
     # a folder validated before formats were detected from content is detected now.
     found = (
-        FormatInfo(model_src.content_format, model_src.format_detail or model_src.content_format)
+        None  # a folder: each weight file was checked by its content when the folder was read
+        if model_path is None
+        else FormatInfo(
+            model_src.content_format, model_src.format_detail or model_src.content_format
+        )
         if model_src.content_format
         else detect(model_path, display=f"{source.relpath}/{model_src.path}")
     )
     weights: dict[str, bytes] = {}
     tensors: dict[str, Any] = {}
     if optimize or formats:
-        if found.name != PYTORCH:
+        if found is None or found.name != PYTORCH:
             raise InputError(
                 f"{source.relpath}/{model_src.path}: --optimize/--format need a PyTorch model, "
-                f"and this one holds {found.name}",
+                f"and this one holds {found.name if found else 'a folder'}",
                 hint="leave them out for ONNX, safetensors and GGUF models",
             )
         from artreg.checkpoints import clean_checkpoint_bytes
 
+        assert model_path is not None  # a folder was refused above
         for fmt in ("pt", *[f for f in formats if f != "pt"]):
             data, cleaned = clean_checkpoint_bytes(model_path, fmt, fp16=optimize == "fp16")
             weights[f"model.{fmt}"] = data
@@ -372,22 +395,21 @@ def promote_to_production(
     # 2. Build.
     builder = StageBuilder(root, entry, progress)
     try:
-        if weights:
+        layout = None
+        if planned is not None:
+            built = modelfolder.build(builder, planned, folder_digests(manifest, MODEL_DIR))
+            files, layout = built.files, built.layout
+        elif weights:
             files = model_files(builder, weights, tensors)
         else:
+            assert model_path is not None
             digest = builder.track_file(model_src.path, src=model_path)
             files = [ModelFile.named(model_src.path, digest.sha256, digest.size, found)]
             write_sha256_files(builder, files)
         if (source.path(root) / "config.yaml").is_file():
             builder.copy("config.yaml", source.path(root) / "config.yaml")
         _write_release_inputs(builder, checks)
-        primary = files[0]
-        builder.write_text(
-            "deployment/docker/Dockerfile",
-            dockerfile(name, version, primary.path, primary.sha256, deploy),
-        )
-        for fname, text in kubernetes(name, version, primary.sha256, deploy).items():
-            builder.write_text(f"deployment/kubernetes/{fname}", text)
+        _deployment_files(builder, name, version, files, layout, deploy)
         metadata = _release_metadata(
             entry,
             who,
@@ -402,7 +424,9 @@ def promote_to_production(
             training_curves=src_meta.training_curves,
             gates=checks.gates,
             params_commit=checks.params_commit,
-            model=ModelInfo(files, src_meta.model.parameter_count, optimization=optimize),
+            model=ModelInfo(
+                files, src_meta.model.parameter_count, optimization=optimize, layout=layout
+            ),
             approval=checks.approval,
             security_review=checks.security_review,
             notes=notes,
@@ -421,6 +445,27 @@ def promote_to_production(
         )
     finally:
         builder.cleanup()
+
+
+def _deployment_files(
+    builder: StageBuilder,
+    name: str,
+    version: str,
+    files: list[ModelFile],
+    layout: dict[str, Any] | None,
+    deploy: dict[str, Any],
+) -> None:
+    """deployment/: a Dockerfile that checks the model's sha256 (every file of a model
+    folder), Kubernetes manifests pinned to it."""
+    primary = files[0]
+    builder.write_text(
+        "deployment/docker/Dockerfile",
+        dockerfile(name, version, primary.path, primary.sha256, deploy)
+        if layout is None
+        else dockerfile(name, version, MODEL_DIR, primary.sha256, deploy, SHA256_FILE),
+    )
+    for fname, text in kubernetes(name, version, primary.sha256, deploy).items():
+        builder.write_text(f"deployment/kubernetes/{fname}", text)
 
 
 def _release_metadata(entry: StageDir, who: str, **fields: Any) -> Metadata:
@@ -483,20 +528,41 @@ def register_model_file(
     resource_usage: Mapping[str, Any] | Path | str | None = None,
     approved_by: str | None = None,
     security_review: Mapping[str, Any] | Path | str | None = None,
+    allow_non_monotonic: bool = False,
     options: PublishOptions | None = None,
     sign_key: SigningKey | Path | str | None = None,
+    progress: ProgressFn | None = None,
     requires: Any = None,
 ) -> Published:
-    """Release a ready model file (no training session behind it) as `name@v<version>`, under
-    the same release policy as `promote --to production` (gates, security review, approval,
-    `requires` in production)."""
+    """Release a ready model file or model folder (no training session behind it) as
+    `name@v<version>`, under the same release policy as `promote --to production` (gates,
+    security review, approval, `requires` in production). A folder becomes `model/`, its
+    layout checked."""
     check_options(options)
     settings = load_settings(root)
     name = resolve_name(root, name)
     version = validate_semver(version)
     needs = declared(requires, name)
+    if file_path.is_dir():
+        return _register_folder(
+            root,
+            settings,
+            name,
+            file_path,
+            version,
+            notes=notes,
+            benchmarks=benchmarks,
+            resource_usage=resource_usage,
+            approved_by=approved_by,
+            security_review=security_review,
+            allow_non_monotonic=allow_non_monotonic,
+            options=options,
+            sign_key=sign_key,
+            progress=progress,
+            requires=needs,
+        )
     if not file_path.is_file():
-        raise InputError(f"{file_path}: model file not found", hint="check the path")
+        raise InputError(f"{file_path}: model file or folder not found", hint="check the path")
     check_single_file(file_path)
     validate_id(file_path.name, "model file name")
     checks = check_release(
@@ -508,6 +574,7 @@ def register_model_file(
         resource_usage=resource_usage,
         approved_by=approved_by,
         security_review=security_review,
+        allow_non_monotonic=allow_non_monotonic,
         requires=needs,
     )
     # By content, before a byte is copied (a refusal leaves not even a DVC cache object): a
@@ -517,7 +584,7 @@ def register_model_file(
     signature = signature_plan(root, "production", sign_key, None)
     who = actor(root)
     entry = production_dir(name, checks.version)
-    builder = StageBuilder(root, entry)
+    builder = StageBuilder(root, entry, progress)
     try:
         digest = builder.track_file(file_path.name, src=file_path)
         model = ModelFile.named(file_path.name, digest.sha256, digest.size, found)
@@ -547,6 +614,69 @@ def register_model_file(
             checks.released,
             f"artreg: register {name} v{version} from {file_path.name}",
             str(file_path.resolve()),
+            options,
+            signature,
+        )
+    finally:
+        builder.cleanup()
+
+
+def _register_folder(
+    root: Path,
+    settings: Settings,
+    name: str,
+    folder: Path,
+    version: str,
+    *,
+    options: PublishOptions | None,
+    sign_key: SigningKey | Path | str | None,
+    progress: ProgressFn | None,
+    notes: str | None,
+    requires: tuple[Requirement, ...] = (),
+    **release: Any,
+) -> Published:
+    """`register_model_file` of a model folder: what `dvc add` would track of it (DVC's ignore
+    rules), its layout and weight indexes checked, copied and hashed in one pass as `model/`."""
+    from artreg.dvcrepo import RegistryDvc
+    from artreg.features.register import check_source_outside_registry
+
+    validate_id(folder.name, "model folder name")
+    checks = check_release(root, settings, name, version, requires=requires, **release)
+    entry = production_dir(name, checks.version)
+    dvc = RegistryDvc.open(root)
+    check_source_outside_registry(root, folder, dvc)
+    out = entry.path(root) / MODEL_DIR
+    dvc.check_output(out, is_dir=True)
+    view = dvc.folder_filter(out, folder)
+    found = regular_files(folder, keep=view)
+    if not found:
+        raise InputError(f"{folder}: the model folder is empty", hint="pass the model's folder")
+    planned = modelfolder.plan({p.relative_to(folder).as_posix(): p for p in found}, str(folder))
+    signature = signature_plan(root, "production", sign_key, None)
+    who = actor(root)
+    builder = StageBuilder(root, entry, progress, dvc=dvc)
+    try:
+        built = modelfolder.build(builder, planned)
+        _write_release_inputs(builder, checks)
+        metadata = _release_metadata(
+            entry,
+            who,
+            source=Source(stage="external", id=folder.name, path=str(folder.resolve())),
+            gates=checks.gates,
+            params_commit=checks.params_commit,
+            model=ModelInfo(built.files, layout=built.layout),
+            approval=checks.approval,
+            security_review=checks.security_review,
+            notes=notes,
+            requires=checks.requires,
+        )
+        return _release(
+            root,
+            builder,
+            metadata,
+            checks.released,
+            f"artreg: register {name} v{version} from folder {folder.name}",
+            str(folder.resolve()),
             options,
             signature,
         )
