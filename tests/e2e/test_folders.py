@@ -13,18 +13,20 @@ import yaml
 from artreg import ArtifactRepository, IntegrityError, get_artifact_path, register_artifact
 from artreg.features.register import register_raw
 
-from helpers import EXAMPLES, RELEASE_INPUTS, clone_repo, git, run_tool, snapshot
-from helpers.folders import flip_byte, tree_bytes, write_hf_folder
+from helpers import (
+    EXAMPLES,
+    RELEASE_ARGS,
+    RELEASE_INPUTS,
+    clone_repo,
+    flip_byte,
+    git,
+    run_tool,
+    snapshot,
+    tiny_safetensors,
+)
+from helpers.folders import tree_bytes, write_hf_folder
 
 RESULTS = str(EXAMPLES / "validation_results.json")
-RELEASE_ARGS = (
-    "--benchmarks",
-    str(EXAMPLES / "benchmarks.json"),
-    "--resources",
-    str(EXAMPLES / "resource_usage.json"),
-    "--approved-by",
-    "rm",
-)
 
 
 @pytest.fixture
@@ -196,8 +198,8 @@ def test_release_cli_registers_a_folder_and_a_single_file(
     assert meta["source"]["stage"] == "external"
     assert meta["notes"] == "HF snapshot"
 
-    lora = tmp_path / "lora_weights_v1.bin"
-    lora.write_bytes(b"lora" * 1000)
+    # the seed's LoRA weights: a .bin whose content (safetensors) says what it is
+    lora = tiny_safetensors(tmp_path / "lora_weights_v1.bin", 1, {"proj.lora_A.weight": (4, 16)})
     single = cli("release", "lora", str(lora), "--version", "1.0.0", *RELEASE_ARGS, cwd=registry)
     assert single.exit_code == 0, single.stderr
     got = get_artifact_path("lora", repo=registry)

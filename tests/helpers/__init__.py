@@ -139,11 +139,13 @@ def release(root: Path, name: str, session: str, ckpt: Path, version: str) -> st
     return promote_to_production(root, name, vid, version, **RELEASE_INPUTS).commit
 
 
-def flip_byte(path: Path) -> None:
-    """Flip one bit in the middle of a file (made writable first, as DVC leaves it read-only)."""
-    path.chmod(0o644)
+def flip_byte(path: Path, offset: int | None = None) -> None:
+    """Flip one bit of a file (in the middle by default). The file is written anew, so a
+    work-tree copy linked to the DVC cache (which DVC leaves read-only) leaves the cache as
+    it was, and a cache object itself is simply replaced."""
     data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
+    data[len(data) // 2 if offset is None else offset] ^= 0x01
+    path.unlink()
     path.write_bytes(bytes(data))
 
 

@@ -70,12 +70,3 @@ def tree_bytes(folder: Path) -> dict[str, bytes]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
-
-
-def flip_byte(path: Path, offset: int = -1) -> None:
-    """Flip one byte of a file in place (a work-tree copy linked to the DVC cache is first made
-    a file of its own, so the cache keeps its bytes)."""
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0xFF
-    path.unlink()
-    path.write_bytes(bytes(data))
