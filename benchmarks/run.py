@@ -37,6 +37,8 @@ import fixtures
 from fixtures import ARTREG, DVC, GTO, MiB, artreg_init, remove, sh
 from timing import Measurement, Stats, alternate, fmt_bytes, fmt_seconds, run, run_steps
 
+from artreg.tagstream import FOR_EACH_REF_FORMAT
+
 HERE = Path(__file__).resolve().parent
 GiB = 1 << 30
 PAIRS = (
@@ -181,6 +183,43 @@ def ratio_row(
 # --- pairs 1 and 2: reading a registry of many tags -------------------------------------------
 
 
+def list_in_a_clone(
+    report: Report, pair: str, reg: fixtures.TagRegistry, work: Path, env: dict[str, str]
+) -> None:
+    """`artreg list --json` in a `git clone` of `reg` (refs packed, as in every clone and after
+    `git gc`) against git's own listing of the same tags: what is left is artreg's own cost."""
+    clone = work / f"{reg.root.name}-clone"
+    sh(["git", "clone", "--quiet", str(reg.root), str(clone)], work, env)
+    listing = ["git", "for-each-ref", f"--format={FOR_EACH_REF_FORMAT}", "refs/tags"]
+    if json.loads(sh([ARTREG, "list", "--json"], clone, env)) != json.loads(
+        sh([ARTREG, "list", "--json"], reg.root, env)
+    ):
+        raise AssertionError(f"artreg list differs in a clone of {reg.root}")
+    log(f"{pair}. list in a clone (packed refs): artreg list --json vs git for-each-ref alone")
+    a, b = alternate(
+        [
+            ("artreg", lambda: run([ARTREG, "list", "--json"], clone, env)),
+            ("git", lambda: run(listing, clone, env)),
+        ],
+        runs=report.sizes.runs,
+        warmup=1,
+        log=log,
+    )
+    report.rows.append(
+        Row(
+            pair,
+            f"the same {reg.ntags:,} tags in a `git clone` (refs packed): `artreg list --json` "
+            "vs git's `for-each-ref` of those tags alone",
+            a,
+            b,
+            a.median / b.median,
+            "time ratio (artreg ÷ git)",
+            "artreg < 0.2 s",
+            a.median < 0.2,
+        )
+    )
+
+
 def bench_tags(report: Report, work: Path, env: dict[str, str], only: set[str]) -> None:
     s = report.sizes
     log(f"building a registry of {s.names} names × {s.tags_per_name} tags ...")
@@ -248,6 +287,7 @@ def bench_tags(report: Report, work: Path, env: dict[str, str], only: set[str]) 
                     check=lambda r, a=a2: r >= 20 and a.median < 0.5,
                 )
             )
+        list_in_a_clone(report, "1c", reg, work, env)
         report.sections.append(
             "### 1. Listing the registry\n\n"
             f"Registry: {desc}. Names `model-000`…; per name, rounds of 4–5 raw sessions "
@@ -447,6 +487,7 @@ def bench_gto_tags(report: Report, work: Path, env: dict[str, str]) -> None:
             check=lambda r, a=a2: a.median < 0.2,
         )
     )
+    list_in_a_clone(report, "7c", big, work, env)
     report.sections.append(
         "### 7. Listing a registry whose tags gto wrote\n\n"
         "The registries of pair 1, but every tag carries the message `gto` writes "

@@ -20,6 +20,7 @@ PAIRS = (
     "6",
     "7a",
     "7b",
+    "7c",
     "8",
     "9",
     "10",
@@ -74,8 +75,9 @@ def test_quick_gto_written_registry_rows(tmp_path: Path) -> None:
     """Pair 7 alone: a registry whose tags carry gto's messages, listed by artreg and gto (whose
     stages artreg's must equal; the run fails otherwise)."""
     text, rows = _rows(tmp_path, "gto-list")
-    assert set(rows) - {"#", "---"} == {"7a", "7b"}, text
+    assert set(rows) - {"#", "---"} == {"7a", "7b", "7c"}, text
     assert "gto wrote" in rows["7a"][2] and rows["7a"][7] == "≥ 50×"
+    assert "`git clone` (refs packed)" in rows["7c"][2] and rows["7c"][7] == "artreg < 0.2 s"
     assert "### 7. Listing a registry whose tags gto wrote" in text
 
 
