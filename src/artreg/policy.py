@@ -16,12 +16,13 @@ from artreg import gitrepo, schemas
 from artreg.errors import ArtregError, GateFailed, InputError
 from artreg.fileio import parse_yaml, read_yaml
 from artreg.layout import PARAMS_FILE
-from artreg.model import GateResult
 from artreg.tags import semver_key, validate_name
+from artreg.trust import TrustPolicy
 from artreg.values import pointer_join
 
 if TYPE_CHECKING:
     from artreg.layout import StageDir
+    from artreg.model import GateResult
 
 OPERATORS = (">=", ">", "<=", "<", "==", "!=", "in range")
 MISSING = "metric missing from the results"
@@ -55,6 +56,10 @@ def _is_number(value: Any) -> bool:
 def evaluate_one(
     metric: str, rule: dict[str, Any], metrics: dict[str, Any], source: str
 ) -> GateResult:
+    # The read model is imported here, not at the top: a consumer's warm call reads only the
+    # trust policy from this module and must not pay for the model's records (~8 ms).
+    from artreg.model import GateResult
+
     op, threshold = rule.get("op"), rule.get("threshold")
     if op not in OPERATORS:
         raise InputError(
@@ -476,19 +481,6 @@ def recheck_folders(
 
 
 # --- trust: who may sign models -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrustPolicy:
-    """params.yaml `trust`: the public keys trusted to sign models, and the stages whose models
-    must be signed by one of them (see artreg.signing)."""
-
-    keys: tuple[str, ...] = ()
-    require_signature: tuple[str, ...] = ()
-    rev: str | None = None  # the commit the policy was read from
-
-    def requires(self, stage: str) -> bool:
-        return stage in self.require_signature
 
 
 def load_trust(root: Path) -> TrustPolicy:

@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 from artreg.errors import InputError, IntegrityError, NotFoundError
 from artreg.hashing import FileDigest, Recorded
 from artreg.layout import SIGNATURE_FILE
-from artreg.policy import TrustPolicy, load_trust
+from artreg.policy import load_trust
+from artreg.trust import TrustPolicy
 
 if TYPE_CHECKING:
     from artreg.stagefolder import StageBuilder

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from artreg.dvcrepo import RemoteReader
     from artreg.features.queries import ArtifactSummary
     from artreg.model import Event, Registry
-    from artreg.policy import TrustPolicy
+    from artreg.trust import TrustPolicy
 
 # git, DVC and the registry state are imported where they are used: a warm call that finds its
 # answer in the cache imports none of them.
@@ -336,7 +336,7 @@ class RemoteRegistry:
         """params.yaml's trust policy at the registry's HEAD (`head`; None: offline, the one
         read last), with a digest of it and of the trusted keys' bytes. Read from git only when
         HEAD moved; the policy and the keys are fetched as blobs, nothing else."""
-        from artreg.policy import TrustPolicy
+        from artreg.trust import TrustPolicy
 
         known = self.trust_record(head)
         if known is not None:
@@ -379,7 +379,7 @@ class RemoteRegistry:
 
     def trust_record(self, head: str | None) -> tuple[TrustPolicy, str] | None:
         """The policy read last, if it was read at `head` (None: whichever HEAD it was)."""
-        from artreg.policy import TrustPolicy
+        from artreg.trust import TrustPolicy
 
         last = self.cache.read_json(self.cache.trust_record(self.key))
         if not isinstance(last, dict) or (head is not None and last.get("head") != head):
