@@ -543,28 +543,14 @@ def register_model_file(
     name = resolve_name(root, name)
     version = validate_semver(version)
     needs = declared(requires, name)
-    if file_path.is_dir():
-        return _register_folder(
-            root,
-            settings,
-            name,
-            file_path,
-            version,
-            notes=notes,
-            benchmarks=benchmarks,
-            resource_usage=resource_usage,
-            approved_by=approved_by,
-            security_review=security_review,
-            allow_non_monotonic=allow_non_monotonic,
-            options=options,
-            sign_key=sign_key,
-            progress=progress,
-            requires=needs,
-        )
-    if not file_path.is_file():
+    folder = file_path.is_dir()
+    if folder:
+        validate_id(file_path.name, "model folder name")
+    elif file_path.is_file():
+        check_single_file(file_path)
+        validate_id(file_path.name, "model file name")
+    else:
         raise InputError(f"{file_path}: model file or folder not found", hint="check the path")
-    check_single_file(file_path)
-    validate_id(file_path.name, "model file name")
     checks = check_release(
         root,
         settings,
@@ -577,45 +563,23 @@ def register_model_file(
         allow_non_monotonic=allow_non_monotonic,
         requires=needs,
     )
+    if folder:
+        return _register_folder(root, name, file_path, checks, notes, options, sign_key, progress)
     # By content, before a byte is copied (a refusal leaves not even a DVC cache object): a
     # TorchScript archive or a pickle named .onnx is refused; a torch.save file, whatever its
     # name, is loaded with weights_only=True as proof that it holds only tensors and data.
     found = detect(file_path)
     signature = signature_plan(root, "production", sign_key, None)
-    who = actor(root)
-    entry = production_dir(name, checks.version)
-    builder = StageBuilder(root, entry, progress)
+    builder = StageBuilder(root, production_dir(name, checks.version), progress)
     try:
         digest = builder.track_file(file_path.name, src=file_path)
         model = ModelFile.named(file_path.name, digest.sha256, digest.size, found)
         write_sha256_files(builder, [model])
-        _write_release_inputs(builder, checks)
-        metadata = _release_metadata(
-            entry,
-            who,
-            source=Source(
-                stage="external",
-                id=file_path.name,
-                path=str(file_path.resolve()),
-                sha256=digest.sha256,
-            ),
-            gates=checks.gates,
-            params_commit=checks.params_commit,
-            model=ModelInfo([model]),
-            approval=checks.approval,
-            security_review=checks.security_review,
-            notes=notes,
-            requires=checks.requires,
+        source = Source(
+            stage="external", id=file_path.name, path=str(file_path.resolve()), sha256=digest.sha256
         )
-        return _release(
-            root,
-            builder,
-            metadata,
-            checks.released,
-            f"artreg: register {name} v{version} from {file_path.name}",
-            str(file_path.resolve()),
-            options,
-            signature,
+        return _release_ready(
+            root, builder, checks, source, ModelInfo([model]), notes, options, signature
         )
     finally:
         builder.cleanup()
@@ -623,25 +587,19 @@ def register_model_file(
 
 def _register_folder(
     root: Path,
-    settings: Settings,
     name: str,
     folder: Path,
-    version: str,
-    *,
+    checks: ReleaseChecks,
+    notes: str | None,
     options: PublishOptions | None,
     sign_key: SigningKey | Path | str | None,
     progress: ProgressFn | None,
-    notes: str | None,
-    requires: tuple[Requirement, ...] = (),
-    **release: Any,
 ) -> Published:
     """`register_model_file` of a model folder: what `dvc add` would track of it (DVC's ignore
     rules), its layout and weight indexes checked, copied and hashed in one pass as `model/`."""
     from artreg.dvcrepo import RegistryDvc
     from artreg.features.register import check_source_outside_registry
 
-    validate_id(folder.name, "model folder name")
-    checks = check_release(root, settings, name, version, requires=requires, **release)
     entry = production_dir(name, checks.version)
     dvc = RegistryDvc.open(root)
     check_source_outside_registry(root, folder, dvc)
@@ -653,32 +611,49 @@ def _register_folder(
         raise InputError(f"{folder}: the model folder is empty", hint="pass the model's folder")
     planned = modelfolder.plan({p.relative_to(folder).as_posix(): p for p in found}, str(folder))
     signature = signature_plan(root, "production", sign_key, None)
-    who = actor(root)
     builder = StageBuilder(root, entry, progress, dvc=dvc)
     try:
         built = modelfolder.build(builder, planned)
-        _write_release_inputs(builder, checks)
-        metadata = _release_metadata(
-            entry,
-            who,
-            source=Source(stage="external", id=folder.name, path=str(folder.resolve())),
-            gates=checks.gates,
-            params_commit=checks.params_commit,
-            model=ModelInfo(built.files, layout=built.layout),
-            approval=checks.approval,
-            security_review=checks.security_review,
-            notes=notes,
-            requires=checks.requires,
-        )
-        return _release(
-            root,
-            builder,
-            metadata,
-            checks.released,
-            f"artreg: register {name} v{version} from folder {folder.name}",
-            str(folder.resolve()),
-            options,
-            signature,
-        )
+        source = Source(stage="external", id=folder.name, path=str(folder.resolve()))
+        model = ModelInfo(built.files, layout=built.layout)
+        return _release_ready(root, builder, checks, source, model, notes, options, signature)
     finally:
         builder.cleanup()
+
+
+def _release_ready(
+    root: Path,
+    builder: StageBuilder,
+    checks: ReleaseChecks,
+    source: Source,
+    model: ModelInfo,
+    notes: str | None,
+    options: PublishOptions | None,
+    signature: SignaturePlan | None,
+) -> Published:
+    """The release of a ready model file or folder, once its model is in `builder`: the release
+    inputs, metadata, CHANGELOG, commit and both tags."""
+    _write_release_inputs(builder, checks)
+    metadata = _release_metadata(
+        builder.entry,
+        actor(root),
+        source=source,
+        gates=checks.gates,
+        params_commit=checks.params_commit,
+        model=model,
+        approval=checks.approval,
+        security_review=checks.security_review,
+        notes=notes,
+        requires=checks.requires,
+    )
+    kind = "folder " if model.layout else ""
+    return _release(
+        root,
+        builder,
+        metadata,
+        checks.released,
+        f"artreg: register {builder.entry.name} {builder.entry.entry} from {kind}{source.id}",
+        str(source.path),
+        options,
+        signature,
+    )
