@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from artreg.errors import ArtregError
-from artreg.fileio import parse_yaml, write_atomic
+from artreg.fileio import parse_yaml, parse_yaml_entries, prepare_yaml, write_atomic
 from artreg.layout import DVC_YAML, model_target
 
 TEMPLATE = (
@@ -18,20 +18,19 @@ TEMPLATE = (
 )
 
 
+def prepare() -> None:
+    """Load the YAML parser `artifact_paths` uses, ahead of time: the read model does this
+    while git still reads the tags, in case they turn out to be another tool's."""
+    prepare_yaml()
+
+
 def artifact_paths(data: bytes, source: str) -> dict[str, str]:
     """`artifacts.<name>.path` of every name in a dvc.yaml's bytes; {} when it is unreadable."""
     try:
-        doc = parse_yaml(data.decode("utf-8", "replace"), source)
+        paths = parse_yaml_entries(data.decode("utf-8", "replace"), source, "artifacts", "path")
     except ArtregError:
         return {}
-    artifacts = doc.get("artifacts") if isinstance(doc, dict) else None
-    if not isinstance(artifacts, dict):
-        return {}
-    return {
-        str(name): str(entry["path"])
-        for name, entry in artifacts.items()
-        if isinstance(entry, dict) and entry.get("path") is not None
-    }
+    return {str(name): str(path) for name, path in paths.items()}
 
 
 def read(root: Path) -> dict[str, Any]:

@@ -54,6 +54,11 @@ def loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
         ("port: !!python/object/apply:os.system ['true']\n", "malformed YAML"),
         ("lr: [0.1\n", "malformed YAML"),
         ("a: " + "[" * 70 + "]" * 70, "deeper than 64"),
+        ("1: a\n01: b\n", "duplicate key 1"),
+        ("a:\n  <<: {b: 1}\n", "merge keys (<<) are not allowed"),
+        ("? [a]\n: b\n", "keys must be plain values"),
+        ("a: !!int abc\n", "malformed YAML: invalid literal"),
+        ("a: !custom x\n", "tag '!custom' is not allowed"),
     ],
 )
 def test_yaml_refuses_what_metadata_never_needs(loader: str, text: str, message: str) -> None:
@@ -104,3 +109,35 @@ def test_write_atomic_keeps_the_mode_of_a_file_it_rewrites(tmp_path: Path) -> No
         os.umask(umask)
     assert (new.stat().st_mode & 0o777) == 0o644
     assert [p.name for p in new.parent.iterdir()] == ["registry.json"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "artifacts:\n  a: {path: x/model.pt, type: model}\n  b: {type: model}\n  c: {path: null}\n",
+        "artifacts:\n  7: {path: 12}\n  d: [path]\n  e: !!omap [{path: q}]\nstages: {s: {cmd: x}}\n",
+        "artifacts: [a]\n",
+        "- artifacts\n",
+        "stages: {}\n",
+        "",
+    ],
+)
+def test_entries_of_a_section_are_what_a_full_parse_then_a_lookup_gives(
+    loader: str, text: str
+) -> None:
+    """`parse_yaml_entries` builds only the values it returns; the answer is the full one."""
+    doc = parse_yaml(text, "dvc.yaml")
+    section = doc.get("artifacts") if isinstance(doc, dict) else None
+    expected = {
+        name: entry["path"]
+        for name, entry in (section.items() if isinstance(section, dict) else [])
+        if isinstance(entry, dict) and entry.get("path") is not None
+    }
+    assert fileio.parse_yaml_entries(text, "dvc.yaml", "artifacts", "path") == expected
+
+
+def test_entries_of_a_document_with_an_error_anywhere_are_refused(loader: str) -> None:
+    """Only the entries are built, but the whole document is checked as `parse_yaml` checks it."""
+    for text in ("artifacts: {a: {path: x}}\nstages: {s: 1, s: 2}\n", "artifacts: {}\nx: !bad 1\n"):
+        with pytest.raises(InputError, match=r"^dvc.yaml: malformed YAML"):
+            fileio.parse_yaml_entries(text, "dvc.yaml", "artifacts", "path")
