@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from artreg.errors import InputError, NotFoundError
@@ -104,19 +103,26 @@ def requires_line(requires: tuple[Requirement, ...]) -> str:
 def _requires_field(text: str | None) -> tuple[tuple[Requirement, ...], tuple[str, ...]]:
     """A tag message's `requires:` field: the requirements, and the entries outside the grammar
     (skipped, so a hand-edited tag cannot break reading; `artreg verify` reports them)."""
+    if text is None:
+        return (), ()  # no such line: gto's and Studio's tags, and most of artreg's
     found, unreadable = set(), []
-    for part in (text or "").split(","):
+    for part in text.split(","):
         try:
             found.add(Requirement(*parse_requirement(part.strip())))
         except InputError:
             unreadable.append(part.strip())
-    return tuple(sorted(found)), tuple(unreadable) if text is not None else ()
+    return tuple(sorted(found)), tuple(unreadable)
 
 
 # --- tags: events, versions, artifacts ------------------------------------------------------
 
 
-@dataclass(eq=False)
+def stage_order(stage: str) -> tuple[int, str]:
+    """Stages in lifecycle order (raw, validated, production), then any other by name."""
+    return (STAGES.index(stage), "") if stage in STAGES else (len(STAGES), stage)
+
+
+@dataclass(eq=False, slots=True)
 class Event:
     """One registry tag: a registration, promotion, deregistration, unassignment or deprecation.
 
@@ -134,6 +140,7 @@ class Event:
     message: str
     annotated: bool
     _folder: Any = field(default=_UNSET, repr=False)
+    _fields: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def folder(self) -> StageDir | None:
@@ -175,10 +182,12 @@ class Event:
         """True for the tags that put a folder into a stage (assign, register)."""
         return self.parsed.action in (Action.ASSIGN, Action.REGISTER)
 
-    @cached_property
+    @property
     def fields(self) -> dict[str, str]:
         """The `key: value` lines of artreg's tag message (empty for gto's messages)."""
-        return message_fields(self.message)
+        if self._fields is None:
+            self._fields = message_fields(self.message)
+        return self._fields
 
     @property
     def source(self) -> str | None:
@@ -209,7 +218,7 @@ class Event:
         return iso(self.timestamp)
 
 
-@dataclass
+@dataclass(slots=True)
 class Version:
     """One version of an artifact: a registered semver, or an unregistered commit."""
 
@@ -257,7 +266,8 @@ class Artifact:
     name: str
     versions: list[Version] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
-    _stages: dict[str, Version] | None = field(default=None, repr=False, compare=False)
+    # Kept current by `state.Folding` while it can be; None: make the full pass when asked.
+    _stages: dict[str, Version] | None = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def deprecated(self) -> bool:
@@ -266,11 +276,14 @@ class Artifact:
     def active_versions(self) -> list[Version]:
         return [v for v in self.versions if v.active]
 
+    def _active_registered(self) -> list[Version]:
+        # `registered` first: most versions of a long history are commits put into raw or
+        # validated without a version, and `active` is the dearer question.
+        return [v for v in self.versions if v.registered and v.active]
+
     def released(self) -> list[Version]:
         """Active registered versions, in semver order."""
-        return sorted(
-            (v for v in self.active_versions() if v.registered), key=lambda v: semver_key(v.version)
-        )
+        return sorted(self._active_registered(), key=lambda v: semver_key(v.version))
 
     def stage(self, stage: str) -> Version | None:
         """The version currently in `stage`: the newest active assignment."""
@@ -282,16 +295,14 @@ class Artifact:
         if self._stages is None:
             best: dict[str, tuple[tuple[int, int], Version]] = {}
             for index, version in enumerate(self.versions):
-                if not version.active:
+                if not version.stage_events or not version.active:
                     continue
                 for stage, events in version.stage_events.items():
                     if events[-1].parsed.action is Action.ASSIGN:
                         key = (events[-1].timestamp, index)
                         if stage not in best or key > best[stage][0]:
                             best[stage] = (key, version)
-            names = {s for v in self.versions for s in v.stage_events}
-            ordered = [s for s in STAGES if s in names] + sorted(names - set(STAGES))
-            self._stages = {s: best[s][1] for s in ordered if s in best}
+            self._stages = {s: best[s][1] for s in sorted(best, key=stage_order)}
         return self._stages
 
     def current(self) -> dict[str, Event]:
@@ -305,8 +316,7 @@ class Artifact:
 
     def latest(self) -> Version | None:
         """The highest active registered semver (GTO's `latest`)."""
-        registered = [v for v in self.active_versions() if v.registered]
-        return max(registered, key=lambda v: semver_key(v.version), default=None)
+        return max(self._active_registered(), key=lambda v: semver_key(v.version), default=None)
 
     def find_version(self, version: str) -> Version | None:
         bare = version[1:] if version.startswith("v") else version
