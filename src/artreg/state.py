@@ -10,12 +10,13 @@ needs is read in one `git cat-file --batch` process and parsed with libyaml.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from pathlib import Path
 from typing import Literal
 
 from artreg import dvcyaml, gitrepo
 from artreg.layout import StageDir
-from artreg.model import Artifact, Event, Registry, Version
+from artreg.model import Artifact, Event, Registry, Version, stage_order
 from artreg.tags import Action, parse_tag
 from artreg.tagstream import FOR_EACH_REF_FORMAT as FOR_EACH_REF_FORMAT
 
@@ -29,13 +30,8 @@ def parse_for_each_ref(output: str) -> list[Event]:
     counts them for the next counter while ignoring them for the registry state. Messages are
     read only for the events a command asks about (`Event.folder`).
     """
-    return _parse_records(output.split("\x1e"))
-
-
-def _parse_records(records: Iterable[str]) -> list[Event]:
-    """The events of whole records of `parse_for_each_ref`'s input (split at `%1e`)."""
     events: list[Event] = []
-    for chunk in records:
+    for chunk in output.split("\x1e"):
         fields = chunk.split("\x00")
         if len(fields) < 8:
             continue
@@ -79,7 +75,7 @@ def resolve_folders(root: Path, events: Iterable[Event]) -> None:
 
 def replay_order(events: Iterable[Event]) -> list[Event]:
     """The events the state is folded from, in folding order: annotated only, oldest first."""
-    return sorted((e for e in events if e.annotated), key=lambda e: e.timestamp)
+    return sorted((e for e in events if e.annotated), key=attrgetter("timestamp"))
 
 
 class Folding:
@@ -101,9 +97,11 @@ class Folding:
         artifact.events.append(event)
         if parsed.action in (Action.REGISTER, Action.DEREGISTER):
             assert parsed.version is not None
-            artifact._stages = None  # which versions are active changed: every stage may move
             version = _find_or_add(artifact, self._by_key, parsed.version, event.commit, True)
+            was_active = version.active
             version.direct.append(event)
+            if version.stage_events and version.active != was_active:
+                artifact._stages = None  # a version holding stages came or went: recompute
             self._registered_at[(parsed.name, event.commit)] = version
         elif parsed.action in (Action.ASSIGN, Action.UNASSIGN):
             assert parsed.stage is not None
@@ -118,23 +116,28 @@ class Folding:
 
 def _update_stages(artifact: Artifact, version: Version, event: Event) -> None:
     """Keep `artifact.stages()` current after a stage event, without the pass over every
-    version (history asks for the stages after every event: that pass made it quadratic).
+    version (history asks for the stages after every event: that pass made it quadratic; a
+    listing asks once per name, but of thousands of versions).
 
-    Only the two cases whose answer is certain are handled here; anything else (a stage not
-    resolved yet, a tie in time, the holder unassigned) drops the cache for a full pass.
+    Only the cases whose answer is certain are handled here; anything else (a tie in time,
+    the holder unassigned) drops the cache for a full pass.
     """
     stages, stage = artifact._stages, event.parsed.stage
     assert stage is not None
-    if stages is None or stage not in stages:
-        artifact._stages = None
-        return
-    holder = stages[stage]
+    if stages is None:
+        return  # dropped already: the next `stages()` makes the full pass
+    holder = stages.get(stage)
     if event.parsed.action is Action.ASSIGN:
+        if not version.active:
+            return  # an inactive version holds nothing: no change
+        if holder is None:
+            # No active assignment of the stage existed, so this one is the newest.
+            stages[stage] = version
+            artifact._stages = dict(sorted(stages.items(), key=lambda item: stage_order(item[0])))
+            return
         # The newest active assignment wins (events come oldest first); the holder's
         # assignment being older, this one is newer than every other candidate too.
         held_since = holder.assigned_since(stage)
-        if not version.active:
-            return  # an inactive version holds nothing: no change
         if holder is version or (held_since is not None and held_since < event.timestamp):
             stages[stage] = version
             return
@@ -161,7 +164,7 @@ def _find_or_add(
     key = (artifact.name, version, commit)
     found = by_key.get(key)
     if found is None:
-        found = by_key[key] = Version(artifact.name, version, commit, registered=registered)
+        found = by_key[key] = Version(artifact.name, version, commit, registered)
         artifact.versions.append(found)
     return found
 
@@ -178,14 +181,10 @@ def load(root: Path, names: Sequence[str] | None = None, folders: Folders = "cur
     `folders` says whose folders are needed: the tags behind the current stages (what listing
     and resolving need), every promoting tag (verification, review, lineage), or none.
     """
-    # Parsed piece by piece as git writes: the parse overlaps git's reading of the tags.
-    events: list[Event] = []
-    rest = ""
-    for piece in gitrepo.for_each_ref_pieces(root, FOR_EACH_REF_FORMAT, names):
-        records = (rest + piece).split("\x1e")
-        rest = records.pop()  # the last record may go on in the next piece
-        events += _parse_records(records)
-    events += _parse_records([rest])
+    # Git prints nothing until it has read every tag: time to load the YAML parser, in case
+    # the tags turn out to be another tool's.
+    output = gitrepo.for_each_ref(root, FOR_EACH_REF_FORMAT, names, while_waiting=dvcyaml.prepare)
+    events = parse_for_each_ref(output)
     registry = fold(events, partial=bool(names))
     complete(root, registry, folders)
     return registry
