@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 from artreg.errors import InputError, NotFoundError
 from artreg.layout import StageDir
 from artreg.tags import (
+    ASSIGN,
+    REGISTER,
     STAGES,
     Action,
     TagName,
@@ -232,19 +234,19 @@ class Version:
     @property
     def active(self) -> bool:
         if self.direct:
-            return self.direct[-1].parsed.action is Action.REGISTER
+            return self.direct[-1].parsed.action is REGISTER
         return bool(self.stage_events)
 
     def assigned_since(self, stage: str) -> int | None:
         """Time of the stage's latest assignment, if the stage is currently assigned here."""
         events = self.stage_events.get(stage)
-        if not events or events[-1].parsed.action is not Action.ASSIGN:
+        if not events or events[-1].parsed.action is not ASSIGN:
             return None
         return events[-1].timestamp
 
     def assignment(self, stage: str) -> Event | None:
         events = self.stage_events.get(stage)
-        return events[-1] if events and events[-1].parsed.action is Action.ASSIGN else None
+        return events[-1] if events and events[-1].parsed.action is ASSIGN else None
 
     @property
     def label(self) -> str:
@@ -298,7 +300,7 @@ class Artifact:
                 if not version.stage_events or not version.active:
                     continue
                 for stage, events in version.stage_events.items():
-                    if events[-1].parsed.action is Action.ASSIGN:
+                    if events[-1].parsed.action is ASSIGN:
                         key = (events[-1].timestamp, index)
                         if stage not in best or key > best[stage][0]:
                             best[stage] = (key, version)

@@ -17,7 +17,7 @@ from typing import Literal
 from artreg import dvcyaml, gitrepo
 from artreg.layout import StageDir
 from artreg.model import Artifact, Event, Registry, Version, stage_order
-from artreg.tags import Action, parse_tag
+from artreg.tags import ASSIGN, STAGE_ACTIONS, VERSION_ACTIONS, parse_tag
 from artreg.tagstream import FOR_EACH_REF_FORMAT as FOR_EACH_REF_FORMAT
 
 Folders = Literal["current", "all", "none"]
@@ -95,7 +95,7 @@ class Folding:
         if artifact is None:
             artifact = self.registry.artifacts[parsed.name] = Artifact(parsed.name)
         artifact.events.append(event)
-        if parsed.action in (Action.REGISTER, Action.DEREGISTER):
+        if parsed.action in VERSION_ACTIONS:
             assert parsed.version is not None
             version = _find_or_add(artifact, self._by_key, parsed.version, event.commit, True)
             was_active = version.active
@@ -103,7 +103,7 @@ class Folding:
             if version.stage_events and version.active != was_active:
                 artifact._stages = None  # a version holding stages came or went: recompute
             self._registered_at[(parsed.name, event.commit)] = version
-        elif parsed.action in (Action.ASSIGN, Action.UNASSIGN):
+        elif parsed.action in STAGE_ACTIONS:
             assert parsed.stage is not None
             # A stage tag belongs to the version registered at its commit, else to the commit.
             version = self._registered_at.get((parsed.name, event.commit)) or _find_or_add(
@@ -127,7 +127,7 @@ def _update_stages(artifact: Artifact, version: Version, event: Event) -> None:
     if stages is None:
         return  # dropped already: the next `stages()` makes the full pass
     holder = stages.get(stage)
-    if event.parsed.action is Action.ASSIGN:
+    if event.parsed.action is ASSIGN:
         if not version.active:
             return  # an inactive version holds nothing: no change
         if holder is None:

@@ -166,6 +166,19 @@ class Action(str, Enum):
     CREATE = "create"  # name@created
 
 
+# Python 3.11 looks an enum member up through a descriptor (85 ns, against 5 ns for a module
+# name), and the read model asks a tag's action some 30,000 times at 10,000 tags: its hot paths
+# use these sets and names.
+VERSION_ACTIONS = frozenset({Action.REGISTER, Action.DEREGISTER})
+STAGE_ACTIONS = frozenset({Action.ASSIGN, Action.UNASSIGN})
+ASSIGN, UNASSIGN, REGISTER, DEREGISTER = (
+    Action.ASSIGN,
+    Action.UNASSIGN,
+    Action.REGISTER,
+    Action.DEREGISTER,
+)
+
+
 class TagName(NamedTuple):
     """A parsed registry tag name (a named tuple: the read model parses one per tag, and a
     tuple is built in half the time of a frozen dataclass)."""
@@ -209,11 +222,9 @@ def parse_tag(tag: str) -> TagName | None:
     )
     number = int(counter) if counter is not None else None
     if stage:
-        return TagName(name, Action.UNASSIGN if cancel else Action.ASSIGN, stage, None, number)
+        return TagName(name, UNASSIGN if cancel else ASSIGN, stage, None, number)
     if version:
-        return TagName(
-            name, Action.DEREGISTER if cancel else Action.REGISTER, None, version, number
-        )
+        return TagName(name, DEREGISTER if cancel else REGISTER, None, version, number)
     if deprecated:
         return TagName(name, Action.DEPRECATE, None, None, number)
     return TagName(name, Action.CREATE, None, None, number)
