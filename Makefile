@@ -30,8 +30,16 @@ demo: $(STAMP)
 install-check:
 	bash scripts/install_check.sh
 
-bench: $(STAMP)
+# MLflow lives in its own environment, used only by the benchmarks (pair 14): its dependencies
+# never meet artreg's.
+MLFLOW_VENV := benchmarks/.venv-mlflow
+$(MLFLOW_VENV)/.installed: benchmarks/mlflow.lock
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r benchmarks/mlflow.lock
+	touch $@
+
+bench: $(STAMP) $(MLFLOW_VENV)/.installed
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(MLFLOW_VENV) .pytest_cache .ruff_cache

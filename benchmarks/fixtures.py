@@ -84,6 +84,15 @@ def artreg_init(path: Path, env: Mapping[str, str], remote: str | None = None) -
     return path
 
 
+def serve_bare(root: Path, target: Path, env: Mapping[str, str]) -> Path:
+    """A bare copy of a registry with partial-clone filters allowed (as GitHub and GitLab do)."""
+    remove(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sh(["git", "clone", "--bare", "--quiet", root, target], target.parent, env)
+    sh(["git", "-C", target, "config", "uploadpack.allowFilter", "true"], target.parent, env)
+    return target
+
+
 def remove(path: Path) -> None:
     """Delete a folder (DVC cache objects are read-only, which rmtree handles as root anyway)."""
     if path.exists():

@@ -25,7 +25,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -34,7 +34,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fixtures
+import mlflow_pairs
 from fixtures import ARTREG, DVC, GTO, MiB, artreg_init, remove, sh
+from report import Report, Row, log, ratio_row
 from timing import Measurement, Stats, alternate, fmt_bytes, fmt_seconds, run, run_steps
 
 from artreg.tagstream import FOR_EACH_REF_FORMAT
@@ -57,6 +59,7 @@ PAIRS = (
     "warm",
     "site",
     "folders",
+    "mlflow",
 )
 EXAMPLES = HERE.parent / "examples"
 
@@ -94,6 +97,10 @@ class Sizes:
     folder_bytes: int = 4 * GiB  # pair 13: a model folder released and verified
     folder_shards: int = 4
     folder_runs: int = 3
+    mlflow_bytes: int = GiB  # pair 14: the model released and consumed by artreg and MLflow
+    mlflow_runs: int = 5  # release rows swing with this disk: paired ratios over 5 runs
+    mlflow_names: int = 100
+    mlflow_versions: int = 20
 
 
 FULL = Sizes()
@@ -126,58 +133,11 @@ QUICK = Sizes(
     consumer_warm_bytes=8 * MiB,
     folder_bytes=8 * MiB,
     folder_runs=1,
+    mlflow_bytes=8 * MiB,
+    mlflow_runs=2,
+    mlflow_names=4,
+    mlflow_versions=5,
 )
-
-
-@dataclass
-class Row:
-    """One line of the summary table: artreg (A) against a baseline (B)."""
-
-    pair: str  # "1", "2", "4a", ...
-    what: str
-    a: Stats
-    b: Stats
-    ratio: float
-    ratio_kind: str  # how the ratio is computed, e.g. "speed-up (gto ÷ artreg)"
-    target: str
-    met: bool
-    lower_bound: bool = False  # the ratio is at least this (the baseline hit its time limit)
-    notes: list[str] = field(default_factory=list)
-
-    def ratio_text(self) -> str:
-        return f"{'≥ ' if self.lower_bound else ''}{self.ratio:.2f}×"
-
-
-@dataclass
-class Report:
-    mode: str
-    sizes: Sizes
-    rows: list[Row] = field(default_factory=list)
-    sections: list[str] = field(default_factory=list)  # markdown, one per pair
-    failures: list[str] = field(default_factory=list)
-
-
-def log(text: str) -> None:
-    print(text, flush=True)
-
-
-def speedup(a: Stats, b: Stats) -> float:
-    return b.median / a.median
-
-
-def ratio_row(
-    pair: str,
-    what: str,
-    a: Stats,
-    b: Stats,
-    *,
-    kind: str,
-    target: str,
-    check: Callable[[float], bool],
-) -> Row:
-    """A row whose ratio is `b ÷ a` for speed-ups and `a ÷ b` for time ratios (by `kind`)."""
-    ratio = speedup(a, b) if kind.startswith(("speed-up", "throughput")) else a.median / b.median
-    return Row(pair, what, a, b, ratio, kind, target, check(ratio), lower_bound=b.lower_bound)
 
 
 # --- pairs 1 and 2: reading a registry of many tags -------------------------------------------
@@ -1156,15 +1116,6 @@ print(f"{t2 - t1:.6f} {t1 - t0:.6f} {path}")
 """
 
 
-def _serve(root: Path, target: Path, env: dict[str, str]) -> Path:
-    """A bare copy of a registry with partial-clone filters allowed (as GitHub and GitLab do)."""
-    remove(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    sh(["git", "clone", "--bare", "--quiet", root, target], target.parent, env)
-    sh(["git", "-C", target, "config", "uploadpack.allowFilter", "true"], target.parent, env)
-    return target
-
-
 def _pack_bytes(repo: Path) -> int:
     return sum(p.stat().st_size for p in (repo / "objects" / "pack").glob("*.pack"))
 
@@ -1188,7 +1139,7 @@ def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
     want = hashlib.sha256(model.read_bytes()).hexdigest()
     remove(model.parent)
     sh([DVC, "push", "--quiet"], reg.root, env)
-    bare = _serve(reg.root, work / "srv" / "registry.git", env)
+    bare = fixtures.serve_bare(reg.root, work / "srv" / "registry.git", env)
     url = bare.as_uri()
     full = work / "full-clone.git"
     sh(["git", "clone", "--mirror", "--no-local", "--quiet", url, full], work, env)
@@ -1275,7 +1226,7 @@ def bench_consumer_warm(report: Report, work: Path, env: dict[str, str]) -> None
     sh([sys.executable, "-c", RELEASE_FILE, root, "big", model, "1.0.0"], root, env)
     remove(model.parent)
     sh([DVC, "push", "--quiet"], root, env)
-    big_url = _serve(root, work / "srv" / "big.git", env).as_uri()
+    big_url = fixtures.serve_bare(root, work / "srv" / "big.git", env).as_uri()
     cenv = {**env, "ARTREG_CACHE": str(work / "big-cache")}
     sh([ARTREG, "resolve", "big", "--repo", big_url], work, cenv)  # the cold fetch, untimed
     lock = work / "service" / "artreg.lock"
@@ -1777,6 +1728,7 @@ def main(argv: list[str] | None = None) -> int:
             gto_runs=args.runs,
             push_runs=args.runs,
             folder_runs=args.runs,
+            mlflow_runs=args.runs,
         )
     if args.gto_timeout:
         sizes = replace(sizes, gto_timeout=args.gto_timeout)
@@ -1821,6 +1773,8 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("warm", lambda: bench_consumer_warm(report, work, env)))
     if "folders" in only:
         steps.append(("folders", lambda: bench_folders(report, work, env)))
+    if "mlflow" in only:
+        steps.append(("mlflow", lambda: mlflow_pairs.bench_mlflow(report, work, env)))
     try:
         for label, step in steps:
             t1 = time.perf_counter()
