@@ -1706,6 +1706,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", action="append", choices=PAIRS, help="run only this pair (repeatable)"
     )
+    parser.add_argument(
+        "--skip", action="append", choices=PAIRS, default=[], help="leave this pair out"
+    )
     parser.add_argument("--runs", type=int, help="timed runs per side (overrides every default)")
     parser.add_argument(
         "--out", type=Path, default=HERE / "RESULTS.md", help="where to write the results"
@@ -1732,7 +1735,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.gto_timeout:
         sizes = replace(sizes, gto_timeout=args.gto_timeout)
-    only = set(args.only or PAIRS)
+    only = set(args.only or PAIRS) - set(args.skip)
     report = Report("quick" if args.quick else "full", sizes)
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
