@@ -1146,17 +1146,11 @@ def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bo
 
     Example: artreg tag --push
     """
-    from artreg.features.review import tag_merged
+    from artreg.features.review import tag_merged_report
 
     root = _root(repo_path)
-    created = tag_merged(root, push=push, remote=remote, wait=wait)
-    Output(as_json).emit(
-        *render.written(
-            root,
-            {"created": created},
-            "\n".join(created) if created else "every promotion is tagged already",
-        )
-    )
+    tagged = tag_merged_report(root, push=push, remote=remote, wait=wait)
+    Output(as_json).emit(*render.written(root, tagged.as_dict(), render.tagged(tagged)))
 
 
 @main.command()

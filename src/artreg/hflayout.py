@@ -168,6 +168,27 @@ def check_index(path: str, document: Any, files: Collection[str], where: str) ->
     return WeightIndex(path, sorted(beside), len(weight_map))
 
 
+def check_index_tensors(
+    index: WeightIndex, document: Any, held: Mapping[str, Collection[str]], where: str
+) -> None:
+    """Every tensor the index's weight_map assigns to a shard is in that shard: `held` maps a
+    shard (as `index.shards` names it) to the tensor names its header lists. A shard missing
+    from `held` (not safetensors: its header was not read) is not checked."""
+    weight_map = document["weight_map"]
+    folder = PurePosixPath(index.path).parent
+    for tensor, shard in weight_map.items():
+        rel = shard if str(folder) == "." else str(folder / shard)
+        names = held.get(rel)
+        if names is not None and tensor not in names:
+            raise InputError(
+                f"{where}/{index.path}: /weight_map/{tensor} names {shard}, and {shard} holds "
+                f"no tensor {tensor!r} (its header lists {len(names)}: "
+                f"{', '.join(sorted(names)[:3])}{', ...' if len(names) > 3 else ''})",
+                hint="the index and the shards come from different saves; save the model "
+                "again, or correct the index",
+            )
+
+
 def scan(files: Collection[str], indexes: Mapping[str, Any], where: str) -> FolderLayout:
     """The layout of a folder holding `files` (relative paths); `indexes` are the parsed
     documents of its weight indexes (those `is_index` names). Refuses an inconsistent index or

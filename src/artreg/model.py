@@ -570,6 +570,9 @@ class Metadata:
     params_commit: str | None = None  # the commit whose params.yaml the gates came from
     signature: dict[str, Any] | None = None  # model.sig: kind, key fingerprint, signed files
     requires: tuple[Requirement, ...] = ()  # other artifacts' versions this one needs
+    # `--allow-non-monotonic`, recorded so that `artreg tag` (after a merge) and a rebased
+    # `--push` honour it as the direct promotion did
+    allow_non_monotonic: bool = False
     schema_version: int = 1
 
     @property
@@ -611,6 +614,7 @@ class Metadata:
             "deployment": self.deployment,
             "signature": self.signature,
             "requires": [r.to_json() for r in self.requires] if self.requires else None,
+            "allow_non_monotonic": True if self.allow_non_monotonic else None,
         }
         return _without_none(data)
 
@@ -663,6 +667,7 @@ class Metadata:
             params_commit=(data.get("gates") or {}).get("params_commit"),
             signature=data.get("signature"),
             requires=tuple(Requirement.from_json(r) for r in data.get("requires") or ()),
+            allow_non_monotonic=data.get("allow_non_monotonic") is True,
             schema_version=data.get("schema_version", 1),
         )
 

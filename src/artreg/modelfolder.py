@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artreg import hflayout
 from artreg.errors import InputError, IntegrityError
@@ -24,6 +24,9 @@ from artreg.hflayout import FolderLayout
 from artreg.layout import MODEL_DIR
 from artreg.model import ModelFile
 from artreg.stagefolder import StageBuilder
+
+if TYPE_CHECKING:
+    from artreg.formats import FormatInfo
 
 SHA256_FILE = f"{MODEL_DIR}.sha256"
 
@@ -46,19 +49,41 @@ def read_layout(files: Mapping[str, Path], where: str) -> FolderLayout:
         if hflayout.is_index(rel)
     }
     layout = hflayout.scan(list(files), indexes, where)
-    for rel in layout.weights:
-        check_weights(files[rel], f"{where}/{rel}")
+    found = {rel: check_weights(files[rel], f"{where}/{rel}") for rel in layout.weights}
+    _check_index_tensors(files, indexes, layout, found, where)
     return layout
 
 
-def check_weights(path: Path, shown: str) -> None:
+def _check_index_tensors(
+    files: Mapping[str, Path],
+    indexes: Mapping[str, Any],
+    layout: FolderLayout,
+    found: Mapping[str, FormatInfo],
+    where: str,
+) -> None:
+    """Each index's tensors against the headers of its safetensors shards, so that a tensor
+    the index promises is missed now, not when a service loads the model."""
+    from artreg.formats import SAFETENSORS, check_safetensors
+
+    shards = {
+        s
+        for index in layout.indexes
+        for s in index.shards
+        if s in found and found[s].name == SAFETENSORS
+    }
+    held = {s: {t.name for t in check_safetensors(files[s]).tensors} for s in sorted(shards)}
+    for index in layout.indexes:
+        hflayout.check_index_tensors(index, indexes[index.path], held, where)
+
+
+def check_weights(path: Path, shown: str) -> FormatInfo:
     """One weight file of a folder, checked by its content (formats.detect: a safetensors
     header consistent with the file's size, ONNX, GGUF, a weights-only PyTorch checkpoint);
     the refusal names the file as the folder has it, not a DVC cache object."""
     from artreg.formats import detect
 
     try:
-        detect(path)
+        return detect(path)
     except InputError as exc:
         if path.name == PurePosixPath(shown).name:
             raise

@@ -353,6 +353,34 @@ class _Replay:
                 "release a new version",
             )
 
+    def _check_version_order(self, remote: str, commit: str) -> None:
+        """The direct promotion's version-order rule again, against what the remote holds now:
+        a release that another one above it overtook is refused (exit 2), unless it was made
+        with --allow-non-monotonic (its metadata.json records that)."""
+        from artreg import versionorder
+
+        version = next((v for a, _, v in self.actions if a is Action.REGISTER and v), None)
+        if version is None:
+            return
+        registry = state.load(self.root, [self.entry.name], folders="none")
+        latest = versionorder.latest_above(
+            version, versionorder.released(registry, self.entry.name)
+        )
+        metadata = gitrepo.json_at(self.root, commit, f"{self.entry.relpath}/metadata.json")
+        if latest is None or versionorder.allowed(metadata):
+            return
+        by = next(
+            (v.commit for v in registry.artifacts[self.entry.name].versions if v.version == latest),
+            "",
+        )
+        raise ConflictError(
+            f"push to {remote} was rejected, so this promotion was undone locally: "
+            f"{self.entry.name} v{latest} was released on {remote} meanwhile (commit {by[:12]}), "
+            f"and {version} is lower than that latest release",
+            hint=f"fetch it (`git pull --tags {remote}`) and release a version above v{latest}, "
+            f"or pass {versionorder.FLAG} for a patch of an old line",
+        )
+
     def _rebase(self, remote: str, branch: str, names: list[str]) -> tuple[str, list[str]]:
         """Move this promotion onto the remote branch as it is now: the same folder, dvc.yaml and
         registry.json regenerated, the counter renumbered by GTO's rule, the checks re-run."""
@@ -376,6 +404,7 @@ class _Replay:
                 hint=f"promoted folders are never overwritten; `git pull --tags {remote}` and "
                 "choose another id or version",
             )
+        self._check_version_order(remote, old_commit)
         if txn.old_head and not gitrepo.is_ancestor(root, txn.old_head, base):
             raise PushRejected(
                 f"push to {remote} was rejected and {remote}/{branch} does not contain this "

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         TrainingCode,
     )
     from artreg.features.retention import Applied, Plan
-    from artreg.features.review import PromotionSummary
+    from artreg.features.review import PromotionSummary, Tagged
     from artreg.features.site import Built
     from artreg.integrity import Report
     from artreg.publish import Published
@@ -92,6 +92,12 @@ def _tags_text(result: Published) -> str:
     if result.branch:
         return f"on branch {result.branch} (tags after the merge: `artreg tag`)"
     return f"tags {', '.join(result.tags)}"
+
+
+def tagged(result: Tagged) -> str:
+    """`artreg tag`: the tags made, then each merged release production was not moved to."""
+    lines = result.created or ["every promotion is tagged already"]
+    return "\n".join([*lines, *(f"note: {h.text}" for h in result.held_back)])
 
 
 def registered(result: Published) -> str:

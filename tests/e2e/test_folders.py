@@ -183,6 +183,37 @@ def test_an_index_naming_a_missing_shard_is_refused_and_nothing_changes(
     assert snapshot(registry) == before
 
 
+def test_an_index_naming_a_tensor_its_shard_lacks_is_refused_and_nothing_changes(
+    registry: Path, tmp_path: Path, cli
+) -> None:
+    # The index maps layer1.bias to the second shard, whose header holds only layer1.weight
+    # (a shard from another save): a loader would fail only when the service loads the model.
+    checkpoints = tmp_path / "training" / "checkpoints"
+    source = write_hf_folder(checkpoints / "hf_model")
+    shard = "model-00002-of-00002.safetensors"
+    tiny_safetensors(source / shard, 7, {"layer1.weight": (8, 8)})
+    register_raw(registry, "tiny", "s1", checkpoints)  # raw keeps what training wrote
+    before = snapshot(registry)
+    expected = (
+        f"model.safetensors.index.json: /weight_map/layer1.bias names {shard}, "
+        f"and {shard} holds no tensor 'layer1.bias'"
+    )
+
+    val = cli(
+        "promote", "tiny", "s1", "--to", "validated", "--checkpoint", "hf_model",
+        "--results", RESULTS, cwd=registry,
+    )  # fmt: skip
+    assert val.exit_code == 2, val.stderr
+    assert f"artifacts/raw/tiny/s1/checkpoints/hf_model/{expected}" in val.stderr
+    assert snapshot(registry) == before
+
+    rel = cli("release", "tiny", str(source), "--version", "1.0.0", *RELEASE_ARGS, cwd=registry)
+    assert rel.exit_code == 2, rel.stderr
+    assert f"{source}/{expected}" in rel.stderr
+    assert "fix: the index and the shards come from different saves" in rel.stderr
+    assert snapshot(registry) == before
+
+
 def test_release_cli_registers_a_folder_and_a_single_file(
     registry: Path, tmp_path: Path, cli
 ) -> None:

@@ -186,3 +186,135 @@ def test_a_second_branch_releasing_the_same_version_fails_its_check_naming_the_f
     tagged = git(second, "rev-parse", "gamma@v1.0.0^{commit}").strip()
     assert f"gamma@v1.0.0 was already released by commit {tagged[:12]}" in check.stderr
     assert git(maintainer, "rev-parse", "HEAD~1").strip() == merged  # the tag commit's parent
+
+
+# --- merged releases obey the version order a direct promote obeys ---------------------------
+
+
+@pytest.fixture
+def two_release_branches(
+    registry: Path, bare_origin: Path, checkpoint_dir: Path, tmp_path: Path, cli
+):
+    """origin/main with encoder validated; `make(flags)` pushes release/1.1.0 (with `flags`)
+    and release/1.2.0, both made from that same main by one release manager's clone."""
+    register_raw(registry, "encoder", "s1", checkpoint_dir)
+    promote_to_validated(registry, "encoder", "s1", "best", EXAMPLES / "validation_results.json")
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    git(registry, "push", "--quiet", "origin", "main", "--tags")
+    manager = clone_repo(bare_origin, tmp_path / "manager")
+    run_tool("dvc", "pull", "--quiet", cwd=manager)
+
+    def make(flags: tuple[str, ...] = ()) -> Path:
+        for version, extra in (("1.1.0", flags), ("1.2.0", ())):
+            git(manager, "switch", "--quiet", "main")
+            args = _release("encoder", "s1_best_validated", version)
+            branch = f"release/{version}"
+            made = cli("promote", *args, *extra, "--branch", branch, "--push", cwd=manager)
+            assert made.exit_code == 0, made.stderr
+        return bare_origin
+
+    return make
+
+
+def _production_everywhere(origin: Path, where: Path, cli) -> dict[str, object]:
+    """What production holds as a fresh clone reads it: artreg list and resolve, gto show (the
+    oracle) and `dvc artifacts get`; every answer must agree. Returns the clone's overview."""
+    reader = clone_repo(origin, where)
+    run_tool("dvc", "pull", "--quiet", cwd=reader)
+    verified = cli("verify", "--remote", cwd=reader)
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
+    listed = cli("list", "--json", cwd=reader).json()["encoder"]  # type: ignore[index]
+    resolved = cli("resolve", "encoder", "--json", cwd=reader).json()
+    shown = json.loads(run_tool("gto", "show", "--json", cwd=reader).stdout)["encoder"]
+    versions = json.loads(run_tool("gto", "show", "encoder", "--json", cwd=reader).stdout)
+    history = cli("history", "encoder", "--stage", "production", "--json", cwd=reader).json()
+    out = where.parent / f"{where.name}-production.pt"
+    got = run_tool(
+        "dvc", "artifacts", "get", str(reader), "encoder", "--stage", "production",
+        "-o", str(out), cwd=where.parent, check=False,
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    production = listed["stages"]["production"]["version"]
+    assert resolved["version"] == production.removeprefix("v")  # type: ignore[index]
+    assert shown["stage"]["production"] == production
+    assert shown["version"] == listed["latest"] == "v1.2.0"
+    registered = {v["version"] for v in versions if v["version"].startswith("v")}
+    assert registered == {"v1.1.0", "v1.2.0"}  # the lower release is registered all the same
+    folder = reader / "artifacts/production/encoder" / production
+    assert out.read_bytes() == (folder / "model.pt").read_bytes()
+    return {"production": production, "history": history, "reader": reader}
+
+
+@pytest.mark.parametrize(
+    ("how", "tag_each", "as_json"),
+    [("merge", False, True), ("squash", True, False), ("rebase", False, False)],
+)
+def test_a_lower_release_merged_after_a_higher_one_is_registered_but_not_put_in_production(
+    how: str, tag_each: bool, as_json: bool, two_release_branches, tmp_path: Path, cli
+) -> None:
+    origin = two_release_branches()
+    maintainer = clone_repo(origin, tmp_path / "maintainer")
+    _merge(maintainer, "release/1.2.0", how)
+    if tag_each:
+        first = cli("tag", "--push", cwd=maintainer)
+        assert first.exit_code == 0, first.stderr
+    _merge(maintainer, "release/1.1.0", how)
+
+    tagged = cli("tag", "--push", *(["--json"] if as_json else []), cwd=maintainer)
+
+    assert tagged.exit_code == 0, tagged.stderr
+    note = (
+        "encoder@v1.1.0 registered, but production left on v1.2.0: 1.1.0 is lower than the "
+        "latest release v1.2.0, and the promotion of artifacts/production/encoder/v1.1.0 did "
+        "not record --allow-non-monotonic"
+    )
+    if as_json:
+        report = tagged.json()
+        assert report["created"] == [  # type: ignore[index]
+            "encoder@v1.2.0", "encoder#production#3", "encoder@v1.1.0",
+        ]  # fmt: skip
+        (held,) = report["held_back"]  # type: ignore[index]
+        assert (held["version"], held["latest"], held["production"]) == ("1.1.0", "1.2.0", "1.2.0")
+        assert held["reason"].startswith(note)
+    else:
+        assert tagged.stdout.splitlines()[1:] == [
+            *([] if tag_each else ["encoder@v1.2.0", "encoder#production#3"]),
+            "encoder@v1.1.0",
+            f"note: {note} (a direct promote would have refused it)",
+        ]
+    assert git(maintainer, "tag", "--list", "encoder#production#*").split() == [
+        "encoder#production#3"
+    ]
+
+    seen = _production_everywhere(origin, tmp_path / "reader", cli)
+    assert seen["production"] == "v1.2.0"
+    (interval,) = seen["history"]  # type: ignore[misc]
+    assert (interval["label"], interval["end"], interval["end_reason"]) == ("v1.2.0", None, None)
+    registered = cli("resolve", "encoder@v1.1.0", "--json", cwd=seen["reader"]).json()  # type: ignore[arg-type]
+    assert registered["folder"] == "artifacts/production/encoder/v1.1.0"  # type: ignore[index]
+    assert cli("tag", "--json", cwd=maintainer).json() == {  # idempotent, and nothing to say
+        "registry": str(maintainer), "created": [], "held_back": [],
+    }  # fmt: skip
+
+
+def test_a_lower_release_made_with_allow_non_monotonic_takes_production_when_merged_last(
+    two_release_branches, tmp_path: Path, cli
+) -> None:
+    origin = two_release_branches(("--allow-non-monotonic",))
+    maintainer = clone_repo(origin, tmp_path / "maintainer")
+    _merge(maintainer, "release/1.2.0", "squash")
+    _merge(maintainer, "release/1.1.0", "merge")
+
+    tagged = cli("tag", "--push", "--json", cwd=maintainer)
+
+    assert tagged.exit_code == 0, tagged.stderr
+    assert tagged.json()["created"] == [  # type: ignore[index]
+        "encoder@v1.2.0", "encoder#production#3", "encoder@v1.1.0", "encoder#production#4",
+    ]  # fmt: skip
+    assert tagged.json()["held_back"] == []  # type: ignore[index]
+    seen = _production_everywhere(origin, tmp_path / "reader", cli)
+    assert seen["production"] == "v1.1.0"  # as a direct promote with the flag does
+    ended, current = seen["history"]  # type: ignore[misc]
+    assert (ended["label"], ended["ended"], current["label"]) == (
+        "v1.2.0", "replaced by v1.1.0", "v1.1.0",
+    )  # fmt: skip

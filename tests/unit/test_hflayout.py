@@ -8,6 +8,7 @@ import pytest
 from artreg.errors import InputError
 from artreg.hflayout import (
     check_index,
+    check_index_tensors,
     is_index,
     rewrite_index,
     safetensors_index_name,
@@ -105,3 +106,15 @@ def test_rewriting_an_index_renames_only_its_shards() -> None:
         "weight_map": {"a": "m-1.safetensors", "b": "p-2.bin"},
     }
     assert doc["weight_map"]["a"] == "p-1.bin"  # the input is left as it was
+
+
+def test_a_tensor_the_index_maps_to_a_shard_that_lacks_it_is_refused_naming_all_three() -> None:
+    index = check_index(INDEX, DOC, FOLDER, "snap")
+    check_index_tensors(index, DOC, {SHARDS[0]: {"a"}, SHARDS[1]: {"b", "c"}}, "snap")
+    with pytest.raises(InputError) as caught:
+        check_index_tensors(index, DOC, {SHARDS[0]: {"a"}, SHARDS[1]: {"c"}}, "snap")
+    assert caught.value.message.startswith(
+        f"snap/{INDEX}: /weight_map/b names {SHARDS[1]}, and {SHARDS[1]} holds no tensor 'b'"
+    )
+    # A shard whose header was not read (not safetensors) is left to its own check.
+    check_index_tensors(index, DOC, {SHARDS[0]: {"a"}}, "snap")

@@ -46,6 +46,7 @@ from artreg.requirements import closure, declared, unmet
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, is_semver, semver_key, validate_id, validate_semver
 from artreg.values import plain_input
+from artreg.versionorder import latest_above
 
 if TYPE_CHECKING:
     from artreg.signing import SignaturePlan, SigningKey
@@ -130,9 +131,10 @@ def check_new_version(
             f"{name} v{version} is released already",
             hint="choose a new version; releases are immutable",
         )
-    if released and not allow_non_monotonic and semver_key(version) < semver_key(released[-1]):
+    latest = latest_above(version, released)
+    if latest and not allow_non_monotonic:
         raise InputError(
-            f"version {version} is lower than the latest release v{released[-1]} of {name}",
+            f"version {version} is lower than the latest release v{latest} of {name}",
             hint="choose a higher version, or pass --allow-non-monotonic "
             "(allow_non_monotonic=True) for a patch of an old line",
         )
@@ -166,6 +168,7 @@ class ReleaseChecks:
     params_commit: str | None
     approval: Approval
     requires: tuple[Requirement, ...] = ()
+    allow_non_monotonic: bool = False  # recorded in metadata.json: `artreg tag` honours it
 
 
 def _check_requirements(
@@ -264,6 +267,7 @@ def check_release(
         params_commit=settings.commit,
         approval=Approval(who or f"not required ({settings.source})", now_iso()),
         requires=requires,
+        allow_non_monotonic=allow_non_monotonic,
     )
 
 
@@ -432,6 +436,7 @@ def promote_to_production(
             notes=notes,
             deployment=deploy,
             requires=checks.requires,
+            allow_non_monotonic=checks.allow_non_monotonic,
         )
         return _release(
             root,
@@ -645,6 +650,7 @@ def _release_ready(
         security_review=checks.security_review,
         notes=notes,
         requires=checks.requires,
+        allow_non_monotonic=checks.allow_non_monotonic,
     )
     kind = "folder " if model.layout else ""
     return _release(

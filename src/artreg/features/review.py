@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg import dvcyaml, gitrepo, index, state
+from artreg import dvcyaml, gitrepo, index, state, versionorder
 from artreg.errors import ArtregError, ConflictError, PushRejected, VerificationFailed
 from artreg.faults import point
 from artreg.features.fetch import resolve
@@ -50,19 +50,54 @@ class PendingPromotion:
 
 
 def untagged_promotions(root: Path, registry: Registry | None = None) -> list[PendingPromotion]:
-    """Stage folders in HEAD that no tag names, oldest first, with the commit that added them."""
+    """Stage folders in HEAD that no tag names, in the order they landed on this branch, with
+    the commit that added them."""
     registry = registry or state.load(root, folders="all")
     tagged = registry.tagged_folders()
     created = creation_commits(root)
     order = {
         sha: i for i, sha in enumerate(reversed(gitrepo.git(root, "rev-list", "HEAD").split()))
     }
+    landed = _landing_order(root)
     pending = [
         PendingPromotion(folder, created[folder.relpath])
         for folder in stage_folders(root)
         if folder.relpath not in tagged and folder.relpath in created
     ]
-    return sorted(pending, key=lambda p: (order.get(p.commit, 0), STAGES.index(p.folder.stage)))
+    return sorted(
+        pending,
+        key=lambda p: (
+            landed.get(p.folder.relpath, len(landed)),
+            order.get(p.commit, 0),
+            STAGES.index(p.folder.stage),
+        ),
+    )
+
+
+def _landing_order(root: Path) -> dict[str, int]:
+    """Folder → when it landed on this branch (0 first): the position of the commit on HEAD's
+    first-parent line that brought it, a merge commit for a merged branch. The order pull
+    requests were merged in, which the order their commits were made in is not."""
+    out = gitrepo.git(
+        root,
+        "log",
+        "--first-parent",
+        "--diff-merges=first-parent",
+        "--reverse",
+        "--diff-filter=A",
+        "--name-only",
+        "--format=commit %H",
+        "--",
+        "artifacts/*/*/*/manifest.json",
+    )
+    landed: dict[str, int] = {}
+    position = -1
+    for line in out.splitlines():
+        if line.startswith("commit "):
+            position += 1
+        elif line.strip():
+            landed.setdefault(line.rsplit("/", 1)[0], position)
+    return landed
 
 
 def _actions(folder: StageDir) -> list[tuple[Action, str | None, str | None]]:
@@ -83,20 +118,93 @@ def _dvc_entry(root: Path, folder: StageDir) -> dict[str, Any]:
     return dvcyaml.entry_for(folder.stage, folder.name, folder.entry, folder.relpath, primary, sha)
 
 
-def _requires(root: Path, folder: StageDir) -> str:
-    """The `requires:` line of a merged promotion's tags, from its committed metadata.json
-    (the tag message is what the registry state reads requirements from)."""
+def _metadata(root: Path, folder: StageDir) -> dict[str, Any] | None:
+    """A merged promotion's committed metadata.json (None: a raw session has none)."""
     path = folder.path(root) / "metadata.json"
     if folder.stage == "raw" or not path.is_file():
-        return ""
-    return requires_line(
-        Metadata.from_json(read_json(path, f"{folder.relpath}/metadata.json")).requires
-    )
+        return None
+    data = read_json(path, f"{folder.relpath}/metadata.json")
+    return data if isinstance(data, dict) else None
+
+
+def _requires(metadata: dict[str, Any] | None) -> str:
+    """The `requires:` line of a merged promotion's tags, from its committed metadata.json
+    (the tag message is what the registry state reads requirements from)."""
+    return requires_line(Metadata.from_json(metadata).requires) if metadata else ""
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """A merged release below the latest one, whose promotion did not record
+    `--allow-non-monotonic`: registered, but production was not moved to it."""
+
+    name: str
+    version: str
+    latest: str  # the latest release, which it is below
+    production: str | None  # what production holds, left as it was
+    folder: str
+
+    @property
+    def text(self) -> str:
+        """What `artreg tag` says of it."""
+        holds = f"v{self.production}" if self.production else "nothing"
+        return (
+            f"{self.name}@v{self.version} registered, but production left on {holds}: "
+            f"{self.version} is lower than the latest release v{self.latest}, and the "
+            f"promotion of {self.folder} did not record {versionorder.FLAG} (a direct "
+            "promote would have refused it)"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "latest": self.latest,
+            "production": self.production,
+            "folder": self.folder,
+            "reason": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """What `artreg tag` did: the tags it made, and the releases it kept out of production."""
+
+    created: list[str]
+    held_back: list[HeldBack]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"created": self.created, "held_back": [h.as_dict() for h in self.held_back]}
 
 
 def tag_merged(
     root: Path, push: bool = False, remote: str = "origin", wait: float = 0.0
 ) -> list[str]:
+    """Create the missing tags of merged promotions (idempotent); optionally push them.
+    Returns the tags made (`tag_merged_report` says which releases production skipped)."""
+    return tag_merged_report(root, push=push, remote=remote, wait=wait).created
+
+
+def _version_order(
+    events: list[Event], folder: StageDir, metadata: dict[str, Any] | None
+) -> HeldBack | None:
+    """The direct promotion's version-order rule, for a merged release: below the latest
+    release, and no `--allow-non-monotonic` recorded, it is registered without production."""
+    if folder.stage != "production":
+        return None
+    version = folder.entry.removeprefix("v")
+    registry = state.fold(events)
+    latest = versionorder.latest_above(version, versionorder.released(registry, folder.name))
+    if latest is None or versionorder.allowed(metadata):
+        return None
+    holder = registry.artifacts[folder.name].stages().get("production")
+    production = holder.version if holder is not None and holder.registered else None
+    return HeldBack(folder.name, version, latest, production, folder.relpath)
+
+
+def tag_merged_report(
+    root: Path, push: bool = False, remote: str = "origin", wait: float = 0.0
+) -> Tagged:
     """Create the missing tags of merged promotions (idempotent); optionally push them.
 
     Promotion branches carry only their folders; for each merged promotion this commits, on the
@@ -105,6 +213,10 @@ def tag_merged(
     transaction like every other writer: the commits are built aside and the tags journaled
     before HEAD moves or a tag is made, so a crash is completed by `artreg recover`, and a
     failure (a rejected push) undoes both.
+
+    A merge obeys the version order as a direct promotion does: a release merged after a newer
+    one is registered, but production stays where it is, unless its promotion recorded
+    `--allow-non-monotonic`.
     """
     from artreg.publish import with_pending
     from artreg.tags import parse_tag
@@ -123,6 +235,7 @@ def tag_merged(
                 problems,
             )
         plan: list[PlannedTag] = []
+        held_back: list[HeldBack] = []
         head = gitrepo.head(root)
         branch = gitrepo.current_branch(root)
         assert head is not None and branch is not None  # actor() refuses a detached HEAD
@@ -133,18 +246,29 @@ def tag_merged(
             folder = pending.folder
             name = folder.name
             counter = next_counter(events, name)
+            metadata = _metadata(root, folder)
+            actions = _actions(folder)
+            held = _version_order(events, folder, metadata)
+            title = f"artreg: tag merged promotion of {name} to {folder.stage}"
+            if held is not None:
+                held_back.append(held)
+                actions = [a for a in actions if a[0] is Action.REGISTER]
+                title = (
+                    f"artreg: register merged release {name} v{held.version} "
+                    f"(below v{held.latest}: production not moved)"
+                )
             message = tag_message(
-                f"artreg: tag merged promotion of {name} to {folder.stage}",
+                title,
                 kind=folder.stage,
                 folder=folder.relpath,
                 by=who,
-                requires=_requires(root, folder),
+                requires=_requires(metadata),
             )
             tags = [
                 format_tag(
                     action, name, stage, version, None if action is Action.REGISTER else counter
                 )
-                for action, stage, version in _actions(folder)
+                for action, stage, version in actions
             ]
             first = next_tag_time(events)
             new_events = []
@@ -201,7 +325,7 @@ def tag_merged(
                     hint=f"`git pull --tags {remote} {branch}` and run `artreg tag --push` again",
                 ) from exc
             point("tag:pushed")
-    return created
+    return Tagged(created, held_back)
 
 
 # --- the reviewer's summary -----------------------------------------------------------------
