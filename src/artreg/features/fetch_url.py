@@ -38,6 +38,7 @@ from artreg.location import normalize_url
 from artreg.tags import validate_name, validate_semver, validate_stage
 
 if TYPE_CHECKING:
+    from artreg import trust_ratchet
     from artreg.dvcrepo import RemoteReader
     from artreg.features.queries import ArtifactSummary
     from artreg.model import Event, Registry
@@ -332,11 +333,12 @@ class RemoteRegistry:
 
     # --- the trust policy: signatures checked before a path is handed out ------------------
 
-    def trust(self, head: str | None) -> tuple[TrustPolicy, str]:
+    def trust(self, head: str | None, accept: bool = False) -> tuple[TrustPolicy, str]:
         """params.yaml's trust policy at the registry's HEAD (`head`; None: offline, the one
         read last), with a digest of it and of the trusted keys' bytes. Read from git only when
-        HEAD moved; the policy and the keys are fetched as blobs, nothing else."""
-        from artreg.trust import TrustPolicy
+        HEAD moved; the policy and the keys are fetched as blobs, nothing else. A policy weaker
+        than the one applied before is refused (trust_ratchet), unless `accept`."""
+        from artreg.trust import NO_PARAMS, TrustPolicy
 
         known = self.trust_record(head)
         if known is not None:
@@ -347,7 +349,7 @@ class RemoteRegistry:
                 f"{self.cache.root}",
                 hint=f"run once online (unset {ENV_OFFLINE})",
             )
-        policy, blobs = TrustPolicy(), {}
+        policy, blobs = TrustPolicy(origin=NO_PARAMS), {}
         if head:
             from artreg.policy import trust_at
 
@@ -366,16 +368,53 @@ class RemoteRegistry:
                 sort_keys=True,
             ).encode()
         ).hexdigest()
-        self.cache.write_json(
-            self.cache.trust_record(self.key),
-            {
-                "head": head,
-                "keys": list(policy.keys),
-                "require_signature": list(policy.require_signature),
-                "digest": digest,
-            },
-        )
+        self._ratchet(policy, blobs, digest, accept)
         return policy, digest
+
+    def _ratchet(
+        self, policy: TrustPolicy, blobs: Mapping[str, bytes], digest: str, accept: bool
+    ) -> None:
+        """Record `policy` as applied, unless it is weaker than the one applied before: that
+        is refused, naming the commit that made it (see trust_ratchet)."""
+        from artreg import trust_ratchet
+
+        record = self.cache.trust_record(self.key)
+        current = trust_ratchet.Applied.of(policy, blobs)
+        previous = trust_ratchet.read_record(record)
+        if not accept and previous is not None and previous.head:
+            changes = trust_ratchet.weakenings(previous, current)
+            if changes:
+                raise trust_ratchet.refusal(
+                    self.url,
+                    previous,
+                    current,
+                    changes,
+                    self._weakening_commit(previous, current),
+                    record,
+                    {"digest": digest},
+                )
+        trust_ratchet.write_record(record, current, {"digest": digest})
+
+    def _weakening_commit(
+        self, previous: trust_ratchet.Applied, current: trust_ratchet.Applied
+    ) -> str | None:
+        """The commit that weakened the policy, found in the registry's history (commits and
+        trees, no blobs but the policy's) fetched into a scratch repository, then removed: the
+        cache's own repository stays shallow."""
+        import shutil
+        import tempfile
+
+        from artreg import gitrepo, trust_ratchet
+
+        scratch_root = self.cache.root / "tmp"
+        scratch_root.mkdir(parents=True, exist_ok=True)
+        scratch = RemoteRegistry(self.url, Cache(Path(tempfile.mkdtemp(dir=scratch_root))))
+        try:
+            gitrepo.init_cache_repo(scratch.repo, self.url)
+            gitrepo.fetch_objects(scratch.repo, self.url, [current.head], filter_spec="blob:none")
+            return trust_ratchet.weakening_commit(scratch.repo, previous, current, scratch.files_of)
+        finally:
+            shutil.rmtree(scratch.cache.root, ignore_errors=True)
 
     def trust_record(self, head: str | None) -> tuple[TrustPolicy, str] | None:
         """The policy read last, if it was read at `head` (None: whichever HEAD it was)."""
@@ -400,7 +439,21 @@ class RemoteRegistry:
         clone: `signing.check_folder`). A verdict is kept, bound to the policy's digest, the
         commit, the folder and every sha256 of its manifest (model.sig's included), so a warm
         call skips model_signing only for exactly what verified before. `head` None: the
-        policy read last (offline, lock files); `fetch` False: nothing crosses the network."""
+        policy read last (offline, lock files); `fetch` False: nothing crosses the network.
+        A pin the policy read last refuses is checked again under the policy at HEAD when
+        online, so a refusal whose cause is a weakened policy names that change."""
+        from artreg.errors import IntegrityError, PolicyWeakened
+
+        try:
+            self._check_signature(pin, head, fetch)
+        except PolicyWeakened:
+            raise
+        except IntegrityError:
+            if head is not None or not fetch:
+                raise
+            self._check_signature(pin, self.remote_refs([])[1], fetch)
+
+    def _check_signature(self, pin: Pin, head: str | None, fetch: bool) -> None:
         stage = _stage_of(pin)
         policy, digest = self.trust(head)
         if not policy.requires(stage):
