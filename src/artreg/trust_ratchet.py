@@ -17,6 +17,7 @@ an origin. A warm call reads the small record and compares one commit id.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -147,7 +148,9 @@ def check_clone(root: Path, policy: TrustPolicy, cache_root: Path | None) -> Non
         if changes:
             found = weakening_commit(root, previous, current, clone_reader(root))
             raise refusal(str(root), previous, current, changes, found, record)
-    write_record(record, current, {"registry": str(root.resolve())})
+    # A read-only cache cannot remember: the policy at HEAD applies, as without a cache.
+    with contextlib.suppress(OSError):
+        write_record(record, current, {"registry": str(root.resolve())})
 
 
 @dataclass(frozen=True)

@@ -405,6 +405,7 @@ class RemoteRegistry:
         import tempfile
 
         from artreg import gitrepo, trust_ratchet
+        from artreg.errors import ArtregError
 
         scratch_root = self.cache.root / "tmp"
         scratch_root.mkdir(parents=True, exist_ok=True)
@@ -413,6 +414,8 @@ class RemoteRegistry:
             gitrepo.init_cache_repo(scratch.repo, self.url)
             gitrepo.fetch_objects(scratch.repo, self.url, [current.head], filter_spec="blob:none")
             return trust_ratchet.weakening_commit(scratch.repo, previous, current, scratch.files_of)
+        except ArtregError:
+            return None  # the refusal stands without the commit's name
         finally:
             shutil.rmtree(scratch.cache.root, ignore_errors=True)
 
