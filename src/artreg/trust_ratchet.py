@@ -23,11 +23,14 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artreg.errors import PolicyWeakened
 from artreg.layout import PARAMS_FILE
 from artreg.trust import IN_PARAMS, TrustPolicy
+
+if TYPE_CHECKING:
+    from artreg.features.fetch_url import RemoteRegistry
 
 # For each commit, the bytes of those of its paths that exist there (RemoteRegistry.files_of).
 Reader = Callable[[Mapping[str, Sequence[str]]], dict[str, dict[str, bytes]]]
@@ -151,6 +154,51 @@ def check_clone(root: Path, policy: TrustPolicy, cache_root: Path | None) -> Non
     # A read-only cache cannot remember: the policy at HEAD applies, as without a cache.
     with contextlib.suppress(OSError):
         write_record(record, current, {"registry": str(root.resolve())})
+
+
+def check_remote(
+    reg: RemoteRegistry,
+    policy: TrustPolicy,
+    blobs: Mapping[str, bytes],
+    digest: str,
+    accept: bool = False,
+) -> None:
+    """The ratchet for a registry URL: `policy` (at its HEAD, its keys' bytes in `blobs`) is
+    recorded as applied in the URL's trust record (with `digest`, see RemoteRegistry.trust),
+    unless it is weaker than the one recorded: that is refused, unless `accept`."""
+    record = reg.cache.trust_record(reg.key)
+    current = Applied.of(policy, blobs)
+    previous = read_record(record)
+    if not accept and previous is not None and previous.head:
+        changes = weakenings(previous, current)
+        if changes:
+            found = _remote_weakening_commit(reg, previous, current)
+            raise refusal(reg.url, previous, current, changes, found, record, {"digest": digest})
+    write_record(record, current, {"digest": digest})
+
+
+def _remote_weakening_commit(reg: RemoteRegistry, old: Applied, new: Applied) -> str | None:
+    """`weakening_commit` for a registry URL: its history (commits and trees, no blobs but the
+    policy's) fetched into a scratch repository, then removed, so the cache's own repository
+    stays shallow. None when the server will not send it: the refusal stands without it."""
+    import shutil
+    import tempfile
+
+    from artreg import gitrepo
+    from artreg.consumer_cache import Cache
+    from artreg.errors import ArtregError
+
+    scratch_root = reg.cache.root / "tmp"
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    scratch = type(reg)(reg.url, Cache(Path(tempfile.mkdtemp(dir=scratch_root))))
+    try:
+        gitrepo.init_cache_repo(scratch.repo, reg.url)
+        gitrepo.fetch_objects(scratch.repo, reg.url, [new.head], filter_spec="blob:none")
+        return weakening_commit(scratch.repo, old, new, scratch.files_of)
+    except ArtregError:
+        return None
+    finally:
+        shutil.rmtree(scratch.cache.root, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,6 @@ from artreg.location import normalize_url
 from artreg.tags import validate_name, validate_semver, validate_stage
 
 if TYPE_CHECKING:
-    from artreg import trust_ratchet
     from artreg.dvcrepo import RemoteReader
     from artreg.features.queries import ArtifactSummary
     from artreg.model import Event, Registry
@@ -368,56 +367,10 @@ class RemoteRegistry:
                 sort_keys=True,
             ).encode()
         ).hexdigest()
-        self._ratchet(policy, blobs, digest, accept)
+        from artreg.trust_ratchet import check_remote
+
+        check_remote(self, policy, blobs, digest, accept)
         return policy, digest
-
-    def _ratchet(
-        self, policy: TrustPolicy, blobs: Mapping[str, bytes], digest: str, accept: bool
-    ) -> None:
-        """Record `policy` as applied, unless it is weaker than the one applied before: that
-        is refused, naming the commit that made it (see trust_ratchet)."""
-        from artreg import trust_ratchet
-
-        record = self.cache.trust_record(self.key)
-        current = trust_ratchet.Applied.of(policy, blobs)
-        previous = trust_ratchet.read_record(record)
-        if not accept and previous is not None and previous.head:
-            changes = trust_ratchet.weakenings(previous, current)
-            if changes:
-                raise trust_ratchet.refusal(
-                    self.url,
-                    previous,
-                    current,
-                    changes,
-                    self._weakening_commit(previous, current),
-                    record,
-                    {"digest": digest},
-                )
-        trust_ratchet.write_record(record, current, {"digest": digest})
-
-    def _weakening_commit(
-        self, previous: trust_ratchet.Applied, current: trust_ratchet.Applied
-    ) -> str | None:
-        """The commit that weakened the policy, found in the registry's history (commits and
-        trees, no blobs but the policy's) fetched into a scratch repository, then removed: the
-        cache's own repository stays shallow."""
-        import shutil
-        import tempfile
-
-        from artreg import gitrepo, trust_ratchet
-        from artreg.errors import ArtregError
-
-        scratch_root = self.cache.root / "tmp"
-        scratch_root.mkdir(parents=True, exist_ok=True)
-        scratch = RemoteRegistry(self.url, Cache(Path(tempfile.mkdtemp(dir=scratch_root))))
-        try:
-            gitrepo.init_cache_repo(scratch.repo, self.url)
-            gitrepo.fetch_objects(scratch.repo, self.url, [current.head], filter_spec="blob:none")
-            return trust_ratchet.weakening_commit(scratch.repo, previous, current, scratch.files_of)
-        except ArtregError:
-            return None  # the refusal stands without the commit's name
-        finally:
-            shutil.rmtree(scratch.cache.root, ignore_errors=True)
 
     def trust_record(self, head: str | None) -> tuple[TrustPolicy, str] | None:
         """The policy read last, if it was read at `head` (None: whichever HEAD it was)."""
