@@ -1060,7 +1060,7 @@ def test_a_weakened_trust_policy_is_refused_by_url_lock_and_clone_consumers_unti
     assert snapshot(clone) == clone_state
     assert get_artifact_path("encoder", lock=lock).read_bytes() == signed
 
-    # Accepted explicitly: by the command for the URL (the lock file's registry too), by the
+    # Accepted explicitly: by the command for the URL (the lock files' registry too), by the
     # keyword in the clone; then served.
     accepted = cli("trust", "accept", url)
     assert accepted.exit_code == 0, accepted.stderr
@@ -1072,6 +1072,10 @@ def test_a_weakened_trust_policy_is_refused_by_url_lock_and_clone_consumers_unti
     path = get_artifact_path("encoder", repo=clone, accept_policy_change=True)
     assert path.read_bytes() == unsigned
     assert get_artifact_path("encoder", repo=clone) == path
+    # Accepting again (the clone you stand in) accepts nothing new.
+    again = cli("trust", "accept", "--json", cwd=clone).json()
+    assert again["registry"] == str(clone) and again["weakened"] == []  # type: ignore[index]
+    assert again["require_signature"] == []  # type: ignore[index]
 
     # A stricter policy is adopted silently: production signatures required again, so the
     # unsigned release is refused for what it is, not as a policy change.
