@@ -167,6 +167,7 @@ def get_artifact_path(
     cache_dir: Path | str | None = ...,
     as_of: str | datetime | None = ...,
     with_requirements: Literal[False] = ...,
+    accept_policy_change: bool = ...,
 ) -> Path: ...
 
 
@@ -186,6 +187,7 @@ def get_artifact_path(
     cache_dir: Path | str | None = ...,
     as_of: str | datetime | None = ...,
     with_requirements: Literal[True],
+    accept_policy_change: bool = ...,
 ) -> dict[str, Path]: ...
 
 
@@ -204,6 +206,7 @@ def get_artifact_path(
     cache_dir: Path | str | None = None,
     as_of: str | datetime | None = None,
     with_requirements: bool = False,
+    accept_policy_change: bool = False,
 ) -> Path | dict[str, Path]:
     """Path of the model file (or model folder) of `name` (latest production by default),
     verified before use: every file of the folder.
@@ -219,7 +222,44 @@ def get_artifact_path(
     to verified path for `name` and everything it requires, transitively, each requirement at
     the production version that satisfies it, all resolved from one registry state; an unmet
     requirement or a cycle raises RequirementUnmet.
+
+    A registry's trust policy only tightens under its consumers: one weaker than the one this
+    machine applied before (a stage no longer requiring signatures, a key added or replaced,
+    params.yaml gone) raises PolicyWeakened naming the change and its commit, unless
+    `accept_policy_change=True` (or `artreg trust accept REGISTRY`) accepts it.
     """
+    from artreg.errors import PolicyWeakened
+
+    def answer() -> Path | dict[str, Path]:
+        return _artifact_path(
+            name, stage, version, pull, repo, remote, remote_config, lock, offline, verify,
+            cache_dir, as_of, with_requirements,
+        )  # fmt: skip
+
+    try:
+        return answer()
+    except PolicyWeakened as refused:
+        if not accept_policy_change:
+            raise
+        refused.accept()
+    return answer()
+
+
+def _artifact_path(
+    name: str,
+    stage: str | None,
+    version: str | None,
+    pull: bool,
+    repo: Path | str | None,
+    remote: str | None,
+    remote_config: Mapping[str, str] | None,
+    lock: Path | str | None,
+    offline: bool | None,
+    verify: str,
+    cache_dir: Path | str | None,
+    as_of: str | datetime | None,
+    with_requirements: bool,
+) -> Path | dict[str, Path]:
     full = fetch_url.check_verify(verify)
     if with_requirements and (
         lock is not None or (repo is not None and location.is_registry_url(repo))

@@ -1386,3 +1386,27 @@ def cache_prune(keep_last: int | None, older_than: float | None, as_json: bool) 
 
     done = Cache.open().prune(keep_last, older_than)
     Output(as_json).emit(done, render.pruned_text(done))
+
+
+@main.group(name="trust")
+def trust_() -> None:
+    """The trust policy this machine's consumers apply to each registry (it only tightens).
+
+    Example: artreg trust accept https://git.example.com/ml/registry.git
+    """
+
+
+@trust_.command(name="accept")
+@click.argument("registry", required=False)
+@json_option
+def trust_accept(registry: str | None, as_json: bool) -> None:
+    """Accept REGISTRY's trust policy at its HEAD although it is weaker than the one applied
+    before (a stage no longer requiring signatures, a trusted key added or replaced,
+    params.yaml gone). REGISTRY is a registry URL or a clone (default: the one you stand in).
+
+    Example: artreg trust accept https://git.example.com/ml/registry.git
+    """
+    from artreg.trust_ratchet import accept
+
+    accepted = accept(registry)
+    Output(as_json).emit(render.accepted_json(accepted), render.accepted_text(accepted))

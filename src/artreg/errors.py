@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 class ArtregError(Exception):
     """Base class: every error artreg raises on purpose. Exit code 2 (bad input) by default."""
@@ -45,6 +50,15 @@ class IntegrityError(ArtregError):
     """A file's bytes do not match the sha256 recorded for them (exit 1)."""
 
     exit_code = 1
+
+
+class PolicyWeakened(IntegrityError):
+    """A registry's trust policy is weaker than the one this consumer applied before (exit 1);
+    `accept()` records the weaker one as applied, as `artreg trust accept` does."""
+
+    def __init__(self, message: str, *, hint: str, accept: Callable[[], None]) -> None:
+        super().__init__(message, hint=hint)
+        self.accept = accept
 
 
 class VerificationFailed(ArtregError):

@@ -17,7 +17,7 @@ from artreg.errors import ArtregError, GateFailed, InputError
 from artreg.fileio import parse_yaml, read_yaml
 from artreg.layout import PARAMS_FILE
 from artreg.tags import semver_key, validate_name
-from artreg.trust import TrustPolicy
+from artreg.trust import IN_PARAMS, NO_PARAMS, NO_SECTION, TrustPolicy
 from artreg.values import pointer_join
 
 if TYPE_CHECKING:
@@ -219,7 +219,11 @@ def _sections(data: Any, source: str) -> dict[str, Any]:
 
 def committed_sections(root: Path, rev: str) -> dict[str, Any]:
     """artreg's sections of params.yaml as committed at `rev` ({} when it has none)."""
-    blob = gitrepo.show_file(root, rev, PARAMS_FILE)
+    return sections_of(gitrepo.show_file(root, rev, PARAMS_FILE), rev)
+
+
+def sections_of(blob: bytes | None, rev: str) -> dict[str, Any]:
+    """artreg's sections of params.yaml's bytes at `rev` ({} for None: no params.yaml)."""
     if blob is None:
         return {}
     source = f"{PARAMS_FILE}@{rev[:12]}"
@@ -493,9 +497,18 @@ def load_trust(root: Path) -> TrustPolicy:
 def trust_at(root: Path, commit: str) -> TrustPolicy:
     """The trust policy of params.yaml as committed at `commit` (a registry URL's consumer
     reads it at the registry's HEAD, in its cache repository)."""
-    trust = committed_sections(root, commit).get("trust") or {}
+    return trust_of(gitrepo.show_file(root, commit, PARAMS_FILE), commit)
+
+
+def trust_of(blob: bytes | None, commit: str) -> TrustPolicy:
+    """The trust policy of params.yaml's bytes at `commit` (None: no params.yaml there)."""
+    if blob is None:
+        return TrustPolicy(rev=commit, origin=NO_PARAMS)
+    sections = sections_of(blob, commit)
+    trust = sections.get("trust") or {}
     return TrustPolicy(
         keys=tuple(trust.get("keys") or ()),
         require_signature=tuple(trust.get("require_signature") or ()),
         rev=commit,
+        origin=IN_PARAMS if "trust" in sections else NO_SECTION,
     )

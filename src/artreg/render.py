@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from artreg.features.site import Built
     from artreg.integrity import Report
     from artreg.publish import Published
+    from artreg.trust_ratchet import Accepted
 
 STAGE_COLUMNS = ("raw", "validated", "production")
 
@@ -696,3 +697,21 @@ def site_text(built: Built) -> str:
         f"wrote {built.pages} pages for {built.names} names into {built.out} "
         f"(open {built.out / 'index.html'})"
     )
+
+
+def accepted_json(accepted: Accepted) -> dict[str, Any]:
+    """`artreg trust accept --json`: the registry, the policy now applied and what it relaxed."""
+    return {
+        "registry": accepted.registry,
+        **accepted.policy.to_json(),
+        "weakened": accepted.changes,
+    }
+
+
+def accepted_text(accepted: Accepted) -> str:
+    policy = accepted.policy
+    required = ", ".join(sorted(policy.require_signature)) or "no stage"
+    head = f"its policy at {policy.head[:12]}" if policy.head else "its policy"
+    lines = [f"{accepted.registry}: {head} is now the one applied here ({required} signed)"]
+    lines += [f"  accepted: {change}" for change in accepted.changes]
+    return "\n".join(lines)

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+# Where a policy came from, for messages: a weaker policy is named by what changed.
+IN_PARAMS = "params.yaml"
+NO_SECTION = "params.yaml has no trust section"
+NO_PARAMS = "params.yaml is gone"
+
 
 class TrustPolicy(NamedTuple):
     """params.yaml `trust`: the public keys trusted to sign models, and the stages whose models
@@ -15,6 +20,7 @@ class TrustPolicy(NamedTuple):
     keys: tuple[str, ...] = ()
     require_signature: tuple[str, ...] = ()
     rev: str | None = None  # the commit the policy was read from
+    origin: str = IN_PARAMS  # IN_PARAMS, NO_SECTION or NO_PARAMS
 
     def requires(self, stage: str) -> bool:
         return stage in self.require_signature

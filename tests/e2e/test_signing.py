@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from artreg.api import get_artifact_path, verify_artifact
-from artreg.errors import InputError, IntegrityError
+from artreg.errors import InputError, IntegrityError, PolicyWeakened
 from artreg.features.promote import promote_to_validated
 from artreg.features.register import register_raw
 from artreg.features.release import promote_to_production
@@ -954,7 +954,8 @@ def test_a_lock_file_pins_only_a_trusted_release_and_its_warm_calls_keep_the_pol
 
     # The key is revoked on the default branch: `lock check` (online) reads the new policy and
     # refuses the pin; from then on the lock's warm calls refuse it too, without a tag read.
-    trust(registry, keys["other"][1])
+    # (Revoked, not replaced: a key put in its place would be a weaker policy, refused as such.)
+    trust(registry)
     publish(registry, bare)
     checked = cli("lock", "check", cwd=consumer)
     assert checked.exit_code == 1 and "trust.keys does not list" in checked.stderr
@@ -966,3 +967,161 @@ def test_a_lock_file_pins_only_a_trusted_release_and_its_warm_calls_keep_the_pol
     added = cli("lock", "add", url, "encoder#production", cwd=other)
     assert added.exit_code == 1 and f"{FOLDER.relpath}/model.sig" in added.stderr
     assert not (other / "artreg.lock").exists()
+
+
+# --- the trust policy ratchets: a weaker policy is refused until accepted ---------------------
+
+
+def cache_records(cache: Path) -> dict[str, bytes]:
+    """What a consumer acts on in its cache: trust records, resolutions, snapshots' metadata,
+    blobs and signature verdicts (not git's objects, locks or scratch space)."""
+    return {
+        str(p.relative_to(cache)): p.read_bytes()
+        for p in sorted(cache.rglob("*"))
+        if p.is_file() and p.relative_to(cache).parts[0] not in ("git", "locks", "tmp")
+    }
+
+
+def test_a_weakened_trust_policy_is_refused_by_url_lock_and_clone_consumers_until_accepted(
+    registry: Path,
+    signed_url: tuple[str, Path],
+    keys: dict[str, tuple[Path, Path]],
+    checkpoint_dir: Path,
+    cache: Path,
+    tmp_path: Path,
+    cli,
+) -> None:
+    url, bare = signed_url
+    signed = (FOLDER.path(registry) / "model.pt").read_bytes()
+    # Three consumers of the signed release: by URL, through a lock file, and a clone.
+    assert get_artifact_path("encoder", repo=url).read_bytes() == signed
+    service = tmp_path / "service"
+    service.mkdir()
+    lock = service / "artreg.lock"
+    assert cli("lock", "add", url, "encoder#production", cwd=service).exit_code == 0
+    clone = clone_repo(bare, tmp_path / "inference")
+    assert get_artifact_path("encoder", repo=clone).read_bytes() == signed
+
+    # Someone with push rights deletes params.yaml, then releases an unsigned model.
+    git(registry, "rm", "--quiet", "params.yaml")
+    git(registry, "commit", "--quiet", "-m", "tidy up params")
+    weakening = git(registry, "rev-parse", "HEAD").strip()
+    release(registry, "encoder", "s2", checkpoint_dir, "1.1.0")
+    unsigned = (production_dir("encoder", "1.1.0").path(registry) / "model.pt").read_bytes()
+    publish(registry, bare)
+    git(clone, "pull", "--quiet", "--ff-only")
+    git(clone, "fetch", "--quiet", "--tags")
+    # A lock file pinning the unsigned release, made on a machine that never saw the policy.
+    elsewhere = tmp_path / "elsewhere.lock"
+    unsigned_pin = tmp_path / "elsewhere"
+    unsigned_pin.mkdir()
+    made = cli("lock", "add", url, "encoder@v1.1.0", "--file", str(elsewhere), cwd=unsigned_pin)
+    assert made.exit_code == 1  # this machine remembers: refused here too
+    from artreg.features import lock as lockfile
+
+    lockfile.add(elsewhere, url, "encoder@v1.1.0", cache_dir=tmp_path / "fresh-cache")
+
+    records, lock_bytes, clone_state = cache_records(cache), lock.read_bytes(), snapshot(clone)
+    change = "production no longer requires a signature (params.yaml is gone)"
+    changed_by = f"changed by commit {weakening[:12]} (tidy up params)"
+
+    def refused_here(message: str, where: str) -> None:
+        assert where in message and change in message and changed_by in message, message
+        assert "artreg trust accept" in message and "accept_policy_change=True" in message
+
+    # The URL consumer: the API and the CLI.
+    with pytest.raises(PolicyWeakened) as caught:
+        get_artifact_path("encoder", repo=url)
+    refused_here(str(caught.value), url)
+    out = tmp_path / "out"
+    got = cli("get", url, "encoder", "-o", str(out))
+    assert got.exit_code == 1 and not out.exists()
+    refused_here(got.stderr, url)
+    # The lock consumer: moving the pin, or a lock file pinning the unsigned release, is
+    # refused (the pin itself still serves the signed bytes it pins: checked below).
+    for args in (["lock", "update"], ["lock", "check"]):
+        result = cli(*args, cwd=service)
+        assert result.exit_code == 1, (args, result.stderr)
+        refused_here(result.stderr, url)
+    with pytest.raises(PolicyWeakened) as caught:
+        get_artifact_path("encoder", version="1.1.0", lock=elsewhere)
+    refused_here(str(caught.value), url)
+    # The clone: the API and the CLI.
+    with pytest.raises(PolicyWeakened) as caught:
+        get_artifact_path("encoder", repo=clone)
+    refused_here(str(caught.value), str(clone))
+    for args in (["pull", "encoder"], ["resolve", "encoder"]):
+        result = cli(*args, cwd=clone)
+        assert result.exit_code == 1, (args, result.stderr)
+        refused_here(result.stderr, str(clone))
+    # Nothing changed by the refusals.
+    assert cache_records(cache) == records
+    assert lock.read_bytes() == lock_bytes
+    assert snapshot(clone) == clone_state
+    assert get_artifact_path("encoder", lock=lock).read_bytes() == signed
+
+    # Accepted explicitly: by the command for the URL (the lock files' registry too), by the
+    # keyword in the clone; then served.
+    accepted = cli("trust", "accept", url)
+    assert accepted.exit_code == 0, accepted.stderr
+    assert f"accepted: {change}" in accepted.stdout
+    assert get_artifact_path("encoder", repo=url).read_bytes() == unsigned
+    assert get_artifact_path("encoder", version="1.1.0", lock=elsewhere).read_bytes() == unsigned
+    assert cli("lock", "update", cwd=service).exit_code == 0
+    assert get_artifact_path("encoder", lock=lock).read_bytes() == unsigned
+    path = get_artifact_path("encoder", repo=clone, accept_policy_change=True)
+    assert path.read_bytes() == unsigned
+    assert get_artifact_path("encoder", repo=clone) == path
+    # Accepting again (the clone you stand in) accepts nothing new.
+    again = cli("trust", "accept", "--json", cwd=clone).json()
+    assert again["registry"] == str(clone) and again["weakened"] == []  # type: ignore[index]
+    assert again["require_signature"] == []  # type: ignore[index]
+
+    # A stricter policy is adopted silently: production signatures required again, so the
+    # unsigned release is refused for what it is, not as a policy change.
+    git(registry, "checkout", f"{weakening}^", "--", "params.yaml")
+    git(registry, "commit", "--quiet", "-m", "params.yaml back")
+    publish(registry, bare)
+    with pytest.raises(IntegrityError, match=r"model\.sig: missing") as missing:
+        get_artifact_path("encoder", repo=url)
+    assert not isinstance(missing.value, PolicyWeakened)
+    from artreg.consumer_cache import registry_key
+
+    record = json.loads((cache / "trust" / f"{registry_key(url)}.json").read_text())
+    assert record["require_signature"] == ["production"]
+
+
+def test_verify_reports_each_commit_that_weakened_the_trust_policy_until_acknowledged(
+    registry: Path, checkpoint_dir: Path, keys: dict[str, tuple[Path, Path]], cli
+) -> None:
+    release_key, other_key = keys["release"][1], keys["other"][1]
+    trust(registry, release_key)
+    trust(registry, release_key, require=("production", "validated"))  # stricter: fine
+    assert cli("verify", cwd=registry).exit_code == 0
+    trust(registry, release_key, other_key, require=("production", "validated"))
+    added = git(registry, "rev-parse", "HEAD").strip()
+    git(registry, "rm", "--quiet", "params.yaml")
+    git(registry, "commit", "--quiet", "-m", "no more params")
+    gone = git(registry, "rev-parse", "HEAD").strip()
+
+    report = cli("verify", cwd=registry)
+    assert report.exit_code == 1
+    assert (
+        f"commit {added[:12]} (trust policy) weakens the trust policy: trust.keys adds "
+        "keys/other.pub, trusted to sign production, validated"
+    ) in report.stderr
+    assert (
+        f"commit {gone[:12]} (no more params) weakens the trust policy: production no longer "
+        "requires a signature (params.yaml is gone); validated no longer requires a signature "
+        "(params.yaml is gone)"
+    ) in report.stderr
+    assert f"list {gone[:12]} under trust.acknowledged in params.yaml" in report.stderr
+
+    # Acknowledged in a reviewed commit: both are meant.
+    (registry / "params.yaml").write_text(
+        yaml.safe_dump({"trust": {"acknowledged": [added[:12], gone]}})
+    )
+    git(registry, "add", "params.yaml")
+    git(registry, "commit", "--quiet", "-m", "acknowledge the trust changes")
+    report = cli("verify", cwd=registry)
+    assert report.exit_code == 0, report.stderr

@@ -292,13 +292,17 @@ def pointers(root: Path, resolved: Resolved) -> list[str]:
     return found
 
 
-def check_signature(root: Path, resolved: Resolved) -> None:
+def check_signature(root: Path, resolved: Resolved, records: Path | None = None) -> None:
     """Where params.yaml's trust policy (as committed at HEAD) requires it, the model.sig
     committed with the folder must be made by a trusted key over the model the manifest
-    records: checked against the committed manifest, so no model byte is read for it."""
+    records: checked against the committed manifest, so no model byte is read for it. A
+    policy weaker than the one this clone applied before is refused (trust_ratchet; the
+    record is kept in the consumer cache `records`, default the machine's)."""
     from artreg.policy import load_trust
+    from artreg.trust_ratchet import check_clone
 
     policy = load_trust(root)
+    check_clone(root, policy, records if records is not None else records_root())
     if not policy.requires(resolved.folder.stage):
         return
     from artreg import signing
@@ -331,7 +335,7 @@ def verify(
     """Hash every file of the folder (on all cores) against the committed manifest, after
     checking its signature where the trust policy requires one (with `records` and not
     `full`: files unchanged since they were last hashed are not rehashed)."""
-    check_signature(root, resolved)
+    check_signature(root, resolved, records)
     result = compare_files(resolved.folder.path(root), resolved.files, progress, records, full)
     missing = result.missing
     if missing:
@@ -371,7 +375,7 @@ def pull(
     an error (exit 1) unless `force`, which restores it. Every file is hashed once (or, with
     `records` and not `full`, trusted by its verification record while unchanged).
     """
-    check_signature(root, resolved)  # before any byte is fetched
+    check_signature(root, resolved, records)  # before any byte is fetched
     found = pointers(root, resolved)
     compared = compare_files(resolved.folder.path(root), resolved.files, progress, records, full)
     missing, bad = compared.missing, [rel for rel, _ in compared.mismatched]

@@ -332,11 +332,12 @@ class RemoteRegistry:
 
     # --- the trust policy: signatures checked before a path is handed out ------------------
 
-    def trust(self, head: str | None) -> tuple[TrustPolicy, str]:
+    def trust(self, head: str | None, accept: bool = False) -> tuple[TrustPolicy, str]:
         """params.yaml's trust policy at the registry's HEAD (`head`; None: offline, the one
         read last), with a digest of it and of the trusted keys' bytes. Read from git only when
-        HEAD moved; the policy and the keys are fetched as blobs, nothing else."""
-        from artreg.trust import TrustPolicy
+        HEAD moved; the policy and the keys are fetched as blobs, nothing else. A policy weaker
+        than the one applied before is refused (trust_ratchet), unless `accept`."""
+        from artreg.trust import NO_PARAMS, TrustPolicy
 
         known = self.trust_record(head)
         if known is not None:
@@ -347,7 +348,7 @@ class RemoteRegistry:
                 f"{self.cache.root}",
                 hint=f"run once online (unset {ENV_OFFLINE})",
             )
-        policy, blobs = TrustPolicy(), {}
+        policy, blobs = TrustPolicy(origin=NO_PARAMS), {}
         if head:
             from artreg.policy import trust_at
 
@@ -366,15 +367,9 @@ class RemoteRegistry:
                 sort_keys=True,
             ).encode()
         ).hexdigest()
-        self.cache.write_json(
-            self.cache.trust_record(self.key),
-            {
-                "head": head,
-                "keys": list(policy.keys),
-                "require_signature": list(policy.require_signature),
-                "digest": digest,
-            },
-        )
+        from artreg.trust_ratchet import check_remote
+
+        check_remote(self, policy, blobs, digest, accept)
         return policy, digest
 
     def trust_record(self, head: str | None) -> tuple[TrustPolicy, str] | None:
@@ -400,7 +395,21 @@ class RemoteRegistry:
         clone: `signing.check_folder`). A verdict is kept, bound to the policy's digest, the
         commit, the folder and every sha256 of its manifest (model.sig's included), so a warm
         call skips model_signing only for exactly what verified before. `head` None: the
-        policy read last (offline, lock files); `fetch` False: nothing crosses the network."""
+        policy read last (offline, lock files); `fetch` False: nothing crosses the network.
+        A pin the policy read last refuses is checked again under the policy at HEAD when
+        online, so a refusal whose cause is a weakened policy names that change."""
+        from artreg.errors import IntegrityError, PolicyWeakened
+
+        try:
+            self._check_signature(pin, head, fetch)
+        except PolicyWeakened:
+            raise
+        except IntegrityError:
+            if head is not None or not fetch:
+                raise
+            self._check_signature(pin, self.remote_refs([])[1], fetch)
+
+    def _check_signature(self, pin: Pin, head: str | None, fetch: bool) -> None:
         stage = _stage_of(pin)
         policy, digest = self.trust(head)
         if not policy.requires(stage):

@@ -269,6 +269,40 @@ def _check_model_signatures(root: Path, folders: list[StageDir], report: Report)
         report.count("model signatures")
 
 
+def _check_policy_weakenings(root: Path, report: Report) -> None:
+    """Commits that made the trust policy weaker (trust_ratchet.weakenings: a stage no longer
+    requiring signatures, a trusted key added or replaced, params.yaml gone): consumers refuse
+    them until accepted, and the registry's check reports each one not acknowledged."""
+    from artreg.policy import committed_sections
+    from artreg.trust_ratchet import weakening_history
+
+    try:
+        found = weakening_history(root)
+        head = gitrepo.head(root)
+        trust = committed_sections(root, head).get("trust") if head else None
+    except ArtregError as exc:
+        report.problems.append(exc.message)
+        return
+    acknowledged = tuple((trust or {}).get("acknowledged") or ())
+    for line, changes in found:
+        commit, _, subject = line.partition(" ")
+        report.count("commits weakening the trust policy")
+        if not _weakening_acknowledged(commit, acknowledged):
+            report.problems.append(
+                f"commit {commit[:12]} ({subject}) weakens the trust policy: {'; '.join(changes)}"
+                f" (consumers refuse it until they run `artreg trust accept`); if it was meant, "
+                f"acknowledge it: list {commit[:12]} under trust.acknowledged in params.yaml, "
+                "in a reviewed commit"
+            )
+
+
+def _weakening_acknowledged(commit: str, acknowledged: tuple[str, ...]) -> bool:
+    """A weakening the registry's maintainers acknowledged: listed, as committed at HEAD,
+    under trust.acknowledged. (The registry names no allowed signers yet; once it does, a
+    commit signed by one is acknowledged too.)"""
+    return any(commit.startswith(prefix) for prefix in acknowledged)
+
+
 def _check_signatures(root: Path, registry: Registry, report: Report) -> None:
     for record in registry.tagged_events():
         report.count("signatures")
@@ -397,6 +431,8 @@ def verify_registry(
         report.count("folders retired by gc", len(tombs))
         report.notes += [t.message for t in tombs]
     _check_model_signatures(root, folders, report)
+    if changed is None:
+        _check_policy_weakenings(root, report)
     if remote:
         _check_remote(root, [f for f in folders if f.relpath not in retired], report, remote_name)
     if signed:
