@@ -110,12 +110,12 @@ class Cache:
             raise cache.unwritable(exc, cache.root) from exc
         return cache
 
-    def unwritable(self, exc: OSError, path: Path) -> InputError:
+    def unwritable(self, exc: OSError, path: Path, need: int | None = None) -> InputError:
         """The error for a cache this process cannot write (another user's, under a file,
         read-only): which folder, why, and what to set instead. Exit 2: it stays so until
         someone acts. (A warm read needs no write, so a read-only cache still serves one.)"""
         return InputError(
-            f"the artreg cache {self.root} cannot be written: {_why_unwritable(exc, path)}",
+            f"the artreg cache {self.root} cannot be written: {_why_unwritable(exc, path, need)}",
             hint=f"set {ENV_CACHE} (cache_dir= in Python) to a folder you can write (it is "
             "created if missing), or fix what is named above",
         )
@@ -237,6 +237,10 @@ class Cache:
             os.chmod(tmp, 0o444)
             blob.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, blob)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the cache's disk, not the remote
+                raise self.unwritable(exc, tmp, expected.size) from exc
+            raise
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -402,10 +406,10 @@ class Cache:
         }
 
 
-def _why_unwritable(exc: OSError, path: Path) -> str:
+def _why_unwritable(exc: OSError, path: Path, need: int | None = None) -> str:
     """What stops the write, in the user's terms: a file in the way, another owner, read-only."""
     for parent in [path, *path.parents]:
-        if parent.is_file():
+        if parent.is_file() and (parent != path or exc.errno == errno.EEXIST):
             return f"{parent} is a file, not a folder"
         if parent.exists():
             break
@@ -418,6 +422,12 @@ def _why_unwritable(exc: OSError, path: Path) -> str:
         with contextlib.suppress(KeyError):
             return f"no permission to write in {parent} (it belongs to {pwd.getpwuid(uid).pw_name})"
         return f"no permission to write in {parent} (it belongs to user id {uid})"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        import shutil
+
+        free = shutil.disk_usage(parent).free
+        wanted = f"a file of {need} bytes, " if need is not None else ""
+        return f"no space left on its disk ({wanted}{free} bytes free)"
     if exc.errno == errno.EROFS:
         return f"{parent} is on a read-only file system"
     if exc.errno == errno.EPERM:

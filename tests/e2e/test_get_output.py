@@ -214,6 +214,43 @@ def test_a_really_full_disk_leaves_it_empty_and_the_rerun_succeeds_once_there_is
         assert tree_bytes(out) == expected(models, case)
 
 
+@pytest.mark.parametrize("how", ["injected ENOSPC", "tmpfs"])
+def test_a_full_cache_disk_during_get_url_is_a_clear_error_and_the_rerun_succeeds(
+    models: Path, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """The download into the consumer cache is where a `get URL` usually meets a full disk."""
+    url = str(serve(models, tmp_path))
+    out = tmp_path / "models"
+    size = len(expected(models, "clone")["big.safetensors"])
+    with contextlib.ExitStack() as stack:
+        if how == "tmpfs":
+            cache = stack.enter_context(small_disk(tmp_path / "disk", "4m")) / "cache"
+        else:
+            cache = tmp_path / "cache"
+            monkeypatch.setenv("ARTREG_RAISE_AT", "consumer.download")
+            monkeypatch.setenv("ARTREG_RAISE_ERRNO", "ENOSPC")
+        monkeypatch.setenv("ARTREG_CACHE", str(cache))
+
+        full = cli("get", url, "big", "-o", str(out))
+
+        assert full.exit_code == 2, full.stderr
+        assert f"the artreg cache {cache} cannot be written: no space left on its disk " in (
+            full.stderr
+        )
+        assert f"(a file of {size} bytes, " in full.stderr
+        assert "set ARTREG_CACHE" in full.stderr and "internal error" not in full.stderr
+        assert not out.exists()
+        assert not [p for p in (cache / "blobs").rglob("*") if p.is_file()]
+        assert not list((cache / "tmp").iterdir())  # the partial download is gone
+
+        if how == "tmpfs":
+            subprocess.run(["mount", "-o", "remount,size=32m", str(cache.parent)], check=True)
+        monkeypatch.delenv("ARTREG_RAISE_AT", raising=False)
+        again = cli("get", url, "big", "-o", str(out))
+        assert again.exit_code == 0, again.stderr
+        assert tree_bytes(out) == expected(models, "clone")
+
+
 # --- 29.2: a model folder's files go into OUT, as `dvc artifacts get` writes them -------------
 
 
