@@ -853,7 +853,8 @@ def pull(
     type=click.Path(file_okay=False),
     default=".",
     show_default=True,
-    help="Folder to write the model into.",
+    help="Folder to write the model into (a model folder's files go into it, as with dvc "
+    "artifacts get); not inside the registry's work tree unless git ignores the path.",
 )
 @click.option(
     "--remote",
@@ -881,6 +882,9 @@ def get(
     as_json: bool,
 ) -> None:
     """Export a verified copy of a model into a folder (like dvc artifacts get).
+
+    Every file is staged inside the folder and renamed only once all are verified: after a
+    failure or Ctrl-C no file is left under its final name, and the same command can run again.
 
     `artreg get NAME` reads the registry you stand in (or --repo); NAME may also be
     NAME@vX.Y.Z or NAME#STAGE. `artreg get URL NAME` (or NAME --repo URL) reads a registry URL

@@ -23,6 +23,7 @@ download it once. Building takes the cache lock shared; `prune` takes it exclusi
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from artreg import faults, hashing
-from artreg.errors import IntegrityError
+from artreg.errors import InputError, IntegrityError
 from artreg.hashing import FileDigest, ProgressFn
 
 ENV_CACHE = "ARTREG_CACHE"
@@ -64,10 +65,20 @@ def records_root(explicit: Path | str | None = None) -> Path | None:
 
 
 @contextlib.contextmanager
-def flocked(path: Path, shared: bool = False) -> Iterator[None]:
-    """Hold an flock on `path` (created if needed) for the duration of the block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+def flocked(
+    path: Path,
+    shared: bool = False,
+    unwritable: Callable[[OSError, Path], Exception] | None = None,
+) -> Iterator[None]:
+    """Hold an flock on `path` (created if needed) for the duration of the block; an error
+    creating it becomes `unwritable(error, path)` when given."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if unwritable is None:
+            raise
+        raise unwritable(exc, path) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
@@ -91,9 +102,23 @@ class Cache:
 
     @classmethod
     def open(cls, explicit: Path | str | None = None) -> Cache:
-        root = cache_root(explicit)
-        root.mkdir(parents=True, exist_ok=True)
-        return cls(root)
+        """The cache at `explicit`, $ARTREG_CACHE or the default, created if it is not there."""
+        cache = cls(cache_root(explicit))
+        try:
+            cache.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise cache.unwritable(exc, cache.root) from exc
+        return cache
+
+    def unwritable(self, exc: OSError, path: Path, need: int | None = None) -> InputError:
+        """The error for a cache this process cannot write (another user's, under a file,
+        read-only): which folder, why, and what to set instead. Exit 2: it stays so until
+        someone acts. (A warm read needs no write, so a read-only cache still serves one.)"""
+        return InputError(
+            f"the artreg cache {self.root} cannot be written: {_why_unwritable(exc, path, need)}",
+            hint=f"set {ENV_CACHE} (cache_dir= in Python) to a folder you can write (it is "
+            "created if missing), or fix what is named above",
+        )
 
     # --- where things are ----------------------------------------------------------------
 
@@ -122,15 +147,18 @@ class Cache:
         self, kind: str, ident: str, shared: bool = False
     ) -> contextlib.AbstractContextManager[None]:
         safe = hashlib.sha256(ident.encode()).hexdigest()[:24]
-        return flocked(self.root / "locks" / f"{kind}-{safe}.lock", shared)
+        return flocked(self.root / "locks" / f"{kind}-{safe}.lock", shared, self.unwritable)
 
     def building(self) -> contextlib.AbstractContextManager[None]:
         """Held (shared) while adding to the cache; `prune` holds it exclusively."""
-        return flocked(self.root / "locks" / "cache.lock", shared=True)
+        return flocked(self.root / "locks" / "cache.lock", True, self.unwritable)
 
     def _tmp(self, suffix: str = "") -> Path:
         tmp = self.root / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
+        try:
+            tmp.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self.unwritable(exc, tmp) from exc
         return tmp / f"{os.urandom(12).hex()}{suffix}"
 
     # --- small JSON documents ------------------------------------------------------------
@@ -139,7 +167,10 @@ class Cache:
         """Write a JSON document atomically (temporary file, then rename)."""
         from artreg.fileio import write_atomic
 
-        write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        try:
+            write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise self.unwritable(exc, path) from exc
 
     @staticmethod
     def read_json(path: Path) -> Any:
@@ -206,6 +237,10 @@ class Cache:
             os.chmod(tmp, 0o444)
             blob.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, blob)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the cache's disk, not the remote
+                raise self.unwritable(exc, tmp, expected.size) from exc
+            raise
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -332,7 +367,7 @@ class Cache:
             from artreg.errors import InputError
 
             raise InputError("say what to prune", hint="give --keep-last N or --older-than DAYS")
-        with flocked(self.root / "locks" / "cache.lock"):
+        with flocked(self.root / "locks" / "cache.lock", False, self.unwritable):
             every = self.snapshots()
             doomed: list[dict[str, Any]] = []
             if keep_last is not None:
@@ -369,6 +404,35 @@ class Cache:
             "blobs_removed": removed_blobs,
             "bytes_freed": freed,
         }
+
+
+def _why_unwritable(exc: OSError, path: Path, need: int | None = None) -> str:
+    """What stops the write, in the user's terms: a file in the way, another owner, read-only."""
+    for parent in [path, *path.parents]:
+        if parent.is_file() and (parent != path or exc.errno == errno.EEXIST):
+            return f"{parent} is a file, not a folder"
+        if parent.exists():
+            break
+    else:
+        parent = path
+    if exc.errno == errno.EACCES:
+        import pwd
+
+        uid = parent.stat().st_uid
+        with contextlib.suppress(KeyError):
+            return f"no permission to write in {parent} (it belongs to {pwd.getpwuid(uid).pw_name})"
+        return f"no permission to write in {parent} (it belongs to user id {uid})"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        import shutil
+
+        free = shutil.disk_usage(parent).free
+        wanted = f"a file of {need} bytes, " if need is not None else ""
+        return f"no space left on its disk ({wanted}{free} bytes free)"
+    if exc.errno == errno.EROFS:
+        return f"{parent} is on a read-only file system"
+    if exc.errno == errno.EPERM:
+        return f"{parent} may not be changed (operation not permitted: immutable or read-only)"
+    return f"{exc.filename or path}: {exc.strerror or exc}"
 
 
 def _link(blob: Path, target: Path) -> None:

@@ -3,12 +3,14 @@
 With ARTREG_PAUSE_AT=<name>[:<n>] set, the n-th (default first) time the process reaches point
 <name> it writes its pid to $ARTREG_PAUSE_FILE and sleeps, so that a second process can kill it
 exactly there. With ARTREG_RAISE_AT=<name>, reaching it raises RuntimeError instead: an
-unexpected bug at that point, for tests of the internal-error path (exit 3, nothing changed).
+unexpected bug at that point, for tests of the internal-error path (exit 3, nothing changed);
+with ARTREG_RAISE_ERRNO=<code> too (e.g. ENOSPC), the OSError the system would raise there.
 Unset (always, outside tests), a point costs two dictionary lookups.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 
@@ -18,6 +20,9 @@ _seen: dict[str, int] = {}
 def point(name: str) -> None:
     """A place where a crash must leave a state that `artreg recover` can repair."""
     if os.environ.get("ARTREG_RAISE_AT") == name:
+        code = getattr(errno, os.environ.get("ARTREG_RAISE_ERRNO") or "-", None)
+        if code is not None:
+            raise OSError(code, os.strerror(code))
         raise RuntimeError(f"injected fault at {name}")
     target = os.environ.get("ARTREG_PAUSE_AT")
     if not target:

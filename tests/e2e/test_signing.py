@@ -357,13 +357,13 @@ def test_a_key_not_in_trust_keys_is_refused(
     assert get_artifact_path("encoder", repo=registry).is_file()
     trust(registry, trusted_public)
     before = snapshot(registry)
-    for args in (["pull", "encoder"], ["get", "encoder", "-o", "out"], ["resolve", "encoder"]):
+    for args in (["pull", "encoder"], ["get", "encoder", "-o", "../out"], ["resolve", "encoder"]):
         result = cli(*args, cwd=registry)
         assert result.exit_code == 1, (args, result.stdout, result.stderr)
         assert f"{FOLDER.relpath}/model.sig" in result.stderr
         assert "trust.keys does not list" in result.stderr
         assert fingerprint(trusted_public.read_bytes()) in result.stderr  # what is trusted
-    assert not (registry / "out").exists()
+    assert not (registry.parent / "out").exists()  # outside the clone: only the signature refuses
     assert snapshot(registry) == before
     with pytest.raises(IntegrityError, match=r"trust\.keys does not list"):
         get_artifact_path("encoder", repo=registry)
@@ -379,7 +379,7 @@ def test_an_unsigned_release_where_a_signature_is_required_is_refused(
     assert get_artifact_path("encoder", repo=registry).is_file()
     trust(registry, keys["release"][1])
     before = snapshot(registry)
-    for args in (["pull", "encoder"], ["get", "encoder", "-o", "out"], ["resolve", "encoder"]):
+    for args in (["pull", "encoder"], ["get", "encoder", "-o", "../out"], ["resolve", "encoder"]):
         result = cli(*args, cwd=registry)
         assert result.exit_code == 1, (args, result.stdout, result.stderr)
         assert f"{FOLDER.relpath}/model.sig: missing" in result.stderr

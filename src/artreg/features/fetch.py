@@ -7,24 +7,24 @@ for altered bytes. DVC is imported only when bytes must be fetched.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg import dvcrepo, gitrepo, schemas, state
+from artreg import dvcrepo, gitrepo, outputs, schemas, state
 from artreg.consumer_cache import records_root
 from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
-from artreg.fileio import check_output_path, parse_json
+from artreg.fileio import parse_json
 from artreg.hashing import (
     FileDigest,
     ProgressFn,
     Recorded,
     compare_files,
-    copy_and_hash,
     hash_files,
 )
-from artreg.layout import StageDir, model_files, model_target
+from artreg.layout import StageDir, model_target
 from artreg.model import Event, Manifest, Registry, Requirement
 from artreg.tags import STAGES, parse_spec, validate_name, validate_semver
 
@@ -458,12 +458,14 @@ def export(
     progress: ProgressFn | None = None,
     fetch: bool = True,
 ) -> list[Path]:
-    """Copy the artifact's model file(s) to `out`, verified (like `dvc artifacts get`).
+    """Copy the artifact's model file(s) to `out`, verified (like `dvc artifacts get`: a model
+    folder's files go into `out` itself).
 
     Every target is checked before anything is fetched or written, so a refusal leaves no
-    partial copy and no pulled files behind. Absent bytes are pulled unless `fetch` is False.
+    partial copy and no pulled files behind; the copy goes through a staging folder in `out`
+    (outputs.py). Absent bytes are pulled unless `fetch` is False.
     """
-    targets = export_targets(out, resolved.primary, resolved.files)
+    targets = export_targets(out, resolved.primary, resolved.files, work_tree=root)
     if not fetch:
         absent = [rel for rel in targets if not (resolved.folder.path(root) / rel).is_file()]
         if absent:
@@ -475,7 +477,7 @@ def export(
                 + "` (or leave out --no-fetch)",
             )
     pull(root, resolved, remote=remote, progress=progress)
-    return copy_verified(resolved.folder.path(root), targets, resolved.files, progress)
+    return copy_verified(resolved.folder.path(root), targets, resolved.files, progress, out=out)
 
 
 def export_all(
@@ -486,9 +488,13 @@ def export_all(
     progress: ProgressFn | None = None,
     fetch: bool = True,
 ) -> dict[str, list[Path]]:
-    """`get --with-requirements`: each artifact's model file(s) into `out/NAME/`, verified.
-    Every target is checked first and every artifact pulled before anything is copied."""
-    targets = {name: export_targets(out / name, r.primary, r.files) for name, r in resolved.items()}
+    """`get --with-requirements`: each artifact's model into `out/NAME/` (what `get NAME -o
+    out/NAME` writes), verified. Every target is checked first and every artifact pulled before
+    anything is copied; then all are written as one: every file, or none."""
+    targets = {
+        name: outputs.targets(out / name, r.primary, r.files) for name, r in resolved.items()
+    }
+    outputs.check(out, [t for each in targets.values() for t in each.values()], root)
     for name, r in resolved.items():
         if not fetch:
             absent = [rel for rel in targets[name] if not (r.folder.path(root) / rel).is_file()]
@@ -499,28 +505,23 @@ def export_all(
                     hint=f"run `artreg pull {r.name} --with-requirements` (or leave out --no-fetch)",
                 )
         pull(root, r, remote=remote, progress=progress)
-    return {
-        name: copy_verified(r.folder.path(root), targets[name], r.files, progress)
+    copies = [
+        (r.folder.path(root) / rel, target, r.files[rel])
         for name, r in resolved.items()
-    }
+        for rel, target in targets[name].items()
+    ]
+    written = iter(outputs.write_verified(out, copies, progress))
+    return {name: [next(written) for _ in targets[name]] for name in resolved}
 
 
-def export_targets(out: Path, primary: str, files: Iterable[str]) -> dict[str, Path]:
-    """Where each model file goes in `out` (a folder-valued model keeps its folder), checked
-    before anything is fetched or written, so a refusal leaves no partial copy behind."""
-    check_output_path(out, "-o/--out", folder=True)
-    targets = {
-        rel: out / (rel if "/" in primary else Path(rel).name)
-        for rel in model_files(primary, files)
-    }
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder", hint="give a folder to write into")
-    taken = [str(t) for t in targets.values() if t.exists() or t.is_symlink()]
-    if taken:
-        raise InputError(
-            f"{', '.join(taken[:5])}: exists already" + (" …" if len(taken) > 5 else ""),
-            hint="choose an empty output folder, or remove those files",
-        )
+def export_targets(
+    out: Path, primary: str, files: Iterable[str], *, work_tree: Path | None = None
+) -> dict[str, Path]:
+    """Where each model file goes in `out` (a model folder's files into `out` itself), checked
+    before anything is fetched or written, so a refusal leaves no partial copy behind; a path
+    in the registry's `work_tree` that git would track is refused."""
+    targets = outputs.targets(out, primary, files)
+    outputs.check(out, targets.values(), work_tree)
     return targets
 
 
@@ -529,15 +530,11 @@ def copy_verified(
     targets: dict[str, Path],
     files: Mapping[str, FileDigest],
     progress: ProgressFn | None = None,
+    *,
+    out: Path | None = None,
 ) -> list[Path]:
-    """Copy `folder/rel` to each target, hashing the copy: all files verified, or none left."""
-    written: list[Path] = []
-    for rel, target in targets.items():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        digest = copy_and_hash(folder / rel, target, progress)
-        if (digest.sha256, digest.size) != (files[rel].sha256, files[rel].size):
-            for done in [*written, target]:
-                done.unlink()  # no partial export: all files verified, or none
-            raise IntegrityError(f"{rel}: changed while being copied", hint="run the command again")
-        written.append(target)
-    return written
+    """Copy `folder/rel` to each target, hashing the copy, through a staging folder in `out`
+    (default: the targets' common folder): all files verified and then renamed, or none left."""
+    base = out or Path(os.path.commonpath([t.parent for t in targets.values()]))
+    copies = [(folder / rel, target, files[rel]) for rel, target in targets.items()]
+    return outputs.write_verified(base, copies, progress)

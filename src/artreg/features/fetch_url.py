@@ -851,16 +851,17 @@ def get(
     progress: ProgressFn | None = None,
 ) -> tuple[Fetched, list[Path]]:
     """`artreg get URL NAME -o OUT`: the model file(s) copied out of the cache, verified (a
-    folder-valued model keeps its folder). The targets are checked before anything is fetched,
-    so a refusal leaves nothing behind, as in a clone."""
+    model folder's files into OUT, as in a clone). The targets are checked before anything is
+    fetched, so a refusal leaves nothing behind, and written as in a clone (outputs.py)."""
     from artreg.features.fetch import copy_verified, export_targets
+    from artreg.outputs import local_work_tree
 
     reg = RemoteRegistry(url, Cache.open(cache_dir))
     is_offline = offline_mode(offline)
     pin, save = _current_pin(reg, name, stage, version, is_offline)
-    targets = export_targets(out, pin.primary, pin.files)
+    targets = export_targets(out, pin.primary, pin.files, work_tree=local_work_tree(url))
     fetched = materialize(
         reg, pin, remote=remote, remote_config=remote_config, offline=is_offline, progress=progress
     )
     save()
-    return fetched, copy_verified(fetched.snapshot, targets, pin.files, progress)
+    return fetched, copy_verified(fetched.snapshot, targets, pin.files, progress, out=out)
