@@ -203,7 +203,9 @@ def test_a_retired_folder_stays_retired_even_when_the_policy_would_keep_it() -> 
     tomb = Retired("artifacts/raw/enc/s10", [], "2026-01-02T00:00:00Z", "Ann", {})
     result = history.plan(None, retired={tomb.folder: tomb})
     (dropped,) = result.dropped
-    assert dropped.folder.entry == "s10" and dropped.reasons == ["retired by gc on 2026-01-02"]
+    assert dropped.folder.entry == "s10" and dropped.reasons[0] == "retired by gc on 2026-01-02"
+    # Needed again since it was marked (it is current): the sweep leaves its objects alone.
+    assert dropped.reasons[1].startswith("still needed (current raw;") and result.drop == {}
     assert (
         tomb.message
         == "artifacts/raw/enc/s10: retired by gc on 2026-01-02 under the retention policy"
@@ -261,9 +263,11 @@ def test_the_dry_run_text_says_per_name_and_stage_what_goes_and_why() -> None:
     assert (
         "keep artifacts/validated/enc/v02: source of kept artifacts/production/enc/v1.0.0" in text
     )
-    assert text.endswith(
-        "would delete 6 objects, 600 bytes (600 B) (dry run: pass --apply to delete)"
-    )
-    done = Applied(result, "c" * 40, "storage", 6, 600, 6, 600)
+    # Nothing is marked yet: every object waits for the grace period after the mark.
+    assert "would mark 6 folder(s) retired" in text
+    assert "would sweep 0 objects, 0 bytes (0 B): marked at least 24 h ago" in text
+    assert "6 objects, 600 bytes wait for the grace period 24 h (retention.grace_hours)" in text
+    done = Applied(result, "c" * 40, "storage", 6, 600, 6, 600, ["artifacts/raw/enc/s01"])
+    assert "marked 1 folder(s) retired in cccccccccccc" in gc_text(done)
     assert "deleted 6 objects, 600 bytes from remote storage" in gc_text(done)
     assert gc_json(done)["applied"]["remote_bytes"] == 600 and gc_json(result)["bytes"] == 600
