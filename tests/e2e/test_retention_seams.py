@@ -281,3 +281,19 @@ def test_a_bad_grace_period_is_refused_naming_the_key(registry: Path, cli) -> No
         assert "params.yaml" in refused.stderr and "/retention/grace_hours" in refused.stderr
         assert snapshot(registry) == before
         git(registry, "reset", "--quiet", "--hard", "HEAD~1")
+
+
+def test_a_git_remote_that_cannot_be_read_stops_gc_before_it_marks(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path, cli
+) -> None:
+    from helpers import snapshot
+
+    commit_policy(registry, "retention:\n  raw: {keep_last: 1}\n  min_age_days: 0\n")
+    register_raw(registry, "enc", "s1", checkpoint_dir)
+    register_raw(registry, "enc", "s2", checkpoint_dir)
+    git(registry, "remote", "add", "origin", str(tmp_path / "moved-away.git"))
+    before, stored = snapshot(registry), storage(registry)
+    refused = cli("gc", "--apply", "--grace-hours", "0", "--repo", str(registry))
+    assert refused.exit_code == 2, refused.stderr
+    assert "git remote origin: cannot read its refs, so gc deleted nothing" in refused.stderr
+    assert snapshot(registry) == before and storage(registry) == stored
