@@ -132,6 +132,10 @@ def test_pipeline_outputs_and_pointers_outside_artifacts_survive_and_a_fresh_clo
     applied = cli("gc", "--apply", "--grace-hours", "0", "--json", "--repo", str(registry))
     assert applied.exit_code == 0, applied.stderr
     assert applied.json()["applied"]["remote_objects"] == len(s1["objects"]) > 0  # type: ignore[index]
+    assert applied.json()["warnings"] == [  # type: ignore[index]
+        "artifacts/raw/enc/s1: no git remote has its tombstone yet: push the commit that "
+        "retired it (`git push`), or other clones read it as missing, not retired"
+    ]
     git(registry, "push", "--quiet", "origin", "main", "--tags")
 
     clone = clone_repo(bare_origin, tmp_path / "fresh")
@@ -256,6 +260,7 @@ def test_a_release_pushed_between_mark_and_sweep_keeps_its_objects(
     assert best in s1["shared"] and best not in s1["objects"]
     assert best in storage(registry)
     assert result["applied"]["git_remotes"] == ["origin"]  # type: ignore[index]
+    assert result["warnings"] == []  # the mark was pushed: every clone reads s1 as retired
 
     # B's release pulls in a fresh clone, and verifies against the remote.
     fresh = clone_repo(bare_origin, tmp_path / "fresh")

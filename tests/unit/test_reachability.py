@@ -4,8 +4,13 @@ folders, and which dropped objects the sweep may delete after the grace period."
 
 from __future__ import annotations
 
-from artreg.features.reachability import FolderFacts, expand, lock_outs, pointer_outs
-from artreg.features.retention import dvcignore_with
+from artreg.features.reachability import (
+    FolderFacts,
+    dvcignore_with,
+    expand,
+    lock_outs,
+    pointer_outs,
+)
 from artreg.layout import StageDir
 
 A, B, C = "a" * 32, "b" * 32, "c" * 32

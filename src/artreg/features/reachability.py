@@ -18,6 +18,7 @@ A DVC object is needed while anything still references it:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
@@ -404,3 +405,41 @@ def fetch_remote_refs(root: Path) -> list[str]:
                 hint=f"fix its URL (`git remote -v`) or remove it (`git remote remove {remote}`)",
             ) from exc
     return remotes
+
+
+def retired_on_remotes(root: Path) -> set[str]:
+    """The folders `artifacts/retired.json` names at any branch head of the git remotes as
+    last fetched (`fetch_remote_refs`): the tombstones other clones can read."""
+    from artreg.features.retention import parse_retired
+    from artreg.layout import RETIRED_JSON
+
+    refs = gitrepo.git(root, "for-each-ref", "--format=%(refname)", REMOTE_REFS).split()
+    specs = [f"{ref}:{RETIRED_JSON}" for ref in refs if "/heads/" in ref]
+    found: set[str] = set()
+    for spec, data in gitrepo.read_blobs(root, specs).items():
+        with contextlib.suppress(ArtregError):
+            found.update(parse_retired(data, spec))
+    return found
+
+
+# --- what DVC itself is told to skip -------------------------------------------------------------
+
+IGNORE_BEGIN = (
+    "# artreg gc: stage folders retired under the retention policy (artifacts/retired.json)"
+)
+IGNORE_NOTE = "# Their DVC objects are deleted; DVC skips their pointers, so `dvc pull` works."
+IGNORE_END = "# end of artreg gc's retired folders"
+
+
+def dvcignore_with(text: str, folders: Iterable[str]) -> str:
+    """`.dvcignore` text with artreg's block of retired folders replaced by `folders`; the
+    user's own lines stay as they are."""
+    lines = text.splitlines()
+    if IGNORE_BEGIN in lines:
+        start = lines.index(IGNORE_BEGIN)
+        end = lines.index(IGNORE_END, start) if IGNORE_END in lines[start:] else len(lines) - 1
+        lines = lines[:start] + lines[end + 1 :]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    block = [IGNORE_BEGIN, IGNORE_NOTE, *(f"/{rel}/" for rel in sorted(folders)), IGNORE_END]
+    return "\n".join([*lines, *([""] if lines else []), *block]) + "\n"

@@ -29,7 +29,15 @@ from typing import Any
 from artreg import gitrepo, state
 from artreg.errors import IntegrityError, RetryableError
 from artreg.faults import point
-from artreg.features.reachability import FolderFacts, Inventory, collect, expand, fetch_remote_refs
+from artreg.features.reachability import (
+    FolderFacts,
+    Inventory,
+    collect,
+    dvcignore_with,
+    expand,
+    fetch_remote_refs,
+    retired_on_remotes,
+)
 from artreg.fileio import dump_json, parse_json, write_atomic
 from artreg.layout import RETIRED_JSON, StageDir
 from artreg.model import Registry, iso
@@ -519,6 +527,14 @@ def _carry_out(root: Path, planned: Plan, store: Any, who: str, remotes: list[st
     point("gc:tombstoned")
     done = Applied(planned, commit, store.name if store is not None else None)
     done.marked, done.git_remotes = [d.folder.relpath for d in new], remotes
+    if remotes and planned.sweep:  # other clones read a folder as retired once they have this
+        known = retired_on_remotes(root)
+        swept = {d.folder.relpath for d in planned.dropped if d.objects.keys() & planned.sweep}
+        planned.warnings += [
+            f"{rel}: no git remote has its tombstone yet: push the commit that retired it "
+            "(`git push`), or other clones read it as missing, not retired"
+            for rel in sorted(swept - known)
+        ]
     # File objects before `.dir` listings: while a listing exists, what it lists can be found.
     order = sorted(planned.sweep, key=lambda oid: (oid.endswith(".dir"), oid))
     if store is not None:
@@ -537,27 +553,6 @@ def _carry_out(root: Path, planned: Plan, store: Any, who: str, remotes: list[st
             done.cache_objects += 1
             done.cache_bytes += size
     return done
-
-
-IGNORE_BEGIN = (
-    "# artreg gc: stage folders retired under the retention policy (artifacts/retired.json)"
-)
-IGNORE_NOTE = "# Their DVC objects are deleted; DVC skips their pointers, so `dvc pull` works."
-IGNORE_END = "# end of artreg gc's retired folders"
-
-
-def dvcignore_with(text: str, folders: Iterable[str]) -> str:
-    """`.dvcignore` text with artreg's block of retired folders replaced by `folders`; the
-    user's own lines stay as they are."""
-    lines = text.splitlines()
-    if IGNORE_BEGIN in lines:
-        start = lines.index(IGNORE_BEGIN)
-        end = lines.index(IGNORE_END, start) if IGNORE_END in lines[start:] else len(lines) - 1
-        lines = lines[:start] + lines[end + 1 :]
-    while lines and not lines[-1].strip():
-        lines.pop()
-    block = [IGNORE_BEGIN, IGNORE_NOTE, *(f"/{rel}/" for rel in sorted(folders)), IGNORE_END]
-    return "\n".join([*lines, *([""] if lines else []), *block]) + "\n"
 
 
 def _commit_tombstones(
