@@ -1080,22 +1080,38 @@ def verify(
     "--apply",
     "apply_",
     is_flag=True,
-    help="Delete: commit the tombstones (artifacts/retired.json), then remove the objects.",
+    help="Mark: commit the tombstones (artifacts/retired.json) of newly dropped folders; "
+    "sweep: delete the objects marked at least the grace period ago that no ref of any git "
+    "remote (fetched first) references.",
 )
 @click.option(
     "-r", "--remote", help="The DVC remote to delete from (default: the registry's default)."
 )
+@click.option(
+    "--grace-hours",
+    type=click.IntRange(min=0),
+    help="Hours between mark and sweep, for this run (default: retention.grace_hours in "
+    "params.yaml, else 24); 0 sweeps what it marks at once.",
+)
 @wait_option
 @repo_option
 @json_option
-def gc(apply_: bool, remote: str | None, wait: float, repo_path: str | None, as_json: bool) -> None:
+def gc(
+    apply_: bool,
+    remote: str | None,
+    grace_hours: int | None,
+    wait: float,
+    repo_path: str | None,
+    as_json: bool,
+) -> None:
     """Drop DVC objects the retention policy in params.yaml no longer keeps (dry run by default).
 
     Example: artreg gc --apply --remote storage
     """
     from artreg.features.retention import gc as run
 
-    result = run(_root(repo_path), apply=apply_, remote=remote, wait=wait)
+    root = _root(repo_path)
+    result = run(root, apply=apply_, remote=remote, wait=wait, grace_hours=grace_hours)
     Output(as_json).emit(render.gc_json(result), render.gc_text(result))
 
 

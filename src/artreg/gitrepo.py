@@ -483,9 +483,10 @@ def creation_commits(root: Path) -> dict[str, str]:
     return created
 
 
-def pointer_blobs(root: Path) -> set[tuple[str, str]]:
-    """Every (path, blob id) a `.dvc` file has had in any commit reachable from any ref (tags,
-    branches, remote branches), and in the index: one `git log` and one `git ls-files`.
+def pointer_blobs(root: Path, patterns: Sequence[str] = ("*.dvc",)) -> set[tuple[str, str]]:
+    """Every (path, blob id) a `.dvc` file (or a file matching `patterns`) has had in any
+    commit reachable from any ref (tags, branches, remote branches), and in the index: one
+    `git log` and one `git ls-files`.
 
     `-m` shows merges against each parent, so a pointer only a merge introduced is listed too;
     both sides of a change are kept (the old side is what an older commit references).
@@ -502,7 +503,7 @@ def pointer_blobs(root: Path) -> set[tuple[str, str]]:
         "--no-abbrev",
         "--format=",
         "--",
-        "*.dvc",
+        *patterns,
     )
     for line in out.splitlines():
         if not line.startswith(":"):
@@ -512,7 +513,7 @@ def pointer_blobs(root: Path) -> set[tuple[str, str]]:
         for blob in parts[2:4]:
             if blob.strip("0") and blob != zero:
                 found.add((path, blob))
-    staged = git(root, "ls-files", "--stage", "-z", "--", "*.dvc")
+    staged = git(root, "ls-files", "--stage", "-z", "--", *patterns)
     for entry in staged.split("\0"):
         meta, _, path = entry.partition("\t")
         parts = meta.split()

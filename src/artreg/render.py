@@ -576,18 +576,44 @@ def gc_text(result: Plan | Applied) -> str:
                 f"     {len(d.shared)} object(s) stay: a kept folder or another ref uses them"
             )
     lines.append("")
-    total = f"{len(plan.drop)} objects, {plan.bytes} bytes ({_size(plan.bytes)})"
-    if isinstance(result, Applied):
-        where = f"remote {result.remote}" if result.remote else "no remote"
-        lines.append(
-            f"deleted {result.remote_objects} objects, {result.remote_bytes} bytes from {where}; "
-            f"{result.cache_objects} objects, {result.cache_bytes} bytes from the local cache"
-            + (f"; tombstones committed in {result.commit[:12]}" if result.commit else "")
-        )
-    else:
-        lines.append(f"would delete {total} (dry run: pass --apply to delete)")
+    lines += _gc_phases(result)
     lines += [f"warning: {w}" for w in plan.warnings]
     return "\n".join(lines)
+
+
+def _gc_phases(result: Plan | Applied) -> list[str]:
+    """Mark and sweep: what was (or would be) marked, swept, and what waits for its grace."""
+    from artreg.features.retention import Applied
+    from artreg.model import iso
+
+    plan = result.plan if isinstance(result, Applied) else result
+    sweep = sum(plan.sweep.values())
+    pending = plan.pending
+    marks = len(plan.to_mark)
+    grace = f"grace period {plan.grace_hours} h (retention.grace_hours)"
+    if isinstance(result, Applied):
+        where = f"remote {result.remote}" if result.remote else "no remote"
+        refs = ", ".join(result.git_remotes) or "none"
+        lines = [
+            f"marked {len(result.marked)} folder(s) retired"
+            + (f" in {result.commit[:12]}" if result.commit else ""),
+            f"swept (git remotes read first: {refs}): deleted {result.remote_objects} objects, "
+            f"{result.remote_bytes} bytes from {where}; {result.cache_objects} objects, "
+            f"{result.cache_bytes} bytes from the local cache",
+        ]
+    else:
+        lines = [
+            f"would mark {marks} folder(s) retired (tombstones in artifacts/retired.json)",
+            f"would sweep {len(plan.sweep)} objects, {sweep} bytes ({_size(sweep)}): marked at "
+            f"least {plan.grace_hours} h ago (dry run: pass --apply to mark and sweep)",
+        ]
+    if pending:
+        when = iso(plan.sweepable_from) if plan.sweepable_from else "later"
+        lines.append(
+            f"{len(pending)} objects, {sum(pending.values())} bytes wait for the {grace}: "
+            f"`artreg gc --apply` sweeps them from {when}"
+        )
+    return lines
 
 
 # --- consumers without a clone ---------------------------------------------------------------

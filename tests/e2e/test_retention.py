@@ -146,7 +146,9 @@ def test_gc_keeps_exactly_the_policy_and_every_kept_tag_still_pulls(built, cli, 
     run_tool("dvc", "gc", "--all-tags", "--all-branches", "--workspace", "--force", cwd=root)
     assert _cache(root) == cached
 
-    applied = cli("gc", "--apply", "--remote", "local", "--json", "--repo", str(root))
+    applied = cli(
+        "gc", "--apply", "--grace-hours", "0", "--remote", "local", "--json", "--repo", str(root)
+    )
     assert applied.exit_code == 0, applied.stderr
     done = applied.json()["applied"]
     assert done["remote"] == "local"
@@ -235,7 +237,10 @@ def test_gc_killed_while_deleting_completes_on_rerun(tmp_path: Path, sessions: l
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
     again = subprocess.run(
-        [ARTREG, "gc", "--apply", "--json"], cwd=root, capture_output=True, text=True
+        [ARTREG, "gc", "--apply", "--grace-hours", "0", "--json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
     )
     assert again.returncode == 0, again.stderr
     done = json.loads(again.stdout)["applied"]
@@ -246,7 +251,9 @@ def test_gc_killed_while_deleting_completes_on_rerun(tmp_path: Path, sessions: l
     tombs = json.loads(git(root, "show", "HEAD:artifacts/retired.json"))["retired"]
     assert sorted(t["folder"] for t in tombs) == sorted(r for r, k in fates.items() if not k)
     # A third run has nothing left to do.
-    third = subprocess.run([ARTREG, "gc", "--apply", "--json"], cwd=root, capture_output=True)
+    third = subprocess.run(
+        [ARTREG, "gc", "--apply", "--grace-hours", "0", "--json"], cwd=root, capture_output=True
+    )
     assert json.loads(third.stdout)["applied"]["remote_objects"] == 0
 
 
@@ -307,7 +314,7 @@ def test_an_open_pull_request_and_the_work_tree_protect_what_they_reference(
     (registry / "experiments" / "checkpoints.dvc").write_text(pointer)
     assert plan()["bytes"] == 0
     before = snapshot(registry)
-    applied = cli("gc", "--apply", "--json", "--repo", str(registry))
+    applied = cli("gc", "--apply", "--grace-hours", "0", "--json", "--repo", str(registry))
     assert applied.exit_code == 0 and applied.json()["applied"]["cache_objects"] == 0
     assert snapshot(registry).pointers == before.pointers
 
@@ -323,16 +330,16 @@ def test_a_plan_applied_after_the_registry_changed_deletes_nothing(
     git(registry, "commit", "--quiet", "-m", "retention policy", "params.yaml")
     register_raw(registry, "encoder", "s1", sessions[0])
     register_raw(registry, "encoder", "s2", sessions[1])
-    planned = gc(registry)
+    planned = gc(registry, grace_hours=0)
     register_raw(registry, "encoder", "s3", sessions[2])  # now s2 would go too
     before, cached = snapshot(registry), _cache(registry)
     with pytest.raises(RetryableError, match="changed since this gc was planned") as caught:
-        apply_plan(registry, planned)  # type: ignore[arg-type]
+        apply_plan(registry, planned, grace_hours=0)  # type: ignore[arg-type]
     assert caught.value.exit_code == 4
     assert snapshot(registry) == before and _cache(registry) == cached
 
-    fresh = gc(registry)
-    done = apply_plan(registry, fresh)  # type: ignore[arg-type]
+    fresh = gc(registry, grace_hours=0)
+    done = apply_plan(registry, fresh, grace_hours=0)  # type: ignore[arg-type]
     assert [d.folder.entry for d in done.plan.dropped] == ["s1", "s2"]
     assert done.cache_bytes == fresh.bytes > 0  # type: ignore[union-attr]
 
@@ -356,7 +363,7 @@ def test_a_fresh_clone_plans_from_the_remote_listings_and_applies_there(
     assert there["folders"] == here["folders"] and there["bytes"] == here["bytes"] > 0  # type: ignore[index, operator]
 
     before = remote_objects(registry, None)
-    applied = cli("gc", "--apply", "--json", "--repo", str(clone))
+    applied = cli("gc", "--apply", "--grace-hours", "0", "--json", "--repo", str(clone))
     assert applied.exit_code == 0, applied.stderr
     assert applied.json()["applied"]["remote_bytes"] == here["bytes"]  # type: ignore[index]
     doomed = {o for f in here["folders"] if not f["keep"] for o in f["objects"]}  # type: ignore[index, union-attr]
@@ -367,7 +374,7 @@ def _kill_at(root: Path, where: str, marker: Path) -> None:
     """Start `artreg gc --apply`, SIGKILL its process group once it stands at `where`."""
     env = {**os.environ, "ARTREG_PAUSE_AT": where, "ARTREG_PAUSE_FILE": str(marker)}
     proc = subprocess.Popen(
-        [ARTREG, "gc", "--apply"],
+        [ARTREG, "gc", "--apply", "--grace-hours", "0"],
         cwd=root,
         env=env,
         stdout=subprocess.PIPE,
@@ -397,14 +404,19 @@ def test_gc_killed_around_its_tombstone_commit_deletes_nothing_until_rerun(
     _kill_at(registry, where, tmp_path / "paused")
     assert remote_objects(registry, None) == before and _cache(registry) == cached
     if where == "gc:tombstone-staged":  # killed inside the transaction: recover rolls it back
-        blocked = subprocess.run([ARTREG, "gc", "--apply"], cwd=registry, capture_output=True)
+        blocked = subprocess.run(
+            [ARTREG, "gc", "--apply", "--grace-hours", "0"], cwd=registry, capture_output=True
+        )
         assert blocked.returncode == 2 and b"artreg recover" in blocked.stderr
         subprocess.run([ARTREG, "recover"], cwd=registry, check=True, capture_output=True)
         assert not (registry / "artifacts/retired.json").exists()
     assert git(registry, "status", "--porcelain").strip() == ""
 
     again = subprocess.run(
-        [ARTREG, "gc", "--apply", "--json"], cwd=registry, capture_output=True, text=True
+        [ARTREG, "gc", "--apply", "--grace-hours", "0", "--json"],
+        cwd=registry,
+        capture_output=True,
+        text=True,
     )
     assert again.returncode == 0, again.stderr
     result = json.loads(again.stdout)

@@ -89,10 +89,17 @@ class History:
                     self.promote(StageDir("production", name, f"v1.{release}.0"), val)
                     release += 1
 
-    def plan(self, policy: dict[str, Any] | None = POLICY, days_later: int = 30, **inv: Any):
+    def plan(
+        self,
+        policy: dict[str, Any] | None = POLICY,
+        days_later: int = 30,
+        grace_hours: int | None = None,
+        **inv: Any,
+    ):
         registry = fold(parse_for_each_ref("".join(self.lines)))
         inventory = Inventory(self.facts, **inv)
-        return plan(registry, policy, inventory, now=self.clock + days_later * DAY)
+        now = self.clock + days_later * DAY
+        return plan(registry, policy, inventory, now=now, grace_hours=grace_hours)
 
 
 def kept(result: Any, name: str, stage: str) -> list[str]:
@@ -203,7 +210,9 @@ def test_a_retired_folder_stays_retired_even_when_the_policy_would_keep_it() -> 
     tomb = Retired("artifacts/raw/enc/s10", [], "2026-01-02T00:00:00Z", "Ann", {})
     result = history.plan(None, retired={tomb.folder: tomb})
     (dropped,) = result.dropped
-    assert dropped.folder.entry == "s10" and dropped.reasons == ["retired by gc on 2026-01-02"]
+    assert dropped.folder.entry == "s10" and dropped.reasons[0] == "retired by gc on 2026-01-02"
+    # Needed again since it was marked (it is current): the sweep leaves its objects alone.
+    assert dropped.reasons[1].startswith("still needed (current raw;") and result.drop == {}
     assert (
         tomb.message
         == "artifacts/raw/enc/s10: retired by gc on 2026-01-02 under the retention policy"
@@ -226,6 +235,9 @@ def test_retired_json_round_trips_and_a_broken_one_is_refused() -> None:
         ({"raw": {"keep_last": 2, "keep": "all"}}, "/retention/raw"),
         ({"production": {"keep": "some"}}, "/retention/production/keep"),
         ({"min_age": 3}, "/retention"),
+        ({"grace_hours": -1}, "/retention/grace_hours"),
+        ({"grace_hours": "24"}, "/retention/grace_hours"),
+        ({"grace_hours": True}, "/retention/grace_hours"),
         ({"overrides": {"enc": {"raw": {"last": 1}}}}, "/retention/overrides/enc/raw"),
     ],
 )
@@ -261,9 +273,65 @@ def test_the_dry_run_text_says_per_name_and_stage_what_goes_and_why() -> None:
     assert (
         "keep artifacts/validated/enc/v02: source of kept artifacts/production/enc/v1.0.0" in text
     )
-    assert text.endswith(
-        "would delete 6 objects, 600 bytes (600 B) (dry run: pass --apply to delete)"
-    )
-    done = Applied(result, "c" * 40, "storage", 6, 600, 6, 600)
+    # Nothing is marked yet: every object waits for the grace period after the mark.
+    assert "would mark 6 folder(s) retired" in text
+    assert "would sweep 0 objects, 0 bytes (0 B): marked at least 24 h ago" in text
+    assert "6 objects, 600 bytes wait for the grace period 24 h (retention.grace_hours)" in text
+    done = Applied(result, "c" * 40, "storage", 6, 600, 6, 600, ["artifacts/raw/enc/s01"])
+    assert "marked 1 folder(s) retired in cccccccccccc" in gc_text(done)
     assert "deleted 6 objects, 600 bytes from remote storage" in gc_text(done)
     assert gc_json(done)["applied"]["remote_bytes"] == 600 and gc_json(result)["bytes"] == 600
+
+
+A, B, C = "a" * 32, "b" * 32, "c" * 32
+
+
+def _marked(history: History, rel: str, days_ago: float, now: int) -> Retired:
+    """A tombstone committed `days_ago` before `now`."""
+    from artreg.model import iso
+
+    return Retired(rel, [], iso(now - int(days_ago * DAY)), "gc", {})
+
+
+def test_the_sweep_waits_for_the_grace_period_of_every_folder_holding_an_object() -> None:
+    history = History()
+    old = history.promote(StageDir("raw", "enc", "s1"), objects={A: 10, C: 1})
+    new = history.promote(StageDir("raw", "enc", "s2"), objects={B: 20, C: 1})
+    history.promote(StageDir("raw", "enc", "s3"))
+    now = history.clock + 30 * DAY
+    policy: dict[str, Any] = {"raw": {"keep_last": 1}}
+
+    fresh = history.plan(policy)
+    assert set(fresh.drop) == {A, B, C} and fresh.sweep == {}  # nothing marked yet
+    assert fresh.sweepable_from == fresh.now + 24 * 3600
+    assert [d.folder for d in fresh.to_mark] == [old, new]
+    assert history.plan(policy, grace_hours=0).sweep == fresh.drop  # --grace-hours 0
+
+    retired = {old.relpath: _marked(history, old.relpath, 2, now)}
+    half = history.plan(policy, retired=retired)
+    assert half.now == now and [d.folder for d in half.to_mark] == [new]
+    # C is in s2 too, whose mark is only being made now: it waits with B.
+    assert half.sweep == {A: 10} and set(half.pending) == {B, C}
+    retired[new.relpath] = _marked(history, new.relpath, 0.5, now)
+    later = history.plan(policy, retired=retired)
+    assert later.sweep == {A: 10} and later.as_dict()["pending"]["objects"] == 2
+    assert history.plan({**policy, "grace_hours": 6}, retired=retired).sweep == later.drop
+
+
+def test_a_marked_folder_needed_again_before_the_sweep_keeps_its_objects() -> None:
+    history = History()
+    base = history.promote(StageDir("production", "base", "v1.0.0"), objects={A: 1})
+    history.promote(StageDir("production", "base", "v2.0.0"), objects={B: 1})
+    policy: dict[str, Any] = {"production": {"keep_last": 1}}
+    now = history.clock + 30 * DAY
+    retired = {base.relpath: _marked(history, base.relpath, 3, now)}
+    assert history.plan(policy, retired=retired).sweep == {A: 1}
+    # A release made since the mark requires base v1.0.0 exactly.
+    adapter = StageDir("production", "adapter", "v1.0.0")
+    history.promote(adapter, objects={C: 1})
+    history.facts[adapter.relpath] = FolderFacts(
+        adapter, history.clock, None, {C: 1}, (base.relpath,)
+    )
+    result = history.plan(policy, retired=retired)
+    assert result.drop == {}
+    assert f"{base.relpath}: retired, but required by kept {adapter.relpath}" in result.warnings[0]

@@ -413,7 +413,11 @@ def verify_registry(
             report.problems.append(f"{gone}: promoted in {created[gone][:12]} and since deleted")
     for folder in folders:
         check_folder(root, folder, report)
-    _check_absent_bytes(root, folders, report, fetch, remote_name)
+    # gc deleted (or marked to delete) the objects of retired folders on purpose (committed
+    # tombstones): their absent files are retired, not missing, here and in the remote.
+    retired = read_retired(root)
+    live = [f for f in folders if f.relpath not in retired]
+    _check_absent_bytes(root, live, report, fetch, remote_name)
     check_immutability(root, folders, registry, report, only_given=changed is not None)
     # Gates as committed when each folder was promoted: an uncommitted, loosened gate shows.
     report.problems += recheck_folders(root, folders, gitrepo.creation_commits(root))
@@ -424,9 +428,7 @@ def verify_registry(
     _check_index_and_dvc_yaml(root, reachable(root, registry), report)
     _check_git_contents(root, report)
     _check_journal(root, report)
-    retired = read_retired(root)
     if retired:
-        # gc deleted their objects on purpose (committed tombstones): not "missing from the remote".
         tombs = [retired[f.relpath] for f in folders if f.relpath in retired]
         report.count("folders retired by gc", len(tombs))
         report.notes += [t.message for t in tombs]
@@ -434,7 +436,7 @@ def verify_registry(
     if changed is None:
         _check_policy_weakenings(root, report)
     if remote:
-        _check_remote(root, [f for f in folders if f.relpath not in retired], report, remote_name)
+        _check_remote(root, live, report, remote_name)
     if signed:
         _check_signatures(root, registry, report)
     return report
