@@ -176,8 +176,55 @@ def _options(publishing: dict[str, Any]) -> Any:
     )
 
 
+def _set_traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value and isinstance(ctx.obj, dict):
+        ctx.obj["traceback"] = True
+    return value
+
+
+class ArtregCommand(click.Command):
+    """A command that also takes --traceback after its name, and refuses text options and
+    arguments UTF-8 cannot encode (bytes that are not UTF-8), naming them, before it runs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(
+            click.Option(
+                ["--traceback"],
+                is_flag=True,
+                hidden=True,
+                expose_value=False,
+                callback=_set_traceback,
+                help="Show the stack on errors.",
+            )
+        )
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from artreg.values import check_text
+
+        if isinstance(ctx.obj, dict):
+            ctx.obj["command"] = ctx.command_path
+        for param in self.params:
+            if param.type is click.STRING and param.name in ctx.params:
+                value = ctx.params[param.name]
+                field = (
+                    param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+                )
+                for text in value if isinstance(value, tuple) else (value,):
+                    if isinstance(text, str):
+                        check_text(text, field)
+        return super().invoke(ctx)
+
+
+class _Subgroup(click.Group):
+    command_class = ArtregCommand
+
+
 class ArtregGroup(click.Group):
     """Turns known errors into one line and an exit code; --traceback shows the stack."""
+
+    command_class = ArtregCommand
+    group_class = _Subgroup
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -203,7 +250,12 @@ class ArtregGroup(click.Group):
             click.echo(
                 f"artreg: internal error (a bug in artreg): {type(exc).__name__}: {exc}", err=True
             )
-            click.echo("  fix: run again with --traceback and report the output", err=True)
+            typed = ctx.obj.get("command", "artreg") if ctx.obj else "artreg"
+            click.echo(
+                f"  fix: run it again with --traceback added (`{typed} ... --traceback`) and "
+                "report the output",
+                err=True,
+            )
             sys.exit(INTERNAL_ERROR_EXIT)
 
 

@@ -58,21 +58,24 @@ def test_an_internal_error_exits_3_says_how_to_report_it_and_changes_nothing(
     assert "internal error (a bug in artreg): RuntimeError: injected fault at publish:dvc-yaml" in (
         result.stderr
     )
-    assert "run again with --traceback and report" in result.stderr
+    # The fix names the option as it is typed: after the command, like any other option.
+    assert "run it again with --traceback added (`artreg register ... --traceback`)" in (
+        result.stderr
+    )
     assert "Traceback" not in result.stderr
     assert _outside_dvc_internals(snapshot(registry)) == _outside_dvc_internals(before)
 
-    shown = _artreg(
-        "--traceback",
-        "register",
-        "encoder",
-        "s1",
-        "--from",
-        str(checkpoint_dir),
-        cwd=registry,
-        ARTREG_RAISE_AT="publish:dvc-yaml",
-    )
-    assert shown.returncode == 3 and "Traceback (most recent call last)" in shown.stderr
+    register = ["register", "encoder", "s1", "--from", str(checkpoint_dir)]
+    for args in (["--traceback", *register], [*register, "--traceback"]):
+        shown = _artreg(*args, cwd=registry, ARTREG_RAISE_AT="publish:dvc-yaml")
+        assert shown.returncode == 3 and "Traceback (most recent call last)" in shown.stderr, args
+
+
+def test_traceback_is_accepted_after_a_subcommand(registry: Path) -> None:
+    for args in (["list", "--traceback"], ["lock", "check", "--traceback"]):
+        result = _artreg(*args, cwd=registry)
+        assert "no such option" not in result.stderr, (args, result.stderr)
+    assert _artreg("list", "--traceback", cwd=registry).returncode == 0
 
 
 def test_a_dvc_remote_that_does_not_answer_is_retryable(
