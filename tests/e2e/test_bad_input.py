@@ -214,6 +214,11 @@ CASES: dict[str, tuple[Case, int, tuple[str, ...]]] = {
     "version traversal": (prod(version="../1.0.0"), 2, ("invalid version",)),
     # the checkpoint folder and the files in it
     "missing folder": (reg(src="nowhere"), 2, ("nowhere", "not found")),
+    "a model file instead of its folder": (
+        reg(src="ckpt/best.pt"),
+        2,
+        ("best.pt: a file, not a checkpoint folder", "`artreg release encoder ", "--from "),
+    ),
     "empty folder": (_empty_folder, 2, ("empty", "fix:")),
     "symlink out of the folder": (
         with_file("ckpt/leak.pt", symlink(lambda p: Path("/etc/hostname")), reg()),
