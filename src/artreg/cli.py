@@ -70,6 +70,44 @@ def _fetching() -> bool:
     return not (ctx is not None and isinstance(ctx.obj, dict) and ctx.obj.get("no_fetch"))
 
 
+def _model_signing_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--sign-model (with its certificate and chain) and --model-signature, shared by every
+    command that releases to production."""
+    for option in reversed(
+        [
+            click.option(
+                "--sign-model",
+                metavar="KEY",
+                type=click.Path(dir_okay=False),
+                help="Sign the model with this EC private key (PEM) as model.sig, in the OpenSSF "
+                "model-signing format (needs artreg[signing]; password in "
+                "ARTREG_MODEL_KEY_PASSWORD).",
+            ),
+            click.option(
+                "--sign-model-cert",
+                metavar="CERT",
+                type=click.Path(dir_okay=False),
+                help="With --sign-model: sign with this certificate of the key (PEM).",
+            ),
+            click.option(
+                "--sign-model-chain",
+                metavar="PEM",
+                multiple=True,
+                type=click.Path(dir_okay=False),
+                help="With --sign-model-cert: a certificate of its chain (repeatable).",
+            ),
+            click.option(
+                "--model-signature",
+                type=click.Path(dir_okay=False),
+                help="A model-signing bundle made elsewhere over the model file "
+                "(`model_signing sign`); checked and committed as model.sig.",
+            ),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
 class Output:
     """How to render: JSON or text; progress bars only on a terminal outside CI."""
 
@@ -458,32 +496,7 @@ def register(
     help="production: allow a version lower than the latest release.",
 )
 @requires_option
-@click.option(
-    "--sign-model",
-    metavar="KEY",
-    type=click.Path(dir_okay=False),
-    help="Sign the model with this EC private key (PEM) as model.sig, in the OpenSSF "
-    "model-signing format (needs artreg[signing]; password in ARTREG_MODEL_KEY_PASSWORD).",
-)
-@click.option(
-    "--sign-model-cert",
-    metavar="CERT",
-    type=click.Path(dir_okay=False),
-    help="With --sign-model: sign with this certificate of the key (PEM).",
-)
-@click.option(
-    "--sign-model-chain",
-    metavar="PEM",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="With --sign-model-cert: a certificate of its chain (repeatable).",
-)
-@click.option(
-    "--model-signature",
-    type=click.Path(dir_okay=False),
-    help="A model-signing bundle made elsewhere over the model file (`model_signing sign`); "
-    "checked and committed as model.sig.",
-)
+@_model_signing_options
 @repo_option
 @no_fetch_option
 @_publish_options
@@ -579,12 +592,7 @@ def promote(
 @click.option(
     "--allow-non-monotonic", is_flag=True, help="Allow a version lower than the latest release."
 )
-@click.option(
-    "--sign-model",
-    metavar="KEY",
-    type=click.Path(dir_okay=False),
-    help="Sign the model with this EC private key (PEM) as model.sig (needs artreg[signing]).",
-)
+@_model_signing_options
 @requires_option
 @repo_option
 @_publish_options
@@ -601,6 +609,9 @@ def release(
     notes: str | None,
     allow_non_monotonic: bool,
     sign_model: str | None,
+    sign_model_cert: str | None,
+    sign_model_chain: tuple[str, ...],
+    model_signature: str | None,
     requires: tuple[str, ...],
     repo_path: str | None,
     as_json: bool,
@@ -635,7 +646,8 @@ def release(
             security_review=Path(security_review) if security_review else None,
             allow_non_monotonic=allow_non_monotonic,
             options=_options(publishing),
-            sign_key=_signing_key(sign_model, None, ()),
+            sign_key=_signing_key(sign_model, sign_model_cert, sign_model_chain),
+            model_signature=Path(model_signature) if model_signature else None,
             progress=progress,
             requires=list(requires),
         )
