@@ -184,7 +184,8 @@ def _publish_options(f: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--branch",
-                help="Commit on this new branch, without tags (pull-request mode; `artreg tag` tags after the merge).",
+                help="Commit on this new branch, without tags, then return to the current branch "
+                "(pull-request mode; `artreg tag` tags after the merge).",
             ),
             click.option(
                 "--summary-md",

@@ -163,6 +163,7 @@ def test_a_fresh_clone_validates_a_checkpoint_fetching_only_that_checkpoint(
     assert listing in fetched and by_name["epoch_2.pt"] in fetched
     others = {md5 for rel, md5 in by_name.items() if rel != "epoch_2.pt"} - {by_name["epoch_2.pt"]}
     assert not fetched & others  # no other checkpoint's object
+    git(clone, "switch", "--quiet", "validate/encoder")  # the command went back to main
     written = _pointer_md5(clone / result.json()["folder"] / "model.pt.dvc")
     assert fetched == {listing, by_name["epoch_2.pt"], written}
 
