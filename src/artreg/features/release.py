@@ -42,7 +42,7 @@ from artreg.modelcard import changelog
 from artreg.modelfolder import SHA256_FILE
 from artreg.policy import Settings, approver, evaluate, gate_failure, load_settings, resolve_name
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso
-from artreg.requirements import closure, declared, unmet
+from artreg.requirements import closure, declared, unmet, way_out
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, is_semver, semver_key, validate_id, validate_semver
 from artreg.values import plain_input
@@ -179,9 +179,7 @@ def _check_requirements(
         raise GateFailed(
             f"{name} requires what production does not hold: " + "; ".join(str(m) for m in missing),
             [m.as_gate(rule).as_dict() for m in missing],
-            hint="release "
-            + ", ".join(str(m.requirement) for m in missing)
-            + " to production first"
+            hint="; ".join(way_out(registry, m.requirement, rule, name) for m in missing)
             + (
                 f", or require the version production holds ({settings.source} sets "
                 f"requirements.compatibility: {rule})"
