@@ -1057,8 +1057,10 @@ def index(check: bool, repo_path: str | None) -> None:
         registry_index.check(root)
         click.echo(f"{REGISTRY_JSON} is up to date")
         return
-    registry_index.regenerate(root)
-    click.echo(render.written(root, None, f"wrote {REGISTRY_JSON} (commit it)")[1])
+    if registry_index.regenerate(root):
+        click.echo(render.written(root, None, f"wrote {REGISTRY_JSON} (commit it)")[1])
+    else:
+        click.echo(f"{REGISTRY_JSON} is up to date (as committed): nothing to commit")
 
 
 @main.command()
