@@ -70,6 +70,44 @@ def _fetching() -> bool:
     return not (ctx is not None and isinstance(ctx.obj, dict) and ctx.obj.get("no_fetch"))
 
 
+def _model_signing_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--sign-model (with its certificate and chain) and --model-signature, shared by every
+    command that releases to production."""
+    for option in reversed(
+        [
+            click.option(
+                "--sign-model",
+                metavar="KEY",
+                type=click.Path(dir_okay=False),
+                help="Sign the model with this EC private key (PEM) as model.sig, in the OpenSSF "
+                "model-signing format (needs artreg[signing]; password in "
+                "ARTREG_MODEL_KEY_PASSWORD).",
+            ),
+            click.option(
+                "--sign-model-cert",
+                metavar="CERT",
+                type=click.Path(dir_okay=False),
+                help="With --sign-model: sign with this certificate of the key (PEM).",
+            ),
+            click.option(
+                "--sign-model-chain",
+                metavar="PEM",
+                multiple=True,
+                type=click.Path(dir_okay=False),
+                help="With --sign-model-cert: a certificate of its chain (repeatable).",
+            ),
+            click.option(
+                "--model-signature",
+                type=click.Path(dir_okay=False),
+                help="A model-signing bundle made elsewhere over the model file "
+                "(`model_signing sign`); checked and committed as model.sig.",
+            ),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
 class Output:
     """How to render: JSON or text; progress bars only on a terminal outside CI."""
 
@@ -146,7 +184,8 @@ def _publish_options(f: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--branch",
-                help="Commit on this new branch, without tags (pull-request mode; `artreg tag` tags after the merge).",
+                help="Commit on this new branch, without tags, then return to the current branch "
+                "(pull-request mode; `artreg tag` tags after the merge).",
             ),
             click.option(
                 "--summary-md",
@@ -176,8 +215,55 @@ def _options(publishing: dict[str, Any]) -> Any:
     )
 
 
+def _set_traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value and isinstance(ctx.obj, dict):
+        ctx.obj["traceback"] = True
+    return value
+
+
+class ArtregCommand(click.Command):
+    """A command that also takes --traceback after its name, and refuses text options and
+    arguments UTF-8 cannot encode (bytes that are not UTF-8), naming them, before it runs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(
+            click.Option(
+                ["--traceback"],
+                is_flag=True,
+                hidden=True,
+                expose_value=False,
+                callback=_set_traceback,
+                help="Show the stack on errors.",
+            )
+        )
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from artreg.values import check_text
+
+        if isinstance(ctx.obj, dict):
+            ctx.obj["command"] = ctx.command_path
+        for param in self.params:
+            if param.type is click.STRING and param.name in ctx.params:
+                value = ctx.params[param.name]
+                field = (
+                    param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+                )
+                for text in value if isinstance(value, tuple) else (value,):
+                    if isinstance(text, str):
+                        check_text(text, field)
+        return super().invoke(ctx)
+
+
+class _Subgroup(click.Group):
+    command_class = ArtregCommand
+
+
 class ArtregGroup(click.Group):
     """Turns known errors into one line and an exit code; --traceback shows the stack."""
+
+    command_class = ArtregCommand
+    group_class = _Subgroup
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -203,7 +289,12 @@ class ArtregGroup(click.Group):
             click.echo(
                 f"artreg: internal error (a bug in artreg): {type(exc).__name__}: {exc}", err=True
             )
-            click.echo("  fix: run again with --traceback and report the output", err=True)
+            typed = ctx.obj.get("command", "artreg") if ctx.obj else "artreg"
+            click.echo(
+                f"  fix: run it again with --traceback added (`{typed} ... --traceback`) and "
+                "report the output",
+                err=True,
+            )
             sys.exit(INTERNAL_ERROR_EXIT)
 
 
@@ -406,32 +497,7 @@ def register(
     help="production: allow a version lower than the latest release.",
 )
 @requires_option
-@click.option(
-    "--sign-model",
-    metavar="KEY",
-    type=click.Path(dir_okay=False),
-    help="Sign the model with this EC private key (PEM) as model.sig, in the OpenSSF "
-    "model-signing format (needs artreg[signing]; password in ARTREG_MODEL_KEY_PASSWORD).",
-)
-@click.option(
-    "--sign-model-cert",
-    metavar="CERT",
-    type=click.Path(dir_okay=False),
-    help="With --sign-model: sign with this certificate of the key (PEM).",
-)
-@click.option(
-    "--sign-model-chain",
-    metavar="PEM",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="With --sign-model-cert: a certificate of its chain (repeatable).",
-)
-@click.option(
-    "--model-signature",
-    type=click.Path(dir_okay=False),
-    help="A model-signing bundle made elsewhere over the model file (`model_signing sign`); "
-    "checked and committed as model.sig.",
-)
+@_model_signing_options
 @repo_option
 @no_fetch_option
 @_publish_options
@@ -527,12 +593,7 @@ def promote(
 @click.option(
     "--allow-non-monotonic", is_flag=True, help="Allow a version lower than the latest release."
 )
-@click.option(
-    "--sign-model",
-    metavar="KEY",
-    type=click.Path(dir_okay=False),
-    help="Sign the model with this EC private key (PEM) as model.sig (needs artreg[signing]).",
-)
+@_model_signing_options
 @requires_option
 @repo_option
 @_publish_options
@@ -549,6 +610,9 @@ def release(
     notes: str | None,
     allow_non_monotonic: bool,
     sign_model: str | None,
+    sign_model_cert: str | None,
+    sign_model_chain: tuple[str, ...],
+    model_signature: str | None,
     requires: tuple[str, ...],
     repo_path: str | None,
     as_json: bool,
@@ -583,7 +647,8 @@ def release(
             security_review=Path(security_review) if security_review else None,
             allow_non_monotonic=allow_non_monotonic,
             options=_options(publishing),
-            sign_key=_signing_key(sign_model, None, ()),
+            sign_key=_signing_key(sign_model, sign_model_cert, sign_model_chain),
+            model_signature=Path(model_signature) if model_signature else None,
             progress=progress,
             requires=list(requires),
         )
@@ -996,8 +1061,10 @@ def index(check: bool, repo_path: str | None) -> None:
         registry_index.check(root)
         click.echo(f"{REGISTRY_JSON} is up to date")
         return
-    registry_index.regenerate(root)
-    click.echo(render.written(root, None, f"wrote {REGISTRY_JSON} (commit it)")[1])
+    if registry_index.regenerate(root):
+        click.echo(render.written(root, None, f"wrote {REGISTRY_JSON} (commit it)")[1])
+    else:
+        click.echo(f"{REGISTRY_JSON} is up to date (as committed): nothing to commit")
 
 
 @main.command()

@@ -79,7 +79,24 @@ def parse_json(text: str, source: str) -> Any:
     if _depth(data) > MAX_DEPTH:
         raise InputError(f"{source}: JSON nested deeper than {MAX_DEPTH} levels", hint="flatten it")
     _check_finite(data, source)
+    _check_text(text, data, source)
     return data
+
+
+def _check_text(text: str, data: Any, source: str) -> None:
+    """Refuse a parsed document holding a lone surrogate, which no file artreg writes can
+    hold. Only a backslash-u escape makes one: documents without one skip the walk."""
+    if "\\u" not in text and "\\U" not in text:
+        return
+    from artreg.values import shown, unencodable
+
+    pointer = unencodable(data)
+    if pointer is not None:
+        raise InputError(
+            f"{source}: {shown(pointer)}: a lone surrogate (a \\uD800-\\uDFFF escape without "
+            "its pair) is not text, and no JSON or YAML artreg writes can hold it",
+            hint="remove the escape, or write the character itself",
+        )
 
 
 def _check_finite(data: Any, source: str) -> None:
@@ -218,9 +235,11 @@ def _parsed(text: str, source: str, build: Callable[[Any, Any], _T]) -> _T:
 
 def parse_yaml(text: str, source: str) -> Any:
     """Parse YAML with the safe loader (no Python tags), no aliases, no duplicate keys."""
-    return _parsed(
+    data = _parsed(
         text, source, lambda loader, root: None if root is None else loader.construct_document(root)
     )
+    _check_text(text, data, source)
+    return data
 
 
 def parse_yaml_entries(text: str, source: str, section: str, key: str) -> dict[Any, Any]:

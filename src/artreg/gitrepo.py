@@ -43,8 +43,34 @@ def git(
     )
     if check and proc.returncode != 0:
         detail = proc.stderr.strip() or proc.stdout.strip()
-        raise ToolError(f"git {' '.join(args[:3])} failed in {root}: {detail}")
+        raise not_trusted(detail) or ToolError(
+            f"git {' '.join(args[:3])} failed in {root}: {detail}"
+        )
     return proc.stdout
+
+
+def not_trusted(detail: str) -> InputError | None:
+    """git's refusal of a repository another user owns ("dubious ownership", the
+    safe.directory check) as bad input with git's own fix; None for any other failure. Such a
+    repository answers nothing, so without this it reads as a network failure or no repository."""
+    if "safe.directory" not in detail or not (
+        "dubious ownership" in detail or "unsafe repository" in detail  # git >= 2.36, 2.35.2
+    ):
+        return None
+    import re
+
+    command = re.search(r"git config --global --add safe\.directory \S.*", detail)
+    where = re.search(
+        r"(?:dubious ownership in repository at |unsafe repository \()'([^']+)'", detail
+    )
+    path = where[1] if where else "the repository"
+    fix = command[0].strip() if command else f"git config --global --add safe.directory {path}"
+    return InputError(
+        f"{path}: git refuses to work in this repository because another user owns it "
+        '("dubious ownership")',
+        hint=f"if you trust it, run `{fix}` (git's fix), or run as its owner; then run the "
+        "command again",
+    )
 
 
 def _run(where: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -557,6 +583,9 @@ def config_value(repo: Path, key: str) -> str:
 def work_tree(start: Path) -> Path | None:
     """The top level of the git work tree holding `start`, or None outside any."""
     proc = _run(start, "rev-parse", "--show-toplevel")
+    refused = not_trusted(proc.stderr) if proc.returncode != 0 else None
+    if refused is not None:
+        raise refused
     return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
 
 
@@ -735,7 +764,7 @@ def _run_bytes(
     )
     if proc.returncode != 0:
         detail = proc.stderr.decode("utf-8", "replace").strip()
-        raise ToolError(
+        raise not_trusted(detail) or ToolError(
             f"git {' '.join(a for a in args[:3] if not a.startswith('-c'))} failed: {detail}"
         )
     return proc.stdout

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from artreg.errors import InputError
+from artreg.tags import FOLDER_RULE, portable_problem
 
 CHUNK = 1 << 20  # 1 MiB: large enough that hashlib releases the GIL, small enough for flat memory
 COPY_CHUNK = 4 << 20  # copies write large blocks; memory per copy stays at two chunks
@@ -120,21 +121,18 @@ def sha256_line(sha256: str, filename: str) -> str:
 
 
 def _portable_name(path: Path, name: str) -> None:
-    """Refuse a name that artreg's manifest, git on Windows or other tools cannot carry."""
+    """Refuse a name inside a folder that artreg's manifest or a platform git runs on cannot
+    carry: the portable-name rule of artifact names (artreg.tags), then UTF-8. Every folder
+    admitted into a registry is walked by `regular_files`, so this is its one check."""
     raw = os.fsencode(path).decode("utf-8", "backslashreplace")  # undecodable bytes as \xff
     shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)
-    bad = sorted({c for c in name if ord(c) < 32 or ord(c) == 127})
-    if bad:
-        chars = ", ".join(repr(c) for c in bad)
+    found = portable_problem(name)
+    if found is not None:
+        why, instead = found
         raise InputError(
-            f"{shown}: the name holds a control character ({chars}); names with control "
-            "characters are not portable (Windows, many tools and artreg's manifest refuse them)",
-            hint="rename it without control characters, then register again",
-        )
-    if "\\" in name:
-        raise InputError(
-            f"{shown}: the name holds a backslash, which is a folder separator on Windows",
-            hint="rename it without backslashes, then register again",
+            f"{shown}: {why}, so git cannot check it out on Windows; names inside a model "
+            "folder follow the portable-name rule of artifact names",
+            hint=f"rename it (e.g. {instead!r}), then register again; {FOLDER_RULE}",
         )
     try:
         name.encode("utf-8")

@@ -96,13 +96,15 @@ def check(root: Path) -> None:
         )
 
 
-def regenerate(root: Path, wait: float = 0.0) -> None:
-    """`artreg index`: rewrite registry.json from the tags and folders, under the repo lock."""
-    from artreg import state
+def regenerate(root: Path, wait: float = 0.0) -> bool:
+    """`artreg index`: rewrite registry.json from the tags and folders, under the repo lock.
+    True when it then differs from the committed one: a change to commit."""
+    from artreg import gitrepo, state
     from artreg.transaction import repo_lock
 
     with repo_lock(root, wait=wait):
         write(root, state.load(root))
+        return bool(gitrepo.status(root, [REGISTRY_JSON]).strip())
 
 
 def load(root: Path) -> dict[str, Any]:

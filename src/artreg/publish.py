@@ -28,6 +28,7 @@ from artreg.tags import (
     tag_message,
 )
 from artreg.transaction import Transaction, transaction
+from artreg.transaction import leave_branch as transaction_leave_branch
 
 PENDING = "0" * 40  # stands for the commit being made, while registry.json is computed
 
@@ -62,6 +63,8 @@ class Published:
     warnings: list[str] = field(default_factory=list)  # after the commit: what was not done
     ignored_by_dvc: list[str] = field(default_factory=list)  # registration: what DVC left out
     signature: dict[str, Any] | None = None  # promotions: model.sig, as metadata.json records it
+    # pull-request mode: the branch (or, detached, the commit) to return to once done
+    started_on: tuple[str, bool] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of `--json`: promotion and branch fields only where they apply."""
@@ -218,7 +221,22 @@ def publish(
         files=builder.manifest_files(),
         branch=branch,
         planned_tags=names if branch else [],
+        started_on=_started_on(txn) if branch else None,
     )
+
+
+def _started_on(txn: Transaction) -> tuple[str, bool] | None:
+    if txn.old_branch:
+        return txn.old_branch, False
+    return (txn.old_head, True) if txn.old_head else None
+
+
+def leave_branch(root: Path, published: Published) -> None:
+    """Pull-request mode, once the change is made: back to the branch the command began on,
+    the work tree as it was there (see `transaction.leave_branch`)."""
+    if published.branch and published.started_on is not None:
+        back, detached = published.started_on
+        transaction_leave_branch(root, back, detached, [published.folder])
 
 
 def _commit_message(

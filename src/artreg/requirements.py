@@ -15,7 +15,7 @@ from typing import Any
 
 from artreg.errors import InputError, RequirementUnmet
 from artreg.model import GateResult, Registry, Requirement, Version, requirements
-from artreg.policy import compatible
+from artreg.policy import EXACT, compatible
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,27 @@ def satisfying(registry: Registry, requirement: Requirement, rule: str) -> Versi
             f"production holds v{holder.version}, not compatible ({rule})",
         )
     return holder
+
+
+def way_out(registry: Registry, requirement: Requirement, rule: str, dependant: str) -> str:
+    """How to meet `dependant`'s unmet `requirement`, naming only releases that can be made: a
+    version released once (even if deregistered since) is never released again, and a
+    deprecated artifact takes no new release."""
+    artifact = registry.artifacts.get(requirement.name)
+    ways = []
+    if artifact is None or not artifact.deprecated:
+        released = artifact is not None and any(
+            v.registered and v.version == requirement.version for v in artifact.versions
+        )
+        if not released:
+            ways.append(f"release {requirement} to production")
+        elif rule != EXACT:
+            ways.append(
+                f"release a newer {requirement.name} version compatible with "
+                f"v{requirement.version} ({rule}) to production"
+            )
+    ways.append(f"release {dependant} without that requirement")
+    return ", or ".join(ways)
 
 
 def unmet(registry: Registry, requires: Iterable[Requirement], rule: str) -> list[Unmet]:
@@ -171,8 +192,7 @@ def closure(
         if isinstance(held, Unmet):
             raise RequirementUnmet(
                 f"{path[-1]} requires {held}",
-                hint=f"release {requirement} to production (or, if its production version "
-                "should do, set requirements.compatibility in params.yaml)",
+                hint=way_out(registry, requirement, rule, path[-1]),
             )
         if requirement.name in found:
             continue  # reached along another path: the same production version

@@ -46,9 +46,17 @@ def shown(value: str) -> str:
 
 PORTABLE_RULE = (
     "a name becomes a folder, and Windows cannot check out one named CON, PRN, AUX, NUL, "
-    "COM1-COM9 or LPT1-LPT9 (in any letter case, with or without an extension) or one ending "
-    "in a dot or a space"
+    "COM1-COM9 or LPT1-LPT9 (in any letter case, with or without an extension), one ending "
+    'in a dot or a space, or one holding a control character or any of < > : " \\ | ? *'
 )
+FOLDER_RULE = (
+    'no name in a model folder may hold a control character or any of < > : " \\ | ? *, end '
+    "in a dot or a space, or be a Windows device name (CON, PRN, AUX, NUL, COM1-COM9, LPT1-LPT9, "
+    "in any letter case, with or without an extension)"
+)
+# What Windows refuses in a file or folder name besides control characters (and '/', which
+# separates names everywhere): git for Windows cannot check out a path holding one.
+WINDOWS_FORBIDDEN = frozenset('<>:"\\|?*')
 
 
 def _windows_reserved(value: str) -> bool:
@@ -60,20 +68,37 @@ def _windows_reserved(value: str) -> bool:
     return PureWindowsPath(value).is_reserved()
 
 
+def portable_problem(name: str) -> tuple[str, str] | None:
+    """Why one of the platforms git runs on cannot check out a file or folder called `name`
+    (one path component), and a name that can be, or None when it can. The one rule for
+    artifact names, ids and every name inside a model folder."""
+    control = sorted({c for c in name if ord(c) < 32 or ord(c) == 127})
+    forbidden = sorted(WINDOWS_FORBIDDEN.intersection(name))
+    if control or forbidden:
+        instead = "".join("_" if c in control or c in forbidden else c for c in name)
+        if control:
+            chars = ", ".join(repr(c) for c in control)
+            return f"the name holds a control character ({chars})", instead
+        if forbidden == ["\\"]:
+            return "the name holds a backslash, a folder separator on Windows", instead
+        chars = " ".join(forbidden)
+        return f"the name holds {chars}, which Windows forbids in names", instead
+    if name != name.rstrip(". "):
+        return "it ends with a dot or a space, which Windows drops", name.rstrip(". ") or "run1"
+    if _windows_reserved(name):
+        stem, dot, rest = name.partition(".")
+        return f"{stem.upper()} is a Windows device name", f"{stem}_1{dot}{rest}"
+    return None
+
+
 def _check_portable(value: str, what: str) -> None:
     """Refuse a name that one of the platforms git runs on cannot check out."""
-    if value != value.rstrip(". "):
+    found = portable_problem(value)
+    if found is not None:
+        why, instead = found
         raise InputError(
-            f"invalid {what} {shown(value)!r}: it ends with a dot or a space, which Windows "
-            "drops, so its folder cannot be checked out there",
-            hint=f"{PORTABLE_RULE}; use {shown(value.rstrip('. ') or 'run1')!r} instead",
-        )
-    if _windows_reserved(value):
-        stem, dot, rest = value.partition(".")
-        raise InputError(
-            f"invalid {what} {shown(value)!r}: {stem.upper()} is a Windows device name, so its "
-            "folder cannot be checked out on Windows",
-            hint=f"{PORTABLE_RULE}; choose another, e.g. {shown(f'{stem}_1{dot}{rest}')!r}",
+            f"invalid {what} {shown(value)!r}: {why}, so its folder cannot be checked out there",
+            hint=f"{PORTABLE_RULE}; use {shown(instead)!r} instead",
         )
 
 

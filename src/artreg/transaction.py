@@ -336,6 +336,19 @@ class Transaction:
         return txn
 
 
+def leave_branch(root: Path, back: str, detached: bool, new_dirs: Sequence[str]) -> None:
+    """Pull-request mode, once the new branch holds its commit: switch back to `back` (the
+    branch, or with `detached` the commit, the command began on), the branch kept. git takes
+    the new folders' tracked files away; their DVC outputs, ignored only by the branch's
+    .gitignore files, would stay as untracked files (and make a folder look released), so
+    they go too: DVC's cache keeps their bytes for a later checkout of the branch."""
+    gitrepo.git(root, "switch", "--quiet", *(["--detach"] if detached else []), back)
+    for rel in new_dirs:
+        if not gitrepo.git(root, "ls-files", "--", rel).strip():  # not on `back` either
+            shutil.rmtree(root / rel, ignore_errors=True)
+            _remove_empty_parents(root, root / rel)
+
+
 def _remove_empty_parents(root: Path, path: Path) -> None:
     """Remove folders left empty by a rollback, up to (not including) `artifacts/<stage>`."""
     parent = path.parent

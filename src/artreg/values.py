@@ -41,7 +41,58 @@ def _from_array_library(value: Any) -> bool:
 
 
 def _refuse(pointer: str, problem: str, hint: str) -> InputError:
-    return InputError(f"{pointer or '/'}: {problem}", hint=hint)
+    return InputError(f"{shown(pointer) or '/'}: {problem}", hint=hint)
+
+
+def shown(text: str) -> str:
+    """`text` as it can be printed: a byte that was not UTF-8 (which Python keeps as a lone
+    surrogate, U+DC80..U+DCFF) as `\\xNN`, any other lone surrogate as `\\uNNNN`."""
+    if _encodes(text):
+        return text
+    return "".join(
+        c
+        if not 0xD800 <= ord(c) <= 0xDFFF
+        else (f"\\x{ord(c) - 0xDC00:02x}" if ord(c) >= 0xDC80 else f"\\u{ord(c):04x}")
+        for c in text
+    )
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_text(value: str, field: str) -> str:
+    """`value`, or InputError naming `field` when UTF-8 cannot encode it (a lone surrogate,
+    or bytes that were not UTF-8 on the command line): nothing artreg writes could hold it."""
+    if _encodes(value):
+        return value
+    raise InputError(
+        f"{shown(field)}: '{shown(value)}' is not valid text: it holds a lone surrogate or "
+        "bytes that are not UTF-8, which no JSON, YAML or git message artreg writes can hold",
+        hint="pass UTF-8 text",
+    )
+
+
+def unencodable(data: Any) -> str | None:
+    """The JSON pointer of the first key or string in parsed JSON `data` that UTF-8 cannot
+    encode, or None when there is none."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        item, pointer = stack.pop()
+        if isinstance(item, str) and not _encodes(item):
+            return pointer or "/"
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if isinstance(key, str) and not _encodes(key):
+                    return pointer_join(pointer, key)
+                stack.append((value, pointer_join(pointer, key)))
+        elif isinstance(item, list):
+            stack.extend((v, pointer_join(pointer, i)) for i, v in enumerate(item))
+    return None
 
 
 def _scalar(value: Any, pointer: str) -> Any:
@@ -83,7 +134,7 @@ def _plain(value: Any, pointer: str, depth: int) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return str(value)
+        return check_text(str(value), pointer or "/")
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
@@ -103,6 +154,7 @@ def _plain(value: Any, pointer: str, depth: int) -> Any:
                     f"key {key!r} ({_type_name(key)}) is not a string",
                     "use string keys: JSON and YAML metadata have no other",
                 )
+            check_text(key, f"{pointer or '/'} (a key)")
             out[str(key)] = _plain(item, pointer_join(pointer, key), depth + 1)
         return out
     if isinstance(value, (list, tuple)):

@@ -214,6 +214,11 @@ CASES: dict[str, tuple[Case, int, tuple[str, ...]]] = {
     "version traversal": (prod(version="../1.0.0"), 2, ("invalid version",)),
     # the checkpoint folder and the files in it
     "missing folder": (reg(src="nowhere"), 2, ("nowhere", "not found")),
+    "a model file instead of its folder": (
+        reg(src="ckpt/best.pt"),
+        2,
+        ("best.pt: a file, not a checkpoint folder", "`artreg release encoder ", "--from "),
+    ),
     "empty folder": (_empty_folder, 2, ("empty", "fix:")),
     "symlink out of the folder": (
         with_file("ckpt/leak.pt", symlink(lambda p: Path("/etc/hostname")), reg()),
@@ -480,3 +485,48 @@ def test_a_crafted_dir_object_cannot_write_outside_the_repository(
     assert "outside the artifact's folder" in result.stderr
     assert not (tmp_path / "ours" / "escaped.txt").exists()
     assert not (ours / published.folder / "checkpoints").exists()
+
+
+@pytest.mark.parametrize(
+    ("case", "field"),
+    [
+        ("a lone surrogate in a benchmarks key", "/\\ud800"),
+        ("non-UTF-8 bytes in --approved-by", "--approved-by"),
+        ("non-UTF-8 bytes in --notes", "--notes"),
+    ],
+)
+def test_text_that_cannot_be_encoded_is_refused_naming_the_field(
+    world: Path, case: str, field: str
+) -> None:
+    """Raw bytes on the command line (Python keeps what is not UTF-8 as lone surrogates) and a
+    `\\ud800` escape in a JSON file: exit 2 naming the field, before anything is written."""
+    import subprocess
+
+    from helpers import ARTREG, RELEASE_ARGS
+
+    root = world / "registry"
+    bench = world / "bench.json"
+    data = json.loads((EXAMPLES / "benchmarks.json").read_text())
+    bench.write_text(json.dumps({**data, "\ud800": 1} if "benchmarks" in case else data))
+    args = [
+        *("promote", "encoder", "s1_best_validated", "--to", "production", "--version", "1.0.0"),
+        *RELEASE_ARGS,
+        *("--benchmarks", str(bench)),
+    ]
+    raw = [os.fsencode(a) for a in args]
+    if "approved-by" in case:
+        raw += [b"--approved-by", b"r\xffm"]
+    if "notes" in case:
+        raw += [b"--notes", b"first \xff\xfe release"]
+    before = snapshot(root)
+
+    result = subprocess.run(
+        [os.fsencode(ARTREG), *raw], cwd=root, capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert f"artreg: error: {str(bench) + ': ' if 'benchmarks' in case else ''}{field}: " in (
+        result.stderr
+    )
+    assert "not UTF-8" in result.stderr or "lone surrogate" in result.stderr
+    assert snapshot(root) == before

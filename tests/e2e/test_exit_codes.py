@@ -58,21 +58,24 @@ def test_an_internal_error_exits_3_says_how_to_report_it_and_changes_nothing(
     assert "internal error (a bug in artreg): RuntimeError: injected fault at publish:dvc-yaml" in (
         result.stderr
     )
-    assert "run again with --traceback and report" in result.stderr
+    # The fix names the option as it is typed: after the command, like any other option.
+    assert "run it again with --traceback added (`artreg register ... --traceback`)" in (
+        result.stderr
+    )
     assert "Traceback" not in result.stderr
     assert _outside_dvc_internals(snapshot(registry)) == _outside_dvc_internals(before)
 
-    shown = _artreg(
-        "--traceback",
-        "register",
-        "encoder",
-        "s1",
-        "--from",
-        str(checkpoint_dir),
-        cwd=registry,
-        ARTREG_RAISE_AT="publish:dvc-yaml",
-    )
-    assert shown.returncode == 3 and "Traceback (most recent call last)" in shown.stderr
+    register = ["register", "encoder", "s1", "--from", str(checkpoint_dir)]
+    for args in (["--traceback", *register], [*register, "--traceback"]):
+        shown = _artreg(*args, cwd=registry, ARTREG_RAISE_AT="publish:dvc-yaml")
+        assert shown.returncode == 3 and "Traceback (most recent call last)" in shown.stderr, args
+
+
+def test_traceback_is_accepted_after_a_subcommand(registry: Path) -> None:
+    for args in (["list", "--traceback"], ["lock", "check", "--traceback"]):
+        result = _artreg(*args, cwd=registry)
+        assert "no such option" not in result.stderr, (args, result.stderr)
+    assert _artreg("list", "--traceback", cwd=registry).returncode == 0
 
 
 def test_a_dvc_remote_that_does_not_answer_is_retryable(
@@ -118,3 +121,29 @@ def test_a_git_remote_that_does_not_answer_is_retryable_and_the_promotion_is_und
     assert result.returncode == 4, result.stderr
     assert "did not answer" in result.stderr
     assert _outside_dvc_internals(snapshot(registry)) == _outside_dvc_internals(before)
+
+
+def test_a_repository_git_calls_dubious_ownership_is_bad_input_with_gits_fix(
+    registry: Path, bare_origin: Path, checkpoint_dir: Path, tmp_path: Path
+) -> None:
+    """A repository another user owns (git's safe.directory check, simulated by the variable
+    git's own tests use): exit 2 with git's `safe.directory` command, never exit 4 "check the
+    network", and nothing changed."""
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    other_user = {"GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"}
+    before = snapshot(registry)
+
+    for args, where, owned in (
+        (["list"], registry, registry),
+        (["register", "encoder", "s2", "--from", str(checkpoint_dir)], registry, registry),
+        (["get", str(bare_origin), "encoder", "-o", str(tmp_path / "out")], tmp_path, bare_origin),
+    ):
+        result = _artreg(*args, cwd=where, **other_user)
+        assert result.returncode == 2, (args, result.stderr)
+        assert f"{owned}: git refuses to work in this repository because another user owns" in (
+            result.stderr
+        )
+        assert f"`git config --global --add safe.directory {owned}`" in result.stderr
+        assert "check the network" not in result.stderr
+    assert snapshot(registry) == before
+    assert not (tmp_path / "out").exists()

@@ -114,10 +114,10 @@ def test_a_fresh_clone_promotes_to_production_fetching_only_the_sources_object(
     assert len(in_remote) > 5
     # Fetched into the cache only: the work tree's source folder is as the clone made it.
     assert not (clone / f"artifacts/validated/encoder/{vid}/model.pt").exists()
-    assert git(clone, "rev-parse", "--abbrev-ref", "HEAD").strip() == "release/encoder-1.0.0"
-    # On main, verify's content checks fetch and hash every DVC-tracked file the clone lacks.
-    # (On the promotion branch registry.json waits for `artreg tag`: issue 14, item 2.)
-    git(clone, "switch", "--quiet", "main")
+    # Back on main, where it began (the release waits on its branch for the merge), verify's
+    # content checks fetch and hash every DVC-tracked file the clone lacks.
+    assert git(clone, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+    assert "release/encoder-1.0.0" in git(clone, "branch", "--list")
     verified = cli("verify", "--json", cwd=clone)
     assert verified.exit_code == 0, verified.stderr
     tracked = sum(
@@ -163,6 +163,7 @@ def test_a_fresh_clone_validates_a_checkpoint_fetching_only_that_checkpoint(
     assert listing in fetched and by_name["epoch_2.pt"] in fetched
     others = {md5 for rel, md5 in by_name.items() if rel != "epoch_2.pt"} - {by_name["epoch_2.pt"]}
     assert not fetched & others  # no other checkpoint's object
+    git(clone, "switch", "--quiet", "validate/encoder")  # the command went back to main
     written = _pointer_md5(clone / result.json()["folder"] / "model.pt.dvc")
     assert fetched == {listing, by_name["epoch_2.pt"], written}
 
@@ -442,6 +443,7 @@ def test_the_python_api_promotes_from_a_fresh_clone_and_loads_the_fetched_weight
     )
 
     source = _pointer_md5(registry / f"artifacts/validated/encoder/{vid}/model.pt.dvc")
+    git(clone, "switch", "--quiet", "rel")  # the promotion went back to main once made
     written = _pointer_md5(clone / published.folder / "model.pt.dvc")
     assert written != source  # fp16 weights: a new object, made from the fetched one
     assert _cache_objects(clone) == {source, written}

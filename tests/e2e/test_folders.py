@@ -243,6 +243,33 @@ def test_release_cli_registers_a_folder_and_a_single_file(
     assert snapshot(registry) == again
 
 
+@pytest.mark.parametrize(
+    ("rel", "why"),
+    [
+        ("tokenizer/nul", "NUL is a Windows device name"),
+        ("CON.txt", "CON is a Windows device name"),
+        ("q?.txt", "the name holds ?, which Windows forbids in names"),
+        ("extra. /notes.md", "it ends with a dot or a space, which Windows drops"),
+    ],
+)
+def test_a_model_folder_with_a_name_windows_cannot_check_out_is_refused(
+    registry: Path, tmp_path: Path, cli, rel: str, why: str
+) -> None:
+    """One rule for every name inside a folder: the portable-name rule of artifact names."""
+    source = write_hf_folder(tmp_path / "snapshot")
+    (source / rel).parent.mkdir(parents=True, exist_ok=True)
+    (source / rel).write_text("extra")
+    before = snapshot(registry)
+
+    result = cli("release", "tiny", str(source), "--version", "1.0.0", *RELEASE_ARGS, cwd=registry)
+
+    assert result.exit_code == 2, result.stderr
+    named = source / rel.split("/")[0] if rel.startswith("extra") else source / rel
+    assert f"{named}: {why}" in result.stderr, result.stderr
+    assert "names inside a model folder follow the portable-name rule" in result.stderr
+    assert snapshot(registry) == before  # with ignored files: nothing in DVC's cache either
+
+
 def test_a_shard_with_a_damaged_header_is_refused_by_its_content(
     registry: Path, tmp_path: Path, cli
 ) -> None:

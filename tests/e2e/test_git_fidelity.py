@@ -473,6 +473,7 @@ def test_summary_compares_with_origins_default_branch(
         cwd=clone,
     )
     assert result.exit_code == 0, result.stderr
+    git(clone, "switch", "--quiet", "promote/s1")  # the pull request's branch, as CI checks it out
 
     summary = cli("summary", cwd=clone)
 

@@ -53,7 +53,8 @@ def four_branches(
         git(ci, "switch", "--quiet", "main")
         result = cli("promote", *args, "--branch", branch, "--push", cwd=ci)
         assert result.exit_code == 0, result.stderr
-        # The pull request's check passes before the merge, with no tags yet.
+        # The pull request's check, on its branch, passes before the merge, with no tags yet.
+        git(ci, "switch", "--quiet", branch)
         checked = cli("verify", "--base", "origin/main", cwd=ci)
         assert checked.exit_code == 0, checked.stdout + checked.stderr
         # The branch carries only the new folder: nothing generated for two branches to clash on.
@@ -172,6 +173,7 @@ def test_a_second_branch_releasing_the_same_version_fails_its_check_naming_the_f
 
     # Before `artreg tag`: the base holds the same folder from another promotion.
     git(second, "fetch", "--quiet", "origin")
+    git(second, "switch", "--quiet", "release/b")  # the pull request's check, on its branch
     check = cli("verify", "--base", "origin/main", cwd=second)
     assert check.exit_code == 1
     assert (

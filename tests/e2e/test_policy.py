@@ -259,7 +259,7 @@ def test_verify_catches_a_promotion_made_against_gates_main_never_committed(
     edit_params(session, loosen_coverage, commit="loosen coverage (never merged)")
     result = cli(*_validate_cli(tmp_path, 0.6), "--branch", "release-pr", cwd=session)
     assert result.exit_code == 0, result.stderr
-    promotion = git(session, "rev-parse", "HEAD").strip()
+    promotion = git(session, "rev-parse", "release-pr").strip()
     git(session, "switch", "--quiet", "main")
     git(session, "cherry-pick", "--quiet", promotion)
     picked = git(session, "rev-parse", "HEAD").strip()

@@ -478,9 +478,23 @@ def _named(name: str, what: str) -> Callable[[Path], str]:
         _named("bell\x07.pt", "bell\\x07.pt: the name holds a control character ('\\x07')"),
         _named("tab\tdir/best.pt", "tab\\tdir: the name holds a control character ('\\t')"),
         _named("back\\slash.pt", "back\\slash.pt: the name holds a backslash"),
+        _named("CON.txt", "CON.txt: CON is a Windows device name"),
+        _named("q?.txt", "q?.txt: the name holds ?, which Windows forbids in names"),
+        _named("colon:x", "colon:x: the name holds :, which Windows forbids in names"),
+        _named("notes. ", "notes. : it ends with a dot or a space, which Windows drops"),
         _bad_byte_name,
     ],
-    ids=["newline", "bell", "tab-in-folder-name", "backslash", "not-utf8"],
+    ids=[
+        "newline",
+        "bell",
+        "tab-in-folder-name",
+        "backslash",
+        "device-name",
+        "question-mark",
+        "colon",
+        "trailing-dot-space",
+        "not-utf8",
+    ],
 )
 def test_a_file_name_that_is_not_portable_is_refused_up_front(
     registry: Path, checkpoint_dir: Path, cli, make: Callable[[Path], str]
@@ -494,6 +508,7 @@ def test_a_file_name_that_is_not_portable_is_refused_up_front(
     assert f"{checkpoint_dir}/{expected}" in result.stderr, result.stderr
     assert "fix: rename it" in result.stderr
     assert "schema" not in result.stderr and "internal error" not in result.stderr
-    if "control character" in expected:
-        assert "names with control characters are not portable" in result.stderr
+    if "UTF-8" not in expected:  # the rule is named, with what it refuses
+        assert "follow the portable-name rule of artifact names" in result.stderr
+        assert "no name in a model folder may hold a control character" in result.stderr
     assert snapshot(registry) == before

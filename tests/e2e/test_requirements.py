@@ -74,7 +74,9 @@ def test_an_adapter_is_refused_until_its_base_model_is_in_production(
     assert refused.exit_code == 1, refused.stderr
     assert "gate failed" in refused.stderr
     assert "base@v1.0.0: the registry has no artifact base" in refused.stderr
-    assert "fix: release base@v1.0.0 to production first" in refused.stderr
+    assert "fix: release base@v1.0.0 to production, or release adapter without that" in (
+        refused.stderr
+    )
     assert "| requires base | nothing in production | exact v1.0.0 | ❌ FAIL" in refused.stderr
     assert snapshot(registry) == before
 
@@ -282,6 +284,14 @@ def test_retiring_the_base_warns_naming_the_adapter_and_verify_reports_it(
     verified = cli("verify", cwd=registry)
     assert verified.exit_code == 1
     assert f"adapter v1.0.0 (production) requires base@v1.0.0: {why}" in verified.stderr
+    # Each way out can be taken: base v1.0.0 was released once and is never released again,
+    # and under the `exact` rule no other base version will do.
+    for said in (done.stderr, verified.stderr):
+        assert "; release adapter without that requirement\n" in said, said
+        assert "release base" not in said and "compatible base" not in said
+    with pytest.raises(RequirementUnmet) as unmet:
+        get_artifact_path("adapter", repo=registry, with_requirements=True)
+    assert unmet.value.hint == "release adapter without that requirement"
 
 
 def test_retiring_what_nothing_requires_warns_nothing(

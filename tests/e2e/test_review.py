@@ -153,6 +153,47 @@ def test_a_refused_branch_promotion_returns_to_the_original_branch(
     assert git(registry, "status", "--porcelain") == ""
 
 
+def test_a_branch_promotion_or_release_leaves_you_where_you_were(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path, cli
+) -> None:
+    """`promote --branch` and `release --branch` commit on the new branch, then return to the
+    branch they started from with a clean work tree: the pull request's folder (its DVC
+    outputs too) is not left behind, so a later release on main is not "released already"."""
+    from helpers import RELEASE_ARGS
+    from helpers.modelfiles import write_safetensors
+
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    register_raw(registry, "encoder", "s2", checkpoint_dir)
+    model = write_safetensors(tmp_path / "distilled.safetensors", 4096)
+    git(registry, "switch", "--quiet", "-c", "work")
+    for branch, args in (
+        ("promote/s2", ["promote", "encoder", "s2", "--to", "validated", "--checkpoint", "best",
+                        "--results", str(EXAMPLES / "validation_results.json")]),
+        ("release/distill", ["release", "distill", str(model), "--version", "1.0.0",
+                             *RELEASE_ARGS]),
+    ):  # fmt: skip
+        start = git(registry, "rev-parse", "HEAD").strip()
+        result = cli(*args, "--branch", branch, "--json", cwd=registry)
+        assert result.exit_code == 0, result.stderr
+        folder = result.json()["folder"]  # type: ignore[index]
+
+        assert git(registry, "branch", "--show-current").strip() == "work"
+        assert git(registry, "rev-parse", "HEAD").strip() == start
+        assert git(registry, "status", "--porcelain", "--untracked-files=all") == ""
+        assert not (registry / folder).exists()
+        # The branch keeps its commit: the folder, pointers and all, on top of where we were.
+        assert git(registry, "rev-parse", f"{branch}~1").strip() == start
+        held = git(registry, "ls-tree", "-r", "--name-only", branch, folder).split()
+        assert f"{folder}/metadata.json" in held and any(p.endswith(".dvc") for p in held)
+
+    # Back on main, the same release is made there directly.
+    git(registry, "switch", "--quiet", "main")
+    again = cli("release", "distill", str(model), "--version", "1.0.0", *RELEASE_ARGS, cwd=registry)
+    assert again.exit_code == 0, again.stderr
+    assert "distill@v1.0.0" in git(registry, "tag", "--list")
+    assert git(registry, "status", "--porcelain") == ""
+
+
 def test_summary_of_a_release_shows_metric_deltas_against_the_release_before(
     registry: Path, checkpoint_dir: Path, tmp_path: Path, cli
 ) -> None:

@@ -1125,3 +1125,52 @@ def test_verify_reports_each_commit_that_weakened_the_trust_policy_until_acknowl
     git(registry, "commit", "--quiet", "-m", "acknowledge the trust changes")
     report = cli("verify", cwd=registry)
     assert report.exit_code == 0, report.stderr
+
+
+def test_release_takes_the_signing_options_promote_takes(
+    registry: Path, tmp_path: Path, keys: dict[str, tuple[Path, Path]], cli
+) -> None:
+    """`artreg release` of a ready model file: signed with a certificate and its chain, or
+    with a bundle `model_signing sign` made elsewhere; both verify in artreg and the oracle."""
+    secrets = tmp_path / "pki"
+    ca_key, _ = make_key(secrets, "ca")
+    leaf_key, _ = make_key(secrets, "leaf")
+    ca = secrets / "release-ca.crt"
+    ca.write_bytes(_certificate("artreg test CA", ca_key, None, ca=True))
+    leaf = secrets / "leaf.crt"
+    leaf.write_bytes(_certificate("release team", leaf_key, ("artreg test CA", ca_key), ca=False))
+    private, public = keys["release"]
+    trust(registry, ca, public)
+    model = write_safetensors(tmp_path / "distilled.safetensors", 7000)
+
+    by_cert = cli(
+        *("release", "distill", str(model), "--version", "1.0.0", *RELEASE_ARGS),
+        *("--sign-model", str(leaf_key), "--sign-model-cert", str(leaf)),
+        *("--sign-model-chain", str(ca)),
+        cwd=registry,
+    )
+    assert by_cert.exit_code == 0, by_cert.stderr
+    folder = production_dir("distill", "1.0.0").path(registry)
+    ok = oracle(
+        "verify", "certificate", folder, "--signature", folder / "model.sig",
+        "--certificate_chain", ca,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    shown = cli("show", "distill@v1.0.0", "--json", cwd=registry).json()
+    assert shown["signature"]["subject"] == "CN=release team"  # type: ignore[index]
+
+    bundle = tmp_path / "by-hand.sig"
+    made = oracle("sign", "key", model, "--private_key", private, "--signature", bundle)
+    assert made.returncode == 0, made.stdout + made.stderr
+    by_bundle = cli(
+        *("release", "distill", str(model), "--version", "1.1.0", *RELEASE_ARGS),
+        *("--model-signature", str(bundle)),
+        cwd=registry,
+    )
+    assert by_bundle.exit_code == 0, by_bundle.stderr
+    folder = production_dir("distill", "1.1.0").path(registry)
+    assert (folder / "model.sig").read_bytes() == bundle.read_bytes()
+    shown = cli("show", "distill@v1.1.0", "--json", cwd=registry).json()
+    assert shown["signature"]["status"] == "verified"  # type: ignore[index]
+    assert shown["signature"]["fingerprint"] == openssl_fingerprint(public)  # type: ignore[index]
+    assert cli("verify", cwd=registry).exit_code == 0

@@ -7,6 +7,8 @@ or spaces, and no second name that differs from an existing one only by letter c
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -116,3 +118,49 @@ def test_a_grammatical_id_is_refused_exactly_when_its_stem_is_a_device_name(valu
         assert refused, exc
     else:
         assert not refused, value
+
+
+# Issue 29, item 10: one rule for artifact names, ids and every name inside a model folder.
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("CON.txt", "CON is a Windows device name"),
+        ("nul", "NUL is a Windows device name"),
+        ("q?.txt", "the name holds ?, which Windows forbids in names"),
+        ("colon:x", "the name holds :, which Windows forbids in names"),
+        ('a<b>"c|d*', 'the name holds " * < > |, which Windows forbids in names'),
+        ("back\\slash.pt", "the name holds a backslash, a folder separator on Windows"),
+        ("tab\tname", "the name holds a control character ('\\t')"),
+        ("notes ", "it ends with a dot or a space, which Windows drops"),
+        ("notes.", "it ends with a dot or a space, which Windows drops"),
+    ],
+)
+def test_the_portable_name_rule_refuses_what_windows_cannot_check_out(
+    name: str, why: str, tmp_path: Path
+) -> None:
+    from artreg.hashing import regular_files
+    from artreg.tags import portable_problem
+
+    found = portable_problem(name)
+    assert found is not None and found[0] == why
+    assert portable_problem(found[1]) is None  # the suggested name passes
+    # The same rule for a name inside a folder, as every folder is walked on admission.
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / name).write_text("x")
+    with pytest.raises(InputError) as info:
+        regular_files(tmp_path / "model")
+    assert why in info.value.message
+    assert "no name in a model folder may hold" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "model-00001-of-00002.safetensors", "tokenizer.json", "special tokens.txt",
+        "console.txt", "nul_1", "CON_1.txt", "é.md", ".gitattributes", "v1.0",
+    ],
+)  # fmt: skip
+def test_the_portable_name_rule_accepts_ordinary_names(name: str) -> None:
+    from artreg.tags import portable_problem
+
+    assert portable_problem(name) is None

@@ -10,7 +10,7 @@ import pytest
 from artreg.errors import InputError, RequirementUnmet
 from artreg.model import Metadata, ModelFile, ModelInfo, Requirement, Source, requirements
 from artreg.policy import DEFAULT_PARAMS, compatible, settings_from
-from artreg.requirements import broken, closure, newly_broken, statuses, unmet
+from artreg.requirements import broken, closure, newly_broken, statuses, unmet, way_out
 from artreg.state import fold, parse_for_each_ref
 from artreg.tags import message_fields, parse_requirement, tag_message
 
@@ -266,3 +266,25 @@ def test_a_chain_deeper_than_pythons_stack_resolves() -> None:
     top = f"m{depth - 1}"
     found = closure(registry, top, requirements([f"m{depth - 2}@v1.0.0"]), "exact")
     assert len(found) == depth - 1 and "m0" in found
+
+
+def test_the_way_out_of_an_unmet_requirement_names_only_releases_that_can_be_made() -> None:
+    tags = [ref_line("base@v1.0.0", "a" * 40, 1), ref_line("base#production#1", "a" * 40, 2)]
+    registry = fold(parse_for_each_ref("".join(tags)))
+    assert way_out(registry, Requirement("base", "2.0.0"), "exact", "adapter") == (
+        "release base@v2.0.0 to production, or release adapter without that requirement"
+    )
+    released = Requirement("base", "1.0.0")  # released once: never released again
+    assert way_out(registry, released, "exact", "adapter") == (
+        "release adapter without that requirement"
+    )
+    assert way_out(registry, released, "same-major", "adapter") == (
+        "release a newer base version compatible with v1.0.0 (same-major) to production, "
+        "or release adapter without that requirement"
+    )
+    deprecated = fold(
+        parse_for_each_ref("".join([*tags, ref_line("base@deprecated", "a" * 40, 3)]))
+    )
+    assert way_out(deprecated, Requirement("base", "2.0.0"), "same-major", "adapter") == (
+        "release adapter without that requirement"
+    )

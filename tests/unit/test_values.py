@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from artreg.errors import InputError
-from artreg.values import plain_input, pointer_join, to_plain
+from artreg.values import check_text, plain_input, pointer_join, shown, to_plain
 
 
 @pytest.mark.parametrize(
@@ -125,3 +125,37 @@ def test_neither_numpy_nor_torch_is_imported_to_normalise() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ({"\ud800": 1}, "/benchmarks (a key)"),
+        ({"hardware": "cpu \ud800"}, "/benchmarks/hardware"),
+        ({"runs": ["ok", "r\udcffm"]}, "/benchmarks/runs/1"),
+    ],
+    ids=["key", "value", "list item"],
+)
+def test_text_utf8_cannot_encode_is_refused_naming_the_field(value: object, field: str) -> None:
+    with pytest.raises(InputError) as refused:
+        plain_input(value, "benchmarks")  # type: ignore[arg-type]
+    message = str(refused.value)
+    assert message.startswith(f"{field}: ") and "not valid text" in message
+    message.encode("utf-8")  # the message itself can be printed
+
+
+def test_check_text_shows_non_utf8_bytes_as_bytes() -> None:
+    assert check_text("Ada <ada@example.com>", "--approved-by") == "Ada <ada@example.com>"
+    with pytest.raises(InputError, match=r"^--notes: 'r\\xffm' is not valid text"):
+        check_text(b"r\xffm".decode("utf-8", "surrogateescape"), "--notes")
+    assert shown("a\ud800b") == "a\\ud800b"
+
+
+def test_a_json_or_yaml_document_with_a_lone_surrogate_is_refused_naming_the_field() -> None:
+    from artreg.fileio import parse_json, parse_yaml
+
+    with pytest.raises(InputError, match=r"^bench.json: /k/\\ud800: a lone surrogate"):
+        parse_json('{"k": {"\\ud800": 1}}', "bench.json")
+    assert parse_json('{"k": "\\ud83d\\ude00 \\u00e9"}', "ok.json") == {"k": "😀 é"}
+    with pytest.raises(InputError, match=r"^d\.yaml: "):
+        parse_yaml('k: ["\\udcff"]', "d.yaml")

@@ -271,11 +271,9 @@ def prefetch(
 def pointers(root: Path, resolved: Resolved) -> list[str]:
     """Repo-relative `.dvc` pointers of the folder, checked against the tag's commit."""
     folder = resolved.folder.path(root)
-    if not folder.is_dir():
-        raise NotFoundError(
-            f"{resolved.folder.relpath}: not in this checkout (it was promoted in {resolved.commit[:12]})",
-            hint="update the checkout (`git pull`) to a commit that holds the folder",
-        )
+    absent = absent_from_checkout(root, resolved)
+    if absent is not None:
+        raise absent
     found = [str(p.relative_to(root)) for p in dvcrepo.pointer_files(root, folder)]
     for pointer in found:
         dvcrepo.read_pointer(root / pointer)  # refuses pointers that leave their folder
@@ -290,6 +288,35 @@ def pointers(root: Path, resolved: Resolved) -> list[str]:
             f"`git checkout {resolved.commit[:12]} -- {resolved.folder.relpath}`",
         )
     return found
+
+
+def absent_from_checkout(root: Path, resolved: Resolved) -> NotFoundError | None:
+    """The refusal for a folder the checked-out commit does not hold (None when it does), with
+    the way out that works from here: `git pull` only when the promotion lies ahead of HEAD;
+    restoring the folder when this branch removed it after the promotion (a revert)."""
+    rel, promo = resolved.folder.relpath, resolved.commit[:12]
+    if gitrepo.git(root, "ls-files", "--", rel).strip():  # in the index: HEAD's, or restored
+        return None
+    if gitrepo.is_ancestor(root, resolved.commit, "HEAD"):
+        log = ["log", "-1", "--format=%h", "--diff-filter=D", "HEAD", "--", rel]
+        removed = gitrepo.git(root, *log).strip() or "a later commit"
+        return NotFoundError(
+            f"{rel}: removed from this branch by {removed} after its promotion in {promo}, "
+            f"while {resolved.tag} still names it",
+            hint=f"restore the folder with `git checkout {promo} -- {rel}` (and commit it), "
+            f"then run `artreg pull {resolved.name}`",
+        )
+    where = f"{rel}: not in this checkout (it was promoted in {promo}"
+    if gitrepo.is_ancestor(root, "HEAD", resolved.commit):
+        return NotFoundError(
+            f"{where}, ahead of it)",
+            hint=f"update the checkout: `git pull`, or `git merge --ff-only {promo}`",
+        )
+    return NotFoundError(
+        f"{where}, on another line of history)",
+        hint=f"switch to a branch that holds it (`git branch -a --contains {promo}`), or "
+        f"merge it: `git merge {promo}`",
+    )
 
 
 def check_signature(root: Path, resolved: Resolved, records: Path | None = None) -> None:
@@ -339,7 +366,7 @@ def verify(
     result = compare_files(resolved.folder.path(root), resolved.files, progress, records, full)
     missing = result.missing
     if missing:
-        retired = _retired(root, resolved)
+        retired = _retired(root, resolved) or absent_from_checkout(root, resolved)
         if retired is not None:
             raise retired
         raise NotFoundError(

@@ -76,16 +76,15 @@ def _dependants(root: Path, events: list[Event], pending: Event) -> tuple[str, .
     change is made all the same (retiring a model must stay possible), with a warning naming
     each dependant, which `artreg verify` then reports until it is resolved."""
     from artreg.policy import load_compatibility
-    from artreg.requirements import newly_broken
+    from artreg.requirements import newly_broken, way_out
 
-    broken = newly_broken(
-        state.fold(events), state.fold([*events, pending]), load_compatibility(root)
-    )
+    rule = load_compatibility(root)
+    after = state.fold([*events, pending])
     return tuple(
         f"{b.name} {b.version} in production requires {b.unmet.requirement}, which "
-        f"{pending.tag} takes out of production ({b.unmet.why}); release {b.name} without it, "
-        f"or a compatible {b.unmet.requirement.name} to production"
-        for b in broken
+        f"{pending.tag} takes out of production ({b.unmet.why}); "
+        + way_out(after, b.unmet.requirement, rule, b.name)
+        for b in newly_broken(state.fold(events), after, rule)
     )
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from artreg import dvcyaml, gitrepo, hflayout, modelfolder, schemas, state
 from artreg._version import __version__
 from artreg.charts import CHART_NAME
-from artreg.errors import ConflictError, InputError, IntegrityError, NotFoundError
+from artreg.errors import ArtregError, ConflictError, InputError, IntegrityError, NotFoundError
 from artreg.fileio import dump_json, read_json
 from artreg.formats import (
     PYTORCH,
@@ -43,7 +43,15 @@ from artreg.model import (
 )
 from artreg.modelcard import model_card
 from artreg.policy import check_gates, load_settings, resolve_name
-from artreg.publish import Published, PublishOptions, actor, check_options, now_iso, publish
+from artreg.publish import (
+    Published,
+    PublishOptions,
+    actor,
+    check_options,
+    leave_branch,
+    now_iso,
+    publish,
+)
 from artreg.requirements import declared
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, validate_id
@@ -322,22 +330,31 @@ def finish(
 
 
 def after_publish(root: Path, published: Published, options: PublishOptions | None) -> None:
-    """`--summary-md`, once the change is committed (`--push` happens inside the transaction).
+    """`--summary-md`, once the change is committed (`--push` happens inside the transaction),
+    then, in pull-request mode, back to the branch the command began on.
 
     The change is made by then, so a failure here is a warning on the result, never the
     command's failure.
     """
-    if options is None or options.summary_md is None:
-        return
-    from artreg.features.review import write_summary
+    if options is not None and options.summary_md is not None:
+        from artreg.features.review import write_summary
 
+        try:
+            write_summary(root, published.folder, options.summary_md)
+        except Exception as exc:  # the commit and tags stand; say so, and what was not written
+            published.warnings.append(
+                f"the change is committed, but --summary-md {options.summary_md} was not "
+                f"written: {type(exc).__name__}: {exc}\n  fix: write it later with "
+                f"`artreg summary --base {published.commit[:12]}~1 > FILE`"
+            )
     try:
-        write_summary(root, published.folder, options.summary_md)
-    except Exception as exc:  # the commit and tags stand; say so, and what was not written
+        leave_branch(root, published)
+    except ArtregError as exc:  # the branch holds the change; only the way back failed
+        assert published.started_on is not None
         published.warnings.append(
-            f"the change is committed, but --summary-md {options.summary_md} was not written: "
-            f"{type(exc).__name__}: {exc}\n"
-            f"  fix: write it later with `artreg summary --base {published.commit[:12]}~1 > FILE`"
+            f"the change is committed on branch {published.branch}, but switching back to "
+            f"{published.started_on[0]} failed: {exc.message}\n"
+            f"  fix: `git switch {published.started_on[0]}`"
         )
 
 

@@ -153,6 +153,13 @@ def register_raw(
             hint="raw sessions are immutable; register the new run under a new session id",
         )
     source = Path(checkpoint_dir)
+    if source.exists() and not source.is_dir():
+        raise InputError(
+            f"{source}: a file, not a checkpoint folder: `register` takes the folder a training "
+            "run wrote its checkpoints to",
+            hint=f"pass that folder (--from {source.parent}), or release a ready model file "
+            f"with `artreg release {name} {source} --version X.Y.Z`",
+        )
     if not source.is_dir():
         raise InputError(
             f"{source}: checkpoint folder not found", hint="pass the folder training wrote"

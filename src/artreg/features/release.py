@@ -42,7 +42,7 @@ from artreg.modelcard import changelog
 from artreg.modelfolder import SHA256_FILE
 from artreg.policy import Settings, approver, evaluate, gate_failure, load_settings, resolve_name
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso
-from artreg.requirements import closure, declared, unmet
+from artreg.requirements import closure, declared, unmet, way_out
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, is_semver, semver_key, validate_id, validate_semver
 from artreg.values import plain_input
@@ -182,9 +182,7 @@ def _check_requirements(
         raise GateFailed(
             f"{name} requires what production does not hold: " + "; ".join(str(m) for m in missing),
             [m.as_gate(rule).as_dict() for m in missing],
-            hint="release "
-            + ", ".join(str(m.requirement) for m in missing)
-            + " to production first"
+            hint="; ".join(way_out(registry, m.requirement, rule, name) for m in missing)
             + (
                 f", or require the version production holds ({settings.source} sets "
                 f"requirements.compatibility: {rule})"
@@ -538,11 +536,12 @@ def register_model_file(
     sign_key: SigningKey | Path | str | None = None,
     progress: ProgressFn | None = None,
     requires: Any = None,
+    model_signature: Path | str | None = None,
 ) -> Published:
     """Release a ready model file or model folder (no training session behind it) as
     `name@v<version>`, under the same release policy as `promote --to production` (gates,
     security review, approval, `requires` in production). A folder becomes `model/`, its
-    layout checked."""
+    layout checked. `sign_key` signs it, or `model_signature` commits a bundle made elsewhere."""
     check_options(options)
     settings = load_settings(root)
     name = resolve_name(root, name)
@@ -569,12 +568,13 @@ def register_model_file(
         requires=needs,
     )
     if folder:
-        return _register_folder(root, name, file_path, checks, notes, options, sign_key, progress)
+        signing = (sign_key, model_signature)
+        return _register_folder(root, name, file_path, checks, notes, options, signing, progress)
     # By content, before a byte is copied (a refusal leaves not even a DVC cache object): a
     # TorchScript archive or a pickle named .onnx is refused; a torch.save file, whatever its
     # name, is loaded with weights_only=True as proof that it holds only tensors and data.
     found = detect(file_path)
-    signature = signature_plan(root, "production", sign_key, None)
+    signature = signature_plan(root, "production", sign_key, model_signature)
     builder = StageBuilder(root, production_dir(name, checks.version), progress)
     try:
         digest = builder.track_file(file_path.name, src=file_path)
@@ -597,7 +597,7 @@ def _register_folder(
     checks: ReleaseChecks,
     notes: str | None,
     options: PublishOptions | None,
-    sign_key: SigningKey | Path | str | None,
+    signing: tuple[SigningKey | Path | str | None, Path | str | None],
     progress: ProgressFn | None,
 ) -> Published:
     """`register_model_file` of a model folder: what `dvc add` would track of it (DVC's ignore
@@ -615,7 +615,7 @@ def _register_folder(
     if not found:
         raise InputError(f"{folder}: the model folder is empty", hint="pass the model's folder")
     planned = modelfolder.plan({p.relative_to(folder).as_posix(): p for p in found}, str(folder))
-    signature = signature_plan(root, "production", sign_key, None)
+    signature = signature_plan(root, "production", *signing)
     builder = StageBuilder(root, entry, progress, dvc=dvc)
     try:
         built = modelfolder.build(builder, planned)

@@ -71,7 +71,7 @@ def _check_requirements(root: Path, registry: Registry, report: Report) -> None:
     rule of params.yaml at HEAD): a dependency deprecated, deregistered or unassigned since
     the release leaves its dependant unable to run as released, which is a failed check."""
     from artreg.policy import load_compatibility
-    from artreg.requirements import broken
+    from artreg.requirements import broken, way_out
 
     try:
         rule = load_compatibility(root)
@@ -92,8 +92,7 @@ def _check_requirements(root: Path, registry: Registry, report: Report) -> None:
     )
     for problem in broken(registry, rule):
         report.problems.append(
-            f"{problem}; release a compatible version of {problem.unmet.requirement.name} to "
-            f"production, or release {problem.name} without that requirement"
+            f"{problem}; {way_out(registry, problem.unmet.requirement, rule, problem.name)}"
         )
 
 
