@@ -563,6 +563,7 @@ def _cached_listing(obj: Path) -> dict[str, str] | None:
     known = _LISTINGS.get(obj)
     if known is not None and known[0] == stamp:
         return known[1]
+    faults.point("dvc.dir-listing")
     entries = _listing_map(json.loads(obj.read_text(encoding="utf-8")))
     if len(_LISTINGS) >= _KEEP:
         _LISTINGS.clear()
