@@ -45,7 +45,9 @@ def make_env(home: Path) -> dict[str, str]:
         "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
         "[gc]\n\tauto = 0\n"
     )
-    keep = {k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "TERM", "TMPDIR")}
+    # PYTHONPATH, when set, names the source tree to measure (a worktree over a shared venv).
+    kept = ("LANG", "LC_ALL", "TERM", "TMPDIR", "PYTHONPATH")
+    keep = {k: v for k, v in os.environ.items() if k in kept}
     return {
         **keep,
         "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
@@ -533,6 +535,15 @@ def hf_folder(folder: Path, total: int, shards: int = 4, seed: int = 0) -> Path:
     (folder / "config.json").write_text(json.dumps({"model_type": "bench", "shards": shards}))
     (folder / "tokenizer.json").write_text(json.dumps({"version": "1.0", "model": {}}))
     return folder
+
+
+def serve_bare(root: Path, target: Path, env: Mapping[str, str]) -> Path:
+    """A bare copy of a registry with partial-clone filters allowed (as GitHub and GitLab do)."""
+    remove(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sh(["git", "clone", "--bare", "--quiet", root, target], target.parent, env)
+    sh(["git", "-C", target, "config", "uploadpack.allowFilter", "true"], target.parent, env)
+    return target
 
 
 def folder_bytes(folder: Path) -> int:

@@ -34,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fixtures
+import folder_fetch
 from fixtures import ARTREG, DVC, GTO, MiB, artreg_init, remove, sh
 from timing import Measurement, Stats, alternate, fmt_bytes, fmt_seconds, run, run_steps
 
@@ -57,6 +58,7 @@ PAIRS = (
     "warm",
     "site",
     "folders",
+    "folder-fetch",
 )
 EXAMPLES = HERE.parent / "examples"
 
@@ -94,6 +96,8 @@ class Sizes:
     folder_bytes: int = 4 * GiB  # pair 13: a model folder released and verified
     folder_shards: int = 4
     folder_runs: int = 3
+    folder_fetch_files: int = 10_000  # pair 11d: a model folder fetched cold from a URL
+    folder_fetch_file_size: int = 4096
 
 
 FULL = Sizes()
@@ -126,6 +130,8 @@ QUICK = Sizes(
     consumer_warm_bytes=8 * MiB,
     folder_bytes=8 * MiB,
     folder_runs=1,
+    folder_fetch_files=200,
+    folder_fetch_file_size=1024,
 )
 
 
@@ -1156,15 +1162,6 @@ print(f"{t2 - t1:.6f} {t1 - t0:.6f} {path}")
 """
 
 
-def _serve(root: Path, target: Path, env: dict[str, str]) -> Path:
-    """A bare copy of a registry with partial-clone filters allowed (as GitHub and GitLab do)."""
-    remove(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    sh(["git", "clone", "--bare", "--quiet", root, target], target.parent, env)
-    sh(["git", "-C", target, "config", "uploadpack.allowFilter", "true"], target.parent, env)
-    return target
-
-
 def _pack_bytes(repo: Path) -> int:
     return sum(p.stat().st_size for p in (repo / "objects" / "pack").glob("*.pack"))
 
@@ -1188,7 +1185,7 @@ def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
     want = hashlib.sha256(model.read_bytes()).hexdigest()
     remove(model.parent)
     sh([DVC, "push", "--quiet"], reg.root, env)
-    bare = _serve(reg.root, work / "srv" / "registry.git", env)
+    bare = fixtures.serve_bare(reg.root, work / "srv" / "registry.git", env)
     url = bare.as_uri()
     full = work / "full-clone.git"
     sh(["git", "clone", "--mirror", "--no-local", "--quiet", url, full], work, env)
@@ -1266,6 +1263,36 @@ def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
     )
 
 
+def bench_folder_fetch(report: Report, work: Path, env: dict[str, str]) -> None:
+    """11d: a model folder of many small files, fetched cold from a registry URL."""
+    s = report.sizes
+    log(f"11d. releasing a model folder of {s.folder_fetch_files:,} files ...")
+    served = folder_fetch.serve(work, env, s.folder_fetch_files, s.folder_fetch_file_size)
+    log(f"11d. cold fetch of that folder: artreg get vs dvc artifacts get ({served.url})")
+    a, b = folder_fetch.measure(served, work, env, s.slow_runs, log)
+    row = ratio_row(
+        "11d",
+        f"cold fetch of a model folder of {served.files:,} files ({fmt_bytes(served.total)}) from "
+        f"a registry URL: `artreg get URL {folder_fetch.NAME}` vs `dvc artifacts get URL "
+        f"{folder_fetch.NAME}`",
+        a,
+        b,
+        kind="time ratio (artreg ÷ dvc)",
+        target="≤ 1.2×",
+        check=lambda r: r <= 1.2,
+    )
+    row.notes.append(f"both at the release's commit {served.commit[:12]}; outputs checked")
+    report.rows.append(row)
+    report.sections.append(
+        folder_fetch.SECTION.format(
+            shards=served.files - 3,
+            files=served.files,
+            size=fmt_bytes(served.total),
+            name=folder_fetch.NAME,
+        )
+    )
+
+
 def bench_consumer_warm(report: Report, work: Path, env: dict[str, str]) -> None:
     """11b/11c: warm calls on a large model, in a new process each time."""
     s = report.sizes
@@ -1275,7 +1302,7 @@ def bench_consumer_warm(report: Report, work: Path, env: dict[str, str]) -> None
     sh([sys.executable, "-c", RELEASE_FILE, root, "big", model, "1.0.0"], root, env)
     remove(model.parent)
     sh([DVC, "push", "--quiet"], root, env)
-    big_url = _serve(root, work / "srv" / "big.git", env).as_uri()
+    big_url = fixtures.serve_bare(root, work / "srv" / "big.git", env).as_uri()
     cenv = {**env, "ARTREG_CACHE": str(work / "big-cache")}
     sh([ARTREG, "resolve", "big", "--repo", big_url], work, cenv)  # the cold fetch, untimed
     lock = work / "service" / "artreg.lock"
@@ -1819,6 +1846,8 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("consumers", lambda: bench_consumers(report, work, env)))
     if "warm" in only:
         steps.append(("warm", lambda: bench_consumer_warm(report, work, env)))
+    if "folder-fetch" in only:
+        steps.append(("folder-fetch", lambda: bench_folder_fetch(report, work, env)))
     if "folders" in only:
         steps.append(("folders", lambda: bench_folders(report, work, env)))
     try:
