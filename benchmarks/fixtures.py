@@ -45,7 +45,9 @@ def make_env(home: Path) -> dict[str, str]:
         "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
         "[gc]\n\tauto = 0\n"
     )
-    keep = {k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "TERM", "TMPDIR")}
+    # PYTHONPATH, when set, names the source tree to measure (a worktree over a shared venv).
+    kept = ("LANG", "LC_ALL", "TERM", "TMPDIR", "PYTHONPATH")
+    keep = {k: v for k, v in os.environ.items() if k in kept}
     return {
         **keep,
         "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",

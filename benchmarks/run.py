@@ -34,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fixtures
+import folder_fetch
 import mlflow_pairs
 from fixtures import ARTREG, DVC, GTO, MiB, artreg_init, remove, sh
 from report import Report, Row, log, ratio_row
@@ -60,6 +61,7 @@ PAIRS = (
     "site",
     "folders",
     "mlflow",
+    "folder-fetch",
 )
 EXAMPLES = HERE.parent / "examples"
 
@@ -101,6 +103,8 @@ class Sizes:
     mlflow_runs: int = 5  # release rows swing with this disk: paired ratios over 5 runs
     mlflow_names: int = 100
     mlflow_versions: int = 20
+    folder_fetch_files: int = 10_000  # pair 11d: a model folder fetched cold from a URL
+    folder_fetch_file_size: int = 4096
 
 
 FULL = Sizes()
@@ -137,6 +141,8 @@ QUICK = Sizes(
     mlflow_runs=2,
     mlflow_names=4,
     mlflow_versions=5,
+    folder_fetch_files=200,
+    folder_fetch_file_size=1024,
 )
 
 
@@ -1217,6 +1223,36 @@ def bench_consumers(report: Report, work: Path, env: dict[str, str]) -> None:
     )
 
 
+def bench_folder_fetch(report: Report, work: Path, env: dict[str, str]) -> None:
+    """11d: a model folder of many small files, fetched cold from a registry URL."""
+    s = report.sizes
+    log(f"11d. releasing a model folder of {s.folder_fetch_files:,} files ...")
+    served = folder_fetch.serve(work, env, s.folder_fetch_files, s.folder_fetch_file_size)
+    log(f"11d. cold fetch of that folder: artreg get vs dvc artifacts get ({served.url})")
+    a, b = folder_fetch.measure(served, work, env, s.slow_runs, log)
+    row = ratio_row(
+        "11d",
+        f"cold fetch of a model folder of {served.files:,} files ({fmt_bytes(served.total)}) from "
+        f"a registry URL: `artreg get URL {folder_fetch.NAME}` vs `dvc artifacts get URL "
+        f"{folder_fetch.NAME}`",
+        a,
+        b,
+        kind="time ratio (artreg ÷ dvc)",
+        target="≤ 1.2×",
+        check=lambda r: r <= 1.2,
+    )
+    row.notes.append(f"both at the release's commit {served.commit[:12]}; outputs checked")
+    report.rows.append(row)
+    report.sections.append(
+        folder_fetch.SECTION.format(
+            shards=served.files - 3,
+            files=served.files,
+            size=fmt_bytes(served.total),
+            name=folder_fetch.NAME,
+        )
+    )
+
+
 def bench_consumer_warm(report: Report, work: Path, env: dict[str, str]) -> None:
     """11b/11c: warm calls on a large model, in a new process each time."""
     s = report.sizes
@@ -1774,6 +1810,8 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("consumers", lambda: bench_consumers(report, work, env)))
     if "warm" in only:
         steps.append(("warm", lambda: bench_consumer_warm(report, work, env)))
+    if "folder-fetch" in only:
+        steps.append(("folder-fetch", lambda: bench_folder_fetch(report, work, env)))
     if "folders" in only:
         steps.append(("folders", lambda: bench_folders(report, work, env)))
     if "mlflow" in only:

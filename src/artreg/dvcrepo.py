@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import posixpath
+import stat
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo
+from artreg import faults, gitrepo
 from artreg.errors import (
     ArtregError,
     InputError,
@@ -502,25 +503,72 @@ def fetch_checked_checkout(root: Path, targets: Sequence[str], remote: str | Non
 
 def cached_object(root: Path, folder: Path, rel: str, cache: Path | None = None) -> Path | None:
     """The cache object holding file `rel` of a stage folder, found through its pointer
-    (`cache`: the cache folder, when the caller has it already; asking DVC opens the repo)."""
+    (`cache`: the cache folder, when the caller has it already; asking DVC opens the repo).
+    Callers ask this for every file of a folder, so the pointer and the `.dir` listing are
+    parsed once, not once per file (`_pointer_md5`, `_cached_listing`)."""
     parts = rel.split("/")
     for depth in range(len(parts), 0, -1):
-        pointer = folder / ("/".join(parts[:depth]) + ".dvc")
-        if not pointer.is_file():
+        md5 = _pointer_md5(folder / ("/".join(parts[:depth]) + ".dvc"))
+        if md5 is None:
             continue
-        md5 = str(read_pointer(pointer).get("md5", ""))
         cache = cache or cache_dir(root)
         if not md5.endswith(".dir"):
             return _object_path(cache, md5) if depth == len(parts) else None
-        listing = _object_path(cache, md5)
-        if not listing.is_file():
+        entries = _cached_listing(_object_path(cache, md5))
+        if entries is None:
             return None
-        inner = "/".join(parts[depth:])
-        for entry in json.loads(listing.read_text(encoding="utf-8")):
-            if entry.get("relpath") == inner:
-                return _object_path(cache, str(entry["md5"]))
-        return None
+        inner = entries.get("/".join(parts[depth:]))
+        return None if inner is None else _object_path(cache, inner)
     return None
+
+
+# Parsed pointers by their bytes, parsed listings by their cache object (named by the md5 of
+# its bytes, kept while the file is the same one): one folder's worth, never a growing map.
+_POINTERS: dict[tuple[Path, bytes], str] = {}
+_LISTINGS: dict[Path, tuple[tuple[int, int, int], dict[str, str]]] = {}
+_KEEP = 64
+
+
+def _pointer_md5(pointer: Path) -> str | None:
+    """The md5 a `.dvc` file's output names ("" when none), None when it is not a file."""
+    from artreg.fileio import MAX_DOCUMENT_BYTES, parse_yaml
+
+    if not pointer.is_file():
+        return None
+    try:
+        data = pointer.read_bytes()
+        text = data.decode("utf-8") if len(data) <= MAX_DOCUMENT_BYTES else None
+    except (OSError, UnicodeDecodeError):
+        data, text = b"", None
+    if text is None:  # unreadable, too large or not UTF-8: read_pointer's refusal says which
+        return str(read_pointer(pointer).get("md5", ""))
+    known = _POINTERS.get((pointer, data))
+    if known is None:
+        known = str(pointer_out(parse_yaml(text, str(pointer)), pointer).get("md5", ""))
+        if len(_POINTERS) >= _KEEP:
+            _POINTERS.clear()
+        _POINTERS[(pointer, data)] = known
+    return known
+
+
+def _cached_listing(obj: Path) -> dict[str, str] | None:
+    """relpath -> md5 of a `.dir` object of the local cache, None when it is absent."""
+    try:
+        st = obj.stat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+    known = _LISTINGS.get(obj)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    faults.point("dvc.dir-listing")
+    entries = _listing_map(json.loads(obj.read_text(encoding="utf-8")))
+    if len(_LISTINGS) >= _KEEP:
+        _LISTINGS.clear()
+    _LISTINGS[obj] = (stamp, entries)
+    return entries
 
 
 def local_remote_object(root: Path, cache_object: Path, remote: str | None = None) -> Path | None:
@@ -864,9 +912,11 @@ class RemoteReader:
         return self._fs
 
 
-def dir_entry_md5(listing: bytes, md5: str, inner: str, where: str) -> str:
-    """The md5 of file `inner` in a `.dir` object fetched from a remote, after checking that the
-    listing is the object its name says (md5 of its bytes, as dvc-data addresses it)."""
+def dir_entries(listing: bytes, md5: str, where: str) -> dict[str, str]:
+    """Every file of a `.dir` object fetched from a remote, relpath -> md5, after checking that
+    the listing is the object its name says (md5 of its bytes, as dvc-data addresses it).
+    Called once per listing and fetch: each lookup is then a dictionary read."""
+    faults.point("consumer.dir-listing")
     if hashlib.md5(listing).hexdigest() != md5.removesuffix(".dir"):
         raise IntegrityError(
             f"{where}: the remote's directory object {md5} does not hash to its name",
@@ -876,10 +926,30 @@ def dir_entry_md5(listing: bytes, md5: str, inner: str, where: str) -> str:
         entries = json.loads(listing.decode("utf-8"))
     except ValueError as exc:
         raise IntegrityError(f"{where}: DVC directory object {md5} is not JSON ({exc})") from exc
+    return _listing_map(entries)
+
+
+def _listing_map(entries: Any) -> dict[str, str]:
+    """relpath -> md5 of a parsed `.dir` listing (entries without both are skipped)."""
+    found: dict[str, str] = {}
     for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, dict) and entry.get("relpath") == inner and entry.get("md5"):
-            return str(entry["md5"])
-    raise NotFoundError(
-        f"{where}: DVC directory object {md5} lists no file {inner!r}",
-        hint="the pointer and the manifest disagree; run `artreg verify` in the registry",
-    )
+        if isinstance(entry, dict) and entry.get("relpath") and entry.get("md5"):
+            found.setdefault(str(entry["relpath"]), str(entry["md5"]))
+    return found
+
+
+def dir_entry(entries: Mapping[str, str], md5: str, inner: str, where: str) -> str:
+    """The md5 of file `inner` in a listing read by `dir_entries`."""
+    found = entries.get(inner)
+    if found is None:
+        raise NotFoundError(
+            f"{where}: DVC directory object {md5} lists no file {inner!r}",
+            hint="the pointer and the manifest disagree; run `artreg verify` in the registry",
+        )
+    return found
+
+
+def dir_entry_md5(listing: bytes, md5: str, inner: str, where: str) -> str:
+    """The md5 of file `inner` in a `.dir` object fetched from a remote, checked as
+    `dir_entries` checks it (for one lookup; many lookups read the listing once)."""
+    return dir_entry(dir_entries(listing, md5, where), md5, inner, where)

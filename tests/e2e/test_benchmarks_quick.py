@@ -27,6 +27,7 @@ PAIRS = (
     "11a",
     "11b",
     "11c",
+    "11d",
     "12",
     "13a",
     "13b",
@@ -116,3 +117,14 @@ def test_quick_model_folder_rows(tmp_path: Path) -> None:
     for pair in ("13a", "13b"):
         assert re.fullmatch(r"\d+\.\d+×", rows[pair][5]), rows[pair]
     assert "### 13. A model folder" in text
+
+
+def test_quick_folder_fetch_row(tmp_path: Path) -> None:
+    """Pair 11d alone: a model folder of many files fetched cold from a registry URL by
+    `artreg get` and `dvc artifacts get` (both outputs checked against the release, or the
+    run fails)."""
+    text, rows = _rows(tmp_path, "folder-fetch")
+    assert set(rows) - {"#", "---"} == {"11d"}, text
+    assert "model folder of 200 files" in rows["11d"][2] and rows["11d"][7] == "≤ 1.2×"
+    assert re.fullmatch(r"\d+\.\d+×", rows["11d"][5]), rows["11d"]
+    assert "### 11d. Cold fetch of a model folder" in text

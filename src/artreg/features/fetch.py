@@ -218,7 +218,7 @@ def stage_file(
             f"{where}: listed in the manifest but missing from the work tree (git tracks it)",
             hint=f"restore it with `git checkout -- {where}`",
         )
-    cache = dvcrepo.cache_dir(root)
+    cache = _dvc_cache(root)
     obj = dvcrepo.cached_object(root, folder.path(root), rel, cache)
     if obj is None or not obj.is_file():
         if not fetch:
@@ -248,6 +248,31 @@ def stage_file(
     return obj
 
 
+# The DVC cache folder of a registry, by the state of its DVC configuration files: stage_file
+# runs for every file of a folder, and asking DVC opens its repository each time.
+_CACHES: dict[tuple[Path, tuple[int, int, int] | None, tuple[int, int, int] | None], Path] = {}
+
+
+def _dvc_cache(root: Path) -> Path:
+    """`dvcrepo.cache_dir(root)`, asked again only when `.dvc/config` or its `.local` changed."""
+
+    def stamp(path: Path) -> tuple[int, int, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_size, st.st_mtime_ns
+
+    config = root / dvcrepo.DVC_DIR / "config"
+    key = (root.absolute(), stamp(config), stamp(config.with_name("config.local")))
+    found = _CACHES.get(key)
+    if found is None:
+        if len(_CACHES) >= 16:
+            _CACHES.clear()
+        found = _CACHES[key] = dvcrepo.cache_dir(root)
+    return found
+
+
 def prefetch(
     root: Path, folder: StageDir, files: Mapping[str, Recorded], dvc: Collection[str]
 ) -> None:
@@ -258,7 +283,7 @@ def prefetch(
     tracked = [rel for rel in files if rel in dvc and not (base / rel).is_file()]
     if not tracked:
         return
-    cache = dvcrepo.cache_dir(root)
+    cache = _dvc_cache(root)
     absent = []
     for rel in tracked:
         obj = dvcrepo.cached_object(root, base, rel, cache)

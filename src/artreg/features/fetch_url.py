@@ -468,7 +468,7 @@ class RemoteRegistry:
         }
         wanted = [".dvc/config"]
         wanted += [f"{pin.folder}/{rel}" for rel in selected if rel not in pin.dvc_files]
-        wanted += [p for candidates in pointer_paths.values() for p in candidates]
+        wanted += dict.fromkeys(p for candidates in pointer_paths.values() for p in candidates)
         blobs = self.files_at(pin.commit, wanted, deep=[pin.folder])
         where = f"{self.url} at {pin.commit[:12]}"
         reader: RemoteReader | None = None
@@ -483,7 +483,8 @@ class RemoteRegistry:
                 config.decode("utf-8", "replace"), remote, f"{where}: .dvc/config", remote_config
             )
             reader = dvcrepo.RemoteReader(store)
-        listings: dict[str, bytes] = {}
+        listings: dict[str, dict[str, str]] = {}  # each `.dir` read and parsed once
+        outs: dict[str, str] = {}  # each pointer parsed once
         openers: dict[str, Callable[[], contextlib.AbstractContextManager[IO[bytes]]]] = {}
         for rel in selected:
             if rel not in pin.dvc_files:
@@ -496,7 +497,7 @@ class RemoteRegistry:
                 openers[rel] = _bytes_opener(data)
                 continue
             assert reader is not None
-            md5 = self._object_of(pin, rel, pointer_paths[rel], blobs, reader, listings)
+            md5 = self._object_of(pin, rel, pointer_paths[rel], blobs, reader, listings, outs)
             openers[rel] = _remote_opener(reader, md5)
         return lambda rel: openers[rel]
 
@@ -507,42 +508,57 @@ class RemoteRegistry:
         candidates: list[str],
         blobs: Mapping[str, bytes],
         reader: RemoteReader,
-        listings: dict[str, bytes],
+        listings: dict[str, dict[str, str]],
+        outs: dict[str, str] | None = None,
     ) -> str:
+        """The md5 of the DVC object holding `rel`: its own pointer's, or its entry in the
+        listing of the folder's pointer. `outs` (pointer -> md5) and `listings` (md5 -> its
+        entries) carry what was parsed for earlier files: each pointer is parsed, and each
+        listing read, hashed and parsed, once per fetch, however many files it covers."""
         from artreg import dvcrepo
-        from artreg.fileio import parse_yaml
 
+        outs = {} if outs is None else outs
         for pointer in candidates:
             if pointer not in blobs:
                 continue
-            where = f"{self.url}: {pointer} at {pin.commit[:12]}"
-            out = dvcrepo.pointer_out(
-                parse_yaml(blobs[pointer].decode("utf-8", "replace"), where), where
-            )
+            if pointer not in outs:
+                outs[pointer] = self._pointer_md5(pin, pointer, blobs[pointer])
+            md5 = outs[pointer]
             covered = pointer[len(pin.folder) + 1 : -len(".dvc")]
-            if f"{covered.rpartition('/')[0]}/{out['path']}".lstrip("/") != covered:
-                raise InputError(
-                    f"{where}: /outs/0/path {out['path']!r} is not {covered.rpartition('/')[2]!r}",
-                    hint="restore the pointer in the registry",
-                )
-            md5 = str(out.get("md5", ""))
-            if not re.fullmatch(r"[0-9a-f]{32}(\.dir)?", md5):
-                raise InputError(
-                    f"{where}: /outs/0/md5 {md5!r} is not an md5",
-                    hint="restore the pointer in the registry",
-                )
             if covered == rel:
                 return md5
             if not md5.endswith(".dir"):
                 break
+            where = f"{self.url}: {pointer} at {pin.commit[:12]}"
             if md5 not in listings:
                 with reader.open(md5) as fh:
-                    listings[md5] = fh.read()
-            return dvcrepo.dir_entry_md5(listings[md5], md5, rel[len(covered) + 1 :], where)
+                    listings[md5] = dvcrepo.dir_entries(fh.read(), md5, where)
+            return dvcrepo.dir_entry(listings[md5], md5, rel[len(covered) + 1 :], where)
         raise NotFoundError(
             f"{self.url}: no .dvc pointer for {pin.folder}/{rel} at {pin.commit[:12]}",
             hint="the manifest says DVC holds it but no pointer names it; run `artreg verify` in the registry",
         )
+
+    def _pointer_md5(self, pin: Pin, pointer: str, raw: bytes) -> str:
+        """The md5 the committed `.dvc` file `pointer` names, checked to cover its own path."""
+        from artreg import dvcrepo
+        from artreg.fileio import parse_yaml
+
+        where = f"{self.url}: {pointer} at {pin.commit[:12]}"
+        out = dvcrepo.pointer_out(parse_yaml(raw.decode("utf-8", "replace"), where), where)
+        covered = pointer[len(pin.folder) + 1 : -len(".dvc")]
+        if f"{covered.rpartition('/')[0]}/{out['path']}".lstrip("/") != covered:
+            raise InputError(
+                f"{where}: /outs/0/path {out['path']!r} is not {covered.rpartition('/')[2]!r}",
+                hint="restore the pointer in the registry",
+            )
+        md5 = str(out.get("md5", ""))
+        if not re.fullmatch(r"[0-9a-f]{32}(\.dir)?", md5):
+            raise InputError(
+                f"{where}: /outs/0/md5 {md5!r} is not an md5",
+                hint="restore the pointer in the registry",
+            )
+        return md5
 
 
 def _tag_patterns(names: Sequence[str]) -> list[str]:
