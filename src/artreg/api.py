@@ -167,6 +167,7 @@ def get_artifact_path(
     cache_dir: Path | str | None = ...,
     as_of: str | datetime | None = ...,
     with_requirements: Literal[False] = ...,
+    accept_moved_tag: bool = ...,
 ) -> Path: ...
 
 
@@ -186,12 +187,13 @@ def get_artifact_path(
     cache_dir: Path | str | None = ...,
     as_of: str | datetime | None = ...,
     with_requirements: Literal[True],
+    accept_moved_tag: bool = ...,
 ) -> dict[str, Path]: ...
 
 
 def get_artifact_path(
     name: str,
-    stage: str | None = "production",
+    stage: str | None = None,
     version: str | None = None,
     pull: bool = True,
     repo: Path | str | None = None,
@@ -204,13 +206,18 @@ def get_artifact_path(
     cache_dir: Path | str | None = None,
     as_of: str | datetime | None = None,
     with_requirements: bool = False,
+    accept_moved_tag: bool = False,
 ) -> Path | dict[str, Path]:
     """Path of the model file (or model folder) of `name` (latest production by default),
     verified before use: every file of the folder.
 
     `repo` is a registry clone (default: the one around the cwd) or a registry URL, read without
-    a clone into the machine's shared cache ($ARTREG_CACHE). `lock` serves exactly the bytes an
-    `artreg.lock` pins; `offline` (or ARTREG_OFFLINE=1) answers from the cache alone. Unchanged
+    a clone into the machine's shared cache ($ARTREG_CACHE); a version whose tag was rewritten
+    onto other bytes since this cache served it raises IntegrityError unless
+    `accept_moved_tag=True`. `lock` serves exactly the bytes an `artreg.lock` pins, and only
+    what it pins (else NotFoundError), with a RetractedPinWarning when the pinned version was
+    since deregistered, unassigned, deprecated or retired; `offline` (or ARTREG_OFFLINE=1)
+    answers from the cache alone. Unchanged
     files are trusted by their verification record; `verify="full"` rehashes. Raises
     IntegrityError, and never returns the path, when a file differs from its promoted sha256,
     or when params.yaml's trust policy requires a signature that is missing, invalid or untrusted.
@@ -232,15 +239,24 @@ def get_artifact_path(
             hint="pass repo= a clone of the registry, or fetch each requirement by its own call",
         )
     if lock is not None:
-        pin = lockfile.find(Path(lock), name, stage, version)
-        return fetch_url.fetch_pin(
-            pin,
+        import warnings
+
+        from artreg.features.pins import RetractedPinWarning
+
+        fetched, notes = lockfile.serve(
+            Path(lock),
+            name,
+            None if version else stage,
+            version,
             remote=remote,
             remote_config=remote_config,
             cache_dir=cache_dir,
             offline=offline,
             verify=verify,
-        ).path
+        )
+        for note in notes:
+            warnings.warn(note, RetractedPinWarning, stacklevel=2)
+        return fetched.path
     if repo is not None and location.is_registry_url(repo):
         return fetch_url.fetch(
             repo,
@@ -252,6 +268,7 @@ def get_artifact_path(
             cache_dir=cache_dir,
             offline=offline,
             verify=verify,
+            accept_moved_tag=accept_moved_tag,
         ).path
     from artreg.features import fetch
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -867,6 +868,17 @@ def pull(
     help="Also export every artifact it requires, transitively, each at the production version "
     "that satisfies it; then each goes into OUT/NAME/ (exit 1 if one is not in production).",
 )
+@click.option(
+    "--lock",
+    "lock_path",
+    type=click.Path(dir_okay=False),
+    help="Serve exactly what this lock file (artreg.lock) pins for NAME, and nothing else.",
+)
+@click.option(
+    "--accept-moved-tag",
+    is_flag=True,
+    help="Take a version whose tag was rewritten onto other bytes since this cache served it.",
+)
 @json_option
 def get(
     target: str,
@@ -878,6 +890,8 @@ def get(
     remote: str | None,
     remote_config: tuple[str, ...],
     with_requirements: bool,
+    lock_path: str | None,
+    accept_moved_tag: bool,
     as_json: bool,
 ) -> None:
     """Export a verified copy of a model into a folder (like dvc artifacts get).
@@ -893,9 +907,16 @@ def get(
     Example: artreg get https://git.example.com/ml/registry.git encoder@v1.2.0 -o /srv/models
 
     Example: artreg get adapter --with-requirements -o /srv/models
+
+    Example: artreg get encoder --lock artreg.lock -o /srv/models
     """
     from artreg.features import fetch
 
+    if lock_path is not None:
+        _get_locked(
+            target, spec, stage, version, out_dir, remote, remote_config, lock_path, as_json
+        )
+        return
     name, stage, version = fetch.target(spec or target, stage, version)
     if (spec is not None or _is_url(repo_path)) and with_requirements:
         from artreg.errors import InputError
@@ -918,6 +939,7 @@ def get(
                 remote=remote,
                 remote_config=_pairs(remote_config),
                 progress=progress,
+                accept_moved_tag=accept_moved_tag,
             )
         out.emit(render.fetched_json(fetched, written), "\n".join(str(p) for p in written))
         return
@@ -946,6 +968,44 @@ def get(
         {**render.resolved_json(root, resolved), "written": [str(p) for p in written]},
         "\n".join(str(p) for p in written),
     )
+
+
+def _get_locked(
+    target: str,
+    spec: str | None,
+    stage: str | None,
+    version: str | None,
+    out_dir: str,
+    remote: str | None,
+    remote_config: tuple[str, ...],
+    lock_path: str,
+    as_json: bool,
+) -> None:
+    """`artreg get NAME --lock FILE`: the pinned bytes; a retracted pin is said on stderr."""
+    from artreg.errors import InputError
+    from artreg.features import fetch
+    from artreg.features import lock as lockfile
+
+    if spec is not None:
+        raise InputError(
+            f"--lock serves what {lock_path} pins, and the lock names the registry",
+            hint=f"drop the URL: artreg get {spec} --lock {lock_path}",
+        )
+    name, stage, version = fetch.target(target, stage, version)
+    out = Output(as_json)
+    with out.progress("downloading") as progress:
+        fetched, written, notes = lockfile.get(
+            Path(lock_path),
+            name,
+            stage,
+            version,
+            Path(out_dir),
+            remote=remote,
+            remote_config=_pairs(remote_config),
+            progress=progress,
+        )
+    _warn(notes)
+    out.emit(render.fetched_json(fetched, written), "\n".join(str(p) for p in written))
 
 
 @main.command()
@@ -1370,6 +1430,16 @@ def cache_list(as_json: bool) -> None:
     )
 
 
+def _finite_days(param: click.Parameter, value: float | None) -> float | None:
+    """FloatRange lets nan and inf through (no comparison fails for them)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(
+            f"{value} is not a number of days; give a finite number, e.g. 30 (0: all)",
+            param=param,
+        )
+    return value
+
+
 @cache_.command(name="prune")
 @click.option(
     "--keep-last",
@@ -1379,6 +1449,7 @@ def cache_list(as_json: bool) -> None:
 @click.option(
     "--older-than",
     type=click.FloatRange(min=0),
+    callback=lambda _ctx, param, value: _finite_days(param, value),
     metavar="DAYS",
     help="Remove versions unused for DAYS days.",
 )
