@@ -913,6 +913,13 @@ def get(
     from artreg.features import fetch
 
     if lock_path is not None:
+        if with_requirements or repo_path is not None:
+            from artreg.errors import InputError
+
+            raise InputError(
+                f"--lock serves what {lock_path} pins, one artifact, from the registry it names",
+                hint="drop --with-requirements and --repo, or drop --lock",
+            )
         _get_locked(
             target, spec, stage, version, out_dir, remote, remote_config, lock_path, as_json
         )
