@@ -11,6 +11,8 @@
       versions/<registry>/<name>/vX.Y.Z.json   the commit and sha256s a version had when first
                                        seen (a tag moved onto other bytes is refused: pins.py)
       git/<registry>.git               a bare, shallow, partial repository per registry URL
+      retractions/<registry>/<digest>.json   what happened to a lock file's pin since, per tags
+                                       and HEAD (pins.py)
       trust/<registry>.json            the trust policy at the registry's HEAD, last read
       signatures/<registry>/<sha256>.json   a model.sig that verified, bound to the policy,
                                        commit, folder and manifest it verified under

@@ -134,7 +134,16 @@ def _retired_text(tomb: Retired) -> str:
 
 
 def _instead(reg: RemoteRegistry, pin: Pin, registry: Registry | None = None) -> str:
-    """A version of the name the registry still serves (production first, else the latest)."""
+    """A version of the name the registry still serves, as text."""
+    spec, what = _alternative(reg, pin, registry)
+    return f"{spec} ({what})" if spec else what
+
+
+def _alternative(
+    reg: RemoteRegistry, pin: Pin, registry: Registry | None
+) -> tuple[str | None, str]:
+    """(NAME@vX.Y.Z, why) of a version the registry still serves: production first, else the
+    latest; (None, where to look) when there is none."""
     try:
         artifact = (registry or reg.state([pin.name])).artifacts.get(pin.name)
     except ArtregError:
@@ -143,8 +152,8 @@ def _instead(reg: RemoteRegistry, pin: Pin, registry: Registry | None = None) ->
         production, latest = artifact.stage("production"), artifact.latest()
         for version, what in ((production, "in production now"), (latest, "the latest")):
             if version is not None and version.registered and version.version != pin.version:
-                return f"{pin.name}@v{version.version} ({what})"
-    return f"a version the registry still serves (`artreg list {pin.name} --repo {reg.url}`)"
+                return f"{pin.name}@v{version.version}", what
+    return None, f"a version the registry still serves (`artreg list --repo {reg.url}`)"
 
 
 # --- what happened to a pin since --------------------------------------------------------------
@@ -199,10 +208,11 @@ def _retractions(reg: RemoteRegistry, pin: Pin, registry: Registry, head: str) -
     if tomb is not None:
         notes.append(f"{where}: is {_retired_text(tomb)}")
     if notes:
-        move = (
-            "`artreg lock update`"
-            if pin.stage and artifact.stage(pin.stage) is not None
-            else f"`artreg lock add {pin.registry} NAME@vX.Y.Z`"
-        )
-        notes[-1] += f"; pin {_instead(reg, pin, registry)} instead ({move})"
+        spec, what = _alternative(reg, pin, registry)
+        if spec is None:
+            notes[-1] += f"; pin {what} instead"
+        elif pin.stage and artifact.stage(pin.stage) is not None:
+            notes[-1] += f"; {pin.spec} now resolves to {spec} ({what}): `artreg lock update`"
+        else:
+            notes[-1] += f"; pin {spec} ({what}) instead: `artreg lock add {pin.registry} {spec}`"
     return notes
