@@ -112,7 +112,10 @@ def retirement(reg: RemoteRegistry, folder: str, head: str | None) -> Retired | 
     if not head:
         return None
     data = reg.files_at(head, [RETIRED_JSON]).get(RETIRED_JSON)
-    return parse_retired(data, f"{reg.url}: {RETIRED_JSON}@{head[:12]}").get(folder)
+    try:
+        return parse_retired(data, f"{reg.url}: {RETIRED_JSON}@{head[:12]}").get(folder)
+    except (ArtregError, ValueError):  # ValueError: not UTF-8
+        return None  # a tombstone file the registry must repair only explains a missing object
 
 
 def refuse_retired(reg: RemoteRegistry, pin: Pin, head: str | None) -> None:
