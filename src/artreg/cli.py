@@ -1359,8 +1359,13 @@ def lock() -> None:
 @click.argument("url")
 @click.argument("spec")
 @lock_file_option
+@click.option(
+    "--accept-moved-tag",
+    is_flag=True,
+    help="Pin a version whose tag was rewritten onto other bytes since this cache served it.",
+)
 @json_option
-def lock_add(url: str, spec: str, lock_path: str, as_json: bool) -> None:
+def lock_add(url: str, spec: str, lock_path: str, accept_moved_tag: bool, as_json: bool) -> None:
     """Pin what NAME, NAME#STAGE or NAME@vX.Y.Z resolves to in the registry at URL (tag,
     commit, folder and every file's sha256); get_artifact_path(name, lock=...) serves exactly it.
 
@@ -1368,7 +1373,7 @@ def lock_add(url: str, spec: str, lock_path: str, as_json: bool) -> None:
     """
     from artreg.features import lock as lockfile
 
-    pin = lockfile.add(Path(lock_path), url, spec)
+    pin = lockfile.add(Path(lock_path), url, spec, accept_moved_tag=accept_moved_tag)
     Output(as_json).emit(render.pin_json(pin), render.pinned_text(Path(lock_path), pin))
 
 

@@ -144,6 +144,11 @@ def test_a_version_rewritten_on_the_registry_is_refused_until_accepted(
     assert not (out / "model.safetensors").exists()
     assert first.read_bytes() == old_bytes, "the path handed out kept its bytes"
 
+    lock = tmp_path / "artreg.lock"
+    pinning = cli("lock", "add", served.url, "encoder@v1.0.0", "--file", str(lock))
+    assert pinning.exit_code == 1 and "--accept-moved-tag" in pinning.stderr
+    assert not lock.exists()
+
     accepted = cli("get", served.url, "encoder@v1.0.0", "-o", str(out), "--accept-moved-tag")
     assert accepted.exit_code == 0, accepted.stderr
     assert (out / "model.safetensors").read_bytes() == new_bytes
@@ -151,6 +156,7 @@ def test_a_version_rewritten_on_the_registry_is_refused_until_accepted(
     now = get_artifact_path("encoder", repo=served.url)
     assert now.read_bytes() == new_bytes and now != first
     assert first.read_bytes() == old_bytes
+    assert cli("lock", "add", served.url, "encoder@v1.0.0", "--file", str(lock)).exit_code == 0
 
 
 def test_two_calls_never_share_or_delete_one_snapshot(

@@ -34,7 +34,7 @@ from artreg.features.fetch_url import (
     resolve_pin,
     spec_of,
 )
-from artreg.features.pins import refuse_retired, retractions, rewritten
+from artreg.features.pins import hold_version, refuse_retired, retractions, rewritten
 from artreg.layout import StageDir
 from artreg.tags import parse_spec, validate_name
 
@@ -229,14 +229,24 @@ def _refuse_retired(pin: Pin, cache_dir: Path | str | None) -> None:
     refuse_retired(reg, pin, reg.remote_refs([])[1])
 
 
-def add(path: Path, url: str, spec: str, cache_dir: Path | str | None = None) -> Pin:
-    """Resolve SPEC (NAME, NAME#STAGE or NAME@vX.Y.Z) in the registry at `url` and pin it."""
+def add(
+    path: Path,
+    url: str,
+    spec: str,
+    cache_dir: Path | str | None = None,
+    accept_moved_tag: bool = False,
+) -> Pin:
+    """Resolve SPEC (NAME, NAME#STAGE or NAME@vX.Y.Z) in the registry at `url` and pin it: not
+    a retired folder, nor a version this cache served with other bytes (unless
+    `accept_moved_tag`)."""
     name, stage, version = parse_spec(spec)
     pins = load(path) if path.exists() else {}
     pin = resolve_pin(url, name, stage, version, cache_dir)
     _refuse_retired(pin, cache_dir)  # gc deletes its data: a pin of it would break
+    hold = hold_version(RemoteRegistry(pin.registry, Cache.open(cache_dir)), pin, accept_moved_tag)
     pins[spec_of(name, stage, version)] = pin
     save(path, pins)
+    hold()
     return pin
 
 
