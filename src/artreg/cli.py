@@ -750,6 +750,11 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
     is_flag=True,
     help="Print the path without hashing the files (in a clone; a URL's cached files are always checked).",
 )
+@click.option(
+    "--accept-moved-tag",
+    is_flag=True,
+    help="With a registry URL: take a version whose tag was rewritten onto other bytes.",
+)
 @json_option
 def resolve(
     name: str,
@@ -757,6 +762,7 @@ def resolve(
     version: str | None,
     repo_path: str | None,
     no_verify: bool,
+    accept_moved_tag: bool,
     as_json: bool,
 ) -> None:
     """Print the local path of NAME's model (latest production by default), verified.
@@ -771,7 +777,9 @@ def resolve(
     if _is_url(repo_path):
         from artreg.features import fetch_url
 
-        fetched = fetch_url.fetch(str(repo_path), name, stage, version)
+        fetched = fetch_url.fetch(
+            str(repo_path), name, stage, version, accept_moved_tag=accept_moved_tag
+        )
         Output(as_json).emit(render.fetched_json(fetched), str(fetched.path))
         return
     root = _root(repo_path)

@@ -142,6 +142,7 @@ def test_a_version_rewritten_on_the_registry_is_refused_until_accepted(
     refused = cli("get", served.url, "encoder@v1.0.0", "-o", str(out))
     assert refused.exit_code == 1 and "--accept-moved-tag" in refused.stderr
     assert not (out / "model.safetensors").exists()
+    assert cli("resolve", "encoder@v1.0.0", "--repo", served.url).exit_code == 1
     assert first.read_bytes() == old_bytes, "the path handed out kept its bytes"
 
     lock = tmp_path / "artreg.lock"
