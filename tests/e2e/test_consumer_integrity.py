@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,6 +210,7 @@ def test_a_retired_version_is_refused_as_retired_by_url_and_lock(
     assert cli("lock", "add", served.url, "encoder@v1.0.0", "--file", str(lock)).exit_code == 0
     warm = get_artifact_path("encoder", lock=lock)  # in this cache before gc
     pinned = warm.read_bytes()
+    _age_retraction_records(cache)  # gc runs later than a lock call's next question
 
     gc = cli("gc", "--apply", "--repo", str(served.root))
     assert gc.exit_code == 0, gc.stderr
@@ -253,9 +256,9 @@ def test_a_pin_deregistered_unassigned_or_deprecated_since_is_served_with_a_warn
     lock = tmp_path / "artreg.lock"
     for spec in ("encoder@v1.0.0", "encoder#production", "decoder#production"):
         assert cli("lock", "add", served.url, spec, "--file", str(lock)).exit_code == 0
-    pinned = get_artifact_path("encoder", version="1.0.0", lock=lock).read_bytes()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing happened yet: no warning
+        pinned = get_artifact_path("encoder", version="1.0.0", lock=lock).read_bytes()
         get_artifact_path("encoder", stage="production", lock=lock)
 
     for args in (
@@ -265,6 +268,10 @@ def test_a_pin_deregistered_unassigned_or_deprecated_since_is_served_with_a_warn
     ):
         assert cli(*args, "--repo", str(served.root)).exit_code == 0
     served.publish()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # asked a moment ago: the registry is not asked again
+        get_artifact_path("encoder", version="1.0.0", lock=lock)
+    _age_retraction_records(cache)
 
     for asked, said in (
         ({"version": "1.0.0"}, "deregistered"),
@@ -280,6 +287,15 @@ def test_a_pin_deregistered_unassigned_or_deprecated_since_is_served_with_a_warn
     assert got.exit_code == 0, got.stderr
     assert "warning:" in got.stderr and "deregistered" in got.stderr
     assert (out / "model.safetensors").read_bytes() == pinned
+
+
+def _age_retraction_records(cache: Path) -> None:
+    """Let the time pass after which a lock call asks its registry again (RECHECK_SECONDS)."""
+    from artreg.features.pins import RECHECK_SECONDS
+
+    then = time.time() - RECHECK_SECONDS - 1
+    for record in (cache / "retractions").rglob("*.json"):
+        os.utime(record, (then, then))
 
 
 # --- 29.7 and 29.11: the cache's own housekeeping ------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,10 @@ class RetractedPinWarning(UserWarning):
     """A lock file's pin is served, but its version was since deregistered, unassigned,
     deprecated or retired in its registry."""
 
+
+RECHECK_SECONDS = (
+    300  # how stale a lock pin's retraction verdict may be before the registry is asked
+)
 
 ACCEPT_MOVED_TAG = "--accept-moved-tag (CLI) or accept_moved_tag=True (Python)"
 
@@ -165,27 +170,35 @@ def _alternative(
 def retractions(pin: Pin, cache_dir: Path | str | None = None) -> list[str]:
     """What happened to the pinned version since it was pinned: deregistered, unassigned from
     its stage, deprecated, retired (empty when nothing, or when the registry cannot be asked:
-    the pin is served either way). One `git ls-remote`; the answer is kept per tags and HEAD."""
+    the pin is served either way). The registry is asked (one `git ls-remote`, and the state
+    only when its tags or HEAD moved) at most every RECHECK_SECONDS per pin, so a warm lock
+    call stays a stat and a read of one small record."""
     from artreg.features.fetch_url import RemoteRegistry, _fingerprint
 
     reg = RemoteRegistry(pin.registry, Cache.open(cache_dir))
+    digest = hashlib.sha256(json.dumps(pin.to_json(), sort_keys=True).encode()).hexdigest()
+    record = reg.cache.root / "retractions" / reg.key / f"{digest}.json"
+    known = reg.cache.read_json(record)
+    if not isinstance(known, dict) or not _notes(known.get("notes")):
+        known = {}
+    if known and 0 <= time.time() - record.stat().st_mtime < RECHECK_SECONDS:
+        return list(known["notes"])
     try:
         tags, head = reg.remote_refs([pin.name])
-        ident = json.dumps([pin.to_json(), _fingerprint(tags), head], sort_keys=True)
-        record = (
-            reg.cache.root
-            / "retractions"
-            / reg.key
-            / (hashlib.sha256(ident.encode()).hexdigest() + ".json")
+        ident = hashlib.sha256(f"{_fingerprint(tags)} {head}".encode()).hexdigest()
+        notes = (
+            list(known["notes"])
+            if known.get("ident") == ident
+            else _retractions(reg, pin, reg.state([pin.name], tags), head)
         )
-        known = reg.cache.read_json(record)
-        if isinstance(known, list) and all(isinstance(n, str) for n in known):
-            return known
-        notes = _retractions(reg, pin, reg.state([pin.name], tags), head)
-        reg.cache.write_json(record, notes)
-        return notes
     except ArtregError:
-        return []  # the registry cannot be asked now; the lock still serves its pin
+        return list(known.get("notes", []))  # not asked now; the lock still serves its pin
+    reg.cache.write_json(record, {"ident": ident, "notes": notes})  # its mtime: when asked
+    return notes
+
+
+def _notes(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(n, str) for n in value)
 
 
 def _retractions(reg: RemoteRegistry, pin: Pin, registry: Registry, head: str) -> list[str]:
