@@ -217,8 +217,8 @@ def get_artifact_path(
     `accept_moved_tag=True`. `lock` serves exactly the bytes an `artreg.lock` pins, and only
     what it pins (else NotFoundError), with a RetractedPinWarning when the pinned version was
     since deregistered, unassigned, deprecated or retired; `offline` (or ARTREG_OFFLINE=1)
-    answers from the cache alone. Unchanged
-    files are trusted by their verification record; `verify="full"` rehashes. Raises
+    answers from the cache alone. Unchanged files are trusted by their verification record;
+    `verify="full"` rehashes. Raises
     IntegrityError, and never returns the path, when a file differs from its promoted sha256,
     or when params.yaml's trust policy requires a signature that is missing, invalid or untrusted.
     With `as_of` (a date, an ISO time, a datetime or a commit), resolves in a clone by the tags

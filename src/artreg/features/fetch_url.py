@@ -15,8 +15,9 @@ What crosses the network, and nothing else:
 
 A warm call is one `ls-remote` and a stat per file (verification records); offline, or from a
 lock file, it is the stat alone (a lock file's call asks the registry at most every few minutes
-whether its pin was retracted since: pins.py). A version is held to the bytes this cache served before, a folder
-gc retired is refused as retired (pins.py), and a file altered in the cache is fetched again.
+whether its pin was retracted since: pins.py). A version is held to the bytes this cache served
+before, a folder gc retired is refused as retired (pins.py), and a file altered in the cache is
+fetched again.
 """
 
 from __future__ import annotations
