@@ -288,6 +288,12 @@ def test_a_pin_deregistered_unassigned_or_deprecated_since_is_served_with_a_warn
     assert "warning:" in got.stderr and "deregistered" in got.stderr
     assert (out / "model.safetensors").read_bytes() == pinned
 
+    # The registry gone: the lock still serves its pin, and says what it knew last.
+    served.bare.rename(served.bare.with_name("moved.git"))
+    _age_retraction_records(cache)
+    with pytest.warns(RetractedPinWarning, match="deregistered"):
+        assert get_artifact_path("encoder", version="1.0.0", lock=lock).read_bytes() == pinned
+
 
 def _age_retraction_records(cache: Path) -> None:
     """Let the time pass after which a lock call asks its registry again (RECHECK_SECONDS)."""

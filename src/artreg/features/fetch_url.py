@@ -616,7 +616,7 @@ def materialize(
             return Fetched(pin, snap, 0)
         from artreg.features.pins import refuse_retired
 
-        refuse_retired(reg, pin, reg.remote_refs([])[1])  # gc's tombstones, at HEAD
+        refuse_retired(reg, pin)  # gc's tombstones, at the registry's HEAD
         source = reg.sources(pin, remote, remote_config)
         info = {
             "registry": pin.registry,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artreg.consumer_cache import Cache
-from artreg.errors import ArtregError, IntegrityError, NotFoundError
+from artreg.errors import ArtregError, IntegrityError, NotFoundError, RetryableError
 from artreg.layout import RETIRED_JSON, StageDir
 from artreg.tags import UNASSIGN
 
@@ -123,8 +123,15 @@ def retirement(reg: RemoteRegistry, folder: str, head: str | None) -> Retired | 
         return None  # a tombstone file the registry must repair only explains a missing object
 
 
-def refuse_retired(reg: RemoteRegistry, pin: Pin, head: str | None) -> None:
-    """NotFoundError (exit 2, as a clone's `pull` says it) when gc retired the pinned folder."""
+def refuse_retired(reg: RemoteRegistry, pin: Pin, head: str | None = None) -> None:
+    """NotFoundError (exit 2, as a clone's `pull` says it) when gc retired the pinned folder,
+    per the tombstones at `head` (None: the registry's HEAD now; a registry that does not
+    answer is not asked, and the fetch says what it lacks)."""
+    if head is None:
+        try:
+            head = reg.remote_refs([])[1]
+        except RetryableError:
+            return
     tomb = retirement(reg, pin.folder, head)
     if tomb is not None:
         raise NotFoundError(
