@@ -32,7 +32,9 @@ _ERRORS = (
     "ConflictError",
     "GateFailed",
     "IntegrityError",
+    "PolicyWeakened",
     "RequirementUnmet",
+    "RetractedPinWarning",
     "VerificationFailed",
 )
 __all__ = [
@@ -43,7 +45,9 @@ __all__ = [
     "InputError",
     "IntegrityError",
     "NotFoundError",
+    "PolicyWeakened",
     "RequirementUnmet",
+    "RetractedPinWarning",
     "VerificationFailed",
     "__version__",
     "get_artifact_path",
@@ -71,7 +75,9 @@ if TYPE_CHECKING:
         InputError,
         IntegrityError,
         NotFoundError,
+        PolicyWeakened,
         RequirementUnmet,
+        RetractedPinWarning,
         VerificationFailed,
     )
 

@@ -168,6 +168,7 @@ def get_artifact_path(
     as_of: str | datetime | None = ...,
     with_requirements: Literal[False] = ...,
     accept_policy_change: bool = ...,
+    accept_moved_tag: bool = ...,
 ) -> Path: ...
 
 
@@ -188,12 +189,13 @@ def get_artifact_path(
     as_of: str | datetime | None = ...,
     with_requirements: Literal[True],
     accept_policy_change: bool = ...,
+    accept_moved_tag: bool = ...,
 ) -> dict[str, Path]: ...
 
 
 def get_artifact_path(
     name: str,
-    stage: str | None = "production",
+    stage: str | None = None,
     version: str | None = None,
     pull: bool = True,
     repo: Path | str | None = None,
@@ -207,14 +209,19 @@ def get_artifact_path(
     as_of: str | datetime | None = None,
     with_requirements: bool = False,
     accept_policy_change: bool = False,
+    accept_moved_tag: bool = False,
 ) -> Path | dict[str, Path]:
     """Path of the model file (or model folder) of `name` (latest production by default),
     verified before use: every file of the folder.
 
     `repo` is a registry clone (default: the one around the cwd) or a registry URL, read without
-    a clone into the machine's shared cache ($ARTREG_CACHE). `lock` serves exactly the bytes an
-    `artreg.lock` pins; `offline` (or ARTREG_OFFLINE=1) answers from the cache alone. Unchanged
-    files are trusted by their verification record; `verify="full"` rehashes. Raises
+    a clone into the machine's shared cache ($ARTREG_CACHE); a version whose tag was rewritten
+    onto other bytes since this cache served it raises IntegrityError unless
+    `accept_moved_tag=True`. `lock` serves exactly the bytes an `artreg.lock` pins, and only
+    what it pins (else NotFoundError), with a RetractedPinWarning when the pinned version was
+    since deregistered, unassigned, deprecated or retired; `offline` (or ARTREG_OFFLINE=1)
+    answers from the cache alone. Unchanged files are trusted by their verification record;
+    `verify="full"` rehashes. Raises
     IntegrityError, and never returns the path, when a file differs from its promoted sha256,
     or when params.yaml's trust policy requires a signature that is missing, invalid or untrusted.
     With `as_of` (a date, an ISO time, a datetime or a commit), resolves in a clone by the tags
@@ -233,7 +240,7 @@ def get_artifact_path(
     def answer() -> Path | dict[str, Path]:
         return _artifact_path(
             name, stage, version, pull, repo, remote, remote_config, lock, offline, verify,
-            cache_dir, as_of, with_requirements,
+            cache_dir, as_of, with_requirements, accept_moved_tag,
         )  # fmt: skip
 
     try:
@@ -259,6 +266,7 @@ def _artifact_path(
     cache_dir: Path | str | None,
     as_of: str | datetime | None,
     with_requirements: bool,
+    accept_moved_tag: bool,
 ) -> Path | dict[str, Path]:
     full = fetch_url.check_verify(verify)
     if with_requirements and (
@@ -272,15 +280,24 @@ def _artifact_path(
             hint="pass repo= a clone of the registry, or fetch each requirement by its own call",
         )
     if lock is not None:
-        pin = lockfile.find(Path(lock), name, stage, version)
-        return fetch_url.fetch_pin(
-            pin,
+        import warnings
+
+        from artreg.errors import RetractedPinWarning
+
+        fetched, notes = lockfile.serve(
+            Path(lock),
+            name,
+            None if version else stage,
+            version,
             remote=remote,
             remote_config=remote_config,
             cache_dir=cache_dir,
             offline=offline,
             verify=verify,
-        ).path
+        )
+        for note in notes:
+            warnings.warn(note, RetractedPinWarning, stacklevel=3)  # the caller's line
+        return fetched.path
     if repo is not None and location.is_registry_url(repo):
         return fetch_url.fetch(
             repo,
@@ -292,6 +309,7 @@ def _artifact_path(
             cache_dir=cache_dir,
             offline=offline,
             verify=verify,
+            accept_moved_tag=accept_moved_tag,
         ).path
     from artreg.features import fetch
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -814,6 +815,11 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
     is_flag=True,
     help="Print the path without hashing the files (in a clone; a URL's cached files are always checked).",
 )
+@click.option(
+    "--accept-moved-tag",
+    is_flag=True,
+    help="With a registry URL: take a version whose tag was rewritten onto other bytes.",
+)
 @json_option
 def resolve(
     name: str,
@@ -821,6 +827,7 @@ def resolve(
     version: str | None,
     repo_path: str | None,
     no_verify: bool,
+    accept_moved_tag: bool,
     as_json: bool,
 ) -> None:
     """Print the local path of NAME's model (latest production by default), verified.
@@ -835,7 +842,9 @@ def resolve(
     if _is_url(repo_path):
         from artreg.features import fetch_url
 
-        fetched = fetch_url.fetch(str(repo_path), name, stage, version)
+        fetched = fetch_url.fetch(
+            str(repo_path), name, stage, version, accept_moved_tag=accept_moved_tag
+        )
         Output(as_json).emit(render.fetched_json(fetched), str(fetched.path))
         return
     root = _root(repo_path)
@@ -933,6 +942,17 @@ def pull(
     help="Also export every artifact it requires, transitively, each at the production version "
     "that satisfies it; then each goes into OUT/NAME/ (exit 1 if one is not in production).",
 )
+@click.option(
+    "--lock",
+    "lock_path",
+    type=click.Path(dir_okay=False),
+    help="Serve exactly what this lock file (artreg.lock) pins for NAME, and nothing else.",
+)
+@click.option(
+    "--accept-moved-tag",
+    is_flag=True,
+    help="Take a version whose tag was rewritten onto other bytes since this cache served it.",
+)
 @json_option
 def get(
     target: str,
@@ -944,6 +964,8 @@ def get(
     remote: str | None,
     remote_config: tuple[str, ...],
     with_requirements: bool,
+    lock_path: str | None,
+    accept_moved_tag: bool,
     as_json: bool,
 ) -> None:
     """Export a verified copy of a model into a folder (like dvc artifacts get).
@@ -962,9 +984,23 @@ def get(
     Example: artreg get https://git.example.com/ml/registry.git encoder@v1.2.0 -o /srv/models
 
     Example: artreg get adapter --with-requirements -o /srv/models
+
+    Example: artreg get encoder --lock artreg.lock -o /srv/models
     """
     from artreg.features import fetch
 
+    if lock_path is not None:
+        if with_requirements or repo_path is not None:
+            from artreg.errors import InputError
+
+            raise InputError(
+                f"--lock serves what {lock_path} pins, one artifact, from the registry it names",
+                hint="drop --with-requirements and --repo, or drop --lock",
+            )
+        _get_locked(
+            target, spec, stage, version, out_dir, remote, remote_config, lock_path, as_json
+        )
+        return
     name, stage, version = fetch.target(spec or target, stage, version)
     if (spec is not None or _is_url(repo_path)) and with_requirements:
         from artreg.errors import InputError
@@ -987,6 +1023,7 @@ def get(
                 remote=remote,
                 remote_config=_pairs(remote_config),
                 progress=progress,
+                accept_moved_tag=accept_moved_tag,
             )
         out.emit(render.fetched_json(fetched, written), "\n".join(str(p) for p in written))
         return
@@ -1015,6 +1052,44 @@ def get(
         {**render.resolved_json(root, resolved), "written": [str(p) for p in written]},
         "\n".join(str(p) for p in written),
     )
+
+
+def _get_locked(
+    target: str,
+    spec: str | None,
+    stage: str | None,
+    version: str | None,
+    out_dir: str,
+    remote: str | None,
+    remote_config: tuple[str, ...],
+    lock_path: str,
+    as_json: bool,
+) -> None:
+    """`artreg get NAME --lock FILE`: the pinned bytes; a retracted pin is said on stderr."""
+    from artreg.errors import InputError
+    from artreg.features import fetch
+    from artreg.features import lock as lockfile
+
+    if spec is not None:
+        raise InputError(
+            f"--lock serves what {lock_path} pins, and the lock names the registry",
+            hint=f"drop the URL: artreg get {spec} --lock {lock_path}",
+        )
+    name, stage, version = fetch.target(target, stage, version)
+    out = Output(as_json)
+    with out.progress("downloading") as progress:
+        fetched, written, notes = lockfile.get(
+            Path(lock_path),
+            name,
+            stage,
+            version,
+            Path(out_dir),
+            remote=remote,
+            remote_config=_pairs(remote_config),
+            progress=progress,
+        )
+    _warn(notes)
+    out.emit(render.fetched_json(fetched, written), "\n".join(str(p) for p in written))
 
 
 @main.command()
@@ -1373,8 +1448,13 @@ def lock() -> None:
 @click.argument("url")
 @click.argument("spec")
 @lock_file_option
+@click.option(
+    "--accept-moved-tag",
+    is_flag=True,
+    help="Pin a version whose tag was rewritten onto other bytes since this cache served it.",
+)
 @json_option
-def lock_add(url: str, spec: str, lock_path: str, as_json: bool) -> None:
+def lock_add(url: str, spec: str, lock_path: str, accept_moved_tag: bool, as_json: bool) -> None:
     """Pin what NAME, NAME#STAGE or NAME@vX.Y.Z resolves to in the registry at URL (tag,
     commit, folder and every file's sha256); get_artifact_path(name, lock=...) serves exactly it.
 
@@ -1382,7 +1462,7 @@ def lock_add(url: str, spec: str, lock_path: str, as_json: bool) -> None:
     """
     from artreg.features import lock as lockfile
 
-    pin = lockfile.add(Path(lock_path), url, spec)
+    pin = lockfile.add(Path(lock_path), url, spec, accept_moved_tag=accept_moved_tag)
     Output(as_json).emit(render.pin_json(pin), render.pinned_text(Path(lock_path), pin))
 
 
@@ -1451,6 +1531,16 @@ def cache_list(as_json: bool) -> None:
     )
 
 
+def _finite_days(param: click.Parameter, value: float | None) -> float | None:
+    """FloatRange lets nan and inf through (no comparison fails for them)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(
+            f"{value} is not a number of days; give a finite number, e.g. 30 (0: all)",
+            param=param,
+        )
+    return value
+
+
 @cache_.command(name="prune")
 @click.option(
     "--keep-last",
@@ -1460,6 +1550,7 @@ def cache_list(as_json: bool) -> None:
 @click.option(
     "--older-than",
     type=click.FloatRange(min=0),
+    callback=lambda _ctx, param, value: _finite_days(param, value),
     metavar="DAYS",
     help="Remove versions unused for DAYS days.",
 )

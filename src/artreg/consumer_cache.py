@@ -2,11 +2,17 @@
 
     $ARTREG_CACHE (default: the platform's user cache folder, ~/.cache/artreg on Linux)
       blobs/sha256/ab/cdef…            each file's bytes once, read-only, named by their sha256
-      snapshots/<registry>/<folder>/   one read-only folder per name@version (the registry's
-                                       stage folder path), its files linked to the blobs
-      meta/<registry>/<folder>.json    what a snapshot holds (written last: no meta, no snapshot)
+      snapshots/<registry>/<content>/<folder>/   one read-only folder per content (<content>: a
+                                       digest of every file's sha256) of a name@version (the
+                                       registry's stage folder path), its files linked to blobs
+      meta/<registry>/<content>/<folder>.json    what a snapshot holds (written last: no meta,
+                                       no snapshot)
       resolutions/<registry>/<name>/<stage or vX.Y.Z>.json   the last online answer (offline mode)
+      versions/<registry>/<name>/vX.Y.Z.json   the commit and sha256s a version had when first
+                                       seen (a tag moved onto other bytes is refused: pins.py)
       git/<registry>.git               a bare, shallow, partial repository per registry URL
+      retractions/<registry>/<digest>.json   what happened to a lock file's pin since, per tags
+                                       and HEAD (pins.py)
       trust/<registry>.json            the trust policy at the registry's HEAD, last read
       signatures/<registry>/<sha256>.json   a model.sig that verified, bound to the policy,
                                        commit, folder and manifest it verified under
@@ -18,6 +24,10 @@ Every write goes to tmp/ first and is renamed into place (a killed download leav
 reader can see), under an flock (released by the kernel when the holder dies): one per blob,
 one per snapshot, one per registry repository, so eight processes asking for the same cold model
 download it once. Building takes the cache lock shared; `prune` takes it exclusively.
+
+A snapshot path handed out stays valid: two answers with other bytes for one folder (a tag
+rewritten on the registry, a lock file pinning the old bytes) get two snapshots, and only `prune`
+removes one. A file found altered is fetched again, once, and relinked by an atomic rename.
 """
 
 from __future__ import annotations
@@ -96,6 +106,11 @@ def _digest_map(files: Mapping[str, FileDigest]) -> dict[str, list[Any]]:
     return {rel: [d.sha256, d.size] for rel, d in sorted(files.items())}
 
 
+def content_id(files: Mapping[str, FileDigest]) -> str:
+    """A short name for a set of files and their bytes (paths, sha256s and sizes)."""
+    return hashlib.sha256(json.dumps(_digest_map(files)).encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class Cache:
     root: Path
@@ -128,11 +143,13 @@ class Cache:
     def git_dir(self, key: str) -> Path:
         return self.root / "git" / f"{key}.git"
 
-    def snapshot(self, key: str, folder: str) -> Path:
-        return self.root / "snapshots" / key / folder
+    def snapshot(self, key: str, folder: str, files: Mapping[str, FileDigest]) -> Path:
+        """The snapshot of `folder` holding exactly `files`: one folder per content, so a path
+        handed out never changes bytes under its reader."""
+        return self.root / "snapshots" / key / content_id(files) / folder
 
-    def meta(self, key: str, folder: str) -> Path:
-        return self.root / "meta" / key / f"{folder}.json"
+    def meta(self, key: str, folder: str, files: Mapping[str, FileDigest]) -> Path:
+        return self.root / "meta" / key / content_id(files) / f"{folder}.json"
 
     def resolution(self, key: str, name: str, selector: str) -> Path:
         return self.root / "resolutions" / key / name / f"{selector}.json"
@@ -191,20 +208,28 @@ class Cache:
     ) -> bool:
         """Put the bytes of sha256 `expected` in the cache and link them at `link_to`.
 
-        Reuses the blob when it is there and verifies; else streams `source` into a temporary
-        file, hashing while writing (each byte read once), and renames it into place only if
-        its sha256 and size are the expected ones. Returns True if it downloaded.
+        Reuses the blob when it is there and verifies; else (missing, or altered in the cache)
+        streams `source` into a temporary file, hashing while writing (each byte read once),
+        and renames it into place only if its sha256 and size are the expected ones. Returns
+        True if it downloaded.
         """
         blob = self.blob(expected.sha256)
         with self.lock("blob", expected.sha256):
-            downloaded = False
-            if blob.is_file():
-                self._check(blob, expected, f"the cached copy of {where}")
-            else:
+            fresh = not self._intact(blob, expected, f"the cached copy of {where}")
+            if fresh:  # missing, or altered in the cache: fetched (again), once, verified
                 self._download(expected, source, where, blob, progress)
-                downloaded = True
             _link(blob, link_to)
-        return downloaded
+        return fresh
+
+    def _intact(self, path: Path, expected: FileDigest, what: str) -> bool:
+        """True if `path` is there with the expected bytes (False: missing or altered)."""
+        if not path.is_file():
+            return False
+        try:
+            self._check(path, expected, what)
+        except IntegrityError:
+            return False
+        return True
 
     def _download(
         self,
@@ -255,8 +280,8 @@ class Cache:
             raise IntegrityError(
                 f"{what} ({path}) has sha256 {got.sha256} ({got.size} B), expected "
                 f"{expected.sha256} ({expected.size} B)",
-                hint=f"the cache was altered: delete {path} (and the snapshot that links it, "
-                "e.g. with `artreg cache prune --older-than 0`), then fetch again",
+                hint="the cache was altered: run the same call online (ARTREG_OFFLINE unset), "
+                "which fetches the file again and relinks it",
             )
 
     # --- snapshots -----------------------------------------------------------------------
@@ -266,17 +291,18 @@ class Cache:
     ) -> Path | None:
         """The snapshot folder if it holds exactly `files`, verified (by record, or by hashing
         when `full` or the file changed); None if it is missing or incomplete. Raises
-        IntegrityError when a file is there with other bytes."""
-        meta = self.read_json(self.meta(key, folder))
-        if not isinstance(meta, dict) or meta.get("files") != _digest_map(files):
+        IntegrityError when a file is there with other bytes (`build_snapshot` heals it)."""
+        meta = self.meta(key, folder, files)
+        data = self.read_json(meta)
+        if not isinstance(data, dict) or data.get("files") != _digest_map(files):
             return None
-        snap = self.snapshot(key, folder)
+        snap = self.snapshot(key, folder, files)
         for rel, expected in files.items():
             path = snap / rel
             if not path.is_file():
                 return None
             self._check(path, expected, f"{folder}/{rel} in the cache", full)
-        self._touch(self.meta(key, folder))
+        self._touch(meta)
         return snap
 
     def build_snapshot(
@@ -289,33 +315,67 @@ class Cache:
         progress: ProgressFn | None = None,
     ) -> tuple[Path, int]:
         """Make the read-only snapshot of `folder` holding `files` (rel -> digest), fetching
-        missing blobs with `source(rel)`; returns (snapshot, files downloaded).
+        missing blobs with `source(rel)`; returns (snapshot, files downloaded). A snapshot of
+        that content that is there already is never removed (a reader may hold its path):
+        each of its files found missing or altered is fetched again and renamed into place.
 
         Callers hold `self.lock("snapshot", ...)`, so concurrent builders wait and then find it.
         """
-        snap = self.snapshot(key, folder)
-        staging = self._tmp(".snapshot")
-        downloaded = 0
-        try:
-            for rel, expected in sorted(files.items()):
-                target = staging / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                downloaded += self.store_blob(
-                    expected, source(rel), f"{folder}/{rel}", target, progress
-                )
-            _read_only(staging)
-            snap.parent.mkdir(parents=True, exist_ok=True)
-            if snap.exists():
-                _remove_tree(snap)  # a stale or partial snapshot of the same folder
-            os.replace(staging, snap)
-        finally:
-            if staging.exists():
-                _remove_tree(staging)
+        snap = self.snapshot(key, folder, files)
+        if snap.is_dir():
+            downloaded = self._heal(snap, folder, files, source, progress)
+        else:
+            staging = self._tmp(".snapshot")
+            downloaded = 0
+            try:
+                for rel, expected in sorted(files.items()):
+                    target = staging / rel
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    downloaded += self.store_blob(
+                        expected, source(rel), f"{folder}/{rel}", target, progress
+                    )
+                _read_only(staging)
+                snap.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging, snap)
+            finally:
+                if staging.exists():
+                    _remove_tree(staging)
         self.write_json(
-            self.meta(key, folder),
+            self.meta(key, folder, files),
             {**info, "folder": folder, "files": _digest_map(files), "created": int(time.time())},
         )
         return snap, downloaded
+
+    def _heal(
+        self,
+        snap: Path,
+        folder: str,
+        files: Mapping[str, FileDigest],
+        source: Callable[[str], Callable[[], contextlib.AbstractContextManager[IO[bytes]]]],
+        progress: ProgressFn | None,
+    ) -> int:
+        """Relink each file of an existing snapshot that is missing or altered to its verified
+        blob (fetched again when the blob was altered too), by an atomic rename in place."""
+        downloaded = 0
+        for rel, expected in sorted(files.items()):
+            path = snap / rel
+            if self._intact(path, expected, f"{folder}/{rel} in the cache"):
+                continue
+            parents = [p for p in path.relative_to(snap).parents][::-1]  # snap first
+            for parent in parents:
+                (snap / parent).mkdir(exist_ok=True)
+                os.chmod(snap / parent, 0o755)
+            fresh = path.parent / f".{path.name}.{os.urandom(6).hex()}.heal"
+            try:
+                downloaded += self.store_blob(
+                    expected, source(rel), f"{folder}/{rel}", fresh, progress
+                )
+                os.replace(fresh, path)
+            finally:
+                fresh.unlink(missing_ok=True)
+                for parent in reversed(parents):
+                    os.chmod(snap / parent, 0o555)
+        return downloaded
 
     @staticmethod
     def _touch(path: Path) -> None:
@@ -336,7 +396,8 @@ class Cache:
             data = self.read_json(meta)
             if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
                 continue
-            key = meta.relative_to(meta_root).parts[0]
+            rel = meta.relative_to(meta_root)
+            key = rel.parts[0]
             folder = str(data.get("folder", ""))
             parts = folder.split("/")
             found.append(
@@ -352,7 +413,8 @@ class Cache:
                     "size": sum(int(v[1]) for v in data["files"].values()),
                     "created": int(data.get("created", 0)),
                     "last_used": int(meta.stat().st_mtime),
-                    "path": str(self.snapshot(key, folder)),
+                    "path": str(self.root / "snapshots" / rel.with_suffix("")),
+                    "meta": str(meta),
                     "blobs": sorted({str(v[0]) for v in data["files"].values()}),
                 }
             )
@@ -363,10 +425,15 @@ class Cache:
     ) -> dict[str, Any]:
         """Remove snapshots beyond the newest `keep_last` per registry and name, or unused for
         `older_than_days`; then every blob no remaining snapshot links. Returns what went."""
-        if keep_last is None and older_than_days is None:
-            from artreg.errors import InputError
+        from artreg.errors import InputError
 
+        if keep_last is None and older_than_days is None:
             raise InputError("say what to prune", hint="give --keep-last N or --older-than DAYS")
+        if older_than_days is not None and not 0 <= older_than_days < float("inf"):
+            raise InputError(
+                f"--older-than {older_than_days}: not a number of days",
+                hint="give a finite number of days, e.g. 30 (0: everything)",
+            )
         with flocked(self.root / "locks" / "cache.lock", False, self.unwritable):
             every = self.snapshots()
             doomed: list[dict[str, Any]] = []
@@ -381,7 +448,7 @@ class Cache:
                 limit = time.time() - older_than_days * 86400
                 doomed += [s for s in every if s["last_used"] <= limit and s not in doomed]
             for snap in doomed:
-                self.meta(snap["key"], snap["folder"]).unlink(missing_ok=True)
+                Path(snap["meta"]).unlink(missing_ok=True)
                 path = Path(snap["path"])
                 if path.exists():
                     _remove_tree(path)
@@ -399,11 +466,27 @@ class Cache:
                 blob.unlink()
                 removed_blobs += 1
             _remove_tree(self.root / "tmp")  # leftovers of killed downloads
+            broken = self._prune_repositories()
         return {
             "removed": [f"{s['name']} {s['entry']} ({s['registry']})" for s in doomed],
             "blobs_removed": removed_blobs,
             "bytes_freed": freed,
+            "repositories_removed": broken,
         }
+
+    def _prune_repositories(self) -> list[str]:
+        """Remove each registry repository git's own check (fsck) finds corrupted: the next
+        call fetches what it needs anew. Healthy ones stay (they hold what warm calls read)."""
+        from artreg.gitrepo import cache_repo_intact
+
+        removed = []
+        git_root = self.root / "git"
+        for repo in sorted(git_root.glob("*.git")) if git_root.is_dir() else []:
+            with self.lock("git", repo.name.removesuffix(".git")):
+                if not cache_repo_intact(repo):
+                    _remove_tree(repo)
+                    removed.append(repo.name)
+        return removed
 
 
 def _why_unwritable(exc: OSError, path: Path, need: int | None = None) -> str:

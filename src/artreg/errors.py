@@ -102,3 +102,8 @@ class RemoteUnavailable(RetryableError):
 
 
 INTERNAL_ERROR_EXIT = 3  # anything that is not an ArtregError is a bug in artreg
+
+
+class RetractedPinWarning(UserWarning):
+    """A lock file's pin is served, but its version was since deregistered, unassigned,
+    deprecated or retired in its registry."""

@@ -836,6 +836,14 @@ def init_cache_repo(path: Path, url: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def cache_repo_intact(path: Path) -> bool:
+    """git's own check (`fsck`: every object's bytes, and links) of a consumer cache's bare
+    repository, read as the partial clone it is: objects a filtered fetch left out are the
+    registry's to send, not damage."""
+    promisor = ("-c", "extensions.partialClone=origin", "-c", "remote.origin.promisor=true")
+    return _run(path, *promisor, "fsck", "--no-progress", "--no-dangling").returncode == 0
+
+
 def fetch_objects(
     repo: Path,
     url: str,

@@ -682,9 +682,13 @@ def cache_text(root: Path, snapshots: Sequence[dict[str, Any]]) -> str:
 
 
 def pruned_text(done: dict[str, Any]) -> str:
-    return "\n".join(f"removed {r}" for r in done["removed"]) + (
-        f"\n{done['blobs_removed']} blobs removed, {done['bytes_freed']:,} bytes freed"
-    )
+    return "\n".join(
+        [f"removed {r}" for r in done["removed"]]
+        + [
+            f"removed the corrupted repository git/{r}"
+            for r in done.get("repositories_removed", [])
+        ]
+    ) + (f"\n{done['blobs_removed']} blobs removed, {done['bytes_freed']:,} bytes freed")
 
 
 # --- history and the site -----------------------------------------------------------------------

@@ -420,22 +420,28 @@ def test_tampered_bytes_in_the_remote_are_refused_and_nothing_is_cached(
     assert not list((cache / "snapshots").rglob("model.pt"))
 
 
-def test_tampered_bytes_in_the_cache_are_refused(
-    served: Served, cache: Path, tmp_path: Path, cli
+def test_tampered_bytes_in_the_cache_are_refused_offline_and_fetched_again_online(
+    served: Served, cache: Path, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = served.bare.as_uri()
     path = get_artifact_path("encoder", repo=url)
+    good = path.read_bytes()
     assert verify_artifact("encoder", repo=url)
     path.chmod(0o644)
     with path.open("r+b") as fh:
         fh.seek(10)
         fh.write(b"\x00\x01")
     with pytest.raises(IntegrityError, match="the cache was altered"):
-        get_artifact_path("encoder", repo=url)
+        get_artifact_path("encoder", repo=url, offline=True)
     assert not verify_artifact("encoder", repo=url)
+    monkeypatch.setenv("ARTREG_OFFLINE", "1")
     result = cli("get", url, "encoder", "-o", str(tmp_path / "out"))
     assert result.exit_code == 1 and "expected" in result.stderr
     assert cli("resolve", "encoder", "--repo", url).exit_code == 1
+    monkeypatch.delenv("ARTREG_OFFLINE")
+    healed = cli("resolve", "encoder", "--repo", url)
+    assert healed.exit_code == 0 and healed.stdout.strip() == str(path)
+    assert path.read_bytes() == good and verify_artifact("encoder", repo=url)
 
 
 # --- offline and lock files ----------------------------------------------------------------------

@@ -113,8 +113,13 @@ def test_a_lock_entry_is_found_by_spec_or_as_the_names_only_pin(tmp_path: Path) 
     path = tmp_path / "artreg.lock"
     doc = {"lockfile_version": 1, "artifacts": {"encoder@v1.0.0": _entry(stage=None)}}
     path.write_text(json.dumps(doc))
-    assert lock.find(path, "encoder", "production", None).tag == "encoder#production#3"
-    with pytest.raises(NotFoundError, match="no pin for decoder#production"):
-        lock.find(path, "decoder", "production", None)
+    assert lock.find(path, "encoder", None, None).tag == "encoder#production#3"
+    assert lock.find(path, "encoder", None, "v1.0.0").tag == "encoder#production#3"
+    # A lock serves only what it pins: another stage or version is not "the only pin".
+    for stage, version in (("production", None), ("validated", None), (None, "1.1.0")):
+        with pytest.raises(NotFoundError, match=r"pins encoder@v1\.0\.0, not encoder"):
+            lock.find(path, "encoder", stage, version)
+    with pytest.raises(NotFoundError, match="pins nothing of decoder"):
+        lock.find(path, "decoder", None, None)
     with pytest.raises(NotFoundError, match="no lock file"):
         lock.load(tmp_path / "missing.lock")

@@ -14,7 +14,10 @@ What crosses the network, and nothing else:
    streamed into the cache and verified against the manifest's sha256 as they arrive.
 
 A warm call is one `ls-remote` and a stat per file (verification records); offline, or from a
-lock file, it is the stat alone.
+lock file, it is the stat alone (a lock file's call asks the registry at most every few minutes
+whether its pin was retracted since: pins.py). A version is held to the bytes this cache served
+before, a folder gc retired is refused as retired (pins.py), and a file altered in the cache is
+fetched again.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from artreg.consumer_cache import Cache, registry_key
-from artreg.errors import InputError, NotFoundError
+from artreg.errors import InputError, IntegrityError, NotFoundError
 from artreg.hashing import FileDigest, ProgressFn
 from artreg.layout import PARAMS_FILE, SIGNATURE_FILE, StageDir, model_files, model_target
 from artreg.location import normalize_url
@@ -623,7 +626,7 @@ def materialize(
     """The pinned files as a verified snapshot in the cache, fetched first if they are not."""
     cache = reg.cache
     files = {rel: pin.files[rel] for rel in pin.selected()}
-    snap = cache.snapshot_ready(reg.key, pin.folder, files, full)
+    snap = _ready(cache, reg.key, pin, files, full, offline)
     if snap is not None:
         return Fetched(pin, snap, 0)
     if offline:
@@ -633,9 +636,12 @@ def materialize(
             hint=f"run once online (unset {ENV_OFFLINE}) to fetch them",
         )
     with cache.building(), cache.lock("snapshot", f"{reg.key}/{pin.folder}"):
-        snap = cache.snapshot_ready(reg.key, pin.folder, files, full)  # another process's work
+        snap = _ready(cache, reg.key, pin, files, full, offline)  # another process's work
         if snap is not None:
             return Fetched(pin, snap, 0)
+        from artreg.features.pins import refuse_retired
+
+        refuse_retired(reg, pin)  # gc's tombstones, at the registry's HEAD
         source = reg.sources(pin, remote, remote_config)
         info = {
             "registry": pin.registry,
@@ -645,6 +651,19 @@ def materialize(
         }
         snap, downloaded = cache.build_snapshot(reg.key, pin.folder, files, source, info, progress)
     return Fetched(pin, snap, downloaded)
+
+
+def _ready(
+    cache: Cache, key: str, pin: Pin, files: Mapping[str, FileDigest], full: bool, offline: bool
+) -> Path | None:
+    """The verified snapshot, or None to build it: a file altered in the cache is fetched
+    again (once) when online; offline, the refusal stands."""
+    try:
+        return cache.snapshot_ready(key, pin.folder, files, full)
+    except IntegrityError:
+        if offline:
+            raise
+        return None
 
 
 def fetch(
@@ -659,13 +678,15 @@ def fetch(
     offline: bool | None = None,
     verify: str = "auto",
     progress: ProgressFn | None = None,
+    accept_moved_tag: bool = False,
 ) -> Fetched:
     """Resolve `name` (a stage, default production, or a version) in the registry at `url` and
-    return its verified snapshot in the cache, fetching only what is missing."""
+    return its verified snapshot in the cache, fetching only what is missing. A version that
+    answers other bytes than this cache served before is refused unless `accept_moved_tag`."""
     full = check_verify(verify)
     reg = RemoteRegistry(url, Cache.open(cache_dir))
     is_offline = offline_mode(offline)
-    pin, save = _current_pin(reg, name, stage, version, is_offline)
+    pin, save = _current_pin(reg, name, stage, version, is_offline, accept_moved_tag)
     fetched = materialize(
         reg,
         pin,
@@ -696,11 +717,19 @@ def cached(
 
 
 def _current_pin(
-    reg: RemoteRegistry, name: str, stage: str | None, version: str | None, offline: bool
+    reg: RemoteRegistry,
+    name: str,
+    stage: str | None,
+    version: str | None,
+    offline: bool,
+    accept_moved_tag: bool = False,
 ) -> tuple[Pin, Callable[[], None]]:
     """What `name` resolves to: the last answer when the name's tags are unchanged (or when
     offline), else resolved anew, its signature checked against the trust policy at the
-    registry's HEAD; with a function that records a new answer once it served."""
+    registry's HEAD, its version held to the bytes this cache served before (pins.py); with a
+    function that records a new answer once it served."""
+    from artreg.features.pins import hold_version
+
     name = validate_name(name)
     if stage is not None and version is not None:
         raise InputError(
@@ -727,10 +756,16 @@ def _current_pin(
     fingerprint = _fingerprint(tags)
     if last is not None and last.fingerprint == fingerprint and last.registry == reg.url:
         reg.check_signature(last, head)
-        return last, lambda: None
+        return last, hold_version(reg, last, accept_moved_tag)
     pin = reg.resolve(name, stage, version, reg.state([name], tags), fingerprint, head)
     reg.check_signature(pin, head)
-    return pin, lambda: reg.cache.write_json(record, {**pin.to_json(), "fingerprint": fingerprint})
+    hold = hold_version(reg, pin, accept_moved_tag)  # before any byte is fetched
+
+    def save() -> None:
+        reg.cache.write_json(record, {**pin.to_json(), "fingerprint": fingerprint})
+        hold()
+
+    return pin, save
 
 
 def _load_pin(data: Any) -> Pin | None:
@@ -865,6 +900,7 @@ def get(
     cache_dir: Path | str | None = None,
     offline: bool | None = None,
     progress: ProgressFn | None = None,
+    accept_moved_tag: bool = False,
 ) -> tuple[Fetched, list[Path]]:
     """`artreg get URL NAME -o OUT`: the model file(s) copied out of the cache, verified (a
     model folder's files into OUT, as in a clone). The targets are checked before anything is
@@ -874,7 +910,7 @@ def get(
 
     reg = RemoteRegistry(url, Cache.open(cache_dir))
     is_offline = offline_mode(offline)
-    pin, save = _current_pin(reg, name, stage, version, is_offline)
+    pin, save = _current_pin(reg, name, stage, version, is_offline, accept_moved_tag)
     targets = export_targets(out, pin.primary, pin.files, work_tree=local_work_tree(url))
     fetched = materialize(
         reg, pin, remote=remote, remote_config=remote_config, offline=is_offline, progress=progress

@@ -10,22 +10,36 @@
 
 An entry is keyed by what was asked for (NAME#STAGE or NAME@vX.Y.Z) and records what it resolved
 to, down to every file's sha256, so `get_artifact_path(name, lock=...)` serves exactly those
-bytes without reading a tag. `check` says which pins a registry has moved on from (exit 1, for a
-bump pull request); `update` moves them.
+bytes without reading a tag, and nothing it does not pin. `check` says which pins a registry has
+moved on from, rewrote or retired (exit 1, for a bump pull request); `update` moves them.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from artreg.consumer_cache import Cache
 from artreg.errors import ArtregError, InputError, NotFoundError
-from artreg.features.fetch_url import Pin, resolve_pin, spec_of
+from artreg.features.fetch_url import (
+    Fetched,
+    Pin,
+    RemoteRegistry,
+    fetch_pin,
+    offline_mode,
+    resolve_pin,
+    spec_of,
+)
+from artreg.features.pins import hold_version, refuse_retired, retractions, rewritten
 from artreg.layout import StageDir
 from artreg.tags import parse_spec, validate_name
+
+if TYPE_CHECKING:
+    from artreg.hashing import ProgressFn
 
 LOCK_FILE = "artreg.lock"
 VERSION = 1
@@ -121,27 +135,118 @@ def save(path: Path, pins: dict[str, Pin]) -> None:
 
 
 def find(path: Path, name: str, stage: str | None, version: str | None) -> Pin:
-    """The pin for `name` (at that stage or version; or the name's only pin)."""
+    """The pin for `name` at that stage or version (a version: any pin that resolved to it;
+    neither: its `#production` pin, else the name's only pin). A lock serves only what it
+    pins: anything else is a NotFoundError naming the lock file and what it pins."""
     pins = load(path)
     wanted = spec_of(name, stage, version)
     if wanted in pins:
         return pins[wanted]
-    of_name = [p for p in pins.values() if p.name == name]
-    if len(of_name) == 1:
-        return of_name[0]
+    of_name = {key: pin for key, pin in pins.items() if pin.name == name}
+    if version is not None:
+        same = [pin for pin in of_name.values() if pin.version == version.removeprefix("v")]
+        if same:
+            return same[0]
+    elif stage is None and len(of_name) == 1:
+        return next(iter(of_name.values()))
+    pinned = ", ".join(
+        f"{key} (v{pin.version})" if pin.version and "@" not in key else key
+        for key, pin in sorted(of_name.items())
+    )
+    registry = next(iter(of_name.values())).registry if of_name else "URL"
     raise NotFoundError(
-        f"{path}: no pin for {wanted} (pinned: {', '.join(sorted(pins)) or 'nothing'})",
-        hint=f"add it with `artreg lock add URL {wanted}`",
+        f"{path} pins {pinned or f'nothing of {name}'}, not {wanted}: a lock file serves only "
+        f"what it pins"
+        + ("" if of_name else f" (it pins: {', '.join(sorted(pins)) or 'nothing'})"),
+        hint=f"pin it with `artreg lock add {registry} {wanted}`, or ask for what the lock pins",
     )
 
 
-def add(path: Path, url: str, spec: str, cache_dir: Path | str | None = None) -> Pin:
-    """Resolve SPEC (NAME, NAME#STAGE or NAME@vX.Y.Z) in the registry at `url` and pin it."""
+def serve(
+    path: Path,
+    name: str,
+    stage: str | None,
+    version: str | None,
+    *,
+    remote: str | None = None,
+    remote_config: Mapping[str, str] | None = None,
+    cache_dir: Path | str | None = None,
+    offline: bool | None = None,
+    verify: str = "auto",
+    progress: ProgressFn | None = None,
+) -> tuple[Fetched, list[str]]:
+    """Exactly the bytes the lock file pins for `name`, verified, with what happened to that
+    version since it was pinned (deregistered, unassigned, deprecated, retired): the pin is
+    served all the same, and the caller says it out loud."""
+    pin = find(path, name, stage, version)
+    fetched = fetch_pin(
+        pin,
+        remote=remote,
+        remote_config=remote_config,
+        cache_dir=cache_dir,
+        offline=offline,
+        verify=verify,
+        progress=progress,
+    )
+    return fetched, [] if offline_mode(offline) else retractions(pin, cache_dir)
+
+
+def get(
+    path: Path,
+    name: str,
+    stage: str | None,
+    version: str | None,
+    out: Path,
+    *,
+    remote: str | None = None,
+    remote_config: Mapping[str, str] | None = None,
+    cache_dir: Path | str | None = None,
+    offline: bool | None = None,
+    progress: ProgressFn | None = None,
+) -> tuple[Fetched, list[Path], list[str]]:
+    """`artreg get NAME --lock FILE -o OUT`: the pinned model copied out of the cache, verified
+    (the targets checked before anything is fetched), with the pin's retractions (`serve`)."""
+    from artreg.features.fetch import copy_verified, export_targets
+
+    pin = find(path, name, stage, version)
+    targets = export_targets(out, pin.primary, pin.files)
+    fetched, notes = serve(
+        path,
+        name,
+        stage,
+        version,
+        remote=remote,
+        remote_config=remote_config,
+        cache_dir=cache_dir,
+        offline=offline,
+        progress=progress,
+    )
+    return fetched, copy_verified(fetched.snapshot, targets, pin.files, progress), notes
+
+
+def _refuse_retired(pin: Pin, cache_dir: Path | str | None) -> None:
+    reg = RemoteRegistry(pin.registry, Cache.open(cache_dir))
+    refuse_retired(reg, pin, reg.remote_refs([])[1])
+
+
+def add(
+    path: Path,
+    url: str,
+    spec: str,
+    cache_dir: Path | str | None = None,
+    accept_moved_tag: bool = False,
+) -> Pin:
+    """Resolve SPEC (NAME, NAME#STAGE or NAME@vX.Y.Z) in the registry at `url` and pin it: not
+    a retired folder, nor a version this cache served with other bytes (unless
+    `accept_moved_tag`)."""
     name, stage, version = parse_spec(spec)
     pins = load(path) if path.exists() else {}
     pin = resolve_pin(url, name, stage, version, cache_dir)
+    _refuse_retired(pin, cache_dir)  # gc deletes its data: a pin of it would break
+    hold = hold_version(RemoteRegistry(pin.registry, Cache.open(cache_dir)), pin, accept_moved_tag)
     pins[spec_of(name, stage, version)] = pin
     save(path, pins)
+    hold()
     return pin
 
 
@@ -175,7 +280,16 @@ def changes(
         except NotFoundError as exc:
             found.append(Change(spec, pin, None, f"no longer resolves: {exc.message}"))
             continue
-        if (now.tag, now.commit, now.folder, now.files) != (
+        try:
+            _refuse_retired(pin, cache_dir)
+        except NotFoundError as exc:
+            moved_on = now.folder != pin.folder
+            found.append(Change(spec, pin, now if moved_on else None, exc.message))
+            continue
+        rewrite = rewritten(pin, now)
+        if rewrite is not None:
+            found.append(Change(spec, pin, now, rewrite))
+        elif (now.tag, now.commit, now.folder, now.files) != (
             pin.tag,
             pin.commit,
             pin.folder,

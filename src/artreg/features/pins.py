@@ -1,0 +1,236 @@
+"""What a consumer of a registry URL or a lock file was promised, held on every answer.
+
+- A version's bytes never change under a consumer: the cache records, per registry, the commit
+  and sha256s each `NAME@vX.Y.Z` had when first served (`versions/<registry>/<name>/vX.Y.Z.json`);
+  a later answer with other bytes (the tag deleted and made again, force-pushed) is refused
+  (IntegrityError, exit 1) naming both commits, unless the caller accepts the moved tag.
+- Retired means retired: a folder in the registry's `artifacts/retired.json` (gc's tombstones,
+  read by `retention.parse_retired`) is refused as retired before any byte is fetched, naming
+  who retired it, when, and what to use instead (NotFoundError, exit 2, as in a clone).
+- A pin whose version was since deregistered, unassigned, deprecated or retired is still served
+  (a lock is a pin), but said out loud: `retractions` lists what happened to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from artreg.consumer_cache import Cache
+from artreg.errors import ArtregError, IntegrityError, NotFoundError, RetryableError
+from artreg.layout import RETIRED_JSON, StageDir
+from artreg.tags import UNASSIGN
+
+if TYPE_CHECKING:
+    from artreg.features.fetch_url import Pin, RemoteRegistry
+    from artreg.features.retention import Retired
+    from artreg.model import Registry
+
+
+RECHECK_SECONDS = (
+    300  # how stale a lock pin's retraction verdict may be before the registry is asked
+)
+
+ACCEPT_MOVED_TAG = "--accept-moved-tag (CLI) or accept_moved_tag=True (Python)"
+
+
+# --- a version's bytes, as first seen ---------------------------------------------------------
+
+
+def _record(cache: Cache, key: str, pin: Pin) -> Path:
+    return cache.root / "versions" / key / pin.name / f"v{pin.version}.json"
+
+
+def _content(pin: Pin) -> dict[str, Any]:
+    return {rel: [d.sha256, d.size] for rel, d in sorted(pin.files.items())}
+
+
+def hold_version(reg: RemoteRegistry, pin: Pin, accept_moved_tag: bool) -> Callable[[], None]:
+    """Refuse `pin` when this cache served its version with other bytes before (unless
+    `accept_moved_tag`); returns the function that records it once it is served."""
+    if not pin.version:
+        return lambda: None  # a stage holding an unversioned commit: nothing to hold it to
+    path = _record(reg.cache, reg.key, pin)
+    seen = reg.cache.read_json(path)
+    now = {"commit": pin.commit, "tag": pin.tag, "folder": pin.folder, "files": _content(pin)}
+    if isinstance(seen, dict) and (seen.get("folder"), seen.get("files")) == (
+        now["folder"],
+        now["files"],
+    ):
+        return lambda: None
+    if isinstance(seen, dict) and not accept_moved_tag:
+        raise IntegrityError(moved_message(reg.url, pin, seen), hint=_moved_hint(pin))
+    return lambda: reg.cache.write_json(path, now)
+
+
+def moved_message(url: str, pin: Pin, seen: dict[str, Any]) -> str:
+    """`NAME@vX.Y.Z` answers other bytes than it had: which commits, which files."""
+    recorded = seen.get("files")
+    old: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
+    new = _content(pin)
+    differ = sorted(rel for rel in set(old) | set(new) if old.get(rel) != new.get(rel))
+    return (
+        f"{url}: {pin.name}@v{pin.version} moved: it was commit {str(seen.get('commit'))[:12]} "
+        f"({seen.get('folder')}) when this cache served it, the registry now answers commit "
+        f"{pin.commit[:12]} ({pin.folder}, tag {pin.tag}) with other bytes "
+        f"({', '.join(differ[:5])}{' …' if len(differ) > 5 else ''}); a version's bytes never "
+        "change, so nothing was fetched"
+    )
+
+
+def _moved_hint(pin: Pin) -> str:
+    return (
+        f"ask the registry's maintainers why {pin.name}@v{pin.version} was rewritten; to take "
+        f"the new bytes anyway, pass {ACCEPT_MOVED_TAG}"
+    )
+
+
+def rewritten(pin: Pin, now: Pin) -> str | None:
+    """How `now` (the registry's answer) rewrote the version `pin` holds, or None."""
+    if not pin.version or pin.version != now.version:
+        return None
+    if (pin.folder, pin.files) == (now.folder, now.files):
+        return None
+    return (
+        f"tag rewritten: {pin.name}@v{pin.version} was commit {pin.commit[:12]} when pinned, "
+        f"the registry now answers commit {now.commit[:12]} with other bytes (the lock keeps "
+        "serving the pinned ones)"
+    )
+
+
+# --- retired folders ----------------------------------------------------------------------------
+
+
+def retirement(reg: RemoteRegistry, folder: str, head: str | None) -> Retired | None:
+    """The tombstone of `folder` in `artifacts/retired.json` at the registry's HEAD, if any."""
+    from artreg.features.retention import parse_retired
+
+    if not head:
+        return None
+    data = reg.files_at(head, [RETIRED_JSON]).get(RETIRED_JSON)
+    try:
+        return parse_retired(data, f"{reg.url}: {RETIRED_JSON}@{head[:12]}").get(folder)
+    except (ArtregError, ValueError):  # ValueError: not UTF-8
+        return None  # a tombstone file the registry must repair only explains a missing object
+
+
+def refuse_retired(reg: RemoteRegistry, pin: Pin, head: str | None = None) -> None:
+    """NotFoundError (exit 2, as a clone's `pull` says it) when gc retired the pinned folder,
+    per the tombstones at `head` (None: the registry's HEAD now; a registry that does not
+    answer is not asked, and the fetch says what it lacks)."""
+    if head is None:
+        try:
+            head = reg.remote_refs([])[1]
+        except RetryableError:
+            return
+    tomb = retirement(reg, pin.folder, head)
+    if tomb is not None:
+        raise NotFoundError(
+            f"{reg.url}: {pin.spec} is {_retired_text(tomb)}; gc deletes its data from the "
+            "DVC remote",
+            hint=f"use {_instead(reg, pin)} instead; its tags and files in git remain for the record",
+        )
+
+
+def _retired_text(tomb: Retired) -> str:
+    return (
+        f"{tomb.folder}, retired by {tomb.by or 'gc'} on {tomb.date[:10] or 'an unknown date'} "
+        "under the retention policy"
+    )
+
+
+def _instead(reg: RemoteRegistry, pin: Pin, registry: Registry | None = None) -> str:
+    """A version of the name the registry still serves, as text."""
+    spec, what = _alternative(reg, pin, registry)
+    return f"{spec} ({what})" if spec else what
+
+
+def _alternative(
+    reg: RemoteRegistry, pin: Pin, registry: Registry | None
+) -> tuple[str | None, str]:
+    """(NAME@vX.Y.Z, why) of a version the registry still serves: production first, else the
+    latest; (None, where to look) when there is none."""
+    try:
+        artifact = (registry or reg.state([pin.name])).artifacts.get(pin.name)
+    except ArtregError:
+        artifact = None
+    if artifact is not None and not artifact.deprecated:
+        production, latest = artifact.stage("production"), artifact.latest()
+        for version, what in ((production, "in production now"), (latest, "the latest")):
+            if version is not None and version.registered and version.version != pin.version:
+                return f"{pin.name}@v{version.version}", what
+    return None, f"a version the registry still serves (`artreg list --repo {reg.url}`)"
+
+
+# --- what happened to a pin since --------------------------------------------------------------
+
+
+def retractions(pin: Pin, cache_dir: Path | str | None = None) -> list[str]:
+    """What happened to the pinned version since it was pinned: deregistered, unassigned from
+    its stage, deprecated, retired (empty when nothing, or when the registry cannot be asked:
+    the pin is served either way). The registry is asked (one `git ls-remote`, and the state
+    only when its tags or HEAD moved) at most every RECHECK_SECONDS per pin, so a warm lock
+    call stays a stat and a read of one small record."""
+    from artreg.features.fetch_url import RemoteRegistry, _fingerprint
+
+    reg = RemoteRegistry(pin.registry, Cache.open(cache_dir))
+    digest = hashlib.sha256(json.dumps(pin.to_json(), sort_keys=True).encode()).hexdigest()
+    record = reg.cache.root / "retractions" / reg.key / f"{digest}.json"
+    known = reg.cache.read_json(record)
+    if not isinstance(known, dict) or not _notes(known.get("notes")):
+        known = {}
+    if known and 0 <= time.time() - record.stat().st_mtime < RECHECK_SECONDS:
+        return list(known["notes"])
+    try:
+        tags, head = reg.remote_refs([pin.name])
+        ident = hashlib.sha256(f"{_fingerprint(tags)} {head}".encode()).hexdigest()
+        notes = (
+            list(known["notes"])
+            if known.get("ident") == ident
+            else _retractions(reg, pin, reg.state([pin.name], tags), head)
+        )
+    except ArtregError:
+        return list(known.get("notes", []))  # not asked now; the lock still serves its pin
+    reg.cache.write_json(record, {"ident": ident, "notes": notes})  # its mtime: when asked
+    return notes
+
+
+def _notes(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(n, str) for n in value)
+
+
+def _retractions(reg: RemoteRegistry, pin: Pin, registry: Registry, head: str) -> list[str]:
+    where = (
+        f"{pin.registry}: the pinned {pin.name}@v{pin.version or pin.commit[:12]} ({pin.folder})"
+    )
+    artifact = registry.artifacts.get(pin.name)
+    if artifact is None:
+        return [f"{where}: the registry has no tag of {pin.name} any more"]
+    notes = []
+    if artifact.deprecated:
+        notes.append(f"{where}: {pin.name} has since been deprecated ({artifact.events[-1].tag})")
+    version = next(
+        (v for v in artifact.versions if v.registered and v.version == pin.version), None
+    )
+    if pin.version and (version is None or not version.active):
+        notes.append(f"{where}: v{pin.version} has since been deregistered")
+    folder = StageDir.parse(pin.folder)
+    events = version.stage_events.get(folder.stage, []) if version and folder else []
+    if events and events[-1].parsed.action is UNASSIGN:
+        notes.append(f"{where}: has since been unassigned from {folder.stage if folder else ''}")
+    tomb = retirement(reg, pin.folder, head)
+    if tomb is not None:
+        notes.append(f"{where}: is {_retired_text(tomb)}")
+    if notes:
+        spec, what = _alternative(reg, pin, registry)
+        if spec is None:
+            notes[-1] += f"; pin {what} instead"
+        elif pin.stage and artifact.stage(pin.stage) is not None:
+            notes[-1] += f"; {pin.spec} now resolves to {spec} ({what}): `artreg lock update`"
+        else:
+            notes[-1] += f"; pin {spec} ({what}) instead: `artreg lock add {pin.registry} {spec}`"
+    return notes
