@@ -87,7 +87,7 @@ def measure(
         cache, out = work / f"folder-fetch-cache-{n}", work / f"folder-fetch-out-{n}"
         cmd = [ARTREG, "get", served.url, NAME, "-o", out]
         m = run(cmd, work, {**env, "ARTREG_CACHE": str(cache)})
-        check(out / "model", "artreg get")  # a folder-valued model keeps its folder
+        check(out, "artreg get")  # a model folder's files go into OUT, as dvc writes them
         remove(cache)
         remove(out)
         return m
