@@ -19,6 +19,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard benchmarks scripts)
 	$(BIN)/ruff format --check src tests $(wildcard benchmarks scripts)
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test: lint
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from artreg.errors import ArtregError, InputError
-from artreg.features.retention import FolderFacts, Inventory, Retired, parse_retired, plan
+from artreg.features.retention import FolderFacts, Inventory, plan
 from artreg.layout import StageDir
 from artreg.policy import _sections, retention_for
+from artreg.retirements import Retired, parse_retired
 from artreg.state import fold, parse_for_each_ref
 from artreg.tags import tag_message
 

@@ -26,6 +26,7 @@ from artreg.hashing import (
 )
 from artreg.layout import StageDir, model_target
 from artreg.model import Event, Manifest, Registry, Requirement
+from artreg.retirements import read_retired
 from artreg.tags import STAGES, parse_spec, validate_name, validate_semver
 
 
@@ -459,8 +460,6 @@ def pull(
 
 def _retired(root: Path, resolved: Resolved) -> NotFoundError | None:
     """The error for a folder gc retired (its objects were deleted on purpose), else None."""
-    from artreg.features.retention import read_retired
-
     tomb = read_retired(root).get(resolved.folder.relpath)
     if tomb is None:
         return None

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 from artreg.consumer_cache import Cache
 from artreg.errors import ArtregError, IntegrityError, NotFoundError, RetryableError
 from artreg.layout import RETIRED_JSON, StageDir
+from artreg.retirements import Retired, parse_retired
 from artreg.tags import UNASSIGN
 
 if TYPE_CHECKING:
     from artreg.features.fetch_url import Pin, RemoteRegistry
-    from artreg.features.retention import Retired
     from artreg.model import Registry
 
 
@@ -107,8 +107,6 @@ def rewritten(pin: Pin, now: Pin) -> str | None:
 
 def retirement(reg: RemoteRegistry, folder: str, head: str | None) -> Retired | None:
     """The tombstone of `folder` in `artifacts/retired.json` at the registry's HEAD, if any."""
-    from artreg.features.retention import parse_retired
-
     if not head:
         return None
     data = reg.files_at(head, [RETIRED_JSON]).get(RETIRED_JSON)

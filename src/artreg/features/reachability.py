@@ -24,16 +24,14 @@ import re
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from artreg import gitrepo
 from artreg.errors import ArtregError
-from artreg.layout import StageDir
+from artreg.layout import RETIRED_JSON, StageDir
 from artreg.model import Registry
+from artreg.retirements import Retired, parse_retired, read_retired
 from artreg.tags import STAGES, Action
-
-if TYPE_CHECKING:
-    from artreg.features.retention import Retired
 
 _MD5 = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
 DVC_LOCK = "dvc.lock"
@@ -249,7 +247,6 @@ def collect(
     folders, and of folders whose tag does not name their source), then the manifests of
     folders with a `.dir` output (the sizes of the files it lists)."""
     from artreg import dvcrepo
-    from artreg.features.retention import read_retired
 
     releases = _releases(registry)
     tagged = _tagged_folders(registry, releases)
@@ -410,9 +407,6 @@ def fetch_remote_refs(root: Path) -> list[str]:
 def retired_on_remotes(root: Path) -> set[str]:
     """The folders `artifacts/retired.json` names at any branch head of the git remotes as
     last fetched (`fetch_remote_refs`): the tombstones other clones can read."""
-    from artreg.features.retention import parse_retired
-    from artreg.layout import RETIRED_JSON
-
     refs = gitrepo.git(root, "for-each-ref", "--format=%(refname)", REMOTE_REFS).split()
     specs = [f"{ref}:{RETIRED_JSON}" for ref in refs if "/heads/" in ref]
     found: set[str] = set()

@@ -38,78 +38,19 @@ from artreg.features.reachability import (
     fetch_remote_refs,
     retired_on_remotes,
 )
-from artreg.fileio import dump_json, parse_json, write_atomic
+from artreg.fileio import dump_json, write_atomic
 from artreg.layout import RETIRED_JSON, StageDir
 from artreg.model import Registry, iso
 from artreg.policy import Retention, retention_for
+from artreg.retirements import Retired, read_retired
 from artreg.tags import STAGES, Action
 
-__all__ = ["FolderFacts", "Inventory", "Retired", "parse_retired", "plan", "read_retired"]
+__all__ = ["FolderFacts", "Inventory", "plan"]
 
 DAY = 86400
 HOUR = 3600
 GRACE_HOURS = 24  # retention.grace_hours when params.yaml does not set it
 DVCIGNORE = ".dvcignore"
-
-
-# --- tombstones ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Retired:
-    """One folder whose objects gc deleted: the tombstone in artifacts/retired.json."""
-
-    folder: str
-    objects: list[str]
-    date: str
-    by: str
-    policy: dict[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "folder": self.folder,
-            "objects": self.objects,
-            "date": self.date,
-            "by": self.by,
-            "policy": self.policy,
-        }
-
-    @property
-    def message(self) -> str:
-        """What `verify`, `pull` and `get_artifact_path` say instead of "missing"."""
-        return f"{self.folder}: retired by gc on {self.date[:10]} under the retention policy"
-
-
-def parse_retired(data: bytes | None, source: str) -> dict[str, Retired]:
-    """The tombstones of a retired.json document (absent: none)."""
-    if data is None:
-        return {}
-    doc = parse_json(data.decode("utf-8"), source)
-    entries = doc.get("retired") if isinstance(doc, dict) else None
-    if not isinstance(entries, list):
-        raise IntegrityError(
-            f"{source}: expected an object with a list under 'retired'",
-            hint=f"restore it with `git checkout HEAD -- {RETIRED_JSON}`",
-        )
-    found: dict[str, Retired] = {}
-    for e in entries:
-        if not isinstance(e, dict) or not isinstance(e.get("folder"), str):
-            raise IntegrityError(f"{source}: an entry without a folder", hint="restore it with git")
-        found[e["folder"]] = Retired(
-            e["folder"],
-            [str(o) for o in e.get("objects") or []],
-            str(e.get("date", "")),
-            str(e.get("by", "")),
-            dict(e.get("policy") or {}),
-        )
-    return found
-
-
-def read_retired(root: Path) -> dict[str, Retired]:
-    """The tombstones committed at HEAD (a retirement is final once committed)."""
-    head = gitrepo.head(root)
-    blob = gitrepo.show_file(root, head, RETIRED_JSON) if head else None
-    return parse_retired(blob, f"{RETIRED_JSON}@{(head or '')[:12]}")
 
 
 # --- the plan -----------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from artreg import dvcrepo, dvcyaml, gitrepo, index, state
 from artreg.errors import ArtregError, InputError
-from artreg.features.retention import read_retired
 from artreg.integrity import Report, check_folder, check_immutability
 from artreg.layout import (
     ARTIFACTS_DIR,
@@ -32,6 +31,7 @@ from artreg.layout import (
 )
 from artreg.model import Manifest, ManifestFile, Registry
 from artreg.policy import recheck_folders
+from artreg.retirements import read_retired
 
 LARGE_FILE_BYTES = 2 << 20  # anything this big belongs in DVC, not git
 CREDENTIAL_KEYS = re.compile(
