@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from artreg.errors import InputError
-from artreg.tags import STAGES, case_twin
+from artreg.tags import STAGES
 
 ARTIFACTS_DIR = "artifacts"
 REGISTRY_JSON = "artifacts/registry.json"
@@ -75,45 +74,6 @@ def stage_folders(root: Path) -> list[StageDir]:
             if folder is not None:
                 found.append(folder)
     return found
-
-
-def _case_error(what: str, name: str, twin: str, where: str) -> InputError:
-    return InputError(
-        f"{what} {name!r} differs only by letter case from the existing {twin!r} ({where}): "
-        "Windows and macOS see one folder where git has two, so a checkout there breaks",
-        hint=f"use {twin!r} itself, or a name that differs by more than letter case",
-    )
-
-
-def check_name_case(root: Path, name: str) -> str:
-    """Return `name` unless it differs only by case from an artifact the registry has (in its
-    tags or its artifacts/ folders); then raise InputError."""
-    from artreg import state
-
-    tagged = {event.parsed.name for event in state.load(root, folders="none").events}
-    twin = case_twin(name, tagged)
-    if twin is not None:
-        raise _case_error("artifact name", name, twin, "in the registry's tags")
-    for stage in STAGES:
-        folder = root / ARTIFACTS_DIR / stage
-        twin = case_twin(name, (p.name for p in folder.iterdir()) if folder.is_dir() else ())
-        if twin is not None:
-            raise _case_error("artifact name", name, twin, f"{ARTIFACTS_DIR}/{stage}/{twin}")
-    return name
-
-
-def check_folder_case(root: Path, relpaths: Sequence[str]) -> None:
-    """Refuse new folders one of whose path parts differs only by case from a folder beside it
-    (a session id, validated id or version that clashes with an existing one)."""
-    for rel in relpaths:
-        parent = root
-        for part in Path(rel).parts:
-            if parent.is_dir():
-                twin = case_twin(part, (p.name for p in parent.iterdir()))
-                if twin is not None:
-                    where = (parent / twin).relative_to(root).as_posix()
-                    raise _case_error("new folder", part, twin, where)
-            parent = parent / part
 
 
 def model_files(primary: str, files: Iterable[str]) -> list[str]:

@@ -16,7 +16,7 @@ from artreg import gitrepo, schemas
 from artreg.errors import ArtregError, GateFailed, InputError
 from artreg.fileio import parse_yaml, read_yaml
 from artreg.layout import PARAMS_FILE
-from artreg.tags import semver_key, validate_name
+from artreg.tags import semver_key
 from artreg.trust import IN_PARAMS, NO_PARAMS, NO_SECTION, TrustPolicy
 from artreg.values import pointer_join
 
@@ -360,25 +360,6 @@ def retention_for(retention: dict[str, Any] | None, name: str) -> Retention:
     return Retention(
         keep, None if after is None else int(after), int(merged.get("min_age_days") or 0)
     )
-
-
-def resolve_name(root: Path, name: str | None) -> str:
-    """The artifact name given, or the registry's committed default (params.yaml is checked)."""
-    from artreg.layout import check_name_case
-
-    if name is not None:
-        commit = gitrepo.head(root)
-        if commit:
-            committed_sections(root, commit)  # a broken committed params.yaml is reported early
-        return check_name_case(root, validate_name(name))
-    default = load_settings(root).default_name
-    if not default:
-        raise InputError(
-            "no artifact name given and params.yaml sets no artreg.default_name",
-            hint="pass name=... (or NAME on the command line), or set artreg.default_name "
-            "in params.yaml and commit it (`artreg init --name NAME` records it)",
-        )
-    return check_name_case(root, validate_name(default, "default_name in params.yaml"))
 
 
 def approver(approved_by: str | None) -> str | None:

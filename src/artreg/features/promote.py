@@ -42,7 +42,8 @@ from artreg.model import (
     requires_line,
 )
 from artreg.modelcard import model_card
-from artreg.policy import check_gates, load_settings, resolve_name
+from artreg.naming import resolve_name
+from artreg.policy import check_gates, load_settings
 from artreg.publish import (
     Published,
     PublishOptions,

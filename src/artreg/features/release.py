@@ -40,7 +40,8 @@ from artreg.model import (
 )
 from artreg.modelcard import changelog
 from artreg.modelfolder import SHA256_FILE
-from artreg.policy import Settings, approver, evaluate, gate_failure, load_settings, resolve_name
+from artreg.naming import resolve_name
+from artreg.policy import Settings, approver, evaluate, gate_failure, load_settings
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso
 from artreg.requirements import closure, declared, unmet, way_out
 from artreg.stagefolder import StageBuilder
