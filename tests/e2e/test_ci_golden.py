@@ -17,9 +17,10 @@ import stat
 import subprocess
 from pathlib import Path
 
+import jinja2
 import pytest
 
-from artreg.ciworkflows import CI_SYSTEMS, ci_files, write_ci_files
+from artreg.ciworkflows import CI_SYSTEMS, _environment, ci_files, write_ci_files
 from artreg.serverhook import UPDATE_HOOK, install_update_hook
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -77,6 +78,20 @@ def test_update_hook_is_byte_identical_to_the_golden(tmp_path: Path, cli) -> Non
     assert stat.S_IMODE(hook.stat().st_mode) == 0o755
     # Installing again over the same bytes is accepted (they are artreg's hook).
     assert install_update_hook(origin) == hook.resolve()
+
+
+def test_template_rules_keep_github_expressions_and_refuse_a_missing_variable() -> None:
+    # What a later template (a new step, a new job) can rely on: `${{ }}` and shell's `${#x}`
+    # reach the file as written, a `[% if %]` line leaves no blank line, and a variable the
+    # caller does not pass stops the rendering instead of writing an empty string.
+    env = _environment()
+    text = "steps:\n  [% if export %]\n  - run: echo ${{ github.ref }} ${#x} <&>\n  [% endif %]\n"
+    assert env.from_string(text).render(export=True) == (
+        "steps:\n  - run: echo ${{ github.ref }} ${#x} <&>\n"
+    )
+    assert env.from_string(text).render(export=False) == "steps:\n"
+    with pytest.raises(jinja2.UndefinedError, match="default_branch"):
+        env.from_string("branches: [[ default_branch ]]\n").render()
 
 
 def _regenerate() -> None:
