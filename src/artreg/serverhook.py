@@ -7,12 +7,12 @@ Git does not guarantee this. `receive.denyDeletes` and `receive.denyNonFastForwa
 branches; anyone with push access can `git push --force origin refs/tags/model#production#3` or
 `git push origin :refs/tags/model@v1.0.0` and silently rewrite which model was in production.
 
-The `update` hook below runs on the server once per pushed ref and refuses the deletion or the
-move of any tag that looks like a registry tag; creating new tags stays allowed, which is all
-artreg ever needs (undoing a promotion is itself a new tag: `artreg unassign NAME#STAGE`,
-`artreg deprecate NAME@vX.Y.Z`). It is plain POSIX `sh` with no dependency beyond `case`, so it
-runs on any self-hosted git server (a bare repository served over ssh, gitolite, cgit, ...),
-which has no Python package installed.
+The `update` hook (`artreg/templates/hooks/update`) runs on the server once per pushed ref and
+refuses the deletion or the move of any tag that looks like a registry tag; creating new tags
+stays allowed, which is all artreg ever needs (undoing a promotion is itself a new tag:
+`artreg unassign NAME#STAGE`, `artreg deprecate NAME@vX.Y.Z`). It is plain POSIX `sh` with no
+dependency beyond `case`, so it runs on any self-hosted git server (a bare repository served over
+ssh, gitolite, cgit, ...), which has no Python package installed.
 
 Hosted remotes do not run custom server hooks; use their equivalent instead: GitHub "tag
 protection rules" / repository rulesets restricting tag updates and deletions for the patterns
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from importlib.resources import files
 from pathlib import Path
 
 from artreg import gitrepo
@@ -30,61 +31,13 @@ from artreg.errors import InputError
 
 __all__ = ["UPDATE_HOOK", "install_update_hook"]
 
-# A registry tag is recognised generously (a superset of artreg.tags.TAG_RE): any tag whose name
-# contains '#', contains '@v' followed by a digit, or ends in '@deprecated' / '@created'. Every
-# name the grammar accepts is protected; an odd tag that merely looks like one is protected too,
-# which is the safe side to err on.
-UPDATE_HOOK = r"""#!/bin/sh
-# artreg: registry tags are immutable (installed by `artreg init --server-hook`).
-# git runs this once per updated ref: $1 = refname, $2 = old object, $3 = new object.
-# A registry tag may be created, never moved or deleted. Every other ref is left alone.
-
-refname=$1
-oldrev=$2
-newrev=$3
-
-case $refname in
-    refs/tags/*) ;;
-    *) exit 0 ;;
-esac
-tag=${refname#refs/tags/}
-
-case $tag in
-    *'#'* | *'@v'[0-9]* | *'@deprecated' | *'@created') ;;
-    *) exit 0 ;;
-esac
-
-# An all-zero object name (40 or 64 digits) means "no object".
-is_zero() {
-    case $1 in
-        '' | *[!0]*) return 1 ;;
-        *) return 0 ;;
-    esac
-}
-
-if is_zero "$oldrev"; then
-    exit 0
-fi
-if [ "$oldrev" = "$newrev" ]; then
-    exit 0
-fi
-
-if is_zero "$newrev"; then
-    what="deleted"
-else
-    what="moved"
-fi
-name=${tag%%[#@]*}
-
-{
-    echo "artreg: refusing the push: registry tag '$tag' cannot be $what."
-    echo "artreg: registry tags are immutable; the promotion history is the list of tags."
-    echo "artreg: to undo a promotion, create a new tag instead:"
-    echo "artreg:     artreg unassign $name#STAGE        (takes a stage away)"
-    echo "artreg:     artreg deprecate $name@vX.Y.Z      (retires a version)"
-} >&2
-exit 1
-"""
+# The hook is a plain file of package data, installed byte for byte: no template engine, since it
+# has nothing to fill in, `sh -n` or shellcheck read it as it is, and its `[#@]` glob would open
+# a comment under the CI templates' delimiters. A registry tag is recognised generously (a
+# superset of artreg.tags.TAG_RE): any tag whose name contains '#', contains '@v' followed by a
+# digit, or ends in '@deprecated' / '@created'. Every name the grammar accepts is protected; an
+# odd tag that merely looks like one is protected too, which is the safe side to err on.
+UPDATE_HOOK = (files("artreg") / "templates" / "hooks" / "update").read_text(encoding="utf-8")
 
 
 def install_update_hook(bare_repo: Path) -> Path:

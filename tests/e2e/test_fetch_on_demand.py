@@ -342,9 +342,10 @@ def _promotion_pull_request(
 def _workflow_steps() -> list[str]:
     from ruamel.yaml import YAML
 
-    from artreg.ciworkflows import PR_WORKFLOW
+    from artreg.ciworkflows import PR_WORKFLOW_PATH, ci_files
 
-    steps = YAML(typ="safe", pure=True).load(PR_WORKFLOW)["jobs"]["verify"]["steps"]
+    workflow = ci_files("main")[PR_WORKFLOW_PATH]
+    steps = YAML(typ="safe", pure=True).load(workflow)["jobs"]["verify"]["steps"]
     return [s["run"] for s in steps if "run" in s and not s["run"].startswith("pip install")]
 
 
