@@ -341,12 +341,15 @@ def changes(
     for spec in specs or tuple(sorted(pins)):
         pin = pins[spec]
         name, stage, version = parse_spec(spec)
-        retractions(pin, cache_dir, fresh=True)  # the verdict `get --lock` reads next
+        # The verdict `get --lock` reads next, refreshed once the registry answered (a refusal,
+        # such as a weakened trust policy, leaves the cache as it was).
         try:
             now = resolve_pin(pin.registry, name, stage, version, cache_dir)
         except NotFoundError as exc:
+            retractions(pin, cache_dir, fresh=True)
             found.append(Change(spec, pin, None, f"no longer resolves: {exc.message}"))
             continue
+        retractions(pin, cache_dir, fresh=True)
         try:
             _refuse_retired(pin, cache_dir)
         except NotFoundError as exc:
