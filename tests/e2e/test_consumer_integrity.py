@@ -414,8 +414,10 @@ def test_lock_update_refuses_a_rewritten_tag_until_accepted(
     assert cli("get", "encoder@v1.0.0", "--lock", str(lock), "-o", str(out)).exit_code == 0
     assert (out / "model.safetensors").read_bytes() == pinned
 
-    taken = cli("lock", "update", "--accept-moved-tag", "--file", str(lock))
+    # Taken explicitly for one pin: every pin of that version moves with it.
+    taken = cli("lock", "update", "encoder@v1.0.0", "--accept-moved-tag", "--file", str(lock))
     assert taken.exit_code == 0, taken.stderr
+    assert "encoder#production" in taken.stdout
     by_stage = get_artifact_path("encoder", lock=lock)
     assert by_stage == get_artifact_path("encoder", version="1.0.0", lock=lock)
     assert by_stage.read_bytes() == new_bytes

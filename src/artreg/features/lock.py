@@ -390,6 +390,14 @@ def update(
     resolve, and versions whose tag was rewritten onto other bytes (unless `accept_moved_tag`),
     are an error: nothing is written."""
     moved = changes(path, specs, cache_dir)
+    rewritten_versions = {(c.pinned.name, c.pinned.version) for c in moved if c.moved_tag}
+    siblings = tuple(
+        key
+        for key, pin in load(path).items()
+        if specs and key not in specs and (pin.name, pin.version) in rewritten_versions
+    )
+    if siblings:  # every pin of a rewritten version moves with it: one version, one set of bytes
+        moved = changes(path, specs + siblings, cache_dir)
     gone = [c for c in moved if c.current is None]
     if gone:
         raise NotFoundError(
