@@ -692,6 +692,13 @@ def demo(directory: str | None, epochs: int) -> None:
     run_demo(Path(directory) if directory else None, epochs=epochs, echo=click.echo)
 
 
+accept_moved_tag_option = click.option(
+    "--accept-moved-tag",
+    is_flag=True,
+    help="Take a version whose tag was rewritten onto other bytes (since this cache served it).",
+)
+
+
 def _stage_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option(
         "--version", "version", help="A released version, e.g. 1.2.0 (instead of a stage)."
@@ -815,11 +822,7 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
     is_flag=True,
     help="Print the path without hashing the files (in a clone; a URL's cached files are always checked).",
 )
-@click.option(
-    "--accept-moved-tag",
-    is_flag=True,
-    help="With a registry URL: take a version whose tag was rewritten onto other bytes.",
-)
+@accept_moved_tag_option
 @json_option
 def resolve(
     name: str,
@@ -948,11 +951,7 @@ def pull(
     type=click.Path(dir_okay=False),
     help="Serve exactly what this lock file (artreg.lock) pins for NAME, and nothing else.",
 )
-@click.option(
-    "--accept-moved-tag",
-    is_flag=True,
-    help="Take a version whose tag was rewritten onto other bytes since this cache served it.",
-)
+@accept_moved_tag_option
 @json_option
 def get(
     target: str,
@@ -1066,15 +1065,10 @@ def _get_locked(
     as_json: bool,
 ) -> None:
     """`artreg get NAME --lock FILE`: the pinned bytes; a retracted pin is said on stderr."""
-    from artreg.errors import InputError
     from artreg.features import fetch
     from artreg.features import lock as lockfile
 
-    if spec is not None:
-        raise InputError(
-            f"--lock serves what {lock_path} pins, and the lock names the registry",
-            hint=f"drop the URL: artreg get {spec} --lock {lock_path}",
-        )
+    lockfile.refuse_url(lock_path, spec)
     name, stage, version = fetch.target(target, stage, version)
     out = Output(as_json)
     with out.progress("downloading") as progress:
@@ -1448,11 +1442,7 @@ def lock() -> None:
 @click.argument("url")
 @click.argument("spec")
 @lock_file_option
-@click.option(
-    "--accept-moved-tag",
-    is_flag=True,
-    help="Pin a version whose tag was rewritten onto other bytes since this cache served it.",
-)
+@accept_moved_tag_option
 @json_option
 def lock_add(url: str, spec: str, lock_path: str, accept_moved_tag: bool, as_json: bool) -> None:
     """Pin what NAME, NAME#STAGE or NAME@vX.Y.Z resolves to in the registry at URL (tag,
@@ -1474,36 +1464,46 @@ def lock_check(lock_path: str, as_json: bool) -> None:
 
     Example: artreg lock check || artreg lock update
     """
-    from artreg.errors import VerificationFailed
     from artreg.features import lock as lockfile
 
     moved = lockfile.changes(Path(lock_path))
     if moved:
         if as_json:
             click.echo(render.to_json(render.lock_changes_json(moved)))
-        raise VerificationFailed(
-            f"{lock_path}: {len(moved)} pin(s) out of date (run `artreg lock update`)",
-            [f"{c.spec}: {c.reason}" for c in moved],
-        )
+        raise lockfile.out_of_date(lock_path, moved)
     Output(as_json).emit([], f"{lock_path}: every pin is current")
 
 
 @lock.command(name="update")
 @click.argument("specs", nargs=-1)
 @lock_file_option
+@accept_moved_tag_option
 @json_option
-def lock_update(specs: tuple[str, ...], lock_path: str, as_json: bool) -> None:
+def lock_update(
+    specs: tuple[str, ...], lock_path: str, accept_moved_tag: bool, as_json: bool
+) -> None:
     """Move the pins (all, or SPECS as the lock file names them) to what the registries say now.
 
     Example: artreg lock update encoder#production
     """
     from artreg.features import lock as lockfile
 
-    moved = lockfile.update(Path(lock_path), specs)
-    Output(as_json).emit(
-        render.lock_changes_json(moved),
-        "\n".join(f"{c.spec}: {c.reason}" for c in moved) or f"{lock_path}: every pin is current",
-    )
+    moved = lockfile.update(Path(lock_path), specs, accept_moved_tag=accept_moved_tag)
+    Output(as_json).emit(render.lock_changes_json(moved), lockfile.summary(lock_path, moved))
+
+
+@lock.command(name="remove")
+@click.argument("spec")
+@lock_file_option
+def lock_remove(spec: str, lock_path: str) -> None:
+    """Drop the pin SPEC (as the lock file names it, e.g. encoder#production).
+
+    Example: artreg lock remove encoder#production
+    """
+    from artreg.features import lock as lockfile
+
+    lockfile.remove(Path(lock_path), spec)
+    click.echo(f"{lock_path}: {spec} removed")
 
 
 @main.group(name="cache")

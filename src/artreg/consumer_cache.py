@@ -49,6 +49,7 @@ from typing import IO, Any
 from artreg import faults, hashing
 from artreg.errors import InputError, IntegrityError
 from artreg.hashing import FileDigest, ProgressFn
+from artreg.registry_identity import identity
 
 ENV_CACHE = "ARTREG_CACHE"
 CHUNK = 4 << 20
@@ -97,7 +98,14 @@ def flocked(
 
 
 def registry_key(url: str) -> str:
-    """A folder name for a registry URL: readable, and unique by a hash of the whole URL."""
+    """A folder name for a registry: readable, and unique by a hash of its identity, so every
+    spelling of one registry's URL (registry_identity.py) shares its records."""
+    return legacy_key(identity(url))
+
+
+def legacy_key(url: str) -> str:
+    """The key artreg gave `url` as spelled (before one identity per registry): where a trust
+    or moved-tag record of that spelling may still be, to adopt (never to weaken)."""
     tail = re.sub(r"[^A-Za-z0-9._-]+", "-", url.rstrip("/").rsplit("/", 1)[-1])[:40].strip("-.")
     return f"{tail or 'registry'}-{hashlib.sha256(url.encode()).hexdigest()[:16]}"
 

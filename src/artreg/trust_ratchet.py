@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from artreg.consumer_cache import legacy_key, registry_key
 from artreg.errors import PolicyWeakened
 from artreg.layout import PARAMS_FILE
 from artreg.trust import IN_PARAMS, TrustPolicy
@@ -130,9 +131,15 @@ def write_record(path: Path, applied: Applied, extra: Mapping[str, Any] | None =
 
 def clone_record(cache_root: Path, root: Path) -> Path:
     """Where a clone's record lives in the consumer cache (see the module's docstring)."""
-    from artreg.consumer_cache import registry_key
-
     return cache_root / "trust" / f"clone-{registry_key(str(root.resolve()))}.json"
+
+
+def read_or_adopt(record: Path, legacy: Path) -> Applied | None:
+    """The record, else the one an earlier artreg kept under the key of the URL as spelled
+    (before one identity per registry): adopted, so a new key never restarts the ratchet for
+    the spelling at hand. Records under other old spellings are not searched (their keys are
+    hashes of URLs not known here): those restart from the policy applied next."""
+    return read_record(record) or read_record(legacy)
 
 
 def check_clone(root: Path, policy: TrustPolicy, cache_root: Path | None) -> None:
@@ -142,7 +149,9 @@ def check_clone(root: Path, policy: TrustPolicy, cache_root: Path | None) -> Non
     if cache_root is None or not policy.rev:
         return
     record = clone_record(cache_root, root)
-    previous = read_record(record)
+    previous = read_or_adopt(
+        record, cache_root / "trust" / f"clone-{legacy_key(str(root.resolve()))}.json"
+    )
     if previous is not None and previous.head == policy.rev:
         return  # HEAD has not moved since it was applied
     current = Applied.of(policy, _clone_keys(root, policy))
@@ -168,7 +177,7 @@ def check_remote(
     unless it is weaker than the one recorded: that is refused, unless `accept`."""
     record = reg.cache.trust_record(reg.key)
     current = Applied.of(policy, blobs)
-    previous = read_record(record)
+    previous = read_or_adopt(record, reg.cache.trust_record(legacy_key(reg.url)))
     if not accept and previous is not None and previous.head:
         changes = weakenings(previous, current)
         if changes:

@@ -29,7 +29,7 @@ from artreg import (
 from artreg.errors import InputError
 from artreg.features.release import register_model_file
 
-from helpers import RELEASE_INPUTS, git, run_tool, serve
+from helpers import BIN, RELEASE_INPUTS, git, run_tool, serve
 from helpers.modelfiles import write_safetensors
 
 
@@ -246,11 +246,17 @@ def test_a_retired_version_is_refused_as_retired_by_url_and_lock(
     assert check.exit_code == 1 and "retired by" in check.stderr, check.stderr
     assert lock.read_text() == before
 
-    # The pin still serves the bytes this cache holds, and says it is retired.
+    # The pin still serves its bytes, and says it is retired: from this cache, and from a cold
+    # one while the DVC remote still has them (gc's grace period: marked, not yet swept).
     with pytest.warns(RetractedPinWarning, match="retired by"):
         assert get_artifact_path("encoder", lock=lock).read_bytes() == pinned
-    with pytest.raises(NotFoundError, match="retired by"):  # a cache without them: refused
-        get_artifact_path("encoder", lock=lock, cache_dir=cold)
+    with pytest.warns(RetractedPinWarning, match="has since been retired by") as said:
+        assert get_artifact_path("encoder", lock=lock, cache_dir=cold).read_bytes() == pinned
+    assert all(": is artifacts" not in str(w.message) for w in said)  # not garbled (m2)
+    swept = cli("gc", "--apply", "--grace-hours", "0", "--repo", str(served.root))
+    assert swept.exit_code == 0, swept.stderr
+    with pytest.raises(NotFoundError, match="retired by"):  # gone from the remote: retired
+        get_artifact_path("encoder", lock=lock, cache_dir=tmp_path / "colder-cache")
 
 
 def test_a_pin_deregistered_unassigned_or_deprecated_since_is_served_with_a_warning(
@@ -378,3 +384,212 @@ def test_cache_prune_cleans_a_corrupted_cache_repository(served: Served, cache: 
     again = cli("cache", "prune", "--older-than", "30", "--json")
     assert again.exit_code == 0 and again.json()["repositories_removed"] == []
     assert (repo / "HEAD").is_file()
+
+
+# --- the hostile review: lock files and one identity per registry --------------------------------
+
+
+def test_lock_update_refuses_a_rewritten_tag_until_accepted(
+    served: Served, cache: Path, tmp_path: Path, cli
+) -> None:
+    lock = tmp_path / "a.lock"
+    for spec in ("encoder@v1.0.0", "encoder#production"):
+        assert cli("lock", "add", served.url, spec, "--file", str(lock)).exit_code == 0
+    pinned = get_artifact_path("encoder", version="1.0.0", lock=lock).read_bytes()
+    old_commit = served.commit_of("encoder@v1.0.0")
+    new_bytes = served.rewrite("encoder", "1.0.0")
+    new_commit = served.commit_of("encoder@v1.0.0")
+    before = lock.read_bytes()
+
+    check = cli("lock", "check", "--file", str(lock))
+    assert check.exit_code == 1 and "tag rewritten" in check.stderr, check.stderr
+    assert "keeps serving" not in check.stderr
+    assert "artreg lock update --accept-moved-tag" in check.stderr
+    update = cli("lock", "update", "--file", str(lock))
+    assert update.exit_code == 1, update.stderr
+    assert old_commit in update.stderr and new_commit in update.stderr
+    assert "--accept-moved-tag" in update.stderr
+    assert lock.read_bytes() == before
+    out = tmp_path / "out"
+    assert cli("get", "encoder@v1.0.0", "--lock", str(lock), "-o", str(out)).exit_code == 0
+    assert (out / "model.safetensors").read_bytes() == pinned
+
+    # Taken explicitly for one pin: every pin of that version moves with it.
+    taken = cli("lock", "update", "encoder@v1.0.0", "--accept-moved-tag", "--file", str(lock))
+    assert taken.exit_code == 0, taken.stderr
+    assert "encoder#production" in taken.stdout
+    by_stage = get_artifact_path("encoder", lock=lock)
+    assert by_stage == get_artifact_path("encoder", version="1.0.0", lock=lock)
+    assert by_stage.read_bytes() == new_bytes
+
+
+def test_every_spelling_of_a_registry_remembers_a_moved_tag(
+    served: Served, cache: Path, tmp_path: Path, git_daemon: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    daemon = f"{git_daemon}/{served.bare.name}"  # the git daemon exports served.bare's folder
+    for seed in (served.url, daemon):
+        get_artifact_path("encoder", version="1.0.0", repo=seed)
+    served.rewrite("encoder", "1.0.0")
+    monkeypatch.chdir(served.bare.parent)
+    bare = served.bare
+    for spelling in (
+        str(bare),
+        bare.name,
+        f"../{bare.parent.name}/{bare.name}/",
+        f"file://localhost{bare}",
+        daemon.removesuffix(".git"),
+        daemon + "/",
+    ):
+        with pytest.raises(IntegrityError, match="moved"):
+            get_artifact_path("encoder", version="1.0.0", repo=spelling)
+
+
+def test_a_record_kept_under_the_old_key_is_adopted(
+    served: Served, cache: Path, tmp_path: Path
+) -> None:
+    """A cache written before one identity per registry keyed records by the URL as spelled:
+    the new key adopts them (a moved tag stays refused)."""
+    from artreg.consumer_cache import legacy_key, registry_key
+
+    get_artifact_path("encoder", version="1.0.0", repo=served.url)
+    versions = cache / "versions"
+    (versions / registry_key(served.url)).rename(versions / legacy_key(served.url))
+    served.rewrite("encoder", "1.0.0")
+    with pytest.raises(IntegrityError, match="moved"):
+        get_artifact_path("encoder", version="1.0.0", repo=served.url)
+
+
+def test_a_lock_file_names_a_local_registry_the_same_from_any_folder(
+    served: Served, cache: Path, tmp_path: Path, cli
+) -> None:
+    service = tmp_path / "service"
+    service.mkdir()
+    relative = f"../{served.bare.parent.name}/{served.bare.name}"
+    added = cli("lock", "add", relative, "encoder#production", cwd=service)
+    assert added.exit_code == 0, added.stderr
+    entry = json.loads((service / "artreg.lock").read_text())["artifacts"]["encoder#production"]
+    assert entry["registry"] == served.bare.resolve().as_uri()
+    # The same registry under another spelling replaces the pin; another registry does not.
+    again = cli("lock", "add", str(served.bare), "encoder#production", cwd=service)
+    assert again.exit_code == 0, again.stderr
+
+
+def test_a_pin_from_another_registry_is_not_replaced_silently(
+    served: Served, cache: Path, tmp_path: Path, cli
+) -> None:
+    (tmp_path / "mirror-host").mkdir()
+    mirror = serve(served.root, tmp_path / "mirror-host")
+    lock = tmp_path / "artreg.lock"
+    assert cli("lock", "add", served.url, "encoder#production", "--file", str(lock)).exit_code == 0
+    before = lock.read_bytes()
+    other = cli("lock", "add", mirror.as_uri(), "encoder#production", "--file", str(lock))
+    assert other.exit_code == 2
+    assert served.url in other.stderr and mirror.as_uri() in other.stderr
+    assert "artreg lock remove encoder#production" in other.stderr
+    assert lock.read_bytes() == before
+
+    removed = cli("lock", "remove", "encoder#production", "--file", str(lock))
+    assert removed.exit_code == 0, removed.stderr
+    assert json.loads(lock.read_text())["artifacts"] == {}
+    missing = cli("lock", "remove", "encoder#production", "--file", str(lock))
+    assert missing.exit_code == 2 and "not pinned" in missing.stderr
+    assert (
+        cli("lock", "add", mirror.as_uri(), "encoder#production", "--file", str(lock)).exit_code
+        == 0
+    )
+
+
+def test_concurrent_lock_adds_keep_every_pin(served: Served, cache: Path, tmp_path: Path) -> None:
+    served.release("decoder", "0.1.0")
+    served.publish()
+    get_artifact_path("encoder", repo=served.url)  # the cache's repository made once
+    lock = tmp_path / "artreg.lock"
+    specs = ["encoder@v1.0.0", "encoder#production", "decoder@v0.1.0", "decoder#production"]
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "artreg"), "lock", "add", served.url, spec, "--file", str(lock)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for spec in specs
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    assert sorted(json.loads(lock.read_text())["artifacts"]) == sorted(specs)
+
+
+def test_lock_hints_name_commands_that_succeed(
+    served: Served, cache: Path, tmp_path: Path, cli
+) -> None:
+    lock = tmp_path / "artreg.lock"
+    lock.write_text("{}")
+    broken = cli("lock", "update", "--file", str(lock))
+    assert broken.exit_code == 2 and "lock update" not in broken.stderr.split("hint")[-1]
+    assert "restore it from git" in broken.stderr and "artreg lock add" in broken.stderr
+    lock.unlink()
+
+    assert cli("lock", "add", served.url, "encoder@v1.0.0", "--file", str(lock)).exit_code == 0
+    doc = json.loads(lock.read_text())
+    doc["artifacts"]["encoder@v1.0.0"]["commit"] = "not a commit"
+    lock.write_text(json.dumps(doc))
+    bad = cli("lock", "check", "--file", str(lock))
+    assert bad.exit_code == 2 and "artreg lock remove encoder@v1.0.0" in bad.stderr, bad.stderr
+    assert cli("lock", "remove", "encoder@v1.0.0", "--file", str(lock)).exit_code == 0
+
+    # A pin that no longer resolves: update names `lock remove`, which then succeeds.
+    assert cli("lock", "add", served.url, "encoder@v1.0.0", "--file", str(lock)).exit_code == 0
+    assert cli("deprecate", "encoder@v1.0.0", "--repo", str(served.root)).exit_code == 0
+    served.publish()
+    update = cli("lock", "update", "--file", str(lock))
+    assert update.exit_code == 2 and "artreg lock remove encoder@v1.0.0" in update.stderr
+    assert cli("lock", "remove", "encoder@v1.0.0", "--file", str(lock)).exit_code == 0
+    assert cli("lock", "update", "--file", str(lock)).exit_code == 0
+
+
+def test_lock_check_refreshes_the_retraction_warning(
+    served: Served, cache: Path, tmp_path: Path, cli
+) -> None:
+    lock = tmp_path / "artreg.lock"
+    assert cli("lock", "add", served.url, "encoder@v1.0.0", "--file", str(lock)).exit_code == 0
+    out = tmp_path / "out"
+    first = cli("get", "encoder@v1.0.0", "--lock", str(lock), "-o", str(out))
+    assert first.exit_code == 0 and "warning" not in first.stderr
+    assert cli("deprecate", "encoder@v1.0.0", "--repo", str(served.root)).exit_code == 0
+    served.publish()
+    check = cli("lock", "check", "--file", str(lock))
+    assert check.exit_code == 1, check.stderr
+    again = cli("get", "encoder@v1.0.0", "--lock", str(lock), "-o", str(tmp_path / "again"))
+    assert again.exit_code == 0 and "deregistered" in again.stderr, again.stderr
+
+
+def test_lock_check_on_a_stage_that_moved_on_from_a_retired_folder(
+    served: Served, cache: Path, tmp_path: Path, cli
+) -> None:
+    lock = tmp_path / "artreg.lock"
+    assert cli("lock", "add", served.url, "encoder#production", "--file", str(lock)).exit_code == 0
+    served.release("encoder", "1.1.0")
+    with (served.root / "params.yaml").open("a") as fh:
+        fh.write(POLICY)
+    git(served.root, "commit", "--quiet", "-m", "retention policy", "params.yaml")
+    assert cli("gc", "--apply", "--repo", str(served.root)).exit_code == 0
+    served.publish()
+    check = cli("lock", "check", "--file", str(lock))
+    assert check.exit_code == 1
+    assert "→ artifacts/production/encoder/v1.1.0" in check.stderr, check.stderr
+    assert "v1.0.0, retired by" not in check.stderr
+    assert cli("lock", "update", "--file", str(lock)).exit_code == 0
+
+
+def test_a_tampered_lock_sha256_is_blamed_on_the_lock_file(
+    served: Served, cache: Path, tmp_path: Path, cli
+) -> None:
+    lock = tmp_path / "artreg.lock"
+    assert cli("lock", "add", served.url, "encoder@v1.0.0", "--file", str(lock)).exit_code == 0
+    doc = json.loads(lock.read_text())
+    doc["artifacts"]["encoder@v1.0.0"]["files"]["model.safetensors"]["sha256"] = "0" * 64
+    lock.write_text(json.dumps(doc))
+    got = cli("get", "encoder@v1.0.0", "--lock", str(lock), "-o", str(tmp_path / "out"))
+    assert got.exit_code == 1
+    assert "the lock file was altered" in got.stderr and "DVC remote holds" not in got.stderr
+    assert "restore the lock file from git" in got.stderr

@@ -1174,3 +1174,37 @@ def test_release_takes_the_signing_options_promote_takes(
     assert shown["signature"]["status"] == "verified"  # type: ignore[index]
     assert shown["signature"]["fingerprint"] == openssl_fingerprint(public)  # type: ignore[index]
     assert cli("verify", cwd=registry).exit_code == 0
+
+
+def test_no_spelling_of_a_registry_url_escapes_its_trust_ratchet(
+    registry: Path,
+    signed_url: tuple[str, Path],
+    checkpoint_dir: Path,
+    cache: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, bare = signed_url  # git://127.0.0.1:PORT/registry.git
+    signed = (FOLDER.path(registry) / "model.pt").read_bytes()
+    assert get_artifact_path("encoder", repo=url).read_bytes() == signed
+    assert get_artifact_path("encoder", repo=bare.as_uri()).read_bytes() == signed
+
+    git(registry, "rm", "--quiet", "params.yaml")  # the policy switched off, then unsigned
+    git(registry, "commit", "--quiet", "-m", "tidy up params")
+    release(registry, "encoder", "s2", checkpoint_dir, "1.1.0")
+    publish(registry, bare)
+
+    monkeypatch.chdir(bare.parent)
+    # Every other spelling of the same two registries remembers the policy. (127.0.0.1 and
+    # localhost are not proven one host without DNS: two registries, each with its own record.)
+    spellings = [
+        url.removesuffix(".git"),  # git daemon serves x and x.git as one repository
+        url + "/",
+        str(bare),  # a plain path
+        f"../{bare.parent.name}/{bare.name}",  # relative, with ..
+        f"file://localhost{bare}",
+    ]
+    for spelling in spellings:
+        with pytest.raises(PolicyWeakened, match="no longer requires a signature"):
+            get_artifact_path("encoder", repo=spelling)
+    assert len(list((cache / "trust").glob("*.json"))) == 2  # one record per registry

@@ -622,8 +622,10 @@ def materialize(
     offline: bool = False,
     full: bool = False,
     progress: ProgressFn | None = None,
+    pinned: bool = False,
 ) -> Fetched:
-    """The pinned files as a verified snapshot in the cache, fetched first if they are not."""
+    """The files as a verified snapshot in the cache, fetched first if they are not (a lock's
+    pin, `pinned`, even when retired: see pins.build_or_explain)."""
     cache = reg.cache
     files = {rel: pin.files[rel] for rel in pin.selected()}
     snap = _ready(cache, reg.key, pin, files, full, offline)
@@ -639,17 +641,11 @@ def materialize(
         snap = _ready(cache, reg.key, pin, files, full, offline)  # another process's work
         if snap is not None:
             return Fetched(pin, snap, 0)
-        from artreg.features.pins import refuse_retired
+        from artreg.features.pins import build_or_explain
 
-        refuse_retired(reg, pin)  # gc's tombstones, at the registry's HEAD
-        source = reg.sources(pin, remote, remote_config)
-        info = {
-            "registry": pin.registry,
-            "commit": pin.commit,
-            "tag": pin.tag,
-            "version": pin.version,
-        }
-        snap, downloaded = cache.build_snapshot(reg.key, pin.folder, files, source, info, progress)
+        snap, downloaded = build_or_explain(
+            reg, pin, files, pinned, (remote, remote_config), progress
+        )
     return Fetched(pin, snap, downloaded)
 
 
@@ -826,6 +822,7 @@ def fetch_pin(
         offline=is_offline,
         full=full,
         progress=progress,
+        pinned=True,
     )
 
 

@@ -16,15 +16,24 @@ moved on from, rewrote or retired (exit 1, for a bump pull request); `update` mo
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artreg.consumer_cache import Cache
-from artreg.errors import ArtregError, InputError, NotFoundError
+from artreg.errors import (
+    ArtregError,
+    InputError,
+    IntegrityError,
+    NotFoundError,
+    VerificationFailed,
+)
 from artreg.features.fetch_url import (
     Fetched,
     Pin,
@@ -35,7 +44,9 @@ from artreg.features.fetch_url import (
     spec_of,
 )
 from artreg.features.pins import hold_version, refuse_retired, retractions, rewritten
+from artreg.fileio import parse_json, write_atomic
 from artreg.layout import StageDir
+from artreg.registry_identity import file_url, identity
 from artreg.tags import parse_spec, validate_name
 
 if TYPE_CHECKING:
@@ -56,8 +67,12 @@ def _path_rule() -> re.Pattern[str]:
 
 def load(path: Path) -> dict[str, Pin]:
     """The pins of a lock file, each field checked (the file is input: it may be hand-edited)."""
-    from artreg.fileio import parse_json
+    rule = _path_rule()
+    return {key: _pin(path, key, entry, rule) for key, entry in load_raw(path).items()}
 
+
+def load_raw(path: Path) -> dict[str, Any]:
+    """The entries of a lock file, each unchecked (so that a malformed one can be removed)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -70,16 +85,13 @@ def load(path: Path) -> dict[str, Pin]:
     if not isinstance(data, dict) or data.get("lockfile_version") != VERSION:
         raise InputError(
             f"{path}: /lockfile_version must be {VERSION}",
-            hint="regenerate it with `artreg lock update`, or restore it from git",
+            hint="restore it from git, or delete it and pin anew with "
+            "`artreg lock add URL NAME#STAGE`",
         )
     entries = data.get("artifacts")
     if not isinstance(entries, dict):
         raise InputError(f"{path}: /artifacts must be an object", hint="restore it from git")
-    rule = _path_rule()
-    pins = {}
-    for key, entry in entries.items():
-        pins[key] = _pin(path, key, entry, rule)
-    return pins
+    return dict(entries)
 
 
 def _pin(path: Path, key: str, entry: Any, rule: re.Pattern[str]) -> Pin:
@@ -88,7 +100,8 @@ def _pin(path: Path, key: str, entry: Any, rule: re.Pattern[str]) -> Pin:
     def bad(field: str, what: str) -> InputError:
         return InputError(
             f"{where}/{field} {what}",
-            hint="regenerate the entry with `artreg lock update`, or restore the file from git",
+            hint=f"restore the file from git, or pin anew: `artreg lock remove {key} --file "
+            f"{path}`, then `artreg lock add URL {key} --file {path}`",
         )
 
     if not isinstance(entry, dict):
@@ -124,9 +137,24 @@ def _pin(path: Path, key: str, entry: Any, rule: re.Pattern[str]) -> Pin:
     return Pin.from_json(entry)
 
 
-def save(path: Path, pins: dict[str, Pin]) -> None:
-    from artreg.fileio import write_atomic
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An flock on the lock file's folder (released by the kernel when the holder dies) for a
+    read-modify-write: concurrent `lock add`s each keep their pin. The folder, not the file: the
+    file is replaced by an atomic rename, and no stray lock file lands in the consumer's repo."""
+    folder = path.absolute().parent
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as exc:
+        raise InputError(f"{path}: its folder cannot be opened ({exc})") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
+
+def save(path: Path, pins: dict[str, Pin]) -> None:
     doc = {
         "lockfile_version": VERSION,
         "artifacts": {key: pins[key].to_json() for key in sorted(pins)},
@@ -240,14 +268,51 @@ def add(
     a retired folder, nor a version this cache served with other bytes (unless
     `accept_moved_tag`)."""
     name, stage, version = parse_spec(spec)
-    pins = load(path) if path.exists() else {}
-    pin = resolve_pin(url, name, stage, version, cache_dir)
+    key = spec_of(name, stage, version)
+    if path.exists():
+        _refuse_other_registry(path, load(path).get(key), key, url)  # before asking the registry
+    # A local registry is pinned as its file:// URL: the same registry from any folder.
+    pin = replace(resolve_pin(url, name, stage, version, cache_dir), registry=file_url(url))
     _refuse_retired(pin, cache_dir)  # gc deletes its data: a pin of it would break
     hold = hold_version(RemoteRegistry(pin.registry, Cache.open(cache_dir)), pin, accept_moved_tag)
-    pins[spec_of(name, stage, version)] = pin
-    save(path, pins)
+    with _locked(path):
+        pins = load(path) if path.exists() else {}
+        _refuse_other_registry(path, pins.get(key), key, url)
+        pins[key] = pin
+        save(path, pins)
     hold()
     return pin
+
+
+def _refuse_other_registry(path: Path, pinned: Pin | None, key: str, url: str) -> None:
+    """InputError when `key` is pinned from another registry than `url` (one identity per
+    registry, whatever the spelling): replacing it would lose that pin without a word."""
+    if pinned is not None and identity(pinned.registry) != identity(url):
+        raise InputError(
+            f"{path}: {key} is pinned from {pinned.registry}, not {url}: a lock file holds one "
+            "pin per spec, and adding this one would drop the other registry's",
+            hint=f"to replace it, `artreg lock remove {key} --file {path}`, then "
+            f"`artreg lock add {url} {key} --file {path}`",
+        )
+
+
+def remove(path: Path, spec: str) -> Pin | None:
+    """Drop the pin `spec` (as the lock file names it) from the lock file; returns it (None:
+    the entry was malformed, and is dropped all the same). NotFoundError when it is not pinned."""
+    with _locked(path):
+        pins = load_raw(path)
+        if spec not in pins:
+            raise InputError(
+                f"{path}: {spec} is not pinned (pinned: {', '.join(sorted(pins)) or 'nothing'})",
+                hint="name the pin as the lock file does, e.g. encoder#production",
+            )
+        entry = pins.pop(spec)
+        doc = {"lockfile_version": VERSION, "artifacts": pins}
+        write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    try:
+        return _pin(path, spec, entry, _path_rule())
+    except InputError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -258,6 +323,7 @@ class Change:
     pinned: Pin
     current: Pin | None
     reason: str
+    moved_tag: bool = False  # the same version, other bytes: `update` needs accept_moved_tag
 
 
 def changes(
@@ -275,20 +341,33 @@ def changes(
     for spec in specs or tuple(sorted(pins)):
         pin = pins[spec]
         name, stage, version = parse_spec(spec)
+        # The verdict `get --lock` reads next, refreshed once the registry answered (a refusal,
+        # such as a weakened trust policy, leaves the cache as it was).
         try:
             now = resolve_pin(pin.registry, name, stage, version, cache_dir)
         except NotFoundError as exc:
+            retractions(pin, cache_dir, fresh=True)
             found.append(Change(spec, pin, None, f"no longer resolves: {exc.message}"))
             continue
+        retractions(pin, cache_dir, fresh=True)
         try:
             _refuse_retired(pin, cache_dir)
         except NotFoundError as exc:
-            moved_on = now.folder != pin.folder
-            found.append(Change(spec, pin, now if moved_on else None, exc.message))
+            if now.folder == pin.folder:
+                found.append(Change(spec, pin, None, exc.message))
+            else:  # a stage moved on: the new folder is what matters, not the old one's fate
+                found.append(
+                    Change(
+                        spec,
+                        pin,
+                        now,
+                        f"{pin.folder} ({pin.tag}, since retired) → {now.folder} ({now.tag})",
+                    )
+                )
             continue
         rewrite = rewritten(pin, now)
         if rewrite is not None:
-            found.append(Change(spec, pin, now, rewrite))
+            found.append(Change(spec, pin, now, rewrite, moved_tag=True))
         elif (now.tag, now.commit, now.folder, now.files) != (
             pin.tag,
             pin.commit,
@@ -302,21 +381,81 @@ def changes(
 
 
 def update(
-    path: Path, specs: tuple[str, ...] = (), cache_dir: Path | str | None = None
+    path: Path,
+    specs: tuple[str, ...] = (),
+    cache_dir: Path | str | None = None,
+    accept_moved_tag: bool = False,
 ) -> list[Change]:
-    """Move the pins the registry has moved on from; returns the moves (pins that no longer
-    resolve are an error: nothing is written)."""
+    """Move the pins the registry has moved on from; returns the moves. Pins that no longer
+    resolve, and versions whose tag was rewritten onto other bytes (unless `accept_moved_tag`),
+    are an error: nothing is written."""
     moved = changes(path, specs, cache_dir)
+    rewritten_versions = {(c.pinned.name, c.pinned.version) for c in moved if c.moved_tag}
+    siblings = tuple(
+        key
+        for key, pin in load(path).items()
+        if specs and key not in specs and (pin.name, pin.version) in rewritten_versions
+    )
+    if siblings:  # every pin of a rewritten version moves with it: one version, one set of bytes
+        moved = changes(path, specs + siblings, cache_dir)
     gone = [c for c in moved if c.current is None]
     if gone:
         raise NotFoundError(
             f"{path}: " + "; ".join(f"{c.spec} {c.reason}" for c in gone),
-            hint="remove that entry from the lock file, or pin another stage or version",
+            hint=f"remove the pin with `artreg lock remove {gone[0].spec} --file {path}`, or pin "
+            "another stage or version with `artreg lock add`",
+        )
+    rewrites = [c for c in moved if c.moved_tag]
+    if rewrites and not accept_moved_tag:
+        raise IntegrityError(
+            f"{path}: "
+            + "; ".join(
+                f"{c.spec}: the registry rewrote v{c.pinned.version}: pinned commit "
+                f"{c.pinned.commit}, now commit {c.current.commit if c.current else '?'} with "
+                "other bytes"
+                for c in rewrites
+            )
+            + "; a version's bytes never change, so no pin was moved",
+            hint="ask the registry's maintainers why; to take the new bytes anyway, "
+            f"`artreg lock update --accept-moved-tag --file {path}`",
         )
     if moved:
-        pins = load(path)
-        for change in moved:
+        with _locked(path):
+            pins = load(path)
+            for change in moved:
+                assert change.current is not None
+                pins[change.spec] = change.current
+            save(path, pins)
+        for change in rewrites:  # taken explicitly: this cache now holds the version to them
             assert change.current is not None
-            pins[change.spec] = change.current
-        save(path, pins)
+            reg = RemoteRegistry(change.current.registry, Cache.open(cache_dir))
+            hold_version(reg, change.current, True)()
     return moved
+
+
+def refuse_url(path: str, spec: str | None) -> None:
+    """`artreg get URL NAME --lock FILE`: the lock names the registry (InputError)."""
+    if spec is not None:
+        raise InputError(
+            f"--lock serves what {path} pins, and the lock names the registry",
+            hint=f"drop the URL: artreg get {spec} --lock {path}",
+        )
+
+
+def out_of_date(path: Path | str, moved: list[Change]) -> VerificationFailed:
+    """`lock check`'s failure: the out-of-date pins, and the command for each kind."""
+    ways = ["run `artreg lock update`"]
+    if any(c.moved_tag for c in moved):
+        ways.append("a rewritten tag moves only with `artreg lock update --accept-moved-tag`")
+    gone = [c.spec for c in moved if c.current is None]
+    if gone:
+        ways.append(f"drop a pin that no longer resolves with `artreg lock remove {gone[0]}`")
+    return VerificationFailed(
+        f"{path}: {len(moved)} pin(s) out of date ({'; '.join(ways)})",
+        [f"{c.spec}: {c.reason}" for c in moved],
+    )
+
+
+def summary(path: str, moved: list[Change]) -> str:
+    """`lock update`'s moved pins, one line each (the text the CLI prints)."""
+    return "\n".join(f"{c.spec}: {c.reason}" for c in moved) or f"{path}: every pin is current"

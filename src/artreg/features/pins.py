@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg.consumer_cache import Cache
+from artreg.consumer_cache import Cache, legacy_key
 from artreg.errors import ArtregError, IntegrityError, NotFoundError, RetryableError
 from artreg.layout import RETIRED_JSON, StageDir
 from artreg.retirements import Retired, parse_retired
@@ -28,6 +28,7 @@ from artreg.tags import UNASSIGN
 
 if TYPE_CHECKING:
     from artreg.features.fetch_url import Pin, RemoteRegistry
+    from artreg.hashing import FileDigest, ProgressFn
     from artreg.model import Registry
 
 
@@ -55,7 +56,10 @@ def hold_version(reg: RemoteRegistry, pin: Pin, accept_moved_tag: bool) -> Calla
     if not pin.version:
         return lambda: None  # a stage holding an unversioned commit: nothing to hold it to
     path = _record(reg.cache, reg.key, pin)
-    seen = reg.cache.read_json(path)
+    # A record kept under the URL as spelled (before one identity per registry) is adopted.
+    seen = reg.cache.read_json(path) or reg.cache.read_json(
+        _record(reg.cache, legacy_key(reg.url), pin)
+    )
     now = {"commit": pin.commit, "tag": pin.tag, "folder": pin.folder, "files": _content(pin)}
     if isinstance(seen, dict) and (seen.get("folder"), seen.get("files")) == (
         now["folder"],
@@ -97,8 +101,9 @@ def rewritten(pin: Pin, now: Pin) -> str | None:
         return None
     return (
         f"tag rewritten: {pin.name}@v{pin.version} was commit {pin.commit[:12]} when pinned, "
-        f"the registry now answers commit {now.commit[:12]} with other bytes (the lock keeps "
-        "serving the pinned ones)"
+        f"the registry now answers commit {now.commit[:12]} with other bytes; `artreg get "
+        "--lock` serves the pinned ones, and `artreg lock update` refuses to move this pin "
+        "unless you take the new bytes explicitly: `artreg lock update --accept-moved-tag`"
     )
 
 
@@ -167,12 +172,13 @@ def _alternative(
 # --- what happened to a pin since --------------------------------------------------------------
 
 
-def retractions(pin: Pin, cache_dir: Path | str | None = None) -> list[str]:
+def retractions(pin: Pin, cache_dir: Path | str | None = None, fresh: bool = False) -> list[str]:
     """What happened to the pinned version since it was pinned: deregistered, unassigned from
     its stage, deprecated, retired (empty when nothing, or when the registry cannot be asked:
     the pin is served either way). The registry is asked (one `git ls-remote`, and the state
     only when its tags or HEAD moved) at most every RECHECK_SECONDS per pin, so a warm lock
-    call stays a stat and a read of one small record."""
+    call stays a stat and a read of one small record. `fresh` (`lock check`): ask now, and
+    record the verdict the next lock call reads."""
     from artreg.features.fetch_url import RemoteRegistry, _fingerprint
 
     reg = RemoteRegistry(pin.registry, Cache.open(cache_dir))
@@ -181,7 +187,7 @@ def retractions(pin: Pin, cache_dir: Path | str | None = None) -> list[str]:
     known = reg.cache.read_json(record)
     if not isinstance(known, dict) or not _notes(known.get("notes")):
         known = {}
-    if known and 0 <= time.time() - record.stat().st_mtime < RECHECK_SECONDS:
+    if known and not fresh and 0 <= time.time() - record.stat().st_mtime < RECHECK_SECONDS:
         return list(known["notes"])
     try:
         tags, head = reg.remote_refs([pin.name])
@@ -222,7 +228,10 @@ def _retractions(reg: RemoteRegistry, pin: Pin, registry: Registry, head: str) -
         notes.append(f"{where}: has since been unassigned from {folder.stage if folder else ''}")
     tomb = retirement(reg, pin.folder, head)
     if tomb is not None:
-        notes.append(f"{where}: is {_retired_text(tomb)}")
+        notes.append(
+            f"{where}: has since been retired by {tomb.by or 'gc'} on "
+            f"{tomb.date[:10] or 'an unknown date'} under the retention policy"
+        )
     if notes:
         spec, what = _alternative(reg, pin, registry)
         if spec is None:
@@ -232,3 +241,62 @@ def _retractions(reg: RemoteRegistry, pin: Pin, registry: Registry, head: str) -
         else:
             notes[-1] += f"; pin {spec} ({what}) instead: `artreg lock add {pin.registry} {spec}`"
     return notes
+
+
+# --- fetching a lock file's pin ----------------------------------------------------------------
+
+
+def build_or_explain(
+    reg: RemoteRegistry,
+    pin: Pin,
+    files: Mapping[str, FileDigest],
+    pinned: bool,
+    remote: tuple[str | None, Mapping[str, str] | None],
+    progress: ProgressFn | None,
+) -> tuple[Path, int]:
+    """Fetch the pin's files (`build`). A name asked for is refused before any byte when gc
+    retired its folder; a lock's pin (`pinned`) is served whenever its bytes can be fetched
+    (retired or not, as on a machine whose cache holds them), and only a fetch that fails says
+    why: the folder retired, or the lock file pinning other bytes than the registry recorded."""
+
+    def build() -> tuple[Path, int]:
+        info = {"registry": pin.registry, "commit": pin.commit, "tag": pin.tag}
+        source = reg.sources(pin, *remote)
+        return reg.cache.build_snapshot(
+            reg.key, pin.folder, files, source, {**info, "version": pin.version}, progress
+        )
+
+    if not pinned:
+        refuse_retired(reg, pin)  # gc's tombstones, at the registry's HEAD
+        return build()
+    try:
+        return build()
+    except RetryableError:
+        raise
+    except IntegrityError:
+        _refuse_altered_pin(reg, pin)
+        raise
+    except ArtregError:
+        refuse_retired(reg, pin)
+        raise
+
+
+def _refuse_altered_pin(reg: RemoteRegistry, pin: Pin) -> None:
+    """IntegrityError when the lock file's sha256s are not the registry's manifest's at the
+    pinned commit (the lock file was altered, not the DVC remote); silent when they are or the
+    manifest cannot be read."""
+    path = f"{pin.folder}/manifest.json"
+    try:
+        recorded = json.loads(reg.files_at(pin.commit, [path])[path])["files"]
+        differ = sorted(rel for rel, d in pin.files.items() if recorded[rel]["sha256"] != d.sha256)
+    except (ArtregError, ValueError, KeyError, TypeError):
+        return
+    if differ:
+        rel = differ[0]
+        raise IntegrityError(
+            f"the lock file pins {pin.spec} {rel} as sha256 {pin.files[rel].sha256}, but "
+            f"{pin.registry}'s manifest at commit {pin.commit[:12]} ({pin.tag}) says "
+            f"{recorded[rel]['sha256']}: the lock file was altered; nothing was stored",
+            hint=f"restore the lock file from git, or pin anew: `artreg lock remove {pin.spec}` "
+            f"then `artreg lock add {pin.registry} {pin.spec}`",
+        )
