@@ -219,3 +219,24 @@ def test_gc_with_a_missing_dvc_remote_says_so(registry: Path, tmp_path: Path, cl
     assert "not found or not reachable" in refused.stderr
     assert "directory listing" not in refused.stderr
     assert snapshot(registry) == before
+
+
+def test_pulling_a_retired_version_in_a_fresh_clone_says_retired_without_dvc_warnings(
+    registry: Path, bare_origin: Path, tmp_path: Path
+) -> None:
+    two_releases(registry, tmp_path)
+    assert (
+        subprocess.run([ARTREG, "gc", "--apply"], cwd=registry, capture_output=True).returncode == 0
+    )
+    git(registry, "push", "--quiet", "origin", "main", "--tags")
+    fresh = clone_repo(bare_origin, tmp_path / "fresh")
+    for args in (
+        ["pull", "enc", "--version", "1.1.0"],
+        ["get", "enc@v1.1.0", "-o", str(tmp_path / "out")],
+    ):
+        pulled = subprocess.run([ARTREG, *args], cwd=fresh, capture_output=True, text=True)
+        assert pulled.returncode == 2, pulled.stderr
+        assert f"{OLD}: retired by gc on" in pulled.stderr
+        assert "failed to collect" not in pulled.stderr and "WARNING" not in pulled.stderr
+    kept = subprocess.run([ARTREG, "pull", "enc"], cwd=fresh, capture_output=True, text=True)
+    assert kept.returncode == 0, kept.stderr
