@@ -498,9 +498,22 @@ def _carry_out(root: Path, planned: Plan, store: Any, who: str, remotes: list[st
     retired = read_retired(root)
     new = [d for d in planned.dropped if d.folder.relpath not in retired]
     commit = _commit_tombstones(root, planned, new, retired, who) if new else None
-    point("gc:tombstoned")
     done = Applied(planned, commit, store.name if store is not None else None)
     done.marked, done.git_remotes = [d.folder.relpath for d in new], remotes
+    if commit is None:
+        _sweep_marked(root, planned, store, done)
+    else:  # from here an interrupt leaves the retirement committed: say so, not "nothing"
+        with interrupts.made(
+            f"gc committed the retirement {commit[:12]}", "run `artreg gc --apply` again to finish"
+        ):
+            _sweep_marked(root, planned, store, done)
+    return done
+
+
+def _sweep_marked(root: Path, planned: Plan, store: Any, done: Applied) -> None:
+    """After the mark: warn about tombstones no git remote has, then sweep."""
+    point("gc:tombstoned")
+    commit, remotes = done.commit, done.git_remotes
     if remotes and planned.sweep:  # other clones read a folder as retired once they have this
         known = retired_on_remotes(root)
         swept = {d.folder.relpath for d in planned.dropped if d.objects.keys() & planned.sweep}
@@ -518,7 +531,6 @@ def _carry_out(root: Path, planned: Plan, store: Any, who: str, remotes: list[st
             "run `artreg gc --apply` again to finish deleting them",
         ):
             _sweep(root, order, store, done)
-    return done
 
 
 def _sweep(root: Path, order: list[str], store: Any, done: Applied) -> None:
