@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from artreg import render
+from artreg import interrupts, render
 from artreg._version import __version__
 from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
 
@@ -280,7 +280,7 @@ class ArtregGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
-            click.echo("artreg: interrupted; nothing was changed", err=True)
+            click.echo(interrupts.message(), err=True)
             sys.exit(130)
         except Exception as exc:  # a bug: one line, the stack only with --traceback
             if ctx.obj and ctx.obj.get("traceback"):
@@ -1225,9 +1225,9 @@ def verify(
 )
 @click.option(
     "--grace-hours",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=87600),  # 10 years, as params.schema.json bounds it
     help="Hours between mark and sweep, for this run (default: retention.grace_hours in "
-    "params.yaml, else 24); 0 sweeps what it marks at once.",
+    "params.yaml, else 24); 0 sweeps what it marks at once, at most 87600 (10 years).",
 )
 @wait_option
 @repo_option

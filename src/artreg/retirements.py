@@ -6,6 +6,7 @@ here, so a retired folder reads as retired everywhere, not as missing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from artreg import gitrepo
 from artreg.errors import IntegrityError
 from artreg.fileio import parse_json
 from artreg.layout import RETIRED_JSON
+from artreg.model import Registry
 
 
 @dataclass(frozen=True)
@@ -71,3 +73,40 @@ def read_retired(root: Path) -> dict[str, Retired]:
     head = gitrepo.head(root)
     blob = gitrepo.show_file(root, head, RETIRED_JSON) if head else None
     return parse_retired(blob, f"{RETIRED_JSON}@{(head or '')[:12]}")
+
+
+def default_ref(root: Path) -> tuple[str, str] | None:
+    """(branch, ref) of the repository's default branch as git knows it
+    (gitrepo.default_branch), read on origin when origin has it; None when HEAD is on it."""
+    branch = gitrepo.default_branch(root)
+    if branch is None or branch == gitrepo.current_branch(root):
+        return None
+    remote = f"origin/{branch}"
+    return branch, remote if gitrepo.ref_exists(root, f"refs/remotes/{remote}") else branch
+
+
+def retired_on_default(root: Path) -> tuple[str, dict[str, Retired]]:
+    """The default branch's name and its tombstones, read through git (no network): a branch
+    forked before a gc there lacks them, but their objects are gone all the same."""
+    found = default_ref(root)
+    if found is None:
+        return "", {}
+    branch, ref = found
+    blob = gitrepo.show_file(root, ref, RETIRED_JSON)
+    return branch, parse_retired(blob, f"{ref}:{RETIRED_JSON}")
+
+
+def current_on_retired(registry: Registry, retired: Mapping[str, Retired]) -> list[str]:
+    """One line per stage that resolves today to a retired folder, whose data consumers can
+    no longer fetch, with the way out."""
+    found = []
+    for name in sorted(registry.artifacts):
+        for stage, event in registry.artifacts[name].current().items():
+            tomb = retired.get(event.folder.relpath) if event.folder is not None else None
+            if tomb is not None:
+                found.append(
+                    f"{name}#{stage} resolves to {tomb.folder}, retired by gc on "
+                    f"{tomb.date[:10]}: consumers cannot fetch it; promote another version "
+                    f"to {stage} (or release this one again from its source)"
+                )
+    return found

@@ -336,3 +336,12 @@ def test_a_marked_folder_needed_again_before_the_sweep_keeps_its_objects() -> No
     result = history.plan(policy, retired=retired)
     assert result.drop == {}
     assert f"{base.relpath}: retired, but required by kept {adapter.relpath}" in result.warnings[0]
+
+
+def test_a_grace_period_beyond_ten_years_is_refused_before_any_date_overflows() -> None:
+    history = History()
+    history.lifecycle("enc")
+    assert history.plan(grace_hours=87_600).grace_hours == 87_600
+    with pytest.raises(InputError, match="grace_hours 100000000: out of range") as refused:
+        history.plan(grace_hours=100_000_000)
+    assert "0 to 87600" in (refused.value.hint or "")

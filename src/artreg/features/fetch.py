@@ -443,6 +443,9 @@ def pull(
         )
     if not missing and not bad:
         return 0  # every file was just checked against the manifest (signature checked first)
+    retired = _retired(root, resolved) if missing else None
+    if retired is not None:  # DVC skips its pointers (.dvcignore), warning "failed to collect"
+        raise retired
     try:
         try:
             fetched = dvcrepo.fetch_checked_checkout(root, found, remote=remote)

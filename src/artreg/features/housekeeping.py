@@ -12,6 +12,7 @@ from artreg.errors import InputError, NotFoundError
 from artreg.layout import REGISTRY_JSON
 from artreg.model import Event
 from artreg.publish import actor, with_pending
+from artreg.retirements import current_on_retired, read_retired
 from artreg.tags import (
     Action,
     format_tag,
@@ -58,7 +59,7 @@ def _apply(
         parsed = parse_tag(tag)
         assert parsed is not None
         pending = Event(tag, parsed, pointed, stamp, who, "", message, True)
-        warnings = _dependants(root, events, pending)
+        warnings = _dependants(root, events, pending) + _onto_retired(root, events, pending)
         index.write(root, with_pending(root, events, [pending]))
         gitrepo.add(root, [REGISTRY_JSON])
         # Unassign and deregister tag the version's own commit, as GTO resolves them by it;
@@ -86,6 +87,18 @@ def _dependants(root: Path, events: list[Event], pending: Event) -> tuple[str, .
         + way_out(after, b.unmet.requirement, rule, b.name)
         for b in newly_broken(state.fold(events), after, rule)
     )
+
+
+def _onto_retired(root: Path, events: list[Event], pending: Event) -> tuple[str, ...]:
+    """The stages `pending` makes fall back to a folder gc retired: warned, not refused, for
+    the same reason as `_dependants` (taking a bad model away must stay possible); `artreg
+    verify` fails until another version is promoted there."""
+    retired = read_retired(root)
+    if not retired:
+        return ()
+    before = set(current_on_retired(state.fold(events), retired))
+    after = current_on_retired(state.fold([*events, pending]), retired)
+    return tuple(f"after {pending.tag}, {line}" for line in after if line not in before)
 
 
 def deprecate(root: Path, name: str, wait: float = 0.0) -> Housekeeping:

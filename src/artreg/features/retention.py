@@ -26,8 +26,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo, state
-from artreg.errors import IntegrityError, RetryableError
+from artreg import dvcrepo, gitrepo, interrupts, state
+from artreg.errors import InputError, IntegrityError, RetryableError
 from artreg.faults import point
 from artreg.features.reachability import (
     FolderFacts,
@@ -42,7 +42,7 @@ from artreg.fileio import dump_json, write_atomic
 from artreg.layout import RETIRED_JSON, StageDir
 from artreg.model import Registry, iso
 from artreg.policy import Retention, retention_for
-from artreg.retirements import Retired, read_retired
+from artreg.retirements import Retired, default_ref, read_retired
 from artreg.tags import STAGES, Action
 
 __all__ = ["FolderFacts", "Inventory", "plan"]
@@ -50,6 +50,7 @@ __all__ = ["FolderFacts", "Inventory", "plan"]
 DAY = 86400
 HOUR = 3600
 GRACE_HOURS = 24  # retention.grace_hours when params.yaml does not set it
+MAX_GRACE_HOURS = 87_600  # 10 years, as params.schema.json bounds it: dates stay in range
 DVCIGNORE = ".dvcignore"
 
 
@@ -197,6 +198,11 @@ def plan(
     """
     now = int(time.time()) if now is None else now
     grace = grace_of(retention) if grace_hours is None else grace_hours
+    if not 0 <= grace <= MAX_GRACE_HOURS:
+        raise InputError(
+            f"grace_hours {grace}: out of range",
+            hint=f"give a number of hours from 0 to {MAX_GRACE_HOURS} (10 years)",
+        )
     facts = inventory.folders
     keep: dict[str, list[str]] = {}
     drop_reason: dict[str, list[str]] = {}
@@ -219,10 +225,14 @@ def plan(
         tomb = inventory.retired.get(rel)
         if tomb is not None:
             reasons = [f"retired by gc on {tomb.date[:10]}"]
-            if rel in keep:  # needed again since it was marked: its objects stay
+            if rel in keep:  # needed again since it was marked: what is left of it stays
                 protected.update(f.objects)
-                reasons.append(f"still needed ({'; '.join(keep[rel])}), so its objects stay")
-                warnings.append(f"{rel}: retired, but {'; '.join(keep[rel])}: its objects stay")
+                needs = "; ".join(keep[rel])
+                reasons.append(f"still needed ({needs}), so gc deletes no more of its objects")
+                warnings.append(
+                    f"{rel}: retired, but {needs}: gc deletes no more of its objects, but those "
+                    "already swept are gone; promote another version to that stage"
+                )
             decisions.append(Decision(f.folder, False, reasons, marked=tomb.date))
         elif rel in keep:
             decisions.append(Decision(f.folder, True, keep[rel]))
@@ -253,6 +263,7 @@ def plan(
         f"{rel}: DVC directory listing {', '.join(oids)} is in neither the cache nor the "
         "remote, so the files it listed cannot be found and stay where they are"
         for rel, oids in sorted(inventory.unreadable.items())
+        if rel not in inventory.retired  # swept by an earlier gc: its files went before it
     ]
     # A kept folder whose listing cannot be read may share files with a dropped one: unsafe.
     blocking = sorted(rel for rel in inventory.unreadable if rel not in dropped)
@@ -372,7 +383,6 @@ def _plan_here(
     """Load the model and settings, gather the inventory, plan. The remote is opened (on
     `stack`) only for a listing the cache lacks, or to delete from (`to_delete`); returns it
     with the plan (None when not opened or when the repo has no remote)."""
-    from artreg import dvcrepo
     from artreg.policy import load_settings
 
     settings = load_settings(root)
@@ -389,7 +399,15 @@ def _plan_here(
 
     def listing(oid: str) -> bytes | None:
         found = store()
-        return found.read(oid) if found is not None else None
+        data = found.read(oid) if found is not None else None
+        if data is None and found is not None and not found.odb.fs.exists(found.odb.path):
+            raise RetryableError(
+                f"DVC remote {found.name!r} ({found.odb.path}): not found or not reachable, so "
+                "gc cannot read the listings it needs; nothing was deleted",
+                hint="check the remote (`dvc remote list`) and its network or mount, then run "
+                "gc again",
+            )
+        return data
 
     inventory = collect(root, registry, listing)
     planned = plan(registry, settings.retention, inventory, now, settings.source, grace_hours)
@@ -414,6 +432,7 @@ def gc(
         if not apply:
             result = _plan_here(root, stack, remote, now, False, grace_hours)[0]
         else:
+            _on_default_branch(root)
             who = actor(root)
             stack.enter_context(repo_lock(root, wait=wait))
             remotes = fetch_remote_refs(root)
@@ -433,6 +452,7 @@ def apply_plan(
     from artreg.publish import actor
     from artreg.transaction import repo_lock
 
+    _on_default_branch(root)
     who = actor(root)
     with ExitStack() as stack:
         stack.enter_context(repo_lock(root, wait=wait))
@@ -450,11 +470,24 @@ def apply_plan(
         return _carry_out(root, fresh, store, who, remotes)
 
 
+def _on_default_branch(root: Path) -> None:
+    """Refuse `--apply` off the default branch: a tombstone committed on a side branch would
+    delete objects every other branch still reads as live."""
+    off = default_ref(root)
+    if off is not None:
+        here = gitrepo.current_branch(root)
+        raise InputError(
+            f"{root}: on {f'branch {here}' if here else 'a detached HEAD'}, not on the default "
+            f"branch {off[0]}: `gc --apply` retires folders for every branch, so it runs only "
+            f"on {off[0]}; nothing was changed",
+            hint=f"switch to it (`git switch {off[0]}`) and run gc there; a dry run "
+            "(`artreg gc`) works on any branch",
+        )
+
+
 def _carry_out(root: Path, planned: Plan, store: Any, who: str, remotes: list[str]) -> Applied:
     """Mark (the tombstones, committed), then sweep what is past its grace period: remote,
     then local cache."""
-    from artreg import dvcrepo
-
     if planned.blocking and planned.drop:
         raise IntegrityError(
             f"{', '.join(planned.blocking)}: kept, but a DVC directory listing of theirs is in "
@@ -465,9 +498,22 @@ def _carry_out(root: Path, planned: Plan, store: Any, who: str, remotes: list[st
     retired = read_retired(root)
     new = [d for d in planned.dropped if d.folder.relpath not in retired]
     commit = _commit_tombstones(root, planned, new, retired, who) if new else None
-    point("gc:tombstoned")
     done = Applied(planned, commit, store.name if store is not None else None)
     done.marked, done.git_remotes = [d.folder.relpath for d in new], remotes
+    if commit is None:
+        _sweep_marked(root, planned, store, done)
+    else:  # from here an interrupt leaves the retirement committed: say so, not "nothing"
+        with interrupts.made(
+            f"gc committed the retirement {commit[:12]}", "run `artreg gc --apply` again to finish"
+        ):
+            _sweep_marked(root, planned, store, done)
+    return done
+
+
+def _sweep_marked(root: Path, planned: Plan, store: Any, done: Applied) -> None:
+    """After the mark: warn about tombstones no git remote has, then sweep."""
+    point("gc:tombstoned")
+    commit, remotes = done.commit, done.git_remotes
     if remotes and planned.sweep:  # other clones read a folder as retired once they have this
         known = retired_on_remotes(root)
         swept = {d.folder.relpath for d in planned.dropped if d.objects.keys() & planned.sweep}
@@ -478,6 +524,17 @@ def _carry_out(root: Path, planned: Plan, store: Any, who: str, remotes: list[st
         ]
     # File objects before `.dir` listings: while a listing exists, what it lists can be found.
     order = sorted(planned.sweep, key=lambda oid: (oid.endswith(".dir"), oid))
+    if order:
+        what = f"gc committed the retirement {commit[:12]} and " if commit else "gc "
+        with interrupts.made(
+            what + "was deleting the retired folders' objects (some may be gone already)",
+            "run `artreg gc --apply` again to finish deleting them",
+        ):
+            _sweep(root, order, store, done)
+
+
+def _sweep(root: Path, order: list[str], store: Any, done: Applied) -> None:
+    """Delete the swept objects from the remote, then from the local cache."""
     if store is not None:
         for oid in order:
             point("gc:delete-remote")
@@ -493,7 +550,6 @@ def _carry_out(root: Path, planned: Plan, store: Any, who: str, remotes: list[st
         if size is not None:
             done.cache_objects += 1
             done.cache_bytes += size
-    return done
 
 
 def _commit_tombstones(

@@ -31,7 +31,7 @@ from artreg.layout import (
 )
 from artreg.model import Manifest, ManifestFile, Registry
 from artreg.policy import recheck_folders
-from artreg.retirements import read_retired
+from artreg.retirements import current_on_retired, read_retired, retired_on_default
 
 LARGE_FILE_BYTES = 2 << 20  # anything this big belongs in DVC, not git
 CREDENTIAL_KEYS = re.compile(
@@ -415,7 +415,10 @@ def verify_registry(
     # gc deleted (or marked to delete) the objects of retired folders on purpose (committed
     # tombstones): their absent files are retired, not missing, here and in the remote.
     retired = read_retired(root)
-    live = [f for f in folders if f.relpath not in retired]
+    # A branch forked before a gc on the default branch lacks its tombstones, not its effect.
+    main, on_main = retired_on_default(root)
+    elsewhere = {k: t for k, t in on_main.items() if k not in retired}
+    live = [f for f in folders if f.relpath not in retired and f.relpath not in elsewhere]
     _check_absent_bytes(root, live, report, fetch, remote_name)
     check_immutability(root, folders, registry, report, only_given=changed is not None)
     # Gates as committed when each folder was promoted: an uncommitted, loosened gate shows.
@@ -431,6 +434,15 @@ def verify_registry(
         tombs = [retired[f.relpath] for f in folders if f.relpath in retired]
         report.count("folders retired by gc", len(tombs))
         report.notes += [t.message for t in tombs]
+    # A tombstone is final, so a stage resolving to one is broken for every consumer: whether
+    # gc or a hand edit put it there, and whether or not its objects are still around.
+    report.problems += current_on_retired(registry, retired)
+    for t in (elsewhere[f.relpath] for f in folders if f.relpath in elsewhere):
+        report.count(f"folders retired on {main}", 1)
+        report.notes.append(
+            f"{t.folder}: retired on {main} by gc on {t.date[:10]}: merge {main} "
+            "(its data is gone from the DVC remote)"
+        )
     _check_model_signatures(root, folders, report)
     if changed is None:
         _check_policy_weakenings(root, report)
