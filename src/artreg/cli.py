@@ -224,7 +224,7 @@ def _set_traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 
 class ArtregCommand(click.Command):
     """A command that also takes --traceback after its name, and refuses text options and
-    arguments UTF-8 cannot encode (bytes that are not UTF-8), naming them, before it runs."""
+    arguments that are not UTF-8 or hold control characters, naming them, before it runs."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -240,7 +240,7 @@ class ArtregCommand(click.Command):
         )
 
     def invoke(self, ctx: click.Context) -> Any:
-        from artreg.values import check_text
+        from artreg.values import check_field
 
         if isinstance(ctx.obj, dict):
             ctx.obj["command"] = ctx.command_path
@@ -252,7 +252,7 @@ class ArtregCommand(click.Command):
                 )
                 for text in value if isinstance(value, tuple) else (value,):
                     if isinstance(text, str):
-                        check_text(text, field)
+                        check_field(text, field, param.name)
         return super().invoke(ctx)
 
 

@@ -129,7 +129,30 @@ def write_verified(
         _undo(placed, created)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise _no_space(out, copies) from exc
+        if isinstance(exc, OSError) and _writing_out(out, exc):
+            raise InputError(
+                f"{OPTION} {out}: cannot be written ({exc.strerror or exc}); nothing was written",
+                hint="give -o a folder you can create and write to (not under /proc or /sys)",
+            ) from exc
         raise
+
+
+# What the system says when a folder cannot take files: OUT's to fix, not a bug or a retry.
+_UNWRITABLE = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EINVAL}
+)
+
+
+def _writing_out(out: Path, exc: OSError) -> bool:
+    """Whether `exc` came from writing into `out` (a file or folder of it, or no file named,
+    as at the injected fault points): a source that cannot be read is named by its own path."""
+    if exc.errno not in _UNWRITABLE:
+        return False
+    if exc.filename is None:
+        return True
+    named = Path(os.path.abspath(os.fsdecode(exc.filename)))
+    top = Path(os.path.abspath(out))
+    return named == top or top in named.parents or named in top.parents
 
 
 def _ticking(progress: ProgressFn | None) -> ProgressFn:
