@@ -642,9 +642,9 @@ def test_python_entry_points_apply_the_same_text_rule(world: Path) -> None:
         "benchmarks": EXAMPLES / "benchmarks.json",
         "resource_usage": EXAMPLES / "resource_usage.json",
     }
-    with pytest.raises(InputError, match="approved_by.*control character"):
+    with pytest.raises(InputError, match=r"approved_by.*control character"):
         repo.promote_to_production("s1_best_validated", "1.0.0", approved_by=FORGED, **inputs)
-    with pytest.raises(InputError, match="notes.*control character"):
+    with pytest.raises(InputError, match=r"notes.*control character"):
         repo.promote_to_production(
             "s1_best_validated", "1.0.0", approved_by="rm", notes="a\x00b", **inputs
         )
