@@ -204,7 +204,7 @@ def _publish_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _options(publishing: dict[str, Any]) -> Any:
+def _options(publishing: dict[str, Any], root: Path) -> Any:
     from artreg.publish import PublishOptions
 
     return PublishOptions(
@@ -213,7 +213,7 @@ def _options(publishing: dict[str, Any]) -> Any:
         branch=publishing["branch"],
         push=publishing["push"],
         summary_md=Path(publishing["summary_md"]) if publishing.get("summary_md") else None,
-    )
+    ).checked(root)
 
 
 def _set_traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -436,7 +436,7 @@ def register(
             metrics=[Path(m) for m in metrics] if metrics else None,
             log=Path(log) if log else None,
             progress=progress,
-            options=_options(publishing),
+            options=_options(publishing, root),
         )
     _warn(result.warnings)
     out.emit(*render.written(root, result.as_dict(), render.registered(result)))
@@ -569,7 +569,7 @@ def promote(
             allow_non_monotonic=allow_non_monotonic,
             requires=list(requires) if requires else None,
             progress=progress,
-            options=_options(publishing),
+            options=_options(publishing, root),
             fetch=_fetching(),
             sign_key=_signing_key(sign_model, sign_model_cert, sign_model_chain),
             model_signature=Path(model_signature) if model_signature else None,
@@ -647,7 +647,7 @@ def release(
             approved_by=approved_by,
             security_review=Path(security_review) if security_review else None,
             allow_non_monotonic=allow_non_monotonic,
-            options=_options(publishing),
+            options=_options(publishing, root),
             sign_key=_signing_key(sign_model, sign_model_cert, sign_model_chain),
             model_signature=Path(model_signature) if model_signature else None,
             progress=progress,
