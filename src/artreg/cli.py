@@ -781,8 +781,7 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg show encoder#production
     """
-    from artreg.features.fetch import resolve, signature_status
-    from artreg.features.queries import show_artifact
+    from artreg.features.queries import show_artifact, show_entry
     from artreg.tags import parse_spec
 
     name, stage, version = parse_spec(spec)
@@ -801,8 +800,8 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
         data = show_artifact(root, name)
         Output(as_json).emit(render.overview_json({name: data}), render.artifact_text(data))
         return
-    resolved = resolve(root, name, stage=stage, version=version)
-    info, text = render.resolved_with_files(root, resolved, signature_status(root, resolved))
+    resolved, signature, retired = show_entry(root, name, stage, version)
+    info, text = render.resolved_with_files(root, resolved, signature, retired or "")
     Output(as_json).emit(info, text)
 
 
