@@ -11,6 +11,7 @@ from artreg import location
 from artreg.consumer_cache import records_root
 from artreg.features import fetch_url
 from artreg.features import lock as lockfile
+from artreg.values import check_field
 
 if TYPE_CHECKING:  # imported where used: `from artreg import get_artifact_path` stays light
     from artreg.hashing import ProgressFn
@@ -136,7 +137,7 @@ class ArtifactRepository:
             resource_usage=resource_usage,
             approved_by=approved_by,
             security_review=security_review,
-            notes=notes,
+            notes=None if notes is None else check_field(notes, "notes", "notes"),
             optimize=optimize,
             formats=formats,
             allow_non_monotonic=allow_non_monotonic,
@@ -405,7 +406,7 @@ def register_artifact(
         model_type,
         Path(file_path),
         version,
-        notes=notes,
+        notes=None if notes is None else check_field(notes, "notes", "notes"),
         benchmarks=benchmarks,
         resource_usage=resource_usage,
         approved_by=approved_by,

@@ -204,7 +204,7 @@ def _publish_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _options(publishing: dict[str, Any]) -> Any:
+def _options(publishing: dict[str, Any], root: Path) -> Any:
     from artreg.publish import PublishOptions
 
     return PublishOptions(
@@ -213,7 +213,7 @@ def _options(publishing: dict[str, Any]) -> Any:
         branch=publishing["branch"],
         push=publishing["push"],
         summary_md=Path(publishing["summary_md"]) if publishing.get("summary_md") else None,
-    )
+    ).checked(root)
 
 
 def _set_traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -224,7 +224,7 @@ def _set_traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 
 class ArtregCommand(click.Command):
     """A command that also takes --traceback after its name, and refuses text options and
-    arguments UTF-8 cannot encode (bytes that are not UTF-8), naming them, before it runs."""
+    arguments that are not UTF-8 or hold control characters, naming them, before it runs."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -240,7 +240,7 @@ class ArtregCommand(click.Command):
         )
 
     def invoke(self, ctx: click.Context) -> Any:
-        from artreg.values import check_text
+        from artreg.values import check_field
 
         if isinstance(ctx.obj, dict):
             ctx.obj["command"] = ctx.command_path
@@ -252,7 +252,7 @@ class ArtregCommand(click.Command):
                 )
                 for text in value if isinstance(value, tuple) else (value,):
                     if isinstance(text, str):
-                        check_text(text, field)
+                        check_field(text, field, param.name)
         return super().invoke(ctx)
 
 
@@ -436,7 +436,7 @@ def register(
             metrics=[Path(m) for m in metrics] if metrics else None,
             log=Path(log) if log else None,
             progress=progress,
-            options=_options(publishing),
+            options=_options(publishing, root),
         )
     _warn(result.warnings)
     out.emit(*render.written(root, result.as_dict(), render.registered(result)))
@@ -569,7 +569,7 @@ def promote(
             allow_non_monotonic=allow_non_monotonic,
             requires=list(requires) if requires else None,
             progress=progress,
-            options=_options(publishing),
+            options=_options(publishing, root),
             fetch=_fetching(),
             sign_key=_signing_key(sign_model, sign_model_cert, sign_model_chain),
             model_signature=Path(model_signature) if model_signature else None,
@@ -647,7 +647,7 @@ def release(
             approved_by=approved_by,
             security_review=Path(security_review) if security_review else None,
             allow_non_monotonic=allow_non_monotonic,
-            options=_options(publishing),
+            options=_options(publishing, root),
             sign_key=_signing_key(sign_model, sign_model_cert, sign_model_chain),
             model_signature=Path(model_signature) if model_signature else None,
             progress=progress,
@@ -788,8 +788,7 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg show encoder#production
     """
-    from artreg.features.fetch import resolve, signature_status
-    from artreg.features.queries import show_artifact
+    from artreg.features.queries import show_artifact, show_entry
     from artreg.tags import parse_spec
 
     name, stage, version = parse_spec(spec)
@@ -808,8 +807,8 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
         data = show_artifact(root, name)
         Output(as_json).emit(render.overview_json({name: data}), render.artifact_text(data))
         return
-    resolved = resolve(root, name, stage=stage, version=version)
-    info, text = render.resolved_with_files(root, resolved, signature_status(root, resolved))
+    resolved, signature, retired = show_entry(root, name, stage, version)
+    info, text = render.resolved_with_files(root, resolved, signature, retired or "")
     Output(as_json).emit(info, text)
 
 

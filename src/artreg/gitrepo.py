@@ -20,6 +20,7 @@ from typing import IO, Any
 from artreg import tagstream
 from artreg.errors import ArtregError, InputError, PushRejected, RemoteUnavailable, ToolError
 from artreg.tags import parse_tag
+from artreg.values import check_line, ident_source
 
 _GIT_ENV = tagstream.GIT_ENV  # git's output stable, with no pager or prompt, whatever the config
 
@@ -422,12 +423,12 @@ def json_at(root: Path, rev: str, path: str) -> Any:
 
 
 def _ident(root: Path, who: str) -> str:
-    """'Name <email>' of git's GIT_AUTHOR_IDENT or GIT_COMMITTER_IDENT, resolved by git itself
-    (GIT_*_NAME/EMAIL, then user.* at every config level, then EMAIL), the way a commit is."""
+    """'Name <email>' of GIT_AUTHOR_IDENT or GIT_COMMITTER_IDENT, resolved by git as a commit is."""
     proc = subprocess.run(
         ["git", "-C", str(root), "var", f"GIT_{who.upper()}_IDENT"],
         capture_output=True,
-        text=True,
+        encoding="utf-8",
+        errors="surrogateescape",  # a name that is not UTF-8 is refused below, with its fix
         env={**os.environ, **_GIT_ENV},
         check=False,
     )
@@ -441,13 +442,12 @@ def _ident(root: Path, who: str) -> str:
             "(in CI, set GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and "
             "GIT_COMMITTER_EMAIL)",
         )
-    # "Name <email> 1700000000 +0000": drop the timestamp and zone.
-    return proc.stdout.strip().rsplit(" ", 2)[0]
+    # "Name <email> 1700000000 +0000": drop the timestamp and zone; it lands in commit messages.
+    return check_line(proc.stdout.strip().rsplit(" ", 2)[0], *ident_source(who))
 
 
 def identity(root: Path) -> str:
-    """'Name <email>' of the author git records on the next commit; a clear error (with the fix)
-    when git could not make that commit because the author or the committer is unknown."""
+    """'Name <email>' of the next commit's author; an error with the fix when git has none."""
     author = _ident(root, "author")
     _ident(root, "committer")  # `git commit` and `git tag -a` need it too: refuse now, not later
     return author

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from artreg.errors import InputError
-from artreg.tags import FOLDER_RULE, portable_problem
+from artreg.tags import FOLDER_RULE, portable_collision, portable_problem
 
 CHUNK = 1 << 20  # 1 MiB: large enough that hashlib releases the GIL, small enough for flat memory
 COPY_CHUNK = 4 << 20  # copies write large blocks; memory per copy stays at two chunks
@@ -143,6 +143,19 @@ def _portable_name(path: Path, name: str) -> None:
         ) from None
 
 
+def _no_collision(folder: Path, names: list[str]) -> None:
+    """Refuse two names in one folder that are one file on Windows or macOS (the portable-name
+    rule): checked out there, one would silently overwrite the other."""
+    pair = portable_collision(sorted(names))
+    if pair is not None:
+        first, second = (os.fsencode(folder / n).decode("utf-8", "backslashreplace") for n in pair)
+        raise InputError(
+            f"{first!r} and {second!r}: the same name once letter case is ignored or Unicode is "
+            "normalised (NFC), so on Windows and macOS one file would overwrite the other",
+            hint=f"rename one of them, then register again; {FOLDER_RULE}",
+        )
+
+
 WalkFilter = Callable[[Path, list[str], list[str]], tuple[list[str], list[str]]]
 
 
@@ -160,6 +173,7 @@ def regular_files(folder: Path, keep: WalkFilter | None = None) -> list[Path]:
         if keep is not None:
             dirnames[:], filenames = keep(Path(dirpath), dirnames, filenames)
         dirnames.sort()
+        _no_collision(Path(dirpath), [*dirnames, *filenames])
         for entry in [*dirnames, *filenames]:
             path = Path(dirpath) / entry
             _portable_name(path, entry)

@@ -19,10 +19,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from artreg import faults, gitrepo
-from artreg.errors import InputError, IntegrityError
+from artreg.errors import ArtregError, InputError, IntegrityError
 from artreg.fileio import check_output_path
 from artreg.hashing import FileDigest, ProgressFn, copy_and_hash
-from artreg.layout import model_files
+from artreg.layout import ARTIFACTS_DIR, model_files
 
 OPTION = "-o/--out"
 STAGING = ".artreg-get-"  # a staging folder `_sweep` may remove once its writer is gone
@@ -47,6 +47,9 @@ def check(out: Path, paths: Iterable[Path], work_tree: Path | None = None) -> No
     check_output_path(out, OPTION, folder=True)
     paths = list(paths)
     _refuse_work_tree(out, paths, work_tree)
+    around = registry_around(out)
+    if around is not None and (work_tree is None or not os.path.samefile(around, work_tree)):
+        _refuse_work_tree(out, paths, around)
     folders = {out / up for p in paths for up in p.relative_to(out).parents} - {out}
     taken = [str(p) for p in [*sorted(folders), *paths] if _taken(p, p in folders)]
     if taken:
@@ -70,6 +73,21 @@ def local_work_tree(url: str | os.PathLike[str]) -> Path | None:
         return None
     path = Path(text.removeprefix("file://"))
     return gitrepo.work_tree(path) if path.is_dir() else None
+
+
+def registry_around(out: Path) -> Path | None:
+    """The work tree of the artreg registry (a git work tree with artifacts/ and .dvc/) that
+    `out` lies in, whichever registry `get` reads from; None when it lies in none."""
+    existing = Path(os.path.abspath(out))
+    while not existing.is_dir() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        top = gitrepo.work_tree(existing)
+    except ArtregError:  # a work tree git will not read here (not trusted): nothing to guard
+        return None
+    if top is None or not (top / ARTIFACTS_DIR).is_dir() or not (top / ".dvc").is_dir():
+        return None
+    return top
 
 
 def _refuse_work_tree(out: Path, paths: Sequence[Path], work_tree: Path | None) -> None:
@@ -129,7 +147,30 @@ def write_verified(
         _undo(placed, created)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise _no_space(out, copies) from exc
+        if isinstance(exc, OSError) and _writing_out(out, exc):
+            raise InputError(
+                f"{OPTION} {out}: cannot be written ({exc.strerror or exc}); nothing was written",
+                hint="give -o a folder you can create and write to (not under /proc or /sys)",
+            ) from exc
         raise
+
+
+# What the system says when a folder cannot take files: OUT's to fix, not a bug or a retry.
+_UNWRITABLE = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EINVAL}
+)
+
+
+def _writing_out(out: Path, exc: OSError) -> bool:
+    """Whether `exc` came from writing into `out` (a file or folder of it, or no file named,
+    as at the injected fault points): a source that cannot be read is named by its own path."""
+    if exc.errno not in _UNWRITABLE:
+        return False
+    if exc.filename is None:
+        return True
+    named = Path(os.path.abspath(os.fsdecode(exc.filename)))
+    top = Path(os.path.abspath(out))
+    return named == top or top in named.parents or named in top.parents
 
 
 def _ticking(progress: ProgressFn | None) -> ProgressFn:

@@ -18,7 +18,7 @@ from artreg.fileio import parse_yaml, read_yaml
 from artreg.layout import PARAMS_FILE
 from artreg.tags import semver_key
 from artreg.trust import IN_PARAMS, NO_PARAMS, NO_SECTION, TrustPolicy
-from artreg.values import pointer_join
+from artreg.values import check_line, pointer_join
 
 if TYPE_CHECKING:
     from artreg.layout import StageDir
@@ -364,12 +364,15 @@ def retention_for(retention: dict[str, Any] | None, name: str) -> Retention:
 
 def approver(approved_by: str | None) -> str | None:
     """Who approved a release: given, or $ARTREG_APPROVED_BY (CI); None when nobody did."""
+    field = "approved_by" if approved_by is not None else "ARTREG_APPROVED_BY"
     who = approved_by if approved_by is not None else os.environ.get("ARTREG_APPROVED_BY")
     if who is not None and not isinstance(who, str):
         raise InputError(
             f"approved_by={who!r}: expected text naming who approved",
             hint="pass approved_by='Name <email>'",
         )
+    if who:  # one line of the model card, CHANGELOG and PR summary: never a forged second one
+        check_line(who, field, f"set {field} to one line of UTF-8 text: 'Name <email>'")
     return who.strip() or None if who else None
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from artreg import dvcyaml, gitrepo, index, state
-from artreg.errors import ConflictError
+from artreg.errors import ConflictError, InputError
 from artreg.faults import point
 from artreg.fileio import check_output_path
 from artreg.layout import DVC_YAML, REGISTRY_JSON, StageDir
@@ -43,6 +43,24 @@ class PublishOptions:
     push: bool = False
     remote: str = "origin"
     summary_md: Path | None = None  # write the pull-request description here once committed
+
+    def checked(self, root: Path) -> PublishOptions:
+        """These options, once a --push of a new --branch is known to be possible: a branch of
+        that name on the remote (not in this clone) would reject the push however often it is
+        retried, so it is refused before anything is built. One `git ls-remote --heads`; an
+        unreachable remote is left to the push itself (retryable)."""
+        if not (self.branch and self.push):
+            return self
+        ref = f"refs/heads/{self.branch}"
+        if gitrepo.git(root, "ls-remote", "--heads", self.remote, ref, check=False).strip():
+            raise InputError(
+                f"--branch {self.branch}: {self.remote} has a branch {self.branch!r} already "
+                "(not in this clone), so pushing a new pull-request branch of that name would be "
+                "rejected",
+                hint=f"choose another --branch name, or fetch it (git fetch {self.remote} "
+                f"{self.branch}) to see what it holds",
+            )
+        return self
 
 
 @dataclass

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
         ArtifactSummary,
         Diff,
         LineageStep,
-        StageEntry,
         TrainingCode,
     )
     from artreg.features.retention import Applied, Plan
@@ -170,16 +169,6 @@ def init_json(result: InitResult) -> dict[str, Any]:
 # --- reads ------------------------------------------------------------------------------------
 
 
-def _stage_json(entry: StageEntry) -> dict[str, Any]:
-    """One stage of `list`/`show --json`; `requires` only where the version needs something."""
-    data = asdict(entry)
-    if entry.requires:
-        data["requires"] = list(entry.requires)
-    else:
-        del data["requires"]
-    return data
-
-
 def overview_json(data: dict[str, ArtifactSummary]) -> dict[str, Any]:
     return {
         name: {
@@ -187,7 +176,7 @@ def overview_json(data: dict[str, ArtifactSummary]) -> dict[str, Any]:
             "deprecated": s.deprecated,
             "stages": {
                 stage: {
-                    **_stage_json(e),
+                    **e.as_json(),
                     **({"signature": s.signatures[stage]} if stage in s.signatures else {}),
                 }
                 for stage, e in s.stages.items()
@@ -203,7 +192,9 @@ def overview_text(data: dict[str, ArtifactSummary]) -> str:
     rows = [
         [name + (" (deprecated)" if info.deprecated else ""), info.latest or "-"]
         + [
-            (e.version or e.id or e.commit[:7]) if (e := info.stages.get(s)) else "-"
+            (e.version or e.id or e.commit[:7]) + (" (retired)" if e.retired else "")
+            if (e := info.stages.get(s))
+            else "-"
             for s in stages
         ]
         for name, info in data.items()
@@ -216,7 +207,8 @@ def overview_text(data: dict[str, ArtifactSummary]) -> str:
 def artifact_text(data: ArtifactSummary) -> str:
     needs = any(e.requires for e in data.stages.values())
     rows = [
-        [s, e.version or "-", e.id or "-", e.tag, e.commit[:12]]
+        [s, (e.version or "-") + (" (retired)" if e.retired else ""), e.id or "-", e.tag]
+        + [e.commit[:12]]
         + ([", ".join(e.requires) or "-"] if needs else [])
         for s, e in data.stages.items()
     ]
@@ -246,16 +238,18 @@ def resolved_json(root: Path, resolved: Resolved) -> dict[str, Any]:
 
 
 def resolved_with_files(
-    root: Path, resolved: Resolved, signature: dict[str, Any] | None = None
+    root: Path, resolved: Resolved, signature: dict[str, Any] | None = None, retired: str = ""
 ) -> tuple[dict[str, Any], str]:
-    info = resolved_json(root, resolved)
+    info = resolved_json(root, resolved) | ({"retired": retired} if retired else {})
     info["files"] = {rel: {"sha256": d.sha256, "size": d.size} for rel, d in resolved.files.items()}
     info["requires"] = [str(r) for r in resolved.requires]
     if signature is not None:
         info["signature"] = signature
     text = (
         "\n".join(
-            f"{k}: {v}" for k, v in info.items() if k not in ("files", "signature", "requires")
+            f"{k}: {'-' if v is None else v}"
+            for k, v in info.items()
+            if k not in ("files", "signature", "requires")
         )
         + (f"\nrequires: {', '.join(info['requires'])}" if resolved.requires else "")
         + (f"\nsignature: {signature_text(signature)}" if signature else "")

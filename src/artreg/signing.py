@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from artreg.errors import InputError, IntegrityError, NotFoundError
+from artreg.errors import ArtregError, InputError, IntegrityError, NotFoundError
 from artreg.hashing import FileDigest, Recorded
 from artreg.layout import SIGNATURE_FILE
 from artreg.policy import load_trust
@@ -357,8 +357,8 @@ class Bundle:
     resources: dict[str, str]  # resource name → sha256 hex
 
 
-def parse_bundle(raw: bytes, where: str) -> Bundle:
-    """The unverified claims of a model-signing bundle (sha256 file serialization only)."""
+def parse_bundle(raw: bytes, where: str, bad: type[ArtregError] = IntegrityError) -> Bundle:
+    """The unverified claims of a model-signing bundle (sha256 file serialization only), or `bad`."""
     try:
         data = json.loads(raw)
         material = data["verificationMaterial"]
@@ -367,12 +367,12 @@ def parse_bundle(raw: bytes, where: str) -> Bundle:
         serialization = predicate["serialization"]
         resources = {r["name"]: (r["algorithm"], r["digest"]) for r in predicate["resources"]}
     except (ValueError, KeyError, TypeError) as exc:
-        raise IntegrityError(
+        raise bad(
             f"{where}: not a model-signing bundle ({type(exc).__name__}: {exc})",
             hint="sign the model with `artreg promote --sign-model` or `model_signing sign`",
         ) from exc
     if serialization.get("method") != "files" or any(a != "sha256" for a, _ in resources.values()):
-        raise IntegrityError(
+        raise bad(
             f"{where}: hashes by {serialization.get('method')}/{serialization.get('hash_type')}; "
             "artreg compares the sha256 of whole files",
             hint="sign again with model_signing's default hashing (files, sha256)",
@@ -385,9 +385,7 @@ def parse_bundle(raw: bytes, where: str) -> Bundle:
         try:
             leaf = x509.load_der_x509_certificate(base64.b64decode(certificates[0]["rawBytes"]))
         except (ValueError, KeyError) as exc:
-            raise IntegrityError(
-                f"{where}: its signing certificate cannot be read ({exc})"
-            ) from exc
+            raise bad(f"{where}: its signing certificate cannot be read ({exc})") from exc
     hint = (material.get("publicKey") or {}).get("hint") or None
     return Bundle(raw, hint, leaf, {name: digest for name, (_, digest) in resources.items()})
 
@@ -683,7 +681,7 @@ def plan(
             raise InputError(
                 f"{path}: cannot read the signature ({exc.strerror})", hint="check the path"
             ) from exc
-        parse_bundle(raw, str(path))
+        parse_bundle(raw, str(path), InputError)  # the user's file: bad input, exit 2
         preload()
         return SignaturePlan(bundle=raw, source=str(path))
     assert key is not None

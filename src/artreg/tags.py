@@ -6,6 +6,7 @@ from __future__ import annotations
 import ntpath
 import re
 import time
+import unicodedata
 from collections.abc import Iterable
 from enum import Enum
 from pathlib import PureWindowsPath
@@ -52,7 +53,8 @@ PORTABLE_RULE = (
 FOLDER_RULE = (
     'no name in a model folder may hold a control character or any of < > : " \\ | ? *, end '
     "in a dot or a space, or be a Windows device name (CON, PRN, AUX, NUL, COM1-COM9, LPT1-LPT9, "
-    "in any letter case, with or without an extension)"
+    "in any letter case, with or without an extension), and no two names in one folder may be "
+    "equal after case folding or Unicode NFC normalisation"
 )
 # What Windows refuses in a file or folder name besides control characters (and '/', which
 # separates names everywhere): git for Windows cannot check out a path holding one.
@@ -88,6 +90,20 @@ def portable_problem(name: str) -> tuple[str, str] | None:
     if _windows_reserved(name):
         stem, dot, rest = name.partition(".")
         return f"{stem.upper()} is a Windows device name", f"{stem}_1{dot}{rest}"
+    return None
+
+
+def portable_collision(names: Iterable[str]) -> tuple[str, str] | None:
+    """Two of `names` (one folder's entries) that name one file where git checks out onto a
+    case-insensitive or normalising file system (Windows, macOS): equal after Unicode NFC
+    normalisation and case folding (`Config.json` and `config.json`, NFC and NFD `é.txt`)."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = unicodedata.normalize("NFC", name).casefold()
+        key = unicodedata.normalize("NFC", key)
+        if key in seen:
+            return seen[key], name
+        seen[key] = name
     return None
 
 

@@ -452,9 +452,14 @@ def recover(root: Path, wait: float = 0.0) -> str:
             txn.commit = commit
             made = txn.make_tags()
             txn.finish()
-            return (
+            done = (
                 f"completed the interrupted change: created {', '.join(made) or 'no'} missing tags"
             )
+            back = txn.old_branch or txn.old_head
+            if txn.new_branch and back:  # pull-request mode: back where the command began
+                leave_branch(root, back, txn.old_branch is None, txn.new_dirs)
+                done += f"; {txn.new_branch} holds it, and {back} is checked out again"
+            return done
         if head != txn.old_head:
             raise ConflictError(
                 f"the interrupted change never committed, but HEAD moved from "

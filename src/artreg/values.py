@@ -12,6 +12,7 @@ type comes from and converted with `.item()`, which both libraries provide.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,7 +66,7 @@ def _encodes(text: str) -> bool:
     return True
 
 
-def check_text(value: str, field: str) -> str:
+def check_text(value: str, field: str, hint: str = "pass UTF-8 text") -> str:
     """`value`, or InputError naming `field` when UTF-8 cannot encode it (a lone surrogate,
     or bytes that were not UTF-8 on the command line): nothing artreg writes could hold it."""
     if _encodes(value):
@@ -73,7 +74,68 @@ def check_text(value: str, field: str) -> str:
     raise InputError(
         f"{shown(field)}: '{shown(value)}' is not valid text: it holds a lone surrogate or "
         "bytes that are not UTF-8, which no JSON, YAML or git message artreg writes can hold",
-        hint="pass UTF-8 text",
+        hint=hint,
+    )
+
+
+def _control(c: str) -> bool:
+    """C0 (ESC included), DEL and C1: characters that forge lines or terminal output."""
+    code = ord(c)
+    return code < 0x20 or 0x7F <= code <= 0x9F
+
+
+def check_line(value: str, field: str, hint: str | None = None) -> str:
+    """`value`, valid UTF-8 text on one line, or InputError naming `field` (and `hint`, the fix):
+    a single-line field (a name, who approved) lands in one line of a model card, CHANGELOG,
+    tag message or PR summary, where a newline or control character would forge what follows."""
+    check_text(value, field, hint or "pass UTF-8 text")
+    return _no_control(value, field, "", hint or "pass one line of text, without them")
+
+
+def check_lines(value: str, field: str, hint: str | None = None) -> str:
+    """`value`, valid UTF-8 text whose only control characters are newline and tab, or
+    InputError naming `field` (multi-line fields such as release notes)."""
+    check_text(value, field, hint or "pass UTF-8 text")
+    return _no_control(value, field, "\n\t", hint or "remove them (newlines and tabs are fine)")
+
+
+# Fields (keywords, and options by their Python name) that may hold several lines; every other
+# text field is one line.
+MULTILINE = frozenset({"notes"})
+
+
+def check_field(value: str, field: str, key: str | None) -> str:
+    """`value` checked by the rule of its field: `check_lines` for MULTILINE ones (by `key`,
+    e.g. "notes"), else `check_line`; errors name `field` (e.g. --notes)."""
+    return (check_lines if key in MULTILINE else check_line)(value, field)
+
+
+def ident_source(who: str) -> tuple[str, str]:
+    """Where git took the `who` ("author" or "committer") identity from, as the field an error
+    names, and the fix: GIT_<WHO>_NAME / _EMAIL when set, else git config user.name / email."""
+    named = [
+        f"GIT_{who.upper()}_{part}"
+        for part in ("NAME", "EMAIL")
+        if f"GIT_{who.upper()}_{part}" in os.environ
+    ]
+    if named:
+        field = " or ".join(named)
+        return f"the git {who} identity ({field})", f"set {field} to UTF-8 text on one line"
+    return (
+        f"the git {who} identity (git config user.name / user.email, or EMAIL)",
+        'run: git config user.name "Your Name" && git config user.email you@example.com',
+    )
+
+
+def _no_control(value: str, field: str, allowed: str, hint: str) -> str:
+    bad = sorted({c for c in value if _control(c) and c not in allowed})
+    if not bad:
+        return value
+    raise InputError(
+        f"{shown(field)}: {shown(value)!r} holds the control character(s) "
+        f"{', '.join(repr(c) for c in bad)}, which would forge lines (or terminal output) in "
+        "the model card, CHANGELOG, tag message or PR summary it lands in",
+        hint=hint,
     )
 
 

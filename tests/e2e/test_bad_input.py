@@ -183,8 +183,9 @@ CASES: dict[str, tuple[Case, int, tuple[str, ...]]] = {
     "name starting with dash": (reg("-encoder"), 2, ("invalid artifact name",)),
     "absolute path name": (reg("/etc/passwd"), 2, ("invalid artifact name",)),
     "name with bell": (reg("enc\x07oder"), 2, ("\\x07",)),
-    "name with newline": (reg("encoder\n"), 2, ("invalid artifact name",)),
-    "name with control character": (reg("enc\x1boder"), 2, ("invalid artifact name", "\\x1b")),
+    # The one text rule for single-line fields refuses these before the name rule sees them.
+    "name with newline": (reg("encoder\n"), 2, ("NAME: ", "control character")),
+    "name with control character": (reg("enc\x1boder"), 2, ("NAME: ", "\\x1b")),
     "name with escape sequence": (reg("enc\x1b[31moder"), 2, ("\\x1b",)),
     "cyrillic look-alike": (reg("encоder"), 2, ("invalid artifact name", "\\u043e")),
     "ref-illegal tilde": (reg("enc~1"), 2, ("invalid artifact name",)),
@@ -530,3 +531,139 @@ def test_text_that_cannot_be_encoded_is_refused_naming_the_field(
     )
     assert "not UTF-8" in result.stderr or "lone surrogate" in result.stderr
     assert snapshot(root) == before
+
+
+def _promote_args(world: Path) -> list[str]:
+    return [
+        *("promote", "encoder", "s1_best_validated", "--to", "production", "--version", "1.0.0"),
+        *("--benchmarks", str(EXAMPLES / "benchmarks.json")),
+        *("--resources", str(EXAMPLES / "resource_usage.json")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "named", "fix"),
+    [
+        ("ARTREG_APPROVED_BY", "ARTREG_APPROVED_BY", "set ARTREG_APPROVED_BY to"),
+        ("GIT_AUTHOR_NAME", "GIT_AUTHOR_NAME", "set GIT_AUTHOR_NAME to UTF-8 text"),
+        ("git config user.name", "git config user.name", "git config user.name"),
+    ],
+)
+def test_text_from_the_environment_or_gits_identity_that_is_not_utf8_is_bad_input(
+    world: Path, source: str, named: str, fix: str
+) -> None:
+    """A name that is not UTF-8 where artreg reads it (an environment variable, git's identity)
+    is the user's to fix: exit 2 naming the variable or git setting, never an internal error."""
+    import subprocess
+
+    from helpers import ARTREG
+
+    root = world / "registry"
+    env = {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
+    env[b"ARTREG_APPROVED_BY"] = b"rm"
+    if source == "git config user.name":
+        git(root, "config", "user.name", os.fsdecode(b"al\xffice"))
+    else:
+        env[os.fsencode(source)] = b"al\xffice"
+    before = snapshot(root)
+
+    result = subprocess.run(
+        [os.fsencode(ARTREG), *map(os.fsencode, _promote_args(world))],
+        cwd=root, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 2, result.stderr
+    assert named in result.stderr and "al\\xffice" in result.stderr, result.stderr
+    assert "not UTF-8" in result.stderr and fix in result.stderr
+    assert "internal error" not in result.stderr
+    assert snapshot(root) == before
+
+
+FORGED = "alice\nby: Mallory <m@x>\nrequires: base@v9.9.9"
+
+
+@pytest.mark.parametrize(
+    ("case", "field"),
+    [
+        ("newline in --approved-by", "--approved-by"),
+        ("ANSI escape in --approved-by", "--approved-by"),
+        ("C1 control in --approved-by", "--approved-by"),
+        ("newline in ARTREG_APPROVED_BY", "ARTREG_APPROVED_BY"),
+        ("DEL in GIT_AUTHOR_NAME", "GIT_AUTHOR_NAME"),
+        ("escape in --notes", "--notes"),
+        ("carriage return in --notes", "--notes"),
+        ("newline in --requires", "--requires"),
+    ],
+)
+def test_control_characters_in_text_fields_are_refused_naming_the_field(
+    world: Path, cli, monkeypatch: pytest.MonkeyPatch, case: str, field: str
+) -> None:
+    """Single-line fields refuse newlines and control characters (C0, ESC, DEL, C1): each lands
+    in one line of the model card, CHANGELOG, tag message or PR summary, where a newline would
+    forge `by:`/`requires:` lines. Notes may hold lines and tabs, nothing else."""
+    root = world / "registry"
+    args = _promote_args(world)
+    value = {
+        "newline": FORGED,
+        "ANSI": "alice\x1b[2K\x1b[1Amallory",
+        "C1": "alice\x9bmallory",
+        "DEL": "ali\x7fce",
+        "escape": "fixed\n\tthe\x1b[31m red thing",
+        "carriage": "first\rforged line",
+    }[case.split()[0]]
+    if field == "--approved-by":
+        args += ["--approved-by", value]
+    elif field == "--notes":
+        args += ["--approved-by", "rm", "--notes", value]
+    elif field == "--requires":
+        args += ["--approved-by", "rm", "--requires", "base@v1.0.0\nrequires: x@v9.9.9"]
+    else:
+        monkeypatch.setenv(field, value)
+        if field != "ARTREG_APPROVED_BY":
+            args += ["--approved-by", "rm"]
+    before = snapshot(root)
+    tags = git(root, "tag", "--list")
+
+    result = cli(*args, cwd=root)
+
+    assert result.exit_code == 2, result.stderr
+    assert f"{field}" in result.stderr and "control character" in result.stderr, result.stderr
+    assert "\x1b" not in result.stderr and "\x9b" not in result.stderr  # shown escaped
+    assert snapshot(root) == before
+    assert git(root, "tag", "--list") == tags
+
+
+def test_python_entry_points_apply_the_same_text_rule(world: Path) -> None:
+    from artreg import ArtifactRepository, InputError
+
+    root = world / "registry"
+    before = snapshot(root)
+    repo = ArtifactRepository(root, name="encoder")
+    inputs = {
+        "benchmarks": EXAMPLES / "benchmarks.json",
+        "resource_usage": EXAMPLES / "resource_usage.json",
+    }
+    with pytest.raises(InputError, match=r"approved_by.*control character"):
+        repo.promote_to_production("s1_best_validated", "1.0.0", approved_by=FORGED, **inputs)
+    with pytest.raises(InputError, match=r"notes.*control character"):
+        repo.promote_to_production(
+            "s1_best_validated", "1.0.0", approved_by="rm", notes="a\x00b", **inputs
+        )
+    assert snapshot(root) == before
+
+
+def test_multi_line_notes_are_kept_and_forge_no_field(world: Path, cli) -> None:
+    """Notes may span lines; the tag message and the model card's one-line fields stay as
+    artreg wrote them."""
+    from artreg.tags import message_fields
+
+    root = world / "registry"
+    notes = "Better recall.\n\tby: Mallory <m@x>"
+    result = cli(*_promote_args(world), "--approved-by", "rm", "--notes", notes, cwd=root)
+
+    assert result.exit_code == 0, result.stderr
+    message = git(root, "tag", "-l", "--format=%(contents)", "encoder@v1.0.0")
+    assert "Mallory" not in message_fields(message).get("by", "")
+    card = (root / "artifacts/production/encoder/v1.0.0/README.md").read_text()
+    assert "Better recall." in card
+    assert "- Approved by: rm\n" in card or "Approved by rm" in card

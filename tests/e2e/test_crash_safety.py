@@ -383,3 +383,34 @@ def test_recover_after_a_killed_artreg_tag_push_says_how_to_push(
     remote_tags = git(root, "ls-remote", "--tags", "origin")
     assert all(f"refs/tags/{t}^{{}}" in remote_tags for t in MERGED_TAGS)
     assert verify_registry(root).problems == []
+
+
+def test_a_branch_promotion_that_fails_while_finishing_is_recovered_back_on_the_start_branch(
+    template: Path, tmp_path: Path
+) -> None:
+    """`--branch` failing at the very end (its commit made): `artreg recover` completes it and
+    returns to the branch the command began on, leaving no untracked model data behind."""
+    work = tmp_path / "copy"
+    shutil.copytree(template, work, symlinks=True)
+    root = work / "registry"
+    start = git(root, "branch", "--show-current").strip()
+    head_before, tags_before = _state(root)
+    env = {**os.environ, "CI": "true", "ARTREG_RAISE_AT": "transaction:finishing"}
+    args = COMMANDS["production"][0] + ["--branch", "release/encoder-1.0.0"]
+    failed = subprocess.run([ARTREG, *args], cwd=root, env=env, capture_output=True, text=True)
+    assert failed.returncode == 3, failed.stderr
+
+    recovered = subprocess.run(
+        [ARTREG, "recover"], cwd=root, capture_output=True, text=True, check=False
+    )
+
+    assert recovered.returncode == 0, recovered.stderr
+    assert f"{start} is checked out again" in recovered.stdout + recovered.stderr
+    assert git(root, "branch", "--show-current").strip() == start
+    assert _state(root) == (head_before, tags_before)  # the PR branch holds the change
+    assert git(root, "status", "--porcelain", "--untracked-files=all") == ""
+    assert not (root / COMMANDS["production"][2]).exists()
+    held = git(root, "ls-tree", "-r", "--name-only", "release/encoder-1.0.0").split()
+    assert f"{COMMANDS['production'][2]}/metadata.json" in held
+    assert not (root / ".git/artreg/transaction.json").exists()
+    assert verify_registry(root).problems == []

@@ -147,3 +147,28 @@ def test_a_repository_git_calls_dubious_ownership_is_bad_input_with_gits_fix(
         assert "check the network" not in result.stderr
     assert snapshot(registry) == before
     assert not (tmp_path / "out").exists()
+
+
+def test_a_model_signature_that_is_not_a_sigstore_bundle_is_bad_input(
+    registry: Path, tmp_path: Path
+) -> None:
+    """--model-signature names a file the user hands in: a file that is no model-signing bundle
+    is a mistake to fix (exit 2, naming it), not a failed verification (exit 1)."""
+    from helpers import RELEASE_ARGS
+    from helpers.modelfiles import write_safetensors
+
+    model = write_safetensors(tmp_path / "enc.safetensors", 4096)
+    for content in (b"-----BEGIN PUBLIC KEY-----\nnot a bundle\n", b'{"mediaType": "x"}'):
+        fake = tmp_path / "model.sig"
+        fake.write_bytes(content)
+        before = snapshot(registry)
+
+        result = _artreg(
+            "release", "enc", str(model), "--version", "1.0.0", *RELEASE_ARGS,
+            "--model-signature", str(fake), cwd=registry,
+        )  # fmt: skip
+
+        assert result.returncode == 2, result.stderr
+        assert f"{fake}: not a model-signing bundle" in result.stderr
+        assert "sign the model with" in result.stderr
+        assert snapshot(registry) == before

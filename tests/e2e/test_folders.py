@@ -270,6 +270,31 @@ def test_a_model_folder_with_a_name_windows_cannot_check_out_is_refused(
     assert snapshot(registry) == before  # with ignored files: nothing in DVC's cache either
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Config.json", "config.json"),  # one file on Windows and on macOS (case-insensitive)
+        ("e\u0301.txt", "\u00e9.txt"),  # NFD and NFC é: one file on macOS
+        ("tokenizer/Vocab.txt", "tokenizer/VOCAB.TXT"),  # in a subfolder too
+    ],
+)
+def test_two_names_that_are_one_file_on_windows_or_macos_are_refused_naming_both(
+    registry: Path, tmp_path: Path, cli, first: str, second: str
+) -> None:
+    source = write_hf_folder(tmp_path / "snapshot")
+    for rel in (first, second):
+        (source / rel).parent.mkdir(parents=True, exist_ok=True)
+        (source / rel).write_text(rel)
+    before = snapshot(registry)
+
+    result = cli("release", "tiny", str(source), "--version", "1.0.0", *RELEASE_ARGS, cwd=registry)
+
+    assert result.exit_code == 2, result.stderr
+    assert str(source / first) in result.stderr and str(source / second) in result.stderr
+    assert "letter case is ignored or Unicode is normalised" in result.stderr
+    assert snapshot(registry) == before
+
+
 def test_a_shard_with_a_damaged_header_is_refused_by_its_content(
     registry: Path, tmp_path: Path, cli
 ) -> None:

@@ -325,6 +325,66 @@ def test_get_into_a_folder_of_the_work_tree_that_git_ignores_is_allowed(models: 
     assert git(models, "status", "--porcelain") == ""
 
 
+def test_get_url_into_another_registrys_clone_is_refused_and_writes_nothing(
+    models: Path, tmp_path: Path, cli
+) -> None:
+    """`get URL NAME` with the default `-o .` from inside another registry's clone: the model
+    would be an untracked file `git add -A` commits to git there, so it is refused too."""
+    from artreg.features.init import init_registry
+
+    url = str(serve(models, tmp_path))
+    other = tmp_path / "other-registry"
+    init_registry(other)
+    before = snapshot(other)
+    for args in (["get", url, "big"], ["get", url, "tiny", "-o", "artifacts/models"]):
+        refused = cli(*args, cwd=other)
+        assert refused.exit_code == 2, (args, refused.stderr)
+        assert f"inside the registry's work tree {other}" in refused.stderr
+        assert "write the model outside the registry's clone" in refused.stderr
+        assert snapshot(other) == before
+        assert git(other, "status", "--porcelain", "--untracked-files=all") == ""
+
+    plain = tmp_path / "app"  # a git work tree that is no registry: models go there as asked
+    plain.mkdir()
+    git(plain, "init", "--quiet")
+    assert cli("get", url, "big", cwd=plain).exit_code == 0
+    assert (plain / "big.safetensors").read_bytes() == expected(models, "url")["big.safetensors"]
+
+
+@pytest.mark.parametrize(
+    ("out", "errno_name"),
+    [("/proc/artreg-x", None), ("/sys/kernel/artreg-x", None), ("models", "EACCES")],
+)
+@pytest.mark.parametrize("case", ["clone", "url"])
+def test_an_out_that_cannot_be_written_is_bad_input_naming_it(
+    models: Path,
+    tmp_path: Path,
+    cache: Path,
+    cli,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    out: str,
+    errno_name: str | None,
+) -> None:
+    """A pseudo file system that refuses new files (even to root), or EACCES while the files
+    get their names: exit 2 naming OUT, never an internal error, and nothing left behind."""
+    url = str(serve(models, tmp_path))
+    target = Path(out) if out.startswith("/") else tmp_path / out
+    if errno_name:
+        monkeypatch.setenv("ARTREG_RAISE_AT", "get.place")
+        monkeypatch.setenv("ARTREG_RAISE_ERRNO", errno_name)
+    before = snapshot(models)
+
+    result = cli(*get_args(case, url, target), cwd=models)
+
+    assert result.exit_code == 2, result.stderr
+    assert f"-o/--out {target}: cannot be written" in result.stderr, result.stderr
+    assert "give -o a folder you can create and write to" in result.stderr
+    assert "internal error" not in result.stderr
+    assert not target.exists()
+    assert snapshot(models) == before
+
+
 # --- 24.13: a consumer cache that cannot be written -------------------------------------------
 
 

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from artreg.features.promote import promote_to_validated
 from artreg.features.queries import overview
@@ -244,6 +245,10 @@ def _production_everywhere(origin: Path, where: Path, cli) -> dict[str, object]:
     assert registered == {"v1.1.0", "v1.2.0"}  # the lower release is registered all the same
     folder = reader / "artifacts/production/encoder" / production
     assert out.read_bytes() == (folder / "model.pt").read_bytes()
+    # dvc.yaml at the head labels the production release, whatever was merged last.
+    head_entry = yaml.safe_load((reader / "dvc.yaml").read_text())["artifacts"]["encoder"]
+    assert head_entry["path"] == f"artifacts/production/encoder/{production}/model.pt"
+    assert head_entry["labels"] == ["production"]
     return {"production": production, "history": history, "reader": reader}
 
 
@@ -294,6 +299,18 @@ def test_a_lower_release_merged_after_a_higher_one_is_registered_but_not_put_in_
     assert (interval["label"], interval["end"], interval["end_reason"]) == ("v1.2.0", None, None)
     registered = cli("resolve", "encoder@v1.1.0", "--json", cwd=seen["reader"]).json()  # type: ignore[arg-type]
     assert registered["folder"] == "artifacts/production/encoder/v1.1.0"  # type: ignore[index]
+    # The held-back version's own tag still points dvc.yaml at its folder, for `dvc artifacts
+    # get encoder@v1.1.0`; the commit after it puts dvc.yaml back on v1.2.0.
+    at_tag = yaml.safe_load(git(maintainer, "show", "encoder@v1.1.0:dvc.yaml"))["artifacts"]
+    assert at_tag["encoder"]["path"] == "artifacts/production/encoder/v1.1.0/model.pt"
+    got = run_tool(
+        "dvc", "artifacts", "get", str(seen["reader"]), "encoder", "--rev", "v1.1.0",
+        "-o", str(tmp_path / "v110.pt"), cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "v110.pt").read_bytes() == (
+        Path(seen["reader"]) / "artifacts/production/encoder/v1.1.0/model.pt"  # type: ignore[arg-type]
+    ).read_bytes()
     assert cli("tag", "--json", cwd=maintainer).json() == {  # idempotent, and nothing to say
         "registry": str(maintainer), "created": [], "held_back": [],
     }  # fmt: skip

@@ -302,3 +302,42 @@ def test_a_git_remote_that_cannot_be_read_stops_gc_before_it_marks(
     assert refused.exit_code == 2, refused.stderr
     assert "git remote origin: cannot read its refs, so gc deleted nothing" in refused.stderr
     assert snapshot(registry) == before and storage(registry) == stored
+
+
+def test_show_and_list_name_the_stage_a_version_holds_and_say_which_folders_are_retired(
+    registry: Path, tmp_path: Path, cli
+) -> None:
+    """`show NAME@vX` says `stage: production` for the production version (not None), and once
+    gc retired a folder, `show` and `list` say so (artifacts/retired.json, via retirements)."""
+    commit_policy(registry, "retention:\n  production: {keep_last: 1}\n  min_age_days: 0\n")
+    for version, seed in (("1.0.0", 1), ("1.1.0", 2), ("1.2.0", 3)):
+        model = tiny_safetensors(tmp_path / version / "enc.safetensors", seed, BASE)
+        register_artifact("enc", model, version, repo=registry, **RELEASE_INPUTS)
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+
+    current = cli("show", "enc@v1.2.0", cwd=registry)
+    assert current.exit_code == 0, current.stderr
+    assert "stage: production\n" in current.stdout
+    assert "stage: None" not in current.stdout
+    assert cli("show", "enc@v1.2.0", "--json", cwd=registry).json()["stage"] == "production"  # type: ignore[index]
+    older = cli("show", "enc@v1.1.0", cwd=registry)
+    assert "stage: -\n" in older.stdout and "retired" not in older.stdout
+
+    # keep_last 1: gc retires v1.0.0 and v1.1.0; deprecating v1.2.0 then makes production
+    # fall back to the retired v1.1.0, which `list` and `show` must not present as usable.
+    swept = cli("gc", "--apply", "--grace-hours", "0", cwd=registry)
+    assert swept.exit_code == 0, swept.stderr
+    retired = cli("show", "enc@v1.1.0", cwd=registry)
+    assert retired.exit_code == 0, retired.stderr
+    assert "retired: 20" in retired.stdout, retired.stdout
+    assert cli("show", "enc@v1.1.0", "--json", cwd=registry).json()["retired"]  # type: ignore[index]
+    assert "retired" not in cli("show", "enc@v1.2.0", cwd=registry).stdout
+    assert "retired" not in cli("list", cwd=registry).stdout
+
+    assert cli("deprecate", "enc@v1.2.0", cwd=registry).exit_code == 0
+    listed = cli("list", cwd=registry)
+    assert "v1.1.0 (retired)" in listed.stdout, listed.stdout
+    shown = cli("show", "enc", cwd=registry)
+    assert "v1.1.0 (retired)" in shown.stdout, shown.stdout
+    entry = cli("list", "--json", cwd=registry).json()["enc"]["stages"]["production"]  # type: ignore[index]
+    assert entry["version"] == "v1.1.0" and entry["retired"]

@@ -194,6 +194,43 @@ def test_a_branch_promotion_or_release_leaves_you_where_you_were(
     assert git(registry, "status", "--porcelain") == ""
 
 
+def test_a_pull_request_branch_that_exists_only_on_origin_is_refused_up_front(
+    registry: Path, bare_origin: Path, tmp_path: Path, cli
+) -> None:
+    """`release --branch B --push` where someone pushed B already: the push could never
+    succeed, so it is bad input (exit 2) naming the branch on origin and the fix, before
+    anything changes; not a retryable error that CI would retry for ever."""
+    from helpers import RELEASE_ARGS, snapshot
+    from helpers.modelfiles import write_safetensors
+
+    other = clone_repo(bare_origin, tmp_path / "colleague")
+    git(other, "switch", "--quiet", "-c", "release/enc-1.0.0")
+    git(other, "push", "--quiet", "origin", "release/enc-1.0.0")
+    model = write_safetensors(tmp_path / "enc.safetensors", 4096)
+    before = snapshot(registry)
+    origin_refs = git(bare_origin, "show-ref")
+
+    result = cli(
+        "release", "enc", str(model), "--version", "1.0.0", *RELEASE_ARGS,
+        "--branch", "release/enc-1.0.0", "--push", cwd=registry,
+    )  # fmt: skip
+
+    assert result.exit_code == 2, result.stderr
+    assert "origin has a branch 'release/enc-1.0.0' already" in result.stderr, result.stderr
+    assert "choose another --branch name, or fetch it" in result.stderr
+    assert "git pull --rebase" not in result.stderr
+    assert snapshot(registry) == before
+    assert git(registry, "branch", "--show-current").strip() == "main"
+    assert git(bare_origin, "show-ref") == origin_refs
+
+    fresh = cli(
+        "release", "enc", str(model), "--version", "1.0.0", *RELEASE_ARGS,
+        "--branch", "release/enc-1.0.0-b", "--push", cwd=registry,
+    )  # fmt: skip
+    assert fresh.exit_code == 0, fresh.stderr
+    assert "release/enc-1.0.0-b" in git(bare_origin, "branch", "--list")
+
+
 def test_summary_of_a_release_shows_metric_deltas_against_the_release_before(
     registry: Path, checkpoint_dir: Path, tmp_path: Path, cli
 ) -> None:

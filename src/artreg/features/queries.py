@@ -6,7 +6,7 @@ History and lineage come from git alone: production ← validated ← raw ← tr
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +25,12 @@ from artreg.model import (
     Source,
     iso,
 )
+from artreg.retirements import Retired, read_retired
 from artreg.tags import parse_spec, validate_name
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from artreg.features.fetch import Resolved
 
 # --- list and show ----------------------------------------------------------------------------
@@ -43,6 +46,17 @@ class StageEntry:
     commit: str
     tag: str
     requires: tuple[str, ...] = ()  # NAME@vX.Y.Z this stage's version needs (its tag says)
+    retired: str | None = None  # the date gc retired its folder (artifacts/retired.json)
+
+    def as_json(self) -> dict[str, Any]:
+        """One stage of `list`/`show --json`; `requires` and `retired` only where they apply."""
+        data = asdict(self)
+        for key in ("requires", "retired"):
+            if not data[key]:
+                del data[key]
+            elif key == "requires":
+                data[key] = list(self.requires)
+        return data
 
 
 @dataclass(frozen=True)
@@ -67,12 +81,14 @@ def overview(
     """Every name (or `names`) with its latest version and what each stage holds (gto show)."""
     registry = registry or state.load(root, names)
     result: dict[str, ArtifactSummary] = {}
+    tombs: dict[str, Retired] | None = None
     for name in sorted(registry.artifacts):
         artifact = registry.artifacts[name]
         if artifact.deprecated and not deprecated:
             continue
         latest = artifact.latest()
         stages = {}
+        tombs = tombs if tombs is not None else read_retired(root)
         for stage, holder in artifact.stages().items():
             event = holder.assignment(stage)
             assert event is not None
@@ -84,6 +100,9 @@ def overview(
                 commit=holder.commit,
                 tag=event.tag,
                 requires=tuple(str(r) for r in event.requires),
+                retired=tombs[folder.relpath].date[:10]
+                if folder and folder.relpath in tombs
+                else None,
             )
         result[name] = ArtifactSummary(
             name, f"v{latest.version}" if latest else None, artifact.deprecated, stages
@@ -97,11 +116,35 @@ def incomplete_clone(root: Path, empty: bool) -> tuple[str, str] | None:
     return gitrepo.missing_history(root, check_tags=empty)
 
 
+def show_entry(
+    root: Path, name: str, stage: str | None, version: str | None
+) -> tuple[Resolved, dict[str, Any] | None, str | None]:
+    """`artreg show NAME@vX` or `NAME#STAGE`: what it resolves to (a version with the stage it
+    holds now, if any), its signature status, and the date gc retired its folder (or None)."""
+    registry = state.load(root, [validate_name(name)], folders="none")
+    fetch = _fetch()
+    resolved = fetch.resolve(root, name, stage=stage, version=version, registry=registry)
+    if version is not None:
+        held = [
+            s
+            for s, v in registry.get(name).stages().items()
+            if v.registered and v.version == resolved.version
+        ]
+        resolved = replace(resolved, stage=held[-1] if held else None)
+    tomb = read_retired(root).get(resolved.folder.relpath)
+    return resolved, fetch.signature_status(root, resolved), tomb.date[:10] if tomb else None
+
+
+def _fetch() -> ModuleType:
+    from artreg.features import fetch  # not at module level: `list` needs none of it
+
+    return fetch
+
+
 def show_artifact(root: Path, name: str) -> ArtifactSummary:
     """`artreg show NAME`: every stage of one artifact (deprecated ones too), with who signed
     each stage's model and with which key."""
-    from artreg.features.fetch import resolve, signature_status
-
+    fetch = _fetch()
     registry = state.load(root, [validate_name(name)])
     found = overview(root, registry=registry, deprecated=True, names=[name]).get(name)
     if found is None:
@@ -109,7 +152,9 @@ def show_artifact(root: Path, name: str) -> ArtifactSummary:
         raise AssertionError(name)
     return with_signatures(
         found,
-        lambda stage: signature_status(root, resolve(root, name, stage=stage, registry=registry)),
+        lambda stage: fetch.signature_status(
+            root, fetch.resolve(root, name, stage=stage, registry=registry)
+        ),
     )
 
 

@@ -281,6 +281,7 @@ def tag_merged_report(
                 new_events.append(
                     Event(tag, parsed, stand_in, first + i, who, "", message, True, folder)
                 )
+            before = dvc_text
             dvc_text = dvcyaml.with_artifact(dvc_text, name, _dvc_entry(root, folder))
             registry_text = index.render(root, with_pending(root, events, new_events))
             events += new_events
@@ -292,6 +293,18 @@ def tag_merged_report(
                 f"folder: {folder.relpath}\nmerged in: {pending.commit}\ntags: {', '.join(tags)}",
             )
             plan += [PlannedTag(t, parent, message, first + i) for i, t in enumerate(tags)]
+            if held is not None and before is not None:
+                # The register tag's commit points dvc.yaml at its folder (`dvc artifacts get
+                # NAME@vX` reads it there), but production stayed: the next commit puts dvc.yaml
+                # back as it was, so the branch's head does not label the held-back release.
+                dvc_text = before
+                parent = gitrepo.commit_files(
+                    root,
+                    parent,
+                    {DVC_YAML: before, REGISTRY_JSON: registry_text},
+                    f"{GENERATED_COMMIT_SUBJECT}{name}'s production release again\n\n"
+                    f"held back: {folder.relpath} (below v{held.latest})",
+                )
         clash = [p for p in plan if gitrepo.tag_exists(root, p.tag)]
         if clash:
             # A rollback deletes the planned tags: never plan one that exists already.
