@@ -33,7 +33,8 @@ import pytest
 
 from artreg.errors import InputError
 from artreg.features.queries import overview
-from artreg.features.site import SITE_MARKER, build_site, site_config
+from artreg.features.site import site_config
+from artreg.present.site.build import SITE_MARKER, build_site
 
 from helpers import EXAMPLES, RELEASE_INPUTS, git, release, snapshot
 

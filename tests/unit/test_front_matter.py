@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from artreg.features import site
+from artreg.present.site import front_matter as site
 
 CARD = """model_name: encoder
 library_name: pytorch
