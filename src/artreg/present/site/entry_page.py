@@ -15,7 +15,7 @@ from artreg.features.site import (
 from artreg.markdown_html import render as render_markdown
 from artreg.markdown_html import split_front_matter
 from artreg.present.site.base import Layout, fmt, h, iso, when
-from artreg.present.site.front_matter import _front_matter_rows
+from artreg.present.site.front_matter import front_matter_rows
 
 
 class EntryPages(Layout):
@@ -346,7 +346,7 @@ class EntryPages(Layout):
         front, body = split_front_matter(entry.card)
         parts = [heading]
         if front is not None:
-            found = _front_matter_rows(front)
+            found = front_matter_rows(front)
             if found:
                 rows = [[f"<code>{h(k)}</code>", h(v)] for k, v in found]
                 parts.append(self.table("Model card front matter", ["field", "value"], rows))
