@@ -23,6 +23,7 @@ from artreg.features.site import (
 )
 from artreg.present.site.base import SEARCH_INDEX
 from artreg.present.site.pages import Pages
+from artreg.present.site.templates import compile_all
 
 SITE_MARKER = ".artreg-site"
 ASSETS = ("site.css", "site.js")
@@ -85,7 +86,7 @@ def _check_output(root: Path, out: Path) -> None:
 class Part:
     """What writing one share of the names gave: index rows, search documents, counts."""
 
-    rows: dict[str, str]
+    rows: dict[str, dict[str, Any]]
     docs: list[dict[str, str]]
     pages: int
     files: int
@@ -98,12 +99,13 @@ def _write_all(shared: Shared, out: Path, workers: int | None) -> tuple[int, int
         big = sum(len(r) for r in shared.by_name.values()) > 1000
         workers = 2 if big and (os.cpu_count() or 1) >= 2 and hasattr(os, "fork") else 1
     shares = _split(names, shared, max(1, min(workers, len(names))))
+    compile_all()  # before the fork: the workers inherit the compiled templates
     parts = _run_parts(shared, shares, out)
     rows = {name: row for part in parts for name, row in part.rows.items()}
     docs = sorted((d for part in parts for d in part.docs), key=lambda d: (d["n"], d["u"]))
     pages = Pages(collect(shared, []))
     (out / "assets").mkdir(parents=True, exist_ok=True)
-    assets = resources.files("artreg") / "site_assets"
+    assets = resources.files("artreg") / "templates" / "site" / "assets"
     for asset in ASSETS:
         (out / "assets" / asset).write_bytes(assets.joinpath(asset).read_bytes())
     (out / "index.html").write_text(pages.index([rows[n] for n in names]), encoding="utf-8")

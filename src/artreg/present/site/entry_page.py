@@ -1,4 +1,12 @@
-"""The page of one release or validated artifact: status, summary, gates, metric changes, lineage, fetch commands, files and the model card."""
+"""The page of one release or validated artifact: status, summary, gates, metric changes,
+lineage, training curves, fetch commands, files and the model card.
+
+The one page still written with f-strings inside the templated frame (`page.html.j2`): a
+registry has one per release and validated artifact (4,500 of the 4,800 pages of
+`benchmarks/run.py --only site`), and written through Jinja2 its body made that benchmark's
+row 12 measurably slower. Every value from the registry goes through `h` (html.escape) or a
+`base` helper.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +15,22 @@ import re
 from typing import Any
 
 from artreg.features.history import who
-from artreg.features.site import (
-    Entry,
-    Model,
-    session,
-)
+from artreg.features.site import Entry, Model, SiteData, session
 from artreg.markdown_html import render as render_markdown
 from artreg.markdown_html import split_front_matter
-from artreg.present.site.base import Layout, fmt, h, iso, when
+from artreg.present.site.base import Layout, fmt, h, iso, table_html, when
 from artreg.present.site.front_matter import front_matter_rows
+from artreg.present.site.templates import render_frame
+
+_SLOT = "\x00"  # no value the frame holds has one: a tag, a name or a title cannot
 
 
 class EntryPages(Layout):
     """The sections of a release's or validated artifact's page."""
+
+    def __init__(self, registry: SiteData) -> None:
+        super().__init__(registry)
+        self._frames: dict[int, list[str]] = {}
 
     def entry(self, model: Model, entry: Entry) -> str:
         page = entry.page
@@ -44,12 +55,29 @@ class EntryPages(Layout):
         parts.append(self.fetch(model, entry))
         parts.append(self.files(entry))
         parts.append(self.card(page, entry))
-        crumbs = [
-            ("Registry", "index.html"),
-            (model.name, model.page),
-            (entry.label, None),
-        ]
-        return self.page(page, title, crumbs, "\n".join(parts))
+        return self.framed(
+            page, {"title": h(title), "name": h(model.name), "label": h(entry.label)}, parts
+        )
+
+    def framed(self, page: str, slots: dict[str, str], parts: list[str]) -> str:
+        """The body in the frame of `page.html.j2`, rendered once per depth with slots for the
+        title and the crumbs (every entry page has the same three) and filled by joining:
+        rendering the frame for each of thousands of entry pages costs more than the page."""
+        depth = page.count("/")
+        frame = self._frames.get(depth)
+        if frame is None:
+            crumbs: list[tuple[str, str | None]] = [
+                ("Registry", "index.html"),
+                (_SLOT + "name" + _SLOT, f"models/{_SLOT}name{_SLOT}/index.html"),
+                (_SLOT + "label" + _SLOT, None),
+            ]
+            context = self.frame(page, _SLOT + "title" + _SLOT, crumbs)
+            frame = self._frames[depth] = render_frame(context, _SLOT + "body" + _SLOT).split(_SLOT)
+        filled = frame[:]
+        values = {**slots, "body": "\n".join(parts)}
+        for i in range(1, len(filled), 2):  # the odd parts are the slots' names
+            filled[i] = values[filled[i]]
+        return "".join(filled)
 
     def status(self, model: Model, entry: Entry) -> str:
         stage = entry.folder.stage
@@ -200,7 +228,7 @@ class EntryPages(Layout):
         state = "all passed" if gates.get("passed") else "not all passed"
         return (
             f'<section aria-labelledby="gates"><h2 id="gates">Gates ({state})</h2>'
-            + self.table(
+            + table_html(
                 "Gate results: value against threshold",
                 ["gate", "value", "threshold", "result"],
                 rows,
@@ -234,7 +262,7 @@ class EntryPages(Layout):
         return (
             heading
             + f"<p>Against {self.link(page, baseline.page, model.name + ' ' + baseline.label)} ({h(why)}).</p>"
-            + self.table(
+            + table_html(
                 f"Metrics of {entry.label} against {baseline.label}",
                 ["metric", entry.label, baseline.label, "change"],
                 rows,
@@ -330,7 +358,7 @@ class EntryPages(Layout):
             '<section aria-labelledby="files"><h2 id="files">Files</h2>'
             "<p>Every file of the folder, as its committed manifest lists it; "
             "<code>sha256sum -c</code> checks a downloaded copy.</p>"
-            + self.table(
+            + table_html(
                 "Files with size and sha256",
                 ["file", "bytes", "sha256", "stored by"],
                 rows,
@@ -349,7 +377,7 @@ class EntryPages(Layout):
             found = front_matter_rows(front)
             if found:
                 rows = [[f"<code>{h(k)}</code>", h(v)] for k, v in found]
-                parts.append(self.table("Model card front matter", ["field", "value"], rows))
+                parts.append(table_html("Model card front matter", ["field", "value"], rows))
             else:
                 parts.append(f"<pre><code>{h(front)}</code></pre>")
         folder = entry.folder.relpath

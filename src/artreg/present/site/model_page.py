@@ -1,15 +1,18 @@
-"""A name's page (models/NAME/index.html): stages now, releases, validated artifacts, timeline, requirements, events."""
+"""A name's page (models/NAME/index.html): stages now, releases, validated artifacts, timeline,
+requirements and events, as the context of `model.html.j2`."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from markupsafe import Markup, escape
+
 from artreg.features.history import who
-from artreg.features.site import (
-    Model,
-    folder_kind,
-)
+from artreg.features.site import Model, folder_kind
 from artreg.layout import production_dir
-from artreg.present.site.base import Layout, flatten, fmt, h, when
+from artreg.present.site.base import Layout, badge, code, flatten, fmt, table, when
 from artreg.present.site.svg import line_chart, series, stage_timeline
+from artreg.present.site.templates import render
 from artreg.tags import STAGES
 
 
@@ -19,58 +22,49 @@ class ModelPages(Layout):
     def model(self, model: Model) -> str:
         page = model.page
         artifact = model.artifact
-        parts = [
-            f"<h1>{h(model.name)}{' <span class=badge>deprecated</span>' if artifact.deprecated else ''}</h1>"
-        ]
+        context = self.frame(page, model.name, [("Registry", "index.html"), (model.name, None)])
         description = self.r.descriptions.get(model.name) or {}
-        if isinstance(description.get("desc"), str):
-            parts.append(f'<p class="lead">{h(description["desc"])}</p>')
-        if artifact.deprecated:
-            last = artifact.events[-1]
-            parts.append(
-                f'<p class="notice">Deprecated on {when(last.timestamp)} by {h(who(last))} '
-                f"(tag <code>{h(last.tag)}</code>): no stage resolves until a new promotion.</p>"
-            )
-        parts.append(self.now_section(page, model))
-        parts.append(self.releases_section(page, model))
-        parts.append(self.validated_section(page, model))
-        parts.append(self.timeline_section(page, model))
-        requirements = self.requirements_section(model)
-        if requirements:
-            parts.append(requirements)
-        parts.append(self.events_section(model))
-        crumbs = [("Registry", "index.html"), (model.name, None)]
-        return self.page(page, model.name, crumbs, "\n".join(parts))
+        desc = description.get("desc")
+        last = artifact.events[-1] if artifact.deprecated else None
+        context.update(
+            name=model.name,
+            deprecated=(
+                {"at": when(last.timestamp), "by": who(last), "tag": last.tag} if last else None
+            ),
+            desc=desc if isinstance(desc, str) else None,
+            stages_now=self.now_section(page, model),
+            releases=self.releases_section(page, model),
+            validated=self.validated_section(page, model),
+            timeline=self.timeline_section(page, model),
+            requirements=self.requirements_section(model),
+            events=self.events_section(model),
+        )
+        return render("model", context)
 
-    def now_section(self, page: str, model: Model) -> str:
-        rows = []
-        for span in model.spans:
-            if span.end is None:
-                rows.append(
-                    [
-                        h(span.stage),
-                        self.version_link(page, model, span.version, span.folder),
-                        when(span.start),
-                        h(span.by),
-                        self.commit(span.commit),
-                    ]
-                )
+    def now_section(self, page: str, model: Model) -> Markup | None:
+        rows: list[list[str]] = [
+            [
+                span.stage,
+                self.version_link(page, model, span.version, span.folder),
+                when(span.start),
+                span.by,
+                self.commit(span.commit),
+            ]
+            for span in model.spans
+            if span.end is None
+        ]
         if not rows:
-            return '<section aria-labelledby="now"><h2 id="now">Stages now</h2><p>No stage resolves.</p></section>'
-        return (
-            '<section aria-labelledby="now"><h2 id="now">Stages now</h2>'
-            + self.table(
-                "What each stage resolves to now", ["stage", "holds", "since", "by", "commit"], rows
-            )
-            + "</section>"
+            return None
+        return table(
+            "What each stage resolves to now", ["stage", "holds", "since", "by", "commit"], rows
         )
 
-    def releases_section(self, page: str, model: Model) -> str:
+    def releases_section(self, page: str, model: Model) -> dict[str, Any] | None:
         if not model.releases:
-            return '<section aria-labelledby="releases"><h2 id="releases">Releases</h2><p>None yet.</p></section>'
+            return None
         active = model.active
         metric = self.r.metric
-        rows = []
+        rows: list[list[str]] = []
         for entry in reversed(model.releases):
             meta = entry.metadata
             value = self.r.metric_of(entry)
@@ -78,39 +72,32 @@ class ModelPages(Layout):
                 [
                     self.link(page, entry.page, entry.label),
                     when(entry.record.timestamp),
-                    h(str(meta.get("created_by") or who(entry.record))),
-                    h(str((meta.get("approval") or {}).get("approved_by") or "—")),
-                    "active"
-                    if entry.label in active
-                    else '<span class="badge">deregistered</span>',
-                    h(fmt(value)) if value is not None else "—",
+                    str(meta.get("created_by") or who(entry.record)),
+                    str((meta.get("approval") or {}).get("approved_by") or "—"),
+                    "active" if entry.label in active else badge("deregistered"),
+                    fmt(value) if value is not None else "—",
                 ]
             )
-        chart = ""
+        chart = None
         points = series(self.r, model)
         if metric and len(points) >= 2:
             summary = ", ".join(f"{label} {fmt(v)}" for label, v in points)
-            chart = (
-                "<figure>"
-                + line_chart(points, 640, 160, f"{metric} across versions: {summary}", axes=True)
-                + (f"<figcaption>{h(metric)} across versions (oldest left)</figcaption></figure>")
-            )
-        return (
-            '<section aria-labelledby="releases"><h2 id="releases">Releases</h2>'
-            + chart
-            + self.table(
+            chart = line_chart(points, 640, 160, f"{metric} across versions: {summary}", axes=True)
+        return {
+            "chart": chart,
+            "metric": metric,
+            "table": table(
                 "Releases, newest first",
                 ["version", "released", "by", "approved by", "status", metric or "metric"],
                 rows,
                 numeric=[5],
-            )
-            + "</section>"
-        )
+            ),
+        }
 
-    def validated_section(self, page: str, model: Model) -> str:
+    def validated_section(self, page: str, model: Model) -> Markup | None:
         if not model.validated:
-            return '<section aria-labelledby="validated"><h2 id="validated">Validated artifacts</h2><p>None yet.</p></section>'
-        rows = []
+            return None
+        rows: list[list[str]] = []
         for entry in reversed(model.validated):
             meta = entry.metadata
             gates = meta.get("gates") or {}
@@ -120,77 +107,70 @@ class ModelPages(Layout):
                 [
                     self.link(page, entry.page, entry.label),
                     when(entry.record.timestamp),
-                    h(str(meta.get("created_by") or who(entry.record))),
-                    h(str(source.get("id") or "—")),
+                    str(meta.get("created_by") or who(entry.record)),
+                    str(source.get("id") or "—"),
                     "passed" if gates.get("passed") else ("—" if not gates else "FAILED"),
-                    h(fmt(value)) if value is not None else "—",
+                    fmt(value) if value is not None else "—",
                 ]
             )
-        return (
-            '<section aria-labelledby="validated"><h2 id="validated">Validated artifacts</h2>'
-            + self.table(
-                "Validated artifacts, newest first",
-                ["id", "validated", "by", "raw session", "gates", self.r.metric or "metric"],
-                rows,
-                numeric=[5],
-            )
-            + "</section>"
+        return table(
+            "Validated artifacts, newest first",
+            ["id", "validated", "by", "raw session", "gates", self.r.metric or "metric"],
+            rows,
+            numeric=[5],
         )
 
-    def timeline_section(self, page: str, model: Model) -> str:
+    def timeline_section(self, page: str, model: Model) -> dict[str, Any] | None:
         spans = model.spans
         if not spans:
-            return '<section aria-labelledby="timeline"><h2 id="timeline">Timeline</h2><p>No stage was ever assigned.</p></section>'
-        rows = [
+            return None
+        rows: list[list[str]] = [
             [
-                h(s.stage),
+                s.stage,
                 self.version_link(page, model, s.version, s.folder),
                 when(s.start),
                 when(s.end),
-                h(s.by)
-                + (f' <span class="muted">({h(s.began)})</span>' if s.began != "assigned" else ""),
+                s.by
+                if s.began == "assigned"
+                else escape(s.by) + Markup(' <span class="muted">(') + s.began + Markup(")</span>"),
                 self.commit(s.commit),
                 self.pull(s.pull_request),
-                h(s.ended or "—"),
+                s.ended or "—",
             ]
             for s in sorted(
                 spans, key=lambda s: (s.start, STAGES.index(s.stage) if s.stage in STAGES else 9)
             )
         ]
-        return (
-            '<section aria-labelledby="timeline"><h2 id="timeline">Timeline</h2>'
-            "<p>Which version held each stage, from when until when, put there by whom, through "
-            "which commit and pull request (<code>artreg history "
-            f"{h(model.name)}</code>).</p>"
-            + stage_timeline(spans, self.r.now)
-            + self.table(
+        return {
+            "picture": stage_timeline(spans, self.r.now),
+            "table": table(
                 "Stage holders over time",
                 ["stage", "held by", "from", "until", "by", "commit", "pull request", "ended"],
                 rows,
-            )
-            + "</section>"
-        )
+            ),
+        }
 
-    def requirements_section(self, model: Model) -> str:
+    def requirements_section(self, model: Model) -> list[Markup]:
+        """The tables of the Requirements section (none: no section)."""
         page = model.page
         parts = []
-        needs = [
+        needs: list[list[str]] = [
             [self.link(page, e.page, e.label), self.requirement_links(page, reqs)]
             for e in model.releases
             if (reqs := self.requires_of(e))
         ]
         if needs:
-            parts.append(self.table("What each release requires", ["release", "requires"], needs))
+            parts.append(table("What each release requires", ["release", "requires"], needs))
         # Dependants come from the tag messages of every name (each worker holds the whole
         # state), so a base model's page names the adapters and students built on it.
-        users = [
+        users: list[list[str]] = [
             [
                 self.link(
                     page,
                     f"models/{name}/{folder_kind(production_dir(name, v.version))}/{v.label}.html",
                     f"{name} {v.label}",
                 ),
-                f"<code>{h(str(req))}</code>",
+                code(req),
             ]
             for name, artifact in sorted(self.r.state.artifacts.items())
             for v in artifact.versions
@@ -199,46 +179,32 @@ class ModelPages(Layout):
             if req.name == model.name
         ]
         if users:
-            parts.append(self.table("Required by", ["release", "requires"], users))
+            parts.append(table("Required by", ["release", "requires"], users))
         latest = model.releases[-1] if model.releases else None
         meta = latest.metadata if latest is not None else {}
         runtime = meta.get("requirements")
         if latest is not None and isinstance(runtime, (dict, list)) and runtime:
-            rows = [[f"<code>{h(k)}</code>", h(v)] for k, v in flatten(runtime)]
-            parts.append(
-                self.table(f"Requirements of {latest.label}", ["requirement", "value"], rows)
-            )
+            rows: list[list[str]] = [[code(k), v] for k, v in flatten(runtime)]
+            parts.append(table(f"Requirements of {latest.label}", ["requirement", "value"], rows))
         resources_ = (meta.get("deployment") or {}).get("resources")
         if latest is not None and isinstance(resources_, dict) and resources_:
-            rows = [[f"<code>{h(k)}</code>", h(v)] for k, v in flatten(resources_)]
+            rows = [[code(k), v] for k, v in flatten(resources_)]
             parts.append(
-                self.table(f"Deployment resources of {latest.label}", ["resource", "value"], rows)
+                table(f"Deployment resources of {latest.label}", ["resource", "value"], rows)
             )
-        if not parts:
-            return ""
-        return (
-            '<section aria-labelledby="requirements"><h2 id="requirements">Requirements</h2>'
-            + "".join(parts)
-            + "</section>"
-        )
+        return parts
 
-    def events_section(self, model: Model) -> str:
-        rows = [
+    def events_section(self, model: Model) -> Markup:
+        rows: list[list[str]] = [
             [
                 when(r.timestamp),
-                h(r.parsed.action.value),
-                f"<code>{h(r.tag)}</code>",
+                r.parsed.action.value,
+                code(r.tag),
                 self.commit(r.commit),
-                h(who(r)),
+                who(r),
             ]
             for r in reversed(model.artifact.events)
         ]
-        return (
-            '<section aria-labelledby="events"><h2 id="events">Events</h2>'
-            + self.table(
-                "Every tag of this name, newest first",
-                ["date", "event", "tag", "commit", "by"],
-                rows,
-            )
-            + "</section>"
+        return table(
+            "Every tag of this name, newest first", ["date", "event", "tag", "commit", "by"], rows
         )

@@ -1,18 +1,21 @@
-"""Every page of the site from a collected SiteData: the index, the listings, the search index, and (through the section classes) each name's and each entry's page."""
+"""Every page of the site from a collected SiteData: the index, the listings, the search index,
+and (through the section classes) each name's and each entry's page."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from artreg.features.history import who
 from artreg.features.site import (
     Model,
     folder_of_record,
 )
-from artreg.present.site.base import h, when
+from artreg.present.site.base import MUTED_DASH, when
 from artreg.present.site.entry_page import EntryPages
 from artreg.present.site.model_page import ModelPages
 from artreg.present.site.svg import sparkline
+from artreg.present.site.templates import render
 from artreg.tags import STAGES
 
 
@@ -30,22 +33,23 @@ class Pages(ModelPages, EntryPages):
 
     # --- index ---------------------------------------------------------------------------
 
-    def index_row(self, model: Model) -> str:
-        """The index page's row of one name (made where its pages are made)."""
+    def index_row(self, model: Model) -> dict[str, Any]:
+        """The index page's row of one name (made where its pages are made, in a worker)."""
         page = "index.html"
         artifact = model.artifact
         stages = artifact.stages()
-        cells = []
+        cells: list[str] = []
         for stage in STAGES:
             holder = stages.get(stage)
             if holder is None:
-                cells.append('<span class="muted">—</span>')
+                cells.append(MUTED_DASH)
                 continue
             folder = folder_of_record(self.r, holder.assignment(stage))
             label = f"v{holder.version}" if holder.registered else None
             cells.append(self.version_link(page, model, label, folder))
         production = stages.get("production")
-        since = by = "—"
+        since: str = "—"
+        person = short = "—"
         if production is not None:
             record = production.assignment("production")
             assert record is not None
@@ -53,75 +57,43 @@ class Pages(ModelPages, EntryPages):
             entry = self.r.entries.get(folder_of_record(self.r, record) or "")
             person = str(entry.metadata.get("created_by") or who(record)) if entry else who(record)
             short = person.split(" <", 1)[0] or person
-            by = f'<span title="{h(person)}">{h(short)}</span>' if short != person else h(person)
         latest = artifact.latest()
-        status = ' <span class="badge">deprecated</span>' if artifact.deprecated else ""
-        name = model.name
-        return (
-            f'<tr data-name="{h(name)}"><th scope="row">{self.link(page, model.page, name)}{status}</th>'
-            f"<td>{h('v' + latest.version) if latest else '—'}</td>"
-            + "".join(f"<td>{c}</td>" for c in cells)
-            + f"<td>{since}</td><td>{by}</td><td>{sparkline(self.r, model)}</td></tr>"
-        )
+        return {
+            "name": model.name,
+            "link": self.link(page, model.page, model.name),
+            "deprecated": artifact.deprecated,
+            "latest": "v" + latest.version if latest else "—",
+            "cells": cells,
+            "since": since,
+            "person": person,
+            "short": short,
+            "spark": sparkline(self.r, model),
+        }
 
-    def index(self, rows: list[str]) -> str:
-        page = "index.html"
-        metric = h(self.r.metric) if self.r.metric else "metric"
-        head = "".join(
-            f'<th scope="col">{x}</th>'
-            for x in [
-                "name",
-                "latest",
-                "raw",
-                "validated",
-                "production",
-                "in production since",
-                "released by",
-                metric,
-            ]
-        )
-        count = len(rows)
-        body = f"""<h1>{h(self.config.title)}</h1>
-<p class="lead">{count} model{"s" if count != 1 else ""}: what each stage holds now, the latest
-release, and {metric} across versions. The search box filters this table by name and metadata.</p>
-<section id="search-results" aria-labelledby="results-heading" hidden>
-<h2 id="results-heading">Search results</h2>
-<p id="result-count" aria-live="polite"></p>
-<ul id="results"></ul>
-</section>
-<section aria-labelledby="models-heading">
-<h2 id="models-heading">Models</h2>
-<div class="scroll" role="region" aria-label="Models and their stages" tabindex="0">
-<table id="models">
-<caption>Every name and what its stages hold (like <code>artreg list --all</code>)</caption>
-<thead><tr>{head}</tr></thead>
-<tbody>
-{chr(10).join(rows) if rows else '<tr><td colspan="8">The registry is empty.</td></tr>'}
-</tbody>
-</table>
-</div>
-</section>"""
-        return self.page(page, "Models", [("Registry", None)], body, index=True)
+    def index(self, rows: list[dict[str, Any]]) -> str:
+        context = self.frame("index.html", "Models", [("Registry", None)], index=True)
+        context["rows"] = rows
+        context["metric"] = self.r.metric or "metric"
+        return render("index", context)
 
     def models_listing(self, names: list[str]) -> str:
         """models/index.html: every name (so the folder has a page of its own)."""
         page = "models/index.html"
-        items = "".join(f"<li>{self.link(page, f'models/{n}/index.html', n)}</li>" for n in names)
-        body = f"<h1>Models</h1><ul>{items}</ul>" if names else "<h1>Models</h1><p>None yet.</p>"
-        return self.page(page, "Models", [("Registry", "index.html"), ("Models", None)], body)
+        context = self.frame(page, "Models", [("Registry", "index.html"), ("Models", None)])
+        context["links"] = [self.link(page, f"models/{n}/index.html", n) for n in names]
+        return render("models", context)
 
     def listing(self, model: Model, kind: str) -> str:
         """models/NAME/releases/index.html or .../validated/index.html: links to each page."""
         page = f"models/{model.name}/{kind}/index.html"
         entries = list(reversed(model.releases if kind == "releases" else model.validated))
         title = f"{model.name}: {'releases' if kind == 'releases' else 'validated artifacts'}"
-        items = "".join(
-            f"<li>{self.link(page, e.page, e.label)} ({when(e.record.timestamp)})</li>"
-            for e in entries
-        )
-        body = f"<h1>{h(title)}</h1>" + (f"<ul>{items}</ul>" if items else "<p>None yet.</p>")
         crumbs = [("Registry", "index.html"), (model.name, model.page), (kind, None)]
-        return self.page(page, title, crumbs, body)
+        context = self.frame(page, title, crumbs)
+        context["items"] = [
+            (self.link(page, e.page, e.label), when(e.record.timestamp)) for e in entries
+        ]
+        return render("listing", context)
 
     # --- the search index -----------------------------------------------------------------
 

@@ -1,13 +1,20 @@
-"""The site's pictures, drawn as inline SVG: the metric charts, sparklines and the stage timeline."""
+"""The site's pictures, drawn as inline SVG: the metric charts, sparklines and the stage timeline.
+
+Each is returned as `Markup` for the templates; every value from the registry in it (labels,
+versions, stage names) goes through `h`, markupsafe's escape.
+"""
 
 from __future__ import annotations
+
+from markupsafe import Markup
+from markupsafe import escape as h
 
 from artreg.features.history import Interval
 from artreg.features.site import (
     Model,
     SiteData,
 )
-from artreg.present.site.base import fmt, h, iso
+from artreg.present.site.base import MUTED_DASH, fmt, iso
 from artreg.tags import STAGES
 
 
@@ -15,7 +22,7 @@ def sparkline(data: SiteData, model: Model, width: int = 96, height: int = 32) -
     """The index row's small chart of the metric across a name's versions."""
     points = series(data, model)
     if data.metric is None or not points:
-        return '<span class="muted">—</span>'
+        return MUTED_DASH
     summary = ", ".join(f"{label} {fmt(value)}" for label, value in points)
     drawn = line_chart(
         points,
@@ -24,7 +31,9 @@ def sparkline(data: SiteData, model: Model, width: int = 96, height: int = 32) -
         f"{data.metric} across {len(points)} version{'s' if len(points) != 1 else ''}: {summary}",
         axes=False,
     )
-    return f'<span class="spark">{drawn}<span class="value">{h(fmt(points[-1][1]))}</span></span>'
+    return Markup(
+        f'<span class="spark">{drawn}<span class="value">{h(fmt(points[-1][1]))}</span></span>'
+    )
 
 
 def series(data: SiteData, model: Model) -> list[tuple[str, float]]:
@@ -72,7 +81,7 @@ def line_chart(
             f'<text x="{pad_x}" y="{height - 2}">{h(points[0][0])}</text>'
             f'<text x="{width - pad_x}" y="{height - 2}" text-anchor="end">{h(points[-1][0])}</text>'
         )
-    return (
+    return Markup(
         f'<svg class="chart" role="img" aria-label="{h(label)}" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}">{extra}<polyline points="{line}"/>{dots}</svg>'
     )
@@ -108,7 +117,7 @@ def stage_timeline(spans: list[Interval], now: int) -> str:
     parts.append(f'<text x="{left}" y="{axis_y}">{iso(start)[:10]}</text>')
     parts.append(f'<text x="{width - 4}" y="{axis_y}" text-anchor="end">{iso(end)[:10]}</text>')
     label = f"Timeline of {len(spans)} stage assignments from {iso(start)[:10]} to {iso(end)[:10]}; the table below lists them."
-    return (
+    return Markup(
         f'<figure><svg class="timeline" role="img" aria-label="{h(label)}" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}">{"".join(parts)}</svg></figure>'
     )
