@@ -1,10 +1,11 @@
 """The site's Jinja2 templates (package data under `artreg/templates/site/`), compiled once.
 
 Autoescape is on for every `*.html.j2`: a value from the registry reaches a page escaped unless
-it is a `Markup` that one of `base`'s helpers (links, times, commits) or `svg` built, or a
-page body: a body template's output, or `entry_page`'s f-strings (the hot page, kept as
-f-strings because through Jinja2 it made `artreg site` measurably slower). `compile_all()` runs in the parent before the workers
-fork, so each inherits the compiled templates instead of compiling them again.
+it is a `Markup` that one of `base`'s helpers (links, times, commits, tables) or `svg` built, or
+a page body: a body template's output, or `entry_page`'s (the hot page, kept as f-strings that
+escape every value because through Jinja2 it made `artreg site` measurably slower).
+`compile_all()` runs in the parent before the workers fork, so each inherits the compiled
+templates instead of compiling them again.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def template(name: str) -> jinja2.Template:
 
 
 def render(name: str, context: dict[str, Any]) -> str:
-    """The page template `name` (index, models, listing, model, entry) over `context`, inside
+    """The page template `name` (index, models, listing, model) over `context`, inside
     the frame of every page (`page.html.j2`, over the same context).
 
     Two renders, not `{% extends %}`: with inheritance every piece of a page's body passes up
