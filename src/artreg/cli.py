@@ -1104,7 +1104,7 @@ def site(out_dir: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg site -o _site && python -m http.server -d _site
     """
-    from artreg.features.site import build_site
+    from artreg.present.site.build import build_site
 
     built = build_site(_root(repo_path), Path(out_dir))
     Output(as_json).emit(render.site_json(built), render.site_text(built))

@@ -242,6 +242,12 @@ def parse_yaml(text: str, source: str) -> Any:
     return data
 
 
+def parse_yaml_tree(text: str, source: str) -> Any:
+    """The checked node tree of a YAML document (None when it is empty): what `parse_yaml`
+    accepts, with nothing built, so each scalar keeps the text it was written with."""
+    return _parsed(text, source, lambda _loader, root: root)
+
+
 def parse_yaml_entries(text: str, source: str, section: str, key: str) -> dict[Any, Any]:
     """`{name: entry[key]}` for every mapping entry of the top-level mapping `section` that
     has a non-null `key`: what `parse_yaml` and that lookup give, building only those values

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     )
     from artreg.features.retention import Applied, Plan
     from artreg.features.review import PromotionSummary, Tagged
-    from artreg.features.site import Built
     from artreg.integrity import Report
+    from artreg.present.site.build import Built
     from artreg.publish import Published
     from artreg.trust_ratchet import Accepted
 

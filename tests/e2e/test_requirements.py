@@ -340,7 +340,7 @@ def test_a_release_merged_from_a_pull_request_keeps_its_requirements(
 def test_the_site_links_an_adapter_to_its_base_and_the_base_to_its_dependants(
     registry: Path, tmp_path: Path, adapter: tuple[str, Path]
 ) -> None:
-    from artreg.features.site import build_site
+    from artreg.present.site.build import build_site
 
     release_base(registry, tmp_path)
     promote_to_production(registry, "adapter", adapter[0], "0.1.0", **RELEASE_INPUTS)

@@ -885,7 +885,7 @@ def test_show_the_summary_and_the_site_name_the_signer_and_the_key_fingerprint(
     tmp_path: Path,
     cli,
 ) -> None:
-    from artreg.features.site import build_site
+    from artreg.present.site.build import build_site
 
     private, public = keys["release"]
     trust(registry, public)

@@ -33,7 +33,8 @@ import pytest
 
 from artreg.errors import InputError
 from artreg.features.queries import overview
-from artreg.features.site import SITE_MARKER, build_site, site_config
+from artreg.features.site import site_config
+from artreg.present.site.build import SITE_MARKER, build_site
 
 from helpers import EXAMPLES, RELEASE_INPUTS, git, release, snapshot
 
@@ -811,3 +812,56 @@ def test_docs_screenshots_are_pictures_of_the_site() -> None:
         )
         assert_not_blank(path, size)
     assert "docs/site-index.png" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+
+
+class _Tags(HTMLParser):
+    """Every tag and attribute a page really holds (text that only looks like a tag is text)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, attrs))
+
+
+def test_no_field_of_the_registry_injects_markup(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path
+) -> None:
+    """Markup in the site's title, a release's notes and approver, and a name's description in
+    dvc.yaml reaches every page as text: no script, no event handler, no image it did not make."""
+    from artreg.features.promote import promote_to_validated
+    from artreg.features.register import register_raw
+    from artreg.features.release import promote_to_production
+
+    register_raw(registry, "encoder", "s1", checkpoint_dir)
+    vid = promote_to_validated(
+        registry, "encoder", "s1", "best", EXAMPLES / "validation_results.json"
+    ).id
+    inputs = {**RELEASE_INPUTS, "approved_by": f"Mallory {HOSTILE}"}
+    promote_to_production(registry, "encoder", vid, "1.0.0", **inputs, notes=HOSTILE)
+    dvc_yaml = registry / "dvc.yaml"
+    dvc_yaml.write_text(
+        dvc_yaml.read_text().replace("  encoder:\n", f"  encoder:\n    desc: '{HOSTILE}'\n", 1)
+    )
+    params = registry / "params.yaml"
+    params.write_text(params.read_text() + f"site:\n  title: '{HOSTILE}'\n")
+    git(registry, "commit", "--quiet", "-m", "hostile settings", "dvc.yaml", "params.yaml")
+
+    build_site(registry, tmp_path / "site")
+
+    pages = sorted((tmp_path / "site").rglob("*.html"))
+    shown = "".join(p.read_text(encoding="utf-8") for p in pages)
+    # shown as text: the title twice on every page, the notes, the approver and the description
+    assert shown.count("alert(1)") >= 2 * len(pages) + 3
+    for page in pages:
+        parser = _Tags()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for tag, attrs in parser.found:
+            assert not any(name.startswith("on") for name, _ in attrs), (page, tag, attrs)
+            if tag == "script":
+                assert (dict(attrs).get("src") or "").endswith(".js"), (page, attrs)
+            assert tag != "img", (page, attrs)  # no training curves here: no picture at all

@@ -146,7 +146,6 @@ OVERSIZED = {
     "features/fetch_url.py": 919,
     "features/promote.py": 696,
     "features/release.py": 666,
-    "features/site.py": 1899,
     "formats.py": 758,
     "gitrepo.py": 922,
     "model.py": 676,
