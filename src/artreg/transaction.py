@@ -287,6 +287,10 @@ class Transaction:
 
     def rollback(self) -> None:
         """Undo everything: tags, commit, index entries, files; leave unrelated changes alone."""
+        if self.commit is None and self.title:
+            # Interrupted between `git commit` and `committed()` (Ctrl-C lands anywhere): the
+            # commit is found as `recover` finds it, so HEAD goes back too.
+            self.commit = _interrupted_commit(self.root, self, "committing")
         gitrepo.delete_tags(self.root, self.tags)
         if self.rebased and self.old_head and gitrepo.head(self.root) != self.old_head:
             # HEAD went onto the remote's branch (and maybe a new commit on it): drop our edits

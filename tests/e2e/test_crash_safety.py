@@ -414,3 +414,35 @@ def test_a_branch_promotion_that_fails_while_finishing_is_recovered_back_on_the_
     assert f"{COMMANDS['production'][2]}/metadata.json" in held
     assert not (root / ".git/artreg/transaction.json").exists()
     assert verify_registry(root).problems == []
+
+
+@pytest.mark.parametrize("where", ["publish:staged", "publish:committed"])
+def test_ctrl_c_around_the_commit_rolls_everything_back(
+    registry: Path, tmp_path: Path, where: str
+) -> None:
+    """Ctrl-C between `git commit` and the journal's record of it (a real SIGINT at a fault
+    point) must take HEAD back too, not only the index: nothing changed, and it says so."""
+    from helpers import RELEASE_ARGS, snapshot, tiny_safetensors
+
+    model = tiny_safetensors(tmp_path / "model.safetensors", seed=1, shapes={"w": (4, 4)})
+    before = snapshot(registry)
+    args = ["release", "encoder", str(model), "--version", "1.0.0", *RELEASE_ARGS]
+    proc = start_paused(args, registry, where, tmp_path / "paused")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "nothing was changed" in err.decode()
+    after = snapshot(registry)
+    # The model's DVC cache object may stay: content-addressed, it changes no state.
+    cached = "!! .dvc/cache/"
+    assert [line for line in after.status.splitlines() if not line.startswith(cached)] == [
+        line for line in before.status.splitlines() if not line.startswith(cached)
+    ]
+    assert (after.head, after.tags, after.pointers, after.files) == (
+        before.head,
+        before.tags,
+        before.pointers,
+        before.files,
+    )
+    again = subprocess.run([ARTREG, *args], cwd=registry, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
