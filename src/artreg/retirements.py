@@ -85,6 +85,20 @@ def default_ref(root: Path) -> tuple[str, str] | None:
     return branch, remote if gitrepo.ref_exists(root, f"refs/remotes/{remote}") else branch
 
 
+def surely_default(root: Path, branch: str) -> bool:
+    """Whether git itself names `branch` the default (origin's HEAD, else init.defaultBranch or
+    git's own "master"), or it is the only local branch: gitrepo.default_branch falls back to
+    the branch checked out, which is no answer where a wrong one retires other branches' data."""
+    origin = gitrepo.git(root, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD", check=False)
+    if origin.strip():
+        return origin.strip() == f"refs/remotes/origin/{branch}"
+    configured = gitrepo.git(root, "config", "--get", "init.defaultBranch", check=False).strip()
+    if branch == (configured or "master"):
+        return True
+    heads = gitrepo.git(root, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+    return heads == [branch]
+
+
 def retired_on_default(root: Path) -> tuple[str, dict[str, Retired]]:
     """The default branch's name and its tombstones, read through git (no network): a branch
     forked before a gc there lacks them, but their objects are gone all the same."""

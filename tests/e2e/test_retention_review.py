@@ -140,6 +140,22 @@ def test_gc_apply_off_the_default_branch_is_refused(
     assert cli("gc", "--repo", str(clone)).exit_code == 0  # the dry run works anywhere
 
 
+def test_gc_apply_where_git_names_no_default_branch_is_refused(
+    registry: Path, tmp_path: Path, cli
+) -> None:
+    """No origin, and the default branch renamed away from init.defaultBranch: the branch
+    checked out is no proof of being the default, so --apply refuses rather than guess."""
+    two_releases(registry, tmp_path)
+    git(registry, "branch", "--quiet", "-m", "main", "master")
+    git(registry, "switch", "--quiet", "-c", "experiment")
+    before, stored = snapshot(registry), storage(registry)
+    refused = cli("gc", "--apply", "--repo", str(registry))
+    assert refused.exit_code == 2, refused.stderr
+    assert "git names no default branch here" in refused.stderr
+    assert "init.defaultBranch" in refused.stderr and "nothing was changed" in refused.stderr
+    assert snapshot(registry) == before and storage(registry) == stored
+
+
 def test_a_branch_forked_before_gc_reads_main_s_tombstones(
     registry: Path, bare_origin: Path, tmp_path: Path, cli
 ) -> None:

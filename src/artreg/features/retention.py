@@ -42,7 +42,7 @@ from artreg.fileio import dump_json, write_atomic
 from artreg.layout import RETIRED_JSON, StageDir
 from artreg.model import Registry, iso
 from artreg.policy import Retention, retention_for
-from artreg.retirements import Retired, default_ref, read_retired
+from artreg.retirements import Retired, default_ref, read_retired, surely_default
 from artreg.tags import STAGES, Action
 
 __all__ = ["FolderFacts", "Inventory", "plan"]
@@ -474,8 +474,16 @@ def _on_default_branch(root: Path) -> None:
     """Refuse `--apply` off the default branch: a tombstone committed on a side branch would
     delete objects every other branch still reads as live."""
     off = default_ref(root)
+    here = gitrepo.current_branch(root)
+    if off is None and here and not surely_default(root, here):
+        raise InputError(
+            f"{root}: git names no default branch here (no origin HEAD, and init.defaultBranch "
+            f"is not {here}), so gc cannot tell that {here} is the branch every other reads; "
+            "nothing was changed",
+            hint="`git remote set-head origin --auto`, or `git config init.defaultBranch "
+            "BRANCH`, then run `artreg gc --apply` on that branch",
+        )
     if off is not None:
-        here = gitrepo.current_branch(root)
         raise InputError(
             f"{root}: on {f'branch {here}' if here else 'a detached HEAD'}, not on the default "
             f"branch {off[0]}: `gc --apply` retires folders for every branch, so it runs only "
