@@ -519,6 +519,23 @@ def test_concurrent_lock_adds_keep_every_pin(served: Served, cache: Path, tmp_pa
     assert sorted(json.loads(lock.read_text())["artifacts"]) == sorted(specs)
 
 
+def test_a_lock_file_shared_through_a_symlink_stays_one_file(
+    served: Served, cache: Path, tmp_path: Path, cli
+) -> None:
+    shared = tmp_path / "shared" / "artreg.lock"
+    shared.parent.mkdir()
+    assert cli("lock", "add", served.url, "encoder@v1.0.0", "--file", str(shared)).exit_code == 0
+    link = tmp_path / "service" / "artreg.lock"
+    link.parent.mkdir()
+    link.symlink_to(Path("..") / "shared" / "artreg.lock")
+    assert cli("lock", "add", served.url, "encoder#production", "--file", str(link)).exit_code == 0
+    assert link.is_symlink()  # not replaced by a regular file holding the pins apart
+    assert sorted(json.loads(shared.read_text())["artifacts"]) == [
+        "encoder#production",
+        "encoder@v1.0.0",
+    ]
+
+
 def test_lock_hints_name_commands_that_succeed(
     served: Served, cache: Path, tmp_path: Path, cli
 ) -> None:

@@ -142,7 +142,7 @@ def _locked(path: Path) -> Iterator[None]:
     """An flock on the lock file's folder (released by the kernel when the holder dies) for a
     read-modify-write: concurrent `lock add`s each keep their pin. The folder, not the file: the
     file is replaced by an atomic rename, and no stray lock file lands in the consumer's repo."""
-    folder = path.absolute().parent
+    folder = path.resolve().parent  # a symlinked lock file: its target's folder
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError as exc:
@@ -159,7 +159,8 @@ def save(path: Path, pins: dict[str, Pin]) -> None:
         "lockfile_version": VERSION,
         "artifacts": {key: pins[key].to_json() for key in sorted(pins)},
     }
-    write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    # Through a symlink to its target: a lock shared by link stays one file.
+    write_atomic(path.resolve(), json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
 def find(path: Path, name: str, stage: str | None, version: str | None) -> Pin:
