@@ -208,6 +208,18 @@ def serve(
     version since it was pinned (deregistered, unassigned, deprecated, retired): the pin is
     served all the same, and the caller says it out loud."""
     pin = find(path, name, stage, version)
+    return _serve(pin, remote, remote_config, cache_dir, offline, verify, progress)
+
+
+def _serve(
+    pin: Pin,
+    remote: str | None,
+    remote_config: Mapping[str, str] | None,
+    cache_dir: Path | str | None,
+    offline: bool | None,
+    verify: str,
+    progress: ProgressFn | None,
+) -> tuple[Fetched, list[str]]:
     fetched = fetch_pin(
         pin,
         remote=remote,
@@ -237,20 +249,10 @@ def get(
     (the targets checked before anything is fetched), with the pin's retractions (`serve`)."""
     from artreg.features.fetch import copy_verified, export_targets
 
-    pin = find(path, name, stage, version)
+    pin = find(path, name, stage, version)  # the lock is read once for the targets and the bytes
     targets = export_targets(out, pin.primary, pin.files)
-    fetched, notes = serve(
-        path,
-        name,
-        stage,
-        version,
-        remote=remote,
-        remote_config=remote_config,
-        cache_dir=cache_dir,
-        offline=offline,
-        progress=progress,
-    )
-    return fetched, copy_verified(fetched.snapshot, targets, pin.files, progress), notes
+    fetched, notes = _serve(pin, remote, remote_config, cache_dir, offline, "auto", progress)
+    return fetched, copy_verified(fetched.snapshot, targets, pin.files, progress, out=out), notes
 
 
 def _refuse_retired(pin: Pin, cache_dir: Path | str | None) -> None:
