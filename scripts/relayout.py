@@ -1,0 +1,442 @@
+"""Rewrite every reference to a moved artreg module (issue 25, step S5 of docs/redesign-plan.md).
+
+The package move is whole modules (`git mv`), plus one split of `render.py` by function. This
+script rewrites what points at the old places, so that any branch written against the flat
+layout can be brought onto the new one by running it again:
+
+    python scripts/relayout.py                  # src tests benchmarks scripts docs pyproject.toml
+    python scripts/relayout.py --check PATH...  # list what would change, write nothing
+
+It rewrites, in Python files, `from artreg.X import ...`, `from artreg import a, X, b` (one
+import per new package, with `as` aliases so that code bodies keep their names), `import
+artreg.X`, and uses of a split module (`render.to_json` → `present_text.to_json`); and in every
+file, dotted names (`"artreg.fileio.os.replace"`, code embedded in strings, import-linter
+contracts), `from artreg.X import a` lines in text, and paths `src/artreg/x.py`. Running it
+twice changes nothing the second time. Afterwards run `ruff check --fix --select I` and
+`ruff format` to sort and wrap the rewritten imports (the script prints the command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+# --- the moves of this step (whole modules) -------------------------------------------------------
+
+MAPPING: dict[str, str] = {
+    # adapters/: files, hashing, DVC, fault injection, interrupts, JSON schemas
+    "artreg.fileio": "artreg.adapters.files",
+    "artreg.hashing": "artreg.adapters.hashing",
+    "artreg.dvcrepo": "artreg.adapters.dvcrepo",
+    "artreg.faults": "artreg.adapters.faults",
+    "artreg.interrupts": "artreg.adapters.interrupts",
+    "artreg.schemas": "artreg.adapters.schemas",
+    # registry/: the domain (names, tags, settings, trust, retirements)
+    "artreg.tags": "artreg.registry.tags",
+    "artreg.layout": "artreg.registry.layout",
+    "artreg.dvcyaml": "artreg.registry.dvcyaml",
+    "artreg.requirements": "artreg.registry.requirements",
+    "artreg.policy": "artreg.registry.policy",
+    "artreg.values": "artreg.registry.values",
+    "artreg.trust": "artreg.registry.trust",
+    "artreg.retirements": "artreg.registry.retirements",
+    "artreg.versionorder": "artreg.registry.versionorder",
+    "artreg.trust_ratchet": "artreg.registry.trust_ratchet",
+    # artifacts/: what a model file is
+    "artreg.checkpoints": "artreg.artifacts.checkpoints",
+    "artreg.hflayout": "artreg.artifacts.hflayout",
+    "artreg.integrity": "artreg.artifacts.integrity",
+    # publishing/: the write side
+    "artreg.charts": "artreg.publishing.charts",
+    "artreg.ciworkflows": "artreg.publishing.ci",
+    "artreg.deployment": "artreg.publishing.deployment",
+    "artreg.index": "artreg.publishing.index",
+    "artreg.modelcard": "artreg.publishing.modelcard",
+    "artreg.modelfolder": "artreg.publishing.modelfolder",
+    "artreg.publish": "artreg.publishing.publish",
+    "artreg.serverhook": "artreg.publishing.serverhook",
+    "artreg.stagefolder": "artreg.publishing.stagefolder",
+    "artreg.transaction": "artreg.publishing.transaction",
+    "artreg.naming": "artreg.publishing.names",
+    # services/: one module per command family; the demo at the edge
+    "artreg.features.doctor": "artreg.services.doctor",
+    "artreg.features.history": "artreg.services.history",
+    "artreg.features.housekeeping": "artreg.services.housekeeping",
+    "artreg.features.init": "artreg.services.init",
+    "artreg.features.reachability": "artreg.services.reachability",
+    "artreg.features.retention": "artreg.services.retention",
+    "artreg.features.site": "artreg.services.site",
+    "artreg.features.verify": "artreg.services.verify",
+    "artreg.features.demo": "artreg.demo",
+    # present/: what a person sees (render.py is split, below)
+    "artreg.markdown_html": "artreg.present.site.markdown_html",
+}
+
+# --- the moves other helpers make in the same round: the lead fills this in -----------------------
+
+OTHERS: dict[str, str] = {}
+
+# --- modules split by function: old module -> {name: new module} ----------------------------------
+
+_TEXT, _QUERIES = "artreg.present.text", "artreg.present.queries"
+_MARKDOWN, _CONSUMER = "artreg.present.markdown", "artreg.present.consumer"
+SPLITS: dict[str, dict[str, str]] = {
+    "artreg.render": {
+        **dict.fromkeys(
+            [
+                "written", "to_json", "table", "number", "gate_table", "signature_text", "plain",
+                "_files_json", "_tags_text", "tagged", "registered", "promoted", "housekeeping",
+                "init_text", "init_json", "verify_json", "verified_text", "doctor_json",
+                "doctor_text",
+            ],
+            _TEXT,
+        ),
+        **dict.fromkeys(
+            [
+                "STAGE_COLUMNS", "overview_json", "overview_text", "artifact_text",
+                "resolved_json", "resolved_with_files", "history_json", "history_text",
+                "_source_json", "lineage_json", "lineage_text", "diff_json", "diff_text",
+                "intervals_json", "intervals_text",
+            ],
+            _QUERIES,
+        ),
+        **dict.fromkeys(["summary_markdown", "_signature_markdown"], _MARKDOWN),
+        **dict.fromkeys(
+            [
+                "_size", "gc_json", "gc_text", "_gc_phases", "pin_json", "pin_text",
+                "pinned_text", "fetched_json", "lock_changes_json", "cache_text", "pruned_text",
+                "site_json", "site_text", "accepted_json", "accepted_text",
+            ],
+            _CONSUMER,
+        ),
+    },
+}  # fmt: skip
+# The name a file that used the whole split module (`render.x`) binds each piece to.
+SPLIT_ALIASES: dict[str, str] = {
+    _TEXT: "present_text",
+    _QUERIES: "present_queries",
+    _MARKDOWN: "present_markdown",
+    _CONSUMER: "present_consumer",
+}
+
+DEFAULT_PATHS = ["src", "tests", "benchmarks", "scripts", "docs", "pyproject.toml"]
+SUFFIXES = {".py", ".md", ".toml", ".txt", ".cfg", ".ini", ".yml", ".yaml", ".sh", ".j2"}
+WARNINGS: list[str] = []
+ONLY: list[str] = []  # --only: the new packages whose moves apply (all when empty)
+
+
+def _kept(new: str) -> bool:
+    return not ONLY or any(new == p or new.startswith(p + ".") for p in ONLY)
+
+
+def moves() -> dict[str, str]:
+    return {old: new for old, new in {**MAPPING, **OTHERS}.items() if _kept(new)}
+
+
+def splits() -> dict[str, dict[str, str]]:
+    return {old: table for old, table in SPLITS.items() if all(map(_kept, table.values()))}
+
+
+def _warn(where: str, what: str) -> None:
+    WARNINGS.append(f"{where}: {what}")
+
+
+def new_module(dotted: str) -> str:
+    """The new dotted name of a module (or of a name inside one): longest moved prefix wins,
+    component by component, so `artreg.trust_ratchet` never matches `artreg.trust`."""
+    table = moves()
+    parts = dotted.split(".")
+    for cut in range(len(parts), 1, -1):
+        head = ".".join(parts[:cut])
+        if head in table:
+            return ".".join([table[head], *parts[cut:]])
+    return dotted
+
+
+def _split_of(dotted: str) -> tuple[str, str | None] | None:
+    """(split module, the name after it) when `dotted` is or is inside a split module."""
+    for old in splits():
+        if dotted == old:
+            return old, None
+        if dotted.startswith(old + "."):
+            return old, dotted[len(old) + 1 :].split(".", 1)[0]
+    return None
+
+
+# --- imports -------------------------------------------------------------------------------------
+
+
+def _alias(name: str, asname: str | None) -> str:
+    return f"{name} as {asname}" if asname and asname != name else name
+
+
+def _from_import(
+    module: str, names: list[tuple[str, str | None]], used: dict[str, set[str]], where: str
+) -> list[str] | None:
+    """New statements for `from module import names`, or None when nothing moves."""
+    groups: dict[str, list[str]] = {}
+    changed = False
+    for name, asname in names:
+        full = f"{module}.{name}"
+        if full in splits():  # `from artreg import render`: one import per piece used
+            bound = asname or name
+            pieces = sorted(used.get(bound, set()))
+            if not pieces:
+                _warn(where, f"{bound} ({full}) is imported but no `{bound}.name` use was found")
+            for target in pieces:
+                parent, _, last = target.rpartition(".")
+                groups.setdefault(parent, []).append(_alias(last, SPLIT_ALIASES[target]))
+            changed = True
+        elif (
+            full in moves()
+        ):  # `from artreg import fileio` -> `from artreg.adapters import files as fileio`
+            parent, _, last = new_module(full).rpartition(".")
+            groups.setdefault(parent, []).append(_alias(last, asname or name))
+            changed = True
+        elif module in splits():
+            target = splits()[module].get(name)
+            if target is None:
+                _warn(where, f"{name} is not in the split table of {module}")
+                target = module
+            groups.setdefault(target, []).append(_alias(name, asname))
+            changed = True
+        else:
+            target = new_module(module)
+            changed |= target != module
+            groups.setdefault(target, []).append(_alias(name, asname))
+    if not changed:
+        return None
+    return [f"from {mod} import {', '.join(items)}" for mod, items in groups.items()]
+
+
+def _split_uses(tree: ast.AST) -> dict[str, set[str]]:
+    """For each local name bound to a split module: the new modules its attributes live in."""
+    bound: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for a in node.names:
+                if f"{node.module}.{a.name}" in splits():
+                    bound[a.asname or a.name] = f"{node.module}.{a.name}"
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name in splits() and a.asname:
+                    bound[a.asname] = a.name
+    used: dict[str, set[str]] = {name: set() for name in bound}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in bound
+        ):
+            target = splits()[bound[node.value.id]].get(node.attr)
+            if target is not None:
+                used[node.value.id].add(target)
+    return used
+
+
+def _rewrite_split_uses(text: str, used: dict[str, set[str]], tree: ast.AST, where: str) -> str:
+    """`render.to_json(...)` -> `present_text.to_json(...)`, at the exact AST positions."""
+    if not used:
+        return text
+    old_of: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for a in node.names:
+                if f"{node.module}.{a.name}" in splits():
+                    old_of[a.asname or a.name] = f"{node.module}.{a.name}"
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name in splits() and a.asname:
+                    old_of[a.asname] = a.name
+    edits: list[tuple[int, int, int, str]] = []  # (line, col, length, replacement)
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in old_of
+        ):
+            target = splits()[old_of[node.value.id]].get(node.attr)
+            if target is None:
+                _warn(where, f"{node.value.id}.{node.attr}: not in the split table")
+                continue
+            v = node.value
+            edits.append((v.lineno, v.col_offset, len(v.id), SPLIT_ALIASES[target]))
+    lines = text.splitlines(keepends=True)
+    for line, col, length, new in sorted(edits, reverse=True):
+        # ast offsets are in UTF-8 bytes
+        raw = lines[line - 1].encode()
+        lines[line - 1] = (raw[:col] + new.encode() + raw[col + length :]).decode()
+    return "".join(lines)
+
+
+def rewrite_python(text: str, where: str) -> str:
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        _warn(where, f"not parsed ({exc}); text rules only")
+        return rewrite_text(text, where, python=False)
+    used = _split_uses(tree)
+    text = _rewrite_split_uses(text, used, tree, where)
+    tree = ast.parse(text)
+    lines = text.splitlines(keepends=True)
+    spans: list[tuple[int, int, str]] = []
+    for node in ast.walk(tree):
+        new: list[str] | None = None
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if not node.module.startswith("artreg"):
+                continue
+            names = [(a.name, a.asname) for a in node.names]
+            new = _from_import(node.module, names, used, where)
+        elif isinstance(node, ast.Import):
+            if not any(a.name.startswith("artreg.") for a in node.names):
+                continue
+            renamed = [(new_module(a.name), a.asname) for a in node.names]
+            if any(
+                n != a.name or a.name in splits()
+                for (n, _), a in zip(renamed, node.names, strict=True)
+            ):
+                if any(a.name in splits() for a in node.names):
+                    _warn(where, f"line {node.lineno}: `import` of a split module; fix by hand")
+                    continue
+                new = [f"import {_alias(n, s)}" for n, s in renamed]
+        if new is None:
+            continue
+        first, last = node.lineno, node.end_lineno or node.lineno
+        head = lines[first - 1].encode()[: node.col_offset].decode()
+        tail = lines[last - 1].encode()[node.end_col_offset or 0 :].decode()
+        if head.strip() or tail.strip().startswith(";"):
+            _warn(where, f"line {first}: import shares its line with other code; fix by hand")
+            continue
+        inner = "".join(lines[first : last - 1])
+        if "#" in inner:
+            _warn(where, f"line {first}: comment inside a rewritten import was dropped")
+        spans.append((first, last, head + ("\n" + head).join(new) + tail))
+    for first, last, replacement in sorted(spans, reverse=True):
+        lines[first - 1 : last] = [replacement]
+    return rewrite_text("".join(lines), where, python=True)
+
+
+# --- dotted names, import lines in text, file paths -------------------------------------------------
+
+DOTTED = re.compile(r"(?<![\w.])artreg((?:\.[A-Za-z_]\w*)+)")
+TEXT_IMPORT = re.compile(
+    r"(?P<indent>^[ \t]*|(?<=[\"'])|(?<=; )|(?<=`))from (?P<module>artreg(?:\.\w+)*) import "
+    r"(?P<names>\w+(?: as \w+)?(?:, \w+(?: as \w+)?)*)",
+    re.MULTILINE,
+)
+PATH = re.compile(r"(?<![\w.])(?P<prefix>(?:src/)?artreg/)(?P<rel>(?:\w+/)*\w+)\.py\b")
+STRUCTURE_KEY = re.compile(r"\"(?P<rel>(?:\w+/)*\w+)\.py\"")
+
+
+def _dotted(match: re.Match[str], where: str) -> str:
+    dotted = match.group(0)
+    split = _split_of(dotted)
+    if split is not None:
+        old, name = split
+        target = splits()[old].get(name or "")
+        if target is None:
+            _warn(where, f"{dotted}: a split module; no new place known")
+            return dotted
+        return target + dotted[len(old) :]
+    return new_module(dotted)
+
+
+def _path_of(rel: str) -> str:
+    """`features/demo` -> `demo`, `schemas/__init__` -> `adapters/schemas/__init__`."""
+    parts = rel.split("/")
+    init = parts[-1] == "__init__"
+    dotted = "artreg." + ".".join(parts[:-1] if init else parts)
+    moved = new_module(dotted)
+    if moved == dotted:
+        return rel
+    out = moved.split(".")[1:]
+    return "/".join([*out, "__init__"] if init else out)
+
+
+def rewrite_text(text: str, where: str, python: bool) -> str:
+    def line_import(m: re.Match[str]) -> str:
+        names = []
+        for item in m.group("names").split(", "):
+            name, _, asname = item.partition(" as ")
+            names.append((name, asname or None))
+        new = _from_import(m.group("module"), names, {}, where)
+        if new is None:
+            return m.group(0)
+        joiner = "; " if python else "\n" + m.group("indent")
+        return m.group("indent") + joiner.join(new)
+
+    # In Python files the real imports were rewritten above; this reaches code in strings.
+    text = TEXT_IMPORT.sub(line_import, text)
+    text = DOTTED.sub(lambda m: _dotted(m, where), text)
+    text = PATH.sub(lambda m: m.group("prefix") + _path_of(m.group("rel")) + ".py", text)
+    if where.endswith("test_structure.py"):
+        text = STRUCTURE_KEY.sub(lambda m: f'"{_path_of(m.group("rel"))}.py"', text)
+    return text
+
+
+# --- driver ----------------------------------------------------------------------------------------
+
+
+def files(paths: Iterable[str]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_file():
+            out.append(p)
+        elif p.is_dir():
+            out += sorted(
+                f
+                for f in p.rglob("*")
+                if f.is_file()
+                and f.suffix in SUFFIXES
+                and not any(part.startswith(".") for part in f.parts)
+                and f.name != "redesign-plan.md"  # the plan names the old modules on purpose
+                and f.resolve() != Path(__file__).resolve()
+            )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("paths", nargs="*", default=DEFAULT_PATHS)
+    parser.add_argument("--check", action="store_true", help="list changes, write nothing")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="apply only the moves into this package (artreg.adapters; repeatable)",
+    )
+    args = parser.parse_args(argv)
+    ONLY[:] = args.only
+    changed: list[Path] = []
+    for path in files(args.paths):
+        try:
+            before = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        where = str(path)
+        if path.suffix == ".py":
+            after = rewrite_python(before, where)
+        else:
+            after = rewrite_text(before, where, python=False)
+        if after != before:
+            changed.append(path)
+            if not args.check:
+                path.write_text(after, encoding="utf-8")
+    for path in changed:
+        print(("would rewrite " if args.check else "rewrote ") + str(path))
+    for warning in WARNINGS:
+        print(f"warning: {warning}", file=sys.stderr)
+    if changed and not args.check:
+        print(
+            "now: ruff check --fix --select I src tests benchmarks scripts && ruff format src tests benchmarks scripts"
+        )
+    return 1 if args.check and changed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
