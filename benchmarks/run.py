@@ -1076,7 +1076,7 @@ SIGNING_STEP = """
 import json, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
-from artreg.hashing import FileDigest
+from artreg.adapters.hashing import FileDigest
 from artreg.signing import SigningKey, sign_folder
 folder, key = Path(sys.argv[1]), Path(sys.argv[2])
 files = json.loads((folder / "manifest.json").read_text())["files"]

@@ -14,7 +14,7 @@ from artreg.features import lock as lockfile
 from artreg.values import check_field
 
 if TYPE_CHECKING:  # imported where used: `from artreg import get_artifact_path` stays light
-    from artreg.hashing import ProgressFn
+    from artreg.adapters.hashing import ProgressFn
     from artreg.publish import Published
 
 if TYPE_CHECKING:

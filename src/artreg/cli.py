@@ -13,8 +13,9 @@ from typing import Any
 
 import click
 
-from artreg import interrupts, render
+from artreg import render
 from artreg._version import __version__
+from artreg.adapters import interrupts
 from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
 
 # Options most commands share, defined once.

@@ -46,9 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from artreg import faults, hashing
+from artreg.adapters import faults, hashing
+from artreg.adapters.hashing import FileDigest, ProgressFn
 from artreg.errors import InputError, IntegrityError
-from artreg.hashing import FileDigest, ProgressFn
 from artreg.registry_identity import identity
 
 ENV_CACHE = "ARTREG_CACHE"
@@ -190,7 +190,7 @@ class Cache:
 
     def write_json(self, path: Path, data: Any) -> None:
         """Write a JSON document atomically (temporary file, then rename)."""
-        from artreg.fileio import write_atomic
+        from artreg.adapters.files import write_atomic
 
         try:
             write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -7,8 +7,8 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+from artreg.adapters.files import parse_yaml, parse_yaml_entries, prepare_yaml, write_atomic
 from artreg.errors import ArtregError
-from artreg.fileio import parse_yaml, parse_yaml_entries, prepare_yaml, write_atomic
 from artreg.layout import DVC_YAML, model_target
 
 TEMPLATE = (

@@ -416,7 +416,7 @@ def commit_time(root: Path, rev: str) -> tuple[str, int] | None:
 
 def json_at(root: Path, rev: str, path: str) -> Any:
     """A JSON file as committed at `rev` (parsed strictly), or None if it is not there."""
-    from artreg.fileio import parse_json
+    from artreg.adapters.files import parse_json
 
     data = show_file(root, rev, path)
     return None if data is None else parse_json(data.decode("utf-8"), f"{path}@{rev[:12]}")

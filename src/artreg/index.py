@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from artreg import schemas
+from artreg.adapters import schemas
+from artreg.adapters.files import dump_json, parse_json, read_json, write_atomic
 from artreg.errors import ArtregError, VerificationFailed
-from artreg.fileio import dump_json, parse_json, read_json, write_atomic
 from artreg.layout import ARTIFACTS_DIR, REGISTRY_JSON, StageDir, model_target
 from artreg.model import Registry, iso
 

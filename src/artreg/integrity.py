@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from artreg import dvcrepo, gitrepo, schemas
+from artreg import gitrepo
+from artreg.adapters import dvcrepo, schemas
+from artreg.adapters.files import parse_json
+from artreg.adapters.hashing import compare_files
 from artreg.errors import ArtregError, InputError
-from artreg.fileio import parse_json
 from artreg.formats import SAFETENSORS, check_safetensors, from_suffix
-from artreg.hashing import compare_files
 from artreg.layout import StageDir, stage_folders
 from artreg.model import Manifest, Registry
 

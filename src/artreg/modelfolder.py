@@ -17,9 +17,9 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from artreg import hflayout
+from artreg.adapters.files import dump_json, read_json
+from artreg.adapters.hashing import FileDigest, Recorded, sha256_line
 from artreg.errors import InputError, IntegrityError
-from artreg.fileio import dump_json, read_json
-from artreg.hashing import FileDigest, Recorded, sha256_line
 from artreg.hflayout import FolderLayout
 from artreg.layout import MODEL_DIR
 from artreg.model import ModelFile

@@ -18,10 +18,11 @@ import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from artreg import faults, gitrepo
+from artreg import gitrepo
+from artreg.adapters import faults
+from artreg.adapters.files import check_output_path
+from artreg.adapters.hashing import FileDigest, ProgressFn, copy_and_hash
 from artreg.errors import ArtregError, InputError, IntegrityError
-from artreg.fileio import check_output_path
-from artreg.hashing import FileDigest, ProgressFn, copy_and_hash
 from artreg.layout import ARTIFACTS_DIR, model_files
 
 OPTION = "-o/--out"

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import gitrepo, schemas
+from artreg import gitrepo
+from artreg.adapters import schemas
+from artreg.adapters.files import parse_yaml, read_yaml
 from artreg.errors import ArtregError, GateFailed, InputError
-from artreg.fileio import parse_yaml, read_yaml
 from artreg.layout import PARAMS_FILE
 from artreg.tags import semver_key
 from artreg.trust import IN_PARAMS, NO_PARAMS, NO_SECTION, TrustPolicy

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from artreg import dvcyaml, gitrepo, index, state
+from artreg.adapters.faults import point
+from artreg.adapters.files import check_output_path
 from artreg.errors import ConflictError, InputError
-from artreg.faults import point
-from artreg.fileio import check_output_path
 from artreg.layout import DVC_YAML, REGISTRY_JSON, StageDir
 from artreg.model import Event, GateResult, ManifestFile, Registry
 from artreg.stagefolder import StageBuilder
@@ -289,7 +289,7 @@ def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remo
     A rejected push raises inside the transaction, which rolls the local promotion back. (A
     direct promotion pushes through `_Replay.push`, which rebases and retries instead.)
     """
-    from artreg import dvcrepo
+    from artreg.adapters import dvcrepo
     from artreg.errors import PushRejected
 
     pointers = [str(p.relative_to(root)) for p in dvcrepo.pointer_files(root, root / folder)]
@@ -344,7 +344,7 @@ class _Replay:
         """Push data, then commit and tags atomically; when origin moved on and the other
         change does not take this promotion's version or folder, rebase onto it, renumber the
         counter, re-check, and push again. Returns the commit and tags that landed."""
-        from artreg import dvcrepo
+        from artreg.adapters import dvcrepo
         from artreg.errors import PushRejected
 
         pointers = [

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from artreg import gitrepo
+from artreg.adapters.files import parse_json
 from artreg.errors import IntegrityError
-from artreg.fileio import parse_json
 from artreg.layout import RETIRED_JSON
 from artreg.model import Registry
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from artreg.adapters.hashing import FileDigest, Recorded
 from artreg.errors import ArtregError, InputError, IntegrityError, NotFoundError
-from artreg.hashing import FileDigest, Recorded
 from artreg.layout import SIGNATURE_FILE
 from artreg.policy import load_trust
 from artreg.trust import TrustPolicy

@@ -3,7 +3,7 @@
 A StageBuilder copies each input once (hashing while copying), writes the DVC pointers for large
 files, and keeps the sha256 and size of every file for the folder's manifest. What DVC decides
 (where its cache is, how work-tree files link to it, what its ignore rules exclude) comes from
-artreg.dvcrepo, which asks DVC.
+artreg.adapters.dvcrepo, which asks DVC.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from artreg.dvcrepo import CacheWriter, CopiedFile, RegistryDvc, pointer_text
+from artreg.adapters.dvcrepo import CacheWriter, CopiedFile, RegistryDvc, pointer_text
+from artreg.adapters.faults import point
+from artreg.adapters.files import dump_json
+from artreg.adapters.hashing import FileDigest, ProgressFn, copy_and_hash
 from artreg.errors import InputError
-from artreg.faults import point
-from artreg.fileio import dump_json
-from artreg.hashing import FileDigest, ProgressFn, copy_and_hash
 from artreg.layout import StageDir
 from artreg.model import Manifest, ManifestFile
 from artreg.naming import check_folder_case
@@ -161,7 +161,7 @@ class StageBuilder:
 
     def write_manifest(self, manifest: Manifest) -> None:
         """manifest.json, schema-checked; it does not list itself."""
-        from artreg import schemas
+        from artreg.adapters import schemas
 
         data = manifest.to_json()
         schemas.validate(data, "manifest", f"{self.entry.relpath}/manifest.json")

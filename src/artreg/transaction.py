@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from artreg import gitrepo
+from artreg.adapters.faults import point
 from artreg.errors import ConflictError, LockBusy
-from artreg.faults import point
 
 
 def state_dir(root: Path) -> Path:
@@ -417,7 +417,7 @@ def recover(root: Path, wait: float = 0.0) -> str:
         artreg_dir = state_dir(root)
         for leftover in artreg_dir.glob("build-*"):
             shutil.rmtree(leftover, ignore_errors=True)
-        from artreg.dvcrepo import cache_dir
+        from artreg.adapters.dvcrepo import cache_dir
 
         for partial in (cache_dir(root) / "files" / "md5").glob(".artreg-*.tmp"):
             partial.unlink(missing_ok=True)  # a cache write cut short; the object was never named

@@ -123,7 +123,7 @@ def read_record(path: Path) -> Applied | None:
 
 
 def write_record(path: Path, applied: Applied, extra: Mapping[str, Any] | None = None) -> None:
-    from artreg.fileio import write_atomic
+    from artreg.adapters.files import write_atomic
 
     body = {**(extra or {}), **applied.to_json()}
     write_atomic(path, json.dumps(body, indent=2, sort_keys=True) + "\n")

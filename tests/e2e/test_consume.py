@@ -16,9 +16,9 @@ from artreg import (
     get_artifact_path,
     load_registry,
     register_artifact,
-    schemas,
     verify_artifact,
 )
+from artreg.adapters import schemas
 from artreg.features.fetch import resolve
 from artreg.features.queries import overview
 from artreg.features.register import register_raw

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from artreg.fileio import write_atomic
+from artreg.adapters.files import write_atomic
 
 from helpers import EXAMPLES, clone_repo, git, run_tool, snapshot
 

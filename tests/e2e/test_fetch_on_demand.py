@@ -13,7 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
-from artreg.dvcrepo import remote_url
+from artreg.adapters.dvcrepo import remote_url
 from artreg.features.init import init_registry
 from artreg.features.promote import promote_to_validated
 from artreg.features.register import register_raw

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from artreg import ArtifactRepository, schemas
+from artreg import ArtifactRepository
+from artreg.adapters import schemas
 from artreg.features.register import register_raw
 
 from helpers import git, run_tool

@@ -198,7 +198,7 @@ def test_gc_keeps_exactly_the_policy_and_every_kept_tag_still_pulls(built, cli, 
 
 def _matches_manifest(root: Path, folder: str) -> bool:
     """Every file the folder's manifest lists is there with its sha256 (artreg's own check)."""
-    from artreg.hashing import FileDigest, compare_files
+    from artreg.adapters.hashing import FileDigest, compare_files
 
     manifest = json.loads((root / folder / "manifest.json").read_text())
     files = {k: FileDigest(v["sha256"], v["size"]) for k, v in manifest["files"].items()}

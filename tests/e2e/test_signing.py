@@ -586,7 +586,7 @@ def test_a_bad_trust_policy_is_named(registry: Path, checkpoint_dir: Path) -> No
 def test_an_encrypted_key_signs_with_its_password(tmp_path: Path) -> None:
     """model_signing 1.1.1's own CLI fails on encrypted keys (it passes a str to cryptography);
     artreg signs with them, and the oracle verifies the result."""
-    from artreg.hashing import hash_file
+    from artreg.adapters.hashing import hash_file
     from artreg.signing import sign_folder
 
     key = ec.generate_private_key(ec.SECP384R1())

@@ -115,7 +115,7 @@ def test_only_the_boundary_modules_run_subprocesses() -> None:
     exempt = {path for path, rules in lint["per-file-ignores"].items() if "TID251" in rules}
     assert {p for p in exempt if p.startswith("src/")} == {
         "src/artreg/gitrepo.py",
-        "src/artreg/dvcrepo.py",
+        "src/artreg/adapters/dvcrepo.py",
         "src/artreg/checkpoints.py",
         "src/artreg/features/demo.py",
         "src/artreg/signing.py",  # the only import of model_signing (banned-api elsewhere)
@@ -142,7 +142,7 @@ LIMIT = 600
 # them, and a split deletes its line.
 OVERSIZED = {
     "cli.py": 1590,
-    "dvcrepo.py": 955,
+    "adapters/dvcrepo.py": 955,
     "features/fetch_url.py": 919,
     "features/promote.py": 696,
     "features/release.py": 666,
@@ -157,15 +157,15 @@ OVERSIZED = {
 # except the two that exist for start-up time: entry.main's head start and the package's lazy
 # public API (artreg.__getattr__).
 INNER_IMPORTS = {
-    "__init__.py": 2, "api.py": 16, "cli.py": 56, "consumer_cache.py": 3, "dvcrepo.py": 2,
+    "__init__.py": 2, "api.py": 16, "cli.py": 56, "consumer_cache.py": 3, "adapters/dvcrepo.py": 2,
     "entry.py": 2, "features/demo.py": 1, "features/doctor.py": 2, "features/fetch.py": 6,
     "features/fetch_url.py": 25, "features/history.py": 1, "features/housekeeping.py": 2,
     "features/init.py": 3, "features/lock.py": 4, "features/pins.py": 1,
     "features/promote.py": 7, "features/queries.py": 3, "features/reachability.py": 3,
     "features/release.py": 3, "features/retention.py": 8, "features/review.py": 8,
-    "features/site.py": 6, "features/verify.py": 12, "fileio.py": 1, "formats.py": 1,
+    "features/site.py": 6, "features/verify.py": 12, "adapters/files.py": 1, "formats.py": 1,
     "gitrepo.py": 1, "index.py": 6, "layout.py": 1, "model.py": 1, "modelfolder.py": 3,
-    "policy.py": 2, "publish.py": 8, "render.py": 4, "schemas/__init__.py": 1, "signing.py": 3,
+    "policy.py": 2, "publish.py": 8, "render.py": 4, "adapters/schemas/__init__.py": 1, "signing.py": 3,
     "stagefolder.py": 1, "transaction.py": 1, "trust_ratchet.py": 14,
 }  # fmt: skip
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from artreg import hashing
+from artreg.adapters import hashing
 from artreg.errors import InputError, NotFoundError
 from artreg.features import lock
 

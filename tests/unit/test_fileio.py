@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from artreg import fileio
+from artreg.adapters import files as fileio
+from artreg.adapters.files import parse_json, parse_yaml, write_atomic
 from artreg.errors import InputError
-from artreg.fileio import parse_json, parse_yaml, write_atomic
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
 

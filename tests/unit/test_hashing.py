@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from artreg.hashing import FileDigest, compare_files, copy_and_hash, hash_file
+from artreg.adapters.hashing import FileDigest, compare_files, copy_and_hash, hash_file
 
 file_names = st.from_regex(r"\A[a-z][a-z0-9_]{0,8}(\.pt|\.json|\.bin)?\Z")
 contents = st.binary(min_size=0, max_size=3 * 1024)

@@ -138,7 +138,7 @@ def test_a_grammatical_id_is_refused_exactly_when_its_stem_is_a_device_name(valu
 def test_the_portable_name_rule_refuses_what_windows_cannot_check_out(
     name: str, why: str, tmp_path: Path
 ) -> None:
-    from artreg.hashing import regular_files
+    from artreg.adapters.hashing import regular_files
     from artreg.tags import portable_problem
 
     found = portable_problem(name)

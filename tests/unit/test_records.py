@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from artreg import schemas
-from artreg.dvcrepo import CopiedFile, pointer_text, tree_object
+from artreg.adapters import schemas
+from artreg.adapters.dvcrepo import CopiedFile, pointer_text, tree_object
 from artreg.formats import FormatInfo
 from artreg.model import (
     Approval,

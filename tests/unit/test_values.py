@@ -152,7 +152,7 @@ def test_check_text_shows_non_utf8_bytes_as_bytes() -> None:
 
 
 def test_a_json_or_yaml_document_with_a_lone_surrogate_is_refused_naming_the_field() -> None:
-    from artreg.fileio import parse_json, parse_yaml
+    from artreg.adapters.files import parse_json, parse_yaml
 
     with pytest.raises(InputError, match=r"^bench.json: /k/\\ud800: a lone surrogate"):
         parse_json('{"k": {"\\ud800": 1}}', "bench.json")

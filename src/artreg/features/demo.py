@@ -8,7 +8,8 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from artreg import dvcrepo, gitrepo, state
+from artreg import gitrepo, state
+from artreg.adapters import dvcrepo
 from artreg.features.init import init_registry
 from artreg.features.promote import promote_to_validated
 from artreg.features.register import register_raw

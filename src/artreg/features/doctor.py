@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from artreg import dvcrepo, gitrepo
+from artreg import gitrepo
+from artreg.adapters import dvcrepo
 from artreg.errors import ArtregError
 
 

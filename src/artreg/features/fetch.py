@@ -13,17 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg import dvcrepo, gitrepo, outputs, schemas, state
+from artreg import gitrepo, outputs, state
+from artreg.adapters import dvcrepo, schemas
+from artreg.adapters.files import parse_json
+from artreg.adapters.hashing import FileDigest, ProgressFn, Recorded, compare_files, hash_files
 from artreg.consumer_cache import records_root
 from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
-from artreg.fileio import parse_json
-from artreg.hashing import (
-    FileDigest,
-    ProgressFn,
-    Recorded,
-    compare_files,
-    hash_files,
-)
 from artreg.layout import StageDir, model_target
 from artreg.model import Event, Manifest, Registry, Requirement
 from artreg.retirements import read_retired

@@ -33,15 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from artreg.adapters.hashing import FileDigest, ProgressFn
 from artreg.consumer_cache import Cache, registry_key
 from artreg.errors import InputError, IntegrityError, NotFoundError
-from artreg.hashing import FileDigest, ProgressFn
 from artreg.layout import PARAMS_FILE, SIGNATURE_FILE, StageDir, model_files, model_target
 from artreg.location import normalize_url
 from artreg.tags import validate_name, validate_semver, validate_stage
 
 if TYPE_CHECKING:
-    from artreg.dvcrepo import RemoteReader
+    from artreg.adapters.dvcrepo import RemoteReader
     from artreg.features.queries import ArtifactSummary
     from artreg.model import Event, Registry
     from artreg.trust import TrustPolicy
@@ -458,7 +458,7 @@ class RemoteRegistry:
     ) -> Callable[[str], Callable[[], contextlib.AbstractContextManager[IO[bytes]]]]:
         """For each file a consumer gets, how to open its bytes: a git blob, or an object of the
         registry's DVC remote found through the folder's `.dvc` pointer."""
-        from artreg import dvcrepo
+        from artreg.adapters import dvcrepo
 
         selected = pin.selected()
         pointer_paths = {
@@ -518,7 +518,7 @@ class RemoteRegistry:
         listing of the folder's pointer. `outs` (pointer -> md5) and `listings` (md5 -> its
         entries) carry what was parsed for earlier files: each pointer is parsed, and each
         listing read, hashed and parsed, once per fetch, however many files it covers."""
-        from artreg import dvcrepo
+        from artreg.adapters import dvcrepo
 
         outs = {} if outs is None else outs
         for pointer in candidates:
@@ -544,8 +544,8 @@ class RemoteRegistry:
 
     def _pointer_md5(self, pin: Pin, pointer: str, raw: bytes) -> str:
         """The md5 the committed `.dvc` file `pointer` names, checked to cover its own path."""
-        from artreg import dvcrepo
-        from artreg.fileio import parse_yaml
+        from artreg.adapters import dvcrepo
+        from artreg.adapters.files import parse_yaml
 
         where = f"{self.url}: {pointer} at {pin.commit[:12]}"
         out = dvcrepo.pointer_out(parse_yaml(raw.decode("utf-8", "replace"), where), where)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from artreg.adapters.files import parse_json, write_atomic
 from artreg.consumer_cache import Cache
 from artreg.errors import (
     ArtregError,
@@ -44,13 +45,12 @@ from artreg.features.fetch_url import (
     spec_of,
 )
 from artreg.features.pins import hold_version, refuse_retired, retractions, rewritten
-from artreg.fileio import parse_json, write_atomic
 from artreg.layout import StageDir
 from artreg.registry_identity import file_url, identity
 from artreg.tags import parse_spec, validate_name
 
 if TYPE_CHECKING:
-    from artreg.hashing import ProgressFn
+    from artreg.adapters.hashing import ProgressFn
 
 LOCK_FILE = "artreg.lock"
 VERSION = 1
@@ -60,7 +60,7 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 def _path_rule() -> re.Pattern[str]:
     """The manifest schema's rule for file paths (no '..', not absolute), reused as is."""
-    from artreg import schemas
+    from artreg.adapters import schemas
 
     return re.compile(schemas.load("manifest")["properties"]["files"]["propertyNames"]["pattern"])
 

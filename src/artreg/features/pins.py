@@ -27,8 +27,8 @@ from artreg.retirements import Retired, parse_retired
 from artreg.tags import UNASSIGN
 
 if TYPE_CHECKING:
+    from artreg.adapters.hashing import FileDigest, ProgressFn
     from artreg.features.fetch_url import Pin, RemoteRegistry
-    from artreg.hashing import FileDigest, ProgressFn
     from artreg.model import Registry
 
 

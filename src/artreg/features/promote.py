@@ -14,11 +14,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import dvcyaml, gitrepo, hflayout, modelfolder, schemas, state
+from artreg import dvcyaml, gitrepo, hflayout, modelfolder, state
 from artreg._version import __version__
+from artreg.adapters import schemas
+from artreg.adapters.files import dump_json, read_json
+from artreg.adapters.hashing import ProgressFn, sha256_line
 from artreg.charts import CHART_NAME
 from artreg.errors import ArtregError, ConflictError, InputError, IntegrityError, NotFoundError
-from artreg.fileio import dump_json, read_json
 from artreg.formats import (
     PYTORCH,
     SAFETENSORS,
@@ -28,7 +30,6 @@ from artreg.formats import (
     detect,
     pytorch_info,
 )
-from artreg.hashing import ProgressFn, sha256_line
 from artreg.layout import StageDir, model_target, raw_dir, validated_dir
 from artreg.model import (
     GateResult,

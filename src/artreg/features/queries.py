@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artreg import gitrepo, state
+from artreg.adapters.files import parse_json
 from artreg.errors import ArtregError, NotFoundError
-from artreg.fileio import parse_json
 from artreg.layout import SIGNATURE_FILE, StageDir, raw_dir, validated_dir
 from artreg.model import (
     Event,

@@ -147,7 +147,7 @@ def lock_outs(data: bytes) -> list[tuple[str, int, str]]:
 
 
 def _yaml(text: str) -> Any:
-    from artreg.fileio import parse_yaml
+    from artreg.adapters.files import parse_yaml
 
     try:
         return parse_yaml(text, "DVC file")
@@ -246,7 +246,7 @@ def collect(
     Two `git cat-file --batch` calls: the pointers, lock files and metadata (of untagged
     folders, and of folders whose tag does not name their source), then the manifests of
     folders with a `.dir` output (the sizes of the files it lists)."""
-    from artreg import dvcrepo
+    from artreg.adapters import dvcrepo
 
     releases = _releases(registry)
     tagged = _tagged_folders(registry, releases)

@@ -15,12 +15,12 @@ from typing import Any
 
 from artreg import dvcyaml, gitrepo
 from artreg._version import __version__
+from artreg.adapters.dvcrepo import RegistryDvc
+from artreg.adapters.files import dump_json, dump_yaml, read_json, read_yaml
+from artreg.adapters.hashing import ProgressFn, regular_files
 from artreg.charts import CHART_NAME, series, training_curves_png
-from artreg.dvcrepo import RegistryDvc
 from artreg.errors import ConflictError, InputError
 from artreg.features.promote import after_publish
-from artreg.fileio import dump_json, dump_yaml, read_json, read_yaml
-from artreg.hashing import ProgressFn, regular_files
 from artreg.layout import ARTIFACTS_DIR, raw_dir
 from artreg.model import Manifest
 from artreg.naming import resolve_name

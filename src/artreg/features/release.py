@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import modelfolder, schemas, state
+from artreg import modelfolder, state
+from artreg.adapters import schemas
+from artreg.adapters.files import dump_json, read_json, read_yaml
+from artreg.adapters.hashing import ProgressFn, check_single_file, regular_files
 from artreg.deployment import dockerfile, kubernetes
 from artreg.errors import ConflictError, GateFailed, InputError, NotFoundError
 from artreg.features.promote import (
@@ -24,9 +27,7 @@ from artreg.features.promote import (
     verified_file,
     write_sha256_files,
 )
-from artreg.fileio import dump_json, read_json, read_yaml
 from artreg.formats import PYTORCH, FormatInfo, detect
-from artreg.hashing import ProgressFn, check_single_file, regular_files
 from artreg.layout import MODEL_DIR, StageDir, model_target, production_dir, validated_dir
 from artreg.model import (
     Approval,
@@ -603,7 +604,7 @@ def _register_folder(
 ) -> Published:
     """`register_model_file` of a model folder: what `dvc add` would track of it (DVC's ignore
     rules), its layout and weight indexes checked, copied and hashed in one pass as `model/`."""
-    from artreg.dvcrepo import RegistryDvc
+    from artreg.adapters.dvcrepo import RegistryDvc
     from artreg.features.register import check_source_outside_registry
 
     entry = production_dir(name, checks.version)

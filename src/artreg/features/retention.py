@@ -26,9 +26,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from artreg import dvcrepo, gitrepo, interrupts, state
+from artreg import gitrepo, state
+from artreg.adapters import dvcrepo, interrupts
+from artreg.adapters.faults import point
+from artreg.adapters.files import dump_json, write_atomic
 from artreg.errors import InputError, IntegrityError, RetryableError
-from artreg.faults import point
 from artreg.features.reachability import (
     FolderFacts,
     Inventory,
@@ -38,7 +40,6 @@ from artreg.features.reachability import (
     fetch_remote_refs,
     retired_on_remotes,
 )
-from artreg.fileio import dump_json, write_atomic
 from artreg.layout import RETIRED_JSON, StageDir
 from artreg.model import Registry, iso
 from artreg.policy import Retention, retention_for

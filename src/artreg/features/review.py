@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from artreg import dvcyaml, gitrepo, index, state, versionorder
+from artreg.adapters.faults import point
+from artreg.adapters.files import read_json
 from artreg.errors import ArtregError, ConflictError, PushRejected, VerificationFailed
-from artreg.faults import point
 from artreg.features.fetch import resolve
-from artreg.fileio import read_json
 from artreg.gitrepo import creation_commits
 from artreg.integrity import folder_problems
 from artreg.layout import DVC_YAML, REGISTRY_JSON, StageDir, stage_folders

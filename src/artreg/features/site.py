@@ -253,8 +253,8 @@ def _json(data: bytes | None) -> dict[str, Any]:
 
 def _yaml(data: bytes | None, source: str) -> Any:
     """A YAML file read strictly (fileio's rules); None when it is absent or not valid."""
+    from artreg.adapters.files import parse_yaml
     from artreg.errors import ArtregError
-    from artreg.fileio import parse_yaml
 
     if not data:
         return None
@@ -453,7 +453,7 @@ def folder_of_record(registry: SiteData, record: Event | None) -> str | None:
 def committed_params(root: Path) -> tuple[dict[str, Any], str]:
     """params.yaml as committed at HEAD (the site shows what git holds, as the gates are read),
     and its name for messages; artreg's own sections are checked against their schema."""
-    from artreg.fileio import parse_yaml
+    from artreg.adapters.files import parse_yaml
     from artreg.policy import committed_sections
 
     head = gitrepo.head(root)

@@ -17,7 +17,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from artreg import dvcrepo, dvcyaml, gitrepo, index, state
+from artreg import dvcyaml, gitrepo, index, state
+from artreg.adapters import dvcrepo
 from artreg.errors import ArtregError, InputError
 from artreg.integrity import Report, check_folder, check_immutability
 from artreg.layout import (
@@ -245,7 +246,7 @@ def _check_model_signatures(root: Path, folders: list[StageDir], report: Report)
     if not required:
         return
     from artreg import signing
-    from artreg.fileio import parse_json
+    from artreg.adapters.files import parse_json
     from artreg.model import Manifest
 
     for folder in required:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from artreg.adapters.files import parse_yaml_tree
 from artreg.errors import InputError
-from artreg.fileio import parse_yaml_tree
 
 _NULL_TAG = "tag:yaml.org,2002:null"
 _NULLS = ("", "~", "null", "Null", "NULL")  # how YAML writes a null plainly

@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg import faults, gitrepo
+from artreg import gitrepo
+from artreg.adapters import faults
+from artreg.adapters.hashing import FileDigest, ProgressFn, copy_and_hash
 from artreg.errors import (
     ArtregError,
     InputError,
@@ -37,7 +39,6 @@ from artreg.errors import (
     RemoteUnavailable,
     ToolError,
 )
-from artreg.hashing import FileDigest, ProgressFn, copy_and_hash
 
 DVC_DIR = ".dvc"
 DVCIGNORE = ".dvcignore"
@@ -368,7 +369,7 @@ def pointer_text(out_name: str, md5: str, size: int, nfiles: int | None = None) 
 
 def read_pointer(path: Path) -> dict[str, Any]:
     """The single output of a `.dvc` file, checked to stay inside its folder."""
-    from artreg.fileio import read_yaml
+    from artreg.adapters.files import read_yaml
 
     return pointer_out(read_yaml(path, "DVC pointer"), path)
 
@@ -531,7 +532,7 @@ _KEEP = 64
 
 def _pointer_md5(pointer: Path) -> str | None:
     """The md5 a `.dvc` file's output names ("" when none), None when it is not a file."""
-    from artreg.fileio import MAX_DOCUMENT_BYTES, parse_yaml
+    from artreg.adapters.files import MAX_DOCUMENT_BYTES, parse_yaml
 
     if not pointer.is_file():
         return None

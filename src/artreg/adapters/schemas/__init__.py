@@ -45,7 +45,7 @@ def validate(data: Any, name: str, source: str) -> None:
     if problems:
         raise InputError(
             f"{source}: does not match the {name} schema:\n    " + "\n    ".join(problems),
-            hint=f"correct the fields named above (schema: artreg/schemas/{name}.schema.json)",
+            hint=f"correct the fields named above (schema: artreg/adapters/schemas/{name}.schema.json)",
         )
 
 
