@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg.tags import tag_message
+from artreg.registry.tags import tag_message
 
 VENV_BIN = Path(sys.executable).parent
 ARTREG = VENV_BIN / "artreg"

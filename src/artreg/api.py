@@ -11,7 +11,7 @@ from artreg import location
 from artreg.consumer_cache import records_root
 from artreg.features import fetch_url
 from artreg.features import lock as lockfile
-from artreg.values import check_field
+from artreg.registry.values import check_field
 
 if TYPE_CHECKING:  # imported where used: `from artreg import get_artifact_path` stays light
     from artreg.adapters.hashing import ProgressFn
@@ -318,7 +318,7 @@ def _artifact_path(
     registry = None
     if as_of is not None:
         from artreg.features.history import load_as_of
-        from artreg.tags import validate_name
+        from artreg.registry.tags import validate_name
 
         names = None if with_requirements else [validate_name(name)]
         registry, _ = load_as_of(root, as_of, names)

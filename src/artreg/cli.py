@@ -241,7 +241,7 @@ class ArtregCommand(click.Command):
         )
 
     def invoke(self, ctx: click.Context) -> Any:
-        from artreg.values import check_field
+        from artreg.registry.values import check_field
 
         if isinstance(ctx.obj, dict):
             ctx.obj["command"] = ctx.command_path
@@ -790,7 +790,7 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
     Example: artreg show encoder#production
     """
     from artreg.features.queries import show_artifact, show_entry
-    from artreg.tags import parse_spec
+    from artreg.registry.tags import parse_spec
 
     name, stage, version = parse_spec(spec)
     if _is_url(repo_path):
@@ -1123,7 +1123,7 @@ def index(check: bool, repo_path: str | None) -> None:
     Example: artreg index --check
     """
     from artreg import index as registry_index
-    from artreg.layout import REGISTRY_JSON
+    from artreg.registry.layout import REGISTRY_JSON
 
     root = _root(repo_path)
     if check:
@@ -1584,7 +1584,7 @@ def trust_accept(registry: str | None, as_json: bool) -> None:
 
     Example: artreg trust accept https://git.example.com/ml/registry.git
     """
-    from artreg.trust_ratchet import accept
+    from artreg.registry.trust_ratchet import accept
 
     accepted = accept(registry)
     Output(as_json).emit(render.accepted_json(accepted), render.accepted_text(accepted))

@@ -19,8 +19,8 @@ from typing import IO, Any
 
 from artreg import tagstream
 from artreg.errors import ArtregError, InputError, PushRejected, RemoteUnavailable, ToolError
-from artreg.tags import parse_tag
-from artreg.values import check_line, ident_source
+from artreg.registry.tags import parse_tag
+from artreg.registry.values import check_line, ident_source
 
 _GIT_ENV = tagstream.GIT_ENV  # git's output stable, with no pager or prompt, whatever the config
 

@@ -8,8 +8,8 @@ from typing import Any
 from artreg.adapters import schemas
 from artreg.adapters.files import dump_json, parse_json, read_json, write_atomic
 from artreg.errors import ArtregError, VerificationFailed
-from artreg.layout import ARTIFACTS_DIR, REGISTRY_JSON, StageDir, model_target
 from artreg.model import Registry, iso
+from artreg.registry.layout import ARTIFACTS_DIR, REGISTRY_JSON, StageDir, model_target
 
 
 def primary_file(root: Path, folder: StageDir) -> tuple[str | None, str | None]:
@@ -178,7 +178,7 @@ def save(root: Path, data: Any) -> None:
     otherwise raise InputError naming each differing entry and the call that makes the change."""
     from artreg import state
     from artreg.errors import InputError
-    from artreg.values import to_plain
+    from artreg.registry.values import to_plain
 
     given = to_plain(data, "")
     if not isinstance(given, dict):

@@ -13,8 +13,8 @@ from artreg.adapters.files import parse_json
 from artreg.adapters.hashing import compare_files
 from artreg.errors import ArtregError, InputError
 from artreg.formats import SAFETENSORS, check_safetensors, from_suffix
-from artreg.layout import StageDir, stage_folders
 from artreg.model import Manifest, Registry
+from artreg.registry.layout import StageDir, stage_folders
 
 
 @dataclass

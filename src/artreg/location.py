@@ -21,7 +21,7 @@ from pathlib import Path
 
 from artreg import gitrepo
 from artreg.errors import InputError
-from artreg.layout import ARTIFACTS_DIR
+from artreg.registry.layout import ARTIFACTS_DIR
 
 ENV_VAR = "ARTREG_REPO"
 

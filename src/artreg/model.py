@@ -27,8 +27,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from artreg.errors import InputError, NotFoundError
-from artreg.layout import StageDir
-from artreg.tags import (
+from artreg.registry.layout import StageDir
+from artreg.registry.tags import (
     ASSIGN,
     REGISTER,
     STAGES,

@@ -21,8 +21,8 @@ from artreg.adapters.files import dump_json, read_json
 from artreg.adapters.hashing import FileDigest, Recorded, sha256_line
 from artreg.errors import InputError, IntegrityError
 from artreg.hflayout import FolderLayout
-from artreg.layout import MODEL_DIR
 from artreg.model import ModelFile
+from artreg.registry.layout import MODEL_DIR
 from artreg.stagefolder import StageBuilder
 
 if TYPE_CHECKING:

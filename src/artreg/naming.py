@@ -9,9 +9,9 @@ from pathlib import Path
 
 from artreg import gitrepo, state
 from artreg.errors import InputError
-from artreg.layout import ARTIFACTS_DIR
-from artreg.policy import committed_sections, load_settings
-from artreg.tags import STAGES, case_twin, validate_name
+from artreg.registry.layout import ARTIFACTS_DIR
+from artreg.registry.policy import committed_sections, load_settings
+from artreg.registry.tags import STAGES, case_twin, validate_name
 
 
 def _case_error(what: str, name: str, twin: str, where: str) -> InputError:

@@ -23,7 +23,7 @@ from artreg.adapters import faults
 from artreg.adapters.files import check_output_path
 from artreg.adapters.hashing import FileDigest, ProgressFn, copy_and_hash
 from artreg.errors import ArtregError, InputError, IntegrityError
-from artreg.layout import ARTIFACTS_DIR, model_files
+from artreg.registry.layout import ARTIFACTS_DIR, model_files
 
 OPTION = "-o/--out"
 STAGING = ".artreg-get-"  # a staging folder `_sweep` may remove once its writer is gone

@@ -11,14 +11,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from artreg import dvcyaml, gitrepo, index, state
+from artreg import gitrepo, index, state
 from artreg.adapters.faults import point
 from artreg.adapters.files import check_output_path
 from artreg.errors import ConflictError, InputError
-from artreg.layout import DVC_YAML, REGISTRY_JSON, StageDir
 from artreg.model import Event, GateResult, ManifestFile, Registry
-from artreg.stagefolder import StageBuilder
-from artreg.tags import (
+from artreg.registry import dvcyaml
+from artreg.registry.layout import DVC_YAML, REGISTRY_JSON, StageDir
+from artreg.registry.tags import (
     Action,
     TagName,
     format_tag,
@@ -27,6 +27,7 @@ from artreg.tags import (
     parse_tag,
     tag_message,
 )
+from artreg.stagefolder import StageBuilder
 from artreg.transaction import Transaction, transaction
 from artreg.transaction import leave_branch as transaction_leave_branch
 
@@ -393,7 +394,7 @@ class _Replay:
         """The direct promotion's version-order rule again, against what the remote holds now:
         a release that another one above it overtook is refused (exit 2), unless it was made
         with --allow-non-monotonic (its metadata.json records that)."""
-        from artreg import versionorder
+        from artreg.registry import versionorder
 
         version = next((v for a, _, v in self.actions if a is Action.REGISTER and v), None)
         if version is None:
@@ -422,7 +423,7 @@ class _Replay:
         registry.json regenerated, the counter renumbered by GTO's rule, the checks re-run."""
         from artreg.errors import PushRejected, VerificationFailed
         from artreg.integrity import folder_problems
-        from artreg.policy import committed_sections, recheck, rules_for, settings_from
+        from artreg.registry.policy import committed_sections, recheck, rules_for, settings_from
 
         root, txn, entry = self.root, self.txn, self.entry
         old_commit = txn.commit

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from artreg.integrity import Report
     from artreg.present.site.build import Built
     from artreg.publish import Published
-    from artreg.trust_ratchet import Accepted
+    from artreg.registry.trust_ratchet import Accepted
 
 STAGE_COLUMNS = ("raw", "validated", "production")
 

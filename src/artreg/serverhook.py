@@ -34,7 +34,7 @@ __all__ = ["UPDATE_HOOK", "install_update_hook"]
 # The hook is a plain file of package data, installed byte for byte: no template engine, since it
 # has nothing to fill in, `sh -n` or shellcheck read it as it is, and its `[#@]` glob would open
 # a comment under the CI templates' delimiters. A registry tag is recognised generously (a
-# superset of artreg.tags.TAG_RE): any tag whose name contains '#', contains '@v' followed by a
+# superset of artreg.registry.tags.TAG_RE): any tag whose name contains '#', contains '@v' followed by a
 # digit, or ends in '@deprecated' / '@created'. Every name the grammar accepts is protected; an
 # odd tag that merely looks like one is protected too, which is the safe side to err on.
 UPDATE_HOOK = (files("artreg") / "templates" / "hooks" / "update").read_text(encoding="utf-8")

@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 from artreg.adapters.hashing import FileDigest, Recorded
 from artreg.errors import ArtregError, InputError, IntegrityError, NotFoundError
-from artreg.layout import SIGNATURE_FILE
-from artreg.policy import load_trust
-from artreg.trust import TrustPolicy
+from artreg.registry.layout import SIGNATURE_FILE
+from artreg.registry.policy import load_trust
+from artreg.registry.trust import TrustPolicy
 
 if TYPE_CHECKING:
     from artreg.stagefolder import StageBuilder

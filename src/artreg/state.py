@@ -14,10 +14,11 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Literal
 
-from artreg import dvcyaml, gitrepo
-from artreg.layout import StageDir
+from artreg import gitrepo
 from artreg.model import Artifact, Event, Registry, Version, stage_order
-from artreg.tags import ASSIGN, STAGE_ACTIONS, VERSION_ACTIONS, parse_tag
+from artreg.registry import dvcyaml
+from artreg.registry.layout import StageDir
+from artreg.registry.tags import ASSIGN, STAGE_ACTIONS, VERSION_ACTIONS, parse_tag
 from artreg.tagstream import FOR_EACH_REF_FORMAT as FOR_EACH_REF_FORMAT
 
 Folders = Literal["current", "all", "none"]

@@ -655,7 +655,7 @@ def test_python_entry_points_apply_the_same_text_rule(world: Path) -> None:
 def test_multi_line_notes_are_kept_and_forge_no_field(world: Path, cli) -> None:
     """Notes may span lines; the tag message and the model card's one-line fields stay as
     artreg wrote them."""
-    from artreg.tags import message_fields
+    from artreg.registry.tags import message_fields
 
     root = world / "registry"
     notes = "Better recall.\n\tby: Mallory <m@x>"

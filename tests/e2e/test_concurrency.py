@@ -177,7 +177,7 @@ def _assert_counters_follow_gto(origin: Path, where: Path) -> None:
     """Every counter is 1 + the highest counter of that artifact's earlier tags (GTO's rule),
     so each is unique per artifact, and `gto show` reads what artreg's own overview reads."""
     from artreg.features.queries import overview
-    from artreg.tags import parse_tag
+    from artreg.registry.tags import parse_tag
 
     reader = clone_repo(origin, where)
     out = git(

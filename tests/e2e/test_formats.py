@@ -21,7 +21,7 @@ from artreg.features.register import register_raw
 from artreg.features.release import promote_to_production
 from artreg.formats import detect
 from artreg.integrity import Report, check_folder
-from artreg.layout import production_dir
+from artreg.registry.layout import production_dir
 
 from helpers import EXAMPLES, RELEASE_INPUTS, snapshot, tiny_safetensors, validate_args
 from helpers.modelfiles import (

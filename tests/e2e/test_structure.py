@@ -164,9 +164,9 @@ INNER_IMPORTS = {
     "features/promote.py": 7, "features/queries.py": 3, "features/reachability.py": 3,
     "features/release.py": 3, "features/retention.py": 8, "features/review.py": 8,
     "features/site.py": 6, "features/verify.py": 12, "adapters/files.py": 1, "formats.py": 1,
-    "gitrepo.py": 1, "index.py": 6, "layout.py": 1, "model.py": 1, "modelfolder.py": 3,
-    "policy.py": 2, "publish.py": 8, "render.py": 4, "adapters/schemas/__init__.py": 1, "signing.py": 3,
-    "stagefolder.py": 1, "transaction.py": 1, "trust_ratchet.py": 14,
+    "gitrepo.py": 1, "index.py": 6, "registry/layout.py": 1, "model.py": 1, "modelfolder.py": 3,
+    "registry/policy.py": 2, "publish.py": 8, "render.py": 4, "adapters/schemas/__init__.py": 1, "signing.py": 3,
+    "stagefolder.py": 1, "transaction.py": 1, "registry/trust_ratchet.py": 14,
 }  # fmt: skip
 
 

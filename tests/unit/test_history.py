@@ -26,8 +26,8 @@ from artreg.features.history import (
 )
 from artreg.gitrepo import CommitInfo
 from artreg.model import Event
+from artreg.registry.tags import parse_tag, tag_message
 from artreg.state import Folding, replay_order
-from artreg.tags import parse_tag, tag_message
 
 C1, C2, C3, C4 = ("1" * 40, "2" * 40, "3" * 40, "4" * 40)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from artreg.errors import GateFailed, InputError
-from artreg.policy import (
+from artreg.registry.policy import (
     DEFAULT_PARAMS,
     MISSING,
     Settings,

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from artreg.features.init import name_from_folder
-from artreg.policy import DEFAULT_PARAMS, _differences, evaluate, recheck, rules_for, settings_from
+from artreg.registry.policy import (
+    DEFAULT_PARAMS,
+    _differences,
+    evaluate,
+    recheck,
+    rules_for,
+    settings_from,
+)
 
 RULES = rules_for(DEFAULT_PARAMS["gates"], "production", "encoder")
 GOOD = {"latency_p95_ms": 31.0, "throughput_rps": 120, "peak_memory_mb": 900}

@@ -11,7 +11,7 @@ from artreg.features.reachability import (
     lock_outs,
     pointer_outs,
 )
-from artreg.layout import StageDir
+from artreg.registry.layout import StageDir
 
 A, B, C = "a" * 32, "b" * 32, "c" * 32
 

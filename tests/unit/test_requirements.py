@@ -9,10 +9,10 @@ import pytest
 
 from artreg.errors import InputError, RequirementUnmet
 from artreg.model import Metadata, ModelFile, ModelInfo, Requirement, Source, requirements
-from artreg.policy import DEFAULT_PARAMS, compatible, settings_from
-from artreg.requirements import broken, closure, newly_broken, statuses, unmet, way_out
+from artreg.registry.policy import DEFAULT_PARAMS, compatible, settings_from
+from artreg.registry.requirements import broken, closure, newly_broken, statuses, unmet, way_out
+from artreg.registry.tags import message_fields, parse_requirement, tag_message
 from artreg.state import fold, parse_for_each_ref
-from artreg.tags import message_fields, parse_requirement, tag_message
 
 from helpers import ref_line
 

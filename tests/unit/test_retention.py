@@ -11,11 +11,11 @@ import pytest
 
 from artreg.errors import ArtregError, InputError
 from artreg.features.retention import FolderFacts, Inventory, plan
-from artreg.layout import StageDir
-from artreg.policy import _sections, retention_for
-from artreg.retirements import Retired, parse_retired
+from artreg.registry.layout import StageDir
+from artreg.registry.policy import _sections, retention_for
+from artreg.registry.retirements import Retired, parse_retired
+from artreg.registry.tags import tag_message
 from artreg.state import fold, parse_for_each_ref
-from artreg.tags import tag_message
 
 DAY = 86400
 T0 = 1_700_000_000

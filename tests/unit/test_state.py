@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from artreg.layout import StageDir
 from artreg.model import Event
+from artreg.registry.layout import StageDir
+from artreg.registry.tags import next_counter, next_tag_time, parse_tag, tag_message
 from artreg.state import FOR_EACH_REF_FORMAT, fold, parse_for_each_ref
-from artreg.tags import next_counter, next_tag_time, parse_tag, tag_message
 
 from helpers import ref_line as line
 

@@ -8,7 +8,7 @@ from gto.constants import tag_re as gto_tag_re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from artreg.tags import NAME_RE, Action, format_tag, parse_tag
+from artreg.registry.tags import NAME_RE, Action, format_tag, parse_tag
 
 names = st.from_regex(r"\A[a-zA-Z0-9]([a-zA-Z0-9_-]{0,20}[a-zA-Z0-9])?\Z")
 stages = st.sampled_from(["raw", "validated", "production", "staging-2"])

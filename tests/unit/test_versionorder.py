@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from artreg.versionorder import allowed, latest_above
+from artreg.registry.versionorder import allowed, latest_above
 
 
 def test_a_version_below_the_latest_release_names_that_release() -> None:

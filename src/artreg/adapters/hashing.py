@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from artreg.errors import InputError
-from artreg.tags import FOLDER_RULE, portable_collision, portable_problem
+from artreg.registry.tags import FOLDER_RULE, portable_collision, portable_problem
 
 CHUNK = 1 << 20  # 1 MiB: large enough that hashlib releases the GIL, small enough for flat memory
 COPY_CHUNK = 4 << 20  # copies write large blocks; memory per copy stays at two chunks
@@ -122,7 +122,7 @@ def sha256_line(sha256: str, filename: str) -> str:
 
 def _portable_name(path: Path, name: str) -> None:
     """Refuse a name inside a folder that artreg's manifest or a platform git runs on cannot
-    carry: the portable-name rule of artifact names (artreg.tags), then UTF-8. Every folder
+    carry: the portable-name rule of artifact names (artreg.registry.tags), then UTF-8. Every folder
     admitted into a registry is walked by `regular_files`, so this is its one check."""
     raw = os.fsencode(path).decode("utf-8", "backslashreplace")  # undecodable bytes as \xff
     shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)

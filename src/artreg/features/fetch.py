@@ -19,10 +19,10 @@ from artreg.adapters.files import parse_json
 from artreg.adapters.hashing import FileDigest, ProgressFn, Recorded, compare_files, hash_files
 from artreg.consumer_cache import records_root
 from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
-from artreg.layout import StageDir, model_target
 from artreg.model import Event, Manifest, Registry, Requirement
-from artreg.retirements import read_retired
-from artreg.tags import STAGES, parse_spec, validate_name, validate_semver
+from artreg.registry.layout import StageDir, model_target
+from artreg.registry.retirements import read_retired
+from artreg.registry.tags import STAGES, parse_spec, validate_name, validate_semver
 
 
 @dataclass(frozen=True)
@@ -164,8 +164,8 @@ def resolve_with_requirements(
     """`name` and everything it requires, transitively, each required name at the production
     version that satisfies it (params.yaml's `requirements.compatibility`), all from one
     registry state. An unmet requirement or a cycle raises RequirementUnmet (exit 1)."""
-    from artreg.policy import load_compatibility
-    from artreg.requirements import closure
+    from artreg.registry.policy import load_compatibility
+    from artreg.registry.requirements import closure
 
     registry = registry or state.load(root, folders="none")
     top = resolve(root, name, stage=stage, version=version, registry=registry)
@@ -346,8 +346,8 @@ def check_signature(root: Path, resolved: Resolved, records: Path | None = None)
     records: checked against the committed manifest, so no model byte is read for it. A
     policy weaker than the one this clone applied before is refused (trust_ratchet; the
     record is kept in the consumer cache `records`, default the machine's)."""
-    from artreg.policy import load_trust
-    from artreg.trust_ratchet import check_clone
+    from artreg.registry.policy import load_trust
+    from artreg.registry.trust_ratchet import check_clone
 
     policy = load_trust(root)
     check_clone(root, policy, records if records is not None else records_root())

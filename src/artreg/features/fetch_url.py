@@ -36,15 +36,15 @@ from typing import IO, TYPE_CHECKING, Any
 from artreg.adapters.hashing import FileDigest, ProgressFn
 from artreg.consumer_cache import Cache, registry_key
 from artreg.errors import InputError, IntegrityError, NotFoundError
-from artreg.layout import PARAMS_FILE, SIGNATURE_FILE, StageDir, model_files, model_target
 from artreg.location import normalize_url
-from artreg.tags import validate_name, validate_semver, validate_stage
+from artreg.registry.layout import PARAMS_FILE, SIGNATURE_FILE, StageDir, model_files, model_target
+from artreg.registry.tags import validate_name, validate_semver, validate_stage
 
 if TYPE_CHECKING:
     from artreg.adapters.dvcrepo import RemoteReader
     from artreg.features.queries import ArtifactSummary
     from artreg.model import Event, Registry
-    from artreg.trust import TrustPolicy
+    from artreg.registry.trust import TrustPolicy
 
 # git, DVC and the registry state are imported where they are used: a warm call that finds its
 # answer in the cache imports none of them.
@@ -340,7 +340,7 @@ class RemoteRegistry:
         read last), with a digest of it and of the trusted keys' bytes. Read from git only when
         HEAD moved; the policy and the keys are fetched as blobs, nothing else. A policy weaker
         than the one applied before is refused (trust_ratchet), unless `accept`."""
-        from artreg.trust import NO_PARAMS, TrustPolicy
+        from artreg.registry.trust import NO_PARAMS, TrustPolicy
 
         known = self.trust_record(head)
         if known is not None:
@@ -353,7 +353,7 @@ class RemoteRegistry:
             )
         policy, blobs = TrustPolicy(origin=NO_PARAMS), {}
         if head:
-            from artreg.policy import trust_at
+            from artreg.registry.policy import trust_at
 
             self.files_at(head, [PARAMS_FILE])
             policy = trust_at(self.repo, head)  # from the objects just fetched
@@ -370,14 +370,14 @@ class RemoteRegistry:
                 sort_keys=True,
             ).encode()
         ).hexdigest()
-        from artreg.trust_ratchet import check_remote
+        from artreg.registry.trust_ratchet import check_remote
 
         check_remote(self, policy, blobs, digest, accept)
         return policy, digest
 
     def trust_record(self, head: str | None) -> tuple[TrustPolicy, str] | None:
         """The policy read last, if it was read at `head` (None: whichever HEAD it was)."""
-        from artreg.trust import TrustPolicy
+        from artreg.registry.trust import TrustPolicy
 
         last = self.cache.read_json(self.cache.trust_record(self.key))
         if not isinstance(last, dict) or (head is not None and last.get("head") != head):

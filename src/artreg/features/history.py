@@ -27,8 +27,8 @@ from typing import Any
 from artreg import gitrepo, state
 from artreg.errors import InputError
 from artreg.model import Artifact, Event, Registry, Version, iso
+from artreg.registry.tags import STAGES, Action, validate_name
 from artreg.state import Folding, fold, replay_order
-from artreg.tags import STAGES, Action, validate_name
 
 # --- intervals ------------------------------------------------------------------------------
 

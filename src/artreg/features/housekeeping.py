@@ -9,11 +9,11 @@ from pathlib import Path
 
 from artreg import gitrepo, index, state
 from artreg.errors import InputError, NotFoundError
-from artreg.layout import REGISTRY_JSON
 from artreg.model import Event
 from artreg.publish import actor, with_pending
-from artreg.retirements import current_on_retired, read_retired
-from artreg.tags import (
+from artreg.registry.layout import REGISTRY_JSON
+from artreg.registry.retirements import current_on_retired, read_retired
+from artreg.registry.tags import (
     Action,
     format_tag,
     next_counter,
@@ -76,8 +76,8 @@ def _dependants(root: Path, events: list[Event], pending: Event) -> tuple[str, .
     """The production artifacts whose requirement `pending` takes out of production: the
     change is made all the same (retiring a model must stay possible), with a warning naming
     each dependant, which `artreg verify` then reports until it is resolved."""
-    from artreg.policy import load_compatibility
-    from artreg.requirements import newly_broken, way_out
+    from artreg.registry.policy import load_compatibility
+    from artreg.registry.requirements import newly_broken, way_out
 
     rule = load_compatibility(root)
     after = state.fold([*events, pending])

@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg import dvcyaml, gitrepo
+from artreg import gitrepo
 from artreg.adapters import dvcrepo
 from artreg.adapters.files import dump_yaml, read_yaml
 from artreg.errors import ArtregError, InputError
-from artreg.layout import ARTIFACTS_DIR, DVC_YAML, PARAMS_FILE, REGISTRY_JSON
-from artreg.policy import DEFAULT_PARAMS
-from artreg.tags import MAX_NAME_LENGTH, validate_name
+from artreg.registry import dvcyaml
+from artreg.registry.layout import ARTIFACTS_DIR, DVC_YAML, PARAMS_FILE, REGISTRY_JSON
+from artreg.registry.policy import DEFAULT_PARAMS
+from artreg.registry.tags import MAX_NAME_LENGTH, validate_name
 
 DEFAULT_REMOTE = "local"
 LOCAL_STORAGE = ".dvc-storage"

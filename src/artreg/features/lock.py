@@ -45,9 +45,9 @@ from artreg.features.fetch_url import (
     spec_of,
 )
 from artreg.features.pins import hold_version, refuse_retired, retractions, rewritten
-from artreg.layout import StageDir
+from artreg.registry.layout import StageDir
+from artreg.registry.tags import parse_spec, validate_name
 from artreg.registry_identity import file_url, identity
-from artreg.tags import parse_spec, validate_name
 
 if TYPE_CHECKING:
     from artreg.adapters.hashing import ProgressFn

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from artreg.consumer_cache import Cache, legacy_key
 from artreg.errors import ArtregError, IntegrityError, NotFoundError, RetryableError
-from artreg.layout import RETIRED_JSON, StageDir
-from artreg.retirements import Retired, parse_retired
-from artreg.tags import UNASSIGN
+from artreg.registry.layout import RETIRED_JSON, StageDir
+from artreg.registry.retirements import Retired, parse_retired
+from artreg.registry.tags import UNASSIGN
 
 if TYPE_CHECKING:
     from artreg.adapters.hashing import FileDigest, ProgressFn

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import dvcyaml, gitrepo, hflayout, modelfolder, state
+from artreg import gitrepo, hflayout, modelfolder, state
 from artreg._version import __version__
 from artreg.adapters import schemas
 from artreg.adapters.files import dump_json, read_json
@@ -30,7 +30,6 @@ from artreg.formats import (
     detect,
     pytorch_info,
 )
-from artreg.layout import StageDir, model_target, raw_dir, validated_dir
 from artreg.model import (
     GateResult,
     Manifest,
@@ -44,7 +43,6 @@ from artreg.model import (
 )
 from artreg.modelcard import model_card
 from artreg.naming import resolve_name
-from artreg.policy import check_gates, load_settings
 from artreg.publish import (
     Published,
     PublishOptions,
@@ -54,10 +52,13 @@ from artreg.publish import (
     now_iso,
     publish,
 )
-from artreg.requirements import declared
+from artreg.registry import dvcyaml
+from artreg.registry.layout import StageDir, model_target, raw_dir, validated_dir
+from artreg.registry.policy import check_gates, load_settings
+from artreg.registry.requirements import declared
+from artreg.registry.tags import Action, validate_id
+from artreg.registry.values import plain_input
 from artreg.stagefolder import StageBuilder
-from artreg.tags import Action, validate_id
-from artreg.values import plain_input
 
 if TYPE_CHECKING:
     from artreg.signing import SignaturePlan, SigningKey
@@ -267,7 +268,7 @@ def signature_plan(
     """How the promoted model will be signed, checked before anything is built (None: not at
     all, and the trust policy requires no signature for `stage`)."""
     if sign_key is None and model_signature is None:
-        from artreg.policy import load_trust
+        from artreg.registry.policy import load_trust
 
         if not load_trust(root).require_signature:
             return None  # nothing to sign, nothing required: model_signing is never imported

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from artreg import gitrepo, state
 from artreg.adapters.files import parse_json
 from artreg.errors import ArtregError, NotFoundError
-from artreg.layout import SIGNATURE_FILE, StageDir, raw_dir, validated_dir
 from artreg.model import (
     Event,
     GateResult,
@@ -25,8 +24,9 @@ from artreg.model import (
     Source,
     iso,
 )
-from artreg.retirements import Retired, read_retired
-from artreg.tags import parse_spec, validate_name
+from artreg.registry.layout import SIGNATURE_FILE, StageDir, raw_dir, validated_dir
+from artreg.registry.retirements import Retired, read_retired
+from artreg.registry.tags import parse_spec, validate_name
 
 if TYPE_CHECKING:
     from types import ModuleType

@@ -28,10 +28,10 @@ from typing import Any
 
 from artreg import gitrepo
 from artreg.errors import ArtregError
-from artreg.layout import RETIRED_JSON, StageDir
 from artreg.model import Registry
-from artreg.retirements import Retired, parse_retired, read_retired
-from artreg.tags import STAGES, Action
+from artreg.registry.layout import RETIRED_JSON, StageDir
+from artreg.registry.retirements import Retired, parse_retired, read_retired
+from artreg.registry.tags import STAGES, Action
 
 _MD5 = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
 DVC_LOCK = "dvc.lock"

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from artreg import dvcyaml, gitrepo
+from artreg import gitrepo
 from artreg._version import __version__
 from artreg.adapters.dvcrepo import RegistryDvc
 from artreg.adapters.files import dump_json, dump_yaml, read_json, read_yaml
@@ -21,13 +21,14 @@ from artreg.adapters.hashing import ProgressFn, regular_files
 from artreg.charts import CHART_NAME, series, training_curves_png
 from artreg.errors import ConflictError, InputError
 from artreg.features.promote import after_publish
-from artreg.layout import ARTIFACTS_DIR, raw_dir
 from artreg.model import Manifest
 from artreg.naming import resolve_name
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso, publish
+from artreg.registry import dvcyaml
+from artreg.registry.layout import ARTIFACTS_DIR, raw_dir
+from artreg.registry.tags import Action, validate_id
+from artreg.registry.values import plain_input
 from artreg.stagefolder import StageBuilder
-from artreg.tags import Action, validate_id
-from artreg.values import plain_input
 
 
 def _config_text(config: Mapping[str, Any] | Path | str | None) -> str | None:

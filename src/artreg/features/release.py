@@ -28,7 +28,6 @@ from artreg.features.promote import (
     write_sha256_files,
 )
 from artreg.formats import PYTORCH, FormatInfo, detect
-from artreg.layout import MODEL_DIR, StageDir, model_target, production_dir, validated_dir
 from artreg.model import (
     Approval,
     GateResult,
@@ -42,13 +41,14 @@ from artreg.model import (
 from artreg.modelcard import changelog
 from artreg.modelfolder import SHA256_FILE
 from artreg.naming import resolve_name
-from artreg.policy import Settings, approver, evaluate, gate_failure, load_settings
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso
-from artreg.requirements import closure, declared, unmet, way_out
+from artreg.registry.layout import MODEL_DIR, StageDir, model_target, production_dir, validated_dir
+from artreg.registry.policy import Settings, approver, evaluate, gate_failure, load_settings
+from artreg.registry.requirements import closure, declared, unmet, way_out
+from artreg.registry.tags import Action, is_semver, semver_key, validate_id, validate_semver
+from artreg.registry.values import plain_input
+from artreg.registry.versionorder import latest_above
 from artreg.stagefolder import StageBuilder
-from artreg.tags import Action, is_semver, semver_key, validate_id, validate_semver
-from artreg.values import plain_input
-from artreg.versionorder import latest_above
 
 if TYPE_CHECKING:
     from artreg.signing import SignaturePlan, SigningKey

@@ -40,11 +40,11 @@ from artreg.features.reachability import (
     fetch_remote_refs,
     retired_on_remotes,
 )
-from artreg.layout import RETIRED_JSON, StageDir
 from artreg.model import Registry, iso
-from artreg.policy import Retention, retention_for
-from artreg.retirements import Retired, default_ref, read_retired, surely_default
-from artreg.tags import STAGES, Action
+from artreg.registry.layout import RETIRED_JSON, StageDir
+from artreg.registry.policy import Retention, retention_for
+from artreg.registry.retirements import Retired, default_ref, read_retired, surely_default
+from artreg.registry.tags import STAGES, Action
 
 __all__ = ["FolderFacts", "Inventory", "plan"]
 
@@ -384,7 +384,7 @@ def _plan_here(
     """Load the model and settings, gather the inventory, plan. The remote is opened (on
     `stack`) only for a listing the cache lacks, or to delete from (`to_delete`); returns it
     with the plan (None when not opened or when the repo has no remote)."""
-    from artreg.policy import load_settings
+    from artreg.registry.policy import load_settings
 
     settings = load_settings(root)
     registry = state.load(root, folders="all")

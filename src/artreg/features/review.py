@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg import dvcyaml, gitrepo, index, state, versionorder
+from artreg import gitrepo, index, state
 from artreg.adapters.faults import point
 from artreg.adapters.files import read_json
 from artreg.errors import ArtregError, ConflictError, PushRejected, VerificationFailed
 from artreg.features.fetch import resolve
 from artreg.gitrepo import creation_commits
 from artreg.integrity import folder_problems
-from artreg.layout import DVC_YAML, REGISTRY_JSON, StageDir, stage_folders
 from artreg.model import (
     Event,
     GateResult,
@@ -33,8 +32,17 @@ from artreg.model import (
     requires_line,
 )
 from artreg.publish import actor
-from artreg.requirements import Status, statuses
-from artreg.tags import STAGES, Action, format_tag, next_counter, next_tag_time, tag_message
+from artreg.registry import dvcyaml, versionorder
+from artreg.registry.layout import DVC_YAML, REGISTRY_JSON, StageDir, stage_folders
+from artreg.registry.requirements import Status, statuses
+from artreg.registry.tags import (
+    STAGES,
+    Action,
+    format_tag,
+    next_counter,
+    next_tag_time,
+    tag_message,
+)
 
 # --- tagging merged promotions --------------------------------------------------------------
 
@@ -219,7 +227,7 @@ def tag_merged_report(
     `--allow-non-monotonic`.
     """
     from artreg.publish import with_pending
-    from artreg.tags import parse_tag
+    from artreg.registry.tags import parse_tag
     from artreg.transaction import PlannedTag, transaction
 
     touched = [DVC_YAML, REGISTRY_JSON]
@@ -412,7 +420,7 @@ def _production_baseline(
 
 def summaries(root: Path, folders: list[StageDir], rev: str = "HEAD") -> list[PromotionSummary]:
     """What the pull-request description shows of each promoted folder."""
-    from artreg.policy import load_compatibility
+    from artreg.registry.policy import load_compatibility
 
     found = []
     registry: Registry | None = None

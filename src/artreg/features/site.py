@@ -33,9 +33,9 @@ from typing import Any, Literal
 from artreg import gitrepo, state
 from artreg.errors import InputError
 from artreg.features.history import Interval, PullRequests, intervals
-from artreg.layout import PARAMS_FILE, StageDir
 from artreg.model import Artifact, Event, Registry
-from artreg.tags import ID_RE, NAME_RE, SEMVER_RE, STAGES, semver_key
+from artreg.registry.layout import PARAMS_FILE, StageDir
+from artreg.registry.tags import ID_RE, NAME_RE, SEMVER_RE, STAGES, semver_key
 
 MAX_CARD_BYTES = 256 << 10  # a model card is prose and tables; more is not a card
 MAX_IMAGE_BYTES = 8 << 20
@@ -56,7 +56,7 @@ class SiteConfig:
 
 def site_config(params: dict[str, Any], source: str = "params.yaml") -> SiteConfig:
     """The `site` section of params.yaml, checked: a bad value names the field and the fix."""
-    from artreg.policy import settings_from
+    from artreg.registry.policy import settings_from
 
     section = params.get("site")
     if section is None:
@@ -104,7 +104,7 @@ def default_metric(params: dict[str, Any]) -> str | None:
     """The first gate with a numeric threshold (validated gates first, then production)."""
     gates = params.get("gates")
     if gates is None:
-        from artreg.policy import DEFAULT_PARAMS
+        from artreg.registry.policy import DEFAULT_PARAMS
 
         gates = DEFAULT_PARAMS["gates"]
     for stage in ("validated", "production"):
@@ -454,7 +454,7 @@ def committed_params(root: Path) -> tuple[dict[str, Any], str]:
     """params.yaml as committed at HEAD (the site shows what git holds, as the gates are read),
     and its name for messages; artreg's own sections are checked against their schema."""
     from artreg.adapters.files import parse_yaml
-    from artreg.policy import committed_sections
+    from artreg.registry.policy import committed_sections
 
     head = gitrepo.head(root)
     blob = gitrepo.show_file(root, head, PARAMS_FILE) if head else None

@@ -17,11 +17,13 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from artreg import dvcyaml, gitrepo, index, state
+from artreg import gitrepo, index, state
 from artreg.adapters import dvcrepo
 from artreg.errors import ArtregError, InputError
 from artreg.integrity import Report, check_folder, check_immutability
-from artreg.layout import (
+from artreg.model import Manifest, ManifestFile, Registry
+from artreg.registry import dvcyaml
+from artreg.registry.layout import (
     ARTIFACTS_DIR,
     DVC_YAML,
     NOT_IN_GIT_SUFFIXES,
@@ -30,9 +32,8 @@ from artreg.layout import (
     StageDir,
     stage_folders,
 )
-from artreg.model import Manifest, ManifestFile, Registry
-from artreg.policy import recheck_folders
-from artreg.retirements import current_on_retired, read_retired, retired_on_default
+from artreg.registry.policy import recheck_folders
+from artreg.registry.retirements import current_on_retired, read_retired, retired_on_default
 
 LARGE_FILE_BYTES = 2 << 20  # anything this big belongs in DVC, not git
 CREDENTIAL_KEYS = re.compile(
@@ -71,8 +72,8 @@ def _check_requirements(root: Path, registry: Registry, report: Report) -> None:
     """Every production artifact's requirements in production at a compatible version (the
     rule of params.yaml at HEAD): a dependency deprecated, deregistered or unassigned since
     the release leaves its dependant unable to run as released, which is a failed check."""
-    from artreg.policy import load_compatibility
-    from artreg.requirements import broken, way_out
+    from artreg.registry.policy import load_compatibility
+    from artreg.registry.requirements import broken, way_out
 
     try:
         rule = load_compatibility(root)
@@ -235,7 +236,7 @@ def _check_absent_bytes(
 def _check_model_signatures(root: Path, folders: list[StageDir], report: Report) -> None:
     """Folders of the stages params.yaml's trust policy (at HEAD) requires signed: each
     model.sig must be made by a trusted key over the model its manifest records."""
-    from artreg.policy import load_trust
+    from artreg.registry.policy import load_trust
 
     try:
         policy = load_trust(root)
@@ -273,8 +274,8 @@ def _check_policy_weakenings(root: Path, report: Report) -> None:
     """Commits that made the trust policy weaker (trust_ratchet.weakenings: a stage no longer
     requiring signatures, a trusted key added or replaced, params.yaml gone): consumers refuse
     them until accepted, and the registry's check reports each one not acknowledged."""
-    from artreg.policy import committed_sections
-    from artreg.trust_ratchet import weakening_history
+    from artreg.registry.policy import committed_sections
+    from artreg.registry.trust_ratchet import weakening_history
 
     try:
         found = weakening_history(root)
@@ -336,7 +337,7 @@ def _check_untagged(root: Path, registry: Registry, report: Report, base: str | 
     default branch before `artreg tag`): their version must be free, and `base` (what the pull
     request merges into) must not hold the same folder from another promotion."""
     from artreg.features.review import default_base
-    from artreg.tags import Action
+    from artreg.registry.tags import Action
 
     tagged = reachable(root, registry).tagged_folders()
     untagged = [f for f in stage_folders(root) if f.relpath not in tagged]

@@ -19,9 +19,9 @@ from markupsafe import Markup
 
 from artreg._version import __version__
 from artreg.features.site import Entry, Model, SiteData, folder_kind
-from artreg.layout import production_dir
 from artreg.model import Requirement
-from artreg.requirements import statuses
+from artreg.registry.layout import production_dir
+from artreg.registry.requirements import statuses
 
 SEARCH_INDEX = "assets/search-index.js"
 MUTED_DASH = Markup('<span class="muted">—</span>')

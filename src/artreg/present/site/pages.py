@@ -16,7 +16,7 @@ from artreg.present.site.entry_page import EntryPages
 from artreg.present.site.model_page import ModelPages
 from artreg.present.site.svg import sparkline
 from artreg.present.site.templates import render
-from artreg.tags import STAGES
+from artreg.registry.tags import STAGES
 
 
 class Pages(ModelPages, EntryPages):

@@ -15,7 +15,7 @@ from artreg.features.site import (
     SiteData,
 )
 from artreg.present.site.base import MUTED_DASH, fmt, iso
-from artreg.tags import STAGES
+from artreg.registry.tags import STAGES
 
 
 def sparkline(data: SiteData, model: Model, width: int = 96, height: int = 32) -> str:

@@ -16,14 +16,14 @@ from artreg import gitrepo
 from artreg.adapters import schemas
 from artreg.adapters.files import parse_yaml, read_yaml
 from artreg.errors import ArtregError, GateFailed, InputError
-from artreg.layout import PARAMS_FILE
-from artreg.tags import semver_key
-from artreg.trust import IN_PARAMS, NO_PARAMS, NO_SECTION, TrustPolicy
-from artreg.values import check_line, pointer_join
+from artreg.registry.layout import PARAMS_FILE
+from artreg.registry.tags import semver_key
+from artreg.registry.trust import IN_PARAMS, NO_PARAMS, NO_SECTION, TrustPolicy
+from artreg.registry.values import check_line, pointer_join
 
 if TYPE_CHECKING:
-    from artreg.layout import StageDir
     from artreg.model import GateResult
+    from artreg.registry.layout import StageDir
 
 OPERATORS = (">=", ">", "<=", "<", "==", "!=", "in range")
 MISSING = "metric missing from the results"

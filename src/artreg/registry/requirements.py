@@ -15,7 +15,7 @@ from typing import Any
 
 from artreg.errors import InputError, RequirementUnmet
 from artreg.model import GateResult, Registry, Requirement, Version, requirements
-from artreg.policy import EXACT, compatible
+from artreg.registry.policy import EXACT, compatible
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from artreg.model import Registry
-from artreg.tags import is_semver, semver_key
+from artreg.registry.tags import is_semver, semver_key
 
 # The metadata.json field that records `--allow-non-monotonic` (only ever true).
 ALLOW_FIELD = "allow_non_monotonic"

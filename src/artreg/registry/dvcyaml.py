@@ -9,7 +9,7 @@ from typing import Any
 
 from artreg.adapters.files import parse_yaml, parse_yaml_entries, prepare_yaml, write_atomic
 from artreg.errors import ArtregError
-from artreg.layout import DVC_YAML, model_target
+from artreg.registry.layout import DVC_YAML, model_target
 
 TEMPLATE = (
     "# Artifacts of this registry, as `dvc artifacts get` and DVC Studio read them.\n"

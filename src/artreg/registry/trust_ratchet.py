@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from artreg.consumer_cache import legacy_key, registry_key
 from artreg.errors import PolicyWeakened
-from artreg.layout import PARAMS_FILE
-from artreg.trust import IN_PARAMS, TrustPolicy
+from artreg.registry.layout import PARAMS_FILE
+from artreg.registry.trust import IN_PARAMS, TrustPolicy
 
 if TYPE_CHECKING:
     from artreg.features.fetch_url import RemoteRegistry
@@ -236,7 +236,7 @@ def accept(registry: str | Path | None, cache_dir: Path | str | None = None) -> 
         reg.trust(reg.remote_refs([])[1], accept=True)
         current = read_record(record)
     else:
-        from artreg.policy import load_trust
+        from artreg.registry.policy import load_trust
 
         root = location.find_root(registry)
         record, name = clone_record(cache.root, root), str(root)
@@ -275,7 +275,7 @@ def clone_reader(root: Path) -> Reader:
 def views_at(commits: Sequence[str], read: Reader) -> dict[str, Applied]:
     """The policy at each commit; an unreadable params.yaml counts as requiring nothing."""
     from artreg.errors import ArtregError
-    from artreg.policy import trust_of
+    from artreg.registry.policy import trust_of
 
     params = read({c: [PARAMS_FILE] for c in commits})
     policies: dict[str, TrustPolicy] = {}

@@ -14,8 +14,8 @@ from typing import Any
 from artreg import gitrepo
 from artreg.adapters.files import parse_json
 from artreg.errors import IntegrityError
-from artreg.layout import RETIRED_JSON
 from artreg.model import Registry
+from artreg.registry.layout import RETIRED_JSON
 
 
 @dataclass(frozen=True)

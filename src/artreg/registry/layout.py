@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from artreg.tags import STAGES
+from artreg.registry.tags import STAGES
 
 ARTIFACTS_DIR = "artifacts"
 REGISTRY_JSON = "artifacts/registry.json"
