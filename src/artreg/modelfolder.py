@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from artreg import hflayout
 from artreg.adapters.files import dump_json, read_json
 from artreg.adapters.hashing import FileDigest, Recorded, sha256_line
+from artreg.artifacts import hflayout
+from artreg.artifacts.hflayout import FolderLayout
 from artreg.errors import InputError, IntegrityError
-from artreg.hflayout import FolderLayout
 from artreg.model import ModelFile
 from artreg.registry.layout import MODEL_DIR
 from artreg.stagefolder import StageBuilder
@@ -171,7 +171,7 @@ def _cleaned(
 ) -> tuple[dict[str, bytes], dict[str, str], int]:
     """Safetensors bytes of each pickled weight file and rewritten indexes, under their new
     names; the old → new names of what they replace; the parameter count."""
-    from artreg.checkpoints import clean_checkpoint_bytes
+    from artreg.artifacts.checkpoints import clean_checkpoint_bytes
 
     generated: dict[str, bytes] = {}
     renamed: dict[str, str] = {}

@@ -421,8 +421,8 @@ class _Replay:
     def _rebase(self, remote: str, branch: str, names: list[str]) -> tuple[str, list[str]]:
         """Move this promotion onto the remote branch as it is now: the same folder, dvc.yaml and
         registry.json regenerated, the counter renumbered by GTO's rule, the checks re-run."""
+        from artreg.artifacts.integrity import folder_problems
         from artreg.errors import PushRejected, VerificationFailed
-        from artreg.integrity import folder_problems
         from artreg.registry.policy import committed_sections, recheck, rules_for, settings_from
 
         root, txn, entry = self.root, self.txn, self.entry

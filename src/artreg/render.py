@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from artreg.model import Event, GateResult, ManifestFile, Source, iso
 
 if TYPE_CHECKING:
+    from artreg.artifacts.integrity import Report
     from artreg.features.doctor import Check
     from artreg.features.fetch import Resolved
     from artreg.features.fetch_url import Fetched, Pin
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     )
     from artreg.features.retention import Applied, Plan
     from artreg.features.review import PromotionSummary, Tagged
-    from artreg.integrity import Report
     from artreg.present.site.build import Built
     from artreg.publish import Published
     from artreg.registry.trust_ratchet import Accepted

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from artreg.errors import InputError
-from artreg.hflayout import (
+from artreg.artifacts.hflayout import (
     check_index,
     check_index_tensors,
     is_index,
@@ -15,6 +14,7 @@ from artreg.hflayout import (
     safetensors_name,
     scan,
 )
+from artreg.errors import InputError
 
 SHARDS = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
 INDEX = "model.safetensors.index.json"

@@ -21,7 +21,7 @@ NAME = "encoder"
 
 def train_tiny_model(out: Path, epochs: int, seed: int = 0) -> dict[str, list[float]]:
     """Train a small autoencoder on synthetic data; write epoch_N.pt, best.pt, latest.pt."""
-    from artreg.checkpoints import import_torch
+    from artreg.artifacts.checkpoints import import_torch
 
     torch = import_torch("the demo (it trains a tiny model)")
     nn = torch.nn

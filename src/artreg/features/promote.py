@@ -14,11 +14,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import gitrepo, hflayout, modelfolder, state
+from artreg import gitrepo, modelfolder, state
 from artreg._version import __version__
 from artreg.adapters import schemas
 from artreg.adapters.files import dump_json, read_json
 from artreg.adapters.hashing import ProgressFn, sha256_line
+from artreg.artifacts import hflayout
 from artreg.charts import CHART_NAME
 from artreg.errors import ArtregError, ConflictError, InputError, IntegrityError, NotFoundError
 from artreg.formats import (
@@ -504,7 +505,7 @@ def promote_to_validated(
     weights: dict[str, bytes] = {}
     tensors: dict[str, Any] = {}
     if found.name == PYTORCH:
-        from artreg.checkpoints import clean_checkpoint_bytes
+        from artreg.artifacts.checkpoints import clean_checkpoint_bytes
 
         for fmt in ("pt", *[f for f in formats if f != "pt"]):
             data, cleaned = clean_checkpoint_bytes(ckpt_path, fmt)

@@ -388,7 +388,7 @@ def promote_to_production(
                 f"and this one holds {found.name if found else 'a folder'}",
                 hint="leave them out for ONNX, safetensors and GGUF models",
             )
-        from artreg.checkpoints import clean_checkpoint_bytes
+        from artreg.artifacts.checkpoints import clean_checkpoint_bytes
 
         assert model_path is not None  # a folder was refused above
         for fmt in ("pt", *[f for f in formats if f != "pt"]):

@@ -17,10 +17,10 @@ from typing import Any
 from artreg import gitrepo, index, state
 from artreg.adapters.faults import point
 from artreg.adapters.files import read_json
+from artreg.artifacts.integrity import folder_problems
 from artreg.errors import ArtregError, ConflictError, PushRejected, VerificationFailed
 from artreg.features.fetch import resolve
 from artreg.gitrepo import creation_commits
-from artreg.integrity import folder_problems
 from artreg.model import (
     Event,
     GateResult,

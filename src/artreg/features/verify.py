@@ -19,8 +19,8 @@ from pathlib import Path
 
 from artreg import gitrepo, index, state
 from artreg.adapters import dvcrepo
+from artreg.artifacts.integrity import Report, check_folder, check_immutability
 from artreg.errors import ArtregError, InputError
-from artreg.integrity import Report, check_folder, check_immutability
 from artreg.model import Manifest, ManifestFile, Registry
 from artreg.registry import dvcyaml
 from artreg.registry.layout import (
