@@ -236,7 +236,7 @@ class TagRegistry:
 @functools.lru_cache(maxsize=1)
 def _curves_png() -> bytes:
     """One real training-curve picture (as artreg draws it), shared by every raw session."""
-    from artreg.charts import training_curves_png
+    from artreg.publishing.charts import training_curves_png
 
     loss = [1.0 / (1 + 0.3 * i) for i in range(10)]
     return training_curves_png({"loss": loss, "coverage": [0.9 + 0.008 * i for i in range(10)]}, "")
@@ -255,7 +255,7 @@ def _session_png(label: str) -> bytes:
 def _stage_files(p: Promotion, created: str, rank: int) -> dict[str, bytes]:
     """What artreg leaves in a folder besides its manifest: metadata.json, the model card
     (written by artreg's own generator), results files; a raw session's training curves."""
-    from artreg.modelcard import model_card
+    from artreg.publishing.modelcard import model_card
 
     who = f"{TAGGER[0]} <{TAGGER[1]}>"
     if p.stage == "raw":

@@ -36,7 +36,7 @@ import json, sys, time
 from importlib import resources
 from pathlib import Path
 from artreg.features.release import register_model_file
-from artreg.publish import PublishOptions
+from artreg.publishing.publish import PublishOptions
 examples = Path(str(resources.files("artreg") / "examples"))
 start = time.perf_counter()
 register_model_file(

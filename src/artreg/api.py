@@ -15,7 +15,7 @@ from artreg.registry.values import check_field
 
 if TYPE_CHECKING:  # imported where used: `from artreg import get_artifact_path` stays light
     from artreg.adapters.hashing import ProgressFn
-    from artreg.publish import Published
+    from artreg.publishing.publish import Published
 
 if TYPE_CHECKING:
     from artreg.signing import SigningKey
@@ -40,7 +40,7 @@ class ArtifactRepository:
         sign: bool = False,
         branch: str | None = None,
     ) -> None:
-        from artreg.publish import PublishOptions
+        from artreg.publishing.publish import PublishOptions
 
         self.root = find_root(path)
         self.name = name
@@ -397,8 +397,8 @@ def register_artifact(
     (a LoRA adapter's base model, a student's teacher), each in production at a compatible
     version (else exit 1). Returns the updated registry index, as the seed's function did.
     """
-    from artreg import index
     from artreg.features.release import register_model_file
+    from artreg.publishing import index
 
     root = find_root(repo)
     register_model_file(
@@ -423,13 +423,13 @@ def save_registry(data: Mapping[str, Any], repo: Path | str | None = None) -> No
     Data equal to the generated index is written (a no-op when the file holds it already);
     any other data raises InputError naming each differing entry and the call that makes it.
     """
-    from artreg import index
+    from artreg.publishing import index
 
     index.save(find_root(repo), data)
 
 
 def load_registry(repo: Path | str | None = None) -> dict[str, Any]:
     """artifacts/registry.json: every name with its latest production file, hash and stages."""
-    from artreg import index
+    from artreg.publishing import index
 
     return index.load(find_root(repo))

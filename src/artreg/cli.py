@@ -206,7 +206,7 @@ def _publish_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _options(publishing: dict[str, Any], root: Path) -> Any:
-    from artreg.publish import PublishOptions
+    from artreg.publishing.publish import PublishOptions
 
     return PublishOptions(
         sign=publishing["sign"],
@@ -1122,7 +1122,7 @@ def index(check: bool, repo_path: str | None) -> None:
 
     Example: artreg index --check
     """
-    from artreg import index as registry_index
+    from artreg.publishing import index as registry_index
     from artreg.registry.layout import REGISTRY_JSON
 
     root = _root(repo_path)
@@ -1317,7 +1317,7 @@ def recover(wait: float, repo_path: str | None) -> None:
 
     Example: artreg recover && artreg verify
     """
-    from artreg.transaction import recover as run
+    from artreg.publishing.transaction import recover as run
 
     root = _root(repo_path, history=False)
     click.echo(render.written(root, None, run(root, wait=wait))[1])

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from artreg.features.retention import Applied, Plan
     from artreg.features.review import PromotionSummary, Tagged
     from artreg.present.site.build import Built
-    from artreg.publish import Published
+    from artreg.publishing.publish import Published
     from artreg.registry.trust_ratchet import Accepted
 
 STAGE_COLUMNS = ("raw", "validated", "production")

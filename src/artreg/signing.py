@@ -38,7 +38,7 @@ from artreg.registry.policy import load_trust
 from artreg.registry.trust import TrustPolicy
 
 if TYPE_CHECKING:
-    from artreg.stagefolder import StageBuilder
+    from artreg.publishing.stagefolder import StageBuilder
 
 EXTRA_HINT = 'install the signing extra: pip install "artreg[signing]"'
 # What `model_signing sign` itself leaves out of a folder's signature and records as ignored.

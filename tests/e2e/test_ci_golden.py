@@ -20,8 +20,8 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from artreg.ciworkflows import CI_SYSTEMS, _environment, ci_files, write_ci_files
-from artreg.serverhook import UPDATE_HOOK, install_update_hook
+from artreg.publishing.ci import CI_SYSTEMS, _environment, ci_files, write_ci_files
+from artreg.publishing.serverhook import UPDATE_HOOK, install_update_hook
 
 GOLDEN = Path(__file__).parent / "golden"
 BRANCHES = {"main": "main", "release-star": "release/*", "quote": 'a"b'}

@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from artreg.ciworkflows import (
+from artreg.publishing.ci import (
     GITLAB_CI_PATH,
     MAIN_WORKFLOW_PATH,
     MR_TEMPLATE_PATH,

@@ -19,7 +19,7 @@ import pytest
 from artreg.features.promote import promote_to_validated
 from artreg.features.register import register_raw
 from artreg.features.verify import verify_registry
-from artreg.transaction import recover
+from artreg.publishing.transaction import recover
 
 from helpers import ARTREG, EXAMPLES, git, start_paused
 

@@ -342,7 +342,7 @@ def _promotion_pull_request(
 def _workflow_steps() -> list[str]:
     from ruamel.yaml import YAML
 
-    from artreg.ciworkflows import PR_WORKFLOW_PATH, ci_files
+    from artreg.publishing.ci import PR_WORKFLOW_PATH, ci_files
 
     workflow = ci_files("main")[PR_WORKFLOW_PATH]
     steps = YAML(typ="safe", pure=True).load(workflow)["jobs"]["verify"]["steps"]

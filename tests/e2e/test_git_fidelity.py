@@ -443,7 +443,7 @@ def trunk(tmp_path: Path, isolated_env: Path) -> Path:
 def test_ci_workflows_follow_the_default_branch(trunk: Path) -> None:
     from ruamel.yaml import YAML
 
-    from artreg.ciworkflows import MAIN_WORKFLOW_PATH, PR_TEMPLATE_PATH
+    from artreg.publishing.ci import MAIN_WORKFLOW_PATH, PR_TEMPLATE_PATH
 
     assert git(trunk, "branch", "--show-current").strip() == "trunk"
     workflow = YAML(typ="safe", pure=True).load((trunk / MAIN_WORKFLOW_PATH).read_text())

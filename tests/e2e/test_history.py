@@ -55,7 +55,7 @@ def through_pull_requests(registry: Path, checkpoint_dir: Path) -> Path:
     from artreg.features.register import register_raw
     from artreg.features.release import promote_to_production
     from artreg.features.review import tag_merged
-    from artreg.publish import PublishOptions
+    from artreg.publishing.publish import PublishOptions
 
     register_raw(registry, "encoder", "s1", checkpoint_dir)
     vid = promote_to_validated(

@@ -274,7 +274,7 @@ def test_gc_refuses_an_uncommitted_policy_and_changes_nothing(
 def test_an_open_pull_request_and_the_work_tree_protect_what_they_reference(
     registry: Path, sessions: list[Path], cli
 ) -> None:
-    from artreg.publish import PublishOptions
+    from artreg.publishing.publish import PublishOptions
 
     with (registry / "params.yaml").open("a") as fh:
         fh.write("retention:\n  raw: {keep_last: 1}\n")

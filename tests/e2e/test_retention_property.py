@@ -109,7 +109,7 @@ class Registry:
 
     def branch(self, name: str, which: int, require: bool) -> None:
         """A release on a pull-request branch, left open."""
-        from artreg.publish import PublishOptions
+        from artreg.publishing.publish import PublishOptions
 
         self.branches += 1
         branch = f"release-{self.branches}"

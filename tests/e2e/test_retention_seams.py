@@ -156,7 +156,7 @@ def test_an_open_promotion_branch_keeps_its_lineage_until_merged(
     registry: Path, checkpoint_dir: Path, cli
 ) -> None:
     from artreg.features.review import tag_merged
-    from artreg.publish import PublishOptions
+    from artreg.publishing.publish import PublishOptions
 
     commit_policy(registry, "retention:\n  raw: {keep_last: 1}\n  validated: {keep_last: 1}\n")
     results = EXAMPLES / "validation_results.json"
@@ -200,7 +200,7 @@ def test_an_open_promotion_branch_keeps_its_lineage_until_merged(
 def test_a_deleted_promotion_branch_no_longer_protects_its_lineage(
     registry: Path, checkpoint_dir: Path, cli
 ) -> None:
-    from artreg.publish import PublishOptions
+    from artreg.publishing.publish import PublishOptions
 
     commit_policy(registry, "retention:\n  raw: {keep_last: 1}\n  validated: {keep_last: 1}\n")
     results = EXAMPLES / "validation_results.json"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from artreg.errors import InputError
+from artreg.publishing.serverhook import UPDATE_HOOK, install_update_hook
 from artreg.registry.tags import parse_tag
-from artreg.serverhook import UPDATE_HOOK, install_update_hook
 
 ZERO = "0" * 40
 SHA_A = "a" * 40

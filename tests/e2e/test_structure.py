@@ -95,7 +95,7 @@ def test_write_paths_import_no_verification_helpers() -> None:
     code = (
         "import sys\n"
         "import artreg.features.register, artreg.features.promote, artreg.features.release\n"
-        "import artreg.features.housekeeping, artreg.features.review, artreg.publish\n"
+        "import artreg.features.housekeeping, artreg.features.review, artreg.publishing.publish\n"
         "print(sorted(m for m in sys.modules if m == 'artreg.features.verify'))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -164,9 +164,9 @@ INNER_IMPORTS = {
     "features/promote.py": 7, "features/queries.py": 3, "features/reachability.py": 3,
     "features/release.py": 3, "features/retention.py": 8, "features/review.py": 8,
     "features/site.py": 6, "features/verify.py": 12, "adapters/files.py": 1, "formats.py": 1,
-    "gitrepo.py": 1, "index.py": 6, "registry/layout.py": 1, "model.py": 1, "modelfolder.py": 3,
-    "registry/policy.py": 2, "publish.py": 8, "render.py": 4, "adapters/schemas/__init__.py": 1, "signing.py": 3,
-    "stagefolder.py": 1, "transaction.py": 1, "registry/trust_ratchet.py": 14,
+    "gitrepo.py": 1, "publishing/index.py": 6, "registry/layout.py": 1, "model.py": 1, "publishing/modelfolder.py": 3,
+    "registry/policy.py": 2, "publishing/publish.py": 8, "render.py": 4, "adapters/schemas/__init__.py": 1, "signing.py": 3,
+    "publishing/stagefolder.py": 1, "publishing/transaction.py": 1, "registry/trust_ratchet.py": 14,
 }  # fmt: skip
 
 

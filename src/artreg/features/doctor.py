@@ -80,7 +80,7 @@ def _reachable(root: Path, url: str) -> str | None:
 
 
 def _lock(root: Path) -> list[Check]:
-    from artreg.transaction import lock_holder, state_dir
+    from artreg.publishing.transaction import lock_holder, state_dir
 
     holder = lock_holder(root)
     checks = [

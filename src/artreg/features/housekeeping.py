@@ -7,10 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from artreg import gitrepo, index, state
+from artreg import gitrepo, state
 from artreg.errors import InputError, NotFoundError
 from artreg.model import Event
-from artreg.publish import actor, with_pending
+from artreg.publishing import index
+from artreg.publishing.publish import actor, with_pending
+from artreg.publishing.transaction import transaction
 from artreg.registry.layout import REGISTRY_JSON
 from artreg.registry.retirements import current_on_retired, read_retired
 from artreg.registry.tags import (
@@ -25,7 +27,6 @@ from artreg.registry.tags import (
     validate_semver,
     validate_stage,
 )
-from artreg.transaction import transaction
 
 
 @dataclass(frozen=True)

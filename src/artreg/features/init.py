@@ -117,7 +117,7 @@ def _ci_branch(root: Path, ci: str | None) -> str | None:
     anything is written; None without --ci."""
     if ci is None:
         return None
-    from artreg.ciworkflows import CI_SYSTEMS
+    from artreg.publishing.ci import CI_SYSTEMS
 
     if ci not in CI_SYSTEMS:
         raise InputError(f"unknown CI system {ci!r}", hint="use --ci github or --ci gitlab")
@@ -173,7 +173,7 @@ def init_registry(
     _write_new(root, REGISTRY_JSON, "{}\n", created)
 
     if branch is not None:
-        from artreg.ciworkflows import write_ci_files
+        from artreg.publishing.ci import write_ci_files
 
         assert ci is not None
         created += write_ci_files(root, branch, ci)
@@ -199,6 +199,6 @@ def init_registry(
 
 def install_server_hook(bare_repo: Path) -> Path:
     """`artreg init --server-hook`: the tag-protecting update hook in a bare origin."""
-    from artreg.serverhook import install_update_hook
+    from artreg.publishing.serverhook import install_update_hook
 
     return install_update_hook(bare_repo)

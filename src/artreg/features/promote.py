@@ -14,13 +14,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import gitrepo, modelfolder, state
+from artreg import gitrepo, state
 from artreg._version import __version__
 from artreg.adapters import schemas
 from artreg.adapters.files import dump_json, read_json
 from artreg.adapters.hashing import ProgressFn, sha256_line
 from artreg.artifacts import hflayout
-from artreg.charts import CHART_NAME
 from artreg.errors import ArtregError, ConflictError, InputError, IntegrityError, NotFoundError
 from artreg.formats import (
     PYTORCH,
@@ -42,9 +41,11 @@ from artreg.model import (
     Source,
     requires_line,
 )
-from artreg.modelcard import model_card
-from artreg.naming import resolve_name
-from artreg.publish import (
+from artreg.publishing import modelfolder
+from artreg.publishing.charts import CHART_NAME
+from artreg.publishing.modelcard import model_card
+from artreg.publishing.names import resolve_name
+from artreg.publishing.publish import (
     Published,
     PublishOptions,
     actor,
@@ -53,13 +54,13 @@ from artreg.publish import (
     now_iso,
     publish,
 )
+from artreg.publishing.stagefolder import StageBuilder
 from artreg.registry import dvcyaml
 from artreg.registry.layout import StageDir, model_target, raw_dir, validated_dir
 from artreg.registry.policy import check_gates, load_settings
 from artreg.registry.requirements import declared
 from artreg.registry.tags import Action, validate_id
 from artreg.registry.values import plain_input
-from artreg.stagefolder import StageBuilder
 
 if TYPE_CHECKING:
     from artreg.signing import SignaturePlan, SigningKey

@@ -18,17 +18,24 @@ from artreg._version import __version__
 from artreg.adapters.dvcrepo import RegistryDvc
 from artreg.adapters.files import dump_json, dump_yaml, read_json, read_yaml
 from artreg.adapters.hashing import ProgressFn, regular_files
-from artreg.charts import CHART_NAME, series, training_curves_png
 from artreg.errors import ConflictError, InputError
 from artreg.features.promote import after_publish
 from artreg.model import Manifest
-from artreg.naming import resolve_name
-from artreg.publish import Published, PublishOptions, actor, check_options, now_iso, publish
+from artreg.publishing.charts import CHART_NAME, series, training_curves_png
+from artreg.publishing.names import resolve_name
+from artreg.publishing.publish import (
+    Published,
+    PublishOptions,
+    actor,
+    check_options,
+    now_iso,
+    publish,
+)
+from artreg.publishing.stagefolder import StageBuilder
 from artreg.registry import dvcyaml
 from artreg.registry.layout import ARTIFACTS_DIR, raw_dir
 from artreg.registry.tags import Action, validate_id
 from artreg.registry.values import plain_input
-from artreg.stagefolder import StageBuilder
 
 
 def _config_text(config: Mapping[str, Any] | Path | str | None) -> str | None:

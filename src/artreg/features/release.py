@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import modelfolder, state
+from artreg import state
 from artreg.adapters import schemas
 from artreg.adapters.files import dump_json, read_json, read_yaml
 from artreg.adapters.hashing import ProgressFn, check_single_file, regular_files
-from artreg.deployment import dockerfile, kubernetes
 from artreg.errors import ConflictError, GateFailed, InputError, NotFoundError
 from artreg.features.promote import (
     check_formats,
@@ -38,17 +37,19 @@ from artreg.model import (
     Requirement,
     Source,
 )
-from artreg.modelcard import changelog
-from artreg.modelfolder import SHA256_FILE
-from artreg.naming import resolve_name
-from artreg.publish import Published, PublishOptions, actor, check_options, now_iso
+from artreg.publishing import modelfolder
+from artreg.publishing.deployment import dockerfile, kubernetes
+from artreg.publishing.modelcard import changelog
+from artreg.publishing.modelfolder import SHA256_FILE
+from artreg.publishing.names import resolve_name
+from artreg.publishing.publish import Published, PublishOptions, actor, check_options, now_iso
+from artreg.publishing.stagefolder import StageBuilder
 from artreg.registry.layout import MODEL_DIR, StageDir, model_target, production_dir, validated_dir
 from artreg.registry.policy import Settings, approver, evaluate, gate_failure, load_settings
 from artreg.registry.requirements import closure, declared, unmet, way_out
 from artreg.registry.tags import Action, is_semver, semver_key, validate_id, validate_semver
 from artreg.registry.values import plain_input
 from artreg.registry.versionorder import latest_above
-from artreg.stagefolder import StageBuilder
 
 if TYPE_CHECKING:
     from artreg.signing import SignaturePlan, SigningKey

@@ -425,8 +425,8 @@ def gc(
 ) -> Plan | Applied:
     """`artreg gc`: the plan (dry run), or with `apply` mark and sweep under the lock, with
     every git remote's refs fetched first. `grace_hours` overrides `retention.grace_hours`."""
-    from artreg.publish import actor
-    from artreg.transaction import repo_lock
+    from artreg.publishing.publish import actor
+    from artreg.publishing.transaction import repo_lock
 
     result: Plan | Applied
     with ExitStack() as stack:
@@ -450,8 +450,8 @@ def apply_plan(
     grace_hours: int | None = None,
 ) -> Applied:
     """Carry out a plan made earlier, if the registry still plans the same deletions."""
-    from artreg.publish import actor
-    from artreg.transaction import repo_lock
+    from artreg.publishing.publish import actor
+    from artreg.publishing.transaction import repo_lock
 
     _on_default_branch(root)
     who = actor(root)
@@ -564,7 +564,7 @@ def _sweep(root: Path, order: list[str], store: Any, done: Applied) -> None:
 def _commit_tombstones(
     root: Path, planned: Plan, new: Iterable[Decision], retired: Mapping[str, Retired], who: str
 ) -> str:
-    from artreg.transaction import transaction
+    from artreg.publishing.transaction import transaction
 
     date = iso(planned.now)  # the mark: the sweep counts the grace period from here
     entries = dict(retired)

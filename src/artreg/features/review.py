@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo, index, state
+from artreg import gitrepo, state
 from artreg.adapters.faults import point
 from artreg.adapters.files import read_json
 from artreg.artifacts.integrity import folder_problems
@@ -31,7 +31,8 @@ from artreg.model import (
     Source,
     requires_line,
 )
-from artreg.publish import actor
+from artreg.publishing import index
+from artreg.publishing.publish import actor
 from artreg.registry import dvcyaml, versionorder
 from artreg.registry.layout import DVC_YAML, REGISTRY_JSON, StageDir, stage_folders
 from artreg.registry.requirements import Status, statuses
@@ -226,9 +227,9 @@ def tag_merged_report(
     one is registered, but production stays where it is, unless its promotion recorded
     `--allow-non-monotonic`.
     """
-    from artreg.publish import with_pending
+    from artreg.publishing.publish import with_pending
+    from artreg.publishing.transaction import PlannedTag, transaction
     from artreg.registry.tags import parse_tag
-    from artreg.transaction import PlannedTag, transaction
 
     touched = [DVC_YAML, REGISTRY_JSON]
     with transaction(root, new_dirs=[], touched=touched, wait=wait, tags_only=True) as txn:

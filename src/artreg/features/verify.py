@@ -17,11 +17,12 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from artreg import gitrepo, index, state
+from artreg import gitrepo, state
 from artreg.adapters import dvcrepo
 from artreg.artifacts.integrity import Report, check_folder, check_immutability
 from artreg.errors import ArtregError, InputError
 from artreg.model import Manifest, ManifestFile, Registry
+from artreg.publishing import index
 from artreg.registry import dvcyaml
 from artreg.registry.layout import (
     ARTIFACTS_DIR,
@@ -155,7 +156,7 @@ def _check_git_contents(root: Path, report: Report) -> None:
 
 
 def _check_journal(root: Path, report: Report) -> None:
-    from artreg.transaction import state_dir
+    from artreg.publishing.transaction import state_dir
 
     journal = state_dir(root) / "transaction.json"
     if journal.exists():

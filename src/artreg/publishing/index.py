@@ -100,7 +100,7 @@ def regenerate(root: Path, wait: float = 0.0) -> bool:
     """`artreg index`: rewrite registry.json from the tags and folders, under the repo lock.
     True when it then differs from the committed one: a change to commit."""
     from artreg import gitrepo, state
-    from artreg.transaction import repo_lock
+    from artreg.publishing.transaction import repo_lock
 
     with repo_lock(root, wait=wait):
         write(root, state.load(root))

@@ -59,7 +59,7 @@ def install_update_hook(bare_repo: Path) -> Path:
         raise InputError(
             f"{repo} sets core.hooksPath = {hooks_path}, so git would not run a hook in "
             f"{git_dir / 'hooks'}",
-            hint="add the hook from artreg.serverhook.UPDATE_HOOK to that folder yourself, "
+            hint="add the hook from artreg.publishing.serverhook.UPDATE_HOOK to that folder yourself, "
             "or unset core.hooksPath",
         )
 
@@ -72,7 +72,7 @@ def install_update_hook(bare_repo: Path) -> Path:
         if current != UPDATE_HOOK:
             raise InputError(
                 f"{hook} already exists and is not artreg's update hook",
-                hint="merge the two hooks by hand (artreg's is artreg.serverhook.UPDATE_HOOK: "
+                hint="merge the two hooks by hand (artreg's is artreg.publishing.serverhook.UPDATE_HOOK: "
                 "run it from yours with the same three arguments), or move the existing "
                 "hook away and run this again",
             )

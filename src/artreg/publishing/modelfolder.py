@@ -22,8 +22,8 @@ from artreg.artifacts import hflayout
 from artreg.artifacts.hflayout import FolderLayout
 from artreg.errors import InputError, IntegrityError
 from artreg.model import ModelFile
+from artreg.publishing.stagefolder import StageBuilder
 from artreg.registry.layout import MODEL_DIR
-from artreg.stagefolder import StageBuilder
 
 if TYPE_CHECKING:
     from artreg.formats import FormatInfo

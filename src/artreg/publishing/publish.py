@@ -11,11 +11,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo, index, state
+from artreg import gitrepo, state
 from artreg.adapters.faults import point
 from artreg.adapters.files import check_output_path
 from artreg.errors import ConflictError, InputError
 from artreg.model import Event, GateResult, ManifestFile, Registry
+from artreg.publishing import index
+from artreg.publishing.stagefolder import StageBuilder
+from artreg.publishing.transaction import Transaction, transaction
+from artreg.publishing.transaction import leave_branch as transaction_leave_branch
 from artreg.registry import dvcyaml
 from artreg.registry.layout import DVC_YAML, REGISTRY_JSON, StageDir
 from artreg.registry.tags import (
@@ -27,9 +31,6 @@ from artreg.registry.tags import (
     parse_tag,
     tag_message,
 )
-from artreg.stagefolder import StageBuilder
-from artreg.transaction import Transaction, transaction
-from artreg.transaction import leave_branch as transaction_leave_branch
 
 PENDING = "0" * 40  # stands for the commit being made, while registry.json is computed
 
