@@ -863,7 +863,7 @@ def bench_push(report: Report, work: Path, env: dict[str, str]) -> None:
         [
             sys.executable,
             "-c",
-            "import sys; from pathlib import Path; from artreg.features.demo import "
+            "import sys; from pathlib import Path; from artreg.demo import "
             "train_tiny_model; train_tiny_model(Path(sys.argv[1]), epochs=2)",
             ckpt,
         ],

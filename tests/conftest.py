@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from artreg.cli import main
-from artreg.features.init import init_registry
+from artreg.services.init import init_registry
 
 from helpers import S3, CliResult, git
 from helpers import git_daemon as serve_git_daemon
@@ -61,7 +61,7 @@ def bare_origin(tmp_path: Path, registry: Path) -> Path:
 
 
 def _train(out: Path, epochs: int, seed: int) -> None:
-    from artreg.features.demo import train_tiny_model
+    from artreg.demo import train_tiny_model
 
     train_tiny_model(out, epochs=epochs, seed=seed)
 

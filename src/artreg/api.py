@@ -317,8 +317,8 @@ def _artifact_path(
     root = find_root(repo)
     registry = None
     if as_of is not None:
-        from artreg.features.history import load_as_of
         from artreg.registry.tags import validate_name
+        from artreg.services.history import load_as_of
 
         names = None if with_requirements else [validate_name(name)]
         registry, _ = load_as_of(root, as_of, names)

@@ -376,7 +376,7 @@ def init(
 
     Example: artreg init my-registry --remote s3://models/registry --ci github
     """
-    from artreg.features import init as feature
+    from artreg.services import init as feature
 
     if server_hook:
         hook = feature.install_server_hook(Path(server_hook))
@@ -688,7 +688,7 @@ def demo(directory: str | None, epochs: int) -> None:
 
     Example: artreg demo /tmp/artreg-demo
     """
-    from artreg.features.demo import run_demo
+    from artreg.demo import run_demo
 
     run_demo(Path(directory) if directory else None, epochs=epochs, echo=click.echo)
 
@@ -744,7 +744,7 @@ def list_(show_all: bool, as_of: str | None, repo_path: str | None, as_json: boo
     registry = None
     heading = ""
     if as_of:
-        from artreg.features.history import load_as_of
+        from artreg.services.history import load_as_of
 
         registry, moment = load_as_of(root, as_of)
         heading = f"as of {moment.describe()}\n"
@@ -773,7 +773,7 @@ def history(name: str, stage: str | None, repo_path: str | None, as_json: bool) 
 
     Example: artreg history encoder --stage production
     """
-    from artreg.features.history import history as intervals
+    from artreg.services.history import history as intervals
 
     spans = intervals(_root(repo_path), name, stage)
     Output(as_json).emit(render.intervals_json(spans), render.intervals_text(name, spans))
@@ -1192,7 +1192,7 @@ def verify(
 
     Example: artreg verify --remote
     """
-    from artreg.features.verify import verify_registry
+    from artreg.services.verify import verify_registry
 
     root = _root(repo_path)
     report = verify_registry(
@@ -1244,7 +1244,7 @@ def gc(
 
     Example: artreg gc --apply --remote storage
     """
-    from artreg.features.retention import gc as run
+    from artreg.services.retention import gc as run
 
     root = _root(repo_path)
     result = run(root, apply=apply_, remote=remote, wait=wait, grace_hours=grace_hours)
@@ -1334,7 +1334,7 @@ def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> N
 
     Example: artreg deprecate encoder@v1.1.0
     """
-    from artreg.features import housekeeping
+    from artreg.services import housekeeping
 
     root = _root(repo_path)
     done = housekeeping.retire(root, spec, wait=wait)
@@ -1353,7 +1353,7 @@ def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> No
 
     Example: artreg unassign encoder#production
     """
-    from artreg.features import housekeeping
+    from artreg.services import housekeeping
 
     root = _root(repo_path)
     done = housekeeping.unassign_spec(root, spec, wait=wait)
@@ -1386,7 +1386,7 @@ def doctor(repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg doctor
     """
-    from artreg.features.doctor import diagnose
+    from artreg.services.doctor import diagnose
 
     checks = diagnose(repo_path)
     Output(as_json).emit(render.doctor_json(checks), render.doctor_text(checks))

@@ -15,12 +15,8 @@ from artreg.model import Event, GateResult, ManifestFile, Source, iso
 
 if TYPE_CHECKING:
     from artreg.artifacts.integrity import Report
-    from artreg.features.doctor import Check
     from artreg.features.fetch import Resolved
     from artreg.features.fetch_url import Fetched, Pin
-    from artreg.features.history import Interval
-    from artreg.features.housekeeping import Housekeeping
-    from artreg.features.init import InitResult
     from artreg.features.lock import Change
     from artreg.features.queries import (
         ArtifactSummary,
@@ -28,11 +24,15 @@ if TYPE_CHECKING:
         LineageStep,
         TrainingCode,
     )
-    from artreg.features.retention import Applied, Plan
     from artreg.features.review import PromotionSummary, Tagged
     from artreg.present.site.build import Built
     from artreg.publishing.publish import Published
     from artreg.registry.trust_ratchet import Accepted
+    from artreg.services.doctor import Check
+    from artreg.services.history import Interval
+    from artreg.services.housekeeping import Housekeeping
+    from artreg.services.init import InitResult
+    from artreg.services.retention import Applied, Plan
 
 STAGE_COLUMNS = ("raw", "validated", "production")
 
@@ -540,7 +540,7 @@ def gc_json(result: Plan | Applied) -> dict[str, Any]:
 
 def gc_text(result: Plan | Applied) -> str:
     """Per name and stage what gc drops (folders, objects, bytes) and every folder's reason."""
-    from artreg.features.retention import Applied
+    from artreg.services.retention import Applied
 
     plan = result.plan if isinstance(result, Applied) else result
     lines = [f"retention policy: {plan.policy_source}", ""]
@@ -577,8 +577,8 @@ def gc_text(result: Plan | Applied) -> str:
 
 def _gc_phases(result: Plan | Applied) -> list[str]:
     """Mark and sweep: what was (or would be) marked, swept, and what waits for its grace."""
-    from artreg.features.retention import Applied
     from artreg.model import iso
+    from artreg.services.retention import Applied
 
     plan = result.plan if isinstance(result, Applied) else result
     sweep = sum(plan.sweep.values())

@@ -33,7 +33,7 @@ class Evil:
 @pytest.fixture(scope="module")
 def hostile_template(tmp_path_factory: pytest.TempPathFactory, _checkpoint_template: Path) -> Path:
     base = tmp_path_factory.mktemp("hostile")
-    from artreg.features.init import init_registry
+    from artreg.services.init import init_registry
 
     # The identity for building the template only: set in os.environ, it would leak into
     # every later test of this worker (git's environment identity wins over its config).

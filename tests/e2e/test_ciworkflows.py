@@ -159,7 +159,7 @@ def test_pages_workflow_builds_the_site_after_artreg_tag_and_deploys_it(written:
 
 
 def test_init_ci_github_adds_the_pages_workflow(tmp_path: Path) -> None:
-    from artreg.features.init import init_registry
+    from artreg.services.init import init_registry
 
     result = init_registry(tmp_path / "reg", ci="github")
     assert PAGES_WORKFLOW_PATH in result.created

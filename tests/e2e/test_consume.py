@@ -301,7 +301,7 @@ def test_register_artifact_releases_a_ready_model_file(registry: Path, tmp_path:
 def test_s3_push_fresh_clone_pull_verify_through_moto(
     tmp_path: Path, checkpoint_dir: Path, s3, cli
 ) -> None:
-    from artreg.features.init import init_registry
+    from artreg.services.init import init_registry
 
     root = tmp_path / "team-registry"
     init_registry(root, remote=s3.url)

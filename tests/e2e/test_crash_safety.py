@@ -18,8 +18,8 @@ import pytest
 
 from artreg.features.promote import promote_to_validated
 from artreg.features.register import register_raw
-from artreg.features.verify import verify_registry
 from artreg.publishing.transaction import recover
+from artreg.services.verify import verify_registry
 
 from helpers import ARTREG, EXAMPLES, git, start_paused
 
@@ -87,7 +87,7 @@ TIMED_RUNS = [(cmd, f"after:{delay}") for cmd in COMMANDS for delay in (0.4, 0.8
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory, _checkpoint_template: Path) -> Path:
     """A registry with raw s1 and its validated best checkpoint, built once per worker."""
-    from artreg.features.init import init_registry
+    from artreg.services.init import init_registry
 
     base = tmp_path_factory.mktemp("crash-template")
     ckpt = base / "ckpt"

@@ -330,7 +330,7 @@ def test_get_url_into_another_registrys_clone_is_refused_and_writes_nothing(
 ) -> None:
     """`get URL NAME` with the default `-o .` from inside another registry's clone: the model
     would be an untracked file `git add -A` commits to git there, so it is refused too."""
-    from artreg.features.init import init_registry
+    from artreg.services.init import init_registry
 
     url = str(serve(models, tmp_path))
     other = tmp_path / "other-registry"

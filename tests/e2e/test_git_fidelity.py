@@ -16,8 +16,8 @@ import pytest
 
 from artreg.api import ArtifactRepository, find_root
 from artreg.errors import InputError
-from artreg.features.init import init_registry
 from artreg.features.register import register_raw
+from artreg.services.init import init_registry
 
 from helpers import git, release, snapshot
 

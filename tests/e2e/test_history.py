@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from artreg.errors import InputError, NotFoundError
-from artreg.features.history import parse_moment
+from artreg.services.history import parse_moment
 
 from helpers import EXAMPLES, RELEASE_INPUTS, git, release, run_tool
 
@@ -201,7 +201,7 @@ def test_as_of_answers_what_gto_answered_with_the_tags_of_then(
     released_twice: Path, tmp_path: Path, cli
 ) -> None:
     """The oracle: gto show in a clone holding only the tags that existed at the moment."""
-    from artreg.features.housekeeping import unassign
+    from artreg.services.housekeeping import unassign
 
     root = released_twice
     unassign(root, "encoder", "production")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from artreg.features.init import init_registry
+from artreg.services.init import init_registry
 
 from helpers import git, run_tool
 

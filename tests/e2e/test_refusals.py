@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from artreg.features.init import init_registry
+from artreg.services.init import init_registry
 
 from helpers import EXAMPLES, git, release, run_tool, snapshot
 

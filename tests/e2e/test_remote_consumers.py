@@ -26,8 +26,8 @@ import pytest
 
 from artreg import IntegrityError, NotFoundError, get_artifact_path, verify_artifact
 from artreg.errors import InputError, RemoteUnavailable
-from artreg.features.init import init_registry
 from artreg.features.release import register_model_file
+from artreg.services.init import init_registry
 
 from helpers import (
     RELEASE_INPUTS,

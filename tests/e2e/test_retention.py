@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from artreg.features.init import init_registry
 from artreg.features.promote import promote_to_validated
 from artreg.features.register import register_raw
 from artreg.features.release import promote_to_production
+from artreg.services.init import init_registry
 
 from helpers import ARTREG, EXAMPLES, RELEASE_INPUTS, clone_repo, git, run_tool, snapshot
 
@@ -42,7 +42,7 @@ SHARED = b'{"vocab": 512, "layers": 2}\n'  # the same bytes in every session: on
 @pytest.fixture(scope="session")
 def sessions(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Ten training runs, each with its own checkpoints and one file they all share."""
-    from artreg.features.demo import train_tiny_model
+    from artreg.demo import train_tiny_model
 
     base = tmp_path_factory.mktemp("sessions")
     runs = []
@@ -323,7 +323,7 @@ def test_a_plan_applied_after_the_registry_changed_deletes_nothing(
     registry: Path, sessions: list[Path]
 ) -> None:
     from artreg.errors import RetryableError
-    from artreg.features.retention import apply_plan, gc
+    from artreg.services.retention import apply_plan, gc
 
     with (registry / "params.yaml").open("a") as fh:
         fh.write("retention:\n  raw: {keep_last: 1}\n")

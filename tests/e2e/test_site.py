@@ -33,8 +33,8 @@ import pytest
 
 from artreg.errors import InputError
 from artreg.features.queries import overview
-from artreg.features.site import site_config
 from artreg.present.site.build import SITE_MARKER, build_site
+from artreg.services.site import site_config
 
 from helpers import EXAMPLES, RELEASE_INPUTS, git, release, snapshot
 
@@ -367,7 +367,7 @@ class Built:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    from artreg.features.demo import run_demo
+    from artreg.demo import run_demo
 
     tmp = tmp_path_factory.mktemp("demo")
     with isolated(tmp):
@@ -400,10 +400,10 @@ def twenty(tmp_path_factory: pytest.TempPathFactory, _checkpoint_template: Path)
     """20 names: 12 with histories written by the benchmark's fast-import builder (artreg's tag
     messages and folder files, model cards from artreg's own generator), 8 through artreg's real
     lifecycle on top, then real deprecations, unassignments and a deregistration."""
-    from artreg.features.housekeeping import deprecate, deregister, unassign
     from artreg.features.promote import promote_to_validated
     from artreg.features.register import register_raw
     from artreg.features.release import promote_to_production
+    from artreg.services.housekeeping import deprecate, deregister, unassign
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import fixtures  # type: ignore[import-not-found]

@@ -95,8 +95,8 @@ def test_write_paths_import_no_verification_helpers() -> None:
     code = (
         "import sys\n"
         "import artreg.features.register, artreg.features.promote, artreg.features.release\n"
-        "import artreg.features.housekeeping, artreg.features.review, artreg.publishing.publish\n"
-        "print(sorted(m for m in sys.modules if m == 'artreg.features.verify'))\n"
+        "import artreg.services.housekeeping, artreg.features.review, artreg.publishing.publish\n"
+        "print(sorted(m for m in sys.modules if m == 'artreg.services.verify'))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -117,7 +117,7 @@ def test_only_the_boundary_modules_run_subprocesses() -> None:
         "src/artreg/gitrepo.py",
         "src/artreg/adapters/dvcrepo.py",
         "src/artreg/artifacts/checkpoints.py",
-        "src/artreg/features/demo.py",
+        "src/artreg/demo.py",
         "src/artreg/signing.py",  # the only import of model_signing (banned-api elsewhere)
         "src/artreg/tagstream.py",  # starts `artreg list`'s git before the CLI's imports
     }
@@ -158,12 +158,12 @@ OVERSIZED = {
 # public API (artreg.__getattr__).
 INNER_IMPORTS = {
     "__init__.py": 2, "api.py": 16, "cli.py": 56, "consumer_cache.py": 3, "adapters/dvcrepo.py": 2,
-    "entry.py": 2, "features/demo.py": 1, "features/doctor.py": 2, "features/fetch.py": 6,
-    "features/fetch_url.py": 25, "features/history.py": 1, "features/housekeeping.py": 2,
-    "features/init.py": 3, "features/lock.py": 4, "features/pins.py": 1,
-    "features/promote.py": 7, "features/queries.py": 3, "features/reachability.py": 3,
-    "features/release.py": 3, "features/retention.py": 8, "features/review.py": 8,
-    "features/site.py": 6, "features/verify.py": 12, "adapters/files.py": 1, "formats.py": 1,
+    "entry.py": 2, "demo.py": 1, "services/doctor.py": 2, "features/fetch.py": 6,
+    "features/fetch_url.py": 25, "services/history.py": 1, "services/housekeeping.py": 2,
+    "services/init.py": 3, "features/lock.py": 4, "features/pins.py": 1,
+    "features/promote.py": 7, "features/queries.py": 3, "services/reachability.py": 3,
+    "features/release.py": 3, "services/retention.py": 8, "features/review.py": 8,
+    "services/site.py": 6, "services/verify.py": 12, "adapters/files.py": 1, "formats.py": 1,
     "gitrepo.py": 1, "publishing/index.py": 6, "registry/layout.py": 1, "model.py": 1, "publishing/modelfolder.py": 3,
     "registry/policy.py": 2, "publishing/publish.py": 8, "render.py": 4, "adapters/schemas/__init__.py": 1, "signing.py": 3,
     "publishing/stagefolder.py": 1, "publishing/transaction.py": 1, "registry/trust_ratchet.py": 14,

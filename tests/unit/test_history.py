@@ -16,7 +16,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from artreg.features.history import (
+from artreg.gitrepo import CommitInfo
+from artreg.model import Event
+from artreg.registry.tags import parse_tag, tag_message
+from artreg.services.history import (
     PullRequests,
     intervals,
     landing_commits,
@@ -24,9 +27,6 @@ from artreg.features.history import (
     pull_request_number,
     state_as_of,
 )
-from artreg.gitrepo import CommitInfo
-from artreg.model import Event
-from artreg.registry.tags import parse_tag, tag_message
 from artreg.state import Folding, replay_order
 
 C1, C2, C3, C4 = ("1" * 40, "2" * 40, "3" * 40, "4" * 40)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from artreg.features.init import name_from_folder
 from artreg.registry.policy import (
     DEFAULT_PARAMS,
     _differences,
@@ -13,6 +12,7 @@ from artreg.registry.policy import (
     rules_for,
     settings_from,
 )
+from artreg.services.init import name_from_folder
 
 RULES = rules_for(DEFAULT_PARAMS["gates"], "production", "encoder")
 GOOD = {"latency_p95_ms": 31.0, "throughput_rps": 120, "peak_memory_mb": 900}

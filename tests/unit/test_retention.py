@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from artreg.errors import ArtregError, InputError
-from artreg.features.retention import FolderFacts, Inventory, plan
 from artreg.registry.layout import StageDir
 from artreg.registry.policy import _sections, retention_for
 from artreg.registry.retirements import Retired, parse_retired
 from artreg.registry.tags import tag_message
+from artreg.services.retention import FolderFacts, Inventory, plan
 from artreg.state import fold, parse_for_each_ref
 
 DAY = 86400
@@ -260,8 +260,8 @@ def test_a_kept_folder_whose_listing_cannot_be_read_blocks_deleting() -> None:
 
 
 def test_the_dry_run_text_says_per_name_and_stage_what_goes_and_why() -> None:
-    from artreg.features.retention import Applied
     from artreg.render import gc_json, gc_text
+    from artreg.services.retention import Applied
 
     history = History()
     history.lifecycle("enc")

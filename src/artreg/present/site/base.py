@@ -18,10 +18,10 @@ from typing import Any
 from markupsafe import Markup
 
 from artreg._version import __version__
-from artreg.features.site import Entry, Model, SiteData, folder_kind
 from artreg.model import Requirement
 from artreg.registry.layout import production_dir
 from artreg.registry.requirements import statuses
+from artreg.services.site import Entry, Model, SiteData, folder_kind
 
 SEARCH_INDEX = "assets/search-index.js"
 MUTED_DASH = Markup('<span class="muted">—</span>')

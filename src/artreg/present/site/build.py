@@ -14,16 +14,10 @@ from typing import Any
 
 from artreg._version import __version__
 from artreg.errors import InputError
-from artreg.features.site import (
-    Shared,
-    collect,
-    committed_params,
-    prepare,
-    site_config,
-)
 from artreg.present.site.base import SEARCH_INDEX
 from artreg.present.site.pages import Pages
 from artreg.present.site.templates import compile_all
+from artreg.services.site import Shared, collect, committed_params, prepare, site_config
 
 SITE_MARKER = ".artreg-site"
 ASSETS = ("site.css", "site.js")

@@ -14,13 +14,13 @@ import posixpath
 import re
 from typing import Any
 
-from artreg.features.history import who
-from artreg.features.site import Entry, Model, SiteData, session
 from artreg.markdown_html import render as render_markdown
 from artreg.markdown_html import split_front_matter
 from artreg.present.site.base import Layout, fmt, h, iso, table_html, when
 from artreg.present.site.front_matter import front_matter_rows
 from artreg.present.site.templates import render_frame
+from artreg.services.history import who
+from artreg.services.site import Entry, Model, SiteData, session
 
 _SLOT = "\x00"  # no value the frame holds has one: a tag, a name or a title cannot
 

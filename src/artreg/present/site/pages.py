@@ -6,17 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from artreg.features.history import who
-from artreg.features.site import (
-    Model,
-    folder_of_record,
-)
 from artreg.present.site.base import MUTED_DASH, when
 from artreg.present.site.entry_page import EntryPages
 from artreg.present.site.model_page import ModelPages
 from artreg.present.site.svg import sparkline
 from artreg.present.site.templates import render
 from artreg.registry.tags import STAGES
+from artreg.services.history import who
+from artreg.services.site import Model, folder_of_record
 
 
 class Pages(ModelPages, EntryPages):

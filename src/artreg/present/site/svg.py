@@ -9,13 +9,10 @@ from __future__ import annotations
 from markupsafe import Markup
 from markupsafe import escape as h
 
-from artreg.features.history import Interval
-from artreg.features.site import (
-    Model,
-    SiteData,
-)
 from artreg.present.site.base import MUTED_DASH, fmt, iso
 from artreg.registry.tags import STAGES
+from artreg.services.history import Interval
+from artreg.services.site import Model, SiteData
 
 
 def sparkline(data: SiteData, model: Model, width: int = 96, height: int = 32) -> str:

@@ -31,7 +31,12 @@ from artreg.adapters import dvcrepo, interrupts
 from artreg.adapters.faults import point
 from artreg.adapters.files import dump_json, write_atomic
 from artreg.errors import InputError, IntegrityError, RetryableError
-from artreg.features.reachability import (
+from artreg.model import Registry, iso
+from artreg.registry.layout import RETIRED_JSON, StageDir
+from artreg.registry.policy import Retention, retention_for
+from artreg.registry.retirements import Retired, default_ref, read_retired, surely_default
+from artreg.registry.tags import STAGES, Action
+from artreg.services.reachability import (
     FolderFacts,
     Inventory,
     collect,
@@ -40,11 +45,6 @@ from artreg.features.reachability import (
     fetch_remote_refs,
     retired_on_remotes,
 )
-from artreg.model import Registry, iso
-from artreg.registry.layout import RETIRED_JSON, StageDir
-from artreg.registry.policy import Retention, retention_for
-from artreg.registry.retirements import Retired, default_ref, read_retired, surely_default
-from artreg.registry.tags import STAGES, Action
 
 __all__ = ["FolderFacts", "Inventory", "plan"]
 

@@ -32,10 +32,10 @@ from typing import Any, Literal
 
 from artreg import gitrepo, state
 from artreg.errors import InputError
-from artreg.features.history import Interval, PullRequests, intervals
 from artreg.model import Artifact, Event, Registry
 from artreg.registry.layout import PARAMS_FILE, StageDir
 from artreg.registry.tags import ID_RE, NAME_RE, SEMVER_RE, STAGES, semver_key
+from artreg.services.history import Interval, PullRequests, intervals
 
 MAX_CARD_BYTES = 256 << 10  # a model card is prose and tables; more is not a card
 MAX_IMAGE_BYTES = 8 << 20

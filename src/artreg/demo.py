@@ -10,11 +10,11 @@ from pathlib import Path
 
 from artreg import gitrepo, state
 from artreg.adapters import dvcrepo
-from artreg.features.init import init_registry
 from artreg.features.promote import promote_to_validated
 from artreg.features.register import register_raw
 from artreg.features.release import existing_releases, promote_to_production
 from artreg.render import gate_table
+from artreg.services.init import init_registry
 
 NAME = "encoder"
 
