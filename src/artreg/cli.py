@@ -13,10 +13,11 @@ from typing import Any
 
 import click
 
-from artreg import render
 from artreg._version import __version__
 from artreg.adapters import interrupts
 from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
+from artreg.present import consumer, queries
+from artreg.present import text as fmt
 
 # Options most commands share, defined once.
 repo_option = click.option(
@@ -142,7 +143,7 @@ class Output:
 
     def emit(self, data: Any, text: str) -> None:
         if self.as_json:
-            click.echo(render.to_json(data))
+            click.echo(fmt.to_json(data))
         elif not self.quiet:
             click.echo(text)
 
@@ -317,7 +318,7 @@ def _report(exc: ArtregError) -> None:
     if isinstance(exc, GateFailed):
         from artreg.model import GateResult
 
-        click.echo(render.gate_table([GateResult.from_json(r) for r in exc.results]), err=True)
+        click.echo(fmt.gate_table([GateResult.from_json(r) for r in exc.results]), err=True)
         label = "gate failed"
     if isinstance(exc, VerificationFailed):
         for problem in exc.problems:
@@ -386,7 +387,7 @@ def init(
         )
         return
     result = feature.init_registry(Path(path), remote=remote, ci=ci, name=name)
-    Output(as_json).emit(render.init_json(result), render.init_text(result))
+    Output(as_json).emit(fmt.init_json(result), fmt.init_text(result))
 
 
 @main.command()
@@ -440,7 +441,7 @@ def register(
             options=_options(publishing, root),
         )
     _warn(result.warnings)
-    out.emit(*render.written(root, result.as_dict(), render.registered(result)))
+    out.emit(*fmt.written(root, result.as_dict(), fmt.registered(result)))
 
 
 @main.command()
@@ -576,7 +577,7 @@ def promote(
             model_signature=Path(model_signature) if model_signature else None,
         )
     _warn(result.warnings)
-    out.emit(*render.written(root, result.as_dict(), render.promoted(result)))
+    out.emit(*fmt.written(root, result.as_dict(), fmt.promoted(result)))
 
 
 @main.command()
@@ -655,7 +656,7 @@ def release(
             requires=list(requires),
         )
     _warn(result.warnings)
-    out.emit(*render.written(root, result.as_dict(), render.promoted(result)))
+    out.emit(*fmt.written(root, result.as_dict(), fmt.promoted(result)))
 
 
 def _signing_key(key: str | None, cert: str | None, chain: tuple[str, ...]) -> Any:
@@ -736,7 +737,7 @@ def list_(show_all: bool, as_of: str | None, repo_path: str | None, as_json: boo
         from artreg.features import fetch_url
 
         data = fetch_url.overview(str(repo_path), deprecated=show_all)
-        Output(as_json).emit(render.overview_json(data), render.overview_text(data))
+        Output(as_json).emit(queries.overview_json(data), queries.overview_text(data))
         return
     # Whether the clone lacks its tags is asked only when the listing comes out empty: asking
     # first costs a second `git for-each-ref` over every tag (60 ms of 350 at 10,000 tags).
@@ -754,8 +755,8 @@ def list_(show_all: bool, as_of: str | None, repo_path: str | None, as_json: boo
     incomplete = incomplete_clone(root, empty=not data)
     if incomplete:
         click.echo(f"artreg: note: {incomplete[0]}: run `{incomplete[1]}`", err=True)
-    text = render.overview_text(data) + (" in this clone" if incomplete and not data else "")
-    Output(as_json).emit(render.overview_json(data), heading + text)
+    text = queries.overview_text(data) + (" in this clone" if incomplete and not data else "")
+    Output(as_json).emit(queries.overview_json(data), heading + text)
 
 
 @main.command()
@@ -776,7 +777,7 @@ def history(name: str, stage: str | None, repo_path: str | None, as_json: bool) 
     from artreg.services.history import history as intervals
 
     spans = intervals(_root(repo_path), name, stage)
-    Output(as_json).emit(render.intervals_json(spans), render.intervals_text(name, spans))
+    Output(as_json).emit(queries.intervals_json(spans), queries.intervals_text(name, spans))
 
 
 @main.command()
@@ -798,18 +799,20 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
 
         if stage is None and version is None:
             data = fetch_url.show(str(repo_path), name)
-            Output(as_json).emit(render.overview_json({name: data}), render.artifact_text(data))
+            Output(as_json).emit(queries.overview_json({name: data}), queries.artifact_text(data))
         else:
             pin, signature = fetch_url.show_entry(str(repo_path), name, stage, version)
-            Output(as_json).emit(render.pin_json(pin, signature), render.pin_text(pin, signature))
+            Output(as_json).emit(
+                consumer.pin_json(pin, signature), consumer.pin_text(pin, signature)
+            )
         return
     root = _root(repo_path)
     if stage is None and version is None:
         data = show_artifact(root, name)
-        Output(as_json).emit(render.overview_json({name: data}), render.artifact_text(data))
+        Output(as_json).emit(queries.overview_json({name: data}), queries.artifact_text(data))
         return
     resolved, signature, retired = show_entry(root, name, stage, version)
-    info, text = render.resolved_with_files(root, resolved, signature, retired or "")
+    info, text = queries.resolved_with_files(root, resolved, signature, retired or "")
     Output(as_json).emit(info, text)
 
 
@@ -848,13 +851,13 @@ def resolve(
         fetched = fetch_url.fetch(
             str(repo_path), name, stage, version, accept_moved_tag=accept_moved_tag
         )
-        Output(as_json).emit(render.fetched_json(fetched), str(fetched.path))
+        Output(as_json).emit(consumer.fetched_json(fetched), str(fetched.path))
         return
     root = _root(repo_path)
     resolved = fetch.resolve(root, name, stage=stage, version=version)
     if not no_verify:
         fetch.verify(root, resolved)
-    Output(as_json).emit(render.resolved_json(root, resolved), str(root / resolved.model))
+    Output(as_json).emit(queries.resolved_json(root, resolved), str(root / resolved.model))
 
 
 @main.command()
@@ -906,7 +909,7 @@ def pull(
             fetched = fetch.pull(root, resolved, remote=remote, force=force, progress=progress)
         infos.append(
             {
-                **render.resolved_json(root, resolved),
+                **queries.resolved_json(root, resolved),
                 "fetched": fetched,
                 "verified": len(resolved.files),
             }
@@ -1024,7 +1027,7 @@ def get(
                 progress=progress,
                 accept_moved_tag=accept_moved_tag,
             )
-        out.emit(render.fetched_json(fetched, written), "\n".join(str(p) for p in written))
+        out.emit(consumer.fetched_json(fetched, written), "\n".join(str(p) for p in written))
         return
     if remote_config:
         from artreg.errors import InputError
@@ -1039,7 +1042,7 @@ def get(
         exported = fetch.export_all(root, every, Path(out_dir), remote=remote, fetch=_fetching())
         Output(as_json).emit(
             [
-                {**render.resolved_json(root, r), "written": [str(p) for p in exported[n]]}
+                {**queries.resolved_json(root, r), "written": [str(p) for p in exported[n]]}
                 for n, r in every.items()
             ],
             "\n".join(str(p) for paths in exported.values() for p in paths),
@@ -1048,7 +1051,7 @@ def get(
     resolved = fetch.resolve(root, name, stage=stage, version=version)
     written = fetch.export(root, resolved, Path(out_dir), remote=remote, fetch=_fetching())
     Output(as_json).emit(
-        {**render.resolved_json(root, resolved), "written": [str(p) for p in written]},
+        {**queries.resolved_json(root, resolved), "written": [str(p) for p in written]},
         "\n".join(str(p) for p in written),
     )
 
@@ -1083,7 +1086,7 @@ def _get_locked(
             progress=progress,
         )
     _warn(notes)
-    out.emit(render.fetched_json(fetched, written), "\n".join(str(p) for p in written))
+    out.emit(consumer.fetched_json(fetched, written), "\n".join(str(p) for p in written))
 
 
 @main.command()
@@ -1108,7 +1111,7 @@ def site(out_dir: str, repo_path: str | None, as_json: bool) -> None:
     from artreg.present.site.build import build_site
 
     built = build_site(_root(repo_path), Path(out_dir))
-    Output(as_json).emit(render.site_json(built), render.site_text(built))
+    Output(as_json).emit(consumer.site_json(built), consumer.site_text(built))
 
 
 @main.command()
@@ -1131,7 +1134,7 @@ def index(check: bool, repo_path: str | None) -> None:
         click.echo(f"{REGISTRY_JSON} is up to date")
         return
     if registry_index.regenerate(root):
-        click.echo(render.written(root, None, f"wrote {REGISTRY_JSON} (commit it)")[1])
+        click.echo(fmt.written(root, None, f"wrote {REGISTRY_JSON} (commit it)")[1])
     else:
         click.echo(f"{REGISTRY_JSON} is up to date (as committed): nothing to commit")
 
@@ -1149,7 +1152,7 @@ def log(name: str, repo_path: str | None, as_json: bool) -> None:
     from artreg.features.queries import history
 
     events = history(_root(repo_path), name)
-    Output(as_json).emit(render.history_json(events), render.history_text(events))
+    Output(as_json).emit(queries.history_json(events), queries.history_text(events))
 
 
 @main.command()
@@ -1206,9 +1209,9 @@ def verify(
     )
     if report.problems:
         if as_json:
-            click.echo(render.to_json(render.verify_json(report)))
+            click.echo(fmt.to_json(fmt.verify_json(report)))
         raise VerificationFailed(f"{len(report.problems)} problem(s) in {root}", report.problems)
-    Output(as_json).emit(render.verify_json(report), render.verified_text(report))
+    Output(as_json).emit(fmt.verify_json(report), fmt.verified_text(report))
 
 
 @main.command()
@@ -1248,7 +1251,7 @@ def gc(
 
     root = _root(repo_path)
     result = run(root, apply=apply_, remote=remote, wait=wait, grace_hours=grace_hours)
-    Output(as_json).emit(render.gc_json(result), render.gc_text(result))
+    Output(as_json).emit(consumer.gc_json(result), consumer.gc_text(result))
 
 
 @main.command()
@@ -1264,7 +1267,7 @@ def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
     from artreg.features.queries import lineage as build
 
     chain = build(_root(repo_path), spec)
-    Output(as_json).emit(render.lineage_json(chain), render.lineage_text(chain))
+    Output(as_json).emit(queries.lineage_json(chain), queries.lineage_text(chain))
 
 
 @main.command()
@@ -1306,7 +1309,7 @@ def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bo
 
     root = _root(repo_path)
     tagged = tag_merged_report(root, push=push, remote=remote, wait=wait)
-    Output(as_json).emit(*render.written(root, tagged.as_dict(), render.tagged(tagged)))
+    Output(as_json).emit(*fmt.written(root, tagged.as_dict(), fmt.tagged(tagged)))
 
 
 @main.command()
@@ -1320,7 +1323,7 @@ def recover(wait: float, repo_path: str | None) -> None:
     from artreg.publishing.transaction import recover as run
 
     root = _root(repo_path, history=False)
-    click.echo(render.written(root, None, run(root, wait=wait))[1])
+    click.echo(fmt.written(root, None, run(root, wait=wait))[1])
 
 
 @main.command()
@@ -1339,7 +1342,7 @@ def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> N
     root = _root(repo_path)
     done = housekeeping.retire(root, spec, wait=wait)
     _warn(list(done.warnings))
-    Output(as_json).emit(*render.written(root, render.plain(done), render.housekeeping(done)))
+    Output(as_json).emit(*fmt.written(root, fmt.plain(done), fmt.housekeeping(done)))
 
 
 @main.command()
@@ -1358,7 +1361,7 @@ def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> No
     root = _root(repo_path)
     done = housekeeping.unassign_spec(root, spec, wait=wait)
     _warn(list(done.warnings))
-    Output(as_json).emit(*render.written(root, render.plain(done), render.housekeeping(done)))
+    Output(as_json).emit(*fmt.written(root, fmt.plain(done), fmt.housekeeping(done)))
 
 
 @main.command(name="diff")
@@ -1375,7 +1378,7 @@ def diff_(a: str, b: str, repo_path: str | None, as_json: bool) -> None:
     from artreg.features.queries import diff
 
     data = diff(_root(repo_path), a, b)
-    Output(as_json).emit(render.diff_json(data), render.diff_text(data))
+    Output(as_json).emit(queries.diff_json(data), queries.diff_text(data))
 
 
 @main.command()
@@ -1389,7 +1392,7 @@ def doctor(repo_path: str | None, as_json: bool) -> None:
     from artreg.services.doctor import diagnose
 
     checks = diagnose(repo_path)
-    Output(as_json).emit(render.doctor_json(checks), render.doctor_text(checks))
+    Output(as_json).emit(fmt.doctor_json(checks), fmt.doctor_text(checks))
     if not all(c.ok for c in checks):
         sys.exit(1)
 
@@ -1453,7 +1456,7 @@ def lock_add(url: str, spec: str, lock_path: str, accept_moved_tag: bool, as_jso
     from artreg.features import lock as lockfile
 
     pin = lockfile.add(Path(lock_path), url, spec, accept_moved_tag=accept_moved_tag)
-    Output(as_json).emit(render.pin_json(pin), render.pinned_text(Path(lock_path), pin))
+    Output(as_json).emit(consumer.pin_json(pin), consumer.pinned_text(Path(lock_path), pin))
 
 
 @lock.command(name="check")
@@ -1469,7 +1472,7 @@ def lock_check(lock_path: str, as_json: bool) -> None:
     moved = lockfile.changes(Path(lock_path))
     if moved:
         if as_json:
-            click.echo(render.to_json(render.lock_changes_json(moved)))
+            click.echo(fmt.to_json(consumer.lock_changes_json(moved)))
         raise lockfile.out_of_date(lock_path, moved)
     Output(as_json).emit([], f"{lock_path}: every pin is current")
 
@@ -1489,7 +1492,7 @@ def lock_update(
     from artreg.features import lock as lockfile
 
     moved = lockfile.update(Path(lock_path), specs, accept_moved_tag=accept_moved_tag)
-    Output(as_json).emit(render.lock_changes_json(moved), lockfile.summary(lock_path, moved))
+    Output(as_json).emit(consumer.lock_changes_json(moved), lockfile.summary(lock_path, moved))
 
 
 @lock.command(name="remove")
@@ -1527,7 +1530,7 @@ def cache_list(as_json: bool) -> None:
     snapshots = cache.snapshots()
     Output(as_json).emit(
         {"root": str(cache.root), "snapshots": snapshots},
-        render.cache_text(cache.root, snapshots),
+        consumer.cache_text(cache.root, snapshots),
     )
 
 
@@ -1563,7 +1566,7 @@ def cache_prune(keep_last: int | None, older_than: float | None, as_json: bool) 
     from artreg.consumer_cache import Cache
 
     done = Cache.open().prune(keep_last, older_than)
-    Output(as_json).emit(done, render.pruned_text(done))
+    Output(as_json).emit(done, consumer.pruned_text(done))
 
 
 @main.group(name="trust")
@@ -1587,4 +1590,4 @@ def trust_accept(registry: str | None, as_json: bool) -> None:
     from artreg.registry.trust_ratchet import accept
 
     accepted = accept(registry)
-    Output(as_json).emit(render.accepted_json(accepted), render.accepted_text(accepted))
+    Output(as_json).emit(consumer.accepted_json(accepted), consumer.accepted_text(accepted))

@@ -13,7 +13,7 @@ from artreg.adapters import dvcrepo
 from artreg.features.promote import promote_to_validated
 from artreg.features.register import register_raw
 from artreg.features.release import existing_releases, promote_to_production
-from artreg.render import gate_table
+from artreg.present.text import gate_table
 from artreg.services.init import init_registry
 
 NAME = "encoder"

@@ -27,8 +27,8 @@ from artreg.features.promote import promote_to_validated
 from artreg.features.register import register_raw
 from artreg.features.release import promote_to_production
 from artreg.features.review import summaries
+from artreg.present.markdown import summary_markdown
 from artreg.registry.layout import production_dir
-from artreg.render import summary_markdown
 from artreg.signing import SigningKey, fingerprint
 
 from helpers import (

@@ -140,16 +140,17 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "artreg"
 LIMIT = 600
 # Modules over the limit, each held to its size when the limit came in: the redesign splits
 # them, and a split deletes its line.
+# The package move (S5) raised four by the import lines it adds: one `from artreg import a, b`
+# becomes one import per package (cli +3, dvcrepo +1, promote +4, release +2).
 OVERSIZED = {
-    "cli.py": 1590,
-    "adapters/dvcrepo.py": 955,
+    "cli.py": 1593,
+    "adapters/dvcrepo.py": 956,
     "features/fetch_url.py": 919,
-    "features/promote.py": 696,
-    "features/release.py": 666,
+    "features/promote.py": 700,
+    "features/release.py": 668,
     "formats.py": 758,
     "gitrepo.py": 922,
     "model.py": 676,
-    "render.py": 747,
     "signing.py": 704,
 }
 # Imports of artreg's own modules inside functions, which hide the real dependencies (import-
@@ -165,7 +166,7 @@ INNER_IMPORTS = {
     "features/release.py": 3, "services/retention.py": 8, "features/review.py": 8,
     "services/site.py": 6, "services/verify.py": 12, "adapters/files.py": 1, "formats.py": 1,
     "gitrepo.py": 1, "publishing/index.py": 6, "registry/layout.py": 1, "model.py": 1, "publishing/modelfolder.py": 3,
-    "registry/policy.py": 2, "publishing/publish.py": 8, "render.py": 4, "adapters/schemas/__init__.py": 1, "signing.py": 3,
+    "registry/policy.py": 2, "publishing/publish.py": 8, "present/consumer.py": 4, "adapters/schemas/__init__.py": 1, "signing.py": 3,
     "publishing/stagefolder.py": 1, "publishing/transaction.py": 1, "registry/trust_ratchet.py": 14,
 }  # fmt: skip
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from artreg.markdown_html import Resolver, render, split_front_matter
+from artreg.present.site.markdown_html import Resolver, render, split_front_matter
 
 
 def test_markdown_escapes_everything_and_allows_only_resolved_addresses() -> None:

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from artreg import render
 from artreg.features.queries import ArtifactSummary, LineageStep, StageEntry, TrainingCode
 from artreg.features.review import PromotionSummary
 from artreg.model import GateResult, ManifestFile, Source
+from artreg.present import markdown, queries
+from artreg.present import text as fmt
 from artreg.registry.layout import StageDir
 
 SHA = "ab" * 32
 
 
 def test_a_table_pads_columns_to_their_widest_cell() -> None:
-    assert render.table(["a", "bb"], [["xxx", "y"]]) == "a    bb\n---  --\nxxx  y "
+    assert fmt.table(["a", "bb"], [["xxx", "y"]]) == "a    bb\n---  --\nxxx  y "
 
 
 def test_the_gate_table_marks_each_verdict_and_the_reason() -> None:
-    text = render.gate_table(
+    text = fmt.gate_table(
         [
             GateResult("coverage", ">=", 0.95, 0.97, True),
             GateResult("entropy", "in range", [0.5, 1.0], 0.4, False),
@@ -40,7 +41,7 @@ def overview() -> dict[str, ArtifactSummary]:
 
 
 def test_the_listing_in_json_and_as_a_table() -> None:
-    data = render.overview_json(overview())
+    data = queries.overview_json(overview())
     assert data["enc"]["stages"]["production"] == {
         "version": "v1.0.0",
         "id": "v1.0.0",
@@ -48,11 +49,11 @@ def test_the_listing_in_json_and_as_a_table() -> None:
         "commit": "c" * 40,
         "tag": "enc@v1.0.0",
     }
-    lines = render.overview_text(overview()).splitlines()
+    lines = queries.overview_text(overview()).splitlines()
     assert lines[0].split() == ["name", "latest", "#raw", "#validated", "#production"]
     assert lines[2].split() == ["enc", "v1.0.0", "s1", "-", "v1.0.0"]
     assert lines[3].split() == ["old", "(deprecated)", "-", "-", "-", "-"]
-    assert render.overview_text({}) == "the registry is empty"
+    assert queries.overview_text({}) == "the registry is empty"
 
 
 def test_lineage_text_and_json() -> None:
@@ -71,12 +72,12 @@ def test_lineage_text_and_json() -> None:
         training_code=None,
     )
     chain = [step, TrainingCode("f" * 40, True, "/src")]
-    text = render.lineage_text(chain)
+    text = queries.lineage_text(chain)
     assert "validated s1_best_validated  (artifacts/validated/enc/s1_best_validated)" in text
     assert "gate coverage = 0.97 (>= 0.95): pass" in text
     assert f"model.pt  sha256 {SHA}" in text and "README.md  sha256" not in text
     assert text.endswith(f"  ← training code commit {'f' * 40} (dirty)")
-    data = render.lineage_json(chain)
+    data = queries.lineage_json(chain)
     assert data[0]["source"] == {"stage": "raw", "id": "s1"}
     assert data[0]["files"]["model.pt"] == {"sha256": SHA, "size": 10, "dvc": True}
     assert data[1] == {"stage": "training code", "commit": "f" * 40, "dirty": True, "path": "/src"}
@@ -96,11 +97,11 @@ def test_the_pull_request_summary() -> None:
         training_curves=None,
         files={"model.pt": ManifestFile(SHA, 1024, dvc=True)},
     )
-    text = render.summary_markdown([summary])
+    text = markdown.summary_markdown([summary])
     assert text.startswith("# artreg promotion summary\n\n## enc: production `v1.1.0`")
     assert "Promotes validated `s2_best_validated` → production `v1.1.0`, approved by rm." in text
     assert "### Metric deltas against production v1.0.0" in text
     assert "| latency_p95_ms | 40.0 | 31.0 | -9 |" in text and "throughput_rps" not in text
     assert "checkpoint `checkpoints/best.pt` ← training code `999999999999`" in text
     assert f"| `model.pt` | 1,024 | `{SHA}` | DVC |" in text
-    assert render.summary_markdown([]) == "No promotions.\n"
+    assert markdown.summary_markdown([]) == "No promotions.\n"

@@ -260,7 +260,7 @@ def test_a_kept_folder_whose_listing_cannot_be_read_blocks_deleting() -> None:
 
 
 def test_the_dry_run_text_says_per_name_and_stage_what_goes_and_why() -> None:
-    from artreg.render import gc_json, gc_text
+    from artreg.present.consumer import gc_json, gc_text
     from artreg.services.retention import Applied
 
     history = History()

@@ -497,7 +497,7 @@ def default_base(root: Path) -> str:
 
 def write_summary(root: Path, folder: str, path: Path) -> None:
     """`--summary-md`: the pull-request description of one promotion, written to `path`."""
-    from artreg.render import summary_markdown
+    from artreg.present.markdown import summary_markdown
 
     parsed = StageDir.parse(folder)
     assert parsed is not None
@@ -507,6 +507,6 @@ def write_summary(root: Path, folder: str, path: Path) -> None:
 def summary(root: Path, base: str | None = None) -> str:
     """`artreg summary`: markdown for the promotions between `base` (default: the repository's
     default branch) and HEAD."""
-    from artreg.render import summary_markdown
+    from artreg.present.markdown import summary_markdown
 
     return summary_markdown(summaries(root, folders_since(root, base or default_base(root))))

@@ -8,7 +8,7 @@ import yaml
 
 from artreg.formats import GGUF, ONNX, PYTORCH, SAFETENSORS, from_suffix
 from artreg.model import GateResult
-from artreg.render import gate_table
+from artreg.present.text import gate_table
 
 # Hugging Face's library_name for each detected format (its hub lists these libraries).
 _LIBRARIES = {PYTORCH: "pytorch", SAFETENSORS: "pytorch", ONNX: "onnx", GGUF: "gguf"}
