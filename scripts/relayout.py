@@ -4,7 +4,7 @@ The package move is whole modules (`git mv`), plus one split of `render.py` by f
 script rewrites what points at the old places, so that any branch written against the flat
 layout can be brought onto the new one by running it again:
 
-    python scripts/relayout.py                  # src tests benchmarks scripts docs pyproject.toml
+    python scripts/relayout.py                  # src tests benchmarks scripts docs pyproject.toml README.md
     python scripts/relayout.py --check PATH...  # list what would change, write nothing
 
 It rewrites, in Python files, `from artreg.X import ...`, `from artreg import a, X, b` (one
@@ -124,7 +124,7 @@ SPLIT_ALIASES: dict[str, str] = {
     _CONSUMER: "consumer",
 }
 
-DEFAULT_PATHS = ["src", "tests", "benchmarks", "scripts", "docs", "pyproject.toml"]
+DEFAULT_PATHS = ["src", "tests", "benchmarks", "scripts", "docs", "pyproject.toml", "README.md"]
 SUFFIXES = {".py", ".md", ".toml", ".txt", ".cfg", ".ini", ".yml", ".yaml", ".sh", ".j2"}
 WARNINGS: list[str] = []
 ONLY: list[str] = []  # --only: the new packages whose moves apply (all when empty)
