@@ -1587,3 +1587,6 @@ def trust_accept(registry: str | None, as_json: bool) -> None:
 
     accepted = accept(registry)
     Output(as_json).emit(render.accepted_json(accepted), render.accepted_text(accepted))
+
+
+from artreg import cli_bundle  # noqa: E402,F401
