@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import re
+import shutil
 import tarfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -236,6 +237,13 @@ def _copy(src: IO[bytes], dst: Path, size: int, progress: Callable[[int], None] 
     return Member(dst, sha.hexdigest(), md5.hexdigest(), done)
 
 
+def _free(dest: Path) -> int:
+    folder = dest
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
+
+
 def read_members(
     bundle: Path, dest: Path, progress: Callable[[int], None] | None = None
 ) -> tuple[Index, dict[str, Member]]:
@@ -268,6 +276,12 @@ def read_members(
                 raise InputError(
                     f"bundle: {SUMS} and {INDEX} disagree on the members ({unlisted[0]})",
                     hint=_FIX,
+                )
+            need, free = sum(index.sizes.values()), _free(dest)
+            if need > free:
+                raise InputError(
+                    f"{bundle}: its members need {need} bytes, the disk of {dest} has {free} free",
+                    hint="free space there, or point TMPDIR at a larger disk",
                 )
             seen = {SUMS, INDEX}
             for member in members:

@@ -458,3 +458,56 @@ def test_a_signed_release_travels_and_an_unsigned_one_is_refused_where_required(
     assert done.exit_code == 1, done.stderr
     assert "artifacts/production/u/v1.0.0/model.sig: missing" in done.stderr
     assert (snapshot(registry), dvc_store(registry)) == before
+
+
+# --- progress on a terminal, none with --json ---------------------------------------------------
+
+
+def on_a_terminal(args: list[str], cwd: Path, json_output: bool) -> tuple[int, str]:
+    """Run the artreg console script with stdout and stderr on a pseudo-terminal."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    from helpers import ARTREG
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    extra = ["--json"] if json_output else []
+    proc = subprocess.Popen(
+        [ARTREG, *args, *extra], cwd=cwd, env=env, stdout=follower, stderr=follower
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    return proc.wait(), b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("json_output", [False, True], ids=["terminal", "json"])
+def test_bundling_shows_progress_only_at_a_terminal(
+    registry: Path, tmp_path: Path, json_output: bool
+) -> None:
+    model = tiny_safetensors(tmp_path / "big" / "model.safetensors", 5, {"w": (1024, 2048)})
+    register_artifact("big", model, "1.0.0", repo=registry, **RELEASE_INPUTS)
+    bundle = tmp_path / "big.tar"
+    code, output = on_a_terminal(
+        ["bundle", "create", "big@v1.0.0", "-o", str(bundle)], registry, json_output
+    )
+    assert code == 0, output
+    assert ("bundling:" in output) is not json_output, output
+    code, output = on_a_terminal(
+        ["bundle", "import", str(bundle), "--init", str(tmp_path / "far")], tmp_path, json_output
+    )
+    assert code == 0, output
+    assert ("checking:" in output) is not json_output, output
