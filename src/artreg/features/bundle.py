@@ -283,12 +283,16 @@ def _check_history(scratch: Path, history: Path, index: Index) -> None:
     """git's own verdict on the git bundle, then its refs against the index: every tag the
     index names, on the same object, with its whole history (git fetch checks connectivity)."""
     try:
-        gitrepo.git(scratch, "bundle", "verify", "--quiet", str(history))
+        gitrepo.git(scratch, "bundle", "verify", str(history))
     except ArtregError as exc:
-        detail = exc.message.split(": ", 1)[-1].strip().replace("\n", "; ")
+        detail = exc.message.split(": ", 1)[-1].strip().replace("error: ", "").replace("\n", " ")
+        if "prerequisite" not in detail:
+            raise InputError(
+                f"bundle member {HISTORY}: not a git bundle ({detail})", hint=_REMAKE
+            ) from None
         raise IntegrityError(
-            f"bundle member {HISTORY}: git cannot use it here ({detail}); the history of its "
-            "tags is not all in the bundle",
+            f"bundle member {HISTORY}: the history of its tags is not all in it, nor here "
+            f"({detail})",
             hint=_REMAKE,
         ) from None
     heads = gitrepo.git(scratch, "bundle", "list-heads", str(history))
