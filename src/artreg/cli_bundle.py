@@ -16,7 +16,7 @@ from artreg.features.bundle import Created, Imported, create_bundle, import_bund
 def bundle_() -> None:
     """Carry releases, with their history, to a registry that cannot reach this one.
 
-    Example: artreg bundle create encoder@v1.2.0 -o encoder-1.2.0.tar
+    Example: artreg bundle create encoder@v1.2.0 -o /media/usb/encoder-1.2.0.tar
     """
 
 
@@ -68,7 +68,7 @@ def bundle_create(
     """Write one tar of RELEASES and their requirements: a git bundle of their history (tags,
     commits, stage folders, lineage, signatures), their DVC objects, and the sha256 of each.
 
-    Example: artreg bundle create encoder@v1.2.0 -o encoder-1.2.0.tar
+    Example: artreg bundle create encoder@v1.2.0 -o /media/usb/encoder-1.2.0.tar
     """
     out = Output(as_json)
     root = _root(repo_path)
@@ -93,7 +93,7 @@ def bundle_import(file: str, init_dir: str | None, repo_path: str | None, as_jso
     history and objects to this registry (its DVC cache and default remote). Refused: nothing
     is written.
 
-    Example: artreg bundle import encoder-1.2.0.tar --init /srv/registry
+    Example: artreg bundle import /media/usb/encoder-1.2.0.tar --init /srv/registry
     """
     out = Output(as_json)
     root = None if init_dir else _root(repo_path, history=False)

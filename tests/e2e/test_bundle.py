@@ -395,6 +395,22 @@ def test_an_index_naming_a_tag_the_git_bundle_lacks_is_refused(
     assert (snapshot(sites.far), dvc_store(sites.far)) == before
 
 
+def test_create_refuses_to_write_where_git_would_commit_the_bundle(
+    registry: Path, tmp_path: Path, cli
+) -> None:
+    register_artifact(
+        "m", tiny_safetensors(tmp_path / "m.safetensors", 0, WEIGHTS), "1.0.0",
+        repo=registry, **RELEASE_INPUTS,
+    )  # fmt: skip
+    before = snapshot(registry)
+    done = cli("bundle", "create", "m@v1.0.0", "-o", "m.tar", cwd=registry)
+    assert done.exit_code == 2 and "inside the registry's work tree" in done.stderr, done.stderr
+    assert snapshot(registry) == before and not (registry / "m.tar").exists()
+    (registry / ".git" / "info" / "exclude").write_text("/bundles/\n")
+    (registry / "bundles").mkdir()
+    assert cli("bundle", "create", "m@v1.0.0", "-o", "bundles/m.tar", cwd=registry).exit_code == 0
+
+
 def test_create_refuses_a_version_that_is_not_released(registry: Path, tmp_path: Path, cli) -> None:
     out = tmp_path / "x.tar"
     done = cli("bundle", "create", "m", "-o", str(out), cwd=registry)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from artreg import bundlefile, dvcrepo, gitrepo, state
+from artreg import bundlefile, dvcrepo, gitrepo, outputs, state
 from artreg.bundlefile import HISTORY, INDEX, SUMS, Index, Member, Release
 from artreg.errors import ArtregError, ConflictError, InputError, IntegrityError, NotFoundError
 from artreg.features.fetch import Resolved, resolve, resolve_with_requirements, stage_file
@@ -175,6 +175,8 @@ def _objects(root: Path, releases: Iterable[Resolved]) -> dict[str, _Object]:
 
 def create_bundle(root: Path, specs: list[str], out: Path, progress: Progress = None) -> Created:
     """Write the bundle of `specs` (NAME@vX.Y.Z) and their requirement closure to `out`."""
+    out = out.absolute()
+    outputs.check(out.parent, [out], root)  # not where `git add -A` would commit it
     releases = _resolve(root, specs)
     tip = _tip(root, (r.commit for r in releases.values()))
     names = {r.name for r in releases.values()}
@@ -192,7 +194,6 @@ def create_bundle(root: Path, specs: list[str], out: Path, progress: Progress = 
         if (parsed := parse_tag(tag)) is not None and parsed.name in names
     }
     objects = _objects(root, releases.values())
-    out = out.absolute()
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
     history = tmp.with_suffix(".git-bundle")
     try:
