@@ -205,6 +205,19 @@ def test_importing_into_a_clone_adds_new_versions(
     assert again.json()["tags_added"] == [] and again.json()["objects_added"] == 0
 
 
+def test_objects_reach_a_default_remote_on_s3(sites: Sites, tmp_path: Path, cli, s3) -> None:
+    clone = clone_repo(sites.far, tmp_path / "clone")
+    (clone / ".dvc" / "config.local").write_text(
+        f"['remote \"local\"']\n    url = {s3.url}\n    endpointurl = {s3.endpoint}\n"
+    )
+    done = cli("bundle", "import", str(sites.bundle), "--json", cwd=clone)
+    assert done.exit_code == 0, done.stderr
+    with tarfile.open(sites.bundle) as tar:
+        objects = [n.removeprefix("objects/") for n in tar.getnames() if n.startswith("objects/")]
+    stored = s3.keys()  # the bucket's keys (a list, not a mapping)
+    assert objects and set(objects) <= {k.removeprefix("registry/") for k in stored}
+
+
 def test_a_clone_whose_dvc_remote_is_not_here_is_refused(sites: Sites, tmp_path: Path, cli) -> None:
     clone = clone_repo(sites.far, tmp_path / "clone")
     before = snapshot(clone), git(clone, "rev-parse", "HEAD")
