@@ -496,7 +496,7 @@ def _add_objects(root: Path, members: dict[str, Member], used: Iterable[str]) ->
     added = 0
     for oid, member in sorted((o, m) for o, m in objects.items() if o is not None):
         if not dvc.odb.exists(oid):
-            dvc.odb.add(str(member.path), dvc.odb.fs, oid, hardlink=False)
+            dvc.odb.add(str(member.path), dvc.odb.fs, oid, hardlink=True)
             added += 1
     with dvcrepo.open_remote(root) as remote:
         for oid in sorted(o for o in objects if o is not None):
@@ -563,18 +563,17 @@ def import_bundle(
     (a clone of the receiving registry) or to a new registry at `init`. Refused: nothing
     written (InputError for malformed input, IntegrityError when a check fails)."""
     if (root is None) == (init is None):
-        raise InputError(
-            "give a registry or --init DIR, not both", hint="see `artreg bundle import --help`"
-        )
+        raise InputError("give a registry or --init DIR, not both", hint="see --help")
     if init is not None and init.exists() and (not init.is_dir() or any(init.iterdir())):
-        raise InputError(
-            f"--init {init}: exists and is not an empty folder", hint="name a new folder"
-        )
+        raise InputError(f"--init {init}: exists and is not empty", hint="name a new folder")
     if not bundle.is_file():
-        raise InputError(
-            f"{bundle}: no such file", hint="pass the file `artreg bundle create` wrote"
-        )
-    with tempfile.TemporaryDirectory(prefix="artreg-bundle-") as tmp:
+        raise InputError(f"{bundle}: no such file", hint="pass the file `bundle create` wrote")
+    # Extracted beside the DVC cache where it can be (.dvc/tmp, or beside the new registry),
+    # so that each object is linked into the cache rather than copied a second time.
+    near = root / dvcrepo.DVC_DIR / "tmp" if root else Path(os.path.abspath(str(init))).parent
+    with tempfile.TemporaryDirectory(
+        ".tmp", ".artreg-bundle-", near if near.is_dir() else None
+    ) as tmp:
         index, members = bundlefile.read_members(bundle, Path(tmp) / "members", progress)
         if HISTORY not in members:
             raise InputError(f"bundle: no member {HISTORY}", hint=_REMAKE)
