@@ -85,6 +85,8 @@ def test_a_release_travels_to_a_new_registry_with_its_history(
     assert done.exit_code == 0, done.stderr
     assert done.json()["objects_added"] == 1
     assert git(far, "status", "--porcelain") == ""
+    assert git(far, "remote") == ""  # no git remote, and a DVC remote of its own
+    assert f"url = {far / '.dvc-storage'}" in (far / ".dvc" / "config.local").read_text()
     assert git(far, "rev-parse", "m@v1.0.0^{commit}") == git(far, "rev-parse", "HEAD")
 
     verified = cli("verify", "--no-fetch", cwd=far)
