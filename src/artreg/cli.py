@@ -1591,3 +1591,6 @@ def trust_accept(registry: str | None, as_json: bool) -> None:
 
     accepted = accept(registry)
     Output(as_json).emit(consumer.accepted_json(accepted), consumer.accepted_text(accepted))
+
+
+from artreg import cli_bundle  # noqa: E402,F401

@@ -1,0 +1,104 @@
+"""`artreg bundle`: air-gapped bundles (create one here, import one there). Parses, calls
+artreg.features.bundle, renders; registered on `artreg` by the last line of artreg.cli."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from artreg.cli import Output, _root, json_option, main, repo_option
+from artreg.features.bundle import Created, Imported, create_bundle, import_bundle
+
+
+@main.group(name="bundle")
+def bundle_() -> None:
+    """Carry releases, with their history, to a registry that cannot reach this one.
+
+    Example: artreg bundle create encoder@v1.2.0 -o /media/usb/encoder-1.2.0.tar
+    """
+
+
+def _created(done: Created) -> tuple[dict[str, Any], str]:
+    data = {
+        "path": str(done.path),
+        "releases": done.releases,
+        "tags": done.tags,
+        "objects": done.objects,
+        "bytes": done.bytes,
+    }
+    text = (
+        f"wrote {done.path} ({done.bytes} bytes): {', '.join(done.releases)}; "
+        f"{done.tags} tags, {done.objects} DVC objects"
+    )
+    return data, text
+
+
+def _imported(done: Imported) -> tuple[dict[str, Any], str]:
+    data = {
+        "root": str(done.root),
+        "releases": done.releases,
+        "tags_added": done.tags_added,
+        "objects_added": done.objects_added,
+        "branch": done.branch,
+        "moved": list(done.moved) if done.moved else None,
+        "notes": done.notes,
+    }
+    lines = [
+        f"imported {', '.join(done.releases)} into {done.root}: {len(done.tags_added)} new "
+        f"tags, {done.objects_added} new DVC objects"
+    ]
+    if done.moved:
+        lines.append(f"{done.branch}: {done.moved[0][:12] or '(new)'} -> {done.moved[1][:12]}")
+    lines += [f"note: {n}" for n in done.notes]
+    return data, "\n".join(lines)
+
+
+@bundle_.command(name="create")
+@click.argument("releases", nargs=-1, required=True, metavar="NAME@vX.Y.Z...")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="The bundle to write."
+)
+@repo_option
+@json_option
+def bundle_create(
+    releases: tuple[str, ...], output: str, repo_path: str | None, as_json: bool
+) -> None:
+    """Write one tar of RELEASES and their requirements: a git bundle of their history (tags,
+    commits, stage folders, lineage, signatures), their DVC objects, and the sha256 of each.
+
+    Example: artreg bundle create encoder@v1.2.0 -o /media/usb/encoder-1.2.0.tar
+    """
+    out = Output(as_json)
+    root = _root(repo_path)
+    with out.progress("bundling") as progress:
+        done = create_bundle(root, list(releases), Path(output), progress)
+    out.emit(*_created(done))
+
+
+@bundle_.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--init",
+    "init_dir",
+    type=click.Path(file_okay=False),
+    help="Make a new registry in this folder (with its own local DVC remote) from the bundle.",
+)
+@repo_option
+@json_option
+def bundle_import(file: str, init_dir: str | None, repo_path: str | None, as_json: bool) -> None:
+    """Check FILE whole (every member's sha256, the git bundle, every DVC object against the
+    committed manifests, model signatures the trust policy requires), then add its tags,
+    history and objects to this registry (its DVC cache and default remote). Refused: nothing
+    is written.
+
+    Example: artreg bundle import /media/usb/encoder-1.2.0.tar --init /srv/registry
+    """
+    out = Output(as_json)
+    root = None if init_dir else _root(repo_path, history=False)
+    with out.progress("checking") as progress:
+        done = import_bundle(
+            Path(file), root=root, init=Path(init_dir) if init_dir else None, progress=progress
+        )
+    out.emit(*_imported(done))
