@@ -863,7 +863,7 @@ def bench_push(report: Report, work: Path, env: dict[str, str]) -> None:
         [
             sys.executable,
             "-c",
-            "import sys; from pathlib import Path; from artreg.features.demo import "
+            "import sys; from pathlib import Path; from artreg.demo import "
             "train_tiny_model; train_tiny_model(Path(sys.argv[1]), epochs=2)",
             ckpt,
         ],
@@ -1098,7 +1098,7 @@ RELEASE_FILE = """
 import sys
 from importlib import resources
 from pathlib import Path
-from artreg.features.release import register_model_file
+from artreg.services.release import register_model_file
 examples = Path(str(resources.files("artreg") / "examples"))
 register_model_file(
     Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), sys.argv[4],

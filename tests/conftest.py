@@ -61,7 +61,7 @@ def bare_origin(tmp_path: Path, registry: Path) -> Path:
 
 
 def _train(out: Path, epochs: int, seed: int) -> None:
-    from artreg.features.demo import train_tiny_model
+    from artreg.demo import train_tiny_model
 
     train_tiny_model(out, epochs=epochs, seed=seed)
 

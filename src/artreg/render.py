@@ -28,10 +28,10 @@ if TYPE_CHECKING:
         TrainingCode,
     )
     from artreg.features.retention import Applied, Plan
-    from artreg.features.review import PromotionSummary, Tagged
     from artreg.integrity import Report
     from artreg.present.site.build import Built
     from artreg.publish import Published
+    from artreg.services.review import PromotionSummary, Tagged
     from artreg.trust_ratchet import Accepted
 
 STAGE_COLUMNS = ("raw", "validated", "production")

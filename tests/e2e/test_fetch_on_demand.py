@@ -15,8 +15,8 @@ from pathlib import Path
 
 from artreg.dvcrepo import remote_url
 from artreg.features.init import init_registry
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
+from artreg.services.register import register_raw
+from artreg.services.validate import promote_to_validated
 
 from helpers import (
     EXAMPLES,

@@ -12,9 +12,9 @@ import torch
 import yaml
 
 from artreg import ArtifactRepository
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
-from artreg.features.release import promote_to_production
+from artreg.services.register import register_raw
+from artreg.services.release import promote_to_production
+from artreg.services.validate import promote_to_validated
 
 from helpers import EXAMPLES, git, run_tool, snapshot
 from helpers.modelfiles import write_onnx

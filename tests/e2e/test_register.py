@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from artreg import ArtifactRepository, schemas
-from artreg.features.register import register_raw
+from artreg.services.register import register_raw
 
 from helpers import git, run_tool
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from artreg.features.init import init_registry
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
-from artreg.features.release import promote_to_production
+from artreg.services.register import register_raw
+from artreg.services.release import promote_to_production
+from artreg.services.validate import promote_to_validated
 
 from helpers import ARTREG, EXAMPLES, RELEASE_INPUTS, clone_repo, git, run_tool, snapshot
 
@@ -42,7 +42,7 @@ SHARED = b'{"vocab": 512, "layers": 2}\n'  # the same bytes in every session: on
 @pytest.fixture(scope="session")
 def sessions(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Ten training runs, each with its own checkpoints and one file they all share."""
-    from artreg.features.demo import train_tiny_model
+    from artreg.demo import train_tiny_model
 
     base = tmp_path_factory.mktemp("sessions")
     runs = []

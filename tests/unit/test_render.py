@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from artreg import render
 from artreg.features.queries import ArtifactSummary, LineageStep, StageEntry, TrainingCode
-from artreg.features.review import PromotionSummary
 from artreg.layout import StageDir
 from artreg.model import GateResult, ManifestFile, Source
+from artreg.services.review import PromotionSummary
 
 SHA = "ab" * 32
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from artreg import gitrepo, state
 from artreg.errors import InputError
+from artreg.layout import GENERATED_COMMIT_SUBJECT
 from artreg.model import Artifact, Event, Registry, Version, iso
 from artreg.state import Folding, fold, replay_order
 from artreg.tags import STAGES, Action, validate_name
@@ -237,8 +238,6 @@ class PullRequests:
 
     def find(self, commit: str) -> tuple[int | None, str | None]:
         """(pull request number, the merge commit that brought `commit` in) when known."""
-        from artreg.features.review import GENERATED_COMMIT_SUBJECT
-
         start, info = commit, self._by_sha.get(commit)
         # `artreg tag` tags a commit of generated files on top of what the merge brought in.
         while (

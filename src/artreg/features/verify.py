@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from artreg import dvcrepo, dvcyaml, gitrepo, index, state
+from artreg.adapters.git.history import default_base
 from artreg.errors import ArtregError, InputError
 from artreg.integrity import Report, check_folder, check_immutability
 from artreg.layout import (
@@ -334,7 +335,6 @@ def _check_untagged(root: Path, registry: Registry, report: Report, base: str | 
     """Promotions here that no tag names yet (a promotion branch before its merge, or the
     default branch before `artreg tag`): their version must be free, and `base` (what the pull
     request merges into) must not hold the same folder from another promotion."""
-    from artreg.features.review import default_base
     from artreg.tags import Action
 
     tagged = reachable(root, registry).tagged_folders()

@@ -1,5 +1,5 @@
 """Pull-request promotions: `artreg tag` after the merge, and what the reviewer's summary shows
-(rendered as markdown by `render.summary_markdown`).
+(data: the CLI renders it as markdown with `render.summary_markdown`).
 
 A promotion made with `--branch` commits only its folder, on a branch, without tags. After the
 merge, `artreg tag` on the default branch finds every stage folder that no tag names yet,
@@ -15,13 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from artreg import dvcyaml, gitrepo, index, state, versionorder
+from artreg.adapters.git.history import default_base
 from artreg.errors import ArtregError, ConflictError, PushRejected, VerificationFailed
 from artreg.faults import point
 from artreg.features.fetch import resolve
 from artreg.fileio import read_json
 from artreg.gitrepo import creation_commits
 from artreg.integrity import folder_problems
-from artreg.layout import DVC_YAML, REGISTRY_JSON, StageDir, stage_folders
+from artreg.layout import (
+    DVC_YAML,
+    GENERATED_COMMIT_SUBJECT,
+    REGISTRY_JSON,
+    StageDir,
+    stage_folders,
+)
 from artreg.model import (
     Event,
     GateResult,
@@ -32,15 +39,22 @@ from artreg.model import (
     Source,
     requires_line,
 )
-from artreg.publish import actor
+from artreg.policy import load_compatibility
+from artreg.publish import actor, with_pending
 from artreg.requirements import Status, statuses
-from artreg.tags import STAGES, Action, format_tag, next_counter, next_tag_time, tag_message
+from artreg.signing import describe
+from artreg.tags import (
+    STAGES,
+    Action,
+    format_tag,
+    next_counter,
+    next_tag_time,
+    parse_tag,
+    tag_message,
+)
+from artreg.transaction import PlannedTag, transaction
 
 # --- tagging merged promotions --------------------------------------------------------------
-
-# The subject of the commit `artreg tag` makes on the default branch for each merged promotion
-# (dvc.yaml and registry.json pointing at its folder); history looks through it to the merge.
-GENERATED_COMMIT_SUBJECT = "artreg: point dvc.yaml and registry.json at "
 
 
 @dataclass(frozen=True)
@@ -218,10 +232,6 @@ def tag_merged_report(
     one is registered, but production stays where it is, unless its promotion recorded
     `--allow-non-monotonic`.
     """
-    from artreg.publish import with_pending
-    from artreg.tags import parse_tag
-    from artreg.transaction import PlannedTag, transaction
-
     touched = [DVC_YAML, REGISTRY_JSON]
     with transaction(root, new_dirs=[], touched=touched, wait=wait, tags_only=True) as txn:
         registry = state.load(root, folders="all")
@@ -411,9 +421,7 @@ def _production_baseline(
 
 
 def summaries(root: Path, folders: list[StageDir], rev: str = "HEAD") -> list[PromotionSummary]:
-    """What the pull-request description shows of each promoted folder."""
-    from artreg.policy import load_compatibility
-
+    """What the pull-request description shows of each promoted folder, as committed at `rev`."""
     found = []
     registry: Registry | None = None
     for folder in folders:
@@ -447,8 +455,6 @@ def summaries(root: Path, folders: list[StageDir], rev: str = "HEAD") -> list[Pr
 def _signature(root: Path, rev: str, manifest: Manifest) -> dict[str, Any] | None:
     """Who signed the folder's model, checked against the trust policy (None: unsigned, and
     no signature required)."""
-    from artreg.signing import describe
-
     folder = manifest.folder
     return describe(root, rev, folder.relpath, folder.stage, manifest.files, manifest.dvc_files)
 
@@ -470,34 +476,7 @@ def folders_since(root: Path, base: str) -> list[StageDir]:
     )
 
 
-def default_base(root: Path) -> str:
-    """What a pull request merges into when `--base` is not given: the repository's default
-    branch as git knows it (gitrepo.default_branch), on origin when origin has it."""
-    from artreg.errors import InputError
-
-    branch = gitrepo.default_branch(root)
-    if branch is None:
-        raise InputError(
-            f"{root}: cannot tell the default branch (no origin/HEAD, no init.defaultBranch "
-            "branch here, and HEAD is detached)",
-            hint="pass --base REF, e.g. --base origin/main",
-        )
-    remote = f"origin/{branch}"
-    return remote if gitrepo.ref_exists(root, f"refs/remotes/{remote}") else branch
-
-
-def write_summary(root: Path, folder: str, path: Path) -> None:
-    """`--summary-md`: the pull-request description of one promotion, written to `path`."""
-    from artreg.render import summary_markdown
-
-    parsed = StageDir.parse(folder)
-    assert parsed is not None
-    path.write_text(summary_markdown(summaries(root, [parsed])), encoding="utf-8")
-
-
-def summary(root: Path, base: str | None = None) -> str:
-    """`artreg summary`: markdown for the promotions between `base` (default: the repository's
-    default branch) and HEAD."""
-    from artreg.render import summary_markdown
-
-    return summary_markdown(summaries(root, folders_since(root, base or default_base(root))))
+def summaries_since(root: Path, base: str | None = None) -> list[PromotionSummary]:
+    """`artreg summary`: the promotions between `base` (default: the repository's default
+    branch) and HEAD."""
+    return summaries(root, folders_since(root, base or default_base(root)))

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from artreg import dvcrepo, gitrepo, state
 from artreg.features.init import init_registry
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
-from artreg.features.release import existing_releases, promote_to_production
+from artreg.publishing.release_checks import existing_releases
 from artreg.render import gate_table
+from artreg.services.register import register_raw
+from artreg.services.release import promote_to_production
+from artreg.services.validate import promote_to_validated
 
 NAME = "encoder"
 

@@ -7,7 +7,6 @@ in a private temporary place, then hands it to `publish`, which commits and tags
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,13 +17,13 @@ from artreg._version import __version__
 from artreg.charts import CHART_NAME, series, training_curves_png
 from artreg.dvcrepo import RegistryDvc
 from artreg.errors import ConflictError, InputError
-from artreg.features.promote import after_publish
 from artreg.fileio import dump_json, dump_yaml, read_json, read_yaml
 from artreg.hashing import ProgressFn, regular_files
-from artreg.layout import ARTIFACTS_DIR, raw_dir
+from artreg.layout import raw_dir
 from artreg.model import Manifest
 from artreg.naming import resolve_name
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso, publish
+from artreg.publishing.promotion import back_to_start, check_source_outside_registry
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, validate_id
 from artreg.values import plain_input
@@ -246,42 +245,5 @@ def register_raw(
     finally:
         builder.cleanup()
     published.ignored_by_dvc = sorted(dvc_view.skipped)
-    after_publish(root, published, options)
+    back_to_start(root, published)
     return published
-
-
-def check_source_outside_registry(root: Path, source: Path, dvc: RegistryDvc) -> None:
-    """Refuse a source that is or contains the registry, or that is, contains or lies inside
-    what the registry keeps: its git folder, `.dvc`, DVC cache, stage folders, local remote.
-
-    Any other folder of the work tree stays allowed: a training repository that is its own
-    registry keeps its `checkpoints/` there (the README's quickstart).
-    """
-    src = Path(os.path.realpath(source))
-    top = Path(os.path.realpath(root))
-    hint = (
-        "pass the folder the training run wrote its checkpoints to; it must not hold the "
-        "registry, and must stay out of its .git, .dvc, DVC cache and artifacts/ folders"
-    )
-    if src == top or src in top.parents:
-        what = "is" if src == top else "contains"
-        raise InputError(
-            f"{source}: {what} the registry {top}; registering it would copy the registry's "
-            ".git and DVC cache into a stage folder",
-            hint=hint,
-        )
-    git_dirs = gitrepo.git(
-        root, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir"
-    ).split()
-    kept = [
-        *(("git folder", Path(d)) for d in git_dirs),
-        ("DVC folder", root / ".dvc"),
-        ("DVC cache", dvc.cache),
-        ("stage folders", root / ARTIFACTS_DIR),
-        *((("DVC remote", dvc.local_remote),) if dvc.local_remote is not None else ()),
-    ]
-    for label, area in kept:
-        place = Path(os.path.realpath(area))
-        if src == place or place in src.parents or src in place.parents:
-            what = "is" if src == place else "lies inside" if place in src.parents else "contains"
-            raise InputError(f"{source}: {what} the registry's {label} ({place})", hint=hint)
