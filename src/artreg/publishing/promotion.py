@@ -193,6 +193,7 @@ def json_input(
 
 
 def check_formats(formats: tuple[str, ...]) -> None:
+    """Refuse a `--format` artreg cannot write the weights in."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise InputError(f"unknown format {unknown[0]!r}", hint=f"use one of: {', '.join(FORMATS)}")
@@ -219,6 +220,7 @@ def model_files(
 
 
 def write_sha256_files(builder: StageBuilder, files: list[ModelFile]) -> None:
+    """Beside each model file, its `sha256sum`-compatible `.sha256` line."""
     for f in files:
         builder.write_text(f"{f.path}.sha256", sha256_line(f.sha256, f.path))
 

@@ -79,6 +79,7 @@ def primary_checkpoint(names: Sequence[str]) -> str:
 
 
 def checkpoint_manifest(files: dict[str, Any], session_id: str) -> dict[str, Any]:
+    """checkpoints/manifest.json, for a session whose folder brought none."""
     return {
         "session_id": session_id,
         "created_at": now_iso(),
@@ -95,6 +96,7 @@ def checkpoint_manifest(files: dict[str, Any], session_id: str) -> dict[str, Any
 
 
 def raw_readme(name: str, session_id: str, manifest: Manifest, metrics: dict[str, str]) -> str:
+    """The README.md of a raw folder: where it came from, its files, how to promote it."""
     rows = "\n".join(
         f"| `{rel}` | {f.size:,} | `{f.sha256[:16]}…` | {'DVC' if f.dvc else 'git'} |"
         for rel, f in manifest.files.items()
