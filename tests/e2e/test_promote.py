@@ -347,6 +347,11 @@ def _refusal(session: Path, tmp_path: Path, case: str) -> tuple[list[str], int, 
         "--approved-by",
         "rm",
     ]
+    if case == "no version":
+        return prod, 2, "--to production needs --version"
+    if case == "no results":
+        args = _validated_args("best", "unused")[:-2]
+        return args, 2, "--to validated needs --checkpoint and --results"
     if case == "bad semver":
         return [*prod, "--version", "1.0"], 2, "invalid version '1.0'"
     if case == "reused version":
@@ -417,6 +422,8 @@ def _refusal(session: Path, tmp_path: Path, case: str) -> tuple[list[str], int, 
 
 
 REFUSALS = [
+    "no version",
+    "no results",
     "bad semver",
     "reused version",
     "lower version",
