@@ -35,7 +35,7 @@ ARTREG_RELEASE = """
 import json, sys, time
 from importlib import resources
 from pathlib import Path
-from artreg.features.release import register_model_file
+from artreg.services.release import register_model_file
 from artreg.publishing.publish import PublishOptions
 examples = Path(str(resources.files("artreg") / "examples"))
 start = time.perf_counter()

@@ -1098,7 +1098,7 @@ RELEASE_FILE = """
 import sys
 from importlib import resources
 from pathlib import Path
-from artreg.features.release import register_model_file
+from artreg.services.release import register_model_file
 examples = Path(str(resources.files("artreg") / "examples"))
 register_model_file(
     Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), sys.argv[4],

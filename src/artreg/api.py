@@ -58,7 +58,7 @@ class ArtifactRepository:
         progress: ProgressFn | None = None,
     ) -> Published:
         """Register a training session's checkpoints, config and metrics as a raw artifact."""
-        from artreg.features.register import register_raw
+        from artreg.services.register import register_raw
 
         return register_raw(
             self.root,
@@ -86,7 +86,7 @@ class ArtifactRepository:
     ) -> Published:
         """Promote a checkpoint of a raw session to validated (gates, clean weights, model card);
         `requires=["base@v1.0.0"]` records the artifact versions it needs."""
-        from artreg.features.promote import promote_to_validated
+        from artreg.services.validate import promote_to_validated
 
         return promote_to_validated(
             self.root,
@@ -125,7 +125,7 @@ class ArtifactRepository:
         private key, PEM) signs its model as `model.sig` (needs `artreg[signing]`).
         `requires=["base@v1.0.0"]` (default: what the validated artifact recorded) must each be
         in production at a compatible version, or the release is refused (exit 1)."""
-        from artreg.features.release import promote_to_production
+        from artreg.services.release import promote_to_production
 
         return promote_to_production(
             self.root,
@@ -397,8 +397,8 @@ def register_artifact(
     (a LoRA adapter's base model, a student's teacher), each in production at a compatible
     version (else exit 1). Returns the updated registry index, as the seed's function did.
     """
-    from artreg.features.release import register_model_file
     from artreg.publishing import index
+    from artreg.services.release import register_model_file
 
     root = find_root(repo)
     register_model_file(

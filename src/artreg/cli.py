@@ -15,8 +15,9 @@ import click
 
 from artreg._version import __version__
 from artreg.adapters import interrupts
+from artreg.cli_options import after_publish
 from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
-from artreg.present import consumer, queries
+from artreg.present import consumer, markdown, queries
 from artreg.present import text as fmt
 
 # Options most commands share, defined once.
@@ -424,7 +425,7 @@ def register(
 
     Example: artreg register encoder run42 --from ckpt/ --config config.yaml --metrics metrics.json
     """
-    from artreg.features.register import register_raw
+    from artreg.services.register import register_raw
 
     out = Output(as_json, quiet)
     root = _root(repo_path)
@@ -440,7 +441,7 @@ def register(
             progress=progress,
             options=_options(publishing, root),
         )
-    _warn(result.warnings)
+    _warn(after_publish(root, result, publishing.get("summary_md")))
     out.emit(*fmt.written(root, result.as_dict(), fmt.registered(result)))
 
 
@@ -546,7 +547,7 @@ def promote(
     Example: artreg promote adapter run7_best_validated --to production --version 1.0.0
     --requires base@v2.1.0 --benchmarks perf/ --approved-by alice
     """
-    from artreg.features.promote import promote as run
+    from artreg.cli_options import promote as run
 
     out = Output(as_json, quiet)
     root = _root(repo_path)
@@ -576,7 +577,7 @@ def promote(
             sign_key=_signing_key(sign_model, sign_model_cert, sign_model_chain),
             model_signature=Path(model_signature) if model_signature else None,
         )
-    _warn(result.warnings)
+    _warn(after_publish(root, result, publishing.get("summary_md")))
     out.emit(*fmt.written(root, result.as_dict(), fmt.promoted(result)))
 
 
@@ -633,7 +634,7 @@ def release(
 
     Example: artreg release encoder ./hf-snapshot --version 2.0.0 --approved-by alice
     """
-    from artreg.features.release import register_model_file
+    from artreg.services.release import register_model_file
 
     out = Output(as_json, quiet)
     root = _root(repo_path)
@@ -655,7 +656,7 @@ def release(
             progress=progress,
             requires=list(requires),
         )
-    _warn(result.warnings)
+    _warn(after_publish(root, result, publishing.get("summary_md")))
     out.emit(*fmt.written(root, result.as_dict(), fmt.promoted(result)))
 
 
@@ -1283,9 +1284,9 @@ def summary(base: str | None, repo_path: str | None) -> None:
 
     Example: artreg summary --base "origin/$GITHUB_BASE_REF" >> "$GITHUB_STEP_SUMMARY"
     """
-    from artreg.features.review import summary as build
+    from artreg.services.review import summaries_since
 
-    click.echo(build(_root(repo_path), base), nl=False)
+    click.echo(markdown.summary_markdown(summaries_since(_root(repo_path), base)), nl=False)
 
 
 @main.command()
@@ -1305,7 +1306,7 @@ def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bo
 
     Example: artreg tag --push
     """
-    from artreg.features.review import tag_merged_report
+    from artreg.services.review import tag_merged_report
 
     root = _root(repo_path)
     tagged = tag_merged_report(root, push=push, remote=remote, wait=wait)

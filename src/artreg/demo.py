@@ -10,11 +10,12 @@ from pathlib import Path
 
 from artreg import gitrepo, state
 from artreg.adapters import dvcrepo
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
-from artreg.features.release import existing_releases, promote_to_production
 from artreg.present.text import gate_table
+from artreg.publishing.release_checks import existing_releases
 from artreg.services.init import init_registry
+from artreg.services.register import register_raw
+from artreg.services.release import promote_to_production
+from artreg.services.validate import promote_to_validated
 
 NAME = "encoder"
 

@@ -21,7 +21,7 @@ from artreg import (
 from artreg.adapters import schemas
 from artreg.features.fetch import resolve
 from artreg.features.queries import overview
-from artreg.features.register import register_raw
+from artreg.services.register import register_raw
 
 from helpers import (
     EXAMPLES,

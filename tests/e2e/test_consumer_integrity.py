@@ -27,7 +27,7 @@ from artreg import (
     verify_artifact,
 )
 from artreg.errors import InputError
-from artreg.features.release import register_model_file
+from artreg.services.release import register_model_file
 
 from helpers import BIN, RELEASE_INPUTS, git, run_tool, serve
 from helpers.modelfiles import write_safetensors

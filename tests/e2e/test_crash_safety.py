@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
 from artreg.publishing.transaction import recover
+from artreg.services.register import register_raw
+from artreg.services.validate import promote_to_validated
 from artreg.services.verify import verify_registry
 
 from helpers import ARTREG, EXAMPLES, git, start_paused
@@ -341,7 +341,7 @@ def test_an_interrupted_artreg_tag_blocks_other_writers_until_recovered(
     merged_template: Path, tmp_path: Path
 ) -> None:
     from artreg.errors import ConflictError
-    from artreg.features.review import tag_merged
+    from artreg.services.review import tag_merged
 
     work = tmp_path / "copy"
     shutil.copytree(merged_template, work, symlinks=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
+from artreg.services.register import register_raw
+from artreg.services.validate import promote_to_validated
 
 from helpers import EXAMPLES
 

@@ -263,7 +263,7 @@ def _artifacts(reg: Path, tmp: Path) -> tuple[str, list[str]]:
 
 
 def _registered_folder(reg: Path, tmp: Path) -> tuple[str, list[str]]:
-    from artreg.features.register import register_raw
+    from artreg.services.register import register_raw
 
     register_raw(reg, "enc", "s0", small_source(tmp))
     return "artifacts/raw/enc/s0/checkpoints", ["lies inside the registry's stage folders"]

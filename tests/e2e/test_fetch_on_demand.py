@@ -14,9 +14,9 @@ import shutil
 from pathlib import Path
 
 from artreg.adapters.dvcrepo import remote_url
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
 from artreg.services.init import init_registry
+from artreg.services.register import register_raw
+from artreg.services.validate import promote_to_validated
 
 from helpers import (
     EXAMPLES,

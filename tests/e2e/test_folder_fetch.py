@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from artreg import register_artifact
-from artreg.features.register import register_raw
+from artreg.services.register import register_raw
 
 from helpers import (
     ARTREG,

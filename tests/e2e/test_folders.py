@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from artreg import ArtifactRepository, IntegrityError, get_artifact_path, register_artifact
-from artreg.features.register import register_raw
+from artreg.services.register import register_raw
 
 from helpers import (
     EXAMPLES,

@@ -17,11 +17,11 @@ import yaml
 from artreg import get_artifact_path, register_artifact
 from artreg.artifacts.integrity import Report, check_folder
 from artreg.errors import InputError
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
-from artreg.features.release import promote_to_production
 from artreg.formats import detect
 from artreg.registry.layout import production_dir
+from artreg.services.register import register_raw
+from artreg.services.release import promote_to_production
+from artreg.services.validate import promote_to_validated
 
 from helpers import EXAMPLES, RELEASE_INPUTS, snapshot, tiny_safetensors, validate_args
 from helpers.modelfiles import (

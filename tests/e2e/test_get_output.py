@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from artreg import register_artifact
-from artreg.features.register import register_raw
+from artreg.services.register import register_raw
 
 from helpers import ARTREG, RELEASE_INPUTS, git, run_tool, serve, snapshot, start_paused
 from helpers.folders import tree_bytes, write_hf_folder

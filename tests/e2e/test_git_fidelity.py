@@ -16,8 +16,8 @@ import pytest
 
 from artreg.api import ArtifactRepository, find_root
 from artreg.errors import InputError
-from artreg.features.register import register_raw
 from artreg.services.init import init_registry
+from artreg.services.register import register_raw
 
 from helpers import git, release, snapshot
 
@@ -484,7 +484,7 @@ def test_summary_compares_with_origins_default_branch(
 def test_default_branch_is_origins_head_then_init_default_branch_then_the_current_one(
     registry: Path, bare_origin: Path, tmp_path: Path
 ) -> None:
-    from artreg.features.review import default_base
+    from artreg.adapters.git.history import default_base
     from artreg.gitrepo import default_branch
 
     # No origin/HEAD (origin was added by hand); init.defaultBranch=main exists here.

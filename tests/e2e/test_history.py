@@ -51,11 +51,11 @@ def test_bad_moments_are_refused_with_the_formats(plain_repo: Path, bad: str) ->
 @pytest.fixture
 def through_pull_requests(registry: Path, checkpoint_dir: Path) -> Path:
     """encoder v1.0.0 released through a merge commit (PR #12), v1.1.0 through a squash (#34)."""
-    from artreg.features.promote import promote_to_validated
-    from artreg.features.register import register_raw
-    from artreg.features.release import promote_to_production
-    from artreg.features.review import tag_merged
     from artreg.publishing.publish import PublishOptions
+    from artreg.services.register import register_raw
+    from artreg.services.release import promote_to_production
+    from artreg.services.review import tag_merged
+    from artreg.services.validate import promote_to_validated
 
     register_raw(registry, "encoder", "s1", checkpoint_dir)
     vid = promote_to_validated(

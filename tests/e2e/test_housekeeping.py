@@ -9,9 +9,9 @@ import pytest
 
 from artreg import NotFoundError, load_registry
 from artreg.features.fetch import resolve
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
-from artreg.features.release import promote_to_production
+from artreg.services.register import register_raw
+from artreg.services.release import promote_to_production
+from artreg.services.validate import promote_to_validated
 
 from helpers import EXAMPLES, RELEASE_INPUTS, git, run_tool, snapshot
 

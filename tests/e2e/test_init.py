@@ -65,7 +65,7 @@ def test_init_with_remote_url_sets_the_default_remote(tmp_path: Path) -> None:
 def test_another_clone_on_the_machine_pulls_through_the_default_remote(
     registry: Path, checkpoint_dir: Path, tmp_path: Path
 ) -> None:
-    from artreg.features.register import register_raw
+    from artreg.services.register import register_raw
 
     published = register_raw(registry, "encoder", "s1", checkpoint_dir)
     run_tool("dvc", "push", "--quiet", cwd=registry)

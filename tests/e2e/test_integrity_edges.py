@@ -13,8 +13,8 @@ import pytest
 
 from artreg import get_artifact_path, register_artifact
 from artreg.features.fetch import resolve
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
+from artreg.services.register import register_raw
+from artreg.services.validate import promote_to_validated
 
 from helpers import EXAMPLES, RELEASE_INPUTS, git, run_tool, snapshot
 from helpers.modelfiles import write_safetensors

@@ -25,9 +25,9 @@ from artreg import (
     register_artifact,
     save_registry,
 )
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
-from artreg.features.release import promote_to_production
+from artreg.services.register import register_raw
+from artreg.services.release import promote_to_production
+from artreg.services.validate import promote_to_validated
 
 from helpers import EXAMPLES, RELEASE_INPUTS, git, snapshot
 from helpers.modelfiles import write_onnx

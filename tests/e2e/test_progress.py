@@ -65,8 +65,8 @@ def test_register_shows_progress_only_for_a_person_at_a_terminal(
 def test_a_fetch_on_demand_shows_progress_only_at_a_terminal(
     registry: Path, checkpoint_dir: Path, tmp_path: Path, ci: bool, expect_bar: bool
 ) -> None:
-    from artreg.features.promote import promote_to_validated
-    from artreg.features.register import register_raw
+    from artreg.services.register import register_raw
+    from artreg.services.validate import promote_to_validated
 
     from helpers import EXAMPLES, clone_repo, run_tool
 

@@ -12,9 +12,9 @@ import torch
 import yaml
 
 from artreg import ArtifactRepository
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
-from artreg.features.release import promote_to_production
+from artreg.services.register import register_raw
+from artreg.services.release import promote_to_production
+from artreg.services.validate import promote_to_validated
 
 from helpers import EXAMPLES, git, run_tool, snapshot
 from helpers.modelfiles import write_onnx
@@ -347,6 +347,11 @@ def _refusal(session: Path, tmp_path: Path, case: str) -> tuple[list[str], int, 
         "--approved-by",
         "rm",
     ]
+    if case == "no version":
+        return prod, 2, "--to production needs --version"
+    if case == "no results":
+        args = _validated_args("best", "unused")[:-2]
+        return args, 2, "--to validated needs --checkpoint and --results"
     if case == "bad semver":
         return [*prod, "--version", "1.0"], 2, "invalid version '1.0'"
     if case == "reused version":
@@ -417,6 +422,8 @@ def _refusal(session: Path, tmp_path: Path, case: str) -> tuple[list[str], int, 
 
 
 REFUSALS = [
+    "no version",
+    "no results",
     "bad semver",
     "reused version",
     "lower version",

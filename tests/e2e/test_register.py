@@ -11,7 +11,7 @@ import pytest
 
 from artreg import ArtifactRepository
 from artreg.adapters import schemas
-from artreg.features.register import register_raw
+from artreg.services.register import register_raw
 
 from helpers import git, run_tool
 

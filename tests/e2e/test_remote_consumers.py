@@ -26,8 +26,8 @@ import pytest
 
 from artreg import IntegrityError, NotFoundError, get_artifact_path, verify_artifact
 from artreg.errors import InputError, RemoteUnavailable
-from artreg.features.release import register_model_file
 from artreg.services.init import init_registry
+from artreg.services.release import register_model_file
 
 from helpers import (
     RELEASE_INPUTS,

@@ -12,9 +12,9 @@ import pytest
 
 from artreg import GateFailed, IntegrityError, RequirementUnmet, get_artifact_path
 from artreg.api import register_artifact
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
-from artreg.features.release import promote_to_production
+from artreg.services.register import register_raw
+from artreg.services.release import promote_to_production
+from artreg.services.validate import promote_to_validated
 
 from helpers import (
     EXAMPLES,

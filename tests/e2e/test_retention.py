@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
-from artreg.features.release import promote_to_production
 from artreg.services.init import init_registry
+from artreg.services.register import register_raw
+from artreg.services.release import promote_to_production
+from artreg.services.validate import promote_to_validated
 
 from helpers import ARTREG, EXAMPLES, RELEASE_INPUTS, clone_repo, git, run_tool, snapshot
 

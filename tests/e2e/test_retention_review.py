@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from artreg.api import register_artifact
-from artreg.features.register import register_raw
+from artreg.services.register import register_raw
 
 from helpers import (
     ARTREG,

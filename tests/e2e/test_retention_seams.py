@@ -9,9 +9,9 @@ import hashlib
 from pathlib import Path
 
 from artreg.api import register_artifact
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
-from artreg.features.release import promote_to_production
+from artreg.services.register import register_raw
+from artreg.services.release import promote_to_production
+from artreg.services.validate import promote_to_validated
 
 from helpers import EXAMPLES, RELEASE_INPUTS, clone_repo, git, run_tool, tiny_safetensors
 
@@ -155,8 +155,8 @@ def test_pipeline_outputs_and_pointers_outside_artifacts_survive_and_a_fresh_clo
 def test_an_open_promotion_branch_keeps_its_lineage_until_merged(
     registry: Path, checkpoint_dir: Path, cli
 ) -> None:
-    from artreg.features.review import tag_merged
     from artreg.publishing.publish import PublishOptions
+    from artreg.services.review import tag_merged
 
     commit_policy(registry, "retention:\n  raw: {keep_last: 1}\n  validated: {keep_last: 1}\n")
     results = EXAMPLES / "validation_results.json"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from artreg.features.queries import overview
-from artreg.features.register import register_raw
+from artreg.services.register import register_raw
 
 from helpers import EXAMPLES, clone_repo, git, release, run_tool
 
@@ -234,7 +234,7 @@ def test_a_pull_request_branch_that_exists_only_on_origin_is_refused_up_front(
 def test_summary_of_a_release_shows_metric_deltas_against_the_release_before(
     registry: Path, checkpoint_dir: Path, tmp_path: Path, cli
 ) -> None:
-    from artreg.features.release import promote_to_production
+    from artreg.services.release import promote_to_production
 
     release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
     vid = "s1_best_validated"

@@ -23,12 +23,12 @@ from cryptography.x509.oid import NameOID
 
 from artreg.api import get_artifact_path, verify_artifact
 from artreg.errors import InputError, IntegrityError, PolicyWeakened
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
-from artreg.features.release import promote_to_production
-from artreg.features.review import summaries
 from artreg.present.markdown import summary_markdown
 from artreg.registry.layout import production_dir
+from artreg.services.register import register_raw
+from artreg.services.release import promote_to_production
+from artreg.services.review import summaries
+from artreg.services.validate import promote_to_validated
 from artreg.signing import SigningKey, fingerprint
 
 from helpers import (

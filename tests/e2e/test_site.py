@@ -400,10 +400,10 @@ def twenty(tmp_path_factory: pytest.TempPathFactory, _checkpoint_template: Path)
     """20 names: 12 with histories written by the benchmark's fast-import builder (artreg's tag
     messages and folder files, model cards from artreg's own generator), 8 through artreg's real
     lifecycle on top, then real deprecations, unassignments and a deregistration."""
-    from artreg.features.promote import promote_to_validated
-    from artreg.features.register import register_raw
-    from artreg.features.release import promote_to_production
     from artreg.services.housekeeping import deprecate, deregister, unassign
+    from artreg.services.register import register_raw
+    from artreg.services.release import promote_to_production
+    from artreg.services.validate import promote_to_validated
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import fixtures  # type: ignore[import-not-found]
@@ -833,9 +833,9 @@ def test_no_field_of_the_registry_injects_markup(
 ) -> None:
     """Markup in the site's title, a release's notes and approver, and a name's description in
     dvc.yaml reaches every page as text: no script, no event handler, no image it did not make."""
-    from artreg.features.promote import promote_to_validated
-    from artreg.features.register import register_raw
-    from artreg.features.release import promote_to_production
+    from artreg.services.register import register_raw
+    from artreg.services.release import promote_to_production
+    from artreg.services.validate import promote_to_validated
 
     register_raw(registry, "encoder", "s1", checkpoint_dir)
     vid = promote_to_validated(

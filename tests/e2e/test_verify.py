@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from artreg.features.promote import promote_to_validated
-from artreg.features.register import register_raw
+from artreg.services.register import register_raw
+from artreg.services.validate import promote_to_validated
 
 from helpers import EXAMPLES, git, run_tool
 

@@ -130,9 +130,9 @@ def release(root: Path, name: str, session: str, ckpt: Path, version: str) -> st
     """The whole lifecycle for one session: register raw, validate `best`, release `version`.
 
     Returns the release commit."""
-    from artreg.features.promote import promote_to_validated
-    from artreg.features.register import register_raw
-    from artreg.features.release import promote_to_production
+    from artreg.services.register import register_raw
+    from artreg.services.release import promote_to_production
+    from artreg.services.validate import promote_to_validated
 
     register_raw(root, name, session, ckpt)
     vid = promote_to_validated(root, name, session, "best", EXAMPLES / "validation_results.json").id

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from artreg.features.queries import ArtifactSummary, LineageStep, StageEntry, TrainingCode
-from artreg.features.review import PromotionSummary
 from artreg.model import GateResult, ManifestFile, Source
 from artreg.present import markdown, queries
 from artreg.present import text as fmt
 from artreg.registry.layout import StageDir
+from artreg.services.review import PromotionSummary
 
 SHA = "ab" * 32
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from artreg.present.text import gate_table
 
 if TYPE_CHECKING:
-    from artreg.features.review import PromotionSummary
+    from artreg.services.review import PromotionSummary
 
 
 def summary_markdown(summaries: Sequence[PromotionSummary]) -> str:

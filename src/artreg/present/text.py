@@ -16,11 +16,11 @@ from artreg.model import GateResult
 
 if TYPE_CHECKING:
     from artreg.artifacts.integrity import Report
-    from artreg.features.review import Tagged
     from artreg.publishing.publish import Published
     from artreg.services.doctor import Check
     from artreg.services.housekeeping import Housekeeping
     from artreg.services.init import InitResult
+    from artreg.services.review import Tagged
 
 
 def written(root: Path, data: Any, text: str) -> tuple[Any, str]:

@@ -14,6 +14,9 @@ RETIRED_JSON = "artifacts/retired.json"  # folders whose DVC objects gc deleted 
 DVC_YAML = "dvc.yaml"
 PARAMS_FILE = "params.yaml"
 SIGNATURE_FILE = "model.sig"  # a stage folder's model-signing bundle (artreg.signing)
+# The subject of the commit `artreg tag` makes on the default branch for each merged promotion
+# (dvc.yaml and registry.json pointing at its folder); history looks through it to the merge.
+GENERATED_COMMIT_SUBJECT = "artreg: point dvc.yaml and registry.json at "
 
 # Names of model files, the only list, for one purpose: none of them belongs in git (`verify`
 # says so). What a model file holds, and so how a promotion treats it (PyTorch checkpoints

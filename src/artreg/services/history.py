@@ -27,6 +27,7 @@ from typing import Any
 from artreg import gitrepo, state
 from artreg.errors import InputError
 from artreg.model import Artifact, Event, Registry, Version, iso
+from artreg.registry.layout import GENERATED_COMMIT_SUBJECT
 from artreg.registry.tags import STAGES, Action, validate_name
 from artreg.state import Folding, fold, replay_order
 
@@ -237,8 +238,6 @@ class PullRequests:
 
     def find(self, commit: str) -> tuple[int | None, str | None]:
         """(pull request number, the merge commit that brought `commit` in) when known."""
-        from artreg.features.review import GENERATED_COMMIT_SUBJECT
-
         start, info = commit, self._by_sha.get(commit)
         # `artreg tag` tags a commit of generated files on top of what the merge brought in.
         while (

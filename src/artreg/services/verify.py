@@ -19,6 +19,7 @@ from pathlib import Path
 
 from artreg import gitrepo, state
 from artreg.adapters import dvcrepo
+from artreg.adapters.git.history import default_base
 from artreg.artifacts.integrity import Report, check_folder, check_immutability
 from artreg.errors import ArtregError, InputError
 from artreg.model import Manifest, ManifestFile, Registry
@@ -337,7 +338,6 @@ def _check_untagged(root: Path, registry: Registry, report: Report, base: str | 
     """Promotions here that no tag names yet (a promotion branch before its merge, or the
     default branch before `artreg tag`): their version must be free, and `base` (what the pull
     request merges into) must not hold the same folder from another promotion."""
-    from artreg.features.review import default_base
     from artreg.registry.tags import Action
 
     tagged = reachable(root, registry).tagged_folders()

@@ -1,5 +1,5 @@
 """Pull-request promotions: `artreg tag` after the merge, and what the reviewer's summary shows
-(rendered as markdown by `render.summary_markdown`).
+(data: the CLI renders it as markdown with `render.summary_markdown`).
 
 A promotion made with `--branch` commits only its folder, on a branch, without tags. After the
 merge, `artreg tag` on the default branch finds every stage folder that no tag names yet,
@@ -17,6 +17,7 @@ from typing import Any
 from artreg import gitrepo, state
 from artreg.adapters.faults import point
 from artreg.adapters.files import read_json
+from artreg.adapters.git.history import default_base
 from artreg.artifacts.integrity import folder_problems
 from artreg.errors import ArtregError, ConflictError, PushRejected, VerificationFailed
 from artreg.features.fetch import resolve
@@ -32,9 +33,17 @@ from artreg.model import (
     requires_line,
 )
 from artreg.publishing import index
-from artreg.publishing.publish import actor
+from artreg.publishing.publish import actor, with_pending
+from artreg.publishing.transaction import PlannedTag, transaction
 from artreg.registry import dvcyaml, versionorder
-from artreg.registry.layout import DVC_YAML, REGISTRY_JSON, StageDir, stage_folders
+from artreg.registry.layout import (
+    DVC_YAML,
+    GENERATED_COMMIT_SUBJECT,
+    REGISTRY_JSON,
+    StageDir,
+    stage_folders,
+)
+from artreg.registry.policy import load_compatibility
 from artreg.registry.requirements import Status, statuses
 from artreg.registry.tags import (
     STAGES,
@@ -42,14 +51,12 @@ from artreg.registry.tags import (
     format_tag,
     next_counter,
     next_tag_time,
+    parse_tag,
     tag_message,
 )
+from artreg.signing import describe
 
 # --- tagging merged promotions --------------------------------------------------------------
-
-# The subject of the commit `artreg tag` makes on the default branch for each merged promotion
-# (dvc.yaml and registry.json pointing at its folder); history looks through it to the merge.
-GENERATED_COMMIT_SUBJECT = "artreg: point dvc.yaml and registry.json at "
 
 
 @dataclass(frozen=True)
@@ -227,10 +234,6 @@ def tag_merged_report(
     one is registered, but production stays where it is, unless its promotion recorded
     `--allow-non-monotonic`.
     """
-    from artreg.publishing.publish import with_pending
-    from artreg.publishing.transaction import PlannedTag, transaction
-    from artreg.registry.tags import parse_tag
-
     touched = [DVC_YAML, REGISTRY_JSON]
     with transaction(root, new_dirs=[], touched=touched, wait=wait, tags_only=True) as txn:
         registry = state.load(root, folders="all")
@@ -420,9 +423,7 @@ def _production_baseline(
 
 
 def summaries(root: Path, folders: list[StageDir], rev: str = "HEAD") -> list[PromotionSummary]:
-    """What the pull-request description shows of each promoted folder."""
-    from artreg.registry.policy import load_compatibility
-
+    """What the pull-request description shows of each promoted folder, as committed at `rev`."""
     found = []
     registry: Registry | None = None
     for folder in folders:
@@ -456,8 +457,6 @@ def summaries(root: Path, folders: list[StageDir], rev: str = "HEAD") -> list[Pr
 def _signature(root: Path, rev: str, manifest: Manifest) -> dict[str, Any] | None:
     """Who signed the folder's model, checked against the trust policy (None: unsigned, and
     no signature required)."""
-    from artreg.signing import describe
-
     folder = manifest.folder
     return describe(root, rev, folder.relpath, folder.stage, manifest.files, manifest.dvc_files)
 
@@ -479,34 +478,7 @@ def folders_since(root: Path, base: str) -> list[StageDir]:
     )
 
 
-def default_base(root: Path) -> str:
-    """What a pull request merges into when `--base` is not given: the repository's default
-    branch as git knows it (gitrepo.default_branch), on origin when origin has it."""
-    from artreg.errors import InputError
-
-    branch = gitrepo.default_branch(root)
-    if branch is None:
-        raise InputError(
-            f"{root}: cannot tell the default branch (no origin/HEAD, no init.defaultBranch "
-            "branch here, and HEAD is detached)",
-            hint="pass --base REF, e.g. --base origin/main",
-        )
-    remote = f"origin/{branch}"
-    return remote if gitrepo.ref_exists(root, f"refs/remotes/{remote}") else branch
-
-
-def write_summary(root: Path, folder: str, path: Path) -> None:
-    """`--summary-md`: the pull-request description of one promotion, written to `path`."""
-    from artreg.present.markdown import summary_markdown
-
-    parsed = StageDir.parse(folder)
-    assert parsed is not None
-    path.write_text(summary_markdown(summaries(root, [parsed])), encoding="utf-8")
-
-
-def summary(root: Path, base: str | None = None) -> str:
-    """`artreg summary`: markdown for the promotions between `base` (default: the repository's
-    default branch) and HEAD."""
-    from artreg.present.markdown import summary_markdown
-
-    return summary_markdown(summaries(root, folders_since(root, base or default_base(root))))
+def summaries_since(root: Path, base: str | None = None) -> list[PromotionSummary]:
+    """`artreg summary`: the promotions between `base` (default: the repository's default
+    branch) and HEAD."""
+    return summaries(root, folders_since(root, base or default_base(root)))

@@ -7,7 +7,6 @@ in a private temporary place, then hands it to `publish`, which commits and tags
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,10 +18,10 @@ from artreg.adapters.dvcrepo import RegistryDvc
 from artreg.adapters.files import dump_json, dump_yaml, read_json, read_yaml
 from artreg.adapters.hashing import ProgressFn, regular_files
 from artreg.errors import ConflictError, InputError
-from artreg.features.promote import after_publish
 from artreg.model import Manifest
 from artreg.publishing.charts import CHART_NAME, series, training_curves_png
 from artreg.publishing.names import resolve_name
+from artreg.publishing.promotion import back_to_start, check_source_outside_registry
 from artreg.publishing.publish import (
     Published,
     PublishOptions,
@@ -33,7 +32,7 @@ from artreg.publishing.publish import (
 )
 from artreg.publishing.stagefolder import StageBuilder
 from artreg.registry import dvcyaml
-from artreg.registry.layout import ARTIFACTS_DIR, raw_dir
+from artreg.registry.layout import raw_dir
 from artreg.registry.tags import Action, validate_id
 from artreg.registry.values import plain_input
 
@@ -88,6 +87,7 @@ def primary_checkpoint(names: Sequence[str]) -> str:
 
 
 def checkpoint_manifest(files: dict[str, Any], session_id: str) -> dict[str, Any]:
+    """checkpoints/manifest.json, for a session whose folder brought none."""
     return {
         "session_id": session_id,
         "created_at": now_iso(),
@@ -104,6 +104,7 @@ def checkpoint_manifest(files: dict[str, Any], session_id: str) -> dict[str, Any
 
 
 def raw_readme(name: str, session_id: str, manifest: Manifest, metrics: dict[str, str]) -> str:
+    """The README.md of a raw folder: where it came from, its files, how to promote it."""
     rows = "\n".join(
         f"| `{rel}` | {f.size:,} | `{f.sha256[:16]}…` | {'DVC' if f.dvc else 'git'} |"
         for rel, f in manifest.files.items()
@@ -254,42 +255,5 @@ def register_raw(
     finally:
         builder.cleanup()
     published.ignored_by_dvc = sorted(dvc_view.skipped)
-    after_publish(root, published, options)
+    back_to_start(root, published)
     return published
-
-
-def check_source_outside_registry(root: Path, source: Path, dvc: RegistryDvc) -> None:
-    """Refuse a source that is or contains the registry, or that is, contains or lies inside
-    what the registry keeps: its git folder, `.dvc`, DVC cache, stage folders, local remote.
-
-    Any other folder of the work tree stays allowed: a training repository that is its own
-    registry keeps its `checkpoints/` there (the README's quickstart).
-    """
-    src = Path(os.path.realpath(source))
-    top = Path(os.path.realpath(root))
-    hint = (
-        "pass the folder the training run wrote its checkpoints to; it must not hold the "
-        "registry, and must stay out of its .git, .dvc, DVC cache and artifacts/ folders"
-    )
-    if src == top or src in top.parents:
-        what = "is" if src == top else "contains"
-        raise InputError(
-            f"{source}: {what} the registry {top}; registering it would copy the registry's "
-            ".git and DVC cache into a stage folder",
-            hint=hint,
-        )
-    git_dirs = gitrepo.git(
-        root, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir"
-    ).split()
-    kept = [
-        *(("git folder", Path(d)) for d in git_dirs),
-        ("DVC folder", root / ".dvc"),
-        ("DVC cache", dvc.cache),
-        ("stage folders", root / ARTIFACTS_DIR),
-        *((("DVC remote", dvc.local_remote),) if dvc.local_remote is not None else ()),
-    ]
-    for label, area in kept:
-        place = Path(os.path.realpath(area))
-        if src == place or place in src.parents or src in place.parents:
-            what = "is" if src == place else "lies inside" if place in src.parents else "contains"
-            raise InputError(f"{source}: {what} the registry's {label} ({place})", hint=hint)

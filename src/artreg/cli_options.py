@@ -1,0 +1,107 @@
+"""What the write commands do at the edge, around their service: `artreg promote --to STAGE`
+choosing its promotion, and `--summary-md`, written once the change is committed.
+
+The services are imported where they are called, so that loading the CLI loads no write side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from artreg.errors import InputError
+from artreg.present import markdown
+from artreg.registry.layout import StageDir
+
+if TYPE_CHECKING:
+    from artreg.adapters.hashing import ProgressFn
+    from artreg.publishing.publish import Published, PublishOptions
+    from artreg.signing import SigningKey
+
+
+def promote(
+    root: Path,
+    name: str | None,
+    source_id: str,
+    to: str,
+    *,
+    checkpoint: str | None = None,
+    results: Mapping[str, Any] | Path | str | None = None,
+    validated_id: str | None = None,
+    version: str | None = None,
+    formats: tuple[str, ...] = (),
+    progress: ProgressFn | None = None,
+    options: PublishOptions | None = None,
+    fetch: bool = True,
+    sign_key: SigningKey | Path | str | None = None,
+    model_signature: Path | str | None = None,
+    requires: Any = None,
+    **release: Any,
+) -> Published:
+    """`artreg promote NAME ID --to STAGE`: the options each stage needs, then its promotion."""
+    if to == "validated":
+        if not checkpoint or results is None:
+            raise InputError(
+                "--to validated needs --checkpoint and --results",
+                hint="see artreg promote --help",
+            )
+        from artreg.services.validate import promote_to_validated
+
+        return promote_to_validated(
+            root,
+            name,
+            source_id,
+            checkpoint,
+            results,
+            validated_id=validated_id,
+            formats=tuple(dict.fromkeys(("pt", *formats))),
+            progress=progress,
+            options=options,
+            fetch=fetch,
+            sign_key=sign_key,
+            model_signature=model_signature,
+            requires=requires,
+        )
+    if to != "production":
+        raise InputError(f"cannot promote to {to!r}", hint="use --to validated or --to production")
+    if not version:
+        raise InputError("--to production needs --version", hint="e.g. --version 1.0.0")
+    from artreg.services.release import promote_to_production
+
+    return promote_to_production(
+        root,
+        name,
+        source_id,
+        version,
+        formats=formats,
+        progress=progress,
+        options=options,
+        fetch=fetch,
+        sign_key=sign_key,
+        model_signature=model_signature,
+        requires=requires,
+        **release,
+    )
+
+
+def after_publish(root: Path, published: Published, summary_md: str | None) -> list[str]:
+    """`--summary-md`: the pull-request description of the promotion just committed, written
+    to that file; then the result's warnings. The change is made by then, so a failure here
+    is a warning, never the command's failure."""
+    if summary_md is not None:
+        from artreg.services.review import summaries
+
+        folder = StageDir.parse(published.folder)
+        assert folder is not None
+        try:
+            # As committed: in pull-request mode the command is back on its first branch now.
+            found = summaries(root, [folder], rev=published.commit)
+            Path(summary_md).write_text(markdown.summary_markdown(found), encoding="utf-8")
+        except Exception as exc:  # the commit and tags stand; say so, and what was not written
+            published.warnings.append(
+                f"the change is committed, but --summary-md {summary_md} was not "
+                f"written: {type(exc).__name__}: {exc}\n  fix: write it later with "
+                f"`artreg summary --base {published.commit[:12]}~1 > FILE`"
+            )
+    return published.warnings

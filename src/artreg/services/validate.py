@@ -1,0 +1,314 @@
+"""raw → validated: the gates of params.yaml met by the validation results, the checkpoint's
+weights cleaned (or a checkpoint folder's layout checked), a model card; one commit and tag.
+
+What every promotion shares is in `publishing.promotion`; the release to production is
+`services.release`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from artreg.adapters import schemas
+from artreg.adapters.files import dump_json, read_json
+from artreg.adapters.hashing import ProgressFn
+from artreg.artifacts import hflayout
+from artreg.artifacts.checkpoints import clean_checkpoint_bytes
+from artreg.errors import ConflictError, InputError, NotFoundError
+from artreg.formats import PYTORCH, SUFFIXES, detect
+from artreg.model import GateResult, Manifest, Metadata, ModelFile, ModelInfo, Requirement, Source
+from artreg.publishing import modelfolder
+from artreg.publishing.charts import CHART_NAME
+from artreg.publishing.names import resolve_name
+from artreg.publishing.promotion import (
+    check_formats,
+    committed_folder,
+    committed_source,
+    finish,
+    folder_digests,
+    json_input,
+    model_files,
+    signature_plan,
+    verified_file,
+    write_sha256_files,
+)
+from artreg.publishing.publish import Published, PublishOptions, actor, check_options, now_iso
+from artreg.publishing.stagefolder import StageBuilder
+from artreg.registry.layout import StageDir, raw_dir, validated_dir
+from artreg.registry.policy import check_gates, load_settings
+from artreg.registry.requirements import declared
+from artreg.registry.tags import Action, validate_id
+
+if TYPE_CHECKING:
+    from artreg.signing import SignaturePlan, SigningKey
+
+
+def _results(
+    validation_results: Mapping[str, Any] | Path | str,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Merged metrics for the gates, and the files to keep under validation/ (name → text)."""
+    if isinstance(validation_results, Mapping):
+        data = json_input(
+            validation_results, "validation_results", "validation results", "validation_results"
+        )
+        return data, {"test_results.json": dump_json(data)}
+    path = Path(validation_results)
+    paths = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if path.is_dir() and not paths:
+        raise InputError(
+            f"{path}: no *.json validation results in the folder", hint="add the result files"
+        )
+    merged: dict[str, Any] = {}
+    texts: dict[str, str] = {}
+    for file in paths:
+        data = read_json(file, "validation results")
+        if not isinstance(data, dict):
+            raise InputError(
+                f"{file}: validation results must be a JSON object", hint="wrap them in {}"
+            )
+        for key, value in data.items():
+            if key in merged and merged[key] != value:
+                raise InputError(
+                    f"{file}: /{key} is {value!r} here but {merged[key]!r} in another results file",
+                    hint="give each metric once",
+                )
+            merged[key] = value
+        merged.setdefault(file.stem, data)
+        texts[file.name] = file.read_text(encoding="utf-8")
+    schemas.validate(merged, "validation_results", str(path))
+    return merged, texts
+
+
+def find_checkpoint(manifest: Manifest, checkpoint: str, folder: StageDir) -> str:
+    """Manifest path of a checkpoint named `epoch_70`, `epoch_70.pt` or `checkpoints/epoch_70.pt`,
+    or of a checkpoint folder (`hf_model`, `checkpoints/hf_model`: not in the manifest itself,
+    its files are)."""
+    candidates = [rel for rel in manifest.files if rel.startswith("checkpoints/")]
+    for rel in candidates:
+        inner = rel.removeprefix("checkpoints/")
+        if checkpoint in (rel, inner) or (Path(inner).stem == checkpoint and "/" not in inner):
+            if Path(rel).name == "manifest.json":
+                break
+            return str(rel)
+    sub = "checkpoints/" + checkpoint.removeprefix("checkpoints/").strip("/")
+    if sub != "checkpoints/" and any(rel.startswith(f"{sub}/") for rel in candidates):
+        return sub
+    names = sorted(
+        {
+            Path(r).stem if r.count("/") == 1 else r.split("/")[1] + "/"
+            for r in candidates
+            if r != "checkpoints/manifest.json"
+        }
+    )
+    raise NotFoundError(
+        f"{folder.relpath}: no checkpoint named {checkpoint!r}",
+        hint=f"choose one of: {', '.join(names)}",
+    )
+
+
+def promote_to_validated(
+    root: Path,
+    name: str | None,
+    session_id: str,
+    checkpoint: str,
+    validation_results: Mapping[str, Any] | Path | str,
+    *,
+    validated_id: str | None = None,
+    formats: tuple[str, ...] = ("pt",),
+    progress: ProgressFn | None = None,
+    options: PublishOptions | None = None,
+    fetch: bool = True,
+    sign_key: SigningKey | Path | str | None = None,
+    model_signature: Path | str | None = None,
+    requires: Any = None,
+) -> Published:
+    """Promote one checkpoint of a raw session: gates, clean weights, model card; commit + tag.
+    With `sign_key`, the model is signed as `model.sig` (see `release.promote_to_production`);
+    `requires` (`["base@v1.0.0"]`) records what it needs, carried to its production release."""
+    # 1. Check everything first.
+    check_options(options)
+    settings = load_settings(root)
+    name = resolve_name(root, name)
+    needs = declared(requires, name)
+    session_id = validate_id(session_id, "session id")
+    validate_id(checkpoint.replace("/", "_"), "checkpoint name")
+    vid = validate_id(
+        validated_id or f"{session_id}_{Path(checkpoint).stem}_validated", "validated id"
+    )
+    check_formats(formats)
+    raw = raw_dir(name, session_id)
+    entry = validated_dir(name, vid)
+    if entry.path(root).exists():
+        raise ConflictError(
+            f"{entry.relpath}: exists already",
+            hint="choose another --id; promoted folders are immutable",
+        )
+    manifest = committed_source(root, raw).manifest
+    ckpt_rel = find_checkpoint(manifest, checkpoint, raw)
+    metrics, result_texts = _results(validation_results)
+    results = check_gates(
+        settings,
+        "validated",
+        name,
+        metrics,
+        "add them to the validation results (validation_results=..., --results)",
+    )
+    signature = signature_plan(root, "validated", sign_key, model_signature)
+    who = actor(root)
+    if ckpt_rel not in manifest.files:  # a checkpoint folder
+        return _promote_folder(
+            root,
+            raw,
+            ckpt_rel,
+            manifest,
+            entry,
+            who,
+            title=f"artreg: promote {name} {session_id}/{ckpt_rel} to validated as {vid}",
+            gates=results,
+            params_commit=settings.commit,
+            result_texts=result_texts,
+            fetch=fetch,
+            progress=progress,
+            options=options,
+            signature=signature,
+            requires=needs,
+        )
+    ckpt_path = verified_file(root, raw, ckpt_rel, manifest, fetch=fetch, progress=progress)
+    # The content says the format, not the name (ckpt_path may be a DVC cache object, which
+    # has none). A PyTorch checkpoint is not loaded here: cleaning loads it, weights_only.
+    found = detect(ckpt_path, load_pytorch=False, display=f"{raw.relpath}/{ckpt_rel}")
+
+    parameter_count: int | None = None
+    dropped: list[str] = []
+    weights: dict[str, bytes] = {}
+    tensors: dict[str, Any] = {}
+    if found.name == PYTORCH:
+        for fmt in ("pt", *[f for f in formats if f != "pt"]):
+            data, cleaned = clean_checkpoint_bytes(ckpt_path, fmt)
+            weights[f"model.{fmt}"] = data
+            parameter_count, dropped = cleaned.parameter_count, cleaned.dropped_keys
+            tensors = cleaned.state_dict
+
+    # 2. Build.
+    builder = StageBuilder(root, entry, progress)
+    try:
+        if weights:
+            files = model_files(builder, weights, tensors)
+        else:
+            fname = f"model{SUFFIXES[found.name]}"  # named for what it holds
+            digest = builder.track_file(fname, src=ckpt_path)
+            files = [ModelFile.named(fname, digest.sha256, digest.size, found)]
+            write_sha256_files(builder, files)
+        _validation_files(root, builder, raw, result_texts)
+        metadata = Metadata(
+            stage="validated",
+            name=name,
+            id=vid,
+            created_at=now_iso(),
+            created_by=who,
+            source=_raw_source(raw, ckpt_rel, manifest),
+            training_curves=_curves(raw, manifest),
+            gates=results,
+            params_commit=settings.commit,
+            model=ModelInfo(files, parameter_count, dropped_training_state=dropped),
+            requires=needs,
+        )
+        return finish(
+            root,
+            builder,
+            metadata,
+            [(Action.ASSIGN, "validated", None)],
+            f"artreg: promote {name} {session_id}/{ckpt_rel} to validated as {vid}",
+            raw.relpath,
+            options,
+            signature,
+        )
+    finally:
+        builder.cleanup()
+
+
+def _raw_source(raw: StageDir, ckpt_rel: str, manifest: Manifest) -> Source:
+    """The raw session a validated artifact comes from (a folder checkpoint has no one sha256)."""
+    record = manifest.files.get(ckpt_rel)
+    return Source(
+        stage="raw",
+        id=raw.entry,
+        path=raw.relpath,
+        checkpoint=ckpt_rel,
+        sha256=record.sha256 if record else None,
+        commit=manifest.training_code.get("commit"),
+    )
+
+
+def _curves(raw: StageDir, manifest: Manifest) -> str | None:
+    chart = f"metrics/{CHART_NAME}"
+    return f"{raw.relpath}/{chart}" if chart in manifest.files else None
+
+
+def _validation_files(
+    root: Path, builder: StageBuilder, raw: StageDir, result_texts: dict[str, str]
+) -> None:
+    """The session's config.yaml and the validation results, beside the model."""
+    if (raw.path(root) / "config.yaml").is_file():
+        builder.copy("config.yaml", raw.path(root) / "config.yaml")
+    for fname, text in result_texts.items():
+        builder.write_text(f"validation/{fname}", text)
+
+
+def _promote_folder(
+    root: Path,
+    raw: StageDir,
+    ckpt_rel: str,
+    manifest: Manifest,
+    entry: StageDir,
+    who: str,
+    *,
+    title: str,
+    gates: list[GateResult],
+    params_commit: str | None,
+    result_texts: dict[str, str],
+    fetch: bool,
+    progress: ProgressFn | None,
+    options: PublishOptions | None,
+    signature: SignaturePlan | None,
+    requires: tuple[Requirement, ...] = (),
+) -> Published:
+    """raw → validated for a checkpoint folder: its layout and indexes checked, pickled
+    weights cleaned to safetensors, every other file copied as it is."""
+    members = folder_digests(manifest, ckpt_rel)
+    pickled = [rel for rel in members if hflayout.is_pickled(rel)]  # loaded: verified first
+    sources = committed_folder(
+        root, raw, manifest, ckpt_rel, verify=pickled, fetch=fetch, progress=progress
+    )
+    planned = modelfolder.plan(sources, f"{raw.relpath}/{ckpt_rel}", clean=True)
+    builder = StageBuilder(root, entry, progress)
+    try:
+        built = modelfolder.build(builder, planned, expected=members)
+        _validation_files(root, builder, raw, result_texts)
+        metadata = Metadata(
+            stage="validated",
+            name=entry.name,
+            id=entry.entry,
+            created_at=now_iso(),
+            created_by=who,
+            source=_raw_source(raw, ckpt_rel, manifest),
+            training_curves=_curves(raw, manifest),
+            gates=gates,
+            params_commit=params_commit,
+            model=ModelInfo(built.files, built.parameter_count, layout=built.layout),
+            requires=requires,
+        )
+        return finish(
+            root,
+            builder,
+            metadata,
+            [(Action.ASSIGN, "validated", None)],
+            title,
+            raw.relpath,
+            options,
+            signature,
+        )
+    finally:
+        builder.cleanup()
