@@ -40,7 +40,7 @@ from fixtures import ARTREG, DVC, GTO, MiB, artreg_init, remove, sh
 from report import Report, Row, log, ratio_row
 from timing import Measurement, Stats, alternate, fmt_bytes, fmt_seconds, run, run_steps
 
-from artreg.tagstream import FOR_EACH_REF_FORMAT
+from artreg.adapters.git.tagstream import FOR_EACH_REF_FORMAT
 
 HERE = Path(__file__).resolve().parent
 GiB = 1 << 30

@@ -162,7 +162,7 @@ def _root(path: str | None, history: bool = True, tags: bool = True) -> Path:
 
 def _complete_history(root: Path, tags: bool = True) -> bool:
     """Fetch what the clone lacks (see `_root`), saying so; True if anything was fetched."""
-    from artreg.gitrepo import complete_history
+    from artreg.adapters.git.history import complete_history
 
     note = complete_history(root, fetch=_fetching(), check_tags=tags)
     if note:
@@ -304,7 +304,7 @@ def _explain_not_found(exc: ArtregError, root: Path | None) -> None:
     from artreg.errors import NotFoundError
 
     if isinstance(exc, NotFoundError) and root is not None:
-        from artreg.gitrepo import missing_history
+        from artreg.adapters.git.history import missing_history
 
         missing = missing_history(root)
         if missing:

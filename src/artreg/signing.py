@@ -181,12 +181,12 @@ def fingerprint(pem: bytes, source: str = "key") -> str:
 
 def trusted_keys(root: Path, policy: TrustPolicy) -> list[TrustedKey]:
     """The keys params.yaml trusts, read from git at the policy's commit (not the work tree)."""
-    from artreg import gitrepo
+    from artreg.adapters.git import read as gitread
 
     found = []
     for i, rel in enumerate(policy.keys):
         where = f"params.yaml trust.keys[{i}] ({rel})"
-        pem = gitrepo.show_file(root, policy.rev, rel) if policy.rev else None
+        pem = gitread.show_file(root, policy.rev, rel) if policy.rev else None
         if pem is None:
             raise InputError(
                 f"{where}: not committed at {str(policy.rev)[:12]}",
@@ -513,11 +513,11 @@ def verify_bundle(
 def committed_signature(
     root: Path, rev: str, relpath: str, files: Mapping[str, Recorded]
 ) -> bytes | None:
-    from artreg import gitrepo
+    from artreg.adapters.git import read as gitread
 
     if SIGNATURE_FILE not in files:
         return None
-    raw = gitrepo.show_file(root, rev, f"{relpath}/{SIGNATURE_FILE}")
+    raw = gitread.show_file(root, rev, f"{relpath}/{SIGNATURE_FILE}")
     if raw is None or hashlib.sha256(raw).hexdigest() != files[SIGNATURE_FILE].sha256:
         raise IntegrityError(
             f"{relpath}/{SIGNATURE_FILE}: missing at {rev[:12]} or not the bytes its manifest records",

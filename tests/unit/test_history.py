@@ -16,6 +16,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from artreg.adapters.git.read import CommitInfo
 from artreg.features.history import (
     PullRequests,
     intervals,
@@ -24,7 +25,6 @@ from artreg.features.history import (
     pull_request_number,
     state_as_of,
 )
-from artreg.gitrepo import CommitInfo
 from artreg.model import Event
 from artreg.state import Folding, replay_order
 from artreg.tags import parse_tag, tag_message

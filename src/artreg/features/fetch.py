@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg import dvcrepo, gitrepo, outputs, schemas, state
+from artreg import dvcrepo, outputs, schemas, state
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
 from artreg.consumer_cache import records_root
 from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
 from artreg.fileio import parse_json
@@ -125,7 +127,7 @@ def resolve(
             f"{record.commit[:12]} has no artifacts.{name}.path",
             hint="the tag was not made by artreg; re-promote with artreg",
         )
-    raw = gitrepo.show_file(root, record.commit, f"{folder.relpath}/manifest.json")
+    raw = gitread.show_file(root, record.commit, f"{folder.relpath}/manifest.json")
     if raw is None:
         raise NotFoundError(
             f"{folder.relpath}/manifest.json is missing at {record.commit[:12]} (tag {record.tag})",
@@ -303,7 +305,7 @@ def pointers(root: Path, resolved: Resolved) -> list[str]:
     found = [str(p.relative_to(root)) for p in dvcrepo.pointer_files(root, folder)]
     for pointer in found:
         dvcrepo.read_pointer(root / pointer)  # refuses pointers that leave their folder
-    changed = gitrepo.git(
+    changed = gitrun.git(
         root, "diff", "--name-only", resolved.commit, "--", resolved.folder.relpath
     ).split()
     if changed:
@@ -321,11 +323,11 @@ def absent_from_checkout(root: Path, resolved: Resolved) -> NotFoundError | None
     the way out that works from here: `git pull` only when the promotion lies ahead of HEAD;
     restoring the folder when this branch removed it after the promotion (a revert)."""
     rel, promo = resolved.folder.relpath, resolved.commit[:12]
-    if gitrepo.git(root, "ls-files", "--", rel).strip():  # in the index: HEAD's, or restored
+    if gitrun.git(root, "ls-files", "--", rel).strip():  # in the index: HEAD's, or restored
         return None
-    if gitrepo.is_ancestor(root, resolved.commit, "HEAD"):
+    if gitread.is_ancestor(root, resolved.commit, "HEAD"):
         log = ["log", "-1", "--format=%h", "--diff-filter=D", "HEAD", "--", rel]
-        removed = gitrepo.git(root, *log).strip() or "a later commit"
+        removed = gitrun.git(root, *log).strip() or "a later commit"
         return NotFoundError(
             f"{rel}: removed from this branch by {removed} after its promotion in {promo}, "
             f"while {resolved.tag} still names it",
@@ -333,7 +335,7 @@ def absent_from_checkout(root: Path, resolved: Resolved) -> NotFoundError | None
             f"then run `artreg pull {resolved.name}`",
         )
     where = f"{rel}: not in this checkout (it was promoted in {promo}"
-    if gitrepo.is_ancestor(root, "HEAD", resolved.commit):
+    if gitread.is_ancestor(root, "HEAD", resolved.commit):
         return NotFoundError(
             f"{where}, ahead of it)",
             hint=f"update the checkout: `git pull`, or `git merge --ff-only {promo}`",

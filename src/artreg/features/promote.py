@@ -14,8 +14,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import dvcyaml, gitrepo, hflayout, modelfolder, schemas, state
+from artreg import dvcyaml, hflayout, modelfolder, schemas, state
 from artreg._version import __version__
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
 from artreg.charts import CHART_NAME
 from artreg.errors import ArtregError, ConflictError, InputError, IntegrityError, NotFoundError
 from artreg.fileio import dump_json, read_json
@@ -105,16 +107,16 @@ def committed_source(root: Path, folder: StageDir) -> CommittedSource:
                 hint="an unassigned artifact cannot be promoted; choose another",
             )
     else:
-        commit = gitrepo.creation_commits(root).get(folder.relpath, "")
+        commit = gitread.creation_commits(root).get(folder.relpath, "")
         if not commit:
             raise NotFoundError(
                 f"{folder.relpath}: not committed, so not a registered {folder.stage} artifact",
                 hint="register or promote it with artreg first",
             )
-    changed = gitrepo.git(root, "diff", "--name-only", commit, "--", folder.relpath).split()
+    changed = gitrun.git(root, "diff", "--name-only", commit, "--", folder.relpath).split()
     changed += [
         line[3:]
-        for line in gitrepo.status(root, [folder.relpath]).splitlines()
+        for line in gitread.status(root, [folder.relpath]).splitlines()
         if line.startswith("??")
     ]
     if changed:
@@ -123,13 +125,13 @@ def committed_source(root: Path, folder: StageDir) -> CommittedSource:
             hint=f"promoted folders are immutable; `git checkout {commit[:12]} -- {folder.relpath}` "
             "restores it (and remove files that were added)",
         )
-    manifest = gitrepo.json_at(root, commit, f"{folder.relpath}/manifest.json")
+    manifest = gitread.json_at(root, commit, f"{folder.relpath}/manifest.json")
     if manifest is None:
         raise NotFoundError(
             f"{folder.relpath}/manifest.json: missing at {commit[:12]}", hint="run `artreg verify`"
         )
     schemas.validate(manifest, "manifest", f"{folder.relpath}/manifest.json@{commit[:12]}")
-    metadata = gitrepo.json_at(root, commit, f"{folder.relpath}/metadata.json")
+    metadata = gitread.json_at(root, commit, f"{folder.relpath}/metadata.json")
     if metadata is not None:
         schemas.validate(metadata, "metadata", f"{folder.relpath}/metadata.json@{commit[:12]}")
     return CommittedSource(

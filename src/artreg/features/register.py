@@ -13,8 +13,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from artreg import dvcyaml, gitrepo
+from artreg import dvcyaml
 from artreg._version import __version__
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
 from artreg.charts import CHART_NAME, series, training_curves_png
 from artreg.dvcrepo import RegistryDvc
 from artreg.errors import ConflictError, InputError
@@ -187,7 +189,7 @@ def register_raw(
     if log_path is not None and not log_path.is_file():
         raise InputError(f"{log_path}: training log not found", hint="check the path")
     who = actor(root)
-    training_code = gitrepo.training_code_state(source.resolve())
+    training_code = gitread.training_code_state(source.resolve())
     if training_code is not None:
         training_code["path"] = str(source.resolve())
 
@@ -270,7 +272,7 @@ def check_source_outside_registry(root: Path, source: Path, dvc: RegistryDvc) ->
             ".git and DVC cache into a stage folder",
             hint=hint,
         )
-    git_dirs = gitrepo.git(
+    git_dirs = gitrun.git(
         root, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir"
     ).split()
     kept = [

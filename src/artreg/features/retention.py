@@ -26,7 +26,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from artreg import dvcrepo, gitrepo, interrupts, state
+from artreg import dvcrepo, interrupts, state
+from artreg.adapters.git import run as gitrun
+from artreg.adapters.git import write as gitwrite
 from artreg.errors import InputError, IntegrityError, RetryableError
 from artreg.faults import point
 from artreg.features.reachability import (
@@ -474,7 +476,7 @@ def _on_default_branch(root: Path) -> None:
     """Refuse `--apply` off the default branch: a tombstone committed on a side branch would
     delete objects every other branch still reads as live."""
     off = default_ref(root)
-    here = gitrepo.current_branch(root)
+    here = gitrun.current_branch(root)
     if off is None and here and not surely_default(root, here):
         raise InputError(
             f"{root}: git names no default branch here (no origin HEAD, and init.defaultBranch "
@@ -587,12 +589,12 @@ def _commit_tombstones(
     with transaction(root, new_dirs=[], touched=touched, held=True) as txn:
         write_atomic(root / RETIRED_JSON, dump_json(doc))
         write_atomic(ignore, dvcignore_with(old, entries))
-        gitrepo.add(root, touched)
+        gitwrite.add(root, touched)
         point("gc:tombstone-staged")
         txn.before_commit(title, [], "", 0, False)
         body = f"{title}\n\npolicy: {planned.policy_source}\n" + "\n".join(
             f"retired: {rel}" for rel in added
         )
-        commit = gitrepo.commit(root, body, touched)
+        commit = gitwrite.commit(root, body, touched)
         txn.committed(commit)
     return commit

@@ -14,12 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg import dvcyaml, gitrepo, index, state, versionorder
+from artreg import dvcyaml, index, state, versionorder
+from artreg.adapters.git import history as githistory
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
+from artreg.adapters.git import write as gitwrite
+from artreg.adapters.git.read import creation_commits
 from artreg.errors import ArtregError, ConflictError, PushRejected, VerificationFailed
 from artreg.faults import point
 from artreg.features.fetch import resolve
 from artreg.fileio import read_json
-from artreg.gitrepo import creation_commits
 from artreg.integrity import folder_problems
 from artreg.layout import DVC_YAML, REGISTRY_JSON, StageDir, stage_folders
 from artreg.model import (
@@ -55,9 +59,7 @@ def untagged_promotions(root: Path, registry: Registry | None = None) -> list[Pe
     registry = registry or state.load(root, folders="all")
     tagged = registry.tagged_folders()
     created = creation_commits(root)
-    order = {
-        sha: i for i, sha in enumerate(reversed(gitrepo.git(root, "rev-list", "HEAD").split()))
-    }
+    order = {sha: i for i, sha in enumerate(reversed(gitrun.git(root, "rev-list", "HEAD").split()))}
     landed = _landing_order(root)
     pending = [
         PendingPromotion(folder, created[folder.relpath])
@@ -78,7 +80,7 @@ def _landing_order(root: Path) -> dict[str, int]:
     """Folder → when it landed on this branch (0 first): the position of the commit on HEAD's
     first-parent line that brought it, a merge commit for a merged branch. The order pull
     requests were merged in, which the order their commits were made in is not."""
-    out = gitrepo.git(
+    out = gitrun.git(
         root,
         "log",
         "--first-parent",
@@ -236,8 +238,8 @@ def tag_merged_report(
             )
         plan: list[PlannedTag] = []
         held_back: list[HeldBack] = []
-        head = gitrepo.head(root)
-        branch = gitrepo.current_branch(root)
+        head = gitrun.head(root)
+        branch = gitrun.current_branch(root)
         assert head is not None and branch is not None  # actor() refuses a detached HEAD
         parent = head
         dvc_path = root / DVC_YAML
@@ -285,7 +287,7 @@ def tag_merged_report(
             dvc_text = dvcyaml.with_artifact(dvc_text, name, _dvc_entry(root, folder))
             registry_text = index.render(root, with_pending(root, events, new_events))
             events += new_events
-            parent = gitrepo.commit_files(
+            parent = gitwrite.commit_files(
                 root,
                 parent,
                 {DVC_YAML: dvc_text, REGISTRY_JSON: registry_text},
@@ -298,14 +300,14 @@ def tag_merged_report(
                 # NAME@vX` reads it there), but production stayed: the next commit puts dvc.yaml
                 # back as it was, so the branch's head does not label the held-back release.
                 dvc_text = before
-                parent = gitrepo.commit_files(
+                parent = gitwrite.commit_files(
                     root,
                     parent,
                     {DVC_YAML: before, REGISTRY_JSON: registry_text},
                     f"{GENERATED_COMMIT_SUBJECT}{name}'s production release again\n\n"
                     f"held back: {folder.relpath} (below v{held.latest})",
                 )
-        clash = [p for p in plan if gitrepo.tag_exists(root, p.tag)]
+        clash = [p for p in plan if gitread.tag_exists(root, p.tag)]
         if clash:
             # A rollback deletes the planned tags: never plan one that exists already.
             raise ConflictError(
@@ -326,7 +328,7 @@ def tag_merged_report(
             # branch back, so that local and remote stay alike and a later run finds these
             # promotions untagged again.
             try:
-                gitrepo.push(
+                gitwrite.push(
                     root,
                     remote,
                     [f"HEAD:refs/heads/{branch}", *(f"refs/tags/{t}" for t in created)],
@@ -364,11 +366,11 @@ class PromotionSummary:
 def _metrics(root: Path, rev: str, folder: StageDir) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     sub = "performance" if folder.stage == "production" else "validation"
-    listing = gitrepo.git(
+    listing = gitrun.git(
         root, "ls-tree", "--name-only", rev, f"{folder.relpath}/{sub}/", check=False
     )
     for path in listing.split():
-        data = gitrepo.json_at(root, rev, path) or {}
+        data = gitread.json_at(root, rev, path) or {}
         metrics.update(
             {
                 k: v
@@ -401,7 +403,7 @@ def _production_baseline(
             return None
     folder = current.folder
     if folder_under_review.stage == "validated":
-        meta = gitrepo.json_at(root, current.commit, f"{folder.relpath}/metadata.json") or {}
+        meta = gitread.json_at(root, current.commit, f"{folder.relpath}/metadata.json") or {}
         source = (meta.get("source") or {}).get("id")
         if not source:
             return None
@@ -417,13 +419,13 @@ def summaries(root: Path, folders: list[StageDir], rev: str = "HEAD") -> list[Pr
     found = []
     registry: Registry | None = None
     for folder in folders:
-        meta_json = gitrepo.json_at(root, rev, f"{folder.relpath}/metadata.json")
+        meta_json = gitread.json_at(root, rev, f"{folder.relpath}/metadata.json")
         meta = Metadata.from_json(meta_json) if meta_json else None
         needs: tuple[Status, ...] = ()
         if meta is not None and meta.requires:
             registry = registry or state.load(root, folders="none")
             needs = statuses(registry, meta.requires, load_compatibility(root))
-        manifest_json = gitrepo.json_at(root, rev, f"{folder.relpath}/manifest.json")
+        manifest_json = gitread.json_at(root, rev, f"{folder.relpath}/manifest.json")
         manifest = Manifest.from_json(manifest_json) if manifest_json else None
         raw = folder.stage == "raw"
         found.append(
@@ -455,7 +457,7 @@ def _signature(root: Path, rev: str, manifest: Manifest) -> dict[str, Any] | Non
 
 def folders_since(root: Path, base: str) -> list[StageDir]:
     """Stage folders added between `base` and HEAD (what a pull request promotes)."""
-    out = gitrepo.git(
+    out = gitrun.git(
         root,
         "diff",
         "--name-only",
@@ -475,7 +477,7 @@ def default_base(root: Path) -> str:
     branch as git knows it (gitrepo.default_branch), on origin when origin has it."""
     from artreg.errors import InputError
 
-    branch = gitrepo.default_branch(root)
+    branch = githistory.default_branch(root)
     if branch is None:
         raise InputError(
             f"{root}: cannot tell the default branch (no origin/HEAD, no init.defaultBranch "
@@ -483,7 +485,7 @@ def default_base(root: Path) -> str:
             hint="pass --base REF, e.g. --base origin/main",
         )
     remote = f"origin/{branch}"
-    return remote if gitrepo.ref_exists(root, f"refs/remotes/{remote}") else branch
+    return remote if gitrun.ref_exists(root, f"refs/remotes/{remote}") else branch
 
 
 def write_summary(root: Path, folder: str, path: Path) -> None:
