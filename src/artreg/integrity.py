@@ -10,12 +10,13 @@ from pathlib import Path
 from artreg import dvcrepo, schemas
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
+from artreg.artifacts.formats.safetensors import check_safetensors
 from artreg.errors import ArtregError, InputError
 from artreg.fileio import parse_json
-from artreg.formats import SAFETENSORS, check_safetensors, from_suffix
 from artreg.hashing import compare_files
 from artreg.layout import StageDir, stage_folders
 from artreg.model import Manifest, Registry
+from artreg.registry.formatnames import SAFETENSORS, from_suffix
 
 
 @dataclass

@@ -41,7 +41,7 @@ from artreg.tags import (
 )
 
 if TYPE_CHECKING:
-    from artreg.formats import FormatInfo
+    from artreg.registry.formatnames import FormatInfo
 
 _UNSET: Any = object()  # an event's folder, before anyone asked for it
 
@@ -518,7 +518,7 @@ class ModelFile:
     @property
     def detected(self) -> str:
         """The file's format: as detected from its content, or (an old record) its suffix's."""
-        from artreg.formats import from_suffix  # formats' tables are for writers and verify
+        from artreg.registry.formatnames import from_suffix
 
         return self.content_format or from_suffix(self.path)
 

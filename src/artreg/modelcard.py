@@ -6,8 +6,8 @@ from typing import Any
 
 import yaml
 
-from artreg.formats import GGUF, ONNX, PYTORCH, SAFETENSORS, from_suffix
 from artreg.model import GateResult
+from artreg.registry.formatnames import GGUF, ONNX, PYTORCH, SAFETENSORS, from_suffix
 from artreg.render import gate_table
 
 # Hugging Face's library_name for each detected format (its hub lists these libraries).

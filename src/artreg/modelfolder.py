@@ -23,10 +23,11 @@ from artreg.hashing import FileDigest, Recorded, sha256_line
 from artreg.hflayout import FolderLayout
 from artreg.layout import MODEL_DIR
 from artreg.model import ModelFile
+from artreg.registry.formatnames import SAFETENSORS
 from artreg.stagefolder import StageBuilder
 
 if TYPE_CHECKING:
-    from artreg.formats import FormatInfo
+    from artreg.registry.formatnames import FormatInfo
 
 SHA256_FILE = f"{MODEL_DIR}.sha256"
 
@@ -63,7 +64,7 @@ def _check_index_tensors(
 ) -> None:
     """Each index's tensors against the headers of its safetensors shards, so that a tensor
     the index promises is missed now, not when a service loads the model."""
-    from artreg.formats import SAFETENSORS, check_safetensors
+    from artreg.artifacts.formats.safetensors import check_safetensors
 
     shards = {
         s
@@ -80,7 +81,7 @@ def check_weights(path: Path, shown: str) -> FormatInfo:
     """One weight file of a folder, checked by its content (formats.detect: a safetensors
     header consistent with the file's size, ONNX, GGUF, a weights-only PyTorch checkpoint);
     the refusal names the file as the folder has it, not a DVC cache object."""
-    from artreg.formats import detect
+    from artreg.artifacts.formats import detect
 
     try:
         return detect(path)

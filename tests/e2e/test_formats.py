@@ -15,11 +15,11 @@ import torch
 import yaml
 
 from artreg import get_artifact_path, register_artifact
+from artreg.artifacts.formats import detect
 from artreg.errors import InputError
 from artreg.features.promote import promote_to_validated
 from artreg.features.register import register_raw
 from artreg.features.release import promote_to_production
-from artreg.formats import detect
 from artreg.integrity import Report, check_folder
 from artreg.layout import production_dir
 

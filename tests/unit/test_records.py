@@ -8,7 +8,6 @@ import json
 
 from artreg import schemas
 from artreg.dvcrepo import CopiedFile, pointer_text, tree_object
-from artreg.formats import FormatInfo
 from artreg.model import (
     Approval,
     GateResult,
@@ -19,6 +18,7 @@ from artreg.model import (
     ModelInfo,
     Source,
 )
+from artreg.registry.formatnames import FormatInfo
 
 SHA = "0" * 64
 

@@ -18,18 +18,12 @@ from artreg import dvcyaml, hflayout, modelfolder, schemas, state
 from artreg._version import __version__
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
+from artreg.artifacts.formats import detect
+from artreg.artifacts.formats.pytorch import pytorch_info
+from artreg.artifacts.formats.safetensors import check_safetensors
 from artreg.charts import CHART_NAME
 from artreg.errors import ArtregError, ConflictError, InputError, IntegrityError, NotFoundError
 from artreg.fileio import dump_json, read_json
-from artreg.formats import (
-    PYTORCH,
-    SAFETENSORS,
-    SUFFIXES,
-    FormatInfo,
-    check_safetensors,
-    detect,
-    pytorch_info,
-)
 from artreg.hashing import ProgressFn, sha256_line
 from artreg.layout import StageDir, model_target, raw_dir, validated_dir
 from artreg.model import (
@@ -55,6 +49,7 @@ from artreg.publish import (
     now_iso,
     publish,
 )
+from artreg.registry.formatnames import PYTORCH, SAFETENSORS, SUFFIXES, FormatInfo
 from artreg.requirements import declared
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, validate_id

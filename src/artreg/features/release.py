@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artreg import modelfolder, schemas, state
+from artreg.artifacts.formats import detect
 from artreg.deployment import dockerfile, kubernetes
 from artreg.errors import ConflictError, GateFailed, InputError, NotFoundError
 from artreg.features.promote import (
@@ -25,7 +26,6 @@ from artreg.features.promote import (
     write_sha256_files,
 )
 from artreg.fileio import dump_json, read_json, read_yaml
-from artreg.formats import PYTORCH, FormatInfo, detect
 from artreg.hashing import ProgressFn, check_single_file, regular_files
 from artreg.layout import MODEL_DIR, StageDir, model_target, production_dir, validated_dir
 from artreg.model import (
@@ -43,6 +43,7 @@ from artreg.modelfolder import SHA256_FILE
 from artreg.naming import resolve_name
 from artreg.policy import Settings, approver, evaluate, gate_failure, load_settings
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso
+from artreg.registry.formatnames import PYTORCH, FormatInfo
 from artreg.requirements import closure, declared, unmet, way_out
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, is_semver, semver_key, validate_id, validate_semver
