@@ -1077,7 +1077,8 @@ import json, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
 from artreg.hashing import FileDigest
-from artreg.signing import SigningKey, sign_folder
+from artreg.artifacts.signing.keys import SigningKey
+from artreg.artifacts.signing.sign import sign_folder
 folder, key = Path(sys.argv[1]), Path(sys.argv[2])
 files = json.loads((folder / "manifest.json").read_text())["files"]
 model = {r: FileDigest(e["sha256"], e["size"]) for r, e in files.items() if e.get("dvc")}

@@ -667,7 +667,7 @@ def _signing_key(key: str | None, cert: str | None, chain: tuple[str, ...]) -> A
                 "--sign-model-cert/--sign-model-chain need --sign-model KEY", hint="add it"
             )
         return None
-    from artreg.signing import SigningKey
+    from artreg.artifacts.signing.keys import SigningKey
 
     return SigningKey(
         Path(key),

@@ -360,18 +360,18 @@ def check_signature(root: Path, resolved: Resolved, records: Path | None = None)
     check_clone(root, policy, records if records is not None else records_root())
     if not policy.requires(resolved.folder.stage):
         return
-    from artreg import signing
+    from artreg.artifacts.signing import verify as signature
 
     folder = resolved.folder
-    raw = signing.committed_signature(root, resolved.commit, folder.relpath, resolved.files)
-    signing.check_folder(
+    raw = signature.committed_signature(root, resolved.commit, folder.relpath, resolved.files)
+    signature.check_folder(
         root, policy, folder.relpath, folder.stage, resolved.files, resolved.dvc_files, raw
     )
 
 
 def signature_status(root: Path, resolved: Resolved) -> dict[str, Any] | None:
     """What `show` says of the folder's signature (None: unsigned, and none required)."""
-    from artreg.signing import describe
+    from artreg.artifacts.signing.verify import describe
 
     folder = resolved.folder
     return describe(

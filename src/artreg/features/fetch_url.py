@@ -419,15 +419,15 @@ class RemoteRegistry:
         verdict = self.cache.signature_verdict(self.key, bound)
         if verdict.is_file():
             return
-        from artreg import signing
+        from artreg.artifacts.signing import verify as signature
 
         if fetch:  # local reads when present; fetched when this cache lost them
             wanted = {pin.commit: [f"{pin.folder}/{SIGNATURE_FILE}"]}
             if policy.rev:
                 wanted.setdefault(policy.rev, []).extend(policy.keys)
             self.files_of(wanted, deep=[pin.folder])
-        raw = signing.committed_signature(self.repo, pin.commit, pin.folder, pin.files)
-        signer = signing.check_folder(
+        raw = signature.committed_signature(self.repo, pin.commit, pin.folder, pin.files)
+        signer = signature.check_folder(
             self.repo, policy, pin.folder, stage, pin.files, pin.dvc_files, raw
         )
         self.cache.write_json(verdict, {"policy": digest, **signer.as_dict()})
@@ -435,12 +435,12 @@ class RemoteRegistry:
     def signature_status(self, pin: Pin, head: str) -> dict[str, Any] | None:
         """What `show` says of the pinned folder's model.sig under the policy at `head`, as in
         a clone (`signing.describe`: never raises for a bad signature)."""
-        from artreg import signing
+        from artreg.artifacts.signing import verify as signature
 
         policy, _ = self.trust(head)
         if SIGNATURE_FILE in pin.files:
             self.files_at(pin.commit, [f"{pin.folder}/{SIGNATURE_FILE}"], deep=[pin.folder])
-        return signing.describe(
+        return signature.describe(
             self.repo, pin.commit, pin.folder, _stage_of(pin), pin.files, pin.dvc_files, policy
         )
 

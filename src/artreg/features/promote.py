@@ -56,7 +56,8 @@ from artreg.tags import Action, validate_id
 from artreg.values import plain_input
 
 if TYPE_CHECKING:
-    from artreg.signing import SignaturePlan, SigningKey
+    from artreg.artifacts.signing.keys import SigningKey
+    from artreg.artifacts.signing.sign import SignaturePlan
 
 FORMATS = ("pt", "safetensors")
 
@@ -267,7 +268,7 @@ def signature_plan(
 
         if not load_trust(root).require_signature:
             return None  # nothing to sign, nothing required: model_signing is never imported
-    from artreg import signing
+    from artreg.artifacts.signing import sign as signing
 
     return signing.plan(root, stage, sign_key, model_signature)
 

@@ -51,7 +51,8 @@ from artreg.values import plain_input
 from artreg.versionorder import latest_above
 
 if TYPE_CHECKING:
-    from artreg.signing import SignaturePlan, SigningKey
+    from artreg.artifacts.signing.keys import SigningKey
+    from artreg.artifacts.signing.sign import SignaturePlan
 
 
 def _benchmarks(

@@ -449,7 +449,7 @@ def summaries(root: Path, folders: list[StageDir], rev: str = "HEAD") -> list[Pr
 def _signature(root: Path, rev: str, manifest: Manifest) -> dict[str, Any] | None:
     """Who signed the folder's model, checked against the trust policy (None: unsigned, and
     no signature required)."""
-    from artreg.signing import describe
+    from artreg.artifacts.signing.verify import describe
 
     folder = manifest.folder
     return describe(root, rev, folder.relpath, folder.stage, manifest.files, manifest.dvc_files)

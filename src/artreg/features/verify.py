@@ -246,7 +246,7 @@ def _check_model_signatures(root: Path, folders: list[StageDir], report: Report)
     required = [f for f in folders if policy.requires(f.stage)]
     if not required:
         return
-    from artreg import signing
+    from artreg.artifacts.signing import verify as signature
     from artreg.fileio import parse_json
     from artreg.model import Manifest
 
@@ -261,7 +261,7 @@ def _check_model_signatures(root: Path, folders: list[StageDir], report: Report)
         listed = SIGNATURE_FILE in manifest.files and sig.is_file()
         raw = sig.read_bytes() if listed else None
         try:
-            signing.check_folder(
+            signature.check_folder(
                 root, policy, folder.relpath, folder.stage, manifest.files, manifest.dvc_files, raw
             )
         except ArtregError as exc:
