@@ -314,7 +314,7 @@ def _explain_not_found(exc: ArtregError, root: Path | None) -> None:
 def _report(exc: ArtregError) -> None:
     label = "error"
     if isinstance(exc, GateFailed):
-        from artreg.model import GateResult
+        from artreg.registry.documents import GateResult
 
         click.echo(render.gate_table([GateResult.from_json(r) for r in exc.results]), err=True)
         label = "gate failed"

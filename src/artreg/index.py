@@ -10,7 +10,7 @@ from artreg.adapters.git import read as gitread
 from artreg.errors import ArtregError, VerificationFailed
 from artreg.fileio import dump_json, parse_json, read_json, write_atomic
 from artreg.layout import ARTIFACTS_DIR, REGISTRY_JSON, StageDir, model_target
-from artreg.model import Registry, iso
+from artreg.registry.records import Registry, iso
 
 
 def primary_file(root: Path, folder: StageDir) -> tuple[str | None, str | None]:

@@ -15,8 +15,9 @@ from artreg.errors import ArtregError, InputError
 from artreg.fileio import parse_json
 from artreg.hashing import compare_files
 from artreg.layout import StageDir, stage_folders
-from artreg.model import Manifest, Registry
+from artreg.registry.documents import Manifest
 from artreg.registry.formatnames import SAFETENSORS, from_suffix
+from artreg.registry.records import Registry
 
 
 @dataclass

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from artreg.model import GateResult
+from artreg.registry.documents import GateResult
 from artreg.registry.formatnames import GGUF, ONNX, PYTORCH, SAFETENSORS, from_suffix
 from artreg.render import gate_table
 

@@ -22,7 +22,7 @@ from artreg.fileio import dump_json, read_json
 from artreg.hashing import FileDigest, Recorded, sha256_line
 from artreg.hflayout import FolderLayout
 from artreg.layout import MODEL_DIR
-from artreg.model import ModelFile
+from artreg.registry.documents import ModelFile
 from artreg.registry.formatnames import SAFETENSORS
 from artreg.stagefolder import StageBuilder
 

@@ -24,7 +24,7 @@ from artreg.values import check_line, pointer_join
 
 if TYPE_CHECKING:
     from artreg.layout import StageDir
-    from artreg.model import GateResult
+    from artreg.registry.documents import GateResult
 
 OPERATORS = (">=", ">", "<=", "<", "==", "!=", "in range")
 MISSING = "metric missing from the results"
@@ -60,7 +60,7 @@ def evaluate_one(
 ) -> GateResult:
     # The read model is imported here, not at the top: a consumer's warm call reads only the
     # trust policy from this module and must not pay for the model's records (~8 ms).
-    from artreg.model import GateResult
+    from artreg.registry.documents import GateResult
 
     op, threshold = rule.get("op"), rule.get("threshold")
     if op not in OPERATORS:

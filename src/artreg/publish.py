@@ -20,7 +20,8 @@ from artreg.errors import ConflictError, InputError
 from artreg.faults import point
 from artreg.fileio import check_output_path
 from artreg.layout import DVC_YAML, REGISTRY_JSON, StageDir
-from artreg.model import Event, GateResult, ManifestFile, Registry
+from artreg.registry.documents import GateResult, ManifestFile
+from artreg.registry.records import Event, Registry
 from artreg.stagefolder import StageBuilder
 from artreg.tags import (
     Action,

@@ -11,7 +11,8 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from artreg.model import Event, GateResult, ManifestFile, Source, iso
+from artreg.registry.documents import GateResult, ManifestFile, Source
+from artreg.registry.records import Event, iso
 
 if TYPE_CHECKING:
     from artreg.features.doctor import Check
@@ -578,7 +579,7 @@ def gc_text(result: Plan | Applied) -> str:
 def _gc_phases(result: Plan | Applied) -> list[str]:
     """Mark and sweep: what was (or would be) marked, swept, and what waits for its grace."""
     from artreg.features.retention import Applied
-    from artreg.model import iso
+    from artreg.registry.records import iso
 
     plan = result.plan if isinstance(result, Applied) else result
     sweep = sum(plan.sweep.values())
@@ -654,7 +655,7 @@ def lock_changes_json(changes: Sequence[Change]) -> list[dict[str, Any]]:
 
 
 def cache_text(root: Path, snapshots: Sequence[dict[str, Any]]) -> str:
-    from artreg.model import iso
+    from artreg.registry.records import iso
 
     rows = [
         [

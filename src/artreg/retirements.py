@@ -17,7 +17,7 @@ from artreg.adapters.git import run as gitrun
 from artreg.errors import IntegrityError
 from artreg.fileio import parse_json
 from artreg.layout import RETIRED_JSON
-from artreg.model import Registry
+from artreg.registry.records import Registry
 
 
 @dataclass(frozen=True)

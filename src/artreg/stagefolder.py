@@ -23,8 +23,8 @@ from artreg.faults import point
 from artreg.fileio import dump_json
 from artreg.hashing import FileDigest, ProgressFn, copy_and_hash
 from artreg.layout import StageDir
-from artreg.model import Manifest, ManifestFile
 from artreg.naming import check_folder_case
+from artreg.registry.documents import Manifest, ManifestFile
 from artreg.transaction import state_dir
 
 PLUMBING = frozenset({"manifest.json", ".gitignore"})  # files the manifest does not list

@@ -18,7 +18,7 @@ from artreg import dvcyaml
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git.tagstream import FOR_EACH_REF_FORMAT as FOR_EACH_REF_FORMAT
 from artreg.layout import StageDir
-from artreg.model import Artifact, Event, Registry, Version, stage_order
+from artreg.registry.records import Artifact, Event, Registry, Version, stage_order
 from artreg.tags import ASSIGN, STAGE_ACTIONS, VERSION_ACTIONS, parse_tag
 
 Folders = Literal["current", "all", "none"]

@@ -15,7 +15,7 @@ from artreg import state
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import tagstream
 from artreg.errors import ToolError
-from artreg.model import Event
+from artreg.registry.records import Event
 
 from helpers import ARTREG, git, run_tool
 

@@ -25,7 +25,7 @@ from artreg.features.history import (
     pull_request_number,
     state_as_of,
 )
-from artreg.model import Event
+from artreg.registry.records import Event
 from artreg.state import Folding, replay_order
 from artreg.tags import parse_tag, tag_message
 

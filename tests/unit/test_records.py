@@ -8,7 +8,7 @@ import json
 
 from artreg import schemas
 from artreg.dvcrepo import CopiedFile, pointer_text, tree_object
-from artreg.model import (
+from artreg.registry.documents import (
     Approval,
     GateResult,
     Manifest,

@@ -6,7 +6,7 @@ from artreg import render
 from artreg.features.queries import ArtifactSummary, LineageStep, StageEntry, TrainingCode
 from artreg.features.review import PromotionSummary
 from artreg.layout import StageDir
-from artreg.model import GateResult, ManifestFile, Source
+from artreg.registry.documents import GateResult, ManifestFile, Source
 
 SHA = "ab" * 32
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from artreg.layout import StageDir
-from artreg.model import Event
+from artreg.registry.records import Event
 from artreg.state import FOR_EACH_REF_FORMAT, fold, parse_for_each_ref
 from artreg.tags import next_counter, next_tag_time, parse_tag, tag_message
 

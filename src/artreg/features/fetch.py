@@ -27,7 +27,8 @@ from artreg.hashing import (
     hash_files,
 )
 from artreg.layout import StageDir, model_target
-from artreg.model import Event, Manifest, Registry, Requirement
+from artreg.registry.documents import Manifest
+from artreg.registry.records import Event, Registry, Requirement
 from artreg.retirements import read_retired
 from artreg.tags import STAGES, parse_spec, validate_name, validate_semver
 

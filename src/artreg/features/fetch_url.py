@@ -44,7 +44,7 @@ from artreg.tags import validate_name, validate_semver, validate_stage
 if TYPE_CHECKING:
     from artreg.dvcrepo import RemoteReader
     from artreg.features.queries import ArtifactSummary
-    from artreg.model import Event, Registry
+    from artreg.registry.records import Event, Registry
     from artreg.trust import TrustPolicy
 
 # DVC and the registry state are imported where they are used: a warm call that finds its answer

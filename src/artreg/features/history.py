@@ -27,7 +27,7 @@ from typing import Any
 from artreg import state
 from artreg.adapters.git import read as gitread
 from artreg.errors import InputError
-from artreg.model import Artifact, Event, Registry, Version, iso
+from artreg.registry.records import Artifact, Event, Registry, Version, iso
 from artreg.state import Folding, fold, replay_order
 from artreg.tags import STAGES, Action, validate_name
 

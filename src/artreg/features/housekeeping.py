@@ -12,8 +12,8 @@ from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
 from artreg.errors import InputError, NotFoundError
 from artreg.layout import REGISTRY_JSON
-from artreg.model import Event
 from artreg.publish import actor, with_pending
+from artreg.registry.records import Event
 from artreg.retirements import current_on_retired, read_retired
 from artreg.tags import (
     Action,

@@ -26,17 +26,6 @@ from artreg.errors import ArtregError, ConflictError, InputError, IntegrityError
 from artreg.fileio import dump_json, read_json
 from artreg.hashing import ProgressFn, sha256_line
 from artreg.layout import StageDir, model_target, raw_dir, validated_dir
-from artreg.model import (
-    GateResult,
-    Manifest,
-    ManifestFile,
-    Metadata,
-    ModelFile,
-    ModelInfo,
-    Requirement,
-    Source,
-    requires_line,
-)
 from artreg.modelcard import model_card
 from artreg.naming import resolve_name
 from artreg.policy import check_gates, load_settings
@@ -49,7 +38,17 @@ from artreg.publish import (
     now_iso,
     publish,
 )
+from artreg.registry.documents import (
+    GateResult,
+    Manifest,
+    ManifestFile,
+    Metadata,
+    ModelFile,
+    ModelInfo,
+    Source,
+)
 from artreg.registry.formatnames import PYTORCH, SAFETENSORS, SUFFIXES, FormatInfo
+from artreg.registry.records import Requirement, requires_line
 from artreg.requirements import declared
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, validate_id

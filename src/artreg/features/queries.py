@@ -17,17 +17,8 @@ from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError, NotFoundError
 from artreg.fileio import parse_json
 from artreg.layout import SIGNATURE_FILE, StageDir, raw_dir, validated_dir
-from artreg.model import (
-    Event,
-    GateResult,
-    Manifest,
-    ManifestFile,
-    Metadata,
-    Registry,
-    Requirement,
-    Source,
-    iso,
-)
+from artreg.registry.documents import GateResult, Manifest, ManifestFile, Metadata, Source
+from artreg.registry.records import Event, Registry, Requirement, iso
 from artreg.retirements import Retired, read_retired
 from artreg.tags import parse_spec, validate_name
 

@@ -30,7 +30,7 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError
 from artreg.layout import RETIRED_JSON, StageDir
-from artreg.model import Registry
+from artreg.registry.records import Registry
 from artreg.retirements import Retired, parse_retired, read_retired
 from artreg.tags import STAGES, Action
 

@@ -24,9 +24,9 @@ from artreg.features.promote import after_publish
 from artreg.fileio import dump_json, dump_yaml, read_json, read_yaml
 from artreg.hashing import ProgressFn, regular_files
 from artreg.layout import ARTIFACTS_DIR, raw_dir
-from artreg.model import Manifest
 from artreg.naming import resolve_name
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso, publish
+from artreg.registry.documents import Manifest
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, validate_id
 from artreg.values import plain_input

@@ -28,22 +28,14 @@ from artreg.features.promote import (
 from artreg.fileio import dump_json, read_json, read_yaml
 from artreg.hashing import ProgressFn, check_single_file, regular_files
 from artreg.layout import MODEL_DIR, StageDir, model_target, production_dir, validated_dir
-from artreg.model import (
-    Approval,
-    GateResult,
-    Metadata,
-    ModelFile,
-    ModelInfo,
-    Registry,
-    Requirement,
-    Source,
-)
 from artreg.modelcard import changelog
 from artreg.modelfolder import SHA256_FILE
 from artreg.naming import resolve_name
 from artreg.policy import Settings, approver, evaluate, gate_failure, load_settings
 from artreg.publish import Published, PublishOptions, actor, check_options, now_iso
+from artreg.registry.documents import Approval, GateResult, Metadata, ModelFile, ModelInfo, Source
 from artreg.registry.formatnames import PYTORCH, FormatInfo
+from artreg.registry.records import Registry, Requirement
 from artreg.requirements import closure, declared, unmet, way_out
 from artreg.stagefolder import StageBuilder
 from artreg.tags import Action, is_semver, semver_key, validate_id, validate_semver

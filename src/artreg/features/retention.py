@@ -42,8 +42,8 @@ from artreg.features.reachability import (
 )
 from artreg.fileio import dump_json, write_atomic
 from artreg.layout import RETIRED_JSON, StageDir
-from artreg.model import Registry, iso
 from artreg.policy import Retention, retention_for
+from artreg.registry.records import Registry, iso
 from artreg.retirements import Retired, default_ref, read_retired, surely_default
 from artreg.tags import STAGES, Action
 

@@ -26,17 +26,9 @@ from artreg.features.fetch import resolve
 from artreg.fileio import read_json
 from artreg.integrity import folder_problems
 from artreg.layout import DVC_YAML, REGISTRY_JSON, StageDir, stage_folders
-from artreg.model import (
-    Event,
-    GateResult,
-    Manifest,
-    ManifestFile,
-    Metadata,
-    Registry,
-    Source,
-    requires_line,
-)
 from artreg.publish import actor
+from artreg.registry.documents import GateResult, Manifest, ManifestFile, Metadata, Source
+from artreg.registry.records import Event, Registry, requires_line
 from artreg.requirements import Status, statuses
 from artreg.tags import STAGES, Action, format_tag, next_counter, next_tag_time, tag_message
 

@@ -36,7 +36,7 @@ from artreg.adapters.git import run as gitrun
 from artreg.errors import InputError
 from artreg.features.history import Interval, PullRequests, intervals
 from artreg.layout import PARAMS_FILE, StageDir
-from artreg.model import Artifact, Event, Registry
+from artreg.registry.records import Artifact, Event, Registry
 from artreg.tags import ID_RE, NAME_RE, SEMVER_RE, STAGES, semver_key
 
 MAX_CARD_BYTES = 256 << 10  # a model card is prose and tables; more is not a card

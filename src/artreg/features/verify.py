@@ -31,8 +31,9 @@ from artreg.layout import (
     StageDir,
     stage_folders,
 )
-from artreg.model import Manifest, ManifestFile, Registry
 from artreg.policy import recheck_folders
+from artreg.registry.documents import Manifest, ManifestFile
+from artreg.registry.records import Registry
 from artreg.retirements import current_on_retired, read_retired, retired_on_default
 
 LARGE_FILE_BYTES = 2 << 20  # anything this big belongs in DVC, not git
@@ -248,7 +249,7 @@ def _check_model_signatures(root: Path, folders: list[StageDir], report: Report)
         return
     from artreg.artifacts.signing import verify as signature
     from artreg.fileio import parse_json
-    from artreg.model import Manifest
+    from artreg.registry.documents import Manifest
 
     for folder in required:
         base = folder.path(root)

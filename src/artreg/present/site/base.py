@@ -20,7 +20,7 @@ from markupsafe import Markup
 from artreg._version import __version__
 from artreg.features.site import Entry, Model, SiteData, folder_kind
 from artreg.layout import production_dir
-from artreg.model import Requirement
+from artreg.registry.records import Requirement
 from artreg.requirements import statuses
 
 SEARCH_INDEX = "assets/search-index.js"
