@@ -5,7 +5,6 @@ checks every promotion applies."""
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artreg import schemas
+from artreg.adapters import settings as environment
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError, GateFailed, InputError
@@ -367,7 +367,7 @@ def retention_for(retention: dict[str, Any] | None, name: str) -> Retention:
 def approver(approved_by: str | None) -> str | None:
     """Who approved a release: given, or $ARTREG_APPROVED_BY (CI); None when nobody did."""
     field = "approved_by" if approved_by is not None else "ARTREG_APPROVED_BY"
-    who = approved_by if approved_by is not None else os.environ.get("ARTREG_APPROVED_BY")
+    who = approved_by if approved_by is not None else environment.approved_by()
     if who is not None and not isinstance(who, str):
         raise InputError(
             f"approved_by={who!r}: expected text naming who approved",

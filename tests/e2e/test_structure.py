@@ -167,6 +167,11 @@ INNER_IMPORTS = {
     "transaction.py": 1, "trust_ratchet.py": 14
 }  # fmt: skip
 
+# Modules that still read ARTREG_* variables from the environment themselves. Every such read
+# moves into adapters/settings.py (plan section 5), one function per variable; a module that no
+# longer reads any leaves this set.
+ENV_READERS = {"cli.py", "consumer_cache.py", "features/fetch_url.py", "location.py"}
+
 
 def _modules() -> dict[str, str]:
     return {str(p.relative_to(SRC)): p.read_text() for p in sorted(SRC.rglob("*.py"))}
@@ -201,3 +206,20 @@ def test_artreg_imports_move_to_the_top_of_modules() -> None:
         f"imports of artreg modules inside functions, beyond INNER_IMPORTS: {more}; import "
         "at the top of the module (only heavy third-party packages stay inside functions)"
     )
+
+
+def test_environment_read_in_settings_only() -> None:
+    import re
+
+    reads = re.compile(r"\bos\.environ\b|\bos\.getenv\b|\benviron\.get\b")
+    readers = {
+        rel
+        for rel, text in _modules().items()
+        if rel != "adapters/settings.py" and "ARTREG_" in text and reads.search(text)
+    }
+    assert readers <= ENV_READERS, (
+        f"ARTREG_* variables read outside adapters/settings.py: {sorted(readers - ENV_READERS)}; "
+        "add a function there and call it"
+    )
+    gone = sorted(ENV_READERS - readers)
+    assert not gone, f"no longer read the environment: delete from ENV_READERS: {gone}"
