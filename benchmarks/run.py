@@ -40,7 +40,7 @@ from fixtures import ARTREG, DVC, GTO, MiB, artreg_init, remove, sh
 from report import Report, Row, log, ratio_row
 from timing import Measurement, Stats, alternate, fmt_bytes, fmt_seconds, run, run_steps
 
-from artreg.tagstream import FOR_EACH_REF_FORMAT
+from artreg.adapters.git.tagstream import FOR_EACH_REF_FORMAT
 
 HERE = Path(__file__).resolve().parent
 GiB = 1 << 30
@@ -1077,7 +1077,7 @@ import json, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
 from artreg.adapters.hashing import FileDigest
-from artreg.signing import SigningKey, sign_folder
+from artreg.artifacts.signing.keys import SigningKey; from artreg.artifacts.signing.sign import sign_folder
 folder, key = Path(sys.argv[1]), Path(sys.argv[2])
 files = json.loads((folder / "manifest.json").read_text())["files"]
 model = {r: FileDigest(e["sha256"], e["size"]) for r, e in files.items() if e.get("dvc")}

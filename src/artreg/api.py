@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # imported where used: `from artreg import get_artifact_path`
     from artreg.publishing.publish import Published
 
 if TYPE_CHECKING:
-    from artreg.signing import SigningKey
+    from artreg.artifacts.signing.keys import SigningKey
 
 
 def find_root(path: Path | str | None = None) -> Path:

@@ -351,3 +351,16 @@ def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 def dumps(doc: Mapping[str, Any]) -> str:
     """bundle.json's text: stable, readable JSON."""
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def check_object(members: Mapping[str, Member], oid: str, where: str, hint: str) -> Member:
+    """The member holding DVC object `oid`, refused when missing or when its md5 is not `oid`."""
+    member = members.get(object_member(oid))
+    if member is None:
+        raise IntegrityError(f"{where}: its DVC object {oid} is missing from the bundle", hint=hint)
+    if member.md5 != oid.removesuffix(".dir"):
+        raise IntegrityError(
+            f"{where}: the bundle's DVC object {oid} has md5 {member.md5}: its bytes were altered",
+            hint=hint,
+        )
+    return member

@@ -165,7 +165,7 @@ def _root(path: str | None, history: bool = True, tags: bool = True) -> Path:
 
 def _complete_history(root: Path, tags: bool = True) -> bool:
     """Fetch what the clone lacks (see `_root`), saying so; True if anything was fetched."""
-    from artreg.gitrepo import complete_history
+    from artreg.adapters.git.history import complete_history
 
     note = complete_history(root, fetch=_fetching(), check_tags=tags)
     if note:
@@ -307,7 +307,7 @@ def _explain_not_found(exc: ArtregError, root: Path | None) -> None:
     from artreg.errors import NotFoundError
 
     if isinstance(exc, NotFoundError) and root is not None:
-        from artreg.gitrepo import missing_history
+        from artreg.adapters.git.history import missing_history
 
         missing = missing_history(root)
         if missing:
@@ -317,7 +317,7 @@ def _explain_not_found(exc: ArtregError, root: Path | None) -> None:
 def _report(exc: ArtregError) -> None:
     label = "error"
     if isinstance(exc, GateFailed):
-        from artreg.model import GateResult
+        from artreg.registry.documents import GateResult
 
         click.echo(fmt.gate_table([GateResult.from_json(r) for r in exc.results]), err=True)
         label = "gate failed"
@@ -670,7 +670,7 @@ def _signing_key(key: str | None, cert: str | None, chain: tuple[str, ...]) -> A
                 "--sign-model-cert/--sign-model-chain need --sign-model KEY", hint="add it"
             )
         return None
-    from artreg.signing import SigningKey
+    from artreg.artifacts.signing.keys import SigningKey
 
     return SigningKey(
         Path(key),

@@ -16,8 +16,8 @@ from artreg.registry.layout import StageDir
 
 if TYPE_CHECKING:
     from artreg.adapters.hashing import ProgressFn
+    from artreg.artifacts.signing.keys import SigningKey
     from artreg.publishing.publish import Published, PublishOptions
-    from artreg.signing import SigningKey
 
 
 def promote(

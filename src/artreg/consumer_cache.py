@@ -485,7 +485,7 @@ class Cache:
     def _prune_repositories(self) -> list[str]:
         """Remove each registry repository git's own check (fsck) finds corrupted: the next
         call fetches what it needs anew. Healthy ones stay (they hold what warm calls read)."""
-        from artreg.gitrepo import cache_repo_intact
+        from artreg.adapters.git.remote import cache_repo_intact
 
         removed = []
         git_root = self.root / "git"

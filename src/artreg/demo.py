@@ -8,8 +8,9 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from artreg import gitrepo, state
+from artreg import state
 from artreg.adapters import dvcrepo
+from artreg.adapters.git import run as gitrun
 from artreg.present.text import gate_table
 from artreg.publishing.release_checks import existing_releases
 from artreg.services.init import init_registry
@@ -65,10 +66,10 @@ def run_demo(directory: Path | None, epochs: int, echo: Callable[[str], None]) -
     registry = base / "registry"
     registry.mkdir(exist_ok=True)
     if not (registry / ".git").exists():
-        gitrepo.git(registry, "init", "--quiet", "--initial-branch=main")
-    if not gitrepo.git(registry, "config", "user.name", check=False).strip():
-        gitrepo.git(registry, "config", "user.name", "artreg demo")
-        gitrepo.git(registry, "config", "user.email", "demo@artreg.invalid")
+        gitrun.git(registry, "init", "--quiet", "--initial-branch=main")
+    if not gitrun.git(registry, "config", "user.name", check=False).strip():
+        gitrun.git(registry, "config", "user.name", "artreg demo")
+        gitrun.git(registry, "config", "user.email", "demo@artreg.invalid")
     init = init_registry(registry)
     echo(f"registry: {init.root}  (DVC remote: {init.remote})")
 
@@ -80,10 +81,10 @@ def run_demo(directory: Path | None, epochs: int, echo: Callable[[str], None]) -
         f"epochs: {epochs}\n"
     )
     # The training code lives in git too, so the lineage reaches its commit.
-    gitrepo.git(training, "init", "--quiet")
+    gitrun.git(training, "init", "--quiet")
     (training / ".gitignore").write_text("checkpoints/\n*.json\n*.log\n")
-    gitrepo.git(training, "add", "config.yaml", ".gitignore")
-    gitrepo.git(
+    gitrun.git(training, "add", "config.yaml", ".gitignore")
+    gitrun.git(
         training,
         "-c",
         "user.name=artreg demo",
@@ -156,8 +157,8 @@ def run_demo(directory: Path | None, epochs: int, echo: Callable[[str], None]) -
     ]
     pushed = dvcrepo.push(registry, pointers)
     echo(f"\npushed {pushed} objects to {init.remote}")
-    echo(f"\ngit log:\n{gitrepo.git(registry, 'log', '--oneline', '-4').rstrip()}")
-    echo(f"git tags: {' '.join(gitrepo.git(registry, 'tag', '--list').split())}")
+    echo(f"\ngit log:\n{gitrun.git(registry, 'log', '--oneline', '-4').rstrip()}")
+    echo(f"git tags: {' '.join(gitrun.git(registry, 'tag', '--list').split())}")
     echo(f"\nthe demo registry is left at {registry} for you to inspect")
     return registry
 

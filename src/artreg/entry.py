@@ -1,5 +1,5 @@
 """The `artreg` console script: `artreg list` starts git reading every tag before the CLI is
-imported (see `artreg.tagstream`); every command then runs as `artreg.cli.main`."""
+imported (see `artreg.adapters.git.tagstream`); every command then runs as `artreg.cli.main`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from artreg import tagstream
+from artreg.adapters.git import tagstream
 
 TYPE_CHECKING = False  # not typing's: see tagstream (git starts before typing is imported)
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from artreg import gitrepo
+from artreg.adapters.git import run as gitrun
 from artreg.errors import InputError
 from artreg.registry.layout import ARTIFACTS_DIR
 
@@ -46,9 +46,9 @@ def _existing(path: Path, given_as: str) -> Path:
 def locate(path: Path | str | None = None) -> Located:
     """The registry root by the rule above, or an InputError naming the path and the fix."""
     if path is not None:
-        return Located(gitrepo.toplevel(_existing(Path(path), "--repo")), "--repo")
+        return Located(gitrun.toplevel(_existing(Path(path), "--repo")), "--repo")
     env = os.environ.get(ENV_VAR)
-    here = gitrepo.work_tree(Path.cwd())
+    here = gitrun.work_tree(Path.cwd())
     if here is not None:
         if env and not (here / ARTIFACTS_DIR).is_dir():
             # The current repository wins, but it is no registry and the user clearly meant
@@ -60,8 +60,8 @@ def locate(path: Path | str | None = None) -> Located:
             )
         return Located(here, "the current repository")
     if env:
-        return Located(gitrepo.toplevel(_existing(Path(env), f"{ENV_VAR}={env}")), ENV_VAR)
-    return Located(gitrepo.toplevel(Path.cwd()), "the current repository")  # raises: not a repo
+        return Located(gitrun.toplevel(_existing(Path(env), f"{ENV_VAR}={env}")), ENV_VAR)
+    return Located(gitrun.toplevel(Path.cwd()), "the current repository")  # raises: not a repo
 
 
 def find_root(path: Path | str | None = None) -> Path:

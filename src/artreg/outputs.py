@@ -18,9 +18,9 @@ import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from artreg import gitrepo
 from artreg.adapters import faults
 from artreg.adapters.files import check_output_path
+from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import FileDigest, ProgressFn, copy_and_hash
 from artreg.errors import ArtregError, InputError, IntegrityError
 from artreg.registry.layout import ARTIFACTS_DIR, model_files
@@ -73,7 +73,7 @@ def local_work_tree(url: str | os.PathLike[str]) -> Path | None:
     if "://" in text and not text.startswith("file://"):
         return None
     path = Path(text.removeprefix("file://"))
-    return gitrepo.work_tree(path) if path.is_dir() else None
+    return gitrun.work_tree(path) if path.is_dir() else None
 
 
 def registry_around(out: Path) -> Path | None:
@@ -83,7 +83,7 @@ def registry_around(out: Path) -> Path | None:
     while not existing.is_dir() and existing != existing.parent:
         existing = existing.parent
     try:
-        top = gitrepo.work_tree(existing)
+        top = gitrun.work_tree(existing)
     except ArtregError:  # a work tree git will not read here (not trusted): nothing to guard
         return None
     if top is None or not (top / ARTIFACTS_DIR).is_dir() or not (top / ".dvc").is_dir():
@@ -102,7 +102,7 @@ def _refuse_work_tree(out: Path, paths: Sequence[Path], work_tree: Path | None) 
     if real_out != top and top not in real_out.parents:
         return
     inside = [(real_out / p.relative_to(out)).relative_to(top).as_posix() for p in paths]
-    listed = gitrepo.git(top, "check-ignore", "-z", "--stdin", stdin="\0".join(inside), check=False)
+    listed = gitrun.git(top, "check-ignore", "-z", "--stdin", stdin="\0".join(inside), check=False)
     ignored = set(listed.split("\0"))
     tracked = [rel for rel in inside if rel not in ignored]
     if tracked:

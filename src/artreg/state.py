@@ -14,12 +14,12 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Literal
 
-from artreg import gitrepo
-from artreg.model import Artifact, Event, Registry, Version, stage_order
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git.tagstream import FOR_EACH_REF_FORMAT
 from artreg.registry import dvcyaml
 from artreg.registry.layout import StageDir
+from artreg.registry.records import Artifact, Event, Registry, Version, stage_order
 from artreg.registry.tags import ASSIGN, STAGE_ACTIONS, VERSION_ACTIONS, parse_tag
-from artreg.tagstream import FOR_EACH_REF_FORMAT as FOR_EACH_REF_FORMAT
 
 Folders = Literal["current", "all", "none"]
 
@@ -62,7 +62,7 @@ def resolve_folders(root: Path, events: Iterable[Event]) -> None:
     pending = [e for e in events if e.needs_dvc_yaml]
     if not pending:
         return
-    blobs = gitrepo.read_blobs(root, sorted({f"{e.commit}:{dvcyaml.DVC_YAML}" for e in pending}))
+    blobs = gitread.read_blobs(root, sorted({f"{e.commit}:{dvcyaml.DVC_YAML}" for e in pending}))
     parsed: dict[bytes, dict[str, str]] = {}
     for event in pending:
         data = blobs.get(f"{event.commit}:{dvcyaml.DVC_YAML}")
@@ -184,7 +184,7 @@ def load(root: Path, names: Sequence[str] | None = None, folders: Folders = "cur
     """
     # Git prints nothing until it has read every tag: time to load the YAML parser, in case
     # the tags turn out to be another tool's.
-    output = gitrepo.for_each_ref(root, FOR_EACH_REF_FORMAT, names, while_waiting=dvcyaml.prepare)
+    output = gitread.for_each_ref(root, FOR_EACH_REF_FORMAT, names, while_waiting=dvcyaml.prepare)
     events = parse_for_each_ref(output)
     registry = fold(events, partial=bool(names))
     complete(root, registry, folders)

@@ -15,9 +15,9 @@ import torch
 import yaml
 
 from artreg import get_artifact_path, register_artifact
+from artreg.artifacts.formats import detect
 from artreg.artifacts.integrity import Report, check_folder
 from artreg.errors import InputError
-from artreg.formats import detect
 from artreg.registry.layout import production_dir
 from artreg.services.register import register_raw
 from artreg.services.release import promote_to_production

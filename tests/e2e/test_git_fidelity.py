@@ -484,8 +484,7 @@ def test_summary_compares_with_origins_default_branch(
 def test_default_branch_is_origins_head_then_init_default_branch_then_the_current_one(
     registry: Path, bare_origin: Path, tmp_path: Path
 ) -> None:
-    from artreg.adapters.git.history import default_base
-    from artreg.gitrepo import default_branch
+    from artreg.adapters.git.history import default_base, default_branch
 
     # No origin/HEAD (origin was added by hand); init.defaultBranch=main exists here.
     git(registry, "switch", "--quiet", "-c", "feature")

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from artreg.api import get_artifact_path, verify_artifact
+from artreg.artifacts.signing.keys import SigningKey, fingerprint
 from artreg.errors import InputError, IntegrityError, PolicyWeakened
 from artreg.present.markdown import summary_markdown
 from artreg.registry.layout import production_dir
@@ -29,7 +30,6 @@ from artreg.services.register import register_raw
 from artreg.services.release import promote_to_production
 from artreg.services.review import summaries
 from artreg.services.validate import promote_to_validated
-from artreg.signing import SigningKey, fingerprint
 
 from helpers import (
     BIN,
@@ -587,7 +587,7 @@ def test_an_encrypted_key_signs_with_its_password(tmp_path: Path) -> None:
     """model_signing 1.1.1's own CLI fails on encrypted keys (it passes a str to cryptography);
     artreg signs with them, and the oracle verifies the result."""
     from artreg.adapters.hashing import hash_file
-    from artreg.signing import sign_folder
+    from artreg.artifacts.signing.sign import sign_folder
 
     key = ec.generate_private_key(ec.SECP384R1())
     private, public = tmp_path / "enc.pem", tmp_path / "enc.pub"
@@ -620,7 +620,7 @@ def test_an_encrypted_key_signs_with_its_password(tmp_path: Path) -> None:
 
 
 def test_signing_key_must_be_an_ec_private_key(registry: Path, tmp_path: Path) -> None:
-    from artreg.signing import load_signing_key
+    from artreg.artifacts.signing.keys import load_signing_key
 
     public = make_key(tmp_path, "k")[1]
     with pytest.raises(InputError, match="not a readable PEM private key"):

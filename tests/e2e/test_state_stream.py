@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from artreg import gitrepo, state, tagstream
+from artreg import state
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import tagstream
 from artreg.errors import ToolError
-from artreg.model import Event
+from artreg.registry.records import Event
 
 from helpers import ARTREG, git, run_tool
 
@@ -95,7 +97,7 @@ def test_a_failing_started_listing_reports_gits_own_message(tmp_path: Path) -> N
     tagstream.start_all_tags(broken)
     assert tagstream._started is not None
     with pytest.raises(ToolError, match="not a git repository"):
-        gitrepo.for_each_ref(broken, state.FOR_EACH_REF_FORMAT)
+        gitread.for_each_ref(broken, state.FOR_EACH_REF_FORMAT)
     assert tagstream._started is None
 
 

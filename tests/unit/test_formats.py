@@ -16,16 +16,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from artreg.artifacts.formats import detect
+from artreg.artifacts.formats.gguf import check_gguf
+from artreg.artifacts.formats.onnx import check_onnx, onnx_header
+from artreg.artifacts.formats.safetensors import SAFETENSORS_DTYPE_BITS, check_safetensors
 from artreg.errors import InputError
-from artreg.formats import (
-    SAFETENSORS_DTYPE_BITS,
-    check_gguf,
-    check_onnx,
-    check_safetensors,
-    detect,
-    from_suffix,
-    onnx_header,
-)
+from artreg.registry.formatnames import from_suffix
 
 from helpers.modelfiles import (
     gguf_bytes,

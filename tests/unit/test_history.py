@@ -16,8 +16,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from artreg.gitrepo import CommitInfo
-from artreg.model import Event
+from artreg.adapters.git.read import CommitInfo
+from artreg.registry.records import Event
 from artreg.registry.tags import parse_tag, tag_message
 from artreg.services.history import (
     PullRequests,

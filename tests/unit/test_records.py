@@ -8,8 +8,7 @@ import json
 
 from artreg.adapters import schemas
 from artreg.adapters.dvcrepo import CopiedFile, pointer_text, tree_object
-from artreg.formats import FormatInfo
-from artreg.model import (
+from artreg.registry.documents import (
     Approval,
     GateResult,
     Manifest,
@@ -19,6 +18,7 @@ from artreg.model import (
     ModelInfo,
     Source,
 )
+from artreg.registry.formatnames import FormatInfo
 
 SHA = "0" * 64
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from artreg.features.queries import ArtifactSummary, LineageStep, StageEntry, TrainingCode
-from artreg.model import GateResult, ManifestFile, Source
 from artreg.present import markdown, queries
 from artreg.present import text as fmt
+from artreg.registry.documents import GateResult, ManifestFile, Source
 from artreg.registry.layout import StageDir
 from artreg.services.review import PromotionSummary
 

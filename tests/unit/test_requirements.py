@@ -8,8 +8,9 @@ import sys
 import pytest
 
 from artreg.errors import InputError, RequirementUnmet
-from artreg.model import Metadata, ModelFile, ModelInfo, Requirement, Source, requirements
+from artreg.registry.documents import Metadata, ModelFile, ModelInfo, Source
 from artreg.registry.policy import DEFAULT_PARAMS, compatible, settings_from
+from artreg.registry.records import Requirement, requirements
 from artreg.registry.requirements import broken, closure, newly_broken, statuses, unmet, way_out
 from artreg.registry.tags import message_fields, parse_requirement, tag_message
 from artreg.state import fold, parse_for_each_ref

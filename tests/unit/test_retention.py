@@ -289,7 +289,7 @@ A, B, C = "a" * 32, "b" * 32, "c" * 32
 
 def _marked(history: History, rel: str, days_ago: float, now: int) -> Retired:
     """A tombstone committed `days_ago` before `now`."""
-    from artreg.model import iso
+    from artreg.registry.records import iso
 
     return Retired(rel, [], iso(now - int(days_ago * DAY)), "gc", {})
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from artreg.model import Event
 from artreg.registry.layout import StageDir
+from artreg.registry.records import Event
 from artreg.registry.tags import next_counter, next_tag_time, parse_tag, tag_message
 from artreg.state import FOR_EACH_REF_FORMAT, fold, parse_for_each_ref
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo
 from artreg.adapters import faults
+from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import FileDigest, ProgressFn, copy_and_hash
 from artreg.errors import (
     ArtregError,
@@ -399,7 +399,7 @@ def pointer_files(root: Path, folder: Path) -> list[Path]:
     folder `foo.dvc/` among checkpoints is data, not a pointer. Asked of git: no dvc import.
     """
     rel = os.path.relpath(folder, root)
-    listed = gitrepo.git(
+    listed = gitrun.git(
         root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", rel
     )
     found = {root / p for p in listed.split("\0") if p.endswith(".dvc")}

@@ -5,7 +5,7 @@ With ARTREG_PAUSE_AT=<name>[:<n>] set, the n-th (default first) time the process
 exactly there. With ARTREG_RAISE_AT=<name>, reaching it raises RuntimeError instead: an
 unexpected bug at that point, for tests of the internal-error path (exit 3, nothing changed);
 with ARTREG_RAISE_ERRNO=<code> too (e.g. ENOSPC), the OSError the system would raise there.
-Unset (always, outside tests), a point costs two dictionary lookups.
+Unset (always, outside tests), a point costs two lookups of the environment (adapters.settings).
 """
 
 from __future__ import annotations
@@ -14,28 +14,28 @@ import errno
 import os
 import time
 
+from artreg.adapters import settings
+
 _seen: dict[str, int] = {}
 
 
 def point(name: str) -> None:
     """A place where a crash must leave a state that `artreg recover` can repair."""
-    if os.environ.get("ARTREG_RAISE_AT") == name:
-        code = getattr(errno, os.environ.get("ARTREG_RAISE_ERRNO") or "-", None)
+    if settings.fault_raise_at() == name:
+        code = getattr(errno, settings.fault_raise_errno() or "-", None)
         if code is not None:
             raise OSError(code, os.strerror(code))
         raise RuntimeError(f"injected fault at {name}")
-    target = os.environ.get("ARTREG_PAUSE_AT")
-    if not target:
+    target = settings.fault_pause_at()
+    if target is None:
         return
-    wanted, sep, nth = target.rpartition(":")
-    if not sep or not nth.isdigit():
-        wanted, nth = target, "1"
+    wanted, nth = target
     if wanted != name:
         return
     _seen[name] = _seen.get(name, 0) + 1
-    if _seen[name] != int(nth or 1):
+    if _seen[name] != nth:
         return
-    marker = os.environ.get("ARTREG_PAUSE_FILE")
+    marker = settings.fault_pause_file()
     if marker:
         with open(marker, "w") as fh:
             fh.write(str(os.getpid()))

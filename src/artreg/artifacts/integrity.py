@@ -7,14 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from artreg import gitrepo
 from artreg.adapters import dvcrepo, schemas
 from artreg.adapters.files import parse_json
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import compare_files
+from artreg.artifacts.formats.safetensors import check_safetensors
 from artreg.errors import ArtregError, InputError
-from artreg.formats import SAFETENSORS, check_safetensors, from_suffix
-from artreg.model import Manifest, Registry
+from artreg.registry.documents import Manifest
+from artreg.registry.formatnames import SAFETENSORS, from_suffix
 from artreg.registry.layout import StageDir, stage_folders
+from artreg.registry.records import Registry
 
 
 @dataclass
@@ -108,13 +111,13 @@ def check_folder(root: Path, folder: StageDir, report: Report) -> None:
 def check_immutability(
     root: Path, folders: list[StageDir], registry: Registry, report: Report, only_given: bool
 ) -> None:
-    created = gitrepo.creation_commits(root)
+    created = gitread.creation_commits(root)
     present = {f.relpath for f in stage_folders(root)}
     for folder in folders:
         commit = created.get(folder.relpath)
         if commit is None:
             continue  # not committed yet (a promotion in progress is reported by the journal)
-        changed = gitrepo.git(root, "diff", "--name-status", commit, "--", folder.relpath).strip()
+        changed = gitrun.git(root, "diff", "--name-status", commit, "--", folder.relpath).strip()
         report.count("folders compared with their creation")
         if changed:
             report.problems.append(
@@ -129,14 +132,14 @@ def check_immutability(
     # Folders that a tag names must exist even if git never saw them created here (shallow, or
     # a tag made on another branch or a detached HEAD). The folder is the one the tag's commit
     # names; the problem says whether this checkout could hold it at all.
-    head = gitrepo.head(root)
-    checkout = gitrepo.current_branch(root)
+    head = gitrun.head(root)
+    checkout = gitrun.current_branch(root)
     where = f"branch {checkout!r}" if checkout else "the detached HEAD"
     for record in registry.tagged_events():
         named = record.folder
         if named is None or named.relpath in present or named.relpath in created:
             continue
-        if head is not None and gitrepo.is_ancestor(root, record.commit, head):
+        if head is not None and gitread.is_ancestor(root, record.commit, head):
             report.problems.append(
                 f"{named.relpath}: tag {record.tag} names it (commit {record.commit[:12]}), "
                 f"but it is missing from the work tree; restore it with "

@@ -25,16 +25,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from artreg import bundlefile, gitrepo, outputs, state
+from artreg import bundlefile, outputs, state
 from artreg.adapters import dvcrepo
+from artreg.adapters.git import history as githistory
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import remote as gitremote
+from artreg.adapters.git import run as gitrun
+from artreg.adapters.git import write as gitwrite
 from artreg.adapters.hashing import FileDigest
+from artreg.artifacts.signing.verify import check_folder, committed_signature
 from artreg.bundlefile import HISTORY, INDEX, SUMS, Index, Member, Release
 from artreg.errors import ArtregError, ConflictError, InputError, IntegrityError, NotFoundError
 from artreg.features.fetch import Resolved, resolve, resolve_with_requirements, stage_file
 from artreg.registry.policy import trust_at
 from artreg.registry.tags import parse_spec, parse_tag
 from artreg.services.reachability import pointer_outs
-from artreg.signing import check_folder, committed_signature
 
 Progress = Callable[[int], None] | None
 LOCAL_STORAGE = ".dvc-storage"  # the folder `artreg init` makes the local DVC remote in
@@ -109,7 +114,7 @@ def _tip(root: Path, commits: Iterable[str]) -> str:
     """The release commit every other one is an ancestor of (the history to check out)."""
     unique = sorted(set(commits))
     for candidate in unique:
-        if all(c == candidate or gitrepo.is_ancestor(root, c, candidate) for c in unique):
+        if all(c == candidate or gitread.is_ancestor(root, c, candidate) for c in unique):
             return candidate
     raise InputError(
         "the releases are on histories that diverge (no release commit descends from all others)",
@@ -120,11 +125,11 @@ def _tip(root: Path, commits: Iterable[str]) -> str:
 def _folder_outs(repo: Path, r: Resolved) -> list[tuple[str, str]]:
     """(object id, path relative to the folder) of each DVC output of a release's pointers,
     as committed at its tag's commit."""
-    listing = gitrepo.git(
+    listing = gitrun.git(
         repo, "ls-tree", "-r", "-z", "--name-only", r.commit, "--", r.folder.relpath
     )
     pointers = [p for p in listing.split("\0") if p.endswith(".dvc")]
-    blobs = gitrepo.read_blobs(repo, [f"{r.commit}:{p}" for p in pointers])
+    blobs = gitread.read_blobs(repo, [f"{r.commit}:{p}" for p in pointers])
     outs = []
     for p in pointers:
         base = os.path.dirname(p)[len(r.folder.relpath) + 1 :]
@@ -181,7 +186,7 @@ def create_bundle(root: Path, specs: list[str], out: Path, progress: Progress = 
     releases = _resolve(root, specs)
     tip = _tip(root, (r.commit for r in releases.values()))
     names = {r.name for r in releases.values()}
-    refs = gitrepo.git(
+    refs = gitrun.git(
         root,
         "for-each-ref",
         "--merged",
@@ -198,7 +203,7 @@ def create_bundle(root: Path, specs: list[str], out: Path, progress: Progress = 
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
     history = tmp.with_suffix(".git-bundle")
     try:
-        gitrepo.git(
+        gitrun.git(
             root,
             "bundle",
             "create",
@@ -218,7 +223,7 @@ def create_bundle(root: Path, specs: list[str], out: Path, progress: Progress = 
                 Release(r.name, r.version or "", r.tag, r.commit) for r in releases.values()
             ),
             tip=tip,
-            branch=gitrepo.default_branch(root) or gitrepo.current_branch(root) or "main",
+            branch=githistory.default_branch(root) or gitrun.current_branch(root) or "main",
             tags=tags,
             sizes=sizes,
             source=str(root),
@@ -274,10 +279,10 @@ def _scratch(tmp: Path, root: Path | None) -> Path:
     """A bare repository in `tmp` to unbundle into; it borrows the receiving repository's
     objects (read-only, through git's alternates), so history both share need not travel."""
     scratch = tmp / "scratch.git"
-    gitrepo.git(tmp, "init", "--quiet", "--bare", str(scratch))
+    gitrun.git(tmp, "init", "--quiet", "--bare", str(scratch))
     if root is not None:
         alternates = scratch / "objects" / "info" / "alternates"
-        alternates.write_text(f"{gitrepo.common_dir(root) / 'objects'}\n", encoding="utf-8")
+        alternates.write_text(f"{gitrun.common_dir(root) / 'objects'}\n", encoding="utf-8")
     return scratch
 
 
@@ -285,7 +290,7 @@ def _check_history(scratch: Path, history: Path, index: Index) -> None:
     """git's own verdict on the git bundle, then its refs against the index: every tag the
     index names, on the same object, with its whole history (git fetch checks connectivity)."""
     try:
-        gitrepo.git(scratch, "bundle", "verify", str(history))
+        gitrun.git(scratch, "bundle", "verify", str(history))
     except ArtregError as exc:
         detail = exc.message.split(": ", 1)[-1].strip().replace("error: ", "").replace("\n", " ")
         if "prerequisite" not in detail:
@@ -297,7 +302,7 @@ def _check_history(scratch: Path, history: Path, index: Index) -> None:
             f"({detail})",
             hint=_REMAKE,
         ) from None
-    heads = gitrepo.git(scratch, "bundle", "list-heads", str(history))
+    heads = gitrun.git(scratch, "bundle", "list-heads", str(history))
     refs = {ref: oid for oid, _, ref in (line.partition(" ") for line in heads.splitlines())}
     for tag, oid in sorted(index.tags.items()):
         if refs.get(f"refs/tags/{tag}") != oid:
@@ -310,7 +315,7 @@ def _check_history(scratch: Path, history: Path, index: Index) -> None:
     if foreign:
         raise InputError(f"{INDEX}: tag {foreign[0]!r} is not a registry tag", hint=_REMAKE)
     try:
-        gitrepo.git(scratch, "check-ref-format", "--branch", index.branch)
+        gitrun.git(scratch, "check-ref-format", "--branch", index.branch)
     except ArtregError:
         raise InputError(
             f"{INDEX}: /branch {index.branch!r} is no branch name", hint=_REMAKE
@@ -320,40 +325,26 @@ def _check_history(scratch: Path, history: Path, index: Index) -> None:
         raise InputError(f"bundle member {HISTORY}: holds {extra[0]}, not in {INDEX}", hint=_REMAKE)
     specs = [f"refs/tags/{t}:refs/tags/{t}" for t in sorted(index.tags)]
     try:  # git checks that every object the tags reach is there (or here already)
-        gitrepo.git(scratch, "fetch", "--quiet", "--no-tags", str(history), *specs)
+        gitrun.git(scratch, "fetch", "--quiet", "--no-tags", str(history), *specs)
     except ArtregError as exc:
         detail = exc.message.split(": ", 1)[-1].strip().splitlines()[0]
         raise IntegrityError(
             f"bundle member {HISTORY}: its tags' history is not all in it, nor here ({detail})",
             hint=_REMAKE,
         ) from None
-    tip = gitrepo.git(
+    tip = gitrun.git(
         scratch, "rev-parse", "--verify", "--quiet", f"{index.tip}^{{commit}}", check=False
     )
     if tip.strip() != index.tip:
         raise IntegrityError(
             f"{INDEX}: its tip {index.tip[:12]} is not in the git bundle", hint=_REMAKE
         )
-    gitrepo.git(scratch, "update-ref", "HEAD", index.tip)  # policies are read at HEAD
-
-
-def _check_object(members: dict[str, Member], oid: str, where: str) -> Member:
-    member = members.get(bundlefile.object_member(oid))
-    if member is None:
-        raise IntegrityError(
-            f"{where}: its DVC object {oid} is missing from the bundle", hint=_REMAKE
-        )
-    if member.md5 != oid.removesuffix(".dir"):
-        raise IntegrityError(
-            f"{where}: the bundle's DVC object {oid} has md5 {member.md5}: its bytes were altered",
-            hint=_REMAKE,
-        )
-    return member
+    gitrun.git(scratch, "update-ref", "HEAD", index.tip)  # policies are read at HEAD
 
 
 def _check_file(members: dict[str, Member], r: Resolved, rel: str, oid: str) -> str:
     where = f"{r.folder.relpath}/{rel}"
-    member = _check_object(members, oid, where)
+    member = bundlefile.check_object(members, oid, where, _REMAKE)
     expected = _expected(r, rel)
     if member.sha256 != expected.sha256 or member.size != expected.size:
         raise IntegrityError(
@@ -399,7 +390,7 @@ def _check_releases(
                 used.add(_check_file(members, r, rel, oid))
                 continue
             where = f"{r.folder.relpath}/{rel}"
-            listing = _check_object(members, oid, where)
+            listing = bundlefile.check_object(members, oid, where, _REMAKE)
             used.add(bundlefile.object_member(oid))
             entries = dvcrepo.dir_entries(listing.path.read_bytes(), oid, where)
             for inner, md5 in entries.items():
@@ -416,7 +407,7 @@ def _check_signatures(scratch: Path, root: Path | None, tip: str, releases: list
     """Model signatures where the bundle's trust policy (at its tip) or the receiving
     registry's (at its HEAD) requires them for production; returns the number checked."""
     policies = [(scratch, trust_at(scratch, tip))]
-    head = gitrepo.head(root) if root is not None else None
+    head = gitrun.head(root) if root is not None else None
     if root is not None and head is not None:
         policies.append((root, trust_at(root, head)))
     checked = 0
@@ -443,7 +434,7 @@ class _Plan:
 def _plan(root: Path, scratch: Path, index: Index) -> _Plan:
     """The tags to add (one already here on another object is a conflict), and whether the
     current branch fast-forwards to the bundle's tip (it must then have no local changes)."""
-    here = gitrepo.local_tag_objects(root)
+    here = gitremote.local_tag_objects(root)
     for tag, oid in sorted(index.tags.items()):
         if here.get(tag, oid) != oid:
             raise ConflictError(
@@ -452,17 +443,17 @@ def _plan(root: Path, scratch: Path, index: Index) -> _Plan:
                 hint="import into a registry made from the same history (or with --init DIR)",
             )
     new = [t for t in sorted(index.tags) if t not in here]
-    head, branch = gitrepo.head(root), gitrepo.current_branch(root)
-    if head is not None and (head == index.tip or gitrepo.is_ancestor(scratch, index.tip, head)):
+    head, branch = gitrun.head(root), gitrun.current_branch(root)
+    if head is not None and (head == index.tip or gitread.is_ancestor(scratch, index.tip, head)):
         return _Plan(new, move=False)
-    if head is not None and (branch is None or not gitrepo.is_ancestor(scratch, head, index.tip)):
+    if head is not None and (branch is None or not gitread.is_ancestor(scratch, head, index.tip)):
         return _Plan(
             new,
             move=False,
             note=f"{branch or 'HEAD'} does not lead to the bundle's tip {index.tip[:12]}; the "
             f"tags are here, merge {index.tip[:12]} for the work tree to hold their folders",
         )
-    if gitrepo.git(root, "status", "--porcelain", "--untracked-files=no").strip():
+    if gitrun.git(root, "status", "--porcelain", "--untracked-files=no").strip():
         raise InputError(
             f"{root}: the work tree has uncommitted changes, and the import fast-forwards "
             f"{branch} to {index.tip[:12]}",
@@ -514,21 +505,21 @@ def _write(target: Path, new: bool, history: Path, index: Index, plan: _Plan) ->
     storage = None
     if new:
         target.mkdir(parents=True, exist_ok=True)
-        gitrepo.git(target, "init", "--quiet", f"--initial-branch={index.branch}")
+        gitrun.git(target, "init", "--quiet", f"--initial-branch={index.branch}")
         storage = target.absolute() / LOCAL_STORAGE
-    root = gitrepo.toplevel(target)
+    root = gitrun.toplevel(target)
     specs = [f"refs/tags/{t}:refs/tags/{t}" for t in plan.new_tags]
     if specs:
-        gitrepo.git(root, "fetch", "--quiet", "--no-tags", str(history), *specs)
+        gitrun.git(root, "fetch", "--quiet", "--no-tags", str(history), *specs)
     result = Imported(root, [r.tag for r in index.releases], plan.new_tags)
     result.notes += [plan.note] if plan.note else []
-    result.branch = gitrepo.current_branch(root) or index.branch
+    result.branch = gitrun.current_branch(root) or index.branch
     if plan.move:
-        before = gitrepo.head(root)
+        before = gitrun.head(root)
         if before is None:
-            gitrepo.git(root, "checkout", "--quiet", "-B", index.branch, index.tip)
+            gitrun.git(root, "checkout", "--quiet", "-B", index.branch, index.tip)
         else:
-            gitrepo.git(root, "merge", "--quiet", "--ff-only", index.tip)
+            gitrun.git(root, "merge", "--quiet", "--ff-only", index.tip)
         result.moved = (before or "", index.tip)
     if storage is not None:
         storage.mkdir(exist_ok=True)
@@ -537,7 +528,7 @@ def _write(target: Path, new: bool, history: Path, index: Index, plan: _Plan) ->
             f"[core]\n    remote = {name}\n['remote \"{name}\"']\n    url = {storage}\n",
             encoding="utf-8",
         )
-        with (gitrepo.common_dir(root) / "info" / "exclude").open("a", encoding="utf-8") as fh:
+        with (gitrun.common_dir(root) / "info" / "exclude").open("a", encoding="utf-8") as fh:
             fh.write(f"/{LOCAL_STORAGE}/\n")
     return result
 
@@ -549,9 +540,9 @@ def _undo(target: Path, new: bool, plan: _Plan) -> None:
         shutil.rmtree(target, ignore_errors=True)
         return
     with contextlib.suppress(ArtregError):
-        gitrepo.delete_tags(target, [t for t in plan.new_tags if gitrepo.tag_exists(target, t)])
+        gitwrite.delete_tags(target, [t for t in plan.new_tags if gitread.tag_exists(target, t)])
         if plan.move and plan.head is not None:
-            gitrepo.git(target, "reset", "--quiet", "--keep", plan.head)
+            gitrun.git(target, "reset", "--quiet", "--keep", plan.head)
 
 
 def import_bundle(

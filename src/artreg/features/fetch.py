@@ -13,14 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo, outputs, state
+from artreg import outputs, state
 from artreg.adapters import dvcrepo, schemas
 from artreg.adapters.files import parse_json
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import FileDigest, ProgressFn, Recorded, compare_files, hash_files
 from artreg.consumer_cache import records_root
 from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
-from artreg.model import Event, Manifest, Registry, Requirement
+from artreg.registry.documents import Manifest
 from artreg.registry.layout import StageDir, model_target
+from artreg.registry.records import Event, Registry, Requirement
 from artreg.registry.retirements import read_retired
 from artreg.registry.tags import STAGES, parse_spec, validate_name, validate_semver
 
@@ -120,7 +123,7 @@ def resolve(
             f"{record.commit[:12]} has no artifacts.{name}.path",
             hint="the tag was not made by artreg; re-promote with artreg",
         )
-    raw = gitrepo.show_file(root, record.commit, f"{folder.relpath}/manifest.json")
+    raw = gitread.show_file(root, record.commit, f"{folder.relpath}/manifest.json")
     if raw is None:
         raise NotFoundError(
             f"{folder.relpath}/manifest.json is missing at {record.commit[:12]} (tag {record.tag})",
@@ -298,7 +301,7 @@ def pointers(root: Path, resolved: Resolved) -> list[str]:
     found = [str(p.relative_to(root)) for p in dvcrepo.pointer_files(root, folder)]
     for pointer in found:
         dvcrepo.read_pointer(root / pointer)  # refuses pointers that leave their folder
-    changed = gitrepo.git(
+    changed = gitrun.git(
         root, "diff", "--name-only", resolved.commit, "--", resolved.folder.relpath
     ).split()
     if changed:
@@ -316,11 +319,11 @@ def absent_from_checkout(root: Path, resolved: Resolved) -> NotFoundError | None
     the way out that works from here: `git pull` only when the promotion lies ahead of HEAD;
     restoring the folder when this branch removed it after the promotion (a revert)."""
     rel, promo = resolved.folder.relpath, resolved.commit[:12]
-    if gitrepo.git(root, "ls-files", "--", rel).strip():  # in the index: HEAD's, or restored
+    if gitrun.git(root, "ls-files", "--", rel).strip():  # in the index: HEAD's, or restored
         return None
-    if gitrepo.is_ancestor(root, resolved.commit, "HEAD"):
+    if gitread.is_ancestor(root, resolved.commit, "HEAD"):
         log = ["log", "-1", "--format=%h", "--diff-filter=D", "HEAD", "--", rel]
-        removed = gitrepo.git(root, *log).strip() or "a later commit"
+        removed = gitrun.git(root, *log).strip() or "a later commit"
         return NotFoundError(
             f"{rel}: removed from this branch by {removed} after its promotion in {promo}, "
             f"while {resolved.tag} still names it",
@@ -328,7 +331,7 @@ def absent_from_checkout(root: Path, resolved: Resolved) -> NotFoundError | None
             f"then run `artreg pull {resolved.name}`",
         )
     where = f"{rel}: not in this checkout (it was promoted in {promo}"
-    if gitrepo.is_ancestor(root, "HEAD", resolved.commit):
+    if gitread.is_ancestor(root, "HEAD", resolved.commit):
         return NotFoundError(
             f"{where}, ahead of it)",
             hint=f"update the checkout: `git pull`, or `git merge --ff-only {promo}`",
@@ -353,18 +356,18 @@ def check_signature(root: Path, resolved: Resolved, records: Path | None = None)
     check_clone(root, policy, records if records is not None else records_root())
     if not policy.requires(resolved.folder.stage):
         return
-    from artreg import signing
+    from artreg.artifacts.signing import verify as signature
 
     folder = resolved.folder
-    raw = signing.committed_signature(root, resolved.commit, folder.relpath, resolved.files)
-    signing.check_folder(
+    raw = signature.committed_signature(root, resolved.commit, folder.relpath, resolved.files)
+    signature.check_folder(
         root, policy, folder.relpath, folder.stage, resolved.files, resolved.dvc_files, raw
     )
 
 
 def signature_status(root: Path, resolved: Resolved) -> dict[str, Any] | None:
     """What `show` says of the folder's signature (None: unsigned, and none required)."""
-    from artreg.signing import describe
+    from artreg.artifacts.signing.verify import describe
 
     folder = resolved.folder
     return describe(

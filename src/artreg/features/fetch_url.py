@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from artreg.adapters.git import remote as gitremote
 from artreg.adapters.hashing import FileDigest, ProgressFn
 from artreg.consumer_cache import Cache, registry_key
 from artreg.errors import InputError, IntegrityError, NotFoundError
@@ -43,7 +44,7 @@ from artreg.registry.tags import validate_name, validate_semver, validate_stage
 if TYPE_CHECKING:
     from artreg.adapters.dvcrepo import RemoteReader
     from artreg.features.queries import ArtifactSummary
-    from artreg.model import Event, Registry
+    from artreg.registry.records import Event, Registry
     from artreg.registry.trust import TrustPolicy
 
 # git, DVC and the registry state are imported where they are used: a warm call that finds its
@@ -159,16 +160,14 @@ class RemoteRegistry:
         self.repo = cache.git_dir(self.key)
 
     def remote_tags(self, names: Sequence[str] | None) -> dict[str, tuple[str, str]]:
-        from artreg import gitrepo
 
-        return gitrepo.ls_remote_tags(self.url, _tag_patterns(names or ()))
+        return gitremote.ls_remote_tags(self.url, _tag_patterns(names or ()))
 
     def remote_refs(self, names: Sequence[str]) -> tuple[dict[str, tuple[str, str]], str]:
         """The names' tags and the commit of the registry's HEAD ("" when it has none), from
         one `git ls-remote`: HEAD's params.yaml is the trust policy, as HEAD's is in a clone."""
-        from artreg import gitrepo
 
-        tags, head = gitrepo.ls_remote_head(self.url, _tag_patterns(names))
+        tags, head = gitremote.ls_remote_head(self.url, _tag_patterns(names))
         return tags, head or ""
 
     def state(
@@ -177,22 +176,22 @@ class RemoteRegistry:
         """The read model (of `names`, or all), built from the tags the URL has now, by the same
         code as in a clone: changed tag objects fetched, vanished ones dropped, one for-each-ref.
         Folders are left unresolved (see `folders`)."""
-        from artreg import gitrepo, state
+        from artreg import state
 
         tags = self.remote_tags(names) if tags is None else tags
         with self.cache.lock("git", self.key):
-            gitrepo.init_cache_repo(self.repo, self.url)
-            local = gitrepo.local_tag_objects(self.repo, names)
+            gitremote.init_cache_repo(self.repo, self.url)
+            local = gitremote.local_tag_objects(self.repo, names)
             changed = sorted(t for t, (obj, _) in tags.items() if local.get(t) != obj)
             gone = sorted(t for t in local if t not in tags)
-            gitrepo.fetch_objects(
+            gitremote.fetch_objects(
                 self.repo,
                 self.url,
                 [f"+refs/tags/{t}:refs/tags/{t}" for t in changed],
                 filter_spec="tree:0",
                 depth=1,
             )
-            gitrepo.set_tags(self.repo, {}, gone)
+            gitremote.set_tags(self.repo, {}, gone)
         return state.load(self.repo, names, folders="none")
 
     def folders(self, events: Sequence[Event]) -> None:
@@ -211,17 +210,16 @@ class RemoteRegistry:
         self, oids: Sequence[str], filter_spec: str, depth: int | None = None
     ) -> dict[str, bytes]:
         """Objects by id, fetched first when the cache repo lacks them."""
-        from artreg import gitrepo
 
         wanted = list(dict.fromkeys(oids))
-        found = gitrepo.read_objects(self.repo, wanted)
+        found = gitremote.read_objects(self.repo, wanted)
         missing = [o for o in wanted if o not in found]
         if missing:
             with self.cache.lock("git", self.key):
-                gitrepo.fetch_objects(
+                gitremote.fetch_objects(
                     self.repo, self.url, missing, filter_spec=filter_spec, depth=depth
                 )
-            found.update(gitrepo.read_objects(self.repo, missing))
+            found.update(gitremote.read_objects(self.repo, missing))
         lost = [o for o in wanted if o not in found]
         if lost:
             raise NotFoundError(
@@ -248,11 +246,10 @@ class RemoteRegistry:
         """For each commit, the bytes of those of its `wanted` paths that exist there. Trees are
         fetched one level at a time along the paths, for every commit at once (folders in `deep`
         with their whole subtree), then every blob in one fetch."""
-        from artreg import gitrepo
 
         commits = list(wanted)
         with self.cache.lock("git", self.key):
-            gitrepo.init_cache_repo(self.repo, self.url)
+            gitremote.init_cache_repo(self.repo, self.url)
         heads = self._objects(commits, "tree:0", depth=1)
         # (commit, folder) -> tree id, and -> its entries: name -> (mode, id)
         trees = {
@@ -426,15 +423,15 @@ class RemoteRegistry:
         verdict = self.cache.signature_verdict(self.key, bound)
         if verdict.is_file():
             return
-        from artreg import signing
+        from artreg.artifacts.signing import verify as signature
 
         if fetch:  # local reads when present; fetched when this cache lost them
             wanted = {pin.commit: [f"{pin.folder}/{SIGNATURE_FILE}"]}
             if policy.rev:
                 wanted.setdefault(policy.rev, []).extend(policy.keys)
             self.files_of(wanted, deep=[pin.folder])
-        raw = signing.committed_signature(self.repo, pin.commit, pin.folder, pin.files)
-        signer = signing.check_folder(
+        raw = signature.committed_signature(self.repo, pin.commit, pin.folder, pin.files)
+        signer = signature.check_folder(
             self.repo, policy, pin.folder, stage, pin.files, pin.dvc_files, raw
         )
         self.cache.write_json(verdict, {"policy": digest, **signer.as_dict()})
@@ -442,12 +439,12 @@ class RemoteRegistry:
     def signature_status(self, pin: Pin, head: str) -> dict[str, Any] | None:
         """What `show` says of the pinned folder's model.sig under the policy at `head`, as in
         a clone (`signing.describe`: never raises for a bad signature)."""
-        from artreg import signing
+        from artreg.artifacts.signing import verify as signature
 
         policy, _ = self.trust(head)
         if SIGNATURE_FILE in pin.files:
             self.files_at(pin.commit, [f"{pin.folder}/{SIGNATURE_FILE}"], deep=[pin.folder])
-        return signing.describe(
+        return signature.describe(
             self.repo, pin.commit, pin.folder, _stage_of(pin), pin.files, pin.dvc_files, policy
         )
 

@@ -29,7 +29,7 @@ from artreg.registry.tags import UNASSIGN
 if TYPE_CHECKING:
     from artreg.adapters.hashing import FileDigest, ProgressFn
     from artreg.features.fetch_url import Pin, RemoteRegistry
-    from artreg.model import Registry
+    from artreg.registry.records import Registry
 
 
 RECHECK_SECONDS = (

@@ -10,21 +10,15 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import gitrepo, state
+from artreg import state
 from artreg.adapters.files import parse_json
+from artreg.adapters.git import history as githistory
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError, NotFoundError
-from artreg.model import (
-    Event,
-    GateResult,
-    Manifest,
-    ManifestFile,
-    Metadata,
-    Registry,
-    Requirement,
-    Source,
-    iso,
-)
+from artreg.registry.documents import GateResult, Manifest, ManifestFile, Metadata, Source
 from artreg.registry.layout import SIGNATURE_FILE, StageDir, raw_dir, validated_dir
+from artreg.registry.records import Event, Registry, Requirement, iso
 from artreg.registry.retirements import Retired, read_retired
 from artreg.registry.tags import parse_spec, validate_name
 
@@ -113,7 +107,7 @@ def overview(
 def incomplete_clone(root: Path, empty: bool) -> tuple[str, str] | None:
     """(what this clone lacks, the git command that fetches it) when a listing may be missing
     artifacts: a shallow clone, or (for an empty listing) a clone without tags."""
-    return gitrepo.missing_history(root, check_tags=empty)
+    return githistory.missing_history(root, check_tags=empty)
 
 
 def show_entry(
@@ -222,11 +216,11 @@ def _step(root: Path, registry: Registry, folder: StageDir) -> LineageStep:
     promotions = registry.promotions(folder)
     tagged = promotions[0] if promotions else None
     rev = tagged.commit if tagged else "HEAD"
-    manifest_json = gitrepo.json_at(root, rev, f"{folder.relpath}/manifest.json")
+    manifest_json = gitread.json_at(root, rev, f"{folder.relpath}/manifest.json")
     if manifest_json is None:
         raise NotFoundError(f"{folder.relpath}: not found at {rev[:12]}", hint="check the spec")
     manifest = Manifest.from_json(manifest_json)
-    meta_json = gitrepo.json_at(root, rev, f"{folder.relpath}/metadata.json")
+    meta_json = gitread.json_at(root, rev, f"{folder.relpath}/metadata.json")
     metadata = Metadata.from_json(meta_json) if meta_json else None
     return LineageStep(
         stage=folder.stage,
@@ -322,13 +316,13 @@ class Diff:
 
 def _numbers(root: Path, rev: str, folder: StageDir) -> dict[str, float]:
     found: dict[str, float] = {}
-    listing = gitrepo.git(
+    listing = gitrun.git(
         root, "ls-tree", "-r", "--name-only", rev, folder.relpath + "/", check=False
     )
     for path in listing.split():
         if not path.endswith(".json") or path.endswith(("manifest.json", "metadata.json")):
             continue
-        data = gitrepo.show_file(root, rev, path)
+        data = gitread.show_file(root, rev, path)
         try:
             parsed = parse_json(data.decode("utf-8"), path) if data else {}
         except Exception:  # a results file that is not JSON is simply not compared
@@ -341,7 +335,7 @@ def _numbers(root: Path, rev: str, folder: StageDir) -> dict[str, float]:
 
 
 def _side(root: Path, spec: str, r: Resolved) -> DiffSide:
-    data = gitrepo.json_at(root, r.commit, f"{r.folder.relpath}/metadata.json")
+    data = gitread.json_at(root, r.commit, f"{r.folder.relpath}/metadata.json")
     meta = Metadata.from_json(data) if data else None
     return DiffSide(
         spec,

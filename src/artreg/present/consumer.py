@@ -75,7 +75,7 @@ def gc_text(result: Plan | Applied) -> str:
 
 def _gc_phases(result: Plan | Applied) -> list[str]:
     """Mark and sweep: what was (or would be) marked, swept, and what waits for its grace."""
-    from artreg.model import iso
+    from artreg.registry.records import iso
     from artreg.services.retention import Applied
 
     plan = result.plan if isinstance(result, Applied) else result
@@ -149,7 +149,7 @@ def lock_changes_json(changes: Sequence[Change]) -> list[dict[str, Any]]:
 
 
 def cache_text(root: Path, snapshots: Sequence[dict[str, Any]]) -> str:
-    from artreg.model import iso
+    from artreg.registry.records import iso
 
     rows = [
         [

@@ -10,8 +10,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from artreg.model import Event, ManifestFile, Source, iso
 from artreg.present.text import number, signature_text, table
+from artreg.registry.documents import ManifestFile, Source
+from artreg.registry.records import Event, iso
 
 if TYPE_CHECKING:
     from artreg.features.fetch import Resolved

@@ -12,7 +12,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg.model import GateResult
+from artreg.registry.documents import GateResult
 
 if TYPE_CHECKING:
     from artreg.artifacts.integrity import Report

@@ -7,9 +7,10 @@ from typing import Any
 
 from artreg.adapters import schemas
 from artreg.adapters.files import dump_json, parse_json, read_json, write_atomic
+from artreg.adapters.git import read as gitread
 from artreg.errors import ArtregError, VerificationFailed
-from artreg.model import Registry, iso
 from artreg.registry.layout import ARTIFACTS_DIR, REGISTRY_JSON, StageDir, model_target
+from artreg.registry.records import Registry, iso
 
 
 def primary_file(root: Path, folder: StageDir) -> tuple[str | None, str | None]:
@@ -99,12 +100,12 @@ def check(root: Path) -> None:
 def regenerate(root: Path, wait: float = 0.0) -> bool:
     """`artreg index`: rewrite registry.json from the tags and folders, under the repo lock.
     True when it then differs from the committed one: a change to commit."""
-    from artreg import gitrepo, state
+    from artreg import state
     from artreg.publishing.transaction import repo_lock
 
     with repo_lock(root, wait=wait):
         write(root, state.load(root))
-        return bool(gitrepo.status(root, [REGISTRY_JSON]).strip())
+        return bool(gitread.status(root, [REGISTRY_JSON]).strip())
 
 
 def load(root: Path) -> dict[str, Any]:

@@ -6,9 +6,9 @@ from typing import Any
 
 import yaml
 
-from artreg.formats import GGUF, ONNX, PYTORCH, SAFETENSORS, from_suffix
-from artreg.model import GateResult
 from artreg.present.text import gate_table
+from artreg.registry.documents import GateResult
+from artreg.registry.formatnames import GGUF, ONNX, PYTORCH, SAFETENSORS, from_suffix
 
 # Hugging Face's library_name for each detected format (its hub lists these libraries).
 _LIBRARIES = {PYTORCH: "pytorch", SAFETENSORS: "pytorch", ONNX: "onnx", GGUF: "gguf"}

@@ -19,14 +19,16 @@ from typing import TYPE_CHECKING, Any
 from artreg.adapters.files import dump_json, read_json
 from artreg.adapters.hashing import FileDigest, Recorded, sha256_line
 from artreg.artifacts import hflayout
+from artreg.artifacts.formats import detect
+from artreg.artifacts.formats.safetensors import check_safetensors
 from artreg.artifacts.hflayout import FolderLayout
 from artreg.errors import InputError, IntegrityError
-from artreg.model import ModelFile
 from artreg.publishing.stagefolder import StageBuilder
+from artreg.registry.documents import ModelFile
 from artreg.registry.layout import MODEL_DIR
 
 if TYPE_CHECKING:
-    from artreg.formats import FormatInfo
+    from artreg.registry.formatnames import FormatInfo
 
 SHA256_FILE = f"{MODEL_DIR}.sha256"
 
@@ -63,7 +65,7 @@ def _check_index_tensors(
 ) -> None:
     """Each index's tensors against the headers of its safetensors shards, so that a tensor
     the index promises is missed now, not when a service loads the model."""
-    from artreg.formats import SAFETENSORS, check_safetensors
+    from artreg.registry.formatnames import SAFETENSORS
 
     shards = {
         s
@@ -80,7 +82,6 @@ def check_weights(path: Path, shown: str) -> FormatInfo:
     """One weight file of a folder, checked by its content (formats.detect: a safetensors
     header consistent with the file's size, ONNX, GGUF, a weights-only PyTorch checkpoint);
     the refusal names the file as the folder has it, not a DVC cache object."""
-    from artreg.formats import detect
 
     try:
         return detect(path)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from artreg import gitrepo, state
+from artreg import state
+from artreg.adapters.git import run as gitrun
 from artreg.errors import InputError
 from artreg.registry.layout import ARTIFACTS_DIR
 from artreg.registry.policy import committed_sections, load_settings
@@ -54,7 +55,7 @@ def check_folder_case(root: Path, relpaths: Sequence[str]) -> None:
 def resolve_name(root: Path, name: str | None) -> str:
     """The artifact name given, or the registry's committed default (params.yaml is checked)."""
     if name is not None:
-        commit = gitrepo.head(root)
+        commit = gitrun.head(root)
         if commit:
             committed_sections(root, commit)  # a broken committed params.yaml is reported early
         return check_name_case(root, validate_name(name))

@@ -14,27 +14,34 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import gitrepo, signing, state
+from artreg import state
 from artreg._version import __version__
 from artreg.adapters import schemas
 from artreg.adapters.files import dump_json, read_json
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import ProgressFn, sha256_line
+from artreg.artifacts.formats.pytorch import pytorch_info
+from artreg.artifacts.formats.safetensors import check_safetensors
+from artreg.artifacts.signing import sign as signing
 from artreg.errors import ArtregError, InputError, IntegrityError, NotFoundError
 from artreg.features.fetch import prefetch, stage_file
-from artreg.formats import SAFETENSORS, SUFFIXES, FormatInfo, check_safetensors, pytorch_info
-from artreg.model import Manifest, ManifestFile, Metadata, ModelFile, requires_line
 from artreg.publishing.modelcard import model_card
 from artreg.publishing.publish import Published, PublishOptions, leave_branch, publish
 from artreg.publishing.stagefolder import StageBuilder
 from artreg.registry import dvcyaml
+from artreg.registry.documents import Manifest, ManifestFile, Metadata, ModelFile
+from artreg.registry.formatnames import SAFETENSORS, SUFFIXES, FormatInfo
 from artreg.registry.layout import ARTIFACTS_DIR, StageDir, model_target
 from artreg.registry.policy import load_trust
+from artreg.registry.records import requires_line
 from artreg.registry.tags import Action
 from artreg.registry.values import plain_input
 
 if TYPE_CHECKING:
     from artreg.adapters.dvcrepo import RegistryDvc
-    from artreg.signing import SignaturePlan, SigningKey
+    from artreg.artifacts.signing.keys import SigningKey
+    from artreg.artifacts.signing.sign import SignaturePlan
 
 FORMATS = ("pt", "safetensors")
 
@@ -77,16 +84,16 @@ def committed_source(root: Path, folder: StageDir) -> CommittedSource:
                 hint="an unassigned artifact cannot be promoted; choose another",
             )
     else:
-        commit = gitrepo.creation_commits(root).get(folder.relpath, "")
+        commit = gitread.creation_commits(root).get(folder.relpath, "")
         if not commit:
             raise NotFoundError(
                 f"{folder.relpath}: not committed, so not a registered {folder.stage} artifact",
                 hint="register or promote it with artreg first",
             )
-    changed = gitrepo.git(root, "diff", "--name-only", commit, "--", folder.relpath).split()
+    changed = gitrun.git(root, "diff", "--name-only", commit, "--", folder.relpath).split()
     changed += [
         line[3:]
-        for line in gitrepo.status(root, [folder.relpath]).splitlines()
+        for line in gitread.status(root, [folder.relpath]).splitlines()
         if line.startswith("??")
     ]
     if changed:
@@ -95,13 +102,13 @@ def committed_source(root: Path, folder: StageDir) -> CommittedSource:
             hint=f"promoted folders are immutable; `git checkout {commit[:12]} -- {folder.relpath}` "
             "restores it (and remove files that were added)",
         )
-    manifest = gitrepo.json_at(root, commit, f"{folder.relpath}/manifest.json")
+    manifest = gitread.json_at(root, commit, f"{folder.relpath}/manifest.json")
     if manifest is None:
         raise NotFoundError(
             f"{folder.relpath}/manifest.json: missing at {commit[:12]}", hint="run `artreg verify`"
         )
     schemas.validate(manifest, "manifest", f"{folder.relpath}/manifest.json@{commit[:12]}")
-    metadata = gitrepo.json_at(root, commit, f"{folder.relpath}/metadata.json")
+    metadata = gitread.json_at(root, commit, f"{folder.relpath}/metadata.json")
     if metadata is not None:
         schemas.validate(metadata, "metadata", f"{folder.relpath}/metadata.json@{commit[:12]}")
     return CommittedSource(
@@ -330,7 +337,7 @@ def check_source_outside_registry(root: Path, source: Path, dvc: RegistryDvc) ->
             ".git and DVC cache into a stage folder",
             hint=hint,
         )
-    git_dirs = gitrepo.git(
+    git_dirs = gitrun.git(
         root, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir"
     ).split()
     kept = [

@@ -11,17 +11,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo, state
+from artreg import state
 from artreg.adapters.faults import point
 from artreg.adapters.files import check_output_path
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import remote as gitremote
+from artreg.adapters.git import run as gitrun
+from artreg.adapters.git import write as gitwrite
 from artreg.errors import ConflictError, InputError
-from artreg.model import Event, GateResult, ManifestFile, Registry
 from artreg.publishing import index
 from artreg.publishing.stagefolder import StageBuilder
 from artreg.publishing.transaction import Transaction, transaction
 from artreg.publishing.transaction import leave_branch as transaction_leave_branch
 from artreg.registry import dvcyaml
+from artreg.registry.documents import GateResult, ManifestFile
 from artreg.registry.layout import DVC_YAML, REGISTRY_JSON, StageDir
+from artreg.registry.records import Event, Registry
 from artreg.registry.tags import (
     Action,
     TagName,
@@ -54,7 +59,7 @@ class PublishOptions:
         if not (self.branch and self.push):
             return self
         ref = f"refs/heads/{self.branch}"
-        if gitrepo.git(root, "ls-remote", "--heads", self.remote, ref, check=False).strip():
+        if gitrun.git(root, "ls-remote", "--heads", self.remote, ref, check=False).strip():
             raise InputError(
                 f"--branch {self.branch}: {self.remote} has a branch {self.branch!r} already "
                 "(not in this clone), so pushing a new pull-request branch of that name would be "
@@ -128,9 +133,9 @@ def actor(root: Path) -> str:
     before it copies anything, so this is also where a checkout git cannot commit to (a merge
     or rebase in progress, a detached HEAD) is refused.
     """
-    gitrepo.check_committable(root)
+    gitwrite.check_committable(root)
     ci_actor = os.environ.get("GITHUB_ACTOR")
-    ident = gitrepo.identity(root)
+    ident = gitrun.identity(root)
     return f"{ident} (CI: {ci_actor})" if ci_actor else ident
 
 
@@ -167,7 +172,7 @@ def publish(
             for action, stage, version in actions
         ]
         existing = {e.tag for e in events}
-        clash = [t for t in names if t in existing or gitrepo.tag_exists(root, t)]
+        clash = [t for t in names if t in existing or gitread.tag_exists(root, t)]
         if clash:
             raise ConflictError(
                 f"tag {clash[0]} exists already", hint="choose another version, or fetch tags first"
@@ -212,10 +217,10 @@ def publish(
             point("publish:index")
             paths = [*git_files, DVC_YAML, REGISTRY_JSON]
 
-        gitrepo.add(root, paths, force=True)
+        gitwrite.add(root, paths, force=True)
         point("publish:staged")
         txn.before_commit(title, [] if branch else names, message, start, sign)
-        commit = gitrepo.commit(
+        commit = gitwrite.commit(
             root, _commit_message(title, entry.relpath, source, names, requires), paths, sign=sign
         )
         point("publish:committed")
@@ -297,14 +302,14 @@ def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remo
     pointers = [str(p.relative_to(root)) for p in dvcrepo.pointer_files(root, root / folder)]
     if pointers:
         dvcrepo.push(root, pointers)
-    branch = branch or gitrepo.current_branch(root)
+    branch = branch or gitrun.current_branch(root)
     refs = [f"HEAD:refs/heads/{branch}"] if branch else []
     refs += [f"refs/tags/{t}" for t in tags]
     try:
-        gitrepo.push(root, remote, refs)
+        gitwrite.push(root, remote, refs)
     except PushRejected as exc:
         versions = [t for t in tags if _parse(t).action is Action.REGISTER]
-        taken = gitrepo.remote_tags(root, remote, versions) if versions else {}
+        taken = gitremote.remote_tags(root, remote, versions) if versions else {}
         if taken:
             tag, winner = next(iter(taken.items()))
             raise ConflictError(
@@ -354,14 +359,14 @@ class _Replay:
         ]
         if pointers:
             dvcrepo.push(self.root, pointers)
-        branch = gitrepo.current_branch(self.root)
+        branch = gitrun.current_branch(self.root)
         assert branch is not None  # publish refuses a detached HEAD before it starts
         commit = self.txn.commit
         assert commit is not None  # pushed only once committed
         for attempt in range(1, PUSH_ATTEMPTS + 1):
             refs = [f"HEAD:refs/heads/{branch}", *(f"refs/tags/{t}" for t in names)]
             try:
-                gitrepo.push(self.root, remote, refs)
+                gitwrite.push(self.root, remote, refs)
                 return commit, names
             except PushRejected as exc:
                 rejected = exc
@@ -381,7 +386,7 @@ class _Replay:
     def _final_if_taken(self, remote: str, names: list[str]) -> None:
         """Losing the version to someone else is final: exit 2 naming the winner's commit."""
         versions = [t for t in names if _parse(t).action is Action.REGISTER]
-        taken = gitrepo.remote_tags(self.root, remote, versions) if versions else {}
+        taken = gitremote.remote_tags(self.root, remote, versions) if versions else {}
         if taken:
             tag, winner = next(iter(taken.items()))
             raise ConflictError(
@@ -404,7 +409,7 @@ class _Replay:
         latest = versionorder.latest_above(
             version, versionorder.released(registry, self.entry.name)
         )
-        metadata = gitrepo.json_at(self.root, commit, f"{self.entry.relpath}/metadata.json")
+        metadata = gitread.json_at(self.root, commit, f"{self.entry.relpath}/metadata.json")
         if latest is None or versionorder.allowed(metadata):
             return
         by = next(
@@ -429,12 +434,12 @@ class _Replay:
         root, txn, entry = self.root, self.txn, self.entry
         old_commit = txn.commit
         assert old_commit is not None
-        gitrepo.delete_tags(root, names)  # fetched tags of the same name must not clash
+        gitwrite.delete_tags(root, names)  # fetched tags of the same name must not clash
         txn.tags = []
         tracking = f"refs/remotes/{remote}/{branch}"
-        gitrepo.fetch(root, remote, [f"+refs/heads/{branch}:{tracking}"], tags=True)
-        base = gitrepo.git(root, "rev-parse", tracking).strip()
-        winner = gitrepo.creation_commit(root, base, f"{entry.relpath}/manifest.json")
+        gitwrite.fetch(root, remote, [f"+refs/heads/{branch}:{tracking}"], tags=True)
+        base = gitrun.git(root, "rev-parse", tracking).strip()
+        winner = gitread.creation_commit(root, base, f"{entry.relpath}/manifest.json")
         if winner:
             raise ConflictError(
                 f"push to {remote} was rejected, so this promotion was undone locally: "
@@ -443,7 +448,7 @@ class _Replay:
                 "choose another id or version",
             )
         self._check_version_order(remote, old_commit)
-        if txn.old_head and not gitrepo.is_ancestor(root, txn.old_head, base):
+        if txn.old_head and not gitread.is_ancestor(root, txn.old_head, base):
             raise PushRejected(
                 f"push to {remote} was rejected and {remote}/{branch} does not contain this "
                 "clone's branch (local commits not on the remote, or a rewritten remote "
@@ -451,8 +456,8 @@ class _Replay:
                 hint=f"`git pull --rebase --tags {remote} {branch}` and run the command again",
             )
         txn.mark_rebased()  # journaled first: a crash from here on is rolled back by `recover`
-        gitrepo.git(root, "reset", "--quiet", "--keep", base)
-        gitrepo.git(root, "checkout", old_commit, "--", entry.relpath)
+        gitrun.git(root, "reset", "--quiet", "--keep", base)
+        gitrun.git(root, "checkout", old_commit, "--", entry.relpath)
         point("publish:rebased")
         events = state.load(root, folders="none").events
         counter = next_counter(events, entry.name)
@@ -484,9 +489,9 @@ class _Replay:
         ]
         index.write(root, with_pending(root, events, pending))
         paths = [*self.git_files, DVC_YAML, REGISTRY_JSON]
-        gitrepo.add(root, paths, force=True)
+        gitwrite.add(root, paths, force=True)
         txn.before_commit(self.title, names, message, start, self.sign)
-        commit = gitrepo.commit(
+        commit = gitwrite.commit(
             root,
             _commit_message(self.title, entry.relpath, self.source, names, self.requires),
             paths,
@@ -497,7 +502,7 @@ class _Replay:
         # of params.yaml as the remote holds it now (a gate changed meanwhile must not slip by).
         problems = folder_problems(root, entry)
         if entry.stage != "raw":
-            metadata = gitrepo.json_at(root, commit, f"{entry.relpath}/metadata.json") or {}
+            metadata = gitread.json_at(root, commit, f"{entry.relpath}/metadata.json") or {}
             if isinstance(metadata.get("gates"), dict):
                 settings = settings_from(committed_sections(root, base), base)
                 rules = rules_for(settings.gates, entry.stage, entry.name)

@@ -13,11 +13,12 @@ from typing import Any
 from artreg import state
 from artreg.adapters.files import read_json
 from artreg.errors import ConflictError, GateFailed, InputError
-from artreg.model import Approval, GateResult, Registry, Requirement
 from artreg.publishing.promotion import json_input
 from artreg.publishing.publish import now_iso
+from artreg.registry.documents import Approval, GateResult
 from artreg.registry.layout import production_dir
 from artreg.registry.policy import Settings, approver, evaluate, gate_failure
+from artreg.registry.records import Registry, Requirement
 from artreg.registry.requirements import closure, unmet, way_out
 from artreg.registry.tags import is_semver, semver_key, validate_semver
 from artreg.registry.values import plain_input

@@ -26,7 +26,7 @@ import tempfile
 from importlib.resources import files
 from pathlib import Path
 
-from artreg import gitrepo
+from artreg.adapters.git import run as gitrun
 from artreg.errors import InputError
 
 __all__ = ["UPDATE_HOOK", "install_update_hook"]
@@ -52,9 +52,9 @@ def install_update_hook(bare_repo: Path) -> Path:
             f"{repo} is not a folder",
             hint="pass the path of the (bare) git repository that the server serves",
         )
-    git_dir = gitrepo.common_dir(repo)
+    git_dir = gitrun.common_dir(repo)
 
-    hooks_path = gitrepo.config_value(repo, "core.hooksPath")
+    hooks_path = gitrun.config_value(repo, "core.hooksPath")
     if hooks_path:
         raise InputError(
             f"{repo} sets core.hooksPath = {hooks_path}, so git would not run a hook in "

@@ -22,9 +22,9 @@ from artreg.adapters.faults import point
 from artreg.adapters.files import dump_json
 from artreg.adapters.hashing import FileDigest, ProgressFn, copy_and_hash
 from artreg.errors import InputError
-from artreg.model import Manifest, ManifestFile
 from artreg.publishing.names import check_folder_case
 from artreg.publishing.transaction import state_dir
+from artreg.registry.documents import Manifest, ManifestFile
 from artreg.registry.layout import StageDir
 
 PLUMBING = frozenset({"manifest.json", ".gitignore"})  # files the manifest does not list

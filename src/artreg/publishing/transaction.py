@@ -20,14 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo
 from artreg.adapters.faults import point
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
+from artreg.adapters.git import write as gitwrite
 from artreg.errors import ConflictError, LockBusy
 
 
 def state_dir(root: Path) -> Path:
     """artreg's private folder in the git dir shared by all worktrees: never tracked or pushed."""
-    common = gitrepo.git(root, "rev-parse", "--path-format=absolute", "--git-common-dir").strip()
+    common = gitrun.git(root, "rev-parse", "--path-format=absolute", "--git-common-dir").strip()
     path = Path(common) / "artreg"
     path.mkdir(exist_ok=True)
     return path
@@ -140,9 +142,9 @@ class Transaction:
                 f"{self.root}: an earlier artreg command was interrupted and left its change half done",
                 hint="run `artreg recover` (then `artreg verify`) before changing the registry again",
             )
-        self.old_head = gitrepo.head(self.root)
-        self.old_branch = gitrepo.current_branch(self.root)
-        dirty = gitrepo.status(self.root, self.touched) if self.touched else ""
+        self.old_head = gitrun.head(self.root)
+        self.old_branch = gitrun.current_branch(self.root)
+        dirty = gitread.status(self.root, self.touched) if self.touched else ""
         if dirty.strip():
             raise ConflictError(
                 f"{self.root}: uncommitted changes in files the registry must rewrite:\n"
@@ -187,7 +189,7 @@ class Transaction:
 
     def switch_to_new_branch(self, branch: str) -> None:
         """Commit on a new branch (pull-request mode); rollback returns to where we were."""
-        if gitrepo.git(
+        if gitrun.git(
             self.root, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False
         ).strip():
             raise ConflictError(
@@ -195,7 +197,7 @@ class Transaction:
             )
         self.new_branch = branch
         self._write_journal("applying")
-        gitrepo.git(self.root, "switch", "--quiet", "-c", branch)
+        gitrun.git(self.root, "switch", "--quiet", "-c", branch)
 
     def before_commit(
         self,
@@ -246,15 +248,15 @@ class Transaction:
         """Move the branch onto the commits `plan_tags` recorded, updating the generated files
         in the index and work tree (`--keep`: any unrelated local change stays)."""
         moving = self.tagging.get("advance")
-        if not moving or gitrepo.head(self.root) != moving["from"]:
+        if not moving or gitrun.head(self.root) != moving["from"]:
             return  # nothing to move, or moved already (a recovery after the move)
-        if gitrepo.current_branch(self.root) != moving["branch"]:
+        if gitrun.current_branch(self.root) != moving["branch"]:
             raise ConflictError(
                 f"the interrupted `artreg tag` was run on branch {moving['branch']!r}, but "
-                f"{gitrepo.current_branch(self.root)!r} is checked out now",
+                f"{gitrun.current_branch(self.root)!r} is checked out now",
                 hint=f"`git switch {moving['branch']}`, then run `artreg recover` again",
             )
-        gitrepo.git(self.root, "reset", "--quiet", "--keep", moving["to"])
+        gitrun.git(self.root, "reset", "--quiet", "--keep", moving["to"])
 
     def _planned(self) -> list[PlannedTag]:
         if "plan" in self.tagging:
@@ -272,9 +274,9 @@ class Transaction:
         """Create the recorded tags that do not exist yet (all of them, or those a crash missed)."""
         made = []
         for planned in self._planned():
-            if not gitrepo.tag_exists(self.root, planned.tag):
+            if not gitread.tag_exists(self.root, planned.tag):
                 point("publish:tag")
-                gitrepo.create_tag(
+                gitwrite.create_tag(
                     self.root,
                     planned.tag,
                     planned.target,
@@ -291,18 +293,18 @@ class Transaction:
             # Interrupted between `git commit` and `committed()` (Ctrl-C lands anywhere): the
             # commit is found as `recover` finds it, so HEAD goes back too.
             self.commit = _interrupted_commit(self.root, self, "committing")
-        gitrepo.delete_tags(self.root, self.tags)
-        if self.rebased and self.old_head and gitrepo.head(self.root) != self.old_head:
+        gitwrite.delete_tags(self.root, self.tags)
+        if self.rebased and self.old_head and gitrun.head(self.root) != self.old_head:
             # HEAD went onto the remote's branch (and maybe a new commit on it): drop our edits
             # of the generated files, then take index and work tree back to the old HEAD,
             # keeping any unrelated local change (`--keep`), as before the command.
             for rel in self.touched:
-                gitrepo.git(self.root, "checkout", "HEAD", "--", rel, check=False)
-            gitrepo.git(self.root, "reset", "--quiet", "--keep", self.old_head)
-        elif self.commit is not None and gitrepo.head(self.root) == self.commit and self.old_head:
-            gitrepo.move_head(self.root, self.old_head)
+                gitrun.git(self.root, "checkout", "HEAD", "--", rel, check=False)
+            gitrun.git(self.root, "reset", "--quiet", "--keep", self.old_head)
+        elif self.commit is not None and gitrun.head(self.root) == self.commit and self.old_head:
+            gitwrite.move_head(self.root, self.old_head)
         paths = [*self.new_dirs, *self.touched]
-        gitrepo.reset_paths(self.root, self.old_head, paths)
+        gitwrite.reset_paths(self.root, self.old_head, paths)
         for rel in self.new_dirs:
             shutil.rmtree(self.root / rel, ignore_errors=True)
             _remove_empty_parents(self.root, self.root / rel)
@@ -312,13 +314,13 @@ class Transaction:
                 path.unlink(missing_ok=True)
             else:
                 path.write_bytes(data)
-        if self.new_branch and gitrepo.current_branch(self.root) == self.new_branch:
+        if self.new_branch and gitrun.current_branch(self.root) == self.new_branch:
             back = self.old_branch or self.old_head
             if back:
                 detach = [] if self.old_branch else ["--detach"]
-                gitrepo.git(self.root, "switch", "--quiet", *detach, back, check=False)
-        if self.new_branch and gitrepo.current_branch(self.root) != self.new_branch:
-            gitrepo.git(self.root, "branch", "--quiet", "-D", self.new_branch, check=False)
+                gitrun.git(self.root, "switch", "--quiet", *detach, back, check=False)
+        if self.new_branch and gitrun.current_branch(self.root) != self.new_branch:
+            gitrun.git(self.root, "branch", "--quiet", "-D", self.new_branch, check=False)
         self.finish()
 
     @classmethod
@@ -346,9 +348,9 @@ def leave_branch(root: Path, back: str, detached: bool, new_dirs: Sequence[str])
     the new folders' tracked files away; their DVC outputs, ignored only by the branch's
     .gitignore files, would stay as untracked files (and make a folder look released), so
     they go too: DVC's cache keeps their bytes for a later checkout of the branch."""
-    gitrepo.git(root, "switch", "--quiet", *(["--detach"] if detached else []), back)
+    gitrun.git(root, "switch", "--quiet", *(["--detach"] if detached else []), back)
     for rel in new_dirs:
-        if not gitrepo.git(root, "ls-files", "--", rel).strip():  # not on `back` either
+        if not gitrun.git(root, "ls-files", "--", rel).strip():  # not on `back` either
             shutil.rmtree(root / rel, ignore_errors=True)
             _remove_empty_parents(root, root / rel)
 
@@ -397,11 +399,11 @@ def _interrupted_commit(root: Path, txn: Transaction, phase: str) -> str | None:
         return txn.commit
     if phase != "committing":
         return None
-    head = gitrepo.head(root)
+    head = gitrun.head(root)
     if head is None or head == txn.old_head:
         return None
-    parent = gitrepo.git(root, "rev-parse", "--verify", "--quiet", f"{head}^", check=False).strip()
-    subject = gitrepo.git(root, "log", "-1", "--format=%s", head).strip()
+    parent = gitrun.git(root, "rev-parse", "--verify", "--quiet", f"{head}^", check=False).strip()
+    subject = gitrun.git(root, "log", "-1", "--format=%s", head).strip()
     # Killed between `git commit` and the journal's update: HEAD is that commit if it sits on
     # the old HEAD and carries the recorded title.
     return head if parent == (txn.old_head or "") and subject == txn.title else None
@@ -430,7 +432,7 @@ def recover(root: Path, wait: float = 0.0) -> str:
         if txn.tags_only:
             return _complete_tagging(txn)
         expected_branch = txn.new_branch or txn.old_branch
-        branch = gitrepo.current_branch(root)
+        branch = gitrun.current_branch(root)
         if txn.new_branch and branch == txn.old_branch and data["phase"] == "applying":
             branch = expected_branch  # killed before `git switch` completed
         if branch != expected_branch:
@@ -440,14 +442,14 @@ def recover(root: Path, wait: float = 0.0) -> str:
                 hint=f"`git switch {expected_branch}`, then run `artreg recover` again",
             )
         commit = _interrupted_commit(root, txn, data["phase"])
-        head = gitrepo.head(root)
-        if commit is not None and txn.rebased and not gitrepo.is_ancestor(root, commit, "HEAD"):
+        head = gitrun.head(root)
+        if commit is not None and txn.rebased and not gitread.is_ancestor(root, commit, "HEAD"):
             # Killed while `--push` rebased onto the remote's branch: nothing was pushed, so
             # undo it all, back to the HEAD from before the command.
             txn.rollback()
             return f"rolled back the interrupted change to {', '.join(txn.new_dirs)}"
         if commit is not None:
-            if not gitrepo.is_ancestor(root, commit, "HEAD"):
+            if not gitread.is_ancestor(root, commit, "HEAD"):
                 raise ConflictError(
                     f"the interrupted change committed {commit[:12]}, which is no longer on "
                     f"{branch!r}'s history",
@@ -488,7 +490,7 @@ def _complete_tagging(txn: Transaction) -> str:
         txn.finish()
         return "the interrupted `artreg tag` had planned no tag yet: nothing to do (run it again)"
     moving = txn.tagging.get("advance")
-    head = gitrepo.head(txn.root)
+    head = gitrun.head(txn.root)
     if moving and head not in (moving["from"], moving["to"]):
         raise ConflictError(
             f"the interrupted `artreg tag` was to move {moving['branch']!r} from "

@@ -5,16 +5,17 @@ checks every promotion applies."""
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import gitrepo
 from artreg.adapters import schemas
+from artreg.adapters import settings as environment
 from artreg.adapters.files import parse_yaml, read_yaml
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError, GateFailed, InputError
 from artreg.registry.layout import PARAMS_FILE
 from artreg.registry.tags import semver_key
@@ -22,7 +23,7 @@ from artreg.registry.trust import IN_PARAMS, NO_PARAMS, NO_SECTION, TrustPolicy
 from artreg.registry.values import check_line, pointer_join
 
 if TYPE_CHECKING:
-    from artreg.model import GateResult
+    from artreg.registry.documents import GateResult
     from artreg.registry.layout import StageDir
 
 OPERATORS = (">=", ">", "<=", "<", "==", "!=", "in range")
@@ -59,7 +60,7 @@ def evaluate_one(
 ) -> GateResult:
     # The read model is imported here, not at the top: a consumer's warm call reads only the
     # trust policy from this module and must not pay for the model's records (~8 ms).
-    from artreg.model import GateResult
+    from artreg.registry.documents import GateResult
 
     op, threshold = rule.get("op"), rule.get("threshold")
     if op not in OPERATORS:
@@ -220,7 +221,7 @@ def _sections(data: Any, source: str) -> dict[str, Any]:
 
 def committed_sections(root: Path, rev: str) -> dict[str, Any]:
     """artreg's sections of params.yaml as committed at `rev` ({} when it has none)."""
-    return sections_of(gitrepo.show_file(root, rev, PARAMS_FILE), rev)
+    return sections_of(gitread.show_file(root, rev, PARAMS_FILE), rev)
 
 
 def sections_of(blob: bytes | None, rev: str) -> dict[str, Any]:
@@ -268,13 +269,13 @@ def load_settings(root: Path) -> Settings:
     of params.yaml in the work tree differ from HEAD (edited, deleted, or new and untracked),
     refuse rather than promote against numbers nobody committed. Other keys are free to change.
     """
-    commit = gitrepo.head(root)
+    commit = gitrun.head(root)
     committed = committed_sections(root, commit) if commit else {}
     path = root / PARAMS_FILE
     working = _sections(read_yaml(path, "params file"), str(path)) if path.exists() else {}
     if working != committed:
         at = f"HEAD ({commit[:12]})" if commit else "HEAD (no commit yet)"
-        tracked = commit is not None and gitrepo.show_file(root, commit, PARAMS_FILE) is not None
+        tracked = commit is not None and gitread.show_file(root, commit, PARAMS_FILE) is not None
         undo = f"git checkout HEAD -- {PARAMS_FILE}"
         if not path.exists():
             what = f"were deleted from the work tree, but {at} commits them"
@@ -318,7 +319,7 @@ def compatible(required: str, found: str, rule: str) -> bool:
 def load_compatibility(root: Path) -> str:
     """params.yaml's `requirements.compatibility` as committed at HEAD (`exact` when unset):
     for the checks outside a release (verify, the warnings of deprecate and unassign)."""
-    commit = gitrepo.head(root)
+    commit = gitrun.head(root)
     return settings_from(committed_sections(root, commit) if commit else {}, commit).compatibility
 
 
@@ -366,7 +367,7 @@ def retention_for(retention: dict[str, Any] | None, name: str) -> Retention:
 def approver(approved_by: str | None) -> str | None:
     """Who approved a release: given, or $ARTREG_APPROVED_BY (CI); None when nobody did."""
     field = "approved_by" if approved_by is not None else "ARTREG_APPROVED_BY"
-    who = approved_by if approved_by is not None else os.environ.get("ARTREG_APPROVED_BY")
+    who = approved_by if approved_by is not None else environment.approved_by()
     if who is not None and not isinstance(who, str):
         raise InputError(
             f"approved_by={who!r}: expected text naming who approved",
@@ -447,7 +448,7 @@ def recheck_folders(
             continue
         where = f"{folder.relpath}/metadata.json"
         try:
-            metadata = gitrepo.json_at(root, commit, where)
+            metadata = gitread.json_at(root, commit, where)
         except ArtregError:
             continue  # the schema check reports a broken metadata.json
         if not isinstance(metadata, dict) or not isinstance(metadata.get("gates"), dict):
@@ -456,7 +457,7 @@ def recheck_folders(
         if not (
             isinstance(rev, str)
             and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", rev)
-            and gitrepo.is_ancestor(root, rev, commit)
+            and gitread.is_ancestor(root, rev, commit)
         ):
             rev = commit
         try:
@@ -475,14 +476,14 @@ def recheck_folders(
 def load_trust(root: Path) -> TrustPolicy:
     """The trust policy as committed at HEAD, never the work tree's: an uncommitted edit of
     params.yaml must not be able to relax what a consumer checks."""
-    commit = gitrepo.head(root)
+    commit = gitrun.head(root)
     return trust_at(root, commit) if commit else TrustPolicy()
 
 
 def trust_at(root: Path, commit: str) -> TrustPolicy:
     """The trust policy of params.yaml as committed at `commit` (a registry URL's consumer
     reads it at the registry's HEAD, in its cache repository)."""
-    return trust_of(gitrepo.show_file(root, commit, PARAMS_FILE), commit)
+    return trust_of(gitread.show_file(root, commit, PARAMS_FILE), commit)
 
 
 def trust_of(blob: bytes | None, commit: str) -> TrustPolicy:

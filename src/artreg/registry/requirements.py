@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from artreg.errors import InputError, RequirementUnmet
-from artreg.model import GateResult, Registry, Requirement, Version, requirements
+from artreg.registry.documents import GateResult
 from artreg.registry.policy import EXACT, compatible
+from artreg.registry.records import Registry, Requirement, Version, requirements
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo
 from artreg.adapters.files import parse_json
+from artreg.adapters.git import history as githistory
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
 from artreg.errors import IntegrityError
-from artreg.model import Registry
 from artreg.registry.layout import RETIRED_JSON
+from artreg.registry.records import Registry
 
 
 @dataclass(frozen=True)
@@ -70,32 +72,32 @@ def parse_retired(data: bytes | None, source: str) -> dict[str, Retired]:
 
 def read_retired(root: Path) -> dict[str, Retired]:
     """The tombstones committed at HEAD (a retirement is final once committed)."""
-    head = gitrepo.head(root)
-    blob = gitrepo.show_file(root, head, RETIRED_JSON) if head else None
+    head = gitrun.head(root)
+    blob = gitread.show_file(root, head, RETIRED_JSON) if head else None
     return parse_retired(blob, f"{RETIRED_JSON}@{(head or '')[:12]}")
 
 
 def default_ref(root: Path) -> tuple[str, str] | None:
     """(branch, ref) of the repository's default branch as git knows it
     (gitrepo.default_branch), read on origin when origin has it; None when HEAD is on it."""
-    branch = gitrepo.default_branch(root)
-    if branch is None or branch == gitrepo.current_branch(root):
+    branch = githistory.default_branch(root)
+    if branch is None or branch == gitrun.current_branch(root):
         return None
     remote = f"origin/{branch}"
-    return branch, remote if gitrepo.ref_exists(root, f"refs/remotes/{remote}") else branch
+    return branch, remote if gitrun.ref_exists(root, f"refs/remotes/{remote}") else branch
 
 
 def surely_default(root: Path, branch: str) -> bool:
     """Whether git itself names `branch` the default (origin's HEAD, else init.defaultBranch or
     git's own "master"), or it is the only local branch: gitrepo.default_branch falls back to
     the branch checked out, which is no answer where a wrong one retires other branches' data."""
-    origin = gitrepo.git(root, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD", check=False)
+    origin = gitrun.git(root, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD", check=False)
     if origin.strip():
         return origin.strip() == f"refs/remotes/origin/{branch}"
-    configured = gitrepo.git(root, "config", "--get", "init.defaultBranch", check=False).strip()
+    configured = gitrun.git(root, "config", "--get", "init.defaultBranch", check=False).strip()
     if branch == (configured or "master"):
         return True
-    heads = gitrepo.git(root, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+    heads = gitrun.git(root, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
     return heads == [branch]
 
 
@@ -106,7 +108,7 @@ def retired_on_default(root: Path) -> tuple[str, dict[str, Retired]]:
     if found is None:
         return "", {}
     branch, ref = found
-    blob = gitrepo.show_file(root, ref, RETIRED_JSON)
+    blob = gitread.show_file(root, ref, RETIRED_JSON)
     return branch, parse_retired(blob, f"{ref}:{RETIRED_JSON}")
 
 

@@ -193,7 +193,7 @@ def _remote_weakening_commit(reg: RemoteRegistry, old: Applied, new: Applied) ->
     import shutil
     import tempfile
 
-    from artreg import gitrepo
+    from artreg.adapters.git import remote as gitremote
     from artreg.consumer_cache import Cache
     from artreg.errors import ArtregError
 
@@ -201,8 +201,8 @@ def _remote_weakening_commit(reg: RemoteRegistry, old: Applied, new: Applied) ->
     scratch_root.mkdir(parents=True, exist_ok=True)
     scratch = type(reg)(reg.url, Cache(Path(tempfile.mkdtemp(dir=scratch_root))))
     try:
-        gitrepo.init_cache_repo(scratch.repo, reg.url)
-        gitrepo.fetch_objects(scratch.repo, reg.url, [new.head], filter_spec="blob:none")
+        gitremote.init_cache_repo(scratch.repo, reg.url)
+        gitremote.fetch_objects(scratch.repo, reg.url, [new.head], filter_spec="blob:none")
         return weakening_commit(scratch.repo, old, new, scratch.files_of)
     except ArtregError:
         return None
@@ -257,10 +257,10 @@ def _clone_keys(root: Path, policy: TrustPolicy) -> dict[str, bytes]:
 
 def clone_reader(root: Path) -> Reader:
     """A Reader of a clone's own objects, through one `git cat-file --batch`."""
-    from artreg import gitrepo
+    from artreg.adapters.git import read as gitread
 
     def read(wanted: Mapping[str, Sequence[str]]) -> dict[str, dict[str, bytes]]:
-        blobs = gitrepo.read_blobs(root, [f"{c}:{p}" for c, paths in wanted.items() for p in paths])
+        blobs = gitread.read_blobs(root, [f"{c}:{p}" for c, paths in wanted.items() for p in paths])
         return {
             c: {p: b for p in paths if (b := blobs.get(f"{c}:{p}")) is not None}
             for c, paths in wanted.items()
@@ -291,12 +291,13 @@ def views_at(commits: Sequence[str], read: Reader) -> dict[str, Applied]:
 def policy_commits(repo: Path, head: str, paths: Sequence[str], since: str = "") -> list[str]:
     """The commits of `head`'s first-parent history (after `since`) that change `paths`,
     newest first, each as "<commit> <subject>"."""
-    from artreg import gitrepo
+    from artreg.adapters.git import read as gitread
+    from artreg.adapters.git import run as gitrun
 
     args = ["--literal-pathspecs", "log", "--first-parent", "--format=%H %s", head]
-    if since and gitrepo.is_ancestor(repo, since, head):
+    if since and gitread.is_ancestor(repo, since, head):
         args.append(f"^{since}")
-    return gitrepo.git(repo, *args, "--", *paths).splitlines()
+    return gitrun.git(repo, *args, "--", *paths).splitlines()
 
 
 def weakening_commit(repo: Path, old: Applied, new: Applied, read: Reader) -> str | None:
@@ -345,9 +346,9 @@ def refusal(
 def weakening_history(root: Path) -> list[tuple[str, list[str]]]:
     """Every commit of HEAD's first-parent history whose policy is weaker than the one before
     it, as ("<commit> <subject>", changes), oldest first."""
-    from artreg import gitrepo
+    from artreg.adapters.git import run as gitrun
 
-    head = gitrepo.head(root)
+    head = gitrun.head(root)
     if not head:
         return []
     read = clone_reader(root)

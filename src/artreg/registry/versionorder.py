@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from artreg.model import Registry
+from artreg.registry.records import Registry
 from artreg.registry.tags import is_semver, semver_key
 
 # The metadata.json field that records `--allow-non-monotonic` (only ever true).

@@ -7,8 +7,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from artreg import gitrepo
 from artreg.adapters import dvcrepo
+from artreg.adapters.git import history as githistory
+from artreg.adapters.git import run as gitrun
+from artreg.adapters.git import write as gitwrite
 from artreg.errors import ArtregError
 
 
@@ -23,7 +25,7 @@ class Check:
 
 
 def _git_version() -> Check:
-    found = gitrepo.version()
+    found = gitrun.version()
     if found is None:
         return Check("git", False, "git is not installed", "install git 2.30 or newer")
     return Check("git", True, found)
@@ -132,16 +134,16 @@ def diagnose(repo: Path | str | None = None) -> list[Check]:
         )
     )
     try:
-        ident = gitrepo.identity(root)
+        ident = gitrun.identity(root)
         checks.append(Check("git identity", True, ident))
     except ArtregError as exc:
         checks.append(Check("git identity", False, exc.message, exc.hint or ""))
     try:
-        gitrepo.check_committable(root)
-        checks.append(Check("checkout", True, f"on branch {gitrepo.current_branch(root)}"))
+        gitwrite.check_committable(root)
+        checks.append(Check("checkout", True, f"on branch {gitrun.current_branch(root)}"))
     except ArtregError as exc:
         checks.append(Check("checkout", False, exc.message, exc.hint or ""))
-    incomplete = gitrepo.missing_history(root)
+    incomplete = githistory.missing_history(root)
     checks.append(
         Check(
             "history and tags",

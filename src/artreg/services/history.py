@@ -24,10 +24,12 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo, state
+from artreg import state
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import tagstream
 from artreg.errors import InputError
-from artreg.model import Artifact, Event, Registry, Version, iso
 from artreg.registry.layout import GENERATED_COMMIT_SUBJECT
+from artreg.registry.records import Artifact, Event, Registry, Version, iso
 from artreg.registry.tags import STAGES, Action, validate_name
 from artreg.state import Folding, fold, replay_order
 
@@ -232,7 +234,7 @@ def pull_request_number(subject: str) -> int | None:
 class PullRequests:
     """Which merge commit brought each commit into the first-parent line of HEAD, and the PR."""
 
-    def __init__(self, commits: Sequence[gitrepo.CommitInfo], head: str | None = None) -> None:
+    def __init__(self, commits: Sequence[gitread.CommitInfo], head: str | None = None) -> None:
         self._by_sha = {c.sha: c for c in commits}
         self.landed = landing_commits(commits, head or (commits[0].sha if commits else None))
 
@@ -257,7 +259,7 @@ class PullRequests:
         return None, None
 
 
-def landing_commits(commits: Iterable[gitrepo.CommitInfo], head: str | None) -> dict[str, str]:
+def landing_commits(commits: Iterable[gitread.CommitInfo], head: str | None) -> dict[str, str]:
     """For every commit reachable from `head`, the commit of head's first-parent line that
     brought it in: itself when on that line, else the oldest merge that made it reachable."""
     by_sha = {c.sha: c for c in commits}
@@ -287,7 +289,7 @@ def history(root: Path, name: str, stage: str | None = None) -> list[Interval]:
         raise InputError(f"unknown stage {stage!r}", hint=f"use one of: {', '.join(STAGES)}")
     registry = state.load(root, [name], folders="all")
     registry.get(name)  # an unknown name gets the usual NotFoundError
-    prs = PullRequests(gitrepo.log_commits(root))
+    prs = PullRequests(gitread.log_commits(root))
     return intervals(registry.events, name, stage, prs)
 
 
@@ -335,7 +337,7 @@ def parse_moment(root: Path, when: str | datetime) -> Moment:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=timezone.utc)
         return Moment(int(parsed.timestamp()), text)
-    found = gitrepo.commit_time(root, text)
+    found = gitread.commit_time(root, text)
     if found is None:
         raise InputError(
             f"--as-of {when!r}: neither a date nor a commit of the registry at {root}", hint=hint
@@ -354,7 +356,7 @@ def load_as_of(
     """The registry at `root` (of all names, or `names`) as of `when`, with the folders of its
     current stages resolved, as `state.load` leaves them."""
     moment = parse_moment(root, when)
-    out = gitrepo.for_each_ref(root, state.FOR_EACH_REF_FORMAT, names)
+    out = gitread.for_each_ref(root, tagstream.FOR_EACH_REF_FORMAT, names)
     registry = state_as_of(state.parse_for_each_ref(out), moment.timestamp, partial=bool(names))
     state.complete(root, registry, "current")
     return registry, moment

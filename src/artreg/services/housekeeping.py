@@ -7,13 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from artreg import gitrepo, state
+from artreg import state
+from artreg.adapters.git import run as gitrun
+from artreg.adapters.git import write as gitwrite
 from artreg.errors import InputError, NotFoundError
-from artreg.model import Event
 from artreg.publishing import index
 from artreg.publishing.publish import actor, with_pending
 from artreg.publishing.transaction import transaction
 from artreg.registry.layout import REGISTRY_JSON
+from artreg.registry.records import Event
 from artreg.registry.retirements import current_on_retired, read_retired
 from artreg.registry.tags import (
     Action,
@@ -55,18 +57,18 @@ def _apply(
         tag = format_tag(action, name, stage, version, next_counter(events, name))
         stamp = next_tag_time(events)
         message = tag_message(title, kind=action.value, by=who)
-        pointed = target or gitrepo.head(root)
+        pointed = target or gitrun.head(root)
         assert pointed is not None
         parsed = parse_tag(tag)
         assert parsed is not None
         pending = Event(tag, parsed, pointed, stamp, who, "", message, True)
         warnings = _dependants(root, events, pending) + _onto_retired(root, events, pending)
         index.write(root, with_pending(root, events, [pending]))
-        gitrepo.add(root, [REGISTRY_JSON])
+        gitwrite.add(root, [REGISTRY_JSON])
         # Unassign and deregister tag the version's own commit, as GTO resolves them by it;
         # a deprecation marks the registry as of the new commit.
         txn.before_commit(title, [tag], message, stamp, False, target=target)
-        commit = gitrepo.commit(root, f"{title}\n\ntags: {tag}", [REGISTRY_JSON], allow_empty=True)
+        commit = gitwrite.commit(root, f"{title}\n\ntags: {tag}", [REGISTRY_JSON], allow_empty=True)
         txn.committed(commit)
         txn.make_tags()
         pointed = target or commit

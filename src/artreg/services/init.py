@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo
 from artreg.adapters import dvcrepo
 from artreg.adapters.files import dump_yaml, read_yaml
+from artreg.adapters.git import history as githistory
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
+from artreg.adapters.git import write as gitwrite
 from artreg.errors import ArtregError, InputError
 from artreg.registry import dvcyaml
 from artreg.registry.layout import ARTIFACTS_DIR, DVC_YAML, PARAMS_FILE, REGISTRY_JSON
@@ -121,7 +124,7 @@ def _ci_branch(root: Path, ci: str | None) -> str | None:
 
     if ci not in CI_SYSTEMS:
         raise InputError(f"unknown CI system {ci!r}", hint="use --ci github or --ci gitlab")
-    branch = gitrepo.default_branch(root)
+    branch = githistory.default_branch(root)
     if branch is None:
         raise InputError(
             f"{root}: cannot tell the repository's default branch for the CI workflows "
@@ -146,8 +149,8 @@ def init_registry(
     _check_name(path / PARAMS_FILE, name)
     path.mkdir(parents=True, exist_ok=True)
     if not (path / ".git").exists():
-        gitrepo.git(path, "init", "--quiet")
-    root = gitrepo.toplevel(path)
+        gitrun.git(path, "init", "--quiet")
+    root = gitrun.toplevel(path)
     branch = _ci_branch(root, ci)
     result = InitResult(root)
     created = result.created
@@ -191,9 +194,9 @@ def init_registry(
     result.remote = dvcrepo.remote_url(root)
 
     paths = sorted(set(created))
-    if paths and gitrepo.status(root, paths).strip():
-        gitrepo.add(root, paths)
-        result.commit = gitrepo.commit(root, "artreg: initialise registry", paths)
+    if paths and gitread.status(root, paths).strip():
+        gitwrite.add(root, paths)
+        result.commit = gitwrite.commit(root, "artreg: initialise registry", paths)
     return result
 
 

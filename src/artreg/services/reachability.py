@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError
-from artreg.model import Registry
 from artreg.registry.layout import RETIRED_JSON, StageDir
+from artreg.registry.records import Registry
 from artreg.registry.retirements import Retired, parse_retired, read_retired
 from artreg.registry.tags import STAGES, Action
 
@@ -250,7 +251,7 @@ def collect(
 
     releases = _releases(registry)
     tagged = _tagged_folders(registry, releases)
-    pairs = gitrepo.pointer_blobs(root, HISTORY_PATTERNS)
+    pairs = gitread.pointer_blobs(root, HISTORY_PATTERNS)
     metas: dict[str, set[str]] = {}  # untagged folder -> its metadata.json blobs
     files: list[tuple[str, str]] = []
     for path, blob in pairs:
@@ -266,10 +267,10 @@ def collect(
         if t.source is None and t.folder.stage != "raw"
     }
     wanted = {b for _, b in files} | {b for bs in metas.values() for b in bs}
-    blobs = gitrepo.read_blobs(root, sorted(wanted) + sorted(meta_specs.values()))
+    blobs = gitread.read_blobs(root, sorted(wanted) + sorted(meta_specs.values()))
     texts: list[tuple[str, bytes]] = [(path, blobs.get(blob) or b"") for path, blob in files]
-    changed = gitrepo.changed_files(root, "*.dvc") + [
-        p for p in gitrepo.changed_files(root, f"*{DVC_LOCK}") if p.rsplit("/", 1)[-1] == DVC_LOCK
+    changed = gitread.changed_files(root, "*.dvc") + [
+        p for p in gitread.changed_files(root, f"*{DVC_LOCK}") if p.rsplit("/", 1)[-1] == DVC_LOCK
     ]
     for rel in changed:
         try:
@@ -299,7 +300,7 @@ def collect(
         owner = None if lock else _owner(path, tagged)
         refs += [(owner, path, oid, size, out) for oid, size, out in outs]
     with_dirs = sorted({o for o, _, oid, _, _ in refs if o is not None and oid.endswith(".dir")})
-    manifests = gitrepo.read_blobs(
+    manifests = gitread.read_blobs(
         root, [f"{tagged[rel].commit}:{rel}/manifest.json" for rel in with_dirs]
     )
     sizes: dict[str, dict[str, int]] = {}
@@ -377,11 +378,11 @@ def fetch_remote_refs(root: Path) -> list[str]:
     branches and tags are left alone. Returns the remotes read."""
     from artreg.errors import InputError, RemoteUnavailable, ToolError
 
-    remotes = gitrepo.git(root, "remote").split()
+    remotes = gitrun.git(root, "remote").split()
     for remote in remotes:
         mirror = f"{REMOTE_REFS}/{remote}"
         try:
-            gitrepo.git(
+            gitrun.git(
                 root,
                 "fetch",
                 "--quiet",
@@ -393,7 +394,7 @@ def fetch_remote_refs(root: Path) -> list[str]:
                 f"+refs/tags/*:{mirror}/tags/*",
             )
         except ToolError as exc:
-            found = gitrepo.unreachable(remote, exc)
+            found = gitrun.unreachable(remote, exc)
             if isinstance(found, RemoteUnavailable):
                 raise found from exc
             raise InputError(
@@ -407,10 +408,10 @@ def fetch_remote_refs(root: Path) -> list[str]:
 def retired_on_remotes(root: Path) -> set[str]:
     """The folders `artifacts/retired.json` names at any branch head of the git remotes as
     last fetched (`fetch_remote_refs`): the tombstones other clones can read."""
-    refs = gitrepo.git(root, "for-each-ref", "--format=%(refname)", REMOTE_REFS).split()
+    refs = gitrun.git(root, "for-each-ref", "--format=%(refname)", REMOTE_REFS).split()
     specs = [f"{ref}:{RETIRED_JSON}" for ref in refs if "/heads/" in ref]
     found: set[str] = set()
-    for spec, data in gitrepo.read_blobs(root, specs).items():
+    for spec, data in gitread.read_blobs(root, specs).items():
         with contextlib.suppress(ArtregError):
             found.update(parse_retired(data, spec))
     return found

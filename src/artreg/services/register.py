@@ -12,13 +12,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo
 from artreg._version import __version__
 from artreg.adapters.dvcrepo import RegistryDvc
 from artreg.adapters.files import dump_json, dump_yaml, read_json, read_yaml
+from artreg.adapters.git import read as gitread
 from artreg.adapters.hashing import ProgressFn, regular_files
 from artreg.errors import ConflictError, InputError
-from artreg.model import Manifest
 from artreg.publishing.charts import CHART_NAME, series, training_curves_png
 from artreg.publishing.names import resolve_name
 from artreg.publishing.promotion import back_to_start, check_source_outside_registry
@@ -32,6 +31,7 @@ from artreg.publishing.publish import (
 )
 from artreg.publishing.stagefolder import StageBuilder
 from artreg.registry import dvcyaml
+from artreg.registry.documents import Manifest
 from artreg.registry.layout import raw_dir
 from artreg.registry.tags import Action, validate_id
 from artreg.registry.values import plain_input
@@ -196,7 +196,7 @@ def register_raw(
     if log_path is not None and not log_path.is_file():
         raise InputError(f"{log_path}: training log not found", hint="check the path")
     who = actor(root)
-    training_code = gitrepo.training_code_state(source.resolve())
+    training_code = gitread.training_code_state(source.resolve())
     if training_code is not None:
         training_code["path"] = str(source.resolve())
 

@@ -14,9 +14,8 @@ from artreg.adapters.dvcrepo import RegistryDvc
 from artreg.adapters.files import dump_json, read_yaml
 from artreg.adapters.hashing import ProgressFn, check_single_file, regular_files
 from artreg.artifacts.checkpoints import clean_checkpoint_bytes
+from artreg.artifacts.formats import detect
 from artreg.errors import InputError, NotFoundError
-from artreg.formats import PYTORCH, FormatInfo, detect
-from artreg.model import Metadata, ModelFile, ModelInfo, Source
 from artreg.publishing import modelfolder
 from artreg.publishing.deployment import dockerfile, kubernetes
 from artreg.publishing.modelcard import changelog
@@ -38,13 +37,16 @@ from artreg.publishing.promotion import (
 from artreg.publishing.publish import Published, PublishOptions, actor, check_options, now_iso
 from artreg.publishing.release_checks import ReleaseChecks, check_release
 from artreg.publishing.stagefolder import StageBuilder
+from artreg.registry.documents import Metadata, ModelFile, ModelInfo, Source
+from artreg.registry.formatnames import PYTORCH, FormatInfo
 from artreg.registry.layout import MODEL_DIR, StageDir, model_target, production_dir, validated_dir
 from artreg.registry.policy import load_settings
 from artreg.registry.requirements import declared
 from artreg.registry.tags import Action, validate_id, validate_semver
 
 if TYPE_CHECKING:
-    from artreg.signing import SignaturePlan, SigningKey
+    from artreg.artifacts.signing.keys import SigningKey
+    from artreg.artifacts.signing.sign import SignaturePlan
 
 
 def _deployment(value: Mapping[str, Any] | Path | str | None) -> dict[str, Any]:

@@ -12,8 +12,7 @@ skips their pointers) through the normal transaction; then it *sweeps*: with the
 git remote fetched first, it deletes from the remote and the local cache (file objects before
 `.dir` listings) only the objects still unreferenced and marked at least `retention.grace_hours`
 ago. A release made concurrently with the mark is pushed long before the sweep and protects its
-objects. A crash in between leaves a remote missing only objects of retired folders, and
-running gc again deletes what is left.
+objects. A crash in between only leaves retired folders' objects behind; the next gc deletes them.
 """
 
 from __future__ import annotations
@@ -26,14 +25,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo, state
+from artreg import state
 from artreg.adapters import dvcrepo, interrupts
 from artreg.adapters.faults import point
 from artreg.adapters.files import dump_json, write_atomic
+from artreg.adapters.git import run as gitrun
+from artreg.adapters.git import write as gitwrite
 from artreg.errors import InputError, IntegrityError, RetryableError
-from artreg.model import Registry, iso
 from artreg.registry.layout import RETIRED_JSON, StageDir
 from artreg.registry.policy import Retention, retention_for
+from artreg.registry.records import Registry, iso
 from artreg.registry.retirements import Retired, default_ref, read_retired, surely_default
 from artreg.registry.tags import STAGES, Action
 from artreg.services.reachability import (
@@ -475,7 +476,7 @@ def _on_default_branch(root: Path) -> None:
     """Refuse `--apply` off the default branch: a tombstone committed on a side branch would
     delete objects every other branch still reads as live."""
     off = default_ref(root)
-    here = gitrepo.current_branch(root)
+    here = gitrun.current_branch(root)
     if off is None and here and not surely_default(root, here):
         raise InputError(
             f"{root}: git names no default branch here (no origin HEAD, and init.defaultBranch "
@@ -588,12 +589,12 @@ def _commit_tombstones(
     with transaction(root, new_dirs=[], touched=touched, held=True) as txn:
         write_atomic(root / RETIRED_JSON, dump_json(doc))
         write_atomic(ignore, dvcignore_with(old, entries))
-        gitrepo.add(root, touched)
+        gitwrite.add(root, touched)
         point("gc:tombstone-staged")
         txn.before_commit(title, [], "", 0, False)
         body = f"{title}\n\npolicy: {planned.policy_source}\n" + "\n".join(
             f"retired: {rel}" for rel in added
         )
-        commit = gitrepo.commit(root, body, touched)
+        commit = gitwrite.commit(root, body, touched)
         txn.committed(commit)
     return commit

@@ -14,28 +14,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg import gitrepo, state
+from artreg import state
 from artreg.adapters.faults import point
 from artreg.adapters.files import read_json
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
+from artreg.adapters.git import write as gitwrite
 from artreg.adapters.git.history import default_base
+from artreg.adapters.git.read import creation_commits
 from artreg.artifacts.integrity import folder_problems
+from artreg.artifacts.signing.verify import describe
 from artreg.errors import ArtregError, ConflictError, PushRejected, VerificationFailed
 from artreg.features.fetch import resolve
-from artreg.gitrepo import creation_commits
-from artreg.model import (
-    Event,
-    GateResult,
-    Manifest,
-    ManifestFile,
-    Metadata,
-    Registry,
-    Source,
-    requires_line,
-)
 from artreg.publishing import index
 from artreg.publishing.publish import actor, with_pending
 from artreg.publishing.transaction import PlannedTag, transaction
 from artreg.registry import dvcyaml, versionorder
+from artreg.registry.documents import GateResult, Manifest, ManifestFile, Metadata, Source
 from artreg.registry.layout import (
     DVC_YAML,
     GENERATED_COMMIT_SUBJECT,
@@ -44,6 +39,7 @@ from artreg.registry.layout import (
     stage_folders,
 )
 from artreg.registry.policy import load_compatibility
+from artreg.registry.records import Event, Registry, requires_line
 from artreg.registry.requirements import Status, statuses
 from artreg.registry.tags import (
     STAGES,
@@ -54,7 +50,6 @@ from artreg.registry.tags import (
     parse_tag,
     tag_message,
 )
-from artreg.signing import describe
 
 # --- tagging merged promotions --------------------------------------------------------------
 
@@ -71,9 +66,7 @@ def untagged_promotions(root: Path, registry: Registry | None = None) -> list[Pe
     registry = registry or state.load(root, folders="all")
     tagged = registry.tagged_folders()
     created = creation_commits(root)
-    order = {
-        sha: i for i, sha in enumerate(reversed(gitrepo.git(root, "rev-list", "HEAD").split()))
-    }
+    order = {sha: i for i, sha in enumerate(reversed(gitrun.git(root, "rev-list", "HEAD").split()))}
     landed = _landing_order(root)
     pending = [
         PendingPromotion(folder, created[folder.relpath])
@@ -94,7 +87,7 @@ def _landing_order(root: Path) -> dict[str, int]:
     """Folder → when it landed on this branch (0 first): the position of the commit on HEAD's
     first-parent line that brought it, a merge commit for a merged branch. The order pull
     requests were merged in, which the order their commits were made in is not."""
-    out = gitrepo.git(
+    out = gitrun.git(
         root,
         "log",
         "--first-parent",
@@ -248,8 +241,8 @@ def tag_merged_report(
             )
         plan: list[PlannedTag] = []
         held_back: list[HeldBack] = []
-        head = gitrepo.head(root)
-        branch = gitrepo.current_branch(root)
+        head = gitrun.head(root)
+        branch = gitrun.current_branch(root)
         assert head is not None and branch is not None  # actor() refuses a detached HEAD
         parent = head
         dvc_path = root / DVC_YAML
@@ -297,7 +290,7 @@ def tag_merged_report(
             dvc_text = dvcyaml.with_artifact(dvc_text, name, _dvc_entry(root, folder))
             registry_text = index.render(root, with_pending(root, events, new_events))
             events += new_events
-            parent = gitrepo.commit_files(
+            parent = gitwrite.commit_files(
                 root,
                 parent,
                 {DVC_YAML: dvc_text, REGISTRY_JSON: registry_text},
@@ -310,14 +303,14 @@ def tag_merged_report(
                 # NAME@vX` reads it there), but production stayed: the next commit puts dvc.yaml
                 # back as it was, so the branch's head does not label the held-back release.
                 dvc_text = before
-                parent = gitrepo.commit_files(
+                parent = gitwrite.commit_files(
                     root,
                     parent,
                     {DVC_YAML: before, REGISTRY_JSON: registry_text},
                     f"{GENERATED_COMMIT_SUBJECT}{name}'s production release again\n\n"
                     f"held back: {folder.relpath} (below v{held.latest})",
                 )
-        clash = [p for p in plan if gitrepo.tag_exists(root, p.tag)]
+        clash = [p for p in plan if gitread.tag_exists(root, p.tag)]
         if clash:
             # A rollback deletes the planned tags: never plan one that exists already.
             raise ConflictError(
@@ -338,7 +331,7 @@ def tag_merged_report(
             # branch back, so that local and remote stay alike and a later run finds these
             # promotions untagged again.
             try:
-                gitrepo.push(
+                gitwrite.push(
                     root,
                     remote,
                     [f"HEAD:refs/heads/{branch}", *(f"refs/tags/{t}" for t in created)],
@@ -376,11 +369,11 @@ class PromotionSummary:
 def _metrics(root: Path, rev: str, folder: StageDir) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     sub = "performance" if folder.stage == "production" else "validation"
-    listing = gitrepo.git(
+    listing = gitrun.git(
         root, "ls-tree", "--name-only", rev, f"{folder.relpath}/{sub}/", check=False
     )
     for path in listing.split():
-        data = gitrepo.json_at(root, rev, path) or {}
+        data = gitread.json_at(root, rev, path) or {}
         metrics.update(
             {
                 k: v
@@ -413,7 +406,7 @@ def _production_baseline(
             return None
     folder = current.folder
     if folder_under_review.stage == "validated":
-        meta = gitrepo.json_at(root, current.commit, f"{folder.relpath}/metadata.json") or {}
+        meta = gitread.json_at(root, current.commit, f"{folder.relpath}/metadata.json") or {}
         source = (meta.get("source") or {}).get("id")
         if not source:
             return None
@@ -427,13 +420,13 @@ def summaries(root: Path, folders: list[StageDir], rev: str = "HEAD") -> list[Pr
     found = []
     registry: Registry | None = None
     for folder in folders:
-        meta_json = gitrepo.json_at(root, rev, f"{folder.relpath}/metadata.json")
+        meta_json = gitread.json_at(root, rev, f"{folder.relpath}/metadata.json")
         meta = Metadata.from_json(meta_json) if meta_json else None
         needs: tuple[Status, ...] = ()
         if meta is not None and meta.requires:
             registry = registry or state.load(root, folders="none")
             needs = statuses(registry, meta.requires, load_compatibility(root))
-        manifest_json = gitrepo.json_at(root, rev, f"{folder.relpath}/manifest.json")
+        manifest_json = gitread.json_at(root, rev, f"{folder.relpath}/manifest.json")
         manifest = Manifest.from_json(manifest_json) if manifest_json else None
         raw = folder.stage == "raw"
         found.append(
@@ -463,7 +456,7 @@ def _signature(root: Path, rev: str, manifest: Manifest) -> dict[str, Any] | Non
 
 def folders_since(root: Path, base: str) -> list[StageDir]:
     """Stage folders added between `base` and HEAD (what a pull request promotes)."""
-    out = gitrepo.git(
+    out = gitrun.git(
         root,
         "diff",
         "--name-only",

@@ -30,10 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from artreg import gitrepo, state
+from artreg import state
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
 from artreg.errors import InputError
-from artreg.model import Artifact, Event, Registry
 from artreg.registry.layout import PARAMS_FILE, StageDir
+from artreg.registry.records import Artifact, Event, Registry
 from artreg.registry.tags import ID_RE, NAME_RE, SEMVER_RE, STAGES, semver_key
 from artreg.services.history import Interval, PullRequests, intervals
 
@@ -284,8 +286,8 @@ def prepare(root: Path, config: SiteConfig, params: dict[str, Any]) -> Shared:
     registry = state.load(root, folders="none")
     records = registry.events
     state.resolve_folders(root, registry.tagged_events())  # only tags without a folder line
-    head = gitrepo.head(root)
-    commits = gitrepo.log_commits(root) if head else []
+    head = gitrun.head(root)
+    commits = gitread.log_commits(root) if head else []
     now = max([r.timestamp for r in records] + [c.timestamp for c in commits[:1]] + [0])
     by_name: dict[str, list[Event]] = {}
     for record in records:
@@ -304,7 +306,7 @@ def collect(shared: Shared, names: Iterable[str] | None = None) -> SiteData:
     copied: dict[str, str] = {}  # repo path of a picture -> its site path
     descriptions: dict[str, dict[str, Any]] = {}
     folders = _folders([registry.artifacts[n] for n in chosen])
-    with gitrepo.batch_reader(root) as reader:
+    with gitread.batch_reader(root) as reader:
         for record, folder in folders:
             if folder.stage == "raw":
                 raw.setdefault(folder.name, {}).setdefault(folder.relpath, record)
@@ -456,8 +458,8 @@ def committed_params(root: Path) -> tuple[dict[str, Any], str]:
     from artreg.adapters.files import parse_yaml
     from artreg.registry.policy import committed_sections
 
-    head = gitrepo.head(root)
-    blob = gitrepo.show_file(root, head, PARAMS_FILE) if head else None
+    head = gitrun.head(root)
+    blob = gitread.show_file(root, head, PARAMS_FILE) if head else None
     if head is None or blob is None:
         return {}, PARAMS_FILE
     source = f"{PARAMS_FILE}@{head[:12]}"

@@ -16,9 +16,8 @@ from artreg.adapters.files import dump_json, read_json
 from artreg.adapters.hashing import ProgressFn
 from artreg.artifacts import hflayout
 from artreg.artifacts.checkpoints import clean_checkpoint_bytes
+from artreg.artifacts.formats import detect
 from artreg.errors import ConflictError, InputError, NotFoundError
-from artreg.formats import PYTORCH, SUFFIXES, detect
-from artreg.model import GateResult, Manifest, Metadata, ModelFile, ModelInfo, Requirement, Source
 from artreg.publishing import modelfolder
 from artreg.publishing.charts import CHART_NAME
 from artreg.publishing.names import resolve_name
@@ -36,13 +35,17 @@ from artreg.publishing.promotion import (
 )
 from artreg.publishing.publish import Published, PublishOptions, actor, check_options, now_iso
 from artreg.publishing.stagefolder import StageBuilder
+from artreg.registry.documents import GateResult, Manifest, Metadata, ModelFile, ModelInfo, Source
+from artreg.registry.formatnames import PYTORCH, SUFFIXES
 from artreg.registry.layout import StageDir, raw_dir, validated_dir
 from artreg.registry.policy import check_gates, load_settings
+from artreg.registry.records import Requirement
 from artreg.registry.requirements import declared
 from artreg.registry.tags import Action, validate_id
 
 if TYPE_CHECKING:
-    from artreg.signing import SignaturePlan, SigningKey
+    from artreg.artifacts.signing.keys import SigningKey
+    from artreg.artifacts.signing.sign import SignaturePlan
 
 
 def _results(

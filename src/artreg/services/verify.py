@@ -17,14 +17,16 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from artreg import gitrepo, state
+from artreg import state
 from artreg.adapters import dvcrepo
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
 from artreg.adapters.git.history import default_base
 from artreg.artifacts.integrity import Report, check_folder, check_immutability
 from artreg.errors import ArtregError, InputError
-from artreg.model import Manifest, ManifestFile, Registry
 from artreg.publishing import index
 from artreg.registry import dvcyaml
+from artreg.registry.documents import Manifest, ManifestFile
 from artreg.registry.layout import (
     ARTIFACTS_DIR,
     DVC_YAML,
@@ -35,6 +37,7 @@ from artreg.registry.layout import (
     stage_folders,
 )
 from artreg.registry.policy import recheck_folders
+from artreg.registry.records import Registry
 from artreg.registry.retirements import current_on_retired, read_retired, retired_on_default
 
 LARGE_FILE_BYTES = 2 << 20  # anything this big belongs in DVC, not git
@@ -49,7 +52,7 @@ def _check_tags(root: Path, registry: Registry, report: Report) -> None:
     promoting = [e for e in registry.tagged_events() if e.promotes]
     specs = [f"{e.commit}:{e.folder.relpath}/manifest.json" for e in promoting if e.folder]
     specs += [f"{e.commit}:{DVC_YAML}" for e in promoting]
-    blobs = gitrepo.read_blobs(root, sorted(set(specs)))
+    blobs = gitread.read_blobs(root, sorted(set(specs)))
     for record in promoting:
         report.count("tags")
         folder = record.folder
@@ -127,11 +130,11 @@ def _check_index_and_dvc_yaml(root: Path, registry: Registry, report: Report) ->
 
 
 def _check_git_contents(root: Path, report: Report) -> None:
-    out = gitrepo.git(root, "ls-files", "-z", "-s", "--", ARTIFACTS_DIR)
+    out = gitrun.git(root, "ls-files", "-z", "-s", "--", ARTIFACTS_DIR)
     blobs = [line.split(maxsplit=3)[3] for line in out.split("\0") if line.strip()]
     sizes = {}
     if blobs:
-        listing = gitrepo.git(
+        listing = gitrun.git(
             root, "ls-tree", "-r", "-l", "-z", "HEAD", "--", ARTIFACTS_DIR, check=False
         )
         for entry in listing.split("\0"):
@@ -192,12 +195,12 @@ def _check_absent_bytes(
     only what the cache already holds is hashed, and the rest is counted as not checked."""
     from artreg.features.fetch import stage_file
 
-    created = gitrepo.creation_commits(root)
+    created = gitread.creation_commits(root)
     absent: list[tuple[StageDir, str, ManifestFile]] = []
     for folder in folders:
         commit = created.get(folder.relpath)
         manifest = (
-            gitrepo.json_at(root, commit, f"{folder.relpath}/manifest.json") if commit else None
+            gitread.json_at(root, commit, f"{folder.relpath}/manifest.json") if commit else None
         )
         if manifest is None:
             continue  # not committed yet, or reported by the folder checks
@@ -248,9 +251,9 @@ def _check_model_signatures(root: Path, folders: list[StageDir], report: Report)
     required = [f for f in folders if policy.requires(f.stage)]
     if not required:
         return
-    from artreg import signing
     from artreg.adapters.files import parse_json
-    from artreg.model import Manifest
+    from artreg.artifacts.signing import verify as signature
+    from artreg.registry.documents import Manifest
 
     for folder in required:
         base = folder.path(root)
@@ -263,7 +266,7 @@ def _check_model_signatures(root: Path, folders: list[StageDir], report: Report)
         listed = SIGNATURE_FILE in manifest.files and sig.is_file()
         raw = sig.read_bytes() if listed else None
         try:
-            signing.check_folder(
+            signature.check_folder(
                 root, policy, folder.relpath, folder.stage, manifest.files, manifest.dvc_files, raw
             )
         except ArtregError as exc:
@@ -281,7 +284,7 @@ def _check_policy_weakenings(root: Path, report: Report) -> None:
 
     try:
         found = weakening_history(root)
-        head = gitrepo.head(root)
+        head = gitrun.head(root)
         trust = committed_sections(root, head).get("trust") if head else None
     except ArtregError as exc:
         report.problems.append(exc.message)
@@ -309,9 +312,9 @@ def _weakening_acknowledged(commit: str, acknowledged: tuple[str, ...]) -> bool:
 def _check_signatures(root: Path, registry: Registry, report: Report) -> None:
     for record in registry.tagged_events():
         report.count("signatures")
-        if not gitrepo.verify_signature(root, "tag", record.tag):
+        if not gitread.verify_signature(root, "tag", record.tag):
             report.problems.append(f"tag {record.tag}: no valid signature")
-        if not gitrepo.verify_signature(root, "commit", record.commit):
+        if not gitread.verify_signature(root, "commit", record.commit):
             report.problems.append(
                 f"commit {record.commit[:12]} (tag {record.tag}): no valid signature"
             )
@@ -322,7 +325,7 @@ def reachable(root: Path, registry: Registry) -> Registry:
     history. On a promotion branch, tags that other merged promotions got on the default branch
     since are not this branch's to write into dvc.yaml or registry.json."""
     merged = set(
-        gitrepo.git(
+        gitrun.git(
             root, "for-each-ref", "--merged", "HEAD", "--format=%(refname:strip=2)", "refs/tags"
         ).split()
     )
@@ -349,7 +352,7 @@ def _check_untagged(root: Path, registry: Registry, report: Report, base: str | 
             base = default_base(root)
         except ArtregError:
             base = None
-    elif not gitrepo.ref_exists(root, base):
+    elif not gitrun.ref_exists(root, base):
         raise InputError(
             f"--base {base}: no such branch or commit here",
             hint="fetch it first (`git fetch origin`), or pass an existing ref, e.g. origin/main",
@@ -359,7 +362,7 @@ def _check_untagged(root: Path, registry: Registry, report: Report, base: str | 
         for e in registry.events
         if e.parsed.action is Action.REGISTER
     }
-    created = gitrepo.creation_commits(root)
+    created = gitread.creation_commits(root)
     for folder in untagged:
         report.count("untagged promotions")
         if folder.stage == "production":
@@ -372,13 +375,13 @@ def _check_untagged(root: Path, registry: Registry, report: Report, base: str | 
                 continue
         if base is None:
             continue
-        theirs = gitrepo.creation_commit(root, base, f"{folder.relpath}/manifest.json")
+        theirs = gitread.creation_commit(root, base, f"{folder.relpath}/manifest.json")
         if (
             theirs
             and theirs != created.get(folder.relpath)
-            and not gitrepo.is_ancestor(root, theirs, "HEAD")
+            and not gitread.is_ancestor(root, theirs, "HEAD")
         ):
-            subject = gitrepo.git(root, "log", "-1", "--format=%s", theirs).strip()
+            subject = gitrun.git(root, "log", "-1", "--format=%s", theirs).strip()
             report.problems.append(
                 f"{folder.relpath}: {base} already holds it from another promotion, commit "
                 f"{theirs[:12]} ({subject}); promoted folders are never overwritten: "
@@ -407,7 +410,7 @@ def verify_registry(
     if changed is not None:
         touched = {f for f in (StageDir.parse(p) for p in changed) if f is not None}
         folders = [f for f in folders if f in touched]
-        created = gitrepo.creation_commits(root)
+        created = gitread.creation_commits(root)
         present = {f.relpath for f in stage_folders(root)}
         for gone in sorted(
             t.relpath for t in touched if t.relpath in created and t.relpath not in present
@@ -425,7 +428,7 @@ def verify_registry(
     _check_absent_bytes(root, live, report, fetch, remote_name)
     check_immutability(root, folders, registry, report, only_given=changed is not None)
     # Gates as committed when each folder was promoted: an uncommitted, loosened gate shows.
-    report.problems += recheck_folders(root, folders, gitrepo.creation_commits(root))
+    report.problems += recheck_folders(root, folders, gitread.creation_commits(root))
     if changed is None:
         _check_tags(root, registry, report)
         _check_untagged(root, registry, report, base)

@@ -18,8 +18,8 @@ from typing import Any
 from markupsafe import Markup
 
 from artreg._version import __version__
-from artreg.model import Requirement
 from artreg.registry.layout import production_dir
+from artreg.registry.records import Requirement
 from artreg.registry.requirements import statuses
 from artreg.services.site import Entry, Model, SiteData, folder_kind
 
