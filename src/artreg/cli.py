@@ -999,6 +999,8 @@ def get(
             target, spec, stage, version, out_dir, remote, remote_config, lock_path, as_json
         )
         return
+    if target.startswith("oci://"):  # an OCI repository as a source (cli_oci.py)
+        return cli_oci.get_oci(target, spec, stage, version, Path(out_dir), as_json)
     name, stage, version = fetch.target(spec or target, stage, version)
     if (spec is not None or _is_url(repo_path)) and with_requirements:
         from artreg.errors import InputError
@@ -1587,3 +1589,6 @@ def trust_accept(registry: str | None, as_json: bool) -> None:
 
     accepted = accept(registry)
     Output(as_json).emit(render.accepted_json(accepted), render.accepted_text(accepted))
+
+
+from artreg import cli_oci  # noqa: E402  (registers `export` on main)

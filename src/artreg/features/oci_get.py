@@ -1,0 +1,180 @@
+"""An OCI repository as a registry source: `get_artifact_path(NAME, repo="oci://REGISTRY/REPO")`
+and `artreg get oci://REGISTRY/REPO NAME[@vX.Y.Z] -o DIR` read a ModelPack artifact that
+`artreg export --oci` wrote, without git or DVC.
+
+The tag is `production` (or `vX.Y.Z` for a version); its manifest must be a ModelPack artifact
+whose title is NAME (one naming another artifact is refused before any layer is fetched). Each
+layer goes through the machine's consumer cache, hashed while it is stored and refused unless its
+sha256 is the layer's digest, so a tampered blob never reaches a snapshot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from artreg import modelpack, outputs
+from artreg.consumer_cache import Cache, registry_key
+from artreg.errors import InputError, IntegrityError, NotFoundError
+from artreg.hashing import FileDigest, ProgressFn
+from artreg.layout import model_target
+from artreg.ociclient import Client, parse_reference
+from artreg.tags import validate_name, validate_semver
+
+SCHEME = "oci://"
+
+
+def is_oci(repo: object) -> bool:
+    """True for an `oci://REGISTRY/REPOSITORY` reference."""
+    return isinstance(repo, str) and repo.startswith(SCHEME)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A verified snapshot of one artifact from an OCI repository."""
+
+    url: str
+    tag: str
+    digest: str  # the manifest's
+    artifact: modelpack.Artifact
+    snapshot: Path
+    downloaded: int
+
+    @property
+    def path(self) -> Path:
+        return self.snapshot / model_target("production", self.artifact.primary)
+
+    def as_dict(self, written: list[Path] | None = None) -> dict[str, object]:
+        found: dict[str, object] = {
+            "registry": self.url, "tag": self.tag, "digest": self.digest,
+            "name": self.artifact.name, "version": self.artifact.version,
+            "revision": self.artifact.revision, "path": str(self.path),
+            "snapshot": str(self.snapshot), "downloaded": self.downloaded,
+        }  # fmt: skip
+        if written is not None:
+            found["written"] = [str(p) for p in written]
+        return found
+
+
+@dataclass(frozen=True)
+class Found:
+    """The manifest a tag names, checked, before any layer is fetched."""
+
+    client: Client
+    url: str
+    tag: str
+    raw: bytes
+    artifact: modelpack.Artifact
+
+    @property
+    def digest(self) -> str:
+        return modelpack.Blob(self.raw, modelpack.MANIFEST_MEDIA_TYPE).digest
+
+
+def resolve(
+    url: str, name: str, stage: str | None, version: str | None, *, insecure: bool = False
+) -> Found:
+    """The manifest of `name` in the OCI repository `url` (its `production` tag, or `vX.Y.Z`),
+    refused unless it is a ModelPack artifact titled `name` (and of that version)."""
+    name = validate_name(name)
+    if stage not in (None, "production"):
+        raise InputError(
+            f"{url}: an OCI repository holds released versions and production, not {stage!r}",
+            hint="ask for the production stage or a version",
+        )
+    ref = parse_reference(url, "repo")
+    if ref.tag:
+        raise InputError(
+            f"{url}: name the repository without a tag",
+            hint="choose the version with version= (or NAME@vX.Y.Z)",
+        )
+    tag = f"v{validate_semver(version)}" if version else "production"
+    client = Client(ref, insecure=insecure)
+    raw = client.get_manifest(tag)
+    where = f"{ref.url}:{tag}"
+    if raw is None:
+        raise NotFoundError(
+            f"{where}: no such tag",
+            hint=f"export it first: artreg export {name}"
+            + (f"@{tag}" if version else "")
+            + f" --oci {ref.registry}/{ref.repository}",
+        )
+    artifact = modelpack.parse(raw, where, name)
+    if version and artifact.version != validate_semver(version):
+        raise IntegrityError(
+            f"{where}: the manifest says version {artifact.version!r}, not {version}",
+            hint="the tag was moved onto another version; do not use it",
+        )
+    return Found(client, ref.url, tag, raw, artifact)
+
+
+def materialize(
+    found: Found, cache_dir: Path | str | None = None, progress: ProgressFn | None = None
+) -> Fetched:
+    """The artifact's files as a verified snapshot in the consumer cache, each layer fetched
+    only when the cache lacks it and stored only if its sha256 is the layer's digest."""
+    artifact = found.artifact
+    files = {rel: FileDigest(sha, size) for rel, (sha, size) in artifact.files.items()}
+    cache = Cache.open(cache_dir)
+    key = registry_key(found.url)
+    folder = f"{artifact.name}/v{artifact.version}"
+
+    def source(rel: str) -> Callable[[], contextlib.AbstractContextManager[IO[bytes]]]:
+        return lambda: found.client.open_blob(f"sha256:{files[rel].sha256}")
+
+    snap = _ready(cache, key, folder, files)
+    downloaded = 0
+    if snap is None:
+        with cache.building(), cache.lock("snapshot", f"{key}/{folder}"):
+            info = {"name": artifact.name, "version": artifact.version, "registry": found.url,
+                    "manifest": found.digest}  # fmt: skip
+            snap, downloaded = cache.build_snapshot(key, folder, files, source, info, progress)
+    return Fetched(found.url, found.tag, found.digest, artifact, snap, downloaded)
+
+
+def _ready(cache: Cache, key: str, folder: str, files: dict[str, FileDigest]) -> Path | None:
+    try:
+        return cache.snapshot_ready(key, folder, files)
+    except IntegrityError:  # altered in the cache: build_snapshot fetches it again, once
+        return None
+
+
+def fetch(
+    url: str,
+    name: str,
+    stage: str | None = None,
+    version: str | None = None,
+    *,
+    insecure: bool = False,
+    cache_dir: Path | str | None = None,
+    progress: ProgressFn | None = None,
+) -> Fetched:
+    """Resolve `name` in the OCI repository `url` and return its verified snapshot."""
+    return materialize(resolve(url, name, stage, version, insecure=insecure), cache_dir, progress)
+
+
+def get(
+    url: str,
+    name: str,
+    stage: str | None,
+    version: str | None,
+    out: Path,
+    *,
+    insecure: bool = False,
+    cache_dir: Path | str | None = None,
+    progress: ProgressFn | None = None,
+) -> tuple[Fetched, list[Path]]:
+    """`artreg get oci://REGISTRY/REPO NAME -o OUT`: the model file(s) copied out of the
+    cache, verified, written as a clone's `get` writes them (outputs.py)."""
+    found = resolve(url, name, stage, version, insecure=insecure)
+    files = found.artifact.files
+    targets = outputs.targets(out, found.artifact.primary, files)
+    outputs.check(out, targets.values())  # before any layer is fetched
+    fetched = materialize(found, cache_dir, progress)
+    copies = [
+        (fetched.snapshot / rel, target, FileDigest(*files[rel])) for rel, target in targets.items()
+    ]
+    return fetched, outputs.write_verified(out, copies, progress)

@@ -1,0 +1,338 @@
+"""Releases as CNCF ModelPack OCI artifacts, against a real registry: Debian's `docker-registry`
+(the distribution registry) on 127.0.0.1, with Debian's `skopeo` as the independent oracle that
+reads what `artreg export` wrote, and consumers reading `oci://` references through the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from artreg import get_artifact_path
+from artreg.errors import IntegrityError
+
+from helpers import RELEASE_ARGS, flip_byte, release, snapshot, tiny_safetensors
+from helpers.ociregistry import OciRegistry, docker_registry, skopeo
+
+WEIGHT = "application/vnd.cncf.model.weight.v1.raw"
+WEIGHT_CONFIG = "application/vnd.cncf.model.weight.config.v1.raw"
+DOC = "application/vnd.cncf.model.doc.v1.raw"
+MODEL_ARTIFACT = "application/vnd.cncf.model.manifest.v1+json"
+MODEL_CONFIG = "application/vnd.cncf.model.config.v1+json"
+
+
+@pytest.fixture(scope="session")
+def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OciRegistry]:
+    """One docker-registry for the session (each test pushes to repositories of its own)."""
+    with docker_registry(tmp_path_factory.mktemp("oci-registry")) as served:
+        yield served
+
+
+@pytest.fixture
+def plain_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Consumers talk HTTP to the loopback registry."""
+    monkeypatch.setenv("ARTREG_OCI_PLAIN_HTTP", "1")
+
+
+def inspect(*args: str) -> dict:  # type: ignore[type-arg]
+    out = skopeo("inspect", "--tls-verify=false", "--raw", *args).stdout
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def committed_manifest(root: Path, folder: str) -> dict[str, dict]:  # type: ignore[type-arg]
+    return json.loads((root / folder / "manifest.json").read_text())["files"]  # type: ignore[no-any-return]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def four_shards(folder: Path, changed: int | None = None) -> Path:
+    """A safetensors model in four shards with its index and config; shard `changed` (1-4)
+    gets other tensors."""
+    weight_map = {}
+    for i in range(1, 5):
+        name = f"model-{i:05d}-of-00004.safetensors"
+        seed = i + (100 if i == changed else 0)
+        tiny_safetensors(folder / name, seed, {f"layer{i}.weight": (64, 64)})
+        weight_map[f"layer{i}.weight"] = name
+    index = {"metadata": {"total_size": 4 * 64 * 64 * 4}, "weight_map": weight_map}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    (folder / "config.json").write_text(json.dumps({"model_type": "tiny", "hidden_size": 64}))
+    return folder
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def test_export_pushes_a_modelpack_artifact_that_skopeo_reads_and_copies(
+    registry: Path, checkpoint_dir: Path, oci_registry: OciRegistry, tmp_path: Path, cli
+) -> None:
+    commit = release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    repo = f"{oci_registry.host}/models/encoder"
+    before = snapshot(registry)
+
+    done = cli("export", "encoder@v1.0.0", "--oci", repo, "--plain-http", "--json", cwd=registry)
+
+    assert done.exit_code == 0, done.stderr
+    assert snapshot(registry) == before  # exporting changes nothing in the registry
+    result = done.json()[0]  # type: ignore[index]
+    assert result["tags"] == ["v1.0.0", "production"]  # v1.0.0 holds production
+    manifest = inspect(f"docker://{repo}:v1.0.0")
+    assert manifest["artifactType"] == MODEL_ARTIFACT
+    assert manifest["config"]["mediaType"] == MODEL_CONFIG
+    notes = manifest["annotations"]
+    assert notes["org.opencontainers.image.title"] == "encoder"
+    assert notes["org.opencontainers.image.version"] == "1.0.0"
+    assert notes["org.opencontainers.image.revision"] == commit
+    assert notes["io.artreg.approved-by"] == "rm"
+    assert inspect(f"docker://{repo}:production") == manifest
+    config = inspect("--config", f"docker://{repo}:v1.0.0")
+    assert config["descriptor"]["name"] == "encoder"
+    assert config["descriptor"]["revision"] == commit
+    assert config["config"]["format"] == "pytorch"
+    assert config["modelfs"]["diff_ids"] == [layer["digest"] for layer in manifest["layers"]]
+
+    folder = "artifacts/production/encoder/v1.0.0"
+    files = committed_manifest(registry, folder)
+    by_path = {la["annotations"]["org.cncf.model.filepath"]: la for la in manifest["layers"]}
+    assert set(by_path) == set(files)  # one layer per file the release's manifest lists
+    assert by_path["model.pt"]["mediaType"] == WEIGHT
+    assert {by_path[p]["mediaType"] for p in by_path if p != "model.pt"} == {DOC}
+    for rel, layer in by_path.items():
+        assert layer["digest"] == f"sha256:{files[rel]['sha256']}"
+
+    # skopeo copies the artifact out of the registry; every blob is the file the release lists.
+    layout = tmp_path / "copied"
+    skopeo("copy", "--insecure-policy", "--src-tls-verify=false",
+           f"docker://{repo}:v1.0.0", f"oci:{layout}:v1.0.0")  # fmt: skip
+    for rel, entry in files.items():
+        blob = layout / "blobs" / "sha256" / by_path[rel]["digest"].removeprefix("sha256:")
+        assert sha256(blob) == entry["sha256"], rel
+    assert sha256(layout / "blobs/sha256" / by_path["model.pt"]["digest"][7:]) == sha256(
+        registry / folder / "model.pt"
+    )
+
+    # Exported again: the registry has every blob, so none is uploaded twice.
+    mark = oci_registry.mark()
+    again = cli("export", "encoder@v1.0.0", "--oci", repo, "--plain-http", "--json", cwd=registry)
+    assert again.exit_code == 0, again.stderr
+    assert oci_registry.uploads()[mark:] == []
+    assert again.json()[0]["uploaded"] == 0  # type: ignore[index]
+    assert again.json()[0]["digest"] == result["digest"]  # type: ignore[index]
+
+
+def test_an_oci_layout_export_is_readable_by_skopeo(
+    registry: Path, checkpoint_dir: Path, oci_registry: OciRegistry, tmp_path: Path, cli
+) -> None:
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    out = tmp_path / "encoder-oci"
+
+    done = cli("export", "encoder@v1.0.0", "--oci-layout", str(out), cwd=registry)
+
+    assert done.exit_code == 0, done.stderr
+    manifest = inspect(f"oci:{out}:v1.0.0")
+    assert manifest["artifactType"] == MODEL_ARTIFACT
+    files = committed_manifest(registry, "artifacts/production/encoder/v1.0.0")
+    assert {la["digest"][7:] for la in manifest["layers"]} == {f["sha256"] for f in files.values()}
+    # skopeo copies the layout into a registry, checking every blob's digest as it goes.
+    repo = f"{oci_registry.host}/layouts/encoder"
+    skopeo("copy", "--insecure-policy", "--dest-tls-verify=false",
+           f"oci:{out}:v1.0.0", f"docker://{repo}:v1.0.0")  # fmt: skip
+    assert inspect(f"docker://{repo}:v1.0.0") == manifest
+
+
+def test_a_file_altered_in_the_work_tree_is_refused_and_nothing_is_written(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path, cli
+) -> None:
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    card = registry / "artifacts/production/encoder/v1.0.0/README.md"
+    card.write_text(card.read_text() + "edited\n")
+    out = tmp_path / "layout"
+
+    refused = cli("export", "encoder@v1.0.0", "--oci-layout", str(out), cwd=registry)
+
+    assert refused.exit_code == 1
+    assert "README.md" in refused.stderr
+    assert "index.json" not in {p.name for p in out.rglob("*")}
+
+
+def test_a_new_version_with_one_of_four_shards_changed_uploads_that_shard_only(
+    registry: Path, oci_registry: OciRegistry, tmp_path: Path, cli
+) -> None:
+    repo = f"{oci_registry.host}/models/sharded"
+    v1 = four_shards(tmp_path / "v1")
+    assert cli("release", "sharded", str(v1), "--version", "1.0.0", *RELEASE_ARGS,
+               cwd=registry).exit_code == 0  # fmt: skip
+    first = cli("export", "sharded@v1.0.0", "--oci", repo, "--plain-http", cwd=registry)
+    assert first.exit_code == 0, first.stderr
+    v2 = four_shards(tmp_path / "v2", changed=3)
+    assert cli("release", "sharded", str(v2), "--version", "1.1.0", *RELEASE_ARGS,
+               cwd=registry).exit_code == 0  # fmt: skip
+    mark = oci_registry.mark()
+
+    second = cli("export", "sharded@v1.1.0", "--oci", repo, "--plain-http", cwd=registry)
+
+    assert second.exit_code == 0, second.stderr
+    manifest = inspect(f"docker://{repo}:v1.1.0")
+    kinds = {la["digest"][7:]: la for la in manifest["layers"]}
+    weights = [
+        d for d in oci_registry.uploads()[mark:] if kinds.get(d, {}).get("mediaType") == WEIGHT
+    ]
+    assert weights == [sha256(v2 / "model-00003-of-00004.safetensors")]
+    assert len([la for la in manifest["layers"] if la["mediaType"] == WEIGHT]) == 4
+    by_path = {la["annotations"]["org.cncf.model.filepath"]: la for la in manifest["layers"]}
+    assert by_path["model/config.json"]["mediaType"] == WEIGHT_CONFIG
+    assert by_path["model/model.safetensors.index.json"]["mediaType"] == WEIGHT_CONFIG
+    # production moved with the release that holds it
+    assert inspect(f"docker://{repo}:production") == manifest
+    assert inspect(f"docker://{repo}:v1.0.0") != manifest
+
+
+def _signing_key(folder: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    folder.mkdir(parents=True, exist_ok=True)
+    private, public = folder / "release.pem", folder / "release.pub"
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))  # fmt: skip
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+        serialization.PublicFormat.SubjectPublicKeyInfo))  # fmt: skip
+    return private, public
+
+
+def test_the_model_signature_travels_as_a_referrer_found_by_the_tag_schema(
+    registry: Path, checkpoint_dir: Path, oci_registry: OciRegistry, tmp_path: Path, cli
+) -> None:
+    private, _ = _signing_key(tmp_path / "secrets")
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")  # unsigned 1.0.0 first
+    from artreg.features.register import register_raw
+
+    register_raw(registry, "encoder", "s2", checkpoint_dir)
+    vid = cli("promote", "encoder", "s2", "--to", "validated", "--checkpoint", "best",
+              "--results", str(Path(__file__).parents[2] / "examples/validation_results.json"),
+              "--json", cwd=registry).json()["id"]  # type: ignore[index]  # fmt: skip
+    signed = cli("promote", "encoder", vid, "--to", "production", "--version", "1.1.0",
+                 *RELEASE_ARGS, "--sign-model", str(private), cwd=registry)  # fmt: skip
+    assert signed.exit_code == 0, signed.stderr
+    repo = f"{oci_registry.host}/signed/encoder"
+
+    done = cli("export", "encoder@v1.1.0", "--oci", repo, "--plain-http", "--json", cwd=registry)
+
+    assert done.exit_code == 0, done.stderr
+    digest = done.json()[0]["digest"]  # type: ignore[index]
+    # The referrers tag schema: the index tagged sha256-<hex> lists the signature's manifest.
+    index = inspect(f"docker://{repo}:sha256-{digest[7:]}")
+    assert [m["artifactType"] for m in index["manifests"]] == [
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    ]
+    referrer = inspect(f"docker://{repo}@{index['manifests'][0]['digest']}")
+    assert referrer["subject"]["digest"] == digest
+    sig_blob = referrer["layers"][0]["digest"]
+    url = f"http://{oci_registry.host}/v2/signed/encoder/blobs/{sig_blob}"
+    with urllib.request.urlopen(url) as resp:
+        got = resp.read()
+    assert got == (registry / "artifacts/production/encoder/v1.1.0/model.sig").read_bytes()
+
+
+def test_all_production_exports_each_production_version_to_its_repository(
+    registry: Path, checkpoint_dir: Path, oci_registry: OciRegistry, cli
+) -> None:
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    prefix = f"{oci_registry.host}/fleet"
+
+    done = cli("export", "--all-production", "--oci", prefix, "--plain-http", cwd=registry)
+
+    assert done.exit_code == 0, done.stderr
+    production = inspect(f"docker://{prefix}/encoder:production")
+    assert production["annotations"]["org.opencontainers.image.version"] == "1.0.0"
+
+
+def test_bad_references_are_refused_before_anything_moves(
+    registry: Path, checkpoint_dir: Path, cli
+) -> None:
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    before = snapshot(registry)
+    for args, words in [
+        (["--oci", "just-a-name"], "not REGISTRY/REPOSITORY"),
+        (["--oci", "127.0.0.1:1/Models/Encoder"], "lower case"),
+        ([], "--oci"),
+    ]:
+        refused = cli("export", "encoder@v1.0.0", *args, cwd=registry)
+        assert refused.exit_code == 2, refused.stderr
+        assert words in refused.stderr
+    assert cli("export", "encoder@v9.9.9", "--oci", "h:1/x", cwd=registry).exit_code == 2
+    assert snapshot(registry) == before
+
+
+# --- consumers ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def exported(
+    registry: Path, checkpoint_dir: Path, oci_registry: OciRegistry, request: pytest.FixtureRequest
+) -> tuple[Path, str]:
+    """encoder v1.0.0 released and exported to a repository of this test's own."""
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    repo = f"{oci_registry.host}/consumers/{hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12]}"
+    from artreg.features.oci_export import export
+
+    export(registry, "encoder@v1.0.0", oci=repo, insecure=True)
+    return registry, f"oci://{repo}"
+
+
+def test_a_consumer_reads_an_oci_reference_verified_through_the_cache(
+    exported: tuple[Path, str], cache: Path, plain_http: None, tmp_path: Path, cli
+) -> None:
+    root, url = exported
+    model = root / "artifacts/production/encoder/v1.0.0/model.pt"
+
+    path = get_artifact_path("encoder", repo=url)
+
+    assert path.read_bytes() == model.read_bytes()
+    assert cache in path.parents
+    assert get_artifact_path("encoder", version="1.0.0", repo=url) == path
+    out = tmp_path / "served"
+    got = cli("get", url, "encoder@v1.0.0", "-o", str(out), cwd=tmp_path)
+    assert got.exit_code == 0, got.stderr
+    assert (out / "model.pt").read_bytes() == model.read_bytes()
+
+
+def test_a_tampered_blob_is_refused_and_nothing_is_served(
+    exported: tuple[Path, str], cache: Path, plain_http: None, oci_registry: OciRegistry,
+    tmp_path: Path, cli,
+) -> None:  # fmt: skip
+    root, url = exported
+    digest = sha256(root / "artifacts/production/encoder/v1.0.0/model.pt")
+    data = oci_registry.storage / "docker/registry/v2/blobs/sha256" / digest[:2] / digest / "data"
+    original = data.read_bytes()
+    flip_byte(data)
+    try:
+        with pytest.raises(IntegrityError, match=digest):
+            get_artifact_path("encoder", repo=url)
+        out = tmp_path / "served"
+        refused = cli("get", url, "encoder", "-o", str(out), cwd=tmp_path)
+        assert refused.exit_code == 1
+        assert digest in refused.stderr
+        assert not (out / "model.pt").exists()
+        assert not list((cache / "blobs").rglob(digest[2:]))
+    finally:
+        data.write_bytes(original)
+
+
+def test_a_manifest_titled_with_another_name_is_refused(
+    exported: tuple[Path, str], cache: Path, plain_http: None, tmp_path: Path, cli
+) -> None:
+    _, url = exported
+    with pytest.raises(IntegrityError, match="holds another artifact"):
+        get_artifact_path("decoder", repo=url)
+    refused = cli("get", url, "decoder", "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert refused.exit_code == 1
+    assert "'encoder', not 'decoder'" in refused.stderr
+    assert not (cache / "blobs").exists()
