@@ -54,10 +54,13 @@ def export(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Export a release as a CNCF ModelPack OCI artifact: one raw layer per file of its
-    manifest (digest = the file's sha256), the model config, and model.sig as a referrer.
-    Blobs the registry has are not sent again; credentials come from ~/.docker/config.json
-    or REGISTRY_AUTH_FILE.
+    """Export a release as a CNCF ModelPack OCI artifact, to a registry or an OCI layout.
+
+    One raw layer per file of the release's manifest (its digest: the file's sha256), the
+    model config, and model.sig as a referrer of the manifest. Blobs the registry has are not
+    sent again; credentials come from ~/.docker/config.json or REGISTRY_AUTH_FILE. Consumers
+    read it back with `artreg get oci://REGISTRY/REPOSITORY NAME -o DIR` or
+    get_artifact_path(NAME, repo="oci://REGISTRY/REPOSITORY").
 
     Example: artreg export encoder@v1.2.0 --oci ghcr.io/acme/encoder
 
@@ -78,13 +81,19 @@ def export(
             done = oci_export.export_all_production(root, oci, insecure=insecure, progress=progress)
     else:
         if spec is None:
-            raise InputError("export needs NAME@vX.Y.Z (or --all-production)",
-                             hint="e.g. artreg export encoder@v1.2.0 --oci ghcr.io/acme/encoder")  # fmt: skip
+            raise InputError(
+                "export needs NAME@vX.Y.Z (or --all-production)",
+                hint="e.g. artreg export encoder@v1.2.0 --oci ghcr.io/acme/encoder",
+            )
         with out.progress("uploading") as progress:
             done = oci_export.export(
-                root, spec, oci=oci, layout=Path(layout) if layout else None,
-                insecure=insecure, progress=progress,
-            )  # fmt: skip
+                root,
+                spec,
+                oci=oci,
+                layout=Path(layout) if layout else None,
+                insecure=insecure,
+                progress=progress,
+            )
     lines = [
         f"{e.name}@v{e.version} -> {e.target} ({', '.join(e.tags)}) {e.digest}: "
         f"{e.layers} layers, {len(e.uploaded)} blobs uploaded ({e.bytes_uploaded} B), "
@@ -107,6 +116,7 @@ def get_oci(
     insecure = ociclient.plain_http(False)  # ARTREG_OCI_PLAIN_HTTP=1 for a registry without TLS
     output = Output(as_json)
     with output.progress("downloading") as progress:
-        fetched, written = oci_get.get(url, name, stage, version, out, insecure=insecure,
-                                       progress=progress)  # fmt: skip
+        fetched, written = oci_get.get(
+            url, name, stage, version, out, insecure=insecure, progress=progress
+        )
     output.emit(fetched.as_dict(written), "\n".join(str(p) for p in written))

@@ -151,8 +151,11 @@ def _dump(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
-def layers(files: Mapping[str, tuple[str, int]], model_formats: Mapping[str, str],
-           heads: Mapping[str, bytes] | None = None) -> list[Layer]:  # fmt: skip
+def layers(
+    files: Mapping[str, tuple[str, int]],
+    model_formats: Mapping[str, str],
+    heads: Mapping[str, bytes] | None = None,
+) -> list[Layer]:
     """A layer per file (rel -> (sha256, size)), in path order."""
     heads = heads or {}
     return [
@@ -163,8 +166,11 @@ def layers(files: Mapping[str, tuple[str, int]], model_formats: Mapping[str, str
 
 def config(release: Release, layers: Sequence[Layer]) -> Blob:
     """The model config (`application/vnd.cncf.model.config.v1+json`)."""
-    descriptor: dict[str, Any] = {"name": release.name, "version": release.version,
-                                  "revision": release.revision}  # fmt: skip
+    descriptor: dict[str, Any] = {
+        "name": release.name,
+        "version": release.version,
+        "revision": release.revision,
+    }
     if release.created_at:
         descriptor["createdAt"] = release.created_at
     if release.authors:
@@ -298,8 +304,12 @@ def parse(raw: bytes, where: str, name: str) -> Artifact:
         digest, size = layer.get("digest", ""), layer.get("size")
         rel = _safe_path((layer.get("annotations") or {}).get(FILEPATH), f"{where} layers[{i}]")
         hexpart = digest.removeprefix("sha256:")
-        if (not digest.startswith("sha256:") or len(hexpart) != 64
-                or not isinstance(size, int) or rel in files):  # fmt: skip
+        if (
+            not digest.startswith("sha256:")
+            or len(hexpart) != 64
+            or not isinstance(size, int)
+            or rel in files
+        ):
             raise IntegrityError(
                 f"{where} layers[{i}] ({rel}): digest {digest!r} / size {size!r} is not a "
                 "sha256 digest and a size, or the path is listed twice",

@@ -142,8 +142,10 @@ class Client:
             else:
                 response = self._oras.put_upload(str(path), container, descriptor)
         except ValueError as exc:
-            raise RemoteUnavailable(f"OCI registry {self.ref.registry}: upload of {layer.path} "
-                                    f"failed ({exc})", hint="run the export again") from exc  # fmt: skip
+            raise RemoteUnavailable(
+                f"OCI registry {self.ref.registry}: upload of {layer.path} failed ({exc})",
+                hint="run the export again",
+            ) from exc
         if response.status_code == 400 and "DIGEST_INVALID" in response.text:
             raise IntegrityError(
                 f"{layer.path}: the bytes read have another sha256 than the release's manifest "
@@ -221,7 +223,11 @@ class Client:
         raw = bytes(response.content)
         got = f"sha256:{hashlib.sha256(raw).hexdigest()}"
         claimed = [reference] if reference.startswith("sha256:") else []
-        claimed += [response.headers["Docker-Content-Digest"]] if "Docker-Content-Digest" in response.headers else []  # fmt: skip
+        claimed += (
+            [response.headers["Docker-Content-Digest"]]
+            if "Docker-Content-Digest" in response.headers
+            else []
+        )
         for digest in claimed:
             if digest != got:
                 raise IntegrityError(

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -111,8 +112,13 @@ def test_export_pushes_a_modelpack_artifact_that_skopeo_reads_and_copies(
 
     # skopeo copies the artifact out of the registry; every blob is the file the release lists.
     layout = tmp_path / "copied"
-    skopeo("copy", "--insecure-policy", "--src-tls-verify=false",
-           f"docker://{repo}:v1.0.0", f"oci:{layout}:v1.0.0")  # fmt: skip
+    skopeo(
+        "copy",
+        "--insecure-policy",
+        "--src-tls-verify=false",
+        f"docker://{repo}:v1.0.0",
+        f"oci:{layout}:v1.0.0",
+    )
     for rel, entry in files.items():
         blob = layout / "blobs" / "sha256" / by_path[rel]["digest"].removeprefix("sha256:")
         assert sha256(blob) == entry["sha256"], rel
@@ -144,8 +150,13 @@ def test_an_oci_layout_export_is_readable_by_skopeo(
     assert {la["digest"][7:] for la in manifest["layers"]} == {f["sha256"] for f in files.values()}
     # skopeo copies the layout into a registry, checking every blob's digest as it goes.
     repo = f"{oci_registry.host}/layouts/encoder"
-    skopeo("copy", "--insecure-policy", "--dest-tls-verify=false",
-           f"oci:{out}:v1.0.0", f"docker://{repo}:v1.0.0")  # fmt: skip
+    skopeo(
+        "copy",
+        "--insecure-policy",
+        "--dest-tls-verify=false",
+        f"oci:{out}:v1.0.0",
+        f"docker://{repo}:v1.0.0",
+    )
     assert inspect(f"docker://{repo}:v1.0.0") == manifest
 
 
@@ -169,13 +180,21 @@ def test_a_new_version_with_one_of_four_shards_changed_uploads_that_shard_only(
 ) -> None:
     repo = f"{oci_registry.host}/models/sharded"
     v1 = four_shards(tmp_path / "v1")
-    assert cli("release", "sharded", str(v1), "--version", "1.0.0", *RELEASE_ARGS,
-               cwd=registry).exit_code == 0  # fmt: skip
+    assert (
+        cli(
+            "release", "sharded", str(v1), "--version", "1.0.0", *RELEASE_ARGS, cwd=registry
+        ).exit_code
+        == 0
+    )
     first = cli("export", "sharded@v1.0.0", "--oci", repo, "--plain-http", cwd=registry)
     assert first.exit_code == 0, first.stderr
     v2 = four_shards(tmp_path / "v2", changed=3)
-    assert cli("release", "sharded", str(v2), "--version", "1.1.0", *RELEASE_ARGS,
-               cwd=registry).exit_code == 0  # fmt: skip
+    assert (
+        cli(
+            "release", "sharded", str(v2), "--version", "1.1.0", *RELEASE_ARGS, cwd=registry
+        ).exit_code
+        == 0
+    )
     mark = oci_registry.mark()
 
     second = cli("export", "sharded@v1.1.0", "--oci", repo, "--plain-http", cwd=registry)
@@ -200,10 +219,18 @@ def _signing_key(folder: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     folder.mkdir(parents=True, exist_ok=True)
     private, public = folder / "release.pem", folder / "release.pub"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))  # fmt: skip
-    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-        serialization.PublicFormat.SubjectPublicKeyInfo))  # fmt: skip
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     return private, public
 
 
@@ -215,11 +242,32 @@ def test_the_model_signature_travels_as_a_referrer_found_by_the_tag_schema(
     from artreg.features.register import register_raw
 
     register_raw(registry, "encoder", "s2", checkpoint_dir)
-    vid = cli("promote", "encoder", "s2", "--to", "validated", "--checkpoint", "best",
-              "--results", str(Path(__file__).parents[2] / "examples/validation_results.json"),
-              "--json", cwd=registry).json()["id"]  # type: ignore[index]  # fmt: skip
-    signed = cli("promote", "encoder", vid, "--to", "production", "--version", "1.1.0",
-                 *RELEASE_ARGS, "--sign-model", str(private), cwd=registry)  # fmt: skip
+    vid = cli(
+        "promote",
+        "encoder",
+        "s2",
+        "--to",
+        "validated",
+        "--checkpoint",
+        "best",
+        "--results",
+        str(Path(__file__).parents[2] / "examples/validation_results.json"),
+        "--json",
+        cwd=registry,
+    ).json()["id"]  # type: ignore[index]
+    signed = cli(
+        "promote",
+        "encoder",
+        vid,
+        "--to",
+        "production",
+        "--version",
+        "1.1.0",
+        *RELEASE_ARGS,
+        "--sign-model",
+        str(private),
+        cwd=registry,
+    )
     assert signed.exit_code == 0, signed.stderr
     repo = f"{oci_registry.host}/signed/encoder"
 
@@ -247,11 +295,30 @@ def test_all_production_exports_each_production_version_to_its_repository(
     release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
     prefix = f"{oci_registry.host}/fleet"
 
-    done = cli("export", "--all-production", "--oci", prefix, "--plain-http", cwd=registry)
+    done = cli(
+        "export", "--all-production", "--oci", prefix, "--plain-http", "--json", cwd=registry
+    )
 
     assert done.exit_code == 0, done.stderr
     production = inspect(f"docker://{prefix}/encoder:production")
     assert production["annotations"]["org.opencontainers.image.version"] == "1.0.0"
+
+    # The release's Kubernetes examples name it by digest: filled in with the registry prefix
+    # and the digest export printed, each reference resolves to the exported manifest.
+    digest = done.json()[0]["digest"]  # type: ignore[index]
+    kube = registry / "artifacts/production/encoder/v1.0.0/deployment/kubernetes"
+
+    def filled(text: str) -> str:
+        return text.replace("REGISTRY/REPOSITORY", prefix).replace("sha256:MANIFEST_DIGEST", digest)
+
+    pod = yaml.safe_load(filled((kube / "image-volume-pod.yaml").read_text()))
+    volume = pod["spec"]["volumes"][0]["image"]["reference"]
+    assert pod["spec"]["containers"][0]["volumeMounts"][0]["name"] == "model"
+    assert inspect(f"docker://{volume}") == production
+    kserve = yaml.safe_load(filled((kube / "kserve-inferenceservice.yaml").read_text()))
+    model = kserve["spec"]["predictor"]["model"]
+    assert model["modelFormat"] == {"name": "pytorch"}
+    assert model["storageUri"] == f"oci://{volume}"
 
 
 def test_bad_references_are_refused_before_anything_moves(
@@ -305,9 +372,13 @@ def test_a_consumer_reads_an_oci_reference_verified_through_the_cache(
 
 
 def test_a_tampered_blob_is_refused_and_nothing_is_served(
-    exported: tuple[Path, str], cache: Path, plain_http: None, oci_registry: OciRegistry,
-    tmp_path: Path, cli,
-) -> None:  # fmt: skip
+    exported: tuple[Path, str],
+    cache: Path,
+    plain_http: None,
+    oci_registry: OciRegistry,
+    tmp_path: Path,
+    cli,
+) -> None:
     root, url = exported
     digest = sha256(root / "artifacts/production/encoder/v1.0.0/model.pt")
     data = oci_registry.storage / "docker/registry/v2/blobs/sha256" / digest[:2] / digest / "data"

@@ -46,11 +46,17 @@ class Exported:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "version": self.version, "target": self.target,
-            "tags": self.tags, "digest": self.digest, "layers": self.layers,
-            "uploaded": len(self.uploaded), "skipped": len(self.skipped),
-            "bytes_uploaded": self.bytes_uploaded, "signature": self.signature,
-        }  # fmt: skip
+            "name": self.name,
+            "version": self.version,
+            "target": self.target,
+            "tags": self.tags,
+            "digest": self.digest,
+            "layers": self.layers,
+            "uploaded": len(self.uploaded),
+            "skipped": len(self.skipped),
+            "bytes_uploaded": self.bytes_uploaded,
+            "signature": self.signature,
+        }
 
 
 @dataclass(frozen=True)
@@ -129,8 +135,9 @@ def prepare(root: Path, spec: str, progress: ProgressFn | None = None) -> Prepar
         format=formats.get(resolved.primary, "") or next(iter(formats.values()), ""),
     )
     cfg = modelpack.config(release, layers)
-    return Prepared(resolved, release, layers, cfg, modelpack.manifest(release, layers, cfg),
-                    paths, holds)  # fmt: skip
+    return Prepared(
+        resolved, release, layers, cfg, modelpack.manifest(release, layers, cfg), paths, holds
+    )
 
 
 def _head(path: Path) -> bytes:
@@ -159,10 +166,17 @@ def to_registry(
     signature = _push_signature(client, prepared)
     sizes[prepared.config.digest] = len(prepared.config.raw)
     return Exported(
-        release.name, release.version, f"{ref.registry}/{ref.repository}", tags,
-        prepared.manifest.digest, len(prepared.layers), client.uploaded, client.skipped,
-        sum(sizes.get(d, 0) for d in client.uploaded), signature,
-    )  # fmt: skip
+        release.name,
+        release.version,
+        f"{ref.registry}/{ref.repository}",
+        tags,
+        prepared.manifest.digest,
+        len(prepared.layers),
+        client.uploaded,
+        client.skipped,
+        sum(sizes.get(d, 0) for d in client.uploaded),
+        signature,
+    )
 
 
 def _push_signature(client: Client, prepared: Prepared) -> str | None:
@@ -188,8 +202,14 @@ def to_layout(prepared: Prepared, out: Path, tag: str | None = None) -> Exported
     files = [(layer, prepared.paths[layer.path]) for layer in prepared.layers]
     documents: list[Blob] = [prepared.config]
     write_layout(out, prepared.manifest, documents, files, name)
-    return Exported(release.name, release.version, str(out), [name], prepared.manifest.digest,
-                    len(prepared.layers))  # fmt: skip
+    return Exported(
+        release.name,
+        release.version,
+        str(out),
+        [name],
+        prepared.manifest.digest,
+        len(prepared.layers),
+    )
 
 
 def export(
@@ -203,8 +223,10 @@ def export(
 ) -> list[Exported]:
     """`artreg export SPEC --oci REF` and/or `--oci-layout DIR`."""
     if oci is None and layout is None:
-        raise InputError("export needs --oci REGISTRY/REPOSITORY[:TAG] or --oci-layout DIR",
-                         hint="e.g. artreg export encoder@v1.0.0 --oci ghcr.io/acme/encoder")  # fmt: skip
+        raise InputError(
+            "export needs --oci REGISTRY/REPOSITORY[:TAG] or --oci-layout DIR",
+            hint="e.g. artreg export encoder@v1.0.0 --oci ghcr.io/acme/encoder",
+        )
     ref = parse_reference(oci) if oci is not None else None  # checked before any byte moves
     prepared = prepare(root, spec, progress)
     done = []

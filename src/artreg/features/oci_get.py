@@ -49,11 +49,16 @@ class Fetched:
 
     def as_dict(self, written: list[Path] | None = None) -> dict[str, object]:
         found: dict[str, object] = {
-            "registry": self.url, "tag": self.tag, "digest": self.digest,
-            "name": self.artifact.name, "version": self.artifact.version,
-            "revision": self.artifact.revision, "path": str(self.path),
-            "snapshot": str(self.snapshot), "downloaded": self.downloaded,
-        }  # fmt: skip
+            "registry": self.url,
+            "tag": self.tag,
+            "digest": self.digest,
+            "name": self.artifact.name,
+            "version": self.artifact.version,
+            "revision": self.artifact.revision,
+            "path": str(self.path),
+            "snapshot": str(self.snapshot),
+            "downloaded": self.downloaded,
+        }
         if written is not None:
             found["written"] = [str(p) for p in written]
         return found
@@ -129,8 +134,12 @@ def materialize(
     downloaded = 0
     if snap is None:
         with cache.building(), cache.lock("snapshot", f"{key}/{folder}"):
-            info = {"name": artifact.name, "version": artifact.version, "registry": found.url,
-                    "manifest": found.digest}  # fmt: skip
+            info = {
+                "name": artifact.name,
+                "version": artifact.version,
+                "registry": found.url,
+                "manifest": found.digest,
+            }
             snap, downloaded = cache.build_snapshot(key, folder, files, source, info, progress)
     return Fetched(found.url, found.tag, found.digest, artifact, snap, downloaded)
 
