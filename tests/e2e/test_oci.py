@@ -235,9 +235,14 @@ def _signing_key(folder: Path) -> tuple[Path, Path]:
 
 
 def test_the_model_signature_travels_as_a_referrer_found_by_the_tag_schema(
-    registry: Path, checkpoint_dir: Path, oci_registry: OciRegistry, tmp_path: Path, cli
+    registry: Path,
+    checkpoint_dir: Path,
+    oci_registry: OciRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli,
 ) -> None:
-    private, _ = _signing_key(tmp_path / "secrets")
+    private, public = _signing_key(tmp_path / "secrets")
     release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")  # unsigned 1.0.0 first
     from artreg.features.register import register_raw
 
@@ -287,6 +292,26 @@ def test_the_model_signature_travels_as_a_referrer_found_by_the_tag_schema(
     with urllib.request.urlopen(url) as resp:
         got = resp.read()
     assert got == (registry / "artifacts/production/encoder/v1.1.0/model.sig").read_bytes()
+
+    # A consumer that trusts the release key gets the model once the referrer verifies; one
+    # trusting another key, or asking for an unsigned version, is refused before any layer.
+    url = f"oci://{repo}"
+    monkeypatch.setenv("ARTREG_OCI_PLAIN_HTTP", "1")
+    monkeypatch.setenv("ARTREG_CACHE", str(tmp_path / "consumer-cache"))
+    monkeypatch.setenv("ARTREG_OCI_TRUSTED_KEYS", str(public))
+    model = registry / "artifacts/production/encoder/v1.1.0/model.pt"
+    assert get_artifact_path("encoder", repo=url).read_bytes() == model.read_bytes()
+    _, stranger = _signing_key(tmp_path / "stranger")
+    monkeypatch.setenv("ARTREG_OCI_TRUSTED_KEYS", str(stranger))
+    monkeypatch.setenv("ARTREG_CACHE", str(tmp_path / "cold-cache"))
+    with pytest.raises(IntegrityError, match="ARTREG_OCI_TRUSTED_KEYS does not list"):
+        get_artifact_path("encoder", repo=url)
+    assert not (tmp_path / "cold-cache" / "blobs").exists()
+    monkeypatch.setenv("ARTREG_OCI_TRUSTED_KEYS", str(public))
+    cli("export", "encoder@v1.0.0", "--oci", repo, "--plain-http", cwd=registry)
+    refused = cli("get", url, "encoder@v1.0.0", "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert refused.exit_code == 1
+    assert "no model signature" in refused.stderr
 
 
 def test_all_production_exports_each_production_version_to_its_repository(

@@ -6,25 +6,33 @@ The tag is `production` (or `vX.Y.Z` for a version); its manifest must be a Mode
 whose title is NAME (one naming another artifact is refused before any layer is fetched). Each
 layer goes through the machine's consumer cache, hashed while it is stored and refused unless its
 sha256 is the layer's digest, so a tampered blob never reaches a snapshot.
+
+An OCI repository has no params.yaml: the trust policy is the consumer's. With
+ARTREG_OCI_TRUSTED_KEYS (PEM public keys, separated by `:`), the artifact must carry a model
+signature as a referrer (found through the referrers tag schema) made by one of those keys over
+the model files' sha256s as the manifest lists them; checked before any layer is fetched.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import hashlib
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from artreg import modelpack, outputs
+from artreg import modelpack, outputs, signing
 from artreg.consumer_cache import Cache, registry_key
 from artreg.errors import InputError, IntegrityError, NotFoundError
 from artreg.hashing import FileDigest, ProgressFn
 from artreg.layout import model_target
-from artreg.ociclient import Client, parse_reference
+from artreg.ociclient import Client, json_or_none, parse_reference
 from artreg.tags import validate_name, validate_semver
 
 SCHEME = "oci://"
+ENV_TRUSTED_KEYS = "ARTREG_OCI_TRUSTED_KEYS"
 
 
 def is_oci(repo: object) -> bool:
@@ -151,6 +159,79 @@ def _ready(cache: Cache, key: str, folder: str, files: dict[str, FileDigest]) ->
         return None
 
 
+def trusted_key_files() -> list[Path]:
+    """The consumer's trusted keys for OCI artifacts: $ARTREG_OCI_TRUSTED_KEYS (none: no
+    signature required)."""
+    value = os.environ.get(ENV_TRUSTED_KEYS, "")
+    return [Path(p) for p in value.split(os.pathsep) if p]
+
+
+def _trusted(paths: Sequence[Path]) -> list[signing.TrustedKey]:
+    from cryptography.hazmat.primitives import serialization
+
+    found = []
+    for path in paths:
+        try:
+            pem = path.read_bytes()
+            key = serialization.load_pem_public_key(pem)
+        except (OSError, ValueError) as exc:
+            raise InputError(
+                f"{ENV_TRUSTED_KEYS}: {path} is not a readable PEM public key ({exc})",
+                hint="name the public half of each trusted signing key, e.g. keys/release.pub",
+            ) from exc
+        canonical = key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        hint = hashlib.sha256(canonical).hexdigest()  # what model_signing names a key by
+        found.append(signing.TrustedKey(str(path), pem, signing.fingerprint(pem), hint, False))
+    return found
+
+
+def check_signature(found: Found, keys: Sequence[Path]) -> signing.Signer | None:
+    """With trusted `keys`, the artifact's signature referrer must verify with one of them over
+    the model files' digests the manifest lists (IntegrityError otherwise); no layer is read."""
+    if not keys:
+        return None
+    trusted = _trusted(keys)
+    where = f"{found.url}@{found.digest}"
+    tag = modelpack.referrers_tag(found.digest)
+    index = json_or_none(found.client.get_manifest(tag)) or {}
+    signatures = [
+        m
+        for m in index.get("manifests", [])
+        if m.get("artifactType") == modelpack.SIGNATURE_ARTIFACT_TYPE
+    ]
+    if not signatures:
+        raise IntegrityError(
+            f"{where}: no model signature among its referrers (tag {tag}), and "
+            f"{ENV_TRUSTED_KEYS} requires one",
+            hint="export a release signed with --sign-model, or unset the variable to accept "
+            "unsigned models",
+        )
+    referrer = json_or_none(found.client.get_manifest(signatures[-1]["digest"])) or {}
+    layers = referrer.get("layers") or [{}]
+    if (referrer.get("subject") or {}).get("digest") != found.digest or "digest" not in layers[0]:
+        raise IntegrityError(f"{where}: its signature referrer names another subject or no layer")
+    blob = layers[0]["digest"]
+    with found.client.open_blob(blob) as stream:
+        raw = stream.read()
+    if f"sha256:{hashlib.sha256(raw).hexdigest()}" != blob:
+        raise IntegrityError(f"{where}: the signature blob's bytes are not its digest {blob}")
+    files = {rel: FileDigest(sha, size) for rel, (sha, size) in found.artifact.files.items()}
+    target = model_target("production", found.artifact.primary)
+    model = [rel for rel in files if rel == target or rel.startswith(f"{target}/")]
+    try:
+        return signing.verify_bundle(
+            raw, f"{where} {modelpack.SIGNATURE_FILE}", files, model, trusted
+        )
+    except IntegrityError as exc:  # its words name a registry's policy; here it is the consumer's
+        raise IntegrityError(
+            exc.message.replace("params.yaml trust.keys", ENV_TRUSTED_KEYS),
+            hint=f"trust the signer's public key in {ENV_TRUSTED_KEYS} only if you trust it; "
+            "otherwise do not use this model",
+        ) from exc
+
+
 def fetch(
     url: str,
     name: str,
@@ -162,7 +243,9 @@ def fetch(
     progress: ProgressFn | None = None,
 ) -> Fetched:
     """Resolve `name` in the OCI repository `url` and return its verified snapshot."""
-    return materialize(resolve(url, name, stage, version, insecure=insecure), cache_dir, progress)
+    found = resolve(url, name, stage, version, insecure=insecure)
+    check_signature(found, trusted_key_files())
+    return materialize(found, cache_dir, progress)
 
 
 def get(
@@ -182,6 +265,7 @@ def get(
     files = found.artifact.files
     targets = outputs.targets(out, found.artifact.primary, files)
     outputs.check(out, targets.values())  # before any layer is fetched
+    check_signature(found, trusted_key_files())
     fetched = materialize(found, cache_dir, progress)
     copies = [
         (fetched.snapshot / rel, target, FileDigest(*files[rel])) for rel, target in targets.items()
