@@ -97,8 +97,12 @@ class Client:
     def _request(self, method: str, url: str, **kwargs: Any) -> Any:
         import requests
 
+        # oras' retry decorator sleeps 2 + 3**n seconds over five attempts (about two minutes)
+        # before giving up, also on refused credentials: call the request once, and let exit 4
+        # (retryable) tell CI to try again.
+        once = getattr(type(self._oras).do_request, "__wrapped__", type(self._oras).do_request)
         try:
-            return self._oras.do_request(url, method, **kwargs)
+            return once(self._oras, url, method, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise RemoteUnavailable(
                 f"OCI registry {self.ref.registry} did not answer ({type(exc).__name__})",

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from artreg import get_artifact_path
 from artreg.errors import IntegrityError
 
-from helpers import RELEASE_ARGS, flip_byte, release, snapshot, tiny_safetensors
+from helpers import RELEASE_ARGS, flip_byte, free_port, release, snapshot, tiny_safetensors
 from helpers.ociregistry import OciRegistry, docker_registry, skopeo
 
 WEIGHT = "application/vnd.cncf.model.weight.v1.raw"
@@ -360,6 +360,22 @@ def test_bad_references_are_refused_before_anything_moves(
         assert refused.exit_code == 2, refused.stderr
         assert words in refused.stderr
     assert cli("export", "encoder@v9.9.9", "--oci", "h:1/x", cwd=registry).exit_code == 2
+    assert snapshot(registry) == before
+
+
+def test_an_unreachable_registry_is_retryable_and_names_the_fix(
+    registry: Path, checkpoint_dir: Path, oci_registry: OciRegistry, cli
+) -> None:
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    before = snapshot(registry)
+    closed = cli("export", "encoder@v1.0.0", "--oci", f"127.0.0.1:{free_port()}/x", "--plain-http",
+                 cwd=registry)  # fmt: skip
+    assert closed.exit_code == 4
+    assert "did not answer" in closed.stderr
+    # A registry without TLS, asked over HTTPS: the message says how to talk plain HTTP to it.
+    tls = cli("export", "encoder@v1.0.0", "--oci", f"{oci_registry.host}/x", cwd=registry)
+    assert tls.exit_code == 4
+    assert "--plain-http" in tls.stderr
     assert snapshot(registry) == before
 
 
