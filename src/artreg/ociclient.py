@@ -80,21 +80,39 @@ class Client:
     """One repository of one registry."""
 
     def __init__(self, ref: Reference, *, insecure: bool = False) -> None:
+        import oras.auth
         import oras.provider
 
         self.ref = ref
         self.scheme = "http" if insecure else "https"
         self._oras = oras.provider.Registry(ref.registry, insecure=insecure)
         self._container = self._oras.get_container(f"{ref.registry}/{ref.repository}")
-        auth = os.environ.get(ENV_AUTH_FILE)
-        self._oras.auth.load_configs(self._container, configs=[auth] if auth else None)
         self.uploaded: list[str] = []  # the digests this client uploaded
         self.skipped: list[str] = []  # the digests the registry had already
+        # The version check every client makes first: it says which authentication the
+        # registry wants. oras-py's default backend speaks the token protocol (Docker Hub,
+        # GHCR, Harbor, ECR); a registry asking for Basic (distribution with htpasswd,
+        # Artifactory) gets its basic backend.
+        ping = self._request("GET", f"{self.scheme}://{ref.registry}/v2/", auth=False)
+        challenge = ping.headers.get("WWW-Authenticate", "")
+        if ping.status_code == 401 and challenge.lower().startswith("basic"):
+            self._oras.auth = oras.auth.get_auth_backend(
+                "basic", self._oras.session, insecure, tls_verify=True
+            )
+            # Credentials from the docker configuration and REGISTRY_AUTH_FILE only, not the
+            # ORAS_USER / ORAS_PASS variables this backend reads as well.
+            self._oras.auth._basic_auth = None
+        auth = os.environ.get(ENV_AUTH_FILE)
+        self._oras.auth.load_configs(self._container, configs=[auth] if auth else None)
+        basic = getattr(self._oras.auth, "_basic_auth", None)
+        if isinstance(self._oras.auth, oras.auth.BasicAuth) and basic:
+            # Sent with every request, so an upload's bytes are not sent once unauthenticated.
+            self._oras.session.headers["Authorization"] = f"Basic {basic}"
 
     def _url(self, path: str) -> str:
         return f"{self.scheme}://{self.ref.registry}/v2/{self.ref.repository}/{path}"
 
-    def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+    def _request(self, method: str, url: str, *, auth: bool = True, **kwargs: Any) -> Any:
         import requests
 
         # oras' retry decorator sleeps 2 + 3**n seconds over five attempts (about two minutes)
@@ -102,7 +120,10 @@ class Client:
         # (retryable) tell CI to try again.
         once = getattr(type(self._oras).do_request, "__wrapped__", type(self._oras).do_request)
         try:
-            return once(self._oras, url, method, **kwargs)
+            if not auth:
+                response = self._oras.session.request(method, url, verify=True, **kwargs)
+            else:
+                response = once(self._oras, url, method, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise RemoteUnavailable(
                 f"OCI registry {self.ref.registry} did not answer ({type(exc).__name__})",
@@ -110,11 +131,17 @@ class Client:
                 f"TLS (such as one on loopback) pass --plain-http or set {ENV_PLAIN_HTTP}=1",
             ) from exc
         except ValueError as exc:  # oras: "Cannot respond to request for authentication."
-            raise InputError(
-                f"OCI registry {self.ref.registry} refused the credentials ({exc})",
-                hint=f"log in (`docker login {self.ref.registry}`, or a file named by "
-                f"{ENV_AUTH_FILE}); artreg never reads credentials from the repository",
-            ) from exc
+            raise self._refused(str(exc)) from exc
+        if auth and response.status_code in (401, 403):
+            raise self._refused(f"HTTP {response.status_code}")
+        return response
+
+    def _refused(self, why: str) -> InputError:
+        return InputError(
+            f"OCI registry {self.ref.registry} refused the credentials ({why})",
+            hint=f"log in (`docker login {self.ref.registry}`, or a file named by "
+            f"{ENV_AUTH_FILE}); artreg never reads credentials from the repository",
+        )
 
     def _failed(self, what: str, response: Any) -> InputError:
         try:

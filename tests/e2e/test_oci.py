@@ -5,6 +5,7 @@ reads what `artreg export` wrote, and consumers reading `oci://` references thro
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import urllib.request
@@ -377,6 +378,58 @@ def test_an_unreachable_registry_is_retryable_and_names_the_fix(
     assert tls.exit_code == 4
     assert "--plain-http" in tls.stderr
     assert snapshot(registry) == before
+
+
+def test_credentials_come_from_the_docker_configuration_or_registry_auth_file(
+    registry: Path,
+    checkpoint_dir: Path,
+    isolated_env: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli,
+) -> None:
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    users = tmp_path / "htpasswd"
+    users.write_text(f"ci:{bcrypt('s3cret')}\n")
+    token = base64.b64encode(b"ci:s3cret").decode()
+    with docker_registry(tmp_path / "private", users) as private:
+        repo = f"{private.host}/models/encoder"
+        before = snapshot(registry)
+        refused = cli("export", "encoder@v1.0.0", "--oci", repo, "--plain-http", cwd=registry)
+        assert refused.exit_code == 2
+        assert "refused the credentials" in refused.stderr
+        assert "docker login" in refused.stderr
+
+        # `docker login` writes ~/.docker/config.json: export reads it.
+        (isolated_env / ".docker").mkdir()
+        (isolated_env / ".docker/config.json").write_text(
+            json.dumps({"auths": {private.host: {"auth": token}}})
+        )
+        done = cli("export", "encoder@v1.0.0", "--oci", repo, "--plain-http", cwd=registry)
+        assert done.exit_code == 0, done.stderr
+        assert snapshot(registry) == before  # no credential lands in the repository
+
+        # A consumer with podman's/skopeo's REGISTRY_AUTH_FILE instead.
+        (isolated_env / ".docker/config.json").unlink()
+        auth_file = tmp_path / "auth.json"
+        auth_file.write_text(json.dumps({"auths": {private.host: {"auth": token}}}))
+        monkeypatch.setenv("REGISTRY_AUTH_FILE", str(auth_file))
+        monkeypatch.setenv("ARTREG_OCI_PLAIN_HTTP", "1")
+        monkeypatch.setenv("ARTREG_CACHE", str(tmp_path / "cache"))
+        path = get_artifact_path("encoder", repo=f"oci://{repo}")
+        model = registry / "artifacts/production/encoder/v1.0.0/model.pt"
+        assert path.read_bytes() == model.read_bytes()
+
+
+def bcrypt(password: str) -> str:
+    """A bcrypt hash for docker-registry's htpasswd file (glibc's crypt)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+
+        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
 
 
 # --- consumers ----------------------------------------------------------------------------------

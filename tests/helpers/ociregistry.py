@@ -8,9 +8,9 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,13 +61,17 @@ def require(tool: str) -> str:
 
 
 @contextlib.contextmanager
-def docker_registry(base: Path) -> Iterator[OciRegistry]:
-    """`docker-registry serve` on 127.0.0.1 storing under `base`; yields it once it answers."""
+def docker_registry(base: Path, htpasswd: Path | None = None) -> Iterator[OciRegistry]:
+    """`docker-registry serve` on 127.0.0.1 storing under `base`; yields it once it answers.
+    With `htpasswd` (bcrypt entries), every request needs basic authentication."""
     binary = require("docker-registry")
     base.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = base / "config.yml"
-    config.write_text(CONFIG.format(storage=base / "storage", port=port))
+    text = CONFIG.format(storage=base / "storage", port=port)
+    if htpasswd is not None:
+        text += f"auth:\n  htpasswd:\n    realm: test\n    path: {htpasswd}\n"
+    config.write_text(text)
     log = base / "registry.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=out)
@@ -77,6 +81,9 @@ def docker_registry(base: Path) -> Iterator[OciRegistry]:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1) as resp:
                     assert resp.status == 200
+                break
+            except urllib.error.HTTPError as exc:  # 401: up, and asking for credentials
+                assert exc.code == 401 and htpasswd is not None, exc
                 break
             except OSError:
                 assert proc.poll() is None, log.read_text()
@@ -95,10 +102,3 @@ def skopeo(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [require("skopeo"), *args], capture_output=True, text=True, check=check, timeout=120
     )
-
-
-def port_open(host: str) -> bool:
-    name, port = host.rsplit(":", 1)
-    with contextlib.suppress(OSError), socket.create_connection((name, int(port)), timeout=0.5):
-        return True
-    return False
