@@ -301,8 +301,15 @@ def _artifact_path(
             warnings.warn(note, RetractedPinWarning, stacklevel=3)  # the caller's line
         return fetched.path
     if oci_get.is_oci(repo):  # an OCI repository (ARTREG_OCI_PLAIN_HTTP=1: without TLS)
-        return oci_get.fetch(str(repo), name, None if version else stage, version,
-                             insecure=plain_http(False), cache_dir=cache_dir).path  # fmt: skip
+        return oci_get.fetch(
+            str(repo),
+            name,
+            None if version else stage,
+            version,
+            insecure=plain_http(False),
+            cache_dir=cache_dir,
+            accept_moved_tag=accept_moved_tag,
+        ).path
     if repo is not None and location.is_registry_url(repo):
         return fetch_url.fetch(
             repo,

@@ -1000,7 +1000,7 @@ def get(
         )
         return
     if target.startswith("oci://"):  # an OCI repository as a source (cli_oci.py)
-        return cli_oci.get_oci(target, spec, stage, version, Path(out_dir), as_json)
+        return cli_oci.get_oci(target, spec, stage, version, out_dir, as_json, accept_moved_tag)
     name, stage, version = fetch.target(spec or target, stage, version)
     if (spec is not None or _is_url(repo_path)) and with_requirements:
         from artreg.errors import InputError

@@ -104,7 +104,13 @@ def export(
 
 
 def get_oci(
-    url: str, spec: str | None, stage: str | None, version: str | None, out: Path, as_json: bool
+    url: str,
+    spec: str | None,
+    stage: str | None,
+    version: str | None,
+    out: str,
+    as_json: bool,
+    accept_moved_tag: bool,
 ) -> None:
     """`artreg get oci://REGISTRY/REPOSITORY NAME[@vX.Y.Z] -o OUT` (called by cli.get)."""
     if spec is None:
@@ -117,6 +123,13 @@ def get_oci(
     output = Output(as_json)
     with output.progress("downloading") as progress:
         fetched, written = oci_get.get(
-            url, name, stage, version, out, insecure=insecure, progress=progress
+            url,
+            name,
+            stage,
+            version,
+            Path(out),
+            insecure=insecure,
+            progress=progress,
+            accept_moved_tag=accept_moved_tag,
         )
     output.emit(fetched.as_dict(written), "\n".join(str(p) for p in written))

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from artreg import get_artifact_path
 from artreg.errors import IntegrityError
+from artreg.features.init import init_registry
 
 from helpers import RELEASE_ARGS, flip_byte, free_port, release, snapshot, tiny_safetensors
 from helpers.ociregistry import OciRegistry, docker_registry, skopeo
@@ -495,6 +496,35 @@ def test_a_tampered_blob_is_refused_and_nothing_is_served(
         assert not list((cache / "blobs").rglob(digest[2:]))
     finally:
         data.write_bytes(original)
+
+
+def test_a_version_re_pointed_to_other_bytes_is_refused_unless_accepted(
+    exported: tuple[Path, str],
+    cache: Path,
+    plain_http: None,
+    checkpoint_dir: Path,
+    tmp_path: Path,
+    cli,
+) -> None:
+    root, url = exported
+    first = get_artifact_path("encoder", version="1.0.0", repo=url)
+    # Another registry (rebuilt, say) releases its own encoder v1.0.0 to the same repository.
+    other = tmp_path / "rebuilt"
+    init_registry(other)
+    release(other, "encoder", "s9", checkpoint_dir, "1.0.0")
+    assert cli("export", "encoder@v1.0.0", "--oci", url.removeprefix("oci://"),
+               "--plain-http", cwd=other).exit_code == 0  # fmt: skip
+
+    with pytest.raises(IntegrityError, match=r"encoder@v1\.0\.0 moved"):
+        get_artifact_path("encoder", version="1.0.0", repo=url)
+    refused = cli("get", url, "encoder@v1.0.0", "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert refused.exit_code == 1
+    assert "--accept-moved-tag" in refused.stderr
+    assert (
+        first.read_bytes() == (root / "artifacts/production/encoder/v1.0.0/model.pt").read_bytes()
+    )
+    taken = get_artifact_path("encoder", version="1.0.0", repo=url, accept_moved_tag=True)
+    assert taken != first
 
 
 def test_a_manifest_titled_with_another_name_is_refused(

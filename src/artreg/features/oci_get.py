@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from artreg import modelpack, outputs, signing
 from artreg.consumer_cache import Cache, registry_key
@@ -124,8 +124,49 @@ def resolve(
     return Found(client, ref.url, tag, raw, artifact)
 
 
+def hold_version(cache: Cache, found: Found, accept_moved_tag: bool = False) -> Callable[[], None]:
+    """Refuse `found` when this cache served its version from this repository with other
+    bytes before (unless `accept_moved_tag`): a version never changes, so a re-pointed vX.Y.Z
+    tag is named, not followed. Returns the function that records it once it is served."""
+    artifact = found.artifact
+    path = (
+        cache.root
+        / "versions"
+        / registry_key(found.url)
+        / artifact.name
+        / f"v{artifact.version}.json"
+    )
+    now: dict[str, Any] = {
+        "manifest": found.digest,
+        "revision": artifact.revision,
+        "files": {rel: list(digest) for rel, digest in sorted(artifact.files.items())},
+    }
+    seen = cache.read_json(path)
+    if isinstance(seen, dict) and seen.get("files") == now["files"]:
+        return lambda: None
+    if isinstance(seen, dict) and not accept_moved_tag:
+        recorded = seen.get("files")
+        old: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
+        new: dict[str, Any] = now["files"]
+        differ = sorted(r for r in set(old) | set(new) if old.get(r) != new.get(r))
+        raise IntegrityError(
+            f"{found.url}: {artifact.name}@v{artifact.version} moved: it was manifest "
+            f"{seen.get('manifest')} (revision {str(seen.get('revision'))[:12]}) when this cache "
+            f"served it, the repository now answers {found.digest} (revision "
+            f"{artifact.revision[:12]}) with other bytes ({', '.join(differ[:5])}"
+            f"{' …' if len(differ) > 5 else ''}); nothing was fetched",
+            hint=f"ask who exports to the repository why v{artifact.version} was re-pointed; "
+            "to take the new bytes anyway, pass --accept-moved-tag (CLI) or "
+            "accept_moved_tag=True (Python)",
+        )
+    return lambda: cache.write_json(path, now)
+
+
 def materialize(
-    found: Found, cache_dir: Path | str | None = None, progress: ProgressFn | None = None
+    found: Found,
+    cache_dir: Path | str | None = None,
+    progress: ProgressFn | None = None,
+    accept_moved_tag: bool = False,
 ) -> Fetched:
     """The artifact's files as a verified snapshot in the consumer cache, each layer fetched
     only when the cache lacks it and stored only if its sha256 is the layer's digest."""
@@ -134,6 +175,7 @@ def materialize(
     cache = Cache.open(cache_dir)
     key = registry_key(found.url)
     folder = f"{artifact.name}/v{artifact.version}"
+    record = hold_version(cache, found, accept_moved_tag)
 
     def source(rel: str) -> Callable[[], contextlib.AbstractContextManager[IO[bytes]]]:
         return lambda: found.client.open_blob(f"sha256:{files[rel].sha256}")
@@ -149,6 +191,7 @@ def materialize(
                 "manifest": found.digest,
             }
             snap, downloaded = cache.build_snapshot(key, folder, files, source, info, progress)
+    record()
     return Fetched(found.url, found.tag, found.digest, artifact, snap, downloaded)
 
 
@@ -241,11 +284,12 @@ def fetch(
     insecure: bool = False,
     cache_dir: Path | str | None = None,
     progress: ProgressFn | None = None,
+    accept_moved_tag: bool = False,
 ) -> Fetched:
     """Resolve `name` in the OCI repository `url` and return its verified snapshot."""
     found = resolve(url, name, stage, version, insecure=insecure)
     check_signature(found, trusted_key_files())
-    return materialize(found, cache_dir, progress)
+    return materialize(found, cache_dir, progress, accept_moved_tag)
 
 
 def get(
@@ -258,6 +302,7 @@ def get(
     insecure: bool = False,
     cache_dir: Path | str | None = None,
     progress: ProgressFn | None = None,
+    accept_moved_tag: bool = False,
 ) -> tuple[Fetched, list[Path]]:
     """`artreg get oci://REGISTRY/REPO NAME -o OUT`: the model file(s) copied out of the
     cache, verified, written as a clone's `get` writes them (outputs.py)."""
@@ -266,7 +311,7 @@ def get(
     targets = outputs.targets(out, found.artifact.primary, files)
     outputs.check(out, targets.values())  # before any layer is fetched
     check_signature(found, trusted_key_files())
-    fetched = materialize(found, cache_dir, progress)
+    fetched = materialize(found, cache_dir, progress, accept_moved_tag)
     copies = [
         (fetched.snapshot / rel, target, FileDigest(*files[rel])) for rel, target in targets.items()
     ]
