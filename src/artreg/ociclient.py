@@ -167,6 +167,8 @@ class Client:
         if self.has_blob(layer.digest):
             self.skipped.append(layer.digest)
             return False
+        import requests
+
         descriptor = {"digest": layer.digest, "size": layer.size, "mediaType": layer.media_type}
         container = self._container
         try:
@@ -174,7 +176,7 @@ class Client:
                 response = self._oras.chunked_upload(str(path), container, descriptor, CHUNK)
             else:
                 response = self._oras.put_upload(str(path), container, descriptor)
-        except ValueError as exc:
+        except (ValueError, requests.RequestException) as exc:  # oras-py raises ValueError
             raise RemoteUnavailable(
                 f"OCI registry {self.ref.registry}: upload of {layer.path} failed ({exc})",
                 hint="run the export again",

@@ -163,7 +163,7 @@ def test_an_oci_layout_export_is_readable_by_skopeo(
 
 
 def test_a_file_altered_in_the_work_tree_is_refused_and_nothing_is_written(
-    registry: Path, checkpoint_dir: Path, tmp_path: Path, cli
+    registry: Path, checkpoint_dir: Path, oci_registry: OciRegistry, tmp_path: Path, cli
 ) -> None:
     release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
     card = registry / "artifacts/production/encoder/v1.0.0/README.md"
@@ -175,6 +175,14 @@ def test_a_file_altered_in_the_work_tree_is_refused_and_nothing_is_written(
     assert refused.exit_code == 1
     assert "README.md" in refused.stderr
     assert "index.json" not in {p.name for p in out.rglob("*")}
+    # The registry checks the digest of what it receives: no manifest, no tag.
+    repo = f"{oci_registry.host}/altered/encoder"
+    pushed = cli("export", "encoder@v1.0.0", "--oci", repo, "--plain-http", cwd=registry)
+    assert pushed.exit_code == 1
+    assert "README.md" in pushed.stderr
+    assert skopeo(
+        "inspect", "--tls-verify=false", f"docker://{repo}:v1.0.0", check=False
+    ).returncode
 
 
 def test_a_new_version_with_one_of_four_shards_changed_uploads_that_shard_only(
