@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,8 @@ APPROVER = "io.artreg.approved-by"
 PRIMARY = "io.artreg.model"
 
 SIGNATURE_FILE = "model.sig"
+# The version a consumer reads from a manifest names a cache folder: semver, nothing else.
+_SEMVER = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
 
 # The configuration files of a model (ModelPack's weight.config): Hugging Face's names.
 _WEIGHT_CONFIG_NAMES = frozenset(
@@ -322,4 +325,10 @@ def parse(raw: bytes, where: str, name: str) -> Artifact:
             f"{where}: the manifest names no model file among its layers ({PRIMARY}: {primary!r})",
             hint="the artifact was not made by artreg or was altered; do not use it",
         )
-    return Artifact(name, str(notes.get(VERSION, "")), str(notes.get(REVISION, "")), primary, files)
+    version = notes.get(VERSION)
+    if not isinstance(version, str) or not _SEMVER.fullmatch(version):
+        raise IntegrityError(
+            f"{where}: the manifest's {VERSION} is {version!r}, not a version X.Y.Z",
+            hint="the artifact was not made by artreg or was altered; do not use it",
+        )
+    return Artifact(name, version, str(notes.get(REVISION, "")), primary, files)

@@ -67,6 +67,8 @@ def _manifest(**changes: object) -> bytes:
     for key, value in changes.items():
         if key == "filepath":
             doc["layers"][0]["annotations"][modelpack.FILEPATH] = value
+        elif key == "version":
+            doc["annotations"][modelpack.VERSION] = value
         else:
             doc[key] = value
     return json.dumps(doc).encode()
@@ -84,6 +86,8 @@ def _manifest(**changes: object) -> bytes:
         (_manifest(filepath="../../etc/passwd"), "encoder", "not a relative path"),
         (_manifest(filepath="/etc/passwd"), "encoder", "not a relative path"),
         (b"not json", "encoder", "not JSON"),
+        (_manifest(annotations=None), "encoder", "holds another artifact"),
+        (_manifest(version="../../x"), "encoder", "not a version"),
     ],
 )
 def test_a_consumer_refuses_a_manifest_it_must_not_use(raw: bytes, name: str, words: str) -> None:
