@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from artreg import location
 from artreg.consumer_cache import records_root
-from artreg.features import fetch_url
+from artreg.features import fetch_url, oci_get
 from artreg.features import lock as lockfile
+from artreg.ociclient import plain_http
 from artreg.registry.values import check_field
 
 if TYPE_CHECKING:  # imported where used: `from artreg import get_artifact_path` stays light
@@ -299,6 +300,16 @@ def _artifact_path(
         for note in notes:
             warnings.warn(note, RetractedPinWarning, stacklevel=3)  # the caller's line
         return fetched.path
+    if oci_get.is_oci(repo):  # an OCI repository (ARTREG_OCI_PLAIN_HTTP=1: without TLS)
+        return oci_get.fetch(
+            str(repo),
+            name,
+            None if version else stage,
+            version,
+            insecure=plain_http(False),
+            cache_dir=cache_dir,
+            accept_moved_tag=accept_moved_tag,
+        ).path
     if repo is not None and location.is_registry_url(repo):
         return fetch_url.fetch(
             repo,

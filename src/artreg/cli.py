@@ -1004,6 +1004,8 @@ def get(
             target, spec, stage, version, out_dir, remote, remote_config, lock_path, as_json
         )
         return
+    if target.startswith("oci://"):  # an OCI repository as a source (cli_oci.py)
+        return cli_oci.get_oci(target, spec, stage, version, out_dir, as_json, accept_moved_tag)
     name, stage, version = fetch.target(spec or target, stage, version)
     if (spec is not None or _is_url(repo_path)) and with_requirements:
         from artreg.errors import InputError
@@ -1594,4 +1596,4 @@ def trust_accept(registry: str | None, as_json: bool) -> None:
     Output(as_json).emit(consumer.accepted_json(accepted), consumer.accepted_text(accepted))
 
 
-from artreg import cli_bundle  # noqa: E402,F401
+from artreg import cli_bundle, cli_oci  # noqa: E402, F401

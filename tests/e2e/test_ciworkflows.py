@@ -120,6 +120,10 @@ def test_main_workflow_content(written: Path) -> None:
     assert runs.index("artreg verify --remote --no-fetch") < runs.index("artreg tag --push")
     assert not any("dvc pull" in r for r in runs)
     assert workflow["concurrency"] == {"group": "artreg-tag", "cancel-in-progress": False}
+    # After the tags are pushed, production versions go to the OCI registry named by a variable.
+    publish = next(s for s in steps if "artreg export --all-production" in s.get("run", ""))
+    assert runs.index("artreg tag --push") < runs.index(publish["run"])
+    assert publish["if"] == "${{ vars.ARTREG_OCI != '' }}"
 
 
 def test_pages_workflow_builds_the_site_after_artreg_tag_and_deploys_it(written: Path) -> None:
@@ -285,6 +289,7 @@ def test_gitlab_ci_verifies_merge_requests_and_tags_on_the_default_branch(gitlab
     assert tag["script"].index("artreg verify --remote --no-fetch") < tag["script"].index(
         "artreg tag --push"
     )
+    assert 'artreg export --all-production --oci "$ARTREG_OCI"' in tag["script"][-1]
     text = (gitlab / GITLAB_CI_PATH).read_text()
     assert "AWS_SECRET_ACCESS_KEY:" not in text  # credentials are CI/CD variables, never values
 

@@ -145,7 +145,7 @@ LIMIT = 600
 # The package move (S5) raised four by the import lines it adds: one `from artreg import a, b`
 # becomes one import per package (cli +3, dvcrepo +1, promote +4, release +2).
 OVERSIZED = {
-    "cli.py": 1597,
+    "cli.py": 1599,
     "adapters/dvcrepo.py": 956,
     "features/fetch_url.py": 919,
 }

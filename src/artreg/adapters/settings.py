@@ -40,3 +40,24 @@ def fault_pause_at() -> tuple[str, int] | None:
 def fault_pause_file() -> str | None:
     """$ARTREG_PAUSE_FILE: where a paused process writes its pid (None or empty: nowhere)."""
     return os.environ.get("ARTREG_PAUSE_FILE")
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def oci_plain_http() -> bool:
+    """$ARTREG_OCI_PLAIN_HTTP=1: talk HTTP without TLS to OCI registries (one on loopback)."""
+    return _flag("ARTREG_OCI_PLAIN_HTTP")
+
+
+def oci_trusted_keys() -> list[str]:
+    """$ARTREG_OCI_TRUSTED_KEYS: PEM public keys (os.pathsep-separated) an `oci://` artifact's
+    signature must be made by; empty when unset (no signature required)."""
+    return [p for p in os.environ.get("ARTREG_OCI_TRUSTED_KEYS", "").split(os.pathsep) if p]
+
+
+def registry_auth_file() -> str | None:
+    """$REGISTRY_AUTH_FILE (podman's and skopeo's): a container-registry credentials file read
+    beside ~/.docker/config.json; None when unset or empty."""
+    return os.environ.get("REGISTRY_AUTH_FILE") or None

@@ -67,8 +67,12 @@ def dockerfile(
     )
 
 
-def kubernetes(name: str, version: str, sha256: str, config: dict[str, Any]) -> dict[str, str]:
-    """deployment.yaml and service.yaml, labelled and annotated with the version and sha256."""
+def kubernetes(
+    name: str, version: str, sha256: str, config: dict[str, Any], model_format: str = "pytorch"
+) -> dict[str, str]:
+    """deployment.yaml and service.yaml, labelled and annotated with the version and sha256;
+    and the release as an OCI artifact (`artreg export --oci`): a Pod mounting it as an image
+    volume, and a KServe InferenceService reading it from its oci:// storageUri."""
     cfg = settings(config)
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/version": version}
     env = [{"name": "MODEL_VERSION", "value": version}, {"name": "MODEL_SHA256", "value": sha256}]
@@ -116,4 +120,77 @@ def kubernetes(name: str, version: str, sha256: str, config: dict[str, Any]) -> 
     return {
         "deployment.yaml": yaml.safe_dump(deployment, sort_keys=False),
         "service.yaml": yaml.safe_dump(service, sort_keys=False),
+        **oci_examples(name, version, sha256, cfg, model_format),
+    }
+
+
+# The manifest digest cannot be written here: this folder's files are the artifact's layers, so
+# the digest depends on these very bytes. `artreg export` prints it (and tags it vX.Y.Z).
+_BY_DIGEST = (
+    "# {what}\n"
+    "# Pinned by digest: replace MANIFEST_DIGEST with the digest `artreg export {name}@v{version}\n"
+    "# --oci {repo}` prints (the tag v{version} names the same manifest).\n"
+)
+
+
+def oci_examples(
+    name: str, version: str, sha256: str, cfg: dict[str, Any], model_format: str
+) -> dict[str, str]:
+    """A Pod mounting the exported release as an image volume (Kubernetes 1.31+, ImageVolume),
+    and a KServe InferenceService with the release as its `storageUri: oci://...`."""
+    repo = cfg.get("oci_repository", f"REGISTRY/REPOSITORY/{name}")
+    reference = f"{repo}@sha256:MANIFEST_DIGEST"
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/version": version}
+    meta = {
+        "namespace": cfg["namespace"],
+        "labels": labels,
+        "annotations": {"artreg/model-sha256": sha256},
+    }
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"{name}-model", **meta},
+        "spec": {
+            "containers": [
+                {
+                    "name": name,
+                    "image": cfg.get("image", f"{name}:{version}"),
+                    "ports": [{"containerPort": cfg["port"]}],
+                    "env": [
+                        {"name": "MODEL_DIR", "value": f"/models/{name}"},
+                        {"name": "MODEL_SHA256", "value": sha256},
+                    ],
+                    "volumeMounts": [
+                        {"name": "model", "mountPath": f"/models/{name}", "readOnly": True}
+                    ],
+                }
+            ],
+            "volumes": [
+                {"name": "model", "image": {"reference": reference, "pullPolicy": "IfNotPresent"}}
+            ],
+        },
+    }
+    kserve = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": name, **meta},
+        "spec": {
+            "predictor": {
+                "model": {
+                    "modelFormat": {"name": model_format},
+                    "storageUri": f"oci://{reference}",
+                }
+            }
+        },
+    }
+    head = {"name": name, "version": version, "repo": repo}
+    return {
+        "image-volume-pod.yaml": _BY_DIGEST.format(
+            what="The release mounted read-only from an OCI registry (an image volume).", **head
+        )
+        + yaml.safe_dump(pod, sort_keys=False),
+        "kserve-inferenceservice.yaml": _BY_DIGEST.format(
+            what="KServe serving the release straight from an OCI registry.", **head
+        )
+        + yaml.safe_dump(kserve, sort_keys=False),
     }

@@ -260,7 +260,7 @@ def _deployment_files(
         if layout is None
         else dockerfile(name, version, MODEL_DIR, primary.sha256, deploy, SHA256_FILE),
     )
-    for fname, text in kubernetes(name, version, primary.sha256, deploy).items():
+    for fname, text in kubernetes(name, version, primary.sha256, deploy, primary.detected).items():
         builder.write_text(f"deployment/kubernetes/{fname}", text)
 
 

@@ -1,0 +1,135 @@
+"""The CLI of OCI export (`artreg export`) and of `artreg get oci://...`: parse, call one core
+function, render. Registered on artreg.cli's `main` by one import at the bottom of cli.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from artreg import ociclient
+from artreg.cli import Output, _root, json_option, main, repo_option
+from artreg.errors import InputError
+from artreg.features import oci_export, oci_get
+from artreg.features.fetch import target as parse_target
+
+plain_http_option = click.option(
+    "--plain-http",
+    is_flag=True,
+    help=f"Talk HTTP without TLS to the OCI registry (one on loopback); or {ociclient.ENV_PLAIN_HTTP}=1.",
+)
+
+
+@main.command()
+@click.argument("spec", required=False)
+@click.option(
+    "--oci",
+    metavar="REGISTRY/REPOSITORY[:TAG]",
+    help="Push a ModelPack artifact to this OCI repository (TAG default: vX.Y.Z; exporting the "
+    "version in production also moves the `production` tag). With --all-production: a "
+    "repository prefix, each artifact going to PREFIX/NAME.",
+)
+@click.option(
+    "--oci-layout",
+    "layout",
+    type=click.Path(file_okay=False),
+    help="Write the artifact into this OCI image layout folder (created, or added to).",
+)
+@click.option(
+    "--all-production",
+    is_flag=True,
+    help="Export every artifact's production version (CI, after a release merges).",
+)
+@plain_http_option
+@repo_option
+@json_option
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
+def export(
+    spec: str | None,
+    oci: str | None,
+    layout: str | None,
+    all_production: bool,
+    plain_http: bool,
+    repo_path: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Export a release as a CNCF ModelPack OCI artifact, to a registry or an OCI layout.
+
+    One raw layer per file of the release's manifest (its digest: the file's sha256), the
+    model config, and model.sig as a referrer of the manifest. Blobs the registry has are not
+    sent again; credentials come from ~/.docker/config.json or REGISTRY_AUTH_FILE. Consumers
+    read it back with `artreg get oci://REGISTRY/REPOSITORY NAME -o DIR` or
+    get_artifact_path(NAME, repo="oci://REGISTRY/REPOSITORY").
+
+    Example: artreg export encoder@v1.2.0 --oci ghcr.io/acme/encoder
+
+    Example: artreg export encoder@v1.2.0 --oci-layout ./encoder-oci
+
+    Example: artreg export --all-production --oci registry.example.com/models
+    """
+    insecure = ociclient.plain_http(plain_http)
+    out = Output(as_json, quiet)
+    root = _root(repo_path)
+    if all_production:
+        if spec is not None or layout is not None or oci is None:
+            raise InputError(
+                "--all-production exports to --oci REGISTRY/PREFIX, without SPEC or --oci-layout",
+                hint="artreg export --all-production --oci registry.example.com/models",
+            )
+        with out.progress("uploading") as progress:
+            done = oci_export.export_all_production(root, oci, insecure=insecure, progress=progress)
+    else:
+        if spec is None:
+            raise InputError(
+                "export needs NAME@vX.Y.Z (or --all-production)",
+                hint="e.g. artreg export encoder@v1.2.0 --oci ghcr.io/acme/encoder",
+            )
+        with out.progress("uploading") as progress:
+            done = oci_export.export(
+                root,
+                spec,
+                oci=oci,
+                layout=Path(layout) if layout else None,
+                insecure=insecure,
+                progress=progress,
+            )
+    lines = [
+        f"{e.name}@v{e.version} -> {e.target} ({', '.join(e.tags)}) {e.digest}: "
+        f"{e.layers} layers, {len(e.uploaded)} blobs uploaded ({e.bytes_uploaded} B), "
+        f"{len(e.skipped)} already there" + (f", signature {e.signature}" if e.signature else "")
+        for e in done
+    ]
+    out.emit([e.as_dict() for e in done], "\n".join(lines) or "nothing in production")
+
+
+def get_oci(
+    url: str,
+    spec: str | None,
+    stage: str | None,
+    version: str | None,
+    out: str,
+    as_json: bool,
+    accept_moved_tag: bool,
+) -> None:
+    """`artreg get oci://REGISTRY/REPOSITORY NAME[@vX.Y.Z] -o OUT` (called by cli.get)."""
+    if spec is None:
+        raise InputError(
+            f"{url}: name the artifact too: artreg get {url} NAME[@vX.Y.Z] -o DIR",
+            hint="the repository's manifest must carry that name as its title",
+        )
+    name, stage, version = parse_target(spec, stage, version)
+    insecure = ociclient.plain_http(False)  # ARTREG_OCI_PLAIN_HTTP=1 for a registry without TLS
+    output = Output(as_json)
+    with output.progress("downloading") as progress:
+        fetched, written = oci_get.get(
+            url,
+            name,
+            stage,
+            version,
+            Path(out),
+            insecure=insecure,
+            progress=progress,
+            accept_moved_tag=accept_moved_tag,
+        )
+    output.emit(fetched.as_dict(written), "\n".join(str(p) for p in written))

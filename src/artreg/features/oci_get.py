@@ -1,0 +1,321 @@
+"""An OCI repository as a registry source: `get_artifact_path(NAME, repo="oci://REGISTRY/REPO")`
+and `artreg get oci://REGISTRY/REPO NAME[@vX.Y.Z] -o DIR` read a ModelPack artifact that
+`artreg export --oci` wrote, without git or DVC.
+
+The tag is `production` (or `vX.Y.Z` for a version); its manifest must be a ModelPack artifact
+whose title is NAME (one naming another artifact is refused before any layer is fetched). Each
+layer goes through the machine's consumer cache, hashed while it is stored and refused unless its
+sha256 is the layer's digest, so a tampered blob never reaches a snapshot.
+
+An OCI repository has no params.yaml: the trust policy is the consumer's. With
+ARTREG_OCI_TRUSTED_KEYS (PEM public keys, separated by `:`), the artifact must carry a model
+signature as a referrer (found through the referrers tag schema) made by one of those keys over
+the model files' sha256s as the manifest lists them; checked before any layer is fetched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from artreg import modelpack, outputs
+from artreg.adapters import settings
+from artreg.adapters.hashing import FileDigest, ProgressFn
+from artreg.artifacts.signing import keys as signing_keys
+from artreg.artifacts.signing import verify as signature
+from artreg.consumer_cache import Cache, registry_key
+from artreg.errors import InputError, IntegrityError, NotFoundError
+from artreg.ociclient import Client, json_or_none, parse_reference
+from artreg.registry.layout import model_target
+from artreg.registry.tags import validate_name, validate_semver
+
+SCHEME = "oci://"
+ENV_TRUSTED_KEYS = "ARTREG_OCI_TRUSTED_KEYS"
+
+
+def is_oci(repo: object) -> bool:
+    """True for an `oci://REGISTRY/REPOSITORY` reference."""
+    return isinstance(repo, str) and repo.startswith(SCHEME)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A verified snapshot of one artifact from an OCI repository."""
+
+    url: str
+    tag: str
+    digest: str  # the manifest's
+    artifact: modelpack.Artifact
+    snapshot: Path
+    downloaded: int
+
+    @property
+    def path(self) -> Path:
+        return self.snapshot / model_target("production", self.artifact.primary)
+
+    def as_dict(self, written: list[Path] | None = None) -> dict[str, object]:
+        found: dict[str, object] = {
+            "registry": self.url,
+            "tag": self.tag,
+            "digest": self.digest,
+            "name": self.artifact.name,
+            "version": self.artifact.version,
+            "revision": self.artifact.revision,
+            "path": str(self.path),
+            "snapshot": str(self.snapshot),
+            "downloaded": self.downloaded,
+        }
+        if written is not None:
+            found["written"] = [str(p) for p in written]
+        return found
+
+
+@dataclass(frozen=True)
+class Found:
+    """The manifest a tag names, checked, before any layer is fetched."""
+
+    client: Client
+    url: str
+    tag: str
+    raw: bytes
+    artifact: modelpack.Artifact
+
+    @property
+    def digest(self) -> str:
+        return modelpack.Blob(self.raw, modelpack.MANIFEST_MEDIA_TYPE).digest
+
+
+def resolve(
+    url: str, name: str, stage: str | None, version: str | None, *, insecure: bool = False
+) -> Found:
+    """The manifest of `name` in the OCI repository `url` (its `production` tag, or `vX.Y.Z`),
+    refused unless it is a ModelPack artifact titled `name` (and of that version)."""
+    name = validate_name(name)
+    if stage not in (None, "production"):
+        raise InputError(
+            f"{url}: an OCI repository holds released versions and production, not {stage!r}",
+            hint="ask for the production stage or a version",
+        )
+    ref = parse_reference(url, "repo")
+    if ref.tag:
+        raise InputError(
+            f"{url}: name the repository without a tag",
+            hint="choose the version with version= (or NAME@vX.Y.Z)",
+        )
+    tag = f"v{validate_semver(version)}" if version else "production"
+    client = Client(ref, insecure=insecure)
+    raw = client.get_manifest(tag)
+    where = f"{ref.url}:{tag}"
+    if raw is None:
+        raise NotFoundError(
+            f"{where}: no such tag",
+            hint=f"export it first: artreg export {name}"
+            + (f"@{tag}" if version else "")
+            + f" --oci {ref.registry}/{ref.repository}",
+        )
+    artifact = modelpack.parse(raw, where, name)
+    if version and artifact.version != validate_semver(version):
+        raise IntegrityError(
+            f"{where}: the manifest says version {artifact.version!r}, not {version}",
+            hint="the tag was moved onto another version; do not use it",
+        )
+    return Found(client, ref.url, tag, raw, artifact)
+
+
+def hold_version(cache: Cache, found: Found, accept_moved_tag: bool = False) -> Callable[[], None]:
+    """Refuse `found` when this cache served its version from this repository with other
+    bytes before (unless `accept_moved_tag`): a version never changes, so a re-pointed vX.Y.Z
+    tag is named, not followed. Returns the function that records it once it is served."""
+    artifact = found.artifact
+    path = (
+        cache.root
+        / "versions"
+        / registry_key(found.url)
+        / artifact.name
+        / f"v{artifact.version}.json"
+    )
+    now: dict[str, Any] = {
+        "manifest": found.digest,
+        "revision": artifact.revision,
+        "files": {rel: list(digest) for rel, digest in sorted(artifact.files.items())},
+    }
+    seen = cache.read_json(path)
+    if isinstance(seen, dict) and seen.get("files") == now["files"]:
+        return lambda: None
+    if isinstance(seen, dict) and not accept_moved_tag:
+        recorded = seen.get("files")
+        old: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
+        new: dict[str, Any] = now["files"]
+        differ = sorted(r for r in set(old) | set(new) if old.get(r) != new.get(r))
+        raise IntegrityError(
+            f"{found.url}: {artifact.name}@v{artifact.version} moved: it was manifest "
+            f"{seen.get('manifest')} (revision {str(seen.get('revision'))[:12]}) when this cache "
+            f"served it, the repository now answers {found.digest} (revision "
+            f"{artifact.revision[:12]}) with other bytes ({', '.join(differ[:5])}"
+            f"{' …' if len(differ) > 5 else ''}); nothing was fetched",
+            hint=f"ask who exports to the repository why v{artifact.version} was re-pointed; "
+            "to take the new bytes anyway, pass --accept-moved-tag (CLI) or "
+            "accept_moved_tag=True (Python)",
+        )
+    return lambda: cache.write_json(path, now)
+
+
+def materialize(
+    found: Found,
+    cache_dir: Path | str | None = None,
+    progress: ProgressFn | None = None,
+    accept_moved_tag: bool = False,
+) -> Fetched:
+    """The artifact's files as a verified snapshot in the consumer cache, each layer fetched
+    only when the cache lacks it and stored only if its sha256 is the layer's digest."""
+    artifact = found.artifact
+    files = {rel: FileDigest(sha, size) for rel, (sha, size) in artifact.files.items()}
+    cache = Cache.open(cache_dir)
+    key = registry_key(found.url)
+    folder = f"{artifact.name}/v{artifact.version}"
+    record = hold_version(cache, found, accept_moved_tag)
+
+    def source(rel: str) -> Callable[[], contextlib.AbstractContextManager[IO[bytes]]]:
+        return lambda: found.client.open_blob(f"sha256:{files[rel].sha256}")
+
+    snap = _ready(cache, key, folder, files)
+    downloaded = 0
+    if snap is None:
+        with cache.building(), cache.lock("snapshot", f"{key}/{folder}"):
+            info = {
+                "name": artifact.name,
+                "version": artifact.version,
+                "registry": found.url,
+                "manifest": found.digest,
+            }
+            snap, downloaded = cache.build_snapshot(key, folder, files, source, info, progress)
+    record()
+    return Fetched(found.url, found.tag, found.digest, artifact, snap, downloaded)
+
+
+def _ready(cache: Cache, key: str, folder: str, files: dict[str, FileDigest]) -> Path | None:
+    try:
+        return cache.snapshot_ready(key, folder, files)
+    except IntegrityError:  # altered in the cache: build_snapshot fetches it again, once
+        return None
+
+
+def trusted_key_files() -> list[Path]:
+    """The consumer's trusted keys for OCI artifacts: $ARTREG_OCI_TRUSTED_KEYS (none: no
+    signature required)."""
+    return [Path(p) for p in settings.oci_trusted_keys()]
+
+
+def _trusted(paths: Sequence[Path]) -> list[signing_keys.TrustedKey]:
+    from cryptography.hazmat.primitives import serialization
+
+    found = []
+    for path in paths:
+        try:
+            pem = path.read_bytes()
+            key = serialization.load_pem_public_key(pem)
+        except (OSError, ValueError) as exc:
+            raise InputError(
+                f"{ENV_TRUSTED_KEYS}: {path} is not a readable PEM public key ({exc})",
+                hint="name the public half of each trusted signing key, e.g. keys/release.pub",
+            ) from exc
+        canonical = key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        hint = hashlib.sha256(canonical).hexdigest()  # what model_signing names a key by
+        found.append(
+            signing_keys.TrustedKey(str(path), pem, signing_keys.fingerprint(pem), hint, False)
+        )
+    return found
+
+
+def check_signature(found: Found, keys: Sequence[Path]) -> signing_keys.Signer | None:
+    """With trusted `keys`, the artifact's signature referrer must verify with one of them over
+    the model files' digests the manifest lists (IntegrityError otherwise); no layer is read."""
+    if not keys:
+        return None
+    trusted = _trusted(keys)
+    where = f"{found.url}@{found.digest}"
+    tag = modelpack.referrers_tag(found.digest)
+    index = json_or_none(found.client.get_manifest(tag)) or {}
+    signatures = [
+        m
+        for m in index.get("manifests", [])
+        if m.get("artifactType") == modelpack.SIGNATURE_ARTIFACT_TYPE
+    ]
+    if not signatures:
+        raise IntegrityError(
+            f"{where}: no model signature among its referrers (tag {tag}), and "
+            f"{ENV_TRUSTED_KEYS} requires one",
+            hint="export a release signed with --sign-model, or unset the variable to accept "
+            "unsigned models",
+        )
+    referrer = json_or_none(found.client.get_manifest(signatures[-1]["digest"])) or {}
+    layers = referrer.get("layers") or [{}]
+    if (referrer.get("subject") or {}).get("digest") != found.digest or "digest" not in layers[0]:
+        raise IntegrityError(f"{where}: its signature referrer names another subject or no layer")
+    blob = layers[0]["digest"]
+    with found.client.open_blob(blob) as stream:
+        raw = stream.read()
+    if f"sha256:{hashlib.sha256(raw).hexdigest()}" != blob:
+        raise IntegrityError(f"{where}: the signature blob's bytes are not its digest {blob}")
+    files = {rel: FileDigest(sha, size) for rel, (sha, size) in found.artifact.files.items()}
+    target = model_target("production", found.artifact.primary)
+    model = [rel for rel in files if rel == target or rel.startswith(f"{target}/")]
+    try:
+        return signature.verify_bundle(
+            raw, f"{where} {modelpack.SIGNATURE_FILE}", files, model, trusted
+        )
+    except IntegrityError as exc:  # its words name a registry's policy; here it is the consumer's
+        raise IntegrityError(
+            exc.message.replace("params.yaml trust.keys", ENV_TRUSTED_KEYS),
+            hint=f"trust the signer's public key in {ENV_TRUSTED_KEYS} only if you trust it; "
+            "otherwise do not use this model",
+        ) from exc
+
+
+def fetch(
+    url: str,
+    name: str,
+    stage: str | None = None,
+    version: str | None = None,
+    *,
+    insecure: bool = False,
+    cache_dir: Path | str | None = None,
+    progress: ProgressFn | None = None,
+    accept_moved_tag: bool = False,
+) -> Fetched:
+    """Resolve `name` in the OCI repository `url` and return its verified snapshot."""
+    found = resolve(url, name, stage, version, insecure=insecure)
+    check_signature(found, trusted_key_files())
+    return materialize(found, cache_dir, progress, accept_moved_tag)
+
+
+def get(
+    url: str,
+    name: str,
+    stage: str | None,
+    version: str | None,
+    out: Path,
+    *,
+    insecure: bool = False,
+    cache_dir: Path | str | None = None,
+    progress: ProgressFn | None = None,
+    accept_moved_tag: bool = False,
+) -> tuple[Fetched, list[Path]]:
+    """`artreg get oci://REGISTRY/REPO NAME -o OUT`: the model file(s) copied out of the
+    cache, verified, written as a clone's `get` writes them (outputs.py)."""
+    found = resolve(url, name, stage, version, insecure=insecure)
+    files = found.artifact.files
+    targets = outputs.targets(out, found.artifact.primary, files)
+    outputs.check(out, targets.values())  # before any layer is fetched
+    check_signature(found, trusted_key_files())
+    fetched = materialize(found, cache_dir, progress, accept_moved_tag)
+    copies = [
+        (fetched.snapshot / rel, target, FileDigest(*files[rel])) for rel, target in targets.items()
+    ]
+    return fetched, outputs.write_verified(out, copies, progress)

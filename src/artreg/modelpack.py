@@ -1,0 +1,334 @@
+"""A release as a CNCF ModelPack artifact (github.com/modelpack/model-spec): media types, the
+layer of each file, the model config and the OCI manifest, built from what the release's
+committed manifest and metadata already say, so no byte is hashed again (a raw layer's digest is
+the file's sha256). Pure: no I/O, no network; ociclient.py moves the bytes.
+
+It also reads such a manifest back for a consumer (`parse`), refusing one that is not a
+ModelPack artifact, names another artifact, or lays a file outside its folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from artreg.errors import IntegrityError
+
+ARTIFACT_TYPE = "application/vnd.cncf.model.manifest.v1+json"
+CONFIG_MEDIA_TYPE = "application/vnd.cncf.model.config.v1+json"
+WEIGHT = "application/vnd.cncf.model.weight.v1.raw"
+WEIGHT_CONFIG = "application/vnd.cncf.model.weight.config.v1.raw"
+DOC = "application/vnd.cncf.model.doc.v1.raw"
+MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
+INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
+# A model.sig is a sigstore bundle (model_signing writes one); as a referrer it is the one layer
+# of a manifest whose config is OCI's empty descriptor, as the image spec's artifact guidance says.
+SIGNATURE_ARTIFACT_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+EMPTY_MEDIA_TYPE = "application/vnd.oci.empty.v1+json"
+EMPTY_BLOB = b"{}"
+
+FILEPATH = "org.cncf.model.filepath"
+TITLE = "org.opencontainers.image.title"
+VERSION = "org.opencontainers.image.version"
+REVISION = "org.opencontainers.image.revision"
+SOURCE = "org.opencontainers.image.source"
+CREATED = "org.opencontainers.image.created"
+AUTHORS = "org.opencontainers.image.authors"
+# artreg's own keys: who approved the release, and which file (or folder) is the model.
+APPROVER = "io.artreg.approved-by"
+PRIMARY = "io.artreg.model"
+
+SIGNATURE_FILE = "model.sig"
+# The version a consumer reads from a manifest names a cache folder: semver, nothing else.
+_SEMVER = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
+
+# The configuration files of a model (ModelPack's weight.config): Hugging Face's names.
+_WEIGHT_CONFIG_NAMES = frozenset(
+    {
+        "config.json",
+        "generation_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "tokenizer.model",
+        "special_tokens_map.json",
+        "added_tokens.json",
+        "vocab.json",
+        "vocab.txt",
+        "merges.txt",
+        "preprocessor_config.json",
+        "adapter_config.json",
+    }
+)
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The model format a file's first 16 bytes announce by magic number (GGUF, a torch.save
+    zip or legacy pickle, safetensors' little-endian header length followed by `{`), else None.
+    A cheap second look for model files the release's metadata does not list."""
+    if head.startswith(b"GGUF"):
+        return "gguf"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80\x02\x8a\x0a"):
+        return "pytorch"
+    if len(head) >= 9 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") < 10**8:
+        return "safetensors"
+    return None
+
+
+def classify(rel: str, model_formats: Mapping[str, str], head: bytes = b"") -> str:
+    """ModelPack's raw media type for file `rel` of a release: a model file (by the format
+    detected from its content at release, or its magic number) is a weight; a model's
+    configuration or tokenizer file is weight.config; everything else is documentation."""
+    if rel in model_formats or sniff_format(head) is not None:
+        return WEIGHT
+    base = posixpath.basename(rel)
+    if base in _WEIGHT_CONFIG_NAMES or base.endswith(".safetensors.index.json"):
+        return WEIGHT_CONFIG
+    if base.startswith("tokenizer"):
+        return WEIGHT_CONFIG
+    return DOC
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One file of the release as a raw layer."""
+
+    path: str  # relative to the release folder
+    sha256: str
+    size: int
+    media_type: str
+
+    @property
+    def digest(self) -> str:
+        return f"sha256:{self.sha256}"
+
+    def descriptor(self) -> dict[str, Any]:
+        return {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": self.size,
+            "annotations": {FILEPATH: self.path, TITLE: self.path},
+        }
+
+
+@dataclass(frozen=True)
+class Release:
+    """What the artifact says about the release (from its tag and committed metadata)."""
+
+    name: str
+    version: str
+    revision: str  # the release tag's commit
+    primary: str  # the model file or folder, relative to the release folder
+    created_at: str = ""
+    authors: tuple[str, ...] = ()
+    approver: str = ""
+    source: str = ""  # the registry's git URL, when known
+    format: str = ""  # the model's format (safetensors, onnx, gguf, pytorch)
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A small document (config, manifest, index) as the exact bytes pushed, with its digest."""
+
+    raw: bytes
+    media_type: str
+    sha256: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha256", hashlib.sha256(self.raw).hexdigest())
+
+    @property
+    def digest(self) -> str:
+        return f"sha256:{self.sha256}"
+
+    def descriptor(self, **extra: Any) -> dict[str, Any]:
+        return {"mediaType": self.media_type, "digest": self.digest, "size": len(self.raw), **extra}
+
+
+def _dump(doc: Mapping[str, Any]) -> bytes:
+    # One canonical serialisation, so an unchanged release exports byte-identical documents.
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def layers(
+    files: Mapping[str, tuple[str, int]],
+    model_formats: Mapping[str, str],
+    heads: Mapping[str, bytes] | None = None,
+) -> list[Layer]:
+    """A layer per file (rel -> (sha256, size)), in path order."""
+    heads = heads or {}
+    return [
+        Layer(rel, sha, size, classify(rel, model_formats, heads.get(rel, b"")))
+        for rel, (sha, size) in sorted(files.items())
+    ]
+
+
+def config(release: Release, layers: Sequence[Layer]) -> Blob:
+    """The model config (`application/vnd.cncf.model.config.v1+json`)."""
+    descriptor: dict[str, Any] = {
+        "name": release.name,
+        "version": release.version,
+        "revision": release.revision,
+    }
+    if release.created_at:
+        descriptor["createdAt"] = release.created_at
+    if release.authors:
+        descriptor["authors"] = list(release.authors)
+    if release.source:
+        descriptor["sourceURL"] = release.source
+    doc = {
+        "descriptor": descriptor,
+        "config": {"format": release.format} if release.format else {},
+        # Raw layers are uncompressed, so each DiffID is the layer's digest.
+        "modelfs": {"type": "layers", "diff_ids": [layer.digest for layer in layers]},
+    }
+    return Blob(_dump(doc), CONFIG_MEDIA_TYPE)
+
+
+def manifest_annotations(release: Release) -> dict[str, str]:
+    found = {
+        TITLE: release.name,
+        VERSION: release.version,
+        REVISION: release.revision,
+        PRIMARY: release.primary,
+        SOURCE: release.source,
+        CREATED: release.created_at,
+        AUTHORS: ", ".join(release.authors),
+        APPROVER: release.approver,
+    }
+    return {k: v for k, v in found.items() if v}
+
+
+def manifest(release: Release, layers: Sequence[Layer], cfg: Blob) -> Blob:
+    """The OCI image manifest of the artifact (artifactType: ModelPack's)."""
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "artifactType": ARTIFACT_TYPE,
+        "config": cfg.descriptor(),
+        "layers": [layer.descriptor() for layer in layers],
+        "annotations": manifest_annotations(release),
+    }
+    return Blob(_dump(doc), MANIFEST_MEDIA_TYPE)
+
+
+def signature_manifest(subject: Blob, signature: Layer, created: str = "") -> Blob:
+    """The referrer that carries model.sig: one layer, OCI's empty config, `subject` the model's
+    manifest."""
+    empty = Blob(EMPTY_BLOB, EMPTY_MEDIA_TYPE)
+    doc: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "artifactType": SIGNATURE_ARTIFACT_TYPE,
+        "config": empty.descriptor(),
+        "layers": [
+            {
+                "mediaType": SIGNATURE_ARTIFACT_TYPE,
+                "digest": signature.digest,
+                "size": signature.size,
+                "annotations": {TITLE: SIGNATURE_FILE},
+            }
+        ],
+        "subject": subject.descriptor(),
+    }
+    if created:
+        doc["annotations"] = {CREATED: created}
+    return Blob(_dump(doc), MANIFEST_MEDIA_TYPE)
+
+
+def referrers_tag(digest: str) -> str:
+    """The tag of the referrers tag schema (OCI distribution spec 1.1) for a registry without
+    the referrers API: `sha256-<hex>`."""
+    algorithm, _, hexpart = digest.partition(":")
+    return f"{algorithm}-{hexpart}"
+
+
+def referrers_index(existing: Mapping[str, Any] | None, referrer: Blob, artifact_type: str) -> Blob:
+    """The image index under the referrers tag, with `referrer` added (once) to what it held."""
+    manifests = [
+        m for m in (existing or {}).get("manifests", []) if m.get("digest") != referrer.digest
+    ]
+    manifests.append(referrer.descriptor(artifactType=artifact_type))
+    doc = {"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": manifests}
+    return Blob(_dump(doc), INDEX_MEDIA_TYPE)
+
+
+# --- reading an artifact back ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A ModelPack manifest as a consumer checks it."""
+
+    name: str
+    version: str
+    revision: str
+    primary: str
+    files: dict[str, tuple[str, int]]  # rel -> (sha256, size)
+
+
+def _safe_path(rel: Any, where: str) -> str:
+    parts = rel.split("/") if isinstance(rel, str) else []
+    if not parts or rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise IntegrityError(
+            f"{where}: layer file path {rel!r} is not a relative path inside the model folder",
+            hint="the artifact was not made by artreg or was altered; do not use it",
+        )
+    return str(rel)
+
+
+def parse(raw: bytes, where: str, name: str) -> Artifact:
+    """The artifact `raw` (a manifest's bytes) describes, checked: a ModelPack manifest whose
+    title is `name`, every layer a sha256 digest with a safe file path (else IntegrityError)."""
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise IntegrityError(f"{where}: the manifest is not JSON ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("artifactType") != ARTIFACT_TYPE:
+        got = doc.get("artifactType") if isinstance(doc, dict) else None
+        raise IntegrityError(
+            f"{where}: not a ModelPack artifact (artifactType {got!r}, expected {ARTIFACT_TYPE})",
+            hint="point at a repository that `artreg export --oci` wrote",
+        )
+    notes = doc.get("annotations") or {}
+    title = notes.get(TITLE)
+    if title != name:
+        raise IntegrityError(
+            f"{where}: the manifest's {TITLE} is {title!r}, not {name!r}: it holds another "
+            "artifact",
+            hint=f"check the repository: {name} was exported to a repository of its own",
+        )
+    files: dict[str, tuple[str, int]] = {}
+    for i, layer in enumerate(doc.get("layers") or []):
+        digest, size = layer.get("digest", ""), layer.get("size")
+        rel = _safe_path((layer.get("annotations") or {}).get(FILEPATH), f"{where} layers[{i}]")
+        hexpart = digest.removeprefix("sha256:")
+        if (
+            not digest.startswith("sha256:")
+            or len(hexpart) != 64
+            or not isinstance(size, int)
+            or rel in files
+        ):
+            raise IntegrityError(
+                f"{where} layers[{i}] ({rel}): digest {digest!r} / size {size!r} is not a "
+                "sha256 digest and a size, or the path is listed twice",
+                hint="the artifact was not made by artreg or was altered; do not use it",
+            )
+        files[rel] = (hexpart, size)
+    primary = notes.get(PRIMARY) or ""
+    if not primary or not any(rel == primary or rel.startswith(primary + "/") for rel in files):
+        raise IntegrityError(
+            f"{where}: the manifest names no model file among its layers ({PRIMARY}: {primary!r})",
+            hint="the artifact was not made by artreg or was altered; do not use it",
+        )
+    version = notes.get(VERSION)
+    if not isinstance(version, str) or not _SEMVER.fullmatch(version):
+        raise IntegrityError(
+            f"{where}: the manifest's {VERSION} is {version!r}, not a version X.Y.Z",
+            hint="the artifact was not made by artreg or was altered; do not use it",
+        )
+    return Artifact(name, version, str(notes.get(REVISION, "")), primary, files)

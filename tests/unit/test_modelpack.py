@@ -1,0 +1,116 @@
+"""The ModelPack documents artreg builds and the checks a consumer applies to one it reads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from artreg import modelpack
+from artreg.errors import InputError, IntegrityError
+from artreg.ociclient import parse_reference
+from artreg.publishing.deployment import oci_examples, settings
+
+from helpers.modelfiles import gguf_bytes, safetensors_bytes
+
+SHA = "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("rel", "formats", "head", "expected"),
+    [
+        ("model.pt", {"model.pt": "pytorch"}, b"", modelpack.WEIGHT),
+        ("weights.bin", {}, safetensors_bytes({}, b"")[:16], modelpack.WEIGHT),
+        ("model.gguf", {}, gguf_bytes()[:16], modelpack.WEIGHT),
+        ("model/config.json", {}, b'{"model_type":', modelpack.WEIGHT_CONFIG),
+        ("model/model.safetensors.index.json", {}, b"{", modelpack.WEIGHT_CONFIG),
+        ("model/tokenizer.json", {}, b"{", modelpack.WEIGHT_CONFIG),
+        ("README.md", {}, b"---\nlicense", modelpack.DOC),
+        ("metadata.json", {}, b"{\n", modelpack.DOC),
+        ("deployment/kubernetes/service.yaml", {}, b"apiVersion", modelpack.DOC),
+    ],
+)
+def test_each_file_gets_modelpacks_raw_media_type(
+    rel: str, formats: dict[str, str], head: bytes, expected: str
+) -> None:
+    assert modelpack.classify(rel, formats, head) == expected
+
+
+def _release() -> modelpack.Release:
+    return modelpack.Release("encoder", "1.0.0", "c" * 40, "model.pt", approver="rm")
+
+
+def test_the_same_release_gives_byte_identical_documents() -> None:
+    layers = modelpack.layers(
+        {"model.pt": (SHA, 10), "README.md": ("cd" * 32, 3)}, {"model.pt": "pytorch"}
+    )
+    first = modelpack.manifest(_release(), layers, modelpack.config(_release(), layers))
+    again = modelpack.manifest(_release(), layers, modelpack.config(_release(), layers))
+    assert first.raw == again.raw and first.digest == again.digest
+    doc = json.loads(first.raw)
+    assert doc["artifactType"] == modelpack.ARTIFACT_TYPE
+    assert [la["annotations"][modelpack.FILEPATH] for la in doc["layers"]] == [
+        "README.md",
+        "model.pt",
+    ]
+    artifact = modelpack.parse(first.raw, "here", "encoder")
+    assert artifact.files == {"model.pt": (SHA, 10), "README.md": ("cd" * 32, 3)}
+    assert modelpack.referrers_tag(first.digest) == f"sha256-{first.sha256}"
+
+
+def _manifest(**changes: object) -> bytes:
+    layers = modelpack.layers({"model.pt": (SHA, 10)}, {"model.pt": "pytorch"})
+    doc = json.loads(
+        modelpack.manifest(_release(), layers, modelpack.config(_release(), layers)).raw
+    )
+    for key, value in changes.items():
+        if key == "filepath":
+            doc["layers"][0]["annotations"][modelpack.FILEPATH] = value
+        elif key == "version":
+            doc["annotations"][modelpack.VERSION] = value
+        else:
+            doc[key] = value
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "name", "words"),
+    [
+        (_manifest(), "decoder", "holds another artifact"),
+        (
+            _manifest(artifactType="application/vnd.oci.image.config.v1+json"),
+            "encoder",
+            "not a ModelPack",
+        ),
+        (_manifest(filepath="../../etc/passwd"), "encoder", "not a relative path"),
+        (_manifest(filepath="/etc/passwd"), "encoder", "not a relative path"),
+        (b"not json", "encoder", "not JSON"),
+        (_manifest(annotations=None), "encoder", "holds another artifact"),
+        (_manifest(version="../../x"), "encoder", "not a version"),
+    ],
+)
+def test_a_consumer_refuses_a_manifest_it_must_not_use(raw: bytes, name: str, words: str) -> None:
+    with pytest.raises(IntegrityError, match=words):
+        modelpack.parse(raw, "oci://r/x:production", name)
+
+
+def test_references_parse_strictly() -> None:
+    ref = parse_reference("oci://127.0.0.1:5000/models/encoder:v1.0.0")
+    assert (ref.registry, ref.repository, ref.tag) == ("127.0.0.1:5000", "models/encoder", "v1.0.0")
+    assert parse_reference("ghcr.io/acme/encoder").tag is None
+    for bad in ("encoder", "ghcr.io/", "ghcr.io/Acme/encoder", "ghcr.io/a/b@sha256:00", "h/x:"):
+        with pytest.raises(InputError):
+            parse_reference(bad)
+
+
+def test_the_kubernetes_examples_name_the_configured_repository_by_digest() -> None:
+    cfg = settings({"oci_repository": "ghcr.io/acme/models/encoder", "namespace": "ml"})
+    files = oci_examples("encoder", "1.0.0", SHA, cfg, "safetensors")
+    pod = yaml.safe_load(files["image-volume-pod.yaml"])
+    reference = pod["spec"]["volumes"][0]["image"]["reference"]
+    assert reference == "ghcr.io/acme/models/encoder@sha256:MANIFEST_DIGEST"
+    kserve = yaml.safe_load(files["kserve-inferenceservice.yaml"])
+    assert kserve["spec"]["predictor"]["model"]["storageUri"] == f"oci://{reference}"
+    assert kserve["spec"]["predictor"]["model"]["modelFormat"] == {"name": "safetensors"}
+    assert kserve["metadata"]["namespace"] == "ml"
