@@ -22,6 +22,9 @@ from artreg.services.init import init_registry
 from helpers import S3, CliResult, git
 from helpers import git_daemon as serve_git_daemon
 
+# Fixture modules of the helpers package (the `source` fixture: one registry, every source).
+pytest_plugins = ["helpers.sources"]
+
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:

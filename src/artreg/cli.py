@@ -1180,6 +1180,7 @@ def log(name: str, repo_path: str | None, as_json: bool) -> None:
     help="Branch a pull request merges into, checked for the same promotions "
     "(default: the default branch, on origin when fetched).",
 )
+@click.option("--fetch", "fetch_all", is_flag=True, help="Also fetch the data this clone lacks.")
 @click.argument("files", nargs=-1)
 @repo_option
 @no_fetch_option
@@ -1190,26 +1191,25 @@ def verify(
     signed: bool,
     changed: bool,
     base: str | None,
+    fetch_all: bool,
     files: tuple[str, ...],
     repo_path: str | None,
     as_json: bool,
 ) -> None:
-    """Check the whole registry; exit 1 with a precise list when anything is wrong.
+    """Check the whole registry; exit 1 with a precise list when anything is wrong. Folders
+    whose data this clone lacks are listed with the command that fetches them, or --fetch.
 
     Example: artreg verify --remote
     """
     from artreg.services.verify import verify_registry
 
+    if fetch_all and not _fetching():
+        raise click.UsageError("--fetch and --no-fetch contradict each other")
     root = _root(repo_path)
     report = verify_registry(
-        root,
-        remote=check_remote,
-        remote_name=remote_name,
-        signed=signed,
-        changed=list(files) if changed else None,
-        fetch=_fetching(),
-        base=base,
-    )
+        root, remote=check_remote, remote_name=remote_name, signed=signed, base=base,
+        changed=list(files) if changed else None, fetch=fetch_all,
+    )  # fmt: skip
     if report.problems:
         if as_json:
             click.echo(fmt.to_json(fmt.verify_json(report)))

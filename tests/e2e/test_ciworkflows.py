@@ -94,10 +94,10 @@ def test_pr_workflow_content(written: Path) -> None:
     runs = [s.get("run", "") for s in steps]
     assert "pip install artreg" in runs
     # No hand-written `dvc pull`: the registry is checked without downloading it, then only
-    # the folders the pull request changes are hashed (artreg fetches their objects).
+    # the folders the pull request changes are hashed (`verify --fetch` fetches their objects).
     assert not any("dvc pull" in r for r in runs)
     assert "artreg verify --remote --no-fetch --json" in runs
-    changed = next(r for r in runs if "artreg verify --changed" in r)
+    changed = next(r for r in runs if "artreg verify --fetch --changed" in r)
     assert 'git diff --name-only -z "origin/$BASE_REF...HEAD" -- artifacts/' in changed
     assert workflow["concurrency"]["group"] == "artreg-verify-${{ github.ref }}"
     assert workflow["concurrency"]["cancel-in-progress"] is True
@@ -182,7 +182,7 @@ def test_pre_commit_hook(written: Path) -> None:
     assert all(isinstance(hook[key], str) for key in ("id", "name", "entry", "language"))
     assert hook["id"] == "artreg-verify"
     assert hook["name"] == "artreg verify"
-    assert hook["entry"] == "artreg verify --changed"
+    assert hook["entry"] == "artreg verify --fetch --changed"
     assert hook["language"] == "python"
     assert hook["pass_filenames"] is True
     assert hook["description"]
@@ -284,7 +284,9 @@ def test_gitlab_ci_verifies_merge_requests_and_tags_on_the_default_branch(gitlab
     scripts = verify["script"] + tag["script"] + ci["default"]["before_script"]
     assert not any("dvc pull" in line for line in scripts)
     assert "artreg verify --remote --no-fetch --json" in verify["script"]
-    assert any("xargs -0 --no-run-if-empty artreg verify --changed" in s for s in verify["script"])
+    assert any(
+        "xargs -0 --no-run-if-empty artreg verify --fetch --changed" in s for s in verify["script"]
+    )
     assert any(s.startswith("artreg summary --base") for s in verify["script"])
     assert tag["script"].index("artreg verify --remote --no-fetch") < tag["script"].index(
         "artreg tag --push"
@@ -299,7 +301,7 @@ def test_gitlab_merge_request_template_and_hook(gitlab: Path) -> None:
     assert "--ci gitlab" in text and "github" not in text.lower()
     assert "| gate | threshold | value | result |" in text
     hooks = load_yaml(gitlab / PRE_COMMIT_HOOKS_PATH)
-    assert hooks[0]["entry"] == "artreg verify --changed"
+    assert hooks[0]["entry"] == "artreg verify --fetch --changed"
 
 
 def test_init_ci_gitlab_commits_the_files(tmp_path: Path, cli) -> None:

@@ -257,7 +257,7 @@ def test_six_fresh_clones_promoting_six_names_at_once_all_land(
         stage = "validated" if i < 3 else "production"
         pulled = run_tool("artreg", "pull", name, "--stage", stage, cwd=reader, check=False)
         assert pulled.returncode == 0, pulled.stderr
-        verified = run_tool("artreg", "verify", cwd=reader, check=False)
+        verified = run_tool("artreg", "verify", "--fetch", cwd=reader, check=False)
         assert verified.returncode == 0, verified.stdout + verified.stderr
     verified = run_tool("artreg", "verify", "--remote", cwd=reader, check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr

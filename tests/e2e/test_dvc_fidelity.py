@@ -244,7 +244,7 @@ def test_a_folder_named_like_a_pointer_registers_and_verifies_and_pulls(
     pulled = cli("pull", "enc", "--stage", "raw", cwd=fresh)
     assert pulled.exit_code == 0, pulled.stdout + pulled.stderr
     assert (fresh / CHECKPOINTS / "foo.dvc" / "x.bin").read_bytes() == b"x"
-    assert cli("verify", "--remote", cwd=fresh).exit_code == 0
+    assert cli("verify", "--fetch", "--remote", cwd=fresh).exit_code == 0
 
 
 # --- 3. sources inside the registry -----------------------------------------------------------

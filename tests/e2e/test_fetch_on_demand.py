@@ -114,11 +114,11 @@ def test_a_fresh_clone_promotes_to_production_fetching_only_the_sources_object(
     assert len(in_remote) > 5
     # Fetched into the cache only: the work tree's source folder is as the clone made it.
     assert not (clone / f"artifacts/validated/encoder/{vid}/model.pt").exists()
-    # Back on main, where it began (the release waits on its branch for the merge), verify's
-    # content checks fetch and hash every DVC-tracked file the clone lacks.
+    # Back on main, where it began (the release waits on its branch for the merge), verify
+    # --fetch's content checks fetch and hash every DVC-tracked file the clone lacks.
     assert git(clone, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
     assert "release/encoder-1.0.0" in git(clone, "branch", "--list")
-    verified = cli("verify", "--json", cwd=clone)
+    verified = cli("verify", "--fetch", "--json", cwd=clone)
     assert verified.exit_code == 0, verified.stderr
     tracked = sum(
         1
@@ -280,7 +280,7 @@ def test_a_shallow_tagless_clone_lists_verifies_and_promotes(
     assert git(clone, "rev-parse", "--is-shallow-repository").strip() == "false"
     assert git(clone, "tag", "--list", "encoder#validated#*").strip()
 
-    verified = cli("verify", cwd=clone)
+    verified = cli("verify", "--fetch", cwd=clone)
     assert verified.exit_code == 0, verified.stderr
     promoted = _promote_in_fresh_clone(cli, clone, vid)
     assert promoted.exit_code == 0, promoted.stderr
@@ -375,10 +375,14 @@ def test_the_pull_request_job_fetches_only_the_promoted_folders_objects(
     registry: Path, checkpoint_dir: Path, bare_origin: Path, tmp_path: Path, cli
 ) -> None:
     ci, folder = _promotion_pull_request(registry, checkpoint_dir, bare_origin, tmp_path, cli)
-    changed = next(s for s in _workflow_steps() if "artreg verify --changed" in s)
+    changed = next(s for s in _workflow_steps() if "artreg verify --fetch --changed" in s)
 
     _run_step(
-        changed.replace("artreg verify --changed", "artreg verify --json --changed"), ci, tmp_path
+        changed.replace(
+            "artreg verify --fetch --changed", "artreg verify --fetch --json --changed"
+        ),
+        ci,
+        tmp_path,
     )
 
     # The promoted model is hashed from its object, fetched alone; no other object came along.

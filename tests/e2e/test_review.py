@@ -124,7 +124,7 @@ def test_review_flow_tags_exactly_the_merged_promotions(
     ]
     pulled = cli("pull", "encoder", cwd=reader)
     assert pulled.exit_code == 0, pulled.stderr
-    assert cli("verify", "--remote", cwd=reader).exit_code == 0
+    assert cli("verify", "--fetch", "--remote", cwd=reader).exit_code == 0
 
 
 def test_a_refused_branch_promotion_returns_to_the_original_branch(

@@ -23,7 +23,7 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git.history import default_base
 from artreg.artifacts.integrity import Report, check_folder, check_immutability
-from artreg.errors import ArtregError, InputError
+from artreg.errors import ArtregError, InputError, NotFoundError, RemoteUnavailable, ToolError
 from artreg.publishing import index
 from artreg.registry import dvcyaml
 from artreg.registry.documents import Manifest, ManifestFile
@@ -190,9 +190,12 @@ def _check_remote(
 def _check_absent_bytes(
     root: Path, folders: Iterable[StageDir], report: Report, fetch: bool, remote: str | None
 ) -> None:
-    """Hash the DVC-tracked files that are not in the work tree too: their cache objects,
-    fetched (exactly those) when absent, against the manifest as committed. Without `fetch`,
-    only what the cache already holds is hashed, and the rest is counted as not checked."""
+    """Hash the DVC-tracked files that are not in the work tree too, from their cache objects,
+    against the manifest as committed. Absent data is not bad data: without `fetch` the files
+    in neither the work tree nor the cache are listed per folder, with the command that fetches
+    them; with `fetch` exactly those objects are fetched and hashed. A remote that cannot be
+    reached (no credentials, no network) raises RemoteUnavailable: it says nothing about the
+    registry, so it is never one of its problems."""
     from artreg.features.fetch import stage_file
 
     created = gitread.creation_commits(root)
@@ -223,19 +226,38 @@ def _check_absent_bytes(
 
     lacking = [f"{folder.relpath}/{rel}" for folder, rel, _ in absent if not cached(folder, rel)]
     if lacking and fetch:
-        # One DVC session for all of them; a failure is narrowed down file by file below.
-        with contextlib.suppress(ArtregError):
+        # One DVC session for all of them; an object missing from the remote is narrowed down
+        # file by file below, an unreachable remote stops the check (RemoteUnavailable).
+        with contextlib.suppress(NotFoundError, ToolError):
             dvcrepo.fetch_objects(root, lacking, remote=remote)
+    not_present: dict[StageDir, list[str]] = {}
     for folder, rel, entry in absent:
         if not fetch and not cached(folder, rel):
-            report.count("files not checked (not fetched: --no-fetch)")
+            not_present.setdefault(folder, []).append(rel)
+            report.count("files not present locally")
             continue
         try:
             stage_file(root, folder, rel, entry, dvc=True, fetch=fetch, remote=remote)
+        except RemoteUnavailable:
+            raise
         except ArtregError as exc:
             report.problems.append(exc.message)
             continue
         report.count("files hashed from the DVC cache")
+    for folder, rels in not_present.items():
+        report.notes.append(
+            f"{folder.relpath}: data not present locally ({len(rels)} file(s), not checked): "
+            f"fetch it with `{_fetch_command(folder, rels)}`, or check every folder with "
+            "`artreg verify --fetch`"
+        )
+
+
+def _fetch_command(folder: StageDir, rels: list[str]) -> str:
+    """The command that brings a folder's absent files here: a release by its version, any
+    other folder by its files."""
+    if folder.stage == "production":
+        return f"artreg pull {folder.name}@{folder.entry}"
+    return "dvc fetch " + " ".join(f"{folder.relpath}/{rel}" for rel in rels)
 
 
 def _check_model_signatures(root: Path, folders: list[StageDir], report: Report) -> None:
@@ -399,9 +421,10 @@ def verify_registry(
     base: str | None = None,
 ) -> Report:
     """Run every check; `changed` (files as given on a command line: absolute, or relative to
-    the current folder) limits the folder checks to folders holding those files. With `fetch`,
-    DVC-tracked files absent from the work tree are fetched (only those) and hashed too; `base`
-    is the branch a pull request merges into (default: the default branch)."""
+    the current folder) limits the folder checks to folders holding those files. DVC-tracked
+    files in neither the work tree nor the DVC cache are listed in the notes, not checked;
+    with `fetch` they are fetched (only those) and hashed too. `base` is the branch a pull
+    request merges into (default: the default branch)."""
     if changed is not None:
         changed = [inside(root, f) for f in changed]
     report = Report()
