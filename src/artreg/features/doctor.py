@@ -9,6 +9,7 @@ from pathlib import Path
 
 from artreg import dvcrepo, gitrepo
 from artreg.errors import ArtregError
+from artreg.fastcopy import advice
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,16 @@ def _remote(root: Path) -> list[Check]:
         )
     )
     return checks
+
+
+def _links(root: Path) -> Check:
+    """How DVC links the work tree to its cache; a suggestion (never a failure) when it copies."""
+    try:
+        types = dvcrepo.cache_types(root)
+    except ArtregError as exc:
+        return Check("DVC cache links", False, exc.message, exc.hint or "")
+    found = ",".join(types)
+    return Check("DVC cache links", True, advice(types) or f"{found} (one write per byte)")
 
 
 def _reachable(root: Path, url: str) -> str | None:
@@ -159,6 +170,6 @@ def diagnose(repo: Path | str | None = None) -> list[Check]:
         )
     )
     if dvc_ok:
-        checks += _remote(root)
+        checks += [_links(root), *_remote(root)]
     checks += _lock(root)
     return checks

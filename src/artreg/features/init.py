@@ -9,6 +9,7 @@ from typing import Any
 
 from artreg import dvcrepo, dvcyaml, gitrepo
 from artreg.errors import ArtregError, InputError
+from artreg.fastcopy import LINKED_CACHE
 from artreg.fileio import dump_yaml, read_yaml
 from artreg.layout import ARTIFACTS_DIR, DVC_YAML, PARAMS_FILE, REGISTRY_JSON
 from artreg.policy import DEFAULT_PARAMS
@@ -149,7 +150,7 @@ def init_registry(
     branch = _ci_branch(root, ci)
     result = InitResult(root)
     created = result.created
-    if dvcrepo.init(root):
+    if dvcrepo.init(root, LINKED_CACHE):  # a registry that was DVC's already keeps its links
         created += [".dvc/config", ".dvc/.gitignore", ".dvcignore"]
     for stage, text in STAGE_READMES.items():
         _write_new(root, f"{ARTIFACTS_DIR}/{stage}/README.md", text, created)
