@@ -101,6 +101,7 @@ def test_a_linked_file_unprotected_and_changed_in_place_is_caught_by_verify(
     registry: Path, tmp_path: Path, cache: Path, cli
 ) -> None:
     model = release(registry, tmp_path)
+    dvc(registry, "push", "--quiet")
     assert read_only(model)  # protected: a stray write fails instead of changing the cache too
     manifest = json.loads((model.parent / "manifest.json").read_text())
     sha = manifest["files"]["model.safetensors"]["sha256"]
@@ -119,6 +120,11 @@ def test_a_linked_file_unprotected_and_changed_in_place_is_caught_by_verify(
     result = cli("verify", cwd=registry)
     assert result.exit_code == 1
     assert f"{MODEL}: sha256" in result.stdout + result.stderr
+    # The cache object was that inode too; the remote's copy is not: pull --force restores.
+    restored = cli("pull", "enc", "--force", cwd=registry)
+    assert restored.exit_code == 0, restored.stdout + restored.stderr
+    assert hashing.hash_file(model).sha256 == sha and read_only(model)
+    assert cli("verify", cwd=registry).exit_code == 0
 
 
 @pytest.mark.parametrize("configured", ["copy", None])
