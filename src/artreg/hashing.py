@@ -296,7 +296,7 @@ def compare_files(
 
 RECORDS = "verified"
 RACY_NS = 2_000_000_000  # coarse file-system clocks tick in seconds (FAT: 2): a wide margin
-TICK_NS = 20_000_000  # the kernel stamps files from a clock advancing once a tick (HZ=100: 10 ms)
+TICK_NS = 20_000_000  # file times come from a clock advancing once a kernel tick (HZ >= 100)
 _FINE: set[int] = set()  # devices seen stamping files at sub-millisecond resolution
 
 
