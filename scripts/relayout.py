@@ -85,6 +85,8 @@ OTHERS: dict[str, str] = {
     "artreg.features.review": "artreg.services.review",
     # splits (S5)
     "artreg.tagstream": "artreg.adapters.git.tagstream",
+    # perf (issue 28): kernel-side copies and the linked cache type
+    "artreg.fastcopy": "artreg.adapters.fastcopy",
 }
 
 # --- modules split by function: old module -> {name: new module} ----------------------------------

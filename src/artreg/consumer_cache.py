@@ -227,6 +227,7 @@ class Cache:
             if fresh:  # missing, or altered in the cache: fetched (again), once, verified
                 self._download(expected, source, where, blob, progress)
             _link(blob, link_to)
+            hashing.remember_written(self.root, blob, expected.sha256)  # verified, now linked
         return fresh
 
     def _intact(self, path: Path, expected: FileDigest, what: str) -> bool:
@@ -379,6 +380,7 @@ class Cache:
                     expected, source(rel), f"{folder}/{rel}", fresh, progress
                 )
                 os.replace(fresh, path)
+                hashing.remember_written(self.root, path, expected.sha256)  # renamed: new ctime
             finally:
                 fresh.unlink(missing_ok=True)
                 for parent in reversed(parents):

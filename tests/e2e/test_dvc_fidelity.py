@@ -375,7 +375,8 @@ def test_an_unusable_dvc_configuration_is_refused(
     registry: Path, tmp_path: Path, cli, global_dvc_config: Path
 ) -> None:
     global_dvc_config.parent.mkdir(parents=True)
-    global_dvc_config.write_text("[cache]\n    type = teleport\n")
+    # (cache.type would be overridden: `artreg init` sets it in the registry's .dvc/config)
+    global_dvc_config.write_text("[cache]\n    shared = everyone\n")
     assert_refused(
         cli,
         registry,

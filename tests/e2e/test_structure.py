@@ -146,7 +146,7 @@ LIMIT = 600
 # becomes one import per package (cli +3, dvcrepo +1, promote +4, release +2).
 OVERSIZED = {
     "cli.py": 1599,
-    "adapters/dvcrepo.py": 956,
+    "adapters/dvcrepo.py": 962,  # perf (issue 28) added the kernel-side push; the split into adapters/dvc/ is next
     "features/fetch_url.py": 919,
 }
 # Imports of artreg's own modules inside functions, which hide the real dependencies (import-

@@ -21,7 +21,7 @@ def _sha(data: bytes) -> str:
 def test_a_record_is_trusted_while_the_stat_is_unchanged_and_full_rehashes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hashing, "RACY_NS", 0)  # no racy window: the file may be recorded now
+    _no_racy_window(monkeypatch)  # the file may be recorded now
     records = tmp_path / "cache"
     path = tmp_path / "model.pt"
     path.write_bytes(b"weights")
@@ -40,7 +40,15 @@ def test_a_record_is_trusted_while_the_stat_is_unchanged_and_full_rehashes(
     assert hashing.digest(path, records).sha256 == _sha(b"WEIGHTS")
 
 
-def test_a_file_changed_within_the_racy_window_gets_no_record(tmp_path: Path) -> None:
+def _no_racy_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hashing, "RACY_NS", 0)
+    monkeypatch.setattr(hashing, "TICK_NS", 0)
+
+
+def test_a_file_changed_within_the_racy_window_gets_no_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hashing, "TICK_NS", 60 * 10**9)  # a clock this coarse: just written
     records = tmp_path / "cache"
     path = tmp_path / "model.pt"
     path.write_bytes(b"fresh")
@@ -48,10 +56,65 @@ def test_a_file_changed_within_the_racy_window_gets_no_record(tmp_path: Path) ->
     assert not hashing.record_path(records, os.stat(path)).exists()
 
 
+def _rewrite_keeping_mtime(path: Path, data: bytes) -> os.stat_result:
+    """Other bytes of the same size, with the old mtime put back (as `touch -r` or a careless
+    copy tool would): only ctime, which no user can set, shows the change."""
+    before = os.stat(path)
+    os.chmod(path, 0o644)
+    path.write_bytes(data)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert after.st_ctime_ns != before.st_ctime_ns
+    return after
+
+
+def test_a_file_changed_in_the_same_second_after_its_record_is_still_caught(
+    tmp_path: Path,
+) -> None:
+    records = tmp_path / "cache"
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"weights")
+    hashing.remember_written(records, path, _sha(b"weights"))  # written and hashed by us
+    assert hashing.recorded(records, os.stat(path)) == _sha(b"weights")  # at once, no window
+    _rewrite_keeping_mtime(path, b"WEIGHTS")
+    assert hashing.digest(path, records).sha256 == _sha(b"WEIGHTS")
+
+
+def test_a_file_hashed_after_its_last_change_is_recorded_without_a_wide_window(
+    tmp_path: Path,
+) -> None:
+    records = tmp_path / "cache"
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"weights")
+    st = os.stat(path)
+    assert hashing.fine_timestamps(st)  # this file system stamps in nanoseconds
+    started = max(st.st_mtime_ns, st.st_ctime_ns) + hashing.TICK_NS + 1
+    hashing.remember(records, st, _sha(b"weights"), started)  # a hash started a tick later
+    assert hashing.recorded(records, st) == _sha(b"weights")
+    hashing.remember(records, st, "f" * 64, started - 2)  # changed within a tick of the hash
+    assert hashing.recorded(records, st) == _sha(b"weights")  # no record made of that
+    _rewrite_keeping_mtime(path, b"WEIGHTS")
+    assert hashing.digest(path, records).sha256 == _sha(b"WEIGHTS")
+
+
+def test_coarse_timestamps_are_detected_and_keep_the_wide_window() -> None:
+    def stat_of(dev: int, ctime_ns: int) -> os.stat_result:
+        times = {"st_mtime_ns": ctime_ns, "st_ctime_ns": ctime_ns}
+        return os.stat_result((0o100444, 7, dev, 1, 0, 0, 5, 0, 0, 0), times)
+
+    now = 1_800_000_000 * 10**9
+    coarse = stat_of(-1, now - 10**9)  # whole seconds, as FAT or an old NFS server stamps them
+    fine = stat_of(-2, now - 10**9 + 123_457)
+    assert not hashing.fine_timestamps(coarse) and hashing.fine_timestamps(fine)
+    assert hashing.racy(coarse, now)  # a second before the hash: within a coarse clock's window
+    assert not hashing.racy(fine, now)  # a second is many ticks of a fine one
+
+
 def test_compare_files_uses_records_only_when_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hashing, "RACY_NS", 0)
+    _no_racy_window(monkeypatch)
     records = tmp_path / "cache"
     (tmp_path / "a").write_bytes(b"a")
     (tmp_path / "b").write_bytes(b"b")

@@ -6,9 +6,8 @@ Tracking a file the way `dvc add` does would read every byte twice more after we
 is read once. Every rule around that format is DVC's own code, asked here: the configuration
 (every level, through `dvc.config`), the cache's place, link type and permissions (the cache
 object database `dvc add` itself would use), the ignore rules (`DvcIgnoreFilter`), which names
-are DVC files (`dvc.dvcfile`), and the `.dir` bytes (dvc-data's `Tree`). tests/e2e/test_dvc_fidelity.py
-compares what we write with what `dvc add` writes, byte for byte. DVC's code is imported lazily,
-here only, so read commands never pay for importing dvc.
+are DVC files (`dvc.dvcfile`), the `.dir` bytes (dvc-data's `Tree`). test_dvc_fidelity.py compares
+it with `dvc add`'s, byte for byte. DVC is imported lazily, here only (read commands never do).
 """
 
 from __future__ import annotations
@@ -28,9 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg.adapters import faults
+from artreg.adapters import fastcopy, faults
 from artreg.adapters.git import run as gitrun
-from artreg.adapters.hashing import FileDigest, ProgressFn, copy_and_hash
+from artreg.adapters.hashing import (
+    FileDigest,
+    ProgressFn,
+    copy_and_hash,
+    machine_records,
+    remember_written,
+)
 from artreg.errors import (
     ArtregError,
     InputError,
@@ -281,7 +286,6 @@ class CacheWriter:
         check: Callable[[FileDigest], None] | None = None,
     ) -> tuple[str, str, int]:
         """Copy src to dst and into the cache in one read of src; return (sha256, md5, size).
-
         With a link type other than copy, only the cache object is written, and dst is linked
         to it as DVC's checkout would. `check`, given the digest of the bytes read, may raise
         to refuse them: the cache then never holds them."""
@@ -298,6 +302,7 @@ class CacheWriter:
             tmp.unlink(missing_ok=True)
         if not copies:
             self._link(obj, dst)
+        remember_written(machine_records(), dst, digest.sha256)  # hashed as written, now placed
         return digest.sha256, digest.md5, digest.size
 
     def write(self, data: bytes, dst: Path) -> tuple[str, str, int]:
@@ -409,8 +414,9 @@ def pointer_files(root: Path, folder: Path) -> list[Path]:
 # --- operations that need DVC's code -------------------------------------------------------
 
 
-def init(root: Path) -> bool:
-    """`dvc init` in a git repo unless it is one already; True if it was initialised now."""
+def init(root: Path, cache_type: str) -> bool:
+    """`dvc init` in a git repo unless it is one already, with `cache.type` in .dvc/config;
+    True if it was initialised now."""
     if (root / DVC_DIR).is_dir():
         return False
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
@@ -421,10 +427,19 @@ def init(root: Path) -> bool:
     dvc_logger.setLevel(logging.WARNING)  # DVC logs a "what to do next" banner at INFO
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            Repo.init(str(root)).close()
+            repo = Repo.init(str(root))
+        with contextlib.closing(repo), repo.config.edit("repo") as conf:
+            conf["cache"]["type"] = cache_type
     finally:
         dvc_logger.setLevel(level)
     return True
+
+
+def cache_types(root: Path) -> list[str]:
+    """DVC's `cache.type` link types for this repo (every level), else DVC's default."""
+    from dvc_data.hashfile.db.local import LocalHashFileDB
+
+    return list(_config(root)["cache"].get("type") or LocalHashFileDB.DEFAULT_CACHE_TYPES)
 
 
 def configure(root: Path, remote_name: str, url: str, analytics: bool = False) -> None:
@@ -441,17 +456,18 @@ def _abs(root: Path, targets: Sequence[str]) -> list[str]:
     return [str(root / t) for t in targets]
 
 
-def _translate(exc: Exception, what: str) -> ToolError:
-    return ToolError(f"{what} failed: {exc}")
-
-
 def push(root: Path, targets: Sequence[str], remote: str | None = None) -> int:
-    """Push the objects of `targets` (.dvc files) to the remote; returns objects transferred."""
+    """Push the objects of `targets` (.dvc files) to the remote; returns objects transferred.
+    A remote folder on this machine gets them by kernel-side copies first (fastcopy)."""
     with _dvc_repo(root) as repo:
         try:
-            return int(repo.push(targets=_abs(root, targets), remote=remote))
+            odb, cache = repo.cloud.get_remote_odb(remote, "push"), repo.cache.local
+            oids = [o for t in targets for o in _target_oids([cache], root / t) or ()]
+            local = odb.fs.protocol == "local"
+            seeded = fastcopy.seed_objects(cache, odb, oids) if local else 0
+            return seeded + int(repo.push(targets=_abs(root, targets), remote=remote))
         except Exception as exc:
-            raise _translate(exc, "dvc push") from exc
+            raise ToolError(f"dvc push failed: {exc}") from exc
 
 
 def _fetch(repo: Any, root: Path, targets: Sequence[str], remote: str | None) -> int:
@@ -498,15 +514,14 @@ def fetch_checked_checkout(root: Path, targets: Sequence[str], remote: str | Non
         try:
             repo.checkout(targets=_abs(root, targets), force=True)
         except Exception as exc:
-            raise _translate(exc, "dvc checkout") from exc
+            raise ToolError(f"dvc checkout failed: {exc}") from exc
     return fetched
 
 
 def cached_object(root: Path, folder: Path, rel: str, cache: Path | None = None) -> Path | None:
     """The cache object holding file `rel` of a stage folder, found through its pointer
-    (`cache`: the cache folder, when the caller has it already; asking DVC opens the repo).
-    Callers ask this for every file of a folder, so the pointer and the `.dir` listing are
-    parsed once, not once per file (`_pointer_md5`, `_cached_listing`)."""
+    (`cache`: the cache folder, if known; asking DVC opens the repo). Pointers and `.dir`
+    listings are parsed once per folder, not per file (`_pointer_md5`, `_cached_listing`)."""
     parts = rel.split("/")
     for depth in range(len(parts), 0, -1):
         md5 = _pointer_md5(folder / ("/".join(parts[:depth]) + ".dvc"))
@@ -629,25 +644,22 @@ def _tree_oids(odbs: Sequence[Any], oid: str) -> set[str] | None:
     return None
 
 
-def missing_in_remote(root: Path, targets: Sequence[str], remote: str | None = None) -> list[str]:
-    """The `.dvc` pointers among `targets` whose objects the remote lacks.
+def _target_oids(odbs: Sequence[Any], pointer: Path) -> set[str] | None:
+    """The objects of a `.dvc` pointer and its `.dir` listing (from the first of `odbs` holding
+    it); None when it names none or the listing is nowhere."""
+    md5 = str(read_pointer(pointer).get("md5") or "")
+    inner = _tree_oids(odbs, md5) if md5.endswith(".dir") else set()
+    return None if not md5 or inner is None else {md5} | inner
 
-    Asked of the remote itself (DVC's `oids_exist` on the remote's object database), for the
-    pointer's object and every object its `.dir` listing names; the local cache, wherever
-    `cache.dir` puts it, only supplies listings. A pointer whose listing is nowhere counts
-    as missing.
-    """
+
+def missing_in_remote(root: Path, targets: Sequence[str], remote: str | None = None) -> list[str]:
+    """The `.dvc` pointers among `targets` whose objects the remote lacks, asked of the remote
+    itself (DVC's `oids_exist`) for the pointer's object and those its `.dir` listing names; the
+    local cache only supplies listings. A pointer whose listing is nowhere counts as missing."""
     with _dvc_repo(root) as repo:
         try:
             odb = repo.cloud.get_remote_odb(remote, "verify --remote")
-            wanted: dict[str, set[str] | None] = {}
-            for target in targets:
-                md5 = str(read_pointer(root / target).get("md5") or "")
-                oids: set[str] | None = {md5} if md5 else None
-                if oids is not None and md5.endswith(".dir"):
-                    inner = _tree_oids([repo.cache.local, odb], md5)
-                    oids = None if inner is None else oids | inner
-                wanted[target] = oids
+            wanted = {t: _target_oids([repo.cache.local, odb], root / t) for t in targets}
             asked = sorted(set().union(*(o for o in wanted.values() if o)))
             present = set(odb.oids_exist(asked)) if asked else set()
         except (InputError, IntegrityError):
@@ -948,9 +960,3 @@ def dir_entry(entries: Mapping[str, str], md5: str, inner: str, where: str) -> s
             hint="the pointer and the manifest disagree; run `artreg verify` in the registry",
         )
     return found
-
-
-def dir_entry_md5(listing: bytes, md5: str, inner: str, where: str) -> str:
-    """The md5 of file `inner` in a `.dir` object fetched from a remote, checked as
-    `dir_entries` checks it (for one lookup; many lookups read the listing once)."""
-    return dir_entry(dir_entries(listing, md5, where), md5, inner, where)

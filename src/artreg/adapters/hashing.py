@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from artreg.adapters import settings
 from artreg.errors import InputError
 from artreg.registry.tags import FOLDER_RULE, portable_collision, portable_problem
 
@@ -284,17 +286,42 @@ def compare_files(
 # A record maps (device, inode) to the (size, mtime_ns, ctime_ns) the file had when it was hashed
 # and the sha256 found. Any write changes mtime and ctime, and ctime cannot be set from user
 # space, so an unchanged stat means unchanged bytes, except within the timestamp granularity of
-# the file system: like git's "racily clean" index entries, a file changed less than `RACY_NS`
-# before it was hashed gets no record, and the next call hashes it again. Records live in the
-# consumer cache (`$ARTREG_CACHE/verified`, shared by every process on the machine); they hold
-# facts (these bytes hash to this), never expectations, so a record of altered bytes fails fast.
+# the file system: like git's "racily clean" index entries, a file whose last change is not
+# clearly before the hash started gets no record, and the next call hashes it again. "Clearly"
+# is one tick of the kernel's file clock where timestamps have sub-millisecond resolution, and
+# `RACY_NS` only where they are coarse (detected from the file's own ctime, which the kernel sets).
+# A file artreg wrote and hashed itself is recorded at once (`remember_written`). Records live in
+# the consumer cache (`$ARTREG_CACHE/verified`, shared by every process on the machine); they
+# hold facts (these bytes hash to this), never expectations, so a record of altered bytes fails
+# fast.
 
 RECORDS = "verified"
-RACY_NS = 2_000_000_000  # coarse file-system clocks tick in milliseconds; keep a wide margin
+RACY_NS = 2_000_000_000  # coarse file-system clocks tick in seconds (FAT: 2): a wide margin
+TICK_NS = 20_000_000  # file times come from a clock advancing once a kernel tick (HZ >= 100)
+_FINE: set[int] = set()  # devices seen stamping files at sub-millisecond resolution
 
 
 def _state(st: os.stat_result) -> str:
     return f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
+
+
+def fine_timestamps(st: os.stat_result) -> bool:
+    """True if the file system of the file with stat `st` stamps files at sub-millisecond
+    resolution: its ctime (set by the kernel, never by a user) is not a whole millisecond, or
+    another file of the device showed that already (a coarse clock never does)."""
+    if st.st_dev in _FINE:
+        return True
+    if st.st_ctime_ns % 1_000_000:
+        _FINE.add(st.st_dev)
+        return True
+    return False
+
+
+def racy(st: os.stat_result, started_ns: int) -> bool:
+    """True if the file may have changed after a hash that started at `started_ns` (time_ns)
+    without its stat showing it: its last change is within the clock's granularity of it."""
+    margin = TICK_NS if fine_timestamps(st) else RACY_NS
+    return max(st.st_mtime_ns, st.st_ctime_ns) >= started_ns - margin
 
 
 def record_path(records: Path, st: os.stat_result) -> Path:
@@ -311,12 +338,36 @@ def recorded(records: Path, st: os.stat_result) -> str | None:
     return sha if state == _state(st) and len(sha) == 64 else None
 
 
-def remember(records: Path, st: os.stat_result, sha256: str) -> None:
-    """Record that the file with stat `st` hashes to `sha256` (skipped for racy files)."""
-    import time
-
-    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS:
+def remember(records: Path, st: os.stat_result, sha256: str, started_ns: int) -> None:
+    """Record that the file with stat `st` hashes to `sha256`, read by a hash that started at
+    `started_ns` (skipped for racy files)."""
+    if racy(st, started_ns):
         return
+    _write_record(records, st, sha256)
+
+
+def remember_written(records: Path | None, path: Path, sha256: str) -> None:
+    """Record a file artreg wrote and hashed itself, after its last write, link, chmod or
+    rename: its stat now is the one its bytes have, and any later change shows in its ctime at
+    nanosecond resolution. Where timestamps are coarse, the wide window applies as to others."""
+    if records is None:
+        return
+    st = os.stat(path)
+    if fine_timestamps(st) or not racy(st, time.time_ns()):
+        _write_record(records, st, sha256)
+
+
+def machine_records() -> Path | None:
+    """Where records live when no cache folder is given: the consumer cache's folder
+    (settings.cache_dir), so a file a release just wrote and hashed is a stat for the next
+    `get_artifact_path` in that clone."""
+    try:
+        return settings.cache_dir()
+    except Exception:  # no HOME, no platform folder: records are an optimisation only
+        return None
+
+
+def _write_record(records: Path, st: os.stat_result, sha256: str) -> None:
     target = record_path(records, st)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -337,11 +388,12 @@ def digest(
         sha = recorded(records, st)
         if sha is not None:
             return FileDigest(sha, st.st_size)
+    started = time.time_ns()
     got = hash_file(path, progress)
     if records is not None:
         after = os.stat(path)
         if (after.st_dev, after.st_ino, _state(after)) == (st.st_dev, st.st_ino, _state(st)):
-            remember(records, after, got.sha256)
+            remember(records, after, got.sha256, started)
     return got
 
 

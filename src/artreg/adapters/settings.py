@@ -8,6 +8,7 @@ from `os.environ` (tests/e2e/test_structure.py checks it); it imports nothing of
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def approved_by() -> str | None:
@@ -61,3 +62,14 @@ def registry_auth_file() -> str | None:
     """$REGISTRY_AUTH_FILE (podman's and skopeo's): a container-registry credentials file read
     beside ~/.docker/config.json; None when unset or empty."""
     return os.environ.get("REGISTRY_AUTH_FILE") or None
+
+
+def cache_dir() -> Path:
+    """The consumer cache folder: $ARTREG_CACHE, else the platform's user cache folder
+    (~/.cache/artreg on Linux)."""
+    raw = os.environ.get("ARTREG_CACHE")
+    if raw:
+        return Path(raw).expanduser().absolute()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("artreg", appauthor=False))

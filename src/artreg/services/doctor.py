@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from artreg.adapters import dvcrepo
+from artreg.adapters.fastcopy import advice
 from artreg.adapters.git import history as githistory
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
@@ -66,6 +67,16 @@ def _remote(root: Path) -> list[Check]:
         )
     )
     return checks
+
+
+def _links(root: Path) -> Check:
+    """How DVC links the work tree to its cache; a suggestion (never a failure) when it copies."""
+    try:
+        types = dvcrepo.cache_types(root)
+    except ArtregError as exc:
+        return Check("DVC cache links", False, exc.message, exc.hint or "")
+    found = ",".join(types)
+    return Check("DVC cache links", True, advice(types) or f"{found} (one write per byte)")
 
 
 def _reachable(root: Path, url: str) -> str | None:
@@ -162,6 +173,6 @@ def diagnose(repo: Path | str | None = None) -> list[Check]:
         )
     )
     if dvc_ok:
-        checks += _remote(root)
+        checks += [_links(root), *_remote(root)]
     checks += _lock(root)
     return checks

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from artreg.adapters import dvcrepo
+from artreg.adapters.fastcopy import LINKED_CACHE
 from artreg.adapters.files import dump_yaml, read_yaml
 from artreg.adapters.git import history as githistory
 from artreg.adapters.git import read as gitread
@@ -154,7 +155,7 @@ def init_registry(
     branch = _ci_branch(root, ci)
     result = InitResult(root)
     created = result.created
-    if dvcrepo.init(root):
+    if dvcrepo.init(root, LINKED_CACHE):  # a registry that was DVC's already keeps its links
         created += [".dvc/config", ".dvc/.gitignore", ".dvcignore"]
     for stage, text in STAGE_READMES.items():
         _write_new(root, f"{ARTIFACTS_DIR}/{stage}/README.md", text, created)
