@@ -8,8 +8,8 @@ A path that does not exist is an error, never the nearest existing parent: a mis
 must not silently become another registry.
 
 A registry URL (anything git accepts: `https://`, `ssh://`, `git://`, `file://`, `host:path`,
-or the path of a bare repository) is read without a clone (features/fetch_url.py): see
-`is_registry_url`.
+or the path of a bare repository) is read without a clone (sources/url.py): see
+`is_registry_url`, asked by `sources.locate.open_source` alone.
 """
 
 from __future__ import annotations

@@ -16,11 +16,9 @@ from artreg.model import Event, GateResult, ManifestFile, Source, iso
 if TYPE_CHECKING:
     from artreg.features.doctor import Check
     from artreg.features.fetch import Resolved
-    from artreg.features.fetch_url import Fetched, Pin
     from artreg.features.history import Interval
     from artreg.features.housekeeping import Housekeeping
     from artreg.features.init import InitResult
-    from artreg.features.lock import Change
     from artreg.features.queries import (
         ArtifactSummary,
         Diff,
@@ -32,6 +30,8 @@ if TYPE_CHECKING:
     from artreg.integrity import Report
     from artreg.present.site.build import Built
     from artreg.publish import Published
+    from artreg.sources.base import Fetched, Pin
+    from artreg.sources.lock import Change
     from artreg.trust_ratchet import Accepted
 
 STAGE_COLUMNS = ("raw", "validated", "production")

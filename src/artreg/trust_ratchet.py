@@ -8,7 +8,7 @@ one raises PolicyWeakened, naming the registry, the change and the commit that m
 
 The records live in the consumer cache (trust/<registry>.json), outside any repository, so
 nothing a registry's history does (a pull, a checkout, a reset) can reach them. A registry URL's
-record is the trust record its consumers already keep (features/fetch_url.py). A clone's record
+record is the trust record its consumers already keep (sources/remote.py). A clone's record
 is keyed by the clone's own path, not by its origin: a clone's HEAD is its user's choice (a
 branch, a checkout that is behind), so it is compared with what this clone applied before, not
 with what the URL consumers of the same origin saw; and a warm call needs no git call to learn
@@ -31,7 +31,7 @@ from artreg.layout import PARAMS_FILE
 from artreg.trust import IN_PARAMS, TrustPolicy
 
 if TYPE_CHECKING:
-    from artreg.features.fetch_url import RemoteRegistry
+    from artreg.sources.remote import RemoteRegistry
 
 # For each commit, the bytes of those of its paths that exist there (RemoteRegistry.files_of).
 Reader = Callable[[Mapping[str, Sequence[str]]], dict[str, dict[str, bytes]]]
@@ -220,30 +220,28 @@ class Accepted:
     changes: list[str]
 
 
-def accept(registry: str | Path | None, cache_dir: Path | str | None = None) -> Accepted:
-    """Record the trust policy at the HEAD of `registry` (a URL, or a clone: default the one
-    around the current folder) as the one its consumers on this machine apply, weaker or not."""
-    from artreg import location
-    from artreg.consumer_cache import Cache
+def accept_remote(reg: RemoteRegistry) -> Accepted:
+    """Record the trust policy at the HEAD of the registry URL `reg` as the one its consumers
+    on this machine apply, weaker or not."""
+    record = reg.cache.trust_record(reg.key)
+    previous = read_record(record)
+    reg.trust(reg.remote_refs([])[1], accept=True)
+    return _accepted(reg.url, previous, read_record(record))
 
-    cache = Cache.open(cache_dir)
-    if registry is not None and location.is_registry_url(registry):
-        from artreg.features.fetch_url import RemoteRegistry
 
-        reg = RemoteRegistry(registry, cache)
-        record, name = cache.trust_record(reg.key), reg.url
-        previous = read_record(record)
-        reg.trust(reg.remote_refs([])[1], accept=True)
-        current = read_record(record)
-    else:
-        from artreg.policy import load_trust
+def accept_clone(root: Path, cache_root: Path) -> Accepted:
+    """Record the trust policy at the HEAD of the clone `root` as the one applied to it."""
+    from artreg.policy import load_trust
 
-        root = location.find_root(registry)
-        record, name = clone_record(cache.root, root), str(root)
-        previous = read_record(record)
-        policy = load_trust(root)
-        current = Applied.of(policy, _clone_keys(root, policy))
-        write_record(record, current, {"registry": str(root.resolve())})
+    record = clone_record(cache_root, root)
+    previous = read_record(record)
+    policy = load_trust(root)
+    current = Applied.of(policy, _clone_keys(root, policy))
+    write_record(record, current, {"registry": str(root.resolve())})
+    return _accepted(str(root), previous, current)
+
+
+def _accepted(name: str, previous: Applied | None, current: Applied | None) -> Accepted:
     assert current is not None  # just written
     changes = weakenings(previous, current) if previous is not None else []
     return Accepted(name, current, changes)

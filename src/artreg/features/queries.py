@@ -31,7 +31,7 @@ from artreg.tags import parse_spec, validate_name
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from artreg.features.fetch import Resolved
+    from artreg.reading.resolve import Resolved
 
 # --- list and show ----------------------------------------------------------------------------
 

@@ -1,0 +1,125 @@
+"""A clone's last answer: what a URL's consumer has (one `git ls-remote`, the recorded answer,
+the cached trust record), given to a clone. One `git for-each-ref` reads the name's tags and the
+branch HEAD is on; while they are unchanged, the answer recorded under the clone's key in the
+consumer cache stands, its trust policy is the one the clone's trust record holds for that HEAD
+(no params.yaml parsed, no schema checked), and its files are checked by their verification
+records. Anything else (no record, a moved tag or HEAD, a file absent or altered, a signature
+without a verdict) goes the full way, which records the answer for the next call."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from artreg import gitrepo
+from artreg.consumer_cache import Cache, registry_key
+from artreg.hashing import compare_files
+from artreg.layout import StageDir
+from artreg.reading import trust as trusting
+from artreg.reading.resolve import Resolved, check_spec, selector
+from artreg.sources.base import Local, Pin, fingerprint_of, load_pin
+from artreg.trust_ratchet import clone_record
+
+# %(HEAD) marks the branch HEAD is on: its commit comes in the same listing as the tags.
+_FORMAT = "%(HEAD) %(objectname) %(refname)"
+
+
+class LastAnswer:
+    """The state a clone's answer for one name at one stage or version is bound to."""
+
+    def __init__(
+        self, root: Path, cache_root: Path, name: str, stage: str | None, version: str | None
+    ) -> None:
+        self.root = root
+        self.cache = Cache(cache_root)
+        self.key = registry_key(str(root))
+        self.name, self.stage, self.version = check_spec(name, stage, version)
+        self.record = self.cache.resolution(self.key, self.name, selector(self.stage, self.version))
+        tags: dict[str, tuple[str, str]] = {}
+        head = None
+        listing = gitrepo.git(
+            root,
+            "for-each-ref",
+            f"--format={_FORMAT}",
+            f"refs/tags/{self.name}#*",
+            f"refs/tags/{self.name}@*",
+            "refs/heads/",
+        )
+        for line in listing.splitlines():
+            mark, obj, ref = line.split(" ", 2)
+            if ref.startswith("refs/tags/"):
+                tags[ref.removeprefix("refs/tags/")] = (obj, "")
+            elif mark == "*":
+                head = obj
+        self.head = head or gitrepo.head(root)  # a detached HEAD is on no branch
+        self.fingerprint = fingerprint_of({**tags, "HEAD": (self.head or "", "")})
+
+    def served(self, records: Path | None, full: bool) -> Local | None:
+        """The recorded answer, if it still stands and its files are intact; else None."""
+        pin = load_pin(self.cache.read_json(self.record))
+        if pin is None or pin.fingerprint != self.fingerprint or pin.registry != str(self.root):
+            return None
+        folder = StageDir.parse(pin.folder)
+        if folder is None or not self._trusted(pin):
+            return None
+        compared = compare_files(folder.path(self.root), pin.files, None, records, full)
+        if compared.missing or compared.mismatched:
+            return None  # the full way says what is wrong, and fetches what is absent
+        resolved = Resolved(
+            pin.name, pin.stage, pin.version, pin.tag, pin.commit, folder, pin.primary,
+            pin.files, pin.dvc_files,
+        )  # fmt: skip
+        return Local(self.root, resolved)
+
+    def _policy(self) -> tuple[Any, str] | None:
+        """The trust policy the clone's record holds for HEAD, with its digest (None: the
+        record is of another HEAD, or there is none)."""
+        last = Cache.read_json(clone_record(self.cache.root, self.root))
+        policy = trusting.policy_of_record(last, self.head)
+        if policy is None or not self.head:
+            return None
+        digests = last.get("key_sha256") or {}
+        digest = hashlib.sha256(
+            json.dumps(
+                {
+                    "require_signature": sorted(policy.require_signature),
+                    "keys": [[k, digests.get(k)] for k in policy.keys],
+                },
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()
+        return policy, digest
+
+    def _trusted(self, pin: Pin) -> bool:
+        found = self._policy()
+        if found is None:
+            return False
+        policy, digest = found
+        if not policy.requires(pin.stage_folder):
+            return True
+        return trusting.verdict(self.cache, self.key, digest, pin.to_json()).is_file()
+
+    def save(self, resolved: Resolved) -> None:
+        """Record the answer just served in full (its signature, if required, just checked)."""
+        pin = Pin(
+            registry=str(self.root),
+            name=resolved.name,
+            stage=resolved.stage,
+            version=resolved.version,
+            tag=resolved.tag,
+            commit=resolved.commit,
+            folder=resolved.folder.relpath,
+            primary=resolved.primary,
+            files=dict(resolved.files),
+            dvc_files=resolved.dvc_files,
+            fingerprint=self.fingerprint,
+        )
+        found = self._policy()
+        if found is not None and found[0].requires(pin.stage_folder):
+            verdict = trusting.verdict(self.cache, self.key, found[1], pin.to_json())
+            self.cache.write_json(verdict, {"policy": found[1]})
+        # "source": the files are the clone's, not the cache's (what offline says once it is gone)
+        record = {**pin.to_json(), "fingerprint": self.fingerprint, "source": "clone"}
+        self.cache.write_json(self.record, record)
