@@ -31,6 +31,25 @@ def offline_setting(offline: bool | None) -> bool:
     return os.environ.get(ENV_OFFLINE, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+ENV_URL_TTL = "ARTREG_URL_TTL"
+
+
+def url_ttl() -> float:
+    """Seconds a registry URL's last `git ls-remote` answers again inside one process
+    (ARTREG_URL_TTL, default 0: every read asks the registry)."""
+    raw = os.environ.get(ENV_URL_TTL, "").strip()
+    try:
+        ttl = float(raw) if raw else 0.0
+    except ValueError:
+        ttl = -1.0
+    if not ttl >= 0:  # also NaN
+        raise InputError(
+            f"{ENV_URL_TTL}={raw!r} is not a number of seconds",
+            hint=f"set {ENV_URL_TTL} to 0 (ask every time) or a number of seconds, or unset it",
+        )
+    return ttl
+
+
 def check_verify(verify: str) -> bool:
     """`verify="auto"` trusts unchanged files' records; `"full"` rehashes. Returns full."""
     if verify not in VERIFY_MODES:

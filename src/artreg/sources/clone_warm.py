@@ -25,6 +25,67 @@ from artreg.trust_ratchet import clone_record
 # %(HEAD) marks the branch HEAD is on: its commit comes in the same listing as the tags.
 _FORMAT = "%(HEAD) %(objectname) %(refname)"
 
+Stamp = tuple[tuple[int, int, int, int] | None, ...]
+# Inside one process, a clone's listing is kept while the files git rewrites when a ref moves
+# are unchanged (the resident path: a repeated read of an unchanged clone runs no git).
+_GIT_DIRS: dict[Path, tuple[Path, Path]] = {}
+_LISTINGS: dict[
+    tuple[Path, str], tuple[Stamp, dict[str, tuple[str, str]], str | None, str | None]
+] = {}
+
+
+def _stamp(root: Path, branch: str | None) -> Stamp:
+    """The stat of what git rewrites when a tag or HEAD moves: HEAD, packed-refs, the loose
+    tag folder (a tag made, moved or deleted renames an entry in it) and the branch's ref."""
+    dirs = _GIT_DIRS.get(root)
+    if dirs is None:
+        out = gitrepo.git(root, "rev-parse", "--absolute-git-dir", "--git-common-dir").split("\n")
+        dirs = _GIT_DIRS[root] = (Path(out[0]), (root / out[1]).resolve())
+    git_dir, common = dirs
+    paths = [git_dir / "HEAD", common / "packed-refs", common / "refs" / "tags"]
+    paths += [common / branch] if branch else []
+    stamp: list[tuple[int, int, int, int] | None] = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            stamp.append(None)
+            continue
+        stamp.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(stamp)
+
+
+def _refs(root: Path, name: str) -> tuple[dict[str, tuple[str, str]], str | None]:
+    """The name's tags (tag -> (object, "")) and HEAD's commit: one `git for-each-ref` (and,
+    on a detached HEAD, one `git rev-parse`), or none while the clone's refs are unchanged."""
+    known = _LISTINGS.get((root, name))
+    if known is not None and _stamp(root, known[3]) == known[0]:
+        return dict(known[1]), known[2]
+    before = _stamp(root, None)
+    listing = gitrepo.git(
+        root,
+        "for-each-ref",
+        f"--format={_FORMAT}",
+        f"refs/tags/{name}#*",
+        f"refs/tags/{name}@*",
+        "refs/heads/",
+    )
+    tags: dict[str, tuple[str, str]] = {}
+    head = branch = None
+    for line in listing.splitlines():
+        mark, (obj, _, ref) = line[:1], line[2:].partition(" ")  # %(HEAD) is "*" or " "
+        if ref.startswith("refs/tags/"):
+            tags[ref.removeprefix("refs/tags/")] = (obj, "")
+        elif mark == "*":
+            head, branch = obj, ref
+    head = head or gitrepo.head(root)  # a detached HEAD is on no branch
+    after = _stamp(root, branch)
+    if after[:3] == before:  # nothing moved while git listed
+        if len(_LISTINGS) >= 64:
+            _LISTINGS.clear()
+        _LISTINGS[(root, name)] = (after, tags, head, branch)
+    return dict(tags), head
+
 
 class LastAnswer:
     """The state a clone's answer for one name at one stage or version is bound to."""
@@ -37,23 +98,7 @@ class LastAnswer:
         self.key = registry_key(str(root))
         self.name, self.stage, self.version = check_spec(name, stage, version)
         self.record = self.cache.resolution(self.key, self.name, selector(self.stage, self.version))
-        tags: dict[str, tuple[str, str]] = {}
-        head = None
-        listing = gitrepo.git(
-            root,
-            "for-each-ref",
-            f"--format={_FORMAT}",
-            f"refs/tags/{self.name}#*",
-            f"refs/tags/{self.name}@*",
-            "refs/heads/",
-        )
-        for line in listing.splitlines():
-            mark, obj, ref = line.split(" ", 2)
-            if ref.startswith("refs/tags/"):
-                tags[ref.removeprefix("refs/tags/")] = (obj, "")
-            elif mark == "*":
-                head = obj
-        self.head = head or gitrepo.head(root)  # a detached HEAD is on no branch
+        tags, self.head = _refs(root, self.name)
         self.fingerprint = fingerprint_of({**tags, "HEAD": (self.head or "", "")})
 
     def served(self, records: Path | None, full: bool) -> Local | None:

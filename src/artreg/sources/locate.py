@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from artreg.location import ENV_VAR as ENV_REPO
 from artreg.location import find_root, is_registry_url, normalize_url
 from artreg.sources.base import RegistrySource, offline_setting
 from artreg.sources.clone import CloneSource
@@ -40,5 +41,18 @@ def open_source(
         from artreg.sources.url import UrlSource
 
         return UrlSource(repo, cache_dir)
-    root = find_root(None if repo is None else os.fspath(repo))
-    return CloneSource(root, cache_dir, fetch=fetch and not offline)
+    return CloneSource(_clone_root(repo), cache_dir, fetch=fetch and not offline)
+
+
+# The clone a path (or the cwd) named, kept for this process while it is still a work tree: a
+# repeated read of an unchanged clone runs no git (see clone_warm).
+_ROOTS: dict[tuple[str | None, str, str | None], Path] = {}
+
+
+def _clone_root(repo: str | os.PathLike[str] | None) -> Path:
+    given = None if repo is None else os.fspath(repo)
+    key = (given, os.getcwd(), os.environ.get(ENV_REPO))
+    root = _ROOTS.get(key)
+    if root is None or not (root / ".git").exists():
+        root = _ROOTS[key] = find_root(given)
+    return root

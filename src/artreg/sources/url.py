@@ -14,6 +14,7 @@ snapshot are all there is.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from artreg.sources.base import (
     ServeOptions,
     fingerprint_of,
     load_pin,
+    url_ttl,
 )
 from artreg.sources.remote import RemoteRegistry
 from artreg.tags import validate_name
@@ -237,7 +239,7 @@ def current_pin(
             )
         reg.check_signature(last, None, fetch=False)
         return last, lambda: None
-    tags, head = reg.remote_refs([name])
+    tags, head = _remote_refs(reg, name)
     fingerprint = fingerprint_of(tags)
     if last is not None and last.fingerprint == fingerprint and last.registry == reg.url:
         reg.check_signature(last, head)
@@ -251,6 +253,26 @@ def current_pin(
         hold()
 
     return pin, save
+
+
+# Inside one process, a URL's last `git ls-remote` per name, kept ARTREG_URL_TTL seconds.
+_ASKED: dict[tuple[str, str], tuple[float, dict[str, tuple[str, str]], str]] = {}
+
+
+def _remote_refs(reg: RemoteRegistry, name: str) -> tuple[dict[str, tuple[str, str]], str]:
+    """The name's tags and HEAD (one `git ls-remote`), or the answer this process had within
+    ARTREG_URL_TTL seconds (default 0: always ask)."""
+    ttl = url_ttl()
+    known = _ASKED.get((reg.url, name))
+    if ttl > 0 and known is not None and 0 <= time.monotonic() - known[0] < ttl:
+        return dict(known[1]), known[2]
+    asked = time.monotonic()
+    tags, head = reg.remote_refs([name])
+    if ttl > 0:
+        if len(_ASKED) >= 64:
+            _ASKED.clear()
+        _ASKED[(reg.url, name)] = (asked, tags, head)
+    return dict(tags), head
 
 
 def resolve_pin(
