@@ -39,8 +39,13 @@ def _stamp(root: Path, branch: str | None) -> Stamp:
     tag folder (a tag made, moved or deleted renames an entry in it) and the branch's ref."""
     dirs = _GIT_DIRS.get(root)
     if dirs is None:
-        out = gitrepo.git(root, "rev-parse", "--absolute-git-dir", "--git-common-dir").split("\n")
-        dirs = _GIT_DIRS[root] = (Path(out[0]), (root / out[1]).resolve())
+        if (root / ".git").is_dir():  # a clone's own repository: no git asked
+            dirs = (root / ".git", root / ".git")
+        else:  # a linked work tree or a submodule: git says where its refs are
+            out = gitrepo.git(root, "rev-parse", "--absolute-git-dir", "--git-common-dir")
+            lines = out.split("\n")
+            dirs = (Path(lines[0]), (root / lines[1]).resolve())
+        _GIT_DIRS[root] = dirs
     git_dir, common = dirs
     paths = [git_dir / "HEAD", common / "packed-refs", common / "refs" / "tags"]
     paths += [common / branch] if branch else []
