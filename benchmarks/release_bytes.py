@@ -27,7 +27,7 @@ CHILD = """
 import json, sys
 from importlib import resources
 from pathlib import Path
-from artreg.features.release import register_model_file
+from artreg.services.release import register_model_file
 from artreg.publishing.publish import PublishOptions
 examples = Path(str(resources.files("artreg") / "examples"))
 register_model_file(

@@ -87,6 +87,9 @@ OTHERS: dict[str, str] = {
     "artreg.tagstream": "artreg.adapters.git.tagstream",
     # perf (issue 28): kernel-side copies and the linked cache type
     "artreg.fastcopy": "artreg.adapters.fastcopy",
+    # sources (S6): the lock file and pins beside the sources that read them
+    "artreg.features.lock": "artreg.sources.lock",
+    "artreg.features.pins": "artreg.sources.pins",
 }
 
 # --- modules split by function: old module -> {name: new module} ----------------------------------

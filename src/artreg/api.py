@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from artreg import location
-from artreg.consumer_cache import records_root
-from artreg.features import fetch_url, oci_get
-from artreg.features import lock as lockfile
-from artreg.ociclient import plain_http
+from artreg.adapters import settings
 from artreg.registry.values import check_field
+from artreg.sources.base import ServeOptions, check_verify
+from artreg.sources.locate import open_source
 
 if TYPE_CHECKING:  # imported where used: `from artreg import get_artifact_path` stays light
     from artreg.adapters.hashing import ProgressFn
@@ -270,85 +269,40 @@ def _artifact_path(
     with_requirements: bool,
     accept_moved_tag: bool,
 ) -> Path | dict[str, Path]:
-    full = fetch_url.check_verify(verify)
-    if with_requirements and (
-        lock is not None or (repo is not None and location.is_registry_url(repo))
-    ):
-        from artreg.errors import InputError
+    full = check_verify(verify)
+    if str(repo or "").startswith("oci://"):  # an OCI repository (ARTREG_OCI_PLAIN_HTTP=1)
+        from artreg.features import oci_get
 
-        raise InputError(
-            "with_requirements=True reads a registry clone; a lock file or a registry URL "
-            "resolves one artifact at a time",
-            hint="pass repo= a clone of the registry, or fetch each requirement by its own call",
-        )
-    if lock is not None:
-        import warnings
-
-        from artreg.errors import RetractedPinWarning
-
-        fetched, notes = lockfile.serve(
-            Path(lock),
-            name,
-            None if version else stage,
-            version,
-            remote=remote,
-            remote_config=remote_config,
-            cache_dir=cache_dir,
-            offline=offline,
-            verify=verify,
-        )
-        for note in notes:
-            warnings.warn(note, RetractedPinWarning, stacklevel=3)  # the caller's line
-        return fetched.path
-    if oci_get.is_oci(repo):  # an OCI repository (ARTREG_OCI_PLAIN_HTTP=1: without TLS)
         return oci_get.fetch(
             str(repo),
             name,
             None if version else stage,
             version,
-            insecure=plain_http(False),
+            insecure=settings.oci_plain_http(),
             cache_dir=cache_dir,
             accept_moved_tag=accept_moved_tag,
         ).path
-    if repo is not None and location.is_registry_url(repo):
-        return fetch_url.fetch(
-            repo,
-            name,
-            None if version else stage,
-            version,
-            remote=remote,
-            remote_config=remote_config,
-            cache_dir=cache_dir,
-            offline=offline,
-            verify=verify,
-            accept_moved_tag=accept_moved_tag,
-        ).path
-    from artreg.features import fetch
+    source = open_source(repo, lock=lock, offline=offline, cache_dir=cache_dir)
+    options = ServeOptions(
+        pull=pull,
+        full=full,
+        remote=remote,
+        remote_config=remote_config,
+        as_of=as_of,
+        with_requirements=with_requirements,
+        accept_moved_tag=accept_moved_tag,
+    )
+    served = source.serve(name, None if version else stage, version, options=options)
+    if source.notes:
+        import warnings
 
-    root = find_root(repo)
-    registry = None
-    if as_of is not None:
-        from artreg.registry.tags import validate_name
-        from artreg.services.history import load_as_of
+        from artreg.errors import RetractedPinWarning
 
-        names = None if with_requirements else [validate_name(name)]
-        registry, _ = load_as_of(root, as_of, names)
-    stage = None if version else stage
+        for note in source.notes:
+            warnings.warn(note, RetractedPinWarning, stacklevel=3)  # the caller's line
     if with_requirements:
-        every = fetch.resolve_with_requirements(
-            root, name, stage=stage, version=version, registry=registry
-        )
-    else:
-        every = {name: fetch.resolve(root, name, stage=stage, version=version, registry=registry)}
-    records = records_root(cache_dir)
-    for resolved in every.values():
-        if pull:
-            fetch.pull(root, resolved, remote=remote, records=records, full=full)
-        else:
-            fetch.verify(root, resolved, records=records, full=full)
-    if with_requirements:
-        return {n: root / r.model for n, r in every.items()}
-    return root / every[name].model
+        return {n: s.path for n, s in served.items()}
+    return next(iter(served.values())).path
 
 
 def verify_artifact(
@@ -363,24 +317,12 @@ def verify_artifact(
     """True if every file of the artifact is present and matches its promoted sha256 (every
     byte rehashed). For a registry URL, the files are those in the cache; nothing is fetched."""
     from artreg.errors import ArtregError
-    from artreg.features import fetch
 
     try:
-        if repo is not None and location.is_registry_url(repo):
-            return fetch_url.cached(
-                repo,
-                name,
-                None if version else stage,
-                version,
-                cache_dir=cache_dir,
-                offline=offline,
-            )
-        root = find_root(repo)
-        resolved = fetch.resolve(root, name, stage=None if version else stage, version=version)
-        fetch.verify(root, resolved)
+        source = open_source(repo, offline=offline, cache_dir=cache_dir)
+        return source.cached(name, None if version else stage, version)
     except ArtregError:
         return False
-    return True
 
 
 def register_artifact(

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from artreg._version import __version__
-from artreg.adapters import interrupts
+from artreg.adapters import interrupts, settings
 from artreg.cli_options import after_publish
 from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
 from artreg.present import consumer, markdown, queries
@@ -127,7 +127,7 @@ class Output:
 
     @property
     def interactive(self) -> bool:
-        return not (self.as_json or self.quiet or os.environ.get("CI")) and sys.stderr.isatty()
+        return not (self.as_json or self.quiet or settings.in_ci()) and sys.stderr.isatty()
 
     @contextmanager
     def progress(self, description: str) -> Iterator[Callable[[int], None] | None]:
@@ -676,7 +676,7 @@ def _signing_key(key: str | None, cert: str | None, chain: tuple[str, ...]) -> A
         Path(key),
         Path(cert) if cert else None,
         tuple(Path(c) for c in chain),
-        os.environ.get("ARTREG_MODEL_KEY_PASSWORD"),
+        settings.model_key_password(),
     )
 
 
@@ -732,32 +732,12 @@ def list_(show_all: bool, as_of: str | None, repo_path: str | None, as_json: boo
 
     Example: artreg list --as-of 2024-05-01
     """
-    from artreg.features.queries import incomplete_clone, overview
-
-    if _is_url(repo_path):
-        from artreg.features import fetch_url
-
-        data = fetch_url.overview(str(repo_path), deprecated=show_all)
-        Output(as_json).emit(queries.overview_json(data), queries.overview_text(data))
-        return
-    # Whether the clone lacks its tags is asked only when the listing comes out empty: asking
-    # first costs a second `git for-each-ref` over every tag (60 ms of 350 at 10,000 tags).
-    root = _root(repo_path, tags=bool(as_of))
-    registry = None
-    heading = ""
-    if as_of:
-        from artreg.services.history import load_as_of
-
-        registry, moment = load_as_of(root, as_of)
-        heading = f"as of {moment.describe()}\n"
-    data = overview(root, registry=registry, deprecated=show_all)
-    if not data and not as_of and _complete_history(root):
-        data = overview(root, deprecated=show_all)
-    incomplete = incomplete_clone(root, empty=not data)
-    if incomplete:
-        click.echo(f"artreg: note: {incomplete[0]}: run `{incomplete[1]}`", err=True)
-    text = queries.overview_text(data) + (" in this clone" if incomplete and not data else "")
-    Output(as_json).emit(queries.overview_json(data), heading + text)
+    listing = _source(repo_path, history=False).overview(deprecated=show_all, as_of=as_of)
+    for note in listing.notes:
+        click.echo(f"artreg: note: {note}", err=True)
+    data = listing.data
+    text = listing.heading + queries.overview_text(data) + listing.suffix
+    Output(as_json).emit(queries.overview_json(data), text)
 
 
 @main.command()
@@ -791,30 +771,15 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
 
     Example: artreg show encoder#production
     """
-    from artreg.features.queries import show_artifact, show_entry
     from artreg.registry.tags import parse_spec
 
     name, stage, version = parse_spec(spec)
-    if _is_url(repo_path):
-        from artreg.features import fetch_url
-
-        if stage is None and version is None:
-            data = fetch_url.show(str(repo_path), name)
-            Output(as_json).emit(queries.overview_json({name: data}), queries.artifact_text(data))
-        else:
-            pin, signature = fetch_url.show_entry(str(repo_path), name, stage, version)
-            Output(as_json).emit(
-                consumer.pin_json(pin, signature), consumer.pin_text(pin, signature)
-            )
-        return
-    root = _root(repo_path)
+    source = _source(repo_path)
     if stage is None and version is None:
-        data = show_artifact(root, name)
+        data = source.show(name)
         Output(as_json).emit(queries.overview_json({name: data}), queries.artifact_text(data))
         return
-    resolved, signature, retired = show_entry(root, name, stage, version)
-    info, text = queries.resolved_with_files(root, resolved, signature, retired or "")
-    Output(as_json).emit(info, text)
+    Output(as_json).emit(*_entry_rendered(source.entry(name, stage, version)))
 
 
 @main.command()
@@ -843,22 +808,15 @@ def resolve(
 
     Example: artreg resolve encoder --stage validated
     """
-    from artreg.features import fetch
+    from artreg.reading.resolve import target
+    from artreg.sources.base import ServeOptions
 
-    name, stage, version = fetch.target(name, stage, version)
-    if _is_url(repo_path):
-        from artreg.features import fetch_url
-
-        fetched = fetch_url.fetch(
-            str(repo_path), name, stage, version, accept_moved_tag=accept_moved_tag
-        )
-        Output(as_json).emit(consumer.fetched_json(fetched), str(fetched.path))
-        return
-    root = _root(repo_path)
-    resolved = fetch.resolve(root, name, stage=stage, version=version)
-    if not no_verify:
-        fetch.verify(root, resolved)
-    Output(as_json).emit(queries.resolved_json(root, resolved), str(root / resolved.model))
+    name, stage, version = target(name, stage, version)
+    options = ServeOptions(
+        pull=False, check=not no_verify, full=True, records=False, accept_moved_tag=accept_moved_tag
+    )
+    served = _source(repo_path).serve(name, stage, version, options=options)[name]
+    Output(as_json).emit(_served_json(served), str(served.path))
 
 
 @main.command()
@@ -896,8 +854,9 @@ def pull(
     Example: artreg pull adapter --with-requirements
     """
     from artreg.features import fetch
+    from artreg.reading.resolve import target
 
-    name, stage, version = fetch.target(name, stage, version)
+    name, stage, version = target(name, stage, version)
     out = Output(as_json, quiet)
     root = _root(repo_path)
     if with_requirements:
@@ -990,106 +949,49 @@ def get(
 
     Example: artreg get encoder --lock artreg.lock -o /srv/models
     """
-    from artreg.features import fetch
+    from artreg.reading.resolve import target as parse_target
+    from artreg.sources.base import ServeOptions
 
-    if lock_path is not None:
-        if with_requirements or repo_path is not None:
-            from artreg.errors import InputError
-
-            raise InputError(
-                f"--lock serves what {lock_path} pins, one artifact, from the registry it names",
-                hint="drop --with-requirements and --repo, or drop --lock",
-            )
-        _get_locked(
-            target, spec, stage, version, out_dir, remote, remote_config, lock_path, as_json
-        )
-        return
     if target.startswith("oci://"):  # an OCI repository as a source (cli_oci.py)
         return cli_oci.get_oci(target, spec, stage, version, out_dir, as_json, accept_moved_tag)
-    name, stage, version = fetch.target(spec or target, stage, version)
-    if (spec is not None or _is_url(repo_path)) and with_requirements:
+    if lock_path is not None and (spec is not None or repo_path is not None):
         from artreg.errors import InputError
 
-        raise InputError(
-            "--with-requirements reads a registry clone, not a registry URL",
-            hint="run it in a clone (or --repo CLONE), or get each requirement by its own call",
-        )
-    if spec is not None or _is_url(repo_path):
-        from artreg.features import fetch_url
-
-        out = Output(as_json)
-        with out.progress("downloading") as progress:
-            fetched, written = fetch_url.get(
-                target if spec is not None else str(repo_path),
-                name,
-                stage,
-                version,
-                Path(out_dir),
-                remote=remote,
-                remote_config=_pairs(remote_config),
-                progress=progress,
-                accept_moved_tag=accept_moved_tag,
+        if spec is not None and not with_requirements:
+            raise InputError(
+                f"--lock serves what {lock_path} pins, and the lock names the registry",
+                hint=f"drop the URL: artreg get {spec} --lock {lock_path}",
             )
-        out.emit(consumer.fetched_json(fetched, written), "\n".join(str(p) for p in written))
-        return
-    if remote_config:
+        raise InputError(
+            f"--lock serves what {lock_path} pins, one artifact, from the registry it names",
+            hint="drop --with-requirements and --repo, or drop --lock",
+        )
+    name, stage, version = parse_target(spec or target, stage, version)
+    source = _source(target if spec is not None else repo_path, lock=lock_path)
+    if remote_config and source.root is not None:
         from artreg.errors import InputError
 
         raise InputError(
             "--remote-config applies to `artreg get URL NAME`",
             hint="set it with `dvc remote modify`",
         )
-    root = _root(repo_path)
-    if with_requirements:
-        every = fetch.resolve_with_requirements(root, name, stage=stage, version=version)
-        exported = fetch.export_all(root, every, Path(out_dir), remote=remote, fetch=_fetching())
-        Output(as_json).emit(
-            [
-                {**queries.resolved_json(root, r), "written": [str(p) for p in exported[n]]}
-                for n, r in every.items()
-            ],
-            "\n".join(str(p) for paths in exported.values() for p in paths),
-        )
-        return
-    resolved = fetch.resolve(root, name, stage=stage, version=version)
-    written = fetch.export(root, resolved, Path(out_dir), remote=remote, fetch=_fetching())
-    Output(as_json).emit(
-        {**queries.resolved_json(root, resolved), "written": [str(p) for p in written]},
-        "\n".join(str(p) for p in written),
-    )
-
-
-def _get_locked(
-    target: str,
-    spec: str | None,
-    stage: str | None,
-    version: str | None,
-    out_dir: str,
-    remote: str | None,
-    remote_config: tuple[str, ...],
-    lock_path: str,
-    as_json: bool,
-) -> None:
-    """`artreg get NAME --lock FILE`: the pinned bytes; a retracted pin is said on stderr."""
-    from artreg.features import fetch
-    from artreg.features import lock as lockfile
-
-    lockfile.refuse_url(lock_path, spec)
-    name, stage, version = fetch.target(target, stage, version)
     out = Output(as_json)
     with out.progress("downloading") as progress:
-        fetched, written, notes = lockfile.get(
-            Path(lock_path),
-            name,
-            stage,
-            version,
-            Path(out_dir),
+        options = ServeOptions(
+            pull=_fetching(),
             remote=remote,
             remote_config=_pairs(remote_config),
+            with_requirements=with_requirements,
+            accept_moved_tag=accept_moved_tag,
             progress=progress,
         )
-    _warn(notes)
-    out.emit(consumer.fetched_json(fetched, written), "\n".join(str(p) for p in written))
+        exported = source.export(name, stage, version, Path(out_dir), options=options)
+    _warn(source.notes)
+    infos = [_served_json(served, written) for served, written in exported]
+    out.emit(
+        infos if with_requirements else infos[0],
+        "\n".join(str(p) for _, written in exported for p in written),
+    )
 
 
 @main.command()
@@ -1403,11 +1305,48 @@ def doctor(repo_path: str | None, as_json: bool) -> None:
 # --- consumers without a clone: registry URLs, lock files, the shared cache ----------------
 
 
-def _is_url(repo_path: str | None) -> bool:
-    """--repo names a registry URL (or a bare repository) rather than a clone."""
-    from artreg.location import is_registry_url
+def _source(
+    repo_path: str | os.PathLike[str] | None, *, history: bool = True, lock: str | None = None
+) -> Any:
+    """The registry source this command reads (sources.locate decides), kept for the error
+    report; with `history`, a shallow or tagless clone first fetches what it lacks."""
+    from artreg.sources.locate import open_source
 
-    return bool(repo_path) and is_registry_url(str(repo_path))
+    source = open_source(repo_path, lock=lock, fetch=_fetching())
+    ctx = click.get_current_context(silent=True)
+    if source.root is not None and ctx is not None and isinstance(ctx.obj, dict):
+        ctx.obj["root"] = source.root
+    if history:
+        note = source.prepare()
+        if note:
+            click.echo(f"artreg: note: {note}", err=True)
+    return source
+
+
+def _served_json(served: Any, written: list[Path] | None = None) -> dict[str, Any]:
+    """A served model as JSON: a clone's folder, or a snapshot in the consumer cache."""
+    from artreg.sources.base import Local
+
+    if isinstance(served, Local):
+        info = queries.resolved_json(served.root, served.resolved)
+        if written is not None:
+            info["written"] = [str(p) for p in written]
+        return info
+    return consumer.fetched_json(served, written)
+
+
+def _entry_rendered(entry: Any) -> tuple[dict[str, Any], str]:
+    """`show NAME@vX|NAME#STAGE` as JSON and text, whichever source answered."""
+    from artreg.sources.base import Local
+
+    if isinstance(entry.found, Local):
+        found = entry.found
+        return queries.resolved_with_files(
+            found.root, found.resolved, entry.signature, entry.retired
+        )
+    return consumer.pin_json(entry.found, entry.signature), consumer.pin_text(
+        entry.found, entry.signature
+    )
 
 
 def _pairs(options: tuple[str, ...]) -> dict[str, str]:
@@ -1456,7 +1395,7 @@ def lock_add(url: str, spec: str, lock_path: str, accept_moved_tag: bool, as_jso
 
     Example: artreg lock add https://git.example.com/ml/registry.git encoder#production
     """
-    from artreg.features import lock as lockfile
+    from artreg.sources import lock as lockfile
 
     pin = lockfile.add(Path(lock_path), url, spec, accept_moved_tag=accept_moved_tag)
     Output(as_json).emit(consumer.pin_json(pin), consumer.pinned_text(Path(lock_path), pin))
@@ -1470,7 +1409,7 @@ def lock_check(lock_path: str, as_json: bool) -> None:
 
     Example: artreg lock check || artreg lock update
     """
-    from artreg.features import lock as lockfile
+    from artreg.sources import lock as lockfile
 
     moved = lockfile.changes(Path(lock_path))
     if moved:
@@ -1492,7 +1431,7 @@ def lock_update(
 
     Example: artreg lock update encoder#production
     """
-    from artreg.features import lock as lockfile
+    from artreg.sources import lock as lockfile
 
     moved = lockfile.update(Path(lock_path), specs, accept_moved_tag=accept_moved_tag)
     Output(as_json).emit(consumer.lock_changes_json(moved), lockfile.summary(lock_path, moved))
@@ -1506,7 +1445,7 @@ def lock_remove(spec: str, lock_path: str) -> None:
 
     Example: artreg lock remove encoder#production
     """
-    from artreg.features import lock as lockfile
+    from artreg.sources import lock as lockfile
 
     lockfile.remove(Path(lock_path), spec)
     click.echo(f"{lock_path}: {spec} removed")
@@ -1590,9 +1529,7 @@ def trust_accept(registry: str | None, as_json: bool) -> None:
 
     Example: artreg trust accept https://git.example.com/ml/registry.git
     """
-    from artreg.registry.trust_ratchet import accept
-
-    accepted = accept(registry)
+    accepted = _source(registry, history=False).accept_trust()
     Output(as_json).emit(consumer.accepted_json(accepted), consumer.accepted_text(accepted))
 
 

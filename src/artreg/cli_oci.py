@@ -11,7 +11,7 @@ from artreg import ociclient
 from artreg.cli import Output, _root, json_option, main, repo_option
 from artreg.errors import InputError
 from artreg.features import oci_export, oci_get
-from artreg.features.fetch import target as parse_target
+from artreg.reading.resolve import target as parse_target
 
 plain_http_option = click.option(
     "--plain-http",

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from artreg.adapters import faults, hashing
+from artreg.adapters import faults, hashing, settings
 from artreg.adapters.hashing import FileDigest, ProgressFn
 from artreg.errors import InputError, IntegrityError
 from artreg.registry_identity import identity
@@ -58,12 +58,9 @@ TOUCH_EVERY = 3600  # seconds between updates of a snapshot's last use
 
 def cache_root(explicit: Path | str | None = None) -> Path:
     """The cache folder: `explicit`, else $ARTREG_CACHE, else the user cache folder."""
-    raw = explicit or os.environ.get(ENV_CACHE)
-    if raw:
-        return Path(raw).expanduser().absolute()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("artreg", appauthor=False))
+    if explicit:
+        return Path(explicit).expanduser().absolute()
+    return settings.cache_dir()
 
 
 def records_root(explicit: Path | str | None = None) -> Path | None:

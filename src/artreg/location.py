@@ -8,8 +8,8 @@ A path that does not exist is an error, never the nearest existing parent: a mis
 must not silently become another registry.
 
 A registry URL (anything git accepts: `https://`, `ssh://`, `git://`, `file://`, `host:path`,
-or the path of a bare repository) is read without a clone (features/fetch_url.py): see
-`is_registry_url`.
+or the path of a bare repository) is read without a clone (sources/url.py): see
+`is_registry_url`, asked by `sources.locate.open_source` alone.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from artreg.adapters import settings
 from artreg.adapters.git import run as gitrun
 from artreg.errors import InputError
 from artreg.registry.layout import ARTIFACTS_DIR
@@ -47,7 +48,7 @@ def locate(path: Path | str | None = None) -> Located:
     """The registry root by the rule above, or an InputError naming the path and the fix."""
     if path is not None:
         return Located(gitrun.toplevel(_existing(Path(path), "--repo")), "--repo")
-    env = os.environ.get(ENV_VAR)
+    env = settings.repo()
     here = gitrun.work_tree(Path.cwd())
     if here is not None:
         if env and not (here / ARTIFACTS_DIR).is_dir():

@@ -308,7 +308,7 @@ def test_a_pin_deregistered_unassigned_or_deprecated_since_is_served_with_a_warn
 
 def _age_retraction_records(cache: Path) -> None:
     """Let the time pass after which a lock call asks its registry again (RECHECK_SECONDS)."""
-    from artreg.features.pins import RECHECK_SECONDS
+    from artreg.sources.pins import RECHECK_SECONDS
 
     then = time.time() - RECHECK_SECONDS - 1
     for record in (cache / "retractions").rglob("*.json"):

@@ -369,7 +369,7 @@ def test_verify_of_a_partial_copy_checks_what_is_present_and_lists_what_is_not(
 def s3_clone(tmp_path: Path, checkpoint_dir: Path, s3, cli) -> tuple[Path, str]:
     """A registry whose DVC remote is S3 (moto) with two releases; a service's clone that
     pulled encoder only. Returns the clone and the folder it lacks."""
-    from artreg.features.release import register_model_file
+    from artreg.services.release import register_model_file
 
     from helpers import RELEASE_INPUTS, tiny_safetensors
 

@@ -469,6 +469,35 @@ def test_offline_answers_from_the_cache_with_the_registry_and_remote_gone(
     assert missing.exit_code == 2 and "never resolved" in missing.stderr
 
 
+def test_offline_answers_for_a_registry_path_that_is_gone(
+    served: Served, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli
+) -> None:
+    # A bare repository named by its path, read once online, then moved away.
+    path = str(served.bare)
+    online = get_artifact_path("encoder", repo=path)
+    served.bare.rename(tmp_path / "moved.git")
+    monkeypatch.setenv("ARTREG_OFFLINE", "1")
+    assert get_artifact_path("encoder", repo=path) == online
+    result = cli("resolve", "encoder", "--repo", path)
+    assert result.exit_code == 0 and result.stdout.strip() == str(online)
+    # A clone named by its path: what it answered is kept under its key; its files were the
+    # clone's own, so offline says so rather than "no such folder".
+    monkeypatch.delenv("ARTREG_OFFLINE")
+    clone = served.root
+    served_from_clone = get_artifact_path("encoder", repo=clone)
+    assert served_from_clone.is_relative_to(clone)
+    clone.rename(tmp_path / "moved-clone")
+    monkeypatch.setenv("ARTREG_OFFLINE", "1")
+    shown = cli("show", "encoder#production", "--repo", str(clone), "--json")
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.json()["version"] == "1.0.0" and shown.json()["registry"] == str(clone)
+    with pytest.raises(NotFoundError, match="the clone is gone"):
+        get_artifact_path("encoder", repo=clone)
+    refused = cli("get", "encoder", "--repo", str(clone), "-o", str(tmp_path / "out"))
+    assert refused.exit_code == 2 and "the clone is gone" in refused.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_lock_file_keeps_serving_the_pinned_version_after_a_newer_release(
     served: Served, cache: Path, tmp_path: Path, cli
 ) -> None:

@@ -1017,7 +1017,7 @@ def test_a_weakened_trust_policy_is_refused_by_url_lock_and_clone_consumers_unti
     unsigned_pin.mkdir()
     made = cli("lock", "add", url, "encoder@v1.1.0", "--file", str(elsewhere), cwd=unsigned_pin)
     assert made.exit_code == 1  # this machine remembers: refused here too
-    from artreg.features import lock as lockfile
+    from artreg.sources import lock as lockfile
 
     lockfile.add(elsewhere, url, "encoder@v1.1.0", cache_dir=tmp_path / "fresh-cache")
 

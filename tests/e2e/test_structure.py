@@ -57,6 +57,29 @@ def test_read_commands_import_neither_dvc_nor_torch(released: Path, args: list[s
     assert "HEAVY []" in out.stderr, out.stderr
 
 
+WARM = """
+import sys
+from artreg import get_artifact_path
+get_artifact_path("encoder", repo={repo!r})
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("jsonschema", "yaml", "dvc")
+      or m.startswith(("artreg.publishing.publish", "artreg.publishing.transaction", "artreg.publishing.stagefolder",
+                       "artreg.features", "artreg.adapters.dvcrepo", "artreg.signing", "artreg.model"))))
+"""
+
+
+def test_a_warm_read_in_a_clone_loads_no_schema_and_no_write_side(
+    released: Path, cache: Path
+) -> None:
+    """The clone's last answer (its tags by one for-each-ref, the recorded answer, the cached
+    trust record) serves a warm `get_artifact_path` as a URL's cache does: nothing of the
+    schema checks, the fold, the DVC layer or the write side is imported."""
+    call = [sys.executable, "-c", WARM.format(repo=str(released))]
+    cold = subprocess.run(call, capture_output=True, text=True, check=True)
+    assert "artreg.features.fetch" in cold.stdout  # the first call resolved in full
+    warm = subprocess.run(call, capture_output=True, text=True, check=True)
+    assert warm.stdout.strip() == "[]", warm.stdout
+
+
 def _bytes_read_registering(root: Path, source: Path, session: str) -> int:
     """Bytes the registering process read (rchar of /proc/self/io), imports included."""
     code = (
@@ -147,30 +170,34 @@ LIMIT = 600
 OVERSIZED = {
     "cli.py": 1599,
     "adapters/dvcrepo.py": 962,  # perf (issue 28) added the kernel-side push; the split into adapters/dvc/ is next
-    "features/fetch_url.py": 919,
 }
 # Imports of artreg's own modules inside functions, which hide the real dependencies (import-
 # linter sees them; a reader does not). Held per module; the redesign moves them to the top,
-# except the two that exist for start-up time: entry.main's head start and the package's lazy
-# public API (artreg.__getattr__).
+# except those that exist for start-up time: entry.main's head start, the package's lazy
+# public API (artreg.__getattr__), and a clone's warm read (sources/locate.py loads the other
+# variants where it chooses them, sources/clone.py the clone's full read path when the last
+# answer does not stand).
 INNER_IMPORTS = {
-    "__init__.py": 2, "adapters/git/read.py": 1, "api.py": 16, "artifacts/formats/pytorch.py": 1,
-    "cli.py": 56, "cli_options.py": 3, "consumer_cache.py": 3,
+    "__init__.py": 2, "adapters/git/read.py": 1, "api.py": 12,  # +1: oci until it is a source
+    "artifacts/formats/pytorch.py": 1,
+    "cli.py": 48, "cli_options.py": 3, "consumer_cache.py": 3,
     "adapters/dvcrepo.py": 2, "entry.py": 2, "demo.py": 1, "services/doctor.py": 2,
-    "features/fetch.py": 6, "features/fetch_url.py": 21, "services/housekeeping.py": 2,
-    "services/init.py": 3, "features/lock.py": 4, "features/pins.py": 1,
+    "features/fetch.py": 5, "services/housekeeping.py": 2,
+    "services/init.py": 3, "sources/lock.py": 4, "sources/pins.py": 1,
     "features/queries.py": 3, "services/reachability.py": 3, "services/retention.py": 8,
     "services/site.py": 6, "services/verify.py": 11, "adapters/files.py": 1,
     "publishing/index.py": 6, "registry/layout.py": 1, "publishing/modelfolder.py": 3,
     "registry/policy.py": 2, "publishing/publish.py": 8, "present/consumer.py": 4,
     "adapters/schemas/__init__.py": 1, "publishing/stagefolder.py": 1,
-    "publishing/transaction.py": 1, "registry/trust_ratchet.py": 14,
+    "publishing/transaction.py": 1, "registry/trust_ratchet.py": 4,
+    # start-up time: a warm clone read must not load the other variants (sources' report)
+    "sources/clone.py": 1, "sources/locate.py": 3,
 }  # fmt: skip
 
 # Modules that still read ARTREG_* variables from the environment themselves. Every such read
 # moves into adapters/settings.py (plan section 5), one function per variable; a module that no
 # longer reads any leaves this set.
-ENV_READERS = {"cli.py", "consumer_cache.py", "features/fetch_url.py", "location.py"}
+ENV_READERS: set[str] = set()
 
 
 def _modules() -> dict[str, str]:
@@ -223,3 +250,21 @@ def test_environment_read_in_settings_only() -> None:
     )
     gone = sorted(ENV_READERS - readers)
     assert not gone, f"no longer read the environment: delete from ENV_READERS: {gone}"
+
+
+def test_one_place_decides_the_source() -> None:
+    """Whether a registry is a clone, a URL, a lock file or the cache alone is decided in
+    sources/locate.py only: no read command or API function branches on it again."""
+    import ast
+
+    callers = sorted(
+        rel
+        for rel, text in _modules().items()
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", getattr(node.func, "attr", None)) == "is_registry_url"
+    )
+    assert callers == ["sources/locate.py"], callers
+    for rel, text in _modules().items():
+        for gone in ("_is_url", "offline_mode", "fetch_url"):
+            assert gone not in text, f"{rel} still names {gone}"

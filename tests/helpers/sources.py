@@ -77,7 +77,7 @@ class Source:
 def build_registry(root: Path, checkpoint_dir: Path, models: Path) -> dict[str, bytes]:
     """encoder v1.0.0 (raw, validated, production, from checkpoints), adapter v0.1.0
     requiring encoder@v1.0.0, old v1.0.0 and v2.0.0; all pushed to the DVC remote."""
-    from artreg.features.release import register_model_file
+    from artreg.services.release import register_model_file
 
     from helpers import tiny_safetensors
 

@@ -11,7 +11,7 @@ import pytest
 
 from artreg.adapters import hashing
 from artreg.errors import InputError, NotFoundError
-from artreg.features import lock
+from artreg.sources import lock
 
 
 def _sha(data: bytes) -> str:

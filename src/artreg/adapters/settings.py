@@ -73,3 +73,34 @@ def cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("artreg", appauthor=False))
+
+
+def offline() -> bool:
+    """$ARTREG_OFFLINE=1: read registries from the consumer cache alone."""
+    return _flag("ARTREG_OFFLINE")
+
+
+def url_ttl() -> str:
+    """$ARTREG_URL_TTL as written (stripped; "" when unset): the seconds a URL's last
+    `git ls-remote` answers again inside one process. sources.base parses it."""
+    return os.environ.get("ARTREG_URL_TTL", "").strip()
+
+
+def repo() -> str | None:
+    """$ARTREG_REPO: the registry clone to use when no --repo is given (None when unset)."""
+    return os.environ.get("ARTREG_REPO") or None
+
+
+def model_key_password() -> str | None:
+    """$ARTREG_MODEL_KEY_PASSWORD: the password of a `--sign-model` key (None when unset)."""
+    return os.environ.get("ARTREG_MODEL_KEY_PASSWORD")
+
+
+def in_ci() -> bool:
+    """$CI set (any CI system sets it): no progress bars, whatever the terminal."""
+    return bool(os.environ.get("CI"))
+
+
+def ci_actor() -> str | None:
+    """$GITHUB_ACTOR: who triggered the GitHub Actions run (None elsewhere)."""
+    return os.environ.get("GITHUB_ACTOR") or None

@@ -7,9 +7,7 @@ for altered bytes. DVC is imported only when bytes must be fetched.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,82 +18,15 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import FileDigest, ProgressFn, Recorded, compare_files, hash_files
 from artreg.consumer_cache import records_root
-from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
+from artreg.errors import IntegrityError, NotFoundError, ToolError
+from artreg.reading.fetch import copy_verified, export_targets
+from artreg.reading.resolve import Resolved as Resolved  # where it was, for its importers
+from artreg.reading.resolve import check_spec, folder_of, pick
+from artreg.reading.signatures import check_signed
 from artreg.registry.documents import Manifest
-from artreg.registry.layout import StageDir, model_target
-from artreg.registry.records import Event, Registry, Requirement
+from artreg.registry.layout import StageDir
+from artreg.registry.records import Registry
 from artreg.registry.retirements import read_retired
-from artreg.registry.tags import STAGES, parse_spec, validate_name, validate_semver
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """One artifact as the registry names it: where it is and what its bytes must be."""
-
-    name: str
-    stage: str | None
-    version: str | None
-    tag: str
-    commit: str
-    folder: StageDir
-    primary: str  # the model file, relative to the folder
-    files: dict[str, FileDigest]  # every file of the manifest, as committed
-    dvc_files: frozenset[str]
-    requires: tuple[Requirement, ...] = ()  # what it needs, as its tag message says
-
-    @property
-    def model(self) -> str:
-        """The model file, or the model folder when the model is one (repo-relative)."""
-        return f"{self.folder.relpath}/{model_target(self.folder.stage, self.primary)}"
-
-
-def target(spec: str, stage: str | None, version: str | None) -> tuple[str, str | None, str | None]:
-    """NAME, NAME@vX.Y.Z or NAME#STAGE, with --stage/--version: one strict parse, no guessing."""
-    name, spec_stage, spec_version = parse_spec(spec)
-    if (spec_stage or spec_version) and (stage or version):
-        raise InputError(
-            f"{spec} names a {'stage' if spec_stage else 'version'} already, and "
-            f"{'--stage' if stage else '--version'} was given too",
-            hint="give the stage or version once, in the spec or as an option",
-        )
-    return (
-        name,
-        spec_stage or stage,
-        spec_version or (validate_semver(version) if version else None),
-    )
-
-
-def _event_for(
-    registry: Registry, name: str, stage: str | None, version: str | None
-) -> tuple[Event, str | None, str | None]:
-    artifact = registry.get(name)
-    if artifact.deprecated:
-        raise NotFoundError(
-            f"{name} is deprecated (tag {artifact.events[-1].tag})",
-            hint="use another artifact, or remove the deprecation tag if it was a mistake",
-        )
-    if version is not None:
-        found = artifact.find_version(version)
-        if found is None:
-            released = ", ".join(
-                f"v{v.version}" for v in artifact.active_versions() if v.registered
-            )
-            raise NotFoundError(
-                f"{name} has no active version {version} (active: {released or 'none'})",
-                hint="a deregistered version no longer resolves; pick an active one",
-            )
-        return found.direct[-1], None, found.version
-    stage = stage or "production"
-    holder = artifact.stage(stage)
-    if holder is None:
-        assigned = ", ".join(artifact.stages()) or "none"
-        raise NotFoundError(
-            f"{name} has nothing in stage {stage!r} (assigned stages: {assigned})",
-            hint="an unassigned stage no longer resolves; promote something to it first",
-        )
-    assignment = holder.assignment(stage)
-    assert assignment is not None
-    return assignment, stage, holder.version if holder.registered else None
 
 
 def resolve(
@@ -106,23 +37,13 @@ def resolve(
     registry: Registry | None = None,
 ) -> Resolved:
     """What `name` (at a stage, or a version; default: production) resolves to, per the tags."""
-    if stage is not None and version is not None:
-        raise InputError("give a stage or a version, not both", hint="e.g. --stage production")
-    if stage is not None and stage not in STAGES:
-        raise InputError(f"unknown stage {stage!r}", hint=f"use one of: {', '.join(STAGES)}")
-    name = validate_name(name)
-    if version is not None:
-        version = validate_semver(version)  # '' or '1.0' is an error, never "any version"
+    name, stage, version = check_spec(name, stage, version)
     registry = registry or state.load(root, [name], folders="none")
-    record, stage, version = _event_for(registry, name, stage, version)
+    record, stage, version = pick(registry, name, stage, version)
     state.resolve_folders(root, [record])
+    folder_of(record, name)
     folder = record.folder
-    if folder is None:
-        raise NotFoundError(
-            f"tag {record.tag} does not say which folder it promoted, and dvc.yaml at "
-            f"{record.commit[:12]} has no artifacts.{name}.path",
-            hint="the tag was not made by artreg; re-promote with artreg",
-        )
+    assert folder is not None
     raw = gitread.show_file(root, record.commit, f"{folder.relpath}/manifest.json")
     if raw is None:
         raise NotFoundError(
@@ -356,13 +277,11 @@ def check_signature(root: Path, resolved: Resolved, records: Path | None = None)
     check_clone(root, policy, records if records is not None else records_root())
     if not policy.requires(resolved.folder.stage):
         return
-    from artreg.artifacts.signing import verify as signature
-
     folder = resolved.folder
-    raw = signature.committed_signature(root, resolved.commit, folder.relpath, resolved.files)
-    signature.check_folder(
-        root, policy, folder.relpath, folder.stage, resolved.files, resolved.dvc_files, raw
-    )
+    check_signed(
+        root, policy, resolved.commit, folder.relpath, folder.stage, resolved.files,
+        resolved.dvc_files,
+    )  # fmt: skip
 
 
 def signature_status(root: Path, resolved: Resolved) -> dict[str, Any] | None:
@@ -564,29 +483,3 @@ def export_all(
     ]
     written = iter(outputs.write_verified(out, copies, progress))
     return {name: [next(written) for _ in targets[name]] for name in resolved}
-
-
-def export_targets(
-    out: Path, primary: str, files: Iterable[str], *, work_tree: Path | None = None
-) -> dict[str, Path]:
-    """Where each model file goes in `out` (a model folder's files into `out` itself), checked
-    before anything is fetched or written, so a refusal leaves no partial copy behind; a path
-    in the registry's `work_tree` that git would track is refused."""
-    targets = outputs.targets(out, primary, files)
-    outputs.check(out, targets.values(), work_tree)
-    return targets
-
-
-def copy_verified(
-    folder: Path,
-    targets: dict[str, Path],
-    files: Mapping[str, FileDigest],
-    progress: ProgressFn | None = None,
-    *,
-    out: Path | None = None,
-) -> list[Path]:
-    """Copy `folder/rel` to each target, hashing the copy, through a staging folder in `out`
-    (default: the targets' common folder): all files verified and then renamed, or none left."""
-    base = out or Path(os.path.commonpath([t.parent for t in targets.values()]))
-    copies = [(folder / rel, target, files[rel]) for rel, target in targets.items()]
-    return outputs.write_verified(base, copies, progress)

@@ -28,6 +28,7 @@ from artreg.errors import InputError, NotFoundError
 from artreg.features import fetch
 from artreg.modelpack import Blob, Layer, Release
 from artreg.ociclient import Client, Reference, json_or_none, parse_reference, write_layout
+from artreg.reading.resolve import target
 
 PRODUCTION_TAG = "production"
 
@@ -84,7 +85,7 @@ def _source_url(root: Path) -> str:
 
 def prepare(root: Path, spec: str, progress: ProgressFn | None = None) -> Prepared:
     """Resolve NAME@vX.Y.Z (or NAME: its production version) and build its artifact."""
-    name, stage, version = fetch.target(spec, None, None)
+    name, stage, version = target(spec, None, None)
     if stage not in (None, PRODUCTION_TAG):
         raise InputError(
             f"{spec}: only released versions are exported, not stage {stage!r}",

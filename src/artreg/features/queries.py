@@ -25,7 +25,7 @@ from artreg.registry.tags import parse_spec, validate_name
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from artreg.features.fetch import Resolved
+    from artreg.reading.resolve import Resolved
 
 # --- list and show ----------------------------------------------------------------------------
 

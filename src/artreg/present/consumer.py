@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 from artreg.present.text import signature_text, table
 
 if TYPE_CHECKING:
-    from artreg.features.fetch_url import Fetched, Pin
-    from artreg.features.lock import Change
     from artreg.present.site.build import Built
     from artreg.registry.trust_ratchet import Accepted
     from artreg.services.retention import Applied, Plan
+    from artreg.sources.base import Fetched, Pin
+    from artreg.sources.lock import Change
 
 
 def _size(n: int) -> str:

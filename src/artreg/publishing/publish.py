@@ -3,7 +3,6 @@ commit, tag (and push), all under the repo lock and rolled back on any failure."
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from artreg import state
+from artreg.adapters import settings
 from artreg.adapters.faults import point
 from artreg.adapters.files import check_output_path
 from artreg.adapters.git import read as gitread
@@ -134,7 +134,7 @@ def actor(root: Path) -> str:
     or rebase in progress, a detached HEAD) is refused.
     """
     gitwrite.check_committable(root)
-    ci_actor = os.environ.get("GITHUB_ACTOR")
+    ci_actor = settings.ci_actor()
     ident = gitrun.identity(root)
     return f"{ident} (CI: {ci_actor})" if ci_actor else ident
 

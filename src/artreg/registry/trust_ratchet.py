@@ -8,7 +8,7 @@ one raises PolicyWeakened, naming the registry, the change and the commit that m
 
 The records live in the consumer cache (trust/<registry>.json), outside any repository, so
 nothing a registry's history does (a pull, a checkout, a reset) can reach them. A registry URL's
-record is the trust record its consumers already keep (features/fetch_url.py). A clone's record
+record is the trust record its consumers already keep (sources/remote.py). A clone's record
 is keyed by the clone's own path, not by its origin: a clone's HEAD is its user's choice (a
 branch, a checkout that is behind), so it is compared with what this clone applied before, not
 with what the URL consumers of the same origin saw; and a warm call needs no git call to learn
@@ -25,13 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from artreg.adapters.files import write_atomic
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import remote as gitremote
+from artreg.adapters.git import run as gitrun
 from artreg.consumer_cache import legacy_key, registry_key
-from artreg.errors import PolicyWeakened
+from artreg.errors import ArtregError, PolicyWeakened
 from artreg.registry.layout import PARAMS_FILE
 from artreg.registry.trust import IN_PARAMS, TrustPolicy
 
 if TYPE_CHECKING:
-    from artreg.features.fetch_url import RemoteRegistry
+    from artreg.sources.remote import RemoteRegistry
 
 # For each commit, the bytes of those of its paths that exist there (RemoteRegistry.files_of).
 Reader = Callable[[Mapping[str, Sequence[str]]], dict[str, dict[str, bytes]]]
@@ -123,7 +127,6 @@ def read_record(path: Path) -> Applied | None:
 
 
 def write_record(path: Path, applied: Applied, extra: Mapping[str, Any] | None = None) -> None:
-    from artreg.adapters.files import write_atomic
 
     body = {**(extra or {}), **applied.to_json()}
     write_atomic(path, json.dumps(body, indent=2, sort_keys=True) + "\n")
@@ -193,9 +196,7 @@ def _remote_weakening_commit(reg: RemoteRegistry, old: Applied, new: Applied) ->
     import shutil
     import tempfile
 
-    from artreg.adapters.git import remote as gitremote
     from artreg.consumer_cache import Cache
-    from artreg.errors import ArtregError
 
     scratch_root = reg.cache.root / "tmp"
     scratch_root.mkdir(parents=True, exist_ok=True)
@@ -220,30 +221,28 @@ class Accepted:
     changes: list[str]
 
 
-def accept(registry: str | Path | None, cache_dir: Path | str | None = None) -> Accepted:
-    """Record the trust policy at the HEAD of `registry` (a URL, or a clone: default the one
-    around the current folder) as the one its consumers on this machine apply, weaker or not."""
-    from artreg import location
-    from artreg.consumer_cache import Cache
+def accept_remote(reg: RemoteRegistry) -> Accepted:
+    """Record the trust policy at the HEAD of the registry URL `reg` as the one its consumers
+    on this machine apply, weaker or not."""
+    record = reg.cache.trust_record(reg.key)
+    previous = read_record(record)
+    reg.trust(reg.remote_refs([])[1], accept=True)
+    return _accepted(reg.url, previous, read_record(record))
 
-    cache = Cache.open(cache_dir)
-    if registry is not None and location.is_registry_url(registry):
-        from artreg.features.fetch_url import RemoteRegistry
 
-        reg = RemoteRegistry(registry, cache)
-        record, name = cache.trust_record(reg.key), reg.url
-        previous = read_record(record)
-        reg.trust(reg.remote_refs([])[1], accept=True)
-        current = read_record(record)
-    else:
-        from artreg.registry.policy import load_trust
+def accept_clone(root: Path, cache_root: Path) -> Accepted:
+    """Record the trust policy at the HEAD of the clone `root` as the one applied to it."""
+    from artreg.registry.policy import load_trust
 
-        root = location.find_root(registry)
-        record, name = clone_record(cache.root, root), str(root)
-        previous = read_record(record)
-        policy = load_trust(root)
-        current = Applied.of(policy, _clone_keys(root, policy))
-        write_record(record, current, {"registry": str(root.resolve())})
+    record = clone_record(cache_root, root)
+    previous = read_record(record)
+    policy = load_trust(root)
+    current = Applied.of(policy, _clone_keys(root, policy))
+    write_record(record, current, {"registry": str(root.resolve())})
+    return _accepted(str(root), previous, current)
+
+
+def _accepted(name: str, previous: Applied | None, current: Applied | None) -> Accepted:
     assert current is not None  # just written
     changes = weakenings(previous, current) if previous is not None else []
     return Accepted(name, current, changes)
@@ -257,7 +256,6 @@ def _clone_keys(root: Path, policy: TrustPolicy) -> dict[str, bytes]:
 
 def clone_reader(root: Path) -> Reader:
     """A Reader of a clone's own objects, through one `git cat-file --batch`."""
-    from artreg.adapters.git import read as gitread
 
     def read(wanted: Mapping[str, Sequence[str]]) -> dict[str, dict[str, bytes]]:
         blobs = gitread.read_blobs(root, [f"{c}:{p}" for c, paths in wanted.items() for p in paths])
@@ -274,7 +272,6 @@ def clone_reader(root: Path) -> Reader:
 
 def views_at(commits: Sequence[str], read: Reader) -> dict[str, Applied]:
     """The policy at each commit; an unreadable params.yaml counts as requiring nothing."""
-    from artreg.errors import ArtregError
     from artreg.registry.policy import trust_of
 
     params = read({c: [PARAMS_FILE] for c in commits})
@@ -291,8 +288,6 @@ def views_at(commits: Sequence[str], read: Reader) -> dict[str, Applied]:
 def policy_commits(repo: Path, head: str, paths: Sequence[str], since: str = "") -> list[str]:
     """The commits of `head`'s first-parent history (after `since`) that change `paths`,
     newest first, each as "<commit> <subject>"."""
-    from artreg.adapters.git import read as gitread
-    from artreg.adapters.git import run as gitrun
 
     args = ["--literal-pathspecs", "log", "--first-parent", "--format=%H %s", head]
     if since and gitread.is_ancestor(repo, since, head):
@@ -346,7 +341,6 @@ def refusal(
 def weakening_history(root: Path) -> list[tuple[str, list[str]]]:
     """Every commit of HEAD's first-parent history whose policy is weaker than the one before
     it, as ("<commit> <subject>", changes), oldest first."""
-    from artreg.adapters.git import run as gitrun
 
     head = gitrun.head(root)
     if not head:

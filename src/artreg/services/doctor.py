@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from artreg.adapters import dvcrepo
+from artreg.adapters import dvcrepo, settings
 from artreg.adapters.fastcopy import advice
 from artreg.adapters.git import history as githistory
 from artreg.adapters.git import run as gitrun
@@ -130,7 +130,7 @@ def diagnose(repo: Path | str | None = None) -> list[Check]:
         return [*checks, Check("registry", False, exc.message, exc.hint or "artreg init")]
     root = located.root
     is_registry = (root / "artifacts").is_dir()
-    env = os.environ.get(ENV_VAR)
+    env = settings.repo()
     ignored = ""
     if env and located.source == "--repo":
         ignored = f"; --repo wins over {ENV_VAR}={env}"

@@ -21,11 +21,12 @@ import fcntl
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from artreg.adapters import schemas
 from artreg.adapters.files import parse_json, write_atomic
 from artreg.consumer_cache import Cache
 from artreg.errors import (
@@ -35,22 +36,17 @@ from artreg.errors import (
     NotFoundError,
     VerificationFailed,
 )
-from artreg.features.fetch_url import (
-    Fetched,
-    Pin,
-    RemoteRegistry,
-    fetch_pin,
-    offline_mode,
-    resolve_pin,
-    spec_of,
-)
-from artreg.features.pins import hold_version, refuse_retired, retractions, rewritten
+from artreg.features.queries import ArtifactSummary
+from artreg.reading.fetch import copy_verified, export_targets
+from artreg.reading.resolve import spec_of
 from artreg.registry.layout import StageDir
 from artreg.registry.tags import parse_spec, validate_name
+from artreg.registry.trust_ratchet import Accepted
 from artreg.registry_identity import file_url, identity
-
-if TYPE_CHECKING:
-    from artreg.adapters.hashing import ProgressFn
+from artreg.sources.base import Entry, Fetched, Listing, Pin, Served, ServeOptions
+from artreg.sources.pins import hold_version, refuse_retired, retractions, rewritten
+from artreg.sources.remote import RemoteRegistry
+from artreg.sources.url import materialize, resolve_pin
 
 LOCK_FILE = "artreg.lock"
 VERSION = 1
@@ -60,8 +56,6 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 def _path_rule() -> re.Pattern[str]:
     """The manifest schema's rule for file paths (no '..', not absolute), reused as is."""
-    from artreg.adapters import schemas
-
     return re.compile(schemas.load("manifest")["properties"]["files"]["propertyNames"]["pattern"])
 
 
@@ -191,68 +185,101 @@ def find(path: Path, name: str, stage: str | None, version: str | None) -> Pin:
     )
 
 
-def serve(
-    path: Path,
-    name: str,
-    stage: str | None,
-    version: str | None,
-    *,
-    remote: str | None = None,
-    remote_config: Mapping[str, str] | None = None,
-    cache_dir: Path | str | None = None,
-    offline: bool | None = None,
-    verify: str = "auto",
-    progress: ProgressFn | None = None,
-) -> tuple[Fetched, list[str]]:
-    """Exactly the bytes the lock file pins for `name`, verified, with what happened to that
-    version since it was pinned (deregistered, unassigned, deprecated, retired): the pin is
-    served all the same, and the caller says it out loud."""
-    pin = find(path, name, stage, version)
-    return _serve(pin, remote, remote_config, cache_dir, offline, verify, progress)
+class LockSource:
+    """A lock file's pins: exactly the pinned bytes, verified, from the registry each pin names;
+    no tag is read. Only what the lock pins is served (`find`)."""
+
+    kind = "lock"
+    root: Path | None = None
+
+    def __init__(self, path: Path, cache_dir: Path | str | None, offline: bool) -> None:
+        self.path = path
+        self.label = str(path)
+        self.cache_dir = cache_dir
+        self.offline = offline
+        self.notes: list[str] = []  # what happened to the pin last served since it was pinned
+
+    def prepare(self, tags: bool = True) -> str | None:
+        return None
+
+    def _refuse(self, what: str) -> InputError:
+        return InputError(
+            f"{what} reads a registry; {self.path} holds pins, not a registry",
+            hint="pass the registry's URL or clone (--repo), or ask for what the lock pins",
+        )
+
+    def accept_trust(self) -> Accepted:
+        raise self._refuse("`trust accept`")
+
+    def overview(self, *, deprecated: bool = False, as_of: str | None = None) -> Listing:
+        raise self._refuse("`list`")
+
+    def show(self, name: str) -> ArtifactSummary:
+        raise self._refuse("`show`")
+
+    def entry(self, name: str, stage: str | None, version: str | None) -> Entry:
+        return Entry(find(self.path, name, stage, version), None)
+
+    def serve(
+        self, name: str, stage: str | None, version: str | None, *, options: ServeOptions
+    ) -> dict[str, Served]:
+        """The pinned bytes; what happened to the pin since (deregistered, unassigned,
+        deprecated, retired) is in `self.notes`: the pin is served all the same."""
+        if options.with_requirements:
+            raise InputError(
+                f"--lock serves what {self.path} pins, one artifact, from the registry it names",
+                hint="drop --with-requirements (with_requirements=True), or drop --lock",
+            )
+        pin = find(self.path, name, None if version else stage, version)
+        return {pin.name: self._serve(pin, options)}
+
+    def export(
+        self,
+        name: str,
+        stage: str | None,
+        version: str | None,
+        out: Path,
+        *,
+        options: ServeOptions,
+    ) -> list[tuple[Served, list[Path]]]:
+        """The pinned model copied out of the cache, verified (the targets checked before
+        anything is fetched)."""
+        if options.with_requirements:
+            self.serve(name, stage, version, options=options)  # the refusal
+        pin = find(self.path, name, stage, version)  # read once for the targets and the bytes
+        targets = export_targets(out, pin.primary, pin.files)
+        fetched = self._serve(pin, replace(options, full=False))
+        return [
+            (
+                fetched,
+                copy_verified(fetched.snapshot, targets, pin.files, options.progress, out=out),
+            )
+        ]
+
+    def cached(self, name: str, stage: str | None, version: str | None) -> bool:
+        pin = find(self.path, name, stage, version)
+        reg = RemoteRegistry(pin.registry, Cache.open(self.cache_dir))
+        files = {rel: pin.files[rel] for rel in pin.selected()}
+        return reg.cache.snapshot_ready(reg.key, pin.folder, files, full=True) is not None
+
+    def _serve(self, pin: Pin, options: ServeOptions) -> Fetched:
+        fetched = fetch_pin(pin, options, self.cache_dir, self.offline)
+        self.notes = [] if self.offline else retractions(pin, self.cache_dir)
+        return fetched
 
 
-def _serve(
-    pin: Pin,
-    remote: str | None,
-    remote_config: Mapping[str, str] | None,
-    cache_dir: Path | str | None,
-    offline: bool | None,
-    verify: str,
-    progress: ProgressFn | None,
-) -> tuple[Fetched, list[str]]:
-    fetched = fetch_pin(
-        pin,
-        remote=remote,
-        remote_config=remote_config,
-        cache_dir=cache_dir,
-        offline=offline,
-        verify=verify,
-        progress=progress,
-    )
-    return fetched, [] if offline_mode(offline) else retractions(pin, cache_dir)
-
-
-def get(
-    path: Path,
-    name: str,
-    stage: str | None,
-    version: str | None,
-    out: Path,
-    *,
-    remote: str | None = None,
-    remote_config: Mapping[str, str] | None = None,
-    cache_dir: Path | str | None = None,
-    offline: bool | None = None,
-    progress: ProgressFn | None = None,
-) -> tuple[Fetched, list[Path], list[str]]:
-    """`artreg get NAME --lock FILE -o OUT`: the pinned model copied out of the cache, verified
-    (the targets checked before anything is fetched), with the pin's retractions (`serve`)."""
-    from artreg.features.fetch import copy_verified, export_targets
-
-    pin = find(path, name, stage, version)  # the lock is read once for the targets and the bytes
-    targets = export_targets(out, pin.primary, pin.files)
-    fetched, notes = _serve(pin, remote, remote_config, cache_dir, offline, "auto", progress)
-    return fetched, copy_verified(fetched.snapshot, targets, pin.files, progress, out=out), notes
+def fetch_pin(
+    pin: Pin, options: ServeOptions, cache_dir: Path | str | None, offline: bool
+) -> Fetched:
+    """Exactly the pinned bytes, verified. The signature is checked against the trust policy
+    this cache read last from the registry (its HEAD is asked only when it never was), so a
+    warm call stays a stat; `lock check` and every call by name refresh that policy."""
+    reg = RemoteRegistry(pin.registry, Cache.open(cache_dir))
+    head = None
+    if not offline and reg.trust_record(None) is None:
+        head = reg.remote_refs([])[1]
+    reg.check_signature(pin, head, fetch=not offline)
+    return materialize(reg, pin, options, offline=offline, pinned=True)
 
 
 def _refuse_retired(pin: Pin, cache_dir: Path | str | None) -> None:

@@ -25,10 +25,11 @@ from artreg.errors import ArtregError, IntegrityError, NotFoundError, RetryableE
 from artreg.registry.layout import RETIRED_JSON, StageDir
 from artreg.registry.retirements import Retired, parse_retired
 from artreg.registry.tags import UNASSIGN
+from artreg.sources.base import Pin, fingerprint_of
+from artreg.sources.remote import RemoteRegistry
 
 if TYPE_CHECKING:
     from artreg.adapters.hashing import FileDigest, ProgressFn
-    from artreg.features.fetch_url import Pin, RemoteRegistry
     from artreg.registry.records import Registry
 
 
@@ -179,8 +180,6 @@ def retractions(pin: Pin, cache_dir: Path | str | None = None, fresh: bool = Fal
     only when its tags or HEAD moved) at most every RECHECK_SECONDS per pin, so a warm lock
     call stays a stat and a read of one small record. `fresh` (`lock check`): ask now, and
     record the verdict the next lock call reads."""
-    from artreg.features.fetch_url import RemoteRegistry, _fingerprint
-
     reg = RemoteRegistry(pin.registry, Cache.open(cache_dir))
     digest = hashlib.sha256(json.dumps(pin.to_json(), sort_keys=True).encode()).hexdigest()
     record = reg.cache.root / "retractions" / reg.key / f"{digest}.json"
@@ -191,7 +190,7 @@ def retractions(pin: Pin, cache_dir: Path | str | None = None, fresh: bool = Fal
         return list(known["notes"])
     try:
         tags, head = reg.remote_refs([pin.name])
-        ident = hashlib.sha256(f"{_fingerprint(tags)} {head}".encode()).hexdigest()
+        ident = hashlib.sha256(f"{fingerprint_of(tags)} {head}".encode()).hexdigest()
         notes = (
             list(known["notes"])
             if known.get("ident") == ident

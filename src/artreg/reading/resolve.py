@@ -1,0 +1,128 @@
+"""Resolution, written once for every source: the spec checks, the tag that answers a name at a
+stage or version (GTO's rules over the folded tags), and the committed manifest read into the
+files a consumer gets. The variants supply the tags and the bytes; nothing here does I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from artreg.adapters.hashing import FileDigest
+from artreg.errors import InputError, NotFoundError
+from artreg.registry.layout import StageDir, model_target
+from artreg.registry.tags import parse_spec, validate_name, validate_semver, validate_stage
+
+if TYPE_CHECKING:  # annotations only: a warm read imports no registry model
+    from artreg.registry.records import Event, Registry, Requirement
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """One artifact as the registry names it: where it is and what its bytes must be."""
+
+    name: str
+    stage: str | None
+    version: str | None
+    tag: str
+    commit: str
+    folder: StageDir
+    primary: str  # the model file, relative to the folder
+    files: dict[str, FileDigest]  # every file of the manifest, as committed
+    dvc_files: frozenset[str]
+    requires: tuple[Requirement, ...] = ()  # what it needs, as its tag message says
+
+    @property
+    def model(self) -> str:
+        """The model file, or the model folder when the model is one (repo-relative)."""
+        return f"{self.folder.relpath}/{model_target(self.folder.stage, self.primary)}"
+
+
+def target(spec: str, stage: str | None, version: str | None) -> tuple[str, str | None, str | None]:
+    """NAME, NAME@vX.Y.Z or NAME#STAGE, with --stage/--version: one strict parse, no guessing."""
+    name, spec_stage, spec_version = parse_spec(spec)
+    if (spec_stage or spec_version) and (stage or version):
+        raise InputError(
+            f"{spec} names a {'stage' if spec_stage else 'version'} already, and "
+            f"{'--stage' if stage else '--version'} was given too",
+            hint="give the stage or version once, in the spec or as an option",
+        )
+    return (
+        name,
+        spec_stage or stage,
+        spec_version or (validate_semver(version) if version else None),
+    )
+
+
+def check_spec(
+    name: str, stage: str | None, version: str | None
+) -> tuple[str, str | None, str | None]:
+    """The one spelling of "a name, with a stage or a version, not both" for every source:
+    the name and stage checked, the version normalized ('' or '1.0' is an error, never "any
+    version")."""
+    if stage is not None and version is not None:
+        raise InputError(
+            "give a stage or a version, not both", hint="e.g. NAME#production or NAME@v1.2.0"
+        )
+    name = validate_name(name)
+    if stage is not None:
+        validate_stage(stage)
+    if version is not None:
+        version = validate_semver(version)
+    return name, stage, version
+
+
+def spec_of(name: str, stage: str | None, version: str | None) -> str:
+    """NAME@vX.Y.Z or NAME#STAGE (default production), as lock files and messages spell it."""
+    return f"{name}@v{version.removeprefix('v')}" if version else f"{name}#{stage or 'production'}"
+
+
+def selector(stage: str | None, version: str | None) -> str:
+    """The key of a name's last answer in the consumer cache: `vX.Y.Z` or the stage."""
+    return f"v{version.removeprefix('v')}" if version else (stage or "production")
+
+
+def pick(
+    registry: Registry, name: str, stage: str | None, version: str | None
+) -> tuple[Event, str | None, str | None]:
+    """The event that answers `name` at `version`, else at `stage` (default production), with
+    the stage and version it answers as; NotFoundError naming what is there instead."""
+    artifact = registry.get(name)
+    if artifact.deprecated:
+        raise NotFoundError(
+            f"{name} is deprecated (tag {artifact.events[-1].tag})",
+            hint="use another artifact, or remove the deprecation tag if it was a mistake",
+        )
+    if version is not None:
+        found = artifact.find_version(version)
+        if found is None:
+            released = ", ".join(
+                f"v{v.version}" for v in artifact.active_versions() if v.registered
+            )
+            raise NotFoundError(
+                f"{name} has no active version {version} (active: {released or 'none'})",
+                hint="a deregistered version no longer resolves; pick an active one",
+            )
+        return found.direct[-1], None, found.version
+    stage = stage or "production"
+    holder = artifact.stage(stage)
+    if holder is None:
+        assigned = ", ".join(artifact.stages()) or "none"
+        raise NotFoundError(
+            f"{name} has nothing in stage {stage!r} (assigned stages: {assigned})",
+            hint="an unassigned stage no longer resolves; promote something to it first",
+        )
+    assignment = holder.assignment(stage)
+    assert assignment is not None
+    return assignment, stage, holder.version if holder.registered else None
+
+
+def folder_of(record: Event, name: str) -> str:
+    """The stage folder the event promoted (repo-relative), or the refusal for a tag that
+    names none and whose dvc.yaml does not either."""
+    if record.folder is None:
+        raise NotFoundError(
+            f"tag {record.tag} does not say which folder it promoted, and dvc.yaml at "
+            f"{record.commit[:12]} has no artifacts.{name}.path",
+            hint="the tag was not made by artreg; re-promote with artreg",
+        )
+    return record.folder.relpath

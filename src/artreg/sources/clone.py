@@ -1,0 +1,104 @@
+"""A registry clone. A read whose last answer stands (clone_warm.py: one `git for-each-ref`, a
+record, the cached trust record, a stat per file) is answered here; everything else is read the
+full way by clone_reads.py, which this module loads only then: a warm `get_artifact_path` costs
+what it costs from a URL's cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from artreg.adapters.git import history as githistory
+from artreg.consumer_cache import records_root
+from artreg.sources.base import Entry, Listing, Served, ServeOptions
+from artreg.sources.clone_warm import LastAnswer
+
+if TYPE_CHECKING:
+    from artreg.features.queries import ArtifactSummary
+    from artreg.registry.trust_ratchet import Accepted
+    from artreg.sources.clone_reads import CloneReads
+
+
+class CloneSource:
+    """A clone's work tree (`fetch` False: --no-fetch or offline, nothing crosses the network)."""
+
+    kind = "clone"
+
+    def __init__(self, root: Path, cache_dir: Path | str | None, fetch: bool = True) -> None:
+        self.root: Path | None = root
+        self.path = root
+        self.label = str(root)
+        self.cache_dir = cache_dir
+        self.fetch = fetch
+        self.notes: list[str] = []
+        self._reads: CloneReads | None = None
+
+    def _cold(self) -> CloneReads:
+        if self._reads is None:
+            # Start-up time: the fold, the DVC layer and the queries load only for a read whose
+            # last answer does not stand (the one import of this module inside a function).
+            from artreg.sources.clone_reads import CloneReads
+
+            self._reads = CloneReads(self.path, self.cache_dir, self.fetch)
+        return self._reads
+
+    def prepare(self, tags: bool = True) -> str | None:
+        """Fetch what a shallow or (with `tags`) tagless clone lacks; the note saying so."""
+        return githistory.complete_history(self.path, fetch=self.fetch, check_tags=tags)
+
+    def accept_trust(self) -> Accepted:
+        return self._cold().accept_trust()
+
+    def overview(self, *, deprecated: bool = False, as_of: str | None = None) -> Listing:
+        return self._cold().overview(deprecated=deprecated, as_of=as_of)
+
+    def show(self, name: str) -> ArtifactSummary:
+        return self._cold().show(name)
+
+    def entry(self, name: str, stage: str | None, version: str | None) -> Entry:
+        return self._cold().entry(name, stage, version)
+
+    def serve(
+        self, name: str, stage: str | None, version: str | None, *, options: ServeOptions
+    ) -> dict[str, Served]:
+        """The clone's last answer when it stands and its files are intact; else each resolved
+        folder pulled (or, without `options.pull`, verified where it is), and the answer
+        recorded for the next call."""
+        last = self._last_answer(name, None if version else stage, version, options)
+        if last is not None:
+            warm = last.served(
+                records_root(self.cache_dir) if options.records else None, options.full
+            )
+            if warm is not None:
+                return {name: warm}
+        served = self._cold().serve(name, stage, version, options=options)
+        if last is not None:
+            last.save(served[name].resolved)
+        result: dict[str, Served] = dict(served)
+        return result
+
+    def _last_answer(
+        self, name: str, stage: str | None, version: str | None, options: ServeOptions
+    ) -> LastAnswer | None:
+        """The state a recorded answer is bound to, for a read that may use one: a verified
+        read of one name as the tags are now, with a consumer cache to keep it in."""
+        if options.as_of is not None or options.with_requirements or not options.check:
+            return None
+        cache_root = records_root(self.cache_dir)
+        if cache_root is None:
+            return None
+        return LastAnswer(self.path, cache_root, name, stage, version)
+
+    def export(
+        self,
+        name: str,
+        stage: str | None,
+        version: str | None,
+        out: Path,
+        *,
+        options: ServeOptions,
+    ) -> list[tuple[Served, list[Path]]]:
+        return self._cold().export(name, stage, version, out, options=options)
+
+    def cached(self, name: str, stage: str | None, version: str | None) -> bool:
+        return self._cold().cached(name, stage, version)

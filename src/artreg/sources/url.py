@@ -1,0 +1,343 @@
+"""A registry named by URL (and the cache alone, offline), read without a clone into the
+consumer cache.
+
+A warm call is one `git ls-remote` and a stat per file (verification records): when the name's
+tags are what this machine saw last time, the last answer stands. Otherwise the tags are folded
+in the cache repository by the code a clone uses, the folder's manifest and model.sig are
+fetched as blobs, the signature is checked against the trust policy at the registry's HEAD, and
+the model's objects are streamed from the DVC remote into a verified snapshot (remote.py,
+remote_bytes.py). A version is held to the bytes this cache served before, and a folder gc
+retired is refused as retired (pins.py). Offline (ARTREG_OFFLINE=1), the last answer and its
+snapshot are all there is.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from artreg import state
+from artreg.adapters.hashing import FileDigest
+from artreg.consumer_cache import Cache
+from artreg.errors import InputError, IntegrityError, NotFoundError
+from artreg.features import fetch as clone_reads
+from artreg.features.queries import ArtifactSummary, with_signatures
+from artreg.features.queries import overview as fold_overview
+from artreg.outputs import local_work_tree
+from artreg.reading.fetch import copy_verified, export_targets
+from artreg.reading.resolve import check_spec, pick, selector, spec_of
+from artreg.registry.layout import PARAMS_FILE, SIGNATURE_FILE
+from artreg.registry.records import Registry
+from artreg.registry.tags import validate_name
+from artreg.registry.trust_ratchet import Accepted, accept_remote
+from artreg.sources import pins
+from artreg.sources.base import (
+    ENV_OFFLINE,
+    Entry,
+    Fetched,
+    Listing,
+    Pin,
+    Served,
+    ServeOptions,
+    fingerprint_of,
+    load_pin,
+    url_ttl,
+)
+from artreg.sources.remote import RemoteRegistry
+
+
+class UrlSource:
+    """A registry URL (`offline`: the consumer cache alone, nothing crosses the network)."""
+
+    root: Path | None = None
+
+    def __init__(
+        self, url: str | os.PathLike[str], cache_dir: Path | str | None, offline: bool = False
+    ) -> None:
+        self.reg = RemoteRegistry(url, Cache.open(cache_dir))
+        self.offline = offline
+        self.kind = "offline" if offline else "url"
+        self.label = self.reg.url
+        self.notes: list[str] = []
+
+    def prepare(self, tags: bool = True) -> str | None:
+        return None  # the cache repository fetches what each read needs
+
+    def accept_trust(self) -> Accepted:
+        """`artreg trust accept URL`: the policy at the registry's HEAD, weaker or not."""
+        self._online("`trust accept`")
+        return accept_remote(self.reg)
+
+    def _online(self, what: str) -> None:
+        if self.offline:
+            raise NotFoundError(
+                f"offline: {what} of {self.label} needs the registry's tags",
+                hint=f"run it online (unset {ENV_OFFLINE}); offline, `get`/`resolve` answer "
+                "what was resolved before",
+            )
+
+    # --- list and show -------------------------------------------------------------------
+
+    def overview(self, *, deprecated: bool = False, as_of: str | None = None) -> Listing:
+        self._online("the listing")
+        if as_of is not None:
+            raise InputError(
+                "--as-of reads a registry's history, which a registry URL is not cloned for",
+                hint="run it in a clone of the registry (or --repo CLONE)",
+            )
+        return Listing(self._overview(self.reg.state(None), None, deprecated))
+
+    def _overview(
+        self, registry: Registry, names: list[str] | None, deprecated: bool
+    ) -> dict[str, ArtifactSummary]:
+        if names and not any(n in registry.artifacts for n in names):
+            registry.get(names[0])  # the NotFoundError naming it
+        self.reg.folders(state.current_events(registry))
+        return fold_overview(self.reg.repo, registry=registry, deprecated=deprecated, names=names)
+
+    def show(self, name: str) -> ArtifactSummary:
+        """Every stage of `name`, each folder's signature as in a clone."""
+        self._online("`show`")
+        name = validate_name(name)
+        tags, head = self.reg.remote_refs([name])
+        registry = self.reg.state([name], tags)
+        summary = self._overview(registry, [name], deprecated=True)[name]
+        fingerprint = fingerprint_of(tags)
+        return with_signatures(
+            summary,
+            lambda stage: self.reg.signature_status(
+                resolve_remote(self.reg, name, stage, None, registry, fingerprint), head
+            ),
+        )
+
+    def entry(self, name: str, stage: str | None, version: str | None) -> Entry:
+        """The pin and its signature's status (offline: the last answer, unchecked)."""
+        if self.offline:
+            pin, _ = current_pin(self.reg, name, stage, version, offline=True)
+            return Entry(pin, None)
+        name = validate_name(name)
+        tags, head = self.reg.remote_refs([name])
+        registry = self.reg.state([name], tags)
+        pin = resolve_remote(self.reg, name, stage, version, registry, fingerprint_of(tags), head)
+        return Entry(pin, self.reg.signature_status(pin, head))
+
+    # --- the model's bytes ---------------------------------------------------------------
+
+    def _pin(
+        self, name: str, stage: str | None, version: str | None, options: ServeOptions
+    ) -> tuple[Pin, Callable[[], None]]:
+        if options.with_requirements:
+            raise InputError(
+                "--with-requirements (with_requirements=True) reads a registry clone; a "
+                "registry URL resolves one artifact at a time",
+                hint="run it in a clone (or --repo CLONE), or get each requirement by its own call",
+            )
+        if options.as_of is not None:
+            raise InputError(
+                "as_of= reads a registry's history, which a registry URL is not cloned for",
+                hint="pass repo= a clone of the registry",
+            )
+        return current_pin(self.reg, name, stage, version, self.offline, options.accept_moved_tag)
+
+    def serve(
+        self, name: str, stage: str | None, version: str | None, *, options: ServeOptions
+    ) -> dict[str, Served]:
+        pin, save = self._pin(name, stage, version, options)
+        fetched = materialize(self.reg, pin, options, offline=self.offline)
+        save()
+        return {pin.name: fetched}
+
+    def export(
+        self,
+        name: str,
+        stage: str | None,
+        version: str | None,
+        out: Path,
+        *,
+        options: ServeOptions,
+    ) -> list[tuple[Served, list[Path]]]:
+        """The model file(s) copied out of the cache, verified; the targets are checked before
+        anything is fetched, so a refusal leaves nothing behind (outputs.py)."""
+        pin, save = self._pin(name, stage, version, options)
+        targets = export_targets(out, pin.primary, pin.files, work_tree=local_work_tree(self.label))
+        fetched = materialize(self.reg, pin, options, offline=self.offline, full=False)
+        save()
+        written = copy_verified(fetched.snapshot, targets, pin.files, options.progress, out=out)
+        return [(fetched, written)]
+
+    def cached(self, name: str, stage: str | None, version: str | None) -> bool:
+        pin, _ = current_pin(self.reg, name, stage, version, self.offline)
+        files = {rel: pin.files[rel] for rel in pin.selected()}
+        return self.reg.cache.snapshot_ready(self.reg.key, pin.folder, files, full=True) is not None
+
+
+# --- resolving a name ----------------------------------------------------------------------
+
+
+def resolve_remote(
+    reg: RemoteRegistry,
+    name: str,
+    stage: str | None,
+    version: str | None,
+    registry: Registry,
+    fingerprint: str,
+    head: str | None = None,
+) -> Pin:
+    """What `name` resolves to (GTO's rules, by the code a clone uses), with its manifest;
+    model.sig, and params.yaml at `head` when its trust policy is to be read, come in the same
+    fetches (the signature check reads them next)."""
+    event, _, _ = pick(registry, name, stage if not version else None, version)
+    reg.folders([event])
+    if event.folder is not None:
+        folder = event.folder.relpath
+        wanted = {event.commit: [f"{folder}/manifest.json", f"{folder}/{SIGNATURE_FILE}"]}
+        if head and reg.trust_record(head) is None:
+            wanted.setdefault(head, []).append(PARAMS_FILE)
+        reg.files_of(wanted, deep=[folder])
+    resolved = clone_reads.resolve(
+        reg.repo, name, stage=None if version else stage, version=version, registry=registry
+    )
+    return Pin(
+        registry=reg.url,
+        name=resolved.name,
+        stage=resolved.stage,
+        version=resolved.version,
+        tag=resolved.tag,
+        commit=resolved.commit,
+        folder=resolved.folder.relpath,
+        primary=resolved.primary,
+        files=dict(resolved.files),
+        dvc_files=resolved.dvc_files,
+        fingerprint=fingerprint,
+    )
+
+
+def current_pin(
+    reg: RemoteRegistry,
+    name: str,
+    stage: str | None,
+    version: str | None,
+    offline: bool,
+    accept_moved_tag: bool = False,
+) -> tuple[Pin, Callable[[], None]]:
+    """What `name` resolves to: the last answer when the name's tags are unchanged (or when
+    offline), else resolved anew, its signature checked against the trust policy at the
+    registry's HEAD, its version held to the bytes this cache served before (pins.py); with a
+    function that records a new answer once it served."""
+    name, stage, version = check_spec(name, stage, version)
+    record = reg.cache.resolution(reg.key, name, selector(stage, version))
+    last = load_pin(reg.cache.read_json(record))
+    if offline:
+        if last is None:
+            raise NotFoundError(
+                f"offline: {spec_of(name, stage, version)} of {reg.url} was never resolved with "
+                f"the cache {reg.cache.root}",
+                hint=f"run once online (unset {ENV_OFFLINE}), or pin it in a lock file "
+                "(`artreg lock add`) and pass lock=",
+            )
+        reg.check_signature(last, None, fetch=False)
+        return last, lambda: None
+    tags, head = _remote_refs(reg, name)
+    fingerprint = fingerprint_of(tags)
+    if last is not None and last.fingerprint == fingerprint and last.registry == reg.url:
+        reg.check_signature(last, head)
+        return last, pins.hold_version(reg, last, accept_moved_tag)
+    pin = resolve_remote(reg, name, stage, version, reg.state([name], tags), fingerprint, head)
+    reg.check_signature(pin, head)
+    hold = pins.hold_version(reg, pin, accept_moved_tag)  # before any byte is fetched
+
+    def save() -> None:
+        reg.cache.write_json(record, {**pin.to_json(), "fingerprint": fingerprint})
+        hold()
+
+    return pin, save
+
+
+# Inside one process, a URL's last `git ls-remote` per name, kept ARTREG_URL_TTL seconds.
+_ASKED: dict[tuple[str, str], tuple[float, dict[str, tuple[str, str]], str]] = {}
+
+
+def _remote_refs(reg: RemoteRegistry, name: str) -> tuple[dict[str, tuple[str, str]], str]:
+    """The name's tags and HEAD (one `git ls-remote`), or the answer this process had within
+    ARTREG_URL_TTL seconds (default 0: always ask)."""
+    ttl = url_ttl()
+    known = _ASKED.get((reg.url, name))
+    if ttl > 0 and known is not None and 0 <= time.monotonic() - known[0] < ttl:
+        return dict(known[1]), known[2]
+    asked = time.monotonic()
+    tags, head = reg.remote_refs([name])
+    if ttl > 0:
+        if len(_ASKED) >= 64:
+            _ASKED.clear()
+        _ASKED[(reg.url, name)] = (asked, tags, head)
+    return dict(tags), head
+
+
+def resolve_pin(
+    url: str | os.PathLike[str],
+    name: str,
+    stage: str | None = None,
+    version: str | None = None,
+    cache_dir: Path | str | None = None,
+) -> Pin:
+    """What `name` resolves to in the registry at `url` now (tags and manifest, no model bytes),
+    its signature checked against the trust policy at the registry's HEAD: a lock file pins
+    only what a consumer may load."""
+    name = validate_name(name)
+    reg = RemoteRegistry(url, Cache.open(cache_dir))
+    tags, head = reg.remote_refs([name])
+    pin = resolve_remote(
+        reg, name, stage, version, reg.state([name], tags), fingerprint_of(tags), head
+    )
+    reg.check_signature(pin, head)
+    return pin
+
+
+# --- fetching into the cache -----------------------------------------------------------------
+
+
+def materialize(
+    reg: RemoteRegistry,
+    pin: Pin,
+    options: ServeOptions,
+    *,
+    offline: bool = False,
+    full: bool | None = None,
+    pinned: bool = False,
+) -> Fetched:
+    """The files as a verified snapshot in the cache, fetched first if they are not (a lock's
+    pin, `pinned`, even when retired: see pins.build_or_explain)."""
+    cache = reg.cache
+    full = options.full if full is None else full
+    files = {rel: pin.files[rel] for rel in pin.selected()}
+    snap = _ready(cache, reg.key, pin, files, full, offline)
+    if snap is not None:
+        return Fetched(pin, snap, 0)
+    if offline:
+        raise NotFoundError(
+            f"offline: {pin.spec} of {pin.registry} is {pin.folder} ({pin.tag}), but its files "
+            f"are not in the cache {cache.root}",
+            hint=f"run once online (unset {ENV_OFFLINE}) to fetch them",
+        )
+    with cache.building(), cache.lock("snapshot", f"{reg.key}/{pin.folder}"):
+        snap = _ready(cache, reg.key, pin, files, full, offline)  # another process's work
+        if snap is not None:
+            return Fetched(pin, snap, 0)
+        remote = (options.remote, options.remote_config)
+        snap, downloaded = pins.build_or_explain(reg, pin, files, pinned, remote, options.progress)
+    return Fetched(pin, snap, downloaded)
+
+
+def _ready(
+    cache: Cache, key: str, pin: Pin, files: Mapping[str, FileDigest], full: bool, offline: bool
+) -> Path | None:
+    """The verified snapshot, or None to build it: a file altered in the cache is fetched
+    again (once) when online; offline, the refusal stands."""
+    try:
+        return cache.snapshot_ready(key, pin.folder, files, full)
+    except IntegrityError:
+        if offline:
+            raise
+        return None
