@@ -271,7 +271,7 @@ def render(group: click.Command = cli_main) -> str:
     out = [
         f"# `{PROG}` command-line reference",
         "",
-        f"This file is generated from the click commands in `src/artreg/cli.py` by "
+        f"This file is generated from the click commands in `src/artreg/cli/` by "
         f"`{REGENERATE}`; do not edit it by hand. After changing a command, its help or its "
         f"options, run `{REGENERATE}` and commit the result (the test suite fails while this "
         f"file is out of date). Every command also accepts `-h` / `--help`.",

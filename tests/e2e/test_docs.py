@@ -29,8 +29,10 @@ def _generator() -> ModuleType:
 
 def _command_paths(group: click.Group, prefix: str = "artreg") -> Iterator[str]:
     """Every visible command as 'artreg <name>' (and 'artreg <group> <name>' for subgroups)."""
-    for name, command in sorted(group.commands.items()):
-        if command.hidden:
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if command is None or command.hidden:
             continue
         yield f"{prefix} {name}"
         if isinstance(command, click.Group):

@@ -1,5 +1,4 @@
-"""The CLI of OCI export (`artreg export`) and of `artreg get oci://...`: parse, call one core
-function, render. Registered on artreg.cli's `main` by one import at the bottom of cli.py."""
+"""The CLI of OCI export (`artreg export`) and of `artreg get oci://...`: parse, call one core function, render. Registered on artreg.cli's `main` by one import at the bottom of cli.py."""
 
 from __future__ import annotations
 
@@ -8,7 +7,8 @@ from pathlib import Path
 import click
 
 from artreg import ociclient
-from artreg.cli import Output, _root, json_option, main, repo_option
+from artreg.cli.group import main
+from artreg.cli.options import Output, json_option, registry_root, repo_option
 from artreg.errors import InputError
 from artreg.features import oci_export, oci_get
 from artreg.reading.resolve import target as parse_target
@@ -70,7 +70,7 @@ def export(
     """
     insecure = ociclient.plain_http(plain_http)
     out = Output(as_json, quiet)
-    root = _root(repo_path)
+    root = registry_root(repo_path)
     if all_production:
         if spec is not None or layout is not None or oci is None:
             raise InputError(

@@ -1,5 +1,4 @@
-"""`artreg bundle`: air-gapped bundles (create one here, import one there). Parses, calls
-artreg.features.bundle, renders; registered on `artreg` by the last line of artreg.cli."""
+"""`artreg bundle`: air-gapped bundles (create one here, import one there). Parses, calls artreg.features.bundle, renders; registered on `artreg` by the last line of artreg.cli."""
 
 from __future__ import annotations
 
@@ -8,7 +7,8 @@ from typing import Any
 
 import click
 
-from artreg.cli import Output, _root, json_option, main, repo_option
+from artreg.cli.group import main
+from artreg.cli.options import Output, json_option, registry_root, repo_option
 from artreg.features.bundle import Created, Imported, create_bundle, import_bundle
 
 
@@ -71,7 +71,7 @@ def bundle_create(
     Example: artreg bundle create encoder@v1.2.0 -o /media/usb/encoder-1.2.0.tar
     """
     out = Output(as_json)
-    root = _root(repo_path)
+    root = registry_root(repo_path)
     with out.progress("bundling") as progress:
         done = create_bundle(root, list(releases), Path(output), progress)
     out.emit(*_created(done))
@@ -96,7 +96,7 @@ def bundle_import(file: str, init_dir: str | None, repo_path: str | None, as_jso
     Example: artreg bundle import /media/usb/encoder-1.2.0.tar --init /srv/registry
     """
     out = Output(as_json)
-    root = None if init_dir else _root(repo_path, history=False)
+    root = None if init_dir else registry_root(repo_path, history=False)
     with out.progress("checking") as progress:
         done = import_bundle(
             Path(file), root=root, init=Path(init_dir) if init_dir else None, progress=progress

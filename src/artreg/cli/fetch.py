@@ -1,0 +1,200 @@
+"""Commands that place a model's bytes: `pull` and `get`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from artreg.cli.group import main
+from artreg.cli.oci import get_oci
+from artreg.cli.options import (
+    Output,
+    accept_moved_tag_option,
+    fetching,
+    json_option,
+    no_fetch_option,
+    pairs,
+    registry_root,
+    registry_source,
+    remote_config_option,
+    served_json,
+    stage_options,
+    warn,
+)
+from artreg.present import queries
+
+
+@main.command()
+@click.argument("name")
+@stage_options
+@click.option("--remote", "-r", help="DVC remote to pull from (default: the registry's).")
+@click.option(
+    "--force", is_flag=True, help="Restore work-tree files that differ from the manifest."
+)
+@click.option(
+    "--with-requirements",
+    is_flag=True,
+    help="Also pull every artifact it requires, transitively, each at the production version "
+    "that satisfies it (exit 1 if one is not in production).",
+)
+@json_option
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
+def pull(
+    name: str,
+    stage: str | None,
+    version: str | None,
+    repo_path: str | None,
+    remote: str | None,
+    force: bool,
+    with_requirements: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Fetch only NAME's files through DVC, then verify every sha256 of its manifest.
+
+    NAME may also be NAME@vX.Y.Z or NAME#STAGE.
+
+    Example: artreg pull encoder --version 1.2.0
+
+    Example: artreg pull adapter --with-requirements
+    """
+    from artreg.features import fetch
+    from artreg.reading.resolve import target
+
+    name, stage, version = target(name, stage, version)
+    out = Output(as_json, quiet)
+    root = registry_root(repo_path)
+    if with_requirements:
+        every = fetch.resolve_with_requirements(root, name, stage=stage, version=version)
+    else:
+        every = {name: fetch.resolve(root, name, stage=stage, version=version)}
+    infos, lines = [], []
+    for resolved in every.values():
+        with out.progress("verifying") as progress:
+            fetched = fetch.pull(root, resolved, remote=remote, force=force, progress=progress)
+        infos.append(
+            {
+                **queries.resolved_json(root, resolved),
+                "fetched": fetched,
+                "verified": len(resolved.files),
+            }
+        )
+        lines.append(
+            f"{root / resolved.model}\n{fetched} objects fetched, "
+            f"{len(resolved.files)} files verified"
+        )
+    out.emit(infos if with_requirements else infos[0], "\n".join(lines))
+
+
+@main.command()
+@click.argument("target")
+@click.argument("spec", required=False)
+@stage_options
+@no_fetch_option
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Folder to write the model into (a model folder's files go into it, as with dvc "
+    "artifacts get); not inside the registry's work tree unless git ignores the path.",
+)
+@click.option(
+    "--remote",
+    "-r",
+    help="DVC remote to read from: a remote's name, or (with a URL) its URL (default: the registry's).",
+)
+@remote_config_option
+@click.option(
+    "--with-requirements",
+    is_flag=True,
+    help="Also export every artifact it requires, transitively, each at the production version "
+    "that satisfies it; then each goes into OUT/NAME/ (exit 1 if one is not in production).",
+)
+@click.option(
+    "--lock",
+    "lock_path",
+    type=click.Path(dir_okay=False),
+    help="Serve exactly what this lock file (artreg.lock) pins for NAME, and nothing else.",
+)
+@accept_moved_tag_option
+@json_option
+def get(
+    target: str,
+    spec: str | None,
+    stage: str | None,
+    version: str | None,
+    repo_path: str | None,
+    out_dir: str,
+    remote: str | None,
+    remote_config: tuple[str, ...],
+    with_requirements: bool,
+    lock_path: str | None,
+    accept_moved_tag: bool,
+    as_json: bool,
+) -> None:
+    """Export a verified copy of a model into a folder (like dvc artifacts get).
+
+    Every file is staged inside the folder and renamed only once all are verified: after a
+    failure or Ctrl-C no file is left under its final name, and the same command can run again.
+
+    `artreg get NAME` reads the registry you stand in (or --repo); NAME may also be
+    NAME@vX.Y.Z or NAME#STAGE. `artreg get URL NAME` (or NAME --repo URL) reads a registry URL
+    without a clone, model signatures checked against its trust policy as in a clone: tags
+    by `git ls-remote`, a few files of one commit, and the model's objects from the DVC remote,
+    through the machine's shared cache ($ARTREG_CACHE; offline with ARTREG_OFFLINE=1).
+
+    Example: artreg get encoder --stage production -o /srv/models
+
+    Example: artreg get https://git.example.com/ml/registry.git encoder@v1.2.0 -o /srv/models
+
+    Example: artreg get adapter --with-requirements -o /srv/models
+
+    Example: artreg get encoder --lock artreg.lock -o /srv/models
+    """
+    from artreg.reading.resolve import target as parse_target
+    from artreg.sources.base import ServeOptions
+
+    if target.startswith("oci://"):  # an OCI repository as a source (py)
+        return get_oci(target, spec, stage, version, out_dir, as_json, accept_moved_tag)
+    if lock_path is not None and (spec is not None or repo_path is not None):
+        from artreg.errors import InputError
+
+        if spec is not None and not with_requirements:
+            raise InputError(
+                f"--lock serves what {lock_path} pins, and the lock names the registry",
+                hint=f"drop the URL: artreg get {spec} --lock {lock_path}",
+            )
+        raise InputError(
+            f"--lock serves what {lock_path} pins, one artifact, from the registry it names",
+            hint="drop --with-requirements and --repo, or drop --lock",
+        )
+    name, stage, version = parse_target(spec or target, stage, version)
+    source = registry_source(target if spec is not None else repo_path, lock=lock_path)
+    if remote_config and source.root is not None:
+        from artreg.errors import InputError
+
+        raise InputError(
+            "--remote-config applies to `artreg get URL NAME`",
+            hint="set it with `dvc remote modify`",
+        )
+    out = Output(as_json)
+    with out.progress("downloading") as progress:
+        options = ServeOptions(
+            pull=fetching(),
+            remote=remote,
+            remote_config=pairs(remote_config),
+            with_requirements=with_requirements,
+            accept_moved_tag=accept_moved_tag,
+            progress=progress,
+        )
+        exported = source.export(name, stage, version, Path(out_dir), options=options)
+    warn(source.notes)
+    infos = [served_json(served, written) for served, written in exported]
+    out.emit(
+        infos if with_requirements else infos[0],
+        "\n".join(str(p) for _, written in exported for p in written),
+    )

@@ -1,0 +1,241 @@
+"""Commands that promote: `promote` (the --to dispatch) and `release`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from artreg.cli.edge import after_publish
+from artreg.cli.group import main
+from artreg.cli.options import (
+    Output,
+    common_options,
+    fetching,
+    json_option,
+    model_signing_options,
+    no_fetch_option,
+    publish_options,
+    registry_root,
+    repo_option,
+    requires_option,
+    signing_key,
+    warn,
+)
+from artreg.present import text as fmt
+
+
+@main.command()
+@click.argument("name")
+@click.argument("source_id")
+@click.option(
+    "--to",
+    "stage",
+    required=True,
+    type=click.Choice(["validated", "production"]),
+    help="Stage to promote to.",
+)
+@click.option(
+    "--checkpoint", help="validated: checkpoint of the raw session (e.g. epoch_70, best)."
+)
+@click.option(
+    "--results",
+    type=click.Path(),
+    help="validated: validation results, a JSON file or a folder of them.",
+)
+@click.option(
+    "--id",
+    "validated_id",
+    help="validated: id of the new artifact (default SESSION_CHECKPOINT_validated).",
+)
+@click.option(
+    "--version", "version", help="production: semantic version of the release, e.g. 1.2.0."
+)
+@click.option(
+    "--benchmarks",
+    type=click.Path(),
+    help="production: benchmarks.json (or a folder with it and resource_usage.json).",
+)
+@click.option("--resources", type=click.Path(), help="production: resource_usage.json.")
+@click.option(
+    "--deployment", type=click.Path(), help="production: deployment config (YAML or JSON)."
+)
+@click.option("--approved-by", help="production: who approved the release (or ARTREG_APPROVED_BY).")
+@click.option(
+    "--security-review", type=click.Path(), help="production: security review record (JSON)."
+)
+@click.option("--notes", help="production: release notes for the CHANGELOG.")
+@click.option(
+    "--optimize", type=click.Choice(["fp16"]), help="production: cast floating weights to float16."
+)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["pt", "safetensors"]),
+    help="Also write the weights in this format (repeatable).",
+)
+@click.option(
+    "--allow-non-monotonic",
+    is_flag=True,
+    help="production: allow a version lower than the latest release.",
+)
+@requires_option
+@model_signing_options
+@repo_option
+@no_fetch_option
+@publish_options
+@json_option
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
+def promote(
+    name: str,
+    source_id: str,
+    stage: str,
+    checkpoint: str | None,
+    results: str | None,
+    validated_id: str | None,
+    version: str | None,
+    benchmarks: str | None,
+    resources: str | None,
+    deployment: str | None,
+    approved_by: str | None,
+    security_review: str | None,
+    notes: str | None,
+    optimize: str | None,
+    formats: tuple[str, ...],
+    allow_non_monotonic: bool,
+    requires: tuple[str, ...],
+    sign_model: str | None,
+    sign_model_cert: str | None,
+    sign_model_chain: tuple[str, ...],
+    model_signature: str | None,
+    repo_path: str | None,
+    as_json: bool,
+    quiet: bool,
+    **publishing: Any,
+) -> None:
+    """Promote raw → validated or validated → production: check gates, then commit and tag.
+
+    Example: artreg promote encoder run42 --to validated --checkpoint epoch_70 --results validation/
+
+    Example: artreg promote encoder run42_epoch_70_validated --to production --version 1.0.0
+    --benchmarks perf/ --deployment deployment.yaml --approved-by alice
+
+    Example: artreg promote encoder run42_epoch_70_validated --to production --version 1.0.0
+    --approved-by alice --sign-model ~/.keys/release-2026.pem
+
+    Example: artreg promote adapter run7_best_validated --to production --version 1.0.0
+    --requires base@v2.1.0 --benchmarks perf/ --approved-by alice
+    """
+    from artreg.cli.edge import promote as run
+
+    out = Output(as_json, quiet)
+    root = registry_root(repo_path)
+    with out.progress("copying and hashing") as progress:
+        result = run(
+            root,
+            name,
+            source_id,
+            stage,
+            checkpoint=checkpoint,
+            results=Path(results) if results else None,
+            validated_id=validated_id,
+            version=version,
+            deployment_config=Path(deployment) if deployment else None,
+            benchmarks=Path(benchmarks) if benchmarks else None,
+            resource_usage=Path(resources) if resources else None,
+            approved_by=approved_by,
+            security_review=Path(security_review) if security_review else None,
+            notes=notes,
+            optimize=optimize,
+            formats=formats,
+            allow_non_monotonic=allow_non_monotonic,
+            requires=list(requires) if requires else None,
+            progress=progress,
+            options=common_options(publishing, root),
+            fetch=fetching(),
+            sign_key=signing_key(sign_model, sign_model_cert, sign_model_chain),
+            model_signature=Path(model_signature) if model_signature else None,
+        )
+    warn(after_publish(root, result, publishing.get("summary_md")))
+    out.emit(*fmt.written(root, result.as_dict(), fmt.promoted(result)))
+
+
+@main.command()
+@click.argument("name")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--version", required=True, help="Semantic version of the release, e.g. 1.2.0.")
+@click.option(
+    "--benchmarks",
+    type=click.Path(),
+    help="benchmarks.json (or a folder with it and resource_usage.json).",
+)
+@click.option("--resources", type=click.Path(), help="resource_usage.json.")
+@click.option("--approved-by", help="Who approved the release (or ARTREG_APPROVED_BY).")
+@click.option("--security-review", type=click.Path(), help="Security review record (JSON).")
+@click.option("--notes", help="Release notes for the CHANGELOG.")
+@click.option(
+    "--allow-non-monotonic", is_flag=True, help="Allow a version lower than the latest release."
+)
+@model_signing_options
+@requires_option
+@repo_option
+@publish_options
+@json_option
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
+def release(
+    name: str,
+    path: str,
+    version: str,
+    benchmarks: str | None,
+    resources: str | None,
+    approved_by: str | None,
+    security_review: str | None,
+    notes: str | None,
+    allow_non_monotonic: bool,
+    sign_model: str | None,
+    sign_model_cert: str | None,
+    sign_model_chain: tuple[str, ...],
+    model_signature: str | None,
+    requires: tuple[str, ...],
+    repo_path: str | None,
+    as_json: bool,
+    quiet: bool,
+    **publishing: Any,
+) -> None:
+    """Release a ready model file or model folder (no training session) to production.
+
+    The same release policy as `promote --to production` applies (gates, approval, security
+    review). A folder (sharded safetensors with their index, config.json, tokenizer files)
+    becomes the release's model/ folder, every file listed in model.sha256.
+
+    Example: artreg release distill threat_student_v1.onnx --version 1.0.0 --benchmarks perf/
+    --approved-by alice
+
+    Example: artreg release encoder ./hf-snapshot --version 2.0.0 --approved-by alice
+    """
+    from artreg.services.release import register_model_file
+
+    out = Output(as_json, quiet)
+    root = registry_root(repo_path)
+    with out.progress("copying and hashing") as progress:
+        result = register_model_file(
+            root,
+            name,
+            Path(path),
+            version,
+            notes=notes,
+            benchmarks=Path(benchmarks) if benchmarks else None,
+            resource_usage=Path(resources) if resources else None,
+            approved_by=approved_by,
+            security_review=Path(security_review) if security_review else None,
+            allow_non_monotonic=allow_non_monotonic,
+            options=common_options(publishing, root),
+            sign_key=signing_key(sign_model, sign_model_cert, sign_model_chain),
+            model_signature=Path(model_signature) if model_signature else None,
+            progress=progress,
+            requires=list(requires),
+        )
+    warn(after_publish(root, result, publishing.get("summary_md")))
+    out.emit(*fmt.written(root, result.as_dict(), fmt.promoted(result)))
