@@ -401,7 +401,19 @@ def recorded_digests(
     paths: list[Path], records: Path | None, full: bool = False, progress: ProgressFn | None = None
 ) -> list[FileDigest]:
     """`digest` of many files; the ones that need hashing are hashed on every core."""
-    if len(paths) <= 1:
-        return [digest(p, records, full, progress) for p in paths]
-    with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as pool:
-        return list(pool.map(lambda p: digest(p, records, full, progress), paths))
+    found: dict[int, FileDigest] = {}
+    if records is not None and not full:
+        # A warm call is one stat per file: no thread pool unless something needs hashing.
+        for i, path in enumerate(paths):
+            st = os.stat(path)
+            sha = recorded(records, st)
+            if sha is not None:
+                found[i] = FileDigest(sha, st.st_size)
+    rest = [i for i in range(len(paths)) if i not in found]
+    if len(rest) <= 1:
+        found.update({i: digest(paths[i], records, full, progress) for i in rest})
+    else:
+        with ThreadPoolExecutor(max_workers=min(len(rest), os.cpu_count() or 1)) as pool:
+            hashed = pool.map(lambda i: digest(paths[i], records, full, progress), rest)
+            found.update(zip(rest, hashed, strict=True))
+    return [found[i] for i in range(len(paths))]
