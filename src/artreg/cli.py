@@ -1284,9 +1284,15 @@ def summary(base: str | None, repo_path: str | None) -> None:
 
     Example: artreg summary --base "origin/$GITHUB_BASE_REF" >> "$GITHUB_STEP_SUMMARY"
     """
+    from artreg.adapters.git.history import default_base
+    from artreg.present.rights import policy_markdown
+    from artreg.publishing.rights import policy_changes
     from artreg.services.review import summaries_since
 
-    click.echo(markdown.summary_markdown(summaries_since(_root(repo_path), base)), nl=False)
+    root = _root(repo_path)
+    against = base or default_base(root)
+    policy = policy_markdown(*policy_changes(root, against), against)  # before the promotions
+    click.echo(policy + markdown.summary_markdown(summaries_since(root, base)), nl=False)
 
 
 @main.command()
@@ -1300,7 +1306,12 @@ def summary(base: str | None, repo_path: str | None) -> None:
 @repo_option
 @no_fetch_option
 @json_option
-def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bool) -> None:
+@click.option(
+    "--sign", is_flag=True, help="Sign the tags with your git signing key (rights.signed stages)."
+)
+def tag(
+    push: bool, remote: str, wait: float, repo_path: str | None, as_json: bool, sign: bool
+) -> None:
     """Create the tags of merged promotions that lack them (idempotent; run on the default branch
     after a merge). Each gets a commit pointing dvc.yaml and registry.json at it, then its tags.
 
@@ -1309,7 +1320,7 @@ def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bo
     from artreg.services.review import tag_merged_report
 
     root = _root(repo_path)
-    tagged = tag_merged_report(root, push=push, remote=remote, wait=wait)
+    tagged = tag_merged_report(root, push=push, remote=remote, wait=wait, sign=sign)
     Output(as_json).emit(*fmt.written(root, tagged.as_dict(), fmt.tagged(tagged)))
 
 

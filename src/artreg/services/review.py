@@ -34,6 +34,7 @@ from artreg.model import (
 )
 from artreg.publishing import index
 from artreg.publishing.publish import actor, with_pending
+from artreg.publishing.rights import check_promotion
 from artreg.publishing.transaction import PlannedTag, transaction
 from artreg.registry import dvcyaml, versionorder
 from artreg.registry.layout import (
@@ -219,7 +220,7 @@ def _version_order(
 
 
 def tag_merged_report(
-    root: Path, push: bool = False, remote: str = "origin", wait: float = 0.0
+    root: Path, push: bool = False, remote: str = "origin", wait: float = 0.0, sign: bool = False
 ) -> Tagged:
     """Create the missing tags of merged promotions (idempotent); optionally push them.
 
@@ -240,6 +241,8 @@ def tag_merged_report(
         events = list(registry.events)
         who = actor(root)
         pending_list = untagged_promotions(root, registry)
+        # Whoever tags (CI) is the promoter of record: an allowed signer and promoter.
+        check_promotion(root, {p.folder.stage for p in pending_list}, sign=sign)
         problems = [p for pending in pending_list for p in folder_problems(root, pending.folder)]
         if problems:
             raise VerificationFailed(
@@ -327,7 +330,7 @@ def tag_merged_report(
                 "`artreg tag` again",
             )
         advance = {"branch": branch, "from": head, "to": parent} if plan else None
-        txn.plan_tags(plan, push=remote if push else None, advance=advance)
+        txn.plan_tags(plan, push=remote if push else None, advance=advance, sign=sign)
         point("tag:planned")
         if plan:
             txn.advance()

@@ -449,6 +449,10 @@ def verify_registry(
     _check_model_signatures(root, folders, report)
     if changed is None:
         _check_policy_weakenings(root, report)
+        # params.yaml rights (issue 26): signers, promoters, approvers, policy loosenings.
+        from artreg.publishing import rights
+
+        rights.check_registry(root, registry, report, base)
     if remote:
         _check_remote(root, live, report, remote_name)
     if signed:
