@@ -17,7 +17,7 @@ from artreg._version import __version__
 from artreg.adapters import interrupts
 from artreg.cli_options import after_publish
 from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
-from artreg.present import consumer, markdown, queries
+from artreg.present import consumer, queries, rights
 from artreg.present import text as fmt
 
 # Options most commands share, defined once.
@@ -1267,8 +1267,7 @@ def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
     """
     from artreg.features.queries import lineage as build
 
-    chain = build(_root(repo_path), spec)
-    Output(as_json).emit(queries.lineage_json(chain), queries.lineage_text(chain))
+    Output(as_json).emit(*queries.lineage_views(root := _root(repo_path), build(root, spec)))
 
 
 @main.command()
@@ -1284,15 +1283,10 @@ def summary(base: str | None, repo_path: str | None) -> None:
 
     Example: artreg summary --base "origin/$GITHUB_BASE_REF" >> "$GITHUB_STEP_SUMMARY"
     """
-    from artreg.adapters.git.history import default_base
-    from artreg.present.rights import policy_markdown
-    from artreg.publishing.rights import policy_changes
     from artreg.services.review import summaries_since
 
-    root = _root(repo_path)
-    against = base or default_base(root)
-    policy = policy_markdown(*policy_changes(root, against), against)  # before the promotions
-    click.echo(policy + markdown.summary_markdown(summaries_since(root, base)), nl=False)
+    root = _root(repo_path)  # params.yaml's "Policy changes" come before the promotions:
+    click.echo(rights.with_policy(root, base, summaries_since(root, base)), nl=False)
 
 
 @main.command()
@@ -1306,12 +1300,7 @@ def summary(base: str | None, repo_path: str | None) -> None:
 @repo_option
 @no_fetch_option
 @json_option
-@click.option(
-    "--sign", is_flag=True, help="Sign the tags with your git signing key (rights.signed stages)."
-)
-def tag(
-    push: bool, remote: str, wait: float, repo_path: str | None, as_json: bool, sign: bool
-) -> None:
+def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bool) -> None:
     """Create the tags of merged promotions that lack them (idempotent; run on the default branch
     after a merge). Each gets a commit pointing dvc.yaml and registry.json at it, then its tags.
 
@@ -1320,7 +1309,7 @@ def tag(
     from artreg.services.review import tag_merged_report
 
     root = _root(repo_path)
-    tagged = tag_merged_report(root, push=push, remote=remote, wait=wait, sign=sign)
+    tagged = tag_merged_report(root, push=push, remote=remote, wait=wait)
     Output(as_json).emit(*fmt.written(root, tagged.as_dict(), fmt.tagged(tagged)))
 
 

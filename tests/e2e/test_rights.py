@@ -90,7 +90,7 @@ def release_args(vid: str, version: str = "1.0.0", approver: str = CAROL) -> lis
     return args
 
 
-def oracle(root: Path, tag: str) -> subprocess.CompletedProcess[str]:
+def oracle(root: Path, tag: str, kind: str = "tag") -> subprocess.CompletedProcess[str]:
     """git's own verdict with the committed file, as a user would ask it."""
     (root / ".git" / "oracle_signers").write_bytes(
         subprocess.run(
@@ -104,7 +104,7 @@ def oracle(root: Path, tag: str) -> subprocess.CompletedProcess[str]:
             str(root),
             "-c",
             "gpg.ssh.allowedSignersFile=.git/oracle_signers",
-            "verify-tag",
+            f"verify-{kind}",
             tag,
         ],
         capture_output=True,
@@ -141,6 +141,15 @@ def test_signed_release_verifies_with_git_as_oracle(signed: Path, checkpoint_dir
     assert checked.json()["checked"]["promotion tags checked against rights"] == 2
     # A repeat verify asks git only about tags it has not judged yet (the cache), same answer.
     assert cli("verify", cwd=signed).exit_code == 0
+    fingerprint = said.stderr.split()[-1]  # git's SHA256:... of alice's key
+    alice = {"principal": ALICE, "fingerprint": fingerprint, "verified": True}
+    history = cli("history", "encoder", "--stage", "production", "--json", cwd=signed)
+    assert history.json()[-1]["signer"] == alice
+    assert f"signed by {ALICE}" in cli("history", "encoder", cwd=signed).stdout
+    assert cli("show", "encoder#production", "--json", cwd=signed).json()["signer"] == alice
+    assert f"signer: signed by {ALICE}" in cli("show", "encoder#production", cwd=signed).stdout
+    lineage = cli("lineage", "encoder@v1.0.0", "--json", cwd=signed).json()
+    assert [step.get("signer") for step in lineage[:3]] == [alice] * 3  # release ← validated ← raw
 
 
 def test_unsigned_production_tag_is_reported(signed: Path, checkpoint_dir: Path, cli):
@@ -345,3 +354,34 @@ def test_bad_rights_section_names_file_field_and_fix(registry: Path, checkpoint_
     assert snapshot(registry) == before
     result = cli("verify", cwd=registry)
     assert result.exit_code == 1 and wanted in result.stderr
+
+
+def test_pull_request_mode_commit_signed_and_tags_signed_by_whoever_tags(
+    signed: Path, keys: dict[str, Path], checkpoint_dir: Path, cli
+):
+    vid = validated(cli, signed, checkpoint_dir)
+    set_policy(
+        signed,
+        signer_line(ALICE, keys["alice"]) + signer_line(BOB, keys["bob"]),
+        policy(ALICE),
+        "bob may sign, not promote",
+    )
+    released = cli(*release_args(vid), "--sign", "--branch", "release-1", cwd=signed)
+    assert released.exit_code == 0, released.stderr
+    commit = git(signed, "rev-parse", "release-1").strip()
+    said = oracle(signed, commit, "commit")
+    assert said.returncode == 0 and f'Good "git" signature for {ALICE}' in said.stderr
+    git(signed, "merge", "--quiet", "--ff-only", "release-1")
+    # CI runs `artreg tag` with its own key; bob's key is allowed, but bob is no promoter.
+    sign_as(signed, keys["bob"])
+    before = snapshot(signed)
+    refused = cli("tag", cwd=signed)
+    assert refused.exit_code == 2
+    assert f"{BOB} may not promote into production" in refused.stderr
+    assert snapshot(signed) == before
+    sign_as(signed, keys["alice"])
+    tagged = cli("tag", "--json", cwd=signed)
+    assert tagged.exit_code == 0, tagged.stderr
+    assert set(tagged.json()["created"]) == {VERSION_TAG, STAGE_TAG}
+    assert oracle(signed, STAGE_TAG).returncode == 0
+    assert cli("verify", cwd=signed).exit_code == 0

@@ -4,10 +4,22 @@ summary, and the `signer` object of history, show and lineage."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from artreg.adapters.git.history import default_base
 from artreg.adapters.git.signatures import Verdict
-from artreg.publishing.rights import PolicyChange
+from artreg.present.markdown import summary_markdown
+from artreg.publishing.rights import PolicyChange, policy_changes
+
+if TYPE_CHECKING:
+    from artreg.services.review import PromotionSummary
+
+
+def with_policy(root: Path, base: str | None, summaries: Sequence[PromotionSummary]) -> str:
+    """`artreg summary`: the "Policy changes" of base..HEAD, then the promotions."""
+    against = base or default_base(root)
+    return policy_markdown(*policy_changes(root, against), against) + summary_markdown(summaries)
 
 
 def policy_markdown(changes: Sequence[PolicyChange], diff: str, base: str) -> str:

@@ -10,6 +10,7 @@ every writer, `verify` and the readers share it, and services may not import eac
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,9 @@ from artreg.adapters.git import signatures
 from artreg.adapters.git.signatures import Verdict
 from artreg.errors import ArtregError, InputError, IntegrityError
 from artreg.model import Event, Registry
-from artreg.registry.layout import PARAMS_FILE
+from artreg.registry.layout import PARAMS_FILE, stage_folders
 from artreg.registry.policy import committed_sections
-from artreg.registry.rights import Rights, loosenings, parse, principal
+from artreg.registry.rights import Rights, loosenings, parse, principal, recorded_approver
 from artreg.registry.tags import Action
 
 
@@ -100,7 +101,7 @@ def check_promotion(
                 "for an SSH key)",
             )
     who = promoter(root, rights, sign)
-    approver = principal(approved_by) if approved_by else None
+    approver = recorded_approver(approved_by)
     for stage in stages:
         problem = rights.promoter_problem(stage, who) or rights.approver_problem(
             stage, approver, who
@@ -131,6 +132,19 @@ def verdicts(root: Path, events: Sequence[Event], head: str | None = None) -> di
     return {tag: found[oid] for tag, oid in objects.items()}
 
 
+def signers_of(root: Path, tags: Sequence[str]) -> dict[str, Verdict]:
+    """For history, show and lineage: git's verdict on each of `tags` that is signed, against
+    HEAD's allowed-signers file ({} when params.yaml names none)."""
+    head = gitrepo.head(root)
+    rights = rights_at(root, head)
+    if head is None or not rights.allowed_signers:
+        return {}
+    blob = signers_blob(root, head, rights)
+    objects = signatures.tag_objects(root, [t for t in dict.fromkeys(tags) if t])
+    found = signatures.verify_objects(root, "tag", list(objects.values()), blob)
+    return {tag: found[oid] for tag, oid in objects.items() if found[oid].signed}
+
+
 @dataclass
 class Audit:
     """What `verify` found of the rights: problems, and how many tags were checked."""
@@ -147,19 +161,13 @@ def _approvals(root: Path, events: Sequence[Event]) -> dict[str, str | None]:
     }
     blobs = gitrepo.read_blobs(root, sorted(set(specs.values())))
     found: dict[str, str | None] = {}
-    import json
-
     for tag, spec in specs.items():
         try:
             data: Any = json.loads(blobs.get(spec) or b"{}")
         except ValueError:
             data = {}
-        who = (
-            ((data or {}).get("approval") or {}).get("approved_by")
-            if isinstance(data, dict)
-            else None
-        )
-        found[tag] = principal(who) if isinstance(who, str) and "not required" not in who else None
+        approval = data.get("approval") if isinstance(data, dict) else None
+        found[tag] = recorded_approver((approval or {}).get("approved_by"))
     return found
 
 
@@ -321,8 +329,6 @@ def policy_problems(changes: Sequence[PolicyChange], base: str) -> list[str]:
 def _untagged_commits(root: Path, registry: Registry, rights: Rights) -> list[str]:
     """Problems of promotions no tag names yet (a pull request's): each must be committed by a
     commit a promoter of its stage signed (`git verify-commit`), where the stage is signed."""
-    from artreg.registry.layout import stage_folders
-
     tagged = registry.tagged_folders()
     pending = [
         f for f in stage_folders(root) if f.relpath not in tagged and f.stage in rights.signed

@@ -98,6 +98,13 @@ def principal(who: str) -> str:
     return (found[1] if found else who).strip()
 
 
+def recorded_approver(approved_by: Any) -> str | None:
+    """The approver's principal as metadata.json records it (None: none, or "not required")."""
+    if not isinstance(approved_by, str) or not approved_by.strip():
+        return None
+    return None if approved_by.startswith("not required") else principal(approved_by)
+
+
 def _bad(source: str, field_name: str, problem: str, fix: str) -> InputError:
     return InputError(f"{source}: rights.{field_name} {problem}", hint=f"{fix} in params.yaml")
 

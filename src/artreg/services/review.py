@@ -34,7 +34,7 @@ from artreg.model import (
 )
 from artreg.publishing import index
 from artreg.publishing.publish import actor, with_pending
-from artreg.publishing.rights import check_promotion
+from artreg.publishing.rights import check_promotion, rights_at
 from artreg.publishing.transaction import PlannedTag, transaction
 from artreg.registry import dvcyaml, versionorder
 from artreg.registry.layout import (
@@ -220,7 +220,7 @@ def _version_order(
 
 
 def tag_merged_report(
-    root: Path, push: bool = False, remote: str = "origin", wait: float = 0.0, sign: bool = False
+    root: Path, push: bool = False, remote: str = "origin", wait: float = 0.0
 ) -> Tagged:
     """Create the missing tags of merged promotions (idempotent); optionally push them.
 
@@ -241,8 +241,15 @@ def tag_merged_report(
         events = list(registry.events)
         who = actor(root)
         pending_list = untagged_promotions(root, registry)
-        # Whoever tags (CI) is the promoter of record: an allowed signer and promoter.
-        check_promotion(root, {p.folder.stage for p in pending_list}, sign=sign)
+        # Whoever tags (CI) is the promoter of record: where params.yaml's rights.signed lists
+        # a stage, the tags are signed with the runner's key, an allowed signer and promoter.
+        rights = rights_at(root, gitrepo.head(root))
+        sign = any(rights.requires_signature(p.folder.stage) for p in pending_list)
+        for pending in pending_list:
+            approval = (_metadata(root, pending.folder) or {}).get("approval") or {}
+            check_promotion(
+                root, [pending.folder.stage], sign=sign, approved_by=approval.get("approved_by")
+            )
         problems = [p for pending in pending_list for p in folder_problems(root, pending.folder)]
         if problems:
             raise VerificationFailed(

@@ -23,7 +23,7 @@ from artreg.adapters.git.history import default_base
 from artreg.artifacts.integrity import Report, check_folder, check_immutability
 from artreg.errors import ArtregError, InputError
 from artreg.model import Manifest, ManifestFile, Registry
-from artreg.publishing import index
+from artreg.publishing import index, rights
 from artreg.registry import dvcyaml
 from artreg.registry.layout import (
     ARTIFACTS_DIR,
@@ -450,8 +450,6 @@ def verify_registry(
     if changed is None:
         _check_policy_weakenings(root, report)
         # params.yaml rights (issue 26): signers, promoters, approvers, policy loosenings.
-        from artreg.publishing import rights
-
         rights.check_registry(root, registry, report, base)
     if remote:
         _check_remote(root, live, report, remote_name)

@@ -17,9 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -117,13 +115,8 @@ def parse(returncode: int, output: str, gpg_allowed: Mapping[str, set[str]]) -> 
 
 def _verify_one(root: Path, kind: str, oid: str, signers: Path | None) -> tuple[int, str]:
     config = ["-c", f"gpg.ssh.allowedSignersFile={signers}"] if signers else []
-    proc = subprocess.run(
-        ["git", "-C", str(root), *config, f"verify-{kind}", "--raw", oid],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"},
-    )
+    # gitrepo's runner that returns the exit status and stderr, which are git's answer here.
+    proc = gitrepo._run(root, *config, f"verify-{kind}", "--raw", oid)
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -155,6 +148,8 @@ def verify_objects(
         return verdicts
     signers = materialize(root, blob) if blob else None
     gpg_allowed = gpg_principals(signers.read_text("utf-8")) if signers else {}
+    from concurrent.futures import ThreadPoolExecutor  # git and ssh-keygen do the work
+
     workers = min(len(todo), 4 * (os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = pool.map(lambda o: _verify_one(root, kind, o, signers), todo)
