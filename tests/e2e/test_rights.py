@@ -161,6 +161,17 @@ def test_unsigned_production_tag_is_reported(signed: Path, checkpoint_dir: Path,
     assert result.exit_code == 1
     assert f"tag {STAGE_TAG}: is not signed" in result.stderr
     assert VERSION_TAG + ":" not in result.stderr  # the version tag is still alice's
+    # Readers refuse the stage loudly rather than fall back to an older version.
+    for reader in (["resolve", "encoder"], ["pull", "encoder"]):
+        refused = cli(*reader, cwd=signed)
+        assert refused.exit_code == 1, refused.stderr
+        assert f"tag {STAGE_TAG}: not signed; params.yaml@" in refused.stderr
+    assert cli("resolve", "encoder", "--stage", "validated", cwd=signed).exit_code == 0
+    from artreg.api import get_artifact_path
+    from artreg.errors import IntegrityError
+
+    with pytest.raises(IntegrityError, match=r"rights\.signed lists production"):
+        get_artifact_path("encoder", repo=signed)
 
 
 def test_tag_signed_by_a_key_not_in_the_committed_file_is_reported(
@@ -189,6 +200,8 @@ def test_key_removed_after_the_promotion_is_reported(
     assert result.exit_code == 1
     for tag in (VERSION_TAG, STAGE_TAG):
         assert f"tag {tag}: is not verified" in result.stderr
+    refused = cli("resolve", "encoder@v1.0.0", cwd=signed)
+    assert refused.exit_code == 1 and "its key is not an allowed signer" in refused.stderr
 
 
 def test_key_retired_with_valid_before_keeps_earlier_promotions(

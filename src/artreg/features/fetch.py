@@ -20,6 +20,7 @@ from artreg.adapters.hashing import FileDigest, ProgressFn, Recorded, compare_fi
 from artreg.consumer_cache import records_root
 from artreg.errors import InputError, IntegrityError, NotFoundError, ToolError
 from artreg.model import Event, Manifest, Registry, Requirement
+from artreg.publishing.rights import promotion_signer_status
 from artreg.registry.layout import StageDir, model_target
 from artreg.registry.retirements import read_retired
 from artreg.registry.tags import STAGES, parse_spec, validate_name, validate_semver
@@ -112,6 +113,7 @@ def resolve(
         version = validate_semver(version)  # '' or '1.0' is an error, never "any version"
     registry = registry or state.load(root, [name], folders="none")
     record, stage, version = _event_for(registry, name, stage, version)
+    promotion_signer_status(root, record)  # params.yaml rights.signed: refused, never older
     state.resolve_folders(root, [record])
     folder = record.folder
     if folder is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from artreg.adapters.git.signatures import Verdict
 from artreg.errors import ArtregError, InputError, IntegrityError
 from artreg.model import Event, Registry
 from artreg.registry.layout import PARAMS_FILE, stage_folders
-from artreg.registry.policy import committed_sections
+from artreg.registry.policy import committed_sections, sections_of
 from artreg.registry.rights import Rights, loosenings, parse, principal, recorded_approver
 from artreg.registry.tags import Action
 
@@ -33,6 +33,17 @@ def rights_at(root: Path, rev: str | None) -> Rights:
         return Rights()
     sections = committed_sections(root, rev)
     return parse(sections.get("rights"), f"{PARAMS_FILE}@{rev[:12]}")
+
+
+def rights_at_head(root: Path) -> tuple[str, Rights] | None:
+    """HEAD and its rights, for readers: None, after one `git show` and no YAML, when
+    params.yaml at HEAD has no rights section (the common case)."""
+    blob = gitrepo.show_file(root, "HEAD", PARAMS_FILE)
+    if blob is None or b"rights:" not in blob:
+        return None
+    head = gitrepo.head(root)
+    assert head is not None
+    return head, parse(sections_of(blob, head).get("rights"), f"{PARAMS_FILE}@{head[:12]}")
 
 
 def signers_blob(root: Path, rev: str, rights: Rights) -> str | None:
@@ -135,10 +146,10 @@ def verdicts(root: Path, events: Sequence[Event], head: str | None = None) -> di
 def signers_of(root: Path, tags: Sequence[str]) -> dict[str, Verdict]:
     """For history, show and lineage: git's verdict on each of `tags` that is signed, against
     HEAD's allowed-signers file ({} when params.yaml names none)."""
-    head = gitrepo.head(root)
-    rights = rights_at(root, head)
-    if head is None or not rights.allowed_signers:
+    found_rights = rights_at_head(root)
+    if found_rights is None or not found_rights[1].allowed_signers:
         return {}
+    head, rights = found_rights
     blob = signers_blob(root, head, rights)
     objects = signatures.tag_objects(root, [t for t in dict.fromkeys(tags) if t])
     found = signatures.verify_objects(root, "tag", list(objects.values()), blob)
@@ -171,6 +182,27 @@ def _approvals(root: Path, events: Sequence[Event]) -> dict[str, str | None]:
     return found
 
 
+def _rights_at_commits(root: Path, commits: Iterable[str]) -> dict[str, Rights | str]:
+    """The rights at each commit (or why they cannot be read): one `git cat-file --batch` for
+    every params.yaml, each distinct one parsed once."""
+    commits = sorted(commits)
+    blobs = gitrepo.read_blobs(root, [f"{c}:{PARAMS_FILE}" for c in commits])
+    parsed: dict[bytes | None, Rights | str] = {}
+    found: dict[str, Rights | str] = {}
+    for commit in commits:
+        blob = blobs.get(f"{commit}:{PARAMS_FILE}")
+        if blob not in parsed:
+            try:
+                source = f"{PARAMS_FILE}@{commit[:12]}"
+                parsed[blob] = parse(sections_of(blob, commit).get("rights"), source)
+            except ArtregError as exc:
+                parsed[blob] = exc.message
+        rights = parsed[blob]
+        source = f"{PARAMS_FILE}@{commit[:12]}"
+        found[commit] = rights if isinstance(rights, str) else replace(rights, source=source)
+    return found
+
+
 def audit(root: Path, registry: Registry) -> Audit:
     """Every promotion in history against the rights: tags of signed stages signed by an
     allowed signer (HEAD's file), promoter and approver allowed by the rights at the tag's
@@ -187,7 +219,9 @@ def audit(root: Path, registry: Registry) -> Audit:
         result.problems.append(exc.message)
         return result
     approvals = _approvals(root, [e for e in events if event_stage(e) in rights.stages])
-    at_commit: dict[str, Rights] = {}
+    at_commit = _rights_at_commits(
+        root, {e.commit for e in events if _watched(rights, event_stage(e))}
+    )
     for event in events:
         stage = event_stage(event)
         if not _watched(rights, stage):
@@ -204,13 +238,10 @@ def audit(root: Path, registry: Registry) -> Audit:
             )
             continue
         who = verdict.principal if verdict.verified and verdict.principal else event.tagger_email
-        if event.commit not in at_commit:
-            try:
-                at_commit[event.commit] = rights_at(root, event.commit)
-            except ArtregError as exc:
-                result.problems.append(f"tag {event.tag}: {exc.message}")
-                continue
         then = at_commit[event.commit]
+        if isinstance(then, str):
+            result.problems.append(f"tag {event.tag}: {then}")
+            continue
         problem = then.promoter_problem(stage, who)
         if problem is None and event.parsed.action is Action.ASSIGN:
             problem = then.approver_problem(stage, approvals.get(event.tag), who)
@@ -227,9 +258,11 @@ def promotion_signer_status(root: Path, event: Event) -> Verdict | None:
     """For readers: the verdict on the tag that put the stage's current version in place; None
     when params.yaml at HEAD does not require that stage signed. Raises SignerRefused (exit 1)
     naming the tag and why when it is required and not met: never an older version instead."""
-    head = gitrepo.head(root)
-    rights = rights_at(root, head)
     stage = event_stage(event)
+    found_rights = rights_at_head(root) if stage is not None else None
+    if found_rights is None:
+        return None
+    head, rights = found_rights
     if stage is None or not rights.requires_signature(stage):
         return None
     verdict = verdicts(root, [event], head).get(event.tag, signatures.UNSIGNED)
