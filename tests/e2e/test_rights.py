@@ -398,3 +398,66 @@ def test_pull_request_mode_commit_signed_and_tags_signed_by_whoever_tags(
     assert set(tagged.json()["created"]) == {VERSION_TAG, STAGE_TAG}
     assert oracle(signed, STAGE_TAG).returncode == 0
     assert cli("verify", cwd=signed).exit_code == 0
+
+
+def test_batched_verdicts_are_git_verdicts_tag_by_tag(
+    signed: Path, keys: dict[str, Path], tmp_path: Path
+):
+    """verify asks one git about many tags when all are good, else one git per tag: either
+    way each tag gets exactly the verdict `git verify-tag` gives it alone."""
+    from artreg.adapters.git.signatures import materialize, signers_blob, verify_objects
+
+    carol = keygen(tmp_path, "carol")
+    set_policy(
+        signed,
+        signer_line(ALICE, keys["alice"]) + signer_line(BOB, keys["bob"]),
+        policy(ALICE, BOB),
+    )
+    expected = {}
+    for i, (key, who) in enumerate(
+        [(keys["alice"], ALICE), (keys["bob"], BOB)] * 4 + [(carol, None)]
+    ):
+        sign_as(signed, key)
+        git(signed, "tag", "-s", "-m", f"t{i}", f"t{i}")
+        expected[git(signed, "rev-parse", f"t{i}").strip()] = who
+    git(signed, "tag", "-a", "-m", "plain", "plain")
+    blob = signers_blob(signed, "HEAD", SIGNERS)
+    assert blob is not None
+    good = [oid for oid, who in expected.items() if who]
+    for oid, verdict in verify_objects(signed, "tag", good, blob).items():
+        assert (verdict.verified, verdict.principal) == (True, expected[oid])
+    (signed / ".git" / "artreg" / "tag-signatures.json").unlink()  # no cached verdicts
+    mixed = [*expected, git(signed, "rev-parse", "plain").strip()]
+    allowed = materialize(signed, blob)
+    for oid, verdict in verify_objects(signed, "tag", mixed, blob).items():
+        alone = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(signed),
+                "-c",
+                f"gpg.ssh.allowedSignersFile={allowed}",
+                "verify-tag",
+                oid,
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert verdict.verified == (alone.returncode == 0)
+        assert verdict.principal == expected.get(oid)
+        assert verdict.signed == ("no signature found" not in alone.stderr)
+
+
+def test_unsigned_stage_rights_use_the_committer(registry: Path, checkpoint_dir: Path, cli):
+    """Where no signature is required, the promoter is the committer's email."""
+    set_policy(registry, "", {"allowed_signers": SIGNERS, "raw": {"promoters": [ALICE]}})
+    before = snapshot(registry)
+    refused = cli("register", "encoder", "s1", "--from", str(checkpoint_dir), cwd=registry)
+    assert refused.exit_code == 2
+    assert "trainer@example.com may not promote into raw" in refused.stderr
+    assert snapshot(registry) == before
+    git(registry, "config", "user.email", ALICE)
+    assert (
+        cli("register", "encoder", "s1", "--from", str(checkpoint_dir), cwd=registry).exit_code == 0
+    )
+    assert cli("verify", cwd=registry).exit_code == 0
