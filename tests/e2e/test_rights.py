@@ -150,6 +150,12 @@ def test_signed_release_verifies_with_git_as_oracle(signed: Path, checkpoint_dir
     assert f"signer: signed by {ALICE}" in cli("show", "encoder#production", cwd=signed).stdout
     lineage = cli("lineage", "encoder@v1.0.0", "--json", cwd=signed).json()
     assert [step.get("signer") for step in lineage[:3]] == [alice] * 3  # release ← validated ← raw
+    site = signed.parent / "site"
+    assert cli("site", "-o", str(site), cwd=signed).exit_code == 0
+    (page,) = (p for p in (site / "models" / "encoder").rglob("v1.0.0.html"))
+    html = page.read_text()
+    assert "Tags signed by" in html
+    assert f"<code>{STAGE_TAG}</code>: {ALICE} (<code>{fingerprint}</code>)" in html
 
 
 def test_unsigned_production_tag_is_reported(signed: Path, checkpoint_dir: Path, cli):
