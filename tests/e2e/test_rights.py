@@ -158,7 +158,9 @@ def test_signed_release_verifies_with_git_as_oracle(signed: Path, checkpoint_dir
     assert f"<code>{STAGE_TAG}</code>: {ALICE} (<code>{fingerprint}</code>)" in html
 
 
-def test_unsigned_production_tag_is_reported(signed: Path, checkpoint_dir: Path, cli):
+def test_unsigned_production_tag_is_reported(
+    signed: Path, checkpoint_dir: Path, tmp_path: Path, cli
+):
     vid = validated(cli, signed, checkpoint_dir)
     assert cli(*release_args(vid), "--sign", cwd=signed).exit_code == 0
     retag(signed, STAGE_TAG, sign=False)
@@ -168,7 +170,8 @@ def test_unsigned_production_tag_is_reported(signed: Path, checkpoint_dir: Path,
     assert f"tag {STAGE_TAG}: is not signed" in result.stderr
     assert VERSION_TAG + ":" not in result.stderr  # the version tag is still alice's
     # Readers refuse the stage loudly rather than fall back to an older version.
-    for reader in (["resolve", "encoder"], ["pull", "encoder"]):
+    export = ["get", "encoder", "-o", str(tmp_path / "out")]
+    for reader in (["resolve", "encoder"], ["pull", "encoder"], export):
         refused = cli(*reader, cwd=signed)
         assert refused.exit_code == 1, refused.stderr
         assert f"tag {STAGE_TAG}: not signed; params.yaml@" in refused.stderr
