@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fixtures
 import folder_fetch
 import mlflow_pairs
+import rights_pairs
 from fixtures import ARTREG, DVC, GTO, MiB, artreg_init, remove, sh
 from report import Report, Row, log, ratio_row
 from timing import Measurement, Stats, alternate, fmt_bytes, fmt_seconds, run, run_steps
@@ -62,6 +63,7 @@ PAIRS = (
     "folders",
     "mlflow",
     "folder-fetch",
+    "rights",
 )
 EXAMPLES = HERE.parent / "examples"
 
@@ -77,6 +79,7 @@ class Sizes:
     gto_names: int = 20  # pair 7: a registry whose tags gto wrote (no `folder:` line)
     gto_tags_per_name: int = 100
     runs: int = 5
+    rights_tags: int = 1000  # pair 18: signed tags verified
     startup_runs: int = 10
     slow_runs: int = 3  # gto where it finishes
     register_runs: int = 5  # registration is noisy on this kind of VM: more runs
@@ -109,6 +112,7 @@ class Sizes:
 
 FULL = Sizes()
 QUICK = Sizes(
+    rights_tags=40,
     names=4,
     tags_per_name=20,
     commits=20,
@@ -1816,6 +1820,8 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("folders", lambda: bench_folders(report, work, env)))
     if "mlflow" in only:
         steps.append(("mlflow", lambda: mlflow_pairs.bench_mlflow(report, work, env)))
+    if "rights" in only:
+        steps.append(("rights", lambda: rights_pairs.bench_rights(report, work, env)))
     try:
         for label, step in steps:
             t1 = time.perf_counter()

@@ -19,7 +19,7 @@ from artreg.cli.options import (
     warn,
 )
 from artreg.errors import VerificationFailed
-from artreg.present import consumer, markdown
+from artreg.present import consumer, rights
 from artreg.present import text as fmt
 
 
@@ -187,7 +187,8 @@ def summary(base: str | None, repo_path: str | None) -> None:
     """
     from artreg.services.review import summaries_since
 
-    click.echo(markdown.summary_markdown(summaries_since(registry_root(repo_path), base)), nl=False)
+    root = registry_root(repo_path)  # params.yaml's "Policy changes" come before the promotions:
+    click.echo(rights.with_policy(root, base, summaries_since(root, base)), nl=False)
 
 
 @main.command()

@@ -153,8 +153,8 @@ def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
     """
     from artreg.features.queries import lineage as build
 
-    chain = build(registry_root(repo_path), spec)
-    Output(as_json).emit(queries.lineage_json(chain), queries.lineage_text(chain))
+    root = registry_root(repo_path)
+    Output(as_json).emit(*queries.lineage_views(root, build(root, spec)))
 
 
 @main.command(name="diff")

@@ -19,6 +19,7 @@ from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import FileDigest, ProgressFn, Recorded, compare_files, hash_files
 from artreg.consumer_cache import records_root
 from artreg.errors import IntegrityError, NotFoundError, ToolError
+from artreg.publishing.rights import promotion_signer_status
 from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.resolve import Resolved as Resolved  # where it was, for its importers
 from artreg.reading.resolve import check_spec, folder_of, pick
@@ -40,6 +41,7 @@ def resolve(
     name, stage, version = check_spec(name, stage, version)
     registry = registry or state.load(root, [name], folders="none")
     record, stage, version = pick(registry, name, stage, version)
+    promotion_signer_status(root, record)  # params.yaml rights.signed: refused, never older
     state.resolve_folders(root, [record])
     folder_of(record, name)
     folder = record.folder

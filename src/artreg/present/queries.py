@@ -5,12 +5,13 @@ Pure functions over the results of the queries; nothing here reads the registry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from artreg.present.text import number, signature_text, table
+from artreg.publishing.rights import signers_of
 from artreg.registry.documents import ManifestFile, Source
 from artreg.registry.records import Event, iso
 
@@ -95,9 +96,16 @@ def resolved_json(root: Path, resolved: Resolved) -> dict[str, Any]:
 
 
 def resolved_with_files(
-    root: Path, resolved: Resolved, signature: dict[str, Any] | None = None, retired: str = ""
+    root: Path,
+    resolved: Resolved,
+    signature: dict[str, Any] | None = None,
+    retired: str = "",
 ) -> tuple[dict[str, Any], str]:
     info = resolved_json(root, resolved) | ({"retired": retired} if retired else {})
+    verdict = signers_of(root, [resolved.tag]).get(resolved.tag)  # with params.yaml rights
+    signer = verdict.as_json() if verdict else None
+    if signer is not None:
+        info["signer"] = signer
     info["files"] = {rel: {"sha256": d.sha256, "size": d.size} for rel, d in resolved.files.items()}
     info["requires"] = [str(r) for r in resolved.requires]
     if signature is not None:
@@ -106,8 +114,9 @@ def resolved_with_files(
         "\n".join(
             f"{k}: {'-' if v is None else v}"
             for k, v in info.items()
-            if k not in ("files", "signature", "requires")
+            if k not in ("files", "signature", "requires", "signer")
         )
+        + (f"\nsigner: {_signed(signer).removeprefix(', ')}" if signer else "")
         + (f"\nrequires: {', '.join(info['requires'])}" if resolved.requires else "")
         + (f"\nsignature: {signature_text(signature)}" if signature else "")
         + "\nfiles:\n"
@@ -151,7 +160,11 @@ def _source_json(source: Source | None) -> dict[str, Any]:
     return source.to_json() if source else {}
 
 
-def lineage_json(chain: Sequence[LineageStep | TrainingCode]) -> list[dict[str, Any]]:
+def lineage_json(
+    chain: Sequence[LineageStep | TrainingCode], signers: Mapping[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """`signers`: the `signer` object of each signed tag (params.yaml rights), by tag."""
+    signers = signers or {}
     out: list[dict[str, Any]] = []
     for step in chain:
         if step.stage == "training code":
@@ -178,10 +191,24 @@ def lineage_json(chain: Sequence[LineageStep | TrainingCode]) -> list[dict[str, 
                 "requires": [str(r) for r in step.requires],
             }
         )
+        if step.tag and step.tag in signers:
+            out[-1]["signer"] = signers[step.tag]
     return out
 
 
-def lineage_text(chain: Sequence[LineageStep | TrainingCode]) -> str:
+def lineage_views(
+    root: Path, chain: Sequence[LineageStep | TrainingCode]
+) -> tuple[list[dict[str, Any]], str]:
+    """`artreg lineage`'s JSON and text, with the verified signer of each signed tag."""
+    tags = [str(getattr(step, "tag", None) or "") for step in chain]
+    signed = {tag: v.as_json() for tag, v in signers_of(root, tags).items()}
+    return lineage_json(chain, signed), lineage_text(chain, signed)
+
+
+def lineage_text(
+    chain: Sequence[LineageStep | TrainingCode], signers: Mapping[str, dict[str, Any]] | None = None
+) -> str:
+    signers = signers or {}
     lines = []
     for i, step in enumerate(chain):
         arrow = "" if i == 0 else "  ← "
@@ -195,6 +222,7 @@ def lineage_text(chain: Sequence[LineageStep | TrainingCode]) -> str:
         lines.append(f"{arrow}{step.stage} {step.id}  ({step.folder})")
         lines.append(
             f"      tag {step.tag or '(untagged)'} on {str(step.commit or '-')[:12]}, {step.date}, by {step.by}"
+            + _signed(signers.get(step.tag or ""))
         )
         if step.approved_by:
             lines.append(f"      approved by {step.approved_by}")
@@ -249,6 +277,15 @@ def diff_text(data: Diff) -> str:
     )
 
 
+def _signed(signer: dict[str, Any] | None) -> str:
+    """`, signed by alice@example.com` (or that the signature is not verified), for text."""
+    if signer is None:
+        return ""
+    if signer["verified"]:
+        return f", signed by {signer['principal']}"
+    return f", signature NOT verified ({signer['fingerprint'] or 'unknown key'})"
+
+
 def intervals_json(spans: Sequence[Interval]) -> list[dict[str, Any]]:
     return [span.as_dict() for span in spans]
 
@@ -263,7 +300,7 @@ def intervals_text(name: str, spans: Sequence[Interval]) -> str:
             s.label,
             iso(s.start),
             iso(s.end) if s.end is not None else "now",
-            s.by + (f" ({s.began})" if s.began != "assigned" else ""),
+            s.by + (f" ({s.began})" if s.began != "assigned" else "") + _signed(s.signer),
             s.commit[:12],
             f"#{s.pull_request}" if s.pull_request else "-",
             s.ended or "-",

@@ -233,13 +233,19 @@ class Transaction:
         plan: Sequence[PlannedTag],
         push: str | None = None,
         advance: dict[str, str] | None = None,
+        sign: bool = False,
     ) -> None:
         """Record tags to make on commits that exist already (`artreg tag`), each with its own
         target, message and date, and the move of `advance["branch"]` from `advance["from"]` to
         `advance["to"]` (the commits that write dvc.yaml and registry.json), so that a crash
         while tagging is completed by `recover`."""
         self.tags = [p.tag for p in plan]
-        self.tagging = {"plan": [p.as_dict() for p in plan], "push": push, "advance": advance}
+        self.tagging = {
+            "plan": [p.as_dict() for p in plan],
+            "push": push,
+            "advance": advance,
+            "sign": sign,
+        }
         if advance:
             self.commit = advance["to"]
         self._write_journal("tagging")

@@ -187,6 +187,7 @@ SECTIONS = (
     "retention",
     "trust",
     "requirements",
+    "rights",
 )  # artreg's part of params.yaml; the rest is the user's
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from itertools import groupby
 from pathlib import Path
@@ -28,6 +28,7 @@ from artreg import state
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import tagstream
 from artreg.errors import InputError
+from artreg.publishing.rights import signers_of
 from artreg.registry.layout import GENERATED_COMMIT_SUBJECT
 from artreg.registry.records import Artifact, Event, Registry, Version, iso
 from artreg.registry.tags import STAGES, Action, validate_name
@@ -57,6 +58,7 @@ class Interval:
     successor: str | None = None  # the label of the next holder, when replaced
     pull_request: int | None = None
     landed_in: str | None = None  # the merge commit that brought `commit` in, if not itself
+    signer: dict[str, Any] | None = None  # the verified signer of `tag` (params.yaml rights)
 
     @property
     def ended(self) -> str | None:
@@ -78,6 +80,8 @@ class Interval:
         data = asdict(self)
         data["label"] = self.label
         data["ended"] = self.ended
+        if self.signer is None:
+            del data["signer"]
         data["start"] = iso(self.start)
         data["end"] = iso(self.end) if self.end is not None else None
         return data
@@ -290,7 +294,9 @@ def history(root: Path, name: str, stage: str | None = None) -> list[Interval]:
     registry = state.load(root, [name], folders="all")
     registry.get(name)  # an unknown name gets the usual NotFoundError
     prs = PullRequests(gitread.log_commits(root))
-    return intervals(registry.events, name, stage, prs)
+    spans = intervals(registry.events, name, stage, prs)
+    signed = signers_of(root, [s.tag for s in spans])
+    return [replace(s, signer=signed[s.tag].as_json()) if s.tag in signed else s for s in spans]
 
 
 # --- the registry as of a moment ------------------------------------------------------------

@@ -29,6 +29,7 @@ from artreg.publishing.publish import (
     now_iso,
     publish,
 )
+from artreg.publishing.rights import check_promotion
 from artreg.publishing.stagefolder import StageBuilder
 from artreg.registry import dvcyaml
 from artreg.registry.documents import Manifest
@@ -195,6 +196,7 @@ def register_raw(
     log_path = Path(log) if log is not None else None
     if log_path is not None and not log_path.is_file():
         raise InputError(f"{log_path}: training log not found", hint="check the path")
+    check_promotion(root, ["raw"], sign=bool(options and options.sign))  # params.yaml rights
     who = actor(root)
     training_code = gitread.training_code_state(source.resolve())
     if training_code is not None:

@@ -36,11 +36,12 @@ from artreg.publishing.promotion import (
 )
 from artreg.publishing.publish import Published, PublishOptions, actor, check_options, now_iso
 from artreg.publishing.release_checks import ReleaseChecks, check_release
+from artreg.publishing.rights import check_promotion
 from artreg.publishing.stagefolder import StageBuilder
 from artreg.registry.documents import Metadata, ModelFile, ModelInfo, Source
 from artreg.registry.formatnames import PYTORCH, FormatInfo
 from artreg.registry.layout import MODEL_DIR, StageDir, model_target, production_dir, validated_dir
-from artreg.registry.policy import load_settings
+from artreg.registry.policy import approver, load_settings
 from artreg.registry.requirements import declared
 from artreg.registry.tags import Action, validate_id, validate_semver
 
@@ -136,6 +137,10 @@ def promote_to_production(
         security_review=security_review,
         allow_non_monotonic=allow_non_monotonic,
         requires=needs,
+    )
+    # Who may release (params.yaml rights): refused here, before anything is built.
+    check_promotion(
+        root, ["production"], sign=bool(options and options.sign), approved_by=approver(approved_by)
     )
     entry = production_dir(name, checks.version)
     model_src = src_meta.model.primary
@@ -359,6 +364,9 @@ def register_model_file(
         security_review=security_review,
         allow_non_monotonic=allow_non_monotonic,
         requires=needs,
+    )
+    check_promotion(
+        root, ["production"], sign=bool(options and options.sign), approved_by=approver(approved_by)
     )
     if folder:
         signing = (sign_key, model_signature)

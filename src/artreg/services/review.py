@@ -28,6 +28,7 @@ from artreg.errors import ArtregError, ConflictError, PushRejected, Verification
 from artreg.features.fetch import resolve
 from artreg.publishing import index
 from artreg.publishing.publish import actor, with_pending
+from artreg.publishing.rights import check_promotion, rights_at
 from artreg.publishing.transaction import PlannedTag, transaction
 from artreg.registry import dvcyaml, versionorder
 from artreg.registry.documents import GateResult, Manifest, ManifestFile, Metadata, Source
@@ -233,6 +234,15 @@ def tag_merged_report(
         events = list(registry.events)
         who = actor(root)
         pending_list = untagged_promotions(root, registry)
+        # Whoever tags (CI) is the promoter of record: where params.yaml's rights.signed lists
+        # a stage, the tags are signed with the runner's key, an allowed signer and promoter.
+        rights = rights_at(root, gitrun.head(root))
+        sign = any(rights.requires_signature(p.folder.stage) for p in pending_list)
+        for pending in pending_list:
+            approval = (_metadata(root, pending.folder) or {}).get("approval") or {}
+            check_promotion(
+                root, [pending.folder.stage], sign=sign, approved_by=approval.get("approved_by")
+            )
         problems = [p for pending in pending_list for p in folder_problems(root, pending.folder)]
         if problems:
             raise VerificationFailed(
@@ -320,7 +330,7 @@ def tag_merged_report(
                 "`artreg tag` again",
             )
         advance = {"branch": branch, "from": head, "to": parent} if plan else None
-        txn.plan_tags(plan, push=remote if push else None, advance=advance)
+        txn.plan_tags(plan, push=remote if push else None, advance=advance, sign=sign)
         point("tag:planned")
         if plan:
             txn.advance()

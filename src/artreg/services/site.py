@@ -34,6 +34,7 @@ from artreg import state
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.errors import InputError
+from artreg.publishing.rights import signers_of
 from artreg.registry.layout import PARAMS_FILE, StageDir
 from artreg.registry.records import Artifact, Event, Registry
 from artreg.registry.tags import ID_RE, NAME_RE, SEMVER_RE, STAGES, semver_key
@@ -206,6 +207,7 @@ class SiteData:
     now: int  # the newest tag or commit date: "now" for intervals still open
     descriptions: dict[str, dict[str, Any]]  # dvc.yaml artifacts.<name> at HEAD
     folder_by_tag: dict[str, str]  # tag -> the stage folder it promoted
+    signers: dict[str, dict[str, Any]] = field(default_factory=dict)  # tag -> verified signer
 
     def metric_of(self, entry: Entry) -> float | None:
         if self.metric is None:
@@ -403,6 +405,7 @@ def collect(shared: Shared, names: Iterable[str] | None = None) -> SiteData:
         shared.now,
         descriptions,
         folder_by_tag,
+        {tag: v.as_json() for tag, v in signers_of(root, list(folder_by_tag)).items()},
     )
 
 

@@ -34,6 +34,7 @@ from artreg.publishing.promotion import (
     write_sha256_files,
 )
 from artreg.publishing.publish import Published, PublishOptions, actor, check_options, now_iso
+from artreg.publishing.rights import check_promotion
 from artreg.publishing.stagefolder import StageBuilder
 from artreg.registry.documents import GateResult, Manifest, Metadata, ModelFile, ModelInfo, Source
 from artreg.registry.formatnames import PYTORCH, SUFFIXES
@@ -158,6 +159,7 @@ def promote_to_validated(
         metrics,
         "add them to the validation results (validation_results=..., --results)",
     )
+    check_promotion(root, ["validated"], sign=bool(options and options.sign))  # rights
     signature = signature_plan(root, "validated", sign_key, model_signature)
     who = actor(root)
     if ckpt_rel not in manifest.files:  # a checkpoint folder

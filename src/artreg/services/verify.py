@@ -24,7 +24,7 @@ from artreg.adapters.git import run as gitrun
 from artreg.adapters.git.history import default_base
 from artreg.artifacts.integrity import Report, check_folder, check_immutability
 from artreg.errors import ArtregError, InputError, NotFoundError, RemoteUnavailable, ToolError
-from artreg.publishing import index
+from artreg.publishing import index, rights
 from artreg.registry import dvcyaml
 from artreg.registry.documents import Manifest, ManifestFile
 from artreg.registry.layout import (
@@ -475,6 +475,8 @@ def verify_registry(
     _check_model_signatures(root, folders, report)
     if changed is None:
         _check_policy_weakenings(root, report)
+        # params.yaml rights (issue 26): signers, promoters, approvers, policy loosenings.
+        rights.check_registry(root, registry, report, base)
     if remote:
         _check_remote(root, live, report, remote_name)
     if signed:

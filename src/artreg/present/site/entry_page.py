@@ -126,6 +126,9 @@ class EntryPages(Layout):
         signature = meta.get("signature")
         if isinstance(signature, dict):
             items.append(("Signed by", _signer(signature)))
+        signed = [(t, self.r.signers[t]) for t in tags if t in self.r.signers]
+        if signed:  # git's verdict on each promotion tag (params.yaml rights)
+            items.append(("Tags signed by", "; ".join(_tag_signer(t, s) for t, s in signed)))
         if model_info.get("parameter_count"):
             items.append(("Parameters", h(f"{model_info['parameter_count']:,}")))
         if meta.get("notes"):
@@ -406,6 +409,14 @@ class EntryPages(Layout):
         if base:
             return f"{base}/{'raw' if kind == 'image' else 'blob'}/{commit}/{target}"
         return None
+
+
+def _tag_signer(tag: str, signer: dict[str, Any]) -> str:
+    """`tag`: its verified signer and key, or that git did not verify it."""
+    key = f"<code>{h(str(signer.get('fingerprint') or 'unknown key'))}</code>"
+    if signer.get("verified"):
+        return f"<code>{h(tag)}</code>: {h(str(signer.get('principal')))} ({key})"
+    return f"<code>{h(tag)}</code>: <strong>not verified</strong> ({key})"
 
 
 def _signer(signature: dict[str, Any]) -> str:

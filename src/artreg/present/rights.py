@@ -1,0 +1,64 @@
+"""The rights of issue 26 as a person sees them: the "Policy changes" section of the pull-request
+summary, and the `signer` object of history, show and lineage."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from artreg.adapters.git.history import default_base
+from artreg.adapters.git.signatures import Verdict
+from artreg.present.markdown import summary_markdown
+from artreg.publishing.rights import PolicyChange, policy_changes
+
+if TYPE_CHECKING:
+    from artreg.services.review import PromotionSummary
+
+
+def with_policy(root: Path, base: str | None, summaries: Sequence[PromotionSummary]) -> str:
+    """`artreg summary`: the "Policy changes" of base..HEAD, then the promotions."""
+    against = base or default_base(root)
+    return policy_markdown(*policy_changes(root, against), against) + summary_markdown(summaries)
+
+
+def policy_markdown(changes: Sequence[PolicyChange], diff: str, base: str) -> str:
+    """The "Policy changes" section (printed before the promotions); "" when nothing loosens."""
+    if not changes:
+        return ""
+    lines = ["## Policy changes", ""]
+    for change in changes:
+        who = change.signer.principal or change.signer.fingerprint or "nobody"
+        verdict = (
+            f"signed by {who}, an allowed signer of {base}"
+            if change.authorized
+            else f"**not authorized**: not signed by an allowed signer of {base} ({who})"
+        )
+        lines.append(f"- `{change.commit[:12]}` {change.subject}: {verdict}")
+        lines += [f"  - {item}" for item in change.loosened]
+    lines += ["", "```diff", diff.rstrip("\n"), "```", "", ""]
+    return "\n".join(lines)
+
+
+def signer_json(verdict: Verdict | None) -> dict[str, Any] | None:
+    """The `signer` object: principal, fingerprint, verified (None: no signature checked)."""
+    return verdict.as_json() if verdict is not None and verdict.signed else None
+
+
+def signer_text(verdict: Verdict | None) -> str:
+    """One phrase for text output: `signed by alice@example.com (SHA256:..)` or ``."""
+    if verdict is None or not verdict.signed:
+        return ""
+    if verdict.verified:
+        return f"signed by {verdict.principal} ({verdict.fingerprint})"
+    return f"signature NOT verified ({verdict.detail})"
+
+
+def with_signers(
+    rows: Sequence[dict[str, Any]], verdicts: Mapping[str, Verdict], key: str = "tag"
+) -> None:
+    """Add the `signer` object to each JSON row whose tag has a checked signature."""
+    for row in rows:
+        signer = signer_json(verdicts.get(str(row.get(key))))
+        if signer is not None:
+            row["signer"] = signer

@@ -1,0 +1,415 @@
+"""The rights of params.yaml applied: before a promotion writes anything, in `artreg verify` over
+the whole history, in the pull-request check (`verify --base`, `summary`) and for readers.
+
+Signatures are git's to judge (adapters/git/signatures.py): the allowed-signers file is the one
+committed at HEAD, so a key removed from it no longer vouches for anything, while a key retired
+with git's own `valid-before` keeps what it signed before that date. Who may promote into a
+stage is the rule in force at the promotion's commit. Lives in publishing/ (not services/) as
+every writer, `verify` and the readers share it, and services may not import each other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
+from artreg.adapters.git import signatures
+from artreg.adapters.git.signatures import Verdict
+from artreg.errors import ArtregError, InputError, IntegrityError
+from artreg.registry.layout import PARAMS_FILE, stage_folders
+from artreg.registry.policy import committed_sections, sections_of
+from artreg.registry.records import Event, Registry
+from artreg.registry.rights import Rights, loosenings, parse, principal, recorded_approver
+from artreg.registry.tags import Action
+
+
+def rights_at(root: Path, rev: str | None) -> Rights:
+    """params.yaml's rights as committed at `rev` (no rights without a commit)."""
+    if rev is None:
+        return Rights()
+    sections = committed_sections(root, rev)
+    return parse(sections.get("rights"), f"{PARAMS_FILE}@{rev[:12]}")
+
+
+def rights_at_head(root: Path) -> tuple[str, Rights] | None:
+    """HEAD and its rights, for readers: None, after one `git show` and no YAML, when
+    params.yaml at HEAD has no rights section (the common case)."""
+    blob = gitread.show_file(root, "HEAD", PARAMS_FILE)
+    if blob is None or b"rights:" not in blob:
+        return None
+    head = gitrun.head(root)
+    assert head is not None
+    return head, parse(sections_of(blob, head).get("rights"), f"{PARAMS_FILE}@{head[:12]}")
+
+
+def signers_blob(root: Path, rev: str, rights: Rights) -> str | None:
+    """The allowed-signers blob the rights at `rev` name; refuse one not committed."""
+    if not rights.allowed_signers:
+        return None
+    blob = signatures.signers_blob(root, rev, rights.allowed_signers)
+    if blob is None:
+        raise InputError(
+            f"{rights.source}: rights.allowed_signers names {rights.allowed_signers}, which is "
+            f"not committed at {rev[:12]}",
+            hint=f"commit {rights.allowed_signers} (git's allowed-signers format: "
+            '`alice@example.com namespaces="git" ssh-ed25519 AAAA...`)',
+        )
+    return blob
+
+
+def event_stage(event: Event) -> str | None:
+    """The stage a promoting tag puts its folder in (a version tag: production's release)."""
+    if event.parsed.action is Action.ASSIGN:
+        return event.parsed.stage
+    if event.parsed.action is Action.REGISTER:
+        return "production"
+    return None
+
+
+def _committer(root: Path) -> str:
+    ident = gitrun.git(root, "var", "GIT_COMMITTER_IDENT").strip()
+    return principal(ident.rsplit(">", 1)[0] + ">")
+
+
+def promoter(root: Path, rights: Rights, sign: bool) -> str:
+    """Who is promoting: the principal of the key git signs with (refused when it is no allowed
+    signer), or the committer's email for an unsigned promotion."""
+    if not sign:
+        return _committer(root)
+    head = gitrun.head(root)
+    assert head is not None
+    verdict = signatures.probe_signer(root, signers_blob(root, head, rights))
+    if not verdict.verified or verdict.principal is None:
+        raise InputError(
+            f"your git signing key ({verdict.fingerprint or 'unknown key'}) is not an allowed "
+            f"signer of {rights.allowed_signers} at {head[:12]}: {verdict.detail}",
+            hint=f"sign with a key {rights.allowed_signers} lists, or have a reviewed commit add "
+            "yours to it",
+        )
+    return verdict.principal
+
+
+def check_promotion(
+    root: Path, stages: Iterable[str], *, sign: bool, approved_by: str | None = None
+) -> str | None:
+    """Refuse (exit 2) a promotion into `stages` that the rights at HEAD do not allow: unsigned
+    into a signed stage, by someone not a promoter, an approver not listed, four-eyes broken.
+    Returns the promoter (None: params.yaml sets no rights). Called before anything is written."""
+    rights = rights_at(root, gitrun.head(root))
+    stages = list(stages)
+    if not rights.configured or not any(s in rights.signed or s in rights.stages for s in stages):
+        return None
+    for stage in stages:
+        if rights.requires_signature(stage) and not sign:
+            raise InputError(
+                f"{stage}: {rights.source} rights.signed lists {stage}, so its promotion tags "
+                "must be signed, and this promotion is not",
+                hint="run it again with --sign (git signs with user.signingkey; gpg.format ssh "
+                "for an SSH key)",
+            )
+    who = promoter(root, rights, sign)
+    approver = recorded_approver(approved_by)
+    for stage in stages:
+        problem = rights.promoter_problem(stage, who) or rights.approver_problem(
+            stage, approver, who
+        )
+        if problem:
+            raise InputError(problem, hint="have someone with the right make (or approve) it")
+    return who
+
+
+# --- verification of the history ----------------------------------------------------------------
+
+
+def _watched(rights: Rights, stage: str | None) -> bool:
+    return stage is not None and (stage in rights.signed or stage in rights.stages)
+
+
+def verdicts(root: Path, events: Sequence[Event], head: str | None = None) -> dict[str, Verdict]:
+    """git's verdict on each annotated promoting tag of a stage the rights at HEAD watch
+    (signed, or with promoters), against HEAD's allowed-signers file; {} without rights."""
+    head = head or gitrun.head(root)
+    rights = rights_at(root, head)
+    if head is None or not rights.configured:
+        return {}
+    blob = signers_blob(root, head, rights)
+    watched = [e.tag for e in events if e.promotes and _watched(rights, event_stage(e))]
+    objects = signatures.tag_objects(root, watched)
+    found = signatures.verify_objects(root, "tag", list(objects.values()), blob)
+    return {tag: found[oid] for tag, oid in objects.items()}
+
+
+def signers_of(root: Path, tags: Sequence[str]) -> dict[str, Verdict]:
+    """For history, show and lineage: git's verdict on each of `tags` that is signed, against
+    HEAD's allowed-signers file ({} when params.yaml names none)."""
+    found_rights = rights_at_head(root)
+    if found_rights is None or not found_rights[1].allowed_signers:
+        return {}
+    head, rights = found_rights
+    blob = signers_blob(root, head, rights)
+    objects = signatures.tag_objects(root, [t for t in dict.fromkeys(tags) if t])
+    found = signatures.verify_objects(root, "tag", list(objects.values()), blob)
+    return {tag: found[oid] for tag, oid in objects.items() if found[oid].signed}
+
+
+@dataclass
+class Audit:
+    """What `verify` found of the rights: problems, and how many tags were checked."""
+
+    problems: list[str] = field(default_factory=list)
+    checked: int = 0
+
+
+def _approvals(root: Path, events: Sequence[Event]) -> dict[str, str | None]:
+    specs = {
+        e.tag: f"{e.commit}:{e.folder.relpath}/metadata.json"
+        for e in events
+        if e.folder is not None
+    }
+    blobs = gitread.read_blobs(root, sorted(set(specs.values())))
+    found: dict[str, str | None] = {}
+    for tag, spec in specs.items():
+        try:
+            data: Any = json.loads(blobs.get(spec) or b"{}")
+        except ValueError:
+            data = {}
+        approval = data.get("approval") if isinstance(data, dict) else None
+        found[tag] = recorded_approver((approval or {}).get("approved_by"))
+    return found
+
+
+def _rights_at_commits(root: Path, commits: Iterable[str]) -> dict[str, Rights | str]:
+    """The rights at each commit (or why they cannot be read): one `git cat-file --batch` for
+    every params.yaml, each distinct one parsed once."""
+    commits = sorted(commits)
+    blobs = gitread.read_blobs(root, [f"{c}:{PARAMS_FILE}" for c in commits])
+    parsed: dict[bytes | None, Rights | str] = {}
+    found: dict[str, Rights | str] = {}
+    for commit in commits:
+        blob = blobs.get(f"{commit}:{PARAMS_FILE}")
+        if blob not in parsed:
+            try:
+                source = f"{PARAMS_FILE}@{commit[:12]}"
+                parsed[blob] = parse(sections_of(blob, commit).get("rights"), source)
+            except ArtregError as exc:
+                parsed[blob] = exc.message
+        rights = parsed[blob]
+        source = f"{PARAMS_FILE}@{commit[:12]}"
+        found[commit] = rights if isinstance(rights, str) else replace(rights, source=source)
+    return found
+
+
+def audit(root: Path, registry: Registry) -> Audit:
+    """Every promotion in history against the rights: tags of signed stages signed by an
+    allowed signer (HEAD's file), promoter and approver allowed by the rights at the tag's
+    commit, four-eyes kept."""
+    result = Audit()
+    head = gitrun.head(root)
+    try:
+        rights = rights_at(root, head)
+        if not rights.configured:
+            return result
+        events = [e for e in registry.tagged_events() if e.promotes]
+        found = verdicts(root, events, head)
+    except ArtregError as exc:
+        result.problems.append(exc.message)
+        return result
+    approvals = _approvals(root, [e for e in events if event_stage(e) in rights.stages])
+    at_commit = _rights_at_commits(
+        root, {e.commit for e in events if _watched(rights, event_stage(e))}
+    )
+    for event in events:
+        stage = event_stage(event)
+        if not _watched(rights, stage):
+            continue
+        assert stage is not None
+        result.checked += 1
+        verdict = found.get(event.tag, signatures.UNSIGNED)
+        if stage in rights.signed and not verdict.verified:
+            what = "is not signed" if not verdict.signed else f"is not verified: {verdict.detail}"
+            signer = f" (key {verdict.fingerprint})" if verdict.fingerprint else ""
+            result.problems.append(
+                f"tag {event.tag}: {what}{signer}; {rights.source} rights.signed lists {stage}, "
+                f"so it must be signed by a key of {rights.allowed_signers}"
+            )
+            continue
+        who = verdict.principal if verdict.verified and verdict.principal else event.tagger_email
+        then = at_commit[event.commit]
+        if isinstance(then, str):
+            result.problems.append(f"tag {event.tag}: {then}")
+            continue
+        problem = then.promoter_problem(stage, who)
+        if problem is None and event.parsed.action is Action.ASSIGN:
+            problem = then.approver_problem(stage, approvals.get(event.tag), who)
+        if problem:
+            result.problems.append(f"tag {event.tag}: {problem}")
+    return result
+
+
+class SignerRefused(IntegrityError):
+    """A reader's refusal: the stage's promotion is not signed by an allowed signer."""
+
+
+def promotion_signer_status(root: Path, event: Event) -> Verdict | None:
+    """For readers: the verdict on the tag that put the stage's current version in place; None
+    when params.yaml at HEAD does not require that stage signed. Raises SignerRefused (exit 1)
+    naming the tag and why when it is required and not met: never an older version instead."""
+    stage = event_stage(event)
+    found_rights = rights_at_head(root) if stage is not None else None
+    if found_rights is None:
+        return None
+    head, rights = found_rights
+    if stage is None or not rights.requires_signature(stage):
+        return None
+    verdict = verdicts(root, [event], head).get(event.tag, signatures.UNSIGNED)
+    if not verdict.verified:
+        raise SignerRefused(
+            f"tag {event.tag}: {'not signed' if not verdict.signed else verdict.detail}; "
+            f"{rights.source} rights.signed lists {stage}, so it must be signed by an allowed "
+            f"signer of {rights.allowed_signers}",
+            hint="ask the registry's maintainers to re-promote it with a signed tag "
+            "(`artreg verify` lists every such tag)",
+        )
+    return verdict
+
+
+# --- the pull-request check: policy changes ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """A commit between the base and HEAD that loosens a rule, and whether it is authorized
+    (signed by an allowed signer of the base branch's file)."""
+
+    commit: str
+    subject: str
+    loosened: list[str]
+    signer: Verdict
+
+    @property
+    def authorized(self) -> bool:
+        return self.signer.verified
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "commit": self.commit,
+            "subject": self.subject,
+            "loosened": self.loosened,
+            "signer": self.signer.as_json(),
+            "authorized": self.authorized,
+        }
+
+
+def _signers_text(root: Path, rev: str, rights: Rights) -> str:
+    if not rights.allowed_signers:
+        return ""
+    blob = gitread.show_file(root, rev, rights.allowed_signers)
+    return blob.decode("utf-8", "replace") if blob else ""
+
+
+def policy_changes(root: Path, base: str) -> tuple[list[PolicyChange], str]:
+    """The commits of base..HEAD that loosen params.yaml's rules or the allowed signers, and the
+    diff of those files from the merge base to HEAD (for the summary)."""
+    merge_base = gitrun.git(root, "merge-base", base, "HEAD").strip()
+    base_rights = rights_at(root, merge_base)
+    head_rights = rights_at(root, gitrun.head(root))
+    files = sorted(
+        {PARAMS_FILE, *(r.allowed_signers for r in (base_rights, head_rights) if r.allowed_signers)}
+    )
+    log = gitrun.git(
+        root, "log", "--reverse", "--format=%H %P%x00%s", f"{merge_base}..HEAD", "--", *files
+    )
+    base_blob = signers_blob(root, merge_base, base_rights) if base_rights.allowed_signers else None
+    changes: list[PolicyChange] = []
+    for line in log.splitlines():
+        ids, _, subject = line.partition("\0")
+        commit, *parents = ids.split()
+        parent = parents[0] if parents else merge_base
+        before, after = rights_at(root, parent), rights_at(root, commit)
+        found = loosenings(
+            committed_sections(root, parent),
+            committed_sections(root, commit),
+            _signers_text(root, parent, before),
+            _signers_text(root, commit, after),
+        )
+        if not found:
+            continue
+        signer = signatures.verify_objects(root, "commit", [commit], base_blob)[commit]
+        changes.append(PolicyChange(commit, subject, found, signer))
+    diff = gitrun.git(root, "diff", f"{merge_base}..HEAD", "--", *files) if changes else ""
+    return changes, diff
+
+
+def policy_problems(changes: Sequence[PolicyChange], base: str) -> list[str]:
+    """`verify --base`'s problems: each loosening commit not signed by an allowed signer of
+    the base branch's file (a pull request cannot authorize itself)."""
+    return [
+        f"commit {c.commit[:12]} ({c.subject}) loosens the policy: {'; '.join(c.loosened)}; "
+        f"it is not signed by an allowed signer of {base}'s allowed-signers file "
+        f"({c.signer.detail or 'unknown signer'})"
+        for c in changes
+        if not c.authorized
+    ]
+
+
+# --- `artreg verify`'s one call -------------------------------------------------------------------
+
+
+def _untagged_commits(root: Path, registry: Registry, rights: Rights) -> list[str]:
+    """Problems of promotions no tag names yet (a pull request's): each must be committed by a
+    commit a promoter of its stage signed (`git verify-commit`), where the stage is signed."""
+    tagged = registry.tagged_folders()
+    pending = [
+        f for f in stage_folders(root) if f.relpath not in tagged and f.stage in rights.signed
+    ]
+    if not pending:
+        return []
+    created = gitread.creation_commits(root)
+    head = gitrun.head(root)
+    assert head is not None
+    commits = {f.relpath: created[f.relpath] for f in pending if f.relpath in created}
+    found = signatures.verify_objects(
+        root, "commit", list(commits.values()), signers_blob(root, head, rights)
+    )
+    problems = []
+    for folder in pending:
+        commit = commits.get(folder.relpath)
+        if commit is None:
+            continue  # not committed: the other checks say so
+        verdict = found[commit]
+        if not verdict.verified or verdict.principal is None:
+            problems.append(
+                f"{folder.relpath}: its promotion commit {commit[:12]} is not signed by an "
+                f"allowed signer ({verdict.detail}); {rights.source} rights.signed lists "
+                f"{folder.stage}: promote again with --sign"
+            )
+            continue
+        problem = rights_at(root, commit).promoter_problem(folder.stage, verdict.principal)
+        if problem:
+            problems.append(f"{folder.relpath}: commit {commit[:12]}: {problem}")
+    return problems
+
+
+def check_registry(root: Path, registry: Registry, report: Any, base: str | None) -> None:
+    """verify's rights checks, into its report: every promotion in history against the rights,
+    untagged promotions' commits signed by promoters, and with `base` (a pull request's
+    check) every loosening of the policy not signed by an allowed signer of the base."""
+    result = audit(root, registry)
+    if result.checked:
+        report.count("promotion tags checked against rights", result.checked)
+    report.problems += result.problems
+    try:
+        rights = rights_at(root, gitrun.head(root))
+        if rights.signed:
+            report.problems += _untagged_commits(root, registry, rights)
+        if base is not None:
+            changes, _ = policy_changes(root, base)
+            report.count("commits loosening the policy", len(changes))
+            report.problems += policy_problems(changes, base)
+    except ArtregError as exc:
+        report.problems.append(exc.message)
