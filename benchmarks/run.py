@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fixtures
 import folder_fetch
 import mlflow_pairs
+import oci_pairs
 from fixtures import ARTREG, DVC, GTO, MiB, artreg_init, remove, sh
 from report import Report, Row, log, ratio_row
 from timing import Measurement, Stats, alternate, fmt_bytes, fmt_seconds, run, run_steps
@@ -62,6 +63,7 @@ PAIRS = (
     "folders",
     "mlflow",
     "folder-fetch",
+    "oci",
 )
 EXAMPLES = HERE.parent / "examples"
 
@@ -105,6 +107,7 @@ class Sizes:
     mlflow_versions: int = 20
     folder_fetch_files: int = 10_000  # pair 11d: a model folder fetched cold from a URL
     folder_fetch_file_size: int = 4096
+    oci_bytes: int = GiB  # pair 15: a release exported as an OCI artifact (issue 27)
 
 
 FULL = Sizes()
@@ -143,6 +146,7 @@ QUICK = Sizes(
     mlflow_versions=5,
     folder_fetch_files=200,
     folder_fetch_file_size=1024,
+    oci_bytes=8 * MiB,
 )
 
 
@@ -1816,6 +1820,8 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("folders", lambda: bench_folders(report, work, env)))
     if "mlflow" in only:
         steps.append(("mlflow", lambda: mlflow_pairs.bench_mlflow(report, work, env)))
+    if "oci" in only:
+        steps.append(("oci", lambda: oci_pairs.bench_oci(report, work, env)))
     try:
         for label, step in steps:
             t1 = time.perf_counter()
