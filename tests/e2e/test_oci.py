@@ -18,7 +18,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from artreg import get_artifact_path
+from artreg import get_artifact_path, verify_artifact
 from artreg.errors import IntegrityError, NotFoundError
 from artreg.services.init import init_registry
 
@@ -596,5 +596,6 @@ def test_offline_an_oci_reference_answers_from_the_last_resolution(
     assert got.exit_code == 0, got.stderr
     assert got.json()["commit"] == revision  # type: ignore[index]
     assert (out / "model.pt").read_bytes() == (root / folder / "model.pt").read_bytes()
+    assert verify_artifact("encoder", repo=url)  # every byte of the snapshot rehashed
     with pytest.raises(NotFoundError, match="never resolved"):
         get_artifact_path("encoder", version="1.0.0", repo=url)
