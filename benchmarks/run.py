@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fixtures
 import folder_fetch
 import mlflow_pairs
+import oci_pairs
 import rights_pairs
 from fixtures import ARTREG, DVC, GTO, MiB, artreg_init, remove, sh
 from report import Report, Row, log, ratio_row
@@ -64,6 +65,7 @@ PAIRS = (
     "mlflow",
     "folder-fetch",
     "rights",
+    "oci",
 )
 EXAMPLES = HERE.parent / "examples"
 
@@ -108,6 +110,7 @@ class Sizes:
     mlflow_versions: int = 20
     folder_fetch_files: int = 10_000  # pair 11d: a model folder fetched cold from a URL
     folder_fetch_file_size: int = 4096
+    oci_bytes: int = GiB  # pair 15: a release exported as an OCI artifact (issue 27)
 
 
 FULL = Sizes()
@@ -147,6 +150,7 @@ QUICK = Sizes(
     mlflow_versions=5,
     folder_fetch_files=200,
     folder_fetch_file_size=1024,
+    oci_bytes=8 * MiB,
 )
 
 
@@ -1822,6 +1826,8 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("mlflow", lambda: mlflow_pairs.bench_mlflow(report, work, env)))
     if "rights" in only:
         steps.append(("rights", lambda: rights_pairs.bench_rights(report, work, env)))
+    if "oci" in only:
+        steps.append(("oci", lambda: oci_pairs.bench_oci(report, work, env)))
     try:
         for label, step in steps:
             t1 = time.perf_counter()

@@ -90,6 +90,10 @@ OTHERS: dict[str, str] = {
     # sources (S6): the lock file and pins beside the sources that read them
     "artreg.features.lock": "artreg.sources.lock",
     "artreg.features.pins": "artreg.sources.pins",
+    # ocisource (issue 27): the OCI modules in their layers
+    "artreg.modelpack": "artreg.artifacts.modelpack",
+    "artreg.ociclient": "artreg.adapters.oci",
+    "artreg.features.oci_export": "artreg.services.oci_export",
 }
 
 # --- modules split by function: old module -> {name: new module} ----------------------------------

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from artreg import location
-from artreg.adapters import settings
 from artreg.registry.values import check_field
 from artreg.sources.base import ServeOptions, check_verify
 from artreg.sources.locate import open_source
@@ -270,18 +269,6 @@ def _artifact_path(
     accept_moved_tag: bool,
 ) -> Path | dict[str, Path]:
     full = check_verify(verify)
-    if str(repo or "").startswith("oci://"):  # an OCI repository (ARTREG_OCI_PLAIN_HTTP=1)
-        from artreg.features import oci_get
-
-        return oci_get.fetch(
-            str(repo),
-            name,
-            None if version else stage,
-            version,
-            insecure=settings.oci_plain_http(),
-            cache_dir=cache_dir,
-            accept_moved_tag=accept_moved_tag,
-        ).path
     source = open_source(repo, lock=lock, offline=offline, cache_dir=cache_dir)
     options = ServeOptions(
         pull=pull,

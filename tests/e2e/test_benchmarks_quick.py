@@ -31,6 +31,8 @@ PAIRS = (
     "12",
     "13a",
     "13b",
+    "15a",
+    "15b",
 )
 
 
@@ -128,3 +130,15 @@ def test_quick_folder_fetch_row(tmp_path: Path) -> None:
     assert "model folder of 200 files" in rows["11d"][2] and rows["11d"][7] == "≤ 1.2×"
     assert re.fullmatch(r"\d+\.\d+×", rows["11d"][5]), rows["11d"]
     assert "### 11d. Cold fetch of a model folder" in text
+
+
+def test_quick_oci_rows(tmp_path: Path) -> None:
+    """Pair 15 alone: `artreg export --oci` to a docker-registry on loopback against `skopeo
+    copy` of the same artifact as an OCI layout, and the re-export of one changed shard of four
+    (bytes uploaded against that shard's size)."""
+    text, rows = _rows(tmp_path, "oci")
+    assert set(rows) - {"#", "---"} == {"15a", "15b"}, text
+    assert "skopeo copy" in rows["15a"][2] and rows["15a"][7] == "≤ 1.2×"
+    assert re.fullmatch(r"\d+\.\d+×", rows["15a"][5]), rows["15a"]
+    assert rows["15b"][7] == "≤ 1.01×" and rows["15b"][8] == "yes", rows["15b"]
+    assert "### 15. A release as an OCI ModelPack artifact" in text

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +18,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from artreg import get_artifact_path
-from artreg.errors import IntegrityError
+from artreg import get_artifact_path, verify_artifact
+from artreg.errors import IntegrityError, NotFoundError
 from artreg.services.init import init_registry
 
 from helpers import RELEASE_ARGS, flip_byte, free_port, release, snapshot, tiny_safetensors
@@ -193,7 +194,7 @@ def test_a_new_version_with_one_of_four_shards_changed_uploads_that_shard_only(
     cli,
 ) -> None:
     # Shards larger than the chunk size go up in chunks (PATCH ... PUT), as big models do.
-    monkeypatch.setattr("artreg.ociclient.CHUNK", 4096)
+    monkeypatch.setattr("artreg.adapters.oci.CHUNK", 4096)
     repo = f"{oci_registry.host}/models/sharded"
     v1 = four_shards(tmp_path / "v1")
     assert (
@@ -457,7 +458,7 @@ def exported(
     """encoder v1.0.0 released and exported to a repository of this test's own."""
     release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
     repo = f"{oci_registry.host}/consumers/{hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12]}"
-    from artreg.features.oci_export import export
+    from artreg.services.oci_export import export
 
     export(registry, "encoder@v1.0.0", oci=repo, insecure=True)
     return registry, f"oci://{repo}"
@@ -478,6 +479,15 @@ def test_a_consumer_reads_an_oci_reference_verified_through_the_cache(
     got = cli("get", url, "encoder@v1.0.0", "-o", str(out), cwd=tmp_path)
     assert got.exit_code == 0, got.stderr
     assert (out / "model.pt").read_bytes() == model.read_bytes()
+    # `show` answers from the manifest alone; what needs a git registry is refused by name.
+    shown = cli("show", "encoder@v1.0.0", "--repo", url, "--json", cwd=tmp_path)
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.json()["folder"] == "artifacts/production/encoder/v1.0.0"  # type: ignore[index]
+    unnamed = cli("get", url, "-o", str(tmp_path / "unnamed"), cwd=tmp_path)
+    assert unnamed.exit_code == 2 and "name the artifact too" in unnamed.stderr
+    listed = cli("list", "--repo", url, cwd=tmp_path)
+    assert listed.exit_code == 2
+    assert "an OCI repository answers `get`" in listed.stderr
 
 
 def test_a_tampered_blob_is_refused_and_nothing_is_served(
@@ -545,3 +555,47 @@ def test_a_manifest_titled_with_another_name_is_refused(
     assert refused.exit_code == 1
     assert "'encoder', not 'decoder'" in refused.stderr
     assert not (cache / "blobs").exists()
+
+
+def test_offline_an_oci_reference_answers_from_the_last_resolution(
+    exported: tuple[Path, str],
+    cache: Path,
+    plain_http: None,
+    oci_registry: OciRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    cli,
+) -> None:
+    root, url = exported
+    folder = "artifacts/production/encoder/v1.0.0"
+    revision = inspect(f"docker://{url.removeprefix('oci://')}:production")["annotations"][
+        "org.opencontainers.image.revision"
+    ]
+    online = cli("get", url, "encoder", "-o", str(tmp_path / "online"), "--json", cwd=tmp_path)
+    assert online.exit_code == 0, online.stderr
+    found = online.json()
+    # What a registry URL answers: the registry, the release commit, its folder, each file.
+    assert (found["registry"], found["commit"], found["folder"]) == (url, revision, folder)  # type: ignore[index]
+    files = committed_manifest(root, folder)
+    served = {rel: f["sha256"] for rel, f in found["files"].items()}  # type: ignore[index]
+    assert {rel: served.get(rel) for rel in files} == {rel: f["sha256"] for rel, f in files.items()}
+    # The repository loses its production tag: online, the read now fails ...
+    repository = url.split("/", 3)[3]
+    tags = oci_registry.storage / "docker/registry/v2/repositories" / repository / "_manifests/tags"
+    shutil.rmtree(tags / "production")
+    with pytest.raises(NotFoundError, match="no such tag"):
+        get_artifact_path("encoder", repo=url)
+
+    # ... offline, the cache's last answer and its snapshot serve it, asking nothing.
+    monkeypatch.setenv("ARTREG_OFFLINE", "1")
+    path = get_artifact_path("encoder", repo=url)
+    assert path == Path(found["path"])  # type: ignore[index]
+    assert path.read_bytes() == (root / folder / "model.pt").read_bytes()
+    out = tmp_path / "offline"
+    got = cli("get", url, "encoder", "-o", str(out), "--json", cwd=tmp_path)
+    assert got.exit_code == 0, got.stderr
+    assert got.json()["commit"] == revision  # type: ignore[index]
+    assert (out / "model.pt").read_bytes() == (root / folder / "model.pt").read_bytes()
+    assert verify_artifact("encoder", repo=url)  # every byte of the snapshot rehashed
+    with pytest.raises(NotFoundError, match="never resolved"):
+        get_artifact_path("encoder", version="1.0.0", repo=url)

@@ -178,9 +178,9 @@ OVERSIZED = {
 # variants where it chooses them, sources/clone.py the clone's full read path when the last
 # answer does not stand).
 INNER_IMPORTS = {
-    "__init__.py": 2, "adapters/git/read.py": 1, "api.py": 12,  # +1: oci until it is a source
+    "__init__.py": 2, "adapters/git/read.py": 1, "api.py": 11,
     "artifacts/formats/pytorch.py": 1,
-    "cli/consumer.py": 6, "cli/edge.py": 3, "cli/fetch.py": 6, "cli/group.py": 4,
+    "cli/consumer.py": 6, "cli/edge.py": 3, "cli/fetch.py": 4, "cli/group.py": 4,
     "cli/maintain.py": 11, "cli/options.py": 9, "cli/promote.py": 2, "cli/read.py": 7,
     "cli/write.py": 3, "consumer_cache.py": 3,
     "adapters/dvcrepo.py": 2, "entry.py": 2, "demo.py": 1, "services/doctor.py": 2,
@@ -192,8 +192,9 @@ INNER_IMPORTS = {
     "registry/policy.py": 2, "publishing/publish.py": 8, "present/consumer.py": 4,
     "adapters/schemas/__init__.py": 1, "publishing/stagefolder.py": 1,
     "publishing/transaction.py": 1, "registry/trust_ratchet.py": 4,
-    # start-up time: a warm clone read must not load the other variants (sources' report)
-    "sources/clone.py": 1, "sources/locate.py": 3,
+    # start-up time: a warm clone read must not load the other variants (sources' report);
+    # locate's fourth is the OCI variant, api.py's former oci branch (ocisource)
+    "sources/clone.py": 1, "sources/locate.py": 4,
 }  # fmt: skip
 
 # Modules that still read ARTREG_* variables from the environment themselves. Every such read
@@ -270,6 +271,25 @@ def test_one_place_decides_the_source() -> None:
     for rel, text in _modules().items():
         for gone in ("_is_url", "offline_mode", "fetch_url"):
             assert gone not in text, f"{rel} still names {gone}"
+    # An OCI repository is a source too (sources/oci.py): nothing outside sources/ branches on
+    # an oci:// reference (outside docstrings and messages, which may name one).
+    branching = sorted(
+        rel
+        for rel, text in _modules().items()
+        if not rel.startswith("sources/")
+        for node in ast.walk(ast.parse(text))
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", None) == "startswith"
+            and any(isinstance(a, ast.Constant) and a.value == "oci://" for a in node.args)
+        )
+        or (
+            isinstance(node, ast.Compare)
+            and isinstance(node.left, ast.Constant)
+            and node.left.value == "oci://"
+        )
+    )
+    assert not branching, f"branch on oci:// outside sources/: {branching}"
 
 
 def test_every_command_is_registered_by_the_module_the_lazy_group_names() -> None:

@@ -7,9 +7,9 @@ import json
 import pytest
 import yaml
 
-from artreg import modelpack
+from artreg.adapters.oci import parse_reference
+from artreg.artifacts import modelpack
 from artreg.errors import InputError, IntegrityError
-from artreg.ociclient import parse_reference
 from artreg.publishing.deployment import oci_examples, settings
 
 from helpers.modelfiles import gguf_bytes, safetensors_bytes

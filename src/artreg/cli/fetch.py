@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from artreg.cli.group import main
-from artreg.cli.oci import get_oci
 from artreg.cli.options import (
     Output,
     accept_moved_tag_option,
@@ -22,6 +21,7 @@ from artreg.cli.options import (
     stage_options,
     warn,
 )
+from artreg.errors import InputError
 from artreg.present import queries
 
 
@@ -146,10 +146,14 @@ def get(
     without a clone, model signatures checked against its trust policy as in a clone: tags
     by `git ls-remote`, a few files of one commit, and the model's objects from the DVC remote,
     through the machine's shared cache ($ARTREG_CACHE; offline with ARTREG_OFFLINE=1).
+    `artreg get oci://REGISTRY/REPOSITORY NAME` reads a ModelPack artifact `artreg export --oci`
+    wrote (ARTREG_OCI_PLAIN_HTTP=1 for a registry without TLS).
 
     Example: artreg get encoder --stage production -o /srv/models
 
     Example: artreg get https://git.example.com/ml/registry.git encoder@v1.2.0 -o /srv/models
+
+    Example: artreg get oci://ghcr.io/acme/encoder encoder@v1.2.0 -o /srv/models
 
     Example: artreg get adapter --with-requirements -o /srv/models
 
@@ -158,11 +162,7 @@ def get(
     from artreg.reading.resolve import target as parse_target
     from artreg.sources.base import ServeOptions
 
-    if target.startswith("oci://"):  # an OCI repository as a source (py)
-        return get_oci(target, spec, stage, version, out_dir, as_json, accept_moved_tag)
     if lock_path is not None and (spec is not None or repo_path is not None):
-        from artreg.errors import InputError
-
         if spec is not None and not with_requirements:
             raise InputError(
                 f"--lock serves what {lock_path} pins, and the lock names the registry",
@@ -172,11 +172,14 @@ def get(
             f"--lock serves what {lock_path} pins, one artifact, from the registry it names",
             hint="drop --with-requirements and --repo, or drop --lock",
         )
+    if spec is None and "://" in target:
+        raise InputError(
+            f"{target} names a registry: name the artifact too",
+            hint=f"artreg get {target} NAME[@vX.Y.Z] -o DIR",
+        )
     name, stage, version = parse_target(spec or target, stage, version)
     source = registry_source(target if spec is not None else repo_path, lock=lock_path)
     if remote_config and source.root is not None:
-        from artreg.errors import InputError
-
         raise InputError(
             "--remote-config applies to `artreg get URL NAME`",
             hint="set it with `dvc remote modify`",

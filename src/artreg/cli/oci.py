@@ -1,4 +1,5 @@
-"""The CLI of OCI export (`artreg export`) and of `artreg get oci://...`: parse, call one core function, render. Registered on artreg.cli's `main` by one import at the bottom of cli.py."""
+"""The CLI of OCI export (`artreg export`): parse, call one core function, render. Reading an
+OCI repository back (`artreg get oci://...`) is a registry source (sources/oci.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ from pathlib import Path
 
 import click
 
-from artreg import ociclient
+from artreg.adapters import oci as ociclient
 from artreg.cli.group import main
 from artreg.cli.options import Output, json_option, registry_root, repo_option
 from artreg.errors import InputError
-from artreg.features import oci_export, oci_get
-from artreg.reading.resolve import target as parse_target
+from artreg.services import oci_export
 
 plain_http_option = click.option(
     "--plain-http",
@@ -101,35 +101,3 @@ def export(
         for e in done
     ]
     out.emit([e.as_dict() for e in done], "\n".join(lines) or "nothing in production")
-
-
-def get_oci(
-    url: str,
-    spec: str | None,
-    stage: str | None,
-    version: str | None,
-    out: str,
-    as_json: bool,
-    accept_moved_tag: bool,
-) -> None:
-    """`artreg get oci://REGISTRY/REPOSITORY NAME[@vX.Y.Z] -o OUT` (called by cli.get)."""
-    if spec is None:
-        raise InputError(
-            f"{url}: name the artifact too: artreg get {url} NAME[@vX.Y.Z] -o DIR",
-            hint="the repository's manifest must carry that name as its title",
-        )
-    name, stage, version = parse_target(spec, stage, version)
-    insecure = ociclient.plain_http(False)  # ARTREG_OCI_PLAIN_HTTP=1 for a registry without TLS
-    output = Output(as_json)
-    with output.progress("downloading") as progress:
-        fetched, written = oci_get.get(
-            url,
-            name,
-            stage,
-            version,
-            Path(out),
-            insecure=insecure,
-            progress=progress,
-            accept_moved_tag=accept_moved_tag,
-        )
-    output.emit(fetched.as_dict(written), "\n".join(str(p) for p in written))

@@ -1,6 +1,6 @@
 """Where a registry is read from, decided once (gto's `RemoteRepoMixin.from_url`): a lock
-file, a registry URL (or a bare repository's path), the consumer cache alone (offline), or a
-clone. Every read command and the Python API build their source here and nowhere else."""
+file, an OCI repository (oci://), a registry URL (or a bare repository's path), the consumer
+cache alone (offline), or a clone. Every read command and the Python API build their source here and nowhere else."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ def open_source(
         from artreg.sources.lock import LockSource
 
         return LockSource(Path(lock), cache_dir, offline)
+    if isinstance(repo, str) and repo.startswith("oci://"):  # an OCI repository
+        from artreg.sources.oci import OciSource
+
+        return OciSource(repo, cache_dir, offline=offline, insecure=settings.oci_plain_http())
     if repo is not None and (
         is_registry_url(repo) or (offline and not Path(os.fspath(repo)).exists())
     ):

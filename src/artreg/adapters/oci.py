@@ -17,14 +17,14 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from artreg.adapters import settings
 from artreg.errors import InputError, IntegrityError, NotFoundError, RemoteUnavailable
-from artreg.modelpack import INDEX_MEDIA_TYPE, Blob, Layer
 
+INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
 ENV_PLAIN_HTTP = "ARTREG_OCI_PLAIN_HTTP"
 ENV_AUTH_FILE = "REGISTRY_AUTH_FILE"
 # Larger blobs go up in chunks of this size (PATCH), smaller in one PUT: oras-py holds one
@@ -36,6 +36,40 @@ _ACCEPT = ", ".join(
         INDEX_MEDIA_TYPE,
     ]
 )
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A small document (config, manifest, index) as the exact bytes pushed, with its digest."""
+
+    raw: bytes
+    media_type: str
+    sha256: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha256", hashlib.sha256(self.raw).hexdigest())
+
+    @property
+    def digest(self) -> str:
+        return f"sha256:{self.sha256}"
+
+    def descriptor(self, **extra: Any) -> dict[str, Any]:
+        return {"mediaType": self.media_type, "digest": self.digest, "size": len(self.raw), **extra}
+
+
+class Layer(Protocol):
+    """A file pushed as one raw layer: its path (for messages), sha256, size and media type."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def media_type(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg import modelpack, state
+from artreg import state
 from artreg.adapters.files import parse_json
 from artreg.adapters.git import history as githistory
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import ProgressFn
+from artreg.adapters.oci import (
+    Blob,
+    Client,
+    Reference,
+    json_or_none,
+    parse_reference,
+    write_layout,
+)
+from artreg.artifacts import modelpack
+from artreg.artifacts.modelpack import Layer, Release
 from artreg.errors import InputError, NotFoundError
 from artreg.features import fetch
-from artreg.modelpack import Blob, Layer, Release
-from artreg.ociclient import Client, Reference, json_or_none, parse_reference, write_layout
 from artreg.reading.resolve import target
 
 PRODUCTION_TAG = "production"

@@ -1,7 +1,7 @@
 """A release as a CNCF ModelPack artifact (github.com/modelpack/model-spec): media types, the
 layer of each file, the model config and the OCI manifest, built from what the release's
 committed manifest and metadata already say, so no byte is hashed again (a raw layer's digest is
-the file's sha256). Pure: no I/O, no network; ociclient.py moves the bytes.
+the file's sha256). Pure: no I/O, no network; adapters/oci.py moves the bytes.
 
 It also reads such a manifest back for a consumer (`parse`), refusing one that is not a
 ModelPack artifact, names another artifact, or lays a file outside its folder.
@@ -9,14 +9,14 @@ ModelPack artifact, names another artifact, or lays a file outside its folder.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from artreg.adapters.oci import INDEX_MEDIA_TYPE, Blob
 from artreg.errors import IntegrityError
 
 ARTIFACT_TYPE = "application/vnd.cncf.model.manifest.v1+json"
@@ -25,7 +25,6 @@ WEIGHT = "application/vnd.cncf.model.weight.v1.raw"
 WEIGHT_CONFIG = "application/vnd.cncf.model.weight.config.v1.raw"
 DOC = "application/vnd.cncf.model.doc.v1.raw"
 MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
-INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
 # A model.sig is a sigstore bundle (model_signing writes one); as a referrer it is the one layer
 # of a manifest whose config is OCI's empty descriptor, as the image spec's artifact guidance says.
 SIGNATURE_ARTIFACT_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
@@ -128,25 +127,6 @@ class Release:
     approver: str = ""
     source: str = ""  # the registry's git URL, when known
     format: str = ""  # the model's format (safetensors, onnx, gguf, pytorch)
-
-
-@dataclass(frozen=True)
-class Blob:
-    """A small document (config, manifest, index) as the exact bytes pushed, with its digest."""
-
-    raw: bytes
-    media_type: str
-    sha256: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "sha256", hashlib.sha256(self.raw).hexdigest())
-
-    @property
-    def digest(self) -> str:
-        return f"sha256:{self.sha256}"
-
-    def descriptor(self, **extra: Any) -> dict[str, Any]:
-        return {"mediaType": self.media_type, "digest": self.digest, "size": len(self.raw), **extra}
 
 
 def _dump(doc: Mapping[str, Any]) -> bytes:

@@ -1,77 +1,34 @@
-"""An OCI repository as a registry source: `get_artifact_path(NAME, repo="oci://REGISTRY/REPO")`
-and `artreg get oci://REGISTRY/REPO NAME[@vX.Y.Z] -o DIR` read a ModelPack artifact that
-`artreg export --oci` wrote, without git or DVC.
+"""What an OCI repository says about an artifact, checked before any layer is fetched: the
+manifest a tag names (a ModelPack artifact titled NAME, of the version asked), the version held
+to the bytes this cache served before, and the model signature the consumer's policy requires.
+`sources/oci.py` serves the layers.
 
-The tag is `production` (or `vX.Y.Z` for a version); its manifest must be a ModelPack artifact
-whose title is NAME (one naming another artifact is refused before any layer is fetched). Each
-layer goes through the machine's consumer cache, hashed while it is stored and refused unless its
-sha256 is the layer's digest, so a tampered blob never reaches a snapshot.
-
-An OCI repository has no params.yaml: the trust policy is the consumer's. With
-ARTREG_OCI_TRUSTED_KEYS (PEM public keys, separated by `:`), the artifact must carry a model
-signature as a referrer (found through the referrers tag schema) made by one of those keys over
-the model files' sha256s as the manifest lists them; checked before any layer is fetched.
+The tag is `production` (or `vX.Y.Z` for a version). An OCI repository has no params.yaml: the
+trust policy is the consumer's. With ARTREG_OCI_TRUSTED_KEYS (PEM public keys, separated by
+`:`), the artifact must carry a model signature as a referrer (found through the referrers tag
+schema) made by one of those keys over the model files' sha256s as the manifest lists them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from artreg import modelpack, outputs
 from artreg.adapters import settings
-from artreg.adapters.hashing import FileDigest, ProgressFn
+from artreg.adapters.hashing import FileDigest
+from artreg.adapters.oci import Blob, Client, json_or_none, parse_reference
+from artreg.artifacts import modelpack
 from artreg.artifacts.signing import keys as signing_keys
 from artreg.artifacts.signing import verify as signature
 from artreg.consumer_cache import Cache, registry_key
 from artreg.errors import InputError, IntegrityError, NotFoundError
-from artreg.ociclient import Client, json_or_none, parse_reference
 from artreg.registry.layout import model_target
 from artreg.registry.tags import validate_name, validate_semver
 
-SCHEME = "oci://"
 ENV_TRUSTED_KEYS = "ARTREG_OCI_TRUSTED_KEYS"
-
-
-def is_oci(repo: object) -> bool:
-    """True for an `oci://REGISTRY/REPOSITORY` reference."""
-    return isinstance(repo, str) and repo.startswith(SCHEME)
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """A verified snapshot of one artifact from an OCI repository."""
-
-    url: str
-    tag: str
-    digest: str  # the manifest's
-    artifact: modelpack.Artifact
-    snapshot: Path
-    downloaded: int
-
-    @property
-    def path(self) -> Path:
-        return self.snapshot / model_target("production", self.artifact.primary)
-
-    def as_dict(self, written: list[Path] | None = None) -> dict[str, object]:
-        found: dict[str, object] = {
-            "registry": self.url,
-            "tag": self.tag,
-            "digest": self.digest,
-            "name": self.artifact.name,
-            "version": self.artifact.version,
-            "revision": self.artifact.revision,
-            "path": str(self.path),
-            "snapshot": str(self.snapshot),
-            "downloaded": self.downloaded,
-        }
-        if written is not None:
-            found["written"] = [str(p) for p in written]
-        return found
 
 
 @dataclass(frozen=True)
@@ -86,7 +43,7 @@ class Found:
 
     @property
     def digest(self) -> str:
-        return modelpack.Blob(self.raw, modelpack.MANIFEST_MEDIA_TYPE).digest
+        return Blob(self.raw, modelpack.MANIFEST_MEDIA_TYPE).digest
 
 
 def resolve(
@@ -164,46 +121,6 @@ def hold_version(cache: Cache, found: Found, accept_moved_tag: bool = False) -> 
     return lambda: cache.write_json(path, now)
 
 
-def materialize(
-    found: Found,
-    cache_dir: Path | str | None = None,
-    progress: ProgressFn | None = None,
-    accept_moved_tag: bool = False,
-) -> Fetched:
-    """The artifact's files as a verified snapshot in the consumer cache, each layer fetched
-    only when the cache lacks it and stored only if its sha256 is the layer's digest."""
-    artifact = found.artifact
-    files = {rel: FileDigest(sha, size) for rel, (sha, size) in artifact.files.items()}
-    cache = Cache.open(cache_dir)
-    key = registry_key(found.url)
-    folder = f"{artifact.name}/v{artifact.version}"
-    record = hold_version(cache, found, accept_moved_tag)
-
-    def source(rel: str) -> Callable[[], contextlib.AbstractContextManager[IO[bytes]]]:
-        return lambda: found.client.open_blob(f"sha256:{files[rel].sha256}")
-
-    snap = _ready(cache, key, folder, files)
-    downloaded = 0
-    if snap is None:
-        with cache.building(), cache.lock("snapshot", f"{key}/{folder}"):
-            info = {
-                "name": artifact.name,
-                "version": artifact.version,
-                "registry": found.url,
-                "manifest": found.digest,
-            }
-            snap, downloaded = cache.build_snapshot(key, folder, files, source, info, progress)
-    record()
-    return Fetched(found.url, found.tag, found.digest, artifact, snap, downloaded)
-
-
-def _ready(cache: Cache, key: str, folder: str, files: dict[str, FileDigest]) -> Path | None:
-    try:
-        return cache.snapshot_ready(key, folder, files)
-    except IntegrityError:  # altered in the cache: build_snapshot fetches it again, once
-        return None
-
-
 def trusted_key_files() -> list[Path]:
     """The consumer's trusted keys for OCI artifacts: $ARTREG_OCI_TRUSTED_KEYS (none: no
     signature required)."""
@@ -276,46 +193,3 @@ def check_signature(found: Found, keys: Sequence[Path]) -> signing_keys.Signer |
             hint=f"trust the signer's public key in {ENV_TRUSTED_KEYS} only if you trust it; "
             "otherwise do not use this model",
         ) from exc
-
-
-def fetch(
-    url: str,
-    name: str,
-    stage: str | None = None,
-    version: str | None = None,
-    *,
-    insecure: bool = False,
-    cache_dir: Path | str | None = None,
-    progress: ProgressFn | None = None,
-    accept_moved_tag: bool = False,
-) -> Fetched:
-    """Resolve `name` in the OCI repository `url` and return its verified snapshot."""
-    found = resolve(url, name, stage, version, insecure=insecure)
-    check_signature(found, trusted_key_files())
-    return materialize(found, cache_dir, progress, accept_moved_tag)
-
-
-def get(
-    url: str,
-    name: str,
-    stage: str | None,
-    version: str | None,
-    out: Path,
-    *,
-    insecure: bool = False,
-    cache_dir: Path | str | None = None,
-    progress: ProgressFn | None = None,
-    accept_moved_tag: bool = False,
-) -> tuple[Fetched, list[Path]]:
-    """`artreg get oci://REGISTRY/REPO NAME -o OUT`: the model file(s) copied out of the
-    cache, verified, written as a clone's `get` writes them (outputs.py)."""
-    found = resolve(url, name, stage, version, insecure=insecure)
-    files = found.artifact.files
-    targets = outputs.targets(out, found.artifact.primary, files)
-    outputs.check(out, targets.values())  # before any layer is fetched
-    check_signature(found, trusted_key_files())
-    fetched = materialize(found, cache_dir, progress, accept_moved_tag)
-    copies = [
-        (fetched.snapshot / rel, target, FileDigest(*files[rel])) for rel, target in targets.items()
-    ]
-    return fetched, outputs.write_verified(out, copies, progress)
