@@ -10,16 +10,17 @@ import click
 from artreg.cli.group import main
 from artreg.cli.options import Output, json_option, registry_root, repo_option, wait_option
 from artreg.present import text as fmt
+from artreg.publishing.publish import PublishOptions
+from artreg.services.assign import Assigned
+from artreg.services.assign import assign as assign_version
+from artreg.services.assign import rollback as roll_back
 
 sign_option = click.option(
     "--sign", is_flag=True, help="Sign the commit and the tag with your git signing key."
 )
 
 
-def _text(done: object) -> str:
-    from artreg.services.assign import Assigned
-
-    assert isinstance(done, Assigned)
+def _text(done: Assigned) -> str:
     was = f" (was v{done.replaced})" if done.replaced else ""
     lines = [
         f"{done.name} {done.stage}: v{done.version}{was}, content {done.folder}",
@@ -58,9 +59,6 @@ def assign(
 
     Example: artreg assign encoder@v1.2.0 staging
     """
-    from artreg.publishing.publish import PublishOptions
-    from artreg.services.assign import assign as assign_version
-
     root = registry_root(repo_path)
     done = assign_version(
         root,
@@ -94,9 +92,6 @@ def rollback(
 
     Example: artreg rollback encoder --reason "p95 latency regression"
     """
-    from artreg.publishing.publish import PublishOptions
-    from artreg.services.assign import rollback as roll_back
-
     root = registry_root(repo_path)
     done = roll_back(root, name, reason=reason, to=to, options=PublishOptions(sign=sign, wait=wait))
     Output(as_json).emit(*fmt.written(root, done.as_dict(), _text(done)))
