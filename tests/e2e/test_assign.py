@@ -5,6 +5,7 @@ version's commit; `gto show` is the oracle after each, and every reader follows 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,25 @@ def test_a_deprecated_artifact_is_refused(three_releases: Path, cli) -> None:
     result = cli("rollback", "encoder", "--reason", "regression", cwd=root)
     assert result.exit_code == 2 and "deprecated" in result.stderr
     assert snapshot(root) == before
+
+
+def test_sign_makes_a_signed_tag_git_verifies(three_releases: Path, tmp_path: Path, cli) -> None:
+    root = three_releases
+    key = tmp_path / "key"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "rm", "-f", str(key)], check=True
+    )
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(f"rm@example.com {(tmp_path / 'key.pub').read_text()}")
+    git(root, "config", "gpg.format", "ssh")
+    git(root, "config", "user.signingkey", str(key))
+    git(root, "config", "gpg.ssh.allowedSignersFile", str(signers))
+    result = cli("rollback", "encoder", "--reason", "regression", "--sign", "--json", cwd=root)
+    assert result.exit_code == 0, result.stderr
+    tag = result.json()["tag"]
+    verified = subprocess.run(
+        ["git", "-C", str(root), "verify-tag", tag], capture_output=True, text=True
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert 'Good "git" signature for rm@example.com' in verified.stderr
+    assert _gto(root)["production"] == "v1.1.0"  # gto reads a signed tag as any other
