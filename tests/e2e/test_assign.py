@@ -93,6 +93,14 @@ def test_assign_makes_the_gto_tag_and_every_listing_knows_the_stage(
         cli("list", "--json", cwd=root).json()["encoder"]["stages"]["staging"]["version"]
         == "v1.2.0"
     )
+    # A stage taken out of params.yaml while a version holds it: verify names the tag.
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    del params["stages"], params["gates"]["staging"]
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    git(root, "commit", "--quiet", "-am", "drop the staging stage")
+    dropped = cli("verify", cwd=root)
+    assert dropped.exit_code == 1
+    assert "encoder#staging#7: encoder#staging resolves, but params.yaml@" in dropped.stderr
 
 
 def test_rollback_moves_production_back_and_every_reader_follows(

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artreg.errors import InputError
 from artreg.registry.tags import NAME_RE, STAGES, shown
+
+if TYPE_CHECKING:
+    from artreg.registry.records import Registry
 
 EXAMPLE = "stages:\n  staging: {after: validated}"
 # Keys of `gates:` that are not stages.
@@ -157,3 +160,18 @@ def _check_gate_stages(model: StageModel, gates: Mapping[str, Any], source: str)
                 f"no stage named {shown(str(stage))!r} (stages: {', '.join(model.order)})",
                 f"fix the name, or declare the stage under stages:, e.g.\n{EXAMPLE}",
             )
+
+
+def undeclared(registry: Registry, model: StageModel, source: str) -> list[str]:
+    """One line per stage that resolves today although `source` does not declare it (a stage
+    taken out of params.yaml, or a tag gto wrote): `artreg verify` reports each."""
+    found = []
+    for name in sorted(registry.artifacts):
+        for stage, event in registry.artifacts[name].current().items():
+            if not model.declared(stage):
+                found.append(
+                    f"tag {event.tag}: {name}#{stage} resolves, but {source} declares no stage "
+                    f"{stage!r}; declare it under stages: (e.g. {stage}: {{after: validated}}) "
+                    "or unassign it"
+                )
+    return found
