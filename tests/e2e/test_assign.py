@@ -93,6 +93,10 @@ def test_assign_makes_the_gto_tag_and_every_listing_knows_the_stage(
         cli("list", "--json", cwd=root).json()["encoder"]["stages"]["staging"]["version"]
         == "v1.2.0"
     )
+    assert "#staging" in cli("list", cwd=root).stdout  # the text table has its column
+    # Assigning it again is refused: nothing to do.
+    again = cli("assign", "encoder@v1.2.0", "staging", cwd=root)
+    assert again.exit_code == 2 and "in staging already" in again.stderr
     # A stage taken out of params.yaml while a version holds it: verify names the tag.
     params = yaml.safe_load((root / "params.yaml").read_text())
     del params["stages"], params["gates"]["staging"]
@@ -132,6 +136,12 @@ def test_rollback_moves_production_back_and_every_reader_follows(
     git(consumer, "pull", "--quiet", "--tags", "origin", "main")
     assert get_artifact_path("encoder", repo=consumer).parent.name == "v1.1.0"
     assert get_artifact_path("encoder", repo=f"file://{bare_origin}").parent.name == "v1.1.0"
+    out = tmp_path / "served"
+    got = cli("get", f"file://{bare_origin}", "encoder", "-o", str(out), cwd=tmp_path)
+    assert got.exit_code == 0, got.stderr
+    assert (out / "model.pt").read_bytes() == (
+        root / "artifacts/production/encoder/v1.1.0/model.pt"
+    ).read_bytes()
     resolved = cli("resolve", "encoder", "--json", cwd=root)
     assert resolved.exit_code == 0, resolved.stderr
     assert "1.1.0" in resolved.stdout and "1.2.0" not in resolved.stdout

@@ -202,10 +202,7 @@ def assign(
     holder, folder = _release(root, artifact, version, f"assigned to {stage}")
     before = artifact.stage(stage)
     if before is holder:
-        raise InputError(
-            f"{name} v{version} is in {stage} already ({holder.assignment(stage).tag})",  # type: ignore[union-attr]
-            hint="nothing to do",
-        )
+        raise InputError(f"{name} v{version} is in {stage} already", hint="nothing to do")
     settings = load_settings(root)
     metrics = _metrics(root, holder.commit, folder, results)
     gates = check_gates(settings, stage, name, metrics, "pass them in a JSON file with --results")
