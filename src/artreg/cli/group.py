@@ -25,6 +25,7 @@ def set_traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> b
 # only the command that runs is imported, so `artreg list` never loads what `artreg bundle`
 # needs. A test checks the table against the modules.
 COMMANDS: dict[str, str] = {
+    "assign": "assign",
     "bundle": "bundle",
     "cache": "consumer",
     "demo": "write",
@@ -47,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "register": "write",
     "release": "promote",
     "resolve": "read",
+    "rollback": "assign",
     "show": "read",
     "site": "maintain",
     "summary": "maintain",

@@ -50,8 +50,7 @@ def list_(show_all: bool, as_of: str | None, repo_path: str | None, as_json: boo
 @click.argument("name")
 @click.option(
     "--stage",
-    type=click.Choice(["raw", "validated", "production"]),
-    help="Only this stage (default: every stage).",
+    help="Only this stage: raw, validated, production or an extra stage (default: every stage).",
 )
 @repo_option
 @json_option

@@ -300,7 +300,7 @@ def intervals_text(name: str, spans: Sequence[Interval]) -> str:
             s.label,
             iso(s.start),
             iso(s.end) if s.end is not None else "now",
-            s.by + (f" ({s.began})" if s.began != "assigned" else "") + _signed(s.signer),
+            s.by + (f" ({s.note})" if s.note else "") + _signed(s.signer),
             s.commit[:12],
             f"#{s.pull_request}" if s.pull_request else "-",
             s.ended or "-",

@@ -18,6 +18,7 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError, GateFailed, InputError
 from artreg.registry.layout import PARAMS_FILE
+from artreg.registry.stages import parse_stages
 from artreg.registry.tags import semver_key
 from artreg.registry.trust import IN_PARAMS, NO_PARAMS, NO_SECTION, TrustPolicy
 from artreg.registry.values import check_line, pointer_join
@@ -188,6 +189,7 @@ SECTIONS = (
     "trust",
     "requirements",
     "rights",
+    "stages",
 )  # artreg's part of params.yaml; the rest is the user's
 
 
@@ -217,6 +219,7 @@ def _sections(data: Any, source: str) -> dict[str, Any]:
         raise InputError(f"{source}: expected a mapping at the top level", hint="see `artreg init`")
     mine = {k: data[k] for k in SECTIONS if k in data}
     schemas.validate(mine, "params", source)
+    parse_stages(mine.get("stages"), source, mine.get("gates"))  # gates of undeclared stages
     return mine
 
 

@@ -371,7 +371,7 @@ def next_tag_time(events: Iterable[_Tagged]) -> int:
 
 # --- tag messages: readable by people, parsable by artreg ----------------------------------
 
-MESSAGE_KEYS = ("folder", "source", "by", "kind", "requires")
+MESSAGE_KEYS = ("folder", "source", "by", "kind", "requires", "reason")  # reason: a rollback's
 
 
 def _one_line(value: str) -> str:

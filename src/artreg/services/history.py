@@ -51,7 +51,8 @@ class Interval:
     tag: str  # the tag whose event began the interval
     by: str  # who made that tag
     began: str  # "assigned"; "fallback" when the previous holder lost the stage; "restored"
-    # when an event after a deprecation made the artifact (and its stages) resolve again
+    # when an event after a deprecation made the artifact (and its stages) resolve again;
+    # "rollback" when `artreg rollback` put it back (its reason below)
     end_tag: str | None = None
     ended_by: str | None = None
     end_reason: str | None = None  # replaced, unassigned, deregistered, deprecated
@@ -59,6 +60,7 @@ class Interval:
     pull_request: int | None = None
     landed_in: str | None = None  # the merge commit that brought `commit` in, if not itself
     signer: dict[str, Any] | None = None  # the verified signer of `tag` (params.yaml rights)
+    reason: str | None = None  # why, as the tag that began it says (a rollback's --reason)
 
     @property
     def ended(self) -> str | None:
@@ -68,6 +70,13 @@ class Interval:
         if self.successor:
             return f"{self.end_reason} (then {self.successor})"
         return self.end_reason
+
+    @property
+    def note(self) -> str:
+        """How it began, when not by a plain assignment: "fallback", "rollback: <reason>"."""
+        if self.reason:
+            return f"{self.began}: {self.reason}"
+        return "" if self.began == "assigned" else self.began
 
     @property
     def label(self) -> str:
@@ -82,6 +91,7 @@ class Interval:
         data["ended"] = self.ended
         if self.signer is None:
             del data["signer"]
+        data["note"] = self.note
         data["start"] = iso(self.start)
         data["end"] = iso(self.end) if self.end is not None else None
         return data
@@ -170,6 +180,7 @@ def _open(
     assert assignment is not None
     # Assigned in this event, or the stage fell back to it when another holder lost it.
     cause = assignment if assignment in group else group[-1]
+    rolled_back = cause is assignment and assignment.fields.get("kind") == "rollback"
     return Interval(
         name=name,
         stage=stage,
@@ -180,7 +191,8 @@ def _open(
         end=None,
         tag=cause.tag,
         by=who(cause),
-        began="assigned" if cause is assignment else "fallback",
+        began=("rollback" if rolled_back else "assigned") if cause is assignment else "fallback",
+        reason=cause.fields.get("reason") if cause is assignment else None,
     )
 
 
@@ -289,10 +301,11 @@ def history(root: Path, name: str, stage: str | None = None) -> list[Interval]:
     """The intervals of `name` in the repo at `root`: one for-each-ref, one git log, and one
     cat-file when tags another tool wrote must say their folder through dvc.yaml."""
     name = validate_name(name)
-    if stage is not None and stage not in STAGES:
-        raise InputError(f"unknown stage {stage!r}", hint=f"use one of: {', '.join(STAGES)}")
     registry = state.load(root, [name], folders="all")
-    registry.get(name)  # an unknown name gets the usual NotFoundError
+    artifact = registry.get(name)  # an unknown name gets the usual NotFoundError
+    known = [*STAGES, *sorted({e.stage for e in artifact.events if e.stage} - set(STAGES))]
+    if stage is not None and stage not in known:
+        raise InputError(f"unknown stage {stage!r}", hint=f"use one of: {', '.join(known)}")
     prs = PullRequests(gitread.log_commits(root))
     spans = intervals(registry.events, name, stage, prs)
     signed = signers_of(root, [s.tag for s in spans])

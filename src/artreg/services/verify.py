@@ -31,14 +31,16 @@ from artreg.registry.layout import (
     ARTIFACTS_DIR,
     DVC_YAML,
     NOT_IN_GIT_SUFFIXES,
+    PARAMS_FILE,
     REGISTRY_JSON,
     SIGNATURE_FILE,
     StageDir,
     stage_folders,
 )
-from artreg.registry.policy import recheck_folders
+from artreg.registry.policy import committed_sections, recheck_folders
 from artreg.registry.records import Registry
 from artreg.registry.retirements import current_on_retired, read_retired, retired_on_default
+from artreg.registry.stages import parse_stages, undeclared
 
 LARGE_FILE_BYTES = 2 << 20  # anything this big belongs in DVC, not git
 CREDENTIAL_KEYS = re.compile(
@@ -71,6 +73,17 @@ def _check_tags(root: Path, registry: Registry, report: Report) -> None:
                 f"tag {record.tag}: dvc.yaml at {record.commit[:12]} points "
                 f"artifacts.{record.parsed.name}.path at {path or 'nothing'}, not into {folder.relpath}"
             )
+
+
+def undeclared_stages(root: Path, registry: Registry) -> list[str]:
+    """Stages that resolve although params.yaml (as committed at HEAD) declares none such."""
+    head = gitrun.head(root)
+    source = f"{PARAMS_FILE}@{head[:12]}" if head else PARAMS_FILE
+    try:
+        sections = committed_sections(root, head) if head else {}
+        return undeclared(registry, parse_stages(sections.get("stages"), source), source)
+    except ArtregError as exc:  # a params.yaml that does not parse is a finding, not a stop
+        return [exc.message]
 
 
 def _check_requirements(root: Path, registry: Registry, report: Report) -> None:
@@ -456,6 +469,7 @@ def verify_registry(
         _check_tags(root, registry, report)
         _check_untagged(root, registry, report, base)
         _check_requirements(root, registry, report)
+        report.problems += undeclared_stages(root, registry)
     _check_index_and_dvc_yaml(root, reachable(root, registry), report)
     _check_git_contents(root, report)
     _check_journal(root, report)

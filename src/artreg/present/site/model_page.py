@@ -131,8 +131,8 @@ class ModelPages(Layout):
                 when(s.start),
                 when(s.end),
                 s.by
-                if s.began == "assigned"
-                else escape(s.by) + Markup(' <span class="muted">(') + s.began + Markup(")</span>"),
+                if not s.note
+                else escape(s.by) + Markup(' <span class="muted">(') + s.note + Markup(")</span>"),
                 self.commit(s.commit),
                 self.pull(s.pull_request),
                 s.ended or "—",

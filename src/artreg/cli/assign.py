@@ -1,0 +1,97 @@
+"""Commands that move a released version between stages without copying it: `assign` (into an
+extra stage declared in params.yaml) and `rollback` (production back to an earlier release)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from artreg.cli.group import main
+from artreg.cli.options import Output, json_option, registry_root, repo_option, wait_option
+from artreg.present import text as fmt
+from artreg.publishing.publish import PublishOptions
+from artreg.services.assign import Assigned
+from artreg.services.assign import assign as assign_version
+from artreg.services.assign import rollback as roll_back
+
+sign_option = click.option(
+    "--sign", is_flag=True, help="Sign the commit and the tag with your git signing key."
+)
+
+
+def _text(done: Assigned) -> str:
+    was = f" (was v{done.replaced})" if done.replaced else ""
+    lines = [
+        f"{done.name} {done.stage}: v{done.version}{was}, content {done.folder}",
+        f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}",
+    ]
+    if done.reason:
+        lines.append(f"reason: {done.reason} (by {done.by})")
+    if done.gates:
+        lines += ["", fmt.gate_table(done.gates)]
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("spec")
+@click.argument("stage")
+@click.option(
+    "--results",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A JSON file of metrics for the stage's gates, over those the release recorded.",
+)
+@sign_option
+@wait_option
+@repo_option
+@json_option
+def assign(
+    spec: str,
+    stage: str,
+    results: str | None,
+    sign: bool,
+    wait: float,
+    repo_path: str | None,
+    as_json: bool,
+) -> None:
+    """Assign a released version to an extra stage declared under `stages:` in params.yaml
+    (a GTO tag NAME#STAGE#N on the version's commit; no folder is copied).
+
+    Example: artreg assign encoder@v1.2.0 staging
+    """
+    root = registry_root(repo_path)
+    done = assign_version(
+        root,
+        spec,
+        stage,
+        results=Path(results) if results else None,
+        options=PublishOptions(sign=sign, wait=wait),
+    )
+    Output(as_json).emit(*fmt.written(root, done.as_dict(), _text(done)))
+
+
+@main.command()
+@click.argument("name")
+@click.option("--to", "to", help="The released version to go back to (default: the previous).")
+@click.option("--reason", required=True, help="Why production goes back (kept in the tag).")
+@sign_option
+@wait_option
+@repo_option
+@json_option
+def rollback(
+    name: str,
+    to: str | None,
+    reason: str,
+    sign: bool,
+    wait: float,
+    repo_path: str | None,
+    as_json: bool,
+) -> None:
+    """Move production back to the version that held it before (or --to vX.Y.Z), as a new
+    assignment: consumers get that version at once.
+
+    Example: artreg rollback encoder --reason "p95 latency regression"
+    """
+    root = registry_root(repo_path)
+    done = roll_back(root, name, reason=reason, to=to, options=PublishOptions(sign=sign, wait=wait))
+    Output(as_json).emit(*fmt.written(root, done.as_dict(), _text(done)))
