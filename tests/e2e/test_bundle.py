@@ -566,3 +566,163 @@ def test_bundling_shows_progress_only_at_a_terminal(
     )
     assert code == 0, output
     assert ("checking:" in output) is not json_output, output
+
+
+# --- a bundle carries releases, never a policy change nobody asked for --------------------------
+
+
+def forge(sites: Sites, tmp_path: Path, how: str) -> Path:
+    """The v1.1.0 bundle as someone who knows the format would rewrite it: a commit after the
+    release that turns approvals off and drops the trust policy, and tags of their own."""
+    import yaml
+
+    work = clone_repo(sites.source, tmp_path / "forger")
+    release_commit = git(work, "rev-parse", "m@v1.1.0^{commit}").strip()
+    git(work, "checkout", "--quiet", "--detach", release_commit)
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params.pop("trust", None)
+    params["artreg"]["require_approval"] = False
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    git(work, "commit", "--quiet", "-am", "no approvals")
+    child = git(work, "rev-parse", "HEAD").strip()
+    tag, on = {
+        "the tip moved past the releases": ("s#production#7", child),
+        "a lightweight tag": ("m#production#7", release_commit),
+        "a tag of a name it does not carry": ("s#production#7", release_commit),
+        "a tag past its tip": ("m#production#7", child),
+    }[how]
+    annotated = [] if how == "a lightweight tag" else ["-a", "-m", "promote"]
+    git(work, "tag", *annotated, tag, on)
+    with tarfile.open(sites.bundle) as tar:
+        index = json.loads(tar.extractfile("bundle.json").read())  # type: ignore[union-attr]
+    index["tags"][tag] = git(work, "rev-parse", f"refs/tags/{tag}").strip()
+    if how == "the tip moved past the releases":
+        index["tip"] = child
+    history = tmp_path / "forged.bundle"
+    refs = [f"refs/tags/{t}" for t in index["tags"]]
+    git(work, "bundle", "create", "--quiet", str(history), *refs)
+
+    def swap(data: dict[str, bytes]) -> None:
+        data["history.bundle"] = history.read_bytes()
+        data["bundle.json"] = json.dumps(index).encode()
+
+    return rewrite(sites.bundle, tmp_path / "forged.tar", swap, resum=True)
+
+
+FORGED = {
+    "the tip moved past the releases": "is not the commit of any release it carries",
+    "a lightweight tag": "tag m#production#7: is a lightweight tag",
+    "a tag of a name it does not carry": "tag s#production#7: names s, which the bundle carries",
+    "a tag past its tip": "tag m#production#7: is on commit",
+}
+
+
+@pytest.mark.parametrize("how", list(FORGED), ids=list(FORGED))
+def test_a_forged_tip_or_tag_is_refused_with_nothing_written(
+    sites: Sites, tmp_path: Path, cli, how: str
+) -> None:
+    bad = forge(sites, tmp_path, how)
+    before = snapshot(sites.far), dvc_store(sites.far)
+    done = cli("bundle", "import", str(bad), cwd=sites.far)
+    assert done.exit_code == 1, done.stdout + done.stderr
+    assert FORGED[how] in done.stderr
+    assert (snapshot(sites.far), dvc_store(sites.far)) == before
+    fresh = tmp_path / "fresh"
+    assert cli("bundle", "import", str(bad), "--init", str(fresh), cwd=tmp_path).exit_code == 1
+    assert not fresh.exists()
+
+
+def test_a_release_that_loosens_the_policy_moves_head_only_when_accepted(
+    registry: Path, tmp_path: Path, cli, cache: Path
+) -> None:
+    """An honest bundle whose release came after params.yaml was loosened: the far side's
+    HEAD would take that params.yaml, so its user must say they accept it."""
+    import yaml
+
+    private, public = make_key(tmp_path / "keys")
+    require_signatures(registry, public)
+    first = tiny_safetensors(tmp_path / "1" / "model.safetensors", 0, WEIGHTS)
+    register_artifact("m", first, "1.0.0", repo=registry, sign_key=private, **RELEASE_INPUTS)
+    bundle = tmp_path / "m-1.0.0.tar"
+    assert cli("bundle", "create", "m@v1.0.0", "-o", str(bundle), cwd=registry).exit_code == 0
+    far = tmp_path / "far"
+    assert cli("bundle", "import", str(bundle), "--init", str(far), cwd=tmp_path).exit_code == 0
+
+    params = yaml.safe_load((registry / "params.yaml").read_text())
+    params["trust"]["require_signature"] = []
+    params["artreg"]["require_approval"] = False
+    (registry / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    git(registry, "commit", "--quiet", "-am", "signatures and approvals off")
+    second = tiny_safetensors(tmp_path / "2" / "model.safetensors", 1, WEIGHTS)
+    register_artifact("m", second, "1.1.0", repo=registry, sign_key=private, **RELEASE_INPUTS)
+    bundle = tmp_path / "m-1.1.0.tar"
+    assert cli("bundle", "create", "m@v1.1.0", "-o", str(bundle), cwd=registry).exit_code == 0
+
+    before = snapshot(far), dvc_store(far)
+    done = cli("bundle", "import", str(bundle), cwd=far)
+    assert done.exit_code == 1, done.stdout + done.stderr
+    assert "production no longer requires a signature" in done.stderr
+    assert "artreg.require_approval turned off" in done.stderr
+    assert "--accept-policy-change" in done.stderr
+    assert (snapshot(far), dvc_store(far)) == before
+
+    done = cli("bundle", "import", str(bundle), "--accept-policy-change", "--json", cwd=far)
+    assert done.exit_code == 0, done.stderr
+    assert git(far, "rev-parse", "HEAD") == git(far, "rev-parse", "m@v1.1.0^{commit}")
+    assert any("artreg.require_approval turned off" in n for n in done.json()["notes"])
+
+
+def test_one_name_of_several_travels_and_the_far_side_verifies(
+    registry: Path, tmp_path: Path, cli, cache: Path, monkeypatch
+) -> None:
+    """registry.json at the tip lists every name; the far side carries their tags (not their
+    bytes), so its registry.json is not out of date, and the bundled name works offline."""
+    for name, seed in (("m", 0), ("other", 1), ("third", 2)):
+        model = tiny_safetensors(tmp_path / name / "model.safetensors", seed, WEIGHTS)
+        register_artifact(name, model, "1.0.0", repo=registry, **RELEASE_INPUTS)
+    model = tiny_safetensors(tmp_path / "m2" / "model.safetensors", 3, WEIGHTS)
+    register_artifact("m", model, "1.1.0", repo=registry, **RELEASE_INPUTS)
+    bundle = tmp_path / "m.tar"
+    made = cli("bundle", "create", "m@v1.1.0", "-o", str(bundle), "--json", cwd=registry)
+    assert made.exit_code == 0, made.stderr
+    assert len([n for n in members(bundle) if n.startswith("objects/")]) == 1  # m's bytes only
+
+    registry.rename(tmp_path / "gone")
+    far = tmp_path / "far"
+    assert cli("bundle", "import", str(bundle), "--init", str(far), cwd=tmp_path).exit_code == 0
+    verified = cli("verify", "--no-fetch", cwd=far)
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
+    assert "out of date" not in verified.stdout + verified.stderr
+    history = cli("history", "m", cwd=far)
+    assert history.exit_code == 0 and "v1.1.0" in history.stdout and "v1.0.0" in history.stdout
+    lineage = cli("lineage", "m@v1.1.0", cwd=far)
+    assert lineage.exit_code == 0 and "tag m@v1.1.0" in lineage.stdout, lineage.stderr
+    assert sha256(offline_model(far, monkeypatch)) == sha256(model)
+
+
+# --- plain mistakes: a clear message, exit 2, nothing written ----------------------------------
+
+
+def test_mistakes_are_named_and_change_nothing(sites: Sites, tmp_path: Path, cli) -> None:
+    inner = sites.far / "nested"
+    done = cli("bundle", "import", str(sites.bundle), "--init", str(inner), cwd=tmp_path)
+    assert done.exit_code == 2 and f"inside the git work tree {sites.far}" in done.stderr
+    assert not inner.exists()
+
+    done = cli("bundle", "create", "m@v1.1.0", "-o", "/nonexistent/x.tar", cwd=sites.source)
+    assert done.exit_code == 2, done.stderr
+    assert "the folder /nonexistent does not exist" in done.stderr and "lock" not in done.stderr
+
+    done = cli("bundle", "import", "/dev/null", cwd=sites.far)
+    assert done.exit_code == 2 and "/dev/null: not a bundle" in done.stderr, done.stderr
+
+    clone = clone_repo(sites.far, tmp_path / "clone")
+    (clone / ".dvc" / "config.local").write_text(
+        f"['remote \"local\"']\n    url = {sites.far / '.dvc-storage'}\n"
+    )
+    git(clone, "checkout", "--quiet", "--detach", "HEAD")
+    before = snapshot(clone)
+    done = cli("bundle", "import", str(sites.bundle), cwd=clone)
+    assert done.exit_code == 2, done.stdout + done.stderr
+    assert "HEAD is detached" in done.stderr and "git switch main" in done.stderr
+    assert snapshot(clone) == before

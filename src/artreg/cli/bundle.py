@@ -85,13 +85,26 @@ def bundle_create(
     type=click.Path(file_okay=False),
     help="Make a new registry in this folder (with its own local DVC remote) from the bundle.",
 )
+@click.option(
+    "--accept-policy-change",
+    is_flag=True,
+    help="Fast-forward even when params.yaml at the bundle's tip loosens this registry's trust "
+    "policy, rights or gates (refused without it).",
+)
 @repo_option
 @json_option
-def bundle_import(file: str, init_dir: str | None, repo_path: str | None, as_json: bool) -> None:
+def bundle_import(
+    file: str,
+    init_dir: str | None,
+    accept_policy_change: bool,
+    repo_path: str | None,
+    as_json: bool,
+) -> None:
     """Check FILE whole (every member's sha256, the git bundle, every DVC object against the
     committed manifests, model signatures the trust policy requires), then add its tags,
     history and objects to this registry (its DVC cache and default remote). Refused: nothing
-    is written.
+    is written; so is a bundle whose params.yaml loosens this registry's policy, unless
+    --accept-policy-change.
 
     Example: artreg bundle import /media/usb/encoder-1.2.0.tar --init /srv/registry
     """
@@ -99,6 +112,10 @@ def bundle_import(file: str, init_dir: str | None, repo_path: str | None, as_jso
     root = None if init_dir else registry_root(repo_path, history=False)
     with out.progress("checking") as progress:
         done = import_bundle(
-            Path(file), root=root, init=Path(init_dir) if init_dir else None, progress=progress
+            Path(file),
+            root=root,
+            init=Path(init_dir) if init_dir else None,
+            progress=progress,
+            accept_policy=accept_policy_change,
         )
     out.emit(*_imported(done))

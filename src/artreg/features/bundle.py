@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from artreg import bundlefile, outputs, state
+from artreg import bundlecheck, bundlefile, outputs, state
 from artreg.adapters import dvcrepo
 from artreg.adapters.git import history as githistory
 from artreg.adapters.git import read as gitread
@@ -182,10 +182,11 @@ def _objects(root: Path, releases: Iterable[Resolved]) -> dict[str, _Object]:
 def create_bundle(root: Path, specs: list[str], out: Path, progress: Progress = None) -> Created:
     """Write the bundle of `specs` (NAME@vX.Y.Z) and their requirement closure to `out`."""
     out = out.absolute()
+    bundlecheck.check_output(out)
     outputs.check(out.parent, [out], root)  # not where `git add -A` would commit it
     releases = _resolve(root, specs)
     tip = _tip(root, (r.commit for r in releases.values()))
-    names = {r.name for r in releases.values()}
+    names = bundlecheck.carried_names(root, tip, (r.name for r in releases.values()))
     refs = gitrun.git(
         root,
         "for-each-ref",
@@ -446,13 +447,11 @@ def _plan(root: Path, scratch: Path, index: Index) -> _Plan:
     head, branch = gitrun.head(root), gitrun.current_branch(root)
     if head is not None and (head == index.tip or gitread.is_ancestor(scratch, index.tip, head)):
         return _Plan(new, move=False)
-    if head is not None and (branch is None or not gitread.is_ancestor(scratch, head, index.tip)):
-        return _Plan(
-            new,
-            move=False,
-            note=f"{branch or 'HEAD'} does not lead to the bundle's tip {index.tip[:12]}; the "
-            f"tags are here, merge {index.tip[:12]} for the work tree to hold their folders",
-        )
+    bundlecheck.check_attached(root, head, branch, index.tip, index.branch)
+    if head is not None and not gitread.is_ancestor(scratch, head, index.tip):
+        tip = index.tip[:12]
+        why = f"{branch} does not lead to the bundle's tip {tip}; the tags are here, merge {tip}"
+        return _Plan(new, move=False, note=f"{why} for the work tree to hold their folders")
     if gitrun.git(root, "status", "--porcelain", "--untracked-files=no").strip():
         raise InputError(
             f"{root}: the work tree has uncommitted changes, and the import fast-forwards "
@@ -550,16 +549,21 @@ def import_bundle(
     root: Path | None = None,
     init: Path | None = None,
     progress: Progress = None,
+    accept_policy: bool = False,
 ) -> Imported:
     """Check `bundle` whole, then add its tags, history and objects to the registry at `root`
     (a clone of the receiving registry) or to a new registry at `init`. Refused: nothing
-    written (InputError for malformed input, IntegrityError when a check fails)."""
+    written (InputError: malformed input; IntegrityError: a check failed, or the tip's
+    params.yaml loosens this registry's policy and not `accept_policy`)."""
     if (root is None) == (init is None):
         raise InputError("give a registry or --init DIR, not both", hint="see --help")
     if init is not None and init.exists() and (not init.is_dir() or any(init.iterdir())):
         raise InputError(f"--init {init}: exists and is not empty", hint="name a new folder")
     if not bundle.is_file():
-        raise InputError(f"{bundle}: no such file", hint="pass the file `bundle create` wrote")
+        what = "not a bundle (not a regular file)" if bundle.exists() else "no such file"
+        raise InputError(f"{bundle}: {what}", hint="pass the file `bundle create` wrote")
+    if init is not None:
+        bundlecheck.check_new_registry(init)
     # Extracted beside the DVC cache where it can be (.dvc/tmp, or beside the new registry),
     # so that each object is linked into the cache rather than copied a second time.
     near = root / dvcrepo.DVC_DIR / "tmp" if root else Path(os.path.abspath(str(init))).parent
@@ -573,9 +577,12 @@ def import_bundle(
         scratch = _scratch(Path(tmp), root)
         _check_history(scratch, history, index)
         releases, used = _check_releases(scratch, index, members)
+        bundlecheck.check_carried(scratch, index.tip, [(r.name, r.commit) for r in releases])
         _check_signatures(scratch, root, index.tip, releases)
         if root is not None:
             plan = _plan(root, scratch, index)
+            if plan.move and plan.head is not None:  # its params.yaml becomes HEAD's
+                plan.note = bundlecheck.check_policy(scratch, plan.head, index.tip, accept_policy)
             _check_remote(root)
         else:
             plan = _Plan(sorted(index.tags), move=True)

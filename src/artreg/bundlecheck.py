@@ -1,0 +1,165 @@
+"""What an air-gapped bundle may carry, and whether its tip may become the receiver's HEAD.
+
+`artreg bundle import` checks bytes (SHA256SUMS, git's bundle verify, DVC objects against the
+committed manifests); this module checks meaning, so that a bundle re-summed by someone who
+knows the format cannot smuggle in more than releases: its tip is the newest carried release's
+commit, each tag is a GTO annotated tag of a carried name on the tip's history, and the tip's
+params.yaml does not loosen the receiver's trust policy, rights or gates unless its user says so.
+Reads git through the adapters only; nothing here writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
+from artreg.errors import ArtregError, InputError, IntegrityError
+from artreg.registry.layout import PARAMS_FILE, REGISTRY_JSON
+from artreg.registry.policy import committed_sections
+from artreg.registry.rights import loosenings
+from artreg.registry.tags import parse_tag
+from artreg.registry.trust_ratchet import clone_reader, views_at, weakenings
+
+ACCEPT_FLAG = "--accept-policy-change"
+_REMAKE = "make the bundle again with `artreg bundle create`, and copy it whole"
+
+
+def carried_names(repo: Path, tip: str, releases: Iterable[str]) -> set[str]:
+    """The names whose tags a bundle carries: its releases' names and every name registry.json
+    at the tip lists (their tags are small, and without them the far side's registry.json
+    would name releases it has no tags of: `artreg verify` would call it out of date)."""
+    names = set(releases)
+    try:
+        index = gitread.json_at(repo, tip, REGISTRY_JSON)
+    except ArtregError:
+        index = None
+    if isinstance(index, dict):
+        names |= {str(n) for n in index}
+    return names
+
+
+def check_tip(repo: Path, tip: str, commits: Sequence[str]) -> None:
+    """The tip must be a carried release's commit that every other one is an ancestor of (the
+    commit `bundle create` picks): any other tip could bring commits no release needs."""
+    if tip not in commits:
+        raise IntegrityError(
+            f"bundle.json: its tip {tip[:12]} is not the commit of any release it carries",
+            hint=_REMAKE,
+        )
+    for commit in commits:
+        if commit != tip and not gitread.is_ancestor(repo, commit, tip):
+            raise IntegrityError(
+                f"bundle.json: its tip {tip[:12]} does not descend from the release commit "
+                f"{commit[:12]}",
+                hint=_REMAKE,
+            )
+
+
+def check_tags(repo: Path, tip: str, names: set[str]) -> None:
+    """Every tag fetched into `repo` (the scratch repository: the bundle's tags only) is an
+    annotated tag in GTO's grammar, whose tag object bears its name and names a commit in the
+    tip's history, of a name in `names`."""
+    listing = gitrun.git(
+        repo,
+        "for-each-ref",
+        "--format=%(refname:strip=2)%00%(objecttype)%00%(tag)%00%(*objecttype)%00%(*objectname)",
+        "refs/tags",
+    )
+    for line in listing.splitlines():
+        tag, kind, inner, target, commit = (line.split("\0") + [""] * 5)[:5]
+        parsed = parse_tag(tag)
+        if kind != "tag":
+            problem = "is a lightweight tag; a bundle carries GTO's annotated tags only"
+        elif inner != tag or target != "commit":
+            problem = f"is a tag object made as {inner!r} on a {target or 'missing'} object"
+        elif parsed is None:
+            problem = "is not in GTO's tag grammar"
+        elif parsed.name not in names:
+            problem = (
+                f"names {parsed.name}, which the bundle carries no release of and registry.json "
+                "at its tip does not list"
+            )
+        elif not gitread.is_ancestor(repo, commit, tip):
+            problem = f"is on commit {commit[:12]}, which is not in the history of its tip"
+        else:
+            continue
+        raise IntegrityError(f"tag {tag}: {problem}", hint=_REMAKE)
+
+
+def _signers(repo: Path, rev: str, sections: dict[str, object]) -> str:
+    rights = sections.get("rights")
+    path = rights.get("allowed_signers") if isinstance(rights, dict) else None
+    blob = gitread.show_file(repo, rev, path) if isinstance(path, str) and path else None
+    return blob.decode("utf-8", "replace") if blob else ""
+
+
+def policy_loosenings(repo: Path, head: str, tip: str) -> list[str]:
+    """How params.yaml at `tip` accepts what it refused at `head`: the trust policy as the
+    consumers' ratchet and `verify` compare it (keys by their bytes), then rights, approvals
+    and gates as `verify --base` does ([]: as strict or stricter)."""
+    views = views_at([head, tip], clone_reader(repo))
+    found = weakenings(views[head], views[tip])
+    old, new = committed_sections(repo, head), committed_sections(repo, tip)
+    found += [
+        change
+        for change in loosenings(old, new, _signers(repo, head, old), _signers(repo, tip, new))
+        if not change.startswith("trust.")  # the ratchet's lines above say it, keys included
+    ]
+    return found
+
+
+def check_policy(repo: Path, head: str, tip: str, accept: bool) -> str | None:
+    """Refuse (IntegrityError, exit 1) moving HEAD from `head` to `tip` when that loosens the
+    receiver's policy, unless `accept`; returns a note naming the loosenings accepted."""
+    found = policy_loosenings(repo, head, tip)
+    if found and not accept:
+        raise IntegrityError(
+            f"{PARAMS_FILE} at the bundle's tip {tip[:12]} is weaker than this registry's at "
+            f"HEAD ({head[:12]}): {'; '.join(found)}",
+            hint=f"if the registry's maintainers meant it, import again with {ACCEPT_FLAG}",
+        )
+    return f"accepted a weaker {PARAMS_FILE}: {'; '.join(found)}" if found else None
+
+
+def check_carried(repo: Path, tip: str, releases: Sequence[tuple[str, str]]) -> None:
+    """The tip and the tags of a bundle fetched into `repo`, given its releases as (name,
+    commit): see `check_tip` and `check_tags`."""
+    check_tip(repo, tip, [commit for _, commit in releases])
+    check_tags(repo, tip, carried_names(repo, tip, (name for name, _ in releases)))
+
+
+def check_output(out: Path) -> None:
+    """`bundle create -o FILE`: its folder must exist (refused before any work, naming it)."""
+    if not out.parent.is_dir():
+        raise InputError(
+            f"-o {out}: the folder {out.parent} does not exist",
+            hint="create it first, or write the bundle to an existing folder",
+        )
+
+
+def check_new_registry(init: Path) -> None:
+    """`bundle import --init DIR`: DIR must not be inside another git work tree, whose
+    repository the new registry would be nested in (and `git add -A` there would take it)."""
+    start = Path(init).absolute()
+    while not start.exists() and start != start.parent:
+        start = start.parent
+    outer = gitrun.work_tree(start if start.is_dir() else start.parent)
+    if outer is not None:
+        raise InputError(
+            f"--init {init}: inside the git work tree {outer}; a new registry is a repository "
+            "of its own",
+            hint="name a folder outside any git work tree",
+        )
+
+
+def check_attached(root: Path, head: str | None, branch: str | None, tip: str, home: str) -> None:
+    """Import moves a branch to the bundle's tip: refuse on a detached HEAD (nothing to move),
+    saying so, rather than adding tags the work tree does not show."""
+    if head is not None and branch is None:
+        raise InputError(
+            f"{root}: HEAD is detached (at {head[:12]}), and the import moves a branch to the "
+            f"bundle's tip {tip[:12]}",
+            hint=f"check the branch out first (`git switch {home}`), then import again",
+        )
