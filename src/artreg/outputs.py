@@ -92,6 +92,12 @@ def registry_around(out: Path) -> Path | None:
 
 
 def _refuse_work_tree(out: Path, paths: Sequence[Path], work_tree: Path | None) -> None:
+    check_work_tree(out, paths, work_tree, OPTION)
+
+
+def check_work_tree(
+    out: Path, paths: Sequence[Path], work_tree: Path | None, option: str = OPTION
+) -> None:
     """A model written into a registry's work tree is an untracked file that `git add -A`
     would commit to git, not to DVC: refused unless git ignores every file written there (by
     git's own rules: `git check-ignore`, which also counts a tracked file as not ignored)."""
@@ -107,7 +113,7 @@ def _refuse_work_tree(out: Path, paths: Sequence[Path], work_tree: Path | None) 
     tracked = [rel for rel in inside if rel not in ignored]
     if tracked:
         raise InputError(
-            f"{OPTION} {out}: inside the registry's work tree {top}, where git would track "
+            f"{option} {out}: inside the registry's work tree {top}, where git would track "
             + ", ".join(tracked[:3])
             + (" …" if len(tracked) > 3 else ""),
             hint="write the model outside the registry's clone (e.g. -o /srv/models), or into "

@@ -371,6 +371,10 @@ def test_bad_references_are_refused_before_anything_moves(
     for args, words in [
         (["--oci", "just-a-name"], "not REGISTRY/REPOSITORY"),
         (["--oci", "127.0.0.1:1/Models/Encoder"], "lower case"),
+        (["--oci", "127.0.0.1:99999/m"], "not a registry HOST[:PORT]"),
+        (["--oci", "http://127.0.0.1:5077/x"], "drop the scheme"),
+        (["--oci", "127.0.0.1:1/m:bad tag"], "not an OCI tag"),
+        (["--oci", "127.0.0.1:1/m:-x"], "not an OCI tag"),
         ([], "--oci"),
     ]:
         refused = cli("export", "encoder@v1.0.0", *args, cwd=registry)
@@ -391,7 +395,7 @@ def test_an_unreachable_registry_is_retryable_and_names_the_fix(
     assert "did not answer" in closed.stderr
     # A registry without TLS, asked over HTTPS: the message says how to talk plain HTTP to it.
     tls = cli("export", "encoder@v1.0.0", "--oci", f"{oci_registry.host}/x", cwd=registry)
-    assert tls.exit_code == 4
+    assert tls.exit_code == 2, tls.stderr  # not retryable: the command line needs the flag
     assert "--plain-http" in tls.stderr
     assert snapshot(registry) == before
 
@@ -530,8 +534,11 @@ def test_a_version_re_pointed_to_other_bytes_is_refused_unless_accepted(
     other = tmp_path / "rebuilt"
     init_registry(other)
     release(other, "encoder", "s9", checkpoint_dir, "1.0.0")
+    # Refused unless forced: the tag holds this version with other bytes.
     assert cli("export", "encoder@v1.0.0", "--oci", url.removeprefix("oci://"),
-               "--plain-http", cwd=other).exit_code == 0  # fmt: skip
+               "--plain-http", cwd=other).exit_code == 2  # fmt: skip
+    assert cli("export", "encoder@v1.0.0", "--oci", url.removeprefix("oci://"),
+               "--plain-http", "--force", cwd=other).exit_code == 0  # fmt: skip
 
     with pytest.raises(IntegrityError, match=r"encoder@v1\.0\.0 moved"):
         get_artifact_path("encoder", version="1.0.0", repo=url)

@@ -114,3 +114,59 @@ def test_the_kubernetes_examples_name_the_configured_repository_by_digest() -> N
     assert kserve["spec"]["predictor"]["model"]["storageUri"] == f"oci://{reference}"
     assert kserve["spec"]["predictor"]["model"]["modelFormat"] == {"name": "safetensors"}
     assert kserve["metadata"]["namespace"] == "ml"
+
+
+def test_references_with_a_scheme_a_bad_port_tag_or_repository_name_are_refused() -> None:
+    for bad, words in [
+        ("http://127.0.0.1:5077/x", "drop the scheme"),
+        ("127.0.0.1:99999/m", "not a registry HOST[:PORT]"),
+        ("127.0.0.1:5000/m:bad tag", "not an OCI tag"),
+        ("127.0.0.1:5000/m:-x", "not an OCI tag"),
+        ("127.0.0.1:5000/fleet/x_-y", "not an OCI repository name"),
+    ]:
+        with pytest.raises(InputError) as refused:
+            parse_reference(bad)
+        assert words in str(refused.value), bad
+
+
+def _pack(files: dict[str, tuple[str, int]]) -> tuple[list[modelpack.Layer], bytes, bytes]:
+    layers = modelpack.layers(files, {"model.pt": "pytorch"})
+    cfg = modelpack.config(_release(), layers)
+    return layers, cfg.raw, modelpack.manifest(_release(), layers, cfg).raw
+
+
+def test_a_consumer_checks_the_layers_against_the_configs_diff_ids() -> None:
+    _, cfg, raw = _pack({"model.pt": (SHA, 10), "README.md": ("cd" * 32, 3)})
+    artifact = modelpack.parse(raw, "here", "encoder")
+    modelpack.check_config(cfg, artifact, "here")  # as exported: accepted
+    # The weight layer's digest swapped in the manifest; the config still names the old one.
+    doc = json.loads(raw)
+    doc["layers"][1]["digest"] = "sha256:" + "ef" * 32
+    swapped = modelpack.parse(json.dumps(doc).encode(), "here", "encoder")
+    with pytest.raises(
+        IntegrityError, match=r"not the config's modelfs.diff_ids \(differ: model.pt"
+    ):
+        modelpack.check_config(cfg, swapped, "here")
+    other = json.loads(cfg)
+    other["descriptor"]["version"] = "9.9.9"
+    with pytest.raises(IntegrityError, match=r"describes 'encoder' version '9\.9\.9'"):
+        modelpack.check_config(json.dumps(other).encode(), artifact, "here")
+
+
+def test_a_config_larger_than_the_limit_is_refused_unread() -> None:
+    _, _, raw = _pack({"model.pt": (SHA, 10)})
+    doc = json.loads(raw)
+    doc["config"]["size"] = 50 << 20
+    with pytest.raises(IntegrityError, match="more than the 1048576 B"):
+        modelpack.parse(json.dumps(doc).encode(), "here", "encoder")
+
+
+def test_overwriting_another_artifact_or_the_same_version_with_other_bytes_is_named() -> None:
+    layers, _, raw = _pack({"model.pt": (SHA, 10)})
+    assert modelpack.overwrite_conflict(raw, _release(), layers) is None  # the same: fine
+    upper = modelpack.Release("EncUpper", "1.0.0", "d" * 40, "model.pt")
+    assert "another artifact" in str(modelpack.overwrite_conflict(raw, upper, layers))
+    rebuilt = modelpack.layers({"model.pt": ("ef" * 32, 10)}, {"model.pt": "pytorch"})
+    assert "other bytes" in str(modelpack.overwrite_conflict(raw, _release(), rebuilt))
+    newer = modelpack.Release("encoder", "1.1.0", "e" * 40, "model.pt")
+    assert modelpack.overwrite_conflict(raw, newer, rebuilt) is None  # production moves on

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,9 +89,33 @@ class Reference:
         return f"{self.registry}/{self.repository}" + (f":{self.tag}" if self.tag else "")
 
 
+# The distribution spec's grammar: a repository is lower-case path components joined by `/`,
+# each alphanumerics separated by `.`, `_`, `__` or dashes; a tag is 1-128 word characters,
+# dots and dashes, not starting with a dot or a dash.
+REPOSITORY_RULE = (
+    "lower-case letters and digits, separated by '.', '_', '__' or '-' runs, '/' between parts"
+)
+_REPOSITORY = re.compile(
+    r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*"
+)
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
+
+
+def valid_repository(name: str) -> bool:
+    """True when `name` is an OCI repository name (the distribution spec's grammar)."""
+    return _REPOSITORY.fullmatch(name) is not None
+
+
 def parse_reference(text: str, what: str = "--oci") -> Reference:
     """`REGISTRY/REPOSITORY[:TAG]` (an `oci://` prefix allowed); InputError naming the fix."""
     body = text.removeprefix("oci://")
+    if "://" in body:
+        raise InputError(
+            f"{what} {text!r}: an OCI reference has no URL scheme ({body.split('://')[0]}://)",
+            hint="drop the scheme: REGISTRY/REPOSITORY[:TAG]; for a registry without TLS pass "
+            f"--plain-http (or {ENV_PLAIN_HTTP}=1)",
+        )
     registry, _, rest = body.partition("/")
     tag = None
     if ":" in rest.rsplit("/", 1)[-1]:
@@ -104,6 +129,27 @@ def parse_reference(text: str, what: str = "--oci") -> Reference:
         raise InputError(
             f"{what} {text!r}: repository {rest!r} must be lower case, without spaces",
             hint="OCI repository names are lower case: e.g. acme/encoder",
+        )
+    if not valid_repository(rest):
+        raise InputError(
+            f"{what} {text!r}: {rest!r} is not an OCI repository name ({REPOSITORY_RULE})",
+            hint="e.g. acme/encoder or models/text-encoder",
+        )
+    host, colon, port = (
+        registry.rpartition(":") if not registry.endswith("]") else (registry, "", "")
+    )
+    if not colon:
+        host, port = registry, ""
+    if not _HOST.fullmatch(host) or (colon and not (port.isdigit() and 0 < int(port) < 65536)):
+        raise InputError(
+            f"{what} {text!r}: {registry!r} is not a registry HOST[:PORT] (a port is 1-65535)",
+            hint="e.g. ghcr.io or 127.0.0.1:5000",
+        )
+    if tag is not None and not _TAG.fullmatch(tag):
+        raise InputError(
+            f"{what} {text!r}: tag {tag!r} is not an OCI tag (up to 128 letters, digits, '_', "
+            "'.' and '-', not starting with '.' or '-')",
+            hint="e.g. v1.0.0 or production",
         )
     return Reference(registry, rest, tag)
 
@@ -140,6 +186,7 @@ class Client:
             # ORAS_USER / ORAS_PASS variables this backend reads as well.
             self._oras.auth._basic_auth = None
         auth = settings.registry_auth_file()
+        check_credential_files([auth] if auth else [])
         self._oras.auth.load_configs(self._container, configs=[auth] if auth else None)
         basic = getattr(self._oras.auth, "_basic_auth", None)
         if isinstance(self._oras.auth, oras.auth.BasicAuth) and basic:
@@ -161,6 +208,12 @@ class Client:
                 response = self._oras.session.request(method, url, verify=True, **kwargs)
             else:
                 response = once(self._oras, url, method, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise InputError(
+                f"OCI registry {self.ref.registry}: the TLS handshake failed ({exc})",
+                hint="a registry without TLS (such as one on loopback) is reached with "
+                f"--plain-http (or {ENV_PLAIN_HTTP}=1); otherwise check its certificate",
+            ) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise RemoteUnavailable(
                 f"OCI registry {self.ref.registry} did not answer ({type(exc).__name__})",
@@ -307,6 +360,23 @@ class Client:
                 )
         return raw
 
+    def read_blob(self, digest: str, limit: int) -> bytes:
+        """A small blob's bytes (a config), refused when larger than `limit` (read no further)
+        or not of `digest`."""
+        with self.open_blob(digest) as stream:
+            raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise IntegrityError(
+                f"OCI registry {self.ref}: blob {digest} is larger than {limit} B; not read",
+                hint="a ModelPack config is a few kilobytes: the artifact was altered, do not use it",
+            )
+        if f"sha256:{hashlib.sha256(raw).hexdigest()}" != digest:
+            raise IntegrityError(
+                f"OCI registry {self.ref}: blob {digest} has other bytes than its digest",
+                hint="the registry or something between serves altered bytes; do not use them",
+            )
+        return raw
+
     def tags(self) -> list[str]:
         response = self._request("GET", self._url("tags/list"))
         if response.status_code == 404:
@@ -314,6 +384,41 @@ class Client:
         if response.status_code != 200:
             raise self._failed("listing tags", response)
         return list(response.json().get("tags") or [])
+
+
+def check_credential_files(extra: Sequence[str]) -> None:
+    """Refuse (InputError naming the file and the field) a credentials file oras-py would crash
+    on: `extra` (REGISTRY_AUTH_FILE) and ~/.docker/config.json, each read as oras reads it."""
+    for name in [*extra, os.path.expanduser("~/.docker/config.json")]:
+        path = Path(name)
+        if not path.is_file():
+            continue
+        hint = 'a JSON object such as {"auths": {"HOST": {"auth": "BASE64(user:password)"}}}: ' + (
+            "log in again (`docker login HOST`) or fix the file"
+        )
+        try:
+            doc = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise InputError(
+                f"{path}: not a readable JSON credentials file ({exc})", hint=hint
+            ) from exc
+        if not isinstance(doc, dict):
+            raise InputError(f"{path}: a {type(doc).__name__}, not a JSON object", hint=hint)
+        auths = doc.get("auths", {})
+        if not isinstance(auths, dict):
+            raise InputError(
+                f"{path}: field auths is a {type(auths).__name__}, not an object", hint=hint
+            )
+        for host, entry in auths.items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("auth", ""), str):
+                raise InputError(
+                    f"{path}: field auths.{host} is not an object with a string auth", hint=hint
+                )
+        helpers = doc.get("credHelpers", {})
+        if not isinstance(helpers, dict) or not all(isinstance(v, str) for v in helpers.values()):
+            raise InputError(f"{path}: field credHelpers is not an object of names", hint=hint)
+        if not isinstance(doc.get("credsStore", ""), str):
+            raise InputError(f"{path}: field credsStore is not a name", hint=hint)
 
 
 def json_or_none(raw: bytes | None) -> Mapping[str, Any] | None:
@@ -329,30 +434,61 @@ def json_or_none(raw: bytes | None) -> Mapping[str, Any] | None:
 # --- OCI image layout ----------------------------------------------------------------------
 
 
+_REF_NAME = "org.opencontainers.image.ref.name"
+
+
+def layout_manifest(out: Path, tag: str) -> bytes | None:
+    """The manifest the layout `out` names under `tag` (None: no such ref, or unreadable)."""
+    index = json_or_none(
+        (out / "index.json").read_bytes() if (out / "index.json").is_file() else None
+    )
+    for entry in (index or {}).get("manifests", []):
+        if isinstance(entry, dict) and (entry.get("annotations") or {}).get(_REF_NAME) == tag:
+            blob = out / "blobs" / "sha256" / str(entry.get("digest", "")).removeprefix("sha256:")
+            return blob.read_bytes() if blob.is_file() else None
+    return None
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a layout export wrote: blobs copied (and their bytes), blobs already there."""
+
+    written: list[str]
+    bytes_written: int
+    kept: list[str]
+
+
 def write_layout(
     out: Path,
     manifest: Blob,
     documents: Sequence[Blob],
     files: Sequence[tuple[Layer, Path]],
     tag: str,
-) -> int:
+) -> Written:
     """Write (or add to) the OCI image layout `out`: the blobs, then index.json naming the
-    manifest under `tag`. Each file is hashed while it is copied and refused if its sha256 is
-    not the layer's; a blob already there with its size is kept. Returns the bytes copied."""
+    manifest under `tag` beside the refs it held. Each file is hashed while it is copied and
+    refused if its sha256 is not the layer's; a blob already there with its size is kept."""
     blobs = out / "blobs" / "sha256"
     blobs.mkdir(parents=True, exist_ok=True)
     (out / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-    copied = 0
+    copied, written, kept_blobs = 0, [], []
     for layer, path in files:
         target = blobs / layer.sha256
         if target.is_file() and target.stat().st_size == layer.size:
+            kept_blobs.append(layer.digest)
             continue
         copied += _copy_checked(path, target, layer)
+        written.append(layer.digest)
     for doc in (*documents, manifest):
+        if (blobs / doc.sha256).is_file():
+            kept_blobs.append(doc.digest)
+            continue
         (blobs / doc.sha256).write_bytes(doc.raw)
+        written.append(doc.digest)
+        copied += len(doc.raw)
     index_path = out / "index.json"
     index = json_or_none(index_path.read_bytes() if index_path.is_file() else None) or {}
-    ref_key = "org.opencontainers.image.ref.name"
+    ref_key = _REF_NAME
     kept = [
         m for m in index.get("manifests", []) if (m.get("annotations") or {}).get(ref_key) != tag
     ]
@@ -361,7 +497,7 @@ def write_layout(
     tmp = out / ".index.json.tmp"
     tmp.write_text(json.dumps(listing, indent=2) + "\n")
     os.replace(tmp, index_path)
-    return copied
+    return Written(written, copied, kept_blobs)
 
 
 def _copy_checked(source: Path, target: Path, layer: Layer) -> int:

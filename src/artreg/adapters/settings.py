@@ -2,13 +2,15 @@
 
 Functions, not module constants: a variable is read when it is asked for (tests set them with
 `monkeypatch.setenv`, and nothing happens at import time). Only this module reads `ARTREG_*`
-from `os.environ` (tests/e2e/test_structure.py checks it); it imports nothing of artreg.
+from `os.environ` (tests/e2e/test_structure.py checks it); it imports nothing of artreg but its errors.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from artreg.errors import InputError
 
 
 def approved_by() -> str | None:
@@ -43,8 +45,19 @@ def fault_pause_file() -> str | None:
     return os.environ.get("ARTREG_PAUSE_FILE")
 
 
+_YES = ("1", "true", "yes", "on")
+_NO = ("", "0", "false", "no", "off")
+
+
 def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+    value = os.environ.get(name, "").strip().lower()
+    if value not in _YES + _NO:  # a typo must not silently mean "off"
+        raise InputError(
+            f"${name}={os.environ[name]!r}: not a yes/no value",
+            hint=f"set {name} to one of {', '.join(_YES)} (on) or {', '.join(_NO[1:])} (off), "
+            "or unset it",
+        )
+    return value in _YES
 
 
 def oci_plain_http() -> bool:
@@ -55,7 +68,17 @@ def oci_plain_http() -> bool:
 def oci_trusted_keys() -> list[str]:
     """$ARTREG_OCI_TRUSTED_KEYS: PEM public keys (os.pathsep-separated) an `oci://` artifact's
     signature must be made by; empty when unset (no signature required)."""
-    return [p for p in os.environ.get("ARTREG_OCI_TRUSTED_KEYS", "").split(os.pathsep) if p]
+    raw = os.environ.get("ARTREG_OCI_TRUSTED_KEYS")
+    if raw is None:
+        return []
+    keys = [p for p in raw.split(os.pathsep) if p.strip()]
+    if not keys:  # set, yet naming no key: never read as "no signature required"
+        raise InputError(
+            f"$ARTREG_OCI_TRUSTED_KEYS={raw!r} names no key file",
+            hint=f"list PEM public key files separated by {os.pathsep!r}, or unset the variable "
+            "to accept unsigned models",
+        )
+    return keys
 
 
 def registry_auth_file() -> str | None:

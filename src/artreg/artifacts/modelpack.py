@@ -43,6 +43,8 @@ APPROVER = "io.artreg.approved-by"
 PRIMARY = "io.artreg.model"
 
 SIGNATURE_FILE = "model.sig"
+# A consumer reads a config up to this size: artreg's are a few kilobytes.
+CONFIG_LIMIT = 1 << 20
 # The version a consumer reads from a manifest names a cache folder: semver, nothing else.
 _SEMVER = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
 
@@ -248,7 +250,8 @@ class Artifact:
     version: str
     revision: str
     primary: str
-    files: dict[str, tuple[str, int]]  # rel -> (sha256, size)
+    files: dict[str, tuple[str, int]]  # rel -> (sha256, size), in the manifest's layer order
+    config: str = ""  # the config blob's digest
 
 
 def _safe_path(rel: Any, where: str) -> str:
@@ -311,4 +314,68 @@ def parse(raw: bytes, where: str, name: str) -> Artifact:
             f"{where}: the manifest's {VERSION} is {version!r}, not a version X.Y.Z",
             hint="the artifact was not made by artreg or was altered; do not use it",
         )
-    return Artifact(name, version, str(notes.get(REVISION, "")), primary, files)
+    found = doc.get("config")
+    cfg: dict[str, Any] = found if isinstance(found, dict) else {}
+    cfg_digest, cfg_size = cfg.get("digest", ""), cfg.get("size")
+    if cfg.get("mediaType") != CONFIG_MEDIA_TYPE or not str(cfg_digest).startswith("sha256:"):
+        raise IntegrityError(
+            f"{where}: its config is not a ModelPack config ({cfg.get('mediaType')!r}, "
+            f"{cfg_digest!r})",
+            hint="the artifact was not made by artreg or was altered; do not use it",
+        )
+    if not isinstance(cfg_size, int) or not 0 < cfg_size <= CONFIG_LIMIT:
+        raise IntegrityError(
+            f"{where}: its config is {cfg_size!r} B, more than the {CONFIG_LIMIT} B a ModelPack "
+            "config may have here; not read",
+            hint="the artifact was not made by artreg or was altered; do not use it",
+        )
+    return Artifact(name, version, str(notes.get(REVISION, "")), primary, files, cfg_digest)
+
+
+def check_config(raw: bytes, artifact: Artifact, where: str) -> None:
+    """Refuse (IntegrityError) a config `raw` that does not describe `artifact`: its descriptor
+    names another name or version, or its diff_ids are not the layers' digests in order."""
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise IntegrityError(f"{where}: its config is not JSON ({exc})") from exc
+    doc = doc if isinstance(doc, dict) else {}
+    descriptor = doc.get("descriptor") or {}
+    said = (descriptor.get("name"), descriptor.get("version"))
+    if said != (artifact.name, artifact.version):
+        raise IntegrityError(
+            f"{where}: its config describes {said[0]!r} version {said[1]!r}, the manifest "
+            f"{artifact.name!r} version {artifact.version!r}",
+            hint="the artifact was altered; do not use it",
+        )
+    diff_ids = (doc.get("modelfs") or {}).get("diff_ids")
+    layers = [f"sha256:{sha}" for sha, _ in artifact.files.values()]
+    if diff_ids != layers:
+        differ = [
+            rel
+            for i, rel in enumerate(artifact.files)
+            if not isinstance(diff_ids, list) or i >= len(diff_ids) or diff_ids[i] != layers[i]
+        ]
+        raise IntegrityError(
+            f"{where}: its layers are not the config's modelfs.diff_ids (differ: "
+            f"{', '.join(differ[:5]) or 'the count'}): a layer was swapped",
+            hint="the artifact was altered; do not use it",
+        )
+
+
+def overwrite_conflict(existing: bytes, release: Release, layers: Sequence[Layer]) -> str | None:
+    """Why pushing `release` over the manifest `existing` (what a tag names now) would destroy
+    something: another artifact's title, or the same version with other layer digests."""
+    try:
+        loaded = json.loads(existing)
+    except ValueError:
+        loaded = None
+    doc: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+    notes = doc.get("annotations") or {}
+    title, version = notes.get(TITLE), notes.get(VERSION)
+    if title != release.name:
+        return f"it holds another artifact ({TITLE} {title!r}, version {version!r})"
+    old = [la.get("digest") for la in doc.get("layers") or [] if isinstance(la, dict)]
+    if version == release.version and old != [layer.digest for layer in layers]:
+        return f"it holds {title} version {version} with other bytes (another registry's release)"
+    return None

@@ -40,6 +40,12 @@ plain_http_option = click.option(
     is_flag=True,
     help="Export every artifact's production version (CI, after a release merges).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a tag that holds another artifact, or the same version with other bytes "
+    "(refused otherwise). Never writes `production` for a version git does not hold there.",
+)
 @plain_http_option
 @repo_option
 @json_option
@@ -49,6 +55,7 @@ def export(
     oci: str | None,
     layout: str | None,
     all_production: bool,
+    force: bool,
     plain_http: bool,
     repo_path: str | None,
     as_json: bool,
@@ -77,8 +84,22 @@ def export(
                 "--all-production exports to --oci REGISTRY/PREFIX, without SPEC or --oci-layout",
                 hint="artreg export --all-production --oci registry.example.com/models",
             )
+        # Each result is printed as it lands: a later failure does not hide what was exported.
         with out.progress("uploading") as progress:
-            done = oci_export.export_all_production(root, oci, insecure=insecure, progress=progress)
+            done = []
+            try:
+                for exported in oci_export.export_all_production(
+                    root, oci, insecure=insecure, progress=progress, force=force
+                ):
+                    done.append(exported)
+                    if not (as_json or quiet):
+                        click.echo(exported.summary())
+            finally:
+                if as_json:
+                    out.emit([e.as_dict() for e in done], "")
+        if not (done or as_json or quiet):
+            click.echo("nothing in production")
+        return
     else:
         if spec is None:
             raise InputError(
@@ -93,11 +114,6 @@ def export(
                 layout=Path(layout) if layout else None,
                 insecure=insecure,
                 progress=progress,
+                force=force,
             )
-    lines = [
-        f"{e.name}@v{e.version} -> {e.target} ({', '.join(e.tags)}) {e.digest}: "
-        f"{e.layers} layers, {len(e.uploaded)} blobs uploaded ({e.bytes_uploaded} B), "
-        f"{len(e.skipped)} already there" + (f", signature {e.signature}" if e.signature else "")
-        for e in done
-    ]
-    out.emit([e.as_dict() for e in done], "\n".join(lines) or "nothing in production")
+    out.emit([e.as_dict() for e in done], "\n".join(e.summary() for e in done))

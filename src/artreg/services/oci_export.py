@@ -12,29 +12,33 @@ the manifest (through the referrers tag schema, which every registry serves).
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg import state
-from artreg.adapters.files import parse_json
+from artreg import outputs, state
+from artreg.adapters.files import check_output_path, parse_json
 from artreg.adapters.git import history as githistory
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import ProgressFn
 from artreg.adapters.oci import (
+    REPOSITORY_RULE,
     Blob,
     Client,
     Reference,
     json_or_none,
+    layout_manifest,
     parse_reference,
+    valid_repository,
     write_layout,
 )
 from artreg.artifacts import modelpack
 from artreg.artifacts.modelpack import Layer, Release
-from artreg.errors import InputError, NotFoundError
+from artreg.errors import ArtregError, InputError, NotFoundError
 from artreg.features import fetch
 from artreg.reading.resolve import target
 
@@ -55,6 +59,18 @@ class Exported:
     skipped: list[str] = field(default_factory=list)  # digests the registry had already
     bytes_uploaded: int = 0
     signature: str | None = None  # the referrer's digest
+    layout: bool = False  # written into an OCI image layout, not pushed
+
+    def summary(self) -> str:
+        """One line saying what the export did."""
+        moved = "written" if self.layout else "uploaded"
+        there = "already in the layout" if self.layout else "already there"
+        return (
+            f"{self.name}@v{self.version} -> {self.target} ({', '.join(self.tags)}) "
+            f"{self.digest}: {self.layers} layers, {len(self.uploaded)} blobs {moved} "
+            f"({self.bytes_uploaded} B), {len(self.skipped)} {there}"
+            + (f", signature {self.signature}" if self.signature else "")
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -157,20 +173,56 @@ def _head(path: Path) -> bytes:
         return fh.read(16)
 
 
+def check_production(prepared: Prepared, tag: str | None) -> None:
+    """Refuse writing the `production` tag for a version git does not hold in production."""
+    if tag == PRODUCTION_TAG and not prepared.holds_production:
+        release = prepared.release
+        raise InputError(
+            f"{release.name}@v{release.version} does not hold production in git: the OCI tag "
+            f"{PRODUCTION_TAG} would point the fleet at it",
+            hint=f"promote it first, or export it under its version tag (v{release.version})",
+        )
+
+
+def check_overwrite(
+    prepared: Prepared, tag: str, existing: bytes | None, where: str, force: bool
+) -> None:
+    """Refuse (unless `force`) replacing what tag `tag` names when it is another artifact or
+    the same version with other bytes."""
+    why = (
+        None
+        if existing is None or force
+        else (modelpack.overwrite_conflict(existing, prepared.release, prepared.layers))
+    )
+    if why:
+        raise InputError(
+            f"{where}:{tag}: {why}; nothing was pushed",
+            hint="export to a repository (or tag) of its own; to replace it anyway, pass --force",
+        )
+
+
 def to_registry(
-    prepared: Prepared, ref: Reference, *, insecure: bool, move_production: bool = True
+    prepared: Prepared,
+    ref: Reference,
+    *,
+    insecure: bool,
+    move_production: bool = True,
+    force: bool = False,
 ) -> Exported:
     """Push the artifact (blobs the registry lacks, config, manifest under its tags), then the
-    signature referrer."""
+    signature referrer; first refuse overwriting a tag that holds something else."""
+    check_production(prepared, ref.tag)
     client = Client(ref, insecure=insecure)
     release = prepared.release
+    tags = [ref.tag or f"v{release.version}"]
+    if prepared.holds_production and move_production and PRODUCTION_TAG not in tags:
+        tags.append(PRODUCTION_TAG)
+    for tag in tags:  # before any blob moves
+        check_overwrite(prepared, tag, client.get_manifest(tag), ref.url, force)
     sizes = {layer.digest: layer.size for layer in prepared.layers}
     for layer in prepared.layers:
         client.push_file(layer, prepared.paths[layer.path])
     client.push_bytes(prepared.config)
-    tags = [ref.tag or f"v{release.version}"]
-    if prepared.holds_production and move_production and PRODUCTION_TAG not in tags:
-        tags.append(PRODUCTION_TAG)
     # By digest first: the tags then name a manifest the registry already holds.
     client.put_manifest(prepared.manifest, prepared.manifest.digest)
     for tag in tags:
@@ -205,15 +257,33 @@ def _push_signature(client: Client, prepared: Prepared) -> str | None:
     return referrer.digest
 
 
-def to_layout(prepared: Prepared, out: Path, tag: str | None = None) -> Exported:
+def check_layout_path(root: Path, out: Path) -> None:
+    """Refuse a layout folder that cannot be written, or one inside a registry's work tree
+    where git would track it (as `get -o` does), or inside .git or .dvc."""
+    check_output_path(out, "--oci-layout", folder=True)
+    real = Path(os.path.realpath(out))
+    for tree in {Path(os.path.realpath(t)) for t in (root, outputs.registry_around(out)) if t}:
+        for private in (tree / ".git", tree / ".dvc"):
+            if real == private or private in real.parents:
+                raise InputError(
+                    f"--oci-layout {out}: inside {private}, which git and DVC own",
+                    hint="write the layout outside the registry's clone (e.g. /tmp/encoder-oci)",
+                )
+        probe = [out / "index.json", out / "oci-layout", out / "blobs"]
+        outputs.check_work_tree(out, probe, tree, "--oci-layout")
+
+
+def to_layout(
+    prepared: Prepared, out: Path, tag: str | None = None, force: bool = False
+) -> Exported:
     """Write the artifact into the OCI image layout `out` (created, or added to)."""
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--oci-layout {out}: exists and is not a folder", hint="name a folder")
     release = prepared.release
     name = tag or f"v{release.version}"
+    check_production(prepared, name)
+    check_overwrite(prepared, name, layout_manifest(out, name), f"--oci-layout {out}", force)
     files = [(layer, prepared.paths[layer.path]) for layer in prepared.layers]
     documents: list[Blob] = [prepared.config]
-    write_layout(out, prepared.manifest, documents, files, name)
+    written = write_layout(out, prepared.manifest, documents, files, name)
     return Exported(
         release.name,
         release.version,
@@ -221,6 +291,10 @@ def to_layout(prepared: Prepared, out: Path, tag: str | None = None) -> Exported
         [name],
         prepared.manifest.digest,
         len(prepared.layers),
+        written.written,
+        written.kept,
+        written.bytes_written,
+        layout=True,
     )
 
 
@@ -232,29 +306,54 @@ def export(
     layout: Path | None = None,
     insecure: bool = False,
     progress: ProgressFn | None = None,
+    force: bool = False,
 ) -> list[Exported]:
-    """`artreg export SPEC --oci REF` and/or `--oci-layout DIR`."""
+    """`artreg export SPEC --oci REF` and/or `--oci-layout DIR` (`force`: replace a tag that
+    holds another artifact or other bytes)."""
     if oci is None and layout is None:
         raise InputError(
             "export needs --oci REGISTRY/REPOSITORY[:TAG] or --oci-layout DIR",
             hint="e.g. artreg export encoder@v1.0.0 --oci ghcr.io/acme/encoder",
         )
     ref = parse_reference(oci) if oci is not None else None  # checked before any byte moves
+    if layout is not None:
+        check_layout_path(root, layout)
     prepared = prepare(root, spec, progress)
+    check_production(prepared, ref.tag if ref else None)
     done = []
     if layout is not None:
-        done.append(to_layout(prepared, layout, ref.tag if ref else None))
+        done.append(to_layout(prepared, layout, ref.tag if ref else None, force))
     if ref is not None:
-        done.append(to_registry(prepared, ref, insecure=insecure))
+        done.append(to_registry(prepared, ref, insecure=insecure, force=force))
     return done
 
 
+class ExportsFailed(ArtregError):
+    """Some artifacts of `--all-production` failed (each named); exit code: the worst one's."""
+
+    def __init__(self, failures: Sequence[tuple[str, ArtregError]], total: int) -> None:
+        super().__init__(
+            f"{len(failures)} of {total} production exports failed: "
+            + "; ".join(f"{name}: {exc.message}" for name, exc in failures),
+            hint="fix what each names and run the export again: what the registry has is not "
+            "sent twice",
+        )
+        self.exit_code = max(exc.exit_code for _, exc in failures)
+
+
 def export_all_production(
-    root: Path, base: str, *, insecure: bool = False, progress: ProgressFn | None = None
-) -> list[Exported]:
+    root: Path,
+    base: str,
+    *,
+    insecure: bool = False,
+    progress: ProgressFn | None = None,
+    force: bool = False,
+) -> Iterator[Exported]:
     """`artreg export --all-production --oci REGISTRY/PREFIX`: each artifact's production
-    version to REGISTRY/PREFIX/NAME (tags vX.Y.Z and production). CI runs it after a release
-    merges; what the registry has already is not sent again."""
+    version to REGISTRY/PREFIX/NAME (tags vX.Y.Z and production), yielded as it lands. CI runs
+    it after a release merges; what the registry has already is not sent again. Every
+    repository name is checked first; one artifact's failure does not stop the others, and
+    ExportsFailed names each at the end."""
     ref = parse_reference(base)
     if ref.tag:
         raise InputError(
@@ -269,11 +368,26 @@ def export_all_production(
         and (holder := artifact.stage(PRODUCTION_TAG)) is not None
         and holder.registered
     )
-    done = []
+    targets = {name: f"{ref.repository}/{name.lower()}" for name in names}
+    bad = [name for name, repo in targets.items() if not valid_repository(repo)]
+    if bad:
+        raise InputError(
+            f"--all-production: {', '.join(bad)} cannot be OCI repository "
+            f"{', '.join(repr(targets[n]) for n in bad)}: an OCI repository name is "
+            f"{REPOSITORY_RULE}; nothing was exported",
+            hint="export those artifacts one by one to a repository you name "
+            "(artreg export NAME@vX.Y.Z --oci REGISTRY/REPOSITORY)",
+        )
+    failures: list[tuple[str, ArtregError]] = []
     for name in names:
-        target = Reference(ref.registry, f"{ref.repository}/{name.lower()}")
-        done.append(to_registry(prepare(root, name, progress), target, insecure=insecure))
-    return done
+        try:
+            prepared = prepare(root, name, progress)
+            target = Reference(ref.registry, targets[name])
+            yield to_registry(prepared, target, insecure=insecure, force=force)
+        except ArtregError as exc:
+            failures.append((name, exc))
+    if failures:
+        raise ExportsFailed(failures, len(names))
 
 
 def exported_names(done: Sequence[Exported]) -> list[str]:

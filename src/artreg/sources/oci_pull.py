@@ -80,6 +80,8 @@ def resolve(
             f"{where}: the manifest says version {artifact.version!r}, not {version}",
             hint="the tag was moved onto another version; do not use it",
         )
+    config = client.read_blob(artifact.config, modelpack.CONFIG_LIMIT)
+    modelpack.check_config(config, artifact, where)
     return Found(client, ref.url, tag, raw, artifact)
 
 
