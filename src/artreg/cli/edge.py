@@ -15,9 +15,7 @@ from artreg.present import markdown
 from artreg.registry.layout import StageDir
 
 if TYPE_CHECKING:
-    from artreg.adapters.hashing import ProgressFn
-    from artreg.artifacts.signing.keys import SigningKey
-    from artreg.publishing.publish import Published, PublishOptions
+    from artreg.publishing.publish import Published
 
 
 def promote(
@@ -31,15 +29,14 @@ def promote(
     validated_id: str | None = None,
     version: str | None = None,
     formats: tuple[str, ...] = (),
-    progress: ProgressFn | None = None,
-    options: PublishOptions | None = None,
-    fetch: bool = True,
-    sign_key: SigningKey | Path | str | None = None,
-    model_signature: Path | str | None = None,
-    requires: Any = None,
-    **release: Any,
+    release: Mapping[str, Any] | None = None,
+    **common: Any,
 ) -> Published:
-    """`artreg promote NAME ID --to STAGE`: the options each stage needs, then its promotion."""
+    """`artreg promote NAME ID --to STAGE`: the options each stage needs, then its promotion.
+
+    `common` holds the keywords both promotions take (progress, options, fetch, sign_key,
+    model_signature, requires), handed on as they are; `release` holds those only a release
+    to production takes (deployment_config, benchmarks, approved_by, ...)."""
     if to == "validated":
         if not checkpoint or results is None:
             raise InputError(
@@ -56,12 +53,7 @@ def promote(
             results,
             validated_id=validated_id,
             formats=tuple(dict.fromkeys(("pt", *formats))),
-            progress=progress,
-            options=options,
-            fetch=fetch,
-            sign_key=sign_key,
-            model_signature=model_signature,
-            requires=requires,
+            **common,
         )
     if to != "production":
         raise InputError(f"cannot promote to {to!r}", hint="use --to validated or --to production")
@@ -70,18 +62,7 @@ def promote(
     from artreg.services.release import promote_to_production
 
     return promote_to_production(
-        root,
-        name,
-        source_id,
-        version,
-        formats=formats,
-        progress=progress,
-        options=options,
-        fetch=fetch,
-        sign_key=sign_key,
-        model_signature=model_signature,
-        requires=requires,
-        **release,
+        root, name, source_id, version, formats=formats, **common, **(release or {})
     )
 
 
