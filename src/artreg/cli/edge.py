@@ -6,16 +6,19 @@ The services are imported where they are called, so that loading the CLI loads n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from artreg.cli.options import Output, common_options, registry_root, warn
 from artreg.errors import InputError
 from artreg.present import markdown
+from artreg.present import text as fmt
 from artreg.registry.layout import StageDir
 
 if TYPE_CHECKING:
-    from artreg.publishing.publish import Published
+    from artreg.adapters.hashing import ProgressFn
+    from artreg.publishing.publish import Published, PublishOptions
 
 
 def promote(
@@ -86,3 +89,22 @@ def after_publish(root: Path, published: Published, summary_md: str | None) -> l
                 f"`artreg summary --base {published.commit[:12]}~1 > FILE`"
             )
     return published.warnings
+
+
+def publish_command(
+    write: Callable[[Path, ProgressFn | None, PublishOptions], Published],
+    render: Callable[[Published], str],
+    repo_path: str | None,
+    as_json: bool,
+    quiet: bool,
+    publishing: dict[str, Any],
+) -> None:
+    """What every command that commits a stage folder does around its service: the registry,
+    the publish options, a progress bar over the copy-and-hash pass; then `--summary-md`, the
+    warnings, and the result (JSON, or `render`'s text)."""
+    out = Output(as_json, quiet)
+    root = registry_root(repo_path)
+    with out.progress("copying and hashing") as progress:
+        result = write(root, progress, common_options(publishing, root))
+    warn(after_publish(root, result, publishing.get("summary_md")))
+    out.emit(*fmt.written(root, result.as_dict(), render(result)))
