@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -293,17 +294,17 @@ def dump_yaml(data: Any) -> str:
     return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True))
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
     """Write via a temporary file in the same folder and os.replace: readers never see half.
 
-    The file keeps its mode when it exists; a new one gets the mode the umask gives any new
-    file (mkstemp's private 0600 would leak onto the real file through the replace).
+    The file gets `mode` when given; else it keeps its mode when it exists, and a new one gets
+    the mode the umask gives any new file (mkstemp's private 0600 would leak onto the real
+    file through the replace).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode: int | None = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = None
+    if mode is None:
+        with contextlib.suppress(FileNotFoundError):
+            mode = stat.S_IMODE(path.stat().st_mode)
     import uuid  # not at module level: read commands never write
 
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")

@@ -6,17 +6,18 @@ The services are imported where they are called, so that loading the CLI loads n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from artreg.cli.options import Output, common_options, registry_root, warn
 from artreg.errors import InputError
 from artreg.present import markdown
+from artreg.present import text as fmt
 from artreg.registry.layout import StageDir
 
 if TYPE_CHECKING:
     from artreg.adapters.hashing import ProgressFn
-    from artreg.artifacts.signing.keys import SigningKey
     from artreg.publishing.publish import Published, PublishOptions
 
 
@@ -31,15 +32,14 @@ def promote(
     validated_id: str | None = None,
     version: str | None = None,
     formats: tuple[str, ...] = (),
-    progress: ProgressFn | None = None,
-    options: PublishOptions | None = None,
-    fetch: bool = True,
-    sign_key: SigningKey | Path | str | None = None,
-    model_signature: Path | str | None = None,
-    requires: Any = None,
-    **release: Any,
+    release: Mapping[str, Any] | None = None,
+    **common: Any,
 ) -> Published:
-    """`artreg promote NAME ID --to STAGE`: the options each stage needs, then its promotion."""
+    """`artreg promote NAME ID --to STAGE`: the options each stage needs, then its promotion.
+
+    `common` holds the keywords both promotions take (progress, options, fetch, sign_key,
+    model_signature, requires), handed on as they are; `release` holds those only a release
+    to production takes (deployment_config, benchmarks, approved_by, ...)."""
     if to == "validated":
         if not checkpoint or results is None:
             raise InputError(
@@ -56,12 +56,7 @@ def promote(
             results,
             validated_id=validated_id,
             formats=tuple(dict.fromkeys(("pt", *formats))),
-            progress=progress,
-            options=options,
-            fetch=fetch,
-            sign_key=sign_key,
-            model_signature=model_signature,
-            requires=requires,
+            **common,
         )
     if to != "production":
         raise InputError(f"cannot promote to {to!r}", hint="use --to validated or --to production")
@@ -70,18 +65,7 @@ def promote(
     from artreg.services.release import promote_to_production
 
     return promote_to_production(
-        root,
-        name,
-        source_id,
-        version,
-        formats=formats,
-        progress=progress,
-        options=options,
-        fetch=fetch,
-        sign_key=sign_key,
-        model_signature=model_signature,
-        requires=requires,
-        **release,
+        root, name, source_id, version, formats=formats, **common, **(release or {})
     )
 
 
@@ -105,3 +89,22 @@ def after_publish(root: Path, published: Published, summary_md: str | None) -> l
                 f"`artreg summary --base {published.commit[:12]}~1 > FILE`"
             )
     return published.warnings
+
+
+def publish_command(
+    write: Callable[[Path, ProgressFn | None, PublishOptions], Published],
+    render: Callable[[Published], str],
+    repo_path: str | None,
+    as_json: bool,
+    quiet: bool,
+    publishing: dict[str, Any],
+) -> None:
+    """What every command that commits a stage folder does around its service: the registry,
+    the publish options, a progress bar over the copy-and-hash pass; then `--summary-md`, the
+    warnings, and the result (JSON, or `render`'s text)."""
+    out = Output(as_json, quiet)
+    root = registry_root(repo_path)
+    with out.progress("copying and hashing") as progress:
+        result = write(root, progress, common_options(publishing, root))
+    warn(after_publish(root, result, publishing.get("summary_md")))
+    out.emit(*fmt.written(root, result.as_dict(), render(result)))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +23,9 @@ from artreg.cli.options import (
 from artreg.errors import VerificationFailed
 from artreg.present import consumer, rights
 from artreg.present import text as fmt
+
+if TYPE_CHECKING:
+    from artreg.services.housekeeping import Housekeeping
 
 
 @main.command()
@@ -229,42 +234,46 @@ def recover(wait: float, repo_path: str | None) -> None:
     click.echo(fmt.written(root, None, run(root, wait=wait))[1])
 
 
+def _spec_change(f: Callable[..., Any]) -> Callable[..., Any]:
+    """SPEC, --wait, --repo, --no-fetch and --json: the options of the commands that retire a
+    version or take a stage away (`deprecate`, `unassign`)."""
+    for option in (json_option, no_fetch_option, repo_option, wait_option, click.argument("spec")):
+        f = option(f)
+    return f
+
+
+def _housekeeping(
+    run: Callable[..., Housekeeping], spec: str, wait: float, repo_path: str | None, as_json: bool
+) -> None:
+    """Run one housekeeping change on SPEC, then say what it committed and its warnings."""
+    root = registry_root(repo_path)
+    done = run(root, spec, wait=wait)
+    warn(list(done.warnings))
+    Output(as_json).emit(*fmt.written(root, fmt.plain(done), fmt.housekeeping(done)))
+
+
 @main.command()
-@click.argument("spec")
-@wait_option
-@repo_option
-@no_fetch_option
-@json_option
+@_spec_change
 def deprecate(spec: str, wait: float, repo_path: str | None, as_json: bool) -> None:
     """Retire NAME@vX.Y.Z (deregister that version) or NAME (deprecate the whole artifact).
 
     Example: artreg deprecate encoder@v1.1.0
     """
-    from artreg.services import housekeeping
+    from artreg.services.housekeeping import retire
 
-    root = registry_root(repo_path)
-    done = housekeeping.retire(root, spec, wait=wait)
-    warn(list(done.warnings))
-    Output(as_json).emit(*fmt.written(root, fmt.plain(done), fmt.housekeeping(done)))
+    _housekeeping(retire, spec, wait, repo_path, as_json)
 
 
 @main.command()
-@click.argument("spec")
-@wait_option
-@repo_option
-@no_fetch_option
-@json_option
+@_spec_change
 def unassign(spec: str, wait: float, repo_path: str | None, as_json: bool) -> None:
     """Take NAME#STAGE away from the version that holds it (the stage no longer resolves).
 
     Example: artreg unassign encoder#production
     """
-    from artreg.services import housekeeping
+    from artreg.services.housekeeping import unassign_spec
 
-    root = registry_root(repo_path)
-    done = housekeeping.unassign_spec(root, spec, wait=wait)
-    warn(list(done.warnings))
-    Output(as_json).emit(*fmt.written(root, fmt.plain(done), fmt.housekeeping(done)))
+    _housekeeping(unassign_spec, spec, wait, repo_path, as_json)
 
 
 @main.command()

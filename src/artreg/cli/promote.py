@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from artreg.cli.edge import after_publish
+from artreg.cli.edge import publish_command
 from artreg.cli.group import main
 from artreg.cli.options import (
-    Output,
-    common_options,
     fetching,
     json_option,
     model_signing_options,
     no_fetch_option,
     publish_options,
-    registry_root,
     repo_option,
     requires_option,
     signing_key,
-    warn,
 )
 from artreg.present import text as fmt
+
+if TYPE_CHECKING:
+    from artreg.adapters.hashing import ProgressFn
+    from artreg.publishing.publish import Published, PublishOptions
 
 
 @main.command()
@@ -130,10 +130,8 @@ def promote(
     """
     from artreg.cli.edge import promote as run
 
-    out = Output(as_json, quiet)
-    root = registry_root(repo_path)
-    with out.progress("copying and hashing") as progress:
-        result = run(
+    def write(root: Path, progress: ProgressFn | None, options: PublishOptions) -> Published:
+        return run(
             root,
             name,
             source_id,
@@ -142,24 +140,26 @@ def promote(
             results=Path(results) if results else None,
             validated_id=validated_id,
             version=version,
-            deployment_config=Path(deployment) if deployment else None,
-            benchmarks=Path(benchmarks) if benchmarks else None,
-            resource_usage=Path(resources) if resources else None,
-            approved_by=approved_by,
-            security_review=Path(security_review) if security_review else None,
-            notes=notes,
-            optimize=optimize,
             formats=formats,
-            allow_non_monotonic=allow_non_monotonic,
+            release={
+                "deployment_config": Path(deployment) if deployment else None,
+                "benchmarks": Path(benchmarks) if benchmarks else None,
+                "resource_usage": Path(resources) if resources else None,
+                "approved_by": approved_by,
+                "security_review": Path(security_review) if security_review else None,
+                "notes": notes,
+                "optimize": optimize,
+                "allow_non_monotonic": allow_non_monotonic,
+            },
             requires=list(requires) if requires else None,
             progress=progress,
-            options=common_options(publishing, root),
+            options=options,
             fetch=fetching(),
             sign_key=signing_key(sign_model, sign_model_cert, sign_model_chain),
             model_signature=Path(model_signature) if model_signature else None,
         )
-    warn(after_publish(root, result, publishing.get("summary_md")))
-    out.emit(*fmt.written(root, result.as_dict(), fmt.promoted(result)))
+
+    publish_command(write, fmt.promoted, repo_path, as_json, quiet, publishing)
 
 
 @main.command()
@@ -217,10 +217,8 @@ def release(
     """
     from artreg.services.release import register_model_file
 
-    out = Output(as_json, quiet)
-    root = registry_root(repo_path)
-    with out.progress("copying and hashing") as progress:
-        result = register_model_file(
+    def write(root: Path, progress: ProgressFn | None, options: PublishOptions) -> Published:
+        return register_model_file(
             root,
             name,
             Path(path),
@@ -231,11 +229,11 @@ def release(
             approved_by=approved_by,
             security_review=Path(security_review) if security_review else None,
             allow_non_monotonic=allow_non_monotonic,
-            options=common_options(publishing, root),
+            options=options,
             sign_key=signing_key(sign_model, sign_model_cert, sign_model_chain),
             model_signature=Path(model_signature) if model_signature else None,
             progress=progress,
             requires=list(requires),
         )
-    warn(after_publish(root, result, publishing.get("summary_md")))
-    out.emit(*fmt.written(root, result.as_dict(), fmt.promoted(result)))
+
+    publish_command(write, fmt.promoted, repo_path, as_json, quiet, publishing)

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from artreg.cli.edge import after_publish
+from artreg.cli.edge import publish_command
 from artreg.cli.group import main
 from artreg.cli.options import (
     Output,
-    common_options,
     json_option,
     no_fetch_option,
     publish_options,
-    registry_root,
     repo_option,
-    warn,
 )
 from artreg.present import text as fmt
+
+if TYPE_CHECKING:
+    from artreg.adapters.hashing import ProgressFn
+    from artreg.publishing.publish import Published, PublishOptions
 
 
 @main.command()
@@ -107,10 +108,8 @@ def register(
     """
     from artreg.services.register import register_raw
 
-    out = Output(as_json, quiet)
-    root = registry_root(repo_path)
-    with out.progress("copying and hashing") as progress:
-        result = register_raw(
+    def write(root: Path, progress: ProgressFn | None, options: PublishOptions) -> Published:
+        return register_raw(
             root,
             name,
             session_id,
@@ -119,10 +118,10 @@ def register(
             metrics=[Path(m) for m in metrics] if metrics else None,
             log=Path(log) if log else None,
             progress=progress,
-            options=common_options(publishing, root),
+            options=options,
         )
-    warn(after_publish(root, result, publishing.get("summary_md")))
-    out.emit(*fmt.written(root, result.as_dict(), fmt.registered(result)))
+
+    publish_command(write, fmt.registered, repo_path, as_json, quiet, publishing)
 
 
 @main.command()

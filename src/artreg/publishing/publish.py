@@ -290,6 +290,21 @@ def _parse(tag: str) -> TagName:
     return parsed
 
 
+def refuse_if_version_taken(root: Path, remote: str, tags: list[str]) -> None:
+    """After a rejected push: when `remote` already holds one of `tags`' version tags, the
+    version is lost for good (ConflictError, exit 2, naming the winner's commit)."""
+    versions = [t for t in tags if _parse(t).action is Action.REGISTER]
+    taken = gitremote.remote_tags(root, remote, versions) if versions else {}
+    if taken:
+        tag, winner = next(iter(taken.items()))
+        raise ConflictError(
+            f"push to {remote} was rejected, so this promotion was undone locally: "
+            f"{tag} was already released on {remote} by commit {winner[:12]}",
+            hint=f"versions are never reused; fetch it (`git pull --tags {remote}`) and "
+            "release a new version",
+        )
+
+
 def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remote: str) -> None:
     """Pull-request mode: data first (dvc push of the folder's pointers), then the branch.
 
@@ -308,16 +323,7 @@ def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remo
     try:
         gitwrite.push(root, remote, refs)
     except PushRejected as exc:
-        versions = [t for t in tags if _parse(t).action is Action.REGISTER]
-        taken = gitremote.remote_tags(root, remote, versions) if versions else {}
-        if taken:
-            tag, winner = next(iter(taken.items()))
-            raise ConflictError(
-                f"push to {remote} was rejected, so this promotion was undone locally: "
-                f"{tag} was already released on {remote} by commit {winner[:12]}",
-                hint=f"versions are never reused; fetch it (`git pull --tags {remote}`) and "
-                "release a new version",
-            ) from exc
+        refuse_if_version_taken(root, remote, tags)
         raise PushRejected(
             f"push to {remote} was rejected, so this promotion was undone locally: {exc.message}",
             hint=exc.hint,
@@ -371,7 +377,8 @@ class _Replay:
             except PushRejected as exc:
                 rejected = exc
             point("publish:push-rejected")
-            self._final_if_taken(remote, names)
+            # Losing the version to someone else is final: exit 2 naming the winner's commit.
+            refuse_if_version_taken(self.root, remote, names)
             if attempt == PUSH_ATTEMPTS:
                 break
             delay = min(BACKOFF_CAP_SECONDS, BACKOFF_SECONDS * 2 ** (attempt - 1))
@@ -382,19 +389,6 @@ class _Replay:
             f"first), so this promotion was undone locally: {rejected.message}",
             hint="run the same command again (it is retryable: exit 4)",
         )
-
-    def _final_if_taken(self, remote: str, names: list[str]) -> None:
-        """Losing the version to someone else is final: exit 2 naming the winner's commit."""
-        versions = [t for t in names if _parse(t).action is Action.REGISTER]
-        taken = gitremote.remote_tags(self.root, remote, versions) if versions else {}
-        if taken:
-            tag, winner = next(iter(taken.items()))
-            raise ConflictError(
-                f"push to {remote} was rejected, so this promotion was undone locally: "
-                f"{tag} was already released on {remote} by commit {winner[:12]}",
-                hint=f"versions are never reused; fetch it (`git pull --tags {remote}`) and "
-                "release a new version",
-            )
 
     def _check_version_order(self, remote: str, commit: str) -> None:
         """The direct promotion's version-order rule again, against what the remote holds now:

@@ -153,17 +153,25 @@ def _check_requirements(
     closure(registry, name, requires, rule)
 
 
+@dataclass(frozen=True)
+class ReleaseInputs:
+    """What a release hands the release policy, as the caller gave it: benchmarks and resource
+    usage (a dict, a JSON file, or a folder holding both), the approver, the security review,
+    and whether a version below the latest release is allowed."""
+
+    benchmarks: Mapping[str, Any] | Path | str | None = None
+    resource_usage: Mapping[str, Any] | Path | str | None = None
+    approved_by: str | None = None
+    security_review: Mapping[str, Any] | Path | str | None = None
+    allow_non_monotonic: bool = False
+
+
 def check_release(
     root: Path,
     settings: Settings,
     name: str,
     version: str,
-    *,
-    benchmarks: Mapping[str, Any] | Path | str | None = None,
-    resource_usage: Mapping[str, Any] | Path | str | None = None,
-    approved_by: str | None = None,
-    security_review: Mapping[str, Any] | Path | str | None = None,
-    allow_non_monotonic: bool = False,
+    inputs: ReleaseInputs,
     requires: tuple[Requirement, ...] = (),
 ) -> ReleaseChecks:
     """The release policy, shared by `promote --to production` and `register_artifact`.
@@ -175,10 +183,10 @@ def check_release(
     """
     version = validate_semver(version)
     registry = state.load(root, folders="none")
-    released = check_new_version(root, name, version, allow_non_monotonic, registry)
-    bench, usage = _benchmarks(benchmarks, resource_usage)
-    review = _security_review(security_review)
-    who = approver(approved_by)
+    released = check_new_version(root, name, version, inputs.allow_non_monotonic, registry)
+    bench, usage = _benchmarks(inputs.benchmarks, inputs.resource_usage)
+    review = _security_review(inputs.security_review)
+    who = approver(inputs.approved_by)
     missing = [
         keyword
         for keyword, lacking in (
@@ -223,5 +231,5 @@ def check_release(
         params_commit=settings.commit,
         approval=Approval(who or f"not required ({settings.source})", now_iso()),
         requires=requires,
-        allow_non_monotonic=allow_non_monotonic,
+        allow_non_monotonic=inputs.allow_non_monotonic,
     )

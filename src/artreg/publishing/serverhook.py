@@ -21,11 +21,10 @@ protection rules" / repository rulesets restricting tag updates and deletions fo
 
 from __future__ import annotations
 
-import os
-import tempfile
 from importlib.resources import files
 from pathlib import Path
 
+from artreg.adapters.files import write_atomic
 from artreg.adapters.git import run as gitrun
 from artreg.errors import InputError
 
@@ -80,15 +79,5 @@ def install_update_hook(bare_repo: Path) -> Path:
             hook.chmod(0o755)
         return hook
 
-    hook.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".update.", dir=hook.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(UPDATE_HOOK)
-        tmp.chmod(0o755)
-        os.replace(tmp, hook)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(hook, UPDATE_HOOK, mode=0o755)
     return hook

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from artreg.adapters.faults import point
+from artreg.adapters.files import write_atomic
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
@@ -183,9 +184,7 @@ class Transaction:
             "tags_only": self.tags_only,
             "rebased": self.rebased,
         }
-        tmp = self.journal.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, self.journal)
+        write_atomic(self.journal, json.dumps(data))
 
     def switch_to_new_branch(self, branch: str) -> None:
         """Commit on a new branch (pull-request mode); rollback returns to where we were."""

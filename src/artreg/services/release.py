@@ -35,7 +35,7 @@ from artreg.publishing.promotion import (
     write_sha256_files,
 )
 from artreg.publishing.publish import Published, PublishOptions, actor, check_options, now_iso
-from artreg.publishing.release_checks import ReleaseChecks, check_release
+from artreg.publishing.release_checks import ReleaseChecks, ReleaseInputs, check_release
 from artreg.publishing.rights import check_promotion
 from artreg.publishing.stagefolder import StageBuilder
 from artreg.registry.documents import Metadata, ModelFile, ModelInfo, Source
@@ -126,22 +126,14 @@ def promote_to_production(
     src_meta = committed.metadata
     needs = declared(requires, name, inherited=src_meta.requires)
     deploy = _deployment(deployment_config)
-    checks = check_release(
-        root,
-        settings,
-        name,
-        version,
-        benchmarks=benchmarks,
-        resource_usage=resource_usage,
-        approved_by=approved_by,
-        security_review=security_review,
-        allow_non_monotonic=allow_non_monotonic,
-        requires=needs,
+    inputs = ReleaseInputs(
+        benchmarks, resource_usage, approved_by, security_review, allow_non_monotonic
     )
     # Who may release (params.yaml rights): refused here, before anything is built.
     check_promotion(
         root, ["production"], sign=bool(options and options.sign), approved_by=approver(approved_by)
     )
+    checks = check_release(root, settings, name, version, inputs, needs)
     entry = production_dir(name, checks.version)
     model_src = src_meta.model.primary
     # Before the source is hashed: model_signing's import then overlaps that hashing.
@@ -353,21 +345,13 @@ def register_model_file(
         validate_id(file_path.name, "model file name")
     else:
         raise InputError(f"{file_path}: model file or folder not found", hint="check the path")
-    checks = check_release(
-        root,
-        settings,
-        name,
-        version,
-        benchmarks=benchmarks,
-        resource_usage=resource_usage,
-        approved_by=approved_by,
-        security_review=security_review,
-        allow_non_monotonic=allow_non_monotonic,
-        requires=needs,
+    inputs = ReleaseInputs(
+        benchmarks, resource_usage, approved_by, security_review, allow_non_monotonic
     )
     check_promotion(
         root, ["production"], sign=bool(options and options.sign), approved_by=approver(approved_by)
     )
+    checks = check_release(root, settings, name, version, inputs, needs)
     if folder:
         signing = (sign_key, model_signature)
         return _register_folder(root, name, file_path, checks, notes, options, signing, progress)

@@ -8,6 +8,7 @@ What every promotion shares is in `publishing.promotion`; the release to product
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,25 +162,22 @@ def promote_to_validated(
     )
     check_promotion(root, ["validated"], sign=bool(options and options.sign))  # rights
     signature = signature_plan(root, "validated", sign_key, model_signature)
-    who = actor(root)
+    validation = _Validation(
+        raw=raw,
+        ckpt_rel=ckpt_rel,
+        manifest=manifest,
+        entry=entry,
+        who=actor(root),
+        title=f"artreg: promote {name} {session_id}/{ckpt_rel} to validated as {vid}",
+        gates=results,
+        params_commit=settings.commit,
+        result_texts=result_texts,
+        options=options,
+        signature=signature,
+        requires=needs,
+    )
     if ckpt_rel not in manifest.files:  # a checkpoint folder
-        return _promote_folder(
-            root,
-            raw,
-            ckpt_rel,
-            manifest,
-            entry,
-            who,
-            title=f"artreg: promote {name} {session_id}/{ckpt_rel} to validated as {vid}",
-            gates=results,
-            params_commit=settings.commit,
-            result_texts=result_texts,
-            fetch=fetch,
-            progress=progress,
-            options=options,
-            signature=signature,
-            requires=needs,
-        )
+        return _promote_folder(root, validation, fetch=fetch, progress=progress)
     ckpt_path = verified_file(root, raw, ckpt_rel, manifest, fetch=fetch, progress=progress)
     # The content says the format, not the name (ckpt_path may be a DVC cache object, which
     # has none). A PyTorch checkpoint is not loaded here: cleaning loads it, weights_only.
@@ -206,32 +204,58 @@ def promote_to_validated(
             digest = builder.track_file(fname, src=ckpt_path)
             files = [ModelFile.named(fname, digest.sha256, digest.size, found)]
             write_sha256_files(builder, files)
-        _validation_files(root, builder, raw, result_texts)
-        metadata = Metadata(
-            stage="validated",
-            name=name,
-            id=vid,
-            created_at=now_iso(),
-            created_by=who,
-            source=_raw_source(raw, ckpt_rel, manifest),
-            training_curves=_curves(raw, manifest),
-            gates=results,
-            params_commit=settings.commit,
-            model=ModelInfo(files, parameter_count, dropped_training_state=dropped),
-            requires=needs,
-        )
-        return finish(
-            root,
-            builder,
-            metadata,
-            [(Action.ASSIGN, "validated", None)],
-            f"artreg: promote {name} {session_id}/{ckpt_rel} to validated as {vid}",
-            raw.relpath,
-            options,
-            signature,
-        )
+        model = ModelInfo(files, parameter_count, dropped_training_state=dropped)
+        return _commit(root, builder, validation, model)
     finally:
         builder.cleanup()
+
+
+@dataclass(frozen=True)
+class _Validation:
+    """What a promotion to validated settled before it builds, the same for a checkpoint file
+    and a checkpoint folder: source, destination, gates, commit title and publish options."""
+
+    raw: StageDir
+    ckpt_rel: str
+    manifest: Manifest
+    entry: StageDir
+    who: str
+    title: str
+    gates: list[GateResult]
+    params_commit: str | None
+    result_texts: dict[str, str]
+    options: PublishOptions | None
+    signature: SignaturePlan | None
+    requires: tuple[Requirement, ...]
+
+
+def _commit(root: Path, builder: StageBuilder, v: _Validation, model: ModelInfo) -> Published:
+    """The validated folder's config, validation results and metadata.json beside its built
+    model, then its one commit and tag."""
+    _validation_files(root, builder, v.raw, v.result_texts)
+    metadata = Metadata(
+        stage="validated",
+        name=v.entry.name,
+        id=v.entry.entry,
+        created_at=now_iso(),
+        created_by=v.who,
+        source=_raw_source(v.raw, v.ckpt_rel, v.manifest),
+        training_curves=_curves(v.raw, v.manifest),
+        gates=v.gates,
+        params_commit=v.params_commit,
+        model=model,
+        requires=v.requires,
+    )
+    return finish(
+        root,
+        builder,
+        metadata,
+        [(Action.ASSIGN, "validated", None)],
+        v.title,
+        v.raw.relpath,
+        v.options,
+        v.signature,
+    )
 
 
 def _raw_source(raw: StageDir, ckpt_rel: str, manifest: Manifest) -> Source:
@@ -263,57 +287,20 @@ def _validation_files(
 
 
 def _promote_folder(
-    root: Path,
-    raw: StageDir,
-    ckpt_rel: str,
-    manifest: Manifest,
-    entry: StageDir,
-    who: str,
-    *,
-    title: str,
-    gates: list[GateResult],
-    params_commit: str | None,
-    result_texts: dict[str, str],
-    fetch: bool,
-    progress: ProgressFn | None,
-    options: PublishOptions | None,
-    signature: SignaturePlan | None,
-    requires: tuple[Requirement, ...] = (),
+    root: Path, v: _Validation, *, fetch: bool, progress: ProgressFn | None
 ) -> Published:
     """raw → validated for a checkpoint folder: its layout and indexes checked, pickled
     weights cleaned to safetensors, every other file copied as it is."""
-    members = folder_digests(manifest, ckpt_rel)
+    members = folder_digests(v.manifest, v.ckpt_rel)
     pickled = [rel for rel in members if hflayout.is_pickled(rel)]  # loaded: verified first
     sources = committed_folder(
-        root, raw, manifest, ckpt_rel, verify=pickled, fetch=fetch, progress=progress
+        root, v.raw, v.manifest, v.ckpt_rel, verify=pickled, fetch=fetch, progress=progress
     )
-    planned = modelfolder.plan(sources, f"{raw.relpath}/{ckpt_rel}", clean=True)
-    builder = StageBuilder(root, entry, progress)
+    planned = modelfolder.plan(sources, f"{v.raw.relpath}/{v.ckpt_rel}", clean=True)
+    builder = StageBuilder(root, v.entry, progress)
     try:
         built = modelfolder.build(builder, planned, expected=members)
-        _validation_files(root, builder, raw, result_texts)
-        metadata = Metadata(
-            stage="validated",
-            name=entry.name,
-            id=entry.entry,
-            created_at=now_iso(),
-            created_by=who,
-            source=_raw_source(raw, ckpt_rel, manifest),
-            training_curves=_curves(raw, manifest),
-            gates=gates,
-            params_commit=params_commit,
-            model=ModelInfo(built.files, built.parameter_count, layout=built.layout),
-            requires=requires,
-        )
-        return finish(
-            root,
-            builder,
-            metadata,
-            [(Action.ASSIGN, "validated", None)],
-            title,
-            raw.relpath,
-            options,
-            signature,
-        )
+        model = ModelInfo(built.files, built.parameter_count, layout=built.layout)
+        return _commit(root, builder, v, model)
     finally:
         builder.cleanup()

@@ -148,14 +148,13 @@ class EntryPages(Layout):
         if entry.folder.stage == "production":
             version = entry.label[1:]
             if entry.label in model.active and not model.artifact.deprecated:
-                lines += [
-                    "# in a clone of the registry: verified against the manifest's sha256",
-                    f"artreg get {name} --version {version} -o models/",
-                    "",
-                    "# anywhere, with DVC only",
-                    f"dvc artifacts get {repo} {name} --rev {entry.label} -o models/",
-                ]
-                python = f'from artreg import get_artifact_path\n\npath = get_artifact_path("{name}", version="{version}")'
+                lines, python = _resolving(
+                    name,
+                    repo,
+                    f"--version {version}",
+                    f"--rev {entry.label}",
+                    f'version="{version}"',
+                )
             else:
                 notes.append(
                     "This version no longer resolves (deregistered or deprecated): artreg refuses it; "
@@ -165,14 +164,9 @@ class EntryPages(Layout):
         else:
             current = any(s.end is None for s in model.held(entry))
             if current:
-                lines += [
-                    "# in a clone of the registry: verified against the manifest's sha256",
-                    f"artreg get {name} --stage validated -o models/",
-                    "",
-                    "# anywhere, with DVC only",
-                    f"dvc artifacts get {repo} {name} --stage validated -o models/",
-                ]
-                python = f'from artreg import get_artifact_path\n\npath = get_artifact_path("{name}", stage="validated")'
+                lines, python = _resolving(
+                    name, repo, "--stage validated", "--stage validated", 'stage="validated"'
+                )
             else:
                 notes.append(
                     "This artifact no longer holds the validated stage, so `artreg get --stage "
@@ -435,3 +429,21 @@ def _signer(signature: dict[str, Any]) -> str:
         else "a key not established at promotion"
     )
     return f"{signed} over {files or 'the model'} (<code>{h(str(signature.get('file') or 'model.sig'))}</code>)"
+
+
+def _resolving(
+    name: str, repo: str, artreg_args: str, dvc_args: str, python_args: str
+) -> tuple[list[str], str]:
+    """The shell lines and the Python call that fetch `name` by what resolves it now (a
+    version or a stage): artreg in a clone, DVC anywhere, `get_artifact_path`."""
+    lines = [
+        "# in a clone of the registry: verified against the manifest's sha256",
+        f"artreg get {name} {artreg_args} -o models/",
+        "",
+        "# anywhere, with DVC only",
+        f"dvc artifacts get {repo} {name} {dvc_args} -o models/",
+    ]
+    python = (
+        f'from artreg import get_artifact_path\n\npath = get_artifact_path("{name}", {python_args})'
+    )
+    return lines, python
