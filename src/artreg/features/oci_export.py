@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg import modelpack, state
+from artreg import modelpack
 from artreg.adapters.files import parse_json
 from artreg.adapters.git import history as githistory
 from artreg.adapters.git import read as gitread
@@ -29,6 +29,7 @@ from artreg.features import fetch
 from artreg.modelpack import Blob, Layer, Release
 from artreg.ociclient import Client, Reference, json_or_none, parse_reference, write_layout
 from artreg.reading.resolve import target
+from artreg.sources import state
 
 PRODUCTION_TAG = "production"
 

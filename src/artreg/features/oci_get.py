@@ -22,16 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from artreg import modelpack, outputs
+from artreg import modelpack
 from artreg.adapters import settings
 from artreg.adapters.hashing import FileDigest, ProgressFn
 from artreg.artifacts.signing import keys as signing_keys
 from artreg.artifacts.signing import verify as signature
-from artreg.consumer_cache import Cache, registry_key
 from artreg.errors import InputError, IntegrityError, NotFoundError
 from artreg.ociclient import Client, json_or_none, parse_reference
+from artreg.reading import outputs
 from artreg.registry.layout import model_target
 from artreg.registry.tags import validate_name, validate_semver
+from artreg.sources.cache import Cache, registry_key
 
 SCHEME = "oci://"
 ENV_TRUSTED_KEYS = "ARTREG_OCI_TRUSTED_KEYS"
