@@ -94,6 +94,13 @@ OTHERS: dict[str, str] = {
     "artreg.modelpack": "artreg.artifacts.modelpack",
     "artreg.ociclient": "artreg.adapters.oci",
     "artreg.features.oci_export": "artreg.services.oci_export",
+    # dvcsplit (S5/S6): the last flat modules find their package
+    "artreg.consumer_cache": "artreg.sources.cache",
+    "artreg.location": "artreg.sources.location",
+    "artreg.registry_identity": "artreg.sources.identity",
+    "artreg.outputs": "artreg.reading.outputs",
+    "artreg.bundlefile": "artreg.artifacts.bundlefile",
+    "artreg.features.bundle": "artreg.services.bundle",
 }
 
 # --- modules split by function: old module -> {name: new module} ----------------------------------
@@ -313,6 +320,59 @@ SPLITS_2 = {
     },
 }
 SPLITS.update(SPLITS_2)
+# dvcsplit: DVC's adapter divided into configuration/repository, on-disk format, remotes; the
+# state module into the pure fold (registry/) and the loader that reads the tags (sources/).
+_DVC_REPO, _DVC_CACHE, _DVC_REMOTE = (
+    "artreg.adapters.dvc.repo",
+    "artreg.adapters.dvc.cache",
+    "artreg.adapters.dvc.remote",
+)
+_DVCREPO_SPLIT = {
+    **dict.fromkeys(
+        [
+            "DVC_DIR", "DVCIGNORE", "CopiedFile", "_config", "dvc_config", "_config_error",
+            "remote_url", "_dvc_repo", "dvc_repo", "_object_path", "object_path", "RegistryDvc",
+            "FolderFilter", "init", "cache_types", "configure",
+        ],
+        _DVC_REPO,
+    ),
+    **dict.fromkeys(
+        [
+            "cache_dir", "CacheWriter", "tree_object", "pointer_text", "read_pointer",
+            "pointer_out", "pointer_files", "cached_object", "_POINTERS", "_LISTINGS", "_KEEP",
+            "_pointer_md5", "_cached_listing", "check_dir_objects", "_tree_oids", "_target_oids",
+            "target_oids", "cached_bytes", "remove_cached", "dir_entries", "_listing_map",
+            "dir_entry",
+        ],
+        _DVC_CACHE,
+    ),
+    **dict.fromkeys(
+        [
+            "_abs", "push", "_fetch", "fetch_objects", "fetch_checked_checkout",
+            "local_remote_object", "missing_in_remote", "remote_problem", "_odb_problem",
+            "RemoteStore", "remote_name", "open_remote", "RemoteSource", "remote_store",
+            "RemoteReader",
+        ],
+        _DVC_REMOTE,
+    ),
+}  # fmt: skip
+_FOLD, _STATE = "artreg.registry.fold", "artreg.sources.state"
+SPLITS_3 = {
+    # before the package move (`artreg.dvcrepo`) and after it (`artreg.adapters.dvcrepo`)
+    "artreg.dvcrepo": _DVCREPO_SPLIT,
+    "artreg.adapters.dvcrepo": _DVCREPO_SPLIT,
+    "artreg.state": {
+        **dict.fromkeys(
+            ["replay_order", "Folding", "_update_stages", "fold", "_find_or_add", "current_events"],
+            _FOLD,
+        ),
+        **dict.fromkeys(
+            ["Folders", "parse_for_each_ref", "resolve_folders", "load", "complete"], _STATE
+        ),
+        "FOR_EACH_REF_FORMAT": "artreg.adapters.git.tagstream",
+    },
+}  # fmt: skip
+SPLITS.update(SPLITS_3)
 
 # The name a file that used the whole split module (`render.x`) binds each piece to.
 # Short, so that a call keeps its line (`fmt.to_json`, as `render.to_json` did).
@@ -339,6 +399,12 @@ SPLIT_ALIASES: dict[str, str] = {
     "artreg.artifacts.formats.gguf": "gguf_format",
     "artreg.artifacts.formats.onnx": "onnx_format",
     "artreg.artifacts.formats.pytorch": "pytorch_format",
+    _DVC_REPO: "dvcrepo",
+    _DVC_CACHE: "dvccache",
+    _DVC_REMOTE: "dvcremote",
+    _FOLD: "folding",
+    _STATE: "state",
+    "artreg.adapters.git.tagstream": "tagstream",
 }
 
 DEFAULT_PATHS = ["src", "tests", "benchmarks", "scripts", "docs", "pyproject.toml", "README.md"]

@@ -7,8 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from artreg import location
 from artreg.registry.values import check_field
+from artreg.sources import location
 from artreg.sources.base import ServeOptions, check_verify
 from artreg.sources.locate import open_source
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def find_root(path: Path | str | None = None) -> Path:
     """The registry root: `path` if given (it must exist), else the git repository around the
-    current folder, else (only outside any repository) $ARTREG_REPO. See artreg.location."""
+    current folder, else (only outside any repository) $ARTREG_REPO. See artreg.sources.location."""
     return location.find_root(path)
 
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from artreg import state
-from artreg.adapters import dvcrepo
+from artreg.adapters.dvc import cache as dvccache
+from artreg.adapters.dvc import remote as dvcremote
 from artreg.adapters.git import run as gitrun
 from artreg.present.text import gate_table
 from artreg.publishing.release_checks import existing_releases
@@ -17,6 +17,7 @@ from artreg.services.init import init_registry
 from artreg.services.register import register_raw
 from artreg.services.release import promote_to_production
 from artreg.services.validate import promote_to_validated
+from artreg.sources import state
 
 NAME = "encoder"
 
@@ -153,9 +154,9 @@ def run_demo(directory: Path | None, epochs: int, echo: Callable[[str], None]) -
 
     pointers = [
         str(p.relative_to(registry))
-        for p in dvcrepo.pointer_files(registry, registry / "artifacts")
+        for p in dvccache.pointer_files(registry, registry / "artifacts")
     ]
-    pushed = dvcrepo.push(registry, pointers)
+    pushed = dvcremote.push(registry, pointers)
     echo(f"\npushed {pushed} objects to {init.remote}")
     echo(f"\ngit log:\n{gitrun.git(registry, 'log', '--oneline', '-4').rstrip()}")
     echo(f"git tags: {' '.join(gitrun.git(registry, 'tag', '--list').split())}")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from artreg.bundlecheck import check_policy, policy_loosenings
 from artreg.errors import IntegrityError
+from artreg.reading.bundlecheck import check_policy, policy_loosenings
 
 from helpers import git
 

@@ -13,7 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
-from artreg.adapters.dvcrepo import remote_url
+from artreg.adapters.dvc.repo import remote_url
 from artreg.services.init import init_registry
 from artreg.services.register import register_raw
 from artreg.services.validate import promote_to_validated

@@ -266,7 +266,7 @@ def test_artreg_repo_inside_a_repository_that_is_no_registry_is_refused(
 
 
 def _dvc_cache(root: Path) -> list[str]:
-    from artreg.adapters.dvcrepo import cache_dir
+    from artreg.adapters.dvc.cache import cache_dir
 
     cache = cache_dir(root)
     return sorted(str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file())

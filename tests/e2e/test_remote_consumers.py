@@ -721,7 +721,7 @@ def test_a_url_with_a_local_remote_never_imports_dvcs_repo_and_warm_calls_import
 
 
 def test_what_counts_as_a_registry_url(registry: Path, tmp_path: Path) -> None:
-    from artreg.location import is_registry_url
+    from artreg.sources.location import is_registry_url
 
     bare = tmp_path / "bare.git"
     subprocess.run(["git", "init", "--bare", "--quiet", str(bare)], check=True)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from artreg import state
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import tagstream
 from artreg.errors import ToolError
 from artreg.registry.records import Event
+from artreg.sources import state
 
 from helpers import ARTREG, git, run_tool
 
@@ -68,7 +68,7 @@ def test_a_started_listing_serves_only_its_own_listing_of_its_own_repository(
     tmp_path: Path,
 ) -> None:
     root, other = _tagged_repo(tmp_path), _tagged_repo(tmp_path, "other")
-    every_tag = tagstream.args(state.FOR_EACH_REF_FORMAT, None)
+    every_tag = tagstream.args(tagstream.FOR_EACH_REF_FORMAT, None)
     expected = subprocess.run(
         ["git", "-C", str(root), *every_tag], capture_output=True, text=True
     ).stdout
@@ -81,7 +81,7 @@ def test_a_started_listing_serves_only_its_own_listing_of_its_own_repository(
     assert tagstream._started is None
 
     tagstream.start_all_tags(root)
-    assert tagstream.take(root, tagstream.args(state.FOR_EACH_REF_FORMAT, ["m3"])) is None
+    assert tagstream.take(root, tagstream.args(tagstream.FOR_EACH_REF_FORMAT, ["m3"])) is None
 
     tagstream.start_all_tags(root / ".." / root.name)  # the same folder, spelt otherwise
     listing = tagstream.take(root, every_tag)
@@ -97,7 +97,7 @@ def test_a_failing_started_listing_reports_gits_own_message(tmp_path: Path) -> N
     tagstream.start_all_tags(broken)
     assert tagstream._started is not None
     with pytest.raises(ToolError, match="not a git repository"):
-        gitread.for_each_ref(broken, state.FOR_EACH_REF_FORMAT)
+        gitread.for_each_ref(broken, tagstream.FOR_EACH_REF_FORMAT)
     assert tagstream._started is None
 
 

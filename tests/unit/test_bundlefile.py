@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from artreg import bundlefile
+from artreg.artifacts import bundlefile
 from artreg.errors import InputError, IntegrityError
 
 

@@ -17,6 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from artreg.adapters.git.read import CommitInfo
+from artreg.registry.fold import Folding, replay_order
 from artreg.registry.records import Event
 from artreg.registry.tags import parse_tag, tag_message
 from artreg.services.history import (
@@ -27,7 +28,6 @@ from artreg.services.history import (
     pull_request_number,
     state_as_of,
 )
-from artreg.state import Folding, replay_order
 
 C1, C2, C3, C4 = ("1" * 40, "2" * 40, "3" * 40, "4" * 40)
 

@@ -7,7 +7,8 @@ import hashlib
 import json
 
 from artreg.adapters import schemas
-from artreg.adapters.dvcrepo import CopiedFile, pointer_text, tree_object
+from artreg.adapters.dvc.cache import pointer_text, tree_object
+from artreg.adapters.dvc.repo import CopiedFile
 from artreg.registry.documents import (
     Approval,
     GateResult,

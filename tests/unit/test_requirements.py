@@ -9,11 +9,12 @@ import pytest
 
 from artreg.errors import InputError, RequirementUnmet
 from artreg.registry.documents import Metadata, ModelFile, ModelInfo, Source
+from artreg.registry.fold import fold
 from artreg.registry.policy import DEFAULT_PARAMS, compatible, settings_from
 from artreg.registry.records import Requirement, requirements
 from artreg.registry.requirements import broken, closure, newly_broken, statuses, unmet, way_out
 from artreg.registry.tags import message_fields, parse_requirement, tag_message
-from artreg.state import fold, parse_for_each_ref
+from artreg.sources.state import parse_for_each_ref
 
 from helpers import ref_line
 

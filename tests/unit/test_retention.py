@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from artreg.errors import ArtregError, InputError
+from artreg.registry.fold import fold
 from artreg.registry.layout import StageDir
 from artreg.registry.policy import _sections, retention_for
 from artreg.registry.retirements import Retired, parse_retired
 from artreg.registry.tags import tag_message
 from artreg.services.retention import FolderFacts, Inventory, plan
-from artreg.state import fold, parse_for_each_ref
+from artreg.sources.state import parse_for_each_ref
 
 DAY = 86400
 T0 = 1_700_000_000

@@ -2,7 +2,7 @@
 read-write loop in Python, and the link types that let a registry write each byte once.
 
 A DVC remote that is a folder on this machine gets its objects from the cache this way before
-DVC's push runs (artreg.adapters.dvcrepo.push), so DVC finds them there and transfers nothing itself:
+DVC's push runs (artreg.adapters.dvc.remote.push), so DVC finds them there and transfers nothing itself:
 DVC copies large files through Python, a block at a time. Nothing here imports DVC; the object
 databases are DVC's own, passed in.
 """

@@ -166,7 +166,8 @@ def regular_files(folder: Path, keep: WalkFilter | None = None) -> list[Path]:
     names that are not portable. Hard links between files of the folder are two files.
 
     `keep`, given each folder's path, subfolder names and file names, returns those to keep
-    (DVC's view of the folder, from artreg.adapters.dvcrepo); what it drops is neither checked nor read.
+    (DVC's view of the folder, from artreg.adapters.dvc.repo); what it drops is neither checked
+    nor read.
     """
     root = folder.resolve()
     found: list[Path] = []

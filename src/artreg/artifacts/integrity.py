@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from artreg.adapters import dvcrepo, schemas
+from artreg.adapters import schemas
+from artreg.adapters.dvc import cache as dvccache
 from artreg.adapters.files import parse_json
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
@@ -101,9 +102,9 @@ def check_folder(root: Path, folder: StageDir, report: Report) -> None:
             report.problems.append(exc.message.replace(str(base), folder.relpath, 1))
     if safetensors:
         report.count("safetensors headers checked", len(safetensors))
-    for pointer in dvcrepo.pointer_files(root, base):
+    for pointer in dvccache.pointer_files(root, base):
         try:
-            dvcrepo.read_pointer(pointer)
+            dvccache.read_pointer(pointer)
         except ArtregError as exc:
             report.problems.append(exc.message)
 

@@ -1,4 +1,4 @@
-"""`artreg bundle`: air-gapped bundles (create one here, import one there). Parses, calls artreg.features.bundle, renders; registered on `artreg` by the last line of artreg.cli."""
+"""`artreg bundle`: air-gapped bundles (create one here, import one there). Parses, calls artreg.services.bundle, renders; registered on `artreg` by the last line of artreg.cli."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 from artreg.cli.group import main
 from artreg.cli.options import Output, json_option, registry_root, repo_option
-from artreg.features.bundle import Created, Imported, create_bundle, import_bundle
+from artreg.services.bundle import Created, Imported, create_bundle, import_bundle
 
 
 @main.group(name="bundle")

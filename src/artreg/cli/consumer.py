@@ -110,7 +110,7 @@ def cache_list(as_json: bool) -> None:
 
     Example: artreg cache list
     """
-    from artreg.consumer_cache import Cache
+    from artreg.sources.cache import Cache
 
     cache = Cache.open()
     snapshots = cache.snapshots()
@@ -139,7 +139,7 @@ def cache_prune(keep_last: int | None, older_than: float | None, as_json: bool) 
 
     Example: artreg cache prune --older-than 30
     """
-    from artreg.consumer_cache import Cache
+    from artreg.sources.cache import Cache
 
     done = Cache.open().prune(keep_last, older_than)
     Output(as_json).emit(done, consumer.pruned_text(done))

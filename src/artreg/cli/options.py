@@ -155,9 +155,9 @@ class Output:
 
 
 def registry_root(path: str | None, history: bool = True, tags: bool = True) -> Path:
-    """The registry this command works on (artreg.location's rule), kept for the error report;
+    """The registry this command works on (artreg.sources.location's rule), kept for the error report;
     with `history`, a shallow or (with `tags`) tagless clone first fetches what it lacks."""
-    from artreg.location import find_root
+    from artreg.sources.location import find_root
 
     root = find_root(path)
     ctx = click.get_current_context(silent=True)

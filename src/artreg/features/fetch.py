@@ -11,15 +11,17 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from artreg import outputs, state
-from artreg.adapters import dvcrepo, schemas
+from artreg.adapters import schemas
+from artreg.adapters.dvc import cache as dvccache
+from artreg.adapters.dvc import remote as dvcremote
+from artreg.adapters.dvc import repo as dvcrepo
 from artreg.adapters.files import parse_json
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import FileDigest, ProgressFn, Recorded, compare_files, hash_files
-from artreg.consumer_cache import records_root
 from artreg.errors import IntegrityError, NotFoundError, ToolError
 from artreg.publishing.rights import promotion_signer_status
+from artreg.reading import outputs
 from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.resolve import Resolved as Resolved  # where it was, for its importers
 from artreg.reading.resolve import check_spec, folder_of, pick
@@ -28,6 +30,8 @@ from artreg.registry.documents import Manifest
 from artreg.registry.layout import StageDir
 from artreg.registry.records import Registry
 from artreg.registry.retirements import read_retired
+from artreg.sources import state
+from artreg.sources.cache import records_root
 
 
 def resolve(
@@ -141,7 +145,7 @@ def stage_file(
             hint=f"restore it with `git checkout -- {where}`",
         )
     cache = _dvc_cache(root)
-    obj = dvcrepo.cached_object(root, folder.path(root), rel, cache)
+    obj = dvccache.cached_object(root, folder.path(root), rel, cache)
     if obj is None or not obj.is_file():
         if not fetch:
             raise NotFoundError(
@@ -149,8 +153,8 @@ def stage_file(
                 "--no-fetch forbids fetching them",
                 hint=f"run `dvc fetch {where}` (or leave out --no-fetch), then run the command again",
             )
-        dvcrepo.fetch_objects(root, [where], remote=remote)
-        obj = dvcrepo.cached_object(root, folder.path(root), rel, cache)
+        dvcremote.fetch_objects(root, [where], remote=remote)
+        obj = dvccache.cached_object(root, folder.path(root), rel, cache)
         if obj is None or not obj.is_file():
             raise NotFoundError(
                 f"{where}: its object is in neither the DVC cache nor the remote "
@@ -176,7 +180,7 @@ _CACHES: dict[tuple[Path, tuple[int, int, int] | None, tuple[int, int, int] | No
 
 
 def _dvc_cache(root: Path) -> Path:
-    """`dvcrepo.cache_dir(root)`, asked again only when `.dvc/config` or its `.local` changed."""
+    """`dvccache.cache_dir(root)`, asked again only when `.dvc/config` or its `.local` changed."""
 
     def stamp(path: Path) -> tuple[int, int, int] | None:
         try:
@@ -191,7 +195,7 @@ def _dvc_cache(root: Path) -> Path:
     if found is None:
         if len(_CACHES) >= 16:
             _CACHES.clear()
-        found = _CACHES[key] = dvcrepo.cache_dir(root)
+        found = _CACHES[key] = dvccache.cache_dir(root)
     return found
 
 
@@ -208,11 +212,11 @@ def prefetch(
     cache = _dvc_cache(root)
     absent = []
     for rel in tracked:
-        obj = dvcrepo.cached_object(root, base, rel, cache)
+        obj = dvccache.cached_object(root, base, rel, cache)
         if obj is None or not obj.is_file():
             absent.append(f"{folder.relpath}/{rel}")
     if absent:
-        dvcrepo.fetch_objects(root, absent)
+        dvcremote.fetch_objects(root, absent)
 
 
 def pointers(root: Path, resolved: Resolved) -> list[str]:
@@ -221,9 +225,9 @@ def pointers(root: Path, resolved: Resolved) -> list[str]:
     absent = absent_from_checkout(root, resolved)
     if absent is not None:
         raise absent
-    found = [str(p.relative_to(root)) for p in dvcrepo.pointer_files(root, folder)]
+    found = [str(p.relative_to(root)) for p in dvccache.pointer_files(root, folder)]
     for pointer in found:
-        dvcrepo.read_pointer(root / pointer)  # refuses pointers that leave their folder
+        dvccache.read_pointer(root / pointer)  # refuses pointers that leave their folder
     changed = gitrun.git(
         root, "diff", "--name-only", resolved.commit, "--", resolved.folder.relpath
     ).split()
@@ -367,7 +371,7 @@ def pull(
         raise retired
     try:
         try:
-            fetched = dvcrepo.fetch_checked_checkout(root, found, remote=remote)
+            fetched = dvcremote.fetch_checked_checkout(root, found, remote=remote)
         except ToolError:
             _explain_checkout_failure(root, resolved, found)
             raise
@@ -397,11 +401,11 @@ def _explain_checkout_failure(root: Path, resolved: Resolved, found: list[str]) 
     for rel, expected in resolved.files.items():
         if rel not in resolved.dvc_files:
             continue
-        obj = dvcrepo.cached_object(root, root / resolved.folder.relpath, rel)
+        obj = dvccache.cached_object(root, root / resolved.folder.relpath, rel)
         where = f"{resolved.folder.relpath}/{rel}"
         if obj is None or not obj.is_file():
             # DVC treats an altered object in a local remote as missing; look, to say which.
-            remote_obj = dvcrepo.local_remote_object(root, obj) if obj is not None else None
+            remote_obj = dvcremote.local_remote_object(root, obj) if obj is not None else None
             if remote_obj is not None and remote_obj.is_file():
                 got = hash_files([remote_obj])[0]
                 raise IntegrityError(

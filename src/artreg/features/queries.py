@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import state
 from artreg.adapters.files import parse_json
 from artreg.adapters.git import history as githistory
 from artreg.adapters.git import read as gitread
@@ -21,6 +20,7 @@ from artreg.registry.layout import SIGNATURE_FILE, StageDir, raw_dir, validated_
 from artreg.registry.records import Event, Registry, Requirement, iso
 from artreg.registry.retirements import Retired, read_retired
 from artreg.registry.tags import parse_spec, validate_name
+from artreg.sources import state
 
 if TYPE_CHECKING:
     from types import ModuleType

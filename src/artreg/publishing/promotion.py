@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg import state
 from artreg._version import __version__
 from artreg.adapters import schemas
 from artreg.adapters.files import dump_json, read_json
@@ -37,9 +36,10 @@ from artreg.registry.policy import load_trust
 from artreg.registry.records import requires_line
 from artreg.registry.tags import Action
 from artreg.registry.values import plain_input
+from artreg.sources import state
 
 if TYPE_CHECKING:
-    from artreg.adapters.dvcrepo import RegistryDvc
+    from artreg.adapters.dvc.repo import RegistryDvc
     from artreg.artifacts.signing.keys import SigningKey
     from artreg.artifacts.signing.sign import SignaturePlan
 

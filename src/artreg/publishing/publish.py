@@ -10,8 +10,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from artreg import state
 from artreg.adapters import settings
+from artreg.adapters.dvc import cache as dvccache
+from artreg.adapters.dvc import remote as dvcremote
 from artreg.adapters.faults import point
 from artreg.adapters.files import check_output_path
 from artreg.adapters.git import read as gitread
@@ -24,6 +25,7 @@ from artreg.publishing.stagefolder import StageBuilder
 from artreg.publishing.transaction import Transaction, transaction
 from artreg.publishing.transaction import leave_branch as transaction_leave_branch
 from artreg.registry import dvcyaml
+from artreg.registry import fold as folding
 from artreg.registry.documents import GateResult, ManifestFile
 from artreg.registry.layout import DVC_YAML, REGISTRY_JSON, StageDir
 from artreg.registry.records import Event, Registry
@@ -36,6 +38,7 @@ from artreg.registry.tags import (
     parse_tag,
     tag_message,
 )
+from artreg.sources import state
 
 PENDING = "0" * 40  # stands for the commit being made, while registry.json is computed
 
@@ -279,7 +282,7 @@ def _commit_message(
 def with_pending(root: Path, events: list[Event], pending: list[Event]) -> Registry:
     """The registry as it will be once `pending` tags exist (for registry.json, which the
     commit they point at must already hold)."""
-    registry = state.fold([*events, *pending])
+    registry = folding.fold([*events, *pending])
     state.complete(root, registry)
     return registry
 
@@ -311,12 +314,11 @@ def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remo
     A rejected push raises inside the transaction, which rolls the local promotion back. (A
     direct promotion pushes through `_Replay.push`, which rebases and retries instead.)
     """
-    from artreg.adapters import dvcrepo
     from artreg.errors import PushRejected
 
-    pointers = [str(p.relative_to(root)) for p in dvcrepo.pointer_files(root, root / folder)]
+    pointers = [str(p.relative_to(root)) for p in dvccache.pointer_files(root, root / folder)]
     if pointers:
-        dvcrepo.push(root, pointers)
+        dvcremote.push(root, pointers)
     branch = branch or gitrun.current_branch(root)
     refs = [f"HEAD:refs/heads/{branch}"] if branch else []
     refs += [f"refs/tags/{t}" for t in tags]
@@ -357,14 +359,13 @@ class _Replay:
         """Push data, then commit and tags atomically; when origin moved on and the other
         change does not take this promotion's version or folder, rebase onto it, renumber the
         counter, re-check, and push again. Returns the commit and tags that landed."""
-        from artreg.adapters import dvcrepo
         from artreg.errors import PushRejected
 
         pointers = [
             str(p.relative_to(self.root)) for p in self.entry.path(self.root).rglob("*.dvc")
         ]
         if pointers:
-            dvcrepo.push(self.root, pointers)
+            dvcremote.push(self.root, pointers)
         branch = gitrun.current_branch(self.root)
         assert branch is not None  # publish refuses a detached HEAD before it starts
         commit = self.txn.commit

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg import state
 from artreg.adapters.files import read_json
 from artreg.errors import ConflictError, GateFailed, InputError
 from artreg.publishing.promotion import json_input
@@ -23,6 +22,7 @@ from artreg.registry.requirements import closure, unmet, way_out
 from artreg.registry.tags import is_semver, semver_key, validate_semver
 from artreg.registry.values import plain_input
 from artreg.registry.versionorder import latest_above
+from artreg.sources import state
 
 
 def _benchmarks(

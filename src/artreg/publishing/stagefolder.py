@@ -3,7 +3,7 @@
 A StageBuilder copies each input once (hashing while copying), writes the DVC pointers for large
 files, and keeps the sha256 and size of every file for the folder's manifest. What DVC decides
 (where its cache is, how work-tree files link to it, what its ignore rules exclude) comes from
-artreg.adapters.dvcrepo, which asks DVC.
+artreg.adapters.dvc, which asks DVC.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from artreg.adapters.dvcrepo import CacheWriter, CopiedFile, RegistryDvc, pointer_text
+from artreg.adapters.dvc.cache import CacheWriter, pointer_text
+from artreg.adapters.dvc.repo import CopiedFile, RegistryDvc
 from artreg.adapters.faults import point
 from artreg.adapters.files import dump_json
 from artreg.adapters.hashing import FileDigest, ProgressFn, copy_and_hash

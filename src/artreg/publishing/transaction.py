@@ -424,7 +424,7 @@ def recover(root: Path, wait: float = 0.0) -> str:
         artreg_dir = state_dir(root)
         for leftover in artreg_dir.glob("build-*"):
             shutil.rmtree(leftover, ignore_errors=True)
-        from artreg.adapters.dvcrepo import cache_dir
+        from artreg.adapters.dvc.cache import cache_dir
 
         for partial in (cache_dir(root) / "files" / "md5").glob(".artreg-*.tmp"):
             partial.unlink(missing_ok=True)  # a cache write cut short; the object was never named

@@ -8,8 +8,8 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from artreg import outputs
 from artreg.adapters.hashing import FileDigest, ProgressFn
+from artreg.reading import outputs
 
 
 def export_targets(

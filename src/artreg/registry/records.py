@@ -258,7 +258,7 @@ class Artifact:
     name: str
     versions: list[Version] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
-    # Kept current by `state.Folding` while it can be; None: make the full pass when asked.
+    # Kept current by `fold.Folding` while it can be; None: make the full pass when asked.
     _stages: dict[str, Version] | None = field(default_factory=dict, repr=False, compare=False)
 
     @property

@@ -29,10 +29,10 @@ from artreg.adapters.files import write_atomic
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import remote as gitremote
 from artreg.adapters.git import run as gitrun
-from artreg.consumer_cache import legacy_key, registry_key
 from artreg.errors import ArtregError, PolicyWeakened
 from artreg.registry.layout import PARAMS_FILE
 from artreg.registry.trust import IN_PARAMS, TrustPolicy
+from artreg.sources.cache import legacy_key, registry_key
 
 if TYPE_CHECKING:
     from artreg.sources.remote import RemoteRegistry
@@ -196,7 +196,7 @@ def _remote_weakening_commit(reg: RemoteRegistry, old: Applied, new: Applied) ->
     import shutil
     import tempfile
 
-    from artreg.consumer_cache import Cache
+    from artreg.sources.cache import Cache
 
     scratch_root = reg.cache.root / "tmp"
     scratch_root.mkdir(parents=True, exist_ok=True)

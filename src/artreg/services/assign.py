@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg import state
 from artreg.adapters.files import read_json
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import write as gitwrite
@@ -38,6 +37,7 @@ from artreg.registry.tags import (
     validate_semver,
 )
 from artreg.registry.values import check_line
+from artreg.sources import state
 
 PERFORMANCE = ("performance/benchmarks.json", "performance/resource_usage.json")
 

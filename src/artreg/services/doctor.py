@@ -7,7 +7,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from artreg.adapters import dvcrepo, settings
+from artreg.adapters import settings
+from artreg.adapters.dvc import remote as dvcremote
+from artreg.adapters.dvc import repo as dvcrepo
 from artreg.adapters.fastcopy import advice
 from artreg.adapters.git import history as githistory
 from artreg.adapters.git import run as gitrun
@@ -86,10 +88,10 @@ def _reachable(root: Path, url: str) -> str | None:
             None if path.is_dir() else f"{path} does not exist (run `dvc push` once to create it)"
         )
     try:
-        dvcrepo.missing_in_remote(root, [], None)
+        dvcremote.missing_in_remote(root, [], None)
     except Exception as exc:  # any failure to talk to the remote is the finding itself
         return f"cannot reach it: {str(exc).splitlines()[0][:200]}"
-    return dvcrepo.remote_problem(root)
+    return dvcremote.remote_problem(root)
 
 
 def _lock(root: Path) -> list[Check]:
@@ -119,9 +121,9 @@ def _lock(root: Path) -> list[Check]:
 
 
 def diagnose(repo: Path | str | None = None) -> list[Check]:
-    """Every check, in order, of the registry the writers would use (artreg.location's rule);
+    """Every check, in order, of the registry the writers would use (artreg.sources.location's rule);
     later checks are skipped when the repository itself is missing."""
-    from artreg.location import ENV_VAR, locate
+    from artreg.sources.location import ENV_VAR, locate
 
     checks = [_git_version()]
     try:

@@ -1,6 +1,6 @@
 """What held each stage, from when until when, and the registry as it was at a given moment.
 
-Both answers come from GTO's resolution rules as `state.Folding` applies them; nothing
+Both answers come from GTO's resolution rules as `fold.Folding` applies them; nothing
 here decides what a stage resolves to:
 
 - `intervals` folds a name's tags one event time at a time and records every change of each
@@ -24,15 +24,15 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from artreg import state
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import tagstream
 from artreg.errors import InputError
 from artreg.publishing.rights import signers_of
+from artreg.registry.fold import Folding, fold, replay_order
 from artreg.registry.layout import GENERATED_COMMIT_SUBJECT
 from artreg.registry.records import Artifact, Event, Registry, Version, iso
 from artreg.registry.tags import STAGES, Action, validate_name
-from artreg.state import Folding, fold, replay_order
+from artreg.sources import state
 
 # --- intervals ------------------------------------------------------------------------------
 

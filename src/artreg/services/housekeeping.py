@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from artreg import state
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
 from artreg.errors import InputError, NotFoundError
 from artreg.publishing import index
 from artreg.publishing.publish import actor, with_pending
 from artreg.publishing.transaction import transaction
+from artreg.registry import fold as folding
 from artreg.registry.layout import REGISTRY_JSON
 from artreg.registry.records import Event
 from artreg.registry.retirements import current_on_retired, read_retired
@@ -29,6 +29,7 @@ from artreg.registry.tags import (
     validate_semver,
     validate_stage,
 )
+from artreg.sources import state
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,12 @@ def _dependants(root: Path, events: list[Event], pending: Event) -> tuple[str, .
     from artreg.registry.requirements import newly_broken, way_out
 
     rule = load_compatibility(root)
-    after = state.fold([*events, pending])
+    after = folding.fold([*events, pending])
     return tuple(
         f"{b.name} {b.version} in production requires {b.unmet.requirement}, which "
         f"{pending.tag} takes out of production ({b.unmet.why}); "
         + way_out(after, b.unmet.requirement, rule, b.name)
-        for b in newly_broken(state.fold(events), after, rule)
+        for b in newly_broken(folding.fold(events), after, rule)
     )
 
 
@@ -99,8 +100,8 @@ def _onto_retired(root: Path, events: list[Event], pending: Event) -> tuple[str,
     retired = read_retired(root)
     if not retired:
         return ()
-    before = set(current_on_retired(state.fold(events), retired))
-    after = current_on_retired(state.fold([*events, pending]), retired)
+    before = set(current_on_retired(folding.fold(events), retired))
+    after = current_on_retired(folding.fold([*events, pending]), retired)
     return tuple(f"after {pending.tag}, {line}" for line in after if line not in before)
 
 

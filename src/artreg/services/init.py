@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg.adapters import dvcrepo
+from artreg.adapters.dvc import repo as dvcrepo
 from artreg.adapters.fastcopy import LINKED_CACHE
 from artreg.adapters.files import dump_yaml, read_yaml
 from artreg.adapters.git import history as githistory

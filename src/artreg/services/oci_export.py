@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg import outputs, state
 from artreg.adapters.files import check_output_path, parse_json
 from artreg.adapters.git import history as githistory
 from artreg.adapters.git import read as gitread
@@ -40,7 +39,9 @@ from artreg.artifacts import modelpack
 from artreg.artifacts.modelpack import Layer, Release
 from artreg.errors import ArtregError, InputError, NotFoundError
 from artreg.features import fetch
+from artreg.reading import outputs
 from artreg.reading.resolve import target
+from artreg.sources import state
 
 PRODUCTION_TAG = "production"
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from artreg.adapters.dvc import cache as dvccache
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError
@@ -247,8 +248,6 @@ def collect(
     Two `git cat-file --batch` calls: the pointers, lock files and metadata (of untagged
     folders, and of folders whose tag does not name their source), then the manifests of
     folders with a `.dir` output (the sizes of the files it lists)."""
-    from artreg.adapters import dvcrepo
-
     releases = _releases(registry)
     tagged = _tagged_folders(registry, releases)
     pairs = gitread.pointer_blobs(root, HISTORY_PATTERNS)
@@ -326,8 +325,8 @@ def collect(
             continue
         if oid not in listings:
             if not cache:
-                cache.append(dvcrepo.cache_dir(root))
-            data = dvcrepo.cached_bytes(cache[0], oid)
+                cache.append(dvccache.cache_dir(root))
+            data = dvccache.cached_bytes(cache[0], oid)
             listings[oid] = data if data is not None or listing is None else listing(oid)
         data = listings[oid]
         if data is None:

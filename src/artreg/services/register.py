@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from artreg._version import __version__
-from artreg.adapters.dvcrepo import RegistryDvc
+from artreg.adapters.dvc.repo import RegistryDvc
 from artreg.adapters.files import dump_json, dump_yaml, read_json, read_yaml
 from artreg.adapters.git import read as gitread
 from artreg.adapters.hashing import ProgressFn, regular_files

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artreg.adapters import schemas
-from artreg.adapters.dvcrepo import RegistryDvc
+from artreg.adapters.dvc.repo import RegistryDvc
 from artreg.adapters.files import dump_json, read_yaml
 from artreg.adapters.hashing import ProgressFn, check_single_file, regular_files
 from artreg.artifacts.checkpoints import clean_checkpoint_bytes

@@ -25,15 +25,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from artreg import state
-from artreg.adapters import dvcrepo, interrupts
+from artreg.adapters import interrupts
+from artreg.adapters.dvc import cache as dvccache
+from artreg.adapters.dvc import remote as dvcremote
 from artreg.adapters.faults import point
 from artreg.adapters.files import dump_json, write_atomic
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
 from artreg.errors import InputError, IntegrityError, RetryableError
 from artreg.registry.layout import RETIRED_JSON, StageDir
-from artreg.registry.policy import Retention, retention_for
+from artreg.registry.policy import Retention, load_settings, retention_for
 from artreg.registry.records import Registry, iso
 from artreg.registry.retirements import Retired, default_ref, read_retired, surely_default
 from artreg.registry.tags import STAGES, Action
@@ -46,6 +47,7 @@ from artreg.services.reachability import (
     fetch_remote_refs,
     retired_on_remotes,
 )
+from artreg.sources import state
 
 __all__ = ["FolderFacts", "Inventory", "plan"]
 
@@ -385,17 +387,15 @@ def _plan_here(
     """Load the model and settings, gather the inventory, plan. The remote is opened (on
     `stack`) only for a listing the cache lacks, or to delete from (`to_delete`); returns it
     with the plan (None when not opened or when the repo has no remote)."""
-    from artreg.registry.policy import load_settings
-
     settings = load_settings(root)
     registry = state.load(root, folders="all")
     opened: list[Any] = []
 
     def store() -> Any:
         if not opened:  # first need: a dry run whose listings are all cached never asks it
-            configured = dvcrepo.remote_name(root, remote) is not None
+            configured = dvcremote.remote_name(root, remote) is not None
             opened.append(
-                stack.enter_context(dvcrepo.open_remote(root, remote)) if configured else None
+                stack.enter_context(dvcremote.open_remote(root, remote)) if configured else None
             )
         return opened[0]
 
@@ -552,11 +552,11 @@ def _sweep(root: Path, order: list[str], store: Any, done: Applied) -> None:
             if size is not None:
                 done.remote_objects += 1
                 done.remote_bytes += size
-    cache = dvcrepo.cache_dir(root) if order else None
+    cache = dvccache.cache_dir(root) if order else None
     for oid in order:
         point("gc:delete-cache")
         assert cache is not None
-        size = dvcrepo.remove_cached(cache, oid)
+        size = dvccache.remove_cached(cache, oid)
         if size is not None:
             done.cache_objects += 1
             done.cache_bytes += size

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreg import state
 from artreg.adapters.faults import point
 from artreg.adapters.files import read_json
 from artreg.adapters.git import read as gitread
@@ -31,6 +30,7 @@ from artreg.publishing.publish import actor, with_pending
 from artreg.publishing.rights import check_promotion, rights_at
 from artreg.publishing.transaction import PlannedTag, transaction
 from artreg.registry import dvcyaml, versionorder
+from artreg.registry import fold as folding
 from artreg.registry.documents import GateResult, Manifest, ManifestFile, Metadata, Source
 from artreg.registry.layout import (
     DVC_YAML,
@@ -51,6 +51,7 @@ from artreg.registry.tags import (
     parse_tag,
     tag_message,
 )
+from artreg.sources import state
 
 # --- tagging merged promotions --------------------------------------------------------------
 
@@ -203,7 +204,7 @@ def _version_order(
     if folder.stage != "production":
         return None
     version = folder.entry.removeprefix("v")
-    registry = state.fold(events)
+    registry = folding.fold(events)
     latest = versionorder.latest_above(version, versionorder.released(registry, folder.name))
     if latest is None or versionorder.allowed(metadata):
         return None

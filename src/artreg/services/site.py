@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from artreg import state
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.errors import InputError
@@ -39,6 +38,7 @@ from artreg.registry.layout import PARAMS_FILE, StageDir
 from artreg.registry.records import Artifact, Event, Registry
 from artreg.registry.tags import ID_RE, NAME_RE, SEMVER_RE, STAGES, semver_key
 from artreg.services.history import Interval, PullRequests, intervals
+from artreg.sources import state
 
 MAX_CARD_BYTES = 256 << 10  # a model card is prose and tables; more is not a card
 MAX_IMAGE_BYTES = 8 << 20

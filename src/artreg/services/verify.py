@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from artreg import state
-from artreg.adapters import dvcrepo
+from artreg.adapters.dvc import cache as dvccache
+from artreg.adapters.dvc import remote as dvcremote
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git.history import default_base
@@ -26,6 +26,7 @@ from artreg.artifacts.integrity import Report, check_folder, check_immutability
 from artreg.errors import ArtregError, InputError, NotFoundError, RemoteUnavailable, ToolError
 from artreg.publishing import index, rights
 from artreg.registry import dvcyaml
+from artreg.registry import fold as folding
 from artreg.registry.documents import Manifest, ManifestFile
 from artreg.registry.layout import (
     ARTIFACTS_DIR,
@@ -41,6 +42,7 @@ from artreg.registry.policy import committed_sections, recheck_folders
 from artreg.registry.records import Registry
 from artreg.registry.retirements import current_on_retired, read_retired, retired_on_default
 from artreg.registry.stages import parse_stages, undeclared
+from artreg.sources import state
 
 LARGE_FILE_BYTES = 2 << 20  # anything this big belongs in DVC, not git
 CREDENTIAL_KEYS = re.compile(
@@ -186,12 +188,14 @@ def _check_remote(
     root: Path, folders: Iterable[StageDir], report: Report, remote: str | None
 ) -> None:
     pointers = [
-        str(p.relative_to(root)) for f in folders for p in dvcrepo.pointer_files(root, f.path(root))
+        str(p.relative_to(root))
+        for f in folders
+        for p in dvccache.pointer_files(root, f.path(root))
     ]
     if not pointers:
         return
     try:
-        missing = dvcrepo.missing_in_remote(root, pointers, remote)
+        missing = dvcremote.missing_in_remote(root, pointers, remote)
     except ArtregError as exc:
         report.problems.append(exc.message)
         return
@@ -231,10 +235,10 @@ def _check_absent_bytes(
 
     if not absent:
         return
-    cache = dvcrepo.cache_dir(root)
+    cache = dvccache.cache_dir(root)
 
     def cached(folder: StageDir, rel: str) -> bool:
-        obj = dvcrepo.cached_object(root, folder.path(root), rel, cache)
+        obj = dvccache.cached_object(root, folder.path(root), rel, cache)
         return obj is not None and obj.is_file()
 
     lacking = [f"{folder.relpath}/{rel}" for folder, rel, _ in absent if not cached(folder, rel)]
@@ -242,7 +246,7 @@ def _check_absent_bytes(
         # One DVC session for all of them; an object missing from the remote is narrowed down
         # file by file below, an unreachable remote stops the check (RemoteUnavailable).
         with contextlib.suppress(NotFoundError, ToolError):
-            dvcrepo.fetch_objects(root, lacking, remote=remote)
+            dvcremote.fetch_objects(root, lacking, remote=remote)
     not_present: dict[StageDir, list[str]] = {}
     for folder, rel, entry in absent:
         if not fetch and not cached(folder, rel):
@@ -367,7 +371,7 @@ def reachable(root: Path, registry: Registry) -> Registry:
     events = [e for e in registry.events if e.tag in merged]
     if len(events) == len(registry.events):
         return registry
-    here = state.fold(events)
+    here = folding.fold(events)
     state.complete(root, here)
     return here
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from artreg.adapters.git import history as githistory
-from artreg.consumer_cache import records_root
 from artreg.sources.base import Entry, Listing, Served, ServeOptions
+from artreg.sources.cache import records_root
 from artreg.sources.clone_warm import LastAnswer
 
 if TYPE_CHECKING:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from artreg.adapters.git import history as githistory
-from artreg.consumer_cache import records_root
 from artreg.errors import InputError
 from artreg.features import fetch
 from artreg.features.queries import (
@@ -23,6 +22,7 @@ from artreg.registry.tags import validate_name
 from artreg.registry.trust_ratchet import Accepted, accept_clone
 from artreg.services.history import load_as_of
 from artreg.sources.base import Entry, Listing, Local, Served, ServeOptions
+from artreg.sources.cache import records_root
 
 
 class CloneReads:

@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 
 from artreg.adapters import settings
-from artreg.location import find_root, is_registry_url, normalize_url
 from artreg.sources.base import RegistrySource, offline_setting
 from artreg.sources.clone import CloneSource
+from artreg.sources.location import find_root, is_registry_url, normalize_url
 
 
 def open_source(

@@ -28,7 +28,6 @@ from typing import Any
 
 from artreg.adapters import schemas
 from artreg.adapters.files import parse_json, write_atomic
-from artreg.consumer_cache import Cache
 from artreg.errors import (
     ArtregError,
     InputError,
@@ -42,8 +41,9 @@ from artreg.reading.resolve import spec_of
 from artreg.registry.layout import StageDir
 from artreg.registry.tags import parse_spec, validate_name
 from artreg.registry.trust_ratchet import Accepted
-from artreg.registry_identity import file_url, identity
 from artreg.sources.base import Entry, Fetched, Listing, Pin, Served, ServeOptions
+from artreg.sources.cache import Cache
+from artreg.sources.identity import file_url, identity
 from artreg.sources.pins import hold_version, refuse_retired, retractions, rewritten
 from artreg.sources.remote import RemoteRegistry
 from artreg.sources.url import materialize, resolve_pin

@@ -18,7 +18,6 @@ from typing import IO, TYPE_CHECKING, NoReturn
 
 from artreg.adapters.hashing import FileDigest
 from artreg.adapters.oci import parse_reference
-from artreg.consumer_cache import Cache, registry_key
 from artreg.errors import InputError, IntegrityError, NotFoundError
 from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.resolve import check_spec, selector, spec_of
@@ -33,6 +32,7 @@ from artreg.sources.base import (
     ServeOptions,
     load_pin,
 )
+from artreg.sources.cache import Cache, registry_key
 from artreg.sources.oci_pull import (
     ENV_TRUSTED_KEYS,
     Found,

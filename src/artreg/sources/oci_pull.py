@@ -23,10 +23,10 @@ from artreg.adapters.oci import Blob, Client, json_or_none, parse_reference
 from artreg.artifacts import modelpack
 from artreg.artifacts.signing import keys as signing_keys
 from artreg.artifacts.signing import verify as signature
-from artreg.consumer_cache import Cache, registry_key
 from artreg.errors import InputError, IntegrityError, NotFoundError
 from artreg.registry.layout import model_target
 from artreg.registry.tags import validate_name, validate_semver
+from artreg.sources.cache import Cache, registry_key
 
 ENV_TRUSTED_KEYS = "ARTREG_OCI_TRUSTED_KEYS"
 

@@ -15,19 +15,18 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Any
 
-from artreg import state
 from artreg.adapters.git import remote as gitremote
-from artreg.consumer_cache import Cache, registry_key
 from artreg.errors import IntegrityError, NotFoundError, PolicyWeakened
-from artreg.location import normalize_url
 from artreg.reading import signatures
 from artreg.reading import trust as trusting
 from artreg.registry.layout import PARAMS_FILE, SIGNATURE_FILE
 from artreg.registry.policy import trust_at
 from artreg.registry.trust import NO_PARAMS, TrustPolicy
 from artreg.registry.trust_ratchet import check_remote
-from artreg.sources import remote_bytes
+from artreg.sources import remote_bytes, state
 from artreg.sources.base import ENV_OFFLINE, Pin, tag_patterns
+from artreg.sources.cache import Cache, registry_key
+from artreg.sources.location import normalize_url
 
 if TYPE_CHECKING:
     from artreg.registry.records import Event, Registry

@@ -12,13 +12,14 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING
 
-from artreg.adapters import dvcrepo
+from artreg.adapters.dvc import cache as dvccache
+from artreg.adapters.dvc import remote as dvcremote
 from artreg.adapters.files import parse_yaml
 from artreg.errors import InputError, NotFoundError
 from artreg.sources.base import Pin
 
 if TYPE_CHECKING:
-    from artreg.adapters.dvcrepo import RemoteReader
+    from artreg.adapters.dvc.remote import RemoteReader
 
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 # The committed bytes of those paths that exist at a commit (RemoteRegistry.files_at).
@@ -56,10 +57,10 @@ def openers(
                 f"{where}: no .dvc/config, so no DVC remote is named",
                 hint="pass the remote's URL: remote='s3://bucket/prefix' (--remote)",
             )
-        store = dvcrepo.remote_store(
+        store = dvcremote.remote_store(
             config.decode("utf-8", "replace"), remote, f"{where}: .dvc/config", remote_config
         )
-        reader = dvcrepo.RemoteReader(store)
+        reader = dvcremote.RemoteReader(store)
     listings: dict[str, dict[str, str]] = {}  # each `.dir` read and parsed once
     outs: dict[str, str] = {}  # each pointer parsed once
     found: dict[str, Opener] = {}
@@ -107,8 +108,8 @@ def _object_of(
         where = f"{url}: {pointer} at {pin.commit[:12]}"
         if md5 not in listings:
             with reader.open(md5) as fh:
-                listings[md5] = dvcrepo.dir_entries(fh.read(), md5, where)
-        return dvcrepo.dir_entry(listings[md5], md5, rel[len(covered) + 1 :], where)
+                listings[md5] = dvccache.dir_entries(fh.read(), md5, where)
+        return dvccache.dir_entry(listings[md5], md5, rel[len(covered) + 1 :], where)
     raise NotFoundError(
         f"{url}: no .dvc pointer for {pin.folder}/{rel} at {pin.commit[:12]}",
         hint="the manifest says DVC holds it but no pointer names it; run `artreg verify` in the registry",
@@ -118,7 +119,7 @@ def _object_of(
 def _pointer_md5(url: str, pin: Pin, pointer: str, raw: bytes) -> str:
     """The md5 the committed `.dvc` file `pointer` names, checked to cover its own path."""
     where = f"{url}: {pointer} at {pin.commit[:12]}"
-    out = dvcrepo.pointer_out(parse_yaml(raw.decode("utf-8", "replace"), where), where)
+    out = dvccache.pointer_out(parse_yaml(raw.decode("utf-8", "replace"), where), where)
     covered = pointer[len(pin.folder) + 1 : -len(".dvc")]
     if f"{covered.rpartition('/')[0]}/{out['path']}".lstrip("/") != covered:
         raise InputError(

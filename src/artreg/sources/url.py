@@ -18,16 +18,15 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from artreg import state
 from artreg.adapters.hashing import FileDigest
-from artreg.consumer_cache import Cache
 from artreg.errors import InputError, IntegrityError, NotFoundError
 from artreg.features import fetch as clone_reads
 from artreg.features.queries import ArtifactSummary, with_signatures
 from artreg.features.queries import overview as fold_overview
-from artreg.outputs import local_work_tree
 from artreg.reading.fetch import copy_verified, export_targets
+from artreg.reading.outputs import local_work_tree
 from artreg.reading.resolve import check_spec, pick, selector, spec_of
+from artreg.registry import fold as folding
 from artreg.registry.layout import PARAMS_FILE, SIGNATURE_FILE
 from artreg.registry.records import Registry
 from artreg.registry.tags import validate_name
@@ -45,6 +44,7 @@ from artreg.sources.base import (
     load_pin,
     url_ttl,
 )
+from artreg.sources.cache import Cache
 from artreg.sources.remote import RemoteRegistry
 
 
@@ -94,7 +94,7 @@ class UrlSource:
     ) -> dict[str, ArtifactSummary]:
         if names and not any(n in registry.artifacts for n in names):
             registry.get(names[0])  # the NotFoundError naming it
-        self.reg.folders(state.current_events(registry))
+        self.reg.folders(folding.current_events(registry))
         return fold_overview(self.reg.repo, registry=registry, deprecated=deprecated, names=names)
 
     def show(self, name: str) -> ArtifactSummary:

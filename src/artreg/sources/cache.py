@@ -49,7 +49,7 @@ from typing import IO, Any
 from artreg.adapters import faults, hashing, settings
 from artreg.adapters.hashing import FileDigest, ProgressFn
 from artreg.errors import InputError, IntegrityError
-from artreg.registry_identity import identity
+from artreg.sources.identity import identity
 
 ENV_CACHE = "ARTREG_CACHE"
 CHUNK = 4 << 20

@@ -1,14 +1,15 @@
 """`artreg bundle create` and `artreg bundle import`: releases carried to a registry that cannot
 reach this one (an air-gapped site), with the history that makes them trustworthy.
 
-The bundle (layout in `artreg.bundlefile`) holds a git bundle of the releases' history, so tags,
-commits, stage folders, lineage and signatures travel as git wrote them, and exactly the DVC
-objects of the releases and of their requirement closure. Import checks everything before it
-writes anything: each member against SHA256SUMS, the git bundle with `git bundle verify` and a
-fetch into a private scratch repository, each DVC object against the pointers and manifests
-committed at the bundled commits (md5 as DVC names objects, sha256 as artreg's manifest
-records them), model signatures where a trust policy requires them. Only then are the tags and
-commits fetched, the branch fast-forwarded, and the objects added to the DVC cache and remote.
+The bundle (layout in `artreg.artifacts.bundlefile`) holds a git bundle of the releases'
+history, so tags, commits, stage folders, lineage and signatures travel as git wrote them, and
+exactly the DVC objects of the releases and of their requirement closure. Import checks
+everything before it writes anything: each member against SHA256SUMS, the git bundle with `git
+bundle verify` and a fetch into a private scratch repository, each DVC object against the
+pointers and manifests committed at the bundled commits (md5 as DVC names objects, sha256 as
+artreg's manifest records them), model signatures where a trust policy requires them. Only then
+are the tags and commits fetched, the branch fast-forwarded, and the objects added to the DVC
+cache and remote.
 """
 
 from __future__ import annotations
@@ -25,21 +26,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from artreg import bundlecheck, bundlefile, outputs, state
-from artreg.adapters import dvcrepo
+from artreg.adapters.dvc import cache as dvccache
+from artreg.adapters.dvc import remote as dvcremote
+from artreg.adapters.dvc import repo as dvcrepo
 from artreg.adapters.git import history as githistory
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import remote as gitremote
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
 from artreg.adapters.hashing import FileDigest
+from artreg.artifacts import bundlefile
+from artreg.artifacts.bundlefile import HISTORY, INDEX, SUMS, Index, Member, Release
 from artreg.artifacts.signing.verify import check_folder, committed_signature
-from artreg.bundlefile import HISTORY, INDEX, SUMS, Index, Member, Release
 from artreg.errors import ArtregError, ConflictError, InputError, IntegrityError, NotFoundError
 from artreg.features.fetch import Resolved, resolve, resolve_with_requirements, stage_file
+from artreg.reading import bundlecheck, outputs
 from artreg.registry.policy import trust_at
 from artreg.registry.tags import parse_spec, parse_tag
 from artreg.services.reachability import pointer_outs
+from artreg.sources import state
 
 Progress = Callable[[int], None] | None
 LOCAL_STORAGE = ".dvc-storage"  # the folder `artreg init` makes the local DVC remote in
@@ -151,7 +156,7 @@ def _objects(root: Path, releases: Iterable[Resolved]) -> dict[str, _Object]:
     """Every DVC object the releases' pointers name: fetched into the cache when absent (the
     bytes are hashed once, while written into the bundle)."""
     found: dict[str, _Object] = {}
-    cache = dvcrepo.cache_dir(root)
+    cache = dvccache.cache_dir(root)
     for r in releases:
         for oid, rel in _folder_outs(root, r):
             where = f"{r.folder.relpath}/{rel}"
@@ -164,10 +169,10 @@ def _objects(root: Path, releases: Iterable[Resolved]) -> dict[str, _Object]:
             paths = {
                 k: stage_file(root, r.folder, k, d, dvc=True, check=False) for k, d in inner.items()
             }
-            data = dvcrepo.cached_bytes(cache, oid)
+            data = dvccache.cached_bytes(cache, oid)
             if data is None:
                 raise NotFoundError(f"{where}: DVC's listing {oid} is not in the cache")
-            entries = dvcrepo.dir_entries(data, oid, where)
+            entries = dvccache.dir_entries(data, oid, where)
             sha = hashlib.sha256(data).hexdigest()
             found[oid] = _Object(oid, sha, len(data), where, data=data)
             for inner_rel, md5 in entries.items():
@@ -393,7 +398,7 @@ def _check_releases(
             where = f"{r.folder.relpath}/{rel}"
             listing = bundlefile.check_object(members, oid, where, _REMAKE)
             used.add(bundlefile.object_member(oid))
-            entries = dvcrepo.dir_entries(listing.path.read_bytes(), oid, where)
+            entries = dvccache.dir_entries(listing.path.read_bytes(), oid, where)
             for inner, md5 in entries.items():
                 used.add(_check_file(members, r, f"{rel}/{inner}", md5))
     extra = sorted(set(members) - used - {HISTORY})
@@ -461,24 +466,6 @@ def _plan(root: Path, scratch: Path, index: Index) -> _Plan:
     return _Plan(new, move=True, head=head)
 
 
-def _check_remote(root: Path) -> None:
-    """Refuse before writing when the default DVC remote is a folder that is not here (a
-    registry made elsewhere names its own), or names none."""
-    url = dvcrepo.remote_url(root)
-    if url is None:
-        raise InputError(
-            f"{root}: no default DVC remote to add the objects to",
-            hint="set one: `dvc remote add -d NAME URL` (or import with --init DIR)",
-        )
-    if "://" not in url:
-        path = Path(url) if Path(url).is_absolute() else root / dvcrepo.DVC_DIR / url
-        if not path.is_dir():
-            raise InputError(
-                f"{root}: the default DVC remote is the folder {path}, which does not exist here",
-                hint="point it at this site's storage: `dvc remote modify --local NAME url PATH`",
-            )
-
-
 def _add_objects(root: Path, members: dict[str, Member], used: Iterable[str]) -> int:
     """Every bundled object into the DVC cache and the default remote (DVC's object databases,
     so modes, layout and existing objects are DVC's business); returns those new to the cache."""
@@ -489,7 +476,7 @@ def _add_objects(root: Path, members: dict[str, Member], used: Iterable[str]) ->
         if not dvc.odb.exists(oid):
             dvc.odb.add(str(member.path), dvc.odb.fs, oid, hardlink=True)
             added += 1
-    with dvcrepo.open_remote(root) as remote:
+    with dvcremote.open_remote(root) as remote:
         for oid in sorted(o for o in objects if o is not None):
             if not remote.odb.exists(oid):
                 remote.odb.add(dvc.odb.oid_to_path(oid), dvc.odb.fs, oid)
@@ -522,7 +509,7 @@ def _write(target: Path, new: bool, history: Path, index: Index, plan: _Plan) ->
         result.moved = (before or "", index.tip)
     if storage is not None:
         storage.mkdir(exist_ok=True)
-        name = dvcrepo.remote_name(root, None) or "local"
+        name = dvcremote.remote_name(root, None) or "local"
         (root / dvcrepo.DVC_DIR / "config.local").write_text(
             f"[core]\n    remote = {name}\n['remote \"{name}\"']\n    url = {storage}\n",
             encoding="utf-8",
@@ -583,7 +570,7 @@ def import_bundle(
             plan = _plan(root, scratch, index)
             if plan.move and plan.head is not None:  # its params.yaml becomes HEAD's
                 plan.note = bundlecheck.check_policy(scratch, plan.head, index.tip, accept_policy)
-            _check_remote(root)
+            bundlecheck.check_remote(root)
         else:
             plan = _Plan(sorted(index.tags), move=True)
         # Everything is checked: from here on, write (undone if writing fails half-way).

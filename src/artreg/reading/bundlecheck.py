@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from artreg.adapters.dvc import repo as dvcrepo
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError, InputError, IntegrityError
@@ -163,3 +164,21 @@ def check_attached(root: Path, head: str | None, branch: str | None, tip: str, h
             f"bundle's tip {tip[:12]}",
             hint=f"check the branch out first (`git switch {home}`), then import again",
         )
+
+
+def check_remote(root: Path) -> None:
+    """Refuse before writing when the default DVC remote is a folder that is not here (a
+    registry made elsewhere names its own), or names none."""
+    url = dvcrepo.remote_url(root)
+    if url is None:
+        raise InputError(
+            f"{root}: no default DVC remote to add the objects to",
+            hint="set one: `dvc remote add -d NAME URL` (or import with --init DIR)",
+        )
+    if "://" not in url:
+        path = Path(url) if Path(url).is_absolute() else root / dvcrepo.DVC_DIR / url
+        if not path.is_dir():
+            raise InputError(
+                f"{root}: the default DVC remote is the folder {path}, which does not exist here",
+                hint="point it at this site's storage: `dvc remote modify --local NAME url PATH`",
+            )

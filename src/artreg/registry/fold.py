@@ -1,77 +1,15 @@
-"""Building the read model (`model.Registry`) once per command, from as few git calls as exist.
-
-GTO rebuilds its state by asking git for each tag separately; here every tag arrives in one
-`git for-each-ref` call and the state is one pass over them in time order. Which folder a tag
-promoted is in artreg's tag message; for tags another tool wrote (gto, Studio), it is
-`artifacts.<name>.path` in `dvc.yaml` at the tag's commit, and every such file the command
-needs is read in one `git cat-file --batch` process and parsed with libyaml.
+"""The registry state folded from tag events (GTO's rules): one pass over the annotated tags in
+time order, or one event at a time for a caller that needs the state after every event
+(history, the registry as of a moment). Pure: the events come from `artreg.sources.state`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
-from pathlib import Path
-from typing import Literal
 
-from artreg.adapters.git import read as gitread
-from artreg.adapters.git.tagstream import FOR_EACH_REF_FORMAT
-from artreg.registry import dvcyaml
-from artreg.registry.layout import StageDir
 from artreg.registry.records import Artifact, Event, Registry, Version, stage_order
-from artreg.registry.tags import ASSIGN, STAGE_ACTIONS, VERSION_ACTIONS, parse_tag
-
-Folders = Literal["current", "all", "none"]
-
-
-def parse_for_each_ref(output: str) -> list[Event]:
-    """Turn `git for-each-ref --format=FOR_EACH_REF_FORMAT refs/tags` output into events.
-
-    Tags outside the grammar are skipped; lightweight ones are kept but marked, because GTO
-    counts them for the next counter while ignoring them for the registry state. Messages are
-    read only for the events a command asks about (`Event.folder`).
-    """
-    events: list[Event] = []
-    for chunk in output.split("\x1e"):
-        fields = chunk.split("\x00")
-        if len(fields) < 8:
-            continue
-        objecttype, refname, objectname, peeled, date, tagger, email, contents = fields[:8]
-        parsed = parse_tag(refname)
-        if parsed is None:
-            continue
-        annotated = objecttype == "tag"
-        events.append(
-            Event(
-                refname,
-                parsed,
-                peeled if annotated else objectname,
-                int(date or 0),
-                tagger,
-                email,
-                contents.rstrip("\n"),
-                annotated,
-            )
-        )
-    return events
-
-
-def resolve_folders(root: Path, events: Iterable[Event]) -> None:
-    """Fill in the folders of tags another tool wrote: `dvc.yaml` at each of their commits,
-    read in one `git cat-file --batch` and parsed once per distinct file."""
-    pending = [e for e in events if e.needs_dvc_yaml]
-    if not pending:
-        return
-    blobs = gitread.read_blobs(root, sorted({f"{e.commit}:{dvcyaml.DVC_YAML}" for e in pending}))
-    parsed: dict[bytes, dict[str, str]] = {}
-    for event in pending:
-        data = blobs.get(f"{event.commit}:{dvcyaml.DVC_YAML}")
-        if data is None:
-            continue
-        if data not in parsed:
-            parsed[data] = dvcyaml.artifact_paths(data, f"dvc.yaml at {event.commit[:8]}")
-        path = parsed[data].get(event.name)
-        event.folder = StageDir.parse(path) if path else None
+from artreg.registry.tags import ASSIGN, STAGE_ACTIONS, VERSION_ACTIONS
 
 
 def replay_order(events: Iterable[Event]) -> list[Event]:
@@ -173,27 +111,3 @@ def _find_or_add(
 def current_events(registry: Registry) -> list[Event]:
     """The tags behind every stage that currently resolves, of every artifact."""
     return [e for a in registry.artifacts.values() for e in a.current().values()]
-
-
-def load(root: Path, names: Sequence[str] | None = None, folders: Folders = "current") -> Registry:
-    """The registry at `root` (of all names, or just `names`): one `git for-each-ref`, plus one
-    `git cat-file --batch` when tags another tool wrote must say which folder they promoted.
-
-    `folders` says whose folders are needed: the tags behind the current stages (what listing
-    and resolving need), every promoting tag (verification, review, lineage), or none.
-    """
-    # Git prints nothing until it has read every tag: time to load the YAML parser, in case
-    # the tags turn out to be another tool's.
-    output = gitread.for_each_ref(root, FOR_EACH_REF_FORMAT, names, while_waiting=dvcyaml.prepare)
-    events = parse_for_each_ref(output)
-    registry = fold(events, partial=bool(names))
-    complete(root, registry, folders)
-    return registry
-
-
-def complete(root: Path, registry: Registry, folders: Folders = "current") -> None:
-    """Resolve the folders `folders` names (see `load`)."""
-    if folders == "current":
-        resolve_folders(root, current_events(registry))
-    elif folders == "all":
-        resolve_folders(root, registry.tagged_events())
