@@ -13,8 +13,12 @@ from pathlib import Path
 import pytest
 
 from artreg.adapters import hashing
+from artreg.errors import IntegrityError
+from artreg.services.register import register_raw
+from artreg.services.release import promote_to_production
+from artreg.services.validate import promote_to_validated
 
-from helpers import clone_repo, git, release, run_tool
+from helpers import EXAMPLES, RELEASE_INPUTS, clone_repo, git, release, run_tool, snapshot
 
 PRODUCTION = "artifacts/production/enc/v1.0.0/model.pt"
 VALIDATED = "artifacts/validated/enc/s1_best_validated/model.pt"
@@ -136,3 +140,29 @@ def test_pull_force_of_a_file_altered_alone_leaves_a_good_cache_object_in_place(
     assert "repaired" not in pulled.stdout
     assert obj.stat().st_ino == inode and os.path.samefile(production, obj)
     assert cli("verify", cwd=registry).exit_code == 0
+
+
+def test_a_promotion_from_an_altered_linked_folder_names_the_repair_which_then_works(
+    registry: Path, checkpoint_dir: Path, cli
+) -> None:
+    register_raw(registry, "enc", "s1", checkpoint_dir)
+    promote_to_validated(registry, "enc", "s1", "best", EXAMPLES / "validation_results.json")
+    dvc(registry, "push", "--quiet")
+    validated = registry / VALIDATED
+    if not os.path.samefile(validated, cache_object(registry, VALIDATED)):
+        pytest.skip("this file system links DVC's cache by reflink, so edits stay apart")
+    alter_in_place(validated)
+    before = snapshot(registry)
+
+    with pytest.raises(IntegrityError) as refused:
+        promote_to_production(registry, "enc", "s1_best_validated", "1.0.0", **RELEASE_INPUTS)
+    assert "which `dvc checkout` trusts" in refused.value.hint
+    assert "`artreg pull NAME#validated --force`" in refused.value.hint
+    assert snapshot(registry) == before
+
+    pulled = cli("pull", "enc#validated", "--force", cwd=registry)
+    assert pulled.exit_code == 0, pulled.stdout + pulled.stderr
+    assert f"repaired: {VALIDATED}" in pulled.stdout
+    promote_to_production(registry, "enc", "s1_best_validated", "1.0.0", **RELEASE_INPUTS)
+    assert cli("verify", cwd=registry).exit_code == 0
+    assert json.loads(dvc(registry, "status", "--json")) == {}

@@ -23,7 +23,6 @@ from artreg.adapters.hashing import FileDigest, copy_and_hash
 from artreg.errors import IntegrityError
 
 
-
 def linked_files(root: Path, obj: Path) -> list[Path]:
     """Every work-tree file of the registry at `root` that is the cache object `obj` itself: a
     hard link to its inode, or a symlink resolving to it (none when the object is absent)."""
@@ -85,8 +84,9 @@ def restore_hint(root: Path, folder: Path, rel: str) -> str:
         return f"the file was altered after its promotion; restore it with `dvc checkout {where}`"
     return (
         f"the file was altered after its promotion, and with it the DVC cache object {obj} it "
-        "is linked to (which `dvc checkout` trusts): run `artreg pull NAME@vX.Y.Z --force` for "
-        "a version holding it, which fetches the object again and re-links every file"
+        "is linked to (which `dvc checkout` trusts): run `artreg pull --force` for a version or "
+        "stage holding it (`artreg pull NAME@vX.Y.Z --force`, `artreg pull NAME#validated "
+        "--force`), which fetches the object again and re-links every file"
     )
 
 
