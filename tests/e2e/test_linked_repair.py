@@ -103,21 +103,27 @@ def test_pull_force_repairs_the_shared_cache_object_and_relinks_every_stage_fold
     assert hashing.hash_file(clone / VALIDATED).sha256 == sha
 
 
-def test_pull_force_with_altered_bytes_in_the_remote_too_names_the_object_and_the_remote(
-    released: Path, cli
+@pytest.mark.parametrize("remote_copy", ["altered", "absent"])
+def test_pull_force_without_good_bytes_in_the_remote_names_the_object_and_the_remote(
+    released: Path, cli, remote_copy: str
 ) -> None:
     registry = released
     obj = cache_object(registry, PRODUCTION)
     pushed = cache_object(registry, PRODUCTION, registry / ".dvc-storage")
     alter_in_place(registry / PRODUCTION)
-    shutil.copyfile(obj, tmp := pushed.with_name("altered"))  # the remote's copy altered too
-    os.replace(tmp, pushed)
+    if remote_copy == "altered":
+        shutil.copyfile(obj, tmp := pushed.with_name("altered"))
+        os.replace(tmp, pushed)
+    else:
+        pushed.unlink()
 
     pulled = cli("pull", "enc@v1.0.0", "--force", cwd=registry)
     assert pulled.exit_code == 1
     said = pulled.stdout + pulled.stderr
     assert f"the DVC cache object {obj} was altered with the work-tree file" in said
-    assert "the DVC remote" in said and "does not hold good bytes either" in said
+    name = dvc(registry, "config", "core.remote").strip()
+    assert f"the DVC remote {name} ({registry / '.dvc-storage'})" in said
+    assert "does not hold good bytes either" in said
     # Nothing keeps serving the altered bytes: the object and both linked files are gone.
     assert not obj.exists()
     assert not (registry / PRODUCTION).exists() and not (registry / VALIDATED).exists()
@@ -160,9 +166,10 @@ def test_a_promotion_from_an_altered_linked_folder_names_the_repair_which_then_w
     assert "`artreg pull NAME#validated --force`" in refused.value.hint
     assert snapshot(registry) == before
 
-    pulled = cli("pull", "enc#validated", "--force", cwd=registry)
+    pulled = cli("pull", "enc#validated", "--force", "--json", cwd=registry)
     assert pulled.exit_code == 0, pulled.stdout + pulled.stderr
-    assert f"repaired: {VALIDATED}" in pulled.stdout
+    [repaired] = pulled.json()["repaired"]
+    assert repaired.startswith(f"{VALIDATED}: the DVC cache object")
     promote_to_production(registry, "enc", "s1_best_validated", "1.0.0", **RELEASE_INPUTS)
     assert cli("verify", cwd=registry).exit_code == 0
     assert json.loads(dvc(registry, "status", "--json")) == {}

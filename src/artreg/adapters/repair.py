@@ -12,6 +12,7 @@ checked against the committed md5 and sha256, and linked back where it was.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Collection, Mapping
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from artreg.adapters import dvcrepo
 from artreg.adapters.hashing import FileDigest, copy_and_hash
-from artreg.errors import IntegrityError
+from artreg.errors import IntegrityError, NotFoundError
 
 
 def linked_files(root: Path, obj: Path) -> list[Path]:
@@ -136,7 +137,8 @@ def cache_objects(
         for path in linked:
             path.unlink()  # none keeps serving the altered bytes, whatever happens next
         obj.unlink()
-        dvcrepo.fetch_objects(root, [where], remote=remote)
+        with contextlib.suppress(NotFoundError):  # absent from the remote: refused just below
+            dvcrepo.fetch_objects(root, [where], remote=remote)
         if not obj.is_file() or not _good(obj, expected):
             obj.unlink(missing_ok=True)
             name = dvcrepo.remote_name(root, remote) or "(none)"
