@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from artreg.adapters import schemas
+from artreg.adapters import repair, schemas
 from artreg.adapters.dvc import cache as dvccache
 from artreg.adapters.files import parse_json
 from artreg.adapters.git import read as gitread
@@ -83,6 +83,7 @@ def check_folder(root: Path, folder: StageDir, report: Report) -> None:
     for rel, got in compared.mismatched:
         report.problems.append(
             f"{folder.relpath}/{rel}: sha256 {got.sha256} does not match the manifest's {files[rel].sha256}"
+            + _shared_object_note(root, folder, rel)
         )
     # Raw folders hold what training wrote, as it wrote it; the stages artreg vouches for are
     # validated and production.
@@ -107,6 +108,25 @@ def check_folder(root: Path, folder: StageDir, report: Report) -> None:
             dvccache.read_pointer(pointer)
         except ArtregError as exc:
             report.problems.append(exc.message)
+
+
+def _shared_object_note(root: Path, folder: StageDir, rel: str) -> str:
+    """For an altered file that is its DVC cache object (a hard link or symlink to it), what
+    that means and which pull repairs it (a production version linked to the object), else ""."""
+    obj = repair.shares_object(root, folder.path(root), rel)
+    if obj is None:
+        return ""
+    linked = [
+        StageDir.parse(p.relative_to(root).as_posix()) for p in repair.linked_files(root, obj)
+    ]
+    released = sorted(f"{d.name}@{d.entry}" for d in linked if d and d.stage == "production")
+    if folder.stage == "production":
+        released.append(f"{folder.name}@{folder.entry}")
+    spec = released[-1] if released else f"{folder.name}@vX.Y.Z (a version holding these bytes)"
+    return (
+        f"; the DVC cache object {obj} is the same file, so it is altered too (as is every "
+        f"folder linked to it): `artreg pull {spec} --force` repairs it"
+    )
 
 
 def check_immutability(

@@ -71,18 +71,23 @@ def pull(
         every = {name: fetch.resolve(root, name, stage=stage, version=version)}
     infos, lines = [], []
     for resolved in every.values():
+        repaired: list[str] = []
         with out.progress("verifying") as progress:
-            fetched = fetch.pull(root, resolved, remote=remote, force=force, progress=progress)
+            fetched = fetch.pull(
+                root, resolved, remote=remote, force=force, progress=progress, repaired=repaired
+            )
         infos.append(
             {
                 **queries.resolved_json(root, resolved),
                 "fetched": fetched,
                 "verified": len(resolved.files),
+                **({"repaired": repaired} if repaired else {}),
             }
         )
         lines.append(
             f"{root / resolved.model}\n{fetched} objects fetched, "
             f"{len(resolved.files)} files verified"
+            + "".join(f"\nrepaired: {note}" for note in repaired)
         )
     out.emit(infos if with_requirements else infos[0], "\n".join(lines))
 

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from artreg.adapters import schemas
+from artreg.adapters import repair, schemas
 from artreg.adapters.dvc import cache as dvccache
 from artreg.adapters.dvc import remote as dvcremote
 from artreg.adapters.dvc import repo as dvcrepo
@@ -136,7 +136,7 @@ def stage_file(
         for _, actual in compare_files(folder.path(root), {rel: expected}, progress).mismatched:
             raise IntegrityError(
                 f"{where}: sha256 is {actual.sha256}, the manifest records {expected.sha256}",
-                hint=f"the file was altered after its promotion; restore it with `dvc checkout {where}`",
+                hint=repair.restore_hint(root, folder.path(root), rel),
             )
         return path
     if not dvc:
@@ -344,11 +344,13 @@ def pull(
     *,
     records: Path | None = None,
     full: bool = True,
+    repaired: list[str] | None = None,
 ) -> int:
     """Fetch only this artifact's objects, refuse unsafe ones, check out, verify every hash.
 
     Returns the number of objects fetched. A work-tree copy that differs from the manifest is
-    an error (exit 1) unless `force`, which restores it. Every file is hashed once (or, with
+    an error (exit 1) unless `force`, which restores it, and the DVC cache object it was linked
+    to when that was altered too (said in `repaired`). Every file is hashed once (or, with
     `records` and not `full`, trusted by its verification record while unchanged).
     """
     check_signature(root, resolved, records)  # before any byte is fetched
@@ -369,6 +371,12 @@ def pull(
     retired = _retired(root, resolved) if missing else None
     if retired is not None:  # DVC skips its pointers (.dvcignore), warning "failed to collect"
         raise retired
+    if bad:  # a linked file changed in place changes its cache object: DVC would trust that
+        fixed = repair.cache_objects(
+            root, resolved.folder.path(root), {rel: resolved.files[rel] for rel in bad},
+            resolved.dvc_files, remote,
+        )  # fmt: skip
+        (repaired if repaired is not None else []).extend(r.describe() for r in fixed)
     try:
         try:
             fetched = dvcremote.fetch_checked_checkout(root, found, remote=remote)
