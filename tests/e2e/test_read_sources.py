@@ -98,7 +98,6 @@ def comparable(listing: dict[str, Any], src: Source) -> dict[str, Any]:
 # --- list, show, resolve ------------------------------------------------------------------------
 
 
-@seam("lock", reason="list has no --lock: a lock file is not a source of the read commands")
 def test_list_gives_the_same_listing_from_every_source(source: Source) -> None:
     expected = reference(source, "list")
     listed = answered(source.run("list", "--json"))
@@ -106,7 +105,6 @@ def test_list_gives_the_same_listing_from_every_source(source: Source) -> None:
     assert set(expected) == {"encoder", "adapter", "old"}
 
 
-@seam("lock", reason="show has no --lock: a lock file is not a source of the read commands")
 def test_show_gives_every_stage_of_a_name_from_every_source(source: Source) -> None:
     expected = reference(source, "show", "encoder")
     shown = answered(source.run("show", "encoder", "--json"))
@@ -115,12 +113,6 @@ def test_show_gives_every_stage_of_a_name_from_every_source(source: Source) -> N
     assert missing.exit_code == 2 and "nosuch" in missing.stderr
 
 
-@seam(
-    "file-url",
-    "git-daemon",
-    "lock",
-    reason="show NAME#STAGE from a URL leaves out `requires`; show has no --lock",
-)
 def test_show_name_at_stage_gives_the_same_entry_from_every_source(source: Source) -> None:
     for spec in ("encoder#production", "adapter#production", "old@v1.0.0"):
         expected = reference(source, "show", spec)
@@ -131,12 +123,6 @@ def test_show_name_at_stage_gives_the_same_entry_from_every_source(source: Sourc
     assert required.get("requires") == ["encoder@v1.0.0"]
 
 
-@seam(
-    "clone",
-    "lock",
-    reason="resolve in a clone without the model's bytes refuses ('not pulled yet: run `artreg "
-    "pull`') where a URL fetches them; resolve has no --lock",
-)
 def test_resolve_prints_a_verified_path_to_the_same_bytes_from_every_source(
     source: Source,
 ) -> None:
@@ -169,7 +155,6 @@ def test_get_artifact_path_gives_the_same_bytes_from_every_source(source: Source
         get_artifact_path("nosuch", **source.api)
 
 
-@seam("lock", reason="verify_artifact takes no lock= (get_artifact_path does)")
 def test_verify_artifact_checks_the_same_bytes_from_every_source(source: Source) -> None:
     path = get_artifact_path("encoder", **source.api)
     assert verify_artifact("encoder", **source.api)
@@ -178,13 +163,6 @@ def test_verify_artifact_checks_the_same_bytes_from_every_source(source: Source)
     assert not verify_artifact("encoder", **source.api)
 
 
-@seam(
-    "file-url",
-    "git-daemon",
-    "lock",
-    reason="--with-requirements is refused for a URL ('reads a registry clone') and for a lock "
-    "('drop --with-requirements'), though the lock pins the requirement",
-)
 def test_get_with_requirements_exports_the_closure_from_every_source(
     source: Source, tmp_path: Path
 ) -> None:
@@ -203,12 +181,6 @@ def test_get_with_requirements_exports_the_closure_from_every_source(
 # --- history: a lock file has none, and says so -------------------------------------------------
 
 
-@seam(
-    "file-url",
-    "git-daemon",
-    "lock",
-    reason="history and log read a clone only: a URL is taken for a folder, --lock is no option",
-)
 def test_history_and_log_from_every_source_or_a_clear_refusal_from_a_lock(source: Source) -> None:
     for command in ("history", "log"):
         asked = source.run(command, "encoder", "--json")

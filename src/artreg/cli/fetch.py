@@ -163,14 +163,10 @@ def get(
     if lock_path is not None and (spec is not None or repo_path is not None):
         from artreg.errors import InputError
 
-        if spec is not None and not with_requirements:
-            raise InputError(
-                f"--lock serves what {lock_path} pins, and the lock names the registry",
-                hint=f"drop the URL: artreg get {spec} --lock {lock_path}",
-            )
         raise InputError(
-            f"--lock serves what {lock_path} pins, one artifact, from the registry it names",
-            hint="drop --with-requirements and --repo, or drop --lock",
+            f"--lock serves what {lock_path} pins, and the lock names the registry",
+            hint=f"drop the {'URL' if spec else '--repo'}: artreg get {spec or target} --lock "
+            f"{lock_path}",
         )
     name, stage, version = parse_target(spec or target, stage, version)
     source = registry_source(target if spec is not None else repo_path, lock=lock_path)

@@ -110,6 +110,24 @@ class Pin:
     def model_files(self) -> list[str]:
         return model_files(self.primary, self.files)
 
+    @classmethod
+    def of(cls, resolved: Resolved, registry: str, fingerprint: str) -> Pin:
+        """A resolution as a pin of `registry` (a URL, or a clone's path), bound to the tags
+        `fingerprint` digests."""
+        return cls(
+            registry=registry,
+            name=resolved.name,
+            stage=resolved.stage,
+            version=resolved.version,
+            tag=resolved.tag,
+            commit=resolved.commit,
+            folder=resolved.folder.relpath,
+            primary=resolved.primary,
+            files=dict(resolved.files),
+            dvc_files=resolved.dvc_files,
+            fingerprint=fingerprint,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "registry": self.registry,
@@ -208,6 +226,8 @@ class Entry:
     found: Served | Pin
     signature: dict[str, Any] | None
     retired: str = ""
+    requires: tuple[str, ...] = ()  # NAME@vX.Y.Z its tag says it needs (a pin's; a clone's
+    # resolution carries its own)
 
 
 class RegistrySource(Protocol):
@@ -266,6 +286,11 @@ class RegistrySource(Protocol):
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
         """True if what `name` resolves to is present here, every byte rehashed and matching;
         nothing is fetched."""
+        ...
+
+    def history_root(self, name: str) -> Path:
+        """A git repository holding the registry's tags of `name` and its first-parent history
+        (a clone's own; a URL's cache repository, fetched), for `history` and `log`."""
         ...
 
 

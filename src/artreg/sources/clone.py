@@ -102,3 +102,6 @@ class CloneSource:
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
         return self._cold().cached(name, stage, version)
+
+    def history_root(self, name: str) -> Path:
+        return self.path  # its history completed by `prepare`

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from artreg import state
 from artreg.adapters.git import remote as gitremote
+from artreg.adapters.git import run as gitrun
 from artreg.consumer_cache import Cache, registry_key
 from artreg.errors import IntegrityError, NotFoundError, PolicyWeakened
 from artreg.location import normalize_url
@@ -80,6 +81,17 @@ class RemoteRegistry:
         if pending:
             self.files_at_commits(sorted({e.commit for e in pending}), ["dvc.yaml"])
             state.resolve_folders(self.repo, pending)
+
+    def fetch_history(self, name: str) -> None:
+        """Fetch `name`'s tags and the registry's history (commits only, no trees) into the
+        cache repository, its HEAD on the registry's: `history` and `log` then read it as
+        they read a clone."""
+        self.state([name])
+        branch = gitrun.git(self.repo, "symbolic-ref", "HEAD").strip()
+        # git's "no depth limit": a shallow cache repository is deepened to the whole history
+        gitremote.fetch_objects(
+            self.repo, self.url, [f"+HEAD:{branch}"], filter_spec="tree:0", depth=2147483647
+        )
 
     # --- reading files of a commit, fetching only what is read -----------------------------
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from artreg import state
@@ -29,7 +30,9 @@ from artreg.outputs import local_work_tree
 from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.resolve import check_spec, pick, selector, spec_of
 from artreg.registry.layout import PARAMS_FILE, SIGNATURE_FILE
+from artreg.registry.policy import committed_sections, settings_from
 from artreg.registry.records import Registry
+from artreg.registry.requirements import closure
 from artreg.registry.tags import validate_name
 from artreg.registry.trust_ratchet import Accepted, accept_remote
 from artreg.sources import pins
@@ -45,6 +48,7 @@ from artreg.sources.base import (
     load_pin,
     url_ttl,
 )
+from artreg.sources.pinned import requires_in
 from artreg.sources.remote import RemoteRegistry
 
 
@@ -121,19 +125,14 @@ class UrlSource:
         tags, head = self.reg.remote_refs([name])
         registry = self.reg.state([name], tags)
         pin = resolve_remote(self.reg, name, stage, version, registry, fingerprint_of(tags), head)
-        return Entry(pin, self.reg.signature_status(pin, head))
+        signature = self.reg.signature_status(pin, head)
+        return Entry(pin, signature, requires=requires_in(registry, pin))
 
     # --- the model's bytes ---------------------------------------------------------------
 
     def _pin(
         self, name: str, stage: str | None, version: str | None, options: ServeOptions
     ) -> tuple[Pin, Callable[[], None]]:
-        if options.with_requirements:
-            raise InputError(
-                "--with-requirements (with_requirements=True) reads a registry clone; a "
-                "registry URL resolves one artifact at a time",
-                hint="run it in a clone (or --repo CLONE), or get each requirement by its own call",
-            )
         if options.as_of is not None:
             raise InputError(
                 "as_of= reads a registry's history, which a registry URL is not cloned for",
@@ -141,9 +140,21 @@ class UrlSource:
             )
         return current_pin(self.reg, name, stage, version, self.offline, options.accept_moved_tag)
 
+    def _closure(
+        self, name: str, stage: str | None, version: str | None, options: ServeOptions
+    ) -> dict[str, Pin]:
+        """`name` and everything it requires, each resolved now (no last answer stands for a
+        closure: any of its names' tags may have moved)."""
+        self._online("--with-requirements")
+        self._pin(name, stage, version, replace(options, with_requirements=False))  # the checks
+        return resolve_closure(self.reg, name, None if version else stage, version)
+
     def serve(
         self, name: str, stage: str | None, version: str | None, *, options: ServeOptions
     ) -> dict[str, Served]:
+        if options.with_requirements:
+            every = self._closure(name, stage, version, options)
+            return {n: materialize(self.reg, pin, options) for n, pin in every.items()}
         pin, save = self._pin(name, stage, version, options)
         fetched = materialize(self.reg, pin, options, offline=self.offline)
         save()
@@ -160,12 +171,37 @@ class UrlSource:
     ) -> list[tuple[Served, list[Path]]]:
         """The model file(s) copied out of the cache, verified; the targets are checked before
         anything is fetched, so a refusal leaves nothing behind (outputs.py)."""
+        if options.with_requirements:
+            return self._export_all(self._closure(name, stage, version, options), out, options)
         pin, save = self._pin(name, stage, version, options)
         targets = export_targets(out, pin.primary, pin.files, work_tree=local_work_tree(self.label))
         fetched = materialize(self.reg, pin, options, offline=self.offline, full=False)
         save()
         written = copy_verified(fetched.snapshot, targets, pin.files, options.progress, out=out)
         return [(fetched, written)]
+
+    def _export_all(
+        self, every: dict[str, Pin], out: Path, options: ServeOptions
+    ) -> list[tuple[Served, list[Path]]]:
+        """Each pin's model into OUT/NAME/, every target checked before anything is fetched."""
+        tree = local_work_tree(self.label)
+        targets = {
+            n: export_targets(out / n, pin.primary, pin.files, work_tree=tree)
+            for n, pin in every.items()
+        }
+        exported: list[tuple[Served, list[Path]]] = []
+        for n, pin in every.items():
+            fetched = materialize(self.reg, pin, options, offline=self.offline, full=False)
+            written = copy_verified(
+                fetched.snapshot, targets[n], pin.files, options.progress, out=out / n
+            )
+            exported.append((fetched, written))
+        return exported
+
+    def history_root(self, name: str) -> Path:
+        self._online("the history")
+        self.reg.fetch_history(validate_name(name))
+        return self.reg.repo
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
         pin, _ = current_pin(self.reg, name, stage, version, self.offline)
@@ -199,19 +235,31 @@ def resolve_remote(
     resolved = clone_reads.resolve(
         reg.repo, name, stage=None if version else stage, version=version, registry=registry
     )
-    return Pin(
-        registry=reg.url,
-        name=resolved.name,
-        stage=resolved.stage,
-        version=resolved.version,
-        tag=resolved.tag,
-        commit=resolved.commit,
-        folder=resolved.folder.relpath,
-        primary=resolved.primary,
-        files=dict(resolved.files),
-        dvc_files=resolved.dvc_files,
-        fingerprint=fingerprint,
-    )
+    return Pin.of(resolved, reg.url, fingerprint)
+
+
+def resolve_closure(
+    reg: RemoteRegistry, name: str, stage: str | None, version: str | None
+) -> dict[str, Pin]:
+    """`name` and everything it requires, transitively, each required name at the production
+    version that satisfies it (params.yaml's `requirements.compatibility` at the registry's
+    HEAD), all from one state of the tags; every signature checked as for one name."""
+    _, head = reg.remote_refs([])
+    registry = reg.state(None)
+    top = resolve_remote(reg, name, stage, version, registry, "", head)
+    rule = "exact"
+    if head:
+        reg.files_of({head: [PARAMS_FILE]})
+        rule = settings_from(committed_sections(reg.repo, head), head).compatibility
+    events = registry.get(top.name).events
+    requires = [r for event in events if event.tag == top.tag for r in event.requires]
+    needed = closure(registry, top.name, requires, rule)
+    found = {top.name: top}
+    for dep in needed:
+        found[dep] = resolve_remote(reg, dep, "production", None, registry, "", head)
+    for pin in found.values():
+        reg.check_signature(pin, head)
+    return found
 
 
 def current_pin(
