@@ -310,12 +310,6 @@ def _make_writable(path: Path) -> None:
     path.parent.chmod(0o755)
 
 
-@seam(
-    "file-url",
-    "git-daemon",
-    "lock",
-    reason="verify reads a clone only: a URL is taken for a folder, --lock is no option",
-)
 def test_verify_of_a_partial_copy_checks_what_is_present_and_lists_what_is_not(
     source: Source,
 ) -> None:
