@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from artreg.adapters.git import history as githistory
 from artreg.consumer_cache import records_root
-from artreg.sources.base import Entry, Listing, Served, ServeOptions
+from artreg.sources.base import Entry, Exported, Listing, Served, ServeOptions
 from artreg.sources.clone_warm import LastAnswer
 
 if TYPE_CHECKING:
@@ -90,14 +90,8 @@ class CloneSource:
         return LastAnswer(self.path, cache_root, name, stage, version)
 
     def export(
-        self,
-        name: str,
-        stage: str | None,
-        version: str | None,
-        out: Path,
-        *,
-        options: ServeOptions,
-    ) -> list[tuple[Served, list[Path]]]:
+        self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions
+    ) -> Exported:
         return self._cold().export(name, stage, version, out, options=options)
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:

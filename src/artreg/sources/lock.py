@@ -37,14 +37,22 @@ from artreg.errors import (
     VerificationFailed,
 )
 from artreg.features.queries import ArtifactSummary
-from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.resolve import spec_of
 from artreg.registry.layout import StageDir
 from artreg.registry.tags import parse_spec, validate_name
 from artreg.registry.trust_ratchet import Accepted
 from artreg.registry_identity import file_url, identity
 from artreg.sources import pinned
-from artreg.sources.base import Entry, Fetched, Listing, Pin, Served, ServeOptions
+from artreg.sources.base import (
+    Entry,
+    Exported,
+    Fetched,
+    Listing,
+    Pin,
+    Served,
+    ServeOptions,
+    export_pins,
+)
 from artreg.sources.pins import hold_version, refuse_retired, retractions, rewritten
 from artreg.sources.remote import RemoteRegistry
 from artreg.sources.url import materialize, resolve_pin
@@ -253,31 +261,13 @@ class LockSource:
         return {each: self._serve(pin, options) for each, pin in every.items()}
 
     def export(
-        self,
-        name: str,
-        stage: str | None,
-        version: str | None,
-        out: Path,
-        *,
-        options: ServeOptions,
-    ) -> list[tuple[Served, list[Path]]]:
-        """The pinned model copied out of the cache, verified (the targets checked before
-        anything is fetched); with requirements, each into OUT/NAME/."""
+        self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions
+    ) -> Exported:
+        """The pinned model copied out of the cache, verified (base.export_pins); with
+        requirements, each into OUT/NAME/."""
         every = self._closure(name, stage, version, options)
-        nested = options.with_requirements
-        targets = {
-            each: export_targets(out / each if nested else out, pin.primary, pin.files)
-            for each, pin in every.items()
-        }
-        exported: list[tuple[Served, list[Path]]] = []
-        for each, pin in every.items():
-            fetched = self._serve(pin, replace(options, full=False))
-            into = out / each if nested else out
-            written = copy_verified(
-                fetched.snapshot, targets[each], pin.files, options.progress, out=into
-            )
-            exported.append((fetched, written))
-        return exported
+        whole = replace(options, full=False)
+        return export_pins(every, out, lambda pin: self._serve(pin, whole), options)
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
         pin = find(self.path, name, stage, version)

@@ -27,7 +27,6 @@ from artreg.features import fetch as clone_reads
 from artreg.features.queries import ArtifactSummary, with_signatures
 from artreg.features.queries import overview as fold_overview
 from artreg.outputs import local_work_tree
-from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.resolve import check_spec, pick, selector, spec_of
 from artreg.registry.layout import PARAMS_FILE, SIGNATURE_FILE
 from artreg.registry.policy import committed_sections, settings_from
@@ -39,11 +38,13 @@ from artreg.sources import pins
 from artreg.sources.base import (
     ENV_OFFLINE,
     Entry,
+    Exported,
     Fetched,
     Listing,
     Pin,
     Served,
     ServeOptions,
+    export_pins,
     fingerprint_of,
     load_pin,
     url_ttl,
@@ -161,42 +162,23 @@ class UrlSource:
         return {pin.name: fetched}
 
     def export(
-        self,
-        name: str,
-        stage: str | None,
-        version: str | None,
-        out: Path,
-        *,
-        options: ServeOptions,
-    ) -> list[tuple[Served, list[Path]]]:
-        """The model file(s) copied out of the cache, verified; the targets are checked before
-        anything is fetched, so a refusal leaves nothing behind (outputs.py)."""
-        if options.with_requirements:
-            return self._export_all(self._closure(name, stage, version, options), out, options)
-        pin, save = self._pin(name, stage, version, options)
-        targets = export_targets(out, pin.primary, pin.files, work_tree=local_work_tree(self.label))
-        fetched = materialize(self.reg, pin, options, offline=self.offline, full=False)
-        save()
-        written = copy_verified(fetched.snapshot, targets, pin.files, options.progress, out=out)
-        return [(fetched, written)]
-
-    def _export_all(
-        self, every: dict[str, Pin], out: Path, options: ServeOptions
-    ) -> list[tuple[Served, list[Path]]]:
-        """Each pin's model into OUT/NAME/, every target checked before anything is fetched."""
+        self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions
+    ) -> Exported:
+        """The model file(s) copied out of the cache, verified (base.export_pins)."""
         tree = local_work_tree(self.label)
-        targets = {
-            n: export_targets(out / n, pin.primary, pin.files, work_tree=tree)
-            for n, pin in every.items()
-        }
-        exported: list[tuple[Served, list[Path]]] = []
-        for n, pin in every.items():
+        if options.with_requirements:
+            every = self._closure(name, stage, version, options)
+            return export_pins(every, out, self._fetch(options, lambda: None), options, tree)
+        pin, save = self._pin(name, stage, version, options)
+        return export_pins({pin.name: pin}, out, self._fetch(options, save), options, tree)
+
+    def _fetch(self, options: ServeOptions, save: Callable[[], None]) -> Callable[[Pin], Fetched]:
+        def fetch(pin: Pin) -> Fetched:
             fetched = materialize(self.reg, pin, options, offline=self.offline, full=False)
-            written = copy_verified(
-                fetched.snapshot, targets[n], pin.files, options.progress, out=out / n
-            )
-            exported.append((fetched, written))
-        return exported
+            save()
+            return fetched
+
+        return fetch
 
     def history_root(self, name: str) -> Path:
         self._online("the history")
