@@ -194,6 +194,34 @@ def test_history_and_log_from_every_source_or_a_clear_refusal_from_a_lock(source
             assert answered(asked) == reference(source, command, "encoder")
 
 
+def test_lineage_and_diff_from_every_source_or_a_clear_refusal_from_a_lock(
+    source: Source,
+) -> None:
+    for args in (("lineage", "encoder#production"), ("diff", "old@v1.0.0", "old@v2.0.0")):
+        asked = source.run(*args, "--json")
+        if source.kind == "lock":
+            assert asked.exit_code == 2, asked.stdout
+            assert source.where in asked.stderr and "no history" in asked.stderr
+            assert "--repo" in asked.stderr
+        else:
+            assert answered(asked) == reference(source, *args)
+
+
+def test_pull_places_files_in_a_clone_and_tells_every_other_source_to_get(
+    source: Source, tmp_path: Path
+) -> None:
+    pulled = source.run("pull", "encoder", "--json")
+    if source.kind != "clone":
+        # pull writes into a clone's work tree: a URL or a lock has none, and get is the way.
+        assert pulled.exit_code == 2, pulled.stdout
+        assert source.where in pulled.stderr and "not a clone" in pulled.stderr
+        assert "artreg get encoder" in pulled.stderr
+        return
+    info = answered(pulled)
+    assert entry(info) == entry(reference(source, "resolve", "encoder"))
+    assert (Path(source.where) / ENCODER / "model.pt").read_bytes() == source.models[ENCODER]
+
+
 # --- a retired folder, a required signature ---------------------------------------------------
 
 

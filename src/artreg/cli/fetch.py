@@ -13,9 +13,9 @@ from artreg.cli.options import (
     accept_moved_tag_option,
     fetching,
     json_option,
+    lock_option,
     no_fetch_option,
     pairs,
-    registry_root,
     registry_source,
     remote_config_option,
     served_json,
@@ -38,6 +38,7 @@ from artreg.present import queries
     help="Also pull every artifact it requires, transitively, each at the production version "
     "that satisfies it (exit 1 if one is not in production).",
 )
+@lock_option
 @json_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
 def pull(
@@ -45,6 +46,7 @@ def pull(
     stage: str | None,
     version: str | None,
     repo_path: str | None,
+    lock_path: str | None,
     remote: str | None,
     force: bool,
     with_requirements: bool,
@@ -64,7 +66,18 @@ def pull(
 
     name, stage, version = target(name, stage, version)
     out = Output(as_json, quiet)
-    root = registry_root(repo_path)
+    source = registry_source(repo_path, lock=lock_path)
+    if source.root is None:
+        from artreg.errors import InputError
+
+        where = f"--lock {source.label}" if lock_path else f"--repo {source.label}"
+        raise InputError(
+            f"`pull` places a model's files in a clone's work tree, and {source.label} is not "
+            "a clone",
+            hint=f"use get, which writes a verified copy anywhere: `artreg get {name} {where} "
+            "-o DIR`",
+        )
+    root = source.root
     if with_requirements:
         every = fetch.resolve_with_requirements(root, name, stage=stage, version=version)
     else:

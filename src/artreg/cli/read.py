@@ -13,7 +13,6 @@ from artreg.cli.options import (
     json_option,
     lock_option,
     no_fetch_option,
-    registry_root,
     registry_source,
     repo_option,
     served_json,
@@ -165,16 +164,18 @@ def log(name: str, repo_path: str | None, lock_path: str | None, as_json: bool) 
 @main.command()
 @click.argument("spec")
 @repo_option
+@lock_option
 @no_fetch_option
 @json_option
-def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
+def lineage(spec: str, repo_path: str | None, lock_path: str | None, as_json: bool) -> None:
     """The chain release ← validated ← raw ← training code, with gates, hashes, who and when.
 
     Example: artreg lineage encoder@v1.2.0
     """
     from artreg.features.queries import lineage as build
 
-    chain = build(registry_root(repo_path), spec)
+    root = registry_source(repo_path, lock=lock_path).history_root(None, files=True)
+    chain = build(root, spec)
     Output(as_json).emit(queries.lineage_json(chain), queries.lineage_text(chain))
 
 
@@ -182,14 +183,15 @@ def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
 @click.argument("a")
 @click.argument("b")
 @repo_option
+@lock_option
 @no_fetch_option
 @json_option
-def diff_(a: str, b: str, repo_path: str | None, as_json: bool) -> None:
+def diff_(a: str, b: str, repo_path: str | None, lock_path: str | None, as_json: bool) -> None:
     """Compare two artifacts: metric deltas, model hashes, changed files, sources.
 
     Example: artreg diff encoder@v1.0.0 encoder#validated
     """
     from artreg.features.queries import diff
 
-    data = diff(registry_root(repo_path), a, b)
+    data = diff(registry_source(repo_path, lock=lock_path).history_root(None, files=True), a, b)
     Output(as_json).emit(queries.diff_json(data), queries.diff_text(data))

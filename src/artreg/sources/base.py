@@ -309,9 +309,10 @@ class RegistrySource(Protocol):
         nothing is fetched."""
         ...
 
-    def history_root(self, name: str) -> Path:
-        """A git repository holding the registry's tags of `name` and its first-parent history
-        (a clone's own; a URL's cache repository, fetched), for `history` and `log`."""
+    def history_root(self, name: str | None, files: bool = False) -> Path:
+        """A git repository holding the registry's tags of `name` (None: of every name) and
+        its history, with the committed files at each commit when `files` (a clone's own; a
+        URL's cache repository, fetched): for `history`, `log`, `lineage` and `diff`."""
         ...
 
 

@@ -97,5 +97,5 @@ class CloneSource:
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
         return self._cold().cached(name, stage, version)
 
-    def history_root(self, name: str) -> Path:
+    def history_root(self, name: str | None, files: bool = False) -> Path:
         return self.path  # its history completed by `prepare`

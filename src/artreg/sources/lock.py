@@ -234,12 +234,11 @@ class LockSource:
         pin = find(self.path, name, stage, version)
         return Entry(pin, None, requires=pinned.requires_of(pin, self.cache_dir))
 
-    def history_root(self, name: str) -> Path:
+    def history_root(self, name: str | None, files: bool = False) -> Path:
         raise InputError(
-            f"{self.path} holds no history of {name}: a lock file pins versions, and the "
-            "history is the registry's",
-            hint=f"read it from the registry: `artreg history {name} --repo URL` (the URL the "
-            "lock names)",
+            f"{self.path} holds no history{f' of {name}' if name else ''}: a lock file pins "
+            "versions, and the history, lineage and diffs are the registry's",
+            hint="read them from the registry: --repo URL (the URL the lock names)",
         )
 
     def _closure(

@@ -82,16 +82,21 @@ class RemoteRegistry:
             self.files_at_commits(sorted({e.commit for e in pending}), ["dvc.yaml"])
             state.resolve_folders(self.repo, pending)
 
-    def fetch_history(self, name: str) -> None:
-        """Fetch `name`'s tags and the registry's history (commits only, no trees) into the
-        cache repository, its HEAD on the registry's: `history` and `log` then read it as
-        they read a clone."""
-        self.state([name])
+    def fetch_history(self, name: str | None, files: bool = False) -> None:
+        """Fetch `name`'s tags (None: every name's) and the registry's history into the cache
+        repository, its HEAD on the registry's: `history`, `log` (commits only), `lineage`
+        and `diff` (`files`: the committed files too, none of DVC's data) then read it as they
+        read a clone."""
+        self.state(None if name is None else [name])
         branch = gitrun.git(self.repo, "symbolic-ref", "HEAD").strip()
+        wants = [f"+HEAD:{branch}"]
         # git's "no depth limit": a shallow cache repository is deepened to the whole history
-        gitremote.fetch_objects(
-            self.repo, self.url, [f"+HEAD:{branch}"], filter_spec="tree:0", depth=2147483647
-        )
+        gitremote.fetch_objects(self.repo, self.url, wants, filter_spec="tree:0", depth=2147483647)
+        if files:  # the commits fetched so far came without their files; a registry's committed
+            # files are small (verify refuses one over 2 MiB in git)
+            gitremote.fetch_objects(
+                self.repo, self.url, wants, filter_spec="blob:limit=2m", refetch=True
+            )
 
     # --- reading files of a commit, fetching only what is read -----------------------------
 

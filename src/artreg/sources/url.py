@@ -180,9 +180,9 @@ class UrlSource:
 
         return fetch
 
-    def history_root(self, name: str) -> Path:
+    def history_root(self, name: str | None, files: bool = False) -> Path:
         self._online("the history")
-        self.reg.fetch_history(validate_name(name))
+        self.reg.fetch_history(None if name is None else validate_name(name), files)
         return self.reg.repo
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
