@@ -22,6 +22,7 @@ from artreg.cli.options import (
     stage_options,
     warn,
 )
+from artreg.errors import InputError
 from artreg.present import queries
 
 
@@ -68,8 +69,6 @@ def pull(
     out = Output(as_json, quiet)
     source = registry_source(repo_path, lock=lock_path)
     if source.root is None:
-        from artreg.errors import InputError
-
         where = f"--lock {source.label}" if lock_path else f"--repo {source.label}"
         raise InputError(
             f"`pull` places a model's files in a clone's work tree, and {source.label} is not "
@@ -174,8 +173,6 @@ def get(
     if target.startswith("oci://"):  # an OCI repository as a source (py)
         return get_oci(target, spec, stage, version, out_dir, as_json, accept_moved_tag)
     if lock_path is not None and (spec is not None or repo_path is not None):
-        from artreg.errors import InputError
-
         raise InputError(
             f"--lock serves what {lock_path} pins, and the lock names the registry",
             hint=f"drop the {'URL' if spec else '--repo'}: artreg get {spec or target} --lock "
@@ -184,8 +181,6 @@ def get(
     name, stage, version = parse_target(spec or target, stage, version)
     source = registry_source(target if spec is not None else repo_path, lock=lock_path)
     if remote_config and source.root is not None:
-        from artreg.errors import InputError
-
         raise InputError(
             "--remote-config applies to `artreg get URL NAME`",
             hint="set it with `dvc remote modify`",

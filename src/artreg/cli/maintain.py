@@ -23,6 +23,7 @@ from artreg.cli.options import (
 from artreg.errors import VerificationFailed
 from artreg.present import consumer, markdown
 from artreg.present import text as fmt
+from artreg.registry.layout import REGISTRY_JSON
 
 
 @main.command()
@@ -62,7 +63,6 @@ def index(check: bool, repo_path: str | None) -> None:
     Example: artreg index --check
     """
     from artreg.publishing import index as registry_index
-    from artreg.registry.layout import REGISTRY_JSON
 
     root = registry_root(repo_path)
     if check:

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from artreg.adapters import settings
+from artreg.errors import InputError
 from artreg.present import consumer, queries
 from artreg.present import text as fmt
 
@@ -228,8 +229,6 @@ def signing_key(key: str | None, cert: str | None, chain: tuple[str, ...]) -> An
     """--sign-model and its certificate options as a SigningKey (None without --sign-model)."""
     if key is None:
         if cert or chain:
-            from artreg.errors import InputError
-
             raise InputError(
                 "--sign-model-cert/--sign-model-chain need --sign-model KEY", hint="add it"
             )
@@ -279,8 +278,6 @@ def registry_source(
     from artreg.sources.locate import open_source
 
     if lock is not None and repo_path is not None:
-        from artreg.errors import InputError
-
         raise InputError(
             f"--lock reads what {lock} pins, and the lock names the registry",
             hint="drop --repo, or drop --lock",
@@ -327,8 +324,6 @@ def entry_rendered(entry: Any) -> tuple[dict[str, Any], str]:
 
 def pairs(options: tuple[str, ...]) -> dict[str, str]:
     """--remote-config KEY=VALUE options as a mapping."""
-    from artreg.errors import InputError
-
     found = {}
     for option in options:
         key, sep, value = option.partition("=")
