@@ -225,7 +225,7 @@ def get_artifact_path(
     IntegrityError, and never returns the path, when a file differs from its promoted sha256,
     or when params.yaml's trust policy requires a signature that is missing, invalid or untrusted.
     With `as_of` (a date, an ISO time, a datetime or a commit), resolves in a clone by the tags
-    that existed then. With `with_requirements=True` (in a clone), returns a mapping of name
+    that existed then. With `with_requirements=True`, returns a mapping of name
     to verified path for `name` and everything it requires, transitively, each requirement at
     the production version that satisfies it, all resolved from one registry state; an unmet
     requirement or a cycle raises RequirementUnmet.
@@ -298,15 +298,17 @@ def verify_artifact(
     version: str | None = None,
     repo: Path | str | None = None,
     *,
+    lock: Path | str | None = None,
     offline: bool | None = None,
     cache_dir: Path | str | None = None,
 ) -> bool:
     """True if every file of the artifact is present and matches its promoted sha256 (every
-    byte rehashed). For a registry URL, the files are those in the cache; nothing is fetched."""
+    byte rehashed). For a registry URL or a `lock` file's pin, the files are those in the
+    cache; nothing is fetched."""
     from artreg.errors import ArtregError
 
     try:
-        source = open_source(repo, offline=offline, cache_dir=cache_dir)
+        source = open_source(repo, lock=lock, offline=offline, cache_dir=cache_dir)
         return source.cached(name, None if version else stage, version)
     except ArtregError:
         return False

@@ -117,7 +117,11 @@ def test_a_lock_serves_only_the_versions_and_stages_it_pins(
     assert refused.exit_code == 2
     assert str(lock) in refused.stderr and "encoder@v1.1.0" in refused.stderr
     assert not out.exists() or not list(out.iterdir())
-    mixed = cli("get", "encoder", "--lock", str(lock), "--with-requirements", "-o", str(out))
+    # With its requirements, a lock serves the closure it pins (encoder requires nothing).
+    closure = cli("get", "encoder", "--lock", str(lock), "--with-requirements", "-o", str(out))
+    assert closure.exit_code == 0, closure.stderr
+    assert (out / "encoder" / "model.safetensors").read_bytes() == newer
+    mixed = cli("get", served.url, "encoder", "--lock", str(lock), "-o", str(out))
     assert mixed.exit_code == 2 and "--lock" in mixed.stderr
     got = cli("get", "encoder", "--lock", str(lock), "-o", str(out), "--json")
     assert got.exit_code == 0, got.stderr

@@ -98,7 +98,6 @@ def comparable(listing: dict[str, Any], src: Source) -> dict[str, Any]:
 # --- list, show, resolve ------------------------------------------------------------------------
 
 
-@seam("lock", reason="list has no --lock: a lock file is not a source of the read commands")
 def test_list_gives_the_same_listing_from_every_source(source: Source) -> None:
     expected = reference(source, "list")
     listed = answered(source.run("list", "--json"))
@@ -106,7 +105,6 @@ def test_list_gives_the_same_listing_from_every_source(source: Source) -> None:
     assert set(expected) == {"encoder", "adapter", "old"}
 
 
-@seam("lock", reason="show has no --lock: a lock file is not a source of the read commands")
 def test_show_gives_every_stage_of_a_name_from_every_source(source: Source) -> None:
     expected = reference(source, "show", "encoder")
     shown = answered(source.run("show", "encoder", "--json"))
@@ -115,12 +113,6 @@ def test_show_gives_every_stage_of_a_name_from_every_source(source: Source) -> N
     assert missing.exit_code == 2 and "nosuch" in missing.stderr
 
 
-@seam(
-    "file-url",
-    "git-daemon",
-    "lock",
-    reason="show NAME#STAGE from a URL leaves out `requires`; show has no --lock",
-)
 def test_show_name_at_stage_gives_the_same_entry_from_every_source(source: Source) -> None:
     for spec in ("encoder#production", "adapter#production", "old@v1.0.0"):
         expected = reference(source, "show", spec)
@@ -131,12 +123,6 @@ def test_show_name_at_stage_gives_the_same_entry_from_every_source(source: Sourc
     assert required.get("requires") == ["encoder@v1.0.0"]
 
 
-@seam(
-    "clone",
-    "lock",
-    reason="resolve in a clone without the model's bytes refuses ('not pulled yet: run `artreg "
-    "pull`') where a URL fetches them; resolve has no --lock",
-)
 def test_resolve_prints_a_verified_path_to_the_same_bytes_from_every_source(
     source: Source,
 ) -> None:
@@ -169,7 +155,6 @@ def test_get_artifact_path_gives_the_same_bytes_from_every_source(source: Source
         get_artifact_path("nosuch", **source.api)
 
 
-@seam("lock", reason="verify_artifact takes no lock= (get_artifact_path does)")
 def test_verify_artifact_checks_the_same_bytes_from_every_source(source: Source) -> None:
     path = get_artifact_path("encoder", **source.api)
     assert verify_artifact("encoder", **source.api)
@@ -178,13 +163,6 @@ def test_verify_artifact_checks_the_same_bytes_from_every_source(source: Source)
     assert not verify_artifact("encoder", **source.api)
 
 
-@seam(
-    "file-url",
-    "git-daemon",
-    "lock",
-    reason="--with-requirements is refused for a URL ('reads a registry clone') and for a lock "
-    "('drop --with-requirements'), though the lock pins the requirement",
-)
 def test_get_with_requirements_exports_the_closure_from_every_source(
     source: Source, tmp_path: Path
 ) -> None:
@@ -203,12 +181,6 @@ def test_get_with_requirements_exports_the_closure_from_every_source(
 # --- history: a lock file has none, and says so -------------------------------------------------
 
 
-@seam(
-    "file-url",
-    "git-daemon",
-    "lock",
-    reason="history and log read a clone only: a URL is taken for a folder, --lock is no option",
-)
 def test_history_and_log_from_every_source_or_a_clear_refusal_from_a_lock(source: Source) -> None:
     for command in ("history", "log"):
         asked = source.run(command, "encoder", "--json")
@@ -220,6 +192,34 @@ def test_history_and_log_from_every_source_or_a_clear_refusal_from_a_lock(source
             assert "--repo" in asked.stderr
         else:
             assert answered(asked) == reference(source, command, "encoder")
+
+
+def test_lineage_and_diff_from_every_source_or_a_clear_refusal_from_a_lock(
+    source: Source,
+) -> None:
+    for args in (("lineage", "encoder#production"), ("diff", "old@v1.0.0", "old@v2.0.0")):
+        asked = source.run(*args, "--json")
+        if source.kind == "lock":
+            assert asked.exit_code == 2, asked.stdout
+            assert source.where in asked.stderr and "no history" in asked.stderr
+            assert "--repo" in asked.stderr
+        else:
+            assert answered(asked) == reference(source, *args)
+
+
+def test_pull_places_files_in_a_clone_and_tells_every_other_source_to_get(
+    source: Source, tmp_path: Path
+) -> None:
+    pulled = source.run("pull", "encoder", "--json")
+    if source.kind != "clone":
+        # pull writes into a clone's work tree: a URL or a lock has none, and get is the way.
+        assert pulled.exit_code == 2, pulled.stdout
+        assert source.where in pulled.stderr and "not a clone" in pulled.stderr
+        assert "artreg get encoder" in pulled.stderr
+        return
+    info = answered(pulled)
+    assert entry(info) == entry(reference(source, "resolve", "encoder"))
+    assert (Path(source.where) / ENCODER / "model.pt").read_bytes() == source.models[ENCODER]
 
 
 # --- a retired folder, a required signature ---------------------------------------------------
@@ -301,11 +301,6 @@ def test_a_missing_required_signature_is_refused_by_every_source(
 # --- offline, with the registry gone --------------------------------------------------------
 
 
-@seam(
-    "clone",
-    reason="offline, a clone path that is gone fails in find_root: a clone records no answers "
-    "in the cache",
-)
 def test_offline_answers_from_the_cache_with_the_registry_moved_away(
     source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -321,10 +316,23 @@ def test_offline_answers_from_the_cache_with_the_registry_moved_away(
             gone.rename(moved / gone.name)
     monkeypatch.setenv("ARTREG_OFFLINE", "1")
 
+    # What the name resolved to is answered from the cache, whatever the source was.
+    shown = answered(source.run("show", "encoder#production", "--json"))
+    assert entry(shown) == entry(expected)
+    out = tmp_path / "out"
+    if source.kind == "clone":
+        # A clone's files were its own work tree's: the cache keeps no copy of them, so with
+        # the clone gone they are refused, naming it, and nothing is written.
+        with pytest.raises(NotFoundError, match="the clone is gone"):
+            get_artifact_path("encoder", **source.api)
+        refused = source.run("get", "encoder", "-o", str(out))
+        assert refused.exit_code == 2, refused.stderr
+        assert source.where in refused.stderr and "restore the clone" in refused.stderr
+        assert not (out / "model.pt").exists()
+        return
     answer = get_artifact_path("encoder", **source.api)
     assert answer.read_bytes() == source.models[ENCODER]
     assert get_artifact_path("encoder", offline=True, verify="full", **source.api) == answer
-    out = tmp_path / "out"
     got = answered(source.run("get", "encoder", "-o", str(out), "--json"))
     assert (out / "model.pt").read_bytes() == source.models[ENCODER]
     assert entry(got) == entry(expected)
@@ -338,12 +346,6 @@ def _make_writable(path: Path) -> None:
     path.parent.chmod(0o755)
 
 
-@seam(
-    "file-url",
-    "git-daemon",
-    "lock",
-    reason="verify reads a clone only: a URL is taken for a folder, --lock is no option",
-)
 def test_verify_of_a_partial_copy_checks_what_is_present_and_lists_what_is_not(
     source: Source,
 ) -> None:

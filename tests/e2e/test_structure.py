@@ -179,7 +179,7 @@ INNER_IMPORTS = {
     "__init__.py": 2, "adapters/git/read.py": 1, "api.py": 11,
     "artifacts/formats/pytorch.py": 1,
     "cli/consumer.py": 6, "cli/edge.py": 3, "cli/fetch.py": 4, "cli/group.py": 4,
-    "cli/maintain.py": 11, "cli/options.py": 9, "cli/promote.py": 2, "cli/read.py": 7,
+    "cli/maintain.py": 11, "cli/options.py": 7, "cli/promote.py": 2, "cli/read.py": 7,
     "cli/write.py": 3, "sources/cache.py": 3,
     "adapters/dvc/cache.py": 2, "entry.py": 2, "demo.py": 1, "services/doctor.py": 2,
     "features/fetch.py": 5, "services/housekeeping.py": 2,

@@ -12,9 +12,9 @@ from artreg.cli.options import (
     accept_moved_tag_option,
     fetching,
     json_option,
+    lock_option,
     no_fetch_option,
     pairs,
-    registry_root,
     registry_source,
     remote_config_option,
     served_json,
@@ -38,6 +38,7 @@ from artreg.present import queries
     help="Also pull every artifact it requires, transitively, each at the production version "
     "that satisfies it (exit 1 if one is not in production).",
 )
+@lock_option
 @json_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
 def pull(
@@ -45,6 +46,7 @@ def pull(
     stage: str | None,
     version: str | None,
     repo_path: str | None,
+    lock_path: str | None,
     remote: str | None,
     force: bool,
     with_requirements: bool,
@@ -64,7 +66,16 @@ def pull(
 
     name, stage, version = target(name, stage, version)
     out = Output(as_json, quiet)
-    root = registry_root(repo_path)
+    source = registry_source(repo_path, lock=lock_path)
+    if source.root is None:
+        where = f"--lock {source.label}" if lock_path else f"--repo {source.label}"
+        raise InputError(
+            f"`pull` places a model's files in a clone's work tree, and {source.label} is not "
+            "a clone",
+            hint=f"use get, which writes a verified copy anywhere: `artreg get {name} {where} "
+            "-o DIR`",
+        )
+    root = source.root
     if with_requirements:
         every = fetch.resolve_with_requirements(root, name, stage=stage, version=version)
     else:
@@ -168,14 +179,10 @@ def get(
     from artreg.sources.base import ServeOptions
 
     if lock_path is not None and (spec is not None or repo_path is not None):
-        if spec is not None and not with_requirements:
-            raise InputError(
-                f"--lock serves what {lock_path} pins, and the lock names the registry",
-                hint=f"drop the URL: artreg get {spec} --lock {lock_path}",
-            )
         raise InputError(
-            f"--lock serves what {lock_path} pins, one artifact, from the registry it names",
-            hint="drop --with-requirements and --repo, or drop --lock",
+            f"--lock serves what {lock_path} pins, and the lock names the registry",
+            hint=f"drop the {'URL' if spec else '--repo'}: artreg get {spec or target} --lock "
+            f"{lock_path}",
         )
     if spec is None and "://" in target:
         raise InputError(

@@ -14,8 +14,10 @@ from artreg.cli.options import (
     Output,
     fetching,
     json_option,
+    lock_option,
     no_fetch_option,
     registry_root,
+    registry_source,
     repo_option,
     wait_option,
     warn,
@@ -23,6 +25,7 @@ from artreg.cli.options import (
 from artreg.errors import VerificationFailed
 from artreg.present import consumer, rights
 from artreg.present import text as fmt
+from artreg.registry.layout import REGISTRY_JSON
 
 if TYPE_CHECKING:
     from artreg.services.housekeeping import Housekeeping
@@ -65,7 +68,6 @@ def index(check: bool, repo_path: str | None) -> None:
     Example: artreg index --check
     """
     from artreg.publishing import index as registry_index
-    from artreg.registry.layout import REGISTRY_JSON
 
     root = registry_root(repo_path)
     if check:
@@ -103,6 +105,7 @@ def index(check: bool, repo_path: str | None) -> None:
 @click.option("--fetch", "fetch_all", is_flag=True, help="Also fetch the data this clone lacks.")
 @click.argument("files", nargs=-1)
 @repo_option
+@lock_option
 @no_fetch_option
 @json_option
 def verify(
@@ -114,6 +117,7 @@ def verify(
     fetch_all: bool,
     files: tuple[str, ...],
     repo_path: str | None,
+    lock_path: str | None,
     as_json: bool,
 ) -> None:
     """Check the whole registry; exit 1 with a precise list when anything is wrong. Folders
@@ -125,11 +129,18 @@ def verify(
 
     if fetch_all and not fetching():
         raise click.UsageError("--fetch and --no-fetch contradict each other")
-    root = registry_root(repo_path)
-    report = verify_registry(
-        root, remote=check_remote, remote_name=remote_name, signed=signed, base=base,
-        changed=list(files) if changed else None, fetch=fetch_all,
-    )  # fmt: skip
+    source = registry_source(repo_path, lock=lock_path)
+    if source.root is None:  # a URL or a lock file: what the consumer cache holds of it
+        from artreg.sources.cached_check import refuse_clone_options, verify_source
+
+        refuse_clone_options(check_remote, signed, changed or bool(files), base)
+        report = verify_source(source, fetch=fetch_all, remote=remote_name)
+    else:
+        report = verify_registry(
+            source.root, remote=check_remote, remote_name=remote_name, signed=signed, base=base,
+            changed=list(files) if changed else None, fetch=fetch_all,
+        )  # fmt: skip
+    root = source.root or source.label
     if report.problems:
         if as_json:
             click.echo(fmt.to_json(fmt.verify_json(report)))

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from artreg.adapters import settings
+from artreg.errors import InputError
 from artreg.present import consumer, queries
 from artreg.present import text as fmt
 
@@ -228,8 +229,6 @@ def signing_key(key: str | None, cert: str | None, chain: tuple[str, ...]) -> An
     """--sign-model and its certificate options as a SigningKey (None without --sign-model)."""
     if key is None:
         if cert or chain:
-            from artreg.errors import InputError
-
             raise InputError(
                 "--sign-model-cert/--sign-model-chain need --sign-model KEY", hint="add it"
             )
@@ -263,12 +262,26 @@ def stage_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return repo_option(f)
 
 
+lock_option = click.option(
+    "--lock",
+    "lock_path",
+    type=click.Path(dir_okay=False),
+    help="Read what this lock file (artreg.lock) pins, from the registries it names.",
+)
+
+
 def registry_source(
     repo_path: str | os.PathLike[str] | None, *, history: bool = True, lock: str | None = None
 ) -> Any:
     """The registry source this command reads (sources.locate decides), kept for the error
     report; with `history`, a shallow or tagless clone first fetches what it lacks."""
     from artreg.sources.locate import open_source
+
+    if lock is not None and repo_path is not None:
+        raise InputError(
+            f"--lock reads what {lock} pins, and the lock names the registry",
+            hint="drop --repo, or drop --lock",
+        )
 
     source = open_source(repo_path, lock=lock, fetch=fetching())
     ctx = click.get_current_context(silent=True)
@@ -302,15 +315,15 @@ def entry_rendered(entry: Any) -> tuple[dict[str, Any], str]:
         return queries.resolved_with_files(
             found.root, found.resolved, entry.signature, entry.retired
         )
-    return consumer.pin_json(entry.found, entry.signature), consumer.pin_text(
-        entry.found, entry.signature
+    requires = list(entry.requires)
+    text = consumer.pin_text(entry.found, entry.signature)
+    return {**consumer.pin_json(entry.found, entry.signature), "requires": requires}, text + (
+        f"\nrequires: {', '.join(requires)}" if requires else ""
     )
 
 
 def pairs(options: tuple[str, ...]) -> dict[str, str]:
     """--remote-config KEY=VALUE options as a mapping."""
-    from artreg.errors import InputError
-
     found = {}
     for option in options:
         key, sep, value = option.partition("=")

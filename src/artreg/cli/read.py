@@ -9,9 +9,10 @@ from artreg.cli.options import (
     Output,
     accept_moved_tag_option,
     entry_rendered,
+    fetching,
     json_option,
+    lock_option,
     no_fetch_option,
-    registry_root,
     registry_source,
     repo_option,
     served_json,
@@ -29,16 +30,21 @@ from artreg.present import queries
     help="Answer from the tags that existed then: YYYY-MM-DD (end of day, UTC), an ISO 8601 time, or a commit (its date).",
 )
 @repo_option
+@lock_option
 @no_fetch_option
 @json_option
-def list_(show_all: bool, as_of: str | None, repo_path: str | None, as_json: bool) -> None:
+def list_(
+    show_all: bool, as_of: str | None, repo_path: str | None, lock_path: str | None, as_json: bool
+) -> None:
     """List every artifact with its latest version and what each stage holds (like gto show).
 
     Example: artreg list --json
 
     Example: artreg list --as-of 2024-05-01
     """
-    listing = registry_source(repo_path, history=False).overview(deprecated=show_all, as_of=as_of)
+    listing = registry_source(repo_path, history=False, lock=lock_path).overview(
+        deprecated=show_all, as_of=as_of
+    )
     for note in listing.notes:
         click.echo(f"artreg: note: {note}", err=True)
     data = listing.data
@@ -53,8 +59,11 @@ def list_(show_all: bool, as_of: str | None, repo_path: str | None, as_json: boo
     help="Only this stage: raw, validated, production or an extra stage (default: every stage).",
 )
 @repo_option
+@lock_option
 @json_option
-def history(name: str, stage: str | None, repo_path: str | None, as_json: bool) -> None:
+def history(
+    name: str, stage: str | None, repo_path: str | None, lock_path: str | None, as_json: bool
+) -> None:
     """Which version held each stage of NAME, from when until when, put there by whom, through
     which commit and pull request.
 
@@ -62,16 +71,18 @@ def history(name: str, stage: str | None, repo_path: str | None, as_json: bool) 
     """
     from artreg.services.history import history as intervals
 
-    spans = intervals(registry_root(repo_path), name, stage)
+    root = registry_source(repo_path, lock=lock_path).history_root(name)
+    spans = intervals(root, name, stage)
     Output(as_json).emit(queries.intervals_json(spans), queries.intervals_text(name, spans))
 
 
 @main.command()
 @click.argument("spec")
 @repo_option
+@lock_option
 @no_fetch_option
 @json_option
-def show(spec: str, repo_path: str | None, as_json: bool) -> None:
+def show(spec: str, repo_path: str | None, lock_path: str | None, as_json: bool) -> None:
     """Show one artifact: NAME (every stage), NAME@vX.Y.Z or NAME#STAGE (one entry).
 
     Example: artreg show encoder#production
@@ -79,7 +90,7 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
     from artreg.registry.tags import parse_spec
 
     name, stage, version = parse_spec(spec)
-    source = registry_source(repo_path)
+    source = registry_source(repo_path, lock=lock_path)
     if stage is None and version is None:
         data = source.show(name)
         Output(as_json).emit(queries.overview_json({name: data}), queries.artifact_text(data))
@@ -90,6 +101,7 @@ def show(spec: str, repo_path: str | None, as_json: bool) -> None:
 @main.command()
 @click.argument("name")
 @stage_options
+@lock_option
 @no_fetch_option
 @click.option(
     "--no-verify",
@@ -103,6 +115,7 @@ def resolve(
     stage: str | None,
     version: str | None,
     repo_path: str | None,
+    lock_path: str | None,
     no_verify: bool,
     accept_moved_tag: bool,
     as_json: bool,
@@ -118,41 +131,49 @@ def resolve(
 
     name, stage, version = target(name, stage, version)
     options = ServeOptions(
-        pull=False, check=not no_verify, full=True, records=False, accept_moved_tag=accept_moved_tag
+        pull=fetching() and not no_verify,
+        check=not no_verify,
+        full=True,
+        records=False,
+        accept_moved_tag=accept_moved_tag,
     )
-    served = registry_source(repo_path).serve(name, stage, version, options=options)[name]
+    served = registry_source(repo_path, lock=lock_path).serve(
+        name, stage, version, options=options
+    )[name]
     Output(as_json).emit(served_json(served), str(served.path))
 
 
 @main.command()
 @click.argument("name")
 @repo_option
+@lock_option
 @no_fetch_option
 @json_option
-def log(name: str, repo_path: str | None, as_json: bool) -> None:
+def log(name: str, repo_path: str | None, lock_path: str | None, as_json: bool) -> None:
     """Every event of NAME (registration, promotion, deprecation, unassignment), newest first.
 
     Example: artreg log encoder
     """
     from artreg.features.queries import history
 
-    events = history(registry_root(repo_path), name)
+    events = history(registry_source(repo_path, lock=lock_path).history_root(name), name)
     Output(as_json).emit(queries.history_json(events), queries.history_text(events))
 
 
 @main.command()
 @click.argument("spec")
 @repo_option
+@lock_option
 @no_fetch_option
 @json_option
-def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
+def lineage(spec: str, repo_path: str | None, lock_path: str | None, as_json: bool) -> None:
     """The chain release ← validated ← raw ← training code, with gates, hashes, who and when.
 
     Example: artreg lineage encoder@v1.2.0
     """
     from artreg.features.queries import lineage as build
 
-    root = registry_root(repo_path)
+    root = registry_source(repo_path, lock=lock_path).history_root(None, files=True)
     Output(as_json).emit(*queries.lineage_views(root, build(root, spec)))
 
 
@@ -160,14 +181,15 @@ def lineage(spec: str, repo_path: str | None, as_json: bool) -> None:
 @click.argument("a")
 @click.argument("b")
 @repo_option
+@lock_option
 @no_fetch_option
 @json_option
-def diff_(a: str, b: str, repo_path: str | None, as_json: bool) -> None:
+def diff_(a: str, b: str, repo_path: str | None, lock_path: str | None, as_json: bool) -> None:
     """Compare two artifacts: metric deltas, model hashes, changed files, sources.
 
     Example: artreg diff encoder@v1.0.0 encoder#validated
     """
     from artreg.features.queries import diff
 
-    data = diff(registry_root(repo_path), a, b)
+    data = diff(registry_source(repo_path, lock=lock_path).history_root(None, files=True), a, b)
     Output(as_json).emit(queries.diff_json(data), queries.diff_text(data))

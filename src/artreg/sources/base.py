@@ -5,7 +5,7 @@ helpers both need (the verify mode, the name's tag fingerprint, the offline swit
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from artreg.adapters import settings
 from artreg.adapters.hashing import FileDigest, ProgressFn
 from artreg.errors import InputError
+from artreg.reading.fetch import copy_verified, export_targets
 from artreg.registry.layout import StageDir, model_files, model_target
 
 if TYPE_CHECKING:
@@ -110,6 +111,24 @@ class Pin:
     def model_files(self) -> list[str]:
         return model_files(self.primary, self.files)
 
+    @classmethod
+    def of(cls, resolved: Resolved, registry: str, fingerprint: str) -> Pin:
+        """A resolution as a pin of `registry` (a URL, or a clone's path), bound to the tags
+        `fingerprint` digests."""
+        return cls(
+            registry=registry,
+            name=resolved.name,
+            stage=resolved.stage,
+            version=resolved.version,
+            tag=resolved.tag,
+            commit=resolved.commit,
+            folder=resolved.folder.relpath,
+            primary=resolved.primary,
+            files=dict(resolved.files),
+            dvc_files=resolved.dvc_files,
+            fingerprint=fingerprint,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "registry": self.registry,
@@ -189,6 +208,32 @@ class Local:
 
 
 Served = Fetched | Local
+Exported = list[tuple[Served, list[Path]]]  # what `export` served, and the files it wrote
+
+
+def export_pins(
+    every: Mapping[str, Pin],
+    out: Path,
+    fetch: Callable[[Pin], Fetched],
+    options: ServeOptions,
+    work_tree: Path | None = None,
+) -> Exported:
+    """Each pin's model file(s) copied out of its verified snapshot (`fetch`) into `out` (with
+    requirements, each into OUT/NAME/); every target is checked before anything is fetched,
+    so a refusal leaves nothing behind (outputs.py)."""
+    into = {n: out / n if options.with_requirements else out for n in every}
+    targets = {
+        n: export_targets(into[n], pin.primary, pin.files, work_tree=work_tree)
+        for n, pin in every.items()
+    }
+    exported: Exported = []
+    for n, pin in every.items():
+        fetched = fetch(pin)
+        written = copy_verified(
+            fetched.snapshot, targets[n], pin.files, options.progress, out=into[n]
+        )
+        exported.append((fetched, written))
+    return exported
 
 
 @dataclass(frozen=True)
@@ -208,6 +253,8 @@ class Entry:
     found: Served | Pin
     signature: dict[str, Any] | None
     retired: str = ""
+    requires: tuple[str, ...] = ()  # NAME@vX.Y.Z its tag says it needs (a pin's; a clone's
+    # resolution carries its own)
 
 
 class RegistrySource(Protocol):
@@ -252,20 +299,20 @@ class RegistrySource(Protocol):
         ...
 
     def export(
-        self,
-        name: str,
-        stage: str | None,
-        version: str | None,
-        out: Path,
-        *,
-        options: ServeOptions,
-    ) -> list[tuple[Served, list[Path]]]:
+        self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions
+    ) -> Exported:
         """`serve`, then the model files copied into `out` (each requirement into OUT/NAME/)."""
         ...
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
         """True if what `name` resolves to is present here, every byte rehashed and matching;
         nothing is fetched."""
+        ...
+
+    def history_root(self, name: str | None, files: bool = False) -> Path:
+        """A git repository holding the registry's tags of `name` (None: of every name) and
+        its history, with the committed files at each commit when `files` (a clone's own; a
+        URL's cache repository, fetched): for `history`, `log`, `lineage` and `diff`."""
         ...
 
 

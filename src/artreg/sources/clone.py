@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from artreg.adapters.git import history as githistory
-from artreg.sources.base import Entry, Listing, Served, ServeOptions
+from artreg.sources.base import Entry, Exported, Listing, Served, ServeOptions
 from artreg.sources.cache import records_root
 from artreg.sources.clone_warm import LastAnswer
 
@@ -90,15 +90,12 @@ class CloneSource:
         return LastAnswer(self.path, cache_root, name, stage, version)
 
     def export(
-        self,
-        name: str,
-        stage: str | None,
-        version: str | None,
-        out: Path,
-        *,
-        options: ServeOptions,
-    ) -> list[tuple[Served, list[Path]]]:
+        self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions
+    ) -> Exported:
         return self._cold().export(name, stage, version, out, options=options)
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
         return self._cold().cached(name, stage, version)
+
+    def history_root(self, name: str | None, files: bool = False) -> Path:
+        return self.path  # its history completed by `prepare`

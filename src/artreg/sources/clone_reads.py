@@ -21,7 +21,7 @@ from artreg.reading.resolve import Resolved
 from artreg.registry.tags import validate_name
 from artreg.registry.trust_ratchet import Accepted, accept_clone
 from artreg.services.history import load_as_of
-from artreg.sources.base import Entry, Listing, Local, Served, ServeOptions
+from artreg.sources.base import Entry, Exported, Listing, Local, ServeOptions
 from artreg.sources.cache import records_root
 
 
@@ -115,14 +115,8 @@ class CloneReads:
         return served
 
     def export(
-        self,
-        name: str,
-        stage: str | None,
-        version: str | None,
-        out: Path,
-        *,
-        options: ServeOptions,
-    ) -> list[tuple[Served, list[Path]]]:
+        self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions
+    ) -> Exported:
         every = self._resolve(name, stage, version, options)
         if options.with_requirements:
             exported = fetch.export_all(

@@ -153,19 +153,7 @@ class LastAnswer:
 
     def save(self, resolved: Resolved) -> None:
         """Record the answer just served in full (its signature, if required, just checked)."""
-        pin = Pin(
-            registry=str(self.root),
-            name=resolved.name,
-            stage=resolved.stage,
-            version=resolved.version,
-            tag=resolved.tag,
-            commit=resolved.commit,
-            folder=resolved.folder.relpath,
-            primary=resolved.primary,
-            files=dict(resolved.files),
-            dvc_files=resolved.dvc_files,
-            fingerprint=self.fingerprint,
-        )
+        pin = Pin.of(resolved, str(self.root), self.fingerprint)
         found = self._policy()
         if found is not None and found[0].requires(pin.stage_folder):
             verdict = trusting.verdict(self.cache, self.key, found[1], pin.to_json())

@@ -36,12 +36,21 @@ from artreg.errors import (
     VerificationFailed,
 )
 from artreg.features.queries import ArtifactSummary
-from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.resolve import spec_of
 from artreg.registry.layout import StageDir
 from artreg.registry.tags import parse_spec, validate_name
 from artreg.registry.trust_ratchet import Accepted
-from artreg.sources.base import Entry, Fetched, Listing, Pin, Served, ServeOptions
+from artreg.sources import pinned
+from artreg.sources.base import (
+    Entry,
+    Exported,
+    Fetched,
+    Listing,
+    Pin,
+    Served,
+    ServeOptions,
+    export_pins,
+)
 from artreg.sources.cache import Cache
 from artreg.sources.identity import file_url, identity
 from artreg.sources.pins import hold_version, refuse_retired, retractions, rewritten
@@ -212,49 +221,52 @@ class LockSource:
         raise self._refuse("`trust accept`")
 
     def overview(self, *, deprecated: bool = False, as_of: str | None = None) -> Listing:
-        raise self._refuse("`list`")
+        """The stages the lock pins, as the registry listed them when they were pinned."""
+        if as_of is not None:
+            raise self._refuse("`list --as-of`")
+        return Listing(pinned.overview(self.path, load(self.path), self.cache_dir, None))
 
     def show(self, name: str) -> ArtifactSummary:
-        raise self._refuse("`show`")
+        validate_name(name)
+        return pinned.overview(self.path, load(self.path), self.cache_dir, [name])[name]
 
     def entry(self, name: str, stage: str | None, version: str | None) -> Entry:
-        return Entry(find(self.path, name, stage, version), None)
+        pin = find(self.path, name, stage, version)
+        return Entry(pin, None, requires=pinned.requires_of(pin, self.cache_dir))
+
+    def history_root(self, name: str | None, files: bool = False) -> Path:
+        raise InputError(
+            f"{self.path} holds no history{f' of {name}' if name else ''}: a lock file pins "
+            "versions, and the history, lineage and diffs are the registry's",
+            hint="read them from the registry: --repo URL (the URL the lock names)",
+        )
+
+    def _closure(
+        self, name: str, stage: str | None, version: str | None, options: ServeOptions
+    ) -> dict[str, Pin]:
+        pins = load(self.path)
+        top = find(self.path, name, None if version else stage, version)
+        if not options.with_requirements:
+            return {top.name: top}
+        return pinned.closure(self.path, pins, top, self.cache_dir)
 
     def serve(
         self, name: str, stage: str | None, version: str | None, *, options: ServeOptions
     ) -> dict[str, Served]:
-        """The pinned bytes; what happened to the pin since (deregistered, unassigned,
-        deprecated, retired) is in `self.notes`: the pin is served all the same."""
-        if options.with_requirements:
-            raise InputError(
-                f"--lock serves what {self.path} pins, one artifact, from the registry it names",
-                hint="drop --with-requirements (with_requirements=True), or drop --lock",
-            )
-        pin = find(self.path, name, None if version else stage, version)
-        return {pin.name: self._serve(pin, options)}
+        """The pinned bytes (with every requirement the lock pins); what happened to the pin
+        since (deregistered, unassigned, deprecated, retired) is in `self.notes`: the pin is
+        served all the same."""
+        every = self._closure(name, stage, version, options)
+        return {each: self._serve(pin, options) for each, pin in every.items()}
 
     def export(
-        self,
-        name: str,
-        stage: str | None,
-        version: str | None,
-        out: Path,
-        *,
-        options: ServeOptions,
-    ) -> list[tuple[Served, list[Path]]]:
-        """The pinned model copied out of the cache, verified (the targets checked before
-        anything is fetched)."""
-        if options.with_requirements:
-            self.serve(name, stage, version, options=options)  # the refusal
-        pin = find(self.path, name, stage, version)  # read once for the targets and the bytes
-        targets = export_targets(out, pin.primary, pin.files)
-        fetched = self._serve(pin, replace(options, full=False))
-        return [
-            (
-                fetched,
-                copy_verified(fetched.snapshot, targets, pin.files, options.progress, out=out),
-            )
-        ]
+        self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions
+    ) -> Exported:
+        """The pinned model copied out of the cache, verified (base.export_pins); with
+        requirements, each into OUT/NAME/."""
+        every = self._closure(name, stage, version, options)
+        whole = replace(options, full=False)
+        return export_pins(every, out, lambda pin: self._serve(pin, whole), options)
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
         pin = find(self.path, name, stage, version)

@@ -101,6 +101,9 @@ class OciSource:
     def show(self, name: str) -> ArtifactSummary:
         self._refuse(f"`show {name}` (every stage and version)")
 
+    def history_root(self, name: str | None, files: bool = False) -> Path:
+        self._refuse("`history`, `log`, `lineage` and `diff`")
+
     # --- resolving ----------------------------------------------------------------------
 
     def _pin(

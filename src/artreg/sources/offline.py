@@ -13,7 +13,7 @@ from pathlib import Path
 
 from artreg.errors import NotFoundError
 from artreg.reading.resolve import check_spec, selector
-from artreg.sources.base import Entry, Pin, Served, ServeOptions, load_pin
+from artreg.sources.base import Entry, Exported, Pin, Served, ServeOptions, load_pin
 from artreg.sources.url import UrlSource
 
 
@@ -49,14 +49,8 @@ class OfflineSource(UrlSource):
         return super().serve(name, stage, version, options=options)
 
     def export(
-        self,
-        name: str,
-        stage: str | None,
-        version: str | None,
-        out: Path,
-        *,
-        options: ServeOptions,
-    ) -> list[tuple[Served, list[Path]]]:
+        self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions
+    ) -> Exported:
         if self._from_clone(name, None if version else stage, version) is not None:
             self.serve(name, stage, version, options=options)  # the refusal
         return super().export(name, stage, version, out, options=options)

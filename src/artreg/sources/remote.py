@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Any
 
 from artreg.adapters.git import remote as gitremote
+from artreg.adapters.git import run as gitrun
 from artreg.errors import IntegrityError, NotFoundError, PolicyWeakened
 from artreg.reading import signatures
 from artreg.reading import trust as trusting
@@ -79,6 +80,22 @@ class RemoteRegistry:
         if pending:
             self.files_at_commits(sorted({e.commit for e in pending}), ["dvc.yaml"])
             state.resolve_folders(self.repo, pending)
+
+    def fetch_history(self, name: str | None, files: bool = False) -> None:
+        """Fetch `name`'s tags (None: every name's) and the registry's history into the cache
+        repository, its HEAD on the registry's: `history`, `log` (commits only), `lineage`
+        and `diff` (`files`: the committed files too, none of DVC's data) then read it as they
+        read a clone."""
+        self.state(None if name is None else [name])
+        branch = gitrun.git(self.repo, "symbolic-ref", "HEAD").strip()
+        wants = [f"+HEAD:{branch}"]
+        # git's "no depth limit": a shallow cache repository is deepened to the whole history
+        gitremote.fetch_objects(self.repo, self.url, wants, filter_spec="tree:0", depth=2147483647)
+        if files:  # the commits fetched so far came without their files; a registry's committed
+            # files are small (verify refuses one over 2 MiB in git)
+            gitremote.fetch_objects(
+                self.repo, self.url, wants, filter_spec="blob:limit=2m", refetch=True
+            )
 
     # --- reading files of a commit, fetching only what is read -----------------------------
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from artreg.adapters.hashing import FileDigest
@@ -23,28 +24,32 @@ from artreg.errors import InputError, IntegrityError, NotFoundError
 from artreg.features import fetch as clone_reads
 from artreg.features.queries import ArtifactSummary, with_signatures
 from artreg.features.queries import overview as fold_overview
-from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.outputs import local_work_tree
 from artreg.reading.resolve import check_spec, pick, selector, spec_of
 from artreg.registry import fold as folding
 from artreg.registry.layout import PARAMS_FILE, SIGNATURE_FILE
+from artreg.registry.policy import committed_sections, settings_from
 from artreg.registry.records import Registry
+from artreg.registry.requirements import closure
 from artreg.registry.tags import validate_name
 from artreg.registry.trust_ratchet import Accepted, accept_remote
 from artreg.sources import pins
 from artreg.sources.base import (
     ENV_OFFLINE,
     Entry,
+    Exported,
     Fetched,
     Listing,
     Pin,
     Served,
     ServeOptions,
+    export_pins,
     fingerprint_of,
     load_pin,
     url_ttl,
 )
 from artreg.sources.cache import Cache
+from artreg.sources.pinned import requires_in
 from artreg.sources.remote import RemoteRegistry
 
 
@@ -121,19 +126,14 @@ class UrlSource:
         tags, head = self.reg.remote_refs([name])
         registry = self.reg.state([name], tags)
         pin = resolve_remote(self.reg, name, stage, version, registry, fingerprint_of(tags), head)
-        return Entry(pin, self.reg.signature_status(pin, head))
+        signature = self.reg.signature_status(pin, head)
+        return Entry(pin, signature, requires=requires_in(registry, pin))
 
     # --- the model's bytes ---------------------------------------------------------------
 
     def _pin(
         self, name: str, stage: str | None, version: str | None, options: ServeOptions
     ) -> tuple[Pin, Callable[[], None]]:
-        if options.with_requirements:
-            raise InputError(
-                "--with-requirements (with_requirements=True) reads a registry clone; a "
-                "registry URL resolves one artifact at a time",
-                hint="run it in a clone (or --repo CLONE), or get each requirement by its own call",
-            )
         if options.as_of is not None:
             raise InputError(
                 "as_of= reads a registry's history, which a registry URL is not cloned for",
@@ -141,31 +141,49 @@ class UrlSource:
             )
         return current_pin(self.reg, name, stage, version, self.offline, options.accept_moved_tag)
 
+    def _closure(
+        self, name: str, stage: str | None, version: str | None, options: ServeOptions
+    ) -> dict[str, Pin]:
+        """`name` and everything it requires, each resolved now (no last answer stands for a
+        closure: any of its names' tags may have moved)."""
+        self._online("--with-requirements")
+        self._pin(name, stage, version, replace(options, with_requirements=False))  # the checks
+        return resolve_closure(self.reg, name, None if version else stage, version)
+
     def serve(
         self, name: str, stage: str | None, version: str | None, *, options: ServeOptions
     ) -> dict[str, Served]:
+        if options.with_requirements:
+            every = self._closure(name, stage, version, options)
+            return {n: materialize(self.reg, pin, options) for n, pin in every.items()}
         pin, save = self._pin(name, stage, version, options)
         fetched = materialize(self.reg, pin, options, offline=self.offline)
         save()
         return {pin.name: fetched}
 
     def export(
-        self,
-        name: str,
-        stage: str | None,
-        version: str | None,
-        out: Path,
-        *,
-        options: ServeOptions,
-    ) -> list[tuple[Served, list[Path]]]:
-        """The model file(s) copied out of the cache, verified; the targets are checked before
-        anything is fetched, so a refusal leaves nothing behind (outputs.py)."""
+        self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions
+    ) -> Exported:
+        """The model file(s) copied out of the cache, verified (base.export_pins)."""
+        tree = local_work_tree(self.label)
+        if options.with_requirements:
+            every = self._closure(name, stage, version, options)
+            return export_pins(every, out, self._fetch(options, lambda: None), options, tree)
         pin, save = self._pin(name, stage, version, options)
-        targets = export_targets(out, pin.primary, pin.files, work_tree=local_work_tree(self.label))
-        fetched = materialize(self.reg, pin, options, offline=self.offline, full=False)
-        save()
-        written = copy_verified(fetched.snapshot, targets, pin.files, options.progress, out=out)
-        return [(fetched, written)]
+        return export_pins({pin.name: pin}, out, self._fetch(options, save), options, tree)
+
+    def _fetch(self, options: ServeOptions, save: Callable[[], None]) -> Callable[[Pin], Fetched]:
+        def fetch(pin: Pin) -> Fetched:
+            fetched = materialize(self.reg, pin, options, offline=self.offline, full=False)
+            save()
+            return fetched
+
+        return fetch
+
+    def history_root(self, name: str | None, files: bool = False) -> Path:
+        self._online("the history")
+        self.reg.fetch_history(None if name is None else validate_name(name), files)
+        return self.reg.repo
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
         pin, _ = current_pin(self.reg, name, stage, version, self.offline)
@@ -199,19 +217,31 @@ def resolve_remote(
     resolved = clone_reads.resolve(
         reg.repo, name, stage=None if version else stage, version=version, registry=registry
     )
-    return Pin(
-        registry=reg.url,
-        name=resolved.name,
-        stage=resolved.stage,
-        version=resolved.version,
-        tag=resolved.tag,
-        commit=resolved.commit,
-        folder=resolved.folder.relpath,
-        primary=resolved.primary,
-        files=dict(resolved.files),
-        dvc_files=resolved.dvc_files,
-        fingerprint=fingerprint,
-    )
+    return Pin.of(resolved, reg.url, fingerprint)
+
+
+def resolve_closure(
+    reg: RemoteRegistry, name: str, stage: str | None, version: str | None
+) -> dict[str, Pin]:
+    """`name` and everything it requires, transitively, each required name at the production
+    version that satisfies it (params.yaml's `requirements.compatibility` at the registry's
+    HEAD), all from one state of the tags; every signature checked as for one name."""
+    _, head = reg.remote_refs([])
+    registry = reg.state(None)
+    top = resolve_remote(reg, name, stage, version, registry, "", head)
+    rule = "exact"
+    if head:
+        reg.files_of({head: [PARAMS_FILE]})
+        rule = settings_from(committed_sections(reg.repo, head), head).compatibility
+    events = registry.get(top.name).events
+    requires = [r for event in events if event.tag == top.tag for r in event.requires]
+    needed = closure(registry, top.name, requires, rule)
+    found = {top.name: top}
+    for dep in needed:
+        found[dep] = resolve_remote(reg, dep, "production", None, registry, "", head)
+    for pin in found.values():
+        reg.check_signature(pin, head)
+    return found
 
 
 def current_pin(

@@ -101,9 +101,11 @@ def fetch_objects(
     *,
     filter_spec: str,
     depth: int | None = None,
+    refetch: bool = False,
 ) -> None:
     """Fetch `wants` (object ids, or `+src:dst` refspecs) from `url` into the cache repo `repo`,
-    with a partial-clone filter, in one `git fetch --stdin`."""
+    with a partial-clone filter, in one `git fetch --stdin`; `refetch`: also what an earlier,
+    narrower filter left out of commits the repo has (git's --refetch)."""
     if not wants:
         return
     args = [
@@ -123,6 +125,7 @@ def fetch_objects(
         "--recurse-submodules=no",
         f"--filter={filter_spec}",
         *([f"--depth={depth}"] if depth else []),
+        *(["--refetch"] if refetch else []),
         "origin",
         "--stdin",
     ]

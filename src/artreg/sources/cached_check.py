@@ -1,0 +1,116 @@
+"""`artreg verify` of a registry read without a clone (a URL, a lock file): every folder a stage
+holds now (or every pin) is checked where this machine keeps it, the consumer cache, each byte
+rehashed against the manifest as committed. A folder the cache does not hold is not bad data:
+it is listed with the command that fetches it, and `fetch` fetches it from the DVC remote and
+checks it too (a remote that cannot be reached raises RemoteUnavailable, never a problem)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from artreg.artifacts.integrity import Report
+from artreg.errors import ArtregError, InputError, IntegrityError, RemoteUnavailable
+from artreg.registry import fold as folding
+from artreg.sources.base import Pin, RegistrySource, ServeOptions
+from artreg.sources.cache import Cache
+from artreg.sources.lock import LockSource, load
+from artreg.sources.remote import RemoteRegistry
+from artreg.sources.url import UrlSource, materialize, resolve_remote
+
+
+def verify_source(
+    source: RegistrySource,
+    *,
+    fetch: bool = False,
+    remote: str | None = None,
+    remote_config: Mapping[str, str] | None = None,
+) -> Report:
+    """Check what the cache holds of `source`'s current folders (a lock: its pins)."""
+    if isinstance(source, LockSource):
+        where = f"--lock {source.path}"
+        pins = [
+            (pin, f"artreg get {key} {where}") for key, pin in sorted(load(source.path).items())
+        ]
+        cache = Cache.open(source.cache_dir)
+    elif isinstance(source, UrlSource):
+        source._online("`verify`")  # offline, the cache alone does not say what is current
+        where = f"--repo {source.label}"
+        pins = [(pin, f"artreg get {pin.spec} {where}") for pin in current_pins(source.reg)]
+        cache = source.reg.cache
+    else:
+        raise TypeError(source)
+    return check_pins(
+        cache, pins, where, fetch, ServeOptions(remote=remote, remote_config=remote_config)
+    )
+
+
+def refuse_clone_options(remote: bool, signed: bool, changed: bool, base: str | None) -> None:
+    """InputError for the options of `verify` that read a clone's work tree or git history."""
+    given = [
+        o
+        for o, on in (
+            ("--remote", remote),
+            ("--signed", signed),
+            ("--changed/FILES", changed),
+            ("--base", base),
+        )
+        if on
+    ]
+    if given:
+        raise InputError(
+            f"verify {', '.join(given)} checks a registry clone; a registry URL or a lock file "
+            "is checked by what the consumer cache holds",
+            hint="run it in a clone (--repo CLONE), or drop " + ", ".join(given),
+        )
+
+
+def current_pins(reg: RemoteRegistry) -> list[Pin]:
+    """What every stage of every name resolves to now (tags and manifests, no model bytes)."""
+    registry = reg.state(None)
+    reg.folders(folding.current_events(registry))
+    return [
+        resolve_remote(reg, name, stage, None, registry, "")
+        for name in sorted(registry.artifacts)
+        for stage in registry.artifacts[name].stages()
+    ]
+
+
+def check_pins(
+    cache: Cache,
+    pins: Sequence[tuple[Pin, str]],
+    where: str,
+    fetch: bool,
+    options: ServeOptions,
+) -> Report:
+    report = Report()
+    seen: set[tuple[str, str]] = set()
+    for pin, command in pins:
+        if (pin.registry, pin.folder) in seen:
+            continue
+        seen.add((pin.registry, pin.folder))
+        reg = RemoteRegistry(pin.registry, cache)
+        files = {rel: pin.files[rel] for rel in pin.selected()}
+        try:
+            snap: Path | None = cache.snapshot_ready(reg.key, pin.folder, files, full=True)
+            if snap is None and fetch:
+                materialize(reg, pin, options, full=True, pinned=True)
+                snap = reg.cache.snapshot(reg.key, pin.folder, files)
+        except IntegrityError as exc:
+            report.problems.append(exc.message)
+            continue
+        except RemoteUnavailable:
+            raise
+        except ArtregError as exc:
+            report.problems.append(exc.message)
+            continue
+        if snap is None:
+            report.count("files not present locally", len(files))
+            report.notes.append(
+                f"{pin.folder}: data not present locally ({len(files)} file(s), not checked): "
+                f"fetch it with `{command}`, or check every folder with "
+                f"`artreg verify --fetch {where}`"
+            )
+            continue
+        report.count("files hashed from the cache", len(files))
+    return report
