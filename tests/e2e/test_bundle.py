@@ -726,3 +726,59 @@ def test_mistakes_are_named_and_change_nothing(sites: Sites, tmp_path: Path, cli
     assert done.exit_code == 2, done.stdout + done.stderr
     assert "HEAD is detached" in done.stderr and "git switch main" in done.stderr
     assert snapshot(clone) == before
+
+
+def test_a_forged_release_is_refused_naming_what_verify_would_find(
+    sites: Sites, tmp_path: Path, cli
+) -> None:
+    """A re-summed bundle whose tip adds a release nobody made: v1.1.0's folder copied to
+    v1.1.1 with its text edited, tagged as a release and a production assignment. Every byte
+    agrees with SHA256SUMS and the DVC objects are v1.1.0's, but `artreg verify` on the far
+    side would fail, so the import is refused with nothing written."""
+    work = clone_repo(sites.source, tmp_path / "forger")
+    git(work, "checkout", "--quiet", "--detach", "m@v1.1.0^{commit}")
+    old, new = work / "artifacts/production/m/v1.1.0", work / "artifacts/production/m/v1.1.1"
+    shutil.copytree(old, new)
+    for path in (p for p in new.rglob("*") if p.is_file() and p.suffix in (".json", ".md")):
+        path.write_text(path.read_text().replace("1.1.0", "1.1.1"))
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", "artreg: release m v1.1.1 to production")
+    commit = git(work, "rev-parse", "HEAD").strip()
+    message = git(work, "for-each-ref", "--format=%(contents)", "refs/tags/m@v1.1.0")
+    git(work, "tag", "-a", "m@v1.1.1", "-m", message.replace("1.1.0", "1.1.1"), commit)
+    git(work, "tag", "-a", "m#production#3", "-m", "artreg: assign production", commit)
+    with tarfile.open(sites.bundle) as tar:
+        index = json.loads(tar.extractfile("bundle.json").read())  # type: ignore[union-attr]
+    for tag in ("m@v1.1.1", "m#production#3"):
+        index["tags"][tag] = git(work, "rev-parse", f"refs/tags/{tag}").strip()
+    index["releases"].append({"commit": commit, "name": "m", "tag": "m@v1.1.1", "version": "1.1.1"})
+    index["tip"] = commit
+    history = tmp_path / "forged.bundle"
+    git(
+        work,
+        "bundle",
+        "create",
+        "--quiet",
+        str(history),
+        *(f"refs/tags/{t}" for t in index["tags"]),
+    )
+
+    def swap(data: dict[str, bytes]) -> None:
+        data["history.bundle"] = history.read_bytes()
+        data["bundle.json"] = json.dumps(index).encode()
+
+    bad = rewrite(sites.bundle, tmp_path / "forged.tar", swap, resum=True)
+    clone = clone_repo(sites.far, tmp_path / "clone")
+    (clone / ".dvc" / "config.local").write_text(
+        f"['remote \"local\"']\n    url = {sites.far / '.dvc-storage'}\n"
+    )
+    before = snapshot(clone), dvc_store(clone)
+    done = cli("bundle", "import", str(bad), cwd=clone)
+    assert done.exit_code == 1, done.stdout + done.stderr
+    assert "fails `artreg verify`" in done.stderr
+    assert "artifacts/production/m/v1.1.1" in done.stderr  # what is wrong, by name
+    assert "registry.json: out of date" in done.stderr
+    assert (snapshot(clone), dvc_store(clone)) == before
+    fresh = tmp_path / "fresh"
+    assert cli("bundle", "import", str(bad), "--init", str(fresh), cwd=tmp_path).exit_code == 1
+    assert not fresh.exists()

@@ -43,6 +43,7 @@ from artreg.features.fetch import Resolved, resolve, resolve_with_requirements, 
 from artreg.reading import bundlecheck, outputs
 from artreg.registry.policy import trust_at
 from artreg.registry.tags import parse_spec, parse_tag
+from artreg.services.bundleverify import check_tip
 from artreg.services.reachability import pointer_outs
 from artreg.sources import state
 
@@ -566,6 +567,7 @@ def import_bundle(
         releases, used = _check_releases(scratch, index, members)
         bundlecheck.check_carried(scratch, index.tip, [(r.name, r.commit) for r in releases])
         _check_signatures(scratch, root, index.tip, releases)
+        check_tip(scratch, Path(tmp), index.tip, (r.folder.relpath for r in releases))
         if root is not None:
             plan = _plan(root, scratch, index)
             if plan.move and plan.head is not None:  # its params.yaml becomes HEAD's
