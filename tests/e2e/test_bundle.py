@@ -782,3 +782,63 @@ def test_a_forged_release_is_refused_naming_what_verify_would_find(
     fresh = tmp_path / "fresh"
     assert cli("bundle", "import", str(bad), "--init", str(fresh), cwd=tmp_path).exit_code == 1
     assert not fresh.exists()
+
+
+def test_after_a_rollback_both_releases_travel_and_the_far_side_verifies(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path, cli, cache: Path
+) -> None:
+    """The rollback wrote registry.json after the newer release: the far side's checkout is
+    the commit whose registry.json matches the tags it carries, so `verify` passes there."""
+    release(registry, "m", "s1", checkpoint_dir, "1.0.0")
+    release(registry, "m", "s2", checkpoint_dir, "1.1.0")
+    back = cli("rollback", "m", "--to", "v1.0.0", "--reason", "regression", cwd=registry)
+    assert back.exit_code == 0, back.stdout + back.stderr
+    bundle = tmp_path / "m.tar"
+    made = cli("bundle", "create", "m@v1.0.0", "m@v1.1.0", "-o", str(bundle), cwd=registry)
+    assert made.exit_code == 0, made.stderr
+    far = tmp_path / "far"
+    done = cli("bundle", "import", str(bundle), "--init", str(far), cwd=tmp_path)
+    assert done.exit_code == 0, done.stdout + done.stderr
+    verified = cli("verify", "--no-fetch", cwd=far)
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
+    listed = cli("list", "--json", cwd=far).json()["m"]["stages"]
+    assert listed["production"]["version"] == "v1.0.0"
+    assert git(far, "rev-parse", "HEAD") == git(registry, "rev-parse", "HEAD")  # the rollback's
+
+
+def test_a_release_on_a_feature_branch_travels_as_that_branch_only_when_named(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path, cli, cache: Path
+) -> None:
+    """A release made on a branch other than the default one is not the default branch's
+    history: `bundle create` says so, and with --branch the far side moves that branch only."""
+    release(registry, "m", "s1", checkpoint_dir, "1.0.0")
+    first = tmp_path / "m-1.0.0.tar"
+    assert cli("bundle", "create", "m@v1.0.0", "-o", str(first), cwd=registry).exit_code == 0
+    far = tmp_path / "far"
+    assert cli("bundle", "import", str(first), "--init", str(far), cwd=tmp_path).exit_code == 0
+    git(registry, "switch", "--quiet", "-c", "feature")
+    release(registry, "m", "s2", checkpoint_dir, "1.1.0")
+    git(registry, "switch", "--quiet", "main")
+    bundle = tmp_path / "m-1.1.0.tar"
+
+    refused = cli("bundle", "create", "m@v1.1.0", "-o", str(bundle), cwd=registry)
+    assert refused.exit_code == 2, refused.stdout + refused.stderr
+    assert "not on the default branch main (held by feature)" in refused.stderr
+    assert "--branch feature" in refused.stderr and not bundle.exists()
+    wrong = cli("bundle", "create", "m@v1.1.0", "-o", str(bundle), "--branch", "nope", cwd=registry)
+    assert wrong.exit_code == 2 and "--branch nope: does not hold" in wrong.stderr
+
+    made = cli(
+        "bundle", "create", "m@v1.1.0", "-o", str(bundle), "--branch", "feature", cwd=registry
+    )
+    assert made.exit_code == 0, made.stderr
+    with tarfile.open(bundle) as tar:
+        index = json.loads(tar.extractfile("bundle.json").read())  # type: ignore[union-attr]
+    assert index["branch"] == "feature"
+    main_before = git(far, "rev-parse", "main").strip()
+    done = cli("bundle", "import", str(bundle), "--json", cwd=far)
+    assert done.exit_code == 0, done.stdout + done.stderr
+    assert done.json()["branch"] == "feature"
+    assert git(far, "rev-parse", "main").strip() == main_before  # the checked-out branch stays
+    assert git(far, "rev-parse", "feature").strip() == git(registry, "rev-parse", "feature").strip()
+    assert git(far, "status", "--porcelain") == ""
