@@ -842,3 +842,25 @@ def test_a_release_on_a_feature_branch_travels_as_that_branch_only_when_named(
     assert git(far, "rev-parse", "main").strip() == main_before  # the checked-out branch stays
     assert git(far, "rev-parse", "feature").strip() == git(registry, "rev-parse", "feature").strip()
     assert git(far, "status", "--porcelain") == ""
+
+
+def test_a_clone_that_released_on_its_own_is_told_why_and_what_to_do(
+    sites: Sites, tmp_path: Path, cli, cache: Path
+) -> None:
+    """The far side's clone released v1.0.5 itself: its stage tag m#production#2 and the
+    bundle's (for v1.1.0) share a name, as GTO numbers them per registry. Refused, saying so
+    and how to get the bundle in, with nothing written."""
+    clone = clone_repo(sites.far, tmp_path / "clone")
+    (clone / ".dvc" / "config.local").write_text(
+        f"['remote \"local\"']\n    url = {sites.far / '.dvc-storage'}\n"
+    )
+    model = tiny_safetensors(tmp_path / "local" / "model.safetensors", 5, WEIGHTS)
+    register_artifact("m", model, "1.0.5", repo=clone, **RELEASE_INPUTS)
+    before = snapshot(clone), dvc_store(clone)
+    done = cli("bundle", "import", str(sites.bundle), cwd=clone)
+    assert done.exit_code == 2, done.stdout + done.stderr
+    assert "tag m#production#2: this registry made its own" in done.stderr
+    assert "m@v1.0.5" in done.stderr  # the local release it belongs to
+    assert "not the same registry's history" not in done.stderr
+    assert "--init DIR" in done.stderr and "does not hold m@v1.0.5" in done.stderr
+    assert (snapshot(clone), dvc_store(clone)) == before

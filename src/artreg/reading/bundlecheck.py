@@ -3,20 +3,20 @@
 `artreg bundle import` checks bytes (SHA256SUMS, git's bundle verify, DVC objects against the
 committed manifests); this module checks meaning, so that a bundle re-summed by someone who
 knows the format cannot smuggle in more than releases: its tip is the newest carried release's
-commit, each tag is a GTO annotated tag of a carried name on the tip's history, and the tip's
+commit (or one past it changing registry.json only), each tag is a GTO annotated tag of a carried name on the tip's history, and the tip's
 params.yaml does not loosen the receiver's trust policy, rights or gates unless its user says so.
 Reads git through the adapters only; nothing here writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from artreg.adapters.dvc import repo as dvcrepo
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
-from artreg.errors import ArtregError, InputError, IntegrityError
+from artreg.errors import ArtregError, ConflictError, InputError, IntegrityError
 from artreg.registry.layout import PARAMS_FILE, REGISTRY_JSON
 from artreg.registry.policy import committed_sections
 from artreg.registry.rights import loosenings
@@ -126,6 +126,36 @@ def side_branch(root: Path, scratch: Path, tip: str, home: str) -> tuple[str | N
         why = f"{home} does not lead to the bundle's tip {tip[:12]}; the tags are here"
         return None, f"{why}, merge {tip[:12]} into {home} for its folders"
     return old, None
+
+
+def check_same_tags(
+    root: Path, scratch: Path, here: Mapping[str, str], tags: Mapping[str, str]
+) -> None:
+    """Each carried tag already in `root` (`here`: tag -> object) must be on the same object.
+    One on another object is a clone's own when its commit shares history with the bundle's
+    (it released or assigned a stage itself since the two parted, and GTO numbers stage tags
+    per registry, so the numbers collide); otherwise the registries are unrelated."""
+    for tag, oid in sorted(tags.items()):
+        if here.get(tag, oid) == oid:
+            continue
+        mine = gitrun.git(root, "rev-parse", f"refs/tags/{tag}^{{commit}}").strip()
+        theirs = gitrun.git(scratch, "rev-parse", f"refs/tags/{tag}^{{commit}}").strip()
+        shared = gitrun.git(scratch, "merge-base", mine, theirs, check=False).strip()
+        if not shared:
+            raise ConflictError(
+                f"tag {tag}: this registry has it on another object ({here[tag][:12]}) than "
+                f"the bundle ({oid[:12]}); the two registries are not the same registry's history",
+                hint="import into a registry made from the same history (or with --init DIR)",
+            )
+        at = gitrun.git(root, "tag", "--points-at", mine).split()
+        made = ", ".join(t for t in at if "@" in t) or f"commit {mine[:12]}"
+        raise ConflictError(
+            f"tag {tag}: this registry made its own {tag} ({made}) after it parted from the "
+            f"bundle's registry at {shared[:12]}, and the bundle's {tag} is another (on "
+            f"{theirs[:12]}): stage tags are numbered per registry, so both cannot be here",
+            hint=f"import into a registry that does not hold {made} (a new one with --init "
+            "DIR, or a clone of one); release each name on one side of the air gap only",
+        )
 
 
 def check_tip(repo: Path, tip: str, commits: Sequence[str]) -> None:

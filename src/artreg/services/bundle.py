@@ -38,7 +38,7 @@ from artreg.adapters.hashing import FileDigest
 from artreg.artifacts import bundlefile
 from artreg.artifacts.bundlefile import HISTORY, INDEX, SUMS, Index, Member, Release
 from artreg.artifacts.signing.verify import check_folder, committed_signature
-from artreg.errors import ArtregError, ConflictError, InputError, IntegrityError, NotFoundError
+from artreg.errors import ArtregError, InputError, IntegrityError, NotFoundError
 from artreg.features.fetch import Resolved, resolve, resolve_with_requirements, stage_file
 from artreg.reading import bundlecheck, outputs
 from artreg.registry.policy import trust_at
@@ -438,13 +438,7 @@ def _plan(root: Path, scratch: Path, index: Index) -> _Plan:
     """The tags to add (one already here on another object is a conflict), and whether the
     current branch fast-forwards to the bundle's tip (it must then have no local changes)."""
     here = gitremote.local_tag_objects(root)
-    for tag, oid in sorted(index.tags.items()):
-        if here.get(tag, oid) != oid:
-            raise ConflictError(
-                f"tag {tag}: this registry has it on another object ({here[tag][:12]}) than the "
-                f"bundle ({oid[:12]}); the two registries are not the same registry's history",
-                hint="import into a registry made from the same history (or with --init DIR)",
-            )
+    bundlecheck.check_same_tags(root, scratch, here, index.tags)
     new = [t for t in sorted(index.tags) if t not in here]
     head, branch = gitrun.head(root), gitrun.current_branch(root)
     if branch is not None and branch != index.branch:  # that branch moves, not this one
