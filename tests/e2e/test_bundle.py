@@ -726,3 +726,141 @@ def test_mistakes_are_named_and_change_nothing(sites: Sites, tmp_path: Path, cli
     assert done.exit_code == 2, done.stdout + done.stderr
     assert "HEAD is detached" in done.stderr and "git switch main" in done.stderr
     assert snapshot(clone) == before
+
+
+def test_a_forged_release_is_refused_naming_what_verify_would_find(
+    sites: Sites, tmp_path: Path, cli
+) -> None:
+    """A re-summed bundle whose tip adds a release nobody made: v1.1.0's folder copied to
+    v1.1.1 with its text edited, tagged as a release and a production assignment. Every byte
+    agrees with SHA256SUMS and the DVC objects are v1.1.0's, but `artreg verify` on the far
+    side would fail, so the import is refused with nothing written."""
+    work = clone_repo(sites.source, tmp_path / "forger")
+    git(work, "checkout", "--quiet", "--detach", "m@v1.1.0^{commit}")
+    old, new = work / "artifacts/production/m/v1.1.0", work / "artifacts/production/m/v1.1.1"
+    shutil.copytree(old, new)
+    for path in (p for p in new.rglob("*") if p.is_file() and p.suffix in (".json", ".md")):
+        path.write_text(path.read_text().replace("1.1.0", "1.1.1"))
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", "artreg: release m v1.1.1 to production")
+    commit = git(work, "rev-parse", "HEAD").strip()
+    message = git(work, "for-each-ref", "--format=%(contents)", "refs/tags/m@v1.1.0")
+    git(work, "tag", "-a", "m@v1.1.1", "-m", message.replace("1.1.0", "1.1.1"), commit)
+    git(work, "tag", "-a", "m#production#3", "-m", "artreg: assign production", commit)
+    with tarfile.open(sites.bundle) as tar:
+        index = json.loads(tar.extractfile("bundle.json").read())  # type: ignore[union-attr]
+    for tag in ("m@v1.1.1", "m#production#3"):
+        index["tags"][tag] = git(work, "rev-parse", f"refs/tags/{tag}").strip()
+    index["releases"].append({"commit": commit, "name": "m", "tag": "m@v1.1.1", "version": "1.1.1"})
+    index["tip"] = commit
+    history = tmp_path / "forged.bundle"
+    git(
+        work,
+        "bundle",
+        "create",
+        "--quiet",
+        str(history),
+        *(f"refs/tags/{t}" for t in index["tags"]),
+    )
+
+    def swap(data: dict[str, bytes]) -> None:
+        data["history.bundle"] = history.read_bytes()
+        data["bundle.json"] = json.dumps(index).encode()
+
+    bad = rewrite(sites.bundle, tmp_path / "forged.tar", swap, resum=True)
+    clone = clone_repo(sites.far, tmp_path / "clone")
+    (clone / ".dvc" / "config.local").write_text(
+        f"['remote \"local\"']\n    url = {sites.far / '.dvc-storage'}\n"
+    )
+    before = snapshot(clone), dvc_store(clone)
+    done = cli("bundle", "import", str(bad), cwd=clone)
+    assert done.exit_code == 1, done.stdout + done.stderr
+    assert "fails `artreg verify`" in done.stderr
+    assert "artifacts/production/m/v1.1.1" in done.stderr  # what is wrong, by name
+    assert "registry.json: out of date" in done.stderr
+    assert (snapshot(clone), dvc_store(clone)) == before
+    fresh = tmp_path / "fresh"
+    assert cli("bundle", "import", str(bad), "--init", str(fresh), cwd=tmp_path).exit_code == 1
+    assert not fresh.exists()
+
+
+def test_after_a_rollback_both_releases_travel_and_the_far_side_verifies(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path, cli, cache: Path
+) -> None:
+    """The rollback wrote registry.json after the newer release: the far side's checkout is
+    the commit whose registry.json matches the tags it carries, so `verify` passes there."""
+    release(registry, "m", "s1", checkpoint_dir, "1.0.0")
+    release(registry, "m", "s2", checkpoint_dir, "1.1.0")
+    back = cli("rollback", "m", "--to", "v1.0.0", "--reason", "regression", cwd=registry)
+    assert back.exit_code == 0, back.stdout + back.stderr
+    bundle = tmp_path / "m.tar"
+    made = cli("bundle", "create", "m@v1.0.0", "m@v1.1.0", "-o", str(bundle), cwd=registry)
+    assert made.exit_code == 0, made.stderr
+    far = tmp_path / "far"
+    done = cli("bundle", "import", str(bundle), "--init", str(far), cwd=tmp_path)
+    assert done.exit_code == 0, done.stdout + done.stderr
+    verified = cli("verify", "--no-fetch", cwd=far)
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
+    listed = cli("list", "--json", cwd=far).json()["m"]["stages"]
+    assert listed["production"]["version"] == "v1.0.0"
+    assert git(far, "rev-parse", "HEAD") == git(registry, "rev-parse", "HEAD")  # the rollback's
+
+
+def test_a_release_on_a_feature_branch_travels_as_that_branch_only_when_named(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path, cli, cache: Path
+) -> None:
+    """A release made on a branch other than the default one is not the default branch's
+    history: `bundle create` says so, and with --branch the far side moves that branch only."""
+    release(registry, "m", "s1", checkpoint_dir, "1.0.0")
+    first = tmp_path / "m-1.0.0.tar"
+    assert cli("bundle", "create", "m@v1.0.0", "-o", str(first), cwd=registry).exit_code == 0
+    far = tmp_path / "far"
+    assert cli("bundle", "import", str(first), "--init", str(far), cwd=tmp_path).exit_code == 0
+    git(registry, "switch", "--quiet", "-c", "feature")
+    release(registry, "m", "s2", checkpoint_dir, "1.1.0")
+    git(registry, "switch", "--quiet", "main")
+    bundle = tmp_path / "m-1.1.0.tar"
+
+    refused = cli("bundle", "create", "m@v1.1.0", "-o", str(bundle), cwd=registry)
+    assert refused.exit_code == 2, refused.stdout + refused.stderr
+    assert "not on the default branch main (held by feature)" in refused.stderr
+    assert "--branch feature" in refused.stderr and not bundle.exists()
+    wrong = cli("bundle", "create", "m@v1.1.0", "-o", str(bundle), "--branch", "nope", cwd=registry)
+    assert wrong.exit_code == 2 and "--branch nope: does not hold" in wrong.stderr
+
+    made = cli(
+        "bundle", "create", "m@v1.1.0", "-o", str(bundle), "--branch", "feature", cwd=registry
+    )
+    assert made.exit_code == 0, made.stderr
+    with tarfile.open(bundle) as tar:
+        index = json.loads(tar.extractfile("bundle.json").read())  # type: ignore[union-attr]
+    assert index["branch"] == "feature"
+    main_before = git(far, "rev-parse", "main").strip()
+    done = cli("bundle", "import", str(bundle), "--json", cwd=far)
+    assert done.exit_code == 0, done.stdout + done.stderr
+    assert done.json()["branch"] == "feature"
+    assert git(far, "rev-parse", "main").strip() == main_before  # the checked-out branch stays
+    assert git(far, "rev-parse", "feature").strip() == git(registry, "rev-parse", "feature").strip()
+    assert git(far, "status", "--porcelain") == ""
+
+
+def test_a_clone_that_released_on_its_own_is_told_why_and_what_to_do(
+    sites: Sites, tmp_path: Path, cli, cache: Path
+) -> None:
+    """The far side's clone released v1.0.5 itself: its stage tag m#production#2 and the
+    bundle's (for v1.1.0) share a name, as GTO numbers them per registry. Refused, saying so
+    and how to get the bundle in, with nothing written."""
+    clone = clone_repo(sites.far, tmp_path / "clone")
+    (clone / ".dvc" / "config.local").write_text(
+        f"['remote \"local\"']\n    url = {sites.far / '.dvc-storage'}\n"
+    )
+    model = tiny_safetensors(tmp_path / "local" / "model.safetensors", 5, WEIGHTS)
+    register_artifact("m", model, "1.0.5", repo=clone, **RELEASE_INPUTS)
+    before = snapshot(clone), dvc_store(clone)
+    done = cli("bundle", "import", str(sites.bundle), cwd=clone)
+    assert done.exit_code == 2, done.stdout + done.stderr
+    assert "tag m#production#2: this registry made its own" in done.stderr
+    assert "m@v1.0.5" in done.stderr  # the local release it belongs to
+    assert "not the same registry's history" not in done.stderr
+    assert "--init DIR" in done.stderr and "does not hold m@v1.0.5" in done.stderr
+    assert (snapshot(clone), dvc_store(clone)) == before

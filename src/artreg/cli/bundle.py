@@ -60,10 +60,16 @@ def _imported(done: Imported) -> tuple[dict[str, Any], str]:
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="The bundle to write."
 )
+@click.option(
+    "--branch",
+    metavar="NAME",
+    help="Carry the releases as this branch (they are on it, not on the default branch); "
+    "importing moves that branch only.",
+)
 @repo_option
 @json_option
 def bundle_create(
-    releases: tuple[str, ...], output: str, repo_path: str | None, as_json: bool
+    releases: tuple[str, ...], output: str, branch: str | None, repo_path: str | None, as_json: bool
 ) -> None:
     """Write one tar of RELEASES and their requirements: a git bundle of their history (tags,
     commits, stage folders, lineage, signatures), their DVC objects, and the sha256 of each.
@@ -73,7 +79,7 @@ def bundle_create(
     out = Output(as_json)
     root = registry_root(repo_path)
     with out.progress("bundling") as progress:
-        done = create_bundle(root, list(releases), Path(output), progress)
+        done = create_bundle(root, list(releases), Path(output), progress, branch)
     out.emit(*_created(done))
 
 

@@ -38,11 +38,12 @@ from artreg.adapters.hashing import FileDigest
 from artreg.artifacts import bundlefile
 from artreg.artifacts.bundlefile import HISTORY, INDEX, SUMS, Index, Member, Release
 from artreg.artifacts.signing.verify import check_folder, committed_signature
-from artreg.errors import ArtregError, ConflictError, InputError, IntegrityError, NotFoundError
+from artreg.errors import ArtregError, InputError, IntegrityError, NotFoundError
 from artreg.features.fetch import Resolved, resolve, resolve_with_requirements, stage_file
 from artreg.reading import bundlecheck, outputs
 from artreg.registry.policy import trust_at
 from artreg.registry.tags import parse_spec, parse_tag
+from artreg.services.bundleverify import check_tip
 from artreg.services.reachability import pointer_outs
 from artreg.sources import state
 
@@ -115,18 +116,6 @@ def _resolve(root: Path, specs: Iterable[str]) -> dict[str, Resolved]:
     return found
 
 
-def _tip(root: Path, commits: Iterable[str]) -> str:
-    """The release commit every other one is an ancestor of (the history to check out)."""
-    unique = sorted(set(commits))
-    for candidate in unique:
-        if all(c == candidate or gitread.is_ancestor(root, c, candidate) for c in unique):
-            return candidate
-    raise InputError(
-        "the releases are on histories that diverge (no release commit descends from all others)",
-        hint="bundle the releases of each branch separately",
-    )
-
-
 def _folder_outs(repo: Path, r: Resolved) -> list[tuple[str, str]]:
     """(object id, path relative to the folder) of each DVC output of a release's pointers,
     as committed at its tag's commit."""
@@ -184,13 +173,19 @@ def _objects(root: Path, releases: Iterable[Resolved]) -> dict[str, _Object]:
     return found
 
 
-def create_bundle(root: Path, specs: list[str], out: Path, progress: Progress = None) -> Created:
-    """Write the bundle of `specs` (NAME@vX.Y.Z) and their requirement closure to `out`."""
+def create_bundle(
+    root: Path, specs: list[str], out: Path, progress: Progress = None, branch: str | None = None
+) -> Created:
+    """Write the bundle of `specs` (NAME@vX.Y.Z) and their requirement closure to `out`, as
+    the default branch's history (or `branch`'s, when the releases are on it only)."""
     out = out.absolute()
     bundlecheck.check_output(out)
     outputs.check(out.parent, [out], root)  # not where `git add -A` would commit it
     releases = _resolve(root, specs)
-    tip = _tip(root, (r.commit for r in releases.values()))
+    newest = bundlecheck.newest(root, (r.commit for r in releases.values()))
+    default = githistory.default_branch(root) or gitrun.current_branch(root) or "main"
+    branch, ref = bundlecheck.home_branch(root, newest, default, branch)
+    tip = bundlecheck.index_tip(root, newest, gitrun.git(root, "rev-parse", ref).strip())
     names = bundlecheck.carried_names(root, tip, (r.name for r in releases.values()))
     refs = gitrun.git(
         root,
@@ -216,6 +211,7 @@ def create_bundle(root: Path, specs: list[str], out: Path, progress: Progress = 
             "--quiet",
             str(history),
             *(f"refs/tags/{t}" for t in sorted(tags)),
+            tip,  # no ref: its commit travels in the pack (past the tags after a rollback)
         )
         with history.open("rb") as fh:
             history_sha = hashlib.file_digest(fh, "sha256").hexdigest()
@@ -229,7 +225,7 @@ def create_bundle(root: Path, specs: list[str], out: Path, progress: Progress = 
                 Release(r.name, r.version or "", r.tag, r.commit) for r in releases.values()
             ),
             tip=tip,
-            branch=githistory.default_branch(root) or gitrun.current_branch(root) or "main",
+            branch=branch,
             tags=tags,
             sizes=sizes,
             source=str(root),
@@ -435,21 +431,19 @@ class _Plan:
     move: bool  # check the tip out on the branch (fast-forward, or a new registry)
     note: str | None = None
     head: str | None = None  # the commit the branch was on
+    side: tuple[str, str] | None = None  # the bundle's branch, not checked out here: was on
 
 
 def _plan(root: Path, scratch: Path, index: Index) -> _Plan:
     """The tags to add (one already here on another object is a conflict), and whether the
     current branch fast-forwards to the bundle's tip (it must then have no local changes)."""
     here = gitremote.local_tag_objects(root)
-    for tag, oid in sorted(index.tags.items()):
-        if here.get(tag, oid) != oid:
-            raise ConflictError(
-                f"tag {tag}: this registry has it on another object ({here[tag][:12]}) than the "
-                f"bundle ({oid[:12]}); the two registries are not the same registry's history",
-                hint="import into a registry made from the same history (or with --init DIR)",
-            )
+    bundlecheck.check_same_tags(root, scratch, here, index.tags)
     new = [t for t in sorted(index.tags) if t not in here]
     head, branch = gitrun.head(root), gitrun.current_branch(root)
+    if branch is not None and branch != index.branch:  # that branch moves, not this one
+        old, note = bundlecheck.side_branch(root, scratch, index.tip, index.branch)
+        return _Plan(new, False, note, side=None if old is None else (index.branch, old))
     if head is not None and (head == index.tip or gitread.is_ancestor(scratch, index.tip, head)):
         return _Plan(new, move=False)
     bundlecheck.check_attached(root, head, branch, index.tip, index.branch)
@@ -500,6 +494,9 @@ def _write(target: Path, new: bool, history: Path, index: Index, plan: _Plan) ->
     result = Imported(root, [r.tag for r in index.releases], plan.new_tags)
     result.notes += [plan.note] if plan.note else []
     result.branch = gitrun.current_branch(root) or index.branch
+    if plan.side is not None:  # ("": git refuses if the branch appeared meanwhile)
+        gitrun.git(root, "update-ref", f"refs/heads/{plan.side[0]}", index.tip, plan.side[1])
+        result.branch, result.moved = plan.side[0], (plan.side[1], index.tip)
     if plan.move:
         before = gitrun.head(root)
         if before is None:
@@ -529,6 +526,13 @@ def _undo(target: Path, new: bool, plan: _Plan) -> None:
         gitwrite.delete_tags(target, [t for t in plan.new_tags if gitread.tag_exists(target, t)])
         if plan.move and plan.head is not None:
             gitrun.git(target, "reset", "--quiet", "--keep", plan.head)
+        if plan.side is not None:
+            name, old = plan.side
+            gitrun.git(
+                target,
+                "update-ref",
+                *([f"refs/heads/{name}", old] if old else ["-d", f"refs/heads/{name}"]),
+            )
 
 
 def import_bundle(
@@ -566,6 +570,7 @@ def import_bundle(
         releases, used = _check_releases(scratch, index, members)
         bundlecheck.check_carried(scratch, index.tip, [(r.name, r.commit) for r in releases])
         _check_signatures(scratch, root, index.tip, releases)
+        check_tip(scratch, Path(tmp), index.tip, (r.folder.relpath for r in releases))
         if root is not None:
             plan = _plan(root, scratch, index)
             if plan.move and plan.head is not None:  # its params.yaml becomes HEAD's

@@ -428,6 +428,19 @@ def _check_untagged(root: Path, registry: Registry, report: Report, base: str | 
             )
 
 
+def release_problems(root: Path, folders: Iterable[StageDir]) -> list[str]:
+    """What `verify` finds at the checkout `root` in `folders` (git-tracked files against their
+    committed manifests), in each tag's folder and dvc.yaml path, and in registry.json and
+    dvc.yaml against the tags: `bundle import` runs it on a bundle's tip before writing."""
+    report = Report()
+    registry = state.load(root, folders="all")
+    for folder in folders:
+        check_folder(root, folder, report)
+    _check_tags(root, registry, report)
+    _check_index_and_dvc_yaml(root, reachable(root, registry), report)
+    return report.problems
+
+
 def verify_registry(
     root: Path,
     remote: bool = False,
