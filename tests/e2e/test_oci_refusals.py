@@ -271,3 +271,129 @@ def test_all_production_checks_every_name_first_and_reports_each_artifact(
     assert "encoder@v1.0.0 ->" in done.stdout
     assert "alpha: " in done.stderr and "README.md" in done.stderr
     assert title_at(f"{prefix}/encoder:production") == "encoder@v1.0.0"
+
+
+def test_a_version_tag_never_names_another_version(
+    registry: Path, checkpoint_dir: Path, oci_registry: OciRegistry, cli
+) -> None:
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    release(registry, "encoder", "s2", checkpoint_dir, "1.1.0")
+    repo = f"{oci_registry.host}/pinned/encoder"
+    assert (
+        cli(
+            "export", "encoder@v1.0.0", "--oci", f"{repo}:v1.0.0", "--plain-http", cwd=registry
+        ).exit_code
+        == 0
+    )
+    assert (
+        cli(
+            "export", "encoder@v1.0.0", "--oci", f"{repo}:stable", "--plain-http", cwd=registry
+        ).exit_code
+        == 0
+    )
+    mark = oci_registry.mark()
+
+    # v1.1.0 under v1.0.0's tag: refused before any blob moves, even with --force.
+    for force in ([], ["--force"]):
+        lie = cli("export", "encoder@v1.1.0", "--oci", f"{repo}:v1.0.0", "--plain-http",
+                  *force, cwd=registry)  # fmt: skip
+        assert lie.exit_code == 2, lie.stderr
+        assert "v1.0.0" in lie.stderr and "v1.1.0" in lie.stderr
+    assert oci_registry.uploads()[mark:] == []
+    assert title_at(f"{repo}:v1.0.0") == "encoder@v1.0.0"
+
+    # A tag holding another version of encoder moves only with --force.
+    moved = cli("export", "encoder@v1.1.0", "--oci", f"{repo}:stable", "--plain-http", cwd=registry)
+    assert moved.exit_code == 2, moved.stderr
+    assert "version 1.0.0" in moved.stderr and "--force" in moved.stderr
+    assert oci_registry.uploads()[mark:] == []
+    assert title_at(f"{repo}:stable") == "encoder@v1.0.0"
+    forced = cli("export", "encoder@v1.1.0", "--oci", f"{repo}:stable", "--plain-http", "--force",
+                 cwd=registry)  # fmt: skip
+    assert forced.exit_code == 0, forced.stderr
+    assert title_at(f"{repo}:stable") == "encoder@v1.1.0"
+
+
+def _with_config(host: str, repo: str, doc: dict, change) -> dict:  # type: ignore[type-arg,no-untyped-def]
+    """`doc` with its config blob rewritten by `change` (pushed, so the registry serves it)."""
+    config = json.loads(_http("GET", f"http://{host}/v2/{repo}/blobs/{doc['config']['digest']}"))
+    change(config)
+    raw = json.dumps(config).encode()
+    doc = json.loads(json.dumps(doc))
+    doc["config"]["digest"], doc["config"]["size"] = put_blob(host, repo, raw), len(raw)
+    return doc
+
+
+def test_a_consumer_holds_every_layer_to_the_release_manifest(
+    registry: Path,
+    checkpoint_dir: Path,
+    oci_registry: OciRegistry,
+    cache: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli,
+) -> None:
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    host, repo = oci_registry.host, "consumers/listed"
+    assert cli("export", "encoder@v1.0.0", "--oci", f"{host}/{repo}", "--plain-http",
+               cwd=registry).exit_code == 0  # fmt: skip
+    monkeypatch.setenv("ARTREG_OCI_PLAIN_HTTP", "1")
+    url = f"oci://{host}/{repo}"
+    good = manifest_doc(host, repo, "production")
+    out = tmp_path / "out"
+
+    # The weight's and README's paths swapped, the config's diff_ids reordered to match: the
+    # README's text would be written as model.pt.
+    swapped = json.loads(json.dumps(good))
+    swapped["layers"].reverse()
+    paths = {la["annotations"]["org.cncf.model.filepath"]: la for la in swapped["layers"]}
+    for rel, other in (("model.pt", "README.md"), ("README.md", "model.pt")):
+        paths[rel]["annotations"]["org.cncf.model.filepath"] = other
+        paths[rel]["annotations"]["org.opencontainers.image.title"] = other
+
+    def reorder(config: dict) -> None:  # type: ignore[type-arg]
+        config["modelfs"]["diff_ids"] = [la["digest"] for la in swapped["layers"]]
+
+    put_manifest(host, repo, "production", _with_config(host, repo, swapped, reorder))
+    refused = cli("get", url, "encoder", "-o", str(out), cwd=tmp_path)
+    assert refused.exit_code == 1, refused.stderr
+    assert "manifest.json records" in refused.stderr
+    assert "README.md" in refused.stderr or "model.pt" in refused.stderr
+    assert not out.exists() and not (cache / "blobs").exists()
+
+    # v1.0.0 relabelled 2.0.0 in its annotations and config, under tag v2.0.0.
+    def relabel(config: dict) -> None:  # type: ignore[type-arg]
+        config["descriptor"]["version"] = "2.0.0"
+
+    lie = _with_config(host, repo, good, relabel)
+    lie["annotations"]["org.opencontainers.image.version"] = "2.0.0"
+    put_manifest(host, repo, "v2.0.0", lie)
+    refused = cli("get", url, "encoder@v2.0.0", "-o", str(out), cwd=tmp_path)
+    assert refused.exit_code == 1, refused.stderr
+    assert "manifest.json: names 'encoder' 'v1.0.0'" in refused.stderr
+    assert not out.exists()
+
+    # A config.json layer its release never had.
+    added = json.loads(json.dumps(good))
+    data = b'{"auto_map":{"AutoModel":"evil.Model"}}'
+    added["layers"].append(
+        {
+            "mediaType": "application/vnd.cncf.model.weight.config.v1.raw",
+            "digest": put_blob(host, repo, data),
+            "size": len(data),
+            "annotations": {"org.cncf.model.filepath": "config.json"},
+        }
+    )
+
+    def extend(config: dict) -> None:  # type: ignore[type-arg]
+        config["modelfs"]["diff_ids"] = [la["digest"] for la in added["layers"]]
+
+    put_manifest(host, repo, "production", _with_config(host, repo, added, extend))
+    refused = cli("get", url, "encoder", "-o", str(out), cwd=tmp_path)
+    assert refused.exit_code == 1, refused.stderr
+    assert "layer config.json is not a file its release's manifest.json lists" in refused.stderr
+    assert not out.exists()
+
+    put_manifest(host, repo, "production", good)
+    assert cli("get", url, "encoder", "-o", str(out), cwd=tmp_path).exit_code == 0
+    assert not (out / "manifest.json").exists()  # what the layers were checked against only

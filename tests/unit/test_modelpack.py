@@ -169,4 +169,6 @@ def test_overwriting_another_artifact_or_the_same_version_with_other_bytes_is_na
     rebuilt = modelpack.layers({"model.pt": ("ef" * 32, 10)}, {"model.pt": "pytorch"})
     assert "other bytes" in str(modelpack.overwrite_conflict(raw, _release(), rebuilt))
     newer = modelpack.Release("encoder", "1.1.0", "e" * 40, "model.pt")
-    assert modelpack.overwrite_conflict(raw, newer, rebuilt) is None  # production moves on
+    assert modelpack.overwrite_conflict(raw, newer, rebuilt, moves=True) is None  # production
+    # Any other tag holding another version of encoder is named (moved only with --force).
+    assert "version 1.0.0, not 1.1.0" in str(modelpack.overwrite_conflict(raw, newer, rebuilt))

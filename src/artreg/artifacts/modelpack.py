@@ -43,6 +43,10 @@ APPROVER = "io.artreg.approved-by"
 PRIMARY = "io.artreg.model"
 
 SIGNATURE_FILE = "model.sig"
+# The release folder's own manifest travels as a layer: a consumer holds every other layer's
+# path, size and sha256 to it. It is read whole, so up to this size (a few KB per file listed).
+RELEASE_MANIFEST = "manifest.json"
+RELEASE_MANIFEST_LIMIT = 16 << 20
 # A consumer reads a config up to this size: artreg's are a few kilobytes.
 CONFIG_LIMIT = 1 << 20
 # The version a consumer reads from a manifest names a cache folder: semver, nothing else.
@@ -363,9 +367,12 @@ def check_config(raw: bytes, artifact: Artifact, where: str) -> None:
         )
 
 
-def overwrite_conflict(existing: bytes, release: Release, layers: Sequence[Layer]) -> str | None:
+def overwrite_conflict(
+    existing: bytes, release: Release, layers: Sequence[Layer], moves: bool = False
+) -> str | None:
     """Why pushing `release` over the manifest `existing` (what a tag names now) would destroy
-    something: another artifact's title, or the same version with other layer digests."""
+    something: another artifact's title, the same version with other layer digests, or (for
+    a tag that does not `moves` between versions, as production does) another version."""
     try:
         loaded = json.loads(existing)
     except ValueError:
@@ -378,4 +385,49 @@ def overwrite_conflict(existing: bytes, release: Release, layers: Sequence[Layer
     old = [la.get("digest") for la in doc.get("layers") or [] if isinstance(la, dict)]
     if version == release.version and old != [layer.digest for layer in layers]:
         return f"it holds {title} version {version} with other bytes (another registry's release)"
+    if version != release.version and not moves:
+        return f"it holds {title} version {version}, not {release.version}"
     return None
+
+
+def check_release_manifest(raw: bytes, artifact: Artifact, where: str) -> None:
+    """Refuse (IntegrityError) an artifact whose layers are not the files its release folder's
+    manifest.json (`raw`) lists, path for path with their sha256 and size, or whose
+    manifest.json names another artifact or version than its annotations."""
+    altered = "the artifact was not made by artreg or was altered; do not use it"
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise IntegrityError(f"{where} {RELEASE_MANIFEST}: not JSON ({exc})", hint=altered) from exc
+    doc = doc if isinstance(doc, dict) else {}
+    said = (doc.get("name"), doc.get("id"))
+    if said != (artifact.name, f"v{artifact.version}"):
+        raise IntegrityError(
+            f"{where} {RELEASE_MANIFEST}: names {said[0]!r} {said[1]!r}, the manifest's "
+            f"annotations {artifact.name!r} v{artifact.version}",
+            hint=altered,
+        )
+    listed = doc.get("files")
+    listed = listed if isinstance(listed, dict) else {}
+    for rel, (sha, size) in artifact.files.items():
+        if rel == RELEASE_MANIFEST:
+            continue
+        entry = listed.get(rel)
+        if not isinstance(entry, dict):
+            raise IntegrityError(
+                f"{where}: layer {rel} is not a file its release's {RELEASE_MANIFEST} lists",
+                hint=altered,
+            )
+        if (entry.get("sha256"), entry.get("size")) != (sha, size):
+            raise IntegrityError(
+                f"{where}: layer {rel} is sha256 {sha} ({size} B), its release's "
+                f"{RELEASE_MANIFEST} records {entry.get('sha256')} ({entry.get('size')} B)",
+                hint=altered,
+            )
+    missing = sorted(set(listed) - set(artifact.files))
+    if missing:
+        raise IntegrityError(
+            f"{where}: no layer for {', '.join(missing[:5])}, which its release's "
+            f"{RELEASE_MANIFEST} lists",
+            hint=altered,
+        )

@@ -82,6 +82,21 @@ def resolve(
         )
     config = client.read_blob(artifact.config, modelpack.CONFIG_LIMIT)
     modelpack.check_config(config, artifact, where)
+    release = artifact.files.get(modelpack.RELEASE_MANIFEST)
+    if release is None:
+        raise IntegrityError(
+            f"{where}: no {modelpack.RELEASE_MANIFEST} layer, so its files cannot be held to "
+            "their release's list",
+            hint="export the release again with this artreg (artreg export NAME@vX.Y.Z --oci)",
+        )
+    if release[1] > modelpack.RELEASE_MANIFEST_LIMIT:
+        raise IntegrityError(
+            f"{where}: its {modelpack.RELEASE_MANIFEST} is {release[1]} B, more than the "
+            f"{modelpack.RELEASE_MANIFEST_LIMIT} B read here; not read",
+            hint="the artifact was not made by artreg or was altered; do not use it",
+        )
+    listing = client.read_blob(f"sha256:{release[0]}", modelpack.RELEASE_MANIFEST_LIMIT)
+    modelpack.check_release_manifest(listing, artifact, where)
     return Found(client, ref.url, tag, raw, artifact)
 
 
