@@ -397,3 +397,119 @@ def test_a_consumer_holds_every_layer_to_the_release_manifest(
     put_manifest(host, repo, "production", good)
     assert cli("get", url, "encoder", "-o", str(out), cwd=tmp_path).exit_code == 0
     assert not (out / "manifest.json").exists()  # what the layers were checked against only
+
+
+def test_a_required_signature_covers_every_weight_and_configuration_layer(
+    registry: Path,
+    checkpoint_dir: Path,
+    oci_registry: OciRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli,
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private, public = tmp_path / "release.pem", tmp_path / "release.pub"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    from artreg.services.register import register_raw
+    from artreg.services.release import promote_to_production
+    from artreg.services.validate import promote_to_validated
+
+    from helpers import EXAMPLES, RELEASE_INPUTS
+
+    register_raw(registry, "encoder", "s1", checkpoint_dir)
+    results = EXAMPLES / "validation_results.json"
+    vid = promote_to_validated(registry, "encoder", "s1", "best", results).id
+    promote_to_production(
+        registry, "encoder", vid, "1.0.0", **RELEASE_INPUTS, sign_key=str(private)
+    )
+    host, repo = oci_registry.host, "signed/covered"
+    assert cli("export", "encoder@v1.0.0", "--oci", f"{host}/{repo}", "--plain-http",
+               cwd=registry).exit_code == 0  # fmt: skip
+    good = manifest_doc(host, repo, "production")
+    raw_good = _http("GET", f"http://{host}/v2/{repo}/manifests/production", Accept=MANIFEST)
+    genuine = f"sha256:{hashlib.sha256(raw_good).hexdigest()}"
+    index = json.loads(
+        _http(
+            "GET",
+            f"http://{host}/v2/{repo}/manifests/sha256-{genuine[7:]}",
+            Accept="application/vnd.oci.image.index.v1+json",
+        )
+    )
+    referrer = json.loads(
+        _http(
+            "GET",
+            f"http://{host}/v2/{repo}/manifests/{index['manifests'][0]['digest']}",
+            Accept=MANIFEST,
+        )
+    )
+
+    # A config.json beside the model, listed in a rewritten manifest.json (which is not
+    # signed), with the genuine signature re-attached to the forged manifest.
+    data = b'{"auto_map":{"AutoModel":"evil.Model"},"model_type":"evil"}'
+    forged = json.loads(json.dumps(good))
+    by_path = {la["annotations"]["org.cncf.model.filepath"]: la for la in forged["layers"]}
+    listing = json.loads(
+        _http("GET", f"http://{host}/v2/{repo}/blobs/{by_path['manifest.json']['digest']}")
+    )
+    listing["files"]["config.json"] = {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+    }
+    new_listing = json.dumps(listing).encode()
+    by_path["manifest.json"]["digest"] = put_blob(host, repo, new_listing)
+    by_path["manifest.json"]["size"] = len(new_listing)
+    forged["layers"].append(
+        {
+            "mediaType": "application/vnd.cncf.model.doc.v1.raw",  # even labelled as a doc
+            "digest": put_blob(host, repo, data),
+            "size": len(data),
+            "annotations": {"org.cncf.model.filepath": "config.json"},
+        }
+    )
+
+    def extend(config: dict) -> None:  # type: ignore[type-arg]
+        config["modelfs"]["diff_ids"] = [la["digest"] for la in forged["layers"]]
+
+    forged = _with_config(host, repo, forged, extend)
+    body = json.dumps(forged).encode()
+    put_manifest(host, repo, "production", forged)
+    digest = f"sha256:{hashlib.sha256(body).hexdigest()}"
+    referrer["subject"] = {"mediaType": MANIFEST, "digest": digest, "size": len(body)}
+    ref_body = json.dumps(referrer).encode()
+    put_manifest(host, repo, "forged-sig", referrer)
+    index["manifests"][0]["digest"] = f"sha256:{hashlib.sha256(ref_body).hexdigest()}"
+    index["manifests"][0]["size"] = len(ref_body)
+    _http(
+        "PUT",
+        f"http://{host}/v2/{repo}/manifests/sha256-{digest[7:]}",
+        json.dumps(index).encode(),
+        **{"Content-Type": "application/vnd.oci.image.index.v1+json"},
+    )
+
+    monkeypatch.setenv("ARTREG_OCI_PLAIN_HTTP", "1")
+    monkeypatch.setenv("ARTREG_OCI_TRUSTED_KEYS", str(public))
+    out = tmp_path / "out"
+    refused = cli("get", f"oci://{host}/{repo}", "encoder", "-o", str(out), cwd=tmp_path)
+    assert refused.exit_code == 1, refused.stderr
+    assert "config.json is" in refused.stderr and "signature does not cover" in refused.stderr
+    assert not out.exists()
+
+    # The genuine manifest (its own bytes, which the signature's subject names) is served.
+    _http("PUT", f"http://{host}/v2/{repo}/manifests/production", raw_good,
+          **{"Content-Type": MANIFEST})  # fmt: skip
+    served = cli("get", f"oci://{host}/{repo}", "encoder", "-o", str(out), cwd=tmp_path)
+    assert served.exit_code == 0, served.stderr

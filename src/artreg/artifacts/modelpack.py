@@ -13,7 +13,7 @@ import json
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from artreg.adapters.oci import INDEX_MEDIA_TYPE, Blob
@@ -256,6 +256,16 @@ class Artifact:
     primary: str
     files: dict[str, tuple[str, int]]  # rel -> (sha256, size), in the manifest's layer order
     config: str = ""  # the config blob's digest
+    media_types: dict[str, str] = field(default_factory=dict)  # rel -> the layer's media type
+
+    def model_files(self) -> list[str]:
+        """The layers a model loader reads: weights and their configuration, by media type or
+        by name (a config.json labelled as documentation is still read as configuration)."""
+        return [
+            rel
+            for rel in self.files
+            if self.media_types.get(rel) in (WEIGHT, WEIGHT_CONFIG) or classify(rel, {}) != DOC
+        ]
 
 
 def _safe_path(rel: Any, where: str) -> str:
@@ -290,6 +300,7 @@ def parse(raw: bytes, where: str, name: str) -> Artifact:
             hint=f"check the repository: {name} was exported to a repository of its own",
         )
     files: dict[str, tuple[str, int]] = {}
+    media_types: dict[str, str] = {}
     for i, layer in enumerate(doc.get("layers") or []):
         digest, size = layer.get("digest", ""), layer.get("size")
         rel = _safe_path((layer.get("annotations") or {}).get(FILEPATH), f"{where} layers[{i}]")
@@ -306,6 +317,7 @@ def parse(raw: bytes, where: str, name: str) -> Artifact:
                 hint="the artifact was not made by artreg or was altered; do not use it",
             )
         files[rel] = (hexpart, size)
+        media_types[rel] = str(layer.get("mediaType", ""))
     primary = notes.get(PRIMARY) or ""
     if not primary or not any(rel == primary or rel.startswith(primary + "/") for rel in files):
         raise IntegrityError(
@@ -333,7 +345,9 @@ def parse(raw: bytes, where: str, name: str) -> Artifact:
             "config may have here; not read",
             hint="the artifact was not made by artreg or was altered; do not use it",
         )
-    return Artifact(name, version, str(notes.get(REVISION, "")), primary, files, cfg_digest)
+    return Artifact(
+        name, version, str(notes.get(REVISION, "")), primary, files, cfg_digest, media_types
+    )
 
 
 def check_config(raw: bytes, artifact: Artifact, where: str) -> None:

@@ -201,7 +201,7 @@ def check_signature(found: Found, keys: Sequence[Path]) -> signing_keys.Signer |
     target = model_target("production", found.artifact.primary)
     model = [rel for rel in files if rel == target or rel.startswith(f"{target}/")]
     try:
-        return signature.verify_bundle(
+        signer = signature.verify_bundle(
             raw, f"{where} {modelpack.SIGNATURE_FILE}", files, model, trusted
         )
     except IntegrityError as exc:  # its words name a registry's policy; here it is the consumer's
@@ -210,3 +210,17 @@ def check_signature(found: Found, keys: Sequence[Path]) -> signing_keys.Signer |
             hint=f"trust the signer's public key in {ENV_TRUSTED_KEYS} only if you trust it; "
             "otherwise do not use this model",
         ) from exc
+    # The signature proves the files it names; a weight or configuration layer it does not
+    # name (a config.json added beside the model) would reach the loader unproven.
+    signed = set(signature.parse_bundle(raw, where).resources)
+    covered = set(model) if signed == {"."} else signed
+    uncovered = [rel for rel in found.artifact.model_files() if rel not in covered]
+    if uncovered:
+        raise IntegrityError(
+            f"{where}: {', '.join(uncovered[:5])} {'is' if len(uncovered) == 1 else 'are'} "
+            f"model files (weights or their configuration) its signature does not cover, and "
+            f"{ENV_TRUSTED_KEYS} requires a signature",
+            hint="do not use this model; the release's signer signs the whole model folder "
+            "(artreg promote --sign-model)",
+        )
+    return signer
