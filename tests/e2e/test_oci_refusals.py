@@ -180,6 +180,8 @@ def test_a_consumer_checks_the_manifest_against_its_config_before_any_layer(
         ("auth-file", '{"auths":[1,2]}', "field auths"),
         ("docker", '{"auths":"oops"}', "field auths"),
         ("docker", "[]", "not a JSON object"),
+        ("docker", '{"auths":{"h":{"auth":"!!!"}}}', "field auths.h.auth is not base64"),
+        ("docker", '{"credsStore":"nonexist"}', "docker-credential-nonexist, which is not"),
     ],
 )
 def test_a_malformed_credentials_file_is_named_not_a_crash(
@@ -513,3 +515,16 @@ def test_a_required_signature_covers_every_weight_and_configuration_layer(
           **{"Content-Type": MANIFEST})  # fmt: skip
     served = cli("get", f"oci://{host}/{repo}", "encoder", "-o", str(out), cwd=tmp_path)
     assert served.exit_code == 0, served.stderr
+
+
+def test_commands_that_read_a_git_registry_name_what_an_oci_repository_answers(
+    tmp_path: Path, cli
+) -> None:
+    url = "oci://127.0.0.1:9/models/encoder"  # refused before anything is asked of it
+    for args in (["history", "encoder"], ["log", "encoder"], ["verify"]):
+        refused = cli(*args, "--repo", url, cwd=tmp_path)
+        assert refused.exit_code == 2, (args, refused.stderr)
+        assert url in refused.stderr and "an OCI repository answers `get`" in refused.stderr
+    pulled = cli("pull", "encoder", "--repo", url, cwd=tmp_path)
+    assert pulled.exit_code == 2, pulled.stderr
+    assert f"{url} is not a clone" in pulled.stderr
