@@ -528,3 +528,29 @@ def test_commands_that_read_a_git_registry_name_what_an_oci_repository_answers(
     pulled = cli("pull", "encoder", "--repo", url, cwd=tmp_path)
     assert pulled.exit_code == 2, pulled.stderr
     assert f"{url} is not a clone" in pulled.stderr
+
+
+def test_exporting_another_version_after_a_rollback_says_production_did_not_move(
+    registry: Path, checkpoint_dir: Path, oci_registry: OciRegistry, cli
+) -> None:
+    from artreg.services.assign import rollback
+
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    release(registry, "encoder", "s2", checkpoint_dir, "1.1.0")
+    repo = f"{oci_registry.host}/rolled/encoder"
+    assert (
+        cli("export", "encoder@v1.1.0", "--oci", repo, "--plain-http", cwd=registry).exit_code == 0
+    )
+    rollback(registry, "encoder", reason="1.1.0 regressed on the eval set")
+
+    again = cli("export", "encoder@v1.1.0", "--oci", repo, "--plain-http", cwd=registry)
+
+    assert again.exit_code == 0, again.stderr
+    assert "production of oci://" in again.stdout and "still names v1.1.0" in again.stdout
+    assert "git's production is v1.0.0" in again.stdout
+    assert "--all-production" in again.stdout and "encoder@v1.0.0" in again.stdout
+    assert title_at(f"{repo}:production") == "encoder@v1.1.0"
+    moved = cli("export", "encoder@v1.0.0", "--oci", repo, "--plain-http", cwd=registry)
+    assert moved.exit_code == 0, moved.stderr
+    assert "note:" not in moved.stdout
+    assert title_at(f"{repo}:production") == "encoder@v1.0.0"

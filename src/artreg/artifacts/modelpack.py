@@ -285,6 +285,11 @@ def parse(raw: bytes, where: str, name: str) -> Artifact:
         doc = json.loads(raw)
     except ValueError as exc:
         raise IntegrityError(f"{where}: the manifest is not JSON ({exc})") from exc
+    if _is_index(doc):
+        raise IntegrityError(
+            f"{where}: an image index, not a ModelPack manifest",
+            hint="point at a tag `artreg export --oci` wrote (vX.Y.Z or production)",
+        )
     if not isinstance(doc, dict) or doc.get("artifactType") != ARTIFACT_TYPE:
         got = doc.get("artifactType") if isinstance(doc, dict) else None
         raise IntegrityError(
@@ -381,6 +386,14 @@ def check_config(raw: bytes, artifact: Artifact, where: str) -> None:
         )
 
 
+def _is_index(doc: Any) -> bool:
+    # An image index (or Docker's manifest list) lists manifests; it has no layers of its own.
+    return isinstance(doc, dict) and (
+        doc.get("mediaType") == INDEX_MEDIA_TYPE
+        or (isinstance(doc.get("manifests"), list) and "layers" not in doc)
+    )
+
+
 def overwrite_conflict(
     existing: bytes, release: Release, layers: Sequence[Layer], moves: bool = False
 ) -> str | None:
@@ -392,6 +405,8 @@ def overwrite_conflict(
     except ValueError:
         loaded = None
     doc: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+    if _is_index(doc):
+        return "it holds an image index, not a ModelPack manifest"
     notes = doc.get("annotations") or {}
     title, version = notes.get(TITLE), notes.get(VERSION)
     if title != release.name:

@@ -63,6 +63,7 @@ class Exported:
     bytes_uploaded: int = 0
     signature: str | None = None  # the referrer's digest
     layout: bool = False  # written into an OCI image layout, not pushed
+    notes: list[str] = field(default_factory=list)  # what the user should know (not errors)
 
     def summary(self) -> str:
         """One line saying what the export did."""
@@ -73,6 +74,7 @@ class Exported:
             f"{self.digest}: {self.layers} layers, {len(self.uploaded)} blobs {moved} "
             f"({self.bytes_uploaded} B), {len(self.skipped)} {there}"
             + (f", signature {self.signature}" if self.signature else "")
+            + "".join(f"\nnote: {note}" for note in self.notes)
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -87,6 +89,7 @@ class Exported:
             "skipped": len(self.skipped),
             "bytes_uploaded": self.bytes_uploaded,
             "signature": self.signature,
+            "notes": self.notes,
         }
 
 
@@ -101,6 +104,7 @@ class Prepared:
     manifest: Blob
     paths: dict[str, Path]
     holds_production: bool
+    production: str | None  # the version git holds in production, if any
     inline: dict[str, Blob]  # layers whose bytes are in memory (the folder's manifest.json)
 
 
@@ -127,7 +131,8 @@ def prepare(root: Path, spec: str, progress: ProgressFn | None = None) -> Prepar
             hint="export a released version: NAME@vX.Y.Z",
         )
     holder = registry.get(name).stage(PRODUCTION_TAG)
-    holds = holder is not None and holder.registered and holder.version == resolved.version
+    production = holder.version if holder is not None and holder.registered else None
+    holds = production is not None and production == resolved.version
     meta_raw = gitread.show_file(root, resolved.commit, f"{resolved.folder.relpath}/metadata.json")
     meta = (
         parse_json(meta_raw.decode(), f"{resolved.folder.relpath}/metadata.json")
@@ -182,6 +187,7 @@ def prepare(root: Path, spec: str, progress: ProgressFn | None = None) -> Prepar
         modelpack.manifest(release, layers, cfg),
         paths,
         holds,
+        production,
         inline,
     )
 
@@ -261,6 +267,7 @@ def to_registry(
         client.put_manifest(prepared.manifest, tag)
     signature = _push_signature(client, prepared)
     sizes[prepared.config.digest] = len(prepared.config.raw)
+    notes = [] if PRODUCTION_TAG in tags else _production_note(prepared, client, ref)
     return Exported(
         release.name,
         release.version,
@@ -272,7 +279,27 @@ def to_registry(
         client.skipped,
         sum(sizes.get(d, 0) for d in client.uploaded),
         signature,
+        notes=notes,
     )
+
+
+def _production_note(prepared: Prepared, client: Client, ref: Reference) -> list[str]:
+    """A note when the repository's production tag names another version than git's
+    production (after a rollback, say): exporting this version did not move it."""
+    held = json_or_none(client.get_manifest(PRODUCTION_TAG))
+    if held is None:
+        return []
+    version = (held.get("annotations") or {}).get(modelpack.VERSION)
+    want = prepared.production
+    if want is not None and version == want:
+        return []
+    name = prepared.release.name
+    git = f"git's production is v{want}" if want else "git holds no production"
+    return [
+        f"the OCI tag {PRODUCTION_TAG} of {ref.url} still names v{version} ({git}); production is "
+        f"exported by `artreg export --all-production` or by exporting the production version"
+        + (f" (artreg export {name}@v{want} --oci {ref.registry}/{ref.repository})" if want else "")
+    ]
 
 
 def _push_signature(client: Client, prepared: Prepared) -> str | None:
