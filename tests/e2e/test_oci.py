@@ -107,7 +107,11 @@ def test_export_pushes_a_modelpack_artifact_that_skopeo_reads_and_copies(
     folder = "artifacts/production/encoder/v1.0.0"
     files = committed_manifest(registry, folder)
     by_path = {la["annotations"]["org.cncf.model.filepath"]: la for la in manifest["layers"]}
-    assert set(by_path) == set(files)  # one layer per file the release's manifest lists
+    # One layer per file the release's manifest lists, and the manifest itself (what a
+    # consumer holds every layer to).
+    assert set(by_path) == set(files) | {"manifest.json"}
+    listing = by_path.pop("manifest.json")
+    assert listing["digest"] == f"sha256:{sha256(registry / folder / 'manifest.json')}"
     assert by_path["model.pt"]["mediaType"] == WEIGHT
     assert {by_path[p]["mediaType"] for p in by_path if p != "model.pt"} == {DOC}
     for rel, layer in by_path.items():
@@ -150,7 +154,11 @@ def test_an_oci_layout_export_is_readable_by_skopeo(
     manifest = inspect(f"oci:{out}:v1.0.0")
     assert manifest["artifactType"] == MODEL_ARTIFACT
     files = committed_manifest(registry, "artifacts/production/encoder/v1.0.0")
-    assert {la["digest"][7:] for la in manifest["layers"]} == {f["sha256"] for f in files.values()}
+    listing = sha256(registry / "artifacts/production/encoder/v1.0.0/manifest.json")
+    assert {la["digest"][7:] for la in manifest["layers"]} == {
+        *(f["sha256"] for f in files.values()),
+        listing,
+    }
     # skopeo copies the layout into a registry, checking every blob's digest as it goes.
     repo = f"{oci_registry.host}/layouts/encoder"
     skopeo(

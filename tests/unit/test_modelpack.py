@@ -169,4 +169,21 @@ def test_overwriting_another_artifact_or_the_same_version_with_other_bytes_is_na
     rebuilt = modelpack.layers({"model.pt": ("ef" * 32, 10)}, {"model.pt": "pytorch"})
     assert "other bytes" in str(modelpack.overwrite_conflict(raw, _release(), rebuilt))
     newer = modelpack.Release("encoder", "1.1.0", "e" * 40, "model.pt")
-    assert modelpack.overwrite_conflict(raw, newer, rebuilt) is None  # production moves on
+    assert modelpack.overwrite_conflict(raw, newer, rebuilt, moves=True) is None  # production
+    # Any other tag holding another version of encoder is named (moved only with --force).
+    assert "version 1.0.0, not 1.1.0" in str(modelpack.overwrite_conflict(raw, newer, rebuilt))
+
+
+def test_an_image_index_at_a_tag_is_named_as_one() -> None:
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{"mediaType": modelpack.MANIFEST_MEDIA_TYPE, "digest": "sha256:" + SHA}],
+        }
+    ).encode()
+    with pytest.raises(IntegrityError, match="an image index, not a ModelPack manifest"):
+        modelpack.parse(index, "here", "encoder")
+    layers, _, _ = _pack({"model.pt": (SHA, 10)})
+    why = modelpack.overwrite_conflict(index, _release(), layers)
+    assert why == "it holds an image index, not a ModelPack manifest"

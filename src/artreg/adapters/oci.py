@@ -12,11 +12,13 @@ Also here: the OCI image layout writer (`--oci-layout DIR`), which needs no regi
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -414,11 +416,30 @@ def check_credential_files(extra: Sequence[str]) -> None:
                 raise InputError(
                     f"{path}: field auths.{host} is not an object with a string auth", hint=hint
                 )
+            if entry.get("auth") and not _user_password(entry["auth"]):
+                raise InputError(
+                    f"{path}: field auths.{host}.auth is not base64 of user:password", hint=hint
+                )
         helpers = doc.get("credHelpers", {})
         if not isinstance(helpers, dict) or not all(isinstance(v, str) for v in helpers.values()):
             raise InputError(f"{path}: field credHelpers is not an object of names", hint=hint)
-        if not isinstance(doc.get("credsStore", ""), str):
+        store = doc.get("credsStore", "")
+        if not isinstance(store, str):
             raise InputError(f"{path}: field credsStore is not a name", hint=hint)
+        if store and shutil.which(f"docker-credential-{store}") is None:
+            raise InputError(
+                f"{path}: field credsStore names the credential helper docker-credential-{store}, "
+                "which is not installed (not on PATH)",
+                hint=f"install docker-credential-{store}, or remove credsStore from {path} and "
+                "log in again (`docker login HOST`)",
+            )
+
+
+def _user_password(auth: str) -> bool:
+    try:
+        return b":" in base64.b64decode(auth, validate=True)
+    except ValueError:
+        return False
 
 
 def json_or_none(raw: bytes | None) -> Mapping[str, Any] | None:

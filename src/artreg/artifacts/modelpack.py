@@ -13,7 +13,7 @@ import json
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from artreg.adapters.oci import INDEX_MEDIA_TYPE, Blob
@@ -43,6 +43,10 @@ APPROVER = "io.artreg.approved-by"
 PRIMARY = "io.artreg.model"
 
 SIGNATURE_FILE = "model.sig"
+# The release folder's own manifest travels as a layer: a consumer holds every other layer's
+# path, size and sha256 to it. It is read whole, so up to this size (a few KB per file listed).
+RELEASE_MANIFEST = "manifest.json"
+RELEASE_MANIFEST_LIMIT = 16 << 20
 # A consumer reads a config up to this size: artreg's are a few kilobytes.
 CONFIG_LIMIT = 1 << 20
 # The version a consumer reads from a manifest names a cache folder: semver, nothing else.
@@ -252,6 +256,16 @@ class Artifact:
     primary: str
     files: dict[str, tuple[str, int]]  # rel -> (sha256, size), in the manifest's layer order
     config: str = ""  # the config blob's digest
+    media_types: dict[str, str] = field(default_factory=dict)  # rel -> the layer's media type
+
+    def model_files(self) -> list[str]:
+        """The layers a model loader reads: weights and their configuration, by media type or
+        by name (a config.json labelled as documentation is still read as configuration)."""
+        return [
+            rel
+            for rel in self.files
+            if self.media_types.get(rel) in (WEIGHT, WEIGHT_CONFIG) or classify(rel, {}) != DOC
+        ]
 
 
 def _safe_path(rel: Any, where: str) -> str:
@@ -271,6 +285,11 @@ def parse(raw: bytes, where: str, name: str) -> Artifact:
         doc = json.loads(raw)
     except ValueError as exc:
         raise IntegrityError(f"{where}: the manifest is not JSON ({exc})") from exc
+    if _is_index(doc):
+        raise IntegrityError(
+            f"{where}: an image index, not a ModelPack manifest",
+            hint="point at a tag `artreg export --oci` wrote (vX.Y.Z or production)",
+        )
     if not isinstance(doc, dict) or doc.get("artifactType") != ARTIFACT_TYPE:
         got = doc.get("artifactType") if isinstance(doc, dict) else None
         raise IntegrityError(
@@ -286,6 +305,7 @@ def parse(raw: bytes, where: str, name: str) -> Artifact:
             hint=f"check the repository: {name} was exported to a repository of its own",
         )
     files: dict[str, tuple[str, int]] = {}
+    media_types: dict[str, str] = {}
     for i, layer in enumerate(doc.get("layers") or []):
         digest, size = layer.get("digest", ""), layer.get("size")
         rel = _safe_path((layer.get("annotations") or {}).get(FILEPATH), f"{where} layers[{i}]")
@@ -302,6 +322,7 @@ def parse(raw: bytes, where: str, name: str) -> Artifact:
                 hint="the artifact was not made by artreg or was altered; do not use it",
             )
         files[rel] = (hexpart, size)
+        media_types[rel] = str(layer.get("mediaType", ""))
     primary = notes.get(PRIMARY) or ""
     if not primary or not any(rel == primary or rel.startswith(primary + "/") for rel in files):
         raise IntegrityError(
@@ -329,7 +350,9 @@ def parse(raw: bytes, where: str, name: str) -> Artifact:
             "config may have here; not read",
             hint="the artifact was not made by artreg or was altered; do not use it",
         )
-    return Artifact(name, version, str(notes.get(REVISION, "")), primary, files, cfg_digest)
+    return Artifact(
+        name, version, str(notes.get(REVISION, "")), primary, files, cfg_digest, media_types
+    )
 
 
 def check_config(raw: bytes, artifact: Artifact, where: str) -> None:
@@ -363,14 +386,27 @@ def check_config(raw: bytes, artifact: Artifact, where: str) -> None:
         )
 
 
-def overwrite_conflict(existing: bytes, release: Release, layers: Sequence[Layer]) -> str | None:
+def _is_index(doc: Any) -> bool:
+    # An image index (or Docker's manifest list) lists manifests; it has no layers of its own.
+    return isinstance(doc, dict) and (
+        doc.get("mediaType") == INDEX_MEDIA_TYPE
+        or (isinstance(doc.get("manifests"), list) and "layers" not in doc)
+    )
+
+
+def overwrite_conflict(
+    existing: bytes, release: Release, layers: Sequence[Layer], moves: bool = False
+) -> str | None:
     """Why pushing `release` over the manifest `existing` (what a tag names now) would destroy
-    something: another artifact's title, or the same version with other layer digests."""
+    something: another artifact's title, the same version with other layer digests, or (for
+    a tag that does not `moves` between versions, as production does) another version."""
     try:
         loaded = json.loads(existing)
     except ValueError:
         loaded = None
     doc: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+    if _is_index(doc):
+        return "it holds an image index, not a ModelPack manifest"
     notes = doc.get("annotations") or {}
     title, version = notes.get(TITLE), notes.get(VERSION)
     if title != release.name:
@@ -378,4 +414,49 @@ def overwrite_conflict(existing: bytes, release: Release, layers: Sequence[Layer
     old = [la.get("digest") for la in doc.get("layers") or [] if isinstance(la, dict)]
     if version == release.version and old != [layer.digest for layer in layers]:
         return f"it holds {title} version {version} with other bytes (another registry's release)"
+    if version != release.version and not moves:
+        return f"it holds {title} version {version}, not {release.version}"
     return None
+
+
+def check_release_manifest(raw: bytes, artifact: Artifact, where: str) -> None:
+    """Refuse (IntegrityError) an artifact whose layers are not the files its release folder's
+    manifest.json (`raw`) lists, path for path with their sha256 and size, or whose
+    manifest.json names another artifact or version than its annotations."""
+    altered = "the artifact was not made by artreg or was altered; do not use it"
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise IntegrityError(f"{where} {RELEASE_MANIFEST}: not JSON ({exc})", hint=altered) from exc
+    doc = doc if isinstance(doc, dict) else {}
+    said = (doc.get("name"), doc.get("id"))
+    if said != (artifact.name, f"v{artifact.version}"):
+        raise IntegrityError(
+            f"{where} {RELEASE_MANIFEST}: names {said[0]!r} {said[1]!r}, the manifest's "
+            f"annotations {artifact.name!r} v{artifact.version}",
+            hint=altered,
+        )
+    listed = doc.get("files")
+    listed = listed if isinstance(listed, dict) else {}
+    for rel, (sha, size) in artifact.files.items():
+        if rel == RELEASE_MANIFEST:
+            continue
+        entry = listed.get(rel)
+        if not isinstance(entry, dict):
+            raise IntegrityError(
+                f"{where}: layer {rel} is not a file its release's {RELEASE_MANIFEST} lists",
+                hint=altered,
+            )
+        if (entry.get("sha256"), entry.get("size")) != (sha, size):
+            raise IntegrityError(
+                f"{where}: layer {rel} is sha256 {sha} ({size} B), its release's "
+                f"{RELEASE_MANIFEST} records {entry.get('sha256')} ({entry.get('size')} B)",
+                hint=altered,
+            )
+    missing = sorted(set(listed) - set(artifact.files))
+    if missing:
+        raise IntegrityError(
+            f"{where}: no layer for {', '.join(missing[:5])}, which its release's "
+            f"{RELEASE_MANIFEST} lists",
+            hint=altered,
+        )

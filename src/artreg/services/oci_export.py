@@ -44,6 +44,8 @@ from artreg.reading.resolve import target
 from artreg.sources import state
 
 PRODUCTION_TAG = "production"
+# An OCI tag that names a version (vA.B.C, with a pre-release or build part or not).
+_VERSION_TAG = re.compile(r"v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Exported:
     bytes_uploaded: int = 0
     signature: str | None = None  # the referrer's digest
     layout: bool = False  # written into an OCI image layout, not pushed
+    notes: list[str] = field(default_factory=list)  # what the user should know (not errors)
 
     def summary(self) -> str:
         """One line saying what the export did."""
@@ -71,6 +74,7 @@ class Exported:
             f"{self.digest}: {self.layers} layers, {len(self.uploaded)} blobs {moved} "
             f"({self.bytes_uploaded} B), {len(self.skipped)} {there}"
             + (f", signature {self.signature}" if self.signature else "")
+            + "".join(f"\nnote: {note}" for note in self.notes)
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -85,6 +89,7 @@ class Exported:
             "skipped": len(self.skipped),
             "bytes_uploaded": self.bytes_uploaded,
             "signature": self.signature,
+            "notes": self.notes,
         }
 
 
@@ -99,6 +104,8 @@ class Prepared:
     manifest: Blob
     paths: dict[str, Path]
     holds_production: bool
+    production: str | None  # the version git holds in production, if any
+    inline: dict[str, Blob]  # layers whose bytes are in memory (the folder's manifest.json)
 
 
 def _source_url(root: Path) -> str:
@@ -124,7 +131,8 @@ def prepare(root: Path, spec: str, progress: ProgressFn | None = None) -> Prepar
             hint="export a released version: NAME@vX.Y.Z",
         )
     holder = registry.get(name).stage(PRODUCTION_TAG)
-    holds = holder is not None and holder.registered and holder.version == resolved.version
+    production = holder.version if holder is not None and holder.registered else None
+    holds = production is not None and production == resolved.version
     meta_raw = gitread.show_file(root, resolved.commit, f"{resolved.folder.relpath}/metadata.json")
     meta = (
         parse_json(meta_raw.decode(), f"{resolved.folder.relpath}/metadata.json")
@@ -149,6 +157,13 @@ def prepare(root: Path, spec: str, progress: ProgressFn | None = None) -> Prepar
     }
     heads = {rel: _head(path) for rel, path in paths.items() if rel not in formats}
     files = {rel: (d.sha256, d.size) for rel, d in resolved.files.items()}
+    # The folder's manifest.json travels too: a consumer holds every layer to the list it is.
+    listing_path = f"{folder.relpath}/{modelpack.RELEASE_MANIFEST}"
+    listing = gitread.show_file(root, resolved.commit, listing_path)
+    if listing is None or modelpack.RELEASE_MANIFEST in files:
+        raise NotFoundError(f"{listing_path}: not committed at {resolved.commit[:12]}")
+    inline = {modelpack.RELEASE_MANIFEST: Blob(listing, modelpack.DOC)}
+    files[modelpack.RELEASE_MANIFEST] = (inline[modelpack.RELEASE_MANIFEST].sha256, len(listing))
     layers = modelpack.layers(files, formats, heads)
     approval = meta.get("approval") if isinstance(meta, dict) else None
     created_by = meta.get("created_by", "") if isinstance(meta, dict) else ""
@@ -165,7 +180,15 @@ def prepare(root: Path, spec: str, progress: ProgressFn | None = None) -> Prepar
     )
     cfg = modelpack.config(release, layers)
     return Prepared(
-        resolved, release, layers, cfg, modelpack.manifest(release, layers, cfg), paths, holds
+        resolved,
+        release,
+        layers,
+        cfg,
+        modelpack.manifest(release, layers, cfg),
+        paths,
+        holds,
+        production,
+        inline,
     )
 
 
@@ -175,9 +198,18 @@ def _head(path: Path) -> bytes:
 
 
 def check_production(prepared: Prepared, tag: str | None) -> None:
-    """Refuse writing the `production` tag for a version git does not hold in production."""
+    """Refuse writing the `production` tag for a version git does not hold in production, and
+    a version tag (vA.B.C) naming another version than the one exported."""
+    release = prepared.release
+    if tag is not None and _VERSION_TAG.fullmatch(tag) and tag != f"v{release.version}":
+        # A version tag is a promise about the bytes it names: never another version's.
+        raise InputError(
+            f"OCI tag {tag}: a version tag, but {release.name} is exported at "
+            f"v{release.version}; consumers of {tag} would get other bytes; nothing was pushed",
+            hint=f"export it under its own version tag (v{release.version}), or under a tag "
+            "that is not a version; --force does not override this",
+        )
     if tag == PRODUCTION_TAG and not prepared.holds_production:
-        release = prepared.release
         raise InputError(
             f"{release.name}@v{release.version} does not hold production in git: the OCI tag "
             f"{PRODUCTION_TAG} would point the fleet at it",
@@ -193,7 +225,9 @@ def check_overwrite(
     why = (
         None
         if existing is None or force
-        else (modelpack.overwrite_conflict(existing, prepared.release, prepared.layers))
+        else modelpack.overwrite_conflict(
+            existing, prepared.release, prepared.layers, moves=tag == PRODUCTION_TAG
+        )
     )
     if why:
         raise InputError(
@@ -222,7 +256,10 @@ def to_registry(
         check_overwrite(prepared, tag, client.get_manifest(tag), ref.url, force)
     sizes = {layer.digest: layer.size for layer in prepared.layers}
     for layer in prepared.layers:
-        client.push_file(layer, prepared.paths[layer.path])
+        if layer.path in prepared.inline:
+            client.push_bytes(prepared.inline[layer.path])
+        else:
+            client.push_file(layer, prepared.paths[layer.path])
     client.push_bytes(prepared.config)
     # By digest first: the tags then name a manifest the registry already holds.
     client.put_manifest(prepared.manifest, prepared.manifest.digest)
@@ -230,6 +267,7 @@ def to_registry(
         client.put_manifest(prepared.manifest, tag)
     signature = _push_signature(client, prepared)
     sizes[prepared.config.digest] = len(prepared.config.raw)
+    notes = [] if PRODUCTION_TAG in tags else _production_note(prepared, client, ref)
     return Exported(
         release.name,
         release.version,
@@ -241,7 +279,27 @@ def to_registry(
         client.skipped,
         sum(sizes.get(d, 0) for d in client.uploaded),
         signature,
+        notes=notes,
     )
+
+
+def _production_note(prepared: Prepared, client: Client, ref: Reference) -> list[str]:
+    """A note when the repository's production tag names another version than git's
+    production (after a rollback, say): exporting this version did not move it."""
+    held = json_or_none(client.get_manifest(PRODUCTION_TAG))
+    if held is None:
+        return []
+    version = (held.get("annotations") or {}).get(modelpack.VERSION)
+    want = prepared.production
+    if want is not None and version == want:
+        return []
+    name = prepared.release.name
+    git = f"git's production is v{want}" if want else "git holds no production"
+    return [
+        f"the OCI tag {PRODUCTION_TAG} of {ref.url} still names v{version} ({git}); production is "
+        f"exported by `artreg export --all-production` or by exporting the production version"
+        + (f" (artreg export {name}@v{want} --oci {ref.registry}/{ref.repository})" if want else "")
+    ]
 
 
 def _push_signature(client: Client, prepared: Prepared) -> str | None:
@@ -282,8 +340,8 @@ def to_layout(
     name = tag or f"v{release.version}"
     check_production(prepared, name)
     check_overwrite(prepared, name, layout_manifest(out, name), f"--oci-layout {out}", force)
-    files = [(layer, prepared.paths[layer.path]) for layer in prepared.layers]
-    documents: list[Blob] = [prepared.config]
+    files = [(la, prepared.paths[la.path]) for la in prepared.layers if la.path in prepared.paths]
+    documents: list[Blob] = [prepared.config, *prepared.inline.values()]
     written = write_layout(out, prepared.manifest, documents, files, name)
     return Exported(
         release.name,

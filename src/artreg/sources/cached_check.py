@@ -38,6 +38,14 @@ def verify_source(
         where = f"--repo {source.label}"
         pins = [(pin, f"artreg get {pin.spec} {where}") for pin in current_pins(source.reg)]
         cache = source.reg.cache
+    elif source.kind == "oci":
+        raise InputError(
+            f"{source.label}: `verify` (every folder of a registry) reads a git registry; an "
+            "OCI repository answers `get`, `resolve` and `show NAME@vX.Y.Z` (or NAME#production) "
+            "for the artifact it holds",
+            hint="run it in a clone of the registry, or with its git URL; `get` checks each "
+            "layer's sha256 as it fetches it",
+        )
     else:
         raise TypeError(source)
     return check_pins(

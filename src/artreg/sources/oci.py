@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, NoReturn
 
 from artreg.adapters.hashing import FileDigest
 from artreg.adapters.oci import parse_reference
+from artreg.artifacts import modelpack
 from artreg.errors import InputError, IntegrityError, NotFoundError
 from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.resolve import check_spec, selector, spec_of
@@ -239,7 +240,13 @@ def pin_of(found: Found, stage: str | None, version: str | None) -> Pin:
         commit=artifact.revision,
         folder=production_dir(artifact.name, artifact.version).relpath,
         primary=artifact.primary,
-        files={rel: FileDigest(sha, size) for rel, (sha, size) in artifact.files.items()},
+        # The release's manifest.json is what the layers were checked against, not a model file
+        # (a git registry's folder lists it nowhere either).
+        files={
+            rel: FileDigest(sha, size)
+            for rel, (sha, size) in artifact.files.items()
+            if rel != modelpack.RELEASE_MANIFEST
+        },
         dvc_files=frozenset(),
         fingerprint=found.digest,
     )

@@ -82,6 +82,21 @@ def resolve(
         )
     config = client.read_blob(artifact.config, modelpack.CONFIG_LIMIT)
     modelpack.check_config(config, artifact, where)
+    release = artifact.files.get(modelpack.RELEASE_MANIFEST)
+    if release is None:
+        raise IntegrityError(
+            f"{where}: no {modelpack.RELEASE_MANIFEST} layer, so its files cannot be held to "
+            "their release's list",
+            hint="export the release again with this artreg (artreg export NAME@vX.Y.Z --oci)",
+        )
+    if release[1] > modelpack.RELEASE_MANIFEST_LIMIT:
+        raise IntegrityError(
+            f"{where}: its {modelpack.RELEASE_MANIFEST} is {release[1]} B, more than the "
+            f"{modelpack.RELEASE_MANIFEST_LIMIT} B read here; not read",
+            hint="the artifact was not made by artreg or was altered; do not use it",
+        )
+    listing = client.read_blob(f"sha256:{release[0]}", modelpack.RELEASE_MANIFEST_LIMIT)
+    modelpack.check_release_manifest(listing, artifact, where)
     return Found(client, ref.url, tag, raw, artifact)
 
 
@@ -186,7 +201,7 @@ def check_signature(found: Found, keys: Sequence[Path]) -> signing_keys.Signer |
     target = model_target("production", found.artifact.primary)
     model = [rel for rel in files if rel == target or rel.startswith(f"{target}/")]
     try:
-        return signature.verify_bundle(
+        signer = signature.verify_bundle(
             raw, f"{where} {modelpack.SIGNATURE_FILE}", files, model, trusted
         )
     except IntegrityError as exc:  # its words name a registry's policy; here it is the consumer's
@@ -195,3 +210,17 @@ def check_signature(found: Found, keys: Sequence[Path]) -> signing_keys.Signer |
             hint=f"trust the signer's public key in {ENV_TRUSTED_KEYS} only if you trust it; "
             "otherwise do not use this model",
         ) from exc
+    # The signature proves the files it names; a weight or configuration layer it does not
+    # name (a config.json added beside the model) would reach the loader unproven.
+    signed = set(signature.parse_bundle(raw, where).resources)
+    covered = set(model) if signed == {"."} else signed
+    uncovered = [rel for rel in found.artifact.model_files() if rel not in covered]
+    if uncovered:
+        raise IntegrityError(
+            f"{where}: {', '.join(uncovered[:5])} {'is' if len(uncovered) == 1 else 'are'} "
+            f"model files (weights or their configuration) its signature does not cover, and "
+            f"{ENV_TRUSTED_KEYS} requires a signature",
+            hint="do not use this model; the release's signer signs the whole model folder "
+            "(artreg promote --sign-model)",
+        )
+    return signer
