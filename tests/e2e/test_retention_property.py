@@ -91,9 +91,11 @@ class Registry:
         self.validated[name].append(found.id)
 
     def _release(self, name: str, which: int, require: bool, **kw: Any) -> None:
-        """A new session, validated and released (requiring the other name's release)."""
+        """A new session, validated and released (enc requiring dec's release: requirements
+        flow one way, as an adapter requires its base, so no history forms a cycle)."""
         self.validate(name, which)
         other = next(n for n in NAMES if n != name)
+        require = require and name == "enc"
         holder = state.load(self.root).artifacts.get(other)
         current = holder.stage("production") if holder and not holder.deprecated else None
         requires = [f"{other}@v{current.version}"] if require and current else None
