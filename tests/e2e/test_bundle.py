@@ -22,6 +22,7 @@ from artreg import get_artifact_path
 from artreg.api import register_artifact
 
 from helpers import RELEASE_INPUTS, clone_repo, git, release, snapshot, tiny_safetensors
+from helpers.keys import make_key
 
 WEIGHTS = {"embed.weight": (32, 16), "proj.weight": (16, 16)}
 
@@ -447,29 +448,6 @@ def test_a_bundle_file_that_is_no_tar_is_bad_input(sites: Sites, tmp_path: Path,
 # --- model signatures travel, and are checked where a trust policy requires them ---------------
 
 
-def make_key(folder: Path) -> tuple[Path, Path]:
-    """A fresh EC P-256 key pair as PEM files: (private key, public key)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    folder.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    private, public = folder / "release.pem", folder / "release.pub"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
-
-
 def require_signatures(root: Path, public: Path) -> None:
     """Commit the public key and a trust policy requiring signed production releases."""
     import yaml
@@ -519,34 +497,15 @@ def test_a_signed_release_travels_and_an_unsigned_one_is_refused_where_required(
 
 
 def on_a_terminal(args: list[str], cwd: Path, json_output: bool) -> tuple[int, str]:
-    """Run the artreg console script with stdout and stderr on a pseudo-terminal."""
-    import fcntl
+    """Run the artreg console script with stdout and stderr on a pseudo-terminal, outside CI."""
     import os
-    import pty
-    import struct
-    import termios
 
     from helpers import ARTREG
+    from helpers.terminal import run_on_a_terminal
 
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     extra = ["--json"] if json_output else []
-    proc = subprocess.Popen(
-        [ARTREG, *args, *extra], cwd=cwd, env=env, stdout=follower, stderr=follower
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(leader)
-    return proc.wait(), b"".join(chunks).decode("utf-8", "replace")
+    return run_on_a_terminal([ARTREG, *args, *extra], cwd, env)
 
 
 @pytest.mark.parametrize("json_output", [False, True], ids=["terminal", "json"])

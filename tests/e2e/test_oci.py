@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from artreg import get_artifact_path, verify_artifact
 from artreg.errors import IntegrityError, NotFoundError
 from artreg.services.init import init_registry
 
 from helpers import RELEASE_ARGS, flip_byte, free_port, release, snapshot, tiny_safetensors
+from helpers.keys import make_key
 from helpers.ociregistry import OciRegistry, docker_registry, skopeo
 
 WEIGHT = "application/vnd.cncf.model.weight.v1.raw"
@@ -240,25 +239,6 @@ def test_a_new_version_with_one_of_four_shards_changed_uploads_that_shard_only(
     assert inspect(f"docker://{repo}:v1.0.0") != manifest
 
 
-def _signing_key(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    folder.mkdir(parents=True, exist_ok=True)
-    private, public = folder / "release.pem", folder / "release.pub"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
-
-
 def test_the_model_signature_travels_as_a_referrer_found_by_the_tag_schema(
     registry: Path,
     checkpoint_dir: Path,
@@ -267,7 +247,7 @@ def test_the_model_signature_travels_as_a_referrer_found_by_the_tag_schema(
     monkeypatch: pytest.MonkeyPatch,
     cli,
 ) -> None:
-    private, public = _signing_key(tmp_path / "secrets")
+    private, public = make_key(tmp_path / "secrets")
     release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")  # unsigned 1.0.0 first
     from artreg.services.register import register_raw
 
@@ -326,7 +306,7 @@ def test_the_model_signature_travels_as_a_referrer_found_by_the_tag_schema(
     monkeypatch.setenv("ARTREG_OCI_TRUSTED_KEYS", str(public))
     model = registry / "artifacts/production/encoder/v1.1.0/model.pt"
     assert get_artifact_path("encoder", repo=url).read_bytes() == model.read_bytes()
-    _, stranger = _signing_key(tmp_path / "stranger")
+    _, stranger = make_key(tmp_path / "stranger")
     monkeypatch.setenv("ARTREG_OCI_TRUSTED_KEYS", str(stranger))
     monkeypatch.setenv("ARTREG_CACHE", str(tmp_path / "cold-cache"))
     with pytest.raises(IntegrityError, match="ARTREG_OCI_TRUSTED_KEYS does not list"):

@@ -409,23 +409,9 @@ def test_a_required_signature_covers_every_weight_and_configuration_layer(
     monkeypatch: pytest.MonkeyPatch,
     cli,
 ) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from helpers.keys import make_key
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    private, public = tmp_path / "release.pem", tmp_path / "release.pub"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+    private, public = make_key(tmp_path)
     from artreg.services.register import register_raw
     from artreg.services.release import promote_to_production
     from artreg.services.validate import promote_to_validated

@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import struct
-import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
 
+from helpers.terminal import run_on_a_terminal
+
 ARTREG = str(Path(sys.executable).parent / "artreg")
-
-
-def _run_on_a_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
-    """Run with stdout and stderr on a pseudo-terminal, as a person at a shell would."""
-    leader, follower = pty.openpty()
-    # A real terminal has a size; a fresh pty has 0 columns, where tqdm draws nothing.
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    proc = subprocess.Popen(
-        args, cwd=cwd, env=env, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(leader)
-    return proc.wait(), b"".join(chunks).decode("utf-8", "replace")
 
 
 @pytest.mark.parametrize(
@@ -52,7 +27,7 @@ def test_register_shows_progress_only_for_a_person_at_a_terminal(
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     if ci:
         env["CI"] = "true"
-    code, output = _run_on_a_terminal(
+    code, output = run_on_a_terminal(
         [ARTREG, "register", "encoder", "s1", "--from", str(ckpt), *extra], cwd=registry, env=env
     )
     assert code == 0, output
@@ -82,6 +57,6 @@ def test_a_fetch_on_demand_shows_progress_only_at_a_terminal(
     args = [ARTREG, "promote", "encoder", vid, "--to", "production", "--version", "1.0.0"]
     args += ["--benchmarks", str(EXAMPLES / "benchmarks.json"), "--approved-by", "rm"]
     args += ["--resources", str(EXAMPLES / "resource_usage.json"), "--branch", "rel"]
-    code, output = _run_on_a_terminal(args, cwd=clone, env=env)
+    code, output = run_on_a_terminal(args, cwd=clone, env=env)
     assert code == 0, output
     assert ("Fetching from" in output) is expect_bar, output  # DVC's own transfer bar

@@ -43,6 +43,7 @@ from helpers import (
     serve,
     snapshot,
 )
+from helpers.keys import make_key
 from helpers.modelfiles import write_safetensors
 
 ORACLE = str(BIN / "model_signing")
@@ -50,26 +51,6 @@ FOLDER = production_dir("encoder", "1.0.0")
 
 
 # --- keys, certificates and the trust policy ------------------------------------------------
-
-
-def make_key(folder: Path, name: str) -> tuple[Path, Path]:
-    """A fresh EC P-256 key pair as PEM files: (private key, public key)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    private, public = folder / f"{name}.pem", folder / f"{name}.pub"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
 
 
 def _certificate(subject: str, key: Path, issuer: tuple[str, Path] | None, ca: bool) -> bytes:
