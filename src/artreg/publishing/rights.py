@@ -165,14 +165,33 @@ class Audit:
     checked: int = 0
 
 
+ASSIGNMENTS = ("assign", "rollback")  # tag kinds of `artreg assign` and `artreg rollback`
+
+
+def _assignment(event: Event) -> bool:
+    """An `artreg assign`/`rollback` tag: its approver and policy commit are in its message."""
+    return event.fields.get("kind") in ASSIGNMENTS
+
+
+def _policy_commit(event: Event) -> str:
+    """The commit whose rights a promotion answers to: its own, or for an assignment (a tag on
+    the version's older commit) the HEAD it was made on, as its message records."""
+    named = event.fields.get("policy", "") if _assignment(event) else ""
+    return (
+        named if len(named) == 40 and all(c in "0123456789abcdef" for c in named) else event.commit
+    )
+
+
 def _approvals(root: Path, events: Sequence[Event]) -> dict[str, str | None]:
+    found: dict[str, str | None] = {
+        e.tag: recorded_approver(e.fields.get("approved_by")) for e in events if _assignment(e)
+    }
     specs = {
         e.tag: f"{e.commit}:{e.folder.relpath}/metadata.json"
         for e in events
-        if e.folder is not None
+        if e.folder is not None and e.tag not in found
     }
     blobs = gitread.read_blobs(root, sorted(set(specs.values())))
-    found: dict[str, str | None] = {}
     for tag, spec in specs.items():
         try:
             data: Any = json.loads(blobs.get(spec) or b"{}")
@@ -204,6 +223,15 @@ def _rights_at_commits(root: Path, commits: Iterable[str]) -> dict[str, Rights |
     return found
 
 
+def _foreign_policy_commits(root: Path, events: Sequence[Event], head: str | None) -> set[str]:
+    """The policy commits assignment tags name that HEAD's history does not hold (a tag cannot
+    pick the rights it answers to from a commit that never was the registry's)."""
+    named = {_policy_commit(e) for e in events if _assignment(e)}
+    if not named or head is None:
+        return set()
+    return named - set(gitrun.git(root, "rev-list", head).split())
+
+
 def audit(root: Path, registry: Registry) -> Audit:
     """Every promotion in history against the rights: tags of signed stages signed by an
     allowed signer (HEAD's file), promoter and approver allowed by the rights at the tag's
@@ -220,9 +248,9 @@ def audit(root: Path, registry: Registry) -> Audit:
         result.problems.append(exc.message)
         return result
     approvals = _approvals(root, [e for e in events if event_stage(e) in rights.stages])
-    at_commit = _rights_at_commits(
-        root, {e.commit for e in events if _watched(rights, event_stage(e))}
-    )
+    watched = [e for e in events if _watched(rights, event_stage(e))]
+    at_commit = _rights_at_commits(root, {_policy_commit(e) for e in watched})
+    foreign = _foreign_policy_commits(root, watched, head)
     for event in events:
         stage = event_stage(event)
         if not _watched(rights, stage):
@@ -239,7 +267,13 @@ def audit(root: Path, registry: Registry) -> Audit:
             )
             continue
         who = verdict.principal if verdict.verified and verdict.principal else event.tagger_email
-        then = at_commit[event.commit]
+        if _policy_commit(event) in foreign:
+            result.problems.append(
+                f"tag {event.tag}: names policy commit {_policy_commit(event)[:12]}, which is not "
+                "in the history of HEAD, so the rights it answers to cannot be known"
+            )
+            continue
+        then = at_commit[_policy_commit(event)]
         if isinstance(then, str):
             result.problems.append(f"tag {event.tag}: {then}")
             continue

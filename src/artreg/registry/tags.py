@@ -371,7 +371,8 @@ def next_tag_time(events: Iterable[_Tagged]) -> int:
 
 # --- tag messages: readable by people, parsable by artreg ----------------------------------
 
-MESSAGE_KEYS = ("folder", "source", "by", "kind", "requires", "reason")  # reason: a rollback's
+# reason: a rollback's; approved_by and policy (the commit whose rights applied): an assignment's
+MESSAGE_KEYS = ("folder", "source", "by", "kind", "requires", "reason", "approved_by", "policy")
 
 
 def _one_line(value: str) -> str:
