@@ -84,12 +84,14 @@ def gto_stages(root: Path) -> dict[str, str]:
     return {s: v for s, v in shown["stage"].items() if v and s in ("staging", "production")}
 
 
-def git_verdict(root: Path, tag: str) -> subprocess.CompletedProcess[str]:
-    """`git verify-tag` with the committed allowed-signers file, as a user would ask it."""
+def git_verdict(root: Path, tag: str, kind: str = "tag") -> subprocess.CompletedProcess[str]:
+    """`git verify-tag` (or verify-commit) with the committed allowed-signers file, as a user
+    would ask it."""
     signers = root / ".git" / "oracle_signers"
     signers.write_text(git(root, "show", f"HEAD:{SIGNERS}"))
+    allowed = f"gpg.ssh.allowedSignersFile={signers}"
     return subprocess.run(
-        ["git", "-C", str(root), "-c", f"gpg.ssh.allowedSignersFile={signers}", "verify-tag", tag],
+        ["git", "-C", str(root), "-c", allowed, f"verify-{kind}", tag],
         capture_output=True,
         text=True,
     )
@@ -187,3 +189,67 @@ def test_verify_reports_assignments_that_broke_the_rights_in_force(
     assert f"tag {newest}: {BOB} may not promote into production" in result.stderr
     assert f"rights.production.promoters lists {ALICE}" in result.stderr
     assert result.stderr.count("may not promote") == 1  # the earlier rollback is not blamed
+
+
+def test_assign_and_rollback_through_pull_requests(
+    guarded: Path, keys: dict[str, Path], cli
+) -> None:
+    """`--branch` commits a request (signed by a promoter) instead of a tag; after the merge,
+    `artreg tag` run by a promoter tags it, whatever the merge method, once."""
+    root = guarded
+    tags_before = git(root, "tag", "-l")
+    sign_as(root, keys["bob"])
+    asked = cli(
+        "assign", "encoder@v1.0.0", "staging", "--sign", "--approved-by", CAROL,
+        "--branch", "stage-v1", "--json", cwd=root,
+    )  # fmt: skip
+    assert asked.exit_code == 0, asked.stderr
+    request = asked.json()["request"]
+    assert asked.json()["branch"] == "stage-v1" and asked.json()["tag"] == ""
+    assert git(root, "tag", "-l") == tags_before  # no tag before the merge
+    assert git(root, "branch", "--show-current").strip() == "main"
+    said = git_verdict(root, git(root, "rev-parse", "stage-v1").strip(), "commit")
+    assert said.returncode == 0 and f'Good "git" signature for {BOB}' in said.stderr
+    git(root, "switch", "--quiet", "stage-v1")
+    assert cli("verify", cwd=root).exit_code == 0
+    summary = cli("summary", "--base", "main", cwd=root).stdout
+    assert "## Requested stage moves" in summary
+    assert "**encoder**: assign v1.0.0 to staging, asked by" in summary
+    assert f"approved by {CAROL}" in summary
+    # The same request committed unsigned (by hand) on another branch: verify names it.
+    git(root, "switch", "--quiet", "-c", "forged", "main")
+    git(root, "checkout", "stage-v1", "--", request)
+    git(root, "commit", "--quiet", "-m", "request by hand")
+    forged = cli("verify", cwd=root)
+    assert forged.exit_code == 1
+    assert f"{request}: the commit" in forged.stderr and "is not signed" in forged.stderr
+    git(root, "switch", "--quiet", "main")
+    git(root, "merge", "--quiet", "--no-ff", "-m", "Merge pull request #7", "stage-v1")
+    sign_as(root, keys["alice"])  # CI's key: an allowed signer and promoter of both stages
+    tagged = cli("tag", "--json", cwd=root)
+    assert tagged.exit_code == 0, tagged.stderr
+    (tag,) = tagged.json()["created"]
+    assert tag.startswith("encoder#staging#")
+    assert git_verdict(root, tag).returncode == 0
+    assert gto_stages(root) == {"production": "v1.1.0", "staging": "v1.0.0"}
+    assert cli("tag", "--json", cwd=root).json()["created"] == []  # once
+    assert cli("verify", cwd=root).exit_code == 0
+
+    asked = cli(
+        "rollback", "encoder", "--reason", "slow", "--sign", "--approved-by", CAROL,
+        "--branch", "roll-back", cwd=root,
+    )  # fmt: skip
+    assert asked.exit_code == 0, asked.stderr
+    git(root, "merge", "--quiet", "--squash", "roll-back")
+    git(root, "commit", "--quiet", "-m", "roll back (#8)")
+    sign_as(root, keys["bob"])  # bob may tag staging, not production
+    before = snapshot(root)
+    refused = cli("tag", cwd=root)
+    assert refused.exit_code == 2 and f"{BOB} may not promote into production" in refused.stderr
+    assert snapshot(root) == before
+    sign_as(root, keys["alice"])
+    assert cli("tag", cwd=root).exit_code == 0
+    assert gto_stages(root) == {"production": "v1.0.0", "staging": "v1.0.0"}
+    history = cli("history", "encoder", "--stage", "production", cwd=root).stdout
+    assert "rollback: slow" in history
+    assert cli("verify", cwd=root).exit_code == 0

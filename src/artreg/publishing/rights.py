@@ -21,6 +21,7 @@ from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import signatures
 from artreg.adapters.git.signatures import Verdict
 from artreg.errors import ArtregError, InputError, IntegrityError
+from artreg.publishing import requests
 from artreg.registry.layout import PARAMS_FILE, stage_folders
 from artreg.registry.policy import committed_sections, sections_of
 from artreg.registry.records import Event, Registry
@@ -429,6 +430,39 @@ def _untagged_commits(root: Path, registry: Registry, rights: Rights) -> list[st
     return problems
 
 
+def _request_commits(root: Path, registry: Registry, rights: Rights) -> list[str]:
+    """Problems of assignment requests no tag names yet (a pull request's `assign --branch` or
+    `rollback --branch`): each into a signed stage must be committed by a commit a promoter of
+    that stage signed (`git verify-commit`)."""
+    found = [
+        (request, commit)
+        for request, commit in requests.pending(root, registry)
+        if request.stage in rights.signed and commit
+    ]
+    if not found:
+        return []
+    head = gitrun.head(root)
+    assert head is not None
+    verdict_of = signatures.verify_objects(
+        root, "commit", sorted({c for _, c in found}), signers_blob(root, head, rights)
+    )
+    problems = []
+    for request, commit in found:
+        verdict = verdict_of[commit]
+        if not verdict.verified or verdict.principal is None:
+            problems.append(
+                f"{request.path}: the commit {commit[:12]} that requests {request.name} "
+                f"v{request.version} in {request.stage} is not signed by an allowed signer "
+                f"({verdict.detail}); {rights.source} rights.signed lists {request.stage}: "
+                "request it again with --sign"
+            )
+            continue
+        problem = rights_at(root, commit).promoter_problem(request.stage, verdict.principal)
+        if problem:
+            problems.append(f"{request.path}: commit {commit[:12]}: {problem}")
+    return problems
+
+
 def check_registry(root: Path, registry: Registry, report: Any, base: str | None) -> None:
     """verify's rights checks, into its report: every promotion in history against the rights,
     untagged promotions' commits signed by promoters, and with `base` (a pull request's
@@ -441,6 +475,7 @@ def check_registry(root: Path, registry: Registry, report: Any, base: str | None
         rights = rights_at(root, gitrun.head(root))
         if rights.signed:
             report.problems += _untagged_commits(root, registry, rights)
+            report.problems += _request_commits(root, registry, rights)
         if base is not None:
             changes, _ = policy_changes(root, base)
             report.count("commits loosening the policy", len(changes))

@@ -371,8 +371,12 @@ def next_tag_time(events: Iterable[_Tagged]) -> int:
 
 # --- tag messages: readable by people, parsable by artreg ----------------------------------
 
-# reason: a rollback's; approved_by and policy (the commit whose rights applied): an assignment's
-MESSAGE_KEYS = ("folder", "source", "by", "kind", "requires", "reason", "approved_by", "policy")
+# reason: a rollback's; approved_by, policy (the commit whose rights applied) and request (a
+# merged pull request's .artreg/requests folder): an assignment's
+MESSAGE_KEYS = (
+    *("folder", "source", "by", "kind", "requires", "reason"),
+    *("approved_by", "policy", "request"),
+)
 
 
 def _one_line(value: str) -> str:

@@ -16,7 +16,7 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
 from artreg.errors import InputError, NotFoundError
-from artreg.publishing import index
+from artreg.publishing import index, requests
 from artreg.publishing.publish import PublishOptions, actor, with_pending
 from artreg.publishing.rights import check_promotion
 from artreg.publishing.transaction import transaction
@@ -60,6 +60,8 @@ class Assigned:
     by: str = ""
     approved_by: str | None = None
     gates: list[GateResult] = field(default_factory=list)
+    branch: str | None = None  # pull-request mode: the request committed there, no tag yet
+    request: str | None = None  # ... and its folder, which `artreg tag` tags after the merge
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +77,7 @@ class Assigned:
             "by": self.by,
             "approved_by": self.approved_by,
             "gates": [g.as_dict() for g in self.gates],
+            **({"branch": self.branch, "request": self.request} if self.branch else {}),
         }
 
 
@@ -148,9 +151,10 @@ def _tag(
     options: PublishOptions,
     reason: str | None = None,
     approved_by: str | None = None,
-) -> tuple[str, str, str]:
+) -> tuple[str, str, str, str | None]:
     """Tag `holder`'s commit `NAME#STAGE#N` and commit the refreshed registry.json: all or
-    nothing, under the repo lock. Returns (tag, commit, who).
+    nothing, under the repo lock. Returns (tag, commit, who, None). With `options.branch`,
+    commit a request for it on that branch instead: ("", commit, who, request folder).
 
     The stage's rights (params.yaml `rights.<stage>`, `rights.signed`) are checked first, as for
     a promotion; the tag records the approver and the commit whose rights applied (`policy:`),
@@ -159,6 +163,18 @@ def _tag(
     policy = gitrun.head(root) or ""
     check_promotion(root, [stage], sign=options.sign, approved_by=approved_by)
     kind = "rollback" if reason else "assign"
+    if options.branch:
+        request = requests.Request(
+            requests.new_path(artifact.name, stage),
+            artifact.name,
+            stage,
+            holder.version or "",
+            kind,
+            who,
+            reason or "",
+            approved_by or "",
+        )
+        return "", requests.write(root, request, title, options), who, request.path
     with transaction(root, new_dirs=[], touched=[REGISTRY_JSON], wait=options.wait) as txn:
         events = state.load(root, folders="none").events  # under the lock: no local race
         tag = format_tag(
@@ -195,7 +211,7 @@ def _tag(
         )
         txn.committed(commit)
         txn.make_tags()
-    return tag, commit, who
+    return tag, commit, who, None
 
 
 def assign(
@@ -228,7 +244,7 @@ def assign(
     metrics = _metrics(root, holder.commit, folder, results)
     gates = check_gates(settings, stage, name, metrics, "pass them in a JSON file with --results")
     title = f"artreg: assign {stage} to {name} v{version}"
-    tag, commit, who = _tag(
+    tag, commit, who, request = _tag(
         root, artifact, stage, holder, folder, title, options, approved_by=approved_by
     )
     return Assigned(
@@ -243,6 +259,8 @@ def assign(
         by=who,
         approved_by=approved_by,
         gates=gates,
+        branch=options.branch,
+        request=request,
     )
 
 
@@ -317,7 +335,7 @@ def rollback(
             f"{name} v{version} is in production already", hint="name another version with --to"
         )
     title = f"artreg: roll back {name} production to v{version} (was {current.label})"
-    tag, commit, who = _tag(
+    tag, commit, who, request = _tag(
         root, artifact, "production", target, folder, title, options, reason, approved_by
     )
     return Assigned(
@@ -332,4 +350,6 @@ def rollback(
         reason=reason,
         by=who,
         approved_by=approved_by,
+        branch=options.branch,
+        request=request,
     )
