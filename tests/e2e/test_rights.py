@@ -458,3 +458,31 @@ def test_unsigned_stage_rights_use_the_committer(registry: Path, checkpoint_dir:
         cli("register", "encoder", "s1", "--from", str(checkpoint_dir), cwd=registry).exit_code == 0
     )
     assert cli("verify", cwd=registry).exit_code == 0
+
+
+def test_pull_request_promotion_commit_must_be_signed_by_a_promoter(
+    signed: Path, keys: dict[str, Path], checkpoint_dir: Path, cli
+):
+    """On a promotion branch, verify asks `git verify-commit` who made the promotion commit."""
+    vid = validated(cli, signed, checkpoint_dir)
+    set_policy(
+        signed,
+        signer_line(ALICE, keys["alice"]) + signer_line(BOB, keys["bob"]),
+        policy(ALICE),
+        "bob may sign, not promote",
+    )
+    released = cli(*release_args(vid), "--sign", "--branch", "release-1", cwd=signed)
+    assert released.exit_code == 0, released.stderr
+    git(signed, "switch", "--quiet", "release-1")
+    checked = cli("verify", cwd=signed)
+    assert checked.exit_code == 0, checked.stderr
+    sign_as(signed, keys["bob"])  # the same promotion, committed by bob
+    git(signed, "commit", "--quiet", "--amend", "--no-edit", "-S")
+    by_bob = cli("verify", cwd=signed)
+    assert by_bob.exit_code == 1
+    assert f"{BOB} may not promote into production" in by_bob.stderr
+    git(signed, "commit", "--quiet", "--amend", "--no-edit", "--no-gpg-sign")
+    unsigned = cli("verify", cwd=signed)
+    assert unsigned.exit_code == 1
+    assert "its promotion commit" in unsigned.stderr
+    assert "is not signed by an allowed signer" in unsigned.stderr
