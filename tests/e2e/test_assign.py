@@ -18,6 +18,7 @@ from artreg.services.release import promote_to_production
 from artreg.services.validate import promote_to_validated
 
 from helpers import EXAMPLES, RELEASE_INPUTS, clone_repo, git, run_tool, snapshot
+from helpers.keys import signer_line, ssh_key
 
 STAGES = {"staging": {"after": "validated"}}
 STAGING_GATES = {"latency_p95_ms": {"op": "<=", "threshold": 50}}
@@ -250,12 +251,9 @@ def test_a_deprecated_artifact_is_refused(three_releases: Path, cli) -> None:
 
 def test_sign_makes_a_signed_tag_git_verifies(three_releases: Path, tmp_path: Path, cli) -> None:
     root = three_releases
-    key = tmp_path / "key"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "rm", "-f", str(key)], check=True
-    )
+    key = ssh_key(tmp_path, "key")
     signers = tmp_path / "allowed_signers"
-    signers.write_text(f"rm@example.com {(tmp_path / 'key.pub').read_text()}")
+    signers.write_text(signer_line("rm@example.com", key))
     git(root, "config", "gpg.format", "ssh")
     git(root, "config", "user.signingkey", str(key))
     git(root, "config", "gpg.ssh.allowedSignersFile", str(signers))

@@ -15,24 +15,12 @@ import pytest
 import yaml
 
 from helpers import RELEASE_ARGS, git, snapshot, validate_args
+from helpers.keys import signer_line, ssh_key
 
 ALICE, BOB, CAROL, DAVE = (f"{n}@example.com" for n in ("alice", "bob", "carol", "dave"))
 SIGNERS = ".artreg/allowed_signers"
 STAGE_TAG = "encoder#production#3"
 VERSION_TAG = "encoder@v1.0.0"
-
-
-def keygen(tmp_path: Path, name: str) -> Path:
-    key = tmp_path / "keys" / name
-    key.parent.mkdir(exist_ok=True)
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True
-    )
-    return key
-
-
-def signer_line(principal: str, key: Path, options: str = 'namespaces="git"') -> str:
-    return f"{principal} {options} {key.with_suffix('.pub').read_text().strip()}\n"
 
 
 def sign_as(root: Path, key: Path | str, fmt: str = "ssh") -> None:
@@ -65,7 +53,7 @@ def policy(*promoters: str, approvers: tuple[str, ...] = (CAROL,)) -> dict:
 
 @pytest.fixture
 def keys(tmp_path: Path) -> dict[str, Path]:
-    return {who: keygen(tmp_path, who) for who in ("alice", "bob")}
+    return {who: ssh_key(tmp_path / "keys", who) for who in ("alice", "bob")}
 
 
 @pytest.fixture
@@ -416,7 +404,7 @@ def test_batched_verdicts_are_git_verdicts_tag_by_tag(
     way each tag gets exactly the verdict `git verify-tag` gives it alone."""
     from artreg.adapters.git.signatures import materialize, signers_blob, verify_objects
 
-    carol = keygen(tmp_path, "carol")
+    carol = ssh_key(tmp_path / "keys", "carol")
     set_policy(
         signed,
         signer_line(ALICE, keys["alice"]) + signer_line(BOB, keys["bob"]),
@@ -470,3 +458,31 @@ def test_unsigned_stage_rights_use_the_committer(registry: Path, checkpoint_dir:
         cli("register", "encoder", "s1", "--from", str(checkpoint_dir), cwd=registry).exit_code == 0
     )
     assert cli("verify", cwd=registry).exit_code == 0
+
+
+def test_pull_request_promotion_commit_must_be_signed_by_a_promoter(
+    signed: Path, keys: dict[str, Path], checkpoint_dir: Path, cli
+):
+    """On a promotion branch, verify asks `git verify-commit` who made the promotion commit."""
+    vid = validated(cli, signed, checkpoint_dir)
+    set_policy(
+        signed,
+        signer_line(ALICE, keys["alice"]) + signer_line(BOB, keys["bob"]),
+        policy(ALICE),
+        "bob may sign, not promote",
+    )
+    released = cli(*release_args(vid), "--sign", "--branch", "release-1", cwd=signed)
+    assert released.exit_code == 0, released.stderr
+    git(signed, "switch", "--quiet", "release-1")
+    checked = cli("verify", cwd=signed)
+    assert checked.exit_code == 0, checked.stderr
+    sign_as(signed, keys["bob"])  # the same promotion, committed by bob
+    git(signed, "commit", "--quiet", "--amend", "--no-edit", "-S")
+    by_bob = cli("verify", cwd=signed)
+    assert by_bob.exit_code == 1
+    assert f"{BOB} may not promote into production" in by_bob.stderr
+    git(signed, "commit", "--quiet", "--amend", "--no-edit", "--no-gpg-sign")
+    unsigned = cli("verify", cwd=signed)
+    assert unsigned.exit_code == 1
+    assert "its promotion commit" in unsigned.stderr
+    assert "is not signed by an allowed signer" in unsigned.stderr

@@ -865,3 +865,71 @@ def test_no_field_of_the_registry_injects_markup(
             if tag == "script":
                 assert (dict(attrs).get("src") or "").endswith(".js"), (page, attrs)
             assert tag != "img", (page, attrs)  # no training curves here: no picture at all
+
+
+def test_policy_changes_extra_stages_and_rollbacks_inject_no_markup(
+    registry: Path, checkpoint_dir: Path, tmp_path: Path
+) -> None:
+    """The fields issue 26 added to the site (an extra stage's column, a rollback's reason, a
+    policy change's commit subject and loosened rules, its diff) reach the pages as text."""
+    import yaml
+
+    from artreg.services.assign import assign, rollback
+    from artreg.services.register import register_raw
+    from artreg.services.release import promote_to_production
+    from artreg.services.validate import promote_to_validated
+
+    params_path = registry / "params.yaml"
+    params = yaml.safe_load(params_path.read_text())
+    params["stages"] = {"staging": {"after": "validated"}}
+    params["rights"] = {
+        "allowed_signers": ".artreg/allowed_signers",
+        "production": {"promoters": ["trainer@example.com"]},
+    }
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    (registry / ".artreg").mkdir()
+    (registry / ".artreg" / "allowed_signers").write_text("")
+    git(registry, "add", ".artreg", "params.yaml")
+    git(registry, "commit", "--quiet", "-m", "staging and rights")
+    git(registry, "config", "user.email", "trainer@example.com")
+    register_raw(registry, "encoder", "s1", checkpoint_dir)
+    vid = promote_to_validated(
+        registry, "encoder", "s1", "best", EXAMPLES / "validation_results.json"
+    ).id
+    for version in ("1.0.0", "1.1.0"):
+        promote_to_production(registry, "encoder", vid, version, **RELEASE_INPUTS)
+    assign(registry, "encoder@v1.1.0", "staging")
+    rollback(registry, "encoder", reason=HOSTILE)
+    git(registry, "switch", "--quiet", "-c", "loosen")
+    params["rights"]["production"]["promoters"].append("<script>alert(1)</script>")
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    git(registry, "commit", "--quiet", "-am", HOSTILE)
+
+    build_site(registry, tmp_path / "site", base="main")
+
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    policy = index[index.index('<h2 id="policy-heading">Policy changes</h2>') :]
+    assert "<strong>not authorized</strong>" in policy
+    assert "promoter added to rights.production: &lt;script&gt;alert(1)&lt;/script&gt;" in policy
+    diff = policy[policy.index("<pre><code>") : policy.index("</code></pre>")]
+    assert re.search(r"\n\+ *- .*&lt;script&gt;alert\(1\)&lt;/script&gt;", diff), diff
+    header = re.search(r"<thead>(.*?)</thead>", index[index.index('id="models"') :])
+    assert header is not None
+    columns = re.findall(r"<th scope=\"col\">(.*?)</th>", header[1])
+    assert columns[2:6] == ["raw", "validated", "staging", "production"]
+    row = re.search(r'<tr data-name="encoder">(.*?)</tr>', index)
+    assert row is not None and ">v1.1.0</a></td><td>" in row[1]  # staging holds v1.1.0
+    release = next((tmp_path / "site").rglob("v1.0.0.html")).read_text(encoding="utf-8")
+    stages = release[release.index('<h2 id="stages">') :]
+    stages = stages[: stages.index("</section>")]
+    assert re.search(r"<td>rollback: [^<]*&lt;script&gt;alert\(1\)", stages), stages  # as text
+    pages = sorted((tmp_path / "site").rglob("*.html"))
+    assert sum(p.read_text(encoding="utf-8").count("alert(1)") for p in pages) >= 5
+    for page in pages:
+        parser = _Tags()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for tag, attrs in parser.found:
+            assert not any(name.startswith("on") for name, _ in attrs), (page, tag, attrs)
+            if tag == "script":
+                assert (dict(attrs).get("src") or "").endswith(".js"), (page, attrs)
+            assert tag != "img", (page, attrs)

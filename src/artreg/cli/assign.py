@@ -18,16 +18,33 @@ from artreg.services.assign import rollback as roll_back
 sign_option = click.option(
     "--sign", is_flag=True, help="Sign the commit and the tag with your git signing key."
 )
+branch_option = click.option(
+    "--branch",
+    help="Pull-request mode: commit a request for it on this new branch; `artreg tag` makes "
+    "the tag after the merge.",
+)
+approved_option = click.option(
+    "--approved-by",
+    help="Who approved it, where params.yaml's rights.<stage>.approvers asks (or "
+    "ARTREG_APPROVED_BY).",
+)
 
 
 def _text(done: Assigned) -> str:
     was = f" (was v{done.replaced})" if done.replaced else ""
+    if done.branch:
+        return (
+            f"{done.name} {done.stage}: v{done.version}{was} requested on branch {done.branch} "
+            f"({done.request}, commit {done.commit[:12]}); `artreg tag` tags it after the merge"
+        )
     lines = [
         f"{done.name} {done.stage}: v{done.version}{was}, content {done.folder}",
         f"tag {done.tag} on {done.target[:12]}; registry.json refreshed in {done.commit[:12]}",
     ]
     if done.reason:
         lines.append(f"reason: {done.reason} (by {done.by})")
+    if done.approved_by:
+        lines.append(f"approved by {done.approved_by}")
     if done.gates:
         lines += ["", fmt.gate_table(done.gates)]
     return "\n".join(lines)
@@ -41,6 +58,8 @@ def _text(done: Assigned) -> str:
     type=click.Path(dir_okay=False, exists=True),
     help="A JSON file of metrics for the stage's gates, over those the release recorded.",
 )
+@approved_option
+@branch_option
 @sign_option
 @wait_option
 @repo_option
@@ -49,6 +68,8 @@ def assign(
     spec: str,
     stage: str,
     results: str | None,
+    approved_by: str | None,
+    branch: str | None,
     sign: bool,
     wait: float,
     repo_path: str | None,
@@ -65,7 +86,8 @@ def assign(
         spec,
         stage,
         results=Path(results) if results else None,
-        options=PublishOptions(sign=sign, wait=wait),
+        approved_by=approved_by,
+        options=PublishOptions(sign=sign, wait=wait, branch=branch),
     )
     Output(as_json).emit(*fmt.written(root, done.as_dict(), _text(done)))
 
@@ -74,6 +96,8 @@ def assign(
 @click.argument("name")
 @click.option("--to", "to", help="The released version to go back to (default: the previous).")
 @click.option("--reason", required=True, help="Why production goes back (kept in the tag).")
+@approved_option
+@branch_option
 @sign_option
 @wait_option
 @repo_option
@@ -82,6 +106,8 @@ def rollback(
     name: str,
     to: str | None,
     reason: str,
+    approved_by: str | None,
+    branch: str | None,
     sign: bool,
     wait: float,
     repo_path: str | None,
@@ -93,5 +119,6 @@ def rollback(
     Example: artreg rollback encoder --reason "p95 latency regression"
     """
     root = registry_root(repo_path)
-    done = roll_back(root, name, reason=reason, to=to, options=PublishOptions(sign=sign, wait=wait))
+    options = PublishOptions(sign=sign, wait=wait, branch=branch)
+    done = roll_back(root, name, reason=reason, to=to, approved_by=approved_by, options=options)
     Output(as_json).emit(*fmt.written(root, done.as_dict(), _text(done)))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from artreg.adapters.git.history import default_base
 from artreg.adapters.git.signatures import Verdict
 from artreg.present.markdown import summary_markdown
+from artreg.publishing import requests
 from artreg.publishing.rights import PolicyChange, policy_changes
 
 if TYPE_CHECKING:
@@ -17,9 +18,32 @@ if TYPE_CHECKING:
 
 
 def with_policy(root: Path, base: str | None, summaries: Sequence[PromotionSummary]) -> str:
-    """`artreg summary`: the "Policy changes" of base..HEAD, then the promotions."""
+    """`artreg summary`: the "Policy changes" of base..HEAD, then the promotions, then the
+    stage moves requested (`assign`/`rollback --branch`)."""
     against = base or default_base(root)
-    return policy_markdown(*policy_changes(root, against), against) + summary_markdown(summaries)
+    return (
+        policy_markdown(*policy_changes(root, against), against)
+        + summary_markdown(summaries)
+        + requests_markdown(requests.added_since(root, against))
+    )
+
+
+def requests_markdown(found: Sequence[requests.Request]) -> str:
+    """The "Requested stage moves" section; "" when the pull request requests none."""
+    if not found:
+        return ""
+    lines = ["## Requested stage moves", ""]
+    for request in found:
+        what = (
+            f"roll production back to v{request.version}"
+            if request.kind == "rollback"
+            else f"assign v{request.version} to {request.stage}"
+        )
+        approved = f", approved by {request.approved_by}" if request.approved_by else ""
+        reason = f"; reason: {request.reason}" if request.reason else ""
+        lines.append(f"- **{request.name}**: {what}, asked by {request.by}{approved}{reason}")
+    lines += ["", "`artreg tag` makes the tags once this is merged.", "", ""]
+    return "\n".join(lines)
 
 
 def policy_markdown(changes: Sequence[PolicyChange], diff: str, base: str) -> str:

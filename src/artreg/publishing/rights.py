@@ -21,6 +21,7 @@ from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import signatures
 from artreg.adapters.git.signatures import Verdict
 from artreg.errors import ArtregError, InputError, IntegrityError
+from artreg.publishing import requests
 from artreg.registry.layout import PARAMS_FILE, stage_folders
 from artreg.registry.policy import committed_sections, sections_of
 from artreg.registry.records import Event, Registry
@@ -165,14 +166,33 @@ class Audit:
     checked: int = 0
 
 
+ASSIGNMENTS = ("assign", "rollback")  # tag kinds of `artreg assign` and `artreg rollback`
+
+
+def _assignment(event: Event) -> bool:
+    """An `artreg assign`/`rollback` tag: its approver and policy commit are in its message."""
+    return event.fields.get("kind") in ASSIGNMENTS
+
+
+def _policy_commit(event: Event) -> str:
+    """The commit whose rights a promotion answers to: its own, or for an assignment (a tag on
+    the version's older commit) the HEAD it was made on, as its message records."""
+    named = event.fields.get("policy", "") if _assignment(event) else ""
+    return (
+        named if len(named) == 40 and all(c in "0123456789abcdef" for c in named) else event.commit
+    )
+
+
 def _approvals(root: Path, events: Sequence[Event]) -> dict[str, str | None]:
+    found: dict[str, str | None] = {
+        e.tag: recorded_approver(e.fields.get("approved_by")) for e in events if _assignment(e)
+    }
     specs = {
         e.tag: f"{e.commit}:{e.folder.relpath}/metadata.json"
         for e in events
-        if e.folder is not None
+        if e.folder is not None and e.tag not in found
     }
     blobs = gitread.read_blobs(root, sorted(set(specs.values())))
-    found: dict[str, str | None] = {}
     for tag, spec in specs.items():
         try:
             data: Any = json.loads(blobs.get(spec) or b"{}")
@@ -204,6 +224,15 @@ def _rights_at_commits(root: Path, commits: Iterable[str]) -> dict[str, Rights |
     return found
 
 
+def _foreign_policy_commits(root: Path, events: Sequence[Event], head: str | None) -> set[str]:
+    """The policy commits assignment tags name that HEAD's history does not hold (a tag cannot
+    pick the rights it answers to from a commit that never was the registry's)."""
+    named = {_policy_commit(e) for e in events if _assignment(e)}
+    if not named or head is None:
+        return set()
+    return named - set(gitrun.git(root, "rev-list", head).split())
+
+
 def audit(root: Path, registry: Registry) -> Audit:
     """Every promotion in history against the rights: tags of signed stages signed by an
     allowed signer (HEAD's file), promoter and approver allowed by the rights at the tag's
@@ -220,9 +249,9 @@ def audit(root: Path, registry: Registry) -> Audit:
         result.problems.append(exc.message)
         return result
     approvals = _approvals(root, [e for e in events if event_stage(e) in rights.stages])
-    at_commit = _rights_at_commits(
-        root, {e.commit for e in events if _watched(rights, event_stage(e))}
-    )
+    watched = [e for e in events if _watched(rights, event_stage(e))]
+    at_commit = _rights_at_commits(root, {_policy_commit(e) for e in watched})
+    foreign = _foreign_policy_commits(root, watched, head)
     for event in events:
         stage = event_stage(event)
         if not _watched(rights, stage):
@@ -239,7 +268,13 @@ def audit(root: Path, registry: Registry) -> Audit:
             )
             continue
         who = verdict.principal if verdict.verified and verdict.principal else event.tagger_email
-        then = at_commit[event.commit]
+        if _policy_commit(event) in foreign:
+            result.problems.append(
+                f"tag {event.tag}: names policy commit {_policy_commit(event)[:12]}, which is not "
+                "in the history of HEAD, so the rights it answers to cannot be known"
+            )
+            continue
+        then = at_commit[_policy_commit(event)]
         if isinstance(then, str):
             result.problems.append(f"tag {event.tag}: {then}")
             continue
@@ -395,6 +430,39 @@ def _untagged_commits(root: Path, registry: Registry, rights: Rights) -> list[st
     return problems
 
 
+def _request_commits(root: Path, registry: Registry, rights: Rights) -> list[str]:
+    """Problems of assignment requests no tag names yet (a pull request's `assign --branch` or
+    `rollback --branch`): each into a signed stage must be committed by a commit a promoter of
+    that stage signed (`git verify-commit`)."""
+    found = [
+        (request, commit)
+        for request, commit in requests.pending(root, registry)
+        if request.stage in rights.signed and commit
+    ]
+    if not found:
+        return []
+    head = gitrun.head(root)
+    assert head is not None
+    verdict_of = signatures.verify_objects(
+        root, "commit", sorted({c for _, c in found}), signers_blob(root, head, rights)
+    )
+    problems = []
+    for request, commit in found:
+        verdict = verdict_of[commit]
+        if not verdict.verified or verdict.principal is None:
+            problems.append(
+                f"{request.path}: the commit {commit[:12]} that requests {request.name} "
+                f"v{request.version} in {request.stage} is not signed by an allowed signer "
+                f"({verdict.detail}); {rights.source} rights.signed lists {request.stage}: "
+                "request it again with --sign"
+            )
+            continue
+        problem = rights_at(root, commit).promoter_problem(request.stage, verdict.principal)
+        if problem:
+            problems.append(f"{request.path}: commit {commit[:12]}: {problem}")
+    return problems
+
+
 def check_registry(root: Path, registry: Registry, report: Any, base: str | None) -> None:
     """verify's rights checks, into its report: every promotion in history against the rights,
     untagged promotions' commits signed by promoters, and with `base` (a pull request's
@@ -407,6 +475,7 @@ def check_registry(root: Path, registry: Registry, report: Any, base: str | None
         rights = rights_at(root, gitrun.head(root))
         if rights.signed:
             report.problems += _untagged_commits(root, registry, rights)
+            report.problems += _request_commits(root, registry, rights)
         if base is not None:
             changes, _ = policy_changes(root, base)
             report.count("commits loosening the policy", len(changes))

@@ -371,7 +371,12 @@ def next_tag_time(events: Iterable[_Tagged]) -> int:
 
 # --- tag messages: readable by people, parsable by artreg ----------------------------------
 
-MESSAGE_KEYS = ("folder", "source", "by", "kind", "requires", "reason")  # reason: a rollback's
+# reason: a rollback's; approved_by, policy (the commit whose rights applied) and request (a
+# merged pull request's .artreg/requests folder): an assignment's
+MESSAGE_KEYS = (
+    *("folder", "source", "by", "kind", "requires", "reason"),
+    *("approved_by", "policy", "request"),
+)
 
 
 def _one_line(value: str) -> str:

@@ -13,14 +13,16 @@ from typing import Any
 
 from artreg.adapters.files import read_json
 from artreg.adapters.git import read as gitread
+from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
 from artreg.errors import InputError, NotFoundError
-from artreg.publishing import index
+from artreg.publishing import index, requests
 from artreg.publishing.publish import PublishOptions, actor, with_pending
+from artreg.publishing.rights import check_promotion
 from artreg.publishing.transaction import transaction
 from artreg.registry.documents import GateResult
 from artreg.registry.layout import REGISTRY_JSON, StageDir, production_dir
-from artreg.registry.policy import check_gates, committed_sections, load_settings
+from artreg.registry.policy import approver, check_gates, committed_sections, load_settings
 from artreg.registry.records import Artifact, Event, Version
 from artreg.registry.retirements import read_retired
 from artreg.registry.stages import StageModel, parse_stages
@@ -56,7 +58,10 @@ class Assigned:
     replaced: str | None = None  # the version that held the stage before, if any
     reason: str | None = None  # a rollback's
     by: str = ""
+    approved_by: str | None = None
     gates: list[GateResult] = field(default_factory=list)
+    branch: str | None = None  # pull-request mode: the request committed there, no tag yet
+    request: str | None = None  # ... and its folder, which `artreg tag` tags after the merge
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,7 +75,9 @@ class Assigned:
             "replaced": f"v{self.replaced}" if self.replaced else None,
             "reason": self.reason,
             "by": self.by,
+            "approved_by": self.approved_by,
             "gates": [g.as_dict() for g in self.gates],
+            **({"branch": self.branch, "request": self.request} if self.branch else {}),
         }
 
 
@@ -143,18 +150,46 @@ def _tag(
     title: str,
     options: PublishOptions,
     reason: str | None = None,
-) -> tuple[str, str, str]:
+    approved_by: str | None = None,
+) -> tuple[str, str, str, str | None]:
     """Tag `holder`'s commit `NAME#STAGE#N` and commit the refreshed registry.json: all or
-    nothing, under the repo lock. Returns (tag, commit, who)."""
+    nothing, under the repo lock. Returns (tag, commit, who, None). With `options.branch`,
+    commit a request for it on that branch instead: ("", commit, who, request folder).
+
+    The stage's rights (params.yaml `rights.<stage>`, `rights.signed`) are checked first, as for
+    a promotion; the tag records the approver and the commit whose rights applied (`policy:`),
+    since the tag itself sits on the version's older commit, where other rights may be."""
     who = actor(root)
+    policy = gitrun.head(root) or ""
+    check_promotion(root, [stage], sign=options.sign, approved_by=approved_by)
     kind = "rollback" if reason else "assign"
+    if options.branch:
+        request = requests.Request(
+            requests.new_path(artifact.name, stage),
+            artifact.name,
+            stage,
+            holder.version or "",
+            kind,
+            who,
+            reason or "",
+            approved_by or "",
+        )
+        return "", requests.write(root, request, title, options), who, request.path
     with transaction(root, new_dirs=[], touched=[REGISTRY_JSON], wait=options.wait) as txn:
         events = state.load(root, folders="none").events  # under the lock: no local race
         tag = format_tag(
             Action.ASSIGN, artifact.name, stage, None, next_counter(events, artifact.name)
         )
         stamp = next_tag_time(events)
-        message = tag_message(title, kind=kind, folder=folder.relpath, by=who, reason=reason or "")
+        message = tag_message(
+            title,
+            kind=kind,
+            folder=folder.relpath,
+            by=who,
+            reason=reason or "",
+            approved_by=approved_by or "",
+            policy=policy,
+        )
         pending = Event(
             tag,
             TagName(artifact.name, Action.ASSIGN, stage, None, int(tag.rsplit("#", 1)[1])),
@@ -176,7 +211,7 @@ def _tag(
         )
         txn.committed(commit)
         txn.make_tags()
-    return tag, commit, who
+    return tag, commit, who, None
 
 
 def assign(
@@ -185,11 +220,13 @@ def assign(
     stage: str,
     *,
     results: Path | None = None,
+    approved_by: str | None = None,
     options: PublishOptions | None = None,
 ) -> Assigned:
     """`artreg assign NAME@vX.Y.Z STAGE`: put a released version into an extra stage declared
-    in params.yaml, once it passes that stage's gates (`gates.<stage>`)."""
+    in params.yaml, once it passes that stage's gates (`gates.<stage>`) and rights."""
     options = options or PublishOptions()
+    approved_by = approver(approved_by)
     name, in_spec, version = parse_spec(spec)
     if version is None or in_spec is not None:
         raise InputError(
@@ -207,7 +244,9 @@ def assign(
     metrics = _metrics(root, holder.commit, folder, results)
     gates = check_gates(settings, stage, name, metrics, "pass them in a JSON file with --results")
     title = f"artreg: assign {stage} to {name} v{version}"
-    tag, commit, who = _tag(root, artifact, stage, holder, folder, title, options)
+    tag, commit, who, request = _tag(
+        root, artifact, stage, holder, folder, title, options, approved_by=approved_by
+    )
     return Assigned(
         name,
         stage,
@@ -218,7 +257,10 @@ def assign(
         folder.relpath,
         replaced=before.version if before is not None and before.registered else None,
         by=who,
+        approved_by=approved_by,
         gates=gates,
+        branch=options.branch,
+        request=request,
     )
 
 
@@ -251,12 +293,14 @@ def rollback(
     *,
     reason: str,
     to: str | None = None,
+    approved_by: str | None = None,
     options: PublishOptions | None = None,
 ) -> Assigned:
     """`artreg rollback NAME --reason TEXT [--to vX.Y.Z]`: move production back to the
     version that held it before (or the one named), as a new assignment whose tag message
-    records the reason and who made it."""
+    records the reason and who made it. Production's rights apply (`rights.production`)."""
     options = options or PublishOptions()
+    approved_by = approver(approved_by)
     if not isinstance(reason, str) or not reason.strip():
         raise InputError("--reason is empty", hint="say why production goes back, in one line")
     check_line(reason, "--reason", "give the reason as one line of text")
@@ -291,7 +335,9 @@ def rollback(
             f"{name} v{version} is in production already", hint="name another version with --to"
         )
     title = f"artreg: roll back {name} production to v{version} (was {current.label})"
-    tag, commit, who = _tag(root, artifact, "production", target, folder, title, options, reason)
+    tag, commit, who, request = _tag(
+        root, artifact, "production", target, folder, title, options, reason, approved_by
+    )
     return Assigned(
         name,
         "production",
@@ -303,4 +349,7 @@ def rollback(
         replaced=current.version if current.registered else None,
         reason=reason,
         by=who,
+        approved_by=approved_by,
+        branch=options.branch,
+        request=request,
     )

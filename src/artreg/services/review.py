@@ -25,7 +25,7 @@ from artreg.artifacts.integrity import folder_problems
 from artreg.artifacts.signing.verify import describe
 from artreg.errors import ArtregError, ConflictError, PushRejected, VerificationFailed
 from artreg.features.fetch import resolve
-from artreg.publishing import index
+from artreg.publishing import index, requests
 from artreg.publishing.publish import actor, with_pending
 from artreg.publishing.rights import check_promotion, rights_at
 from artreg.publishing.transaction import PlannedTag, transaction
@@ -238,12 +238,16 @@ def tag_merged_report(
         # Whoever tags (CI) is the promoter of record: where params.yaml's rights.signed lists
         # a stage, the tags are signed with the runner's key, an allowed signer and promoter.
         rights = rights_at(root, gitrun.head(root))
-        sign = any(rights.requires_signature(p.folder.stage) for p in pending_list)
+        merged_requests = [r for r, _ in requests.pending(root, registry)]  # assign/rollback
+        stages = [p.folder.stage for p in pending_list] + [r.stage for r in merged_requests]
+        sign = any(rights.requires_signature(s) for s in stages)
         for pending in pending_list:
             approval = (_metadata(root, pending.folder) or {}).get("approval") or {}
             check_promotion(
                 root, [pending.folder.stage], sign=sign, approved_by=approval.get("approved_by")
             )
+        for request in merged_requests:
+            check_promotion(root, [request.stage], sign=sign, approved_by=request.approved_by)
         problems = [p for pending in pending_list for p in folder_problems(root, pending.folder)]
         if problems:
             raise VerificationFailed(
@@ -321,6 +325,8 @@ def tag_merged_report(
                     f"{GENERATED_COMMIT_SUBJECT}{name}'s production release again\n\n"
                     f"held back: {folder.relpath} (below v{held.latest})",
                 )
+        parent, assigned = requests.plan(root, events, merged_requests, parent, who)
+        plan += assigned
         clash = [p for p in plan if gitread.tag_exists(root, p.tag)]
         if clash:
             # A rollback deletes the planned tags: never plan one that exists already.

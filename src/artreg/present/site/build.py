@@ -16,6 +16,7 @@ from artreg._version import __version__
 from artreg.errors import InputError
 from artreg.present.site.base import SEARCH_INDEX
 from artreg.present.site.pages import Pages
+from artreg.present.site.policy import policy_section
 from artreg.present.site.templates import compile_all
 from artreg.services.site import Shared, collect, committed_params, prepare, site_config
 
@@ -34,8 +35,10 @@ class Built:
         return {"out": str(self.out), "pages": self.pages, "names": self.names, "files": self.files}
 
 
-def build_site(root: Path, out: Path, workers: int | None = None) -> Built:
+def build_site(root: Path, out: Path, workers: int | None = None, base: str | None = None) -> Built:
     """Write the registry's static site into `out` (a new folder, or one artreg wrote before).
+    Its index opens with the "Policy changes" between `base` (default: the default branch)
+    and HEAD, as `artreg summary` lists them, when there are any.
 
     The names are split between `workers` processes (default: two on a machine with two
     cores, for registries of more than a thousand tags); each reads its names' folders in its
@@ -46,10 +49,11 @@ def build_site(root: Path, out: Path, workers: int | None = None) -> Built:
     out = out.resolve()
     _check_output(root, out)
     shared = prepare(root, config, params)
+    policy = policy_section(root, base)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        pages, files = _write_all(shared, staging, workers)
+        pages, files = _write_all(shared, staging, workers, policy)
         if out.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
             os.replace(out, retired / "site")
@@ -86,7 +90,9 @@ class Part:
     files: int
 
 
-def _write_all(shared: Shared, out: Path, workers: int | None) -> tuple[int, int]:
+def _write_all(
+    shared: Shared, out: Path, workers: int | None, policy: dict[str, Any] | None = None
+) -> tuple[int, int]:
     """Every page and file of the site into `out`; returns (pages, files) written."""
     names = sorted(shared.state.artifacts)
     if workers is None:
@@ -102,7 +108,7 @@ def _write_all(shared: Shared, out: Path, workers: int | None) -> tuple[int, int
     assets = resources.files("artreg") / "templates" / "site" / "assets"
     for asset in ASSETS:
         (out / "assets" / asset).write_bytes(assets.joinpath(asset).read_bytes())
-    (out / "index.html").write_text(pages.index([rows[n] for n in names]), encoding="utf-8")
+    (out / "index.html").write_text(pages.index([rows[n] for n in names], policy), encoding="utf-8")
     (out / "models").mkdir(exist_ok=True)
     (out / "models" / "index.html").write_text(pages.models_listing(names), encoding="utf-8")
     search = json.dumps(docs, ensure_ascii=False, separators=(",", ":"))

@@ -42,6 +42,7 @@ class EntryPages(Layout):
         # What a reviewer reads first (gates, changes, where it came from), then what a
         # consumer needs (commands, files), then the card.
         parts.append(self.summary(page, model, entry))
+        parts.append(self.stage_history(model, entry))
         parts.append(self.gates(entry))
         parts.append(self.deltas(page, model, entry))
         parts.append(self.lineage(page, model, entry))
@@ -95,6 +96,27 @@ class EntryPages(Layout):
         if entry.folder.stage == "production" and entry.label not in model.active:
             text += ' <span class="badge">deregistered</span>'
         return text
+
+    def stage_history(self, model: Model, entry: Entry) -> str:
+        """Every stage this folder held, its own and the extra ones `artreg assign` gave it,
+        with how each began (a rollback with its reason) and who made it; "" for none."""
+        spans = sorted(model.spans_by_folder.get(entry.folder.relpath, []), key=lambda s: s.start)
+        if not spans or all(s.stage == entry.folder.stage and not s.note for s in spans):
+            return ""  # the status line above says it all
+        rows = [
+            [
+                h(s.stage),
+                when(s.start),
+                when(s.end),
+                h(s.by),
+                h(s.note or s.began),
+                h(s.ended or "—"),
+            ]
+            for s in spans
+        ]
+        headers = ["stage", "from", "until", "by", "how", "ended"]
+        table = table_html("Stages this folder held, oldest first", headers, rows)
+        return f'<section aria-labelledby="stages"><h2 id="stages">Stages</h2>{table}</section>'
 
     def summary(self, page: str, model: Model, entry: Entry) -> str:
         meta = entry.metadata

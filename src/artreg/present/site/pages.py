@@ -3,17 +3,20 @@ and (through the section classes) each name's and each entry's page."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
+from artreg.errors import ArtregError
 from artreg.present.site.base import MUTED_DASH, when
 from artreg.present.site.entry_page import EntryPages
 from artreg.present.site.model_page import ModelPages
 from artreg.present.site.svg import sparkline
 from artreg.present.site.templates import render
-from artreg.registry.tags import STAGES
+from artreg.registry.stages import parse_stages
+from artreg.registry.tags import STAGES, Action
 from artreg.services.history import who
-from artreg.services.site import Model, folder_of_record
+from artreg.services.site import Model, committed_params, folder_of_record
 
 
 class Pages(ModelPages, EntryPages):
@@ -30,13 +33,30 @@ class Pages(ModelPages, EntryPages):
 
     # --- index ---------------------------------------------------------------------------
 
+    @functools.cached_property
+    def stages(self) -> tuple[str, ...]:
+        """The index's stage columns: the built-in stages, then every extra stage params.yaml
+        declares or a tag assigns, in lifecycle order (`staging: {after: validated}` sits
+        before production; an undeclared one, e.g. gto's, comes last)."""
+        try:
+            params, source = committed_params(self.r.root)
+            order = parse_stages(params.get("stages"), source).order
+        except ArtregError:  # `artreg verify` reports a bad stages section; the site shows tags
+            order = STAGES
+        held = {
+            e.parsed.stage
+            for e in self.r.state.tagged_events()
+            if e.parsed.action is Action.ASSIGN and e.parsed.stage
+        }
+        return (*order, *sorted(s for s in held if s not in order))
+
     def index_row(self, model: Model) -> dict[str, Any]:
         """The index page's row of one name (made where its pages are made, in a worker)."""
         page = "index.html"
         artifact = model.artifact
         stages = artifact.stages()
         cells: list[str] = []
-        for stage in STAGES:
+        for stage in self.stages:
             holder = stages.get(stage)
             if holder is None:
                 cells.append(MUTED_DASH)
@@ -67,9 +87,12 @@ class Pages(ModelPages, EntryPages):
             "spark": sparkline(self.r, model),
         }
 
-    def index(self, rows: list[dict[str, Any]]) -> str:
+    def index(self, rows: list[dict[str, Any]], policy: dict[str, Any] | None = None) -> str:
+        """index.html: every name's row, after the "Policy changes" (`policy_section`), if any."""
         context = self.frame("index.html", "Models", [("Registry", None)], index=True)
         context["rows"] = rows
+        context["stages"] = self.stages
+        context["policy"] = policy
         context["metric"] = self.r.metric or "metric"
         return render("index", context)
 
