@@ -17,7 +17,23 @@ if TYPE_CHECKING:  # imported where used: `from artreg import get_artifact_path`
     from artreg.publishing.publish import Published
 
 if TYPE_CHECKING:
+    from typing_extensions import TypedDict, Unpack
+
     from artreg.artifacts.signing.keys import SigningKey
+
+    class _ServeKeywords(TypedDict, total=False):
+        """get_artifact_path's keyword options, for its two overloads (the implementation
+        below names them with their defaults)."""
+
+        remote: str | None
+        remote_config: Mapping[str, str] | None
+        lock: Path | str | None
+        offline: bool | None
+        verify: str
+        cache_dir: Path | str | None
+        as_of: str | datetime | None
+        accept_policy_change: bool
+        accept_moved_tag: bool
 
 
 def find_root(path: Path | str | None = None) -> Path:
@@ -159,16 +175,8 @@ def get_artifact_path(
     pull: bool = ...,
     repo: Path | str | None = ...,
     *,
-    remote: str | None = ...,
-    remote_config: Mapping[str, str] | None = ...,
-    lock: Path | str | None = ...,
-    offline: bool | None = ...,
-    verify: str = ...,
-    cache_dir: Path | str | None = ...,
-    as_of: str | datetime | None = ...,
     with_requirements: Literal[False] = ...,
-    accept_policy_change: bool = ...,
-    accept_moved_tag: bool = ...,
+    **options: Unpack[_ServeKeywords],
 ) -> Path: ...
 
 
@@ -180,16 +188,8 @@ def get_artifact_path(
     pull: bool = ...,
     repo: Path | str | None = ...,
     *,
-    remote: str | None = ...,
-    remote_config: Mapping[str, str] | None = ...,
-    lock: Path | str | None = ...,
-    offline: bool | None = ...,
-    verify: str = ...,
-    cache_dir: Path | str | None = ...,
-    as_of: str | datetime | None = ...,
     with_requirements: Literal[True],
-    accept_policy_change: bool = ...,
-    accept_moved_tag: bool = ...,
+    **options: Unpack[_ServeKeywords],
 ) -> dict[str, Path]: ...
 
 
@@ -237,11 +237,29 @@ def get_artifact_path(
     """
     from artreg.errors import PolicyWeakened
 
+    options = ServeOptions(
+        pull=pull,
+        full=check_verify(verify),
+        remote=remote,
+        remote_config=remote_config,
+        as_of=as_of,
+        with_requirements=with_requirements,
+        accept_moved_tag=accept_moved_tag,
+    )
+
     def answer() -> Path | dict[str, Path]:
-        return _artifact_path(
-            name, stage, version, pull, repo, remote, remote_config, lock, offline, verify,
-            cache_dir, as_of, with_requirements, accept_moved_tag,
-        )  # fmt: skip
+        source = open_source(repo, lock=lock, offline=offline, cache_dir=cache_dir)
+        served = source.serve(name, None if version else stage, version, options=options)
+        if source.notes:
+            import warnings
+
+            from artreg.errors import RetractedPinWarning
+
+            for note in source.notes:
+                warnings.warn(note, RetractedPinWarning, stacklevel=3)  # the caller's line
+        if with_requirements:
+            return {n: s.path for n, s in served.items()}
+        return next(iter(served.values())).path
 
     try:
         return answer()
@@ -250,46 +268,6 @@ def get_artifact_path(
             raise
         refused.accept()
     return answer()
-
-
-def _artifact_path(
-    name: str,
-    stage: str | None,
-    version: str | None,
-    pull: bool,
-    repo: Path | str | None,
-    remote: str | None,
-    remote_config: Mapping[str, str] | None,
-    lock: Path | str | None,
-    offline: bool | None,
-    verify: str,
-    cache_dir: Path | str | None,
-    as_of: str | datetime | None,
-    with_requirements: bool,
-    accept_moved_tag: bool,
-) -> Path | dict[str, Path]:
-    full = check_verify(verify)
-    source = open_source(repo, lock=lock, offline=offline, cache_dir=cache_dir)
-    options = ServeOptions(
-        pull=pull,
-        full=full,
-        remote=remote,
-        remote_config=remote_config,
-        as_of=as_of,
-        with_requirements=with_requirements,
-        accept_moved_tag=accept_moved_tag,
-    )
-    served = source.serve(name, None if version else stage, version, options=options)
-    if source.notes:
-        import warnings
-
-        from artreg.errors import RetractedPinWarning
-
-        for note in source.notes:
-            warnings.warn(note, RetractedPinWarning, stacklevel=3)  # the caller's line
-    if with_requirements:
-        return {n: s.path for n, s in served.items()}
-    return next(iter(served.values())).path
 
 
 def verify_artifact(

@@ -257,6 +257,7 @@ def test_a_retired_version_is_refused_as_retired_by_url_and_lock(
     with pytest.warns(RetractedPinWarning, match="has since been retired by") as said:
         assert get_artifact_path("encoder", lock=lock, cache_dir=cold).read_bytes() == pinned
     assert all(": is artifacts" not in str(w.message) for w in said)  # not garbled (m2)
+    assert all(w.filename == __file__ for w in said)  # pointing at the caller's line
     swept = cli("gc", "--apply", "--grace-hours", "0", "--repo", str(served.root))
     assert swept.exit_code == 0, swept.stderr
     with pytest.raises(NotFoundError, match="retired by"):  # gone from the remote: retired

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from artreg.adapters import settings
+from artreg.adapters.hashing import copy_and_hash
 from artreg.errors import InputError, IntegrityError, NotFoundError, RemoteUnavailable
 
 INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
@@ -523,21 +524,16 @@ def write_layout(
 
 def _copy_checked(source: Path, target: Path, layer: Layer) -> int:
     tmp = target.with_name(f".{target.name}.part")
-    sha = hashlib.sha256()
-    size = 0
+    tmp.unlink(missing_ok=True)  # a part an interrupted copy left
     try:
-        with source.open("rb") as fin, tmp.open("wb") as fout:
-            while block := fin.read(CHUNK):
-                sha.update(block)
-                fout.write(block)
-                size += len(block)
-        if (sha.hexdigest(), size) != (layer.sha256, layer.size):
+        got = copy_and_hash(source, tmp)
+        if (got.sha256, got.size) != (layer.sha256, layer.size):
             raise IntegrityError(
-                f"{layer.path}: sha256 is {sha.hexdigest()} ({size} B), the release's manifest "
+                f"{layer.path}: sha256 is {got.sha256} ({got.size} B), the release's manifest "
                 f"records {layer.sha256} ({layer.size} B); nothing was written for it",
                 hint="the file was altered after its release: restore it (`artreg pull --force`)",
             )
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    return size
+    return got.size

@@ -9,6 +9,7 @@ import click
 
 from artreg.cli.group import main
 from artreg.cli.options import Output, json_option, registry_root, repo_option
+from artreg.registry.jsonform import fields_json
 from artreg.services.bundle import Created, Imported, create_bundle, import_bundle
 
 
@@ -21,13 +22,7 @@ def bundle_() -> None:
 
 
 def _created(done: Created) -> tuple[dict[str, Any], str]:
-    data = {
-        "path": str(done.path),
-        "releases": done.releases,
-        "tags": done.tags,
-        "objects": done.objects,
-        "bytes": done.bytes,
-    }
+    data = fields_json(done, path=str(done.path))
     text = (
         f"wrote {done.path} ({done.bytes} bytes): {', '.join(done.releases)}; "
         f"{done.tags} tags, {done.objects} DVC objects"
@@ -36,15 +31,7 @@ def _created(done: Created) -> tuple[dict[str, Any], str]:
 
 
 def _imported(done: Imported) -> tuple[dict[str, Any], str]:
-    data = {
-        "root": str(done.root),
-        "releases": done.releases,
-        "tags_added": done.tags_added,
-        "objects_added": done.objects_added,
-        "branch": done.branch,
-        "moved": list(done.moved) if done.moved else None,
-        "notes": done.notes,
-    }
+    data = fields_json(done, root=str(done.root))
     lines = [
         f"imported {', '.join(done.releases)} into {done.root}: {len(done.tags_added)} new "
         f"tags, {done.objects_added} new DVC objects"

@@ -20,6 +20,7 @@ from artreg.cli.options import (
     served_json,
     stage_options,
     warn,
+    with_requirements_option,
 )
 from artreg.errors import InputError
 from artreg.present import queries
@@ -32,12 +33,7 @@ from artreg.present import queries
 @click.option(
     "--force", is_flag=True, help="Restore work-tree files that differ from the manifest."
 )
-@click.option(
-    "--with-requirements",
-    is_flag=True,
-    help="Also pull every artifact it requires, transitively, each at the production version "
-    "that satisfies it (exit 1 if one is not in production).",
-)
+@with_requirements_option("pull")
 @lock_option
 @json_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
@@ -124,12 +120,7 @@ def pull(
     help="DVC remote to read from: a remote's name, or (with a URL) its URL (default: the registry's).",
 )
 @remote_config_option
-@click.option(
-    "--with-requirements",
-    is_flag=True,
-    help="Also export every artifact it requires, transitively, each at the production version "
-    "that satisfies it; then each goes into OUT/NAME/ (exit 1 if one is not in production).",
-)
+@with_requirements_option("export", "; then each goes into OUT/NAME/")
 @click.option(
     "--lock",
     "lock_path",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -116,6 +117,67 @@ def model_signing_options(f: Callable[..., Any]) -> Callable[..., Any]:
     ):
         f = option(f)
     return f
+
+
+def release_options(scope: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The release policy's inputs (--benchmarks, --resources, --approved-by, --security-review,
+    --notes, --allow-non-monotonic), shared by `promote --to production` and `release`: the
+    command gets them as one `release` mapping of the keywords the release services take.
+    `scope` ("production") starts each help text, for a command that has other stages too."""
+
+    def helped(text: str) -> str:
+        return f"{scope}: {text[0].lower()}{text[1:]}" if scope else text
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(f)
+        def command(
+            *args: Any,
+            benchmarks: str | None,
+            resources: str | None,
+            approved_by: str | None,
+            security_review: str | None,
+            notes: str | None,
+            allow_non_monotonic: bool,
+            **kwargs: Any,
+        ) -> Any:
+            release = {
+                "benchmarks": Path(benchmarks) if benchmarks else None,
+                "resource_usage": Path(resources) if resources else None,
+                "approved_by": approved_by,
+                "security_review": Path(security_review) if security_review else None,
+                "notes": notes,
+                "allow_non_monotonic": allow_non_monotonic,
+            }
+            return f(*args, release=release, **kwargs)
+
+        path = click.Path()
+        for option in reversed(
+            [
+                click.option(
+                    "--benchmarks",
+                    type=path,
+                    help=helped("benchmarks.json (or a folder with it and resource_usage.json)."),
+                ),
+                click.option("--resources", type=path, help=helped("resource_usage.json.")),
+                click.option(
+                    "--approved-by",
+                    help=helped("Who approved the release (or ARTREG_APPROVED_BY)."),
+                ),
+                click.option(
+                    "--security-review", type=path, help=helped("Security review record (JSON).")
+                ),
+                click.option("--notes", help=helped("Release notes for the CHANGELOG.")),
+                click.option(
+                    "--allow-non-monotonic",
+                    is_flag=True,
+                    help=helped("Allow a version lower than the latest release."),
+                ),
+            ]
+        ):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 class Output:
@@ -268,6 +330,22 @@ lock_option = click.option(
     type=click.Path(dir_okay=False),
     help="Read what this lock file (artreg.lock) pins, from the registries it names.",
 )
+
+
+def source_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--repo, --lock and --no-fetch: where a read command reads the registry from."""
+    return repo_option(lock_option(no_fetch_option(f)))
+
+
+def with_requirements_option(verb: str, then: str = "") -> Callable[..., Any]:
+    """--with-requirements of `pull` and `get`: `verb` (and `then`) say what each requirement
+    gets."""
+    return click.option(
+        "--with-requirements",
+        is_flag=True,
+        help=f"Also {verb} every artifact it requires, transitively, each at the production "
+        f"version that satisfies it{then} (exit 1 if one is not in production).",
+    )
 
 
 def registry_source(

@@ -15,6 +15,7 @@ from artreg.cli.options import (
     model_signing_options,
     no_fetch_option,
     publish_options,
+    release_options,
     repo_option,
     requires_option,
     signing_key,
@@ -52,20 +53,10 @@ if TYPE_CHECKING:
 @click.option(
     "--version", "version", help="production: semantic version of the release, e.g. 1.2.0."
 )
-@click.option(
-    "--benchmarks",
-    type=click.Path(),
-    help="production: benchmarks.json (or a folder with it and resource_usage.json).",
-)
-@click.option("--resources", type=click.Path(), help="production: resource_usage.json.")
+@release_options("production")
 @click.option(
     "--deployment", type=click.Path(), help="production: deployment config (YAML or JSON)."
 )
-@click.option("--approved-by", help="production: who approved the release (or ARTREG_APPROVED_BY).")
-@click.option(
-    "--security-review", type=click.Path(), help="production: security review record (JSON)."
-)
-@click.option("--notes", help="production: release notes for the CHANGELOG.")
 @click.option(
     "--optimize", type=click.Choice(["fp16"]), help="production: cast floating weights to float16."
 )
@@ -75,11 +66,6 @@ if TYPE_CHECKING:
     multiple=True,
     type=click.Choice(["pt", "safetensors"]),
     help="Also write the weights in this format (repeatable).",
-)
-@click.option(
-    "--allow-non-monotonic",
-    is_flag=True,
-    help="production: allow a version lower than the latest release.",
 )
 @requires_option
 @model_signing_options
@@ -96,15 +82,10 @@ def promote(
     results: str | None,
     validated_id: str | None,
     version: str | None,
-    benchmarks: str | None,
-    resources: str | None,
     deployment: str | None,
-    approved_by: str | None,
-    security_review: str | None,
-    notes: str | None,
     optimize: str | None,
     formats: tuple[str, ...],
-    allow_non_monotonic: bool,
+    release: dict[str, Any],
     requires: tuple[str, ...],
     sign_model: str | None,
     sign_model_cert: str | None,
@@ -142,14 +123,9 @@ def promote(
             version=version,
             formats=formats,
             release={
+                **release,
                 "deployment_config": Path(deployment) if deployment else None,
-                "benchmarks": Path(benchmarks) if benchmarks else None,
-                "resource_usage": Path(resources) if resources else None,
-                "approved_by": approved_by,
-                "security_review": Path(security_review) if security_review else None,
-                "notes": notes,
                 "optimize": optimize,
-                "allow_non_monotonic": allow_non_monotonic,
             },
             requires=list(requires) if requires else None,
             progress=progress,
@@ -166,18 +142,7 @@ def promote(
 @click.argument("name")
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--version", required=True, help="Semantic version of the release, e.g. 1.2.0.")
-@click.option(
-    "--benchmarks",
-    type=click.Path(),
-    help="benchmarks.json (or a folder with it and resource_usage.json).",
-)
-@click.option("--resources", type=click.Path(), help="resource_usage.json.")
-@click.option("--approved-by", help="Who approved the release (or ARTREG_APPROVED_BY).")
-@click.option("--security-review", type=click.Path(), help="Security review record (JSON).")
-@click.option("--notes", help="Release notes for the CHANGELOG.")
-@click.option(
-    "--allow-non-monotonic", is_flag=True, help="Allow a version lower than the latest release."
-)
+@release_options()
 @model_signing_options
 @requires_option
 @repo_option
@@ -188,12 +153,7 @@ def release(
     name: str,
     path: str,
     version: str,
-    benchmarks: str | None,
-    resources: str | None,
-    approved_by: str | None,
-    security_review: str | None,
-    notes: str | None,
-    allow_non_monotonic: bool,
+    release: dict[str, Any],
     sign_model: str | None,
     sign_model_cert: str | None,
     sign_model_chain: tuple[str, ...],
@@ -223,12 +183,7 @@ def release(
             name,
             Path(path),
             version,
-            notes=notes,
-            benchmarks=Path(benchmarks) if benchmarks else None,
-            resource_usage=Path(resources) if resources else None,
-            approved_by=approved_by,
-            security_review=Path(security_review) if security_review else None,
-            allow_non_monotonic=allow_non_monotonic,
+            **release,
             options=options,
             sign_key=signing_key(sign_model, sign_model_cert, sign_model_chain),
             model_signature=Path(model_signature) if model_signature else None,

@@ -16,6 +16,7 @@ from artreg.cli.options import (
     registry_source,
     repo_option,
     served_json,
+    source_options,
     stage_options,
 )
 from artreg.present import queries
@@ -29,9 +30,7 @@ from artreg.present import queries
     metavar="DATE|COMMIT",
     help="Answer from the tags that existed then: YYYY-MM-DD (end of day, UTC), an ISO 8601 time, or a commit (its date).",
 )
-@repo_option
-@lock_option
-@no_fetch_option
+@source_options
 @json_option
 def list_(
     show_all: bool, as_of: str | None, repo_path: str | None, lock_path: str | None, as_json: bool
@@ -78,9 +77,7 @@ def history(
 
 @main.command()
 @click.argument("spec")
-@repo_option
-@lock_option
-@no_fetch_option
+@source_options
 @json_option
 def show(spec: str, repo_path: str | None, lock_path: str | None, as_json: bool) -> None:
     """Show one artifact: NAME (every stage), NAME@vX.Y.Z or NAME#STAGE (one entry).
@@ -145,9 +142,7 @@ def resolve(
 
 @main.command()
 @click.argument("name")
-@repo_option
-@lock_option
-@no_fetch_option
+@source_options
 @json_option
 def log(name: str, repo_path: str | None, lock_path: str | None, as_json: bool) -> None:
     """Every event of NAME (registration, promotion, deprecation, unassignment), newest first.
@@ -162,9 +157,7 @@ def log(name: str, repo_path: str | None, lock_path: str | None, as_json: bool) 
 
 @main.command()
 @click.argument("spec")
-@repo_option
-@lock_option
-@no_fetch_option
+@source_options
 @json_option
 def lineage(spec: str, repo_path: str | None, lock_path: str | None, as_json: bool) -> None:
     """The chain release ← validated ← raw ← training code, with gates, hashes, who and when.
@@ -180,9 +173,7 @@ def lineage(spec: str, repo_path: str | None, lock_path: str | None, as_json: bo
 @main.command(name="diff")
 @click.argument("a")
 @click.argument("b")
-@repo_option
-@lock_option
-@no_fetch_option
+@source_options
 @json_option
 def diff_(a: str, b: str, repo_path: str | None, lock_path: str | None, as_json: bool) -> None:
     """Compare two artifacts: metric deltas, model hashes, changed files, sources.

@@ -26,6 +26,7 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
 from artreg.errors import ConflictError, LockBusy
+from artreg.registry.jsonform import fields_json
 
 
 def state_dir(root: Path) -> Path:
@@ -107,12 +108,7 @@ class PlannedTag:
     stamp: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "tag": self.tag,
-            "target": self.target,
-            "message": self.message,
-            "stamp": self.stamp,
-        }
+        return fields_json(self)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from artreg.registry.formatnames import FormatInfo, from_suffix
+from artreg.registry.jsonform import fields_json
 from artreg.registry.layout import StageDir
 from artreg.registry.records import Requirement
 
@@ -83,18 +84,12 @@ class Manifest:
         return code if isinstance(code, dict) else {}
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "schema_version": self.schema_version,
-            "stage": self.stage,
-            "name": self.name,
-            "id": self.id,
-            "created_at": self.created_at,
-            "created_by": self.created_by,
-            "tool": {"name": "artreg", "version": self.tool_version},
-            "primary": self.primary,
-            "provenance": self.provenance,
-            "files": {rel: f.to_json() for rel, f in sorted(self.files.items())},
-        }
+        return fields_json(
+            self,
+            omit=["tool_version"],
+            files={rel: f.to_json() for rel, f in sorted(self.files.items())},
+            tool={"name": "artreg", "version": self.tool_version},
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:

@@ -16,6 +16,7 @@ from artreg.adapters.git import history as githistory
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.errors import IntegrityError
+from artreg.registry.jsonform import fields_json
 from artreg.registry.layout import RETIRED_JSON
 from artreg.registry.records import Registry
 
@@ -31,13 +32,7 @@ class Retired:
     policy: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "folder": self.folder,
-            "objects": self.objects,
-            "date": self.date,
-            "by": self.by,
-            "policy": self.policy,
-        }
+        return fields_json(self)
 
     @property
     def message(self) -> str:

@@ -41,6 +41,7 @@ from artreg.errors import ArtregError, InputError, NotFoundError
 from artreg.features import fetch
 from artreg.reading import outputs
 from artreg.reading.resolve import target
+from artreg.registry.jsonform import fields_json
 from artreg.sources import state
 
 PRODUCTION_TAG = "production"
@@ -78,19 +79,9 @@ class Exported:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "target": self.target,
-            "tags": self.tags,
-            "digest": self.digest,
-            "layers": self.layers,
-            "uploaded": len(self.uploaded),
-            "skipped": len(self.skipped),
-            "bytes_uploaded": self.bytes_uploaded,
-            "signature": self.signature,
-            "notes": self.notes,
-        }
+        return fields_json(
+            self, omit=["layout"], uploaded=len(self.uploaded), skipped=len(self.skipped)
+        )
 
 
 @dataclass(frozen=True)

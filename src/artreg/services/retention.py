@@ -33,6 +33,7 @@ from artreg.adapters.files import dump_json, write_atomic
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
 from artreg.errors import InputError, IntegrityError, RetryableError
+from artreg.registry.jsonform import fields_json
 from artreg.registry.layout import RETIRED_JSON, StageDir
 from artreg.registry.policy import Retention, load_settings, retention_for
 from artreg.registry.records import Registry, iso
@@ -363,16 +364,7 @@ class Applied:
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.plan.as_dict(),
-            "applied": {
-                "commit": self.commit,
-                "marked": self.marked,
-                "git_remotes": self.git_remotes,
-                "remote": self.remote,
-                "remote_objects": self.remote_objects,
-                "remote_bytes": self.remote_bytes,
-                "cache_objects": self.cache_objects,
-                "cache_bytes": self.cache_bytes,
-            },
+            "applied": fields_json(self, omit=["plan"]),
         }
 
 

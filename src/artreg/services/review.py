@@ -32,6 +32,7 @@ from artreg.publishing.transaction import PlannedTag, transaction
 from artreg.registry import dvcyaml, versionorder
 from artreg.registry import fold as folding
 from artreg.registry.documents import GateResult, Manifest, ManifestFile, Metadata, Source
+from artreg.registry.jsonform import fields_json
 from artreg.registry.layout import (
     DVC_YAML,
     GENERATED_COMMIT_SUBJECT,
@@ -167,14 +168,7 @@ class HeldBack:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "latest": self.latest,
-            "production": self.production,
-            "folder": self.folder,
-            "reason": self.text,
-        }
+        return fields_json(self, reason=self.text)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from artreg.adapters import settings
 from artreg.adapters.hashing import FileDigest, ProgressFn
 from artreg.errors import InputError
 from artreg.reading.fetch import copy_verified, export_targets
+from artreg.registry.jsonform import fields_json
 from artreg.registry.layout import StageDir, model_files, model_target
 
 if TYPE_CHECKING:
@@ -130,16 +131,11 @@ class Pin:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "registry": self.registry,
-            "name": self.name,
-            "stage": self.stage,
-            "version": self.version,
-            "tag": self.tag,
-            "commit": self.commit,
-            "folder": self.folder,
-            "model": self.primary,
-            "files": {
+        return fields_json(
+            self,
+            omit=["primary", "dvc_files", "fingerprint"],
+            model=self.primary,
+            files={
                 rel: {
                     "sha256": d.sha256,
                     "size": d.size,
@@ -147,7 +143,7 @@ class Pin:
                 }
                 for rel, d in sorted(self.files.items())
             },
-        }
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], fingerprint: str = "") -> Pin:

@@ -18,6 +18,7 @@ from typing import Any
 
 from artreg.adapters.git import read as gitread
 from artreg.errors import InputError
+from artreg.registry.jsonform import fields_json
 from artreg.registry.trust import TrustPolicy
 
 EXTRA_HINT = 'install the signing extra: pip install "artreg[signing]"'
@@ -97,13 +98,7 @@ class Signer:
     files: tuple[str, ...] = ()  # what the signature covers, relative to the folder
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "fingerprint": self.fingerprint,
-            "key": self.key,
-            "subject": self.subject,
-            "files": list(self.files),
-        }
+        return fields_json(self)
 
 
 def _public_key(pem: bytes, source: str) -> tuple[Any, bool]:
