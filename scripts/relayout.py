@@ -73,7 +73,7 @@ MAPPING: dict[str, str] = {
     "artreg.features.verify": "artreg.services.verify",
     "artreg.features.demo": "artreg.demo",
     # present/: what a person sees (render.py is split, below)
-    "artreg.markdown_html": "artreg.present.site.markdown_html",
+    "artreg.markdown_html": "artreg.present.site.markdown",
 }
 
 # --- the moves other helpers make in the same round: the lead fills this in -----------------------

@@ -1,6 +1,6 @@
 """Formats by content: safetensors headers checked with the standard library (hostile headers
 refused naming the tensor; the safetensors library as the oracle), GGUF headers parsed, ONNX
-checked with the onnx package and by its protobuf structure alone, PyTorch files loaded only
+loaded and checked with the onnx package (refused without it), PyTorch files loaded only
 with weights_only=True, TorchScript and arbitrary pickles refused, names never consulted."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 import struct
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 
 from artreg.artifacts.formats import detect
 from artreg.artifacts.formats.gguf import check_gguf
-from artreg.artifacts.formats.onnx import check_onnx, onnx_header
+from artreg.artifacts.formats.onnx import check_onnx
 from artreg.artifacts.formats.safetensors import SAFETENSORS_DTYPE_BITS, check_safetensors
 from artreg.errors import InputError
 from artreg.registry.formatnames import from_suffix
@@ -292,43 +294,57 @@ def _onnx_model(tmp_path: Path, name: str = "student.onnx", valid: bool = True) 
     return write_onnx(tmp_path / name, valid=valid)
 
 
-@pytest.mark.parametrize("use_onnx", [True, False], ids=["onnx-package", "header-only"])
-def test_an_onnx_model_is_recognised_on_both_paths(tmp_path: Path, use_onnx: bool) -> None:
-    info = detect(_onnx_model(tmp_path, "model.bin"), use_onnx=use_onnx)
+def test_an_onnx_model_is_recognised_by_its_content_and_its_graph_checked(tmp_path: Path) -> None:
+    info = detect(_onnx_model(tmp_path, "model.bin"))
     assert info.name == "onnx"
-    assert info.detail.startswith("ONNX IR 9, opset 17, 1 nodes")
-    assert ("graph checked with onnx" in info.detail) == use_onnx
+    assert info.detail.startswith("ONNX IR 9, opset 17, 1 nodes (graph checked with onnx ")
 
 
-def test_a_graph_the_checker_refuses_passes_only_the_header_check(tmp_path: Path) -> None:
+def test_a_graph_the_checker_refuses_is_refused(tmp_path: Path) -> None:
     path = _onnx_model(tmp_path, valid=False)
-    assert check_onnx(path, use_onnx=False).name == "onnx"
+    with pytest.raises(InputError, match=r"ONNX graph does not pass onnx\.checker") as err:
+        detect(path)
+    assert str(path) in err.value.message
     with pytest.raises(InputError, match=r"ONNX graph does not pass onnx\.checker"):
         check_onnx(path)
 
 
-def test_a_hand_written_modelproto_is_walked(tmp_path: Path) -> None:
-    header = onnx_header(_write(tmp_path, onnx_model_bytes(nodes=5, opset=13), "m.onnx"))
-    assert (header.ir_version, header.opset, header.nodes) == (9, 13, 5)
+def test_without_the_onnx_extra_an_onnx_file_is_refused_naming_it(tmp_path: Path) -> None:
+    """Without the onnx package (made unimportable here) nothing checks an ONNX graph, so the
+    file is refused, with the extra to install, rather than accepted unchecked."""
+    path = _onnx_model(tmp_path)
+    code = (
+        "import sys\n"
+        "sys.modules['onnx'] = None  # what an environment without the extra has: no onnx\n"
+        "from pathlib import Path\n"
+        "from artreg.artifacts.formats import detect\n"
+        "from artreg.errors import InputError\n"
+        "try:\n"
+        f"    detect(Path({str(path)!r}))\n"
+        "except InputError as exc:\n"
+        "    print(exc.message, '|', exc.hint, '|', exc.exit_code)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"{path}: an ONNX model, and checking one needs the onnx package" in out
+    assert 'pip install "artreg[onnx]" | 2' in out
 
 
-@pytest.mark.parametrize("use_onnx", [True, False], ids=["onnx-package", "header-only"])
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
         (onnx_model_bytes()[:-3], "not a whole ONNX model"),
         (onnx_model_bytes() + b"\x08", "not a whole ONNX model"),
-        (onnx_model_bytes(graph=False), "no graph field"),
+        (onnx_model_bytes(graph=False), "ONNX graph does not pass onnx.checker"),
         (onnx_model_bytes(ir_version=None), "unknown content"),
     ],
     ids=["cut", "trailing-tag", "no-graph", "no-ir-version"],
 )
-def test_a_damaged_onnx_file_is_refused(
-    tmp_path: Path, data: bytes, expected: str, use_onnx: bool
-) -> None:
+def test_a_damaged_onnx_file_is_refused(tmp_path: Path, data: bytes, expected: str) -> None:
     path = _write(tmp_path, data, "m.onnx")
     with pytest.raises(InputError, match=re.escape(expected)) as err:
-        detect(path, use_onnx=use_onnx)
+        detect(path)
     assert str(path) in err.value.message
 
 
@@ -336,7 +352,7 @@ def test_a_real_model_cut_short_is_refused_by_its_structure(tmp_path: Path) -> N
     path = _onnx_model(tmp_path)
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(InputError, match="not a whole ONNX model"):
-        detect(path, use_onnx=False)
+        detect(path)
 
 
 # --- PyTorch, TorchScript, pickles ------------------------------------------------------------

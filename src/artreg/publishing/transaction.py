@@ -8,18 +8,18 @@ It is removed when the change is complete.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import socket
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from artreg.adapters import locking
 from artreg.adapters.faults import point
 from artreg.adapters.files import write_atomic
 from artreg.adapters.git import read as gitread
@@ -38,9 +38,7 @@ def state_dir(root: Path) -> Path:
 
 
 # --- the lock ----------------------------------------------------------------------------------
-# flock, not a lock file's existence: the kernel releases it when the holder dies (kill -9
-# included), so there is no stale lock to detect and no race in taking one over. The file's
-# content only says who holds it, for the message.
+# `adapters.locking`'s flock; the file's content only says who holds it, for the message.
 
 
 def _holder_text() -> str:
@@ -58,41 +56,26 @@ def _read_holder(lock: Path) -> dict[str, Any] | None:
 def lock_holder(root: Path) -> dict[str, Any] | None:
     """Who holds the registry's lock right now, or None when it is free."""
     lock = state_dir(root) / "lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return _read_holder(lock) or {}
-    finally:
-        os.close(fd)  # closing releases a lock we may just have taken
-    return None
+    return (_read_holder(lock) or {}) if locking.is_held(lock) else None
 
 
 @contextmanager
 def repo_lock(root: Path, wait: float = 0.0) -> Iterator[None]:
     """Hold the registry's lock for the block; wait up to `wait` seconds for another holder."""
     lock = state_dir(root) / "lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = _read_holder(lock) or {}
-                    who = f"process {holder.get('pid', '?')} on {holder.get('host', '?')}"
-                    raise LockBusy(
-                        f"{root}: another artreg command ({who}) is changing this registry",
-                        hint="wait for it to finish, or pass --wait SECONDS",
-                    ) from None
-                time.sleep(0.1)
+    with ExitStack() as stack:
+        try:
+            fd = stack.enter_context(locking.hold(lock, wait=wait))
+        except locking.Busy:
+            holder = _read_holder(lock) or {}
+            who = f"process {holder.get('pid', '?')} on {holder.get('host', '?')}"
+            raise LockBusy(
+                f"{root}: another artreg command ({who}) is changing this registry",
+                hint="wait for it to finish, or pass --wait SECONDS",
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, _holder_text().encode())
         yield
-    finally:
-        os.close(fd)
 
 
 # --- the transaction ---------------------------------------------------------------------------

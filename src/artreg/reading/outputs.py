@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from artreg.adapters import faults
+from artreg.adapters import faults, locking
 from artreg.adapters.files import check_output_path
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import FileDigest, ProgressFn, copy_and_hash
@@ -240,16 +239,14 @@ def _staging(out: Path) -> Iterator[Path]:
 
     fresh = Path(tempfile.mkdtemp(prefix=_NEW, dir=out))
     where = fresh
-    fd = os.open(fresh / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        named = fresh.with_name(STAGING + fresh.name.removeprefix(_NEW))
-        os.rename(fresh, named)  # only a locked folder carries the name `_sweep` looks for
-        where = named
-        yield named
-    finally:
-        shutil.rmtree(where, ignore_errors=True)
-        os.close(fd)
+    with locking.hold(fresh / _LOCK, mode=0o600):
+        try:
+            named = fresh.with_name(STAGING + fresh.name.removeprefix(_NEW))
+            os.rename(fresh, named)  # only a locked folder carries the name `_sweep` looks for
+            where = named
+            yield named
+        finally:
+            shutil.rmtree(where, ignore_errors=True)
 
 
 def _sweep(out: Path) -> None:
@@ -257,18 +254,10 @@ def _sweep(out: Path) -> None:
     copied never got a final name."""
     for old in out.glob(f"{STAGING}*"):
         try:
-            fd = os.open(old / _LOCK, os.O_RDWR)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            continue  # its writer is alive
-        try:
-            shutil.rmtree(old, ignore_errors=True)
-        finally:
-            os.close(fd)
+            with locking.hold(old / _LOCK, wait=0, create=False):
+                shutil.rmtree(old, ignore_errors=True)
+        except (locking.Busy, OSError):
+            continue  # its writer is alive, or it is gone already
 
 
 def _no_space(out: Path, copies: Sequence[Copy]) -> InputError:

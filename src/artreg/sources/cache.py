@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -46,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from artreg.adapters import faults, hashing, settings
+from artreg.adapters import faults, hashing, locking, settings
 from artreg.adapters.hashing import FileDigest, ProgressFn
 from artreg.errors import InputError, IntegrityError
 from artreg.sources.identity import identity
@@ -82,16 +81,12 @@ def flocked(
     creating it becomes `unwritable(error, path)` when given."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         if unwritable is None:
             raise
         raise unwritable(exc, path) from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+    with locking.hold(path, shared=shared, cannot_open=unwritable):
         yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 def registry_key(url: str) -> str:

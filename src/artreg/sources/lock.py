@@ -17,16 +17,14 @@ moved on from, rewrote or retired (exit 1, for a bump pull request); `update` mo
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from artreg.adapters import schemas
+from artreg.adapters import locking, schemas
 from artreg.adapters.files import parse_json, write_atomic
 from artreg.errors import (
     ArtregError,
@@ -146,15 +144,12 @@ def _locked(path: Path) -> Iterator[None]:
     read-modify-write: concurrent `lock add`s each keep their pin. The folder, not the file: the
     file is replaced by an atomic rename, and no stray lock file lands in the consumer's repo."""
     folder = path.resolve().parent  # a symlinked lock file: its target's folder
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError as exc:
-        raise InputError(f"{path}: its folder cannot be opened ({exc})") from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def cannot_open(exc: OSError, _folder: Path) -> Exception:
+        return InputError(f"{path}: its folder cannot be opened ({exc})")
+
+    with locking.hold(folder, create=False, cannot_open=cannot_open):
         yield
-    finally:
-        os.close(fd)
 
 
 def save(path: Path, pins: dict[str, Pin]) -> None:

@@ -1,8 +1,8 @@
 """Model formats recognised by their content, never by their suffix.
 
 `detect` reads a file's first bytes and decides what it holds: safetensors (header checked
-here, with the standard library only), ONNX (graph loaded and checked with the `onnx` package
-when it is installed, else the protobuf structure walked here), GGUF (header parsed here), or a
+here, with the standard library only), ONNX (loaded and its graph checked with the `onnx`
+package, the `[onnx]` extra: without it an ONNX file is refused), GGUF (header parsed here), or a
 PyTorch checkpoint (torch.save's zip archive or a legacy pickle, loaded with weights_only=True to
 prove it holds only tensors and plain data). TorchScript archives, arbitrary pickles and anything
 else are refused with an InputError naming the file, what was found and the fix.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from artreg.artifacts.formats.base import refuse
 from artreg.artifacts.formats.gguf import GGUF_MAGIC, check_gguf
-from artreg.artifacts.formats.onnx import check_onnx, onnx_header
+from artreg.artifacts.formats.onnx import check_onnx
 from artreg.artifacts.formats.pytorch import LEGACY_TORCH, PICKLE_FIX, check_pytorch, check_zip
 from artreg.artifacts.formats.safetensors import check_safetensors, safetensors_length
 from artreg.errors import InputError
@@ -35,9 +35,7 @@ _FOREIGN = (
 )
 
 
-def detect(
-    path: Path, *, use_onnx: bool = True, load_pytorch: bool = True, display: str | None = None
-) -> FormatInfo:
+def detect(path: Path, *, load_pytorch: bool = True, display: str | None = None) -> FormatInfo:
     """The format `path` holds, from its content (its name plays no part), checked as far as
     the format allows without running anything; InputError naming the file, what was found and
     the fix for TorchScript archives, arbitrary pickles, unknown or damaged content.
@@ -46,14 +44,14 @@ def detect(
     loads it with weights_only=True next anyway (cleaning); `display` is the name messages give
     the file (a DVC cache object's path tells a user nothing)."""
     try:
-        return _detect(path, use_onnx, load_pytorch)
+        return _detect(path, load_pytorch)
     except InputError as exc:
         if display is None:
             raise
         raise InputError(exc.message.replace(str(path), display), hint=exc.hint) from exc
 
 
-def _detect(path: Path, use_onnx: bool, load_pytorch: bool) -> FormatInfo:
+def _detect(path: Path, load_pytorch: bool) -> FormatInfo:
     size = path.stat().st_size
     if size == 0:
         raise refuse(
@@ -91,16 +89,10 @@ def _detect(path: Path, use_onnx: bool, load_pytorch: bool) -> FormatInfo:
                 f"{what}, not a model format artreg recognises",
                 "convert it to safetensors, ONNX or GGUF",
             )
-    # ONNX has no magic: a ModelProto written by onnx (fields in number order) starts with
-    # ir_version's tag (field 1, varint: 0x08); another order is accepted if it parses whole.
+    # ONNX has no magic: a ModelProto written by onnx (fields in number order, as onnx.save and
+    # torch.onnx.export write them) starts with ir_version's tag (field 1, varint: 0x08).
     if head[0] == 0x08:
-        return check_onnx(path, use_onnx=use_onnx)
-    try:
-        onnx_header(path)
-    except InputError:
-        pass
-    else:
-        return check_onnx(path, use_onnx=use_onnx)
+        return check_onnx(path)
     raise refuse(
         path,
         f"unknown content (first bytes {head[:8].hex(' ')}): not safetensors, ONNX, GGUF or a "

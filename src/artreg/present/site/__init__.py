@@ -2,7 +2,7 @@
 `artreg/templates/site/` compiled once (`templates`), the links, times and tables every page
 shares (`base`), the index and listings (`pages`), a name's page (`model_page`), a release's or
 validated artifact's page (`entry_page`), the inline SVG charts (`svg`) and the model card's
-front matter table (`front_matter`), and the model card's markdown (`markdown_html`). It may
+front matter table (`front_matter`), and the model card's markdown (`markdown`). It may
 import the collection in `artreg.services.site` (which reads git and the configuration), the
-domain modules, `adapters.files` and Jinja2 (inside functions); nothing here runs git. Docstring only: no re-exports.
+domain modules, `adapters.files`, Jinja2 and markdown-it-py (inside functions); nothing here runs git. Docstring only: no re-exports.
 """

@@ -16,8 +16,8 @@ from typing import Any
 
 from artreg.present.site.base import Layout, fmt, h, iso, table_html, when
 from artreg.present.site.front_matter import front_matter_rows
-from artreg.present.site.markdown_html import render as render_markdown
-from artreg.present.site.markdown_html import split_front_matter
+from artreg.present.site.markdown import render as render_markdown
+from artreg.present.site.markdown import split_front_matter
 from artreg.present.site.templates import render_frame
 from artreg.services.history import who
 from artreg.services.site import Entry, Model, SiteData, session
