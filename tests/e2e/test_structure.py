@@ -252,11 +252,13 @@ def test_one_place_decides_the_source() -> None:
     import ast
 
     callers = sorted(
-        rel
-        for rel, text in _modules().items()
-        for node in ast.walk(ast.parse(text))
-        if isinstance(node, ast.Call)
-        and getattr(node.func, "id", getattr(node.func, "attr", None)) == "is_registry_url"
+        {
+            rel
+            for rel, text in _modules().items()
+            for node in ast.walk(ast.parse(text))
+            if isinstance(node, ast.Call)
+            and getattr(node.func, "id", getattr(node.func, "attr", None)) == "is_registry_url"
+        }
     )
     assert callers == ["sources/locate.py"], callers
     for rel, text in _modules().items():
@@ -281,6 +283,18 @@ def test_one_place_decides_the_source() -> None:
         )
     )
     assert not branching, f"branch on oci:// outside sources/: {branching}"
+    # Nor does the CLI or the API test a string for "://" (a URL): sources.locate says.
+    url_tests = sorted(
+        rel
+        for rel, text in _modules().items()
+        if rel.startswith("cli/") or rel == "api.py"
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.Compare)
+        and any(
+            isinstance(n, ast.Constant) and n.value == "://" for n in [node.left, *node.comparators]
+        )
+    )
+    assert not url_tests, f"a URL test outside sources/: {url_tests}"
 
 
 def test_every_command_is_registered_by_the_module_the_lazy_group_names() -> None:

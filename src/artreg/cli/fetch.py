@@ -23,6 +23,7 @@ from artreg.cli.options import (
 )
 from artreg.errors import InputError
 from artreg.present import queries
+from artreg.sources.locate import names_registry
 
 
 @main.command()
@@ -184,7 +185,7 @@ def get(
             hint=f"drop the {'URL' if spec else '--repo'}: artreg get {spec or target} --lock "
             f"{lock_path}",
         )
-    if spec is None and "://" in target:
+    if spec is None and names_registry(target):
         raise InputError(
             f"{target} names a registry: name the artifact too",
             hint=f"artreg get {target} NAME[@vX.Y.Z] -o DIR",

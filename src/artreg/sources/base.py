@@ -274,6 +274,11 @@ class RegistrySource(Protocol):
         """Record the trust policy at the registry's HEAD as the one applied, weaker or not."""
         ...
 
+    def address(self) -> str:
+        """The registry's address as a lock file pins it (`lock add`): a clone's path or a
+        registry URL; a lock file or an OCI repository is no registry to pin (InputError)."""
+        ...
+
     def overview(self, *, deprecated: bool = False, as_of: str | None = None) -> Listing:
         """Every name, its latest version and what each stage holds."""
         ...

@@ -49,6 +49,9 @@ class CloneSource:
     def accept_trust(self) -> Accepted:
         return self._cold().accept_trust()
 
+    def address(self) -> str:
+        return str(self.path)  # a lock file pins it by its file:// URL (sources.lock.add)
+
     def overview(self, *, deprecated: bool = False, as_of: str | None = None) -> Listing:
         return self._cold().overview(deprecated=deprecated, as_of=as_of)
 

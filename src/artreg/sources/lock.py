@@ -220,6 +220,9 @@ class LockSource:
     def accept_trust(self) -> Accepted:
         raise self._refuse("`trust accept`")
 
+    def address(self) -> str:
+        raise self._refuse("`lock add`")
+
     def overview(self, *, deprecated: bool = False, as_of: str | None = None) -> Listing:
         """The stages the lock pins, as the registry listed them when they were pinned."""
         if as_of is not None:

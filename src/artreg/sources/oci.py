@@ -89,6 +89,9 @@ class OciSource:
     def prepare(self, tags: bool = True) -> str | None:
         return None  # each read asks the repository for the one manifest it needs
 
+    def address(self) -> str:
+        self._refuse("`lock add`")
+
     def accept_trust(self) -> Accepted:
         raise InputError(
             f"{self.label}: an OCI repository carries no trust policy to accept; the consumer's "

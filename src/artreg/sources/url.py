@@ -75,6 +75,9 @@ class UrlSource:
         self._online("`trust accept`")
         return accept_remote(self.reg)
 
+    def address(self) -> str:
+        return self.reg.url
+
     def _online(self, what: str) -> None:
         if self.offline:
             raise NotFoundError(
