@@ -62,8 +62,8 @@ def pull(
 
     Example: artreg pull adapter --with-requirements
     """
-    from artreg.features import fetch
     from artreg.reading.resolve import target
+    from artreg.sources import clone_fetch
 
     name, stage, version = target(name, stage, version)
     out = Output(as_json, quiet)
@@ -78,14 +78,14 @@ def pull(
         )
     root = source.root
     if with_requirements:
-        every = fetch.resolve_with_requirements(root, name, stage=stage, version=version)
+        every = clone_fetch.resolve_with_requirements(root, name, stage=stage, version=version)
     else:
-        every = {name: fetch.resolve(root, name, stage=stage, version=version)}
+        every = {name: clone_fetch.resolve(root, name, stage=stage, version=version)}
     infos, lines = [], []
     for resolved in every.values():
         repaired: list[str] = []
         with out.progress("verifying") as progress:
-            fetched = fetch.pull(
+            fetched = clone_fetch.pull(
                 root, resolved, remote=remote, force=force, progress=progress, repaired=repaired
             )
         infos.append(

@@ -17,9 +17,9 @@ from artreg.reading.fetch import copy_verified, export_targets
 from artreg.registry.layout import StageDir, model_files, model_target
 
 if TYPE_CHECKING:
-    from artreg.features.queries import ArtifactSummary
     from artreg.reading.resolve import Resolved
     from artreg.registry.trust_ratchet import Accepted
+    from artreg.sources.listing import ArtifactSummary
 
 ENV_OFFLINE = "ARTREG_OFFLINE"
 VERIFY_MODES = ("auto", "full")

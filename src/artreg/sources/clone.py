@@ -14,9 +14,9 @@ from artreg.sources.cache import records_root
 from artreg.sources.clone_warm import LastAnswer
 
 if TYPE_CHECKING:
-    from artreg.features.queries import ArtifactSummary
     from artreg.registry.trust_ratchet import Accepted
     from artreg.sources.clone_reads import CloneReads
+    from artreg.sources.listing import ArtifactSummary
 
 
 class CloneSource:

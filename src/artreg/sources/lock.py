@@ -35,7 +35,6 @@ from artreg.errors import (
     NotFoundError,
     VerificationFailed,
 )
-from artreg.features.queries import ArtifactSummary
 from artreg.reading.resolve import spec_of
 from artreg.registry.layout import StageDir
 from artreg.registry.tags import parse_spec, validate_name
@@ -53,6 +52,7 @@ from artreg.sources.base import (
 )
 from artreg.sources.cache import Cache
 from artreg.sources.identity import file_url, identity
+from artreg.sources.listing import ArtifactSummary
 from artreg.sources.pins import hold_version, refuse_retired, retractions, rewritten
 from artreg.sources.remote import RemoteRegistry
 from artreg.sources.url import materialize, resolve_pin

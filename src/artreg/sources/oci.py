@@ -44,8 +44,8 @@ from artreg.sources.oci_pull import (
 )
 
 if TYPE_CHECKING:
-    from artreg.features.queries import ArtifactSummary
     from artreg.registry.trust_ratchet import Accepted
+    from artreg.sources.listing import ArtifactSummary
 
 
 class OciSource:
