@@ -415,14 +415,16 @@ SPLITS_4["artreg.services.history"] = {
     **dict.fromkeys(
         ["_DATE", "_DATETIME", "Moment", "parse_moment", "state_as_of", "load_as_of"], _ASOF
     ),
+    # what held each stage when is pure (given events and commits): the domain's; services
+    # keeps the command that reads them (plan §1.1: `registry/history.py`)
     **dict.fromkeys(
         [
             "Interval", "who", "folder_of_event", "intervals", "_touched", "_open", "_close",
             "_MERGE_PR", "_SQUASH_PR", "pull_request_number", "PullRequests", "landing_commits",
-            "history",
         ],
-        _HISTORY,
+        "artreg.registry.history",
     ),
+    "history": _HISTORY,
 }  # fmt: skip
 SPLITS.update(SPLITS_4)
 
@@ -464,6 +466,7 @@ SPLIT_ALIASES: dict[str, str] = {
     "artreg.reading.resolve": "reading_resolve",
     _ASOF: "asof",
     _HISTORY: "history",
+    "artreg.registry.history": "registry_history",
 }
 
 DEFAULT_PATHS = ["src", "tests", "benchmarks", "scripts", "docs", "pyproject.toml", "README.md"]

@@ -17,7 +17,7 @@ from artreg.registry.records import Event, iso
 
 if TYPE_CHECKING:
     from artreg.reading.resolve import Resolved
-    from artreg.services.history import Interval
+    from artreg.registry.history import Interval
     from artreg.services.queries import Diff, LineageStep, TrainingCode
     from artreg.sources.listing import ArtifactSummary
 

@@ -11,8 +11,8 @@ from artreg.present.site.entry_page import EntryPages
 from artreg.present.site.model_page import ModelPages
 from artreg.present.site.svg import sparkline
 from artreg.present.site.templates import render
+from artreg.registry.history import who
 from artreg.registry.tags import STAGES
-from artreg.services.history import who
 from artreg.services.site import Model, folder_of_record
 
 
