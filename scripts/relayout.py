@@ -373,6 +373,60 @@ SPLITS_3 = {
     },
 }  # fmt: skip
 SPLITS.update(SPLITS_3)
+# shape (S6): the last modules of features/ go. A clone's own reads (resolution, signature,
+# pull, verify, export) join the clone source; the verified bytes of a stage folder (work tree,
+# DVC cache, remote) are an artifacts/ primitive that readers and writers share; list and show
+# answers join the sources that give them; log, lineage and diff are a service.
+_STAGEBYTES, _CLONE_FETCH = "artreg.artifacts.stagebytes", "artreg.sources.clone_fetch"
+_LISTING, _QUERY_SERVICE = "artreg.sources.listing", "artreg.services.queries"
+SPLITS_4 = {
+    "artreg.features.fetch": {
+        **dict.fromkeys(["stage_file", "_CACHES", "_dvc_cache", "prefetch"], _STAGEBYTES),
+        **dict.fromkeys(
+            [
+                "resolve", "resolve_with_requirements", "pointers", "absent_from_checkout",
+                "check_signature", "signature_status", "verify", "pull", "_retired",
+                "_explain_checkout_failure", "export", "export_all",
+            ],
+            _CLONE_FETCH,
+        ),
+        "Resolved": "artreg.reading.resolve",
+    },
+    "artreg.features.queries": {
+        **dict.fromkeys(
+            [
+                "StageEntry", "ArtifactSummary", "overview", "incomplete_clone", "show_entry",
+                "_fetch", "show_artifact", "with_signatures",
+            ],
+            _LISTING,
+        ),
+        **dict.fromkeys(
+            [
+                "history", "LineageStep", "TrainingCode", "_step", "lineage", "DiffSide",
+                "MetricDelta", "FileChange", "Diff", "_numbers", "_side", "diff", "_spec",
+            ],
+            _QUERY_SERVICE,
+        ),
+    },
+}  # fmt: skip
+# The registry as of a moment is a clone's read: services/ sits above sources/ in the layers.
+_ASOF, _HISTORY = "artreg.sources.asof", "artreg.services.history"
+SPLITS_4["artreg.services.history"] = {
+    **dict.fromkeys(
+        ["_DATE", "_DATETIME", "Moment", "parse_moment", "state_as_of", "load_as_of"], _ASOF
+    ),
+    # what held each stage when is pure (given events and commits): the domain's; services
+    # keeps the command that reads them (plan §1.1: `registry/history.py`)
+    **dict.fromkeys(
+        [
+            "Interval", "who", "folder_of_event", "intervals", "_touched", "_open", "_close",
+            "_MERGE_PR", "_SQUASH_PR", "pull_request_number", "PullRequests", "landing_commits",
+        ],
+        "artreg.registry.history",
+    ),
+    "history": _HISTORY,
+}  # fmt: skip
+SPLITS.update(SPLITS_4)
 
 # The name a file that used the whole split module (`render.x`) binds each piece to.
 # Short, so that a call keeps its line (`fmt.to_json`, as `render.to_json` did).
@@ -405,6 +459,14 @@ SPLIT_ALIASES: dict[str, str] = {
     _FOLD: "folding",
     _STATE: "state",
     "artreg.adapters.git.tagstream": "tagstream",
+    _STAGEBYTES: "stagebytes",
+    _CLONE_FETCH: "clone_fetch",
+    _LISTING: "listing",
+    _QUERY_SERVICE: "query_service",
+    "artreg.reading.resolve": "reading_resolve",
+    _ASOF: "asof",
+    _HISTORY: "history",
+    "artreg.registry.history": "registry_history",
 }
 
 DEFAULT_PATHS = ["src", "tests", "benchmarks", "scripts", "docs", "pyproject.toml", "README.md"]

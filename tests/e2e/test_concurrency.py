@@ -176,8 +176,8 @@ def test_racing_clones_releasing_different_versions_all_land_renumbered(
 def _assert_counters_follow_gto(origin: Path, where: Path) -> None:
     """Every counter is 1 + the highest counter of that artifact's earlier tags (GTO's rule),
     so each is unique per artifact, and `gto show` reads what artreg's own overview reads."""
-    from artreg.features.queries import overview
     from artreg.registry.tags import parse_tag
+    from artreg.sources.listing import overview
 
     reader = clone_repo(origin, where)
     out = git(

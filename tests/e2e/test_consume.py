@@ -19,9 +19,9 @@ from artreg import (
     verify_artifact,
 )
 from artreg.adapters import schemas
-from artreg.features.fetch import resolve
-from artreg.features.queries import overview
 from artreg.services.register import register_raw
+from artreg.sources.clone_fetch import resolve
+from artreg.sources.listing import overview
 
 from helpers import (
     EXAMPLES,

@@ -28,7 +28,7 @@ def test_diff_shows_metric_deltas_between_two_validated_artifacts(
     assert data["b"]["folder"] == "artifacts/validated/encoder/second"
     assert data["same_model"] is False
 
-    from artreg.features.queries import diff
+    from artreg.services.queries import diff
 
     both = diff(registry, "encoder#validated", "encoder#validated")
     assert both.same_model and both.files == []

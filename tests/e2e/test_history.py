@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from artreg.errors import InputError, NotFoundError
-from artreg.services.history import parse_moment
+from artreg.sources.asof import parse_moment
 
 from helpers import EXAMPLES, RELEASE_INPUTS, git, release, run_tool
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from artreg import NotFoundError, load_registry
-from artreg.features.fetch import resolve
 from artreg.services.register import register_raw
 from artreg.services.release import promote_to_production
 from artreg.services.validate import promote_to_validated
+from artreg.sources.clone_fetch import resolve
 
 from helpers import EXAMPLES, RELEASE_INPUTS, git, run_tool, snapshot
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from artreg import get_artifact_path, register_artifact
-from artreg.features.fetch import resolve
 from artreg.services.register import register_raw
 from artreg.services.validate import promote_to_validated
+from artreg.sources.clone_fetch import resolve
 
 from helpers import EXAMPLES, RELEASE_INPUTS, git, run_tool, snapshot
 from helpers.modelfiles import write_safetensors

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from artreg.features.queries import overview
 from artreg.services.register import register_raw
 from artreg.services.validate import promote_to_validated
+from artreg.sources.listing import overview
 
 from helpers import EXAMPLES, clone_repo, git, run_tool
 

@@ -150,7 +150,7 @@ def test_resolve_refuses_a_malformed_version_instead_of_matching_none_or_all(
     released: Path, version: str
 ) -> None:
     from artreg.errors import InputError
-    from artreg.features.fetch import resolve
+    from artreg.sources.clone_fetch import resolve
 
     with pytest.raises(InputError, match=f"invalid version '{version}'"):
         resolve(released, "encoder", version=version)

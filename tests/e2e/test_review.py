@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from artreg.features.queries import overview
 from artreg.services.register import register_raw
+from artreg.sources.listing import overview
 
 from helpers import EXAMPLES, clone_repo, git, release, run_tool
 

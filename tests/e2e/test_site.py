@@ -32,9 +32,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from artreg.errors import InputError
-from artreg.features.queries import overview
 from artreg.present.site.build import SITE_MARKER, build_site
 from artreg.services.site import site_config
+from artreg.sources.listing import overview
 
 from helpers import EXAMPLES, RELEASE_INPUTS, git, release, snapshot
 

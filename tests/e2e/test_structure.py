@@ -64,7 +64,7 @@ from artreg import get_artifact_path
 get_artifact_path("encoder", repo={repo!r})
 print(sorted(m for m in sys.modules if m.split(".")[0] in ("jsonschema", "yaml", "dvc")
       or m.startswith(("artreg.publishing.publish", "artreg.publishing.transaction", "artreg.publishing.stagefolder",
-                       "artreg.features", "artreg.adapters.dvc", "artreg.signing", "artreg.model"))))
+                       "artreg.sources.clone_fetch", "artreg.adapters.dvc", "artreg.signing", "artreg.model"))))
 """
 
 
@@ -76,7 +76,7 @@ def test_a_warm_read_in_a_clone_loads_no_schema_and_no_write_side(
     schema checks, the fold, the DVC layer or the write side is imported."""
     call = [sys.executable, "-c", WARM.format(repo=str(released))]
     cold = subprocess.run(call, capture_output=True, text=True, check=True)
-    assert "artreg.features.fetch" in cold.stdout  # the first call resolved in full
+    assert "artreg.sources.clone_fetch" in cold.stdout  # the first call resolved in full
     warm = subprocess.run(call, capture_output=True, text=True, check=True)
     assert warm.stdout.strip() == "[]", warm.stdout
 
@@ -177,9 +177,9 @@ INNER_IMPORTS = {
     "cli/maintain.py": 11, "cli/options.py": 7, "cli/promote.py": 2, "cli/read.py": 7,
     "cli/write.py": 3, "sources/cache.py": 3,
     "adapters/dvc/cache.py": 2, "entry.py": 2, "demo.py": 1, "services/doctor.py": 2,
-    "features/fetch.py": 5, "services/housekeeping.py": 2,
+    "sources/clone_fetch.py": 5, "services/housekeeping.py": 2,
     "services/init.py": 3, "sources/lock.py": 4, "sources/pins.py": 1,
-    "features/queries.py": 3, "services/reachability.py": 2, "services/retention.py": 8,
+    "sources/listing.py": 1, "services/reachability.py": 2, "services/retention.py": 8,
     "services/site.py": 6, "services/verify.py": 11, "adapters/files.py": 1,
     "publishing/index.py": 6, "registry/layout.py": 1, "publishing/modelfolder.py": 3,
     "registry/policy.py": 2, "publishing/publish.py": 6, "present/consumer.py": 4,
@@ -252,11 +252,13 @@ def test_one_place_decides_the_source() -> None:
     import ast
 
     callers = sorted(
-        rel
-        for rel, text in _modules().items()
-        for node in ast.walk(ast.parse(text))
-        if isinstance(node, ast.Call)
-        and getattr(node.func, "id", getattr(node.func, "attr", None)) == "is_registry_url"
+        {
+            rel
+            for rel, text in _modules().items()
+            for node in ast.walk(ast.parse(text))
+            if isinstance(node, ast.Call)
+            and getattr(node.func, "id", getattr(node.func, "attr", None)) == "is_registry_url"
+        }
     )
     assert callers == ["sources/locate.py"], callers
     for rel, text in _modules().items():
@@ -281,6 +283,18 @@ def test_one_place_decides_the_source() -> None:
         )
     )
     assert not branching, f"branch on oci:// outside sources/: {branching}"
+    # Nor does the CLI or the API test a string for "://" (a URL): sources.locate says.
+    url_tests = sorted(
+        rel
+        for rel, text in _modules().items()
+        if rel.startswith("cli/") or rel == "api.py"
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.Compare)
+        and any(
+            isinstance(n, ast.Constant) and n.value == "://" for n in [node.left, *node.comparators]
+        )
+    )
+    assert not url_tests, f"a URL test outside sources/: {url_tests}"
 
 
 def test_every_command_is_registered_by_the_module_the_lazy_group_names() -> None:

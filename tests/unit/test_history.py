@@ -18,16 +18,10 @@ from hypothesis import strategies as st
 
 from artreg.adapters.git.read import CommitInfo
 from artreg.registry.fold import Folding, replay_order
+from artreg.registry.history import PullRequests, intervals, landing_commits, pull_request_number
 from artreg.registry.records import Event
 from artreg.registry.tags import parse_tag, tag_message
-from artreg.services.history import (
-    PullRequests,
-    intervals,
-    landing_commits,
-    parse_moment,
-    pull_request_number,
-    state_as_of,
-)
+from artreg.sources.asof import parse_moment, state_as_of
 
 C1, C2, C3, C4 = ("1" * 40, "2" * 40, "3" * 40, "4" * 40)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from artreg.features.queries import ArtifactSummary, LineageStep, StageEntry, TrainingCode
 from artreg.present import markdown, queries
 from artreg.present import text as fmt
 from artreg.registry.documents import GateResult, ManifestFile, Source
 from artreg.registry.layout import StageDir
+from artreg.services.queries import LineageStep, TrainingCode
 from artreg.services.review import PromotionSummary
+from artreg.sources.listing import ArtifactSummary, StageEntry
 
 SHA = "ab" * 32
 

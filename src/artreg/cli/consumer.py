@@ -34,14 +34,16 @@ def lock() -> None:
 @accept_moved_tag_option
 @json_option
 def lock_add(url: str, spec: str, lock_path: str, accept_moved_tag: bool, as_json: bool) -> None:
-    """Pin what NAME, NAME#STAGE or NAME@vX.Y.Z resolves to in the registry at URL (tag,
-    commit, folder and every file's sha256); get_artifact_path(name, lock=...) serves exactly it.
+    """Pin what NAME, NAME#STAGE or NAME@vX.Y.Z resolves to in the registry at URL (a registry
+    URL or a clone's path: tag, commit, folder and every file's sha256);
+    get_artifact_path(name, lock=...) serves exactly it.
 
     Example: artreg lock add https://git.example.com/ml/registry.git encoder#production
     """
     from artreg.sources import lock as lockfile
 
-    pin = lockfile.add(Path(lock_path), url, spec, accept_moved_tag=accept_moved_tag)
+    where = registry_source(url, history=False).address()  # a clone's path or a registry URL
+    pin = lockfile.add(Path(lock_path), where, spec, accept_moved_tag=accept_moved_tag)
     Output(as_json).emit(consumer.pin_json(pin), consumer.pinned_text(Path(lock_path), pin))
 
 

@@ -24,6 +24,7 @@ from artreg.cli.options import (
 )
 from artreg.errors import InputError
 from artreg.present import queries
+from artreg.sources.locate import names_registry
 
 
 @main.command()
@@ -57,8 +58,8 @@ def pull(
 
     Example: artreg pull adapter --with-requirements
     """
-    from artreg.features import fetch
     from artreg.reading.resolve import target
+    from artreg.sources import clone_fetch
 
     name, stage, version = target(name, stage, version)
     out = Output(as_json, quiet)
@@ -73,14 +74,14 @@ def pull(
         )
     root = source.root
     if with_requirements:
-        every = fetch.resolve_with_requirements(root, name, stage=stage, version=version)
+        every = clone_fetch.resolve_with_requirements(root, name, stage=stage, version=version)
     else:
-        every = {name: fetch.resolve(root, name, stage=stage, version=version)}
+        every = {name: clone_fetch.resolve(root, name, stage=stage, version=version)}
     infos, lines = [], []
     for resolved in every.values():
         repaired: list[str] = []
         with out.progress("verifying") as progress:
-            fetched = fetch.pull(
+            fetched = clone_fetch.pull(
                 root, resolved, remote=remote, force=force, progress=progress, repaired=repaired
             )
         infos.append(
@@ -175,7 +176,7 @@ def get(
             hint=f"drop the {'URL' if spec else '--repo'}: artreg get {spec or target} --lock "
             f"{lock_path}",
         )
-    if spec is None and "://" in target:
+    if spec is None and names_registry(target):
         raise InputError(
             f"{target} names a registry: name the artifact too",
             hint=f"artreg get {target} NAME[@vX.Y.Z] -o DIR",

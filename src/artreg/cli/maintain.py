@@ -41,9 +41,12 @@ if TYPE_CHECKING:
     help="Folder to write the site into (new, empty, or a site artreg wrote before).",
 )
 @repo_option
+@lock_option
+@no_fetch_option
 @json_option
-def site(out_dir: str, repo_path: str | None, as_json: bool) -> None:
-    """Write the registry as a static web site: every name, stage, release and its history.
+def site(out_dir: str, repo_path: str | None, lock_path: str | None, as_json: bool) -> None:
+    """Write the registry (a clone, or a registry URL) as a static web site: every name, stage,
+    release and its history.
 
     It works from file://, any static server, a sub-path and GitHub Pages, and loads nothing
     from elsewhere. params.yaml may set site.title, site.url (commit links), site.metric.
@@ -52,7 +55,10 @@ def site(out_dir: str, repo_path: str | None, as_json: bool) -> None:
     """
     from artreg.present.site.build import build_site
 
-    built = build_site(registry_root(repo_path), Path(out_dir))
+    # The site reads committed files only: a clone's own repository, or a URL's cache
+    # repository with the history and committed files fetched (as lineage and diff read).
+    root = registry_source(repo_path, lock=lock_path).history_root(None, files=True)
+    built = build_site(root, Path(out_dir))
     Output(as_json).emit(consumer.site_json(built), consumer.site_text(built))
 
 

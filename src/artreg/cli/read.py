@@ -149,7 +149,7 @@ def log(name: str, repo_path: str | None, lock_path: str | None, as_json: bool) 
 
     Example: artreg log encoder
     """
-    from artreg.features.queries import history
+    from artreg.services.queries import history
 
     events = history(registry_source(repo_path, lock=lock_path).history_root(name), name)
     Output(as_json).emit(queries.history_json(events), queries.history_text(events))
@@ -164,7 +164,7 @@ def lineage(spec: str, repo_path: str | None, lock_path: str | None, as_json: bo
 
     Example: artreg lineage encoder@v1.2.0
     """
-    from artreg.features.queries import lineage as build
+    from artreg.services.queries import lineage as build
 
     root = registry_source(repo_path, lock=lock_path).history_root(None, files=True)
     Output(as_json).emit(*queries.lineage_views(root, build(root, spec)))
@@ -180,7 +180,7 @@ def diff_(a: str, b: str, repo_path: str | None, lock_path: str | None, as_json:
 
     Example: artreg diff encoder@v1.0.0 encoder#validated
     """
-    from artreg.features.queries import diff
+    from artreg.services.queries import diff
 
     data = diff(registry_source(repo_path, lock=lock_path).history_root(None, files=True), a, b)
     Output(as_json).emit(queries.diff_json(data), queries.diff_text(data))

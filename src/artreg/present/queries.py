@@ -16,9 +16,10 @@ from artreg.registry.documents import ManifestFile, Source
 from artreg.registry.records import Event, iso
 
 if TYPE_CHECKING:
-    from artreg.features.fetch import Resolved
-    from artreg.features.queries import ArtifactSummary, Diff, LineageStep, TrainingCode
-    from artreg.services.history import Interval
+    from artreg.reading.resolve import Resolved
+    from artreg.registry.history import Interval
+    from artreg.services.queries import Diff, LineageStep, TrainingCode
+    from artreg.sources.listing import ArtifactSummary
 
 STAGE_COLUMNS = ("raw", "validated", "production")
 

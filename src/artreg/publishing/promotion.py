@@ -23,8 +23,8 @@ from artreg.adapters.hashing import ProgressFn, sha256_line
 from artreg.artifacts.formats.pytorch import pytorch_info
 from artreg.artifacts.formats.safetensors import check_safetensors
 from artreg.artifacts.signing import sign as signing
+from artreg.artifacts.stagebytes import prefetch, stage_file
 from artreg.errors import ArtregError, InputError, IntegrityError, NotFoundError
-from artreg.features.fetch import prefetch, stage_file
 from artreg.publishing.modelcard import model_card
 from artreg.publishing.publish import Published, PublishOptions, leave_branch, publish
 from artreg.publishing.stagefolder import StageBuilder
@@ -129,7 +129,7 @@ def verified_file(
     progress: ProgressFn | None = None,
 ) -> Path:
     """The bytes of `rel` in `folder`, checked against the manifest: the work-tree copy, or
-    the DVC cache object, fetched on demand (features.fetch.stage_file) unless `fetch` is
+    the DVC cache object, fetched on demand (artifacts.stagebytes.stage_file) unless `fetch` is
     False. Read it, never write it: it may be the cache's object."""
     entry = manifest.files.get(rel)
     if entry is None:

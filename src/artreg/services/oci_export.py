@@ -35,14 +35,14 @@ from artreg.adapters.oci import (
     valid_repository,
     write_layout,
 )
-from artreg.artifacts import modelpack
+from artreg.artifacts import modelpack, stagebytes
 from artreg.artifacts.modelpack import Layer, Release
 from artreg.errors import ArtregError, InputError, NotFoundError
-from artreg.features import fetch
 from artreg.reading import outputs
+from artreg.reading import resolve as reading_resolve
 from artreg.reading.resolve import target
 from artreg.registry.jsonform import fields_json
-from artreg.sources import state
+from artreg.sources import clone_fetch, state
 
 PRODUCTION_TAG = "production"
 # An OCI tag that names a version (vA.B.C, with a pre-release or build part or not).
@@ -88,7 +88,7 @@ class Exported:
 class Prepared:
     """A release as a ModelPack artifact, with where each layer's bytes are."""
 
-    resolved: fetch.Resolved
+    resolved: reading_resolve.Resolved
     release: Release
     layers: list[Layer]
     config: Blob
@@ -115,7 +115,7 @@ def prepare(root: Path, spec: str, progress: ProgressFn | None = None) -> Prepar
             hint="export NAME@vX.Y.Z, or NAME for the version in production",
         )
     registry = state.load(root, [name], folders="none")
-    resolved = fetch.resolve(root, name, version=version, registry=registry)
+    resolved = clone_fetch.resolve(root, name, version=version, registry=registry)
     if resolved.version is None:
         raise NotFoundError(
             f"{spec}: resolves to {resolved.folder.relpath}, which has no version",
@@ -139,9 +139,9 @@ def prepare(root: Path, spec: str, progress: ProgressFn | None = None) -> Prepar
         if isinstance(f, dict) and "path" in f and f.get("content_format")
     }
     folder = resolved.folder
-    fetch.prefetch(root, folder, resolved.files, resolved.dvc_files)
+    stagebytes.prefetch(root, folder, resolved.files, resolved.dvc_files)
     paths = {
-        rel: fetch.stage_file(
+        rel: stagebytes.stage_file(
             root, folder, rel, digest, dvc=rel in resolved.dvc_files, check=False, progress=progress
         )
         for rel, digest in resolved.files.items()

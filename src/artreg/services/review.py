@@ -24,7 +24,6 @@ from artreg.adapters.git.read import creation_commits
 from artreg.artifacts.integrity import folder_problems
 from artreg.artifacts.signing.verify import describe
 from artreg.errors import ArtregError, ConflictError, PushRejected, VerificationFailed
-from artreg.features.fetch import resolve
 from artreg.publishing import index, requests
 from artreg.publishing.publish import actor, with_pending
 from artreg.publishing.rights import check_promotion, rights_at
@@ -53,6 +52,7 @@ from artreg.registry.tags import (
     tag_message,
 )
 from artreg.sources import state
+from artreg.sources.clone_fetch import resolve
 
 # --- tagging merged promotions --------------------------------------------------------------
 

@@ -213,7 +213,7 @@ def _check_absent_bytes(
     them; with `fetch` exactly those objects are fetched and hashed. A remote that cannot be
     reached (no credentials, no network) raises RemoteUnavailable: it says nothing about the
     registry, so it is never one of its problems."""
-    from artreg.features.fetch import stage_file
+    from artreg.artifacts.stagebytes import stage_file
 
     created = gitread.creation_commits(root)
     absent: list[tuple[StageDir, str, ManifestFile]] = []

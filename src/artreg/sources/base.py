@@ -18,9 +18,9 @@ from artreg.registry.jsonform import fields_json
 from artreg.registry.layout import StageDir, model_files, model_target
 
 if TYPE_CHECKING:
-    from artreg.features.queries import ArtifactSummary
     from artreg.reading.resolve import Resolved
     from artreg.registry.trust_ratchet import Accepted
+    from artreg.sources.listing import ArtifactSummary
 
 ENV_OFFLINE = "ARTREG_OFFLINE"
 VERIFY_MODES = ("auto", "full")
@@ -268,6 +268,11 @@ class RegistrySource(Protocol):
 
     def accept_trust(self) -> Accepted:
         """Record the trust policy at the registry's HEAD as the one applied, weaker or not."""
+        ...
+
+    def address(self) -> str:
+        """The registry's address as a lock file pins it (`lock add`): a clone's path or a
+        registry URL; a lock file or an OCI repository is no registry to pin (InputError)."""
         ...
 
     def overview(self, *, deprecated: bool = False, as_of: str | None = None) -> Listing:

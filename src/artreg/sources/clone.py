@@ -14,9 +14,9 @@ from artreg.sources.cache import records_root
 from artreg.sources.clone_warm import LastAnswer
 
 if TYPE_CHECKING:
-    from artreg.features.queries import ArtifactSummary
     from artreg.registry.trust_ratchet import Accepted
     from artreg.sources.clone_reads import CloneReads
+    from artreg.sources.listing import ArtifactSummary
 
 
 class CloneSource:
@@ -48,6 +48,9 @@ class CloneSource:
 
     def accept_trust(self) -> Accepted:
         return self._cold().accept_trust()
+
+    def address(self) -> str:
+        return str(self.path)  # a lock file pins it by its file:// URL (sources.lock.add)
 
     def overview(self, *, deprecated: bool = False, as_of: str | None = None) -> Listing:
         return self._cold().overview(deprecated=deprecated, as_of=as_of)

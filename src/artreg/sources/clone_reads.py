@@ -1,6 +1,6 @@
 """A registry clone read the full way: tags by one `git for-each-ref`, manifests by `git show`
 as committed at the tag, model bytes from the work tree, the DVC cache, or exactly their objects
-fetched from the DVC remote (features/fetch.py), verified in place. `clone.CloneSource` loads
+fetched from the DVC remote (clone_fetch.py), verified in place. `clone.CloneSource` loads
 this module only when the clone's last answer does not stand."""
 
 from __future__ import annotations
@@ -9,20 +9,20 @@ from pathlib import Path
 
 from artreg.adapters.git import history as githistory
 from artreg.errors import InputError
-from artreg.features import fetch
-from artreg.features.queries import (
+from artreg.reading.resolve import Resolved
+from artreg.registry.tags import validate_name
+from artreg.registry.trust_ratchet import Accepted, accept_clone
+from artreg.sources import clone_fetch
+from artreg.sources.asof import load_as_of
+from artreg.sources.base import Entry, Exported, Listing, Local, ServeOptions
+from artreg.sources.cache import records_root
+from artreg.sources.listing import (
     ArtifactSummary,
     incomplete_clone,
     overview,
     show_artifact,
     show_entry,
 )
-from artreg.reading.resolve import Resolved
-from artreg.registry.tags import validate_name
-from artreg.registry.trust_ratchet import Accepted, accept_clone
-from artreg.services.history import load_as_of
-from artreg.sources.base import Entry, Exported, Listing, Local, ServeOptions
-from artreg.sources.cache import records_root
 
 
 class CloneReads:
@@ -83,11 +83,13 @@ class CloneReads:
             names = None if options.with_requirements else [validate_name(name)]
             registry, _ = load_as_of(self.path, options.as_of, names)
         if options.with_requirements:
-            return fetch.resolve_with_requirements(
+            return clone_fetch.resolve_with_requirements(
                 self.path, name, stage=stage, version=version, registry=registry
             )
         return {
-            name: fetch.resolve(self.path, name, stage=stage, version=version, registry=registry)
+            name: clone_fetch.resolve(
+                self.path, name, stage=stage, version=version, registry=registry
+            )
         }
 
     def serve(
@@ -99,7 +101,7 @@ class CloneReads:
         for each, resolved in self._resolve(name, stage, version, options).items():
             fetched = 0
             if options.pull:
-                fetched = fetch.pull(
+                fetched = clone_fetch.pull(
                     self.path,
                     resolved,
                     remote=options.remote,
@@ -108,7 +110,7 @@ class CloneReads:
                     progress=options.progress,
                 )
             elif options.check:
-                fetch.verify(
+                clone_fetch.verify(
                     self.path, resolved, options.progress, records=records, full=options.full
                 )
             served[each] = Local(self.path, resolved, fetched)
@@ -119,15 +121,19 @@ class CloneReads:
     ) -> Exported:
         every = self._resolve(name, stage, version, options)
         if options.with_requirements:
-            exported = fetch.export_all(
+            exported = clone_fetch.export_all(
                 self.path, every, out, remote=options.remote, fetch=options.pull
             )
             return [(Local(self.path, r), exported[n]) for n, r in every.items()]
         resolved = every[name]
-        written = fetch.export(self.path, resolved, out, remote=options.remote, fetch=options.pull)
+        written = clone_fetch.export(
+            self.path, resolved, out, remote=options.remote, fetch=options.pull
+        )
         return [(Local(self.path, resolved), written)]
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
-        resolved = fetch.resolve(self.path, name, stage=None if version else stage, version=version)
-        fetch.verify(self.path, resolved)
+        resolved = clone_fetch.resolve(
+            self.path, name, stage=None if version else stage, version=version
+        )
+        clone_fetch.verify(self.path, resolved)
         return True

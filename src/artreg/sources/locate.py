@@ -48,6 +48,12 @@ def open_source(
     return CloneSource(_clone_root(repo), cache_dir, fetch=fetch and not offline)
 
 
+def names_registry(text: str) -> bool:
+    """True if `text`, given where an artifact name belongs, is an address `open_source` reads
+    as a registry (a URL, oci://, a bare repository): `artreg get URL` without NAME."""
+    return text.startswith("oci://") or is_registry_url(text)
+
+
 # The clone a path (or the cwd) named, kept for this process while it is still a work tree: a
 # repeated read of an unchanged clone runs no git (see clone_warm).
 _ROOTS: dict[tuple[str | None, str, str | None], Path] = {}

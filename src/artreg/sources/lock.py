@@ -33,7 +33,6 @@ from artreg.errors import (
     NotFoundError,
     VerificationFailed,
 )
-from artreg.features.queries import ArtifactSummary
 from artreg.reading.resolve import spec_of
 from artreg.registry.layout import StageDir
 from artreg.registry.tags import parse_spec, validate_name
@@ -51,6 +50,7 @@ from artreg.sources.base import (
 )
 from artreg.sources.cache import Cache
 from artreg.sources.identity import file_url, identity
+from artreg.sources.listing import ArtifactSummary
 from artreg.sources.pins import hold_version, refuse_retired, retractions, rewritten
 from artreg.sources.remote import RemoteRegistry
 from artreg.sources.url import materialize, resolve_pin
@@ -214,6 +214,9 @@ class LockSource:
 
     def accept_trust(self) -> Accepted:
         raise self._refuse("`trust accept`")
+
+    def address(self) -> str:
+        raise self._refuse("`lock add`")
 
     def overview(self, *, deprecated: bool = False, as_of: str | None = None) -> Listing:
         """The stages the lock pins, as the registry listed them when they were pinned."""

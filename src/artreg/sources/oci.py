@@ -44,8 +44,8 @@ from artreg.sources.oci_pull import (
 )
 
 if TYPE_CHECKING:
-    from artreg.features.queries import ArtifactSummary
     from artreg.registry.trust_ratchet import Accepted
+    from artreg.sources.listing import ArtifactSummary
 
 
 class OciSource:
@@ -88,6 +88,9 @@ class OciSource:
 
     def prepare(self, tags: bool = True) -> str | None:
         return None  # each read asks the repository for the one manifest it needs
+
+    def address(self) -> str:
+        self._refuse("`lock add`")
 
     def accept_trust(self) -> Accepted:
         raise InputError(

@@ -21,9 +21,6 @@ from pathlib import Path
 
 from artreg.adapters.hashing import FileDigest
 from artreg.errors import InputError, IntegrityError, NotFoundError
-from artreg.features import fetch as clone_reads
-from artreg.features.queries import ArtifactSummary, with_signatures
-from artreg.features.queries import overview as fold_overview
 from artreg.reading.outputs import local_work_tree
 from artreg.reading.resolve import check_spec, pick, selector, spec_of
 from artreg.registry import fold as folding
@@ -33,7 +30,7 @@ from artreg.registry.records import Registry
 from artreg.registry.requirements import closure
 from artreg.registry.tags import validate_name
 from artreg.registry.trust_ratchet import Accepted, accept_remote
-from artreg.sources import pins
+from artreg.sources import clone_fetch, pins
 from artreg.sources.base import (
     ENV_OFFLINE,
     Entry,
@@ -49,6 +46,8 @@ from artreg.sources.base import (
     url_ttl,
 )
 from artreg.sources.cache import Cache
+from artreg.sources.listing import ArtifactSummary, with_signatures
+from artreg.sources.listing import overview as fold_overview
 from artreg.sources.pinned import requires_in
 from artreg.sources.remote import RemoteRegistry
 
@@ -74,6 +73,9 @@ class UrlSource:
         """`artreg trust accept URL`: the policy at the registry's HEAD, weaker or not."""
         self._online("`trust accept`")
         return accept_remote(self.reg)
+
+    def address(self) -> str:
+        return self.reg.url
 
     def _online(self, what: str) -> None:
         if self.offline:
@@ -214,7 +216,7 @@ def resolve_remote(
         if head and reg.trust_record(head) is None:
             wanted.setdefault(head, []).append(PARAMS_FILE)
         reg.files_of(wanted, deep=[folder])
-    resolved = clone_reads.resolve(
+    resolved = clone_fetch.resolve(
         reg.repo, name, stage=None if version else stage, version=version, registry=registry
     )
     return Pin.of(resolved, reg.url, fingerprint)

@@ -19,7 +19,7 @@ from artreg.present.site.front_matter import front_matter_rows
 from artreg.present.site.markdown import render as render_markdown
 from artreg.present.site.markdown import split_front_matter
 from artreg.present.site.templates import render_frame
-from artreg.services.history import who
+from artreg.registry.history import who
 from artreg.services.site import Entry, Model, SiteData, session
 
 _SLOT = "\x00"  # no value the frame holds has one: a tag, a name or a title cannot

@@ -10,9 +10,9 @@ from markupsafe import Markup, escape
 from artreg.present.site.base import Layout, badge, code, flatten, fmt, table, when
 from artreg.present.site.svg import line_chart, series, stage_timeline
 from artreg.present.site.templates import render
+from artreg.registry.history import who
 from artreg.registry.layout import production_dir
 from artreg.registry.tags import STAGES
-from artreg.services.history import who
 from artreg.services.site import Model, folder_kind
 
 

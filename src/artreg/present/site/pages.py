@@ -13,9 +13,9 @@ from artreg.present.site.entry_page import EntryPages
 from artreg.present.site.model_page import ModelPages
 from artreg.present.site.svg import sparkline
 from artreg.present.site.templates import render
+from artreg.registry.history import who
 from artreg.registry.stages import parse_stages
 from artreg.registry.tags import STAGES, Action
-from artreg.services.history import who
 from artreg.services.site import Model, committed_params, folder_of_record
 
 

@@ -10,8 +10,8 @@ from markupsafe import Markup
 from markupsafe import escape as h
 
 from artreg.present.site.base import MUTED_DASH, fmt, iso
+from artreg.registry.history import Interval
 from artreg.registry.tags import STAGES
-from artreg.services.history import Interval
 from artreg.services.site import Model, SiteData
 
 

@@ -1,33 +1,32 @@
-"""Fetching models: resolve a name to a folder and model file, pull it, verify it, export it.
+"""A clone's own reads: resolve a name to a folder and model file by the tags, check the
+folder's signature against the trust policy committed at HEAD, pull it, verify it, export it.
 
 Reading never runs GTO or imports dvc: one `git for-each-ref` gives the state, one `git show`
 reads the manifest *as committed at the tag*, so a manifest edited in the work tree cannot vouch
-for altered bytes. DVC is imported only when bytes must be fetched.
+for altered bytes. DVC is imported only when bytes must be fetched. `clone.CloneSource` (through
+`clone_reads`) and the URL source (over its cache repository) call these.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from artreg.adapters import repair, schemas
 from artreg.adapters.dvc import cache as dvccache
 from artreg.adapters.dvc import remote as dvcremote
-from artreg.adapters.dvc import repo as dvcrepo
 from artreg.adapters.files import parse_json
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
-from artreg.adapters.hashing import FileDigest, ProgressFn, Recorded, compare_files, hash_files
+from artreg.adapters.hashing import FileDigest, ProgressFn, compare_files, hash_files
 from artreg.errors import IntegrityError, NotFoundError, ToolError
 from artreg.publishing.rights import promotion_signer_status
 from artreg.reading import outputs
 from artreg.reading.fetch import copy_verified, export_targets
-from artreg.reading.resolve import Resolved as Resolved  # where it was, for its importers
-from artreg.reading.resolve import check_spec, folder_of, pick
+from artreg.reading.resolve import Resolved, check_spec, folder_of, pick
 from artreg.reading.signatures import check_signed
 from artreg.registry.documents import Manifest
-from artreg.registry.layout import StageDir
 from artreg.registry.records import Registry
 from artreg.registry.retirements import read_retired
 from artreg.sources import state
@@ -104,119 +103,6 @@ def resolve_with_requirements(
     for dep in needed:
         found[dep] = resolve(root, dep, stage="production", registry=registry)
     return found
-
-
-def stage_file(
-    root: Path,
-    folder: StageDir,
-    rel: str,
-    expected: Recorded,
-    *,
-    dvc: bool,
-    fetch: bool = True,
-    remote: str | None = None,
-    progress: ProgressFn | None = None,
-    check: bool = True,
-) -> Path:
-    """The verified bytes of file `rel` of a committed stage folder: its work-tree copy, else
-    its DVC cache object, fetched (exactly that object) from the remote when the cache lacks it.
-    With `check=False` the bytes are not hashed here: the caller copies them through the one
-    copy-and-hash pass and compares that digest with `expected` (modelfolder.build).
-
-    The one fetch-and-verify every command that reads stage bytes goes through. `expected` comes
-    from the manifest as committed, so the bytes returned match what was promoted. Nothing is
-    written to the work tree: a command that refuses later leaves the checkout as it was.
-    With `fetch=False` an absent file is refused with the command that fetches it.
-    """
-    where = f"{folder.relpath}/{rel}"
-    path = folder.path(root) / rel
-    if path.is_file():
-        if not check:
-            return path
-        for _, actual in compare_files(folder.path(root), {rel: expected}, progress).mismatched:
-            raise IntegrityError(
-                f"{where}: sha256 is {actual.sha256}, the manifest records {expected.sha256}",
-                hint=repair.restore_hint(root, folder.path(root), rel),
-            )
-        return path
-    if not dvc:
-        raise NotFoundError(
-            f"{where}: listed in the manifest but missing from the work tree (git tracks it)",
-            hint=f"restore it with `git checkout -- {where}`",
-        )
-    cache = _dvc_cache(root)
-    obj = dvccache.cached_object(root, folder.path(root), rel, cache)
-    if obj is None or not obj.is_file():
-        if not fetch:
-            raise NotFoundError(
-                f"{where}: its bytes are in neither the work tree nor the DVC cache, and "
-                "--no-fetch forbids fetching them",
-                hint=f"run `dvc fetch {where}` (or leave out --no-fetch), then run the command again",
-            )
-        dvcremote.fetch_objects(root, [where], remote=remote)
-        obj = dvccache.cached_object(root, folder.path(root), rel, cache)
-        if obj is None or not obj.is_file():
-            raise NotFoundError(
-                f"{where}: its object is in neither the DVC cache nor the remote "
-                "(DVC also discards an object of a local remote whose hash is wrong)",
-                hint="push it from a clone that has it (`dvc push`), then run the command again",
-            )
-    if not check:
-        return obj
-    got = hash_files([obj], progress)[0]
-    if got.sha256 != expected.sha256 or got.size != expected.size:
-        raise IntegrityError(
-            f"{where}: the DVC cache object {obj} has sha256 {got.sha256}, "
-            f"the manifest records {expected.sha256}",
-            hint=f"delete {obj} and run the command again; if the remote's copy is altered "
-            "too, push the right bytes from a clone that has them",
-        )
-    return obj
-
-
-# The DVC cache folder of a registry, by the state of its DVC configuration files: stage_file
-# runs for every file of a folder, and asking DVC opens its repository each time.
-_CACHES: dict[tuple[Path, tuple[int, int, int] | None, tuple[int, int, int] | None], Path] = {}
-
-
-def _dvc_cache(root: Path) -> Path:
-    """`dvccache.cache_dir(root)`, asked again only when `.dvc/config` or its `.local` changed."""
-
-    def stamp(path: Path) -> tuple[int, int, int] | None:
-        try:
-            st = path.stat()
-        except OSError:
-            return None
-        return st.st_ino, st.st_size, st.st_mtime_ns
-
-    config = root / dvcrepo.DVC_DIR / "config"
-    key = (root.absolute(), stamp(config), stamp(config.with_name("config.local")))
-    found = _CACHES.get(key)
-    if found is None:
-        if len(_CACHES) >= 16:
-            _CACHES.clear()
-        found = _CACHES[key] = dvccache.cache_dir(root)
-    return found
-
-
-def prefetch(
-    root: Path, folder: StageDir, files: Mapping[str, Recorded], dvc: Collection[str]
-) -> None:
-    """Fetch in one DVC call the objects of those `files` of a committed folder (DVC-tracked:
-    in `dvc`) that are in neither the work tree nor the cache, so that `stage_file` then
-    finds each without fetching one at a time."""
-    base = folder.path(root)
-    tracked = [rel for rel in files if rel in dvc and not (base / rel).is_file()]
-    if not tracked:
-        return
-    cache = _dvc_cache(root)
-    absent = []
-    for rel in tracked:
-        obj = dvccache.cached_object(root, base, rel, cache)
-        if obj is None or not obj.is_file():
-            absent.append(f"{folder.relpath}/{rel}")
-    if absent:
-        dvcremote.fetch_objects(root, absent)
 
 
 def pointers(root: Path, resolved: Resolved) -> list[str]:

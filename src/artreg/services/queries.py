@@ -1,176 +1,27 @@
-"""Reading the registry: list, show, log, lineage and diff. Nothing here writes.
-
-History and lineage come from git alone: production ← validated ← raw ← training code commit.
+"""`log`, `lineage` and `diff`: a name's events, the chain release ← validated ← raw ←
+training code commit, and what differs between two entries, from git alone (a clone's
+repository, or a registry URL's cache repository with its history fetched). Nothing here writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artreg.adapters.files import parse_json
-from artreg.adapters.git import history as githistory
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
-from artreg.errors import ArtregError, NotFoundError
+from artreg.errors import NotFoundError
 from artreg.registry.documents import GateResult, Manifest, ManifestFile, Metadata, Source
-from artreg.registry.layout import SIGNATURE_FILE, StageDir, raw_dir, validated_dir
+from artreg.registry.layout import StageDir, raw_dir, validated_dir
 from artreg.registry.records import Event, Registry, Requirement, iso
-from artreg.registry.retirements import Retired, read_retired
 from artreg.registry.tags import parse_spec, validate_name
 from artreg.sources import state
+from artreg.sources.clone_fetch import resolve
 
 if TYPE_CHECKING:
-    from types import ModuleType
-
     from artreg.reading.resolve import Resolved
-
-# --- list and show ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StageEntry:
-    """What one stage of an artifact holds now."""
-
-    version: str | None  # "v1.2.0", or None for an unregistered commit
-    id: str | None
-    folder: str | None
-    commit: str
-    tag: str
-    requires: tuple[str, ...] = ()  # NAME@vX.Y.Z this stage's version needs (its tag says)
-    retired: str | None = None  # the date gc retired its folder (artifacts/retired.json)
-
-    def as_json(self) -> dict[str, Any]:
-        """One stage of `list`/`show --json`; `requires` and `retired` only where they apply."""
-        data = asdict(self)
-        for key in ("requires", "retired"):
-            if not data[key]:
-                del data[key]
-            elif key == "requires":
-                data[key] = list(self.requires)
-        return data
-
-
-@dataclass(frozen=True)
-class ArtifactSummary:
-    """One line of `artreg list`: the latest version and every stage (like `gto show`)."""
-
-    name: str
-    latest: str | None
-    deprecated: bool
-    stages: dict[str, StageEntry]
-    # `show NAME` only: each stage folder's model.sig as the trust policy sees it (signer, key
-    # fingerprint, status), for the stages that have one or require one
-    signatures: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def overview(
-    root: Path,
-    registry: Registry | None = None,
-    deprecated: bool = False,
-    names: list[str] | None = None,
-) -> dict[str, ArtifactSummary]:
-    """Every name (or `names`) with its latest version and what each stage holds (gto show)."""
-    registry = registry or state.load(root, names)
-    result: dict[str, ArtifactSummary] = {}
-    tombs: dict[str, Retired] | None = None
-    for name in sorted(registry.artifacts):
-        artifact = registry.artifacts[name]
-        if artifact.deprecated and not deprecated:
-            continue
-        latest = artifact.latest()
-        stages = {}
-        tombs = tombs if tombs is not None else read_retired(root)
-        for stage, holder in artifact.stages().items():
-            event = holder.assignment(stage)
-            assert event is not None
-            folder = event.folder
-            stages[stage] = StageEntry(
-                version=f"v{holder.version}" if holder.registered else None,
-                id=folder.entry if folder else None,
-                folder=folder.relpath if folder else None,
-                commit=holder.commit,
-                tag=event.tag,
-                requires=tuple(str(r) for r in event.requires),
-                retired=tombs[folder.relpath].date[:10]
-                if folder and folder.relpath in tombs
-                else None,
-            )
-        result[name] = ArtifactSummary(
-            name, f"v{latest.version}" if latest else None, artifact.deprecated, stages
-        )
-    return result
-
-
-def incomplete_clone(root: Path, empty: bool) -> tuple[str, str] | None:
-    """(what this clone lacks, the git command that fetches it) when a listing may be missing
-    artifacts: a shallow clone, or (for an empty listing) a clone without tags."""
-    return githistory.missing_history(root, check_tags=empty)
-
-
-def show_entry(
-    root: Path, name: str, stage: str | None, version: str | None
-) -> tuple[Resolved, dict[str, Any] | None, str | None]:
-    """`artreg show NAME@vX` or `NAME#STAGE`: what it resolves to (a version with the stage it
-    holds now, if any), its signature status, and the date gc retired its folder (or None)."""
-    registry = state.load(root, [validate_name(name)], folders="none")
-    fetch = _fetch()
-    resolved = fetch.resolve(root, name, stage=stage, version=version, registry=registry)
-    if version is not None:
-        held = [
-            s
-            for s, v in registry.get(name).stages().items()
-            if v.registered and v.version == resolved.version
-        ]
-        resolved = replace(resolved, stage=held[-1] if held else None)
-    tomb = read_retired(root).get(resolved.folder.relpath)
-    return resolved, fetch.signature_status(root, resolved), tomb.date[:10] if tomb else None
-
-
-def _fetch() -> ModuleType:
-    from artreg.features import fetch  # not at module level: `list` needs none of it
-
-    return fetch
-
-
-def show_artifact(root: Path, name: str) -> ArtifactSummary:
-    """`artreg show NAME`: every stage of one artifact (deprecated ones too), with who signed
-    each stage's model and with which key."""
-    fetch = _fetch()
-    registry = state.load(root, [validate_name(name)])
-    found = overview(root, registry=registry, deprecated=True, names=[name]).get(name)
-    if found is None:
-        state.load(root, folders="none").get(name)  # raises the NotFoundError naming the known
-        raise AssertionError(name)
-    return with_signatures(
-        found,
-        lambda stage: fetch.signature_status(
-            root, fetch.resolve(root, name, stage=stage, registry=registry)
-        ),
-    )
-
-
-def with_signatures(
-    summary: ArtifactSummary, status_of: Callable[[str], dict[str, Any] | None]
-) -> ArtifactSummary:
-    """`summary` with each stage folder's signature status (`status_of(stage)`: signing.describe
-    of the folder the stage resolves to), in a clone or from a registry URL. A deprecated name
-    resolves to nothing, so nothing is checked."""
-    if summary.deprecated:
-        return summary
-    signatures = {}
-    for stage, entry in summary.stages.items():
-        if entry.folder is None:
-            continue
-        try:
-            status = status_of(stage)
-        except ArtregError as exc:  # show reports; `get` and `verify` refuse
-            status = {"file": SIGNATURE_FILE, "status": f"not checked: {exc.message}"}
-        if status is not None:
-            signatures[stage] = status
-    return replace(summary, signatures=signatures)
 
 
 def history(root: Path, name: str, registry: Registry | None = None) -> list[Event]:
@@ -178,9 +29,6 @@ def history(root: Path, name: str, registry: Registry | None = None) -> list[Eve
     name = validate_name(name)
     registry = registry or state.load(root, [name], folders="all")
     return list(reversed(registry.get(name).events))
-
-
-# --- lineage ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -244,8 +92,6 @@ def lineage(root: Path, spec: str) -> list[LineageStep | TrainingCode]:
     registry = state.load(root, folders="all")
     folder = StageDir.parse(spec.rstrip("/")) if spec.startswith("artifacts/") else None
     if folder is None:
-        from artreg.features.fetch import resolve  # not at module level: `list` needs none of it
-
         name, stage, version = parse_spec(spec)
         folder = resolve(root, name, stage=stage, version=version, registry=registry).folder
     chain: list[LineageStep | TrainingCode] = []
@@ -267,9 +113,6 @@ def lineage(root: Path, spec: str) -> list[LineageStep | TrainingCode]:
     if code and code.get("commit"):
         chain.append(TrainingCode(code["commit"], code.get("dirty"), code.get("path")))
     return chain
-
-
-# --- diff -----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -349,8 +192,6 @@ def _side(root: Path, spec: str, r: Resolved) -> DiffSide:
 
 def diff(root: Path, a: str, b: str) -> Diff:
     """Metric deltas, gate values, model hashes and sources of two artifacts, side by side."""
-    from artreg.features.fetch import resolve
-
     registry = state.load(root, folders="none")
     ra, rb = (resolve(root, *_spec(s), registry=registry) for s in (a, b))
     ma, mb = _numbers(root, ra.commit, ra.folder), _numbers(root, rb.commit, rb.folder)
