@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
 
+from artreg.errors import ArtregError, PolicyWeakened, RetractedPinWarning
 from artreg.registry.values import check_field
-from artreg.sources import location
-from artreg.sources.base import ServeOptions, check_verify
-from artreg.sources.locate import open_source
+from artreg.sources import warm_memo
 
-if TYPE_CHECKING:  # imported where used: `from artreg import get_artifact_path` stays light
-    from artreg.adapters.hashing import ProgressFn
-    from artreg.publishing.publish import Published
-
+# Not typing's: a warm `get_artifact_path` answered by warm_memo loads neither typing nor the
+# read side's modules (they are imported where the full way starts). Type checkers treat any
+# TYPE_CHECKING as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from datetime import datetime
+    from typing import Any, Literal, overload
+
+    from artreg.adapters.hashing import ProgressFn
     from artreg.artifacts.signing.keys import SigningKey
+    from artreg.publishing.publish import Published
+    from artreg.sources.base import RegistrySource
 
 
 def find_root(path: Path | str | None = None) -> Path:
     """The registry root: `path` if given (it must exist), else the git repository around the
     current folder, else (only outside any repository) $ARTREG_REPO. See artreg.sources.location."""
+    from artreg.sources import location
+
     return location.find_root(path)
 
 
@@ -151,46 +156,47 @@ class ArtifactRepository:
 # --- the artifact-hub functions of the second seed ------------------------------------------
 
 
-@overload
-def get_artifact_path(
-    name: str,
-    stage: str | None = ...,
-    version: str | None = ...,
-    pull: bool = ...,
-    repo: Path | str | None = ...,
-    *,
-    remote: str | None = ...,
-    remote_config: Mapping[str, str] | None = ...,
-    lock: Path | str | None = ...,
-    offline: bool | None = ...,
-    verify: str = ...,
-    cache_dir: Path | str | None = ...,
-    as_of: str | datetime | None = ...,
-    with_requirements: Literal[False] = ...,
-    accept_policy_change: bool = ...,
-    accept_moved_tag: bool = ...,
-) -> Path: ...
+if TYPE_CHECKING:  # the overloads, for type checkers only (typing stays unloaded)
 
+    @overload
+    def get_artifact_path(
+        name: str,
+        stage: str | None = ...,
+        version: str | None = ...,
+        pull: bool = ...,
+        repo: Path | str | None = ...,
+        *,
+        remote: str | None = ...,
+        remote_config: Mapping[str, str] | None = ...,
+        lock: Path | str | None = ...,
+        offline: bool | None = ...,
+        verify: str = ...,
+        cache_dir: Path | str | None = ...,
+        as_of: str | datetime | None = ...,
+        with_requirements: Literal[False] = ...,
+        accept_policy_change: bool = ...,
+        accept_moved_tag: bool = ...,
+    ) -> Path: ...
 
-@overload
-def get_artifact_path(
-    name: str,
-    stage: str | None = ...,
-    version: str | None = ...,
-    pull: bool = ...,
-    repo: Path | str | None = ...,
-    *,
-    remote: str | None = ...,
-    remote_config: Mapping[str, str] | None = ...,
-    lock: Path | str | None = ...,
-    offline: bool | None = ...,
-    verify: str = ...,
-    cache_dir: Path | str | None = ...,
-    as_of: str | datetime | None = ...,
-    with_requirements: Literal[True],
-    accept_policy_change: bool = ...,
-    accept_moved_tag: bool = ...,
-) -> dict[str, Path]: ...
+    @overload
+    def get_artifact_path(
+        name: str,
+        stage: str | None = ...,
+        version: str | None = ...,
+        pull: bool = ...,
+        repo: Path | str | None = ...,
+        *,
+        remote: str | None = ...,
+        remote_config: Mapping[str, str] | None = ...,
+        lock: Path | str | None = ...,
+        offline: bool | None = ...,
+        verify: str = ...,
+        cache_dir: Path | str | None = ...,
+        as_of: str | datetime | None = ...,
+        with_requirements: Literal[True],
+        accept_policy_change: bool = ...,
+        accept_moved_tag: bool = ...,
+    ) -> dict[str, Path]: ...
 
 
 def get_artifact_path(
@@ -235,12 +241,18 @@ def get_artifact_path(
     params.yaml gone) raises PolicyWeakened naming the change and its commit, unless
     `accept_policy_change=True` (or `artreg trust accept REGISTRY`) accepts it.
     """
-    from artreg.errors import PolicyWeakened
+    simple = (lock, remote, remote_config, as_of) == (None, None, None, None)
+    memo = None
+    if simple and verify == "auto" and not with_requirements:
+        # The last full answer, kept with what proves it still stands (sources/warm_memo.py).
+        kept, memo = warm_memo.look(repo, name, stage, version, cache_dir, offline)
+        if kept is not None:
+            return kept
 
     def answer() -> Path | dict[str, Path]:
         return _artifact_path(
             name, stage, version, pull, repo, remote, remote_config, lock, offline, verify,
-            cache_dir, as_of, with_requirements, accept_moved_tag,
+            cache_dir, as_of, with_requirements, accept_moved_tag, memo,
         )  # fmt: skip
 
     try:
@@ -267,9 +279,12 @@ def _artifact_path(
     as_of: str | datetime | None,
     with_requirements: bool,
     accept_moved_tag: bool,
+    memo: warm_memo.Look | None = None,
 ) -> Path | dict[str, Path]:
+    from artreg.sources.base import ServeOptions, check_verify
+
     full = check_verify(verify)
-    source = open_source(repo, lock=lock, offline=offline, cache_dir=cache_dir)
+    source = _source(repo, lock, offline, cache_dir)
     options = ServeOptions(
         pull=pull,
         full=full,
@@ -283,13 +298,27 @@ def _artifact_path(
     if source.notes:
         import warnings
 
-        from artreg.errors import RetractedPinWarning
-
         for note in source.notes:
             warnings.warn(note, RetractedPinWarning, stacklevel=3)  # the caller's line
     if with_requirements:
         return {n: s.path for n, s in served.items()}
+    if memo is not None and not source.notes:
+        from artreg.sources import warm_keep
+
+        warm_keep.keep(memo, source, next(iter(served.values())))
     return next(iter(served.values())).path
+
+
+def _source(
+    repo: Path | str | None,
+    lock: Path | str | None,
+    offline: bool | None,
+    cache_dir: Path | str | None,
+) -> RegistrySource:
+    """Where the registry is read from (sources.locate decides it), loaded when first needed."""
+    from artreg.sources.locate import open_source
+
+    return open_source(repo, lock=lock, offline=offline, cache_dir=cache_dir)
 
 
 def verify_artifact(
@@ -305,10 +334,8 @@ def verify_artifact(
     """True if every file of the artifact is present and matches its promoted sha256 (every
     byte rehashed). For a registry URL or a `lock` file's pin, the files are those in the
     cache; nothing is fetched."""
-    from artreg.errors import ArtregError
-
     try:
-        source = open_source(repo, lock=lock, offline=offline, cache_dir=cache_dir)
+        source = _source(repo, lock, offline, cache_dir)
         return source.cached(name, None if version else stage, version)
     except ArtregError:
         return False
@@ -339,7 +366,6 @@ def register_artifact(
     (a LoRA adapter's base model, a student's teacher), each in production at a compatible
     version (else exit 1). Returns the updated registry index, as the seed's function did.
     """
-    from artreg.publishing import index
     from artreg.services.release import register_model_file
 
     root = find_root(repo)
@@ -356,7 +382,7 @@ def register_artifact(
         sign_key=sign_key,
         requires=requires,
     )
-    return index.load(root)
+    return load_registry(root)
 
 
 def save_registry(data: Mapping[str, Any], repo: Path | str | None = None) -> None:

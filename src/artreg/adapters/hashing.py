@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from artreg.adapters import settings
+from artreg.adapters import settings, verified
+from artreg.adapters.verified import recorded
+from artreg.adapters.verified import state as _state
 from artreg.errors import InputError
 from artreg.registry.tags import FOLDER_RULE, portable_collision, portable_problem
 
@@ -296,14 +298,9 @@ def compare_files(
 # hold facts (these bytes hash to this), never expectations, so a record of altered bytes fails
 # fast.
 
-RECORDS = "verified"
 RACY_NS = 2_000_000_000  # coarse file-system clocks tick in seconds (FAT: 2): a wide margin
 TICK_NS = 20_000_000  # file times come from a clock advancing once a kernel tick (HZ >= 100)
 _FINE: set[int] = set()  # devices seen stamping files at sub-millisecond resolution
-
-
-def _state(st: os.stat_result) -> str:
-    return f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
 
 
 def fine_timestamps(st: os.stat_result) -> bool:
@@ -326,17 +323,8 @@ def racy(st: os.stat_result, started_ns: int) -> bool:
 
 
 def record_path(records: Path, st: os.stat_result) -> Path:
-    return records / RECORDS / f"{st.st_dev}-{st.st_ino}"
-
-
-def recorded(records: Path, st: os.stat_result) -> str | None:
-    """The sha256 recorded for the file with exactly this stat, if any."""
-    try:
-        text = record_path(records, st).read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError):
-        return None
-    state, _, sha = text.strip().rpartition(" ")
-    return sha if state == _state(st) and len(sha) == 64 else None
+    """Where the record of the file with stat `st` lives (artreg.adapters.verified reads it)."""
+    return Path(verified.record_path(records, st))
 
 
 def remember(records: Path, st: os.stat_result, sha256: str, started_ns: int) -> None:

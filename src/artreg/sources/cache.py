@@ -17,6 +17,8 @@
       signatures/<registry>/<sha256>.json   a model.sig that verified, bound to the policy,
                                        commit, folder and manifest it verified under
       verified/<dev>-<ino>             verification records (see hashing.py)
+      warm/<digest>.memo               the last full answer of a `get_artifact_path`, with what
+                                       proves it still stands (warm_memo.py; prune drops them)
       validated/<sha256>               manifests that passed their schema (schemas.validate_once)
       locks/, tmp/
 
@@ -473,6 +475,7 @@ class Cache:
                 blob.unlink()
                 removed_blobs += 1
             _remove_tree(self.root / "tmp")  # leftovers of killed downloads
+            _remove_tree(self.root / "warm")  # answers that may name what just went
             broken = self._prune_repositories()
         return {
             "removed": [f"{s['name']} {s['entry']} ({s['registry']})" for s in doomed],
