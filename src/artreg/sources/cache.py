@@ -54,7 +54,6 @@ from artreg.errors import InputError, IntegrityError
 from artreg.sources.identity import identity
 
 ENV_CACHE = "ARTREG_CACHE"
-CHUNK = 4 << 20
 TOUCH_EVERY = 3600  # seconds between updates of a snapshot's last use
 
 
@@ -248,20 +247,15 @@ class Cache:
         progress: ProgressFn | None,
     ) -> None:
         tmp = self._tmp(".part")
-        sha = hashlib.sha256()
-        size = 0
         try:
-            with source() as fin, open(tmp, "xb") as fout:
-                while block := fin.read(CHUNK):
-                    sha.update(block)
-                    fout.write(block)
-                    size += len(block)
-                    if progress:
-                        progress(len(block))
-                    faults.point("consumer.download")
-            if (sha.hexdigest(), size) != (expected.sha256, expected.size):
+            with source() as fin, open(tmp, "x+b", buffering=0) as fout:
+                # Hashed while it is copied (a local remote's file by the kernel): one pass.
+                got = hashing.fetch_and_hash(
+                    fin, fout.fileno(), progress, lambda: faults.point("consumer.download")
+                )
+            if (got.sha256, got.size) != (expected.sha256, expected.size):
                 raise IntegrityError(
-                    f"{where}: the remote's bytes have sha256 {sha.hexdigest()} ({size} B), "
+                    f"{where}: the remote's bytes have sha256 {got.sha256} ({got.size} B), "
                     f"the registry's manifest says {expected.sha256} ({expected.size} B); "
                     "nothing was stored",
                     hint="the DVC remote holds altered or wrong bytes: push the right ones from "

@@ -2,9 +2,8 @@
 consumer cache (`warm/`) with what proves it still stands, so a new process answers it with one
 `git ls-remote` (a registry URL) or none (a clone) and a stat per file.
 
-The proof is taken before the full answer runs, so an answer is never bound to a registry state
-newer than the one it was computed from (a change in between only costs the next call the full
-way): for a URL, git's own listing of HEAD and the name's tags, compared as text; for a clone,
+The proof is taken before the full answer runs, so it never vouches for a registry state the
+answer did not see (a change in between only costs the next call the full way): for a URL, git's own listing of HEAD and the name's tags, compared as text; for a clone,
 the stat of what git rewrites when a tag or HEAD moves (HEAD, packed-refs, the loose tag folder,
 the branch's ref), kept only when none of them changed within a tick of the clock before it was
 taken (git's "racily clean" rule, as for verification records). The consumer cache's own
