@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
 
+from artreg.errors import ArtregError, PolicyWeakened, RetractedPinWarning
 from artreg.registry.values import check_field
-from artreg.sources import location
-from artreg.sources.base import ServeOptions, check_verify
-from artreg.sources.locate import open_source
+from artreg.sources import warm_memo
 
-if TYPE_CHECKING:  # imported where used: `from artreg import get_artifact_path` stays light
-    from artreg.adapters.hashing import ProgressFn
-    from artreg.publishing.publish import Published
-
+# Not typing's: a warm `get_artifact_path` answered by warm_memo loads neither typing nor the
+# read side's modules (they are imported where the full way starts). Type checkers treat any
+# TYPE_CHECKING as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from datetime import datetime
+    from typing import Any, Literal, overload
+
     from typing_extensions import TypedDict, Unpack
 
+    from artreg.adapters.hashing import ProgressFn
     from artreg.artifacts.signing.keys import SigningKey
+    from artreg.publishing.publish import Published
 
     class _ServeKeywords(TypedDict, total=False):
         """get_artifact_path's keyword options, for its two overloads (the implementation
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 def find_root(path: Path | str | None = None) -> Path:
     """The registry root: `path` if given (it must exist), else the git repository around the
     current folder, else (only outside any repository) $ARTREG_REPO. See artreg.sources.location."""
+    from artreg.sources import location
+
     return location.find_root(path)
 
 
@@ -167,30 +171,31 @@ class ArtifactRepository:
 # --- the artifact-hub functions of the second seed ------------------------------------------
 
 
-@overload
-def get_artifact_path(
-    name: str,
-    stage: str | None = ...,
-    version: str | None = ...,
-    pull: bool = ...,
-    repo: Path | str | None = ...,
-    *,
-    with_requirements: Literal[False] = ...,
-    **options: Unpack[_ServeKeywords],
-) -> Path: ...
+if TYPE_CHECKING:  # the overloads, for type checkers only (typing stays unloaded)
 
+    @overload
+    def get_artifact_path(
+        name: str,
+        stage: str | None = ...,
+        version: str | None = ...,
+        pull: bool = ...,
+        repo: Path | str | None = ...,
+        *,
+        with_requirements: Literal[False] = ...,
+        **options: Unpack[_ServeKeywords],
+    ) -> Path: ...
 
-@overload
-def get_artifact_path(
-    name: str,
-    stage: str | None = ...,
-    version: str | None = ...,
-    pull: bool = ...,
-    repo: Path | str | None = ...,
-    *,
-    with_requirements: Literal[True],
-    **options: Unpack[_ServeKeywords],
-) -> dict[str, Path]: ...
+    @overload
+    def get_artifact_path(
+        name: str,
+        stage: str | None = ...,
+        version: str | None = ...,
+        pull: bool = ...,
+        repo: Path | str | None = ...,
+        *,
+        with_requirements: Literal[True],
+        **options: Unpack[_ServeKeywords],
+    ) -> dict[str, Path]: ...
 
 
 def get_artifact_path(
@@ -235,7 +240,16 @@ def get_artifact_path(
     params.yaml gone) raises PolicyWeakened naming the change and its commit, unless
     `accept_policy_change=True` (or `artreg trust accept REGISTRY`) accepts it.
     """
-    from artreg.errors import PolicyWeakened
+    simple = (lock, remote, remote_config, as_of) == (None, None, None, None)
+    memo = None
+    if simple and verify == "auto" and not with_requirements:
+        # The last full answer, kept with what proves it still stands (sources/warm_memo.py).
+        kept, memo = warm_memo.look(repo, name, stage, version, cache_dir, offline)
+        if kept is not None:
+            return kept
+
+    from artreg.sources.base import ServeOptions, check_verify
+    from artreg.sources.locate import open_source
 
     options = ServeOptions(
         pull=pull,
@@ -253,12 +267,14 @@ def get_artifact_path(
         if source.notes:
             import warnings
 
-            from artreg.errors import RetractedPinWarning
-
             for note in source.notes:
                 warnings.warn(note, RetractedPinWarning, stacklevel=3)  # the caller's line
         if with_requirements:
             return {n: s.path for n, s in served.items()}
+        if memo is not None and not source.notes:
+            from artreg.sources import warm_keep
+
+            warm_keep.keep(memo, source, next(iter(served.values())))
         return next(iter(served.values())).path
 
     try:
@@ -283,7 +299,7 @@ def verify_artifact(
     """True if every file of the artifact is present and matches its promoted sha256 (every
     byte rehashed). For a registry URL or a `lock` file's pin, the files are those in the
     cache; nothing is fetched."""
-    from artreg.errors import ArtregError
+    from artreg.sources.locate import open_source
 
     try:
         source = open_source(repo, lock=lock, offline=offline, cache_dir=cache_dir)
@@ -317,7 +333,6 @@ def register_artifact(
     (a LoRA adapter's base model, a student's teacher), each in production at a compatible
     version (else exit 1). Returns the updated registry index, as the seed's function did.
     """
-    from artreg.publishing import index
     from artreg.services.release import register_model_file
 
     root = find_root(repo)
@@ -334,7 +349,7 @@ def register_artifact(
         sign_key=sign_key,
         requires=requires,
     )
-    return index.load(root)
+    return load_registry(root)
 
 
 def save_registry(data: Mapping[str, Any], repo: Path | str | None = None) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # not typing's: every read imports this module, and typing costs start-up
 if TYPE_CHECKING:
     from collections.abc import Callable
 

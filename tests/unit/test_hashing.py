@@ -5,13 +5,21 @@ equals hashing the copy (sha256, and DVC's md5 when asked)."""
 from __future__ import annotations
 
 import hashlib
+import io
 import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from artreg.adapters.hashing import FileDigest, compare_files, copy_and_hash, hash_file
+from artreg.adapters.hashing import (
+    COPY_CHUNK,
+    FileDigest,
+    compare_files,
+    copy_and_hash,
+    fetch_and_hash,
+    hash_file,
+)
 
 file_names = st.from_regex(r"\A[a-z][a-z0-9_]{0,8}(\.pt|\.json|\.bin)?\Z")
 contents = st.binary(min_size=0, max_size=3 * 1024)
@@ -93,3 +101,23 @@ def test_the_cache_copy_and_md5_come_from_the_same_read(data: bytes) -> None:
         assert dst.read_bytes() == cache.read_bytes() == data
         assert copied.md5 == hashlib.md5(data).hexdigest()
         assert copied.sha256 == hashlib.sha256(data).hexdigest()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.binary(max_size=9 * (1 << 20) + 5), st.booleans())
+def test_a_fetch_hashes_what_it_stored_while_it_copies(data: bytes, from_file: bool) -> None:
+    """A remote's file (copied by the kernel, hashed back from the copy) and any other stream
+    (hashed block by block as written) both store the bytes and hash them once, part by part."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "src", Path(tmp) / "dst"
+        src.write_bytes(data)
+        parts: list[int] = []
+        with (
+            open(src, "rb", buffering=0) if from_file else io.BytesIO(data) as fin,
+            open(dst, "x+b", buffering=0) as fout,
+        ):
+            got = fetch_and_hash(fin, fout.fileno(), parts.append, lambda: None)
+        assert dst.read_bytes() == data
+        assert got == FileDigest(hashlib.sha256(data).hexdigest(), len(data))
+        assert sum(parts) == len(data)
+        assert len(parts) == -(-len(data) // COPY_CHUNK)  # a progress call per part

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +54,18 @@ def kernel_copy(src: Path | str, dst: Path | str) -> str:
 
 
 def _copy_fds(fin: int, fout: int, size: int) -> str:
+    steps = [how for how, _, _ in copy_steps(fin, fout, size, _STEP)]
+    return steps[-1] if steps else "copy_file_range"
+
+
+def copy_steps(fin: int, fout: int, size: int, step: int) -> Iterator[tuple[str, int, int]]:
+    """Copy `size` bytes from the start of descriptor `fin` to the start of `fout` in the
+    kernel (a reflink of the whole file, else `copy_file_range`, else `sendfile`, `step` bytes a
+    call), yielding (how, offset, count) as each part lands, so a reader can follow the copy."""
     try:
         fcntl.ioctl(fout, FICLONE, fin)
-        return "reflink"
+        yield "reflink", 0, size
+        return
     except OSError:
         pass
     how = "copy_file_range"
@@ -64,9 +73,9 @@ def _copy_fds(fin: int, fout: int, size: int) -> str:
     while done < size:
         try:
             if how == "copy_file_range":
-                n = os.copy_file_range(fin, fout, min(_STEP, size - done), done, done)
+                n = os.copy_file_range(fin, fout, min(step, size - done), done, done)
             else:
-                n = os.sendfile(fout, fin, done, min(_STEP, size - done))
+                n = os.sendfile(fout, fin, done, min(step, size - done))
         except OSError as exc:
             # EXDEV (another file system on older kernels), ENOSYS, EOPNOTSUPP, EINVAL: the
             # file systems cannot do it; sendfile (copying in the kernel) always can.
@@ -77,8 +86,8 @@ def _copy_fds(fin: int, fout: int, size: int) -> str:
             continue
         if n == 0:
             raise OSError(errno.EIO, f"the source shrank while being copied (at byte {done})")
+        yield how, done, n
         done += n
-    return how
 
 
 _UNSUPPORTED = frozenset({errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM})

@@ -3,17 +3,22 @@ hash-and-compare against recorded digests, and the checks of what may be read as
 
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Any, Protocol
 
-from artreg.adapters import settings
+from artreg.adapters import settings, verified
+from artreg.adapters.fastcopy import copy_steps
+from artreg.adapters.verified import recorded
+from artreg.adapters.verified import state as _state
 from artreg.errors import InputError
 from artreg.registry.tags import FOLDER_RULE, portable_collision, portable_problem
 
@@ -104,6 +109,67 @@ def copy_and_hash(
             for out in outs:
                 out.close()
     return FileDigest(sha.hexdigest(), size, md5_hash.hexdigest() if md5_hash else None)
+
+
+def fetch_and_hash(
+    fin: IO[bytes],
+    fout: int,
+    progress: ProgressFn | None = None,
+    each: Callable[[], None] | None = None,
+) -> FileDigest:
+    """Copy the stream `fin` into the new, empty file open (to read and write) at descriptor
+    `fout` and return the sha256 and size of the bytes written, hashed on a second thread while
+    the copy proceeds (each byte hashed once, the hash overlapping the I/O). A regular file is copied by the
+    kernel and the hash reads each part back from the copy (the page cache), so what is
+    verified is what was stored; any other stream is hashed block by block as it is written.
+    `each` runs after each part (a test's fault point)."""
+    sha = hashlib.sha256()
+    size = 0
+    with ThreadPoolExecutor(max_workers=1) as hasher:
+        pending: Future[None] | None = None
+        for submit, n in _parts(fin, fout, sha):
+            if pending is not None:
+                pending.result()  # one part in flight: the copy runs one part ahead
+            pending = hasher.submit(submit)
+            size += n
+            if progress:
+                progress(n)
+            if each:
+                each()
+        if pending is not None:
+            pending.result()
+    return FileDigest(sha.hexdigest(), size)
+
+
+def _parts(fin: IO[bytes], fout: int, sha: Any) -> Iterator[tuple[Callable[[], None], int]]:
+    """Each part of the copy as it lands: how to hash it, and its size."""
+    try:
+        fd = fin.fileno()
+        regular = stat.S_ISREG(os.fstat(fd).st_mode) and fin.tell() == 0
+    except (AttributeError, OSError, ValueError):  # io.BytesIO, a remote's stream
+        regular = False
+    if regular:
+        buffer = bytearray(CHUNK)  # one part hashed at a time: one buffer serves them all
+
+        def reread(offset: int, count: int) -> None:
+            view = memoryview(buffer)
+            end = offset + count
+            while offset < end:
+                n = os.preadv(fout, [view[: min(CHUNK, end - offset)]], offset)
+                if n == 0:
+                    raise OSError(errno.EIO, f"the copy ended early (at byte {offset})")
+                sha.update(view[:n])
+                offset += n
+
+        size = os.fstat(fd).st_size
+        for _, offset, count in copy_steps(fd, fout, size, COPY_CHUNK):
+            yield functools.partial(reread, offset, count), count
+        return
+    while block := fin.read(COPY_CHUNK):
+        yield functools.partial(sha.update, block), len(block)
+        view = memoryview(block)
+        while view:
+            view = view[os.write(fout, view) :]
 
 
 def hash_files(
@@ -296,14 +362,9 @@ def compare_files(
 # hold facts (these bytes hash to this), never expectations, so a record of altered bytes fails
 # fast.
 
-RECORDS = "verified"
 RACY_NS = 2_000_000_000  # coarse file-system clocks tick in seconds (FAT: 2): a wide margin
 TICK_NS = 20_000_000  # file times come from a clock advancing once a kernel tick (HZ >= 100)
 _FINE: set[int] = set()  # devices seen stamping files at sub-millisecond resolution
-
-
-def _state(st: os.stat_result) -> str:
-    return f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
 
 
 def fine_timestamps(st: os.stat_result) -> bool:
@@ -326,17 +387,8 @@ def racy(st: os.stat_result, started_ns: int) -> bool:
 
 
 def record_path(records: Path, st: os.stat_result) -> Path:
-    return records / RECORDS / f"{st.st_dev}-{st.st_ino}"
-
-
-def recorded(records: Path, st: os.stat_result) -> str | None:
-    """The sha256 recorded for the file with exactly this stat, if any."""
-    try:
-        text = record_path(records, st).read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError):
-        return None
-    state, _, sha = text.strip().rpartition(" ")
-    return sha if state == _state(st) and len(sha) == 64 else None
+    """Where the record of the file with stat `st` lives (artreg.adapters.verified reads it)."""
+    return Path(verified.record_path(records, st))
 
 
 def remember(records: Path, st: os.stat_result, sha256: str, started_ns: int) -> None:

@@ -14,9 +14,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from typing import Any
 
 from artreg.errors import InputError
+
+TYPE_CHECKING = False  # not typing's: api.py imports this module on a warm read's path
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_DEPTH = 64
 # Libraries whose 0-d arrays and scalars are numbers for us (through `.item()`).

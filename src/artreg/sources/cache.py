@@ -17,6 +17,8 @@
       signatures/<registry>/<sha256>.json   a model.sig that verified, bound to the policy,
                                        commit, folder and manifest it verified under
       verified/<dev>-<ino>             verification records (see hashing.py)
+      warm/<digest>.memo               the last full answer of a `get_artifact_path`, with what
+                                       proves it still stands (warm_memo.py; prune drops them)
       validated/<sha256>               manifests that passed their schema (schemas.validate_once)
       locks/, tmp/
 
@@ -51,7 +53,6 @@ from artreg.errors import InputError, IntegrityError
 from artreg.sources.identity import identity
 
 ENV_CACHE = "ARTREG_CACHE"
-CHUNK = 4 << 20
 TOUCH_EVERY = 3600  # seconds between updates of a snapshot's last use
 
 
@@ -241,20 +242,15 @@ class Cache:
         progress: ProgressFn | None,
     ) -> None:
         tmp = self._tmp(".part")
-        sha = hashlib.sha256()
-        size = 0
         try:
-            with source() as fin, open(tmp, "xb") as fout:
-                while block := fin.read(CHUNK):
-                    sha.update(block)
-                    fout.write(block)
-                    size += len(block)
-                    if progress:
-                        progress(len(block))
-                    faults.point("consumer.download")
-            if (sha.hexdigest(), size) != (expected.sha256, expected.size):
+            with source() as fin, open(tmp, "x+b", buffering=0) as fout:
+                # Hashed while it is copied (a local remote's file by the kernel): one pass.
+                got = hashing.fetch_and_hash(
+                    fin, fout.fileno(), progress, lambda: faults.point("consumer.download")
+                )
+            if (got.sha256, got.size) != (expected.sha256, expected.size):
                 raise IntegrityError(
-                    f"{where}: the remote's bytes have sha256 {sha.hexdigest()} ({size} B), "
+                    f"{where}: the remote's bytes have sha256 {got.sha256} ({got.size} B), "
                     f"the registry's manifest says {expected.sha256} ({expected.size} B); "
                     "nothing was stored",
                     hint="the DVC remote holds altered or wrong bytes: push the right ones from "
@@ -468,6 +464,7 @@ class Cache:
                 blob.unlink()
                 removed_blobs += 1
             _remove_tree(self.root / "tmp")  # leftovers of killed downloads
+            _remove_tree(self.root / "warm")  # answers that may name what just went
             broken = self._prune_repositories()
         return {
             "removed": [f"{s['name']} {s['entry']} ({s['registry']})" for s in doomed],
