@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from artreg.adapters.hashing import ProgressFn
     from artreg.artifacts.signing.keys import SigningKey
     from artreg.publishing.publish import Published
+    from artreg.sources.base import RegistrySource
 
     class _ServeKeywords(TypedDict, total=False):
         """get_artifact_path's keyword options, for its two overloads (the implementation
@@ -249,7 +250,6 @@ def get_artifact_path(
             return kept
 
     from artreg.sources.base import ServeOptions, check_verify
-    from artreg.sources.locate import open_source
 
     options = ServeOptions(
         pull=pull,
@@ -262,7 +262,7 @@ def get_artifact_path(
     )
 
     def answer() -> Path | dict[str, Path]:
-        source = open_source(repo, lock=lock, offline=offline, cache_dir=cache_dir)
+        source = _source(repo, lock, offline, cache_dir)
         served = source.serve(name, None if version else stage, version, options=options)
         if source.notes:
             import warnings
@@ -286,6 +286,18 @@ def get_artifact_path(
     return answer()
 
 
+def _source(
+    repo: Path | str | None,
+    lock: Path | str | None,
+    offline: bool | None,
+    cache_dir: Path | str | None,
+) -> RegistrySource:
+    """Where the registry is read from (sources.locate decides it), loaded when first needed."""
+    from artreg.sources.locate import open_source
+
+    return open_source(repo, lock=lock, offline=offline, cache_dir=cache_dir)
+
+
 def verify_artifact(
     name: str,
     stage: str | None = "production",
@@ -299,10 +311,8 @@ def verify_artifact(
     """True if every file of the artifact is present and matches its promoted sha256 (every
     byte rehashed). For a registry URL or a `lock` file's pin, the files are those in the
     cache; nothing is fetched."""
-    from artreg.sources.locate import open_source
-
     try:
-        source = open_source(repo, lock=lock, offline=offline, cache_dir=cache_dir)
+        source = _source(repo, lock, offline, cache_dir)
         return source.cached(name, None if version else stage, version)
     except ArtregError:
         return False
