@@ -253,3 +253,18 @@ def test_assign_and_rollback_through_pull_requests(
     history = cli("history", "encoder", "--stage", "production", cwd=root).stdout
     assert "rollback: slow" in history
     assert cli("verify", cwd=root).exit_code == 0
+
+
+def test_verify_refuses_a_signed_tag_object_under_another_name(guarded: Path, cli) -> None:
+    """alice's signed tag object for one promotion, re-used under a newer tag name: git
+    verifies the signature, but it covers the name in the object, not the ref's."""
+    root = guarded
+    old = min(git(root, "tag", "-l", "encoder#production#*").split())
+    replayed = "encoder#production#99"
+    git(root, "update-ref", f"refs/tags/{replayed}", git(root, "rev-parse", old).strip())
+    assert git_verdict(root, replayed).returncode == 0  # git's signature check passes
+    assert f"tag {old}" in git(root, "cat-file", "tag", replayed)
+    result = cli("verify", cwd=root)
+    assert result.exit_code == 1
+    assert f"tag {replayed}: is not verified: its tag object was made as {old}" in result.stderr
+    assert result.stderr.count("its tag object was made as") == 1  # the original is fine
