@@ -255,6 +255,26 @@ def test_assign_and_rollback_through_pull_requests(
     assert cli("verify", cwd=root).exit_code == 0
 
 
+def test_a_rollback_refusal_says_what_history_shows(guarded: Path, cli) -> None:
+    """Rolled back and forward again: both versions held production, and rollback without
+    --to says so rather than that only one ever did."""
+    root = guarded
+    args = ("--sign", "--approved-by", CAROL)
+    assert cli("rollback", "encoder", "--reason", "slow", *args, cwd=root).exit_code == 0
+    forward = cli("rollback", "encoder", "--to", "v1.1.0", "--reason", "fixed", *args, cwd=root)
+    assert forward.exit_code == 0, forward.stderr
+    held = cli("history", "encoder", "--stage", "production", "--json", cwd=root).json()
+    assert [s["version"] for s in held] == ["v1.0.0", "v1.1.0", "v1.0.0", "v1.1.0"]
+    before = snapshot(root)
+    again = cli("rollback", "encoder", "--reason", "again", *args, cwd=root)
+    assert again.exit_code == 2
+    assert "the only version" not in again.stderr
+    said = "production held v1.0.0 as well as v1.1.0, and a rollback took it away from it"
+    assert said in again.stderr
+    assert "--to v1.0.0" in again.stderr
+    assert snapshot(root) == before
+
+
 def test_verify_refuses_a_signed_tag_object_under_another_name(guarded: Path, cli) -> None:
     """alice's signed tag object for one promotion, re-used under a newer tag name: git
     verifies the signature, but it covers the name in the object, not the ref's."""
