@@ -255,6 +255,17 @@ def test_assign_and_rollback_through_pull_requests(
     assert cli("verify", cwd=root).exit_code == 0
 
 
+def production_tag(root: Path) -> str:
+    return json.loads(run_tool("gto", "show", "--json", cwd=root).stdout)["encoder"]["stage"][
+        "production"
+    ]
+
+
+def newest_tag(root: Path, stage: str) -> str:
+    tags = git(root, "tag", "-l", f"encoder#{stage}#*").split()
+    return max(tags, key=lambda t: int(t.rsplit("#", 1)[1]))
+
+
 def test_a_rollback_refusal_says_what_history_shows(guarded: Path, cli) -> None:
     """Rolled back and forward again: both versions held production, and rollback without
     --to says so rather than that only one ever did."""
@@ -288,3 +299,30 @@ def test_verify_refuses_a_signed_tag_object_under_another_name(guarded: Path, cl
     assert result.exit_code == 1
     assert f"tag {replayed}: is not verified: its tag object was made as {old}" in result.stderr
     assert result.stderr.count("its tag object was made as") == 1  # the original is fine
+
+
+@pytest.mark.parametrize("stage", ["production", "validated"])
+def test_verify_names_a_lightweight_tag_that_replaced_a_promotion(
+    guarded: Path, cli, stage: str
+) -> None:
+    """GTO and artreg ignore lightweight tags, so one put in place of a promotion tag takes
+    that promotion back; verify names it, in every stage, and never advises re-indexing."""
+    root = guarded
+    tag = newest_tag(root, stage)
+    commit = git(root, "rev-parse", f"{tag}^{{commit}}").strip()
+    git(root, "tag", "-d", tag)
+    git(root, "tag", tag, commit)  # lightweight
+    if stage == "production":
+        assert production_tag(root) == "v1.0.0"  # GTO fell back a version
+    result = cli("verify", cwd=root)
+    assert result.exit_code == 1
+    assert f"tag {tag}: a lightweight tag, not made by artreg or GTO" in result.stderr
+    assert "; run `artreg index`" not in result.stderr  # re-indexing makes it permanent
+    if stage == "production":
+        assert "do not run `artreg index` over them" in result.stderr
+        # Re-indexed anyway and committed: the downgrade is still named.
+        assert cli("index", cwd=root).exit_code == 0
+        git(root, "commit", "--quiet", "-am", "re-index")
+        again = cli("verify", cwd=root)
+        assert again.exit_code == 1
+        assert f"tag {tag}: a lightweight tag" in again.stderr
