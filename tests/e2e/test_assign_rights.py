@@ -255,6 +255,13 @@ def test_assign_and_rollback_through_pull_requests(
     assert cli("verify", cwd=root).exit_code == 0
 
 
+def fingerprint(root: Path, tag: str) -> str:
+    """The key fingerprint `git verify-tag` names for `tag` (the oracle of the signer)."""
+    said = git_verdict(root, tag)
+    assert said.returncode == 0, said.stderr
+    return said.stderr.strip().rsplit(" ", 1)[1]
+
+
 def production_tag(root: Path) -> str:
     return json.loads(run_tool("gto", "show", "--json", cwd=root).stdout)["encoder"]["stage"][
         "production"
@@ -264,6 +271,60 @@ def production_tag(root: Path) -> str:
 def newest_tag(root: Path, stage: str) -> str:
     tags = git(root, "tag", "-l", f"encoder#{stage}#*").split()
     return max(tags, key=lambda t: int(t.rsplit("#", 1)[1]))
+
+
+def test_show_and_history_know_declared_stages_and_each_stage_signer(
+    guarded: Path, keys: dict[str, Path], cli
+) -> None:
+    """A declared stage is known before anything is assigned to it; `show NAME` names who
+    signed each stage's promotion, and a tag readers refuse on a line of its own."""
+    root = guarded
+    empty = cli("history", "encoder", "--stage", "staging", cwd=root)
+    assert empty.exit_code == 0, empty.stderr
+    assert "encoder has never held staging" in empty.stdout
+    assert cli("history", "encoder", "--stage", "staging", "--json", cwd=root).json() == []
+    typo = cli("history", "encoder", "--stage", "stagin", cwd=root)
+    assert typo.exit_code == 2 and "use one of: raw, validated, staging, production" in typo.stderr
+
+    sign_as(root, keys["bob"])
+    assigned = cli(
+        "assign", "encoder@v1.0.0", "staging", "--sign", "--approved-by", CAROL, "--json", cwd=root
+    )
+    assert assigned.exit_code == 0, assigned.stderr
+    staging_tag, release_tag = assigned.json()["tag"], newest_tag(root, "production")
+    assert gto_stages(root) == {"production": "v1.1.0", "staging": "v1.0.0"}
+    shown = cli("show", "encoder", cwd=root)
+    assert shown.exit_code == 0, shown.stderr
+    assert "unknown stage" not in shown.stdout and "signature of" not in shown.stdout
+    alice, bob = fingerprint(root, release_tag), fingerprint(root, staging_tag)
+    assert f"signer of production: {ALICE} ({alice}), verified" in shown.stdout
+    assert f"signer of staging: {BOB} ({bob}), verified" in shown.stdout
+    stages = cli("show", "encoder", "--json", cwd=root).json()["encoder"]["stages"]
+    assert stages["production"]["signer"] == {
+        "principal": ALICE, "fingerprint": alice, "verified": True
+    }  # fmt: skip
+    assert stages["staging"]["signer"]["principal"] == BOB
+    assert "signer" not in stages["raw"]  # raw's tag is not signed, and need not be
+
+    # The production tag re-created by hand, annotated but unsigned: readers refuse it, and
+    # show says so on the signer's line, not on the model signature's.
+    commit = git(root, "rev-parse", f"{release_tag}^{{commit}}").strip()
+    git(root, "tag", "-d", release_tag)
+    git(root, "tag", "-a", "-m", "Assigned production", release_tag, commit)
+    assert production_tag(root) == "v1.1.0"
+    assert cli("resolve", "encoder", cwd=root).exit_code == 1
+    refused = cli("show", "encoder", cwd=root)
+    assert refused.exit_code == 0, refused.stderr
+    assert f"signer of production: readers refuse it: tag {release_tag}: not signed" in (
+        refused.stdout
+    )
+    assert "signature of" not in refused.stdout
+    production = cli("show", "encoder", "--json", cwd=root).json()["encoder"]["stages"][
+        "production"
+    ]
+    assert production["signer"]["verified"] is False
+    assert production["signer"]["refused"].startswith(f"tag {release_tag}: not signed")
+    assert "signature" not in production
 
 
 def test_a_rollback_refusal_says_what_history_shows(guarded: Path, cli) -> None:

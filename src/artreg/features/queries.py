@@ -15,11 +15,12 @@ from artreg.adapters.git import history as githistory
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError, NotFoundError
+from artreg.publishing.rights import promotion_signer_status, signers_of
 from artreg.registry.documents import GateResult, Manifest, ManifestFile, Metadata, Source
 from artreg.registry.layout import SIGNATURE_FILE, StageDir, raw_dir, validated_dir
-from artreg.registry.records import Event, Registry, Requirement, iso
+from artreg.registry.records import Artifact, Event, Registry, Requirement, iso
 from artreg.registry.retirements import Retired, read_retired
-from artreg.registry.tags import parse_spec, validate_name
+from artreg.registry.tags import STAGES, parse_spec, validate_name
 from artreg.sources import state
 
 if TYPE_CHECKING:
@@ -64,6 +65,9 @@ class ArtifactSummary:
     # `show NAME` only: each stage folder's model.sig as the trust policy sees it (signer, key
     # fingerprint, status), for the stages that have one or require one
     signatures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # `show NAME` in a clone: each stage's promotion signer (the `signer` object of history),
+    # with `refused` saying why where params.yaml's rights.signed is not met
+    signers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def overview(
@@ -137,19 +141,48 @@ def _fetch() -> ModuleType:
 
 def show_artifact(root: Path, name: str) -> ArtifactSummary:
     """`artreg show NAME`: every stage of one artifact (deprecated ones too), with who signed
-    each stage's model and with which key."""
+    each stage's model and with which key, and who signed each stage's promotion tag."""
     fetch = _fetch()
     registry = state.load(root, [validate_name(name)])
     found = overview(root, registry=registry, deprecated=True, names=[name]).get(name)
     if found is None:
         state.load(root, folders="none").get(name)  # raises the NotFoundError naming the known
         raise AssertionError(name)
-    return with_signatures(
-        found,
-        lambda stage: fetch.signature_status(
-            root, fetch.resolve(root, name, stage=stage, registry=registry)
-        ),
-    )
+
+    def model_signature(stage: str) -> dict[str, Any] | None:
+        # An extra stage holds a release: its folder is the version's (resolved by version).
+        entry = found.stages[stage]
+        if stage not in STAGES and entry.version is None:
+            return None
+        at = {"stage": stage} if stage in STAGES else {"version": entry.version}
+        resolved = fetch.resolve(root, name, registry=registry, signer=False, **at)
+        status: dict[str, Any] | None = fetch.signature_status(root, resolved)
+        return status
+
+    shown = with_signatures(found, model_signature)
+    return replace(shown, signers=stage_signers(root, registry.get(name)))
+
+
+def stage_signers(root: Path, artifact: Artifact) -> dict[str, dict[str, Any]]:
+    """Each stage's promotion signer, as readers judge it: git's verdict on the tag that put
+    the stage's version there, and `refused` (why) where params.yaml's rights.signed at HEAD
+    requires a signature the tag lacks (a reader would refuse that stage)."""
+    events = {s: v.assignment(s) for s, v in artifact.stages().items()}
+    verdicts = signers_of(root, [e.tag for e in events.values() if e is not None])
+    found: dict[str, dict[str, Any]] = {}
+    for stage, event in events.items():
+        if event is None:
+            continue
+        verdict = verdicts.get(event.tag)
+        signer = verdict.as_json() if verdict is not None else None
+        try:
+            promotion_signer_status(root, event)
+        except ArtregError as exc:
+            empty = {"principal": None, "fingerprint": None, "verified": False}
+            signer = {**(signer or empty), "refused": exc.message}
+        if signer is not None:
+            found[stage] = signer
+    return found
 
 
 def with_signatures(
