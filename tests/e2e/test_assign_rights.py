@@ -211,7 +211,9 @@ def test_assign_and_rollback_through_pull_requests(
     said = git_verdict(root, git(root, "rev-parse", "stage-v1").strip(), "commit")
     assert said.returncode == 0 and f'Good "git" signature for {BOB}' in said.stderr
     git(root, "switch", "--quiet", "stage-v1")
-    assert cli("verify", cwd=root).exit_code == 0
+    on_branch = cli("verify", cwd=root)
+    assert on_branch.exit_code == 0
+    assert "artreg tag" not in on_branch.stdout  # tagged after the merge, not before
     summary = cli("summary", "--base", "main", cwd=root).stdout
     assert "## Requested stage moves" in summary
     assert "**encoder**: assign v1.0.0 to staging, asked by" in summary
@@ -225,6 +227,12 @@ def test_assign_and_rollback_through_pull_requests(
     assert f"{request}: the commit" in forged.stderr and "is not signed" in forged.stderr
     git(root, "switch", "--quiet", "main")
     git(root, "merge", "--quiet", "--no-ff", "-m", "Merge pull request #7", "stage-v1")
+    merged = cli("verify", cwd=root)  # on main, before CI tags it: said which, and how
+    assert merged.exit_code == 0, merged.stderr
+    assert (
+        f"{request}: merged request to assign encoder v1.0.0 to staging, not tagged yet: "
+        "run `artreg tag`"
+    ) in merged.stdout
     sign_as(root, keys["alice"])  # CI's key: an allowed signer and promoter of both stages
     tagged = cli("tag", "--json", cwd=root)
     assert tagged.exit_code == 0, tagged.stderr
@@ -233,7 +241,8 @@ def test_assign_and_rollback_through_pull_requests(
     assert git_verdict(root, tag).returncode == 0
     assert gto_stages(root) == {"production": "v1.1.0", "staging": "v1.0.0"}
     assert cli("tag", "--json", cwd=root).json()["created"] == []  # once
-    assert cli("verify", cwd=root).exit_code == 0
+    tagged_verify = cli("verify", cwd=root)
+    assert tagged_verify.exit_code == 0 and "not tagged yet" not in tagged_verify.stdout
 
     asked = cli(
         "rollback", "encoder", "--reason", "slow", "--sign", "--approved-by", CAROL,

@@ -24,7 +24,7 @@ from artreg.adapters.git import run as gitrun
 from artreg.adapters.git.history import default_base
 from artreg.artifacts.integrity import Report, check_folder, check_immutability
 from artreg.errors import ArtregError, InputError, NotFoundError, RemoteUnavailable, ToolError
-from artreg.publishing import index, rights
+from artreg.publishing import index, requests, rights
 from artreg.registry import dvcyaml
 from artreg.registry import fold as folding
 from artreg.registry.documents import Manifest, ManifestFile
@@ -533,6 +533,10 @@ def verify_registry(
         _check_policy_weakenings(root, report)
         # params.yaml rights (issue 26): signers, promoters, approvers, policy loosenings.
         rights.check_registry(root, registry, report, base)
+        try:
+            report.notes += requests.awaiting_tags(root, registry)
+        except ArtregError as exc:  # a request file that does not parse
+            report.problems.append(exc.message)
     if remote:
         _check_remote(root, live, report, remote_name)
     if signed:
