@@ -19,7 +19,7 @@ from artreg.services.register import register_raw
 from artreg.services.release import promote_to_production
 from artreg.services.validate import promote_to_validated
 
-from helpers import EXAMPLES, RELEASE_INPUTS, git, run_tool, snapshot
+from helpers import EXAMPLES, RELEASE_INPUTS, git, run_tool, serve, snapshot
 from helpers.keys import signer_line, ssh_key
 
 ALICE, BOB, CAROL = (f"{n}@example.com" for n in ("alice", "bob", "carol"))
@@ -283,7 +283,7 @@ def newest_tag(root: Path, stage: str) -> str:
 
 
 def test_show_and_history_know_declared_stages_and_each_stage_signer(
-    guarded: Path, keys: dict[str, Path], cli
+    guarded: Path, keys: dict[str, Path], cli, tmp_path: Path, git_daemon: str
 ) -> None:
     """A declared stage is known before anything is assigned to it; `show NAME` names who
     signed each stage's promotion, and a tag readers refuse on a line of its own."""
@@ -314,6 +314,10 @@ def test_show_and_history_know_declared_stages_and_each_stage_signer(
     }  # fmt: skip
     assert stages["staging"]["signer"]["principal"] == BOB
     assert "signer" not in stages["raw"]  # raw's tag is not signed, and need not be
+    served = serve(root, tmp_path)
+    remote = cli("show", "encoder", "--repo", f"{git_daemon}/{served.name}", cwd=tmp_path)
+    assert remote.exit_code == 0, remote.stderr
+    assert "staging" in remote.stdout and "unknown stage" not in remote.stdout
 
     # The production tag re-created by hand, annotated but unsigned: readers refuse it, and
     # show says so on the signer's line, not on the model signature's.

@@ -149,13 +149,8 @@ def show_artifact(root: Path, name: str) -> ArtifactSummary:
         state.load(root, folders="none").get(name)  # raises the NotFoundError naming the known
         raise AssertionError(name)
 
-    def model_signature(stage: str) -> dict[str, Any] | None:
-        # An extra stage holds a release: its folder is the version's (resolved by version).
-        entry = found.stages[stage]
-        if stage not in STAGES and entry.version is None:
-            return None
-        at = {"stage": stage} if stage in STAGES else {"version": entry.version}
-        resolved = fetch.resolve(root, name, registry=registry, signer=False, **at)
+    def model_signature(stage: str | None, version: str | None) -> dict[str, Any] | None:
+        resolved = fetch.resolve(root, name, stage, version, registry, signer=False)
         status: dict[str, Any] | None = fetch.signature_status(root, resolved)
         return status
 
@@ -186,19 +181,22 @@ def stage_signers(root: Path, artifact: Artifact) -> dict[str, dict[str, Any]]:
 
 
 def with_signatures(
-    summary: ArtifactSummary, status_of: Callable[[str], dict[str, Any] | None]
+    summary: ArtifactSummary, status_of: Callable[[str | None, str | None], dict[str, Any] | None]
 ) -> ArtifactSummary:
-    """`summary` with each stage folder's signature status (`status_of(stage)`: signing.describe
-    of the folder the stage resolves to), in a clone or from a registry URL. A deprecated name
-    resolves to nothing, so nothing is checked."""
+    """`summary` with each stage folder's signature status (`status_of(stage, version)`:
+    signing.describe of the folder a built-in stage, or for an extra stage the release it
+    holds, resolves to), in a clone or from a registry URL. A deprecated name resolves to
+    nothing, so nothing is checked."""
     if summary.deprecated:
         return summary
     signatures = {}
     for stage, entry in summary.stages.items():
-        if entry.folder is None:
+        if entry.folder is None or (stage not in STAGES and entry.version is None):
             continue
+        # An extra stage holds a release: its folder is that version's.
+        at = (stage, None) if stage in STAGES else (None, (entry.version or "").removeprefix("v"))
         try:
-            status = status_of(stage)
+            status = status_of(*at)
         except ArtregError as exc:  # show reports; `get` and `verify` refuse
             status = {"file": SIGNATURE_FILE, "status": f"not checked: {exc.message}"}
         if status is not None:
