@@ -19,7 +19,7 @@ from artreg.services.register import register_raw
 from artreg.services.release import promote_to_production
 from artreg.services.validate import promote_to_validated
 
-from helpers import EXAMPLES, RELEASE_INPUTS, git, run_tool, snapshot
+from helpers import EXAMPLES, RELEASE_INPUTS, git, run_tool, serve, snapshot
 from helpers.keys import signer_line, ssh_key
 
 ALICE, BOB, CAROL = (f"{n}@example.com" for n in ("alice", "bob", "carol"))
@@ -211,7 +211,9 @@ def test_assign_and_rollback_through_pull_requests(
     said = git_verdict(root, git(root, "rev-parse", "stage-v1").strip(), "commit")
     assert said.returncode == 0 and f'Good "git" signature for {BOB}' in said.stderr
     git(root, "switch", "--quiet", "stage-v1")
-    assert cli("verify", cwd=root).exit_code == 0
+    on_branch = cli("verify", cwd=root)
+    assert on_branch.exit_code == 0
+    assert "artreg tag" not in on_branch.stdout  # tagged after the merge, not before
     summary = cli("summary", "--base", "main", cwd=root).stdout
     assert "## Requested stage moves" in summary
     assert "**encoder**: assign v1.0.0 to staging, asked by" in summary
@@ -225,6 +227,12 @@ def test_assign_and_rollback_through_pull_requests(
     assert f"{request}: the commit" in forged.stderr and "is not signed" in forged.stderr
     git(root, "switch", "--quiet", "main")
     git(root, "merge", "--quiet", "--no-ff", "-m", "Merge pull request #7", "stage-v1")
+    merged = cli("verify", cwd=root)  # on main, before CI tags it: said which, and how
+    assert merged.exit_code == 0, merged.stderr
+    assert (
+        f"{request}: merged request to assign encoder v1.0.0 to staging, not tagged yet: "
+        "run `artreg tag`"
+    ) in merged.stdout
     sign_as(root, keys["alice"])  # CI's key: an allowed signer and promoter of both stages
     tagged = cli("tag", "--json", cwd=root)
     assert tagged.exit_code == 0, tagged.stderr
@@ -233,7 +241,8 @@ def test_assign_and_rollback_through_pull_requests(
     assert git_verdict(root, tag).returncode == 0
     assert gto_stages(root) == {"production": "v1.1.0", "staging": "v1.0.0"}
     assert cli("tag", "--json", cwd=root).json()["created"] == []  # once
-    assert cli("verify", cwd=root).exit_code == 0
+    tagged_verify = cli("verify", cwd=root)
+    assert tagged_verify.exit_code == 0 and "not tagged yet" not in tagged_verify.stdout
 
     asked = cli(
         "rollback", "encoder", "--reason", "slow", "--sign", "--approved-by", CAROL,
@@ -253,3 +262,141 @@ def test_assign_and_rollback_through_pull_requests(
     history = cli("history", "encoder", "--stage", "production", cwd=root).stdout
     assert "rollback: slow" in history
     assert cli("verify", cwd=root).exit_code == 0
+
+
+def fingerprint(root: Path, tag: str) -> str:
+    """The key fingerprint `git verify-tag` names for `tag` (the oracle of the signer)."""
+    said = git_verdict(root, tag)
+    assert said.returncode == 0, said.stderr
+    return said.stderr.strip().rsplit(" ", 1)[1]
+
+
+def production_tag(root: Path) -> str:
+    return json.loads(run_tool("gto", "show", "--json", cwd=root).stdout)["encoder"]["stage"][
+        "production"
+    ]
+
+
+def newest_tag(root: Path, stage: str) -> str:
+    tags = git(root, "tag", "-l", f"encoder#{stage}#*").split()
+    return max(tags, key=lambda t: int(t.rsplit("#", 1)[1]))
+
+
+def test_show_and_history_know_declared_stages_and_each_stage_signer(
+    guarded: Path, keys: dict[str, Path], cli, tmp_path: Path, git_daemon: str
+) -> None:
+    """A declared stage is known before anything is assigned to it; `show NAME` names who
+    signed each stage's promotion, and a tag readers refuse on a line of its own."""
+    root = guarded
+    empty = cli("history", "encoder", "--stage", "staging", cwd=root)
+    assert empty.exit_code == 0, empty.stderr
+    assert "encoder has never held staging" in empty.stdout
+    assert cli("history", "encoder", "--stage", "staging", "--json", cwd=root).json() == []
+    typo = cli("history", "encoder", "--stage", "stagin", cwd=root)
+    assert typo.exit_code == 2 and "use one of: raw, validated, staging, production" in typo.stderr
+
+    sign_as(root, keys["bob"])
+    assigned = cli(
+        "assign", "encoder@v1.0.0", "staging", "--sign", "--approved-by", CAROL, "--json", cwd=root
+    )
+    assert assigned.exit_code == 0, assigned.stderr
+    staging_tag, release_tag = assigned.json()["tag"], newest_tag(root, "production")
+    assert gto_stages(root) == {"production": "v1.1.0", "staging": "v1.0.0"}
+    shown = cli("show", "encoder", cwd=root)
+    assert shown.exit_code == 0, shown.stderr
+    assert "unknown stage" not in shown.stdout and "signature of" not in shown.stdout
+    alice, bob = fingerprint(root, release_tag), fingerprint(root, staging_tag)
+    assert f"signer of production: {ALICE} ({alice}), verified" in shown.stdout
+    assert f"signer of staging: {BOB} ({bob}), verified" in shown.stdout
+    stages = cli("show", "encoder", "--json", cwd=root).json()["encoder"]["stages"]
+    assert stages["production"]["signer"] == {
+        "principal": ALICE, "fingerprint": alice, "verified": True
+    }  # fmt: skip
+    assert stages["staging"]["signer"]["principal"] == BOB
+    assert "signer" not in stages["raw"]  # raw's tag is not signed, and need not be
+    served = serve(root, tmp_path)
+    remote = cli("show", "encoder", "--repo", f"{git_daemon}/{served.name}", cwd=tmp_path)
+    assert remote.exit_code == 0, remote.stderr
+    assert "staging" in remote.stdout and "unknown stage" not in remote.stdout
+
+    # The production tag re-created by hand, annotated but unsigned: readers refuse it, and
+    # show says so on the signer's line, not on the model signature's.
+    commit = git(root, "rev-parse", f"{release_tag}^{{commit}}").strip()
+    git(root, "tag", "-d", release_tag)
+    git(root, "tag", "-a", "-m", "Assigned production", release_tag, commit)
+    assert production_tag(root) == "v1.1.0"
+    assert cli("resolve", "encoder", cwd=root).exit_code == 1
+    refused = cli("show", "encoder", cwd=root)
+    assert refused.exit_code == 0, refused.stderr
+    assert f"signer of production: readers refuse it: tag {release_tag}: not signed" in (
+        refused.stdout
+    )
+    assert "signature of" not in refused.stdout
+    production = cli("show", "encoder", "--json", cwd=root).json()["encoder"]["stages"][
+        "production"
+    ]
+    assert production["signer"]["verified"] is False
+    assert production["signer"]["refused"].startswith(f"tag {release_tag}: not signed")
+    assert "signature" not in production
+
+
+def test_a_rollback_refusal_says_what_history_shows(guarded: Path, cli) -> None:
+    """Rolled back and forward again: both versions held production, and rollback without
+    --to says so rather than that only one ever did."""
+    root = guarded
+    args = ("--sign", "--approved-by", CAROL)
+    assert cli("rollback", "encoder", "--reason", "slow", *args, cwd=root).exit_code == 0
+    forward = cli("rollback", "encoder", "--to", "v1.1.0", "--reason", "fixed", *args, cwd=root)
+    assert forward.exit_code == 0, forward.stderr
+    held = cli("history", "encoder", "--stage", "production", "--json", cwd=root).json()
+    assert [s["version"] for s in held] == ["v1.0.0", "v1.1.0", "v1.0.0", "v1.1.0"]
+    before = snapshot(root)
+    again = cli("rollback", "encoder", "--reason", "again", *args, cwd=root)
+    assert again.exit_code == 2
+    assert "the only version" not in again.stderr
+    said = "production held v1.0.0 as well as v1.1.0, and a rollback took it away from it"
+    assert said in again.stderr
+    assert "--to v1.0.0" in again.stderr
+    assert snapshot(root) == before
+
+
+def test_verify_refuses_a_signed_tag_object_under_another_name(guarded: Path, cli) -> None:
+    """alice's signed tag object for one promotion, re-used under a newer tag name: git
+    verifies the signature, but it covers the name in the object, not the ref's."""
+    root = guarded
+    old = min(git(root, "tag", "-l", "encoder#production#*").split())
+    replayed = "encoder#production#99"
+    git(root, "update-ref", f"refs/tags/{replayed}", git(root, "rev-parse", old).strip())
+    assert git_verdict(root, replayed).returncode == 0  # git's signature check passes
+    assert f"tag {old}" in git(root, "cat-file", "tag", replayed)
+    result = cli("verify", cwd=root)
+    assert result.exit_code == 1
+    assert f"tag {replayed}: is not verified: its tag object was made as {old}" in result.stderr
+    assert result.stderr.count("its tag object was made as") == 1  # the original is fine
+
+
+@pytest.mark.parametrize("stage", ["production", "validated"])
+def test_verify_names_a_lightweight_tag_that_replaced_a_promotion(
+    guarded: Path, cli, stage: str
+) -> None:
+    """GTO and artreg ignore lightweight tags, so one put in place of a promotion tag takes
+    that promotion back; verify names it, in every stage, and never advises re-indexing."""
+    root = guarded
+    tag = newest_tag(root, stage)
+    commit = git(root, "rev-parse", f"{tag}^{{commit}}").strip()
+    git(root, "tag", "-d", tag)
+    git(root, "tag", tag, commit)  # lightweight
+    if stage == "production":
+        assert production_tag(root) == "v1.0.0"  # GTO fell back a version
+    result = cli("verify", cwd=root)
+    assert result.exit_code == 1
+    assert f"tag {tag}: a lightweight tag, not made by artreg or GTO" in result.stderr
+    assert "; run `artreg index`" not in result.stderr  # re-indexing makes it permanent
+    if stage == "production":
+        assert "do not run `artreg index` over them" in result.stderr
+        # Re-indexed anyway and committed: the downgrade is still named.
+        assert cli("index", cwd=root).exit_code == 0
+        git(root, "commit", "--quiet", "-am", "re-index")
+        again = cli("verify", cwd=root)
+        assert again.exit_code == 1
+        assert f"tag {tag}: a lightweight tag" in again.stderr

@@ -72,7 +72,7 @@ def history(
 
     root = registry_source(repo_path, lock=lock_path).history_root(name)
     spans = intervals(root, name, stage)
-    Output(as_json).emit(queries.intervals_json(spans), queries.intervals_text(name, spans))
+    Output(as_json).emit(queries.intervals_json(spans), queries.intervals_text(name, spans, stage))
 
 
 @main.command()

@@ -37,6 +37,7 @@ def overview_json(data: dict[str, ArtifactSummary]) -> dict[str, Any]:
                 stage: {
                     **e.as_json(),
                     **({"signature": s.signatures[stage]} if stage in s.signatures else {}),
+                    **({"signer": s.signers[stage]} if stage in s.signers else {}),
                 }
                 for stage, e in s.stages.items()
             },
@@ -78,7 +79,17 @@ def artifact_text(data: ArtifactSummary) -> str:
             f"\nsignature of {stage}: {signature_text(info)}"
             for stage, info in data.signatures.items()
         )
+        + "".join(f"\n{_stage_signer(stage, info)}" for stage, info in data.signers.items())
     )
+
+
+def _stage_signer(stage: str, signer: Mapping[str, Any]) -> str:
+    """`show NAME`'s line on who signed a stage's promotion tag (or why readers refuse it)."""
+    if "refused" in signer:
+        return f"signer of {stage}: readers refuse it: {signer['refused']}"
+    if signer["verified"]:
+        return f"signer of {stage}: {signer['principal']} ({signer['fingerprint']}), verified"
+    return f"signer of {stage}: NOT verified ({signer['fingerprint'] or 'unknown key'})"
 
 
 def resolved_json(root: Path, resolved: Resolved) -> dict[str, Any]:
@@ -291,10 +302,10 @@ def intervals_json(spans: Sequence[Interval]) -> list[dict[str, Any]]:
     return [span.as_dict() for span in spans]
 
 
-def intervals_text(name: str, spans: Sequence[Interval]) -> str:
+def intervals_text(name: str, spans: Sequence[Interval], stage: str | None = None) -> str:
     """`artreg history`: one line per interval, by stage, oldest first."""
     if not spans:
-        return f"{name} has never held a stage"
+        return f"{name} has never held {stage or 'a stage'}"
     rows = [
         [
             s.stage,

@@ -21,12 +21,13 @@ from typing import Any
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
+from artreg.adapters.git.history import default_branch
 from artreg.errors import InputError
 from artreg.publishing import index
 from artreg.publishing.publish import PublishOptions, with_pending
 from artreg.publishing.transaction import PlannedTag, leave_branch, transaction
 from artreg.registry import fold as folding
-from artreg.registry.layout import PARAMS_FILE, REGISTRY_JSON, production_dir
+from artreg.registry.layout import PARAMS_FILE, REGISTRY_JSON, production_dir, stage_folders
 from artreg.registry.policy import committed_sections
 from artreg.registry.records import Event, Registry
 from artreg.registry.stages import parse_stages
@@ -241,4 +242,27 @@ def added_since(root: Path, base: str) -> list[Request]:
         except ValueError:
             data = None
         found.append(Request.from_json(path.rsplit("/", 1)[0], data))
+    return found
+
+
+def awaiting_tags(root: Path, registry: Registry) -> list[str]:
+    """On the default branch, each merged promotion folder and stage-move request that no tag
+    names yet, for `verify`'s notes, with the command that tags it ([] on any other branch: a
+    pull request is tagged only after its merge)."""
+    branch = gitrun.current_branch(root)
+    if branch is None or branch != default_branch(root):
+        return []
+    tagged = registry.tagged_folders()
+    found = [
+        f"{folder.relpath}: merged, not tagged yet: run `artreg tag`"
+        for folder in stage_folders(root)
+        if folder.relpath not in tagged
+    ]
+    for request, _ in pending(root, registry):
+        move = (
+            f"roll {request.name} production back to v{request.version}"
+            if request.kind == "rollback"
+            else f"assign {request.name} v{request.version} to {request.stage}"
+        )
+        found.append(f"{request.path}: merged request to {move}, not tagged yet: run `artreg tag`")
     return found

@@ -140,9 +140,7 @@ def verdicts(root: Path, events: Sequence[Event], head: str | None = None) -> di
         return {}
     blob = signers_blob(root, head, rights)
     watched = [e.tag for e in events if e.promotes and _watched(rights, event_stage(e))]
-    objects = signatures.tag_objects(root, watched)
-    found = signatures.verify_objects(root, "tag", list(objects.values()), blob)
-    return {tag: found[oid] for tag, oid in objects.items()}
+    return signatures.verify_tags(root, watched, blob)
 
 
 def signers_of(root: Path, tags: Sequence[str]) -> dict[str, Verdict]:
@@ -153,9 +151,8 @@ def signers_of(root: Path, tags: Sequence[str]) -> dict[str, Verdict]:
         return {}
     head, rights = found_rights
     blob = signers_blob(root, head, rights)
-    objects = signatures.tag_objects(root, [t for t in dict.fromkeys(tags) if t])
-    found = signatures.verify_objects(root, "tag", list(objects.values()), blob)
-    return {tag: found[oid] for tag, oid in objects.items() if found[oid].signed}
+    found = signatures.verify_tags(root, [t for t in dict.fromkeys(tags) if t], blob)
+    return {tag: verdict for tag, verdict in found.items() if verdict.signed}
 
 
 @dataclass

@@ -287,6 +287,28 @@ def _previous(artifact: Artifact, current: Version) -> Version | None:
     return None
 
 
+def _nothing_earlier(artifact: Artifact, current: Version) -> InputError:
+    """Why `rollback` without --to has no version to go back to, as history shows it: either
+    production never held another version, or every earlier one was rolled away from."""
+    held = [
+        v
+        for v in artifact.versions
+        if any(e.parsed.action is Action.ASSIGN for e in v.stage_events.get("production", []))
+    ]
+    others = [v.label for v in held if v is not current]
+    if not others:
+        return InputError(
+            f"{artifact.name} {current.label} is the only version production ever held",
+            hint="name the version to go back to with --to vX.Y.Z",
+        )
+    return InputError(
+        f"{artifact.name}: production held {', '.join(others)} as well as {current.label}, and "
+        f"a rollback took it away from {'each of them' if len(others) > 1 else 'it'}, so "
+        "there is no earlier version to go back to",
+        hint=f"name the version to go back to with --to, e.g. --to {others[-1]}",
+    )
+
+
 def rollback(
     root: Path,
     name: str,
@@ -318,10 +340,7 @@ def rollback(
     else:
         previous = _previous(artifact, current)
         if previous is None:
-            raise InputError(
-                f"{name} {current.label} is the only version production ever held",
-                hint="name the version to go back to with --to vX.Y.Z",
-            )
+            raise _nothing_earlier(artifact, current)
         if not previous.registered:
             raise InputError(
                 f"{name}: production was held before by commit {previous.commit[:12]}, which is "

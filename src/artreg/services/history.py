@@ -10,11 +10,28 @@ from dataclasses import replace
 from pathlib import Path
 
 from artreg.adapters.git import read as gitread
-from artreg.errors import InputError
+from artreg.adapters.git import run as gitrun
+from artreg.errors import ArtregError, InputError
 from artreg.publishing.rights import signers_of
 from artreg.registry.history import Interval, PullRequests, intervals
+from artreg.registry.layout import PARAMS_FILE
+from artreg.registry.policy import committed_sections
+from artreg.registry.stages import parse_stages
 from artreg.registry.tags import STAGES, validate_name
 from artreg.sources import state
+
+
+def _declared_stages(root: Path) -> tuple[str, ...]:
+    """Every stage params.yaml at HEAD declares, in lifecycle order (the built-in ones when it
+    declares none or does not parse: `verify` reports that, history reads the tags)."""
+    head = gitrun.head(root)
+    if head is None:
+        return STAGES
+    try:
+        sections = committed_sections(root, head)
+        return parse_stages(sections.get("stages"), f"{PARAMS_FILE}@{head[:12]}").order
+    except ArtregError:
+        return STAGES
 
 
 def history(root: Path, name: str, stage: str | None = None) -> list[Interval]:
@@ -23,7 +40,8 @@ def history(root: Path, name: str, stage: str | None = None) -> list[Interval]:
     name = validate_name(name)
     registry = state.load(root, [name], folders="all")
     artifact = registry.get(name)  # an unknown name gets the usual NotFoundError
-    known = [*STAGES, *sorted({e.stage for e in artifact.events if e.stage} - set(STAGES))]
+    declared = _declared_stages(root)
+    known = [*declared, *sorted({e.stage for e in artifact.events if e.stage} - set(declared))]
     if stage is not None and stage not in known:
         raise InputError(f"unknown stage {stage!r}", hint=f"use one of: {', '.join(known)}")
     prs = PullRequests(gitread.log_commits(root))

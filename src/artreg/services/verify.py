@@ -24,7 +24,7 @@ from artreg.adapters.git import run as gitrun
 from artreg.adapters.git.history import default_base
 from artreg.artifacts.integrity import Report, check_folder, check_immutability
 from artreg.errors import ArtregError, InputError, NotFoundError, RemoteUnavailable, ToolError
-from artreg.publishing import index, rights
+from artreg.publishing import index, requests, rights
 from artreg.registry import dvcyaml
 from artreg.registry import fold as folding
 from artreg.registry.documents import Manifest, ManifestFile
@@ -75,6 +75,30 @@ def _check_tags(root: Path, registry: Registry, report: Report) -> None:
                 f"tag {record.tag}: dvc.yaml at {record.commit[:12]} points "
                 f"artifacts.{record.parsed.name}.path at {path or 'nothing'}, not into {folder.relpath}"
             )
+
+
+def _check_lightweight_tags(registry: Registry, report: Report) -> None:
+    """Tags in GTO's grammar that are lightweight: artreg and GTO write annotated tags only and
+    ignore these, so one that replaced a promotion tag silently takes that promotion back.
+    Named in every stage; registry.json, written from the annotated tags, is then out of date
+    for a reason re-indexing would only make permanent, so its hint says so instead."""
+    light = [e.tag for e in registry.events if not e.annotated]
+    for tag in light:
+        report.problems.append(
+            f"tag {tag}: a lightweight tag, not made by artreg or GTO (they write annotated "
+            "tags and ignore lightweight ones, so the stage falls back to what held it before); "
+            f"delete it (`git tag -d '{tag}'`, and on the remote) and restore the annotated tag "
+            "from a clone or remote that has it, or make the promotion again with artreg"
+        )
+    if light:
+        stale = f"{REGISTRY_JSON}: out of date"
+        report.problems = [
+            f"{stale}, as the lightweight tag(s) {', '.join(light)} are ignored: do not run "
+            "`artreg index` over them; restore the annotated tags first"
+            if problem.startswith(stale)
+            else problem
+            for problem in report.problems
+        ]
 
 
 def undeclared_stages(root: Path, registry: Registry) -> list[str]:
@@ -488,6 +512,7 @@ def verify_registry(
         _check_requirements(root, registry, report)
         report.problems += undeclared_stages(root, registry)
     _check_index_and_dvc_yaml(root, reachable(root, registry), report)
+    _check_lightweight_tags(registry, report)
     _check_git_contents(root, report)
     _check_journal(root, report)
     if retired:
@@ -508,6 +533,10 @@ def verify_registry(
         _check_policy_weakenings(root, report)
         # params.yaml rights (issue 26): signers, promoters, approvers, policy loosenings.
         rights.check_registry(root, registry, report, base)
+        try:
+            report.notes += requests.awaiting_tags(root, registry)
+        except ArtregError as exc:  # a request file that does not parse
+            report.problems.append(exc.message)
     if remote:
         _check_remote(root, live, report, remote_name)
     if signed:

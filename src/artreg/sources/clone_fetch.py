@@ -39,12 +39,16 @@ def resolve(
     stage: str | None = None,
     version: str | None = None,
     registry: Registry | None = None,
+    *,
+    signer: bool = True,
 ) -> Resolved:
-    """What `name` (at a stage, or a version; default: production) resolves to, per the tags."""
+    """What `name` (at a stage, or a version; default: production) resolves to, per the tags.
+    `signer=False` only for `show`, which reports the promotion's signer on a line of its own."""
     name, stage, version = check_spec(name, stage, version)
     registry = registry or state.load(root, [name], folders="none")
     record, stage, version = pick(registry, name, stage, version)
-    promotion_signer_status(root, record)  # params.yaml rights.signed: refused, never older
+    if signer:
+        promotion_signer_status(root, record)  # params.yaml rights.signed: refused, never older
     state.resolve_folders(root, [record])
     folder_of(record, name)
     folder = record.folder

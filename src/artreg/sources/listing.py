@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from artreg.adapters.git import history as githistory
 from artreg.errors import ArtregError
+from artreg.publishing.rights import promotion_signer_status, signers_of
 from artreg.registry.layout import SIGNATURE_FILE
-from artreg.registry.records import Registry
+from artreg.registry.records import Artifact, Registry
 from artreg.registry.retirements import Retired, read_retired
-from artreg.registry.tags import validate_name
+from artreg.registry.tags import STAGES, validate_name
 from artreg.sources import state
 
 if TYPE_CHECKING:
@@ -58,6 +59,9 @@ class ArtifactSummary:
     # `show NAME` only: each stage folder's model.sig as the trust policy sees it (signer, key
     # fingerprint, status), for the stages that have one or require one
     signatures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # `show NAME` in a clone: each stage's promotion signer (the `signer` object of history),
+    # with `refused` saying why where params.yaml's rights.signed is not met
+    signers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def overview(
@@ -131,35 +135,62 @@ def _fetch() -> ModuleType:
 
 def show_artifact(root: Path, name: str) -> ArtifactSummary:
     """`artreg show NAME`: every stage of one artifact (deprecated ones too), with who signed
-    each stage's model and with which key."""
+    each stage's model and with which key, and who signed each stage's promotion tag."""
     fetch = _fetch()
     registry = state.load(root, [validate_name(name)])
     found = overview(root, registry=registry, deprecated=True, names=[name]).get(name)
     if found is None:
         state.load(root, folders="none").get(name)  # raises the NotFoundError naming the known
         raise AssertionError(name)
-    return with_signatures(
-        found,
-        lambda stage: fetch.signature_status(
-            root, fetch.resolve(root, name, stage=stage, registry=registry)
-        ),
-    )
+
+    def model_signature(stage: str | None, version: str | None) -> dict[str, Any] | None:
+        resolved = fetch.resolve(root, name, stage, version, registry, signer=False)
+        status: dict[str, Any] | None = fetch.signature_status(root, resolved)
+        return status
+
+    shown = with_signatures(found, model_signature)
+    return replace(shown, signers=stage_signers(root, registry.get(name)))
+
+
+def stage_signers(root: Path, artifact: Artifact) -> dict[str, dict[str, Any]]:
+    """Each stage's promotion signer, as readers judge it: git's verdict on the tag that put
+    the stage's version there, and `refused` (why) where params.yaml's rights.signed at HEAD
+    requires a signature the tag lacks (a reader would refuse that stage)."""
+    events = {s: v.assignment(s) for s, v in artifact.stages().items()}
+    verdicts = signers_of(root, [e.tag for e in events.values() if e is not None])
+    found: dict[str, dict[str, Any]] = {}
+    for stage, event in events.items():
+        if event is None:
+            continue
+        verdict = verdicts.get(event.tag)
+        signer = verdict.as_json() if verdict is not None else None
+        try:
+            promotion_signer_status(root, event)
+        except ArtregError as exc:
+            empty = {"principal": None, "fingerprint": None, "verified": False}
+            signer = {**(signer or empty), "refused": exc.message}
+        if signer is not None:
+            found[stage] = signer
+    return found
 
 
 def with_signatures(
-    summary: ArtifactSummary, status_of: Callable[[str], dict[str, Any] | None]
+    summary: ArtifactSummary, status_of: Callable[[str | None, str | None], dict[str, Any] | None]
 ) -> ArtifactSummary:
-    """`summary` with each stage folder's signature status (`status_of(stage)`: signing.describe
-    of the folder the stage resolves to), in a clone or from a registry URL. A deprecated name
-    resolves to nothing, so nothing is checked."""
+    """`summary` with each stage folder's signature status (`status_of(stage, version)`:
+    signing.describe of the folder a built-in stage, or for an extra stage the release it
+    holds, resolves to), in a clone or from a registry URL. A deprecated name resolves to
+    nothing, so nothing is checked."""
     if summary.deprecated:
         return summary
     signatures = {}
     for stage, entry in summary.stages.items():
-        if entry.folder is None:
+        if entry.folder is None or (stage not in STAGES and entry.version is None):
             continue
+        # An extra stage holds a release: its folder is that version's.
+        at = (stage, None) if stage in STAGES else (None, (entry.version or "").removeprefix("v"))
         try:
-            status = status_of(stage)
+            status = status_of(*at)
         except ArtregError as exc:  # show reports; `get` and `verify` refuse
             status = {"file": SIGNATURE_FILE, "status": f"not checked: {exc.message}"}
         if status is not None:

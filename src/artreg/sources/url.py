@@ -114,8 +114,8 @@ class UrlSource:
         fingerprint = fingerprint_of(tags)
         return with_signatures(
             summary,
-            lambda stage: self.reg.signature_status(
-                resolve_remote(self.reg, name, stage, None, registry, fingerprint), head
+            lambda stage, version: self.reg.signature_status(
+                resolve_remote(self.reg, name, stage, version, registry, fingerprint), head
             ),
         )
 

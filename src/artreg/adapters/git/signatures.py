@@ -18,7 +18,7 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -185,20 +185,46 @@ def verify_objects(
 
 def tag_objects(root: Path, tags: Sequence[str]) -> dict[str, str]:
     """The tag object id of each annotated tag among `tags` (lightweight tags are left out)."""
+    return {name: oid for name, (oid, _) in _tag_objects(root, tags).items()}
+
+
+def _tag_objects(root: Path, tags: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Each annotated tag among `tags`: its object id and the name its object was made as."""
     if not tags:
         return {}
     out = gitrun.git(
         root,
         "for-each-ref",
-        "--format=%(objecttype) %(objectname) %(refname:strip=2)",
+        "--format=%(objecttype) %(objectname) %(tag)%00%(refname:strip=2)",
         *(f"refs/tags/{t}" for t in tags),
     )
     found = {}
     for line in out.splitlines():
-        kind, oid, name = line.split(" ", 2)
+        head, _, name = line.partition("\0")
+        kind, oid, made_as = [*head.split(" ", 2), "", ""][:3]
         if kind == "tag":
-            found[name] = oid
+            found[name] = (oid, made_as)
     return found
+
+
+def verify_tags(root: Path, tags: Sequence[str], blob: str | None) -> dict[str, Verdict]:
+    """git's verdict on each annotated tag among `tags` against the allowed-signers blob. A
+    tag object made under another name (a signed tag re-used under this ref, which git warns
+    of) is not verified here: its signature covers the name in the object, not the ref's."""
+    objects = _tag_objects(root, tags)
+    found = verify_objects(root, "tag", [oid for oid, _ in objects.values()], blob)
+    verdicts = {}
+    for name, (oid, made_as) in objects.items():
+        verdict = found[oid]
+        if made_as != name and verdict.signed:
+            verdict = replace(
+                verdict,
+                verified=False,
+                detail=f"its tag object was made as {made_as}, not {name}: its signature does "
+                "not cover this tag's name",
+            )
+        verdicts[name] = verdict
+    return verdicts
 
 
 def probe_signer(root: Path, blob: str | None) -> Verdict:
