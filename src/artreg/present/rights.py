@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from artreg.adapters.git.history import default_base
 from artreg.adapters.git.signatures import Verdict
 from artreg.present.markdown import summary_markdown
-from artreg.publishing.rights import PolicyChange, policy_changes
+from artreg.publishing.policy_changes import PolicyChange, policy_changes
 
 if TYPE_CHECKING:
     from artreg.services.review import PromotionSummary

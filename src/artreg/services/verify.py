@@ -24,7 +24,7 @@ from artreg.adapters.git import run as gitrun
 from artreg.adapters.git.history import default_base
 from artreg.artifacts.integrity import Report, check_folder, check_immutability
 from artreg.errors import ArtregError, InputError, NotFoundError, RemoteUnavailable, ToolError
-from artreg.publishing import index, rights
+from artreg.publishing import index, policy_changes, rights
 from artreg.registry import dvcyaml
 from artreg.registry import fold as folding
 from artreg.registry.documents import Manifest, ManifestFile
@@ -507,7 +507,8 @@ def verify_registry(
     if changed is None:
         _check_policy_weakenings(root, report)
         # params.yaml rights (issue 26): signers, promoters, approvers, policy loosenings.
-        rights.check_registry(root, registry, report, base)
+        rights.check_registry(root, registry, report)
+        policy_changes.check(root, report, base)  # loosenings: a pull request's, and history's
     if remote:
         _check_remote(root, live, report, remote_name)
     if signed:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -205,8 +206,11 @@ def probe_signer(root: Path, blob: str | None) -> Verdict:
     """Who the user's git signing key signs as: a signed commit object made and verified
     (never referenced by any branch or tag), so git's own configuration and rules answer."""
     try:
+        # Dated now, whatever GIT_COMMITTER_DATE says: the tags are, and git checks a key's
+        # valid-before against the date the signature carries.
+        now = {"GIT_COMMITTER_DATE": f"{int(time.time())} +0000"}
         oid = gitrun.git(
-            root, "commit-tree", "-S", "-m", "artreg: signing probe", "HEAD^{tree}"
+            root, "commit-tree", "-S", "-m", "artreg: signing probe", "HEAD^{tree}", env=now
         ).strip()
     except ToolError as exc:
         raise InputError(
