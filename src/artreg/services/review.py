@@ -25,7 +25,7 @@ from artreg.artifacts.integrity import folder_problems
 from artreg.artifacts.signing.verify import describe
 from artreg.errors import ArtregError, ConflictError, PushRejected, VerificationFailed
 from artreg.features.fetch import resolve
-from artreg.publishing import index
+from artreg.publishing import index, merged_promotions
 from artreg.publishing.publish import actor, with_pending
 from artreg.publishing.rights import check_promotion, rights_at
 from artreg.publishing.transaction import PlannedTag, transaction
@@ -42,6 +42,7 @@ from artreg.registry.layout import (
 from artreg.registry.policy import load_compatibility
 from artreg.registry.records import Event, Registry, requires_line
 from artreg.registry.requirements import Status, statuses
+from artreg.registry.rights import Rights
 from artreg.registry.tags import (
     STAGES,
     Action,
@@ -196,6 +197,14 @@ def tag_merged(
     return tag_merged_report(root, push=push, remote=remote, wait=wait).created
 
 
+def _promoter_of_record(root: Path, rights: Rights, pending: PendingPromotion, who: str) -> str:
+    """The tags' `by:`: in a signed stage the author of the promotion commit a promoter
+    signed, with the tagger (CI); elsewhere the tagger, as for every tag."""
+    if not rights.requires_signature(pending.folder.stage):
+        return who
+    return f"{merged_promotions.author_of(root, pending.commit)} (tagged by {who})"
+
+
 def _version_order(
     events: list[Event], folder: StageDir, metadata: dict[str, Any] | None
 ) -> HeldBack | None:
@@ -239,6 +248,16 @@ def tag_merged_report(
         # a stage, the tags are signed with the runner's key, an allowed signer and promoter.
         rights = rights_at(root, gitrun.head(root))
         sign = any(rights.requires_signature(p.folder.stage) for p in pending_list)
+        approvals = {
+            p.folder.relpath: ((_metadata(root, p.folder) or {}).get("approval") or {}).get(
+                "approved_by"
+            )
+            for p in pending_list
+        }
+        # The promotion commits a promoter signed, approvals the tagger may accept (exit 1).
+        merged_promotions.check_merged(
+            root, [(p.folder, p.commit) for p in pending_list], approvals
+        )
         for pending in pending_list:
             approval = (_metadata(root, pending.folder) or {}).get("approval") or {}
             check_promotion(
@@ -277,7 +296,7 @@ def tag_merged_report(
                 title,
                 kind=folder.stage,
                 folder=folder.relpath,
-                by=who,
+                by=_promoter_of_record(root, rights, pending, who),
                 requires=_requires(metadata),
             )
             tags = [

@@ -25,6 +25,7 @@ from artreg.adapters.git.history import default_base
 from artreg.artifacts.integrity import Report, check_folder, check_immutability
 from artreg.errors import ArtregError, InputError, NotFoundError, RemoteUnavailable, ToolError
 from artreg.publishing import index, policy_changes, rights
+from artreg.publishing.merged_promotions import untagged_approval_problems
 from artreg.registry import dvcyaml
 from artreg.registry import fold as folding
 from artreg.registry.documents import Manifest, ManifestFile
@@ -509,6 +510,7 @@ def verify_registry(
         # params.yaml rights (issue 26): signers, promoters, approvers, policy loosenings.
         rights.check_registry(root, registry, report)
         policy_changes.check(root, report, base)  # loosenings: a pull request's, and history's
+        report.problems += untagged_approval_problems(root, registry)  # what `tag` refuses
     if remote:
         _check_remote(root, live, report, remote_name)
     if signed:
