@@ -342,3 +342,45 @@ def test_moving_a_signed_stage_back_is_checked_like_a_promotion(
     done = cli("unassign", "encoder#production", "--sign", cwd=signed)
     assert done.exit_code == 0, done.stderr
     assert cli("resolve", "encoder", cwd=signed).exit_code != 0  # nothing left in production
+
+
+def test_allowed_signers_file_with_a_byte_that_is_no_utf8_is_bad_input(
+    signed: Path, checkpoint_dir: Path, cli
+):
+    with (signed / SIGNERS).open("ab") as out:
+        out.write(b"# caf\xe9 team\n")
+    git(signed, "commit", "--quiet", "-S", "-am", "comment")
+    vid = validated(cli, signed, checkpoint_dir)
+    before = snapshot(signed)
+    refused = cli(*release_args(vid), "--sign", cwd=signed)
+    assert refused.exit_code == 2, refused.stderr
+    assert f"rights.allowed_signers names {SIGNERS}, whose line 2 at" in refused.stderr
+    assert "is not UTF-8 text" in refused.stderr and "save" in refused.stderr
+    assert snapshot(signed) == before
+    checked = cli("verify", cwd=signed)
+    assert checked.exit_code == 1 and "is not UTF-8 text" in checked.stderr
+
+
+def test_allowed_signers_naming_a_folder_is_bad_input_naming_the_field(signed: Path, cli):
+    params = yaml.safe_load((signed / "params.yaml").read_text())
+    params["rights"]["allowed_signers"] = ".artreg"
+    (signed / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    git(signed, "commit", "--quiet", "-S", "-am", "folder")
+    checked = cli("verify", cwd=signed)
+    assert checked.exit_code == 1
+    wanted = "rights.allowed_signers names .artreg, which is a folder at"
+    assert wanted in checked.stderr and "cat-file" not in checked.stderr
+    assert checked.stderr.count(wanted) == 1  # one problem, said once
+    resolved = cli("resolve", "encoder", cwd=signed)
+    assert "cat-file" not in resolved.stderr
+
+
+def test_four_eyes_compares_addresses_case_insensitively(signed: Path, checkpoint_dir: Path, cli):
+    rights = policy(ALICE, approvers=(CAROL, "Alice@Example.com"))
+    set_policy(signed, (signed / SIGNERS).read_text(), rights, "alice approves", sign=True)
+    vid = validated(cli, signed, checkpoint_dir)
+    before = snapshot(signed)
+    refused = cli(*release_args(vid, approver="Alice@Example.com"), "--sign", cwd=signed)
+    assert refused.exit_code == 2
+    assert "may not approve their own promotion" in refused.stderr
+    assert snapshot(signed) == before

@@ -20,7 +20,8 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import signatures
 from artreg.adapters.git.signatures import Verdict
-from artreg.errors import ArtregError, InputError, IntegrityError
+from artreg.errors import ArtregError, InputError, IntegrityError, ToolError
+from artreg.publishing import signers_file
 from artreg.registry.layout import PARAMS_FILE, stage_folders
 from artreg.registry.policy import committed_sections, sections_of
 from artreg.registry.records import Event, Registry
@@ -59,6 +60,10 @@ def signers_blob(root: Path, rev: str, rights: Rights) -> str | None:
             hint=f"commit {rights.allowed_signers} (git's allowed-signers format: "
             '`alice@example.com namespaces="git" ssh-ed25519 AAAA...`)',
         )
+    try:
+        signatures.materialize(root, blob)  # once per blob: a stat after the first time
+    except (UnicodeDecodeError, ToolError):
+        raise signers_file.unreadable(root, rev, rights, blob) from None
     return blob
 
 

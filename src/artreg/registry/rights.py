@@ -81,7 +81,8 @@ class Rights:
                     f"{approver} may not approve a promotion into {stage}: {self.source} "
                     f"rights.{stage}.approvers lists {_listing(rules.approvers)}"
                 )
-        if rules.four_eyes and approver is not None and approver == promoter:
+        # Case folded: mail providers treat Alice@Example.com and alice@example.com alike.
+        if rules.four_eyes and approver is not None and approver.casefold() == promoter.casefold():
             return (
                 f"{promoter} may not approve their own promotion into {stage}: {self.source} "
                 f"sets rights.{stage}.four_eyes"

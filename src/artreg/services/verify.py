@@ -515,6 +515,8 @@ def verify_registry(
         _check_remote(root, live, report, remote_name)
     if signed:
         _check_signatures(root, registry, report)
+    # Several checks read the same broken file (params.yaml at HEAD): each problem once.
+    report.problems = list(dict.fromkeys(report.problems))
     return report
 
 
