@@ -384,3 +384,43 @@ def test_four_eyes_compares_addresses_case_insensitively(signed: Path, checkpoin
     assert refused.exit_code == 2
     assert "may not approve their own promotion" in refused.stderr
     assert snapshot(signed) == before
+
+
+def gpg(*args: str) -> str:
+    return subprocess.run(
+        ["gpg", "--batch", *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_gpg_subkey_of_a_listed_key_signs_and_its_revocation_is_seen_at_once(
+    registry: Path, tmp_path: Path, checkpoint_dir: Path, cli, monkeypatch: pytest.MonkeyPatch
+):
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    monkeypatch.setenv("GNUPGHOME", str(home))
+    dave = "dave@example.com"
+    gpg("--passphrase", "", "--quick-gen-key", f"Dave <{dave}>", "ed25519", "cert", "never")
+    listing = gpg("--with-colons", "--list-secret-keys")
+    primary = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr"))
+    # gpg's usual layout: the primary key certifies, a subkey signs.
+    gpg("--passphrase", "", "--quick-add-key", primary, "ed25519", "sign", "never")
+    set_policy(registry, f"{dave} gpg {primary}\n", policy(dave))
+    sign_as(registry, primary, "openpgp")
+    vid = validated(cli, registry, checkpoint_dir)
+    released = cli(*release_args(vid), "--sign", cwd=registry)
+    assert released.exit_code == 0, released.stderr
+    said = subprocess.run(
+        ["git", "-C", str(registry), "verify-tag", "--raw", "encoder#production#3"],
+        capture_output=True,
+        text=True,
+    )
+    assert said.returncode == 0 and "VALIDSIG" in said.stderr and primary in said.stderr
+    assert cli("verify", cwd=registry).exit_code == 0  # its verdicts now known once
+    # Revoked in the keyring (its own revocation certificate, as gpg made it): seen at once.
+    certificate = (home / "openpgp-revocs.d" / f"{primary}.rev").read_text()
+    revocation = tmp_path / "revoke.asc"
+    revocation.write_text(certificate.replace(":-----BEGIN", "-----BEGIN"))
+    gpg("--import", str(revocation))
+    checked = cli("verify", cwd=registry)
+    assert checked.exit_code == 1
+    assert "was revoked" in checked.stderr and "[GNUPG:]" not in checked.stderr
