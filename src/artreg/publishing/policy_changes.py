@@ -129,48 +129,52 @@ def policy_problems(changes: Sequence[PolicyChange], base: str) -> list[str]:
 # --- the default branch's history ---------------------------------------------------------------
 
 
-def _rights_paths(root: Path, commits: Sequence[str]) -> set[str]:
-    """Every allowed-signers path params.yaml names at any of `commits`."""
-    blobs = gitread.read_blobs(root, [f"{c}:{PARAMS_FILE}" for c in commits])
-    paths: set[str] = set()
-    for commit in commits:
-        blob = blobs.get(f"{commit}:{PARAMS_FILE}")
-        if blob is None or b"rights:" not in blob:
-            continue
+class _Policies:
+    """params.yaml's sections and rights, and the allowed-signers bytes, at many commits: read
+    through one `git cat-file --batch` each, every distinct params.yaml parsed once."""
+
+    def __init__(self, root: Path, revs: Sequence[str]) -> None:
+        self.root = root
+        blobs = gitread.read_blobs(root, [f"{r}:{PARAMS_FILE}" for r in revs])
+        parsed: dict[bytes | None, tuple[dict[str, Any], Rights] | None] = {}
+        self.at: dict[str, tuple[dict[str, Any], Rights] | None] = {}
+        for rev in revs:
+            blob = blobs[f"{rev}:{PARAMS_FILE}"]
+            if blob not in parsed:
+                parsed[blob] = self._parse(blob, rev)
+            self.at[rev] = parsed[blob]
+        specs = [f"{r}:{found[1].allowed_signers}" for r, found in self.at.items() if found]
+        self.signers = gitread.read_blobs(root, [x for x in specs if not x.endswith(":None")])
+
+    @staticmethod
+    def _parse(blob: bytes | None, rev: str) -> tuple[dict[str, Any], Rights] | None:
         try:
-            found = parse(sections_of(blob, commit).get("rights")).allowed_signers
+            sections = sections_of(blob, rev)
+            return sections, parse(sections.get("rights") if blob and b"rights:" in blob else None)
         except ArtregError:
-            continue  # verify reports an unreadable params.yaml on its own
-        if found:
-            paths.add(found)
-    return paths
+            return None  # verify reports an unreadable params.yaml on its own
 
-
-def _dates(root: Path, commits: Sequence[str]) -> dict[str, int]:
-    if not commits:
-        return {}
-    out = gitrun.git(root, "show", "--no-patch", "--format=%H %ct", *commits)
-    return {c: int(t) for c, t in (line.split() for line in out.splitlines() if line)}
-
-
-def _history_change(root: Path, commit: str, parents: list[str]) -> list[str]:
-    """What `commit` loosened in `rights:` against its first parent; [] for a merge that
-    takes its policy from one of its parents (the commits that made it are judged instead)."""
-    found: list[list[str]] = []
-    after = rights_at(root, commit)
-    new_sections = committed_sections(root, commit)
-    for parent in parents:
-        before = rights_at(root, parent)
-        lines = rights_loosenings(
-            committed_sections(root, parent),
-            new_sections,
-            _signers_bytes(root, parent, before),
-            _signers_bytes(root, commit, after),
-        )
-        if not lines:
+    def loosened(self, commit: str, parents: Sequence[str]) -> list[str]:
+        """What `commit` loosened in `rights:` against its first parent; [] for a merge that
+        takes its policy from one of its parents (the commits that made it are judged)."""
+        after = self.at[commit]
+        if after is None or not parents:
             return []
-        found.append(lines)
-    return found[0] if found else []
+        found: list[list[str]] = []
+        for parent in parents:
+            before = self.at[parent]
+            if before is None:
+                return []
+            lines = rights_loosenings(
+                before[0],
+                after[0],
+                self.signers.get(f"{parent}:{before[1].allowed_signers}") or b"",
+                self.signers.get(f"{commit}:{after[1].allowed_signers}") or b"",
+            )
+            if not lines:
+                return []
+            found.append(lines)
+        return found[0]
 
 
 def history_problems(root: Path, tip: str | None = None) -> tuple[int, list[str]]:
@@ -181,17 +185,21 @@ def history_problems(root: Path, tip: str | None = None) -> tuple[int, list[str]
     tip = tip or gitrun.head(root)
     if tip is None:
         return 0, []
-    span = [tip]
-    ever = gitrun.git(root, "log", "--format=%H", *span, "--", PARAMS_FILE).split()
-    paths = sorted(_rights_paths(root, ever))
-    if not paths:
+    ever = gitrun.git(root, "log", "--format=%H", tip, "--", PARAMS_FILE).split()
+    blobs = gitread.read_blobs(root, [f"{c}:{PARAMS_FILE}" for c in ever])
+    if not any(b is not None and b"rights:" in b for b in blobs.values()):
         return 0, []
-    log = gitrun.git(root, "log", "--format=%H %P%x00%s", *span, "--", PARAMS_FILE, *paths)
+    named = (found[1].allowed_signers for found in _Policies(root, ever).at.values() if found)
+    paths = sorted({path for path in named if path})
+    log = gitrun.git(root, "log", "--format=%H %P%x00%s", tip, "--", PARAMS_FILE, *paths)
+    entries = [
+        (ids.split(), subject) for ids, _, subject in (x.partition("\0") for x in log.splitlines())
+    ]
+    revs = sorted({rev for ids, _ in entries for rev in ids})
+    policies = _Policies(root, revs)
     count, problems = 0, []
-    for line in log.splitlines():
-        ids, _, subject = line.partition("\0")
-        commit, *parents = ids.split()
-        found = _history_change(root, commit, parents)
+    for (commit, *parents), subject in entries:
+        found = policies.loosened(commit, parents)
         if not found:
             continue
         count += 1
@@ -202,6 +210,11 @@ def history_problems(root: Path, tip: str | None = None) -> tuple[int, list[str]
                 f"{why} (a loosening must be signed by an allowed signer of the policy before it)"
             )
     return count, problems
+
+
+def _dates(root: Path, commits: Sequence[str]) -> dict[str, int]:
+    out = gitrun.git(root, "show", "--no-patch", "--format=%H %ct", *commits)
+    return {c: int(t) for c, t in (line.split() for line in out.splitlines() if line)}
 
 
 def _unauthorized(root: Path, commit: str, parents: list[str]) -> str | None:
