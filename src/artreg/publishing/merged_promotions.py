@@ -120,16 +120,17 @@ def _approved_by(root: Path, folder: StageDir) -> str | None:
 def untagged_approval_problems(root: Path, registry: Registry) -> list[str]:
     """The pull-request check's share: each untagged (pull-request) promotion whose approval
     `artreg tag` would refuse after the merge."""
+    tagged = registry.tagged_folders()
+    untagged = [f for f in stage_folders(root) if f.relpath not in tagged]
+    if not untagged:
+        return []  # the default branch after `artreg tag`: no git asked
     try:
         rights = rights_at(root, gitrun.head(root))
     except ArtregError:
         return []  # verify's rights audit reports an unreadable params.yaml
-    if not rights.configured:
-        return []
-    tagged = registry.tagged_folders()
     return [
         f"{folder.relpath}: {problem}"
-        for folder in stage_folders(root)
-        if folder.relpath not in tagged and rights.stage(folder.stage).four_eyes
+        for folder in untagged
+        if rights.stage(folder.stage).four_eyes
         if (problem := approval_problem(rights, folder.stage, _approved_by(root, folder)))
     ]

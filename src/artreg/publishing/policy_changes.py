@@ -13,7 +13,7 @@ but a commit dated before its parent, or in the future, is not believed.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,9 +133,16 @@ class _Policies:
     """params.yaml's sections and rights, and the allowed-signers bytes, at many commits: read
     through one `git cat-file --batch` each, every distinct params.yaml parsed once."""
 
-    def __init__(self, root: Path, revs: Sequence[str]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        revs: Sequence[str],
+        blobs: Mapping[str, bytes | None] | None = None,
+        signers: bool = True,
+    ) -> None:
         self.root = root
-        blobs = gitread.read_blobs(root, [f"{r}:{PARAMS_FILE}" for r in revs])
+        if blobs is None:
+            blobs = gitread.read_blobs(root, [f"{r}:{PARAMS_FILE}" for r in revs])
         parsed: dict[bytes | None, tuple[dict[str, Any], Rights] | None] = {}
         self.at: dict[str, tuple[dict[str, Any], Rights] | None] = {}
         for rev in revs:
@@ -143,8 +150,10 @@ class _Policies:
             if blob not in parsed:
                 parsed[blob] = self._parse(blob, rev)
             self.at[rev] = parsed[blob]
-        specs = [f"{r}:{found[1].allowed_signers}" for r, found in self.at.items() if found]
-        self.signers = gitread.read_blobs(root, [x for x in specs if not x.endswith(":None")])
+        specs = [
+            f"{r}:{f[1].allowed_signers}" for r, f in self.at.items() if f and f[1].allowed_signers
+        ]
+        self.signers = gitread.read_blobs(root, specs) if signers else {}
 
     @staticmethod
     def _parse(blob: bytes | None, rev: str) -> tuple[dict[str, Any], Rights] | None:
@@ -189,7 +198,7 @@ def history_problems(root: Path, tip: str | None = None) -> tuple[int, list[str]
     blobs = gitread.read_blobs(root, [f"{c}:{PARAMS_FILE}" for c in ever])
     if not any(b is not None and b"rights:" in b for b in blobs.values()):
         return 0, []
-    named = (found[1].allowed_signers for found in _Policies(root, ever).at.values() if found)
+    named = (f[1].allowed_signers for f in _Policies(root, ever, blobs, False).at.values() if f)
     paths = sorted({path for path in named if path})
     log = gitrun.git(root, "log", "--format=%H %P%x00%s", tip, "--", PARAMS_FILE, *paths)
     entries = [
