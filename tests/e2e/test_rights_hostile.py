@@ -424,3 +424,30 @@ def test_gpg_subkey_of_a_listed_key_signs_and_its_revocation_is_seen_at_once(
     checked = cli("verify", cwd=registry)
     assert checked.exit_code == 1
     assert "was revoked" in checked.stderr and "[GNUPG:]" not in checked.stderr
+
+
+def test_verify_reports_a_hand_made_unsigned_deregistration_of_production(
+    signed: Path, checkpoint_dir: Path, cli
+):
+    vid = validated(cli, signed, checkpoint_dir)
+    for version in ("1.0.0", "1.1.0"):
+        assert cli(*release_args(vid, version), "--sign", cwd=signed).exit_code == 0
+    assert cli("verify", cwd=signed).exit_code == 0
+    commit = git(signed, "rev-list", "-n1", "encoder@v1.1.0").strip()
+    tag = "encoder@v1.1.0!#9"
+    later = {**os.environ, "GIT_COMMITTER_DATE": f"{int(time.time()) + 60} +0000"}
+    subprocess.run(
+        ["git", "-C", str(signed), "tag", "-a", "-m", "Deregistered", tag, commit],
+        env=later,  # after artreg's own tags, which may be dated a little ahead
+        check=True,
+    )
+    assert "v1.0.0" in cli("resolve", "encoder", cwd=signed).stdout  # production fell back
+    checked = cli("verify", cwd=signed)
+    assert checked.exit_code == 1
+    assert f"tag {tag}: moves production of encoder and is not signed" in checked.stderr
+    # Made with artreg, signed by alice (a promoter): nothing to report.
+    git(signed, "tag", "-d", tag)
+    done = cli("deprecate", "encoder@v1.1.0", "--sign", cwd=signed)
+    assert done.exit_code == 0, done.stderr
+    after = cli("verify", cwd=signed)
+    assert "moves production" not in after.stderr and after.exit_code == 0, after.stderr

@@ -24,7 +24,7 @@ from artreg.adapters.git import run as gitrun
 from artreg.adapters.git.history import default_base
 from artreg.artifacts.integrity import Report, check_folder, check_immutability
 from artreg.errors import ArtregError, InputError, NotFoundError, RemoteUnavailable, ToolError
-from artreg.publishing import index, policy_changes, rights
+from artreg.publishing import index, policy_changes, rights, stage_moves
 from artreg.publishing.merged_promotions import untagged_approval_problems
 from artreg.registry import dvcyaml
 from artreg.registry import fold as folding
@@ -511,6 +511,7 @@ def verify_registry(
         rights.check_registry(root, registry, report)
         policy_changes.check(root, report, base)  # loosenings: a pull request's, and history's
         report.problems += untagged_approval_problems(root, registry)  # what `tag` refuses
+        report.problems += stage_moves.problems(root, registry)  # deregistered, unassigned
     if remote:
         _check_remote(root, live, report, remote_name)
     if signed:
