@@ -28,15 +28,18 @@ def sign_as(root: Path, key: Path | str, fmt: str = "ssh") -> None:
     git(root, "config", "user.signingkey", str(key))
 
 
-def set_policy(root: Path, signers: str, rights: dict, message: str = "rights") -> None:
-    """Write the allowed-signers file and params.yaml's rights, and commit both."""
+def set_policy(
+    root: Path, signers: str, rights: dict, message: str = "rights", sign: bool = False
+) -> None:
+    """Write the allowed-signers file and params.yaml's rights, and commit both (signed with
+    the configured key: a loosening on the default branch needs an allowed signer's)."""
     (root / SIGNERS).parent.mkdir(exist_ok=True)
     (root / SIGNERS).write_text(signers)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["rights"] = rights
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     git(root, "add", SIGNERS, "params.yaml")
-    git(root, "commit", "--quiet", "-m", message)
+    git(root, "commit", "--quiet", *(["-S"] if sign else []), "-m", message)
 
 
 def policy(*promoters: str, approvers: tuple[str, ...] = (CAROL,)) -> dict:
@@ -213,7 +216,9 @@ def test_key_retired_with_valid_before_keeps_earlier_promotions(
     retired_at = newest + 2
     stamp = time.strftime("%Y%m%d%H%M%SZ", time.gmtime(retired_at))
     line = signer_line(ALICE, keys["alice"], f'namespaces="git",valid-before="{stamp}"')
-    set_policy(signed, line + signer_line(BOB, keys["bob"]), policy(ALICE, BOB), "retire alice")
+    set_policy(
+        signed, line + signer_line(BOB, keys["bob"]), policy(ALICE, BOB), "retire alice", sign=True
+    )
     while time.time() <= retired_at + 1:
         time.sleep(0.2)
     assert oracle(signed, STAGE_TAG).returncode == 0  # git: signed before valid-before
@@ -375,6 +380,7 @@ def test_pull_request_mode_commit_signed_and_tags_signed_by_whoever_tags(
         signer_line(ALICE, keys["alice"]) + signer_line(BOB, keys["bob"]),
         policy(ALICE),
         "bob may sign, not promote",
+        sign=True,
     )
     released = cli(*release_args(vid), "--sign", "--branch", "release-1", cwd=signed)
     assert released.exit_code == 0, released.stderr

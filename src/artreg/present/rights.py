@@ -11,7 +11,7 @@ from artreg.adapters.git.history import default_base
 from artreg.adapters.git.signatures import Verdict
 from artreg.present.markdown import summary_markdown
 from artreg.publishing import requests
-from artreg.publishing.rights import PolicyChange, policy_changes
+from artreg.publishing.policy_changes import PolicyChange, policy_changes
 
 if TYPE_CHECKING:
     from artreg.services.review import PromotionSummary

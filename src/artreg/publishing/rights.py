@@ -20,12 +20,12 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import signatures
 from artreg.adapters.git.signatures import Verdict
-from artreg.errors import ArtregError, InputError, IntegrityError
-from artreg.publishing import requests
+from artreg.errors import ArtregError, InputError, IntegrityError, ToolError
+from artreg.publishing import requests, signers_file
 from artreg.registry.layout import PARAMS_FILE, stage_folders
 from artreg.registry.policy import committed_sections, sections_of
 from artreg.registry.records import Event, Registry
-from artreg.registry.rights import Rights, loosenings, parse, principal, recorded_approver
+from artreg.registry.rights import Rights, parse, principal, recorded_approver
 from artreg.registry.tags import Action
 
 
@@ -60,6 +60,10 @@ def signers_blob(root: Path, rev: str, rights: Rights) -> str | None:
             hint=f"commit {rights.allowed_signers} (git's allowed-signers format: "
             '`alice@example.com namespaces="git" ssh-ed25519 AAAA...`)',
         )
+    try:
+        signatures.materialize(root, blob)  # once per blob: a stat after the first time
+    except (UnicodeDecodeError, ToolError):
+        raise signers_file.unreadable(root, rev, rights, blob) from None
     return blob
 
 
@@ -310,85 +314,6 @@ def promotion_signer_status(root: Path, event: Event) -> Verdict | None:
     return verdict
 
 
-# --- the pull-request check: policy changes ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PolicyChange:
-    """A commit between the base and HEAD that loosens a rule, and whether it is authorized
-    (signed by an allowed signer of the base branch's file)."""
-
-    commit: str
-    subject: str
-    loosened: list[str]
-    signer: Verdict
-
-    @property
-    def authorized(self) -> bool:
-        return self.signer.verified
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "commit": self.commit,
-            "subject": self.subject,
-            "loosened": self.loosened,
-            "signer": self.signer.as_json(),
-            "authorized": self.authorized,
-        }
-
-
-def _signers_text(root: Path, rev: str, rights: Rights) -> str:
-    if not rights.allowed_signers:
-        return ""
-    blob = gitread.show_file(root, rev, rights.allowed_signers)
-    return blob.decode("utf-8", "replace") if blob else ""
-
-
-def policy_changes(root: Path, base: str) -> tuple[list[PolicyChange], str]:
-    """The commits of base..HEAD that loosen params.yaml's rules or the allowed signers, and the
-    diff of those files from the merge base to HEAD (for the summary)."""
-    merge_base = gitrun.git(root, "merge-base", base, "HEAD").strip()
-    base_rights = rights_at(root, merge_base)
-    head_rights = rights_at(root, gitrun.head(root))
-    files = sorted(
-        {PARAMS_FILE, *(r.allowed_signers for r in (base_rights, head_rights) if r.allowed_signers)}
-    )
-    log = gitrun.git(
-        root, "log", "--reverse", "--format=%H %P%x00%s", f"{merge_base}..HEAD", "--", *files
-    )
-    base_blob = signers_blob(root, merge_base, base_rights) if base_rights.allowed_signers else None
-    changes: list[PolicyChange] = []
-    for line in log.splitlines():
-        ids, _, subject = line.partition("\0")
-        commit, *parents = ids.split()
-        parent = parents[0] if parents else merge_base
-        before, after = rights_at(root, parent), rights_at(root, commit)
-        found = loosenings(
-            committed_sections(root, parent),
-            committed_sections(root, commit),
-            _signers_text(root, parent, before),
-            _signers_text(root, commit, after),
-        )
-        if not found:
-            continue
-        signer = signatures.verify_objects(root, "commit", [commit], base_blob)[commit]
-        changes.append(PolicyChange(commit, subject, found, signer))
-    diff = gitrun.git(root, "diff", f"{merge_base}..HEAD", "--", *files) if changes else ""
-    return changes, diff
-
-
-def policy_problems(changes: Sequence[PolicyChange], base: str) -> list[str]:
-    """`verify --base`'s problems: each loosening commit not signed by an allowed signer of
-    the base branch's file (a pull request cannot authorize itself)."""
-    return [
-        f"commit {c.commit[:12]} ({c.subject}) loosens the policy: {'; '.join(c.loosened)}; "
-        f"it is not signed by an allowed signer of {base}'s allowed-signers file "
-        f"({c.signer.detail or 'unknown signer'})"
-        for c in changes
-        if not c.authorized
-    ]
-
-
 # --- `artreg verify`'s one call -------------------------------------------------------------------
 
 
@@ -460,10 +385,10 @@ def _request_commits(root: Path, registry: Registry, rights: Rights) -> list[str
     return problems
 
 
-def check_registry(root: Path, registry: Registry, report: Any, base: str | None) -> None:
+def check_registry(root: Path, registry: Registry, report: Any) -> None:
     """verify's rights checks, into its report: every promotion in history against the rights,
-    untagged promotions' commits signed by promoters, and with `base` (a pull request's
-    check) every loosening of the policy not signed by an allowed signer of the base."""
+    and untagged promotions' commits signed by promoters (changes of the policy itself:
+    publishing/policy_changes.py)."""
     result = audit(root, registry)
     if result.checked:
         report.count("promotion tags checked against rights", result.checked)
@@ -473,9 +398,5 @@ def check_registry(root: Path, registry: Registry, report: Any, base: str | None
         if rights.signed:
             report.problems += _untagged_commits(root, registry, rights)
             report.problems += _request_commits(root, registry, rights)
-        if base is not None:
-            changes, _ = policy_changes(root, base)
-            report.count("commits loosening the policy", len(changes))
-            report.problems += policy_problems(changes, base)
     except ArtregError as exc:
         report.problems.append(exc.message)

@@ -19,7 +19,7 @@ from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError, ConflictError, InputError, IntegrityError
 from artreg.registry.layout import PARAMS_FILE, REGISTRY_JSON
 from artreg.registry.policy import committed_sections
-from artreg.registry.rights import loosenings
+from artreg.registry.policy_changes import loosenings
 from artreg.registry.tags import parse_tag
 from artreg.registry.trust_ratchet import clone_reader, views_at, weakenings
 
@@ -210,11 +210,11 @@ def check_tags(repo: Path, tip: str, names: set[str]) -> None:
         raise IntegrityError(f"tag {tag}: {problem}", hint=_REMAKE)
 
 
-def _signers(repo: Path, rev: str, sections: dict[str, object]) -> str:
+def _signers(repo: Path, rev: str, sections: dict[str, object]) -> bytes:
     rights = sections.get("rights")
     path = rights.get("allowed_signers") if isinstance(rights, dict) else None
     blob = gitread.show_file(repo, rev, path) if isinstance(path, str) and path else None
-    return blob.decode("utf-8", "replace") if blob else ""
+    return blob or b""
 
 
 def policy_loosenings(repo: Path, head: str, tip: str) -> list[str]:

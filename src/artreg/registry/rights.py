@@ -8,8 +8,9 @@
         approvers: [carol@example.com]
         four_eyes: true                          # the approver may not be the promoter
 
-Pure: parsing, the rules and the list of loosenings between two policies. Reading the committed
-file and asking git about signatures is publishing/rights.py's and adapters/git/signatures.py's.
+Pure: parsing and the rules (what a change loosens is registry/policy_changes.py's). Reading the
+committed file and asking git about signatures is publishing/rights.py's and
+adapters/git/signatures.py's.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ class Rights:
                     f"{approver} may not approve a promotion into {stage}: {self.source} "
                     f"rights.{stage}.approvers lists {_listing(rules.approvers)}"
                 )
-        if rules.four_eyes and approver is not None and approver == promoter:
+        # Case folded: mail providers treat Alice@Example.com and alice@example.com alike.
+        if rules.four_eyes and approver is not None and approver.casefold() == promoter.casefold():
             return (
                 f"{promoter} may not approve their own promotion into {stage}: {self.source} "
                 f"sets rights.{stage}.four_eyes"
@@ -186,116 +188,3 @@ def parse(section: Any, source: str = "params.yaml") -> Rights:
             "write allowed_signers: .artreg/allowed_signers (git's allowed-signers format)",
         )
     return Rights(signers.strip() if signers else None, signed, stages, source)
-
-
-def allowed_signers(text: str) -> set[tuple[str, str]]:
-    """(principal, key) pairs of an allowed-signers file (key: type and base64, or `gpg FPR`),
-    for telling what a change added; git itself decides what a signature is worth."""
-    pairs: set[tuple[str, str]] = set()
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        principals, _, rest = line.partition(" ")
-        words = rest.split()
-        # Options (namespaces="git",valid-before=...) come before the key type, if any.
-        key_at = next(
-            (
-                i
-                for i, w in enumerate(words)
-                if w == "gpg" or w.startswith(("ssh-", "ecdsa-", "sk-"))
-            ),
-            None,
-        )
-        if key_at is None or key_at + 1 >= len(words):
-            continue
-        key = f"{words[key_at]} {words[key_at + 1]}"
-        pairs.update((p.strip('"'), key) for p in principals.strip('"').split(","))
-    return pairs
-
-
-_LOOSER = {">=": -1, ">": -1, "<=": 1, "<": 1}  # the direction a threshold moves to loosen
-
-
-def _gate_loosenings(old: Any, new: Any, where: str) -> list[str]:
-    found: list[str] = []
-    old, new = old or {}, new or {}
-    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
-        return found
-    for metric, rule in old.items():
-        if not isinstance(rule, Mapping) or "op" not in rule:
-            found += _gate_loosenings(rule, new.get(metric), f"{where}.{metric}")
-            continue
-        after = new.get(metric)
-        if not isinstance(after, Mapping):
-            found.append(
-                f"gate {where}.{metric} removed (was {rule['op']} {rule.get('threshold')})"
-            )
-            continue
-        before_t, after_t = rule.get("threshold"), after.get("threshold")
-        if after.get("op") != rule["op"]:
-            found.append(
-                f"gate {where}.{metric} changed from {rule['op']} {before_t} "
-                f"to {after.get('op')} {after_t}"
-            )
-        elif before_t != after_t:
-            direction = _LOOSER.get(str(rule["op"]))
-            tighter = (
-                isinstance(before_t, (int, float))
-                and isinstance(after_t, (int, float))
-                and direction is not None
-                and (after_t - before_t) * direction < 0
-            )
-            if not tighter:
-                found.append(
-                    f"gate {where}.{metric} lowered from {rule['op']} {before_t} to "
-                    f"{after.get('op')} {after_t}"
-                )
-    return found
-
-
-def loosenings(
-    old_sections: Mapping[str, Any],
-    new_sections: Mapping[str, Any],
-    old_signers: str = "",
-    new_signers: str = "",
-) -> list[str]:
-    """Every rule the change from `old` to `new` (params.yaml sections, allowed-signers text)
-    makes weaker, one line each; [] when it loosens nothing."""
-    old = parse(old_sections.get("rights"), "before")
-    new = parse(new_sections.get("rights"), "after")
-    found = [f"rights.signed no longer lists {s}" for s in old.signed if s not in new.signed]
-    for who, key in sorted(allowed_signers(new_signers) - allowed_signers(old_signers)):
-        found.append(f"allowed signer added: {who} ({key[:40]})")
-    for stage, rules in old.stages.items():
-        after = new.stage(stage)
-        for role in ("promoters", "approvers"):
-            before_list, after_list = getattr(rules, role), getattr(after, role)
-            if before_list is None:
-                continue
-            if after_list is None:
-                found.append(f"rights.{stage}.{role} removed (anyone may now)")
-                continue
-            found += [
-                f"{role[:-1]} added to rights.{stage}: {w}"
-                for w in after_list
-                if w not in before_list
-            ]
-        if rules.four_eyes and not after.four_eyes:
-            found.append(f"rights.{stage}.four_eyes turned off")
-    old_gates, new_gates = old_sections.get("gates") or {}, new_sections.get("gates") or {}
-    found += _gate_loosenings(old_gates, new_gates, "gates")
-    old_trust = old_sections.get("trust") or {}
-    new_trust = new_sections.get("trust") or {}
-    for stage in old_trust.get("require_signature") or []:
-        if stage not in (new_trust.get("require_signature") or []):
-            found.append(f"trust.require_signature no longer lists {stage} (model signatures)")
-    for key in new_trust.get("keys") or []:
-        if key not in (old_trust.get("keys") or []):
-            found.append(f"trust.keys added: {key} (model signatures)")
-    old_settings = old_sections.get("artreg") or {}
-    new_settings = new_sections.get("artreg") or {}
-    for flag, default in (("require_approval", True), ("require_security_review", False)):
-        if old_settings.get(flag, default) and not new_settings.get(flag, default):
-            found.append(f"artreg.{flag} turned off")
-    return found

@@ -1,6 +1,11 @@
 """Lifecycle housekeeping in GTO's vocabulary: deprecate an artifact, deregister a version,
 unassign a stage. Each is a tag (what gto and DVC Studio read) plus a commit that refreshes
-registry.json, made as one transaction."""
+registry.json, made as one transaction.
+
+Each of them can move a stage (the stage falls back to the version that held it before, or no
+longer resolves), so in a stage params.yaml's rights watch it is checked like a promotion into
+that stage: signed (`--sign`) where rights.signed lists it, by one of its promoters, before
+anything is written."""
 
 from __future__ import annotations
 
@@ -12,10 +17,11 @@ from artreg.adapters.git import write as gitwrite
 from artreg.errors import InputError, NotFoundError
 from artreg.publishing import index
 from artreg.publishing.publish import actor, with_pending
+from artreg.publishing.rights import promoter, rights_at
 from artreg.publishing.transaction import transaction
 from artreg.registry import fold as folding
 from artreg.registry.layout import REGISTRY_JSON
-from artreg.registry.records import Event
+from artreg.registry.records import Artifact, Event
 from artreg.registry.retirements import current_on_retired, read_retired
 from artreg.registry.tags import (
     Action,
@@ -51,6 +57,7 @@ def _apply(
     stage: str | None = None,
     version: str | None = None,
     wait: float = 0.0,
+    sign: bool = False,
 ) -> Housekeeping:
     who = actor(root)
     with transaction(root, new_dirs=[], touched=[REGISTRY_JSON], wait=wait) as txn:
@@ -63,17 +70,55 @@ def _apply(
         parsed = parse_tag(tag)
         assert parsed is not None
         pending = Event(tag, parsed, pointed, stamp, who, "", message, True)
+        _check_rights(root, events, pending, sign)
         warnings = _dependants(root, events, pending) + _onto_retired(root, events, pending)
         index.write(root, with_pending(root, events, [pending]))
         gitwrite.add(root, [REGISTRY_JSON])
         # Unassign and deregister tag the version's own commit, as GTO resolves them by it;
         # a deprecation marks the registry as of the new commit.
-        txn.before_commit(title, [tag], message, stamp, False, target=target)
-        commit = gitwrite.commit(root, f"{title}\n\ntags: {tag}", [REGISTRY_JSON], allow_empty=True)
+        txn.before_commit(title, [tag], message, stamp, sign, target=target)
+        commit = gitwrite.commit(
+            root, f"{title}\n\ntags: {tag}", [REGISTRY_JSON], sign=sign, allow_empty=True
+        )
         txn.committed(commit)
         txn.make_tags()
         pointed = target or commit
     return Housekeeping(tag, pointed, commit, warnings)
+
+
+def _check_rights(root: Path, events: list[Event], pending: Event, sign: bool) -> None:
+    """Refuse (exit 2, nothing written yet) `pending` where it moves a stage the rights at HEAD
+    watch and is unsigned there (rights.signed) or made by someone not one of its promoters."""
+    rights = rights_at(root, gitrun.head(root))
+    if not rights.configured:
+        return
+    name = pending.parsed.name
+    watched = sorted({*rights.signed, *rights.stages})
+    before = folding.fold(events).artifacts.get(name)
+    after = folding.fold([*events, pending]).artifacts.get(name)
+
+    def holder(artifact: Artifact | None, stage: str) -> str | None:
+        if artifact is None or artifact.deprecated:
+            return None
+        found = artifact.stage(stage)
+        return found.version if found is not None else None
+
+    moved = [s for s in watched if holder(before, s) != holder(after, s)]
+    if not moved:
+        return
+    what = f"{pending.tag} moves {', '.join(moved)} of {name}"
+    for stage in moved:
+        if rights.requires_signature(stage) and not sign:
+            raise InputError(
+                f"{what}: {rights.source} rights.signed lists {stage}, so its tags must be "
+                "signed, and this one is not",
+                hint="run it again with --sign, as a promoter of the stage",
+            )
+    who = promoter(root, rights, sign)
+    for stage in moved:
+        problem = rights.promoter_problem(stage, who)
+        if problem:
+            raise InputError(f"{what}: {problem}", hint="have a promoter of the stage do it")
 
 
 def _dependants(root: Path, events: list[Event], pending: Event) -> tuple[str, ...]:
@@ -105,16 +150,19 @@ def _onto_retired(root: Path, events: list[Event], pending: Event) -> tuple[str,
     return tuple(f"after {pending.tag}, {line}" for line in after if line not in before)
 
 
-def deprecate(root: Path, name: str, wait: float = 0.0) -> Housekeeping:
+def deprecate(root: Path, name: str, wait: float = 0.0, sign: bool = False) -> Housekeeping:
     """`name@deprecated`: the artifact no longer resolves and is hidden from listings."""
     name = validate_name(name)
     artifact = state.load(root, folders="none").get(name)
     if artifact.deprecated:
         raise InputError(f"{name} is deprecated already", hint="nothing to do")
-    return _apply(root, name, Action.DEPRECATE, None, f"artreg: deprecate {name}", wait=wait)
+    title = f"artreg: deprecate {name}"
+    return _apply(root, name, Action.DEPRECATE, None, title, wait=wait, sign=sign)
 
 
-def deregister(root: Path, name: str, version: str, wait: float = 0.0) -> Housekeeping:
+def deregister(
+    root: Path, name: str, version: str, wait: float = 0.0, sign: bool = False
+) -> Housekeeping:
     """`name@vX.Y.Z!`: the version no longer resolves (its folder stays, immutable)."""
     name, version = validate_name(name), validate_semver(version)
     found = state.load(root, folders="none").get(name).find_version(version)
@@ -130,10 +178,13 @@ def deregister(root: Path, name: str, version: str, wait: float = 0.0) -> Housek
         f"artreg: deregister {name} v{version}",
         version=version,
         wait=wait,
+        sign=sign,
     )
 
 
-def unassign(root: Path, name: str, stage: str, wait: float = 0.0) -> Housekeeping:
+def unassign(
+    root: Path, name: str, stage: str, wait: float = 0.0, sign: bool = False
+) -> Housekeeping:
     """`name#stage!`: the stage no longer resolves to the version that held it."""
     name = validate_name(name)
     validate_stage(stage)
@@ -148,20 +199,21 @@ def unassign(root: Path, name: str, stage: str, wait: float = 0.0) -> Housekeepi
         f"artreg: unassign {stage} from {name} {holder.label}",
         stage=stage,
         wait=wait,
+        sign=sign,
     )
 
 
-def retire(root: Path, spec: str, wait: float = 0.0) -> Housekeeping:
+def retire(root: Path, spec: str, wait: float = 0.0, sign: bool = False) -> Housekeeping:
     """`artreg deprecate NAME@vX.Y.Z` deregisters that version; `NAME` deprecates the artifact."""
     name, stage, version = parse_spec(spec)
     if stage is not None:
         raise InputError(f"{spec}: use `artreg unassign {spec}` for a stage", hint="see --help")
     if version:
-        return deregister(root, name, version.removeprefix("v"), wait=wait)
-    return deprecate(root, name, wait=wait)
+        return deregister(root, name, version.removeprefix("v"), wait=wait, sign=sign)
+    return deprecate(root, name, wait=wait, sign=sign)
 
 
-def unassign_spec(root: Path, spec: str, wait: float = 0.0) -> Housekeeping:
+def unassign_spec(root: Path, spec: str, wait: float = 0.0, sign: bool = False) -> Housekeeping:
     """`artreg unassign NAME#STAGE`."""
     name, stage, version = parse_spec(spec)
     if stage is None:
@@ -170,4 +222,4 @@ def unassign_spec(root: Path, spec: str, wait: float = 0.0) -> Housekeeping:
             + (f" (to retire version {version}, use `artreg deprecate {spec}`)" if version else ""),
             hint="e.g. artreg unassign encoder#production",
         )
-    return unassign(root, name, stage, wait=wait)
+    return unassign(root, name, stage, wait=wait, sign=sign)

@@ -18,6 +18,7 @@ from artreg.artifacts.formats import detect
 from artreg.errors import InputError, NotFoundError
 from artreg.publishing import modelfolder
 from artreg.publishing.deployment import dockerfile, kubernetes
+from artreg.publishing.merged_promotions import check_branch_approval
 from artreg.publishing.modelcard import changelog
 from artreg.publishing.modelfolder import SHA256_FILE
 from artreg.publishing.names import resolve_name
@@ -133,6 +134,8 @@ def promote_to_production(
     check_promotion(
         root, ["production"], sign=bool(options and options.sign), approved_by=approver(approved_by)
     )
+    if options and options.branch:  # what `artreg tag` will refuse after the merge
+        check_branch_approval(root, "production", approver(approved_by))
     checks = check_release(root, settings, name, version, inputs, needs)
     entry = production_dir(name, checks.version)
     model_src = src_meta.model.primary
@@ -351,6 +354,8 @@ def register_model_file(
     check_promotion(
         root, ["production"], sign=bool(options and options.sign), approved_by=approver(approved_by)
     )
+    if options and options.branch:  # what `artreg tag` will refuse after the merge
+        check_branch_approval(root, "production", approver(approved_by))
     checks = check_release(root, settings, name, version, inputs, needs)
     if folder:
         signing = (sign_key, model_signature)

@@ -24,7 +24,7 @@ from artreg.adapters.git.read import creation_commits
 from artreg.artifacts.integrity import folder_problems
 from artreg.artifacts.signing.verify import describe
 from artreg.errors import ArtregError, ConflictError, PushRejected, VerificationFailed
-from artreg.publishing import index, requests
+from artreg.publishing import index, merged_promotions, requests
 from artreg.publishing.publish import actor, with_pending
 from artreg.publishing.rights import check_promotion, rights_at
 from artreg.publishing.transaction import PlannedTag, transaction
@@ -42,6 +42,7 @@ from artreg.registry.layout import (
 from artreg.registry.policy import load_compatibility
 from artreg.registry.records import Event, Registry, requires_line
 from artreg.registry.requirements import Status, statuses
+from artreg.registry.rights import Rights
 from artreg.registry.tags import (
     STAGES,
     Action,
@@ -190,6 +191,14 @@ def tag_merged(
     return tag_merged_report(root, push=push, remote=remote, wait=wait).created
 
 
+def _promoter_of_record(root: Path, rights: Rights, pending: PendingPromotion, who: str) -> str:
+    """The tags' `by:`: in a signed stage the author of the promotion commit a promoter
+    signed, with the tagger (CI); elsewhere the tagger, as for every tag."""
+    if not rights.requires_signature(pending.folder.stage):
+        return who
+    return f"{merged_promotions.author_of(root, pending.commit)} (tagged by {who})"
+
+
 def _version_order(
     events: list[Event], folder: StageDir, metadata: dict[str, Any] | None
 ) -> HeldBack | None:
@@ -235,6 +244,16 @@ def tag_merged_report(
         merged_requests = [r for r, _ in requests.pending(root, registry)]  # assign/rollback
         stages = [p.folder.stage for p in pending_list] + [r.stage for r in merged_requests]
         sign = any(rights.requires_signature(s) for s in stages)
+        approvals = {
+            p.folder.relpath: ((_metadata(root, p.folder) or {}).get("approval") or {}).get(
+                "approved_by"
+            )
+            for p in pending_list
+        }
+        # The promotion commits a promoter signed, approvals the tagger may accept (exit 1).
+        merged_promotions.check_merged(
+            root, [(p.folder, p.commit) for p in pending_list], approvals
+        )
         for pending in pending_list:
             approval = (_metadata(root, pending.folder) or {}).get("approval") or {}
             check_promotion(
@@ -275,7 +294,7 @@ def tag_merged_report(
                 title,
                 kind=folder.stage,
                 folder=folder.relpath,
-                by=who,
+                by=_promoter_of_record(root, rights, pending, who),
                 requires=_requires(metadata),
             )
             tags = [

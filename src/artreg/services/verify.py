@@ -24,7 +24,8 @@ from artreg.adapters.git import run as gitrun
 from artreg.adapters.git.history import default_base
 from artreg.artifacts.integrity import Report, check_folder, check_immutability
 from artreg.errors import ArtregError, InputError, NotFoundError, RemoteUnavailable, ToolError
-from artreg.publishing import index, requests, rights
+from artreg.publishing import index, policy_changes, requests, rights, stage_moves
+from artreg.publishing.merged_promotions import untagged_approval_problems
 from artreg.registry import dvcyaml
 from artreg.registry import fold as folding
 from artreg.registry.documents import Manifest, ManifestFile
@@ -532,7 +533,10 @@ def verify_registry(
     if changed is None:
         _check_policy_weakenings(root, report)
         # params.yaml rights (issue 26): signers, promoters, approvers, policy loosenings.
-        rights.check_registry(root, registry, report, base)
+        rights.check_registry(root, registry, report)
+        policy_changes.check(root, report, base)  # loosenings: a pull request's, and history's
+        report.problems += untagged_approval_problems(root, registry)  # what `tag` refuses
+        report.problems += stage_moves.problems(root, registry)  # deregistered, unassigned
         try:
             report.notes += requests.awaiting_tags(root, registry)
         except ArtregError as exc:  # a request file that does not parse
@@ -541,6 +545,8 @@ def verify_registry(
         _check_remote(root, live, report, remote_name)
     if signed:
         _check_signatures(root, registry, report)
+    # Several checks read the same broken file (params.yaml at HEAD): each problem once.
+    report.problems = list(dict.fromkeys(report.problems))
     return report
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -28,7 +29,22 @@ from artreg.errors import InputError, ToolError
 _SSH_GOOD = re.compile(r'^Good "git" signature for (?P<who>.+) with \S+ key (?P<fpr>\S+)$', re.M)
 _SSH_KEY = re.compile(r'^Good "git" signature with \S+ key (?P<fpr>\S+)$', re.M)
 _GPG_GOOD = re.compile(r"^\[GNUPG:\] GOODSIG \S+ (?P<uid>.*)$", re.M)
-_GPG_VALID = re.compile(r"^\[GNUPG:\] VALIDSIG (?P<fpr>[0-9A-F]+) ", re.M)
+# VALIDSIG's first field is the signing (sub)key, its tenth the primary key's fingerprint.
+_GPG_VALID = re.compile(
+    r"^\[GNUPG:\] VALIDSIG (?P<fpr>[0-9A-F]+)(?: (?:\S+ ){8}(?P<primary>[0-9A-F]+))?", re.M
+)
+# gpg's status keywords of a signature it does not accept, as a reason a person can read.
+_GPG_BAD = {
+    "REVKEYSIG": "its GPG key {key} was revoked",
+    "KEYREVOKED": "its GPG key was revoked",
+    "EXPKEYSIG": "its GPG key {key} has expired",
+    "KEYEXPIRED": "its GPG key has expired",
+    "EXPSIG": "its GPG signature has expired",
+    "BADSIG": "its GPG signature is bad (the signed object was altered)",
+    "ERRSIG": "gpg cannot check it (no public key {key} in the keyring?)",
+    "NO_PUBKEY": "gpg has no public key {key} in its keyring",
+}
+_GPG_STATUS = re.compile(r"^\[GNUPG:\] (?P<word>[A-Z_]+)(?: (?P<key>\S+))?", re.M)
 _EMAIL = re.compile(r"<([^<>]+)>\s*$")
 CACHE_FILE = "tag-signatures.json"
 BATCH = 64  # objects per `git verify-tag` process when every signature in it is good
@@ -106,12 +122,23 @@ def parse(returncode: int, output: str, gpg_allowed: Mapping[str, set[str]]) -> 
     if gpg and valid and returncode == 0:
         email = _EMAIL.search(gpg["uid"])
         principal = email[1] if email else gpg["uid"].strip()
-        allowed = principal in gpg_allowed.get(valid["fpr"].upper(), set())
+        # A listed primary key vouches for its signing subkeys, as gpg's own key listing shows it.
+        keys = {valid["fpr"].upper(), (valid["primary"] or "").upper()} - {""}
+        allowed = any(principal in gpg_allowed.get(k, set()) for k in keys)
         reason = "" if allowed else "its GPG key is not an allowed signer"
         return Verdict(True, allowed, principal, valid["fpr"], reason)
     if "no signature found" in output:
         return UNSIGNED
-    return Verdict(True, False, None, None, output.strip().splitlines()[-1] if output else "bad")
+    return Verdict(True, False, None, None, _gpg_reason(output))
+
+
+def _gpg_reason(output: str) -> str:
+    """Why gpg refused a signature, from its status lines (else git's last line)."""
+    for status in _GPG_STATUS.finditer(output):
+        reason = _GPG_BAD.get(status["word"])
+        if reason:
+            return reason.format(key=status["key"] or "")
+    return output.strip().splitlines()[-1] if output.strip() else "bad signature"
 
 
 def _verify(root: Path, kind: str, oids: Sequence[str], signers: Path | None) -> tuple[int, str]:
@@ -154,7 +181,7 @@ def verify_objects(
     todo = []
     for oid in dict.fromkeys(oids):
         hit = cache.get(f"{oid}:{key}")
-        if hit is not None:
+        if hit is not None and _cacheable(Verdict(**hit)):
             verdicts[oid] = Verdict(**hit)
         else:
             todo.append(oid)
@@ -172,7 +199,8 @@ def verify_objects(
         for batch, found in zip(batches, results, strict=True):
             for oid, verdict in zip(batch, found, strict=True):
                 verdicts[oid] = verdict
-                cache[f"{oid}:{key}"] = asdict(verdict)
+                if _cacheable(verdict):
+                    cache[f"{oid}:{key}"] = asdict(verdict)
     try:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_path.with_suffix(f".{os.getpid()}.tmp")
@@ -181,6 +209,12 @@ def verify_objects(
     except OSError:
         pass  # a cache that cannot be written only costs the next run the same work
     return verdicts
+
+
+def _cacheable(verdict: Verdict) -> bool:
+    """Whether a verdict depends only on (object, allowed-signers blob): SSH's and "unsigned"
+    do; GPG's also on the keyring (a key revoked there later), so gpg is asked every time."""
+    return not verdict.signed or (verdict.fingerprint or "").startswith("SHA256:")
 
 
 def tag_objects(root: Path, tags: Sequence[str]) -> dict[str, str]:
@@ -231,8 +265,11 @@ def probe_signer(root: Path, blob: str | None) -> Verdict:
     """Who the user's git signing key signs as: a signed commit object made and verified
     (never referenced by any branch or tag), so git's own configuration and rules answer."""
     try:
+        # Dated now, whatever GIT_COMMITTER_DATE says: the tags are, and git checks a key's
+        # valid-before against the date the signature carries.
+        now = {"GIT_COMMITTER_DATE": f"{int(time.time())} +0000"}
         oid = gitrun.git(
-            root, "commit-tree", "-S", "-m", "artreg: signing probe", "HEAD^{tree}"
+            root, "commit-tree", "-S", "-m", "artreg: signing probe", "HEAD^{tree}", env=now
         ).strip()
     except ToolError as exc:
         raise InputError(

@@ -9,7 +9,7 @@ from typing import Any
 
 from artreg.adapters.git.history import default_base
 from artreg.errors import ArtregError, InputError
-from artreg.publishing.rights import policy_changes
+from artreg.publishing.policy_changes import policy_changes
 
 
 def policy_section(root: Path, base: str | None = None) -> dict[str, Any] | None:
