@@ -20,12 +20,12 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import FileDigest, ProgressFn, Recorded, compare_files, hash_files
 from artreg.errors import IntegrityError, NotFoundError, ToolError
-from artreg.publishing.rights import promotion_signer_status
 from artreg.reading import outputs
 from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.resolve import Resolved as Resolved  # where it was, for its importers
 from artreg.reading.resolve import check_spec, folder_of, pick
 from artreg.reading.signatures import check_signed
+from artreg.reading.signed_tags import check_clone
 from artreg.registry.documents import Manifest
 from artreg.registry.layout import StageDir
 from artreg.registry.records import Registry
@@ -45,7 +45,7 @@ def resolve(
     name, stage, version = check_spec(name, stage, version)
     registry = registry or state.load(root, [name], folders="none")
     record, stage, version = pick(registry, name, stage, version)
-    promotion_signer_status(root, record)  # params.yaml rights.signed: refused, never older
+    check_clone(root, record.tag, name, version, record.commit)  # rights.signed: never older
     state.resolve_folders(root, [record])
     folder_of(record, name)
     folder = record.folder
