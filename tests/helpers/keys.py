@@ -1,7 +1,9 @@
-"""Signing keys for tests: a fresh EC key pair written as PEM files."""
+"""Signing keys for tests: a fresh EC key pair written as PEM files (model signatures), and
+SSH keys made by `ssh-keygen` with their allowed-signers lines (signed promotion tags)."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -26,3 +28,19 @@ def make_key(folder: Path, name: str = "release") -> tuple[Path, Path]:
         )
     )
     return private, public
+
+
+def ssh_key(folder: Path, name: str) -> Path:
+    """A fresh ed25519 key made by `ssh-keygen` (no passphrase): the private key's path, the
+    public key next to it with `.pub`, as git's `user.signingkey` takes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    key = folder / name
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True
+    )
+    return key
+
+
+def allowed_signer(principal: str, key: Path, options: str = 'namespaces="git"') -> str:
+    """One line of git's allowed-signers file for `key` (its `.pub`)."""
+    return f"{principal} {options} {key.with_suffix('.pub').read_text().strip()}\n"
