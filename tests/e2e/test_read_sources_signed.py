@@ -24,7 +24,7 @@ from artreg import IntegrityError, get_artifact_path
 
 from helpers import RELEASE_ARGS, CliResult, git
 from helpers.keys import allowed_signer, ssh_key
-from helpers.sources import ENCODER, Source
+from helpers.sources import ENCODER, OLD, Source
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
 SIGNERS = ".artreg/allowed_signers"
@@ -199,3 +199,43 @@ def test_a_key_retired_with_valid_before_keeps_earlier_promotions_served_by_ever
     assert got.exit_code == 0, got.stderr
     assert (tmp_path / "out" / "model.pt").read_bytes() == src.models[ENCODER]
     assert get_artifact_path("encoder", **src.api).parent.name == "v1.1.0"
+
+
+# --- extra stages (issue 26, item 5): NAME#STAGE from every source ---------------------------
+
+
+def test_an_extra_stage_resolves_to_its_assigned_version_from_every_source(
+    source: Source, tmp_path: Path
+) -> None:
+    root = source.root
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["stages"] = {"staging": {"after": "validated"}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    git(root, "commit", "--quiet", "-am", "declare the staging stage")
+    # old: production holds v2.0.0; staging is assigned the older v1.0.0.
+    assigned = source.cli("assign", "old@v1.0.0", "staging", "--json", cwd=root)
+    assert assigned.exit_code == 0, assigned.stderr
+    tag = assigned.json()["tag"]
+    source.publish()
+    if source.lock is not None:
+        pin = ["lock", "add", source.bare.as_uri(), "old#staging", "--file", str(source.lock)]
+        assert source.cli(*pin).exit_code == 0
+
+    for command in ("resolve", "show"):
+        answer = source.run(command, "old#staging", "--json")
+        assert answer.exit_code == 0, answer.stderr
+        info = answer.json()
+        assert (info["version"], info["tag"], info["folder"]) == ("1.0.0", tag, OLD), command
+        expected = source.cli(command, "old#staging", "--json", "--repo", str(root), cwd=tmp_path)
+        assert {k: info[k] for k in ("version", "tag", "commit", "folder")} == {
+            k: expected.json()[k] for k in ("version", "tag", "commit", "folder")
+        }
+    out = tmp_path / "out"
+    got = source.run("get", "old#staging", "-o", str(out))
+    assert got.exit_code == 0, got.stderr
+    assert (out / "old.safetensors").read_bytes() == source.models[OLD]
+    path = get_artifact_path("old", stage="staging", **source.api)
+    assert path.read_bytes() == source.models[OLD]
+    # production is unchanged: v2.0.0.
+    production = get_artifact_path("old", **source.api)
+    assert production.read_bytes() == source.models["artifacts/production/old/v2.0.0"]

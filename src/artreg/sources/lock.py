@@ -320,7 +320,7 @@ def add(
     """Resolve SPEC (NAME, NAME#STAGE or NAME@vX.Y.Z) in the registry at `url` and pin it: not
     a retired folder, nor a version this cache served with other bytes (unless
     `accept_moved_tag`)."""
-    name, stage, version = parse_spec(spec)
+    name, stage, version = parse_spec(spec, any_stage=True)
     key = spec_of(name, stage, version)
     if path.exists():
         _refuse_other_registry(path, load(path).get(key), key, url)  # before asking the registry
@@ -393,7 +393,7 @@ def changes(
     found = []
     for spec in specs or tuple(sorted(pins)):
         pin = pins[spec]
-        name, stage, version = parse_spec(spec)
+        name, stage, version = parse_spec(spec, any_stage=True)
         # The verdict `get --lock` reads next, refreshed once the registry answered (a refusal,
         # such as a weakened trust policy, leaves the cache as it was).
         try:
