@@ -239,3 +239,20 @@ def test_an_extra_stage_resolves_to_its_assigned_version_from_every_source(
     # production is unchanged: v2.0.0.
     production = get_artifact_path("old", **source.api)
     assert production.read_bytes() == source.models["artifacts/production/old/v2.0.0"]
+
+
+@pytest.mark.parametrize("source", ["lock"], indirect=True)
+def test_a_lock_applies_what_it_read_when_it_last_asked_the_registry_and_offline_too(
+    signed: Signed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = signed.src
+    assert get_artifact_path("encoder", **src.api).parent.name == "v1.1.0"
+    retag(src.root, signed.stage_tag, None)
+    src.publish()
+    # `lock check` asks the registry now: the pin's promotion is no longer signed.
+    checked = src.cli("lock", "check", "--file", src.where)
+    assert checked.exit_code == 1, checked.stdout + checked.stderr
+    assert f"tag {signed.stage_tag}: not signed" in checked.stderr
+    # Every later read applies what that ask saw, online and offline, and writes nothing.
+    monkeypatch.setenv("ARTREG_OFFLINE", "1")
+    refused(src, tmp_path / "out", "encoder", f"tag {signed.stage_tag}: not signed")

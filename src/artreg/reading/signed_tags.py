@@ -36,6 +36,10 @@ REASK = (
 )
 
 
+class SignedTagRefused(IntegrityError):
+    """A read refused: the promotion's tags are not signed by an allowed signer (exit 1)."""
+
+
 @dataclass(frozen=True)
 class SignedRule:
     """What a reader needs of params.yaml's rights at the registry's HEAD: the stages whose
@@ -133,14 +137,14 @@ def refusal(
     objects: Mapping[str, str],
     commit: str,
     prefetch: Prefetch | None = None,
-) -> IntegrityError | None:
+) -> SignedTagRefused | None:
     """Why the promotion into `stage` made by `tags` (annotated ones in `objects`: tag -> tag
-    object id) breaks `rule`, as an IntegrityError; None when every tag is signed by an
+    object id) breaks `rule`, as the refusal to raise; None when every tag is signed by an
     allowed signer, or the rule does not require `stage` signed."""
     if stage not in rule.signed:
         return None
     if rule.blob is None:
-        return IntegrityError(
+        return SignedTagRefused(
             f"{rule.source}: rights.signed lists {stage}, but rights.allowed_signers names "
             f"{rule.allowed_signers}, which is not committed there: no promotion into {stage} "
             "can be verified",
@@ -161,7 +165,7 @@ def refusal(
             problems.append(f"tag {tag}: {_why(repo, rule, oid or '', verdict, commit, prefetch)}")
     if not problems:
         return None
-    return IntegrityError(
+    return SignedTagRefused(
         f"{'; '.join(problems)}; {rule.source} rights.signed lists {stage}, so its promotion "
         f"tags must be signed by an allowed signer of {rule.allowed_signers}",
         hint=REASK,

@@ -37,6 +37,7 @@ from artreg.errors import (
 )
 from artreg.features.queries import ArtifactSummary
 from artreg.reading.resolve import spec_of
+from artreg.reading.signed_tags import SignedTagRefused
 from artreg.registry.layout import StageDir
 from artreg.registry.tags import parse_spec, validate_name
 from artreg.registry.trust_ratchet import Accepted
@@ -401,6 +402,9 @@ def changes(
         except NotFoundError as exc:
             retractions(pin, cache_dir, fresh=True)
             found.append(Change(spec, pin, None, f"no longer resolves: {exc.message}"))
+            continue
+        except SignedTagRefused as exc:  # every pin is listed, not the first refusal alone
+            found.append(Change(spec, pin, None, f"refused: {exc.message}"))
             continue
         retractions(pin, cache_dir, fresh=True)
         try:
