@@ -20,7 +20,7 @@ from typing import Any
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import signatures
-from artreg.errors import IntegrityError
+from artreg.errors import ArtregError, IntegrityError
 from artreg.registry.layout import PARAMS_FILE
 from artreg.registry.policy import sections_of
 from artreg.registry.rights import parse
@@ -187,9 +187,12 @@ def _why(
     if verdict.detail != "its key is not an allowed signer":
         return f"{verdict.detail}{key}"
     assert rule.allowed_signers is not None
-    if prefetch is not None:
-        prefetch(commit, [rule.allowed_signers])
-    then = signatures.signers_blob(repo, commit, rule.allowed_signers)
+    try:
+        if prefetch is not None:
+            prefetch(commit, [rule.allowed_signers])
+        then = signatures.signers_blob(repo, commit, rule.allowed_signers)
+    except ArtregError:  # offline, or the registry cannot be asked: the refusal stands as is
+        then = None
     if then is not None and then != rule.blob:
         earlier = signatures.verify_objects(repo, "tag", [oid], then)[oid]
         if earlier.verified:

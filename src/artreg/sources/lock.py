@@ -33,6 +33,7 @@ from artreg.errors import (
     InputError,
     IntegrityError,
     NotFoundError,
+    PolicyWeakened,
     VerificationFailed,
 )
 from artreg.features.queries import ArtifactSummary
@@ -281,8 +282,13 @@ class LockSource:
     def _serve(self, pin: Pin, options: ServeOptions) -> Fetched:
         # The registry is asked what happened to the pin (at most every RECHECK_SECONDS) before
         # any byte is served: the policies are read at the HEAD that ask saw.
-        notes, head = ([], None) if self.offline else recheck(pin, self.cache_dir)
+        notes: list[str] = []
+        head, save = None, None
+        if not self.offline:
+            notes, head, save = recheck(pin, self.cache_dir)
         fetched = fetch_pin(pin, options, self.cache_dir, self.offline, head)
+        if save is not None:
+            save()
         self.notes = notes
         return fetched
 
@@ -301,7 +307,12 @@ def fetch_pin(
     reg = RemoteRegistry(pin.registry, Cache.open(cache_dir))
     if head is None and not offline and not remote_signed.known(reg):
         head = reg.remote_refs([])[1]
-    reg.check_signature(pin, head, fetch=not offline)
+    try:
+        reg.check_signature(pin, head, fetch=not offline)
+    except PolicyWeakened:
+        # A weaker policy at HEAD is not adopted (trust_ratchet): the pin is held to the one
+        # applied before, which a pin made under it still meets.
+        reg.check_signature(pin, None, fetch=not offline)
     remote_signed.check(reg, pin, head)
     return materialize(reg, pin, options, offline=offline, pinned=True)
 

@@ -6,7 +6,9 @@
   (`rights/<registry>.json`): offline and a lock's warm call apply the rule read last.
 - The tags are judged by `git verify-tag` in the cache repository, where their objects are. A
   promotion that passed is recorded under (allowed-signers blob id, stage, each tag's object
-  id): while neither moves, a warm call is one stat and no git at all.
+  id): while none moves, a warm call by URL is one stat more (the tag objects come in the
+  `git ls-remote` it makes anyway); a lock's or an offline call reads them from the cache
+  repository (one `git for-each-ref`), and only for a stage the rule requires signed.
 """
 
 from __future__ import annotations
