@@ -1,10 +1,14 @@
 """Every reader enforces who may move a model (issue 26, item 3), from every source (the `source`
 fixture: a clone, a file:// URL, a `git daemon` URL, a lock file): where params.yaml's
-`rights.signed` lists production, `get`, `resolve`, `pull` and `get_artifact_path` serve a
+`rights.signed` lists production, `get`, `resolve`, `show`, `pull` and `get_artifact_path` serve a
 production model only when its promotion's tags (the stage tag and the version tag) are signed
 by an allowed signer of the allowed-signers file committed at the registry's HEAD, as
 `git verify-tag` judges it; otherwise they refuse (exit 1, IntegrityError) naming the tag and
 why, and never serve an older version instead.
+
+A lock file applies the policies it read when it last asked the registry (at most every few
+minutes per pin, and at every `lock check`), offline too. Extra stages (`stages:` in
+params.yaml, `artreg assign`) resolve as `NAME#STAGE` from every source (issue 26, item 5).
 
 Real keys made by ssh-keygen; `git verify-tag` with the committed file is the oracle.
 """
@@ -105,8 +109,13 @@ def signed(source: Source, keys: dict[str, Path]) -> Signed:
 
 
 def refused(src: Source, out: Path, name: str, *why: str) -> None:
-    """Every reader of `src` refuses `name`, naming each of `why`; nothing is written."""
-    results: list[CliResult] = [src.run("get", name, "-o", str(out)), src.run("resolve", name)]
+    """Every reader of `src` (get, resolve, show, pull) refuses `name`, naming each of `why`;
+    nothing is written."""
+    results: list[CliResult] = [
+        src.run("get", name, "-o", str(out)),
+        src.run("resolve", name),
+        src.run("show", f"{name}#production"),
+    ]
     if src.kind == "clone":
         results.append(src.run("pull", name))
     for result in results:
