@@ -4,9 +4,9 @@ file; the `source` fixture of tests/helpers/sources.py), through the CLI and the
 must give the same answer for the same registry state. The answer it is compared with is the
 registry's own work tree read by `artreg ... --repo ROOT`.
 
-Where a source answers differently today, the test states the answer it must give and only that
-source is marked `xfail(strict=True)` with what differs (the seam the issue's item 1 builds):
-an xfail that starts passing fails the run, so the mark goes when the seam is fixed.
+No source is exempt: where one answered differently, the seam was fixed rather than the test
+marked (the last one: a lock pin written before the registry required signatures is refused
+once the lock reader has read the registry's policy again).
 
 Then `artreg verify` in a partial clone (item 6): what is present is checked, what is not is
 listed with the command to fetch it, and `--fetch` fetches and checks everything, a remote
@@ -32,23 +32,7 @@ from artreg import IntegrityError, NotFoundError, get_artifact_path, verify_arti
 from artreg.services.init import init_registry
 
 from helpers import CliResult, clone_repo, flip_byte, git, release, run_tool
-from helpers.sources import ADAPTER, ENCODER, OLD, PINNED, SOURCES, Source
-
-
-def seam(*kinds: str, reason: str) -> Any:
-    """Mark the parameters `kinds` of a `source` test as failing today, for `reason`."""
-    return pytest.mark.parametrize(
-        "source",
-        [
-            pytest.param(
-                kind, marks=pytest.mark.xfail(strict=True, reason=f"issue 25 seam: {reason}")
-            )
-            if kind in kinds
-            else kind
-            for kind in SOURCES
-        ],
-        indirect=True,
-    )
+from helpers.sources import ADAPTER, ENCODER, OLD, PINNED, Source
 
 
 def reference(src: Source, *args: str) -> Any:
@@ -268,11 +252,6 @@ def public_key(folder: Path) -> Path:
     return path
 
 
-@seam(
-    "lock",
-    reason="a lock file serves a pin written before the registry required signatures, "
-    "without reading the registry's trust policy again",
-)
 def test_a_missing_required_signature_is_refused_by_every_source(
     source: Source, tmp_path: Path
 ) -> None:

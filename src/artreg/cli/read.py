@@ -86,7 +86,7 @@ def show(spec: str, repo_path: str | None, lock_path: str | None, as_json: bool)
     """
     from artreg.registry.tags import parse_spec
 
-    name, stage, version = parse_spec(spec)
+    name, stage, version = parse_spec(spec, any_stage=True)
     source = registry_source(repo_path, lock=lock_path)
     if stage is None and version is None:
         data = source.show(name)

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 from artreg.adapters.hashing import FileDigest
 from artreg.errors import InputError, NotFoundError
 from artreg.registry.layout import StageDir, model_target
-from artreg.registry.tags import parse_spec, validate_name, validate_semver, validate_stage
+from artreg.registry.tags import (
+    STAGES,
+    parse_spec,
+    validate_any_stage,
+    validate_name,
+    validate_semver,
+)
 
 if TYPE_CHECKING:  # annotations only: a warm read imports no registry model
     from artreg.registry.records import Event, Registry, Requirement
@@ -39,7 +45,7 @@ class Resolved:
 
 def target(spec: str, stage: str | None, version: str | None) -> tuple[str, str | None, str | None]:
     """NAME, NAME@vX.Y.Z or NAME#STAGE, with --stage/--version: one strict parse, no guessing."""
-    name, spec_stage, spec_version = parse_spec(spec)
+    name, spec_stage, spec_version = parse_spec(spec, any_stage=True)
     if (spec_stage or spec_version) and (stage or version):
         raise InputError(
             f"{spec} names a {'stage' if spec_stage else 'version'} already, and "
@@ -65,7 +71,7 @@ def check_spec(
         )
     name = validate_name(name)
     if stage is not None:
-        validate_stage(stage)
+        validate_any_stage(stage)
     if version is not None:
         version = validate_semver(version)
     return name, stage, version
@@ -107,6 +113,13 @@ def pick(
     holder = artifact.stage(stage)
     if holder is None:
         assigned = ", ".join(artifact.stages()) or "none"
+        if stage not in STAGES and not any(stage in v.stage_events for v in artifact.versions):
+            raise NotFoundError(
+                f"unknown stage {stage!r}: no version of {name} was ever assigned to it "
+                f"(assigned stages: {assigned})",
+                hint="an extra stage is declared under `stages:` in params.yaml and assigned "
+                "with `artreg assign NAME@vX.Y.Z STAGE`",
+            )
         raise NotFoundError(
             f"{name} has nothing in stage {stage!r} (assigned stages: {assigned})",
             hint="an unassigned stage no longer resolves; promote something to it first",

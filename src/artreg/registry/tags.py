@@ -289,13 +289,26 @@ def _bad(text: str, why: str, what: str = "spec", forms: str = SPEC_FORMS) -> In
     return InputError(f"malformed {what} {shown(text)!r}: {why}", hint=f"write {forms}")
 
 
-def parse_spec(spec: str) -> Spec:
+def parse_spec(spec: str, *, any_stage: bool = False) -> Spec:
     """`NAME`, `NAME@vX.Y.Z` (the `v` may be left out) or `NAME#STAGE`; anything else is an
-    InputError, so that a spec with a part missing never acts on more than was asked."""
-    return _parse_spec(spec, "spec", SPEC_FORMS)
+    InputError, so that a spec with a part missing never acts on more than was asked.
+    `any_stage`: a reader's spec, whose stage may be an extra one (`stages:` in params.yaml;
+    GTO's stage-name rule), resolved as GTO does: by the tags."""
+    return _parse_spec(spec, "spec", SPEC_FORMS, any_stage)
 
 
-def _parse_spec(spec: str, what: str, forms: str) -> Spec:
+def validate_any_stage(stage: str) -> str:
+    """`stage` if it is a built-in stage or may name an extra one (GTO's rule), else
+    InputError: a reader resolves it by the tags, which say whether anything is in it."""
+    if stage not in STAGES and not NAME_RE.fullmatch(stage):
+        raise InputError(
+            f"{shown(str(stage))!r} is not a stage name",
+            hint=f"use one of: {', '.join(STAGES)}, or an extra stage params.yaml declares",
+        )
+    return stage
+
+
+def _parse_spec(spec: str, what: str, forms: str, any_stage: bool = False) -> Spec:
     if not spec:
         raise _bad(spec, "it is empty", what, forms)
     marks = [c for c in spec if c in "@#"]
@@ -321,7 +334,7 @@ def _parse_spec(spec: str, what: str, forms: str) -> Spec:
         return Spec(name, None, bare)
     if not rest:
         raise _bad(spec, "no stage after '#'", what, forms)
-    if rest not in STAGES:
+    if rest not in STAGES and not (any_stage and NAME_RE.fullmatch(rest)):
         raise _bad(spec, f"unknown stage {rest!r}; the stages are {', '.join(STAGES)}", what, forms)
     return Spec(name, rest, None)
 

@@ -21,11 +21,11 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import FileDigest, ProgressFn, compare_files, hash_files
 from artreg.errors import IntegrityError, NotFoundError, ToolError
-from artreg.publishing.rights import promotion_signer_status
 from artreg.reading import outputs
 from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.resolve import Resolved, check_spec, folder_of, pick
 from artreg.reading.signatures import check_signed
+from artreg.reading.signed_tags import check_clone
 from artreg.registry.documents import Manifest
 from artreg.registry.records import Registry
 from artreg.registry.retirements import read_retired
@@ -47,8 +47,8 @@ def resolve(
     name, stage, version = check_spec(name, stage, version)
     registry = registry or state.load(root, [name], folders="none")
     record, stage, version = pick(registry, name, stage, version)
-    if signer:
-        promotion_signer_status(root, record)  # params.yaml rights.signed: refused, never older
+    if signer:  # params.yaml rights.signed: refused, never older
+        check_clone(root, record.tag, name, version, record.commit)
     state.resolve_folders(root, [record])
     folder_of(record, name)
     folder = record.folder

@@ -31,13 +31,15 @@ from artreg.errors import (
     InputError,
     IntegrityError,
     NotFoundError,
+    PolicyWeakened,
     VerificationFailed,
 )
 from artreg.reading.resolve import spec_of
+from artreg.reading.signed_tags import SignedTagRefused
 from artreg.registry.layout import StageDir
 from artreg.registry.tags import parse_spec, validate_name
 from artreg.registry.trust_ratchet import Accepted
-from artreg.sources import pinned
+from artreg.sources import pinned, remote_signed
 from artreg.sources.base import (
     Entry,
     Exported,
@@ -51,7 +53,7 @@ from artreg.sources.base import (
 from artreg.sources.cache import Cache
 from artreg.sources.identity import file_url, identity
 from artreg.sources.listing import ArtifactSummary
-from artreg.sources.pins import hold_version, refuse_retired, retractions, rewritten
+from artreg.sources.pins import hold_version, recheck, refuse_retired, retractions, rewritten
 from artreg.sources.remote import RemoteRegistry
 from artreg.sources.url import materialize, resolve_pin
 
@@ -230,6 +232,9 @@ class LockSource:
 
     def entry(self, name: str, stage: str | None, version: str | None) -> Entry:
         pin = find(self.path, name, stage, version)
+        reg = RemoteRegistry(pin.registry, Cache.open(self.cache_dir))
+        head = None if self.offline or remote_signed.known(reg) else reg.remote_refs([])[1]
+        remote_signed.check(reg, pin, head)  # refused as `get` refuses it
         return Entry(pin, None, requires=pinned.requires_of(pin, self.cache_dir))
 
     def history_root(self, name: str | None, files: bool = False) -> Path:
@@ -273,22 +278,40 @@ class LockSource:
         return reg.cache.snapshot_ready(reg.key, pin.folder, files, full=True) is not None
 
     def _serve(self, pin: Pin, options: ServeOptions) -> Fetched:
-        fetched = fetch_pin(pin, options, self.cache_dir, self.offline)
-        self.notes = [] if self.offline else retractions(pin, self.cache_dir)
+        # The registry is asked what happened to the pin (at most every RECHECK_SECONDS) before
+        # any byte is served: the policies are read at the HEAD that ask saw.
+        notes: list[str] = []
+        head, save = None, None
+        if not self.offline:
+            notes, head, save = recheck(pin, self.cache_dir)
+        fetched = fetch_pin(pin, options, self.cache_dir, self.offline, head)
+        if save is not None:
+            save()
+        self.notes = notes
         return fetched
 
 
 def fetch_pin(
-    pin: Pin, options: ServeOptions, cache_dir: Path | str | None, offline: bool
+    pin: Pin,
+    options: ServeOptions,
+    cache_dir: Path | str | None,
+    offline: bool,
+    head: str | None = None,
 ) -> Fetched:
-    """Exactly the pinned bytes, verified. The signature is checked against the trust policy
-    this cache read last from the registry (its HEAD is asked only when it never was), so a
-    warm call stays a stat; `lock check` and every call by name refresh that policy."""
+    """Exactly the pinned bytes, verified. The model signature (trust) and the promotion tags'
+    signatures (rights.signed) are checked against the policies at the registry's HEAD when it
+    was asked in this call (`head`), else against those this cache read last (HEAD is asked
+    only when it never read them), so a warm call stays a stat; offline, the last read."""
     reg = RemoteRegistry(pin.registry, Cache.open(cache_dir))
-    head = None
-    if not offline and reg.trust_record(None) is None:
+    if head is None and not offline and not remote_signed.known(reg):
         head = reg.remote_refs([])[1]
-    reg.check_signature(pin, head, fetch=not offline)
+    try:
+        reg.check_signature(pin, head, fetch=not offline)
+    except PolicyWeakened:
+        # A weaker policy at HEAD is not adopted (trust_ratchet): the pin is held to the one
+        # applied before, which a pin made under it still meets.
+        reg.check_signature(pin, None, fetch=not offline)
+    remote_signed.check(reg, pin, head)
     return materialize(reg, pin, options, offline=offline, pinned=True)
 
 
@@ -307,7 +330,7 @@ def add(
     """Resolve SPEC (NAME, NAME#STAGE or NAME@vX.Y.Z) in the registry at `url` and pin it: not
     a retired folder, nor a version this cache served with other bytes (unless
     `accept_moved_tag`)."""
-    name, stage, version = parse_spec(spec)
+    name, stage, version = parse_spec(spec, any_stage=True)
     key = spec_of(name, stage, version)
     if path.exists():
         _refuse_other_registry(path, load(path).get(key), key, url)  # before asking the registry
@@ -380,7 +403,7 @@ def changes(
     found = []
     for spec in specs or tuple(sorted(pins)):
         pin = pins[spec]
-        name, stage, version = parse_spec(spec)
+        name, stage, version = parse_spec(spec, any_stage=True)
         # The verdict `get --lock` reads next, refreshed once the registry answered (a refusal,
         # such as a weakened trust policy, leaves the cache as it was).
         try:
@@ -388,6 +411,9 @@ def changes(
         except NotFoundError as exc:
             retractions(pin, cache_dir, fresh=True)
             found.append(Change(spec, pin, None, f"no longer resolves: {exc.message}"))
+            continue
+        except SignedTagRefused as exc:  # every pin is listed, not the first refusal alone
+            found.append(Change(spec, pin, None, f"refused: {exc.message}"))
             continue
         retractions(pin, cache_dir, fresh=True)
         try:

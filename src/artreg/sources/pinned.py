@@ -47,7 +47,7 @@ def overview(
     """Every name the lock pins a stage of (or `names`), with the stages it pins."""
     stages: dict[str, dict[str, StageEntry]] = {}
     for key, pin in sorted(pins.items()):
-        stage = parse_spec(key)[1]
+        stage = parse_spec(key, any_stage=True)[1]
         if stage is None or (names is not None and pin.name not in names):
             continue  # a version pin holds no stage
         folder = StageDir.parse(pin.folder)

@@ -174,12 +174,23 @@ def _alternative(
 
 
 def retractions(pin: Pin, cache_dir: Path | str | None = None, fresh: bool = False) -> list[str]:
+    """What happened to the pinned version since it was pinned (see `recheck`)."""
+    notes, _, save = recheck(pin, cache_dir, fresh)
+    save()
+    return notes
+
+
+def recheck(
+    pin: Pin, cache_dir: Path | str | None = None, fresh: bool = False
+) -> tuple[list[str], str | None, Callable[[], None]]:
     """What happened to the pinned version since it was pinned: deregistered, unassigned from
     its stage, deprecated, retired (empty when nothing, or when the registry cannot be asked:
     the pin is served either way). The registry is asked (one `git ls-remote`, and the state
     only when its tags or HEAD moved) at most every RECHECK_SECONDS per pin, so a warm lock
     call stays a stat and a read of one small record. `fresh` (`lock check`): ask now, and
-    record the verdict the next lock call reads."""
+    record the verdict the next lock call reads. With the registry's HEAD when it was asked
+    now (None: not asked), so the lock reader reads the policy at it in the same ask, and the
+    function that records the verdict (called once the pin served: a refusal keeps nothing)."""
     reg = RemoteRegistry(pin.registry, Cache.open(cache_dir))
     digest = hashlib.sha256(json.dumps(pin.to_json(), sort_keys=True).encode()).hexdigest()
     record = reg.cache.root / "retractions" / reg.key / f"{digest}.json"
@@ -187,9 +198,12 @@ def retractions(pin: Pin, cache_dir: Path | str | None = None, fresh: bool = Fal
     if not isinstance(known, dict) or not _notes(known.get("notes")):
         known = {}
     if known and not fresh and 0 <= time.time() - record.stat().st_mtime < RECHECK_SECONDS:
-        return list(known["notes"])
+        return list(known["notes"]), None, lambda: None
     try:
         tags, head = reg.remote_refs([pin.name])
+    except ArtregError:  # not asked now; the lock still serves its pin
+        return list(known.get("notes", [])), None, lambda: None
+    try:
         ident = hashlib.sha256(f"{fingerprint_of(tags)} {head}".encode()).hexdigest()
         notes = (
             list(known["notes"])
@@ -197,9 +211,9 @@ def retractions(pin: Pin, cache_dir: Path | str | None = None, fresh: bool = Fal
             else _retractions(reg, pin, reg.state([pin.name], tags), head)
         )
     except ArtregError:
-        return list(known.get("notes", []))  # not asked now; the lock still serves its pin
-    reg.cache.write_json(record, {"ident": ident, "notes": notes})  # its mtime: when asked
-    return notes
+        return list(known.get("notes", [])), head, lambda: None
+    # Its mtime says when the registry was asked.
+    return notes, head, lambda: reg.cache.write_json(record, {"ident": ident, "notes": notes})
 
 
 def _notes(value: Any) -> bool:

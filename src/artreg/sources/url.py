@@ -30,7 +30,7 @@ from artreg.registry.records import Registry
 from artreg.registry.requirements import closure
 from artreg.registry.tags import validate_name
 from artreg.registry.trust_ratchet import Accepted, accept_remote
-from artreg.sources import clone_fetch, pins
+from artreg.sources import clone_fetch, pins, remote_signed
 from artreg.sources.base import (
     ENV_OFFLINE,
     Entry,
@@ -128,6 +128,7 @@ class UrlSource:
         tags, head = self.reg.remote_refs([name])
         registry = self.reg.state([name], tags)
         pin = resolve_remote(self.reg, name, stage, version, registry, fingerprint_of(tags), head)
+        remote_signed.check(self.reg, pin, head, tags)  # refused as `get` refuses it
         signature = self.reg.signature_status(pin, head)
         return Entry(pin, signature, requires=requires_in(registry, pin))
 
@@ -243,6 +244,7 @@ def resolve_closure(
         found[dep] = resolve_remote(reg, dep, "production", None, registry, "", head)
     for pin in found.values():
         reg.check_signature(pin, head)
+        remote_signed.check(reg, pin, head)  # the tags reg.state just fetched
     return found
 
 
@@ -270,14 +272,17 @@ def current_pin(
                 "(`artreg lock add`) and pass lock=",
             )
         reg.check_signature(last, None, fetch=False)
+        remote_signed.check(reg, last, None)
         return last, lambda: None
     tags, head = _remote_refs(reg, name)
     fingerprint = fingerprint_of(tags)
     if last is not None and last.fingerprint == fingerprint and last.registry == reg.url:
         reg.check_signature(last, head)
+        remote_signed.check(reg, last, head, tags)
         return last, pins.hold_version(reg, last, accept_moved_tag)
     pin = resolve_remote(reg, name, stage, version, reg.state([name], tags), fingerprint, head)
     reg.check_signature(pin, head)
+    remote_signed.check(reg, pin, head, tags)
     hold = pins.hold_version(reg, pin, accept_moved_tag)  # before any byte is fetched
 
     def save() -> None:
@@ -324,6 +329,7 @@ def resolve_pin(
         reg, name, stage, version, reg.state([name], tags), fingerprint_of(tags), head
     )
     reg.check_signature(pin, head)
+    remote_signed.check(reg, pin, head, tags)  # a lock pins only what a consumer may load
     return pin
 
 
