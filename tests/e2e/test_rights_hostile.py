@@ -16,16 +16,15 @@ import yaml
 from test_rights import (  # the keys, policy and its writer of issue 26's own tests
     ALICE,
     SIGNERS,
-    keygen,
     policy,
     release_args,
     set_policy,
     sign_as,
-    signer_line,
     validated,
 )
 
 from helpers import git, snapshot
+from helpers.keys import signer_line, ssh_key
 
 MALLORY = "mallory@example.com"
 CI = "ci@example.com"
@@ -35,7 +34,7 @@ DAY = 24 * 3600
 
 @pytest.fixture
 def keys(tmp_path: Path) -> dict[str, Path]:
-    return {"alice": keygen(tmp_path, "alice")}
+    return {"alice": ssh_key(tmp_path / "keys", "alice")}
 
 
 @pytest.fixture
@@ -91,7 +90,7 @@ def pubkey(key: Path) -> str:
 def test_a_pull_request_adding_its_own_key_for_alice_is_flagged(
     signed: Path, keys: dict[str, Path], tmp_path: Path, cli, how: str
 ):
-    mallory = keygen(tmp_path, "mallory")
+    mallory = ssh_key(tmp_path / "keys", "mallory")
     base_signers = (signed / SIGNERS).read_bytes()
     git(signed, "switch", "--quiet", "-c", "pr")
     if how.startswith("tab"):
@@ -135,7 +134,7 @@ def test_moving_the_allowed_signers_file_is_flagged_even_with_the_same_lines(
 def test_a_retired_key_cannot_authorize_a_change_by_backdating_it(
     registry: Path, keys: dict[str, Path], tmp_path: Path, cli
 ):
-    olda, mallory = keygen(tmp_path, "olda"), keygen(tmp_path, "mallory")
+    olda, mallory = ssh_key(tmp_path / "keys", "olda"), ssh_key(tmp_path / "keys", "mallory")
     retired = time.strftime("%Y%m%d", time.gmtime(time.time() - 3 * DAY))
     old_line = signer_line("olda@example.com", olda, f'namespaces="git",valid-before="{retired}"')
     set_policy(registry, signer_line(ALICE, keys["alice"]) + old_line, policy(ALICE))
@@ -171,7 +170,7 @@ def test_a_loosening_pushed_to_the_default_branch_is_reported_until_signed(
     params = yaml.safe_load((signed / "params.yaml").read_text())
     params["rights"]["signed"] = []
     (signed / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    mallory = keygen(tmp_path, "mallory")
+    mallory = ssh_key(tmp_path / "keys", "mallory")
     dropped = commit_as(signed, "drop signatures", mallory)
     checked = cli("verify", cwd=signed)
     assert checked.exit_code == 1
@@ -210,7 +209,7 @@ def test_a_gate_lowered_through_an_override_is_a_policy_change(signed: Path, cli
 def test_a_promotion_backdated_with_git_committer_date_is_refused_before_writing(
     registry: Path, tmp_path: Path, checkpoint_dir: Path, cli, monkeypatch: pytest.MonkeyPatch
 ):
-    olda = keygen(tmp_path, "olda")
+    olda = ssh_key(tmp_path / "keys", "olda")
     retired = time.strftime("%Y%m%d", time.gmtime(time.time() - 3 * DAY))
     line = signer_line("olda@example.com", olda, f'namespaces="git",valid-before="{retired}"')
     set_policy(registry, line, policy("olda@example.com"))
@@ -233,7 +232,7 @@ def ci_policy(keys: dict[str, Path], four_eyes: bool = True) -> dict:
 @pytest.fixture
 def with_ci(registry: Path, keys: dict[str, Path], tmp_path: Path) -> Path:
     """Production signed; alice and CI (its own key) are promoters, carol and CI approvers."""
-    keys["ci"] = keygen(tmp_path, "ci")
+    keys["ci"] = ssh_key(tmp_path / "keys", "ci")
     lines = signer_line(ALICE, keys["alice"]) + signer_line(CI, keys["ci"])
     set_policy(registry, lines, ci_policy(keys))
     sign_as(registry, keys["alice"])
@@ -321,7 +320,7 @@ def test_moving_a_signed_stage_back_is_checked_like_a_promotion(
         assert "rights.signed lists production" in refused.stderr
         assert snapshot(signed) == before
     # Signed by an allowed signer who is no promoter: refused too, naming the rule.
-    mallory = keygen(tmp_path, "mallory")
+    mallory = ssh_key(tmp_path / "keys", "mallory")
     set_policy(
         signed,
         (signed / SIGNERS).read_text() + signer_line(MALLORY, mallory),
