@@ -3,7 +3,10 @@ extra stage declared in params.yaml) and `rollback` (production back to an earli
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -50,6 +53,34 @@ def _text(done: Assigned) -> str:
     return "\n".join(lines)
 
 
+def assignment_options(f: Callable[..., Assigned]) -> Callable[..., None]:
+    """The options `assign` and `rollback` share (--approved-by, --branch, --sign, --wait,
+    --repo, --json), and what both do around their service: find the registry, call `f` with
+    it, `approved_by` and the PublishOptions, and print what was written."""
+
+    @functools.wraps(f)
+    def command(
+        *args: Any,
+        approved_by: str | None,
+        branch: str | None,
+        sign: bool,
+        wait: float,
+        repo_path: str | None,
+        as_json: bool,
+        **kwargs: Any,
+    ) -> None:
+        root = registry_root(repo_path)
+        options = PublishOptions(sign=sign, wait=wait, branch=branch)
+        done = f(root, *args, approved_by=approved_by, options=options, **kwargs)
+        Output(as_json).emit(*fmt.written(root, done.as_dict(), _text(done)))
+
+    for option in reversed(
+        [approved_option, branch_option, sign_option, wait_option, repo_option, json_option]
+    ):
+        command = option(command)
+    return command
+
+
 @main.command()
 @click.argument("spec")
 @click.argument("stage")
@@ -58,67 +89,42 @@ def _text(done: Assigned) -> str:
     type=click.Path(dir_okay=False, exists=True),
     help="A JSON file of metrics for the stage's gates, over those the release recorded.",
 )
-@approved_option
-@branch_option
-@sign_option
-@wait_option
-@repo_option
-@json_option
+@assignment_options
 def assign(
+    root: Path,
     spec: str,
     stage: str,
     results: str | None,
+    *,
     approved_by: str | None,
-    branch: str | None,
-    sign: bool,
-    wait: float,
-    repo_path: str | None,
-    as_json: bool,
-) -> None:
+    options: PublishOptions,
+) -> Assigned:
     """Assign a released version to an extra stage declared under `stages:` in params.yaml
     (a GTO tag NAME#STAGE#N on the version's commit; no folder is copied).
 
     Example: artreg assign encoder@v1.2.0 staging
     """
-    root = registry_root(repo_path)
-    done = assign_version(
-        root,
-        spec,
-        stage,
-        results=Path(results) if results else None,
-        approved_by=approved_by,
-        options=PublishOptions(sign=sign, wait=wait, branch=branch),
-    )
-    Output(as_json).emit(*fmt.written(root, done.as_dict(), _text(done)))
+    path = Path(results) if results else None
+    return assign_version(root, spec, stage, results=path, approved_by=approved_by, options=options)
 
 
 @main.command()
 @click.argument("name")
 @click.option("--to", "to", help="The released version to go back to (default: the previous).")
 @click.option("--reason", required=True, help="Why production goes back (kept in the tag).")
-@approved_option
-@branch_option
-@sign_option
-@wait_option
-@repo_option
-@json_option
+@assignment_options
 def rollback(
+    root: Path,
     name: str,
     to: str | None,
     reason: str,
+    *,
     approved_by: str | None,
-    branch: str | None,
-    sign: bool,
-    wait: float,
-    repo_path: str | None,
-    as_json: bool,
-) -> None:
+    options: PublishOptions,
+) -> Assigned:
     """Move production back to the version that held it before (or --to vX.Y.Z), as a new
     assignment: consumers get that version at once.
 
     Example: artreg rollback encoder --reason "p95 latency regression"
     """
-    root = registry_root(repo_path)
-    options = PublishOptions(sign=sign, wait=wait, branch=branch)
-    done = roll_back(root, name, reason=reason, to=to, approved_by=approved_by, options=options)
-    Output(as_json).emit(*fmt.written(root, done.as_dict(), _text(done)))
+    return roll_back(root, name, reason=reason, to=to, approved_by=approved_by, options=options)

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from artreg.adapters.git import run as gitrun
-from artreg.adapters.git import signatures
 from artreg.errors import ArtregError, InputError, VerificationFailed
-from artreg.publishing.rights import rights_at, signers_blob
+from artreg.publishing.rights import promoter_commit_problems, rights_at
 from artreg.registry.layout import StageDir, stage_folders
 from artreg.registry.records import Registry
 from artreg.registry.rights import Rights, recorded_approver
@@ -67,26 +66,17 @@ def commit_problems(
         for folder, _ in pending
         if (problem := approval_problem(rights, folder.stage, approvals.get(folder.relpath)))
     ]
-    signed = [(f, c) for f, c in pending if rights.requires_signature(f.stage)]
-    if not signed:
-        return problems
-    found = signatures.verify_objects(
-        root, "commit", [c for _, c in signed], signers_blob(root, head, rights)
+    signed = [
+        (f.relpath, f"its promotion commit {c[:12]}", f.stage, c)
+        for f, c in pending
+        if rights.requires_signature(f.stage)
+    ]
+    # The rights at HEAD, after the merge, judge each signer.
+    fix = (
+        ", so a promoter must sign it (promote with --sign --branch; a squash merge replaces "
+        "the signed commit by an unsigned one: merge instead)"
     )
-    for folder, commit in signed:
-        verdict = found[commit]
-        if not verdict.verified or verdict.principal is None:
-            problems.append(
-                f"{folder.relpath}: its promotion commit {commit[:12]} is not signed by an "
-                f"allowed signer ({verdict.detail}); {rights.source} rights.signed lists "
-                f"{folder.stage}, so a promoter must sign it (promote with --sign --branch; a "
-                "squash merge replaces the signed commit by an unsigned one: merge instead)"
-            )
-            continue
-        problem = rights.promoter_problem(folder.stage, verdict.principal)
-        if problem:
-            problems.append(f"{folder.relpath}: promotion commit {commit[:12]}: {problem}")
-    return problems
+    return problems + promoter_commit_problems(root, rights, signed, fix, lambda _: rights)
 
 
 def check_merged(

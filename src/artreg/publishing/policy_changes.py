@@ -130,7 +130,7 @@ def policy_problems(changes: Sequence[PolicyChange], base: str) -> list[str]:
 
 
 class _Policies:
-    """params.yaml's sections and rights, and the allowed-signers bytes, at many commits: read
+    """params.yaml's rights, and the allowed-signers bytes, at many commits: read
     through one `git cat-file --batch` each, every distinct params.yaml parsed once."""
 
     def __init__(
@@ -143,23 +143,20 @@ class _Policies:
         self.root = root
         if blobs is None:
             blobs = gitread.read_blobs(root, [f"{r}:{PARAMS_FILE}" for r in revs])
-        parsed: dict[bytes | None, tuple[dict[str, Any], Rights] | None] = {}
-        self.at: dict[str, tuple[dict[str, Any], Rights] | None] = {}
+        parsed: dict[bytes | None, Rights | None] = {}
+        self.at: dict[str, Rights | None] = {}
         for rev in revs:
             blob = blobs[f"{rev}:{PARAMS_FILE}"]
             if blob not in parsed:
                 parsed[blob] = self._parse(blob, rev)
             self.at[rev] = parsed[blob]
-        specs = [
-            f"{r}:{f[1].allowed_signers}" for r, f in self.at.items() if f and f[1].allowed_signers
-        ]
+        specs = [f"{r}:{f.allowed_signers}" for r, f in self.at.items() if f and f.allowed_signers]
         self.signers = gitread.read_blobs(root, specs) if signers else {}
 
     @staticmethod
-    def _parse(blob: bytes | None, rev: str) -> tuple[dict[str, Any], Rights] | None:
+    def _parse(blob: bytes | None, rev: str) -> Rights | None:
         try:
-            sections = sections_of(blob, rev)
-            return sections, parse(sections.get("rights") if blob and b"rights:" in blob else None)
+            return parse(sections_of(blob, rev).get("rights"))
         except ArtregError:
             return None  # verify reports an unreadable params.yaml on its own
 
@@ -175,10 +172,10 @@ class _Policies:
             if before is None:
                 return []
             lines = rights_loosenings(
-                before[0],
-                after[0],
-                self.signers.get(f"{parent}:{before[1].allowed_signers}") or b"",
-                self.signers.get(f"{commit}:{after[1].allowed_signers}") or b"",
+                before,
+                after,
+                self.signers.get(f"{parent}:{before.allowed_signers}") or b"",
+                self.signers.get(f"{commit}:{after.allowed_signers}") or b"",
             )
             if not lines:
                 return []
@@ -198,7 +195,7 @@ def history_problems(root: Path, tip: str | None = None) -> tuple[int, list[str]
     blobs = gitread.read_blobs(root, [f"{c}:{PARAMS_FILE}" for c in ever])
     if not any(b is not None and b"rights:" in b for b in blobs.values()):
         return 0, []
-    named = (f[1].allowed_signers for f in _Policies(root, ever, blobs, False).at.values() if f)
+    named = (f.allowed_signers for f in _Policies(root, ever, blobs, False).at.values() if f)
     paths = sorted({path for path in named if path})
     log = gitrun.git(root, "log", "--format=%H %P%x00%s", tip, "--", PARAMS_FILE, *paths)
     entries = [

@@ -123,38 +123,10 @@ def pending(root: Path, registry: Registry, rev: str = "HEAD") -> list[tuple[Req
     paths = [p for p in paths if p not in done]
     if not paths:
         return []
-    blobs = gitread.read_blobs(root, [f"{rev}:{p}/{FILE}" for p in paths])
-    created = _creation_commits(root, rev)
-    found = []
-    for path in paths:
-        try:
-            data = json.loads(blobs.get(f"{rev}:{path}/{FILE}") or b"null")
-        except ValueError:
-            data = None
-        found.append((Request.from_json(path, data), created.get(path, "")))
+    created = gitread.creation_commits(root, f"{REQUESTS}/*/{FILE}", rev)
+    found = [(r, created.get(r.path, "")) for r in _read(root, rev, paths)]
     order = {c: i for i, c in enumerate(gitrun.git(root, "rev-list", "--reverse", rev).split())}
     return sorted(found, key=lambda item: (order.get(item[1], 0), item[0].path))
-
-
-def _creation_commits(root: Path, rev: str) -> dict[str, str]:
-    out = gitrun.git(
-        root,
-        "log",
-        "--format=commit %H",
-        "--diff-filter=A",
-        "--name-only",
-        rev,
-        "--",
-        f"{REQUESTS}/*/{FILE}",
-    )
-    created: dict[str, str] = {}
-    commit = ""
-    for line in out.splitlines():
-        if line.startswith("commit "):
-            commit = line.split()[1]
-        elif line.strip():
-            created[line.rsplit("/", 1)[0]] = commit  # newest first: the oldest stays
-    return created
 
 
 def plan(
@@ -222,27 +194,23 @@ def plan(
     return parent, planned
 
 
-def added_since(root: Path, base: str) -> list[Request]:
-    """The requests a pull request adds (base...HEAD), for the reviewer's summary."""
-    out = gitrun.git(
-        root,
-        "diff",
-        "--name-only",
-        "--diff-filter=A",
-        f"{base}...HEAD",
-        "--",
-        f"{REQUESTS}/*/{FILE}",
-    )
-    paths = [p for p in out.split() if p.count("/") == 3]
-    blobs = gitread.read_blobs(root, [f"HEAD:{p}" for p in paths])
+def _read(root: Path, rev: str, paths: list[str]) -> list[Request]:
+    """The requests in the folders `paths` as committed at `rev`: one cat-file."""
+    blobs = gitread.read_blobs(root, [f"{rev}:{p}/{FILE}" for p in paths])
     found = []
     for path in paths:
         try:
-            data = json.loads(blobs.get(f"HEAD:{path}") or b"null")
+            data = json.loads(blobs.get(f"{rev}:{path}/{FILE}") or b"null")
         except ValueError:
             data = None
-        found.append(Request.from_json(path.rsplit("/", 1)[0], data))
+        found.append(Request.from_json(path, data))
     return found
+
+
+def added_since(root: Path, base: str) -> list[Request]:
+    """The requests a pull request adds (base...HEAD), for the reviewer's summary."""
+    added = gitread.added_since(root, base, f"{REQUESTS}/*/{FILE}")
+    return _read(root, "HEAD", [p.rsplit("/", 1)[0] for p in added if p.count("/") == 3])
 
 
 def awaiting_tags(root: Path, registry: Registry) -> list[str]:

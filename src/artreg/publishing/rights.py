@@ -11,7 +11,7 @@ every writer, `verify` and the readers share it, and services may not import eac
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -317,6 +317,41 @@ def promotion_signer_status(root: Path, event: Event) -> Verdict | None:
 # --- `artreg verify`'s one call -------------------------------------------------------------------
 
 
+def promoter_commit_problems(
+    root: Path,
+    rights: Rights,
+    pending: Sequence[tuple[str, str, str, str]],
+    fix: str,
+    rights_of: Callable[[str], Rights] | None = None,
+) -> list[str]:
+    """Problems of commits that must be signed by a promoter of a signed stage: `pending` holds
+    (where, what, stage, commit), `what` naming the commit in the message. Checked in one
+    batch (`git verify-commit`) against the allowed signers at HEAD; the signer against
+    `rights_of(commit)` (default: the rights as committed there). `fix` ends an unsigned one's
+    message."""
+    if not pending:
+        return []
+    head = gitrun.head(root)
+    assert head is not None
+    found = signatures.verify_objects(
+        root, "commit", sorted({c for *_, c in pending}), signers_blob(root, head, rights)
+    )
+    problems = []
+    for where, what, stage, commit in pending:
+        verdict = found[commit]
+        if not verdict.verified or verdict.principal is None:
+            problems.append(
+                f"{where}: {what} is not signed by an allowed signer ({verdict.detail}); "
+                f"{rights.source} rights.signed lists {stage}{fix}"
+            )
+            continue
+        rules = rights_of(commit) if rights_of else rights_at(root, commit)
+        problem = rules.promoter_problem(stage, verdict.principal)
+        if problem:
+            problems.append(f"{where}: commit {commit[:12]}: {problem}")
+    return problems
+
+
 def _untagged_commits(root: Path, registry: Registry, rights: Rights) -> list[str]:
     """Problems of promotions no tag names yet (a pull request's): each must be committed by a
     commit a promoter of its stage signed (`git verify-commit`), where the stage is signed."""
@@ -324,32 +359,13 @@ def _untagged_commits(root: Path, registry: Registry, rights: Rights) -> list[st
     pending = [
         f for f in stage_folders(root) if f.relpath not in tagged and f.stage in rights.signed
     ]
-    if not pending:
-        return []
-    created = gitread.creation_commits(root)
-    head = gitrun.head(root)
-    assert head is not None
-    commits = {f.relpath: created[f.relpath] for f in pending if f.relpath in created}
-    found = signatures.verify_objects(
-        root, "commit", list(commits.values()), signers_blob(root, head, rights)
-    )
-    problems = []
-    for folder in pending:
-        commit = commits.get(folder.relpath)
-        if commit is None:
-            continue  # not committed: the other checks say so
-        verdict = found[commit]
-        if not verdict.verified or verdict.principal is None:
-            problems.append(
-                f"{folder.relpath}: its promotion commit {commit[:12]} is not signed by an "
-                f"allowed signer ({verdict.detail}); {rights.source} rights.signed lists "
-                f"{folder.stage}: promote again with --sign"
-            )
-            continue
-        problem = rights_at(root, commit).promoter_problem(folder.stage, verdict.principal)
-        if problem:
-            problems.append(f"{folder.relpath}: commit {commit[:12]}: {problem}")
-    return problems
+    created = gitread.creation_commits(root) if pending else {}
+    found = [
+        (f.relpath, f"its promotion commit {c[:12]}", f.stage, c)
+        for f in pending
+        if (c := created.get(f.relpath))  # not committed: the other checks say so
+    ]
+    return promoter_commit_problems(root, rights, found, ": promote again with --sign")
 
 
 def _request_commits(root: Path, registry: Registry, rights: Rights) -> list[str]:
@@ -357,32 +373,17 @@ def _request_commits(root: Path, registry: Registry, rights: Rights) -> list[str
     `rollback --branch`): each into a signed stage must be committed by a commit a promoter of
     that stage signed (`git verify-commit`)."""
     found = [
-        (request, commit)
+        (
+            request.path,
+            f"the commit {commit[:12]} that requests {request.name} v{request.version} in "
+            f"{request.stage}",
+            request.stage,
+            commit,
+        )
         for request, commit in requests.pending(root, registry)
         if request.stage in rights.signed and commit
     ]
-    if not found:
-        return []
-    head = gitrun.head(root)
-    assert head is not None
-    verdict_of = signatures.verify_objects(
-        root, "commit", sorted({c for _, c in found}), signers_blob(root, head, rights)
-    )
-    problems = []
-    for request, commit in found:
-        verdict = verdict_of[commit]
-        if not verdict.verified or verdict.principal is None:
-            problems.append(
-                f"{request.path}: the commit {commit[:12]} that requests {request.name} "
-                f"v{request.version} in {request.stage} is not signed by an allowed signer "
-                f"({verdict.detail}); {rights.source} rights.signed lists {request.stage}: "
-                "request it again with --sign"
-            )
-            continue
-        problem = rights_at(root, commit).promoter_problem(request.stage, verdict.principal)
-        if problem:
-            problems.append(f"{request.path}: commit {commit[:12]}: {problem}")
-    return problems
+    return promoter_commit_problems(root, rights, found, ": request it again with --sign")
 
 
 def check_registry(root: Path, registry: Registry, report: Any) -> None:

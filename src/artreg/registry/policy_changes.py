@@ -62,14 +62,9 @@ def signer_loosenings(
 
 
 def rights_loosenings(
-    old_sections: Mapping[str, Any],
-    new_sections: Mapping[str, Any],
-    old_signers: bytes | str = b"",
-    new_signers: bytes | str = b"",
+    old: Rights, new: Rights, old_signers: bytes | str, new_signers: bytes | str
 ) -> list[str]:
-    """What the change makes weaker in `rights:` and the allowed-signers file."""
-    old = parse(old_sections.get("rights"), "before")
-    new = parse(new_sections.get("rights"), "after")
+    """What the change makes weaker in `rights:` (as parsed) and the allowed-signers file."""
     found = [f"rights.signed no longer lists {s}" for s in old.signed if s not in new.signed]
     found += signer_loosenings(old, new, old_signers, new_signers)
     for stage, rules in old.stages.items():
@@ -164,7 +159,9 @@ def loosenings(
 ) -> list[str]:
     """Every rule the change from `old` to `new` (params.yaml sections, allowed-signers bytes)
     makes weaker, one line each; [] when it loosens nothing."""
-    found = rights_loosenings(old_sections, new_sections, old_signers, new_signers)
+    old_rights = parse(old_sections.get("rights"), "before")
+    new_rights = parse(new_sections.get("rights"), "after")
+    found = rights_loosenings(old_rights, new_rights, old_signers, new_signers)
     found += gate_loosenings(old_sections.get("gates"), new_sections.get("gates"))
     old_trust = _mapping(old_sections.get("trust"))
     new_trust = _mapping(new_sections.get("trust"))

@@ -42,7 +42,8 @@ from artreg.publishing.stagefolder import StageBuilder
 from artreg.registry.documents import Metadata, ModelFile, ModelInfo, Source
 from artreg.registry.formatnames import PYTORCH, FormatInfo
 from artreg.registry.layout import MODEL_DIR, StageDir, model_target, production_dir, validated_dir
-from artreg.registry.policy import approver, load_settings
+from artreg.registry.policy import Settings, approver, load_settings
+from artreg.registry.records import Requirement
 from artreg.registry.requirements import declared
 from artreg.registry.tags import Action, validate_id, validate_semver
 
@@ -74,6 +75,24 @@ def _write_release_inputs(builder: StageBuilder, checks: ReleaseChecks) -> None:
         builder.write_text("performance/resource_usage.json", dump_json(checks.resource_usage))
     if checks.security_review is not None:
         builder.write_text("security_review.json", dump_json(checks.security_review))
+
+
+def _checked(
+    root: Path,
+    settings: Settings,
+    name: str,
+    version: str,
+    inputs: ReleaseInputs,
+    needs: tuple[Requirement, ...],
+    options: PublishOptions | None,
+) -> ReleaseChecks:
+    """Who may release (params.yaml rights), then the release policy: refused here, before
+    anything is built."""
+    approved = approver(inputs.approved_by)
+    check_promotion(root, ["production"], sign=bool(options and options.sign), approved_by=approved)
+    if options and options.branch:  # what `artreg tag` will refuse after the merge
+        check_branch_approval(root, "production", approved)
+    return check_release(root, settings, name, version, inputs, needs)
 
 
 def promote_to_production(
@@ -130,13 +149,7 @@ def promote_to_production(
     inputs = ReleaseInputs(
         benchmarks, resource_usage, approved_by, security_review, allow_non_monotonic
     )
-    # Who may release (params.yaml rights): refused here, before anything is built.
-    check_promotion(
-        root, ["production"], sign=bool(options and options.sign), approved_by=approver(approved_by)
-    )
-    if options and options.branch:  # what `artreg tag` will refuse after the merge
-        check_branch_approval(root, "production", approver(approved_by))
-    checks = check_release(root, settings, name, version, inputs, needs)
+    checks = _checked(root, settings, name, version, inputs, needs, options)
     entry = production_dir(name, checks.version)
     model_src = src_meta.model.primary
     # Before the source is hashed: model_signing's import then overlaps that hashing.
@@ -351,12 +364,7 @@ def register_model_file(
     inputs = ReleaseInputs(
         benchmarks, resource_usage, approved_by, security_review, allow_non_monotonic
     )
-    check_promotion(
-        root, ["production"], sign=bool(options and options.sign), approved_by=approver(approved_by)
-    )
-    if options and options.branch:  # what `artreg tag` will refuse after the merge
-        check_branch_approval(root, "production", approver(approved_by))
-    checks = check_release(root, settings, name, version, inputs, needs)
+    checks = _checked(root, settings, name, version, inputs, needs, options)
     if folder:
         signing = (sign_key, model_signature)
         return _register_folder(root, name, file_path, checks, notes, options, signing, progress)

@@ -20,7 +20,7 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
 from artreg.adapters.git.history import default_base
-from artreg.adapters.git.read import creation_commits
+from artreg.adapters.git.read import added_since, creation_commits
 from artreg.artifacts.integrity import folder_problems
 from artreg.artifacts.signing.verify import describe
 from artreg.errors import ArtregError, ConflictError, PushRejected, VerificationFailed
@@ -486,16 +486,8 @@ def _signature(root: Path, rev: str, manifest: Manifest) -> dict[str, Any] | Non
 
 def folders_since(root: Path, base: str) -> list[StageDir]:
     """Stage folders added between `base` and HEAD (what a pull request promotes)."""
-    out = gitrun.git(
-        root,
-        "diff",
-        "--name-only",
-        "--diff-filter=A",
-        f"{base}...HEAD",
-        "--",
-        "artifacts/*/*/*/manifest.json",
-    )
-    found = [StageDir.parse(p.rsplit("/", 1)[0]) for p in out.split()]
+    added = added_since(root, base, "artifacts/*/*/*/manifest.json")
+    found = [StageDir.parse(p.rsplit("/", 1)[0]) for p in added]
     return sorted(
         {f for f in found if f is not None}, key=lambda f: (STAGES.index(f.stage), f.relpath)
     )

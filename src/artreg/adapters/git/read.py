@@ -212,16 +212,14 @@ def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
     return run_status(root, "merge-base", "--is-ancestor", ancestor, descendant).returncode == 0
 
 
-def creation_commits(root: Path) -> dict[str, str]:
-    """Folder → the commit that added its manifest.json: one `git log` call."""
+def creation_commits(
+    root: Path, pattern: str = "artifacts/*/*/*/manifest.json", rev: str | None = None
+) -> dict[str, str]:
+    """Folder → the commit in `rev`'s history (default HEAD) that added its file matching
+    `pattern` (default: a stage folder's manifest.json): one `git log` call."""
+    revs = [rev] if rev else []
     out = git(
-        root,
-        "log",
-        "--format=commit %H",
-        "--diff-filter=A",
-        "--name-only",
-        "--",
-        "artifacts/*/*/*/manifest.json",
+        root, "log", "--format=commit %H", "--diff-filter=A", "--name-only", *revs, "--", pattern
     )
     created: dict[str, str] = {}
     commit = ""
@@ -231,6 +229,14 @@ def creation_commits(root: Path) -> dict[str, str]:
         elif line.strip():
             created[line.rsplit("/", 1)[0]] = commit  # log is newest first: keep the oldest
     return created
+
+
+def added_since(root: Path, base: str, pattern: str) -> list[str]:
+    """The files matching `pattern` that HEAD adds since its merge base with `base` (what a
+    pull request adds): one `git diff base...HEAD`."""
+    return git(
+        root, "diff", "--name-only", "--diff-filter=A", f"{base}...HEAD", "--", pattern
+    ).split()
 
 
 def pointer_blobs(root: Path, patterns: Sequence[str] = ("*.dvc",)) -> set[tuple[str, str]]:
