@@ -265,3 +265,21 @@ def test_a_lock_applies_what_it_read_when_it_last_asked_the_registry_and_offline
     # Every later read applies what that ask saw, online and offline, and writes nothing.
     monkeypatch.setenv("ARTREG_OFFLINE", "1")
     refused(src, tmp_path / "out", "encoder", f"tag {signed.stage_tag}: not signed")
+
+
+@pytest.mark.parametrize("spelling", ['"rights":', "'rights':", '"\\x72ights":'])
+def test_rights_spelled_another_way_in_yaml_still_bind_every_reader(
+    signed: Signed, tmp_path: Path, spelling: str
+) -> None:
+    """params.yaml is YAML: a quoted or escaped key is the same `rights` to the loader, so it
+    binds readers as the plain key does (no reader may skip it by looking for `rights:`)."""
+    src = signed.src
+    params = src.root / "params.yaml"
+    text = params.read_text()
+    assert text.count("\nrights:") == 1
+    params.write_text(text.replace("\nrights:", f"\n{spelling}"))
+    assert yaml.safe_load(params.read_text())["rights"] == RIGHTS  # the same policy to YAML
+    git(src.root, "commit", "--quiet", "-am", "params.yaml: the same rights, spelled otherwise")
+    retag(src.root, signed.stage_tag, None)
+    src.publish()
+    refused(src, tmp_path / "out", "encoder", f"tag {signed.stage_tag}: not signed")

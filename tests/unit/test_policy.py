@@ -128,3 +128,13 @@ def test_the_approver_is_given_or_comes_from_ci(monkeypatch: pytest.MonkeyPatch)
     assert approver("rm") == "rm"
     with pytest.raises(InputError, match="expected text"):
         approver(5)  # type: ignore[arg-type]
+
+
+def test_may_set_is_false_only_where_no_yaml_spelling_of_the_key_can_hide() -> None:
+    from artreg.registry.policy import may_set
+
+    assert not may_set(None, "rights")
+    assert not may_set(b"artreg:\n  stages: []\ngates: {}\n", "rights")
+    for blob in (b"rights:\n", b'"rights": {}\n', b"{rights: {}}\n", b'"\\x72ights": {}\n'):
+        assert may_set(blob, "rights"), blob
+    assert may_set("rights: {}\n".encode("utf-16"), "rights")  # NUL bytes: parse, never skip

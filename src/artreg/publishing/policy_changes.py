@@ -26,7 +26,7 @@ from artreg.adapters.git.signatures import Verdict
 from artreg.errors import ArtregError, ToolError
 from artreg.publishing.rights import rights_at, signers_blob
 from artreg.registry.layout import PARAMS_FILE
-from artreg.registry.policy import committed_sections, sections_of
+from artreg.registry.policy import committed_sections, may_set, sections_of
 from artreg.registry.policy_changes import loosenings, rights_loosenings, valid_now
 from artreg.registry.rights import Rights, parse
 
@@ -193,7 +193,7 @@ def history_problems(root: Path, tip: str | None = None) -> tuple[int, list[str]
         return 0, []
     ever = gitrun.git(root, "log", "--format=%H", tip, "--", PARAMS_FILE).split()
     blobs = gitread.read_blobs(root, [f"{c}:{PARAMS_FILE}" for c in ever])
-    if not any(b is not None and b"rights:" in b for b in blobs.values()):
+    if not any(may_set(b, "rights") for b in blobs.values()):
         return 0, []
     named = (f.allowed_signers for f in _Policies(root, ever, blobs, False).at.values() if f)
     paths = sorted({path for path in named if path})

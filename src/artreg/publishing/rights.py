@@ -23,7 +23,7 @@ from artreg.adapters.git.signatures import Verdict
 from artreg.errors import ArtregError, InputError, IntegrityError, ToolError
 from artreg.publishing import requests, signers_file
 from artreg.registry.layout import PARAMS_FILE, stage_folders
-from artreg.registry.policy import committed_sections, sections_of
+from artreg.registry.policy import committed_sections, may_set, sections_of
 from artreg.registry.records import Event, Registry
 from artreg.registry.rights import Rights, parse, principal, recorded_approver
 from artreg.registry.tags import Action
@@ -41,7 +41,7 @@ def rights_at_head(root: Path) -> tuple[str, Rights] | None:
     """HEAD and its rights, for readers: None, after one `git show` and no YAML, when
     params.yaml at HEAD has no rights section (the common case)."""
     blob = gitread.show_file(root, "HEAD", PARAMS_FILE)
-    if blob is None or b"rights:" not in blob:
+    if not may_set(blob, "rights"):
         return None
     head = gitrun.head(root)
     assert head is not None

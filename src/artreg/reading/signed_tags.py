@@ -22,7 +22,7 @@ from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import signatures
 from artreg.errors import ArtregError, IntegrityError
 from artreg.registry.layout import PARAMS_FILE
-from artreg.registry.policy import sections_of
+from artreg.registry.policy import may_set, sections_of
 from artreg.registry.rights import parse
 from artreg.registry.tags import Action, format_tag, parse_tag
 
@@ -87,7 +87,7 @@ def rule_at(repo: Path, head: str, prefetch: Prefetch | None = None) -> SignedRu
     if prefetch is not None:
         prefetch(head, [PARAMS_FILE])
     blob = gitread.show_file(repo, head, PARAMS_FILE)
-    if blob is None or b"rights:" not in blob:
+    if not may_set(blob, "rights"):
         return SignedRule(head, source=source)
     rights = parse(sections_of(blob, head).get("rights"), source)
     if not rights.signed or not rights.allowed_signers:
@@ -105,7 +105,7 @@ def clone_rule(root: Path) -> SignedRule | None:
     if not (root / ".git").exists():
         return None
     blob = gitread.show_file(root, "HEAD", PARAMS_FILE)
-    if blob is None or b"rights:" not in blob:
+    if not may_set(blob, "rights"):
         return None
     head = gitrun.head(root)
     return None if head is None else rule_at(root, head)

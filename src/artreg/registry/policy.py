@@ -228,6 +228,15 @@ def committed_sections(root: Path, rev: str) -> dict[str, Any]:
     return sections_of(gitread.show_file(root, rev, PARAMS_FILE), rev)
 
 
+def may_set(blob: bytes | None, key: str) -> bool:
+    """False only when params.yaml's bytes cannot set the top-level `key`, so a reader may skip
+    parsing them: the key's name is nowhere in them, spelled plainly (`key:`, `"key":`, a flow
+    mapping, an anchor), escaped (a backslash) or in a UTF-16/32 encoding (NUL bytes)."""
+    if blob is None:
+        return False
+    return key.encode() in blob or b"\\" in blob or b"\0" in blob
+
+
 def sections_of(blob: bytes | None, rev: str) -> dict[str, Any]:
     """artreg's sections of params.yaml's bytes at `rev` ({} for None: no params.yaml)."""
     if blob is None:
