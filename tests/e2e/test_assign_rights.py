@@ -36,10 +36,12 @@ def rights(production: list[str], staging: list[str], signed: list[str]) -> dict
 
 
 def set_rights(root: Path, section: dict, message: str) -> None:
+    """Commit params.yaml's new rights, signed with the configured key (a loosening on the
+    default branch needs an allowed signer's signature, or verify reports it)."""
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["rights"] = section
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    git(root, "commit", "--quiet", "-am", message)
+    git(root, "commit", "--quiet", "-S", "-am", message)
 
 
 def sign_as(root: Path, key: Path) -> None:
