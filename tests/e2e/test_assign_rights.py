@@ -324,8 +324,13 @@ def test_show_and_history_know_declared_stages_and_each_stage_signer(
     # The production tag re-created by hand, annotated but unsigned: readers refuse it, and
     # show says so on the signer's line, not on the model signature's.
     commit = git(root, "rev-parse", f"{release_tag}^{{commit}}").strip()
+    latest = max(map(int, git(root, "tag", "-l", "--format=%(creatordate:unix)").split()))
     git(root, "tag", "-d", release_tag)
-    git(root, "tag", "-a", "-m", "Assigned production", release_tag, commit)
+    subprocess.run(  # dated after every tag, so the order gto reads does not rest on the clock
+        ["git", "-C", str(root), "tag", "-a", "-m", "Assigned production", release_tag, commit],
+        env={**os.environ, "GIT_COMMITTER_DATE": f"@{latest + 1} +0000"},
+        check=True,
+    )
     assert production_tag(root) == "v1.1.0"
     assert cli("resolve", "encoder", cwd=root).exit_code == 1
     refused = cli("show", "encoder", cwd=root)
