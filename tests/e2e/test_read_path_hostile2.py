@@ -1,0 +1,86 @@
+"""The read path under a hostile registry or remote (review HOSTILE28, part 2): a version
+rewritten on the server and asked for by stage, a tampered DVC directory object in a clone.
+
+Everything is real: git repositories served bare (file://), a local DVC remote, real DVC in the
+clone; the hostile edits are what a maintainer with push rights (or a writer of the remote)
+can do with git and a shell.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from artreg import IntegrityError, get_artifact_path
+from artreg.services.release import register_model_file
+
+from helpers import RELEASE_INPUTS, git, run_tool, serve
+from helpers.modelfiles import write_safetensors
+
+PRODUCTION = "artifacts/production/encoder"
+
+
+def _release(root: Path, models: Path, version: str, size: int) -> bytes:
+    (models / version).mkdir(parents=True)
+    model = write_safetensors(models / version / "model.safetensors", size)
+    register_model_file(root, "encoder", model, version, **RELEASE_INPUTS)
+    return model.read_bytes()
+
+
+def _force_tag(root: Path, tag: str, commit: str) -> None:
+    """Make `tag` again, same message, on `commit` (`git tag -f -a`)."""
+    message = git(root, "tag", "--list", "--format=%(contents)", tag)
+    git(root, "tag", "-f", "-a", tag, "-m", message, commit)
+
+
+def _rewrite_onto(root: Path, bare: Path, version: str, other: str) -> None:
+    """What a maintainer with push rights can do: copy version `other`'s tracked files over
+    `version`'s folder (pointer, sha256, manifest: consistent), commit, force the version tag
+    and the production tag onto that commit, push with force."""
+    target = root / PRODUCTION / f"v{version}"
+    source = root / PRODUCTION / f"v{other}"
+    for rel in git(root, "ls-files", str(source)).split():
+        dest = target / Path(rel).relative_to(source.relative_to(root))
+        dest.unlink(missing_ok=True)
+        shutil.copyfile(root / rel, dest)
+    git(root, "add", str(target))
+    git(root, "commit", "--quiet", "-m", "fix metadata")
+    head = git(root, "rev-parse", "HEAD").strip()
+    old = f"encoder@v{version}^{{commit}}"
+    promoted = git(root, "tag", "--points-at", old, "--list", "encoder#*")
+    _force_tag(root, f"encoder@v{version}", head)
+    for tag in promoted.split():
+        _force_tag(root, tag, head)
+    git(root, "push", "--quiet", "--force", str(bare), "main", "--tags")
+
+
+# --- #9: a version rewritten on the server, asked for by stage -----------------------------------
+
+
+def test_a_stage_resolving_to_a_rewritten_version_is_refused(
+    registry: Path, tmp_path: Path, cache: Path, cli
+) -> None:
+    models = tmp_path / "models"
+    _release(registry, models, "1.0.0", 4096)
+    served_bytes = _release(registry, models, "1.1.0", 6144)
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    bare = serve(registry, tmp_path)
+    url = bare.as_uri()
+    first = get_artifact_path("encoder", repo=url)  # production: v1.1.0, by stage
+    assert first.read_bytes() == served_bytes
+
+    _rewrite_onto(registry, bare, "1.1.0", "1.0.0")
+
+    for asked in ({}, {"stage": "production"}, {"version": "1.1.0"}):
+        with pytest.raises(IntegrityError) as caught:
+            get_artifact_path("encoder", repo=url, **asked)
+        message = str(caught.value)
+        assert "encoder@v1.1.0 moved" in message, message
+        assert "--accept-moved-tag" in message
+    for args in (["resolve", "encoder", "--repo", url], ["get", url, "encoder", "-o", "out"]):
+        refused = cli(*args, cwd=tmp_path)
+        assert refused.exit_code == 1 and "encoder@v1.1.0 moved" in refused.stderr, args
+    assert not (tmp_path / "out" / "model.safetensors").exists()
+    assert first.read_bytes() == served_bytes, "the path handed out kept its bytes"
