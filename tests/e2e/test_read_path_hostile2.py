@@ -8,6 +8,7 @@ can do with git and a shell.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from artreg import IntegrityError, get_artifact_path
 from artreg.services.release import register_model_file
 
-from helpers import RELEASE_INPUTS, git, run_tool, serve
+from helpers import RELEASE_INPUTS, clone_repo, git, run_tool, serve
 from helpers.modelfiles import write_safetensors
 
 PRODUCTION = "artifacts/production/encoder"
@@ -84,3 +85,55 @@ def test_a_stage_resolving_to_a_rewritten_version_is_refused(
         assert refused.exit_code == 1 and "encoder@v1.1.0 moved" in refused.stderr, args
     assert not (tmp_path / "out" / "model.safetensors").exists()
     assert first.read_bytes() == served_bytes, "the path handed out kept its bytes"
+
+
+# --- #13: a tampered `.dir` object on the DVC remote, pulled into a clone -------------------------
+
+
+def _folder_release(root: Path, tmp_path: Path) -> str:
+    """`fold` v1.0.0, a model folder (weights and config), pushed; returns its `.dir` md5."""
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    write_safetensors(snap / "model.safetensors", 4096)
+    (snap / "config.json").write_text('{"hidden": 8}\n')
+    register_model_file(root, "fold", snap, "1.0.0", **RELEASE_INPUTS)
+    run_tool("dvc", "push", "--quiet", cwd=root)
+    pointer = (root / "artifacts/production/fold/v1.0.0/model.dvc").read_text()
+    return next(w for w in pointer.split() if w.endswith(".dir"))
+
+
+def _storage(root: Path) -> Path:
+    """The registry's DVC remote (a local folder)."""
+    return Path(run_tool("dvc", "config", "remote.local.url", cwd=root).stdout.strip())
+
+
+def test_a_clone_refuses_a_directory_object_that_lists_an_extra_file(
+    registry: Path, tmp_path: Path, cli
+) -> None:
+    md5 = _folder_release(registry, tmp_path)
+    remote_obj = _storage(registry) / "files" / "md5" / md5[:2] / md5[2:]
+    genuine = remote_obj.read_bytes()
+    entries = json.loads(genuine)
+    planted = [*entries, {"md5": entries[0]["md5"], "relpath": "extra.py"}]
+    remote_obj.unlink()  # DVC keeps remote objects read-only
+    remote_obj.write_text(json.dumps(sorted(planted, key=lambda e: e["relpath"])))
+
+    clone = clone_repo(serve(registry, tmp_path), tmp_path / "clone")
+    model = clone / "artifacts/production/fold/v1.0.0/model"
+    refused = cli("pull", "fold", cwd=clone)
+    assert refused.exit_code == 1, refused.stderr
+    assert f"directory object {md5} does not hash to its name" in refused.stderr
+    assert "DVC remote" in refused.stderr and "model.dvc" in refused.stderr
+    assert not (model / "extra.py").exists()
+    with pytest.raises(IntegrityError):
+        get_artifact_path("fold", repo=clone)
+    assert not (model / "extra.py").exists()
+
+    # The bad object was not kept: once the remote is repaired, pulling again fetches the
+    # genuine listing (nothing to --force), and the folder holds exactly what was released.
+    remote_obj.unlink()
+    remote_obj.write_bytes(genuine)
+    pulled = cli("pull", "fold", cwd=clone)
+    assert pulled.exit_code == 0, pulled.stderr
+    assert sorted(p.name for p in model.iterdir()) == ["config.json", "model.safetensors"]
+    assert cli("verify", cwd=clone).exit_code == 0

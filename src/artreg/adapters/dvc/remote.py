@@ -84,7 +84,8 @@ def fetch_checked_checkout(root: Path, targets: Sequence[str], remote: str | Non
     """
     with dvc_repo(root) as repo:
         fetched = _fetch(repo, root, targets, remote)
-        check_dir_objects(Path(repo.cache.local_cache_dir), [root / t for t in targets])
+        where = remote or repo.config["core"].get("remote") or ""
+        check_dir_objects(Path(repo.cache.local_cache_dir), [root / t for t in targets], where)
         try:
             repo.checkout(targets=_abs(root, targets), force=True)
         except Exception as exc:
