@@ -137,3 +137,29 @@ def test_a_clone_refuses_a_directory_object_that_lists_an_extra_file(
     assert pulled.exit_code == 0, pulled.stderr
     assert sorted(p.name for p in model.iterdir()) == ["config.json", "model.safetensors"]
     assert cli("verify", cwd=clone).exit_code == 0
+
+
+def test_a_fresh_clone_refuses_a_stage_folder_rewritten_since_its_promotion(
+    registry: Path, tmp_path: Path, cli
+) -> None:
+    """A clone has no memory of earlier bytes; it has the history: the folder at the tag's
+    commit must be the folder as promoted, or it is refused, as `artreg verify` reports it."""
+    models = tmp_path / "models"
+    _release(registry, models, "1.0.0", 4096)
+    _release(registry, models, "1.1.0", 6144)
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    bare = serve(registry, tmp_path)
+    _rewrite_onto(registry, bare, "1.1.0", "1.0.0")
+    clone = clone_repo(bare, tmp_path / "clone")
+
+    changed = "artifacts/production/encoder/v1.1.0: changed since it was promoted in"
+    for asked in ({}, {"version": "1.1.0"}):
+        with pytest.raises(IntegrityError, match=changed):
+            get_artifact_path("encoder", repo=clone, **asked)
+    for args in (["resolve", "encoder"], ["get", "encoder", "-o", "out"], ["verify"]):
+        refused = cli(*args, cwd=clone)
+        assert refused.exit_code == 1 and changed in refused.stderr, (args, refused.stderr)
+    assert not (clone / "out" / "model.safetensors").exists()
+    # The version the rewrite copied is untouched and still served.
+    assert get_artifact_path("encoder", version="1.0.0", repo=clone).is_file()
+

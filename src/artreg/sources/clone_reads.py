@@ -23,6 +23,7 @@ from artreg.sources.listing import (
     show_artifact,
     show_entry,
 )
+from artreg.sources.promoted import check_as_promoted
 
 
 class CloneReads:
@@ -72,6 +73,7 @@ class CloneReads:
 
     def entry(self, name: str, stage: str | None, version: str | None) -> Entry:
         resolved, signature, retired = show_entry(self.path, name, stage, version)
+        check_as_promoted(self.path, resolved)
         return Entry(Local(self.path, resolved), signature, retired or "")
 
     def _resolve(
@@ -83,14 +85,18 @@ class CloneReads:
             names = None if options.with_requirements else [validate_name(name)]
             registry, _ = load_as_of(self.path, options.as_of, names)
         if options.with_requirements:
-            return clone_fetch.resolve_with_requirements(
+            every = clone_fetch.resolve_with_requirements(
                 self.path, name, stage=stage, version=version, registry=registry
             )
-        return {
-            name: clone_fetch.resolve(
-                self.path, name, stage=stage, version=version, registry=registry
-            )
-        }
+        else:
+            every = {
+                name: clone_fetch.resolve(
+                    self.path, name, stage=stage, version=version, registry=registry
+                )
+            }
+        for resolved in every.values():
+            check_as_promoted(self.path, resolved)
+        return every
 
     def serve(
         self, name: str, stage: str | None, version: str | None, *, options: ServeOptions
