@@ -163,3 +163,48 @@ def test_a_fresh_clone_refuses_a_stage_folder_rewritten_since_its_promotion(
     # The version the rewrite copied is untouched and still served.
     assert get_artifact_path("encoder", version="1.0.0", repo=clone).is_file()
 
+
+# --- #14: `verify --remote` when the remote cannot be reached ------------------------------------
+
+
+@pytest.fixture
+def s3_served_clone(tmp_path: Path, s3, cli) -> Path:
+    """A registry whose DVC remote is S3 (moto) with one release, and a clone of it."""
+    from artreg.services.init import init_registry
+
+    root = tmp_path / "team-registry"
+    init_registry(root, remote=s3.url)
+    s3.configure(root)
+    _release(root, tmp_path / "models", "1.0.0", 4096)
+    run_tool("dvc", "push", "--quiet", cwd=root)
+    clone = clone_repo(root, tmp_path / "service")
+    s3.configure(clone)
+    return clone
+
+
+@pytest.mark.parametrize("how", ["no credentials", "unreachable"])
+def test_verify_remote_without_a_reachable_remote_names_it_and_is_no_problem(
+    s3_served_clone: Path, how: str, monkeypatch: pytest.MonkeyPatch, cli
+) -> None:
+    clone = s3_served_clone
+    assert cli("verify", "--remote", cwd=clone).exit_code == 0  # reachable: the control
+    if how == "no credentials":
+        for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.delenv(var)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(clone.parent / "no-such-file"))
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(clone.parent / "no-such-file"))
+    else:
+        from helpers import free_port
+
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # one refused connection says enough
+        (clone / ".dvc" / "config.local").write_text(
+            f"['remote \"local\"']\n    endpointurl = http://127.0.0.1:{free_port()}\n"
+            "    connect_timeout = 1\n    read_timeout = 1\n"
+        )
+
+    checked = cli("verify", "--remote", cwd=clone)
+
+    # Retryable (exit 4): the remote, not the registry, failed; never a problem (exit 1).
+    assert checked.exit_code == 4, checked.stderr
+    assert "DVC remote local did not answer, so nothing was checked in it" in checked.stderr
+    assert "problem" not in checked.stderr
