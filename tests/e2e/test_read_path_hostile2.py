@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from artreg import IntegrityError, get_artifact_path
+from artreg import IntegrityError, NotFoundError, get_artifact_path
 from artreg.services.release import register_model_file
 
-from helpers import RELEASE_INPUTS, clone_repo, git, run_tool, serve
+from helpers import RELEASE_INPUTS, clone_repo, git, run_tool, serve, snapshot
 from helpers.modelfiles import write_safetensors
 
 PRODUCTION = "artifacts/production/encoder"
@@ -208,3 +208,34 @@ def test_verify_remote_without_a_reachable_remote_names_it_and_is_no_problem(
     assert checked.exit_code == 4, checked.stderr
     assert "DVC remote local did not answer, so nothing was checked in it" in checked.stderr
     assert "problem" not in checked.stderr
+
+
+# --- #16: offline in a clone never contacts the DVC remote ----------------------------------------
+
+
+def test_offline_in_a_clone_refuses_what_is_not_pulled_without_asking_the_remote(
+    registry: Path, tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, cli
+) -> None:
+    _release(registry, tmp_path / "models", "1.0.0", 4096)
+    run_tool("dvc", "push", "--quiet", cwd=registry)  # reachable: online, a get would fetch
+    clone = clone_repo(serve(registry, tmp_path), tmp_path / "service")
+    model = clone / PRODUCTION / "v1.0.0" / "model.safetensors"
+    before = snapshot(clone)
+
+    with pytest.raises(NotFoundError) as caught:
+        get_artifact_path("encoder", repo=clone, offline=True)
+    assert "offline" in str(caught.value) and "artreg pull encoder" in str(caught.value)
+    monkeypatch.setenv("ARTREG_OFFLINE", "1")
+    for args in (["get", "encoder", "-o", str(tmp_path / "out")], ["resolve", "encoder"]):
+        refused = cli(*args, cwd=clone)
+        assert refused.exit_code == 2, (args, refused.stderr)
+        assert "offline: " in refused.stderr and "never contacts the DVC remote" in refused.stderr
+    assert not model.exists(), "offline fetched from the DVC remote"
+    assert snapshot(clone) == before
+
+    # Pulled while online, the same reads answer offline from the work tree.
+    monkeypatch.delenv("ARTREG_OFFLINE")
+    assert cli("pull", "encoder", cwd=clone).exit_code == 0
+    monkeypatch.setenv("ARTREG_OFFLINE", "1")
+    assert get_artifact_path("encoder", repo=clone) == model
+    assert cli("get", "encoder", "-o", str(tmp_path / "out"), cwd=clone).exit_code == 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from artreg.adapters.git import history as githistory
-from artreg.errors import InputError
+from artreg.errors import InputError, NotFoundError
 from artreg.reading.resolve import Resolved
 from artreg.registry.tags import validate_name
 from artreg.registry.trust_ratchet import Accepted, accept_clone
@@ -106,7 +106,12 @@ class CloneReads:
         served: dict[str, Local] = {}
         for each, resolved in self._resolve(name, stage, version, options).items():
             fetched = 0
-            if options.pull:
+            if options.pull and not self.fetch:  # offline: checked where it is, never fetched
+                _refuse_absent_offline(self.path, resolved)
+                clone_fetch.verify(
+                    self.path, resolved, options.progress, records=records, full=options.full
+                )
+            elif options.pull:
                 fetched = clone_fetch.pull(
                     self.path,
                     resolved,
@@ -126,15 +131,17 @@ class CloneReads:
         self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions
     ) -> Exported:
         every = self._resolve(name, stage, version, options)
+        if options.pull and not self.fetch:
+            for resolved in every.values():
+                _refuse_absent_offline(self.path, resolved)
+        fetch = options.pull and self.fetch
         if options.with_requirements:
             exported = clone_fetch.export_all(
-                self.path, every, out, remote=options.remote, fetch=options.pull
+                self.path, every, out, remote=options.remote, fetch=fetch
             )
             return [(Local(self.path, r), exported[n]) for n, r in every.items()]
         resolved = every[name]
-        written = clone_fetch.export(
-            self.path, resolved, out, remote=options.remote, fetch=options.pull
-        )
+        written = clone_fetch.export(self.path, resolved, out, remote=options.remote, fetch=fetch)
         return [(Local(self.path, resolved), written)]
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
@@ -143,3 +150,18 @@ class CloneReads:
         )
         clone_fetch.verify(self.path, resolved)
         return True
+
+
+def _refuse_absent_offline(root: Path, resolved: Resolved) -> None:
+    """Offline (ARTREG_OFFLINE, offline=True) nothing crosses the network, the DVC remote
+    included: files not in the work tree are refused as such (exit 2), never "retry" (exit 4),
+    which offline could never make succeed."""
+    folder = resolved.folder.path(root)
+    absent = sorted(rel for rel in resolved.files if not (folder / rel).is_file())
+    if absent:
+        spec = f"@v{resolved.version}" if resolved.version else f"#{resolved.stage}"
+        raise NotFoundError(
+            f"offline: {resolved.folder.relpath}/{absent[0]} is not in this clone's work tree "
+            f"({len(absent)} file(s) not pulled), and offline mode never contacts the DVC remote",
+            hint=f"run `artreg pull {resolved.name}{spec}` while online (ARTREG_OFFLINE unset)",
+        )
