@@ -9,16 +9,19 @@ can do with git and a shell.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from artreg import IntegrityError, NotFoundError, get_artifact_path
+from artreg.errors import LockBusy
 from artreg.services.release import register_model_file
 
-from helpers import RELEASE_INPUTS, clone_repo, git, run_tool, serve, snapshot
+from helpers import ARTREG, RELEASE_INPUTS, clone_repo, git, run_tool, serve, snapshot, start_paused
 from helpers.modelfiles import write_safetensors
+from helpers.terminal import run_on_a_terminal
 
 PRODUCTION = "artifacts/production/encoder"
 
@@ -239,3 +242,39 @@ def test_offline_in_a_clone_refuses_what_is_not_pulled_without_asking_the_remote
     monkeypatch.setenv("ARTREG_OFFLINE", "1")
     assert get_artifact_path("encoder", repo=clone) == model
     assert cli("get", "encoder", "-o", str(tmp_path / "out"), cwd=clone).exit_code == 0
+
+
+# --- #10: a consumer-cache lock held by a stalled download ---------------------------------------
+
+
+def test_a_get_waiting_for_a_stalled_download_says_so_and_gives_up(
+    registry: Path, tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, cli
+) -> None:
+    _release(registry, tmp_path / "models", "1.0.0", 4096)
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    url = serve(registry, tmp_path).as_uri()
+    # A download that stands still mid-copy (a slow remote, a Ctrl-Z'd get) holds the lock.
+    stalled = start_paused(
+        ["get", url, "encoder", "-o", str(tmp_path / "a")],
+        tmp_path, "consumer.download", tmp_path / "paused",
+    )  # fmt: skip
+    try:
+        monkeypatch.setenv("ARTREG_CACHE_WAIT", "1")
+        waited = cli("get", url, "encoder", "-o", str(tmp_path / "b"))
+        assert waited.exit_code == 4, waited.stderr
+        assert f"another artreg process (pid {stalled.pid} on " in waited.stderr
+        assert "ARTREG_CACHE_WAIT" in waited.stderr
+        assert not (tmp_path / "b" / "model.safetensors").exists()
+        with pytest.raises(LockBusy, match=f"pid {stalled.pid}"):
+            get_artifact_path("encoder", repo=url)
+        # At a shell, the wait is said while it lasts.
+        env = {**os.environ, "ARTREG_CACHE_WAIT": "1"}
+        code, shown = run_on_a_terminal(
+            [ARTREG, "get", url, "encoder", "-o", str(tmp_path / "c")], tmp_path, env
+        )
+        assert code == 4 and "; waiting up to 1 s" in shown, shown
+    finally:
+        stalled.kill()
+        stalled.wait()
+    # Its holder gone, the lock is free: nothing stale is left to clear.
+    assert get_artifact_path("encoder", repo=url).is_file()
