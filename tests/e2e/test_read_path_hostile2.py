@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from artreg.services.release import register_model_file
 
 from helpers import ARTREG, RELEASE_INPUTS, clone_repo, git, run_tool, serve, snapshot, start_paused
 from helpers.modelfiles import write_safetensors
+from helpers.sources import ENCODER, Source
 from helpers.terminal import run_on_a_terminal
 
 PRODUCTION = "artifacts/production/encoder"
@@ -278,3 +280,44 @@ def test_a_get_waiting_for_a_stalled_download_says_so_and_gives_up(
         stalled.wait()
     # Its holder gone, the lock is free: nothing stale is left to clear.
     assert get_artifact_path("encoder", repo=url).is_file()
+
+
+# --- #8: one JSON answer for resolve, get and show, whatever the source --------------------------
+
+WHERE = {"registry", "path", "snapshot", "downloaded", "written"}  # where, not what
+
+
+def _same_answer(got: dict[str, Any], expected: dict[str, Any], what: str) -> None:
+    """The same keys, and the same values but where the bytes are (or were fetched from)."""
+    assert set(got) == set(expected), (what, set(got) ^ set(expected))
+    assert {k: v for k, v in got.items() if k not in WHERE} == {
+        k: v for k, v in expected.items() if k not in WHERE
+    }, what
+
+
+def test_resolve_get_and_show_answer_one_schema_from_every_source(
+    source: Source, tmp_path: Path
+) -> None:
+    def both(*args: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        here = source.cli(*args, "--json", "--repo", str(source.root), cwd=source.root.parent)
+        there = source.run(*args, "--json")
+        assert here.exit_code == 0 and there.exit_code == 0, (here.stderr, there.stderr)
+        return there.json(), here.json()
+
+    for spec in ("encoder#production", "encoder@v1.0.0", "old@v1.0.0"):
+        shown, expected = both("show", spec)
+        shown.pop("path", None), expected.pop("path")  # a clone holds the bytes already
+        if source.kind == "lock" and "@" in spec:
+            # A lock pins a version, not the stage it holds today (that is the registry's).
+            assert shown["stage"] is None
+            shown["stage"] = expected["stage"]
+        _same_answer(shown, expected, f"show {spec}")
+        text = source.run("show", spec)
+        assert text.exit_code == 0 and "None" not in text.stdout, text.stdout
+    assert both("show", "encoder@v1.0.0")[0]["model"] == f"{ENCODER}/model.pt"
+    _same_answer(*both("resolve", "encoder"), "resolve")
+    here = source.cli("get", "encoder", "-o", str(tmp_path / "a"), "--json", "--repo",
+                      str(source.root), cwd=source.root.parent)  # fmt: skip
+    there = source.run("get", "encoder", "-o", str(tmp_path / "b"), "--json")
+    assert here.exit_code == 0 and there.exit_code == 0, (here.stderr, there.stderr)
+    _same_answer(there.json(), here.json(), "get")
