@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from artreg import IntegrityError, NotFoundError, get_artifact_path
-from artreg.errors import LockBusy
+from artreg.errors import InputError, LockBusy
 from artreg.services.release import register_model_file
 
 from helpers import ARTREG, RELEASE_INPUTS, clone_repo, git, run_tool, serve, snapshot, start_paused
@@ -321,3 +321,13 @@ def test_resolve_get_and_show_answer_one_schema_from_every_source(
     there = source.run("get", "encoder", "-o", str(tmp_path / "b"), "--json")
     assert here.exit_code == 0 and there.exit_code == 0, (here.stderr, there.stderr)
     _same_answer(there.json(), here.json(), "get")
+
+
+# --- #11: a stage and a version together --------------------------------------------------------
+
+
+def test_a_stage_and_a_version_together_are_refused_from_every_source(source: Source) -> None:
+    assert get_artifact_path("encoder", version="1.0.0", **source.api).is_file()  # kept warm
+    for stage in ("production", "nosuch"):
+        with pytest.raises(InputError, match="a stage or a version, not both"):
+            get_artifact_path("encoder", stage=stage, version="1.0.0", **source.api)

@@ -80,7 +80,6 @@ class CloneReads:
         self, name: str, stage: str | None, version: str | None, options: ServeOptions
     ) -> dict[str, Resolved]:
         registry = None
-        stage = None if version else stage
         if options.as_of is not None:
             names = None if options.with_requirements else [validate_name(name)]
             registry, _ = load_as_of(self.path, options.as_of, names)
