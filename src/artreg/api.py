@@ -243,7 +243,8 @@ def get_artifact_path(
     """
     simple = (lock, remote, remote_config, as_of) == (None, None, None, None)
     memo = None
-    if simple and verify == "auto" and not with_requirements:
+    both = stage is not None and version is not None  # refused the full way (check_spec)
+    if simple and verify == "auto" and not with_requirements and not both:
         # The last full answer, kept with what proves it still stands (sources/warm_memo.py).
         kept, memo = warm_memo.look(repo, name, stage, version, cache_dir, offline)
         if kept is not None:
@@ -263,7 +264,7 @@ def get_artifact_path(
 
     def answer() -> Path | dict[str, Path]:
         source = _source(repo, lock, offline, cache_dir)
-        served = source.serve(name, None if version else stage, version, options=options)
+        served = source.serve(name, stage, version, options=options)
         if source.notes:
             import warnings
 

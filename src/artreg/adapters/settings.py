@@ -109,6 +109,12 @@ def url_ttl() -> str:
     return os.environ.get("ARTREG_URL_TTL", "").strip()
 
 
+def cache_wait() -> str:
+    """$ARTREG_CACHE_WAIT as written (stripped; "" when unset): the seconds to wait for another
+    process's consumer-cache lock. sources.cache_wait parses it."""
+    return os.environ.get("ARTREG_CACHE_WAIT", "").strip()
+
+
 def repo() -> str | None:
     """$ARTREG_REPO: the registry clone to use when no --repo is given (None when unset)."""
     return os.environ.get("ARTREG_REPO") or None

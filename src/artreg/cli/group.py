@@ -13,6 +13,7 @@ from artreg._version import __version__
 from artreg.adapters import interrupts
 from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
 from artreg.present import text as fmt
+from artreg.sources import cache_wait
 
 
 def set_traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -182,3 +183,5 @@ def main(ctx: click.Context, show_traceback: bool) -> None:
     Example: artreg register encoder run42 --from checkpoints/
     """
     ctx.obj = {"traceback": show_traceback}
+    if sys.stderr.isatty():  # a person at a shell is told why nothing happens for a while
+        cache_wait.NOTICES.append(lambda message: click.echo(f"artreg: {message}", err=True))

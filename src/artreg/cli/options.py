@@ -373,31 +373,55 @@ def registry_source(
 
 
 def served_json(served: Any, written: list[Path] | None = None) -> dict[str, Any]:
-    """A served model as JSON: a clone's folder, or a snapshot in the consumer cache."""
+    """A served model as JSON, one schema whichever source served it (issue 25 item 1): a
+    clone's folder (its `snapshot`), or a snapshot in the consumer cache."""
     from artreg.sources.base import Local
 
-    if isinstance(served, Local):
-        info = queries.resolved_json(served.root, served.resolved)
-        if written is not None:
-            info["written"] = [str(p) for p in written]
-        return info
-    return consumer.fetched_json(served, written)
+    if not isinstance(served, Local):
+        return consumer.fetched_json(served, written) | _pin_model(served.pin)
+    resolved = served.resolved
+    info = queries.resolved_json(served.root, resolved) | {
+        "registry": str(served.root),
+        "files": _files_json(resolved.files, resolved.dvc_files),
+        "snapshot": str(resolved.folder.path(served.root)),
+        "downloaded": served.fetched,
+    }
+    if written is not None:
+        info["written"] = [str(p) for p in written]
+    return info
 
 
 def entry_rendered(entry: Any) -> tuple[dict[str, Any], str]:
-    """`show NAME@vX|NAME#STAGE` as JSON and text, whichever source answered."""
+    """`show NAME@vX|NAME#STAGE` as JSON and text, whichever source answered (the same keys
+    but `path`, where a clone holds the bytes already)."""
     from artreg.sources.base import Local
 
     if isinstance(entry.found, Local):
         found = entry.found
-        return queries.resolved_with_files(
+        info, text = queries.resolved_with_files(
             found.root, found.resolved, entry.signature, entry.retired
         )
+        files = _files_json(found.resolved.files, found.resolved.dvc_files)
+        return info | {"registry": str(found.root), "files": files}, text
     requires = list(entry.requires)
     text = consumer.pin_text(entry.found, entry.signature)
-    return {**consumer.pin_json(entry.found, entry.signature), "requires": requires}, text + (
+    info = consumer.pin_json(entry.found, entry.signature) | _pin_model(entry.found)
+    return info | {"requires": requires}, text + (
         f"\nrequires: {', '.join(requires)}" if requires else ""
     )
+
+
+def _pin_model(pin: Any) -> dict[str, Any]:
+    """A pin's model as a clone's answer names it: repo-relative, with its sha256 and size."""
+    primary = pin.files[pin.primary]
+    return {"model": f"{pin.folder}/{pin.primary}", "sha256": primary.sha256, "size": primary.size}
+
+
+def _files_json(files: Any, dvc_files: Any) -> dict[str, Any]:
+    return {
+        rel: {"sha256": d.sha256, "size": d.size, **({"dvc": True} if rel in dvc_files else {})}
+        for rel, d in sorted(files.items())
+    }
 
 
 def pairs(options: tuple[str, ...]) -> dict[str, str]:

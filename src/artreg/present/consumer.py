@@ -115,7 +115,7 @@ def pin_json(pin: Pin, signature: dict[str, Any] | None = None) -> dict[str, Any
 def pin_text(pin: Pin, signature: dict[str, Any] | None = None) -> str:
     info = pin.to_json()
     return (
-        "\n".join(f"{k}: {v}" for k, v in info.items() if k != "files")
+        "\n".join(f"{k}: {'-' if v is None else v}" for k, v in info.items() if k != "files")
         + (f"\nsignature: {signature_text(signature)}" if signature is not None else "")
         + "\nfiles:\n"
         + "\n".join(f"  {rel}  {d.size:,} B  {d.sha256}" for rel, d in sorted(pin.files.items()))

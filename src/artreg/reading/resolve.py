@@ -129,6 +129,15 @@ def pick(
     return assignment, stage, holder.version if holder.registered else None
 
 
+def held_stage(registry: Registry, name: str, version: str | None) -> str | None:
+    """The stage `name`'s `version` holds now (the last of several), or None: what `show
+    NAME@vX` says whichever source it reads."""
+    held = [
+        s for s, v in registry.get(name).stages().items() if v.registered and v.version == version
+    ]
+    return held[-1] if held else None
+
+
 def folder_of(record: Event, name: str) -> str:
     """The stage folder the event promoted (repo-relative), or the refusal for a tag that
     names none and whose dvc.yaml does not either."""

@@ -221,6 +221,8 @@ def _check_remote(
         return
     try:
         missing = dvcremote.missing_in_remote(root, pointers, remote)
+    except RemoteUnavailable:
+        raise  # an unreachable remote says nothing about the registry: exit 4, not a problem
     except ArtregError as exc:
         report.problems.append(exc.message)
         return

@@ -47,9 +47,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from artreg.adapters import faults, hashing, locking, settings
+from artreg.adapters import faults, hashing, settings
 from artreg.adapters.hashing import FileDigest, ProgressFn
 from artreg.errors import InputError, IntegrityError
+from artreg.sources.cache_wait import hold_cache_lock
 from artreg.sources.identity import identity
 
 ENV_CACHE = "ARTREG_CACHE"
@@ -77,16 +78,18 @@ def flocked(
     path: Path,
     shared: bool = False,
     unwritable: Callable[[OSError, Path], Exception] | None = None,
+    what: str = "the cache",
 ) -> Iterator[None]:
-    """Hold an flock on `path` (created if needed) for the duration of the block; an error
-    creating it becomes `unwritable(error, path)` when given."""
+    """Hold an flock on `path` (created if needed) for the duration of the block, waiting for
+    another holder said and bounded (cache_wait.py); an error creating it becomes
+    `unwritable(error, path)` when given."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         if unwritable is None:
             raise
         raise unwritable(exc, path) from exc
-    with locking.hold(path, shared=shared, cannot_open=unwritable):
+    with hold_cache_lock(path, shared, what, unwritable):
         yield
 
 
@@ -165,7 +168,8 @@ class Cache:
         self, kind: str, ident: str, shared: bool = False
     ) -> contextlib.AbstractContextManager[None]:
         safe = hashlib.sha256(ident.encode()).hexdigest()[:24]
-        return flocked(self.root / "locks" / f"{kind}-{safe}.lock", shared, self.unwritable)
+        lock = self.root / "locks" / f"{kind}-{safe}.lock"
+        return flocked(lock, shared, self.unwritable, what=f"{kind} {ident}")
 
     def building(self) -> contextlib.AbstractContextManager[None]:
         """Held (shared) while adding to the cache; `prune` holds it exclusively."""

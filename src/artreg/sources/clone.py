@@ -67,7 +67,7 @@ class CloneSource:
         """The clone's last answer when it stands and its files are intact; else each resolved
         folder pulled (or, without `options.pull`, verified where it is), and the answer
         recorded for the next call."""
-        last = self._last_answer(name, None if version else stage, version, options)
+        last = self._last_answer(name, stage, version, options)
         if last is not None:
             warm = last.served(
                 records_root(self.cache_dir) if options.records else None, options.full

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from artreg.adapters.git import history as githistory
-from artreg.errors import InputError
+from artreg.errors import InputError, NotFoundError
 from artreg.reading.resolve import Resolved
 from artreg.registry.tags import validate_name
 from artreg.registry.trust_ratchet import Accepted, accept_clone
@@ -23,6 +23,7 @@ from artreg.sources.listing import (
     show_artifact,
     show_entry,
 )
+from artreg.sources.promoted import check_as_promoted
 
 
 class CloneReads:
@@ -72,25 +73,29 @@ class CloneReads:
 
     def entry(self, name: str, stage: str | None, version: str | None) -> Entry:
         resolved, signature, retired = show_entry(self.path, name, stage, version)
+        check_as_promoted(self.path, resolved)
         return Entry(Local(self.path, resolved), signature, retired or "")
 
     def _resolve(
         self, name: str, stage: str | None, version: str | None, options: ServeOptions
     ) -> dict[str, Resolved]:
         registry = None
-        stage = None if version else stage
         if options.as_of is not None:
             names = None if options.with_requirements else [validate_name(name)]
             registry, _ = load_as_of(self.path, options.as_of, names)
         if options.with_requirements:
-            return clone_fetch.resolve_with_requirements(
+            every = clone_fetch.resolve_with_requirements(
                 self.path, name, stage=stage, version=version, registry=registry
             )
-        return {
-            name: clone_fetch.resolve(
-                self.path, name, stage=stage, version=version, registry=registry
-            )
-        }
+        else:
+            every = {
+                name: clone_fetch.resolve(
+                    self.path, name, stage=stage, version=version, registry=registry
+                )
+            }
+        for resolved in every.values():
+            check_as_promoted(self.path, resolved)
+        return every
 
     def serve(
         self, name: str, stage: str | None, version: str | None, *, options: ServeOptions
@@ -100,7 +105,12 @@ class CloneReads:
         served: dict[str, Local] = {}
         for each, resolved in self._resolve(name, stage, version, options).items():
             fetched = 0
-            if options.pull:
+            if options.pull and not self.fetch:  # offline: checked where it is, never fetched
+                _refuse_absent_offline(self.path, resolved)
+                clone_fetch.verify(
+                    self.path, resolved, options.progress, records=records, full=options.full
+                )
+            elif options.pull:
                 fetched = clone_fetch.pull(
                     self.path,
                     resolved,
@@ -120,15 +130,17 @@ class CloneReads:
         self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions
     ) -> Exported:
         every = self._resolve(name, stage, version, options)
+        if options.pull and not self.fetch:
+            for resolved in every.values():
+                _refuse_absent_offline(self.path, resolved)
+        fetch = options.pull and self.fetch
         if options.with_requirements:
             exported = clone_fetch.export_all(
-                self.path, every, out, remote=options.remote, fetch=options.pull
+                self.path, every, out, remote=options.remote, fetch=fetch
             )
             return [(Local(self.path, r), exported[n]) for n, r in every.items()]
         resolved = every[name]
-        written = clone_fetch.export(
-            self.path, resolved, out, remote=options.remote, fetch=options.pull
-        )
+        written = clone_fetch.export(self.path, resolved, out, remote=options.remote, fetch=fetch)
         return [(Local(self.path, resolved), written)]
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
@@ -137,3 +149,18 @@ class CloneReads:
         )
         clone_fetch.verify(self.path, resolved)
         return True
+
+
+def _refuse_absent_offline(root: Path, resolved: Resolved) -> None:
+    """Offline (ARTREG_OFFLINE, offline=True) nothing crosses the network, the DVC remote
+    included: files not in the work tree are refused as such (exit 2), never "retry" (exit 4),
+    which offline could never make succeed."""
+    folder = resolved.folder.path(root)
+    absent = sorted(rel for rel in resolved.files if not (folder / rel).is_file())
+    if absent:
+        spec = f"@v{resolved.version}" if resolved.version else f"#{resolved.stage}"
+        raise NotFoundError(
+            f"offline: {resolved.folder.relpath}/{absent[0]} is not in this clone's work tree "
+            f"({len(absent)} file(s) not pulled), and offline mode never contacts the DVC remote",
+            hint=f"run `artreg pull {resolved.name}{spec}` while online (ARTREG_OFFLINE unset)",
+        )

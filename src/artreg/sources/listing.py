@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from artreg.adapters.git import history as githistory
 from artreg.errors import ArtregError
 from artreg.publishing.rights import promotion_signer_status, signers_of
+from artreg.reading.resolve import held_stage
 from artreg.registry.layout import SIGNATURE_FILE
 from artreg.registry.records import Artifact, Registry
 from artreg.registry.retirements import Retired, read_retired
@@ -117,12 +118,7 @@ def show_entry(
     fetch = _fetch()
     resolved = fetch.resolve(root, name, stage=stage, version=version, registry=registry)
     if version is not None:
-        held = [
-            s
-            for s, v in registry.get(name).stages().items()
-            if v.registered and v.version == resolved.version
-        ]
-        resolved = replace(resolved, stage=held[-1] if held else None)
+        resolved = replace(resolved, stage=held_stage(registry, name, resolved.version))
     tomb = read_retired(root).get(resolved.folder.relpath)
     return resolved, fetch.signature_status(root, resolved), tomb.date[:10] if tomb else None
 

@@ -34,7 +34,7 @@ from artreg.errors import (
     PolicyWeakened,
     VerificationFailed,
 )
-from artreg.reading.resolve import spec_of
+from artreg.reading.resolve import check_spec, spec_of
 from artreg.reading.signed_tags import SignedTagRefused
 from artreg.registry.layout import StageDir
 from artreg.registry.tags import parse_spec, validate_name
@@ -167,6 +167,7 @@ def find(path: Path, name: str, stage: str | None, version: str | None) -> Pin:
     """The pin for `name` at that stage or version (a version: any pin that resolved to it;
     neither: its `#production` pin, else the name's only pin). A lock serves only what it
     pins: anything else is a NotFoundError naming the lock file and what it pins."""
+    check_spec(name, stage, version)  # a stage or a version, not both, as every source says
     pins = load(path)
     wanted = spec_of(name, stage, version)
     if wanted in pins:
@@ -248,7 +249,7 @@ class LockSource:
         self, name: str, stage: str | None, version: str | None, options: ServeOptions
     ) -> dict[str, Pin]:
         pins = load(self.path)
-        top = find(self.path, name, None if version else stage, version)
+        top = find(self.path, name, stage, version)
         if not options.with_requirements:
             return {top.name: top}
         return pinned.closure(self.path, pins, top, self.cache_dir)

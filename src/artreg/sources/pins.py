@@ -43,8 +43,20 @@ ACCEPT_MOVED_TAG = "--accept-moved-tag (CLI) or accept_moved_tag=True (Python)"
 # --- a version's bytes, as first seen ---------------------------------------------------------
 
 
+def held_version(pin: Pin) -> str | None:
+    """The version whose bytes `pin` serves: its own, or, for a stage whose tag sits on a
+    commit no version tag holds (a version tag moved away from it), the version its production
+    folder is named after: that folder's bytes are that version's, immutable as well."""
+    if pin.version:
+        return pin.version
+    folder = StageDir.parse(pin.folder)
+    if folder is not None and folder.stage == "production" and folder.entry.startswith("v"):
+        return folder.entry[1:]
+    return None
+
+
 def _record(cache: Cache, key: str, pin: Pin) -> Path:
-    return cache.root / "versions" / key / pin.name / f"v{pin.version}.json"
+    return cache.root / "versions" / key / pin.name / f"v{held_version(pin)}.json"
 
 
 def _content(pin: Pin) -> dict[str, Any]:
@@ -54,7 +66,7 @@ def _content(pin: Pin) -> dict[str, Any]:
 def hold_version(reg: RemoteRegistry, pin: Pin, accept_moved_tag: bool) -> Callable[[], None]:
     """Refuse `pin` when this cache served its version with other bytes before (unless
     `accept_moved_tag`); returns the function that records it once it is served."""
-    if not pin.version:
+    if not held_version(pin):
         return lambda: None  # a stage holding an unversioned commit: nothing to hold it to
     path = _record(reg.cache, reg.key, pin)
     # A record kept under the URL as spelled (before one identity per registry) is adopted.
@@ -79,7 +91,7 @@ def moved_message(url: str, pin: Pin, seen: dict[str, Any]) -> str:
     new = _content(pin)
     differ = sorted(rel for rel in set(old) | set(new) if old.get(rel) != new.get(rel))
     return (
-        f"{url}: {pin.name}@v{pin.version} moved: it was commit {str(seen.get('commit'))[:12]} "
+        f"{url}: {pin.name}@v{held_version(pin)} moved: it was commit {str(seen.get('commit'))[:12]} "
         f"({seen.get('folder')}) when this cache served it, the registry now answers commit "
         f"{pin.commit[:12]} ({pin.folder}, tag {pin.tag}) with other bytes "
         f"({', '.join(differ[:5])}{' …' if len(differ) > 5 else ''}); a version's bytes never "
@@ -89,8 +101,8 @@ def moved_message(url: str, pin: Pin, seen: dict[str, Any]) -> str:
 
 def _moved_hint(pin: Pin) -> str:
     return (
-        f"ask the registry's maintainers why {pin.name}@v{pin.version} was rewritten; to take "
-        f"the new bytes anyway, pass {ACCEPT_MOVED_TAG}"
+        f"ask the registry's maintainers why {pin.name}@v{held_version(pin)} was rewritten; "
+        f"to take the new bytes anyway, pass {ACCEPT_MOVED_TAG}"
     )
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from artreg.adapters.hashing import FileDigest
 from artreg.errors import InputError, IntegrityError, NotFoundError
 from artreg.reading.outputs import local_work_tree
-from artreg.reading.resolve import check_spec, pick, selector, spec_of
+from artreg.reading.resolve import check_spec, held_stage, pick, selector, spec_of
 from artreg.registry import fold as folding
 from artreg.registry.layout import PARAMS_FILE, SIGNATURE_FILE
 from artreg.registry.policy import committed_sections, settings_from
@@ -128,6 +128,8 @@ class UrlSource:
         tags, head = self.reg.remote_refs([name])
         registry = self.reg.state([name], tags)
         pin = resolve_remote(self.reg, name, stage, version, registry, fingerprint_of(tags), head)
+        if version is not None:  # the stage it holds now, as a clone says it
+            pin = replace(pin, stage=held_stage(registry, name, pin.version))
         remote_signed.check(self.reg, pin, head, tags)  # refused as `get` refuses it
         signature = self.reg.signature_status(pin, head)
         return Entry(pin, signature, requires=requires_in(registry, pin))

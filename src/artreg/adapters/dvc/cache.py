@@ -295,8 +295,10 @@ def _cached_listing(obj: Path) -> dict[str, str] | None:
     return entries
 
 
-def check_dir_objects(cache: Path, pointers: Sequence[Path]) -> None:
-    """Refuse a fetched `.dir` listing whose entries would write outside their folder."""
+def check_dir_objects(cache: Path, pointers: Sequence[Path], remote: str = "") -> None:
+    """Refuse a fetched `.dir` listing that is not the object its name says (removed from the
+    cache, so the next fetch asks the remote again) or whose entries would write outside their
+    folder; `remote` names where it came from."""
     for pointer in pointers:
         out = read_pointer(pointer)
         md5 = str(out.get("md5", ""))
@@ -305,8 +307,14 @@ def check_dir_objects(cache: Path, pointers: Sequence[Path]) -> None:
         obj = object_path(cache, md5)
         if not obj.is_file():
             continue
+        listing = obj.read_bytes()
         try:
-            entries = json.loads(obj.read_text(encoding="utf-8"))
+            check_listing_hash(listing, md5, f"{pointer}: DVC remote {remote or '(default)'}")
+        except IntegrityError:
+            remove_cached(cache, md5)  # else every later pull trusts it under its genuine name
+            raise
+        try:
+            entries = json.loads(listing.decode("utf-8"))
         except ValueError as exc:
             raise IntegrityError(f"{obj}: DVC directory object is not JSON ({exc})") from exc
         for entry in entries if isinstance(entries, list) else [None]:
@@ -375,16 +383,22 @@ def remove_cached(cache: Path, oid: str) -> int | None:
     return size
 
 
-def dir_entries(listing: bytes, md5: str, where: str) -> dict[str, str]:
-    """Every file of a `.dir` object fetched from a remote, relpath -> md5, after checking that
-    the listing is the object its name says (md5 of its bytes, as dvc-data addresses it).
-    Called once per listing and fetch: each lookup is then a dictionary read."""
-    faults.point("consumer.dir-listing")
+def check_listing_hash(listing: bytes, md5: str, where: str) -> None:
+    """Refuse a `.dir` listing whose bytes do not hash to its name (md5, as dvc-data addresses
+    it): a remote's writer could list files no pointer vouches for."""
     if hashlib.md5(listing).hexdigest() != md5.removesuffix(".dir"):
         raise IntegrityError(
             f"{where}: the remote's directory object {md5} does not hash to its name",
             hint="the DVC remote holds altered data; push it again from a clone, and report it",
         )
+
+
+def dir_entries(listing: bytes, md5: str, where: str) -> dict[str, str]:
+    """Every file of a `.dir` object fetched from a remote, relpath -> md5, after checking that
+    the listing is the object its name says (md5 of its bytes, as dvc-data addresses it).
+    Called once per listing and fetch: each lookup is then a dictionary read."""
+    faults.point("consumer.dir-listing")
+    check_listing_hash(listing, md5, where)
     try:
         entries = json.loads(listing.decode("utf-8"))
     except ValueError as exc:

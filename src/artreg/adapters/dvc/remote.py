@@ -52,19 +52,25 @@ def _fetch(repo: Any, root: Path, targets: Sequence[str], remote: str | None) ->
         return int(repo.fetch(targets=_abs(root, targets), remote=remote))
     except Exception as exc:
         # DVC reports an unreachable remote as files that failed to download: ask the remote.
-        problem = _odb_problem(repo, remote)
-        if problem:
-            raise RemoteUnavailable(
-                f"DVC remote {remote or repo.config['core'].get('remote') or ''} did not "
-                f"answer, so nothing was fetched: {problem}",
-                hint="check the network, the remote's URL and credentials "
-                "(`dvc remote list`), then run the command again",
-            ) from exc
+        _raise_if_unreachable(repo, remote, exc, "nothing was fetched")
         missing = "missing" in str(exc).lower() or "not found" in str(exc).lower()
         cls = NotFoundError if missing else ToolError
         raise cls(
             f"dvc fetch of {', '.join(targets)} failed: {exc}",
             hint="check that the data was pushed (`dvc push`) and the remote is reachable",
+        ) from exc
+
+
+def _raise_if_unreachable(repo: Any, remote: str | None, exc: Exception, outcome: str) -> None:
+    """RemoteUnavailable (exit 4, naming the remote) when the remote cannot be reached (no
+    network, no credentials): that says nothing about the registry's data."""
+    problem = _odb_problem(repo, remote)
+    if problem:
+        raise RemoteUnavailable(
+            f"DVC remote {remote or repo.config['core'].get('remote') or ''} did not "
+            f"answer, so {outcome}: {problem}",
+            hint="check the network, the remote's URL and credentials "
+            "(`dvc remote list`), then run the command again",
         ) from exc
 
 
@@ -84,7 +90,8 @@ def fetch_checked_checkout(root: Path, targets: Sequence[str], remote: str | Non
     """
     with dvc_repo(root) as repo:
         fetched = _fetch(repo, root, targets, remote)
-        check_dir_objects(Path(repo.cache.local_cache_dir), [root / t for t in targets])
+        where = remote or repo.config["core"].get("remote") or ""
+        check_dir_objects(Path(repo.cache.local_cache_dir), [root / t for t in targets], where)
         try:
             repo.checkout(targets=_abs(root, targets), force=True)
         except Exception as exc:
@@ -115,6 +122,7 @@ def missing_in_remote(root: Path, targets: Sequence[str], remote: str | None = N
         except (InputError, IntegrityError):
             raise
         except Exception as exc:
+            _raise_if_unreachable(repo, remote, exc, "nothing was checked in it")
             raise ToolError(
                 f"checking the DVC remote failed: {exc}", hint="check the remote"
             ) from exc
