@@ -50,6 +50,7 @@ from typing import IO, Any
 from artreg.adapters import faults, hashing, locking, settings
 from artreg.adapters.hashing import FileDigest, ProgressFn
 from artreg.errors import InputError, IntegrityError
+from artreg.sources import exact_folder
 from artreg.sources.identity import identity
 
 ENV_CACHE = "ARTREG_CACHE"
@@ -299,6 +300,7 @@ class Cache:
             if not path.is_file():
                 return None
             self._check(path, expected, f"{folder}/{rel} in the cache", full)
+        _exact(snap, files)
         self._touch(meta)
         return snap
 
@@ -321,6 +323,7 @@ class Cache:
         snap = self.snapshot(key, folder, files)
         if snap.is_dir():
             downloaded = self._heal(snap, folder, files, source, progress)
+            _exact(snap, files)  # healing restores what is listed; it never deletes a file
         else:
             staging = self._tmp(".snapshot")
             downloaded = 0
@@ -515,6 +518,18 @@ def _why_unwritable(exc: OSError, path: Path, need: int | None = None) -> str:
     if exc.errno == errno.EPERM:
         return f"{parent} may not be changed (operation not permitted: immutable or read-only)"
     return f"{exc.filename or path}: {exc.strerror or exc}"
+
+
+def _exact(snap: Path, files: Mapping[str, FileDigest]) -> None:
+    """Raise IntegrityError naming each file of the snapshot `files` does not list (a loader
+    given its model folder would read it too)."""
+    exact_folder.check(
+        snap,
+        set(files),
+        str(snap),
+        "the cache was altered: remove the file (its folder is read-only: `chmod u+w` it "
+        "first); a snapshot holds only the files the manifest vouches for",
+    )
 
 
 def _link(blob: Path, target: Path) -> None:

@@ -29,7 +29,7 @@ from artreg.reading.signed_tags import check_clone
 from artreg.registry.documents import Manifest
 from artreg.registry.records import Registry
 from artreg.registry.retirements import read_retired
-from artreg.sources import state
+from artreg.sources import exact_folder, state
 from artreg.sources.cache import records_root
 
 
@@ -223,6 +223,7 @@ def verify(
             hint="the bytes differ from what was promoted; `artreg pull --force` restores them "
             "from the cache or remote, and fails again if those were altered too",
         )
+    check_exact(root, resolved)
 
 
 def pull(
@@ -257,6 +258,7 @@ def pull(
             hint=f"run `artreg pull {resolved.name} --force` to restore the promoted bytes",
         )
     if not missing and not bad:
+        check_exact(root, resolved)
         return 0  # every file was just checked against the manifest (signature checked first)
     retired = _retired(root, resolved) if missing else None
     if retired is not None:  # DVC skips its pointers (.dvcignore), warning "failed to collect"
@@ -280,6 +282,22 @@ def pull(
         raise
     verify(root, resolved, progress, records=records)
     return fetched
+
+
+def check_exact(root: Path, resolved: Resolved) -> None:
+    """Raise IntegrityError when the model folder served holds a file the manifest does not
+    list (a loader would read it too)."""
+    folder = resolved.folder
+    served = exact_folder.served_folder(folder.stage, resolved.primary, resolved.files)
+    if served is not None:
+        target, listed = served
+        exact_folder.check(
+            folder.path(root) / target,
+            listed,
+            f"{folder.relpath}/{target}",
+            "remove it: a model folder holds only what its manifest vouches for "
+            "(`artreg verify` lists every such file)",
+        )
 
 
 def _retired(root: Path, resolved: Resolved) -> NotFoundError | None:

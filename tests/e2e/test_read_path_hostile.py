@@ -1,0 +1,95 @@
+"""The read path under a hostile new user (HOSTILE28 findings): what a consumer is served is
+exactly what the registry vouches for, from a clone or a URL, warm or cold, and every reader
+gives the same verdict for the same registry state. Real git, DVC and processes throughout."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from artreg import IntegrityError, get_artifact_path, register_artifact
+
+from helpers import RELEASE_INPUTS, run_tool, serve, snapshot
+from helpers.folders import write_hf_folder
+
+CALL = "import sys; from artreg import get_artifact_path as g; print(g('fold', repo=sys.argv[1]))"
+
+
+def released_folder(registry: Path, tmp_path: Path) -> Path:
+    """`fold` v1.0.0, a Hugging Face-style model folder, released and pushed to DVC."""
+    register_artifact(
+        "fold", write_hf_folder(tmp_path / "snap"), "1.0.0", repo=registry, **RELEASE_INPUTS
+    )
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    return registry
+
+
+def served_twice(repo: str, cache: Path) -> Path:
+    """get_artifact_path("fold") in new processes until the answer is kept warm (its folders
+    must be older than a tick of the clock for their stat to prove the listing unchanged)."""
+    for _ in range(2):
+        out = subprocess.run(
+            [sys.executable, "-c", CALL, repo], capture_output=True, text=True, check=True
+        )
+        time.sleep(0.1)
+    assert list((cache / "warm").glob("*.memo")), "the warm memo was never kept"
+    return Path(out.stdout.strip())
+
+
+def refused(repo: str) -> str:
+    """get_artifact_path("fold") in a new process, which must refuse: its message."""
+    out = subprocess.run([sys.executable, "-c", CALL, repo], capture_output=True, text=True)
+    assert out.returncode != 0, f"served {out.stdout.strip()}"
+    assert "IntegrityError" in out.stderr, out.stderr
+    return out.stderr
+
+
+def test_a_file_planted_in_a_clones_model_folder_is_refused_warm_cold_and_by_pull(
+    registry: Path, tmp_path: Path, cache: Path, cli
+) -> None:
+    root = released_folder(registry, tmp_path)
+    folder = served_twice(str(root), cache)
+    assert folder.name == "model" and (folder / "config.json").is_file()
+
+    (folder / "evil.py").write_text("import os  # loaded as custom code by from_pretrained\n")
+    planted = "artifacts/production/fold/v1.0.0/model/evil.py: not listed in the manifest"
+    assert planted in refused(str(root))  # the warm memo's folder stat changed
+    shutil.rmtree(cache / "warm")
+    assert planted in refused(str(root))  # the full way, and the clone's last answer
+    with pytest.raises(IntegrityError, match=r"model/evil\.py: not listed in the manifest"):
+        get_artifact_path("fold", repo=root)
+
+    before = snapshot(root)
+    for command in (["pull", "fold"], ["get", "fold", "-o", str(tmp_path / "out")]):
+        result = cli(*command, cwd=root)
+        assert result.exit_code == 1 and planted in result.stderr, result.stderr
+    verify = cli("verify", cwd=root)
+    assert verify.exit_code == 1 and planted in verify.stderr + verify.stdout  # same words
+    assert snapshot(root) == before
+
+    (folder / "evil.py").unlink()
+    assert get_artifact_path("fold", repo=root) == folder
+
+
+def test_a_file_planted_in_a_url_snapshot_is_refused_warm_and_cold(
+    registry: Path, tmp_path: Path, cache: Path
+) -> None:
+    url = serve(released_folder(registry, tmp_path), tmp_path).as_uri()
+    folder = served_twice(url, cache)
+    assert folder.is_relative_to(cache) and (folder / "config.json").is_file()
+
+    os.chmod(folder, 0o755)  # read-only as artreg leaves it; any writer can undo that
+    (folder / "extra.safetensors").write_bytes(b"a stray shard")
+    planted = f"{folder}/extra.safetensors: not listed in the manifest"
+    assert planted in refused(url)
+    shutil.rmtree(cache / "warm")
+    assert planted in refused(url)  # the snapshot's own check, and again after healing it
+
+    (folder / "extra.safetensors").unlink()
+    assert get_artifact_path("fold", repo=url) == folder
