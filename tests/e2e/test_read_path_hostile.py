@@ -4,6 +4,7 @@ gives the same verdict for the same registry state. Real git, DVC and processes 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,8 +15,11 @@ from pathlib import Path
 import pytest
 
 from artreg import IntegrityError, get_artifact_path, register_artifact
+from artreg.services.register import register_raw
+from artreg.services.release import promote_to_production
+from artreg.services.validate import promote_to_validated
 
-from helpers import RELEASE_INPUTS, run_tool, serve, snapshot
+from helpers import EXAMPLES, RELEASE_INPUTS, clone_repo, git, run_tool, serve, snapshot
 from helpers.folders import write_hf_folder
 
 CALL = "import sys; from artreg import get_artifact_path as g; print(g('fold', repo=sys.argv[1]))"
@@ -93,3 +97,48 @@ def test_a_file_planted_in_a_url_snapshot_is_refused_warm_and_cold(
 
     (folder / "extra.safetensors").unlink()
     assert get_artifact_path("fold", repo=url) == folder
+
+
+def production_by_gto(root: Path) -> str:
+    return json.loads(run_tool("gto", "show", "--json", cwd=root).stdout)["encoder"]["stage"][
+        "production"
+    ]
+
+
+def test_deregistering_the_version_a_rollback_went_to_never_rereleases_the_one_it_left(
+    registry: Path, checkpoint_dir: Path, bare_origin: Path, tmp_path: Path, cli
+) -> None:
+    register_raw(registry, "encoder", "s1", checkpoint_dir)
+    vid = promote_to_validated(
+        registry, "encoder", "s1", "best", EXAMPLES / "validation_results.json"
+    ).id
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        promote_to_production(registry, "encoder", vid, version, **RELEASE_INPUTS)
+    rolled = cli("rollback", "encoder", "--reason", "v1.2.0 regressed", cwd=registry)
+    assert rolled.exit_code == 0, rolled.stderr
+    assert production_by_gto(registry) == "v1.1.0"
+    git(registry, "push", "--quiet", "origin", "main", "--tags")
+
+    # GTO itself (the oracle of the tags' meaning) falls back onto the newest earlier
+    # assignment, v1.2.0, the version the rollback withdrew: the fold cannot pass over it.
+    other = clone_repo(bare_origin, tmp_path / "gto-only")
+    time.sleep(1.1)  # GTO orders tags by their time in whole seconds: its tag comes later
+    run_tool("gto", "deprecate", "encoder", "v1.1.0", cwd=other)
+    assert production_by_gto(other) == "v1.2.0"
+
+    # So artreg refuses to make that move silently, naming where production would go.
+    before = snapshot(registry)
+    for command in (["deprecate", "encoder@v1.1.0"], ["unassign", "encoder#production"]):
+        refused = cli(*command, cwd=registry)
+        assert refused.exit_code == 2, refused.stderr
+        assert "would put production back on v1.2.0" in refused.stderr
+        assert "artreg rollback encoder --reason TEXT --to v1.0.0" in refused.stderr
+    assert snapshot(registry) == before
+    assert production_by_gto(registry) == "v1.1.0"
+
+    # Moving production first, as the fix says, makes the deregistration safe.
+    assert cli("rollback", "encoder", "--reason", "v1.1.0 too", cwd=registry).exit_code == 0
+    done = cli("deprecate", "encoder@v1.1.0", cwd=registry)
+    assert done.exit_code == 0, done.stderr
+    assert production_by_gto(registry) == "v1.0.0"
+    assert cli("resolve", "encoder", "--json", cwd=registry).json()["version"] == "1.0.0"
