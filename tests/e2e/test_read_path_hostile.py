@@ -13,13 +13,24 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from artreg import IntegrityError, get_artifact_path, register_artifact
 from artreg.services.register import register_raw
 from artreg.services.release import promote_to_production
 from artreg.services.validate import promote_to_validated
 
-from helpers import EXAMPLES, RELEASE_INPUTS, clone_repo, git, run_tool, serve, snapshot
+from helpers import (
+    EXAMPLES,
+    RELEASE_INPUTS,
+    clone_repo,
+    flip_byte,
+    git,
+    release,
+    run_tool,
+    serve,
+    snapshot,
+)
 from helpers.folders import write_hf_folder
 
 CALL = "import sys; from artreg import get_artifact_path as g; print(g('fold', repo=sys.argv[1]))"
@@ -106,7 +117,12 @@ def production_by_gto(root: Path) -> str:
 
 
 def test_deregistering_the_version_a_rollback_went_to_never_rereleases_the_one_it_left(
-    registry: Path, checkpoint_dir: Path, bare_origin: Path, tmp_path: Path, cli
+    registry: Path,
+    checkpoint_dir: Path,
+    bare_origin: Path,
+    tmp_path: Path,
+    cli,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     register_raw(registry, "encoder", "s1", checkpoint_dir)
     vid = promote_to_validated(
@@ -122,8 +138,12 @@ def test_deregistering_the_version_a_rollback_went_to_never_rereleases_the_one_i
     # GTO itself (the oracle of the tags' meaning) falls back onto the newest earlier
     # assignment, v1.2.0, the version the rollback withdrew: the fold cannot pass over it.
     other = clone_repo(bare_origin, tmp_path / "gto-only")
-    time.sleep(1.1)  # GTO orders tags by their time in whole seconds: its tag comes later
-    run_tool("gto", "deprecate", "encoder", "v1.1.0", cwd=other)
+    # GTO's deregistration tag (as `gto deprecate` names it), dated after the last tag: GTO
+    # orders tags by their time in whole seconds, and artreg's may be ahead of the clock.
+    last = max(map(int, git(other, "for-each-ref", "--format=%(taggerdate:unix)").split()))
+    monkeypatch.setenv("GIT_COMMITTER_DATE", f"@{last + 1} +0000")
+    git(other, "tag", "-a", "encoder@v1.1.0!", "-m", "deregister", "encoder@v1.1.0^{commit}")
+    monkeypatch.delenv("GIT_COMMITTER_DATE")
     assert production_by_gto(other) == "v1.2.0"
 
     # So artreg refuses to make that move silently, naming where production would go.
@@ -142,3 +162,35 @@ def test_deregistering_the_version_a_rollback_went_to_never_rereleases_the_one_i
     assert done.exit_code == 0, done.stderr
     assert production_by_gto(registry) == "v1.0.0"
     assert cli("resolve", "encoder", "--json", cwd=registry).json()["version"] == "1.0.0"
+
+
+def test_a_clone_says_the_remote_holds_altered_bytes_as_a_url_does(
+    registry: Path, checkpoint_dir: Path, bare_origin: Path, tmp_path: Path, cache: Path, cli
+) -> None:
+    release(registry, "encoder", "s1", checkpoint_dir, "1.0.0")
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    git(registry, "push", "--quiet", "origin", "main", "--tags")
+    pointer = (registry / "artifacts/production/encoder/v1.0.0").glob("*.dvc")
+    md5 = yaml.safe_load(next(iter(pointer)).read_text())["outs"][0]["md5"]
+    remote = registry / ".dvc-storage"  # the registry's own local DVC remote
+    stored = remote / "files" / "md5" / md5[:2] / md5[2:]
+    flip_byte(stored)  # same size, other bytes
+    altered = stored.read_bytes()
+
+    url = cli("get", bare_origin.as_uri(), "encoder", "-o", str(tmp_path / "u"),
+              "--remote", str(remote))  # fmt: skip
+    assert url.exit_code == 1 and "altered" in url.stderr, url.stderr
+
+    clone = clone_repo(bare_origin, tmp_path / "consumer")
+    run_tool("dvc", "remote", "add", "--local", "-f", "local", str(remote), cwd=clone)
+    pulled = cli("pull", "encoder@v1.0.0", cwd=clone)
+    assert pulled.exit_code == 1, pulled.stderr
+    assert md5 in pulled.stderr and str(remote) in pulled.stderr
+    assert "the remote holds altered bytes" in pulled.stderr
+    assert "its object is in neither" not in pulled.stderr
+    # DVC deleted the altered object from the local remote while fetching: put it back, as it
+    # was when the URL read it, for the next reader.
+    stored.write_bytes(altered)
+    with pytest.raises(IntegrityError, match=md5):
+        get_artifact_path("encoder", version="1.0.0", repo=clone)
+    assert not (clone / "artifacts/production/encoder/v1.0.0/model.pt").exists()

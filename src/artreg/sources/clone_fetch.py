@@ -269,6 +269,7 @@ def pull(
             resolved.dvc_files, remote,
         )  # fmt: skip
         (repaired if repaired is not None else []).extend(r.describe() for r in fixed)
+    in_remote = _local_remote_copies(root, resolved, missing, remote)
     try:
         try:
             fetched = dvcremote.fetch_checked_checkout(root, found, remote=remote)
@@ -279,6 +280,18 @@ def pull(
         retired = _retired(root, resolved)
         if retired is not None:
             raise retired from exc
+        discarded = [(rel, obj) for rel, obj in in_remote.items() if not obj.is_file()]
+        if discarded:
+            raise IntegrityError(
+                "; ".join(
+                    f"{resolved.folder.relpath}/{rel}: the remote holds altered bytes for md5 "
+                    f"{obj.parent.name}{obj.name} ({obj}): DVC found their hash wrong and "
+                    "removed them from the remote while fetching"
+                    for rel, obj in discarded
+                ),
+                hint="push the right bytes from a clone that has them (`dvc push`), then "
+                "pull again",
+            ) from exc
         raise
     verify(root, resolved, progress, records=records)
     return fetched
@@ -298,6 +311,24 @@ def check_exact(root: Path, resolved: Resolved) -> None:
             "remove it: a model folder holds only what its manifest vouches for "
             "(`artreg verify` lists every such file)",
         )
+
+
+def _local_remote_copies(
+    root: Path, resolved: Resolved, missing: list[str], remote: str | None
+) -> dict[str, Path]:
+    """Each missing file's object in a local DVC remote, where it is now: DVC deletes such an
+    object when its hash is wrong, so one gone after a failed fetch held altered bytes (told
+    apart from one never pushed without hashing anything twice)."""
+    found: dict[str, Path] = {}
+    base = resolved.folder.path(root)
+    for rel in missing:
+        if rel not in resolved.dvc_files:
+            continue
+        obj = dvccache.cached_object(root, base, rel)
+        copy = dvcremote.local_remote_object(root, obj, remote) if obj is not None else None
+        if copy is not None and copy.is_file():
+            found[rel] = copy
+    return found
 
 
 def _retired(root: Path, resolved: Resolved) -> NotFoundError | None:
