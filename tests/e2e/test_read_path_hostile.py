@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ from artreg.services.validate import promote_to_validated
 
 from helpers import (
     EXAMPLES,
+    RELEASE_ARGS,
     RELEASE_INPUTS,
     clone_repo,
     flip_byte,
@@ -30,6 +32,8 @@ from helpers import (
     run_tool,
     serve,
     snapshot,
+    start_paused,
+    tiny_safetensors,
 )
 from helpers.folders import write_hf_folder
 
@@ -194,3 +198,29 @@ def test_a_clone_says_the_remote_holds_altered_bytes_as_a_url_does(
     with pytest.raises(IntegrityError, match=md5):
         get_artifact_path("encoder", version="1.0.0", repo=clone)
     assert not (clone / "artifacts/production/encoder/v1.0.0/model.pt").exists()
+
+
+def test_verify_during_a_release_says_who_is_changing_and_a_killed_release_says_recover(
+    registry: Path, tmp_path: Path, cli
+) -> None:
+    first = tiny_safetensors(tmp_path / "m1.safetensors", seed=1, shapes={"w": (4, 4)})
+    done = cli("release", "encoder", str(first), "--version", "1.0.0", *RELEASE_ARGS, cwd=registry)
+    assert done.exit_code == 0, done.stderr
+    model = tiny_safetensors(tmp_path / "m2.safetensors", seed=2, shapes={"w": (4, 4)})
+    args = ["release", "encoder", str(model), "--version", "1.1.0", *RELEASE_ARGS]
+    release_ = start_paused(args, registry, "publish:tag", tmp_path / "committed")
+
+    busy = cli("verify", cwd=registry)  # the release has committed, its tags are not made yet
+    assert busy.exit_code == 4, busy.stderr
+    assert f"another artreg command (process {release_.pid}" in busy.stderr
+    assert "recover" not in busy.stderr + busy.stdout
+
+    os.kill(release_.pid, signal.SIGKILL)  # killed between its commit and its tags
+    release_.wait()
+    lost = cli("resolve", "encoder@v1.1.0", cwd=registry)
+    assert lost.exit_code == 2, lost.stderr
+    assert "artreg recover" in lost.stderr and "deregistered" not in lost.stderr
+
+    assert cli("recover", cwd=registry).exit_code == 0
+    assert cli("resolve", "encoder@v1.1.0", cwd=registry).exit_code == 0
+    assert cli("verify", cwd=registry).exit_code == 0

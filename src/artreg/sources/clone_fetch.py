@@ -9,6 +9,7 @@ for altered bytes. DVC is imported only when bytes must be fetched. `clone.Clone
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from artreg.adapters.files import parse_json
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import FileDigest, ProgressFn, compare_files, hash_files
-from artreg.errors import IntegrityError, NotFoundError, ToolError
+from artreg.errors import ArtregError, IntegrityError, NotFoundError, ToolError
+from artreg.publishing.transaction import lock_holder, state_dir
 from artreg.reading import outputs
 from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.resolve import Resolved, check_spec, folder_of, pick
@@ -46,7 +48,11 @@ def resolve(
     `signer=False` only for `show`, which reports the promotion's signer on a line of its own."""
     name, stage, version = check_spec(name, stage, version)
     registry = registry or state.load(root, [name], folders="none")
-    record, stage, version = pick(registry, name, stage, version)
+    try:
+        record, stage, version = pick(registry, name, stage, version)
+    except NotFoundError as exc:
+        _explain_pending(root, exc)
+        raise
     if signer:  # params.yaml rights.signed: refused, never older
         check_clone(root, record.tag, name, version, record.commit)
     state.resolve_folders(root, [record])
@@ -295,6 +301,17 @@ def pull(
         raise
     verify(root, resolved, progress, records=records)
     return fetched
+
+
+def _explain_pending(root: Path, exc: NotFoundError) -> None:
+    """A change interrupted before its tags (a killed release) is what a pending journal
+    records: then what is not found yet is completed by `artreg recover`, so the hint says so."""
+    with contextlib.suppress(ArtregError, OSError):
+        if (state_dir(root) / "transaction.json").exists() and lock_holder(root) is None:
+            exc.hint = (
+                "an artreg command was interrupted mid-change (its tags may be missing): run "
+                "`artreg recover`, then ask again"
+            )
 
 
 def check_exact(root: Path, resolved: Resolved) -> None:
