@@ -20,6 +20,7 @@ from artreg import IntegrityError, get_artifact_path, register_artifact
 from artreg.services.register import register_raw
 from artreg.services.release import promote_to_production
 from artreg.services.validate import promote_to_validated
+from artreg.sources import tmp_owner
 
 from helpers import (
     EXAMPLES,
@@ -224,3 +225,31 @@ def test_verify_during_a_release_says_who_is_changing_and_a_killed_release_says_
     assert cli("recover", cwd=registry).exit_code == 0
     assert cli("resolve", "encoder@v1.1.0", cwd=registry).exit_code == 0
     assert cli("verify", cwd=registry).exit_code == 0
+
+
+def test_a_killed_downloads_leftovers_are_removed_by_the_next_download_never_a_live_ones(
+    registry: Path, tmp_path: Path, cache: Path, cli
+) -> None:
+    model = tiny_safetensors(tmp_path / "m1.safetensors", seed=1, shapes={"w": (64, 64)})
+    done = cli("release", "encoder", str(model), "--version", "1.0.0", *RELEASE_ARGS, cwd=registry)
+    assert done.exit_code == 0, done.stderr
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    url = serve(registry, tmp_path).as_uri()
+    store = str(registry / ".dvc-storage")
+
+    def get(out: str) -> list[str]:
+        return ["get", url, "encoder", "-o", str(tmp_path / out), "--remote", store]
+
+    stalled = start_paused(get("a"), tmp_path, "consumer.download", tmp_path / "downloading")
+    partial = list((cache / "tmp").glob("*.part"))
+    assert len(partial) == 1
+    assert len(list((cache / "tmp").glob("*.snapshot"))) == 1
+    assert tmp_owner.sweep(cache / "tmp") == [] and partial[0].exists()  # its writer lives
+
+    os.kill(stalled.pid, signal.SIGKILL)
+    stalled.wait()
+    again = cli(*get("b"), cwd=tmp_path)
+    assert again.exit_code == 0, again.stderr
+    assert (tmp_path / "b" / "m1.safetensors").read_bytes() == model.read_bytes()
+    assert not partial[0].exists()
+    assert list((cache / "tmp").iterdir()) == []  # its staging folder went too
