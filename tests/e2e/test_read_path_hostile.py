@@ -253,3 +253,23 @@ def test_a_killed_downloads_leftovers_are_removed_by_the_next_download_never_a_l
     assert (tmp_path / "b" / "m1.safetensors").read_bytes() == model.read_bytes()
     assert not partial[0].exists()
     assert list((cache / "tmp").iterdir()) == []  # its staging folder went too
+
+
+def test_a_release_with_a_relative_dvc_remote_tells_the_cli_user_to_pass_remote(
+    registry: Path, tmp_path: Path, cache: Path, cli
+) -> None:
+    run_tool("dvc", "remote", "modify", "local", "url", ".dvc-storage", cwd=registry)
+    git(registry, "commit", "--quiet", "-am", "the DVC remote, relative to the clone")
+    model = tiny_safetensors(tmp_path / "m1.safetensors", seed=1, shapes={"w": (4, 4)})
+    done = cli("release", "encoder", str(model), "--version", "1.0.0", *RELEASE_ARGS, cwd=registry)
+    assert done.exit_code == 0, done.stderr
+    run_tool("dvc", "push", "--quiet", cwd=registry)
+    url = serve(registry, tmp_path).as_uri()
+
+    refused = cli("get", url, "encoder", "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert refused.exit_code == 2, refused.stderr
+    assert "is the relative path" in refused.stderr
+    assert "`--remote PATH`" in refused.stderr and "release's own .dvc/config" in refused.stderr
+    store = str(registry / ".dvc-storage")
+    fixed = cli("get", url, "encoder", "-o", str(tmp_path / "out"), "--remote", store, cwd=tmp_path)
+    assert fixed.exit_code == 0, fixed.stderr
