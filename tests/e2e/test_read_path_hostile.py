@@ -273,3 +273,26 @@ def test_a_release_with_a_relative_dvc_remote_tells_the_cli_user_to_pass_remote(
     store = str(registry / ".dvc-storage")
     fixed = cli("get", url, "encoder", "-o", str(tmp_path / "out"), "--remote", store, cwd=tmp_path)
     assert fixed.exit_code == 0, fixed.stderr
+
+
+def test_a_tampered_remote_listing_cannot_plant_a_file_in_a_clones_model_folder(
+    registry: Path, bare_origin: Path, tmp_path: Path, cache: Path, cli
+) -> None:
+    released_folder(registry, tmp_path)
+    git(registry, "push", "--quiet", "origin", "main", "--tags")
+    pointer = registry / "artifacts/production/fold/v1.0.0/model.dvc"
+    md5 = yaml.safe_load(pointer.read_text())["outs"][0]["md5"]
+    store = registry / ".dvc-storage"
+    listing = store / "files" / "md5" / md5[:2] / md5[2:]
+    entries = json.loads(listing.read_text())
+    entries.append({"md5": entries[0]["md5"], "relpath": "extra.py"})  # an object it holds
+    listing.chmod(0o644)
+    listing.write_text(json.dumps(entries))
+
+    clone = clone_repo(bare_origin, tmp_path / "consumer")
+    run_tool("dvc", "remote", "add", "--local", "-f", "local", str(store), cwd=clone)
+    pulled = cli("pull", "fold", cwd=clone)
+    assert pulled.exit_code == 1, pulled.stderr + pulled.stdout
+    assert "model/extra.py: not listed in the manifest" in pulled.stderr
+    with pytest.raises(IntegrityError, match=r"model/extra\.py"):
+        get_artifact_path("fold", repo=clone)
