@@ -153,7 +153,7 @@ def explain_not_found(exc: ArtregError, root: Path | None) -> None:
         from artreg.adapters.git.history import missing_history
 
         missing = missing_history(root)
-        if missing:
+        if missing and "artreg recover" not in (exc.hint or ""):  # a killed change: not a fetch
             exc.hint = f"{missing[0]}: run `{missing[1]}`"
 
 

@@ -104,9 +104,13 @@ def pick(
             released = ", ".join(
                 f"v{v.version}" for v in artifact.active_versions() if v.registered
             )
+            bare = version.removeprefix("v")
+            gone = any(v.registered and v.version == bare for v in artifact.versions)
             raise NotFoundError(
                 f"{name} has no active version {version} (active: {released or 'none'})",
-                hint="a deregistered version no longer resolves; pick an active one",
+                hint="a deregistered version no longer resolves; pick an active one"
+                if gone
+                else f"no tag {name}@v{bare} exists here; pick an active one",
             )
         return found.direct[-1], None, found.version
     stage = stage or "production"

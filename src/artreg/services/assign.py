@@ -20,6 +20,7 @@ from artreg.publishing import index, requests
 from artreg.publishing.publish import PublishOptions, actor, with_pending
 from artreg.publishing.rights import check_promotion
 from artreg.publishing.transaction import transaction
+from artreg.registry import rollbacks
 from artreg.registry.documents import GateResult
 from artreg.registry.layout import REGISTRY_JSON, StageDir, production_dir
 from artreg.registry.policy import approver, check_gates, committed_sections, load_settings
@@ -264,29 +265,6 @@ def assign(
     )
 
 
-def _previous(artifact: Artifact, current: Version) -> Version | None:
-    """The version production goes back to: the latest one that held it before `current`,
-    passing over every version a rollback took it away from (rolling back twice goes two
-    steps back, never forward onto the version the first rollback left)."""
-    holders = {id(e): v for v in artifact.versions for e in v.stage_events.get("production", [])}
-    assigned = [
-        e
-        for e in artifact.events
-        if e.parsed.stage == "production" and e.parsed.action is Action.ASSIGN
-    ]
-    left: set[int] = set()  # ids of the versions a rollback replaced
-    held: Version | None = None
-    for event in assigned:
-        if event.fields.get("kind") == "rollback" and held is not None:
-            left.add(id(held))
-        held = holders.get(id(event), held)
-    for event in reversed(assigned):
-        holder = holders.get(id(event))
-        if holder is not None and holder is not current and id(holder) not in left:
-            return holder
-    return None
-
-
 def _nothing_earlier(artifact: Artifact, current: Version) -> InputError:
     """Why `rollback` without --to has no version to go back to, as history shows it: either
     production never held another version, or every earlier one was rolled away from."""
@@ -338,7 +316,7 @@ def rollback(
     if to is not None:
         version = validate_semver(to)
     else:
-        previous = _previous(artifact, current)
+        previous = rollbacks.previous(artifact, current)
         if previous is None:
             raise _nothing_earlier(artifact, current)
         if not previous.registered:

@@ -20,8 +20,9 @@ from artreg.publishing.publish import actor, with_pending
 from artreg.publishing.rights import promoter, rights_at
 from artreg.publishing.transaction import transaction
 from artreg.registry import fold as folding
+from artreg.registry import rollbacks
 from artreg.registry.layout import REGISTRY_JSON
-from artreg.registry.records import Artifact, Event
+from artreg.registry.records import Artifact, Event, Version
 from artreg.registry.retirements import current_on_retired, read_retired
 from artreg.registry.tags import (
     Action,
@@ -165,11 +166,13 @@ def deregister(
 ) -> Housekeeping:
     """`name@vX.Y.Z!`: the version no longer resolves (its folder stays, immutable)."""
     name, version = validate_name(name), validate_semver(version)
-    found = state.load(root, folders="none").get(name).find_version(version)
+    artifact = state.load(root, folders="none").get(name)
+    found = artifact.find_version(version)
     if found is None:
         raise NotFoundError(
             f"{name} has no active version {version}", hint="see `artreg show NAME`"
         )
+    _refuse_rolled_away_fallback(artifact, found, f"deregistering v{version}")
     return _apply(
         root,
         name,
@@ -188,9 +191,14 @@ def unassign(
     """`name#stage!`: the stage no longer resolves to the version that held it."""
     name = validate_name(name)
     validate_stage(stage)
-    holder = state.load(root, folders="none").get(name).stage(stage)
+    artifact = state.load(root, folders="none").get(name)
+    holder = artifact.stage(stage)
     if holder is None:
         raise NotFoundError(f"{name} has nothing in stage {stage}", hint="see `artreg show NAME`")
+    if stage == "production":
+        _refuse_rolled_away_fallback(
+            artifact, holder, f"unassigning production from {holder.label}"
+        )
     return _apply(
         root,
         name,
@@ -200,6 +208,26 @@ def unassign(
         stage=stage,
         wait=wait,
         sign=sign,
+    )
+
+
+def _refuse_rolled_away_fallback(artifact: Artifact, leaving: Version, change: str) -> None:
+    """Refuse a change that would make production fall back (GTO's rule, as `gto show` reads
+    the tags) onto a version a rollback took it away from: that would re-release the version
+    the rollback withdrew, silently. Moving production first makes the choice explicit."""
+    if artifact.stage("production") is not leaving:
+        return
+    back = rollbacks.fallback(artifact, "production", leaving)
+    if back is None or back not in rollbacks.rolled_away(artifact):
+        return
+    good = rollbacks.previous(artifact, leaving)
+    raise InputError(
+        f"{artifact.name}: {change} would put production back on {back.label}, which a "
+        "rollback took production away from (a stage falls back to its newest earlier "
+        "assignment, as gto reads the tags)",
+        hint=f"move production first (`artreg rollback {artifact.name} --reason TEXT --to "
+        f"{good.label if good is not None and good.registered else 'vX.Y.Z'}`, or --to "
+        f"{back.label} if that is meant), then run this again",
     )
 
 

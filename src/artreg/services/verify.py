@@ -23,9 +23,17 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git.history import default_base
 from artreg.artifacts.integrity import Report, check_folder, check_immutability
-from artreg.errors import ArtregError, InputError, NotFoundError, RemoteUnavailable, ToolError
+from artreg.errors import (
+    ArtregError,
+    InputError,
+    LockBusy,
+    NotFoundError,
+    RemoteUnavailable,
+    ToolError,
+)
 from artreg.publishing import index, policy_changes, requests, rights, stage_moves
 from artreg.publishing.merged_promotions import untagged_approval_problems
+from artreg.publishing.transaction import lock_holder
 from artreg.registry import dvcyaml
 from artreg.registry import fold as folding
 from artreg.registry.documents import Manifest, ManifestFile
@@ -197,6 +205,18 @@ def _check_git_contents(root: Path, report: Report) -> None:
                     f".dvc/config:{number}: a credential ({line.split('=')[0].strip()}) in a tracked file; "
                     "move it to .dvc/config.local or the environment, and rotate it"
                 )
+
+
+def _refuse_while_changing(root: Path) -> None:
+    """A live writer's half-made change (its journal, a stale registry.json) is not a
+    problem to report: say who is changing the registry, retryable, as every writer does."""
+    holder = lock_holder(root)
+    if holder is not None:
+        who = f"process {holder.get('pid', '?')} on {holder.get('host', '?')}"
+        raise LockBusy(
+            f"{root}: another artreg command ({who}) is changing this registry",
+            hint="wait for it to finish, then run `artreg verify` again",
+        )
 
 
 def _check_journal(root: Path, report: Report) -> None:
@@ -482,6 +502,7 @@ def verify_registry(
     files in neither the work tree nor the DVC cache are listed in the notes, not checked;
     with `fetch` they are fetched (only those) and hashed too. `base` is the branch a pull
     request merges into (default: the default branch)."""
+    _refuse_while_changing(root)
     if changed is not None:
         changed = [inside(root, f) for f in changed]
     report = Report()

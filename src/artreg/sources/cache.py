@@ -50,6 +50,7 @@ from typing import IO, Any
 from artreg.adapters import faults, hashing, settings
 from artreg.adapters.hashing import FileDigest, ProgressFn
 from artreg.errors import InputError, IntegrityError
+from artreg.sources import exact_folder, tmp_owner
 from artreg.sources.cache_wait import hold_cache_lock
 from artreg.sources.identity import identity
 
@@ -175,13 +176,17 @@ class Cache:
         """Held (shared) while adding to the cache; `prune` holds it exclusively."""
         return flocked(self.root / "locks" / "cache.lock", True, self.unwritable)
 
-    def _tmp(self, suffix: str = "") -> Path:
+    @contextlib.contextmanager
+    def _tmp(self, suffix: str = "", folder: bool = False) -> Iterator[Path]:
+        """A new temporary file (or folder) held by this process for the block; a killed
+        download's leftovers, held by no one, are removed first (tmp_owner.py)."""
         tmp = self.root / "tmp"
         try:
             tmp.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise self.unwritable(exc, tmp) from exc
-        return tmp / f"{os.urandom(12).hex()}{suffix}"
+        with tmp_owner.entry(tmp, self.root / "locks", suffix, folder) as path:
+            yield path
 
     # --- small JSON documents ------------------------------------------------------------
 
@@ -245,30 +250,30 @@ class Cache:
         blob: Path,
         progress: ProgressFn | None,
     ) -> None:
-        tmp = self._tmp(".part")
-        try:
-            with source() as fin, open(tmp, "x+b", buffering=0) as fout:
-                # Hashed while it is copied (a local remote's file by the kernel): one pass.
-                got = hashing.fetch_and_hash(
-                    fin, fout.fileno(), progress, lambda: faults.point("consumer.download")
-                )
-            if (got.sha256, got.size) != (expected.sha256, expected.size):
-                raise IntegrityError(
-                    f"{where}: the remote's bytes have sha256 {got.sha256} ({got.size} B), "
-                    f"the registry's manifest says {expected.sha256} ({expected.size} B); "
-                    "nothing was stored",
-                    hint="the DVC remote holds altered or wrong bytes: push the right ones from "
-                    "a clone that has them, and report it",
-                )
-            os.chmod(tmp, 0o444)
-            blob.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, blob)
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the cache's disk, not the remote
-                raise self.unwritable(exc, tmp, expected.size) from exc
-            raise
-        finally:
-            tmp.unlink(missing_ok=True)
+        with self._tmp(".part") as tmp:
+            try:
+                with source() as fin, open(tmp, "r+b", buffering=0) as fout:
+                    # Hashed while it is copied (a local remote's file by the kernel): one pass.
+                    got = hashing.fetch_and_hash(
+                        fin, fout.fileno(), progress, lambda: faults.point("consumer.download")
+                    )
+                if (got.sha256, got.size) != (expected.sha256, expected.size):
+                    raise IntegrityError(
+                        f"{where}: the remote's bytes have sha256 {got.sha256} ({got.size} B), "
+                        f"the registry's manifest says {expected.sha256} ({expected.size} B); "
+                        "nothing was stored",
+                        hint="the DVC remote holds altered or wrong bytes: push the right ones from "
+                        "a clone that has them, and report it",
+                    )
+                os.chmod(tmp, 0o444)
+                blob.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, blob)
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the cache's disk, not the remote
+                    raise self.unwritable(exc, tmp, expected.size) from exc
+                raise
+            finally:
+                tmp.unlink(missing_ok=True)
 
     def _check(self, path: Path, expected: FileDigest, what: str, full: bool = False) -> None:
         st = path.stat()
@@ -303,6 +308,7 @@ class Cache:
             if not path.is_file():
                 return None
             self._check(path, expected, f"{folder}/{rel} in the cache", full)
+        _exact(snap, files)
         self._touch(meta)
         return snap
 
@@ -325,22 +331,23 @@ class Cache:
         snap = self.snapshot(key, folder, files)
         if snap.is_dir():
             downloaded = self._heal(snap, folder, files, source, progress)
+            _exact(snap, files)  # healing restores what is listed; it never deletes a file
         else:
-            staging = self._tmp(".snapshot")
             downloaded = 0
-            try:
-                for rel, expected in sorted(files.items()):
-                    target = staging / rel
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    downloaded += self.store_blob(
-                        expected, source(rel), f"{folder}/{rel}", target, progress
-                    )
-                _read_only(staging)
-                snap.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging, snap)
-            finally:
-                if staging.exists():
-                    _remove_tree(staging)
+            with self._tmp(".snapshot", folder=True) as staging:
+                try:
+                    for rel, expected in sorted(files.items()):
+                        target = staging / rel
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        downloaded += self.store_blob(
+                            expected, source(rel), f"{folder}/{rel}", target, progress
+                        )
+                    _read_only(staging)
+                    snap.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(staging, snap)
+                finally:
+                    if staging.exists():
+                        _remove_tree(staging)
         self.write_json(
             self.meta(key, folder, files),
             {**info, "folder": folder, "files": _digest_map(files), "created": int(time.time())},
@@ -519,6 +526,18 @@ def _why_unwritable(exc: OSError, path: Path, need: int | None = None) -> str:
     if exc.errno == errno.EPERM:
         return f"{parent} may not be changed (operation not permitted: immutable or read-only)"
     return f"{exc.filename or path}: {exc.strerror or exc}"
+
+
+def _exact(snap: Path, files: Mapping[str, FileDigest]) -> None:
+    """Raise IntegrityError naming each file of the snapshot `files` does not list (a loader
+    given its model folder would read it too)."""
+    exact_folder.check(
+        snap,
+        set(files),
+        str(snap),
+        "the cache was altered: remove the file (its folder is read-only: `chmod u+w` it "
+        "first); a snapshot holds only the files the manifest vouches for",
+    )
 
 
 def _link(blob: Path, target: Path) -> None:

@@ -9,6 +9,7 @@ for altered bytes. DVC is imported only when bytes must be fetched. `clone.Clone
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from artreg.adapters.files import parse_json
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import FileDigest, ProgressFn, compare_files, hash_files
-from artreg.errors import IntegrityError, NotFoundError, ToolError
+from artreg.errors import ArtregError, IntegrityError, NotFoundError, ToolError
+from artreg.publishing.transaction import lock_holder, state_dir
 from artreg.reading import outputs
 from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.resolve import Resolved, check_spec, folder_of, pick
@@ -29,7 +31,7 @@ from artreg.reading.signed_tags import check_clone
 from artreg.registry.documents import Manifest
 from artreg.registry.records import Registry
 from artreg.registry.retirements import read_retired
-from artreg.sources import state
+from artreg.sources import exact_folder, state
 from artreg.sources.cache import records_root
 
 
@@ -46,7 +48,11 @@ def resolve(
     `signer=False` only for `show`, which reports the promotion's signer on a line of its own."""
     name, stage, version = check_spec(name, stage, version)
     registry = registry or state.load(root, [name], folders="none")
-    record, stage, version = pick(registry, name, stage, version)
+    try:
+        record, stage, version = pick(registry, name, stage, version)
+    except NotFoundError as exc:
+        _explain_pending(root, exc)
+        raise
     if signer:  # params.yaml rights.signed: refused, never older
         check_clone(root, record.tag, name, version, record.commit)
     state.resolve_folders(root, [record])
@@ -223,6 +229,7 @@ def verify(
             hint="the bytes differ from what was promoted; `artreg pull --force` restores them "
             "from the cache or remote, and fails again if those were altered too",
         )
+    check_exact(root, resolved)
 
 
 def pull(
@@ -257,6 +264,7 @@ def pull(
             hint=f"run `artreg pull {resolved.name} --force` to restore the promoted bytes",
         )
     if not missing and not bad:
+        check_exact(root, resolved)
         return 0  # every file was just checked against the manifest (signature checked first)
     retired = _retired(root, resolved) if missing else None
     if retired is not None:  # DVC skips its pointers (.dvcignore), warning "failed to collect"
@@ -267,6 +275,7 @@ def pull(
             resolved.dvc_files, remote,
         )  # fmt: skip
         (repaired if repaired is not None else []).extend(r.describe() for r in fixed)
+    in_remote = _local_remote_copies(root, resolved, missing, remote)
     try:
         try:
             fetched = dvcremote.fetch_checked_checkout(root, found, remote=remote)
@@ -277,9 +286,66 @@ def pull(
         retired = _retired(root, resolved)
         if retired is not None:
             raise retired from exc
+        discarded = [(rel, obj) for rel, obj in in_remote.items() if not obj.is_file()]
+        if discarded:
+            raise IntegrityError(
+                "; ".join(
+                    f"{resolved.folder.relpath}/{rel}: the remote holds altered bytes for md5 "
+                    f"{obj.parent.name}{obj.name} ({obj}): DVC found their hash wrong and "
+                    "removed them from the remote while fetching"
+                    for rel, obj in discarded
+                ),
+                hint="push the right bytes from a clone that has them (`dvc push`), then "
+                "pull again",
+            ) from exc
         raise
     verify(root, resolved, progress, records=records)
     return fetched
+
+
+def _explain_pending(root: Path, exc: NotFoundError) -> None:
+    """A change interrupted before its tags (a killed release) is what a pending journal
+    records: then what is not found yet is completed by `artreg recover`, so the hint says so."""
+    with contextlib.suppress(ArtregError, OSError):
+        if (state_dir(root) / "transaction.json").exists() and lock_holder(root) is None:
+            exc.hint = (
+                "an artreg command was interrupted mid-change (its tags may be missing): run "
+                "`artreg recover`, then ask again"
+            )
+
+
+def check_exact(root: Path, resolved: Resolved) -> None:
+    """Raise IntegrityError when the model folder served holds a file the manifest does not
+    list (a loader would read it too)."""
+    folder = resolved.folder
+    served = exact_folder.served_folder(folder.stage, resolved.primary, resolved.files)
+    if served is not None:
+        target, listed = served
+        exact_folder.check(
+            folder.path(root) / target,
+            listed,
+            f"{folder.relpath}/{target}",
+            "remove it: a model folder holds only what its manifest vouches for "
+            "(`artreg verify` lists every such file)",
+        )
+
+
+def _local_remote_copies(
+    root: Path, resolved: Resolved, missing: list[str], remote: str | None
+) -> dict[str, Path]:
+    """Each missing file's object in a local DVC remote, where it is now: DVC deletes such an
+    object when its hash is wrong, so one gone after a failed fetch held altered bytes (told
+    apart from one never pushed without hashing anything twice)."""
+    found: dict[str, Path] = {}
+    base = resolved.folder.path(root)
+    for rel in missing:
+        if rel not in resolved.dvc_files:
+            continue
+        obj = dvccache.cached_object(root, base, rel)
+        copy = dvcremote.local_remote_object(root, obj, remote) if obj is not None else None
+        if copy is not None and copy.is_file():
+            found[rel] = copy
+    return found
 
 
 def _retired(root: Path, resolved: Resolved) -> NotFoundError | None:

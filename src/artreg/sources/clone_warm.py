@@ -19,6 +19,7 @@ from artreg.reading import trust as trusting
 from artreg.reading.resolve import Resolved, check_spec, selector
 from artreg.registry.layout import StageDir
 from artreg.registry.trust_ratchet import clone_record
+from artreg.sources import exact_folder
 from artreg.sources.base import Local, Pin, fingerprint_of, load_pin
 from artreg.sources.cache import Cache, registry_key
 
@@ -117,6 +118,11 @@ class LastAnswer:
         compared = compare_files(folder.path(self.root), pin.files, None, records, full)
         if compared.missing or compared.mismatched:
             return None  # the full way says what is wrong, and fetches what is absent
+        served = exact_folder.served_folder(folder.stage, pin.primary, pin.files)
+        if served is not None and exact_folder.unlisted(
+            folder.path(self.root) / served[0], served[1]
+        ):
+            return None  # a file no manifest vouches for: the full way refuses it
         resolved = Resolved(
             pin.name, pin.stage, pin.version, pin.tag, pin.commit, folder, pin.primary,
             pin.files, pin.dvc_files,

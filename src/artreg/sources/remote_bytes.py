@@ -55,7 +55,8 @@ def openers(
         if config is None:
             raise NotFoundError(
                 f"{where}: no .dvc/config, so no DVC remote is named",
-                hint="pass the remote's URL: remote='s3://bucket/prefix' (--remote)",
+                hint="pass the remote's URL: `--remote s3://bucket/prefix` on the command line, "
+                "remote='s3://bucket/prefix' in Python",
             )
         store = dvcremote.remote_store(
             config.decode("utf-8", "replace"), remote, f"{where}: .dvc/config", remote_config

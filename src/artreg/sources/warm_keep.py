@@ -4,12 +4,15 @@ modules (the cache, the trust records) are loaded by then."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from pathlib import Path
 
 from artreg.adapters.hashing import racy
 from artreg.reading.resolve import check_spec, selector
 from artreg.registry.trust_ratchet import clone_record
+from artreg.sources import exact_folder
 from artreg.sources.base import Fetched, Local, RegistrySource, Served
 from artreg.sources.cache import Cache, registry_key
 from artreg.sources.warm_memo import Look, ref_files, show, stat_of, write
@@ -44,12 +47,34 @@ def keep(memo: Look, source: RegistrySource, served: Served) -> None:
         cache.resolution(registry, name, selector(stage, version)),
         cache.root / "signatures" / registry,
     ]
+    # A model folder is served only while it holds exactly its files: every folder in it is
+    # held to its stat (a file added, removed or renamed in one changes it).
+    served_dir = str(served.path) if served.path.is_dir() else None
+    inside = exact_folder.folders(served_dir) if served_dir else []
+    started = time.time_ns()
     write(
         memo,
-        [str(g) for g in guards],
+        [*map(str, guards), *inside],
         [(str(path), d.sha256, d.size) for path, d in chosen],
         str(served.path),
     )
+    if served_dir and not _listing_held(served_dir, inside, {str(p) for p, _ in chosen}, started):
+        with contextlib.suppress(OSError):
+            os.unlink(memo.memo)
+
+
+def _listing_held(folder: str, inside: list[str], chosen: set[str], started: int) -> bool:
+    """True if `folder` holds only the `chosen` files now, after its folders' stats were
+    kept, and no folder changed within a tick of the clock before (else a later change could
+    leave the same stat)."""
+    for path in inside:
+        try:
+            if racy(os.stat(path), started):
+                return False
+        except OSError:
+            return False
+    listed = {os.path.relpath(p, folder) for p in chosen if p.startswith(f"{folder}{os.sep}")}
+    return not exact_folder.unlisted(folder, {Path(p).as_posix() for p in listed})
 
 
 def _settled(memo: Look) -> bool:

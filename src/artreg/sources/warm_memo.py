@@ -31,7 +31,7 @@ TYPE_CHECKING = False  # not typing's: this module keeps a warm read's imports s
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-FORMAT = "artreg-warm-1"
+FORMAT = "artreg-warm-2"  # 2: a model folder's own folders are guards
 FOLDER = "warm"
 Stat = tuple[int, int, int, int] | None
 

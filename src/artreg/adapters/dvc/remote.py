@@ -269,14 +269,17 @@ def remote_store(
             f"{where}: names no DVC remote"
             + (f" called {name!r}" if name else " as its default (core.remote)")
             + f" (remotes: {', '.join(sorted(remotes)) or 'none'})",
-            hint="pass the remote's URL: remote='s3://bucket/prefix' (--remote on the command line)",
+            hint="pass the remote's URL: `--remote s3://bucket/prefix` on the command line, "
+            "remote='s3://bucket/prefix' in Python",
         )
     url = str(remotes[name]["url"])
     if "://" not in url and not Path(url).expanduser().is_absolute():
         raise InputError(
             f"{where}: DVC remote {name!r} is the relative path {url!r}, which only means "
-            "something inside a clone of the registry",
-            hint="pass the remote's location: remote='/path/to/storage' or remote='s3://…'",
+            "something inside a clone of the registry (the release's own .dvc/config is read, "
+            "as DVC reads it: fixing it at HEAD does not change older releases)",
+            hint="pass the remote's location: `--remote PATH` (or s3://…) on the command line, "
+            "remote='/path/to/storage' in Python",
         )
     if options:
         try:
