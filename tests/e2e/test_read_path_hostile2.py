@@ -225,6 +225,13 @@ def test_offline_in_a_clone_refuses_what_is_not_pulled_without_asking_the_remote
     run_tool("dvc", "push", "--quiet", cwd=registry)  # reachable: online, a get would fetch
     clone = clone_repo(serve(registry, tmp_path), tmp_path / "service")
     model = clone / PRODUCTION / "v1.0.0" / "model.safetensors"
+    # This machine's DVC remote is across a network (an S3 endpoint nothing listens on): offline
+    # must not try it. (A remote that is a local folder, an air-gapped site's, is read offline:
+    # tests/e2e/test_bundle.py.)
+    net = ["remote", "add", "--local", "--default", "net", "s3://models/store"]
+    run_tool("dvc", *net, cwd=clone)
+    endpoint = ["remote", "modify", "--local", "net", "endpointurl", "http://127.0.0.1:9"]
+    run_tool("dvc", *endpoint, cwd=clone)
     before = snapshot(clone)
 
     with pytest.raises(NotFoundError) as caught:
@@ -238,8 +245,10 @@ def test_offline_in_a_clone_refuses_what_is_not_pulled_without_asking_the_remote
     assert not model.exists(), "offline fetched from the DVC remote"
     assert snapshot(clone) == before
 
-    # Pulled while online, the same reads answer offline from the work tree.
+    # Pulled while online (from the registry's own remote), the same reads answer offline from
+    # the work tree.
     monkeypatch.delenv("ARTREG_OFFLINE")
+    run_tool("dvc", "remote", "remove", "--local", "net", cwd=clone)
     assert cli("pull", "encoder", cwd=clone).exit_code == 0
     monkeypatch.setenv("ARTREG_OFFLINE", "1")
     assert get_artifact_path("encoder", repo=clone) == model

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from artreg.adapters.dvc import remote as dvcremote
 from artreg.adapters.git import history as githistory
 from artreg.errors import InputError, NotFoundError
 from artreg.reading.resolve import Resolved
@@ -105,7 +106,7 @@ class CloneReads:
         served: dict[str, Local] = {}
         for each, resolved in self._resolve(name, stage, version, options).items():
             fetched = 0
-            if options.pull and not self.fetch:  # offline: checked where it is, never fetched
+            if options.pull and self._offline(options):  # checked where it is, never fetched
                 _refuse_absent_offline(self.path, resolved)
                 clone_fetch.verify(
                     self.path, resolved, options.progress, records=records, full=options.full
@@ -130,10 +131,11 @@ class CloneReads:
         self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions
     ) -> Exported:
         every = self._resolve(name, stage, version, options)
-        if options.pull and not self.fetch:
+        offline = self._offline(options)
+        if options.pull and offline:
             for resolved in every.values():
                 _refuse_absent_offline(self.path, resolved)
-        fetch = options.pull and self.fetch
+        fetch = options.pull and not offline
         if options.with_requirements:
             exported = clone_fetch.export_all(
                 self.path, every, out, remote=options.remote, fetch=fetch
@@ -142,6 +144,11 @@ class CloneReads:
         resolved = every[name]
         written = clone_fetch.export(self.path, resolved, out, remote=options.remote, fetch=fetch)
         return [(Local(self.path, resolved), written)]
+
+    def _offline(self, options: ServeOptions) -> bool:
+        """Offline and the DVC remote across a network: files are never fetched. A remote that
+        is a local folder (an air-gapped site's, a bundle's) is read offline too."""
+        return not self.fetch and not dvcremote.remote_is_local(self.path, options.remote)
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
         resolved = clone_fetch.resolve(

@@ -99,10 +99,17 @@ def fetch_checked_checkout(root: Path, targets: Sequence[str], remote: str | Non
     return fetched
 
 
+def remote_is_local(root: Path, remote: str | None = None) -> bool:
+    """Whether the remote (the default one when None) is a folder on this machine: reading it
+    crosses no network (an air-gapped site's remote, or a bundle's)."""
+    url = remote_url(root, remote)
+    return bool(url) and "://" not in str(url)
+
+
 def local_remote_object(root: Path, cache_object: Path, remote: str | None = None) -> Path | None:
     """Where a cache object lives in the default remote, when that remote is a local folder."""
     url = remote_url(root, remote)
-    if not url or "://" in url:
+    if not url or not remote_is_local(root, remote):
         return None
     base = Path(url) if Path(url).is_absolute() else (root / DVC_DIR / url).resolve()
     relative = cache_object.relative_to(cache_dir(root))
