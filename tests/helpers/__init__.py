@@ -88,13 +88,29 @@ def clone_repo(origin: Path, target: Path) -> Path:
     return target
 
 
+def _as_a_shell_starts_a_job() -> None:
+    """SIGINT at its default and not blocked in the child, as a shell starts a foreground job:
+    a library used in-process by an earlier test of this worker can leave SIGINT ignored, which
+    a child inherits (and Python then never raises KeyboardInterrupt), so a Ctrl-C test would
+    wait for an interrupt that cannot arrive."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def start_paused(args: list[str], cwd: Path, where: str, marker: Path) -> subprocess.Popen[bytes]:
     """Start `artreg ARGS` and return once it stands still at fault point `where`."""
     import time
 
     env = {**os.environ, "CI": "true", "ARTREG_PAUSE_AT": where, "ARTREG_PAUSE_FILE": str(marker)}
     proc = subprocess.Popen(
-        [ARTREG, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [ARTREG, *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_as_a_shell_starts_a_job,
     )
     deadline = time.monotonic() + 60
     while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
