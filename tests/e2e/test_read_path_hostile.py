@@ -293,6 +293,13 @@ def test_a_tampered_remote_listing_cannot_plant_a_file_in_a_clones_model_folder(
     run_tool("dvc", "remote", "add", "--local", "-f", "local", str(store), cwd=clone)
     pulled = cli("pull", "fold", cwd=clone)
     assert pulled.exit_code == 1, pulled.stderr + pulled.stdout
-    assert "model/extra.py: not listed in the manifest" in pulled.stderr
-    with pytest.raises(IntegrityError, match=r"model/extra\.py"):
-        get_artifact_path("fold", repo=clone)
+    # The listing is refused before any file is placed (its hash is not its name), and the bad
+    # listing does not stay in the DVC cache: what is served holds the manifest's files only.
+    assert ".dir does not hash to its name" in pulled.stderr
+    assert not (clone / "artifacts/production/fold/v1.0.0/model/extra.py").exists()
+    try:
+        served = get_artifact_path("fold", repo=clone)
+    except IntegrityError as refused:
+        assert "does not hash to its name" in refused.message
+    else:
+        assert not (served / "extra.py").exists() and (served / "config.json").is_file()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,15 @@ def _release(root: Path, models: Path, version: str, size: int) -> bytes:
 def _force_tag(root: Path, tag: str, commit: str) -> None:
     """Make `tag` again, same message, on `commit` (`git tag -f -a`)."""
     message = git(root, "tag", "--list", "--format=%(contents)", tag)
-    git(root, "tag", "-f", "-a", tag, "-m", message, commit)
+    # Dated after every tag (artreg may date its own a second ahead to keep their order), so
+    # the forced tag is the newest event whatever the clock says.
+    latest = max(map(int, git(root, "tag", "-l", "--format=%(creatordate:unix)").split()))
+    subprocess.run(
+        ["git", "-C", str(root), "tag", "-f", "-a", tag, "-m", message, commit],
+        env={**os.environ, "GIT_COMMITTER_DATE": f"@{latest + 1} +0000"},
+        check=True,
+        capture_output=True,
+    )
 
 
 def _rewrite_onto(root: Path, bare: Path, version: str, other: str) -> None:
