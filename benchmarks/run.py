@@ -38,6 +38,7 @@ import folder_fetch
 import mlflow_pairs
 import oci_pairs
 import rights_pairs
+import timing
 from fixtures import ARTREG, DVC, GTO, MiB, artreg_init, remove, sh
 from report import Report, Row, log, ratio_row
 from timing import Measurement, Stats, alternate, fmt_bytes, fmt_seconds, run, run_steps
@@ -1565,6 +1566,9 @@ def machine() -> list[str]:
         f"{version(['sha256sum', '--version'])}",
         f"- artreg source: commit {commit}"
         + (" (with uncommitted changes in src/)" if dirty else ""),
+        "- Clock: CPU seconds (user + system) of each command, `BENCH_CLOCK=cpu`"
+        if timing.CPU_CLOCK
+        else "- Clock: wall seconds",
     ]
 
 
