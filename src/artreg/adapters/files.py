@@ -9,7 +9,7 @@ import math
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -318,6 +318,17 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def replacing(target: Path, tmp: Path) -> Iterator[Path]:
+    """`tmp`, for the block to write `target`'s new bytes into: put in place (os.replace) when
+    the block ends, removed when it raises, so `target` is never seen half written."""
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def check_output_path(path: Path | None, option: str, folder: bool = False) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from artreg.adapters import settings
+from artreg.adapters.files import replacing
 from artreg.adapters.hashing import copy_and_hash
 from artreg.errors import InputError, IntegrityError, NotFoundError, RemoteUnavailable
 
@@ -525,7 +526,7 @@ def write_layout(
 def _copy_checked(source: Path, target: Path, layer: Layer) -> int:
     tmp = target.with_name(f".{target.name}.part")
     tmp.unlink(missing_ok=True)  # a part an interrupted copy left
-    try:
+    with replacing(target, tmp):
         got = copy_and_hash(source, tmp)
         if (got.sha256, got.size) != (layer.sha256, layer.size):
             raise IntegrityError(
@@ -533,7 +534,4 @@ def _copy_checked(source: Path, target: Path, layer: Layer) -> int:
                 f"records {layer.sha256} ({layer.size} B); nothing was written for it",
                 hint="the file was altered after its release: restore it (`artreg pull --force`)",
             )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return got.size

@@ -21,6 +21,7 @@ from artreg.cli.options import (
     signing_key,
 )
 from artreg.present import text as fmt
+from artreg.registry.formatnames import WRITABLE
 
 if TYPE_CHECKING:
     from artreg.adapters.hashing import ProgressFn
@@ -64,7 +65,7 @@ if TYPE_CHECKING:
     "--format",
     "formats",
     multiple=True,
-    type=click.Choice(["pt", "safetensors"]),
+    type=click.Choice(WRITABLE),
     help="Also write the weights in this format (repeatable).",
 )
 @requires_option

@@ -30,7 +30,7 @@ from artreg.publishing.publish import Published, PublishOptions, leave_branch, p
 from artreg.publishing.stagefolder import StageBuilder
 from artreg.registry import dvcyaml
 from artreg.registry.documents import Manifest, ManifestFile, Metadata, ModelFile
-from artreg.registry.formatnames import SAFETENSORS, SUFFIXES, FormatInfo
+from artreg.registry.formatnames import SAFETENSORS, SUFFIXES, WRITABLE, FormatInfo
 from artreg.registry.layout import ARTIFACTS_DIR, StageDir, model_target
 from artreg.registry.policy import load_trust
 from artreg.registry.records import requires_line
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
     from artreg.adapters.dvc.repo import RegistryDvc
     from artreg.artifacts.signing.keys import SigningKey
     from artreg.artifacts.signing.sign import SignaturePlan
-
-FORMATS = ("pt", "safetensors")
 
 
 @dataclass(frozen=True)
@@ -203,9 +201,11 @@ def json_input(
 
 def check_formats(formats: tuple[str, ...]) -> None:
     """Refuse a `--format` artreg cannot write the weights in."""
-    unknown = [f for f in formats if f not in FORMATS]
+    unknown = [f for f in formats if f not in WRITABLE]
     if unknown:
-        raise InputError(f"unknown format {unknown[0]!r}", hint=f"use one of: {', '.join(FORMATS)}")
+        raise InputError(
+            f"unknown format {unknown[0]!r}", hint=f"use one of: {', '.join(WRITABLE)}"
+        )
 
 
 def model_files(

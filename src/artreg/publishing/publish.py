@@ -27,6 +27,7 @@ from artreg.publishing.transaction import leave_branch as transaction_leave_bran
 from artreg.registry import dvcyaml
 from artreg.registry import fold as folding
 from artreg.registry.documents import GateResult, ManifestFile
+from artreg.registry.jsonform import fields_json
 from artreg.registry.layout import DVC_YAML, REGISTRY_JSON, StageDir
 from artreg.registry.records import Event, Registry
 from artreg.registry.tags import (
@@ -96,26 +97,16 @@ class Published:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of `--json`: promotion and branch fields only where they apply."""
-        data: dict[str, Any] = {
-            "name": self.name,
-            "stage": self.stage,
-            "id": self.id,
-            "folder": self.folder,
-            "commit": self.commit,
-            "tags": self.tags,
-            "files": {rel: f.to_json() for rel, f in self.files.items()},
-        }
-        if self.branch:
-            data.update(branch=self.branch, planned_tags=self.planned_tags)
+        omit = {"warnings", "started_on"}  # warnings are the CLI's to say; started_on is internal
+        if not self.branch:
+            omit |= {"branch", "planned_tags"}
+        omit |= {k for k in ("gates", "model", "signature") if getattr(self, k) is None}
+        if not self.ignored_by_dvc:
+            omit.add("ignored_by_dvc")
+        shown: dict[str, Any] = {"files": {rel: f.to_json() for rel, f in self.files.items()}}
         if self.gates is not None:
-            data["gates"] = [g.as_dict() for g in self.gates]
-        if self.model is not None:
-            data["model"] = self.model
-        if self.ignored_by_dvc:
-            data["ignored_by_dvc"] = self.ignored_by_dvc
-        if self.signature is not None:
-            data["signature"] = self.signature
-        return data
+            shown["gates"] = [g.as_dict() for g in self.gates]
+        return fields_json(self, omit=omit, **shown)
 
 
 def check_options(options: PublishOptions | None) -> None:

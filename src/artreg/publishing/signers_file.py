@@ -23,16 +23,12 @@ def unreadable(root: Path, rev: str, rights: Rights, blob: str) -> InputError:
             hint="name the allowed-signers file itself in rights.allowed_signers",
         )
     data = gitrun.run_bytes_in(root, "cat-file", "blob", blob).stdout
-    number = next((n for n, line in enumerate(data.split(b"\n"), 1) if not _utf8(line)), 0)
+    try:
+        data.decode("utf-8")
+        number = 0
+    except UnicodeDecodeError as exc:  # where decoding stopped: no UTF-8 sequence spans a newline
+        number = data.count(b"\n", 0, exc.start) + 1
     return InputError(
         f"{where}, whose line {number} at {rev[:12]} is not UTF-8 text",
         hint=f"save {rights.allowed_signers} as UTF-8 (or remove that line) in a reviewed commit",
     )
-
-
-def _utf8(line: bytes) -> bool:
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True

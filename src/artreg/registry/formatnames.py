@@ -12,6 +12,8 @@ GGUF = "gguf"
 PYTORCH = "pytorch"
 FORMATS = (SAFETENSORS, ONNX, GGUF, PYTORCH)
 SUFFIXES = {SAFETENSORS: ".safetensors", ONNX: ".onnx", GGUF: ".gguf", PYTORCH: ".pt"}
+# What `promote --format` can write a PyTorch model's weights as, by suffix.
+WRITABLE = ("pt", "safetensors")
 
 # The suffixes artreg used to take formats from; an old manifest's record without a detected
 # format means "derived from the suffix" (see `from_suffix`).

@@ -29,6 +29,7 @@ from pathlib import Path
 from artreg.adapters.dvc import cache as dvccache
 from artreg.adapters.dvc import remote as dvcremote
 from artreg.adapters.dvc import repo as dvcrepo
+from artreg.adapters.files import replacing
 from artreg.adapters.git import history as githistory
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import remote as gitremote
@@ -206,64 +207,63 @@ def create_bundle(
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
     history = tmp.with_suffix(".git-bundle")
     try:
-        gitrun.git(
-            root,
-            "bundle",
-            "create",
-            "--quiet",
-            str(history),
-            *(f"refs/tags/{t}" for t in sorted(tags)),
-            tip,  # no ref: its commit travels in the pack (past the tags after a rollback)
-        )
-        with history.open("rb") as fh:
-            history_sha = hashlib.file_digest(fh, "sha256").hexdigest()
-        sizes = {HISTORY: history.stat().st_size}
-        sums = {HISTORY: history_sha}
-        for o in objects.values():
-            sizes[bundlefile.object_member(o.oid)] = o.size
-            sums[bundlefile.object_member(o.oid)] = o.sha256
-        index = Index(
-            releases=tuple(
-                Release(r.name, r.version or "", r.tag, r.commit) for r in releases.values()
-            ),
-            tip=tip,
-            branch=branch,
-            tags=tags,
-            sizes=sizes,
-            source=str(root),
-            created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        )
-        index_data = (bundlefile.dumps(index.to_json())).encode()
-        sums[INDEX] = hashlib.sha256(index_data).hexdigest()
-        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-            bundlefile.add_bytes(tar, SUMS, bundlefile.sums_text(sums).encode())
-            bundlefile.add_bytes(tar, INDEX, index_data)
+        with replacing(out, tmp):
+            gitrun.git(
+                root,
+                "bundle",
+                "create",
+                "--quiet",
+                str(history),
+                *(f"refs/tags/{t}" for t in sorted(tags)),
+                tip,  # no ref: its commit travels in the pack (past the tags after a rollback)
+            )
             with history.open("rb") as fh:
-                tar.addfile(bundlefile.member_info(HISTORY, sizes[HISTORY]), fh)
-            for o in sorted(objects.values(), key=lambda o: o.oid):
-                name = bundlefile.object_member(o.oid)
-                if o.data is not None:
-                    bundlefile.add_bytes(tar, name, o.data)
-                    continue
-                assert o.path is not None
-                info = bundlefile.member_info(name, o.size)
-                with o.path.open("rb") as fh:
-                    if os.fstat(fh.fileno()).st_size != o.size:
+                history_sha = hashlib.file_digest(fh, "sha256").hexdigest()
+            sizes = {HISTORY: history.stat().st_size}
+            sums = {HISTORY: history_sha}
+            for o in objects.values():
+                sizes[bundlefile.object_member(o.oid)] = o.size
+                sums[bundlefile.object_member(o.oid)] = o.sha256
+            index = Index(
+                releases=tuple(
+                    Release(r.name, r.version or "", r.tag, r.commit) for r in releases.values()
+                ),
+                tip=tip,
+                branch=branch,
+                tags=tags,
+                sizes=sizes,
+                source=str(root),
+                created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            )
+            index_data = (bundlefile.dumps(index.to_json())).encode()
+            sums[INDEX] = hashlib.sha256(index_data).hexdigest()
+            with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+                bundlefile.add_bytes(tar, SUMS, bundlefile.sums_text(sums).encode())
+                bundlefile.add_bytes(tar, INDEX, index_data)
+                with history.open("rb") as fh:
+                    tar.addfile(bundlefile.member_info(HISTORY, sizes[HISTORY]), fh)
+                for o in sorted(objects.values(), key=lambda o: o.oid):
+                    name = bundlefile.object_member(o.oid)
+                    if o.data is not None:
+                        bundlefile.add_bytes(tar, name, o.data)
+                        continue
+                    assert o.path is not None
+                    info = bundlefile.member_info(name, o.size)
+                    with o.path.open("rb") as fh:
+                        if os.fstat(fh.fileno()).st_size != o.size:
+                            raise IntegrityError(
+                                f"{o.where}: {o.path} is not the {o.size} bytes its manifest records",
+                                hint="run `artreg verify` in the registry",
+                            )
+                        reader = bundlefile.HashingReader(fh, progress)
+                        tar.addfile(info, reader)
+                    if reader.sha.hexdigest() != o.sha256:
                         raise IntegrityError(
-                            f"{o.where}: {o.path} is not the {o.size} bytes its manifest records",
-                            hint="run `artreg verify` in the registry",
+                            f"{o.where}: sha256 is {reader.sha.hexdigest()}, the manifest records "
+                            f"{o.sha256}",
+                            hint="the bytes were altered after the release; run `artreg verify`",
                         )
-                    reader = bundlefile.HashingReader(fh, progress)
-                    tar.addfile(info, reader)
-                if reader.sha.hexdigest() != o.sha256:
-                    raise IntegrityError(
-                        f"{o.where}: sha256 is {reader.sha.hexdigest()}, the manifest records "
-                        f"{o.sha256}",
-                        hint="the bytes were altered after the release; run `artreg verify`",
-                    )
-        os.replace(tmp, out)
     finally:
-        tmp.unlink(missing_ok=True)
         history.unlink(missing_ok=True)
     return Created(
         out,

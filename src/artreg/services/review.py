@@ -146,6 +146,14 @@ def _requires(metadata: dict[str, Any] | None) -> str:
     return requires_line(Metadata.from_json(metadata).requires) if metadata else ""
 
 
+def _generated_commit(root: Path, parent: str, texts: tuple[str, str], what: str, body: str) -> str:
+    """Commit dvc.yaml and registry.json (`texts`) on `parent`, under the subject that
+    registry.history knows a generated commit by."""
+    dvc_text, registry_text = texts
+    files = {DVC_YAML: dvc_text, REGISTRY_JSON: registry_text}
+    return gitwrite.commit_files(root, parent, files, f"{GENERATED_COMMIT_SUBJECT}{what}\n\n{body}")
+
+
 @dataclass(frozen=True)
 class HeldBack:
     """A merged release below the latest one, whose promotion did not record
@@ -318,11 +326,11 @@ def tag_merged_report(
             dvc_text = dvcyaml.with_artifact(dvc_text, name, _dvc_entry(root, folder))
             registry_text = index.render(root, with_pending(root, events, new_events))
             events += new_events
-            parent = gitwrite.commit_files(
+            parent = _generated_commit(
                 root,
                 parent,
-                {DVC_YAML: dvc_text, REGISTRY_JSON: registry_text},
-                f"{GENERATED_COMMIT_SUBJECT}{folder.relpath}\n\n"
+                (dvc_text, registry_text),
+                folder.relpath,
                 f"folder: {folder.relpath}\nmerged in: {pending.commit}\ntags: {', '.join(tags)}",
             )
             plan += [PlannedTag(t, parent, message, first + i) for i, t in enumerate(tags)]
@@ -331,11 +339,11 @@ def tag_merged_report(
                 # NAME@vX` reads it there), but production stayed: the next commit puts dvc.yaml
                 # back as it was, so the branch's head does not label the held-back release.
                 dvc_text = before
-                parent = gitwrite.commit_files(
+                parent = _generated_commit(
                     root,
                     parent,
-                    {DVC_YAML: before, REGISTRY_JSON: registry_text},
-                    f"{GENERATED_COMMIT_SUBJECT}{name}'s production release again\n\n"
+                    (before, registry_text),
+                    f"{name}'s production release again",
                     f"held back: {folder.relpath} (below v{held.latest})",
                 )
         parent, assigned = requests.plan(root, events, merged_requests, parent, who)

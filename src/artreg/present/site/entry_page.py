@@ -49,9 +49,12 @@ class EntryPages(Layout):
         if entry.curves:
             alt = f"Training curves of {model.name}, raw session {session(meta) or 'unknown'}: metrics per epoch"
             parts.append(
-                '<section aria-labelledby="curves"><h2 id="curves">Training curves</h2>'
-                f'<figure><img src="{h(self.rel(page, entry.curves))}" alt="{h(alt)}">'
-                "<figcaption>Per-epoch metrics of the training session, as registered.</figcaption></figure></section>"
+                _section(
+                    "curves",
+                    "Training curves",
+                    f'<figure><img src="{h(self.rel(page, entry.curves))}" alt="{h(alt)}">'
+                    "<figcaption>Per-epoch metrics of the training session, as registered.</figcaption></figure>",
+                )
             )
         parts.append(self.fetch(model, entry))
         parts.append(self.files(entry))
@@ -116,7 +119,7 @@ class EntryPages(Layout):
         ]
         headers = ["stage", "from", "until", "by", "how", "ended"]
         table = table_html("Stages this folder held, oldest first", headers, rows)
-        return f'<section aria-labelledby="stages"><h2 id="stages">Stages</h2>{table}</section>'
+        return _section("stages", "Stages", table)
 
     def summary(self, page: str, model: Model, entry: Entry) -> str:
         meta = entry.metadata
@@ -159,7 +162,7 @@ class EntryPages(Layout):
         if spans:
             items.append(("Pull request", self.pull(spans[0].pull_request)))
         body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items)
-        return f'<section aria-labelledby="summary"><h2 id="summary">Summary</h2><dl class="facts">{body}</dl></section>'
+        return _section("summary", "Summary", f'<dl class="facts">{body}</dl>')
 
     def fetch(self, model: Model, entry: Entry) -> str:
         name = model.name
@@ -201,10 +204,11 @@ class EntryPages(Layout):
         ]
         shell = "\n".join(lines + ([""] if lines else []) + exact)
         notes_html = "".join(f"<p>{h(n)}</p>" for n in notes)
-        return (
-            '<section aria-labelledby="fetch"><h2 id="fetch">Fetch this model</h2>'
+        return _section(
+            "fetch",
+            "Fetch this model",
             f"{notes_html}<h3>Shell</h3><pre><code>{h(shell)}</code></pre>"
-            f"<h3>Python</h3><pre><code>{h(python)}</code></pre></section>"
+            f"<h3>Python</h3><pre><code>{h(python)}</code></pre>",
         )
 
     def _as_of_call(self, model: Model, entry: Entry, stage: str) -> str:
@@ -221,7 +225,7 @@ class EntryPages(Layout):
         gates = entry.metadata.get("gates") or {}
         results = [g for g in gates.get("results") or [] if isinstance(g, dict)]
         if not results:
-            return '<section aria-labelledby="gates"><h2 id="gates">Gates</h2><p>No gates were configured for this stage.</p></section>'
+            return _section("gates", "Gates", "<p>No gates were configured for this stage.</p>")
         rows = []
         for g in results:
             op, threshold = str(g.get("op", "")), g.get("threshold")
@@ -245,22 +249,14 @@ class EntryPages(Layout):
                 ]
             )
         state = "all passed" if gates.get("passed") else "not all passed"
-        return (
-            f'<section aria-labelledby="gates"><h2 id="gates">Gates ({state})</h2>'
-            + table_html(
-                "Gate results: value against threshold",
-                ["gate", "value", "threshold", "result"],
-                rows,
-                numeric=[1],
-            )
-            + "</section>"
-        )
+        headers = ["gate", "value", "threshold", "result"]
+        table = table_html("Gate results: value against threshold", headers, rows, numeric=[1])
+        return _section("gates", f"Gates ({state})", table)
 
     def deltas(self, page: str, model: Model, entry: Entry) -> str:
         baseline, why = self.baseline(model, entry)
-        heading = '<section aria-labelledby="deltas"><h2 id="deltas">Metric changes</h2>'
         if baseline is None:
-            return heading + f"<p>{h(why)}</p></section>"
+            return _section("deltas", "Metric changes", f"<p>{h(why)}</p>")
         mine, theirs = self.r.all_metrics(entry), self.r.all_metrics(baseline)
         rows = []
         # Metrics that changed first, then the rest, each alphabetically.
@@ -277,17 +273,17 @@ class EntryPages(Layout):
                 ]
             )
         if not rows:
-            return heading + "<p>No numeric metrics to compare.</p></section>"
-        return (
-            heading
-            + f"<p>Against {self.link(page, baseline.page, model.name + ' ' + baseline.label)} ({h(why)}).</p>"
-            + table_html(
+            return _section("deltas", "Metric changes", "<p>No numeric metrics to compare.</p>")
+        return _section(
+            "deltas",
+            "Metric changes",
+            f"<p>Against {self.link(page, baseline.page, model.name + ' ' + baseline.label)} ({h(why)}).</p>",
+            table_html(
                 f"Metrics of {entry.label} against {baseline.label}",
                 ["metric", entry.label, baseline.label, "change"],
                 rows,
                 numeric=[1, 2, 3],
-            )
-            + "</section>"
+            ),
         )
 
     def baseline(self, model: Model, entry: Entry) -> tuple[Entry | None, str]:
@@ -351,10 +347,7 @@ class EntryPages(Layout):
         code = source.get("commit") or (entry.metadata.get("source") or {}).get("commit")
         if isinstance(code, str) and code:
             steps.append(f"<li>Training code commit {self.commit(code, code=True)}</li>")
-        return (
-            '<section aria-labelledby="lineage"><h2 id="lineage">Lineage</h2>'
-            f'<ol class="chain">{"".join(steps)}</ol></section>'
-        )
+        return _section("lineage", "Lineage", f'<ol class="chain">{"".join(steps)}</ol>')
 
     def files(self, entry: Entry) -> str:
         listed = entry.manifest.get("files")
@@ -373,25 +366,20 @@ class EntryPages(Layout):
                     "DVC" if info.get("dvc") else "git",
                 ]
             )
-        return (
-            '<section aria-labelledby="files"><h2 id="files">Files</h2>'
+        headers = ["file", "bytes", "sha256", "stored by"]
+        return _section(
+            "files",
+            "Files",
             "<p>Every file of the folder, as its committed manifest lists it; "
-            "<code>sha256sum -c</code> checks a downloaded copy.</p>"
-            + table_html(
-                "Files with size and sha256",
-                ["file", "bytes", "sha256", "stored by"],
-                rows,
-                numeric=[1],
-            )
-            + "</section>"
+            "<code>sha256sum -c</code> checks a downloaded copy.</p>",
+            table_html("Files with size and sha256", headers, rows, numeric=[1]),
         )
 
     def card(self, page: str, entry: Entry) -> str:
-        heading = '<section aria-labelledby="card"><h2 id="card">Model card</h2>'
         if not entry.card:
-            return heading + "<p>This folder has no README.md.</p></section>"
+            return _section("card", "Model card", "<p>This folder has no README.md.</p>")
         front, body = split_front_matter(entry.card)
-        parts = [heading]
+        parts: list[str] = []
         if front is not None:
             found = front_matter_rows(front)
             if found:
@@ -406,8 +394,7 @@ class EntryPages(Layout):
             return self.card_link(page, folder, commit, url, kind)
 
         parts.append(f'<div class="card">{render_markdown(body, resolve, heading_base=2)}</div>')
-        parts.append("</section>")
-        return "".join(parts)
+        return _section("card", "Model card", *parts)
 
     def card_link(self, page: str, folder: str, commit: str, url: str, kind: str) -> str | None:
         """Where a model card's link or picture may point: a file of this site, an anchor, or
@@ -469,3 +456,8 @@ def _resolving(
         f'from artreg import get_artifact_path\n\npath = get_artifact_path("{name}", {python_args})'
     )
     return lines, python
+
+
+def _section(anchor: str, title: str, *body: str) -> str:
+    """A page section labelled by its h2, whose id `anchor` is also the section's link target."""
+    return f'<section aria-labelledby="{anchor}"><h2 id="{anchor}">{title}</h2>{"".join(body)}</section>'
