@@ -175,7 +175,7 @@ INNER_IMPORTS = {
     "artifacts/formats/pytorch.py": 1,
     "cli/consumer.py": 6, "cli/edge.py": 3, "cli/fetch.py": 4, "cli/group.py": 4,
     "cli/maintain.py": 11, "cli/options.py": 7, "cli/promote.py": 2, "cli/read.py": 7,
-    "cli/write.py": 3, "sources/cache.py": 3,
+    "cli/write.py": 3, "reading/cache.py": 3,
     "adapters/dvc/cache.py": 2, "entry.py": 2, "demo.py": 1, "services/doctor.py": 2,
     "sources/clone_fetch.py": 5, "services/housekeeping.py": 2,
     "services/init.py": 3, "sources/lock.py": 4, "sources/pins.py": 1,
@@ -184,7 +184,7 @@ INNER_IMPORTS = {
     "publishing/index.py": 6, "registry/layout.py": 1, "publishing/modelfolder.py": 3,
     "registry/policy.py": 2, "publishing/publish.py": 6, "present/consumer.py": 4,
     "adapters/schemas/__init__.py": 1, "publishing/stagefolder.py": 1,
-    "publishing/transaction.py": 1, "registry/trust_ratchet.py": 4,
+    "publishing/transaction.py": 1, "reading/trust_ratchet.py": 4,
     # start-up time: a warm clone read must not load the other variants (sources' report);
     # locate's fourth is the OCI variant, api.py's former oci branch (ocisource)
     "sources/clone.py": 1, "sources/locate.py": 4,

@@ -13,7 +13,7 @@ from artreg._version import __version__
 from artreg.adapters import interrupts
 from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
 from artreg.present import text as fmt
-from artreg.sources import cache_wait
+from artreg.reading import cache_wait
 
 
 def set_traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:

@@ -28,7 +28,7 @@ from artreg.errors import ArtregError, InputError, IntegrityError, NotFoundError
 from artreg.publishing.modelcard import model_card
 from artreg.publishing.publish import Published, PublishOptions, leave_branch, publish
 from artreg.publishing.stagefolder import StageBuilder
-from artreg.registry import dvcyaml
+from artreg.registry import dvcyaml, state
 from artreg.registry.documents import Manifest, ManifestFile, Metadata, ModelFile
 from artreg.registry.formatnames import SAFETENSORS, SUFFIXES, FormatInfo
 from artreg.registry.layout import ARTIFACTS_DIR, StageDir, model_target
@@ -36,7 +36,6 @@ from artreg.registry.policy import load_trust
 from artreg.registry.records import requires_line
 from artreg.registry.tags import Action
 from artreg.registry.values import plain_input
-from artreg.sources import state
 
 if TYPE_CHECKING:
     from artreg.adapters.dvc.repo import RegistryDvc

@@ -33,6 +33,7 @@ from artreg.adapters.files import dump_json, write_atomic
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
 from artreg.errors import InputError, IntegrityError, RetryableError
+from artreg.registry import state
 from artreg.registry.jsonform import fields_json
 from artreg.registry.layout import RETIRED_JSON, StageDir
 from artreg.registry.policy import Retention, load_settings, retention_for
@@ -48,7 +49,6 @@ from artreg.services.reachability import (
     fetch_remote_refs,
     retired_on_remotes,
 )
-from artreg.sources import state
 
 __all__ = ["FolderFacts", "Inventory", "plan"]
 

@@ -34,7 +34,7 @@ from artreg.errors import (
 from artreg.publishing import index, policy_changes, requests, rights, stage_moves
 from artreg.publishing.merged_promotions import untagged_approval_problems
 from artreg.publishing.transaction import lock_holder
-from artreg.registry import dvcyaml
+from artreg.registry import dvcyaml, state
 from artreg.registry import fold as folding
 from artreg.registry.documents import Manifest, ManifestFile
 from artreg.registry.layout import (
@@ -51,7 +51,6 @@ from artreg.registry.policy import committed_sections, recheck_folders
 from artreg.registry.records import Registry
 from artreg.registry.retirements import current_on_retired, read_retired, retired_on_default
 from artreg.registry.stages import parse_stages, undeclared
-from artreg.sources import state
 
 LARGE_FILE_BYTES = 2 << 20  # anything this big belongs in DVC, not git
 CREDENTIAL_KEYS = re.compile(
@@ -365,8 +364,8 @@ def _check_policy_weakenings(root: Path, report: Report) -> None:
     """Commits that made the trust policy weaker (trust_ratchet.weakenings: a stage no longer
     requiring signatures, a trusted key added or replaced, params.yaml gone): consumers refuse
     them until accepted, and the registry's check reports each one not acknowledged."""
+    from artreg.reading.trust_ratchet import weakening_history
     from artreg.registry.policy import committed_sections
-    from artreg.registry.trust_ratchet import weakening_history
 
     try:
         found = weakening_history(root)

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from artreg.adapters.git import history as githistory
+from artreg.reading.cache import records_root
 from artreg.sources.base import Entry, Exported, Listing, Served, ServeOptions
-from artreg.sources.cache import records_root
 from artreg.sources.clone_warm import LastAnswer
 
 if TYPE_CHECKING:
-    from artreg.registry.trust_ratchet import Accepted
+    from artreg.reading.trust_ratchet import Accepted
     from artreg.sources.clone_reads import CloneReads
     from artreg.sources.listing import ArtifactSummary
 

@@ -10,13 +10,13 @@ from pathlib import Path
 from artreg.adapters.dvc import remote as dvcremote
 from artreg.adapters.git import history as githistory
 from artreg.errors import InputError, NotFoundError
+from artreg.reading.cache import records_root
 from artreg.reading.resolve import Resolved
+from artreg.reading.trust_ratchet import Accepted, accept_clone
 from artreg.registry.tags import validate_name
-from artreg.registry.trust_ratchet import Accepted, accept_clone
 from artreg.sources import clone_fetch
 from artreg.sources.asof import load_as_of
 from artreg.sources.base import Entry, Exported, Listing, Local, ServeOptions
-from artreg.sources.cache import records_root
 from artreg.sources.listing import (
     ArtifactSummary,
     incomplete_clone,

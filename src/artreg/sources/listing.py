@@ -14,11 +14,11 @@ from artreg.adapters.git import history as githistory
 from artreg.errors import ArtregError
 from artreg.publishing.rights import promotion_signer_status, signers_of
 from artreg.reading.resolve import held_stage
+from artreg.registry import state
 from artreg.registry.layout import SIGNATURE_FILE
 from artreg.registry.records import Artifact, Registry
 from artreg.registry.retirements import Retired, read_retired
 from artreg.registry.tags import STAGES, validate_name
-from artreg.sources import state
 
 if TYPE_CHECKING:
     from types import ModuleType
