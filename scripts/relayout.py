@@ -439,6 +439,8 @@ LAYERS: dict[str, str] = {
     "artreg.sources.exact_folder": "artreg.reading.exact_folder",
     "artreg.sources.tmp_owner": "artreg.reading.tmp_owner",
     "artreg.sources.identity": "artreg.reading.identity",
+    # what a folder's data needs (gc and bundles share it): beside the bytes it is about
+    "artreg.services.reachability": "artreg.artifacts.reachability",
 }
 MAPPING.update(LAYERS)
 _RATCHET = "artreg.reading.trust_ratchet"

@@ -179,7 +179,7 @@ INNER_IMPORTS = {
     "adapters/dvc/cache.py": 2, "entry.py": 2, "demo.py": 1, "services/doctor.py": 2,
     "sources/clone_fetch.py": 5, "services/housekeeping.py": 2,
     "services/init.py": 3, "sources/lock.py": 4, "sources/pins.py": 1,
-    "sources/listing.py": 1, "services/reachability.py": 2, "services/retention.py": 8,
+    "sources/listing.py": 1, "artifacts/reachability.py": 2, "services/retention.py": 8,
     "services/site.py": 6, "services/verify.py": 11, "adapters/files.py": 1,
     "publishing/index.py": 6, "registry/layout.py": 1, "publishing/modelfolder.py": 3,
     "registry/policy.py": 2, "publishing/publish.py": 6, "present/consumer.py": 4,

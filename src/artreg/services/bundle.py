@@ -37,6 +37,7 @@ from artreg.adapters.git import write as gitwrite
 from artreg.adapters.hashing import FileDigest
 from artreg.artifacts import bundlefile
 from artreg.artifacts.bundlefile import HISTORY, INDEX, SUMS, Index, Member, Release
+from artreg.artifacts.reachability import pointer_outs
 from artreg.artifacts.signing.verify import check_folder, committed_signature
 from artreg.artifacts.stagebytes import stage_file
 from artreg.errors import ArtregError, InputError, IntegrityError, NotFoundError
@@ -46,7 +47,6 @@ from artreg.registry import state
 from artreg.registry.policy import trust_at
 from artreg.registry.tags import parse_spec, parse_tag
 from artreg.services.bundleverify import check_tip
-from artreg.services.reachability import pointer_outs
 from artreg.sources.clone_fetch import resolve, resolve_with_requirements
 
 Progress = Callable[[int], None] | None
