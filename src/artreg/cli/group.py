@@ -12,7 +12,7 @@ import click
 from artreg._version import __version__
 from artreg.adapters import interrupts
 from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
-from artreg.present import text as fmt
+from artreg.publishing import gatetable
 from artreg.reading import cache_wait
 
 
@@ -162,7 +162,7 @@ def report_error(exc: ArtregError) -> None:
     if isinstance(exc, GateFailed):
         from artreg.registry.documents import GateResult
 
-        click.echo(fmt.gate_table([GateResult.from_json(r) for r in exc.results]), err=True)
+        click.echo(gatetable.gate_table([GateResult.from_json(r) for r in exc.results]), err=True)
         label = "gate failed"
     if isinstance(exc, VerificationFailed):
         for problem in exc.problems:
