@@ -441,6 +441,9 @@ LAYERS: dict[str, str] = {
     "artreg.sources.identity": "artreg.reading.identity",
     # what a folder's data needs (gc and bundles share it): beside the bytes it is about
     "artreg.services.reachability": "artreg.artifacts.reachability",
+    # values handed in from Python made plain, and how a bad one is shown (stdlib only): the
+    # adapters that read files and run git show bad values with it
+    "artreg.registry.values": "artreg.adapters.values",
 }
 MAPPING.update(LAYERS)
 _RATCHET = "artreg.reading.trust_ratchet"
@@ -470,6 +473,42 @@ SPLITS[_TEXT] = {
         _TEXT,
     ),
     "gate_table": "artreg.publishing.gatetable",
+}  # fmt: skip
+# The portable-name rule (what git can check out everywhere) is a file-system edge: hashing
+# walks every folder with it, so it moves below the tag grammar that also uses it.
+SPLITS["artreg.registry.tags"] = {
+    **dict.fromkeys(
+        [
+            "STAGES", "MAX_NAME_LENGTH", "_NAME", "_SEMVER", "NAME_RE", "ID_RE", "SEMVER_RE",
+            "TAG_RE", "shown", "PORTABLE_RULE", "_check_portable", "case_twin", "validate_name",
+            "validate_id", "validate_semver", "is_semver", "semver_key", "validate_stage",
+            "Action", "VERSION_ACTIONS", "STAGE_ACTIONS", "ASSIGN", "UNASSIGN", "REGISTER",
+            "DEREGISTER", "TagName", "format_tag", "parse_tag",
+            "Spec", "SPEC_FORMS", "_bad", "parse_spec", "validate_any_stage", "_parse_spec",
+            "REQUIREMENT_FORM", "parse_requirement", "_Tagged", "next_counter", "next_tag_time",
+            "MESSAGE_KEYS", "_one_line", "tag_message", "message_fields",
+        ],
+        "artreg.registry.tags",
+    ),
+    **dict.fromkeys(
+        [
+            "FOLDER_RULE", "WINDOWS_FORBIDDEN", "_windows_reserved", "portable_problem",
+            "portable_collision",
+        ],
+        "artreg.adapters.portable",
+    ),
+}  # fmt: skip
+# Whether a clone lacks registry tags is a question about the registry, asked over git.
+_GITHISTORY = "artreg.adapters.git.history"
+SPLITS[_GITHISTORY] = {
+    **dict.fromkeys(
+        ["default_branch", "is_shallow", "upstream_remote", "fetch_history", "default_base"],
+        _GITHISTORY,
+    ),
+    **dict.fromkeys(
+        ["has_registry_tags", "missing_history", "complete_history"],
+        "artreg.registry.clone_history",
+    ),
 }  # fmt: skip
 
 # The name a file that used the whole split module (`render.x`) binds each piece to.
@@ -514,6 +553,9 @@ SPLIT_ALIASES: dict[str, str] = {
     _RATCHET: "trust_ratchet",
     "artreg.sources.remote": "remote",
     "artreg.publishing.gatetable": "gatetable",
+    "artreg.registry.tags": "tags",
+    "artreg.adapters.portable": "portable",
+    "artreg.registry.clone_history": "clone_history",
 }
 
 DEFAULT_PATHS = ["src", "tests", "benchmarks", "scripts", "docs", "pyproject.toml", "README.md"]

@@ -17,10 +17,10 @@ from typing import IO, Any, Protocol
 
 from artreg.adapters import settings, verified
 from artreg.adapters.fastcopy import copy_steps
+from artreg.adapters.portable import FOLDER_RULE, portable_collision, portable_problem
 from artreg.adapters.verified import recorded
 from artreg.adapters.verified import state as _state
 from artreg.errors import InputError
-from artreg.registry.tags import FOLDER_RULE, portable_collision, portable_problem
 
 CHUNK = 1 << 20  # 1 MiB: large enough that hashlib releases the GIL, small enough for flat memory
 COPY_CHUNK = 4 << 20  # copies write large blocks; memory per copy stays at two chunks

@@ -78,7 +78,7 @@ class ArtregCommand(click.Command):
         )
 
     def invoke(self, ctx: click.Context) -> Any:
-        from artreg.registry.values import check_field
+        from artreg.adapters.values import check_field
 
         if isinstance(ctx.obj, dict):
             ctx.obj["command"] = ctx.command_path
@@ -150,7 +150,7 @@ def explain_not_found(exc: ArtregError, root: Path | None) -> None:
     from artreg.errors import NotFoundError
 
     if isinstance(exc, NotFoundError) and root is not None:
-        from artreg.adapters.git.history import missing_history
+        from artreg.registry.clone_history import missing_history
 
         missing = missing_history(root)
         if missing and "artreg recover" not in (exc.hint or ""):  # a killed change: not a fetch

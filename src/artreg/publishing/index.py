@@ -177,9 +177,9 @@ def _entry_changes(name: str, given: Any, current: Any) -> list[str]:
 def save(root: Path, data: Any) -> None:
     """Write `data` as artifacts/registry.json if it equals the generated index (idempotent);
     otherwise raise InputError naming each differing entry and the call that makes the change."""
+    from artreg.adapters.values import to_plain
     from artreg.errors import InputError
     from artreg.registry import state
-    from artreg.registry.values import to_plain
 
     given = to_plain(data, "")
     if not isinstance(given, dict):

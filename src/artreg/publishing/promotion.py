@@ -20,6 +20,7 @@ from artreg.adapters.files import dump_json, read_json
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import ProgressFn, sha256_line
+from artreg.adapters.values import plain_input
 from artreg.artifacts.formats.pytorch import pytorch_info
 from artreg.artifacts.formats.safetensors import check_safetensors
 from artreg.artifacts.signing import sign as signing
@@ -35,7 +36,6 @@ from artreg.registry.layout import ARTIFACTS_DIR, StageDir, model_target
 from artreg.registry.policy import load_trust
 from artreg.registry.records import requires_line
 from artreg.registry.tags import Action
-from artreg.registry.values import plain_input
 
 if TYPE_CHECKING:
     from artreg.adapters.dvc.repo import RegistryDvc

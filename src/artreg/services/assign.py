@@ -15,6 +15,7 @@ from artreg.adapters.files import read_json
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
+from artreg.adapters.values import check_line
 from artreg.errors import InputError, NotFoundError
 from artreg.publishing import index, requests
 from artreg.publishing.publish import PublishOptions, actor, with_pending
@@ -39,7 +40,6 @@ from artreg.registry.tags import (
     validate_name,
     validate_semver,
 )
-from artreg.registry.values import check_line
 
 PERFORMANCE = ("performance/benchmarks.json", "performance/resource_usage.json")
 
