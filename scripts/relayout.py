@@ -444,6 +444,8 @@ LAYERS: dict[str, str] = {
     # values handed in from Python made plain, and how a bad one is shown (stdlib only): the
     # adapters that read files and run git show bad values with it
     "artreg.registry.values": "artreg.adapters.values",
+    # bundle import's check of a bundle's tip, with the checks of verify it runs (below)
+    "artreg.services.bundleverify": "artreg.publishing.release_verify",
 }
 MAPPING.update(LAYERS)
 _RATCHET = "artreg.reading.trust_ratchet"
@@ -510,6 +512,25 @@ SPLITS[_GITHISTORY] = {
         "artreg.registry.clone_history",
     ),
 }  # fmt: skip
+# verify's checks of tags, registry.json and dvc.yaml, which bundle import runs on a bundle's
+# tip, move below the services (the two private ones became public: check_tags,
+# check_index_and_dvc_yaml; a branch that calls them by the old names renames them by hand).
+SPLITS["artreg.services.verify"] = {
+    **dict.fromkeys(
+        [
+            "LARGE_FILE_BYTES", "CREDENTIAL_KEYS", "_check_lightweight_tags", "undeclared_stages",
+            "_check_requirements", "_check_git_contents", "_refuse_while_changing",
+            "_check_journal", "_check_remote", "_check_absent_bytes", "_fetch_command",
+            "_check_model_signatures", "_check_policy_weakenings", "_weakening_acknowledged",
+            "_check_signatures", "_check_untagged", "verify_registry", "inside",
+        ],
+        "artreg.services.verify",
+    ),
+    **dict.fromkeys(
+        ["_check_tags", "_check_index_and_dvc_yaml", "reachable", "release_problems"],
+        "artreg.publishing.release_verify",
+    ),
+}  # fmt: skip
 
 # The name a file that used the whole split module (`render.x`) binds each piece to.
 # Short, so that a call keeps its line (`fmt.to_json`, as `render.to_json` did).
@@ -556,6 +577,8 @@ SPLIT_ALIASES: dict[str, str] = {
     "artreg.registry.tags": "tags",
     "artreg.adapters.portable": "portable",
     "artreg.registry.clone_history": "clone_history",
+    "artreg.services.verify": "verify",
+    "artreg.publishing.release_verify": "release_verify",
 }
 
 DEFAULT_PATHS = ["src", "tests", "benchmarks", "scripts", "docs", "pyproject.toml", "README.md"]

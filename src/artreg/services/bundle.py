@@ -41,12 +41,12 @@ from artreg.artifacts.reachability import pointer_outs
 from artreg.artifacts.signing.verify import check_folder, committed_signature
 from artreg.artifacts.stagebytes import stage_file
 from artreg.errors import ArtregError, InputError, IntegrityError, NotFoundError
+from artreg.publishing.release_verify import check_tip
 from artreg.reading import bundlecheck, outputs
 from artreg.reading.resolve import Resolved
 from artreg.registry import state
 from artreg.registry.policy import trust_at
 from artreg.registry.tags import parse_spec, parse_tag
-from artreg.services.bundleverify import check_tip
 from artreg.sources.clone_fetch import resolve, resolve_with_requirements
 
 Progress = Callable[[int], None] | None
