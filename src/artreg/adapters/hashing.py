@@ -190,8 +190,9 @@ def sha256_line(sha256: str, filename: str) -> str:
 
 def _portable_name(path: Path, name: str) -> None:
     """Refuse a name inside a folder that artreg's manifest or a platform git runs on cannot
-    carry: the portable-name rule of artifact names (artreg.registry.tags), then UTF-8. Every folder
-    admitted into a registry is walked by `regular_files`, so this is its one check."""
+    carry: the portable-name rule of artifact names (artreg.adapters.portable), then UTF-8.
+    Every folder admitted into a registry is walked by `regular_files`, so this is its one
+    check."""
     raw = os.fsencode(path).decode("utf-8", "backslashreplace")  # undecodable bytes as \xff
     shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)
     found = portable_problem(name)
