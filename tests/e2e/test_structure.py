@@ -184,7 +184,7 @@ INNER_IMPORTS = {
     "publishing/index.py": 6, "registry/layout.py": 1, "publishing/modelfolder.py": 3,
     "registry/policy.py": 2, "publishing/publish.py": 6, "present/consumer.py": 4,
     "adapters/schemas/__init__.py": 1, "publishing/stagefolder.py": 1,
-    "publishing/transaction.py": 1, "reading/trust_ratchet.py": 4,
+    "publishing/transaction.py": 1, "reading/trust_ratchet.py": 2,
     # start-up time: a warm clone read must not load the other variants (sources' report);
     # locate's fourth is the OCI variant, api.py's former oci branch (ocisource)
     "sources/clone.py": 1, "sources/locate.py": 4,

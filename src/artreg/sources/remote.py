@@ -1,6 +1,8 @@
 """A registry URL's git side: its tags by `git ls-remote`, and the few objects a read needs
 fetched into a bare, shallow, partial repository in the consumer cache (`git/<key>.git`); the
-trust policy at its HEAD, recorded per HEAD, and the signature check over those objects.
+trust policy at its HEAD, recorded per HEAD, with its ratchet (`check_remote`, `accept_remote`:
+a weaker policy is refused, naming the commit that made it), and the signature check over those
+objects.
 
 What crosses the network, and nothing else: one `git ls-remote` (the name's tags and HEAD);
 the tag objects that changed, with their commits (`--depth=1 --filter=tree:0`); for the one
@@ -275,7 +277,7 @@ def _parse_tree(raw: bytes) -> dict[str, tuple[bytes, str]]:
     return entries
 
 
-# --- the trust ratchet of a registry URL (reading/trust_ratchet.py: the records, the rule) -----
+# --- the trust ratchet of a registry URL (reading/trust_ratchet.py: the records, the rule) ----
 
 
 def check_remote(
@@ -304,9 +306,10 @@ def check_remote(
 def _remote_weakening_commit(
     reg: RemoteRegistry, old: trust_ratchet.Applied, new: trust_ratchet.Applied
 ) -> str | None:
-    """`trust_ratchet.weakening_commit` for a registry URL: its history (commits and trees, no blobs but the
-    policy's) fetched into a scratch repository, then removed, so the cache's own repository
-    stays shallow. None when the server will not send it: the refusal stands without it."""
+    """`trust_ratchet.weakening_commit` for a registry URL: its history (commits and trees, no
+    blobs but the policy's) fetched into a scratch repository, then removed, so the cache's own
+    repository stays shallow. None when the server will not send it: the refusal stands
+    without it."""
     import shutil
     import tempfile
 
