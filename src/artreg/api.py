@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from artreg.adapters.values import check_field
 from artreg.errors import ArtregError, PolicyWeakened, RetractedPinWarning
-from artreg.registry.values import check_field
 from artreg.sources import warm_memo
 
 # Not typing's: a warm `get_artifact_path` answered by warm_memo loads neither typing nor the

@@ -11,13 +11,13 @@ from pathlib import Path
 from artreg.adapters.dvc import cache as dvccache
 from artreg.adapters.dvc import remote as dvcremote
 from artreg.adapters.git import run as gitrun
-from artreg.present.text import gate_table
+from artreg.publishing.gatetable import gate_table
 from artreg.publishing.release_checks import existing_releases
+from artreg.registry import state
 from artreg.services.init import init_registry
 from artreg.services.register import register_raw
 from artreg.services.release import promote_to_production
 from artreg.services.validate import promote_to_validated
-from artreg.sources import state
 
 NAME = "encoder"
 

@@ -331,7 +331,7 @@ def test_cache_prune_refuses_days_that_are_not_a_number(
     result = cli("cache", "prune", "--older-than", days)
     assert result.exit_code == 2 and "--older-than" in result.stderr
     assert path.is_file()
-    from artreg.sources.cache import Cache
+    from artreg.reading.cache import Cache
 
     with pytest.raises(InputError, match="not a number of days"):
         Cache.open().prune(older_than_days=float(days))
@@ -454,7 +454,7 @@ def test_a_record_kept_under_the_old_key_is_adopted(
 ) -> None:
     """A cache written before one identity per registry keyed records by the URL as spelled:
     the new key adopts them (a moved tag stays refused)."""
-    from artreg.sources.cache import legacy_key, registry_key
+    from artreg.reading.cache import legacy_key, registry_key
 
     get_artifact_path("encoder", version="1.0.0", repo=served.url)
     versions = cache / "versions"

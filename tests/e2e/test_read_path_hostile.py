@@ -17,10 +17,10 @@ import pytest
 import yaml
 
 from artreg import IntegrityError, get_artifact_path, register_artifact
+from artreg.reading import tmp_owner
 from artreg.services.register import register_raw
 from artreg.services.release import promote_to_production
 from artreg.services.validate import promote_to_validated
-from artreg.sources import tmp_owner
 
 from helpers import (
     EXAMPLES,

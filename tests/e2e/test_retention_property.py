@@ -19,13 +19,13 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from artreg.registry import state
 from artreg.services.housekeeping import deprecate
 from artreg.services.init import init_registry
 from artreg.services.register import register_raw
 from artreg.services.release import promote_to_production
 from artreg.services.retention import gc
 from artreg.services.validate import promote_to_validated
-from artreg.sources import state
 
 from helpers import EXAMPLES, RELEASE_INPUTS, git, run_tool
 

@@ -1066,7 +1066,7 @@ def test_a_weakened_trust_policy_is_refused_by_url_lock_and_clone_consumers_unti
     with pytest.raises(IntegrityError, match=r"model\.sig: missing") as missing:
         get_artifact_path("encoder", repo=url)
     assert not isinstance(missing.value, PolicyWeakened)
-    from artreg.sources.cache import registry_key
+    from artreg.reading.cache import registry_key
 
     record = json.loads((cache / "trust" / f"{registry_key(url)}.json").read_text())
     assert record["require_signature"] == ["production"]

@@ -14,8 +14,8 @@ import pytest
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import tagstream
 from artreg.errors import ToolError
+from artreg.registry import state
 from artreg.registry.records import Event
-from artreg.sources import state
 
 from helpers import ARTREG, git, run_tool
 

@@ -139,7 +139,7 @@ def test_the_portable_name_rule_refuses_what_windows_cannot_check_out(
     name: str, why: str, tmp_path: Path
 ) -> None:
     from artreg.adapters.hashing import regular_files
-    from artreg.registry.tags import portable_problem
+    from artreg.adapters.portable import portable_problem
 
     found = portable_problem(name)
     assert found is not None and found[0] == why
@@ -161,6 +161,6 @@ def test_the_portable_name_rule_refuses_what_windows_cannot_check_out(
     ],
 )  # fmt: skip
 def test_the_portable_name_rule_accepts_ordinary_names(name: str) -> None:
-    from artreg.registry.tags import portable_problem
+    from artreg.adapters.portable import portable_problem
 
     assert portable_problem(name) is None

@@ -4,14 +4,14 @@ folders, and which dropped objects the sweep may delete after the grace period."
 
 from __future__ import annotations
 
-from artreg.registry.layout import StageDir
-from artreg.services.reachability import (
+from artreg.artifacts.reachability import (
     FolderFacts,
     dvcignore_with,
     expand,
     lock_outs,
     pointer_outs,
 )
+from artreg.registry.layout import StageDir
 
 A, B, C = "a" * 32, "b" * 32, "c" * 32
 

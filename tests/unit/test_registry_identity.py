@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from artreg.sources.cache import registry_key
-from artreg.sources.identity import file_url, identity
+from artreg.reading.cache import registry_key
+from artreg.reading.identity import file_url, identity
 
 
 def test_every_spelling_of_a_local_repository_is_its_realpath(

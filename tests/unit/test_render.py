@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from artreg.present import markdown, queries
 from artreg.present import text as fmt
+from artreg.publishing import gatetable
 from artreg.registry.documents import GateResult, ManifestFile, Source
 from artreg.registry.layout import StageDir
 from artreg.services.queries import LineageStep, TrainingCode
@@ -18,7 +19,7 @@ def test_a_table_pads_columns_to_their_widest_cell() -> None:
 
 
 def test_the_gate_table_marks_each_verdict_and_the_reason() -> None:
-    text = fmt.gate_table(
+    text = gatetable.gate_table(
         [
             GateResult("coverage", ">=", 0.95, 0.97, True),
             GateResult("entropy", "in range", [0.5, 1.0], 0.4, False),

@@ -13,8 +13,8 @@ from artreg.registry.fold import fold
 from artreg.registry.policy import DEFAULT_PARAMS, compatible, settings_from
 from artreg.registry.records import Requirement, requirements
 from artreg.registry.requirements import broken, closure, newly_broken, statuses, unmet, way_out
+from artreg.registry.state import parse_for_each_ref
 from artreg.registry.tags import message_fields, parse_requirement, tag_message
-from artreg.sources.state import parse_for_each_ref
 
 from helpers import ref_line
 

@@ -14,9 +14,9 @@ from artreg.registry.fold import fold
 from artreg.registry.layout import StageDir
 from artreg.registry.policy import _sections, retention_for
 from artreg.registry.retirements import Retired, parse_retired
+from artreg.registry.state import parse_for_each_ref
 from artreg.registry.tags import tag_message
 from artreg.services.retention import FolderFacts, Inventory, plan
-from artreg.sources.state import parse_for_each_ref
 
 DAY = 86400
 T0 = 1_700_000_000

@@ -6,8 +6,8 @@ from artreg.adapters.git.tagstream import FOR_EACH_REF_FORMAT
 from artreg.registry.fold import fold
 from artreg.registry.layout import StageDir
 from artreg.registry.records import Event
+from artreg.registry.state import parse_for_each_ref
 from artreg.registry.tags import next_counter, next_tag_time, parse_tag, tag_message
-from artreg.sources.state import parse_for_each_ref
 
 from helpers import ref_line as line
 

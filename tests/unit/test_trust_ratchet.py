@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from artreg.reading.trust_ratchet import Applied, read_record, weakenings, write_record
 from artreg.registry.trust import IN_PARAMS, NO_PARAMS, NO_SECTION
-from artreg.registry.trust_ratchet import Applied, read_record, weakenings, write_record
 
 KEY, OTHER = "a" * 64, "b" * 64
 

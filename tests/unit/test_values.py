@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
+from artreg.adapters.values import check_text, plain_input, pointer_join, shown, to_plain
 from artreg.errors import InputError
-from artreg.registry.values import check_text, plain_input, pointer_join, shown, to_plain
 
 
 @pytest.mark.parametrize(
@@ -119,7 +119,7 @@ def test_neither_numpy_nor_torch_is_imported_to_normalise() -> None:
 
     code = (
         "import sys\n"
-        "from artreg.registry.values import plain_input\n"
+        "from artreg.adapters.values import plain_input\n"
         "plain_input({'a': [1, 2.5, 'x']}, 'metrics')\n"
         "print(sorted(m for m in ('numpy', 'torch') if m in sys.modules))\n"
     )

@@ -89,7 +89,7 @@ def _check_text(text: str, data: Any, source: str) -> None:
     hold. Only a backslash-u escape makes one: documents without one skip the walk."""
     if "\\u" not in text and "\\U" not in text:
         return
-    from artreg.registry.values import shown, unencodable
+    from artreg.adapters.values import shown, unencodable
 
     pointer = unencodable(data)
     if pointer is not None:

@@ -17,10 +17,10 @@ from typing import IO, Any, Protocol
 
 from artreg.adapters import settings, verified
 from artreg.adapters.fastcopy import copy_steps
+from artreg.adapters.portable import FOLDER_RULE, portable_collision, portable_problem
 from artreg.adapters.verified import recorded
 from artreg.adapters.verified import state as _state
 from artreg.errors import InputError
-from artreg.registry.tags import FOLDER_RULE, portable_collision, portable_problem
 
 CHUNK = 1 << 20  # 1 MiB: large enough that hashlib releases the GIL, small enough for flat memory
 COPY_CHUNK = 4 << 20  # copies write large blocks; memory per copy stays at two chunks
@@ -190,8 +190,9 @@ def sha256_line(sha256: str, filename: str) -> str:
 
 def _portable_name(path: Path, name: str) -> None:
     """Refuse a name inside a folder that artreg's manifest or a platform git runs on cannot
-    carry: the portable-name rule of artifact names (artreg.registry.tags), then UTF-8. Every folder
-    admitted into a registry is walked by `regular_files`, so this is its one check."""
+    carry: the portable-name rule of artifact names (artreg.adapters.portable), then UTF-8.
+    Every folder admitted into a registry is walked by `regular_files`, so this is its one
+    check."""
     raw = os.fsencode(path).decode("utf-8", "backslashreplace")  # undecodable bytes as \xff
     shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)
     found = portable_problem(name)

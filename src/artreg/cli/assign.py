@@ -13,6 +13,7 @@ import click
 from artreg.cli.group import main
 from artreg.cli.options import Output, json_option, registry_root, repo_option, wait_option
 from artreg.present import text as fmt
+from artreg.publishing import gatetable
 from artreg.publishing.publish import PublishOptions
 from artreg.services.assign import Assigned
 from artreg.services.assign import assign as assign_version
@@ -49,7 +50,7 @@ def _text(done: Assigned) -> str:
     if done.approved_by:
         lines.append(f"approved by {done.approved_by}")
     if done.gates:
-        lines += ["", fmt.gate_table(done.gates)]
+        lines += ["", gatetable.gate_table(done.gates)]
     return "\n".join(lines)
 
 

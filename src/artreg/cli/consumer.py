@@ -112,7 +112,7 @@ def cache_list(as_json: bool) -> None:
 
     Example: artreg cache list
     """
-    from artreg.sources.cache import Cache
+    from artreg.reading.cache import Cache
 
     cache = Cache.open()
     snapshots = cache.snapshots()
@@ -141,7 +141,7 @@ def cache_prune(keep_last: int | None, older_than: float | None, as_json: bool) 
 
     Example: artreg cache prune --older-than 30
     """
-    from artreg.sources.cache import Cache
+    from artreg.reading.cache import Cache
 
     done = Cache.open().prune(keep_last, older_than)
     Output(as_json).emit(done, consumer.pruned_text(done))

@@ -12,8 +12,8 @@ import click
 from artreg._version import __version__
 from artreg.adapters import interrupts
 from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
-from artreg.present import text as fmt
-from artreg.sources import cache_wait
+from artreg.publishing import gatetable
+from artreg.reading import cache_wait
 
 
 def set_traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -78,7 +78,7 @@ class ArtregCommand(click.Command):
         )
 
     def invoke(self, ctx: click.Context) -> Any:
-        from artreg.registry.values import check_field
+        from artreg.adapters.values import check_field
 
         if isinstance(ctx.obj, dict):
             ctx.obj["command"] = ctx.command_path
@@ -150,7 +150,7 @@ def explain_not_found(exc: ArtregError, root: Path | None) -> None:
     from artreg.errors import NotFoundError
 
     if isinstance(exc, NotFoundError) and root is not None:
-        from artreg.adapters.git.history import missing_history
+        from artreg.registry.clone_history import missing_history
 
         missing = missing_history(root)
         if missing and "artreg recover" not in (exc.hint or ""):  # a killed change: not a fetch
@@ -162,7 +162,7 @@ def report_error(exc: ArtregError) -> None:
     if isinstance(exc, GateFailed):
         from artreg.registry.documents import GateResult
 
-        click.echo(fmt.gate_table([GateResult.from_json(r) for r in exc.results]), err=True)
+        click.echo(gatetable.gate_table([GateResult.from_json(r) for r in exc.results]), err=True)
         label = "gate failed"
     if isinstance(exc, VerificationFailed):
         for problem in exc.problems:

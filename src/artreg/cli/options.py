@@ -233,7 +233,7 @@ def registry_root(path: str | None, history: bool = True, tags: bool = True) -> 
 
 def ensure_history(root: Path, tags: bool = True) -> bool:
     """Fetch what the clone lacks (see `registry_root`), saying so; True if anything was fetched."""
-    from artreg.adapters.git.history import complete_history
+    from artreg.registry.clone_history import complete_history
 
     note = complete_history(root, fetch=fetching(), check_tags=tags)
     if note:

@@ -3,7 +3,7 @@
 reviewer's markdown (`markdown`) and the static site (`site/`). A presentation module turns the
 results of the layers below it (services and sources) into pages or text; it may import those
 layers, the domain and the adapters, but nothing imports it except the CLI, the API and the
-demo (and, until issue 25 finishes, review's summary and the model card's gate table). It never
+demo (the gate table a model card holds is `publishing.gatetable`, below it). It never
 runs a command's logic itself. Docstring only: no re-exports, so importing one presentation
 module loads no other.
 """

@@ -13,7 +13,7 @@ from artreg.present.text import signature_text, table
 
 if TYPE_CHECKING:
     from artreg.present.site.build import Built
-    from artreg.registry.trust_ratchet import Accepted
+    from artreg.reading.trust_ratchet import Accepted
     from artreg.services.retention import Applied, Plan
     from artreg.sources.base import Fetched, Pin
     from artreg.sources.lock import Change

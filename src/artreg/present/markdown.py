@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from artreg.present.text import gate_table
+from artreg.publishing.gatetable import gate_table
 
 if TYPE_CHECKING:
     from artreg.services.review import PromotionSummary

@@ -12,7 +12,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg.registry.documents import GateResult
+from artreg.publishing.gatetable import gate_table
 
 if TYPE_CHECKING:
     from artreg.artifacts.integrity import Report
@@ -47,21 +47,6 @@ def number(value: float | None, signed: bool = False) -> str:
     if value is None:
         return "-"
     return f"{value:+.6g}" if signed else f"{value:.6g}"
-
-
-def gate_table(results: Sequence[GateResult]) -> str:
-    """A markdown table of gate results, pass/fail marked, for terminals, cards and PRs."""
-    lines = ["| gate | value | threshold | result |", "| --- | --- | --- | --- |"]
-    for r in results:
-        threshold = (
-            f"{r.op} {r.threshold}"
-            if r.op != "in range"
-            else f"in [{r.threshold[0]}, {r.threshold[1]}]"
-        )
-        verdict = "✅ pass" if r.passed else f"❌ FAIL{f' ({r.reason})' if r.reason else ''}"
-        value = "—" if r.value is None else r.value
-        lines.append(f"| {r.metric} | {value} | {threshold} | {verdict} |")
-    return "\n".join(lines)
 
 
 def _tags_text(result: Published) -> str:

@@ -88,7 +88,7 @@ def write(root: Path, registry: Registry) -> None:
 
 def check(root: Path) -> None:
     """`artreg index --check`: raise VerificationFailed (exit 1) when registry.json is stale."""
-    from artreg.sources import state
+    from artreg.registry import state
 
     if stale(root, state.load(root)):
         raise VerificationFailed(
@@ -101,7 +101,7 @@ def regenerate(root: Path, wait: float = 0.0) -> bool:
     """`artreg index`: rewrite registry.json from the tags and folders, under the repo lock.
     True when it then differs from the committed one: a change to commit."""
     from artreg.publishing.transaction import repo_lock
-    from artreg.sources import state
+    from artreg.registry import state
 
     with repo_lock(root, wait=wait):
         write(root, state.load(root))
@@ -177,9 +177,9 @@ def _entry_changes(name: str, given: Any, current: Any) -> list[str]:
 def save(root: Path, data: Any) -> None:
     """Write `data` as artifacts/registry.json if it equals the generated index (idempotent);
     otherwise raise InputError naming each differing entry and the call that makes the change."""
+    from artreg.adapters.values import to_plain
     from artreg.errors import InputError
-    from artreg.registry.values import to_plain
-    from artreg.sources import state
+    from artreg.registry import state
 
     given = to_plain(data, "")
     if not isinstance(given, dict):

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from artreg.present.text import gate_table
+from artreg.publishing.gatetable import gate_table
 from artreg.registry.documents import GateResult
 from artreg.registry.formatnames import GGUF, ONNX, PYTORCH, SAFETENSORS, from_suffix
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from artreg.adapters.git import run as gitrun
 from artreg.errors import InputError
+from artreg.registry import state
 from artreg.registry.layout import ARTIFACTS_DIR
 from artreg.registry.policy import committed_sections, load_settings
 from artreg.registry.tags import STAGES, case_twin, validate_name
-from artreg.sources import state
 
 
 def _case_error(what: str, name: str, twin: str, where: str) -> InputError:

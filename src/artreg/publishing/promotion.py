@@ -20,6 +20,7 @@ from artreg.adapters.files import dump_json, read_json
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import ProgressFn, sha256_line
+from artreg.adapters.values import plain_input
 from artreg.artifacts.formats.pytorch import pytorch_info
 from artreg.artifacts.formats.safetensors import check_safetensors
 from artreg.artifacts.signing import sign as signing
@@ -28,15 +29,13 @@ from artreg.errors import ArtregError, InputError, IntegrityError, NotFoundError
 from artreg.publishing.modelcard import model_card
 from artreg.publishing.publish import Published, PublishOptions, leave_branch, publish
 from artreg.publishing.stagefolder import StageBuilder
-from artreg.registry import dvcyaml
+from artreg.registry import dvcyaml, state
 from artreg.registry.documents import Manifest, ManifestFile, Metadata, ModelFile
 from artreg.registry.formatnames import SAFETENSORS, SUFFIXES, WRITABLE, FormatInfo
 from artreg.registry.layout import ARTIFACTS_DIR, StageDir, model_target
 from artreg.registry.policy import load_trust
 from artreg.registry.records import requires_line
 from artreg.registry.tags import Action
-from artreg.registry.values import plain_input
-from artreg.sources import state
 
 if TYPE_CHECKING:
     from artreg.adapters.dvc.repo import RegistryDvc

@@ -24,7 +24,7 @@ from artreg.publishing import index
 from artreg.publishing.stagefolder import StageBuilder
 from artreg.publishing.transaction import Transaction, transaction
 from artreg.publishing.transaction import leave_branch as transaction_leave_branch
-from artreg.registry import dvcyaml
+from artreg.registry import dvcyaml, state
 from artreg.registry import fold as folding
 from artreg.registry.documents import GateResult, ManifestFile
 from artreg.registry.jsonform import fields_json
@@ -39,7 +39,6 @@ from artreg.registry.tags import (
     parse_tag,
     tag_message,
 )
-from artreg.sources import state
 
 PENDING = "0" * 40  # stands for the commit being made, while registry.json is computed
 

@@ -11,18 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from artreg.adapters.files import read_json
+from artreg.adapters.values import plain_input
 from artreg.errors import ConflictError, GateFailed, InputError
 from artreg.publishing.promotion import json_input
 from artreg.publishing.publish import now_iso
+from artreg.registry import state
 from artreg.registry.documents import Approval, GateResult
 from artreg.registry.layout import production_dir
 from artreg.registry.policy import Settings, approver, evaluate, gate_failure
 from artreg.registry.records import Registry, Requirement
 from artreg.registry.requirements import closure, unmet, way_out
 from artreg.registry.tags import is_semver, semver_key, validate_semver
-from artreg.registry.values import plain_input
 from artreg.registry.versionorder import latest_above
-from artreg.sources import state
 
 
 def _benchmarks(

@@ -17,11 +17,11 @@ from artreg.adapters.dvc import repo as dvcrepo
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError, ConflictError, InputError, IntegrityError
+from artreg.reading.trust_ratchet import clone_reader, views_at, weakenings
 from artreg.registry.layout import PARAMS_FILE, REGISTRY_JSON
 from artreg.registry.policy import committed_sections
 from artreg.registry.policy_changes import loosenings
 from artreg.registry.tags import parse_tag
-from artreg.registry.trust_ratchet import clone_reader, views_at, weakenings
 
 ACCEPT_FLAG = "--accept-policy-change"
 _REMAKE = "make the bundle again with `artreg bundle create`, and copy it whole"

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from artreg.reading.cache import Cache
 from artreg.registry.trust import IN_PARAMS, TrustPolicy
-from artreg.sources.cache import Cache
 
 
 def policy_digest(policy: TrustPolicy, key_bytes: Mapping[str, bytes]) -> str:

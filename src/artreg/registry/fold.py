@@ -1,6 +1,6 @@
 """The registry state folded from tag events (GTO's rules): one pass over the annotated tags in
 time order, or one event at a time for a caller that needs the state after every event
-(history, the registry as of a moment). Pure: the events come from `artreg.sources.state`.
+(history, the registry as of a moment). Pure: the events come from `artreg.registry.state`.
 """
 
 from __future__ import annotations

@@ -16,12 +16,12 @@ from artreg.adapters import settings as environment
 from artreg.adapters.files import parse_yaml, read_yaml
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
+from artreg.adapters.values import check_line, pointer_join
 from artreg.errors import ArtregError, GateFailed, InputError
 from artreg.registry.layout import PARAMS_FILE
 from artreg.registry.stages import parse_stages
 from artreg.registry.tags import semver_key
 from artreg.registry.trust import IN_PARAMS, NO_PARAMS, NO_SECTION, TrustPolicy
-from artreg.registry.values import check_line, pointer_join
 
 if TYPE_CHECKING:
     from artreg.registry.documents import GateResult

@@ -15,12 +15,13 @@ from artreg.adapters.files import read_json
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
+from artreg.adapters.values import check_line
 from artreg.errors import InputError, NotFoundError
 from artreg.publishing import index, requests
 from artreg.publishing.publish import PublishOptions, actor, with_pending
 from artreg.publishing.rights import check_promotion
 from artreg.publishing.transaction import transaction
-from artreg.registry import rollbacks
+from artreg.registry import rollbacks, state
 from artreg.registry.documents import GateResult
 from artreg.registry.layout import REGISTRY_JSON, StageDir, production_dir
 from artreg.registry.policy import approver, check_gates, committed_sections, load_settings
@@ -39,8 +40,6 @@ from artreg.registry.tags import (
     validate_name,
     validate_semver,
 )
-from artreg.registry.values import check_line
-from artreg.sources import state
 
 PERFORMANCE = ("performance/benchmarks.json", "performance/resource_usage.json")
 

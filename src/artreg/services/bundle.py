@@ -38,16 +38,16 @@ from artreg.adapters.git import write as gitwrite
 from artreg.adapters.hashing import FileDigest
 from artreg.artifacts import bundlefile
 from artreg.artifacts.bundlefile import HISTORY, INDEX, SUMS, Index, Member, Release
+from artreg.artifacts.reachability import pointer_outs
 from artreg.artifacts.signing.verify import check_folder, committed_signature
 from artreg.artifacts.stagebytes import stage_file
 from artreg.errors import ArtregError, InputError, IntegrityError, NotFoundError
+from artreg.publishing.release_verify import check_tip
 from artreg.reading import bundlecheck, outputs
 from artreg.reading.resolve import Resolved
+from artreg.registry import state
 from artreg.registry.policy import trust_at
 from artreg.registry.tags import parse_spec, parse_tag
-from artreg.services.bundleverify import check_tip
-from artreg.services.reachability import pointer_outs
-from artreg.sources import state
 from artreg.sources.clone_fetch import resolve, resolve_with_requirements
 
 Progress = Callable[[int], None] | None

@@ -11,10 +11,10 @@ from artreg.adapters import settings
 from artreg.adapters.dvc import remote as dvcremote
 from artreg.adapters.dvc import repo as dvcrepo
 from artreg.adapters.fastcopy import advice
-from artreg.adapters.git import history as githistory
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
 from artreg.errors import ArtregError
+from artreg.registry import clone_history
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ def diagnose(repo: Path | str | None = None) -> list[Check]:
         checks.append(Check("checkout", True, f"on branch {gitrun.current_branch(root)}"))
     except ArtregError as exc:
         checks.append(Check("checkout", False, exc.message, exc.hint or ""))
-    incomplete = githistory.missing_history(root)
+    incomplete = clone_history.missing_history(root)
     checks.append(
         Check(
             "history and tags",

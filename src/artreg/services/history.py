@@ -13,12 +13,12 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError, InputError
 from artreg.publishing.rights import signers_of
+from artreg.registry import state
 from artreg.registry.history import Interval, PullRequests, intervals
 from artreg.registry.layout import PARAMS_FILE
 from artreg.registry.policy import committed_sections
 from artreg.registry.stages import parse_stages
 from artreg.registry.tags import STAGES, validate_name
-from artreg.sources import state
 
 
 def _declared_stages(root: Path) -> tuple[str, ...]:

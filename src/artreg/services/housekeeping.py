@@ -20,7 +20,7 @@ from artreg.publishing.publish import actor, with_pending
 from artreg.publishing.rights import promoter, rights_at
 from artreg.publishing.transaction import transaction
 from artreg.registry import fold as folding
-from artreg.registry import rollbacks
+from artreg.registry import rollbacks, state
 from artreg.registry.layout import REGISTRY_JSON
 from artreg.registry.records import Artifact, Event, Version
 from artreg.registry.retirements import current_on_retired, read_retired
@@ -36,7 +36,6 @@ from artreg.registry.tags import (
     validate_semver,
     validate_stage,
 )
-from artreg.sources import state
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,9 @@ from artreg.errors import ArtregError, InputError, NotFoundError
 from artreg.reading import outputs
 from artreg.reading import resolve as reading_resolve
 from artreg.reading.resolve import target
+from artreg.registry import state
 from artreg.registry.jsonform import fields_json
-from artreg.sources import clone_fetch, state
+from artreg.sources import clone_fetch
 
 PRODUCTION_TAG = "production"
 # An OCI tag that names a version (vA.B.C, with a pre-release or build part or not).

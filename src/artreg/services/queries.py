@@ -13,11 +13,11 @@ from artreg.adapters.files import parse_json
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.errors import NotFoundError
+from artreg.registry import state
 from artreg.registry.documents import GateResult, Manifest, ManifestFile, Metadata, Source
 from artreg.registry.layout import StageDir, raw_dir, validated_dir
 from artreg.registry.records import Event, Registry, Requirement, iso
 from artreg.registry.tags import parse_spec, validate_name
-from artreg.sources import state
 from artreg.sources.clone_fetch import resolve
 
 if TYPE_CHECKING:

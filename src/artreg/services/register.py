@@ -17,6 +17,7 @@ from artreg.adapters.dvc.repo import RegistryDvc
 from artreg.adapters.files import dump_json, dump_yaml, read_json, read_yaml
 from artreg.adapters.git import read as gitread
 from artreg.adapters.hashing import ProgressFn, regular_files
+from artreg.adapters.values import plain_input
 from artreg.errors import ConflictError, InputError
 from artreg.publishing.charts import CHART_NAME, series, training_curves_png
 from artreg.publishing.names import resolve_name
@@ -35,7 +36,6 @@ from artreg.registry import dvcyaml
 from artreg.registry.documents import Manifest
 from artreg.registry.layout import raw_dir
 from artreg.registry.tags import Action, validate_id
-from artreg.registry.values import plain_input
 
 
 def _config_text(config: Mapping[str, Any] | Path | str | None) -> str | None:

@@ -32,14 +32,7 @@ from artreg.adapters.faults import point
 from artreg.adapters.files import dump_json, write_atomic
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
-from artreg.errors import InputError, IntegrityError, RetryableError
-from artreg.registry.jsonform import fields_json
-from artreg.registry.layout import RETIRED_JSON, StageDir
-from artreg.registry.policy import Retention, load_settings, retention_for
-from artreg.registry.records import Registry, iso
-from artreg.registry.retirements import Retired, default_ref, read_retired, surely_default
-from artreg.registry.tags import STAGES, Action
-from artreg.services.reachability import (
+from artreg.artifacts.reachability import (
     FolderFacts,
     Inventory,
     collect,
@@ -48,7 +41,14 @@ from artreg.services.reachability import (
     fetch_remote_refs,
     retired_on_remotes,
 )
-from artreg.sources import state
+from artreg.errors import InputError, IntegrityError, RetryableError
+from artreg.registry import state
+from artreg.registry.jsonform import fields_json
+from artreg.registry.layout import RETIRED_JSON, StageDir
+from artreg.registry.policy import Retention, load_settings, retention_for
+from artreg.registry.records import Registry, iso
+from artreg.registry.retirements import Retired, default_ref, read_retired, surely_default
+from artreg.registry.tags import STAGES, Action
 
 __all__ = ["FolderFacts", "Inventory", "plan"]
 

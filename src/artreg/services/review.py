@@ -28,7 +28,7 @@ from artreg.publishing import index, merged_promotions, requests
 from artreg.publishing.publish import actor, with_pending
 from artreg.publishing.rights import check_promotion, rights_at
 from artreg.publishing.transaction import PlannedTag, transaction
-from artreg.registry import dvcyaml, versionorder
+from artreg.registry import dvcyaml, state, versionorder
 from artreg.registry import fold as folding
 from artreg.registry.documents import GateResult, Manifest, ManifestFile, Metadata, Source
 from artreg.registry.jsonform import fields_json
@@ -52,7 +52,6 @@ from artreg.registry.tags import (
     parse_tag,
     tag_message,
 )
-from artreg.sources import state
 from artreg.sources.clone_fetch import resolve
 
 # --- tagging merged promotions --------------------------------------------------------------

@@ -34,11 +34,11 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.errors import InputError
 from artreg.publishing.rights import signers_of
+from artreg.registry import state
 from artreg.registry.history import Interval, PullRequests, intervals
 from artreg.registry.layout import PARAMS_FILE, StageDir
 from artreg.registry.records import Artifact, Event, Registry
 from artreg.registry.tags import ID_RE, NAME_RE, SEMVER_RE, STAGES, semver_key
-from artreg.sources import state
 
 MAX_CARD_BYTES = 256 << 10  # a model card is prose and tables; more is not a card
 MAX_IMAGE_BYTES = 8 << 20

@@ -31,15 +31,14 @@ from artreg.errors import (
     RemoteUnavailable,
     ToolError,
 )
-from artreg.publishing import index, policy_changes, requests, rights, stage_moves
+from artreg.publishing import policy_changes, requests, rights, stage_moves
 from artreg.publishing.merged_promotions import untagged_approval_problems
+from artreg.publishing.release_verify import check_index_and_dvc_yaml, check_tags, reachable
 from artreg.publishing.transaction import lock_holder
-from artreg.registry import dvcyaml
-from artreg.registry import fold as folding
+from artreg.registry import state
 from artreg.registry.documents import Manifest, ManifestFile
 from artreg.registry.layout import (
     ARTIFACTS_DIR,
-    DVC_YAML,
     NOT_IN_GIT_SUFFIXES,
     PARAMS_FILE,
     REGISTRY_JSON,
@@ -51,7 +50,6 @@ from artreg.registry.policy import committed_sections, recheck_folders
 from artreg.registry.records import Registry
 from artreg.registry.retirements import current_on_retired, read_retired, retired_on_default
 from artreg.registry.stages import parse_stages, undeclared
-from artreg.sources import state
 
 LARGE_FILE_BYTES = 2 << 20  # anything this big belongs in DVC, not git
 CREDENTIAL_KEYS = re.compile(
@@ -59,31 +57,6 @@ CREDENTIAL_KEYS = re.compile(
     r"connection_string|sas_token|gdrive_client_secret|token|key)\s*=",
     re.IGNORECASE,
 )
-
-
-def _check_tags(root: Path, registry: Registry, report: Report) -> None:
-    promoting = [e for e in registry.tagged_events() if e.promotes]
-    specs = [f"{e.commit}:{e.folder.relpath}/manifest.json" for e in promoting if e.folder]
-    specs += [f"{e.commit}:{DVC_YAML}" for e in promoting]
-    blobs = gitread.read_blobs(root, sorted(set(specs)))
-    for record in promoting:
-        report.count("tags")
-        folder = record.folder
-        if folder is None:
-            report.problems.append(f"tag {record.tag}: cannot tell which folder it promoted")
-            continue
-        if blobs.get(f"{record.commit}:{folder.relpath}/manifest.json") is None:
-            report.problems.append(
-                f"tag {record.tag}: its commit {record.commit[:12]} does not hold {folder.relpath}"
-            )
-            continue
-        dvc_yaml = blobs.get(f"{record.commit}:{DVC_YAML}") or b""
-        path = dvcyaml.artifact_paths(dvc_yaml, DVC_YAML).get(record.parsed.name, "")
-        if not path.startswith(folder.relpath + "/") and path != folder.relpath:
-            report.problems.append(
-                f"tag {record.tag}: dvc.yaml at {record.commit[:12]} points "
-                f"artifacts.{record.parsed.name}.path at {path or 'nothing'}, not into {folder.relpath}"
-            )
 
 
 def _check_lightweight_tags(registry: Registry, report: Report) -> None:
@@ -149,32 +122,6 @@ def _check_requirements(root: Path, registry: Registry, report: Report) -> None:
         report.problems.append(
             f"{problem}; {way_out(registry, problem.unmet.requirement, rule, problem.name)}"
         )
-
-
-def _check_index_and_dvc_yaml(root: Path, registry: Registry, report: Report) -> None:
-    try:
-        if index.stale(root, registry):
-            report.problems.append(
-                f"{REGISTRY_JSON}: out of date; run `artreg index` and commit it"
-            )
-    except ArtregError as exc:
-        report.problems.append(exc.message)
-    try:
-        data = dvcyaml.read(root)
-    except (OSError, ArtregError) as exc:
-        report.problems.append(f"dvc.yaml: cannot be read: {exc}")
-        return
-    artifacts = data.get("artifacts") or {}
-    for name in registry.artifacts:
-        if name not in artifacts:
-            report.problems.append(f"dvc.yaml: no artifacts.{name} entry, though tags name it")
-    for name, entry in artifacts.items():
-        path = str((entry or {}).get("path", ""))
-        folder = StageDir.parse(path)
-        if folder is None or folder.name != name or not folder.path(root).is_dir():
-            report.problems.append(
-                f"dvc.yaml: artifacts.{name}.path {path!r} is not a folder of {name}"
-            )
 
 
 def _check_git_contents(root: Path, report: Report) -> None:
@@ -365,8 +312,8 @@ def _check_policy_weakenings(root: Path, report: Report) -> None:
     """Commits that made the trust policy weaker (trust_ratchet.weakenings: a stage no longer
     requiring signatures, a trusted key added or replaced, params.yaml gone): consumers refuse
     them until accepted, and the registry's check reports each one not acknowledged."""
+    from artreg.reading.trust_ratchet import weakening_history
     from artreg.registry.policy import committed_sections
-    from artreg.registry.trust_ratchet import weakening_history
 
     try:
         found = weakening_history(root)
@@ -404,23 +351,6 @@ def _check_signatures(root: Path, registry: Registry, report: Report) -> None:
             report.problems.append(
                 f"commit {record.commit[:12]} (tag {record.tag}): no valid signature"
             )
-
-
-def reachable(root: Path, registry: Registry) -> Registry:
-    """The registry as this checkout's history knows it: only the tags on commits in HEAD's
-    history. On a promotion branch, tags that other merged promotions got on the default branch
-    since are not this branch's to write into dvc.yaml or registry.json."""
-    merged = set(
-        gitrun.git(
-            root, "for-each-ref", "--merged", "HEAD", "--format=%(refname:strip=2)", "refs/tags"
-        ).split()
-    )
-    events = [e for e in registry.events if e.tag in merged]
-    if len(events) == len(registry.events):
-        return registry
-    here = folding.fold(events)
-    state.complete(root, here)
-    return here
 
 
 def _check_untagged(root: Path, registry: Registry, report: Report, base: str | None) -> None:
@@ -475,19 +405,6 @@ def _check_untagged(root: Path, registry: Registry, report: Report, base: str | 
             )
 
 
-def release_problems(root: Path, folders: Iterable[StageDir]) -> list[str]:
-    """What `verify` finds at the checkout `root` in `folders` (git-tracked files against their
-    committed manifests), in each tag's folder and dvc.yaml path, and in registry.json and
-    dvc.yaml against the tags: `bundle import` runs it on a bundle's tip before writing."""
-    report = Report()
-    registry = state.load(root, folders="all")
-    for folder in folders:
-        check_folder(root, folder, report)
-    _check_tags(root, registry, report)
-    _check_index_and_dvc_yaml(root, reachable(root, registry), report)
-    return report.problems
-
-
 def verify_registry(
     root: Path,
     remote: bool = False,
@@ -531,11 +448,11 @@ def verify_registry(
     # Gates as committed when each folder was promoted: an uncommitted, loosened gate shows.
     report.problems += recheck_folders(root, folders, gitread.creation_commits(root))
     if changed is None:
-        _check_tags(root, registry, report)
+        check_tags(root, registry, report)
         _check_untagged(root, registry, report, base)
         _check_requirements(root, registry, report)
         report.problems += undeclared_stages(root, registry)
-    _check_index_and_dvc_yaml(root, reachable(root, registry), report)
+    check_index_and_dvc_yaml(root, reachable(root, registry), report)
     _check_lightweight_tags(registry, report)
     _check_git_contents(root, report)
     _check_journal(root, report)

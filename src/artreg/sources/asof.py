@@ -13,9 +13,9 @@ from pathlib import Path
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import tagstream
 from artreg.errors import InputError
+from artreg.registry import state
 from artreg.registry.fold import fold
 from artreg.registry.records import Event, Registry, iso
-from artreg.sources import state
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]")

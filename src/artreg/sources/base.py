@@ -19,7 +19,7 @@ from artreg.registry.layout import StageDir, model_files, model_target
 
 if TYPE_CHECKING:
     from artreg.reading.resolve import Resolved
-    from artreg.registry.trust_ratchet import Accepted
+    from artreg.reading.trust_ratchet import Accepted
     from artreg.sources.listing import ArtifactSummary
 
 ENV_OFFLINE = "ARTREG_OFFLINE"

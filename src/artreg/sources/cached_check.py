@@ -11,9 +11,9 @@ from pathlib import Path
 
 from artreg.artifacts.integrity import Report
 from artreg.errors import ArtregError, InputError, IntegrityError, RemoteUnavailable
+from artreg.reading.cache import Cache
 from artreg.registry import fold as folding
 from artreg.sources.base import Pin, RegistrySource, ServeOptions
-from artreg.sources.cache import Cache
 from artreg.sources.lock import LockSource, load
 from artreg.sources.remote import RemoteRegistry
 from artreg.sources.url import UrlSource, materialize, resolve_remote

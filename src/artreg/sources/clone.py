@@ -8,13 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from artreg.adapters.git import history as githistory
+from artreg.reading.cache import records_root
+from artreg.registry import clone_history
 from artreg.sources.base import Entry, Exported, Listing, Served, ServeOptions
-from artreg.sources.cache import records_root
 from artreg.sources.clone_warm import LastAnswer
 
 if TYPE_CHECKING:
-    from artreg.registry.trust_ratchet import Accepted
+    from artreg.reading.trust_ratchet import Accepted
     from artreg.sources.clone_reads import CloneReads
     from artreg.sources.listing import ArtifactSummary
 
@@ -44,7 +44,7 @@ class CloneSource:
 
     def prepare(self, tags: bool = True) -> str | None:
         """Fetch what a shallow or (with `tags`) tagless clone lacks; the note saying so."""
-        return githistory.complete_history(self.path, fetch=self.fetch, check_tags=tags)
+        return clone_history.complete_history(self.path, fetch=self.fetch, check_tags=tags)
 
     def accept_trust(self) -> Accepted:
         return self._cold().accept_trust()

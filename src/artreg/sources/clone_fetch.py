@@ -23,16 +23,16 @@ from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import FileDigest, ProgressFn, compare_files, hash_files
 from artreg.errors import ArtregError, IntegrityError, NotFoundError, ToolError
 from artreg.publishing.transaction import lock_holder, state_dir
-from artreg.reading import outputs
+from artreg.reading import exact_folder, outputs
+from artreg.reading.cache import records_root
 from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.resolve import Resolved, check_spec, folder_of, pick
 from artreg.reading.signatures import check_signed
 from artreg.reading.signed_tags import check_clone
+from artreg.registry import state
 from artreg.registry.documents import Manifest
 from artreg.registry.records import Registry
 from artreg.registry.retirements import read_retired
-from artreg.sources import exact_folder, state
-from artreg.sources.cache import records_root
 
 
 def resolve(
@@ -172,8 +172,8 @@ def check_signature(root: Path, resolved: Resolved, records: Path | None = None)
     records: checked against the committed manifest, so no model byte is read for it. A
     policy weaker than the one this clone applied before is refused (trust_ratchet; the
     record is kept in the consumer cache `records`, default the machine's)."""
+    from artreg.reading.trust_ratchet import check_clone
     from artreg.registry.policy import load_trust
-    from artreg.registry.trust_ratchet import check_clone
 
     policy = load_trust(root)
     check_clone(root, policy, records if records is not None else records_root())

@@ -8,15 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from artreg.adapters.dvc import remote as dvcremote
-from artreg.adapters.git import history as githistory
 from artreg.errors import InputError, NotFoundError
+from artreg.reading.cache import records_root
 from artreg.reading.resolve import Resolved
+from artreg.reading.trust_ratchet import Accepted, accept_clone
+from artreg.registry import clone_history
 from artreg.registry.tags import validate_name
-from artreg.registry.trust_ratchet import Accepted, accept_clone
 from artreg.sources import clone_fetch
 from artreg.sources.asof import load_as_of
 from artreg.sources.base import Entry, Exported, Listing, Local, ServeOptions
-from artreg.sources.cache import records_root
 from artreg.sources.listing import (
     ArtifactSummary,
     incomplete_clone,
@@ -37,7 +37,7 @@ class CloneReads:
 
     def prepare(self, tags: bool = True) -> str | None:
         """Fetch what a shallow or (with `tags`) tagless clone lacks; the note saying so."""
-        return githistory.complete_history(self.path, fetch=self.fetch, check_tags=tags)
+        return clone_history.complete_history(self.path, fetch=self.fetch, check_tags=tags)
 
     def accept_trust(self) -> Accepted:
         """`artreg trust accept [CLONE]`: the policy at HEAD, weaker or not."""

@@ -15,13 +15,13 @@ from typing import Any
 
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import compare_files
+from artreg.reading import exact_folder
 from artreg.reading import trust as trusting
+from artreg.reading.cache import Cache, registry_key
 from artreg.reading.resolve import Resolved, check_spec, selector
+from artreg.reading.trust_ratchet import clone_record
 from artreg.registry.layout import StageDir
-from artreg.registry.trust_ratchet import clone_record
-from artreg.sources import exact_folder
 from artreg.sources.base import Local, Pin, fingerprint_of, load_pin
-from artreg.sources.cache import Cache, registry_key
 
 # %(HEAD) marks the branch HEAD is on: its commit comes in the same listing as the tags.
 _FORMAT = "%(HEAD) %(objectname) %(refname)"

@@ -10,15 +10,14 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreg.adapters.git import history as githistory
 from artreg.errors import ArtregError
 from artreg.publishing.rights import promotion_signer_status, signers_of
 from artreg.reading.resolve import held_stage
+from artreg.registry import clone_history, state
 from artreg.registry.layout import SIGNATURE_FILE
 from artreg.registry.records import Artifact, Registry
 from artreg.registry.retirements import Retired, read_retired
 from artreg.registry.tags import STAGES, validate_name
-from artreg.sources import state
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -106,7 +105,7 @@ def overview(
 def incomplete_clone(root: Path, empty: bool) -> tuple[str, str] | None:
     """(what this clone lacks, the git command that fetches it) when a listing may be missing
     artifacts: a shallow clone, or (for an empty listing) a clone without tags."""
-    return githistory.missing_history(root, check_tags=empty)
+    return clone_history.missing_history(root, check_tags=empty)
 
 
 def show_entry(

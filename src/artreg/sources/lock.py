@@ -34,11 +34,13 @@ from artreg.errors import (
     PolicyWeakened,
     VerificationFailed,
 )
+from artreg.reading.cache import Cache
+from artreg.reading.identity import file_url, identity
 from artreg.reading.resolve import check_spec, spec_of
 from artreg.reading.signed_tags import SignedTagRefused
+from artreg.reading.trust_ratchet import Accepted
 from artreg.registry.layout import StageDir
 from artreg.registry.tags import parse_spec, validate_name
-from artreg.registry.trust_ratchet import Accepted
 from artreg.sources import pinned, remote_signed
 from artreg.sources.base import (
     Entry,
@@ -50,8 +52,6 @@ from artreg.sources.base import (
     ServeOptions,
     export_pins,
 )
-from artreg.sources.cache import Cache
-from artreg.sources.identity import file_url, identity
 from artreg.sources.listing import ArtifactSummary
 from artreg.sources.pins import hold_version, recheck, refuse_retired, retractions, rewritten
 from artreg.sources.remote import RemoteRegistry

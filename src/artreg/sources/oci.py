@@ -20,6 +20,7 @@ from artreg.adapters.hashing import FileDigest
 from artreg.adapters.oci import parse_reference
 from artreg.artifacts import modelpack
 from artreg.errors import InputError, IntegrityError, NotFoundError
+from artreg.reading.cache import Cache, registry_key
 from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.resolve import check_spec, selector, spec_of
 from artreg.registry.layout import production_dir
@@ -33,7 +34,6 @@ from artreg.sources.base import (
     ServeOptions,
     load_pin,
 )
-from artreg.sources.cache import Cache, registry_key
 from artreg.sources.oci_pull import (
     ENV_TRUSTED_KEYS,
     Found,
@@ -44,7 +44,7 @@ from artreg.sources.oci_pull import (
 )
 
 if TYPE_CHECKING:
-    from artreg.registry.trust_ratchet import Accepted
+    from artreg.reading.trust_ratchet import Accepted
     from artreg.sources.listing import ArtifactSummary
 
 

@@ -24,9 +24,9 @@ from artreg.artifacts import modelpack
 from artreg.artifacts.signing import keys as signing_keys
 from artreg.artifacts.signing import verify as signature
 from artreg.errors import InputError, IntegrityError, NotFoundError
+from artreg.reading.cache import Cache, registry_key
 from artreg.registry.layout import model_target
 from artreg.registry.tags import validate_name, validate_semver
-from artreg.sources.cache import Cache, registry_key
 
 ENV_TRUSTED_KEYS = "ARTREG_OCI_TRUSTED_KEYS"
 

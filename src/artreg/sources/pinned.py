@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from artreg.errors import ArtregError, NotFoundError
+from artreg.reading.cache import Cache
+from artreg.registry import state
 from artreg.registry.layout import StageDir
 from artreg.registry.records import Registry
 from artreg.registry.tags import parse_spec, semver_key
-from artreg.sources import state
 from artreg.sources.base import Pin
-from artreg.sources.cache import Cache
 from artreg.sources.listing import ArtifactSummary, StageEntry
 from artreg.sources.remote import RemoteRegistry
 

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artreg.errors import ArtregError, IntegrityError, NotFoundError, RetryableError
+from artreg.reading.cache import Cache, legacy_key
 from artreg.registry.layout import RETIRED_JSON, StageDir
 from artreg.registry.retirements import Retired, parse_retired
 from artreg.registry.tags import UNASSIGN
 from artreg.sources.base import Pin, fingerprint_of
-from artreg.sources.cache import Cache, legacy_key
 from artreg.sources.remote import RemoteRegistry
 
 if TYPE_CHECKING:

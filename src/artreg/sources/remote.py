@@ -1,6 +1,8 @@
 """A registry URL's git side: its tags by `git ls-remote`, and the few objects a read needs
 fetched into a bare, shallow, partial repository in the consumer cache (`git/<key>.git`); the
-trust policy at its HEAD, recorded per HEAD, and the signature check over those objects.
+trust policy at its HEAD, recorded per HEAD, with its ratchet (`check_remote`, `accept_remote`:
+a weaker policy is refused, naming the commit that made it), and the signature check over those
+objects.
 
 What crosses the network, and nothing else: one `git ls-remote` (the name's tags and HEAD);
 the tag objects that changed, with their commits (`--depth=1 --filter=tree:0`); for the one
@@ -13,20 +15,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from artreg.adapters.git import remote as gitremote
 from artreg.adapters.git import run as gitrun
-from artreg.errors import IntegrityError, NotFoundError, PolicyWeakened
-from artreg.reading import signatures
+from artreg.errors import ArtregError, IntegrityError, NotFoundError, PolicyWeakened
+from artreg.reading import signatures, trust_ratchet
 from artreg.reading import trust as trusting
+from artreg.reading.cache import Cache, legacy_key, registry_key
+from artreg.registry import state
 from artreg.registry.layout import PARAMS_FILE, SIGNATURE_FILE
 from artreg.registry.policy import trust_at
 from artreg.registry.trust import NO_PARAMS, TrustPolicy
-from artreg.registry.trust_ratchet import check_remote
-from artreg.sources import remote_bytes, state
+from artreg.sources import remote_bytes
 from artreg.sources.base import ENV_OFFLINE, Pin, tag_patterns
-from artreg.sources.cache import Cache, registry_key
 from artreg.sources.location import normalize_url
 
 if TYPE_CHECKING:
@@ -272,3 +275,61 @@ def _parse_tree(raw: bytes) -> dict[str, tuple[bytes, str]]:
         entries[name] = (mode, raw[nul + 1 : nul + 21].hex())
         pos = nul + 21
     return entries
+
+
+# --- the trust ratchet of a registry URL (reading/trust_ratchet.py: the records, the rule) ----
+
+
+def check_remote(
+    reg: RemoteRegistry,
+    policy: TrustPolicy,
+    blobs: Mapping[str, bytes],
+    digest: str,
+    accept: bool = False,
+) -> None:
+    """The ratchet for a registry URL: `policy` (at its HEAD, its keys' bytes in `blobs`) is
+    recorded as applied in the URL's trust record (with `digest`, see RemoteRegistry.trust),
+    unless it is weaker than the one recorded: that is refused, unless `accept`."""
+    record = reg.cache.trust_record(reg.key)
+    current = trust_ratchet.Applied.of(policy, blobs)
+    previous = trust_ratchet.read_or_adopt(record, reg.cache.trust_record(legacy_key(reg.url)))
+    if not accept and previous is not None and previous.head:
+        changes = trust_ratchet.weakenings(previous, current)
+        if changes:
+            found = _remote_weakening_commit(reg, previous, current)
+            raise trust_ratchet.refusal(
+                reg.url, previous, current, changes, found, record, {"digest": digest}
+            )
+    trust_ratchet.write_record(record, current, {"digest": digest})
+
+
+def _remote_weakening_commit(
+    reg: RemoteRegistry, old: trust_ratchet.Applied, new: trust_ratchet.Applied
+) -> str | None:
+    """`trust_ratchet.weakening_commit` for a registry URL: its history (commits and trees, no
+    blobs but the policy's) fetched into a scratch repository, then removed, so the cache's own
+    repository stays shallow. None when the server will not send it: the refusal stands
+    without it."""
+    import shutil
+    import tempfile
+
+    scratch_root = reg.cache.root / "tmp"
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    scratch = type(reg)(reg.url, Cache(Path(tempfile.mkdtemp(dir=scratch_root))))
+    try:
+        gitremote.init_cache_repo(scratch.repo, reg.url)
+        gitremote.fetch_objects(scratch.repo, reg.url, [new.head], filter_spec="blob:none")
+        return trust_ratchet.weakening_commit(scratch.repo, old, new, scratch.files_of)
+    except ArtregError:
+        return None
+    finally:
+        shutil.rmtree(scratch.cache.root, ignore_errors=True)
+
+
+def accept_remote(reg: RemoteRegistry) -> trust_ratchet.Accepted:
+    """Record the trust policy at the HEAD of the registry URL `reg` as the one its consumers
+    on this machine apply, weaker or not."""
+    record = reg.cache.trust_record(reg.key)
+    previous = trust_ratchet.read_record(record)
+    reg.trust(reg.remote_refs([])[1], accept=True)
+    return trust_ratchet.accepted(reg.url, previous, trust_ratchet.read_record(record))

@@ -21,15 +21,16 @@ from pathlib import Path
 
 from artreg.adapters.hashing import FileDigest
 from artreg.errors import InputError, IntegrityError, NotFoundError
+from artreg.reading.cache import Cache
 from artreg.reading.outputs import local_work_tree
 from artreg.reading.resolve import check_spec, held_stage, pick, selector, spec_of
+from artreg.reading.trust_ratchet import Accepted
 from artreg.registry import fold as folding
 from artreg.registry.layout import PARAMS_FILE, SIGNATURE_FILE
 from artreg.registry.policy import committed_sections, settings_from
 from artreg.registry.records import Registry
 from artreg.registry.requirements import closure
 from artreg.registry.tags import validate_name
-from artreg.registry.trust_ratchet import Accepted, accept_remote
 from artreg.sources import clone_fetch, pins, remote_signed
 from artreg.sources.base import (
     ENV_OFFLINE,
@@ -45,11 +46,10 @@ from artreg.sources.base import (
     load_pin,
     url_ttl,
 )
-from artreg.sources.cache import Cache
 from artreg.sources.listing import ArtifactSummary, with_signatures
 from artreg.sources.listing import overview as fold_overview
 from artreg.sources.pinned import requires_in
-from artreg.sources.remote import RemoteRegistry
+from artreg.sources.remote import RemoteRegistry, accept_remote
 
 
 class UrlSource:

@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 from artreg.adapters.hashing import racy
+from artreg.reading import exact_folder
+from artreg.reading.cache import Cache, registry_key
 from artreg.reading.resolve import check_spec, selector
-from artreg.registry.trust_ratchet import clone_record
-from artreg.sources import exact_folder
+from artreg.reading.trust_ratchet import clone_record
 from artreg.sources.base import Fetched, Local, RegistrySource, Served
-from artreg.sources.cache import Cache, registry_key
 from artreg.sources.warm_memo import Look, ref_files, show, stat_of, write
 
 

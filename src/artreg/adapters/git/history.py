@@ -1,5 +1,5 @@
-"""How complete a clone's history is, and completing it: the default branch, shallow clones,
-clones without registry tags, and fetching what they lack from the upstream remote."""
+"""A clone's history as git keeps it: the default branch, shallow clones, the upstream remote,
+and fetching tags and history from it (what a registry clone lacks: registry/clone_history)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 
 from artreg.adapters.git.run import config_value, current_branch, git, ref_exists, unreachable
 from artreg.errors import InputError, ToolError
-from artreg.registry.tags import parse_tag
 
 
 def default_branch(root: Path) -> str | None:
@@ -27,52 +26,8 @@ def default_branch(root: Path) -> str | None:
     return current_branch(root)
 
 
-def has_registry_tags(root: Path) -> bool:
-    """True if any tag of the repository is in the registry's grammar."""
-    names = git(root, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags").split("\n")
-    return any(parse_tag(name) is not None for name in names if name)
-
-
 def is_shallow(root: Path) -> bool:
     return git(root, "rev-parse", "--is-shallow-repository", check=False).strip() == "true"
-
-
-def missing_history(root: Path, check_tags: bool = True) -> tuple[str, str] | None:
-    """(what this clone lacks, the git command that fetches it), or None when nothing is
-    missing: a shallow clone, or (with `check_tags`) no registry tag although committed stage
-    folders exist (cloned or fetched without tags)."""
-    if is_shallow(root):
-        return (
-            "this is a shallow clone, so older registry tags and commits are missing",
-            "git fetch --tags --unshallow",
-        )
-    if not check_tags or has_registry_tags(root):
-        return None
-    folders = git(root, "ls-files", "--", "artifacts/*/*/*/manifest.json", check=False)
-    if folders.strip():
-        return (
-            "this clone has committed artifacts/ folders but no registry tags "
-            "(it was cloned or fetched without tags)",
-            "git fetch --tags",
-        )
-    return None
-
-
-def complete_history(root: Path, fetch: bool = True, check_tags: bool = True) -> str | None:
-    """Fetch what a shallow or (with `check_tags`) tagless clone lacks (registry tags, whole
-    history) before a command reads the registry; returns a note saying what was fetched.
-
-    Nothing is fetched when nothing is missing, with `fetch=False`, or without a remote to
-    ask; the command's errors then say what to run (`missing_history`).
-    """
-    missing = missing_history(root, check_tags=check_tags)
-    if missing is None or not fetch:
-        return None
-    remote = upstream_remote(root)
-    if remote is None:
-        return None
-    command = fetch_history(root, remote, unshallow=is_shallow(root))
-    return f"{missing[0]}; fetched what it lacks (`{command}`)"
 
 
 def upstream_remote(root: Path) -> str | None:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import IO
 
 from artreg.adapters.git import tagstream
+from artreg.adapters.values import check_line, ident_source
 from artreg.errors import ArtregError, InputError, RemoteUnavailable, ToolError
-from artreg.registry.values import check_line, ident_source
 
 GIT_ENV = tagstream.GIT_ENV  # git's output stable, with no pager or prompt, whatever the config
 

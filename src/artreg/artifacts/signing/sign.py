@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from artreg.adapters.hashing import FileDigest, Recorded
 from artreg.artifacts.signing.keys import (
@@ -37,11 +37,23 @@ from artreg.artifacts.signing.verify import (
     verify_bundle,
 )
 from artreg.errors import InputError, IntegrityError
-from artreg.registry.layout import SIGNATURE_FILE
+from artreg.registry.layout import SIGNATURE_FILE, StageDir
 from artreg.registry.policy import load_trust
 
-if TYPE_CHECKING:
-    from artreg.publishing.stagefolder import StageBuilder
+
+class BuiltFolder(Protocol):
+    """What signing needs of a stage folder being built (publishing's StageBuilder): where it
+    is, its files so far and which of them are the model's, and a way to add one."""
+
+    @property
+    def entry(self) -> StageDir: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def files(self) -> Mapping[str, FileDigest]: ...
+    @property
+    def dvc_files(self) -> Collection[str]: ...
+    def write_bytes(self, rel: str, data: bytes) -> FileDigest: ...
 
 
 # What `model_signing sign` itself leaves out of a folder's signature and records as ignored.
@@ -109,7 +121,7 @@ class SignaturePlan:
     bundle: bytes | None = None
     source: str = ""
 
-    def write(self, root: Path, builder: StageBuilder) -> dict[str, Any]:
+    def write(self, root: Path, builder: BuiltFolder) -> dict[str, Any]:
         """Sign the built folder's model (or check the bundle given against it) and write
         model.sig; returns what metadata.json records about it."""
         model = {rel: builder.files[rel] for rel in sorted(builder.dvc_files)}

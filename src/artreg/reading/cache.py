@@ -50,9 +50,9 @@ from typing import IO, Any
 from artreg.adapters import faults, hashing, settings
 from artreg.adapters.hashing import FileDigest, ProgressFn
 from artreg.errors import InputError, IntegrityError
-from artreg.sources import exact_folder, tmp_owner
-from artreg.sources.cache_wait import hold_cache_lock
-from artreg.sources.identity import identity
+from artreg.reading import exact_folder, tmp_owner
+from artreg.reading.cache_wait import hold_cache_lock
+from artreg.reading.identity import identity
 
 ENV_CACHE = "ARTREG_CACHE"
 TOUCH_EVERY = 3600  # seconds between updates of a snapshot's last use

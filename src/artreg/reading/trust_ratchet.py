@@ -8,7 +8,8 @@ one raises PolicyWeakened, naming the registry, the change and the commit that m
 
 The records live in the consumer cache (trust/<registry>.json), outside any repository, so
 nothing a registry's history does (a pull, a checkout, a reset) can reach them. A registry URL's
-record is the trust record its consumers already keep (sources/remote.py). A clone's record
+record is the trust record its consumers already keep; its check (`check_remote`, which asks
+the URL for the commit that weakened a policy) is the URL variant's, in sources/remote.py. A clone's record
 is keyed by the clone's own path, not by its origin: a clone's HEAD is its user's choice (a
 branch, a checkout that is behind), so it is compared with what this clone applied before, not
 with what the URL consumers of the same origin saw; and a warm call needs no git call to learn
@@ -23,19 +24,15 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from artreg.adapters.files import write_atomic
 from artreg.adapters.git import read as gitread
-from artreg.adapters.git import remote as gitremote
 from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError, PolicyWeakened
+from artreg.reading.cache import legacy_key, registry_key
 from artreg.registry.layout import PARAMS_FILE
 from artreg.registry.trust import IN_PARAMS, TrustPolicy
-from artreg.sources.cache import legacy_key, registry_key
-
-if TYPE_CHECKING:
-    from artreg.sources.remote import RemoteRegistry
 
 # For each commit, the bytes of those of its paths that exist there (RemoteRegistry.files_of).
 Reader = Callable[[Mapping[str, Sequence[str]]], dict[str, dict[str, bytes]]]
@@ -168,49 +165,6 @@ def check_clone(root: Path, policy: TrustPolicy, cache_root: Path | None) -> Non
         write_record(record, current, {"registry": str(root.resolve())})
 
 
-def check_remote(
-    reg: RemoteRegistry,
-    policy: TrustPolicy,
-    blobs: Mapping[str, bytes],
-    digest: str,
-    accept: bool = False,
-) -> None:
-    """The ratchet for a registry URL: `policy` (at its HEAD, its keys' bytes in `blobs`) is
-    recorded as applied in the URL's trust record (with `digest`, see RemoteRegistry.trust),
-    unless it is weaker than the one recorded: that is refused, unless `accept`."""
-    record = reg.cache.trust_record(reg.key)
-    current = Applied.of(policy, blobs)
-    previous = read_or_adopt(record, reg.cache.trust_record(legacy_key(reg.url)))
-    if not accept and previous is not None and previous.head:
-        changes = weakenings(previous, current)
-        if changes:
-            found = _remote_weakening_commit(reg, previous, current)
-            raise refusal(reg.url, previous, current, changes, found, record, {"digest": digest})
-    write_record(record, current, {"digest": digest})
-
-
-def _remote_weakening_commit(reg: RemoteRegistry, old: Applied, new: Applied) -> str | None:
-    """`weakening_commit` for a registry URL: its history (commits and trees, no blobs but the
-    policy's) fetched into a scratch repository, then removed, so the cache's own repository
-    stays shallow. None when the server will not send it: the refusal stands without it."""
-    import shutil
-    import tempfile
-
-    from artreg.sources.cache import Cache
-
-    scratch_root = reg.cache.root / "tmp"
-    scratch_root.mkdir(parents=True, exist_ok=True)
-    scratch = type(reg)(reg.url, Cache(Path(tempfile.mkdtemp(dir=scratch_root))))
-    try:
-        gitremote.init_cache_repo(scratch.repo, reg.url)
-        gitremote.fetch_objects(scratch.repo, reg.url, [new.head], filter_spec="blob:none")
-        return weakening_commit(scratch.repo, old, new, scratch.files_of)
-    except ArtregError:
-        return None
-    finally:
-        shutil.rmtree(scratch.cache.root, ignore_errors=True)
-
-
 @dataclass(frozen=True)
 class Accepted:
     """What `artreg trust accept` recorded: the registry's policy at its HEAD, and how it is
@@ -219,15 +173,6 @@ class Accepted:
     registry: str
     policy: Applied
     changes: list[str]
-
-
-def accept_remote(reg: RemoteRegistry) -> Accepted:
-    """Record the trust policy at the HEAD of the registry URL `reg` as the one its consumers
-    on this machine apply, weaker or not."""
-    record = reg.cache.trust_record(reg.key)
-    previous = read_record(record)
-    reg.trust(reg.remote_refs([])[1], accept=True)
-    return _accepted(reg.url, previous, read_record(record))
 
 
 def accept_clone(root: Path, cache_root: Path) -> Accepted:
@@ -239,10 +184,11 @@ def accept_clone(root: Path, cache_root: Path) -> Accepted:
     policy = load_trust(root)
     current = Applied.of(policy, _clone_keys(root, policy))
     write_record(record, current, {"registry": str(root.resolve())})
-    return _accepted(str(root), previous, current)
+    return accepted(str(root), previous, current)
 
 
-def _accepted(name: str, previous: Applied | None, current: Applied | None) -> Accepted:
+def accepted(name: str, previous: Applied | None, current: Applied | None) -> Accepted:
+    """What was accepted for `name`: `current`, and how it is weaker than `previous`."""
     assert current is not None  # just written
     changes = weakenings(previous, current) if previous is not None else []
     return Accepted(name, current, changes)
