@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from helpers import git
-from helpers.sources import ADAPTER, OLD, Source
+from helpers.keys import make_key
+from helpers.sources import ADAPTER, ENCODER, OLD, Source
 
 REGISTRY_SOURCES = ["clone", "file-url", "git-daemon"]
 RETENTION = """retention:
@@ -94,6 +95,48 @@ def test_verify_lists_every_folder_and_each_retired_one_from_every_source(
     assert not any(note.startswith(f"{OLD}: data not present") for note in report["notes"])
     from_url = [n for n in report["notes"] if "not checked from a registry URL" in n]
     assert bool(from_url) == (source.kind != "clone")
+
+
+@pytest.mark.parametrize("source", REGISTRY_SOURCES, indirect=True)
+def test_a_production_folder_the_trust_policy_wants_signed_fails_verify_from_every_source(
+    source: Source, tmp_path: Path
+) -> None:
+    _, public = make_key(tmp_path / "secrets")
+    (source.root / "keys").mkdir()
+    (source.root / "keys" / "release.pub").write_bytes(public.read_bytes())
+    with (source.root / "params.yaml").open("a", encoding="utf-8") as params:
+        params.write("trust:\n  keys: [keys/release.pub]\n  require_signature: [production]\n")
+    git(source.root, "add", "params.yaml", "keys")
+    git(source.root, "commit", "--quiet", "-m", "trust policy: production must be signed")
+    source.publish()
+
+    checked = source.run("verify")
+    assert checked.exit_code == 1, said(checked)
+    assert f"{ENCODER}/model.sig: missing" in checked.stderr
+
+
+@pytest.mark.parametrize("source", REGISTRY_SOURCES, indirect=True)
+def test_a_trust_policy_weakened_without_acknowledgement_fails_verify_from_every_source(
+    source: Source, tmp_path: Path
+) -> None:
+    _, public = make_key(tmp_path / "secrets")
+    (source.root / "keys").mkdir()
+    (source.root / "keys" / "release.pub").write_bytes(public.read_bytes())
+    params = source.root / "params.yaml"
+    before = params.read_text("utf-8")
+    params.write_text(
+        before + "trust:\n  keys: [keys/release.pub]\n  require_signature: [production]\n"
+    )
+    git(source.root, "add", "params.yaml", "keys")
+    git(source.root, "commit", "--quiet", "-m", "production must be signed")
+    params.write_text(before, "utf-8")
+    git(source.root, "commit", "--quiet", "-am", "stop requiring signatures")
+    source.publish()
+
+    checked = source.run("verify")
+    assert checked.exit_code == 1, said(checked)
+    assert "(stop requiring signatures) weakens the trust policy" in checked.stderr
+    assert "production no longer requires a signature" in checked.stderr
 
 
 @pytest.mark.parametrize("source", ["file-url", "git-daemon", "lock"], indirect=True)

@@ -1,10 +1,12 @@
 """`artreg verify --repo URL` (or `--lock FILE`): a registry read without a clone. From a URL,
 the checks of a clone's verify that read the registry's committed state run on the consumer
-cache's git repository, its tags, history and committed files fetched as `site` fetches them
-(tags, registry.json and dvc.yaml, requirements, declared stages, retired folders); the model
-bytes of every folder are checked where the cache holds them (sources/cached_check), and
-`--remote` asks the DVC remote for each one's objects. What needs a clone's work tree is said
-in the notes, never skipped silently. A lock file is checked by its pins alone.
+cache's git repository, its tags, history and committed files fetched as `site` fetches them:
+tags, registry.json and dvc.yaml, requirements, declared stages, retired folders, the model
+signatures the trust policy requires and its weakenings, params.yaml rights over the tags and
+history's loosenings of them. The model bytes of every folder are checked where the cache holds
+them (sources/cached_check), and `--remote` asks the DVC remote for each one's objects. What
+needs a clone's work tree is said in the notes, never skipped silently. A lock file is checked
+by its pins alone.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from pathlib import Path
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.artifacts.integrity import Report
-from artreg.errors import InputError, NotFoundError, RemoteUnavailable
+from artreg.errors import (
+    ArtregError,
+    InputError,
+    NotFoundError,
+    PolicyWeakened,
+    RemoteUnavailable,
+)
+from artreg.publishing import policy_changes, rights, stage_moves
 from artreg.registry.layout import ARTIFACTS_DIR, DVC_YAML, REGISTRY_JSON, stage_folders
 from artreg.registry.retirements import current_on_retired, read_retired
 from artreg.services import verify
@@ -37,9 +46,9 @@ from artreg.sources.url import UrlSource
 NOT_FROM_A_URL = (
     "not checked from a registry URL (they read a clone's work tree): git-tracked files "
     "against their manifests, folders unchanged since their promotion, gates as committed, "
-    "untagged promotions, files and credentials tracked by git, unfinished transactions, "
-    "model signatures required by the trust policy (`get` and `resolve` check those), "
-    "params.yaml rights and policy history; run `artreg verify` in a clone for those"
+    "untagged promotions and their approvals and signatures, files and credentials tracked "
+    "by git, unfinished transactions, pending promotion requests; run `artreg verify` in a "
+    "clone for those"
 )
 
 
@@ -96,6 +105,11 @@ def verify_url(source: UrlSource, *, fetch: bool, remote: bool, remote_name: str
         report.count("folders retired by gc", len(tombs))
         report.notes += [t.message for t in tombs]
     report.problems += current_on_retired(registry, retired)
+    check_model_signatures(source.reg, pins, gitrun.head(repo) or "", report)
+    verify._check_policy_weakenings(repo, report)
+    rights.check_registry(repo, registry, report)  # its untagged promotions read a work tree
+    policy_changes.check(repo, report, None)  # history's loosenings of `rights:`
+    report.problems += stage_moves.problems(repo, registry)
     if remote:
         check_remote(source.reg, pins, remote_name, report)
     report.notes.append(NOT_FROM_A_URL)
@@ -122,6 +136,25 @@ def committed_tree(repo: Path) -> Iterator[Path]:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
         yield Path(tmp)
+
+
+def check_model_signatures(
+    reg: RemoteRegistry, pins: Sequence[Pin], head: str, report: Report
+) -> None:
+    """Each folder of a stage the trust policy at the registry's HEAD requires signed: its
+    model.sig checked as `get` checks it (the check a clone's verify makes of its folders)."""
+    policy, _ = reg.trust(head)
+    for pin in pins:
+        if not policy.requires(pin.stage_folder):
+            continue
+        try:
+            reg.check_signature(pin, head)
+        except (PolicyWeakened, RemoteUnavailable):
+            raise
+        except ArtregError as exc:
+            report.problems.append(exc.message + (f" (fix: {exc.hint})" if exc.hint else ""))
+            continue
+        report.count("model signatures")
 
 
 def check_remote(
