@@ -19,7 +19,7 @@ import pytest
 from artreg.publishing.transaction import recover
 from artreg.services.register import register_raw
 from artreg.services.validate import promote_to_validated
-from artreg.services.verify import verify_registry
+from artreg.services.verify.clone import verify_registry
 
 from helpers import ARTREG, EXAMPLES, git, start_paused
 

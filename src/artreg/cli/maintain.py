@@ -131,16 +131,18 @@ def verify(
 
     Example: artreg verify --remote
     """
-    from artreg.services.verify import verify_registry
+    from artreg.services.verify.clone import verify_registry
 
     if fetch_all and not fetching():
         raise click.UsageError("--fetch and --no-fetch contradict each other")
     source = registry_source(repo_path, lock=lock_path)
     if source.root is None:  # a URL or a lock file: what the consumer cache holds of it
-        from artreg.sources.cached_check import refuse_clone_options, verify_source
+        from artreg.services.verify.url import verify_without_clone
 
-        refuse_clone_options(check_remote, signed, changed or bool(files), base)
-        report = verify_source(source, fetch=fetch_all, remote=remote_name)
+        report = verify_without_clone(
+            source, fetch=fetch_all, remote=check_remote, remote_name=remote_name,
+            signed=signed, changed=changed or bool(files), base=base,
+        )  # fmt: skip
     else:
         report = verify_registry(
             source.root, remote=check_remote, remote_name=remote_name, signed=signed, base=base,

@@ -6,13 +6,14 @@ checks it too (a remote that cannot be reached raises RemoteUnavailable, never a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from artreg.artifacts.integrity import Report
 from artreg.errors import ArtregError, InputError, IntegrityError, RemoteUnavailable
 from artreg.reading.cache import Cache
 from artreg.registry import fold as folding
+from artreg.registry.tags import Action
 from artreg.sources.base import Pin, RegistrySource, ServeOptions
 from artreg.sources.lock import LockSource, load
 from artreg.sources.remote import RemoteRegistry
@@ -29,14 +30,16 @@ def verify_source(
     """Check what the cache holds of `source`'s current folders (a lock: its pins)."""
     if isinstance(source, LockSource):
         where = f"--lock {source.path}"
-        pins = [
-            (pin, f"artreg get {key} {where}") for key, pin in sorted(load(source.path).items())
+        # `resolve` fills the cache only; `get` would write the model into the current folder
+        pins: list[tuple[Pin, str | None]] = [
+            (pin, f"artreg resolve {key} {where}") for key, pin in sorted(load(source.path).items())
         ]
         cache = Cache.open(source.cache_dir)
     elif isinstance(source, UrlSource):
         source._online("`verify`")  # offline, the cache alone does not say what is current
         where = f"--repo {source.label}"
-        pins = [(pin, f"artreg get {pin.spec} {where}") for pin in current_pins(source.reg)]
+        found, deprecated = url_pins(source.reg)
+        pins = url_commands(found, where, deprecated)
         cache = source.reg.cache
     elif source.kind == "oci":
         raise InputError(
@@ -73,20 +76,53 @@ def refuse_clone_options(remote: bool, signed: bool, changed: bool, base: str | 
         )
 
 
-def current_pins(reg: RemoteRegistry) -> list[Pin]:
-    """What every stage of every name resolves to now (tags and manifests, no model bytes)."""
+def url_pins(reg: RemoteRegistry, retired: Collection[str] = ()) -> tuple[list[Pin], set[str]]:
+    """Every folder a stage or an active version of a name resolves to now (tags and
+    manifests, no model bytes), but the `retired` ones; with the folders of deprecated names,
+    which `get` and `resolve` refuse (see url_commands). A deprecated name is no finding: its
+    folders are checked as a clone checks them, resolved as they were before it."""
     registry = reg.state(None)
     reg.folders(folding.current_events(registry))
+    found: dict[str, Pin] = {}
+    deprecated: set[str] = set()
+    for name in sorted(registry.artifacts):
+        artifact = registry.artifacts[name]
+        view = registry
+        if artifact.deprecated:
+            kept = [
+                e
+                for e in registry.events
+                if e.parsed.name != name or e.parsed.action is not Action.DEPRECATE
+            ]
+            view = folding.fold(kept)
+        specs: list[tuple[str | None, str | None]] = [
+            (s, None) for s in view.artifacts[name].stages()
+        ]
+        specs += [(None, v.version) for v in view.artifacts[name].released()]
+        for stage, version in specs:
+            pin = resolve_remote(reg, name, stage, version, view, "")
+            if pin.folder not in retired and pin.folder not in found:
+                found[pin.folder] = pin
+                if artifact.deprecated:
+                    deprecated.add(pin.folder)
+    return list(found.values()), deprecated
+
+
+def url_commands(
+    pins: Sequence[Pin], where: str, deprecated: Collection[str] = ()
+) -> list[tuple[Pin, str | None]]:
+    """Each pin with the command that fetches it into the cache only (`resolve`: `get` would
+    write the model into the current folder); None for a deprecated name's, which `resolve`
+    refuses: `verify --fetch` fetches those."""
     return [
-        resolve_remote(reg, name, stage, None, registry, "")
-        for name in sorted(registry.artifacts)
-        for stage in registry.artifacts[name].stages()
+        (pin, None if pin.folder in deprecated else f"artreg resolve {pin.spec} {where}")
+        for pin in pins
     ]
 
 
 def check_pins(
     cache: Cache,
-    pins: Sequence[tuple[Pin, str]],
+    pins: Sequence[tuple[Pin, str | None]],
     where: str,
     fetch: bool,
     options: ServeOptions,
@@ -114,10 +150,10 @@ def check_pins(
             continue
         if snap is None:
             report.count("files not present locally", len(files))
+            fetch_it = f"fetch it with `{command}`, or " if command else ""
             report.notes.append(
                 f"{pin.folder}: data not present locally ({len(files)} file(s), not checked): "
-                f"fetch it with `{command}`, or check every folder with "
-                f"`artreg verify --fetch {where}`"
+                f"{fetch_it}check every folder with `artreg verify --fetch {where}`"
             )
             continue
         report.count("files hashed from the cache", len(files))

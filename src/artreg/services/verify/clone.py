@@ -59,7 +59,7 @@ CREDENTIAL_KEYS = re.compile(
 )
 
 
-def _check_lightweight_tags(registry: Registry, report: Report) -> None:
+def check_lightweight_tags(registry: Registry, report: Report) -> None:
     """Tags in GTO's grammar that are lightweight: artreg and GTO write annotated tags only and
     ignore these, so one that replaced a promotion tag silently takes that promotion back.
     Named in every stage; registry.json, written from the annotated tags, is then out of date
@@ -94,7 +94,7 @@ def undeclared_stages(root: Path, registry: Registry) -> list[str]:
         return [exc.message]
 
 
-def _check_requirements(root: Path, registry: Registry, report: Report) -> None:
+def check_requirements(root: Path, registry: Registry, report: Report) -> None:
     """Every production artifact's requirements in production at a compatible version (the
     rule of params.yaml at HEAD): a dependency deprecated, deregistered or unassigned since
     the release leaves its dependant unable to run as released, which is a failed check."""
@@ -308,7 +308,7 @@ def _check_model_signatures(root: Path, folders: list[StageDir], report: Report)
         report.count("model signatures")
 
 
-def _check_policy_weakenings(root: Path, report: Report) -> None:
+def check_policy_weakenings(root: Path, report: Report) -> None:
     """Commits that made the trust policy weaker (trust_ratchet.weakenings: a stage no longer
     requiring signatures, a trusted key added or replaced, params.yaml gone): consumers refuse
     them until accepted, and the registry's check reports each one not acknowledged."""
@@ -450,10 +450,10 @@ def verify_registry(
     if changed is None:
         check_tags(root, registry, report)
         _check_untagged(root, registry, report, base)
-        _check_requirements(root, registry, report)
+        check_requirements(root, registry, report)
         report.problems += undeclared_stages(root, registry)
     check_index_and_dvc_yaml(root, reachable(root, registry), report)
-    _check_lightweight_tags(registry, report)
+    check_lightweight_tags(registry, report)
     _check_git_contents(root, report)
     _check_journal(root, report)
     if retired:
@@ -471,7 +471,7 @@ def verify_registry(
         )
     _check_model_signatures(root, folders, report)
     if changed is None:
-        _check_policy_weakenings(root, report)
+        check_policy_weakenings(root, report)
         # params.yaml rights (issue 26): signers, promoters, approvers, policy loosenings.
         rights.check_registry(root, registry, report)
         policy_changes.check(root, report, base)  # loosenings: a pull request's, and history's
