@@ -8,9 +8,11 @@ from typing import Any
 from artreg.adapters import schemas
 from artreg.adapters.files import dump_json, parse_json, read_json, write_atomic
 from artreg.adapters.git import read as gitread
-from artreg.errors import ArtregError, VerificationFailed
+from artreg.errors import ArtregError, InputError, VerificationFailed
+from artreg.publishing.transaction import repo_lock
 from artreg.registry.layout import ARTIFACTS_DIR, REGISTRY_JSON, StageDir, model_target
 from artreg.registry.records import Registry, iso
+from artreg.registry.values import to_plain
 
 
 def primary_file(root: Path, folder: StageDir) -> tuple[str | None, str | None]:
@@ -100,7 +102,6 @@ def check(root: Path) -> None:
 def regenerate(root: Path, wait: float = 0.0) -> bool:
     """`artreg index`: rewrite registry.json from the tags and folders, under the repo lock.
     True when it then differs from the committed one: a change to commit."""
-    from artreg.publishing.transaction import repo_lock
     from artreg.sources import state
 
     with repo_lock(root, wait=wait):
@@ -177,8 +178,6 @@ def _entry_changes(name: str, given: Any, current: Any) -> list[str]:
 def save(root: Path, data: Any) -> None:
     """Write `data` as artifacts/registry.json if it equals the generated index (idempotent);
     otherwise raise InputError naming each differing entry and the call that makes the change."""
-    from artreg.errors import InputError
-    from artreg.registry.values import to_plain
     from artreg.sources import state
 
     given = to_plain(data, "")

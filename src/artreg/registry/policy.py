@@ -17,6 +17,7 @@ from artreg.adapters.files import parse_yaml, read_yaml
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError, GateFailed, InputError
+from artreg.registry.documents import GateResult
 from artreg.registry.layout import PARAMS_FILE
 from artreg.registry.stages import parse_stages
 from artreg.registry.tags import semver_key
@@ -61,7 +62,6 @@ def evaluate_one(
 ) -> GateResult:
     # The read model is imported here, not at the top: a consumer's warm call reads only the
     # trust policy from this module and must not pay for the model's records (~8 ms).
-    from artreg.registry.documents import GateResult
 
     op, threshold = rule.get("op"), rule.get("threshold")
     if op not in OPERATORS:
