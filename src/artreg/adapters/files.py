@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from artreg.errors import InputError
+from artreg.registry.values import shown, unencodable
 
 MAX_DOCUMENT_BYTES = (
     16 << 20
@@ -89,7 +90,6 @@ def _check_text(text: str, data: Any, source: str) -> None:
     hold. Only a backslash-u escape makes one: documents without one skip the walk."""
     if "\\u" not in text and "\\U" not in text:
         return
-    from artreg.registry.values import shown, unencodable
 
     pointer = unencodable(data)
     if pointer is not None:

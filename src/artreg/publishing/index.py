@@ -13,6 +13,7 @@ from artreg.publishing.transaction import repo_lock
 from artreg.registry.layout import ARTIFACTS_DIR, REGISTRY_JSON, StageDir, model_target
 from artreg.registry.records import Registry, iso
 from artreg.registry.values import to_plain
+from artreg.sources import state
 
 
 def primary_file(root: Path, folder: StageDir) -> tuple[str | None, str | None]:
@@ -90,8 +91,6 @@ def write(root: Path, registry: Registry) -> None:
 
 def check(root: Path) -> None:
     """`artreg index --check`: raise VerificationFailed (exit 1) when registry.json is stale."""
-    from artreg.sources import state
-
     if stale(root, state.load(root)):
         raise VerificationFailed(
             f"{REGISTRY_JSON} is out of date",
@@ -102,8 +101,6 @@ def check(root: Path) -> None:
 def regenerate(root: Path, wait: float = 0.0) -> bool:
     """`artreg index`: rewrite registry.json from the tags and folders, under the repo lock.
     True when it then differs from the committed one: a change to commit."""
-    from artreg.sources import state
-
     with repo_lock(root, wait=wait):
         write(root, state.load(root))
         return bool(gitread.status(root, [REGISTRY_JSON]).strip())
@@ -178,8 +175,6 @@ def _entry_changes(name: str, given: Any, current: Any) -> list[str]:
 def save(root: Path, data: Any) -> None:
     """Write `data` as artifacts/registry.json if it equals the generated index (idempotent);
     otherwise raise InputError naming each differing entry and the call that makes the change."""
-    from artreg.sources import state
-
     given = to_plain(data, "")
     if not isinstance(given, dict):
         raise InputError(

@@ -31,8 +31,9 @@ from artreg.adapters.git import remote as gitremote
 from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError, PolicyWeakened
 from artreg.registry.layout import PARAMS_FILE
+from artreg.registry.policy import load_trust, trust_of
 from artreg.registry.trust import IN_PARAMS, TrustPolicy
-from artreg.sources.cache import legacy_key, registry_key
+from artreg.sources.cache import Cache, legacy_key, registry_key
 
 if TYPE_CHECKING:
     from artreg.sources.remote import RemoteRegistry
@@ -196,8 +197,6 @@ def _remote_weakening_commit(reg: RemoteRegistry, old: Applied, new: Applied) ->
     import shutil
     import tempfile
 
-    from artreg.sources.cache import Cache
-
     scratch_root = reg.cache.root / "tmp"
     scratch_root.mkdir(parents=True, exist_ok=True)
     scratch = type(reg)(reg.url, Cache(Path(tempfile.mkdtemp(dir=scratch_root))))
@@ -232,8 +231,6 @@ def accept_remote(reg: RemoteRegistry) -> Accepted:
 
 def accept_clone(root: Path, cache_root: Path) -> Accepted:
     """Record the trust policy at the HEAD of the clone `root` as the one applied to it."""
-    from artreg.registry.policy import load_trust
-
     record = clone_record(cache_root, root)
     previous = read_record(record)
     policy = load_trust(root)
@@ -272,8 +269,6 @@ def clone_reader(root: Path) -> Reader:
 
 def views_at(commits: Sequence[str], read: Reader) -> dict[str, Applied]:
     """The policy at each commit; an unreadable params.yaml counts as requiring nothing."""
-    from artreg.registry.policy import trust_of
-
     params = read({c: [PARAMS_FILE] for c in commits})
     policies: dict[str, TrustPolicy] = {}
     for c in commits:
