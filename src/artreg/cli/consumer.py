@@ -1,4 +1,5 @@
-"""Commands of a consumer's machine: `cache` (the consumer cache), `trust` (the trust policies it applies)."""
+"""Commands of a consumer's machine: `cache` (the consumer cache) and `trust` (the trust
+policies its consumers apply)."""
 
 from __future__ import annotations
 

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from artreg.cli.group import main
 from artreg.demo import run_demo
-
-if TYPE_CHECKING:
-    pass
 
 
 @main.command()

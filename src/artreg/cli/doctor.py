@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 from artreg.cli.group import main
 from artreg.cli.options import Output, json_option, repo_option
 from artreg.present import text as fmt
 from artreg.services.doctor import diagnose
-
-if TYPE_CHECKING:
-    pass
 
 
 @main.command()

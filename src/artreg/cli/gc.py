@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from artreg.cli.group import main
 from artreg.cli.options import Output, json_option, registry_root, repo_option, wait_option
 from artreg.present import consumer
 from artreg.services.retention import gc as run
-
-if TYPE_CHECKING:
-    pass
 
 
 @main.command()

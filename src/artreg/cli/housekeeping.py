@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -18,10 +18,7 @@ from artreg.cli.options import (
     warn,
 )
 from artreg.present import text as fmt
-from artreg.services.housekeeping import retire, unassign_spec
-
-if TYPE_CHECKING:
-    from artreg.services.housekeeping import Housekeeping
+from artreg.services.housekeeping import Housekeeping, retire, unassign_spec
 
 
 def _spec_change(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from artreg.cli.group import main
@@ -11,9 +9,6 @@ from artreg.cli.options import no_fetch_option, registry_root, repo_option
 from artreg.present import text as fmt
 from artreg.publishing import index as registry_index
 from artreg.registry.layout import REGISTRY_JSON
-
-if TYPE_CHECKING:
-    pass
 
 
 @main.command()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -11,9 +10,6 @@ from artreg.cli.group import main
 from artreg.cli.options import Output, json_option
 from artreg.present import text as fmt
 from artreg.services import init as feature
-
-if TYPE_CHECKING:
-    pass
 
 
 @main.command()

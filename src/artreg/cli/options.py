@@ -1,4 +1,5 @@
-"""Options and small helpers the commands share: the registry option, JSON output, progress, --no-fetch, the signing and publishing option sets."""
+"""Options and small helpers the commands share: the registry option, JSON output, progress,
+--no-fetch, --wait."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Options and helpers of the commands that read a registry source: where from (--repo, --lock), which version, and a served model as JSON."""
+"""Options and helpers of the commands that read a registry source: where from (--repo,
+--lock), which version, and a served model as JSON."""
 
 from __future__ import annotations
 

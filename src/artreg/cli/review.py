@@ -1,8 +1,7 @@
-"""Commands of the pull-request flow: `summary` (the description of its promotions) and `tag` (the tags of merged promotions)."""
+"""Commands of the pull-request flow: `summary` (the description of its promotions) and
+`tag` (the tags of merged promotions)."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import click
 
@@ -18,9 +17,6 @@ from artreg.cli.options import (
 from artreg.present import rights
 from artreg.present import text as fmt
 from artreg.services.review import summaries_since, tag_merged_report
-
-if TYPE_CHECKING:
-    pass
 
 
 @main.command()

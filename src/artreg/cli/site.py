@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -12,9 +11,6 @@ from artreg.cli.options import Output, json_option, no_fetch_option, repo_option
 from artreg.cli.read_options import lock_option, registry_source
 from artreg.present import consumer
 from artreg.present.site.build import build_site
-
-if TYPE_CHECKING:
-    pass
 
 
 @main.command()

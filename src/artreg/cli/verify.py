@@ -1,8 +1,7 @@
-"""`artreg verify`: check a whole registry (a clone), or what the consumer cache holds of a URL or a lock file."""
+"""`artreg verify`: check a whole registry (a clone), or what the consumer cache holds of a
+URL or a lock file."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import click
 
@@ -13,9 +12,6 @@ from artreg.errors import VerificationFailed
 from artreg.present import text as fmt
 from artreg.services.verify import verify_registry
 from artreg.sources.cached_check import refuse_clone_options, verify_source
-
-if TYPE_CHECKING:
-    pass
 
 
 @main.command()

@@ -1,4 +1,5 @@
-"""Options of the commands that write: the publishing and release option sets, model signing, --requires."""
+"""Options of the commands that write: the publishing and release option sets, model
+signing, --requires."""
 
 from __future__ import annotations
 

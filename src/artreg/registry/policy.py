@@ -60,9 +60,6 @@ def _is_number(value: Any) -> bool:
 def evaluate_one(
     metric: str, rule: dict[str, Any], metrics: dict[str, Any], source: str
 ) -> GateResult:
-    # The read model is imported here, not at the top: a consumer's warm call reads only the
-    # trust policy from this module and must not pay for the model's records (~8 ms).
-
     op, threshold = rule.get("op"), rule.get("threshold")
     if op not in OPERATORS:
         raise InputError(
