@@ -11,6 +11,7 @@ from pathlib import Path
 from artreg.adapters.dvc import cache as dvccache
 from artreg.adapters.dvc import remote as dvcremote
 from artreg.adapters.git import run as gitrun
+from artreg.artifacts.checkpoints import import_torch
 from artreg.publishing.gatetable import gate_table
 from artreg.publishing.release_checks import existing_releases
 from artreg.registry import state
@@ -24,8 +25,6 @@ NAME = "encoder"
 
 def train_tiny_model(out: Path, epochs: int, seed: int = 0) -> dict[str, list[float]]:
     """Train a small autoencoder on synthetic data; write epoch_N.pt, best.pt, latest.pt."""
-    from artreg.artifacts.checkpoints import import_torch
-
     torch = import_torch("the demo (it trains a tiny model)")
     nn = torch.nn
     torch.manual_seed(seed)

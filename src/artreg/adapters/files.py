@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from artreg.adapters.values import shown, unencodable
 from artreg.errors import InputError
 
 MAX_DOCUMENT_BYTES = (
@@ -89,7 +90,6 @@ def _check_text(text: str, data: Any, source: str) -> None:
     hold. Only a backslash-u escape makes one: documents without one skip the walk."""
     if "\\u" not in text and "\\U" not in text:
         return
-    from artreg.adapters.values import shown, unencodable
 
     pointer = unencodable(data)
     if pointer is not None:

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from artreg.adapters.dvc import cache as dvccache
+from artreg.adapters.files import parse_yaml
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
-from artreg.errors import ArtregError
+from artreg.errors import ArtregError, InputError, RemoteUnavailable, ToolError
 from artreg.registry.layout import RETIRED_JSON, StageDir
 from artreg.registry.records import Registry
 from artreg.registry.retirements import Retired, parse_retired, read_retired
@@ -149,8 +150,6 @@ def lock_outs(data: bytes) -> list[tuple[str, int, str]]:
 
 
 def _yaml(text: str) -> Any:
-    from artreg.adapters.files import parse_yaml
-
     try:
         return parse_yaml(text, "DVC file")
     except ArtregError:  # a broken file references nothing DVC could fetch either
@@ -375,8 +374,6 @@ def fetch_remote_refs(root: Path) -> list[str]:
     a branch deleted there stops protecting anything): the sweep then sees every ref the
     remotes hold now, a release another clone pushed since the plan included. The user's own
     branches and tags are left alone. Returns the remotes read."""
-    from artreg.errors import InputError, RemoteUnavailable, ToolError
-
     remotes = gitrun.git(root, "remote").split()
     for remote in remotes:
         mirror = f"{REMOTE_REFS}/{remote}"

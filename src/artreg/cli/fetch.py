@@ -7,23 +7,22 @@ from pathlib import Path
 import click
 
 from artreg.cli.group import main
-from artreg.cli.options import (
-    Output,
+from artreg.cli.options import Output, fetching, json_option, no_fetch_option, warn
+from artreg.cli.read_options import (
     accept_moved_tag_option,
-    fetching,
-    json_option,
     lock_option,
-    no_fetch_option,
     pairs,
     registry_source,
     remote_config_option,
     served_json,
     stage_options,
-    warn,
     with_requirements_option,
 )
 from artreg.errors import InputError
 from artreg.present import queries
+from artreg.reading.resolve import target as parse_target
+from artreg.sources import clone_fetch
+from artreg.sources.base import ServeOptions
 from artreg.sources.locate import names_registry
 
 
@@ -58,10 +57,7 @@ def pull(
 
     Example: artreg pull adapter --with-requirements
     """
-    from artreg.reading.resolve import target
-    from artreg.sources import clone_fetch
-
-    name, stage, version = target(name, stage, version)
+    name, stage, version = parse_target(name, stage, version)
     out = Output(as_json, quiet)
     source = registry_source(repo_path, lock=lock_path)
     if source.root is None:
@@ -167,9 +163,6 @@ def get(
 
     Example: artreg get encoder --lock artreg.lock -o /srv/models
     """
-    from artreg.reading.resolve import target as parse_target
-    from artreg.sources.base import ServeOptions
-
     if lock_path is not None and (spec is not None or repo_path is not None):
         raise InputError(
             f"--lock serves what {lock_path} pins, and the lock names the registry",

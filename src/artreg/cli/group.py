@@ -11,9 +11,16 @@ import click
 
 from artreg._version import __version__
 from artreg.adapters import interrupts
-from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
+from artreg.errors import (
+    INTERNAL_ERROR_EXIT,
+    ArtregError,
+    GateFailed,
+    NotFoundError,
+    VerificationFailed,
+)
 from artreg.publishing import gatetable
 from artreg.reading import cache_wait
+from artreg.registry.documents import GateResult
 
 
 def set_traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -29,34 +36,34 @@ COMMANDS: dict[str, str] = {
     "assign": "assign",
     "bundle": "bundle",
     "cache": "consumer",
-    "demo": "write",
-    "deprecate": "maintain",
-    "diff": "read",
-    "doctor": "maintain",
+    "demo": "demo",
+    "deprecate": "housekeeping",
+    "diff": "history",
+    "doctor": "doctor",
     "export": "oci",
-    "gc": "maintain",
+    "gc": "gc",
     "get": "fetch",
-    "history": "read",
-    "index": "maintain",
-    "init": "write",
-    "lineage": "read",
+    "history": "history",
+    "index": "index",
+    "init": "init",
+    "lineage": "history",
     "list": "read",
-    "lock": "consumer",
-    "log": "read",
+    "lock": "lock",
+    "log": "history",
     "promote": "promote",
     "pull": "fetch",
-    "recover": "maintain",
-    "register": "write",
+    "recover": "recover",
+    "register": "register",
     "release": "promote",
     "resolve": "read",
     "rollback": "assign",
     "show": "read",
-    "site": "maintain",
-    "summary": "maintain",
-    "tag": "maintain",
+    "site": "site",
+    "summary": "review",
+    "tag": "review",
     "trust": "consumer",
-    "unassign": "maintain",
-    "verify": "maintain",
+    "unassign": "housekeeping",
+    "verify": "verify",
 }
 
 
@@ -147,8 +154,6 @@ class ArtregGroup(click.Group):
 
 def explain_not_found(exc: ArtregError, root: Path | None) -> None:
     """A read that finds nothing in a shallow or tagless clone says what to fetch instead."""
-    from artreg.errors import NotFoundError
-
     if isinstance(exc, NotFoundError) and root is not None:
         from artreg.registry.clone_history import missing_history
 
@@ -160,8 +165,6 @@ def explain_not_found(exc: ArtregError, root: Path | None) -> None:
 def report_error(exc: ArtregError) -> None:
     label = "error"
     if isinstance(exc, GateFailed):
-        from artreg.registry.documents import GateResult
-
         click.echo(gatetable.gate_table([GateResult.from_json(r) for r in exc.results]), err=True)
         label = "gate failed"
     if isinstance(exc, VerificationFailed):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -9,19 +10,19 @@ import click
 
 from artreg.cli.edge import publish_command
 from artreg.cli.group import main
-from artreg.cli.options import (
-    fetching,
-    json_option,
+from artreg.cli.options import fetching, json_option, no_fetch_option, repo_option
+from artreg.cli.write_options import (
     model_signing_options,
-    no_fetch_option,
     publish_options,
     release_options,
-    repo_option,
     requires_option,
     signing_key,
 )
+from artreg.errors import InputError
 from artreg.present import text as fmt
 from artreg.registry.formatnames import WRITABLE
+from artreg.services.release import promote_to_production, register_model_file
+from artreg.services.validate import promote_to_validated
 
 if TYPE_CHECKING:
     from artreg.adapters.hashing import ProgressFn
@@ -110,10 +111,9 @@ def promote(
     Example: artreg promote adapter run7_best_validated --to production --version 1.0.0
     --requires base@v2.1.0 --benchmarks perf/ --approved-by alice
     """
-    from artreg.cli.edge import promote as run
 
     def write(root: Path, progress: ProgressFn | None, options: PublishOptions) -> Published:
-        return run(
+        return to_stage(
             root,
             name,
             source_id,
@@ -176,7 +176,6 @@ def release(
 
     Example: artreg release encoder ./hf-snapshot --version 2.0.0 --approved-by alice
     """
-    from artreg.services.release import register_model_file
 
     def write(root: Path, progress: ProgressFn | None, options: PublishOptions) -> Published:
         return register_model_file(
@@ -193,3 +192,49 @@ def release(
         )
 
     publish_command(write, fmt.promoted, repo_path, as_json, quiet, publishing)
+
+
+def to_stage(
+    root: Path,
+    name: str | None,
+    source_id: str,
+    to: str,
+    *,
+    checkpoint: str | None = None,
+    results: Mapping[str, Any] | Path | str | None = None,
+    validated_id: str | None = None,
+    version: str | None = None,
+    formats: tuple[str, ...] = (),
+    release: Mapping[str, Any] | None = None,
+    **common: Any,
+) -> Published:
+    """`artreg promote NAME ID --to STAGE`: the options each stage needs, then its promotion.
+
+    `common` holds the keywords both promotions take (progress, options, fetch, sign_key,
+    model_signature, requires), handed on as they are; `release` holds those only a release
+    to production takes (deployment_config, benchmarks, approved_by, ...)."""
+    if to == "validated":
+        if not checkpoint or results is None:
+            raise InputError(
+                "--to validated needs --checkpoint and --results",
+                hint="see artreg promote --help",
+            )
+
+        return promote_to_validated(
+            root,
+            name,
+            source_id,
+            checkpoint,
+            results,
+            validated_id=validated_id,
+            formats=tuple(dict.fromkeys(("pt", *formats))),
+            **common,
+        )
+    if to != "production":
+        raise InputError(f"cannot promote to {to!r}", hint="use --to validated or --to production")
+    if not version:
+        raise InputError("--to production needs --version", hint="e.g. --version 1.0.0")
+
+    return promote_to_production(
+        root, name, source_id, version, formats=formats, **common, **(release or {})
+    )

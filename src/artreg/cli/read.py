@@ -1,25 +1,24 @@
-"""Read commands: `list`, `show`, `resolve`, `history`, `log`, `lineage`, `diff`."""
+"""Read commands that answer from a registry source: `list`, `show`, `resolve`."""
 
 from __future__ import annotations
 
 import click
 
 from artreg.cli.group import main
-from artreg.cli.options import (
-    Output,
+from artreg.cli.options import Output, fetching, json_option, no_fetch_option
+from artreg.cli.read_options import (
     accept_moved_tag_option,
     entry_rendered,
-    fetching,
-    json_option,
     lock_option,
-    no_fetch_option,
     registry_source,
-    repo_option,
     served_json,
     source_options,
     stage_options,
 )
 from artreg.present import queries
+from artreg.reading.resolve import target
+from artreg.registry.tags import parse_spec
+from artreg.sources.base import ServeOptions
 
 
 @main.command(name="list")
@@ -52,30 +51,6 @@ def list_(
 
 
 @main.command()
-@click.argument("name")
-@click.option(
-    "--stage",
-    help="Only this stage: raw, validated, production or an extra stage (default: every stage).",
-)
-@repo_option
-@lock_option
-@json_option
-def history(
-    name: str, stage: str | None, repo_path: str | None, lock_path: str | None, as_json: bool
-) -> None:
-    """Which version held each stage of NAME, from when until when, put there by whom, through
-    which commit and pull request.
-
-    Example: artreg history encoder --stage production
-    """
-    from artreg.services.history import history as intervals
-
-    root = registry_source(repo_path, lock=lock_path).history_root(name)
-    spans = intervals(root, name, stage)
-    Output(as_json).emit(queries.intervals_json(spans), queries.intervals_text(name, spans, stage))
-
-
-@main.command()
 @click.argument("spec")
 @source_options
 @json_option
@@ -84,8 +59,6 @@ def show(spec: str, repo_path: str | None, lock_path: str | None, as_json: bool)
 
     Example: artreg show encoder#production
     """
-    from artreg.registry.tags import parse_spec
-
     name, stage, version = parse_spec(spec, any_stage=True)
     source = registry_source(repo_path, lock=lock_path)
     if stage is None and version is None:
@@ -123,9 +96,6 @@ def resolve(
 
     Example: artreg resolve encoder --stage validated
     """
-    from artreg.reading.resolve import target
-    from artreg.sources.base import ServeOptions
-
     name, stage, version = target(name, stage, version)
     options = ServeOptions(
         pull=fetching() and not no_verify,
@@ -138,49 +108,3 @@ def resolve(
         name, stage, version, options=options
     )[name]
     Output(as_json).emit(served_json(served), str(served.path))
-
-
-@main.command()
-@click.argument("name")
-@source_options
-@json_option
-def log(name: str, repo_path: str | None, lock_path: str | None, as_json: bool) -> None:
-    """Every event of NAME (registration, promotion, deprecation, unassignment), newest first.
-
-    Example: artreg log encoder
-    """
-    from artreg.services.queries import history
-
-    events = history(registry_source(repo_path, lock=lock_path).history_root(name), name)
-    Output(as_json).emit(queries.history_json(events), queries.history_text(events))
-
-
-@main.command()
-@click.argument("spec")
-@source_options
-@json_option
-def lineage(spec: str, repo_path: str | None, lock_path: str | None, as_json: bool) -> None:
-    """The chain release ← validated ← raw ← training code, with gates, hashes, who and when.
-
-    Example: artreg lineage encoder@v1.2.0
-    """
-    from artreg.services.queries import lineage as build
-
-    root = registry_source(repo_path, lock=lock_path).history_root(None, files=True)
-    Output(as_json).emit(*queries.lineage_views(root, build(root, spec)))
-
-
-@main.command(name="diff")
-@click.argument("a")
-@click.argument("b")
-@source_options
-@json_option
-def diff_(a: str, b: str, repo_path: str | None, lock_path: str | None, as_json: bool) -> None:
-    """Compare two artifacts: metric deltas, model hashes, changed files, sources.
-
-    Example: artreg diff encoder@v1.0.0 encoder#validated
-    """
-    from artreg.services.queries import diff
-
-    data = diff(registry_source(repo_path, lock=lock_path).history_root(None, files=True), a, b)
-    Output(as_json).emit(queries.diff_json(data), queries.diff_text(data))

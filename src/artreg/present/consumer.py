@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artreg.present.text import signature_text, table
+from artreg.registry.records import iso
 
 if TYPE_CHECKING:
     from artreg.present.site.build import Built
@@ -75,7 +76,6 @@ def gc_text(result: Plan | Applied) -> str:
 
 def _gc_phases(result: Plan | Applied) -> list[str]:
     """Mark and sweep: what was (or would be) marked, swept, and what waits for its grace."""
-    from artreg.registry.records import iso
     from artreg.services.retention import Applied
 
     plan = result.plan if isinstance(result, Applied) else result
@@ -149,8 +149,6 @@ def lock_changes_json(changes: Sequence[Change]) -> list[dict[str, Any]]:
 
 
 def cache_text(root: Path, snapshots: Sequence[dict[str, Any]]) -> str:
-    from artreg.registry.records import iso
-
     rows = [
         [
             s["name"] or "-",

@@ -8,7 +8,10 @@ from typing import Any
 from artreg.adapters import schemas
 from artreg.adapters.files import dump_json, parse_json, read_json, write_atomic
 from artreg.adapters.git import read as gitread
-from artreg.errors import ArtregError, VerificationFailed
+from artreg.adapters.values import to_plain
+from artreg.errors import ArtregError, InputError, VerificationFailed
+from artreg.publishing.transaction import repo_lock
+from artreg.registry import state
 from artreg.registry.layout import ARTIFACTS_DIR, REGISTRY_JSON, StageDir, model_target
 from artreg.registry.records import Registry, iso
 
@@ -88,8 +91,6 @@ def write(root: Path, registry: Registry) -> None:
 
 def check(root: Path) -> None:
     """`artreg index --check`: raise VerificationFailed (exit 1) when registry.json is stale."""
-    from artreg.registry import state
-
     if stale(root, state.load(root)):
         raise VerificationFailed(
             f"{REGISTRY_JSON} is out of date",
@@ -100,9 +101,6 @@ def check(root: Path) -> None:
 def regenerate(root: Path, wait: float = 0.0) -> bool:
     """`artreg index`: rewrite registry.json from the tags and folders, under the repo lock.
     True when it then differs from the committed one: a change to commit."""
-    from artreg.publishing.transaction import repo_lock
-    from artreg.registry import state
-
     with repo_lock(root, wait=wait):
         write(root, state.load(root))
         return bool(gitread.status(root, [REGISTRY_JSON]).strip())
@@ -177,10 +175,6 @@ def _entry_changes(name: str, given: Any, current: Any) -> list[str]:
 def save(root: Path, data: Any) -> None:
     """Write `data` as artifacts/registry.json if it equals the generated index (idempotent);
     otherwise raise InputError naming each differing entry and the call that makes the change."""
-    from artreg.adapters.values import to_plain
-    from artreg.errors import InputError
-    from artreg.registry import state
-
     given = to_plain(data, "")
     if not isinstance(given, dict):
         raise InputError(

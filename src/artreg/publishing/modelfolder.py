@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 from artreg.adapters.files import dump_json, read_json
 from artreg.adapters.hashing import FileDigest, Recorded, sha256_line
 from artreg.artifacts import hflayout
+from artreg.artifacts.checkpoints import clean_checkpoint_bytes
 from artreg.artifacts.formats import detect
 from artreg.artifacts.formats.safetensors import check_safetensors
 from artreg.artifacts.hflayout import FolderLayout
 from artreg.errors import InputError, IntegrityError
 from artreg.publishing.stagefolder import StageBuilder
 from artreg.registry.documents import ModelFile
+from artreg.registry.formatnames import SAFETENSORS
 from artreg.registry.layout import MODEL_DIR
 
 if TYPE_CHECKING:
@@ -65,8 +67,6 @@ def _check_index_tensors(
 ) -> None:
     """Each index's tensors against the headers of its safetensors shards, so that a tensor
     the index promises is missed now, not when a service loads the model."""
-    from artreg.registry.formatnames import SAFETENSORS
-
     shards = {
         s
         for index in layout.indexes
@@ -172,8 +172,6 @@ def _cleaned(
 ) -> tuple[dict[str, bytes], dict[str, str], int]:
     """Safetensors bytes of each pickled weight file and rewritten indexes, under their new
     names; the old → new names of what they replace; the parameter count."""
-    from artreg.artifacts.checkpoints import clean_checkpoint_bytes
-
     generated: dict[str, bytes] = {}
     renamed: dict[str, str] = {}
     tensors: dict[str, set[str]] = {}

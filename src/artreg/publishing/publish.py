@@ -19,16 +19,18 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import remote as gitremote
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
-from artreg.errors import ConflictError, InputError
+from artreg.artifacts.integrity import folder_problems
+from artreg.errors import ConflictError, InputError, PushRejected, VerificationFailed
 from artreg.publishing import index
 from artreg.publishing.stagefolder import StageBuilder
 from artreg.publishing.transaction import Transaction, transaction
 from artreg.publishing.transaction import leave_branch as transaction_leave_branch
-from artreg.registry import dvcyaml, state
+from artreg.registry import dvcyaml, state, versionorder
 from artreg.registry import fold as folding
 from artreg.registry.documents import GateResult, ManifestFile
 from artreg.registry.jsonform import fields_json
 from artreg.registry.layout import DVC_YAML, REGISTRY_JSON, StageDir
+from artreg.registry.policy import committed_sections, recheck, rules_for, settings_from
 from artreg.registry.records import Event, Registry
 from artreg.registry.tags import (
     Action,
@@ -304,8 +306,6 @@ def push_refs(root: Path, folder: str, branch: str | None, tags: list[str], remo
     A rejected push raises inside the transaction, which rolls the local promotion back. (A
     direct promotion pushes through `_Replay.push`, which rebases and retries instead.)
     """
-    from artreg.errors import PushRejected
-
     pointers = [str(p.relative_to(root)) for p in dvccache.pointer_files(root, root / folder)]
     if pointers:
         dvcremote.push(root, pointers)
@@ -349,8 +349,6 @@ class _Replay:
         """Push data, then commit and tags atomically; when origin moved on and the other
         change does not take this promotion's version or folder, rebase onto it, renumber the
         counter, re-check, and push again. Returns the commit and tags that landed."""
-        from artreg.errors import PushRejected
-
         pointers = [
             str(p.relative_to(self.root)) for p in self.entry.path(self.root).rglob("*.dvc")
         ]
@@ -385,8 +383,6 @@ class _Replay:
         """The direct promotion's version-order rule again, against what the remote holds now:
         a release that another one above it overtook is refused (exit 2), unless it was made
         with --allow-non-monotonic (its metadata.json records that)."""
-        from artreg.registry import versionorder
-
         version = next((v for a, _, v in self.actions if a is Action.REGISTER and v), None)
         if version is None:
             return
@@ -412,10 +408,6 @@ class _Replay:
     def _rebase(self, remote: str, branch: str, names: list[str]) -> tuple[str, list[str]]:
         """Move this promotion onto the remote branch as it is now: the same folder, dvc.yaml and
         registry.json regenerated, the counter renumbered by GTO's rule, the checks re-run."""
-        from artreg.artifacts.integrity import folder_problems
-        from artreg.errors import PushRejected, VerificationFailed
-        from artreg.registry.policy import committed_sections, recheck, rules_for, settings_from
-
         root, txn, entry = self.root, self.txn, self.entry
         old_commit = txn.commit
         assert old_commit is not None

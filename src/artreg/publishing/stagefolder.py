@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from artreg.adapters import schemas
 from artreg.adapters.dvc.cache import CacheWriter, pointer_text
 from artreg.adapters.dvc.repo import CopiedFile, RegistryDvc
 from artreg.adapters.faults import point
@@ -162,8 +163,6 @@ class StageBuilder:
 
     def write_manifest(self, manifest: Manifest) -> None:
         """manifest.json, schema-checked; it does not list itself."""
-        from artreg.adapters import schemas
-
         data = manifest.to_json()
         schemas.validate(data, "manifest", f"{self.entry.relpath}/manifest.json")
         self.write_text("manifest.json", dump_json(data))

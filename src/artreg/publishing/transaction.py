@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from artreg.adapters import locking
+from artreg.adapters.dvc.cache import cache_dir
 from artreg.adapters.faults import point
 from artreg.adapters.files import write_atomic
 from artreg.adapters.git import read as gitread
@@ -403,7 +404,6 @@ def recover(root: Path, wait: float = 0.0) -> str:
         artreg_dir = state_dir(root)
         for leftover in artreg_dir.glob("build-*"):
             shutil.rmtree(leftover, ignore_errors=True)
-        from artreg.adapters.dvc.cache import cache_dir
 
         for partial in (cache_dir(root) / "files" / "md5").glob(".artreg-*.tmp"):
             partial.unlink(missing_ok=True)  # a cache write cut short; the object was never named

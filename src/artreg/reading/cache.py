@@ -48,6 +48,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from artreg.adapters import faults, hashing, settings
+from artreg.adapters.files import write_atomic
+from artreg.adapters.git.remote import cache_repo_intact
 from artreg.adapters.hashing import FileDigest, ProgressFn
 from artreg.errors import InputError, IntegrityError
 from artreg.reading import exact_folder, tmp_owner
@@ -192,8 +194,6 @@ class Cache:
 
     def write_json(self, path: Path, data: Any) -> None:
         """Write a JSON document atomically (temporary file, then rename)."""
-        from artreg.adapters.files import write_atomic
-
         try:
             write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
         except OSError as exc:
@@ -434,8 +434,6 @@ class Cache:
     ) -> dict[str, Any]:
         """Remove snapshots beyond the newest `keep_last` per registry and name, or unused for
         `older_than_days`; then every blob no remaining snapshot links. Returns what went."""
-        from artreg.errors import InputError
-
         if keep_last is None and older_than_days is None:
             raise InputError("say what to prune", hint="give --keep-last N or --older-than DAYS")
         if older_than_days is not None and not 0 <= older_than_days < float("inf"):
@@ -487,8 +485,6 @@ class Cache:
     def _prune_repositories(self) -> list[str]:
         """Remove each registry repository git's own check (fsck) finds corrupted: the next
         call fetches what it needs anew. Healthy ones stay (they hold what warm calls read)."""
-        from artreg.adapters.git.remote import cache_repo_intact
-
         removed = []
         git_root = self.root / "git"
         for repo in sorted(git_root.glob("*.git")) if git_root.is_dir() else []:

@@ -32,6 +32,7 @@ from artreg.adapters.git import run as gitrun
 from artreg.errors import ArtregError, PolicyWeakened
 from artreg.reading.cache import legacy_key, registry_key
 from artreg.registry.layout import PARAMS_FILE
+from artreg.registry.policy import load_trust, trust_of
 from artreg.registry.trust import IN_PARAMS, TrustPolicy
 
 # For each commit, the bytes of those of its paths that exist there (RemoteRegistry.files_of).
@@ -177,8 +178,6 @@ class Accepted:
 
 def accept_clone(root: Path, cache_root: Path) -> Accepted:
     """Record the trust policy at the HEAD of the clone `root` as the one applied to it."""
-    from artreg.registry.policy import load_trust
-
     record = clone_record(cache_root, root)
     previous = read_record(record)
     policy = load_trust(root)
@@ -218,8 +217,6 @@ def clone_reader(root: Path) -> Reader:
 
 def views_at(commits: Sequence[str], read: Reader) -> dict[str, Applied]:
     """The policy at each commit; an unreadable params.yaml counts as requiring nothing."""
-    from artreg.registry.policy import trust_of
-
     params = read({c: [PARAMS_FILE] for c in commits})
     policies: dict[str, TrustPolicy] = {}
     for c in commits:

@@ -18,6 +18,7 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.values import check_line, pointer_join
 from artreg.errors import ArtregError, GateFailed, InputError
+from artreg.registry.documents import GateResult
 from artreg.registry.layout import PARAMS_FILE
 from artreg.registry.stages import parse_stages
 from artreg.registry.tags import semver_key
@@ -59,10 +60,6 @@ def _is_number(value: Any) -> bool:
 def evaluate_one(
     metric: str, rule: dict[str, Any], metrics: dict[str, Any], source: str
 ) -> GateResult:
-    # The read model is imported here, not at the top: a consumer's warm call reads only the
-    # trust policy from this module and must not pay for the model's records (~8 ms).
-    from artreg.registry.documents import GateResult
-
     op, threshold = rule.get("op"), rule.get("threshold")
     if op not in OPERATORS:
         raise InputError(

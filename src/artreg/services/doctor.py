@@ -14,7 +14,9 @@ from artreg.adapters.fastcopy import advice
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
 from artreg.errors import ArtregError
+from artreg.publishing.transaction import lock_holder, state_dir
 from artreg.registry import clone_history
+from artreg.sources.location import ENV_VAR, locate
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,6 @@ def _reachable(root: Path, url: str) -> str | None:
 
 
 def _lock(root: Path) -> list[Check]:
-    from artreg.publishing.transaction import lock_holder, state_dir
-
     holder = lock_holder(root)
     checks = [
         Check("lock", True, "free")
@@ -123,8 +123,6 @@ def _lock(root: Path) -> list[Check]:
 def diagnose(repo: Path | str | None = None) -> list[Check]:
     """Every check, in order, of the registry the writers would use (artreg.sources.location's rule);
     later checks are skipped when the repository itself is missing."""
-    from artreg.sources.location import ENV_VAR, locate
-
     checks = [_git_version()]
     try:
         located = locate(repo)

@@ -22,7 +22,9 @@ from artreg.publishing.transaction import transaction
 from artreg.registry import fold as folding
 from artreg.registry import rollbacks, state
 from artreg.registry.layout import REGISTRY_JSON
+from artreg.registry.policy import load_compatibility
 from artreg.registry.records import Artifact, Event, Version
+from artreg.registry.requirements import newly_broken, way_out
 from artreg.registry.retirements import current_on_retired, read_retired
 from artreg.registry.tags import (
     Action,
@@ -125,9 +127,6 @@ def _dependants(root: Path, events: list[Event], pending: Event) -> tuple[str, .
     """The production artifacts whose requirement `pending` takes out of production: the
     change is made all the same (retiring a model must stay possible), with a warning naming
     each dependant, which `artreg verify` then reports until it is resolved."""
-    from artreg.registry.policy import load_compatibility
-    from artreg.registry.requirements import newly_broken, way_out
-
     rule = load_compatibility(root)
     after = folding.fold([*events, pending])
     return tuple(

@@ -15,6 +15,8 @@ from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git import write as gitwrite
 from artreg.errors import ArtregError, InputError
+from artreg.publishing.ci import CI_SYSTEMS, write_ci_files
+from artreg.publishing.serverhook import install_update_hook
 from artreg.registry import dvcyaml
 from artreg.registry.layout import ARTIFACTS_DIR, DVC_YAML, PARAMS_FILE, REGISTRY_JSON
 from artreg.registry.policy import DEFAULT_PARAMS
@@ -121,7 +123,6 @@ def _ci_branch(root: Path, ci: str | None) -> str | None:
     anything is written; None without --ci."""
     if ci is None:
         return None
-    from artreg.publishing.ci import CI_SYSTEMS
 
     if ci not in CI_SYSTEMS:
         raise InputError(f"unknown CI system {ci!r}", hint="use --ci github or --ci gitlab")
@@ -177,8 +178,6 @@ def init_registry(
     _write_new(root, REGISTRY_JSON, "{}\n", created)
 
     if branch is not None:
-        from artreg.publishing.ci import write_ci_files
-
         assert ci is not None
         created += write_ci_files(root, branch, ci)
 
@@ -203,6 +202,4 @@ def init_registry(
 
 def install_server_hook(bare_repo: Path) -> Path:
     """`artreg init --server-hook`: the tag-protecting update hook in a bare origin."""
-    from artreg.publishing.serverhook import install_update_hook
-
     return install_update_hook(bare_repo)

@@ -42,6 +42,8 @@ from artreg.artifacts.reachability import (
     retired_on_remotes,
 )
 from artreg.errors import InputError, IntegrityError, RetryableError
+from artreg.publishing.publish import actor
+from artreg.publishing.transaction import repo_lock, transaction
 from artreg.registry import state
 from artreg.registry.jsonform import fields_json
 from artreg.registry.layout import RETIRED_JSON, StageDir
@@ -418,9 +420,6 @@ def gc(
 ) -> Plan | Applied:
     """`artreg gc`: the plan (dry run), or with `apply` mark and sweep under the lock, with
     every git remote's refs fetched first. `grace_hours` overrides `retention.grace_hours`."""
-    from artreg.publishing.publish import actor
-    from artreg.publishing.transaction import repo_lock
-
     result: Plan | Applied
     with ExitStack() as stack:
         if not apply:
@@ -443,9 +442,6 @@ def apply_plan(
     grace_hours: int | None = None,
 ) -> Applied:
     """Carry out a plan made earlier, if the registry still plans the same deletions."""
-    from artreg.publishing.publish import actor
-    from artreg.publishing.transaction import repo_lock
-
     _on_default_branch(root)
     who = actor(root)
     with ExitStack() as stack:
@@ -557,8 +553,6 @@ def _sweep(root: Path, order: list[str], store: Any, done: Applied) -> None:
 def _commit_tombstones(
     root: Path, planned: Plan, new: Iterable[Decision], retired: Mapping[str, Retired], who: str
 ) -> str:
-    from artreg.publishing.transaction import transaction
-
     date = iso(planned.now)  # the mark: the sweep counts the grace period from here
     entries = dict(retired)
     added = []

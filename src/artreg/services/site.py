@@ -30,13 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from artreg.adapters.files import parse_yaml
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
-from artreg.errors import InputError
+from artreg.errors import ArtregError, InputError
 from artreg.publishing.rights import signers_of
 from artreg.registry import state
 from artreg.registry.history import Interval, PullRequests, intervals
 from artreg.registry.layout import PARAMS_FILE, StageDir
+from artreg.registry.policy import DEFAULT_PARAMS, committed_sections, settings_from
 from artreg.registry.records import Artifact, Event, Registry
 from artreg.registry.tags import ID_RE, NAME_RE, SEMVER_RE, STAGES, semver_key
 
@@ -59,8 +61,6 @@ class SiteConfig:
 
 def site_config(params: dict[str, Any], source: str = "params.yaml") -> SiteConfig:
     """The `site` section of params.yaml, checked: a bad value names the field and the fix."""
-    from artreg.registry.policy import settings_from
-
     section = params.get("site")
     if section is None:
         return SiteConfig(compatibility=settings_from(params).compatibility)
@@ -107,8 +107,6 @@ def default_metric(params: dict[str, Any]) -> str | None:
     """The first gate with a numeric threshold (validated gates first, then production)."""
     gates = params.get("gates")
     if gates is None:
-        from artreg.registry.policy import DEFAULT_PARAMS
-
         gates = DEFAULT_PARAMS["gates"]
     for stage in ("validated", "production"):
         for metric, rule in ((gates or {}).get(stage) or {}).items():
@@ -257,9 +255,6 @@ def _json(data: bytes | None) -> dict[str, Any]:
 
 def _yaml(data: bytes | None, source: str) -> Any:
     """A YAML file read strictly (fileio's rules); None when it is absent or not valid."""
-    from artreg.adapters.files import parse_yaml
-    from artreg.errors import ArtregError
-
     if not data:
         return None
     try:
@@ -458,9 +453,6 @@ def folder_of_record(registry: SiteData, record: Event | None) -> str | None:
 def committed_params(root: Path) -> tuple[dict[str, Any], str]:
     """params.yaml as committed at HEAD (the site shows what git holds, as the gates are read),
     and its name for messages; artreg's own sections are checked against their schema."""
-    from artreg.adapters.files import parse_yaml
-    from artreg.registry.policy import committed_sections
-
     head = gitrun.head(root)
     blob = gitread.show_file(root, head, PARAMS_FILE) if head else None
     if head is None or blob is None:

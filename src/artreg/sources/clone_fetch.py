@@ -21,9 +21,10 @@ from artreg.adapters.files import parse_json
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import FileDigest, ProgressFn, compare_files, hash_files
+from artreg.artifacts.signing.verify import describe
 from artreg.errors import ArtregError, IntegrityError, NotFoundError, ToolError
 from artreg.publishing.transaction import lock_holder, state_dir
-from artreg.reading import exact_folder, outputs
+from artreg.reading import exact_folder, outputs, trust_ratchet
 from artreg.reading.cache import records_root
 from artreg.reading.fetch import copy_verified, export_targets
 from artreg.reading.resolve import Resolved, check_spec, folder_of, pick
@@ -31,7 +32,9 @@ from artreg.reading.signatures import check_signed
 from artreg.reading.signed_tags import check_clone
 from artreg.registry import state
 from artreg.registry.documents import Manifest
+from artreg.registry.policy import load_compatibility, load_trust
 from artreg.registry.records import Registry
+from artreg.registry.requirements import closure
 from artreg.registry.retirements import read_retired
 
 
@@ -103,9 +106,6 @@ def resolve_with_requirements(
     """`name` and everything it requires, transitively, each required name at the production
     version that satisfies it (params.yaml's `requirements.compatibility`), all from one
     registry state. An unmet requirement or a cycle raises RequirementUnmet (exit 1)."""
-    from artreg.registry.policy import load_compatibility
-    from artreg.registry.requirements import closure
-
     registry = registry or state.load(root, folders="none")
     top = resolve(root, name, stage=stage, version=version, registry=registry)
     needed = closure(registry, top.name, top.requires, load_compatibility(root))
@@ -172,11 +172,8 @@ def check_signature(root: Path, resolved: Resolved, records: Path | None = None)
     records: checked against the committed manifest, so no model byte is read for it. A
     policy weaker than the one this clone applied before is refused (trust_ratchet; the
     record is kept in the consumer cache `records`, default the machine's)."""
-    from artreg.reading.trust_ratchet import check_clone
-    from artreg.registry.policy import load_trust
-
     policy = load_trust(root)
-    check_clone(root, policy, records if records is not None else records_root())
+    trust_ratchet.check_clone(root, policy, records if records is not None else records_root())
     if not policy.requires(resolved.folder.stage):
         return
     folder = resolved.folder
@@ -188,8 +185,6 @@ def check_signature(root: Path, resolved: Resolved, records: Path | None = None)
 
 def signature_status(root: Path, resolved: Resolved) -> dict[str, Any] | None:
     """What `show` says of the folder's signature (None: unsigned, and none required)."""
-    from artreg.artifacts.signing.verify import describe
-
     folder = resolved.folder
     return describe(
         root, resolved.commit, folder.relpath, folder.stage, resolved.files, resolved.dvc_files

@@ -18,6 +18,7 @@ from artreg.registry.layout import SIGNATURE_FILE
 from artreg.registry.records import Artifact, Registry
 from artreg.registry.retirements import Retired, read_retired
 from artreg.registry.tags import STAGES, validate_name
+from artreg.sources import clone_fetch as fetch
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -123,8 +124,6 @@ def show_entry(
 
 
 def _fetch() -> ModuleType:
-    from artreg.sources import clone_fetch as fetch  # not at module level: `list` needs none of it
-
     return fetch
 
 

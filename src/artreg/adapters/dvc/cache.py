@@ -27,6 +27,7 @@ from typing import Any
 
 from artreg.adapters import faults
 from artreg.adapters.dvc.repo import CopiedFile, RegistryDvc, dvc_repo, object_path
+from artreg.adapters.files import MAX_DOCUMENT_BYTES, parse_yaml, read_yaml
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import (
     FileDigest,
@@ -189,8 +190,6 @@ def pointer_text(out_name: str, md5: str, size: int, nfiles: int | None = None) 
 
 def read_pointer(path: Path) -> dict[str, Any]:
     """The single output of a `.dvc` file, checked to stay inside its folder."""
-    from artreg.adapters.files import read_yaml
-
     return pointer_out(read_yaml(path, "DVC pointer"), path)
 
 
@@ -255,8 +254,6 @@ _KEEP = 64
 
 def _pointer_md5(pointer: Path) -> str | None:
     """The md5 a `.dvc` file's output names ("" when none), None when it is not a file."""
-    from artreg.adapters.files import MAX_DOCUMENT_BYTES, parse_yaml
-
     if not pointer.is_file():
         return None
     try:

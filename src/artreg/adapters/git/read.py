@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from artreg.adapters.files import parse_json
 from artreg.adapters.git import tagstream
 from artreg.adapters.git.run import Process, batch_process, git, head, run_bytes_in, run_status
 from artreg.errors import InputError, ToolError
@@ -186,8 +187,6 @@ def commit_time(root: Path, rev: str) -> tuple[str, int] | None:
 
 def json_at(root: Path, rev: str, path: str) -> Any:
     """A JSON file as committed at `rev` (parsed strictly), or None if it is not there."""
-    from artreg.adapters.files import parse_json
-
     data = show_file(root, rev, path)
     return None if data is None else parse_json(data.decode("utf-8"), f"{path}@{rev[:12]}")
 

@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from artreg._version import __version__
 from artreg.errors import InputError
 
 
@@ -54,8 +55,6 @@ def validate_once(raw: bytes, data: Any, name: str, source: str, marks: Path | N
     in the `marks` folder, the consumer cache): a committed document never changes, and
     importing the validator costs more than the rest of a warm call."""
     import hashlib
-
-    from artreg._version import __version__
 
     key = hashlib.sha256(f"{name} {__version__}\n".encode() + raw).hexdigest()
     mark = None if marks is None else marks / "validated" / key

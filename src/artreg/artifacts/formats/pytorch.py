@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
+from artreg.artifacts.checkpoints import import_torch, load_checkpoint
 from artreg.artifacts.formats.base import refuse
 from artreg.registry.formatnames import PYTORCH, FormatInfo
 
@@ -70,8 +71,6 @@ def _tensors(value: Any, torch: Any, depth: int = 0) -> Iterator[Any]:
 def check_pytorch(path: Path) -> FormatInfo:
     """A PyTorch checkpoint loaded with weights_only=True (proof that it holds only tensors and
     plain data; InputError naming what it holds otherwise), with its tensors counted."""
-    from artreg.artifacts.checkpoints import import_torch, load_checkpoint
-
     checkpoint = load_checkpoint(path)
     torch = import_torch(f"reading {path}")
     tensors = list(_tensors(checkpoint, torch))

@@ -19,10 +19,13 @@ from pathlib import Path
 
 from artreg.adapters.dvc import cache as dvccache
 from artreg.adapters.dvc import remote as dvcremote
+from artreg.adapters.files import parse_json
 from artreg.adapters.git import read as gitread
 from artreg.adapters.git import run as gitrun
 from artreg.adapters.git.history import default_base
 from artreg.artifacts.integrity import Report, check_folder, check_immutability
+from artreg.artifacts.signing import verify as signature
+from artreg.artifacts.stagebytes import stage_file
 from artreg.errors import (
     ArtregError,
     InputError,
@@ -31,10 +34,11 @@ from artreg.errors import (
     RemoteUnavailable,
     ToolError,
 )
-from artreg.publishing import policy_changes, requests, rights, stage_moves
+from artreg.publishing import policy_changes, requests, rights_check, stage_moves
 from artreg.publishing.merged_promotions import untagged_approval_problems
 from artreg.publishing.release_verify import check_index_and_dvc_yaml, check_tags, reachable
-from artreg.publishing.transaction import lock_holder
+from artreg.publishing.transaction import lock_holder, state_dir
+from artreg.reading.trust_ratchet import weakening_history
 from artreg.registry import state
 from artreg.registry.documents import Manifest, ManifestFile
 from artreg.registry.layout import (
@@ -46,10 +50,17 @@ from artreg.registry.layout import (
     StageDir,
     stage_folders,
 )
-from artreg.registry.policy import committed_sections, recheck_folders
+from artreg.registry.policy import (
+    committed_sections,
+    load_compatibility,
+    load_trust,
+    recheck_folders,
+)
 from artreg.registry.records import Registry
+from artreg.registry.requirements import broken, way_out
 from artreg.registry.retirements import current_on_retired, read_retired, retired_on_default
 from artreg.registry.stages import parse_stages, undeclared
+from artreg.registry.tags import Action
 
 LARGE_FILE_BYTES = 2 << 20  # anything this big belongs in DVC, not git
 CREDENTIAL_KEYS = re.compile(
@@ -98,9 +109,6 @@ def check_requirements(root: Path, registry: Registry, report: Report) -> None:
     """Every production artifact's requirements in production at a compatible version (the
     rule of params.yaml at HEAD): a dependency deprecated, deregistered or unassigned since
     the release leaves its dependant unable to run as released, which is a failed check."""
-    from artreg.registry.policy import load_compatibility
-    from artreg.registry.requirements import broken, way_out
-
     try:
         rule = load_compatibility(root)
     except ArtregError as exc:
@@ -167,8 +175,6 @@ def _refuse_while_changing(root: Path) -> None:
 
 
 def _check_journal(root: Path, report: Report) -> None:
-    from artreg.publishing.transaction import state_dir
-
     journal = state_dir(root) / "transaction.json"
     if journal.exists():
         report.problems.append(
@@ -207,8 +213,6 @@ def _check_absent_bytes(
     them; with `fetch` exactly those objects are fetched and hashed. A remote that cannot be
     reached (no credentials, no network) raises RemoteUnavailable: it says nothing about the
     registry, so it is never one of its problems."""
-    from artreg.artifacts.stagebytes import stage_file
-
     created = gitread.creation_commits(root)
     absent: list[tuple[StageDir, str, ManifestFile]] = []
     for folder in folders:
@@ -274,8 +278,6 @@ def _fetch_command(folder: StageDir, rels: list[str]) -> str:
 def _check_model_signatures(root: Path, folders: list[StageDir], report: Report) -> None:
     """Folders of the stages params.yaml's trust policy (at HEAD) requires signed: each
     model.sig must be made by a trusted key over the model its manifest records."""
-    from artreg.registry.policy import load_trust
-
     try:
         policy = load_trust(root)
     except ArtregError as exc:
@@ -284,9 +286,6 @@ def _check_model_signatures(root: Path, folders: list[StageDir], report: Report)
     required = [f for f in folders if policy.requires(f.stage)]
     if not required:
         return
-    from artreg.adapters.files import parse_json
-    from artreg.artifacts.signing import verify as signature
-    from artreg.registry.documents import Manifest
 
     for folder in required:
         base = folder.path(root)
@@ -312,9 +311,6 @@ def check_policy_weakenings(root: Path, report: Report) -> None:
     """Commits that made the trust policy weaker (trust_ratchet.weakenings: a stage no longer
     requiring signatures, a trusted key added or replaced, params.yaml gone): consumers refuse
     them until accepted, and the registry's check reports each one not acknowledged."""
-    from artreg.reading.trust_ratchet import weakening_history
-    from artreg.registry.policy import committed_sections
-
     try:
         found = weakening_history(root)
         head = gitrun.head(root)
@@ -357,8 +353,6 @@ def _check_untagged(root: Path, registry: Registry, report: Report, base: str | 
     """Promotions here that no tag names yet (a promotion branch before its merge, or the
     default branch before `artreg tag`): their version must be free, and `base` (what the pull
     request merges into) must not hold the same folder from another promotion."""
-    from artreg.registry.tags import Action
-
     tagged = reachable(root, registry).tagged_folders()
     untagged = [f for f in stage_folders(root) if f.relpath not in tagged]
     if not untagged:
@@ -473,7 +467,7 @@ def verify_registry(
     if changed is None:
         check_policy_weakenings(root, report)
         # params.yaml rights (issue 26): signers, promoters, approvers, policy loosenings.
-        rights.check_registry(root, registry, report)
+        rights_check.check_registry(root, registry, report)
         policy_changes.check(root, report, base)  # loosenings: a pull request's, and history's
         report.problems += untagged_approval_problems(root, registry)  # what `tag` refuses
         report.problems += stage_moves.problems(root, registry)  # deregistered, unassigned

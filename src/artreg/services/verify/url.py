@@ -26,7 +26,7 @@ from artreg.errors import (
     PolicyWeakened,
     RemoteUnavailable,
 )
-from artreg.publishing import policy_changes, release_verify, rights, stage_moves
+from artreg.publishing import policy_changes, release_verify, rights_check, stage_moves
 from artreg.registry import state
 from artreg.registry.layout import ARTIFACTS_DIR, DVC_YAML, REGISTRY_JSON, stage_folders
 from artreg.registry.retirements import current_on_retired, read_retired
@@ -109,7 +109,7 @@ def verify_url(source: UrlSource, *, fetch: bool, remote: bool, remote_name: str
     report.problems += current_on_retired(registry, retired)
     check_model_signatures(source.reg, pins, gitrun.head(repo) or "", report)
     verify.check_policy_weakenings(repo, report)
-    rights.check_registry(repo, registry, report)  # its untagged promotions read a work tree
+    rights_check.check_registry(repo, registry, report)  # its untagged promotions read a work tree
     policy_changes.check(repo, report, None)  # history's loosenings of `rights:`
     report.problems += stage_moves.problems(repo, registry)
     if remote:
