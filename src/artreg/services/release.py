@@ -35,6 +35,8 @@ from artreg.registry.requirements import declared
 from artreg.registry.tags import Action, validate_id, validate_semver
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from artreg.artifacts.signing.keys import SigningKey
     from artreg.artifacts.signing.sign import SignaturePlan
 
@@ -75,7 +77,7 @@ def _checked(
 ) -> ReleaseChecks:
     """Who may release (params.yaml rights), then the release policy: refused here, before
     anything is built."""
-    approved = approver(inputs.approved_by)
+    approved = approver(inputs.get("approved_by"))
     check_promotion(root, ["production"], sign=bool(options and options.sign), approved_by=approved)
     if options and options.branch:  # what `artreg tag` will refuse after the merge
         check_branch_approval(root, "production", approved)
@@ -89,20 +91,16 @@ def promote_to_production(
     version: str,
     *,
     deployment_config: Mapping[str, Any] | Path | str | None = None,
-    benchmarks: Mapping[str, Any] | Path | str | None = None,
-    resource_usage: Mapping[str, Any] | Path | str | None = None,
-    approved_by: str | None = None,
-    security_review: Mapping[str, Any] | Path | str | None = None,
     notes: str | None = None,
     optimize: str | None = None,
     formats: tuple[str, ...] = (),
-    allow_non_monotonic: bool = False,
     progress: ProgressFn | None = None,
     options: PublishOptions | None = None,
     fetch: bool = True,
     sign_key: SigningKey | Path | str | None = None,
     model_signature: Path | str | None = None,
     requires: Any = None,
+    **inputs: Unpack[ReleaseInputs],
 ) -> Published:
     """Release a validated artifact as `<name>@v<version>`: gates, approval, deployment files.
 
@@ -133,9 +131,6 @@ def promote_to_production(
     src_meta = committed.metadata
     needs = declared(requires, name, inherited=src_meta.requires)
     deploy = _deployment(deployment_config)
-    inputs = ReleaseInputs(
-        benchmarks, resource_usage, approved_by, security_review, allow_non_monotonic
-    )
     checks = _checked(root, settings, name, version, inputs, needs, options)
     entry = production_dir(name, checks.version)
     model_src = src_meta.model.primary
@@ -324,16 +319,12 @@ def register_model_file(
     version: str,
     *,
     notes: str | None = None,
-    benchmarks: Mapping[str, Any] | Path | str | None = None,
-    resource_usage: Mapping[str, Any] | Path | str | None = None,
-    approved_by: str | None = None,
-    security_review: Mapping[str, Any] | Path | str | None = None,
-    allow_non_monotonic: bool = False,
     options: PublishOptions | None = None,
     sign_key: SigningKey | Path | str | None = None,
     progress: ProgressFn | None = None,
     requires: Any = None,
     model_signature: Path | str | None = None,
+    **inputs: Unpack[ReleaseInputs],
 ) -> Published:
     """Release a ready model file or model folder (no training session behind it) as
     `name@v<version>`, under the same release policy as `promote --to production` (gates,
@@ -352,9 +343,6 @@ def register_model_file(
         validate_id(file_path.name, "model file name")
     else:
         raise InputError(f"{file_path}: model file or folder not found", hint="check the path")
-    inputs = ReleaseInputs(
-        benchmarks, resource_usage, approved_by, security_review, allow_non_monotonic
-    )
     checks = _checked(root, settings, name, version, inputs, needs, options)
     if folder:
         signing = (sign_key, model_signature)
