@@ -8,15 +8,7 @@ from typing import Any
 import click
 
 from artreg.cli.group import main
-from artreg.cli.options import (
-    Output,
-    json_option,
-    no_fetch_option,
-    registry_root,
-    repo_option,
-    wait_option,
-    warn,
-)
+from artreg.cli.options import Output, change_options, registry_root, warn
 from artreg.present import text as fmt
 from artreg.services.housekeeping import Housekeeping, retire, unassign_spec
 
@@ -30,14 +22,7 @@ def _spec_change(f: Callable[..., Any]) -> Callable[..., Any]:
         help="Sign the commit and the tag with your git signing key (needed where params.yaml's "
         "rights.signed lists a stage this moves).",
     )
-    for option in (
-        json_option,
-        no_fetch_option,
-        repo_option,
-        wait_option,
-        sign,
-        click.argument("spec"),
-    ):
+    for option in (change_options, sign, click.argument("spec")):
         f = option(f)
     return f
 

@@ -53,6 +53,14 @@ no_fetch_option = click.option(
 )
 
 
+def change_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--wait, --repo, --no-fetch and --json, in that order: the stack of a command that takes
+    the registry's lock to commit and tag (`tag`, `deprecate`, `unassign`)."""
+    for option in (json_option, no_fetch_option, repo_option, wait_option):
+        f = option(f)
+    return f
+
+
 def fetching() -> bool:
     """False when this command was given --no-fetch."""
     ctx = click.get_current_context(silent=True)

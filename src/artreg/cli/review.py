@@ -6,14 +6,7 @@ from __future__ import annotations
 import click
 
 from artreg.cli.group import main
-from artreg.cli.options import (
-    Output,
-    json_option,
-    no_fetch_option,
-    registry_root,
-    repo_option,
-    wait_option,
-)
+from artreg.cli.options import Output, change_options, no_fetch_option, registry_root, repo_option
 from artreg.present import rights
 from artreg.present import text as fmt
 from artreg.services.review import summaries_since, tag_merged_report
@@ -43,10 +36,7 @@ def summary(base: str | None, repo_path: str | None) -> None:
 @click.option(
     "--remote", default="origin", show_default=True, help="Git remote to push the tags to."
 )
-@wait_option
-@repo_option
-@no_fetch_option
-@json_option
+@change_options
 def tag(push: bool, remote: str, wait: float, repo_path: str | None, as_json: bool) -> None:
     """Create the tags of merged promotions that lack them (idempotent; run on the default branch
     after a merge). Each gets a commit pointing dvc.yaml and registry.json at it, then its tags.

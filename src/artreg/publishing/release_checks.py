@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from artreg.adapters.files import read_json
 from artreg.adapters.values import plain_input
@@ -153,17 +153,17 @@ def _check_requirements(
     closure(registry, name, requires, rule)
 
 
-@dataclass(frozen=True)
-class ReleaseInputs:
-    """What a release hands the release policy, as the caller gave it: benchmarks and resource
-    usage (a dict, a JSON file, or a folder holding both), the approver, the security review,
-    and whether a version below the latest release is allowed."""
+class ReleaseInputs(TypedDict, total=False):
+    """What a release hands the release policy, as the caller gave it and as the release
+    services take it, keyword by keyword (`**inputs: Unpack[ReleaseInputs]`): benchmarks and
+    resource usage (a dict, a JSON file, or a folder holding both), the approver, the security
+    review, and whether a version below the latest release is allowed (default: not)."""
 
-    benchmarks: Mapping[str, Any] | Path | str | None = None
-    resource_usage: Mapping[str, Any] | Path | str | None = None
-    approved_by: str | None = None
-    security_review: Mapping[str, Any] | Path | str | None = None
-    allow_non_monotonic: bool = False
+    benchmarks: Mapping[str, Any] | Path | str | None
+    resource_usage: Mapping[str, Any] | Path | str | None
+    approved_by: str | None
+    security_review: Mapping[str, Any] | Path | str | None
+    allow_non_monotonic: bool
 
 
 def check_release(
@@ -181,12 +181,17 @@ def check_release(
     that params.yaml requires; every requirement in production at a compatible version. A
     refusal names the keyword (and option) to add, or the requirement to release.
     """
+    # Taken as `**inputs`: a keyword that is none of them stays the TypeError it always was.
+    unknown = sorted(set(inputs) - ReleaseInputs.__optional_keys__)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {', '.join(map(repr, unknown))}")
     version = validate_semver(version)
     registry = state.load(root, folders="none")
-    released = check_new_version(root, name, version, inputs.allow_non_monotonic, registry)
-    bench, usage = _benchmarks(inputs.benchmarks, inputs.resource_usage)
-    review = _security_review(inputs.security_review)
-    who = approver(inputs.approved_by)
+    allow_lower = inputs.get("allow_non_monotonic", False)
+    released = check_new_version(root, name, version, allow_lower, registry)
+    bench, usage = _benchmarks(inputs.get("benchmarks"), inputs.get("resource_usage"))
+    review = _security_review(inputs.get("security_review"))
+    who = approver(inputs.get("approved_by"))
     missing = [
         keyword
         for keyword, lacking in (
@@ -231,5 +236,5 @@ def check_release(
         params_commit=settings.commit,
         approval=Approval(who or f"not required ({settings.source})", now_iso()),
         requires=requires,
-        allow_non_monotonic=inputs.allow_non_monotonic,
+        allow_non_monotonic=allow_lower,
     )

@@ -16,25 +16,12 @@ from artreg.adapters.hashing import ProgressFn, check_single_file, regular_files
 from artreg.artifacts.checkpoints import clean_checkpoint_bytes
 from artreg.artifacts.formats import detect
 from artreg.errors import InputError, NotFoundError
-from artreg.publishing import modelfolder
+from artreg.publishing import modelfolder, promotion
 from artreg.publishing.deployment import dockerfile, kubernetes
 from artreg.publishing.merged_promotions import check_branch_approval
 from artreg.publishing.modelcard import changelog
 from artreg.publishing.modelfolder import SHA256_FILE
 from artreg.publishing.names import resolve_name
-from artreg.publishing.promotion import (
-    check_formats,
-    check_source_outside_registry,
-    committed_folder,
-    committed_source,
-    finish,
-    folder_digests,
-    json_input,
-    model_files,
-    signature_plan,
-    verified_file,
-    write_sha256_files,
-)
 from artreg.publishing.publish import Published, PublishOptions, actor, check_options, now_iso
 from artreg.publishing.release_checks import ReleaseChecks, ReleaseInputs, check_release
 from artreg.publishing.rights import check_promotion
@@ -48,6 +35,8 @@ from artreg.registry.requirements import declared
 from artreg.registry.tags import Action, validate_id, validate_semver
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from artreg.artifacts.signing.keys import SigningKey
     from artreg.artifacts.signing.sign import SignaturePlan
 
@@ -64,7 +53,7 @@ def _deployment(value: Mapping[str, Any] | Path | str | None) -> dict[str, Any]:
             )
         schemas.validate(data, "deployment", str(value))
         return data
-    return json_input(value, "deployment", "deployment config", "deployment_config")
+    return promotion.json_input(value, "deployment", "deployment config", "deployment_config")
 
 
 def _write_release_inputs(builder: StageBuilder, checks: ReleaseChecks) -> None:
@@ -88,7 +77,7 @@ def _checked(
 ) -> ReleaseChecks:
     """Who may release (params.yaml rights), then the release policy: refused here, before
     anything is built."""
-    approved = approver(inputs.approved_by)
+    approved = approver(inputs.get("approved_by"))
     check_promotion(root, ["production"], sign=bool(options and options.sign), approved_by=approved)
     if options and options.branch:  # what `artreg tag` will refuse after the merge
         check_branch_approval(root, "production", approved)
@@ -102,20 +91,16 @@ def promote_to_production(
     version: str,
     *,
     deployment_config: Mapping[str, Any] | Path | str | None = None,
-    benchmarks: Mapping[str, Any] | Path | str | None = None,
-    resource_usage: Mapping[str, Any] | Path | str | None = None,
-    approved_by: str | None = None,
-    security_review: Mapping[str, Any] | Path | str | None = None,
     notes: str | None = None,
     optimize: str | None = None,
     formats: tuple[str, ...] = (),
-    allow_non_monotonic: bool = False,
     progress: ProgressFn | None = None,
     options: PublishOptions | None = None,
     fetch: bool = True,
     sign_key: SigningKey | Path | str | None = None,
     model_signature: Path | str | None = None,
     requires: Any = None,
+    **inputs: Unpack[ReleaseInputs],
 ) -> Published:
     """Release a validated artifact as `<name>@v<version>`: gates, approval, deployment files.
 
@@ -135,9 +120,9 @@ def promote_to_production(
         raise InputError(
             f"unknown optimisation {optimize!r}", hint="use --optimize fp16, or leave it out"
         )
-    check_formats(formats)
+    promotion.check_formats(formats)
     source = validated_dir(name, vid)
-    committed = committed_source(root, source)
+    committed = promotion.committed_source(root, source)
     manifest = committed.manifest
     if committed.metadata is None:
         raise NotFoundError(
@@ -146,14 +131,11 @@ def promote_to_production(
     src_meta = committed.metadata
     needs = declared(requires, name, inherited=src_meta.requires)
     deploy = _deployment(deployment_config)
-    inputs = ReleaseInputs(
-        benchmarks, resource_usage, approved_by, security_review, allow_non_monotonic
-    )
     checks = _checked(root, settings, name, version, inputs, needs, options)
     entry = production_dir(name, checks.version)
     model_src = src_meta.model.primary
     # Before the source is hashed: model_signing's import then overlaps that hashing.
-    signature = signature_plan(root, "production", sign_key, model_signature)
+    signature = promotion.signature_plan(root, "production", sign_key, model_signature)
     who = actor(root)
     planned: modelfolder.FolderPlan | None = None
     if model_target(source.stage, model_src.path) == MODEL_DIR:
@@ -165,12 +147,14 @@ def promote_to_production(
             )
         # Copied, not read: hashed once, in the copy, and compared with the manifest there.
         planned = modelfolder.plan(
-            committed_folder(root, source, manifest, MODEL_DIR, fetch=fetch, progress=progress),
+            promotion.committed_folder(
+                root, source, manifest, MODEL_DIR, fetch=fetch, progress=progress
+            ),
             f"{source.relpath}/{MODEL_DIR}",
         )
         model_path = None
     else:
-        model_path = verified_file(
+        model_path = promotion.verified_file(
             root, source, model_src.path, manifest, fetch=fetch, progress=progress
         )
 
@@ -205,15 +189,17 @@ def promote_to_production(
     try:
         layout = None
         if planned is not None:
-            built = modelfolder.build(builder, planned, folder_digests(manifest, MODEL_DIR))
+            built = modelfolder.build(
+                builder, planned, promotion.folder_digests(manifest, MODEL_DIR)
+            )
             files, layout = built.files, built.layout
         elif weights:
-            files = model_files(builder, weights, tensors)
+            files = promotion.model_files(builder, weights, tensors)
         else:
             assert model_path is not None
             digest = builder.track_file(model_src.path, src=model_path)
             files = [ModelFile.named(model_src.path, digest.sha256, digest.size, found)]
-            write_sha256_files(builder, files)
+            promotion.write_sha256_files(builder, files)
         if (source.path(root) / "config.yaml").is_file():
             builder.copy("config.yaml", source.path(root) / "config.yaml")
         _write_release_inputs(builder, checks)
@@ -306,7 +292,7 @@ def _release(
     previous = _previous_changelog(root, entry, released)
     builder.write_text("CHANGELOG.md", changelog(previous, metadata.to_json()))
     version = entry.entry.removeprefix("v")
-    return finish(
+    return promotion.finish(
         root,
         builder,
         metadata,
@@ -333,16 +319,12 @@ def register_model_file(
     version: str,
     *,
     notes: str | None = None,
-    benchmarks: Mapping[str, Any] | Path | str | None = None,
-    resource_usage: Mapping[str, Any] | Path | str | None = None,
-    approved_by: str | None = None,
-    security_review: Mapping[str, Any] | Path | str | None = None,
-    allow_non_monotonic: bool = False,
     options: PublishOptions | None = None,
     sign_key: SigningKey | Path | str | None = None,
     progress: ProgressFn | None = None,
     requires: Any = None,
     model_signature: Path | str | None = None,
+    **inputs: Unpack[ReleaseInputs],
 ) -> Published:
     """Release a ready model file or model folder (no training session behind it) as
     `name@v<version>`, under the same release policy as `promote --to production` (gates,
@@ -361,9 +343,6 @@ def register_model_file(
         validate_id(file_path.name, "model file name")
     else:
         raise InputError(f"{file_path}: model file or folder not found", hint="check the path")
-    inputs = ReleaseInputs(
-        benchmarks, resource_usage, approved_by, security_review, allow_non_monotonic
-    )
     checks = _checked(root, settings, name, version, inputs, needs, options)
     if folder:
         signing = (sign_key, model_signature)
@@ -372,12 +351,12 @@ def register_model_file(
     # TorchScript archive or a pickle named .onnx is refused; a torch.save file, whatever its
     # name, is loaded with weights_only=True as proof that it holds only tensors and data.
     found = detect(file_path)
-    signature = signature_plan(root, "production", sign_key, model_signature)
+    signature = promotion.signature_plan(root, "production", sign_key, model_signature)
     builder = StageBuilder(root, production_dir(name, checks.version), progress)
     try:
         digest = builder.track_file(file_path.name, src=file_path)
         model = ModelFile.named(file_path.name, digest.sha256, digest.size, found)
-        write_sha256_files(builder, [model])
+        promotion.write_sha256_files(builder, [model])
         source = Source(
             stage="external", id=file_path.name, path=str(file_path.resolve()), sha256=digest.sha256
         )
@@ -402,7 +381,7 @@ def _register_folder(
     rules), its layout and weight indexes checked, copied and hashed in one pass as `model/`."""
     entry = production_dir(name, checks.version)
     dvc = RegistryDvc.open(root)
-    check_source_outside_registry(root, folder, dvc)
+    promotion.check_source_outside_registry(root, folder, dvc)
     out = entry.path(root) / MODEL_DIR
     dvc.check_output(out, is_dir=True)
     view = dvc.folder_filter(out, folder)
@@ -410,7 +389,7 @@ def _register_folder(
     if not found:
         raise InputError(f"{folder}: the model folder is empty", hint="pass the model's folder")
     planned = modelfolder.plan({p.relative_to(folder).as_posix(): p for p in found}, str(folder))
-    signature = signature_plan(root, "production", *signing)
+    signature = promotion.signature_plan(root, "production", *signing)
     builder = StageBuilder(root, entry, progress, dvc=dvc)
     try:
         built = modelfolder.build(builder, planned)

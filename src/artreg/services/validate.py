@@ -19,21 +19,9 @@ from artreg.artifacts import hflayout
 from artreg.artifacts.checkpoints import clean_checkpoint_bytes
 from artreg.artifacts.formats import detect
 from artreg.errors import ConflictError, InputError, NotFoundError
-from artreg.publishing import modelfolder
+from artreg.publishing import modelfolder, promotion
 from artreg.publishing.charts import CHART_NAME
 from artreg.publishing.names import resolve_name
-from artreg.publishing.promotion import (
-    check_formats,
-    committed_folder,
-    committed_source,
-    finish,
-    folder_digests,
-    json_input,
-    model_files,
-    signature_plan,
-    verified_file,
-    write_sha256_files,
-)
 from artreg.publishing.publish import Published, PublishOptions, actor, check_options, now_iso
 from artreg.publishing.rights import check_promotion
 from artreg.publishing.stagefolder import StageBuilder
@@ -55,7 +43,7 @@ def _results(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Merged metrics for the gates, and the files to keep under validation/ (name → text)."""
     if isinstance(validation_results, Mapping):
-        data = json_input(
+        data = promotion.json_input(
             validation_results, "validation_results", "validation results", "validation_results"
         )
         return data, {"test_results.json": dump_json(data)}
@@ -142,7 +130,7 @@ def promote_to_validated(
     vid = validate_id(
         validated_id or f"{session_id}_{Path(checkpoint).stem}_validated", "validated id"
     )
-    check_formats(formats)
+    promotion.check_formats(formats)
     raw = raw_dir(name, session_id)
     entry = validated_dir(name, vid)
     if entry.path(root).exists():
@@ -150,7 +138,7 @@ def promote_to_validated(
             f"{entry.relpath}: exists already",
             hint="choose another --id; promoted folders are immutable",
         )
-    manifest = committed_source(root, raw).manifest
+    manifest = promotion.committed_source(root, raw).manifest
     ckpt_rel = find_checkpoint(manifest, checkpoint, raw)
     metrics, result_texts = _results(validation_results)
     results = check_gates(
@@ -161,7 +149,7 @@ def promote_to_validated(
         "add them to the validation results (validation_results=..., --results)",
     )
     check_promotion(root, ["validated"], sign=bool(options and options.sign))  # rights
-    signature = signature_plan(root, "validated", sign_key, model_signature)
+    signature = promotion.signature_plan(root, "validated", sign_key, model_signature)
     validation = _Validation(
         raw=raw,
         ckpt_rel=ckpt_rel,
@@ -178,7 +166,9 @@ def promote_to_validated(
     )
     if ckpt_rel not in manifest.files:  # a checkpoint folder
         return _promote_folder(root, validation, fetch=fetch, progress=progress)
-    ckpt_path = verified_file(root, raw, ckpt_rel, manifest, fetch=fetch, progress=progress)
+    ckpt_path = promotion.verified_file(
+        root, raw, ckpt_rel, manifest, fetch=fetch, progress=progress
+    )
     # The content says the format, not the name (ckpt_path may be a DVC cache object, which
     # has none). A PyTorch checkpoint is not loaded here: cleaning loads it, weights_only.
     found = detect(ckpt_path, load_pytorch=False, display=f"{raw.relpath}/{ckpt_rel}")
@@ -198,12 +188,12 @@ def promote_to_validated(
     builder = StageBuilder(root, entry, progress)
     try:
         if weights:
-            files = model_files(builder, weights, tensors)
+            files = promotion.model_files(builder, weights, tensors)
         else:
             fname = f"model{SUFFIXES[found.name]}"  # named for what it holds
             digest = builder.track_file(fname, src=ckpt_path)
             files = [ModelFile.named(fname, digest.sha256, digest.size, found)]
-            write_sha256_files(builder, files)
+            promotion.write_sha256_files(builder, files)
         model = ModelInfo(files, parameter_count, dropped_training_state=dropped)
         return _commit(root, builder, validation, model)
     finally:
@@ -246,7 +236,7 @@ def _commit(root: Path, builder: StageBuilder, v: _Validation, model: ModelInfo)
         model=model,
         requires=v.requires,
     )
-    return finish(
+    return promotion.finish(
         root,
         builder,
         metadata,
@@ -291,9 +281,9 @@ def _promote_folder(
 ) -> Published:
     """raw → validated for a checkpoint folder: its layout and indexes checked, pickled
     weights cleaned to safetensors, every other file copied as it is."""
-    members = folder_digests(v.manifest, v.ckpt_rel)
+    members = promotion.folder_digests(v.manifest, v.ckpt_rel)
     pickled = [rel for rel in members if hflayout.is_pickled(rel)]  # loaded: verified first
-    sources = committed_folder(
+    sources = promotion.committed_folder(
         root, v.raw, v.manifest, v.ckpt_rel, verify=pickled, fetch=fetch, progress=progress
     )
     planned = modelfolder.plan(sources, f"{v.raw.relpath}/{v.ckpt_rel}", clean=True)
