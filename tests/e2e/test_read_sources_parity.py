@@ -39,15 +39,11 @@ def snapshots(cache: Path) -> list[Path]:
 # --- finding 4: --no-fetch fetches nothing, from any source -----------------------------------
 
 
+@pytest.mark.parametrize("source", ["clone", "file-url", "git-daemon"], indirect=True)
 def test_no_fetch_refuses_what_is_not_here_yet_and_answers_once_it_is(
     source: Source, cache: Path
 ) -> None:
     cold = source.run("resolve", "encoder", "--no-fetch")
-    if source.kind == "lock":
-        # A lock's pins are fetched from the registry it names: --no-fetch there is the
-        # lock's business (not changed here); the URL the lock names behaves as below.
-        assert cold.exit_code in (0, 2)
-        return
     # Nothing was resolved or pulled before: refused (exit 2) with the command to run, as a
     # clone refuses a model it has not pulled; nothing was downloaded into the cache.
     assert cold.exit_code == 2, cold.stdout
@@ -170,6 +166,13 @@ def test_offline_answers_every_spec_the_cache_holds_and_says_as_of_when(
     adapter = answered(source.run("resolve", "adapter", "--json"))
     assert Path(adapter["path"]).read_bytes() == source.models[ADAPTER]
     assert answered(source.run("resolve", "encoder#production", "--json"))["folder"] == ENCODER
+    again = answered(
+        source.run("get", "adapter", "--with-requirements", "-o", str(tmp_path / "off"), "--json")
+    )
+    assert {each["name"]: each["folder"] for each in again} == {
+        "adapter": ADAPTER,
+        "encoder": ENCODER,
+    }
     # show NAME and show NAME@vX as online.
     assert answered(source.run("show", "encoder", "--json")) == shown
     offline_entry = answered(source.run("show", "adapter@v0.1.0", "--json"))

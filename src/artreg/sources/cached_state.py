@@ -2,7 +2,8 @@
 tags, manifests and signatures its repository of the registry fetched in earlier online reads
 (`git/<key>.git`), read by the code a clone uses, nothing fetched. Any spec those objects answer
 is answered, not only the literal one resolved before: NAME@vX.Y.Z of a version served by
-NAME#STAGE, NAME alone, a requirement fetched by `get --with-requirements`, `show NAME`. The
+NAME#STAGE, NAME alone, a requirement fetched by `get --with-requirements` (and that closure
+again), `show NAME`. The
 answer is the registry as of the cache's last fetch, and says so."""
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from datetime import datetime, timezone
 from artreg.errors import ArtregError
 from artreg.reading.resolve import pick
 from artreg.reading.signatures import describe
+from artreg.registry.policy import committed_sections, settings_from
 from artreg.registry.records import Registry
+from artreg.registry.requirements import closure
 from artreg.sources import clone_fetch, state
 from artreg.sources.base import Pin
 from artreg.sources.listing import ArtifactSummary, with_signatures
@@ -71,3 +74,27 @@ def as_of_note(reg: RemoteRegistry, why: str) -> str:
         f"{why}: answered from the consumer cache, as {reg.url} was when this cache last read "
         f"it ({when} UTC)"
     )
+
+
+def cached_closure(reg: RemoteRegistry, top: Pin) -> dict[str, Pin] | None:
+    """`top` and everything it requires, each required name at the cached production version
+    that satisfies it (the compatibility rule of params.yaml as the trust policy was last read
+    at the registry's HEAD), as `get --with-requirements` resolves online; None when the cache
+    lacks a tag or manifest it needs."""
+    if not (reg.repo / "HEAD").is_file():
+        return None
+    registry = state.load(reg.repo, None, folders="none")
+    if top.name not in registry.artifacts:
+        return None
+    head = reg.trust(None)[0].rev
+    rule = (
+        settings_from(committed_sections(reg.repo, head), head).compatibility if head else "exact"
+    )
+    requires = [r for e in registry.get(top.name).events if e.tag == top.tag for r in e.requires]
+    found = {top.name: top}
+    for dep in closure(registry, top.name, requires, rule):
+        pin = cached_pin(reg, dep, "production", None)
+        if pin is None:
+            return None
+        found[dep] = pin
+    return found

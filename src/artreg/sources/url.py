@@ -47,7 +47,7 @@ from artreg.sources.base import (
     url_ttl,
 )
 from artreg.sources.cache import Cache
-from artreg.sources.cached_state import as_of_note, cached_pin, cached_show
+from artreg.sources.cached_state import as_of_note, cached_closure, cached_pin, cached_show
 from artreg.sources.listing import ArtifactSummary, with_signatures
 from artreg.sources.listing import overview as fold_overview
 from artreg.sources.pinned import requires_in
@@ -171,17 +171,28 @@ class UrlSource:
         self, name: str, stage: str | None, version: str | None, options: ServeOptions
     ) -> dict[str, Pin]:
         """`name` and everything it requires, each resolved now (no last answer stands for a
-        closure: any of its names' tags may have moved)."""
-        self._online("--with-requirements")
-        self._pin(name, stage, version, replace(options, with_requirements=False))  # the checks
-        return resolve_closure(self.reg, name, None if version else stage, version)
+        closure: any of its names' tags may have moved); offline, by the cached tags."""
+        top, _ = self._pin(name, stage, version, replace(options, with_requirements=False))
+        if not self.offline:
+            return resolve_closure(self.reg, name, None if version else stage, version)
+        every = cached_closure(self.reg, top)  # the cached state's closure, checked as online
+        if every is None:
+            self._online("--with-requirements")
+        assert every is not None
+        for pin in every.values():
+            self.reg.check_signature(pin, None, fetch=False)
+            remote_signed.check(self.reg, pin, None)
+        return every
 
     def serve(
         self, name: str, stage: str | None, version: str | None, *, options: ServeOptions
     ) -> dict[str, Served]:
         if options.with_requirements:
             every = self._closure(name, stage, version, options)
-            return {n: materialize(self.reg, pin, options) for n, pin in every.items()}
+            return {
+                n: materialize(self.reg, pin, options, offline=self.offline, why=self.why)
+                for n, pin in every.items()
+            }
         pin, save = self._pin(name, stage, version, options)
         fetched = materialize(self.reg, pin, options, offline=self.offline, why=self.why)
         save()
