@@ -268,8 +268,10 @@ def get_artifact_path(
         if source.notes:
             import warnings
 
+            # A lock's pin retracted since, or (offline) an answer as of the cache's last read.
+            kind = RetractedPinWarning if source.kind == "lock" else UserWarning
             for note in source.notes:
-                warnings.warn(note, RetractedPinWarning, stacklevel=3)  # the caller's line
+                warnings.warn(note, kind, stacklevel=3)  # the caller's line
         if with_requirements:
             return {n: s.path for n, s in served.items()}
         if memo is not None and not source.notes:

@@ -51,7 +51,9 @@ def pull(
 ) -> None:
     """Fetch only NAME's files through DVC, then verify every sha256 of its manifest.
 
-    NAME may also be NAME@vX.Y.Z or NAME#STAGE.
+    NAME may also be NAME@vX.Y.Z or NAME#STAGE. From a registry URL (or --lock), which has
+    no work tree, the files go into the consumer cache, verified, as `resolve` puts them
+    (offline reads then answer from it); `get -o DIR` writes a copy elsewhere.
 
     Example: artreg pull encoder --version 1.2.0
 
@@ -60,7 +62,7 @@ def pull(
     name, stage, version = parse_target(name, stage, version)
     out = Output(as_json, quiet)
     source = registry_source(repo_path, lock=lock_path)
-    if source.root is None:
+    if source.root is None and source.kind == "oci":
         where = f"--lock {source.label}" if lock_path else f"--repo {source.label}"
         raise InputError(
             f"`pull` places a model's files in a clone's work tree, and {source.label} is not "
@@ -68,6 +70,17 @@ def pull(
             hint=f"use get, which writes a verified copy anywhere: `artreg get {name} {where} "
             "-o DIR`",
         )
+    if source.root is None:  # a URL or a lock: into the consumer cache
+        with out.progress("downloading") as progress:
+            options = ServeOptions(
+                remote=remote, with_requirements=with_requirements, progress=progress
+            )
+            served = source.serve(name, stage, version, options=options)
+        warn(source.notes)
+        infos = [served_json(each) for each in served.values()]
+        lines = [f"{i['path']}\n{i['downloaded']} files downloaded, verified" for i in infos]
+        out.emit(infos if with_requirements else infos[0], "\n".join(lines))
+        return
     root = source.root
     if with_requirements:
         every = clone_fetch.resolve_with_requirements(root, name, stage=stage, version=version)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from artreg.cli.group import main
-from artreg.cli.options import Output, fetching, json_option, no_fetch_option
+from artreg.cli.options import Output, fetching, json_option, no_fetch_option, warn
 from artreg.cli.read_options import (
     accept_moved_tag_option,
     entry_rendered,
@@ -63,9 +63,12 @@ def show(spec: str, repo_path: str | None, lock_path: str | None, as_json: bool)
     source = registry_source(repo_path, lock=lock_path)
     if stage is None and version is None:
         data = source.show(name)
+        warn(source.notes)
         Output(as_json).emit(queries.overview_json({name: data}), queries.artifact_text(data))
         return
-    Output(as_json).emit(*entry_rendered(source.entry(name, stage, version)))
+    entry = source.entry(name, stage, version)
+    warn(source.notes)
+    Output(as_json).emit(*entry_rendered(entry))
 
 
 @main.command()
@@ -104,7 +107,7 @@ def resolve(
         records=False,
         accept_moved_tag=accept_moved_tag,
     )
-    served = registry_source(repo_path, lock=lock_path).serve(
-        name, stage, version, options=options
-    )[name]
+    source = registry_source(repo_path, lock=lock_path)
+    served = source.serve(name, stage, version, options=options)[name]
+    warn(source.notes)
     Output(as_json).emit(served_json(served), str(served.path))

@@ -117,12 +117,10 @@ def entry_rendered(entry: Any) -> tuple[dict[str, Any], str]:
         )
         files = _files_json(found.resolved.files, found.resolved.dvc_files)
         return info | {"registry": str(found.root), "files": files}, text
-    requires = list(entry.requires)
-    text = consumer.pin_text(entry.found, entry.signature)
     info = consumer.pin_json(entry.found, entry.signature) | _pin_model(entry.found)
-    return info | {"requires": requires}, text + (
-        f"\nrequires: {', '.join(requires)}" if requires else ""
-    )
+    info |= {"requires": list(entry.requires)}
+    info |= {"retired": entry.retired} if entry.retired else {}
+    return info, consumer.entry_text(info, entry.signature)
 
 
 def _pin_model(pin: Any) -> dict[str, Any]:

@@ -112,13 +112,23 @@ def pin_json(pin: Pin, signature: dict[str, Any] | None = None) -> dict[str, Any
     return {**pin.to_json(), **({"signature": signature} if signature is not None else {})}
 
 
-def pin_text(pin: Pin, signature: dict[str, Any] | None = None) -> str:
-    info = pin.to_json()
+# The lines of `show NAME@vX|NAME#STAGE`, in a clone's order (queries.resolved_with_files); a
+# URL's answer has no `path` there: its bytes are not fetched to show it.
+ENTRY_LINES = ("name", "stage", "version", "tag", "commit", "folder", "model", "sha256", "size",
+               "retired")  # fmt: skip
+
+
+def entry_text(info: dict[str, Any], signature: dict[str, Any] | None = None) -> str:
+    """`show NAME@vX|NAME#STAGE` from a URL or a lock, laid out as a clone's answer."""
+    requires = info.get("requires") or []
     return (
-        "\n".join(f"{k}: {'-' if v is None else v}" for k, v in info.items() if k != "files")
+        "\n".join(f"{k}: {'-' if info[k] is None else info[k]}" for k in ENTRY_LINES if k in info)
+        + (f"\nrequires: {', '.join(requires)}" if requires else "")
         + (f"\nsignature: {signature_text(signature)}" if signature is not None else "")
         + "\nfiles:\n"
-        + "\n".join(f"  {rel}  {d.size:,} B  {d.sha256}" for rel, d in sorted(pin.files.items()))
+        + "\n".join(
+            f"  {rel}  {d['size']:,} B  {d['sha256']}" for rel, d in sorted(info["files"].items())
+        )
     )
 
 

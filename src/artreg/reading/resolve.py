@@ -142,6 +142,18 @@ def held_stage(registry: Registry, name: str, version: str | None) -> str | None
     return held[-1] if held else None
 
 
+def served_instead(registry: Registry, name: str, version: str | None) -> tuple[str, str] | None:
+    """(NAME@vX.Y.Z, why) of another version of `name` the registry still serves (production
+    first, else the latest), for the hint of a refusal of `version`; None when there is none."""
+    artifact = registry.artifacts.get(name)
+    if artifact is not None and not artifact.deprecated:
+        production, latest = artifact.stage("production"), artifact.latest()
+        for held, what in ((production, "in production now"), (latest, "the latest")):
+            if held is not None and held.registered and held.version != version:
+                return f"{name}@v{held.version}", what
+    return None
+
+
 def folder_of(record: Event, name: str) -> str:
     """The stage folder the event promoted (repo-relative), or the refusal for a tag that
     names none and whose dvc.yaml does not either."""

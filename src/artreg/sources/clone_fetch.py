@@ -27,7 +27,7 @@ from artreg.publishing.transaction import lock_holder, state_dir
 from artreg.reading import exact_folder, outputs, trust_ratchet
 from artreg.reading.cache import records_root
 from artreg.reading.fetch import copy_verified, export_targets
-from artreg.reading.resolve import Resolved, check_spec, folder_of, pick
+from artreg.reading.resolve import Resolved, check_spec, folder_of, pick, served_instead
 from artreg.reading.signatures import check_signed
 from artreg.reading.signed_tags import check_clone
 from artreg.registry import state
@@ -350,9 +350,18 @@ def _retired(root: Path, resolved: Resolved) -> NotFoundError | None:
         return None
     return NotFoundError(
         f"{tomb.message} ({tomb.by}); its data is no longer in the DVC remote",
-        hint="use a version the policy keeps (`artreg gc` lists them); its tags and files "
-        "in git remain for the record",
+        hint=f"use {_instead(root, resolved)} instead; its tags and files in git remain for "
+        "the record",
     )
+
+
+def _instead(root: Path, resolved: Resolved) -> str:
+    """Another version of the name to use, named as a URL's refusal names it (pins.py)."""
+    registry = state.load(root, [resolved.name], folders="none")
+    found = served_instead(registry, resolved.name, resolved.version)
+    if found is not None:
+        return f"{found[0]} ({found[1]})"
+    return "a version the policy keeps (`artreg gc` lists them)"
 
 
 def _explain_checkout_failure(root: Path, resolved: Resolved, found: list[str]) -> None:

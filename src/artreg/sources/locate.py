@@ -23,7 +23,8 @@ def open_source(
 ) -> RegistrySource:
     """The source `repo` (a clone's path, default the one around the cwd, or a registry URL)
     or `lock` names; `offline` (default ARTREG_OFFLINE) reads the cache alone, also for a
-    registry path that is gone; `fetch` False: a clone fetches nothing."""
+    registry path that is gone; `fetch` False: nothing is fetched (a URL is answered from the
+    consumer cache alone)."""
     # The variants other than the clone are imported where they are chosen: a warm read in a
     # clone loads neither git's network side nor DVC's remote readers (start-up time).
     offline = offline_setting(offline)
@@ -44,6 +45,8 @@ def open_source(
             return OfflineSource(normalize_url(repo), cache_dir)
         from artreg.sources.url import UrlSource
 
+        if not fetch:  # --no-fetch: the consumer cache answers, as offline, or a refusal
+            return UrlSource(repo, cache_dir, offline=True, why="--no-fetch")
         return UrlSource(repo, cache_dir)
     return CloneSource(_clone_root(repo), cache_dir, fetch=fetch and not offline)
 

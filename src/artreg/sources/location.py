@@ -82,7 +82,13 @@ def is_registry_url(repo: str | os.PathLike[str]) -> bool:
     path = Path(text)
     if path.exists():
         return (path / "HEAD").is_file() and (path / "objects").is_dir()
-    return bool(_SCP_LIKE.match(text)) and not re.match(r"^[A-Za-z]:[\\/]", text)
+    if _SCP_LIKE.match(text) and not re.match(r"^[A-Za-z]:[\\/]", text):
+        return True
+    # A path that is not there as written may still be one git reads (`/srv/reg` for
+    # `/srv/reg.git`): git decides, by its own lookup, only for a path that would be refused.
+    # An absolute path, never a remote's name.
+    where = str(path.expanduser().absolute())
+    return gitrun.run_status(Path(os.sep), "ls-remote", "--", where, "HEAD").returncode == 0
 
 
 def normalize_url(repo: str | os.PathLike[str]) -> str:

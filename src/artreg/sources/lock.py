@@ -53,9 +53,10 @@ from artreg.sources.base import (
     export_pins,
 )
 from artreg.sources.listing import ArtifactSummary
+from artreg.sources.lock_hint import pin_hint
 from artreg.sources.pins import hold_version, recheck, refuse_retired, retractions, rewritten
 from artreg.sources.remote import RemoteRegistry
-from artreg.sources.url import materialize, resolve_pin
+from artreg.sources.url import UrlSource, materialize, resolve_pin
 
 LOCK_FILE = "artreg.lock"
 VERSION = 1
@@ -183,12 +184,11 @@ def find(path: Path, name: str, stage: str | None, version: str | None) -> Pin:
         f"{key} (v{pin.version})" if pin.version and "@" not in key else key
         for key, pin in sorted(of_name.items())
     )
-    registry = next(iter(of_name.values())).registry if of_name else "URL"
     raise NotFoundError(
         f"{path} pins {pinned or f'nothing of {name}'}, not {wanted}: a lock file serves only "
         f"what it pins"
         + ("" if of_name else f" (it pins: {', '.join(sorted(pins)) or 'nothing'})"),
-        hint=f"pin it with `artreg lock add {registry} {wanted}`, or ask for what the lock pins",
+        hint=pin_hint(path, pins, (name, stage, version)),
     )
 
 
@@ -229,21 +229,39 @@ class LockSource:
 
     def show(self, name: str) -> ArtifactSummary:
         validate_name(name)
-        return pinned.overview(self.path, load(self.path), self.cache_dir, [name])[name]
+        pins = load(self.path)
+        if not any(pin.name == name for pin in pins.values()):
+            raise NotFoundError(
+                f"{self.path} pins nothing of {name} (it pins: "
+                f"{', '.join(sorted(pins)) or 'nothing'})",
+                hint=pin_hint(self.path, pins, (name, None, None), self.cache_dir),
+            )
+        return pinned.overview(self.path, pins, self.cache_dir, [name])[name]
 
     def entry(self, name: str, stage: str | None, version: str | None) -> Entry:
         pin = find(self.path, name, stage, version)
+        if version is not None:  # the stage it holds, as the registry says it
+            pin = replace(pin, stage=pinned.held_of(pin, self.cache_dir))
         reg = RemoteRegistry(pin.registry, Cache.open(self.cache_dir))
         head = None if self.offline or remote_signed.known(reg) else reg.remote_refs([])[1]
         remote_signed.check(reg, pin, head)  # refused as `get` refuses it
         return Entry(pin, None, requires=pinned.requires_of(pin, self.cache_dir))
 
     def history_root(self, name: str | None, files: bool = False) -> Path:
-        raise InputError(
-            f"{self.path} holds no history{f' of {name}' if name else ''}: a lock file pins "
-            "versions, and the history, lineage and diffs are the registry's",
-            hint="read them from the registry: --repo URL (the URL the lock names)",
-        )
+        """The history of the one registry the lock's pins (of `name`) name, read by its URL
+        as `--repo URL` reads it; a lock naming none or several is refused, naming them."""
+        named = {identity(p.registry): p.registry for p in load(self.path).values()
+                 if name is None or p.name == name}  # fmt: skip
+        if len(named) != 1:
+            urls = " and ".join(sorted(named.values())) or "no registry"
+            raise InputError(
+                f"{self.path} holds no history{f' of {name}' if name else ''}, and it names "
+                f"{urls}: a lock file pins versions, and the history, lineage and diffs are "
+                "the registry's",
+                hint="read them from the registry: --repo URL",
+            )
+        url = next(iter(named.values()))
+        return UrlSource(url, self.cache_dir, self.offline).history_root(name, files)
 
     def _closure(
         self, name: str, stage: str | None, version: str | None, options: ServeOptions

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from artreg.errors import ArtregError, IntegrityError, NotFoundError, RetryableError
 from artreg.reading.cache import Cache, legacy_key
+from artreg.reading.resolve import served_instead
 from artreg.registry.layout import RETIRED_JSON, StageDir
 from artreg.registry.retirements import Retired, parse_retired
 from artreg.registry.tags import UNASSIGN
@@ -171,14 +172,11 @@ def _alternative(
     """(NAME@vX.Y.Z, why) of a version the registry still serves: production first, else the
     latest; (None, where to look) when there is none."""
     try:
-        artifact = (registry or reg.state([pin.name])).artifacts.get(pin.name)
+        found = served_instead(registry or reg.state([pin.name]), pin.name, pin.version)
     except ArtregError:
-        artifact = None
-    if artifact is not None and not artifact.deprecated:
-        production, latest = artifact.stage("production"), artifact.latest()
-        for version, what in ((production, "in production now"), (latest, "the latest")):
-            if version is not None and version.registered and version.version != pin.version:
-                return f"{pin.name}@v{version.version}", what
+        found = None
+    if found is not None:
+        return found
     return None, f"a version the registry still serves (`artreg list --repo {reg.url}`)"
 
 

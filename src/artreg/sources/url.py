@@ -32,6 +32,7 @@ from artreg.registry.records import Registry
 from artreg.registry.requirements import closure
 from artreg.registry.tags import validate_name
 from artreg.sources import clone_fetch, pins, remote_signed
+from artreg.sources.asof import load_as_of
 from artreg.sources.base import (
     ENV_OFFLINE,
     Entry,
@@ -46,6 +47,7 @@ from artreg.sources.base import (
     load_pin,
     url_ttl,
 )
+from artreg.sources.cached_state import as_of_note, cached_closure, cached_pin, cached_show
 from artreg.sources.listing import ArtifactSummary, with_signatures
 from artreg.sources.listing import overview as fold_overview
 from artreg.sources.pinned import requires_in
@@ -58,10 +60,15 @@ class UrlSource:
     root: Path | None = None
 
     def __init__(
-        self, url: str | os.PathLike[str], cache_dir: Path | str | None, offline: bool = False
+        self,
+        url: str | os.PathLike[str],
+        cache_dir: Path | str | None,
+        offline: bool = False,
+        why: str = "offline",
     ) -> None:
         self.reg = RemoteRegistry(url, Cache.open(cache_dir))
         self.offline = offline
+        self.why = why  # "offline", or "--no-fetch": the cache alone answers, as offline
         self.kind = "offline" if offline else "url"
         self.label = self.reg.url
         self.notes: list[str] = []
@@ -80,20 +87,20 @@ class UrlSource:
     def _online(self, what: str) -> None:
         if self.offline:
             raise NotFoundError(
-                f"offline: {what} of {self.label} needs the registry's tags",
-                hint=f"run it online (unset {ENV_OFFLINE}); offline, `get`/`resolve` answer "
-                "what was resolved before",
+                f"{self.why}: {what} of {self.label} needs the registry's tags",
+                hint=f"{run_online(self.why)}; {self.why}, `get`/`resolve` answer from what "
+                "the cache holds",
             )
 
     # --- list and show -------------------------------------------------------------------
 
     def overview(self, *, deprecated: bool = False, as_of: str | None = None) -> Listing:
         self._online("the listing")
-        if as_of is not None:
-            raise InputError(
-                "--as-of reads a registry's history, which a registry URL is not cloned for",
-                hint="run it in a clone of the registry (or --repo CLONE)",
-            )
+        if as_of is not None:  # every tag and its date, as `history` reads them from a URL
+            self.reg.fetch_history(None)
+            registry, moment = load_as_of(self.reg.repo, as_of)
+            data = self._overview(registry, None, deprecated)
+            return Listing(data, f"as of {moment.describe()}\n")
         return Listing(self._overview(self.reg.state(None), None, deprecated))
 
     def _overview(
@@ -105,9 +112,16 @@ class UrlSource:
         return fold_overview(self.reg.repo, registry=registry, deprecated=deprecated, names=names)
 
     def show(self, name: str) -> ArtifactSummary:
-        """Every stage of `name`, each folder's signature as in a clone."""
-        self._online("`show`")
+        """Every stage of `name`, each folder's signature as in a clone (offline: as the
+        cached tags say, cached_state.py)."""
         name = validate_name(name)
+        if self.offline:
+            summary = cached_show(self.reg, name)
+            if summary is None:
+                self._online("`show`")
+            assert summary is not None
+            self.notes.append(as_of_note(self.reg, self.why))
+            return summary
         tags, head = self.reg.remote_refs([name])
         registry = self.reg.state([name], tags)
         summary = self._overview(registry, [name], deprecated=True)[name]
@@ -122,7 +136,8 @@ class UrlSource:
     def entry(self, name: str, stage: str | None, version: str | None) -> Entry:
         """The pin and its signature's status (offline: the last answer, unchecked)."""
         if self.offline:
-            pin, _ = current_pin(self.reg, name, stage, version, offline=True)
+            pin, _ = current_pin(self.reg, name, stage, version, offline=True, why=self.why)
+            self.notes.append(as_of_note(self.reg, self.why))
             return Entry(pin, None)
         name = validate_name(name)
         tags, head = self.reg.remote_refs([name])
@@ -132,7 +147,9 @@ class UrlSource:
             pin = replace(pin, stage=held_stage(registry, name, pin.version))
         remote_signed.check(self.reg, pin, head, tags)  # refused as `get` refuses it
         signature = self.reg.signature_status(pin, head)
-        return Entry(pin, signature, requires=requires_in(registry, pin))
+        tomb = pins.retirement(self.reg, pin.folder, head)  # shown as a clone shows it
+        retired = tomb.date[:10] if tomb else ""
+        return Entry(pin, signature, retired, requires=requires_in(registry, pin))
 
     # --- the model's bytes ---------------------------------------------------------------
 
@@ -144,25 +161,40 @@ class UrlSource:
                 "as_of= reads a registry's history, which a registry URL is not cloned for",
                 hint="pass repo= a clone of the registry",
             )
-        return current_pin(self.reg, name, stage, version, self.offline, options.accept_moved_tag)
+        if self.offline:
+            self.notes.append(as_of_note(self.reg, self.why))
+        return current_pin(
+            self.reg, name, stage, version, self.offline, options.accept_moved_tag, self.why
+        )
 
     def _closure(
         self, name: str, stage: str | None, version: str | None, options: ServeOptions
     ) -> dict[str, Pin]:
         """`name` and everything it requires, each resolved now (no last answer stands for a
-        closure: any of its names' tags may have moved)."""
-        self._online("--with-requirements")
-        self._pin(name, stage, version, replace(options, with_requirements=False))  # the checks
-        return resolve_closure(self.reg, name, None if version else stage, version)
+        closure: any of its names' tags may have moved); offline, by the cached tags."""
+        top, _ = self._pin(name, stage, version, replace(options, with_requirements=False))
+        if not self.offline:
+            return resolve_closure(self.reg, name, None if version else stage, version)
+        every = cached_closure(self.reg, top)  # the cached state's closure, checked as online
+        if every is None:
+            self._online("--with-requirements")
+        assert every is not None
+        for pin in every.values():
+            self.reg.check_signature(pin, None, fetch=False)
+            remote_signed.check(self.reg, pin, None)
+        return every
 
     def serve(
         self, name: str, stage: str | None, version: str | None, *, options: ServeOptions
     ) -> dict[str, Served]:
         if options.with_requirements:
             every = self._closure(name, stage, version, options)
-            return {n: materialize(self.reg, pin, options) for n, pin in every.items()}
+            return {
+                n: materialize(self.reg, pin, options, offline=self.offline, why=self.why)
+                for n, pin in every.items()
+            }
         pin, save = self._pin(name, stage, version, options)
-        fetched = materialize(self.reg, pin, options, offline=self.offline)
+        fetched = materialize(self.reg, pin, options, offline=self.offline, why=self.why)
         save()
         return {pin.name: fetched}
 
@@ -179,7 +211,9 @@ class UrlSource:
 
     def _fetch(self, options: ServeOptions, save: Callable[[], None]) -> Callable[[Pin], Fetched]:
         def fetch(pin: Pin) -> Fetched:
-            fetched = materialize(self.reg, pin, options, offline=self.offline, full=False)
+            fetched = materialize(
+                self.reg, pin, options, offline=self.offline, full=False, why=self.why
+            )
             save()
             return fetched
 
@@ -191,9 +225,16 @@ class UrlSource:
         return self.reg.repo
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
-        pin, _ = current_pin(self.reg, name, stage, version, self.offline)
+        pin, _ = current_pin(self.reg, name, stage, version, self.offline, why=self.why)
         files = {rel: pin.files[rel] for rel in pin.selected()}
         return self.reg.cache.snapshot_ready(self.reg.key, pin.folder, files, full=True) is not None
+
+
+def run_online(why: str) -> str:
+    """What lifts the refusal of `why` ("offline" or "--no-fetch")."""
+    if why == "offline":
+        return f"run once online (unset {ENV_OFFLINE})"
+    return f"run it again without {why}"
 
 
 # --- resolving a name ----------------------------------------------------------------------
@@ -257,6 +298,7 @@ def current_pin(
     version: str | None,
     offline: bool,
     accept_moved_tag: bool = False,
+    why: str = "offline",
 ) -> tuple[Pin, Callable[[], None]]:
     """What `name` resolves to: the last answer when the name's tags are unchanged (or when
     offline), else resolved anew, its signature checked against the trust policy at the
@@ -266,12 +308,14 @@ def current_pin(
     record = reg.cache.resolution(reg.key, name, selector(stage, version))
     last = load_pin(reg.cache.read_json(record))
     if offline:
+        if last is None:  # another spec's answer, or a requirement's, may have fetched it
+            last = cached_pin(reg, name, stage, version)
         if last is None:
             raise NotFoundError(
-                f"offline: {spec_of(name, stage, version)} of {reg.url} was never resolved with "
+                f"{why}: {spec_of(name, stage, version)} of {reg.url} was never resolved with "
                 f"the cache {reg.cache.root}",
-                hint=f"run once online (unset {ENV_OFFLINE}), or pin it in a lock file "
-                "(`artreg lock add`) and pass lock=",
+                hint=f"{run_online(why)}, or pin it in a lock file (`artreg lock add`) and pass "
+                "lock=",
             )
         reg.check_signature(last, None, fetch=False)
         remote_signed.check(reg, last, None)
@@ -346,6 +390,7 @@ def materialize(
     offline: bool = False,
     full: bool | None = None,
     pinned: bool = False,
+    why: str = "offline",
 ) -> Fetched:
     """The files as a verified snapshot in the cache, fetched first if they are not (a lock's
     pin, `pinned`, even when retired: see pins.build_or_explain)."""
@@ -357,9 +402,9 @@ def materialize(
         return Fetched(pin, snap, 0)
     if offline:
         raise NotFoundError(
-            f"offline: {pin.spec} of {pin.registry} is {pin.folder} ({pin.tag}), but its files "
+            f"{why}: {pin.spec} of {pin.registry} is {pin.folder} ({pin.tag}), but its files "
             f"are not in the cache {cache.root}",
-            hint=f"run once online (unset {ENV_OFFLINE}) to fetch them",
+            hint=f"{run_online(why)} to fetch them",
         )
     with cache.building(), cache.lock("snapshot", f"{reg.key}/{pin.folder}"):
         snap = _ready(cache, reg.key, pin, files, full, offline)  # another process's work
