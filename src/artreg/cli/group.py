@@ -13,7 +13,7 @@ from artreg._version import __version__
 from artreg.adapters import interrupts
 from artreg.errors import INTERNAL_ERROR_EXIT, ArtregError, GateFailed, VerificationFailed
 from artreg.present import text as fmt
-from artreg.sources import cache_wait
+from artreg.sources import cache_wait, git_locks
 
 
 def set_traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -183,5 +183,7 @@ def main(ctx: click.Context, show_traceback: bool) -> None:
     Example: artreg register encoder run42 --from checkpoints/
     """
     ctx.obj = {"traceback": show_traceback}
+    # a repair of the consumer cache is said whoever reads stderr (one notice per main())
+    git_locks.NOTICES[:] = [lambda message: click.echo(f"artreg: {message}", err=True)]
     if sys.stderr.isatty():  # a person at a shell is told why nothing happens for a while
         cache_wait.NOTICES.append(lambda message: click.echo(f"artreg: {message}", err=True))

