@@ -120,11 +120,30 @@ def test_a_git_lock_that_cannot_be_removed_is_named_and_the_url_is_not_blamed(
     assert not (tmp_path / "out").exists()
 
 
+# --- finding 12: the site's folder mode ----------------------------------------------------------
+
+
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+@pytest.mark.parametrize("source", ["clone", "file-url", "git-daemon"], indirect=True)
+def test_site_leaves_its_folder_readable_by_a_web_server_running_as_another_user(
+    source: Source, tmp_path: Path
+) -> None:
+    before = os.umask(0o022)
+    try:
+        site = tmp_path / "public"
+        assert source.run("site", "-o", str(site)).exit_code == 0
+        assert _mode(site) == 0o755  # what `mkdir public` gives under this umask
+        assert _mode(site / "index.html") & 0o004, "others may read the pages"
+        # Written again into a folder the operator restricted: that mode stays.
+        site.chmod(0o750)
+        assert source.run("site", "-o", str(site)).exit_code == 0
+        assert _mode(site) == 0o750
+        os.umask(0o027)
+        fresh = tmp_path / "team-only"
+        assert source.run("site", "-o", str(fresh)).exit_code == 0
+        assert _mode(fresh) == 0o750
+    finally:
+        os.umask(before)
