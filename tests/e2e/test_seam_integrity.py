@@ -13,6 +13,7 @@ process.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import stat
@@ -22,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ARTREG, git
-from helpers.sources import Source
+from helpers import ARTREG, flip_byte, git
+from helpers.sources import ENCODER, Source
 
 URL_SOURCES = ["file-url", "git-daemon"]
 
@@ -118,6 +119,62 @@ def test_a_git_lock_that_cannot_be_removed_is_named_and_the_url_is_not_blamed(
     assert "delete that file" in refused.stderr
     assert "check the registry URL" not in refused.stderr
     assert not (tmp_path / "out").exists()
+
+
+# --- findings 8 and 9: the registry's DVC remote ----------------------------------------------------
+
+
+def remote_object(src: Source, model: bytes) -> Path:
+    """Where the DVC remote (a local folder) keeps a model's bytes (DVC 3: files/md5/xx/yyyy)."""
+    md5 = hashlib.md5(model).hexdigest()
+    return src.storage / "files" / "md5" / md5[:2] / md5[2:]
+
+
+@pytest.mark.parametrize("source", ["clone", "file-url", "git-daemon"], indirect=True)
+def test_verify_fetch_reports_an_object_altered_in_the_remote_and_leaves_it_there(
+    source: Source, cache: Path, tmp_path: Path
+) -> None:
+    obj = remote_object(source, source.models[ENCODER])
+    flip_byte(obj)  # someone with write access to the remote altered the encoder's weights
+    altered = obj.read_bytes()
+
+    for _ in range(2):  # and a second reader is told the same: the evidence is still there
+        checked = source.run("verify", "--fetch")
+        assert checked.exit_code == 1, checked.stdout + checked.stderr
+        said = checked.stdout + checked.stderr
+        assert f"{ENCODER}/model.pt" in said
+        assert "altered" in said or "the remote's bytes have sha256" in said  # clone, URL
+        assert "no object" not in said and "neither the DVC cache nor the remote" not in said
+        assert obj.read_bytes() == altered, "a read changed the registry's DVC remote"
+
+    refused = source.run("get", "encoder", "-o", str(tmp_path / "out"))
+    assert refused.exit_code == 1, refused.stderr
+    assert "altered" in refused.stderr
+    assert obj.read_bytes() == altered
+    assert not (tmp_path / "out" / "model.pt").exists()
+
+
+@pytest.mark.parametrize("source", ["clone", "file-url", "git-daemon", "lock"], indirect=True)
+def test_a_dvc_remote_folder_that_is_gone_is_an_unreachable_remote_not_missing_data(
+    source: Source, cache: Path, tmp_path: Path
+) -> None:
+    away = source.storage.with_name("storage-unmounted")
+    source.storage.rename(away)  # the share holding the remote is not mounted today
+
+    got = source.run("get", "encoder", "-o", str(tmp_path / "out"))
+    assert got.exit_code == 4, got.stdout + got.stderr
+    assert str(source.storage) in got.stderr and "does not exist" in got.stderr
+    assert "push it" not in got.stderr and "dvc push" not in got.stderr
+    if source.kind != "lock":
+        checked = source.run("verify", "--fetch")
+        assert checked.exit_code == 4, checked.stdout + checked.stderr
+        assert str(source.storage) in checked.stderr
+        assert "neither the DVC cache nor the remote" not in checked.stdout + checked.stderr
+
+    away.rename(source.storage)  # mounted again: the same command answers
+    again = source.run("get", "encoder", "-o", str(tmp_path / "out"))
+    assert again.exit_code == 0, again.stderr
+    assert (tmp_path / "out" / "model.pt").read_bytes() == source.models[ENCODER]
 
 
 # --- finding 12: the site's folder mode ----------------------------------------------------------

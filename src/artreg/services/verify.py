@@ -26,6 +26,7 @@ from artreg.artifacts.integrity import Report, check_folder, check_immutability
 from artreg.errors import (
     ArtregError,
     InputError,
+    IntegrityError,
     LockBusy,
     NotFoundError,
     RemoteUnavailable,
@@ -292,7 +293,7 @@ def _check_absent_bytes(
     if lacking and fetch:
         # One DVC session for all of them; an object missing from the remote is narrowed down
         # file by file below, an unreachable remote stops the check (RemoteUnavailable).
-        with contextlib.suppress(NotFoundError, ToolError):
+        with contextlib.suppress(NotFoundError, ToolError, IntegrityError):
             dvcremote.fetch_objects(root, lacking, remote=remote)
     not_present: dict[StageDir, list[str]] = {}
     for folder, rel, entry in absent:
