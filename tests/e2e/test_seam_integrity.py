@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ARTREG, flip_byte, git
-from helpers.sources import ENCODER, Source
+from helpers import ARTREG, flip_byte, git, run_tool
+from helpers.sources import ENCODER, OLD, Source
 
 URL_SOURCES = ["file-url", "git-daemon"]
 
@@ -119,6 +119,58 @@ def test_a_git_lock_that_cannot_be_removed_is_named_and_the_url_is_not_blamed(
     assert "delete that file" in refused.stderr
     assert "check the registry URL" not in refused.stderr
     assert not (tmp_path / "out").exists()
+
+
+# --- finding 7: a deprecated artifact's history ----------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["clone", "file-url", "git-daemon"], indirect=True)
+def test_a_deprecated_artifacts_versions_can_still_be_inspected_but_not_served(
+    source: Source, cache: Path, tmp_path: Path
+) -> None:
+    deprecated = source.cli("deprecate", "old", cwd=source.root)
+    assert deprecated.exit_code == 0, deprecated.stderr
+    source.publish()
+
+    # An audit after the deprecation: what did old v1.0.0 and old's production hold?
+    for spec, folder in (
+        ("old@v1.0.0", OLD),
+        ("old#production", "artifacts/production/old/v2.0.0"),
+    ):
+        shown = source.run("show", spec, "--json")
+        assert shown.exit_code == 0, shown.stderr
+        info = shown.json()
+        assert info["folder"] == folder
+        assert info["deprecated"].startswith("old@deprecated")
+        said = source.run("show", spec)
+        assert said.exit_code == 0 and "deprecated: old (tag old@deprecated" in said.stdout
+        assert "remove the deprecation tag" not in said.stderr
+    traced = source.run("lineage", "old@v1.0.0", "--json")
+    assert traced.exit_code == 0, traced.stderr
+    assert OLD in traced.stdout
+
+    # Consumers are still refused it (GTO: a deprecated artifact resolves to nothing).
+    for args in (("get", "old@v1.0.0", "-o", str(tmp_path / "out")), ("resolve", "old")):
+        refused = source.run(*args)
+        assert refused.exit_code == 2, refused.stdout
+        assert "old is deprecated" in refused.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("source", ["clone"], indirect=True)
+def test_verify_suggests_a_fetch_that_works_for_a_deprecated_release(source: Source) -> None:
+    assert source.cli("deprecate", "old", cwd=source.root).exit_code == 0
+    source.publish()
+    assert source.clone is not None
+
+    checked = source.cli("verify", cwd=source.clone)
+    assert checked.exit_code == 0, checked.stdout + checked.stderr
+    (note,) = [line for line in checked.stdout.splitlines() if f"{OLD}:" in line]
+    assert "artreg pull old@" not in note
+    command = note.split("fetch it with `", 1)[1].split("`", 1)[0]
+    assert run_tool(*command.split(), cwd=source.clone).returncode == 0  # the command it named
+    again = source.cli("verify", cwd=source.clone)
+    assert again.exit_code == 0 and f"{OLD}:" not in again.stdout
 
 
 # --- findings 8 and 9: the registry's DVC remote ----------------------------------------------------

@@ -92,7 +92,12 @@ def show(spec: str, repo_path: str | None, lock_path: str | None, as_json: bool)
         data = source.show(name)
         Output(as_json).emit(queries.overview_json({name: data}), queries.artifact_text(data))
         return
-    Output(as_json).emit(*entry_rendered(source.entry(name, stage, version)))
+    entry = source.entry(name, stage, version)
+    info, text = entry_rendered(entry)
+    if entry.deprecated:  # its history is shown; get, pull and resolve refuse it (GTO's rule)
+        info["deprecated"] = entry.deprecated
+        text += f"\ndeprecated: {name} (tag {entry.deprecated}); get, pull and resolve refuse it"
+    Output(as_json).emit(info, text)
 
 
 @main.command()

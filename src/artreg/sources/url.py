@@ -22,7 +22,14 @@ from pathlib import Path
 from artreg.adapters.hashing import FileDigest
 from artreg.errors import InputError, IntegrityError, NotFoundError
 from artreg.reading.outputs import local_work_tree
-from artreg.reading.resolve import check_spec, held_stage, pick, selector, spec_of
+from artreg.reading.resolve import (
+    check_spec,
+    deprecation,
+    held_stage,
+    pick,
+    selector,
+    spec_of,
+)
 from artreg.registry import fold as folding
 from artreg.registry.layout import PARAMS_FILE, SIGNATURE_FILE
 from artreg.registry.policy import committed_sections, settings_from
@@ -127,12 +134,15 @@ class UrlSource:
         name = validate_name(name)
         tags, head = self.reg.remote_refs([name])
         registry = self.reg.state([name], tags)
-        pin = resolve_remote(self.reg, name, stage, version, registry, fingerprint_of(tags), head)
+        pin = resolve_remote(
+            self.reg, name, stage, version, registry, fingerprint_of(tags), head, history=True
+        )
         if version is not None:  # the stage it holds now, as a clone says it
             pin = replace(pin, stage=held_stage(registry, name, pin.version))
         remote_signed.check(self.reg, pin, head, tags)  # refused as `get` refuses it
         signature = self.reg.signature_status(pin, head)
-        return Entry(pin, signature, requires=requires_in(registry, pin))
+        deprecated = deprecation(registry, name)
+        return Entry(pin, signature, requires=requires_in(registry, pin), deprecated=deprecated)
 
     # --- the model's bytes ---------------------------------------------------------------
 
@@ -207,11 +217,14 @@ def resolve_remote(
     registry: Registry,
     fingerprint: str,
     head: str | None = None,
+    *,
+    history: bool = False,
 ) -> Pin:
     """What `name` resolves to (GTO's rules, by the code a clone uses), with its manifest;
     model.sig, and params.yaml at `head` when its trust policy is to be read, come in the same
-    fetches (the signature check reads them next)."""
-    event, _, _ = pick(registry, name, stage if not version else None, version)
+    fetches (the signature check reads them next). `history`: a deprecated name answers too
+    (`show`), as in a clone."""
+    event, _, _ = pick(registry, name, stage if not version else None, version, history=history)
     reg.folders([event])
     if event.folder is not None:
         folder = event.folder.relpath
@@ -220,7 +233,12 @@ def resolve_remote(
             wanted.setdefault(head, []).append(PARAMS_FILE)
         reg.files_of(wanted, deep=[folder])
     resolved = clone_fetch.resolve(
-        reg.repo, name, stage=None if version else stage, version=version, registry=registry
+        reg.repo,
+        name,
+        stage=None if version else stage,
+        version=version,
+        registry=registry,
+        history=history,
     )
     return Pin.of(resolved, reg.url, fingerprint)
 
