@@ -204,6 +204,11 @@ def test_verify_fetch_reports_an_object_altered_in_the_remote_and_leaves_it_ther
     assert "altered" in refused.stderr
     assert obj.read_bytes() == altered
     assert not (tmp_path / "out" / "model.pt").exists()
+    if source.kind == "clone":  # asking the remote what it holds changes nothing in it either
+        asked = source.cli("verify", "--remote", cwd=source.clone)
+        assert asked.exit_code == 1, asked.stdout + asked.stderr
+        assert f"{obj} (md5 " in asked.stdout + asked.stderr
+        assert obj.read_bytes() == altered
 
 
 @pytest.mark.parametrize("source", ["clone", "file-url", "git-daemon", "lock"], indirect=True)

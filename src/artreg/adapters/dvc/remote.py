@@ -128,7 +128,10 @@ def missing_in_remote(root: Path, targets: Sequence[str], remote: str | None = N
             odb = repo.cloud.get_remote_odb(remote, "verify --remote")
             wanted = {t: target_oids([repo.cache.local, odb], root / t) for t in targets}
             asked = sorted(set().union(*(o for o in wanted.values() if o)))
-            present = set(odb.oids_exist(asked)) if asked else set()
+            name = remote_name(root, remote) or "(default)"
+            present = remote_guard.present_in_local(odb, asked, name)  # DVC's would delete
+            if present is None:
+                present = set(odb.oids_exist(asked)) if asked else set()
         except (InputError, IntegrityError):
             raise
         except Exception as exc:

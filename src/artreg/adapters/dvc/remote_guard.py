@@ -9,7 +9,8 @@ Two things DVC does not tell apart, or does not leave alone, when the remote is 
   bytes do not hash to its name (dvc-data's `HashFileDB.check`): a read would erase the
   evidence of tampering and leave every later reader told "no object, push it". So each object
   the cache lacks is hashed here first, read-only, and an altered one is refused (exit 1, its
-  md5) before DVC sees it; it stays in the remote.
+  md5) before DVC sees it; it stays in the remote. Asking a local remote which objects it
+  holds (`verify --remote`) hashes them here, read-only, instead of through DVC's check.
 """
 
 from __future__ import annotations
@@ -75,6 +76,30 @@ def before_fetch(repo: Any, root: Path, targets: Sequence[str], remote: str | No
                     hint="keep a copy of it as evidence, then push the right bytes from a clone "
                     "that has them (`dvc push`), and report it",
                 )
+
+
+def present_in_local(odb: Any, oids: Sequence[str], name: str) -> set[str] | None:
+    """Which of `oids` a local remote holds, each hashed (what DVC's `oids_exist` answers
+    there, without its deleting an altered one); None for any other remote (ask DVC).
+    IntegrityError naming every object whose bytes do not hash to its name."""
+    if odb.fs.protocol != "local" or odb.hash_name != "md5":
+        return None
+    bad, present = [], set()
+    for oid in oids:
+        path = Path(odb.oid_to_path(oid))
+        got = _md5(path)
+        if got is not None and got != oid.split(".", 1)[0]:
+            bad.append(f"{path} (md5 {got})")
+        elif got is not None:
+            present.add(oid)
+    if bad:
+        raise IntegrityError(
+            f"the DVC remote {name} holds objects whose bytes were altered (they do not hash "
+            f"to their names), left there as they are: {', '.join(bad)}",
+            hint="keep copies of them as evidence, then push the right bytes from a clone that "
+            "has them (`dvc push`), and report it",
+        )
+    return present
 
 
 def _md5(path: Path) -> str | None:
