@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from artreg.adapters.dvc.cache import read_pointer
 from artreg.errors import IntegrityError, RemoteUnavailable
 
 _CHUNK = 1 << 20
@@ -118,8 +119,6 @@ def _oids(root: Path, target: str, odbs: Sequence[Any]) -> list[str]:
     """The objects DVC fetches for `target` (a tracked file or folder, a file inside a tracked
     folder, or its `.dvc` pointer): the pointer's own, and those of its `.dir` listing under
     the target's path."""
-    from artreg.adapters.dvc.cache import read_pointer
-
     path = root / target
     if path.name.endswith(".dvc"):
         path = path.with_name(path.name.removesuffix(".dvc"))
