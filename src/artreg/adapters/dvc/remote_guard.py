@@ -70,10 +70,14 @@ def before_fetch(repo: Any, root: Path, targets: Sequence[str], remote: str | No
             path = Path(odb.oid_to_path(oid))
             got = _md5(path)
             if got is not None and got != oid.split(".", 1)[0]:
+                what = (
+                    f"the remote's directory object {oid} does not hash to its name"
+                    if oid.endswith(".dir")
+                    else f"the remote holds altered bytes for md5 {oid}"
+                )
                 raise IntegrityError(
-                    f"{target}: the DVC remote {name}'s object {path} has md5 {got}, not the "
-                    f"{oid.split('.', 1)[0]} it is named by: its bytes were altered; nothing "
-                    "was fetched, and the object was left in the remote as it is",
+                    f"{target}: {what} ({path} hashes to {got}); nothing was fetched, and the "
+                    f"object was left in the DVC remote {name} as it is",
                     hint="keep a copy of it as evidence, then push the right bytes from a clone "
                     "that has them (`dvc push`), and report it",
                 )
