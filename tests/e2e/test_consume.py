@@ -242,8 +242,8 @@ def test_a_flipped_byte_in_a_local_remote_is_refused(
     flip_byte(registry / ".dvc-storage/files/md5" / md5[:2] / md5[2:])
     clone = clone_repo(registry, tmp_path / "clone")
     result = cli("pull", "encoder", cwd=clone)
-    # DVC checks objects of a *local* remote itself, discards the altered one and reports it
-    # missing; artreg turns that into a refusal naming the file. (S3: see the moto test.)
+    # artreg hashes the objects of a *local* remote before DVC fetches (DVC would delete the
+    # altered one): a refusal naming the file, the object left in place. (S3: the moto test.)
     assert result.exit_code in (1, 2) and "Traceback" not in result.stderr
     assert "encoder/v1.0.0/model.pt" in result.stderr
     with pytest.raises((IntegrityError, NotFoundError)):

@@ -194,7 +194,7 @@ def test_an_altered_object_in_the_remote_is_refused_before_anything_is_written(
     vid = _team_registry(registry, checkpoint_dir, tmp_path)
     clone = clone_repo(registry, tmp_path / "ci")
     wanted = _pointer_md5(registry / f"artifacts/validated/encoder/{vid}/model.pt.dvc")
-    # DVC discards an object of a local remote whose md5 is wrong; an altered object that
+    # An object of a local remote whose md5 is wrong is refused before DVC fetches; one that
     # reached the cache (another tool, a bad disk) must be caught by the sha256 of the manifest.
     cached = clone / ".dvc/cache/files/md5" / wanted[:2] / wanted[2:]
     cached.parent.mkdir(parents=True)

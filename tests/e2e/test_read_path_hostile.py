@@ -193,9 +193,8 @@ def test_a_clone_says_the_remote_holds_altered_bytes_as_a_url_does(
     assert md5 in pulled.stderr and str(remote) in pulled.stderr
     assert "the remote holds altered bytes" in pulled.stderr
     assert "its object is in neither" not in pulled.stderr
-    # DVC deleted the altered object from the local remote while fetching: put it back, as it
-    # was when the URL read it, for the next reader.
-    stored.write_bytes(altered)
+    # The read left the altered object in the remote, as the URL read it, for the next reader.
+    assert stored.read_bytes() == altered
     with pytest.raises(IntegrityError, match=md5):
         get_artifact_path("encoder", version="1.0.0", repo=clone)
     assert not (clone / "artifacts/production/encoder/v1.0.0/model.pt").exists()

@@ -139,7 +139,8 @@ def cache_objects(
         for path in linked:
             path.unlink()  # none keeps serving the altered bytes, whatever happens next
         obj.unlink()
-        with contextlib.suppress(NotFoundError):  # absent from the remote: refused just below
+        # absent from the remote, or altered there (left in place): refused just below
+        with contextlib.suppress(NotFoundError, IntegrityError):
             dvcremote.fetch_objects(root, [where], remote=remote)
         if not obj.is_file() or not _good(obj, expected):
             obj.unlink(missing_ok=True)

@@ -70,8 +70,7 @@ def stage_file(
         obj = dvccache.cached_object(root, folder.path(root), rel, cache)
         if obj is None or not obj.is_file():
             raise NotFoundError(
-                f"{where}: its object is in neither the DVC cache nor the remote "
-                "(DVC also discards an object of a local remote whose hash is wrong)",
+                f"{where}: its object is in neither the DVC cache nor the remote",
                 hint="push it from a clone that has it (`dvc push`), then run the command again",
             )
     if not check:

@@ -21,6 +21,7 @@ from artreg.errors import (
 from artreg.publishing import gatetable
 from artreg.reading import cache_wait
 from artreg.registry.documents import GateResult
+from artreg.sources import git_locks
 
 
 def set_traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -186,5 +187,7 @@ def main(ctx: click.Context, show_traceback: bool) -> None:
     Example: artreg register encoder run42 --from checkpoints/
     """
     ctx.obj = {"traceback": show_traceback}
+    # a repair of the consumer cache is said whoever reads stderr (one notice per main())
+    git_locks.NOTICES[:] = [lambda message: click.echo(f"artreg: {message}", err=True)]
     if sys.stderr.isatty():  # a person at a shell is told why nothing happens for a while
         cache_wait.NOTICES.append(lambda message: click.echo(f"artreg: {message}", err=True))

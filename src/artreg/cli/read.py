@@ -68,7 +68,11 @@ def show(spec: str, repo_path: str | None, lock_path: str | None, as_json: bool)
         return
     entry = source.entry(name, stage, version)
     warn(source.notes)
-    Output(as_json).emit(*entry_rendered(entry))
+    info, text = entry_rendered(entry)
+    if entry.deprecated:  # its history is shown; get, pull and resolve refuse it (GTO's rule)
+        info["deprecated"] = entry.deprecated
+        text += f"\ndeprecated: {name} (tag {entry.deprecated}); get, pull and resolve refuse it"
+    Output(as_json).emit(info, text)
 
 
 @main.command()

@@ -88,12 +88,19 @@ def selector(stage: str | None, version: str | None) -> str:
 
 
 def pick(
-    registry: Registry, name: str, stage: str | None, version: str | None
+    registry: Registry,
+    name: str,
+    stage: str | None,
+    version: str | None,
+    *,
+    history: bool = False,
 ) -> tuple[Event, str | None, str | None]:
     """The event that answers `name` at `version`, else at `stage` (default production), with
-    the stage and version it answers as; NotFoundError naming what is there instead."""
+    the stage and version it answers as; NotFoundError naming what is there instead. A
+    deprecated artifact resolves to nothing (GTO's rule), except for a read of its `history`
+    (`show`, `lineage`: an audit after the deprecation), which sees what its tags held."""
     artifact = registry.get(name)
-    if artifact.deprecated:
+    if artifact.deprecated and not history:
         raise NotFoundError(
             f"{name} is deprecated (tag {artifact.events[-1].tag})",
             hint="use another artifact, or remove the deprecation tag if it was a mistake",
@@ -131,6 +138,12 @@ def pick(
     assignment = holder.assignment(stage)
     assert assignment is not None
     return assignment, stage, holder.version if holder.registered else None
+
+
+def deprecation(registry: Registry, name: str) -> str:
+    """The tag that deprecated `name`, or '' when it is not deprecated."""
+    artifact = registry.get(name)
+    return artifact.events[-1].tag if artifact.deprecated else ""
 
 
 def held_stage(registry: Registry, name: str, version: str | None) -> str | None:

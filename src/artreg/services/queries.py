@@ -93,7 +93,9 @@ def lineage(root: Path, spec: str) -> list[LineageStep | TrainingCode]:
     folder = StageDir.parse(spec.rstrip("/")) if spec.startswith("artifacts/") else None
     if folder is None:
         name, stage, version = parse_spec(spec)
-        folder = resolve(root, name, stage=stage, version=version, registry=registry).folder
+        folder = resolve(
+            root, name, stage=stage, version=version, registry=registry, history=True
+        ).folder
     chain: list[LineageStep | TrainingCode] = []
     seen = set()
     step: LineageStep | None = None

@@ -251,6 +251,7 @@ class Entry:
     retired: str = ""
     requires: tuple[str, ...] = ()  # NAME@vX.Y.Z its tag says it needs (a pin's; a clone's
     # resolution carries its own)
+    deprecated: str = ""  # the tag that deprecated the name: shown, never served
 
 
 class RegistrySource(Protocol):

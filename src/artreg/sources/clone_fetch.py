@@ -46,13 +46,15 @@ def resolve(
     registry: Registry | None = None,
     *,
     signer: bool = True,
+    history: bool = False,
 ) -> Resolved:
     """What `name` (at a stage, or a version; default: production) resolves to, per the tags.
-    `signer=False` only for `show`, which reports the promotion's signer on a line of its own."""
+    `signer=False` only for `show`, which reports the promotion's signer on a line of its own;
+    `history` for `show` and `lineage`, which answer for a deprecated name too."""
     name, stage, version = check_spec(name, stage, version)
     registry = registry or state.load(root, [name], folders="none")
     try:
-        record, stage, version = pick(registry, name, stage, version)
+        record, stage, version = pick(registry, name, stage, version, history=history)
     except NotFoundError as exc:
         _explain_pending(root, exc)
         raise

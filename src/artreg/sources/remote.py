@@ -13,8 +13,8 @@ own subtree with `--filter=blob:none`), then in one fetch the few blobs read.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ from artreg.registry import state
 from artreg.registry.layout import PARAMS_FILE, SIGNATURE_FILE
 from artreg.registry.policy import trust_at
 from artreg.registry.trust import NO_PARAMS, TrustPolicy
-from artreg.sources import remote_bytes
+from artreg.sources import git_locks, remote_bytes
 from artreg.sources.base import ENV_OFFLINE, Pin, tag_patterns
 from artreg.sources.location import normalize_url
 
@@ -44,6 +44,13 @@ class RemoteRegistry:
         self.cache = cache
         self.key = registry_key(self.url)
         self.repo = cache.git_dir(self.key)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The cache's lock on this registry's repository, held while git writes in it (lock
+        files a killed git left there are removed: git_locks)."""
+        with self.cache.lock("git", self.key), git_locks.owned(self.repo):
+            yield
 
     def remote_tags(self, names: Sequence[str] | None) -> dict[str, tuple[str, str]]:
         return gitremote.ls_remote_tags(self.url, tag_patterns(names or ()))
@@ -61,7 +68,7 @@ class RemoteRegistry:
         code as in a clone: changed tag objects fetched, vanished ones dropped, one for-each-ref.
         Folders are left unresolved (see `folders`)."""
         tags = self.remote_tags(names) if tags is None else tags
-        with self.cache.lock("git", self.key):
+        with self._locked():
             gitremote.init_cache_repo(self.repo, self.url)
             local = gitremote.local_tag_objects(self.repo, names)
             changed = sorted(t for t, (obj, _) in tags.items() if local.get(t) != obj)
@@ -92,13 +99,16 @@ class RemoteRegistry:
         self.state(None if name is None else [name])
         branch = gitrun.git(self.repo, "symbolic-ref", "HEAD").strip()
         wants = [f"+HEAD:{branch}"]
-        # git's "no depth limit": a shallow cache repository is deepened to the whole history
-        gitremote.fetch_objects(self.repo, self.url, wants, filter_spec="tree:0", depth=2147483647)
-        if files:  # the commits fetched so far came without their files; a registry's committed
-            # files are small (verify refuses one over 2 MiB in git)
+        with self._locked():
+            # git's "no depth limit": a shallow cache repository is deepened to the whole history
             gitremote.fetch_objects(
-                self.repo, self.url, wants, filter_spec="blob:limit=2m", refetch=True
+                self.repo, self.url, wants, filter_spec="tree:0", depth=2147483647
             )
+            if files:  # the commits fetched so far came without their files; a registry's
+                # committed files are small (verify refuses one over 2 MiB in git)
+                gitremote.fetch_objects(
+                    self.repo, self.url, wants, filter_spec="blob:limit=2m", refetch=True
+                )
 
     # --- reading files of a commit, fetching only what is read -----------------------------
 
@@ -110,7 +120,7 @@ class RemoteRegistry:
         found = gitremote.read_objects(self.repo, wanted)
         missing = [o for o in wanted if o not in found]
         if missing:
-            with self.cache.lock("git", self.key):
+            with self._locked():
                 gitremote.fetch_objects(
                     self.repo, self.url, missing, filter_spec=filter_spec, depth=depth
                 )
@@ -142,7 +152,7 @@ class RemoteRegistry:
         fetched one level at a time along the paths, for every commit at once (folders in `deep`
         with their whole subtree), then every blob in one fetch."""
         commits = list(wanted)
-        with self.cache.lock("git", self.key):
+        with self._locked():
             gitremote.init_cache_repo(self.repo, self.url)
         heads = self._objects(commits, "tree:0", depth=1)
         # (commit, folder) -> tree id, and -> its entries: name -> (mode, id)

@@ -23,7 +23,14 @@ from artreg.adapters.hashing import FileDigest
 from artreg.errors import InputError, IntegrityError, NotFoundError
 from artreg.reading.cache import Cache
 from artreg.reading.outputs import local_work_tree
-from artreg.reading.resolve import check_spec, held_stage, pick, selector, spec_of
+from artreg.reading.resolve import (
+    check_spec,
+    deprecation,
+    held_stage,
+    pick,
+    selector,
+    spec_of,
+)
 from artreg.reading.trust_ratchet import Accepted
 from artreg.registry import fold as folding
 from artreg.registry.layout import PARAMS_FILE, SIGNATURE_FILE
@@ -142,14 +149,19 @@ class UrlSource:
         name = validate_name(name)
         tags, head = self.reg.remote_refs([name])
         registry = self.reg.state([name], tags)
-        pin = resolve_remote(self.reg, name, stage, version, registry, fingerprint_of(tags), head)
+        pin = resolve_remote(
+            self.reg, name, stage, version, registry, fingerprint_of(tags), head, history=True
+        )
         if version is not None:  # the stage it holds now, as a clone says it
             pin = replace(pin, stage=held_stage(registry, name, pin.version))
         remote_signed.check(self.reg, pin, head, tags)  # refused as `get` refuses it
         signature = self.reg.signature_status(pin, head)
         tomb = pins.retirement(self.reg, pin.folder, head)  # shown as a clone shows it
         retired = tomb.date[:10] if tomb else ""
-        return Entry(pin, signature, retired, requires=requires_in(registry, pin))
+        deprecated = deprecation(registry, name)
+        return Entry(
+            pin, signature, retired, requires=requires_in(registry, pin), deprecated=deprecated
+        )
 
     # --- the model's bytes ---------------------------------------------------------------
 
@@ -248,11 +260,14 @@ def resolve_remote(
     registry: Registry,
     fingerprint: str,
     head: str | None = None,
+    *,
+    history: bool = False,
 ) -> Pin:
     """What `name` resolves to (GTO's rules, by the code a clone uses), with its manifest;
     model.sig, and params.yaml at `head` when its trust policy is to be read, come in the same
-    fetches (the signature check reads them next)."""
-    event, _, _ = pick(registry, name, stage if not version else None, version)
+    fetches (the signature check reads them next). `history`: a deprecated name answers too
+    (`show`), as in a clone."""
+    event, _, _ = pick(registry, name, stage if not version else None, version, history=history)
     reg.folders([event])
     if event.folder is not None:
         folder = event.folder.relpath
@@ -261,7 +276,12 @@ def resolve_remote(
             wanted.setdefault(head, []).append(PARAMS_FILE)
         reg.files_of(wanted, deep=[folder])
     resolved = clone_fetch.resolve(
-        reg.repo, name, stage=None if version else stage, version=version, registry=registry
+        reg.repo,
+        name,
+        stage=None if version else stage,
+        version=version,
+        registry=registry,
+        history=history,
     )
     return Pin.of(resolved, reg.url, fingerprint)
 

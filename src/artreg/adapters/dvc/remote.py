@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from artreg.adapters import fastcopy
+from artreg.adapters.dvc import remote_guard
 from artreg.adapters.dvc.cache import cache_dir, check_dir_objects, target_oids
+from artreg.adapters.dvc.remote_guard import local_root_problem, unavailable
 from artreg.adapters.dvc.repo import DVC_DIR, dvc_config, dvc_repo, remote_url
 from artreg.errors import (
     ArtregError,
@@ -48,6 +50,7 @@ def _fetch(repo: Any, root: Path, targets: Sequence[str], remote: str | None) ->
     """`dvc fetch` of `targets` into the cache (objects already there are not fetched again),
     with DVC's failures translated: an unreachable remote is retryable, a missing object is
     not found."""
+    remote_guard.before_fetch(repo, root, targets, remote)  # DVC would delete an altered object
     try:
         return int(repo.fetch(targets=_abs(root, targets), remote=remote))
     except Exception as exc:
@@ -125,7 +128,10 @@ def missing_in_remote(root: Path, targets: Sequence[str], remote: str | None = N
             odb = repo.cloud.get_remote_odb(remote, "verify --remote")
             wanted = {t: target_oids([repo.cache.local, odb], root / t) for t in targets}
             asked = sorted(set().union(*(o for o in wanted.values() if o)))
-            present = set(odb.oids_exist(asked)) if asked else set()
+            name = remote_name(root, remote) or "(default)"
+            present = remote_guard.present_in_local(odb, asked, name)  # DVC's would delete
+            if present is None:
+                present = set(odb.oids_exist(asked)) if asked else set()
         except (InputError, IntegrityError):
             raise
         except Exception as exc:
@@ -148,6 +154,9 @@ def _odb_problem(repo: Any, remote: str | None) -> str | None:
         odb.fs.exists(odb.path)
     except Exception as exc:  # any failure to talk to the remote is the finding itself
         return f"cannot reach it: {str(exc).strip().splitlines()[0][:200]}"
+    if odb.fs.protocol == "local":  # a folder answers "no such file" for every object
+        base = Path(odb.path)
+        return local_root_problem(base.parent.parent if base.name == "md5" else base)
     return None
 
 
@@ -319,23 +328,27 @@ class RemoteReader:
     @contextlib.contextmanager
     def open(self, md5: str) -> Iterator[Any]:
         where = self.location(md5)
+        local = self.store.local
         try:
-            local = self.store.local
             if local is not None:
                 fh: Any = open(where, "rb", buffering=0)  # noqa: SIM115 (closed below)
             else:
                 fs = self._cloud()
                 fh = fs.open(fs.join(self._base, "files", "md5", md5[:2], md5[2:]), mode="rb")
-        except FileNotFoundError:
+        except (FileNotFoundError, PermissionError) as exc:
+            gone = local_root_problem(local) if local is not None else None
+            if gone and local is not None:  # the remote, not the object: not missing data
+                name = self.store.name or str(local)
+                raise unavailable(name, local, gone, "nothing was read") from exc
+            if isinstance(exc, PermissionError):
+                raise InputError(
+                    f"the DVC remote refused to read {where}: {exc}",
+                    hint="check the credentials in your environment (e.g. AWS_PROFILE)",
+                ) from exc
             raise NotFoundError(
                 f"the DVC remote has no object {md5} ({where})",
                 hint="push it from a clone of the registry that has the data (`dvc push`)",
             ) from None
-        except PermissionError as exc:
-            raise InputError(
-                f"the DVC remote refused to read {where}: {exc}",
-                hint="check the credentials in your environment (e.g. AWS_PROFILE)",
-            ) from exc
         except ArtregError:
             raise
         except Exception as exc:  # a remote that does not answer, in whatever words it uses

@@ -18,7 +18,7 @@ from typing import IO
 
 from artreg.adapters.git import tagstream
 from artreg.adapters.values import check_line, ident_source
-from artreg.errors import ArtregError, InputError, RemoteUnavailable, ToolError
+from artreg.errors import ArtregError, InputError, LockBusy, RemoteUnavailable, ToolError
 
 GIT_ENV = tagstream.GIT_ENV  # git's output stable, with no pager or prompt, whatever the config
 
@@ -155,6 +155,14 @@ _UNREACHABLE = (
 )
 
 
+def _lock_file(message: str) -> str | None:
+    """The lock file git's error names when it refused to write because the file exists."""
+    import re
+
+    found = re.search(r"Unable to create '([^']+\.lock)': File exists", message)
+    return found[1] if found else None
+
+
 def unreachable(remote: str, exc: ToolError) -> ArtregError:
     """The error to raise for a failed exchange with `remote`: retryable when it did not answer."""
     text = exc.message.lower()
@@ -259,6 +267,14 @@ def run_bytes(args: Sequence[str], *, cwd: Path | None = None, stdin: bytes | No
 def remote_error(url: str, exc: ToolError) -> ArtregError:
     """A failed exchange with a registry URL: bad input if there is no repository there, else
     retryable if it did not answer."""
+    stale = _lock_file(exc.message)
+    if stale is not None:  # the consumer's own repository, not the registry: say which file
+        return LockBusy(
+            f"{stale}: git found its lock file there and wrote nothing, so nothing was changed "
+            f"(reading {url})",
+            hint="if no git process is working there (one killed mid-fetch leaves it), delete "
+            "that file; then run the command again",
+        )
     text = exc.message.lower()
     missing = ("does not appear to be a git repository", "repository not found", "not found")
     found = exc if any(m in text for m in missing) else unreachable(url, exc)

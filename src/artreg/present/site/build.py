@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
@@ -51,8 +52,12 @@ def build_site(root: Path, out: Path, workers: int | None = None, base: str | No
     shared = prepare(root, config, params)
     policy = policy_section(root, base)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # mkdtemp makes a private folder (0700); a site is served, often by a web server running
+    # as another user: it gets the mode `out` had, else the one a new folder gets (umask)
+    mode = stat.S_IMODE(out.stat().st_mode) if out.is_dir() else 0o777 & ~_umask()
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        os.chmod(staging, mode)
         pages, files = _write_all(shared, staging, workers, policy)
         if out.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
@@ -65,6 +70,13 @@ def build_site(root: Path, out: Path, workers: int | None = None, base: str | No
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return Built(out, pages, len(shared.state.artifacts), files)
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: put straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _check_output(root: Path, out: Path) -> None:

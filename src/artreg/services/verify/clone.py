@@ -29,6 +29,7 @@ from artreg.artifacts.stagebytes import stage_file
 from artreg.errors import (
     ArtregError,
     InputError,
+    IntegrityError,
     LockBusy,
     NotFoundError,
     RemoteUnavailable,
@@ -205,7 +206,12 @@ def _check_remote(
 
 
 def _check_absent_bytes(
-    root: Path, folders: Iterable[StageDir], report: Report, fetch: bool, remote: str | None
+    root: Path,
+    folders: Iterable[StageDir],
+    report: Report,
+    fetch: bool,
+    remote: str | None,
+    deprecated: frozenset[str] = frozenset(),
 ) -> None:
     """Hash the DVC-tracked files that are not in the work tree too, from their cache objects,
     against the manifest as committed. Absent data is not bad data: without `fetch` the files
@@ -243,7 +249,7 @@ def _check_absent_bytes(
     if lacking and fetch:
         # One DVC session for all of them; an object missing from the remote is narrowed down
         # file by file below, an unreachable remote stops the check (RemoteUnavailable).
-        with contextlib.suppress(NotFoundError, ToolError):
+        with contextlib.suppress(NotFoundError, ToolError, IntegrityError):
             dvcremote.fetch_objects(root, lacking, remote=remote)
     not_present: dict[StageDir, list[str]] = {}
     for folder, rel, entry in absent:
@@ -262,15 +268,15 @@ def _check_absent_bytes(
     for folder, rels in not_present.items():
         report.notes.append(
             f"{folder.relpath}: data not present locally ({len(rels)} file(s), not checked): "
-            f"fetch it with `{_fetch_command(folder, rels)}`, or check every folder with "
+            f"fetch it with `{_fetch_command(folder, rels, deprecated)}`, or check every folder with "
             "`artreg verify --fetch`"
         )
 
 
-def _fetch_command(folder: StageDir, rels: list[str]) -> str:
+def _fetch_command(folder: StageDir, rels: list[str], deprecated: frozenset[str]) -> str:
     """The command that brings a folder's absent files here: a release by its version, any
-    other folder by its files."""
-    if folder.stage == "production":
+    other folder (or a release of a `deprecated` name, which `pull` refuses) by its files."""
+    if folder.stage == "production" and folder.name not in deprecated:
         return f"artreg pull {folder.name}@{folder.entry}"
     return "dvc fetch " + " ".join(f"{folder.relpath}/{rel}" for rel in rels)
 
@@ -437,7 +443,8 @@ def verify_registry(
     main, on_main = retired_on_default(root)
     elsewhere = {k: t for k, t in on_main.items() if k not in retired}
     live = [f for f in folders if f.relpath not in retired and f.relpath not in elsewhere]
-    _check_absent_bytes(root, live, report, fetch, remote_name)
+    deprecated = frozenset(n for n, a in registry.artifacts.items() if a.deprecated)
+    _check_absent_bytes(root, live, report, fetch, remote_name, deprecated)
     check_immutability(root, folders, registry, report, only_given=changed is not None)
     # Gates as committed when each folder was promoted: an uncommitted, loosened gate shows.
     report.problems += recheck_folders(root, folders, gitread.creation_commits(root))
