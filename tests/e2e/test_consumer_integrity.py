@@ -617,4 +617,4 @@ def test_a_tampered_lock_sha256_is_blamed_on_the_lock_file(
     got = cli("get", "encoder@v1.0.0", "--lock", str(lock), "-o", str(tmp_path / "out"))
     assert got.exit_code == 1
     assert "the lock file was altered" in got.stderr and "DVC remote holds" not in got.stderr
-    assert "restore the lock file from git" in got.stderr
+    assert f"restore {lock} from git" in got.stderr

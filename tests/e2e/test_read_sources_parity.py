@@ -254,7 +254,7 @@ def test_a_lock_lists_its_version_pins_at_their_stage_and_hints_only_pins_that_w
     for spec in ("old", "old@v2.0.0"):
         asked = source.cli("show", spec, *where)
         assert asked.exit_code == 2, asked.stdout
-        assert "lock add` refuses" in asked.stderr and f"artreg show old --repo {url}" in (
+        assert "lock add` refuses" in asked.stderr and f"artreg show {spec} --repo {url}" in (
             asked.stderr
         )
         assert f"pin it with `artreg lock add {url} old" not in asked.stderr

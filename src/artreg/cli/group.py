@@ -129,6 +129,10 @@ class ArtregGroup(click.Group):
 
                 traceback.print_exc()
             explain_not_found(exc, ctx.obj.get("root") if ctx.obj else None)
+            if ctx.obj and ctx.obj.get("address"):  # `artreg list` run from elsewhere
+                listing = f"`artreg list {ctx.obj['address']}`"
+                exc.message = exc.message.replace("`artreg list`", listing)
+                exc.hint = exc.hint and exc.hint.replace("`artreg list`", listing)
             report_error(exc)
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):

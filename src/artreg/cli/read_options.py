@@ -79,8 +79,13 @@ def registry_source(
             hint="drop --repo, or drop --lock",
         )
 
-    source = open_source(repo_path, lock=lock, fetch=fetching())
     ctx = click.get_current_context(silent=True)
+    if ctx is not None and isinstance(ctx.obj, dict) and (repo_path or lock):
+        import shlex  # the hints' commands name the registry as this command was given it
+
+        given = ("--lock", lock) if lock is not None else ("--repo", os.fspath(repo_path or ""))
+        ctx.obj["address"] = f"{given[0]} {shlex.quote(given[1])}"
+    source = open_source(repo_path, lock=lock, fetch=fetching())
     if source.root is not None and ctx is not None and isinstance(ctx.obj, dict):
         ctx.obj["root"] = source.root
     if history:

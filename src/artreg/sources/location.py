@@ -46,6 +46,13 @@ def _existing(path: Path, given_as: str) -> Path:
 
 def locate(path: Path | str | None = None) -> Located:
     """The registry root by the rule above, or an InputError naming the path and the fix."""
+    if path is not None and not os.fspath(path):
+        # `--repo "$REGISTRY"` with the variable unset: never fall back to the current folder.
+        raise InputError(
+            "--repo is empty (given as --repo '')",
+            hint="name the registry: a clone's path or a URL; or drop --repo to read the "
+            "repository around the current folder",
+        )
     if path is not None:
         return Located(gitrun.toplevel(_existing(Path(path), "--repo")), "--repo")
     env = settings.repo()
@@ -94,6 +101,15 @@ def is_registry_url(repo: str | os.PathLike[str]) -> bool:
 def normalize_url(repo: str | os.PathLike[str]) -> str:
     """The URL as git will be given it: local paths made absolute, so a cache key is stable."""
     text = os.fspath(repo)
+    scheme, sep, rest = text.partition("://")
+    if sep and not rest.strip("/"):
+        # git would read `file://` as the host "file:" over ssh and report it unreachable.
+        raise InputError(
+            f"--repo {text!r}: a {scheme}:// URL with no repository after it",
+            hint=f"name the repository, e.g. {scheme}:///srv/registry.git"
+            if scheme == "file"
+            else f"name the host and repository, e.g. {scheme}://host/registry.git",
+        )
     if "://" in text or (_SCP_LIKE.match(text) and not Path(text).exists()):
         return text.rstrip("/")
     return str(Path(text).expanduser().resolve())

@@ -41,7 +41,7 @@ from artreg.reading.signed_tags import SignedTagRefused
 from artreg.reading.trust_ratchet import Accepted
 from artreg.registry.layout import StageDir
 from artreg.registry.tags import parse_spec, validate_name
-from artreg.sources import pinned, remote_signed
+from artreg.sources import lock_errors, pinned, remote_signed
 from artreg.sources.base import (
     Entry,
     Exported,
@@ -301,9 +301,12 @@ class LockSource:
         # any byte is served: the policies are read at the HEAD that ask saw.
         notes: list[str] = []
         head, save = None, None
-        if not self.offline:
-            notes, head, save = recheck(pin, self.cache_dir)
-        fetched = fetch_pin(pin, options, self.cache_dir, self.offline, head)
+        try:
+            if not self.offline:
+                notes, head, save = recheck(pin, self.cache_dir)
+            fetched = fetch_pin(pin, options, self.cache_dir, self.offline, head)
+        except ArtregError as exc:
+            raise lock_errors.explained(self.path, pin, exc) from exc
         if save is not None:
             save()
         self.notes = notes

@@ -39,6 +39,6 @@ def pin_hint(
         except ArtregError as refused:
             return (
                 f"`artreg lock add` refuses {spec} ({refused.message}); read {name} from the "
-                f"registry instead: `artreg show {name} --repo {url}`"
+                f"registry instead: `artreg show {spec if version else name} --repo {url}`"
             )
     return f"pin it with `artreg lock add {url} {spec} --file {path}`, or ask for what it pins"

@@ -311,15 +311,21 @@ def _refuse_altered_pin(reg: RemoteRegistry, pin: Pin) -> None:
     path = f"{pin.folder}/manifest.json"
     try:
         recorded = json.loads(reg.files_at(pin.commit, [path])[path])["files"]
-        differ = sorted(rel for rel, d in pin.files.items() if recorded[rel]["sha256"] != d.sha256)
+        differ = sorted(
+            (rel, key)
+            for rel, d in pin.files.items()
+            for key in ("sha256", "size")  # a size the lock changed fails the fetch too
+            if recorded[rel][key] != getattr(d, key)
+        )
     except (ArtregError, ValueError, KeyError, TypeError):
         return
     if differ:
-        rel = differ[0]
+        rel, key = differ[0]
         raise IntegrityError(
-            f"the lock file pins {pin.spec} {rel} as sha256 {pin.files[rel].sha256}, but "
-            f"{pin.registry}'s manifest at commit {pin.commit[:12]} ({pin.tag}) says "
-            f"{recorded[rel]['sha256']}: the lock file was altered; nothing was stored",
+            f"the lock file pins {pin.spec} {rel} with {key} {getattr(pin.files[rel], key)}, "
+            f"but {pin.registry}'s manifest at commit {pin.commit[:12]} ({pin.tag}) says "
+            f"{recorded[rel][key]}: the lock file was altered (field files/{rel}/{key}); "
+            "nothing was stored",
             hint=f"restore the lock file from git, or pin anew: `artreg lock remove {pin.spec}` "
             f"then `artreg lock add {pin.registry} {pin.spec}`",
         )

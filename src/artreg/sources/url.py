@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from artreg.adapters.hashing import FileDigest
-from artreg.errors import InputError, IntegrityError, NotFoundError
+from artreg.errors import ArtregError, InputError, IntegrityError, NotFoundError
 from artreg.reading.cache import Cache
 from artreg.reading.outputs import local_work_tree
 from artreg.reading.resolve import (
@@ -334,13 +334,23 @@ def current_pin(
             raise NotFoundError(
                 f"{why}: {spec_of(name, stage, version)} of {reg.url} was never resolved with "
                 f"the cache {reg.cache.root}",
-                hint=f"{run_online(why)}, or pin it in a lock file (`artreg lock add`) and pass "
-                "lock=",
+                hint=f"{run_online(why)}, or pin it in a lock file (`artreg lock add {reg.url} "
+                f"{spec_of(name, stage, version)}`) and read it with `--lock artreg.lock` "
+                "(lock= in Python)",
             )
         reg.check_signature(last, None, fetch=False)
         remote_signed.check(reg, last, None)
         return last, lambda: None
-    tags, head = _remote_refs(reg, name)
+    try:
+        tags, head = _remote_refs(reg, name)
+    except ArtregError as exc:
+        if last is not None and exc.hint:  # moved or gone: the cache still answers offline
+            when = time.strftime("%Y-%m-%d", time.gmtime(os.stat(record).st_mtime))
+            exc.hint += (
+                f"; or read what the cache holds: {ENV_OFFLINE}=1 answers "
+                f"{spec_of(name, stage, version)} from the cache as of {when}"
+            )
+        raise
     fingerprint = fingerprint_of(tags)
     if last is not None and last.fingerprint == fingerprint and last.registry == reg.url:
         reg.check_signature(last, head)

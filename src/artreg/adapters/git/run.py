@@ -163,8 +163,9 @@ def _lock_file(message: str) -> str | None:
     return found[1] if found else None
 
 
-def unreachable(remote: str, exc: ToolError) -> ArtregError:
-    """The error to raise for a failed exchange with `remote`: retryable when it did not answer."""
+def unreachable(remote: str, exc: ToolError, hint: str | None = None) -> ArtregError:
+    """The error to raise for a failed exchange with `remote`: retryable when it did not answer
+    (`hint` replaces the one for a configured git remote)."""
     text = exc.message.lower()
     # git says "could not read from remote repository" also for a remote that does not exist.
     if "does not appear to be a git repository" not in text and any(
@@ -172,7 +173,8 @@ def unreachable(remote: str, exc: ToolError) -> ArtregError:
     ):
         return RemoteUnavailable(
             f"git remote {remote} did not answer, so nothing was changed: {exc.message}",
-            hint="check the network and the remote's URL (`git remote -v`), then run the command again",
+            hint=hint
+            or "check the network and the remote's URL (`git remote -v`), then run the command again",
         )
     return exc
 
@@ -277,7 +279,11 @@ def remote_error(url: str, exc: ToolError) -> ArtregError:
         )
     text = exc.message.lower()
     missing = ("does not appear to be a git repository", "repository not found", "not found")
-    found = exc if any(m in text for m in missing) else unreachable(url, exc)
+    up = (
+        f"check that the server of {url} is up and accepts connections on that host and port, "
+        "and the network; then run the command again"
+    )
+    found = exc if any(m in text for m in missing) else unreachable(url, exc, up)
     if found is not exc:
         return found
     return InputError(
