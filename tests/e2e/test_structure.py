@@ -174,8 +174,9 @@ INNER_IMPORTS = {
     "api.py": 11,
     "sources/locate.py": 4,  # loads only the variant it chooses (lock, OCI, offline, URL)
     # the clone's full read path, only when the warm answer does not stand, and of it only the
-    # part the command runs (listing, showing, serving bytes): start-up time of `artreg list`
-    "sources/clone.py": 3,
+    # part the command runs (listing, showing, serving bytes, the last answer of a read that
+    # serves bytes): start-up time of `artreg list`
+    "sources/clone.py": 4,
     # --version loads neither registry.values (each command's argument check) nor git's
     # runner (a not-found error's hint)
     "cli/group.py": 2,

@@ -8,10 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from artreg.reading.cache import records_root
 from artreg.registry import clone_history
 from artreg.sources.base import Entry, Exported, Listing, Served, ServeOptions
-from artreg.sources.clone_warm import LastAnswer
 
 if TYPE_CHECKING:
     from artreg.reading.trust_ratchet import Accepted
@@ -38,8 +36,9 @@ class CloneSource:
         self._serving: CloneServe | None = None
 
     # Start-up time: each part of the full read path loads only for the commands that run it
-    # (the only imports of this module inside functions): the fold for `list`, resolving and
-    # signatures for `show`, the DVC layer and verification for a read that serves bytes.
+    # (the only imports of this module inside functions, with clone_warm's in `serve`): the
+    # fold for `list`, resolving and signatures for `show`, the DVC layer and verification for
+    # a read that serves bytes (and for the trust record, `trust accept`).
     def _cold(self) -> CloneReads:
         if self._reads is None:
             from artreg.sources.clone_reads import CloneReads
@@ -66,7 +65,7 @@ class CloneSource:
         return clone_history.complete_history(self.path, fetch=self.fetch, check_tags=tags)
 
     def accept_trust(self) -> Accepted:
-        return self._cold().accept_trust()
+        return self._serve().accept_trust()
 
     def address(self) -> str:
         return str(self.path)  # a lock file pins it by its file:// URL (sources.lock.add)
@@ -86,11 +85,13 @@ class CloneSource:
         """The clone's last answer when it stands and its files are intact; else each resolved
         folder pulled (or, without `options.pull`, verified where it is), and the answer
         recorded for the next call."""
-        last = self._last_answer(name, stage, version, options)
+        # Start-up time: the consumer cache, hashing and the trust record load only for a
+        # read that serves bytes (`list` and `show` never use a last answer).
+        from artreg.sources import clone_warm
+
+        last = clone_warm.last_answer(self.path, self.cache_dir, name, stage, version, options)
         if last is not None:
-            warm = last.served(
-                records_root(self.cache_dir) if options.records else None, options.full
-            )
+            warm = last.served(last.cache_root if options.records else None, options.full)
             if warm is not None:
                 return {name: warm}
         served = self._serve().serve(name, stage, version, options=options)
@@ -98,18 +99,6 @@ class CloneSource:
             last.save(served[name].resolved)
         result: dict[str, Served] = dict(served)
         return result
-
-    def _last_answer(
-        self, name: str, stage: str | None, version: str | None, options: ServeOptions
-    ) -> LastAnswer | None:
-        """The state a recorded answer is bound to, for a read that may use one: a verified
-        read of one name as the tags are now, with a consumer cache to keep it in."""
-        if options.as_of is not None or options.with_requirements or not options.check:
-            return None
-        cache_root = records_root(self.cache_dir)
-        if cache_root is None:
-            return None
-        return LastAnswer(self.path, cache_root, name, stage, version)
 
     def export(
         self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions

@@ -1,15 +1,12 @@
 """A registry clone listed the full way: tags by one `git for-each-ref`, the registry folded
-(`list`, `trust accept`). `show` (resolving folders, checking signatures) is clone_show.py,
-serving model bytes (pull, verify, export) clone_serve.py: `clone.CloneSource` loads each only
-for the commands that run it, and none when the clone's last answer stands."""
+(`list`). `show` (resolving folders, checking signatures) is clone_show.py; serving model bytes
+(pull, verify, export) and the trust record, clone_serve.py: `clone.CloneSource` loads each
+only for the commands that run it, and none when the clone's last answer stands."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from artreg.errors import InputError
-from artreg.reading.cache import records_root
-from artreg.reading.trust_ratchet import Accepted, accept_clone
 from artreg.registry import clone_history
 from artreg.sources.asof import load_as_of
 from artreg.sources.base import Listing
@@ -17,7 +14,7 @@ from artreg.sources.listing import incomplete_clone, overview
 
 
 class CloneReads:
-    """A clone's listing and trust record (`fetch` False: nothing crosses the network)."""
+    """A clone's listing (`fetch` False: nothing crosses the network)."""
 
     def __init__(self, root: Path, cache_dir: Path | str | None, fetch: bool = True) -> None:
         self.path = root
@@ -27,16 +24,6 @@ class CloneReads:
     def prepare(self, tags: bool = True) -> str | None:
         """Fetch what a shallow or (with `tags`) tagless clone lacks; the note saying so."""
         return clone_history.complete_history(self.path, fetch=self.fetch, check_tags=tags)
-
-    def accept_trust(self) -> Accepted:
-        """`artreg trust accept [CLONE]`: the policy at HEAD, weaker or not."""
-        cache_root = records_root(self.cache_dir)
-        if cache_root is None:
-            raise InputError(
-                "no consumer cache folder can be named, so no trust record can be kept",
-                hint="set ARTREG_CACHE to a writable folder",
-            )
-        return accept_clone(self.path, cache_root)
 
     def overview(self, *, deprecated: bool = False, as_of: str | None = None) -> Listing:
         # Whether the clone lacks its tags is asked only when the listing comes out empty:

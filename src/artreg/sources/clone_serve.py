@@ -1,16 +1,18 @@
-"""A registry clone's reads that serve model bytes (`get`, `pull`, `resolve`, `cache check`):
-each resolved folder's bytes from the work tree, the DVC cache, or exactly their objects fetched
-from the DVC remote (clone_fetch.py), verified in place. `clone.CloneSource` loads this module
-only for such a read whose last answer does not stand."""
+"""A registry clone's reads that serve model bytes (`get`, `pull`, `resolve`, `cache check`),
+and the trust record they are checked against (`trust accept`): each resolved folder's bytes
+from the work tree, the DVC cache, or exactly their objects fetched from the DVC remote
+(clone_fetch.py), verified in place. `clone.CloneSource` loads this module only for such a
+read whose last answer does not stand."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from artreg.adapters.dvc import remote as dvcremote
-from artreg.errors import NotFoundError
+from artreg.errors import InputError, NotFoundError
 from artreg.reading.cache import records_root
 from artreg.reading.resolve import Resolved
+from artreg.reading.trust_ratchet import Accepted, accept_clone
 from artreg.registry.tags import validate_name
 from artreg.sources import clone_fetch
 from artreg.sources.asof import load_as_of
@@ -25,6 +27,16 @@ class CloneServe:
         self.path = root
         self.cache_dir = cache_dir
         self.fetch = fetch
+
+    def accept_trust(self) -> Accepted:
+        """`artreg trust accept [CLONE]`: the policy at HEAD, weaker or not."""
+        cache_root = records_root(self.cache_dir)
+        if cache_root is None:
+            raise InputError(
+                "no consumer cache folder can be named, so no trust record can be kept",
+                hint="set ARTREG_CACHE to a writable folder",
+            )
+        return accept_clone(self.path, cache_root)
 
     def _resolve(
         self, name: str, stage: str | None, version: str | None, options: ServeOptions
