@@ -252,6 +252,7 @@ class Entry:
     requires: tuple[str, ...] = ()  # NAME@vX.Y.Z its tag says it needs (a pin's; a clone's
     # resolution carries its own)
     deprecated: str = ""  # the tag that deprecated the name: shown, never served
+    signer: dict[str, Any] | None = None  # a clone's: git's verdict on its tag's signature
 
 
 class RegistrySource(Protocol):

@@ -34,7 +34,14 @@ class CloneShow:
     def entry(self, name: str, stage: str | None, version: str | None) -> Entry:
         resolved, signature, retired, deprecated = show_entry(self.path, name, stage, version)
         check_as_promoted(self.path, resolved)
-        return Entry(Local(self.path, resolved), signature, retired or "", deprecated=deprecated)
+        verdict = signers_of(self.path, [resolved.tag]).get(resolved.tag)  # params.yaml rights
+        return Entry(
+            Local(self.path, resolved),
+            signature,
+            retired or "",
+            deprecated=deprecated,
+            signer=verdict.as_json() if verdict else None,
+        )
 
 
 def show_entry(
