@@ -21,7 +21,8 @@ from artreg.reading.cache import Cache, records_root, registry_key
 from artreg.reading.resolve import Resolved, check_spec, selector
 from artreg.reading.trust_ratchet import clone_record
 from artreg.registry.layout import StageDir
-from artreg.sources.base import Local, Pin, ServeOptions, fingerprint_of, load_pin
+from artreg.sources.base import Local, Pin, ServeOptions, load_pin
+from artreg.sources.fingerprint import fingerprint_of
 
 # %(HEAD) marks the branch HEAD is on: its commit comes in the same listing as the tags.
 _FORMAT = "%(HEAD) %(objectname) %(refname)"
