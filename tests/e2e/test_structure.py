@@ -177,6 +177,8 @@ INNER_IMPORTS = {
     # part the command runs (listing, showing, serving bytes, the last answer of a read that
     # serves bytes): start-up time of `artreg list`
     "sources/clone.py": 4,
+    # the transaction journal (the write side), only to explain a name not found mid-change
+    "sources/clone_fetch.py": 1,
     # --version loads neither registry.values (each command's argument check) nor git's
     # runner (a not-found error's hint), and no command the registry's documents (a failed
     # gate's table)

@@ -14,7 +14,7 @@ from artreg.reading.cache import records_root
 from artreg.reading.resolve import Resolved
 from artreg.reading.trust_ratchet import Accepted, accept_clone
 from artreg.registry.tags import validate_name
-from artreg.sources import clone_fetch
+from artreg.sources import clone_fetch, clone_pull
 from artreg.sources.asof import load_as_of
 from artreg.sources.base import Exported, Local, ServeOptions
 from artreg.sources.promoted import check_as_promoted
@@ -73,7 +73,7 @@ class CloneServe:
                     self.path, resolved, options.progress, records=records, full=options.full
                 )
             elif options.pull:
-                fetched = clone_fetch.pull(
+                fetched = clone_pull.pull(
                     self.path,
                     resolved,
                     remote=options.remote,
@@ -98,12 +98,12 @@ class CloneServe:
                 _refuse_absent_offline(self.path, resolved)
         fetch = options.pull and not offline
         if options.with_requirements:
-            exported = clone_fetch.export_all(
+            exported = clone_pull.export_all(
                 self.path, every, out, remote=options.remote, fetch=fetch
             )
             return [(Local(self.path, r), exported[n]) for n, r in every.items()]
         resolved = every[name]
-        written = clone_fetch.export(self.path, resolved, out, remote=options.remote, fetch=fetch)
+        written = clone_pull.export(self.path, resolved, out, remote=options.remote, fetch=fetch)
         return [(Local(self.path, resolved), written)]
 
     def _offline(self, options: ServeOptions) -> bool:
