@@ -173,10 +173,16 @@ INNER_IMPORTS = {
     # what a warm get_artifact_path must not load: the sources' read path, the services
     "api.py": 11,
     "sources/locate.py": 4,  # loads only the variant it chooses (lock, OCI, offline, URL)
-    "sources/clone.py": 1,  # the clone's full read path, only when the warm answer does not stand
+    # the clone's full read path, only when the warm answer does not stand, and of it only the
+    # part the command runs (listing, showing, serving bytes, the last answer of a read that
+    # serves bytes): start-up time of `artreg list`
+    "sources/clone.py": 4,
+    # the transaction journal (the write side), only to explain a name not found mid-change
+    "sources/clone_fetch.py": 1,
     # --version loads neither registry.values (each command's argument check) nor git's
-    # runner (a not-found error's hint)
-    "cli/group.py": 2,
+    # runner (a not-found error's hint), and no command the registry's documents (a failed
+    # gate's table)
+    "cli/group.py": 3,
     # gc's result type (services/retention.Applied): `artreg list` loads present/consumer.py,
     # and retention would bring the write side; goes when the result types move below present/
     "present/consumer.py": 2,

@@ -11,11 +11,12 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from artreg.adapters import settings, verified
+from artreg.adapters.digest import FileDigest as FileDigest  # its home is digest.py (light)
 from artreg.adapters.fastcopy import copy_steps
 from artreg.adapters.portable import FOLDER_RULE, portable_collision, portable_problem
 from artreg.adapters.verified import recorded
@@ -25,13 +26,6 @@ from artreg.errors import InputError
 CHUNK = 1 << 20  # 1 MiB: large enough that hashlib releases the GIL, small enough for flat memory
 COPY_CHUNK = 4 << 20  # copies write large blocks; memory per copy stays at two chunks
 ProgressFn = Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class FileDigest:
-    sha256: str
-    size: int
-    md5: str | None = field(default=None, compare=False)  # DVC's address, when asked for
 
 
 class Recorded(Protocol):

@@ -21,7 +21,7 @@ from artreg.cli.read_options import (
 from artreg.errors import InputError
 from artreg.present import queries
 from artreg.reading.resolve import target as parse_target
-from artreg.sources import clone_fetch
+from artreg.sources import clone_fetch, clone_pull
 from artreg.sources.base import ServeOptions
 from artreg.sources.locate import names_registry
 
@@ -90,7 +90,7 @@ def pull(
     for resolved in every.values():
         repaired: list[str] = []
         with out.progress("verifying") as progress:
-            fetched = clone_fetch.pull(
+            fetched = clone_pull.pull(
                 root, resolved, remote=remote, force=force, progress=progress, repaired=repaired
             )
         infos.append(

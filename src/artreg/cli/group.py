@@ -20,7 +20,6 @@ from artreg.errors import (
 )
 from artreg.publishing import gatetable
 from artreg.reading import cache_wait
-from artreg.registry.documents import GateResult
 from artreg.sources import git_locks
 
 
@@ -170,6 +169,9 @@ def explain_not_found(exc: ArtregError, root: Path | None) -> None:
 def report_error(exc: ArtregError) -> None:
     label = "error"
     if isinstance(exc, GateFailed):
+        # Start-up time: the registry's documents load only when a gate failed
+        from artreg.registry.documents import GateResult
+
         click.echo(gatetable.gate_table([GateResult.from_json(r) for r in exc.results]), err=True)
         label = "gate failed"
     if isinstance(exc, VerificationFailed):

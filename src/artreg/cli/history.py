@@ -7,7 +7,7 @@ import click
 from artreg.cli.group import main
 from artreg.cli.options import Output, json_option, repo_option
 from artreg.cli.read_options import lock_option, registry_source, source_options
-from artreg.present import queries
+from artreg.present import queries, rights
 from artreg.services.history import history as intervals
 from artreg.services.queries import diff
 from artreg.services.queries import history as events_of
@@ -59,7 +59,7 @@ def lineage(spec: str, repo_path: str | None, lock_path: str | None, as_json: bo
     Example: artreg lineage encoder@v1.2.0
     """
     root = registry_source(repo_path, lock=lock_path).history_root(None, files=True)
-    Output(as_json).emit(*queries.lineage_views(root, build(root, spec)))
+    Output(as_json).emit(*rights.lineage_views(root, build(root, spec)))
 
 
 @main.command(name="diff")

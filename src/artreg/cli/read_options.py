@@ -118,7 +118,7 @@ def entry_rendered(entry: Any) -> tuple[dict[str, Any], str]:
     if isinstance(entry.found, Local):
         found = entry.found
         info, text = queries.resolved_with_files(
-            found.root, found.resolved, entry.signature, entry.retired
+            found.root, found.resolved, entry.signature, entry.retired, entry.signer
         )
         files = _files_json(found.resolved.files, found.resolved.dvc_files)
         return info | {"registry": str(found.root), "files": files}, text

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from artreg.present.text import number, signature_text, table
-from artreg.publishing.rights import signers_of
-from artreg.registry.documents import ManifestFile, Source
 from artreg.registry.records import Event, iso
 
 if TYPE_CHECKING:
     from artreg.reading.resolve import Resolved
+    from artreg.registry.documents import ManifestFile, Source
     from artreg.registry.history import Interval
     from artreg.services.queries import Diff, LineageStep, TrainingCode
     from artreg.sources.listing import ArtifactSummary
@@ -112,10 +111,10 @@ def resolved_with_files(
     resolved: Resolved,
     signature: dict[str, Any] | None = None,
     retired: str = "",
+    signer: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], str]:
+    """`show NAME@vX|NAME#STAGE` in a clone; `signer`: git's verdict on its tag's signature."""
     info = resolved_json(root, resolved) | ({"retired": retired} if retired else {})
-    verdict = signers_of(root, [resolved.tag]).get(resolved.tag)  # with params.yaml rights
-    signer = verdict.as_json() if verdict else None
     if signer is not None:
         info["signer"] = signer
     info["files"] = {rel: {"sha256": d.sha256, "size": d.size} for rel, d in resolved.files.items()}
@@ -206,15 +205,6 @@ def lineage_json(
         if step.tag and step.tag in signers:
             out[-1]["signer"] = signers[step.tag]
     return out
-
-
-def lineage_views(
-    root: Path, chain: Sequence[LineageStep | TrainingCode]
-) -> tuple[list[dict[str, Any]], str]:
-    """`artreg lineage`'s JSON and text, with the verified signer of each signed tag."""
-    tags = [str(getattr(step, "tag", None) or "") for step in chain]
-    signed = {tag: v.as_json() for tag, v in signers_of(root, tags).items()}
-    return lineage_json(chain, signed), lineage_text(chain, signed)
 
 
 def lineage_text(

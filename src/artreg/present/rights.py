@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING, Any
 from artreg.adapters.git.history import default_base
 from artreg.adapters.git.signatures import Verdict
 from artreg.present.markdown import summary_markdown
+from artreg.present.queries import lineage_json, lineage_text
 from artreg.publishing import requests
 from artreg.publishing.policy_changes import PolicyChange, policy_changes
+from artreg.publishing.rights import signers_of
 
 if TYPE_CHECKING:
+    from artreg.services.queries import LineageStep, TrainingCode
     from artreg.services.review import PromotionSummary
 
 
@@ -86,3 +89,12 @@ def with_signers(
         signer = signer_json(verdicts.get(str(row.get(key))))
         if signer is not None:
             row["signer"] = signer
+
+
+def lineage_views(
+    root: Path, chain: Sequence[LineageStep | TrainingCode]
+) -> tuple[list[dict[str, Any]], str]:
+    """`artreg lineage`'s JSON and text, with the verified signer of each signed tag."""
+    tags = [str(getattr(step, "tag", None) or "") for step in chain]
+    signed = {tag: v.as_json() for tag, v in signers_of(root, tags).items()}
+    return lineage_json(chain, signed), lineage_text(chain, signed)

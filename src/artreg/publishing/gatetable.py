@@ -4,8 +4,10 @@ into each stage folder; the terminal, the review summary and the demo show the s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from artreg.registry.documents import GateResult
+if TYPE_CHECKING:
+    from artreg.registry.documents import GateResult
 
 
 def gate_table(results: Sequence[GateResult]) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -75,7 +74,8 @@ def hold_cache_lock(
                 ) from None
         if not shared:  # one holder: its note names it to whoever waits
             os.ftruncate(fd, 0)
-            note = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+            # the name gethostname() gives, without loading socket into every command
+            note = {"pid": os.getpid(), "host": os.uname().nodename, "since": time.time()}
             os.write(fd, json.dumps({**note, "what": what}).encode())
         yield
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from artreg.adapters.hashing import FileDigest
+from artreg.adapters.digest import FileDigest
 from artreg.errors import InputError, NotFoundError
 from artreg.registry.layout import StageDir, model_target
 from artreg.registry.tags import (

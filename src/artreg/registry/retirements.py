@@ -67,9 +67,13 @@ def parse_retired(data: bytes | None, source: str) -> dict[str, Retired]:
 
 def read_retired(root: Path) -> dict[str, Retired]:
     """The tombstones committed at HEAD (a retirement is final once committed)."""
-    head = gitrun.head(root)
-    blob = gitread.show_file(root, head, RETIRED_JSON) if head else None
-    return parse_retired(blob, f"{RETIRED_JSON}@{(head or '')[:12]}")
+    # HEAD's commit is asked only to name it in a message: most registries hold no tombstones,
+    # and `list` reads them on every call.
+    blob = gitread.show_file(root, "HEAD", RETIRED_JSON)
+    if blob is None:
+        return {}
+    head = gitrun.head(root) or ""
+    return parse_retired(blob, f"{RETIRED_JSON}@{head[:12]}")
 
 
 def default_ref(root: Path) -> tuple[str, str] | None:

@@ -1,23 +1,23 @@
 """What every source shares: the protocol the read commands call, the records a read answers
 with (a `Pin` for a URL, a lock file or the cache; a `Local` folder for a clone), and the
-helpers both need (the verify mode, the name's tag fingerprint, the offline switch)."""
+helpers both need (the verify mode, the offline switch). The name's tag fingerprint is
+fingerprint.py, a pinned model's export exporting.py: `list` loads neither."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from artreg.adapters import settings
-from artreg.adapters.hashing import FileDigest, ProgressFn
+from artreg.adapters.digest import FileDigest
 from artreg.errors import InputError
-from artreg.reading.fetch import copy_verified, export_targets
 from artreg.registry.jsonform import fields_json
 from artreg.registry.layout import StageDir, model_files, model_target
 
 if TYPE_CHECKING:
+    from artreg.adapters.hashing import ProgressFn
     from artreg.reading.resolve import Resolved
     from artreg.reading.trust_ratchet import Accepted
     from artreg.sources.listing import ArtifactSummary
@@ -57,14 +57,6 @@ def check_verify(verify: str) -> bool:
     if verify not in VERIFY_MODES:
         raise InputError(f"verify={verify!r} is not a mode", hint="use 'auto' or 'full'")
     return verify == "full"
-
-
-def fingerprint_of(tags: Mapping[str, tuple[str, str]]) -> str:
-    """A digest of a name's tags (tag -> (object, commit)): while it is unchanged, the last
-    answer for that name stands."""
-    return hashlib.sha256(
-        "".join(f"{t} {obj}\n" for t, (obj, _) in sorted(tags.items())).encode()
-    ).hexdigest()
 
 
 def tag_patterns(names: Sequence[str]) -> list[str]:
@@ -207,31 +199,6 @@ Served = Fetched | Local
 Exported = list[tuple[Served, list[Path]]]  # what `export` served, and the files it wrote
 
 
-def export_pins(
-    every: Mapping[str, Pin],
-    out: Path,
-    fetch: Callable[[Pin], Fetched],
-    options: ServeOptions,
-    work_tree: Path | None = None,
-) -> Exported:
-    """Each pin's model file(s) copied out of its verified snapshot (`fetch`) into `out` (with
-    requirements, each into OUT/NAME/); every target is checked before anything is fetched,
-    so a refusal leaves nothing behind (outputs.py)."""
-    into = {n: out / n if options.with_requirements else out for n in every}
-    targets = {
-        n: export_targets(into[n], pin.primary, pin.files, work_tree=work_tree)
-        for n, pin in every.items()
-    }
-    exported: Exported = []
-    for n, pin in every.items():
-        fetched = fetch(pin)
-        written = copy_verified(
-            fetched.snapshot, targets[n], pin.files, options.progress, out=into[n]
-        )
-        exported.append((fetched, written))
-    return exported
-
-
 @dataclass(frozen=True)
 class Listing:
     """`artreg list`: the summaries, with what to say on stderr and around the table."""
@@ -252,6 +219,7 @@ class Entry:
     requires: tuple[str, ...] = ()  # NAME@vX.Y.Z its tag says it needs (a pin's; a clone's
     # resolution carries its own)
     deprecated: str = ""  # the tag that deprecated the name: shown, never served
+    signer: dict[str, Any] | None = None  # a clone's: git's verdict on its tag's signature
 
 
 class RegistrySource(Protocol):

@@ -1,21 +1,21 @@
 """A registry clone. A read whose last answer stands (clone_warm.py: one `git for-each-ref`, a
 record, the cached trust record, a stat per file) is answered here; everything else is read the
-full way by clone_reads.py, which this module loads only then: a warm `get_artifact_path` costs
-what it costs from a URL's cache."""
+full way by clone_reads.py (list), clone_show.py (show) or clone_serve.py (bytes), which this
+module loads only then: a warm `get_artifact_path` costs what it costs from a URL's cache."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from artreg.reading.cache import records_root
 from artreg.registry import clone_history
 from artreg.sources.base import Entry, Exported, Listing, Served, ServeOptions
-from artreg.sources.clone_warm import LastAnswer
 
 if TYPE_CHECKING:
     from artreg.reading.trust_ratchet import Accepted
     from artreg.sources.clone_reads import CloneReads
+    from artreg.sources.clone_serve import CloneServe
+    from artreg.sources.clone_show import CloneShow
     from artreg.sources.listing import ArtifactSummary
 
 
@@ -32,22 +32,40 @@ class CloneSource:
         self.fetch = fetch
         self.notes: list[str] = []
         self._reads: CloneReads | None = None
+        self._shown: CloneShow | None = None
+        self._serving: CloneServe | None = None
 
+    # Start-up time: each part of the full read path loads only for the commands that run it
+    # (the only imports of this module inside functions, with clone_warm's in `serve`): the
+    # fold for `list`, resolving and signatures for `show`, the DVC layer and verification for
+    # a read that serves bytes (and for the trust record, `trust accept`).
     def _cold(self) -> CloneReads:
         if self._reads is None:
-            # Start-up time: the fold, the DVC layer and the queries load only for a read whose
-            # last answer does not stand (the one import of this module inside a function).
             from artreg.sources.clone_reads import CloneReads
 
             self._reads = CloneReads(self.path, self.cache_dir, self.fetch)
         return self._reads
+
+    def _show(self) -> CloneShow:
+        if self._shown is None:
+            from artreg.sources.clone_show import CloneShow
+
+            self._shown = CloneShow(self.path)
+        return self._shown
+
+    def _serve(self) -> CloneServe:
+        if self._serving is None:
+            from artreg.sources.clone_serve import CloneServe
+
+            self._serving = CloneServe(self.path, self.cache_dir, self.fetch)
+        return self._serving
 
     def prepare(self, tags: bool = True) -> str | None:
         """Fetch what a shallow or (with `tags`) tagless clone lacks; the note saying so."""
         return clone_history.complete_history(self.path, fetch=self.fetch, check_tags=tags)
 
     def accept_trust(self) -> Accepted:
-        return self._cold().accept_trust()
+        return self._serve().accept_trust()
 
     def address(self) -> str:
         return str(self.path)  # a lock file pins it by its file:// URL (sources.lock.add)
@@ -56,10 +74,10 @@ class CloneSource:
         return self._cold().overview(deprecated=deprecated, as_of=as_of)
 
     def show(self, name: str) -> ArtifactSummary:
-        return self._cold().show(name)
+        return self._show().show(name)
 
     def entry(self, name: str, stage: str | None, version: str | None) -> Entry:
-        return self._cold().entry(name, stage, version)
+        return self._show().entry(name, stage, version)
 
     def serve(
         self, name: str, stage: str | None, version: str | None, *, options: ServeOptions
@@ -67,38 +85,28 @@ class CloneSource:
         """The clone's last answer when it stands and its files are intact; else each resolved
         folder pulled (or, without `options.pull`, verified where it is), and the answer
         recorded for the next call."""
-        last = self._last_answer(name, stage, version, options)
+        # Start-up time: the consumer cache, hashing and the trust record load only for a
+        # read that serves bytes (`list` and `show` never use a last answer).
+        from artreg.sources import clone_warm
+
+        last = clone_warm.last_answer(self.path, self.cache_dir, name, stage, version, options)
         if last is not None:
-            warm = last.served(
-                records_root(self.cache_dir) if options.records else None, options.full
-            )
+            warm = last.served(last.cache_root if options.records else None, options.full)
             if warm is not None:
                 return {name: warm}
-        served = self._cold().serve(name, stage, version, options=options)
+        served = self._serve().serve(name, stage, version, options=options)
         if last is not None:
             last.save(served[name].resolved)
         result: dict[str, Served] = dict(served)
         return result
 
-    def _last_answer(
-        self, name: str, stage: str | None, version: str | None, options: ServeOptions
-    ) -> LastAnswer | None:
-        """The state a recorded answer is bound to, for a read that may use one: a verified
-        read of one name as the tags are now, with a consumer cache to keep it in."""
-        if options.as_of is not None or options.with_requirements or not options.check:
-            return None
-        cache_root = records_root(self.cache_dir)
-        if cache_root is None:
-            return None
-        return LastAnswer(self.path, cache_root, name, stage, version)
-
     def export(
         self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions
     ) -> Exported:
-        return self._cold().export(name, stage, version, out, options=options)
+        return self._serve().export(name, stage, version, out, options=options)
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
-        return self._cold().cached(name, stage, version)
+        return self._serve().cached(name, stage, version)
 
     def history_root(self, name: str | None, files: bool = False) -> Path:
         return self.path  # its history completed by `prepare`

@@ -17,11 +17,12 @@ from artreg.adapters.git import run as gitrun
 from artreg.adapters.hashing import compare_files
 from artreg.reading import exact_folder
 from artreg.reading import trust as trusting
-from artreg.reading.cache import Cache, registry_key
+from artreg.reading.cache import Cache, records_root, registry_key
 from artreg.reading.resolve import Resolved, check_spec, selector
 from artreg.reading.trust_ratchet import clone_record
 from artreg.registry.layout import StageDir
-from artreg.sources.base import Local, Pin, fingerprint_of, load_pin
+from artreg.sources.base import Local, Pin, ServeOptions, load_pin
+from artreg.sources.fingerprint import fingerprint_of
 
 # %(HEAD) marks the branch HEAD is on: its commit comes in the same listing as the tags.
 _FORMAT = "%(HEAD) %(objectname) %(refname)"
@@ -93,6 +94,24 @@ def _refs(root: Path, name: str) -> tuple[dict[str, tuple[str, str]], str | None
     return dict(tags), head
 
 
+def last_answer(
+    root: Path,
+    cache_dir: Path | str | None,
+    name: str,
+    stage: str | None,
+    version: str | None,
+    options: ServeOptions,
+) -> LastAnswer | None:
+    """The state a recorded answer is bound to, for a read that may use one: a verified
+    read of one name as the tags are now, with a consumer cache to keep it in."""
+    if options.as_of is not None or options.with_requirements or not options.check:
+        return None
+    cache_root = records_root(cache_dir)
+    if cache_root is None:
+        return None
+    return LastAnswer(root, cache_root, name, stage, version)
+
+
 class LastAnswer:
     """The state a clone's answer for one name at one stage or version is bound to."""
 
@@ -100,6 +119,7 @@ class LastAnswer:
         self, root: Path, cache_root: Path, name: str, stage: str | None, version: str | None
     ) -> None:
         self.root = root
+        self.cache_root = cache_root  # also where the files' verification records are kept
         self.cache = Cache(cache_root)
         self.key = registry_key(str(root))
         self.name, self.stage, self.version = check_spec(name, stage, version)

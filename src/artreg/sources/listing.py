@@ -1,6 +1,7 @@
-"""What a registry's git directory lists and shows: every name's stages (`list`), one name with
-each stage folder's signature (`show NAME`), one entry (`show NAME@vX`). A clone reads its own
-repository, a registry URL its cache repository; both through these. Nothing here writes.
+"""What a registry's git directory lists: every name's stages (`list`), and each stage folder's
+signature added to a summary (`show NAME`). A clone reads its own repository, a registry URL its
+cache repository; both through these. Nothing here writes. A clone's `show` (which resolves and
+checks signatures) is clone_show.py: `list` loads none of that.
 """
 
 from __future__ import annotations
@@ -8,22 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from artreg.errors import ArtregError
-from artreg.publishing.rights import promotion_signer_status, signers_of
-from artreg.reading.resolve import deprecation, held_stage
 from artreg.registry import clone_history, state
 from artreg.registry.layout import SIGNATURE_FILE
-from artreg.registry.records import Artifact, Registry
+from artreg.registry.records import Registry
 from artreg.registry.retirements import Retired, read_retired
-from artreg.registry.tags import STAGES, validate_name
-from artreg.sources import clone_fetch as fetch
-
-if TYPE_CHECKING:
-    from types import ModuleType
-
-    from artreg.reading.resolve import Resolved
+from artreg.registry.tags import STAGES
 
 
 @dataclass(frozen=True)
@@ -107,69 +100,6 @@ def incomplete_clone(root: Path, empty: bool) -> tuple[str, str] | None:
     """(what this clone lacks, the git command that fetches it) when a listing may be missing
     artifacts: a shallow clone, or (for an empty listing) a clone without tags."""
     return clone_history.missing_history(root, check_tags=empty)
-
-
-def show_entry(
-    root: Path, name: str, stage: str | None, version: str | None
-) -> tuple[Resolved, dict[str, Any] | None, str | None, str]:
-    """`artreg show NAME@vX` or `NAME#STAGE`: what it resolves to (a version with the stage it
-    holds now, if any), its signature status, the date gc retired its folder (or None), and
-    the tag that deprecated the name ('' if none: a deprecated name's history is shown)."""
-    registry = state.load(root, [validate_name(name)], folders="none")
-    fetch = _fetch()
-    resolved = fetch.resolve(
-        root, name, stage=stage, version=version, registry=registry, history=True
-    )
-    if version is not None:
-        resolved = replace(resolved, stage=held_stage(registry, name, resolved.version))
-    tomb = read_retired(root).get(resolved.folder.relpath)
-    signature = fetch.signature_status(root, resolved)
-    return resolved, signature, tomb.date[:10] if tomb else None, deprecation(registry, name)
-
-
-def _fetch() -> ModuleType:
-    return fetch
-
-
-def show_artifact(root: Path, name: str) -> ArtifactSummary:
-    """`artreg show NAME`: every stage of one artifact (deprecated ones too), with who signed
-    each stage's model and with which key, and who signed each stage's promotion tag."""
-    fetch = _fetch()
-    registry = state.load(root, [validate_name(name)])
-    found = overview(root, registry=registry, deprecated=True, names=[name]).get(name)
-    if found is None:
-        state.load(root, folders="none").get(name)  # raises the NotFoundError naming the known
-        raise AssertionError(name)
-
-    def model_signature(stage: str | None, version: str | None) -> dict[str, Any] | None:
-        resolved = fetch.resolve(root, name, stage, version, registry, signer=False)
-        status: dict[str, Any] | None = fetch.signature_status(root, resolved)
-        return status
-
-    shown = with_signatures(found, model_signature)
-    return replace(shown, signers=stage_signers(root, registry.get(name)))
-
-
-def stage_signers(root: Path, artifact: Artifact) -> dict[str, dict[str, Any]]:
-    """Each stage's promotion signer, as readers judge it: git's verdict on the tag that put
-    the stage's version there, and `refused` (why) where params.yaml's rights.signed at HEAD
-    requires a signature the tag lacks (a reader would refuse that stage)."""
-    events = {s: v.assignment(s) for s, v in artifact.stages().items()}
-    verdicts = signers_of(root, [e.tag for e in events.values() if e is not None])
-    found: dict[str, dict[str, Any]] = {}
-    for stage, event in events.items():
-        if event is None:
-            continue
-        verdict = verdicts.get(event.tag)
-        signer = verdict.as_json() if verdict is not None else None
-        try:
-            promotion_signer_status(root, event)
-        except ArtregError as exc:
-            empty = {"principal": None, "fingerprint": None, "verified": False}
-            signer = {**(signer or empty), "refused": exc.message}
-        if signer is not None:
-            found[stage] = signer
-    return found
 
 
 def with_signatures(

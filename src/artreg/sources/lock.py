@@ -50,8 +50,8 @@ from artreg.sources.base import (
     Pin,
     Served,
     ServeOptions,
-    export_pins,
 )
+from artreg.sources.exporting import export_pins
 from artreg.sources.listing import ArtifactSummary
 from artreg.sources.lock_hint import pin_hint
 from artreg.sources.pins import hold_version, recheck, refuse_retired, retractions, rewritten
@@ -284,7 +284,7 @@ class LockSource:
     def export(
         self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions
     ) -> Exported:
-        """The pinned model copied out of the cache, verified (base.export_pins); with
+        """The pinned model copied out of the cache, verified (exporting.export_pins); with
         requirements, each into OUT/NAME/."""
         every = self._closure(name, stage, version, options)
         whole = replace(options, full=False)

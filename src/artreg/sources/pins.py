@@ -26,7 +26,8 @@ from artreg.reading.resolve import served_instead
 from artreg.registry.layout import RETIRED_JSON, StageDir
 from artreg.registry.retirements import Retired, parse_retired
 from artreg.registry.tags import UNASSIGN
-from artreg.sources.base import Pin, fingerprint_of
+from artreg.sources.base import Pin
+from artreg.sources.fingerprint import fingerprint_of
 from artreg.sources.remote import RemoteRegistry
 
 if TYPE_CHECKING:

@@ -49,12 +49,12 @@ from artreg.sources.base import (
     Pin,
     Served,
     ServeOptions,
-    export_pins,
-    fingerprint_of,
     load_pin,
     url_ttl,
 )
 from artreg.sources.cached_state import as_of_note, cached_closure, cached_pin, cached_show
+from artreg.sources.exporting import export_pins
+from artreg.sources.fingerprint import fingerprint_of
 from artreg.sources.listing import ArtifactSummary, with_signatures
 from artreg.sources.listing import overview as fold_overview
 from artreg.sources.pinned import requires_in
@@ -213,7 +213,7 @@ class UrlSource:
     def export(
         self, name: str, stage: str | None, version: str | None, out: Path, *, options: ServeOptions
     ) -> Exported:
-        """The model file(s) copied out of the cache, verified (base.export_pins)."""
+        """The model file(s) copied out of the cache, verified (exporting.export_pins)."""
         tree = local_work_tree(self.label)
         if options.with_requirements:
             every = self._closure(name, stage, version, options)
