@@ -54,7 +54,7 @@ def target(spec: str, stage: str | None, version: str | None) -> tuple[str, str 
         )
     return (
         name,
-        spec_stage or stage,
+        spec_stage or (validate_any_stage(stage) if stage else None),
         spec_version or (validate_semver(version) if version else None),
     )
 
