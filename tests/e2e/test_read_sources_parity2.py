@@ -90,3 +90,36 @@ def test_stage_option_refuses_a_stage_the_registry_does_not_have(source: Source)
     assert "stagign" in unknown.stderr and "staging" in unknown.stderr
     malformed = source.run("resolve", "old", "--stage", "no such")
     assert malformed.exit_code == 2 and "not a stage name" in malformed.stderr
+
+
+# --- N1: a deregistered version can be inspected, and is never served -------------------------
+
+
+@pytest.mark.parametrize("source", ["clone", "file-url", "git-daemon"], indirect=True)
+def test_a_deregistered_version_is_shown_with_its_tag_and_get_and_resolve_refuse_it(
+    source: Source, tmp_path: Path
+) -> None:
+    deregistered = source.cli("deprecate", "old@v1.0.0", "--repo", str(source.root))
+    assert deregistered.exit_code == 0, deregistered.stderr
+    source.publish()
+    (tag,) = git(source.root, "tag", "--list", "old@v1.0.0!*").split()
+
+    shown = source.run("show", "old@v1.0.0", "--json")
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.json()["folder"] == OLD and shown.json()["deregistered"] == tag
+    text = source.run("show", "old@v1.0.0")
+    assert text.exit_code == 0 and f"deregistered: old@v1.0.0 (tag {tag})" in text.stdout
+    for audit in (("lineage", "old@v1.0.0"), ("diff", "old@v1.0.0", "old@v2.0.0")):
+        answer = source.run(*audit, "--json")
+        assert answer.exit_code == 0, (audit, answer.stderr)
+        assert (
+            answer.json()
+            == source.cli(*audit, "--json", "--repo", str(source.root), cwd=tmp_path).json()
+        )
+
+    # Serving it stays refused (GTO's rule), naming the tag that deregistered it.
+    for serve in (("resolve", "old@v1.0.0"), ("get", "old@v1.0.0", "-o", str(tmp_path / "o"))):
+        refused = source.run(*serve)
+        assert refused.exit_code == 2, refused.stdout
+        assert f"old@v1.0.0 is deregistered (tag {tag})" in refused.stderr
+    assert not (tmp_path / "o").exists()

@@ -252,6 +252,7 @@ class Entry:
     requires: tuple[str, ...] = ()  # NAME@vX.Y.Z its tag says it needs (a pin's; a clone's
     # resolution carries its own)
     deprecated: str = ""  # the tag that deprecated the name: shown, never served
+    deregistered: str = ""  # the tag that deregistered the version: shown, never served
 
 
 class RegistrySource(Protocol):

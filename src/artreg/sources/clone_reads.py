@@ -73,9 +73,15 @@ class CloneReads:
         return show_artifact(self.path, name)
 
     def entry(self, name: str, stage: str | None, version: str | None) -> Entry:
-        resolved, signature, retired, deprecated = show_entry(self.path, name, stage, version)
+        resolved, signature, retired, deprecated, gone = show_entry(self.path, name, stage, version)
         check_as_promoted(self.path, resolved)
-        return Entry(Local(self.path, resolved), signature, retired or "", deprecated=deprecated)
+        return Entry(
+            Local(self.path, resolved),
+            signature,
+            retired or "",
+            deprecated=deprecated,
+            deregistered=gone,
+        )
 
     def _resolve(
         self, name: str, stage: str | None, version: str | None, options: ServeOptions

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from artreg.errors import ArtregError
 from artreg.publishing.rights import promotion_signer_status, signers_of
-from artreg.reading.resolve import deprecation, held_stage
+from artreg.reading.resolve import deprecation, deregistration, held_stage
 from artreg.registry import clone_history, state
 from artreg.registry.layout import SIGNATURE_FILE
 from artreg.registry.records import Artifact, Registry
@@ -111,10 +111,11 @@ def incomplete_clone(root: Path, empty: bool) -> tuple[str, str] | None:
 
 def show_entry(
     root: Path, name: str, stage: str | None, version: str | None
-) -> tuple[Resolved, dict[str, Any] | None, str | None, str]:
+) -> tuple[Resolved, dict[str, Any] | None, str | None, str, str]:
     """`artreg show NAME@vX` or `NAME#STAGE`: what it resolves to (a version with the stage it
     holds now, if any), its signature status, the date gc retired its folder (or None), and
-    the tag that deprecated the name ('' if none: a deprecated name's history is shown)."""
+    the tag that deprecated the name and the one that deregistered the version ('' if none:
+    their history is shown)."""
     registry = state.load(root, [validate_name(name)], folders="none")
     fetch = _fetch()
     resolved = fetch.resolve(
@@ -124,7 +125,13 @@ def show_entry(
         resolved = replace(resolved, stage=held_stage(registry, name, resolved.version))
     tomb = read_retired(root).get(resolved.folder.relpath)
     signature = fetch.signature_status(root, resolved)
-    return resolved, signature, tomb.date[:10] if tomb else None, deprecation(registry, name)
+    return (
+        resolved,
+        signature,
+        tomb.date[:10] if tomb else None,
+        deprecation(registry, name),
+        deregistration(registry, name, version),
+    )
 
 
 def _fetch() -> ModuleType:

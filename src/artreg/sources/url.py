@@ -26,6 +26,7 @@ from artreg.reading.outputs import local_work_tree
 from artreg.reading.resolve import (
     check_spec,
     deprecation,
+    deregistration,
     held_stage,
     pick,
     selector,
@@ -160,7 +161,12 @@ class UrlSource:
         retired = tomb.date[:10] if tomb else ""
         deprecated = deprecation(registry, name)
         return Entry(
-            pin, signature, retired, requires=requires_in(registry, pin), deprecated=deprecated
+            pin,
+            signature,
+            retired,
+            requires=requires_in(registry, pin),
+            deprecated=deprecated,
+            deregistered=deregistration(registry, name, version),
         )
 
     # --- the model's bytes ---------------------------------------------------------------
