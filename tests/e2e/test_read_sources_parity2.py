@@ -123,3 +123,38 @@ def test_a_deregistered_version_is_shown_with_its_tag_and_get_and_resolve_refuse
         assert refused.exit_code == 2, refused.stdout
         assert f"old@v1.0.0 is deregistered (tag {tag})" in refused.stderr
     assert not (tmp_path / "o").exists()
+
+
+# --- N5: offline list and history answer from what an online read left in the cache ----------
+
+
+@pytest.mark.parametrize("source", ["file-url", "git-daemon"], indirect=True)
+def test_offline_list_and_history_answer_from_the_last_online_read_and_refuse_before_it(
+    source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARTREG_OFFLINE", "1")
+    for never in (("list",), ("history", "encoder")):
+        refused = source.run(*never)
+        assert refused.exit_code == 2, refused.stdout
+        assert "never read online" in refused.stderr
+        assert f"artreg {' '.join(never)} --repo {source.where}" in refused.stderr
+    monkeypatch.delenv("ARTREG_OFFLINE")
+
+    listed = source.run("list", "--json")
+    history = source.run("history", "encoder", "--json")
+    log = source.run("log", "encoder", "--json")
+    assert listed.exit_code == history.exit_code == log.exit_code == 0, listed.stderr
+    for gone in (source.bare, source.storage):  # nothing but the cache can answer now
+        gone.rename(tmp_path / f"away-{gone.name}")
+
+    monkeypatch.setenv("ARTREG_OFFLINE", "1")
+    for args, online in ((("list",), listed), (("history", "encoder"), history),
+                         (("log", "encoder"), log)):  # fmt: skip
+        offline = source.run(*args, "--json")
+        assert offline.exit_code == 0, (args, offline.stderr)
+        assert offline.json() == online.json(), args
+        assert "answered from the consumer cache" in offline.stderr
+        assert "UTC)" in offline.stderr  # as of when
+    # A name whose history was never read online is still refused, truthfully.
+    other = source.run("history", "old")
+    assert other.exit_code == 2 and "never read online" in other.stderr
