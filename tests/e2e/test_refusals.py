@@ -291,7 +291,7 @@ def test_get_refuses_files_that_exist_before_fetching_or_writing_any(
 
     assert result.exit_code == 2
     assert f"{out}/model.pt: exists already" in result.stderr
-    assert "choose an empty output folder, or remove those files" in result.stderr
+    assert "remove those files, or choose another output folder" in result.stderr
     assert snapshot(released) == before and not model.exists()
     assert (out / "model.pt").read_bytes() == b"someone else's file"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from artreg.cli.group import main
-from artreg.cli.options import Output, json_option, repo_option
+from artreg.cli.options import Output, json_option, repo_option, warn
 from artreg.cli.read_options import lock_option, registry_source, source_options
 from artreg.present import queries, rights
 from artreg.services.history import history as intervals
@@ -31,7 +31,9 @@ def history(
 
     Example: artreg history encoder --stage production
     """
-    root = registry_source(repo_path, lock=lock_path).history_root(name)
+    source = registry_source(repo_path, lock=lock_path)
+    root = source.history_root(name)
+    warn(source.notes)  # offline: as of when the cache last read it
     spans = intervals(root, name, stage)
     Output(as_json).emit(queries.intervals_json(spans), queries.intervals_text(name, spans, stage))
 
@@ -45,7 +47,9 @@ def log(name: str, repo_path: str | None, lock_path: str | None, as_json: bool) 
 
     Example: artreg log encoder
     """
-    events = events_of(registry_source(repo_path, lock=lock_path).history_root(name), name)
+    source = registry_source(repo_path, lock=lock_path)
+    events = events_of(source.history_root(name), name)
+    warn(source.notes)  # offline: as of when the cache last read it
     Output(as_json).emit(queries.history_json(events), queries.history_text(events))
 
 

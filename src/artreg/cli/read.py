@@ -72,6 +72,11 @@ def show(spec: str, repo_path: str | None, lock_path: str | None, as_json: bool)
     if entry.deprecated:  # its history is shown; get, pull and resolve refuse it (GTO's rule)
         info["deprecated"] = entry.deprecated
         text += f"\ndeprecated: {name} (tag {entry.deprecated}); get, pull and resolve refuse it"
+    if entry.deregistered:  # likewise for a deregistered version
+        info["deregistered"] = entry.deregistered
+        text += (
+            f"\nderegistered: {spec} (tag {entry.deregistered}); get, pull and resolve refuse it"
+        )
     Output(as_json).emit(info, text)
 
 

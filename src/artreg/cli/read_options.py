@@ -38,8 +38,11 @@ def stage_options(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
     f = click.option(
         "--stage",
-        type=click.Choice(["raw", "validated", "production"]),
-        help="Stage to resolve (default: production).",
+        metavar="STAGE",
+        # Any stage the registry defines (params.yaml `stages:`), as NAME#STAGE takes: the
+        # registry's own tags decide, once it is opened, whether anything is in it.
+        help="Stage to resolve: raw, validated, production or an extra stage the registry "
+        "declares (default: production).",
     )(f)
     return repo_option(f)
 

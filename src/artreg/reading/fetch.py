@@ -19,7 +19,8 @@ def export_targets(
     before anything is fetched or written, so a refusal leaves no partial copy behind; a path
     in the registry's `work_tree` that git would track is refused."""
     targets = outputs.targets(out, primary, files)
-    outputs.check(out, targets.values(), work_tree)
+    expected = {t: files[rel] for rel, t in targets.items()} if isinstance(files, Mapping) else {}
+    outputs.check(out, targets.values(), work_tree, expected)
     return targets
 
 

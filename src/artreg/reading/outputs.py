@@ -14,13 +14,13 @@ import contextlib
 import errno
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from artreg.adapters import faults, locking
 from artreg.adapters.files import check_output_path
 from artreg.adapters.git import run as gitrun
-from artreg.adapters.hashing import FileDigest, ProgressFn, copy_and_hash
+from artreg.adapters.hashing import FileDigest, ProgressFn, copy_and_hash, hash_file
 from artreg.errors import ArtregError, InputError, IntegrityError
 from artreg.registry.layout import ARTIFACTS_DIR, model_files
 
@@ -41,9 +41,15 @@ def targets(out: Path, primary: str, files: Iterable[str]) -> dict[str, Path]:
     }
 
 
-def check(out: Path, paths: Iterable[Path], work_tree: Path | None = None) -> None:
+def check(
+    out: Path,
+    paths: Iterable[Path],
+    work_tree: Path | None = None,
+    expected: Mapping[Path, FileDigest] | None = None,
+) -> None:
     """Refuse, before anything is fetched or written, an `out` that cannot be written, a target
-    that exists, or one in the registry's own work tree that git would track."""
+    that exists with other bytes than `expected` gives it, or one in the registry's own work
+    tree that git would track."""
     check_output_path(out, OPTION, folder=True)
     paths = list(paths)
     _refuse_work_tree(out, paths, work_tree)
@@ -51,12 +57,39 @@ def check(out: Path, paths: Iterable[Path], work_tree: Path | None = None) -> No
     if around is not None and (work_tree is None or not os.path.samefile(around, work_tree)):
         _refuse_work_tree(out, paths, around)
     folders = {out / up for p in paths for up in p.relative_to(out).parents} - {out}
-    taken = [str(p) for p in [*sorted(folders), *paths] if _taken(p, p in folders)]
-    if taken:
+    taken = [p for p in [*sorted(folders), *paths] if _taken(p, p in folders)]
+    # A file that holds the model's bytes already is kept as it is: a re-run deploy succeeds.
+    differing = [str(p) for p in taken if not identical(p, (expected or {}).get(p))]
+    if differing:
         raise InputError(
-            f"{', '.join(taken[:5])}: exists already" + (" …" if len(taken) > 5 else ""),
-            hint="choose an empty output folder, or remove those files",
+            f"{', '.join(differing[:5])}: exists already with other bytes than the model's"
+            + (" …" if len(differing) > 5 else "")
+            + "; nothing was written",
+            hint="remove those files, or choose another output folder (a file that holds the "
+            "model's bytes already is kept and accepted)",
         )
+
+
+# The output files found to hold the expected bytes, by (path, device, inode, size, mtime):
+# `check` hashes each once, and `write_verified` then leaves it as it is without hashing again.
+_SAME: set[tuple[str, int, int, int, int]] = set()
+
+
+def identical(path: Path, digest: FileDigest | None) -> bool:
+    """Whether `path` is a regular file (not a link) that holds exactly `digest`'s bytes."""
+    if digest is None or path.is_symlink() or not path.is_file():
+        return False
+    st = path.stat()
+    key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key in _SAME:
+        return True
+    if st.st_size != digest.size:
+        return False
+    got = hash_file(path)
+    if (got.sha256, got.size) != (digest.sha256, digest.size):
+        return False
+    _SAME.add(key)
+    return True
 
 
 def _taken(path: Path, folder: bool) -> bool:
@@ -128,12 +161,15 @@ def write_verified(
     full disk, Ctrl-C) no file of this call is left under a final name. Returns the paths."""
     created: list[Path] = []
     placed: list[Path] = []
+    kept = {final for _, final, expected in copies if identical(final, expected)}
     try:
         _mkdirs(out, created)
         _sweep(out)
         with _staging(out) as staging:
             staged = []
             for source, final, expected in copies:
+                if final in kept:  # holds these bytes already: nothing to rewrite
+                    continue
                 tmp = staging / final.relative_to(out)
                 got = copy_and_hash(source, tmp, _ticking(progress))
                 if (got.sha256, got.size) != (expected.sha256, expected.size):
@@ -148,7 +184,7 @@ def write_verified(
                 _place(tmp, final)
                 placed.append(final)
                 faults.point("get.place")
-        return placed
+        return [final for _, final, _ in copies]
     except BaseException as exc:
         _undo(placed, created)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -206,7 +242,7 @@ def _appeared(final: Path) -> InputError:
     return InputError(
         f"{final}: exists already (it appeared while the model was being copied); nothing "
         "of this call was left in its folder",
-        hint="choose an empty output folder, or remove that file, then run the command again",
+        hint="remove that file, or choose another output folder, then run the command again",
     )
 
 

@@ -12,6 +12,7 @@ from artreg.errors import InputError, NotFoundError
 from artreg.registry.layout import StageDir, model_target
 from artreg.registry.tags import (
     STAGES,
+    Action,
     parse_spec,
     validate_any_stage,
     validate_name,
@@ -19,7 +20,7 @@ from artreg.registry.tags import (
 )
 
 if TYPE_CHECKING:  # annotations only: a warm read imports no registry model
-    from artreg.registry.records import Event, Registry, Requirement
+    from artreg.registry.records import Artifact, Event, Registry, Requirement
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def target(spec: str, stage: str | None, version: str | None) -> tuple[str, str 
         )
     return (
         name,
-        spec_stage or stage,
+        spec_stage or (validate_any_stage(stage) if stage else None),
         spec_version or (validate_semver(version) if version else None),
     )
 
@@ -112,12 +113,19 @@ def pick(
                 f"v{v.version}" for v in artifact.active_versions() if v.registered
             )
             bare = version.removeprefix("v")
-            gone = any(v.registered and v.version == bare for v in artifact.versions)
+            gone = deregistered(artifact, bare)
+            if gone is not None and history:  # an audit reads what its registration held
+                return gone.registration, None, gone.version
+            if gone is not None:
+                raise NotFoundError(
+                    f"{name}@v{bare} is deregistered (tag {gone.tag}); "
+                    f"active: {released or 'none'}",
+                    hint=f"pick an active version; `artreg show {name}@v{bare}` (with the same "
+                    "--repo or --lock) still shows it",
+                )
             raise NotFoundError(
                 f"{name} has no active version {version} (active: {released or 'none'})",
-                hint="a deregistered version no longer resolves; pick an active one"
-                if gone
-                else f"no tag {name}@v{bare} exists here; pick an active one",
+                hint=f"no tag {name}@v{bare} exists here; pick an active one",
             )
         return found.direct[-1], None, found.version
     stage = stage or "production"
@@ -144,6 +152,34 @@ def deprecation(registry: Registry, name: str) -> str:
     """The tag that deprecated `name`, or '' when it is not deprecated."""
     artifact = registry.get(name)
     return artifact.events[-1].tag if artifact.deprecated else ""
+
+
+@dataclass(frozen=True)
+class Deregistered:
+    """A registered version whose last direct tag deregistered it: its registration, and the
+    deregistration tag (`NAME@vX.Y.Z!#N`)."""
+
+    version: str
+    registration: Event
+    tag: str
+
+
+def deregistered(artifact: Artifact, bare: str) -> Deregistered | None:
+    """`artifact`'s version `bare` if it was registered and then deregistered, else None."""
+    for v in reversed(artifact.versions):
+        if v.registered and v.version == bare and not v.active and v.direct:
+            registrations = [e for e in v.direct if e.parsed.action is Action.REGISTER]
+            if registrations:
+                return Deregistered(v.version, registrations[-1], v.direct[-1].tag)
+    return None
+
+
+def deregistration(registry: Registry, name: str, version: str | None) -> str:
+    """The tag that deregistered `name`'s `version`, or '' when it is active (or none given)."""
+    if version is None:
+        return ""
+    gone = deregistered(registry.get(name), version.removeprefix("v"))
+    return gone.tag if gone is not None else ""
 
 
 def held_stage(registry: Registry, name: str, version: str | None) -> str | None:

@@ -195,7 +195,7 @@ def _side(root: Path, spec: str, r: Resolved) -> DiffSide:
 def diff(root: Path, a: str, b: str) -> Diff:
     """Metric deltas, gate values, model hashes and sources of two artifacts, side by side."""
     registry = state.load(root, folders="none")
-    ra, rb = (resolve(root, *_spec(s), registry=registry) for s in (a, b))
+    ra, rb = (resolve(root, *_spec(s), registry=registry, history=True) for s in (a, b))
     ma, mb = _numbers(root, ra.commit, ra.folder), _numbers(root, rb.commit, rb.folder)
     metrics = [MetricDelta(k, ma.get(k), mb.get(k)) for k in sorted(set(ma) | set(mb))]
     files = [

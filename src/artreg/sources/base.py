@@ -220,6 +220,7 @@ class Entry:
     # resolution carries its own)
     deprecated: str = ""  # the tag that deprecated the name: shown, never served
     signer: dict[str, Any] | None = None  # a clone's: git's verdict on its tag's signature
+    deregistered: str = ""  # the tag that deregistered the version: shown, never served
 
 
 class RegistrySource(Protocol):

@@ -205,7 +205,8 @@ def export_all(
     targets = {
         name: outputs.targets(out / name, r.primary, r.files) for name, r in resolved.items()
     }
-    outputs.check(out, [t for each in targets.values() for t in each.values()], root)
+    expected = {t: r.files[rel] for n, r in resolved.items() for rel, t in targets[n].items()}
+    outputs.check(out, [t for each in targets.values() for t in each.values()], root, expected)
     for name, r in resolved.items():
         if not fetch:
             absent = [rel for rel in targets[name] if not (r.folder.path(root) / rel).is_file()]

@@ -11,7 +11,7 @@ from typing import Any
 
 from artreg.errors import ArtregError
 from artreg.publishing.rights import promotion_signer_status, signers_of
-from artreg.reading.resolve import Resolved, deprecation, held_stage
+from artreg.reading.resolve import Resolved, deprecation, deregistration, held_stage
 from artreg.registry import state
 from artreg.registry.records import Artifact
 from artreg.registry.retirements import read_retired
@@ -32,7 +32,7 @@ class CloneShow:
         return show_artifact(self.path, name)
 
     def entry(self, name: str, stage: str | None, version: str | None) -> Entry:
-        resolved, signature, retired, deprecated = show_entry(self.path, name, stage, version)
+        resolved, signature, retired, deprecated, gone = show_entry(self.path, name, stage, version)
         check_as_promoted(self.path, resolved)
         verdict = signers_of(self.path, [resolved.tag]).get(resolved.tag)  # params.yaml rights
         return Entry(
@@ -40,16 +40,18 @@ class CloneShow:
             signature,
             retired or "",
             deprecated=deprecated,
+            deregistered=gone,
             signer=verdict.as_json() if verdict else None,
         )
 
 
 def show_entry(
     root: Path, name: str, stage: str | None, version: str | None
-) -> tuple[Resolved, dict[str, Any] | None, str | None, str]:
+) -> tuple[Resolved, dict[str, Any] | None, str | None, str, str]:
     """`artreg show NAME@vX` or `NAME#STAGE`: what it resolves to (a version with the stage it
     holds now, if any), its signature status, the date gc retired its folder (or None), and
-    the tag that deprecated the name ('' if none: a deprecated name's history is shown)."""
+    the tag that deprecated the name and the one that deregistered the version ('' if none:
+    their history is shown)."""
     registry = state.load(root, [validate_name(name)], folders="none")
     resolved = clone_fetch.resolve(
         root, name, stage=stage, version=version, registry=registry, history=True
@@ -58,7 +60,13 @@ def show_entry(
         resolved = replace(resolved, stage=held_stage(registry, name, resolved.version))
     tomb = read_retired(root).get(resolved.folder.relpath)
     signature = clone_fetch.signature_status(root, resolved)
-    return resolved, signature, tomb.date[:10] if tomb else None, deprecation(registry, name)
+    return (
+        resolved,
+        signature,
+        tomb.date[:10] if tomb else None,
+        deprecation(registry, name),
+        deregistration(registry, name, version),
+    )
 
 
 def show_artifact(root: Path, name: str) -> ArtifactSummary:

@@ -26,6 +26,7 @@ from artreg.reading.outputs import local_work_tree
 from artreg.reading.resolve import (
     check_spec,
     deprecation,
+    deregistration,
     held_stage,
     pick,
     selector,
@@ -33,12 +34,13 @@ from artreg.reading.resolve import (
 )
 from artreg.reading.trust_ratchet import Accepted
 from artreg.registry import fold as folding
+from artreg.registry import state
 from artreg.registry.layout import PARAMS_FILE, SIGNATURE_FILE
 from artreg.registry.policy import committed_sections, settings_from
 from artreg.registry.records import Registry
 from artreg.registry.requirements import closure
 from artreg.registry.tags import validate_name
-from artreg.sources import clone_fetch, pins, remote_signed
+from artreg.sources import cached_reads, clone_fetch, pins, remote_signed
 from artreg.sources.asof import load_as_of
 from artreg.sources.base import (
     ENV_OFFLINE,
@@ -102,13 +104,20 @@ class UrlSource:
     # --- list and show -------------------------------------------------------------------
 
     def overview(self, *, deprecated: bool = False, as_of: str | None = None) -> Listing:
+        if self.offline and as_of is None:
+            when = self._recalled("list", "the listing")
+            registry = state.load(self.reg.repo, None, folders="none")
+            data = fold_overview(self.reg.repo, registry=registry, deprecated=deprecated)
+            return Listing(data, notes=[self._as_of(when)])
         self._online("the listing")
         if as_of is not None:  # every tag and its date, as `history` reads them from a URL
             self.reg.fetch_history(None)
             registry, moment = load_as_of(self.reg.repo, as_of)
             data = self._overview(registry, None, deprecated)
             return Listing(data, f"as of {moment.describe()}\n")
-        return Listing(self._overview(self.reg.state(None), None, deprecated))
+        data = self._overview(self.reg.state(None), None, deprecated)
+        cached_reads.remember(self.reg.repo, "list")
+        return Listing(data)
 
     def _overview(
         self, registry: Registry, names: list[str] | None, deprecated: bool
@@ -160,7 +169,12 @@ class UrlSource:
         retired = tomb.date[:10] if tomb else ""
         deprecated = deprecation(registry, name)
         return Entry(
-            pin, signature, retired, requires=requires_in(registry, pin), deprecated=deprecated
+            pin,
+            signature,
+            retired,
+            requires=requires_in(registry, pin),
+            deprecated=deprecated,
+            deregistered=deregistration(registry, name, version),
         )
 
     # --- the model's bytes ---------------------------------------------------------------
@@ -232,9 +246,33 @@ class UrlSource:
         return fetch
 
     def history_root(self, name: str | None, files: bool = False) -> Path:
+        what = f"history:{name}"
+        if self.offline and name is not None and not files:
+            self.notes.append(self._as_of(self._recalled(what, "the history")))
+            return self.reg.repo
         self._online("the history")
         self.reg.fetch_history(None if name is None else validate_name(name), files)
+        if name is not None:
+            cached_reads.remember(self.reg.repo, what)
         return self.reg.repo
+
+    def _recalled(self, what: str, told: str) -> str:
+        """When an online read of `what` last filled the cache; refused if it never did."""
+        when = cached_reads.recalled(self.reg.repo, what) if self.reg.repo.is_dir() else None
+        if when is None:
+            raise NotFoundError(
+                f"{self.why}: {told} of {self.label} was never read online with this cache",
+                hint=f"{run_online(self.why)} once: `artreg {what.split(':')[0]}"
+                f"{' ' + what.split(':', 1)[1] if ':' in what else ''} --repo {self.label}`; "
+                f"then {self.why} answers it from the cache",
+            )
+        return when
+
+    def _as_of(self, when: str) -> str:
+        return (
+            f"{self.why}: answered from the consumer cache, as {self.label} was when this cache "
+            f"last read it in full ({when} UTC)"
+        )
 
     def cached(self, name: str, stage: str | None, version: str | None) -> bool:
         pin, _ = current_pin(self.reg, name, stage, version, self.offline, why=self.why)
