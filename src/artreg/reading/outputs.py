@@ -62,25 +62,34 @@ def check(
     differing = [str(p) for p in taken if not identical(p, (expected or {}).get(p))]
     if differing:
         raise InputError(
-            f"{', '.join(differing[:5])}: exists already with other bytes than the model's"
+            f"{', '.join(differing[:5])}: exists already, and is not a copy of its own of the "
+            "model's bytes (other bytes, a link, or a file hard-linked elsewhere)"
             + (" …" if len(differing) > 5 else "")
             + "; nothing was written",
-            hint="remove those files, or choose another output folder (a file that holds the "
-            "model's bytes already is kept and accepted)",
+            hint="remove those files, or choose another output folder (a plain file that holds "
+            "the model's bytes already is kept and accepted)",
         )
 
 
-# The output files found to hold the expected bytes, by (path, device, inode, size, mtime):
-# `check` hashes each once, and `write_verified` then leaves it as it is without hashing again.
-_SAME: set[tuple[str, int, int, int, int]] = set()
+# The output files found to hold the expected bytes, by path and stat (device, inode, size,
+# mtime, ctime): `check` hashes each once, `write_verified` then leaves it as it is without
+# hashing again, and checks before it returns that none changed while the others were copied.
+_SAME: set[tuple[str, int, int, int, int, int]] = set()
+
+
+def _key(path: Path, st: os.stat_result) -> tuple[str, int, int, int, int, int]:
+    return (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def identical(path: Path, digest: FileDigest | None) -> bool:
-    """Whether `path` is a regular file (not a link) that holds exactly `digest`'s bytes."""
+    """Whether `path` is a regular file of its own (not a link, no other hard link: a link into a
+    DVC cache or work tree would be changed with it) that holds exactly `digest`'s bytes."""
     if digest is None or path.is_symlink() or not path.is_file():
         return False
     st = path.stat()
-    key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if st.st_nlink != 1:
+        return False
+    key = _key(path, st)
     if key in _SAME:
         return True
     if st.st_size != digest.size:
@@ -90,6 +99,22 @@ def identical(path: Path, digest: FileDigest | None) -> bool:
         return False
     _SAME.add(key)
     return True
+
+
+def _check_kept(kept: Iterable[Path]) -> None:
+    """IntegrityError if a file kept as holding the model's bytes changed while the others were
+    copied (its stat is no longer the one its hash was taken with)."""
+    for final in kept:
+        try:
+            st = final.stat()
+        except OSError:
+            st = None
+        if st is None or st.st_nlink != 1 or _key(final, st) not in _SAME:
+            raise IntegrityError(
+                f"{final}: changed while the model's other files were being copied; it no longer "
+                "holds the bytes that were checked",
+                hint="run the command again (it keeps a file only when it holds the model's bytes)",
+            )
 
 
 def _taken(path: Path, folder: bool) -> bool:
@@ -184,6 +209,7 @@ def write_verified(
                 _place(tmp, final)
                 placed.append(final)
                 faults.point("get.place")
+        _check_kept(kept)
         return [final for _, final, _ in copies]
     except BaseException as exc:
         _undo(placed, created)
