@@ -47,6 +47,11 @@ class Resolved:
 def target(spec: str, stage: str | None, version: str | None) -> tuple[str, str | None, str | None]:
     """NAME, NAME@vX.Y.Z or NAME#STAGE, with --stage/--version: one strict parse, no guessing."""
     name, spec_stage, spec_version = parse_spec(spec, any_stage=True)
+    for option, value in (("--stage", stage), ("--version", version)):
+        if value is not None and not value.strip():  # an unset $STAGE: never "the default"
+            raise InputError(
+                f"{option} is empty", hint=f"give {option} a value, or leave the option out"
+            )
     if (spec_stage or spec_version) and (stage or version):
         raise InputError(
             f"{spec} names a {'stage' if spec_stage else 'version'} already, and "
