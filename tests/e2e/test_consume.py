@@ -118,7 +118,9 @@ def test_resolve_follows_gto_where_dvc_artifacts_get_does_not(
     # artreg follows GTO: v1.1.0 no longer resolves, production is v1.0.0 again.
     assert resolve(root, "encoder").folder.relpath == "artifacts/production/encoder/v1.0.0"
     assert get_artifact_path("encoder", repo=root) == v100
-    with pytest.raises(NotFoundError, match=r"no active version 1\.1\.0"):
+    with pytest.raises(
+        NotFoundError, match=r"encoder@v1\.1\.0 is deregistered \(tag encoder@v1\.1\.0!"
+    ):
         resolve(root, "encoder", version="1.1.0")
     assert resolve(root, "decoder", stage="production").version == "0.1.0"
     with pytest.raises(NotFoundError, match="deprecated"):
