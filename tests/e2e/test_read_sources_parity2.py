@@ -14,9 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from helpers import git
+from helpers import git, set_params
 from helpers.sources import ENCODER, OLD, Source
 
 # --- N13: `get -o DIR` again over the same bytes ----------------------------------------------
@@ -53,10 +52,7 @@ def test_get_again_into_a_folder_that_holds_the_same_bytes_succeeds_and_rewrites
 def declare_staging(source: Source) -> str:
     """Declare `staging` in params.yaml, assign old@v1.0.0 to it, publish; the tag made."""
     root = source.root
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["stages"] = {"staging": {"after": "validated"}}
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    git(root, "commit", "--quiet", "-am", "declare the staging stage")
+    set_params(root, "declare the staging stage", stages={"staging": {"after": "validated"}})
     assigned = source.cli("assign", "old@v1.0.0", "staging", "--json", cwd=root)
     assert assigned.exit_code == 0, assigned.stderr
     source.publish()

@@ -26,7 +26,7 @@ import yaml
 
 from artreg import IntegrityError, get_artifact_path
 
-from helpers import RELEASE_ARGS, CliResult, git
+from helpers import RELEASE_ARGS, CliResult, git, set_params
 from helpers.keys import signer_line, ssh_key
 from helpers.sources import ENCODER, OLD, Source
 
@@ -217,10 +217,7 @@ def test_an_extra_stage_resolves_to_its_assigned_version_from_every_source(
     source: Source, tmp_path: Path
 ) -> None:
     root = source.root
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["stages"] = {"staging": {"after": "validated"}}
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    git(root, "commit", "--quiet", "-am", "declare the staging stage")
+    set_params(root, "declare the staging stage", stages={"staging": {"after": "validated"}})
     # old: production holds v2.0.0; staging is assigned the older v1.0.0.
     assigned = source.cli("assign", "old@v1.0.0", "staging", "--json", cwd=root)
     assert assigned.exit_code == 0, assigned.stderr

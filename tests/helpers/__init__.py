@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 BIN = Path(sys.executable).parent
 ARTREG = str(BIN / "artreg")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -24,6 +26,15 @@ def git(root: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
     ).stdout
+
+
+def set_params(root: Path, message: str, **sections: object) -> None:
+    """Replace these top-level sections of params.yaml and commit the change (`git commit -am`)."""
+    path = root / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params.update(sections)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    git(root, "commit", "--quiet", "-am", message)
 
 
 def ref_line(tag: str, commit: str, date: int, message: str = "", kind: str = "tag") -> str:
